@@ -1,0 +1,16 @@
+//! Plumbing every ferrostack service shares and nothing service-specific.
+//!
+//! What lives here is small on purpose: identifier generation, the OpenStack
+//! timestamp formats, the request-id middleware (every response carries
+//! `X-OpenStack-Request-Id`), pagination parameters, and the listener helper
+//! that serves an axum router until shutdown. Anything with a wire shape of
+//! its own (error bodies, resource views) belongs in a service's `*-types`
+//! crate, so that the dashboard, agents and tests can depend on shapes
+//! without depending on servers.
+
+pub mod ids;
+pub mod request_id;
+pub mod serve;
+pub mod time;
+
+pub use request_id::{RequestId, REQUEST_ID_HEADER};

@@ -1,0 +1,27 @@
+//! Serving a router on a bound listener until shutdown.
+//!
+//! Listeners are bound by the caller first (so port 0 works and the real
+//! port is known before the service catalog is written), then served here
+//! with graceful shutdown driven by a `watch` channel that the binary flips
+//! on Ctrl-C or SIGTERM.
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Serve `router` on `listener` until `shutdown` becomes true.
+pub async fn serve_until(
+    name: &'static str,
+    listener: TcpListener,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!(service = name, %addr, "listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            // Either the flag flips or the sender is gone: both mean stop.
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}

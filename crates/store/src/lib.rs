@@ -1,0 +1,62 @@
+//! ferrostack's persistent state.
+//!
+//! Services never write SQL. They hold an `Arc<dyn IdentityStore>` or
+//! `Arc<dyn QuotaStore>` (traits in [`identity`] and [`quota`]) whose methods
+//! speak in records, and [`sqlite::SqliteStore`] implements them. A
+//! PostgreSQL backend later implements the same traits; no service changes.
+//!
+//! SQLite is opened in WAL mode with `synchronous=FULL` (a committed write
+//! survives power loss), a busy timeout, and foreign keys on. One connection
+//! writes (SQLite allows one writer anyway; owning that fact in a mutex makes
+//! every write transaction `BEGIN IMMEDIATE` and race-free, which the quota
+//! engine relies on), and a small pool of connections read concurrently.
+//!
+//! Rejected: an async driver (sqlx). Queries here take microseconds; the
+//! async machinery would cost more than it saves and lengthen builds.
+
+pub mod db;
+pub mod identity;
+pub mod migrations;
+pub mod quota;
+pub mod sqlite;
+
+pub use db::Db;
+pub use sqlite::SqliteStore;
+
+/// Errors a store operation can return.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The record asked for does not exist.
+    #[error("{kind} {id} not found")]
+    NotFound {
+        /// What kind of record (e.g. "project").
+        kind: &'static str,
+        /// The id or name looked up.
+        id: String,
+    },
+    /// A uniqueness rule would be broken (e.g. a duplicate name).
+    #[error("{0}")]
+    Conflict(String),
+    /// A rule of the data model would be broken (e.g. deleting a project with children).
+    #[error("{0}")]
+    Invalid(String),
+    /// The database itself failed.
+    #[error("database error")]
+    Database(#[from] rusqlite::Error),
+    /// A stored JSON column could not be read back.
+    #[error("stored JSON is corrupt")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Result alias for store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// Shorthand for a not-found error.
+    pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
+        StoreError::NotFound {
+            kind,
+            id: id.into(),
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Schema migrations, applied in order and recorded in `PRAGMA user_version`.
+//!
+//! Each entry is applied once, inside a transaction, and never edited after
+//! it has shipped: a change to the schema is a new entry at the end.
+
+use crate::StoreResult;
+use rusqlite::Connection;
+
+/// The migrations, oldest first. Index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[
+    // 1: identity, catalog, tokens' revocation list, quota.
+    r#"
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE domains (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    enabled     INTEGER NOT NULL DEFAULT 1,
+    tags        TEXT NOT NULL DEFAULT '[]',
+    extra       TEXT NOT NULL DEFAULT '{}',
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE projects (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    domain_id   TEXT NOT NULL REFERENCES domains(id),
+    parent_id   TEXT REFERENCES projects(id),
+    description TEXT NOT NULL DEFAULT '',
+    enabled     INTEGER NOT NULL DEFAULT 1,
+    tags        TEXT NOT NULL DEFAULT '[]',
+    extra       TEXT NOT NULL DEFAULT '{}',
+    created_at  INTEGER NOT NULL,
+    UNIQUE (domain_id, name)
+);
+CREATE INDEX projects_parent ON projects(parent_id);
+
+CREATE TABLE users (
+    id                  TEXT PRIMARY KEY,
+    name                TEXT NOT NULL,
+    domain_id           TEXT NOT NULL REFERENCES domains(id),
+    enabled             INTEGER NOT NULL DEFAULT 1,
+    password_hash       TEXT,
+    default_project_id  TEXT,
+    description         TEXT NOT NULL DEFAULT '',
+    email               TEXT,
+    extra               TEXT NOT NULL DEFAULT '{}',
+    password_changed_at INTEGER,
+    created_at          INTEGER NOT NULL,
+    UNIQUE (domain_id, name)
+);
+
+CREATE TABLE groups (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    domain_id   TEXT NOT NULL REFERENCES domains(id),
+    description TEXT NOT NULL DEFAULT '',
+    extra       TEXT NOT NULL DEFAULT '{}',
+    created_at  INTEGER NOT NULL,
+    UNIQUE (domain_id, name)
+);
+
+CREATE TABLE user_groups (
+    user_id  TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, group_id)
+);
+CREATE INDEX user_groups_group ON user_groups(group_id);
+
+-- Global roles have domain_id = '' so the UNIQUE rule applies to them too.
+CREATE TABLE roles (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    domain_id   TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    extra       TEXT NOT NULL DEFAULT '{}',
+    created_at  INTEGER NOT NULL,
+    UNIQUE (domain_id, name)
+);
+
+CREATE TABLE implied_roles (
+    prior_role_id   TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+    implied_role_id TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+    PRIMARY KEY (prior_role_id, implied_role_id)
+);
+
+-- actor_kind: 'user' | 'group'; target_kind: 'project' | 'domain' | 'system'.
+-- System assignments use target_id = 'all'.
+CREATE TABLE assignments (
+    actor_kind  TEXT NOT NULL,
+    actor_id    TEXT NOT NULL,
+    target_kind TEXT NOT NULL,
+    target_id   TEXT NOT NULL,
+    role_id     TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+    inherited   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (actor_kind, actor_id, target_kind, target_id, role_id, inherited)
+);
+CREATE INDEX assignments_target ON assignments(target_kind, target_id);
+CREATE INDEX assignments_role ON assignments(role_id);
+
+CREATE TABLE regions (
+    id               TEXT PRIMARY KEY,
+    description      TEXT NOT NULL DEFAULT '',
+    parent_region_id TEXT REFERENCES regions(id),
+    extra            TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE services (
+    id          TEXT PRIMARY KEY,
+    type        TEXT NOT NULL,
+    name        TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    enabled     INTEGER NOT NULL DEFAULT 1,
+    extra       TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE endpoints (
+    id         TEXT PRIMARY KEY,
+    service_id TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    interface  TEXT NOT NULL,
+    region_id  TEXT REFERENCES regions(id),
+    url        TEXT NOT NULL,
+    enabled    INTEGER NOT NULL DEFAULT 1,
+    extra      TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE application_credentials (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    project_id   TEXT NOT NULL,
+    secret_hash  TEXT NOT NULL,
+    description  TEXT NOT NULL DEFAULT '',
+    expires_at   INTEGER,
+    unrestricted INTEGER NOT NULL DEFAULT 0,
+    roles        TEXT NOT NULL DEFAULT '[]',
+    created_at   INTEGER NOT NULL,
+    UNIQUE (user_id, name)
+);
+
+-- A token is revoked when any event matches it: its audit id, or its user /
+-- project / (user, project) with the token issued at or before issued_before.
+CREATE TABLE revocation_events (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    audit_id      TEXT,
+    user_id       TEXT,
+    project_id    TEXT,
+    issued_before INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+
+-- Quota: hard limits per project (absent = the default), defaults per
+-- service, and usage counted from allocations held by consumers (a server,
+-- a key pair...), so usage can never drift from what exists.
+CREATE TABLE quota_defaults (
+    service    TEXT NOT NULL,
+    resource   TEXT NOT NULL,
+    hard_limit INTEGER NOT NULL,
+    PRIMARY KEY (service, resource)
+);
+
+CREATE TABLE quota_limits (
+    service    TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    resource   TEXT NOT NULL,
+    hard_limit INTEGER NOT NULL,
+    PRIMARY KEY (service, project_id, resource)
+);
+
+CREATE TABLE quota_allocations (
+    service     TEXT NOT NULL,
+    project_id  TEXT NOT NULL,
+    resource    TEXT NOT NULL,
+    consumer_id TEXT NOT NULL,
+    amount      INTEGER NOT NULL,
+    PRIMARY KEY (service, project_id, resource, consumer_id)
+);
+CREATE INDEX quota_allocations_consumer ON quota_allocations(consumer_id);
+"#,
+];
+
+/// Bring the schema up to date. Safe to call on every start.
+pub fn run(conn: &Connection) -> StoreResult<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let version = index as i64 + 1;
+        if version <= current {
+            continue;
+        }
+        tracing::info!(version, "applying schema migration");
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+        ))?;
+    }
+    Ok(())
+}
+
+/// The schema version this build expects.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
