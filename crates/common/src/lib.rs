@@ -9,6 +9,7 @@
 //! without depending on servers.
 
 pub mod ids;
+pub mod json;
 pub mod request_id;
 pub mod serve;
 pub mod time;

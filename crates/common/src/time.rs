@@ -43,7 +43,10 @@ mod tests {
 
     #[test]
     fn keystone_time_has_microseconds_and_zulu() {
-        assert_eq!(keystone_time(1_700_000_000_123_456), "2023-11-14T22:13:20.123456Z");
+        assert_eq!(
+            keystone_time(1_700_000_000_123_456),
+            "2023-11-14T22:13:20.123456Z"
+        );
     }
 
     #[test]
@@ -53,6 +56,9 @@ mod tests {
 
     #[test]
     fn nova_time_has_no_zone() {
-        assert_eq!(nova_time(1_700_000_000_000_000), "2023-11-14T22:13:20.000000");
+        assert_eq!(
+            nova_time(1_700_000_000_000_000),
+            "2023-11-14T22:13:20.000000"
+        );
     }
 }

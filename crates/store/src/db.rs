@@ -4,7 +4,7 @@ use crate::migrations;
 use crate::StoreResult;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ pub struct Db {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    generation: AtomicU64,
 }
 
 impl Db {
@@ -39,6 +40,7 @@ impl Db {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
+            generation: AtomicU64::new(1),
         })
     }
 
@@ -69,7 +71,15 @@ impl Db {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(out)
+    }
+
+    /// A number that grows after every committed write. Caches of derived
+    /// data (validated tokens, the catalog) remember the generation they were
+    /// built at and are stale once it moves.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 }
 
@@ -102,7 +112,9 @@ mod tests {
         }
         let db = Db::open(&path).unwrap();
         let v: String = db
-            .read(|c| Ok(c.query_row("SELECT value FROM settings WHERE key='k'", [], |r| r.get(0))?))
+            .read(
+                |c| Ok(c.query_row("SELECT value FROM settings WHERE key='k'", [], |r| r.get(0))?),
+            )
             .unwrap();
         assert_eq!(v, "v");
     }

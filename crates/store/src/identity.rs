@@ -253,6 +253,9 @@ pub struct ListFilter {
 
 /// Everything the identity service stores.
 pub trait IdentityStore: Send + Sync {
+    /// Grows after every committed write (see [`crate::Db::generation`]).
+    fn generation(&self) -> u64;
+
     // --- domains
     /// Insert a domain; `Conflict` on a duplicate name.
     fn create_domain(&self, d: &Domain) -> StoreResult<()>;

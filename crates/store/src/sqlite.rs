@@ -28,7 +28,10 @@ impl SqliteStore {
 }
 
 /// Map a UNIQUE-constraint failure to `Conflict` with `message`; pass other errors through.
-pub(crate) fn conflict_on_unique(err: rusqlite::Error, message: impl FnOnce() -> String) -> crate::StoreError {
+pub(crate) fn conflict_on_unique(
+    err: rusqlite::Error,
+    message: impl FnOnce() -> String,
+) -> crate::StoreError {
     match &err {
         rusqlite::Error::SqliteFailure(e, _)
             if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE

@@ -55,7 +55,11 @@ impl Select {
         self
     }
 
-    fn run<T>(&self, conn: &Connection, map: fn(&Row) -> rusqlite::Result<T>) -> StoreResult<Vec<T>> {
+    fn run<T>(
+        &self,
+        conn: &Connection,
+        map: fn(&Row) -> rusqlite::Result<T>,
+    ) -> StoreResult<Vec<T>> {
         let mut stmt = conn.prepare_cached(&self.sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(self.params.iter()), map)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -235,26 +239,56 @@ fn get_one<T>(
 }
 
 impl IdentityStore for SqliteStore {
+    fn generation(&self) -> u64 {
+        self.db().generation()
+    }
+
     fn create_domain(&self, d: &Domain) -> StoreResult<()> {
         self.db().write(|tx| {
             tx.execute(
                 "INSERT INTO domains(id, name, description, enabled, tags, extra, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![d.id, d.name, d.description, d.enabled, to_json(&d.tags), to_json(&d.extra), now_micros()],
+                params![
+                    d.id,
+                    d.name,
+                    d.description,
+                    d.enabled,
+                    to_json(&d.tags),
+                    to_json(&d.extra),
+                    now_micros()
+                ],
             )
-            .map_err(|e| conflict_on_unique(e, || format!("Duplicate entry: a domain named {} already exists.", d.name)))?;
+            .map_err(|e| {
+                conflict_on_unique(e, || {
+                    format!("Duplicate entry: a domain named {} already exists.", d.name)
+                })
+            })?;
             Ok(())
         })
     }
 
     fn get_domain(&self, id: &str) -> StoreResult<Domain> {
-        self.db()
-            .read(|c| get_one(c, "SELECT * FROM domains WHERE id = ?", id, "domain", domain_row))
+        self.db().read(|c| {
+            get_one(
+                c,
+                "SELECT * FROM domains WHERE id = ?",
+                id,
+                "domain",
+                domain_row,
+            )
+        })
     }
 
     fn get_domain_by_name(&self, name: &str) -> StoreResult<Domain> {
-        self.db()
-            .read(|c| get_one(c, "SELECT * FROM domains WHERE name = ?", name, "domain", domain_row))
+        self.db().read(|c| {
+            get_one(
+                c,
+                "SELECT * FROM domains WHERE name = ?",
+                name,
+                "domain",
+                domain_row,
+            )
+        })
     }
 
     fn list_domains(&self, f: &ListFilter) -> StoreResult<Vec<Domain>> {
@@ -317,8 +351,15 @@ impl IdentityStore for SqliteStore {
     }
 
     fn get_project(&self, id: &str) -> StoreResult<Project> {
-        self.db()
-            .read(|c| get_one(c, "SELECT * FROM projects WHERE id = ?", id, "project", project_row))
+        self.db().read(|c| {
+            get_one(
+                c,
+                "SELECT * FROM projects WHERE id = ?",
+                id,
+                "project",
+                project_row,
+            )
+        })
     }
 
     fn find_projects_by_name(&self, name: &str) -> StoreResult<Vec<Project>> {
@@ -357,8 +398,11 @@ impl IdentityStore for SqliteStore {
 
     fn delete_project(&self, id: &str) -> StoreResult<()> {
         self.db().write(|tx| {
-            let children: i64 =
-                tx.query_row("SELECT count(*) FROM projects WHERE parent_id=?1", [id], |r| r.get(0))?;
+            let children: i64 = tx.query_row(
+                "SELECT count(*) FROM projects WHERE parent_id=?1",
+                [id],
+                |r| r.get(0),
+            )?;
             if children > 0 {
                 return Err(StoreError::Invalid(format!(
                     "Cannot delete project {id}: it has sub-projects."
@@ -446,8 +490,15 @@ impl IdentityStore for SqliteStore {
     }
 
     fn get_group(&self, id: &str) -> StoreResult<Group> {
-        self.db()
-            .read(|c| get_one(c, "SELECT * FROM groups WHERE id = ?", id, "group", group_row))
+        self.db().read(|c| {
+            get_one(
+                c,
+                "SELECT * FROM groups WHERE id = ?",
+                id,
+                "group",
+                group_row,
+            )
+        })
     }
 
     fn list_groups(&self, f: &ListFilter) -> StoreResult<Vec<Group>> {
@@ -506,8 +557,9 @@ impl IdentityStore for SqliteStore {
 
     fn list_user_group_ids(&self, user_id: &str) -> StoreResult<Vec<String>> {
         self.db().read(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT group_id FROM user_groups WHERE user_id=?1 ORDER BY group_id")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT group_id FROM user_groups WHERE user_id=?1 ORDER BY group_id",
+            )?;
             let rows = stmt.query_map([user_id], |r| r.get(0))?;
             Ok(rows.collect::<Result<Vec<String>, _>>()?)
         })
@@ -515,8 +567,9 @@ impl IdentityStore for SqliteStore {
 
     fn list_group_user_ids(&self, group_id: &str) -> StoreResult<Vec<String>> {
         self.db().read(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT user_id FROM user_groups WHERE group_id=?1 ORDER BY user_id")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT user_id FROM user_groups WHERE group_id=?1 ORDER BY user_id",
+            )?;
             let rows = stmt.query_map([group_id], |r| r.get(0))?;
             Ok(rows.collect::<Result<Vec<String>, _>>()?)
         })
@@ -636,7 +689,10 @@ impl IdentityStore for SqliteStore {
                 if actors.is_empty() {
                     return Ok(Vec::new());
                 }
-                let clauses: Vec<&str> = actors.iter().map(|_| "(actor_kind = ? AND actor_id = ?)").collect();
+                let clauses: Vec<&str> = actors
+                    .iter()
+                    .map(|_| "(actor_kind = ? AND actor_id = ?)")
+                    .collect();
                 q.sql.push_str(&format!(" AND ({})", clauses.join(" OR ")));
                 for a in actors {
                     let (k, id) = actor_parts(a);
@@ -644,7 +700,8 @@ impl IdentityStore for SqliteStore {
                     q.params.push(SqlValue::Text(id.into()));
                 }
             }
-            q.sql.push_str(" ORDER BY actor_kind, actor_id, target_kind, target_id, role_id");
+            q.sql
+                .push_str(" ORDER BY actor_kind, actor_id, target_kind, target_id, role_id");
             q.run(c, assignment_row)
         })
     }
@@ -661,8 +718,15 @@ impl IdentityStore for SqliteStore {
     }
 
     fn get_region(&self, id: &str) -> StoreResult<Region> {
-        self.db()
-            .read(|c| get_one(c, "SELECT * FROM regions WHERE id = ?", id, "region", region_row))
+        self.db().read(|c| {
+            get_one(
+                c,
+                "SELECT * FROM regions WHERE id = ?",
+                id,
+                "region",
+                region_row,
+            )
+        })
     }
 
     fn list_regions(&self, f: &ListFilter) -> StoreResult<Vec<Region>> {
@@ -712,8 +776,15 @@ impl IdentityStore for SqliteStore {
     }
 
     fn get_service(&self, id: &str) -> StoreResult<Service> {
-        self.db()
-            .read(|c| get_one(c, "SELECT * FROM services WHERE id = ?", id, "service", service_row))
+        self.db().read(|c| {
+            get_one(
+                c,
+                "SELECT * FROM services WHERE id = ?",
+                id,
+                "service",
+                service_row,
+            )
+        })
     }
 
     fn list_services(&self, f: &ListFilter) -> StoreResult<Vec<Service>> {
@@ -753,8 +824,15 @@ impl IdentityStore for SqliteStore {
     }
 
     fn get_endpoint(&self, id: &str) -> StoreResult<Endpoint> {
-        self.db()
-            .read(|c| get_one(c, "SELECT * FROM endpoints WHERE id = ?", id, "endpoint", endpoint_row))
+        self.db().read(|c| {
+            get_one(
+                c,
+                "SELECT * FROM endpoints WHERE id = ?",
+                id,
+                "endpoint",
+                endpoint_row,
+            )
+        })
     }
 
     fn list_endpoints(&self) -> StoreResult<Vec<Endpoint>> {
@@ -851,7 +929,10 @@ impl IdentityStore for SqliteStore {
 
     fn prune_revocations(&self, before: i64) -> StoreResult<()> {
         self.db().write(|tx| {
-            tx.execute("DELETE FROM revocation_events WHERE created_at < ?1", [before])?;
+            tx.execute(
+                "DELETE FROM revocation_events WHERE created_at < ?1",
+                [before],
+            )?;
             Ok(())
         })
     }

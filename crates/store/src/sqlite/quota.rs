@@ -38,7 +38,8 @@ impl QuotaStore for SqliteStore {
     }
 
     fn get_limits(&self, service: &str, project_id: &str) -> StoreResult<ResourceMap> {
-        self.db().read(|c| resource_map(c, LIMITS, &[service, project_id]))
+        self.db()
+            .read(|c| resource_map(c, LIMITS, &[service, project_id]))
     }
 
     fn set_limits(&self, service: &str, project_id: &str, limits: &ResourceMap) -> StoreResult<()> {
@@ -65,7 +66,8 @@ impl QuotaStore for SqliteStore {
     }
 
     fn usage(&self, service: &str, project_id: &str) -> StoreResult<ResourceMap> {
-        self.db().read(|c| resource_map(c, USAGE, &[service, project_id]))
+        self.db()
+            .read(|c| resource_map(c, USAGE, &[service, project_id]))
     }
 
     fn allocate(
@@ -142,13 +144,31 @@ mod tests {
     #[test]
     fn allocation_past_the_limit_is_refused_and_records_nothing() {
         let (_d, s) = store();
-        s.set_limits("compute", "p1", &map(&[("cores", 4)])).unwrap();
-        assert!(s.allocate("compute", "p1", "vm1", &map(&[("cores", 3)]), &map(&[])).unwrap().is_ok());
+        s.set_limits("compute", "p1", &map(&[("cores", 4)]))
+            .unwrap();
+        assert!(s
+            .allocate("compute", "p1", "vm1", &map(&[("cores", 3)]), &map(&[]))
+            .unwrap()
+            .is_ok());
         let refused = s
-            .allocate("compute", "p1", "vm2", &map(&[("cores", 2), ("instances", 1)]), &map(&[("instances", 10)]))
+            .allocate(
+                "compute",
+                "p1",
+                "vm2",
+                &map(&[("cores", 2), ("instances", 1)]),
+                &map(&[("instances", 10)]),
+            )
             .unwrap()
             .unwrap_err();
-        assert_eq!(refused, vec![Overage { resource: "cores".into(), limit: 4, in_use: 3, requested: 2 }]);
+        assert_eq!(
+            refused,
+            vec![Overage {
+                resource: "cores".into(),
+                limit: 4,
+                in_use: 3,
+                requested: 2
+            }]
+        );
         assert_eq!(s.usage("compute", "p1").unwrap(), map(&[("cores", 3)]));
         s.release("compute", "vm1").unwrap();
         assert!(s.usage("compute", "p1").unwrap().is_empty());
@@ -157,7 +177,8 @@ mod tests {
     #[test]
     fn concurrent_allocations_never_both_take_the_last_unit() {
         let (_d, s) = store();
-        s.set_limits("compute", "p1", &map(&[("instances", 1)])).unwrap();
+        s.set_limits("compute", "p1", &map(&[("instances", 1)]))
+            .unwrap();
         let barrier = Arc::new(Barrier::new(8));
         let handles: Vec<_> = (0..8)
             .map(|i| {
@@ -165,13 +186,24 @@ mod tests {
                 let b = barrier.clone();
                 std::thread::spawn(move || {
                     b.wait();
-                    s.allocate("compute", "p1", &format!("vm{i}"), &map(&[("instances", 1)]), &map(&[]))
-                        .unwrap()
-                        .is_ok()
+                    s.allocate(
+                        "compute",
+                        "p1",
+                        &format!("vm{i}"),
+                        &map(&[("instances", 1)]),
+                        &map(&[]),
+                    )
+                    .unwrap()
+                    .is_ok()
                 })
             })
             .collect();
-        let granted = handles.into_iter().filter(|_| true).map(|h| h.join().unwrap()).filter(|ok| *ok).count();
+        let granted = handles
+            .into_iter()
+            .filter(|_| true)
+            .map(|h| h.join().unwrap())
+            .filter(|ok| *ok)
+            .count();
         assert_eq!(granted, 1);
         assert_eq!(s.usage("compute", "p1").unwrap(), map(&[("instances", 1)]));
     }

@@ -1,0 +1,309 @@
+//! `ferrostack allinone`: every API service of the cloud in one process.
+//!
+//! Start-up order matters: listeners are bound first (so port 0 works and
+//! the catalog carries the real ports), then the store is opened and
+//! bootstrapped, then the rc files are written, and only then is
+//! `ferrostack ready` printed, so a script that waits for that line can
+//! use the cloud at once.
+
+use crate::{paths, rcfile};
+use anyhow::Context;
+use clap::Args;
+use ferrostack_identity::bootstrap::{BootstrapSpec, CatalogEntry};
+use ferrostack_identity::keys::KeyRepository;
+use ferrostack_identity::{Identity, IdentityConfig};
+use ferrostack_policy::TokenValidator;
+use ferrostack_store::SqliteStore;
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Options of `ferrostack allinone`.
+#[derive(Args, Debug)]
+pub struct AllinoneArgs {
+    /// Where state lives (default: /var/lib/ferrostack as root, else ~/.local/share/ferrostack).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Address the API listeners bind to.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind: IpAddr,
+    /// Host name or address put in the service catalog and rc files
+    /// (default: the bind address, or this host's address when binding to all).
+    #[arg(long)]
+    public_host: Option<String>,
+    /// Set the admin password (default: generated on first start, then kept).
+    #[arg(long, env = "FERROSTACK_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Token lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    token_ttl: i64,
+    /// Identity (Keystone) port.
+    #[arg(long, default_value_t = 5000)]
+    identity_port: u16,
+    /// Compute (Nova) port.
+    #[arg(long, default_value_t = 8774)]
+    compute_port: u16,
+    /// Image (Glance) port.
+    #[arg(long, default_value_t = 9292)]
+    image_port: u16,
+    /// Block storage (Cinder) port.
+    #[arg(long, default_value_t = 8776)]
+    volume_port: u16,
+    /// Network (Neutron) port.
+    #[arg(long, default_value_t = 9696)]
+    network_port: u16,
+    /// Placement port.
+    #[arg(long, default_value_t = 8778)]
+    placement_port: u16,
+}
+
+struct Listeners {
+    identity: TcpListener,
+    compute: TcpListener,
+    image: TcpListener,
+    volume: TcpListener,
+    network: TcpListener,
+    placement: TcpListener,
+}
+
+async fn bind(addr: IpAddr, port: u16, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::new(addr, port))
+        .await
+        .with_context(|| format!("cannot listen on {addr}:{port} for the {what} API (is another service using the port?)"))
+}
+
+fn url(host: &str, listener: &TcpListener) -> anyhow::Result<String> {
+    let port = listener.local_addr()?.port();
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    Ok(format!("http://{host}:{port}"))
+}
+
+/// Run until Ctrl-C or SIGTERM.
+pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
+    if args.token_ttl < 60 {
+        anyhow::bail!("--token-ttl must be at least 60 seconds");
+    }
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(paths::default_data_dir);
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))?;
+
+    let listeners = Listeners {
+        identity: bind(args.bind, args.identity_port, "identity").await?,
+        compute: bind(args.bind, args.compute_port, "compute").await?,
+        image: bind(args.bind, args.image_port, "image").await?,
+        volume: bind(args.bind, args.volume_port, "block storage").await?,
+        network: bind(args.bind, args.network_port, "network").await?,
+        placement: bind(args.bind, args.placement_port, "placement").await?,
+    };
+    let host = args
+        .public_host
+        .clone()
+        .unwrap_or_else(|| paths::default_public_host(args.bind));
+    let identity_url = url(&host, &listeners.identity)?;
+    let compute_url = url(&host, &listeners.compute)?;
+    let image_url = url(&host, &listeners.image)?;
+    let volume_url = url(&host, &listeners.volume)?;
+    let network_url = url(&host, &listeners.network)?;
+    let placement_url = url(&host, &listeners.placement)?;
+
+    let db_path = data_dir.join("ferrostack.db");
+    let store = SqliteStore::open(&db_path)
+        .with_context(|| format!("cannot open the database {}", db_path.display()))?;
+    let identity = Arc::new(Identity::new(
+        Arc::new(store.clone()),
+        KeyRepository::new(paths::token_key_dir(&data_dir), 3),
+        IdentityConfig {
+            token_ttl_secs: args.token_ttl,
+            public_url: identity_url.clone(),
+        },
+    )?);
+
+    let rc_path = data_dir.join("keystonerc_admin");
+    let spec = BootstrapSpec {
+        admin_password: args.admin_password.clone(),
+        catalog: vec![
+            entry("identity", "keystone", format!("{identity_url}/v3")),
+            entry("compute", "nova", format!("{compute_url}/v2.1")),
+            entry("image", "glance", image_url.clone()),
+            entry("volumev3", "cinderv3", format!("{volume_url}/v3")),
+            entry("network", "neutron", network_url.clone()),
+            entry("placement", "placement", placement_url.clone()),
+        ],
+    };
+    let bootstrap_identity = identity.clone();
+    let outcome = tokio::task::spawn_blocking(move || bootstrap_identity.bootstrap(&spec))
+        .await?
+        .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
+    let password = args
+        .admin_password
+        .clone()
+        .or_else(|| outcome.generated_admin_password.clone())
+        .or_else(|| rcfile::read_password(&rc_path));
+    let auth_url = format!("{identity_url}/v3");
+    rcfile::write_private(
+        &rc_path,
+        &rcfile::keystonerc(&auth_url, password.as_deref()),
+    )?;
+    rcfile::write_private(
+        &data_dir.join("clouds.yaml"),
+        &rcfile::clouds_yaml(&auth_url, password.as_deref()),
+    )?;
+    if let Some(generated) = &outcome.generated_admin_password {
+        println!("Generated the admin password: {generated}");
+    }
+    println!("Admin credentials: source {}", rc_path.display());
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let validator: Arc<dyn TokenValidator> = identity.clone();
+    let mut servers = tokio::task::JoinSet::new();
+    let serve = ferrostack_common::serve::serve_until;
+    servers.spawn(serve(
+        "identity",
+        listeners.identity,
+        ferrostack_identity::router(identity.clone()),
+        stop_rx.clone(),
+    ));
+    servers.spawn(serve(
+        "compute",
+        listeners.compute,
+        ferrostack_compute::router(ferrostack_compute::ComputeConfig {
+            public_url: compute_url.clone(),
+            validator: validator.clone(),
+        }),
+        stop_rx.clone(),
+    ));
+    servers.spawn(serve(
+        "image",
+        listeners.image,
+        ferrostack_image::router(ferrostack_image::ImageConfig {
+            public_url: image_url.clone(),
+        }),
+        stop_rx.clone(),
+    ));
+    servers.spawn(serve(
+        "volume",
+        listeners.volume,
+        ferrostack_volume::router(ferrostack_volume::VolumeConfig {
+            public_url: volume_url.clone(),
+            validator: validator.clone(),
+        }),
+        stop_rx.clone(),
+    ));
+    servers.spawn(serve(
+        "network",
+        listeners.network,
+        ferrostack_network::router(ferrostack_network::NetworkConfig {
+            public_url: network_url.clone(),
+            validator: validator.clone(),
+        }),
+        stop_rx.clone(),
+    ));
+    servers.spawn(serve(
+        "placement",
+        listeners.placement,
+        ferrostack_placement::router(ferrostack_placement::PlacementConfig {
+            public_url: placement_url.clone(),
+        }),
+        stop_rx.clone(),
+    ));
+    spawn_housekeeping(identity.clone(), stop_rx.clone());
+
+    println!("ferrostack ready: identity at {auth_url}");
+    tracing::info!(data_dir = %data_dir.display(), "ferrostack allinone is up");
+
+    tokio::select! {
+        _ = shutdown_signal() => tracing::info!("shutting down"),
+        Some(result) = servers.join_next() => {
+            // A listener stopped on its own: that is fatal for the process.
+            let _ = stop_tx.send(true);
+            result??;
+            anyhow::bail!("a service stopped unexpectedly");
+        }
+    }
+    let _ = stop_tx.send(true);
+    let drain = async {
+        while let Some(result) = servers.join_next().await {
+            if let Ok(Err(e)) = result {
+                tracing::warn!(error = %e, "listener ended with an error");
+            }
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("some requests were still running after 10 s; exiting anyway");
+    }
+    println!("ferrostack stopped");
+    Ok(())
+}
+
+fn entry(service_type: &str, name: &str, url: String) -> CatalogEntry {
+    CatalogEntry {
+        service_type: service_type.into(),
+        name: name.into(),
+        url,
+    }
+}
+
+/// Reload rotated token keys and prune old revocation events, periodically.
+fn spawn_housekeeping(identity: Arc<Identity>, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut keys = tokio::time::interval(Duration::from_secs(30));
+        let mut prune = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = keys.tick() => {
+                    if let Err(e) = identity.reload_keys() {
+                        tracing::warn!(error = %e, "could not reload token keys");
+                    }
+                }
+                _ = prune.tick() => {
+                    let id = identity.clone();
+                    let result = tokio::task::spawn_blocking(move || id.prune_revocations()).await;
+                    if let Ok(Err(e)) = result {
+                        tracing::warn!(error = %e, "could not prune revocation events");
+                    }
+                }
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the server");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! `ferrostack`: the one binary. Thin on purpose: it parses the command
+//! line, sets up logging, and hands over to the library crates.
+
+mod allinone;
+mod paths;
+mod rcfile;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// An OpenStack-compatible private cloud in one binary.
+#[derive(Parser)]
+#[command(name = "ferrostack", version, about)]
+struct Cli {
+    /// Log filter (e.g. `info`, `ferrostack_identity=debug`); RUST_LOG also works.
+    #[arg(long, global = true, env = "FERROSTACK_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole cloud on this machine: every API service in one process.
+    Allinone(allinone::AllinoneArgs),
+    /// Operator commands.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Rotate the token encryption keys: the staged key becomes primary,
+    /// a new staged key is created, and the oldest keys beyond the limit
+    /// retire (tokens sealed with them stop validating). A running server
+    /// picks the new keys up by itself.
+    RotateTokenKeys {
+        /// Data directory (default: /var/lib/ferrostack as root, else ~/.local/share/ferrostack).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Keys kept: staged + primary + secondaries.
+        #[arg(long, default_value_t = 3)]
+        max_active_keys: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Allinone(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(allinone::run(args))
+        }
+        Command::Admin(AdminCommand::RotateTokenKeys {
+            data_dir,
+            max_active_keys,
+        }) => {
+            let dir = data_dir.unwrap_or_else(paths::default_data_dir);
+            let repo = ferrostack_identity::keys::KeyRepository::new(
+                paths::token_key_dir(&dir),
+                max_active_keys,
+            );
+            let primary = repo.rotate()?;
+            println!(
+                "Rotated token keys in {}: key {primary} is now primary.",
+                repo.dir().display()
+            );
+            Ok(())
+        }
+    }
+}

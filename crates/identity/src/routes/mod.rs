@@ -1,0 +1,91 @@
+//! Handlers, one file per resource. Handlers are thin: extract, check the
+//! target-specific part of the policy, call the store or service, render.
+
+pub mod auth;
+pub mod discovery;
+pub mod domains;
+pub mod projects;
+pub mod roles;
+pub mod users;
+
+use crate::error::{IdResult, IdentityError};
+use axum::extract::FromRequestParts;
+use ferrostack_policy::AuthContext;
+use ferrostack_store::identity::ListFilter;
+use http::request::Parts;
+use std::collections::HashMap;
+
+/// The validated caller. Present on every route whose rule is not `Public`.
+pub struct Caller(pub AuthContext);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = IdentityError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<AuthContext>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(IdentityError::auth_required)
+    }
+}
+
+/// The caller if a valid token was sent (on `Public` routes).
+pub struct MaybeCaller(pub Option<AuthContext>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeCaller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybeCaller(parts.extensions.get::<AuthContext>().cloned()))
+    }
+}
+
+/// Parse a boolean query parameter as Keystone does (`true`/`false`/`1`/`0`, any case).
+pub fn parse_bool(name: &str, value: &str) -> IdResult<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(IdentityError::BadRequest(format!(
+            "Invalid value for query parameter {name}: expected a boolean."
+        ))),
+    }
+}
+
+/// The list filters common to Keystone's collections, from the query string.
+pub fn list_filter(q: &HashMap<String, String>) -> IdResult<ListFilter> {
+    let limit = match q.get("limit") {
+        Some(v) => Some(v.parse::<u32>().map_err(|_| {
+            IdentityError::BadRequest(
+                "Invalid value for query parameter limit: expected a non-negative integer.".into(),
+            )
+        })?),
+        None => None,
+    };
+    Ok(ListFilter {
+        name: q.get("name").cloned(),
+        domain_id: q.get("domain_id").cloned(),
+        enabled: q
+            .get("enabled")
+            .map(|v| parse_bool("enabled", v))
+            .transpose()?,
+        parent_id: q.get("parent_id").cloned(),
+        ids: None,
+        limit,
+        marker: q.get("marker").cloned(),
+    })
+}
+
+/// Check a name field: present, non-empty, at most 255 characters.
+pub fn require_name(kind: &str, name: Option<&String>) -> IdResult<String> {
+    match name.map(|s| s.trim()) {
+        Some(n) if !n.is_empty() && n.chars().count() <= 255 => Ok(n.to_string()),
+        Some(n) if !n.is_empty() => Err(IdentityError::BadRequest(format!(
+            "Invalid input for field 'name': the {kind} name is longer than 255 characters."
+        ))),
+        _ => Err(IdentityError::BadRequest(format!(
+            "Invalid input for field 'name': a {kind} needs a non-empty name."
+        ))),
+    }
+}

@@ -1,0 +1,384 @@
+//! The identity service's state and its two hot paths: issuing a token
+//! and validating one.
+//!
+//! Validation is what every API call of every service pays, so it is
+//! cached: a validated token's [`AuthContext`] is remembered together with
+//! the store's write generation. Any committed write (a role revoked, a
+//! user disabled, a token revoked) moves the generation and so invalidates
+//! every cached context at once; a hit costs a hash lookup and an expiry
+//! check. Misses decrypt the token, check revocation events, and rebuild
+//! the context from the store.
+
+use crate::error::{IdResult, IdentityError};
+use crate::keys::{KeyRepository, KeySet};
+use crate::roles;
+use crate::token::{self, methods, TokenPayload, TokenScope};
+use ferrostack_common::time::now_micros;
+use ferrostack_policy::{AuthContext, RoleRef, Scope, TokenValidator, ValidateError};
+use ferrostack_store::identity::{IdentityStore, RevocationEvent};
+use ferrostack_store::StoreError;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Validated contexts kept at most; the cache is cleared when it fills.
+const VALIDATION_CACHE_LIMIT: usize = 100_000;
+
+/// Settings of the identity service.
+#[derive(Clone, Debug)]
+pub struct IdentityConfig {
+    /// Token lifetime in seconds (Keystone's default is one hour).
+    pub token_ttl_secs: i64,
+    /// Public base URL of the identity listener, e.g. `http://10.0.0.1:5000`.
+    pub public_url: String,
+}
+
+/// The identity service: store, keys, revocation list and caches.
+pub struct Identity {
+    /// The store.
+    pub store: Arc<dyn IdentityStore>,
+    /// Settings.
+    pub config: IdentityConfig,
+    key_repo: KeyRepository,
+    keys: RwLock<Arc<KeySet>>,
+    revocations: RwLock<(u64, Arc<Vec<RevocationEvent>>)>,
+    validated: Mutex<HashMap<String, (u64, AuthContext)>>,
+    pub(crate) catalog_cache: RwLock<Option<(u64, Arc<serde_json::Value>)>>,
+}
+
+impl Identity {
+    /// Build the service over `store`, loading token keys from `key_repo`
+    /// (initialized if empty).
+    pub fn new(
+        store: Arc<dyn IdentityStore>,
+        key_repo: KeyRepository,
+        config: IdentityConfig,
+    ) -> std::io::Result<Self> {
+        key_repo.ensure_initialized()?;
+        let keys = key_repo.load()?;
+        Ok(Identity {
+            store,
+            config,
+            key_repo,
+            keys: RwLock::new(Arc::new(keys)),
+            revocations: RwLock::new((0, Arc::new(Vec::new()))),
+            validated: Mutex::new(HashMap::new()),
+            catalog_cache: RwLock::new(None),
+        })
+    }
+
+    /// Re-read the key repository (after `ferrostack admin rotate-token-keys`).
+    pub fn reload_keys(&self) -> std::io::Result<()> {
+        let keys = self.key_repo.load()?;
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
+        Ok(())
+    }
+
+    fn keys(&self) -> Arc<KeySet> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Seal a new token for `payload`.
+    pub fn seal(&self, payload: &TokenPayload) -> IdResult<String> {
+        token::seal(&self.keys(), payload).map_err(|e| IdentityError::Internal(Box::new(e)))
+    }
+
+    /// A fresh payload for `user_id` in `scope`, expiring after the configured lifetime.
+    pub fn new_payload(&self, user_id: &str, method_bits: u8, scope: TokenScope) -> TokenPayload {
+        let now = now_micros();
+        TokenPayload {
+            methods: method_bits,
+            user_id: user_id.to_string(),
+            scope,
+            issued_at: now,
+            expires_at: now + self.config.token_ttl_secs * 1_000_000,
+            audit_id: token::new_audit_id(),
+            parent_audit_id: None,
+            app_cred_id: None,
+        }
+    }
+
+    /// Open and check a token: signature, expiry, revocation, and that its
+    /// user, scope and roles still stand. Returns the caller's context.
+    pub fn validate_token(&self, token_str: &str) -> Result<AuthContext, ValidateError> {
+        let generation = self.store.generation();
+        if let Some(ctx) = self.cached(token_str, generation) {
+            return Ok(ctx);
+        }
+        let payload = self.open(token_str)?;
+        let ctx = self.context_for(&payload).map_err(|e| match e {
+            IdentityError::Internal(err) => ValidateError::Unavailable(err.to_string()),
+            other => ValidateError::Invalid(other.to_string()),
+        })?;
+        let mut cache = self.validated.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= VALIDATION_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(token_str.to_string(), (generation, ctx.clone()));
+        Ok(ctx)
+    }
+
+    fn cached(&self, token_str: &str, generation: u64) -> Option<AuthContext> {
+        let cache = self.validated.lock().unwrap_or_else(|p| p.into_inner());
+        match cache.get(token_str) {
+            Some((g, ctx)) if *g == generation && ctx.expires_at > now_micros() => {
+                Some(ctx.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Decrypt, check expiry and revocation; no store lookups of the user.
+    pub fn open(&self, token_str: &str) -> Result<TokenPayload, ValidateError> {
+        let payload = match token::open(&self.keys(), token_str) {
+            Err(token::TokenError::UnknownKey(_)) => {
+                // The repository may have been rotated since we loaded it.
+                if let Err(e) = self.reload_keys() {
+                    tracing::warn!(error = %e, "could not reload token keys");
+                }
+                token::open(&self.keys(), token_str)
+            }
+            other => other,
+        }
+        .map_err(|e| ValidateError::Invalid(format!("token rejected: {e}")))?;
+        if payload.expires_at <= now_micros() {
+            return Err(ValidateError::Invalid("token expired".into()));
+        }
+        let events = self
+            .revocation_events()
+            .map_err(|e| ValidateError::Unavailable(e.to_string()))?;
+        if events.iter().any(|e| revokes(e, &payload)) {
+            return Err(ValidateError::Invalid("token revoked".into()));
+        }
+        Ok(payload)
+    }
+
+    fn revocation_events(&self) -> Result<Arc<Vec<RevocationEvent>>, StoreError> {
+        let generation = self.store.generation();
+        {
+            let guard = self.revocations.read().unwrap_or_else(|p| p.into_inner());
+            if guard.0 == generation {
+                return Ok(guard.1.clone());
+            }
+        }
+        let events = Arc::new(self.store.list_revocations()?);
+        *self.revocations.write().unwrap_or_else(|p| p.into_inner()) = (generation, events.clone());
+        Ok(events)
+    }
+
+    /// Build the caller's context from a checked payload.
+    pub fn context_for(&self, p: &TokenPayload) -> IdResult<AuthContext> {
+        let user = self
+            .store
+            .get_user(&p.user_id)
+            .map_err(|_| IdentityError::auth_required())?;
+        if !user.enabled {
+            return Err(IdentityError::auth_required());
+        }
+        let user_domain = self.store.get_domain(&user.domain_id)?;
+        if !user_domain.enabled {
+            return Err(IdentityError::auth_required());
+        }
+        let (scope, mut role_list) = match &p.scope {
+            TokenScope::Unscoped => (Scope::Unscoped, Vec::new()),
+            TokenScope::Project(pid) => {
+                let project = self
+                    .store
+                    .get_project(pid)
+                    .map_err(|_| IdentityError::auth_required())?;
+                let domain = self.store.get_domain(&project.domain_id)?;
+                if !project.enabled || !domain.enabled {
+                    return Err(IdentityError::auth_required());
+                }
+                let r = roles::effective_roles_on_project(self.store.as_ref(), &user.id, &project)?;
+                (
+                    Scope::Project {
+                        id: project.id,
+                        name: project.name,
+                        domain_id: domain.id,
+                        domain_name: domain.name,
+                    },
+                    r,
+                )
+            }
+            TokenScope::Domain(did) => {
+                let domain = self
+                    .store
+                    .get_domain(did)
+                    .map_err(|_| IdentityError::auth_required())?;
+                if !domain.enabled {
+                    return Err(IdentityError::auth_required());
+                }
+                let r =
+                    roles::effective_roles_on_domain(self.store.as_ref(), &user.id, &domain.id)?;
+                (
+                    Scope::Domain {
+                        id: domain.id,
+                        name: domain.name,
+                    },
+                    r,
+                )
+            }
+            TokenScope::System => (
+                Scope::System,
+                roles::effective_roles_on_system(self.store.as_ref(), &user.id)?,
+            ),
+        };
+        if let Some(cred_id) = &p.app_cred_id {
+            let cred = self
+                .store
+                .get_app_credential(cred_id)
+                .map_err(|_| IdentityError::auth_required())?;
+            if cred.expires_at.is_some_and(|t| t <= now_micros()) {
+                return Err(IdentityError::auth_required());
+            }
+            let delegated = roles::expand_role_ids(self.store.as_ref(), &cred.role_ids)?;
+            role_list.retain(|r| delegated.contains(&r.id));
+        }
+        if scope != Scope::Unscoped && role_list.is_empty() {
+            return Err(IdentityError::Unauthorized(
+                "The user has no role in the requested scope.".into(),
+            ));
+        }
+        let mut audit_ids = vec![p.audit_id.clone()];
+        audit_ids.extend(p.parent_audit_id.clone());
+        Ok(AuthContext {
+            user_id: user.id,
+            user_name: user.name,
+            user_domain_id: user_domain.id,
+            user_domain_name: user_domain.name,
+            scope,
+            roles: role_list
+                .into_iter()
+                .map(|r| RoleRef {
+                    id: r.id,
+                    name: r.name,
+                })
+                .collect(),
+            methods: methods::names(p.methods),
+            audit_ids,
+            issued_at: p.issued_at,
+            expires_at: p.expires_at,
+            application_credential_id: p.app_cred_id.clone(),
+        })
+    }
+
+    /// Record a revocation event; it takes effect for the next validation.
+    pub fn revoke(&self, event: RevocationEvent) -> IdResult<()> {
+        self.store.add_revocation(&event)?;
+        Ok(())
+    }
+
+    /// Revoke every token of `user_id` issued until now.
+    pub fn revoke_user_tokens(&self, user_id: &str) -> IdResult<()> {
+        self.revoke(RevocationEvent {
+            audit_id: None,
+            user_id: Some(user_id.to_string()),
+            project_id: None,
+            issued_before: now_micros(),
+        })
+    }
+
+    /// Revoke every token scoped to `project_id` issued until now.
+    pub fn revoke_project_tokens(&self, project_id: &str) -> IdResult<()> {
+        self.revoke(RevocationEvent {
+            audit_id: None,
+            user_id: None,
+            project_id: Some(project_id.to_string()),
+            issued_before: now_micros(),
+        })
+    }
+
+    /// Revoke `user_id`'s tokens on `project_id` issued until now.
+    pub fn revoke_user_project_tokens(&self, user_id: &str, project_id: &str) -> IdResult<()> {
+        self.revoke(RevocationEvent {
+            audit_id: None,
+            user_id: Some(user_id.to_string()),
+            project_id: Some(project_id.to_string()),
+            issued_before: now_micros(),
+        })
+    }
+
+    /// Forget revocation events older than any live token.
+    pub fn prune_revocations(&self) -> IdResult<()> {
+        let horizon = now_micros() - (self.config.token_ttl_secs + 60) * 1_000_000;
+        self.store.prune_revocations(horizon)?;
+        Ok(())
+    }
+}
+
+/// Does `event` revoke the token `p`?
+fn revokes(event: &RevocationEvent, p: &TokenPayload) -> bool {
+    if let Some(audit) = &event.audit_id {
+        return *audit == p.audit_id || p.parent_audit_id.as_deref() == Some(audit.as_str());
+    }
+    if p.issued_at > event.issued_before {
+        return false;
+    }
+    let token_project = match &p.scope {
+        TokenScope::Project(id) => Some(id.as_str()),
+        _ => None,
+    };
+    match (&event.user_id, &event.project_id) {
+        (Some(u), Some(pr)) => *u == p.user_id && token_project == Some(pr.as_str()),
+        (Some(u), None) => *u == p.user_id,
+        (None, Some(pr)) => token_project == Some(pr.as_str()),
+        (None, None) => false,
+    }
+}
+
+impl TokenValidator for Identity {
+    fn validate(&self, token: &str) -> Result<AuthContext, ValidateError> {
+        self.validate_token(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(issued_at: i64) -> TokenPayload {
+        TokenPayload {
+            methods: methods::PASSWORD,
+            user_id: "u1".into(),
+            scope: TokenScope::Project("p1".into()),
+            issued_at,
+            expires_at: issued_at + 1,
+            audit_id: "a1".into(),
+            parent_audit_id: Some("a0".into()),
+            app_cred_id: None,
+        }
+    }
+
+    fn event(
+        audit: Option<&str>,
+        user: Option<&str>,
+        project: Option<&str>,
+        before: i64,
+    ) -> RevocationEvent {
+        RevocationEvent {
+            audit_id: audit.map(Into::into),
+            user_id: user.map(Into::into),
+            project_id: project.map(Into::into),
+            issued_before: before,
+        }
+    }
+
+    #[test]
+    fn audit_events_revoke_the_token_and_its_rescoped_children() {
+        assert!(revokes(&event(Some("a1"), None, None, 0), &payload(10)));
+        assert!(revokes(&event(Some("a0"), None, None, 0), &payload(10)));
+        assert!(!revokes(&event(Some("zz"), None, None, 0), &payload(10)));
+    }
+
+    #[test]
+    fn user_and_project_events_revoke_only_earlier_tokens() {
+        assert!(revokes(&event(None, Some("u1"), None, 10), &payload(10)));
+        assert!(!revokes(&event(None, Some("u1"), None, 9), &payload(10)));
+        assert!(revokes(&event(None, None, Some("p1"), 20), &payload(10)));
+        assert!(!revokes(
+            &event(None, Some("u1"), Some("p2"), 20),
+            &payload(10)
+        ));
+        assert!(!revokes(&event(None, Some("u2"), None, 20), &payload(10)));
+    }
+}
