@@ -8,5 +8,6 @@
 pub mod auth;
 pub mod error;
 pub mod resources;
+pub mod v2;
 
 pub use error::ErrorBody;

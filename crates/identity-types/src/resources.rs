@@ -114,3 +114,159 @@ pub struct PasswordChange {
     /// New password.
     pub password: String,
 }
+
+/// Deserialize a field that may be absent (`None`), null (`Some(None)`) or set.
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Body of group create/update.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupBody {
+    /// The group.
+    pub group: GroupFields,
+}
+
+/// Group fields.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct GroupFields {
+    /// Name.
+    pub name: Option<String>,
+    /// Domain id.
+    pub domain_id: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Anything else.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Body of region create/update.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionBody {
+    /// The region.
+    pub region: RegionFields,
+}
+
+/// Region fields.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct RegionFields {
+    /// Id (on create; generated when absent).
+    pub id: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Parent region: absent = unchanged, null = none.
+    #[serde(default, deserialize_with = "nullable")]
+    pub parent_region_id: Option<Option<String>>,
+    /// Anything else.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Body of service create/update.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceBody {
+    /// The service.
+    pub service: ServiceFields,
+}
+
+/// Service fields.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ServiceFields {
+    /// Type (`compute`, `identity`, ...).
+    #[serde(rename = "type")]
+    pub service_type: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Enabled.
+    pub enabled: Option<bool>,
+    /// Anything else.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Body of endpoint create/update.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointBody {
+    /// The endpoint.
+    pub endpoint: EndpointFields,
+}
+
+/// Endpoint fields.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct EndpointFields {
+    /// `public`, `internal` or `admin`.
+    pub interface: Option<String>,
+    /// Service id.
+    pub service_id: Option<String>,
+    /// Region id: absent = unchanged, null = none.
+    #[serde(default, deserialize_with = "nullable")]
+    pub region_id: Option<Option<String>>,
+    /// The pre-Kilo spelling of `region_id`.
+    #[serde(default, deserialize_with = "nullable")]
+    pub region: Option<Option<String>>,
+    /// URL.
+    pub url: Option<String>,
+    /// Enabled.
+    pub enabled: Option<bool>,
+    /// Anything else.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Body of `POST /v3/users/{user_id}/application_credentials`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppCredentialBody {
+    /// The credential.
+    pub application_credential: AppCredentialFields,
+}
+
+/// Application credential fields. Clients send nulls for what they leave out.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppCredentialFields {
+    /// Name, unique per user.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Secret; generated when absent.
+    pub secret: Option<String>,
+    /// Expiry, ISO 8601.
+    pub expires_at: Option<String>,
+    /// Roles to delegate; absent or empty = all of the caller's.
+    pub roles: Option<Vec<RoleRefBody>>,
+    /// May create further credentials.
+    pub unrestricted: Option<bool>,
+    /// Access rules (only an empty list is accepted).
+    pub access_rules: Option<Vec<Value>>,
+}
+
+/// A role named by id or by name.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct RoleRefBody {
+    /// Id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Body of `PUT /v3/projects/{project_id}/tags`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagsBody {
+    /// The new tag list.
+    pub tags: Vec<String>,
+}

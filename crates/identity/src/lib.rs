@@ -30,16 +30,15 @@ use axum::Router;
 use error::IdentityError;
 use ferrostack_policy::PolicyState;
 use routes::roles::by_route;
-use routes::{auth, discovery, domains, projects, roles as role_routes, users};
+use routes::{
+    app_credentials, auth, discovery, domains, endpoints, groups, implied_roles, project_tags,
+    projects, regions, roles as role_routes, services, system_roles, users, v2,
+};
 pub use service::{Identity, IdentityConfig};
 use std::sync::Arc;
 
 /// Largest request body the identity API accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-async fn not_implemented() -> IdentityError {
-    IdentityError::NotImplemented("This identity API is not implemented by ferrostack yet.".into())
-}
 
 async fn not_found() -> IdentityError {
     IdentityError::NotFound("The resource could not be found.".into())
@@ -59,7 +58,6 @@ pub fn router(identity: Arc<Identity>) -> Router {
         validator: identity.clone(),
         errors: Arc::new(error::KeystoneErrors),
     };
-    let ni = not_implemented;
     Router::new()
         .route("/", get(discovery::versions))
         .route("/v3", get(discovery::version_v3))
@@ -86,10 +84,17 @@ pub fn router(identity: Arc<Identity>) -> Router {
                 .patch(projects::update)
                 .delete(projects::delete),
         )
-        .route("/v3/projects/{project_id}/tags", get(ni).put(ni).delete(ni))
+        .route(
+            "/v3/projects/{project_id}/tags",
+            get(project_tags::list)
+                .put(project_tags::replace)
+                .delete(project_tags::clear),
+        )
         .route(
             "/v3/projects/{project_id}/tags/{tag}",
-            get(ni).put(ni).delete(ni),
+            get(project_tags::check)
+                .put(project_tags::add)
+                .delete(project_tags::remove),
         )
         .route("/v3/users", get(users::list).post(users::create))
         .route(
@@ -98,21 +103,28 @@ pub fn router(identity: Arc<Identity>) -> Router {
         )
         .route("/v3/users/{user_id}/password", post(users::change_password))
         .route("/v3/users/{user_id}/projects", get(users::projects))
-        .route("/v3/users/{user_id}/groups", get(ni))
+        .route("/v3/users/{user_id}/groups", get(groups::user_groups))
         .route(
             "/v3/users/{user_id}/application_credentials",
-            get(ni).post(ni),
+            get(app_credentials::list).post(app_credentials::create),
         )
         .route(
             "/v3/users/{user_id}/application_credentials/{application_credential_id}",
-            get(ni).delete(ni),
+            get(app_credentials::show).delete(app_credentials::delete),
         )
-        .route("/v3/groups", get(ni).post(ni))
-        .route("/v3/groups/{group_id}", get(ni).patch(ni).delete(ni))
-        .route("/v3/groups/{group_id}/users", get(ni))
+        .route("/v3/groups", get(groups::list).post(groups::create))
+        .route(
+            "/v3/groups/{group_id}",
+            get(groups::show)
+                .patch(groups::update)
+                .delete(groups::delete),
+        )
+        .route("/v3/groups/{group_id}/users", get(groups::list_users))
         .route(
             "/v3/groups/{group_id}/users/{user_id}",
-            put(ni).get(ni).delete(ni),
+            put(groups::add_user)
+                .get(groups::check_user)
+                .delete(groups::remove_user),
         )
         .route(
             "/v3/roles",
@@ -124,12 +136,17 @@ pub fn router(identity: Arc<Identity>) -> Router {
                 .patch(role_routes::update)
                 .delete(role_routes::delete),
         )
-        .route("/v3/roles/{prior_role_id}/implies", get(ni))
+        .route(
+            "/v3/roles/{prior_role_id}/implies",
+            get(implied_roles::list_for_role),
+        )
         .route(
             "/v3/roles/{prior_role_id}/implies/{implied_role_id}",
-            put(ni).get(ni).delete(ni),
+            put(implied_roles::create)
+                .get(implied_roles::show)
+                .delete(implied_roles::delete),
         )
-        .route("/v3/role_inferences", get(ni))
+        .route("/v3/role_inferences", get(implied_roles::list_all))
         .route("/v3/role_assignments", get(role_routes::list_assignments))
         .route(
             "/v3/projects/{project_id}/users/{user_id}/roles",
@@ -171,22 +188,40 @@ pub fn router(identity: Arc<Identity>) -> Router {
                 .get(by_route::domain_group::check)
                 .delete(by_route::domain_group::revoke),
         )
-        .route("/v3/system/users/{user_id}/roles", get(ni))
+        .route("/v3/system/users/{user_id}/roles", get(system_roles::list))
         .route(
             "/v3/system/users/{user_id}/roles/{role_id}",
-            put(ni).get(ni).delete(ni),
+            put(system_roles::grant)
+                .get(system_roles::check)
+                .delete(system_roles::revoke),
         )
-        .route("/v3/regions", get(ni).post(ni))
+        .route("/v3/regions", get(regions::list).post(regions::create))
         .route(
             "/v3/regions/{region_id}",
-            get(ni).put(ni).patch(ni).delete(ni),
+            get(regions::show)
+                .put(regions::create_with_id)
+                .patch(regions::update)
+                .delete(regions::delete),
         )
-        .route("/v3/services", get(ni).post(ni))
-        .route("/v3/services/{service_id}", get(ni).patch(ni).delete(ni))
-        .route("/v3/endpoints", get(ni).post(ni))
-        .route("/v3/endpoints/{endpoint_id}", get(ni).patch(ni).delete(ni))
-        .route("/v2.0", get(ni))
-        .route("/v2.0/tokens", post(ni))
+        .route("/v3/services", get(services::list).post(services::create))
+        .route(
+            "/v3/services/{service_id}",
+            get(services::show)
+                .patch(services::update)
+                .delete(services::delete),
+        )
+        .route(
+            "/v3/endpoints",
+            get(endpoints::list).post(endpoints::create),
+        )
+        .route(
+            "/v3/endpoints/{endpoint_id}",
+            get(endpoints::show)
+                .patch(endpoints::update)
+                .delete(endpoints::delete),
+        )
+        .route("/v2.0", get(v2::version))
+        .route("/v2.0/tokens", post(v2::issue))
         .route_layer(axum::middleware::from_fn_with_state(
             policy,
             ferrostack_policy::enforce,

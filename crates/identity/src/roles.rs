@@ -56,6 +56,29 @@ pub fn expand_role_ids(store: &dyn IdentityStore, ids: &[String]) -> StoreResult
     Ok(out)
 }
 
+/// Would adding `prior ⇒ implied` to `edges` (pairs of prior, implied)
+/// close a loop? True when `prior` is `implied` or is already reachable
+/// from it. A loop would make every role in it imply every other, so an
+/// admin could be granted by accident; Keystone refuses them too.
+pub fn implication_creates_cycle(edges: &[(String, String)], prior: &str, implied: &str) -> bool {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut stack = vec![implied];
+    while let Some(role) = stack.pop() {
+        if role == prior {
+            return true;
+        }
+        if seen.insert(role) {
+            stack.extend(
+                edges
+                    .iter()
+                    .filter(|(p, _)| p == role)
+                    .map(|(_, i)| i.as_str()),
+            );
+        }
+    }
+    false
+}
+
 fn resolve(store: &dyn IdentityStore, ids: BTreeSet<String>) -> StoreResult<Vec<Role>> {
     let all: Vec<String> = ids.into_iter().collect();
     let expanded = expand_role_ids(store, &all)?;
@@ -189,4 +212,44 @@ pub fn domain_ids_for_user(store: &dyn IdentityStore, user_id: &str) -> StoreRes
         })
         .collect();
     Ok(ids.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::implication_creates_cycle;
+
+    fn edges(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_string(), (*b).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_role_cannot_imply_itself() {
+        assert!(implication_creates_cycle(&[], "a", "a"));
+    }
+
+    #[test]
+    fn closing_a_chain_is_a_cycle() {
+        let e = edges(&[("admin", "member"), ("member", "reader")]);
+        assert!(implication_creates_cycle(&e, "reader", "admin"));
+        assert!(implication_creates_cycle(&e, "member", "admin"));
+    }
+
+    #[test]
+    fn extending_a_chain_or_a_diamond_is_not() {
+        let e = edges(&[("admin", "member"), ("member", "reader"), ("admin", "x")]);
+        assert!(!implication_creates_cycle(&e, "reader", "observer"));
+        assert!(!implication_creates_cycle(&e, "x", "reader"));
+        assert!(!implication_creates_cycle(&e, "admin", "reader"));
+    }
+
+    #[test]
+    fn unrelated_loops_elsewhere_do_not_hang() {
+        // The store never holds a loop, but the walk must still end if it did.
+        let e = edges(&[("p", "q"), ("q", "p")]);
+        assert!(!implication_creates_cycle(&e, "a", "b"));
+        assert!(implication_creates_cycle(&e, "p", "q"));
+    }
 }

@@ -68,8 +68,20 @@ impl Identity {
 
     /// Re-read the key repository (after `ferrostack admin rotate-token-keys`).
     pub fn reload_keys(&self) -> std::io::Result<()> {
-        let keys = self.key_repo.load()?;
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
+        let keys = Arc::new(self.key_repo.load()?);
+        let old = std::mem::replace(
+            &mut *self.keys.write().unwrap_or_else(|p| p.into_inner()),
+            keys.clone(),
+        );
+        // A retired key must take its tokens with it, but cached contexts
+        // are keyed on the store's generation, which a rotation does not
+        // move: drop them so every token is opened again.
+        if old.keys.keys().any(|n| !keys.keys.contains_key(n)) {
+            self.validated
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+        }
         Ok(())
     }
 

@@ -1,12 +1,21 @@
 //! Handlers, one file per resource. Handlers are thin: extract, check the
 //! target-specific part of the policy, call the store or service, render.
 
+pub mod app_credentials;
 pub mod auth;
 pub mod discovery;
 pub mod domains;
+pub mod endpoints;
+pub mod groups;
+pub mod implied_roles;
+pub mod project_tags;
 pub mod projects;
+pub mod regions;
 pub mod roles;
+pub mod services;
+pub mod system_roles;
 pub mod users;
+pub mod v2;
 
 use crate::error::{IdResult, IdentityError};
 use axum::extract::FromRequestParts;

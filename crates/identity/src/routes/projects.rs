@@ -23,19 +23,7 @@ fn merge_extra(project: &mut Project, fields: &ProjectFields) {
 }
 
 fn check_tags(tags: &[String]) -> IdResult<()> {
-    if tags.len() > 80 {
-        return Err(IdentityError::BadRequest(
-            "A project may have at most 80 tags.".into(),
-        ));
-    }
-    for t in tags {
-        if t.is_empty() || t.chars().count() > 255 || t.contains('/') || t.contains(',') {
-            return Err(IdentityError::BadRequest(
-                "Invalid tag: tags are 1-255 characters without '/' or ','.".into(),
-            ));
-        }
-    }
-    Ok(())
+    super::project_tags::validate_tags(tags)
 }
 
 /// `POST /v3/projects`.

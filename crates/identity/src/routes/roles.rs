@@ -189,7 +189,7 @@ fn assignment(
 }
 
 /// Tokens that relied on an assignment stop working when it goes.
-fn revoke_tokens_for(id: &Identity, a: &Assignment) -> IdResult<()> {
+pub(crate) fn revoke_tokens_for(id: &Identity, a: &Assignment) -> IdResult<()> {
     let users = match &a.actor {
         Actor::User(u) => vec![u.clone()],
         Actor::Group(g) => id.store.list_group_user_ids(g)?,
