@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Run every test ferrostack has: formatting, lints, Rust tests, then the
+# end-to-end suite (real OpenStack clients against the built binary).
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh -k seed -x      # extra arguments go to pytest
+#
+# Environment: PYTHON (interpreter for the e2e virtualenv, default python3),
+# FERROSTACK_BIN (binary under test, default target/debug/ferrostack).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+PYTHON=${PYTHON:-python3}
+VENV=$ROOT/tests/e2e/.venv
+REQUIREMENTS=$ROOT/tests/e2e/requirements.txt
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# (a) System packages: install what is missing when we can (root + apt).
+ensure_system_packages() {
+    local missing=()
+    command -v cc >/dev/null && command -v make >/dev/null || missing+=(build-essential)
+    command -v pkg-config >/dev/null || missing+=(pkg-config)
+    command -v "$PYTHON" >/dev/null || missing+=(python3)
+    if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+        missing+=(python3-venv)
+    fi
+    [ ${#missing[@]} -eq 0 ] && return
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        step "apt-get install ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    else
+        die "missing system packages: ${missing[*]} (install them, or run as root)"
+    fi
+}
+
+# (e) The e2e virtualenv, rebuilt only when requirements.txt or Python change.
+ensure_venv() {
+    local stamp="$VENV/.requirements.stamp" want
+    want="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1) $("$PYTHON" -c 'import sys; print(sys.version)')"
+    if [ -x "$VENV/bin/pytest" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        echo "e2e virtualenv is up to date ($VENV)"
+        return
+    fi
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+    echo "$want" > "$stamp"
+}
+
+step "system packages"
+ensure_system_packages
+command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (rust-toolchain.toml pins the version)"
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace
+
+step "cargo build --bin ferrostack"
+cargo build --bin ferrostack
+
+step "e2e virtualenv"
+ensure_venv
+
+step "pytest tests/e2e"
+export FERROSTACK_BIN=${FERROSTACK_BIN:-$ROOT/target/debug/ferrostack}
+"$VENV/bin/pytest" "$ROOT/tests/e2e" -v "$@"

@@ -1,0 +1,304 @@
+"""Harness for the end-to-end suite: a real `ferrostack allinone` per test.
+
+Each test gets its own server (fresh data dir, free loopback ports, its own
+log) through the `stack` fixture, and talks to it the way a user does: the
+`openstack` and `nova` executables of this virtualenv, run with the
+environment that `source keystonerc_admin` would give, or plain HTTP with
+`requests` where the wire format itself is under test.
+
+The server log is kept in the test's tmp dir and attached to the report of
+every failing test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+READY_PREFIX = "ferrostack ready"
+START_DEADLINE_S = float(os.environ.get("FERROSTACK_START_DEADLINE", "60"))
+STOP_DEADLINE_S = 20.0
+CLI_TIMEOUT_S = 120.0
+ADMIN_PASSWORD = "e2e-admin-secret"
+SERVICES = ("identity", "compute", "image", "volume", "network", "placement")
+
+
+def ferrostack_bin() -> Path:
+    """The binary under test: $FERROSTACK_BIN, relative paths taken from the repo root."""
+    path = Path(os.environ.get("FERROSTACK_BIN", "target/debug/ferrostack"))
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def client_bin_dir() -> Path:
+    """Directory holding the `openstack`/`nova` scripts of the running virtualenv."""
+    here = Path(sys.executable).parent
+    if (here / "openstack").exists():
+        return here
+    found = shutil.which("openstack")
+    if found is None:
+        pytest.exit("the `openstack` client is not installed; see tests/e2e/README.md", 2)
+    return Path(found).parent
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports (all held open until all are chosen)."""
+    with ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+
+
+def parse_rc(path: Path) -> dict[str, str]:
+    """`export KEY=VALUE` lines of a keystonerc file, as `source` would see them."""
+    env = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line.startswith("export "):
+            continue
+        key, sep, value = line[len("export "):].partition("=")
+        if not sep:
+            continue
+        words = shlex.split(value) if value else [""]
+        env[key.strip()] = words[0] if words else ""
+    return env
+
+
+def base_env() -> dict[str, str]:
+    """The caller's environment without any OpenStack settings of its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env["PATH"] = f"{client_bin_dir()}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONWARNINGS"] = "ignore"
+    return env
+
+
+class CommandFailed(AssertionError):
+    """A client command exited non-zero where success was expected."""
+
+
+def run(env: dict[str, str], *argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a client command (e.g. `openstack project list`) with `env`."""
+    proc = subprocess.run(
+        list(argv),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+    )
+    if check and proc.returncode != 0:
+        raise CommandFailed(describe(proc))
+    return proc
+
+
+def run_json(env: dict[str, str], *argv: str):
+    """Run a client command with `-f json` and decode its output."""
+    proc = run(env, *argv, "-f", "json")
+    try:
+        return json.loads(proc.stdout)
+    except json.JSONDecodeError as err:
+        raise CommandFailed(f"output is not JSON ({err})\n{describe(proc)}") from None
+
+
+def describe(proc: subprocess.CompletedProcess) -> str:
+    """A failure message naming the command, its exit status and its output."""
+    return (
+        f"command: {shlex.join(proc.args)}\n"
+        f"exit status: {proc.returncode}\n"
+        f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+    )
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """Cells of the rows of a cliff/prettytable table (header row included)."""
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in text.splitlines()
+        if line.startswith("|")
+    ]
+
+
+class Stack:
+    """One `ferrostack allinone` process on its own data dir and ports."""
+
+    def __init__(self, workdir: Path):
+        self.data_dir = workdir / "data"
+        self.log_path = workdir / "ferrostack.log"
+        self.ports = dict(zip(SERVICES, free_ports(len(SERVICES))))
+        self.proc: subprocess.Popen | None = None
+        self.env: dict[str, str] = {}
+        self.last_exit_status: int | None = None
+        # Set when start() already failed with the log in its message.
+        self.log_reported = False
+
+    # -- lifecycle -----------------------------------------------------
+
+    def argv(self) -> list[str]:
+        argv = [
+            str(ferrostack_bin()), "allinone",
+            "--data-dir", str(self.data_dir),
+            "--bind", "127.0.0.1",
+            "--public-host", "127.0.0.1",
+            "--admin-password", ADMIN_PASSWORD,
+        ]
+        for service, port in self.ports.items():
+            argv += [f"--{service}-port", str(port)]
+        return argv
+
+    def start(self) -> None:
+        binary = ferrostack_bin()
+        if not binary.exists():
+            pytest.fail(f"{binary} does not exist: build it with `cargo build -p ferrostack` "
+                        "or point FERROSTACK_BIN at it", pytrace=False)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = self.argv()
+        with self.log_path.open("a") as log:
+            log.write(f"\n=== harness: starting {shlex.join(argv)}\n")
+            log.flush()
+            offset = log.tell()
+            self.proc = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.data_dir,
+            )
+        self._wait_ready(offset)
+        self.env = {**base_env(), **parse_rc(self.data_dir / "keystonerc_admin")}
+
+    def _wait_ready(self, offset: int) -> None:
+        """Poll this run's part of the log for the ready line, up to a deadline."""
+        assert self.proc is not None
+        deadline = time.monotonic() + START_DEADLINE_S
+        while time.monotonic() < deadline:
+            with self.log_path.open(errors="replace") as log:
+                log.seek(offset)
+                lines = log.read().splitlines()
+            if any(line.startswith(READY_PREFIX) for line in lines):
+                return
+            if self.proc.poll() is not None:
+                self.log_reported = True
+                pytest.fail(f"ferrostack exited with status {self.proc.returncode} before "
+                            f"printing '{READY_PREFIX}'\n--- server log ---\n{self.log()}",
+                            pytrace=False)
+            time.sleep(0.05)
+        self.kill()
+        self.log_reported = True
+        pytest.fail(f"ferrostack did not print '{READY_PREFIX}' within {START_DEADLINE_S}s\n"
+                    f"--- server log ---\n{self.log()}", pytrace=False)
+
+    def stop(self) -> int | None:
+        """SIGTERM the server (by PID) and wait; returns its exit status (None: killed)."""
+        if self.proc is None:
+            return self.last_exit_status
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=STOP_DEADLINE_S)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                self._note(f"did not exit within {STOP_DEADLINE_S}s of SIGTERM; killed")
+                self.last_exit_status = None
+                return None
+        self._note(f"exited with status {proc.returncode}")
+        self.last_exit_status = proc.returncode
+        return proc.returncode
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> int | None:
+        status = self.stop()
+        self.start()
+        return status
+
+    def _note(self, message: str) -> None:
+        with self.log_path.open("a") as log:
+            log.write(f"=== harness: ferrostack {message}\n")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    # -- conveniences for tests ----------------------------------------
+
+    @property
+    def auth_url(self) -> str:
+        return self.env["OS_AUTH_URL"].rstrip("/")
+
+    def openstack(self, *args: str, env: dict[str, str] | None = None, check: bool = True):
+        return run(env or self.env, "openstack", *args, check=check)
+
+    def openstack_json(self, *args: str, env: dict[str, str] | None = None):
+        return run_json(env or self.env, "openstack", *args)
+
+    def nova(self, *args: str, env: dict[str, str] | None = None, check: bool = True):
+        return run(env or self.env, "nova", *args, check=check)
+
+    def issue_token(self, env: dict[str, str] | None = None) -> tuple[str, dict]:
+        """Password-authenticate (project scope) over HTTP; returns (token, token body)."""
+        env = env or self.env
+        body = {"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": env["OS_USERNAME"], "password": env["OS_PASSWORD"],
+                "domain": {"name": env.get("OS_USER_DOMAIN_NAME", "Default")}}}},
+            "scope": {"project": {
+                "name": env["OS_PROJECT_NAME"],
+                "domain": {"name": env.get("OS_PROJECT_DOMAIN_NAME", "Default")}}},
+        }}
+        resp = requests.post(f"{self.auth_url}/auth/tokens", json=body, timeout=30)
+        assert resp.status_code == 201, f"token issue: {resp.status_code} {resp.text}"
+        return resp.headers["X-Subject-Token"], resp.json()["token"]
+
+    def endpoint(self, service_type: str, interface: str = "public") -> str:
+        """URL of a service from the admin token's catalog."""
+        _, token = self.issue_token()
+        for service in token.get("catalog", []):
+            if service["type"] == service_type:
+                for ep in service["endpoints"]:
+                    if ep["interface"] == interface:
+                        return ep["url"].rstrip("/")
+        raise AssertionError(f"no {interface} {service_type} endpoint in the catalog: "
+                             f"{token.get('catalog')}")
+
+    def user_env(self, username: str, password: str, project: str) -> dict[str, str]:
+        """The environment of a user who sourced an rc file with their own credentials."""
+        env = dict(self.env)
+        env.update(OS_USERNAME=username, OS_PASSWORD=password, OS_PROJECT_NAME=project,
+                   OS_USER_DOMAIN_NAME="Default", OS_PROJECT_DOMAIN_NAME="Default")
+        return env
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the server log to the report of a failed test."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        stack = getattr(item, "_ferrostack_stack", None)
+        if stack is not None and not stack.log_reported:
+            report.sections.append(
+                ("ferrostack server log", f"({stack.log_path})\n{stack.log()}"))
+
+
+@pytest.fixture
+def stack(request, tmp_path) -> Stack:
+    """A running ferrostack allinone, stopped with SIGTERM after the test."""
+    s = Stack(tmp_path)
+    request.node._ferrostack_stack = s
+    s.start()
+    yield s
+    s.stop()

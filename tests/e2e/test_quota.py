@@ -1,0 +1,39 @@
+"""Compute quotas through both clients users have: `openstack quota` and `nova`."""
+
+import pytest
+
+from conftest import table_rows
+
+pytestmark = pytest.mark.cli
+
+
+def quota_limits(stack, project: str, *flags: str) -> dict[str, int]:
+    rows = stack.openstack_json("quota", "show", *flags, project)
+    return {row["Resource"]: row["Limit"] for row in rows}
+
+
+def test_openstack_quota_set_cores(stack):
+    stack.openstack("project", "create", "myproject")
+    stack.openstack("quota", "set", "--cores", "30", "myproject")
+    assert quota_limits(stack, "myproject")["cores"] == 30
+
+
+def test_nova_quota_update_cores_by_project_name(stack):
+    stack.openstack("project", "create", "myproject")
+    stack.nova("quota-update", "--cores", "30", "myproject")
+    assert quota_limits(stack, "myproject", "--compute")["cores"] == 30
+
+
+def test_nova_quota_show_reads_openstack_quota_set(stack):
+    project_id = stack.openstack_json("project", "create", "myproject")["id"]
+    stack.openstack("quota", "set", "--instances", "7", "myproject")
+    out = stack.nova("quota-show", "--tenant", project_id).stdout
+    assert ["instances", "7"] in table_rows(out), out
+
+
+def test_quota_of_one_project_does_not_change_another(stack):
+    stack.openstack("project", "create", "p1")
+    stack.openstack("project", "create", "p2")
+    before = quota_limits(stack, "p2", "--compute")["cores"]
+    stack.openstack("quota", "set", "--cores", str(before + 11), "p1")
+    assert quota_limits(stack, "p2", "--compute")["cores"] == before
