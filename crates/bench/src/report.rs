@@ -1,0 +1,192 @@
+//! Tables for people and JSON for scripts, plus the side-by-side comparison
+//! of two saved runs (`ferrostack-bench compare`).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::load::Cell;
+
+/// Renders the measurements of one run as a fixed-width table.
+pub fn table(title: &str, cells: &[Cell]) -> String {
+    let mut out = format!("{title}\n");
+    out += &format!(
+        "{:<15} {:>5} {:>9} {:>10} {:>9} {:>9} {:>7}\n",
+        "operation", "conc", "requests", "req/s", "p50 ms", "p99 ms", "errors"
+    );
+    for c in cells {
+        out += &format!(
+            "{:<15} {:>5} {:>9} {:>10.1} {:>9.2} {:>9.2} {:>7}\n",
+            c.op.name(),
+            c.concurrency,
+            c.ok,
+            c.rate(),
+            millis(c.p50),
+            millis(c.p99),
+            c.errors
+        );
+    }
+    for c in cells {
+        if let Some(err) = &c.first_error {
+            out += &format!("first error, {} x{}: {}\n", c.op.name(), c.concurrency, err);
+        }
+    }
+    out
+}
+
+/// One run as JSON: `{"label", "url", "cells": [{"op", "concurrency", ...}]}`.
+pub fn to_json(label: &str, url: &str, cells: &[Cell]) -> Value {
+    let cells: Vec<Value> = cells
+        .iter()
+        .map(|c| {
+            json!({
+                "op": c.op.name(),
+                "concurrency": c.concurrency,
+                "ok": c.ok,
+                "errors": c.errors,
+                "seconds": c.elapsed.as_secs_f64(),
+                "rps": c.rate(),
+                "p50_ms": millis(c.p50),
+                "p99_ms": millis(c.p99),
+            })
+        })
+        .collect();
+    json!({"label": label, "url": url, "cells": cells})
+}
+
+/// The figures of one cell read back from a saved run.
+struct Saved {
+    op: String,
+    concurrency: u64,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn saved_cells(run: &Value) -> Result<Vec<Saved>, String> {
+    let cells = run["cells"]
+        .as_array()
+        .ok_or("a saved run has no \"cells\" array")?;
+    cells
+        .iter()
+        .map(|c| {
+            let num = |key: &str| {
+                c[key]
+                    .as_f64()
+                    .ok_or_else(|| format!("cell {c} has no number \"{key}\""))
+            };
+            Ok(Saved {
+                op: c["op"].as_str().unwrap_or_default().to_owned(),
+                concurrency: c["concurrency"].as_u64().unwrap_or_default(),
+                rps: num("rps")?,
+                p50_ms: num("p50_ms")?,
+                p99_ms: num("p99_ms")?,
+            })
+        })
+        .collect()
+}
+
+/// Compares `candidate` with `baseline`, cell by cell: throughput ratio
+/// (candidate/baseline, higher is better) and latency ratios
+/// (baseline/candidate, so higher is better too).
+pub fn compare(baseline: &Value, candidate: &Value) -> Result<String, String> {
+    let label = |run: &Value, fallback: &str| run["label"].as_str().unwrap_or(fallback).to_owned();
+    let (base_name, cand_name) = (label(baseline, "baseline"), label(candidate, "candidate"));
+    let base = saved_cells(baseline)?;
+    let cand = saved_cells(candidate)?;
+
+    let mut out = format!("{cand_name} vs {base_name} (x = times better for {cand_name})\n");
+    out += &format!(
+        "{:<15} {:>5} {:>12} {:>12} {:>9} {:>9} {:>9}\n",
+        "operation",
+        "conc",
+        format!("{base_name} r/s"),
+        format!("{cand_name} r/s"),
+        "req/s x",
+        "p50 x",
+        "p99 x"
+    );
+    for c in &cand {
+        let Some(b) = base
+            .iter()
+            .find(|b| b.op == c.op && b.concurrency == c.concurrency)
+        else {
+            continue;
+        };
+        out += &format!(
+            "{:<15} {:>5} {:>12.1} {:>12.1} {:>9} {:>9} {:>9}\n",
+            c.op,
+            c.concurrency,
+            b.rps,
+            c.rps,
+            ratio(c.rps, b.rps),
+            ratio(b.p50_ms, c.p50_ms),
+            ratio(b.p99_ms, c.p99_ms)
+        );
+    }
+    Ok(out)
+}
+
+fn ratio(numerator: f64, denominator: f64) -> String {
+    if denominator > 0.0 && numerator > 0.0 {
+        format!("{:.1}x", numerator / denominator)
+    } else {
+        "-".to_owned()
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Op;
+
+    fn cell(op: Op, concurrency: usize, ok: u64, p50_ms: u64) -> Cell {
+        Cell {
+            op,
+            concurrency,
+            ok,
+            errors: 0,
+            elapsed: Duration::from_secs(1),
+            p50: Duration::from_millis(p50_ms),
+            p99: Duration::from_millis(p50_ms * 2),
+            first_error: None,
+        }
+    }
+
+    #[test]
+    fn compare_reports_ratios_per_cell() {
+        let base = to_json("keystone", "u", &[cell(Op::Validate, 10, 100, 20)]);
+        let cand = to_json("ferrostack", "u", &[cell(Op::Validate, 10, 1000, 2)]);
+        let text = compare(&base, &cand).expect("compare");
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("token-validate"))
+            .expect("row");
+        assert_eq!(
+            row.split_whitespace().collect::<Vec<_>>(),
+            [
+                "token-validate",
+                "10",
+                "100.0",
+                "1000.0",
+                "10.0x",
+                "10.0x",
+                "10.0x"
+            ]
+        );
+    }
+
+    #[test]
+    fn table_names_every_cell() {
+        let text = table(
+            "t",
+            &[cell(Op::Issue, 1, 5, 3), cell(Op::ListProjects, 50, 9, 1)],
+        );
+        assert!(text.contains("token-issue"));
+        assert!(text.contains("project-list"));
+    }
+}
