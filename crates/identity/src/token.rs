@@ -10,7 +10,7 @@
 //! Like Keystone's Fernet tokens, nothing is stored per token: the payload
 //! names the user and scope, and roles and the catalog are looked up again
 //! on validation, so removing a role takes effect at once. Revocation is a
-//! list of events (see [`crate::revocation`]). An AEAD (rather than Fernet's
+//! list of events (see [`crate::service`]). An AEAD (rather than Fernet's
 //! AES-CBC + HMAC) gives the same guarantees with one primitive and a
 //! random 192-bit nonce that never needs a counter.
 

@@ -409,7 +409,18 @@ async fn send(w: &World, call: Call, token: Option<&str>) -> (u16, String) {
     }
     let resp = rb.send().await.unwrap();
     let status = resp.status().as_u16();
-    (status, resp.text().await.unwrap())
+    let has_id = resp
+        .headers()
+        .get("x-openstack-request-id")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("req-"));
+    let text = resp.text().await.unwrap();
+    // Folded into the body so the caller's failure list reports it.
+    if has_id {
+        (status, text)
+    } else {
+        (status, format!("NO X-OpenStack-Request-Id; {text}"))
+    }
 }
 
 #[tokio::test]
@@ -430,6 +441,9 @@ async fn every_route_answers_every_persona_as_its_rule_says() {
                     "{:?} {} {} ({:?}): got {status}, want {want:?}: {body}",
                     persona, r.method, r.path, r.rule
                 ));
+            }
+            if body.starts_with("NO X-OpenStack-Request-Id") {
+                failures.push(format!("{persona:?} {shown}: {body}"));
             }
             if status >= 400 && !body.contains("\"error\"") {
                 failures.push(format!(
