@@ -242,10 +242,12 @@ pub async fn revoke(
     (target_id, actor_id, role_id): (String, String, String),
 ) -> IdResult<StatusCode> {
     let a = assignment(&id, route, &target_id, &actor_id, Some(&role_id), false)?;
-    id.store.revoke(&a).map_err(|_| {
-        IdentityError::NotFound(format!(
+    id.store.revoke(&a).map_err(|e| match e {
+        ferrostack_store::StoreError::NotFound { .. } => IdentityError::NotFound(format!(
             "Could not find role assignment with role: {role_id}, actor: {actor_id}, target: {target_id}."
-        ))
+        )),
+        // A database failure is a 500, not a missing assignment.
+        other => other.into(),
     })?;
     revoke_tokens_for(&id, &a)?;
     Ok(StatusCode::NO_CONTENT)
