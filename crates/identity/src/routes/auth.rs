@@ -176,7 +176,18 @@ pub fn authenticate(id: &Identity, req: &AuthRequest) -> IdResult<(String, AuthC
                     )
                 })?;
                 let cred = match (&c.id, &c.name, &c.user) {
-                    (Some(cid), _, _) => id.store.get_app_credential(cid).ok(),
+                    (Some(cid), _, user) => {
+                        let cred = id.store.get_app_credential(cid).ok();
+                        // A user named next to the id must be the credential's owner.
+                        match (cred, user) {
+                            (Some(cred), Some(u)) => {
+                                let owner = find_user(id, u)?;
+                                (owner.id == cred.user_id).then_some(cred)
+                            }
+                            (cred, None) => cred,
+                            (None, Some(_)) => None,
+                        }
+                    }
                     (None, Some(name), Some(u)) => {
                         let user = find_user(id, u)?;
                         id.store
