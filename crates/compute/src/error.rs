@@ -6,7 +6,10 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::response::{IntoResponse, Response};
+use ferrostack_compute_types::Fault;
 use ferrostack_policy::ErrorRenderer;
+use ferrostack_quota::QuotaError;
+use ferrostack_store::StoreError;
 use http::StatusCode;
 use serde_json::json;
 
@@ -32,34 +35,17 @@ pub enum ComputeError {
 /// Result alias for compute handlers.
 pub type ComputeResult<T> = Result<T, ComputeError>;
 
-/// The fault key Nova uses for a status.
-fn fault_name(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "badRequest",
-        403 => "forbidden",
-        404 => "itemNotFound",
-        405 => "badMethod",
-        409 => "conflictingRequest",
-        413 => "overLimit",
-        415 => "badMediaType",
-        501 => "notImplemented",
-        503 => "serviceUnavailable",
-        _ => "computeFault",
-    }
-}
-
 /// Render Nova's error body.
 pub fn render(status: StatusCode, message: &str) -> Response {
     if status == StatusCode::UNAUTHORIZED {
         let body = json!({"error": {"code": 401, "title": "Unauthorized", "message": message}});
         return (status, axum::Json(body)).into_response();
     }
-    let mut body = serde_json::Map::new();
-    body.insert(
-        fault_name(status).to_string(),
-        json!({"code": status.as_u16(), "message": message}),
-    );
-    (status, axum::Json(serde_json::Value::Object(body))).into_response()
+    let fault = Fault {
+        code: status.as_u16(),
+        message: message.to_string(),
+    };
+    (status, axum::Json(fault.to_body())).into_response()
 }
 
 impl IntoResponse for ComputeError {
@@ -80,6 +66,52 @@ impl IntoResponse for ComputeError {
             }
         }
     }
+}
+
+impl From<StoreError> for ComputeError {
+    fn from(e: StoreError) -> Self {
+        ComputeError::Internal(error_chain(&e))
+    }
+}
+
+impl From<QuotaError> for ComputeError {
+    fn from(e: QuotaError) -> Self {
+        match e {
+            QuotaError::UnknownResource { resource } => ComputeError::BadRequest(format!(
+                "Invalid input for field/attribute quota_set. Additional properties are not allowed ('{resource}' was unexpected)"
+            )),
+            QuotaError::InvalidLimit { resource, value } => ComputeError::BadRequest(format!(
+                "Invalid input for field/attribute {resource}. Value: {value}. {value} is out of range"
+            )),
+            QuotaError::BelowUsage {
+                resource,
+                limit,
+                in_use,
+            } => ComputeError::BadRequest(format!(
+                "Quota limit {limit} for {resource} must be greater than or equal to already used and reserved {in_use}."
+            )),
+            QuotaError::OverQuota(overages) => {
+                let names: Vec<_> = overages.iter().map(|o| o.resource.as_str()).collect();
+                ComputeError::Status(
+                    StatusCode::FORBIDDEN,
+                    format!("Quota exceeded for {}.", names.join(", ")),
+                )
+            }
+            QuotaError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// An error and its sources, one line, for the log.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 impl From<JsonRejection> for ComputeError {

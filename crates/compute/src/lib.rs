@@ -1,26 +1,36 @@
 //! The compute service (Nova v2.1).
 //!
-//! Served now: version discovery. Every other path answers 501 in Nova's
-//! error shape until it is built.
+//! Served now: version discovery, quotas (`os-quota-sets`,
+//! `os-quota-class-sets`) and `limits`, at every microversion from 2.1 to
+//! [`microversion::MAX`]. Every other Nova v2.1 route is registered and
+//! answers 501 `notImplemented` after authentication (see [`policy`]);
+//! paths Nova does not have answer 404 `itemNotFound`.
+//!
+//! A request passes, in order: the request-id layer, the policy layer
+//! (401/403 from [`policy::RULES`]), the microversion layer (400/406, and
+//! the version headers on the way out), then a thin handler in [`routes`]
+//! that resolves the target project, calls the shared
+//! [`ferrostack_quota::QuotaEngine`], and renders the view for the
+//! negotiated microversion.
 
 pub mod error;
+pub mod microversion;
 pub mod policy;
+pub mod routes;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use error::ComputeError;
 use ferrostack_policy::{PolicyState, TokenValidator};
+use ferrostack_quota::{ProjectDirectory, QuotaEngine};
 use http::StatusCode;
-use serde_json::{json, Value};
+use routes::{limits, quota_classes, quota_sets, unbuilt, versions};
 use std::sync::Arc;
 
 /// Largest request body the compute API accepts.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-
-/// The highest microversion advertised.
-pub const MAX_MICROVERSION: &str = "2.1";
 
 /// Settings and collaborators of the compute service.
 #[derive(Clone)]
@@ -29,52 +39,83 @@ pub struct ComputeConfig {
     pub public_url: String,
     /// Validates callers' tokens (the identity service, in-process).
     pub validator: Arc<dyn TokenValidator>,
+    /// The shared quota engine.
+    pub quotas: QuotaEngine,
+    /// Project lookups, to resolve `{project_id}` given as an id or a name.
+    pub projects: Arc<dyn ProjectDirectory>,
 }
 
-fn version_v21(base: &str) -> Value {
-    json!({
-        "id": "v2.1",
-        "status": "CURRENT",
-        "version": MAX_MICROVERSION,
-        "min_version": "2.1",
-        "updated": "2013-07-23T11:33:21Z",
-        "links": [{"rel": "self", "href": format!("{base}/v2.1/")}],
-        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}],
-    })
+/// What handlers share.
+pub struct ComputeState {
+    /// Public base URL of this listener.
+    pub public_url: String,
+    /// The shared quota engine.
+    pub quotas: QuotaEngine,
+    /// Project lookups.
+    pub projects: Arc<dyn ProjectDirectory>,
 }
 
-async fn not_implemented() -> ComputeError {
-    ComputeError::NotImplemented("This compute API is not implemented by ferrostack yet.".into())
+async fn not_found() -> ComputeError {
+    ComputeError::NotFound("The resource could not be found.".into())
+}
+
+async fn method_not_allowed() -> ComputeError {
+    ComputeError::Status(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "The method is not allowed for the requested URL.".into(),
+    )
 }
 
 /// The compute API router.
 pub fn router(config: ComputeConfig) -> Router {
-    let base = Arc::new(config.public_url.clone());
     let policy = PolicyState {
         table: policy::RULES,
         validator: config.validator.clone(),
         errors: Arc::new(error::NovaErrors),
     };
-    let (root, v21, v21s) = (base.clone(), base.clone(), base.clone());
-    Router::new()
+    let state = Arc::new(ComputeState {
+        public_url: config.public_url,
+        quotas: config.quotas,
+        projects: config.projects,
+    });
+    let built = Router::new()
+        .route("/v2.1", get(versions::v2_1))
+        .route("/v2.1/", get(versions::v2_1))
         .route(
-            "/",
-            get(move || async move {
-                let b = root.as_str();
-                let v2 = json!({"id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "",
-                    "updated": "2011-01-21T11:33:21Z", "links": [{"rel": "self", "href": format!("{b}/v2/")}]});
-                Json(json!({"versions": [v2, version_v21(b)]}))
-            }),
+            "/v2.1/os-quota-sets/{project_id}",
+            get(quota_sets::show)
+                .put(quota_sets::update)
+                .delete(quota_sets::delete),
         )
-        .route("/v2.1", get(move || async move { Json(json!({"version": version_v21(&v21)})) }))
-        .route("/v2.1/", get(move || async move { Json(json!({"version": version_v21(&v21s)})) }))
-        .route_layer(axum::middleware::from_fn_with_state(policy, ferrostack_policy::enforce))
-        .fallback(not_implemented)
+        .route(
+            "/v2.1/os-quota-sets/{project_id}/defaults",
+            get(quota_sets::defaults),
+        )
+        .route(
+            "/v2.1/os-quota-sets/{project_id}/detail",
+            get(quota_sets::detail),
+        )
+        .route(
+            "/v2.1/os-quota-class-sets/{id}",
+            get(quota_classes::show).put(quota_classes::update),
+        )
+        .route("/v2.1/limits", get(limits::show));
+    let versioned = unbuilt::add(built).route_layer(axum::middleware::from_fn(microversion::layer));
+    Router::new()
+        .route("/", get(versions::root))
+        .merge(versioned)
+        .route_layer(axum::middleware::from_fn_with_state(
+            policy,
+            ferrostack_policy::enforce,
+        ))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             "compute",
             ferrostack_common::request_id::request_id_layer,
         ))
+        .with_state(state)
 }
 
 /// Nova's error body for `status`, used by the policy layer.

@@ -1,15 +1,278 @@
-//! The compute API's policy table: every route and the rule it needs.
+//! The compute API's policy table: every route of Nova v2.1 and the rule
+//! it needs.
+//!
+//! The table is also the route list. Routes with a handler are wired by
+//! hand in `lib.rs`; every other row here is served by the 501 handler
+//! (see `routes::unbuilt`), so a client calling a Nova API that is not
+//! built yet gets `notImplemented` after authentication, never a 404 that
+//! would read as "no such server". Unbuilt routes need only a valid token:
+//! their real rule arrives with their handler.
+//!
+//! The built rows follow Nova's default policies, with one deliberate
+//! difference: another project's quota is "not found" (404) rather than
+//! "forbidden" (403), so a token cannot probe which project ids exist.
 
-use ferrostack_policy::Rule::Public;
+use ferrostack_policy::Rule::{Admin, Authenticated, ProjectReader, Public};
 use ferrostack_policy::{RoutePolicy, Rule};
 
 const fn r(method: &'static str, path: &'static str, rule: Rule) -> RoutePolicy {
     RoutePolicy { method, path, rule }
 }
 
+/// Paths whose handlers exist (every other path in [`RULES`] answers 501).
+pub const BUILT_PATHS: &[&str] = &[
+    "/",
+    "/v2.1",
+    "/v2.1/",
+    "/v2.1/os-quota-sets/{project_id}",
+    "/v2.1/os-quota-sets/{project_id}/defaults",
+    "/v2.1/os-quota-sets/{project_id}/detail",
+    "/v2.1/os-quota-class-sets/{id}",
+    "/v2.1/limits",
+];
+
+const A: Rule = Authenticated;
+
 /// Every compute route and its rule.
 pub const RULES: &[RoutePolicy] = &[
+    // Version discovery.
     r("GET", "/", Public),
     r("GET", "/v2.1", Public),
     r("GET", "/v2.1/", Public),
+    // Quotas: show and detail for the project's readers (the handler sends
+    // other projects to 404), defaults for anyone, changes for admins.
+    r("GET", "/v2.1/os-quota-sets/{project_id}", ProjectReader),
+    r("PUT", "/v2.1/os-quota-sets/{project_id}", Admin),
+    r("DELETE", "/v2.1/os-quota-sets/{project_id}", Admin),
+    r(
+        "GET",
+        "/v2.1/os-quota-sets/{project_id}/defaults",
+        Authenticated,
+    ),
+    r(
+        "GET",
+        "/v2.1/os-quota-sets/{project_id}/detail",
+        ProjectReader,
+    ),
+    r("GET", "/v2.1/os-quota-class-sets/{id}", Admin),
+    r("PUT", "/v2.1/os-quota-class-sets/{id}", Admin),
+    // Limits of the caller's project; `?tenant_id=` is checked for admin in the handler.
+    r("GET", "/v2.1/limits", Authenticated),
+    // ---- Not built yet: 501 after authentication.
+    // Servers.
+    r("GET", "/v2.1/servers", A),
+    r("POST", "/v2.1/servers", A),
+    r("GET", "/v2.1/servers/detail", A),
+    r("GET", "/v2.1/servers/{server_id}", A),
+    r("PUT", "/v2.1/servers/{server_id}", A),
+    r("DELETE", "/v2.1/servers/{server_id}", A),
+    r("POST", "/v2.1/servers/{server_id}/action", A),
+    r("GET", "/v2.1/servers/{server_id}/metadata", A),
+    r("PUT", "/v2.1/servers/{server_id}/metadata", A),
+    r("POST", "/v2.1/servers/{server_id}/metadata", A),
+    r("GET", "/v2.1/servers/{server_id}/metadata/{key}", A),
+    r("PUT", "/v2.1/servers/{server_id}/metadata/{key}", A),
+    r("DELETE", "/v2.1/servers/{server_id}/metadata/{key}", A),
+    r("GET", "/v2.1/servers/{server_id}/ips", A),
+    r("GET", "/v2.1/servers/{server_id}/ips/{network_label}", A),
+    r("GET", "/v2.1/servers/{server_id}/os-instance-actions", A),
+    r(
+        "GET",
+        "/v2.1/servers/{server_id}/os-instance-actions/{request_id}",
+        A,
+    ),
+    r("GET", "/v2.1/servers/{server_id}/os-interface", A),
+    r("POST", "/v2.1/servers/{server_id}/os-interface", A),
+    r("GET", "/v2.1/servers/{server_id}/os-interface/{port_id}", A),
+    r(
+        "DELETE",
+        "/v2.1/servers/{server_id}/os-interface/{port_id}",
+        A,
+    ),
+    r("GET", "/v2.1/servers/{server_id}/os-server-password", A),
+    r("DELETE", "/v2.1/servers/{server_id}/os-server-password", A),
+    r("GET", "/v2.1/servers/{server_id}/os-volume_attachments", A),
+    r("POST", "/v2.1/servers/{server_id}/os-volume_attachments", A),
+    r(
+        "GET",
+        "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}",
+        A,
+    ),
+    r(
+        "PUT",
+        "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}",
+        A,
+    ),
+    r(
+        "DELETE",
+        "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}",
+        A,
+    ),
+    r("GET", "/v2.1/servers/{server_id}/os-security-groups", A),
+    r("GET", "/v2.1/servers/{server_id}/diagnostics", A),
+    r("POST", "/v2.1/servers/{server_id}/remote-consoles", A),
+    r("GET", "/v2.1/servers/{server_id}/tags", A),
+    r("PUT", "/v2.1/servers/{server_id}/tags", A),
+    r("DELETE", "/v2.1/servers/{server_id}/tags", A),
+    r("GET", "/v2.1/servers/{server_id}/tags/{tag}", A),
+    r("PUT", "/v2.1/servers/{server_id}/tags/{tag}", A),
+    r("DELETE", "/v2.1/servers/{server_id}/tags/{tag}", A),
+    r("GET", "/v2.1/servers/{server_id}/migrations", A),
+    r(
+        "GET",
+        "/v2.1/servers/{server_id}/migrations/{migration_id}",
+        A,
+    ),
+    r(
+        "DELETE",
+        "/v2.1/servers/{server_id}/migrations/{migration_id}",
+        A,
+    ),
+    r(
+        "POST",
+        "/v2.1/servers/{server_id}/migrations/{migration_id}/action",
+        A,
+    ),
+    r("GET", "/v2.1/servers/{server_id}/topology", A),
+    r("GET", "/v2.1/servers/{server_id}/shares", A),
+    r("POST", "/v2.1/servers/{server_id}/shares", A),
+    r("GET", "/v2.1/servers/{server_id}/shares/{share_id}", A),
+    r("DELETE", "/v2.1/servers/{server_id}/shares/{share_id}", A),
+    // Flavors.
+    r("GET", "/v2.1/flavors", A),
+    r("POST", "/v2.1/flavors", A),
+    r("GET", "/v2.1/flavors/detail", A),
+    r("GET", "/v2.1/flavors/{flavor_id}", A),
+    r("PUT", "/v2.1/flavors/{flavor_id}", A),
+    r("DELETE", "/v2.1/flavors/{flavor_id}", A),
+    r("POST", "/v2.1/flavors/{flavor_id}/action", A),
+    r("GET", "/v2.1/flavors/{flavor_id}/os-flavor-access", A),
+    r("GET", "/v2.1/flavors/{flavor_id}/os-extra_specs", A),
+    r("POST", "/v2.1/flavors/{flavor_id}/os-extra_specs", A),
+    r("GET", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", A),
+    r("PUT", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", A),
+    r(
+        "DELETE",
+        "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+        A,
+    ),
+    // Key pairs.
+    r("GET", "/v2.1/os-keypairs", A),
+    r("POST", "/v2.1/os-keypairs", A),
+    r("GET", "/v2.1/os-keypairs/{keypair_name}", A),
+    r("DELETE", "/v2.1/os-keypairs/{keypair_name}", A),
+    // Server groups.
+    r("GET", "/v2.1/os-server-groups", A),
+    r("POST", "/v2.1/os-server-groups", A),
+    r("GET", "/v2.1/os-server-groups/{server_group_id}", A),
+    r("DELETE", "/v2.1/os-server-groups/{server_group_id}", A),
+    // Administration.
+    r("GET", "/v2.1/os-hypervisors", A),
+    r("GET", "/v2.1/os-hypervisors/detail", A),
+    r("GET", "/v2.1/os-hypervisors/statistics", A),
+    r("GET", "/v2.1/os-hypervisors/{hypervisor_id}", A),
+    r("GET", "/v2.1/os-hypervisors/{hypervisor_id}/uptime", A),
+    r("GET", "/v2.1/os-hypervisors/{hypervisor_id}/search", A),
+    r("GET", "/v2.1/os-hypervisors/{hypervisor_id}/servers", A),
+    r("GET", "/v2.1/os-services", A),
+    r("PUT", "/v2.1/os-services/{service_id}", A),
+    r("DELETE", "/v2.1/os-services/{service_id}", A),
+    r("GET", "/v2.1/os-availability-zone", A),
+    r("GET", "/v2.1/os-availability-zone/detail", A),
+    r("GET", "/v2.1/os-aggregates", A),
+    r("POST", "/v2.1/os-aggregates", A),
+    r("GET", "/v2.1/os-aggregates/{aggregate_id}", A),
+    r("PUT", "/v2.1/os-aggregates/{aggregate_id}", A),
+    r("DELETE", "/v2.1/os-aggregates/{aggregate_id}", A),
+    r("POST", "/v2.1/os-aggregates/{aggregate_id}/action", A),
+    r("POST", "/v2.1/os-aggregates/{aggregate_id}/images", A),
+    r("GET", "/v2.1/os-migrations", A),
+    r("GET", "/v2.1/os-simple-tenant-usage", A),
+    r("GET", "/v2.1/os-simple-tenant-usage/{tenant_id}", A),
+    r("GET", "/v2.1/os-instance_usage_audit_log", A),
+    r(
+        "GET",
+        "/v2.1/os-instance_usage_audit_log/{before_timestamp}",
+        A,
+    ),
+    r("POST", "/v2.1/os-server-external-events", A),
+    r("GET", "/v2.1/os-console-auth-tokens/{console_token}", A),
+    r("POST", "/v2.1/os-assisted-volume-snapshots", A),
+    r(
+        "DELETE",
+        "/v2.1/os-assisted-volume-snapshots/{snapshot_id}",
+        A,
+    ),
+    r("GET", "/v2.1/extensions", A),
+    r("GET", "/v2.1/extensions/{alias}", A),
+    // Image proxy (to 2.35).
+    r("GET", "/v2.1/images", A),
+    r("GET", "/v2.1/images/detail", A),
+    r("GET", "/v2.1/images/{image_id}", A),
+    r("DELETE", "/v2.1/images/{image_id}", A),
+    r("GET", "/v2.1/images/{image_id}/metadata", A),
+    r("PUT", "/v2.1/images/{image_id}/metadata", A),
+    r("POST", "/v2.1/images/{image_id}/metadata", A),
+    r("GET", "/v2.1/images/{image_id}/metadata/{key}", A),
+    r("PUT", "/v2.1/images/{image_id}/metadata/{key}", A),
+    r("DELETE", "/v2.1/images/{image_id}/metadata/{key}", A),
+    // Volume and network proxies (to 2.35).
+    r("GET", "/v2.1/os-volumes", A),
+    r("POST", "/v2.1/os-volumes", A),
+    r("GET", "/v2.1/os-volumes/detail", A),
+    r("GET", "/v2.1/os-volumes/{volume_id}", A),
+    r("DELETE", "/v2.1/os-volumes/{volume_id}", A),
+    r("GET", "/v2.1/os-snapshots", A),
+    r("POST", "/v2.1/os-snapshots", A),
+    r("GET", "/v2.1/os-snapshots/detail", A),
+    r("GET", "/v2.1/os-snapshots/{snapshot_id}", A),
+    r("DELETE", "/v2.1/os-snapshots/{snapshot_id}", A),
+    r("GET", "/v2.1/os-floating-ips", A),
+    r("POST", "/v2.1/os-floating-ips", A),
+    r("GET", "/v2.1/os-floating-ips/{floating_ip_id}", A),
+    r("DELETE", "/v2.1/os-floating-ips/{floating_ip_id}", A),
+    r("GET", "/v2.1/os-floating-ip-pools", A),
+    r("GET", "/v2.1/os-security-groups", A),
+    r("POST", "/v2.1/os-security-groups", A),
+    r("GET", "/v2.1/os-security-groups/{security_group_id}", A),
+    r("PUT", "/v2.1/os-security-groups/{security_group_id}", A),
+    r("DELETE", "/v2.1/os-security-groups/{security_group_id}", A),
+    r("POST", "/v2.1/os-security-group-rules", A),
+    r(
+        "DELETE",
+        "/v2.1/os-security-group-rules/{security_group_rule_id}",
+        A,
+    ),
+    r("GET", "/v2.1/os-networks", A),
+    r("GET", "/v2.1/os-networks/{network_id}", A),
+    r("GET", "/v2.1/os-tenant-networks", A),
+    r("GET", "/v2.1/os-tenant-networks/{network_id}", A),
+    r("GET", "/v2.1/os-hosts", A),
+    r("GET", "/v2.1/os-hosts/{host_name}", A),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn no_route_is_listed_twice() {
+        let mut seen = HashSet::new();
+        for rule in RULES {
+            assert!(
+                seen.insert((rule.method, rule.path)),
+                "{} {} listed twice",
+                rule.method,
+                rule.path
+            );
+        }
+    }
+
+    #[test]
+    fn every_built_path_has_a_rule() {
+        for path in BUILT_PATHS {
+            assert!(RULES.iter().any(|r| r.path == *path), "{path} has no rule");
+        }
+    }
+}

@@ -13,6 +13,7 @@ use ferrostack_identity::bootstrap::{BootstrapSpec, CatalogEntry};
 use ferrostack_identity::keys::KeyRepository;
 use ferrostack_identity::{Identity, IdentityConfig};
 use ferrostack_policy::TokenValidator;
+use ferrostack_quota::{ProjectDirectory, QuotaEngine, StoreProjects};
 use ferrostack_store::SqliteStore;
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
@@ -167,6 +168,10 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let validator: Arc<dyn TokenValidator> = identity.clone();
+    // Every service's quotas live in the one store; projects are looked up
+    // (by id or name) through a read-only view of the identity store.
+    let quotas = QuotaEngine::new(Arc::new(store.clone()));
+    let projects: Arc<dyn ProjectDirectory> = Arc::new(StoreProjects(Arc::new(store.clone())));
     let mut servers = tokio::task::JoinSet::new();
     let serve = ferrostack_common::serve::serve_until;
     servers.spawn(serve(
@@ -181,6 +186,8 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         ferrostack_compute::router(ferrostack_compute::ComputeConfig {
             public_url: compute_url.clone(),
             validator: validator.clone(),
+            quotas: quotas.clone(),
+            projects: projects.clone(),
         }),
         stop_rx.clone(),
     ));
@@ -198,6 +205,8 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         ferrostack_volume::router(ferrostack_volume::VolumeConfig {
             public_url: volume_url.clone(),
             validator: validator.clone(),
+            quotas: quotas.clone(),
+            projects: projects.clone(),
         }),
         stop_rx.clone(),
     ));
@@ -207,6 +216,8 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         ferrostack_network::router(ferrostack_network::NetworkConfig {
             public_url: network_url.clone(),
             validator: validator.clone(),
+            quotas: quotas.clone(),
+            projects: projects.clone(),
         }),
         stop_rx.clone(),
     ));

@@ -1,15 +1,31 @@
 //! The network service (Neutron v2.0).
 //!
-//! Served now: version discovery. Every other path answers 501 in
-//! Neutron's error shape until it is built.
+//! Served now: version discovery, the extension list, and quotas
+//! (`/v2.0/quotas`, with `default` and `details`) over the shared
+//! [`ferrostack_quota::QuotaEngine`]. Quotas come before networks because
+//! `openstack quota show` and `quota set` call the network service
+//! whenever it is in the catalog; usage is 0, which is true.
+//!
+//! Every other path answers 501 in Neutron's error shape from the fallback
+//! (see [`policy`]).
 
-use axum::response::{IntoResponse, Response};
+pub mod error;
+pub mod extensions;
+pub mod policy;
+pub mod quotas;
+
+use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use ferrostack_policy::TokenValidator;
+use ferrostack_policy::{PolicyState, TokenValidator};
+use ferrostack_quota::{ProjectDirectory, QuotaEngine};
 use http::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::Arc;
+
+/// Largest request body the network API accepts.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Settings and collaborators of the network service.
 #[derive(Clone)]
@@ -18,37 +34,84 @@ pub struct NetworkConfig {
     pub public_url: String,
     /// Validates callers' tokens (the identity service, in-process).
     pub validator: Arc<dyn TokenValidator>,
+    /// The shared quota engine.
+    pub quotas: QuotaEngine,
+    /// Project lookups, to resolve `{project_id}` given as an id or a name.
+    pub projects: Arc<dyn ProjectDirectory>,
+}
+
+/// What handlers share.
+pub struct NetworkState {
+    /// Public base URL of this listener.
+    pub public_url: String,
+    /// The shared quota engine.
+    pub quotas: QuotaEngine,
+    /// Project lookups.
+    pub projects: Arc<dyn ProjectDirectory>,
 }
 
 /// Neutron's error body: `{"NeutronError": {"type", "message", "detail"}}`.
 pub fn error(status: StatusCode, kind: &str, message: &str) -> Response {
-    let body = json!({"NeutronError": {"type": kind, "message": message, "detail": ""}});
-    (status, Json(body)).into_response()
+    error::render(status, kind, message)
+}
+
+async fn versions(State(state): State<Arc<NetworkState>>) -> Json<Value> {
+    Json(json!({"versions": [{
+        "id": "v2.0",
+        "status": "CURRENT",
+        "links": [{"rel": "self", "href": format!("{}/v2.0/", state.public_url)}],
+    }]}))
+}
+
+async fn resources(State(state): State<Arc<NetworkState>>) -> Json<Value> {
+    let href = format!("{}/v2.0/quotas", state.public_url);
+    Json(json!({"resources": [{
+        "name": "quota",
+        "collection": "quotas",
+        "links": [{"rel": "self", "href": href}],
+    }]}))
 }
 
 /// The network API router.
 pub fn router(config: NetworkConfig) -> Router {
-    let base = Arc::new(config.public_url.clone());
+    let policy = PolicyState {
+        table: policy::RULES,
+        validator: config.validator.clone(),
+        errors: Arc::new(error::NeutronErrors),
+    };
+    let state = Arc::new(NetworkState {
+        public_url: config.public_url,
+        quotas: config.quotas,
+        projects: config.projects,
+    });
     Router::new()
+        .route("/", get(versions))
+        .route("/v2.0", get(resources))
+        .route("/v2.0/", get(resources))
+        .route("/v2.0/extensions", get(extensions::list))
+        .route("/v2.0/extensions/{alias}", get(extensions::show))
+        .route("/v2.0/quotas", get(quotas::list))
         .route(
-            "/",
-            get(move || async move {
-                Json(json!({"versions": [{
-                    "id": "v2.0",
-                    "status": "CURRENT",
-                    "links": [{"rel": "self", "href": format!("{base}/v2.0/")}],
-                }]}))
-            }),
+            "/v2.0/quotas/{project_id}",
+            get(quotas::show).put(quotas::update).delete(quotas::delete),
         )
+        .route("/v2.0/quotas/{project_id}/default", get(quotas::default))
+        .route("/v2.0/quotas/{project_id}/details", get(quotas::details))
+        .route_layer(axum::middleware::from_fn_with_state(
+            policy,
+            ferrostack_policy::enforce,
+        ))
         .fallback(|| async {
-            error(
+            error::render(
                 StatusCode::NOT_IMPLEMENTED,
                 "HTTPNotImplemented",
                 "The network API is not implemented by ferrostack yet.",
             )
         })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             "network",
             ferrostack_common::request_id::request_id_layer,
         ))
+        .with_state(state)
 }

@@ -1,15 +1,31 @@
 //! The block storage service (Cinder v3).
 //!
-//! Served now: version discovery. Every other path answers 501 in Cinder's
-//! error shape until it is built.
+//! Served now: version discovery, quotas (`os-quota-sets`,
+//! `os-quota-class-sets`) and `limits`, over the shared
+//! [`ferrostack_quota::QuotaEngine`]. They are here before volumes exist
+//! because `openstack quota show` and `openstack limits show` query the
+//! block storage service whenever it is in the catalog, and fail as a
+//! whole if it does not answer; usage is 0, which is true.
+//!
+//! Every other path answers 501 in Cinder's error shape from the fallback
+//! (see [`policy`] for why that needs no token).
+
+pub mod error;
+pub mod limits;
+pub mod policy;
+pub mod quotas;
 
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use ferrostack_policy::TokenValidator;
+use ferrostack_policy::{PolicyState, TokenValidator};
+use ferrostack_quota::{ProjectDirectory, QuotaEngine};
 use http::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
+
+/// Largest request body the block storage API accepts.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Settings and collaborators of the volume service.
 #[derive(Clone)]
@@ -18,25 +34,25 @@ pub struct VolumeConfig {
     pub public_url: String,
     /// Validates callers' tokens (the identity service, in-process).
     pub validator: Arc<dyn TokenValidator>,
+    /// The shared quota engine.
+    pub quotas: QuotaEngine,
+    /// Project lookups, to resolve `{project_id}` given as an id or a name.
+    pub projects: Arc<dyn ProjectDirectory>,
+}
+
+/// What handlers share.
+pub struct VolumeState {
+    /// Public base URL of this listener.
+    pub public_url: String,
+    /// The shared quota engine.
+    pub quotas: QuotaEngine,
+    /// Project lookups.
+    pub projects: Arc<dyn ProjectDirectory>,
 }
 
 /// Cinder's error body: `{"itemNotFound": {"code": 404, "message": ...}}`.
 pub fn error(status: StatusCode, message: &str) -> Response {
-    let key = match status.as_u16() {
-        400 => "badRequest",
-        403 => "forbidden",
-        404 => "itemNotFound",
-        409 => "conflictingRequest",
-        413 => "overLimit",
-        501 => "notImplemented",
-        _ => "computeFault",
-    };
-    let mut body = serde_json::Map::new();
-    body.insert(
-        key.into(),
-        json!({"code": status.as_u16(), "message": message}),
-    );
-    (status, Json(Value::Object(body))).into_response()
+    error::render(status, message)
 }
 
 fn v3(base: &str) -> Value {
@@ -51,32 +67,68 @@ fn v3(base: &str) -> Value {
     })
 }
 
+async fn root(axum::extract::State(state): axum::extract::State<Arc<VolumeState>>) -> Response {
+    (
+        StatusCode::MULTIPLE_CHOICES,
+        Json(json!({"versions": [v3(&state.public_url)]})),
+    )
+        .into_response()
+}
+
+async fn version(
+    axum::extract::State(state): axum::extract::State<Arc<VolumeState>>,
+) -> Json<Value> {
+    Json(json!({"versions": [v3(&state.public_url)]}))
+}
+
 /// The volume API router.
 pub fn router(config: VolumeConfig) -> Router {
-    let base = Arc::new(config.public_url.clone());
-    let (root, v) = (base.clone(), base.clone());
-    Router::new()
-        .route(
-            "/",
-            get(move || async move {
-                (
-                    StatusCode::MULTIPLE_CHOICES,
-                    Json(json!({"versions": [v3(&root)]})),
-                )
-            }),
-        )
-        .route(
-            "/v3",
-            get(move || async move { Json(json!({"versions": [v3(&v)]})) }),
-        )
+    let policy = PolicyState {
+        table: policy::RULES,
+        validator: config.validator.clone(),
+        errors: Arc::new(error::CinderErrors),
+    };
+    let state = Arc::new(VolumeState {
+        public_url: config.public_url,
+        quotas: config.quotas,
+        projects: config.projects,
+    });
+    let mut router = Router::new()
+        .route("/", get(root))
+        .route("/v3", get(version))
+        .route("/v3/", get(version));
+    // Both URL forms: without and with the caller's project id in front.
+    for prefix in ["/v3", "/v3/{admin_project_id}"] {
+        router = router
+            .route(
+                &format!("{prefix}/os-quota-sets/{{project_id}}"),
+                get(quotas::show).put(quotas::update).delete(quotas::delete),
+            )
+            .route(
+                &format!("{prefix}/os-quota-sets/{{project_id}}/defaults"),
+                get(quotas::defaults),
+            )
+            .route(
+                &format!("{prefix}/os-quota-class-sets/{{class_name}}"),
+                get(quotas::class_show).put(quotas::class_update),
+            )
+            .route(&format!("{prefix}/limits"), get(limits::show));
+    }
+    router
+        .route_layer(axum::middleware::from_fn_with_state(
+            policy,
+            ferrostack_policy::enforce,
+        ))
         .fallback(|| async {
-            error(
+            error::render(
                 StatusCode::NOT_IMPLEMENTED,
                 "The block storage API is not implemented by ferrostack yet.",
             )
         })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             "volume",
             ferrostack_common::request_id::request_id_layer,
         ))
+        .with_state(state)
 }

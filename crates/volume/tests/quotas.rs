@@ -1,0 +1,316 @@
+//! Cinder's quota, quota-class and limits APIs through HTTP.
+
+#![allow(clippy::unwrap_used)]
+
+use ferrostack_quota::{ResourceMap, VOLUME};
+use ferrostack_testkit::{Reply, Stack};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+struct Volume {
+    s: Stack,
+    api: String,
+    root: String,
+    project: String,
+}
+
+async fn start() -> Volume {
+    let mut s = Stack::start().await;
+    let (validator, quotas, projects) = (s.validator(), s.quotas.clone(), s.projects.clone());
+    let root = s
+        .serve(move |public_url| {
+            ferrostack_volume::router(ferrostack_volume::VolumeConfig {
+                public_url,
+                validator,
+                quotas,
+                projects,
+            })
+        })
+        .await;
+    let project = s.project("myproject");
+    Volume {
+        api: format!("{root}/v3"),
+        root,
+        s,
+        project,
+    }
+}
+
+impl Volume {
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.api, path)
+    }
+
+    async fn quota_set(&self, token: &str) -> Value {
+        let r = self
+            .s
+            .get(
+                &self.url(&format!("/os-quota-sets/{}", self.project)),
+                token,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["quota_set"].clone()
+    }
+}
+
+fn assert_fault(r: &Reply, code: u16, name: &str) -> String {
+    assert_eq!(r.status, code, "body: {}", r.body);
+    assert_eq!(r.body[name]["code"], code, "body: {}", r.body);
+    r.body[name]["message"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_fresh_project_shows_cinders_defaults() {
+    let v = start().await;
+    let admin = v.s.admin_token().await;
+    let set = v.quota_set(&admin).await;
+    assert_eq!(
+        set,
+        json!({"id": v.project, "volumes": 10, "snapshots": 10, "gigabytes": 1000,
+               "backups": 10, "backup_gigabytes": 1000, "groups": 10,
+               "per_volume_gigabytes": -1})
+    );
+}
+
+#[tokio::test]
+async fn usage_true_gives_limit_in_use_and_reserved() {
+    let v = start().await;
+    let admin = v.s.admin_token().await;
+    let held = ResourceMap::from([("volumes".to_string(), 2), ("gigabytes".to_string(), 40)]);
+    v.s.quotas
+        .reserve(&VOLUME, &v.project, "vol-1", &held)
+        .unwrap();
+    let r =
+        v.s.get(
+            &v.url(&format!("/os-quota-sets/{}?usage=True", v.project)),
+            &admin,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["quota_set"]["gigabytes"],
+        json!({"limit": 1000, "in_use": 40, "reserved": 0})
+    );
+    assert_eq!(r.body["quota_set"]["volumes"]["in_use"], 2);
+    let bad =
+        v.s.get(
+            &v.url(&format!("/os-quota-sets/{}?usage=perhaps", v.project)),
+            &admin,
+        )
+        .await;
+    assert_fault(&bad, 400, "badRequest");
+}
+
+#[tokio::test]
+async fn update_by_name_answers_the_new_limits_without_id() {
+    let v = start().await;
+    let admin = v.s.admin_token().await;
+    let r =
+        v.s.send(
+            Method::PUT,
+            &v.url("/os-quota-sets/myproject"),
+            &admin,
+            json!({"quota_set": {"volumes": 5, "gigabytes": "200", "tenant_id": "ignored"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["quota_set"]["volumes"], 5);
+    assert!(r.body["quota_set"].get("id").is_none());
+    let set = v.quota_set(&admin).await;
+    assert_eq!(
+        (set["volumes"].clone(), set["gigabytes"].clone()),
+        (json!(5), json!(200))
+    );
+}
+
+#[tokio::test]
+async fn the_project_id_url_form_works_too() {
+    let v = start().await;
+    let admin = v.s.admin_token().await;
+    let prefix = format!("/{}", v.s.admin_project_id);
+    let r =
+        v.s.send(
+            Method::PUT,
+            &v.url(&format!("{prefix}/os-quota-sets/{}", v.project)),
+            &admin,
+            json!({"quota_set": {"snapshots": 3}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let shown =
+        v.s.get(
+            &v.url(&format!("{prefix}/os-quota-sets/{}", v.project)),
+            &admin,
+        )
+        .await;
+    assert_eq!(shown.body["quota_set"]["snapshots"], 3);
+    let defaults =
+        v.s.get(
+            &v.url(&format!("{prefix}/os-quota-sets/{}/defaults", v.project)),
+            &admin,
+        )
+        .await;
+    assert_eq!(defaults.body["quota_set"]["snapshots"], 10);
+    let limits = v.s.get(&v.url(&format!("{prefix}/limits")), &admin).await;
+    assert_eq!(limits.status, 200);
+}
+
+#[tokio::test]
+async fn delete_restores_the_defaults() {
+    let v = start().await;
+    let admin = v.s.admin_token().await;
+    v.s.send(
+        Method::PUT,
+        &v.url("/os-quota-sets/myproject"),
+        &admin,
+        json!({"quota_set": {"volumes": 5}}),
+    )
+    .await;
+    let r =
+        v.s.call(v.s.req(Method::DELETE, &v.url("/os-quota-sets/myproject"), &admin))
+            .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(v.quota_set(&admin).await["volumes"], 10);
+}
+
+#[tokio::test]
+async fn the_default_class_changes_defaults() {
+    let v = start().await;
+    let admin = v.s.admin_token().await;
+    let r =
+        v.s.send(
+            Method::PUT,
+            &v.url("/os-quota-class-sets/default"),
+            &admin,
+            json!({"quota_class_set": {"volumes": 12}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let defaults =
+        v.s.get(
+            &v.url(&format!("/os-quota-sets/{}/defaults", v.project)),
+            &admin,
+        )
+        .await;
+    assert_eq!(defaults.body["quota_set"]["volumes"], 12);
+    let class =
+        v.s.get(&v.url("/os-quota-class-sets/default"), &admin)
+            .await;
+    assert_eq!(class.body["quota_class_set"]["id"], "default");
+    assert_eq!(class.body["quota_class_set"]["volumes"], 12);
+}
+
+#[tokio::test]
+async fn bad_updates_are_400_and_change_nothing() {
+    let v = start().await;
+    let admin = v.s.admin_token().await;
+    let before = v.quota_set(&admin).await;
+    for body in [
+        json!({"quota_set": {"volumes": "five"}}),
+        json!({"quota_set": {"volumes": -2}}),
+        json!({"quota_set": {"volumes": 1.5}}),
+        json!({"quota_set": {"cores": 1}}),
+        json!({"quota_set": {"volumes": 1, "bogus": 1}}),
+        json!({"volumes": 1}),
+        json!({"quota_set": "x"}),
+    ] {
+        let r =
+            v.s.send(
+                Method::PUT,
+                &v.url("/os-quota-sets/myproject"),
+                &admin,
+                body.clone(),
+            )
+            .await;
+        assert_fault(&r, 400, "badRequest");
+    }
+    let r =
+        v.s.send(
+            Method::PUT,
+            &v.url("/os-quota-sets/myproject"),
+            &admin,
+            json!({"quota_set": {"cores": 1}}),
+        )
+        .await;
+    assert_eq!(
+        assert_fault(&r, 400, "badRequest"),
+        "Invalid input received: Bad key(s) in quota set: cores"
+    );
+    assert_eq!(v.quota_set(&admin).await, before);
+}
+
+#[tokio::test]
+async fn a_limit_below_usage_is_refused() {
+    let v = start().await;
+    let admin = v.s.admin_token().await;
+    let held = ResourceMap::from([("volumes".to_string(), 3)]);
+    v.s.quotas
+        .reserve(&VOLUME, &v.project, "vol-1", &held)
+        .unwrap();
+    let r =
+        v.s.send(
+            Method::PUT,
+            &v.url("/os-quota-sets/myproject"),
+            &admin,
+            json!({"quota_set": {"volumes": 2}}),
+        )
+        .await;
+    assert!(assert_fault(&r, 400, "badRequest").contains("Current usage is 3"));
+    assert_eq!(v.quota_set(&admin).await["volumes"], 10);
+}
+
+#[tokio::test]
+async fn limits_show_the_callers_project() {
+    let v = start().await;
+    let admin = v.s.admin_token().await;
+    let member = v.s.user_token("m", &v.project, "member").await;
+    v.s.send(
+        Method::PUT,
+        &v.url("/os-quota-sets/myproject"),
+        &admin,
+        json!({"quota_set": {"volumes": 4}}),
+    )
+    .await;
+    let r = v.s.get(&v.url("/limits?project_id=None"), &member).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let abs = &r.body["limits"]["absolute"];
+    assert_eq!(abs["maxTotalVolumes"], 4);
+    assert_eq!(abs["totalVolumesUsed"], 0);
+    assert_eq!(abs["maxTotalVolumeGigabytes"], 1000);
+    assert_eq!(abs.as_object().unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn personas_get_what_cinders_policy_gives_them() {
+    let v = start().await;
+    let p = v.s.personas(&v.project).await;
+    let show = v.url("/os-quota-sets/myproject");
+    assert_eq!(v.s.get(&show, &p.member).await.status, 200);
+    assert_eq!(v.s.get(&show, &p.reader).await.status, 200);
+    assert_fault(&v.s.get(&show, &p.outsider).await, 404, "itemNotFound");
+    assert_eq!(v.s.get(&show, "").await.status, 401);
+    let put =
+        v.s.send(
+            Method::PUT,
+            &show,
+            &p.member,
+            json!({"quota_set": {"volumes": 1}}),
+        )
+        .await;
+    assert_fault(&put, 403, "forbidden");
+    let class =
+        v.s.get(&v.url("/os-quota-class-sets/default"), &p.member)
+            .await;
+    assert_fault(&class, 403, "forbidden");
+    assert_eq!(v.quota_set(&p.admin).await["volumes"], 10);
+}
+
+#[tokio::test]
+async fn other_apis_are_501_in_cinders_shape() {
+    let v = start().await;
+    let r = v.s.get(&v.url("/volumes"), "").await;
+    assert_fault(&r, 501, "notImplemented");
+    let versions = v.s.get(&format!("{}/", v.root), "").await;
+    assert_eq!(versions.status, 300);
+}
