@@ -171,6 +171,12 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
     // Every service's quotas live in the one store; projects are looked up
     // (by id or name) through a read-only view of the identity store.
     let quotas = QuotaEngine::new(Arc::new(store.clone()));
+    let purge = quotas.clone();
+    identity.on_project_deleted(Box::new(move |project_id| {
+        if let Err(e) = purge.project_deleted(project_id) {
+            tracing::warn!(project_id, error = %e, "could not remove a deleted project's quotas");
+        }
+    }));
     let projects: Arc<dyn ProjectDirectory> = Arc::new(StoreProjects(Arc::new(store.clone())));
     let mut servers = tokio::task::JoinSet::new();
     let serve = ferrostack_common::serve::serve_until;

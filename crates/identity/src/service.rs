@@ -43,7 +43,13 @@ pub struct Identity {
     revocations: RwLock<(u64, Arc<Vec<RevocationEvent>>)>,
     validated: Mutex<HashMap<String, (u64, AuthContext)>>,
     pub(crate) catalog_cache: RwLock<Option<(u64, Arc<serde_json::Value>)>>,
+    project_deleted_hooks: RwLock<Vec<ProjectDeletedHook>>,
 }
+
+/// Called after a project is deleted, so other services drop what they keep
+/// per project (quota overrides, ...). Identity does not depend on them;
+/// they register here.
+pub type ProjectDeletedHook = Box<dyn Fn(&str) + Send + Sync>;
 
 impl Identity {
     /// Build the service over `store`, loading token keys from `key_repo`
@@ -63,6 +69,7 @@ impl Identity {
             revocations: RwLock::new((0, Arc::new(Vec::new()))),
             validated: Mutex::new(HashMap::new()),
             catalog_cache: RwLock::new(None),
+            project_deleted_hooks: RwLock::new(Vec::new()),
         })
     }
 
@@ -272,6 +279,26 @@ impl Identity {
             expires_at: p.expires_at,
             application_credential_id: p.app_cred_id.clone(),
         })
+    }
+
+    /// Register a hook run after every project deletion.
+    pub fn on_project_deleted(&self, hook: ProjectDeletedHook) {
+        self.project_deleted_hooks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(hook);
+    }
+
+    /// Run the project-deleted hooks for `project_id`.
+    pub fn project_deleted(&self, project_id: &str) {
+        for hook in self
+            .project_deleted_hooks
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            hook(project_id);
+        }
     }
 
     /// Record a revocation event; it takes effect for the next validation.

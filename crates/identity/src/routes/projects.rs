@@ -227,6 +227,7 @@ pub async fn delete(
 ) -> IdResult<StatusCode> {
     id.store.delete_project(&project_id)?;
     id.revoke_project_tokens(&project_id)?;
+    id.project_deleted(&project_id);
     tracing::info!(project_id, "project deleted");
     Ok(StatusCode::NO_CONTENT)
 }
