@@ -12,6 +12,7 @@
 #   BENCH_CONCURRENCY=1,10,50 concurrencies
 #   BENCH_OUT=bench-out       work and results directory
 #   KEYSTONE_PROCESSES=2      uWSGI worker processes for Keystone
+#   KEYSTONE_CACHE=1          Keystone's in-process cache (dogpile memory); 0 = off
 #   KEYSTONE_VERSION=30.0.0   UWSGI_VERSION=2.0.31   PYTHON=python3
 #   FERROSTACK_BIN=path       use this ferrostack binary instead of building one
 #   SKIP_FERROSTACK=1 / SKIP_KEYSTONE=1   run one side only
@@ -23,6 +24,7 @@ OUT=$(mkdir -p "${BENCH_OUT:-bench-out}" && cd "${BENCH_OUT:-bench-out}" && pwd)
 DURATION=${BENCH_DURATION:-3}
 CONCURRENCY=${BENCH_CONCURRENCY:-1,10,50}
 KEYSTONE_PROCESSES=${KEYSTONE_PROCESSES:-2}
+KEYSTONE_CACHE=${KEYSTONE_CACHE:-1}
 KEYSTONE_VERSION=${KEYSTONE_VERSION:-30.0.0}
 UWSGI_VERSION=${UWSGI_VERSION:-2.0.31}
 PYTHON=${PYTHON:-python3}
@@ -97,7 +99,7 @@ run_ferrostack() {
         --public-host 127.0.0.1 --admin-password "$PASSWORD" --log warn "${args[@]}" \
         >"$log" 2>&1 &
     PIDS+=($!)
-    wait_for $! "grep -q '^ferrostack ready' '$log'" "$log"
+    wait_for $! "grep -qs '^ferrostack ready' '$log'" "$log"
     bench ferrostack "http://127.0.0.1:$FERROSTACK_PORT/v3" "$OUT/ferrostack.json"
     stop_servers
 }
@@ -118,7 +120,9 @@ setup_keystone_venv() {
 
 run_keystone() {
     setup_keystone_venv
-    step "Keystone under uWSGI ($KEYSTONE_PROCESSES processes)"
+    local cache=off
+    [ "$KEYSTONE_CACHE" = 1 ] && cache="in-process"
+    step "Keystone under uWSGI ($KEYSTONE_PROCESSES processes, cache: $cache)"
     local venv=$OUT/keystone-venv dir=$OUT/keystone port
     port=$(free_port)
     rm -rf "$dir"
@@ -135,6 +139,11 @@ key_repository = $dir/fernet-keys
 [credential]
 key_repository = $dir/credential-keys
 EOF
+    if [ "$KEYSTONE_CACHE" = 1 ]; then
+        # Stand-in for the memcached every production Keystone is given:
+        # without a cache each validation rebuilds the token from SQL.
+        printf '[cache]\nenabled = true\nbackend = dogpile.cache.memory\n' >>"$dir/keystone.conf"
+    fi
     local manage=("$venv/bin/keystone-manage" --config-file "$dir/keystone.conf")
     local me
     me=$(id -un)
@@ -147,7 +156,7 @@ EOF
             --bootstrap-public-url "http://127.0.0.1:$port/v3"
     } >"$dir/manage.log" 2>&1 || { tail -n 30 "$dir/manage.log" >&2; die "keystone-manage failed"; }
 
-    # keystone.wsgi.api is Keystone's WSGI module since 2024.2 (older
+    # keystone.wsgi.api is the WSGI module of the pinned Keystone (older
     # releases shipped a keystone-wsgi-public script instead).
     OS_KEYSTONE_CONFIG_FILES=$dir/keystone.conf "$venv/bin/uwsgi" \
         --http "127.0.0.1:$port" --http-keepalive \
