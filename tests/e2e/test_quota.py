@@ -37,3 +37,21 @@ def test_quota_of_one_project_does_not_change_another(stack):
     before = quota_limits(stack, "p2", "--compute")["cores"]
     stack.openstack("quota", "set", "--cores", str(before + 11), "p1")
     assert quota_limits(stack, "p2", "--compute")["cores"] == before
+
+
+def test_deleting_a_project_drops_its_quota_overrides(stack):
+    import requests
+
+    project_id = stack.openstack_json("project", "create", "shortlived")["id"]
+    stack.openstack("quota", "set", "--networks", "42", "--cores", "31", "shortlived")
+    token, _ = stack.issue_token()
+    network = stack.endpoint("network")
+
+    def projects_with_network_overrides() -> set[str]:
+        resp = requests.get(f"{network}/v2.0/quotas", headers={"X-Auth-Token": token}, timeout=30)
+        assert resp.status_code == 200, resp.text
+        return {q["project_id"] for q in resp.json()["quotas"]}
+
+    assert project_id in projects_with_network_overrides()
+    stack.openstack("project", "delete", "shortlived")
+    assert project_id not in projects_with_network_overrides()
