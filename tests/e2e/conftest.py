@@ -140,6 +140,8 @@ class Stack:
         self.proc: subprocess.Popen | None = None
         self.env: dict[str, str] = {}
         self.last_exit_status: int | None = None
+        # Passed as --admin-password when set; None starts without the flag.
+        self.admin_password: str | None = ADMIN_PASSWORD
         # Set when start() already failed with the log in its message.
         self.log_reported = False
 
@@ -151,8 +153,9 @@ class Stack:
             "--data-dir", str(self.data_dir),
             "--bind", "127.0.0.1",
             "--public-host", "127.0.0.1",
-            "--admin-password", ADMIN_PASSWORD,
         ]
+        if self.admin_password is not None:
+            argv += ["--admin-password", self.admin_password]
         for service, port in self.ports.items():
             argv += [f"--{service}-port", str(port)]
         return argv
@@ -170,7 +173,7 @@ class Stack:
             offset = log.tell()
             self.proc = subprocess.Popen(
                 argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=self.data_dir,
+                cwd=self.data_dir, env={**os.environ, "NO_COLOR": "1"},  # plain-text log
             )
         self._wait_ready(offset)
         self.env = {**base_env(), **parse_rc(self.data_dir / "keystonerc_admin")}

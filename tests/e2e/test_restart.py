@@ -1,5 +1,6 @@
 """State survives a clean restart: SIGTERM, then `ferrostack allinone` again on
-the same data dir (same command line) keeps what users created."""
+the same data dir keeps what users created (same command line unless a test
+drops `--admin-password` to show the stored password is what counts)."""
 
 import pytest
 import requests
@@ -35,6 +36,20 @@ def test_restart_keeps_admin_password(stack):
     stack.restart()
     assert stack.env["OS_PASSWORD"] == before["OS_PASSWORD"]
     run(before, "openstack", "token", "issue")
+
+
+def test_restart_without_password_flag_keeps_admin_password(stack):
+    before = dict(stack.env)
+    stack.admin_password = None
+    stack.restart()
+    run(before, "openstack", "token", "issue")
+
+
+def test_restart_keeps_changed_admin_password(stack):
+    stack.openstack("user", "set", "--password", "changed-secret", "admin")
+    stack.admin_password = None
+    stack.restart()
+    run(dict(stack.env, OS_PASSWORD="changed-secret"), "openstack", "token", "issue")
 
 
 def test_restart_keeps_issued_tokens_valid(stack):
