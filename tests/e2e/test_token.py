@@ -48,3 +48,24 @@ def test_revoked_token_cannot_authenticate_the_cli(stack):
     # Keystone's own answer here is "Failed to validate token (HTTP 404)".
     assert proc.returncode != 0, proc.stdout
     assert "admin" not in proc.stdout
+
+
+def rotate_keys(stack) -> None:
+    from conftest import ferrostack_bin
+
+    run(stack.env, str(ferrostack_bin()), "admin", "rotate-token-keys",
+        "--data-dir", str(stack.data_dir))
+
+
+def test_key_rotation_keeps_tokens_until_their_key_retires(stack):
+    """The operator's Fernet-style rotation, on a running server: a token
+    survives one rotation and stops working once its key is retired (three
+    keys kept: staged, primary, one secondary)."""
+    before = stack.openstack("token", "issue", "-f", "value", "-c", "id").stdout.strip()
+    rotate_keys(stack)
+    admin_token, _ = stack.issue_token()  # sealed with the new primary
+    assert validate(stack, admin_token, before) == 200
+    rotate_keys(stack)
+    fresh_admin, _ = stack.issue_token()
+    assert validate(stack, fresh_admin, admin_token) == 200, "a token one rotation old still works"
+    assert validate(stack, fresh_admin, before) == 404, "the retired key's token must be refused"

@@ -39,6 +39,8 @@ pub struct Identity {
     /// Settings.
     pub config: IdentityConfig,
     key_repo: KeyRepository,
+    /// Modification time of the key directory when the keys were last loaded.
+    keys_mtime: Mutex<Option<std::time::SystemTime>>,
     keys: RwLock<Arc<KeySet>>,
     revocations: RwLock<(u64, Arc<Vec<RevocationEvent>>)>,
     validated: Mutex<HashMap<String, (u64, AuthContext)>>,
@@ -64,6 +66,11 @@ impl Identity {
         Ok(Identity {
             store,
             config,
+            keys_mtime: Mutex::new(
+                std::fs::metadata(key_repo.dir())
+                    .and_then(|m| m.modified())
+                    .ok(),
+            ),
             key_repo,
             keys: RwLock::new(Arc::new(keys)),
             revocations: RwLock::new((0, Arc::new(Vec::new()))),
@@ -73,7 +80,27 @@ impl Identity {
         })
     }
 
-    /// Re-read the key repository (after `ferrostack admin rotate-token-keys`).
+    /// After `ferrostack admin rotate-token-keys`: reload the keys when the repository directory changed since the last
+    /// load (a rotation renames and creates files in it). One `stat` call, so
+    /// a new primary key is used from the next token on.
+    pub fn refresh_keys_if_rotated(&self) {
+        let now = std::fs::metadata(self.key_repo.dir())
+            .and_then(|m| m.modified())
+            .ok();
+        let changed = {
+            let mut seen = self.keys_mtime.lock().unwrap_or_else(|p| p.into_inner());
+            let changed = *seen != now;
+            *seen = now;
+            changed
+        };
+        if changed {
+            if let Err(e) = self.reload_keys() {
+                tracing::warn!(error = %e, "could not reload token keys");
+            }
+        }
+    }
+
+    /// Re-read the key repository from disk.
     pub fn reload_keys(&self) -> std::io::Result<()> {
         let keys = Arc::new(self.key_repo.load()?);
         let old = std::mem::replace(
@@ -98,6 +125,7 @@ impl Identity {
 
     /// Seal a new token for `payload`.
     pub fn seal(&self, payload: &TokenPayload) -> IdResult<String> {
+        self.refresh_keys_if_rotated();
         token::seal(&self.keys(), payload).map_err(|e| IdentityError::Internal(Box::new(e)))
     }
 
@@ -148,6 +176,7 @@ impl Identity {
 
     /// Decrypt, check expiry and revocation; no store lookups of the user.
     pub fn open(&self, token_str: &str) -> Result<TokenPayload, ValidateError> {
+        self.refresh_keys_if_rotated();
         let payload = match token::open(&self.keys(), token_str) {
             Err(token::TokenError::UnknownKey(_)) => {
                 // The repository may have been rotated since we loaded it.
