@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Boot the ferrostack test guest under QEMU/TCG with a config drive and check
+# the whole contract the compute tests rely on (guest-image/README.md):
+# markers for boot, instance-id, public key, DHCP, user data, "ready", and a
+# clean ACPI shutdown on QMP system_powerdown.
+#
+# Usage: guest-image/test-boot.sh [IMAGEDIR]   (default: <repo>/target/guest-image)
+# Env:   NIC=user (default; user-mode virtio NIC, exercises DHCP) or NIC=none
+#        KEEP=1 keeps the work directory (it is always kept on failure).
+# Exit status is non-zero on any failure, with the tail of the serial log.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+imgdir=${1:-$repo/target/guest-image}
+nic=${NIC:-user}
+boot_deadline=120
+stop_deadline=60
+
+log() { echo "test-boot: $*" >&2; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# --- prerequisites -------------------------------------------------------------
+base=$imgdir/ferrostack-guest.qcow2
+if [ ! -f "$base" ]; then
+    log "no image at $base: building"
+    "$here/build.sh" "$imgdir"
+fi
+base=$(cd "$(dirname "$base")" && pwd)/$(basename "$base")
+
+need_pkgs=()
+command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
+command -v mcopy >/dev/null || need_pkgs+=(mtools)
+command -v mkfs.vfat >/dev/null || [ -x /sbin/mkfs.vfat ] || need_pkgs+=(dosfstools)
+command -v python3 >/dev/null || command -v socat >/dev/null || need_pkgs+=(socat)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    [ "$(id -u)" -eq 0 ] || { log "missing host packages: ${need_pkgs[*]}"; exit 1; }
+    log "installing ${need_pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends "${need_pkgs[@]}" >/dev/null \
+        || { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${need_pkgs[@]}" >/dev/null; }
+fi
+export PATH=$PATH:/sbin:/usr/sbin
+
+work=$(mktemp -d /tmp/ferrostack-guest-test.XXXXXX)
+serial=$work/serial.log
+qmp_sock=$work/qmp.sock
+qemu_pid=
+ok=0
+
+cleanup() {
+    if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
+        kill "$qemu_pid" 2>/dev/null || true
+        wait "$qemu_pid" 2>/dev/null || true
+    fi
+    if [ "$ok" = 1 ] && [ -z "${KEEP:-}" ]; then
+        rm -rf "$work"
+    else
+        log "work directory kept: $work"
+    fi
+}
+trap cleanup EXIT
+
+fail() {
+    log "FAIL: $*"
+    if [ -f "$serial" ]; then
+        echo "----- serial log tail ($serial) -----" >&2
+        tail -n 40 "$serial" | tr -d '\033' >&2
+        echo "-------------------------------------" >&2
+    fi
+    [ -f "$work/qemu.out" ] && sed 's/^/qemu: /' "$work/qemu.out" >&2
+    exit 1
+}
+
+# qmp COMMAND: negotiate capabilities and run one command on the QMP socket.
+qmp() {
+    if command -v python3 >/dev/null; then
+        python3 - "$qmp_sock" "$1" <<'EOF'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()  # greeting
+for cmd in ("qmp_capabilities", sys.argv[2]):
+    f.write(json.dumps({"execute": cmd}) + "\n")
+    f.flush()
+    while True:  # skip events until this command's answer
+        msg = json.loads(f.readline())
+        if "return" in msg or "error" in msg:
+            break
+    if "error" in msg:
+        sys.exit("qmp %s: %s" % (cmd, msg["error"]))
+EOF
+    else
+        printf '{"execute":"qmp_capabilities"}\n{"execute":"%s"}\n' "$1" \
+            | socat -t 2 - "UNIX-CONNECT:$qmp_sock" >/dev/null
+    fi
+}
+
+# --- config drive (vfat, label config-2, Nova's openstack/latest layout) ---
+uuid=$(cat /proc/sys/kernel/random/uuid)
+token=$(cat /proc/sys/kernel/random/uuid | tr -d '-')
+pubkey="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${token} test-boot@ferrostack"
+cd_root=$work/configdrive
+mkdir -p "$cd_root/openstack/latest"
+cat > "$cd_root/openstack/latest/meta_data.json" <<EOF
+{"uuid": "$uuid", "meta": {"role": "test"}, "hostname": "test-boot.novalocal", "name": "test-boot", "launch_index": 0, "availability_zone": "nova", "project_id": "p", "public_keys": {"testkey": "$pubkey\n"}, "keys": [{"name": "testkey", "type": "ssh", "data": "$pubkey\n"}]}
+EOF
+printf '#!/bin/sh\necho "user-data-token %s on $(hostname)"\n' "$token" > "$cd_root/openstack/latest/user_data"
+echo '{"links": [], "networks": [], "services": []}' > "$cd_root/openstack/latest/network_data.json"
+configdrive=$work/configdrive.vfat
+mkfs.vfat -n config-2 -C "$configdrive" 1024 >/dev/null 2>&1
+mcopy -s -i "$configdrive" "$cd_root/openstack" ::/
+
+overlay=$work/overlay.qcow2
+qemu-img create -q -f qcow2 -b "$base" -F qcow2 "$overlay"
+
+case $nic in
+    none) nic_args=(-nic none) ;;
+    user) nic_args=(-nic user,model=virtio-net-pci) ;;
+    *) fail "NIC must be user or none" ;;
+esac
+
+# --- boot ------------------------------------------------------------------------
+t0=$(ms)
+qemu-system-x86_64 -accel tcg -m 256 -nographic -monitor none \
+    -serial "file:$serial" \
+    -drive "if=virtio,file=$overlay,format=qcow2" \
+    -drive "if=virtio,file=$configdrive,format=raw,readonly=on" \
+    -qmp "unix:$qmp_sock,server=on,wait=off" \
+    "${nic_args[@]}" </dev/null >"$work/qemu.out" 2>&1 &
+qemu_pid=$!
+log "qemu pid $qemu_pid, work directory $work"
+
+marker() { grep -a -q -F "ferrostack-guest: $1" "$serial" 2>/dev/null; }
+while ! marker ready; do
+    kill -0 "$qemu_pid" 2>/dev/null || fail "qemu exited before the guest was ready"
+    [ $(( $(ms) - t0 )) -lt $(( boot_deadline * 1000 )) ] || fail "no 'ready' marker within ${boot_deadline} s"
+    sleep 0.1
+done
+boot_ms=$(( $(ms) - t0 ))
+guest_uptime=$(grep -a -o 'ferrostack-guest: uptime [0-9.]*' "$serial" | awk '{print $3}' | tail -n 1)
+log "ready after $((boot_ms / 1000)).$(printf %03d $((boot_ms % 1000))) s (qemu start to 'ready'; guest kernel uptime ${guest_uptime:-?} s)"
+
+marker booted || fail "no 'booted' marker"
+marker "instance-id $uuid" || fail "instance-id marker missing or wrong (want $uuid)"
+marker "public-key $pubkey" || fail "public-key marker missing or wrong"
+grep -a -q -x "ferrostack-guest: public-key $pubkey" <(tr -d '\r' < "$serial") || fail "public-key line has trailing garbage"
+marker "hostname test-boot.novalocal" || fail "hostname marker missing"
+marker "user-data exit 0" || fail "user-data did not run or failed"
+grep -a -q "user-data-token $token on test-boot" "$serial" || fail "user-data output missing"
+if [ "$nic" = user ]; then
+    marker "eth0 10.0.2.15/" || fail "no DHCP lease on eth0"
+fi
+
+# --- soft stop ---------------------------------------------------------------
+t1=$(ms)
+qmp system_powerdown || fail "QMP system_powerdown failed"
+while kill -0 "$qemu_pid" 2>/dev/null; do
+    if [ $(( $(ms) - t1 )) -ge $(( stop_deadline * 1000 )) ]; then
+        qmp quit || true
+        sleep 2
+        fail "guest did not power off within ${stop_deadline} s of system_powerdown"
+    fi
+    sleep 0.1
+done
+rc=0
+wait "$qemu_pid" || rc=$?
+qemu_pid=
+stop_ms=$(( $(ms) - t1 ))
+[ "$rc" = 0 ] || fail "qemu exited with status $rc"
+marker "power-button" || fail "no power-button marker: shutdown was not the ACPI path"
+log "powered off $((stop_ms / 1000)).$(printf %03d $((stop_ms % 1000))) s after system_powerdown"
+
+echo "----- guest markers -----"
+grep -a 'ferrostack-guest: ' "$serial" | tr -d '\r\033' | sed 's/\[6n//g'
+echo "-------------------------"
+ok=1
+echo "PASS: boot $((boot_ms / 1000)).$(printf %03d $((boot_ms % 1000))) s, stop $((stop_ms / 1000)).$(printf %03d $((stop_ms % 1000))) s (TCG, 256 MiB)"
