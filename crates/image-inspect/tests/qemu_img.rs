@@ -338,3 +338,96 @@ fn cpu_limit_is_enforced() {
     let err = cross_check(&qemu, &path, &inspection).expect_err("killed by the limit");
     assert!(matches!(err, QemuImgError::Failed { .. }), "{err}");
 }
+
+#[test]
+fn ploop_is_detected_with_qemu_img_size() {
+    if !qemu_img_available("ploop_is_detected_with_qemu_img_size") {
+        return;
+    }
+    let dir = TempDir::new().expect("tempdir");
+    let path = create(&dir, "disk.hds", &["-f", "parallels"]);
+    let inspection = inspect_file(&path, "ploop").expect("accepted");
+    assert_eq!(inspection.format, ImageFormat::Ploop);
+    cross_check(&QemuImg::default(), &path, &inspection).expect("qemu-img agrees");
+}
+
+#[test]
+fn qed_is_refused_whatever_it_is_declared_as() {
+    if !qemu_img_available("qed_is_refused_whatever_it_is_declared_as") {
+        return;
+    }
+    let dir = TempDir::new().expect("tempdir");
+    let path = create(&dir, "disk.qed", &["-f", "qed"]);
+    let reasons = refused(&path, "raw");
+    assert!(
+        reasons.contains(&Issue::FormatMismatch {
+            declared: DiskFormat::Raw,
+            detected: ImageFormat::Qed
+        }),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| matches!(r, Issue::Unsupported { .. })),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn luks_is_refused_as_encrypted() {
+    if !qemu_img_available("luks_is_refused_as_encrypted") {
+        return;
+    }
+    let dir = TempDir::new().expect("tempdir");
+    let path = create(
+        &dir,
+        "disk.luks",
+        &[
+            "-f",
+            "luks",
+            "--object",
+            "secret,id=s0,data=not-a-real-key",
+            "-o",
+            "key-secret=s0,iter-time=10",
+        ],
+    );
+    let reasons = refused(&path, "raw");
+    assert!(
+        reasons.contains(&Issue::Encrypted {
+            method: "LUKS".into()
+        }),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn iso_is_iso_not_raw() {
+    if !qemu_img_available("iso_is_iso_not_raw") {
+        return;
+    }
+    let dir = TempDir::new().expect("tempdir");
+    let content = dir.path().join("content");
+    std::fs::create_dir(&content).expect("mkdir");
+    std::fs::write(content.join("hello.txt"), "hello").expect("write");
+    let path = dir.path().join("cd.iso");
+    let made = Command::new("genisoimage")
+        .args(["-quiet", "-o"])
+        .arg(&path)
+        .arg(&content)
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipping iso_is_iso_not_raw: genisoimage is not installed");
+        return;
+    }
+    let inspection = inspect_file(&path, "iso").expect("accepted");
+    assert_eq!(inspection.format, ImageFormat::Iso);
+    cross_check(&QemuImg::default(), &path, &inspection).expect("qemu-img agrees");
+    assert_eq!(
+        refused(&path, "raw"),
+        vec![Issue::FormatMismatch {
+            declared: DiskFormat::Raw,
+            detected: ImageFormat::Iso
+        }]
+    );
+}
