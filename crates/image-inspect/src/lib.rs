@@ -43,6 +43,6 @@ mod vmdk;
 pub use detect::{detect, DetectedImage, ImageFormat, Issue};
 pub use policy::{inspect, inspect_file, DiskFormat, InspectError, Inspection};
 pub use qemu::{
-    cross_check, Disagreement, FixedProber, FormatSpecific, ImageProber, QemuImg, QemuImgError,
-    QemuImgInfo,
+    cross_check, Disagreement, FakeQemuImg, FixedProber, FormatSpecific, ImageProber, QemuImg,
+    QemuImgError, QemuImgInfo,
 };

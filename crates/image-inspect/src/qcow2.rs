@@ -177,8 +177,8 @@ fn check_tables(head: &[u8], cluster_size: u64, file_size: u64, f: &mut Finding)
 }
 
 /// Walks the header extensions; returns the external data file name.
-fn extensions(first: &[u8], start: u64, end: u64, f: &mut Finding) -> Option<String> {
-    let end = end.min(first.len() as u64) as usize;
+fn extensions(first: &[u8], start: u64, area_end: u64, f: &mut Finding) -> Option<String> {
+    let end = area_end.min(first.len() as u64) as usize;
     let mut pos = start as usize;
     let mut data_file = None;
     loop {
@@ -186,7 +186,7 @@ fn extensions(first: &[u8], start: u64, end: u64, f: &mut Finding) -> Option<Str
             // No end marker within the first cluster. QEMU stops at the
             // end of the cluster too, so this is only odd, not unsafe,
             // when the data was all there.
-            if (first.len() as u64) < end as u64 {
+            if (first.len() as u64) < area_end {
                 f.truncated(pos as u64 + 8, first.len() as u64);
             }
             return data_file;
@@ -378,6 +378,17 @@ pub(crate) mod tests {
     fn tables_beyond_the_end_mean_truncated() {
         let mut h = header(2);
         h.truncate(4096);
+        assert!(matches!(issues(h)[..], [Issue::Truncated { .. }]));
+    }
+
+    #[test]
+    fn extensions_cut_off_by_the_end_of_data_are_truncated() {
+        let mut h = header(3);
+        // Tables inside the first 4 KiB, so only the extension area is short.
+        h[36..40].copy_from_slice(&0u32.to_be_bytes());
+        h[56..60].copy_from_slice(&0u32.to_be_bytes());
+        let end = add_extension(&mut h, 104, 0x1234, &[1; 8]);
+        h.truncate(end);
         assert!(matches!(issues(h)[..], [Issue::Truncated { .. }]));
     }
 

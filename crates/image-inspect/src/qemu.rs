@@ -11,13 +11,17 @@
 //! workspace forbids `unsafe`, so limits cannot be set in a `pre_exec`
 //! hook; util-linux `prlimit` sets them and then execs qemu-img.
 //!
-//! [`ImageProber`] is the narrow seam: [`QemuImg`] runs the real tool,
-//! [`FixedProber`] answers from memory for tests of callers.
+//! [`ImageProber`] is the narrow seam: [`QemuImg`] runs the real tool;
+//! [`FakeQemuImg`] is a working stand-in that answers from this crate's own
+//! parser (for callers' tests on machines without QEMU), and
+//! [`FixedProber`] returns a canned answer (to provoke disagreements).
 
-use crate::detect::ImageFormat;
+use crate::detect::{detect, ImageFormat, Issue};
 use crate::policy::Inspection;
 use serde::Deserialize;
+use std::fs::File;
 use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -366,6 +370,70 @@ impl ImageProber for FixedProber {
     }
 }
 
+/// A working stand-in for qemu-img that reads the real file with this
+/// crate's parser and reports what qemu-img would for it: `-f raw` opens
+/// anything as raw bytes, another driver fails unless the data is in that
+/// format, and backing files, data files and external extents found by
+/// the parser appear in the report as qemu-img shows them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FakeQemuImg;
+
+impl ImageProber for FakeQemuImg {
+    fn info(&self, path: &Path, driver: &str) -> Result<QemuImgInfo, QemuImgError> {
+        let argv: Vec<String> = ["fake-qemu-img", "info", "--output=json", "-f", driver]
+            .map(String::from)
+            .into_iter()
+            .chain([path.display().to_string()])
+            .collect();
+        let fail = |stderr: String| QemuImgError::Failed {
+            argv: argv.clone(),
+            status: ExitStatus::from_raw(1 << 8),
+            stderr,
+        };
+        let image = File::open(path)
+            .and_then(|mut file| detect(&mut file))
+            .map_err(|e| fail(format!("Could not open '{}': {e}\n", path.display())))?;
+        if driver == "raw" {
+            return Ok(QemuImgInfo {
+                format: "raw".into(),
+                virtual_size: image.file_size(),
+                backing_filename: None,
+                format_specific: None,
+            });
+        }
+        if image.format().qemu_driver() != driver {
+            return Err(fail(format!("Image is not in {driver} format\n")));
+        }
+        let mut data = serde_json::Map::new();
+        let mut extents = Vec::new();
+        let mut backing_filename = None;
+        for issue in image.safety_check() {
+            match issue {
+                Issue::BackingFile { path } => backing_filename = Some(path.clone()),
+                Issue::DataFile { path: Some(file) } => {
+                    data.insert("data-file".into(), file.clone().into());
+                }
+                Issue::ExternalExtent { file } => {
+                    extents.push(serde_json::json!({ "filename": file }));
+                }
+                _ => {}
+            }
+        }
+        if !extents.is_empty() {
+            data.insert("extents".into(), extents.into());
+        }
+        Ok(QemuImgInfo {
+            format: driver.into(),
+            virtual_size: image.virtual_size().unwrap_or(0),
+            backing_filename,
+            format_specific: (!data.is_empty()).then(|| FormatSpecific {
+                kind: driver.into(),
+                data: data.into(),
+            }),
+        })
+    }
+}
+
 /// Runs `prober` on the inspected file with the detected format and
 /// checks that it agrees: same driver, no backing file, no data file, no
 /// extent outside the file, same virtual size.
@@ -480,5 +548,41 @@ mod tests {
         let err = q.info(Path::new("/x"), "raw").expect_err("missing");
         assert!(matches!(err, QemuImgError::NotInstalled { .. }));
         assert!(err.to_string().contains("definitely-not-qemu-img"));
+    }
+
+    fn temp_image(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), bytes).expect("write");
+        file
+    }
+
+    #[test]
+    fn fake_qemu_img_agrees_with_a_good_image() {
+        let file = temp_image(&crate::qcow2::tests::header(3));
+        let inspection = crate::inspect_file(file.path(), "qcow2").expect("accepted");
+        let info = cross_check(&FakeQemuImg, file.path(), &inspection).expect("agrees");
+        assert_eq!(info.format, "qcow2");
+    }
+
+    #[test]
+    fn fake_qemu_img_shows_the_backing_file() {
+        let mut data = crate::qcow2::tests::header(3);
+        data[8..16].copy_from_slice(&0x200u64.to_be_bytes());
+        data[16..20].copy_from_slice(&4u32.to_be_bytes());
+        data[0x200..0x204].copy_from_slice(b"base");
+        let file = temp_image(&data);
+        let info = FakeQemuImg.info(file.path(), "qcow2").expect("info");
+        assert_eq!(info.backing_filename.as_deref(), Some("base"));
+    }
+
+    #[test]
+    fn fake_qemu_img_refuses_the_wrong_driver_but_opens_anything_as_raw() {
+        let file = temp_image(&[0u8; 4096]);
+        let err = FakeQemuImg
+            .info(file.path(), "qcow2")
+            .expect_err("not qcow2");
+        assert!(err.to_string().contains("not in qcow2 format"), "{err}");
+        let info = FakeQemuImg.info(file.path(), "raw").expect("raw");
+        assert_eq!(info.virtual_size, 4096);
     }
 }
