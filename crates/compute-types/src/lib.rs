@@ -7,6 +7,8 @@
 //! to pretend every field is optional.
 
 pub mod fault;
+pub mod flavor;
+pub mod keypair;
 pub mod quota;
 pub mod version;
 

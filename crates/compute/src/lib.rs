@@ -1,7 +1,8 @@
 //! The compute service (Nova v2.1).
 //!
 //! Served now: version discovery, quotas (`os-quota-sets`,
-//! `os-quota-class-sets`) and `limits`, at every microversion from 2.1 to
+//! `os-quota-class-sets`), `limits`, flavors (with extra specs and access
+//! lists) and key pairs, at every microversion from 2.1 to
 //! [`microversion::MAX`]. Every other Nova v2.1 route is registered and
 //! answers 501 `notImplemented` after authentication (see [`policy`]);
 //! paths Nova does not have answer 404 `itemNotFound`.
@@ -20,13 +21,16 @@ pub mod routes;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use error::ComputeError;
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_quota::{ProjectDirectory, QuotaEngine};
+use ferrostack_store::compute::ComputeStore;
 use http::StatusCode;
-use routes::{limits, quota_classes, quota_sets, unbuilt, versions};
+use routes::{
+    extra_specs, flavor_access, flavors, limits, quota_classes, quota_sets, unbuilt, versions,
+};
 use std::sync::Arc;
 
 /// Largest request body the compute API accepts.
@@ -43,6 +47,8 @@ pub struct ComputeConfig {
     pub quotas: QuotaEngine,
     /// Project lookups, to resolve `{project_id}` given as an id or a name.
     pub projects: Arc<dyn ProjectDirectory>,
+    /// Flavors and key pairs.
+    pub compute: Arc<dyn ComputeStore>,
 }
 
 /// What handlers share.
@@ -53,6 +59,8 @@ pub struct ComputeState {
     pub quotas: QuotaEngine,
     /// Project lookups.
     pub projects: Arc<dyn ProjectDirectory>,
+    /// Flavors and key pairs.
+    pub compute: Arc<dyn ComputeStore>,
 }
 
 async fn not_found() -> ComputeError {
@@ -77,6 +85,7 @@ pub fn router(config: ComputeConfig) -> Router {
         public_url: config.public_url,
         quotas: config.quotas,
         projects: config.projects,
+        compute: config.compute,
     });
     let built = Router::new()
         .route("/v2.1", get(versions::v2_1))
@@ -99,7 +108,33 @@ pub fn router(config: ComputeConfig) -> Router {
             "/v2.1/os-quota-class-sets/{id}",
             get(quota_classes::show).put(quota_classes::update),
         )
-        .route("/v2.1/limits", get(limits::show));
+        .route("/v2.1/limits", get(limits::show))
+        .route("/v2.1/flavors", get(flavors::list).post(flavors::create))
+        .route("/v2.1/flavors/detail", get(flavors::list_detail))
+        .route(
+            "/v2.1/flavors/{flavor_id}",
+            get(flavors::show)
+                .put(flavors::update)
+                .delete(flavors::delete),
+        )
+        .route(
+            "/v2.1/flavors/{flavor_id}/action",
+            post(flavor_access::action),
+        )
+        .route(
+            "/v2.1/flavors/{flavor_id}/os-flavor-access",
+            get(flavor_access::list),
+        )
+        .route(
+            "/v2.1/flavors/{flavor_id}/os-extra_specs",
+            get(extra_specs::list).post(extra_specs::create),
+        )
+        .route(
+            "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+            get(extra_specs::show)
+                .put(extra_specs::update)
+                .delete(extra_specs::delete),
+        );
     let versioned = unbuilt::add(built).route_layer(axum::middleware::from_fn(microversion::layer));
     Router::new()
         .route("/", get(versions::root))

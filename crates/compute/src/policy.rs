@@ -29,6 +29,13 @@ pub const BUILT_PATHS: &[&str] = &[
     "/v2.1/os-quota-sets/{project_id}/detail",
     "/v2.1/os-quota-class-sets/{id}",
     "/v2.1/limits",
+    "/v2.1/flavors",
+    "/v2.1/flavors/detail",
+    "/v2.1/flavors/{flavor_id}",
+    "/v2.1/flavors/{flavor_id}/action",
+    "/v2.1/flavors/{flavor_id}/os-flavor-access",
+    "/v2.1/flavors/{flavor_id}/os-extra_specs",
+    "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
 ];
 
 const A: Rule = Authenticated;
@@ -58,6 +65,37 @@ pub const RULES: &[RoutePolicy] = &[
     r("PUT", "/v2.1/os-quota-class-sets/{id}", Admin),
     // Limits of the caller's project; `?tenant_id=` is checked for admin in the handler.
     r("GET", "/v2.1/limits", Authenticated),
+    // Flavors: anyone reads what they may see (private flavors only with
+    // access; the handler answers 404 otherwise), admins change them.
+    r("GET", "/v2.1/flavors", Authenticated),
+    r("POST", "/v2.1/flavors", Admin),
+    r("GET", "/v2.1/flavors/detail", Authenticated),
+    r("GET", "/v2.1/flavors/{flavor_id}", Authenticated),
+    r("PUT", "/v2.1/flavors/{flavor_id}", Admin),
+    r("DELETE", "/v2.1/flavors/{flavor_id}", Admin),
+    r("POST", "/v2.1/flavors/{flavor_id}/action", Admin),
+    r("GET", "/v2.1/flavors/{flavor_id}/os-flavor-access", Admin),
+    r(
+        "GET",
+        "/v2.1/flavors/{flavor_id}/os-extra_specs",
+        Authenticated,
+    ),
+    r("POST", "/v2.1/flavors/{flavor_id}/os-extra_specs", Admin),
+    r(
+        "GET",
+        "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+        Authenticated,
+    ),
+    r(
+        "PUT",
+        "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+        Admin,
+    ),
+    r(
+        "DELETE",
+        "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+        Admin,
+    ),
     // ---- Not built yet: 501 after authentication.
     // Servers.
     r("GET", "/v2.1/servers", A),
@@ -138,24 +176,6 @@ pub const RULES: &[RoutePolicy] = &[
     r("POST", "/v2.1/servers/{server_id}/shares", A),
     r("GET", "/v2.1/servers/{server_id}/shares/{share_id}", A),
     r("DELETE", "/v2.1/servers/{server_id}/shares/{share_id}", A),
-    // Flavors.
-    r("GET", "/v2.1/flavors", A),
-    r("POST", "/v2.1/flavors", A),
-    r("GET", "/v2.1/flavors/detail", A),
-    r("GET", "/v2.1/flavors/{flavor_id}", A),
-    r("PUT", "/v2.1/flavors/{flavor_id}", A),
-    r("DELETE", "/v2.1/flavors/{flavor_id}", A),
-    r("POST", "/v2.1/flavors/{flavor_id}/action", A),
-    r("GET", "/v2.1/flavors/{flavor_id}/os-flavor-access", A),
-    r("GET", "/v2.1/flavors/{flavor_id}/os-extra_specs", A),
-    r("POST", "/v2.1/flavors/{flavor_id}/os-extra_specs", A),
-    r("GET", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", A),
-    r("PUT", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", A),
-    r(
-        "DELETE",
-        "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
-        A,
-    ),
     // Key pairs.
     r("GET", "/v2.1/os-keypairs", A),
     r("POST", "/v2.1/os-keypairs", A),

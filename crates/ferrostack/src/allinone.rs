@@ -194,6 +194,7 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
             validator: validator.clone(),
             quotas: quotas.clone(),
             projects: projects.clone(),
+            compute: Arc::new(store.clone()),
         }),
         stop_rx.clone(),
     ));

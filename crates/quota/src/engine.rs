@@ -288,10 +288,56 @@ impl QuotaEngine {
         }
     }
 
+    /// Like [`QuotaEngine::reserve`], but counted per user: `user_id`'s
+    /// holdings are checked against `project_id`'s effective limits. Nova
+    /// counts key pairs this way (each user may have `key_pairs` of them,
+    /// whatever project they work in), so two users of one project do not
+    /// share the allowance. Usage is kept under a separate store key and
+    /// does not show in the project's usage.
+    pub fn reserve_for_user(
+        &self,
+        service: &Service,
+        project_id: &str,
+        user_id: &str,
+        consumer_id: &str,
+        requests: &ResourceMap,
+    ) -> QuotaResult<()> {
+        if let Some(unknown) = requests.keys().find(|k| !service.has(k)) {
+            return Err(QuotaError::UnknownResource {
+                resource: unknown.clone(),
+            });
+        }
+        // Nothing is ever stored under the per-user key, so the project's
+        // effective limits, passed as the fallback, are the limits applied.
+        let limits = self.limits(service, project_id)?;
+        match self
+            .store
+            .allocate(&user_key(service), user_id, consumer_id, requests, &limits)?
+        {
+            Ok(()) => Ok(()),
+            Err(overages) => Err(QuotaError::OverQuota(overages)),
+        }
+    }
+
+    /// Give back what `consumer_id` holds through [`QuotaEngine::reserve_for_user`].
+    pub fn release_for_user(&self, service: &Service, consumer_id: &str) -> QuotaResult<()> {
+        Ok(self.store.release(&user_key(service), consumer_id)?)
+    }
+
+    /// What `user_id` holds through [`QuotaEngine::reserve_for_user`].
+    pub fn user_usage(&self, service: &Service, user_id: &str) -> QuotaResult<ResourceMap> {
+        Ok(self.store.usage(&user_key(service), user_id)?)
+    }
+
     /// Give back everything `consumer_id` holds in `service`.
     pub fn release(&self, service: &Service, consumer_id: &str) -> QuotaResult<()> {
         Ok(self.store.release(service.name, consumer_id)?)
     }
+}
+
+/// The store key of per-user usage (see [`QuotaEngine::reserve_for_user`]).
+fn user_key(service: &Service) -> String {
+    format!("{}:user", service.name)
 }
 
 /// The store key of a named, non-default quota class.
@@ -581,6 +627,30 @@ mod tests {
             q.release(&COMPUTE, &format!("r{round}-0")).unwrap();
             q.release(&COMPUTE, &format!("r{round}-1")).unwrap();
         }
+    }
+
+    #[test]
+    fn per_user_reservations_count_each_user_against_the_projects_limit() {
+        let (_d, q) = engine();
+        q.set_limits(&COMPUTE, "p1", &map(&[("key_pairs", 2)]), false)
+            .unwrap();
+        let one = map(&[("key_pairs", 1)]);
+        q.reserve_for_user(&COMPUTE, "p1", "u1", "k1", &one)
+            .unwrap();
+        q.reserve_for_user(&COMPUTE, "p1", "u1", "k2", &one)
+            .unwrap();
+        assert!(matches!(
+            q.reserve_for_user(&COMPUTE, "p1", "u1", "k3", &one),
+            Err(QuotaError::OverQuota(_))
+        ));
+        // Another user of the same project has an allowance of their own.
+        q.reserve_for_user(&COMPUTE, "p1", "u2", "k4", &one)
+            .unwrap();
+        assert_eq!(q.user_usage(&COMPUTE, "u1").unwrap()["key_pairs"], 2);
+        q.release_for_user(&COMPUTE, "k1").unwrap();
+        q.reserve_for_user(&COMPUTE, "p1", "u1", "k3", &one)
+            .unwrap();
+        assert_eq!(q.usage(&COMPUTE, "p1").unwrap()["key_pairs"], 0);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! ferrostack's persistent state.
 //!
 //! Services never write SQL. They hold an `Arc<dyn IdentityStore>` or
-//! `Arc<dyn QuotaStore>` (traits in [`identity`] and [`quota`]) whose methods
+//! `Arc<dyn QuotaStore>` (traits in [`identity`], [`quota`] and [`compute`]) whose methods
 //! speak in records, and [`sqlite::SqliteStore`] implements them. A
 //! PostgreSQL backend later implements the same traits; no service changes.
 //!
@@ -14,6 +14,7 @@
 //! Rejected: an async driver (sqlx). Queries here take microseconds; the
 //! async machinery would cost more than it saves and lengthen builds.
 
+pub mod compute;
 pub mod db;
 pub mod identity;
 pub mod migrations;

@@ -181,6 +181,50 @@ CREATE TABLE quota_allocations (
 );
 CREATE INDEX quota_allocations_consumer ON quota_allocations(consumer_id);
 "#,
+    // 2: compute flavors (with extra specs and access lists) and key pairs.
+    r#"
+CREATE TABLE flavors (
+    pk           INTEGER PRIMARY KEY AUTOINCREMENT,
+    flavorid     TEXT NOT NULL UNIQUE,
+    name         TEXT NOT NULL UNIQUE,
+    memory_mb    INTEGER NOT NULL,
+    vcpus        INTEGER NOT NULL,
+    root_gb      INTEGER NOT NULL,
+    ephemeral_gb INTEGER NOT NULL DEFAULT 0,
+    swap         INTEGER NOT NULL DEFAULT 0,
+    rxtx_factor  REAL NOT NULL DEFAULT 1.0,
+    is_public    INTEGER NOT NULL DEFAULT 1,
+    disabled     INTEGER NOT NULL DEFAULT 0,
+    description  TEXT,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER
+);
+
+CREATE TABLE flavor_extra_specs (
+    flavor_pk INTEGER NOT NULL REFERENCES flavors(pk) ON DELETE CASCADE,
+    key       TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    PRIMARY KEY (flavor_pk, key)
+);
+
+CREATE TABLE flavor_access (
+    flavor_pk  INTEGER NOT NULL REFERENCES flavors(pk) ON DELETE CASCADE,
+    project_id TEXT NOT NULL,
+    PRIMARY KEY (flavor_pk, project_id)
+);
+CREATE INDEX flavor_access_project ON flavor_access(project_id);
+
+CREATE TABLE key_pairs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id     TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    public_key  TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (user_id, name)
+);
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

@@ -1,5 +1,6 @@
 //! The SQLite implementation of every store trait.
 
+mod compute;
 mod identity;
 mod quota;
 

@@ -2,6 +2,9 @@
 //! query string, Nova-style body validation, and which project a
 //! `{project_id}` in the URL means for this caller.
 
+pub mod extra_specs;
+pub mod flavor_access;
+pub mod flavors;
 pub mod limits;
 pub mod quota_classes;
 pub mod quota_sets;
@@ -141,7 +144,7 @@ pub fn invalid(field: &str, value: &Value, why: &str) -> ComputeError {
 }
 
 /// How jsonschema (and so Nova) prints a value in its messages.
-fn python_repr(value: &Value) -> String {
+pub fn python_repr(value: &Value) -> String {
     match value {
         Value::Null => "None".into(),
         Value::Bool(true) => "True".into(),

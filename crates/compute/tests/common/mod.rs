@@ -23,6 +23,7 @@ impl Compute {
     pub async fn start() -> Compute {
         let mut s = Stack::start().await;
         let (validator, quotas, projects) = (s.validator(), s.quotas.clone(), s.projects.clone());
+        let compute = std::sync::Arc::new(s.store.clone());
         let root = s
             .serve(move |public_url| {
                 ferrostack_compute::router(ferrostack_compute::ComputeConfig {
@@ -30,6 +31,7 @@ impl Compute {
                     validator,
                     quotas,
                     projects,
+                    compute,
                 })
             })
             .await;

@@ -1,0 +1,106 @@
+//! Private flavors' access lists: `GET /flavors/{id}/os-flavor-access`
+//! and the `addTenantAccess` / `removeTenantAccess` actions (admin only).
+//!
+//! A project added by name is stored by id (Nova would refuse the name
+//! as an unknown project id; openstackclient resolves names first, so
+//! both ways end with the id stored).
+
+use super::{resolve_admin, wrapped, IfUnknown};
+use crate::error::{ComputeError, ComputeResult, Json};
+use crate::routes::flavors::not_found;
+use crate::ComputeState;
+use axum::extract::{Path, State};
+use ferrostack_store::compute::Flavor;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+fn access_list(flavor: &Flavor) -> Value {
+    let entries: Vec<Value> = flavor
+        .projects
+        .iter()
+        .map(|p| json!({"flavor_id": flavor.id, "tenant_id": p}))
+        .collect();
+    json!({ "flavor_access": entries })
+}
+
+fn flavor(state: &ComputeState, id: &str) -> ComputeResult<Flavor> {
+    state.compute.get_flavor(id)?.ok_or_else(|| not_found(id))
+}
+
+/// `GET /v2.1/flavors/{flavor_id}/os-flavor-access`.
+pub async fn list(
+    State(state): State<Arc<ComputeState>>,
+    Path(id): Path<String>,
+) -> ComputeResult<axum::Json<Value>> {
+    let f = flavor(&state, &id)?;
+    if f.is_public {
+        return Err(ComputeError::NotFound(
+            "Access list not available for public flavors.".into(),
+        ));
+    }
+    Ok(axum::Json(access_list(&f)))
+}
+
+/// The `tenant` of an access action body.
+fn tenant(body: &Value, action: &str) -> ComputeResult<String> {
+    let inner = wrapped(body, action)?;
+    super::only_allowed(action, inner, |k| k == "tenant")?;
+    match inner.get("tenant") {
+        Some(Value::String(t)) if !t.is_empty() && t.len() <= 255 => Ok(t.clone()),
+        Some(other) => Err(super::invalid(
+            "tenant",
+            other,
+            "It must be a string of 1 to 255 characters",
+        )),
+        None => Err(super::invalid(
+            action,
+            &Value::Object(inner.clone()),
+            "'tenant' is a required property",
+        )),
+    }
+}
+
+/// `POST /v2.1/flavors/{flavor_id}/action`: add or remove a project's access.
+pub async fn action(
+    State(state): State<Arc<ComputeState>>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> ComputeResult<axum::Json<Value>> {
+    let name = match body.as_object() {
+        Some(m) if m.len() == 1 => m.keys().next().cloned().unwrap_or_default(),
+        _ => return Err(ComputeError::BadRequest("Malformed request body".into())),
+    };
+    match name.as_str() {
+        "addTenantAccess" => {
+            let raw = tenant(&body, &name)?;
+            let f = flavor(&state, &id)?;
+            if f.is_public {
+                return Err(ComputeError::Conflict(
+                    "Can not add access to a public flavor.".into(),
+                ));
+            }
+            let project = resolve_admin(&state, &raw, IfUnknown::Refuse)?;
+            if !state.compute.add_flavor_access(&id, &project)? {
+                return Err(ComputeError::Conflict(format!(
+                    "Flavor access already exists for flavor {id} and project {project} combination."
+                )));
+            }
+        }
+        "removeTenantAccess" => {
+            let raw = tenant(&body, &name)?;
+            flavor(&state, &id)?;
+            let project = resolve_admin(&state, &raw, IfUnknown::UseAsGiven)?;
+            if !state.compute.remove_flavor_access(&id, &project)? {
+                return Err(ComputeError::NotFound(format!(
+                    "Flavor access not found for {id} / {project} combination."
+                )));
+            }
+        }
+        other => {
+            return Err(ComputeError::BadRequest(format!(
+                "There is no such action: {other}"
+            )))
+        }
+    }
+    Ok(axum::Json(access_list(&flavor(&state, &id)?)))
+}
