@@ -13,7 +13,7 @@
 //!              parsed        no safety issue                  under prlimit
 //! ```
 //!
-//! - [`detect`] reads bounded windows of any `Read + Seek` and recognises
+//! - [`detect()`] reads bounded windows of any `Read + Seek` and recognises
 //!   qcow2, vmdk, vhd, vhdx, vdi, iso, ploop, qed and luks by their headers
 //!   (anything else is raw). [`DetectedImage::safety_check`] lists every
 //!   reason the image is unsafe ([`Issue`]).

@@ -8,6 +8,13 @@
 //! which would let an upload read any host file, so it is always refused,
 //! naming each extent. A descriptor's `parentFileNameHint` is a backing
 //! file and is refused the same way as qcow2's.
+//!
+//! Two QEMU behaviours shape the sparse checks. A sparse header with
+//! capacity 0 and an embedded descriptor makes QEMU open that descriptor's
+//! extents by name, like a text descriptor, so it is judged as one. And
+//! QEMU finds `parentFileNameHint` by a plain substring search over the
+//! 10 KiB after the first sector, wherever the header says the descriptor
+//! is, so that window is searched the same way.
 
 use crate::bytes::{le32, le64, read_at};
 use crate::detect::{Finding, ImageFormat, Issue};
@@ -20,6 +27,11 @@ const SECTOR: u64 = 512;
 const MAX_DESCRIPTOR: u64 = 1 << 20;
 /// How much of a text descriptor is read (QEMU probes 2 KiB).
 const TEXT_WINDOW: usize = 64 * 1024;
+/// Where and how much QEMU searches for `parentFileNameHint` in a
+/// sparse file (its `desc_offset` and `DESC_SIZE`).
+const PARENT_SEARCH_OFFSET: u64 = 0x200;
+const PARENT_SEARCH_LEN: usize = 20 * 512;
+const PARENT_KEY: &[u8] = b"parentFileNameHint";
 const ALLOWED_CREATE_TYPES: [&str; 2] = ["monolithicSparse", "streamOptimized"];
 
 pub(crate) fn probe<R: Read + Seek>(r: &mut R, file_size: u64) -> io::Result<Option<Finding>> {
@@ -85,6 +97,10 @@ fn sparse<R: Read + Seek>(
             return Ok(());
         }
     }
+    let window = read_at(r, PARENT_SEARCH_OFFSET, PARENT_SEARCH_LEN)?;
+    if let Some(path) = parent_hint(&window) {
+        f.issues.push(Issue::BackingFile { path });
+    }
     if desc_offset == 0 {
         // No embedded descriptor: QEMU treats it as monolithicSparse.
         return Ok(());
@@ -106,7 +122,12 @@ fn sparse<R: Read + Seek>(
         return Ok(());
     }
     let text = read_at(r, start, len as usize)?;
-    embedded_descriptor(&text, f);
+    if capacity == 0 {
+        // QEMU opens this descriptor's extents by name.
+        text_descriptor(&text, f);
+    } else {
+        embedded_descriptor(&text, f);
+    }
     Ok(())
 }
 
@@ -163,12 +184,26 @@ fn parse_descriptor(text: &[u8]) -> Descriptor {
     d
 }
 
-fn check_parent(d: &Descriptor, f: &mut Finding) {
-    if let Some(parent) = &d.parent {
-        f.issues.push(Issue::BackingFile {
-            path: parent.clone(),
-        });
+fn check_parent(d: &Descriptor, text: &[u8], f: &mut Finding) {
+    let Some(path) = d.parent.clone().or_else(|| parent_hint(text)) else {
+        return;
+    };
+    let issue = Issue::BackingFile { path };
+    if !f.issues.contains(&issue) {
+        f.issues.push(issue);
     }
+}
+
+/// `parentFileNameHint` found the way QEMU finds it: the first occurrence
+/// in the NUL-terminated text, skipping `="`, up to the next quote.
+fn parent_hint(text: &[u8]) -> Option<String> {
+    let text = text.split(|&b| b == 0).next().unwrap_or_default();
+    let at = text
+        .windows(PARENT_KEY.len())
+        .position(|w| w == PARENT_KEY)?;
+    let rest = text.get(at + PARENT_KEY.len() + 2..).unwrap_or_default();
+    let name = rest.split(|&b| b == b'"').next().unwrap_or_default();
+    Some(String::from_utf8_lossy(name).into_owned())
 }
 
 /// An embedded descriptor describes the sparse file itself. QEMU ignores
@@ -176,7 +211,7 @@ fn check_parent(d: &Descriptor, f: &mut Finding) {
 /// is not self-contained for other readers, so it is refused.
 fn embedded_descriptor(text: &[u8], f: &mut Finding) {
     let d = parse_descriptor(text);
-    check_parent(&d, f);
+    check_parent(&d, text, f);
     match d.create_type.as_deref() {
         Some(t) if ALLOWED_CREATE_TYPES.contains(&t) => {}
         Some(t) => f.unsupported(format!("createType {t}")),
@@ -197,7 +232,7 @@ fn text_descriptor(text: &[u8], f: &mut Finding) {
     f.virtual_size = d.extents.iter().try_fold(0u64, |sum, e| {
         sum.checked_add(e.sectors.checked_mul(SECTOR)?)
     });
-    check_parent(&d, f);
+    check_parent(&d, text, f);
     let mut named = false;
     for extent in &d.extents {
         if let Some(file) = &extent.file {
@@ -333,5 +368,43 @@ mod tests {
         data[36..44].copy_from_slice(&u64::MAX.to_le_bytes());
         let (_, issues) = check(data);
         assert!(matches!(issues[..], [Issue::Corrupt { .. }]));
+    }
+
+    #[test]
+    fn zero_capacity_makes_the_embedded_descriptor_a_real_one() {
+        let text = EMBEDDED.replace("\"disk.vmdk\"", "\"/var/lib/other.vmdk\"");
+        let mut data = sparse_image(Some(&text));
+        data[12..20].copy_from_slice(&0u64.to_le_bytes());
+        let (_, issues) = check(data);
+        assert_eq!(
+            issues,
+            vec![Issue::ExternalExtent {
+                file: "/var/lib/other.vmdk".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn parent_hint_is_found_where_qemu_looks_for_it() {
+        // No descriptor in the header, but QEMU still searches from 0x200.
+        let mut data = sparse_image(None);
+        data.resize(8192, 0);
+        let junk = b"xx parentFileNameHint=\"/etc/shadow\" xx";
+        data[0x200..0x200 + junk.len()].copy_from_slice(junk);
+        let (_, issues) = check(data);
+        assert_eq!(
+            issues,
+            vec![Issue::BackingFile {
+                path: "/etc/shadow".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn parent_hint_inside_another_line_is_found() {
+        let text = "# Disk DescriptorFile\nversion=1\nddb.x = \"parentFileNameHint=\"/p\"\"\n\
+            RW 1 FLAT \"f\" 0\n";
+        let (_, issues) = check(text.as_bytes().to_vec());
+        assert!(issues.contains(&Issue::BackingFile { path: "/p".into() }));
     }
 }
