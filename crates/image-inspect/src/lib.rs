@@ -23,6 +23,20 @@
 //! - [`cross_check`] is the optional second opinion from `qemu-img info`,
 //!   behind the [`ImageProber`] trait.
 //!
+//! ```
+//! use ferrostack_image_inspect::{inspect, ImageFormat, Issue};
+//! use std::io::Cursor;
+//!
+//! // 1 MiB of zeroes is a raw disk of 1 MiB...
+//! let ok = inspect(&mut Cursor::new(vec![0u8; 1 << 20]), "raw").unwrap();
+//! assert_eq!((ok.format, ok.virtual_size), (ImageFormat::Raw, 1 << 20));
+//!
+//! // ...and not a qcow2, whatever the uploader says.
+//! let err = inspect(&mut Cursor::new(vec![0u8; 1 << 20]), "qcow2").unwrap_err();
+//! assert_eq!(err.to_string(), "image refused: declared qcow2 but the data is raw");
+//! assert!(matches!(err.reasons(), [Issue::FormatMismatch { .. }]));
+//! ```
+//!
 //! The verdict comes from Rust code, not from qemu-img: this follows the
 //! design of OpenStack's `oslo.utils` format inspector, written after
 //! CVE-2022-47951 and CVE-2024-32498 showed that asking qemu-img to probe
