@@ -64,6 +64,11 @@ if [ -z "$kernel_pkg" ] && [ "$(id -u)" -eq 0 ]; then
 fi
 [ -n "$kernel_pkg" ] || die "cannot resolve $kernel_meta to a kernel package (apt-get update?)"
 
+# A kernel ABI bump leaves the previous kernel's .deb behind: drop it.
+for d in "$cache/debs"/linux-image-*.deb; do
+    [ -e "$d" ] || continue
+    case ${d##*/} in "${kernel_pkg}"_*) ;; *) rm -f "$d" ;; esac
+done
 have_deb() { compgen -G "$cache/debs/${1}_*.deb" >/dev/null; }
 fetch=()
 for p in "$kernel_pkg" busybox-static syslinux-common; do
@@ -187,6 +192,9 @@ mv -f "$tmp_raw" "$raw"
 rm -f "$qcow.tmp"
 qemu-img convert -f raw -O qcow2 "$raw" "$qcow.tmp"
 mv -f "$qcow.tmp" "$qcow"
+
+# The unpacked kernel package is ~100 MiB; the .debs stay cached for the next run.
+rm -rf "$x" "$ir"
 
 size() { du -h --apparent-size "$1" | cut -f 1; }
 log "built in $(( $(date +%s) - start )) s"

@@ -6,6 +6,8 @@
 #
 # Usage: guest-image/test-boot.sh [IMAGEDIR]   (default: <repo>/target/guest-image)
 # Env:   NIC=user (default; user-mode virtio NIC, exercises DHCP) or NIC=none
+#        CONFIG_DRIVE=vfat (default) or iso9660 (installs genisoimage if missing)
+#        MEM=256 guest RAM in MiB
 #        KEEP=1 keeps the work directory (it is always kept on failure).
 # Exit status is non-zero on any failure, with the tail of the serial log.
 set -euo pipefail
@@ -14,6 +16,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 imgdir=${1:-$repo/target/guest-image}
 nic=${NIC:-user}
+cd_fs=${CONFIG_DRIVE:-vfat}
+mem=${MEM:-256}
 boot_deadline=120
 stop_deadline=60
 
@@ -32,6 +36,9 @@ need_pkgs=()
 command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
 command -v mcopy >/dev/null || need_pkgs+=(mtools)
 command -v mkfs.vfat >/dev/null || [ -x /sbin/mkfs.vfat ] || need_pkgs+=(dosfstools)
+if [ "$cd_fs" = iso9660 ]; then
+    command -v genisoimage >/dev/null || need_pkgs+=(genisoimage)
+fi
 command -v python3 >/dev/null || command -v socat >/dev/null || need_pkgs+=(socat)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || { log "missing host packages: ${need_pkgs[*]}"; exit 1; }
@@ -109,9 +116,18 @@ cat > "$cd_root/openstack/latest/meta_data.json" <<EOF
 EOF
 printf '#!/bin/sh\necho "user-data-token %s on $(hostname)"\n' "$token" > "$cd_root/openstack/latest/user_data"
 echo '{"links": [], "networks": [], "services": []}' > "$cd_root/openstack/latest/network_data.json"
-configdrive=$work/configdrive.vfat
-mkfs.vfat -n config-2 -C "$configdrive" 1024 >/dev/null 2>&1
-mcopy -s -i "$configdrive" "$cd_root/openstack" ::/
+configdrive=$work/configdrive.$cd_fs
+case $cd_fs in
+    vfat)
+        mkfs.vfat -n config-2 -C "$configdrive" 1024 >/dev/null 2>&1
+        mcopy -s -i "$configdrive" "$cd_root/openstack" ::/
+        ;;
+    iso9660) # the options Nova uses
+        genisoimage -o "$configdrive" -ldots -allow-lowercase -allow-multidot -l \
+            -V config-2 -r -J -quiet "$cd_root" 2>/dev/null
+        ;;
+    *) fail "CONFIG_DRIVE must be vfat or iso9660" ;;
+esac
 
 overlay=$work/overlay.qcow2
 qemu-img create -q -f qcow2 -b "$base" -F qcow2 "$overlay"
@@ -124,7 +140,7 @@ esac
 
 # --- boot ------------------------------------------------------------------------
 t0=$(ms)
-qemu-system-x86_64 -accel tcg -m 256 -nographic -monitor none \
+qemu-system-x86_64 -accel tcg -m "$mem" -nographic -monitor none \
     -serial "file:$serial" \
     -drive "if=virtio,file=$overlay,format=qcow2" \
     -drive "if=virtio,file=$configdrive,format=raw,readonly=on" \
@@ -177,4 +193,4 @@ echo "----- guest markers -----"
 grep -a 'ferrostack-guest: ' "$serial" | tr -d '\r\033' | sed 's/\[6n//g'
 echo "-------------------------"
 ok=1
-echo "PASS: boot $((boot_ms / 1000)).$(printf %03d $((boot_ms % 1000))) s, stop $((stop_ms / 1000)).$(printf %03d $((stop_ms % 1000))) s (TCG, 256 MiB)"
+echo "PASS: boot $((boot_ms / 1000)).$(printf %03d $((boot_ms % 1000))) s, stop $((stop_ms / 1000)).$(printf %03d $((stop_ms % 1000))) s (TCG, $mem MiB, $cd_fs config drive, nic $nic)"
