@@ -29,7 +29,8 @@ use ferrostack_quota::{ProjectDirectory, QuotaEngine};
 use ferrostack_store::compute::ComputeStore;
 use http::StatusCode;
 use routes::{
-    extra_specs, flavor_access, flavors, limits, quota_classes, quota_sets, unbuilt, versions,
+    extra_specs, flavor_access, flavors, keypairs, limits, quota_classes, quota_sets, unbuilt,
+    versions,
 };
 use std::sync::Arc;
 
@@ -128,6 +129,14 @@ pub fn router(config: ComputeConfig) -> Router {
         .route(
             "/v2.1/flavors/{flavor_id}/os-extra_specs",
             get(extra_specs::list).post(extra_specs::create),
+        )
+        .route(
+            "/v2.1/os-keypairs",
+            get(keypairs::list).post(keypairs::create),
+        )
+        .route(
+            "/v2.1/os-keypairs/{keypair_name}",
+            get(keypairs::show).delete(keypairs::delete),
         )
         .route(
             "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",

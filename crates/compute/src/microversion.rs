@@ -19,7 +19,10 @@
 //! makes `nova` speak the same version to us as to a current Nova.
 //! Advertising less (say 2.1) would be honest too, but would show
 //! novaclient users nova-network quotas that a current cloud no longer
-//! has and make the SDK request 2.1 shapes. Servers, flavors and the rest
+//! has and make the SDK request 2.1 shapes. Flavors and key pairs honour
+//! their changes up to 2.96 too (description 2.55, extra specs in views
+//! 2.61, spec validation 2.86, swap 2.75; key pair type 2.2, `user_id`
+//! 2.10, paging 2.35, required `public_key` 2.92). Servers and the rest
 //! answer 501 at every version until they are built; as each arrives it
 //! must honour every microversion up to this maximum (or the maximum must
 //! come down), which `docs/compatibility.md` tracks.

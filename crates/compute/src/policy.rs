@@ -36,6 +36,8 @@ pub const BUILT_PATHS: &[&str] = &[
     "/v2.1/flavors/{flavor_id}/os-flavor-access",
     "/v2.1/flavors/{flavor_id}/os-extra_specs",
     "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+    "/v2.1/os-keypairs",
+    "/v2.1/os-keypairs/{keypair_name}",
 ];
 
 const A: Rule = Authenticated;
@@ -96,6 +98,12 @@ pub const RULES: &[RoutePolicy] = &[
         "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
         Admin,
     ),
+    // Key pairs: the caller's own; `user_id` (2.10+) for admins, checked
+    // in the handler.
+    r("GET", "/v2.1/os-keypairs", Authenticated),
+    r("POST", "/v2.1/os-keypairs", Authenticated),
+    r("GET", "/v2.1/os-keypairs/{keypair_name}", Authenticated),
+    r("DELETE", "/v2.1/os-keypairs/{keypair_name}", Authenticated),
     // ---- Not built yet: 501 after authentication.
     // Servers.
     r("GET", "/v2.1/servers", A),
@@ -176,11 +184,6 @@ pub const RULES: &[RoutePolicy] = &[
     r("POST", "/v2.1/servers/{server_id}/shares", A),
     r("GET", "/v2.1/servers/{server_id}/shares/{share_id}", A),
     r("DELETE", "/v2.1/servers/{server_id}/shares/{share_id}", A),
-    // Key pairs.
-    r("GET", "/v2.1/os-keypairs", A),
-    r("POST", "/v2.1/os-keypairs", A),
-    r("GET", "/v2.1/os-keypairs/{keypair_name}", A),
-    r("DELETE", "/v2.1/os-keypairs/{keypair_name}", A),
     // Server groups.
     r("GET", "/v2.1/os-server-groups", A),
     r("POST", "/v2.1/os-server-groups", A),

@@ -454,7 +454,7 @@ fn rxtx(value: &Value) -> ComputeResult<f64> {
 }
 
 /// Nova's `name` format: printable, no leading or trailing whitespace, 1-255 characters.
-fn name(field: &str, value: &Value) -> ComputeResult<String> {
+pub fn name(field: &str, value: &Value) -> ComputeResult<String> {
     let Value::String(s) = value else {
         return Err(invalid(
             field,

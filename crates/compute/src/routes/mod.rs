@@ -5,6 +5,7 @@
 pub mod extra_specs;
 pub mod flavor_access;
 pub mod flavors;
+pub mod keypairs;
 pub mod limits;
 pub mod quota_classes;
 pub mod quota_sets;
