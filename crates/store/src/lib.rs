@@ -1,7 +1,7 @@
 //! ferrostack's persistent state.
 //!
 //! Services never write SQL. They hold an `Arc<dyn IdentityStore>` or
-//! `Arc<dyn QuotaStore>` (traits in [`identity`], [`quota`] and [`compute`]) whose methods
+//! `Arc<dyn QuotaStore>` (traits in [`identity`], [`quota`], [`compute`] and [`image`]) whose methods
 //! speak in records, and [`sqlite::SqliteStore`] implements them. A
 //! PostgreSQL backend later implements the same traits; no service changes.
 //!
@@ -17,6 +17,7 @@
 pub mod compute;
 pub mod db;
 pub mod identity;
+pub mod image;
 pub mod migrations;
 pub mod quota;
 pub mod sqlite;

@@ -225,6 +225,42 @@ CREATE TABLE key_pairs (
     UNIQUE (user_id, name)
 );
 "#,
+    // 3: images (tags and free-form properties as JSON columns) and image members.
+    r#"
+CREATE TABLE images (
+    id               TEXT PRIMARY KEY,
+    name             TEXT,
+    status           TEXT NOT NULL,
+    visibility       TEXT NOT NULL,
+    owner            TEXT,
+    protected        INTEGER NOT NULL DEFAULT 0,
+    os_hidden        INTEGER NOT NULL DEFAULT 0,
+    disk_format      TEXT,
+    container_format TEXT,
+    size             INTEGER,
+    virtual_size     INTEGER,
+    checksum         TEXT,
+    os_hash_algo     TEXT,
+    os_hash_value    TEXT,
+    min_disk         INTEGER NOT NULL DEFAULT 0,
+    min_ram          INTEGER NOT NULL DEFAULT 0,
+    tags             TEXT NOT NULL DEFAULT '[]',
+    properties       TEXT NOT NULL DEFAULT '{}',
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+);
+CREATE INDEX images_owner ON images(owner);
+
+CREATE TABLE image_members (
+    image_id   TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    member_id  TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (image_id, member_id)
+);
+CREATE INDEX image_members_member ON image_members(member_id);
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

@@ -2,6 +2,7 @@
 
 mod compute;
 mod identity;
+mod image;
 mod quota;
 
 use crate::{Db, StoreResult};

@@ -1,0 +1,142 @@
+//! Image records (Glance v2) and their members, and the [`ImageStore`]
+//! trait the image service uses.
+//!
+//! The store keeps metadata only; image bytes live in the image service's
+//! data store (a local directory now, RBD later). Tags and free-form
+//! properties are JSON columns of the image row: they are always read and
+//! written with the image, never queried on their own. The service loads
+//! the candidate images and filters, sorts and pages them in memory with
+//! Glance's rules, as the compute service does for flavors; an index-backed
+//! query can replace [`ImageStore::list_images`] when image counts need it.
+//!
+//! Status changes that race (two uploads to one image) go through
+//! [`ImageStore::transition_status`], a compare-and-set inside one write
+//! transaction.
+
+use crate::StoreResult;
+use std::collections::BTreeMap;
+
+/// An image as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    /// UUID.
+    pub id: String,
+    /// Display name (not unique).
+    pub name: Option<String>,
+    /// `queued`, `saving`, `active`, `killed`, `deleted`, `pending_delete`,
+    /// `deactivated`, `uploading` or `importing`.
+    pub status: String,
+    /// `public`, `private`, `shared` or `community`.
+    pub visibility: String,
+    /// Owning project id.
+    pub owner: Option<String>,
+    /// A protected image cannot be deleted.
+    pub protected: bool,
+    /// Hidden from default lists.
+    pub os_hidden: bool,
+    /// `raw`, `qcow2`, ...
+    pub disk_format: Option<String>,
+    /// `bare`, `ovf`, ...
+    pub container_format: Option<String>,
+    /// Bytes of data, once uploaded.
+    pub size: Option<i64>,
+    /// Size of the disk the data describes, once inspected.
+    pub virtual_size: Option<i64>,
+    /// MD5 of the data, hex.
+    pub checksum: Option<String>,
+    /// `sha512` once data exists.
+    pub os_hash_algo: Option<String>,
+    /// Hex digest of the data with `os_hash_algo`.
+    pub os_hash_value: Option<String>,
+    /// Minimum disk in GiB to boot.
+    pub min_disk: i64,
+    /// Minimum RAM in MiB to boot.
+    pub min_ram: i64,
+    /// Tags, in insertion order, without duplicates.
+    pub tags: Vec<String>,
+    /// Free-form string properties.
+    pub properties: BTreeMap<String, String>,
+    /// Creation time, µs since the epoch.
+    pub created_at: i64,
+    /// Last update time, µs since the epoch.
+    pub updated_at: i64,
+}
+
+/// A project an image is shared with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageMember {
+    /// The image.
+    pub image_id: String,
+    /// The member project id.
+    pub member_id: String,
+    /// `pending`, `accepted` or `rejected`.
+    pub status: String,
+    /// Creation time, µs since the epoch.
+    pub created_at: i64,
+    /// Last update time, µs since the epoch.
+    pub updated_at: i64,
+}
+
+/// The data fields set when an upload completes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageData {
+    /// Bytes.
+    pub size: i64,
+    /// Virtual disk size from the inspection.
+    pub virtual_size: i64,
+    /// MD5, hex.
+    pub checksum: String,
+    /// Hash algorithm name (`sha512`).
+    pub os_hash_algo: String,
+    /// Hex digest.
+    pub os_hash_value: String,
+}
+
+/// Stored image state.
+pub trait ImageStore: Send + Sync {
+    /// Insert an image; `false` when the id is taken.
+    fn create_image(&self, image: &Image) -> StoreResult<bool>;
+    /// The image with `id`.
+    fn get_image(&self, id: &str) -> StoreResult<Option<Image>>;
+    /// Every image, in creation order.
+    fn list_images(&self) -> StoreResult<Vec<Image>>;
+    /// Replace an image's mutable metadata (everything but id, created_at
+    /// and the data fields); `false` when absent.
+    fn update_image(&self, image: &Image) -> StoreResult<bool>;
+    /// Set `status` to `to` if it is one of `from`; returns the image as it
+    /// was before (None when absent) and whether the change was made.
+    fn transition_status(
+        &self,
+        id: &str,
+        from: &[&str],
+        to: &str,
+        now: i64,
+    ) -> StoreResult<Option<(Image, bool)>>;
+    /// Record uploaded data and set `status`, if the image is `saving`;
+    /// `false` otherwise (deleted meanwhile).
+    fn finish_upload(
+        &self,
+        id: &str,
+        data: &ImageData,
+        status: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Delete an image and its members; `false` when absent.
+    fn delete_image(&self, id: &str) -> StoreResult<bool>;
+    /// Members of an image, by member id.
+    fn list_members(&self, image_id: &str) -> StoreResult<Vec<ImageMember>>;
+    /// Every membership of `member_id`, across images.
+    fn memberships(&self, member_id: &str) -> StoreResult<Vec<ImageMember>>;
+    /// Add a member; `false` when it already is one.
+    fn add_member(&self, member: &ImageMember) -> StoreResult<bool>;
+    /// Change a member's status; `false` when it is not a member.
+    fn set_member_status(
+        &self,
+        image_id: &str,
+        member_id: &str,
+        status: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Remove a member; `false` when it was not one.
+    fn delete_member(&self, image_id: &str, member_id: &str) -> StoreResult<bool>;
+}
