@@ -107,7 +107,7 @@ EOF
 
 # --- config drive (vfat, label config-2, Nova's openstack/latest layout) ---
 uuid=$(cat /proc/sys/kernel/random/uuid)
-token=$(cat /proc/sys/kernel/random/uuid | tr -d '-')
+token=$(tr -d - < /proc/sys/kernel/random/uuid)
 pubkey="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${token} test-boot@ferrostack"
 cd_root=$work/configdrive
 mkdir -p "$cd_root/openstack/latest"
@@ -134,7 +134,7 @@ qemu-img create -q -f qcow2 -b "$base" -F qcow2 "$overlay"
 
 case $nic in
     none) nic_args=(-nic none) ;;
-    user) nic_args=(-nic user,model=virtio-net-pci) ;;
+    user) nic_args=(-nic "user,model=virtio-net-pci") ;;
     *) fail "NIC must be user or none" ;;
 esac
 
