@@ -69,6 +69,13 @@ cargo test --workspace
 step "cargo build --bin ferrostack"
 cargo build --bin ferrostack
 
+step "guest image: build, boot under QEMU, check the config drive markers"
+if [ "$(id -u)" -eq 0 ]; then
+    guest-image/test-boot.sh
+else
+    echo "skipped: building and booting the test guest needs root (it installs QEMU and image tools)"
+fi
+
 step "e2e virtualenv"
 ensure_venv
 
