@@ -1,12 +1,14 @@
 //! Private flavors' access lists: `GET /flavors/{id}/os-flavor-access`
 //! and the `addTenantAccess` / `removeTenantAccess` actions (admin only).
 //!
-//! A project added by name is stored by id (Nova would refuse the name
+//! Refusing access to a public flavor (409) starts at 2.7; before, Nova
+//! recorded it. A project added by name is stored by id (Nova would refuse the name
 //! as an unknown project id; openstackclient resolves names first, so
 //! both ways end with the id stored).
 
 use super::{resolve_admin, wrapped, IfUnknown};
 use crate::error::{ComputeError, ComputeResult, Json};
+use crate::microversion::Version;
 use crate::routes::flavors::not_found;
 use crate::ComputeState;
 use axum::extract::{Path, State};
@@ -63,6 +65,7 @@ fn tenant(body: &Value, action: &str) -> ComputeResult<String> {
 /// `POST /v2.1/flavors/{flavor_id}/action`: add or remove a project's access.
 pub async fn action(
     State(state): State<Arc<ComputeState>>,
+    Version(v): Version,
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> ComputeResult<axum::Json<Value>> {
@@ -73,13 +76,15 @@ pub async fn action(
     match name.as_str() {
         "addTenantAccess" => {
             let raw = tenant(&body, &name)?;
+            // Nova checks the project before the flavor.
+            let project = resolve_admin(&state, &raw, IfUnknown::Refuse)?;
             let f = flavor(&state, &id)?;
-            if f.is_public {
+            // Before 2.7 Nova recorded access to a public flavor (to no effect).
+            if f.is_public && v.at_least(7) {
                 return Err(ComputeError::Conflict(
                     "Can not add access to a public flavor.".into(),
                 ));
             }
-            let project = resolve_admin(&state, &raw, IfUnknown::Refuse)?;
             if !state.compute.add_flavor_access(&id, &project)? {
                 return Err(ComputeError::Conflict(format!(
                     "Flavor access already exists for flavor {id} and project {project} combination."
@@ -88,8 +93,8 @@ pub async fn action(
         }
         "removeTenantAccess" => {
             let raw = tenant(&body, &name)?;
+            let project = resolve_admin(&state, &raw, IfUnknown::Refuse)?;
             flavor(&state, &id)?;
-            let project = resolve_admin(&state, &raw, IfUnknown::UseAsGiven)?;
             if !state.compute.remove_flavor_access(&id, &project)? {
                 return Err(ComputeError::NotFound(format!(
                     "Flavor access not found for {id} / {project} combination."
