@@ -60,6 +60,9 @@ pub struct AllinoneArgs {
     /// Placement port.
     #[arg(long, default_value_t = 8778)]
     placement_port: u16,
+    /// Largest image upload accepted, in bytes (larger ones answer 413).
+    #[arg(long, default_value_t = ferrostack_image::DEFAULT_MAX_IMAGE_SIZE)]
+    max_image_size: u64,
 }
 
 struct Listeners {
@@ -178,6 +181,8 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         }
     }));
     let projects: Arc<dyn ProjectDirectory> = Arc::new(StoreProjects(Arc::new(store.clone())));
+    let image_data = ferrostack_image::LocalDataStore::open(data_dir.join("images"))
+        .with_context(|| format!("cannot create {}", data_dir.join("images").display()))?;
     let mut servers = tokio::task::JoinSet::new();
     let serve = ferrostack_common::serve::serve_until;
     servers.spawn(serve(
@@ -203,6 +208,10 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         listeners.image,
         ferrostack_image::router(ferrostack_image::ImageConfig {
             public_url: image_url.clone(),
+            validator: validator.clone(),
+            images: Arc::new(store.clone()),
+            data: Arc::new(image_data),
+            max_image_size: args.max_image_size,
         }),
         stop_rx.clone(),
     ));

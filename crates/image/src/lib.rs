@@ -1,30 +1,86 @@
-//! The image service (Glance v2). For now: version discovery, and every
-//! other path answers 501 in Glance's error shape, so clients see the
-//! service in the catalog and get a clear answer instead of a silent 404.
-//! The image API itself arrives with the compute/images work.
+//! The image service (Glance v2).
+//!
+//! Served: version discovery; images (list with Glance's filters, sorting
+//! and paging; create; show; JSON-patch update; delete); streamed upload
+//! and download of image data; tags; members; and the image/member
+//! schemas clients fetch. Every other Glance v2 route (import, stores,
+//! cache, tasks, metadefs, ...) is registered and answers 501 after
+//! authentication (see [`policy`]); unknown paths answer 404. All errors
+//! use Glance's body, [`error`].
+//!
+//! A request passes the request-id layer, the policy layer (401/403 from
+//! [`policy::RULES`]), then a thin handler in [`routes`] that loads the
+//! image as the caller may see it ([`model::can_see`]: 404 for another
+//! project's private image) and calls the store.
+//!
+//! Image bytes go through [`data::ImageDataStore`]: uploads are streamed
+//! to a staging file with their hashes computed on the way, inspected by
+//! `ferrostack_image_inspect` (which refuses backing files, external data
+//! files and format mismatches) and only then stored; see
+//! [`routes::file`]. Metadata bodies are limited to [`MAX_BODY_BYTES`];
+//! the upload route has no body limit of its own but stops at
+//! [`ImageConfig::max_image_size`] with 413.
 
+// The Glance schema documents are large `json!` literals.
+#![recursion_limit = "256"]
+
+pub mod data;
+pub mod error;
+pub mod model;
+pub mod policy;
+pub mod routes;
+
+use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::routing::{get, put};
+use axum::Router;
+use error::ImageError;
+use ferrostack_policy::{PolicyState, TokenValidator};
+use ferrostack_store::image::ImageStore;
 use http::StatusCode;
+use routes::{file, images, members, schemas, tags, unbuilt};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Settings the router needs.
-#[derive(Clone, Debug)]
+pub use data::{ImageDataStore, LocalDataStore};
+pub use error::Json;
+
+/// Largest metadata request body the image API accepts.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Default largest image accepted: 1 TiB.
+pub const DEFAULT_MAX_IMAGE_SIZE: u64 = 1 << 40;
+
+/// Settings and collaborators of the image service.
+#[derive(Clone)]
 pub struct ImageConfig {
     /// Public base URL of this listener, e.g. `http://10.0.0.1:9292`.
     pub public_url: String,
+    /// Validates callers' tokens (the identity service, in-process).
+    pub validator: Arc<dyn TokenValidator>,
+    /// Image records.
+    pub images: Arc<dyn ImageStore>,
+    /// Image bytes.
+    pub data: Arc<dyn ImageDataStore>,
+    /// Largest image accepted, in bytes.
+    pub max_image_size: u64,
 }
 
-/// Glance's error body: `{"code": .., "title": .., "message": ..}`.
+/// What handlers share.
+pub struct ImageState {
+    /// Public base URL of this listener.
+    pub public_url: String,
+    /// Image records.
+    pub images: Arc<dyn ImageStore>,
+    /// Image bytes.
+    pub data: Arc<dyn ImageDataStore>,
+    /// Largest image accepted, in bytes.
+    pub max_image_size: u64,
+}
+
+/// Glance's error body for `status` (kept for callers of the old API).
 pub fn error(status: StatusCode, message: &str) -> Response {
-    let body = json!({
-        "code": status.as_u16(),
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "message": message,
-    });
-    (status, Json(body)).into_response()
+    error::render(status, message)
 }
 
 fn versions(base: &str) -> Value {
@@ -35,33 +91,88 @@ fn versions(base: &str) -> Value {
     json!({ "versions": values })
 }
 
+async fn not_found() -> ImageError {
+    ImageError::NotFound("The resource could not be found.".into())
+}
+
+async fn method_not_allowed() -> ImageError {
+    ImageError::Status(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "The method is not allowed for the requested URL.".into(),
+    )
+}
+
 /// The image API router.
 pub fn router(config: ImageConfig) -> Router {
-    let config = Arc::new(config);
-    let root = config.clone();
-    let listed = config.clone();
-    Router::new()
+    let policy = PolicyState {
+        table: policy::RULES,
+        validator: config.validator.clone(),
+        errors: Arc::new(error::GlanceErrors),
+    };
+    let state = Arc::new(ImageState {
+        public_url: config.public_url,
+        images: config.images,
+        data: config.data,
+        max_image_size: config.max_image_size,
+    });
+    let root = state.public_url.clone();
+    let listed = state.public_url.clone();
+    let built = Router::new()
         .route(
             "/",
             get(move || async move {
-                (
-                    StatusCode::MULTIPLE_CHOICES,
-                    Json(versions(&root.public_url)),
-                )
+                (StatusCode::MULTIPLE_CHOICES, axum::Json(versions(&root))).into_response()
             }),
         )
         .route(
             "/versions",
-            get(move || async move { Json(versions(&listed.public_url)) }),
+            get(move || async move { axum::Json(versions(&listed)) }),
         )
-        .fallback(|| async {
-            error(
-                StatusCode::NOT_IMPLEMENTED,
-                "The image API is not implemented by ferrostack yet.",
-            )
-        })
+        .route("/v2/images", get(images::list).post(images::create))
+        .route(
+            "/v2/images/{image_id}",
+            get(images::show)
+                .patch(images::update)
+                .delete(images::delete),
+        )
+        .route(
+            "/v2/images/{image_id}/file",
+            get(file::download).merge(put(file::upload).layer(DefaultBodyLimit::disable())),
+        )
+        .route(
+            "/v2/images/{image_id}/tags/{tag_value}",
+            put(tags::add).delete(tags::remove),
+        )
+        .route(
+            "/v2/images/{image_id}/members",
+            get(members::list).post(members::create),
+        )
+        .route(
+            "/v2/images/{image_id}/members/{member_id}",
+            get(members::show)
+                .put(members::update)
+                .delete(members::delete),
+        )
+        .route("/v2/schemas/image", get(schemas::image))
+        .route("/v2/schemas/images", get(schemas::images))
+        .route("/v2/schemas/member", get(schemas::member))
+        .route("/v2/schemas/members", get(schemas::members));
+    unbuilt::add(built)
+        .route_layer(axum::middleware::from_fn_with_state(
+            policy,
+            ferrostack_policy::enforce,
+        ))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             "image",
             ferrostack_common::request_id::request_id_layer,
         ))
+        .with_state(state)
+}
+
+/// Glance's error body for `status`, used by the policy layer.
+pub fn render_error(status: StatusCode, message: &str) -> Response {
+    error::render(status, message).into_response()
 }

@@ -1,0 +1,348 @@
+//! The image resource as Glance shows it, and the rules for changing it.
+//!
+//! Both `POST /v2/images` and `PATCH /v2/images/{id}` go through
+//! [`set_attribute`], so an attribute is validated the same way however it
+//! arrives. Attribute classes follow Glance:
+//!
+//! - read-only (`status`, `size`, `checksum`, ...): 403 "is read-only";
+//! - reserved (`location`, `deleted`, `deleted_at`): 403 "is reserved";
+//! - core (`name`, `visibility`, `tags`, ...): typed and checked;
+//! - anything else is a free-form property whose value must be a string.
+
+use crate::error::{ImageError, ImageResult};
+use ferrostack_common::time::iso_seconds;
+use ferrostack_policy::AuthContext;
+use ferrostack_store::image::Image;
+use serde_json::{json, Map, Value};
+
+/// Glance's `disk_format` values.
+pub const DISK_FORMATS: &[&str] = &[
+    "ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop",
+];
+/// Glance's `container_format` values.
+pub const CONTAINER_FORMATS: &[&str] = &[
+    "ami",
+    "ari",
+    "aki",
+    "bare",
+    "ovf",
+    "ova",
+    "docker",
+    "compressed",
+];
+/// Image visibilities.
+pub const VISIBILITIES: &[&str] = &["public", "private", "shared", "community"];
+/// Attributes only the service sets.
+pub const READ_ONLY: &[&str] = &[
+    "checksum",
+    "created_at",
+    "direct_url",
+    "file",
+    "os_hash_algo",
+    "os_hash_value",
+    "schema",
+    "self",
+    "size",
+    "status",
+    "stores",
+    "updated_at",
+    "virtual_size",
+    "locations",
+];
+/// Attributes no request may name.
+pub const RESERVED: &[&str] = &["location", "deleted", "deleted_at"];
+/// Most tags an image may carry (Glance's `image_tag_quota`).
+pub const MAX_TAGS: usize = 128;
+/// Most free-form properties an image may carry (`image_property_quota`).
+pub const MAX_PROPERTIES: usize = 128;
+
+/// The image as Glance renders it: core attributes (nulls included), then
+/// properties flattened at the top level.
+pub fn view(image: &Image) -> Value {
+    let mut out = Map::new();
+    for (k, v) in &image.properties {
+        out.insert(k.clone(), Value::String(v.clone()));
+    }
+    let core = json!({
+        "id": image.id,
+        "name": image.name,
+        "status": image.status,
+        "visibility": image.visibility,
+        "protected": image.protected,
+        "os_hidden": image.os_hidden,
+        "owner": image.owner,
+        "disk_format": image.disk_format,
+        "container_format": image.container_format,
+        "size": image.size,
+        "virtual_size": image.virtual_size,
+        "checksum": image.checksum,
+        "os_hash_algo": image.os_hash_algo,
+        "os_hash_value": image.os_hash_value,
+        "min_disk": image.min_disk,
+        "min_ram": image.min_ram,
+        "tags": image.tags,
+        "created_at": iso_seconds(image.created_at),
+        "updated_at": iso_seconds(image.updated_at),
+        "self": format!("/v2/images/{}", image.id),
+        "file": format!("/v2/images/{}/file", image.id),
+        "schema": "/v2/schemas/image",
+    });
+    if let Value::Object(core) = core {
+        out.extend(core);
+    }
+    Value::Object(out)
+}
+
+/// How an attribute is being set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// On creation.
+    Create,
+    /// JSON-patch `add`.
+    Add,
+    /// JSON-patch `replace`.
+    Replace,
+}
+
+fn bad(msg: String) -> ImageError {
+    ImageError::BadRequest(msg)
+}
+
+fn string_or_null(key: &str, v: &Value, max: usize) -> ImageResult<Option<String>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.chars().count() <= max => Ok(Some(s.clone())),
+        Value::String(_) => Err(bad(format!(
+            "Invalid value for '{key}': longer than {max} characters."
+        ))),
+        _ => Err(bad(format!(
+            "Invalid value for '{key}': {v} is not of type 'null', 'string'."
+        ))),
+    }
+}
+
+fn enum_or_null(key: &str, v: &Value, allowed: &[&str]) -> ImageResult<Option<String>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if allowed.contains(&s.as_str()) => Ok(Some(s.clone())),
+        _ => Err(bad(format!(
+            "Invalid value for '{key}': {v} is not one of [{}].",
+            allowed.join(", ")
+        ))),
+    }
+}
+
+fn boolean(key: &str, v: &Value) -> ImageResult<bool> {
+    // Glance's schema says boolean; its clients send JSON booleans.
+    v.as_bool().ok_or_else(|| {
+        bad(format!(
+            "Invalid value for '{key}': {v} is not of type 'boolean'."
+        ))
+    })
+}
+
+fn non_negative(key: &str, v: &Value) -> ImageResult<i64> {
+    match v.as_i64() {
+        Some(n) if n >= 0 && n <= i32::MAX as i64 => Ok(n),
+        Some(_) => Err(bad(format!(
+            "Invalid value for '{key}': Cannot be a negative value."
+        ))),
+        None => Err(bad(format!(
+            "Invalid value for '{key}': {v} is not of type 'integer'."
+        ))),
+    }
+}
+
+/// Check a tag: a string of 1 to 255 characters.
+pub fn check_tag(tag: &str) -> ImageResult<()> {
+    if tag.is_empty() || tag.chars().count() > 255 {
+        return Err(bad(format!(
+            "Invalid tag '{tag}': tags are 1 to 255 characters."
+        )));
+    }
+    Ok(())
+}
+
+fn tags(v: &Value) -> ImageResult<Vec<String>> {
+    let items = v.as_array().ok_or_else(|| {
+        bad(format!(
+            "Invalid value for 'tags': {v} is not of type 'array'."
+        ))
+    })?;
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let tag = item
+            .as_str()
+            .ok_or_else(|| bad(format!("Invalid tag {item}: not a string.")))?;
+        check_tag(tag)?;
+        if !out.iter().any(|t| t == tag) {
+            out.push(tag.to_string());
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(ImageError::Status(
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Maximum number of tags exceeded ({MAX_TAGS})."),
+        ));
+    }
+    Ok(out)
+}
+
+/// Refuse attributes no caller may set.
+pub fn check_settable(key: &str) -> ImageResult<()> {
+    if READ_ONLY.contains(&key) {
+        return Err(ImageError::Forbidden(format!(
+            "Attribute '{key}' is read-only."
+        )));
+    }
+    if RESERVED.contains(&key) {
+        return Err(ImageError::Forbidden(format!(
+            "Attribute '{key}' is reserved."
+        )));
+    }
+    Ok(())
+}
+
+/// Validate and apply one attribute to `image` as `caller`.
+pub fn set_attribute(
+    image: &mut Image,
+    key: &str,
+    value: &Value,
+    op: Op,
+    caller: &AuthContext,
+) -> ImageResult<()> {
+    check_settable(key)?;
+    match key {
+        "id" => {
+            if op != Op::Create {
+                return Err(ImageError::Forbidden("Attribute 'id' is read-only.".into()));
+            }
+            let id = value
+                .as_str()
+                .filter(|s| uuid::Uuid::try_parse(s).is_ok() && s.len() == 36)
+                .ok_or_else(|| bad(format!("Invalid value for 'id': {value} is not a UUID.")))?;
+            image.id = id.to_ascii_lowercase();
+        }
+        "name" => image.name = string_or_null(key, value, 255)?,
+        "visibility" => {
+            let v = enum_or_null(key, value, VISIBILITIES)?
+                .ok_or_else(|| bad("Invalid value for 'visibility': null.".into()))?;
+            if v == "public" && !caller.is_admin() && image.visibility != "public" {
+                return Err(ImageError::Forbidden(
+                    "You are not authorized to complete publicize_image action.".into(),
+                ));
+            }
+            image.visibility = v;
+        }
+        "protected" => image.protected = boolean(key, value)?,
+        "os_hidden" => image.os_hidden = boolean(key, value)?,
+        "disk_format" | "container_format" => {
+            if op != Op::Create && image.status != "queued" {
+                return Err(ImageError::Forbidden(format!(
+                    "Attribute {key} can be only replaced for a queued image."
+                )));
+            }
+            let allowed = if key == "disk_format" {
+                DISK_FORMATS
+            } else {
+                CONTAINER_FORMATS
+            };
+            let v = enum_or_null(key, value, allowed)?;
+            if key == "disk_format" {
+                image.disk_format = v;
+            } else {
+                image.container_format = v;
+            }
+        }
+        "min_disk" => image.min_disk = non_negative(key, value)?,
+        "min_ram" => image.min_ram = non_negative(key, value)?,
+        "tags" => image.tags = tags(value)?,
+        "owner" => {
+            let owner = string_or_null(key, value, 255)?;
+            if !caller.is_admin() && owner.as_deref() != caller.project_id() {
+                return Err(ImageError::Forbidden(format!(
+                    "You are not permitted to {} images owned by '{}'.",
+                    if op == Op::Create { "create" } else { "modify" },
+                    owner.unwrap_or_default()
+                )));
+            }
+            image.owner = owner;
+        }
+        _ => {
+            if key.is_empty() || key.chars().count() > 255 {
+                return Err(bad(format!(
+                    "Invalid property name '{key}': 1 to 255 characters."
+                )));
+            }
+            let Value::String(s) = value else {
+                return Err(bad(format!(
+                    "Provided object does not match schema 'image': {value} is not of type 'string' (property '{key}')."
+                )));
+            };
+            if op == Op::Replace && !image.properties.contains_key(key) {
+                return Err(ImageError::Conflict(format!(
+                    "Property {key} does not exist."
+                )));
+            }
+            image.properties.insert(key.to_string(), s.clone());
+            if image.properties.len() > MAX_PROPERTIES {
+                return Err(ImageError::Status(
+                    http::StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("Maximum number of properties exceeded ({MAX_PROPERTIES})."),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Core attributes: removing one is refused.
+pub const CORE: &[&str] = &[
+    "id",
+    "name",
+    "visibility",
+    "protected",
+    "os_hidden",
+    "disk_format",
+    "container_format",
+    "min_disk",
+    "min_ram",
+    "tags",
+    "owner",
+];
+
+/// Apply a JSON-patch `remove` of `key`.
+pub fn remove_attribute(image: &mut Image, key: &str) -> ImageResult<()> {
+    check_settable(key)?;
+    if CORE.contains(&key) {
+        return Err(ImageError::Forbidden(format!(
+            "Attribute '{key}' is a core attribute and cannot be removed."
+        )));
+    }
+    if image.properties.remove(key).is_none() {
+        return Err(ImageError::Conflict(format!(
+            "Property {key} does not exist."
+        )));
+    }
+    Ok(())
+}
+
+/// Who the caller is to an image.
+pub fn is_owner(caller: &AuthContext, image: &Image) -> bool {
+    caller.project_id().is_some() && caller.project_id() == image.owner.as_deref()
+}
+
+/// May the caller see `image` at all? `membership` is the caller's
+/// project's member record, if any (any status: a pending member may look
+/// at the image before accepting it, as in Glance).
+pub fn can_see(caller: &AuthContext, image: &Image, is_member: bool) -> bool {
+    caller.is_admin()
+        || is_owner(caller, image)
+        || matches!(image.visibility.as_str(), "public" | "community")
+        || (image.visibility == "shared" && is_member)
+}
+
+/// May the caller change `image`? Admins, or `member` of the owner project.
+pub fn can_modify(caller: &AuthContext, image: &Image) -> bool {
+    caller.is_admin() || (is_owner(caller, image) && caller.has_role("member"))
+}

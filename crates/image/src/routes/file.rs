@@ -1,0 +1,259 @@
+//! `/v2/images/{image_id}/file`: streamed upload and download.
+//!
+//! An upload moves the image through these states:
+//!
+//! ```text
+//!   queued ──PUT──► saving ──inspection passes──► active
+//!                     │
+//!                     └─ refused / too large / broken stream ──► queued
+//!                        (staged file removed, 400/413)
+//! ```
+//!
+//! The body is written chunk by chunk to a staging file while MD5 and
+//! SHA-512 are computed, so memory use does not depend on the image size.
+//! Only then is the file inspected (`inspect_file` with the declared
+//! `disk_format`): backing files, external data files and format
+//! mismatches are refused before the data is stored. Every exit that is
+//! not success goes through [`Upload`]'s `Drop`, which removes the staged
+//! file and puts the image back to `queued`, so a client that disconnects
+//! mid-upload leaves no `saving` image behind.
+
+use super::{load_owned, load_visible, Caller};
+use crate::error::{error_chain, ImageError, ImageResult};
+use crate::ImageState;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use ferrostack_common::time::now_micros;
+use ferrostack_store::image::ImageData;
+use futures_util::StreamExt;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use md5::{Digest, Md5};
+use sha2::Sha512;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+
+/// An upload in progress; dropping it without [`Upload::done`] undoes it.
+struct Upload {
+    state: Arc<ImageState>,
+    image_id: String,
+    staged: PathBuf,
+    finished: bool,
+}
+
+impl Upload {
+    fn done(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let Err(e) = std::fs::remove_file(&self.staged) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %self.staged.display(), error = %e, "staged upload not removed");
+            }
+        }
+        if let Err(e) =
+            self.state
+                .images
+                .transition_status(&self.image_id, &["saving"], "queued", now_micros())
+        {
+            tracing::error!(image_id = %self.image_id, error = %error_chain(&e), "image left saving");
+        }
+    }
+}
+
+fn too_large(max: u64) -> ImageError {
+    ImageError::Status(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("Image exceeds the storage quota: the largest image accepted is {max} bytes."),
+    )
+}
+
+/// `PUT /v2/images/{image_id}/file`.
+pub async fn upload(
+    State(state): State<Arc<ImageState>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ImageResult<StatusCode> {
+    let image = load_owned(&state, &caller, &id)?;
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media != "application/octet-stream" {
+        return Err(ImageError::Status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported Content-Type; image data must be application/octet-stream.".into(),
+        ));
+    }
+    let Some(disk_format) = image.disk_format.clone() else {
+        return Err(ImageError::BadRequest(
+            "Properties disk_format, container_format must be set prior to saving data.".into(),
+        ));
+    };
+    if image.container_format.is_none() {
+        return Err(ImageError::BadRequest(
+            "Properties disk_format, container_format must be set prior to saving data.".into(),
+        ));
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_image_size) {
+        return Err(too_large(state.max_image_size));
+    }
+    match state
+        .images
+        .transition_status(&id, &["queued"], "saving", now_micros())?
+    {
+        None => return Err(super::not_found(&id)),
+        Some((before, false)) => {
+            return Err(ImageError::Conflict(format!(
+                "Image status transition from {} to saving is not allowed",
+                before.status
+            )))
+        }
+        Some((_, true)) => {}
+    }
+    let upload = Upload {
+        staged: state.data.staging_path(&id),
+        state: state.clone(),
+        image_id: id.clone(),
+        finished: false,
+    };
+    let (size, md5, sha512) = write_staged(&upload.staged, body, state.max_image_size).await?;
+    let path = upload.staged.clone();
+    let format = disk_format.clone();
+    let verdict =
+        tokio::task::spawn_blocking(move || ferrostack_image_inspect::inspect_file(&path, &format))
+            .await
+            .map_err(|e| ImageError::Internal(format!("inspection task: {e}")))?;
+    let inspection = match verdict {
+        Ok(i) => i,
+        Err(e @ ferrostack_image_inspect::InspectError::Io { .. }) => {
+            return Err(ImageError::Internal(error_chain(&e)))
+        }
+        Err(e) => {
+            tracing::warn!(image_id = %id, reason = %e, "image upload refused");
+            return Err(ImageError::BadRequest(format!("Image data refused: {e}")));
+        }
+    };
+    state
+        .data
+        .put(&id, &upload.staged)
+        .await
+        .map_err(|e| ImageError::Internal(format!("storing image data: {e}")))?;
+    let data = ImageData {
+        size: size as i64,
+        virtual_size: inspection.virtual_size as i64,
+        checksum: md5,
+        os_hash_algo: "sha512".into(),
+        os_hash_value: sha512,
+    };
+    if !state
+        .images
+        .finish_upload(&id, &data, "active", now_micros())?
+    {
+        // Deleted while uploading: drop the data we just stored.
+        let _ = state.data.delete(&id).await;
+        return Err(ImageError::Status(
+            StatusCode::GONE,
+            "Image was deleted during upload.".into(),
+        ));
+    }
+    upload.done();
+    tracing::debug!(image_id = %id, size, "image data stored");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stream `body` into a new file at `path`; returns (size, md5, sha512).
+async fn write_staged(
+    path: &std::path::Path,
+    body: Body,
+    max: u64,
+) -> ImageResult<(u64, String, String)> {
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .await
+        .map_err(|e| ImageError::Internal(format!("creating {}: {e}", path.display())))?;
+    let mut md5 = Md5::new();
+    let mut sha512 = Sha512::new();
+    let mut size: u64 = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            tracing::debug!(error = %e, "upload stream broke");
+            ImageError::BadRequest("The image data could not be read completely.".into())
+        })?;
+        size += chunk.len() as u64;
+        if size > max {
+            return Err(too_large(max));
+        }
+        md5.update(&chunk);
+        sha512.update(&chunk);
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| ImageError::Internal(format!("writing {}: {e}", path.display())))?;
+    }
+    file.sync_all()
+        .await
+        .map_err(|e| ImageError::Internal(format!("syncing {}: {e}", path.display())))?;
+    Ok((
+        size,
+        hex::encode(md5.finalize()),
+        hex::encode(sha512.finalize()),
+    ))
+}
+
+/// `GET /v2/images/{image_id}/file`: the data as a stream, or 204 when
+/// there is none yet.
+pub async fn download(
+    State(state): State<Arc<ImageState>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> ImageResult<Response> {
+    let image = load_visible(&state, &caller, &id)?;
+    if image.status == "deactivated" && !caller.is_admin() {
+        return Err(ImageError::Forbidden(
+            "The requested image has been deactivated. Image data download is forbidden.".into(),
+        ));
+    }
+    if image.status != "active" {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let Some((len, stream)) = state
+        .data
+        .get(&id)
+        .await
+        .map_err(|e| ImageError::Internal(format!("reading image data: {e}")))?
+    else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let mut response = Body::from_stream(stream).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if let Some(md5) = image.checksum.as_deref().and_then(|c| c.parse().ok()) {
+        h.insert("content-md5", md5);
+    }
+    Ok(response)
+}

@@ -1,0 +1,173 @@
+//! Image data through HTTP: streamed upload and download with matching
+//! hashes, and uploads refused by the inspection (backing file, format
+//! mismatch) or by size, leaving the image not active.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{assert_glance_error, image_body, qemu_img, Images};
+use md5::{Digest, Md5};
+use reqwest::Method;
+use sha2::Sha512;
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 253) as u8).collect()
+}
+
+#[tokio::test]
+async fn upload_then_download_is_byte_identical_with_matching_hashes() {
+    let c = Images::start().await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let id = c.create(&member, image_body("raw1", "raw")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _, body) = c.download(&member, &id).await;
+    assert_eq!((status, body.len()), (204, 0), "no data yet");
+    let data = pattern(3 * 1024 * 1024 + 17);
+    let r = c.upload(&member, &id, data.clone()).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let image = c.show(&member, &id).await.body;
+    let md5 = hex::encode(Md5::digest(&data));
+    assert_eq!(image["status"], "active");
+    assert_eq!(image["size"], data.len());
+    assert_eq!(image["virtual_size"], data.len());
+    assert_eq!(image["checksum"], md5.as_str());
+    assert_eq!(image["os_hash_algo"], "sha512");
+    assert_eq!(
+        image["os_hash_value"],
+        hex::encode(Sha512::digest(&data)).as_str()
+    );
+    let (status, headers, back) = c.download(&member, &id).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-md5"], md5.as_str());
+    assert!(back == data, "downloaded bytes differ");
+    // A second upload to an active image conflicts.
+    assert_glance_error(&c.upload(&member, &id, vec![0; 512]).await, 409);
+    // Deleting removes the data.
+    let r =
+        c.s.call(c.s.req(Method::DELETE, &c.url(&format!("/v2/images/{id}")), &member))
+            .await;
+    assert_eq!(r.status, 204);
+    assert!(!c.data_dir.path().join("images").join(&id).exists());
+}
+
+#[tokio::test]
+async fn a_qcow2_with_a_backing_file_is_refused_and_not_active() {
+    let c = Images::start().await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let dir = tempfile::tempdir().unwrap();
+    qemu_img(
+        dir.path(),
+        &[
+            "create",
+            "-f",
+            "qcow2",
+            "-b",
+            "/etc/passwd",
+            "-F",
+            "raw",
+            "evil.qcow2",
+        ],
+    );
+    let evil = std::fs::read(dir.path().join("evil.qcow2")).unwrap();
+    let id = c.create(&member, image_body("evil", "qcow2")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c.upload(&member, &id, evil).await;
+    assert!(
+        assert_glance_error(&r, 400).contains("backing file"),
+        "{}",
+        r.body
+    );
+    let image = c.show(&member, &id).await.body;
+    assert_eq!(image["status"], "queued");
+    assert_eq!(image["size"], serde_json::Value::Null);
+    let (status, _, _) = c.download(&member, &id).await;
+    assert_eq!(status, 204);
+    let leftovers = std::fs::read_dir(c.data_dir.path().join("images"))
+        .unwrap()
+        .count();
+    assert_eq!(leftovers, 0, "the refused upload was removed");
+}
+
+#[tokio::test]
+async fn a_clean_qcow2_is_accepted_with_its_virtual_size() {
+    let c = Images::start().await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let dir = tempfile::tempdir().unwrap();
+    qemu_img(dir.path(), &["create", "-f", "qcow2", "ok.qcow2", "16M"]);
+    let data = std::fs::read(dir.path().join("ok.qcow2")).unwrap();
+    let id = c.create(&member, image_body("ok", "qcow2")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(c.upload(&member, &id, data.clone()).await.status, 204);
+    let image = c.show(&member, &id).await.body;
+    assert_eq!(image["status"], "active");
+    assert_eq!(image["virtual_size"], 16 * 1024 * 1024);
+    assert!(c.download(&member, &id).await.2 == data);
+}
+
+#[tokio::test]
+async fn raw_data_declared_as_qcow2_is_refused() {
+    let c = Images::start().await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let id = c.create(&member, image_body("liar", "qcow2")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c.upload(&member, &id, pattern(1 << 20)).await;
+    assert!(
+        assert_glance_error(&r, 400).contains("declared qcow2"),
+        "{}",
+        r.body
+    );
+    assert_eq!(c.show(&member, &id).await.body["status"], "queued");
+}
+
+#[tokio::test]
+async fn an_upload_over_the_size_limit_is_413_and_leaves_the_image_queued() {
+    let c = Images::start_with_max(1024 * 1024).await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let id = c.create(&member, image_body("big", "raw")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c.upload(&member, &id, pattern(2 * 1024 * 1024)).await;
+    assert_glance_error(&r, 413);
+    assert_eq!(c.show(&member, &id).await.body["status"], "queued");
+    // Within the limit it then succeeds.
+    assert_eq!(c.upload(&member, &id, pattern(4096)).await.status, 204);
+}
+
+#[tokio::test]
+async fn uploads_need_formats_the_right_media_type_and_ownership() {
+    let c = Images::start().await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let (other, _) = c.other_project("other").await;
+    let bare = c
+        .create(&member, serde_json::json!({"name": "noformat"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_glance_error(&c.upload(&member, &bare, vec![0; 512]).await, 400);
+    let id = c.create(&member, image_body("x", "raw")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rb =
+        c.s.req(
+            Method::PUT,
+            &c.url(&format!("/v2/images/{id}/file")),
+            &member,
+        )
+        .header("Content-Type", "application/json")
+        .body("{}");
+    assert_glance_error(&c.s.call(rb).await, 415);
+    assert_glance_error(&c.upload(&other, &id, vec![0; 512]).await, 404);
+    assert_eq!(c.show(&member, &id).await.body["status"], "queued");
+}
