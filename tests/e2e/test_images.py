@@ -1,0 +1,118 @@
+"""Images through `openstack image`: upload and download byte for byte,
+unsafe uploads refused, and the metadata commands users run."""
+
+import hashlib
+import shutil
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.cli
+
+needs_qemu_img = pytest.mark.skipif(shutil.which("qemu-img") is None,
+                                    reason="qemu-img is not installed")
+
+
+def qemu_img(*args: str) -> None:
+    subprocess.run(["qemu-img", *args], check=True, capture_output=True)
+
+
+def make_raw(path, size: int = 3 * 1024 * 1024 + 11) -> bytes:
+    data = bytes((i * 7) % 253 for i in range(size))
+    path.write_bytes(data)
+    return data
+
+
+def image_by_name(stack, name: str):
+    rows = stack.openstack_json("image", "list", "--name", name, "--long")
+    return rows[0] if rows else None
+
+
+@needs_qemu_img
+def test_qcow2_upload_and_save_are_byte_identical(stack, tmp_path):
+    src = tmp_path / "x.qcow2"
+    qemu_img("create", "-f", "qcow2", str(src), "16M")
+    image = stack.openstack_json("image", "create", "--file", str(src), "--disk-format", "qcow2",
+                                 "--container-format", "bare", "img1")
+    assert image["status"] == "active"
+    assert image["checksum"] == hashlib.md5(src.read_bytes()).hexdigest()
+    out = tmp_path / "out"
+    stack.openstack("image", "save", "--file", str(out), "img1")
+    assert out.read_bytes() == src.read_bytes()
+
+
+def test_raw_upload_and_save_are_byte_identical(stack, tmp_path):
+    src = tmp_path / "x.raw"
+    data = make_raw(src)
+    image = stack.openstack_json("image", "create", "--file", str(src), "--disk-format", "raw",
+                                 "--container-format", "bare", "img2")
+    assert image["status"] == "active"
+    assert image["size"] == len(data)
+    out = tmp_path / "out"
+    stack.openstack("image", "save", "--file", str(out), "img2")
+    assert out.read_bytes() == data
+    shown = stack.openstack_json("image", "show", "img2")
+    assert shown["properties"]["os_hash_value"] == hashlib.sha512(data).hexdigest()
+
+
+@needs_qemu_img
+def test_qcow2_with_a_backing_file_is_refused(stack, tmp_path):
+    evil = tmp_path / "evil.qcow2"
+    qemu_img("create", "-f", "qcow2", "-b", "/etc/passwd", "-F", "raw", str(evil))
+    proc = stack.openstack("image", "create", "--file", str(evil), "--disk-format", "qcow2",
+                           "--container-format", "bare", "evil", check=False)
+    image = image_by_name(stack, "evil")
+    assert proc.returncode != 0 or (image is not None and image["Status"] != "active"), proc
+    assert "backing file" in proc.stderr, proc.stderr
+    assert image is None or image["Status"] != "active"
+
+
+def test_raw_data_declared_as_qcow2_is_refused(stack, tmp_path):
+    src = tmp_path / "x.raw"
+    make_raw(src, 1024 * 1024)
+    proc = stack.openstack("image", "create", "--file", str(src), "--disk-format", "qcow2",
+                           "--container-format", "bare", "liar", check=False)
+    assert proc.returncode != 0
+    image = image_by_name(stack, "liar")
+    assert image is None or image["Status"] != "active"
+
+
+def test_image_list_show_set_and_delete(stack, tmp_path):
+    src = tmp_path / "x.raw"
+    make_raw(src, 4096)
+    created = stack.openstack_json("image", "create", "--file", str(src), "--disk-format", "raw",
+                                   "--container-format", "bare", "--property", "os_distro=test",
+                                   "img3")
+    names = [row["Name"] for row in stack.openstack_json("image", "list")]
+    assert names == ["img3"]
+    stack.openstack("image", "set", "--property", "k=v", "--min-disk", "1", "img3")
+    shown = stack.openstack_json("image", "show", "img3")
+    assert shown["id"] == created["id"]
+    assert shown["properties"]["k"] == "v"
+    assert shown["properties"]["os_distro"] == "test"
+    assert shown["min_disk"] == 1
+    stack.openstack("image", "unset", "--property", "k", "img3")
+    assert "k" not in stack.openstack_json("image", "show", "img3")["properties"]
+    stack.openstack("image", "delete", "img3")
+    assert stack.openstack_json("image", "list") == []
+
+
+def test_protected_image_cannot_be_deleted(stack):
+    stack.openstack("image", "create", "--protected", "guarded")
+    proc = stack.openstack("image", "delete", "guarded", check=False)
+    assert proc.returncode != 0
+    assert image_by_name(stack, "guarded") is not None
+    stack.openstack("image", "set", "--unprotected", "guarded")
+    stack.openstack("image", "delete", "guarded")
+    assert image_by_name(stack, "guarded") is None
+
+
+def test_another_projects_private_image_is_invisible(stack):
+    stack.openstack("image", "create", "--private", "secret")
+    stack.openstack("project", "create", "other")
+    stack.openstack("user", "create", "--password", "other-pw-123", "bob")
+    stack.openstack("role", "add", "--user", "bob", "--project", "other", "member")
+    bob = stack.user_env("bob", "other-pw-123", "other")
+    assert stack.openstack_json("image", "list", env=bob) == []
+    proc = stack.openstack("image", "show", "secret", env=bob, check=False)
+    assert proc.returncode != 0
