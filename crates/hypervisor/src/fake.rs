@@ -1,0 +1,645 @@
+//! An in-memory [`Hypervisor`]: the same state machine as the QEMU driver,
+//! no processes.
+//!
+//! The control plane's tests and scale benchmarks run against it, so it is
+//! a working stand-in rather than a mock: it enforces the transitions of
+//! the crate's state machine, counts capacity, and writes a console log
+//! with the test guest's marker lines (`ferrostack-guest: instance-id`,
+//! `public-key`, `ready`) so tests that read the console behave the same as
+//! against a real guest. Tests can inject failures ([`FakeHypervisor::fail_next`]),
+//! delays ([`FakeHypervisor::set_delay`]; a delay beyond the operation's
+//! deadline ends in [`HypervisorError::Timeout`] with the state unchanged,
+//! as a real stuck operation would), and events a host produces on its own
+//! ([`FakeHypervisor::guest_powered_off`], [`FakeHypervisor::guest_panicked`]).
+//!
+//! An operation without a delay never awaits and holds one short mutex, so
+//! spawning thousands of instances per second is cheap.
+
+use crate::{
+    transition_allowed, Accelerator, Capabilities, HvFuture, Hypervisor, HypervisorError,
+    InstanceInfo, InstanceSpec, Operation, PowerOffOutcome, PowerState, Result,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How the fake host looks.
+#[derive(Debug, Clone)]
+pub struct FakeConfig {
+    /// What [`Hypervisor::capabilities`] reports; `vcpus`, `memory_mib`
+    /// and `local_disk_gib` are also the capacity spawns are checked
+    /// against.
+    pub capabilities: Capabilities,
+    /// Every operation's deadline: an injected delay longer than this ends
+    /// in a timeout.
+    pub deadline: Duration,
+}
+
+impl Default for FakeConfig {
+    fn default() -> Self {
+        FakeConfig {
+            capabilities: Capabilities {
+                hypervisor_type: "QEMU".into(),
+                accelerator: Accelerator::Tcg,
+                vcpus: 64,
+                memory_mib: 256 * 1024,
+                local_disk_gib: 10 * 1024,
+                cpu_arch: "x86_64".into(),
+            },
+            deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct FakeInstance {
+    spec: InstanceSpec,
+    state: PowerState,
+    pid: Option<u32>,
+    console: String,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    instances: HashMap<Uuid, FakeInstance>,
+    failures: HashMap<Operation, u32>,
+    delays: HashMap<Operation, Duration>,
+    next_pid: u32,
+    /// vCPUs, MiB and GiB held by all instances (stopped ones too, as in
+    /// Nova), kept as running totals so a spawn is O(1).
+    used: [u64; 3],
+}
+
+/// The in-memory hypervisor. Cheap to clone; clones share the host.
+#[derive(Debug, Clone)]
+pub struct FakeHypervisor {
+    config: Arc<FakeConfig>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Default for FakeHypervisor {
+    fn default() -> Self {
+        FakeHypervisor::new(FakeConfig::default())
+    }
+}
+
+impl FakeHypervisor {
+    /// A fake host with this configuration and no instances.
+    pub fn new(config: FakeConfig) -> Self {
+        FakeHypervisor {
+            config: Arc::new(config),
+            inner: Arc::new(Mutex::new(Inner {
+                next_pid: 1000,
+                ..Inner::default()
+            })),
+        }
+    }
+
+    /// Makes the next `count` calls of `op` fail with
+    /// [`HypervisorError::Injected`] and change nothing.
+    pub fn fail_next(&self, op: Operation, count: u32) {
+        self.lock().failures.insert(op, count);
+    }
+
+    /// Makes every call of `op` take `delay` (zero removes it).
+    pub fn set_delay(&self, op: Operation, delay: Duration) {
+        let mut inner = self.lock();
+        if delay.is_zero() {
+            inner.delays.remove(&op);
+        } else {
+            inner.delays.insert(op, delay);
+        }
+    }
+
+    /// The guest powers itself off (or its VM process dies): `Shutoff`.
+    pub fn guest_powered_off(&self, id: Uuid) -> Result<()> {
+        let mut inner = self.lock();
+        let inst = inner
+            .instances
+            .get_mut(&id)
+            .ok_or(HypervisorError::NotFound { id })?;
+        inst.state = PowerState::Shutoff;
+        inst.pid = None;
+        Ok(())
+    }
+
+    /// The guest kernel panics: `Crashed`.
+    pub fn guest_panicked(&self, id: Uuid) -> Result<()> {
+        let mut inner = self.lock();
+        let inst = inner
+            .instances
+            .get_mut(&id)
+            .ok_or(HypervisorError::NotFound { id })?;
+        if inst.state == PowerState::Shutoff {
+            return Err(HypervisorError::InvalidState {
+                id,
+                op: Operation::State,
+                state: inst.state,
+            });
+        }
+        inst.state = PowerState::Crashed;
+        Ok(())
+    }
+
+    /// How many instances exist.
+    pub fn len(&self) -> usize {
+        self.lock().instances.len()
+    }
+
+    /// Whether no instance exists.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave Inner half-updated in
+        // a way that matters to a test double; keep going.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies an injected delay and failure for `op`.
+    async fn preamble(&self, op: Operation, id: Uuid) -> Result<()> {
+        let delay = {
+            let mut inner = self.lock();
+            if let Some(n) = inner.failures.get_mut(&op) {
+                if *n > 0 {
+                    *n -= 1;
+                    return Err(HypervisorError::Injected { op });
+                }
+            }
+            inner.delays.get(&op).copied()
+        };
+        if let Some(delay) = delay {
+            if delay > self.config.deadline {
+                tokio::time::sleep(self.config.deadline).await;
+                return Err(HypervisorError::Timeout {
+                    id,
+                    op,
+                    after: self.config.deadline,
+                });
+            }
+            tokio::time::sleep(delay).await;
+        }
+        Ok(())
+    }
+
+    /// Runs a state transition on an existing instance.
+    async fn transition(
+        &self,
+        id: Uuid,
+        op: Operation,
+        hard: bool,
+        apply: impl FnOnce(&mut FakeInstance, &mut u32) + Send,
+    ) -> Result<InstanceInfo> {
+        self.preamble(op, id).await?;
+        let mut inner = self.lock();
+        let Inner {
+            instances,
+            next_pid,
+            ..
+        } = &mut *inner;
+        let inst = instances
+            .get_mut(&id)
+            .ok_or(HypervisorError::NotFound { id })?;
+        if !transition_allowed(op, inst.state, hard) {
+            return Err(HypervisorError::InvalidState {
+                id,
+                op,
+                state: inst.state,
+            });
+        }
+        apply(inst, next_pid);
+        Ok(info(inst))
+    }
+}
+
+fn info(inst: &FakeInstance) -> InstanceInfo {
+    InstanceInfo {
+        id: inst.spec.id,
+        name: inst.spec.name.clone(),
+        state: inst.state,
+        pid: inst.pid,
+    }
+}
+
+/// Starts the fake VM: a new pid and the guest's boot markers.
+fn boot(inst: &mut FakeInstance, next_pid: &mut u32) {
+    *next_pid = next_pid.wrapping_add(1).max(1000);
+    inst.pid = Some(*next_pid);
+    inst.state = PowerState::Running;
+    let id = inst.spec.id;
+    inst.console.push_str("ferrostack-guest: booted\n");
+    match &inst.spec.config_drive {
+        None => inst.console.push_str("ferrostack-guest: no config-drive\n"),
+        Some(cd) => {
+            inst.console
+                .push_str("ferrostack-guest: config-drive /dev/vdb\n");
+            inst.console
+                .push_str(&format!("ferrostack-guest: instance-id {id}\n"));
+            let meta: serde_json::Value =
+                serde_json::from_str(&cd.meta_data_json).unwrap_or_default();
+            if let Some(h) = meta.get("hostname").and_then(|h| h.as_str()) {
+                inst.console
+                    .push_str(&format!("ferrostack-guest: hostname {h}\n"));
+            }
+            if let Some(keys) = meta.get("public_keys").and_then(|k| k.as_object()) {
+                for key in keys.values().filter_map(|k| k.as_str()) {
+                    inst.console.push_str(&format!(
+                        "ferrostack-guest: public-key {}\n",
+                        key.trim_end_matches('\n')
+                    ));
+                }
+            }
+        }
+    }
+    inst.console.push_str("ferrostack-guest: ready\n");
+}
+
+/// Adds (or takes away) what `spec` holds to the running totals.
+fn add(used: [u64; 3], spec: &InstanceSpec, take: bool) -> [u64; 3] {
+    let amounts = [u64::from(spec.vcpus), spec.memory_mib, spec.root_disk_gib];
+    let mut out = used;
+    for (o, a) in out.iter_mut().zip(amounts) {
+        *o = if take {
+            o.saturating_add(a)
+        } else {
+            o.saturating_sub(a)
+        };
+    }
+    out
+}
+
+fn stop(inst: &mut FakeInstance) {
+    inst.state = PowerState::Shutoff;
+    inst.pid = None;
+}
+
+impl Hypervisor for FakeHypervisor {
+    fn capabilities(&self) -> HvFuture<'_, Capabilities> {
+        Box::pin(async move {
+            self.preamble(Operation::Capabilities, Uuid::nil()).await?;
+            Ok(self.config.capabilities.clone())
+        })
+    }
+
+    fn spawn(&self, spec: InstanceSpec) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(async move {
+            let id = spec.id;
+            self.preamble(Operation::Spawn, id).await?;
+            if spec.vcpus == 0 || spec.memory_mib == 0 {
+                return Err(HypervisorError::InvalidSpec(
+                    "vcpus and memory_mib must be positive".into(),
+                ));
+            }
+            let mut inner = self.lock();
+            if inner.instances.contains_key(&id) {
+                return Err(HypervisorError::AlreadyExists { id });
+            }
+            let caps = &self.config.capabilities;
+            let [vcpus, mem, disk] = inner.used;
+            for (resource, used, total, requested) in [
+                ("vcpus", vcpus, u64::from(caps.vcpus), u64::from(spec.vcpus)),
+                ("memory_mib", mem, caps.memory_mib, spec.memory_mib),
+                ("disk_gib", disk, caps.local_disk_gib, spec.root_disk_gib),
+            ] {
+                let available = total.saturating_sub(used);
+                if requested > available {
+                    return Err(HypervisorError::InsufficientCapacity {
+                        resource,
+                        requested,
+                        available,
+                    });
+                }
+            }
+            inner.used = add(inner.used, &spec, true);
+            let mut inst = FakeInstance {
+                spec,
+                state: PowerState::Shutoff,
+                pid: None,
+                console: String::new(),
+            };
+            boot(&mut inst, &mut inner.next_pid);
+            let out = info(&inst);
+            inner.instances.insert(id, inst);
+            Ok(out)
+        })
+    }
+
+    fn destroy(&self, id: Uuid) -> HvFuture<'_, ()> {
+        Box::pin(async move {
+            self.preamble(Operation::Destroy, id).await?;
+            let mut inner = self.lock();
+            if let Some(inst) = inner.instances.remove(&id) {
+                inner.used = add(inner.used, &inst.spec, false);
+            }
+            Ok(())
+        })
+    }
+
+    fn power_off(&self, id: Uuid, graceful_timeout: Duration) -> HvFuture<'_, PowerOffOutcome> {
+        Box::pin(async move {
+            let mut outcome = PowerOffOutcome::Forced;
+            self.transition(id, Operation::PowerOff, false, |inst, _| {
+                // The fake guest honours the button when running and the
+                // caller gave it any time at all.
+                if inst.state == PowerState::Running && !graceful_timeout.is_zero() {
+                    inst.console
+                        .push_str("ferrostack-guest: power-button, powering off\n");
+                    outcome = PowerOffOutcome::Graceful;
+                }
+                stop(inst);
+            })
+            .await?;
+            Ok(outcome)
+        })
+    }
+
+    fn power_on(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(self.transition(id, Operation::PowerOn, false, boot))
+    }
+
+    fn reboot(&self, id: Uuid, hard: bool) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(
+            self.transition(id, Operation::Reboot, hard, move |inst, next_pid| {
+                if !hard {
+                    inst.console
+                        .push_str("ferrostack-guest: power-button, powering off\n");
+                }
+                stop(inst);
+                boot(inst, next_pid);
+            }),
+        )
+    }
+
+    fn pause(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(self.transition(id, Operation::Pause, false, |i, _| {
+            i.state = PowerState::Paused
+        }))
+    }
+
+    fn unpause(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(self.transition(id, Operation::Unpause, false, |i, _| {
+            i.state = PowerState::Running
+        }))
+    }
+
+    fn suspend(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(self.transition(id, Operation::Suspend, false, |i, _| {
+            i.state = PowerState::Suspended
+        }))
+    }
+
+    fn resume(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(self.transition(id, Operation::Resume, false, |i, _| {
+            i.state = PowerState::Running
+        }))
+    }
+
+    fn state(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(self.transition(id, Operation::State, false, |_, _| {}))
+    }
+
+    fn list(&self) -> HvFuture<'_, Vec<InstanceInfo>> {
+        Box::pin(async move {
+            self.preamble(Operation::List, Uuid::nil()).await?;
+            let inner = self.lock();
+            let mut all: Vec<_> = inner.instances.values().map(info).collect();
+            all.sort_by_key(|i| i.id);
+            Ok(all)
+        })
+    }
+
+    fn console_log(&self, id: Uuid, max_bytes: usize) -> HvFuture<'_, String> {
+        Box::pin(async move {
+            self.preamble(Operation::ConsoleLog, id).await?;
+            let inner = self.lock();
+            let inst = inner
+                .instances
+                .get(&id)
+                .ok_or(HypervisorError::NotFound { id })?;
+            Ok(crate::qemu::tail_lossy(inst.console.as_bytes(), max_bytes))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BaseFormat, ConfigDrive};
+    use std::time::Instant;
+
+    fn spec(vcpus: u32, mem: u64) -> InstanceSpec {
+        InstanceSpec {
+            id: Uuid::new_v4(),
+            name: "vm".into(),
+            vcpus,
+            memory_mib: mem,
+            root_disk_gib: 1,
+            base_image: "/images/base.qcow2".into(),
+            base_format: BaseFormat::Qcow2,
+            config_drive: Some(ConfigDrive {
+                meta_data_json: r#"{"public_keys":{"k":"ssh-ed25519 AAAA me\n"},"uuid":"x"}"#
+                    .into(),
+                ..ConfigDrive::default()
+            }),
+            nics: vec![],
+        }
+    }
+
+    fn invalid(r: Result<InstanceInfo>) -> (Operation, PowerState) {
+        match r {
+            Err(HypervisorError::InvalidState { op, state, .. }) => (op, state),
+            other => panic!("expected InvalidState, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn walks_the_state_machine() {
+        let hv = FakeHypervisor::default();
+        let s = spec(1, 128);
+        let id = s.id;
+        let i = hv.spawn(s).await.expect("spawn");
+        assert_eq!(i.state, PowerState::Running);
+        let log = hv.console_log(id, 4096).await.expect("log");
+        assert!(log.contains("ferrostack-guest: public-key ssh-ed25519 AAAA me\n"));
+        assert!(log.ends_with("ferrostack-guest: ready\n"));
+
+        assert_eq!(
+            invalid(hv.unpause(id).await),
+            (Operation::Unpause, PowerState::Running)
+        );
+        assert_eq!(
+            invalid(hv.power_on(id).await),
+            (Operation::PowerOn, PowerState::Running)
+        );
+        assert_eq!(hv.pause(id).await.expect("pause").state, PowerState::Paused);
+        assert_eq!(
+            invalid(hv.suspend(id).await),
+            (Operation::Suspend, PowerState::Paused)
+        );
+        assert_eq!(
+            invalid(hv.reboot(id, false).await),
+            (Operation::Reboot, PowerState::Paused)
+        );
+        assert_eq!(
+            hv.unpause(id).await.expect("unpause").state,
+            PowerState::Running
+        );
+        assert_eq!(
+            hv.suspend(id).await.expect("suspend").state,
+            PowerState::Suspended
+        );
+        assert_eq!(
+            invalid(hv.unpause(id).await),
+            (Operation::Unpause, PowerState::Suspended)
+        );
+        assert_eq!(
+            hv.resume(id).await.expect("resume").state,
+            PowerState::Running
+        );
+
+        let out = hv.power_off(id, Duration::from_secs(5)).await.expect("off");
+        assert_eq!(out, PowerOffOutcome::Graceful);
+        let st = hv.state(id).await.expect("state");
+        assert_eq!((st.state, st.pid), (PowerState::Shutoff, None));
+        assert!(matches!(
+            hv.power_off(id, Duration::ZERO).await,
+            Err(HypervisorError::InvalidState { .. })
+        ));
+        assert_eq!(
+            invalid(hv.reboot(id, false).await),
+            (Operation::Reboot, PowerState::Shutoff)
+        );
+        assert_eq!(
+            hv.reboot(id, true).await.expect("hard").state,
+            PowerState::Running
+        );
+
+        hv.guest_panicked(id).expect("panic");
+        assert_eq!(
+            hv.state(id).await.expect("state").state,
+            PowerState::Crashed
+        );
+        assert_eq!(
+            hv.power_off(id, Duration::from_secs(1)).await.expect("off"),
+            PowerOffOutcome::Forced
+        );
+        assert_eq!(
+            hv.power_on(id).await.expect("on").state,
+            PowerState::Running
+        );
+        hv.guest_powered_off(id).expect("off");
+        assert_eq!(hv.list().await.expect("list")[0].state, PowerState::Shutoff);
+
+        hv.destroy(id).await.expect("destroy");
+        hv.destroy(id).await.expect("destroy is idempotent");
+        assert!(matches!(
+            hv.state(id).await,
+            Err(HypervisorError::NotFound { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn capacity_duplicates_and_bad_specs() {
+        let hv = FakeHypervisor::new(FakeConfig {
+            capabilities: Capabilities {
+                vcpus: 4,
+                memory_mib: 1024,
+                ..FakeConfig::default().capabilities
+            },
+            ..FakeConfig::default()
+        });
+        let a = spec(2, 512);
+        hv.spawn(a.clone()).await.expect("a");
+        assert!(matches!(
+            hv.spawn(a.clone()).await,
+            Err(HypervisorError::AlreadyExists { .. })
+        ));
+        match hv.spawn(spec(1, 1024)).await {
+            Err(HypervisorError::InsufficientCapacity {
+                resource,
+                requested,
+                available,
+            }) => assert_eq!((resource, requested, available), ("memory_mib", 1024, 512)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            hv.spawn(spec(3, 1)).await,
+            Err(HypervisorError::InsufficientCapacity {
+                resource: "vcpus",
+                ..
+            })
+        ));
+        assert!(matches!(
+            hv.spawn(spec(0, 1)).await,
+            Err(HypervisorError::InvalidSpec(_))
+        ));
+        hv.destroy(a.id).await.expect("destroy frees capacity");
+        hv.spawn(spec(4, 1024)).await.expect("fits again");
+    }
+
+    #[tokio::test]
+    async fn injected_failures_and_delays() {
+        let hv = FakeHypervisor::new(FakeConfig {
+            deadline: Duration::from_millis(50),
+            ..FakeConfig::default()
+        });
+        hv.fail_next(Operation::Spawn, 1);
+        let s = spec(1, 64);
+        assert!(matches!(
+            hv.spawn(s.clone()).await,
+            Err(HypervisorError::Injected {
+                op: Operation::Spawn
+            })
+        ));
+        assert!(hv.is_empty(), "a failed spawn leaves nothing");
+        hv.spawn(s.clone()).await.expect("second try");
+
+        hv.set_delay(Operation::Pause, Duration::from_millis(5));
+        let t = Instant::now();
+        hv.pause(s.id).await.expect("pause");
+        assert!(t.elapsed() >= Duration::from_millis(5));
+
+        hv.set_delay(Operation::Unpause, Duration::from_secs(3600));
+        assert!(matches!(
+            hv.unpause(s.id).await,
+            Err(HypervisorError::Timeout {
+                op: Operation::Unpause,
+                ..
+            })
+        ));
+        assert_eq!(
+            hv.state(s.id).await.expect("state").state,
+            PowerState::Paused
+        );
+        hv.set_delay(Operation::Unpause, Duration::ZERO);
+        hv.unpause(s.id).await.expect("unpause");
+    }
+
+    #[tokio::test]
+    async fn thousands_of_spawns_per_second() {
+        let hv = FakeHypervisor::new(FakeConfig {
+            capabilities: Capabilities {
+                vcpus: u32::MAX,
+                memory_mib: u64::MAX,
+                local_disk_gib: u64::MAX,
+                ..FakeConfig::default().capabilities
+            },
+            ..FakeConfig::default()
+        });
+        let dyn_hv: &dyn Hypervisor = &hv;
+        let n = 5_000;
+        let t = Instant::now();
+        for _ in 0..n {
+            dyn_hv.spawn(spec(1, 64)).await.expect("spawn");
+        }
+        let elapsed = t.elapsed();
+        assert_eq!(hv.len(), n);
+        // Thousands per second even in a debug build.
+        assert!(
+            elapsed < Duration::from_secs(5),
+            "{n} spawns took {elapsed:?}"
+        );
+    }
+}

@@ -1,0 +1,473 @@
+//! The hypervisor seam of the host agent.
+//!
+//! The control plane stores the desired state of every instance; the host
+//! agent converges its host to it through the [`Hypervisor`] trait and
+//! reports what it observes. Two implementations share one state machine:
+//!
+//! - [`QemuHypervisor`] runs real VMs: one `qemu-system-x86_64` per
+//!   instance, daemonized into its own session so it survives an agent
+//!   restart, with everything about the instance in one directory (qcow2
+//!   overlay, config drive, QMP socket, pidfile, console log, the spec it was
+//!   spawned from). Its state is read from the OS on every call, never
+//!   cached, so a new driver over the same directory re-adopts running VMs
+//!   and reports a VM that died behind its back as `Shutoff`.
+//! - [`FakeHypervisor`] keeps the same state machine in memory, with
+//!   configurable capacity, injected failures and delays: control-plane
+//!   tests and scale benchmarks run against it with no root and no QEMU.
+//!
+//! # State machine
+//!
+//! ```text
+//!                 spawn (overlay + config drive + start)
+//!                   |
+//!                   v
+//!   +---------->  RUNNING  ---- pause ---->  PAUSED
+//!   |             |  ^  ^  <--- unpause ----   |
+//!   |             |  |  |                      |
+//!   |   suspend   |  |  +---- resume ---- SUSPENDED
+//!   |   +---------+  |                         ^
+//!   |   +------------|-------------------------+
+//!   |                |
+//!   | power_on,      | reboot(soft): Running -> Running (ACPI power off, start)
+//!   | reboot(hard)   | reboot(hard): any state -> Running (reset or start)
+//!   |                |
+//!   |      power_off (from Running, Paused, Suspended, Crashed;
+//!   |                 ACPI power button, hard stop after the timeout)
+//!   |                v
+//!   +-----------  SHUTOFF  <---- guest powers itself off / QEMU dies
+//!
+//!   CRASHED: the guest panicked (QMP `guest-panicked`); power_off or
+//!            reboot(hard) leave it.
+//!   destroy: any state -> gone (process, disk, config drive, socket, log);
+//!            destroying an unknown id is not an error.
+//! ```
+//!
+//! Any other request is [`HypervisorError::InvalidState`] and changes
+//! nothing. Every operation runs under a deadline ([`Deadlines`]) and ends
+//! in one of the states above: when an operation fails half way the driver
+//! undoes what it did (a failed spawn leaves no directory and no process),
+//! and [`Hypervisor::state`] always reports what is true rather than what
+//! was asked for.
+//!
+//! Suspend, for QEMU, is `stop` plus a marker file: vCPUs halt and memory
+//! stays resident, exactly like pause, but the instance reports
+//! `Suspended` and only `resume` leaves it. Rejected for now: saving RAM to
+//! a file (`migrate` to `exec:`/`file:` and `-incoming` on resume), which
+//! frees host memory but needs a restore path and disk space per instance;
+//! it can replace the marker without changing the trait.
+//!
+//! The trait is object-safe (`Arc<dyn Hypervisor>`): methods return boxed
+//! futures ([`HvFuture`]) rather than `async fn`, which a `dyn` trait
+//! cannot have on this toolchain.
+
+pub mod fake;
+pub mod qemu;
+pub mod qmp;
+
+pub use fake::{FakeConfig, FakeHypervisor};
+// pub use qemu::{QemuConfig, QemuHypervisor};
+
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The future every [`Hypervisor`] method returns.
+pub type HvFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, HypervisorError>> + Send + 'a>>;
+
+/// What the agent drives: one host's VMs.
+///
+/// Operations on one instance are serialized by the implementation;
+/// operations on different instances may run concurrently.
+pub trait Hypervisor: Send + Sync {
+    /// What this host offers: hypervisor type, accelerator, size.
+    fn capabilities(&self) -> HvFuture<'_, Capabilities>;
+
+    /// Creates and starts an instance; ends `Running` or leaves nothing.
+    fn spawn(&self, spec: InstanceSpec) -> HvFuture<'_, InstanceInfo>;
+
+    /// Stops the instance hard and removes everything it had on the host.
+    /// Idempotent: an unknown id is `Ok`.
+    fn destroy(&self, id: Uuid) -> HvFuture<'_, ()>;
+
+    /// Presses the ACPI power button, waits up to `graceful_timeout` for
+    /// the guest to power off, then stops it hard. Ends `Shutoff`.
+    fn power_off(&self, id: Uuid, graceful_timeout: Duration) -> HvFuture<'_, PowerOffOutcome>;
+
+    /// Starts a `Shutoff` instance from its existing disk.
+    fn power_on(&self, id: Uuid) -> HvFuture<'_, InstanceInfo>;
+
+    /// Soft (power off gracefully, start; `Running` only) or hard (reset a
+    /// live VM, start a stopped one; any state) reboot. Ends `Running`.
+    fn reboot(&self, id: Uuid, hard: bool) -> HvFuture<'_, InstanceInfo>;
+
+    /// Halts the vCPUs of a `Running` instance.
+    fn pause(&self, id: Uuid) -> HvFuture<'_, InstanceInfo>;
+
+    /// Continues a `Paused` instance.
+    fn unpause(&self, id: Uuid) -> HvFuture<'_, InstanceInfo>;
+
+    /// Suspends a `Running` instance (see the module doc for what that
+    /// means for QEMU).
+    fn suspend(&self, id: Uuid) -> HvFuture<'_, InstanceInfo>;
+
+    /// Resumes a `Suspended` instance.
+    fn resume(&self, id: Uuid) -> HvFuture<'_, InstanceInfo>;
+
+    /// The observed state of one instance.
+    fn state(&self, id: Uuid) -> HvFuture<'_, InstanceInfo>;
+
+    /// Every instance this driver knows, running or not (for re-adoption
+    /// after an agent restart).
+    fn list(&self) -> HvFuture<'_, Vec<InstanceInfo>>;
+
+    /// The last `max_bytes` of the serial console log (lossy UTF-8).
+    fn console_log(&self, id: Uuid, max_bytes: usize) -> HvFuture<'_, String>;
+}
+
+/// The accelerator QEMU runs guests with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accelerator {
+    /// Hardware virtualization; used only when a probe guest really ran.
+    Kvm,
+    /// Software emulation.
+    Tcg,
+}
+
+impl Accelerator {
+    /// The name QEMU's `-accel` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Accelerator::Kvm => "kvm",
+            Accelerator::Tcg => "tcg",
+        }
+    }
+}
+
+/// What a host offers, as the hypervisor details API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// `"QEMU"` (Nova's `hypervisor_type`).
+    pub hypervisor_type: String,
+    /// The accelerator instances get.
+    pub accelerator: Accelerator,
+    /// Logical CPUs on the host.
+    pub vcpus: u32,
+    /// Host memory in MiB.
+    pub memory_mib: u64,
+    /// Space for instance disks in GiB.
+    pub local_disk_gib: u64,
+    /// The CPU architecture (`x86_64`).
+    pub cpu_arch: String,
+}
+
+/// The on-disk format of a base image, as the image service verified it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaseFormat {
+    /// A qcow2 image (without a backing file or data file of its own).
+    Qcow2,
+    /// A raw image.
+    Raw,
+}
+
+impl BaseFormat {
+    /// The name `qemu-img -F` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BaseFormat::Qcow2 => "qcow2",
+            BaseFormat::Raw => "raw",
+        }
+    }
+}
+
+/// The files of a config drive, in cloud-init's OpenStack layout
+/// (`openstack/latest/...`). The documents are written as given: the
+/// caller owns their shape.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigDrive {
+    /// `openstack/latest/meta_data.json`.
+    pub meta_data_json: String,
+    /// `openstack/latest/user_data`, if any.
+    pub user_data: Option<Vec<u8>>,
+    /// `openstack/latest/network_data.json`, if any.
+    pub network_data_json: Option<String>,
+}
+
+/// A NIC wired to a tap device the network agent created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NicSpec {
+    /// The tap device name (at most 15 bytes).
+    pub tap: String,
+    /// The MAC address, `aa:bb:cc:dd:ee:ff`.
+    pub mac: String,
+}
+
+/// Everything needed to create an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceSpec {
+    /// The server id; also the QEMU `-uuid`.
+    pub id: Uuid,
+    /// The display name (QEMU `-name`).
+    pub name: String,
+    /// Virtual CPUs.
+    pub vcpus: u32,
+    /// Memory in MiB.
+    pub memory_mib: u64,
+    /// Root disk size in GiB; 0 keeps the base image's virtual size.
+    pub root_disk_gib: u64,
+    /// The cached, verified base image the overlay is backed by.
+    pub base_image: PathBuf,
+    /// The base image's verified format (never probed).
+    pub base_format: BaseFormat,
+    /// The config drive, if the server has one.
+    pub config_drive: Option<ConfigDrive>,
+    /// NICs; empty means no network device at all.
+    pub nics: Vec<NicSpec>,
+}
+
+/// The observed power state of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PowerState {
+    /// The guest runs.
+    Running,
+    /// vCPUs halted by `pause`.
+    Paused,
+    /// Suspended by `suspend`.
+    Suspended,
+    /// No VM process; the disk is kept.
+    Shutoff,
+    /// The guest panicked; the VM process is still there.
+    Crashed,
+}
+
+/// One instance as the driver sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceInfo {
+    /// The server id.
+    pub id: Uuid,
+    /// The display name.
+    pub name: String,
+    /// The observed power state.
+    pub state: PowerState,
+    /// The VM process id while there is one.
+    pub pid: Option<u32>,
+}
+
+/// How a power-off ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerOffOutcome {
+    /// The guest honoured the ACPI power button in time.
+    Graceful,
+    /// The timeout passed (or the guest could not be asked) and the VM was
+    /// stopped hard.
+    Forced,
+}
+
+/// The operations, for errors, deadlines and failure injection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// [`Hypervisor::capabilities`].
+    Capabilities,
+    /// [`Hypervisor::spawn`].
+    Spawn,
+    /// [`Hypervisor::destroy`].
+    Destroy,
+    /// [`Hypervisor::power_off`].
+    PowerOff,
+    /// [`Hypervisor::power_on`].
+    PowerOn,
+    /// [`Hypervisor::reboot`].
+    Reboot,
+    /// [`Hypervisor::pause`].
+    Pause,
+    /// [`Hypervisor::unpause`].
+    Unpause,
+    /// [`Hypervisor::suspend`].
+    Suspend,
+    /// [`Hypervisor::resume`].
+    Resume,
+    /// [`Hypervisor::state`].
+    State,
+    /// [`Hypervisor::list`].
+    List,
+    /// [`Hypervisor::console_log`].
+    ConsoleLog,
+}
+
+/// The state machine's verdict: may `op` run on an instance in `state`?
+/// Both drivers ask this before acting. `Spawn`, `Destroy` and the read
+/// operations are always allowed on an existing instance.
+pub fn transition_allowed(op: Operation, state: PowerState, hard: bool) -> bool {
+    use Operation as O;
+    use PowerState as S;
+    match op {
+        O::PowerOff => state != S::Shutoff,
+        O::PowerOn => state == S::Shutoff,
+        O::Reboot => hard || state == S::Running,
+        O::Pause | O::Suspend => state == S::Running,
+        O::Unpause => state == S::Paused,
+        O::Resume => state == S::Suspended,
+        O::Capabilities | O::Spawn | O::Destroy | O::State | O::List | O::ConsoleLog => true,
+    }
+}
+
+/// Deadlines for each kind of operation. The defaults allow for TCG on a
+/// loaded machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Creating the overlay and config drive and starting QEMU.
+    pub spawn: Duration,
+    /// Starting QEMU again (`power_on`, the second half of reboots).
+    pub start: Duration,
+    /// One QMP command, connection included.
+    pub qmp: Duration,
+    /// Waiting for the process to go after a hard stop.
+    pub hard_stop: Duration,
+    /// How long a soft reboot waits for the guest to power off.
+    pub soft_reboot: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            spawn: Duration::from_secs(60),
+            start: Duration::from_secs(30),
+            qmp: Duration::from_secs(5),
+            hard_stop: Duration::from_secs(10),
+            soft_reboot: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why a hypervisor operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HypervisorError {
+    /// No instance with this id.
+    #[error("instance {id} not found")]
+    NotFound {
+        /// The instance.
+        id: Uuid,
+    },
+    /// An instance with this id already exists.
+    #[error("instance {id} already exists")]
+    AlreadyExists {
+        /// The instance.
+        id: Uuid,
+    },
+    /// The state machine does not allow the operation now.
+    #[error("cannot {op:?} instance {id} while it is {state:?}")]
+    InvalidState {
+        /// The instance.
+        id: Uuid,
+        /// The refused operation.
+        op: Operation,
+        /// Its state when refused.
+        state: PowerState,
+    },
+    /// The host has not enough of a resource left.
+    #[error("not enough {resource} on this host: {requested} requested, {available} free")]
+    InsufficientCapacity {
+        /// `vcpus`, `memory_mib` or `disk_gib`.
+        resource: &'static str,
+        /// What the spec asked for.
+        requested: u64,
+        /// What is left.
+        available: u64,
+    },
+    /// The spec cannot be honoured (bad name, missing base image, ...).
+    #[error("invalid instance spec: {0}")]
+    InvalidSpec(String),
+    /// The operation did not finish within its deadline.
+    #[error("{op:?} of instance {id} did not finish within {after:?}")]
+    Timeout {
+        /// The instance.
+        id: Uuid,
+        /// The operation.
+        op: Operation,
+        /// The deadline.
+        after: Duration,
+    },
+    /// An external command could not be started.
+    #[error("cannot run {argv:?}")]
+    CommandSpawn {
+        /// The full command line.
+        argv: Vec<String>,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An external command failed.
+    #[error("{argv:?} failed ({status}): {}", stderr.trim())]
+    Command {
+        /// The full command line.
+        argv: Vec<String>,
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+    /// A file of the instance could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// QMP failed for this instance.
+    #[error("QMP for instance {id}: {source}")]
+    Qmp {
+        /// The instance.
+        id: Uuid,
+        /// Why.
+        #[source]
+        source: qmp::QmpError,
+    },
+    /// A process claims to be this instance's VM but its command line does
+    /// not carry the instance id: it is left alone.
+    #[error("pid {pid} in the pidfile of {id} is not its VM; refusing to touch it")]
+    ForeignProcess {
+        /// The instance.
+        id: Uuid,
+        /// The pid.
+        pid: u32,
+    },
+    /// A failure injected into the fake.
+    #[error("injected failure of {op:?}")]
+    Injected {
+        /// The failed operation.
+        op: Operation,
+    },
+}
+
+/// Results of this crate.
+pub type Result<T, E = HypervisorError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_follow_the_diagram() {
+        use Operation as O;
+        use PowerState as S;
+        assert!(transition_allowed(O::Pause, S::Running, false));
+        assert!(!transition_allowed(O::Pause, S::Paused, false));
+        assert!(!transition_allowed(O::Unpause, S::Suspended, false));
+        assert!(transition_allowed(O::Resume, S::Suspended, false));
+        assert!(!transition_allowed(O::PowerOn, S::Running, false));
+        assert!(!transition_allowed(O::PowerOff, S::Shutoff, false));
+        assert!(transition_allowed(O::PowerOff, S::Crashed, false));
+        assert!(!transition_allowed(O::Reboot, S::Shutoff, false));
+        assert!(transition_allowed(O::Reboot, S::Shutoff, true));
+        assert!(transition_allowed(O::Destroy, S::Paused, false));
+    }
+}
