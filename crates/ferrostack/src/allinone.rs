@@ -63,6 +63,12 @@ pub struct AllinoneArgs {
     /// Largest image upload accepted, in bytes (larger ones answer 413).
     #[arg(long, default_value_t = ferrostack_image::DEFAULT_MAX_IMAGE_SIZE)]
     max_image_size: u64,
+    /// Most images a project may own (Glance's image_count_total; default unlimited).
+    #[arg(long)]
+    image_count_quota: Option<u64>,
+    /// Most bytes of image data a project may own (Glance's image_size_total; default unlimited).
+    #[arg(long)]
+    image_size_quota: Option<u64>,
 }
 
 struct Listeners {
@@ -212,6 +218,10 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
             images: Arc::new(store.clone()),
             data: Arc::new(image_data),
             max_image_size: args.max_image_size,
+            quotas: ferrostack_image::ImageQuotas {
+                image_count_total: args.image_count_quota,
+                image_size_total: args.image_size_quota,
+            },
         }),
         stop_rx.clone(),
     ));

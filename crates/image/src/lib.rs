@@ -19,7 +19,8 @@
 //! files and format mismatches) and only then stored; see
 //! [`routes::file`]. Metadata bodies are limited to [`MAX_BODY_BYTES`];
 //! the upload route has no body limit of its own but stops at
-//! [`ImageConfig::max_image_size`] with 413.
+//! [`ImageConfig::max_image_size`] with 413. Per-project limits on image
+//! count and total size ([`ImageQuotas`]) also answer 413.
 
 // The Glance schema documents are large `json!` literals.
 #![recursion_limit = "256"]
@@ -32,13 +33,13 @@ pub mod routes;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::Router;
 use error::ImageError;
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_store::image::ImageStore;
 use http::StatusCode;
-use routes::{file, images, members, schemas, tags, unbuilt};
+use routes::{actions, file, images, members, schemas, tags, unbuilt};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -64,6 +65,22 @@ pub struct ImageConfig {
     pub data: Arc<dyn ImageDataStore>,
     /// Largest image accepted, in bytes.
     pub max_image_size: u64,
+    /// Per-project limits.
+    pub quotas: ImageQuotas,
+}
+
+/// Per-project image limits, Glance's `image_count_total` and
+/// `image_size_total` (here in bytes); `None` is unlimited, as in a Glance
+/// without quotas configured. Over a limit, creating or uploading answers
+/// 413. The check counts the project's images before the create or the
+/// upload, so two concurrent uploads may together pass the size limit by
+/// at most one image, as in Glance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImageQuotas {
+    /// Most images a project may own.
+    pub image_count_total: Option<u64>,
+    /// Most bytes of image data a project may own.
+    pub image_size_total: Option<u64>,
 }
 
 /// What handlers share.
@@ -76,6 +93,8 @@ pub struct ImageState {
     pub data: Arc<dyn ImageDataStore>,
     /// Largest image accepted, in bytes.
     pub max_image_size: u64,
+    /// Per-project limits.
+    pub quotas: ImageQuotas,
 }
 
 /// Glance's error body for `status` (kept for callers of the old API).
@@ -114,6 +133,7 @@ pub fn router(config: ImageConfig) -> Router {
         images: config.images,
         data: config.data,
         max_image_size: config.max_image_size,
+        quotas: config.quotas,
     });
     let root = state.public_url.clone();
     let listed = state.public_url.clone();
@@ -152,6 +172,14 @@ pub fn router(config: ImageConfig) -> Router {
             get(members::show)
                 .put(members::update)
                 .delete(members::delete),
+        )
+        .route(
+            "/v2/images/{image_id}/actions/deactivate",
+            post(actions::deactivate),
+        )
+        .route(
+            "/v2/images/{image_id}/actions/reactivate",
+            post(actions::reactivate),
         )
         .route("/v2/schemas/image", get(schemas::image))
         .route("/v2/schemas/images", get(schemas::images))

@@ -171,3 +171,63 @@ async fn uploads_need_formats_the_right_media_type_and_ownership() {
     assert_glance_error(&c.upload(&other, &id, vec![0; 512]).await, 404);
     assert_eq!(c.show(&member, &id).await.body["status"], "queued");
 }
+
+#[tokio::test]
+async fn the_projects_total_size_quota_refuses_the_upload_that_would_pass_it() {
+    let quotas = ferrostack_image::ImageQuotas {
+        image_count_total: None,
+        image_size_total: Some(10_000),
+    };
+    let c = Images::start_with(ferrostack_image::DEFAULT_MAX_IMAGE_SIZE, quotas).await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let first = c.create(&member, image_body("a", "raw")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(c.upload(&member, &first, pattern(6000)).await.status, 204);
+    let second = c.create(&member, image_body("b", "raw")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c.upload(&member, &second, pattern(6000)).await;
+    assert!(
+        assert_glance_error(&r, 413).contains("image_size_total"),
+        "{}",
+        r.body
+    );
+    assert_eq!(c.show(&member, &second).await.body["status"], "queued");
+    assert_eq!(c.upload(&member, &second, pattern(4000)).await.status, 204);
+}
+
+#[tokio::test]
+async fn deactivated_images_are_not_downloadable_until_reactivated() {
+    let c = Images::start().await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let id = c.create(&member, image_body("d", "raw")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let action = |a: &str| c.url(&format!("/v2/images/{id}/actions/{a}"));
+    let r =
+        c.s.call(c.s.req(Method::POST, &action("deactivate"), &member))
+            .await;
+    assert_glance_error(&r, 400);
+    c.upload(&member, &id, pattern(512)).await;
+    for _ in 0..2 {
+        let r =
+            c.s.call(c.s.req(Method::POST, &action("deactivate"), &member))
+                .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    assert_eq!(c.show(&member, &id).await.body["status"], "deactivated");
+    assert_glance_error(
+        &c.s.get(&c.url(&format!("/v2/images/{id}/file")), &member)
+            .await,
+        403,
+    );
+    let r =
+        c.s.call(c.s.req(Method::POST, &action("reactivate"), &member))
+            .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(c.download(&member, &id).await.2, pattern(512));
+}

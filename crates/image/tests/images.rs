@@ -376,3 +376,20 @@ async fn unbuilt_routes_answer_501_and_tokens_are_required() {
     let r = c.s.get(&c.url("/v2/schemas/images"), &member).await;
     assert_eq!(r.body["properties"]["images"]["items"]["name"], "image");
 }
+
+#[tokio::test]
+async fn the_projects_image_count_quota_refuses_one_more() {
+    let quotas = ferrostack_image::ImageQuotas {
+        image_count_total: Some(2),
+        image_size_total: None,
+    };
+    let c = Images::start_with(ferrostack_image::DEFAULT_MAX_IMAGE_SIZE, quotas).await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let (other, _) = c.other_project("other").await;
+    c.create(&member, json!({"name": "1"})).await;
+    c.create(&member, json!({"name": "2"})).await;
+    let r = c.post_image(&member, json!({"name": "3"})).await;
+    assert!(assert_glance_error(&r, 413).contains("image_count_total"));
+    assert_eq!(c.names(&member, "").await.len(), 2);
+    c.create(&other, json!({"name": "elsewhere"})).await;
+}

@@ -116,6 +116,34 @@ pub async fn upload(
     if declared.is_some_and(|n| n > state.max_image_size) {
         return Err(too_large(state.max_image_size));
     }
+    // The most this upload may write: the size cap, or what is left of
+    // the owner's total size quota if that is less.
+    let mut cap = state.max_image_size;
+    let mut over_quota = None;
+    if let (Some(limit), Some(owner)) = (state.quotas.image_size_total, image.owner.as_deref()) {
+        let used: u64 = state
+            .images
+            .list_images()?
+            .iter()
+            .filter(|i| i.owner.as_deref() == Some(owner))
+            .filter_map(|i| i.size)
+            .map(|s| s.max(0) as u64)
+            .sum();
+        let quota_error = ImageError::Status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "Quota exceeded for image_size_total: limit {limit} bytes, in use {used} bytes."
+            ),
+        );
+        let left = limit.saturating_sub(used);
+        if declared.is_some_and(|n| n > left) {
+            return Err(quota_error);
+        }
+        if left < cap {
+            cap = left;
+            over_quota = Some(quota_error);
+        }
+    }
     match state
         .images
         .transition_status(&id, &["queued"], "saving", now_micros())?
@@ -135,7 +163,13 @@ pub async fn upload(
         image_id: id.clone(),
         finished: false,
     };
-    let (size, md5, sha512) = write_staged(&upload.staged, body, state.max_image_size).await?;
+    let (size, md5, sha512) = match write_staged(&upload.staged, body, cap).await {
+        Err(Overflow::TooLarge) => {
+            return Err(over_quota.unwrap_or_else(|| too_large(state.max_image_size)))
+        }
+        Err(Overflow::Error(e)) => return Err(e),
+        Ok(done) => done,
+    };
     let path = upload.staged.clone();
     let format = disk_format.clone();
     let verdict =
@@ -180,12 +214,27 @@ pub async fn upload(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Stream `body` into a new file at `path`; returns (size, md5, sha512).
+/// Why writing the staged file stopped.
+enum Overflow {
+    /// More than the cap arrived.
+    TooLarge,
+    /// Anything else.
+    Error(ImageError),
+}
+
+impl From<ImageError> for Overflow {
+    fn from(e: ImageError) -> Self {
+        Overflow::Error(e)
+    }
+}
+
+/// Stream `body` into a new file at `path`, at most `max` bytes; returns
+/// (size, md5, sha512).
 async fn write_staged(
     path: &std::path::Path,
     body: Body,
     max: u64,
-) -> ImageResult<(u64, String, String)> {
+) -> Result<(u64, String, String), Overflow> {
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -203,7 +252,7 @@ async fn write_staged(
         })?;
         size += chunk.len() as u64;
         if size > max {
-            return Err(too_large(max));
+            return Err(Overflow::TooLarge);
         }
         md5.update(&chunk);
         sha512.update(&chunk);

@@ -385,6 +385,20 @@ pub async fn create(
     for (key, value) in &body {
         set_attribute(&mut image, key, value, Op::Create, &caller)?;
     }
+    if let (Some(limit), Some(owner)) = (state.quotas.image_count_total, image.owner.as_deref()) {
+        let count = state
+            .images
+            .list_images()?
+            .iter()
+            .filter(|i| i.owner.as_deref() == Some(owner))
+            .count() as u64;
+        if count >= limit {
+            return Err(ImageError::Status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Quota exceeded for image_count_total: limit {limit}, in use {count}."),
+            ));
+        }
+    }
     if !state.images.create_image(&image)? {
         return Err(ImageError::Conflict(format!(
             "An image with identifier {} already exists",

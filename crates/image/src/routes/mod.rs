@@ -1,6 +1,7 @@
 //! Handlers, one file per resource, and what they share: the caller, the
 //! query string, and loading an image the way its visibility allows.
 
+pub mod actions;
 pub mod file;
 pub mod images;
 pub mod members;

@@ -28,6 +28,11 @@ impl Images {
 
     /// Start it, accepting images up to `max_image_size` bytes.
     pub async fn start_with_max(max_image_size: u64) -> Images {
+        Images::start_with(max_image_size, Default::default()).await
+    }
+
+    /// Start it with a size cap and per-project quotas.
+    pub async fn start_with(max_image_size: u64, quotas: ferrostack_image::ImageQuotas) -> Images {
         let mut s = Stack::start().await;
         let data_dir = tempfile::tempdir().unwrap();
         let data = Arc::new(
@@ -43,6 +48,7 @@ impl Images {
                     images,
                     data,
                     max_image_size,
+                    quotas,
                 })
             })
             .await;
