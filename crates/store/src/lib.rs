@@ -19,6 +19,7 @@ pub mod db;
 pub mod identity;
 pub mod image;
 pub mod migrations;
+pub mod placement;
 pub mod quota;
 pub mod sqlite;
 

@@ -261,6 +261,35 @@ CREATE TABLE image_members (
 );
 CREATE INDEX image_members_member ON image_members(member_id);
 "#,
+    // 4: placement: resource providers (one per compute host), their
+    // inventories, and allocations held by consumers (instances).
+    r#"
+CREATE TABLE placement_providers (
+    name       TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE placement_inventories (
+    provider         TEXT NOT NULL REFERENCES placement_providers(name) ON DELETE CASCADE,
+    resource_class   TEXT NOT NULL,
+    total            INTEGER NOT NULL,
+    reserved         INTEGER NOT NULL DEFAULT 0,
+    min_unit         INTEGER NOT NULL DEFAULT 1,
+    max_unit         INTEGER NOT NULL,
+    step_size        INTEGER NOT NULL DEFAULT 1,
+    allocation_ratio REAL NOT NULL DEFAULT 1.0,
+    PRIMARY KEY (provider, resource_class)
+);
+
+CREATE TABLE placement_allocations (
+    consumer       TEXT NOT NULL,
+    provider       TEXT NOT NULL REFERENCES placement_providers(name),
+    resource_class TEXT NOT NULL,
+    used           INTEGER NOT NULL,
+    PRIMARY KEY (consumer, provider, resource_class)
+);
+CREATE INDEX placement_allocations_provider ON placement_allocations(provider, resource_class);
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.
