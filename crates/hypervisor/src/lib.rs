@@ -65,7 +65,7 @@ pub mod qemu;
 pub mod qmp;
 
 pub use fake::{FakeConfig, FakeHypervisor};
-// pub use qemu::{QemuConfig, QemuHypervisor};
+pub use qemu::{QemuConfig, QemuHypervisor};
 
 use serde::{Deserialize, Serialize};
 use std::future::Future;
