@@ -32,7 +32,6 @@ use md5::{Digest, Md5};
 use sha2::Sha512;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
 
 /// An upload in progress; dropping it without [`Upload::done`] undoes it.
 struct Upload {
@@ -228,46 +227,79 @@ impl From<ImageError> for Overflow {
     }
 }
 
+/// Chunks in flight between the request and the writer thread.
+const WRITE_QUEUE: usize = 16;
+
 /// Stream `body` into a new file at `path`, at most `max` bytes; returns
 /// (size, md5, sha512).
+///
+/// Hashing and writing run on a blocking thread fed through a bounded
+/// channel: MD5 + SHA-512 of a large image is seconds of CPU that must not
+/// stall the async workers serving other requests, and the bound gives
+/// the client back-pressure instead of buffering the image in memory.
 async fn write_staged(
     path: &std::path::Path,
     body: Body,
     max: u64,
 ) -> Result<(u64, String, String), Overflow> {
-    let mut file = tokio::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)
-        .await
         .map_err(|e| ImageError::Internal(format!("creating {}: {e}", path.display())))?;
-    let mut md5 = Md5::new();
-    let mut sha512 = Sha512::new();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(WRITE_QUEUE);
+    let shown = path.display().to_string();
+    let writer = tokio::task::spawn_blocking(move || -> Result<(String, String), String> {
+        use std::io::Write;
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut md5 = Md5::new();
+        let mut sha512 = Sha512::new();
+        while let Some(chunk) = rx.blocking_recv() {
+            md5.update(&chunk);
+            sha512.update(&chunk);
+            file.write_all(&chunk)
+                .map_err(|e| format!("writing {shown}: {e}"))?;
+        }
+        let file = file
+            .into_inner()
+            .map_err(|e| format!("writing {shown}: {}", e.error()))?;
+        file.sync_all()
+            .map_err(|e| format!("syncing {shown}: {e}"))?;
+        Ok((hex::encode(md5.finalize()), hex::encode(sha512.finalize())))
+    });
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
+    let mut failed = None;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            tracing::debug!(error = %e, "upload stream broke");
-            ImageError::BadRequest("The image data could not be read completely.".into())
-        })?;
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "upload stream broke");
+                failed = Some(Overflow::Error(ImageError::BadRequest(
+                    "The image data could not be read completely.".into(),
+                )));
+                break;
+            }
+        };
         size += chunk.len() as u64;
         if size > max {
-            return Err(Overflow::TooLarge);
+            failed = Some(Overflow::TooLarge);
+            break;
         }
-        md5.update(&chunk);
-        sha512.update(&chunk);
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| ImageError::Internal(format!("writing {}: {e}", path.display())))?;
+        if tx.send(chunk).await.is_err() {
+            // The writer stopped: its error is reported below.
+            break;
+        }
     }
-    file.sync_all()
+    drop(tx);
+    let written = writer
         .await
-        .map_err(|e| ImageError::Internal(format!("syncing {}: {e}", path.display())))?;
-    Ok((
-        size,
-        hex::encode(md5.finalize()),
-        hex::encode(sha512.finalize()),
-    ))
+        .map_err(|e| ImageError::Internal(format!("upload writer: {e}")))?;
+    if let Some(f) = failed {
+        return Err(f);
+    }
+    let (md5, sha512) = written.map_err(ImageError::Internal)?;
+    Ok((size, md5, sha512))
 }
 
 /// `GET /v2/images/{image_id}/file`: the data as a stream, or 204 when
