@@ -93,7 +93,9 @@ pub trait Hypervisor: Send + Sync {
     fn destroy(&self, id: Uuid) -> HvFuture<'_, ()>;
 
     /// Presses the ACPI power button, waits up to `graceful_timeout` for
-    /// the guest to power off, then stops it hard. Ends `Shutoff`.
+    /// the guest to power off, then stops it hard. Ends `Shutoff`. A
+    /// paused, suspended or crashed guest cannot see the button, and a zero
+    /// timeout asks for none: those are stopped hard at once.
     fn power_off(&self, id: Uuid, graceful_timeout: Duration) -> HvFuture<'_, PowerOffOutcome>;
 
     /// Starts a `Shutoff` instance from its existing disk.

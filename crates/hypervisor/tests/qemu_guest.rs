@@ -157,6 +157,7 @@ async fn boots_the_test_guest() {
         }),
         nics: vec![],
     };
+    let base_spec = spec.clone();
     let info = hv.spawn(spec).await.expect("spawn");
     assert_eq!(info.state, PowerState::Running);
     let pid = info.pid.expect("pid");
@@ -267,5 +268,51 @@ async fn boots_the_test_guest() {
     assert!(!state.path().join(id.to_string()).exists(), "no files left");
     hv2.destroy(id).await.expect("destroy is idempotent");
     assert!(hv2.list().await.expect("list").is_empty());
-    eprintln!("[{:?}] destroyed; total {:?}", t0.elapsed(), t0.elapsed());
+    eprintln!("[{:?}] destroyed", t0.elapsed());
+
+    // A spawn that fails half way leaves nothing behind.
+    let mut bad = base_spec.clone();
+    bad.id = Uuid::new_v4();
+    bad.base_image = state.path().join("no-such-image.qcow2");
+    assert!(matches!(
+        hv2.spawn(bad.clone()).await,
+        Err(ferrostack_hypervisor::HypervisorError::Command { .. })
+    ));
+    assert!(!state.path().join(bad.id.to_string()).exists());
+
+    // A VM that dies behind the driver's back is reported Shutoff.
+    let mut quick = base_spec;
+    quick.id = Uuid::new_v4();
+    quick.config_drive = None;
+    quick.root_disk_gib = 0;
+    let _cleanup2 = Cleanup {
+        pidfile: state.path().join(quick.id.to_string()).join("qemu.pid"),
+        id: quick.id,
+    };
+    let pid = hv2
+        .spawn(quick.clone())
+        .await
+        .expect("spawn")
+        .pid
+        .expect("pid");
+    assert!(is_our_vm(pid, quick.id));
+    // This test started that VM (through the driver): kill it by pid.
+    let killed = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let start = Instant::now();
+    while is_our_vm(pid, quick.id) && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let st = hv2.state(quick.id).await.expect("state");
+    assert_eq!((st.state, st.pid), (PowerState::Shutoff, None));
+    hv2.destroy(quick.id).await.expect("destroy");
+    assert!(hv2.list().await.expect("list").is_empty());
+    eprintln!(
+        "[{:?}] failed spawn undone; dead VM seen as Shutoff; total {:?}",
+        t0.elapsed(),
+        t0.elapsed()
+    );
 }
