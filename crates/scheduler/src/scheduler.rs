@@ -350,19 +350,23 @@ impl Scheduler {
     ) -> usize {
         let refs: Vec<&HostState> = candidates.iter().map(|&i| &hosts[i]).collect();
         let weights = weigh_hosts(&self.weighers, &refs, spec, ctx);
-        let mut order: Vec<usize> = (0..candidates.len()).collect();
-        order.sort_by(|&a, &b| {
+        // Best first: higher weight, then host name for a deterministic tie-break.
+        let better = |a: usize, b: usize| {
             weights[b]
                 .total_cmp(&weights[a])
                 .then_with(|| refs[a].name().cmp(refs[b].name()))
-        });
-        let subset = self.config.host_subset_size.clamp(1, order.len());
-        let pick = if subset > 1 {
-            rand::thread_rng().gen_range(0..subset)
-        } else {
-            0
         };
-        candidates[order[pick]]
+        let subset = self.config.host_subset_size.clamp(1, candidates.len());
+        if subset == 1 {
+            // The common case needs the best host only, not a sorted list.
+            let best = (0..candidates.len())
+                .min_by(|&a, &b| better(a, b))
+                .unwrap_or(0);
+            return candidates[best];
+        }
+        let mut order: Vec<usize> = (0..candidates.len()).collect();
+        order.sort_by(|&a, &b| better(a, b));
+        candidates[order[rand::thread_rng().gen_range(0..subset)]]
     }
 }
 

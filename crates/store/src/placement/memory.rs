@@ -101,7 +101,10 @@ impl PlacementStore for MemoryPlacement {
         if let Err(conflict) = check_claims(allocations, &state.providers) {
             return Ok(Err(conflict));
         }
-        for a in allocations {
+        for a in allocations
+            .iter()
+            .filter(|a| a.resources.values().any(|&n| n > 0))
+        {
             let held = state
                 .allocations
                 .entry(a.consumer.clone())
