@@ -116,3 +116,31 @@ def test_another_projects_private_image_is_invisible(stack):
     assert stack.openstack_json("image", "list", env=bob) == []
     proc = stack.openstack("image", "show", "secret", env=bob, check=False)
     assert proc.returncode != 0
+
+
+def test_sharing_an_image_with_another_project(stack):
+    image_id = stack.openstack_json("image", "create", "--shared", "sh1")["id"]
+    stack.openstack("project", "create", "other")
+    stack.openstack("user", "create", "--password", "other-pw-123", "bob")
+    stack.openstack("role", "add", "--user", "bob", "--project", "other", "member")
+    bob = stack.user_env("bob", "other-pw-123", "other")
+    stack.openstack("image", "add", "project", "sh1", "other")
+    assert stack.openstack_json("image", "list", env=bob) == [], "pending shares are not listed"
+    stack.openstack("image", "set", "--accept", image_id, env=bob)
+    assert [r["Name"] for r in stack.openstack_json("image", "list", env=bob)] == ["sh1"]
+    proc = stack.openstack("image", "delete", image_id, env=bob, check=False)
+    assert proc.returncode != 0, "a member cannot delete the owner's image"
+    stack.openstack("image", "remove", "project", "sh1", "other")
+    assert stack.openstack_json("image", "list", env=bob) == []
+
+
+@pytest.mark.restart
+def test_images_and_their_data_survive_a_restart(stack, tmp_path):
+    src = tmp_path / "x.raw"
+    data = make_raw(src, 70000)
+    stack.openstack("image", "create", "--file", str(src), "--disk-format", "raw",
+                    "--container-format", "bare", "kept")
+    assert stack.restart() == 0
+    out = tmp_path / "out"
+    stack.openstack("image", "save", "--file", str(out), "kept")
+    assert out.read_bytes() == data

@@ -189,6 +189,8 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
     let projects: Arc<dyn ProjectDirectory> = Arc::new(StoreProjects(Arc::new(store.clone())));
     let image_data = ferrostack_image::LocalDataStore::open(data_dir.join("images"))
         .with_context(|| format!("cannot create {}", data_dir.join("images").display()))?;
+    ferrostack_image::recover_interrupted_uploads(&store)
+        .context("cannot recover interrupted image uploads")?;
     let mut servers = tokio::task::JoinSet::new();
     let serve = ferrostack_common::serve::serve_until;
     servers.spawn(serve(

@@ -47,7 +47,8 @@ pub struct LocalDataStore {
 }
 
 impl LocalDataStore {
-    /// A store in `dir`, created (mode 0700) if missing.
+    /// A store in `dir`, created (mode 0700) if missing. Staging files left
+    /// by an interrupted run are removed.
     pub fn open(dir: impl Into<PathBuf>) -> io::Result<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
@@ -55,6 +56,16 @@ impl LocalDataStore {
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        // Staged uploads of a previous run are unfinished by definition.
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name.contains(".upload-") {
+                tracing::warn!(file = %name, "removing an interrupted upload");
+                std::fs::remove_file(entry.path())?;
+            }
         }
         Ok(LocalDataStore { dir })
     }
@@ -146,6 +157,10 @@ mod tests {
         assert_eq!(back, data);
         store.delete(&id).await.unwrap();
         assert!(store.get(&id).await.unwrap().is_none());
+        let stale = store.staging_path(&id);
+        std::fs::write(&stale, b"half").unwrap();
+        LocalDataStore::open(dir.path().join("images")).unwrap();
+        assert!(!stale.exists(), "an interrupted upload is cleaned up");
         store.delete(&id).await.unwrap();
         assert!(store.get("../etc/passwd").await.is_err());
     }

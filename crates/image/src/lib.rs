@@ -97,6 +97,28 @@ pub struct ImageState {
     pub quotas: ImageQuotas,
 }
 
+/// Put images whose upload was interrupted by a stop or crash (still
+/// `saving`) back to `queued`, so they can be uploaded again. Call once at
+/// start, before serving: no upload can be running yet. Returns how many.
+pub fn recover_interrupted_uploads(
+    images: &dyn ImageStore,
+) -> ferrostack_store::StoreResult<usize> {
+    let now = ferrostack_common::time::now_micros();
+    let mut count = 0;
+    for image in images.list_images()? {
+        if image.status == "saving"
+            && matches!(
+                images.transition_status(&image.id, &["saving"], "queued", now)?,
+                Some((_, true))
+            )
+        {
+            tracing::warn!(image_id = %image.id, "upload interrupted by a restart; image queued again");
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
 /// Glance's error body for `status` (kept for callers of the old API).
 pub fn error(status: StatusCode, message: &str) -> Response {
     error::render(status, message)

@@ -231,3 +231,24 @@ async fn deactivated_images_are_not_downloadable_until_reactivated() {
     assert_eq!(r.status, 204);
     assert_eq!(c.download(&member, &id).await.2, pattern(512));
 }
+
+#[tokio::test]
+async fn an_upload_interrupted_by_a_restart_can_be_retried() {
+    use ferrostack_store::image::ImageStore;
+    let c = Images::start().await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let id = c.create(&member, image_body("r", "raw")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // As if the process died mid-upload.
+    c.s.store
+        .transition_status(&id, &["queued"], "saving", 1)
+        .unwrap();
+    assert_glance_error(&c.upload(&member, &id, pattern(512)).await, 409);
+    assert_eq!(
+        ferrostack_image::recover_interrupted_uploads(&c.s.store).unwrap(),
+        1
+    );
+    assert_eq!(c.upload(&member, &id, pattern(512)).await.status, 204);
+}
