@@ -232,7 +232,7 @@ async fn boots_the_test_guest() {
 
     let info = hv.power_on(id).await.expect("power_on");
     assert_eq!(info.state, PowerState::Running);
-    let pid = info.pid.expect("pid");
+    assert!(info.pid.is_some_and(|p| p != pid), "a new VM process");
     wait_for_console(
         &hv,
         id,
@@ -245,6 +245,40 @@ async fn boots_the_test_guest() {
         "[{:?}] powered on, ready again (log appended)",
         t0.elapsed()
     );
+
+    // Soft reboot: ACPI power off, then a new process.
+    let info = hv.reboot(id, false).await.expect("soft reboot");
+    assert_eq!(info.state, PowerState::Running);
+    let pid = info.pid.expect("pid");
+    wait_for_console(
+        &hv,
+        id,
+        "ferrostack-guest: ready",
+        3,
+        Duration::from_secs(120),
+    )
+    .await;
+    let log = hv.console_log(id, 1 << 20).await.expect("log");
+    assert_eq!(
+        log.matches("ferrostack-guest: power-button, powering off")
+            .count(),
+        2
+    );
+    eprintln!("[{:?}] soft reboot, ready again", t0.elapsed());
+
+    // Hard reboot: a reset of the same process. It needs nothing from the
+    // guest, so the test waits only for the guest's first marker.
+    let info = hv.reboot(id, true).await.expect("hard reboot");
+    assert_eq!((info.state, info.pid), (PowerState::Running, Some(pid)));
+    wait_for_console(
+        &hv,
+        id,
+        "ferrostack-guest: booted",
+        4,
+        Duration::from_secs(120),
+    )
+    .await;
+    eprintln!("[{:?}] hard reboot, guest booted again", t0.elapsed());
 
     // The agent restarts: a new driver over the same directory.
     drop(hv);
