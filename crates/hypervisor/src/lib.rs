@@ -18,28 +18,26 @@
 //! # State machine
 //!
 //! ```text
-//!                 spawn (overlay + config drive + start)
-//!                   |
-//!                   v
-//!   +---------->  RUNNING  ---- pause ---->  PAUSED
-//!   |             |  ^  ^  <--- unpause ----   |
-//!   |             |  |  |                      |
-//!   |   suspend   |  |  +---- resume ---- SUSPENDED
-//!   |   +---------+  |                         ^
-//!   |   +------------|-------------------------+
-//!   |                |
-//!   | power_on,      | reboot(soft): Running -> Running (ACPI power off, start)
-//!   | reboot(hard)   | reboot(hard): any state -> Running (reset or start)
-//!   |                |
-//!   |      power_off (from Running, Paused, Suspended, Crashed;
-//!   |                 ACPI power button, hard stop after the timeout)
-//!   |                v
-//!   +-----------  SHUTOFF  <---- guest powers itself off / QEMU dies
+//!                      spawn (overlay, config drive, start QEMU)
+//!                        |
+//!                        v
+//!   PAUSED <--pause--- RUNNING ---suspend--> SUSPENDED
+//!     |    --unpause->  ^  |  <--resume----     |
+//!     |                 |  |                    |
+//!     |     power_on,   |  | power_off          |
+//!     |     reboot(hard)|  | (ACPI button, then |
+//!     |                 |  |  hard stop)        |
+//!     |                 |  v                    |
+//!     +--power_off--> SHUTOFF <--power_off------+
+//!                        ^
+//!                        +-- the guest powers itself off, QEMU dies
 //!
-//!   CRASHED: the guest panicked (QMP `guest-panicked`); power_off or
-//!            reboot(hard) leave it.
-//!   destroy: any state -> gone (process, disk, config drive, socket, log);
-//!            destroying an unknown id is not an error.
+//!   reboot(soft):  RUNNING -> RUNNING   (ACPI power off, start again)
+//!   reboot(hard):  any     -> RUNNING   (QMP system_reset, or start)
+//!   CRASHED:       the guest panicked (QMP guest-panicked); left by
+//!                  power_off -> SHUTOFF or reboot(hard) -> RUNNING
+//!   destroy:       any     -> gone      (process, disk, config drive,
+//!                  socket, log); an unknown id is not an error
 //! ```
 //!
 //! Any other request is [`HypervisorError::InvalidState`] and changes
