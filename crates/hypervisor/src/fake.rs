@@ -617,6 +617,30 @@ mod tests {
         hv.unpause(s.id).await.expect("unpause");
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shared_as_a_trait_object_across_tasks() {
+        let hv: Arc<dyn Hypervisor> = Arc::new(FakeHypervisor::default());
+        let mut tasks = Vec::new();
+        for _ in 0..32 {
+            let hv = hv.clone();
+            tasks.push(tokio::spawn(async move {
+                let s = spec(1, 64);
+                hv.spawn(s.clone()).await.expect("spawn");
+                hv.pause(s.id).await.expect("pause");
+                hv.power_off(s.id, Duration::ZERO).await.expect("off");
+                s.id
+            }));
+        }
+        for t in tasks {
+            let id = t.await.expect("task");
+            assert_eq!(
+                hv.state(id).await.expect("state").state,
+                PowerState::Shutoff
+            );
+        }
+        assert_eq!(hv.list().await.expect("list").len(), 32);
+    }
+
     #[tokio::test]
     async fn thousands_of_spawns_per_second() {
         let hv = FakeHypervisor::new(FakeConfig {
@@ -636,6 +660,10 @@ mod tests {
         }
         let elapsed = t.elapsed();
         assert_eq!(hv.len(), n);
+        eprintln!(
+            "{n} fake spawns in {elapsed:?} ({:.0}/s)",
+            n as f64 / elapsed.as_secs_f64()
+        );
         // Thousands per second even in a debug build.
         assert!(
             elapsed < Duration::from_secs(5),
