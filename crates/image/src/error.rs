@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use ferrostack_policy::ErrorRenderer;
 use ferrostack_store::StoreError;
 use http::StatusCode;
-use serde_json::json;
 
 /// An image API error; the message is safe to show the client.
 #[derive(Debug)]
@@ -35,11 +34,11 @@ pub type ImageResult<T> = Result<T, ImageError>;
 
 /// Render Glance's error body.
 pub fn render(status: StatusCode, message: &str) -> Response {
-    let body = json!({
-        "code": status.as_u16(),
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "message": message,
-    });
+    let body = ferrostack_image_types::ErrorBody {
+        code: status.as_u16(),
+        title: status.canonical_reason().unwrap_or("Error").to_string(),
+        message: message.to_string(),
+    };
     (status, axum::Json(body)).into_response()
 }
 

@@ -6,7 +6,9 @@
 //! schemas clients fetch. Every other Glance v2 route (import, stores,
 //! cache, tasks, metadefs, ...) is registered and answers 501 after
 //! authentication (see [`policy`]); unknown paths answer 404. All errors
-//! use Glance's body, [`error`].
+//! use Glance's body, [`error`]. The wire shapes (image and member views,
+//! lists, the error body) live in `ferrostack-image-types`, so clients and
+//! tests parse responses without depending on this crate.
 //!
 //! A request passes the request-id layer, the policy layer (401/403 from
 //! [`policy::RULES`]), then a thin handler in [`routes`] that loads the

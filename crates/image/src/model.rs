@@ -13,25 +13,10 @@ use crate::error::{ImageError, ImageResult};
 use ferrostack_common::time::iso_seconds;
 use ferrostack_policy::AuthContext;
 use ferrostack_store::image::Image;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
-/// Glance's `disk_format` values.
-pub const DISK_FORMATS: &[&str] = &[
-    "ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop",
-];
-/// Glance's `container_format` values.
-pub const CONTAINER_FORMATS: &[&str] = &[
-    "ami",
-    "ari",
-    "aki",
-    "bare",
-    "ovf",
-    "ova",
-    "docker",
-    "compressed",
-];
-/// Image visibilities.
-pub const VISIBILITIES: &[&str] = &["public", "private", "shared", "community"];
+pub use ferrostack_image_types::{CONTAINER_FORMATS, DISK_FORMATS, VISIBILITIES};
+
 /// Attributes only the service sets.
 pub const READ_ONLY: &[&str] = &[
     "checksum",
@@ -59,38 +44,32 @@ pub const MAX_PROPERTIES: usize = 128;
 /// The image as Glance renders it: core attributes (nulls included), then
 /// properties flattened at the top level.
 pub fn view(image: &Image) -> Value {
-    let mut out = Map::new();
-    for (k, v) in &image.properties {
-        out.insert(k.clone(), Value::String(v.clone()));
-    }
-    let core = json!({
-        "id": image.id,
-        "name": image.name,
-        "status": image.status,
-        "visibility": image.visibility,
-        "protected": image.protected,
-        "os_hidden": image.os_hidden,
-        "owner": image.owner,
-        "disk_format": image.disk_format,
-        "container_format": image.container_format,
-        "size": image.size,
-        "virtual_size": image.virtual_size,
-        "checksum": image.checksum,
-        "os_hash_algo": image.os_hash_algo,
-        "os_hash_value": image.os_hash_value,
-        "min_disk": image.min_disk,
-        "min_ram": image.min_ram,
-        "tags": image.tags,
-        "created_at": iso_seconds(image.created_at),
-        "updated_at": iso_seconds(image.updated_at),
-        "self": format!("/v2/images/{}", image.id),
-        "file": format!("/v2/images/{}/file", image.id),
-        "schema": "/v2/schemas/image",
-    });
-    if let Value::Object(core) = core {
-        out.extend(core);
-    }
-    Value::Object(out)
+    let wire = ferrostack_image_types::Image {
+        id: image.id.clone(),
+        name: image.name.clone(),
+        status: image.status.clone(),
+        visibility: image.visibility.clone(),
+        protected: image.protected,
+        os_hidden: image.os_hidden,
+        owner: image.owner.clone(),
+        disk_format: image.disk_format.clone(),
+        container_format: image.container_format.clone(),
+        size: image.size,
+        virtual_size: image.virtual_size,
+        checksum: image.checksum.clone(),
+        os_hash_algo: image.os_hash_algo.clone(),
+        os_hash_value: image.os_hash_value.clone(),
+        min_disk: image.min_disk,
+        min_ram: image.min_ram,
+        tags: image.tags.clone(),
+        created_at: iso_seconds(image.created_at),
+        updated_at: iso_seconds(image.updated_at),
+        self_link: format!("/v2/images/{}", image.id),
+        file: format!("/v2/images/{}/file", image.id),
+        schema: "/v2/schemas/image".into(),
+        properties: image.properties.clone(),
+    };
+    serde_json::to_value(wire).unwrap_or(Value::Null)
 }
 
 /// How an attribute is being set.

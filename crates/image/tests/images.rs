@@ -35,6 +35,11 @@ async fn create_show_list_patch_and_delete() {
     let shown = c.show(&member, &id).await;
     assert_eq!(shown.status, 200);
     assert_eq!(shown.body, created);
+    let typed: ferrostack_image_types::Image = serde_json::from_value(created.clone()).unwrap();
+    assert_eq!(typed.properties["os_distro"], "cirros");
+    let listed = c.s.get(&c.url("/v2/images"), &member).await;
+    let listed: ferrostack_image_types::ImageList = serde_json::from_value(listed.body).unwrap();
+    assert_eq!(listed.images, [typed]);
     assert_eq!(c.names(&member, "").await, ["cirros"]);
 
     let r = c

@@ -17,8 +17,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// The JSON-patch media type Glance v2.1 accepts.
-pub const PATCH_MEDIA_TYPE: &str = "application/openstack-images-v2.1-json-patch";
+pub use ferrostack_image_types::PATCH_MEDIA_TYPE;
 
 const DEFAULT_LIMIT: usize = 25;
 const MAX_LIMIT: usize = 1000;
@@ -555,4 +554,155 @@ pub async fn delete(
         tracing::warn!(image_id = %id, error = %e, "image data not removed");
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use ferrostack_policy::{RoleRef, Scope};
+
+    fn caller(project: &str, roles: &[&str]) -> AuthContext {
+        AuthContext {
+            user_id: "u".into(),
+            user_name: "u".into(),
+            user_domain_id: "default".into(),
+            user_domain_name: "Default".into(),
+            scope: Scope::Project {
+                id: project.into(),
+                name: project.into(),
+                domain_id: "default".into(),
+                domain_name: "Default".into(),
+            },
+            roles: roles
+                .iter()
+                .map(|r| RoleRef {
+                    id: (*r).into(),
+                    name: (*r).into(),
+                })
+                .collect(),
+            methods: vec![],
+            audit_ids: vec![],
+            issued_at: 0,
+            expires_at: 0,
+            application_credential_id: None,
+        }
+    }
+
+    fn image(id: &str, owner: &str, visibility: &str) -> Image {
+        Image {
+            id: id.into(),
+            name: None,
+            status: "active".into(),
+            visibility: visibility.into(),
+            owner: Some(owner.into()),
+            protected: false,
+            os_hidden: false,
+            disk_format: None,
+            container_format: None,
+            size: None,
+            virtual_size: None,
+            checksum: None,
+            os_hash_algo: None,
+            os_hash_value: None,
+            min_disk: 0,
+            min_ram: 0,
+            tags: vec![],
+            properties: BTreeMap::new(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn default_lists_hold_public_own_and_accepted_shares_only() {
+        let me = caller("p1", &["member"]);
+        let accepted: HashMap<String, String> = [
+            ("s-acc".to_string(), "accepted".to_string()),
+            ("s-pend".to_string(), "pending".to_string()),
+        ]
+        .into();
+        let cases = [
+            (image("pub", "p2", "public"), true),
+            (image("comm", "p2", "community"), false),
+            (image("own-comm", "p1", "community"), true),
+            (image("priv", "p2", "private"), false),
+            (image("own-priv", "p1", "private"), true),
+            (image("s-acc", "p2", "shared"), true),
+            (image("s-pend", "p2", "shared"), false),
+            (image("s-none", "p2", "shared"), false),
+        ];
+        for (i, expected) in cases {
+            assert_eq!(
+                listed_for(&me, &i, None, "accepted", &accepted),
+                expected,
+                "{}",
+                i.id
+            );
+        }
+        let pending = image("s-pend", "p2", "shared");
+        assert!(listed_for(&me, &pending, None, "pending", &accepted));
+        assert!(listed_for(&me, &pending, Some("shared"), "all", &accepted));
+        let comm = image("comm", "p2", "community");
+        assert!(listed_for(
+            &me,
+            &comm,
+            Some("community"),
+            "accepted",
+            &accepted
+        ));
+        let admin = caller("p9", &["admin"]);
+        assert!(listed_for(
+            &admin,
+            &image("priv", "p2", "private"),
+            None,
+            "accepted",
+            &HashMap::new()
+        ));
+    }
+
+    #[test]
+    fn pointers_unescape_and_refuse_nesting() {
+        assert_eq!(pointer("/name").unwrap(), "name");
+        assert_eq!(pointer("/a~1b~0c").unwrap(), "a/b~c");
+        assert!(pointer("name").is_err());
+        assert!(pointer("/a/b").is_err());
+        assert!(pointer("/").is_err());
+        assert!(pointer("/bad~2").is_err());
+    }
+
+    #[test]
+    fn sort_specs_come_from_either_syntax_and_end_with_id() {
+        let q = |s: &str| {
+            QueryPairs(
+                s.split('&')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        let (k, v) = p.split_once('=').unwrap();
+                        (k.to_string(), v.to_string())
+                    })
+                    .collect(),
+            )
+        };
+        let spec = |s: &str| sort_spec(&q(s)).unwrap();
+        assert_eq!(
+            spec(""),
+            [("created_at".to_string(), false), ("id".to_string(), false)]
+        );
+        assert_eq!(
+            spec("sort=name:asc,size"),
+            [
+                ("name".to_string(), true),
+                ("size".to_string(), false),
+                ("id".to_string(), false)
+            ]
+        );
+        assert_eq!(
+            spec("sort_key=name&sort_key=id&sort_dir=asc"),
+            [("name".to_string(), true), ("id".to_string(), true)]
+        );
+        assert!(sort_spec(&q("sort_key=password")).is_err());
+        assert!(sort_spec(&q("sort=name:up")).is_err());
+        assert!(sort_spec(&q("sort=name&sort_key=id")).is_err());
+    }
 }

@@ -22,14 +22,15 @@ use std::sync::Arc;
 pub const MAX_MEMBERS: usize = 128;
 
 fn view(m: &ImageMember) -> Value {
-    json!({
-        "image_id": m.image_id,
-        "member_id": m.member_id,
-        "status": m.status,
-        "created_at": iso_seconds(m.created_at),
-        "updated_at": iso_seconds(m.updated_at),
-        "schema": "/v2/schemas/member",
-    })
+    let wire = ferrostack_image_types::Member {
+        image_id: m.image_id.clone(),
+        member_id: m.member_id.clone(),
+        status: m.status.clone(),
+        created_at: iso_seconds(m.created_at),
+        updated_at: iso_seconds(m.updated_at),
+        schema: "/v2/schemas/member".into(),
+    };
+    serde_json::to_value(wire).unwrap_or(Value::Null)
 }
 
 fn member_not_found(id: &str, member: &str) -> ImageError {
