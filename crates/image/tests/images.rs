@@ -265,6 +265,15 @@ async fn lists_filter_sort_and_page_with_next_links() {
         ["d", "c", "b", "a"]
     );
     assert_eq!(c.names(&member, "?name=b").await, ["b"]);
+    assert_eq!(
+        c.names(&member, "?name=in:a,d&sort=name:asc").await,
+        ["a", "d"]
+    );
+    assert_eq!(
+        c.names(&member, "?disk_format=in:iso,qcow2&sort=name:asc")
+            .await,
+        ["b", "d"]
+    );
     let r =
         c.s.get(&c.url("/v2/images?limit=3&sort=name:asc"), &member)
             .await;

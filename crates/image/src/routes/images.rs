@@ -228,7 +228,12 @@ pub async fn list(
             .collect(),
         None => HashMap::new(),
     };
-    let eq = |want: Option<&str>, have: Option<&str>| want.is_none_or(|w| Some(w) == have);
+    let eq = |want: Option<&str>, have: Option<&str>| {
+        want.is_none_or(|w| match w.strip_prefix("in:") {
+            Some(list) => have.is_some_and(|h| in_list(list).iter().any(|v| v == h)),
+            None => Some(w) == have,
+        })
+    };
     let mut found: Vec<Image> = state
         .images
         .list_images()?
@@ -296,6 +301,23 @@ pub async fn list(
         body["next"] = json!(format!("/v2/images?{query}"));
     }
     Ok(axum::Json(body).into_response())
+}
+
+/// The values of an `in:` filter: comma-separated, each optionally in
+/// double quotes (so a value may contain a comma), as Glance parses them.
+fn in_list(list: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in list.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    out.push(current);
+    out
 }
 
 /// Percent-encode a query component.
@@ -659,6 +681,13 @@ mod tests {
             "accepted",
             &HashMap::new()
         ));
+    }
+
+    #[test]
+    fn in_filters_split_on_commas_outside_quotes() {
+        assert_eq!(in_list("a,b"), ["a", "b"]);
+        assert_eq!(in_list("\"x,y\",z"), ["x,y", "z"]);
+        assert_eq!(in_list("one"), ["one"]);
     }
 
     #[test]
