@@ -370,6 +370,8 @@ async fn bad_input_answers_400_in_glances_shape_and_changes_nothing() {
             .header("Content-Type", "application/json")
             .body("[]");
     assert_glance_error(&c.s.call(rb).await, 415);
+    let huge = json!([{"op": "add", "path": "/big", "value": "x".repeat(100_000)}]);
+    assert_glance_error(&c.patch(&member, &id, huge).await, 413);
     assert_eq!(c.show(&member, &id).await.body, before, "nothing changed");
 }
 

@@ -6,6 +6,7 @@ use crate::error::{ImageError, ImageResult};
 use crate::model::{self, is_owner, remove_attribute, set_attribute, view, Op};
 use crate::{ImageState, Json};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrostack_common::time::now_micros;
@@ -487,8 +488,18 @@ pub async fn update(
     Caller(caller): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> ImageResult<Response> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ImageError::Status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body is larger than this service accepts.".into(),
+            )
+        } else {
+            ImageError::BadRequest("Could not read the request body.".into())
+        }
+    })?;
     let content_type = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
