@@ -69,6 +69,10 @@ pub struct AllinoneArgs {
     /// Most bytes of image data a project may own (Glance's image_size_total; default unlimited).
     #[arg(long)]
     image_size_quota: Option<u64>,
+    /// Also check every uploaded image with `qemu-img info` under
+    /// `prlimit` (both must be installed); the Rust inspector always runs.
+    #[arg(long)]
+    image_qemu_img_check: bool,
 }
 
 struct Listeners {
@@ -189,6 +193,16 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
     let projects: Arc<dyn ProjectDirectory> = Arc::new(StoreProjects(Arc::new(store.clone())));
     let image_data = ferrostack_image::LocalDataStore::open(data_dir.join("images"))
         .with_context(|| format!("cannot create {}", data_dir.join("images").display()))?;
+    let image_prober: Option<ferrostack_image::Prober> = if args.image_qemu_img_check {
+        let qemu_img = ferrostack_image::QemuImg::default();
+        anyhow::ensure!(
+            qemu_img.is_available(),
+            "--image-qemu-img-check needs qemu-img and prlimit in PATH"
+        );
+        Some(Arc::new(qemu_img))
+    } else {
+        None
+    };
     ferrostack_image::recover_interrupted_uploads(&store)
         .context("cannot recover interrupted image uploads")?;
     let mut servers = tokio::task::JoinSet::new();
@@ -224,6 +238,7 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
                 image_count_total: args.image_count_quota,
                 image_size_total: args.image_size_quota,
             },
+            prober: image_prober,
         }),
         stop_rx.clone(),
     ));

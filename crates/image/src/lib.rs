@@ -47,6 +47,7 @@ use std::sync::Arc;
 
 pub use data::{ImageDataStore, LocalDataStore};
 pub use error::Json;
+pub use ferrostack_image_inspect::QemuImg;
 
 /// Largest metadata request body the image API accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -69,7 +70,13 @@ pub struct ImageConfig {
     pub max_image_size: u64,
     /// Per-project limits.
     pub quotas: ImageQuotas,
+    /// Optional second opinion on every accepted upload (`qemu-img info`
+    /// under resource limits); `None` trusts the Rust inspector alone.
+    pub prober: Option<Prober>,
 }
+
+/// A `qemu-img`-like prober shared by upload handlers.
+pub type Prober = Arc<dyn ferrostack_image_inspect::ImageProber + Send + Sync>;
 
 /// Per-project image limits, Glance's `image_count_total` and
 /// `image_size_total` (here in bytes); `None` is unlimited, as in a Glance
@@ -97,6 +104,8 @@ pub struct ImageState {
     pub max_image_size: u64,
     /// Per-project limits.
     pub quotas: ImageQuotas,
+    /// Optional qemu-img cross-check.
+    pub prober: Option<Prober>,
 }
 
 /// Put images whose upload was interrupted by a stop or crash (still
@@ -158,6 +167,7 @@ pub fn router(config: ImageConfig) -> Router {
         data: config.data,
         max_image_size: config.max_image_size,
         quotas: config.quotas,
+        prober: config.prober,
     });
     let root = state.public_url.clone();
     let listed = state.public_url.clone();

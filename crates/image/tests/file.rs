@@ -252,3 +252,70 @@ async fn an_upload_interrupted_by_a_restart_can_be_retried() {
     );
     assert_eq!(c.upload(&member, &id, pattern(512)).await.status, 204);
 }
+
+#[tokio::test]
+async fn the_qemu_img_check_refuses_an_upload_it_disagrees_with() {
+    let info: ferrostack_image_inspect::QemuImgInfo =
+        serde_json::from_value(serde_json::json!({"format": "raw", "virtual-size": 1})).unwrap();
+    let prober: ferrostack_image::Prober =
+        std::sync::Arc::new(ferrostack_image_inspect::FixedProber { info });
+    let c = Images::start_full(
+        ferrostack_image::DEFAULT_MAX_IMAGE_SIZE,
+        Default::default(),
+        Some(prober),
+    )
+    .await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let id = c.create(&member, image_body("x", "raw")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c.upload(&member, &id, pattern(4096)).await;
+    assert!(
+        assert_glance_error(&r, 400).contains("virtual size"),
+        "{}",
+        r.body
+    );
+    assert_eq!(c.show(&member, &id).await.body["status"], "queued");
+}
+
+#[tokio::test]
+async fn qemu_imgs_sector_rounding_of_a_raw_image_is_not_a_disagreement() {
+    // qemu-img reports 4097 raw bytes as 4608 (nine 512-byte sectors).
+    let info: ferrostack_image_inspect::QemuImgInfo =
+        serde_json::from_value(serde_json::json!({"format": "raw", "virtual-size": 4608})).unwrap();
+    let prober: ferrostack_image::Prober =
+        std::sync::Arc::new(ferrostack_image_inspect::FixedProber { info });
+    let c = Images::start_full(
+        ferrostack_image::DEFAULT_MAX_IMAGE_SIZE,
+        Default::default(),
+        Some(prober),
+    )
+    .await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let id = c.create(&member, image_body("x", "raw")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(c.upload(&member, &id, pattern(4097)).await.status, 204);
+    assert_eq!(c.show(&member, &id).await.body["virtual_size"], 4097);
+}
+
+#[tokio::test]
+async fn an_upload_the_qemu_img_check_agrees_with_is_accepted() {
+    let prober: ferrostack_image::Prober =
+        std::sync::Arc::new(ferrostack_image_inspect::FakeQemuImg);
+    let c = Images::start_full(
+        ferrostack_image::DEFAULT_MAX_IMAGE_SIZE,
+        Default::default(),
+        Some(prober),
+    )
+    .await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let id = c.create(&member, image_body("x", "raw")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(c.upload(&member, &id, pattern(4096)).await.status, 204);
+    assert_eq!(c.show(&member, &id).await.body["status"], "active");
+}

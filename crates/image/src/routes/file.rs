@@ -13,7 +13,9 @@
 //! SHA-512 are computed, so memory use does not depend on the image size.
 //! Only then is the file inspected (`inspect_file` with the declared
 //! `disk_format`): backing files, external data files and format
-//! mismatches are refused before the data is stored. Every exit that is
+//! mismatches are refused before the data is stored. When configured, a
+//! second opinion from `qemu-img info` (under resource limits, never
+//! probing) must agree too. Every exit that is
 //! not success goes through [`Upload`]'s `Drop`, which removes the staged
 //! file and puts the image back to `queued`, so a client that disconnects
 //! mid-upload leaves no `saving` image behind.
@@ -185,6 +187,46 @@ pub async fn upload(
             return Err(ImageError::BadRequest(format!("Image data refused: {e}")));
         }
     };
+    if let Some(prober) = state.prober.clone() {
+        let path = upload.staged.clone();
+        let checked = inspection.clone();
+        let second = tokio::task::spawn_blocking(move || {
+            ferrostack_image_inspect::cross_check(prober.as_ref(), &path, &checked)
+        })
+        .await
+        .map_err(|e| ImageError::Internal(format!("qemu-img check task: {e}")))?;
+        use ferrostack_image_inspect::QemuImgError as Q;
+        match second {
+            Ok(_) => {}
+            Err(e @ (Q::NotInstalled { .. } | Q::Path { .. } | Q::Spawn { .. })) => {
+                return Err(ImageError::Internal(error_chain(&e)))
+            }
+            Err(Q::Disagrees { disagreements })
+                if disagreements
+                    .iter()
+                    .all(|d| sector_rounding(&inspection, d)) => {}
+            Err(Q::Disagrees { disagreements }) => {
+                let reasons: Vec<String> = disagreements
+                    .iter()
+                    .filter(|d| !sector_rounding(&inspection, d))
+                    .map(ToString::to_string)
+                    .collect();
+                tracing::warn!(image_id = %id, reasons = %reasons.join("; "), "image upload refused by the qemu-img check");
+                return Err(ImageError::BadRequest(format!(
+                    "Image data refused: {}",
+                    reasons.join("; ")
+                )));
+            }
+            Err(e) => {
+                // qemu-img failed, timed out or printed garbage on this
+                // image: an image QEMU cannot describe is not one to boot.
+                tracing::warn!(image_id = %id, error = %error_chain(&e), "image upload refused by the qemu-img check");
+                return Err(ImageError::BadRequest(
+                    "Image data refused: qemu-img cannot read it as the declared format.".into(),
+                ));
+            }
+        }
+    }
     state
         .data
         .put(&id, &upload.staged)
@@ -211,6 +253,21 @@ pub async fn upload(
     upload.done();
     tracing::debug!(image_id = %id, size, "image data stored");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// qemu-img shows a raw image's size rounded up to whole 512-byte
+/// sectors; the inspector gives the exact byte count. That difference
+/// alone is not a disagreement.
+fn sector_rounding(
+    inspection: &ferrostack_image_inspect::Inspection,
+    d: &ferrostack_image_inspect::Disagreement,
+) -> bool {
+    matches!(
+        d,
+        ferrostack_image_inspect::Disagreement::VirtualSize { inspector, qemu_img }
+            if inspection.format == ferrostack_image_inspect::ImageFormat::Raw
+                && *qemu_img == inspector.div_ceil(512) * 512
+    )
 }
 
 /// Why writing the staged file stopped.

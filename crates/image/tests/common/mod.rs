@@ -33,6 +33,15 @@ impl Images {
 
     /// Start it with a size cap and per-project quotas.
     pub async fn start_with(max_image_size: u64, quotas: ferrostack_image::ImageQuotas) -> Images {
+        Images::start_full(max_image_size, quotas, None).await
+    }
+
+    /// Start it with everything configurable.
+    pub async fn start_full(
+        max_image_size: u64,
+        quotas: ferrostack_image::ImageQuotas,
+        prober: Option<ferrostack_image::Prober>,
+    ) -> Images {
         let mut s = Stack::start().await;
         let data_dir = tempfile::tempdir().unwrap();
         let data = Arc::new(
@@ -49,6 +58,7 @@ impl Images {
                     data,
                     max_image_size,
                     quotas,
+                    prober,
                 })
             })
             .await;
