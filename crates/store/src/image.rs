@@ -100,8 +100,10 @@ pub trait ImageStore: Send + Sync {
     fn get_image(&self, id: &str) -> StoreResult<Option<Image>>;
     /// Every image, in creation order.
     fn list_images(&self) -> StoreResult<Vec<Image>>;
-    /// Replace an image's mutable metadata (everything but id, created_at
-    /// and the data fields); `false` when absent.
+    /// Replace an image's metadata (everything but id, status, created_at
+    /// and the data fields, which only [`ImageStore::transition_status`]
+    /// and [`ImageStore::finish_upload`] change, so a metadata update that
+    /// races an upload cannot undo its status); `false` when absent.
     fn update_image(&self, image: &Image) -> StoreResult<bool>;
     /// Set `status` to `to` if it is one of `from`; returns the image as it
     /// was before (None when absent) and whether the change was made.

@@ -132,13 +132,12 @@ impl ImageStore for SqliteStore {
         let properties = serde_json::to_string(&i.properties)?;
         self.db().write(|tx| {
             let n = tx.execute(
-                "UPDATE images SET name=?2, status=?3, visibility=?4, owner=?5, protected=?6,
-                 os_hidden=?7, disk_format=?8, container_format=?9, min_disk=?10, min_ram=?11,
-                 tags=?12, properties=?13, updated_at=?14 WHERE id=?1",
+                "UPDATE images SET name=?2, visibility=?3, owner=?4, protected=?5,
+                 os_hidden=?6, disk_format=?7, container_format=?8, min_disk=?9, min_ram=?10,
+                 tags=?11, properties=?12, updated_at=?13 WHERE id=?1",
                 params![
                     i.id,
                     i.name,
-                    i.status,
                     i.visibility,
                     i.owner,
                     i.protected,
@@ -319,11 +318,13 @@ mod tests {
         changed.name = Some("renamed".into());
         changed.tags.push("c".into());
         changed.size = Some(99); // data fields are not changed by update_image
+        changed.status = "active".into(); // nor is the status
         assert!(s.update_image(&changed).unwrap());
         let got = s.get_image("i1").unwrap().unwrap();
         assert_eq!(got.name.as_deref(), Some("renamed"));
         assert_eq!(got.tags, ["a", "b", "c"]);
         assert_eq!(got.size, None);
+        assert_eq!(got.status, "queued");
         assert_eq!(s.list_images().unwrap().len(), 1);
     }
 
