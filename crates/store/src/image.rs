@@ -103,7 +103,9 @@ pub trait ImageStore: Send + Sync {
     /// Replace an image's metadata (everything but id, status, created_at
     /// and the data fields, which only [`ImageStore::transition_status`]
     /// and [`ImageStore::finish_upload`] change, so a metadata update that
-    /// races an upload cannot undo its status); `false` when absent.
+    /// races an upload cannot undo its status). `disk_format` and
+    /// `container_format` change only while the image is `queued`.
+    /// `false` when absent.
     fn update_image(&self, image: &Image) -> StoreResult<bool>;
     /// Set `status` to `to` if it is one of `from`; returns the image as it
     /// was before (None when absent) and whether the change was made.

@@ -132,9 +132,13 @@ impl ImageStore for SqliteStore {
         let properties = serde_json::to_string(&i.properties)?;
         self.db().write(|tx| {
             let n = tx.execute(
-                "UPDATE images SET name=?2, visibility=?3, owner=?4, protected=?5,
-                 os_hidden=?6, disk_format=?7, container_format=?8, min_disk=?9, min_ram=?10,
-                 tags=?11, properties=?12, updated_at=?13 WHERE id=?1",
+                // The formats may only change while no data exists: an
+                // upload that started meanwhile was inspected against the
+                // stored formats, which must stay the ones it checked.
+                "UPDATE images SET name=?2, visibility=?3, owner=?4, protected=?5, os_hidden=?6,
+                 disk_format=CASE WHEN status='queued' THEN ?7 ELSE disk_format END,
+                 container_format=CASE WHEN status='queued' THEN ?8 ELSE container_format END,
+                 min_disk=?9, min_ram=?10, tags=?11, properties=?12, updated_at=?13 WHERE id=?1",
                 params![
                     i.id,
                     i.name,
@@ -332,6 +336,7 @@ mod tests {
     fn uploads_finish_only_from_saving() {
         let (_d, s) = store();
         s.create_image(&image("i1")).unwrap();
+        let mut stale = s.get_image("i1").unwrap().unwrap();
         let data = ImageData {
             size: 3,
             virtual_size: 3,
@@ -350,6 +355,14 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(!again, "a second upload must not start");
+        // A metadata update loaded before the upload started cannot change
+        // the formats the upload is being inspected against.
+        stale.disk_format = Some("raw".into());
+        assert!(s.update_image(&stale).unwrap());
+        assert_eq!(
+            s.get_image("i1").unwrap().unwrap().disk_format.as_deref(),
+            Some("qcow2")
+        );
         assert!(s.finish_upload("i1", &data, "active", 3).unwrap());
         let got = s.get_image("i1").unwrap().unwrap();
         assert_eq!((got.status.as_str(), got.size), ("active", Some(3)));
