@@ -473,7 +473,11 @@ fn compare(path: &Path, format: ImageFormat, size: u64, info: &QemuImgInfo) -> V
             out.push(Disagreement::ExternalExtent { file: file.into() });
         }
     }
-    if info.virtual_size != size {
+    // qemu-img reports raw (and ISO) data in whole 512-byte sectors; the
+    // inspector gives the exact byte count. That rounding alone is no disagreement.
+    let sector_rounded = matches!(format, ImageFormat::Raw | ImageFormat::Iso)
+        && info.virtual_size == size.div_ceil(512) * 512;
+    if info.virtual_size != size && !sector_rounded {
         out.push(Disagreement::VirtualSize {
             inspector: size,
             qemu_img: info.virtual_size,
@@ -522,6 +526,24 @@ mod tests {
         };
         assert_eq!(disagreements.len(), 4, "{disagreements:?}");
         assert!(err.to_string().contains("/etc/passwd"));
+    }
+
+    #[test]
+    fn raw_sizes_rounded_to_a_sector_agree_but_other_sizes_do_not() {
+        let i = info(r#"{"format":"raw","virtual-size":1024,"filename":"/x"}"#);
+        assert!(compare(Path::new("/x"), ImageFormat::Raw, 1000, &i).is_empty());
+        assert_eq!(
+            compare(Path::new("/x"), ImageFormat::Raw, 500, &i),
+            vec![Disagreement::VirtualSize {
+                inspector: 500,
+                qemu_img: 1024
+            }]
+        );
+        let q = info(r#"{"format":"qcow2","virtual-size":1024,"filename":"/x"}"#);
+        assert_eq!(
+            compare(Path::new("/x"), ImageFormat::Qcow2, 1000, &q).len(),
+            1
+        );
     }
 
     #[test]

@@ -201,16 +201,8 @@ pub async fn upload(
             Err(e @ (Q::NotInstalled { .. } | Q::Path { .. } | Q::Spawn { .. })) => {
                 return Err(ImageError::Internal(error_chain(&e)))
             }
-            Err(Q::Disagrees { disagreements })
-                if disagreements
-                    .iter()
-                    .all(|d| sector_rounding(&inspection, d)) => {}
             Err(Q::Disagrees { disagreements }) => {
-                let reasons: Vec<String> = disagreements
-                    .iter()
-                    .filter(|d| !sector_rounding(&inspection, d))
-                    .map(ToString::to_string)
-                    .collect();
+                let reasons: Vec<String> = disagreements.iter().map(ToString::to_string).collect();
                 tracing::warn!(image_id = %id, reasons = %reasons.join("; "), "image upload refused by the qemu-img check");
                 return Err(ImageError::BadRequest(format!(
                     "Image data refused: {}",
@@ -253,21 +245,6 @@ pub async fn upload(
     upload.done();
     tracing::debug!(image_id = %id, size, "image data stored");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// qemu-img shows a raw image's size rounded up to whole 512-byte
-/// sectors; the inspector gives the exact byte count. That difference
-/// alone is not a disagreement.
-fn sector_rounding(
-    inspection: &ferrostack_image_inspect::Inspection,
-    d: &ferrostack_image_inspect::Disagreement,
-) -> bool {
-    matches!(
-        d,
-        ferrostack_image_inspect::Disagreement::VirtualSize { inspector, qemu_img }
-            if inspection.format == ferrostack_image_inspect::ImageFormat::Raw
-                && *qemu_img == inspector.div_ceil(512) * 512
-    )
 }
 
 /// Why writing the staged file stopped.
