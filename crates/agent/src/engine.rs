@@ -1,0 +1,795 @@
+//! The reconcile loop: one task per host agent.
+//!
+//! ```text
+//!   start ── hypervisor.list() ──> adopt what runs (never respawn it)
+//!         ── sink.last_reported() ──> remember finished generations, reboots
+//!            │
+//!            v
+//!   ┌──> read desired (source.assigned) ── drop generations older than seen
+//!   │        │
+//!   │        v
+//!   │    plan each idle instance (not busy, not backing off):
+//!   │      deleted ─────────────────────────────> destroy
+//!   │      not assigned (orphan) ───────────────> report; destroy only if reap
+//!   │      reboot id not yet performed ─────────> reboot (power_on if Shutoff)
+//!   │      generation already finished ─────────> nothing (drift is reported)
+//!   │      not on host ─────────────────────────> spawn
+//!   │      power differs ───────────────────────> one step: power_on/off,
+//!   │                                             (un)pause, suspend/resume
+//!   │      matches ─────────────────────────────> finished: observed_generation
+//!   │        │
+//!   │        v
+//!   │    dispatch up to `max_concurrent` operations, one per instance,
+//!   │    each under a deadline:
+//!   │        ok ──> observe, plan again (the next step, or finished)
+//!   │        err ─> fault reported; observe the real state (a failed
+//!   │               spawn is destroyed first); retry after 2^n backoff
+//!   │               (capped) ... after `max_attempts`: Failed (ERROR),
+//!   │               generation finished, no more retries
+//!   │        │
+//!   │        v
+//!   │    report changed instances (sink.report)
+//!   │        │
+//!   │        v
+//!   └── wait: an operation ends | source.watch() says the revision moved
+//!            | backoff expires | resync tick (list + full report) | shutdown
+//!
+//!   shutdown: dispatch nothing more, let running operations end (each is
+//!             bounded by its deadline), report, return.
+//! ```
+//!
+//! Decisions:
+//!
+//! - **A generation is acted on once.** Once the host matched it (or the
+//!   agent gave up), drift is reported and not corrected. A VM that dies
+//!   behind the agent's back is reported `Shutoff` and is *not* restarted,
+//!   as Nova's `sync_power_states` does (it marks the server SHUTOFF and
+//!   leaves it); the control plane restarts it by writing a new generation.
+//!   Rejected: restarting whatever should run, which fights an operator
+//!   who stopped a guest from inside and crash-loops a broken guest.
+//! - **Failures end.** Each failure records a [`Fault`] and is retried
+//!   with exponential backoff up to `max_attempts`; then the instance is
+//!   reported [`TaskOutcome::Failed`] at that generation. A spawn that
+//!   failed is destroyed before anything else, so nothing leaks.
+//! - **A deadline is the agent's, not only the driver's.** Every call is
+//!   wrapped in `tokio::time::timeout`; after a timeout (or any failure)
+//!   the agent asks the hypervisor for the instance's real state and
+//!   reports that, so the reported state is always one the host is in.
+//! - **Orphans are left alone** unless [`AgentConfig::reap_orphans`]: a VM
+//!   the control plane does not assign here may be mid-migration or the
+//!   store may be behind; destroying it is an operator's decision.
+//! - **One owner.** The loop owns all per-instance bookkeeping; operations
+//!   run as tasks in a `JoinSet` and hand their result back, so there are
+//!   no locks and "one operation per instance" is a flag, not a mutex.
+
+use crate::{
+    DesiredInstance, DesiredPower, DesiredStateSource, Fault, ObservedInstance, ObservedStateSink,
+    SourceError, TaskOutcome,
+};
+use ferrostack_hypervisor::{
+    Hypervisor, HypervisorError, InstanceInfo, InstanceSpec, Operation, PowerState,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::{sleep_until, timeout, Instant};
+use tracing::{debug, info, warn};
+use uuid::Uuid;
+
+/// How the agent behaves.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// At most this many hypervisor operations run at once.
+    pub max_concurrent: usize,
+    /// A full resync (hypervisor list, desired read, report of everything)
+    /// happens this often even without change notifications.
+    pub resync_interval: Duration,
+    /// How long one long poll of the source waits.
+    pub watch_timeout: Duration,
+    /// The deadline of a spawn.
+    pub spawn_deadline: Duration,
+    /// The deadline of any other operation (a power off gets
+    /// `graceful_shutdown` on top).
+    pub op_deadline: Duration,
+    /// How long a power off waits for the guest to honour ACPI.
+    pub graceful_shutdown: Duration,
+    /// The first retry delay after a failure; doubled per failure.
+    pub backoff_initial: Duration,
+    /// The longest retry delay.
+    pub backoff_max: Duration,
+    /// Failures of one generation before the agent gives up (Failed).
+    pub max_attempts: u32,
+    /// Destroy VMs on the host that are not assigned to it.
+    pub reap_orphans: bool,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            max_concurrent: 8,
+            resync_interval: Duration::from_secs(10),
+            watch_timeout: Duration::from_secs(30),
+            spawn_deadline: Duration::from_secs(120),
+            op_deadline: Duration::from_secs(60),
+            graceful_shutdown: Duration::from_secs(60),
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            max_attempts: 5,
+            reap_orphans: false,
+        }
+    }
+}
+
+impl AgentConfig {
+    /// The delay before retrying after the `failures`-th failure.
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let shift = failures.saturating_sub(1).min(20);
+        self.backoff_initial
+            .saturating_mul(1 << shift)
+            .min(self.backoff_max)
+    }
+}
+
+/// The host agent. See the module doc for the loop.
+#[derive(Debug)]
+pub struct Agent;
+
+impl Agent {
+    /// Runs the reconcile loop for `host` until `shutdown` becomes true (or
+    /// its sender is dropped). Never gives up on its own: failures of the
+    /// source, the sink or the hypervisor are logged and retried.
+    pub async fn run(
+        host: impl Into<String>,
+        source: Arc<dyn DesiredStateSource>,
+        sink: Arc<dyn ObservedStateSink>,
+        hypervisor: Arc<dyn Hypervisor>,
+        config: AgentConfig,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut engine = Engine {
+            host: host.into(),
+            source,
+            sink,
+            hv: hypervisor,
+            cfg: Arc::new(config),
+            tracked: BTreeMap::new(),
+            inflight: JoinSet::new(),
+            dirty: BTreeSet::new(),
+            revision: None,
+        };
+        if !engine.start(&mut shutdown).await {
+            return;
+        }
+        engine.run(&mut shutdown).await;
+    }
+}
+
+/// An operation the loop decided on.
+#[derive(Debug, Clone)]
+enum Action {
+    Spawn(Box<InstanceSpec>),
+    Destroy,
+    PowerOn,
+    PowerOff,
+    Pause,
+    Unpause,
+    Suspend,
+    Resume,
+    Reboot { hard: bool },
+}
+
+impl Action {
+    fn operation(&self) -> Operation {
+        match self {
+            Action::Spawn(_) => Operation::Spawn,
+            Action::Destroy => Operation::Destroy,
+            Action::PowerOn => Operation::PowerOn,
+            Action::PowerOff => Operation::PowerOff,
+            Action::Pause => Operation::Pause,
+            Action::Unpause => Operation::Unpause,
+            Action::Suspend => Operation::Suspend,
+            Action::Resume => Operation::Resume,
+            Action::Reboot { .. } => Operation::Reboot,
+        }
+    }
+}
+
+/// What the host showed after an operation.
+#[derive(Debug)]
+enum Seen {
+    Present(InstanceInfo),
+    Absent,
+    Unknown,
+}
+
+/// An operation's result, handed back to the loop.
+#[derive(Debug)]
+struct Done {
+    id: Uuid,
+    operation: Operation,
+    /// The reboot request this operation performed, if any.
+    reboot_id: Option<String>,
+    error: Option<String>,
+    seen: Seen,
+}
+
+/// The loop's bookkeeping for one instance.
+#[derive(Debug, Default)]
+struct Tracked {
+    /// The newest desired state seen; `None` when not assigned.
+    desired: Option<DesiredInstance>,
+    /// The power state on the host (`None`: not there).
+    power: Option<PowerState>,
+    pid: Option<u32>,
+    busy: Option<Operation>,
+    /// The generation the agent finished acting on.
+    finished_generation: u64,
+    /// Failures of the current generation.
+    failures: u32,
+    retry_at: Option<Instant>,
+    fault: Option<Fault>,
+    task: Option<TaskOutcome>,
+    last_reboot: Option<String>,
+}
+
+impl Tracked {
+    fn observed(&self, id: Uuid) -> ObservedInstance {
+        ObservedInstance {
+            id,
+            power_state: self.power,
+            task: self.task.unwrap_or(TaskOutcome::Idle),
+            fault: self.fault.clone(),
+            observed_generation: self.finished_generation,
+            pid: self.pid,
+            last_reboot: self.last_reboot.clone(),
+            orphan: self.desired.is_none() && self.power.is_some(),
+        }
+    }
+
+    fn set_seen(&mut self, seen: Seen) {
+        match seen {
+            Seen::Present(i) => {
+                self.power = Some(i.state);
+                self.pid = i.pid;
+            }
+            Seen::Absent => {
+                self.power = None;
+                self.pid = None;
+            }
+            Seen::Unknown => {}
+        }
+    }
+}
+
+type WatchFuture = Pin<Box<dyn Future<Output = Result<u64, SourceError>> + Send>>;
+
+struct Engine {
+    host: String,
+    source: Arc<dyn DesiredStateSource>,
+    sink: Arc<dyn ObservedStateSink>,
+    hv: Arc<dyn Hypervisor>,
+    cfg: Arc<AgentConfig>,
+    tracked: BTreeMap<Uuid, Tracked>,
+    inflight: JoinSet<Done>,
+    /// Instances whose observation changed since the last report.
+    dirty: BTreeSet<Uuid>,
+    revision: Option<u64>,
+}
+
+impl Engine {
+    /// Re-adopts the host's VMs and the agent's memory. Returns false if
+    /// shut down before that succeeded.
+    async fn start(&mut self, shutdown: &mut watch::Receiver<bool>) -> bool {
+        let mut failures = 0;
+        let list = loop {
+            match timeout(self.cfg.op_deadline, self.hv.list()).await {
+                Ok(Ok(list)) => break list,
+                Ok(Err(e)) => warn!(host = %self.host, error = %chain(&e), "cannot list VMs"),
+                Err(_) => warn!(host = %self.host, "listing VMs timed out"),
+            }
+            failures += 1;
+            if !self.pause_or_shutdown(failures, shutdown).await {
+                return false;
+            }
+        };
+        info!(host = %self.host, adopted = list.len(), "agent starting; VMs on the host adopted");
+        for i in list {
+            let t = self.tracked.entry(i.id).or_default();
+            t.set_seen(Seen::Present(i));
+        }
+        let mut failures = 0;
+        let last = loop {
+            match self.sink.last_reported(&self.host).await {
+                Ok(last) => break last,
+                Err(e) => warn!(host = %self.host, error = %chain(&e), "cannot read last report"),
+            }
+            failures += 1;
+            if !self.pause_or_shutdown(failures, shutdown).await {
+                return false;
+            }
+        };
+        for o in last {
+            // Only memory of what the agent did; the host's truth came
+            // from list() above.
+            if let Some(t) = self.tracked.get_mut(&o.id) {
+                t.finished_generation = o.observed_generation;
+                t.last_reboot = o.last_reboot;
+                t.fault = o.fault;
+            } else if o.power_state.is_some() || o.task != TaskOutcome::Deleted {
+                // Reported before but gone from the host now: track it so
+                // the change is reported and a finished generation is not
+                // spawned again.
+                let t = self.tracked.entry(o.id).or_default();
+                t.finished_generation = o.observed_generation;
+                t.last_reboot = o.last_reboot;
+                t.fault = o.fault;
+                t.task = Some(o.task);
+                self.dirty.insert(o.id);
+            }
+        }
+        self.dirty.extend(self.tracked.keys().copied());
+        true
+    }
+
+    async fn pause_or_shutdown(&self, failures: u32, shutdown: &mut watch::Receiver<bool>) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(self.cfg.backoff(failures)) => true,
+            _ = shutdown.wait_for(|s| *s) => false,
+        }
+    }
+
+    async fn run(&mut self, shutdown: &mut watch::Receiver<bool>) {
+        let mut need_desired = true;
+        let mut need_list = false;
+        let mut next_resync = Instant::now() + self.cfg.resync_interval;
+        let mut watch_fut: Option<WatchFuture> = None;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            if need_list {
+                self.refresh_from_list().await;
+                need_list = false;
+            }
+            if need_desired {
+                // Report first: an instance that is neither assigned nor on
+                // the host any more is forgotten below.
+                self.flush().await;
+                match self.source.assigned(&self.host).await {
+                    Ok(a) => {
+                        self.revision = Some(a.revision);
+                        self.apply_desired(a.instances);
+                    }
+                    // Retried at the next watch wake-up or resync.
+                    Err(e) => {
+                        warn!(host = %self.host, error = %chain(&e), "cannot read desired state")
+                    }
+                }
+                need_desired = false;
+            }
+            self.dispatch();
+            self.flush().await;
+
+            let wf = watch_fut.get_or_insert_with(|| {
+                let source = self.source.clone();
+                let host = self.host.clone();
+                let since = self.revision.unwrap_or(u64::MAX);
+                let wait = self.cfg.watch_timeout;
+                Box::pin(async move {
+                    let r = source.watch(&host, since, wait).await;
+                    if r.is_err() {
+                        // Do not spin on a source that fails at once.
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    r
+                })
+            });
+            let next_retry = self
+                .tracked
+                .values()
+                .filter(|t| t.busy.is_none())
+                .filter_map(|t| t.retry_at)
+                .min();
+            tokio::select! {
+                r = shutdown.changed() => {
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                Some(done) = self.inflight.join_next(), if !self.inflight.is_empty() => {
+                    match done {
+                        Ok(done) => self.complete(done),
+                        // An operation task panicked: a bug. Its instance
+                        // stays busy rather than risking a second
+                        // concurrent operation on it.
+                        Err(e) => tracing::error!(host = %self.host, error = %e, "operation task failed"),
+                    }
+                }
+                r = wf => {
+                    watch_fut = None;
+                    match r {
+                        Ok(rev) => need_desired |= Some(rev) != self.revision,
+                        Err(e) => {
+                            warn!(host = %self.host, error = %chain(&e), "watching desired state failed");
+                            need_desired = true;
+                        }
+                    }
+                }
+                _ = sleep_until(next_resync) => {
+                    need_list = true;
+                    need_desired = true;
+                    next_resync = Instant::now() + self.cfg.resync_interval;
+                }
+                _ = sleep_until(next_retry.unwrap_or(next_resync)), if next_retry.is_some() => {}
+            }
+        }
+        info!(host = %self.host, running = self.inflight.len(), "agent stopping; letting running operations end");
+        while let Some(done) = self.inflight.join_next().await {
+            if let Ok(done) = done {
+                self.complete(done);
+            }
+        }
+        self.flush().await;
+    }
+
+    /// Reads the host's truth for every instance no operation is running on.
+    async fn refresh_from_list(&mut self) {
+        let list = match timeout(self.cfg.op_deadline, self.hv.list()).await {
+            Ok(Ok(list)) => list,
+            Ok(Err(e)) => {
+                warn!(host = %self.host, error = %chain(&e), "cannot list VMs");
+                return;
+            }
+            Err(_) => {
+                warn!(host = %self.host, "listing VMs timed out");
+                return;
+            }
+        };
+        let mut on_host: HashMap<Uuid, InstanceInfo> =
+            list.into_iter().map(|i| (i.id, i)).collect();
+        for (id, t) in self.tracked.iter_mut() {
+            if t.busy.is_some() {
+                on_host.remove(id);
+                continue;
+            }
+            let before = (t.power, t.pid);
+            match on_host.remove(id) {
+                Some(i) => t.set_seen(Seen::Present(i)),
+                None => t.set_seen(Seen::Absent),
+            }
+            if before != (t.power, t.pid) {
+                info!(host = %self.host, instance = %id, from = ?before.0, to = ?t.power, "power state changed behind the agent's back");
+            }
+        }
+        for (id, i) in on_host {
+            let t = self.tracked.entry(id).or_default();
+            t.set_seen(Seen::Present(i));
+        }
+        // A resync reports everything.
+        self.dirty.extend(self.tracked.keys().copied());
+    }
+
+    /// Takes a desired-state snapshot in; older generations lose.
+    fn apply_desired(&mut self, instances: Vec<DesiredInstance>) {
+        let mut assigned = BTreeSet::new();
+        for d in instances {
+            let id = d.spec.id;
+            assigned.insert(id);
+            let t = self.tracked.entry(id).or_default();
+            let newest = t.desired.as_ref().map_or(t.finished_generation, |o| {
+                o.generation.max(t.finished_generation)
+            });
+            if d.generation < newest {
+                debug!(host = %self.host, instance = %id, stale = d.generation, newest, "ignoring an older desired generation");
+                continue;
+            }
+            if t.desired
+                .as_ref()
+                .is_some_and(|o| o.generation != d.generation)
+            {
+                // A new generation starts with a clean slate of retries.
+                t.failures = 0;
+                t.retry_at = None;
+            }
+            if t.desired.is_none() {
+                self.dirty.insert(id);
+            }
+            t.desired = Some(d);
+        }
+        let host = &self.host;
+        self.tracked.retain(|id, t| {
+            if assigned.contains(id) {
+                return true;
+            }
+            if t.desired.take().is_some() {
+                debug!(host = %host, instance = %id, "no longer assigned to this host");
+                self.dirty.insert(*id);
+            }
+            // Forget what is neither assigned nor on the host (a purged
+            // delete); keep orphans to report them.
+            t.power.is_some() || t.busy.is_some()
+        });
+    }
+
+    /// Plans every idle instance and starts operations up to the limit.
+    fn dispatch(&mut self) {
+        let now = Instant::now();
+        let ids: Vec<Uuid> = self.tracked.keys().copied().collect();
+        for id in ids {
+            let Some(t) = self.tracked.get_mut(&id) else {
+                continue;
+            };
+            if t.busy.is_some() || t.retry_at.is_some_and(|r| r > now) {
+                continue;
+            }
+            let before = t.observed(id);
+            let action = plan(t, &self.cfg);
+            if t.observed(id) != before {
+                self.dirty.insert(id);
+            }
+            let Some(action) = action else {
+                continue;
+            };
+            if self.inflight.len() >= self.cfg.max_concurrent {
+                continue;
+            }
+            let t = self.tracked.get_mut(&id).expect("present");
+            let operation = action.operation();
+            let reboot_id = match action {
+                Action::Reboot { .. } | Action::PowerOn => t
+                    .desired
+                    .as_ref()
+                    .and_then(|d| d.reboot.as_ref())
+                    .filter(|r| Some(&r.request_id) != t.last_reboot.as_ref())
+                    .map(|r| r.request_id.clone()),
+                _ => None,
+            };
+            t.busy = Some(operation);
+            t.retry_at = None;
+            t.task = Some(TaskOutcome::Working { operation });
+            self.dirty.insert(id);
+            debug!(host = %self.host, instance = %id, ?operation, "starting operation");
+            let hv = self.hv.clone();
+            let cfg = self.cfg.clone();
+            self.inflight.spawn(execute(hv, cfg, id, action, reboot_id));
+        }
+    }
+
+    /// Takes an operation's result in.
+    fn complete(&mut self, done: Done) {
+        let Some(t) = self.tracked.get_mut(&done.id) else {
+            return;
+        };
+        t.busy = None;
+        t.set_seen(done.seen);
+        if let Some(r) = done.reboot_id {
+            // Acted on once, whether it worked or not.
+            t.last_reboot = Some(r);
+        }
+        let generation = t.desired.as_ref().map_or(0, |d| d.generation);
+        match done.error {
+            None => {
+                t.task = Some(TaskOutcome::Idle);
+                if done.operation == Operation::Destroy && t.power.is_none() {
+                    t.task = Some(TaskOutcome::Deleted);
+                    t.fault = None;
+                }
+            }
+            Some(message) => {
+                t.failures += 1;
+                warn!(host = %self.host, instance = %done.id, operation = ?done.operation, attempt = t.failures, error = %message, "operation failed");
+                t.fault = Some(Fault {
+                    message,
+                    operation: done.operation,
+                });
+                if t.failures >= self.cfg.max_attempts {
+                    t.task = Some(TaskOutcome::Failed {
+                        operation: done.operation,
+                    });
+                    t.finished_generation = t.finished_generation.max(generation);
+                    t.retry_at = None;
+                } else {
+                    t.task = Some(TaskOutcome::Retrying {
+                        operation: done.operation,
+                        attempt: t.failures,
+                    });
+                    t.retry_at = Some(Instant::now() + self.cfg.backoff(t.failures));
+                }
+            }
+        }
+        self.dirty.insert(done.id);
+    }
+
+    /// Reports what changed.
+    async fn flush(&mut self) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let batch: Vec<ObservedInstance> = self
+            .dirty
+            .iter()
+            .filter_map(|id| self.tracked.get(id).map(|t| t.observed(*id)))
+            .collect();
+        match self.sink.report(&self.host, batch).await {
+            Ok(()) => self.dirty.clear(),
+            // Kept dirty: reported again on the next pass.
+            Err(e) => warn!(host = %self.host, error = %chain(&e), "cannot report observed state"),
+        }
+    }
+}
+
+/// Decides the next operation for an idle instance, or marks its
+/// generation finished when there is nothing left to do.
+fn plan(t: &mut Tracked, cfg: &AgentConfig) -> Option<Action> {
+    let Some(d) = t.desired.as_ref() else {
+        // An orphan.
+        return (t.power.is_some() && cfg.reap_orphans).then_some(Action::Destroy);
+    };
+    if d.deleted {
+        if t.power.is_some() {
+            return Some(Action::Destroy);
+        }
+        if !matches!(t.task, Some(TaskOutcome::Failed { .. })) {
+            t.task = Some(TaskOutcome::Deleted);
+            t.finished_generation = d.generation;
+        }
+        return None;
+    }
+    let failed_this_generation =
+        matches!(t.task, Some(TaskOutcome::Failed { .. })) && t.finished_generation >= d.generation;
+    if let (Some(r), Some(state)) = (&d.reboot, t.power) {
+        if Some(&r.request_id) != t.last_reboot.as_ref() {
+            if d.power != DesiredPower::Running {
+                // A reboot only means something for a running server; the
+                // control plane should not ask otherwise. Consumed.
+                t.last_reboot = Some(r.request_id.clone());
+            } else if !failed_this_generation {
+                return Some(match state {
+                    PowerState::Shutoff => Action::PowerOn,
+                    PowerState::Running => Action::Reboot { hard: r.hard },
+                    _ => Action::Reboot { hard: true },
+                });
+            }
+        }
+    }
+    if d.generation <= t.finished_generation {
+        return None;
+    }
+    let Some(state) = t.power else {
+        return Some(Action::Spawn(Box::new(d.spec.clone())));
+    };
+    use DesiredPower as D;
+    use PowerState as S;
+    let action = match (d.power, state) {
+        (D::Running, S::Running)
+        | (D::Stopped, S::Shutoff)
+        | (D::Paused, S::Paused)
+        | (D::Suspended, S::Suspended)
+        // A panicked guest is reported; a hard reboot (a new request) or a
+        // stop brings it back.
+        | (D::Running | D::Paused | D::Suspended, S::Crashed) => None,
+        (D::Running | D::Paused | D::Suspended, S::Shutoff) => Some(Action::PowerOn),
+        (D::Running | D::Suspended, S::Paused) => Some(Action::Unpause),
+        (D::Running | D::Paused, S::Suspended) => Some(Action::Resume),
+        (D::Stopped, _) => Some(Action::PowerOff),
+        (D::Paused, S::Running) => Some(Action::Pause),
+        (D::Suspended, S::Running) => Some(Action::Suspend),
+    };
+    if action.is_none() {
+        t.finished_generation = d.generation;
+        t.failures = 0;
+        t.retry_at = None;
+        t.task = Some(TaskOutcome::Idle);
+        if d.power.satisfied_by(state) {
+            t.fault = None;
+        }
+    }
+    action
+}
+
+/// Runs one operation under its deadline and observes the result.
+async fn execute(
+    hv: Arc<dyn Hypervisor>,
+    cfg: Arc<AgentConfig>,
+    id: Uuid,
+    action: Action,
+    reboot_id: Option<String>,
+) -> Done {
+    let operation = action.operation();
+    let limit = match &action {
+        Action::Spawn(_) => cfg.spawn_deadline,
+        Action::PowerOff => cfg.op_deadline + cfg.graceful_shutdown,
+        _ => cfg.op_deadline,
+    };
+    let call = async {
+        match action {
+            Action::Spawn(spec) => match hv.spawn(*spec).await {
+                Err(HypervisorError::AlreadyExists { .. }) => Ok(None),
+                r => r.map(Some),
+            },
+            Action::Destroy => hv.destroy(id).await.map(|()| None),
+            Action::PowerOff => hv.power_off(id, cfg.graceful_shutdown).await.map(|_| None),
+            Action::PowerOn => hv.power_on(id).await.map(Some),
+            Action::Pause => hv.pause(id).await.map(Some),
+            Action::Unpause => hv.unpause(id).await.map(Some),
+            Action::Suspend => hv.suspend(id).await.map(Some),
+            Action::Resume => hv.resume(id).await.map(Some),
+            Action::Reboot { hard } => hv.reboot(id, hard).await.map(Some),
+        }
+    };
+    let result = match timeout(limit, call).await {
+        Ok(Ok(info)) => Ok(info),
+        Ok(Err(e)) => Err(chain(&e)),
+        Err(_) => Err(format!("{operation:?} did not finish within {limit:?}")),
+    };
+    let error = result.as_ref().err().cloned();
+    if error.is_some() && operation == Operation::Spawn {
+        // A failed spawn leaves nothing behind.
+        if let Err(Some(e)) = observe_call(cfg.op_deadline, hv.destroy(id)).await {
+            warn!(instance = %id, error = %e, "cleaning up a failed spawn failed");
+        }
+    }
+    let seen = match result {
+        Ok(Some(info)) => Seen::Present(info),
+        Ok(None) if operation == Operation::Destroy => Seen::Absent,
+        _ => match observe_call(cfg.op_deadline, hv.state(id)).await {
+            Ok(info) => Seen::Present(info),
+            Err(None) => Seen::Absent,
+            Err(Some(_)) => Seen::Unknown,
+        },
+    };
+    Done {
+        id,
+        operation,
+        reboot_id,
+        error,
+        seen,
+    }
+}
+
+/// A hypervisor call under a deadline; `Err(None)` is "no such instance".
+async fn observe_call<T>(
+    limit: Duration,
+    call: impl Future<Output = Result<T, HypervisorError>>,
+) -> Result<T, Option<String>> {
+    match timeout(limit, call).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(HypervisorError::NotFound { .. })) => Err(None),
+        Ok(Err(e)) => Err(Some(chain(&e))),
+        Err(_) => Err(Some(format!("no answer within {limit:?}"))),
+    }
+}
+
+/// An error and its sources, `: `-separated (each message never repeats
+/// its source, so this prints every cause once).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let cfg = AgentConfig {
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(10),
+            ..AgentConfig::default()
+        };
+        let b: Vec<u64> = (1..=6).map(|n| cfg.backoff(n).as_secs()).collect();
+        assert_eq!(b, [1, 2, 4, 8, 10, 10]);
+        assert_eq!(cfg.backoff(u32::MAX), Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,212 @@
+//! The host agent's reconcile engine.
+//!
+//! OpenStack drives hosts with fire-and-forget RPC: a lost message leaves a
+//! server in BUILD forever. ferrostack does not send the host commands. The
+//! control plane stores the *desired* state of every instance
+//! ([`DesiredInstance`]); the agent on each host reads what is assigned to
+//! it through a [`DesiredStateSource`], converges the host to it through the
+//! [`Hypervisor`](ferrostack_hypervisor::Hypervisor) trait, and writes what
+//! it *observes* ([`ObservedInstance`]) to an [`ObservedStateSink`]. Nothing
+//! is lost when either side restarts: the desired state is in the store, the
+//! VMs are re-adopted from the hypervisor, and the agent's memory of what it
+//! has already done (the generation it converged, the reboot it performed)
+//! is read back from the sink.
+//!
+//! This crate has no HTTP and no database: the source and the sink are
+//! traits. [`memory`] has in-memory implementations for tests and for
+//! `allinone` until the store-backed ones exist. The loop itself is in
+//! [`engine`], whose module doc draws it.
+//!
+//! # The contract with the control plane
+//!
+//! - Every write of an instance's desired state bumps its `generation`. The
+//!   agent never lets an older generation override a newer one it has seen.
+//! - The agent acts on a generation once. When the host matches it (or the
+//!   agent gave up on it) the agent reports `observed_generation =
+//!   generation`. Afterwards drift is *reported, not corrected*: a VM that
+//!   powered off behind the agent's back is reported `Shutoff` and stays
+//!   off, as Nova's `sync_power_states` does. The control plane decides
+//!   (by writing a new generation) whether it should run again.
+//! - A reboot is a request with an id, acted on once; the agent reports the
+//!   id it last performed in `last_reboot`, and the control plane may then
+//!   clear the request.
+//! - A delete is `deleted: true`; the agent destroys the VM and reports
+//!   [`TaskOutcome::Deleted`], after which the control plane drops the
+//!   record.
+
+pub mod engine;
+pub mod memory;
+
+pub use engine::{Agent, AgentConfig};
+pub use memory::{MemoryDesiredState, MemoryObservedState};
+
+use ferrostack_hypervisor::{InstanceSpec, Operation, PowerState};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The power state the control plane wants an instance in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DesiredPower {
+    /// The guest runs (Nova ACTIVE).
+    Running,
+    /// No VM process; the disk is kept (Nova SHUTOFF).
+    Stopped,
+    /// vCPUs halted (Nova PAUSED).
+    Paused,
+    /// Suspended (Nova SUSPENDED).
+    Suspended,
+}
+
+impl DesiredPower {
+    /// Whether an observed power state satisfies this desire.
+    pub fn satisfied_by(self, state: PowerState) -> bool {
+        matches!(
+            (self, state),
+            (DesiredPower::Running, PowerState::Running)
+                | (DesiredPower::Stopped, PowerState::Shutoff)
+                | (DesiredPower::Paused, PowerState::Paused)
+                | (DesiredPower::Suspended, PowerState::Suspended)
+        )
+    }
+}
+
+/// A request to reboot an instance, acted on once per `request_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebootRequest {
+    /// Hard (reset) or soft (ACPI power off, start again).
+    pub hard: bool,
+    /// The request's id (e.g. the API request id); a new id is a new reboot.
+    pub request_id: String,
+}
+
+/// What the control plane wants of one instance on one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredInstance {
+    /// What to spawn if the instance is not on the host.
+    pub spec: InstanceSpec,
+    /// The power state to converge to.
+    pub power: DesiredPower,
+    /// A reboot to perform, if its id was not performed yet.
+    pub reboot: Option<RebootRequest>,
+    /// The instance is being deleted: destroy it.
+    pub deleted: bool,
+    /// Bumped by every write; an older generation never overrides a newer one.
+    pub generation: u64,
+}
+
+/// Where an instance's convergence stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "task")]
+pub enum TaskOutcome {
+    /// The host matched `observed_generation` when the agent last acted, or
+    /// the instance is an orphan the agent leaves alone.
+    Idle,
+    /// An operation is running.
+    Working {
+        /// Which.
+        operation: Operation,
+    },
+    /// The last operation failed; it is tried again after a backoff.
+    Retrying {
+        /// The failed operation.
+        operation: Operation,
+        /// How many times it has failed for this generation.
+        attempt: u32,
+    },
+    /// The agent gave up on `observed_generation` (Nova ERROR); a new
+    /// generation is needed to try again.
+    Failed {
+        /// The operation that failed last.
+        operation: Operation,
+    },
+    /// The instance was deleted and nothing of it is left on the host.
+    Deleted,
+}
+
+/// Why the last operation on an instance failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// The error chain, safe to show to the instance's owner.
+    pub message: String,
+    /// The operation that failed.
+    pub operation: Operation,
+}
+
+/// What the agent sees of one instance on its host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedInstance {
+    /// The server id.
+    pub id: Uuid,
+    /// The power state on the host; `None` when the instance is not there.
+    pub power_state: Option<PowerState>,
+    /// Where convergence stands.
+    pub task: TaskOutcome,
+    /// The last failure, until the instance converges again.
+    pub fault: Option<Fault>,
+    /// The desired generation the agent has finished acting on (converged
+    /// or given up); 0 before the first.
+    pub observed_generation: u64,
+    /// The VM process while there is one.
+    pub pid: Option<u32>,
+    /// The id of the last reboot request performed.
+    pub last_reboot: Option<String>,
+    /// On the host but not assigned to it.
+    pub orphan: bool,
+}
+
+/// The desired state of one host at one revision.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Assigned {
+    /// The source's revision this snapshot was read at; pass it to
+    /// [`DesiredStateSource::watch`].
+    pub revision: u64,
+    /// Every instance assigned to the host, deleted ones included until the
+    /// control plane purges them.
+    pub instances: Vec<DesiredInstance>,
+}
+
+/// Why a source or a sink failed. The agent logs it and tries again; it
+/// never gives up on its host.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The backend (store, controller) could not be reached or failed.
+    #[error("desired/observed state backend unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The future the source and sink methods return (boxed so the traits are
+/// object-safe, like [`ferrostack_hypervisor::HvFuture`]).
+pub type StateFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, SourceError>> + Send + 'a>>;
+
+/// Where the agent reads the desired state of its host.
+pub trait DesiredStateSource: Send + Sync {
+    /// Everything assigned to `host`, with the revision it was read at.
+    fn assigned<'a>(&'a self, host: &'a str) -> StateFuture<'a, Assigned>;
+
+    /// Waits until the desired state of `host` may have changed since
+    /// `since_revision`, or `timeout` passes (long poll), and returns the
+    /// current revision. Returning early or spuriously is allowed: the
+    /// agent re-reads [`assigned`](Self::assigned) when the revision moved.
+    fn watch<'a>(
+        &'a self,
+        host: &'a str,
+        since_revision: u64,
+        timeout: Duration,
+    ) -> StateFuture<'a, u64>;
+}
+
+/// Where the agent reports what it observes.
+pub trait ObservedStateSink: Send + Sync {
+    /// Records these instances' observed state (an upsert by id; a full
+    /// resync reports every instance the agent knows).
+    fn report<'a>(&'a self, host: &'a str, observed: Vec<ObservedInstance>) -> StateFuture<'a, ()>;
+
+    /// What was last reported for `host`: the agent reads it at start so a
+    /// restart neither re-acts on a generation it finished nor repeats a
+    /// reboot.
+    fn last_reported<'a>(&'a self, host: &'a str) -> StateFuture<'a, Vec<ObservedInstance>>;
+}
