@@ -1,0 +1,230 @@
+//! What goes wrong: failed and stuck operations, VMs that die behind the
+//! agent's back, agent restarts, and many instances at once.
+
+mod common;
+
+use common::{config, desired, spec, Harness, HOST, WAIT};
+use ferrostack_agent::{AgentConfig, DesiredPower, TaskOutcome};
+use ferrostack_hypervisor::{Operation, PowerState};
+use std::time::Duration;
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_spawn_is_cleaned_up_retried_with_backoff_then_failed() {
+    let h = Harness::new(common::big_fake(), config());
+    h.fake.fail_next(Operation::Spawn, 100);
+    let s = spec("doomed");
+    let id = s.id;
+    h.desired.put(HOST, desired(s, DesiredPower::Running, 1));
+
+    let o = h.wait(id, "reported a fault", |o| o.fault.is_some()).await;
+    assert_eq!(
+        o.fault.as_ref().map(|f| f.operation),
+        Some(Operation::Spawn)
+    );
+    assert!(
+        o.fault
+            .as_ref()
+            .is_some_and(|f| f.message.contains("injected")),
+        "{o:?}"
+    );
+    assert!(h.fake.is_empty(), "the failed spawn left nothing");
+
+    let o = h
+        .wait(id, "failed", |o| {
+            matches!(o.task, TaskOutcome::Failed { .. })
+        })
+        .await;
+    assert_eq!(
+        o.task,
+        TaskOutcome::Failed {
+            operation: Operation::Spawn
+        }
+    );
+    assert_eq!((o.observed_generation, o.power_state), (1, None));
+    assert!(h.fake.is_empty());
+    assert!(
+        h.hv.calls(Operation::Destroy) >= 3,
+        "each failure cleaned up"
+    );
+
+    // Three attempts, 1 s then 2 s apart (exponential backoff) ...
+    let t = h.hv.started(Operation::Spawn);
+    assert_eq!(t.len(), 3);
+    assert!(t[1] - t[0] >= Duration::from_secs(1), "{:?}", t[1] - t[0]);
+    assert!(t[2] - t[1] >= Duration::from_secs(2), "{:?}", t[2] - t[1]);
+    // ... and not retried forever.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(h.hv.calls(Operation::Spawn), 3);
+
+    // A new generation (the control plane's "try again") starts afresh.
+    h.fake.fail_next(Operation::Spawn, 0);
+    let g = h.desired.update(HOST, id, |_| {}).expect("assigned");
+    let o = h.converged(id, g.generation).await;
+    assert_eq!(o.power_state, Some(PowerState::Running));
+    assert_eq!(o.fault, None, "the fault clears once converged");
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_operation_beyond_its_deadline_times_out_to_a_definite_state() {
+    let h = Harness::new(common::big_fake(), config());
+    let s = spec("stuck");
+    let id = s.id;
+    h.desired.put(HOST, desired(s, DesiredPower::Running, 1));
+    h.converged(id, 1).await;
+
+    // Pausing hangs far beyond the agent's 5 s deadline.
+    h.fake
+        .set_delay(Operation::Pause, Duration::from_secs(3600));
+    let started = tokio::time::Instant::now();
+    h.desired
+        .update(HOST, id, |d| d.power = DesiredPower::Paused)
+        .expect("assigned");
+    let o = h.wait(id, "timed out", |o| o.fault.is_some()).await;
+    let fault = o.fault.clone().expect("fault");
+    assert_eq!(fault.operation, Operation::Pause);
+    assert!(fault.message.contains("did not finish"), "{fault:?}");
+    assert_eq!(o.power_state, Some(PowerState::Running), "what is true");
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    let o = h
+        .wait(id, "failed", |o| {
+            matches!(o.task, TaskOutcome::Failed { .. })
+        })
+        .await;
+    assert_eq!(o.power_state, Some(PowerState::Running));
+    assert_eq!(o.observed_generation, 2);
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "3 attempts with deadlines and backoff end within a minute: {:?}",
+        started.elapsed()
+    );
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_vm_that_dies_behind_the_agents_back_is_reported_shutoff_and_not_restarted() {
+    let h = Harness::new(common::big_fake(), config());
+    let s = spec("fragile");
+    let id = s.id;
+    h.desired.put(HOST, desired(s, DesiredPower::Running, 1));
+    h.converged(id, 1).await;
+
+    h.fake.guest_powered_off(id).expect("power off");
+    let o = h
+        .wait(id, "reported Shutoff", |o| {
+            o.power_state == Some(PowerState::Shutoff)
+        })
+        .await;
+    assert_eq!((o.pid, o.observed_generation), (None, 1));
+
+    h.let_resync().await;
+    h.let_resync().await;
+    assert_eq!(h.hv.calls(Operation::PowerOn), 0, "not restarted");
+    assert_eq!(h.hv.calls(Operation::Spawn), 1);
+    assert_eq!(
+        h.get(id).expect("reported").power_state,
+        Some(PowerState::Shutoff)
+    );
+
+    // The control plane decides: a new generation starts it.
+    let g = h.desired.update(HOST, id, |_| {}).expect("assigned");
+    let o = h.converged(id, g.generation).await;
+    assert_eq!(o.power_state, Some(PowerState::Running));
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_agent_adopts_running_instances_without_respawning() {
+    let first = Harness::new(common::big_fake(), config());
+    let mut ids = Vec::new();
+    for (i, power) in [
+        DesiredPower::Running,
+        DesiredPower::Stopped,
+        DesiredPower::Paused,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = spec(&format!("vm{i}"));
+        ids.push(s.id);
+        first.desired.put(HOST, desired(s, power, 1));
+    }
+    for id in &ids {
+        first.converged(*id, 1).await;
+    }
+    let pids: Vec<_> = ids
+        .iter()
+        .map(|id| first.get(*id).expect("reported").pid)
+        .collect();
+    let (fake, desired_state, observed) = (
+        first.fake.clone(),
+        first.desired.clone(),
+        first.observed.clone(),
+    );
+    first.stop().await;
+
+    let reports = observed.report_count();
+    let second = Harness::over(fake.clone(), desired_state, observed.clone(), config());
+    assert!(
+        observed
+            .wait_until(HOST, WAIT, |_| observed.report_count() > reports)
+            .await
+    );
+    second.let_resync().await;
+    for (id, pid) in ids.iter().zip(&pids) {
+        let o = second.get(*id).expect("reported");
+        assert_eq!(o.pid, *pid, "the same VM process");
+        assert_eq!((o.task, o.observed_generation), (TaskOutcome::Idle, 1));
+    }
+    for op in [
+        Operation::Spawn,
+        Operation::PowerOn,
+        Operation::PowerOff,
+        Operation::Pause,
+        Operation::Destroy,
+    ] {
+        assert_eq!(second.hv.calls(op), 0, "{op:?} after a restart");
+    }
+    assert_eq!(fake.len(), 3);
+    second.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_hundred_instances_converge_with_bounded_concurrency() {
+    let limit = 4;
+    let h = Harness::new(
+        common::big_fake(),
+        AgentConfig {
+            max_concurrent: limit,
+            ..config()
+        },
+    );
+    // Each spawn takes 100 ms, so operations overlap as much as allowed.
+    h.fake
+        .set_delay(Operation::Spawn, Duration::from_millis(100));
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        let s = spec(&format!("vm{i}"));
+        ids.push(s.id);
+        h.desired.put(HOST, desired(s, DesiredPower::Running, 1));
+    }
+    assert!(
+        h.observed
+            .wait_until(HOST, Duration::from_secs(600), |m| ids.iter().all(|id| m
+                .get(id)
+                .is_some_and(
+                    |o| o.observed_generation == 1 && o.power_state == Some(PowerState::Running)
+                )))
+            .await,
+        "all 200 running"
+    );
+    assert_eq!(h.fake.len(), 200);
+    assert_eq!(h.hv.calls(Operation::Spawn), 200);
+    assert_eq!(
+        h.hv.max_in_flight(),
+        limit,
+        "the limit is used and never exceeded"
+    );
+    h.stop().await;
+}
