@@ -364,9 +364,10 @@ impl Engine {
                         self.revision = Some(a.revision);
                         self.apply_desired(a.instances);
                     }
-                    // Retried at the next watch wake-up or resync.
+                    // Retried a second later (see the watch below).
                     Err(e) => {
-                        warn!(host = %self.host, error = %chain(&e), "cannot read desired state")
+                        self.revision = None;
+                        warn!(host = %self.host, error = %chain(&e), "cannot read desired state");
                     }
                 }
                 need_desired = false;
@@ -377,9 +378,15 @@ impl Engine {
             let wf = watch_fut.get_or_insert_with(|| {
                 let source = self.source.clone();
                 let host = self.host.clone();
-                let since = self.revision.unwrap_or(u64::MAX);
+                let since = self.revision;
                 let wait = self.cfg.watch_timeout;
                 Box::pin(async move {
+                    let Some(since) = since else {
+                        // The desired state was never read: try again in a
+                        // second rather than spin on a failing source.
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        return Ok(u64::MAX);
+                    };
                     let r = source.watch(&host, since, wait).await;
                     if r.is_err() {
                         // Do not spin on a source that fails at once.
@@ -625,22 +632,24 @@ impl Engine {
 /// Decides the next operation for an idle instance, or marks its
 /// generation finished when there is nothing left to do.
 fn plan(t: &mut Tracked, cfg: &AgentConfig) -> Option<Action> {
+    let failed = matches!(t.task, Some(TaskOutcome::Failed { .. }));
     let Some(d) = t.desired.as_ref() else {
-        // An orphan.
-        return (t.power.is_some() && cfg.reap_orphans).then_some(Action::Destroy);
+        // An orphan. A reap that failed for good is not tried again.
+        return (t.power.is_some() && cfg.reap_orphans && !failed).then_some(Action::Destroy);
     };
+    let failed_this_generation = failed && t.finished_generation >= d.generation;
     if d.deleted {
+        if failed_this_generation {
+            // The destroy failed for good: reported, not retried in a loop.
+            return None;
+        }
         if t.power.is_some() {
             return Some(Action::Destroy);
         }
-        if !matches!(t.task, Some(TaskOutcome::Failed { .. })) {
-            t.task = Some(TaskOutcome::Deleted);
-            t.finished_generation = d.generation;
-        }
+        t.task = Some(TaskOutcome::Deleted);
+        t.finished_generation = d.generation;
         return None;
     }
-    let failed_this_generation =
-        matches!(t.task, Some(TaskOutcome::Failed { .. })) && t.finished_generation >= d.generation;
     if let (Some(r), Some(state)) = (&d.reboot, t.power) {
         if Some(&r.request_id) != t.last_reboot.as_ref() {
             if d.power != DesiredPower::Running {

@@ -228,3 +228,44 @@ async fn two_hundred_instances_converge_with_bounded_concurrency() {
     );
     h.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_destroy_that_keeps_failing_ends_failed_without_a_hot_loop() {
+    let h = Harness::new(common::big_fake(), config());
+    let s = spec("sticky");
+    let id = s.id;
+    h.desired.put(HOST, desired(s, DesiredPower::Running, 1));
+    h.converged(id, 1).await;
+
+    h.fake.fail_next(Operation::Destroy, 100);
+    h.desired.update(HOST, id, |d| d.deleted = true);
+    let o = h
+        .wait(id, "failed", |o| {
+            matches!(o.task, TaskOutcome::Failed { .. })
+        })
+        .await;
+    assert_eq!(
+        o.fault.map(|f| f.operation),
+        Some(Operation::Destroy),
+        "the fault says what failed"
+    );
+    assert_eq!(
+        o.power_state,
+        Some(PowerState::Running),
+        "still there, and said so"
+    );
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(
+        h.hv.calls(Operation::Destroy),
+        3,
+        "three attempts, then stop"
+    );
+
+    // Deleting again (a new generation) works once the host recovers.
+    h.fake.fail_next(Operation::Destroy, 0);
+    h.desired.update(HOST, id, |_| {});
+    h.wait(id, "deleted", |o| o.task == TaskOutcome::Deleted)
+        .await;
+    assert!(h.fake.is_empty());
+    h.stop().await;
+}
