@@ -51,6 +51,10 @@
 //!   with exponential backoff up to `max_attempts`; then the instance is
 //!   reported [`TaskOutcome::Failed`] at that generation. A spawn that
 //!   failed is destroyed before anything else, so nothing leaks.
+//! - **Progress is checked, too.** More than `MAX_STEPS` (6) operations
+//!   that succeed without the instance converging (a driver that lies, a
+//!   guest that undoes them) count as one failure, so even then the
+//!   instance ends Failed instead of looping.
 //! - **A deadline is the agent's, not only the driver's.** Every call is
 //!   wrapped in `tokio::time::timeout`; after a timeout (or any failure)
 //!   the agent asks the hypervisor for the instance's real state and
@@ -79,6 +83,10 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout, Instant};
 use tracing::{debug, info, warn};
 use uuid::Uuid;
+
+/// Successful operations on one instance without converging before the
+/// agent calls it a failure (see `Engine::complete`).
+const MAX_STEPS: u32 = 6;
 
 /// How the agent behaves.
 #[derive(Debug, Clone)]
@@ -230,6 +238,8 @@ struct Tracked {
     finished_generation: u64,
     /// Failures of the current generation.
     failures: u32,
+    /// Successful operations since the instance last converged.
+    steps: u32,
     retry_at: Option<Instant>,
     fault: Option<Fault>,
     task: Option<TaskOutcome>,
@@ -500,6 +510,7 @@ impl Engine {
             {
                 // A new generation starts with a clean slate of retries.
                 t.failures = 0;
+                t.steps = 0;
                 t.retry_at = None;
             }
             if t.desired.is_none() {
@@ -578,7 +589,21 @@ impl Engine {
             t.last_reboot = Some(r);
         }
         let generation = t.desired.as_ref().map_or(0, |d| d.generation);
-        match done.error {
+        // The longest path to any desired state is spawn, power_on, then one
+        // more step; operations that "succeed" without getting there (a
+        // driver that lies, a guest that undoes them) count as a failure
+        // rather than loop.
+        let error = done.error.or_else(|| {
+            t.steps += 1;
+            (t.steps > MAX_STEPS).then(|| {
+                t.steps = 0;
+                format!(
+                    "{MAX_STEPS} operations succeeded but the instance is still not {:?}",
+                    t.desired.as_ref().map(|d| d.power)
+                )
+            })
+        });
+        match error {
             None => {
                 t.task = Some(TaskOutcome::Idle);
                 if done.operation == Operation::Destroy && t.power.is_none() {
@@ -691,6 +716,7 @@ fn plan(t: &mut Tracked, cfg: &AgentConfig) -> Option<Action> {
     if action.is_none() {
         t.finished_generation = d.generation;
         t.failures = 0;
+        t.steps = 0;
         t.retry_at = None;
         t.task = Some(TaskOutcome::Idle);
         if d.power.satisfied_by(state) {

@@ -4,9 +4,15 @@
 mod common;
 
 use common::{config, desired, spec, Harness, HOST, WAIT};
-use ferrostack_agent::{AgentConfig, DesiredPower, TaskOutcome};
-use ferrostack_hypervisor::{Operation, PowerState};
+use ferrostack_agent::{
+    Agent, AgentConfig, DesiredPower, MemoryDesiredState, MemoryObservedState, TaskOutcome,
+};
+use ferrostack_hypervisor::{
+    HvFuture, InstanceInfo, InstanceSpec, Operation, PowerOffOutcome, PowerState,
+};
+use std::sync::Arc;
 use std::time::Duration;
+use uuid::Uuid;
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_spawn_is_cleaned_up_retried_with_backoff_then_failed() {
@@ -268,4 +274,87 @@ async fn a_destroy_that_keeps_failing_ends_failed_without_a_hot_loop() {
         .await;
     assert!(h.fake.is_empty());
     h.stop().await;
+}
+
+/// A host whose `power_on` answers "done" and starts nothing.
+struct LyingHost(ferrostack_hypervisor::FakeHypervisor);
+
+impl ferrostack_hypervisor::Hypervisor for LyingHost {
+    fn capabilities(&self) -> HvFuture<'_, ferrostack_hypervisor::Capabilities> {
+        self.0.capabilities()
+    }
+    fn spawn(&self, spec: InstanceSpec) -> HvFuture<'_, InstanceInfo> {
+        self.0.spawn(spec)
+    }
+    fn destroy(&self, id: Uuid) -> HvFuture<'_, ()> {
+        self.0.destroy(id)
+    }
+    fn power_off(&self, id: Uuid, t: Duration) -> HvFuture<'_, PowerOffOutcome> {
+        self.0.power_off(id, t)
+    }
+    fn power_on(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        self.0.state(id)
+    }
+    fn reboot(&self, id: Uuid, hard: bool) -> HvFuture<'_, InstanceInfo> {
+        self.0.reboot(id, hard)
+    }
+    fn pause(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        self.0.pause(id)
+    }
+    fn unpause(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        self.0.unpause(id)
+    }
+    fn suspend(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        self.0.suspend(id)
+    }
+    fn resume(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        self.0.resume(id)
+    }
+    fn state(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        self.0.state(id)
+    }
+    fn list(&self) -> HvFuture<'_, Vec<InstanceInfo>> {
+        self.0.list()
+    }
+    fn console_log(&self, id: Uuid, max: usize) -> HvFuture<'_, String> {
+        self.0.console_log(id, max)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn operations_that_succeed_without_effect_end_failed_not_in_a_loop() {
+    let fake = common::big_fake();
+    let desired_state = Arc::new(MemoryDesiredState::new());
+    let observed = Arc::new(MemoryObservedState::new());
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let agent = tokio::spawn(Agent::run(
+        HOST,
+        desired_state.clone(),
+        observed.clone(),
+        Arc::new(LyingHost(fake.clone())),
+        config(),
+        rx,
+    ));
+    let s = spec("stubborn");
+    let id = s.id;
+    desired_state.put(HOST, desired(s, DesiredPower::Stopped, 1));
+    observed
+        .wait_for(HOST, id, WAIT, |o| o.observed_generation == 1)
+        .await
+        .expect("stopped");
+
+    desired_state.update(HOST, id, |d| d.power = DesiredPower::Running);
+    let o = observed
+        .wait_for(HOST, id, WAIT, |o| {
+            matches!(o.task, TaskOutcome::Failed { .. })
+        })
+        .await
+        .expect("gave up");
+    assert_eq!(o.power_state, Some(PowerState::Shutoff));
+    assert!(
+        o.fault.is_some_and(|f| f.message.contains("still not")),
+        "the fault says why"
+    );
+    stop.send(true).expect("running");
+    agent.await.expect("agent");
 }
