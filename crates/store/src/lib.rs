@@ -21,6 +21,7 @@ pub mod image;
 pub mod migrations;
 pub mod placement;
 pub mod quota;
+pub mod server;
 pub mod sqlite;
 
 pub use db::Db;

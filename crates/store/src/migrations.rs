@@ -290,6 +290,80 @@ CREATE TABLE placement_allocations (
 );
 CREATE INDEX placement_allocations_provider ON placement_allocations(provider, resource_class);
 "#,
+    // 5: servers (instances) with their desired and observed state, the
+    // per-host revision the host agent watches, instance actions, server
+    // groups and compute services. What the API shows of a server beyond
+    // the indexed columns is one JSON document, so new fields need no
+    // migration.
+    r#"
+CREATE TABLE instances (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid        TEXT NOT NULL UNIQUE,
+    project_id  TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    host        TEXT,
+    vm_state    TEXT NOT NULL,
+    task_state  TEXT,
+    power_state INTEGER NOT NULL DEFAULT 0,
+    doc         TEXT NOT NULL,
+    desired     TEXT,
+    generation  INTEGER NOT NULL DEFAULT 0,
+    observed    TEXT,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    deleted_at  INTEGER
+);
+CREATE INDEX instances_project ON instances(project_id, deleted_at);
+CREATE INDEX instances_host ON instances(host);
+
+CREATE TABLE host_revisions (
+    host     TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL
+);
+
+CREATE TABLE instance_actions (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_uuid TEXT NOT NULL,
+    request_id    TEXT NOT NULL,
+    action        TEXT NOT NULL,
+    project_id    TEXT NOT NULL,
+    user_id       TEXT NOT NULL,
+    message       TEXT,
+    start_time    INTEGER NOT NULL,
+    finish_time   INTEGER,
+    events        TEXT NOT NULL DEFAULT '[]',
+    UNIQUE (instance_uuid, request_id)
+);
+
+CREATE TABLE server_groups (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid       TEXT NOT NULL UNIQUE,
+    name       TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    policy     TEXT NOT NULL,
+    rules      TEXT NOT NULL DEFAULT '{}',
+    members    TEXT NOT NULL DEFAULT '[]',
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE compute_services (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid            TEXT NOT NULL UNIQUE,
+    host            TEXT NOT NULL,
+    binary          TEXT NOT NULL,
+    zone            TEXT NOT NULL,
+    disabled        INTEGER NOT NULL DEFAULT 0,
+    disabled_reason TEXT,
+    forced_down     INTEGER NOT NULL DEFAULT 0,
+    capabilities    TEXT NOT NULL DEFAULT '{}',
+    heartbeat_at    INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    UNIQUE (host, binary)
+);
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

@@ -4,6 +4,7 @@ mod compute;
 mod identity;
 mod image;
 mod quota;
+mod server;
 
 use crate::{Db, StoreResult};
 use std::path::Path;
