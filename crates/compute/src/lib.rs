@@ -27,6 +27,9 @@ use error::ComputeError;
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_quota::{ProjectDirectory, QuotaEngine};
 use ferrostack_store::compute::ComputeStore;
+use ferrostack_store::image::ImageStore;
+use ferrostack_store::placement::PlacementStore;
+use ferrostack_store::server::ServerStore;
 use http::StatusCode;
 use routes::{
     extra_specs, flavor_access, flavors, keypairs, limits, quota_classes, quota_sets, unbuilt,
@@ -50,6 +53,12 @@ pub struct ComputeConfig {
     pub projects: Arc<dyn ProjectDirectory>,
     /// Flavors and key pairs.
     pub compute: Arc<dyn ComputeStore>,
+    /// Servers, actions, server groups, compute services.
+    pub servers: Arc<dyn ServerStore>,
+    /// Resource providers and allocations (hypervisor usage, claims).
+    pub placement: Arc<dyn PlacementStore>,
+    /// Image records, to boot from and snapshot into.
+    pub images: Arc<dyn ImageStore>,
 }
 
 /// What handlers share.
@@ -62,6 +71,12 @@ pub struct ComputeState {
     pub projects: Arc<dyn ProjectDirectory>,
     /// Flavors and key pairs.
     pub compute: Arc<dyn ComputeStore>,
+    /// Servers, actions, server groups, compute services.
+    pub servers: Arc<dyn ServerStore>,
+    /// Resource providers and allocations.
+    pub placement: Arc<dyn PlacementStore>,
+    /// Image records.
+    pub images: Arc<dyn ImageStore>,
 }
 
 async fn not_found() -> ComputeError {
@@ -87,6 +102,9 @@ pub fn router(config: ComputeConfig) -> Router {
         quotas: config.quotas,
         projects: config.projects,
         compute: config.compute,
+        servers: config.servers,
+        placement: config.placement,
+        images: config.images,
     });
     let built = Router::new()
         .route("/v2.1", get(versions::v2_1))

@@ -222,6 +222,9 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
             quotas: quotas.clone(),
             projects: projects.clone(),
             compute: Arc::new(store.clone()),
+            servers: Arc::new(store.clone()),
+            placement: Arc::new(store.clone()),
+            images: Arc::new(store.clone()),
         }),
         stop_rx.clone(),
     ));

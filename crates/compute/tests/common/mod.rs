@@ -31,7 +31,10 @@ impl Compute {
                     validator,
                     quotas,
                     projects,
-                    compute,
+                    compute: compute.clone(),
+                    servers: compute.clone(),
+                    placement: compute.clone(),
+                    images: compute,
                 })
             })
             .await;
