@@ -67,14 +67,15 @@
 //!   no locks and "one operation per instance" is a flag, not a mutex.
 
 use crate::{
-    DesiredInstance, DesiredPower, DesiredStateSource, Fault, ObservedInstance, ObservedStateSink,
-    SourceError, TaskOutcome,
+    BaseImages, DesiredInstance, DesiredPower, DesiredStateSource, Fault, InstanceSize,
+    ObservedInstance, ObservedStateSink, SourceError, TaskOutcome,
 };
 use ferrostack_hypervisor::{
     Hypervisor, HypervisorError, InstanceInfo, InstanceSpec, Operation, PowerState,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,7 +90,7 @@ use uuid::Uuid;
 const MAX_STEPS: u32 = 6;
 
 /// How the agent behaves.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AgentConfig {
     /// At most this many hypervisor operations run at once.
     pub max_concurrent: usize,
@@ -113,6 +114,31 @@ pub struct AgentConfig {
     pub max_attempts: u32,
     /// Destroy VMs on the host that are not assigned to it.
     pub reap_orphans: bool,
+    /// Snapshots of image `X` are written to `snapshot_dir/X.qcow2`;
+    /// `None`: snapshot requests fail (reported in `snapshot_error`).
+    pub snapshot_dir: Option<PathBuf>,
+    /// Fetches base images before a spawn when the spec has an
+    /// `image_id`; `None`: the spec's `base_image` is used as given.
+    pub images: Option<Arc<dyn BaseImages>>,
+}
+
+impl std::fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentConfig")
+            .field("max_concurrent", &self.max_concurrent)
+            .field("resync_interval", &self.resync_interval)
+            .field("watch_timeout", &self.watch_timeout)
+            .field("spawn_deadline", &self.spawn_deadline)
+            .field("op_deadline", &self.op_deadline)
+            .field("graceful_shutdown", &self.graceful_shutdown)
+            .field("backoff_initial", &self.backoff_initial)
+            .field("backoff_max", &self.backoff_max)
+            .field("max_attempts", &self.max_attempts)
+            .field("reap_orphans", &self.reap_orphans)
+            .field("snapshot_dir", &self.snapshot_dir)
+            .field("images", &self.images.as_ref().map(|_| "BaseImages"))
+            .finish()
+    }
 }
 
 impl Default for AgentConfig {
@@ -128,6 +154,8 @@ impl Default for AgentConfig {
             backoff_max: Duration::from_secs(60),
             max_attempts: 5,
             reap_orphans: false,
+            snapshot_dir: None,
+            images: None,
         }
     }
 }
@@ -244,6 +272,10 @@ struct Tracked {
     fault: Option<Fault>,
     task: Option<TaskOutcome>,
     last_reboot: Option<String>,
+    last_snapshot: Option<String>,
+    snapshot_error: Option<String>,
+    resize_backup: bool,
+    size: Option<InstanceSize>,
 }
 
 impl Tracked {
@@ -257,6 +289,10 @@ impl Tracked {
             pid: self.pid,
             last_reboot: self.last_reboot.clone(),
             orphan: self.desired.is_none() && self.power.is_some(),
+            last_snapshot: self.last_snapshot.clone(),
+            snapshot_error: self.snapshot_error.clone(),
+            resize_backup: self.resize_backup,
+            size: self.size,
         }
     }
 
@@ -265,10 +301,18 @@ impl Tracked {
             Seen::Present(i) => {
                 self.power = Some(i.state);
                 self.pid = i.pid;
+                self.resize_backup = i.resize_backup;
+                self.size = Some(InstanceSize {
+                    vcpus: i.vcpus,
+                    memory_mib: i.memory_mib,
+                    root_disk_gib: i.root_disk_gib,
+                });
             }
             Seen::Absent => {
                 self.power = None;
                 self.pid = None;
+                self.resize_backup = false;
+                self.size = None;
             }
             Seen::Unknown => {}
         }
@@ -742,23 +786,35 @@ async fn execute(
     };
     let call = async {
         match action {
-            Action::Spawn(spec) => match hv.spawn(*spec).await {
-                Err(HypervisorError::AlreadyExists { .. }) => Ok(None),
-                r => r.map(Some),
-            },
-            Action::Destroy => hv.destroy(id).await.map(|()| None),
-            Action::PowerOff => hv.power_off(id, cfg.graceful_shutdown).await.map(|_| None),
-            Action::PowerOn => hv.power_on(id).await.map(Some),
-            Action::Pause => hv.pause(id).await.map(Some),
-            Action::Unpause => hv.unpause(id).await.map(Some),
-            Action::Suspend => hv.suspend(id).await.map(Some),
-            Action::Resume => hv.resume(id).await.map(Some),
-            Action::Reboot { hard } => hv.reboot(id, hard).await.map(Some),
+            Action::Spawn(mut spec) => {
+                if let (Some(images), false) = (&cfg.images, spec.image_id.is_empty()) {
+                    spec.base_image = images
+                        .ensure(&spec.image_id, spec.base_format)
+                        .await
+                        .map_err(|e| format!("base image {}: {e}", spec.image_id))?;
+                }
+                match hv.spawn(*spec).await {
+                    Err(HypervisorError::AlreadyExists { .. }) => Ok(None),
+                    r => r.map(Some).map_err(|e| chain(&e)),
+                }
+            }
+            Action::Destroy => hv.destroy(id).await.map(|()| None).map_err(|e| chain(&e)),
+            Action::PowerOff => hv
+                .power_off(id, cfg.graceful_shutdown)
+                .await
+                .map(|_| None)
+                .map_err(|e| chain(&e)),
+            Action::PowerOn => hv.power_on(id).await.map(Some).map_err(|e| chain(&e)),
+            Action::Pause => hv.pause(id).await.map(Some).map_err(|e| chain(&e)),
+            Action::Unpause => hv.unpause(id).await.map(Some).map_err(|e| chain(&e)),
+            Action::Suspend => hv.suspend(id).await.map(Some).map_err(|e| chain(&e)),
+            Action::Resume => hv.resume(id).await.map(Some).map_err(|e| chain(&e)),
+            Action::Reboot { hard } => hv.reboot(id, hard).await.map(Some).map_err(|e| chain(&e)),
         }
     };
     let result = match timeout(limit, call).await {
         Ok(Ok(info)) => Ok(info),
-        Ok(Err(e)) => Err(chain(&e)),
+        Ok(Err(e)) => Err(e),
         Err(_) => Err(format!("{operation:?} did not finish within {limit:?}")),
     };
     let error = result.as_ref().err().cloned();

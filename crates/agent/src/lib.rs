@@ -30,14 +30,25 @@
 //! - A reboot is a request with an id, acted on once; the agent reports the
 //!   id it last performed in `last_reboot`, and the control plane may then
 //!   clear the request.
+//! - A snapshot is a request with an id too, acted on once whether it
+//!   worked or not: the agent reports the id in `last_snapshot` and, when
+//!   it failed, why in `snapshot_error`. A failed snapshot does not fail
+//!   the instance.
+//! - A resize is [`ResizeDesire::Keep`] with the new size in `spec`: the
+//!   agent powers the instance off, resizes it keeping a backup, and
+//!   brings its power back to `power`. [`ResizeDesire::Revert`] restores
+//!   the backup; [`ResizeDesire::None`] (confirm) drops it. The agent
+//!   reports `size` and `resize_backup`.
 //! - A delete is `deleted: true`; the agent destroys the VM and reports
 //!   [`TaskOutcome::Deleted`], after which the control plane drops the
 //!   record.
 
 pub mod engine;
+pub mod images;
 pub mod memory;
 
 pub use engine::{Agent, AgentConfig};
+pub use images::{BaseImages, LocalBaseImages};
 pub use memory::{MemoryDesiredState, MemoryObservedState};
 
 use ferrostack_hypervisor::{InstanceSpec, Operation, PowerState};
@@ -83,6 +94,43 @@ pub struct RebootRequest {
     pub request_id: String,
 }
 
+/// A request to snapshot an instance's disk into an image, acted on once
+/// per `request_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRequest {
+    /// The request's id; a new id is a new snapshot.
+    pub request_id: String,
+    /// The image the snapshot becomes: written to
+    /// `AgentConfig::snapshot_dir/<image_id>.qcow2`.
+    pub image_id: String,
+}
+
+/// What the control plane wants of an instance's resize backup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResizeDesire {
+    /// No backup wanted: one on the host is dropped (resize confirmed).
+    #[default]
+    None,
+    /// The instance should have `spec`'s size: if it differs, power off,
+    /// resize keeping a backup, then converge the power.
+    Keep,
+    /// Go back to the size before the resize: if a backup exists, power
+    /// off, revert to it, then converge the power.
+    Revert,
+}
+
+/// The size an instance has on its host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceSize {
+    /// Virtual CPUs.
+    pub vcpus: u32,
+    /// Memory in MiB.
+    pub memory_mib: u64,
+    /// Root disk in GiB (0: the image's size).
+    pub root_disk_gib: u64,
+}
+
 /// What the control plane wants of one instance on one host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DesiredInstance {
@@ -92,6 +140,12 @@ pub struct DesiredInstance {
     pub power: DesiredPower,
     /// A reboot to perform, if its id was not performed yet.
     pub reboot: Option<RebootRequest>,
+    /// A snapshot to take, if its id was not performed yet.
+    #[serde(default)]
+    pub snapshot: Option<SnapshotRequest>,
+    /// What to do about a resize (see [`ResizeDesire`]).
+    #[serde(default)]
+    pub resize: ResizeDesire,
     /// The instance is being deleted: destroy it.
     pub deleted: bool,
     /// Bumped by every write; an older generation never overrides a newer one.
@@ -156,6 +210,18 @@ pub struct ObservedInstance {
     pub last_reboot: Option<String>,
     /// On the host but not assigned to it.
     pub orphan: bool,
+    /// The id of the last snapshot request performed (successfully or not).
+    #[serde(default)]
+    pub last_snapshot: Option<String>,
+    /// Why the last snapshot failed; `None` when it succeeded.
+    #[serde(default)]
+    pub snapshot_error: Option<String>,
+    /// A resize backup exists on the host (revert is possible).
+    #[serde(default)]
+    pub resize_backup: bool,
+    /// The size the instance has on the host; `None` when not there.
+    #[serde(default)]
+    pub size: Option<InstanceSize>,
 }
 
 /// The desired state of one host at one revision.

@@ -319,6 +319,22 @@ impl ferrostack_hypervisor::Hypervisor for LyingHost {
     fn console_log(&self, id: Uuid, max: usize) -> HvFuture<'_, String> {
         self.0.console_log(id, max)
     }
+    fn resize(&self, spec: InstanceSpec) -> HvFuture<'_, InstanceInfo> {
+        self.0.resize(spec)
+    }
+    fn confirm_resize(&self, id: Uuid) -> HvFuture<'_, ()> {
+        self.0.confirm_resize(id)
+    }
+    fn revert_resize(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        self.0.revert_resize(id)
+    }
+    fn snapshot<'a>(
+        &'a self,
+        id: Uuid,
+        dest: &'a std::path::Path,
+    ) -> HvFuture<'a, ferrostack_hypervisor::SnapshotInfo> {
+        self.0.snapshot(id, dest)
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -108,6 +108,7 @@ async fn drives_a_real_guest() {
         vcpus: 1,
         memory_mib: 256,
         root_disk_gib: 1,
+        image_id: String::new(),
         base_image: image,
         base_format: BaseFormat::Qcow2,
         config_drive: Some(ConfigDrive {
@@ -141,6 +142,8 @@ async fn drives_a_real_guest() {
             spec,
             power: DesiredPower::Running,
             reboot: None,
+            snapshot: None,
+            resize: Default::default(),
             deleted: false,
             generation: 1,
         },

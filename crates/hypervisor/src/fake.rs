@@ -16,10 +16,12 @@
 //! spawning thousands of instances per second is cheap.
 
 use crate::{
-    transition_allowed, Accelerator, Capabilities, HvFuture, Hypervisor, HypervisorError,
-    InstanceInfo, InstanceSpec, Operation, PowerOffOutcome, PowerState, Result,
+    transition_allowed, Accelerator, BaseFormat, Capabilities, HvFuture, Hypervisor,
+    HypervisorError, InstanceInfo, InstanceSpec, Operation, PowerOffOutcome, PowerState, Result,
+    SnapshotInfo,
 };
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use uuid::Uuid;
@@ -58,6 +60,8 @@ struct FakeInstance {
     state: PowerState,
     pid: Option<u32>,
     console: String,
+    /// The spec before the last resize, until it is confirmed or reverted.
+    backup: Option<InstanceSpec>,
 }
 
 #[derive(Debug, Default)]
@@ -214,12 +218,148 @@ impl FakeHypervisor {
     }
 }
 
+impl FakeHypervisor {
+    fn do_resize(&self, spec: &InstanceSpec) -> Result<InstanceInfo> {
+        let id = spec.id;
+        let op = Operation::Resize;
+        if spec.vcpus == 0 || spec.memory_mib == 0 {
+            return Err(HypervisorError::InvalidSpec(
+                "vcpus and memory_mib must be positive".into(),
+            ));
+        }
+        let mut inner = self.lock();
+        let Inner {
+            instances, used, ..
+        } = &mut *inner;
+        let inst = instances
+            .get_mut(&id)
+            .ok_or(HypervisorError::NotFound { id })?;
+        if !transition_allowed(op, inst.state, false) || inst.backup.is_some() {
+            return Err(HypervisorError::InvalidState {
+                id,
+                op,
+                state: inst.state,
+            });
+        }
+        let old = inst.spec.clone();
+        let disk = match spec.root_disk_gib {
+            0 => old.root_disk_gib,
+            n if n < old.root_disk_gib => {
+                return Err(HypervisorError::InvalidSpec(format!(
+                    "root disk of {n} GiB is smaller than the current {} GiB; disks never shrink",
+                    old.root_disk_gib
+                )))
+            }
+            n => n,
+        };
+        let mut new = old.clone();
+        new.vcpus = spec.vcpus;
+        new.memory_mib = spec.memory_mib;
+        new.root_disk_gib = disk;
+        let freed = add(*used, &old, false);
+        let caps = &self.config.capabilities;
+        let [vcpus, mem, disk_used] = freed;
+        for (resource, used, total, requested) in [
+            ("vcpus", vcpus, u64::from(caps.vcpus), u64::from(new.vcpus)),
+            ("memory_mib", mem, caps.memory_mib, new.memory_mib),
+            (
+                "disk_gib",
+                disk_used,
+                caps.local_disk_gib,
+                new.root_disk_gib,
+            ),
+        ] {
+            let available = total.saturating_sub(used);
+            if requested > available {
+                return Err(HypervisorError::InsufficientCapacity {
+                    resource,
+                    requested,
+                    available,
+                });
+            }
+        }
+        *used = add(freed, &new, true);
+        inst.spec = new;
+        inst.backup = Some(old);
+        Ok(info(inst))
+    }
+
+    fn do_revert_resize(&self, id: Uuid) -> Result<InstanceInfo> {
+        let op = Operation::RevertResize;
+        let mut inner = self.lock();
+        let Inner {
+            instances, used, ..
+        } = &mut *inner;
+        let inst = instances
+            .get_mut(&id)
+            .ok_or(HypervisorError::NotFound { id })?;
+        if !transition_allowed(op, inst.state, false) || inst.backup.is_none() {
+            return Err(HypervisorError::InvalidState {
+                id,
+                op,
+                state: inst.state,
+            });
+        }
+        if let Some(old) = inst.backup.take() {
+            *used = add(add(*used, &inst.spec, false), &old, true);
+            inst.spec = old;
+        }
+        Ok(info(inst))
+    }
+
+    fn do_snapshot(&self, id: Uuid, dest: &Path) -> Result<SnapshotInfo> {
+        let (content, virtual_size) = {
+            let inner = self.lock();
+            let inst = inner
+                .instances
+                .get(&id)
+                .ok_or(HypervisorError::NotFound { id })?;
+            (
+                format!("ferrostack fake snapshot of instance {id}\n"),
+                inst.spec.root_disk_gib.saturating_mul(1 << 30),
+            )
+        };
+        let tmp = temp_name(dest);
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| HypervisorError::Io { path, source }
+        };
+        if let Err(e) = std::fs::write(&tmp, content.as_bytes()) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(&tmp)(e));
+        }
+        if let Err(e) = std::fs::rename(&tmp, dest) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(dest)(e));
+        }
+        Ok(SnapshotInfo {
+            format: BaseFormat::Qcow2,
+            size: content.len() as u64,
+            virtual_size,
+        })
+    }
+}
+
+/// A temporary name next to `dest` (same directory, so the final rename
+/// is atomic): `.<name>.tmp-<random>`.
+pub(crate) fn temp_name(dest: &Path) -> std::path::PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!(".{name}.tmp-{}", Uuid::new_v4().simple()))
+}
+
 fn info(inst: &FakeInstance) -> InstanceInfo {
     InstanceInfo {
         id: inst.spec.id,
         name: inst.spec.name.clone(),
         state: inst.state,
         pid: inst.pid,
+        vcpus: inst.spec.vcpus,
+        memory_mib: inst.spec.memory_mib,
+        root_disk_gib: inst.spec.root_disk_gib,
+        resize_backup: inst.backup.is_some(),
     }
 }
 
@@ -318,6 +458,7 @@ impl Hypervisor for FakeHypervisor {
                 state: PowerState::Shutoff,
                 pid: None,
                 console: String::new(),
+                backup: None,
             };
             boot(&mut inst, &mut inner.next_pid);
             let out = info(&inst);
@@ -421,6 +562,40 @@ impl Hypervisor for FakeHypervisor {
             Ok(crate::qemu::tail_lossy(inst.console.as_bytes(), max_bytes))
         })
     }
+
+    fn resize(&self, spec: InstanceSpec) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(async move {
+            self.preamble(Operation::Resize, spec.id).await?;
+            self.do_resize(&spec)
+        })
+    }
+
+    fn confirm_resize(&self, id: Uuid) -> HvFuture<'_, ()> {
+        Box::pin(async move {
+            self.preamble(Operation::ConfirmResize, id).await?;
+            let mut inner = self.lock();
+            let inst = inner
+                .instances
+                .get_mut(&id)
+                .ok_or(HypervisorError::NotFound { id })?;
+            inst.backup = None;
+            Ok(())
+        })
+    }
+
+    fn revert_resize(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(async move {
+            self.preamble(Operation::RevertResize, id).await?;
+            self.do_revert_resize(id)
+        })
+    }
+
+    fn snapshot<'a>(&'a self, id: Uuid, dest: &'a Path) -> HvFuture<'a, SnapshotInfo> {
+        Box::pin(async move {
+            self.preamble(Operation::Snapshot, id).await?;
+            self.do_snapshot(id, dest)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -436,6 +611,7 @@ mod tests {
             vcpus,
             memory_mib: mem,
             root_disk_gib: 1,
+            image_id: String::new(),
             base_image: "/images/base.qcow2".into(),
             base_format: BaseFormat::Qcow2,
             config_drive: Some(ConfigDrive {

@@ -38,6 +38,12 @@
 //!                  power_off -> SHUTOFF or reboot(hard) -> RUNNING
 //!   destroy:       any     -> gone      (process, disk, config drive,
 //!                  socket, log); an unknown id is not an error
+//!   resize:        SHUTOFF -> SHUTOFF   (new vCPUs/memory, disk grown;
+//!                  the old disk and spec kept as a backup)
+//!   confirm_resize: any    -> same      (drops the backup)
+//!   revert_resize: SHUTOFF -> SHUTOFF   (the backup restored)
+//!   snapshot:      any     -> same      (a RUNNING guest is paused for
+//!                  the copy and continued)
 //! ```
 //!
 //! Any other request is [`HypervisorError::InvalidState`] and changes
@@ -46,6 +52,11 @@
 //! undoes what it did (a failed spawn leaves no directory and no process),
 //! and [`Hypervisor::state`] always reports what is true rather than what
 //! was asked for.
+//!
+//! A resize keeps exactly one backup, as Nova's resize does until the
+//! user confirms or reverts: a second resize before that is refused rather
+//! than silently dropping the only way back. Disks only grow: shrinking a
+//! qcow2 under a guest's filesystem destroys data.
 //!
 //! Suspend, for QEMU, is `stop` plus a marker file: vCPUs halt and memory
 //! stays resident, exactly like pause, but the instance reports
@@ -125,6 +136,29 @@ pub trait Hypervisor: Send + Sync {
 
     /// The last `max_bytes` of the serial console log (lossy UTF-8).
     fn console_log(&self, id: Uuid, max_bytes: usize) -> HvFuture<'_, String>;
+
+    /// Resizes a `Shutoff` instance to `spec`'s `vcpus`, `memory_mib` and
+    /// `root_disk_gib`, keeping a backup of its disk and stored spec for
+    /// [`revert_resize`](Self::revert_resize). The disk only grows: a
+    /// `root_disk_gib` below the disk's current virtual size is
+    /// [`HypervisorError::InvalidSpec`] and changes nothing; 0 keeps it.
+    /// A backup that exists already is [`HypervisorError::InvalidState`]
+    /// (confirm or revert first). Ends `Shutoff` with `resize_backup`.
+    fn resize(&self, spec: InstanceSpec) -> HvFuture<'_, InstanceInfo>;
+
+    /// Drops the resize backup. Idempotent: no backup is `Ok`.
+    fn confirm_resize(&self, id: Uuid) -> HvFuture<'_, ()>;
+
+    /// Restores the disk and spec of a `Shutoff` instance from its resize
+    /// backup (none is [`HypervisorError::InvalidState`]). Ends `Shutoff`
+    /// without a backup.
+    fn revert_resize(&self, id: Uuid) -> HvFuture<'_, InstanceInfo>;
+
+    /// Writes a standalone qcow2 of the instance's disk (its backing chain
+    /// flattened) to `dest`, through a temporary name in `dest`'s
+    /// directory: nothing is left at `dest` on failure. A `Running` guest
+    /// is paused for the copy and continued afterwards, also on failure.
+    fn snapshot<'a>(&'a self, id: Uuid, dest: &'a std::path::Path) -> HvFuture<'a, SnapshotInfo>;
 }
 
 /// The accelerator QEMU runs guests with.
@@ -219,6 +253,10 @@ pub struct InstanceSpec {
     pub memory_mib: u64,
     /// Root disk size in GiB; 0 keeps the base image's virtual size.
     pub root_disk_gib: u64,
+    /// The image service's id of the image the base came from; empty when
+    /// unknown. The agent uses it to fetch `base_image` before a spawn.
+    #[serde(default)]
+    pub image_id: String,
     /// The cached, verified base image the overlay is backed by.
     pub base_image: PathBuf,
     /// The base image's verified format (never probed).
@@ -256,6 +294,27 @@ pub struct InstanceInfo {
     pub state: PowerState,
     /// The VM process id while there is one.
     pub pid: Option<u32>,
+    /// Virtual CPUs the instance has now (from its stored spec).
+    pub vcpus: u32,
+    /// Memory in MiB the instance has now.
+    pub memory_mib: u64,
+    /// Root disk size in GiB the instance has now (0: the image's size).
+    pub root_disk_gib: u64,
+    /// A resize backup exists: the instance can be reverted to its size
+    /// before the last [`Hypervisor::resize`] until it is confirmed.
+    pub resize_backup: bool,
+}
+
+/// A snapshot written by [`Hypervisor::snapshot`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotInfo {
+    /// The file's format; always [`BaseFormat::Qcow2`], without a backing
+    /// file.
+    pub format: BaseFormat,
+    /// Bytes of the file.
+    pub size: u64,
+    /// The disk's virtual size in bytes.
+    pub virtual_size: u64,
 }
 
 /// How a power-off ended.
@@ -299,6 +358,14 @@ pub enum Operation {
     List,
     /// [`Hypervisor::console_log`].
     ConsoleLog,
+    /// [`Hypervisor::resize`].
+    Resize,
+    /// [`Hypervisor::confirm_resize`].
+    ConfirmResize,
+    /// [`Hypervisor::revert_resize`].
+    RevertResize,
+    /// [`Hypervisor::snapshot`].
+    Snapshot,
 }
 
 /// The state machine's verdict: may `op` run on an instance in `state`?
@@ -314,7 +381,15 @@ pub fn transition_allowed(op: Operation, state: PowerState, hard: bool) -> bool 
         O::Pause | O::Suspend => state == S::Running,
         O::Unpause => state == S::Paused,
         O::Resume => state == S::Suspended,
-        O::Capabilities | O::Spawn | O::Destroy | O::State | O::List | O::ConsoleLog => true,
+        O::Resize | O::RevertResize => state == S::Shutoff,
+        O::Capabilities
+        | O::Spawn
+        | O::Destroy
+        | O::State
+        | O::List
+        | O::ConsoleLog
+        | O::ConfirmResize
+        | O::Snapshot => true,
     }
 }
 
@@ -469,5 +544,9 @@ mod tests {
         assert!(!transition_allowed(O::Reboot, S::Shutoff, false));
         assert!(transition_allowed(O::Reboot, S::Shutoff, true));
         assert!(transition_allowed(O::Destroy, S::Paused, false));
+        assert!(transition_allowed(O::Resize, S::Shutoff, false));
+        assert!(!transition_allowed(O::Resize, S::Running, false));
+        assert!(!transition_allowed(O::RevertResize, S::Paused, false));
+        assert!(transition_allowed(O::Snapshot, S::Running, false));
     }
 }

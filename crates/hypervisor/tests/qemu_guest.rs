@@ -148,6 +148,7 @@ async fn boots_the_test_guest() {
         vcpus: 1,
         memory_mib: 256,
         root_disk_gib: 1,
+        image_id: String::new(),
         base_image: image,
         base_format: BaseFormat::Qcow2,
         config_drive: Some(ConfigDrive {

@@ -6,11 +6,11 @@
 
 use ferrostack_agent::{
     Agent, AgentConfig, DesiredInstance, DesiredPower, MemoryDesiredState, MemoryObservedState,
-    ObservedInstance, TaskOutcome,
+    ObservedInstance, ResizeDesire, TaskOutcome,
 };
 use ferrostack_hypervisor::{
     BaseFormat, Capabilities, ConfigDrive, FakeConfig, FakeHypervisor, HvFuture, Hypervisor,
-    InstanceInfo, InstanceSpec, Operation, PowerOffOutcome,
+    InstanceInfo, InstanceSpec, Operation, PowerOffOutcome, SnapshotInfo,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -137,6 +137,18 @@ impl Hypervisor for CountingHv {
     fn console_log(&self, id: Uuid, max_bytes: usize) -> HvFuture<'_, String> {
         self.counted(Operation::ConsoleLog, self.inner.console_log(id, max_bytes))
     }
+    fn resize(&self, spec: InstanceSpec) -> HvFuture<'_, InstanceInfo> {
+        self.counted(Operation::Resize, self.inner.resize(spec))
+    }
+    fn confirm_resize(&self, id: Uuid) -> HvFuture<'_, ()> {
+        self.counted(Operation::ConfirmResize, self.inner.confirm_resize(id))
+    }
+    fn revert_resize(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        self.counted(Operation::RevertResize, self.inner.revert_resize(id))
+    }
+    fn snapshot<'a>(&'a self, id: Uuid, dest: &'a std::path::Path) -> HvFuture<'a, SnapshotInfo> {
+        self.counted(Operation::Snapshot, self.inner.snapshot(id, dest))
+    }
 }
 
 /// A fake host big enough for hundreds of small instances, whose own
@@ -167,6 +179,8 @@ pub fn config() -> AgentConfig {
         backoff_max: Duration::from_secs(8),
         max_attempts: 3,
         reap_orphans: false,
+        snapshot_dir: None,
+        images: None,
     }
 }
 
@@ -178,6 +192,7 @@ pub fn spec(name: &str) -> InstanceSpec {
         vcpus: 1,
         memory_mib: 64,
         root_disk_gib: 1,
+        image_id: String::new(),
         base_image: "/images/base.qcow2".into(),
         base_format: BaseFormat::Qcow2,
         config_drive: Some(ConfigDrive {
@@ -193,6 +208,8 @@ pub fn desired(spec: InstanceSpec, power: DesiredPower, generation: u64) -> Desi
         spec,
         power,
         reboot: None,
+        snapshot: None,
+        resize: ResizeDesire::None,
         deleted: false,
         generation,
     }

@@ -44,6 +44,7 @@ use crate::qmp::{QmpClient, RunState};
 use crate::{
     transition_allowed, Accelerator, Capabilities, ConfigDrive, Deadlines, HvFuture, Hypervisor,
     HypervisorError, InstanceInfo, InstanceSpec, Operation, PowerOffOutcome, PowerState, Result,
+    SnapshotInfo,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -128,6 +129,12 @@ struct Paths {
     console: PathBuf,
     stderr: PathBuf,
     suspended: PathBuf,
+    /// The spec before the last resize (the backup's marker: it is written
+    /// last and removed first).
+    spec_backup: PathBuf,
+    /// The overlay before the last resize.
+    #[allow(dead_code)] // used by resize, coming next
+    disk_backup: PathBuf,
 }
 
 impl Paths {
@@ -142,6 +149,8 @@ impl Paths {
             console: dir.join("console.log"),
             stderr: dir.join("qemu.stderr"),
             suspended: dir.join("suspended"),
+            spec_backup: dir.join("spec.resize-backup.json"),
+            disk_backup: dir.join("disk.resize-backup.qcow2"),
             dir,
         }
     }
@@ -154,6 +163,8 @@ struct Observed {
     state: PowerState,
     /// The live VM process (ours, checked by cmdline).
     pid: Option<u32>,
+    /// A resize backup exists.
+    resize_backup: bool,
 }
 
 impl Observed {
@@ -163,6 +174,10 @@ impl Observed {
             name: self.spec.name.clone(),
             state: self.state,
             pid: self.pid,
+            vcpus: self.spec.vcpus,
+            memory_mib: self.spec.memory_mib,
+            root_disk_gib: self.spec.root_disk_gib,
+            resize_backup: self.resize_backup,
         }
     }
 }
@@ -332,10 +347,12 @@ impl QemuHypervisor {
             path: paths.spec.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })?;
+        let resize_backup = paths.spec_backup.exists();
         let shutoff = |spec| Observed {
             spec,
             state: PowerState::Shutoff,
             pid: None,
+            resize_backup,
         };
         let Some(pid) = read_pid(&paths.pid).filter(|p| is_our_vm(*p, id)) else {
             return Ok(shutoff(spec));
@@ -367,6 +384,7 @@ impl QemuHypervisor {
             spec,
             state,
             pid: Some(pid),
+            resize_backup,
         })
     }
 
@@ -922,4 +940,28 @@ impl Hypervisor for QemuHypervisor {
             self.do_console_log(id, max_bytes),
         ))
     }
+
+    fn resize(&self, spec: InstanceSpec) -> HvFuture<'_, InstanceInfo> {
+        let id = spec.id;
+        Box::pin(async move { Err(not_yet(id, Operation::Resize)) })
+    }
+
+    fn confirm_resize(&self, id: Uuid) -> HvFuture<'_, ()> {
+        Box::pin(async move { Err(not_yet(id, Operation::ConfirmResize)) })
+    }
+
+    fn revert_resize(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(async move { Err(not_yet(id, Operation::RevertResize)) })
+    }
+
+    fn snapshot<'a>(&'a self, id: Uuid, _dest: &'a Path) -> HvFuture<'a, SnapshotInfo> {
+        Box::pin(async move { Err(not_yet(id, Operation::Snapshot)) })
+    }
+}
+
+/// Placeholder until the QEMU driver implements an operation.
+fn not_yet(id: Uuid, op: Operation) -> HypervisorError {
+    HypervisorError::InvalidSpec(format!(
+        "{op:?} of instance {id} is not implemented by the QEMU driver yet"
+    ))
 }

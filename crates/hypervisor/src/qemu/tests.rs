@@ -10,6 +10,7 @@ fn spec() -> InstanceSpec {
         vcpus: 2,
         memory_mib: 256,
         root_disk_gib: 1,
+        image_id: String::new(),
         base_image: "/images/base.qcow2".into(),
         base_format: BaseFormat::Qcow2,
         config_drive: Some(ConfigDrive::default()),
