@@ -22,6 +22,9 @@
 //! (QMP `stop`, which drains and flushes its disks) for the copy, so the
 //! image is crash-consistent, and continued afterwards whatever happened;
 //! QEMU keeps its image lock meanwhile, so the copy then needs `-U`.
+//! A caller that gives up (drops the future, e.g. its deadline) must not
+//! leave the guest paused or a half-written file: guards send `cont` and
+//! remove the temporary file when dropped armed.
 
 use super::*;
 use crate::{BaseFormat, SnapshotInfo};
@@ -56,6 +59,54 @@ fn remove_if_exists(path: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// Removes a temporary file when dropped, unless disarmed (the file was
+/// renamed into place).
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl RemoveOnDrop {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Continues a guest stopped for a snapshot if the snapshot's future is
+/// dropped before it did so itself: a detached task sends `cont`.
+struct ContinueOnDrop {
+    id: Uuid,
+    qmp: PathBuf,
+    deadline: Duration,
+    armed: bool,
+}
+
+impl Drop for ContinueOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (id, qmp, deadline) = (self.id, self.qmp.clone(), self.deadline);
+        tracing::warn!(%id, "snapshot abandoned while the guest was stopped; continuing it");
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let r = match QmpClient::connect(&qmp, deadline).await {
+                    Ok(mut c) => c.execute("cont", None).await.map(|_| ()),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = r {
+                    tracing::error!(%id, error = %e, "cannot continue the guest after an abandoned snapshot");
+                }
+            });
+        }
     }
 }
 
@@ -115,6 +166,7 @@ impl QemuHypervisor {
     /// large overlay is copied by the kernel, under a deadline).
     async fn copy_file(&self, id: Uuid, op: Operation, from: &Path, to: &Path) -> Result<()> {
         let tmp = crate::temp_name(to);
+        let mut guard = RemoveOnDrop(Some(tmp.clone()));
         let r = async {
             run(
                 vec![
@@ -133,8 +185,8 @@ impl QemuHypervisor {
             std::fs::rename(&tmp, to).map_err(io_err(to))
         }
         .await;
-        if r.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if r.is_ok() {
+            guard.disarm();
         }
         r
     }
@@ -275,11 +327,25 @@ impl QemuHypervisor {
         let o = self.observe_checked(id, op, false).await?;
         let paths = self.paths(id);
         let stopped = o.state == PowerState::Running;
+        let mut guard = ContinueOnDrop {
+            id,
+            qmp: paths.qmp.clone(),
+            deadline: self.config.deadlines.qmp,
+            armed: false,
+        };
         if stopped {
-            self.qmp_exec(id, &paths, "stop").await?;
+            // Armed before the command: a stop that went through but
+            // whose answer was lost still gets its cont.
+            guard.armed = true;
+            if let Err(e) = self.qmp_exec(id, &paths, "stop").await {
+                guard.armed = false;
+                let _ = self.qmp_exec(id, &paths, "cont").await;
+                return Err(e);
+            }
         }
         let r = self.convert(id, &paths, dest, o.pid.is_some()).await;
         if stopped {
+            guard.armed = false;
             if let Err(e) = self.qmp_exec(id, &paths, "cont").await {
                 tracing::error!(%id, error = %e, "cannot continue the guest after a snapshot");
                 if r.is_ok() {
@@ -304,6 +370,7 @@ impl QemuHypervisor {
     ) -> Result<SnapshotInfo> {
         let op = Operation::Snapshot;
         let tmp = crate::temp_name(dest);
+        let mut guard = RemoveOnDrop(Some(tmp.clone()));
         let r = async {
             let mut argv = vec![
                 s(&self.config.qemu_img),
@@ -337,8 +404,8 @@ impl QemuHypervisor {
             })
         }
         .await;
-        if r.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if r.is_ok() {
+            guard.disarm();
         }
         r
     }
