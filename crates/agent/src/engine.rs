@@ -12,8 +12,15 @@
 //!   │      deleted ─────────────────────────────> destroy
 //!   │      not assigned (orphan) ───────────────> report; destroy only if reap
 //!   │      reboot id not yet performed ─────────> reboot (power_on if Shutoff)
+//!   │      snapshot id not yet performed ───────> snapshot (on the host; a
+//!   │                                             failure is reported in
+//!   │                                             snapshot_error, never Failed)
 //!   │      generation already finished ─────────> nothing (drift is reported)
-//!   │      not on host ─────────────────────────> spawn
+//!   │      not on host ─────────────────────────> spawn (base image ensured
+//!   │                                             first if the spec has an id)
+//!   │      resize Keep, size differs ───────────> power_off, then resize
+//!   │      resize Revert, backup on host ───────> power_off, then revert_resize
+//!   │      resize None, backup on host ─────────> confirm_resize
 //!   │      power differs ───────────────────────> one step: power_on/off,
 //!   │                                             (un)pause, suspend/resume
 //!   │      matches ─────────────────────────────> finished: observed_generation
@@ -62,13 +69,25 @@
 //! - **Orphans are left alone** unless [`AgentConfig::reap_orphans`]: a VM
 //!   the control plane does not assign here may be mid-migration or the
 //!   store may be behind; destroying it is an operator's decision.
+//! - **A snapshot is a request, not a state.** Like a reboot it is acted
+//!   on once per request id, whatever the result; its failure is reported
+//!   in `snapshot_error` (and the fault) but does not count towards
+//!   `max_attempts` or end the instance Failed: the server is as fine as
+//!   before, only the image is missing. It runs in any power state and
+//!   leaves the power as it was (the driver pauses a running guest).
+//! - **A resize is a size, not a request.** `ResizeDesire::Keep` with a
+//!   spec whose size differs from the host's is converged like power:
+//!   power off, resize, then the power steps — each a step under
+//!   `MAX_STEPS`. The backup stays until the desire is `None` (confirm)
+//!   or `Revert`. A second resize while a backup exists is refused by the
+//!   driver and ends Failed: the control plane confirms or reverts first.
 //! - **One owner.** The loop owns all per-instance bookkeeping; operations
 //!   run as tasks in a `JoinSet` and hand their result back, so there are
 //!   no locks and "one operation per instance" is a flag, not a mutex.
 
 use crate::{
-    BaseImages, DesiredInstance, DesiredPower, DesiredStateSource, Fault, InstanceSize,
-    ObservedInstance, ObservedStateSink, SourceError, TaskOutcome,
+    images::is_plain_uuid, BaseImages, DesiredInstance, DesiredPower, DesiredStateSource, Fault,
+    InstanceSize, ObservedInstance, ObservedStateSink, ResizeDesire, SourceError, TaskOutcome,
 };
 use ferrostack_hypervisor::{
     Hypervisor, HypervisorError, InstanceInfo, InstanceSpec, Operation, PowerState,
@@ -215,7 +234,16 @@ enum Action {
     Unpause,
     Suspend,
     Resume,
-    Reboot { hard: bool },
+    Reboot {
+        hard: bool,
+    },
+    Resize(Box<InstanceSpec>),
+    ConfirmResize,
+    RevertResize,
+    Snapshot {
+        request_id: String,
+        image_id: String,
+    },
 }
 
 impl Action {
@@ -230,6 +258,10 @@ impl Action {
             Action::Suspend => Operation::Suspend,
             Action::Resume => Operation::Resume,
             Action::Reboot { .. } => Operation::Reboot,
+            Action::Resize(_) => Operation::Resize,
+            Action::ConfirmResize => Operation::ConfirmResize,
+            Action::RevertResize => Operation::RevertResize,
+            Action::Snapshot { .. } => Operation::Snapshot,
         }
     }
 }
@@ -249,6 +281,8 @@ struct Done {
     operation: Operation,
     /// The reboot request this operation performed, if any.
     reboot_id: Option<String>,
+    /// The snapshot request this operation performed, if any.
+    snapshot_id: Option<String>,
     error: Option<String>,
     seen: Seen,
 }
@@ -276,6 +310,9 @@ struct Tracked {
     snapshot_error: Option<String>,
     resize_backup: bool,
     size: Option<InstanceSize>,
+    /// The task to go back to when a snapshot ends (a snapshot does not
+    /// change where convergence stands).
+    task_before_snapshot: Option<TaskOutcome>,
 }
 
 impl Tracked {
@@ -372,6 +409,8 @@ impl Engine {
             if let Some(t) = self.tracked.get_mut(&o.id) {
                 t.finished_generation = o.observed_generation;
                 t.last_reboot = o.last_reboot;
+                t.last_snapshot = o.last_snapshot;
+                t.snapshot_error = o.snapshot_error;
                 t.fault = o.fault;
             } else if o.power_state.is_some() || o.task != TaskOutcome::Deleted {
                 // Reported before but gone from the host now: track it so
@@ -380,6 +419,8 @@ impl Engine {
                 let t = self.tracked.entry(o.id).or_default();
                 t.finished_generation = o.observed_generation;
                 t.last_reboot = o.last_reboot;
+                t.last_snapshot = o.last_snapshot;
+                t.snapshot_error = o.snapshot_error;
                 t.fault = o.fault;
                 t.task = Some(o.task);
                 self.dirty.insert(o.id);
@@ -610,6 +651,9 @@ impl Engine {
                     .map(|r| r.request_id.clone()),
                 _ => None,
             };
+            if operation == Operation::Snapshot {
+                t.task_before_snapshot = t.task;
+            }
             t.busy = Some(operation);
             t.retry_at = None;
             t.task = Some(TaskOutcome::Working { operation });
@@ -631,6 +675,24 @@ impl Engine {
         if let Some(r) = done.reboot_id {
             // Acted on once, whether it worked or not.
             t.last_reboot = Some(r);
+        }
+        if done.operation == Operation::Snapshot {
+            // Acted on once too, and never a failure of the instance.
+            t.last_snapshot = done.snapshot_id;
+            t.snapshot_error = done.error.clone();
+            t.task = t.task_before_snapshot.take();
+            match done.error {
+                Some(message) => {
+                    warn!(host = %self.host, instance = %done.id, error = %message, "snapshot failed");
+                    t.fault = Some(Fault {
+                        message,
+                        operation: Operation::Snapshot,
+                    });
+                }
+                None => info!(host = %self.host, instance = %done.id, "snapshot written"),
+            }
+            self.dirty.insert(done.id);
+            return;
         }
         let generation = t.desired.as_ref().map_or(0, |d| d.generation);
         // The longest path to any desired state is spawn, power_on, then one
@@ -734,12 +796,30 @@ fn plan(t: &mut Tracked, cfg: &AgentConfig) -> Option<Action> {
             }
         }
     }
+    if let Some(r) = &d.snapshot {
+        if Some(&r.request_id) != t.last_snapshot.as_ref() {
+            if t.power.is_some() {
+                return Some(Action::Snapshot {
+                    request_id: r.request_id.clone(),
+                    image_id: r.image_id.clone(),
+                });
+            }
+            if d.generation <= t.finished_generation {
+                // Not on the host and not going to be: consumed.
+                t.last_snapshot = Some(r.request_id.clone());
+                t.snapshot_error = Some("the instance is not on this host".into());
+            }
+        }
+    }
     if d.generation <= t.finished_generation {
         return None;
     }
     let Some(state) = t.power else {
         return Some(Action::Spawn(Box::new(d.spec.clone())));
     };
+    if let Some(step) = resize_step(d, t, state) {
+        return Some(step);
+    }
     use DesiredPower as D;
     use PowerState as S;
     let action = match (d.power, state) {
@@ -770,6 +850,39 @@ fn plan(t: &mut Tracked, cfg: &AgentConfig) -> Option<Action> {
     action
 }
 
+/// The next resize step, if the resize desire is not met yet.
+fn resize_step(d: &DesiredInstance, t: &Tracked, state: PowerState) -> Option<Action> {
+    let off_first = |action| {
+        Some(if state == PowerState::Shutoff {
+            action
+        } else {
+            Action::PowerOff
+        })
+    };
+    match d.resize {
+        ResizeDesire::None => t.resize_backup.then_some(Action::ConfirmResize),
+        ResizeDesire::Revert => {
+            if t.resize_backup {
+                off_first(Action::RevertResize)
+            } else {
+                None
+            }
+        }
+        ResizeDesire::Keep => {
+            let differs = t.size.is_some_and(|size| {
+                size.vcpus != d.spec.vcpus
+                    || size.memory_mib != d.spec.memory_mib
+                    || (d.spec.root_disk_gib != 0 && size.root_disk_gib != d.spec.root_disk_gib)
+            });
+            if differs {
+                off_first(Action::Resize(Box::new(d.spec.clone())))
+            } else {
+                None
+            }
+        }
+    }
+}
+
 /// Runs one operation under its deadline and observes the result.
 async fn execute(
     hv: Arc<dyn Hypervisor>,
@@ -779,8 +892,13 @@ async fn execute(
     reboot_id: Option<String>,
 ) -> Done {
     let operation = action.operation();
+    let snapshot_id = match &action {
+        Action::Snapshot { request_id, .. } => Some(request_id.clone()),
+        _ => None,
+    };
     let limit = match &action {
-        Action::Spawn(_) => cfg.spawn_deadline,
+        // Copying a whole disk takes as long as a spawn may.
+        Action::Spawn(_) | Action::Resize(_) | Action::Snapshot { .. } => cfg.spawn_deadline,
         Action::PowerOff => cfg.op_deadline + cfg.graceful_shutdown,
         _ => cfg.op_deadline,
     };
@@ -810,6 +928,27 @@ async fn execute(
             Action::Suspend => hv.suspend(id).await.map(Some).map_err(|e| chain(&e)),
             Action::Resume => hv.resume(id).await.map(Some).map_err(|e| chain(&e)),
             Action::Reboot { hard } => hv.reboot(id, hard).await.map(Some).map_err(|e| chain(&e)),
+            Action::Resize(spec) => hv.resize(*spec).await.map(Some).map_err(|e| chain(&e)),
+            Action::ConfirmResize => hv
+                .confirm_resize(id)
+                .await
+                .map(|()| None)
+                .map_err(|e| chain(&e)),
+            Action::RevertResize => hv.revert_resize(id).await.map(Some).map_err(|e| chain(&e)),
+            Action::Snapshot { ref image_id, .. } => {
+                let dir = cfg
+                    .snapshot_dir
+                    .as_ref()
+                    .ok_or_else(|| "this host has no snapshot directory".to_owned())?;
+                if !is_plain_uuid(image_id) {
+                    return Err(format!("image id {image_id:?} is not a UUID"));
+                }
+                let dest = dir.join(format!("{image_id}.qcow2"));
+                hv.snapshot(id, &dest)
+                    .await
+                    .map(|_| None)
+                    .map_err(|e| chain(&e))
+            }
         }
     };
     let result = match timeout(limit, call).await {
@@ -837,6 +976,7 @@ async fn execute(
         id,
         operation,
         reboot_id,
+        snapshot_id,
         error,
         seen,
     }
