@@ -111,9 +111,10 @@ impl LocalBaseImages {
             .and_then(|()| {
                 std::fs::rename(&tmp, &cached).map_err(|e| format!("{}: {e}", cached.display()))
             });
-        if r.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
+        // Also after a successful rename: renaming a hard link onto
+        // another link of the same file (a concurrent ensure linked the
+        // same source first) does nothing and leaves the temporary name.
+        let _ = std::fs::remove_file(&tmp);
         r.map(|()| cached)
     }
 }
