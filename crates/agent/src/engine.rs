@@ -12,8 +12,15 @@
 //!   │      deleted ─────────────────────────────> destroy
 //!   │      not assigned (orphan) ───────────────> report; destroy only if reap
 //!   │      reboot id not yet performed ─────────> reboot (power_on if Shutoff)
+//!   │      snapshot id not yet performed ───────> snapshot (on the host; a
+//!   │                                             failure is reported in
+//!   │                                             snapshot_error, never Failed)
 //!   │      generation already finished ─────────> nothing (drift is reported)
-//!   │      not on host ─────────────────────────> spawn
+//!   │      not on host ─────────────────────────> spawn (base image ensured
+//!   │                                             first if the spec has an id)
+//!   │      resize Keep, size differs ───────────> power_off, then resize
+//!   │      resize Revert, backup on host ───────> power_off, then revert_resize
+//!   │      resize None, backup on host ─────────> confirm_resize
 //!   │      power differs ───────────────────────> one step: power_on/off,
 //!   │                                             (un)pause, suspend/resume
 //!   │      matches ─────────────────────────────> finished: observed_generation
@@ -62,13 +69,25 @@
 //! - **Orphans are left alone** unless [`AgentConfig::reap_orphans`]: a VM
 //!   the control plane does not assign here may be mid-migration or the
 //!   store may be behind; destroying it is an operator's decision.
+//! - **A snapshot is a request, not a state.** Like a reboot it is acted
+//!   on once per request id, whatever the result; its failure is reported
+//!   in `snapshot_error` (and the fault) but does not count towards
+//!   `max_attempts` or end the instance Failed: the server is as fine as
+//!   before, only the image is missing. It runs in any power state and
+//!   leaves the power as it was (the driver pauses a running guest).
+//! - **A resize is a size, not a request.** `ResizeDesire::Keep` with a
+//!   spec whose size differs from the host's is converged like power:
+//!   power off, resize, then the power steps — each a step under
+//!   `MAX_STEPS`. The backup stays until the desire is `None` (confirm)
+//!   or `Revert`. A second resize while a backup exists is refused by the
+//!   driver and ends Failed: the control plane confirms or reverts first.
 //! - **One owner.** The loop owns all per-instance bookkeeping; operations
 //!   run as tasks in a `JoinSet` and hand their result back, so there are
 //!   no locks and "one operation per instance" is a flag, not a mutex.
 
 use crate::{
-    BaseImages, DesiredInstance, DesiredPower, DesiredStateSource, Fault, InstanceSize,
-    ObservedInstance, ObservedStateSink, SourceError, TaskOutcome,
+    images::is_plain_uuid, BaseImages, DesiredInstance, DesiredPower, DesiredStateSource, Fault,
+    InstanceSize, ObservedInstance, ObservedStateSink, ResizeDesire, SourceError, TaskOutcome,
 };
 use ferrostack_hypervisor::{
     Hypervisor, HypervisorError, InstanceInfo, InstanceSpec, Operation, PowerState,
@@ -84,6 +103,12 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout, Instant};
 use tracing::{debug, info, warn};
 use uuid::Uuid;
+
+mod execute;
+mod plan;
+
+use execute::execute;
+use plan::plan;
 
 /// Successful operations on one instance without converging before the
 /// agent calls it a failure (see `Engine::complete`).
@@ -215,7 +240,16 @@ enum Action {
     Unpause,
     Suspend,
     Resume,
-    Reboot { hard: bool },
+    Reboot {
+        hard: bool,
+    },
+    Resize(Box<InstanceSpec>),
+    ConfirmResize,
+    RevertResize,
+    Snapshot {
+        request_id: String,
+        image_id: String,
+    },
 }
 
 impl Action {
@@ -230,6 +264,10 @@ impl Action {
             Action::Suspend => Operation::Suspend,
             Action::Resume => Operation::Resume,
             Action::Reboot { .. } => Operation::Reboot,
+            Action::Resize(_) => Operation::Resize,
+            Action::ConfirmResize => Operation::ConfirmResize,
+            Action::RevertResize => Operation::RevertResize,
+            Action::Snapshot { .. } => Operation::Snapshot,
         }
     }
 }
@@ -249,6 +287,8 @@ struct Done {
     operation: Operation,
     /// The reboot request this operation performed, if any.
     reboot_id: Option<String>,
+    /// The snapshot request this operation performed, if any.
+    snapshot_id: Option<String>,
     error: Option<String>,
     seen: Seen,
 }
@@ -276,6 +316,9 @@ struct Tracked {
     snapshot_error: Option<String>,
     resize_backup: bool,
     size: Option<InstanceSize>,
+    /// The task to go back to when a snapshot ends (a snapshot does not
+    /// change where convergence stands).
+    task_before_snapshot: Option<TaskOutcome>,
 }
 
 impl Tracked {
@@ -372,6 +415,8 @@ impl Engine {
             if let Some(t) = self.tracked.get_mut(&o.id) {
                 t.finished_generation = o.observed_generation;
                 t.last_reboot = o.last_reboot;
+                t.last_snapshot = o.last_snapshot;
+                t.snapshot_error = o.snapshot_error;
                 t.fault = o.fault;
             } else if o.power_state.is_some() || o.task != TaskOutcome::Deleted {
                 // Reported before but gone from the host now: track it so
@@ -380,6 +425,8 @@ impl Engine {
                 let t = self.tracked.entry(o.id).or_default();
                 t.finished_generation = o.observed_generation;
                 t.last_reboot = o.last_reboot;
+                t.last_snapshot = o.last_snapshot;
+                t.snapshot_error = o.snapshot_error;
                 t.fault = o.fault;
                 t.task = Some(o.task);
                 self.dirty.insert(o.id);
@@ -610,6 +657,9 @@ impl Engine {
                     .map(|r| r.request_id.clone()),
                 _ => None,
             };
+            if operation == Operation::Snapshot {
+                t.task_before_snapshot = t.task;
+            }
             t.busy = Some(operation);
             t.retry_at = None;
             t.task = Some(TaskOutcome::Working { operation });
@@ -631,6 +681,24 @@ impl Engine {
         if let Some(r) = done.reboot_id {
             // Acted on once, whether it worked or not.
             t.last_reboot = Some(r);
+        }
+        if done.operation == Operation::Snapshot {
+            // Acted on once too, and never a failure of the instance.
+            t.last_snapshot = done.snapshot_id;
+            t.snapshot_error = done.error.clone();
+            t.task = t.task_before_snapshot.take();
+            match done.error {
+                Some(message) => {
+                    warn!(host = %self.host, instance = %done.id, error = %message, "snapshot failed");
+                    t.fault = Some(Fault {
+                        message,
+                        operation: Operation::Snapshot,
+                    });
+                }
+                None => info!(host = %self.host, instance = %done.id, "snapshot written"),
+            }
+            self.dirty.insert(done.id);
+            return;
         }
         let generation = t.desired.as_ref().map_or(0, |d| d.generation);
         // The longest path to any desired state is spawn, power_on, then one
@@ -695,163 +763,6 @@ impl Engine {
             // Kept dirty: reported again on the next pass.
             Err(e) => warn!(host = %self.host, error = %chain(&e), "cannot report observed state"),
         }
-    }
-}
-
-/// Decides the next operation for an idle instance, or marks its
-/// generation finished when there is nothing left to do.
-fn plan(t: &mut Tracked, cfg: &AgentConfig) -> Option<Action> {
-    let failed = matches!(t.task, Some(TaskOutcome::Failed { .. }));
-    let Some(d) = t.desired.as_ref() else {
-        // An orphan. A reap that failed for good is not tried again.
-        return (t.power.is_some() && cfg.reap_orphans && !failed).then_some(Action::Destroy);
-    };
-    let failed_this_generation = failed && t.finished_generation >= d.generation;
-    if d.deleted {
-        if failed_this_generation {
-            // The destroy failed for good: reported, not retried in a loop.
-            return None;
-        }
-        if t.power.is_some() {
-            return Some(Action::Destroy);
-        }
-        t.task = Some(TaskOutcome::Deleted);
-        t.finished_generation = d.generation;
-        return None;
-    }
-    if let (Some(r), Some(state)) = (&d.reboot, t.power) {
-        if Some(&r.request_id) != t.last_reboot.as_ref() {
-            if d.power != DesiredPower::Running {
-                // A reboot only means something for a running server; the
-                // control plane should not ask otherwise. Consumed.
-                t.last_reboot = Some(r.request_id.clone());
-            } else if !failed_this_generation {
-                return Some(match state {
-                    PowerState::Shutoff => Action::PowerOn,
-                    PowerState::Running => Action::Reboot { hard: r.hard },
-                    _ => Action::Reboot { hard: true },
-                });
-            }
-        }
-    }
-    if d.generation <= t.finished_generation {
-        return None;
-    }
-    let Some(state) = t.power else {
-        return Some(Action::Spawn(Box::new(d.spec.clone())));
-    };
-    use DesiredPower as D;
-    use PowerState as S;
-    let action = match (d.power, state) {
-        (D::Running, S::Running)
-        | (D::Stopped, S::Shutoff)
-        | (D::Paused, S::Paused)
-        | (D::Suspended, S::Suspended)
-        // A panicked guest is reported; a hard reboot (a new request) or a
-        // stop brings it back.
-        | (D::Running | D::Paused | D::Suspended, S::Crashed) => None,
-        (D::Running | D::Paused | D::Suspended, S::Shutoff) => Some(Action::PowerOn),
-        (D::Running | D::Suspended, S::Paused) => Some(Action::Unpause),
-        (D::Running | D::Paused, S::Suspended) => Some(Action::Resume),
-        (D::Stopped, _) => Some(Action::PowerOff),
-        (D::Paused, S::Running) => Some(Action::Pause),
-        (D::Suspended, S::Running) => Some(Action::Suspend),
-    };
-    if action.is_none() {
-        t.finished_generation = d.generation;
-        t.failures = 0;
-        t.steps = 0;
-        t.retry_at = None;
-        t.task = Some(TaskOutcome::Idle);
-        if d.power.satisfied_by(state) {
-            t.fault = None;
-        }
-    }
-    action
-}
-
-/// Runs one operation under its deadline and observes the result.
-async fn execute(
-    hv: Arc<dyn Hypervisor>,
-    cfg: Arc<AgentConfig>,
-    id: Uuid,
-    action: Action,
-    reboot_id: Option<String>,
-) -> Done {
-    let operation = action.operation();
-    let limit = match &action {
-        Action::Spawn(_) => cfg.spawn_deadline,
-        Action::PowerOff => cfg.op_deadline + cfg.graceful_shutdown,
-        _ => cfg.op_deadline,
-    };
-    let call = async {
-        match action {
-            Action::Spawn(mut spec) => {
-                if let (Some(images), false) = (&cfg.images, spec.image_id.is_empty()) {
-                    spec.base_image = images
-                        .ensure(&spec.image_id, spec.base_format)
-                        .await
-                        .map_err(|e| format!("base image {}: {e}", spec.image_id))?;
-                }
-                match hv.spawn(*spec).await {
-                    Err(HypervisorError::AlreadyExists { .. }) => Ok(None),
-                    r => r.map(Some).map_err(|e| chain(&e)),
-                }
-            }
-            Action::Destroy => hv.destroy(id).await.map(|()| None).map_err(|e| chain(&e)),
-            Action::PowerOff => hv
-                .power_off(id, cfg.graceful_shutdown)
-                .await
-                .map(|_| None)
-                .map_err(|e| chain(&e)),
-            Action::PowerOn => hv.power_on(id).await.map(Some).map_err(|e| chain(&e)),
-            Action::Pause => hv.pause(id).await.map(Some).map_err(|e| chain(&e)),
-            Action::Unpause => hv.unpause(id).await.map(Some).map_err(|e| chain(&e)),
-            Action::Suspend => hv.suspend(id).await.map(Some).map_err(|e| chain(&e)),
-            Action::Resume => hv.resume(id).await.map(Some).map_err(|e| chain(&e)),
-            Action::Reboot { hard } => hv.reboot(id, hard).await.map(Some).map_err(|e| chain(&e)),
-        }
-    };
-    let result = match timeout(limit, call).await {
-        Ok(Ok(info)) => Ok(info),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(format!("{operation:?} did not finish within {limit:?}")),
-    };
-    let error = result.as_ref().err().cloned();
-    if error.is_some() && operation == Operation::Spawn {
-        // A failed spawn leaves nothing behind.
-        if let Err(Some(e)) = observe_call(cfg.op_deadline, hv.destroy(id)).await {
-            warn!(instance = %id, error = %e, "cleaning up a failed spawn failed");
-        }
-    }
-    let seen = match result {
-        Ok(Some(info)) => Seen::Present(info),
-        Ok(None) if operation == Operation::Destroy => Seen::Absent,
-        _ => match observe_call(cfg.op_deadline, hv.state(id)).await {
-            Ok(info) => Seen::Present(info),
-            Err(None) => Seen::Absent,
-            Err(Some(_)) => Seen::Unknown,
-        },
-    };
-    Done {
-        id,
-        operation,
-        reboot_id,
-        error,
-        seen,
-    }
-}
-
-/// A hypervisor call under a deadline; `Err(None)` is "no such instance".
-async fn observe_call<T>(
-    limit: Duration,
-    call: impl Future<Output = Result<T, HypervisorError>>,
-) -> Result<T, Option<String>> {
-    match timeout(limit, call).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(HypervisorError::NotFound { .. })) => Err(None),
-        Ok(Err(e)) => Err(Some(chain(&e))),
-        Err(_) => Err(Some(format!("no answer within {limit:?}"))),
     }
 }
 

@@ -319,7 +319,7 @@ impl FakeHypervisor {
                 inst.spec.root_disk_gib.saturating_mul(1 << 30),
             )
         };
-        let tmp = temp_name(dest);
+        let tmp = crate::temp_name(dest);
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| HypervisorError::Io { path, source }
@@ -338,16 +338,6 @@ impl FakeHypervisor {
             virtual_size,
         })
     }
-}
-
-/// A temporary name next to `dest` (same directory, so the final rename
-/// is atomic): `.<name>.tmp-<random>`.
-pub(crate) fn temp_name(dest: &Path) -> std::path::PathBuf {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dest.with_file_name(format!(".{name}.tmp-{}", Uuid::new_v4().simple()))
 }
 
 fn info(inst: &FakeInstance) -> InstanceInfo {

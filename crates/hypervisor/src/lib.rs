@@ -407,6 +407,8 @@ pub struct Deadlines {
     pub hard_stop: Duration,
     /// How long a soft reboot waits for the guest to power off.
     pub soft_reboot: Duration,
+    /// Copying or converting a whole disk (resize backup, snapshot).
+    pub disk_copy: Duration,
 }
 
 impl Default for Deadlines {
@@ -417,6 +419,7 @@ impl Default for Deadlines {
             qmp: Duration::from_secs(5),
             hard_stop: Duration::from_secs(10),
             soft_reboot: Duration::from_secs(60),
+            disk_copy: Duration::from_secs(600),
         }
     }
 }
@@ -521,6 +524,16 @@ pub enum HypervisorError {
         /// The failed operation.
         op: Operation,
     },
+}
+
+/// A temporary name next to `dest` (same directory, so the final rename
+/// is atomic): `.<name>.tmp-<random>`.
+pub(crate) fn temp_name(dest: &std::path::Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!(".{name}.tmp-{}", Uuid::new_v4().simple()))
 }
 
 /// Results of this crate.

@@ -4,7 +4,7 @@
 //!
 //! | File | What |
 //! |---|---|
-//! | `spec.json` | the [`InstanceSpec`] it was spawned from (mode 0600: it holds user data) |
+//! | `spec.json` | the [`InstanceSpec`] it was spawned from, with the size of the last resize (mode 0600: it holds user data) |
 //! | `disk.qcow2` | a qcow2 overlay backed by the base image (`-b BASE -F FMT`), never a copy |
 //! | `config.vfat` | the config drive: vfat labelled `config-2`, `openstack/latest/...` |
 //! | `qemu.pid` | QEMU's `-pidfile` |
@@ -12,6 +12,7 @@
 //! | `console.log` | the serial console (a file chardev with `append=on`, so it survives restarts) |
 //! | `qemu.stderr` | what QEMU printed while starting |
 //! | `suspended` | marker: the VM is stopped by `suspend`, not `pause` |
+//! | `spec.resize-backup.json`, `disk.resize-backup.qcow2` | the spec and overlay before the last resize, until it is confirmed or reverted (see `disk.rs`) |
 //!
 //! The driver keeps no state of its own beyond per-instance locks and the
 //! cached KVM probe: every call reads the truth from the pidfile,
@@ -58,6 +59,8 @@ use tokio::process::Command;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
+mod disk;
+mod hv;
 mod prepare;
 mod probe;
 #[cfg(test)]
@@ -133,7 +136,6 @@ struct Paths {
     /// last and removed first).
     spec_backup: PathBuf,
     /// The overlay before the last resize.
-    #[allow(dead_code)] // used by resize, coming next
     disk_backup: PathBuf,
 }
 
@@ -530,16 +532,7 @@ impl QemuHypervisor {
         }
         // spec.json last but one: a directory without it is an unfinished
         // spawn (the agent died), which list() ignores and spawn() redoes.
-        let tmp = paths.dir.join("spec.json.tmp");
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .and_then(|mut f| f.write_all(&raw))
-            .map_err(io_err(&tmp))?;
-        std::fs::rename(&tmp, &paths.spec).map_err(io_err(&paths.spec))?;
+        disk::write_private(&paths.spec, &raw)?;
         self.start(spec, Operation::Spawn, self.config.deadlines.start)
             .await
     }
@@ -812,156 +805,4 @@ impl QemuHypervisor {
                 after: deadline,
             }))
     }
-}
-
-impl Hypervisor for QemuHypervisor {
-    fn capabilities(&self) -> HvFuture<'_, Capabilities> {
-        Box::pin(self.do_capabilities())
-    }
-
-    fn spawn(&self, spec: InstanceSpec) -> HvFuture<'_, InstanceInfo> {
-        // do_spawn bounds its own steps and then undoes; the outer bound
-        // adds room for the undo.
-        let d = self.config.deadlines;
-        let id = spec.id;
-        Box::pin(Self::bounded(
-            id,
-            Operation::Spawn,
-            d.spawn + d.hard_stop * 2,
-            self.do_spawn(spec),
-        ))
-    }
-
-    fn destroy(&self, id: Uuid) -> HvFuture<'_, ()> {
-        let d = self.config.deadlines;
-        Box::pin(Self::bounded(
-            id,
-            Operation::Destroy,
-            d.hard_stop * 2 + d.qmp,
-            self.do_destroy(id),
-        ))
-    }
-
-    fn power_off(&self, id: Uuid, graceful_timeout: Duration) -> HvFuture<'_, PowerOffOutcome> {
-        let d = self.config.deadlines;
-        Box::pin(Self::bounded(
-            id,
-            Operation::PowerOff,
-            graceful_timeout + d.hard_stop * 2 + d.qmp * 2,
-            self.do_power_off(id, graceful_timeout),
-        ))
-    }
-
-    fn power_on(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
-        let d = self.config.deadlines;
-        Box::pin(Self::bounded(
-            id,
-            Operation::PowerOn,
-            d.start + d.hard_stop * 2 + d.qmp * 2 + self.config.kvm_probe_timeout,
-            self.do_power_on(id),
-        ))
-    }
-
-    fn reboot(&self, id: Uuid, hard: bool) -> HvFuture<'_, InstanceInfo> {
-        let d = self.config.deadlines;
-        Box::pin(Self::bounded(
-            id,
-            Operation::Reboot,
-            d.soft_reboot + d.start + d.hard_stop * 2 + d.qmp * 4,
-            self.do_reboot(id, hard),
-        ))
-    }
-
-    fn pause(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
-        let d = self.config.deadlines.qmp * 4;
-        Box::pin(Self::bounded(
-            id,
-            Operation::Pause,
-            d,
-            self.do_vcpus(id, Operation::Pause, "stop", None),
-        ))
-    }
-
-    fn unpause(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
-        let d = self.config.deadlines.qmp * 4;
-        Box::pin(Self::bounded(
-            id,
-            Operation::Unpause,
-            d,
-            self.do_vcpus(id, Operation::Unpause, "cont", None),
-        ))
-    }
-
-    fn suspend(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
-        let d = self.config.deadlines.qmp * 4;
-        Box::pin(Self::bounded(
-            id,
-            Operation::Suspend,
-            d,
-            self.do_vcpus(id, Operation::Suspend, "stop", Some(true)),
-        ))
-    }
-
-    fn resume(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
-        let d = self.config.deadlines.qmp * 4;
-        Box::pin(Self::bounded(
-            id,
-            Operation::Resume,
-            d,
-            self.do_vcpus(id, Operation::Resume, "cont", Some(false)),
-        ))
-    }
-
-    fn state(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
-        let d = self.config.deadlines.qmp * 2;
-        Box::pin(Self::bounded(id, Operation::State, d, async move {
-            Ok(self.observe(id).await?.info())
-        }))
-    }
-
-    fn list(&self) -> HvFuture<'_, Vec<InstanceInfo>> {
-        // Each instance is bounded by its QMP timeout; the whole list by
-        // the spawn deadline, generous for a few hundred VMs.
-        let d = self.config.deadlines.spawn;
-        Box::pin(Self::bounded(
-            Uuid::nil(),
-            Operation::List,
-            d,
-            self.do_list(),
-        ))
-    }
-
-    fn console_log(&self, id: Uuid, max_bytes: usize) -> HvFuture<'_, String> {
-        let d = self.config.deadlines.qmp;
-        Box::pin(Self::bounded(
-            id,
-            Operation::ConsoleLog,
-            d,
-            self.do_console_log(id, max_bytes),
-        ))
-    }
-
-    fn resize(&self, spec: InstanceSpec) -> HvFuture<'_, InstanceInfo> {
-        let id = spec.id;
-        Box::pin(async move { Err(not_yet(id, Operation::Resize)) })
-    }
-
-    fn confirm_resize(&self, id: Uuid) -> HvFuture<'_, ()> {
-        Box::pin(async move { Err(not_yet(id, Operation::ConfirmResize)) })
-    }
-
-    fn revert_resize(&self, id: Uuid) -> HvFuture<'_, InstanceInfo> {
-        Box::pin(async move { Err(not_yet(id, Operation::RevertResize)) })
-    }
-
-    fn snapshot<'a>(&'a self, id: Uuid, _dest: &'a Path) -> HvFuture<'a, SnapshotInfo> {
-        Box::pin(async move { Err(not_yet(id, Operation::Snapshot)) })
-    }
-}
-
-/// Placeholder until the QEMU driver implements an operation.
-fn not_yet(id: Uuid, op: Operation) -> HypervisorError {
-    HypervisorError::InvalidSpec(format!(
-        "{op:?} of instance {id} is not implemented by the QEMU driver yet"
-    ))
 }

@@ -130,3 +130,186 @@ async fn unknown_instances() {
     hv.destroy(id).await.expect("destroy");
     assert!(!dir.path().join(id.to_string()).exists());
 }
+
+fn qemu_img(args: &[&str]) -> String {
+    let out = std::process::Command::new("qemu-img")
+        .args(args)
+        .output()
+        .expect("qemu-img");
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn have_qemu_img() -> bool {
+    std::process::Command::new("qemu-img")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A `Shutoff` instance made by hand (what a spawn leaves once the VM is
+/// off): no QEMU needed, only `qemu-img`.
+fn shutoff_instance(hv: &QemuHypervisor, base_dir: &Path) -> InstanceSpec {
+    let base = base_dir.join("base.qcow2");
+    if !base.exists() {
+        qemu_img(&["create", "-q", "-f", "qcow2", &s(&base), "64M"]);
+    }
+    let mut sp = spec();
+    sp.id = Uuid::new_v4();
+    sp.root_disk_gib = 1;
+    sp.base_image = base.clone();
+    let paths = hv.paths(sp.id);
+    std::fs::create_dir(&paths.dir).expect("mkdir");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-b",
+        &s(&base),
+        "-F",
+        "qcow2",
+        &s(&paths.disk),
+        "1G",
+    ]);
+    disk::write_private(&paths.spec, &serde_json::to_vec(&sp).expect("json")).expect("spec");
+    sp
+}
+
+fn virtual_size(path: &Path) -> u64 {
+    let v: Value = serde_json::from_str(&qemu_img(&[
+        "info",
+        "-U",
+        "-f",
+        "qcow2",
+        "--output=json",
+        &s(path),
+    ]))
+    .expect("json");
+    v["virtual-size"].as_u64().expect("virtual-size")
+}
+
+#[tokio::test]
+async fn resize_revert_confirm_on_disk() {
+    if !have_qemu_img() {
+        eprintln!("SKIP: qemu-img not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = QemuConfig::new(dir.path().join("state"));
+    cfg.accelerator = Some(Accelerator::Tcg);
+    let hv = QemuHypervisor::new(cfg).expect("new");
+    let sp = shutoff_instance(&hv, dir.path());
+    let id = sp.id;
+    let paths = hv.paths(id);
+    let bigger = |vcpus, disk| InstanceSpec {
+        vcpus,
+        memory_mib: 512,
+        root_disk_gib: disk,
+        ..sp.clone()
+    };
+
+    // The same size is not a shrink: a resize (of vCPUs only); undone.
+    let i = hv.resize(bigger(2, 1)).await.expect("same disk size");
+    assert_eq!((i.root_disk_gib, i.resize_backup), (1, true));
+    hv.revert_resize(id).await.expect("revert");
+    // Shrinking is refused and changes nothing.
+    qemu_img(&["resize", "-q", "-f", "qcow2", &s(&paths.disk), "1536M"]);
+    assert!(matches!(
+        hv.resize(bigger(2, 1)).await,
+        Err(HypervisorError::InvalidSpec(_))
+    ));
+    let st = hv.state(id).await.expect("state");
+    assert_eq!((st.vcpus, st.resize_backup), (2, false));
+    assert!(!paths.disk_backup.exists());
+    assert_eq!(virtual_size(&paths.disk), 1536 << 20);
+
+    let i = hv.resize(bigger(4, 2)).await.expect("grow");
+    assert_eq!(
+        (
+            i.state,
+            i.vcpus,
+            i.memory_mib,
+            i.root_disk_gib,
+            i.resize_backup
+        ),
+        (PowerState::Shutoff, 4, 512, 2, true)
+    );
+    assert_eq!(virtual_size(&paths.disk), 2 << 30);
+    let stored: InstanceSpec =
+        serde_json::from_slice(&std::fs::read(&paths.spec).expect("spec")).expect("json");
+    assert_eq!(
+        (stored.vcpus, stored.root_disk_gib),
+        (4, 2),
+        "spec.json follows"
+    );
+    assert!(matches!(
+        hv.resize(bigger(8, 3)).await,
+        Err(HypervisorError::InvalidState { .. })
+    ));
+    let listed = hv.list().await.expect("list");
+    assert!(listed[0].resize_backup);
+
+    let i = hv.revert_resize(id).await.expect("revert");
+    assert_eq!((i.vcpus, i.root_disk_gib, i.resize_backup), (2, 1, false));
+    assert_eq!(virtual_size(&paths.disk), 1536 << 20);
+    assert!(!paths.disk_backup.exists() && !paths.spec_backup.exists());
+    assert!(matches!(
+        hv.revert_resize(id).await,
+        Err(HypervisorError::InvalidState { .. })
+    ));
+
+    // 0 keeps the disk; confirm drops the backup, twice is fine.
+    let i = hv.resize(bigger(1, 0)).await.expect("resize");
+    assert_eq!((i.vcpus, i.root_disk_gib), (1, 1));
+    hv.confirm_resize(id).await.expect("confirm");
+    hv.confirm_resize(id).await.expect("confirm again");
+    assert!(!hv.state(id).await.expect("state").resize_backup);
+    assert!(!paths.disk_backup.exists());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&paths.spec).expect("meta").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn snapshot_of_a_shutoff_disk_is_standalone() {
+    if !have_qemu_img() {
+        eprintln!("SKIP: qemu-img not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = QemuConfig::new(dir.path().join("state"));
+    cfg.accelerator = Some(Accelerator::Tcg);
+    let hv = QemuHypervisor::new(cfg).expect("new");
+    let sp = shutoff_instance(&hv, dir.path());
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    let dest = out.join("snap.qcow2");
+    let info = hv.snapshot(sp.id, &dest).await.expect("snapshot");
+    assert_eq!(info.format, BaseFormat::Qcow2);
+    assert_eq!(info.virtual_size, 1 << 30);
+    assert_eq!(info.size, std::fs::metadata(&dest).expect("meta").len());
+    let v: Value = serde_json::from_str(&qemu_img(&[
+        "info",
+        "-f",
+        "qcow2",
+        "--output=json",
+        &s(&dest),
+    ]))
+    .expect("json");
+    assert!(v.get("backing-filename").is_none(), "{v}");
+    assert_eq!(
+        hv.state(sp.id).await.expect("state").state,
+        PowerState::Shutoff
+    );
+    // A failed snapshot leaves nothing behind.
+    std::fs::remove_file(hv.paths(sp.id).disk).expect("rm disk");
+    let dest2 = out.join("snap2.qcow2");
+    assert!(hv.snapshot(sp.id, &dest2).await.is_err());
+    let names: Vec<_> = std::fs::read_dir(&out)
+        .expect("readdir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("snap.qcow2")]);
+}
