@@ -15,9 +15,11 @@
 //! negotiated microversion.
 
 pub mod error;
+pub mod hostlink;
 pub mod microversion;
 pub mod policy;
 pub mod routes;
+pub mod servers;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
@@ -32,8 +34,8 @@ use ferrostack_store::placement::PlacementStore;
 use ferrostack_store::server::ServerStore;
 use http::StatusCode;
 use routes::{
-    extra_specs, flavor_access, flavors, keypairs, limits, quota_classes, quota_sets, unbuilt,
-    versions,
+    extra_specs, flavor_access, flavors, keypairs, limits, quota_classes, quota_sets,
+    server_actions, servers as server_routes, unbuilt, versions,
 };
 use std::sync::Arc;
 
@@ -59,6 +61,12 @@ pub struct ComputeConfig {
     pub placement: Arc<dyn PlacementStore>,
     /// Image records, to boot from and snapshot into.
     pub images: Arc<dyn ImageStore>,
+    /// Public base URL of the image service (snapshot `Location`s).
+    pub image_url: String,
+    /// Chooses hosts and claims their resources.
+    pub scheduler: Arc<ferrostack_scheduler::Scheduler>,
+    /// The internal host API the agents use.
+    pub link: Arc<hostlink::HostLink>,
 }
 
 /// What handlers share.
@@ -77,6 +85,19 @@ pub struct ComputeState {
     pub placement: Arc<dyn PlacementStore>,
     /// Image records.
     pub images: Arc<dyn ImageStore>,
+    /// Public base URL of the image service.
+    pub image_url: String,
+    /// Chooses hosts and claims their resources.
+    pub scheduler: Arc<ferrostack_scheduler::Scheduler>,
+    /// The internal host API the agents use.
+    pub link: Arc<hostlink::HostLink>,
+}
+
+impl ComputeState {
+    /// Public base URL of the image service.
+    pub fn image_url(&self) -> &str {
+        &self.image_url
+    }
 }
 
 async fn not_found() -> ComputeError {
@@ -105,6 +126,9 @@ pub fn router(config: ComputeConfig) -> Router {
         servers: config.servers,
         placement: config.placement,
         images: config.images,
+        image_url: config.image_url,
+        scheduler: config.scheduler,
+        link: config.link,
     });
     let built = Router::new()
         .route("/v2.1", get(versions::v2_1))
@@ -161,7 +185,35 @@ pub fn router(config: ComputeConfig) -> Router {
             get(extra_specs::show)
                 .put(extra_specs::update)
                 .delete(extra_specs::delete),
-        );
+        )
+        .route(
+            "/v2.1/servers",
+            get(server_routes::list).post(server_routes::create),
+        )
+        .route("/v2.1/servers/detail", get(server_routes::list_detail))
+        .route(
+            "/v2.1/servers/{server_id}",
+            get(server_routes::show)
+                .put(server_routes::update)
+                .delete(server_routes::delete),
+        )
+        .route(
+            "/v2.1/servers/{server_id}/action",
+            post(server_actions::action),
+        )
+        .route(
+            "/v2.1/servers/{server_id}/metadata",
+            get(server_actions::metadata_list)
+                .put(server_actions::metadata_replace)
+                .post(server_actions::metadata_merge),
+        )
+        .route(
+            "/v2.1/servers/{server_id}/metadata/{key}",
+            get(server_actions::metadata_show)
+                .put(server_actions::metadata_put)
+                .delete(server_actions::metadata_delete),
+        )
+        .route("/v2.1/servers/{server_id}/ips", get(server_actions::ips));
     let versioned = unbuilt::add(built).route_layer(axum::middleware::from_fn(microversion::layer));
     Router::new()
         .route("/", get(versions::root))

@@ -12,7 +12,7 @@
 //! difference: another project's quota is "not found" (404) rather than
 //! "forbidden" (403), so a token cannot probe which project ids exist.
 
-use ferrostack_policy::Rule::{Admin, Authenticated, ProjectReader, Public};
+use ferrostack_policy::Rule::{Admin, Authenticated, ProjectMember, ProjectReader, Public};
 use ferrostack_policy::{RoutePolicy, Rule};
 
 const fn r(method: &'static str, path: &'static str, rule: Rule) -> RoutePolicy {
@@ -38,6 +38,13 @@ pub const BUILT_PATHS: &[&str] = &[
     "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
     "/v2.1/os-keypairs",
     "/v2.1/os-keypairs/{keypair_name}",
+    "/v2.1/servers",
+    "/v2.1/servers/detail",
+    "/v2.1/servers/{server_id}",
+    "/v2.1/servers/{server_id}/action",
+    "/v2.1/servers/{server_id}/metadata",
+    "/v2.1/servers/{server_id}/metadata/{key}",
+    "/v2.1/servers/{server_id}/ips",
 ];
 
 const A: Rule = Authenticated;
@@ -104,22 +111,36 @@ pub const RULES: &[RoutePolicy] = &[
     r("POST", "/v2.1/os-keypairs", Authenticated),
     r("GET", "/v2.1/os-keypairs/{keypair_name}", Authenticated),
     r("DELETE", "/v2.1/os-keypairs/{keypair_name}", Authenticated),
+    // Servers: readers see, members change; the handler sends another
+    // project's server to 404.
+    r("GET", "/v2.1/servers", ProjectReader),
+    r("POST", "/v2.1/servers", ProjectMember),
+    r("GET", "/v2.1/servers/detail", ProjectReader),
+    r("GET", "/v2.1/servers/{server_id}", ProjectReader),
+    r("PUT", "/v2.1/servers/{server_id}", ProjectMember),
+    r("DELETE", "/v2.1/servers/{server_id}", ProjectMember),
+    r("POST", "/v2.1/servers/{server_id}/action", ProjectMember),
+    r("GET", "/v2.1/servers/{server_id}/metadata", ProjectReader),
+    r("PUT", "/v2.1/servers/{server_id}/metadata", ProjectMember),
+    r("POST", "/v2.1/servers/{server_id}/metadata", ProjectMember),
+    r(
+        "GET",
+        "/v2.1/servers/{server_id}/metadata/{key}",
+        ProjectReader,
+    ),
+    r(
+        "PUT",
+        "/v2.1/servers/{server_id}/metadata/{key}",
+        ProjectMember,
+    ),
+    r(
+        "DELETE",
+        "/v2.1/servers/{server_id}/metadata/{key}",
+        ProjectMember,
+    ),
+    r("GET", "/v2.1/servers/{server_id}/ips", ProjectReader),
     // ---- Not built yet: 501 after authentication.
     // Servers.
-    r("GET", "/v2.1/servers", A),
-    r("POST", "/v2.1/servers", A),
-    r("GET", "/v2.1/servers/detail", A),
-    r("GET", "/v2.1/servers/{server_id}", A),
-    r("PUT", "/v2.1/servers/{server_id}", A),
-    r("DELETE", "/v2.1/servers/{server_id}", A),
-    r("POST", "/v2.1/servers/{server_id}/action", A),
-    r("GET", "/v2.1/servers/{server_id}/metadata", A),
-    r("PUT", "/v2.1/servers/{server_id}/metadata", A),
-    r("POST", "/v2.1/servers/{server_id}/metadata", A),
-    r("GET", "/v2.1/servers/{server_id}/metadata/{key}", A),
-    r("PUT", "/v2.1/servers/{server_id}/metadata/{key}", A),
-    r("DELETE", "/v2.1/servers/{server_id}/metadata/{key}", A),
-    r("GET", "/v2.1/servers/{server_id}/ips", A),
     r("GET", "/v2.1/servers/{server_id}/ips/{network_label}", A),
     r("GET", "/v2.1/servers/{server_id}/os-instance-actions", A),
     r(

@@ -9,6 +9,8 @@ pub mod keypairs;
 pub mod limits;
 pub mod quota_classes;
 pub mod quota_sets;
+pub mod server_actions;
+pub mod servers;
 pub mod unbuilt;
 pub mod versions;
 

@@ -16,6 +16,10 @@ pub struct Compute {
     pub root: String,
     /// `myproject`'s id.
     pub project: String,
+    /// The host link agents use.
+    pub link: std::sync::Arc<ferrostack_compute::hostlink::HostLink>,
+    /// Set to stop the agents started with [`Compute::start_fake_agent`].
+    pub stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Compute {
@@ -24,6 +28,18 @@ impl Compute {
         let mut s = Stack::start().await;
         let (validator, quotas, projects) = (s.validator(), s.quotas.clone(), s.projects.clone());
         let compute = std::sync::Arc::new(s.store.clone());
+        let link = std::sync::Arc::new(ferrostack_compute::hostlink::HostLink::new(
+            compute.clone(),
+            quotas.clone(),
+            compute.clone(),
+            std::sync::Arc::new(ferrostack_compute::hostlink::NoHostServices),
+            std::sync::Arc::new(ferrostack_compute::hostlink::NoHostServices),
+        ));
+        let scheduler = std::sync::Arc::new(ferrostack_scheduler::Scheduler::new(
+            compute.clone(),
+            ferrostack_scheduler::SchedulerConfig::default(),
+        ));
+        let config_link = link.clone();
         let root = s
             .serve(move |public_url| {
                 ferrostack_compute::router(ferrostack_compute::ComputeConfig {
@@ -35,6 +51,9 @@ impl Compute {
                     servers: compute.clone(),
                     placement: compute.clone(),
                     images: compute,
+                    image_url: "http://127.0.0.1:9/image".into(),
+                    scheduler,
+                    link: config_link,
                 })
             })
             .await;
@@ -44,7 +63,83 @@ impl Compute {
             root,
             s,
             project,
+            link,
+            stop: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Register compute host `host` (2 vCPUs, 4 GiB, 40 GiB disk unless
+    /// `caps` says otherwise) and run a host agent for it over a fake
+    /// hypervisor, in this process, through the real host link.
+    pub fn start_fake_agent(
+        &self,
+        host: &str,
+        caps: Option<ferrostack_hypervisor::Capabilities>,
+    ) -> std::sync::Arc<ferrostack_hypervisor::FakeHypervisor> {
+        let mut config = ferrostack_hypervisor::FakeConfig::default();
+        if let Some(c) = caps {
+            config.capabilities = c;
+        }
+        let caps = config.capabilities.clone();
+        let hv = std::sync::Arc::new(ferrostack_hypervisor::FakeHypervisor::new(config));
+        self.link
+            .register_host(
+                host,
+                "nova",
+                &caps,
+                &ferrostack_scheduler::InventoryConfig {
+                    reserved_host_memory_mb: 0,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let agent_config = ferrostack_agent::AgentConfig {
+            resync_interval: std::time::Duration::from_secs(1),
+            backoff_initial: std::time::Duration::from_millis(50),
+            backoff_max: std::time::Duration::from_millis(200),
+            max_attempts: 2,
+            ..Default::default()
+        };
+        tokio::spawn(ferrostack_agent::Agent::run(
+            host.to_string(),
+            self.link.clone(),
+            self.link.clone(),
+            hv.clone(),
+            agent_config,
+            self.stop.subscribe(),
+        ));
+        hv
+    }
+
+    /// An active image in the store, owned by `project`.
+    pub fn image(&self, project: &str, disk_format: &str) -> String {
+        use ferrostack_store::image::ImageStore;
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = ferrostack_common::time::now_micros();
+        let image = ferrostack_store::image::Image {
+            id: id.clone(),
+            name: Some("guest".into()),
+            status: "active".into(),
+            visibility: "private".into(),
+            owner: Some(project.into()),
+            protected: false,
+            os_hidden: false,
+            disk_format: Some(disk_format.into()),
+            container_format: Some("bare".into()),
+            size: Some(1 << 20),
+            virtual_size: Some(1 << 30),
+            checksum: None,
+            os_hash_algo: None,
+            os_hash_value: None,
+            min_disk: 0,
+            min_ram: 0,
+            tags: vec![],
+            properties: Default::default(),
+            created_at: now,
+            updated_at: now,
+        };
+        assert!(self.s.store.create_image(&image).unwrap());
+        id
     }
 
     /// `{api}{path}`.

@@ -1,0 +1,552 @@
+//! The internal host API: how host agents see the control plane.
+//!
+//! [`HostLink`] is the store-backed [`DesiredStateSource`] and
+//! [`ObservedStateSink`] of the host agent. An agent reads the desired
+//! state of the servers assigned to its host (the `desired` column, with
+//! the host's revision from the same transaction), long-polls the
+//! revision, and reports what it observes; the link turns each report into
+//! Nova's words: `vm_state`, `task_state`, `power_state`, faults, finished
+//! instance actions, completed deletes (quota and placement released) and
+//! imported snapshots.
+//!
+//! In `allinone` the agent calls the link in process. A remote agent
+//! (`ferrostack agent` on another host) will call the same two traits
+//! over HTTPS; nothing in the engine or the link assumes one process,
+//! except [`HostLink::kick`], which only shortens the long poll and is
+//! backed by polling the store revision.
+//!
+//! Reading a report (see [`translate`]):
+//!
+//! ```text
+//!   task Deleted                       -> delete finished (row, quota, placement, group)
+//!   generation not reached yet         -> power_state only; task keeps running
+//!   reached, Failed                    -> ERROR + fault; action Error
+//!   reached, Idle, power Running       -> ACTIVE (VERIFY_RESIZE while a resize
+//!                                         backup waits for confirm/revert)
+//!                 power Shutoff        -> SHUTOFF   (also drift: a guest that
+//!                 Paused / Suspended   -> PAUSED / SUSPENDED   powered itself off)
+//!                 not on the host      -> ERROR ("the VM is gone")
+//! ```
+
+use crate::servers::lifecycle::{quota_of, to_store};
+use crate::servers::{doc, power, set_doc, task, vm, FaultDoc, ServerDoc};
+use ferrostack_agent::{
+    Assigned, DesiredInstance, DesiredStateSource, ObservedInstance, ObservedStateSink,
+    SourceError, StateFuture, TaskOutcome,
+};
+use ferrostack_common::time::now_micros;
+use ferrostack_hypervisor::{Capabilities, PowerState};
+use ferrostack_quota::{QuotaEngine, COMPUTE};
+use ferrostack_scheduler::{HostResources, InventoryConfig};
+use ferrostack_store::placement::PlacementStore;
+use ferrostack_store::server::{ComputeService, Instance, InstanceFilter, ServerStore};
+use ferrostack_store::{StoreError, StoreResult};
+use futures::future::BoxFuture;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Reads a host's serial console (the agent's hypervisor, in process for
+/// `allinone`).
+pub trait HostConsoles: Send + Sync {
+    /// The last `max_bytes` of the console of server `id` on `host`.
+    fn console_log<'a>(
+        &'a self,
+        host: &'a str,
+        id: uuid::Uuid,
+        max_bytes: usize,
+    ) -> BoxFuture<'a, Result<String, String>>;
+}
+
+/// Turns a snapshot file the agent wrote into image data.
+pub trait SnapshotImporter: Send + Sync {
+    /// Where the agent writes the snapshot of `image_id`.
+    fn path_for(&self, image_id: &str) -> PathBuf;
+    /// Inspect the file and make it the data of `image_id` (active).
+    fn import<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    /// The snapshot failed: the image is killed and any file removed.
+    fn discard<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, ()>;
+}
+
+/// A host link with nothing behind consoles and snapshots (control-plane
+/// tests that do not exercise them).
+pub struct NoHostServices;
+
+impl HostConsoles for NoHostServices {
+    fn console_log<'a>(
+        &'a self,
+        host: &'a str,
+        _id: uuid::Uuid,
+        _max_bytes: usize,
+    ) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move { Err(format!("no console access to host {host}")) })
+    }
+}
+
+impl SnapshotImporter for NoHostServices {
+    fn path_for(&self, image_id: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("{image_id}.qcow2"))
+    }
+    fn import<'a>(&'a self, _image_id: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Err("snapshots are not wired in this deployment".to_string()) })
+    }
+    fn discard<'a>(&'a self, _image_id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// The store-backed link between the control plane and host agents.
+pub struct HostLink {
+    servers: Arc<dyn ServerStore>,
+    quotas: QuotaEngine,
+    placement: Arc<dyn PlacementStore>,
+    consoles: Arc<dyn HostConsoles>,
+    snapshots: Arc<dyn SnapshotImporter>,
+    changed: Notify,
+    groups: Mutex<()>,
+}
+
+fn unavailable(e: StoreError) -> SourceError {
+    SourceError::Unavailable(Box::new(e))
+}
+
+impl HostLink {
+    /// A link over the stores.
+    pub fn new(
+        servers: Arc<dyn ServerStore>,
+        quotas: QuotaEngine,
+        placement: Arc<dyn PlacementStore>,
+        consoles: Arc<dyn HostConsoles>,
+        snapshots: Arc<dyn SnapshotImporter>,
+    ) -> Self {
+        HostLink {
+            servers,
+            quotas,
+            placement,
+            consoles,
+            snapshots,
+            changed: Notify::new(),
+            groups: Mutex::new(()),
+        }
+    }
+
+    /// Wake agents waiting in [`DesiredStateSource::watch`] now rather
+    /// than at their next poll.
+    pub fn kick(&self) {
+        self.changed.notify_waiters();
+    }
+
+    /// Serializes scheduling into server groups (see `lifecycle::create`).
+    pub fn group_lock(&self) -> MutexGuard<'_, ()> {
+        self.groups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The consoles of hosts.
+    pub fn consoles(&self) -> &Arc<dyn HostConsoles> {
+        &self.consoles
+    }
+
+    /// Where snapshots go.
+    pub fn snapshots(&self) -> &Arc<dyn SnapshotImporter> {
+        &self.snapshots
+    }
+
+    /// Record a compute host: its service (capabilities as the hypervisor
+    /// API shows them, a fresh heartbeat) and its placement inventory.
+    /// Called when an agent starts and again as its heartbeat.
+    pub fn register_host(
+        &self,
+        host: &str,
+        zone: &str,
+        caps: &Capabilities,
+        inventory: &InventoryConfig,
+    ) -> StoreResult<()> {
+        let now = now_micros();
+        let capabilities = serde_json::json!({
+            "hypervisor_type": caps.hypervisor_type,
+            "hypervisor_version": 8002002,
+            "accelerator": caps.accelerator.as_str(),
+            "vcpus": caps.vcpus,
+            "memory_mib": caps.memory_mib,
+            "local_disk_gib": caps.local_disk_gib,
+            "cpu_arch": caps.cpu_arch,
+            "host_ip": "127.0.0.1",
+        });
+        self.servers.upsert_service(&ComputeService {
+            id: 0,
+            uuid: ferrostack_common::ids::new_uuid(),
+            host: host.to_string(),
+            binary: "nova-compute".into(),
+            zone: zone.to_string(),
+            disabled: false,
+            disabled_reason: None,
+            forced_down: false,
+            capabilities,
+            heartbeat_at: now,
+            created_at: now,
+            updated_at: now,
+        })?;
+        let inventories = inventory.inventories(HostResources {
+            vcpus: u64::from(caps.vcpus),
+            memory_mb: caps.memory_mib,
+            disk_gb: caps.local_disk_gib,
+        });
+        let current = match self.placement.provider_summary(host) {
+            Ok(p) => Some(p),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if current.as_ref().map(|p| &p.inventories) != Some(&inventories) {
+            self.placement.put_provider(host, &inventories, None)?;
+        }
+        Ok(())
+    }
+
+    /// Finish the delete of `uuid`: the row is marked deleted and what it
+    /// held (quota, placement, group membership) is released. Idempotent.
+    pub fn finish_delete(&self, uuid: &str) -> StoreResult<()> {
+        let now = now_micros();
+        let row = self.servers.modify_instance(uuid, &mut |i| {
+            if i.deleted_at.is_none() {
+                i.deleted_at = Some(now);
+            }
+            let mut d = doc(i).map_err(to_store)?;
+            d.terminated_at.get_or_insert(now);
+            d.pending = None;
+            d.pending_snapshot = None;
+            set_doc(i, &d).map_err(to_store)?;
+            i.vm_state = vm::DELETED.into();
+            i.task_state = None;
+            i.power_state = power::NOSTATE;
+            i.desired = None;
+            Ok(())
+        })?;
+        self.quotas.release(&COMPUTE, uuid).map_err(quota_store)?;
+        self.quotas
+            .release(&COMPUTE, &resize_consumer(uuid))
+            .map_err(quota_store)?;
+        self.placement.release(uuid)?;
+        self.placement.release(&resize_consumer(uuid))?;
+        let d = doc(&row).map_err(to_store)?;
+        for group in &d.server_groups {
+            let left = self.servers.modify_group(group, &mut |g| {
+                g.members.retain(|m| m != uuid);
+                Ok(())
+            });
+            match left {
+                Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.finish_actions(&row, true);
+        tracing::info!(
+            server = uuid,
+            "server deleted; quota and resources released"
+        );
+        Ok(())
+    }
+
+    /// Mark every unfinished action of the server finished (success or Error).
+    pub fn finish_actions(&self, i: &Instance, ok: bool) {
+        let actions = match self.servers.list_actions(&i.uuid) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(server = %i.uuid, error = %e, "cannot read instance actions");
+                return;
+            }
+        };
+        for a in actions.into_iter().filter(|a| a.finish_time.is_none()) {
+            self.finish_action(&i.uuid, &a.request_id, ok);
+        }
+    }
+
+    /// Mark one action finished, with its open events.
+    pub fn finish_action(&self, uuid: &str, request_id: &str, ok: bool) {
+        let now = now_micros();
+        let result = self.servers.modify_action(uuid, request_id, &mut |a| {
+            if a.finish_time.is_some() {
+                return;
+            }
+            a.finish_time = Some(now);
+            if !ok {
+                a.message = Some("Error".into());
+            }
+            if let Some(events) = a.events.as_array_mut() {
+                for e in events {
+                    if e.get("finish_time").is_none_or(Value::is_null) {
+                        e["finish_time"] = now.into();
+                        e["result"] = if ok { "Success" } else { "Error" }.into();
+                    }
+                }
+            }
+        });
+        if let Err(e) = result {
+            tracing::warn!(server = uuid, error = %e, "cannot finish an instance action");
+        }
+    }
+
+    fn apply(&self, host: &str, o: &ObservedInstance) -> StoreResult<()> {
+        let uuid = o.id.to_string();
+        let Some(row) = self.servers.get_instance(&uuid)? else {
+            if o.orphan {
+                tracing::warn!(host, server = %uuid, "a VM on the host belongs to no server");
+            }
+            return Ok(());
+        };
+        if row.host.as_deref() != Some(host) {
+            return Ok(());
+        }
+        if o.task == TaskOutcome::Deleted {
+            if row.deleted_at.is_none() || row.desired.is_some() {
+                self.finish_delete(&uuid)?;
+            }
+            return Ok(());
+        }
+        let observed = serde_json::to_value(o)?;
+        let mut outcome = None;
+        self.servers.modify_instance(&uuid, &mut |i| {
+            i.observed = Some(observed.clone());
+            let mut d = doc(i).map_err(to_store)?;
+            outcome = translate(i, &mut d, o);
+            set_doc(i, &d).map_err(to_store)
+        })?;
+        if let Some((request_id, ok)) = outcome {
+            self.finish_action(&uuid, &request_id, ok);
+        }
+        Ok(())
+    }
+
+    async fn settle_snapshot(&self, o: &ObservedInstance) -> StoreResult<()> {
+        let uuid = o.id.to_string();
+        let Some(row) = self.servers.get_instance(&uuid)? else {
+            return Ok(());
+        };
+        let d = doc(&row).map_err(to_store)?;
+        let Some(pending) = d.pending_snapshot.clone() else {
+            return Ok(());
+        };
+        if o.last_snapshot.as_deref() != Some(pending.request_id.as_str()) {
+            return Ok(());
+        }
+        let result = match &o.snapshot_error {
+            Some(e) => Err(e.clone()),
+            None => self.snapshots.import(&pending.image_id).await,
+        };
+        if let Err(e) = &result {
+            tracing::warn!(server = %uuid, image = %pending.image_id, error = %e, "snapshot failed");
+            self.snapshots.discard(&pending.image_id).await;
+        } else {
+            tracing::info!(server = %uuid, image = %pending.image_id, "snapshot imported");
+        }
+        self.servers.modify_instance(&uuid, &mut |i| {
+            let mut d = doc(i).map_err(to_store)?;
+            if d.pending_snapshot.as_ref() == Some(&pending) {
+                d.pending_snapshot = None;
+                if i.task_state.as_deref() == Some(task::IMAGE_SNAPSHOT) {
+                    i.task_state = None;
+                }
+            }
+            set_doc(i, &d).map_err(to_store)
+        })?;
+        self.finish_action(&uuid, &pending.request_id, result.is_ok());
+        Ok(())
+    }
+}
+
+fn quota_store(e: ferrostack_quota::QuotaError) -> StoreError {
+    match e {
+        ferrostack_quota::QuotaError::Store(s) => s,
+        other => StoreError::Invalid(other.to_string()),
+    }
+}
+
+/// The quota and placement consumer of a resize's extra resources.
+pub fn resize_consumer(uuid: &str) -> String {
+    format!("{uuid}/resize")
+}
+
+fn power_code(p: Option<PowerState>) -> i64 {
+    match p {
+        None => power::NOSTATE,
+        Some(PowerState::Running) => power::RUNNING,
+        Some(PowerState::Paused) => power::PAUSED,
+        Some(PowerState::Suspended) => power::SUSPENDED,
+        Some(PowerState::Shutoff) => power::SHUTDOWN,
+        Some(PowerState::Crashed) => power::CRASHED,
+    }
+}
+
+/// Apply one report to a server row and its document. Returns the
+/// request id of the pending task that finished and whether it succeeded,
+/// so the caller can close its instance action.
+pub fn translate(
+    i: &mut Instance,
+    d: &mut ServerDoc,
+    o: &ObservedInstance,
+) -> Option<(String, bool)> {
+    i.power_state = power_code(o.power_state);
+    if i.deleted_at.is_some() || i.task_state.as_deref() == Some(task::DELETING) {
+        return None;
+    }
+    if (o.observed_generation as i64) < i.generation {
+        return None;
+    }
+    // A snapshot's task ends when its image is imported, not here.
+    let snapshot_running = d.pending_snapshot.is_some();
+    let now = now_micros();
+    let finished = d.pending.take().map(|p| p.request_id);
+    if let TaskOutcome::Failed { operation } = o.task {
+        let message = o
+            .fault
+            .as_ref()
+            .map(|f| f.message.clone())
+            .unwrap_or_else(|| format!("{operation:?} failed"));
+        d.fault = Some(FaultDoc {
+            code: 500,
+            message,
+            details: None,
+            created: now,
+        });
+        i.vm_state = vm::ERROR.into();
+        if !snapshot_running {
+            i.task_state = None;
+        }
+        return finished.map(|r| (r, false));
+    }
+    if !matches!(o.task, TaskOutcome::Idle) {
+        return None;
+    }
+    let was_building = i.vm_state == vm::BUILDING;
+    i.vm_state = match o.power_state {
+        Some(PowerState::Running) if d.old_flavor.is_some() && o.resize_backup => vm::RESIZED,
+        Some(PowerState::Shutoff) if d.old_flavor.is_some() && o.resize_backup => vm::RESIZED,
+        Some(PowerState::Running) => vm::ACTIVE,
+        Some(PowerState::Shutoff) => vm::STOPPED,
+        Some(PowerState::Paused) => vm::PAUSED,
+        Some(PowerState::Suspended) => vm::SUSPENDED,
+        Some(PowerState::Crashed) | None => {
+            d.fault = Some(FaultDoc {
+                code: 500,
+                message: if o.power_state.is_none() {
+                    "The VM is not on its host any more.".into()
+                } else {
+                    "The guest crashed.".into()
+                },
+                details: None,
+                created: now,
+            });
+            vm::ERROR
+        }
+    }
+    .into();
+    if i.vm_state != vm::ERROR {
+        d.fault = None;
+    }
+    if i.vm_state == vm::ACTIVE && (was_building || d.launched_at.is_none()) {
+        d.launched_at = Some(now);
+    }
+    if !snapshot_running {
+        i.task_state = None;
+    }
+    let ok = i.vm_state != vm::ERROR;
+    finished.map(|r| (r, ok))
+}
+
+impl DesiredStateSource for HostLink {
+    fn assigned<'a>(&'a self, host: &'a str) -> StateFuture<'a, Assigned> {
+        Box::pin(async move {
+            let (revision, rows) = self.servers.assigned_to_host(host).map_err(unavailable)?;
+            let mut instances = Vec::with_capacity(rows.len());
+            for row in rows {
+                let Some(value) = row.desired else { continue };
+                match serde_json::from_value::<DesiredInstance>(value) {
+                    Ok(mut d) => {
+                        d.generation = row.generation.max(0) as u64;
+                        instances.push(d);
+                    }
+                    Err(e) => {
+                        tracing::error!(server = %row.uuid, error = %e, "unreadable desired state")
+                    }
+                }
+            }
+            Ok(Assigned {
+                revision,
+                instances,
+            })
+        })
+    }
+
+    fn watch<'a>(
+        &'a self,
+        host: &'a str,
+        since_revision: u64,
+        timeout: Duration,
+    ) -> StateFuture<'a, u64> {
+        Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                let notified = self.changed.notified();
+                let now = self.servers.host_revision(host).map_err(unavailable)?;
+                if now != since_revision || tokio::time::Instant::now() >= deadline {
+                    return Ok(now);
+                }
+                // A kick wakes at once; a writer in another process is
+                // seen at the next poll.
+                let poll = Duration::from_millis(500);
+                let _ = tokio::time::timeout(poll.min(timeout), notified).await;
+            }
+        })
+    }
+}
+
+impl ObservedStateSink for HostLink {
+    fn report<'a>(&'a self, host: &'a str, observed: Vec<ObservedInstance>) -> StateFuture<'a, ()> {
+        Box::pin(async move {
+            for o in &observed {
+                self.settle_snapshot(o).await.map_err(unavailable)?;
+                self.apply(host, o).map_err(unavailable)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn last_reported<'a>(&'a self, host: &'a str) -> StateFuture<'a, Vec<ObservedInstance>> {
+        Box::pin(async move {
+            let rows = self
+                .servers
+                .list_instances(&InstanceFilter {
+                    host: Some(host.to_string()),
+                    ..Default::default()
+                })
+                .map_err(unavailable)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let Some(value) = row.observed else { continue };
+                match serde_json::from_value::<ObservedInstance>(value) {
+                    Ok(o) => out.push(o),
+                    Err(e) => {
+                        tracing::warn!(server = %row.uuid, error = %e, "unreadable observed state")
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// Quota a resize takes beyond the old flavor (positive deltas only).
+pub fn resize_delta(
+    old: &crate::servers::FlavorSnapshot,
+    new: &crate::servers::FlavorSnapshot,
+) -> std::collections::BTreeMap<String, i64> {
+    let (o, n) = (quota_of(old), quota_of(new));
+    n.into_iter()
+        .filter(|(k, _)| k != "instances")
+        .filter_map(|(k, v)| {
+            let delta = v - o.get(&k).copied().unwrap_or(0);
+            (delta > 0).then_some((k, delta))
+        })
+        .collect()
+}

@@ -1,0 +1,265 @@
+//! `POST /servers/{id}/action` (dispatch on the body's one key),
+//! `/servers/{id}/metadata` and `/servers/{id}/ips`.
+
+use super::{invalid, Caller};
+use crate::error::{ComputeError, ComputeResult, Json};
+use crate::microversion::Version;
+use crate::servers::{self, actions, doc, images, lifecycle, set_doc, vm};
+use crate::ComputeState;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use ferrostack_common::request_id::RequestId;
+use http::StatusCode;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Largest console output returned, in bytes.
+const MAX_CONSOLE_BYTES: usize = 1024 * 1024;
+
+fn accepted() -> Response {
+    StatusCode::ACCEPTED.into_response()
+}
+
+/// `POST /servers/{id}/action`.
+pub async fn action(
+    State(state): State<Arc<ComputeState>>,
+    Caller(caller): Caller,
+    Version(v): Version,
+    Path(id): Path<String>,
+    RequestId(request_id): RequestId,
+    Json(body): Json<Value>,
+) -> ComputeResult<Response> {
+    let Some(obj) = body.as_object().filter(|o| o.len() == 1) else {
+        return Err(ComputeError::BadRequest(
+            "The action body must have exactly one action.".into(),
+        ));
+    };
+    let Some((name, args)) = obj.iter().next() else {
+        return Err(ComputeError::BadRequest("No action given.".into()));
+    };
+    let i = servers::find(&state, &caller, &id, false)?;
+    let (s, c, r) = (&*state, &caller, request_id.as_str());
+    match name.as_str() {
+        "os-stop" => actions::stop(s, c, &i, r).map(|_| accepted()),
+        "os-start" => actions::start(s, c, &i, r).map(|_| accepted()),
+        "reboot" => {
+            let kind = args.get("type").and_then(Value::as_str).unwrap_or("");
+            let hard = match kind.to_ascii_uppercase().as_str() {
+                "HARD" => true,
+                "SOFT" => false,
+                _ => {
+                    return Err(invalid(
+                        "type",
+                        args.get("type").unwrap_or(&Value::Null),
+                        "is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']",
+                    ))
+                }
+            };
+            actions::reboot(s, c, &i, r, hard).map(|_| accepted())
+        }
+        "pause" | "unpause" | "suspend" | "resume" => {
+            actions::power_action(s, c, &i, r, name).map(|_| accepted())
+        }
+        "lock" => {
+            let reason = if v.at_least(73) {
+                args.get("locked_reason")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            } else {
+                None
+            };
+            actions::set_lock(s, c, &i, r, true, reason).map(|_| accepted())
+        }
+        "unlock" => actions::set_lock(s, c, &i, r, false, None).map(|_| accepted()),
+        "os-getConsoleOutput" => console_output(s, &i, args).await,
+        "createImage" => images::create_image(s, c, v, &i, r, args).await,
+        "resize" => images::resize(s, c, &i, r, args).map(|_| accepted()),
+        "confirmResize" => {
+            images::confirm_resize(s, c, &i, r).map(|_| StatusCode::NO_CONTENT.into_response())
+        }
+        "revertResize" => images::revert_resize(s, c, &i, r).map(|_| accepted()),
+        other => Err(ComputeError::NotImplemented(format!(
+            "The server action {other} is not implemented by ferrostack yet."
+        ))),
+    }
+}
+
+async fn console_output(
+    state: &ComputeState,
+    i: &ferrostack_store::server::Instance,
+    args: &Value,
+) -> ComputeResult<Response> {
+    let lines = match args.get("length") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.parse::<i64>().ok(),
+        Some(other) => return Err(invalid("length", other, "is not of type 'integer'")),
+    };
+    if lines.is_some_and(|n| n < -1) {
+        return Err(invalid(
+            "length",
+            &args["length"],
+            "is less than the minimum of -1",
+        ));
+    }
+    let Some(host) = i
+        .host
+        .clone()
+        .filter(|_| i.vm_state != vm::BUILDING || i.observed.is_some())
+    else {
+        return Err(ComputeError::Conflict(format!(
+            "Instance {} is not ready yet: it has no console.",
+            i.uuid
+        )));
+    };
+    let id = uuid::Uuid::parse_str(&i.uuid).map_err(|e| ComputeError::Internal(e.to_string()))?;
+    let text = state
+        .link
+        .consoles()
+        .console_log(&host, id, MAX_CONSOLE_BYTES)
+        .await
+        .map_err(|e| {
+            ComputeError::Conflict(format!(
+                "The console of instance {} is not available: {e}",
+                i.uuid
+            ))
+        })?;
+    let output = match lines {
+        Some(n) if n >= 0 => {
+            let all: Vec<&str> = text.lines().collect();
+            let start = all.len().saturating_sub(n as usize);
+            all[start..].join("\n")
+        }
+        _ => text,
+    };
+    Ok(axum::Json(json!({ "output": output })).into_response())
+}
+
+/// `GET /servers/{id}/metadata`.
+pub async fn metadata_list(
+    State(state): State<Arc<ComputeState>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> ComputeResult<axum::Json<Value>> {
+    let i = servers::find(&state, &caller, &id, false)?;
+    Ok(axum::Json(json!({"metadata": doc(&i)?.metadata})))
+}
+
+fn write_metadata(
+    state: &ComputeState,
+    caller: &ferrostack_policy::AuthContext,
+    id: &str,
+    change: &dyn Fn(&mut std::collections::BTreeMap<String, String>) -> ComputeResult<()>,
+) -> ComputeResult<std::collections::BTreeMap<String, String>> {
+    let i = servers::find(state, caller, id, false)?;
+    actions::check_lock(caller, &i)?;
+    let updated = state
+        .servers
+        .modify_instance(&i.uuid, &mut |row| {
+            if row.task_state.is_some() && row.vm_state == vm::BUILDING {
+                return Err(lifecycle::to_store(servers::conflict_state(
+                    &row.uuid,
+                    "update metadata",
+                    row,
+                )));
+            }
+            let mut d = doc(row).map_err(lifecycle::to_store)?;
+            change(&mut d.metadata).map_err(lifecycle::to_store)?;
+            if d.metadata.len() > 128 {
+                return Err(lifecycle::to_store(ComputeError::Forbidden(
+                    "Quota exceeded, too many metadata items.".into(),
+                )));
+            }
+            set_doc(row, &d).map_err(lifecycle::to_store)
+        })
+        .map_err(lifecycle::from_store)?;
+    Ok(doc(&updated)?.metadata)
+}
+
+/// `PUT /servers/{id}/metadata`: replace all.
+pub async fn metadata_replace(
+    State(state): State<Arc<ComputeState>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> ComputeResult<axum::Json<Value>> {
+    let new = super::servers::parse_metadata(body.get("metadata").unwrap_or(&Value::Null))?;
+    let m = write_metadata(&state, &caller, &id, &|m| {
+        *m = new.clone();
+        Ok(())
+    })?;
+    Ok(axum::Json(json!({ "metadata": m })))
+}
+
+/// `POST /servers/{id}/metadata`: merge.
+pub async fn metadata_merge(
+    State(state): State<Arc<ComputeState>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> ComputeResult<axum::Json<Value>> {
+    let new = super::servers::parse_metadata(body.get("metadata").unwrap_or(&Value::Null))?;
+    let m = write_metadata(&state, &caller, &id, &|m| {
+        m.extend(new.clone());
+        Ok(())
+    })?;
+    Ok(axum::Json(json!({ "metadata": m })))
+}
+
+/// `GET /servers/{id}/metadata/{key}`.
+pub async fn metadata_show(
+    State(state): State<Arc<ComputeState>>,
+    Caller(caller): Caller,
+    Path((id, key)): Path<(String, String)>,
+) -> ComputeResult<axum::Json<Value>> {
+    let i = servers::find(&state, &caller, &id, false)?;
+    match doc(&i)?.metadata.get(&key) {
+        Some(v) => Ok(axum::Json(json!({"meta": { key: v }}))),
+        None => Err(ComputeError::NotFound("Metadata item was not found".into())),
+    }
+}
+
+/// `PUT /servers/{id}/metadata/{key}`.
+pub async fn metadata_put(
+    State(state): State<Arc<ComputeState>>,
+    Caller(caller): Caller,
+    Path((id, key)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> ComputeResult<axum::Json<Value>> {
+    let meta = body.get("meta").unwrap_or(&Value::Null);
+    let parsed = super::servers::parse_metadata(meta)?;
+    if parsed.len() != 1 || !parsed.contains_key(&key) {
+        return Err(ComputeError::BadRequest(
+            "Request body and URI mismatch".into(),
+        ));
+    }
+    write_metadata(&state, &caller, &id, &|m| {
+        m.extend(parsed.clone());
+        Ok(())
+    })?;
+    Ok(axum::Json(json!({ "meta": parsed })))
+}
+
+/// `DELETE /servers/{id}/metadata/{key}`.
+pub async fn metadata_delete(
+    State(state): State<Arc<ComputeState>>,
+    Caller(caller): Caller,
+    Path((id, key)): Path<(String, String)>,
+) -> ComputeResult<Response> {
+    write_metadata(&state, &caller, &id, &|m| {
+        m.remove(&key)
+            .map(|_| ())
+            .ok_or_else(|| ComputeError::NotFound("Metadata item was not found".into()))
+    })?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /servers/{id}/ips`: no networks yet, so no addresses.
+pub async fn ips(
+    State(state): State<Arc<ComputeState>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> ComputeResult<axum::Json<Value>> {
+    servers::find(&state, &caller, &id, false)?;
+    Ok(axum::Json(json!({"addresses": {}})))
+}

@@ -1,0 +1,258 @@
+//! `POST /servers/{id}/action`: Nova's server actions as changes of the
+//! desired state, each guarded by the states Nova allows it from.
+//!
+//! Every action is one atomic [`ServerStore::modify_instance`]: the state
+//! check (409 `conflictingRequest` when the server is in the wrong
+//! `vm_state` or busy with a task) and the change (task state, desired
+//! power, generation) commit together, so two racing actions cannot both
+//! pass. The host agent does the work; the host link ends the task.
+//!
+//! [`ServerStore::modify_instance`]: ferrostack_store::server::ServerStore::modify_instance
+
+use super::lifecycle::{from_store, start_action, to_store};
+use super::{conflict_state, desired, doc, set_desired, set_doc, task, vm, PendingTask};
+use crate::error::{ComputeError, ComputeResult};
+use crate::ComputeState;
+use ferrostack_agent::{DesiredInstance, DesiredPower, RebootRequest};
+use ferrostack_policy::AuthContext;
+use ferrostack_store::server::Instance;
+use ferrostack_store::StoreError;
+
+/// 409 when a non-admin acts on a locked server.
+pub fn check_lock(caller: &AuthContext, i: &Instance) -> ComputeResult<()> {
+    let d = doc(i)?;
+    if d.locked && !caller.is_admin() {
+        return Err(ComputeError::Conflict(format!(
+            "Instance {} is locked",
+            i.uuid
+        )));
+    }
+    Ok(())
+}
+
+/// A power action: which states it starts from, the task it sets, and
+/// how it changes the desired state.
+pub struct Transition<'a> {
+    /// Nova's action name for messages (`stop`, `reboot`, ...).
+    pub action: &'a str,
+    /// The instance action's name (`stop`, `start`, ...).
+    pub record: &'a str,
+    /// The instance action event (`compute_stop_instance`).
+    pub event: &'a str,
+    /// `vm_state`s it may start from (with no task running).
+    pub from: &'a [&'a str],
+    /// The task state while it runs.
+    pub task: &'a str,
+    /// What it asks of the host.
+    pub change: &'a (dyn Fn(&mut DesiredInstance) + Sync),
+}
+
+/// Apply `t` to server `i` as `caller`.
+pub fn transition(
+    state: &ComputeState,
+    caller: &AuthContext,
+    i: &Instance,
+    request_id: &str,
+    t: &Transition<'_>,
+) -> ComputeResult<Instance> {
+    check_lock(caller, i)?;
+    let request = request_id.to_string();
+    let updated = state
+        .servers
+        .modify_instance(&i.uuid, &mut |row| {
+            if row.task_state.is_some() || !t.from.contains(&row.vm_state.as_str()) {
+                let e = conflict_state(&row.uuid, t.action, row);
+                return Err(to_store(e));
+            }
+            let Some(mut want) = desired(row).map_err(to_store)? else {
+                return Err(to_store(conflict_state(&row.uuid, t.action, row)));
+            };
+            (t.change)(&mut want);
+            set_desired(row, want).map_err(to_store)?;
+            row.task_state = Some(t.task.to_string());
+            let mut d = doc(row).map_err(to_store)?;
+            d.pending = Some(PendingTask {
+                request_id: request.clone(),
+                generation: row.generation,
+            });
+            set_doc(row, &d).map_err(to_store)
+        })
+        .map_err(from_store)?;
+    start_action(state, caller, &updated, t.record, request_id, t.event)?;
+    state.link.kick();
+    Ok(updated)
+}
+
+/// `os-stop`.
+pub fn stop(s: &ComputeState, c: &AuthContext, i: &Instance, r: &str) -> ComputeResult<Instance> {
+    transition(
+        s,
+        c,
+        i,
+        r,
+        &Transition {
+            action: "stop",
+            record: "stop",
+            event: "compute_stop_instance",
+            from: &[vm::ACTIVE, vm::ERROR],
+            task: task::POWERING_OFF,
+            change: &|d| d.power = DesiredPower::Stopped,
+        },
+    )
+}
+
+/// `os-start`.
+pub fn start(s: &ComputeState, c: &AuthContext, i: &Instance, r: &str) -> ComputeResult<Instance> {
+    transition(
+        s,
+        c,
+        i,
+        r,
+        &Transition {
+            action: "start",
+            record: "start",
+            event: "compute_start_instance",
+            from: &[vm::STOPPED],
+            task: task::POWERING_ON,
+            change: &|d| d.power = DesiredPower::Running,
+        },
+    )
+}
+
+/// `reboot` (`SOFT` or `HARD`).
+pub fn reboot(
+    s: &ComputeState,
+    c: &AuthContext,
+    i: &Instance,
+    r: &str,
+    hard: bool,
+) -> ComputeResult<Instance> {
+    let request_id = r.to_string();
+    let change = move |d: &mut DesiredInstance| {
+        d.power = DesiredPower::Running;
+        d.reboot = Some(RebootRequest {
+            hard,
+            request_id: request_id.clone(),
+        });
+    };
+    let from: &[&str] = if hard {
+        &[
+            vm::ACTIVE,
+            vm::STOPPED,
+            vm::PAUSED,
+            vm::SUSPENDED,
+            vm::ERROR,
+        ]
+    } else {
+        &[vm::ACTIVE]
+    };
+    let updated = transition(
+        s,
+        c,
+        i,
+        r,
+        &Transition {
+            action: "reboot",
+            record: "reboot",
+            event: "compute_reboot_instance",
+            from,
+            task: if hard {
+                task::REBOOTING_HARD
+            } else {
+                task::REBOOTING
+            },
+            change: &change,
+        },
+    )?;
+    Ok(updated)
+}
+
+/// `pause`, `unpause`, `suspend`, `resume`.
+pub fn power_action(
+    s: &ComputeState,
+    c: &AuthContext,
+    i: &Instance,
+    r: &str,
+    action: &str,
+) -> ComputeResult<Instance> {
+    let (from, task, power, event) = match action {
+        "pause" => (
+            vm::ACTIVE,
+            task::PAUSING,
+            DesiredPower::Paused,
+            "compute_pause_instance",
+        ),
+        "unpause" => (
+            vm::PAUSED,
+            task::UNPAUSING,
+            DesiredPower::Running,
+            "compute_unpause_instance",
+        ),
+        "suspend" => (
+            vm::ACTIVE,
+            task::SUSPENDING,
+            DesiredPower::Suspended,
+            "compute_suspend_instance",
+        ),
+        "resume" => (
+            vm::SUSPENDED,
+            task::RESUMING,
+            DesiredPower::Running,
+            "compute_resume_instance",
+        ),
+        other => {
+            return Err(ComputeError::Internal(format!(
+                "unknown power action {other}"
+            )))
+        }
+    };
+    transition(
+        s,
+        c,
+        i,
+        r,
+        &Transition {
+            action,
+            record: action,
+            event,
+            from: &[from],
+            task,
+            change: &move |d| d.power = power,
+        },
+    )
+}
+
+/// `lock` / `unlock`. Nova: an owner may unlock what the owner locked;
+/// what an admin locked only an admin unlocks.
+pub fn set_lock(
+    s: &ComputeState,
+    c: &AuthContext,
+    i: &Instance,
+    r: &str,
+    locked: bool,
+    reason: Option<String>,
+) -> ComputeResult<Instance> {
+    let admin = c.is_admin();
+    let updated = s
+        .servers
+        .modify_instance(&i.uuid, &mut |row| {
+            let mut d = doc(row).map_err(to_store)?;
+            if !locked && d.locked && d.locked_by.as_deref() == Some("admin") && !admin {
+                return Err(StoreError::Conflict(
+                    "Unlocking of a server locked by an administrator is not allowed.".into(),
+                ));
+            }
+            d.locked = locked;
+            d.locked_reason = if locked { reason.clone() } else { None };
+            d.locked_by = locked.then(|| if admin { "admin" } else { "owner" }.to_string());
+            set_doc(row, &d).map_err(to_store)
+        })
+        .map_err(|e| match e {
+            StoreError::Conflict(m) => ComputeError::Forbidden(m),
+            other => from_store(other),
+        })?;
+    let name = if locked { "lock" } else { "unlock" };
+    start_action(s, c, &updated, name, r, &format!("api_{name}"))?;
+    s.link.finish_action(&updated.uuid, r, true);
+    Ok(updated)
+}

@@ -1,0 +1,437 @@
+//! The actions that change a server's disk: `createImage` (a snapshot
+//! into the image service) and `resize` with `confirmResize` and
+//! `revertResize`.
+//!
+//! A snapshot is an image record created at once (`queued`, then
+//! `saving`, owned by the server's project), and a snapshot request in
+//! the desired state. The agent writes a standalone qcow2; the host link
+//! hands it to the image service's importer, which inspects it like any
+//! upload before the image turns `active` (or `killed`).
+//!
+//! A resize runs on the server's own host (Nova's
+//! `allow_resize_to_same_host`, the only choice with one host; moving
+//! hosts needs shared or copied disks and is left for migration). The
+//! extra quota and placement the new flavor needs are held by a second
+//! consumer (`<uuid>/resize`) until confirm, so a revert gives them back
+//! without touching what the server held before.
+
+use super::lifecycle::{from_store, quota_of, resources_of, start_action, to_store};
+use super::{
+    conflict_state, desired, doc, set_desired, set_doc, task, vm, FlavorSnapshot, PendingSnapshot,
+    PendingTask,
+};
+use crate::error::{ComputeError, ComputeResult};
+use crate::hostlink::{resize_consumer, resize_delta};
+use crate::ComputeState;
+use axum::response::{IntoResponse, Response};
+use ferrostack_agent::{DesiredPower, ResizeDesire, SnapshotRequest};
+use ferrostack_common::time::now_micros;
+use ferrostack_compute_types::ApiVersion;
+use ferrostack_policy::AuthContext;
+use ferrostack_quota::{QuotaError, COMPUTE};
+use ferrostack_store::image::Image;
+use ferrostack_store::placement::Allocation;
+use ferrostack_store::server::Instance;
+use http::StatusCode;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// `createImage`.
+pub async fn create_image(
+    state: &ComputeState,
+    caller: &AuthContext,
+    v: ApiVersion,
+    i: &Instance,
+    request_id: &str,
+    args: &Value,
+) -> ComputeResult<Response> {
+    super::actions::check_lock(caller, i)?;
+    let name = args
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty() && n.chars().count() <= 255)
+        .ok_or_else(|| {
+            super::super::routes::invalid(
+                "name",
+                args.get("name").unwrap_or(&Value::Null),
+                "is required: a string of 1 to 255 characters",
+            )
+        })?
+        .to_string();
+    let extra = match args.get("metadata") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(m) => crate::routes::servers::parse_metadata(m)?,
+    };
+    let allowed = [vm::ACTIVE, vm::STOPPED, vm::PAUSED, vm::SUSPENDED];
+    if i.task_state.is_some() || !allowed.contains(&i.vm_state.as_str()) {
+        return Err(conflict_state(&i.uuid, "createImage", i));
+    }
+    let d = doc(i)?;
+    let source = state.images.get_image(&d.image_id)?;
+    let image_id = ferrostack_common::ids::new_uuid();
+    let now = now_micros();
+    let mut properties: BTreeMap<String, String> = BTreeMap::new();
+    properties.insert("image_type".into(), "snapshot".into());
+    properties.insert("instance_uuid".into(), i.uuid.clone());
+    properties.insert("base_image_ref".into(), d.image_id.clone());
+    properties.insert("user_id".into(), caller.user_id.clone());
+    properties.insert("owner_project_name".into(), String::new());
+    properties.retain(|_, v| !v.is_empty());
+    properties.extend(extra);
+    let image = Image {
+        id: image_id.clone(),
+        name: Some(name),
+        status: "saving".into(),
+        visibility: "private".into(),
+        owner: Some(i.project_id.clone()),
+        protected: false,
+        os_hidden: false,
+        disk_format: Some("qcow2".into()),
+        container_format: Some("bare".into()),
+        size: None,
+        virtual_size: None,
+        checksum: None,
+        os_hash_algo: None,
+        os_hash_value: None,
+        min_disk: d
+            .flavor
+            .disk
+            .max(source.as_ref().map(|s| s.min_disk).unwrap_or(0)),
+        min_ram: source.as_ref().map(|s| s.min_ram).unwrap_or(0),
+        tags: Vec::new(),
+        properties,
+        created_at: now,
+        updated_at: now,
+    };
+    if !state.images.create_image(&image)? {
+        return Err(ComputeError::Internal("image id clash".into()));
+    }
+    let request = request_id.to_string();
+    let snapshot_image = image_id.clone();
+    let result = state.servers.modify_instance(&i.uuid, &mut |row| {
+        if row.task_state.is_some() || !allowed.contains(&row.vm_state.as_str()) {
+            return Err(to_store(conflict_state(&row.uuid, "createImage", row)));
+        }
+        let Some(mut want) = desired(row).map_err(to_store)? else {
+            return Err(to_store(conflict_state(&row.uuid, "createImage", row)));
+        };
+        want.snapshot = Some(SnapshotRequest {
+            request_id: request.clone(),
+            image_id: snapshot_image.clone(),
+        });
+        set_desired(row, want).map_err(to_store)?;
+        row.task_state = Some(task::IMAGE_SNAPSHOT.into());
+        let mut d = doc(row).map_err(to_store)?;
+        d.pending_snapshot = Some(PendingSnapshot {
+            request_id: request.clone(),
+            image_id: snapshot_image.clone(),
+        });
+        set_doc(row, &d).map_err(to_store)
+    });
+    let updated = match result {
+        Ok(u) => u,
+        Err(e) => {
+            state.images.delete_image(&image_id)?;
+            return Err(from_store(e));
+        }
+    };
+    start_action(
+        state,
+        caller,
+        &updated,
+        "createImage",
+        request_id,
+        "compute_snapshot_instance",
+    )?;
+    state.link.kick();
+    tracing::info!(server = %i.uuid, image = %image_id, "snapshot requested");
+    let location = format!("{}/v2/images/{image_id}", state.image_url());
+    let mut resp = if v.at_least(45) {
+        (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({ "image_id": image_id })),
+        )
+            .into_response()
+    } else {
+        StatusCode::ACCEPTED.into_response()
+    };
+    if let Ok(h) = http::HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(http::header::LOCATION, h);
+    }
+    Ok(resp)
+}
+
+fn snapshot_of(f: &ferrostack_store::compute::Flavor) -> FlavorSnapshot {
+    FlavorSnapshot {
+        id: f.id.clone(),
+        name: f.name.clone(),
+        vcpus: f.vcpus,
+        ram: f.memory_mb,
+        disk: f.root_gb,
+        ephemeral: f.ephemeral_gb,
+        swap: f.swap,
+        extra_specs: f.extra_specs.clone(),
+    }
+}
+
+/// `resize`.
+pub fn resize(
+    state: &ComputeState,
+    caller: &AuthContext,
+    i: &Instance,
+    request_id: &str,
+    args: &Value,
+) -> ComputeResult<Instance> {
+    super::actions::check_lock(caller, i)?;
+    let flavor_ref = match args.get("flavorRef") {
+        Some(Value::String(s)) => s.rsplit('/').next().unwrap_or(s).to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        other => {
+            return Err(crate::routes::invalid(
+                "flavorRef",
+                other.unwrap_or(&Value::Null),
+                "'flavorRef' is a required property",
+            ))
+        }
+    };
+    let new = match state.compute.get_flavor(&flavor_ref)? {
+        Some(f) if crate::routes::flavors::visible(&f, caller) => snapshot_of(&f),
+        _ => {
+            return Err(ComputeError::BadRequest(format!(
+                "Flavor {flavor_ref} could not be found."
+            )))
+        }
+    };
+    if i.task_state.is_some() || ![vm::ACTIVE, vm::STOPPED].contains(&i.vm_state.as_str()) {
+        return Err(conflict_state(&i.uuid, "resize", i));
+    }
+    let d = doc(i)?;
+    let old = d.flavor.clone();
+    if new.id == old.id {
+        return Err(ComputeError::BadRequest(
+            "When resizing, instances must change flavor!".into(),
+        ));
+    }
+    if new.disk < old.disk {
+        return Err(ComputeError::BadRequest(
+            "Resize error: Unable to resize disk down.".into(),
+        ));
+    }
+    let Some(host) = i.host.clone() else {
+        return Err(conflict_state(&i.uuid, "resize", i));
+    };
+    let consumer = resize_consumer(&i.uuid);
+    // The extra quota, then the extra room on the host; each undone if a
+    // later step fails.
+    let delta = resize_delta(&old, &new);
+    if !delta.is_empty() {
+        state
+            .quotas
+            .reserve(&COMPUTE, &i.project_id, &consumer, &delta)
+            .map_err(|e| match e {
+                QuotaError::OverQuota(o) => ComputeError::Forbidden(format!(
+                    "Quota exceeded for {}: the new flavor needs more than is left.",
+                    o.iter()
+                        .map(|o| o.resource.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                other => other.into(),
+            })?;
+    }
+    let (o, n) = (
+        resources_of(&old).resources(),
+        resources_of(&new).resources(),
+    );
+    let extra: BTreeMap<String, u64> = n
+        .iter()
+        .filter_map(|(k, v)| {
+            let more = v.saturating_sub(o.get(k).copied().unwrap_or(0));
+            (more > 0).then(|| (k.clone(), more))
+        })
+        .collect();
+    let undo_quota = || state.quotas.release(&COMPUTE, &consumer);
+    if !extra.is_empty() {
+        let claim = state.placement.claim(&[Allocation {
+            consumer: consumer.clone(),
+            provider: host.clone(),
+            resources: extra,
+        }]);
+        match claim {
+            Ok(Ok(())) => {}
+            Ok(Err(conflict)) => {
+                undo_quota()?;
+                return Err(ComputeError::BadRequest(format!(
+                    "No valid host was found. The host has no room for the new flavor ({conflict})."
+                )));
+            }
+            Err(e) => {
+                undo_quota()?;
+                return Err(e.into());
+            }
+        }
+    }
+    let request = request_id.to_string();
+    let result = state.servers.modify_instance(&i.uuid, &mut |row| {
+        if row.task_state.is_some() || ![vm::ACTIVE, vm::STOPPED].contains(&row.vm_state.as_str()) {
+            return Err(to_store(conflict_state(&row.uuid, "resize", row)));
+        }
+        let Some(mut want) = desired(row).map_err(to_store)? else {
+            return Err(to_store(conflict_state(&row.uuid, "resize", row)));
+        };
+        want.spec.vcpus = new.vcpus.max(1) as u32;
+        want.spec.memory_mib = new.ram.max(1) as u64;
+        want.spec.root_disk_gib = new.disk.max(0) as u64;
+        want.resize = ResizeDesire::Keep;
+        want.power = if row.vm_state == vm::STOPPED {
+            DesiredPower::Stopped
+        } else {
+            DesiredPower::Running
+        };
+        set_desired(row, want).map_err(to_store)?;
+        row.task_state = Some(task::RESIZE_PREP.into());
+        let mut d = doc(row).map_err(to_store)?;
+        d.old_flavor = Some(d.flavor.clone());
+        d.flavor = new.clone();
+        d.pending = Some(PendingTask {
+            request_id: request.clone(),
+            generation: row.generation,
+        });
+        set_doc(row, &d).map_err(to_store)
+    });
+    let updated = match result {
+        Ok(u) => u,
+        Err(e) => {
+            state.placement.release(&consumer)?;
+            undo_quota()?;
+            return Err(from_store(e));
+        }
+    };
+    start_action(
+        state,
+        caller,
+        &updated,
+        "resize",
+        request_id,
+        "compute_resize_instance",
+    )?;
+    state.link.kick();
+    Ok(updated)
+}
+
+/// `confirmResize`: the new flavor stays; the backup is dropped and the
+/// server's quota and placement are re-taken as one consumer.
+pub fn confirm_resize(
+    state: &ComputeState,
+    caller: &AuthContext,
+    i: &Instance,
+    request_id: &str,
+) -> ComputeResult<Instance> {
+    super::actions::check_lock(caller, i)?;
+    let request = request_id.to_string();
+    let updated = state
+        .servers
+        .modify_instance(&i.uuid, &mut |row| {
+            if row.vm_state != vm::RESIZED || row.task_state.is_some() {
+                return Err(to_store(conflict_state(&row.uuid, "confirmResize", row)));
+            }
+            let Some(mut want) = desired(row).map_err(to_store)? else {
+                return Err(to_store(conflict_state(&row.uuid, "confirmResize", row)));
+            };
+            want.resize = ResizeDesire::None;
+            set_desired(row, want).map_err(to_store)?;
+            row.task_state = Some(task::RESIZE_CONFIRMING.into());
+            let mut d = doc(row).map_err(to_store)?;
+            d.old_flavor = None;
+            d.pending = Some(PendingTask {
+                request_id: request.clone(),
+                generation: row.generation,
+            });
+            set_doc(row, &d).map_err(to_store)
+        })
+        .map_err(from_store)?;
+    // Fold the resize consumer into the server's own: release both, take
+    // the new flavor (it fits: what was released is at least as much).
+    let d = doc(&updated)?;
+    let consumer = resize_consumer(&i.uuid);
+    state.quotas.release(&COMPUTE, &consumer)?;
+    state.quotas.release(&COMPUTE, &i.uuid)?;
+    if let Err(e) = state
+        .quotas
+        .reserve(&COMPUTE, &i.project_id, &i.uuid, &quota_of(&d.flavor))
+    {
+        tracing::warn!(server = %i.uuid, error = %e, "re-taking quota after a resize confirm failed");
+    }
+    if let Some(host) = &updated.host {
+        state.placement.release(&consumer)?;
+        state.placement.release(&i.uuid)?;
+        let claim = state.placement.claim(&[Allocation {
+            consumer: i.uuid.clone(),
+            provider: host.clone(),
+            resources: resources_of(&d.flavor).resources(),
+        }])?;
+        if let Err(e) = claim {
+            tracing::warn!(server = %i.uuid, error = %e, "re-claiming after a resize confirm failed");
+        }
+    }
+    start_action(
+        state,
+        caller,
+        &updated,
+        "confirmResize",
+        request_id,
+        "compute_confirm_resize",
+    )?;
+    state.link.kick();
+    Ok(updated)
+}
+
+/// `revertResize`: back to the old flavor and disk.
+pub fn revert_resize(
+    state: &ComputeState,
+    caller: &AuthContext,
+    i: &Instance,
+    request_id: &str,
+) -> ComputeResult<Instance> {
+    super::actions::check_lock(caller, i)?;
+    let request = request_id.to_string();
+    let updated = state
+        .servers
+        .modify_instance(&i.uuid, &mut |row| {
+            if row.vm_state != vm::RESIZED || row.task_state.is_some() {
+                return Err(to_store(conflict_state(&row.uuid, "revertResize", row)));
+            }
+            let mut d = doc(row).map_err(to_store)?;
+            let (Some(old), Some(mut want)) =
+                (d.old_flavor.take(), desired(row).map_err(to_store)?)
+            else {
+                return Err(to_store(conflict_state(&row.uuid, "revertResize", row)));
+            };
+            want.spec.vcpus = old.vcpus.max(1) as u32;
+            want.spec.memory_mib = old.ram.max(1) as u64;
+            want.spec.root_disk_gib = old.disk.max(0) as u64;
+            want.resize = ResizeDesire::Revert;
+            set_desired(row, want).map_err(to_store)?;
+            row.task_state = Some(task::RESIZE_REVERTING.into());
+            d.flavor = old;
+            d.pending = Some(PendingTask {
+                request_id: request.clone(),
+                generation: row.generation,
+            });
+            set_doc(row, &d).map_err(to_store)
+        })
+        .map_err(from_store)?;
+    let consumer = resize_consumer(&i.uuid);
+    state.quotas.release(&COMPUTE, &consumer)?;
+    state.placement.release(&consumer)?;
+    start_action(
+        state,
+        caller,
+        &updated,
+        "revertResize",
+        request_id,
+        "compute_revert_resize",
+    )?;
+    state.link.kick();
+    Ok(updated)
+}

@@ -1,0 +1,685 @@
+//! Create and delete, as explicit steps that are undone when a later one
+//! fails, and recovery of what a crash interrupted.
+//!
+//! ```text
+//!  create:  insert rows (BUILD/scheduling, no host)
+//!             -> reserve quota per instance (fewer down to min_count;
+//!                below it: undo = purge the rows, 403)
+//!             -> join the server group (under the group lock)
+//!             -> schedule + claim in placement (all or none)
+//!                  no host: every instance -> ERROR with Nova's fault
+//!             -> assign: host + desired state (BUILD/spawning); the host's
+//!                revision moves and its agent spawns the VM
+//!  delete:  no host yet -> finished at once
+//!           else task deleting + desired.deleted; the agent destroys the
+//!           VM and reports Deleted; the host link finishes the delete
+//!  finish:  row marked deleted, quota and placement released, group left
+//! ```
+//!
+//! The rows are written first on purpose: every later resource (quota,
+//! placement, group membership) is keyed by the server id, so a crash
+//! between steps leaves a server that [`recover`] turns into ERROR, and
+//! deleting it releases whatever it holds. Nothing leaks without a row
+//! pointing at it.
+
+use super::{
+    doc, set_desired, set_doc, task, vm, FaultDoc, FlavorSnapshot, PendingTask, ServerDoc,
+};
+use crate::error::{ComputeError, ComputeResult};
+use crate::ComputeState;
+use ferrostack_agent::{DesiredInstance, DesiredPower, ResizeDesire};
+use ferrostack_common::time::now_micros;
+use ferrostack_hypervisor::{BaseFormat, ConfigDrive, InstanceSpec};
+use ferrostack_policy::AuthContext;
+use ferrostack_quota::{QuotaError, COMPUTE};
+use ferrostack_scheduler::{
+    Accel, Capabilities, FlavorResources, GroupPolicy, HostInfo, ImageProperties, RequestSpec,
+    ScheduleError, ServerGroup as GroupSpec,
+};
+use ferrostack_store::compute::{Flavor, KeyPair};
+use ferrostack_store::image::Image;
+use ferrostack_store::server::{Instance, InstanceAction, InstanceFilter, ServerGroup};
+use ferrostack_store::StoreError;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// The zone every host is in unless configured otherwise (Nova's default).
+pub const DEFAULT_ZONE: &str = "nova";
+
+/// A validated `POST /servers`.
+#[derive(Clone, Debug)]
+pub struct BootRequest {
+    /// Display name.
+    pub name: String,
+    /// The image to boot (active, visible, qcow2 or raw).
+    pub image: Image,
+    /// The flavor.
+    pub flavor: Flavor,
+    /// The key pair to inject.
+    pub key: Option<KeyPair>,
+    /// Base64 user data as given.
+    pub user_data: Option<String>,
+    /// Server metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// `config_drive` as asked.
+    pub config_drive: bool,
+    /// The zone asked for.
+    pub availability_zone: Option<String>,
+    /// An admin's `zone:host` or 2.74 `host`.
+    pub forced_host: Option<String>,
+    /// Fewest instances to create.
+    pub min_count: usize,
+    /// Most instances to create.
+    pub max_count: usize,
+    /// The server group to join (`os:scheduler_hints.group`).
+    pub group: Option<ServerGroup>,
+    /// Free text (2.19).
+    pub description: Option<String>,
+    /// `accessIPv4`.
+    pub access_ipv4: String,
+    /// `accessIPv6`.
+    pub access_ipv6: String,
+    /// Tags (2.52).
+    pub tags: Vec<String>,
+    /// Guest host name (2.90), else derived from the name.
+    pub hostname: Option<String>,
+    /// `AUTO` or `MANUAL`.
+    pub disk_config: String,
+    /// The API request id (the `create` action's id).
+    pub request_id: String,
+}
+
+/// Nova's message when a boot does not fit the quota.
+fn over_quota(e: QuotaError) -> ComputeError {
+    match e {
+        QuotaError::OverQuota(overs) => {
+            let join = |f: &dyn Fn(&ferrostack_store::quota::Overage) -> String| {
+                overs.iter().map(f).collect::<Vec<_>>().join(", ")
+            };
+            let names = join(&|o| o.resource.clone());
+            ComputeError::Forbidden(format!(
+                "Quota exceeded for {names}: Requested {}, but already used {} of {} {names}",
+                join(&|o| o.requested.to_string()),
+                join(&|o| o.in_use.to_string()),
+                join(&|o| o.limit.to_string()),
+            ))
+        }
+        other => other.into(),
+    }
+}
+
+/// The guest host name Nova derives from a display name.
+pub fn sanitize_hostname(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() || c == '-' {
+            out.push(c);
+        } else if c == ' ' || c == '_' || c == '.' {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_matches('-');
+    let mut h: String = trimmed.chars().take(63).collect();
+    while h.ends_with('-') {
+        h.pop();
+    }
+    if h.is_empty() {
+        "server".into()
+    } else {
+        h
+    }
+}
+
+fn snapshot_of(f: &Flavor) -> FlavorSnapshot {
+    FlavorSnapshot {
+        id: f.id.clone(),
+        name: f.name.clone(),
+        vcpus: f.vcpus,
+        ram: f.memory_mb,
+        disk: f.root_gb,
+        ephemeral: f.ephemeral_gb,
+        swap: f.swap,
+        extra_specs: f.extra_specs.clone(),
+    }
+}
+
+/// The quota a flavor takes per instance.
+pub fn quota_of(f: &FlavorSnapshot) -> BTreeMap<String, i64> {
+    [
+        ("instances".to_string(), 1),
+        ("cores".to_string(), f.vcpus),
+        ("ram".to_string(), f.ram),
+    ]
+    .into()
+}
+
+/// The placement resources a flavor takes per instance.
+pub fn resources_of(f: &FlavorSnapshot) -> FlavorResources {
+    FlavorResources {
+        vcpus: f.vcpus.max(0) as u64,
+        memory_mb: f.ram.max(0) as u64,
+        disk_gb: (f.disk.max(0) + f.ephemeral.max(0) + (f.swap.max(0) + 1023) / 1024) as u64,
+    }
+}
+
+/// The hosts the scheduler may choose from: enabled or not, up or not
+/// (its filters decide), each with the servers it holds.
+pub fn host_infos(state: &ComputeState) -> ComputeResult<Vec<HostInfo>> {
+    let mut hosts = Vec::new();
+    for s in state.servers.list_services()? {
+        if s.binary != "nova-compute" {
+            continue;
+        }
+        let caps = &s.capabilities;
+        let accel = match caps.get("accelerator").and_then(Value::as_str) {
+            Some("kvm") => Accel::Kvm,
+            _ => Accel::Tcg,
+        };
+        let instances: BTreeSet<String> = state
+            .servers
+            .list_instances(&InstanceFilter {
+                host: Some(s.host.clone()),
+                ..Default::default()
+            })?
+            .into_iter()
+            .map(|i| i.uuid)
+            .collect();
+        let heartbeat = UNIX_EPOCH + Duration::from_micros(s.heartbeat_at.max(0) as u64);
+        hosts.push(HostInfo {
+            name: s.host.clone(),
+            availability_zone: s.zone.clone(),
+            enabled: !s.disabled && !s.forced_down,
+            last_heartbeat: if s.forced_down { UNIX_EPOCH } else { heartbeat },
+            capabilities: Capabilities {
+                arch: caps
+                    .get("cpu_arch")
+                    .and_then(Value::as_str)
+                    .unwrap_or("x86_64")
+                    .to_string(),
+                hypervisor_type: caps
+                    .get("hypervisor_type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("QEMU")
+                    .to_ascii_lowercase(),
+                accel,
+            },
+            instances,
+        });
+    }
+    Ok(hosts)
+}
+
+/// The config drive of a server, in cloud-init's OpenStack layout.
+fn config_drive(i: &Instance, d: &ServerDoc) -> ComputeResult<ConfigDrive> {
+    let mut meta = json!({
+        "uuid": i.uuid,
+        "name": i.name,
+        "hostname": d.hostname,
+        "launch_index": d.launch_index,
+        "availability_zone": d.availability_zone,
+        "project_id": i.project_id,
+        "meta": d.metadata,
+        "devices": [],
+    });
+    if let (Some(name), Some(key)) = (&d.key_name, &d.key_data) {
+        meta["public_keys"] = json!({ name: key });
+        meta["keys"] = json!([{"name": name, "type": "ssh", "data": key}]);
+    }
+    let user_data = match &d.user_data {
+        None => None,
+        Some(b64) => {
+            use base64::Engine;
+            Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|e| ComputeError::Internal(format!("stored user data: {e}")))?,
+            )
+        }
+    };
+    Ok(ConfigDrive {
+        meta_data_json: meta.to_string(),
+        user_data,
+        network_data_json: Some(json!({"links": [], "networks": [], "services": []}).to_string()),
+    })
+}
+
+/// What the host should create for a server.
+pub fn instance_spec(
+    i: &Instance,
+    d: &ServerDoc,
+    format: BaseFormat,
+) -> ComputeResult<InstanceSpec> {
+    let id = uuid::Uuid::parse_str(&i.uuid)
+        .map_err(|e| ComputeError::Internal(format!("server id {}: {e}", i.uuid)))?;
+    Ok(InstanceSpec {
+        id,
+        name: i.name.clone(),
+        vcpus: d.flavor.vcpus.max(1) as u32,
+        memory_mib: d.flavor.ram.max(1) as u64,
+        root_disk_gib: d.flavor.disk.max(0) as u64,
+        base_image: PathBuf::new(),
+        base_format: format,
+        config_drive: Some(config_drive(i, d)?),
+        nics: Vec::new(),
+        image_id: d.image_id.clone(),
+    })
+}
+
+/// The image format a host can boot, or why not.
+pub fn base_format(image: &Image) -> ComputeResult<BaseFormat> {
+    match image.disk_format.as_deref() {
+        Some("qcow2") => Ok(BaseFormat::Qcow2),
+        Some("raw") => Ok(BaseFormat::Raw),
+        other => Err(ComputeError::BadRequest(format!(
+            "Image {} has disk format {}; ferrostack boots qcow2 and raw images.",
+            image.id,
+            other.unwrap_or("(none)")
+        ))),
+    }
+}
+
+/// One event of an instance action, as stored.
+pub fn event(name: &str, host: Option<&str>) -> Value {
+    json!({
+        "event": name,
+        "start_time": now_micros(),
+        "finish_time": null,
+        "result": null,
+        "traceback": null,
+        "host": host,
+        "details": null,
+    })
+}
+
+/// Record the start of an action on a server.
+pub fn start_action(
+    state: &ComputeState,
+    caller: &AuthContext,
+    i: &Instance,
+    action: &str,
+    request_id: &str,
+    event_name: &str,
+) -> ComputeResult<()> {
+    state.servers.add_action(&InstanceAction {
+        instance_uuid: i.uuid.clone(),
+        request_id: request_id.to_string(),
+        action: action.to_string(),
+        project_id: caller.project_id().unwrap_or(&i.project_id).to_string(),
+        user_id: caller.user_id.clone(),
+        message: None,
+        start_time: now_micros(),
+        finish_time: None,
+        events: json!([event(event_name, i.host.as_deref())]),
+    })?;
+    Ok(())
+}
+
+/// Create the servers of `req`: see the module doc for the steps.
+pub fn create(
+    state: &ComputeState,
+    caller: &AuthContext,
+    req: &BootRequest,
+) -> ComputeResult<Vec<Instance>> {
+    let project_id = caller
+        .project_id()
+        .ok_or_else(|| ComputeError::Forbidden("A project-scoped token is required.".into()))?
+        .to_string();
+    let format = base_format(&req.image)?;
+    let flavor = snapshot_of(&req.flavor);
+    let now = now_micros();
+    let reservation_id = format!("r-{}", &ferrostack_common::ids::new_hex_id()[..8]);
+    let zone = req
+        .availability_zone
+        .clone()
+        .unwrap_or_else(|| DEFAULT_ZONE.to_string());
+
+    // Step 1: the rows.
+    let mut rows = Vec::with_capacity(req.max_count);
+    for index in 0..req.max_count {
+        let uuid = ferrostack_common::ids::new_uuid();
+        let name = if req.max_count > 1 {
+            format!("{}-{}", req.name, index + 1)
+        } else {
+            req.name.clone()
+        };
+        let hostname = req
+            .hostname
+            .clone()
+            .unwrap_or_else(|| sanitize_hostname(&name));
+        let d = ServerDoc {
+            flavor: flavor.clone(),
+            old_flavor: None,
+            image_id: req.image.id.clone(),
+            key_name: req.key.as_ref().map(|k| k.name.clone()),
+            key_data: req.key.as_ref().map(|k| k.public_key.clone()),
+            user_data: req.user_data.clone(),
+            metadata: req.metadata.clone(),
+            config_drive: req.config_drive,
+            availability_zone: Some(zone.clone()),
+            pinned_availability_zone: req.availability_zone.clone(),
+            access_ipv4: req.access_ipv4.clone(),
+            access_ipv6: req.access_ipv6.clone(),
+            description: req.description.clone(),
+            locked: false,
+            locked_reason: None,
+            locked_by: None,
+            hostname,
+            reservation_id: reservation_id.clone(),
+            launch_index: index as i64,
+            launched_at: None,
+            terminated_at: None,
+            fault: None,
+            tags: req.tags.clone(),
+            server_groups: req.group.iter().map(|g| g.uuid.clone()).collect(),
+            disk_config: req.disk_config.clone(),
+            pending: Some(PendingTask {
+                request_id: req.request_id.clone(),
+                generation: 1,
+            }),
+            pending_snapshot: None,
+        };
+        let mut row = Instance {
+            seq: 0,
+            uuid,
+            project_id: project_id.clone(),
+            user_id: caller.user_id.clone(),
+            name,
+            host: None,
+            vm_state: vm::BUILDING.into(),
+            task_state: Some(task::SCHEDULING.into()),
+            power_state: super::power::NOSTATE,
+            doc: Value::Null,
+            desired: None,
+            generation: 0,
+            observed: None,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        };
+        set_doc(&mut row, &d)?;
+        let stored = state.servers.create_instance(&row)?;
+        start_action(
+            state,
+            caller,
+            &stored,
+            "create",
+            &req.request_id,
+            "compute__do_build_and_run_instance",
+        )?;
+        rows.push(stored);
+    }
+
+    // Step 2: quota, one consumer per server.
+    let mut taken = 0;
+    let mut refusal = None;
+    for row in &rows {
+        match state
+            .quotas
+            .reserve(&COMPUTE, &project_id, &row.uuid, &quota_of(&flavor))
+        {
+            Ok(()) => taken += 1,
+            Err(e) => {
+                refusal = Some(e);
+                break;
+            }
+        }
+    }
+    if let Some(e) = refusal {
+        if taken < req.min_count {
+            for row in &rows {
+                state.quotas.release(&COMPUTE, &row.uuid)?;
+                state.servers.purge_instance(&row.uuid)?;
+            }
+            return Err(over_quota(e));
+        }
+        for row in rows.drain(taken..) {
+            state.servers.purge_instance(&row.uuid)?;
+        }
+    }
+
+    // Steps 3 and 4: the group and the host, under the group lock so two
+    // boots into one (anti-)affinity group cannot both miss each other.
+    let _group_guard = req.group.as_ref().map(|_| state.link.group_lock());
+    let group_spec = match &req.group {
+        None => None,
+        Some(g) => {
+            let uuids: Vec<String> = rows.iter().map(|r| r.uuid.clone()).collect();
+            let updated = state.servers.modify_group(&g.uuid, &mut |g| {
+                g.members.extend(uuids.iter().cloned());
+                Ok(())
+            })?;
+            let policy = GroupPolicy::parse(&updated.policy).ok_or_else(|| {
+                ComputeError::Internal(format!("group {} has policy {}", g.uuid, updated.policy))
+            })?;
+            Some(GroupSpec {
+                uuid: updated.uuid.clone(),
+                policy,
+                members: updated.members.iter().cloned().collect(),
+                max_server_per_host: updated
+                    .rules
+                    .get("max_server_per_host")
+                    .and_then(Value::as_u64)
+                    .map(|n| n as u32),
+            })
+        }
+    };
+    let spec = RequestSpec {
+        instance_uuids: rows.iter().map(|r| r.uuid.clone()).collect(),
+        project_id: project_id.clone(),
+        flavor: resources_of(&flavor),
+        flavor_extra_specs: flavor.extra_specs.clone(),
+        image_properties: ImageProperties {
+            hw_architecture: req.image.properties.get("hw_architecture").cloned(),
+            img_hv_type: req.image.properties.get("img_hv_type").cloned(),
+        },
+        availability_zone: req.availability_zone.clone(),
+        server_group: group_spec,
+        force_hosts: req.forced_host.iter().cloned().collect(),
+        ignore_hosts: Vec::new(),
+    };
+    let hosts = host_infos(state)?;
+    let selections = match state.scheduler.schedule(&spec, &hosts) {
+        Ok(s) => s,
+        Err(e) => {
+            let message = match &e {
+                ScheduleError::NoValidHost(n) => {
+                    tracing::info!(filters = %n.filter_summary(), "no valid host");
+                    n.to_string()
+                }
+                other => {
+                    tracing::warn!(error = %other, "scheduling failed");
+                    "No valid host was found. ".to_string() + &other.to_string()
+                }
+            };
+            let mut failed = Vec::new();
+            for row in &rows {
+                failed.push(fail_build(state, &row.uuid, &message)?);
+            }
+            return Ok(failed);
+        }
+    };
+
+    let mut out = Vec::with_capacity(rows.len());
+    for (row, sel) in rows.iter().zip(selections) {
+        let assigned = state.servers.modify_instance(&row.uuid, &mut |i| {
+            let d = doc(i).map_err(to_store)?;
+            let spec = instance_spec(i, &d, format).map_err(to_store)?;
+            i.host = Some(sel.host.clone());
+            i.task_state = Some(task::SPAWNING.into());
+            set_desired(
+                i,
+                DesiredInstance {
+                    spec,
+                    power: DesiredPower::Running,
+                    reboot: None,
+                    deleted: false,
+                    generation: 0,
+                    snapshot: None,
+                    resize: ResizeDesire::None,
+                },
+            )
+            .map_err(to_store)
+        })?;
+        out.push(assigned);
+    }
+    state.link.kick();
+    Ok(out)
+}
+
+/// A compute error carried through a store closure (its status travels
+/// as a prefix of [`StoreError::Invalid`]; [`from_store`] restores it).
+pub fn to_store(e: ComputeError) -> StoreError {
+    match e {
+        ComputeError::Conflict(m) => StoreError::Conflict(m),
+        ComputeError::BadRequest(m) => StoreError::Invalid(format!("400:{m}")),
+        ComputeError::Forbidden(m) => StoreError::Invalid(format!("403:{m}")),
+        ComputeError::NotFound(m) => StoreError::Invalid(format!("404:{m}")),
+        ComputeError::NotImplemented(m) => StoreError::Invalid(format!("501:{m}")),
+        ComputeError::Status(s, m) => StoreError::Invalid(format!("{}:{m}", s.as_u16())),
+        ComputeError::Internal(m) => StoreError::Invalid(format!("500:{m}")),
+    }
+}
+
+/// A store error from a closure back into the API's error.
+pub fn from_store(e: StoreError) -> ComputeError {
+    match e {
+        StoreError::Conflict(m) => ComputeError::Conflict(m),
+        StoreError::Invalid(m) => {
+            let (code, msg) = m.split_once(':').unwrap_or(("400", m.as_str()));
+            let msg = msg.to_string();
+            match code {
+                "400" => ComputeError::BadRequest(msg),
+                "403" => ComputeError::Forbidden(msg),
+                "404" => ComputeError::NotFound(msg),
+                "501" => ComputeError::NotImplemented(msg),
+                "500" => ComputeError::Internal(msg),
+                other => match other
+                    .parse::<u16>()
+                    .ok()
+                    .and_then(|c| http::StatusCode::from_u16(c).ok())
+                {
+                    Some(s) => ComputeError::Status(s, msg),
+                    None => ComputeError::BadRequest(m),
+                },
+            }
+        }
+        other => other.into(),
+    }
+}
+
+/// Put a server that could not be built into ERROR with `message`.
+pub fn fail_build(state: &ComputeState, uuid: &str, message: &str) -> ComputeResult<Instance> {
+    let failed = state.servers.modify_instance(uuid, &mut |i| {
+        let mut d = doc(i).map_err(to_store)?;
+        d.fault = Some(FaultDoc {
+            code: 500,
+            message: message.to_string(),
+            details: None,
+            created: now_micros(),
+        });
+        d.pending = None;
+        set_doc(i, &d).map_err(to_store)?;
+        i.vm_state = vm::ERROR.into();
+        i.task_state = None;
+        Ok(())
+    })?;
+    state.link.finish_actions(&failed, false);
+    Ok(failed)
+}
+
+/// Start deleting a server (or finish at once if no host has it).
+pub fn delete(
+    state: &ComputeState,
+    caller: &AuthContext,
+    i: &Instance,
+    request_id: &str,
+) -> ComputeResult<()> {
+    super::actions::check_lock(caller, i)?;
+    start_action(
+        state,
+        caller,
+        i,
+        "delete",
+        request_id,
+        "compute_terminate_instance",
+    )?;
+    let request = request_id.to_string();
+    let updated = state
+        .servers
+        .modify_instance(&i.uuid, &mut |i| {
+            if i.deleted_at.is_some() {
+                return Err(StoreError::not_found("instance", i.uuid.clone()));
+            }
+            i.task_state = Some(task::DELETING.into());
+            let Some(mut desired) = super::desired(i).map_err(to_store)? else {
+                return Ok(());
+            };
+            desired.deleted = true;
+            set_desired(i, desired).map_err(to_store)?;
+            let mut d = doc(i).map_err(to_store)?;
+            d.pending = Some(PendingTask {
+                request_id: request.clone(),
+                generation: i.generation,
+            });
+            set_doc(i, &d).map_err(to_store)
+        })
+        .map_err(|e| match e {
+            StoreError::NotFound { .. } => super::not_found(&i.uuid),
+            other => from_store(other),
+        })?;
+    if updated.desired.is_none() || updated.host.is_none() {
+        state.link.finish_delete(&updated.uuid)?;
+    } else {
+        state.link.kick();
+    }
+    Ok(())
+}
+
+/// Servers a crash left between steps (rows without a host, still
+/// scheduling) go to ERROR; deleting them releases what they hold.
+pub fn recover(state: &ComputeState) -> ComputeResult<usize> {
+    let mut n = 0;
+    for i in state.servers.list_instances(&InstanceFilter::default())? {
+        if i.host.is_none() && i.vm_state == vm::BUILDING {
+            fail_build(
+                state,
+                &i.uuid,
+                "Build interrupted: the control plane restarted while scheduling.",
+            )?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames_are_sanitized_like_novas() {
+        assert_eq!(sanitize_hostname("My Server_1"), "my-server-1");
+        assert_eq!(sanitize_hostname("--x--"), "x");
+        assert_eq!(sanitize_hostname("ü"), "server");
+    }
+
+    #[test]
+    fn disk_resources_add_root_ephemeral_and_swap() {
+        let f = FlavorSnapshot {
+            id: "1".into(),
+            name: "f".into(),
+            vcpus: 2,
+            ram: 512,
+            disk: 1,
+            ephemeral: 2,
+            swap: 100,
+            extra_specs: BTreeMap::new(),
+        };
+        let r = resources_of(&f);
+        assert_eq!((r.vcpus, r.memory_mb, r.disk_gb), (2, 512, 4));
+        assert_eq!(quota_of(&f)["cores"], 2);
+    }
+}

@@ -1,0 +1,207 @@
+//! What a client sees of a server, per microversion.
+//!
+//! One function builds the full (detail) view; the brief list view is its
+//! `id`, `name` and `links`. Fields appear and change shape exactly at
+//! the microversions Nova changed them (noted inline), because clients
+//! (openstackclient, the SDK, Terraform) parse by version.
+
+use super::{doc, status, vm, FlavorSnapshot, ServerDoc};
+use crate::error::ComputeResult;
+use crate::ComputeState;
+use ferrostack_common::time::{iso_seconds, nova_time};
+use ferrostack_compute_types::ApiVersion;
+use ferrostack_policy::AuthContext;
+use ferrostack_store::server::Instance;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha224};
+
+/// `links` of a server.
+pub fn links(state: &ComputeState, id: &str) -> Value {
+    json!([
+        {"rel": "self", "href": format!("{}/v2.1/servers/{id}", state.public_url)},
+        {"rel": "bookmark", "href": format!("{}/servers/{id}", state.public_url)},
+    ])
+}
+
+/// The brief view (`GET /servers`).
+pub fn brief(state: &ComputeState, i: &Instance) -> Value {
+    json!({"id": i.uuid, "name": i.name, "links": links(state, &i.uuid)})
+}
+
+/// Nova's `hostId`: a hash of the host and the project, so a project can
+/// tell whether two of its servers share a host without learning its name.
+pub fn host_id(project_id: &str, host: Option<&str>) -> String {
+    match host {
+        None | Some("") => String::new(),
+        Some(h) => {
+            let digest = Sha224::digest(format!("{project_id}{h}").as_bytes());
+            hex::encode(digest)
+        }
+    }
+}
+
+fn flavor_view(state: &ComputeState, v: ApiVersion, f: &FlavorSnapshot) -> Value {
+    if v.at_least(47) {
+        json!({
+            "vcpus": f.vcpus,
+            "ram": f.ram,
+            "disk": f.disk,
+            "ephemeral": f.ephemeral,
+            "swap": f.swap,
+            "original_name": f.name,
+            "extra_specs": f.extra_specs,
+        })
+    } else {
+        json!({
+            "id": f.id,
+            "links": [{"rel": "bookmark", "href": format!("{}/flavors/{}", state.public_url, f.id)}],
+        })
+    }
+}
+
+fn image_view(state: &ComputeState, d: &ServerDoc) -> Value {
+    if d.image_id.is_empty() {
+        return json!("");
+    }
+    json!({
+        "id": d.image_id,
+        "links": [{"rel": "bookmark", "href": format!("{}/images/{}", state.public_url, d.image_id)}],
+    })
+}
+
+fn time_or_null(t: Option<i64>) -> Value {
+    t.map(|t| json!(nova_time(t))).unwrap_or(Value::Null)
+}
+
+/// The full view (`GET /servers/{id}`, `GET /servers/detail`).
+pub fn detail(
+    state: &ComputeState,
+    caller: &AuthContext,
+    v: ApiVersion,
+    i: &Instance,
+) -> ComputeResult<Value> {
+    let d = doc(i)?;
+    let admin = caller.is_admin();
+    let mut m = Map::new();
+    m.insert("id".into(), json!(i.uuid));
+    m.insert("name".into(), json!(i.name));
+    m.insert(
+        "status".into(),
+        json!(status(&i.vm_state, i.task_state.as_deref())),
+    );
+    m.insert("tenant_id".into(), json!(i.project_id));
+    m.insert("user_id".into(), json!(i.user_id));
+    m.insert("metadata".into(), json!(d.metadata));
+    m.insert(
+        "hostId".into(),
+        json!(host_id(&i.project_id, i.host.as_deref())),
+    );
+    m.insert("image".into(), image_view(state, &d));
+    m.insert("flavor".into(), flavor_view(state, v, &d.flavor));
+    m.insert("created".into(), json!(iso_seconds(i.created_at)));
+    m.insert("updated".into(), json!(iso_seconds(i.updated_at)));
+    m.insert("addresses".into(), json!({}));
+    m.insert("accessIPv4".into(), json!(d.access_ipv4));
+    m.insert("accessIPv6".into(), json!(d.access_ipv6));
+    m.insert("links".into(), links(state, &i.uuid));
+    m.insert("OS-DCF:diskConfig".into(), json!(d.disk_config));
+    if matches!(i.vm_state.as_str(), vm::BUILDING | vm::ACTIVE) {
+        m.insert(
+            "progress".into(),
+            json!(if i.vm_state == vm::ACTIVE { 100 } else { 0 }),
+        );
+    }
+    m.insert(
+        "OS-EXT-AZ:availability_zone".into(),
+        json!(d.availability_zone.clone().unwrap_or_default()),
+    );
+    m.insert(
+        "config_drive".into(),
+        json!(if d.config_drive { "True" } else { "" }),
+    );
+    m.insert("key_name".into(), json!(d.key_name));
+    m.insert("OS-SRV-USG:launched_at".into(), time_or_null(d.launched_at));
+    m.insert(
+        "OS-SRV-USG:terminated_at".into(),
+        time_or_null(d.terminated_at),
+    );
+    m.insert("OS-EXT-STS:task_state".into(), json!(i.task_state));
+    m.insert("OS-EXT-STS:vm_state".into(), json!(i.vm_state));
+    m.insert("OS-EXT-STS:power_state".into(), json!(i.power_state));
+    m.insert("os-extended-volumes:volumes_attached".into(), json!([]));
+    if admin {
+        m.insert("OS-EXT-SRV-ATTR:host".into(), json!(i.host));
+        m.insert("OS-EXT-SRV-ATTR:hypervisor_hostname".into(), json!(i.host));
+        m.insert(
+            "OS-EXT-SRV-ATTR:instance_name".into(),
+            json!(format!("instance-{:08x}", i.seq)),
+        );
+        if v.at_least(3) {
+            m.insert(
+                "OS-EXT-SRV-ATTR:reservation_id".into(),
+                json!(d.reservation_id),
+            );
+            m.insert("OS-EXT-SRV-ATTR:launch_index".into(), json!(d.launch_index));
+            m.insert("OS-EXT-SRV-ATTR:hostname".into(), json!(d.hostname));
+            m.insert("OS-EXT-SRV-ATTR:kernel_id".into(), json!(""));
+            m.insert("OS-EXT-SRV-ATTR:ramdisk_id".into(), json!(""));
+            m.insert("OS-EXT-SRV-ATTR:root_device_name".into(), json!("/dev/vda"));
+            m.insert("OS-EXT-SRV-ATTR:user_data".into(), json!(d.user_data));
+        }
+    } else if v.at_least(90) {
+        m.insert("OS-EXT-SRV-ATTR:hostname".into(), json!(d.hostname));
+    }
+    if let Some(f) = d.fault.as_ref().filter(|_| i.vm_state == vm::ERROR) {
+        let mut fault = json!({
+            "code": f.code,
+            "message": f.message,
+            "created": iso_seconds(f.created),
+        });
+        if admin {
+            fault["details"] = json!(f.details);
+        }
+        m.insert("fault".into(), fault);
+    }
+    if v.at_least(9) {
+        m.insert("locked".into(), json!(d.locked));
+    }
+    if v.at_least(16) {
+        let host_status = if i.host.is_some() { "UP" } else { "" };
+        m.insert("host_status".into(), json!(host_status));
+    }
+    if v.at_least(19) {
+        m.insert("description".into(), json!(d.description));
+    }
+    if v.at_least(26) {
+        m.insert("tags".into(), json!(d.tags));
+    }
+    if v.at_least(63) {
+        m.insert("trusted_image_certificates".into(), Value::Null);
+    }
+    if v.at_least(71) {
+        m.insert("server_groups".into(), json!(d.server_groups));
+    }
+    if v.at_least(73) {
+        m.insert("locked_reason".into(), json!(d.locked_reason));
+    }
+    if v.at_least(96) {
+        m.insert(
+            "pinned_availability_zone".into(),
+            json!(d.pinned_availability_zone),
+        );
+    }
+    Ok(Value::Object(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_id_is_per_project_and_empty_without_host() {
+        assert_eq!(host_id("p", None), "");
+        let a = host_id("p", Some("h"));
+        assert_eq!(a.len(), 56);
+        assert_ne!(a, host_id("q", Some("h")));
+    }
+}
