@@ -94,6 +94,22 @@ pub struct ComputeState {
 }
 
 impl ComputeState {
+    /// The shared state of a router built from `config`.
+    pub fn new(config: ComputeConfig) -> Self {
+        ComputeState {
+            public_url: config.public_url,
+            quotas: config.quotas,
+            projects: config.projects,
+            compute: config.compute,
+            servers: config.servers,
+            placement: config.placement,
+            images: config.images,
+            image_url: config.image_url,
+            scheduler: config.scheduler,
+            link: config.link,
+        }
+    }
+
     /// Public base URL of the image service.
     pub fn image_url(&self) -> &str {
         &self.image_url
@@ -118,18 +134,7 @@ pub fn router(config: ComputeConfig) -> Router {
         validator: config.validator.clone(),
         errors: Arc::new(error::NovaErrors),
     };
-    let state = Arc::new(ComputeState {
-        public_url: config.public_url,
-        quotas: config.quotas,
-        projects: config.projects,
-        compute: config.compute,
-        servers: config.servers,
-        placement: config.placement,
-        images: config.images,
-        image_url: config.image_url,
-        scheduler: config.scheduler,
-        link: config.link,
-    });
+    let state = Arc::new(ComputeState::new(config));
     let built = Router::new()
         .route("/v2.1", get(versions::v2_1))
         .route("/v2.1/", get(versions::v2_1))
@@ -230,6 +235,12 @@ pub fn router(config: ComputeConfig) -> Router {
             ferrostack_common::request_id::request_id_layer,
         ))
         .with_state(state)
+}
+
+/// Put servers a crash left half-built into ERROR (see
+/// [`servers::lifecycle::recover`]); run once at start, before serving.
+pub fn recover(config: &ComputeConfig) -> Result<usize, ComputeError> {
+    servers::lifecycle::recover(&ComputeState::new(config.clone()))
 }
 
 /// Nova's error body for `status`, used by the policy layer.

@@ -6,6 +6,7 @@
 //! `ferrostack ready` printed, so a script that waits for that line can
 //! use the cloud at once.
 
+use crate::compute_host::{self, Driver, HostPlan};
 use crate::{paths, rcfile};
 use anyhow::Context;
 use clap::Args;
@@ -73,6 +74,18 @@ pub struct AllinoneArgs {
     /// `prlimit` (both must be installed); the Rust inspector always runs.
     #[arg(long)]
     image_qemu_img_check: bool,
+    /// The hypervisor driver of this host: `qemu` runs real VMs; `fake`
+    /// keeps VMs in memory only (control-plane tests, benchmarks).
+    #[arg(long, value_enum, default_value_t = Driver::Qemu)]
+    hypervisor: Driver,
+    /// This compute host's name (default: the machine's host name).
+    #[arg(long)]
+    host_name: Option<String>,
+    /// Where VM disks, config drives and QMP sockets live (default
+    /// DATA/instances). Unix socket paths are short (108 bytes), so a deep
+    /// data directory may need a shorter one here.
+    #[arg(long)]
+    instances_dir: Option<PathBuf>,
 }
 
 struct Listeners {
@@ -205,6 +218,31 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
     };
     ferrostack_image::recover_interrupted_uploads(&store)
         .context("cannot recover interrupted image uploads")?;
+    let image_data: Arc<dyn ferrostack_image::ImageDataStore> = Arc::new(image_data);
+    let host_plan = HostPlan {
+        name: args
+            .host_name
+            .clone()
+            .unwrap_or_else(compute_host::default_host_name),
+        driver: args.hypervisor,
+        data_dir: data_dir.clone(),
+        instances_dir: args
+            .instances_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("instances")),
+    };
+    let host = compute_host::build(&host_plan, Arc::new(store.clone()), image_data.clone())?;
+    let link = Arc::new(ferrostack_compute::hostlink::HostLink::new(
+        Arc::new(store.clone()),
+        quotas.clone(),
+        Arc::new(store.clone()),
+        host.consoles.clone(),
+        host.snapshots.clone(),
+    ));
+    let scheduler = Arc::new(ferrostack_scheduler::Scheduler::new(
+        Arc::new(store.clone()),
+        ferrostack_scheduler::SchedulerConfig::default(),
+    ));
     let mut servers = tokio::task::JoinSet::new();
     let serve = ferrostack_common::serve::serve_until;
     servers.spawn(serve(
@@ -213,19 +251,28 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         ferrostack_identity::router(identity.clone()),
         stop_rx.clone(),
     ));
+    let compute_config = ferrostack_compute::ComputeConfig {
+        public_url: compute_url.clone(),
+        validator: validator.clone(),
+        quotas: quotas.clone(),
+        projects: projects.clone(),
+        compute: Arc::new(store.clone()),
+        servers: Arc::new(store.clone()),
+        placement: Arc::new(store.clone()),
+        images: Arc::new(store.clone()),
+        image_url: image_url.clone(),
+        scheduler,
+        link: link.clone(),
+    };
+    let interrupted = ferrostack_compute::recover(&compute_config)
+        .map_err(|e| anyhow::anyhow!("cannot recover interrupted server builds: {e:?}"))?;
+    if interrupted > 0 {
+        tracing::warn!(servers = interrupted, "servers interrupted while scheduling are now ERROR");
+    }
     servers.spawn(serve(
         "compute",
         listeners.compute,
-        ferrostack_compute::router(ferrostack_compute::ComputeConfig {
-            public_url: compute_url.clone(),
-            validator: validator.clone(),
-            quotas: quotas.clone(),
-            projects: projects.clone(),
-            compute: Arc::new(store.clone()),
-            servers: Arc::new(store.clone()),
-            placement: Arc::new(store.clone()),
-            images: Arc::new(store.clone()),
-        }),
+        ferrostack_compute::router(compute_config),
         stop_rx.clone(),
     ));
     servers.spawn(serve(
@@ -235,7 +282,7 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
             public_url: image_url.clone(),
             validator: validator.clone(),
             images: Arc::new(store.clone()),
-            data: Arc::new(image_data),
+            data: image_data,
             max_image_size: args.max_image_size,
             quotas: ferrostack_image::ImageQuotas {
                 image_count_total: args.image_count_quota,
@@ -276,6 +323,12 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
     spawn_housekeeping(identity.clone(), stop_rx.clone());
+    let agent = tokio::spawn(compute_host::run(
+        host_plan,
+        host.hv.clone(),
+        link,
+        stop_rx.clone(),
+    ));
 
     println!("ferrostack ready: identity at {auth_url}");
     tracing::info!(data_dir = %data_dir.display(), "ferrostack allinone is up");
@@ -302,6 +355,11 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         .is_err()
     {
         tracing::warn!("some requests were still running after 10 s; exiting anyway");
+    }
+    match tokio::time::timeout(Duration::from_secs(30), agent).await {
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the compute host failed"),
+        Ok(_) => {}
+        Err(_) => tracing::warn!("the host agent did not stop within 30 s"),
     }
     println!("ferrostack stopped");
     Ok(())

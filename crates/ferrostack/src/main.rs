@@ -2,6 +2,7 @@
 //! line, sets up logging, and hands over to the library crates.
 
 mod allinone;
+mod compute_host;
 mod paths;
 mod rcfile;
 

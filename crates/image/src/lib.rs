@@ -29,6 +29,7 @@
 
 pub mod data;
 pub mod error;
+pub mod import;
 pub mod model;
 pub mod policy;
 pub mod routes;

@@ -1,0 +1,209 @@
+//! The compute host inside `allinone`: a hypervisor driver, the host
+//! agent converging it through the in-process host link, the host's
+//! heartbeat, and what the control plane reads from the host directly
+//! (serial consoles) or takes from it (snapshot files).
+//!
+//! The agent talks to the control plane only through the link's
+//! `DesiredStateSource`/`ObservedStateSink` traits, the same seam a
+//! remote `ferrostack agent` will use over HTTPS. Shutting the process
+//! down stops the agent, never the VMs: QEMU runs daemonized, and the next
+//! start re-adopts every VM it finds in `DATA/instances`.
+
+use anyhow::Context;
+use ferrostack_agent::{Agent, AgentConfig, LocalBaseImages};
+use ferrostack_compute::hostlink::{HostConsoles, HostLink, SnapshotImporter};
+use ferrostack_hypervisor::{FakeConfig, FakeHypervisor, Hypervisor, QemuConfig, QemuHypervisor};
+use ferrostack_image::ImageDataStore;
+use ferrostack_scheduler::InventoryConfig;
+use ferrostack_store::image::ImageStore;
+use futures::future::BoxFuture;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Which hypervisor driver the host runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Driver {
+    /// Real VMs with QEMU (KVM when a probe guest really runs, else TCG).
+    Qemu,
+    /// No VMs: the same state machine in memory (control-plane testing
+    /// and scale benchmarks).
+    Fake,
+}
+
+/// The one host's driver, for console reads.
+pub struct LocalConsoles {
+    host: String,
+    hv: Arc<dyn Hypervisor>,
+}
+
+impl HostConsoles for LocalConsoles {
+    fn console_log<'a>(
+        &'a self,
+        host: &'a str,
+        id: uuid::Uuid,
+        max_bytes: usize,
+    ) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            if host != self.host {
+                return Err(format!("host {host} is not reachable from this controller"));
+            }
+            self.hv
+                .console_log(id, max_bytes)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// Snapshot files land in `DATA/snapshots` and become image data.
+pub struct LocalSnapshots {
+    dir: PathBuf,
+    images: Arc<dyn ImageStore>,
+    data: Arc<dyn ImageDataStore>,
+}
+
+impl SnapshotImporter for LocalSnapshots {
+    fn path_for(&self, image_id: &str) -> PathBuf {
+        self.dir.join(format!("{image_id}.qcow2"))
+    }
+
+    fn import<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let path = self.path_for(image_id);
+            ferrostack_image::import::import_file(
+                self.images.as_ref(),
+                self.data.as_ref(),
+                image_id,
+                &path,
+            )
+            .await
+        })
+    }
+
+    fn discard<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let _ = tokio::fs::remove_file(self.path_for(image_id)).await;
+            ferrostack_image::import::kill(self.images.as_ref(), image_id);
+        })
+    }
+}
+
+/// What `allinone` needs to build the host.
+pub struct HostPlan {
+    /// Host name (the compute service's and placement provider's).
+    pub name: String,
+    /// The driver.
+    pub driver: Driver,
+    /// `DATA`.
+    pub data_dir: PathBuf,
+    /// Where the QEMU driver keeps instances (and the base image cache).
+    pub instances_dir: PathBuf,
+}
+
+/// The host's driver and the services the link reads from it.
+pub struct Host {
+    /// The driver.
+    pub hv: Arc<dyn Hypervisor>,
+    /// Console access for the link.
+    pub consoles: Arc<dyn HostConsoles>,
+    /// Snapshot import for the link.
+    pub snapshots: Arc<dyn SnapshotImporter>,
+}
+
+/// Build the host's driver (QEMU's KVM probe happens on first use).
+pub fn build(
+    plan: &HostPlan,
+    images: Arc<dyn ImageStore>,
+    data: Arc<dyn ImageDataStore>,
+) -> anyhow::Result<Host> {
+    let hv: Arc<dyn Hypervisor> = match plan.driver {
+        Driver::Qemu => {
+            let dir = &plan.instances_dir;
+            Arc::new(
+                QemuHypervisor::new(QemuConfig::new(dir))
+                    .with_context(|| format!("cannot use {} for VMs", dir.display()))?,
+            )
+        }
+        Driver::Fake => Arc::new(FakeHypervisor::new(FakeConfig::default())),
+    };
+    let snapshot_dir = plan.data_dir.join("snapshots");
+    std::fs::create_dir_all(&snapshot_dir)
+        .with_context(|| format!("cannot create {}", snapshot_dir.display()))?;
+    Ok(Host {
+        consoles: Arc::new(LocalConsoles {
+            host: plan.name.clone(),
+            hv: hv.clone(),
+        }),
+        snapshots: Arc::new(LocalSnapshots {
+            dir: snapshot_dir,
+            images,
+            data,
+        }),
+        hv,
+    })
+}
+
+/// Register the host, then run its agent and heartbeat until `stop`.
+pub async fn run(
+    plan: HostPlan,
+    hv: Arc<dyn Hypervisor>,
+    link: Arc<HostLink>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let caps = hv
+        .capabilities()
+        .await
+        .context("cannot read the hypervisor's capabilities")?;
+    tracing::info!(
+        host = %plan.name,
+        accelerator = caps.accelerator.as_str(),
+        vcpus = caps.vcpus,
+        memory_mib = caps.memory_mib,
+        "compute host up"
+    );
+    let inventory = InventoryConfig::default();
+    link.register_host(&plan.name, "nova", &caps, &inventory)
+        .context("cannot register the compute host")?;
+    let config = AgentConfig {
+        snapshot_dir: Some(plan.data_dir.join("snapshots")),
+        images: match plan.driver {
+            Driver::Qemu => Some(Arc::new(LocalBaseImages::new(
+                plan.data_dir.join("images"),
+                plan.instances_dir.join("_base"),
+            ))),
+            Driver::Fake => None,
+        },
+        ..AgentConfig::default()
+    };
+    let heartbeat = {
+        let (link, name, caps, mut stop) =
+            (link.clone(), plan.name.clone(), caps.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        if let Err(e) = link.register_host(&name, "nova", &caps, &inventory) {
+                            tracing::warn!(error = %e, "compute host heartbeat failed");
+                        }
+                    }
+                    r = stop.changed() => if r.is_err() || *stop.borrow() { break },
+                }
+            }
+        })
+    };
+    Agent::run(plan.name.clone(), link.clone(), link, hv, config, stop).await;
+    heartbeat.abort();
+    Ok(())
+}
+
+/// The default host name: the machine's, or `allinone`.
+pub fn default_host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "allinone".into())
+}
