@@ -162,6 +162,7 @@ pub fn router(config: ComputeConfig) -> Router {
                 .put(extra_specs::update)
                 .delete(extra_specs::delete),
         );
+    let built = routes::admin::add_admin_routes(built);
     let versioned = unbuilt::add(built).route_layer(axum::middleware::from_fn(microversion::layer));
     Router::new()
         .route("/", get(versions::root))
