@@ -219,6 +219,7 @@ pub fn router(config: ComputeConfig) -> Router {
                 .delete(server_actions::metadata_delete),
         )
         .route("/v2.1/servers/{server_id}/ips", get(server_actions::ips));
+    let built = routes::admin::add_admin_routes(built);
     let versioned = unbuilt::add(built).route_layer(axum::middleware::from_fn(microversion::layer));
     Router::new()
         .route("/", get(versions::root))

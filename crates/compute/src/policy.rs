@@ -9,8 +9,9 @@
 //! their real rule arrives with their handler.
 //!
 //! The built rows follow Nova's default policies, with one deliberate
-//! difference: another project's quota is "not found" (404) rather than
-//! "forbidden" (403), so a token cannot probe which project ids exist.
+//! difference: another project's quota, server group or server is "not
+//! found" (404) rather than "forbidden" (403), so a token cannot probe
+//! which ids exist.
 
 use ferrostack_policy::Rule::{Admin, Authenticated, ProjectMember, ProjectReader, Public};
 use ferrostack_policy::{RoutePolicy, Rule};
@@ -45,6 +46,21 @@ pub const BUILT_PATHS: &[&str] = &[
     "/v2.1/servers/{server_id}/metadata",
     "/v2.1/servers/{server_id}/metadata/{key}",
     "/v2.1/servers/{server_id}/ips",
+    "/v2.1/os-server-groups",
+    "/v2.1/os-server-groups/{server_group_id}",
+    "/v2.1/os-services",
+    "/v2.1/os-services/{service_id}",
+    "/v2.1/os-hypervisors",
+    "/v2.1/os-hypervisors/detail",
+    "/v2.1/os-hypervisors/statistics",
+    "/v2.1/os-hypervisors/{hypervisor_id}",
+    "/v2.1/os-hypervisors/{hypervisor_id}/uptime",
+    "/v2.1/os-hypervisors/{hypervisor_id}/search",
+    "/v2.1/os-hypervisors/{hypervisor_id}/servers",
+    "/v2.1/os-availability-zone",
+    "/v2.1/os-availability-zone/detail",
+    "/v2.1/servers/{server_id}/os-instance-actions",
+    "/v2.1/servers/{server_id}/os-instance-actions/{request_id}",
 ];
 
 const A: Rule = Authenticated;
@@ -139,15 +155,49 @@ pub const RULES: &[RoutePolicy] = &[
         ProjectMember,
     ),
     r("GET", "/v2.1/servers/{server_id}/ips", ProjectReader),
-    // ---- Not built yet: 501 after authentication.
-    // Servers.
-    r("GET", "/v2.1/servers/{server_id}/ips/{network_label}", A),
-    r("GET", "/v2.1/servers/{server_id}/os-instance-actions", A),
+    // Server groups: the caller's project's (the handler sends other
+    // projects' to 404); readers list and show, members create and delete.
+    r("GET", "/v2.1/os-server-groups", ProjectReader),
+    r("POST", "/v2.1/os-server-groups", ProjectMember),
+    r(
+        "GET",
+        "/v2.1/os-server-groups/{server_group_id}",
+        ProjectReader,
+    ),
+    r(
+        "DELETE",
+        "/v2.1/os-server-groups/{server_group_id}",
+        ProjectMember,
+    ),
+    // Services and hypervisors: admins only.
+    r("GET", "/v2.1/os-services", Admin),
+    r("PUT", "/v2.1/os-services/{service_id}", Admin),
+    r("DELETE", "/v2.1/os-services/{service_id}", Admin),
+    r("GET", "/v2.1/os-hypervisors", Admin),
+    r("GET", "/v2.1/os-hypervisors/detail", Admin),
+    r("GET", "/v2.1/os-hypervisors/statistics", Admin),
+    r("GET", "/v2.1/os-hypervisors/{hypervisor_id}", Admin),
+    r("GET", "/v2.1/os-hypervisors/{hypervisor_id}/uptime", Admin),
+    r("GET", "/v2.1/os-hypervisors/{hypervisor_id}/search", Admin),
+    r("GET", "/v2.1/os-hypervisors/{hypervisor_id}/servers", Admin),
+    // Availability zones: anyone lists them, admins see hosts and services.
+    r("GET", "/v2.1/os-availability-zone", Authenticated),
+    r("GET", "/v2.1/os-availability-zone/detail", Admin),
+    // Instance actions of a server the caller's project owns (checked in
+    // the handler; another project's server is 404).
+    r(
+        "GET",
+        "/v2.1/servers/{server_id}/os-instance-actions",
+        ProjectReader,
+    ),
     r(
         "GET",
         "/v2.1/servers/{server_id}/os-instance-actions/{request_id}",
-        A,
+        ProjectReader,
     ),
+    // ---- Not built yet: 501 after authentication.
+    // Servers.
+    r("GET", "/v2.1/servers/{server_id}/ips/{network_label}", A),
     r("GET", "/v2.1/servers/{server_id}/os-interface", A),
     r("POST", "/v2.1/servers/{server_id}/os-interface", A),
     r("GET", "/v2.1/servers/{server_id}/os-interface/{port_id}", A),
@@ -205,24 +255,7 @@ pub const RULES: &[RoutePolicy] = &[
     r("POST", "/v2.1/servers/{server_id}/shares", A),
     r("GET", "/v2.1/servers/{server_id}/shares/{share_id}", A),
     r("DELETE", "/v2.1/servers/{server_id}/shares/{share_id}", A),
-    // Server groups.
-    r("GET", "/v2.1/os-server-groups", A),
-    r("POST", "/v2.1/os-server-groups", A),
-    r("GET", "/v2.1/os-server-groups/{server_group_id}", A),
-    r("DELETE", "/v2.1/os-server-groups/{server_group_id}", A),
     // Administration.
-    r("GET", "/v2.1/os-hypervisors", A),
-    r("GET", "/v2.1/os-hypervisors/detail", A),
-    r("GET", "/v2.1/os-hypervisors/statistics", A),
-    r("GET", "/v2.1/os-hypervisors/{hypervisor_id}", A),
-    r("GET", "/v2.1/os-hypervisors/{hypervisor_id}/uptime", A),
-    r("GET", "/v2.1/os-hypervisors/{hypervisor_id}/search", A),
-    r("GET", "/v2.1/os-hypervisors/{hypervisor_id}/servers", A),
-    r("GET", "/v2.1/os-services", A),
-    r("PUT", "/v2.1/os-services/{service_id}", A),
-    r("DELETE", "/v2.1/os-services/{service_id}", A),
-    r("GET", "/v2.1/os-availability-zone", A),
-    r("GET", "/v2.1/os-availability-zone/detail", A),
     r("GET", "/v2.1/os-aggregates", A),
     r("POST", "/v2.1/os-aggregates", A),
     r("GET", "/v2.1/os-aggregates/{aggregate_id}", A),

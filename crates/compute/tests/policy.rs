@@ -111,10 +111,10 @@ async fn unbuilt_apis_are_501_after_authentication() {
     assert_fault(&r, 501, "notImplemented");
     assert_eq!(r.header("x-openstack-nova-api-version"), Some("2.1"));
     assert_eq!(c.s.get(&c.url("/os-aggregates"), "").await.status, 401);
-    let group =
-        c.s.call(c.s.req(Method::DELETE, &c.url("/os-server-groups/42"), &member))
+    let aggregate =
+        c.s.call(c.s.req(Method::DELETE, &c.url("/os-aggregates/42"), &member))
             .await;
-    assert_fault(&group, 501, "notImplemented");
+    assert_fault(&aggregate, 501, "notImplemented");
 }
 
 #[tokio::test]

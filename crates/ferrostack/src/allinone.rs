@@ -267,7 +267,10 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
     let interrupted = ferrostack_compute::recover(&compute_config)
         .map_err(|e| anyhow::anyhow!("cannot recover interrupted server builds: {e:?}"))?;
     if interrupted > 0 {
-        tracing::warn!(servers = interrupted, "servers interrupted while scheduling are now ERROR");
+        tracing::warn!(
+            servers = interrupted,
+            "servers interrupted while scheduling are now ERROR"
+        );
     }
     servers.spawn(serve(
         "compute",

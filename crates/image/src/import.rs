@@ -40,12 +40,15 @@ async fn import_inner(
 ) -> Result<(), String> {
     let owned = path.to_path_buf();
     let (size, md5, sha512, inspection) = tokio::task::spawn_blocking(move || {
-        let mut file = std::fs::File::open(&owned).map_err(|e| format!("opening the snapshot: {e}"))?;
+        let mut file =
+            std::fs::File::open(&owned).map_err(|e| format!("opening the snapshot: {e}"))?;
         let (mut md5, mut sha512) = (Md5::new(), Sha512::new());
         let mut buf = vec![0u8; 1 << 20];
         let mut size = 0u64;
         loop {
-            let n = file.read(&mut buf).map_err(|e| format!("reading the snapshot: {e}"))?;
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| format!("reading the snapshot: {e}"))?;
             if n == 0 {
                 break;
             }
@@ -89,7 +92,9 @@ async fn import_inner(
 
 /// Mark an image whose data will never come `killed`, as Glance does.
 pub fn kill(images: &dyn ImageStore, image_id: &str) {
-    if let Err(e) = images.transition_status(image_id, &["saving", "queued"], "killed", now_micros()) {
+    if let Err(e) =
+        images.transition_status(image_id, &["saving", "queued"], "killed", now_micros())
+    {
         tracing::warn!(image_id, error = %e, "cannot mark the image killed");
     }
 }

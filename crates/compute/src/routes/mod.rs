@@ -2,15 +2,21 @@
 //! query string, Nova-style body validation, and which project a
 //! `{project_id}` in the URL means for this caller.
 
+pub mod admin;
+pub mod availability_zones;
 pub mod extra_specs;
 pub mod flavor_access;
 pub mod flavors;
+pub mod hypervisors;
+pub mod instance_actions;
 pub mod keypairs;
 pub mod limits;
 pub mod quota_classes;
 pub mod quota_sets;
 pub mod server_actions;
+pub mod server_groups;
 pub mod servers;
+pub mod services;
 pub mod unbuilt;
 pub mod versions;
 

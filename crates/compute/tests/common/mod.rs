@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod fixtures;
+
 use ferrostack_testkit::{Reply, Stack};
 use serde_json::Value;
 
