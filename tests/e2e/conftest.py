@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -136,6 +137,11 @@ class Stack:
     def __init__(self, workdir: Path):
         self.data_dir = workdir / "data"
         self.log_path = workdir / "ferrostack.log"
+        # VM state outside the (deep) tmp dir: QMP socket paths must stay
+        # under 108 bytes.
+        self.instances_dir = Path(tempfile.mkdtemp(prefix="fs-vms-", dir="/tmp"))
+        # `--hypervisor`: real QEMU guests unless a test asks for the fake.
+        self.hypervisor = "qemu"
         self.ports = dict(zip(SERVICES, free_ports(len(SERVICES))))
         self.proc: subprocess.Popen | None = None
         self.env: dict[str, str] = {}
@@ -153,6 +159,9 @@ class Stack:
             "--data-dir", str(self.data_dir),
             "--bind", "127.0.0.1",
             "--public-host", "127.0.0.1",
+            "--instances-dir", str(self.instances_dir),
+            "--hypervisor", self.hypervisor,
+            "--host-name", "e2e-host",
         ]
         if self.admin_password is not None:
             argv += ["--admin-password", self.admin_password]
@@ -233,6 +242,27 @@ class Stack:
         with self.log_path.open("a") as log:
             log.write(f"=== harness: ferrostack {message}\n")
 
+    def qemu_pids(self) -> dict[str, int]:
+        """Live QEMU processes of this stack's VMs, by server id (from their pidfiles)."""
+        found = {}
+        for pidfile in self.instances_dir.glob("*/qemu.pid"):
+            try:
+                pid = int(pidfile.read_text().strip())
+                os.kill(pid, 0)
+            except (ValueError, OSError):
+                continue
+            found[pidfile.parent.name] = pid
+        return found
+
+    def reap_vms(self) -> None:
+        """End the VMs this stack started (by their pidfiles) and remove their state."""
+        for pid in self.qemu_pids().values():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(self.instances_dir, ignore_errors=True)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
@@ -302,6 +332,9 @@ def stack(request, tmp_path) -> Stack:
     """A running ferrostack allinone, stopped with SIGTERM after the test."""
     s = Stack(tmp_path)
     request.node._ferrostack_stack = s
-    s.start()
-    yield s
-    s.stop()
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+        s.reap_vms()
