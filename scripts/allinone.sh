@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     need=()
-    for pkg in build-essential pkg-config ca-certificates; do
+    # QEMU and the tools the driver uses for disks and config drives.
+    for pkg in build-essential pkg-config ca-certificates qemu-system-x86 qemu-utils dosfstools mtools; do
         dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
     done
     if [ ${#need[@]} -gt 0 ]; then

@@ -23,6 +23,11 @@ ensure_system_packages() {
     local missing=()
     command -v cc >/dev/null && command -v make >/dev/null || missing+=(build-essential)
     command -v pkg-config >/dev/null || missing+=(pkg-config)
+    # Real VMs in the e2e suite: QEMU, qemu-img, and the config drive tools.
+    command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+    command -v qemu-img >/dev/null || missing+=(qemu-utils)
+    command -v mkfs.vfat >/dev/null || missing+=(dosfstools)
+    command -v mcopy >/dev/null || missing+=(mtools)
     command -v "$PYTHON" >/dev/null || missing+=(python3)
     if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
         missing+=(python3-venv)

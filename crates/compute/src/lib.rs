@@ -1,18 +1,22 @@
 //! The compute service (Nova v2.1).
 //!
-//! Served now: version discovery, quotas (`os-quota-sets`,
+//! Served: version discovery, quotas (`os-quota-sets`,
 //! `os-quota-class-sets`), `limits`, flavors (with extra specs and access
-//! lists) and key pairs, at every microversion from 2.1 to
-//! [`microversion::MAX`]. Every other Nova v2.1 route is registered and
-//! answers 501 `notImplemented` after authentication (see [`policy`]);
-//! paths Nova does not have answer 404 `itemNotFound`.
+//! lists), key pairs, servers (create, list, show, update, delete, the
+//! power actions, lock, metadata, console output, resize, snapshots;
+//! [`servers`]), server groups, `os-services`, `os-hypervisors`,
+//! availability zones and instance actions, at every microversion from
+//! 2.1 to [`microversion::MAX`]. Every other Nova v2.1 route is
+//! registered and answers 501 `notImplemented` after authentication (see
+//! [`policy`]); paths Nova does not have answer 404 `itemNotFound`.
 //!
 //! A request passes, in order: the request-id layer, the policy layer
 //! (401/403 from [`policy::RULES`]), the microversion layer (400/406, and
 //! the version headers on the way out), then a thin handler in [`routes`]
-//! that resolves the target project, calls the shared
-//! [`ferrostack_quota::QuotaEngine`], and renders the view for the
-//! negotiated microversion.
+//! that resolves the target, changes the store, and renders the view for
+//! the negotiated microversion. Handlers never talk to a compute host:
+//! they change the desired state, and the host agent, through
+//! [`hostlink::HostLink`], does the work and reports back.
 
 pub mod error;
 pub mod hostlink;
