@@ -314,6 +314,7 @@ struct Tracked {
     last_reboot: Option<String>,
     last_snapshot: Option<String>,
     snapshot_error: Option<String>,
+    last_rebuild: Option<String>,
     resize_backup: bool,
     size: Option<InstanceSize>,
     /// The task to go back to when a snapshot ends (a snapshot does not
@@ -334,6 +335,7 @@ impl Tracked {
             orphan: self.desired.is_none() && self.power.is_some(),
             last_snapshot: self.last_snapshot.clone(),
             snapshot_error: self.snapshot_error.clone(),
+            last_rebuild: self.last_rebuild.clone(),
             resize_backup: self.resize_backup,
             size: self.size,
         }
@@ -417,6 +419,7 @@ impl Engine {
                 t.last_reboot = o.last_reboot;
                 t.last_snapshot = o.last_snapshot;
                 t.snapshot_error = o.snapshot_error;
+                t.last_rebuild = o.last_rebuild;
                 t.fault = o.fault;
             } else if o.power_state.is_some() || o.task != TaskOutcome::Deleted {
                 // Reported before but gone from the host now: track it so
@@ -427,6 +430,7 @@ impl Engine {
                 t.last_reboot = o.last_reboot;
                 t.last_snapshot = o.last_snapshot;
                 t.snapshot_error = o.snapshot_error;
+                t.last_rebuild = o.last_rebuild;
                 t.fault = o.fault;
                 t.task = Some(o.task);
                 self.dirty.insert(o.id);
@@ -718,7 +722,10 @@ impl Engine {
         match error {
             None => {
                 t.task = Some(TaskOutcome::Idle);
-                if done.operation == Operation::Destroy && t.power.is_none() {
+                // A destroy ends the instance only when it is being deleted
+                // (or is an orphan); in a rebuild a spawn follows.
+                let going = t.desired.as_ref().is_none_or(|d| d.deleted);
+                if done.operation == Operation::Destroy && t.power.is_none() && going {
                     t.task = Some(TaskOutcome::Deleted);
                     t.fault = None;
                 }

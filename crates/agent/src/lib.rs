@@ -105,6 +105,14 @@ pub struct SnapshotRequest {
     pub image_id: String,
 }
 
+/// A request to rebuild an instance from its (new) spec, acted on once
+/// per `request_id`: the VM and its disk are destroyed and spawned again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebuildRequest {
+    /// The request's id; a new id is a new rebuild.
+    pub request_id: String,
+}
+
 /// What the control plane wants of an instance's resize backup.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -146,6 +154,10 @@ pub struct DesiredInstance {
     /// What to do about a resize (see [`ResizeDesire`]).
     #[serde(default)]
     pub resize: ResizeDesire,
+    /// A rebuild to perform (destroy, then spawn `spec` afresh, keeping the
+    /// id), if its id was not performed yet.
+    #[serde(default)]
+    pub rebuild: Option<RebuildRequest>,
     /// The instance is being deleted: destroy it.
     pub deleted: bool,
     /// Bumped by every write; an older generation never overrides a newer one.
@@ -216,6 +228,10 @@ pub struct ObservedInstance {
     /// Why the last snapshot failed; `None` when it succeeded.
     #[serde(default)]
     pub snapshot_error: Option<String>,
+    /// The id of the last rebuild request started (its spawn may still be
+    /// running or retrying; the generation says when it is done).
+    #[serde(default)]
+    pub last_rebuild: Option<String>,
     /// A resize backup exists on the host (revert is possible).
     #[serde(default)]
     pub resize_backup: bool,

@@ -143,6 +143,7 @@ async fn drives_a_real_guest() {
             power: DesiredPower::Running,
             reboot: None,
             snapshot: None,
+            rebuild: None,
             resize: Default::default(),
             deleted: false,
             generation: 1,

@@ -401,3 +401,40 @@ async fn base_images_are_ensured_before_a_spawn() {
         h.stop().await;
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_rebuild_destroys_and_spawns_once_per_request_and_is_not_a_delete() {
+    let h = Harness::new(common::big_fake(), config());
+    let s = spec("web");
+    let id = s.id;
+    h.desired.put(HOST, desired(s, DesiredPower::Running, 1));
+    h.converged(id, 1).await;
+    let g = h
+        .desired
+        .update(HOST, id, |d| {
+            d.spec.image_id = "new-image".into();
+            d.rebuild = Some(ferrostack_agent::RebuildRequest {
+                request_id: "req-1".into(),
+            });
+        })
+        .expect("assigned")
+        .generation;
+    let o = h.converged(id, g).await;
+    assert_eq!(o.power_state, Some(PowerState::Running));
+    assert_eq!(o.last_rebuild.as_deref(), Some("req-1"));
+    assert_ne!(o.task, TaskOutcome::Deleted, "a rebuild is not a delete");
+    assert_eq!(
+        (h.hv.calls(Operation::Destroy), h.hv.calls(Operation::Spawn)),
+        (1, 2),
+        "one destroy, then a second spawn"
+    );
+    // The same request again (a later generation) is not a new rebuild.
+    let g = h
+        .desired
+        .update(HOST, id, |d| d.power = DesiredPower::Stopped)
+        .expect("assigned")
+        .generation;
+    h.converged(id, g).await;
+    assert_eq!(h.hv.calls(Operation::Destroy), 1);
+    h.stop().await;
+}

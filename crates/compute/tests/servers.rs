@@ -200,11 +200,15 @@ async fn a_server_boots_to_active_and_its_delete_releases_everything() {
         .collect();
     names.sort();
     assert_eq!(names, ["create", "delete"]);
-    assert!(actions.body["instanceActions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|a| a["message"].is_null()), "both succeeded: {}", actions.body);
+    assert!(
+        actions.body["instanceActions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["message"].is_null()),
+        "both succeeded: {}",
+        actions.body
+    );
 }
 
 #[tokio::test]
@@ -560,4 +564,73 @@ async fn metadata_and_update_round_trip() {
         w.c.call_at(Method::GET, "/servers?status=SHUTOFF", &w.member, None)
             .await;
     assert_eq!(r.body["servers"], json!([]));
+}
+
+#[tokio::test]
+async fn rebuild_recreates_the_disk_from_a_new_image_and_keeps_the_server() {
+    let c = Compute::start().await;
+    let p = c.s.personas(&c.project).await;
+    c.flavor(&p.admin, "1", 1, 256, 1).await;
+    let (first, second) = (c.image(&c.project, "qcow2"), c.image(&c.project, "raw"));
+    let hv = c.start_fake_agent("host-1", None);
+    let r = c.boot(&p.member, &first, "1", json!({})).await;
+    let id = r.body["server"]["id"].as_str().unwrap().to_string();
+    c.wait_status(&p.member, &id, "ACTIVE").await;
+    use ferrostack_hypervisor::Hypervisor;
+    let uuid = uuid::Uuid::parse_str(&id).unwrap();
+    let pid_before = hv.state(uuid).await.unwrap().pid;
+    let r = c
+        .act(
+            &p.member,
+            &id,
+            json!({"rebuild": {"imageRef": second, "name": "rebuilt"}}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["server"]["status"], "REBUILD");
+    let s = c.wait_status(&p.member, &id, "ACTIVE").await;
+    assert_eq!(
+        (s["image"]["id"].as_str(), s["name"].as_str()),
+        (Some(second.as_str()), Some("rebuilt"))
+    );
+    let pid_after = hv.state(uuid).await.unwrap().pid;
+    assert_ne!(pid_before, pid_after, "a new VM, not the old one");
+    assert_eq!(c.usage()["instances"], 1, "still one server");
+    let r = c
+        .act(&p.member, &id, json!({"rebuild": {"imageRef": "nope"}}))
+        .await;
+    assert_fault(&r, 400, "badRequest");
+}
+
+#[tokio::test]
+async fn a_spawn_that_keeps_failing_ends_in_error_with_a_fault_and_leaks_nothing() {
+    let c = Compute::start().await;
+    let p = c.s.personas(&c.project).await;
+    c.flavor(&p.admin, "1", 1, 256, 1).await;
+    let image = c.image(&c.project, "qcow2");
+    let hv = c.start_fake_agent("host-1", None);
+    hv.fail_next(ferrostack_hypervisor::Operation::Spawn, 10);
+    let r = c.boot(&p.member, &image, "1", json!({})).await;
+    let id = r.body["server"]["id"].as_str().unwrap().to_string();
+    let s = c.wait_status(&p.member, &id, "ERROR").await;
+    assert!(!s["fault"]["message"].as_str().unwrap().is_empty(), "{s}");
+    let r = c
+        .call_at(Method::DELETE, &format!("/servers/{id}"), &p.member, None)
+        .await;
+    assert_eq!(r.status, 204);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c
+        .call_at(Method::GET, &format!("/servers/{id}"), &p.member, None)
+        .await
+        .status
+        != 404
+    {
+        assert!(Instant::now() < deadline, "never deleted");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(c.usage()["instances"], 0);
+    assert_eq!(
+        c.s.store.provider_summary("host-1").unwrap().used("VCPU"),
+        0
+    );
 }

@@ -58,6 +58,18 @@ pub(super) fn plan(t: &mut Tracked, cfg: &AgentConfig) -> Option<Action> {
     if d.generation <= t.finished_generation {
         return None;
     }
+    if let Some(r) = &d.rebuild {
+        if Some(&r.request_id) != t.last_rebuild.as_ref() {
+            if t.power.is_some() {
+                // Rebuild, step 1: the old VM and its disk go.
+                return Some(Action::Destroy);
+            }
+            // Step 2 is the spawn below; the request counts as started.
+            t.last_rebuild = Some(r.request_id.clone());
+            t.resize_backup = false;
+            t.size = None;
+        }
+    }
     let Some(state) = t.power else {
         return Some(Action::Spawn(Box::new(d.spec.clone())));
     };

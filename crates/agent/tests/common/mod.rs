@@ -209,6 +209,7 @@ pub fn desired(spec: InstanceSpec, power: DesiredPower, generation: u64) -> Desi
         power,
         reboot: None,
         snapshot: None,
+        rebuild: None,
         resize: ResizeDesire::None,
         deleted: false,
         generation,

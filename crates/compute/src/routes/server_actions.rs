@@ -78,6 +78,12 @@ pub async fn action(
             images::confirm_resize(s, c, &i, r).map(|_| StatusCode::NO_CONTENT.into_response())
         }
         "revertResize" => images::revert_resize(s, c, &i, r).map(|_| accepted()),
+        "rebuild" => {
+            let rebuilt = actions::rebuild(s, c, v, &i, r, args)?;
+            let mut view = crate::servers::views::detail(s, c, v, &rebuilt)?;
+            view["adminPass"] = json!(ferrostack_common::ids::new_hex_id()[..12].to_string());
+            Ok((StatusCode::ACCEPTED, axum::Json(json!({ "server": view }))).into_response())
+        }
         other => Err(ComputeError::NotImplemented(format!(
             "The server action {other} is not implemented by ferrostack yet."
         ))),

@@ -116,6 +116,47 @@ fn image_visible(image: &Image, caller: &AuthContext, state: &ComputeState) -> C
     })
 }
 
+/// The image `image_ref` if `caller` may boot it with a flavor of
+/// `memory_mb` and `root_gb`: visible, active, qcow2 or raw, and small
+/// enough. Every refusal is a 400 in Nova's words.
+pub fn bootable_image(
+    state: &ComputeState,
+    caller: &AuthContext,
+    image_ref: &str,
+    memory_mb: i64,
+    root_gb: i64,
+) -> ComputeResult<Image> {
+    let image = match state.images.get_image(image_ref)? {
+        Some(i) if i.status != "deleted" && image_visible(&i, caller, state)? => i,
+        _ => {
+            return Err(ComputeError::BadRequest(format!(
+                "Image {image_ref} could not be found."
+            )))
+        }
+    };
+    if image.status != "active" {
+        return Err(ComputeError::BadRequest(format!(
+            "Image {image_ref} is not active."
+        )));
+    }
+    lifecycle::base_format(&image)?;
+    if memory_mb < image.min_ram {
+        return Err(ComputeError::BadRequest(
+            "Flavor's memory is too small for requested image.".into(),
+        ));
+    }
+    let virtual_size = image.virtual_size.unwrap_or(0).max(image.size.unwrap_or(0));
+    if root_gb > 0 {
+        let flavor_bytes = root_gb * 1024 * 1024 * 1024;
+        if root_gb < image.min_disk || flavor_bytes < virtual_size {
+            return Err(ComputeError::BadRequest(format!(
+                "Flavor's disk is too small for requested image. Flavor disk is {flavor_bytes} bytes, image is {virtual_size} bytes."
+            )));
+        }
+    }
+    Ok(image)
+}
+
 fn networks_check(v: ApiVersion, server: &Map<String, Value>) -> ComputeResult<()> {
     match server.get("networks") {
         None if v.at_least(37) => Err(invalid(
@@ -240,34 +281,7 @@ fn parse_create(
             "Flavor {flavor_ref} is disabled and cannot be used."
         )));
     }
-    let image = match state.images.get_image(&image_ref)? {
-        Some(i) if i.status != "deleted" && image_visible(&i, caller, state)? => i,
-        _ => {
-            return Err(ComputeError::BadRequest(format!(
-                "Image {image_ref} could not be found."
-            )))
-        }
-    };
-    if image.status != "active" {
-        return Err(ComputeError::BadRequest(format!(
-            "Image {image_ref} is not active."
-        )));
-    }
-    lifecycle::base_format(&image)?;
-    if flavor.memory_mb < image.min_ram {
-        return Err(ComputeError::BadRequest(
-            "Flavor's memory is too small for requested image.".into(),
-        ));
-    }
-    let virtual_size = image.virtual_size.unwrap_or(0).max(image.size.unwrap_or(0));
-    if flavor.root_gb > 0 {
-        let flavor_bytes = flavor.root_gb * 1024 * 1024 * 1024;
-        if flavor.root_gb < image.min_disk || flavor_bytes < virtual_size {
-            return Err(ComputeError::BadRequest(format!(
-                "Flavor's disk is too small for requested image. Flavor disk is {flavor_bytes} bytes, image is {virtual_size} bytes."
-            )));
-        }
-    }
+    let image = bootable_image(state, caller, &image_ref, flavor.memory_mb, flavor.root_gb)?;
     let key = match string_field(server, "key_name", 255)? {
         None => None,
         Some(k) => Some(

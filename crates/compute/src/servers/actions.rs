@@ -256,3 +256,144 @@ pub fn set_lock(
     s.link.finish_action(&updated.uuid, r, true);
     Ok(updated)
 }
+
+/// `rebuild`: the server keeps its id, flavor and host; its disk is
+/// recreated from `imageRef` (which may be the same image). A stopped
+/// server stays stopped, as in Nova.
+pub fn rebuild(
+    state: &ComputeState,
+    caller: &AuthContext,
+    v: ferrostack_compute_types::ApiVersion,
+    i: &Instance,
+    request_id: &str,
+    args: &serde_json::Value,
+) -> ComputeResult<Instance> {
+    use serde_json::Value;
+    check_lock(caller, i)?;
+    let d = doc(i)?;
+    let image_ref = args
+        .get("imageRef")
+        .and_then(Value::as_str)
+        .map(|r| r.rsplit('/').next().unwrap_or(r).to_string())
+        .ok_or_else(|| {
+            crate::routes::invalid("rebuild", args, "'imageRef' is a required property")
+        })?;
+    let image = crate::routes::servers::bootable_image(
+        state,
+        caller,
+        &image_ref,
+        d.flavor.ram,
+        d.flavor.disk,
+    )?;
+    let format = super::lifecycle::base_format(&image)?;
+    let name = match args.get("name") {
+        None => None,
+        Some(Value::String(n)) if !n.trim().is_empty() && n.chars().count() <= 255 => {
+            Some(n.clone())
+        }
+        Some(other) => return Err(crate::routes::invalid("name", other, "is not a valid name")),
+    };
+    let metadata = match args.get("metadata") {
+        None => None,
+        Some(m) => Some(crate::routes::servers::parse_metadata(m)?),
+    };
+    let key = if v.at_least(54) {
+        match args.get("key_name") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(k)) => Some(Some(
+                state
+                    .compute
+                    .get_key_pair(&caller.user_id, k)?
+                    .ok_or_else(|| ComputeError::BadRequest("Invalid key_name provided.".into()))?,
+            )),
+            Some(other) => {
+                return Err(crate::routes::invalid("key_name", other, "is not a string"))
+            }
+        }
+    } else {
+        None
+    };
+    let user_data = if v.at_least(57) {
+        match args.get("user_data") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(s)) => {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .map_err(|_| {
+                        crate::routes::invalid("user_data", &args["user_data"], "is not a 'base64'")
+                    })?;
+                Some(Some(s.clone()))
+            }
+            Some(other) => {
+                return Err(crate::routes::invalid(
+                    "user_data",
+                    other,
+                    "is not a string",
+                ))
+            }
+        }
+    } else {
+        None
+    };
+    let request = request_id.to_string();
+    let from = [vm::ACTIVE, vm::STOPPED, vm::ERROR];
+    let updated = state
+        .servers
+        .modify_instance(&i.uuid, &mut |row| {
+            if row.task_state.is_some() || !from.contains(&row.vm_state.as_str()) {
+                return Err(to_store(conflict_state(&row.uuid, "rebuild", row)));
+            }
+            let Some(mut want) = desired(row).map_err(to_store)? else {
+                return Err(to_store(conflict_state(&row.uuid, "rebuild", row)));
+            };
+            let mut d = doc(row).map_err(to_store)?;
+            d.image_id = image.id.clone();
+            if let Some(m) = &metadata {
+                d.metadata = m.clone();
+            }
+            if let Some(k) = &key {
+                d.key_name = k.as_ref().map(|k| k.name.clone());
+                d.key_data = k.as_ref().map(|k| k.public_key.clone());
+            }
+            if let Some(u) = &user_data {
+                d.user_data = u.clone();
+            }
+            if let Some(n) = &name {
+                row.name = n.clone();
+            }
+            d.fault = None;
+            let spec = super::lifecycle::instance_spec(row, &d, format).map_err(to_store)?;
+            // A rebuilt disk has the flavor's size; any resize backup is gone.
+            want.spec = spec;
+            want.resize = ferrostack_agent::ResizeDesire::None;
+            want.power = if row.vm_state == vm::STOPPED {
+                DesiredPower::Stopped
+            } else {
+                DesiredPower::Running
+            };
+            want.rebuild = Some(ferrostack_agent::RebuildRequest {
+                request_id: request.clone(),
+            });
+            set_desired(row, want).map_err(to_store)?;
+            row.task_state = Some(task::REBUILDING.into());
+            d.pending = Some(PendingTask {
+                request_id: request.clone(),
+                generation: row.generation,
+            });
+            set_doc(row, &d).map_err(to_store)
+        })
+        .map_err(from_store)?;
+    start_action(
+        state,
+        caller,
+        &updated,
+        "rebuild",
+        request_id,
+        "compute_rebuild_instance",
+    )?;
+    state.link.kick();
+    Ok(updated)
+}

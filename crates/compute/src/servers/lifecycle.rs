@@ -519,6 +519,7 @@ pub fn create(
                     generation: 0,
                     snapshot: None,
                     resize: ResizeDesire::None,
+                    rebuild: None,
                 },
             )
             .map_err(to_store)

@@ -80,6 +80,8 @@ pub mod task {
     pub const RESIZE_REVERTING: &str = "resize_reverting";
     /// Confirming a resize.
     pub const RESIZE_CONFIRMING: &str = "resize_confirming";
+    /// Rebuilding from an image.
+    pub const REBUILDING: &str = "rebuilding";
 }
 
 /// Nova's power state codes.
@@ -270,6 +272,7 @@ pub fn status(vm_state: &str, task_state: Option<&str>) -> &'static str {
         (vm::ACTIVE, Some(task::REBOOTING_HARD)) => "HARD_REBOOT",
         (vm::ACTIVE | vm::STOPPED, Some(task::RESIZE_PREP)) => "RESIZE",
         (vm::RESIZED, Some(task::RESIZE_REVERTING)) => "REVERT_RESIZE",
+        (vm::ACTIVE | vm::STOPPED | vm::ERROR, Some(task::REBUILDING)) => "REBUILD",
         (vm::ACTIVE, _) => "ACTIVE",
         (vm::BUILDING, _) => "BUILD",
         (vm::STOPPED, _) => "SHUTOFF",
@@ -285,7 +288,7 @@ pub fn status(vm_state: &str, task_state: Option<&str>) -> &'static str {
 /// The `vm_state`s a status filter (`?status=`) means, as Nova maps them.
 pub fn vm_states_for_status(status: &str) -> Option<&'static [&'static str]> {
     Some(match status.to_ascii_uppercase().as_str() {
-        "ACTIVE" | "REBOOT" | "HARD_REBOOT" | "RESIZE" => &[vm::ACTIVE],
+        "ACTIVE" | "REBOOT" | "HARD_REBOOT" | "RESIZE" | "REBUILD" => &[vm::ACTIVE],
         "BUILD" => &[vm::BUILDING],
         "SHUTOFF" => &[vm::STOPPED],
         "PAUSED" => &[vm::PAUSED],
