@@ -9,6 +9,10 @@
 //! password authentication, and every service validates them through the
 //! real [`Identity`]: nothing about authentication is faked.
 //!
+//! [`Served`] is the setup a service's tests start from: a fresh stack,
+//! the service's router built from the stack's collaborators and served
+//! beside it, and a project to work on.
+//!
 //! Fixtures (projects, users, grants) go straight into the store, which is
 //! quick and is not what the tests are about; outcomes are only ever
 //! checked over HTTP.
@@ -341,6 +345,42 @@ impl Stack {
     /// Send `body` as JSON with `method` to `url` as `token`.
     pub async fn send(&self, method: Method, url: &str, token: &str, body: Value) -> Reply {
         self.call(self.req(method, url, token).json(&body)).await
+    }
+}
+
+/// A stack with one service's router served and a project named `myproject`.
+pub struct Served {
+    /// The stack.
+    pub s: Stack,
+    /// `http://127.0.0.1:<port>`, where the service is served.
+    pub root: String,
+    /// The root followed by the API's version prefix, e.g. `.../v3`.
+    pub api: String,
+    /// `myproject`'s id.
+    pub project: String,
+}
+
+impl Served {
+    /// A fresh stack with the router `make` builds, from the stack and the
+    /// public URL, served under `version` (the path prefix [`Served::url`]
+    /// puts before its argument).
+    pub async fn start(version: &str, make: impl FnOnce(&Stack, String) -> Router) -> Served {
+        let mut s = Stack::start().await;
+        let (listener, root) = listen().await;
+        let router = make(&s, root.clone());
+        s.tasks.push(spawn(listener, router));
+        let project = s.project("myproject");
+        Served {
+            api: format!("{root}{version}"),
+            root,
+            s,
+            project,
+        }
+    }
+
+    /// The URL of `path` under the API's version prefix.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.api, path)
     }
 }
 
