@@ -246,8 +246,40 @@ async fn personas_get_what_they_should() {
 }
 
 #[tokio::test]
-async fn other_apis_are_501_neutron_errors() {
+async fn other_apis_want_a_token_then_are_501_neutron_errors() {
     let n = start().await;
-    let (kind, _) = assert_neutron_error(&n.s.get(&n.url("/networks"), "").await, 501);
-    assert_eq!(kind, "HTTPNotImplemented");
+    let admin = n.s.admin_token().await;
+    let member = n.s.user_token("member", &n.project, "member").await;
+    let unbuilt = [
+        n.url("/networks"),
+        n.url("/ports/abc"),
+        n.url("/security-groups"),
+        // Deeper than a built route: still the catch-all.
+        n.url(&format!("/quotas/{}/details/more", n.project)),
+        format!("{}/v2.1/networks", n.root),
+    ];
+    for url in &unbuilt {
+        n.s.get(url, "").await.assert_unauthorized();
+        n.s.get(url, "not-a-token").await.assert_unauthorized();
+        for token in [&admin, &member] {
+            let (kind, _) = assert_neutron_error(&n.s.get(url, token).await, 501);
+            assert_eq!(kind, "HTTPNotImplemented");
+        }
+    }
+    let create = n.url("/networks");
+    let body = json!({"network": {"name": "net1"}});
+    n.s.send(Method::POST, &create, "", body.clone())
+        .await
+        .assert_unauthorized();
+    let r = n.s.send(Method::POST, &create, &member, body).await;
+    assert_neutron_error(&r, 501);
+    n.s.send(Method::DELETE, &n.url("/networks/abc"), "", json!({}))
+        .await
+        .assert_unauthorized();
+}
+
+#[tokio::test]
+async fn version_discovery_stays_public_beside_the_catch_all() {
+    let n = start().await;
+    assert_eq!(n.s.get(&format!("{}/", n.root), "").await.status, 200);
 }

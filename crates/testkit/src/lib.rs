@@ -396,6 +396,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Assert a 401 in Keystone's shape, which every service answers with
+    /// (keystonemiddleware's reply in front of a real one).
+    pub fn assert_unauthorized(&self) {
+        assert_eq!(self.status, 401, "body: {}", self.body);
+        assert_eq!(self.body["error"]["code"], 401, "body: {}", self.body);
+        assert_eq!(
+            self.body["error"]["title"], "Unauthorized",
+            "body: {}",
+            self.body
+        );
+    }
+
     /// A response header as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

@@ -280,10 +280,44 @@ async fn personas_get_what_cinders_policy_gives_them() {
 }
 
 #[tokio::test]
-async fn other_apis_are_501_in_cinders_shape() {
+async fn other_apis_want_a_token_then_are_501_in_cinders_shape() {
     let v = start().await;
-    let r = v.s.get(&v.url("/volumes"), "").await;
+    let admin = v.s.admin_token().await;
+    let member = v.s.user_token("member", &v.project, "member").await;
+    let unbuilt = [
+        v.url(&format!("/{}/volumes", v.project)),
+        v.url("/volumes"),
+        v.url("/volumes/detail"),
+        v.url(&format!("/{}/types/abc", v.project)),
+        // Deeper than a built route: still the catch-all.
+        v.url(&format!("/os-quota-sets/{}/defaults/more", v.project)),
+    ];
+    for url in &unbuilt {
+        v.s.get(url, "").await.assert_unauthorized();
+        v.s.get(url, "not-a-token").await.assert_unauthorized();
+        for token in [&admin, &member] {
+            let r = v.s.get(url, token).await;
+            let message = assert_fault(&r, 501, "notImplemented");
+            assert!(message.contains("not implemented"), "{message}");
+        }
+    }
+    let create = v.url(&format!("/{}/volumes", v.project));
+    let body = json!({"volume": {"size": 1}});
+    v.s.send(Method::POST, &create, "", body.clone())
+        .await
+        .assert_unauthorized();
+    let r = v.s.send(Method::POST, &create, &member, body).await;
     assert_fault(&r, 501, "notImplemented");
+    let delete = v.url(&format!("/{}/volumes/abc", v.project));
+    v.s.send(Method::DELETE, &delete, "", json!({}))
+        .await
+        .assert_unauthorized();
+}
+
+#[tokio::test]
+async fn discovery_stays_public_beside_the_catch_all() {
+    let v = start().await;
     let versions = v.s.get(&format!("{}/", v.root), "").await;
     assert_eq!(versions.status, 300);
+    assert_eq!(v.s.get(&v.url("/"), "").await.status, 200);
 }
