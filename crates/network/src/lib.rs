@@ -6,8 +6,8 @@
 //! `openstack quota show` and `quota set` call the network service
 //! whenever it is in the catalog; usage is 0, which is true.
 //!
-//! Every other path answers 501 in Neutron's error shape from the fallback
-//! (see [`policy`]).
+//! Every other path answers 501 in Neutron's error shape to a caller with
+//! a valid token, and 401 to one without (see [`policy`]).
 
 pub mod error;
 pub mod extensions;
@@ -63,6 +63,14 @@ async fn versions(State(state): State<Arc<NetworkState>>) -> Json<Value> {
     }]}))
 }
 
+async fn not_implemented() -> Response {
+    error::render(
+        StatusCode::NOT_IMPLEMENTED,
+        "HTTPNotImplemented",
+        "The network API is not implemented by ferrostack yet.",
+    )
+}
+
 async fn resources(State(state): State<Arc<NetworkState>>) -> Json<Value> {
     let href = format!("{}/v2.0/quotas", state.public_url);
     Json(json!({"resources": [{
@@ -97,17 +105,14 @@ pub fn router(config: NetworkConfig) -> Router {
         )
         .route("/v2.0/quotas/{project_id}/default", get(quotas::default))
         .route("/v2.0/quotas/{project_id}/details", get(quotas::details))
+        .route(
+            ferrostack_policy::UNBUILT,
+            ferrostack_policy::unbuilt_route(policy::RULES, not_implemented),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             policy,
             ferrostack_policy::enforce,
         ))
-        .fallback(|| async {
-            error::render(
-                StatusCode::NOT_IMPLEMENTED,
-                "HTTPNotImplemented",
-                "The network API is not implemented by ferrostack yet.",
-            )
-        })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             "network",

@@ -1,10 +1,17 @@
 //! The network API's policy table: every route served and its rule.
 //!
-//! Paths not listed answer 501 from the router's fallback, before any
-//! authentication: there is nothing behind them to protect.
+//! Every other path of the network API (networks, subnets, ports,
+//! routers, ...) is not built yet and falls into the catch-all route
+//! [`UNBUILT`], whose rows below need a valid token: 401 without one, as
+//! keystonemiddleware answers in front of Neutron, then 501. It goes
+//! through the policy layer as any route does (see
+//! [`ferrostack_policy::unbuilt`]), rather than through a fallback that
+//! would validate the token by itself; and it is one route rather than a
+//! row per Neutron path, as compute has, until those APIs are built and
+//! need rules of their own.
 
 use ferrostack_policy::Rule::{Admin, Authenticated, ProjectReader, Public};
-use ferrostack_policy::{RoutePolicy, Rule};
+use ferrostack_policy::{RoutePolicy, Rule, UNBUILT};
 
 const fn r(method: &'static str, path: &'static str, rule: Rule) -> RoutePolicy {
     RoutePolicy { method, path, rule }
@@ -25,4 +32,9 @@ pub const RULES: &[RoutePolicy] = &[
     r("DELETE", "/v2.0/quotas/{project_id}", Admin),
     r("GET", "/v2.0/quotas/{project_id}/default", ProjectReader),
     r("GET", "/v2.0/quotas/{project_id}/details", ProjectReader),
+    r("GET", UNBUILT, Authenticated),
+    r("POST", UNBUILT, Authenticated),
+    r("PUT", UNBUILT, Authenticated),
+    r("PATCH", UNBUILT, Authenticated),
+    r("DELETE", UNBUILT, Authenticated),
 ];

@@ -3,50 +3,28 @@
 #![allow(clippy::unwrap_used)]
 
 use ferrostack_quota::{ResourceMap, NETWORK};
-use ferrostack_testkit::{Reply, Stack};
+use ferrostack_testkit::{Reply, Served};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-struct Network {
-    s: Stack,
-    api: String,
-    project: String,
-}
-
-async fn start() -> Network {
-    let mut s = Stack::start().await;
-    let (validator, quotas, projects) = (s.validator(), s.quotas.clone(), s.projects.clone());
-    let root = s
-        .serve(move |public_url| {
-            ferrostack_network::router(ferrostack_network::NetworkConfig {
-                public_url,
-                validator,
-                quotas,
-                projects,
-            })
+async fn start() -> Served {
+    Served::start("/v2.0", |s, public_url| {
+        ferrostack_network::router(ferrostack_network::NetworkConfig {
+            public_url,
+            validator: s.validator(),
+            quotas: s.quotas.clone(),
+            projects: s.projects.clone(),
         })
-        .await;
-    let project = s.project("myproject");
-    Network {
-        api: format!("{root}/v2.0"),
-        s,
-        project,
-    }
+    })
+    .await
 }
 
-impl Network {
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.api, path)
-    }
-
-    async fn quota(&self, token: &str) -> Value {
-        let r = self
-            .s
-            .get(&self.url(&format!("/quotas/{}", self.project)), token)
+async fn quota(n: &Served, token: &str) -> Value {
+    let r =
+        n.s.get(&n.url(&format!("/quotas/{}", n.project)), token)
             .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        r.body["quota"].clone()
-    }
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["quota"].clone()
 }
 
 fn assert_neutron_error(r: &Reply, code: u16) -> (String, String) {
@@ -66,7 +44,7 @@ async fn a_fresh_project_shows_neutrons_defaults() {
     let n = start().await;
     let admin = n.s.admin_token().await;
     assert_eq!(
-        n.quota(&admin).await,
+        quota(&n, &admin).await,
         json!({"network": 100, "subnet": 100, "port": 500, "router": 10,
                "floatingip": 50, "security_group": 10, "security_group_rule": 100,
                "rbac_policy": 10, "subnetpool": -1})
@@ -87,7 +65,7 @@ async fn update_by_name_as_openstackclient_sends_it() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["quota"]["network"], 7);
-    let q = n.quota(&admin).await;
+    let q = quota(&n, &admin).await;
     assert_eq!(
         (q["network"].clone(), q["port"].clone()),
         (json!(7), json!(30))
@@ -141,7 +119,7 @@ async fn check_limit_refuses_a_limit_below_usage_and_force_allows_it() {
         .await;
     let (kind, _) = assert_neutron_error(&r, 400);
     assert_eq!(kind, "InvalidQuotaValue");
-    assert_eq!(n.quota(&admin).await["port"], 500);
+    assert_eq!(quota(&n, &admin).await["port"], 500);
     let r =
         n.s.send(
             Method::PUT,
@@ -151,7 +129,7 @@ async fn check_limit_refuses_a_limit_below_usage_and_force_allows_it() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(n.quota(&admin).await["port"], 2);
+    assert_eq!(quota(&n, &admin).await["port"], 2);
 }
 
 #[tokio::test]
@@ -191,14 +169,14 @@ async fn delete_restores_the_defaults_with_204() {
         n.s.call(n.s.req(Method::DELETE, &n.url("/quotas/myproject"), &admin))
             .await;
     assert_eq!(r.status, 204);
-    assert_eq!(n.quota(&admin).await["subnet"], 100);
+    assert_eq!(quota(&n, &admin).await["subnet"], 100);
 }
 
 #[tokio::test]
 async fn bad_updates_are_400_neutron_errors_and_change_nothing() {
     let n = start().await;
     let admin = n.s.admin_token().await;
-    let before = n.quota(&admin).await;
+    let before = quota(&n, &admin).await;
     for (body, expected_kind) in [
         (json!({"quota": {"network": "many"}}), "InvalidInput"),
         (json!({"quota": {"network": -2}}), "InvalidInput"),
@@ -223,7 +201,7 @@ async fn bad_updates_are_400_neutron_errors_and_change_nothing() {
         let (kind, _) = assert_neutron_error(&r, 400);
         assert_eq!(kind, expected_kind, "{body}");
     }
-    assert_eq!(n.quota(&admin).await, before);
+    assert_eq!(quota(&n, &admin).await, before);
 }
 
 #[tokio::test]
@@ -264,12 +242,44 @@ async fn personas_get_what_they_should() {
         .await;
     assert_neutron_error(&put, 403);
     assert_neutron_error(&n.s.get(&n.url("/quotas"), &p.member).await, 403);
-    assert_eq!(n.quota(&p.admin).await["network"], 100);
+    assert_eq!(quota(&n, &p.admin).await["network"], 100);
 }
 
 #[tokio::test]
-async fn other_apis_are_501_neutron_errors() {
+async fn other_apis_want_a_token_then_are_501_neutron_errors() {
     let n = start().await;
-    let (kind, _) = assert_neutron_error(&n.s.get(&n.url("/networks"), "").await, 501);
-    assert_eq!(kind, "HTTPNotImplemented");
+    let admin = n.s.admin_token().await;
+    let member = n.s.user_token("member", &n.project, "member").await;
+    let unbuilt = [
+        n.url("/networks"),
+        n.url("/ports/abc"),
+        n.url("/security-groups"),
+        // Deeper than a built route: still the catch-all.
+        n.url(&format!("/quotas/{}/details/more", n.project)),
+        format!("{}/v2.1/networks", n.root),
+    ];
+    for url in &unbuilt {
+        n.s.get(url, "").await.assert_unauthorized();
+        n.s.get(url, "not-a-token").await.assert_unauthorized();
+        for token in [&admin, &member] {
+            let (kind, _) = assert_neutron_error(&n.s.get(url, token).await, 501);
+            assert_eq!(kind, "HTTPNotImplemented");
+        }
+    }
+    let create = n.url("/networks");
+    let body = json!({"network": {"name": "net1"}});
+    n.s.send(Method::POST, &create, "", body.clone())
+        .await
+        .assert_unauthorized();
+    let r = n.s.send(Method::POST, &create, &member, body).await;
+    assert_neutron_error(&r, 501);
+    n.s.send(Method::DELETE, &n.url("/networks/abc"), "", json!({}))
+        .await
+        .assert_unauthorized();
+}
+
+#[tokio::test]
+async fn version_discovery_stays_public_beside_the_catch_all() {
+    let n = start().await;
+    assert_eq!(n.s.get(&format!("{}/", n.root), "").await.status, 200);
 }

@@ -9,6 +9,10 @@
 //! password authentication, and every service validates them through the
 //! real [`Identity`]: nothing about authentication is faked.
 //!
+//! [`Served`] is the setup a service's tests start from: a fresh stack,
+//! the service's router built from the stack's collaborators and served
+//! beside it, and a project to work on.
+//!
 //! Fixtures (projects, users, grants) go straight into the store, which is
 //! quick and is not what the tests are about; outcomes are only ever
 //! checked over HTTP.
@@ -344,6 +348,42 @@ impl Stack {
     }
 }
 
+/// A stack with one service's router served and a project named `myproject`.
+pub struct Served {
+    /// The stack.
+    pub s: Stack,
+    /// `http://127.0.0.1:<port>`, where the service is served.
+    pub root: String,
+    /// The root followed by the API's version prefix, e.g. `.../v3`.
+    pub api: String,
+    /// `myproject`'s id.
+    pub project: String,
+}
+
+impl Served {
+    /// A fresh stack with the router `make` builds, from the stack and the
+    /// public URL, served under `version` (the path prefix [`Served::url`]
+    /// puts before its argument).
+    pub async fn start(version: &str, make: impl FnOnce(&Stack, String) -> Router) -> Served {
+        let mut s = Stack::start().await;
+        let (listener, root) = listen().await;
+        let router = make(&s, root.clone());
+        s.tasks.push(spawn(listener, router));
+        let project = s.project("myproject");
+        Served {
+            api: format!("{root}{version}"),
+            root,
+            s,
+            project,
+        }
+    }
+
+    /// The URL of `path` under the API's version prefix.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.api, path)
+    }
+}
+
 /// An HTTP reply.
 #[derive(Debug)]
 pub struct Reply {
@@ -356,6 +396,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Assert a 401 in Keystone's shape, which every service answers with
+    /// (keystonemiddleware's reply in front of a real one).
+    pub fn assert_unauthorized(&self) {
+        assert_eq!(self.status, 401, "body: {}", self.body);
+        assert_eq!(self.body["error"]["code"], 401, "body: {}", self.body);
+        assert_eq!(
+            self.body["error"]["title"], "Unauthorized",
+            "body: {}",
+            self.body
+        );
+    }
+
     /// A response header as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

@@ -7,8 +7,8 @@
 //! block storage service whenever it is in the catalog, and fail as a
 //! whole if it does not answer; usage is 0, which is true.
 //!
-//! Every other path answers 501 in Cinder's error shape from the fallback
-//! (see [`policy`] for why that needs no token).
+//! Every other path answers 501 in Cinder's error shape to a caller with a
+//! valid token, and 401 to one without (see [`policy`] for how).
 
 pub mod error;
 pub mod limits;
@@ -75,6 +75,13 @@ async fn root(axum::extract::State(state): axum::extract::State<Arc<VolumeState>
         .into_response()
 }
 
+async fn not_implemented() -> Response {
+    error::render(
+        StatusCode::NOT_IMPLEMENTED,
+        "The block storage API is not implemented by ferrostack yet.",
+    )
+}
+
 async fn version(
     axum::extract::State(state): axum::extract::State<Arc<VolumeState>>,
 ) -> Json<Value> {
@@ -115,16 +122,14 @@ pub fn router(config: VolumeConfig) -> Router {
             .route(&format!("{prefix}/limits"), get(limits::show));
     }
     router
+        .route(
+            ferrostack_policy::UNBUILT,
+            ferrostack_policy::unbuilt_route(policy::RULES, not_implemented),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             policy,
             ferrostack_policy::enforce,
         ))
-        .fallback(|| async {
-            error::render(
-                StatusCode::NOT_IMPLEMENTED,
-                "The block storage API is not implemented by ferrostack yet.",
-            )
-        })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             "volume",

@@ -3,55 +3,28 @@
 #![allow(clippy::unwrap_used)]
 
 use ferrostack_quota::{ResourceMap, VOLUME};
-use ferrostack_testkit::{Reply, Stack};
+use ferrostack_testkit::{Reply, Served};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-struct Volume {
-    s: Stack,
-    api: String,
-    root: String,
-    project: String,
-}
-
-async fn start() -> Volume {
-    let mut s = Stack::start().await;
-    let (validator, quotas, projects) = (s.validator(), s.quotas.clone(), s.projects.clone());
-    let root = s
-        .serve(move |public_url| {
-            ferrostack_volume::router(ferrostack_volume::VolumeConfig {
-                public_url,
-                validator,
-                quotas,
-                projects,
-            })
+async fn start() -> Served {
+    Served::start("/v3", |s, public_url| {
+        ferrostack_volume::router(ferrostack_volume::VolumeConfig {
+            public_url,
+            validator: s.validator(),
+            quotas: s.quotas.clone(),
+            projects: s.projects.clone(),
         })
-        .await;
-    let project = s.project("myproject");
-    Volume {
-        api: format!("{root}/v3"),
-        root,
-        s,
-        project,
-    }
+    })
+    .await
 }
 
-impl Volume {
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.api, path)
-    }
-
-    async fn quota_set(&self, token: &str) -> Value {
-        let r = self
-            .s
-            .get(
-                &self.url(&format!("/os-quota-sets/{}", self.project)),
-                token,
-            )
+async fn quota_set(v: &Served, token: &str) -> Value {
+    let r =
+        v.s.get(&v.url(&format!("/os-quota-sets/{}", v.project)), token)
             .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        r.body["quota_set"].clone()
-    }
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["quota_set"].clone()
 }
 
 fn assert_fault(r: &Reply, code: u16, name: &str) -> String {
@@ -64,7 +37,7 @@ fn assert_fault(r: &Reply, code: u16, name: &str) -> String {
 async fn a_fresh_project_shows_cinders_defaults() {
     let v = start().await;
     let admin = v.s.admin_token().await;
-    let set = v.quota_set(&admin).await;
+    let set = quota_set(&v, &admin).await;
     assert_eq!(
         set,
         json!({"id": v.project, "volumes": 10, "snapshots": 10, "gigabytes": 1000,
@@ -117,7 +90,7 @@ async fn update_by_name_answers_the_new_limits_without_id() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["quota_set"]["volumes"], 5);
     assert!(r.body["quota_set"].get("id").is_none());
-    let set = v.quota_set(&admin).await;
+    let set = quota_set(&v, &admin).await;
     assert_eq!(
         (set["volumes"].clone(), set["gigabytes"].clone()),
         (json!(5), json!(200))
@@ -171,7 +144,7 @@ async fn delete_restores_the_defaults() {
         v.s.call(v.s.req(Method::DELETE, &v.url("/os-quota-sets/myproject"), &admin))
             .await;
     assert_eq!(r.status, 200);
-    assert_eq!(v.quota_set(&admin).await["volumes"], 10);
+    assert_eq!(quota_set(&v, &admin).await["volumes"], 10);
 }
 
 #[tokio::test]
@@ -205,7 +178,7 @@ async fn the_default_class_changes_defaults() {
 async fn bad_updates_are_400_and_change_nothing() {
     let v = start().await;
     let admin = v.s.admin_token().await;
-    let before = v.quota_set(&admin).await;
+    let before = quota_set(&v, &admin).await;
     for body in [
         json!({"quota_set": {"volumes": "five"}}),
         json!({"quota_set": {"volumes": -2}}),
@@ -237,7 +210,7 @@ async fn bad_updates_are_400_and_change_nothing() {
         assert_fault(&r, 400, "badRequest"),
         "Invalid input received: Bad key(s) in quota set: cores"
     );
-    assert_eq!(v.quota_set(&admin).await, before);
+    assert_eq!(quota_set(&v, &admin).await, before);
 }
 
 #[tokio::test]
@@ -257,7 +230,7 @@ async fn a_limit_below_usage_is_refused() {
         )
         .await;
     assert!(assert_fault(&r, 400, "badRequest").contains("Current usage is 3"));
-    assert_eq!(v.quota_set(&admin).await["volumes"], 10);
+    assert_eq!(quota_set(&v, &admin).await["volumes"], 10);
 }
 
 #[tokio::test]
@@ -303,14 +276,48 @@ async fn personas_get_what_cinders_policy_gives_them() {
         v.s.get(&v.url("/os-quota-class-sets/default"), &p.member)
             .await;
     assert_fault(&class, 403, "forbidden");
-    assert_eq!(v.quota_set(&p.admin).await["volumes"], 10);
+    assert_eq!(quota_set(&v, &p.admin).await["volumes"], 10);
 }
 
 #[tokio::test]
-async fn other_apis_are_501_in_cinders_shape() {
+async fn other_apis_want_a_token_then_are_501_in_cinders_shape() {
     let v = start().await;
-    let r = v.s.get(&v.url("/volumes"), "").await;
+    let admin = v.s.admin_token().await;
+    let member = v.s.user_token("member", &v.project, "member").await;
+    let unbuilt = [
+        v.url(&format!("/{}/volumes", v.project)),
+        v.url("/volumes"),
+        v.url("/volumes/detail"),
+        v.url(&format!("/{}/types/abc", v.project)),
+        // Deeper than a built route: still the catch-all.
+        v.url(&format!("/os-quota-sets/{}/defaults/more", v.project)),
+    ];
+    for url in &unbuilt {
+        v.s.get(url, "").await.assert_unauthorized();
+        v.s.get(url, "not-a-token").await.assert_unauthorized();
+        for token in [&admin, &member] {
+            let r = v.s.get(url, token).await;
+            let message = assert_fault(&r, 501, "notImplemented");
+            assert!(message.contains("not implemented"), "{message}");
+        }
+    }
+    let create = v.url(&format!("/{}/volumes", v.project));
+    let body = json!({"volume": {"size": 1}});
+    v.s.send(Method::POST, &create, "", body.clone())
+        .await
+        .assert_unauthorized();
+    let r = v.s.send(Method::POST, &create, &member, body).await;
     assert_fault(&r, 501, "notImplemented");
+    let delete = v.url(&format!("/{}/volumes/abc", v.project));
+    v.s.send(Method::DELETE, &delete, "", json!({}))
+        .await
+        .assert_unauthorized();
+}
+
+#[tokio::test]
+async fn discovery_stays_public_beside_the_catch_all() {
+    let v = start().await;
     let versions = v.s.get(&format!("{}/", v.root), "").await;
     assert_eq!(versions.status, 300);
+    assert_eq!(v.s.get(&v.url("/"), "").await.status, 200);
 }
