@@ -7,32 +7,13 @@
 mod common;
 
 use common::{assert_fault, keys, Compute};
-use ferrostack_testkit::Reply;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 impl Compute {
-    async fn send_at(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        version: &str,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut rb = self.s.req(method, &self.url(path), token);
-        if !version.is_empty() {
-            rb = rb.header("OpenStack-API-Version", format!("compute {version}"));
-        }
-        if let Some(body) = body {
-            rb = rb.json(&body);
-        }
-        self.s.call(rb).await
-    }
-
     async fn flavor(&self, admin: &str, body: Value) -> Value {
         let r = self
-            .send_at(
+            .at(
                 Method::POST,
                 "/flavors",
                 admin,
@@ -160,26 +141,26 @@ async fn description_is_set_at_create_and_update_from_2_55() {
     let admin = c.s.admin_token().await;
     let body = json!({"flavor": {"name": "d", "ram": 1, "vcpus": 1, "disk": 1, "id": "d", "description": "first"}});
     let r = c
-        .send_at(Method::POST, "/flavors", &admin, "2.54", Some(body.clone()))
+        .at(Method::POST, "/flavors", &admin, "2.54", Some(body.clone()))
         .await;
     assert_fault(&r, 400, "badRequest");
     let r = c
-        .send_at(Method::POST, "/flavors", &admin, "2.55", Some(body))
+        .at(Method::POST, "/flavors", &admin, "2.55", Some(body))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["flavor"]["description"], "first");
     let put = json!({"flavor": {"description": "second"}});
     let old = c
-        .send_at(Method::PUT, "/flavors/d", &admin, "2.54", Some(put.clone()))
+        .at(Method::PUT, "/flavors/d", &admin, "2.54", Some(put.clone()))
         .await;
     assert_fault(&old, 404, "itemNotFound");
     let r = c
-        .send_at(Method::PUT, "/flavors/d", &admin, "2.55", Some(put))
+        .at(Method::PUT, "/flavors/d", &admin, "2.55", Some(put))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["flavor"]["description"], "second");
     let bad = c
-        .send_at(
+        .at(
             Method::PUT,
             "/flavors/d",
             &admin,
@@ -189,7 +170,7 @@ async fn description_is_set_at_create_and_update_from_2_55() {
         .await;
     assert_fault(&bad, 400, "badRequest");
     let missing = c
-        .send_at(
+        .at(
             Method::PUT,
             "/flavors/nope",
             &admin,
@@ -207,7 +188,7 @@ async fn duplicate_name_or_id_is_409_and_creates_nothing() {
     c.tiny(&admin, "m1.tiny", "1").await;
     for (name, id) in [("m1.tiny", "2"), ("other", "1")] {
         let r = c
-            .send_at(
+            .at(
                 Method::POST,
                 "/flavors",
                 &admin,
@@ -240,7 +221,7 @@ async fn bad_create_bodies_are_400_and_create_nothing() {
         json!({"flavour": {}}),
     ] {
         let r = c
-            .send_at(Method::POST, "/flavors", &admin, "", Some(body.clone()))
+            .at(Method::POST, "/flavors", &admin, "", Some(body.clone()))
             .await;
         let m = assert_fault(&r, 400, "badRequest");
         assert!(!m.is_empty(), "{body}");
@@ -264,15 +245,13 @@ async fn only_admins_create_update_and_delete() {
     let body = json!({"flavor": {"name": "y", "ram": 1, "vcpus": 1, "disk": 1}});
     for token in [&p.member, &p.reader] {
         let r = c
-            .send_at(Method::POST, "/flavors", token, "", Some(body.clone()))
+            .at(Method::POST, "/flavors", token, "", Some(body.clone()))
             .await;
         assert_fault(&r, 403, "forbidden");
-        let r = c
-            .send_at(Method::DELETE, "/flavors/1", token, "", None)
-            .await;
+        let r = c.at(Method::DELETE, "/flavors/1", token, "", None).await;
         assert_fault(&r, 403, "forbidden");
         let r = c
-            .send_at(
+            .at(
                 Method::POST,
                 "/flavors/1/os-extra_specs",
                 token,
@@ -292,18 +271,14 @@ async fn delete_is_202_then_404() {
     let c = Compute::start().await;
     let admin = c.s.admin_token().await;
     c.tiny(&admin, "m1.tiny", "1").await;
-    let r = c
-        .send_at(Method::DELETE, "/flavors/1", &admin, "", None)
-        .await;
+    let r = c.at(Method::DELETE, "/flavors/1", &admin, "", None).await;
     assert_eq!(r.status, 202);
     assert_fault(
         &c.s.get(&c.url("/flavors/1"), &admin).await,
         404,
         "itemNotFound",
     );
-    let again = c
-        .send_at(Method::DELETE, "/flavors/1", &admin, "", None)
-        .await;
+    let again = c.at(Method::DELETE, "/flavors/1", &admin, "", None).await;
     assert_fault(&again, 404, "itemNotFound");
     // The id and name are free again.
     c.tiny(&admin, "m1.tiny", "1").await;
@@ -370,7 +345,7 @@ async fn a_private_flavor_is_seen_only_by_projects_given_access() {
         "itemNotFound",
     );
     let r = c
-        .send_at(
+        .at(
             Method::POST,
             "/flavors/p/action",
             &p.admin,
@@ -403,7 +378,7 @@ async fn a_private_flavor_is_seen_only_by_projects_given_access() {
     );
     // Twice is a conflict; removing takes the access away.
     let twice = c
-        .send_at(
+        .at(
             Method::POST,
             "/flavors/p/action",
             &p.admin,
@@ -413,7 +388,7 @@ async fn a_private_flavor_is_seen_only_by_projects_given_access() {
         .await;
     assert_fault(&twice, 409, "conflictingRequest");
     let r = c
-        .send_at(
+        .at(
             Method::POST,
             "/flavors/p/action",
             &p.admin,
@@ -429,7 +404,7 @@ async fn a_private_flavor_is_seen_only_by_projects_given_access() {
         "itemNotFound",
     );
     let gone = c
-        .send_at(
+        .at(
             Method::POST,
             "/flavors/p/action",
             &p.admin,
@@ -452,7 +427,7 @@ async fn access_actions_refuse_public_flavors_unknown_projects_and_actions() {
     )
     .await;
     let r = c
-        .send_at(
+        .at(
             Method::POST,
             "/flavors/1/action",
             &admin,
@@ -463,7 +438,7 @@ async fn access_actions_refuse_public_flavors_unknown_projects_and_actions() {
     assert_fault(&r, 409, "conflictingRequest");
     // Before 2.7 Nova records it.
     let r = c
-        .send_at(
+        .at(
             Method::POST,
             "/flavors/1/action",
             &admin,
@@ -478,7 +453,7 @@ async fn access_actions_refuse_public_flavors_unknown_projects_and_actions() {
         "itemNotFound",
     );
     let r = c
-        .send_at(
+        .at(
             Method::POST,
             "/flavors/p/action",
             &admin,
@@ -488,7 +463,7 @@ async fn access_actions_refuse_public_flavors_unknown_projects_and_actions() {
         .await;
     assert_fault(&r, 400, "badRequest");
     let r = c
-        .send_at(
+        .at(
             Method::POST,
             "/flavors/p/action",
             &admin,
@@ -501,7 +476,7 @@ async fn access_actions_refuse_public_flavors_unknown_projects_and_actions() {
         "There is no such action: fly"
     );
     let r = c
-        .send_at(
+        .at(
             Method::POST,
             "/flavors/p/action",
             &admin,
@@ -605,7 +580,7 @@ async fn extra_specs_crud() {
     let p = c.s.personas(&c.project).await;
     c.tiny(&p.admin, "m1.tiny", "1").await;
     let r = c
-        .send_at(
+        .at(
             Method::POST,
             "/flavors/1/os-extra_specs",
             &p.admin,
@@ -627,7 +602,7 @@ async fn extra_specs_crud() {
             .await;
     assert_eq!(one.body, json!({"hw:cpu_policy": "shared"}));
     let put = c
-        .send_at(
+        .at(
             Method::PUT,
             "/flavors/1/os-extra_specs/hw:cpu_policy",
             &p.admin,
@@ -637,7 +612,7 @@ async fn extra_specs_crud() {
         .await;
     assert_eq!(put.status, 200, "{}", put.body);
     let mismatch = c
-        .send_at(
+        .at(
             Method::PUT,
             "/flavors/1/os-extra_specs/hw:cpu_policy",
             &p.admin,
@@ -650,7 +625,7 @@ async fn extra_specs_crud() {
         "Request body and URI mismatch"
     );
     let many = c
-        .send_at(
+        .at(
             Method::PUT,
             "/flavors/1/os-extra_specs/a",
             &p.admin,
@@ -660,7 +635,7 @@ async fn extra_specs_crud() {
         .await;
     assert_fault(&many, 400, "badRequest");
     let del = c
-        .send_at(
+        .at(
             Method::DELETE,
             "/flavors/1/os-extra_specs/quota:cpu_shares",
             &p.admin,
@@ -699,7 +674,7 @@ async fn bad_extra_specs_are_400_and_change_nothing() {
         json!({"specs": {}}),
     ] {
         let r = c
-            .send_at(
+            .at(
                 Method::POST,
                 "/flavors/1/os-extra_specs",
                 &admin,
@@ -711,7 +686,7 @@ async fn bad_extra_specs_are_400_and_change_nothing() {
     }
     let invalid = json!({"extra_specs": {"hw:cpu_policy": "sometimes"}});
     let r = c
-        .send_at(
+        .at(
             Method::POST,
             "/flavors/1/os-extra_specs",
             &admin,
@@ -724,7 +699,7 @@ async fn bad_extra_specs_are_400_and_change_nothing() {
     assert_eq!(list.body, json!({"extra_specs": {}}));
     // Before 2.86 Nova did not validate.
     let r = c
-        .send_at(
+        .at(
             Method::POST,
             "/flavors/1/os-extra_specs",
             &admin,

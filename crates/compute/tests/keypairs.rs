@@ -9,7 +9,7 @@ mod common;
 use common::{assert_fault, keys, Compute};
 use ferrostack_testkit::Reply;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const ED25519: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOYqNB63LMemG1AwEE2HXt/r49qchkOVW0IqgznlqyBF test";
@@ -17,26 +17,8 @@ const ED25519: &str =
 const ED25519_MD5: &str = "31:5a:f2:62:20:1a:bb:3e:59:06:13:00:30:3a:12:b0";
 
 impl Compute {
-    async fn kp(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        version: &str,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut rb = self.s.req(method, &self.url(path), token);
-        if !version.is_empty() {
-            rb = rb.header("OpenStack-API-Version", format!("compute {version}"));
-        }
-        if let Some(body) = body {
-            rb = rb.json(&body);
-        }
-        self.s.call(rb).await
-    }
-
     async fn import(&self, token: &str, version: &str, name: &str) -> Reply {
-        self.kp(
+        self.at(
             Method::POST,
             "/os-keypairs",
             token,
@@ -47,7 +29,7 @@ impl Compute {
     }
 
     async fn key_names(&self, token: &str, path: &str) -> Vec<String> {
-        let r = self.kp(Method::GET, path, token, "2.35", None).await;
+        let r = self.at(Method::GET, path, token, "2.35", None).await;
         assert_eq!(r.status, 200, "{}", r.body);
         r.body["keypairs"]
             .as_array()
@@ -94,7 +76,7 @@ async fn import_then_show_list_and_delete_at_2_1() {
         ED25519_MD5
     );
     let del = c
-        .kp(Method::DELETE, "/os-keypairs/mykey", &member, "", None)
+        .at(Method::DELETE, "/os-keypairs/mykey", &member, "", None)
         .await;
     assert_eq!(del.status, 202);
     assert_fault(
@@ -103,7 +85,7 @@ async fn import_then_show_list_and_delete_at_2_1() {
         "itemNotFound",
     );
     let again = c
-        .kp(Method::DELETE, "/os-keypairs/mykey", &member, "", None)
+        .at(Method::DELETE, "/os-keypairs/mykey", &member, "", None)
         .await;
     assert_fault(&again, 404, "itemNotFound");
 }
@@ -118,7 +100,7 @@ async fn from_2_2_type_is_shown_create_is_201_and_delete_204() {
     let shown = c.get_at("/os-keypairs/k", &member, "2.2").await;
     assert_eq!(shown.body["keypair"]["type"], "ssh");
     let del = c
-        .kp(Method::DELETE, "/os-keypairs/k", &member, "2.2", None)
+        .at(Method::DELETE, "/os-keypairs/k", &member, "2.2", None)
         .await;
     assert_eq!(del.status, 204);
 }
@@ -128,7 +110,7 @@ async fn a_generated_key_returns_its_private_key_once() {
     let c = Compute::start().await;
     let member = c.s.user_token("m", &c.project, "member").await;
     let r = c
-        .kp(
+        .at(
             Method::POST,
             "/os-keypairs",
             &member,
@@ -154,7 +136,7 @@ async fn a_generated_key_returns_its_private_key_once() {
     );
     // 2.92 requires public_key.
     let r = c
-        .kp(
+        .at(
             Method::POST,
             "/os-keypairs",
             &member,
@@ -197,7 +179,7 @@ async fn fingerprint_matches_ssh_keygen() {
     let c = Compute::start().await;
     let member = c.s.user_token("m", &c.project, "member").await;
     let r = c
-        .kp(
+        .at(
             Method::POST,
             "/os-keypairs",
             &member,
@@ -227,7 +209,7 @@ async fn garbage_keys_and_bad_names_are_400_and_create_nothing() {
         json!({"key": {}}),
     ] {
         let r = c
-            .kp(
+            .at(
                 Method::POST,
                 "/os-keypairs",
                 &member,
@@ -275,7 +257,7 @@ async fn another_users_key_pair_is_not_found() {
         "itemNotFound",
     );
     let del = c
-        .kp(Method::DELETE, "/os-keypairs/shared-name", &bob, "", None)
+        .at(Method::DELETE, "/os-keypairs/shared-name", &bob, "", None)
         .await;
     assert_fault(&del, 404, "itemNotFound");
     assert!(c.key_names(&bob, "/os-keypairs").await.is_empty());
@@ -300,7 +282,7 @@ async fn admins_reach_other_users_key_pairs_with_user_id_from_2_10() {
             .await;
     let bob = c.s.user_token("bob", &c.project, "member").await;
     // Admin creates a key for alice.
-    let r = c.kp(Method::POST, "/os-keypairs", &admin, "2.10",
+    let r = c.at(Method::POST, "/os-keypairs", &admin, "2.10",
         Some(json!({"keypair": {"name": "for-alice", "public_key": ED25519, "user_id": alice_id}}))).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["keypair"]["user_id"], json!(alice_id));
@@ -322,7 +304,7 @@ async fn admins_reach_other_users_key_pairs_with_user_id_from_2_10() {
         .await;
     assert_eq!(show.status, 200);
     let del = c
-        .kp(
+        .at(
             Method::DELETE,
             &format!("/os-keypairs/for-alice?user_id={alice_id}"),
             &admin,
@@ -396,7 +378,7 @@ async fn key_pairs_count_against_the_quota_per_user() {
     assert_eq!(c.key_names(&member, "/os-keypairs").await, ["k1", "k2"]);
     // Deleting gives the unit back.
     assert_eq!(
-        c.kp(Method::DELETE, "/os-keypairs/k1", &member, "2.2", None)
+        c.at(Method::DELETE, "/os-keypairs/k1", &member, "2.2", None)
             .await
             .status,
         204
@@ -414,7 +396,7 @@ async fn an_x509_certificate_is_imported_with_a_sha1_fingerprint() {
     // A minimal DER SEQUENCE wrapped as PEM: enough for the shape checks.
     let cert = "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n";
     let r = c
-        .kp(
+        .at(
             Method::POST,
             "/os-keypairs",
             &member,

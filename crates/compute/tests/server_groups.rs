@@ -8,33 +8,14 @@ mod common;
 
 use common::{assert_fault, keys, Compute};
 use ferrostack_store::server::{Instance, ServerStore};
-use ferrostack_testkit::Reply;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 impl Compute {
-    async fn sg(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        version: &str,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut rb = self.s.req(method, &self.url(path), token);
-        if !version.is_empty() {
-            rb = rb.header("OpenStack-API-Version", format!("compute {version}"));
-        }
-        if let Some(body) = body {
-            rb = rb.json(&body);
-        }
-        self.s.call(rb).await
-    }
-
     /// Create a group the pre-2.64 way; return its id.
     async fn group(&self, token: &str, name: &str, policy: &str) -> String {
         let r = self
-            .sg(
+            .at(
                 Method::POST,
                 "/os-server-groups",
                 token,
@@ -48,7 +29,7 @@ impl Compute {
 
     async fn group_names(&self, token: &str, query: &str) -> Vec<String> {
         let r = self
-            .sg(
+            .at(
                 Method::GET,
                 &format!("/os-server-groups{query}"),
                 token,
@@ -92,7 +73,7 @@ async fn create_show_list_and_delete_at_2_1() {
     let c = Compute::start().await;
     let p = c.s.personas(&c.project).await;
     let r = c
-        .sg(
+        .at(
             Method::POST,
             "/os-server-groups",
             &p.member,
@@ -108,13 +89,13 @@ async fn create_show_list_and_delete_at_2_1() {
     assert_eq!(g["members"], json!([]));
     let id = g["id"].as_str().unwrap();
     let path = format!("/os-server-groups/{id}");
-    let shown = c.sg(Method::GET, &path, &p.reader, "", None).await;
+    let shown = c.at(Method::GET, &path, &p.reader, "", None).await;
     assert_eq!(shown.status, 200, "{}", shown.body);
     assert_eq!(shown.body["server_group"], *g);
     assert_eq!(c.group_names(&p.reader, "").await, ["web"]);
-    let del = c.sg(Method::DELETE, &path, &p.member, "", None).await;
+    let del = c.at(Method::DELETE, &path, &p.member, "", None).await;
     assert_eq!(del.status, 204, "{}", del.body);
-    let gone = c.sg(Method::GET, &path, &p.member, "", None).await;
+    let gone = c.at(Method::GET, &path, &p.member, "", None).await;
     let m = assert_fault(&gone, 404, "itemNotFound");
     assert_eq!(m, format!("Instance group {id} could not be found."));
 }
@@ -125,7 +106,7 @@ async fn each_microversion_has_its_shape() {
     let member = c.s.user_token("m", &c.project, "member").await;
     let id = c.group(&member, "g", "affinity").await;
     let path = format!("/os-server-groups/{id}");
-    let at = |v: &'static str| c.sg(Method::GET, &path, &member, v, None);
+    let at = |v: &'static str| c.at(Method::GET, &path, &member, v, None);
     let r = at("2.13").await;
     assert_eq!(
         keys(&r.body["server_group"]),
@@ -159,7 +140,7 @@ async fn each_microversion_has_its_shape() {
     // Soft policies from 2.15.
     let soft = json!({"server_group": {"name": "s", "policies": ["soft-anti-affinity"]}});
     let r = c
-        .sg(
+        .at(
             Method::POST,
             "/os-server-groups",
             &member,
@@ -169,7 +150,7 @@ async fn each_microversion_has_its_shape() {
         .await;
     assert_fault(&r, 400, "badRequest");
     let r = c
-        .sg(
+        .at(
             Method::POST,
             "/os-server-groups",
             &member,
@@ -185,7 +166,7 @@ async fn each_microversion_has_its_shape() {
 
     // 2.64: policy and rules, and policies refused.
     let r = c
-        .sg(
+        .at(
             Method::POST,
             "/os-server-groups",
             &member,
@@ -196,7 +177,7 @@ async fn each_microversion_has_its_shape() {
     let m = assert_fault(&r, 400, "badRequest");
     assert!(m.contains("'policies' was unexpected"), "{m}");
     let r = c
-        .sg(
+        .at(
             Method::POST,
             "/os-server-groups",
             &member,
@@ -213,7 +194,7 @@ async fn each_microversion_has_its_shape() {
         json!({"max_server_per_host": 3})
     );
     let r = c
-        .sg(
+        .at(
             Method::POST,
             "/os-server-groups",
             &member,
@@ -233,7 +214,7 @@ async fn another_projects_group_is_not_found_except_for_admins() {
     let id = c.group(&p.member, "mine", "affinity").await;
     let path = format!("/os-server-groups/{id}");
     for method in [Method::GET, Method::DELETE] {
-        let r = c.sg(method, &path, &p.outsider, "", None).await;
+        let r = c.at(method, &path, &p.outsider, "", None).await;
         assert_fault(&r, 404, "itemNotFound");
     }
     assert!(c.group_names(&p.outsider, "").await.is_empty());
@@ -245,11 +226,11 @@ async fn another_projects_group_is_not_found_except_for_admins() {
     // Admins see every project's with all_projects, and any by id.
     assert!(c.group_names(&p.admin, "").await.is_empty());
     assert_eq!(c.group_names(&p.admin, "?all_projects=1").await, ["mine"]);
-    let shown = c.sg(Method::GET, &path, &p.admin, "", None).await;
+    let shown = c.at(Method::GET, &path, &p.admin, "", None).await;
     assert_eq!(shown.status, 200, "{}", shown.body);
     // Readers may look but not create.
     let r = c
-        .sg(
+        .at(
             Method::POST,
             "/os-server-groups",
             &p.reader,
@@ -271,11 +252,11 @@ async fn lists_page_with_limit_and_offset() {
     assert_eq!(c.group_names(&member, "?offset=1").await, ["b", "c"]);
     assert_eq!(c.group_names(&member, "?limit=1&offset=2").await, ["c"]);
     let r = c
-        .sg(Method::GET, "/os-server-groups?limit=x", &member, "", None)
+        .at(Method::GET, "/os-server-groups?limit=x", &member, "", None)
         .await;
     assert_fault(&r, 400, "badRequest");
     let r = c
-        .sg(
+        .at(
             Method::GET,
             "/os-server-groups?bogus=1",
             &member,
@@ -308,7 +289,7 @@ async fn members_are_the_servers_not_deleted() {
         })
         .unwrap();
     let r = c
-        .sg(
+        .at(
             Method::GET,
             &format!("/os-server-groups/{id}"),
             &member,
@@ -335,7 +316,7 @@ async fn the_server_groups_quota_is_taken_and_given_back() {
     let first = c.group(&p.member, "one", "affinity").await;
     let body = json!({"server_group": {"name": "two", "policies": ["affinity"]}});
     let r = c
-        .sg(
+        .at(
             Method::POST,
             "/os-server-groups",
             &p.member,
@@ -354,7 +335,7 @@ async fn the_server_groups_quota_is_taken_and_given_back() {
         .await;
     assert_eq!(detail.body["quota_set"]["server_groups"]["in_use"], 1);
     let del = c
-        .sg(
+        .at(
             Method::DELETE,
             &format!("/os-server-groups/{first}"),
             &p.member,
@@ -364,7 +345,7 @@ async fn the_server_groups_quota_is_taken_and_given_back() {
         .await;
     assert_eq!(del.status, 204);
     let r = c
-        .sg(Method::POST, "/os-server-groups", &p.member, "", Some(body))
+        .at(Method::POST, "/os-server-groups", &p.member, "", Some(body))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
 }

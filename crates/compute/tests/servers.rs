@@ -19,14 +19,7 @@ const V: &str = "2.96";
 
 impl Compute {
     async fn call_at(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Reply {
-        let mut rb = self
-            .s
-            .req(method, &self.url(path), token)
-            .header("OpenStack-API-Version", format!("compute {V}"));
-        if let Some(body) = body {
-            rb = rb.json(&body);
-        }
-        self.s.call(rb).await
+        self.at(method, path, token, V, body).await
     }
 
     async fn flavor(&self, admin: &str, id: &str, vcpus: i64, ram: i64, disk: i64) {

@@ -6,33 +6,13 @@ use super::Compute;
 use ferrostack_common::time::now_micros;
 use ferrostack_store::placement::{Allocation, Inventory, PlacementStore};
 use ferrostack_store::server::{ComputeService, Instance, ServerStore};
-use ferrostack_testkit::Reply;
-use reqwest::Method;
-use serde_json::{json, Value};
+
+use serde_json::json;
 
 /// The one server the fixtures make.
 pub const VM: &str = "aaaaaaaa-0000-0000-0000-000000000001";
 
 impl Compute {
-    /// `method path` as `token` at microversion `version` (none when empty).
-    pub async fn at(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        version: &str,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut rb = self.s.req(method, &self.url(path), token);
-        if !version.is_empty() {
-            rb = rb.header("OpenStack-API-Version", format!("compute {version}"));
-        }
-        if let Some(body) = body {
-            rb = rb.json(&body);
-        }
-        self.s.call(rb).await
-    }
-
     /// A compute service on `host` that last reported `age_secs` ago.
     pub fn service(&self, host: &str, zone: &str, age_secs: i64) -> ComputeService {
         let now = now_micros();

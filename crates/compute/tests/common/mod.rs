@@ -6,6 +6,7 @@
 pub mod fixtures;
 
 use ferrostack_testkit::{Reply, Stack};
+use reqwest::Method;
 use serde_json::Value;
 
 /// A stack with the compute API served and a project named `myproject`.
@@ -147,6 +148,25 @@ impl Compute {
     /// `{api}{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.api, path)
+    }
+
+    /// `method path` as `token` at microversion `version` (none when empty).
+    pub async fn at(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        version: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut rb = self.s.req(method, &self.url(path), token);
+        if !version.is_empty() {
+            rb = rb.header("OpenStack-API-Version", format!("compute {version}"));
+        }
+        if let Some(body) = body {
+            rb = rb.json(&body);
+        }
+        self.s.call(rb).await
     }
 
     /// GET `path` as `token` at microversion `version` (none when empty).
