@@ -482,6 +482,10 @@ async fn another_projects_server_is_not_found_and_bad_input_creates_nothing() {
         (json!({"user_data": "%%%"}), "user_data"),
         (json!({"min_count": 0}), "min_count"),
         (
+            json!({"availability_zone": "elsewhere"}),
+            "availability zone is not available",
+        ),
+        (
             json!({"block_device_mapping_v2": [{"source_type": "volume", "destination_type": "volume", "uuid": "v", "boot_index": 0}]}),
             "volumes",
         ),

@@ -328,6 +328,18 @@ fn parse_create(
             forced_host = Some(host.split(':').next().unwrap_or(host).to_string());
         }
     }
+    if let Some(z) = &zone {
+        let known = state
+            .servers
+            .list_services()?
+            .iter()
+            .any(|s| s.binary == "nova-compute" && &s.zone == z);
+        if !known {
+            return Err(ComputeError::BadRequest(
+                "The requested availability zone is not available".into(),
+            ));
+        }
+    }
     if v.at_least(74) {
         if let Some(h) = string_field(server, "host", 255)? {
             if !caller.is_admin() {
