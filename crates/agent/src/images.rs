@@ -61,24 +61,44 @@ impl LocalBaseImages {
     /// Removes cache entries whose image id is not in `in_use`; returns how
     /// many. Only image entries are touched (not temporary files of an
     /// `ensure` in progress). A missing cache directory is empty.
-    pub fn prune(&self, in_use: &BTreeSet<String>) -> io::Result<usize> {
+    pub fn prune(
+        &self,
+        in_use: &BTreeSet<String>,
+        min_age: std::time::Duration,
+    ) -> io::Result<usize> {
+        use std::os::unix::fs::MetadataExt;
         let entries = match std::fs::read_dir(&self.cache_dir) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(e),
         };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64;
         let mut removed = 0;
         for e in entries {
             let e = e?;
             let Some(name) = e.file_name().to_str().map(str::to_owned) else {
                 continue;
             };
-            if is_plain_uuid(&name) && !in_use.contains(&name) {
-                match std::fs::remove_file(e.path()) {
-                    Ok(()) => removed += 1,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
+            if !is_plain_uuid(&name) || in_use.contains(&name) {
+                continue;
+            }
+            // Linking an entry in changes its inode's ctime: an entry made
+            // for a spawn that is not in `in_use` yet is young, and kept.
+            let changed = match e.metadata() {
+                Ok(m) => m.ctime(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if now.saturating_sub(changed) < min_age.as_secs() as i64 {
+                continue;
+            }
+            match std::fs::remove_file(e.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(removed)

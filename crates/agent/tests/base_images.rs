@@ -82,7 +82,18 @@ async fn links_verifies_caches_and_prunes() {
         images.ensure(i, BaseFormat::Raw).await.expect("ensure");
     }
     let in_use = BTreeSet::from([keep.clone()]);
-    assert_eq!(images.prune(&in_use).expect("prune"), 1);
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(
+        images.prune(&in_use, hour).expect("prune"),
+        0,
+        "entries linked just now are young and kept"
+    );
+    assert_eq!(
+        images
+            .prune(&in_use, std::time::Duration::ZERO)
+            .expect("prune"),
+        1
+    );
     assert_eq!(cache_names(&images), vec![keep]);
 }
 

@@ -204,6 +204,20 @@ impl HostLink {
         Ok(())
     }
 
+    /// The images the servers on `host` were booted from (what a base
+    /// image cache must keep).
+    pub fn images_in_use(&self, host: &str) -> StoreResult<std::collections::BTreeSet<String>> {
+        let rows = self.servers.list_instances(&InstanceFilter {
+            host: Some(host.to_string()),
+            ..Default::default()
+        })?;
+        let mut out = std::collections::BTreeSet::new();
+        for row in rows {
+            out.insert(doc(&row).map_err(to_store)?.image_id);
+        }
+        Ok(out)
+    }
+
     /// Finish the delete of `uuid`: the row is marked deleted and what it
     /// held (quota, placement, group membership) is released. Idempotent.
     pub fn finish_delete(&self, uuid: &str) -> StoreResult<()> {

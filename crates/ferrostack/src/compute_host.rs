@@ -166,15 +166,18 @@ pub async fn run(
     let inventory = InventoryConfig::default();
     link.register_host(&plan.name, "nova", &caps, &inventory)
         .context("cannot register the compute host")?;
+    let base_images = match plan.driver {
+        Driver::Qemu => Some(Arc::new(LocalBaseImages::new(
+            plan.data_dir.join("images"),
+            plan.instances_dir.join("_base"),
+        ))),
+        Driver::Fake => None,
+    };
     let config = AgentConfig {
         snapshot_dir: Some(plan.data_dir.join("snapshots")),
-        images: match plan.driver {
-            Driver::Qemu => Some(Arc::new(LocalBaseImages::new(
-                plan.data_dir.join("images"),
-                plan.instances_dir.join("_base"),
-            ))),
-            Driver::Fake => None,
-        },
+        images: base_images
+            .clone()
+            .map(|b| b as Arc<dyn ferrostack_agent::BaseImages>),
         ..AgentConfig::default()
     };
     let heartbeat = {
@@ -182,11 +185,17 @@ pub async fn run(
             (link.clone(), plan.name.clone(), caps.clone(), stop.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(10));
+            let mut prune = tokio::time::interval(BASE_PRUNE_INTERVAL);
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
                         if let Err(e) = link.register_host(&name, "nova", &caps, &inventory) {
                             tracing::warn!(error = %e, "compute host heartbeat failed");
+                        }
+                    }
+                    _ = prune.tick() => {
+                        if let Some(cache) = &base_images {
+                            prune_bases(&link, &name, cache);
                         }
                     }
                     r = stop.changed() => if r.is_err() || *stop.borrow() { break },
@@ -197,6 +206,27 @@ pub async fn run(
     Agent::run(plan.name.clone(), link.clone(), link, hv, config, stop).await;
     heartbeat.abort();
     Ok(())
+}
+
+/// How often unused base images leave the cache.
+const BASE_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Remove cached base images no server on the host was booted from (and
+/// that were not linked in the last hour, so a boot in flight keeps its
+/// base). Deleting a cache entry never touches the image service's copy.
+fn prune_bases(link: &HostLink, host: &str, cache: &LocalBaseImages) {
+    let in_use = match link.images_in_use(host) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the images in use; base cache not pruned");
+            return;
+        }
+    };
+    match cache.prune(&in_use, BASE_PRUNE_INTERVAL) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "unused base images pruned"),
+        Err(e) => tracing::warn!(error = %e, "pruning the base image cache failed"),
+    }
 }
 
 /// The default host name: the machine's, or `allinone`.
