@@ -142,7 +142,7 @@ async fn worker(
 }
 
 /// Nearest-rank percentile of sorted samples (zero when there are none).
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

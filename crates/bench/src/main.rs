@@ -1,6 +1,8 @@
-//! `ferrostack-bench`: how fast an identity service answers, as a table.
+//! `ferrostack-bench`: how fast ferrostack's APIs answer, as tables.
 //!
-//! A benchmark, not a test: it asserts nothing and prints figures. For each
+//! A benchmark, not a test: it asserts nothing and prints figures.
+//!
+//! `run` loads an identity service. For each
 //! identity operation (token validation, token issue, project list) and each
 //! concurrency (1, 10, 50 by default) it runs a closed loop for a few seconds
 //! (or a fixed number of requests) and reports requests per second, p50 and
@@ -13,17 +15,24 @@
 //! client shares the CPU with the server under test, and one thread is
 //! plenty to keep 50 connections busy. Connections are kept alive and
 //! reused, as OpenStack clients do.
+//!
+//! `servers` boots and deletes servers through the compute API (see
+//! [`servers`]): Rally's boot-and-delete at several concurrencies, and
+//! sequential timings of a real hypervisor's boot split into control plane
+//! and QEMU. `scripts/bench-servers.sh` runs both against `allinone`.
 
 mod identity;
 mod load;
+mod procfs;
 mod report;
+mod servers;
 
 use std::error::Error;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::identity::{Credentials, Op, Target};
 use crate::load::{Budget, Cell};
@@ -32,7 +41,7 @@ use crate::load::{Budget, Cell};
 #[command(
     name = "ferrostack-bench",
     version,
-    about = "Identity API load benchmark"
+    about = "Identity and compute API benchmarks"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -43,6 +52,8 @@ struct Cli {
 enum Command {
     /// Load an identity endpoint and print a table.
     Run(Box<RunArgs>),
+    /// Boot and delete servers through the compute API and print tables.
+    Servers(Box<ServersArgs>),
     /// Compare two runs saved with `run --json`.
     Compare {
         /// The run to compare against (e.g. the Python Keystone).
@@ -52,8 +63,9 @@ enum Command {
     },
 }
 
-#[derive(Args, Debug)]
-struct RunArgs {
+/// Who to log in as: a project-scoped password login (defaults from `OS_*`).
+#[derive(Args, Debug, Clone)]
+pub struct Login {
     /// Identity v3 URL, e.g. http://127.0.0.1:5000/v3.
     #[arg(long, env = "OS_AUTH_URL")]
     url: String,
@@ -72,6 +84,24 @@ struct RunArgs {
     /// Domain of the project.
     #[arg(long, env = "OS_PROJECT_DOMAIN_NAME", default_value = "Default")]
     project_domain: String,
+}
+
+impl Login {
+    fn credentials(&self) -> Credentials {
+        Credentials {
+            username: self.username.clone(),
+            password: self.password.clone(),
+            project: self.project.clone(),
+            user_domain: self.user_domain.clone(),
+            project_domain: self.project_domain.clone(),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    login: Login,
     /// Concurrencies to run, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 10, 50])]
     concurrency: Vec<usize>,
@@ -99,6 +129,75 @@ struct RunArgs {
     json: Option<PathBuf>,
 }
 
+/// What `servers` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Rally's boot-and-delete, at each `--concurrency` (fake hypervisor).
+    BootDelete,
+    /// `--runs` sequential boots and deletes on QEMU, the boot split into
+    /// API, control plane and hypervisor.
+    QemuTiming,
+}
+
+#[derive(Args, Debug)]
+struct ServersArgs {
+    #[command(flatten)]
+    login: Login,
+    /// What to measure.
+    #[arg(long, value_enum, default_value_t = Scenario::BootDelete)]
+    scenario: Scenario,
+    /// Image file to upload and boot.
+    #[arg(long)]
+    image_file: PathBuf,
+    /// Disk format of the image file.
+    #[arg(long, default_value = "qcow2")]
+    image_format: String,
+    /// vCPUs of the flavor created for the run.
+    #[arg(long, default_value_t = 1)]
+    flavor_vcpus: u64,
+    /// RAM of the flavor, MiB.
+    #[arg(long, default_value_t = 64)]
+    flavor_ram: u64,
+    /// Root disk of the flavor, GiB (0: the image's size).
+    #[arg(long, default_value_t = 0)]
+    flavor_disk: u64,
+    /// boot-delete: concurrencies, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 10, 50])]
+    concurrency: Vec<usize>,
+    /// boot-delete: seconds per cell (ignored when --cycles is given).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// boot-delete: cycles per cell, instead of a duration.
+    #[arg(long)]
+    cycles: Option<u64>,
+    /// qemu-timing: sequential boots.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// qemu-timing: allinone's --instances-dir, to read each VM's pidfile time.
+    #[arg(long)]
+    instances_dir: Option<PathBuf>,
+    /// boot-delete: pid of the server under test, to report its CPU time
+    /// per cycle (read from /proc; a figure other load on the machine
+    /// barely changes).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Milliseconds between two polls of a server's status.
+    #[arg(long, default_value_t = 20)]
+    poll_ms: u64,
+    /// Seconds to wait for one state change before counting an error.
+    #[arg(long, default_value_t = 300)]
+    wait_timeout: u64,
+    /// Per-request timeout, seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Name of this run in titles.
+    #[arg(long, default_value = "servers")]
+    label: String,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
 fn parse_op(name: &str) -> Result<Op, String> {
     Op::from_name(name).ok_or_else(|| {
         let known: Vec<_> = Op::ALL.iter().map(|op| op.name()).collect();
@@ -109,6 +208,7 @@ fn parse_op(name: &str) -> Result<Op, String> {
 fn main() -> Result<(), Box<dyn Error>> {
     match Cli::parse().command {
         Command::Run(args) => run(*args),
+        Command::Servers(args) => run_servers(*args),
         Command::Compare {
             baseline,
             candidate,
@@ -148,10 +248,10 @@ fn run(args: RunArgs) -> Result<(), Box<dyn Error>> {
         Budget::Time(d) => format!("{:.1} s per cell", d.as_secs_f64()),
         Budget::Requests(n) => format!("{n} requests per cell"),
     };
-    let title = format!("{}: {} ({per_cell})", args.label, args.url);
+    let title = format!("{}: {} ({per_cell})", args.label, args.login.url);
     print!("{}", report::table(&title, &cells));
     if let Some(path) = &args.json {
-        let value = report::to_json(&args.label, &args.url, &cells);
+        let value = report::to_json(&args.label, &args.login.url, &cells);
         std::fs::write(path, serde_json::to_string_pretty(&value)? + "\n")
             .map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
@@ -164,16 +264,10 @@ async fn measure(args: &RunArgs, budget: Budget) -> Result<Vec<Cell>, Box<dyn Er
         .pool_max_idle_per_host(max_conc)
         .timeout(Duration::from_secs(args.timeout))
         .build()?;
-    let creds = Credentials {
-        username: args.username.clone(),
-        password: args.password.clone(),
-        project: args.project.clone(),
-        user_domain: args.user_domain.clone(),
-        project_domain: args.project_domain.clone(),
-    };
-    let target = Target::connect(client, &args.url, &creds)
+    let url = &args.login.url;
+    let target = Target::connect(client, url, &args.login.credentials())
         .await
-        .map_err(|e| format!("logging in to {}: {e}", args.url))?;
+        .map_err(|e| format!("logging in to {url}: {e}"))?;
     let target = Arc::new(target);
 
     let mut cells = Vec::new();
@@ -190,4 +284,98 @@ async fn measure(args: &RunArgs, budget: Budget) -> Result<Vec<Cell>, Box<dyn Er
         }
     }
     Ok(cells)
+}
+
+fn run_servers(args: ServersArgs) -> Result<(), Box<dyn Error>> {
+    let budget = match args.cycles {
+        Some(n) => Budget::Requests(n),
+        None => Budget::Time(Duration::try_from_secs_f64(args.duration)?),
+    };
+    let poll = servers::Polling {
+        interval: Duration::from_millis(args.poll_ms),
+        timeout: Duration::from_secs(args.wait_timeout),
+    };
+    // One thread, as for `run`: the server under test needs the cores more.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (cells, runs) = runtime.block_on(async {
+        let max_conc = args.concurrency.iter().copied().max().unwrap_or(1);
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(max_conc)
+            .timeout(Duration::from_secs(args.timeout))
+            .build()?;
+        let url = &args.login.url;
+        let mut cloud = servers::Cloud::login(client, url, &args.login.credentials())
+            .await
+            .map_err(|e| format!("logging in to {url}: {e}"))?;
+        let setup = servers::Setup {
+            image_file: args.image_file.clone(),
+            image_format: args.image_format.clone(),
+            vcpus: args.flavor_vcpus,
+            ram_mib: args.flavor_ram,
+            disk_gib: args.flavor_disk,
+        };
+        eprintln!("{}: {}", args.label, cloud.prepare(&setup).await?);
+        let cloud = Arc::new(cloud);
+        // Untimed: stops a broken setup here, fills QEMU's base image cache.
+        let warm = cloud
+            .cycle("bench-warm-up", poll)
+            .await
+            .map_err(|e| format!("warm-up boot-and-delete: {e}"))?;
+        eprintln!(
+            "{}: warm-up boot-and-delete {:.0} ms (ACTIVE after {:.0} ms)",
+            args.label,
+            warm.0.as_secs_f64() * 1000.0,
+            warm.1.as_secs_f64() * 1000.0
+        );
+        let (mut cells, mut runs) = (Vec::new(), Vec::new());
+        match args.scenario {
+            Scenario::BootDelete => {
+                for &concurrency in &args.concurrency {
+                    eprintln!("{}: boot-delete x{concurrency} ...", args.label);
+                    let cell = servers::boot_delete(
+                        cloud.clone(),
+                        concurrency,
+                        budget,
+                        poll,
+                        args.server_pid,
+                    );
+                    cells.push(cell.await);
+                }
+            }
+            Scenario::QemuTiming => {
+                let dir = args.instances_dir.as_deref();
+                runs = servers::qemu_timing(&cloud, args.runs, dir, poll).await?;
+            }
+        }
+        Ok::<_, Box<dyn Error>>((cells, runs))
+    })?;
+
+    let url = &args.login.url;
+    let poll_note = format!("poll every {} ms", args.poll_ms);
+    if args.scenario == Scenario::BootDelete {
+        let per_cell = match budget {
+            Budget::Time(d) => format!("{:.1} s per cell", d.as_secs_f64()),
+            Budget::Requests(n) => format!("{n} cycles per cell"),
+        };
+        let title = format!(
+            "{}: boot-and-delete, {url} ({per_cell}, {poll_note})",
+            args.label
+        );
+        print!("{}", report::cycles_table(&title, &cells));
+    } else {
+        let title = format!(
+            "{}: {} sequential boots, {url} ({poll_note})",
+            args.label,
+            runs.len()
+        );
+        print!("{}", report::spawn_table(&title, &runs));
+    }
+    if let Some(path) = &args.json {
+        let value = report::servers_json(&args.label, url, &cells, &runs);
+        std::fs::write(path, serde_json::to_string_pretty(&value)? + "\n")
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok(())
 }

@@ -1,11 +1,14 @@
 //! Tables for people and JSON for scripts, plus the side-by-side comparison
-//! of two saved runs (`ferrostack-bench compare`).
+//! of two saved runs (`ferrostack-bench compare`). The servers tables put
+//! throughput first and in servers per second, the unit Rally reports
+//! capacity in, with times in milliseconds.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::load::Cell;
+use crate::load::{percentile, Cell};
+use crate::servers::{CycleCell, SpawnRun};
 
 /// Renders the measurements of one run as a fixed-width table.
 pub fn table(title: &str, cells: &[Cell]) -> String {
@@ -52,6 +55,124 @@ pub fn to_json(label: &str, url: &str, cells: &[Cell]) -> Value {
         })
         .collect();
     json!({"label": label, "url": url, "cells": cells})
+}
+
+/// The boot-and-delete cells as a table.
+pub fn cycles_table(title: &str, cells: &[CycleCell]) -> String {
+    let mut out = format!("{title}\n");
+    out += &format!(
+        "{:<12} {:>5} {:>7} {:>10} {:>13} {:>13} {:>14} {:>14} {:>7} {:>14}\n",
+        "scenario",
+        "conc",
+        "cycles",
+        "servers/s",
+        "cycle p50 ms",
+        "cycle p99 ms",
+        "active p50 ms",
+        "active p99 ms",
+        "errors",
+        "server cpu ms"
+    );
+    for c in cells {
+        out += &format!(
+            "{:<12} {:>5} {:>7} {:>10.2} {:>13.1} {:>13.1} {:>14.1} {:>14.1} {:>7} {:>14}\n",
+            "boot-delete",
+            c.concurrency,
+            c.ok,
+            c.rate(),
+            millis(c.cycle[0]),
+            millis(c.cycle[1]),
+            millis(c.active[0]),
+            millis(c.active[1]),
+            c.errors,
+            c.cpu_per_cycle()
+                .map_or("-".to_owned(), |d| format!("{:.1}", millis(d)))
+        );
+    }
+    for c in cells {
+        if let Some(err) = &c.first_error {
+            out += &format!("first error, x{}: {err}\n", c.concurrency);
+        }
+    }
+    out
+}
+
+/// The sequential real-hypervisor runs, one row each, then p50 and p99.
+pub fn spawn_table(title: &str, runs: &[SpawnRun]) -> String {
+    let mut out = format!("{title}\n");
+    out += &format!(
+        "{:<5} {:>8} {:>14} {:>16} {:>15} {:>15}\n",
+        "run", "POST ms", "POST->exec ms", "POST->pidfile ms", "POST->ACTIVE ms", "DELETE->404 ms"
+    );
+    let opt = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.1}", millis(d)));
+    let row = |name: &str, r: &SpawnRun| {
+        format!(
+            "{name:<5} {:>8.1} {:>14} {:>16} {:>15.1} {:>15.1}\n",
+            millis(r.post),
+            opt(r.exec),
+            opt(r.pidfile),
+            millis(r.active),
+            millis(r.gone)
+        )
+    };
+    for (n, r) in runs.iter().enumerate() {
+        out += &row(&(n + 1).to_string(), r);
+    }
+    for p in [50.0, 99.0] {
+        let pick = |f: fn(&SpawnRun) -> Option<Duration>| {
+            let mut v: Vec<Duration> = runs.iter().filter_map(f).collect();
+            v.sort_unstable();
+            (!v.is_empty()).then(|| percentile(&v, p))
+        };
+        let r = SpawnRun {
+            id: String::new(),
+            post: pick(|r| Some(r.post)).unwrap_or_default(),
+            exec: pick(|r| r.exec),
+            pidfile: pick(|r| r.pidfile),
+            active: pick(|r| Some(r.active)).unwrap_or_default(),
+            gone: pick(|r| Some(r.gone)).unwrap_or_default(),
+        };
+        out += &row(&format!("p{p}"), &r);
+    }
+    out
+}
+
+/// A servers run as JSON: the setup, the cells and the runs, in ms.
+pub fn servers_json(label: &str, url: &str, cells: &[CycleCell], runs: &[SpawnRun]) -> Value {
+    let ms = |d: Option<Duration>| d.map(millis);
+    let cells: Vec<Value> = cells
+        .iter()
+        .map(|c| {
+            json!({
+                "scenario": "boot-delete",
+                "concurrency": c.concurrency,
+                "cycles": c.ok,
+                "errors": c.errors,
+                "seconds": c.elapsed.as_secs_f64(),
+                "servers_per_s": c.rate(),
+                "cycle_p50_ms": millis(c.cycle[0]),
+                "cycle_p99_ms": millis(c.cycle[1]),
+                "active_p50_ms": millis(c.active[0]),
+                "active_p99_ms": millis(c.active[1]),
+                "first_error": c.first_error,
+                "server_cpu_ms_per_cycle": c.cpu_per_cycle().map(millis),
+            })
+        })
+        .collect();
+    let runs: Vec<Value> = runs
+        .iter()
+        .map(|r| {
+            json!({
+                "server": r.id,
+                "post_ms": millis(r.post),
+                "post_to_exec_ms": ms(r.exec),
+                "post_to_pidfile_ms": ms(r.pidfile),
+                "post_to_active_ms": millis(r.active),
+                "delete_to_404_ms": millis(r.gone),
+            })
+        })
+        .collect();
+    json!({"label": label, "url": url, "cells": cells, "qemu_runs": runs})
 }
 
 /// The figures of one cell read back from a saved run.
