@@ -726,7 +726,7 @@ pub async fn show(
     Version(v): Version,
     Path(id): Path<String>,
 ) -> ComputeResult<axum::Json<Value>> {
-    let i = servers::find(&state, &caller, &id, caller.is_admin())?;
+    let i = servers::find(&state, &caller, &id, false)?;
     Ok(axum::Json(
         json!({"server": views::detail(&state, &caller, v, &i)?}),
     ))
