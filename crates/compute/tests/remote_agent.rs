@@ -143,6 +143,11 @@ async fn a_remote_agent_boots_powers_reads_the_console_of_and_deletes_a_server()
     let agent_url = service.capabilities["agent_url"].as_str().unwrap();
     assert!(agent_url.starts_with("http://127.0.0.1:"), "{agent_url}");
     assert_eq!(service.capabilities["host_ip"], "127.0.0.1");
+    // A restarted controller finds the agent in the store.
+    let fresh =
+        ferrostack_compute::hostapi::AgentDirectory::new(std::sync::Arc::new(w.c.s.store.clone()));
+    assert_eq!(fresh.get(HOST).as_deref(), Some(agent_url));
+    assert_eq!(fresh.get("nowhere"), None);
 
     let id = w.boot().await;
     let r = w.act(&id, json!({"os-stop": null})).await;
