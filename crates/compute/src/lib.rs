@@ -16,7 +16,9 @@
 //! that resolves the target, changes the store, and renders the view for
 //! the negotiated microversion. Handlers never talk to a compute host:
 //! they change the desired state, and the host agent, through
-//! [`hostlink::HostLink`], does the work and reports back.
+//! [`hostlink::HostLink`], does the work and reports back. Agents on other
+//! machines reach the link over [`hostapi`], merged into this router
+//! outside the policy layer when [`ComputeConfig::host_api`] is set.
 
 pub mod error;
 pub mod hostapi;

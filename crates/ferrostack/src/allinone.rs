@@ -5,6 +5,12 @@
 //! bootstrapped, then the rc files are written, and only then is
 //! `ferrostack ready` printed, so a script that waits for that line can
 //! use the cloud at once.
+//!
+//! `allinone` is also a multi-host controller: the compute listener serves
+//! the host API (`ferrostack_compute::hostapi`) for `ferrostack agent` on
+//! other machines, guarded by the join token in `DATA/join-token`
+//! (generated on first start, mode 0600, never printed), and console
+//! reads go to whichever host runs the server.
 
 use crate::compute_host::{self, Driver, HostPlan};
 use crate::{paths, rcfile};

@@ -369,3 +369,6 @@ impl ObservedStateSink for RemoteControlPlane {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
