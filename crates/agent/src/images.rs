@@ -155,7 +155,7 @@ fn fetch(source: &Path, tmp: &Path) -> Result<(), String> {
 }
 
 /// The image must be the declared format with no safety issue.
-fn verify(path: &Path, format: BaseFormat) -> Result<(), String> {
+pub(crate) fn verify(path: &Path, format: BaseFormat) -> Result<(), String> {
     ferrostack_image_inspect::inspect_file(path, format.as_str())
         .map(|_| ())
         .map_err(|e| e.to_string())

@@ -12,10 +12,12 @@
 //! has already done (the generation it converged, the reboot it performed)
 //! is read back from the sink.
 //!
-//! This crate has no HTTP and no database: the source and the sink are
-//! traits. [`memory`] has in-memory implementations for tests and for
-//! `allinone` until the store-backed ones exist. The loop itself is in
-//! [`engine`], whose module doc draws it.
+//! The engine has no HTTP and no database: the source and the sink are
+//! traits. [`memory`] has in-memory implementations for tests; the
+//! controller's store-backed one is `ferrostack_compute::hostlink`, used
+//! in process by `allinone`; [`remote`] is the same pair over the
+//! controller's HTTP host API, for `ferrostack agent` on another machine.
+//! The loop itself is in [`engine`], whose module doc draws it.
 //!
 //! # The contract with the control plane
 //!
@@ -46,10 +48,12 @@
 pub mod engine;
 pub mod images;
 pub mod memory;
+pub mod remote;
 
 pub use engine::{Agent, AgentConfig};
 pub use images::{BaseImages, LocalBaseImages};
 pub use memory::{MemoryDesiredState, MemoryObservedState};
+pub use remote::{RemoteBaseImages, RemoteControlPlane};
 
 use ferrostack_hypervisor::{InstanceSpec, Operation, PowerState};
 use serde::{Deserialize, Serialize};

@@ -10,10 +10,10 @@
 //! imported snapshots.
 //!
 //! In `allinone` the agent calls the link in process. A remote agent
-//! (`ferrostack agent` on another host) will call the same two traits
-//! over HTTPS; nothing in the engine or the link assumes one process,
-//! except [`HostLink::kick`], which only shortens the long poll and is
-//! backed by polling the store revision.
+//! (`ferrostack agent` on another host) calls the same two traits over
+//! HTTP through [`crate::hostapi`]; nothing in the engine or the link
+//! assumes one process, except [`HostLink::kick`], which only shortens the
+//! long poll and is backed by polling the store revision.
 //!
 //! Reading a report (see [`translate`]):
 //!
@@ -163,8 +163,24 @@ impl HostLink {
         caps: &Capabilities,
         inventory: &InventoryConfig,
     ) -> StoreResult<()> {
+        self.register_remote_host(host, zone, caps, inventory, None)
+    }
+
+    /// [`register_host`](Self::register_host) for an agent on another
+    /// machine: `agent_url` (its console endpoint) is kept in the
+    /// service's capabilities as `agent_url`, so the controller finds the
+    /// host again after a restart, and its host part becomes `host_ip`.
+    pub fn register_remote_host(
+        &self,
+        host: &str,
+        zone: &str,
+        caps: &Capabilities,
+        inventory: &InventoryConfig,
+        agent_url: Option<&str>,
+    ) -> StoreResult<()> {
         let now = now_micros();
-        let capabilities = serde_json::json!({
+        let host_ip = agent_url.and_then(url_host).unwrap_or("127.0.0.1");
+        let mut capabilities = serde_json::json!({
             "hypervisor_type": caps.hypervisor_type,
             "hypervisor_version": 8002002,
             "accelerator": caps.accelerator.as_str(),
@@ -172,8 +188,11 @@ impl HostLink {
             "memory_mib": caps.memory_mib,
             "local_disk_gib": caps.local_disk_gib,
             "cpu_arch": caps.cpu_arch,
-            "host_ip": "127.0.0.1",
+            "host_ip": host_ip,
         });
+        if let Some(url) = agent_url {
+            capabilities["agent_url"] = url.into();
+        }
         self.servers.upsert_service(&ComputeService {
             id: 0,
             uuid: ferrostack_common::ids::new_uuid(),
@@ -367,6 +386,18 @@ impl HostLink {
         self.finish_action(&uuid, &pending.request_id, result.is_ok());
         Ok(())
     }
+}
+
+/// The host part of an `http(s)://host[:port]/...` URL (brackets of an
+/// IPv6 literal removed).
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    (!host.is_empty()).then_some(host)
 }
 
 fn quota_store(e: ferrostack_quota::QuotaError) -> StoreError {

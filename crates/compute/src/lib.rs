@@ -16,9 +16,12 @@
 //! that resolves the target, changes the store, and renders the view for
 //! the negotiated microversion. Handlers never talk to a compute host:
 //! they change the desired state, and the host agent, through
-//! [`hostlink::HostLink`], does the work and reports back.
+//! [`hostlink::HostLink`], does the work and reports back. Agents on other
+//! machines reach the link over [`hostapi`], merged into this router
+//! outside the policy layer when [`ComputeConfig::host_api`] is set.
 
 pub mod error;
+pub mod hostapi;
 pub mod hostlink;
 pub mod microversion;
 pub mod policy;
@@ -71,6 +74,10 @@ pub struct ComputeConfig {
     pub scheduler: Arc<ferrostack_scheduler::Scheduler>,
     /// The internal host API the agents use.
     pub link: Arc<hostlink::HostLink>,
+    /// The HTTP host API for remote agents ([`hostapi::router`]), served
+    /// on this listener outside the Nova policy layer; `None`: only
+    /// in-process agents.
+    pub host_api: Option<Router>,
 }
 
 /// What handlers share.
@@ -138,6 +145,7 @@ pub fn router(config: ComputeConfig) -> Router {
         validator: config.validator.clone(),
         errors: Arc::new(error::NovaErrors),
     };
+    let host_api = config.host_api.clone();
     let state = Arc::new(ComputeState::new(config));
     let built = Router::new()
         .route("/v2.1", get(versions::v2_1))
@@ -225,21 +233,27 @@ pub fn router(config: ComputeConfig) -> Router {
         .route("/v2.1/servers/{server_id}/ips", get(server_actions::ips));
     let built = routes::admin::add_admin_routes(built);
     let versioned = unbuilt::add(built).route_layer(axum::middleware::from_fn(microversion::layer));
-    Router::new()
+    let nova = Router::new()
         .route("/", get(versions::root))
         .merge(versioned)
         .route_layer(axum::middleware::from_fn_with_state(
             policy,
             ferrostack_policy::enforce,
         ))
-        .fallback(not_found)
+        .with_state(state);
+    // After the policy layer: Keystone tokens and Nova rules do not
+    // apply to the host API; its join token does.
+    let app = match host_api {
+        Some(h) => nova.merge(h),
+        None => nova,
+    };
+    app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             "compute",
             ferrostack_common::request_id::request_id_layer,
         ))
-        .with_state(state)
 }
 
 /// Put servers a crash left half-built into ERROR (see

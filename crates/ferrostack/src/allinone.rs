@@ -5,11 +5,18 @@
 //! bootstrapped, then the rc files are written, and only then is
 //! `ferrostack ready` printed, so a script that waits for that line can
 //! use the cloud at once.
+//!
+//! `allinone` is also a multi-host controller: the compute listener serves
+//! the host API (`ferrostack_compute::hostapi`) for `ferrostack agent` on
+//! other machines, guarded by the join token in `DATA/join-token`
+//! (generated on first start, mode 0600, never printed), and console
+//! reads go to whichever host runs the server.
 
 use crate::compute_host::{self, Driver, HostPlan};
 use crate::{paths, rcfile};
 use anyhow::Context;
 use clap::Args;
+use ferrostack_compute::hostapi;
 use ferrostack_identity::bootstrap::{BootstrapSpec, CatalogEntry};
 use ferrostack_identity::keys::KeyRepository;
 use ferrostack_identity::{Identity, IdentityConfig};
@@ -232,13 +239,26 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| data_dir.join("instances")),
     };
     let host = compute_host::build(&host_plan, Arc::new(store.clone()), image_data.clone())?;
+    let join_token_path = data_dir.join("join-token");
+    let join_token = load_or_create_join_token(&join_token_path)?;
+    let agents = Arc::new(hostapi::AgentDirectory::new(Arc::new(store.clone())));
+    let consoles =
+        hostapi::RemoteConsoles::new(agents.clone(), &join_token, Some(host.consoles.clone()))
+            .context("cannot build the HTTP client for host consoles")?;
     let link = Arc::new(ferrostack_compute::hostlink::HostLink::new(
         Arc::new(store.clone()),
         quotas.clone(),
         Arc::new(store.clone()),
-        host.consoles.clone(),
+        Arc::new(consoles),
         host.snapshots.clone(),
     ));
+    let host_api = hostapi::router(hostapi::HostApiConfig {
+        link: link.clone(),
+        join_token,
+        images_dir: data_dir.join("images"),
+        agents,
+        inventory: ferrostack_scheduler::InventoryConfig::default(),
+    });
     let scheduler = Arc::new(ferrostack_scheduler::Scheduler::new(
         Arc::new(store.clone()),
         ferrostack_scheduler::SchedulerConfig::default(),
@@ -263,6 +283,7 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         image_url: image_url.clone(),
         scheduler,
         link: link.clone(),
+        host_api: Some(host_api),
     };
     let interrupted = ferrostack_compute::recover(&compute_config)
         .map_err(|e| anyhow::anyhow!("cannot recover interrupted server builds: {e:?}"))?;
@@ -333,6 +354,10 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
 
+    println!(
+        "Other compute hosts join with: ferrostack agent --controller {compute_url} --join-token-file <a copy of {}>",
+        join_token_path.display()
+    );
     println!("ferrostack ready: identity at {auth_url}");
     tracing::info!(data_dir = %data_dir.display(), "ferrostack allinone is up");
 
@@ -366,6 +391,24 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
     }
     println!("ferrostack stopped");
     Ok(())
+}
+
+/// The cluster's join token: read from `path`, or generated (32 random
+/// bytes, hex) and written there with mode 0600 on first start.
+fn load_or_create_join_token(path: &std::path::Path) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read {}", path.display()));
+        }
+    }
+    let token = hostapi::new_join_token();
+    rcfile::write_private(path, &format!("{token}\n"))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tracing::info!(path = %path.display(), "generated the join token for compute hosts");
+    Ok(token)
 }
 
 fn entry(service_type: &str, name: &str, url: String) -> CatalogEntry {
@@ -405,7 +448,8 @@ fn spawn_housekeeping(identity: Arc<Identity>, mut stop: watch::Receiver<bool>) 
     });
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -5,7 +5,7 @@
 //!
 //! The agent talks to the control plane only through the link's
 //! `DesiredStateSource`/`ObservedStateSink` traits, the same seam a
-//! remote `ferrostack agent` will use over HTTPS. Shutting the process
+//! remote `ferrostack agent` uses over HTTP (see `agent_cmd`). Shutting the process
 //! down stops the agent, never the VMs: QEMU runs daemonized, and the next
 //! start re-adopts every VM it finds in `DATA/instances`.
 
@@ -17,7 +17,7 @@ use ferrostack_image::ImageDataStore;
 use ferrostack_scheduler::InventoryConfig;
 use ferrostack_store::image::ImageStore;
 use futures::future::BoxFuture;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -32,7 +32,7 @@ pub enum Driver {
     Fake,
 }
 
-/// The one host's driver, for console reads.
+/// The controller's own host's driver, for console reads.
 pub struct LocalConsoles {
     host: String,
     hv: Arc<dyn Hypervisor>,
@@ -112,22 +112,25 @@ pub struct Host {
     pub snapshots: Arc<dyn SnapshotImporter>,
 }
 
-/// Build the host's driver (QEMU's KVM probe happens on first use).
+/// The hypervisor driver, keeping QEMU's instances in `instances_dir`
+/// (QEMU's KVM probe happens on first use).
+pub fn driver(driver: Driver, instances_dir: &Path) -> anyhow::Result<Arc<dyn Hypervisor>> {
+    Ok(match driver {
+        Driver::Qemu => Arc::new(
+            QemuHypervisor::new(QemuConfig::new(instances_dir))
+                .with_context(|| format!("cannot use {} for VMs", instances_dir.display()))?,
+        ),
+        Driver::Fake => Arc::new(FakeHypervisor::new(FakeConfig::default())),
+    })
+}
+
+/// Build the host's driver and what the link reads from it.
 pub fn build(
     plan: &HostPlan,
     images: Arc<dyn ImageStore>,
     data: Arc<dyn ImageDataStore>,
 ) -> anyhow::Result<Host> {
-    let hv: Arc<dyn Hypervisor> = match plan.driver {
-        Driver::Qemu => {
-            let dir = &plan.instances_dir;
-            Arc::new(
-                QemuHypervisor::new(QemuConfig::new(dir))
-                    .with_context(|| format!("cannot use {} for VMs", dir.display()))?,
-            )
-        }
-        Driver::Fake => Arc::new(FakeHypervisor::new(FakeConfig::default())),
-    };
+    let hv = driver(plan.driver, &plan.instances_dir)?;
     let snapshot_dir = plan.data_dir.join("snapshots");
     std::fs::create_dir_all(&snapshot_dir)
         .with_context(|| format!("cannot create {}", snapshot_dir.display()))?;

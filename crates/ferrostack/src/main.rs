@@ -1,6 +1,7 @@
 //! `ferrostack`: the one binary. Thin on purpose: it parses the command
 //! line, sets up logging, and hands over to the library crates.
 
+mod agent_cmd;
 mod allinone;
 mod compute_host;
 mod paths;
@@ -24,6 +25,9 @@ struct Cli {
 enum Command {
     /// Run the whole cloud on this machine: every API service in one process.
     Allinone(allinone::AllinoneArgs),
+    /// Run a compute host that joins a controller (`allinone` elsewhere)
+    /// over its host API.
+    Agent(agent_cmd::AgentArgs),
     /// Operator commands.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -60,6 +64,12 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             runtime.block_on(allinone::run(args))
+        }
+        Command::Agent(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(agent_cmd::run(args))
         }
         Command::Admin(AdminCommand::RotateTokenKeys {
             data_dir,

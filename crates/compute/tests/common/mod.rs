@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod fixtures;
+pub mod remote;
 
 use ferrostack_testkit::{Reply, Stack};
 use reqwest::Method;
@@ -23,21 +24,63 @@ pub struct Compute {
     pub link: std::sync::Arc<ferrostack_compute::hostlink::HostLink>,
     /// Set to stop the agents started with [`Compute::start_fake_agent`].
     pub stop: tokio::sync::watch::Sender<bool>,
+    /// The join token of the HTTP host API, when it is served.
+    pub join_token: Option<String>,
 }
 
 impl Compute {
     /// Start it.
     pub async fn start() -> Compute {
+        Self::start_with(None).await
+    }
+
+    /// Start it, with the HTTP host API for remote agents when `host_api`
+    /// says how (consoles then go through [`remote::RemoteConsoles`]).
+    pub async fn start_with(host_api: Option<remote::HostApiSetup>) -> Compute {
+        use ferrostack_compute::hostapi;
+        use ferrostack_compute::hostlink::{HostConsoles, NoHostServices, SnapshotImporter};
         let mut s = Stack::start().await;
         let (validator, quotas, projects) = (s.validator(), s.quotas.clone(), s.projects.clone());
         let compute = std::sync::Arc::new(s.store.clone());
+        let agents = std::sync::Arc::new(hostapi::AgentDirectory::new(compute.clone()));
+        let (consoles, snapshots): (
+            std::sync::Arc<dyn HostConsoles>,
+            std::sync::Arc<dyn SnapshotImporter>,
+        ) = match &host_api {
+            Some(h) => (
+                std::sync::Arc::new(
+                    hostapi::RemoteConsoles::new(agents.clone(), &h.join_token, None).unwrap(),
+                ),
+                std::sync::Arc::new(remote::TestSnapshots {
+                    dir: h.snapshot_dir.clone(),
+                    images: compute.clone(),
+                }),
+            ),
+            None => (
+                std::sync::Arc::new(NoHostServices),
+                std::sync::Arc::new(NoHostServices),
+            ),
+        };
         let link = std::sync::Arc::new(ferrostack_compute::hostlink::HostLink::new(
             compute.clone(),
             quotas.clone(),
             compute.clone(),
-            std::sync::Arc::new(ferrostack_compute::hostlink::NoHostServices),
-            std::sync::Arc::new(ferrostack_compute::hostlink::NoHostServices),
+            consoles,
+            snapshots,
         ));
+        let join_token = host_api.as_ref().map(|h| h.join_token.clone());
+        let host_router = host_api.map(|h| {
+            hostapi::router(hostapi::HostApiConfig {
+                link: link.clone(),
+                join_token: h.join_token,
+                images_dir: h.images_dir,
+                agents,
+                inventory: ferrostack_scheduler::InventoryConfig {
+                    reserved_host_memory_mb: 0,
+                    ..Default::default()
+                },
+            })
+        });
         let scheduler = std::sync::Arc::new(ferrostack_scheduler::Scheduler::new(
             compute.clone(),
             ferrostack_scheduler::SchedulerConfig::default(),
@@ -57,6 +100,7 @@ impl Compute {
                     image_url: "http://127.0.0.1:9/image".into(),
                     scheduler,
                     link: config_link,
+                    host_api: host_router,
                 })
             })
             .await;
@@ -68,6 +112,7 @@ impl Compute {
             project,
             link,
             stop: tokio::sync::watch::channel(false).0,
+            join_token,
         }
     }
 

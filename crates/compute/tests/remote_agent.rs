@@ -1,0 +1,297 @@
+//! A host agent on "another machine": the compute API serves the HTTP
+//! host API, and an agent for host `remote-1` reaches it only through
+//! `RemoteControlPlane` (registration, assigned state, long poll,
+//! reports, snapshot upload) while the controller reads consoles from the
+//! agent's own console server. Plus the host API's refusals: no or a
+//! wrong join token, Keystone tokens, and image ids that are not UUIDs or
+//! have no data.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::remote::HostApiSetup;
+use common::Compute;
+use ferrostack_agent::BaseImages;
+use ferrostack_store::image::ImageStore;
+use ferrostack_store::server::ServerStore;
+use ferrostack_testkit::Reply;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const V: &str = "2.96";
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+const HOST: &str = "remote-1";
+
+struct World {
+    c: Compute,
+    admin: String,
+    member: String,
+    image: String,
+    dirs: tempfile::TempDir,
+}
+
+impl World {
+    async fn start() -> World {
+        let dirs = tempfile::tempdir().unwrap();
+        for d in ["images", "controller-snapshots", "agent-snapshots"] {
+            std::fs::create_dir(dirs.path().join(d)).unwrap();
+        }
+        let c = Compute::start_with(Some(HostApiSetup {
+            join_token: TOKEN.into(),
+            images_dir: dirs.path().join("images"),
+            snapshot_dir: dirs.path().join("controller-snapshots"),
+        }))
+        .await;
+        let p = c.s.personas(&c.project).await;
+        let image = c.image(&c.project, "qcow2");
+        let w = World {
+            admin: p.admin,
+            member: p.member,
+            image,
+            dirs,
+            c,
+        };
+        let r = w
+            .nova(
+                Method::POST,
+                "/flavors",
+                &w.admin,
+                Some(
+                    json!({"flavor": {"name": "f1", "id": "1", "vcpus": 1, "ram": 256, "disk": 1}}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        w.c.start_remote_agent(HOST, &w.dirs.path().join("agent-snapshots"))
+            .await;
+        w
+    }
+
+    async fn nova(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Reply {
+        let mut rb = self
+            .c
+            .s
+            .req(method, &self.c.url(path), token)
+            .header("OpenStack-API-Version", format!("compute {V}"));
+        if let Some(body) = body {
+            rb = rb.json(&body);
+        }
+        self.c.s.call(rb).await
+    }
+
+    async fn act(&self, id: &str, body: Value) -> Reply {
+        self.nova(
+            Method::POST,
+            &format!("/servers/{id}/action"),
+            &self.member,
+            Some(body),
+        )
+        .await
+    }
+
+    async fn wait_status(&self, id: &str, status: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let r = self
+                .nova(Method::GET, &format!("/servers/{id}"), &self.admin, None)
+                .await;
+            let s = r.body["server"].clone();
+            if s["status"] == status && s["OS-EXT-STS:task_state"].is_null() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "{id} never {status}: {s}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn boot(&self) -> String {
+        let body = json!({"server": {"name": "vm", "imageRef": self.image, "flavorRef": "1", "networks": "none"}});
+        let r = self
+            .nova(Method::POST, "/servers", &self.member, Some(body))
+            .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let id = r.body["server"]["id"].as_str().unwrap().to_string();
+        let s = self.wait_status(&id, "ACTIVE").await;
+        assert_eq!(s["OS-EXT-SRV-ATTR:host"], HOST);
+        id
+    }
+
+    /// A raw host API call with `token` (none when empty).
+    async fn host_api(&self, method: Method, path: &str, token: &str) -> reqwest::Response {
+        let url = format!("{}/internal/host/v1{path}", self.c.root);
+        let mut rb = reqwest::Client::new().request(method, url);
+        if !token.is_empty() {
+            rb = rb.bearer_auth(token);
+        }
+        rb.send().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_remote_agent_boots_powers_reads_the_console_of_and_deletes_a_server() {
+    let w = World::start().await;
+    let service =
+        w.c.s
+            .store
+            .list_services()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.host == HOST)
+            .expect("the agent registered");
+    let agent_url = service.capabilities["agent_url"].as_str().unwrap();
+    assert!(agent_url.starts_with("http://127.0.0.1:"), "{agent_url}");
+    assert_eq!(service.capabilities["host_ip"], "127.0.0.1");
+    // A restarted controller finds the agent in the store.
+    let fresh =
+        ferrostack_compute::hostapi::AgentDirectory::new(std::sync::Arc::new(w.c.s.store.clone()));
+    assert_eq!(fresh.get(HOST).as_deref(), Some(agent_url));
+    assert_eq!(fresh.get("nowhere"), None);
+
+    let id = w.boot().await;
+    let r = w.act(&id, json!({"os-stop": null})).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    w.wait_status(&id, "SHUTOFF").await;
+    let r = w.act(&id, json!({"os-start": null})).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    w.wait_status(&id, "ACTIVE").await;
+
+    let r = w
+        .act(&id, json!({"os-getConsoleOutput": {"length": 50}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let output = r.body["output"].as_str().unwrap();
+    assert!(output.contains("ferrostack-guest: ready"), "{output}");
+
+    let r = w
+        .nova(Method::DELETE, &format!("/servers/{id}"), &w.member, None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while w
+        .nova(Method::GET, &format!("/servers/{id}"), &w.member, None)
+        .await
+        .status
+        != 404
+    {
+        assert!(Instant::now() < deadline, "never deleted");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let _ = w.c.stop.send(true);
+}
+
+#[tokio::test]
+async fn the_host_api_wants_the_join_token_and_uuid_image_ids() {
+    let w = World::start().await;
+    let assigned = format!("/hosts/{HOST}/assigned");
+    for token in ["", "wrong", &w.admin] {
+        let r = w.host_api(Method::GET, &assigned, token).await;
+        assert_eq!(r.status(), 401, "token {token:?}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], 401, "{body}");
+        assert!(body["error"]["message"].is_string(), "{body}");
+    }
+    let r = w.host_api(Method::GET, &assigned, TOKEN).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["revision"].is_u64(), "{body}");
+
+    let r = w.host_api(Method::GET, "/images/..%2Fetc", TOKEN).await;
+    assert_eq!(r.status(), 400);
+    let r = w.host_api(Method::GET, "/images/not-a-uuid", TOKEN).await;
+    assert_eq!(r.status(), 400);
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let r = w
+        .host_api(Method::GET, &format!("/images/{unknown}"), TOKEN)
+        .await;
+    assert_eq!(r.status(), 404);
+    let r = w
+        .host_api(Method::PUT, "/snapshots/not-a-uuid", TOKEN)
+        .await;
+    assert_eq!(r.status(), 400);
+    let r = w
+        .host_api(Method::GET, &format!("/images/{unknown}"), "")
+        .await;
+    assert_eq!(r.status(), 401, "refused before the id is looked at");
+
+    // A remote host's base image cache fills over the API.
+    let id = uuid::Uuid::new_v4().to_string();
+    let bytes = vec![7u8; 3 * 256 * 1024 + 5];
+    std::fs::write(w.dirs.path().join("images").join(&id), &bytes).unwrap();
+    let plane = ferrostack_agent::RemoteControlPlane::new(&w.c.root, TOKEN, HOST).unwrap();
+    let cache = w.dirs.path().join("cache");
+    let images = ferrostack_agent::RemoteBaseImages::new(plane, &cache);
+    let raw = ferrostack_hypervisor::BaseFormat::Raw;
+    let path = images.ensure(&id, raw).await.unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    assert_eq!(path, std::path::absolute(cache.join(&id)).unwrap());
+    let e = images.ensure(&unknown, raw).await.unwrap_err();
+    assert!(e.contains("404"), "{e}");
+    let e = images.ensure("../../etc/passwd", raw).await.unwrap_err();
+    assert!(e.contains("not a UUID"), "{e}");
+    let left: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
+    assert_eq!(left.len(), 1, "no temporary files left: {left:?}");
+
+    let bad = ferrostack_agent::RemoteControlPlane::new(&w.c.root, "wrong", HOST).unwrap();
+    let e = ferrostack_agent::RemoteBaseImages::new(bad, w.dirs.path().join("c2"))
+        .ensure(&id, raw)
+        .await
+        .unwrap_err();
+    assert!(e.contains("401"), "{e}");
+    let _ = w.c.stop.send(true);
+}
+
+#[tokio::test]
+async fn a_snapshot_on_a_remote_host_is_uploaded_and_becomes_an_active_image() {
+    let w = World::start().await;
+    let id = w.boot().await;
+    let r = w.act(&id, json!({"createImage": {"name": "snap"}})).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let image_id = r.body["image_id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let image = w.c.s.store.get_image(&image_id).unwrap().unwrap();
+        if image.status == "active" {
+            assert!(image.size.unwrap() > 0);
+            break;
+        }
+        assert_ne!(image.status, "killed", "the snapshot failed");
+        if Instant::now() > deadline {
+            let ls = |d: &str| {
+                std::fs::read_dir(w.dirs.path().join(d))
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name())
+                    .collect::<Vec<_>>()
+            };
+            let row = w.c.s.store.get_instance(&id).unwrap().unwrap();
+            panic!(
+                "never active: {} agent {:?} controller {:?} observed {:?} desired {:?}",
+                image.status,
+                ls("agent-snapshots"),
+                ls("controller-snapshots"),
+                row.observed,
+                row.desired
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    w.wait_status(&id, "ACTIVE").await;
+    let uploaded = w
+        .dirs
+        .path()
+        .join("controller-snapshots")
+        .join(format!("{image_id}.qcow2"));
+    let content = std::fs::read_to_string(uploaded).unwrap();
+    assert!(content.contains(&id), "{content}");
+    let agent_dir = w.dirs.path().join("agent-snapshots");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_dir(&agent_dir).unwrap().next().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the agent keeps its copy after the upload"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let _ = w.c.stop.send(true);
+}

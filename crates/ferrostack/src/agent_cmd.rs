@@ -1,0 +1,247 @@
+//! `ferrostack agent`: a compute host of a multi-host cloud.
+//!
+//! It runs the same reconcile engine as `allinone`'s in-process host, but
+//! reaches the controller over the HTTP host API
+//! (`ferrostack_agent::remote`): it registers with the join token
+//! (retrying until the controller answers), heartbeats by registering
+//! again every 10 s, pulls its desired state with a long poll, reports
+//! what it observes, downloads base images into its own cache and uploads
+//! snapshots. The controller calls back only to read consoles, at
+//! `--advertise-url`, with the same token.
+//!
+//! The transport is plain HTTP: the join token, desired state and image
+//! bytes cross the network in clear text. Run it on a trusted network or
+//! behind TLS terminated in front of the controller and the agent until
+//! ferrostack serves TLS itself.
+//!
+//! SIGTERM stops the agent, never the VMs: QEMU runs daemonized and the
+//! next start re-adopts every VM in the instances directory.
+
+use crate::compute_host::{self, Driver};
+use crate::paths;
+use anyhow::Context;
+use clap::Args;
+use ferrostack_agent::remote::console_router;
+use ferrostack_agent::{Agent, AgentConfig, BaseImages, RemoteBaseImages, RemoteControlPlane};
+use ferrostack_hypervisor::Capabilities;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How often the agent registers again (its heartbeat).
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Options of `ferrostack agent`.
+#[derive(Args)]
+pub struct AgentArgs {
+    /// The controller's compute API base URL, e.g. http://10.0.0.1:8774.
+    #[arg(long)]
+    controller: String,
+    /// A file holding the cluster's join token (the controller's
+    /// DATA/join-token).
+    #[arg(long)]
+    join_token_file: Option<PathBuf>,
+    /// The join token itself (prefer the file: a command line is visible
+    /// to every user of the machine).
+    #[arg(long, env = "FERROSTACK_JOIN_TOKEN", hide_env_values = true)]
+    join_token: Option<String>,
+    /// This compute host's name (default: the machine's host name).
+    #[arg(long)]
+    host_name: Option<String>,
+    /// Where the agent keeps instances, its base image cache and
+    /// snapshots (default: /var/lib/ferrostack as root, else
+    /// ~/.local/share/ferrostack).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Where VM disks, config drives and QMP sockets live (default
+    /// DATA/instances; keep it short, Unix socket paths are 108 bytes).
+    #[arg(long)]
+    instances_dir: Option<PathBuf>,
+    /// Address of the agent's console server, which the controller calls.
+    #[arg(long, default_value = "0.0.0.0:8780")]
+    listen: SocketAddr,
+    /// The URL the controller calls back (default: http://<listen>;
+    /// required when listening on all addresses).
+    #[arg(long)]
+    advertise_url: Option<String>,
+    /// The hypervisor driver: `qemu` runs real VMs; `fake` keeps them in
+    /// memory (control-plane tests).
+    #[arg(long, value_enum, default_value_t = Driver::Qemu)]
+    hypervisor: Driver,
+    /// The host's availability zone.
+    #[arg(long, default_value = "nova")]
+    zone: String,
+}
+
+/// Reads the join token from `--join-token-file` or `--join-token`.
+fn join_token(args: &AgentArgs) -> anyhow::Result<String> {
+    let token = match (&args.join_token_file, &args.join_token) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the join token file {}", path.display()))?
+            .trim()
+            .to_string(),
+        (None, Some(t)) => t.trim().to_string(),
+        (None, None) => anyhow::bail!(
+            "the join token is needed: --join-token-file PATH or FERROSTACK_JOIN_TOKEN"
+        ),
+    };
+    anyhow::ensure!(!token.is_empty(), "the join token is empty");
+    Ok(token)
+}
+
+fn advertise_url(args: &AgentArgs, bound: SocketAddr) -> anyhow::Result<String> {
+    if let Some(url) = &args.advertise_url {
+        anyhow::ensure!(
+            url.starts_with("http://") || url.starts_with("https://"),
+            "--advertise-url must be an http:// or https:// URL"
+        );
+        return Ok(url.trim_end_matches('/').to_string());
+    }
+    anyhow::ensure!(
+        !bound.ip().is_unspecified(),
+        "--advertise-url is needed when --listen is {} (the controller must know which address reaches this host)",
+        args.listen
+    );
+    Ok(format!("http://{bound}"))
+}
+
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict {}", dir.display()))
+}
+
+/// Run the agent until SIGTERM or Ctrl-C.
+pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
+    let token = join_token(&args)?;
+    let host = args
+        .host_name
+        .clone()
+        .unwrap_or_else(compute_host::default_host_name);
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(paths::default_data_dir);
+    private_dir(&data_dir)?;
+    let instances_dir = args
+        .instances_dir
+        .clone()
+        .unwrap_or_else(|| data_dir.join("instances"));
+    let snapshot_dir = data_dir.join("snapshots");
+    private_dir(&snapshot_dir)?;
+
+    let plane = RemoteControlPlane::new(&args.controller, &token, &host)
+        .context("cannot set up the controller connection")?
+        .with_snapshot_dir(&snapshot_dir);
+    let hv = compute_host::driver(args.hypervisor, &instances_dir)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let console_url = advertise_url(&args, listener.local_addr()?)?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let console = tokio::spawn(ferrostack_common::serve::serve_until(
+        "agent console",
+        listener,
+        console_router(hv.clone(), token.clone()),
+        stop_rx.clone(),
+    ));
+    let caps = hv
+        .capabilities()
+        .await
+        .context("cannot read the hypervisor's capabilities")?;
+    println!(
+        "ferrostack agent: host {host}, controller {}, console at {console_url}",
+        args.controller
+    );
+    tokio::select! {
+        r = register_until_accepted(&plane, &args.zone, &caps, &console_url) => r,
+        _ = crate::allinone::shutdown_signal() => {
+            println!("ferrostack agent stopped before it registered");
+            return Ok(());
+        }
+    }
+    tracing::info!(host = %host, accelerator = caps.accelerator.as_str(), "registered with the controller");
+
+    let heartbeat = {
+        let (plane, zone, caps, url) = (
+            plane.clone(),
+            args.zone.clone(),
+            caps.clone(),
+            console_url.clone(),
+        );
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = plane.register(&zone, &caps, &url).await {
+                    tracing::warn!(error = %chain(&e), "heartbeat to the controller failed");
+                }
+            }
+        })
+    };
+    let images: Option<Arc<dyn BaseImages>> = match args.hypervisor {
+        Driver::Qemu => Some(Arc::new(RemoteBaseImages::new(
+            plane.clone(),
+            instances_dir.join("_base"),
+        ))),
+        Driver::Fake => None,
+    };
+    let config = AgentConfig {
+        snapshot_dir: Some(snapshot_dir),
+        images,
+        ..AgentConfig::default()
+    };
+    let plane = Arc::new(plane);
+    let agent = tokio::spawn(Agent::run(host, plane.clone(), plane, hv, config, stop_rx));
+    crate::allinone::shutdown_signal().await;
+    tracing::info!("stopping the agent (VMs keep running)");
+    let _ = stop_tx.send(true);
+    heartbeat.abort();
+    if tokio::time::timeout(Duration::from_secs(30), agent)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the host agent did not stop within 30 s");
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), console).await;
+    println!("ferrostack agent stopped");
+    Ok(())
+}
+
+/// Registers, retrying with backoff (1 s doubling to 30 s) until the
+/// controller accepts.
+async fn register_until_accepted(
+    plane: &RemoteControlPlane,
+    zone: &str,
+    caps: &Capabilities,
+    console_url: &str,
+) {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match plane.register(zone, caps, console_url).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %chain(&e), retry_in = ?delay, "cannot register with the controller");
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// An error and its sources, on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
