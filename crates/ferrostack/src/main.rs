@@ -4,11 +4,13 @@
 mod agent_cmd;
 mod allinone;
 mod compute_host;
+mod installer_cmd;
 mod paths;
 mod rcfile;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// An OpenStack-compatible private cloud in one binary.
 #[derive(Parser)]
@@ -28,6 +30,13 @@ enum Command {
     /// Run a compute host that joins a controller (`allinone` elsewhere)
     /// over its host API.
     Agent(agent_cmd::AgentArgs),
+    /// Write a commented answer file (Packstack's key names) to edit
+    /// before `check` and deploying.
+    GenAnswerFile(installer_cmd::GenAnswerFileArgs),
+    /// Pre-flight checks of this host (and of the answer file): each
+    /// finding OK, WARN or FAIL with the evidence and the fix. Exits 1
+    /// when a FAIL means deploy must not proceed.
+    Check(installer_cmd::CheckArgs),
     /// Operator commands.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -49,7 +58,7 @@ enum AdminCommand {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
@@ -63,14 +72,21 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(allinone::run(args))
+            runtime.block_on(allinone::run(args))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Agent(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(agent_cmd::run(args))
+            runtime.block_on(agent_cmd::run(args))?;
+            Ok(ExitCode::SUCCESS)
         }
+        Command::GenAnswerFile(args) => {
+            installer_cmd::gen_answer_file(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check(args) => installer_cmd::check(args),
         Command::Admin(AdminCommand::RotateTokenKeys {
             data_dir,
             max_active_keys,
@@ -85,7 +101,7 @@ fn main() -> anyhow::Result<()> {
                 "Rotated token keys in {}: key {primary} is now primary.",
                 repo.dir().display()
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
