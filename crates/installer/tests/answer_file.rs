@@ -28,7 +28,7 @@ fn bad(line4: &str) -> Vec<String> {
 }
 
 fn ip(s: &str) -> Host {
-    Host::Ip(s.parse::<IpAddr>().unwrap())
+    Host::Ip(s.parse::<IpAddr>().expect("test address"))
 }
 
 #[test]

@@ -131,7 +131,7 @@ pub(super) fn roles(
 pub(super) fn time_sync(facts: &dyn HostFacts, a: &AnswerFile) -> Finding {
     let t = facts.time_sync();
     let ntp = if a.ntp_servers.is_empty() {
-        "the NTP servers of your network".to_string()
+        "<your NTP server>".to_string()
     } else {
         a.ntp_servers
             .iter()
@@ -141,7 +141,7 @@ pub(super) fn time_sync(facts: &dyn HostFacts, a: &AnswerFile) -> Finding {
     };
     let Some(service) = t.service else {
         return Finding::fail("time-sync", "clock", format!("no time service answered: {}", t.evidence)).fix(format!(
-            "apt-get install chrony; put `server {ntp} iburst` in /etc/chrony/chrony.conf; systemctl enable --now chrony; then `chronyc sources` must show a '^*' line"
+            "apt-get install chrony; put one `server NAME iburst` line per NTP server ({ntp}) in /etc/chrony/chrony.conf; systemctl enable --now chrony; then `chronyc sources` must show a '^*' line"
         ));
     };
     let name = match service {

@@ -222,7 +222,7 @@ impl HostFacts for LocalHostFacts {
             .unwrap_or(Path::new("/"))
             .to_path_buf();
         let p = measured.to_string_lossy().into_owned();
-        let out = run("df", &["-P", "-B1", "--output=avail", &p])?;
+        let out = run("df", &["-B1", "--output=avail", &p])?;
         let available = out
             .lines()
             .nth(1)

@@ -45,7 +45,7 @@ pub const PROGRAMS: &[Program] = &[
         roles: &[Role::Compute],
         qemu_only: true,
         need: Need::Required,
-        purpose: "creates VM disks (qcow2 overlays) and snapshots",
+        purpose: "creates VM disks as qcow2 overlays, and snapshots",
     },
     Program {
         name: "mkfs.vfat",
