@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// Where the host API lives on the controller's compute listener.
+/// Where the host API lives on the controller's host API listener.
 pub const PREFIX: &str = "/internal/host/v1";
 
 /// The longest long poll the controller holds a watch request.
@@ -27,9 +27,12 @@ pub struct RegisterRequest {
     /// What the host's hypervisor offers.
     pub capabilities: Capabilities,
     /// The agent's own endpoint (its console server), e.g.
-    /// `http://10.0.0.2:8780`; the controller calls it back with the
+    /// `https://10.0.0.2:8780`; the controller calls it back with the
     /// join token.
     pub console_url: String,
+    /// The fingerprint of the console server's certificate, which the
+    /// controller pins when it calls back (`sha256:<hex>`).
+    pub console_cert_sha256: super::tls::Fingerprint,
 }
 
 /// The answer of `GET /hosts/{host}/watch`.
