@@ -30,6 +30,7 @@
 
 use crate::servers::lifecycle::{quota_of, to_store};
 use crate::servers::{doc, power, set_doc, task, vm, FaultDoc, ServerDoc};
+use ferrostack_agent::remote::wire::url_host;
 use ferrostack_agent::{
     Assigned, DesiredInstance, DesiredStateSource, ObservedInstance, ObservedStateSink,
     SourceError, StateFuture, TaskOutcome,
@@ -388,18 +389,6 @@ impl HostLink {
         self.finish_action(&uuid, &pending.request_id, result.is_ok());
         Ok(())
     }
-}
-
-/// The host part of an `http(s)://host[:port]/...` URL (brackets of an
-/// IPv6 literal removed).
-fn url_host(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next()?,
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    (!host.is_empty()).then_some(host)
 }
 
 fn quota_store(e: ferrostack_quota::QuotaError) -> StoreError {

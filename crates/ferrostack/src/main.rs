@@ -4,6 +4,7 @@
 mod agent_cmd;
 mod allinone;
 mod compute_host;
+mod host_tls;
 mod paths;
 mod rcfile;
 

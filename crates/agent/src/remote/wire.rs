@@ -110,6 +110,18 @@ pub fn valid_host_name(host: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
+/// The host part of an http(s) URL, without IPv6 brackets; `None`
+/// when it has none.
+pub fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    (!host.is_empty()).then_some(host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +151,13 @@ mod tests {
         assert!(!valid_host_name("a/b"));
         assert!(!valid_host_name("a b"));
         assert!(!valid_host_name(&"a".repeat(256)));
+    }
+
+    #[test]
+    fn url_hosts() {
+        assert_eq!(url_host("https://10.0.0.2:8780"), Some("10.0.0.2"));
+        assert_eq!(url_host("https://[fd00::2]:8780/x"), Some("fd00::2"));
+        assert_eq!(url_host("https://h.example/"), Some("h.example"));
+        assert_eq!(url_host("https://:1"), None);
     }
 }

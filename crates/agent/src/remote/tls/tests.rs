@@ -23,7 +23,13 @@ fn the_verifier_accepts_the_pinned_certificate_only() {
         .verify_server_cert(&id.cert, &[], &name, &[], UnixTime::now())
         .is_ok());
     let e = v
-        .verify_server_cert(&other.cert, &[id.cert.clone()], &name, &[], UnixTime::now())
+        .verify_server_cert(
+            &other.cert,
+            std::slice::from_ref(&id.cert),
+            &name,
+            &[],
+            UnixTime::now(),
+        )
         .unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains(CONTROLLER_MISMATCH), "{msg}");
@@ -38,8 +44,7 @@ fn fingerprints_parse_in_the_usual_spellings() {
     assert!(s.starts_with("sha256:") && s.len() == 7 + 64, "{s}");
     assert_eq!(Fingerprint::parse(&s).unwrap(), fp);
     assert_eq!(Fingerprint::parse(&s[7..].to_uppercase()).unwrap(), fp);
-    let colons: Vec<String> = s[7..]
-        .as_bytes()
+    let colons: Vec<String> = s.as_bytes()[7..]
         .chunks(2)
         .map(|c| String::from_utf8(c.to_vec()).unwrap())
         .collect();
