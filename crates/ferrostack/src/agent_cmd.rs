@@ -23,7 +23,7 @@ use crate::{host_tls, paths};
 use anyhow::Context;
 use clap::Args;
 use ferrostack_agent::remote::join::JoinFile;
-use ferrostack_agent::remote::tls::Fingerprint;
+use ferrostack_agent::remote::tls::{Fingerprint, CONTROLLER_MISMATCH};
 use ferrostack_agent::remote::wire::url_host;
 use ferrostack_agent::remote::{console_router, error_chain};
 use ferrostack_agent::{Agent, AgentConfig, BaseImages, RemoteBaseImages, RemoteControlPlane};
@@ -187,7 +187,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         args.controller
     );
     tokio::select! {
-        r = register_until_accepted(&plane, &args.zone, &caps, &console_url, console_cert) => r,
+        r = register_until_accepted(&plane, &args.zone, &caps, &console_url, console_cert) => r?,
         _ = crate::allinone::shutdown_signal() => {
             println!("ferrostack agent stopped before it registered");
             return Ok(());
@@ -243,18 +243,23 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
 }
 
 /// Registers, retrying with backoff (1 s doubling to 30 s) until the
-/// controller accepts.
+/// controller accepts; a controller whose certificate is not the pinned
+/// one is an error at once (retrying cannot fix it).
 async fn register_until_accepted(
     plane: &RemoteControlPlane,
     zone: &str,
     caps: &Capabilities,
     console_url: &str,
     console_cert: Fingerprint,
-) {
+) -> anyhow::Result<()> {
     let mut delay = Duration::from_secs(1);
     loop {
         match plane.register(zone, caps, console_url, console_cert).await {
-            Ok(()) => return,
+            Ok(()) => return Ok(()),
+            Err(e) if error_chain(&e).contains(CONTROLLER_MISMATCH) => anyhow::bail!(
+                "{}; copy the controller's current DATA/join-token (or check --controller)",
+                error_chain(&e)
+            ),
             Err(e) => {
                 tracing::warn!(error = %error_chain(&e), retry_in = ?delay, "cannot register with the controller");
             }

@@ -136,12 +136,19 @@ impl<'de> serde::Deserialize<'de> for Fingerprint {
 }
 
 /// The certificate a server presented is not the pinned one.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[error("{what} (it presented {presented}, the pin is {pinned})")]
 pub struct PinMismatch {
     what: &'static str,
     presented: Fingerprint,
     pinned: Fingerprint,
+}
+
+/// As the message: rustls shows its certificate errors with `Debug`.
+impl std::fmt::Debug for PinMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// The crypto provider of every TLS endpoint here.
