@@ -117,6 +117,12 @@ impl World {
         id
     }
 
+    /// `host`'s compute service, as registered.
+    fn service(&self, host: &str) -> Option<ferrostack_store::server::ComputeService> {
+        let services = self.c.s.store.list_services().unwrap();
+        services.into_iter().find(|s| s.host == host)
+    }
+
     fn api(&self) -> HostApi {
         self.c.host_api.clone().unwrap()
     }
@@ -151,14 +157,7 @@ fn setup(dir: &std::path::Path) -> HostApiSetup {
 #[tokio::test]
 async fn a_remote_agent_boots_powers_reads_the_console_of_and_deletes_a_server() {
     let w = World::start().await;
-    let service =
-        w.c.s
-            .store
-            .list_services()
-            .unwrap()
-            .into_iter()
-            .find(|s| s.host == HOST)
-            .expect("the agent registered");
+    let service = w.service(HOST).expect("the agent registered");
     let agent_url = service.capabilities["agent_url"].as_str().unwrap();
     assert!(agent_url.starts_with("https://127.0.0.1:"), "{agent_url}");
     assert_eq!(service.capabilities["host_ip"], "127.0.0.1");
@@ -335,15 +334,7 @@ async fn an_agent_refuses_a_controller_whose_certificate_is_not_pinned() {
     let msg = error_chain(&e);
     assert!(msg.contains(tls::CONTROLLER_MISMATCH), "{msg}");
     // The handshake failed before any request: nothing registered.
-    let hosts: Vec<String> =
-        w.c.s
-            .store
-            .list_services()
-            .unwrap()
-            .into_iter()
-            .map(|s| s.host)
-            .collect();
-    assert!(!hosts.iter().any(|h| h == "intruder"), "{hosts:?}");
+    assert!(w.service("intruder").is_none());
     // The right pin registers.
     w.plane(TOKEN, "intruder", w.api().cert)
         .register("nova", &caps, "https://127.0.0.1:1", console)
@@ -391,14 +382,7 @@ async fn the_controller_reads_a_console_only_from_the_registered_certificate() {
     assert_eq!(r.status, 200, "{}", r.body);
     // The agent's URL is re-registered with another fingerprint: the
     // controller no longer trusts the server there.
-    let service =
-        w.c.s
-            .store
-            .list_services()
-            .unwrap()
-            .into_iter()
-            .find(|s| s.host == HOST)
-            .unwrap();
+    let service = w.service(HOST).unwrap();
     let url = service.capabilities["agent_url"].as_str().unwrap();
     let caps = ferrostack_hypervisor::FakeConfig::default().capabilities;
     w.plane(TOKEN, HOST, w.api().cert)
