@@ -35,6 +35,8 @@ STOP_DEADLINE_S = 20.0
 CLI_TIMEOUT_S = 120.0
 ADMIN_PASSWORD = "e2e-admin-secret"
 SERVICES = ("identity", "compute", "image", "volume", "network", "placement")
+# Listeners that are not in the catalog: the controller's TLS host API for agents.
+INTERNAL = ("host-api",)
 
 
 def ferrostack_bin() -> Path:
@@ -142,7 +144,8 @@ class Stack:
         self.instances_dir = Path(tempfile.mkdtemp(prefix="fs-vms-", dir="/tmp"))
         # `--hypervisor`: real QEMU guests unless a test asks for the fake.
         self.hypervisor = "qemu"
-        self.ports = dict(zip(SERVICES, free_ports(len(SERVICES))))
+        listeners = SERVICES + INTERNAL
+        self.ports = dict(zip(listeners, free_ports(len(listeners))))
         self.proc: subprocess.Popen | None = None
         self.env: dict[str, str] = {}
         self.last_exit_status: int | None = None

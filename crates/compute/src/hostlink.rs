@@ -30,6 +30,7 @@
 
 use crate::servers::lifecycle::{quota_of, to_store};
 use crate::servers::{doc, power, set_doc, task, vm, FaultDoc, ServerDoc};
+use ferrostack_agent::remote::wire::url_host;
 use ferrostack_agent::{
     Assigned, DesiredInstance, DesiredStateSource, ObservedInstance, ObservedStateSink,
     SourceError, StateFuture, TaskOutcome,
@@ -167,19 +168,20 @@ impl HostLink {
     }
 
     /// [`register_host`](Self::register_host) for an agent on another
-    /// machine: `agent_url` (its console endpoint) is kept in the
-    /// service's capabilities as `agent_url`, so the controller finds the
-    /// host again after a restart, and its host part becomes `host_ip`.
+    /// machine: `agent`'s console endpoint is kept in the service's
+    /// capabilities (`agent_url`, `agent_cert_sha256`), so the controller
+    /// finds the host again after a restart, and the URL's host part
+    /// becomes `host_ip`.
     pub fn register_remote_host(
         &self,
         host: &str,
         zone: &str,
         caps: &Capabilities,
         inventory: &InventoryConfig,
-        agent_url: Option<&str>,
+        agent: Option<&crate::hostapi::AgentEndpoint>,
     ) -> StoreResult<()> {
         let now = now_micros();
-        let host_ip = agent_url.and_then(url_host).unwrap_or("127.0.0.1");
+        let host_ip = agent.and_then(|a| url_host(&a.url)).unwrap_or("127.0.0.1");
         let mut capabilities = serde_json::json!({
             "hypervisor_type": caps.hypervisor_type,
             "hypervisor_version": 8002002,
@@ -190,8 +192,9 @@ impl HostLink {
             "cpu_arch": caps.cpu_arch,
             "host_ip": host_ip,
         });
-        if let Some(url) = agent_url {
-            capabilities["agent_url"] = url.into();
+        if let Some(a) = agent {
+            capabilities["agent_url"] = a.url.as_str().into();
+            capabilities["agent_cert_sha256"] = a.cert.to_string().into();
         }
         self.servers.upsert_service(&ComputeService {
             id: 0,
@@ -386,18 +389,6 @@ impl HostLink {
         self.finish_action(&uuid, &pending.request_id, result.is_ok());
         Ok(())
     }
-}
-
-/// The host part of an `http(s)://host[:port]/...` URL (brackets of an
-/// IPv6 literal removed).
-fn url_host(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next()?,
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    (!host.is_empty()).then_some(host)
 }
 
 fn quota_store(e: ferrostack_quota::QuotaError) -> StoreError {

@@ -17,8 +17,8 @@
 //! the negotiated microversion. Handlers never talk to a compute host:
 //! they change the desired state, and the host agent, through
 //! [`hostlink::HostLink`], does the work and reports back. Agents on other
-//! machines reach the link over [`hostapi`], merged into this router
-//! outside the policy layer when [`ComputeConfig::host_api`] is set.
+//! machines reach the link over [`hostapi`], which is served on its own
+//! TLS listener, not by this router.
 
 pub mod error;
 pub mod hostapi;
@@ -74,10 +74,6 @@ pub struct ComputeConfig {
     pub scheduler: Arc<ferrostack_scheduler::Scheduler>,
     /// The internal host API the agents use.
     pub link: Arc<hostlink::HostLink>,
-    /// The HTTP host API for remote agents ([`hostapi::router`]), served
-    /// on this listener outside the Nova policy layer; `None`: only
-    /// in-process agents.
-    pub host_api: Option<Router>,
 }
 
 /// What handlers share.
@@ -145,7 +141,6 @@ pub fn router(config: ComputeConfig) -> Router {
         validator: config.validator.clone(),
         errors: Arc::new(error::NovaErrors),
     };
-    let host_api = config.host_api.clone();
     let state = Arc::new(ComputeState::new(config));
     let built = Router::new()
         .route("/v2.1", get(versions::v2_1))
@@ -241,13 +236,7 @@ pub fn router(config: ComputeConfig) -> Router {
             ferrostack_policy::enforce,
         ))
         .with_state(state);
-    // After the policy layer: Keystone tokens and Nova rules do not
-    // apply to the host API; its join token does.
-    let app = match host_api {
-        Some(h) => nova.merge(h),
-        None => nova,
-    };
-    app.fallback(not_found)
+    nova.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(

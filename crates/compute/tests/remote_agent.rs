@@ -1,17 +1,21 @@
-//! A host agent on "another machine": the compute API serves the HTTP
-//! host API, and an agent for host `remote-1` reaches it only through
-//! `RemoteControlPlane` (registration, assigned state, long poll,
-//! reports, snapshot upload) while the controller reads consoles from the
-//! agent's own console server. Plus the host API's refusals: no or a
-//! wrong join token, Keystone tokens, and image ids that are not UUIDs or
-//! have no data.
+//! A host agent on "another machine": the host API is served over TLS on
+//! a listener of its own, and an agent for host `remote-1` reaches it
+//! only through `RemoteControlPlane` (registration, assigned state, long
+//! poll, reports, snapshot upload), pinned to the controller's
+//! certificate, while the controller reads consoles from the agent's own
+//! TLS console server, pinned to the certificate the agent registered.
+//! Plus the refusals: no or a wrong join token, Keystone tokens, image
+//! ids that are not UUIDs or have no data, a wrong pin either way, and
+//! plain HTTP.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use common::remote::HostApiSetup;
+use common::remote::{HostApi, HostApiSetup};
 use common::Compute;
+use ferrostack_agent::remote::tls::{self, Fingerprint};
+use ferrostack_agent::remote::{error_chain, RemoteControlPlane};
 use ferrostack_agent::BaseImages;
 use ferrostack_store::image::ImageStore;
 use ferrostack_store::server::ServerStore;
@@ -38,12 +42,7 @@ impl World {
         for d in ["images", "controller-snapshots", "agent-snapshots"] {
             std::fs::create_dir(dirs.path().join(d)).unwrap();
         }
-        let c = Compute::start_with(Some(HostApiSetup {
-            join_token: TOKEN.into(),
-            images_dir: dirs.path().join("images"),
-            snapshot_dir: dirs.path().join("controller-snapshots"),
-        }))
-        .await;
+        let c = Compute::start_with(Some(setup(dirs.path()))).await;
         let p = c.s.personas(&c.project).await;
         let image = c.image(&c.project, "qcow2");
         let w = World {
@@ -118,10 +117,27 @@ impl World {
         id
     }
 
+    /// `host`'s compute service, as registered.
+    fn service(&self, host: &str) -> Option<ferrostack_store::server::ComputeService> {
+        let services = self.c.s.store.list_services().unwrap();
+        services.into_iter().find(|s| s.host == host)
+    }
+
+    fn api(&self) -> HostApi {
+        self.c.host_api.clone().unwrap()
+    }
+
+    /// A control plane for `host`, pinned to `pin`.
+    fn plane(&self, token: &str, host: &str, pin: Fingerprint) -> RemoteControlPlane {
+        RemoteControlPlane::new(&self.api().url, token, host, pin).unwrap()
+    }
+
     /// A raw host API call with `token` (none when empty).
     async fn host_api(&self, method: Method, path: &str, token: &str) -> reqwest::Response {
-        let url = format!("{}/internal/host/v1{path}", self.c.root);
-        let mut rb = reqwest::Client::new().request(method, url);
+        let url = format!("{}/internal/host/v1{path}", self.api().url);
+        let client =
+            tls::pinned_client(reqwest::Client::builder(), self.api().cert, "test").unwrap();
+        let mut rb = client.request(method, url);
         if !token.is_empty() {
             rb = rb.bearer_auth(token);
         }
@@ -129,24 +145,33 @@ impl World {
     }
 }
 
+fn setup(dir: &std::path::Path) -> HostApiSetup {
+    HostApiSetup {
+        join_token: TOKEN.into(),
+        images_dir: dir.join("images"),
+        snapshot_dir: dir.join("controller-snapshots"),
+        tls_dir: dir.join("host-api"),
+    }
+}
+
 #[tokio::test]
 async fn a_remote_agent_boots_powers_reads_the_console_of_and_deletes_a_server() {
     let w = World::start().await;
-    let service =
-        w.c.s
-            .store
-            .list_services()
-            .unwrap()
-            .into_iter()
-            .find(|s| s.host == HOST)
-            .expect("the agent registered");
+    let service = w.service(HOST).expect("the agent registered");
     let agent_url = service.capabilities["agent_url"].as_str().unwrap();
-    assert!(agent_url.starts_with("http://127.0.0.1:"), "{agent_url}");
+    assert!(agent_url.starts_with("https://127.0.0.1:"), "{agent_url}");
     assert_eq!(service.capabilities["host_ip"], "127.0.0.1");
+    let agent_cert = common::remote::identity(&w.dirs.path().join(format!("{HOST}-tls")));
+    assert_eq!(
+        service.capabilities["agent_cert_sha256"],
+        agent_cert.fingerprint().to_string()
+    );
     // A restarted controller finds the agent in the store.
     let fresh =
         ferrostack_compute::hostapi::AgentDirectory::new(std::sync::Arc::new(w.c.s.store.clone()));
-    assert_eq!(fresh.get(HOST).as_deref(), Some(agent_url));
+    let found = fresh.get(HOST).unwrap();
+    assert_eq!(found.url, agent_url);
+    assert_eq!(found.cert, agent_cert.fingerprint());
     assert_eq!(fresh.get("nowhere"), None);
 
     let id = w.boot().await;
@@ -219,7 +244,7 @@ async fn the_host_api_wants_the_join_token_and_uuid_image_ids() {
     let id = uuid::Uuid::new_v4().to_string();
     let bytes = vec![7u8; 3 * 256 * 1024 + 5];
     std::fs::write(w.dirs.path().join("images").join(&id), &bytes).unwrap();
-    let plane = ferrostack_agent::RemoteControlPlane::new(&w.c.root, TOKEN, HOST).unwrap();
+    let plane = w.plane(TOKEN, HOST, w.api().cert);
     let cache = w.dirs.path().join("cache");
     let images = ferrostack_agent::RemoteBaseImages::new(plane, &cache);
     let raw = ferrostack_hypervisor::BaseFormat::Raw;
@@ -233,7 +258,7 @@ async fn the_host_api_wants_the_join_token_and_uuid_image_ids() {
     let left: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
     assert_eq!(left.len(), 1, "no temporary files left: {left:?}");
 
-    let bad = ferrostack_agent::RemoteControlPlane::new(&w.c.root, "wrong", HOST).unwrap();
+    let bad = w.plane("wrong", HOST, w.api().cert);
     let e = ferrostack_agent::RemoteBaseImages::new(bad, w.dirs.path().join("c2"))
         .ensure(&id, raw)
         .await
@@ -294,4 +319,99 @@ async fn a_snapshot_on_a_remote_host_is_uploaded_and_becomes_an_active_image() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let _ = w.c.stop.send(true);
+}
+
+#[tokio::test]
+async fn an_agent_refuses_a_controller_whose_certificate_is_not_pinned() {
+    let w = World::start().await;
+    let caps = ferrostack_hypervisor::FakeConfig::default().capabilities;
+    let console = Fingerprint::of(b"console");
+    let wrong = w.plane(TOKEN, "intruder", Fingerprint::of(b"another certificate"));
+    let e = wrong
+        .register("nova", &caps, "https://127.0.0.1:1", console)
+        .await
+        .unwrap_err();
+    let msg = error_chain(&e);
+    assert!(msg.contains(tls::CONTROLLER_MISMATCH), "{msg}");
+    // The handshake failed before any request: nothing registered.
+    assert!(w.service("intruder").is_none());
+    // The right pin registers.
+    w.plane(TOKEN, "intruder", w.api().cert)
+        .register("nova", &caps, "https://127.0.0.1:1", console)
+        .await
+        .unwrap();
+    let _ = w.c.stop.send(true);
+}
+
+#[tokio::test]
+async fn the_host_api_is_tls_only_and_not_on_the_compute_listener() {
+    let w = World::start().await;
+    let path = format!("/internal/host/v1/hosts/{HOST}/assigned");
+    let plain = w.api().url.replacen("https://", "http://", 1);
+    let r = reqwest::Client::new()
+        .get(format!("{plain}{path}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await;
+    assert!(r.is_err(), "plain HTTP answered: {r:?}");
+    let r = reqwest::Client::new()
+        .get(format!("{}{path}", w.c.root))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "the compute listener has no host API");
+    // The agent refuses to register a console server without TLS.
+    let caps = ferrostack_hypervisor::FakeConfig::default().capabilities;
+    let e = w
+        .plane(TOKEN, "h2", w.api().cert)
+        .register("nova", &caps, "http://127.0.0.1:1", Fingerprint::of(b"c"))
+        .await
+        .unwrap_err();
+    assert!(error_chain(&e).contains("https://"), "{}", error_chain(&e));
+    let _ = w.c.stop.send(true);
+}
+
+#[tokio::test]
+async fn the_controller_reads_a_console_only_from_the_registered_certificate() {
+    let w = World::start().await;
+    let id = w.boot().await;
+    let r = w
+        .act(&id, json!({"os-getConsoleOutput": {"length": 5}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The agent's URL is re-registered with another fingerprint: the
+    // controller no longer trusts the server there.
+    let service = w.service(HOST).unwrap();
+    let url = service.capabilities["agent_url"].as_str().unwrap();
+    let caps = ferrostack_hypervisor::FakeConfig::default().capabilities;
+    w.plane(TOKEN, HOST, w.api().cert)
+        .register("nova", &caps, url, Fingerprint::of(b"not the agent's"))
+        .await
+        .unwrap();
+    let r = w
+        .act(&id, json!({"os-getConsoleOutput": {"length": 5}}))
+        .await;
+    assert_ne!(r.status, 200, "{}", r.body);
+    let text = r.body.to_string();
+    assert!(text.contains(tls::AGENT_MISMATCH), "{text}");
+    let _ = w.c.stop.send(true);
+}
+
+#[tokio::test]
+async fn a_restarted_controller_keeps_its_certificate() {
+    let w = World::start().await;
+    let first = w.api().cert;
+    let _ = w.c.stop.send(true);
+    let again = Compute::start_with(Some(setup(w.dirs.path()))).await;
+    let api = again.host_api.clone().unwrap();
+    assert_eq!(api.cert, first, "same fingerprint after a restart");
+    assert_ne!(api.url, w.api().url);
+    let caps = ferrostack_hypervisor::FakeConfig::default().capabilities;
+    RemoteControlPlane::new(&api.url, TOKEN, HOST, first)
+        .unwrap()
+        .register("nova", &caps, "https://127.0.0.1:1", Fingerprint::of(b"c"))
+        .await
+        .unwrap();
+    let _ = again.stop.send(true);
 }

@@ -1,7 +1,7 @@
 //! `ferrostack agent`: a compute host of a multi-host cloud.
 //!
 //! It runs the same reconcile engine as `allinone`'s in-process host, but
-//! reaches the controller over the HTTP host API
+//! reaches the controller over the HTTPS host API
 //! (`ferrostack_agent::remote`): it registers with the join token
 //! (retrying until the controller answers), heartbeats by registering
 //! again every 10 s, pulls its desired state with a long poll, reports
@@ -9,19 +9,23 @@
 //! snapshots. The controller calls back only to read consoles, at
 //! `--advertise-url`, with the same token.
 //!
-//! The transport is plain HTTP: the join token, desired state and image
-//! bytes cross the network in clear text. Run it on a trusted network or
-//! behind TLS terminated in front of the controller and the agent until
-//! ferrostack serves TLS itself.
+//! Both directions are TLS with pinned certificates: the agent trusts
+//! only the controller certificate whose fingerprint the join file
+//! carries (or `--controller-cert-sha256` gives), so it never sends the
+//! token to anyone else; its console server serves a certificate kept
+//! in `DATA/agent-api/`, whose fingerprint it registers.
 //!
 //! SIGTERM stops the agent, never the VMs: QEMU runs daemonized and the
 //! next start re-adopts every VM in the instances directory.
 
 use crate::compute_host::{self, Driver};
-use crate::paths;
+use crate::{host_tls, paths};
 use anyhow::Context;
 use clap::Args;
-use ferrostack_agent::remote::console_router;
+use ferrostack_agent::remote::join::JoinFile;
+use ferrostack_agent::remote::tls::{Fingerprint, CONTROLLER_MISMATCH};
+use ferrostack_agent::remote::wire::url_host;
+use ferrostack_agent::remote::{console_router, error_chain};
 use ferrostack_agent::{Agent, AgentConfig, BaseImages, RemoteBaseImages, RemoteControlPlane};
 use ferrostack_hypervisor::Capabilities;
 use std::net::SocketAddr;
@@ -37,17 +41,21 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// Options of `ferrostack agent`.
 #[derive(Args)]
 pub struct AgentArgs {
-    /// The controller's compute API base URL, e.g. http://10.0.0.1:8774.
+    /// The controller's host API URL, e.g. https://10.0.0.1:8779.
     #[arg(long)]
     controller: String,
-    /// A file holding the cluster's join token (the controller's
-    /// DATA/join-token).
+    /// A copy of the controller's join file (DATA/join-token): the join
+    /// token and the fingerprint of the controller's certificate.
     #[arg(long)]
     join_token_file: Option<PathBuf>,
-    /// The join token itself (prefer the file: a command line is visible
-    /// to every user of the machine).
+    /// The join token (or the join file's line) itself; prefer the file:
+    /// a command line is visible to every user of the machine.
     #[arg(long, env = "FERROSTACK_JOIN_TOKEN", hide_env_values = true)]
     join_token: Option<String>,
+    /// The SHA-256 fingerprint of the controller's host API certificate
+    /// (`sha256:<hex>`), for a join token without one.
+    #[arg(long)]
+    controller_cert_sha256: Option<Fingerprint>,
     /// This compute host's name (default: the machine's host name).
     #[arg(long)]
     host_name: Option<String>,
@@ -63,7 +71,7 @@ pub struct AgentArgs {
     /// Address of the agent's console server, which the controller calls.
     #[arg(long, default_value = "0.0.0.0:8780")]
     listen: SocketAddr,
-    /// The URL the controller calls back (default: http://<listen>;
+    /// The URL the controller calls back (default: https://<listen>;
     /// required when listening on all addresses).
     #[arg(long)]
     advertise_url: Option<String>,
@@ -76,27 +84,38 @@ pub struct AgentArgs {
     zone: String,
 }
 
-/// Reads the join token from `--join-token-file` or `--join-token`.
-fn join_token(args: &AgentArgs) -> anyhow::Result<String> {
-    let token = match (&args.join_token_file, &args.join_token) {
-        (Some(path), _) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the join token file {}", path.display()))?
-            .trim()
-            .to_string(),
-        (None, Some(t)) => t.trim().to_string(),
+/// The join token and the controller's certificate fingerprint, from
+/// `--join-token-file` or `--join-token`, and `--controller-cert-sha256`.
+fn credentials(args: &AgentArgs) -> anyhow::Result<(String, Fingerprint)> {
+    let join = match (&args.join_token_file, &args.join_token) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the join file {}", path.display()))?;
+            JoinFile::parse(&text).with_context(|| format!("cannot use {}", path.display()))?
+        }
+        (None, Some(t)) => JoinFile::parse(t).context("cannot use the join token")?,
         (None, None) => anyhow::bail!(
-            "the join token is needed: --join-token-file PATH or FERROSTACK_JOIN_TOKEN"
+            "the join file is needed: --join-token-file PATH (a copy of the controller's DATA/join-token)"
         ),
     };
-    anyhow::ensure!(!token.is_empty(), "the join token is empty");
-    Ok(token)
+    let pin = match (join.controller_cert, args.controller_cert_sha256) {
+        (Some(file), Some(flag)) if file != flag => anyhow::bail!(
+            "--controller-cert-sha256 {flag} contradicts the join file's {file}"
+        ),
+        (Some(pin), _) | (None, Some(pin)) => pin,
+        (None, None) => anyhow::bail!(
+            "the join token has no controller certificate fingerprint (a bare token from before TLS?): \
+             copy the controller's current DATA/join-token, or pass --controller-cert-sha256 sha256:<hex>"
+        ),
+    };
+    Ok((join.token, pin))
 }
 
 fn advertise_url(args: &AgentArgs, bound: SocketAddr) -> anyhow::Result<String> {
     if let Some(url) = &args.advertise_url {
         anyhow::ensure!(
-            url.starts_with("http://") || url.starts_with("https://"),
-            "--advertise-url must be an http:// or https:// URL"
+            url.starts_with("https://"),
+            "--advertise-url must be an https:// URL (the console server serves TLS)"
         );
         return Ok(url.trim_end_matches('/').to_string());
     }
@@ -105,7 +124,7 @@ fn advertise_url(args: &AgentArgs, bound: SocketAddr) -> anyhow::Result<String> 
         "--advertise-url is needed when --listen is {} (the controller must know which address reaches this host)",
         args.listen
     );
-    Ok(format!("http://{bound}"))
+    Ok(format!("https://{bound}"))
 }
 
 fn private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -116,7 +135,7 @@ fn private_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// Run the agent until SIGTERM or Ctrl-C.
 pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
-    let token = join_token(&args)?;
+    let (token, controller_cert) = credentials(&args)?;
     let host = args
         .host_name
         .clone()
@@ -133,7 +152,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let snapshot_dir = data_dir.join("snapshots");
     private_dir(&snapshot_dir)?;
 
-    let plane = RemoteControlPlane::new(&args.controller, &token, &host)
+    let plane = RemoteControlPlane::new(&args.controller, &token, &host, controller_cert)
         .context("cannot set up the controller connection")?
         .with_snapshot_dir(&snapshot_dir);
     let hv = compute_host::driver(args.hypervisor, &instances_dir)?;
@@ -141,6 +160,16 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let console_url = advertise_url(&args, listener.local_addr()?)?;
+    let advertised = url_host(&console_url).unwrap_or_default();
+    let console_tls = host_tls::identity(
+        &data_dir.join("agent-api"),
+        "ferrostack agent",
+        &host_tls::machine_names(&[&host, advertised]),
+    )?;
+    let console_cert = console_tls.fingerprint();
+    let listener = console_tls
+        .listener(listener)
+        .context("cannot set up TLS for the console server")?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let console = tokio::spawn(ferrostack_common::serve::serve_until(
@@ -154,11 +183,11 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         .await
         .context("cannot read the hypervisor's capabilities")?;
     println!(
-        "ferrostack agent: host {host}, controller {}, console at {console_url}",
+        "ferrostack agent: host {host}, controller {} ({controller_cert}), console at {console_url} ({console_cert})",
         args.controller
     );
     tokio::select! {
-        r = register_until_accepted(&plane, &args.zone, &caps, &console_url) => r,
+        r = register_until_accepted(&plane, &args.zone, &caps, &console_url, console_cert) => r?,
         _ = crate::allinone::shutdown_signal() => {
             println!("ferrostack agent stopped before it registered");
             return Ok(());
@@ -178,8 +207,8 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                if let Err(e) = plane.register(&zone, &caps, &url).await {
-                    tracing::warn!(error = %chain(&e), "heartbeat to the controller failed");
+                if let Err(e) = plane.register(&zone, &caps, &url, console_cert).await {
+                    tracing::warn!(error = %error_chain(&e), "heartbeat to the controller failed");
                 }
             }
         })
@@ -214,34 +243,28 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
 }
 
 /// Registers, retrying with backoff (1 s doubling to 30 s) until the
-/// controller accepts.
+/// controller accepts; a controller whose certificate is not the pinned
+/// one is an error at once (retrying cannot fix it).
 async fn register_until_accepted(
     plane: &RemoteControlPlane,
     zone: &str,
     caps: &Capabilities,
     console_url: &str,
-) {
+    console_cert: Fingerprint,
+) -> anyhow::Result<()> {
     let mut delay = Duration::from_secs(1);
     loop {
-        match plane.register(zone, caps, console_url).await {
-            Ok(()) => return,
+        match plane.register(zone, caps, console_url, console_cert).await {
+            Ok(()) => return Ok(()),
+            Err(e) if error_chain(&e).contains(CONTROLLER_MISMATCH) => anyhow::bail!(
+                "{}; copy the controller's current DATA/join-token (or check --controller)",
+                error_chain(&e)
+            ),
             Err(e) => {
-                tracing::warn!(error = %chain(&e), retry_in = ?delay, "cannot register with the controller");
+                tracing::warn!(error = %error_chain(&e), retry_in = ?delay, "cannot register with the controller");
             }
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(30));
     }
-}
-
-/// An error and its sources, on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

@@ -6,14 +6,19 @@
 //! `ferrostack ready` printed, so a script that waits for that line can
 //! use the cloud at once.
 //!
-//! `allinone` is also a multi-host controller: the compute listener serves
-//! the host API (`ferrostack_compute::hostapi`) for `ferrostack agent` on
-//! other machines, guarded by the join token in `DATA/join-token`
-//! (generated on first start, mode 0600, never printed), and console
-//! reads go to whichever host runs the server.
+//! `allinone` is also a multi-host controller: a listener of its own
+//! (`--host-api-port`, 8779) serves the host API
+//! (`ferrostack_compute::hostapi`) over TLS for `ferrostack agent` on
+//! other machines. Its self-signed certificate is kept in
+//! `DATA/host-api/`; the join file `DATA/join-token` (generated on first
+//! start, mode 0600, never printed) holds the join token and that
+//! certificate's fingerprint, so copying it to a host is all the trust
+//! setup there is (see `host_tls`). Console reads go to whichever host
+//! runs the server, over TLS pinned to the agent's registered
+//! certificate.
 
 use crate::compute_host::{self, Driver, HostPlan};
-use crate::{paths, rcfile};
+use crate::{host_tls, paths, rcfile};
 use anyhow::Context;
 use clap::Args;
 use ferrostack_compute::hostapi;
@@ -68,6 +73,10 @@ pub struct AllinoneArgs {
     /// Placement port.
     #[arg(long, default_value_t = 8778)]
     placement_port: u16,
+    /// Port of the host API (HTTPS, for `ferrostack agent` on other
+    /// machines).
+    #[arg(long, default_value_t = 8779)]
+    host_api_port: u16,
     /// Largest image upload accepted, in bytes (larger ones answer 413).
     #[arg(long, default_value_t = ferrostack_image::DEFAULT_MAX_IMAGE_SIZE)]
     max_image_size: u64,
@@ -102,6 +111,7 @@ struct Listeners {
     volume: TcpListener,
     network: TcpListener,
     placement: TcpListener,
+    host_api: TcpListener,
 }
 
 async fn bind(addr: IpAddr, port: u16, what: &str) -> anyhow::Result<TcpListener> {
@@ -140,6 +150,7 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         volume: bind(args.bind, args.volume_port, "block storage").await?,
         network: bind(args.bind, args.network_port, "network").await?,
         placement: bind(args.bind, args.placement_port, "placement").await?,
+        host_api: bind(args.bind, args.host_api_port, "host").await?,
     };
     let host = args
         .public_host
@@ -151,6 +162,12 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
     let volume_url = url(&host, &listeners.volume)?;
     let network_url = url(&host, &listeners.network)?;
     let placement_url = url(&host, &listeners.placement)?;
+    let host_api_url = url(&host, &listeners.host_api)?.replacen("http://", "https://", 1);
+    let host_api_tls = host_tls::identity(
+        &data_dir.join("host-api"),
+        "ferrostack host API",
+        &host_tls::machine_names(&[&host]),
+    )?;
 
     let db_path = data_dir.join("ferrostack.db");
     let store = SqliteStore::open(&db_path)
@@ -240,11 +257,10 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
     };
     let host = compute_host::build(&host_plan, Arc::new(store.clone()), image_data.clone())?;
     let join_token_path = data_dir.join("join-token");
-    let join_token = load_or_create_join_token(&join_token_path)?;
+    let join_token = host_tls::load_or_create_join_file(&join_token_path, &host_api_tls)?;
     let agents = Arc::new(hostapi::AgentDirectory::new(Arc::new(store.clone())));
     let consoles =
-        hostapi::RemoteConsoles::new(agents.clone(), &join_token, Some(host.consoles.clone()))
-            .context("cannot build the HTTP client for host consoles")?;
+        hostapi::RemoteConsoles::new(agents.clone(), &join_token, Some(host.consoles.clone()));
     let link = Arc::new(ferrostack_compute::hostlink::HostLink::new(
         Arc::new(store.clone()),
         quotas.clone(),
@@ -252,13 +268,13 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         Arc::new(consoles),
         host.snapshots.clone(),
     ));
-    let host_api = hostapi::router(hostapi::HostApiConfig {
+    let host_api = hostapi::HostApiConfig {
         link: link.clone(),
         join_token,
         images_dir: data_dir.join("images"),
         agents,
         inventory: ferrostack_scheduler::InventoryConfig::default(),
-    });
+    };
     let scheduler = Arc::new(ferrostack_scheduler::Scheduler::new(
         Arc::new(store.clone()),
         ferrostack_scheduler::SchedulerConfig::default(),
@@ -283,7 +299,6 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         image_url: image_url.clone(),
         scheduler,
         link: link.clone(),
-        host_api: Some(host_api),
     };
     let interrupted = ferrostack_compute::recover(&compute_config)
         .map_err(|e| anyhow::anyhow!("cannot recover interrupted server builds: {e:?}"))?;
@@ -299,6 +314,10 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         ferrostack_compute::router(compute_config),
         stop_rx.clone(),
     ));
+    servers.spawn(
+        hostapi::serve(listeners.host_api, &host_api_tls, host_api, stop_rx.clone())
+            .context("cannot set up TLS for the host API")?,
+    );
     servers.spawn(serve(
         "image",
         listeners.image,
@@ -355,7 +374,7 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
     ));
 
     println!(
-        "Other compute hosts join with: ferrostack agent --controller {compute_url} --join-token-file <a copy of {}>",
+        "Other compute hosts join with: ferrostack agent --controller {host_api_url} --join-token-file <a copy of {}>",
         join_token_path.display()
     );
     println!("ferrostack ready: identity at {auth_url}");
@@ -391,24 +410,6 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
     }
     println!("ferrostack stopped");
     Ok(())
-}
-
-/// The cluster's join token: read from `path`, or generated (32 random
-/// bytes, hex) and written there with mode 0600 on first start.
-fn load_or_create_join_token(path: &std::path::Path) -> anyhow::Result<String> {
-    match std::fs::read_to_string(path) {
-        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(e).with_context(|| format!("cannot read {}", path.display()));
-        }
-    }
-    let token = hostapi::new_join_token();
-    rcfile::write_private(path, &format!("{token}\n"))
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tracing::info!(path = %path.display(), "generated the join token for compute hosts");
-    Ok(token)
 }
 
 fn entry(service_type: &str, name: &str, url: String) -> CatalogEntry {

@@ -4,6 +4,7 @@
 mod agent_cmd;
 mod allinone;
 mod compute_host;
+mod host_tls;
 mod installer_cmd;
 mod paths;
 mod rcfile;

@@ -1,10 +1,12 @@
-//! The agent's own small HTTP server: the serial console of its VMs.
+//! The agent's own small HTTPS server: the serial console of its VMs.
 //!
 //! The desired/observed state flows agent → controller only (the agent
 //! pulls), but a console read is a question the controller asks when a
 //! user asks it, and the console log lives on the host. So each agent
 //! serves `GET /console/{id}?max_bytes=N`, protected by the same join
-//! token, and registers its URL with the controller.
+//! token, over TLS with a self-signed certificate the agent keeps in its
+//! data directory, and registers its URL and the certificate's
+//! fingerprint with the controller, which pins it when it calls back.
 
 use super::wire::{bearer_matches, error_response, unauthorized};
 use axum::extract::{Path, Query, Request, State};

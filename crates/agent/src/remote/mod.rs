@@ -1,4 +1,4 @@
-//! The agent's side of the host API: the control plane over HTTP.
+//! The agent's side of the host API: the control plane over HTTPS.
 //!
 //! [`RemoteControlPlane`] implements [`DesiredStateSource`] and
 //! [`ObservedStateSink`] by calling the controller's
@@ -15,15 +15,16 @@
 //!   capped by the controller) keeps reaction times low without
 //!   hammering the store.
 //! - **A join token.** Hosts authenticate with one shared secret the
-//!   controller generates (`DATA/join-token`), sent as a Bearer token and
-//!   compared in constant time; the controller uses the same token when
-//!   it calls an agent back (console reads). It is a cluster membership
-//!   secret, not a user credential: whoever holds it can act as any host.
-//! - **Plain HTTP, for now.** The transport is unencrypted HTTP. The
-//!   token and all desired state (including config drive user data) cross
-//!   the wire in clear text, so the host API must run on a trusted
-//!   network or behind a TLS-terminating proxy until ferrostack serves
-//!   TLS itself.
+//!   controller generates (in `DATA/join-token`), sent as a Bearer token
+//!   and compared in constant time; the controller uses the same token
+//!   when it calls an agent back (console reads). It is a cluster
+//!   membership secret, not a user credential: whoever holds it can act
+//!   as any host.
+//! - **HTTPS with a pinned certificate.** The token and the desired state
+//!   (including config drive user data) only travel inside TLS, and the
+//!   client trusts exactly the controller certificate whose fingerprint
+//!   the join file carries ([`join`], [`tls`]): the token is never sent
+//!   to a server that cannot prove it is the controller.
 //!
 //! Files move with the same token: [`RemoteBaseImages`] downloads base
 //! images, and [`ObservedStateSink::report`] uploads a finished snapshot
@@ -34,6 +35,8 @@
 
 pub mod console;
 pub mod images;
+pub mod join;
+pub mod tls;
 pub mod wire;
 
 pub use console::console_router;
@@ -48,6 +51,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tls::{Fingerprint, TlsError};
 use uuid::Uuid;
 use wire::{valid_host_name, RegisterRequest, WatchReply, PREFIX};
 
@@ -67,12 +71,12 @@ pub enum SetupError {
     /// The host name is not usable in the host API.
     #[error("host name {0:?} must be 1-255 letters, digits, '.', '-' or '_'")]
     InvalidHost(String),
-    /// The controller URL is not an http(s) URL.
-    #[error("controller URL {0:?} must start with http:// or https://")]
+    /// The controller URL is not an https URL.
+    #[error("controller URL {0:?} must start with https://")]
     InvalidUrl(String),
-    /// The HTTP client could not be built.
-    #[error("cannot build the HTTP client")]
-    Client(#[source] reqwest::Error),
+    /// The HTTPS client could not be built.
+    #[error("cannot build the HTTPS client")]
+    Client(#[source] TlsError),
 }
 
 /// What the sink remembers about snapshots between calls.
@@ -121,21 +125,29 @@ pub(crate) async fn error_message(resp: reqwest::Response) -> String {
 }
 
 impl RemoteControlPlane {
-    /// The host API of the controller at `base_url` (the compute API's
-    /// base URL, e.g. `http://10.0.0.1:8774`), as host `host`, with the
-    /// cluster's join token.
-    pub fn new(base_url: &str, token: &str, host: &str) -> Result<Self, SetupError> {
+    /// The host API of the controller at `base_url` (its host API
+    /// listener, e.g. `https://10.0.0.1:8779`), as host `host`, with the
+    /// cluster's join token, trusting only the certificate
+    /// `controller_cert` names.
+    pub fn new(
+        base_url: &str,
+        token: &str,
+        host: &str,
+        controller_cert: Fingerprint,
+    ) -> Result<Self, SetupError> {
         if !valid_host_name(host) {
             return Err(SetupError::InvalidHost(host.to_string()));
         }
         let base = base_url.trim_end_matches('/');
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
+        if !base.starts_with("https://") {
             return Err(SetupError::InvalidUrl(base_url.to_string()));
         }
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(SetupError::Client)?;
+        let client = tls::pinned_client(
+            reqwest::Client::builder().connect_timeout(Duration::from_secs(10)),
+            controller_cert,
+            tls::CONTROLLER_MISMATCH,
+        )
+        .map_err(SetupError::Client)?;
         Ok(RemoteControlPlane {
             base_url: format!("{base}{PREFIX}"),
             token: token.into(),
@@ -198,17 +210,20 @@ impl RemoteControlPlane {
     }
 
     /// Registers the host (and refreshes its heartbeat): its zone, what
-    /// its hypervisor offers, and the URL of its console server.
+    /// its hypervisor offers, and the URL and certificate of its console
+    /// server.
     pub async fn register(
         &self,
         zone: &str,
         capabilities: &Capabilities,
         console_url: &str,
+        console_cert: Fingerprint,
     ) -> Result<(), SourceError> {
         let body = RegisterRequest {
             zone: zone.to_string(),
             capabilities: capabilities.clone(),
             console_url: console_url.to_string(),
+            console_cert_sha256: console_cert,
         };
         let url = self.host_url(&self.host, "register")?;
         self.send(self.client.post(url).json(&body), REQUEST_TIMEOUT)
@@ -245,16 +260,20 @@ impl RemoteControlPlane {
             .header(reqwest::header::CONTENT_LENGTH, len)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .body(reqwest::Body::from(file));
-        self.send(rb, timeout)
-            .await
-            .map_err(|e| format!("uploading the snapshot to the controller: {}", chain(&e)))?;
+        self.send(rb, timeout).await.map_err(|e| {
+            format!(
+                "uploading the snapshot to the controller: {}",
+                error_chain(&e)
+            )
+        })?;
         tracing::info!(host = %self.host, image = %image_id, bytes = len, "snapshot uploaded");
         Ok(path)
     }
 }
 
-/// An error and its sources, on one line.
-fn chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, on one line (a TLS failure's reason is
+/// several sources deep in a reqwest error).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

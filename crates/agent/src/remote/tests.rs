@@ -20,7 +20,9 @@ struct Seen {
 
 type Shared = Arc<Mutex<Seen>>;
 
-async fn mock(upload_status: StatusCode) -> (String, Shared) {
+/// A mock controller on TLS: its URL, what it saw, and a control plane
+/// pinned to its certificate.
+async fn mock(upload_status: StatusCode) -> (RemoteControlPlane, Shared) {
     let seen: Shared = Arc::default();
     let app = Router::new()
         .route(
@@ -48,10 +50,15 @@ async fn mock(upload_status: StatusCode) -> (String, Shared) {
             ),
         )
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let id = tls::TlsIdentity::generate("mock", &["127.0.0.1".into()])
+        .unwrap()
+        .0;
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", tcp.local_addr().unwrap());
+    let listener = id.listener(tcp).unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, seen)
+    let plane = RemoteControlPlane::new(&url, "t", "h1", id.fingerprint()).unwrap();
+    (plane, seen)
 }
 
 fn observed(id: Uuid, last_snapshot: &str) -> ObservedInstance {
@@ -74,14 +81,12 @@ fn observed(id: Uuid, last_snapshot: &str) -> ObservedInstance {
 
 #[tokio::test]
 async fn a_snapshot_is_uploaded_before_its_report_and_then_removed() {
-    let (url, seen) = mock(StatusCode::NO_CONTENT).await;
+    let (plane, seen) = mock(StatusCode::NO_CONTENT).await;
     let dir = tempfile::tempdir().unwrap();
     let image = Uuid::new_v4().to_string();
     let file = dir.path().join(format!("{image}.qcow2"));
     std::fs::write(&file, b"snapshot bytes").unwrap();
-    let plane = RemoteControlPlane::new(&url, "t", "h1")
-        .unwrap()
-        .with_snapshot_dir(dir.path());
+    let plane = plane.with_snapshot_dir(dir.path());
     plane.book().images.insert("req-1".into(), image.clone());
     let id = Uuid::new_v4();
     plane
@@ -106,13 +111,11 @@ async fn a_snapshot_is_uploaded_before_its_report_and_then_removed() {
 
 #[tokio::test]
 async fn a_refused_upload_is_reported_as_the_snapshot_error() {
-    let (url, seen) = mock(StatusCode::INSUFFICIENT_STORAGE).await;
+    let (plane, seen) = mock(StatusCode::INSUFFICIENT_STORAGE).await;
     let dir = tempfile::tempdir().unwrap();
     let image = Uuid::new_v4().to_string();
     std::fs::write(dir.path().join(format!("{image}.qcow2")), b"x").unwrap();
-    let plane = RemoteControlPlane::new(&url, "t", "h1")
-        .unwrap()
-        .with_snapshot_dir(dir.path());
+    let plane = plane.with_snapshot_dir(dir.path());
     plane.book().images.insert("req-1".into(), image);
     let unknown = observed(Uuid::new_v4(), "req-unknown");
     plane
@@ -129,9 +132,12 @@ async fn a_refused_upload_is_reported_as_the_snapshot_error() {
 
 #[test]
 fn bad_settings_are_refused_and_the_token_is_not_shown() {
-    assert!(RemoteControlPlane::new("http://c:8774", "t", "a/b").is_err());
-    assert!(RemoteControlPlane::new("c:8774", "t", "h").is_err());
-    let p = RemoteControlPlane::new("http://c:8774/", "sekrit", "h").unwrap();
+    let pin = tls::Fingerprint::of(b"cert");
+    assert!(RemoteControlPlane::new("https://c:8779", "t", "a/b", pin).is_err());
+    assert!(RemoteControlPlane::new("c:8779", "t", "h", pin).is_err());
+    let e = RemoteControlPlane::new("http://c:8779", "t", "h", pin).unwrap_err();
+    assert!(e.to_string().contains("https://"), "{e}");
+    let p = RemoteControlPlane::new("https://c:8779/", "sekrit", "h", pin).unwrap();
     assert!(!format!("{p:?}").contains("sekrit"));
-    assert_eq!(p.url("/x"), "http://c:8774/internal/host/v1/x");
+    assert_eq!(p.url("/x"), "https://c:8779/internal/host/v1/x");
 }

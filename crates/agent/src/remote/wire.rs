@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// Where the host API lives on the controller's compute listener.
+/// Where the host API lives on the controller's host API listener.
 pub const PREFIX: &str = "/internal/host/v1";
 
 /// The longest long poll the controller holds a watch request.
@@ -27,9 +27,12 @@ pub struct RegisterRequest {
     /// What the host's hypervisor offers.
     pub capabilities: Capabilities,
     /// The agent's own endpoint (its console server), e.g.
-    /// `http://10.0.0.2:8780`; the controller calls it back with the
+    /// `https://10.0.0.2:8780`; the controller calls it back with the
     /// join token.
     pub console_url: String,
+    /// The fingerprint of the console server's certificate, which the
+    /// controller pins when it calls back (`sha256:<hex>`).
+    pub console_cert_sha256: super::tls::Fingerprint,
 }
 
 /// The answer of `GET /hosts/{host}/watch`.
@@ -107,6 +110,18 @@ pub fn valid_host_name(host: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
+/// The host part of an http(s) URL, without IPv6 brackets; `None`
+/// when it has none.
+pub fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    (!host.is_empty()).then_some(host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +151,13 @@ mod tests {
         assert!(!valid_host_name("a/b"));
         assert!(!valid_host_name("a b"));
         assert!(!valid_host_name(&"a".repeat(256)));
+    }
+
+    #[test]
+    fn url_hosts() {
+        assert_eq!(url_host("https://10.0.0.2:8780"), Some("10.0.0.2"));
+        assert_eq!(url_host("https://[fd00::2]:8780/x"), Some("fd00::2"));
+        assert_eq!(url_host("https://h.example/"), Some("h.example"));
+        assert_eq!(url_host("https://:1"), None);
     }
 }

@@ -1,14 +1,17 @@
 //! The way back from the controller to a host: console reads.
 //!
-//! An agent registers the URL of its console server. [`AgentDirectory`]
-//! keeps it in memory and finds it in the compute service's capabilities
-//! (`agent_url`) after a controller restart, before the agent's next
-//! heartbeat. [`RemoteConsoles`] calls that URL with the join token, and
-//! falls back to a local driver for the controller's own host, which
-//! registers in process and has no URL.
+//! An agent registers the URL of its console server and the fingerprint
+//! of that server's certificate. [`AgentDirectory`] keeps both in memory
+//! and finds them in the compute service's capabilities (`agent_url`,
+//! `agent_cert_sha256`) after a controller restart, before the agent's
+//! next heartbeat. [`RemoteConsoles`] calls that URL with the join token
+//! over TLS, trusting only the registered certificate (one pinned client
+//! per fingerprint, kept), and falls back to a local driver for the
+//! controller's own host, which registers in process and has no URL.
 
 use crate::hostlink::HostConsoles;
 use ferrostack_agent::remote::console::MAX_CONSOLE_BYTES;
+use ferrostack_agent::remote::tls::{self, Fingerprint};
 use ferrostack_agent::remote::wire::ErrorBody;
 use ferrostack_store::server::ServerStore;
 use futures::future::BoxFuture;
@@ -16,10 +19,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A registered agent's console server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentEndpoint {
+    /// Its base URL, `https://...`.
+    pub url: String,
+    /// The fingerprint of its certificate.
+    pub cert: Fingerprint,
+}
+
 /// Where the registered agents' console servers are.
 pub struct AgentDirectory {
     servers: Arc<dyn ServerStore>,
-    urls: Mutex<HashMap<String, String>>,
+    agents: Mutex<HashMap<String, AgentEndpoint>>,
 }
 
 impl AgentDirectory {
@@ -27,26 +39,27 @@ impl AgentDirectory {
     pub fn new(servers: Arc<dyn ServerStore>) -> Self {
         AgentDirectory {
             servers,
-            urls: Mutex::new(HashMap::new()),
+            agents: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Remembers `host`'s agent URL; true when it is new or changed.
-    pub fn set(&self, host: &str, url: &str) -> bool {
-        let mut urls = self.urls.lock().unwrap_or_else(|e| e.into_inner());
-        urls.insert(host.to_string(), url.to_string()).as_deref() != Some(url)
+    /// Remembers `host`'s agent; true when it is new or changed.
+    pub fn set(&self, host: &str, agent: &AgentEndpoint) -> bool {
+        let mut agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
+        agents.insert(host.to_string(), agent.clone()).as_ref() != Some(agent)
     }
 
-    /// `host`'s agent URL: remembered, or as registered in the store;
-    /// `None` for a host without an agent server (the in-process one).
-    pub fn get(&self, host: &str) -> Option<String> {
-        if let Some(url) = self
-            .urls
+    /// `host`'s agent: remembered, or as registered in the store; `None`
+    /// for a host without an agent server (the in-process one) or one
+    /// registered without a certificate (before TLS).
+    pub fn get(&self, host: &str) -> Option<AgentEndpoint> {
+        if let Some(agent) = self
+            .agents
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(host)
         {
-            return Some(url.clone());
+            return Some(agent.clone());
         }
         let services = match self.servers.list_services() {
             Ok(s) => s,
@@ -55,15 +68,16 @@ impl AgentDirectory {
                 return None;
             }
         };
-        let url = services
+        let service = services
             .into_iter()
-            .find(|s| s.host == host && s.binary == "nova-compute")?
-            .capabilities
-            .get("agent_url")?
-            .as_str()?
-            .to_string();
-        self.set(host, &url);
-        Some(url)
+            .find(|s| s.host == host && s.binary == "nova-compute")?;
+        let caps = &service.capabilities;
+        let agent = AgentEndpoint {
+            url: caps.get("agent_url")?.as_str()?.to_string(),
+            cert: Fingerprint::parse(caps.get("agent_cert_sha256")?.as_str()?).ok()?,
+        };
+        self.set(host, &agent);
+        Some(agent)
     }
 }
 
@@ -72,7 +86,7 @@ impl AgentDirectory {
 pub struct RemoteConsoles {
     agents: Arc<AgentDirectory>,
     token: Arc<str>,
-    client: reqwest::Client,
+    clients: Mutex<HashMap<Fingerprint, reqwest::Client>>,
     local: Option<Arc<dyn HostConsoles>>,
 }
 
@@ -83,29 +97,50 @@ impl RemoteConsoles {
         agents: Arc<AgentDirectory>,
         join_token: &str,
         local: Option<Arc<dyn HostConsoles>>,
-    ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .build()?;
-        Ok(RemoteConsoles {
+    ) -> Self {
+        RemoteConsoles {
             agents,
             token: join_token.into(),
-            client,
+            clients: Mutex::new(HashMap::new()),
             local,
-        })
+        }
     }
 
-    async fn fetch(&self, url: &str, id: uuid::Uuid, max_bytes: usize) -> Result<String, String> {
+    /// The client that trusts the certificate `cert` names.
+    fn client(&self, cert: Fingerprint) -> Result<reqwest::Client, String> {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = clients.get(&cert) {
+            return Ok(c.clone());
+        }
+        let builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30));
+        let client = tls::pinned_client(builder, cert, tls::AGENT_MISMATCH)
+            .map_err(|e| format!("cannot build the HTTPS client for the host's agent: {e}"))?;
+        clients.insert(cert, client.clone());
+        Ok(client)
+    }
+
+    async fn fetch(
+        &self,
+        agent: &AgentEndpoint,
+        id: uuid::Uuid,
+        max_bytes: usize,
+    ) -> Result<String, String> {
         let max = max_bytes.min(MAX_CONSOLE_BYTES);
         let resp = self
-            .client
-            .get(format!("{url}/console/{id}"))
+            .client(agent.cert)?
+            .get(format!("{}/console/{id}", agent.url))
             .query(&[("max_bytes", max)])
             .bearer_auth(&*self.token)
             .send()
             .await
-            .map_err(|e| format!("the host's agent cannot be reached: {e}"))?;
+            .map_err(|e| {
+                format!(
+                    "the host's agent cannot be reached: {}",
+                    ferrostack_agent::remote::error_chain(&e)
+                )
+            })?;
         let status = resp.status();
         let text = resp
             .text()
@@ -130,7 +165,7 @@ impl HostConsoles for RemoteConsoles {
     ) -> BoxFuture<'a, Result<String, String>> {
         Box::pin(async move {
             match (self.agents.get(host), &self.local) {
-                (Some(url), _) => self.fetch(&url, id, max_bytes).await,
+                (Some(agent), _) => self.fetch(&agent, id, max_bytes).await,
                 (None, Some(local)) => local.console_log(host, id, max_bytes).await,
                 (None, None) => Err(format!("no console access to host {host}")),
             }

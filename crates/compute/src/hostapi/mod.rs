@@ -1,9 +1,10 @@
-//! The host API: [`HostLink`] over HTTP, for agents on other machines.
+//! The host API: [`HostLink`] over HTTPS, for agents on other machines.
 //!
 //! `allinone`'s own agent calls the link in process. An agent on another
 //! host (`ferrostack agent`) calls the same two traits,
 //! `DesiredStateSource` and `ObservedStateSink`, through these endpoints
-//! on the compute listener, under `/internal/host/v1`:
+//! on the host API's own TLS listener ([`serve`], port 8779 by default),
+//! under `/internal/host/v1`:
 //!
 //! ```text
 //!   POST /hosts/{host}/register      RegisterRequest -> 204   (also the heartbeat)
@@ -29,30 +30,37 @@
 //!   [`ferrostack_agent::remote::wire::bearer_matches`]); otherwise 401.
 //!   It is a cluster secret: a holder can act as any host, read any
 //!   image and upload snapshots. It is never logged.
-//! - **No Nova policy.** These are not OpenStack APIs and Keystone tokens
-//!   do not open them: the router is merged into the compute router after
-//!   its policy layer, so only the join token guards it.
-//! - **HTTP, not HTTPS, for now.** The transport is plain HTTP: the token,
-//!   desired state (with user data) and image bytes cross the network in
-//!   clear text. Run it on a trusted network or behind a TLS-terminating
-//!   proxy until ferrostack serves TLS itself.
+//! - **No Nova policy, its own listener.** These are not OpenStack APIs
+//!   and Keystone tokens do not open them: only the join token guards
+//!   them, and they are not on the compute listener, which stays plain
+//!   HTTP for clients (and can be put behind a proxy) without ever
+//!   carrying the token.
+//! - **TLS with a pinned certificate.** The listener serves a self-signed
+//!   certificate that `allinone` keeps in `DATA/host-api/`; the join
+//!   file carries its SHA-256 next to the token, and agents trust exactly
+//!   that certificate (see [`ferrostack_agent::remote::tls`]). The token,
+//!   desired state (with user data), image and snapshot bytes only travel
+//!   encrypted, to a server that proved it holds the controller's key.
 //!
 //! Errors are `{"error": {"code", "message"}}`. [`RemoteConsoles`] is the
 //! way back: the controller reads a remote VM's console from the agent's
-//! own console server, at the URL the agent registered.
+//! own console server, at the URL and with the certificate fingerprint
+//! the agent registered.
 
 mod consoles;
 mod routes;
 
-pub use consoles::{AgentDirectory, RemoteConsoles};
+pub use consoles::{AgentDirectory, AgentEndpoint, RemoteConsoles};
 
 use crate::hostlink::HostLink;
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
-use ferrostack_agent::remote::wire::{bearer_matches, unauthorized, PREFIX};
+use ferrostack_agent::remote::tls::{TlsError, TlsIdentity};
+use ferrostack_agent::remote::wire::{bearer_matches, error_response, unauthorized, PREFIX};
 use ferrostack_scheduler::InventoryConfig;
 use rand::RngCore;
 use std::path::PathBuf;
@@ -93,8 +101,8 @@ struct ApiState {
     inventory: InventoryConfig,
 }
 
-/// The host API's routes, to merge into the compute router (with no
-/// fallback of their own, so the merge is allowed).
+/// The host API's routes (unknown paths answer 404 without looking at
+/// the token).
 pub fn router(config: HostApiConfig) -> Router {
     let state = ApiState {
         link: config.link,
@@ -118,8 +126,26 @@ pub fn router(config: HostApiConfig) -> Router {
             state.clone(),
             require_token,
         ))
+        .fallback(|| async { error_response(StatusCode::NOT_FOUND, "No such path.") })
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(state)
+}
+
+/// Serves the host API on `listener` over TLS with `identity` until
+/// `stop` becomes true; fails at once when the TLS setup is refused.
+pub fn serve(
+    listener: tokio::net::TcpListener,
+    identity: &TlsIdentity,
+    config: HostApiConfig,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<impl std::future::Future<Output = std::io::Result<()>> + Send + 'static, TlsError> {
+    let tls = identity.listener(listener)?;
+    Ok(ferrostack_common::serve::serve_until(
+        "host API",
+        tls,
+        router(config),
+        stop,
+    ))
 }
 
 async fn require_token(State(s): State<ApiState>, req: Request, next: Next) -> Response {

@@ -2,7 +2,7 @@
 //! [`HostLink`](crate::hostlink::HostLink) traits, plus the two file
 //! transfers (base images out, snapshots in).
 
-use super::ApiState;
+use super::{AgentEndpoint, ApiState};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -75,12 +75,16 @@ pub(super) async fn register(
 ) -> ApiResult<StatusCode> {
     host_name(&host)?;
     let url = body.console_url.trim_end_matches('/');
-    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2048 {
+    if !url.starts_with("https://") || url.len() > 2048 {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
-            "console_url must be an http:// or https:// URL.".into(),
+            "console_url must be an https:// URL.".into(),
         ));
     }
+    let agent = AgentEndpoint {
+        url: url.to_string(),
+        cert: body.console_cert_sha256,
+    };
     if body.zone.is_empty() || body.zone.len() > 255 {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
@@ -93,11 +97,11 @@ pub(super) async fn register(
             &body.zone,
             &body.capabilities,
             &s.inventory,
-            Some(url),
+            Some(&agent),
         )
         .map_err(|e| internal("cannot register the host", e))?;
-    if s.agents.set(&host, url) {
-        tracing::info!(host, agent_url = url, "remote compute host registered");
+    if s.agents.set(&host, &agent) {
+        tracing::info!(host, agent_url = url, agent_cert = %agent.cert, "remote compute host registered");
     }
     Ok(StatusCode::NO_CONTENT)
 }

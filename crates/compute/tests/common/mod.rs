@@ -24,8 +24,8 @@ pub struct Compute {
     pub link: std::sync::Arc<ferrostack_compute::hostlink::HostLink>,
     /// Set to stop the agents started with [`Compute::start_fake_agent`].
     pub stop: tokio::sync::watch::Sender<bool>,
-    /// The join token of the HTTP host API, when it is served.
-    pub join_token: Option<String>,
+    /// The HTTPS host API, when it is served.
+    pub host_api: Option<remote::HostApi>,
 }
 
 impl Compute {
@@ -34,8 +34,9 @@ impl Compute {
         Self::start_with(None).await
     }
 
-    /// Start it, with the HTTP host API for remote agents when `host_api`
-    /// says how (consoles then go through [`remote::RemoteConsoles`]).
+    /// Start it, with the HTTPS host API for remote agents on a listener
+    /// of its own when `host_api` says how (consoles then go through
+    /// `RemoteConsoles`).
     pub async fn start_with(host_api: Option<remote::HostApiSetup>) -> Compute {
         use ferrostack_compute::hostapi;
         use ferrostack_compute::hostlink::{HostConsoles, NoHostServices, SnapshotImporter};
@@ -48,9 +49,11 @@ impl Compute {
             std::sync::Arc<dyn SnapshotImporter>,
         ) = match &host_api {
             Some(h) => (
-                std::sync::Arc::new(
-                    hostapi::RemoteConsoles::new(agents.clone(), &h.join_token, None).unwrap(),
-                ),
+                std::sync::Arc::new(hostapi::RemoteConsoles::new(
+                    agents.clone(),
+                    &h.join_token,
+                    None,
+                )),
                 std::sync::Arc::new(remote::TestSnapshots {
                     dir: h.snapshot_dir.clone(),
                     images: compute.clone(),
@@ -68,9 +71,17 @@ impl Compute {
             consoles,
             snapshots,
         ));
-        let join_token = host_api.as_ref().map(|h| h.join_token.clone());
-        let host_router = host_api.map(|h| {
-            hostapi::router(hostapi::HostApiConfig {
+        let stop = tokio::sync::watch::channel(false).0;
+        let mut served = None;
+        if let Some(h) = host_api {
+            let tls = remote::identity(&h.tls_dir);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            served = Some(remote::HostApi {
+                url: format!("https://{}", listener.local_addr().unwrap()),
+                join_token: h.join_token.clone(),
+                cert: tls.fingerprint(),
+            });
+            let config = hostapi::HostApiConfig {
                 link: link.clone(),
                 join_token: h.join_token,
                 images_dir: h.images_dir,
@@ -79,8 +90,9 @@ impl Compute {
                     reserved_host_memory_mb: 0,
                     ..Default::default()
                 },
-            })
-        });
+            };
+            tokio::spawn(hostapi::serve(listener, &tls, config, stop.subscribe()).unwrap());
+        }
         let scheduler = std::sync::Arc::new(ferrostack_scheduler::Scheduler::new(
             compute.clone(),
             ferrostack_scheduler::SchedulerConfig::default(),
@@ -100,7 +112,6 @@ impl Compute {
                     image_url: "http://127.0.0.1:9/image".into(),
                     scheduler,
                     link: config_link,
-                    host_api: host_router,
                 })
             })
             .await;
@@ -111,8 +122,8 @@ impl Compute {
             s,
             project,
             link,
-            stop: tokio::sync::watch::channel(false).0,
-            join_token,
+            stop,
+            host_api: served,
         }
     }
 

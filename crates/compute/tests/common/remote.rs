@@ -1,11 +1,13 @@
-//! A host agent that reaches the control plane over the HTTP host API,
+//! A host agent that reaches the control plane over the HTTPS host API,
 //! as `ferrostack agent` on another machine does, but in this process:
-//! the real `RemoteControlPlane`, console server and snapshot upload over
-//! a fake hypervisor.
+//! the real `RemoteControlPlane`, TLS console server and snapshot upload
+//! over a fake hypervisor, with certificates generated in temporary
+//! directories and pinned as in production.
 
 #![allow(dead_code, clippy::unwrap_used)]
 
 use super::Compute;
+use ferrostack_agent::remote::tls::{Fingerprint, TlsIdentity};
 use ferrostack_compute::hostlink::SnapshotImporter;
 use ferrostack_store::image::ImageStore;
 use futures::future::BoxFuture;
@@ -20,6 +22,24 @@ pub struct HostApiSetup {
     pub images_dir: PathBuf,
     /// Where uploaded snapshots land (imported by [`TestSnapshots`]).
     pub snapshot_dir: PathBuf,
+    /// Where the host API's certificate is kept (as `DATA/host-api`).
+    pub tls_dir: PathBuf,
+}
+
+/// The served host API.
+#[derive(Clone)]
+pub struct HostApi {
+    /// `https://127.0.0.1:<port>`.
+    pub url: String,
+    /// The join token.
+    pub join_token: String,
+    /// The fingerprint of its certificate (what the join file pins).
+    pub cert: Fingerprint,
+}
+
+/// The TLS identity kept in `dir`, for 127.0.0.1.
+pub fn identity(dir: &Path) -> TlsIdentity {
+    TlsIdentity::load_or_create(dir, "test", &["127.0.0.1".into()]).unwrap()
 }
 
 /// Snapshots land in `dir`; importing one checks it is the fake
@@ -71,31 +91,37 @@ impl SnapshotImporter for TestSnapshots {
 
 impl Compute {
     /// Run a host agent for `host` over a fake hypervisor that talks to
-    /// this stack only through HTTP: it serves its console on 127.0.0.1,
-    /// registers with the join token, and writes snapshots to
-    /// `snapshot_dir` before uploading them.
+    /// this stack only through HTTPS: it serves its console with TLS on
+    /// 127.0.0.1 (certificate kept beside `snapshot_dir`, in
+    /// `<host>-tls`), registers with the join token and the pinned
+    /// controller certificate, and writes snapshots to `snapshot_dir`
+    /// before uploading them.
     pub async fn start_remote_agent(
         &self,
         host: &str,
         snapshot_dir: &Path,
     ) -> Arc<ferrostack_hypervisor::FakeHypervisor> {
         use ferrostack_agent::remote::{console_router, RemoteControlPlane};
-        let token = self.join_token.clone().expect("the host API is served");
+        let api = self.host_api.clone().expect("the host API is served");
         let config = ferrostack_hypervisor::FakeConfig::default();
         let caps = config.capabilities.clone();
         let hv = Arc::new(ferrostack_hypervisor::FakeHypervisor::new(config));
+        let tls = identity(&snapshot_dir.with_file_name(format!("{host}-tls")));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let console_url = format!("http://{}", listener.local_addr().unwrap());
+        let console_url = format!("https://{}", listener.local_addr().unwrap());
         tokio::spawn(ferrostack_common::serve::serve_until(
             "agent console",
-            listener,
-            console_router(hv.clone(), token.clone()),
+            tls.listener(listener).unwrap(),
+            console_router(hv.clone(), api.join_token.clone()),
             self.stop.subscribe(),
         ));
-        let plane = RemoteControlPlane::new(&self.root, &token, host)
+        let plane = RemoteControlPlane::new(&api.url, &api.join_token, host, api.cert)
             .unwrap()
             .with_snapshot_dir(snapshot_dir);
-        plane.register("nova", &caps, &console_url).await.unwrap();
+        plane
+            .register("nova", &caps, &console_url, tls.fingerprint())
+            .await
+            .unwrap();
         let agent_config = ferrostack_agent::AgentConfig {
             resync_interval: std::time::Duration::from_secs(1),
             backoff_initial: std::time::Duration::from_millis(50),

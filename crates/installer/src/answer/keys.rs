@@ -249,6 +249,12 @@ const FERROSTACK_KEYS: &[KeySpec] = &[
     key("CONFIG_FERROSTACK_NETWORK_PORT", Kind::Port, "9696", "Network (Neutron)."),
     key("CONFIG_FERROSTACK_PLACEMENT_PORT", Kind::Port, "8778", "Placement."),
     key(
+        "CONFIG_FERROSTACK_HOST_API_PORT",
+        Kind::Port,
+        "8779",
+        "The controller's host API (TLS): agents on compute hosts pull their work here.",
+    ),
+    key(
         "CONFIG_FERROSTACK_AGENT_PORT",
         Kind::Port,
         "8780",

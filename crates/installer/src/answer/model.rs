@@ -56,6 +56,8 @@ pub struct Ports {
     pub network: u16,
     /// Placement.
     pub placement: u16,
+    /// The controller's host API (TLS), which agents call.
+    pub host_api: u16,
     /// The agent's host API on compute hosts.
     pub agent: u16,
 }
@@ -72,6 +74,7 @@ impl Ports {
                 (self.volume, "block storage API"),
                 (self.network, "network API"),
                 (self.placement, "placement API"),
+                (self.host_api, "controller host API (TLS, for agents)"),
             ]);
         }
         if roles.contains(&Role::Compute) {
@@ -170,6 +173,7 @@ impl AnswerFile {
                 volume: 8776,
                 network: 9696,
                 placement: 8778,
+                host_api: 8779,
                 agent: 8780,
             },
         }

@@ -304,6 +304,7 @@ fn set(name: &str, kind: Kind, value: &str, a: &mut AnswerFile) -> Result<(), Ve
                 "CONFIG_FERROSTACK_VOLUME_PORT" => &mut p.volume,
                 "CONFIG_FERROSTACK_NETWORK_PORT" => &mut p.network,
                 "CONFIG_FERROSTACK_PLACEMENT_PORT" => &mut p.placement,
+                "CONFIG_FERROSTACK_HOST_API_PORT" => &mut p.host_api,
                 _ => &mut p.agent,
             };
             *slot = port;
@@ -391,6 +392,7 @@ fn cross_check(
         ("CONFIG_FERROSTACK_VOLUME_PORT", p.volume),
         ("CONFIG_FERROSTACK_NETWORK_PORT", p.network),
         ("CONFIG_FERROSTACK_PLACEMENT_PORT", p.placement),
+        ("CONFIG_FERROSTACK_HOST_API_PORT", p.host_api),
         ("CONFIG_FERROSTACK_AGENT_PORT", p.agent),
     ];
     for (i, (name, port)) in effective.iter().enumerate() {
