@@ -72,6 +72,8 @@
 pub mod fake;
 pub mod qemu;
 pub mod qmp;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use fake::{FakeConfig, FakeHypervisor};
 pub use qemu::{QemuConfig, QemuHypervisor};

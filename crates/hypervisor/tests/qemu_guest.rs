@@ -9,6 +9,7 @@
 //! network traffic.
 
 use ferrostack_hypervisor::qemu::is_our_vm;
+use ferrostack_hypervisor::testing::{have, is_root, workspace_root, VmCleanup};
 use ferrostack_hypervisor::{
     BaseFormat, ConfigDrive, Hypervisor, InstanceSpec, PowerOffOutcome, PowerState, QemuConfig,
     QemuHypervisor,
@@ -19,27 +20,6 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHypervisorTestKeyOnlyForTheGuest hv-test";
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .map(|u| u.split_whitespace().next() == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-fn have(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn guest_image() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("FERROSTACK_GUEST_IMAGE") {
@@ -60,29 +40,6 @@ fn guest_image() -> Result<PathBuf, String> {
         eprintln!("built the guest image in {:?}", t.elapsed());
     }
     std::path::absolute(&image).map_err(|e| e.to_string())
-}
-
-/// Kills the test's VM if the test fails half way (only if its cmdline
-/// carries the instance id: a process this test started).
-struct Cleanup {
-    pidfile: PathBuf,
-    id: Uuid,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if let Some(pid) = std::fs::read_to_string(&self.pidfile)
-            .ok()
-            .and_then(|s| s.trim().parse::<u32>().ok())
-        {
-            if is_our_vm(pid, self.id) {
-                eprintln!("cleanup: killing VM pid {pid}");
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
-        }
-    }
 }
 
 async fn wait_for_console(
@@ -135,7 +92,7 @@ async fn boots_the_test_guest() {
     eprintln!("[{:?}] capabilities: {caps:?}", t0.elapsed());
 
     let id = Uuid::new_v4();
-    let _cleanup = Cleanup {
+    let _cleanup = VmCleanup {
         pidfile: state.path().join(id.to_string()).join("qemu.pid"),
         id,
     };
@@ -320,7 +277,7 @@ async fn boots_the_test_guest() {
     quick.id = Uuid::new_v4();
     quick.config_drive = None;
     quick.root_disk_gib = 0;
-    let _cleanup2 = Cleanup {
+    let _cleanup2 = VmCleanup {
         pidfile: state.path().join(quick.id.to_string()).join("qemu.pid"),
         id: quick.id,
     };

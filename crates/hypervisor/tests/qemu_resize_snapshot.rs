@@ -6,66 +6,14 @@
 //! (`guest-image/build.sh`, or `FERROSTACK_GUEST_IMAGE`); skips with a
 //! printed reason otherwise, and never builds the image itself.
 
-use ferrostack_hypervisor::qemu::is_our_vm;
+use ferrostack_hypervisor::testing::{guest_image, have, is_root, VmCleanup};
 use ferrostack_hypervisor::{
     BaseFormat, Hypervisor, HypervisorError, InstanceSpec, PowerState, QemuConfig, QemuHypervisor,
 };
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .map(|u| u.split_whitespace().next() == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-fn have(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
-}
-
-fn guest_image() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("FERROSTACK_GUEST_IMAGE") {
-        return Some(PathBuf::from(p));
-    }
-    let image = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/guest-image/ferrostack-guest.qcow2");
-    image
-        .exists()
-        .then(|| std::path::absolute(&image).ok())
-        .flatten()
-}
-
-/// Kills the test's VM if the test fails half way (only a process whose
-/// cmdline carries the instance id).
-struct Cleanup {
-    pidfile: PathBuf,
-    id: Uuid,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if let Some(pid) = std::fs::read_to_string(&self.pidfile)
-            .ok()
-            .and_then(|s| s.trim().parse::<u32>().ok())
-        {
-            if is_our_vm(pid, self.id) {
-                eprintln!("cleanup: killing VM pid {pid}");
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
-        }
-    }
-}
 
 async fn wait_ready(hv: &dyn Hypervisor, id: Uuid, count: usize) {
     let start = Instant::now();
@@ -123,7 +71,7 @@ async fn snapshot_a_running_guest_resize_and_revert() {
     let hv = QemuHypervisor::new(QemuConfig::new(state.path().join("s"))).expect("driver");
     let id = Uuid::new_v4();
     let dir = state.path().join("s").join(id.to_string());
-    let _cleanup = Cleanup {
+    let _cleanup = VmCleanup {
         pidfile: dir.join("qemu.pid"),
         id,
     };
