@@ -11,7 +11,7 @@
 //!
 //! In `allinone` the agent calls the link in process. A remote agent
 //! (`ferrostack agent` on another host) calls the same two traits over
-//! HTTP through [`crate::hostapi`]; nothing in the engine or the link
+//! HTTPS through [`crate::hostapi`]; nothing in the engine or the link
 //! assumes one process, except [`HostLink::kick`], which only shortens the
 //! long poll and is backed by polling the store revision.
 //!

@@ -5,7 +5,7 @@
 //!
 //! The agent talks to the control plane only through the link's
 //! `DesiredStateSource`/`ObservedStateSink` traits, the same seam a
-//! remote `ferrostack agent` uses over HTTP (see `agent_cmd`). Shutting the process
+//! remote `ferrostack agent` uses over HTTPS (see `agent_cmd`). Shutting the process
 //! down stops the agent, never the VMs: QEMU runs daemonized, and the next
 //! start re-adopts every VM it finds in `DATA/instances`.
 
