@@ -68,18 +68,19 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "cargo test --workspace"
-cargo test --workspace
-
-step "cargo build --bin ferrostack"
-cargo build --bin ferrostack
-
+# The guest first: the privileged Rust tests boot it (they skip without it).
 step "guest image: build, boot under QEMU, check the config drive markers"
 if [ "$(id -u)" -eq 0 ]; then
     guest-image/test-boot.sh
 else
     echo "skipped: building and booting the test guest needs root (it installs QEMU and image tools)"
 fi
+
+step "cargo test --workspace"
+cargo test --workspace
+
+step "cargo build --bin ferrostack"
+cargo build --bin ferrostack
 
 step "e2e virtualenv"
 ensure_venv
