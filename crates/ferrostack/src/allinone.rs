@@ -52,6 +52,10 @@ pub struct AllinoneArgs {
     /// Set the admin password (default: generated on first start, then kept).
     #[arg(long, env = "FERROSTACK_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
+    /// Read the admin password from this file (its first line): what a
+    /// service unit uses, so the password is not on a command line.
+    #[arg(long, conflicts_with = "admin_password")]
+    admin_password_file: Option<PathBuf>,
     /// Token lifetime in seconds.
     #[arg(long, default_value_t = 3600)]
     token_ttl: i64,
@@ -102,6 +106,11 @@ pub struct AllinoneArgs {
     /// data directory may need a shorter one here.
     #[arg(long)]
     instances_dir: Option<PathBuf>,
+    /// Run no VMs here: this is a controller only, and every compute
+    /// host joins with `ferrostack agent` (what `ferrostack deploy` starts
+    /// when the controller is not among CONFIG_COMPUTE_HOSTS).
+    #[arg(long)]
+    no_compute: bool,
 }
 
 struct Listeners {
@@ -131,7 +140,18 @@ fn url(host: &str, listener: &TcpListener) -> anyhow::Result<String> {
 }
 
 /// Run until Ctrl-C or SIGTERM.
-pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.admin_password_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the admin password file {}", path.display()))?;
+        let password = text.lines().next().unwrap_or("").to_string();
+        anyhow::ensure!(
+            !password.is_empty(),
+            "the admin password file {} is empty",
+            path.display()
+        );
+        args.admin_password = Some(password);
+    }
     if args.token_ttl < 60 {
         anyhow::bail!("--token-ttl must be at least 60 seconds");
     }
@@ -255,12 +275,16 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| data_dir.join("instances")),
     };
-    let host = compute_host::build(&host_plan, Arc::new(store.clone()), image_data.clone())?;
+    let host = compute_host::build(
+        &host_plan,
+        !args.no_compute,
+        Arc::new(store.clone()),
+        image_data.clone(),
+    )?;
     let join_token_path = data_dir.join("join-token");
     let join_token = host_tls::load_or_create_join_file(&join_token_path, &host_api_tls)?;
     let agents = Arc::new(hostapi::AgentDirectory::new(Arc::new(store.clone())));
-    let consoles =
-        hostapi::RemoteConsoles::new(agents.clone(), &join_token, Some(host.consoles.clone()));
+    let consoles = hostapi::RemoteConsoles::new(agents.clone(), &join_token, host.consoles.clone());
     let link = Arc::new(ferrostack_compute::hostlink::HostLink::new(
         Arc::new(store.clone()),
         quotas.clone(),
@@ -366,12 +390,10 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
     spawn_housekeeping(identity.clone(), stop_rx.clone());
-    let agent = tokio::spawn(compute_host::run(
-        host_plan,
-        host.hv.clone(),
-        link,
-        stop_rx.clone(),
-    ));
+    let agent = host
+        .hv
+        .clone()
+        .map(|hv| tokio::spawn(compute_host::run(host_plan, hv, link, stop_rx.clone())));
 
     println!(
         "Other compute hosts join with: ferrostack agent --controller {host_api_url} --join-token-file <a copy of {}>",
@@ -403,10 +425,12 @@ pub async fn run(args: AllinoneArgs) -> anyhow::Result<()> {
     {
         tracing::warn!("some requests were still running after 10 s; exiting anyway");
     }
-    match tokio::time::timeout(Duration::from_secs(30), agent).await {
-        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the compute host failed"),
-        Ok(_) => {}
-        Err(_) => tracing::warn!("the host agent did not stop within 30 s"),
+    if let Some(agent) = agent {
+        match tokio::time::timeout(Duration::from_secs(30), agent).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the compute host failed"),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("the host agent did not stop within 30 s"),
+        }
     }
     println!("ferrostack stopped");
     Ok(())

@@ -104,11 +104,12 @@ pub struct HostPlan {
 
 /// The host's driver and the services the link reads from it.
 pub struct Host {
-    /// The driver.
-    pub hv: Arc<dyn Hypervisor>,
-    /// Console access for the link.
-    pub consoles: Arc<dyn HostConsoles>,
-    /// Snapshot import for the link.
+    /// The driver; None on a controller that runs no VMs itself.
+    pub hv: Option<Arc<dyn Hypervisor>>,
+    /// Console access for the link (None without a driver).
+    pub consoles: Option<Arc<dyn HostConsoles>>,
+    /// Snapshot import for the link: agents upload snapshots to the
+    /// controller, so it is there with or without a driver.
     pub snapshots: Arc<dyn SnapshotImporter>,
 }
 
@@ -124,20 +125,28 @@ pub fn driver(driver: Driver, instances_dir: &Path) -> anyhow::Result<Arc<dyn Hy
     })
 }
 
-/// Build the host's driver and what the link reads from it.
+/// Build the host's driver (when `run_vms`) and what the link reads
+/// from it.
 pub fn build(
     plan: &HostPlan,
+    run_vms: bool,
     images: Arc<dyn ImageStore>,
     data: Arc<dyn ImageDataStore>,
 ) -> anyhow::Result<Host> {
-    let hv = driver(plan.driver, &plan.instances_dir)?;
+    let hv = if run_vms {
+        Some(driver(plan.driver, &plan.instances_dir)?)
+    } else {
+        None
+    };
     let snapshot_dir = plan.data_dir.join("snapshots");
     std::fs::create_dir_all(&snapshot_dir)
         .with_context(|| format!("cannot create {}", snapshot_dir.display()))?;
     Ok(Host {
-        consoles: Arc::new(LocalConsoles {
-            host: plan.name.clone(),
-            hv: hv.clone(),
+        consoles: hv.clone().map(|hv| {
+            Arc::new(LocalConsoles {
+                host: plan.name.clone(),
+                hv,
+            }) as Arc<dyn HostConsoles>
         }),
         snapshots: Arc::new(LocalSnapshots {
             dir: snapshot_dir,

@@ -4,6 +4,7 @@
 mod agent_cmd;
 mod allinone;
 mod compute_host;
+mod deploy_cmd;
 mod host_tls;
 mod installer_cmd;
 mod paths;
@@ -38,6 +39,10 @@ enum Command {
     /// finding OK, WARN or FAIL with the evidence and the fix. Exits 1
     /// when a FAIL means deploy must not proceed.
     Check(installer_cmd::CheckArgs),
+    /// Install and start ferrostack on every host of an answer file over
+    /// SSH (controller, then agents), then wait until every compute host
+    /// has joined. Running it again changes only what differs.
+    Deploy(deploy_cmd::DeployArgs),
     /// Operator commands.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -88,6 +93,7 @@ fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(args) => installer_cmd::check(args),
+        Command::Deploy(args) => deploy_cmd::run(args),
         Command::Admin(AdminCommand::RotateTokenKeys {
             data_dir,
             max_active_keys,

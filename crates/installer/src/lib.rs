@@ -16,6 +16,7 @@
 
 pub mod answer;
 pub mod check;
+pub mod deploy;
 pub mod diag;
 
 pub use diag::{Diagnostic, Severity};

@@ -145,6 +145,16 @@ pub enum HypervisorKind {
     Fake,
 }
 
+impl HypervisorKind {
+    /// The value of `--hypervisor`: `qemu` or `fake`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HypervisorKind::Qemu => "qemu",
+            HypervisorKind::Fake => "fake",
+        }
+    }
+}
+
 /// The highest VXLAN network identifier (24 bits).
 pub const MAX_VNI: u32 = (1 << 24) - 1;
 

@@ -102,4 +102,10 @@ pub trait HostFacts {
     fn interfaces(&self) -> Vec<String>;
     /// Ok when nothing listens on TCP `port` (a bind to it succeeds).
     fn port_free(&self, port: u16) -> Result<(), String>;
+    /// The program (its `comm`) and pid listening on TCP `port`, when it
+    /// can be told: a re-run of deploy finds ferrostack's own ports taken
+    /// by ferrostack, which is fine.
+    fn port_holder(&self, _port: u16) -> Option<(String, u32)> {
+        None
+    }
 }

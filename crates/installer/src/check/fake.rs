@@ -35,6 +35,8 @@ pub struct FakeHostFacts {
     pub interfaces: Vec<String>,
     /// Ports something listens on.
     pub busy_ports: BTreeSet<u16>,
+    /// Who listens on some of them: port -> (program, pid).
+    pub port_holders: BTreeMap<u16, (String, u32)>,
 }
 
 impl Default for FakeHostFacts {
@@ -68,6 +70,7 @@ impl Default for FakeHostFacts {
                 .collect(),
             interfaces: ["lo", "eth0", "br-ex"].map(String::from).to_vec(),
             busy_ports: BTreeSet::new(),
+            port_holders: BTreeMap::new(),
         }
     }
 }
@@ -120,5 +123,8 @@ impl HostFacts for FakeHostFacts {
         } else {
             Ok(())
         }
+    }
+    fn port_holder(&self, port: u16) -> Option<(String, u32)> {
+        self.port_holders.get(&port).cloned()
     }
 }

@@ -286,6 +286,52 @@ impl HostFacts for LocalHostFacts {
             .map(drop)
             .map_err(|e| format!("bind {addr}: {e}"))
     }
+
+    fn port_holder(&self, port: u16) -> Option<(String, u32)> {
+        let inodes: Vec<u64> = ["/proc/net/tcp", "/proc/net/tcp6"]
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .flat_map(|text| listening_inodes(&text, port))
+            .collect();
+        if inodes.is_empty() {
+            return None;
+        }
+        let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+        for proc_entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Ok(pid) = proc_entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(fds) = std::fs::read_dir(proc_entry.path().join("fd")) else {
+                continue;
+            };
+            let holds = fds.flatten().any(|fd| {
+                std::fs::read_link(fd.path())
+                    .is_ok_and(|target| wanted.iter().any(|w| target.as_os_str() == w.as_str()))
+            });
+            if holds {
+                let comm = std::fs::read_to_string(proc_entry.path().join("comm")).ok()?;
+                return Some((comm.trim().to_string(), pid));
+            }
+        }
+        None
+    }
+}
+
+/// The socket inodes of `/proc/net/tcp{,6}` lines that listen (state
+/// 0A) on local `port`.
+pub(crate) fn listening_inodes(text: &str, port: u16) -> Vec<u64> {
+    let port_hex = format!("{port:04X}");
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local = fields.get(1)?;
+            let (_, local_port) = local.rsplit_once(':')?;
+            (local_port == port_hex && *fields.get(3)? == "0A")
+                .then(|| fields.get(9)?.parse().ok())
+                .flatten()
+        })
+        .collect()
 }
 
 /// The hypervisor crate's probe, in a throw-away state directory.
@@ -314,6 +360,18 @@ fn probe_kvm() -> KvmProbe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listening_inodes_come_from_listen_lines_of_the_port_only() {
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:1388 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:1388 0100007F:D2F0 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0000000000000000 20 4 30 10 -1
+   2: 00000000:2242 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4444 1 0000000000000000 100 0 0 10 0
+";
+        assert_eq!(listening_inodes(text, 5000), vec![4242]);
+        assert_eq!(listening_inodes(text, 8770), vec![4444]);
+        assert!(listening_inodes(text, 22).is_empty());
+    }
 
     #[test]
     fn chrony_tracking_synchronized_and_offset() {

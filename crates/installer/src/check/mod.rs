@@ -23,10 +23,10 @@ pub use fake::FakeHostFacts;
 pub use local::LocalHostFacts;
 
 use crate::answer::{AnswerFile, Host, Loaded, Role};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a finding bears on deploying.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Fine.
