@@ -28,6 +28,12 @@ ensure_system_packages() {
     command -v qemu-img >/dev/null || missing+=(qemu-utils)
     command -v mkfs.vfat >/dev/null || missing+=(dosfstools)
     command -v mcopy >/dev/null || missing+=(mtools)
+    # Stand-in hosts for `ferrostack deploy` (tests/deploy/hosts.sh): network
+    # namespaces (ip), private mount/UTS namespaces (unshare), one sshd each.
+    command -v ip >/dev/null || missing+=(iproute2)
+    command -v unshare >/dev/null || missing+=(util-linux)
+    command -v ssh >/dev/null && command -v scp >/dev/null || missing+=(openssh-client)
+    command -v /usr/sbin/sshd >/dev/null || missing+=(openssh-server)
     command -v "$PYTHON" >/dev/null || missing+=(python3)
     if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
         missing+=(python3-venv)
@@ -37,7 +43,19 @@ ensure_system_packages() {
         step "apt-get install ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
-        apt-get install -y -qq --no-install-recommends "${missing[@]}"
+        # Package scripts must not start services here (openssh-server would
+        # start an sshd on port 22 of this machine where an init system
+        # lets it). A policy-rc.d that exits 101 tells invoke-rc.d "not now";
+        # add one only for this install, and only if there is none already.
+        local own_policy=0 rc=0
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\n# temporary, from scripts/test.sh\nexit 101\n' > /usr/sbin/policy-rc.d
+            chmod 755 /usr/sbin/policy-rc.d
+            own_policy=1
+        fi
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" || rc=$?
+        [ "$own_policy" -eq 0 ] || rm -f /usr/sbin/policy-rc.d
+        [ "$rc" -eq 0 ] || die "apt-get install ${missing[*]} failed"
     else
         die "missing system packages: ${missing[*]} (install them, or run as root)"
     fi
