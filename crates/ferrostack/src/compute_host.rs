@@ -243,9 +243,12 @@ fn prune_bases(link: &HostLink, host: &str, cache: &LocalBaseImages) {
 
 /// The default host name: the machine's, or `allinone`.
 pub fn default_host_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
+    // The kernel's node name (what `hostname` prints, per UTS namespace)
+    // first: /etc/hostname is only what the name was set from at boot.
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
         .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
+        .find(|s| !s.is_empty() && s != "(none)")
         .unwrap_or_else(|| "allinone".into())
 }

@@ -199,8 +199,8 @@ pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
     if summary.changes.is_empty() {
         println!(" * No changes: every host already matched the answer file.");
     } else {
-        let mut hosts: Vec<&str> = summary.changes.iter().map(|(h, _)| h.as_str()).collect();
-        hosts.dedup();
+        let hosts: std::collections::BTreeSet<&str> =
+            summary.changes.iter().map(|(h, _)| h.as_str()).collect();
         println!(
             " * {} change(s) on {} host(s).",
             summary.changes.len(),

@@ -1,0 +1,142 @@
+"""`ferrostack deploy` to three hosts: a controller and two compute agents.
+
+Each host is a network namespace with its own address, host name, sshd
+and private /etc/ferrostack, /var/lib/ferrostack, /usr/local/bin (see
+tests/deploy/README.md for what this stand-in is and is not). Deploy
+reaches them over real SSH with key authentication, exactly as it would
+reach three machines; the cloud is then asked with the `openstack` client
+whether both agents joined.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT, base_env, ferrostack_bin, parse_rc, run, run_json
+
+HOSTS_SH = REPO_ROOT / "tests" / "deploy" / "hosts.sh"
+CONTROLLER = "10.201.0.11"
+COMPUTES = ["10.201.0.12", "10.201.0.13"]
+DEPLOY_TIMEOUT_S = 600
+
+pytestmark = [
+    pytest.mark.deploy,
+    pytest.mark.skipif(os.geteuid() != 0, reason="namespaces and sshd need root"),
+    pytest.mark.skipif(not Path("/usr/sbin/sshd").exists(), reason="openssh-server is not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory):
+    """Three SSH-reachable hosts; torn down (with every process in them) afterwards."""
+    state = tmp_path_factory.mktemp("hosts")
+    subprocess.run(["bash", str(HOSTS_SH), "down", str(state)], capture_output=True)
+    up = subprocess.run(["bash", str(HOSTS_SH), "up", str(state), "3"], capture_output=True, text=True, timeout=120)
+    if up.returncode != 0:
+        subprocess.run(["bash", str(HOSTS_SH), "down", str(state)], capture_output=True)
+        pytest.fail(f"hosts.sh up failed:\n{up.stdout}\n{up.stderr}")
+    yield state
+    subprocess.run(["bash", str(HOSTS_SH), "down", str(state)], capture_output=True, timeout=120)
+
+
+def answer_file(state: Path, workdir: Path) -> Path:
+    """The generated answer file, edited the way the seed edits its own."""
+    path = workdir / "answer.ini"
+    subprocess.run([str(ferrostack_bin()), "gen-answer-file", "--host", CONTROLLER, str(path)], check=True, capture_output=True)
+    edits = {
+        "CONFIG_CONTROLLER_HOST": CONTROLLER,
+        "CONFIG_COMPUTE_HOSTS": ",".join(COMPUTES),
+        "CONFIG_NETWORK_HOSTS": CONTROLLER,
+        "CONFIG_KEYSTONE_ADMIN_PW": "deploy-admin-secret",
+        "CONFIG_FERROSTACK_HYPERVISOR": "fake",
+        "CONFIG_SSH_KEY": str(state / "id_ed25519.pub"),
+    }
+    lines = []
+    for line in path.read_text().splitlines():
+        key = line.split("=", 1)[0]
+        lines.append(f"{key}={edits.pop(key)}" if key in edits else line)
+    assert not edits, f"keys missing from the generated file: {edits}"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def deploy(state: Path, answers: Path, *extra: str) -> subprocess.CompletedProcess:
+    argv = [
+        str(ferrostack_bin()), "deploy",
+        "--answer-file", str(answers),
+        "--ssh-config", str(state / "ssh_config"),
+        # No NTP server is reachable from the test hosts: the FAIL is shown, not fatal.
+        "--ignore-check", "time-sync",
+        "--ready-timeout", "90",
+        *extra,
+    ]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=DEPLOY_TIMEOUT_S)
+
+
+def show(proc: subprocess.CompletedProcess) -> str:
+    return f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+
+
+def test_deploy_three_hosts_then_rerun_changes_nothing(hosts, tmp_path):
+    answers = answer_file(hosts, tmp_path)
+
+    first = deploy(hosts, answers)
+    print(first.stdout)
+    assert first.returncode == 0, show(first)
+    assert "Installation completed successfully" in first.stdout, show(first)
+    assert "fsd-h2" in first.stdout and "fsd-h3" in first.stdout, show(first)
+    for host in [CONTROLLER, *COMPUTES]:
+        assert f"[{host}] binary" in first.stdout and "changed" in first.stdout
+    assert "FAIL (ignored: --ignore-check time-sync)" in first.stdout, show(first)
+
+    # The cloud says both agents joined, through the real client.
+    rc = tmp_path / "keystonerc_admin"
+    assert rc.exists(), show(first)
+    assert oct(rc.stat().st_mode & 0o777) == "0o600"
+    env = base_env() | parse_rc(rc)
+    assert env["OS_AUTH_URL"].startswith(f"http://{CONTROLLER}:5000"), env["OS_AUTH_URL"]
+    services = run_json(env, "openstack", "compute", "service", "list")
+    up = sorted(s["Host"] for s in services if s["State"] == "up")
+    assert up == ["fsd-h2", "fsd-h3"], services
+    hypervisors = run_json(env, "openstack", "hypervisor", "list")
+    assert sorted(h["Hypervisor Hostname"] for h in hypervisors) == ["fsd-h2", "fsd-h3"], hypervisors
+
+    # No secret left the controller: the agents' answer copies are redacted.
+    for host in COMPUTES:
+        copy = subprocess.run(
+            ["ssh", "-F", str(hosts / "ssh_config"), host, "cat /etc/ferrostack/answer.ini"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        assert "deploy-admin-secret" not in copy
+
+    second = deploy(hosts, answers)
+    print(second.stdout)
+    assert second.returncode == 0, show(second)
+    assert "No changes: every host already matched the answer file." in second.stdout, show(second)
+    assert "changed:" not in second.stdout, show(second)
+
+    # A stopped agent is the one thing a third run changes.
+    subprocess.run(
+        ["ssh", "-F", str(hosts / "ssh_config"), COMPUTES[1], "kill $(cat /run/ferrostack/ferrostack-agent.pid)"],
+        check=True, capture_output=True,
+    )
+    third = deploy(hosts, answers)
+    assert third.returncode == 0, show(third)
+    changed = [line for line in third.stdout.splitlines() if "changed:" in line]
+    assert changed == [f"[{COMPUTES[1]}] service          changed: ferrostack-agent started"], show(third)
+
+
+def test_deploy_without_an_authorized_key_says_so_and_changes_nothing(hosts, tmp_path):
+    answers = answer_file(hosts, tmp_path)
+    stranger = tmp_path / "stranger"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
+    proc = deploy(hosts, answers, "--ssh-key", str(stranger))
+    assert proc.returncode == 1, show(proc)
+    assert f"deploy stopped on {CONTROLLER} at step \"connect\"" in proc.stderr, show(proc)
+    assert "refused our SSH key" in proc.stderr and "--setup-ssh-keys" in proc.stderr, show(proc)
+    assert "changed:" not in proc.stdout, "no host was touched"
