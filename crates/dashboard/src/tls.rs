@@ -46,3 +46,39 @@ pub fn load_tls(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, Tl
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn pem_pair() -> (String, String) {
+        let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        (c.cert.pem(), c.key_pair.serialize_pem())
+    }
+
+    #[test]
+    fn a_pem_certificate_and_its_key_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = pem_pair();
+        let (c, k) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&c, cert).unwrap();
+        std::fs::write(&k, key).unwrap();
+        let config = load_tls(&c, &k).unwrap();
+        assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ((cert, _), (_, other_key)) = (pem_pair(), pem_pair());
+        let (c, k) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&c, cert).unwrap();
+        std::fs::write(&k, other_key).unwrap();
+        assert!(matches!(load_tls(&c, &k), Err(TlsError::Rustls(_))));
+        assert!(matches!(
+            load_tls(&dir.path().join("missing.pem"), &k),
+            Err(TlsError::Pem { .. })
+        ));
+    }
+}
