@@ -230,6 +230,25 @@ test("the member sees only their project, launches and deletes an instance", asy
   await page.getByRole("heading", { name: "Console log" }).waitFor();
   await shot("instance-detail");
 
+  // Actions from the detail page: stop, then start again.
+  const detailUrl = page.url();
+  const waitStatus = async (want) => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const cell = page.locator("dl.details .status");
+      const text = await cell.innerText();
+      if ((await cell.getAttribute("data-status")) === want && !text.includes("(")) return;
+      if (Date.now() > deadline) throw new Error(`the status stayed ${text}, wanted ${want}`);
+      await page.waitForTimeout(500);
+      await page.goto(detailUrl);
+    }
+  };
+  await page.getByRole("button", { name: "Stop", exact: true }).click();
+  assert.match(await flash(), /Stopping the instance/);
+  await waitStatus("SHUTOFF");
+  await page.getByRole("button", { name: "Start", exact: true }).click();
+  await waitStatus("ACTIVE");
+
   await go("/instances");
   page.once("dialog", (d) => d.accept());
   await page.locator("#instances tr", { hasText: "vm1" }).getByRole("button", { name: "Delete" }).click();

@@ -310,7 +310,8 @@ pub async fn detail(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Stri
             dt { "ID" } dd { code { (id) } }
             dt { "Flavor" } dd { (flavor_names.get(&s(&server["flavor"], "id")).cloned().unwrap_or_default()) }
             dt { "Key pair" } dd { (s(&server, "key_name")) }
-            dt { "Host" } dd { (s(&server, "OS-EXT-SRV-ATTR:host")) }
+            @let host = s(&server, "OS-EXT-SRV-ATTR:host");
+            @if !host.is_empty() { dt { "Host" } dd { (host) } }
             dt { "Created" } dd { (s(&server, "created")) }
             @if let Some(fault) = server.get("fault") { dt { "Fault" } dd { (s(fault, "message")) } }
         }
