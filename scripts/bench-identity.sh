@@ -90,7 +90,7 @@ run_ferrostack() {
     step "ferrostack allinone"
     local data=$OUT/ferrostack-data log=$OUT/ferrostack.log port args=()
     rm -rf "$data"
-    for service in identity compute image volume network placement; do
+    for service in identity compute image volume network placement host-api dashboard; do
         port=$(free_port)
         args+=("--$service-port" "$port")
         [ "$service" = identity ] && FERROSTACK_PORT=$port

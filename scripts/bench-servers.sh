@@ -90,7 +90,7 @@ start_allinone() {
     local name=$1 hypervisor=$2 filter=$3 port args=()
     local data=$OUT/$name-data log=$OUT/$name.log
     rm -rf "$data"
-    for service in identity compute image volume network placement; do
+    for service in identity compute image volume network placement host-api dashboard; do
         port=$(free_port)
         args+=("--$service-port" "$port")
         [ "$service" = identity ] && AUTH_URL=http://127.0.0.1:$port/v3

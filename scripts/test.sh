@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run every test ferrostack has: formatting, lints, Rust tests, then the
-# end-to-end suite (real OpenStack clients against the built binary).
+# Run every test ferrostack has: formatting, lints, Rust tests, the
+# end-to-end suite (real OpenStack clients against the built binary), then
+# the dashboard in a real browser (tests/browser).
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh -k seed -x      # extra arguments go to pytest
@@ -38,6 +39,10 @@ ensure_system_packages() {
     if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
         missing+=(python3-venv)
     fi
+    # The dashboard's browser tests: Debian's Chromium, driven from Node.
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    command -v node >/dev/null || missing+=(nodejs)
+    command -v npm >/dev/null || missing+=(npm)
     [ ${#missing[@]} -eq 0 ] && return
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
         step "apt-get install ${missing[*]}"
@@ -106,3 +111,8 @@ ensure_venv
 step "pytest tests/e2e"
 export FERROSTACK_BIN=${FERROSTACK_BIN:-$ROOT/target/debug/ferrostack}
 "$VENV/bin/pytest" "$ROOT/tests/e2e" -v "$@"
+
+# The dashboard in Debian's Chromium, driven by playwright-core (pinned in
+# tests/browser/package-lock.json; npm downloads no browser).
+step "browser tests (tests/browser)"
+(cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund && npm test)

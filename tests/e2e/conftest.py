@@ -35,8 +35,9 @@ STOP_DEADLINE_S = 20.0
 CLI_TIMEOUT_S = 120.0
 ADMIN_PASSWORD = "e2e-admin-secret"
 SERVICES = ("identity", "compute", "image", "volume", "network", "placement")
-# Listeners that are not in the catalog: the controller's TLS host API for agents.
-INTERNAL = ("host-api",)
+# Listeners that are not in the catalog: the controller's TLS host API for
+# agents, and the dashboard (as root its default port would be 80).
+INTERNAL = ("host-api", "dashboard")
 
 
 def ferrostack_bin() -> Path:

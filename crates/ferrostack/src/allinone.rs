@@ -81,6 +81,16 @@ pub struct AllinoneArgs {
     /// machines).
     #[arg(long, default_value_t = 8779)]
     host_api_port: u16,
+    /// Dashboard (web UI) port (default: 80 as root, else 8080).
+    #[arg(long)]
+    dashboard_port: Option<u16>,
+    /// PEM certificate chain: serve the dashboard over HTTPS (needs
+    /// --dashboard-key).
+    #[arg(long, requires = "dashboard_key")]
+    dashboard_cert: Option<PathBuf>,
+    /// PEM private key of --dashboard-cert.
+    #[arg(long, requires = "dashboard_cert")]
+    dashboard_key: Option<PathBuf>,
     /// Largest image upload accepted, in bytes (larger ones answer 413).
     #[arg(long, default_value_t = ferrostack_image::DEFAULT_MAX_IMAGE_SIZE)]
     max_image_size: u64,
@@ -121,12 +131,34 @@ struct Listeners {
     network: TcpListener,
     placement: TcpListener,
     host_api: TcpListener,
+    dashboard: TcpListener,
 }
 
 async fn bind(addr: IpAddr, port: u16, what: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(SocketAddr::new(addr, port))
         .await
         .with_context(|| format!("cannot listen on {addr}:{port} for the {what} API (is another service using the port?)"))
+}
+
+/// How the dashboard (a client of the APIs) reaches a listener: over
+/// loopback when the listener is bound to every address.
+fn internal_url(listener: &TcpListener) -> anyhow::Result<String> {
+    let addr = listener.local_addr()?;
+    let ip = match addr.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    Ok(format!("http://{}", SocketAddr::new(ip, addr.port())))
+}
+
+/// The dashboard's default port: 80 when we may bind it.
+fn default_dashboard_port() -> u16 {
+    if paths::running_as_root() {
+        80
+    } else {
+        8080
+    }
 }
 
 fn url(host: &str, listener: &TcpListener) -> anyhow::Result<String> {
@@ -171,6 +203,19 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         network: bind(args.bind, args.network_port, "network").await?,
         placement: bind(args.bind, args.placement_port, "placement").await?,
         host_api: bind(args.bind, args.host_api_port, "host").await?,
+        dashboard: bind(
+            args.bind,
+            args.dashboard_port.unwrap_or_else(default_dashboard_port),
+            "dashboard",
+        )
+        .await?,
+    };
+    let dashboard_tls = match (&args.dashboard_cert, &args.dashboard_key) {
+        (Some(cert), Some(key)) => Some(
+            ferrostack_dashboard::load_tls(cert, key)
+                .context("cannot set up TLS for the dashboard")?,
+        ),
+        _ => None,
     };
     let host = args
         .public_host
@@ -183,6 +228,16 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     let network_url = url(&host, &listeners.network)?;
     let placement_url = url(&host, &listeners.placement)?;
     let host_api_url = url(&host, &listeners.host_api)?.replacen("http://", "https://", 1);
+    let mut dashboard_url = url(&host, &listeners.dashboard)?;
+    if dashboard_tls.is_some() {
+        dashboard_url = dashboard_url.replacen("http://", "https://", 1);
+    }
+    let dashboard_config = ferrostack_dashboard::DashboardConfig {
+        identity_url: internal_url(&listeners.identity)?,
+        compute_url: internal_url(&listeners.compute)?,
+        image_url: internal_url(&listeners.image)?,
+        tls: dashboard_tls.is_some(),
+    };
     let host_api_tls = host_tls::identity(
         &data_dir.join("host-api"),
         "ferrostack host API",
@@ -389,6 +444,28 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         }),
         stop_rx.clone(),
     ));
+    let dashboard = ferrostack_dashboard::router(dashboard_config);
+    match dashboard_tls {
+        Some(tls) => {
+            let local = listeners.dashboard.local_addr()?;
+            let listener =
+                ferrostack_agent::remote::tls::TlsListener::new(listeners.dashboard, local, tls);
+            servers.spawn(ferrostack_common::serve::serve_until(
+                "dashboard",
+                listener,
+                dashboard,
+                stop_rx.clone(),
+            ));
+        }
+        None => {
+            servers.spawn(serve(
+                "dashboard",
+                listeners.dashboard,
+                dashboard,
+                stop_rx.clone(),
+            ));
+        }
+    }
     spawn_housekeeping(identity.clone(), stop_rx.clone());
     let agent = host
         .hv
@@ -398,6 +475,9 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     println!(
         "Other compute hosts join with: ferrostack agent --controller {host_api_url} --join-token-file <a copy of {}>",
         join_token_path.display()
+    );
+    println!(
+        "Dashboard: {dashboard_url} (user admin, the password in keystonerc_admin, domain Default)"
     );
     println!("ferrostack ready: identity at {auth_url}");
     tracing::info!(data_dir = %data_dir.display(), "ferrostack allinone is up");

@@ -1,0 +1,112 @@
+// ferrostack dashboard: the only script. Pages work as plain HTML; this
+// adds confirmation before destructive posts, dialogs, the instance status
+// poll, image upload with progress, and the project switcher's auto-submit.
+"use strict";
+(function () {
+  const csrf = () => {
+    const m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.content : "";
+  };
+
+  // Forms with data-confirm ask first.
+  document.addEventListener("submit", (ev) => {
+    const form = ev.target;
+    const question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) ev.preventDefault();
+  });
+
+  // Buttons that open and close <dialog>s.
+  document.addEventListener("click", (ev) => {
+    const open = ev.target.closest("[data-open]");
+    if (open) {
+      const d = document.getElementById(open.getAttribute("data-open"));
+      if (d && !d.open) d.showModal();
+      const first = d && d.querySelector("input, select");
+      if (first) first.focus();
+    }
+    const close = ev.target.closest("[data-close]");
+    if (close) {
+      const d = document.getElementById(close.getAttribute("data-close"));
+      if (d) d.close();
+    }
+  });
+
+  // The project switcher submits on change (its button stays for keyboards).
+  document.querySelectorAll("select[data-autosubmit]").forEach((s) => {
+    s.addEventListener("change", () => s.form.submit());
+  });
+
+  // Key pair creation downloads a file and stays on the page: reload after.
+  document.querySelectorAll("form[data-download]").forEach((f) => {
+    f.addEventListener("submit", () => setTimeout(() => location.reload(), 1500));
+  });
+
+  // Instance status: poll a small JSON endpoint and update rows in place.
+  const table = document.querySelector("table[data-poll]");
+  if (table) {
+    const url = table.getAttribute("data-poll");
+    const tick = async () => {
+      if (document.hidden) return;
+      let data;
+      try {
+        const r = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+        if (r.redirected || r.status === 401) { location.href = "/login"; return; }
+        if (!r.ok) return;
+        data = await r.json();
+      } catch (e) { return; }
+      const seen = new Map(data.servers.map((s) => [s.id, s]));
+      table.querySelectorAll("tr[data-server-id]").forEach((row) => {
+        const s = seen.get(row.getAttribute("data-server-id"));
+        const cell = row.querySelector(".status");
+        if (!s) { row.remove(); return; }
+        if (cell && cell.textContent !== s.text) {
+          cell.textContent = s.text;
+          cell.setAttribute("data-status", s.status);
+        }
+      });
+    };
+    setInterval(tick, 2000);
+  }
+
+  // Image upload: create the record, then PUT the file with progress.
+  const upload = document.querySelector("form[data-upload]");
+  if (upload) {
+    const bar = upload.querySelector("progress");
+    const status = upload.querySelector("[role=status]");
+    const say = (t) => { status.textContent = t; };
+    upload.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const file = upload.querySelector('input[type="file"]').files[0];
+      if (!file) { say("Choose a file first."); return; }
+      const fields = new URLSearchParams();
+      for (const [k, v] of new FormData(upload)) if (typeof v === "string") fields.append(k, v);
+      say("Creating the image…");
+      const r = await fetch(upload.action, { method: "POST", body: fields,
+        headers: { Accept: "application/json", "X-CSRF-Token": csrf() }, credentials: "same-origin" });
+      const created = await r.json().catch(() => ({}));
+      if (!r.ok) { say(created.error || "The image could not be created."); return; }
+      const xhr = new XMLHttpRequest();
+      xhr.open("PUT", "/images/" + encodeURIComponent(created.id) + "/file");
+      xhr.setRequestHeader("X-CSRF-Token", csrf());
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable) {
+          const pct = Math.round((e.loaded * 100) / e.total);
+          bar.value = pct;
+          bar.textContent = pct + "%";
+          say("Uploading: " + pct + "%");
+        }
+      };
+      xhr.onload = () => {
+        if (xhr.status >= 200 && xhr.status < 300) { bar.value = 100; say("Uploaded."); location.reload(); }
+        else {
+          let msg = "The upload failed.";
+          try { msg = JSON.parse(xhr.responseText).error || msg; } catch (e) { /* keep */ }
+          say(msg);
+        }
+      };
+      xhr.onerror = () => say("The upload failed: the connection was lost.");
+      xhr.send(file);
+    });
+  }
+})();

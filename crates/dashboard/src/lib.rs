@@ -1,0 +1,121 @@
+//! The ferrostack dashboard: log in from a browser and run the cloud, as
+//! Horizon does for OpenStack, served by the same binary.
+//!
+//! The dashboard is a *client* of the public OpenStack APIs. Every page is
+//! rendered on the server from API calls made with the logged-in user's own
+//! token (`api_client`), over HTTP to the identity, compute and image
+//! listeners. It never reads the database or calls a service object, so
+//! what a user may see and do is exactly what the API's policy allows; a
+//! side door would have to re-implement that policy and would drift.
+//!
+//! Pages are complete HTML from one round trip (the server calls the APIs,
+//! in parallel where a page needs several); a single embedded script adds
+//! status polling, upload progress and confirmation dialogs. Assets are
+//! compiled in, so nothing is fetched from elsewhere at run time. HTML is
+//! written with `maud`, which escapes every interpolated value: no page
+//! formats user data into markup by hand.
+//!
+//! Sessions live in memory (`session`): the browser holds only an opaque
+//! random id in an HttpOnly, SameSite=Strict cookie (Secure under TLS) and
+//! the Keystone token stays on the server. A controller restart therefore
+//! means logging in again. Every state-changing request must carry the
+//! session's synchronizer token (`csrf`).
+
+pub mod api_client;
+pub mod csrf;
+pub mod layout;
+pub mod pages;
+pub mod session;
+mod tls;
+
+pub use tls::{load_tls, TlsError};
+
+use axum::routing::{get, post, put};
+use axum::Router;
+use std::sync::Arc;
+
+/// Where the dashboard finds the APIs, and how it is served.
+#[derive(Clone, Debug)]
+pub struct DashboardConfig {
+    /// Identity base URL, without `/v3` (e.g. `http://127.0.0.1:5000`).
+    pub identity_url: String,
+    /// Compute base URL, without `/v2.1`.
+    pub compute_url: String,
+    /// Image base URL, without `/v2`.
+    pub image_url: String,
+    /// Served over TLS: cookies get `Secure` and the `__Host-` prefix.
+    pub tls: bool,
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The API client.
+    pub api: Arc<api_client::ApiClient>,
+    /// Logged-in (and pre-login) sessions.
+    pub sessions: Arc<session::Sessions>,
+    /// Whether cookies are marked Secure.
+    pub tls: bool,
+}
+
+/// The dashboard's router.
+pub fn router(config: DashboardConfig) -> Router {
+    let state = AppState {
+        api: Arc::new(api_client::ApiClient::new(
+            &config.identity_url,
+            &config.compute_url,
+            &config.image_url,
+        )),
+        sessions: Arc::new(session::Sessions::default()),
+        tls: config.tls,
+    };
+    router_with_state(state)
+}
+
+/// The router over an existing state (tests inspect the sessions).
+pub fn router_with_state(state: AppState) -> Router {
+    use pages::*;
+    Router::new()
+        .route("/", get(overview::page))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/project", post(login::switch_project))
+        .route("/instances", get(instances::list).post(instances::launch))
+        .route("/instances/status", get(instances::status))
+        .route("/instances/{id}", get(instances::detail))
+        .route("/instances/{id}/action", post(instances::action))
+        .route("/instances/{id}/delete", post(instances::delete))
+        .route("/images", get(images::list).post(images::create))
+        .route("/images/{id}/file", put(images::upload))
+        .route("/images/{id}/delete", post(images::delete))
+        .route("/keypairs", get(keypairs::list))
+        .route("/keypairs/create", post(keypairs::create))
+        .route("/keypairs/import", post(keypairs::import))
+        .route("/keypairs/{name}/delete", post(keypairs::delete))
+        .route("/flavors", get(flavors::list).post(flavors::create))
+        .route("/flavors/{id}/delete", post(flavors::delete))
+        .route(
+            "/identity/projects",
+            get(projects::list).post(projects::create),
+        )
+        .route("/identity/projects/{id}/edit", post(projects::edit))
+        .route("/identity/projects/{id}/delete", post(projects::delete))
+        .route(
+            "/identity/projects/{id}/quotas",
+            get(projects::quotas).post(projects::set_quotas),
+        )
+        .route("/identity/users", get(users::list).post(users::create))
+        .route("/identity/users/{id}/edit", post(users::edit))
+        .route("/identity/users/{id}/delete", post(users::delete))
+        .route("/identity/roles", get(roles::list))
+        .route("/identity/roles/grant", post(roles::grant))
+        .route("/identity/roles/revoke", post(roles::revoke))
+        .route("/static/app.css", get(layout::css))
+        .route("/static/app.js", get(layout::js))
+        .fallback(layout::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::protect,
+        ))
+        .with_state(state)
+}

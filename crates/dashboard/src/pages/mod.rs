@@ -1,0 +1,12 @@
+//! One module per screen. Handlers are thin: take the logged-in context,
+//! call the APIs (in parallel when a page needs several answers), render.
+
+pub mod flavors;
+pub mod images;
+pub mod instances;
+pub mod keypairs;
+pub mod login;
+pub mod overview;
+pub mod projects;
+pub mod roles;
+pub mod users;
