@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 from conftest import REPO_ROOT, base_env, ferrostack_bin, parse_rc, run, run_json
 
@@ -66,10 +67,11 @@ def answer_file(state: Path, workdir: Path) -> Path:
 
 
 def deploy(state: Path, answers: Path, *extra: str) -> subprocess.CompletedProcess:
+    if "--ssh-config" not in extra:
+        extra = ("--ssh-config", str(state / "ssh_config"), *extra)
     argv = [
         str(ferrostack_bin()), "deploy",
         "--answer-file", str(answers),
-        "--ssh-config", str(state / "ssh_config"),
         # No NTP server is reachable from the test hosts: the FAIL is shown, not fatal.
         "--ignore-check", "time-sync",
         "--ready-timeout", "90",
@@ -106,6 +108,11 @@ def test_deploy_three_hosts_then_rerun_changes_nothing(hosts, tmp_path):
     hypervisors = run_json(env, "openstack", "hypervisor", "list")
     assert sorted(h["Hypervisor Hostname"] for h in hypervisors) == ["fsd-h2", "fsd-h3"], hypervisors
 
+    # The dashboard answers on the controller's port 80 with its login page.
+    login = requests.get(f"http://{CONTROLLER}/login", timeout=10)
+    assert login.status_code == 200 and 'type="password"' in login.text, login.text[:500]
+    assert f"browse to http://{CONTROLLER}/" in first.stdout, show(first)
+
     # No secret left the controller: the agents' answer copies are redacted.
     for host in COMPUTES:
         copy = subprocess.run(
@@ -135,7 +142,10 @@ def test_deploy_without_an_authorized_key_says_so_and_changes_nothing(hosts, tmp
     answers = answer_file(hosts, tmp_path)
     stranger = tmp_path / "stranger"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
-    proc = deploy(hosts, answers, "--ssh-key", str(stranger))
+    # The hosts' ssh_config with the stranger's key in place of the authorized one.
+    config = tmp_path / "ssh_config"
+    config.write_text((hosts / "ssh_config").read_text().replace(str(hosts / "id_ed25519"), str(stranger)))
+    proc = deploy(hosts, answers, "--ssh-config", str(config), "--ssh-key", str(stranger))
     assert proc.returncode == 1, show(proc)
     assert f"deploy stopped on {CONTROLLER} at step \"connect\"" in proc.stderr, show(proc)
     assert "refused our SSH key" in proc.stderr and "--setup-ssh-keys" in proc.stderr, show(proc)

@@ -223,6 +223,13 @@ pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
             answers.controller
         );
     }
+    let dashboard = match answers.ports.dashboard {
+        80 => format!("http://{controller}/"),
+        port => format!("http://{controller}:{port}/"),
+    };
+    println!(
+        " * To access the dashboard, browse to {dashboard} and log in as admin (domain Default) with CONFIG_KEYSTONE_ADMIN_PW."
+    );
     println!(
         " * The API endpoints are listed by `openstack catalog list`; identity is http://{controller}:{}/v3",
         answers.ports.identity

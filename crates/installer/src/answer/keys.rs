@@ -260,6 +260,12 @@ const FERROSTACK_KEYS: &[KeySpec] = &[
         "8780",
         "The host API of the agent on each compute host (the controller calls it).",
     ),
+    key(
+        "CONFIG_FERROSTACK_DASHBOARD_PORT",
+        Kind::Port,
+        "80",
+        "The dashboard on the controller (http://CONTROLLER/ at 80; log in as admin\nwith CONFIG_KEYSTONE_ADMIN_PW).",
+    ),
 ];
 
 /// Every key, in file order.

@@ -60,6 +60,8 @@ pub struct Ports {
     pub host_api: u16,
     /// The agent's host API on compute hosts.
     pub agent: u16,
+    /// The dashboard on the controller.
+    pub dashboard: u16,
 }
 
 impl Ports {
@@ -75,6 +77,7 @@ impl Ports {
                 (self.network, "network API"),
                 (self.placement, "placement API"),
                 (self.host_api, "controller host API (TLS, for agents)"),
+                (self.dashboard, "dashboard"),
             ]);
         }
         if roles.contains(&Role::Compute) {
@@ -175,6 +178,7 @@ impl AnswerFile {
                 placement: 8778,
                 host_api: 8779,
                 agent: 8780,
+                dashboard: 80,
             },
         }
     }

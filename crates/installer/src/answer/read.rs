@@ -305,6 +305,7 @@ fn set(name: &str, kind: Kind, value: &str, a: &mut AnswerFile) -> Result<(), Ve
                 "CONFIG_FERROSTACK_NETWORK_PORT" => &mut p.network,
                 "CONFIG_FERROSTACK_PLACEMENT_PORT" => &mut p.placement,
                 "CONFIG_FERROSTACK_HOST_API_PORT" => &mut p.host_api,
+                "CONFIG_FERROSTACK_DASHBOARD_PORT" => &mut p.dashboard,
                 _ => &mut p.agent,
             };
             *slot = port;
@@ -394,6 +395,7 @@ fn cross_check(
         ("CONFIG_FERROSTACK_PLACEMENT_PORT", p.placement),
         ("CONFIG_FERROSTACK_HOST_API_PORT", p.host_api),
         ("CONFIG_FERROSTACK_AGENT_PORT", p.agent),
+        ("CONFIG_FERROSTACK_DASHBOARD_PORT", p.dashboard),
     ];
     for (i, (name, port)) in effective.iter().enumerate() {
         let Some((other, _)) = effective[..i].iter().find(|(_, q)| q == port) else {

@@ -168,6 +168,7 @@ pub fn plan(answers: &AnswerFile) -> Vec<HostPlan> {
                     ("--network-port", ports.network),
                     ("--placement-port", ports.placement),
                     ("--host-api-port", ports.host_api),
+                    ("--dashboard-port", ports.dashboard),
                 ] {
                     argv.push(flag.into());
                     argv.push(port.to_string());

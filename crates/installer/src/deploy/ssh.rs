@@ -64,6 +64,10 @@ impl SshHost {
             "BatchMode=yes",
             "-o",
             "ConnectTimeout=10",
+            // First contact trusts and records the host key; a key that
+            // changed later is still refused.
+            "-o",
+            "StrictHostKeyChecking=accept-new",
             "-o",
             "ServerAliveInterval=10",
             "-o",
@@ -147,8 +151,8 @@ pub(crate) fn classify_ssh_failure(target: &str, stderr: &str) -> RemoteError {
         RemoteError::new(format!("{target} refused our SSH key: {detail}")).fix(
             "run `ferrostack deploy --setup-ssh-keys --answer-file FILE` once (it asks for each host's password one time and installs the key), or append your public key to ~/.ssh/authorized_keys there",
         )
-    } else if stderr.contains("Host key verification failed")
-        || stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+    } else if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+        || stderr.contains("Host key verification failed")
     {
         RemoteError::new(format!("{target}'s host key is not the one we know: {detail}")).fix(
             "if the host was reinstalled, remove its old key with `ssh-keygen -R HOST`; otherwise find out why its key changed before going on",
