@@ -11,6 +11,7 @@ whether both agents joined.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -84,6 +85,31 @@ def show(proc: subprocess.CompletedProcess) -> str:
     return f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
 
 
+def test_check_all_hosts_names_an_injected_fault_and_starts_nothing(hosts, tmp_path):
+    answers = answer_file(hosts, tmp_path)
+    # The seed's typo: the bridge's interface is not the host's (eth9 for eth0).
+    text = re.sub(r"(?m)^CONFIG_NEUTRON_OVS_BRIDGE_IFACES=.*$", "CONFIG_NEUTRON_OVS_BRIDGE_IFACES=br-ex:eth9", answers.read_text())
+    text = re.sub(r"(?m)^CONFIG_NEUTRON_OVS_BRIDGE_MAPPINGS=.*$", "CONFIG_NEUTRON_OVS_BRIDGE_MAPPINGS=extnet:br-ex", text)
+    answers.write_text(text)
+    proc = subprocess.run(
+        [str(ferrostack_bin()), "check", "--answer-file", str(answers), "--all-hosts",
+         "--ssh-config", str(hosts / "ssh_config"), "--ignore-check", "time-sync"],
+        capture_output=True, text=True, timeout=DEPLOY_TIMEOUT_S,
+    )
+    print(proc.stdout, proc.stderr)
+    assert proc.returncode == 1, show(proc)
+    assert f"[{CONTROLLER}] check            FAIL interface eth9" in proc.stdout, show(proc)
+    assert "does not exist" in proc.stdout or "not found" in proc.stdout, show(proc)
+    assert f"Stopped on {CONTROLLER} at step \"check\": FAIL findings: {CONTROLLER}: interface br-ex, interface eth9" in proc.stderr, show(proc)
+    # Checking started nothing anywhere.
+    for host in [CONTROLLER, *COMPUTES]:
+        ps = subprocess.run(
+            ["ssh", "-F", str(hosts / "ssh_config"), host, "ls /run/ferrostack"],
+            capture_output=True, text=True, check=True,
+        )
+        assert ps.stdout.strip() == "", f"{host}: {ps.stdout}"
+
+
 def test_deploy_three_hosts_then_rerun_changes_nothing(hosts, tmp_path):
     answers = answer_file(hosts, tmp_path)
 
@@ -147,6 +173,6 @@ def test_deploy_without_an_authorized_key_says_so_and_changes_nothing(hosts, tmp
     config.write_text((hosts / "ssh_config").read_text().replace(str(hosts / "id_ed25519"), str(stranger)))
     proc = deploy(hosts, answers, "--ssh-config", str(config), "--ssh-key", str(stranger))
     assert proc.returncode == 1, show(proc)
-    assert f"deploy stopped on {CONTROLLER} at step \"connect\"" in proc.stderr, show(proc)
+    assert f"Stopped on {CONTROLLER} at step \"connect\"" in proc.stderr, show(proc)
     assert "refused our SSH key" in proc.stderr and "--setup-ssh-keys" in proc.stderr, show(proc)
     assert "changed:" not in proc.stdout, "no host was touched"

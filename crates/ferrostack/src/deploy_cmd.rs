@@ -15,6 +15,29 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
+/// How `deploy` and `check --all-hosts` reach the hosts.
+#[derive(Args, Debug, Clone)]
+pub struct SshArgs {
+    /// The private SSH key (default: CONFIG_SSH_KEY without `.pub`, else
+    /// ssh's own defaults).
+    #[arg(long)]
+    ssh_key: Option<PathBuf>,
+    /// An ssh_config file for reaching the hosts (`ssh -F`).
+    #[arg(long)]
+    ssh_config: Option<PathBuf>,
+    /// The user deploy logs in as; it must be root: deploy writes
+    /// /usr/local/bin and /etc.
+    #[arg(long, default_value = "root")]
+    ssh_user: String,
+    /// Go on despite FAIL findings of this check (e.g. `time-sync`);
+    /// they are still shown. Repeatable.
+    #[arg(long = "ignore-check", value_name = "CHECK")]
+    ignore_checks: Vec<String>,
+    /// The ferrostack binary to install (default: this one).
+    #[arg(long)]
+    binary: Option<PathBuf>,
+}
+
 /// Options of `ferrostack deploy`.
 #[derive(Args, Debug)]
 pub struct DeployArgs {
@@ -25,31 +48,15 @@ pub struct DeployArgs {
     /// password once (ssh-copy-id), so the run itself never prompts.
     #[arg(long)]
     setup_ssh_keys: bool,
-    /// The private SSH key (default: CONFIG_SSH_KEY without `.pub`, else
-    /// ssh's own defaults).
-    #[arg(long)]
-    ssh_key: Option<PathBuf>,
-    /// An ssh_config file for reaching the hosts (`ssh -F`).
-    #[arg(long)]
-    ssh_config: Option<PathBuf>,
-    /// The user deploy logs in as; it must be root (or sudo-less
-    /// equivalent): deploy writes /usr/local/bin and /etc.
-    #[arg(long, default_value = "root")]
-    ssh_user: String,
-    /// Go on despite FAIL findings of this check (e.g. `time-sync`);
-    /// they are still shown. Repeatable.
-    #[arg(long = "ignore-check", value_name = "CHECK")]
-    ignore_checks: Vec<String>,
-    /// The ferrostack binary to install (default: this one).
-    #[arg(long)]
-    binary: Option<PathBuf>,
+    #[command(flatten)]
+    ssh: SshArgs,
     /// Seconds to wait for the controller's API, and then for the agents
     /// to join.
     #[arg(long, default_value_t = 120)]
     ready_timeout: u64,
 }
 
-fn private_key(args: &DeployArgs, answers: &answer::AnswerFile) -> Option<PathBuf> {
+fn private_key(args: &SshArgs, answers: &answer::AnswerFile) -> Option<PathBuf> {
     if let Some(key) = &args.ssh_key {
         return Some(key.clone());
     }
@@ -66,7 +73,7 @@ fn home_key() -> PathBuf {
 /// `--setup-ssh-keys`: a key pair if there is none, then ssh-copy-id to
 /// every host that does not take the key yet (it prompts for that host's
 /// password once).
-fn setup_ssh_keys(args: &DeployArgs, key: &Path, hosts: &[String]) -> anyhow::Result<()> {
+fn setup_ssh_keys(args: &SshArgs, key: &Path, hosts: &[String]) -> anyhow::Result<()> {
     if !key.exists() {
         println!("Creating the SSH key {}", key.display());
         if let Some(dir) = key.parent() {
@@ -122,28 +129,35 @@ fn setup_ssh_keys(args: &DeployArgs, key: &Path, hosts: &[String]) -> anyhow::Re
     Ok(())
 }
 
-/// Runs `ferrostack deploy`; exit 0 on success, 1 when it stopped, 2 on
-/// an invalid answer file.
-pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.answer_file)
-        .with_context(|| format!("cannot read the answer file {}", args.answer_file.display()))?;
+/// The answer file, read and valid; None (after printing the errors)
+/// when it has errors.
+pub fn read_valid(path: &Path) -> anyhow::Result<Option<(String, answer::Loaded)>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the answer file {}", path.display()))?;
     let loaded = answer::parse(&text);
-    let shown = args.answer_file.display().to_string();
-    if !loaded.is_valid() {
-        for d in loaded.errors() {
-            eprintln!("{}", d.display_in(&shown));
-        }
-        eprintln!("The answer file has errors; nothing was deployed. `ferrostack check --answer-file {shown}` shows them too.");
-        return Ok(ExitCode::from(2));
+    if loaded.is_valid() {
+        return Ok(Some((text, loaded)));
     }
-    let answers = &loaded.answers;
+    let shown = path.display().to_string();
+    for d in loaded.errors() {
+        eprintln!("{}", d.display_in(&shown));
+    }
+    eprintln!("The answer file has errors; nothing was done on any host. `ferrostack check --answer-file {shown}` shows them too.");
+    Ok(None)
+}
+
+/// Everything a run over the hosts needs, built from the answer file and
+/// the SSH options; `f` runs with the targets, then the SSH control
+/// masters are closed.
+pub fn over_hosts<R>(
+    text: &str,
+    answers: &answer::AnswerFile,
+    ssh: &SshArgs,
+    ready_timeout: Duration,
+    f: impl FnOnce(&DeployInput<'_>, &[Target<'_>]) -> R,
+) -> anyhow::Result<R> {
     let plans = deploy::plan(answers);
-    let key = private_key(&args, answers);
-    if args.setup_ssh_keys {
-        let hosts: Vec<String> = plans.iter().map(|p| p.host.to_string()).collect();
-        setup_ssh_keys(&args, key.as_deref().unwrap_or(&home_key()), &hosts)?;
-    }
-    let binary_path = match &args.binary {
+    let binary_path = match &ssh.binary {
         Some(p) => p.clone(),
         None => std::env::current_exe().context("cannot find this program's own binary")?,
     };
@@ -154,9 +168,9 @@ pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         .tempdir_in("/tmp")
         .context("cannot create a directory for SSH control sockets")?;
     let options = SshOptions {
-        user: args.ssh_user.clone(),
-        identity: key,
-        config: args.ssh_config.clone(),
+        user: ssh.ssh_user.clone(),
+        identity: private_key(ssh, answers),
+        config: ssh.ssh_config.clone(),
         control_dir: control_dir.path().to_path_buf(),
     };
     let hosts: Vec<SshHost> = plans
@@ -171,22 +185,47 @@ pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
             remote: remote as &dyn RemoteHost,
         })
         .collect();
+    let input = DeployInput {
+        answers,
+        redacted_answer_file: deploy::redact_passwords(text).into_bytes(),
+        binary,
+        ignore_checks: ssh.ignore_checks.clone(),
+        ready_timeout,
+    };
+    let result = f(&input, &targets);
+    close_masters(&options);
+    Ok(result)
+}
+
+/// Runs `ferrostack deploy`; exit 0 on success, 1 when it stopped, 2 on
+/// an invalid answer file.
+pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
+    let Some((text, loaded)) = read_valid(&args.answer_file)? else {
+        return Ok(ExitCode::from(2));
+    };
+    let answers = &loaded.answers;
+    let shown = args.answer_file.display().to_string();
+    if args.setup_ssh_keys {
+        let hosts: Vec<String> = answers.hosts().iter().map(|h| h.host.to_string()).collect();
+        let key = private_key(&args.ssh, answers).unwrap_or_else(home_key);
+        setup_ssh_keys(&args.ssh, &key, &hosts)?;
+    }
     let controller = url_host(&answers.controller);
     let api = HttpControllerApi {
         identity: format!("{controller}:{}", answers.ports.identity),
         compute: format!("{controller}:{}", answers.ports.compute),
         admin_password: answers.admin_password.clone(),
     };
-    let input = DeployInput {
+    let result = over_hosts(
+        &text,
         answers,
-        redacted_answer_file: deploy::redact_passwords(&text).into_bytes(),
-        binary,
-        ignore_checks: args.ignore_checks.clone(),
-        ready_timeout: Duration::from_secs(args.ready_timeout),
-    };
-    println!("Deploying to {} host(s) from {shown}", targets.len());
-    let result = deploy::deploy(&input, &targets, &api, &mut std::io::stdout());
-    close_masters(&options);
+        &args.ssh,
+        Duration::from_secs(args.ready_timeout),
+        |input, targets| {
+            println!("Deploying to {} host(s) from {shown}", targets.len());
+            deploy::deploy(input, targets, &api, &mut std::io::stdout())
+        },
+    )?;
     let summary = match result {
         Ok(s) => s,
         Err(e) => {

@@ -6,10 +6,11 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use ferrostack_installer::answer::{self, GenOptions};
 use ferrostack_installer::check::{self, AnswerInput, LocalHostFacts};
+use ferrostack_installer::deploy;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Options of `ferrostack gen-answer-file`.
@@ -48,6 +49,14 @@ pub struct CheckArgs {
     /// Do not start a probe guest to see whether KVM really works.
     #[arg(long)]
     no_kvm_probe: bool,
+    /// Check every host of the answer file instead, over SSH: this binary
+    /// and a copy of the answer file (passwords redacted) are put on each
+    /// host (where deploy would put them) and each checks itself. Nothing
+    /// is started.
+    #[arg(long, requires = "answer_file")]
+    all_hosts: bool,
+    #[command(flatten)]
+    ssh: crate::deploy_cmd::SshArgs,
 }
 
 /// Writes a new answer file.
@@ -81,6 +90,9 @@ pub fn gen_answer_file(args: GenAnswerFileArgs) -> anyhow::Result<()> {
 
 /// Runs the pre-flight checks; exit status 0 when deploy may proceed.
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    if args.all_hosts {
+        return check_all_hosts(&args);
+    }
     let loaded = match &args.answer_file {
         Some(path) => Some(answer::read_file(path)?),
         None => None,
@@ -106,5 +118,40 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+/// `check --all-hosts`: each host of the answer file checks itself.
+fn check_all_hosts(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.format == Format::Text,
+        "--all-hosts prints text; run `ferrostack check --format json` on a host for JSON"
+    );
+    let path = args
+        .answer_file
+        .as_deref()
+        .unwrap_or(Path::new("answer.ini"));
+    let Some((text, loaded)) = crate::deploy_cmd::read_valid(path)? else {
+        return Ok(ExitCode::from(2));
+    };
+    let result = crate::deploy_cmd::over_hosts(
+        &text,
+        &loaded.answers,
+        &args.ssh,
+        std::time::Duration::from_secs(60),
+        |input, targets| {
+            println!("Checking {} host(s) of {}", targets.len(), path.display());
+            deploy::check_hosts(input, targets, &mut std::io::stdout())
+        },
+    )?;
+    Ok(match result {
+        Ok(()) => {
+            println!("\nEvery host passed: deploy may proceed.");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("\n{e}");
+            ExitCode::from(1)
+        }
     })
 }

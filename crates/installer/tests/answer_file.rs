@@ -342,3 +342,25 @@ fn every_problem_is_reported_in_line_order() {
         "br-ext"
     );
 }
+
+#[test]
+fn packstack_settings_without_use_are_one_note_and_typos_still_errors() {
+    let loaded = answer::parse(&format!(
+        "{HEAD}CONFIG_DEFAULT_PASSWORD=x\nCONFIG_AMQP_HOST=10.0.0.1\nCONFIG_NOVA_SCHED_RAM_ALLOC_RATIO=1.5\nCONFIG_KEYSTONE_REGION=RegionOne\nCONFIG_NEUTRON_ML2_MECHANISM_DRIVERS=openvswitch\nCONFIG_USE_EPEL=n\nCONFIG_SSL_CACERT_SELFSIGN=y\n"
+    ));
+    assert!(loaded.is_valid(), "{:?}", loaded.diagnostics);
+    assert_eq!(loaded.diagnostics.len(), 1, "{:?}", loaded.diagnostics);
+    let d = &loaded.diagnostics[0];
+    assert_eq!((d.line, d.column, d.severity), (4, 1, Severity::Note));
+    assert!(
+        d.message.starts_with("7 Packstack setting(s) ferrostack has no use for are ignored: CONFIG_DEFAULT_PASSWORD, CONFIG_AMQP_HOST")
+            && d.message.ends_with("and 2 more"),
+        "{}",
+        d.message
+    );
+    // A near miss of a ferrostack key is a typo, even in a Packstack family.
+    assert_eq!(
+        bad("CONFIG_NEUTRON_ML2_VNI_RANGE=10:100"),
+        ["4:1: error: unknown key CONFIG_NEUTRON_ML2_VNI_RANGE (did you mean CONFIG_NEUTRON_ML2_VNI_RANGES?)"]
+    );
+}

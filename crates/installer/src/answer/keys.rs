@@ -144,13 +144,13 @@ const SERVICE_KEYS: &[KeySpec] = &[
     key("CONFIG_CINDER_INSTALL", Kind::Service, "y", "Block storage (Cinder API)."),
     key("CONFIG_NOVA_INSTALL", Kind::Service, "y", "Compute (Nova API and the agents on CONFIG_COMPUTE_HOSTS)."),
     key("CONFIG_NEUTRON_INSTALL", Kind::Service, "y", "Networking (Neutron API)."),
+    key("CONFIG_HORIZON_INSTALL", Kind::Service, "y", "The dashboard, on the controller at CONFIG_FERROSTACK_DASHBOARD_PORT."),
     key(
-        "CONFIG_HORIZON_INSTALL",
+        "CONFIG_SWIFT_INSTALL",
         Kind::Service,
         "n",
         "The services below are Packstack's that ferrostack does not provide. They are\naccepted so a Packstack answer file loads; `y` only earns a note.",
     ),
-    key("CONFIG_SWIFT_INSTALL", Kind::Service, "n", ""),
     key("CONFIG_CEILOMETER_INSTALL", Kind::Service, "n", ""),
     key("CONFIG_AODH_INSTALL", Kind::Service, "n", ""),
     key("CONFIG_PANKO_INSTALL", Kind::Service, "n", ""),
@@ -280,13 +280,12 @@ pub fn find(name: &str) -> Option<&'static KeySpec> {
 
 /// Services ferrostack provides, by the middle of their `CONFIG_*_INSTALL`
 /// key.
-pub const PROVIDED_SERVICES: &[&str] = &["GLANCE", "CINDER", "NOVA", "NEUTRON"];
+pub const PROVIDED_SERVICES: &[&str] = &["GLANCE", "CINDER", "NOVA", "NEUTRON", "HORIZON"];
 
 /// What an operator gets instead of a Packstack service ferrostack does not
 /// provide, by the middle of its `CONFIG_*_INSTALL` key.
 pub fn unprovided_note(service: &str) -> Option<&'static str> {
     Some(match service {
-        "HORIZON" => "ferrostack has no dashboard yet; use the openstack CLI with keystonerc_admin",
         "SWIFT" => "ferrostack provides no object storage (Swift); the setting is ignored",
         "CEILOMETER" | "AODH" | "PANKO" | "GNOCCHI" => {
             "ferrostack provides no telemetry, alarming or metering services; the setting is ignored"
@@ -303,6 +302,66 @@ pub fn unprovided_note(service: &str) -> Option<&'static str> {
         "NAGIOS" => "ferrostack does not install Nagios; `ferrostack check` is its health check",
         _ => return None,
     })
+}
+
+/// The first word after `CONFIG_` of Packstack's own settings (tuning,
+/// repositories, per-service passwords and options) that ferrostack has
+/// no use for: a key of these families that is not a ferrostack key, and
+/// not a likely typo of one, is ignored with one note for the file, so a
+/// whole `packstack --gen-answer-file` output loads.
+pub const PACKSTACK_FAMILIES: &[&str] = &[
+    "AMQP",
+    "CINDER",
+    "DEBUG",
+    "DEFAULT",
+    "ENABLE",
+    "EXCLUDE",
+    "GLANCE",
+    "HORIZON",
+    "KEYSTONE",
+    "LBAAS",
+    "NEUTRON",
+    "NOVA",
+    "PROVISION",
+    "REDIS",
+    "REPO",
+    "RH",
+    "SATELLITE",
+    "SELFSIGN",
+    "SERVICE",
+    "SSL",
+    "STORAGE",
+    "TEMPEST",
+    "UNSUPPORTED",
+    "USE",
+    "VCENTER",
+    "VMWARE",
+    "VPNAAS",
+    "FWAAS",
+    "OVN",
+    "MANILA",
+    "SAHARA",
+    "HEAT",
+    "IRONIC",
+    "MAGNUM",
+    "TROVE",
+    "PANKO",
+    "AODH",
+    "GNOCCHI",
+    "CEILOMETER",
+    "SWIFT",
+    "MARIADB",
+    "NAGIOS",
+    "CLIENT",
+    "SKIP",
+    "VMWARE",
+];
+
+/// True when `key` is of a [`PACKSTACK_FAMILIES`] family.
+pub fn packstack_family(key: &str) -> bool {
+    key.strip_prefix("CONFIG_")
+        .and_then(|rest| rest.split('_').next())
+        .is_some_and(|family| PACKSTACK_FAMILIES.contains(&family))
 }
 
 /// Packstack services whose other keys (`CONFIG_SWIFT_STORAGES`, ...) are

@@ -87,6 +87,7 @@ fn full_width(c: char) -> Option<(String, char)> {
 pub fn parse(text: &str) -> Loaded {
     let mut diags = Vec::new();
     let mut entries: HashMap<&'static str, Entry> = HashMap::new();
+    let mut ignored: Vec<(usize, usize, String)> = Vec::new();
     for (idx, raw) in text.lines().enumerate() {
         let line_no = idx + 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
@@ -112,7 +113,30 @@ pub fn parse(text: &str) -> Loaded {
                 None => c,
             })
             .collect();
-        read_line(line_no, &chars, &mut entries, &mut diags);
+        read_line(line_no, &chars, &mut entries, &mut diags, &mut ignored);
+    }
+    if let Some((line, col, _)) = ignored.first() {
+        const SHOWN: usize = 5;
+        let names: Vec<&str> = ignored
+            .iter()
+            .take(SHOWN)
+            .map(|(_, _, k)| k.as_str())
+            .collect();
+        let more = ignored.len().saturating_sub(SHOWN);
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        diags.push(Diagnostic::note(
+            *line,
+            *col,
+            format!(
+                "{} Packstack setting(s) ferrostack has no use for are ignored: {}{tail}",
+                ignored.len(),
+                names.join(", ")
+            ),
+        ));
     }
     let mut answers = AnswerFile::all_in_one(Host::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     convert(&entries, &mut answers, &mut diags);
@@ -129,6 +153,7 @@ fn read_line(
     chars: &[char],
     entries: &mut HashMap<&'static str, Entry>,
     diags: &mut Vec<Diagnostic>,
+    ignored: &mut Vec<(usize, usize, String)>,
 ) {
     let start = chars.iter().take_while(|c| c.is_whitespace()).count();
     let text: String = chars.iter().collect();
@@ -173,7 +198,12 @@ fn read_line(
         return;
     }
     let Some(spec) = keys::find(&key) else {
-        if !keys::unprovided_prefix(&key) {
+        let typo = did_you_mean(&key, keys::all().map(|k| k.name)).is_some();
+        if keys::unprovided_prefix(&key) {
+            // A service ferrostack lacks: its settings go unremarked.
+        } else if !typo && keys::packstack_family(&key) {
+            ignored.push((line, key_col, key));
+        } else {
             diags.push(unknown_key(line, key_col, &key));
         }
         return;

@@ -61,14 +61,10 @@ impl std::fmt::Display for DeployError {
         match &self.host {
             Some(h) => write!(
                 f,
-                "deploy stopped on {h} at step \"{}\": {}",
+                "Stopped on {h} at step \"{}\": {}",
                 self.step, self.message
             )?,
-            None => write!(
-                f,
-                "deploy stopped at step \"{}\": {}",
-                self.step, self.message
-            )?,
+            None => write!(f, "Stopped at step \"{}\": {}", self.step, self.message)?,
         }
         if let Some(fix) = &self.fix {
             write!(f, "\n  fix: {fix}")?;
@@ -203,8 +199,12 @@ impl Run<'_, '_> {
     }
 
     /// Installs the binary and the answer copy, then runs the host's own
-    /// `ferrostack check`. Returns whether the binary changed.
-    fn install_and_check(&mut self, target: &Target<'_>) -> Result<bool, DeployError> {
+    /// `ferrostack check`. Returns whether the binary changed, and the
+    /// FAIL findings that block.
+    fn install_and_check(
+        &mut self,
+        target: &Target<'_>,
+    ) -> Result<(bool, Vec<String>), DeployError> {
         let host = target.plan.host.to_string();
         let remote = target.remote;
         let binary = FileSpec {
@@ -264,21 +264,57 @@ impl Run<'_, '_> {
                 }
                 _ => {
                     self.say(&host, "check", &format!("FAIL {line}"));
-                    blocking.push(line);
+                    blocking.push(format!("{check} {}", f["subject"].as_str().unwrap_or("")));
                 }
             }
         }
-        if !blocking.is_empty() {
-            return Err(DeployError {
-                host: Some(host),
-                step: "check".into(),
-                message: format!("{} check(s) failed: {}", blocking.len(), blocking.join("; ")),
-                fix: Some("fix the FAIL findings (each says how), or pass --ignore-check CHECK for one you accept".into()),
-                log: None,
-            });
+        let fails = if blocking.is_empty() {
+            "no FAIL".to_string()
+        } else {
+            format!("{} FAIL", blocking.len())
+        };
+        self.say(&host, "check", &format!("{ok} OK, {warn} WARN, {fails}"));
+        Ok((binary_changed, blocking))
+    }
+
+    /// Reaches every host before changing any, then installs the binary
+    /// everywhere and runs each host's own check. Returns each host's
+    /// facts and whether its binary changed.
+    fn preflight(
+        &mut self,
+        targets: &[Target<'_>],
+    ) -> Result<(Vec<HostInfo>, Vec<bool>), DeployError> {
+        let mut infos = Vec::new();
+        for t in targets {
+            infos.push(self.connect(t)?);
         }
-        self.say(&host, "check", &format!("{ok} OK, {warn} WARN, no FAIL"));
-        Ok(binary_changed)
+        // Every host is checked before stopping, so one run shows every
+        // host's faults.
+        let mut binary_changed = Vec::new();
+        let mut failed = Vec::new();
+        for t in targets {
+            let (changed, blocking) = self.install_and_check(t)?;
+            binary_changed.push(changed);
+            if !blocking.is_empty() {
+                failed.push((t.plan.host.to_string(), blocking));
+            }
+        }
+        if failed.is_empty() {
+            return Ok((infos, binary_changed));
+        }
+        let only = (failed.len() == 1).then(|| failed[0].0.clone());
+        let message = failed
+            .iter()
+            .map(|(host, fails)| format!("{host}: {}", fails.join(", ")))
+            .collect::<Vec<_>>()
+            .join(" | ");
+        Err(DeployError {
+            host: only,
+            step: "check".into(),
+            message: format!("FAIL findings: {message}"),
+            fix: Some("fix each FAIL as its line above says, or pass --ignore-check CHECK for one you accept".into()),
+            log: None,
+        })
     }
 
     fn converge_service(
@@ -356,6 +392,23 @@ impl Run<'_, '_> {
     }
 }
 
+/// `ferrostack check --all-hosts`: the first half of a deployment (reach
+/// every host, put the binary and the answer file copy there, run each
+/// host's own check), with nothing started. Ok when no host has a FAIL
+/// that is not ignored.
+pub fn check_hosts(
+    input: &DeployInput<'_>,
+    targets: &[Target<'_>],
+    out: &mut dyn Write,
+) -> Result<(), DeployError> {
+    let mut run = Run {
+        input,
+        out,
+        summary: DeploySummary::default(),
+    };
+    run.preflight(targets).map(drop)
+}
+
 /// Runs the deployment over `targets` (the controller first, as
 /// [`super::plan::plan`] orders them), printing progress to `out`.
 pub fn deploy(
@@ -379,16 +432,7 @@ pub fn deploy(
             fix: Some("set CONFIG_CONTROLLER_HOST".into()),
             log: None,
         })?;
-    // 1. Reach every host before changing any.
-    let mut infos = Vec::new();
-    for t in targets {
-        infos.push(run.connect(t)?);
-    }
-    // 2. The binary everywhere, and each host's own check.
-    let mut binary_changed = Vec::new();
-    for t in targets {
-        binary_changed.push(run.install_and_check(t)?);
-    }
+    let (infos, binary_changed) = run.preflight(targets)?;
     // 3. The controller.
     let controller = &targets[controller_index];
     let chost = controller.plan.host.to_string();

@@ -24,7 +24,7 @@ pub mod ssh;
 mod tests;
 
 pub use api::{ComputeService, ControllerApi, HttpControllerApi};
-pub use engine::{deploy, DeployError, DeployInput, DeploySummary, Target};
+pub use engine::{check_hosts, deploy, DeployError, DeployInput, DeploySummary, Target};
 pub use plan::{plan, HostPlan};
 pub use remote::{RemoteError, RemoteHost};
 

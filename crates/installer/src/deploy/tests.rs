@@ -158,7 +158,7 @@ fn a_failed_check_stops_unless_ignored() {
         (e.host.as_deref(), e.step.as_str()),
         (Some("10.0.0.2"), "check")
     );
-    assert!(e.message.contains("0.5 GiB available"), "{e}");
+    assert_eq!(e.message, "FAIL findings: 10.0.0.2: memory RAM");
     assert!(log.contains("FAIL memory RAM"), "{log}");
     assert!(
         world.hosts[0].running.borrow().is_empty(),
