@@ -81,6 +81,13 @@ def deploy(state: Path, answers: Path, *extra: str) -> subprocess.CompletedProce
     return subprocess.run(argv, capture_output=True, text=True, timeout=DEPLOY_TIMEOUT_S)
 
 
+def on_host(state: Path, host: str, script: str) -> str:
+    """Run `script` on a host over SSH, as an operator would."""
+    return subprocess.run(
+        ["ssh", "-F", str(state / "ssh_config"), host, script], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def show(proc: subprocess.CompletedProcess) -> str:
     return f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
 
@@ -162,6 +169,21 @@ def test_deploy_three_hosts_then_rerun_changes_nothing(hosts, tmp_path):
     assert third.returncode == 0, show(third)
     changed = [line for line in third.stdout.splitlines() if "changed:" in line]
     assert changed == [f"[{COMPUTES[1]}] service          changed: ferrostack-agent started"], show(third)
+
+    # An agent that cannot start (its TLS key pair damaged): deploy stops at that host
+    # and step, with the agent's own last log lines.
+    on_host(hosts, COMPUTES[0], "kill $(cat /run/ferrostack/ferrostack-agent.pid); sleep 1; "
+            "echo damaged > /var/lib/ferrostack/agent-api/cert.pem")
+    fourth = deploy(hosts, answers)
+    assert fourth.returncode == 1, show(fourth)
+    assert f'Stopped on {COMPUTES[0]} at step "service"' in fourth.stderr, show(fourth)
+    assert "last log lines:" in fourth.stderr and "agent-api" in fourth.stderr, show(fourth)
+    # The operator repairs it; the same command finishes the job.
+    on_host(hosts, COMPUTES[0], "rm /var/lib/ferrostack/agent-api/cert.pem /var/lib/ferrostack/agent-api/key.pem")
+    fifth = deploy(hosts, answers)
+    assert fifth.returncode == 0, show(fifth)
+    changed = [line for line in fifth.stdout.splitlines() if "changed:" in line]
+    assert changed == [f"[{COMPUTES[0]}] service          changed: ferrostack-agent started"], show(fifth)
 
 
 def test_deploy_without_an_authorized_key_says_so_and_changes_nothing(hosts, tmp_path):
