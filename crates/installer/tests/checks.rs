@@ -405,3 +405,33 @@ fn text_output_is_aligned_and_json_is_parseable() {
     assert_eq!(f["check"], "program");
     assert_eq!(f["fix"], "apt-get install mtools");
 }
+
+#[test]
+fn every_other_host_must_answer() {
+    let text = "CONFIG_CONTROLLER_HOST=192.168.1.10\nCONFIG_COMPUTE_HOSTS=192.168.1.11,192.168.1.12\nCONFIG_NETWORK_HOSTS=192.168.1.10\nCONFIG_KEYSTONE_ADMIN_PW=x\n";
+    let mut facts = FakeHostFacts::default();
+    let r = run_with(&facts, text);
+    let reach = r.of("reach");
+    assert_eq!(
+        reach.len(),
+        2,
+        "this host (192.168.1.10) is not probed: {reach:?}"
+    );
+    assert!(reach.iter().all(|f| f.status == Status::Ok));
+    facts.silent.insert(ip("192.168.1.12"));
+    let r = run_with(&facts, text);
+    let down: Vec<_> = r
+        .of("reach")
+        .into_iter()
+        .filter(|f| f.status == Status::Fail)
+        .collect();
+    assert_eq!(down.len(), 1);
+    assert_eq!(down[0].subject, "192.168.1.12");
+    assert!(
+        down[0].evidence.contains("timed out"),
+        "{}",
+        down[0].evidence
+    );
+    assert!(fix(down[0]).contains("firewall"));
+    assert!(!r.may_deploy);
+}

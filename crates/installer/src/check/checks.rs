@@ -230,6 +230,34 @@ pub(super) fn name_resolution(facts: &dyn HostFacts, a: &AnswerFile) -> Vec<Find
     out
 }
 
+/// Every other host of the answer file answers from here (SSH's port:
+/// deploy needs it, and a refusal still proves the host is up).
+pub(super) fn reachability(facts: &dyn HostFacts, a: &AnswerFile) -> Vec<Finding> {
+    let hostname = facts.hostname();
+    let addrs = facts.addresses();
+    let mut out = Vec::new();
+    for h in a.hosts() {
+        if is_this_host(facts, &h.host, &hostname, &addrs) {
+            continue;
+        }
+        let subject = h.host.to_string();
+        let target = match &h.host {
+            Host::Ip(ip) => Some(*ip),
+            Host::Name(n) => facts.resolve(n).ok().and_then(|ips| ips.first().copied()),
+        };
+        let Some(ip) = target else {
+            continue; // The resolve check has said why.
+        };
+        out.push(match facts.answers(ip, 22) {
+            Ok(()) => Finding::ok("reach", subject, format!("{ip} answers on TCP 22")),
+            Err(e) => Finding::fail("reach", subject, format!("{ip} does not answer: {e}")).fix(
+                "check the address in the answer file, that the host is up, and that no firewall between the hosts drops TCP (22, and the API ports)",
+            ),
+        });
+    }
+    out
+}
+
 /// No `search` line in /etc/resolv.conf (the seed's rule).
 pub(super) fn resolv_conf(facts: &dyn HostFacts) -> Finding {
     match facts.resolv_conf() {

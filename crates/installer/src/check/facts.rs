@@ -108,4 +108,8 @@ pub trait HostFacts {
     fn port_holder(&self, _port: u16) -> Option<(String, u32)> {
         None
     }
+    /// Whether `addr` answers a TCP connection to `port` within a couple
+    /// of seconds: Ok when it accepts, or refuses (a refusal is an answer:
+    /// the host is up); Err with what happened when it does not answer.
+    fn answers(&self, addr: IpAddr, port: u16) -> Result<(), String>;
 }

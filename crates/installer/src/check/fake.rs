@@ -35,6 +35,8 @@ pub struct FakeHostFacts {
     pub interfaces: Vec<String>,
     /// Ports something listens on.
     pub busy_ports: BTreeSet<u16>,
+    /// Addresses that do not answer (a host down or firewalled).
+    pub silent: BTreeSet<IpAddr>,
     /// Who listens on some of them: port -> (program, pid).
     pub port_holders: BTreeMap<u16, (String, u32)>,
 }
@@ -71,6 +73,7 @@ impl Default for FakeHostFacts {
             interfaces: ["lo", "eth0", "br-ex"].map(String::from).to_vec(),
             busy_ports: BTreeSet::new(),
             port_holders: BTreeMap::new(),
+            silent: BTreeSet::new(),
         }
     }
 }
@@ -120,6 +123,13 @@ impl HostFacts for FakeHostFacts {
     fn port_free(&self, port: u16) -> Result<(), String> {
         if self.busy_ports.contains(&port) {
             Err(format!("bind 0.0.0.0:{port}: Address already in use"))
+        } else {
+            Ok(())
+        }
+    }
+    fn answers(&self, addr: IpAddr, port: u16) -> Result<(), String> {
+        if self.silent.contains(&addr) {
+            Err(format!("TCP {addr}:{port}: connection timed out"))
         } else {
             Ok(())
         }

@@ -287,6 +287,15 @@ impl HostFacts for LocalHostFacts {
             .map_err(|e| format!("bind {addr}: {e}"))
     }
 
+    fn answers(&self, addr: IpAddr, port: u16) -> Result<(), String> {
+        let target = SocketAddr::new(addr, port);
+        match std::net::TcpStream::connect_timeout(&target, std::time::Duration::from_secs(2)) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Ok(()),
+            Err(e) => Err(format!("TCP {target}: {e}")),
+        }
+    }
+
     fn port_holder(&self, port: u16) -> Option<(String, u32)> {
         let inodes: Vec<u64> = ["/proc/net/tcp", "/proc/net/tcp6"]
             .iter()
