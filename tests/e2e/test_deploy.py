@@ -165,8 +165,11 @@ def test_deploy_three_hosts_then_rerun_changes_nothing(hosts, tmp_path):
         ["ssh", "-F", str(hosts / "ssh_config"), COMPUTES[1], "kill $(cat /run/ferrostack/ferrostack-agent.pid)"],
         check=True, capture_output=True,
     )
-    third = deploy(hosts, answers)
+    # (--setup-ssh-keys finds the key already accepted everywhere and asks nothing.)
+    third = deploy(hosts, answers, "--setup-ssh-keys")
     assert third.returncode == 0, show(third)
+    for host in [CONTROLLER, *COMPUTES]:
+        assert f"[{host}] ssh key: ok" in third.stdout, show(third)
     changed = [line for line in third.stdout.splitlines() if "changed:" in line]
     assert changed == [f"[{COMPUTES[1]}] service          changed: ferrostack-agent started"], show(third)
 
