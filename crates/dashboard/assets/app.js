@@ -41,31 +41,55 @@
     f.addEventListener("submit", () => setTimeout(() => location.reload(), 1500));
   });
 
-  // Instance status: poll a small JSON endpoint and update rows in place.
-  const table = document.querySelector("table[data-poll]");
-  if (table) {
-    const url = table.getAttribute("data-poll");
+  // Instance status: poll a small JSON endpoint every 2 s. The server
+  // renders the action buttons for the new state; they replace the old
+  // ones only when the status text changed (so typing is not disturbed).
+  const poll = (url, apply) => {
     const tick = async () => {
       if (document.hidden) return;
       let data;
       try {
         const r = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
         if (r.redirected || r.status === 401) { location.href = "/login"; return; }
+        if (r.status === 404) { apply(null); return; }
         if (!r.ok) return;
         data = await r.json();
       } catch (e) { return; }
+      apply(data);
+    };
+    setInterval(tick, 2000);
+  };
+  const update = (scope, s, actions) => {
+    const cell = scope.querySelector(".status");
+    if (!cell || cell.textContent === s.text) return;
+    cell.textContent = s.text;
+    cell.setAttribute("data-status", s.status);
+    if (actions) actions.innerHTML = s.actions;
+  };
+
+  // The list: one row per server; a row whose server is gone goes.
+  const table = document.querySelector("table[data-poll]");
+  if (table) {
+    poll(table.getAttribute("data-poll"), (data) => {
+      if (!data) return;
       const seen = new Map(data.servers.map((s) => [s.id, s]));
       table.querySelectorAll("tr[data-server-id]").forEach((row) => {
         const s = seen.get(row.getAttribute("data-server-id"));
-        const cell = row.querySelector(".status");
         if (!s) { row.remove(); return; }
-        if (cell && cell.textContent !== s.text) {
-          cell.textContent = s.text;
-          cell.setAttribute("data-status", s.status);
-        }
+        update(row, s, row.querySelector(".row-actions"));
       });
-    };
-    setInterval(tick, 2000);
+    });
+  }
+
+  // The detail page: status, flavor and actions; gone means back to the list.
+  const one = document.querySelector("[data-poll-server]");
+  if (one) {
+    poll(one.getAttribute("data-poll-server"), (s) => {
+      if (!s) { location.href = "/instances"; return; }
+      const flavor = one.querySelector(".flavor");
+      if (flavor && s.flavor && flavor.textContent !== s.flavor) flavor.textContent = s.flavor;
+      update(one, s, one.querySelector("#instance-actions"));
+    });
   }
 
   // Image upload: create the record, then PUT the file with progress.

@@ -126,6 +126,8 @@ pub enum Nav {
     Users,
     /// Roles (admin).
     Roles,
+    /// A page outside the navigation (an error about a form).
+    Other,
 }
 
 fn nav_link(active: Nav, me: Nav, href: &str, label: &str) -> Markup {

@@ -23,6 +23,7 @@
 
 pub mod api_client;
 pub mod csrf;
+pub mod form;
 pub mod layout;
 pub mod pages;
 pub mod session;
@@ -83,6 +84,7 @@ pub fn router_with_state(state: AppState) -> Router {
         .route("/instances", get(instances::list).post(instances::launch))
         .route("/instances/status", get(instances::status))
         .route("/instances/{id}", get(instances::detail))
+        .route("/instances/{id}/status", get(instances::detail_status))
         .route("/instances/{id}/action", post(instances::action))
         .route("/instances/{id}/delete", post(instances::delete))
         .route("/images", get(images::list).post(images::create))

@@ -209,3 +209,50 @@ async fn logout_drops_the_session_and_clears_the_cookie() {
     assert!(cookie_of(&r).contains("Max-Age=0"));
     assert!(s.sessions.get(&session.id).is_none());
 }
+
+#[tokio::test]
+async fn a_non_number_in_a_flavor_field_is_named_on_the_flavors_page() {
+    let s = state(false);
+    let session = s.sessions.create_authenticated(auth("demo"));
+    let cookie = format!("fs_session={}", session.id);
+    let body = format!("csrf={}&name=m1.x&vcpus=two&ram=512&disk=1", session.csrf);
+    let r = call(&s, post_form("/flavors", &cookie, &body)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[header::LOCATION], "/flavors");
+    // Refused before any API call (the API here is unreachable).
+    let flash = s.sessions.take_flash(&session.id).unwrap();
+    assert!(flash.error);
+    assert_eq!(flash.text, "vCPUs must be a whole number of at least 1.");
+}
+
+#[tokio::test]
+async fn a_malformed_form_gets_a_dashboard_page_not_a_plain_422() {
+    let s = state(false);
+    let session = s.sessions.create_authenticated(auth("demo"));
+    let cookie = format!("fs_session={}", session.id);
+    // The project form without its name field.
+    let body = format!("csrf={}&description=x", session.csrf);
+    let r = call(&s, post_form("/identity/projects", &cookie, &body)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = text(r).await;
+    assert!(html.contains("<h1>The form could not be read</h1>"));
+    assert!(html.contains("missing field `name`"));
+    assert!(html.contains("Signed in as"), "the page keeps its frame");
+    // The script's JSON requests get JSON.
+    let req = Request::post("/images")
+        .header(header::COOKIE, &cookie)
+        .header(header::ACCEPT, "application/json")
+        .header("X-CSRF-Token", &session.csrf)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("bogus=1"))
+        .unwrap();
+    let r = call(&s, req).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(text(r)
+        .await
+        .contains("\"error\":\"The form was incomplete"));
+}

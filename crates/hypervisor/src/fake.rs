@@ -314,9 +314,11 @@ impl FakeHypervisor {
                 .instances
                 .get(&id)
                 .ok_or(HypervisorError::NotFound { id })?;
+            let virtual_size = inst.spec.root_disk_gib.saturating_mul(1 << 30);
+            let marker = format!("ferrostack fake snapshot of instance {id}\n");
             (
-                format!("ferrostack fake snapshot of instance {id}\n"),
-                inst.spec.root_disk_gib.saturating_mul(1 << 30),
+                crate::fake_qcow2::empty_qcow2(virtual_size, &marker),
+                virtual_size,
             )
         };
         let tmp = crate::temp_name(dest);
@@ -324,7 +326,7 @@ impl FakeHypervisor {
             let path = path.to_path_buf();
             move |source| HypervisorError::Io { path, source }
         };
-        if let Err(e) = std::fs::write(&tmp, content.as_bytes()) {
+        if let Err(e) = std::fs::write(&tmp, &content) {
             let _ = std::fs::remove_file(&tmp);
             return Err(io(&tmp)(e));
         }

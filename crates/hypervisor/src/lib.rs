@@ -70,6 +70,7 @@
 //! cannot have on this toolchain.
 
 pub mod fake;
+mod fake_qcow2;
 pub mod qemu;
 pub mod qmp;
 #[cfg(feature = "test-support")]

@@ -60,7 +60,8 @@ impl SnapshotImporter for TestSnapshots {
     fn import<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let bytes = std::fs::read(self.path_for(image_id)).map_err(|e| e.to_string())?;
-            if !bytes.starts_with(b"ferrostack fake snapshot") {
+            let marker = b"ferrostack fake snapshot";
+            if !bytes.starts_with(b"QFI\xfb") || !bytes.windows(marker.len()).any(|w| w == marker) {
                 return Err("not a snapshot".into());
             }
             let data = ferrostack_store::image::ImageData {

@@ -1,15 +1,17 @@
 //! Flavors (admin): list, create, delete. Non-admins see the list the API
 //! gives them; the forms are shown to admins only.
 
-use crate::api_client::{items, s, Service};
+use crate::api_client::{items, s, ApiError, Service};
+use crate::form::number;
+use crate::form::Form;
 use crate::layout::{self, csrf_field, post_button, Ctx, Nav};
 use crate::AppState;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use http::Method;
 use maud::html;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// GET /flavors.
 pub async fn list(State(state): State<AppState>, ctx: Ctx) -> Response {
@@ -70,15 +72,35 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> Response {
     layout::page(&state, &ctx, "Flavors", Nav::Flavors, body)
 }
 
-/// The create form.
+/// The create form. Numbers arrive as strings and are checked here, so a
+/// bad value gets a message naming the field (browsers enforce
+/// `type=number`, hand-made requests and old pages do not).
 #[derive(Deserialize)]
 pub struct CreateForm {
     name: String,
-    vcpus: u32,
-    ram: u64,
-    disk: u64,
+    #[serde(default)]
+    vcpus: String,
+    #[serde(default)]
+    ram: String,
+    #[serde(default)]
+    disk: String,
     #[serde(default)]
     public: Option<String>,
+}
+
+/// The body of `POST /flavors` for the form, or what is wrong with it.
+pub fn flavor_body(f: &CreateForm) -> Result<Value, String> {
+    let name = f.name.trim();
+    if name.is_empty() {
+        return Err("A flavor needs a name.".to_string());
+    }
+    Ok(json!({"flavor": {
+        "name": name,
+        "vcpus": number(&f.vcpus, "vCPUs", 1)?,
+        "ram": number(&f.ram, "RAM (MiB)", 1)?,
+        "disk": number(&f.disk, "Disk (GB)", 0)?,
+        "os-flavor-access:is_public": f.public.is_some(),
+    }}))
 }
 
 /// POST /flavors.
@@ -88,21 +110,23 @@ pub async fn create(
     Form(f): Form<CreateForm>,
 ) -> Response {
     let name = f.name.trim().to_string();
-    let body = json!({"flavor": {
-        "name": name, "vcpus": f.vcpus, "ram": f.ram, "disk": f.disk,
-        "os-flavor-access:is_public": f.public.is_some(),
-    }});
-    let result = state
-        .api
-        .json(
-            Method::POST,
-            Service::Compute,
-            "/flavors",
-            ctx.token(),
-            &body,
-        )
-        .await
-        .map(|_| format!("Flavor {name} was created."));
+    let result = match flavor_body(&f) {
+        Err(message) => Err(ApiError {
+            status: 400,
+            message,
+        }),
+        Ok(body) => state
+            .api
+            .json(
+                Method::POST,
+                Service::Compute,
+                "/flavors",
+                ctx.token(),
+                &body,
+            )
+            .await
+            .map(|_| format!("Flavor {name} was created.")),
+    };
     layout::done(&state, &ctx, result, "/flavors")
 }
 
@@ -115,4 +139,41 @@ pub async fn delete(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Stri
         .await
         .map(|_| "The flavor was deleted.".to_string());
     layout::done(&state, &ctx, result, "/flavors")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn form(vcpus: &str, ram: &str, disk: &str) -> CreateForm {
+        CreateForm {
+            name: " m1.small ".into(),
+            vcpus: vcpus.into(),
+            ram: ram.into(),
+            disk: disk.into(),
+            public: None,
+        }
+    }
+
+    #[test]
+    fn the_form_becomes_a_flavor() {
+        let body = flavor_body(&form("2", "2048", "0")).unwrap();
+        assert_eq!(body["flavor"]["name"], "m1.small");
+        assert_eq!(body["flavor"]["vcpus"], 2);
+        assert_eq!(body["flavor"]["disk"], 0);
+        assert_eq!(body["flavor"]["os-flavor-access:is_public"], false);
+    }
+
+    #[test]
+    fn bad_numbers_name_their_field() {
+        let e = flavor_body(&form("2", "lots", "1")).unwrap_err();
+        assert!(e.starts_with("RAM (MiB) must be a whole number"), "{e}");
+        assert!(flavor_body(&form("0", "1", "1"))
+            .unwrap_err()
+            .contains("vCPUs"));
+        assert!(flavor_body(&form("1", "1", "-1"))
+            .unwrap_err()
+            .contains("Disk"));
+    }
 }

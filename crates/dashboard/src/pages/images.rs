@@ -8,10 +8,11 @@
 //! or on disk, and Glance's own size limit and inspection apply.
 
 use crate::api_client::{items, s, Service};
+use crate::form::Form;
 use crate::layout::{self, csrf_field, post_button, Ctx, Nav};
 use crate::AppState;
 use axum::body::Body;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::TryStreamExt;

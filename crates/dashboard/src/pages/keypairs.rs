@@ -6,10 +6,11 @@
 //! the dashboard (it never stores the private key), so that download is
 //! the only copy there will ever be.
 
-use crate::api_client::{items, s, Service};
+use crate::api_client::{items, s, seg, Service};
+use crate::form::Form;
 use crate::layout::{self, csrf_field, post_button, Ctx, Nav};
 use crate::AppState;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{header, Method};
 use maud::html;
@@ -38,7 +39,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> Response {
                     tr {
                         td { (name) }
                         td { code { (s(&k["keypair"], "fingerprint")) } }
-                        td { (post_button(&ctx, &format!("/keypairs/{name}/delete"), "Delete",
+                        td { (post_button(&ctx, &format!("/keypairs/{}/delete", seg(&name)), "Delete",
                                 Some(&format!("Delete key pair {name}?")))) }
                     }
                 }
@@ -159,14 +160,11 @@ pub async fn import(
 
 /// POST /keypairs/{name}/delete.
 pub async fn delete(State(state): State<AppState>, ctx: Ctx, Path(name): Path<String>) -> Response {
-    let name = crate::api_client::seg(&name);
+    // The path segment for the API, the name as typed for the message.
+    let path = format!("/os-keypairs/{}", seg(&name));
     let result = state
         .api
-        .delete(
-            Service::Compute,
-            &format!("/os-keypairs/{name}"),
-            ctx.token(),
-        )
+        .delete(Service::Compute, &path, ctx.token())
         .await
         .map(|_| format!("Key pair {name} was deleted."));
     layout::done(&state, &ctx, result, "/keypairs")

@@ -7,10 +7,11 @@
 //! the session is dropped. Passwords are passed on, never logged or kept.
 
 use crate::csrf::CurrentSession;
+use crate::form::Form;
 use crate::layout::{self, Ctx};
 use crate::session::{self, Flash, Session};
 use crate::AppState;
-use axum::extract::{Extension, Form, State};
+use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
 use http::header;
 use maud::{html, DOCTYPE};

@@ -2,9 +2,10 @@
 //! (`PUT /v2.1/os-quota-sets/{project_id}`, what `nova quota-update` does).
 
 use crate::api_client::{items, s, ApiError, Service};
+use crate::form::Form;
 use crate::layout::{self, csrf_field, post_button, Ctx, Nav};
 use crate::AppState;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use http::Method;
 use maud::html;

@@ -3,9 +3,10 @@
 //! `PUT`/`DELETE /v3/projects/{p}/users/{u}/roles/{r}`.
 
 use crate::api_client::{items, s, seg, ApiError, Service};
+use crate::form::Form;
 use crate::layout::{self, csrf_field, Ctx, Nav};
 use crate::AppState;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::response::Response;
 use http::Method;
 use maud::html;

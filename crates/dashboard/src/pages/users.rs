@@ -4,9 +4,10 @@
 //! message says so).
 
 use crate::api_client::{items, s, seg, ApiError, Service};
+use crate::form::Form;
 use crate::layout::{self, csrf_field, post_button, Ctx, Nav};
 use crate::AppState;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use http::Method;
 use maud::html;
@@ -112,9 +113,11 @@ pub struct UserForm {
 }
 
 impl UserForm {
-    fn fields(&self) -> Value {
+    /// The user's fields. Editing always sends the email, so emptying the
+    /// field clears it; creating leaves an empty one out.
+    fn fields(&self, editing: bool) -> Value {
         let mut user = json!({"name": self.name.trim(), "enabled": self.enabled.is_some()});
-        if !self.email.trim().is_empty() {
+        if editing || !self.email.trim().is_empty() {
             user["email"] = json!(self.email.trim());
         }
         if !self.password.is_empty() {
@@ -126,7 +129,7 @@ impl UserForm {
 
 /// POST /identity/users.
 pub async fn create(State(state): State<AppState>, ctx: Ctx, Form(f): Form<UserForm>) -> Response {
-    let mut user = f.fields();
+    let mut user = f.fields(false);
     user["domain_id"] = json!("default");
     if !f.project_id.is_empty() {
         user["default_project_id"] = json!(f.project_id);
@@ -194,7 +197,7 @@ pub async fn edit(
             Service::Identity,
             &format!("/users/{id}"),
             ctx.token(),
-            &json!({ "user": f.fields() }),
+            &json!({ "user": f.fields(true) }),
         )
         .await
         .map(|_| format!("User {} was saved.", f.name.trim()));
@@ -210,4 +213,34 @@ pub async fn delete(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Stri
         .await
         .map(|_| "The user was deleted.".to_string());
     layout::done(&state, &ctx, result, "/identity/users")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(email: &str, password: &str) -> UserForm {
+        UserForm {
+            name: " bob ".into(),
+            email: email.into(),
+            password: password.into(),
+            enabled: None,
+            project_id: String::new(),
+            role_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn editing_with_an_empty_email_clears_it() {
+        assert_eq!(form("", "").fields(true)["email"], "");
+        assert!(form("", "").fields(false).get("email").is_none());
+    }
+
+    #[test]
+    fn an_empty_password_keeps_the_old_one() {
+        let user = form("b@example.org", "").fields(true);
+        assert!(user.get("password").is_none());
+        assert_eq!(user["enabled"], false);
+        assert_eq!(user["name"], "bob");
+    }
 }
