@@ -307,8 +307,13 @@ async fn a_snapshot_on_a_remote_host_is_uploaded_and_becomes_an_active_image() {
         .path()
         .join("controller-snapshots")
         .join(format!("{image_id}.qcow2"));
-    let content = std::fs::read_to_string(uploaded).unwrap();
-    assert!(content.contains(&id), "{content}");
+    // The fake's snapshot is a valid qcow2 with the instance id inside.
+    let content = std::fs::read(uploaded).unwrap();
+    assert!(content.starts_with(b"QFI\xfb"), "not a qcow2 header");
+    assert!(
+        content.windows(id.len()).any(|w| w == id.as_bytes()),
+        "the snapshot does not name its instance"
+    );
     let agent_dir = w.dirs.path().join("agent-snapshots");
     let deadline = Instant::now() + Duration::from_secs(5);
     while std::fs::read_dir(&agent_dir).unwrap().next().is_some() {
