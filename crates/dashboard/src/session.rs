@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex};
 
 /// How long a login form stays usable.
 const ANONYMOUS_TTL: Duration = Duration::minutes(30);
+/// The most pre-login sessions kept at once.
+const MAX_ANONYMOUS: usize = 10_000;
 
 /// The session cookie's name (`__Host-` under TLS: the browser then
 /// insists on Secure, Path=/ and no Domain).
@@ -169,6 +171,23 @@ impl Sessions {
             table.map.retain(|_, s| s.expires_at > now);
             table.last_sweep = Some(now);
         }
+        if session.auth.is_none() {
+            // Anyone can create pre-login sessions (one per login form
+            // shown), so their number is capped: past the cap the oldest
+            // one goes, and its holder just sees the form again.
+            let anonymous = table.map.values().filter(|s| s.auth.is_none()).count();
+            if anonymous >= MAX_ANONYMOUS {
+                let oldest = table
+                    .map
+                    .values()
+                    .filter(|s| s.auth.is_none())
+                    .min_by_key(|s| s.expires_at)
+                    .map(|s| s.id.clone());
+                if let Some(id) = oldest {
+                    table.map.remove(&id);
+                }
+            }
+        }
         table.map.insert(session.id.clone(), session.clone());
         session
     }
@@ -298,6 +317,22 @@ mod tests {
         let s = sessions.create_authenticated(auth(Utc::now() - Duration::seconds(1)));
         assert!(sessions.get(&s.id).is_none());
         assert!(sessions.is_empty());
+    }
+
+    #[test]
+    fn pre_login_sessions_are_capped_and_logged_in_ones_kept() {
+        let sessions = Sessions::default();
+        let user = sessions.create_authenticated(auth(Utc::now() + Duration::hours(1)));
+        let first = sessions.create_anonymous();
+        for _ in 0..MAX_ANONYMOUS {
+            sessions.create_anonymous();
+        }
+        assert_eq!(sessions.len(), MAX_ANONYMOUS + 1);
+        assert!(sessions.get(&first.id).is_none(), "the oldest went");
+        assert!(
+            sessions.get(&user.id).is_some(),
+            "a logged-in session stays"
+        );
     }
 
     #[test]
