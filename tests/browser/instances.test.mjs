@@ -41,6 +41,12 @@ test("the admin sets up two flavors, an image and a project with a member", asyn
   await uploadImage(t, "tiny-raw");
   await t.shot("images");
   await createProjectWithMember(t, "vm-proj", "vm-user");
+  // The seed's `nova quota-update --cores 30`, from the project's Quotas page.
+  await t.go("/identity/projects");
+  await t.page.locator('tr[data-project="vm-proj"]').getByRole("link", { name: "Quotas" }).click();
+  await t.page.getByLabel("vCPUs").fill("30");
+  await button("Save quotas").click();
+  await t.expectFlash(/quotas were saved/);
   await t.logout();
 });
 
@@ -95,6 +101,13 @@ test("an instance is launched, then stopped and started from the list", async ()
   await row.getByRole("button", { name: "Stop", exact: true }).waitFor();
   assert.equal(await t.sameDocument(), true, "the page was reloaded");
   await t.shot("instances");
+
+  // The member's overview counts the instance against the quota of 30 vCPUs.
+  await t.go("/");
+  assert.match(await page.locator("main").innerText(), /vCPUs\s*1 used of 30/);
+  await t.shot("overview");
+  await t.go("/instances");
+  await settled("#instances tr[data-server-id]", "ACTIVE");
 
   await row.getByRole("button", { name: "Stop", exact: true }).click();
   await t.expectFlash(/Stopping the instance/);
