@@ -435,3 +435,34 @@ fn every_other_host_must_answer() {
     assert!(fix(down[0]).contains("firewall"));
     assert!(!r.may_deploy);
 }
+
+#[test]
+fn a_port_held_by_ferrostack_is_a_redeploy_and_others_are_named() {
+    let mut facts = FakeHostFacts::default();
+    facts.busy_ports.extend([5000, 8774]);
+    facts.port_holders.insert(5000, ("ferrostack".into(), 4242));
+    facts.port_holders.insert(8774, ("nginx".into(), 77));
+    let r = run(&facts);
+    let port = |p: &str| {
+        r.of("port")
+            .into_iter()
+            .find(|f| f.subject == p)
+            .cloned()
+            .expect("finding")
+    };
+    let ours = port("5000");
+    assert_eq!(ours.status, Status::Ok);
+    assert!(
+        ours.evidence.contains("served by ferrostack (pid 4242)"),
+        "{}",
+        ours.evidence
+    );
+    let theirs = port("8774");
+    assert_eq!(theirs.status, Status::Fail);
+    assert!(
+        theirs.evidence.contains("taken by nginx (pid 77)"),
+        "{}",
+        theirs.evidence
+    );
+    assert!(!r.may_deploy);
+}

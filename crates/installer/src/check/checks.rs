@@ -482,15 +482,22 @@ pub(super) fn ports(facts: &dyn HostFacts, a: &AnswerFile, roles: &[Role]) -> Ve
         .into_iter()
         .map(|(port, what)| {
             let subject = port.to_string();
-            match facts.port_free(port) {
-                Ok(()) => Finding::ok("port", subject, format!("TCP {port} ({what}) is free")),
-                Err(_) if matches!(facts.port_holder(port), Some((ref program, _)) if program == "ferrostack") => {
-                    let pid = facts.port_holder(port).map(|(_, pid)| pid).unwrap_or_default();
-                    Finding::ok("port", subject, format!("TCP {port} ({what}) is served by ferrostack (pid {pid}): already deployed here"))
+            let Err(e) = facts.port_free(port) else {
+                return Finding::ok("port", subject, format!("TCP {port} ({what}) is free"));
+            };
+            match facts.port_holder(port) {
+                // A re-run of deploy: the port is ferrostack's own.
+                Some((program, pid)) if program == "ferrostack" => Finding::ok(
+                    "port",
+                    subject,
+                    format!("TCP {port} ({what}) is served by ferrostack (pid {pid}): already deployed here"),
+                ),
+                holder => {
+                    let by = holder.map(|(program, pid)| format!(" by {program} (pid {pid})")).unwrap_or_default();
+                    Finding::fail("port", subject, format!("TCP {port} ({what}) is taken{by}: {e}")).fix(format!(
+                        "stop what listens there (`ss -ltnp 'sport = :{port}'` shows it), or choose another port in the answer file"
+                    ))
                 }
-                Err(e) => Finding::fail("port", subject, format!("TCP {port} ({what}) is taken: {e}")).fix(format!(
-                    "stop what listens there (`ss -ltnp 'sport = :{port}'` shows it), or choose another port in the answer file; if it is ferrostack itself, stop it before deploying"
-                )),
             }
         })
         .collect()
