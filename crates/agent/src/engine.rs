@@ -45,6 +45,18 @@
 //!             bounded by its deadline), report, return.
 //! ```
 //!
+//! Other kinds (networks, ports, DHCP, volume attachments and exports)
+//! go through the same loop with one driver each ([`crate::drivers`]):
+//! the document's objects of every registered kind are tracked beside the
+//! instances, planned (`objects.rs`: ensure, remove, or settle), run under
+//! the same deadline, concurrency bound and backoff, and reported with
+//! `ObservedStateSink::report_objects`. Between kinds, one rule
+//! (`Engine::gate`) orders the work: an object is brought up only when
+//! what it requires is ready (network < port < VM; boot volume < VM), and
+//! taken down only when nothing that requires it is left on the host (VM
+//! gone < port unwired). A requirement that failed for good fails what
+//! needs it, with its fault.
+//!
 //! Decisions:
 //!
 //! - **A generation is acted on once.** Once the host matched it (or the
@@ -85,9 +97,13 @@
 //!   run as tasks in a `JoinSet` and hand their result back, so there are
 //!   no locks and "one operation per instance" is a flag, not a mutex.
 
+use crate::drivers::ObjectDriver;
 use crate::{
     images::is_plain_uuid, BaseImages, DesiredInstance, DesiredPower, DesiredStateSource, Fault,
     InstanceSize, ObservedInstance, ObservedStateSink, ResizeDesire, SourceError, TaskOutcome,
+};
+use ferrostack_host_contract::{
+    Direction, HostDesired, Kind, ObjectKey, ObjectPhase, ObservedObject,
 };
 use ferrostack_hypervisor::{
     Hypervisor, HypervisorError, InstanceInfo, InstanceSpec, Operation, PowerState,
@@ -105,9 +121,13 @@ use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 mod execute;
+mod objects;
 mod plan;
 
 use execute::execute;
+use objects::{
+    apply_desired_objects, complete_object, execute_object, plan_object, ObjectDone, TrackedObject,
+};
 use plan::plan;
 
 /// Successful operations on one instance without converging before the
@@ -209,8 +229,29 @@ impl Agent {
         sink: Arc<dyn ObservedStateSink>,
         hypervisor: Arc<dyn Hypervisor>,
         config: AgentConfig,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        Agent::run_with_drivers(host, source, sink, hypervisor, Vec::new(), config, shutdown).await
+    }
+
+    /// [`run`](Self::run), converging the objects of other kinds too: one
+    /// driver per kind (a second one for a kind replaces the first).
+    /// Registering a kind is only this; the loop does not change. Objects
+    /// of a kind with no driver here are not touched, and nothing that
+    /// requires them is brought up.
+    pub async fn run_with_drivers(
+        host: impl Into<String>,
+        source: Arc<dyn DesiredStateSource>,
+        sink: Arc<dyn ObservedStateSink>,
+        hypervisor: Arc<dyn Hypervisor>,
+        object_drivers: Vec<Arc<dyn ObjectDriver>>,
+        config: AgentConfig,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let drivers = object_drivers
+            .iter()
+            .map(|d| (d.kind(), d.clone()))
+            .collect();
         let mut engine = Engine {
             host: host.into(),
             source,
@@ -221,6 +262,11 @@ impl Agent {
             inflight: JoinSet::new(),
             dirty: BTreeSet::new(),
             revision: None,
+            drivers,
+            objects: BTreeMap::new(),
+            dirty_objects: BTreeSet::new(),
+            doc: Arc::default(),
+            requires: BTreeMap::new(),
         };
         if !engine.start(&mut shutdown).await {
             return;
@@ -291,6 +337,25 @@ struct Done {
     snapshot_id: Option<String>,
     error: Option<String>,
     seen: Seen,
+}
+
+/// What the ordering rules say of an operation (see `Engine::gate`).
+#[derive(Debug)]
+enum Gate {
+    /// Go ahead.
+    Go,
+    /// Not yet: what it requires is not ready, or what requires it is
+    /// still there.
+    Wait,
+    /// Never at this generation: a requirement failed for good.
+    Blocked(String),
+}
+
+/// An operation's result of either family.
+#[derive(Debug)]
+enum Finished {
+    Instance(Done),
+    Object(ObjectDone),
 }
 
 /// The loop's bookkeeping for one instance.
@@ -373,10 +438,21 @@ struct Engine {
     hv: Arc<dyn Hypervisor>,
     cfg: Arc<AgentConfig>,
     tracked: BTreeMap<Uuid, Tracked>,
-    inflight: JoinSet<Done>,
+    inflight: JoinSet<Finished>,
     /// Instances whose observation changed since the last report.
     dirty: BTreeSet<Uuid>,
     revision: Option<u64>,
+    /// The driver of each registered kind other than instances.
+    drivers: BTreeMap<Kind, Arc<dyn ObjectDriver>>,
+    /// Objects of the registered kinds.
+    objects: BTreeMap<ObjectKey, TrackedObject>,
+    /// Objects whose observation changed since the last report.
+    dirty_objects: BTreeSet<ObjectKey>,
+    /// The newest document (drivers read their objects' specs in it).
+    doc: Arc<HostDesired>,
+    /// What each object requires (from the document; kept for objects
+    /// that left it while they are still on the host).
+    requires: BTreeMap<ObjectKey, BTreeSet<ObjectKey>>,
 }
 
 impl Engine {
@@ -437,7 +513,81 @@ impl Engine {
             }
         }
         self.dirty.extend(self.tracked.keys().copied());
+        self.adopt_objects().await;
         true
+    }
+
+    /// Reads what the object drivers find on the host and the agent's
+    /// memory of them. A failure here is logged: the next resync lists
+    /// again, and until then an object is assumed absent (ensure is
+    /// idempotent, so that costs at most one redundant call).
+    async fn adopt_objects(&mut self) {
+        if self.drivers.is_empty() {
+            return;
+        }
+        self.list_objects().await;
+        match self.sink.last_reported_objects(&self.host).await {
+            Ok(last) => {
+                for o in last {
+                    if !self.drivers.contains_key(&o.key.kind) {
+                        continue;
+                    }
+                    let t = self.objects.entry(o.key.clone()).or_default();
+                    t.finished_generation = o.observed_generation;
+                    t.fault = o.fault;
+                    t.phase = Some(o.phase);
+                    t.details = o.details;
+                    self.dirty_objects.insert(o.key);
+                }
+            }
+            Err(e) => {
+                warn!(host = %self.host, error = %chain(&e), "cannot read the last object report")
+            }
+        }
+    }
+
+    /// Asks every object driver what exists, for the objects no operation
+    /// is running on.
+    async fn list_objects(&mut self) {
+        for (kind, driver) in &self.drivers {
+            let ids: BTreeSet<String> = match timeout(self.cfg.op_deadline, driver.list()).await {
+                Ok(Ok(ids)) => ids.into_iter().collect(),
+                Ok(Err(e)) => {
+                    warn!(host = %self.host, %kind, error = %e, "cannot list objects");
+                    continue;
+                }
+                Err(_) => {
+                    warn!(host = %self.host, %kind, "listing objects timed out");
+                    continue;
+                }
+            };
+            for (key, t) in self.objects.iter_mut().filter(|(k, _)| k.kind == *kind) {
+                if t.busy {
+                    continue;
+                }
+                let present = ids.contains(&key.id);
+                if present != t.present {
+                    if !present && t.phase == Some(ObjectPhase::Ready) {
+                        info!(host = %self.host, object = %key, "object gone behind the agent's back; ensuring it again");
+                    }
+                    t.present = present;
+                    self.dirty_objects.insert(key.clone());
+                }
+            }
+            for id in ids {
+                let key = ObjectKey::new(*kind, id);
+                if !self.objects.contains_key(&key) {
+                    self.objects.insert(
+                        key.clone(),
+                        TrackedObject {
+                            present: true,
+                            ..TrackedObject::default()
+                        },
+                    );
+                    self.dirty_objects.insert(key);
+                }
+            }
+        }
     }
 
     async fn pause_or_shutdown(&self, failures: u32, shutdown: &mut watch::Receiver<bool>) -> bool {
@@ -458,6 +608,8 @@ impl Engine {
             }
             if need_list {
                 self.refresh_from_list().await;
+                self.list_objects().await;
+                self.dirty_objects.extend(self.objects.keys().cloned());
                 need_list = false;
             }
             if need_desired {
@@ -465,9 +617,9 @@ impl Engine {
                 // the host any more is forgotten below.
                 self.flush().await;
                 match self.source.assigned(&self.host).await {
-                    Ok(a) => {
-                        self.revision = Some(a.revision);
-                        self.apply_desired(a.instances);
+                    Ok(doc) => {
+                        self.revision = Some(doc.revision);
+                        self.apply_document(doc);
                     }
                     // Retried a second later (see the watch below).
                     Err(e) => {
@@ -505,6 +657,12 @@ impl Engine {
                 .values()
                 .filter(|t| t.busy.is_none())
                 .filter_map(|t| t.retry_at)
+                .chain(
+                    self.objects
+                        .values()
+                        .filter(|t| !t.busy)
+                        .filter_map(|t| t.retry_at),
+                )
                 .min();
             tokio::select! {
                 r = shutdown.changed() => {
@@ -514,7 +672,7 @@ impl Engine {
                 }
                 Some(done) = self.inflight.join_next(), if !self.inflight.is_empty() => {
                     match done {
-                        Ok(done) => self.complete(done),
+                        Ok(done) => self.finished(done),
                         // An operation task panicked: a bug. Its instance
                         // stays busy rather than risking a second
                         // concurrent operation on it.
@@ -542,7 +700,7 @@ impl Engine {
         info!(host = %self.host, running = self.inflight.len(), "agent stopping; letting running operations end");
         while let Some(done) = self.inflight.join_next().await {
             if let Ok(done) = done {
-                self.complete(done);
+                self.finished(done);
             }
         }
         self.flush().await;
@@ -585,7 +743,104 @@ impl Engine {
         self.dirty.extend(self.tracked.keys().copied());
     }
 
-    /// Takes a desired-state snapshot in; older generations lose.
+    /// Takes a new document in: every section, and what requires what.
+    fn apply_document(&mut self, mut doc: HostDesired) {
+        let mut requires: BTreeMap<ObjectKey, BTreeSet<ObjectKey>> = BTreeMap::new();
+        for (dependent, required) in doc.requirements() {
+            requires.entry(dependent).or_default().insert(required);
+        }
+        // A dependent that left the document but is still on the host
+        // keeps its edges: its port must not be unwired under it.
+        for (dependent, required) in std::mem::take(&mut self.requires) {
+            if !requires.contains_key(&dependent) && self.is_present(&dependent) {
+                requires.insert(dependent, required);
+            }
+        }
+        self.requires = requires;
+        apply_desired_objects(
+            &mut self.objects,
+            &self.drivers,
+            &doc,
+            &mut self.dirty_objects,
+        );
+        let instances = std::mem::take(&mut doc.instances);
+        self.doc = Arc::new(doc);
+        self.apply_desired(instances);
+    }
+
+    /// The ordering between kinds, stated once. An object (an instance or
+    /// any other kind) is brought up only when everything it requires is
+    /// ready: a port is wired before its VM starts, a boot volume is
+    /// attached before its guest starts, a network exists before its
+    /// ports. It is taken down only when nothing that requires it is still
+    /// on the host: a VM is gone before its port is unwired. Changes in
+    /// place are not ordered.
+    ///
+    /// A requirement that failed for good blocks what needs it for good
+    /// too (the VM whose port cannot be wired ends in ERROR with the
+    /// port's fault rather than waiting forever).
+    fn gate(&self, key: &ObjectKey, direction: Direction) -> Gate {
+        match direction {
+            Direction::Same => Gate::Go,
+            Direction::Up => {
+                let Some(required) = self.requires.get(key) else {
+                    return Gate::Go;
+                };
+                if let Some((r, fault)) = required.iter().find_map(|r| {
+                    self.objects
+                        .get(r)
+                        .filter(|t| t.phase == Some(ObjectPhase::Failed))
+                        .map(|t| (r, t.fault.clone().unwrap_or_default()))
+                }) {
+                    return Gate::Blocked(format!("{r} could not be brought up: {fault}"));
+                }
+                if required.iter().all(|r| self.is_ready(r)) {
+                    Gate::Go
+                } else {
+                    Gate::Wait
+                }
+            }
+            Direction::Down => {
+                let needed = self.requires.iter().any(|(dependent, required)| {
+                    required.contains(key) && self.is_present(dependent)
+                });
+                if needed {
+                    Gate::Wait
+                } else {
+                    Gate::Go
+                }
+            }
+        }
+    }
+
+    /// Whether `key` is on the host as desired. A kind with no driver
+    /// here is never ready.
+    fn is_ready(&self, key: &ObjectKey) -> bool {
+        match key.kind {
+            Kind::Instance => instance_id(key)
+                .and_then(|id| self.tracked.get(&id))
+                .is_some_and(|t| {
+                    t.busy.is_none()
+                        && t.power.is_some()
+                        && t.desired
+                            .as_ref()
+                            .is_some_and(|d| !d.deleted && d.generation <= t.finished_generation)
+                }),
+            _ => self.objects.get(key).is_some_and(TrackedObject::is_ready),
+        }
+    }
+
+    /// Whether anything of `key` may be on the host.
+    fn is_present(&self, key: &ObjectKey) -> bool {
+        match key.kind {
+            Kind::Instance => instance_id(key)
+                .and_then(|id| self.tracked.get(&id))
+                .is_some_and(|t| t.power.is_some() || t.busy.is_some()),
+            _ => self.objects.get(key).is_some_and(|t| t.present || t.busy),
+        }
+    }
+
+    /// Takes an instance snapshot in; older generations lose.
     fn apply_desired(&mut self, instances: Vec<DesiredInstance>) {
         let mut assigned = BTreeSet::new();
         for d in instances {
@@ -647,6 +902,27 @@ impl Engine {
             let Some(action) = action else {
                 continue;
             };
+            let key = ObjectKey::new(Kind::Instance, id.to_string());
+            match self.gate(&key, action.operation().direction()) {
+                Gate::Go => {}
+                Gate::Wait => {
+                    debug!(host = %self.host, instance = %id, operation = ?action.operation(), "waiting for what the instance requires");
+                    continue;
+                }
+                Gate::Blocked(message) => {
+                    let t = self.tracked.get_mut(&id).expect("present");
+                    let operation = action.operation();
+                    warn!(host = %self.host, instance = %id, ?operation, error = %message, "instance blocked");
+                    t.fault = Some(Fault { message, operation });
+                    t.task = Some(TaskOutcome::Failed { operation });
+                    t.finished_generation = t
+                        .desired
+                        .as_ref()
+                        .map_or(t.finished_generation, |d| d.generation);
+                    self.dirty.insert(id);
+                    continue;
+                }
+            }
             if self.inflight.len() >= self.cfg.max_concurrent {
                 continue;
             }
@@ -671,7 +947,88 @@ impl Engine {
             debug!(host = %self.host, instance = %id, ?operation, "starting operation");
             let hv = self.hv.clone();
             let cfg = self.cfg.clone();
-            self.inflight.spawn(execute(hv, cfg, id, action, reboot_id));
+            self.inflight.spawn(async move {
+                Finished::Instance(execute(hv, cfg, id, action, reboot_id).await)
+            });
+        }
+        self.dispatch_objects(now);
+    }
+
+    /// Plans every idle object and starts operations up to the limit.
+    fn dispatch_objects(&mut self, now: Instant) {
+        let keys: Vec<ObjectKey> = self.objects.keys().cloned().collect();
+        for key in keys {
+            let Some(t) = self.objects.get_mut(&key) else {
+                continue;
+            };
+            if t.busy || t.retry_at.is_some_and(|r| r > now) {
+                continue;
+            }
+            let before = t.observed(&key);
+            let action = plan_object(t);
+            let generation = t.desired.map_or(0, |(g, _)| g);
+            let changed = t.observed(&key) != before;
+            if changed {
+                self.dirty_objects.insert(key.clone());
+            }
+            let Some(action) = action else {
+                continue;
+            };
+            match self.gate(&key, action.direction()) {
+                Gate::Go => {}
+                Gate::Wait => {
+                    if let Some(t) = self.objects.get_mut(&key) {
+                        if t.phase != Some(ObjectPhase::Waiting) {
+                            t.phase = Some(ObjectPhase::Waiting);
+                            self.dirty_objects.insert(key.clone());
+                        }
+                    }
+                    continue;
+                }
+                Gate::Blocked(message) => {
+                    if let Some(t) = self.objects.get_mut(&key) {
+                        t.phase = Some(ObjectPhase::Failed);
+                        t.fault = Some(message);
+                        t.finished_generation = generation;
+                        self.dirty_objects.insert(key.clone());
+                    }
+                    continue;
+                }
+            }
+            let Some(driver) = self.drivers.get(&key.kind).cloned() else {
+                continue;
+            };
+            if self.inflight.len() >= self.cfg.max_concurrent {
+                continue;
+            }
+            if let Some(t) = self.objects.get_mut(&key) {
+                t.busy = true;
+                t.retry_at = None;
+                t.phase = Some(ObjectPhase::Working);
+            }
+            self.dirty_objects.insert(key.clone());
+            debug!(host = %self.host, object = %key, ?action, "starting object operation");
+            let doc = self.doc.clone();
+            let deadline = self.cfg.op_deadline;
+            self.inflight.spawn(async move {
+                Finished::Object(
+                    execute_object(driver, doc, key, action, generation, deadline).await,
+                )
+            });
+        }
+    }
+
+    /// Takes a finished operation of either family in.
+    fn finished(&mut self, done: Finished) {
+        match done {
+            Finished::Instance(done) => self.complete(done),
+            Finished::Object(done) => {
+                let key = done.key.clone();
+                if let Some(t) = self.objects.get_mut(&key) {
+                    complete_object(t, done, &self.cfg);
+                    self.dirty_objects.insert(key);
+                }
+            }
         }
     }
 
@@ -757,6 +1114,7 @@ impl Engine {
 
     /// Reports what changed.
     async fn flush(&mut self) {
+        self.flush_objects().await;
         if self.dirty.is_empty() {
             return;
         }
@@ -771,6 +1129,30 @@ impl Engine {
             Err(e) => warn!(host = %self.host, error = %chain(&e), "cannot report observed state"),
         }
     }
+}
+
+impl Engine {
+    /// Reports the objects whose observation changed, and forgets those
+    /// that are neither in the document nor on the host any more.
+    async fn flush_objects(&mut self) {
+        if self.dirty_objects.is_empty() {
+            return;
+        }
+        let batch: Vec<ObservedObject> = self
+            .dirty_objects
+            .iter()
+            .filter_map(|k| self.objects.get(k).map(|t| t.observed(k)))
+            .collect();
+        match self.sink.report_objects(&self.host, batch).await {
+            Ok(()) => self.dirty_objects.clear(),
+            Err(e) => warn!(host = %self.host, error = %chain(&e), "cannot report objects"),
+        }
+    }
+}
+
+/// The instance id of an instance's key.
+fn instance_id(key: &ObjectKey) -> Option<Uuid> {
+    Uuid::parse_str(&key.id).ok()
 }
 
 /// An error and its sources, `: `-separated (each message never repeats

@@ -8,8 +8,11 @@
 //! of sleeping.
 
 use crate::{
-    Assigned, DesiredInstance, DesiredStateSource, ObservedInstance, ObservedStateSink, StateFuture,
+    DesiredInstance, DesiredStateSource, HostDesired, ObservedInstance, ObservedStateSink,
+    StateFuture,
 };
+use ferrostack_host_contract::network::NetworkSection;
+use ferrostack_host_contract::{ObjectKey, ObservedObject};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -27,6 +30,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 pub struct MemoryDesiredState {
     hosts: Mutex<HashMap<String, BTreeMap<Uuid, DesiredInstance>>>,
+    networks: Mutex<HashMap<String, NetworkSection>>,
     revision: watch::Sender<u64>,
 }
 
@@ -34,6 +38,7 @@ impl Default for MemoryDesiredState {
     fn default() -> Self {
         MemoryDesiredState {
             hosts: Mutex::default(),
+            networks: Mutex::default(),
             revision: watch::Sender::new(0),
         }
     }
@@ -87,6 +92,13 @@ impl MemoryDesiredState {
         lock(&self.hosts).get(host)?.get(&id).cloned()
     }
 
+    /// Changes `host`'s network section with `f` (the caller bumps the
+    /// generations of the objects it changes) and bumps the revision.
+    pub fn update_network(&self, host: &str, f: impl FnOnce(&mut NetworkSection)) {
+        f(lock(&self.networks).entry(host.to_owned()).or_default());
+        self.bump();
+    }
+
     /// The current revision.
     pub fn revision(&self) -> u64 {
         *self.revision.borrow()
@@ -98,18 +110,21 @@ impl MemoryDesiredState {
 }
 
 impl DesiredStateSource for MemoryDesiredState {
-    fn assigned<'a>(&'a self, host: &'a str) -> StateFuture<'a, Assigned> {
+    fn assigned<'a>(&'a self, host: &'a str) -> StateFuture<'a, HostDesired> {
         Box::pin(async move {
             let hosts = lock(&self.hosts);
-            // Read the revision under the same lock as the instances, so a
+            let networks = lock(&self.networks);
+            // Read the revision under the same locks as the sections, so a
             // write cannot slip between them unseen.
             let revision = *self.revision.borrow();
-            Ok(Assigned {
+            Ok(HostDesired {
                 revision,
                 instances: hosts
                     .get(host)
                     .map(|m| m.values().cloned().collect())
                     .unwrap_or_default(),
+                network: networks.get(host).cloned().unwrap_or_default(),
+                block_devices: Default::default(),
             })
         })
     }
@@ -134,6 +149,7 @@ impl DesiredStateSource for MemoryDesiredState {
 #[derive(Debug)]
 pub struct MemoryObservedState {
     hosts: Mutex<HashMap<String, BTreeMap<Uuid, ObservedInstance>>>,
+    objects: Mutex<HashMap<String, BTreeMap<ObjectKey, ObservedObject>>>,
     /// Counts reports; waiters watch it.
     reports: watch::Sender<u64>,
 }
@@ -142,6 +158,7 @@ impl Default for MemoryObservedState {
     fn default() -> Self {
         MemoryObservedState {
             hosts: Mutex::default(),
+            objects: Mutex::default(),
             reports: watch::Sender::new(0),
         }
     }
@@ -164,6 +181,32 @@ impl MemoryObservedState {
             .get(host)
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// The last report of one object of another kind.
+    pub fn object(&self, host: &str, key: &ObjectKey) -> Option<ObservedObject> {
+        lock(&self.objects).get(host)?.get(key).cloned()
+    }
+
+    /// Waits until one object's report satisfies `pred` and returns it, or
+    /// `None` after `timeout`.
+    pub async fn wait_for_object(
+        &self,
+        host: &str,
+        key: &ObjectKey,
+        timeout: Duration,
+        pred: impl Fn(&ObservedObject) -> bool,
+    ) -> Option<ObservedObject> {
+        let ok = self
+            .wait_until(host, timeout, |_| {
+                self.object(host, key).is_some_and(|o| pred(&o))
+            })
+            .await;
+        if ok {
+            self.object(host, key)
+        } else {
+            None
+        }
     }
 
     /// How many reports were received.
@@ -234,5 +277,32 @@ impl ObservedStateSink for MemoryObservedState {
 
     fn last_reported<'a>(&'a self, host: &'a str) -> StateFuture<'a, Vec<ObservedInstance>> {
         Box::pin(async move { Ok(self.all(host)) })
+    }
+
+    fn report_objects<'a>(
+        &'a self,
+        host: &'a str,
+        observed: Vec<ObservedObject>,
+    ) -> StateFuture<'a, ()> {
+        Box::pin(async move {
+            {
+                let mut objects = lock(&self.objects);
+                let m = objects.entry(host.to_owned()).or_default();
+                for o in observed {
+                    m.insert(o.key.clone(), o);
+                }
+            }
+            self.reports.send_modify(|n| *n += 1);
+            Ok(())
+        })
+    }
+
+    fn last_reported_objects<'a>(&'a self, host: &'a str) -> StateFuture<'a, Vec<ObservedObject>> {
+        Box::pin(async move {
+            Ok(lock(&self.objects)
+                .get(host)
+                .map(|m| m.values().cloned().collect())
+                .unwrap_or_default())
+        })
     }
 }

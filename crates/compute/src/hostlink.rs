@@ -30,13 +30,13 @@
 
 use crate::servers::lifecycle::{quota_of, to_store};
 use crate::servers::{doc, power, set_doc, task, vm, FaultDoc, ServerDoc};
-use ferrostack_agent::remote::wire::url_host;
-use ferrostack_agent::{
-    Assigned, DesiredInstance, DesiredStateSource, ObservedInstance, ObservedStateSink,
-    SourceError, StateFuture, TaskOutcome,
-};
 use ferrostack_common::time::now_micros;
-use ferrostack_hypervisor::{Capabilities, PowerState};
+use ferrostack_host_contract::wire::url_host;
+use ferrostack_host_contract::{Capabilities, PowerState};
+use ferrostack_host_contract::{
+    DesiredInstance, DesiredStateSource, HostDesired, ObservedInstance, ObservedObject,
+    ObservedStateSink, SourceError, StateFuture, TaskOutcome,
+};
 use ferrostack_quota::{QuotaEngine, COMPUTE};
 use ferrostack_scheduler::{HostResources, InventoryConfig};
 use ferrostack_store::placement::PlacementStore;
@@ -491,7 +491,7 @@ pub fn translate(
 }
 
 impl DesiredStateSource for HostLink {
-    fn assigned<'a>(&'a self, host: &'a str) -> StateFuture<'a, Assigned> {
+    fn assigned<'a>(&'a self, host: &'a str) -> StateFuture<'a, HostDesired> {
         Box::pin(async move {
             let (revision, rows) = self.servers.assigned_to_host(host).map_err(unavailable)?;
             let mut instances = Vec::with_capacity(rows.len());
@@ -507,9 +507,12 @@ impl DesiredStateSource for HostLink {
                     }
                 }
             }
-            Ok(Assigned {
+            // The network and block-device sections stay empty until
+            // their APIs write them.
+            Ok(HostDesired {
                 revision,
                 instances,
+                ..HostDesired::default()
             })
         })
     }
@@ -569,6 +572,24 @@ impl ObservedStateSink for HostLink {
             }
             Ok(out)
         })
+    }
+    // No object of another kind is written into a desired document yet,
+    // so a conforming agent reports none; one that does is told so.
+    fn report_objects<'a>(
+        &'a self,
+        _host: &'a str,
+        observed: Vec<ObservedObject>,
+    ) -> StateFuture<'a, ()> {
+        Box::pin(async move {
+            match observed.first() {
+                None => Ok(()),
+                Some(o) => Err(SourceError::UnsupportedKind(o.key.kind)),
+            }
+        })
+    }
+
+    fn last_reported_objects<'a>(&'a self, _host: &'a str) -> StateFuture<'a, Vec<ObservedObject>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 

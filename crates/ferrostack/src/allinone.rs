@@ -449,7 +449,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         Some(tls) => {
             let local = listeners.dashboard.local_addr()?;
             let listener =
-                ferrostack_agent::remote::tls::TlsListener::new(listeners.dashboard, local, tls);
+                ferrostack_host_contract::tls::TlsListener::new(listeners.dashboard, local, tls);
             servers.spawn(ferrostack_common::serve::serve_until(
                 "dashboard",
                 listener,

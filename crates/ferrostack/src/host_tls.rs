@@ -10,9 +10,9 @@
 
 use crate::{compute_host, rcfile};
 use anyhow::Context;
-use ferrostack_agent::remote::join::JoinFile;
-use ferrostack_agent::remote::tls::TlsIdentity;
 use ferrostack_compute::hostapi;
+use ferrostack_host_contract::join::JoinFile;
+use ferrostack_host_contract::tls::TlsIdentity;
 use std::path::Path;
 
 /// The names a certificate of this machine carries: `extra` (the public

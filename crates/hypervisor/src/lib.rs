@@ -77,6 +77,10 @@ pub mod qmp;
 pub mod testing;
 
 pub use fake::{FakeConfig, FakeHypervisor};
+pub use ferrostack_host_contract::{
+    Accelerator, BaseFormat, Capabilities, ConfigDrive, InstanceSpec, NicSpec, Operation,
+    PowerState,
+};
 pub use qemu::{QemuConfig, QemuHypervisor};
 
 use serde::{Deserialize, Serialize};
@@ -164,128 +168,6 @@ pub trait Hypervisor: Send + Sync {
     fn snapshot<'a>(&'a self, id: Uuid, dest: &'a std::path::Path) -> HvFuture<'a, SnapshotInfo>;
 }
 
-/// The accelerator QEMU runs guests with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Accelerator {
-    /// Hardware virtualization; used only when a probe guest really ran.
-    Kvm,
-    /// Software emulation.
-    Tcg,
-}
-
-impl Accelerator {
-    /// The name QEMU's `-accel` takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Accelerator::Kvm => "kvm",
-            Accelerator::Tcg => "tcg",
-        }
-    }
-}
-
-/// What a host offers, as the hypervisor details API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Capabilities {
-    /// `"QEMU"` (Nova's `hypervisor_type`).
-    pub hypervisor_type: String,
-    /// The accelerator instances get.
-    pub accelerator: Accelerator,
-    /// Logical CPUs on the host.
-    pub vcpus: u32,
-    /// Host memory in MiB.
-    pub memory_mib: u64,
-    /// Space for instance disks in GiB.
-    pub local_disk_gib: u64,
-    /// The CPU architecture (`x86_64`).
-    pub cpu_arch: String,
-}
-
-/// The on-disk format of a base image, as the image service verified it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BaseFormat {
-    /// A qcow2 image (without a backing file or data file of its own).
-    Qcow2,
-    /// A raw image.
-    Raw,
-}
-
-impl BaseFormat {
-    /// The name `qemu-img -F` takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BaseFormat::Qcow2 => "qcow2",
-            BaseFormat::Raw => "raw",
-        }
-    }
-}
-
-/// The files of a config drive, in cloud-init's OpenStack layout
-/// (`openstack/latest/...`). The documents are written as given: the
-/// caller owns their shape.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConfigDrive {
-    /// `openstack/latest/meta_data.json`.
-    pub meta_data_json: String,
-    /// `openstack/latest/user_data`, if any.
-    pub user_data: Option<Vec<u8>>,
-    /// `openstack/latest/network_data.json`, if any.
-    pub network_data_json: Option<String>,
-}
-
-/// A NIC wired to a tap device the network agent created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NicSpec {
-    /// The tap device name (at most 15 bytes).
-    pub tap: String,
-    /// The MAC address, `aa:bb:cc:dd:ee:ff`.
-    pub mac: String,
-}
-
-/// Everything needed to create an instance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InstanceSpec {
-    /// The server id; also the QEMU `-uuid`.
-    pub id: Uuid,
-    /// The display name (QEMU `-name`).
-    pub name: String,
-    /// Virtual CPUs.
-    pub vcpus: u32,
-    /// Memory in MiB.
-    pub memory_mib: u64,
-    /// Root disk size in GiB; 0 keeps the base image's virtual size.
-    pub root_disk_gib: u64,
-    /// The image service's id of the image the base came from; empty when
-    /// unknown. The agent uses it to fetch `base_image` before a spawn.
-    #[serde(default)]
-    pub image_id: String,
-    /// The cached, verified base image the overlay is backed by.
-    pub base_image: PathBuf,
-    /// The base image's verified format (never probed).
-    pub base_format: BaseFormat,
-    /// The config drive, if the server has one.
-    pub config_drive: Option<ConfigDrive>,
-    /// NICs; empty means no network device at all.
-    pub nics: Vec<NicSpec>,
-}
-
-/// The observed power state of an instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PowerState {
-    /// The guest runs.
-    Running,
-    /// vCPUs halted by `pause`.
-    Paused,
-    /// Suspended by `suspend`.
-    Suspended,
-    /// No VM process; the disk is kept.
-    Shutoff,
-    /// The guest panicked; the VM process is still there.
-    Crashed,
-}
-
 /// One instance as the driver sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceInfo {
@@ -329,46 +211,6 @@ pub enum PowerOffOutcome {
     /// The timeout passed (or the guest could not be asked) and the VM was
     /// stopped hard.
     Forced,
-}
-
-/// The operations, for errors, deadlines and failure injection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Operation {
-    /// [`Hypervisor::capabilities`].
-    Capabilities,
-    /// [`Hypervisor::spawn`].
-    Spawn,
-    /// [`Hypervisor::destroy`].
-    Destroy,
-    /// [`Hypervisor::power_off`].
-    PowerOff,
-    /// [`Hypervisor::power_on`].
-    PowerOn,
-    /// [`Hypervisor::reboot`].
-    Reboot,
-    /// [`Hypervisor::pause`].
-    Pause,
-    /// [`Hypervisor::unpause`].
-    Unpause,
-    /// [`Hypervisor::suspend`].
-    Suspend,
-    /// [`Hypervisor::resume`].
-    Resume,
-    /// [`Hypervisor::state`].
-    State,
-    /// [`Hypervisor::list`].
-    List,
-    /// [`Hypervisor::console_log`].
-    ConsoleLog,
-    /// [`Hypervisor::resize`].
-    Resize,
-    /// [`Hypervisor::confirm_resize`].
-    ConfirmResize,
-    /// [`Hypervisor::revert_resize`].
-    RevertResize,
-    /// [`Hypervisor::snapshot`].
-    Snapshot,
 }
 
 /// The state machine's verdict: may `op` run on an instance in `state`?

@@ -20,11 +20,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// Console bytes returned when the caller names no `max_bytes`.
-pub const DEFAULT_CONSOLE_BYTES: usize = 64 * 1024;
-
-/// The most console bytes one request returns.
-pub const MAX_CONSOLE_BYTES: usize = 1024 * 1024;
+pub use ferrostack_host_contract::wire::{DEFAULT_CONSOLE_BYTES, MAX_CONSOLE_BYTES};
 
 #[derive(Clone)]
 struct ConsoleState {

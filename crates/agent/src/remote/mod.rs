@@ -35,18 +35,18 @@
 
 pub mod console;
 pub mod images;
-pub mod join;
-pub mod tls;
-pub mod wire;
+
+pub use ferrostack_host_contract::wire::error_chain;
+pub use ferrostack_host_contract::{join, tls, wire};
 
 pub use console::console_router;
 pub use images::RemoteBaseImages;
 
 use crate::{
-    Assigned, DesiredStateSource, ObservedInstance, ObservedStateSink, SourceError, StateFuture,
+    DesiredStateSource, HostDesired, ObservedInstance, ObservedStateSink, SourceError, StateFuture,
     TaskOutcome,
 };
-use ferrostack_hypervisor::Capabilities;
+use ferrostack_host_contract::{Capabilities, ObservedObject};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -271,24 +271,11 @@ impl RemoteControlPlane {
     }
 }
 
-/// An error and its sources, on one line (a TLS failure's reason is
-/// several sources deep in a reqwest error).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 impl DesiredStateSource for RemoteControlPlane {
-    fn assigned<'a>(&'a self, host: &'a str) -> StateFuture<'a, Assigned> {
+    fn assigned<'a>(&'a self, host: &'a str) -> StateFuture<'a, HostDesired> {
         Box::pin(async move {
             let url = self.host_url(host, "assigned")?;
-            let a: Assigned = self
+            let a: HostDesired = self
                 .send(self.client.get(url), REQUEST_TIMEOUT)
                 .await?
                 .json()
@@ -386,6 +373,26 @@ impl ObservedStateSink for RemoteControlPlane {
             }
             Ok(out)
         })
+    }
+
+    // The controller keeps no objects of other kinds yet (it writes none
+    // into the desired document), so an agent with no driver for them
+    // never reports any.
+    fn report_objects<'a>(
+        &'a self,
+        _host: &'a str,
+        observed: Vec<ObservedObject>,
+    ) -> StateFuture<'a, ()> {
+        Box::pin(async move {
+            match observed.first() {
+                None => Ok(()),
+                Some(o) => Err(SourceError::UnsupportedKind(o.key.kind)),
+            }
+        })
+    }
+
+    fn last_reported_objects<'a>(&'a self, _host: &'a str) -> StateFuture<'a, Vec<ObservedObject>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 

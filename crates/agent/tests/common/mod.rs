@@ -243,13 +243,25 @@ impl Harness {
         observed: Arc<MemoryObservedState>,
         config: AgentConfig,
     ) -> Self {
+        Self::with_drivers(fake, desired, observed, Vec::new(), config)
+    }
+
+    /// An agent that also converges other kinds with `drivers`.
+    pub fn with_drivers(
+        fake: FakeHypervisor,
+        desired: Arc<MemoryDesiredState>,
+        observed: Arc<MemoryObservedState>,
+        drivers: Vec<Arc<dyn ferrostack_agent::drivers::ObjectDriver>>,
+        config: AgentConfig,
+    ) -> Self {
         let hv = Arc::new(CountingHv::new(fake.clone()));
         let (shutdown, rx) = watch::channel(false);
-        let task = tokio::spawn(Agent::run(
+        let task = tokio::spawn(Agent::run_with_drivers(
             HOST,
             desired.clone(),
             observed.clone(),
             hv.clone(),
+            drivers,
             config,
             rx,
         ));

@@ -10,9 +10,9 @@
 //! controller's own host, which registers in process and has no URL.
 
 use crate::hostlink::HostConsoles;
-use ferrostack_agent::remote::console::MAX_CONSOLE_BYTES;
-use ferrostack_agent::remote::tls::{self, Fingerprint};
-use ferrostack_agent::remote::wire::ErrorBody;
+use ferrostack_host_contract::tls::{self, Fingerprint};
+use ferrostack_host_contract::wire::ErrorBody;
+use ferrostack_host_contract::wire::MAX_CONSOLE_BYTES;
 use ferrostack_store::server::ServerStore;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
@@ -138,7 +138,7 @@ impl RemoteConsoles {
             .map_err(|e| {
                 format!(
                     "the host's agent cannot be reached: {}",
-                    ferrostack_agent::remote::error_chain(&e)
+                    ferrostack_host_contract::wire::error_chain(&e)
                 )
             })?;
         let status = resp.status();

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //!   POST /hosts/{host}/register      RegisterRequest -> 204   (also the heartbeat)
-//!   GET  /hosts/{host}/assigned      -> Assigned
+//!   GET  /hosts/{host}/assigned      -> HostDesired
 //!   GET  /hosts/{host}/watch?since=N&timeout_ms=M -> {"revision": n}  (long poll, <= 60 s)
 //!   POST /hosts/{host}/observed      [ObservedInstance] -> 204
 //!   GET  /hosts/{host}/observed      -> [ObservedInstance]
@@ -27,7 +27,7 @@
 //! - **A join token.** Every request carries `Authorization: Bearer
 //!   <token>`, the one secret `allinone` generates in `DATA/join-token`,
 //!   compared in constant time (see
-//!   [`ferrostack_agent::remote::wire::bearer_matches`]); otherwise 401.
+//!   [`ferrostack_host_contract::wire::bearer_matches`]); otherwise 401.
 //!   It is a cluster secret: a holder can act as any host, read any
 //!   image and upload snapshots. It is never logged.
 //! - **No Nova policy, its own listener.** These are not OpenStack APIs
@@ -38,7 +38,7 @@
 //! - **TLS with a pinned certificate.** The listener serves a self-signed
 //!   certificate that `allinone` keeps in `DATA/host-api/`; the join
 //!   file carries its SHA-256 next to the token, and agents trust exactly
-//!   that certificate (see [`ferrostack_agent::remote::tls`]). The token,
+//!   that certificate (see [`ferrostack_host_contract::tls`]). The token,
 //!   desired state (with user data), image and snapshot bytes only travel
 //!   encrypted, to a server that proved it holds the controller's key.
 //!
@@ -59,8 +59,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
-use ferrostack_agent::remote::tls::{TlsError, TlsIdentity};
-use ferrostack_agent::remote::wire::{bearer_matches, error_response, unauthorized, PREFIX};
+use ferrostack_host_contract::tls::{TlsError, TlsIdentity};
+use ferrostack_host_contract::wire::{bearer_matches, error_response, unauthorized, PREFIX};
 use ferrostack_scheduler::InventoryConfig;
 use rand::RngCore;
 use std::path::PathBuf;

@@ -8,10 +8,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ferrostack_agent::remote::wire::{
+use ferrostack_host_contract::wire::{
     error_response, valid_host_name, RegisterRequest, WatchReply, MAX_WATCH,
 };
-use ferrostack_agent::{DesiredStateSource, ObservedInstance, ObservedStateSink, SourceError};
+use ferrostack_host_contract::{
+    DesiredStateSource, ObservedInstance, ObservedStateSink, SourceError,
+};
 use futures::StreamExt;
 use serde::Deserialize;
 use std::io;
@@ -57,9 +59,13 @@ fn image_id(id: &str) -> ApiResult<()> {
 }
 
 fn unavailable(e: SourceError) -> ApiError {
-    let SourceError::Unavailable(inner) = &e;
-    tracing::warn!(error = %inner, "host API: the store failed");
-    ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    match &e {
+        SourceError::Unavailable(inner) => {
+            tracing::warn!(error = %inner, "host API: the store failed");
+            ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+        SourceError::UnsupportedKind(_) => ApiError(StatusCode::NOT_IMPLEMENTED, e.to_string()),
+    }
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {

@@ -13,7 +13,7 @@ use super::lifecycle::{from_store, start_action, to_store};
 use super::{conflict_state, desired, doc, set_desired, set_doc, task, vm, PendingTask};
 use crate::error::{ComputeError, ComputeResult};
 use crate::ComputeState;
-use ferrostack_agent::{DesiredInstance, DesiredPower, RebootRequest};
+use ferrostack_host_contract::{DesiredInstance, DesiredPower, RebootRequest};
 use ferrostack_policy::AuthContext;
 use ferrostack_store::server::Instance;
 use ferrostack_store::StoreError;
@@ -368,13 +368,13 @@ pub fn rebuild(
             let spec = super::lifecycle::instance_spec(row, &d, format).map_err(to_store)?;
             // A rebuilt disk has the flavor's size; any resize backup is gone.
             want.spec = spec;
-            want.resize = ferrostack_agent::ResizeDesire::None;
+            want.resize = ferrostack_host_contract::ResizeDesire::None;
             want.power = if row.vm_state == vm::STOPPED {
                 DesiredPower::Stopped
             } else {
                 DesiredPower::Running
             };
-            want.rebuild = Some(ferrostack_agent::RebuildRequest {
+            want.rebuild = Some(ferrostack_host_contract::RebuildRequest {
                 request_id: request.clone(),
             });
             set_desired(row, want).map_err(to_store)?;

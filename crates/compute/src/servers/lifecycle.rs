@@ -27,9 +27,9 @@ use super::{
 };
 use crate::error::{ComputeError, ComputeResult};
 use crate::ComputeState;
-use ferrostack_agent::{DesiredInstance, DesiredPower, ResizeDesire};
 use ferrostack_common::time::now_micros;
-use ferrostack_hypervisor::{BaseFormat, ConfigDrive, InstanceSpec};
+use ferrostack_host_contract::{BaseFormat, ConfigDrive, InstanceSpec};
+use ferrostack_host_contract::{DesiredInstance, DesiredPower, ResizeDesire};
 use ferrostack_policy::AuthContext;
 use ferrostack_quota::{QuotaError, COMPUTE};
 use ferrostack_scheduler::{

@@ -22,7 +22,7 @@ pub mod lifecycle;
 pub mod views;
 
 use crate::error::{ComputeError, ComputeResult};
-use ferrostack_agent::DesiredInstance;
+use ferrostack_host_contract::DesiredInstance;
 use ferrostack_policy::AuthContext;
 use ferrostack_store::server::Instance;
 use serde::{Deserialize, Serialize};

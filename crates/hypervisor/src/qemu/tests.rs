@@ -17,6 +17,7 @@ fn spec() -> InstanceSpec {
         nics: vec![NicSpec {
             tap: "tap0abc".into(),
             mac: "fa:16:3e:00:00:01".into(),
+            port_id: None,
         }],
     }
 }

@@ -116,7 +116,7 @@ async fn a_pinned_client_talks_to_its_server_and_to_no_other() {
     )
     .unwrap();
     let e = wrong.get(&url).send().await.unwrap_err();
-    let msg = crate::remote::error_chain(&e);
+    let msg = crate::wire::error_chain(&e);
     assert!(msg.contains(AGENT_MISMATCH), "{msg}");
     assert_eq!(hits.load(Ordering::SeqCst), 1, "no request got through");
 

@@ -2,12 +2,12 @@
 //! bodies, the error body, host name rules and the join token check.
 //!
 //! The controller side (`ferrostack_compute::hostapi`) and the agent side
-//! ([`super::RemoteControlPlane`], [`super::console`]) both use these, so
+//! (`ferrostack_agent::remote`, its console server) both use these, so
 //! the two cannot drift apart, and the token comparison exists once.
 
+use crate::Capabilities;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ferrostack_hypervisor::Capabilities;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -17,6 +17,26 @@ pub const PREFIX: &str = "/internal/host/v1";
 
 /// The longest long poll the controller holds a watch request.
 pub const MAX_WATCH: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The console bytes an agent returns when the caller names no length.
+pub const DEFAULT_CONSOLE_BYTES: usize = 64 * 1024;
+
+/// The most console bytes an agent returns at once.
+pub const MAX_CONSOLE_BYTES: usize = 1024 * 1024;
+
+/// An error and its sources, on one line (a TLS failure's reason is
+/// several sources deep in a reqwest error). Each message never repeats
+/// its source, so this prints every cause once.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
 
 /// `POST /hosts/{host}/register`: an agent announces itself (and, sent
 /// again every few seconds, its heartbeat).
