@@ -16,6 +16,7 @@
 
 pub mod compute;
 pub mod db;
+pub mod host_plan;
 pub mod identity;
 pub mod image;
 pub mod migrations;

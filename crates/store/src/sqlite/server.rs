@@ -1,6 +1,7 @@
 //! SQLite implementation of [`ServerStore`].
 
 use super::{conflict_on_unique, SqliteStore};
+use crate::host_plan::{hosts_touched, PlanWrite};
 use crate::server::{
     ComputeService, Instance, InstanceAction, InstanceChange, InstanceFilter, ServerGroup,
     ServerStore,
@@ -57,12 +58,16 @@ fn to_text(v: &Value) -> String {
     v.to_string()
 }
 
-fn bump_host(conn: &Connection, host: &str) -> StoreResult<()> {
-    conn.execute(
-        "INSERT INTO host_revisions(host, revision) VALUES (?1, 1)
-         ON CONFLICT(host) DO UPDATE SET revision = revision + 1",
-        [host],
-    )?;
+/// Bumps the revision of every host whose plan `write` changes (the rule
+/// is [`hosts_touched`]'s, not this backend's).
+fn record_plan_write(conn: &Connection, write: PlanWrite<'_>) -> StoreResult<()> {
+    for host in hosts_touched(write) {
+        conn.execute(
+            "INSERT INTO host_revisions(host, revision) VALUES (?1, 1)
+             ON CONFLICT(host) DO UPDATE SET revision = revision + 1",
+            [&host],
+        )?;
+    }
     Ok(())
 }
 
@@ -188,9 +193,13 @@ impl ServerStore for SqliteStore {
                 ],
             )
             .map_err(|e| conflict_on_unique(e, || format!("instance {} exists", i.uuid)))?;
-            if let (Some(host), Some(_)) = (&i.host, &i.desired) {
-                bump_host(tx, host)?;
-            }
+            record_plan_write(
+                tx,
+                PlanWrite::Instance {
+                    before: None,
+                    after: Some(i),
+                },
+            )?;
             instance_by_uuid(tx, &i.uuid)?.ok_or_else(|| StoreError::not_found("instance", &i.uuid))
         })
     }
@@ -258,40 +267,32 @@ impl ServerStore for SqliteStore {
                     after.user_id
                 ],
             )?;
-            let desire_moved = before.desired != after.desired
-                || before.generation != after.generation
-                || before.host != after.host;
-            if desire_moved {
-                if let Some(host) = &before.host {
-                    bump_host(tx, host)?;
-                }
-                if let Some(host) = after
-                    .host
-                    .as_ref()
-                    .filter(|h| before.host.as_ref() != Some(h))
-                {
-                    bump_host(tx, host)?;
-                }
-            }
+            record_plan_write(
+                tx,
+                PlanWrite::Instance {
+                    before: Some(&before),
+                    after: Some(&after),
+                },
+            )?;
             Ok(after)
         })
     }
 
     fn purge_instance(&self, uuid: &str) -> StoreResult<bool> {
         self.db().write(|tx| {
-            let host: Option<Option<String>> = tx
-                .query_row("SELECT host FROM instances WHERE uuid=?1", [uuid], |r| {
-                    r.get(0)
-                })
-                .optional()?;
+            let before = instance_by_uuid(tx, uuid)?;
             let n = tx.execute("DELETE FROM instances WHERE uuid=?1", [uuid])?;
             tx.execute(
                 "DELETE FROM instance_actions WHERE instance_uuid=?1",
                 [uuid],
             )?;
-            if let Some(Some(host)) = host {
-                bump_host(tx, &host)?;
-            }
+            record_plan_write(
+                tx,
+                PlanWrite::Instance {
+                    before: before.as_ref(),
+                    after: None,
+                },
+            )?;
             Ok(n > 0)
         })
     }
