@@ -25,6 +25,13 @@
 //! unfinished record of the kinds it knows and leaves other services' kinds
 //! alone.
 //!
+//! Kinds today, each explained where its steps are written: `server.create`
+//! (always undone after a crash: the client never saw the ids) and
+//! `server.resize` (resumed once its desired-state change is applied, since
+//! the host may be resizing already; undone before that), both in
+//! `ferrostack-compute`'s `servers::create` and `servers::resize`. Ports,
+//! volumes and migrations are meant to join them.
+//!
 //! What a step must promise:
 //! - `run` either takes effect or fails leaving nothing of its own behind
 //!   (the runner undoes the steps *before* a failed one, not the failed one);
@@ -49,6 +56,7 @@
 
 mod recovery;
 mod runner;
+pub mod testing;
 
 pub use recovery::{Recovery, RecoveryReport, Registry};
 pub use runner::Runner;

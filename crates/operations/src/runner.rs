@@ -149,7 +149,9 @@ impl Runner {
             let name = step.name;
             tracing::debug!(operation = %op.id, kind = %op.kind, step = name, "running");
             if let Err(e) = (step.run)(payload) {
-                tracing::info!(operation = %op.id, kind = %op.kind, step = name,
+                // The caller reports the error itself (a refused quota is
+                // not worth more than debug here).
+                tracing::debug!(operation = %op.id, kind = %op.kind, step = name,
                     error = %error_chain(&e), "a step failed; undoing the steps before it");
                 let cause = format!("step {name}: {}", error_chain(&e));
                 self.unwind(op, payload, steps, k, cause);

@@ -4,9 +4,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+use crate::testing::{FaultMode, FaultyRecords};
 use crate::{Direction, Outcome, Recovery, Registry, Runner, Step};
 use ferrostack_store::operation::{Operation, OperationState, OperationStore};
-use ferrostack_store::{SqliteStore, StoreError, StoreResult};
+use ferrostack_store::{SqliteStore, StoreError};
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
@@ -251,41 +252,11 @@ fn other_kinds_are_left_alone_and_an_unreadable_payload_is_failed() {
     assert!(bad.error.unwrap().contains("unreadable payload"));
 }
 
-/// The SQLite store, refusing to record that step `fail_at` completed.
-struct FailingRecord {
-    inner: Arc<SqliteStore>,
-    fail_at: u32,
-}
-
-impl OperationStore for FailingRecord {
-    fn create_operation(&self, op: &Operation) -> StoreResult<()> {
-        self.inner.create_operation(op)
-    }
-    fn update_operation(&self, op: &Operation) -> StoreResult<()> {
-        let forward = matches!(op.state, OperationState::Running | OperationState::Done);
-        if forward && op.completed == self.fail_at {
-            return Err(StoreError::Invalid("disk full".into()));
-        }
-        self.inner.update_operation(op)
-    }
-    fn get_operation(&self, id: &str) -> StoreResult<Option<Operation>> {
-        self.inner.get_operation(id)
-    }
-    fn operations_of(&self, subject: &str) -> StoreResult<Vec<Operation>> {
-        self.inner.operations_of(subject)
-    }
-    fn unfinished_operations(&self) -> StoreResult<Vec<Operation>> {
-        self.inner.unfinished_operations()
-    }
-}
-
 #[test]
 fn a_step_whose_progress_cannot_be_recorded_is_undone_with_the_ones_before() {
     let (_d, store) = store();
-    let failing = Arc::new(FailingRecord {
-        inner: store.clone(),
-        fail_at: 2,
-    });
+    let failing = Arc::new(FaultyRecords::new(store.clone()));
+    failing.arm("test.op", 2, FaultMode::Fail);
     let world = World::default();
     let err = Runner::new(failing)
         .run("test.op", "s1", Log::new(), world.steps(&["a", "b", "c"]))
