@@ -68,6 +68,25 @@ impl IntoResponse for ComputeError {
     }
 }
 
+impl std::fmt::Display for ComputeError {
+    /// The message (for a 500, its cause: this is for logs, not clients).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ComputeError::BadRequest(m)
+            | ComputeError::Forbidden(m)
+            | ComputeError::NotFound(m)
+            | ComputeError::Conflict(m)
+            | ComputeError::Status(_, m)
+            | ComputeError::NotImplemented(m)
+            | ComputeError::Internal(m) => f.write_str(m),
+        }
+    }
+}
+
+/// So the step/undo runner can log it; the cause of a 500 is already
+/// folded into its message, so there is no `source`.
+impl std::error::Error for ComputeError {}
+
 impl From<StoreError> for ComputeError {
     fn from(e: StoreError) -> Self {
         ComputeError::Internal(error_chain(&e))

@@ -37,6 +37,7 @@ use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_quota::{ProjectDirectory, QuotaEngine};
 use ferrostack_store::compute::ComputeStore;
 use ferrostack_store::image::ImageStore;
+use ferrostack_store::operation::OperationStore;
 use ferrostack_store::placement::PlacementStore;
 use ferrostack_store::server::ServerStore;
 use http::StatusCode;
@@ -74,6 +75,8 @@ pub struct ComputeConfig {
     pub scheduler: Arc<ferrostack_scheduler::Scheduler>,
     /// The internal host API the agents use.
     pub link: Arc<hostlink::HostLink>,
+    /// Progress records of multi-step operations (create, resize).
+    pub operations: Arc<dyn OperationStore>,
 }
 
 /// What handlers share.
@@ -98,6 +101,8 @@ pub struct ComputeState {
     pub scheduler: Arc<ferrostack_scheduler::Scheduler>,
     /// The internal host API the agents use.
     pub link: Arc<hostlink::HostLink>,
+    /// Runs multi-step operations, recording their progress.
+    pub operations: ferrostack_operations::Runner,
 }
 
 impl ComputeState {
@@ -114,6 +119,7 @@ impl ComputeState {
             image_url: config.image_url,
             scheduler: config.scheduler,
             link: config.link,
+            operations: ferrostack_operations::Runner::new(config.operations),
         }
     }
 
@@ -245,8 +251,10 @@ pub fn router(config: ComputeConfig) -> Router {
         ))
 }
 
-/// Put servers a crash left half-built into ERROR (see
-/// [`servers::lifecycle::recover`]); run once at start, before serving.
+/// Finish the operations a crash interrupted (undo a create, resume or
+/// undo a resize) and put servers left half-built without a record into
+/// ERROR (see [`servers::lifecycle::recover`]); run once at start, before
+/// serving.
 pub fn recover(config: &ComputeConfig) -> Result<usize, ComputeError> {
     servers::lifecycle::recover(&ComputeState::new(config.clone()))
 }

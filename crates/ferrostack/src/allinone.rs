@@ -378,6 +378,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         image_url: image_url.clone(),
         scheduler,
         link: link.clone(),
+        operations: Arc::new(store.clone()),
     };
     let interrupted = ferrostack_compute::recover(&compute_config)
         .map_err(|e| anyhow::anyhow!("cannot recover interrupted server builds: {e:?}"))?;

@@ -1,8 +1,9 @@
 //! ferrostack's persistent state.
 //!
 //! Services never write SQL. They hold an `Arc<dyn IdentityStore>` or
-//! `Arc<dyn QuotaStore>` (traits in [`identity`], [`quota`], [`compute`] and [`image`]) whose methods
-//! speak in records, and [`sqlite::SqliteStore`] implements them. A
+//! `Arc<dyn QuotaStore>` (traits in [`identity`], [`quota`], [`compute`],
+//! [`image`] and [`operation`]) whose methods speak in records, and
+//! [`sqlite::SqliteStore`] implements them. A
 //! PostgreSQL backend later implements the same traits; no service changes.
 //!
 //! SQLite is opened in WAL mode with `synchronous=FULL` (a committed write
@@ -20,6 +21,7 @@ pub mod host_plan;
 pub mod identity;
 pub mod image;
 pub mod migrations;
+pub mod operation;
 pub mod placement;
 pub mod quota;
 pub mod server;

@@ -364,6 +364,22 @@ CREATE TABLE compute_services (
     UNIQUE (host, binary)
 );
 "#,
+    // 6: multi-step operations (the step/undo runner's progress records).
+    r#"
+CREATE TABLE operations (
+    id         TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    payload    TEXT NOT NULL DEFAULT 'null',
+    completed  INTEGER NOT NULL DEFAULT 0,
+    state      TEXT NOT NULL,
+    error      TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX operations_state ON operations(state);
+CREATE INDEX operations_subject ON operations(subject);
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

@@ -3,6 +3,7 @@
 mod compute;
 mod identity;
 mod image;
+mod operation;
 mod quota;
 mod server;
 

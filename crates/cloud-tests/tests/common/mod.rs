@@ -26,6 +26,10 @@ pub struct Compute {
     pub stop: tokio::sync::watch::Sender<bool>,
     /// The HTTPS host API, when it is served.
     pub host_api: Option<remote::HostApi>,
+    /// What the router was built from (start-up recovery takes it too).
+    pub config: ferrostack_compute::ComputeConfig,
+    /// The fault-injecting operation records, with [`Compute::start_with_faults`].
+    pub faults: Option<std::sync::Arc<ferrostack_operations::testing::FaultyRecords>>,
 }
 
 impl Compute {
@@ -38,6 +42,16 @@ impl Compute {
     /// of its own when `host_api` says how (consoles then go through
     /// `RemoteConsoles`).
     pub async fn start_with(host_api: Option<remote::HostApiSetup>) -> Compute {
+        Self::start_full(host_api, false).await
+    }
+
+    /// Start it, recording multi-step operations through a store that
+    /// can be told to fail or crash at a step (`faults`).
+    pub async fn start_with_faults() -> Compute {
+        Self::start_full(None, true).await
+    }
+
+    async fn start_full(host_api: Option<remote::HostApiSetup>, faults: bool) -> Compute {
         use ferrostack_compute::hostapi;
         use ferrostack_compute::hostlink::{HostConsoles, NoHostServices, SnapshotImporter};
         let mut s = Stack::start().await;
@@ -98,9 +112,21 @@ impl Compute {
             ferrostack_scheduler::SchedulerConfig::default(),
         ));
         let config_link = link.clone();
+        let faults = faults.then(|| {
+            std::sync::Arc::new(ferrostack_operations::testing::FaultyRecords::new(
+                compute.clone(),
+            ))
+        });
+        let operations: std::sync::Arc<dyn ferrostack_store::operation::OperationStore> =
+            match &faults {
+                Some(f) => f.clone(),
+                None => compute.clone(),
+            };
+        let built = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let slot = built.clone();
         let root = s
             .serve(move |public_url| {
-                ferrostack_compute::router(ferrostack_compute::ComputeConfig {
+                let config = ferrostack_compute::ComputeConfig {
                     public_url,
                     validator,
                     quotas,
@@ -112,9 +138,13 @@ impl Compute {
                     image_url: "http://127.0.0.1:9/image".into(),
                     scheduler,
                     link: config_link,
-                })
+                    operations,
+                };
+                *slot.lock().unwrap() = Some(config.clone());
+                ferrostack_compute::router(config)
             })
             .await;
+        let config = built.lock().unwrap().take().unwrap();
         let project = s.project("myproject");
         Compute {
             api: format!("{root}/v2.1"),
@@ -124,6 +154,8 @@ impl Compute {
             link,
             stop,
             host_api: served,
+            config,
+            faults,
         }
     }
 

@@ -16,6 +16,7 @@
 //! without touching what the server held before.
 
 use super::lifecycle::{from_store, quota_of, resources_of, start_action, to_store};
+use super::resize::{self, ResizeOp};
 use super::{
     conflict_state, desired, doc, set_desired, set_doc, task, vm, FlavorSnapshot, PendingSnapshot,
     PendingTask,
@@ -28,10 +29,11 @@ use ferrostack_common::time::now_micros;
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_host_contract::{DesiredPower, ResizeDesire, SnapshotRequest};
 use ferrostack_policy::AuthContext;
-use ferrostack_quota::{QuotaError, COMPUTE};
+use ferrostack_quota::COMPUTE;
 use ferrostack_store::image::Image;
 use ferrostack_store::placement::Allocation;
 use ferrostack_store::server::Instance;
+use ferrostack_store::StoreError;
 use http::StatusCode;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -220,103 +222,122 @@ pub fn resize(
     let Some(host) = i.host.clone() else {
         return Err(conflict_state(&i.uuid, "resize", i));
     };
-    let consumer = resize_consumer(&i.uuid);
-    // The extra quota, then the extra room on the host; each undone if a
-    // later step fails.
-    let delta = resize_delta(&old, &new);
-    if !delta.is_empty() {
-        state
-            .quotas
-            .reserve(&COMPUTE, &i.project_id, &consumer, &delta)
-            .map_err(|e| match e {
-                QuotaError::OverQuota(o) => ComputeError::Forbidden(format!(
-                    "Quota exceeded for {}: the new flavor needs more than is left.",
-                    o.iter()
-                        .map(|o| o.resource.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                other => other.into(),
-            })?;
-    }
+    // The extra quota, then the extra room on the host, then the change:
+    // steps of the runner, each undone at once if a later one fails.
     let (o, n) = (
         resources_of(&old).resources(),
         resources_of(&new).resources(),
     );
-    let extra: BTreeMap<String, u64> = n
+    let placement: BTreeMap<String, u64> = n
         .iter()
         .filter_map(|(k, v)| {
             let more = v.saturating_sub(o.get(k).copied().unwrap_or(0));
             (more > 0).then(|| (k.clone(), more))
         })
         .collect();
-    let undo_quota = || state.quotas.release(&COMPUTE, &consumer);
-    if !extra.is_empty() {
-        let claim = state.placement.claim(&[Allocation {
-            consumer: consumer.clone(),
-            provider: host.clone(),
-            resources: extra,
-        }]);
-        match claim {
-            Ok(Ok(())) => {}
-            Ok(Err(conflict)) => {
-                undo_quota()?;
-                return Err(ComputeError::BadRequest(format!(
-                    "No valid host was found. The host has no room for the new flavor ({conflict})."
-                )));
-            }
-            Err(e) => {
-                undo_quota()?;
-                return Err(e.into());
-            }
-        }
-    }
-    let request = request_id.to_string();
-    let result = state.servers.modify_instance(&i.uuid, &mut |row| {
-        if row.task_state.is_some() || ![vm::ACTIVE, vm::STOPPED].contains(&row.vm_state.as_str()) {
-            return Err(to_store(conflict_state(&row.uuid, "resize", row)));
-        }
-        let Some(mut want) = desired(row).map_err(to_store)? else {
-            return Err(to_store(conflict_state(&row.uuid, "resize", row)));
-        };
-        want.spec.vcpus = new.vcpus.max(1) as u32;
-        want.spec.memory_mib = new.ram.max(1) as u64;
-        want.spec.root_disk_gib = new.disk.max(0) as u64;
-        want.resize = ResizeDesire::Keep;
-        want.power = if row.vm_state == vm::STOPPED {
-            DesiredPower::Stopped
-        } else {
-            DesiredPower::Running
-        };
-        set_desired(row, want).map_err(to_store)?;
-        row.task_state = Some(task::RESIZE_PREP.into());
-        let mut d = doc(row).map_err(to_store)?;
-        d.old_flavor = Some(d.flavor.clone());
-        d.flavor = new.clone();
-        d.pending = Some(PendingTask {
-            request_id: request.clone(),
-            generation: row.generation,
-        });
-        set_doc(row, &d).map_err(to_store)
-    });
-    let updated = match result {
-        Ok(u) => u,
-        Err(e) => {
-            state.placement.release(&consumer)?;
-            undo_quota()?;
-            return Err(from_store(e));
-        }
+    let op = ResizeOp {
+        server: i.uuid.clone(),
+        project_id: i.project_id.clone(),
+        host,
+        request_id: request_id.to_string(),
+        quota: resize_delta(&old, &new),
+        new,
+        placement,
     };
-    start_action(
-        state,
-        caller,
-        &updated,
-        "resize",
-        request_id,
-        "compute_resize_instance",
-    )?;
+    let out = std::cell::RefCell::new(None);
+    let live = resize::Live { caller, out: &out };
+    let steps = resize::steps(state, Some(live));
+    state.operations.run(resize::KIND, &i.uuid, op, steps)?;
     state.link.kick();
-    Ok(updated)
+    out.into_inner()
+        .ok_or_else(|| ComputeError::Internal("a resize ended without its server".into()))
+}
+
+/// True when `row` carries the resize of `op`: the new flavor, with the
+/// old one kept for confirm or revert.
+pub(super) fn resize_in_effect(row: &Instance, op: &ResizeOp) -> ComputeResult<bool> {
+    let d = doc(row)?;
+    Ok(d.old_flavor.is_some() && d.flavor.id == op.new.id)
+}
+
+/// The `apply` step of a resize: new flavor and size, task resize_prep.
+pub(super) fn apply_resize(state: &ComputeState, op: &ResizeOp) -> ComputeResult<Instance> {
+    let request = op.request_id.clone();
+    let new = op.new.clone();
+    state
+        .servers
+        .modify_instance(&op.server, &mut |row| {
+            if row.task_state.is_some()
+                || ![vm::ACTIVE, vm::STOPPED].contains(&row.vm_state.as_str())
+            {
+                return Err(to_store(conflict_state(&row.uuid, "resize", row)));
+            }
+            let Some(mut want) = desired(row).map_err(to_store)? else {
+                return Err(to_store(conflict_state(&row.uuid, "resize", row)));
+            };
+            want.spec.vcpus = new.vcpus.max(1) as u32;
+            want.spec.memory_mib = new.ram.max(1) as u64;
+            want.spec.root_disk_gib = new.disk.max(0) as u64;
+            want.resize = ResizeDesire::Keep;
+            want.power = if row.vm_state == vm::STOPPED {
+                DesiredPower::Stopped
+            } else {
+                DesiredPower::Running
+            };
+            set_desired(row, want).map_err(to_store)?;
+            row.task_state = Some(task::RESIZE_PREP.into());
+            let mut d = doc(row).map_err(to_store)?;
+            d.old_flavor = Some(d.flavor.clone());
+            d.flavor = new.clone();
+            d.pending = Some(PendingTask {
+                request_id: request.clone(),
+                generation: row.generation,
+            });
+            set_doc(row, &d).map_err(to_store)
+        })
+        .map_err(from_store)
+}
+
+/// The undo of `apply`: a server that carries this resize goes back to
+/// its old flavor the way `revertResize` does (the agent reverts from its
+/// backup if it had begun); one that does not is left alone.
+pub(super) fn take_back_resize(state: &ComputeState, op: &ResizeOp) -> ComputeResult<()> {
+    match state.servers.get_instance(&op.server)? {
+        Some(row) if resize_in_effect(&row, op)? => {}
+        _ => return Ok(()),
+    }
+    let request = op.request_id.clone();
+    state
+        .servers
+        .modify_instance(&op.server, &mut |row| {
+            if !resize_in_effect(row, op).map_err(to_store)? {
+                return Ok(());
+            }
+            back_to_old_flavor(row, &request)
+        })
+        .map_err(from_store)?;
+    Ok(())
+}
+
+/// Sizes and flavor back to the old ones, `ResizeDesire::Revert`, task
+/// resize_reverting (for `revertResize` and a resize's undo).
+fn back_to_old_flavor(row: &mut Instance, request: &str) -> Result<(), StoreError> {
+    let mut d = doc(row).map_err(to_store)?;
+    let (Some(old), Some(mut want)) = (d.old_flavor.take(), desired(row).map_err(to_store)?) else {
+        return Err(to_store(conflict_state(&row.uuid, "revertResize", row)));
+    };
+    want.spec.vcpus = old.vcpus.max(1) as u32;
+    want.spec.memory_mib = old.ram.max(1) as u64;
+    want.spec.root_disk_gib = old.disk.max(0) as u64;
+    want.resize = ResizeDesire::Revert;
+    set_desired(row, want).map_err(to_store)?;
+    row.task_state = Some(task::RESIZE_REVERTING.into());
+    d.flavor = old;
+    d.pending = Some(PendingTask {
+        request_id: request.to_string(),
+        generation: row.generation,
+    });
+    set_doc(row, &d).map_err(to_store)
 }
 
 /// `confirmResize`: the new flavor stays; the backup is dropped and the
@@ -401,24 +422,7 @@ pub fn revert_resize(
             if row.vm_state != vm::RESIZED || row.task_state.is_some() {
                 return Err(to_store(conflict_state(&row.uuid, "revertResize", row)));
             }
-            let mut d = doc(row).map_err(to_store)?;
-            let (Some(old), Some(mut want)) =
-                (d.old_flavor.take(), desired(row).map_err(to_store)?)
-            else {
-                return Err(to_store(conflict_state(&row.uuid, "revertResize", row)));
-            };
-            want.spec.vcpus = old.vcpus.max(1) as u32;
-            want.spec.memory_mib = old.ram.max(1) as u64;
-            want.spec.root_disk_gib = old.disk.max(0) as u64;
-            want.resize = ResizeDesire::Revert;
-            set_desired(row, want).map_err(to_store)?;
-            row.task_state = Some(task::RESIZE_REVERTING.into());
-            d.flavor = old;
-            d.pending = Some(PendingTask {
-                request_id: request.clone(),
-                generation: row.generation,
-            });
-            set_doc(row, &d).map_err(to_store)
+            back_to_old_flavor(row, &request)
         })
         .map_err(from_store)?;
     let consumer = resize_consumer(&i.uuid);

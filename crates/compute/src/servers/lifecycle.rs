@@ -1,15 +1,14 @@
-//! Create and delete, as explicit steps that are undone when a later one
-//! fails, and recovery of what a crash interrupted.
+//! Create and delete, and recovery of what a crash interrupted.
 //!
 //! ```text
-//!  create:  insert rows (BUILD/scheduling, no host)
-//!             -> reserve quota per instance (fewer down to min_count;
-//!                below it: undo = purge the rows, 403)
-//!             -> join the server group (under the group lock)
-//!             -> schedule + claim in placement (all or none)
-//!                  no host: every instance -> ERROR with Nova's fault
-//!             -> assign: host + desired state (BUILD/spawning); the host's
-//!                revision moves and its agent spawns the VM
+//!  create:  steps of the step/undo runner (super::create), each undone
+//!           at once if a later one fails:
+//!             rows (BUILD/scheduling, no host) -> quota per instance
+//!             (fewer down to min_count; below it 403) -> server group
+//!             (under the group lock) -> schedule + placement claim
+//!             -> assign: host + desired state (BUILD/spawning); the
+//!                host's revision moves and its agent spawns the VM
+//!                (no host: every instance ERROR with Nova's fault)
 //!  delete:  no host yet -> finished at once
 //!           else task deleting + desired.deleted; the agent destroys the
 //!           VM and reports Deleted; the host link finishes the delete
@@ -17,13 +16,14 @@
 //! ```
 //!
 //! The rows are written first on purpose: every later resource (quota,
-//! placement, group membership) is keyed by the server id, so a crash
-//! between steps leaves a server that [`recover`] turns into ERROR, and
-//! deleting it releases whatever it holds. Nothing leaks without a row
-//! pointing at it.
+//! placement, group membership) is keyed by the server id, so nothing
+//! leaks without a row pointing at it. A create's progress is recorded,
+//! so after a crash [`recover`] undoes it; rows with no record (written
+//! by a version before the records) still go to ERROR, and deleting them
+//! releases whatever they hold.
 
 use super::{
-    doc, set_desired, set_doc, task, vm, FaultDoc, FlavorSnapshot, PendingTask, ServerDoc,
+    create, doc, set_desired, set_doc, task, vm, FaultDoc, FlavorSnapshot, PendingTask, ServerDoc,
 };
 use crate::error::{ComputeError, ComputeResult};
 use crate::ComputeState;
@@ -31,11 +31,8 @@ use ferrostack_common::time::now_micros;
 use ferrostack_host_contract::{BaseFormat, ConfigDrive, InstanceSpec};
 use ferrostack_host_contract::{DesiredInstance, DesiredPower, ResizeDesire};
 use ferrostack_policy::AuthContext;
-use ferrostack_quota::{QuotaError, COMPUTE};
-use ferrostack_scheduler::{
-    Accel, Capabilities, FlavorResources, GroupPolicy, HostInfo, ImageProperties, RequestSpec,
-    ScheduleError, ServerGroup as GroupSpec,
-};
+use ferrostack_quota::QuotaError;
+use ferrostack_scheduler::{Accel, Capabilities, FlavorResources, HostInfo};
 use ferrostack_store::compute::{Flavor, KeyPair};
 use ferrostack_store::image::Image;
 use ferrostack_store::server::{Instance, InstanceAction, InstanceFilter, ServerGroup};
@@ -92,7 +89,7 @@ pub struct BootRequest {
 }
 
 /// Nova's message when a boot does not fit the quota.
-fn over_quota(e: QuotaError) -> ComputeError {
+pub(super) fn over_quota(e: QuotaError) -> ComputeError {
     match e {
         QuotaError::OverQuota(overs) => {
             let join = |f: &dyn Fn(&ferrostack_store::quota::Overage) -> String| {
@@ -317,7 +314,8 @@ pub fn start_action(
     Ok(())
 }
 
-/// Create the servers of `req`: see the module doc for the steps.
+/// Create the servers of `req`, as the steps of [`super::create`]: any
+/// failure is undone before this returns.
 pub fn create(
     state: &ComputeState,
     caller: &AuthContext,
@@ -327,187 +325,50 @@ pub fn create(
         .project_id()
         .ok_or_else(|| ComputeError::Forbidden("A project-scoped token is required.".into()))?
         .to_string();
-    let format = base_format(&req.image)?;
+    base_format(&req.image)?;
     let flavor = snapshot_of(&req.flavor);
-    let now = now_micros();
-    let reservation_id = format!("r-{}", &ferrostack_common::ids::new_hex_id()[..8]);
-    let zone = req
-        .availability_zone
-        .clone()
-        .unwrap_or_else(|| DEFAULT_ZONE.to_string());
-
-    // Step 1: the rows.
-    let mut rows = Vec::with_capacity(req.max_count);
-    for index in 0..req.max_count {
-        let uuid = ferrostack_common::ids::new_uuid();
-        let name = if req.max_count > 1 {
-            format!("{}-{}", req.name, index + 1)
-        } else {
-            req.name.clone()
-        };
-        let hostname = req
-            .hostname
-            .clone()
-            .unwrap_or_else(|| sanitize_hostname(&name));
-        let d = ServerDoc {
-            flavor: flavor.clone(),
-            old_flavor: None,
-            image_id: req.image.id.clone(),
-            key_name: req.key.as_ref().map(|k| k.name.clone()),
-            key_data: req.key.as_ref().map(|k| k.public_key.clone()),
-            user_data: req.user_data.clone(),
-            metadata: req.metadata.clone(),
-            config_drive: req.config_drive,
-            availability_zone: Some(zone.clone()),
-            pinned_availability_zone: req.availability_zone.clone(),
-            access_ipv4: req.access_ipv4.clone(),
-            access_ipv6: req.access_ipv6.clone(),
-            description: req.description.clone(),
-            locked: false,
-            locked_reason: None,
-            locked_by: None,
-            hostname,
-            reservation_id: reservation_id.clone(),
-            launch_index: index as i64,
-            launched_at: None,
-            terminated_at: None,
-            fault: None,
-            tags: req.tags.clone(),
-            server_groups: req.group.iter().map(|g| g.uuid.clone()).collect(),
-            disk_config: req.disk_config.clone(),
-            pending: Some(PendingTask {
-                request_id: req.request_id.clone(),
-                generation: 1,
-            }),
-            pending_snapshot: None,
-        };
-        let mut row = Instance {
-            seq: 0,
-            uuid,
-            project_id: project_id.clone(),
-            user_id: caller.user_id.clone(),
-            name,
-            host: None,
-            vm_state: vm::BUILDING.into(),
-            task_state: Some(task::SCHEDULING.into()),
-            power_state: super::power::NOSTATE,
-            doc: Value::Null,
-            desired: None,
-            generation: 0,
-            observed: None,
-            created_at: now,
-            updated_at: now,
-            deleted_at: None,
-        };
-        set_doc(&mut row, &d)?;
-        let stored = state.servers.create_instance(&row)?;
-        start_action(
-            state,
-            caller,
-            &stored,
-            "create",
-            &req.request_id,
-            "compute__do_build_and_run_instance",
-        )?;
-        rows.push(stored);
-    }
-
-    // Step 2: quota, one consumer per server.
-    let mut taken = 0;
-    let mut refusal = None;
-    for row in &rows {
-        match state
-            .quotas
-            .reserve(&COMPUTE, &project_id, &row.uuid, &quota_of(&flavor))
-        {
-            Ok(()) => taken += 1,
-            Err(e) => {
-                refusal = Some(e);
-                break;
-            }
-        }
-    }
-    if let Some(e) = refusal {
-        if taken < req.min_count {
-            for row in &rows {
-                state.quotas.release(&COMPUTE, &row.uuid)?;
-                state.servers.purge_instance(&row.uuid)?;
-            }
-            return Err(over_quota(e));
-        }
-        for row in rows.drain(taken..) {
-            state.servers.purge_instance(&row.uuid)?;
-        }
-    }
-
-    // Steps 3 and 4: the group and the host, under the group lock so two
+    let op = create::CreateOp::new(&project_id, req);
+    let subject = op.reservation_id.clone();
+    let out = std::cell::RefCell::new(Vec::new());
+    let boot = create::Boot {
+        caller,
+        req,
+        flavor: &flavor,
+        out: &out,
+    };
+    // The group and the host are chosen under the group lock, so two
     // boots into one (anti-)affinity group cannot both miss each other.
     let _group_guard = req.group.as_ref().map(|_| state.link.group_lock());
-    let group_spec = match &req.group {
-        None => None,
-        Some(g) => {
-            let uuids: Vec<String> = rows.iter().map(|r| r.uuid.clone()).collect();
-            let updated = state.servers.modify_group(&g.uuid, &mut |g| {
-                g.members.extend(uuids.iter().cloned());
-                Ok(())
-            })?;
-            let policy = GroupPolicy::parse(&updated.policy).ok_or_else(|| {
-                ComputeError::Internal(format!("group {} has policy {}", g.uuid, updated.policy))
-            })?;
-            Some(GroupSpec {
-                uuid: updated.uuid.clone(),
-                policy,
-                members: updated.members.iter().cloned().collect(),
-                max_server_per_host: updated
-                    .rules
-                    .get("max_server_per_host")
-                    .and_then(Value::as_u64)
-                    .map(|n| n as u32),
-            })
-        }
-    };
-    let spec = RequestSpec {
-        instance_uuids: rows.iter().map(|r| r.uuid.clone()).collect(),
-        project_id: project_id.clone(),
-        flavor: resources_of(&flavor),
-        flavor_extra_specs: flavor.extra_specs.clone(),
-        image_properties: ImageProperties {
-            hw_architecture: req.image.properties.get("hw_architecture").cloned(),
-            img_hv_type: req.image.properties.get("img_hv_type").cloned(),
-        },
-        availability_zone: req.availability_zone.clone(),
-        server_group: group_spec,
-        force_hosts: req.forced_host.iter().cloned().collect(),
-        ignore_hosts: Vec::new(),
-    };
-    let hosts = host_infos(state)?;
-    let selections = match state.scheduler.schedule(&spec, &hosts) {
-        Ok(s) => s,
-        Err(e) => {
-            let message = match &e {
-                ScheduleError::NoValidHost(n) => {
-                    tracing::info!(filters = %n.filter_summary(), "no valid host");
-                    n.to_string()
-                }
-                other => {
-                    tracing::warn!(error = %other, "scheduling failed");
-                    "No valid host was found. ".to_string() + &other.to_string()
-                }
-            };
-            let mut failed = Vec::new();
-            for row in &rows {
-                failed.push(fail_build(state, &row.uuid, &message)?);
-            }
-            return Ok(failed);
-        }
-    };
+    let steps = create::steps(state, Some(boot));
+    state.operations.run(create::KIND, &subject, op, steps)?;
+    state.link.kick();
+    Ok(out.into_inner())
+}
 
-    let mut out = Vec::with_capacity(rows.len());
-    for (row, sel) in rows.iter().zip(selections) {
-        let assigned = state.servers.modify_instance(&row.uuid, &mut |i| {
+/// The `assign` step of a create: each server gets its host and desired
+/// state (the host's revision moves and its agent spawns the VM), or,
+/// when no host fits, goes to ERROR with Nova's fault.
+pub(super) fn assign(
+    state: &ComputeState,
+    req: &BootRequest,
+    op: &create::CreateOp,
+) -> ComputeResult<Vec<Instance>> {
+    let mut out = Vec::with_capacity(op.servers.len());
+    if let Some(message) = &op.no_valid_host {
+        for uuid in &op.servers {
+            out.push(fail_build(state, uuid, message)?);
+        }
+        return Ok(out);
+    }
+    let format = base_format(&req.image)?;
+    for uuid in &op.servers {
+        let host = op.hosts.get(uuid).ok_or_else(|| {
+            ComputeError::Internal(format!("server {uuid} was scheduled to no host"))
+        })?;
+        let assigned = state.servers.modify_instance(uuid, &mut |i| {
             let d = doc(i).map_err(to_store)?;
             let spec = instance_spec(i, &d, format).map_err(to_store)?;
-            i.host = Some(sel.host.clone());
+            i.host = Some(host.clone());
             i.task_state = Some(task::SPAWNING.into());
             set_desired(
                 i,
@@ -526,7 +387,6 @@ pub fn create(
         })?;
         out.push(assigned);
     }
-    state.link.kick();
     Ok(out)
 }
 
@@ -639,12 +499,29 @@ pub fn delete(
     Ok(())
 }
 
-/// Servers a crash left between steps (rows without a host, still
-/// scheduling) go to ERROR; deleting them releases what they hold.
+/// Start-up: finish the operations a crash interrupted (a create is
+/// undone, a resize resumed or undone: see [`super::create`] and
+/// [`super::resize`]), then put servers a crash left between steps with
+/// no record (rows without a host, still scheduling, written before
+/// operations were recorded) into ERROR; deleting them releases what they
+/// hold. Returns how many went to ERROR.
 pub fn recover(state: &ComputeState) -> ComputeResult<usize> {
+    let mut registry = ferrostack_operations::Registry::new();
+    create::register(&mut registry, state);
+    super::resize::register(&mut registry, state);
+    let report = registry.recover(&state.operations)?;
+    if report.done + report.undone + report.failed > 0 {
+        tracing::warn!(
+            resumed = report.done,
+            undone = report.undone,
+            failed = report.failed,
+            "finished server operations a restart interrupted"
+        );
+    }
+    let held: BTreeSet<String> = create::held_servers(state)?.into_iter().collect();
     let mut n = 0;
     for i in state.servers.list_instances(&InstanceFilter::default())? {
-        if i.host.is_none() && i.vm_state == vm::BUILDING {
+        if i.host.is_none() && i.vm_state == vm::BUILDING && !held.contains(&i.uuid) {
             fail_build(
                 state,
                 &i.uuid,

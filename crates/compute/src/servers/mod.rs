@@ -17,8 +17,10 @@
 //! - [`images`]: snapshots (`createImage`) and resize with confirm/revert.
 
 pub mod actions;
+pub mod create;
 pub mod images;
 pub mod lifecycle;
+pub mod resize;
 pub mod views;
 
 use crate::error::{ComputeError, ComputeResult};
