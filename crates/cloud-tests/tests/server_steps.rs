@@ -11,7 +11,7 @@
 mod common;
 
 use common::{assert_fault, Compute};
-use ferrostack_compute::servers::{create, resize};
+use ferrostack_compute::servers::{create, resize_steps};
 use ferrostack_operations::testing::FaultMode;
 use ferrostack_quota::COMPUTE;
 use ferrostack_store::operation::OperationStore;
@@ -255,8 +255,8 @@ async fn a_resize_failing_after_its_claim_releases_it_at_once() {
     let w = world(true).await;
     let id = w.active_server().await;
     w.arm(
-        resize::KIND,
-        after(&resize::STEPS, "claim"),
+        resize_steps::KIND,
+        after(&resize_steps::STEPS, "claim"),
         FaultMode::Fail,
     );
     let r = w.resize(&id).await;
@@ -278,8 +278,8 @@ async fn a_resize_applied_before_a_crash_is_finished_at_start_up() {
     let w = world(true).await;
     let id = w.active_server().await;
     w.arm(
-        resize::KIND,
-        after(&resize::STEPS, "apply"),
+        resize_steps::KIND,
+        after(&resize_steps::STEPS, "apply"),
         FaultMode::Crash,
     );
     let url = w.c.url(&format!("/servers/{id}/action"));

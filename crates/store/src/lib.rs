@@ -47,6 +47,11 @@ pub enum StoreError {
     /// A rule of the data model would be broken (e.g. deleting a project with children).
     #[error("{0}")]
     Invalid(String),
+    /// The caller's own closure refused the change inside a store
+    /// transaction (nothing was written); the caller's error travels
+    /// unchanged, typed, and the caller takes it back with a downcast.
+    #[error("the change was refused")]
+    Refused(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The database itself failed.
     #[error("database error")]
     Database(#[from] rusqlite::Error),

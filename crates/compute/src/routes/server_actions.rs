@@ -4,7 +4,7 @@
 use super::{invalid, Caller};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
-use crate::servers::{self, actions, doc, images, lifecycle, set_doc, vm};
+use crate::servers::{self, actions, doc, lifecycle, resize, set_doc, snapshot, vm};
 use crate::ComputeState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -72,12 +72,12 @@ pub async fn action(
         }
         "unlock" => actions::set_lock(s, c, &i, r, false, None).map(|_| accepted()),
         "os-getConsoleOutput" => console_output(s, &i, args).await,
-        "createImage" => images::create_image(s, c, v, &i, r, args).await,
-        "resize" => images::resize(s, c, &i, r, args).map(|_| accepted()),
+        "createImage" => snapshot::create_image(s, c, v, &i, r, args).await,
+        "resize" => resize::resize(s, c, &i, r, args).map(|_| accepted()),
         "confirmResize" => {
-            images::confirm_resize(s, c, &i, r).map(|_| StatusCode::NO_CONTENT.into_response())
+            resize::confirm_resize(s, c, &i, r).map(|_| StatusCode::NO_CONTENT.into_response())
         }
-        "revertResize" => images::revert_resize(s, c, &i, r).map(|_| accepted()),
+        "revertResize" => resize::revert_resize(s, c, &i, r).map(|_| accepted()),
         "rebuild" => {
             let rebuilt = actions::rebuild(s, c, v, &i, r, args)?;
             let mut view = crate::servers::views::detail(s, c, v, &rebuilt)?;

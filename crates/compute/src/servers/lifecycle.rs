@@ -390,17 +390,13 @@ pub(super) fn assign(
     Ok(out)
 }
 
-/// A compute error carried through a store closure (its status travels
-/// as a prefix of [`StoreError::Invalid`]; [`from_store`] restores it).
+/// A compute error carried through a store closure: a conflict stays the
+/// store's conflict, anything else travels typed in
+/// [`StoreError::Refused`] and [`from_store`] takes it back unchanged.
 pub fn to_store(e: ComputeError) -> StoreError {
     match e {
         ComputeError::Conflict(m) => StoreError::Conflict(m),
-        ComputeError::BadRequest(m) => StoreError::Invalid(format!("400:{m}")),
-        ComputeError::Forbidden(m) => StoreError::Invalid(format!("403:{m}")),
-        ComputeError::NotFound(m) => StoreError::Invalid(format!("404:{m}")),
-        ComputeError::NotImplemented(m) => StoreError::Invalid(format!("501:{m}")),
-        ComputeError::Status(s, m) => StoreError::Invalid(format!("{}:{m}", s.as_u16())),
-        ComputeError::Internal(m) => StoreError::Invalid(format!("500:{m}")),
+        other => StoreError::Refused(Box::new(other)),
     }
 }
 
@@ -408,25 +404,10 @@ pub fn to_store(e: ComputeError) -> StoreError {
 pub fn from_store(e: StoreError) -> ComputeError {
     match e {
         StoreError::Conflict(m) => ComputeError::Conflict(m),
-        StoreError::Invalid(m) => {
-            let (code, msg) = m.split_once(':').unwrap_or(("400", m.as_str()));
-            let msg = msg.to_string();
-            match code {
-                "400" => ComputeError::BadRequest(msg),
-                "403" => ComputeError::Forbidden(msg),
-                "404" => ComputeError::NotFound(msg),
-                "501" => ComputeError::NotImplemented(msg),
-                "500" => ComputeError::Internal(msg),
-                other => match other
-                    .parse::<u16>()
-                    .ok()
-                    .and_then(|c| http::StatusCode::from_u16(c).ok())
-                {
-                    Some(s) => ComputeError::Status(s, msg),
-                    None => ComputeError::BadRequest(m),
-                },
-            }
-        }
+        StoreError::Refused(inner) => match inner.downcast::<ComputeError>() {
+            Ok(e) => *e,
+            Err(other) => ComputeError::Internal(other.to_string()),
+        },
         other => other.into(),
     }
 }
@@ -508,7 +489,7 @@ pub fn delete(
 pub fn recover(state: &ComputeState) -> ComputeResult<usize> {
     let mut registry = ferrostack_operations::Registry::new();
     create::register(&mut registry, state);
-    super::resize::register(&mut registry, state);
+    super::resize_steps::register(&mut registry, state);
     let report = registry.recover(&state.operations)?;
     if report.done + report.undone + report.failed > 0 {
         tracing::warn!(

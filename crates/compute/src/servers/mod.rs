@@ -14,13 +14,16 @@
 //!   recovery of servers a crash left half-built.
 //! - [`views`]: the JSON a client sees, per microversion.
 //! - [`actions`]: the `POST /servers/{id}/action` state machine.
-//! - [`images`]: snapshots (`createImage`) and resize with confirm/revert.
+//! - [`snapshot`]: the `createImage` action.
+//! - [`resize`]: resize with confirm/revert; [`resize_steps`]: its steps on
+//!   the step/undo runner.
 
 pub mod actions;
 pub mod create;
-pub mod images;
 pub mod lifecycle;
 pub mod resize;
+pub mod resize_steps;
+pub mod snapshot;
 pub mod views;
 
 use crate::error::{ComputeError, ComputeResult};

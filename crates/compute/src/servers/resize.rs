@@ -1,183 +1,306 @@
-//! Resize as steps of the step/undo runner (`ferrostack-operations`).
+//! `resize` with `confirmResize` and `revertResize`: the API actions and
+//! the changes of a server's row they make (the steps that reserve quota
+//! and room and apply them are in [`super::resize_steps`]).
 //!
-//! ```text
-//!  step   run                                          undo
-//!  quota  reserve the extra quota under <uuid>/resize  release <uuid>/resize
-//!  claim  claim the extra room on the server's host    release the claim
-//!  apply  new flavor in the doc, new size in the       back to the old flavor
-//!         desired state (task resize_prep)             (ResizeDesire::Revert)
-//! ```
-//!
-//! Anything failing after the claim releases the claim and the quota at
-//! once; the API answers the error and the server keeps its flavor.
-//!
-//! After a crash a resize is **resumed if `apply` took effect** (the row
-//! carries the new flavor and keeps the old one), else **undone**. Once
-//! applied, the host's agent may already be resizing the disk; finishing
-//! costs nothing (`apply` sees its own change and does nothing again) and
-//! leaves the server as the user asked, in VERIFY_RESIZE, where confirm
-//! or revert decide. Before that nothing but quota and a claim exist, and
-//! the client, which got no answer, may simply ask again.
-//!
-//! Rejected: always undoing (reverting a disk resize the agent may be in
-//! the middle of, for a request that did go through) and always resuming
-//! (reserving quota twice for a step that had run: reservations add up).
+//! A resize runs on the server's own host (Nova's
+//! `allow_resize_to_same_host`, the only choice with one host; moving
+//! hosts needs shared or copied disks and is left for migration). The
+//! extra quota and placement the new flavor needs are held by a second
+//! consumer (`<uuid>/resize`) until confirm, so a revert gives them back
+//! without touching what the server held before.
 
-use super::lifecycle::start_action;
-use super::FlavorSnapshot;
+use super::lifecycle::{from_store, quota_of, resources_of, start_action, to_store};
+use super::resize_steps::{self, ResizeOp};
+use super::{
+    conflict_state, desired, doc, set_desired, set_doc, task, vm, FlavorSnapshot, PendingTask,
+};
 use crate::error::{ComputeError, ComputeResult};
-use crate::hostlink::resize_consumer;
+use crate::hostlink::{resize_consumer, resize_delta};
 use crate::ComputeState;
-use ferrostack_operations::{Direction, Recovery, Registry, Step};
+use ferrostack_host_contract::{DesiredPower, ResizeDesire};
 use ferrostack_policy::AuthContext;
-use ferrostack_quota::{QuotaError, COMPUTE};
+use ferrostack_quota::COMPUTE;
 use ferrostack_store::placement::Allocation;
 use ferrostack_store::server::Instance;
-use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+use ferrostack_store::StoreError;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// The operation kind of a resize.
-pub const KIND: &str = "server.resize";
-
-/// The steps of a resize, in order (a record's `completed` counts them).
-pub const STEPS: [&str; 3] = ["quota", "claim", "apply"];
-
-/// What a resize's steps share and its record keeps.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ResizeOp {
-    /// The server (also the record's subject).
-    pub server: String,
-    /// Its project, which the extra quota is counted against.
-    pub project_id: String,
-    /// Its host, where the extra room is claimed.
-    pub host: String,
-    /// The API request (the `resize` action's id).
-    pub request_id: String,
-    /// The flavor asked for.
-    pub new: FlavorSnapshot,
-    /// Extra quota the new flavor needs.
-    pub quota: BTreeMap<String, i64>,
-    /// Extra placement resources the new flavor needs.
-    pub placement: BTreeMap<String, u64>,
-}
-
-/// What only a live request has.
-#[derive(Clone, Copy)]
-pub struct Live<'a> {
-    /// Who asked (for the instance action).
-    pub caller: &'a AuthContext,
-    /// The server as `apply` left it.
-    pub out: &'a RefCell<Option<Instance>>,
-}
-
-/// The steps of a resize; at start-up (no `live`) `apply` records no
-/// instance action.
-pub fn steps<'a>(
-    state: &'a ComputeState,
-    live: Option<Live<'a>>,
-) -> Vec<Step<'a, ResizeOp, ComputeError>> {
-    let consumer = |op: &ResizeOp| resize_consumer(&op.server);
-    vec![
-        Step::new(
-            STEPS[0],
-            move |op: &mut ResizeOp| reserve_quota(state, op),
-            move |op: &mut ResizeOp| Ok(state.quotas.release(&COMPUTE, &consumer(op))?),
-        ),
-        Step::new(
-            STEPS[1],
-            move |op: &mut ResizeOp| claim(state, op),
-            move |op: &mut ResizeOp| Ok(state.placement.release(&consumer(op))?),
-        ),
-        Step::new(
-            STEPS[2],
-            move |op: &mut ResizeOp| apply(state, live, op),
-            move |op: &mut ResizeOp| super::images::take_back_resize(state, op),
-        ),
-    ]
-}
-
-/// Start-up resumes a resize whose `apply` took effect and undoes the
-/// others (see the module doc).
-pub fn register<'a>(registry: &mut Registry<'a>, state: &'a ComputeState) {
-    registry.register(KIND, move |_op, p: &ResizeOp| {
-        let applied = match state.servers.get_instance(&p.server)? {
-            Some(row) => super::images::resize_in_effect(&row, p)?,
-            None => false,
-        };
-        Ok::<_, ComputeError>(Recovery {
-            direction: if applied {
-                Direction::Resume
-            } else {
-                Direction::Undo
-            },
-            steps: steps(state, None),
-        })
-    });
-}
-
-fn reserve_quota(state: &ComputeState, op: &ResizeOp) -> ComputeResult<()> {
-    if op.quota.is_empty() {
-        return Ok(());
+fn snapshot_of(f: &ferrostack_store::compute::Flavor) -> FlavorSnapshot {
+    FlavorSnapshot {
+        id: f.id.clone(),
+        name: f.name.clone(),
+        vcpus: f.vcpus,
+        ram: f.memory_mb,
+        disk: f.root_gb,
+        ephemeral: f.ephemeral_gb,
+        swap: f.swap,
+        extra_specs: f.extra_specs.clone(),
     }
-    let consumer = resize_consumer(&op.server);
-    (state.quotas)
-        .reserve(&COMPUTE, &op.project_id, &consumer, &op.quota)
-        .map_err(|e| match e {
-            QuotaError::OverQuota(o) => ComputeError::Forbidden(format!(
-                "Quota exceeded for {}: the new flavor needs more than is left.",
-                o.iter()
-                    .map(|o| o.resource.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-            other => other.into(),
-        })
 }
 
-fn claim(state: &ComputeState, op: &ResizeOp) -> ComputeResult<()> {
-    if op.placement.is_empty() {
-        return Ok(());
-    }
-    let claim = state.placement.claim(&[Allocation {
-        consumer: resize_consumer(&op.server),
-        provider: op.host.clone(),
-        resources: op.placement.clone(),
-    }])?;
-    claim.map_err(|conflict| {
-        ComputeError::BadRequest(format!(
-            "No valid host was found. The host has no room for the new flavor ({conflict})."
-        ))
-    })
-}
-
-/// Step `apply`: the desired-state change, then the instance action; if
-/// that cannot be written the change is taken back. Resumed at start-up
-/// (no `live`), it is done only if the server does not carry it yet.
-fn apply(state: &ComputeState, live: Option<Live<'_>>, op: &mut ResizeOp) -> ComputeResult<()> {
-    let Some(live) = live else {
-        let applied = match state.servers.get_instance(&op.server)? {
-            Some(row) => super::images::resize_in_effect(&row, op)?,
-            None => false,
-        };
-        if !applied {
-            super::images::apply_resize(state, op)?;
+/// `resize`.
+pub fn resize(
+    state: &ComputeState,
+    caller: &AuthContext,
+    i: &Instance,
+    request_id: &str,
+    args: &Value,
+) -> ComputeResult<Instance> {
+    super::actions::check_lock(caller, i)?;
+    let flavor_ref = match args.get("flavorRef") {
+        Some(Value::String(s)) => s.rsplit('/').next().unwrap_or(s).to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        other => {
+            return Err(crate::routes::invalid(
+                "flavorRef",
+                other.unwrap_or(&Value::Null),
+                "'flavorRef' is a required property",
+            ))
         }
-        return Ok(());
     };
-    let updated = super::images::apply_resize(state, op)?;
-    let event = "compute_resize_instance";
-    if let Err(e) = start_action(
-        state,
-        live.caller,
-        &updated,
-        "resize",
-        &op.request_id,
-        event,
-    ) {
-        super::images::take_back_resize(state, op)?;
-        return Err(e);
+    let new = match state.compute.get_flavor(&flavor_ref)? {
+        Some(f) if crate::routes::flavors::visible(&f, caller) => snapshot_of(&f),
+        _ => {
+            return Err(ComputeError::BadRequest(format!(
+                "Flavor {flavor_ref} could not be found."
+            )))
+        }
+    };
+    if i.task_state.is_some() || ![vm::ACTIVE, vm::STOPPED].contains(&i.vm_state.as_str()) {
+        return Err(conflict_state(&i.uuid, "resize", i));
     }
-    *live.out.borrow_mut() = Some(updated);
+    let d = doc(i)?;
+    let old = d.flavor.clone();
+    if new.id == old.id {
+        return Err(ComputeError::BadRequest(
+            "When resizing, instances must change flavor!".into(),
+        ));
+    }
+    if new.disk < old.disk {
+        return Err(ComputeError::BadRequest(
+            "Resize error: Unable to resize disk down.".into(),
+        ));
+    }
+    let Some(host) = i.host.clone() else {
+        return Err(conflict_state(&i.uuid, "resize", i));
+    };
+    // The extra quota, then the extra room on the host, then the change:
+    // steps of the runner, each undone at once if a later one fails.
+    let (o, n) = (
+        resources_of(&old).resources(),
+        resources_of(&new).resources(),
+    );
+    let placement: BTreeMap<String, u64> = n
+        .iter()
+        .filter_map(|(k, v)| {
+            let more = v.saturating_sub(o.get(k).copied().unwrap_or(0));
+            (more > 0).then(|| (k.clone(), more))
+        })
+        .collect();
+    let op = ResizeOp {
+        server: i.uuid.clone(),
+        project_id: i.project_id.clone(),
+        host,
+        request_id: request_id.to_string(),
+        quota: resize_delta(&old, &new),
+        new,
+        placement,
+    };
+    let out = std::cell::RefCell::new(None);
+    let live = resize_steps::Live { caller, out: &out };
+    let steps = resize_steps::steps(state, Some(live));
+    state
+        .operations
+        .run(resize_steps::KIND, &i.uuid, op, steps)?;
+    state.link.kick();
+    out.into_inner()
+        .ok_or_else(|| ComputeError::Internal("a resize ended without its server".into()))
+}
+
+/// True when `row` carries the resize of `op`: the new flavor, with the
+/// old one kept for confirm or revert.
+pub(super) fn resize_in_effect(row: &Instance, op: &ResizeOp) -> ComputeResult<bool> {
+    let d = doc(row)?;
+    Ok(d.old_flavor.is_some() && d.flavor.id == op.new.id)
+}
+
+/// The `apply` step of a resize: new flavor and size, task resize_prep.
+pub(super) fn apply_resize(state: &ComputeState, op: &ResizeOp) -> ComputeResult<Instance> {
+    let request = op.request_id.clone();
+    let new = op.new.clone();
+    state
+        .servers
+        .modify_instance(&op.server, &mut |row| {
+            if row.task_state.is_some()
+                || ![vm::ACTIVE, vm::STOPPED].contains(&row.vm_state.as_str())
+            {
+                return Err(to_store(conflict_state(&row.uuid, "resize", row)));
+            }
+            let Some(mut want) = desired(row).map_err(to_store)? else {
+                return Err(to_store(conflict_state(&row.uuid, "resize", row)));
+            };
+            want.spec.vcpus = new.vcpus.max(1) as u32;
+            want.spec.memory_mib = new.ram.max(1) as u64;
+            want.spec.root_disk_gib = new.disk.max(0) as u64;
+            want.resize = ResizeDesire::Keep;
+            want.power = if row.vm_state == vm::STOPPED {
+                DesiredPower::Stopped
+            } else {
+                DesiredPower::Running
+            };
+            set_desired(row, want).map_err(to_store)?;
+            row.task_state = Some(task::RESIZE_PREP.into());
+            let mut d = doc(row).map_err(to_store)?;
+            d.old_flavor = Some(d.flavor.clone());
+            d.flavor = new.clone();
+            d.pending = Some(PendingTask {
+                request_id: request.clone(),
+                generation: row.generation,
+            });
+            set_doc(row, &d).map_err(to_store)
+        })
+        .map_err(from_store)
+}
+
+/// The undo of `apply`: a server that carries this resize goes back to
+/// its old flavor the way `revertResize` does (the agent reverts from its
+/// backup if it had begun); one that does not is left alone.
+pub(super) fn take_back_resize(state: &ComputeState, op: &ResizeOp) -> ComputeResult<()> {
+    match state.servers.get_instance(&op.server)? {
+        Some(row) if resize_in_effect(&row, op)? => {}
+        _ => return Ok(()),
+    }
+    let request = op.request_id.clone();
+    state
+        .servers
+        .modify_instance(&op.server, &mut |row| {
+            if !resize_in_effect(row, op).map_err(to_store)? {
+                return Ok(());
+            }
+            back_to_old_flavor(row, &request)
+        })
+        .map_err(from_store)?;
     Ok(())
+}
+
+/// Sizes and flavor back to the old ones, `ResizeDesire::Revert`, task
+/// resize_reverting (for `revertResize` and a resize's undo).
+fn back_to_old_flavor(row: &mut Instance, request: &str) -> Result<(), StoreError> {
+    let mut d = doc(row).map_err(to_store)?;
+    let (Some(old), Some(mut want)) = (d.old_flavor.take(), desired(row).map_err(to_store)?) else {
+        return Err(to_store(conflict_state(&row.uuid, "revertResize", row)));
+    };
+    want.spec.vcpus = old.vcpus.max(1) as u32;
+    want.spec.memory_mib = old.ram.max(1) as u64;
+    want.spec.root_disk_gib = old.disk.max(0) as u64;
+    want.resize = ResizeDesire::Revert;
+    set_desired(row, want).map_err(to_store)?;
+    row.task_state = Some(task::RESIZE_REVERTING.into());
+    d.flavor = old;
+    d.pending = Some(PendingTask {
+        request_id: request.to_string(),
+        generation: row.generation,
+    });
+    set_doc(row, &d).map_err(to_store)
+}
+
+/// `confirmResize`: the new flavor stays; the backup is dropped and the
+/// server's quota and placement are re-taken as one consumer.
+pub fn confirm_resize(
+    state: &ComputeState,
+    caller: &AuthContext,
+    i: &Instance,
+    request_id: &str,
+) -> ComputeResult<Instance> {
+    super::actions::check_lock(caller, i)?;
+    let request = request_id.to_string();
+    let updated = state
+        .servers
+        .modify_instance(&i.uuid, &mut |row| {
+            if row.vm_state != vm::RESIZED || row.task_state.is_some() {
+                return Err(to_store(conflict_state(&row.uuid, "confirmResize", row)));
+            }
+            let Some(mut want) = desired(row).map_err(to_store)? else {
+                return Err(to_store(conflict_state(&row.uuid, "confirmResize", row)));
+            };
+            want.resize = ResizeDesire::None;
+            set_desired(row, want).map_err(to_store)?;
+            row.task_state = Some(task::RESIZE_CONFIRMING.into());
+            let mut d = doc(row).map_err(to_store)?;
+            d.old_flavor = None;
+            d.pending = Some(PendingTask {
+                request_id: request.clone(),
+                generation: row.generation,
+            });
+            set_doc(row, &d).map_err(to_store)
+        })
+        .map_err(from_store)?;
+    // Fold the resize consumer into the server's own: release both, take
+    // the new flavor (it fits: what was released is at least as much).
+    let d = doc(&updated)?;
+    let consumer = resize_consumer(&i.uuid);
+    state.quotas.release(&COMPUTE, &consumer)?;
+    state.quotas.release(&COMPUTE, &i.uuid)?;
+    if let Err(e) = state
+        .quotas
+        .reserve(&COMPUTE, &i.project_id, &i.uuid, &quota_of(&d.flavor))
+    {
+        tracing::warn!(server = %i.uuid, error = %e, "re-taking quota after a resize confirm failed");
+    }
+    if let Some(host) = &updated.host {
+        state.placement.release(&consumer)?;
+        state.placement.release(&i.uuid)?;
+        let claim = state.placement.claim(&[Allocation {
+            consumer: i.uuid.clone(),
+            provider: host.clone(),
+            resources: resources_of(&d.flavor).resources(),
+        }])?;
+        if let Err(e) = claim {
+            tracing::warn!(server = %i.uuid, error = %e, "re-claiming after a resize confirm failed");
+        }
+    }
+    start_action(
+        state,
+        caller,
+        &updated,
+        "confirmResize",
+        request_id,
+        "compute_confirm_resize",
+    )?;
+    state.link.kick();
+    Ok(updated)
+}
+
+/// `revertResize`: back to the old flavor and disk.
+pub fn revert_resize(
+    state: &ComputeState,
+    caller: &AuthContext,
+    i: &Instance,
+    request_id: &str,
+) -> ComputeResult<Instance> {
+    super::actions::check_lock(caller, i)?;
+    let request = request_id.to_string();
+    let updated = state
+        .servers
+        .modify_instance(&i.uuid, &mut |row| {
+            if row.vm_state != vm::RESIZED || row.task_state.is_some() {
+                return Err(to_store(conflict_state(&row.uuid, "revertResize", row)));
+            }
+            back_to_old_flavor(row, &request)
+        })
+        .map_err(from_store)?;
+    let consumer = resize_consumer(&i.uuid);
+    state.quotas.release(&COMPUTE, &consumer)?;
+    state.placement.release(&consumer)?;
+    start_action(
+        state,
+        caller,
+        &updated,
+        "revertResize",
+        request_id,
+        "compute_revert_resize",
+    )?;
+    state.link.kick();
+    Ok(updated)
 }
