@@ -136,7 +136,11 @@ pub fn mixed_table(title: &str, cells: &[MixedCell]) -> String {
             "{name:<16} {:>12} {:>9.1} {:>8} {:>8.2} {:>7.2} {:>9} {servers:>10} {cycle:>13} {boot_errors:>7} {:>12}\n",
             v.ok,
             v.rate(),
-            ratio(v.rate(), alone),
+            if alone > 0.0 {
+                format!("{:.2}", v.rate() / alone)
+            } else {
+                "-".to_owned()
+            },
             millis(v.p50),
             millis(v.p99),
             v.errors,
@@ -379,6 +383,59 @@ mod tests {
                 "10.0x",
                 "10.0x",
                 "10.0x"
+            ]
+        );
+    }
+
+    #[test]
+    fn mixed_table_compares_each_row_with_validation_alone() {
+        let boot = CycleCell {
+            concurrency: 10,
+            ok: 20,
+            errors: 0,
+            elapsed: Duration::from_secs(1),
+            cycle: [Duration::from_millis(400); 2],
+            active: [Duration::from_millis(200); 2],
+            first_error: None,
+            server_cpu: None,
+        };
+        let cells = [
+            MixedCell {
+                validate: cell(Op::Validate, 10, 1000, 1),
+                boot: None,
+                server_cpu: Some(Duration::from_millis(500)),
+            },
+            MixedCell {
+                validate: cell(Op::Validate, 10, 250, 4),
+                boot: Some(boot),
+                server_cpu: None,
+            },
+        ];
+        let text = mixed_table("t", &cells);
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .skip(2)
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            rows[0],
+            ["nothing", "1000", "1000.0", "1.00", "1.00", "2.00", "0", "-", "-", "-", "0.50"]
+        );
+        assert_eq!(
+            rows[1],
+            [
+                "boot-delete",
+                "x10",
+                "250",
+                "250.0",
+                "0.25",
+                "4.00",
+                "8.00",
+                "0",
+                "20.00",
+                "400.0",
+                "0",
+                "-"
             ]
         );
     }
