@@ -2,7 +2,8 @@
 # Servers benchmark: boot-and-delete through the compute API of
 # `ferrostack allinone`, first on the fake hypervisor (control plane only,
 # concurrency 1, 10, 50), then on QEMU (sequential boots, the boot split into
-# API, control plane and hypervisor).
+# API, control plane and hypervisor), then token validation alone and while
+# fake-hypervisor boot-and-delete runs (how compute traffic slows identity).
 #
 #   scripts/bench-servers.sh
 #
@@ -16,11 +17,12 @@
 #   BENCH_CONCURRENCY=1,10,50  boot-and-delete concurrencies
 #   BENCH_QEMU_RUNS=5          sequential QEMU boots
 #   BENCH_POLL_MS=20           milliseconds between status polls
+#   BENCH_VALIDATE_CONCURRENCY=10  concurrent token validations (validate part)
 #   BENCH_OUT=bench-out        work and results directory
 #   GUEST_IMAGE=path           image to boot (default: the repo's test guest,
 #                              built with guest-image/build.sh when missing)
 #   FERROSTACK_BIN=path        use this ferrostack binary instead of building one
-#   SKIP_FAKE=1 / SKIP_QEMU=1  run one part only
+#   SKIP_FAKE=1 / SKIP_QEMU=1 / SKIP_VALIDATE=1  skip a part
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,6 +32,7 @@ DURATION=${BENCH_DURATION:-10}
 CONCURRENCY=${BENCH_CONCURRENCY:-1,10,50}
 QEMU_RUNS=${BENCH_QEMU_RUNS:-5}
 POLL_MS=${BENCH_POLL_MS:-20}
+VALIDATE_CONCURRENCY=${BENCH_VALIDATE_CONCURRENCY:-10}
 RELEASE=${CARGO_TARGET_DIR:-$ROOT/target}/release
 GUEST_IMAGE=${GUEST_IMAGE:-$ROOT/target/guest-image/ferrostack-guest.qcow2}
 PASSWORD=bench-admin-secret
@@ -141,6 +144,17 @@ run_qemu() {
     stop_servers
 }
 
+run_validate() {
+    step "allinone --hypervisor fake: token-validate x$VALIDATE_CONCURRENCY alone, then during boot-and-delete x$CONCURRENCY, ${DURATION}s per cell"
+    start_allinone servers-validate fake 'warn,ferrostack::compute_host=info'
+    load
+    bench servers-validate validate-under-boot-delete --duration "$DURATION" \
+        --concurrency "$CONCURRENCY" --validate-concurrency "$VALIDATE_CONCURRENCY" \
+        --server-pid "$ALLINONE_PID"
+    load
+    stop_servers
+}
+
 if [ ! -f "$GUEST_IMAGE" ]; then
     [ "$GUEST_IMAGE" = "$ROOT/target/guest-image/ferrostack-guest.qcow2" ] \
         || die "no image at $GUEST_IMAGE"
@@ -155,7 +169,8 @@ cargo build --release "${packages[@]}"
 
 [ -n "${SKIP_FAKE:-}" ] || run_fake
 [ -n "${SKIP_QEMU:-}" ] || run_qemu
+[ -n "${SKIP_VALIDATE:-}" ] || run_validate
 
 echo
 echo "machine: $(nproc) cores, $(uname -sr), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "results saved in $OUT/servers-{fake,qemu}.{txt,json}; logs in $OUT/servers-{fake,qemu}.log"
+echo "results saved in $OUT/servers-{fake,qemu,validate}.{txt,json}; logs in $OUT/servers-{fake,qemu,validate}.log"

@@ -17,9 +17,11 @@
 //! reused, as OpenStack clients do.
 //!
 //! `servers` boots and deletes servers through the compute API (see
-//! [`servers`]): Rally's boot-and-delete at several concurrencies, and
+//! [`servers`]): Rally's boot-and-delete at several concurrencies,
 //! sequential timings of a real hypervisor's boot split into control plane
-//! and QEMU. `scripts/bench-servers.sh` runs both against `allinone`.
+//! and QEMU, and token validation alone and next to boot-and-delete (how
+//! much compute traffic slows identity). `scripts/bench-servers.sh` runs
+//! them against `allinone`.
 
 mod identity;
 mod load;
@@ -137,6 +139,10 @@ enum Scenario {
     /// `--runs` sequential boots and deletes on QEMU, the boot split into
     /// API, control plane and hypervisor.
     QemuTiming,
+    /// Token validation (`--validate-concurrency` workers) alone, then
+    /// while boot-and-delete runs at each `--concurrency`; one `--duration`
+    /// per cell (`--cycles` does not apply).
+    ValidateUnderBootDelete,
 }
 
 #[derive(Args, Debug)]
@@ -170,6 +176,9 @@ struct ServersArgs {
     /// boot-delete: cycles per cell, instead of a duration.
     #[arg(long)]
     cycles: Option<u64>,
+    /// validate-under-boot-delete: concurrent token validations.
+    #[arg(long, default_value_t = 10)]
+    validate_concurrency: usize,
     /// qemu-timing: sequential boots.
     #[arg(long, default_value_t = 5)]
     runs: usize,
@@ -299,14 +308,15 @@ fn run_servers(args: ServersArgs) -> Result<(), Box<dyn Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (cells, runs) = runtime.block_on(async {
+    let (cells, runs, mixed) = runtime.block_on(async {
         let max_conc = args.concurrency.iter().copied().max().unwrap_or(1);
+        let max_conc = max_conc.max(args.validate_concurrency);
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(max_conc)
             .timeout(Duration::from_secs(args.timeout))
             .build()?;
         let url = &args.login.url;
-        let mut cloud = servers::Cloud::login(client, url, &args.login.credentials())
+        let mut cloud = servers::Cloud::login(client.clone(), url, &args.login.credentials())
             .await
             .map_err(|e| format!("logging in to {url}: {e}"))?;
         let setup = servers::Setup {
@@ -329,7 +339,7 @@ fn run_servers(args: ServersArgs) -> Result<(), Box<dyn Error>> {
             warm.0.as_secs_f64() * 1000.0,
             warm.1.as_secs_f64() * 1000.0
         );
-        let (mut cells, mut runs) = (Vec::new(), Vec::new());
+        let (mut cells, mut runs, mut mixed) = (Vec::new(), Vec::new(), Vec::new());
         match args.scenario {
             Scenario::BootDelete => {
                 for &concurrency in &args.concurrency {
@@ -348,13 +358,38 @@ fn run_servers(args: ServersArgs) -> Result<(), Box<dyn Error>> {
                 let dir = args.instances_dir.as_deref();
                 runs = servers::qemu_timing(&cloud, args.runs, dir, poll).await?;
             }
+            Scenario::ValidateUnderBootDelete => {
+                let target = Target::connect(client.clone(), url, &args.login.credentials())
+                    .await
+                    .map_err(|e| format!("logging in to {url} for validation: {e}"))?;
+                target
+                    .call(Op::Validate)
+                    .await
+                    .map_err(|e| format!("warm-up {}: {e}", Op::Validate))?;
+                mixed = servers::validate_under_boot_delete(
+                    cloud.clone(),
+                    Arc::new(target),
+                    args.validate_concurrency,
+                    &args.concurrency,
+                    Duration::try_from_secs_f64(args.duration)?,
+                    poll,
+                    args.server_pid,
+                )
+                .await;
+            }
         }
-        Ok::<_, Box<dyn Error>>((cells, runs))
+        Ok::<_, Box<dyn Error>>((cells, runs, mixed))
     })?;
 
     let url = &args.login.url;
     let poll_note = format!("poll every {} ms", args.poll_ms);
-    if args.scenario == Scenario::BootDelete {
+    if args.scenario == Scenario::ValidateUnderBootDelete {
+        let title = format!(
+            "{}: token-validate x{} alone and during boot-and-delete, {url} ({:.1} s per cell, {poll_note})",
+            args.label, args.validate_concurrency, args.duration
+        );
+        print!("{}", report::mixed_table(&title, &mixed));
+    } else if args.scenario == Scenario::BootDelete {
         let per_cell = match budget {
             Budget::Time(d) => format!("{:.1} s per cell", d.as_secs_f64()),
             Budget::Requests(n) => format!("{n} cycles per cell"),
@@ -373,7 +408,10 @@ fn run_servers(args: ServersArgs) -> Result<(), Box<dyn Error>> {
         print!("{}", report::spawn_table(&title, &runs));
     }
     if let Some(path) = &args.json {
-        let value = report::servers_json(&args.label, url, &cells, &runs);
+        let mut value = report::servers_json(&args.label, url, &cells, &runs);
+        if args.scenario == Scenario::ValidateUnderBootDelete {
+            value["validate_under_boot_delete"] = report::mixed_json(&mixed);
+        }
         std::fs::write(path, serde_json::to_string_pretty(&value)? + "\n")
             .map_err(|e| format!("writing {}: {e}", path.display()))?;
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::load::{percentile, Cell};
-use crate::servers::{CycleCell, SpawnRun};
+use crate::servers::{CycleCell, MixedCell, SpawnRun};
 
 /// Renders the measurements of one run as a fixed-width table.
 pub fn table(title: &str, cells: &[Cell]) -> String {
@@ -95,6 +95,92 @@ pub fn cycles_table(title: &str, cells: &[CycleCell]) -> String {
         }
     }
     out
+}
+
+/// `validate-under-boot-delete`: one row per cell, validation figures first,
+/// `vs alone` the validation rate over the first (alone) row's.
+pub fn mixed_table(title: &str, cells: &[MixedCell]) -> String {
+    let mut out = format!("{title}\n");
+    out += &format!(
+        "{:<16} {:>12} {:>9} {:>8} {:>8} {:>7} {:>9} {:>10} {:>13} {:>7} {:>12}\n",
+        "alongside",
+        "validations",
+        "valid/s",
+        "vs alone",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "servers/s",
+        "cycle p50 ms",
+        "errors",
+        "server cores"
+    );
+    let alone = cells.first().map_or(0.0, |c| c.validate.rate());
+    for c in cells {
+        let v = &c.validate;
+        let (name, servers, cycle, boot_errors) = match &c.boot {
+            None => (
+                "nothing".to_owned(),
+                "-".to_owned(),
+                "-".to_owned(),
+                "-".to_owned(),
+            ),
+            Some(b) => (
+                format!("boot-delete x{}", b.concurrency),
+                format!("{:.2}", b.rate()),
+                format!("{:.1}", millis(b.cycle[0])),
+                b.errors.to_string(),
+            ),
+        };
+        out += &format!(
+            "{name:<16} {:>12} {:>9.1} {:>8} {:>8.2} {:>7.2} {:>9} {servers:>10} {cycle:>13} {boot_errors:>7} {:>12}\n",
+            v.ok,
+            v.rate(),
+            if alone > 0.0 {
+                format!("{:.2}", v.rate() / alone)
+            } else {
+                "-".to_owned()
+            },
+            millis(v.p50),
+            millis(v.p99),
+            v.errors,
+            c.server_cores()
+                .map_or("-".to_owned(), |n| format!("{n:.2}"))
+        );
+    }
+    for c in cells {
+        if let Some(err) = &c.validate.first_error {
+            out += &format!("first validation error: {err}\n");
+        }
+        if let Some(err) = c.boot.as_ref().and_then(|b| b.first_error.as_ref()) {
+            out += &format!("first boot-delete error: {err}\n");
+        }
+    }
+    out
+}
+
+/// `validate-under-boot-delete` cells as JSON, in ms and per second.
+pub fn mixed_json(cells: &[MixedCell]) -> Value {
+    let cells: Vec<Value> = cells
+        .iter()
+        .map(|c| {
+            let v = &c.validate;
+            json!({
+                "boot_delete_concurrency": c.boot.as_ref().map(|b| b.concurrency),
+                "validate_concurrency": v.concurrency,
+                "validations": v.ok,
+                "validations_per_s": v.rate(),
+                "validate_p50_ms": millis(v.p50),
+                "validate_p99_ms": millis(v.p99),
+                "validate_errors": v.errors,
+                "servers_per_s": c.boot.as_ref().map(CycleCell::rate),
+                "cycle_p50_ms": c.boot.as_ref().map(|b| millis(b.cycle[0])),
+                "boot_delete_errors": c.boot.as_ref().map(|b| b.errors),
+                "server_cores": c.server_cores(),
+            })
+        })
+        .collect();
+    Value::Array(cells)
 }
 
 /// The sequential real-hypervisor runs, one row each, then p50 and p99.
@@ -297,6 +383,59 @@ mod tests {
                 "10.0x",
                 "10.0x",
                 "10.0x"
+            ]
+        );
+    }
+
+    #[test]
+    fn mixed_table_compares_each_row_with_validation_alone() {
+        let boot = CycleCell {
+            concurrency: 10,
+            ok: 20,
+            errors: 0,
+            elapsed: Duration::from_secs(1),
+            cycle: [Duration::from_millis(400); 2],
+            active: [Duration::from_millis(200); 2],
+            first_error: None,
+            server_cpu: None,
+        };
+        let cells = [
+            MixedCell {
+                validate: cell(Op::Validate, 10, 1000, 1),
+                boot: None,
+                server_cpu: Some(Duration::from_millis(500)),
+            },
+            MixedCell {
+                validate: cell(Op::Validate, 10, 250, 4),
+                boot: Some(boot),
+                server_cpu: None,
+            },
+        ];
+        let text = mixed_table("t", &cells);
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .skip(2)
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            rows[0],
+            ["nothing", "1000", "1000.0", "1.00", "1.00", "2.00", "0", "-", "-", "-", "0.50"]
+        );
+        assert_eq!(
+            rows[1],
+            [
+                "boot-delete",
+                "x10",
+                "250",
+                "250.0",
+                "0.25",
+                "4.00",
+                "8.00",
+                "0",
+                "20.00",
+                "400.0",
+                "0",
+                "-"
             ]
         );
     }

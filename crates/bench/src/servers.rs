@@ -15,6 +15,14 @@
 //!   process for that server appears. That second figure is the control
 //!   plane's overhead before the hypervisor gets to work; everything after
 //!   it is QEMU's.
+//! - `validate-under-boot-delete` measures how compute traffic slows
+//!   identity: token validation (`GET /v3/auth/tokens`, as the identity
+//!   benchmark sends it) alone for one cell, then while `boot-delete` runs at
+//!   each concurrency against the same cloud. Every boot and delete writes
+//!   servers, placement, quota and agent reports; none of that changes a
+//!   token's validity, so a validation cache that such writes empty shows
+//!   here as validations/s falling further than the CPU the boots take
+//!   explains (see docs/benchmarks.md).
 //!
 //! Before measuring, [`Cloud::prepare`] lifts the project's compute quota
 //! (`instances`, `cores`, `ram` to -1: Nova's defaults of 10 instances
@@ -37,8 +45,8 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 
-use crate::identity::Credentials;
-use crate::load::{percentile, Budget};
+use crate::identity::{Credentials, Op, Target};
+use crate::load::{percentile, run_cell, Budget, Cell};
 use crate::procfs::{process_cpu, ProcWatch};
 
 /// The microversion sent to the compute API: the first that accepts
@@ -438,6 +446,70 @@ pub async fn boot_delete(
         first_error: errors.into_iter().next(),
         server_cpu: cpu_before.zip(cpu_after).map(|(b, a)| a.saturating_sub(b)),
     }
+}
+
+/// One cell of `validate-under-boot-delete`: token validation, alone or
+/// next to boot-and-delete.
+#[derive(Debug, Clone)]
+pub struct MixedCell {
+    /// The validation load.
+    pub validate: Cell,
+    /// The boot-and-delete load that ran at the same time, if any.
+    pub boot: Option<CycleCell>,
+    /// CPU time the server process used during the cell (`--server-pid`).
+    pub server_cpu: Option<Duration>,
+}
+
+impl MixedCell {
+    /// Cores the server kept busy: its CPU time over the cell's wall time.
+    pub fn server_cores(&self) -> Option<f64> {
+        let wall = self.validate.elapsed.as_secs_f64().max(1e-9);
+        Some(self.server_cpu?.as_secs_f64() / wall)
+    }
+}
+
+/// Token validation at `validate_concurrency` for `duration`, first alone,
+/// then next to boot-and-delete at each of `boot_concurrencies`.
+pub async fn validate_under_boot_delete(
+    cloud: Arc<Cloud>,
+    target: Arc<Target>,
+    validate_concurrency: usize,
+    boot_concurrencies: &[usize],
+    duration: Duration,
+    poll: Polling,
+    server_pid: Option<u32>,
+) -> Vec<MixedCell> {
+    let budget = Budget::Time(duration);
+    let mut out = Vec::new();
+    for boot in std::iter::once(None).chain(boot_concurrencies.iter().copied().map(Some)) {
+        match boot {
+            None => eprintln!("token-validate x{validate_concurrency} alone ..."),
+            Some(c) => eprintln!("token-validate x{validate_concurrency} + boot-delete x{c} ..."),
+        }
+        let cpu_before = server_pid.and_then(process_cpu);
+        let validate = run_cell(
+            Arc::clone(&target),
+            Op::Validate,
+            validate_concurrency,
+            budget,
+        );
+        let (validate, boot) = match boot {
+            None => (validate.await, None),
+            Some(c) => {
+                // The CPU per cycle would count validations too: left out.
+                let boots = boot_delete(Arc::clone(&cloud), c, budget, poll, None);
+                let (v, b) = tokio::join!(validate, boots);
+                (v, Some(b))
+            }
+        };
+        let cpu_after = server_pid.and_then(process_cpu);
+        out.push(MixedCell {
+            validate,
+            boot,
+            server_cpu: cpu_before.zip(cpu_after).map(|(b, a)| a.saturating_sub(b)),
+        });
+    }
+    out
 }
 
 /// One sequential boot-and-delete on a real hypervisor.

@@ -1,15 +1,18 @@
-//! The service catalog as tokens carry it, cached per store generation.
+//! The service catalog as tokens carry it, cached on the catalog's own
+//! generation ([`Dataset::Catalog`]: services, endpoints, regions), so only
+//! a catalog change rebuilds it.
 
 use crate::error::IdResult;
 use crate::service::Identity;
 use ferrostack_store::identity::ListFilter;
+use ferrostack_store::Dataset;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 impl Identity {
     /// The catalog (enabled services with their enabled endpoints).
     pub fn catalog(&self) -> IdResult<Arc<Value>> {
-        let generation = self.store.generation();
+        let generation = self.store.generation(Dataset::Catalog);
         if let Some((g, c)) = self
             .catalog_cache
             .read()

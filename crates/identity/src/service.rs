@@ -3,11 +3,20 @@
 //!
 //! Validation is what every API call of every service pays, so it is
 //! cached: a validated token's [`AuthContext`] is remembered together with
-//! the store's write generation. Any committed write (a role revoked, a
-//! user disabled, a token revoked) moves the generation and so invalidates
+//! the generations of what it was derived from, the identity records
+//! ([`Dataset::Identity`]: users, projects, domains, groups, roles,
+//! assignments, application credentials) and the revocation events
+//! ([`Dataset::Revocations`]). A write to any of them (a role revoked, a
+//! user disabled, a token revoked) moves a generation and so invalidates
 //! every cached context at once; a hit costs a hash lookup and an expiry
 //! check. Misses decrypt the token, check revocation events, and rebuild
 //! the context from the store.
+//!
+//! Only those two generations: with one generation for the whole store,
+//! every server write, agent report and quota change emptied this cache, so
+//! compute traffic slowed token validation for every service (see
+//! docs/benchmarks.md). The revocation list and the catalog are cached the
+//! same way, each on its own generation.
 
 use crate::error::{IdResult, IdentityError};
 use crate::keys::{KeyRepository, KeySet};
@@ -16,12 +25,16 @@ use crate::token::{self, methods, TokenPayload, TokenScope};
 use ferrostack_common::time::now_micros;
 use ferrostack_policy::{AuthContext, RoleRef, Scope, TokenValidator, ValidateError};
 use ferrostack_store::identity::{IdentityStore, RevocationEvent};
-use ferrostack_store::StoreError;
+use ferrostack_store::{Dataset, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Validated contexts kept at most; the cache is cleared when it fills.
 const VALIDATION_CACHE_LIMIT: usize = 100_000;
+
+/// The generations a validated context derives from: identity records and
+/// revocation events.
+type ContextStamp = (u64, u64);
 
 /// Settings of the identity service.
 #[derive(Clone, Debug)]
@@ -43,7 +56,7 @@ pub struct Identity {
     keys_mtime: Mutex<Option<std::time::SystemTime>>,
     keys: RwLock<Arc<KeySet>>,
     revocations: RwLock<(u64, Arc<Vec<RevocationEvent>>)>,
-    validated: Mutex<HashMap<String, (u64, AuthContext)>>,
+    validated: Mutex<HashMap<String, (ContextStamp, AuthContext)>>,
     pub(crate) catalog_cache: RwLock<Option<(u64, Arc<serde_json::Value>)>>,
     project_deleted_hooks: RwLock<Vec<ProjectDeletedHook>>,
 }
@@ -108,8 +121,8 @@ impl Identity {
             keys.clone(),
         );
         // A retired key must take its tokens with it, but cached contexts
-        // are keyed on the store's generation, which a rotation does not
-        // move: drop them so every token is opened again.
+        // are keyed on store generations, which a rotation does not move:
+        // drop them so every token is opened again.
         if old.keys.keys().any(|n| !keys.keys.contains_key(n)) {
             self.validated
                 .lock()
@@ -147,8 +160,13 @@ impl Identity {
     /// Open and check a token: signature, expiry, revocation, and that its
     /// user, scope and roles still stand. Returns the caller's context.
     pub fn validate_token(&self, token_str: &str) -> Result<AuthContext, ValidateError> {
-        let generation = self.store.generation();
-        if let Some(ctx) = self.cached(token_str, generation) {
+        // Read before the records: a write landing while the context is
+        // built leaves it under the older stamp, which the next call misses.
+        let stamp = (
+            self.store.generation(Dataset::Identity),
+            self.store.generation(Dataset::Revocations),
+        );
+        if let Some(ctx) = self.cached(token_str, stamp) {
             return Ok(ctx);
         }
         let payload = self.open(token_str)?;
@@ -160,16 +178,14 @@ impl Identity {
         if cache.len() >= VALIDATION_CACHE_LIMIT {
             cache.clear();
         }
-        cache.insert(token_str.to_string(), (generation, ctx.clone()));
+        cache.insert(token_str.to_string(), (stamp, ctx.clone()));
         Ok(ctx)
     }
 
-    fn cached(&self, token_str: &str, generation: u64) -> Option<AuthContext> {
+    fn cached(&self, token_str: &str, stamp: ContextStamp) -> Option<AuthContext> {
         let cache = self.validated.lock().unwrap_or_else(|p| p.into_inner());
         match cache.get(token_str) {
-            Some((g, ctx)) if *g == generation && ctx.expires_at > now_micros() => {
-                Some(ctx.clone())
-            }
+            Some((s, ctx)) if *s == stamp && ctx.expires_at > now_micros() => Some(ctx.clone()),
             _ => None,
         }
     }
@@ -201,7 +217,7 @@ impl Identity {
     }
 
     fn revocation_events(&self) -> Result<Arc<Vec<RevocationEvent>>, StoreError> {
-        let generation = self.store.generation();
+        let generation = self.store.generation(Dataset::Revocations);
         {
             let guard = self.revocations.read().unwrap_or_else(|p| p.into_inner());
             if guard.0 == generation {

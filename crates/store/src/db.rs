@@ -1,11 +1,25 @@
 //! Connection handling: one writer, several readers, all in WAL mode.
+//!
+//! The writer also keeps the [generations](crate::generations) of derived
+//! data. On open it gets one temporary trigger per insert, update and delete
+//! of every table in [`generations::SOURCES`]; the trigger calls a function
+//! of this process that notes the table's datasets in a change mask, and a
+//! committed write moves the counters of the datasets in its mask. Triggers
+//! rather than annotations on each write method: nothing that reaches a
+//! table (a foreign-key cascade, a `DELETE` without `WHERE`, a store method
+//! written later) can slip past. They are temporary, so the database file
+//! carries no trace of them, and only the writer connection has them.
+//! Writes to uncached tables (servers, agent reports, quota, placement)
+//! run no trigger and move nothing.
 
+use crate::generations::{self, Dataset, Generations};
 use crate::migrations;
 use crate::StoreResult;
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const READERS: usize = 8;
@@ -15,7 +29,10 @@ pub struct Db {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    generation: AtomicU64,
+    /// Datasets changed by the write transaction in progress (set by the
+    /// triggers, read and cleared under the writer lock).
+    changed: Arc<AtomicU32>,
+    generations: Generations,
 }
 
 impl Db {
@@ -25,6 +42,8 @@ impl Db {
         configure(&writer)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         migrations::run(&writer)?;
+        let changed = Arc::new(AtomicU32::new(0));
+        watch_sources(&writer, &changed)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let conn = Connection::open_with_flags(
@@ -40,7 +59,8 @@ impl Db {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
-            generation: AtomicU64::new(1),
+            changed,
+            generations: Generations::default(),
         })
     }
 
@@ -68,19 +88,61 @@ impl Db {
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Left over from a write that failed (its changes rolled back).
+        self.changed.store(0, Ordering::Relaxed);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
-        self.generation.fetch_add(1, Ordering::Release);
+        // Still under the writer lock: the next write cannot start (and clear
+        // the mask) before the counters moved.
+        self.generations
+            .bump(self.changed.swap(0, Ordering::Relaxed));
         Ok(out)
     }
 
-    /// A number that grows after every committed write. Caches of derived
-    /// data (validated tokens, the catalog) remember the generation they were
-    /// built at and are stale once it moves.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    /// The generation of `dataset`: grows after every committed write that
+    /// changed one of the tables it derives from ([`generations::SOURCES`]).
+    /// A cache remembers the generations it was built at and is stale once
+    /// one of them moved.
+    pub fn generation(&self, dataset: Dataset) -> u64 {
+        self.generations.get(dataset)
     }
+}
+
+/// Name of the function the generation triggers call.
+const CHANGED_FN: &str = "ferrostack_generation_changed";
+
+/// Give the writer its change-mask function and one temporary trigger per
+/// (source table, insert/update/delete).
+fn watch_sources(writer: &Connection, changed: &Arc<AtomicU32>) -> StoreResult<()> {
+    let mask = Arc::clone(changed);
+    // INNOCUOUS: safe to call from a trigger whatever `trusted_schema` says;
+    // it only sets bits in this process's memory.
+    writer.create_scalar_function(
+        CHANGED_FN,
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_INNOCUOUS,
+        move |ctx| {
+            let bits: i64 = ctx.get(0)?;
+            mask.fetch_or(bits as u32, Ordering::Relaxed);
+            Ok(rusqlite::types::Null)
+        },
+    )?;
+    let mut sql = String::new();
+    for (_, tables) in generations::SOURCES {
+        for table in *tables {
+            let bits = generations::mask_of(table);
+            for op in ["INSERT", "UPDATE", "DELETE"] {
+                sql.push_str(&format!(
+                    "CREATE TEMP TRIGGER IF NOT EXISTS generation_{table}_{name} AFTER {op} ON {table} \
+                     BEGIN SELECT {CHANGED_FN}({bits}); END;\n",
+                    name = op.to_lowercase(),
+                ));
+            }
+        }
+    }
+    writer.execute_batch(&sql)?;
+    Ok(())
 }
 
 fn configure(conn: &Connection) -> StoreResult<()> {
@@ -132,5 +194,138 @@ mod tests {
             .read(|c| Ok(c.query_row("SELECT count(*) FROM settings", [], |r| r.get(0))?))
             .unwrap();
         assert_eq!(n, 0);
+    }
+
+    fn generations(db: &Db) -> [u64; 3] {
+        Dataset::ALL.map(|d| db.generation(d))
+    }
+
+    fn write_sql(db: &Db, sql: &str) {
+        db.write(|tx| {
+            tx.execute_batch(sql)?;
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn every_table_is_a_source_or_uncached() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("s.db")).unwrap();
+        let tables: Vec<String> = db
+            .read(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'",
+                )?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .unwrap();
+        for table in &tables {
+            let cached = generations::mask_of(table) != 0;
+            let uncached = generations::UNCACHED.contains(&table.as_str());
+            assert!(
+                cached ^ uncached,
+                "table {table}: list it in generations::SOURCES (a cache derives from it) \
+                 or in generations::UNCACHED"
+            );
+        }
+        for listed in generations::SOURCES
+            .iter()
+            .flat_map(|(_, t)| t.iter())
+            .chain(generations::UNCACHED)
+        {
+            assert!(
+                tables.iter().any(|t| t == listed),
+                "{listed} is not a table"
+            );
+        }
+    }
+
+    #[test]
+    fn a_write_moves_only_the_generations_of_the_tables_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("s.db")).unwrap();
+        let g0 = generations(&db);
+        write_sql(
+            &db,
+            "INSERT INTO quota_limits(service, project_id, resource, hard_limit) VALUES ('compute', 'p', 'cores', 4);
+             INSERT INTO settings(key, value) VALUES ('k', 'v');",
+        );
+        assert_eq!(generations(&db), g0, "uncached tables move nothing");
+
+        write_sql(&db, "INSERT INTO domains(id, name, enabled, tags, extra, created_at) VALUES ('d', 'd', 1, '[]', '{}', 0)");
+        let g1 = generations(&db);
+        assert_eq!(g1, [g0[0] + 1, g0[1], g0[2]], "identity only");
+
+        write_sql(
+            &db,
+            "INSERT INTO regions(id, description, extra) VALUES ('r', '', '{}')",
+        );
+        let g2 = generations(&db);
+        assert_eq!(g2, [g1[0], g1[1] + 1, g1[2]], "catalog only");
+
+        write_sql(
+            &db,
+            "INSERT INTO revocation_events(user_id, issued_before, created_at) VALUES ('u', 0, 0)",
+        );
+        let g3 = generations(&db);
+        assert_eq!(g3, [g2[0], g2[1], g2[2] + 1], "revocations only");
+
+        // Several tables in one transaction: each dataset moves once.
+        write_sql(
+            &db,
+            "UPDATE domains SET enabled=0; UPDATE regions SET description='x';
+             UPDATE quota_limits SET hard_limit=5;",
+        );
+        assert_eq!(generations(&db), [g3[0] + 1, g3[1] + 1, g3[2]]);
+    }
+
+    #[test]
+    fn deletes_of_every_kind_move_the_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("s.db")).unwrap();
+        write_sql(
+            &db,
+            "INSERT INTO roles(id, name, domain_id, extra, created_at) VALUES ('r1', 'a', '', '{}', 0), ('r2', 'b', '', '{}', 0);
+             INSERT INTO implied_roles(prior_role_id, implied_role_id) VALUES ('r1', 'r2');",
+        );
+        // A DELETE without WHERE (SQLite's truncate optimization skips
+        // update hooks, not triggers).
+        let g = db.generation(Dataset::Identity);
+        write_sql(&db, "DELETE FROM implied_roles");
+        assert_eq!(db.generation(Dataset::Identity), g + 1);
+        // A foreign-key cascade.
+        write_sql(
+            &db,
+            "INSERT INTO implied_roles(prior_role_id, implied_role_id) VALUES ('r1', 'r2')",
+        );
+        let g = db.generation(Dataset::Identity);
+        write_sql(&db, "DELETE FROM roles WHERE id='r1'");
+        assert_eq!(db.generation(Dataset::Identity), g + 1);
+        let left: i64 = db
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM implied_roles", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(left, 0, "the cascade ran");
+        // A write that matches no row changes nothing.
+        write_sql(&db, "DELETE FROM roles WHERE id='absent'");
+        assert_eq!(db.generation(Dataset::Identity), g + 1);
+    }
+
+    #[test]
+    fn a_rolled_back_write_moves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("s.db")).unwrap();
+        let g0 = generations(&db);
+        let r: StoreResult<()> = db.write(|tx| {
+            tx.execute(
+                "INSERT INTO regions(id, description, extra) VALUES ('r', '', '{}')",
+                [],
+            )?;
+            Err(crate::StoreError::Invalid("stop".into()))
+        });
+        assert!(r.is_err());
+        write_sql(&db, "INSERT INTO settings(key, value) VALUES ('k', 'v')");
+        assert_eq!(generations(&db), g0);
     }
 }

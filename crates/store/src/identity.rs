@@ -253,8 +253,13 @@ pub struct ListFilter {
 
 /// Everything the identity service stores.
 pub trait IdentityStore: Send + Sync {
-    /// Grows after every committed write (see [`crate::Db::generation`]).
-    fn generation(&self) -> u64;
+    /// The generation of a kind of derived data: grows after every committed
+    /// write that can change it, and only then (see [`crate::generations`]).
+    /// A cache keyed on it is stale once it moved. Backends must move it
+    /// for every write to the dataset's source tables, however the write got
+    /// there; a multi-controller backend must also count the other
+    /// controllers' writes.
+    fn generation(&self, of: crate::Dataset) -> u64;
 
     // --- domains
     /// Insert a domain; `Conflict` on a duplicate name.

@@ -12,11 +12,16 @@
 //! every write transaction `BEGIN IMMEDIATE` and race-free, which the quota
 //! engine relies on), and a small pool of connections read concurrently.
 //!
+//! Caches of derived data elsewhere are keyed on [`generations`]: one
+//! counter per kind of derived data, moved only by writes to the tables it
+//! derives from.
+//!
 //! Rejected: an async driver (sqlx). Queries here take microseconds; the
 //! async machinery would cost more than it saves and lengthen builds.
 
 pub mod compute;
 pub mod db;
+pub mod generations;
 pub mod host_plan;
 pub mod identity;
 pub mod image;
@@ -28,6 +33,7 @@ pub mod server;
 pub mod sqlite;
 
 pub use db::Db;
+pub use generations::Dataset;
 pub use sqlite::SqliteStore;
 
 /// Errors a store operation can return.

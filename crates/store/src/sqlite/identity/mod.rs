@@ -14,8 +14,8 @@ mod tests;
 use rows::*;
 
 impl IdentityStore for SqliteStore {
-    fn generation(&self) -> u64 {
-        self.db().generation()
+    fn generation(&self, of: crate::Dataset) -> u64 {
+        self.db().generation(of)
     }
 
     fn create_domain(&self, d: &Domain) -> StoreResult<()> {

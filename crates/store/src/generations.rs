@@ -1,0 +1,173 @@
+//! Generations of derived data: one counter per kind of cache, each moved
+//! only by the writes that can change what that cache derives.
+//!
+//! Services cache what they derive from the store (a validated token's
+//! context, the catalog, the revocation list) and must see a change on the
+//! very next request. The cheap way to know a cache is stale is a counter
+//! that moves whenever its inputs change: a cache remembers the counter it
+//! was built at and rebuilds once it has moved. One counter for the whole
+//! store was simple but wrong-sized: every agent report, server write or
+//! quota change emptied identity's token cache, so compute traffic slowed
+//! token validation for everyone. So each [`Dataset`] has its own counter,
+//! and [`SOURCES`] is the one place that says which tables feed which
+//! dataset. Writes are not annotated by hand: the backend watches the
+//! tables (SQLite: temporary triggers on the write connection, see
+//! [`crate::db`]), so a write that reaches an identity table from anywhere
+//! (a cascade, another store's method) still moves the identity counter.
+//!
+//! A table is listed in [`SOURCES`] or in [`UNCACHED`], never both, never
+//! neither; a test checks that against the schema, so a new table forces a
+//! decision. Listing a table under a dataset it does not feed only costs
+//! needless rebuilds; leaving out one it feeds serves stale data, so when in
+//! doubt list it.
+//!
+//! The counters live in memory and count this process's writes. With
+//! several controllers on PostgreSQL they must come from the database (a
+//! counter row per dataset bumped by the same table triggers, read or
+//! notified by every controller); [`crate::identity::IdentityStore::generation`]
+//! is the one method that changes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A kind of derived data with its own generation counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dataset {
+    /// What token validation and role resolution read: domains, projects,
+    /// users, groups and memberships, roles and implications, role
+    /// assignments, application credentials.
+    Identity,
+    /// The service catalog: regions, services, endpoints.
+    Catalog,
+    /// Token revocation events.
+    Revocations,
+}
+
+impl Dataset {
+    /// Every dataset, in counter order.
+    pub const ALL: [Dataset; 3] = [Dataset::Identity, Dataset::Catalog, Dataset::Revocations];
+
+    /// Position of this dataset's counter (and its bit in a change mask).
+    pub const fn index(self) -> usize {
+        match self {
+            Dataset::Identity => 0,
+            Dataset::Catalog => 1,
+            Dataset::Revocations => 2,
+        }
+    }
+
+    /// This dataset's bit in a change mask.
+    pub const fn bit(self) -> u32 {
+        1 << self.index()
+    }
+}
+
+/// Which tables each dataset derives from. The one place that decides what
+/// invalidates which cache.
+pub const SOURCES: &[(Dataset, &[&str])] = &[
+    (
+        Dataset::Identity,
+        &[
+            "domains",
+            "projects",
+            "users",
+            "groups",
+            "user_groups",
+            "roles",
+            "implied_roles",
+            "assignments",
+            "application_credentials",
+        ],
+    ),
+    (Dataset::Catalog, &["regions", "services", "endpoints"]),
+    (Dataset::Revocations, &["revocation_events"]),
+];
+
+/// Tables no generation-keyed cache derives from: writes to them (agent
+/// reports, servers, quota, images, placement...) move no counter.
+pub const UNCACHED: &[&str] = &[
+    "settings",
+    "quota_defaults",
+    "quota_limits",
+    "quota_allocations",
+    "flavors",
+    "flavor_extra_specs",
+    "flavor_access",
+    "key_pairs",
+    "images",
+    "image_members",
+    "placement_providers",
+    "placement_inventories",
+    "placement_allocations",
+    "instances",
+    "host_revisions",
+    "instance_actions",
+    "server_groups",
+    "compute_services",
+    "operations",
+];
+
+/// The datasets a write to `table` changes, as a mask of [`Dataset::bit`]s
+/// (0 for an [`UNCACHED`] or unknown table).
+pub fn mask_of(table: &str) -> u32 {
+    SOURCES
+        .iter()
+        .filter(|(_, tables)| tables.contains(&table))
+        .fold(0, |mask, (d, _)| mask | d.bit())
+}
+
+/// One counter per [`Dataset`].
+#[derive(Debug)]
+pub struct Generations {
+    counters: [AtomicU64; Dataset::ALL.len()],
+}
+
+impl Default for Generations {
+    fn default() -> Self {
+        // Start at 1 so a cache initialized at 0 is stale from the start.
+        Generations {
+            counters: std::array::from_fn(|_| AtomicU64::new(1)),
+        }
+    }
+}
+
+impl Generations {
+    /// The current generation of `dataset`.
+    pub fn get(&self, dataset: Dataset) -> u64 {
+        self.counters[dataset.index()].load(Ordering::Acquire)
+    }
+
+    /// Move the counter of every dataset in `mask` (after a committed write).
+    pub fn bump(&self, mask: u32) {
+        for d in Dataset::ALL {
+            if mask & d.bit() != 0 {
+                self.counters[d.index()].fetch_add(1, Ordering::Release);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_table_is_both_cached_and_uncached_or_listed_twice() {
+        let mut seen = std::collections::HashSet::new();
+        for table in SOURCES.iter().flat_map(|(_, t)| t.iter()).chain(UNCACHED) {
+            assert!(seen.insert(*table), "{table} is listed twice");
+        }
+    }
+
+    #[test]
+    fn bump_moves_only_the_masked_counters() {
+        let g = Generations::default();
+        g.bump(mask_of("users") | mask_of("quota_limits"));
+        assert_eq!(g.get(Dataset::Identity), 2);
+        assert_eq!(g.get(Dataset::Catalog), 1);
+        assert_eq!(g.get(Dataset::Revocations), 1);
+        g.bump(mask_of("endpoints") | mask_of("revocation_events"));
+        assert_eq!(g.get(Dataset::Identity), 2);
+        assert_eq!(g.get(Dataset::Catalog), 2);
+        assert_eq!(g.get(Dataset::Revocations), 2);
+    }
+}
