@@ -580,12 +580,7 @@ impl ObservedStateSink for HostLink {
         _host: &'a str,
         observed: Vec<ObservedObject>,
     ) -> StateFuture<'a, ()> {
-        Box::pin(async move {
-            match observed.first() {
-                None => Ok(()),
-                Some(o) => Err(SourceError::UnsupportedKind(o.key.kind)),
-            }
-        })
+        Box::pin(async move { ferrostack_host_contract::refuse_objects(&observed) })
     }
 
     fn last_reported_objects<'a>(&'a self, _host: &'a str) -> StateFuture<'a, Vec<ObservedObject>> {

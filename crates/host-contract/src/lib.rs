@@ -61,4 +61,4 @@ pub use desired::{
     Direction, HostDesired, Kind, ObjectDesire, ObjectKey, ObjectPhase, ObservedObject,
 };
 pub use instance::*;
-pub use source::{DesiredStateSource, ObservedStateSink, SourceError, StateFuture};
+pub use source::{refuse_objects, DesiredStateSource, ObservedStateSink, SourceError, StateFuture};

@@ -24,6 +24,15 @@ pub enum SourceError {
     UnsupportedKind(crate::Kind),
 }
 
+/// The answer of a sink that keeps no objects of other kinds: nothing to
+/// do for an empty report, [`SourceError::UnsupportedKind`] otherwise.
+pub fn refuse_objects(observed: &[ObservedObject]) -> Result<(), SourceError> {
+    match observed.first() {
+        None => Ok(()),
+        Some(o) => Err(SourceError::UnsupportedKind(o.key.kind)),
+    }
+}
+
 /// The future the source and sink methods return (boxed so the traits are
 /// object-safe, like `ferrostack_hypervisor::HvFuture`).
 pub type StateFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, SourceError>> + Send + 'a>>;

@@ -130,19 +130,6 @@ pub fn sanitize_hostname(name: &str) -> String {
     }
 }
 
-fn snapshot_of(f: &Flavor) -> FlavorSnapshot {
-    FlavorSnapshot {
-        id: f.id.clone(),
-        name: f.name.clone(),
-        vcpus: f.vcpus,
-        ram: f.memory_mb,
-        disk: f.root_gb,
-        ephemeral: f.ephemeral_gb,
-        swap: f.swap,
-        extra_specs: f.extra_specs.clone(),
-    }
-}
-
 /// The quota a flavor takes per instance.
 pub fn quota_of(f: &FlavorSnapshot) -> BTreeMap<String, i64> {
     [
@@ -326,7 +313,7 @@ pub fn create(
         .ok_or_else(|| ComputeError::Forbidden("A project-scoped token is required.".into()))?
         .to_string();
     base_format(&req.image)?;
-    let flavor = snapshot_of(&req.flavor);
+    let flavor = FlavorSnapshot::from(&req.flavor);
     let op = create::CreateOp::new(&project_id, req);
     let subject = op.reservation_id.clone();
     let out = std::cell::RefCell::new(Vec::new());

@@ -127,6 +127,21 @@ pub struct FlavorSnapshot {
     pub extra_specs: BTreeMap<String, String>,
 }
 
+impl From<&ferrostack_store::compute::Flavor> for FlavorSnapshot {
+    fn from(f: &ferrostack_store::compute::Flavor) -> Self {
+        FlavorSnapshot {
+            id: f.id.clone(),
+            name: f.name.clone(),
+            vcpus: f.vcpus,
+            ram: f.memory_mb,
+            disk: f.root_gb,
+            ephemeral: f.ephemeral_gb,
+            swap: f.swap,
+            extra_specs: f.extra_specs.clone(),
+        }
+    }
+}
+
 /// A fault shown on a server in ERROR.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FaultDoc {

@@ -26,19 +26,6 @@ use ferrostack_store::StoreError;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-fn snapshot_of(f: &ferrostack_store::compute::Flavor) -> FlavorSnapshot {
-    FlavorSnapshot {
-        id: f.id.clone(),
-        name: f.name.clone(),
-        vcpus: f.vcpus,
-        ram: f.memory_mb,
-        disk: f.root_gb,
-        ephemeral: f.ephemeral_gb,
-        swap: f.swap,
-        extra_specs: f.extra_specs.clone(),
-    }
-}
-
 /// `resize`.
 pub fn resize(
     state: &ComputeState,
@@ -60,7 +47,7 @@ pub fn resize(
         }
     };
     let new = match state.compute.get_flavor(&flavor_ref)? {
-        Some(f) if crate::routes::flavors::visible(&f, caller) => snapshot_of(&f),
+        Some(f) if crate::routes::flavors::visible(&f, caller) => FlavorSnapshot::from(&f),
         _ => {
             return Err(ComputeError::BadRequest(format!(
                 "Flavor {flavor_ref} could not be found."
