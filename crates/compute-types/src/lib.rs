@@ -16,6 +16,7 @@ pub mod flavor;
 pub mod keypair;
 pub mod quota;
 pub mod server;
+pub mod server_action;
 pub mod version;
 
 pub use body::BodyError;
