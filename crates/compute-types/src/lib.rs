@@ -5,12 +5,20 @@
 //! on the server. Quota views are maps rather than structs on purpose:
 //! which keys appear depends on the microversion, and a struct would have
 //! to pretend every field is optional.
+//!
+//! Request bodies are types here too, one module per resource (see
+//! [`body`] for why their fields keep what was sent and how refusals are
+//! worded as Nova words them).
 
+pub mod body;
 pub mod fault;
 pub mod flavor;
 pub mod keypair;
 pub mod quota;
+pub mod server;
+pub mod server_action;
 pub mod version;
 
+pub use body::BodyError;
 pub use fault::Fault;
 pub use version::{ApiVersion, ParseVersionError};

@@ -20,6 +20,7 @@
 //! machines reach the link over [`hostapi`], which is served on its own
 //! TLS listener, not by this router.
 
+pub mod bodies;
 pub mod error;
 pub mod hostapi;
 pub mod hostlink;

@@ -1,7 +1,8 @@
-//! `POST /servers/{id}/action` (dispatch on the body's one key),
+//! `POST /servers/{id}/action` (dispatch on the action of an
+//! [`ActionBody`], whose arguments are typed per action),
 //! `/servers/{id}/metadata` and `/servers/{id}/ips`.
 
-use super::{invalid, Caller};
+use super::Caller;
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::servers::{self, actions, doc, lifecycle, resize, set_doc, snapshot, vm};
@@ -9,6 +10,7 @@ use crate::ComputeState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrostack_common::request_id::RequestId;
+use ferrostack_compute_types::server_action::{ActionBody, ConsoleOutput, ServerAction};
 use http::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -27,65 +29,38 @@ pub async fn action(
     Version(v): Version,
     Path(id): Path<String>,
     RequestId(request_id): RequestId,
-    Json(body): Json<Value>,
+    Json(body): Json<ActionBody>,
 ) -> ComputeResult<Response> {
-    let Some(obj) = body.as_object().filter(|o| o.len() == 1) else {
-        return Err(ComputeError::BadRequest(
-            "The action body must have exactly one action.".into(),
-        ));
-    };
-    let Some((name, args)) = obj.iter().next() else {
-        return Err(ComputeError::BadRequest("No action given.".into()));
-    };
+    let (name, action) = body.action()?;
     let i = servers::find(&state, &caller, &id, false)?;
     let (s, c, r) = (&*state, &caller, request_id.as_str());
-    match name.as_str() {
-        "os-stop" => actions::stop(s, c, &i, r).map(|_| accepted()),
-        "os-start" => actions::start(s, c, &i, r).map(|_| accepted()),
-        "reboot" => {
-            let kind = args.get("type").and_then(Value::as_str).unwrap_or("");
-            let hard = match kind.to_ascii_uppercase().as_str() {
-                "HARD" => true,
-                "SOFT" => false,
-                _ => {
-                    return Err(invalid(
-                        "type",
-                        args.get("type").unwrap_or(&Value::Null),
-                        "is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']",
-                    ))
-                }
-            };
+    match action {
+        ServerAction::Stop => actions::stop(s, c, &i, r).map(|_| accepted()),
+        ServerAction::Start => actions::start(s, c, &i, r).map(|_| accepted()),
+        ServerAction::Reboot(args) => {
+            let hard = args.hard()?;
             actions::reboot(s, c, &i, r, hard).map(|_| accepted())
         }
-        "pause" | "unpause" | "suspend" | "resume" => {
-            actions::power_action(s, c, &i, r, name).map(|_| accepted())
+        ServerAction::Power => actions::power_action(s, c, &i, r, name).map(|_| accepted()),
+        ServerAction::Lock(args) => {
+            actions::set_lock(s, c, &i, r, true, args.reason(v)).map(|_| accepted())
         }
-        "lock" => {
-            let reason = if v.at_least(73) {
-                args.get("locked_reason")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            } else {
-                None
-            };
-            actions::set_lock(s, c, &i, r, true, reason).map(|_| accepted())
-        }
-        "unlock" => actions::set_lock(s, c, &i, r, false, None).map(|_| accepted()),
-        "os-getConsoleOutput" => console_output(s, &i, args).await,
-        "createImage" => snapshot::create_image(s, c, v, &i, r, args).await,
-        "resize" => resize::resize(s, c, &i, r, args).map(|_| accepted()),
-        "confirmResize" => {
+        ServerAction::Unlock => actions::set_lock(s, c, &i, r, false, None).map(|_| accepted()),
+        ServerAction::ConsoleOutput(args) => console_output(s, &i, &args).await,
+        ServerAction::CreateImage(args) => snapshot::create_image(s, c, v, &i, r, &args).await,
+        ServerAction::Resize(args) => resize::resize(s, c, &i, r, &args).map(|_| accepted()),
+        ServerAction::ConfirmResize => {
             resize::confirm_resize(s, c, &i, r).map(|_| StatusCode::NO_CONTENT.into_response())
         }
-        "revertResize" => resize::revert_resize(s, c, &i, r).map(|_| accepted()),
-        "rebuild" => {
-            let rebuilt = actions::rebuild(s, c, v, &i, r, args)?;
+        ServerAction::RevertResize => resize::revert_resize(s, c, &i, r).map(|_| accepted()),
+        ServerAction::Rebuild(args) => {
+            let rebuilt = actions::rebuild(s, c, v, &i, r, &args)?;
             let mut view = crate::servers::views::detail(s, c, v, &rebuilt)?;
             view["adminPass"] = json!(ferrostack_common::ids::new_hex_id()[..12].to_string());
             Ok((StatusCode::ACCEPTED, axum::Json(json!({ "server": view }))).into_response())
         }
-        other => Err(ComputeError::NotImplemented(format!(
-            "The server action {other} is not implemented by ferrostack yet."
+        ServerAction::Other => Err(ComputeError::NotImplemented(format!(
+            "The server action {name} is not implemented by ferrostack yet."
         ))),
     }
 }
@@ -93,21 +68,9 @@ pub async fn action(
 async fn console_output(
     state: &ComputeState,
     i: &ferrostack_store::server::Instance,
-    args: &Value,
+    args: &ConsoleOutput,
 ) -> ComputeResult<Response> {
-    let lines = match args.get("length") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => s.parse::<i64>().ok(),
-        Some(other) => return Err(invalid("length", other, "is not of type 'integer'")),
-    };
-    if lines.is_some_and(|n| n < -1) {
-        return Err(invalid(
-            "length",
-            &args["length"],
-            "is less than the minimum of -1",
-        ));
-    }
+    let lines = args.lines()?;
     let Some(host) = i
         .host
         .clone()

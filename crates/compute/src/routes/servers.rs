@@ -1,8 +1,11 @@
 //! `/v2.1/servers`: create, list (brief and detail), show, update and
-//! delete. The body of a create is validated here, in Nova's words; the
-//! steps that follow are in [`crate::servers::lifecycle`].
+//! delete. The bodies of create and update are types in
+//! [`ferrostack_compute_types::server`], which word their refusals as Nova
+//! does; here they are checked in Nova's order, between the lookups they
+//! lead to (flavor, image, key pair, zone, group). The steps that follow
+//! are in [`crate::servers::lifecycle`].
 
-use super::{invalid, Caller, QueryPairs};
+use super::{Caller, QueryPairs};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::servers::lifecycle::{self, BootRequest};
@@ -11,6 +14,10 @@ use crate::ComputeState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrostack_common::request_id::RequestId;
+use ferrostack_compute_types::body;
+use ferrostack_compute_types::server::{
+    ref_id, CreateServerBody, Networks, ServerChanges, ServerCreate, UpdateServerBody,
+};
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_policy::AuthContext;
 use ferrostack_store::image::Image;
@@ -20,82 +27,10 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Most servers one request may create (Nova has no fixed bound; quota
-/// decides, but a body asking for millions is refused up front).
-const MAX_COUNT: u64 = 1000;
-
-fn string_field(
-    body: &Map<String, Value>,
-    field: &str,
-    max: usize,
-) -> ComputeResult<Option<String>> {
-    match body.get(field) {
-        None => Ok(None),
-        Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s.clone())),
-        Some(v @ Value::String(_)) => Err(invalid(field, v, &format!("is too long (max {max})"))),
-        Some(v) => Err(invalid(
-            field,
-            v,
-            &format!("{} is not of type 'string'", super::python_repr(v)),
-        )),
-    }
-}
-
-fn count_field(body: &Map<String, Value>, field: &str) -> ComputeResult<Option<u64>> {
-    let Some(v) = body.get(field) else {
-        return Ok(None);
-    };
-    let n = match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.parse::<u64>().ok(),
-        _ => None,
-    };
-    match n {
-        Some(n) if (1..=MAX_COUNT).contains(&n) => Ok(Some(n)),
-        _ => Err(invalid(field, v, "must be an integer between 1 and 1000")),
-    }
-}
-
-/// The id at the end of an `imageRef`/`flavorRef`, which may be a URL.
-fn ref_id(raw: &str) -> &str {
-    raw.trim_end_matches('/').rsplit('/').next().unwrap_or(raw)
-}
-
-fn metadata_field(body: &Map<String, Value>) -> ComputeResult<BTreeMap<String, String>> {
-    let Some(v) = body.get("metadata") else {
-        return Ok(BTreeMap::new());
-    };
-    parse_metadata(v)
-}
-
-/// Nova's metadata rules: string keys of 1-255 and values of 0-255.
+/// Nova's metadata rules (see [`body::metadata`]), for the actions and
+/// metadata routes that still read it from a `Value`.
 pub fn parse_metadata(v: &Value) -> ComputeResult<BTreeMap<String, String>> {
-    let Some(m) = v.as_object() else {
-        return Err(invalid("metadata", v, "is not of type 'object'"));
-    };
-    let mut out = BTreeMap::new();
-    for (k, val) in m {
-        if k.is_empty() || k.chars().count() > 255 {
-            return Err(invalid("metadata", v, "keys must be 1 to 255 characters"));
-        }
-        let Some(s) = val.as_str() else {
-            return Err(invalid(
-                &format!("metadata/{k}"),
-                val,
-                &format!("{} is not of type 'string'", super::python_repr(val)),
-            ));
-        };
-        if s.chars().count() > 255 {
-            return Err(invalid(&format!("metadata/{k}"), val, "is too long"));
-        }
-        out.insert(k.clone(), s.to_string());
-    }
-    if out.len() > 128 {
-        return Err(ComputeError::Forbidden(
-            "Quota exceeded, too many metadata items.".into(),
-        ));
-    }
-    Ok(out)
+    Ok(body::metadata(v)?)
 }
 
 /// May `caller`'s project boot `image`?
@@ -157,95 +92,54 @@ pub fn bootable_image(
     Ok(image)
 }
 
-fn networks_check(v: ApiVersion, server: &Map<String, Value>) -> ComputeResult<()> {
-    match server.get("networks") {
-        None if v.at_least(37) => Err(invalid(
-            "server",
-            &Value::Object(server.clone()),
-            "'networks' is a required property",
-        )),
-        None => Ok(()),
-        Some(Value::String(s)) if s == "none" => Ok(()),
-        Some(Value::String(s)) if s == "auto" => Err(ComputeError::BadRequest(
+fn networks_check(
+    v: ApiVersion,
+    server: &ServerCreate,
+    sent: &Map<String, Value>,
+) -> ComputeResult<()> {
+    match server.networks(v, sent)? {
+        Networks::Unspecified | Networks::None => Ok(()),
+        Networks::Auto => Err(ComputeError::BadRequest(
             "Networks are not available yet in this cloud: ferrostack has no network service \
              to allocate one from. Boot with networks 'none' (openstack server create --nic none)."
                 .into(),
         )),
-        Some(Value::Array(a)) if a.is_empty() => Ok(()),
-        Some(Value::Array(_)) => Err(ComputeError::BadRequest(
+        Networks::Requested(a) if a.is_empty() => Ok(()),
+        Networks::Requested(_) => Err(ComputeError::BadRequest(
             "Networks are not available yet in this cloud: ferrostack has no network service, \
              so no network, port or fixed IP can be attached. Boot with networks 'none'."
                 .into(),
         )),
-        Some(other) => Err(invalid(
-            "networks",
-            other,
-            "is not valid under any of the given schemas",
-        )),
     }
 }
 
-fn check_block_devices(server: &Map<String, Value>, image_ref: &str) -> ComputeResult<()> {
-    let Some(bdms) = server.get("block_device_mapping_v2") else {
+fn check_block_devices(server: &ServerCreate, image_ref: &str) -> ComputeResult<()> {
+    let Some(bdms) = server.block_devices()? else {
         return Ok(());
     };
-    let Some(list) = bdms.as_array() else {
-        return Err(invalid(
-            "block_device_mapping_v2",
-            bdms,
-            "is not of type 'array'",
-        ));
-    };
-    for bdm in list {
-        let source = bdm.get("source_type").and_then(Value::as_str).unwrap_or("");
-        let dest = bdm
-            .get("destination_type")
-            .and_then(Value::as_str)
-            .unwrap_or("local");
-        let uuid = bdm.get("uuid").and_then(Value::as_str).unwrap_or("");
-        let boot = bdm
-            .get("boot_index")
-            .map(|b| b.to_string())
-            .unwrap_or_default();
-        let image_root =
-            source == "image" && dest == "local" && (uuid.is_empty() || uuid == image_ref);
-        if !(image_root && (boot == "0" || boot == "\"0\"")) {
-            return Err(ComputeError::BadRequest(
-                "Block device mappings other than the image as the local root disk need volumes, \
-                 which ferrostack does not serve yet."
-                    .into(),
-            ));
-        }
+    if bdms.iter().all(|bdm| bdm.is_image_root(image_ref)) {
+        return Ok(());
     }
-    Ok(())
+    Err(ComputeError::BadRequest(
+        "Block device mappings other than the image as the local root disk need volumes, \
+         which ferrostack does not serve yet."
+            .into(),
+    ))
 }
 
+/// Check a create in the order Nova does, the body's own rules (in
+/// [`ServerCreate`]) between the lookups they lead to.
 fn parse_create(
     state: &ComputeState,
     caller: &AuthContext,
     v: ApiVersion,
-    body: &Value,
+    body: &CreateServerBody,
     request_id: &str,
 ) -> ComputeResult<BootRequest> {
-    let Some(server) = body.get("server").and_then(Value::as_object) else {
-        return Err(invalid("server", body, "'server' is a required property"));
-    };
-    let name = string_field(server, "name", 255)?
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| {
-            invalid(
-                "name",
-                server.get("name").unwrap_or(&Value::Null),
-                "is required and must not be blank",
-            )
-        })?;
-    networks_check(v, server)?;
-    let image_ref = server
-        .get("imageRef")
-        .and_then(Value::as_str)
-        .map(ref_id)
-        .unwrap_or("")
-        .to_string();
+    let (server, sent) = body.required()?;
+    let name = server.name()?;
+    networks_check(v, server, sent)?;
+    let image_ref = server.image_id().to_string();
     check_block_devices(server, &image_ref)?;
     if image_ref.is_empty() {
         return Err(ComputeError::BadRequest(
@@ -254,20 +148,7 @@ fn parse_create(
                 .into(),
         ));
     }
-    let flavor_ref = server
-        .get("flavorRef")
-        .and_then(|f| match f {
-            Value::String(s) => Some(ref_id(s).to_string()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            invalid(
-                "server",
-                &Value::Object(server.clone()),
-                "'flavorRef' is a required property",
-            )
-        })?;
+    let flavor_ref = server.flavor_id(sent)?;
     let flavor = match state.compute.get_flavor(&flavor_ref)? {
         Some(f) if super::flavors::visible(&f, caller) => f,
         _ => {
@@ -282,7 +163,7 @@ fn parse_create(
         )));
     }
     let image = bootable_image(state, caller, &image_ref, flavor.memory_mb, flavor.root_gb)?;
-    let key = match string_field(server, "key_name", 255)? {
+    let key = match server.key_name()? {
         None => None,
         Some(k) => Some(
             state
@@ -293,29 +174,9 @@ fn parse_create(
                 })?,
         ),
     };
-    let user_data = match server.get("user_data") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => {
-            use base64::Engine;
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(s)
-                .map_err(|_| invalid("user_data", &json!(s), "is not a 'base64'"))?;
-            if decoded.len() > 65535 {
-                return Err(invalid("user_data", &json!("..."), "is too long"));
-            }
-            Some(s.clone())
-        }
-        Some(other) => return Err(invalid("user_data", other, "is not of type 'string'")),
-    };
-    let config_drive = match server.get("config_drive") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => {
-            matches!(s.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on")
-        }
-        Some(other) => return Err(invalid("config_drive", other, "is not valid")),
-    };
-    let (mut zone, mut forced_host) = (string_field(server, "availability_zone", 255)?, None);
+    let user_data = server.user_data()?;
+    let config_drive = server.config_drive()?;
+    let (mut zone, mut forced_host) = (server.availability_zone()?, None);
     if let Some(z) = zone.clone() {
         if let Some((z_name, host)) = z.split_once(':') {
             if !caller.is_admin() {
@@ -340,28 +201,17 @@ fn parse_create(
             ));
         }
     }
-    if v.at_least(74) {
-        if let Some(h) = string_field(server, "host", 255)? {
-            if !caller.is_admin() {
-                return Err(ComputeError::Forbidden(
-                    "Policy doesn't allow compute:servers:create:requested_destination to be performed."
-                        .into(),
-                ));
-            }
-            forced_host = Some(h);
+    if let Some(h) = server.host(v)? {
+        if !caller.is_admin() {
+            return Err(ComputeError::Forbidden(
+                "Policy doesn't allow compute:servers:create:requested_destination to be performed."
+                    .into(),
+            ));
         }
+        forced_host = Some(h);
     }
-    let min_count = count_field(server, "min_count")?.unwrap_or(1);
-    let max_count = count_field(server, "max_count")?.unwrap_or(min_count);
-    if max_count < min_count {
-        return Err(ComputeError::BadRequest(
-            "min_count must be <= max_count".into(),
-        ));
-    }
-    let hints = body
-        .get("os:scheduler_hints")
-        .or_else(|| body.get("OS-SCH-HNT:scheduler_hints"));
-    let group = match hints.and_then(|h| h.get("group")).and_then(Value::as_str) {
+    let (min_count, max_count) = server.counts()?;
+    let group = match body.group_hint() {
         None => None,
         Some(g) => match state.servers.get_group(g)? {
             Some(group)
@@ -376,36 +226,10 @@ fn parse_create(
             }
         },
     };
-    let description = if v.at_least(19) {
-        match server.get("description") {
-            None | Some(Value::Null) => None,
-            Some(_) => string_field(server, "description", 255)?,
-        }
-    } else {
-        None
-    };
-    let tags = match server.get("tags") {
-        Some(Value::Array(a)) if v.at_least(52) => a
-            .iter()
-            .map(|t| {
-                t.as_str()
-                    .filter(|s| !s.is_empty() && s.len() <= 60 && !s.contains(['/', ',']))
-                    .map(str::to_string)
-                    .ok_or_else(|| invalid("tags", t, "is not a valid tag"))
-            })
-            .collect::<ComputeResult<Vec<_>>>()?,
-        _ => Vec::new(),
-    };
-    let hostname = if v.at_least(90) {
-        string_field(server, "hostname", 63)?
-    } else {
-        None
-    };
-    if v.at_least(63)
-        && server
-            .get("trusted_image_certificates")
-            .is_some_and(|c| !c.is_null())
-    {
+    let description = server.description(v)?;
+    let tags = server.tags(v)?;
+    let hostname = server.hostname(v)?;
+    if server.asks_trusted_certificates(v) {
         return Err(ComputeError::BadRequest(
             "Image signature certificate validation is not supported by ferrostack.".into(),
         ));
@@ -416,7 +240,7 @@ fn parse_create(
         flavor,
         key,
         user_data,
-        metadata: metadata_field(server)?,
+        metadata: server.metadata()?,
         config_drive,
         availability_zone: zone,
         forced_host,
@@ -424,12 +248,11 @@ fn parse_create(
         max_count: max_count as usize,
         group,
         description,
-        access_ipv4: string_field(server, "accessIPv4", 64)?.unwrap_or_default(),
-        access_ipv6: string_field(server, "accessIPv6", 64)?.unwrap_or_default(),
+        access_ipv4: server.access_ipv4()?,
+        access_ipv6: server.access_ipv6()?,
         tags,
         hostname,
-        disk_config: string_field(server, "OS-DCF:diskConfig", 10)?
-            .unwrap_or_else(|| "MANUAL".into()),
+        disk_config: server.disk_config()?,
         request_id: request_id.to_string(),
     })
 }
@@ -440,13 +263,10 @@ pub async fn create(
     Caller(caller): Caller,
     Version(v): Version,
     RequestId(request_id): RequestId,
-    Json(body): Json<Value>,
+    Json(body): Json<CreateServerBody>,
 ) -> ComputeResult<Response> {
     let req = parse_create(&state, &caller, v, &body, &request_id)?;
-    let return_reservation = body
-        .get("server")
-        .and_then(|s| s.get("return_reservation_id"))
-        .is_some_and(|r| r == &json!(true) || r == &json!("True") || r == &json!("true"));
+    let return_reservation = body.required()?.0.returns_reservation_id();
     let created = lifecycle::create(&state, &caller, &req)?;
     let Some(first) = created.first() else {
         return Err(ComputeError::Internal("no server created".into()));
@@ -738,37 +558,18 @@ pub async fn update(
     Caller(caller): Caller,
     Version(v): Version,
     Path(id): Path<String>,
-    Json(body): Json<Value>,
+    Json(body): Json<UpdateServerBody>,
 ) -> ComputeResult<axum::Json<Value>> {
     let i = servers::find(&state, &caller, &id, false)?;
     crate::servers::actions::check_lock(&caller, &i)?;
-    let Some(server) = body.get("server").and_then(Value::as_object) else {
-        return Err(invalid("server", &body, "'server' is a required property"));
-    };
-    let mut allowed = vec!["name", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig"];
-    if v.at_least(19) {
-        allowed.push("description");
-    }
-    if v.at_least(90) {
-        allowed.push("hostname");
-    }
-    if let Some(k) = server.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ComputeError::BadRequest(format!(
-            "Invalid input for field/attribute server. Additional properties are not allowed ('{k}' was unexpected)"
-        )));
-    }
-    let name = string_field(server, "name", 255)?;
-    if name.as_deref().is_some_and(|n| n.trim().is_empty()) {
-        return Err(invalid("name", &json!(name), "must not be blank"));
-    }
-    let ipv4 = string_field(server, "accessIPv4", 64)?;
-    let ipv6 = string_field(server, "accessIPv6", 64)?;
-    let description = match server.get("description") {
-        Some(Value::Null) => Some(None),
-        Some(_) => Some(string_field(server, "description", 255)?),
-        None => None,
-    };
-    let hostname = string_field(server, "hostname", 63)?;
+    let (server, sent) = body.required()?;
+    let ServerChanges {
+        name,
+        access_ipv4: ipv4,
+        access_ipv6: ipv6,
+        description,
+        hostname,
+    } = server.changes(v, sent)?;
     let updated = state
         .servers
         .modify_instance(&i.uuid, &mut |row| {

@@ -266,18 +266,11 @@ pub fn rebuild(
     v: ferrostack_compute_types::ApiVersion,
     i: &Instance,
     request_id: &str,
-    args: &serde_json::Value,
+    args: &ferrostack_compute_types::server_action::Rebuild,
 ) -> ComputeResult<Instance> {
-    use serde_json::Value;
     check_lock(caller, i)?;
     let d = doc(i)?;
-    let image_ref = args
-        .get("imageRef")
-        .and_then(Value::as_str)
-        .map(|r| r.rsplit('/').next().unwrap_or(r).to_string())
-        .ok_or_else(|| {
-            crate::routes::invalid("rebuild", args, "'imageRef' is a required property")
-        })?;
+    let image_ref = args.image_id()?;
     let image = crate::routes::servers::bootable_image(
         state,
         caller,
@@ -286,58 +279,19 @@ pub fn rebuild(
         d.flavor.disk,
     )?;
     let format = super::lifecycle::base_format(&image)?;
-    let name = match args.get("name") {
+    let name = args.name()?;
+    let metadata = args.metadata()?;
+    let key = match args.key_name(v)? {
         None => None,
-        Some(Value::String(n)) if !n.trim().is_empty() && n.chars().count() <= 255 => {
-            Some(n.clone())
-        }
-        Some(other) => return Err(crate::routes::invalid("name", other, "is not a valid name")),
+        Some(None) => Some(None),
+        Some(Some(k)) => Some(Some(
+            state
+                .compute
+                .get_key_pair(&caller.user_id, &k)?
+                .ok_or_else(|| ComputeError::BadRequest("Invalid key_name provided.".into()))?,
+        )),
     };
-    let metadata = match args.get("metadata") {
-        None => None,
-        Some(m) => Some(crate::routes::servers::parse_metadata(m)?),
-    };
-    let key = if v.at_least(54) {
-        match args.get("key_name") {
-            None => None,
-            Some(Value::Null) => Some(None),
-            Some(Value::String(k)) => Some(Some(
-                state
-                    .compute
-                    .get_key_pair(&caller.user_id, k)?
-                    .ok_or_else(|| ComputeError::BadRequest("Invalid key_name provided.".into()))?,
-            )),
-            Some(other) => {
-                return Err(crate::routes::invalid("key_name", other, "is not a string"))
-            }
-        }
-    } else {
-        None
-    };
-    let user_data = if v.at_least(57) {
-        match args.get("user_data") {
-            None => None,
-            Some(Value::Null) => Some(None),
-            Some(Value::String(s)) => {
-                use base64::Engine;
-                base64::engine::general_purpose::STANDARD
-                    .decode(s)
-                    .map_err(|_| {
-                        crate::routes::invalid("user_data", &args["user_data"], "is not a 'base64'")
-                    })?;
-                Some(Some(s.clone()))
-            }
-            Some(other) => {
-                return Err(crate::routes::invalid(
-                    "user_data",
-                    other,
-                    "is not a string",
-                ))
-            }
-        }
-    } else {
-        None
-    };
+    let user_data = args.user_data(v)?;
     let request = request_id.to_string();
     let from = [vm::ACTIVE, vm::STOPPED, vm::ERROR];
     let updated = state

@@ -17,13 +17,13 @@ use super::{
 use crate::error::{ComputeError, ComputeResult};
 use crate::hostlink::{resize_consumer, resize_delta};
 use crate::ComputeState;
+use ferrostack_compute_types::server_action::Resize;
 use ferrostack_host_contract::{DesiredPower, ResizeDesire};
 use ferrostack_policy::AuthContext;
 use ferrostack_quota::COMPUTE;
 use ferrostack_store::placement::Allocation;
 use ferrostack_store::server::Instance;
 use ferrostack_store::StoreError;
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// `resize`.
@@ -32,20 +32,10 @@ pub fn resize(
     caller: &AuthContext,
     i: &Instance,
     request_id: &str,
-    args: &Value,
+    args: &Resize,
 ) -> ComputeResult<Instance> {
     super::actions::check_lock(caller, i)?;
-    let flavor_ref = match args.get("flavorRef") {
-        Some(Value::String(s)) => s.rsplit('/').next().unwrap_or(s).to_string(),
-        Some(Value::Number(n)) => n.to_string(),
-        other => {
-            return Err(crate::routes::invalid(
-                "flavorRef",
-                other.unwrap_or(&Value::Null),
-                "'flavorRef' is a required property",
-            ))
-        }
-    };
+    let flavor_ref = args.flavor_id()?;
     let new = match state.compute.get_flavor(&flavor_ref)? {
         Some(f) if crate::routes::flavors::visible(&f, caller) => FlavorSnapshot::from(&f),
         _ => {

@@ -13,13 +13,14 @@ use crate::error::{ComputeError, ComputeResult};
 use crate::ComputeState;
 use axum::response::{IntoResponse, Response};
 use ferrostack_common::time::now_micros;
+use ferrostack_compute_types::server_action::CreateImage;
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_host_contract::SnapshotRequest;
 use ferrostack_policy::AuthContext;
 use ferrostack_store::image::Image;
 use ferrostack_store::server::Instance;
 use http::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeMap;
 
 /// `createImage`.
@@ -29,25 +30,11 @@ pub async fn create_image(
     v: ApiVersion,
     i: &Instance,
     request_id: &str,
-    args: &Value,
+    args: &CreateImage,
 ) -> ComputeResult<Response> {
     super::actions::check_lock(caller, i)?;
-    let name = args
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|n| !n.trim().is_empty() && n.chars().count() <= 255)
-        .ok_or_else(|| {
-            super::super::routes::invalid(
-                "name",
-                args.get("name").unwrap_or(&Value::Null),
-                "is required: a string of 1 to 255 characters",
-            )
-        })?
-        .to_string();
-    let extra = match args.get("metadata") {
-        None | Some(Value::Null) => BTreeMap::new(),
-        Some(m) => crate::routes::servers::parse_metadata(m)?,
-    };
+    let name = args.name()?;
+    let extra = args.metadata()?;
     let allowed = [vm::ACTIVE, vm::STOPPED, vm::PAUSED, vm::SUSPENDED];
     if i.task_state.is_some() || !allowed.contains(&i.vm_state.as_str()) {
         return Err(conflict_state(&i.uuid, "createImage", i));
