@@ -22,10 +22,12 @@
 
 mod context;
 mod enforce;
+pub mod table;
 pub mod unbuilt;
 
 pub use context::{AuthContext, Denial, RoleRef, Scope};
 pub use enforce::{
     enforce, ErrorRenderer, PolicyState, RoutePolicy, Rule, TokenValidator, ValidateError,
 };
+pub use table::add_routes;
 pub use unbuilt::{unbuilt_route, UNBUILT};
