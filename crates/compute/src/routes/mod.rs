@@ -2,7 +2,6 @@
 //! query string, Nova-style body validation, and which project a
 //! `{project_id}` in the URL means for this caller.
 
-pub mod admin;
 pub mod availability_zones;
 pub mod extra_specs;
 pub mod flavor_access;
@@ -17,7 +16,6 @@ pub mod server_actions;
 pub mod server_groups;
 pub mod servers;
 pub mod services;
-pub mod unbuilt;
 pub mod versions;
 
 use crate::error::{ComputeError, ComputeResult};
