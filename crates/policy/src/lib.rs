@@ -2,7 +2,8 @@
 //! the [`Rule`] each route requires, and the middleware that enforces it.
 //!
 //! Each service declares one table, `&[RoutePolicy]`, naming the rule of
-//! every route it serves. [`enforce`] looks the matched route up in that
+//! every route it serves; [`route_table!`] makes it from the same rows as
+//! the service's router, so a route cannot exist without a rule. [`enforce`] looks the matched route up in that
 //! table, validates the `X-Auth-Token` through a [`TokenValidator`], and
 //! either rejects the request (401 without a valid token, 403 without the
 //! role) or hands the handler an [`AuthContext`]. A route missing from the
@@ -30,4 +31,4 @@ pub use enforce::{
     enforce, ErrorRenderer, PolicyState, RoutePolicy, Rule, TokenValidator, ValidateError,
 };
 pub use table::add_routes;
-pub use unbuilt::{unbuilt_route, UNBUILT};
+pub use unbuilt::UNBUILT;
