@@ -201,7 +201,10 @@ pub mod policy {
                 .get(Admin, by_route::project_group::check)
                 .delete(Admin, by_route::project_group::revoke)
         )
-        .route("/v3/domains/{domain_id}/users/{user_id}/roles", get(Admin, by_route::domain_user::list))
+        .route(
+            "/v3/domains/{domain_id}/users/{user_id}/roles",
+            get(Admin, by_route::domain_user::list)
+        )
         .route(
             "/v3/domains/{domain_id}/users/{user_id}/roles/{role_id}",
             put(Admin, by_route::domain_user::grant)

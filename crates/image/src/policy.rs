@@ -88,13 +88,56 @@ ferrostack_policy::route_table! {
     .route("/v2/schemas/metadefs/tags", get(A, unbuilt))
     .route("/v2/metadefs/resource_types", get(A, unbuilt))
     .route("/v2/metadefs/namespaces", get(A, unbuilt).post(A, unbuilt))
-    .route("/v2/metadefs/namespaces/{namespace_name}", get(A, unbuilt).put(A, unbuilt).delete(A, unbuilt))
-    .route("/v2/metadefs/namespaces/{namespace_name}/objects", get(A, unbuilt).post(A, unbuilt).delete(A, unbuilt))
-    .route("/v2/metadefs/namespaces/{namespace_name}/objects/{object_name}", get(A, unbuilt).put(A, unbuilt).delete(A, unbuilt))
-    .route("/v2/metadefs/namespaces/{namespace_name}/properties", get(A, unbuilt).post(A, unbuilt).delete(A, unbuilt))
-    .route("/v2/metadefs/namespaces/{namespace_name}/properties/{property_name}", get(A, unbuilt).put(A, unbuilt).delete(A, unbuilt))
-    .route("/v2/metadefs/namespaces/{namespace_name}/resource_types", get(A, unbuilt).post(A, unbuilt))
-    .route("/v2/metadefs/namespaces/{namespace_name}/resource_types/{resource_type}", delete(A, unbuilt))
-    .route("/v2/metadefs/namespaces/{namespace_name}/tags", get(A, unbuilt).post(A, unbuilt).delete(A, unbuilt))
-    .route("/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}", get(A, unbuilt).post(A, unbuilt).put(A, unbuilt).delete(A, unbuilt))
+    .route(
+        "/v2/metadefs/namespaces/{namespace_name}",
+        get(A, unbuilt)
+            .put(A, unbuilt)
+            .delete(A, unbuilt)
+    )
+    .route(
+        "/v2/metadefs/namespaces/{namespace_name}/objects",
+        get(A, unbuilt)
+            .post(A, unbuilt)
+            .delete(A, unbuilt)
+    )
+    .route(
+        "/v2/metadefs/namespaces/{namespace_name}/objects/{object_name}",
+        get(A, unbuilt)
+            .put(A, unbuilt)
+            .delete(A, unbuilt)
+    )
+    .route(
+        "/v2/metadefs/namespaces/{namespace_name}/properties",
+        get(A, unbuilt)
+            .post(A, unbuilt)
+            .delete(A, unbuilt)
+    )
+    .route(
+        "/v2/metadefs/namespaces/{namespace_name}/properties/{property_name}",
+        get(A, unbuilt)
+            .put(A, unbuilt)
+            .delete(A, unbuilt)
+    )
+    .route(
+        "/v2/metadefs/namespaces/{namespace_name}/resource_types",
+        get(A, unbuilt)
+            .post(A, unbuilt)
+    )
+    .route(
+        "/v2/metadefs/namespaces/{namespace_name}/resource_types/{resource_type}",
+        delete(A, unbuilt)
+    )
+    .route(
+        "/v2/metadefs/namespaces/{namespace_name}/tags",
+        get(A, unbuilt)
+            .post(A, unbuilt)
+            .delete(A, unbuilt)
+    )
+    .route(
+        "/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}",
+        get(A, unbuilt)
+            .post(A, unbuilt)
+            .put(A, unbuilt)
+            .delete(A, unbuilt)
+    )
 }
