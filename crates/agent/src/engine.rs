@@ -1155,18 +1155,7 @@ fn instance_id(key: &ObjectKey) -> Option<Uuid> {
     Uuid::parse_str(&key.id).ok()
 }
 
-/// An error and its sources, `: `-separated (each message never repeats
-/// its source, so this prints every cause once).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+use ferrostack_host_contract::wire::error_chain as chain;
 
 #[cfg(test)]
 mod tests {

@@ -7,8 +7,9 @@
 //! [`servers`]), server groups, `os-services`, `os-hypervisors`,
 //! availability zones and instance actions, at every microversion from
 //! 2.1 to [`microversion::MAX`]. Every other Nova v2.1 route is
-//! registered and answers 501 `notImplemented` after authentication (see
-//! [`policy`]); paths Nova does not have answer 404 `itemNotFound`.
+//! registered and answers 501 `notImplemented` after authentication;
+//! routes, rules and handlers are one table, [`policy`]; paths Nova does
+//! not have answer 404 `itemNotFound`.
 //!
 //! A request passes, in order: the request-id layer, the policy layer
 //! (401/403 from [`policy::RULES`]), the microversion layer (400/406, and
@@ -31,7 +32,6 @@ pub mod servers;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use error::ComputeError;
 use ferrostack_policy::{PolicyState, TokenValidator};
@@ -42,10 +42,6 @@ use ferrostack_store::operation::OperationStore;
 use ferrostack_store::placement::PlacementStore;
 use ferrostack_store::server::ServerStore;
 use http::StatusCode;
-use routes::{
-    extra_specs, flavor_access, flavors, keypairs, limits, quota_classes, quota_sets,
-    server_actions, servers as server_routes, unbuilt, versions,
-};
 use std::sync::Arc;
 
 /// Largest request body the compute API accepts.
@@ -149,100 +145,18 @@ pub fn router(config: ComputeConfig) -> Router {
         errors: Arc::new(error::NovaErrors),
     };
     let state = Arc::new(ComputeState::new(config));
-    let built = Router::new()
-        .route("/v2.1", get(versions::v2_1))
-        .route("/v2.1/", get(versions::v2_1))
-        .route(
-            "/v2.1/os-quota-sets/{project_id}",
-            get(quota_sets::show)
-                .put(quota_sets::update)
-                .delete(quota_sets::delete),
-        )
-        .route(
-            "/v2.1/os-quota-sets/{project_id}/defaults",
-            get(quota_sets::defaults),
-        )
-        .route(
-            "/v2.1/os-quota-sets/{project_id}/detail",
-            get(quota_sets::detail),
-        )
-        .route(
-            "/v2.1/os-quota-class-sets/{id}",
-            get(quota_classes::show).put(quota_classes::update),
-        )
-        .route("/v2.1/limits", get(limits::show))
-        .route("/v2.1/flavors", get(flavors::list).post(flavors::create))
-        .route("/v2.1/flavors/detail", get(flavors::list_detail))
-        .route(
-            "/v2.1/flavors/{flavor_id}",
-            get(flavors::show)
-                .put(flavors::update)
-                .delete(flavors::delete),
-        )
-        .route(
-            "/v2.1/flavors/{flavor_id}/action",
-            post(flavor_access::action),
-        )
-        .route(
-            "/v2.1/flavors/{flavor_id}/os-flavor-access",
-            get(flavor_access::list),
-        )
-        .route(
-            "/v2.1/flavors/{flavor_id}/os-extra_specs",
-            get(extra_specs::list).post(extra_specs::create),
-        )
-        .route(
-            "/v2.1/os-keypairs",
-            get(keypairs::list).post(keypairs::create),
-        )
-        .route(
-            "/v2.1/os-keypairs/{keypair_name}",
-            get(keypairs::show).delete(keypairs::delete),
-        )
-        .route(
-            "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
-            get(extra_specs::show)
-                .put(extra_specs::update)
-                .delete(extra_specs::delete),
-        )
-        .route(
-            "/v2.1/servers",
-            get(server_routes::list).post(server_routes::create),
-        )
-        .route("/v2.1/servers/detail", get(server_routes::list_detail))
-        .route(
-            "/v2.1/servers/{server_id}",
-            get(server_routes::show)
-                .put(server_routes::update)
-                .delete(server_routes::delete),
-        )
-        .route(
-            "/v2.1/servers/{server_id}/action",
-            post(server_actions::action),
-        )
-        .route(
-            "/v2.1/servers/{server_id}/metadata",
-            get(server_actions::metadata_list)
-                .put(server_actions::metadata_replace)
-                .post(server_actions::metadata_merge),
-        )
-        .route(
-            "/v2.1/servers/{server_id}/metadata/{key}",
-            get(server_actions::metadata_show)
-                .put(server_actions::metadata_put)
-                .delete(server_actions::metadata_delete),
-        )
-        .route("/v2.1/servers/{server_id}/ips", get(server_actions::ips));
-    let built = routes::admin::add_admin_routes(built);
-    let versioned = unbuilt::add(built).route_layer(axum::middleware::from_fn(microversion::layer));
-    let nova = Router::new()
-        .route("/", get(versions::root))
-        .merge(versioned)
-        .route_layer(axum::middleware::from_fn_with_state(
-            policy,
-            ferrostack_policy::enforce,
-        ))
-        .with_state(state);
+    // Every path but `/` negotiates a microversion.
+    let versioned =
+        ferrostack_policy::add_routes(Router::new(), policy::RULES, policy::handlers, |p| p != "/")
+            .route_layer(axum::middleware::from_fn(microversion::layer));
+    let nova =
+        ferrostack_policy::add_routes(Router::new(), policy::RULES, policy::handlers, |p| p == "/")
+            .merge(versioned)
+            .route_layer(axum::middleware::from_fn_with_state(
+                policy,
+                ferrostack_policy::enforce,
+            ))
+            .with_state(state);
     nova.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

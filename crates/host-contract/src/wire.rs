@@ -24,19 +24,9 @@ pub const DEFAULT_CONSOLE_BYTES: usize = 64 * 1024;
 /// The most console bytes an agent returns at once.
 pub const MAX_CONSOLE_BYTES: usize = 1024 * 1024;
 
-/// An error and its sources, on one line (a TLS failure's reason is
-/// several sources deep in a reqwest error). Each message never repeats
-/// its source, so this prints every cause once.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+/// An error and its sources on one line (a TLS failure's reason is
+/// several sources deep in a reqwest error): the one `error_chain`.
+pub use ferrostack_common::error::error_chain;
 
 /// `POST /hosts/{host}/register`: an agent announces itself (and, sent
 /// again every few seconds, its heartbeat).

@@ -1,39 +1,33 @@
 //! Keystone's error shape for every failure the identity service returns.
+//!
+//! The enum's plumbing (statuses, logging a 500's cause chain, the JSON
+//! body rejection and extractor) is `ferrostack_common::service_error!`;
+//! this file keeps Keystone's renderer (with its `WWW-Authenticate` on
+//! 401) and the store-error mapping in Keystone's words.
 
-use axum::extract::rejection::JsonRejection;
 use axum::response::{IntoResponse, Response};
+use ferrostack_common::error::ErrorShape;
 use ferrostack_identity_types::error::{ErrorBody, ErrorDetail};
-use ferrostack_policy::{Denial, ErrorRenderer};
+use ferrostack_policy::Denial;
 use ferrostack_store::StoreError;
 use http::StatusCode;
 
-/// An identity API error. The message is safe to show the client.
-#[derive(Debug, thiserror::Error)]
-pub enum IdentityError {
-    /// 400.
-    #[error("{0}")]
-    BadRequest(String),
-    /// 401. Deliberately vague: never says which part of the credentials was wrong.
-    #[error("{0}")]
-    Unauthorized(String),
-    /// 403.
-    #[error("{0}")]
-    Forbidden(String),
-    /// 404.
-    #[error("{0}")]
-    NotFound(String),
-    /// 409.
-    #[error("{0}")]
-    Conflict(String),
-    /// 413 / 415 and other statuses from body parsing.
-    #[error("{1}")]
-    Status(StatusCode, String),
-    /// 501: the route exists in Keystone's API but ferrostack does not serve it yet.
-    #[error("{0}")]
-    NotImplemented(String),
-    /// 500: logged with its cause, shown to the client as a generic message.
-    #[error("internal error")]
-    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+ferrostack_common::service_error! {
+    /// An identity API error. The message is safe to show the client.
+    pub enum IdentityError, shape KeystoneErrors {
+        /// 400.
+        BadRequest => BAD_REQUEST,
+        /// 401. Deliberately vague: never says which part of the credentials was wrong.
+        Unauthorized => UNAUTHORIZED,
+        /// 403.
+        Forbidden => FORBIDDEN,
+        /// 404.
+        NotFound => NOT_FOUND,
+        /// 409.
+        Conflict => CONFLICT,
+        /// 501: the route exists in Keystone's API but ferrostack does not serve it yet.
+        NotImplemented => NOT_IMPLEMENTED,
+    }
 }
 
 /// Result alias for identity handlers.
@@ -62,19 +56,6 @@ impl IdentityError {
             Denial::Forbidden => Self::forbidden(),
         }
     }
-
-    fn status(&self) -> StatusCode {
-        match self {
-            IdentityError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            IdentityError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            IdentityError::Forbidden(_) => StatusCode::FORBIDDEN,
-            IdentityError::NotFound(_) => StatusCode::NOT_FOUND,
-            IdentityError::Conflict(_) => StatusCode::CONFLICT,
-            IdentityError::Status(s, _) => *s,
-            IdentityError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            IdentityError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
 }
 
 impl From<StoreError> for IdentityError {
@@ -83,15 +64,8 @@ impl From<StoreError> for IdentityError {
             StoreError::NotFound { kind, id } => IdentityError::not_found(kind, &id),
             StoreError::Conflict(m) => IdentityError::Conflict(m),
             StoreError::Invalid(m) => IdentityError::BadRequest(m),
-            other => IdentityError::Internal(Box::new(other)),
+            other => IdentityError::internal(&other),
         }
-    }
-}
-
-impl From<JsonRejection> for IdentityError {
-    fn from(rejection: JsonRejection) -> Self {
-        let (status, message) = ferrostack_common::json::describe_rejection(&rejection);
-        IdentityError::Status(status, message)
     }
 }
 
@@ -114,34 +88,14 @@ pub fn render(status: StatusCode, message: &str) -> Response {
     resp
 }
 
-impl IntoResponse for IdentityError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        if let IdentityError::Internal(source) = &self {
-            let mut chain = source.to_string();
-            let mut next = source.source();
-            while let Some(cause) = next {
-                chain.push_str(": ");
-                chain.push_str(&cause.to_string());
-                next = cause.source();
-            }
-            tracing::error!(error = %chain, "identity request failed");
-            return render(
-                status,
-                "An unexpected error prevented the server from fulfilling your request.",
-            );
-        }
-        render(status, &self.to_string())
-    }
-}
-
-/// The policy middleware's view of Keystone's error shape.
+/// Keystone's error shape, for handlers and the policy layer alike.
 pub struct KeystoneErrors;
 
-impl ErrorRenderer for KeystoneErrors {
-    fn render(&self, status: StatusCode, message: &str) -> Response {
+impl ErrorShape for KeystoneErrors {
+    const SERVICE: &'static str = "identity";
+    const INTERNAL_MESSAGE: &'static str =
+        "An unexpected error prevented the server from fulfilling your request.";
+    fn render(status: StatusCode, message: &str) -> Response {
         render(status, message)
     }
 }
-
-ferrostack_common::json_extractor!(IdentityError);

@@ -9,15 +9,15 @@
 //!   key repository.
 //! - [`roles`]: effective roles (groups, inheritance, implied roles).
 //! - [`bootstrap`]: the idempotent first-start setup.
-//! - [`routes`]: thin handlers, one file per resource; [`policy::RULES`]
-//!   names the rule of every route.
+//! - [`routes`]: thin handlers, one file per resource; [`policy`] is the
+//!   one table naming every route's rule and handler, from which both the
+//!   router and [`policy::RULES`] are made.
 
 pub mod bootstrap;
 pub mod catalog;
 pub mod error;
 pub mod keys;
 pub mod password;
-pub mod policy;
 pub mod roles;
 pub mod routes;
 pub mod service;
@@ -25,15 +25,9 @@ pub mod token;
 pub mod views;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
 use axum::Router;
 use error::IdentityError;
 use ferrostack_policy::PolicyState;
-use routes::roles::by_route;
-use routes::{
-    app_credentials, auth, discovery, domains, endpoints, groups, implied_roles, project_tags,
-    projects, regions, roles as role_routes, services, system_roles, users, v2,
-};
 pub use service::{Identity, IdentityConfig};
 use std::sync::Arc;
 
@@ -58,170 +52,7 @@ pub fn router(identity: Arc<Identity>) -> Router {
         validator: identity.clone(),
         errors: Arc::new(error::KeystoneErrors),
     };
-    Router::new()
-        .route("/", get(discovery::versions))
-        .route("/v3", get(discovery::version_v3))
-        .route("/v3/", get(discovery::version_v3))
-        .route(
-            "/v3/auth/tokens",
-            post(auth::issue).get(auth::validate).delete(auth::revoke),
-        )
-        .route("/v3/auth/projects", get(auth::projects))
-        .route("/v3/auth/domains", get(auth::domains))
-        .route("/v3/auth/system", get(auth::system))
-        .route("/v3/auth/catalog", get(auth::catalog))
-        .route("/v3/domains", get(domains::list).post(domains::create))
-        .route(
-            "/v3/domains/{domain_id}",
-            get(domains::show)
-                .patch(domains::update)
-                .delete(domains::delete),
-        )
-        .route("/v3/projects", get(projects::list).post(projects::create))
-        .route(
-            "/v3/projects/{project_id}",
-            get(projects::show)
-                .patch(projects::update)
-                .delete(projects::delete),
-        )
-        .route(
-            "/v3/projects/{project_id}/tags",
-            get(project_tags::list)
-                .put(project_tags::replace)
-                .delete(project_tags::clear),
-        )
-        .route(
-            "/v3/projects/{project_id}/tags/{tag}",
-            get(project_tags::check)
-                .put(project_tags::add)
-                .delete(project_tags::remove),
-        )
-        .route("/v3/users", get(users::list).post(users::create))
-        .route(
-            "/v3/users/{user_id}",
-            get(users::show).patch(users::update).delete(users::delete),
-        )
-        .route("/v3/users/{user_id}/password", post(users::change_password))
-        .route("/v3/users/{user_id}/projects", get(users::projects))
-        .route("/v3/users/{user_id}/groups", get(groups::user_groups))
-        .route(
-            "/v3/users/{user_id}/application_credentials",
-            get(app_credentials::list).post(app_credentials::create),
-        )
-        .route(
-            "/v3/users/{user_id}/application_credentials/{application_credential_id}",
-            get(app_credentials::show).delete(app_credentials::delete),
-        )
-        .route("/v3/groups", get(groups::list).post(groups::create))
-        .route(
-            "/v3/groups/{group_id}",
-            get(groups::show)
-                .patch(groups::update)
-                .delete(groups::delete),
-        )
-        .route("/v3/groups/{group_id}/users", get(groups::list_users))
-        .route(
-            "/v3/groups/{group_id}/users/{user_id}",
-            put(groups::add_user)
-                .get(groups::check_user)
-                .delete(groups::remove_user),
-        )
-        .route(
-            "/v3/roles",
-            get(role_routes::list).post(role_routes::create),
-        )
-        .route(
-            "/v3/roles/{role_id}",
-            get(role_routes::show)
-                .patch(role_routes::update)
-                .delete(role_routes::delete),
-        )
-        .route(
-            "/v3/roles/{prior_role_id}/implies",
-            get(implied_roles::list_for_role),
-        )
-        .route(
-            "/v3/roles/{prior_role_id}/implies/{implied_role_id}",
-            put(implied_roles::create)
-                .get(implied_roles::show)
-                .delete(implied_roles::delete),
-        )
-        .route("/v3/role_inferences", get(implied_roles::list_all))
-        .route("/v3/role_assignments", get(role_routes::list_assignments))
-        .route(
-            "/v3/projects/{project_id}/users/{user_id}/roles",
-            get(by_route::project_user::list),
-        )
-        .route(
-            "/v3/projects/{project_id}/users/{user_id}/roles/{role_id}",
-            put(by_route::project_user::grant)
-                .get(by_route::project_user::check)
-                .delete(by_route::project_user::revoke),
-        )
-        .route(
-            "/v3/projects/{project_id}/groups/{group_id}/roles",
-            get(by_route::project_group::list),
-        )
-        .route(
-            "/v3/projects/{project_id}/groups/{group_id}/roles/{role_id}",
-            put(by_route::project_group::grant)
-                .get(by_route::project_group::check)
-                .delete(by_route::project_group::revoke),
-        )
-        .route(
-            "/v3/domains/{domain_id}/users/{user_id}/roles",
-            get(by_route::domain_user::list),
-        )
-        .route(
-            "/v3/domains/{domain_id}/users/{user_id}/roles/{role_id}",
-            put(by_route::domain_user::grant)
-                .get(by_route::domain_user::check)
-                .delete(by_route::domain_user::revoke),
-        )
-        .route(
-            "/v3/domains/{domain_id}/groups/{group_id}/roles",
-            get(by_route::domain_group::list),
-        )
-        .route(
-            "/v3/domains/{domain_id}/groups/{group_id}/roles/{role_id}",
-            put(by_route::domain_group::grant)
-                .get(by_route::domain_group::check)
-                .delete(by_route::domain_group::revoke),
-        )
-        .route("/v3/system/users/{user_id}/roles", get(system_roles::list))
-        .route(
-            "/v3/system/users/{user_id}/roles/{role_id}",
-            put(system_roles::grant)
-                .get(system_roles::check)
-                .delete(system_roles::revoke),
-        )
-        .route("/v3/regions", get(regions::list).post(regions::create))
-        .route(
-            "/v3/regions/{region_id}",
-            get(regions::show)
-                .put(regions::create_with_id)
-                .patch(regions::update)
-                .delete(regions::delete),
-        )
-        .route("/v3/services", get(services::list).post(services::create))
-        .route(
-            "/v3/services/{service_id}",
-            get(services::show)
-                .patch(services::update)
-                .delete(services::delete),
-        )
-        .route(
-            "/v3/endpoints",
-            get(endpoints::list).post(endpoints::create),
-        )
-        .route(
-            "/v3/endpoints/{endpoint_id}",
-            get(endpoints::show)
-                .patch(endpoints::update)
-                .delete(endpoints::delete),
-        )
-        .route("/v2.0", get(v2::version))
-        .route("/v2.0/tokens", post(v2::issue))
+    ferrostack_policy::add_routes(Router::new(), policy::RULES, policy::handlers, |_| true)
         .route_layer(axum::middleware::from_fn_with_state(
             policy,
             ferrostack_policy::enforce,
@@ -234,4 +65,192 @@ pub fn router(identity: Arc<Identity>) -> Router {
             ferrostack_common::request_id::request_id_layer,
         ))
         .with_state(identity)
+}
+
+pub mod policy {
+    //! The identity API's route table: every route, the rule it needs and
+    //! its handler. The router and the policy table are both made from it.
+    //! It is written here, in the crate root, beside the router it makes.
+    //!
+    //! Rules follow Keystone's defaults as OpenStack clients meet them: the
+    //! cloud admin administers; any user may manage their own tokens, see their
+    //! own user record and projects, and change their own password; reading a
+    //! project needs a role on it. Where a rule says `Authenticated`, the
+    //! handler narrows it to "self or admin" and answers 404 to anyone else.
+
+    use crate::routes::roles::by_route;
+    use crate::routes::{
+        app_credentials, auth, discovery, domains, endpoints, groups, implied_roles, project_tags,
+        projects, regions, roles as role_routes, services, system_roles, users, v2,
+    };
+    use crate::Identity;
+    use ferrostack_policy::Rule::{Admin, Authenticated, Public};
+    use std::sync::Arc;
+
+    ferrostack_policy::route_table! {
+        /// Every identity route and its rule.
+        pub const RULES;
+        /// The handlers of a path of [`RULES`].
+        pub fn handlers for Arc<Identity>;
+        .route("/", get(Public, discovery::versions))
+        .route("/v3", get(Public, discovery::version_v3))
+        .route("/v3/", get(Public, discovery::version_v3))
+        .route(
+            "/v3/auth/tokens",
+            post(Public, auth::issue)
+                .get(Authenticated, auth::validate)
+                .delete(Authenticated, auth::revoke)
+        )
+        .route("/v3/auth/projects", get(Authenticated, auth::projects))
+        .route("/v3/auth/domains", get(Authenticated, auth::domains))
+        .route("/v3/auth/system", get(Authenticated, auth::system))
+        .route("/v3/auth/catalog", get(Authenticated, auth::catalog))
+        .route("/v3/domains", get(Admin, domains::list).post(Admin, domains::create))
+        .route(
+            "/v3/domains/{domain_id}",
+            get(Authenticated, domains::show)
+                .patch(Admin, domains::update)
+                .delete(Admin, domains::delete)
+        )
+        .route("/v3/projects", get(Admin, projects::list).post(Admin, projects::create))
+        .route(
+            "/v3/projects/{project_id}",
+            get(Authenticated, projects::show)
+                .patch(Admin, projects::update)
+                .delete(Admin, projects::delete)
+        )
+        .route(
+            "/v3/projects/{project_id}/tags",
+            get(Admin, project_tags::list)
+                .put(Admin, project_tags::replace)
+                .delete(Admin, project_tags::clear)
+        )
+        .route(
+            "/v3/projects/{project_id}/tags/{tag}",
+            get(Admin, project_tags::check)
+                .put(Admin, project_tags::add)
+                .delete(Admin, project_tags::remove)
+        )
+        .route("/v3/users", get(Admin, users::list).post(Admin, users::create))
+        .route(
+            "/v3/users/{user_id}",
+            get(Authenticated, users::show)
+                .patch(Admin, users::update)
+                .delete(Admin, users::delete)
+        )
+        .route("/v3/users/{user_id}/password", post(Public, users::change_password))
+        .route("/v3/users/{user_id}/projects", get(Authenticated, users::projects))
+        .route("/v3/users/{user_id}/groups", get(Authenticated, groups::user_groups))
+        .route(
+            "/v3/users/{user_id}/application_credentials",
+            get(Authenticated, app_credentials::list)
+                .post(Authenticated, app_credentials::create)
+        )
+        .route(
+            "/v3/users/{user_id}/application_credentials/{application_credential_id}",
+            get(Authenticated, app_credentials::show)
+                .delete(Authenticated, app_credentials::delete)
+        )
+        .route("/v3/groups", get(Admin, groups::list).post(Admin, groups::create))
+        .route(
+            "/v3/groups/{group_id}",
+            get(Admin, groups::show)
+                .patch(Admin, groups::update)
+                .delete(Admin, groups::delete)
+        )
+        .route("/v3/groups/{group_id}/users", get(Admin, groups::list_users))
+        .route(
+            "/v3/groups/{group_id}/users/{user_id}",
+            put(Admin, groups::add_user)
+                .get(Admin, groups::check_user)
+                .delete(Admin, groups::remove_user)
+        )
+        .route("/v3/roles", get(Admin, role_routes::list).post(Admin, role_routes::create))
+        .route(
+            "/v3/roles/{role_id}",
+            get(Admin, role_routes::show)
+                .patch(Admin, role_routes::update)
+                .delete(Admin, role_routes::delete)
+        )
+        .route("/v3/roles/{prior_role_id}/implies", get(Admin, implied_roles::list_for_role))
+        .route(
+            "/v3/roles/{prior_role_id}/implies/{implied_role_id}",
+            put(Admin, implied_roles::create)
+                .get(Admin, implied_roles::show)
+                .delete(Admin, implied_roles::delete)
+        )
+        .route("/v3/role_inferences", get(Admin, implied_roles::list_all))
+        .route("/v3/role_assignments", get(Authenticated, role_routes::list_assignments))
+        .route(
+            "/v3/projects/{project_id}/users/{user_id}/roles",
+            get(Admin, by_route::project_user::list)
+        )
+        .route(
+            "/v3/projects/{project_id}/users/{user_id}/roles/{role_id}",
+            put(Admin, by_route::project_user::grant)
+                .get(Admin, by_route::project_user::check)
+                .delete(Admin, by_route::project_user::revoke)
+        )
+        .route(
+            "/v3/projects/{project_id}/groups/{group_id}/roles",
+            get(Admin, by_route::project_group::list)
+        )
+        .route(
+            "/v3/projects/{project_id}/groups/{group_id}/roles/{role_id}",
+            put(Admin, by_route::project_group::grant)
+                .get(Admin, by_route::project_group::check)
+                .delete(Admin, by_route::project_group::revoke)
+        )
+        .route(
+            "/v3/domains/{domain_id}/users/{user_id}/roles",
+            get(Admin, by_route::domain_user::list)
+        )
+        .route(
+            "/v3/domains/{domain_id}/users/{user_id}/roles/{role_id}",
+            put(Admin, by_route::domain_user::grant)
+                .get(Admin, by_route::domain_user::check)
+                .delete(Admin, by_route::domain_user::revoke)
+        )
+        .route(
+            "/v3/domains/{domain_id}/groups/{group_id}/roles",
+            get(Admin, by_route::domain_group::list)
+        )
+        .route(
+            "/v3/domains/{domain_id}/groups/{group_id}/roles/{role_id}",
+            put(Admin, by_route::domain_group::grant)
+                .get(Admin, by_route::domain_group::check)
+                .delete(Admin, by_route::domain_group::revoke)
+        )
+        .route("/v3/system/users/{user_id}/roles", get(Admin, system_roles::list))
+        .route(
+            "/v3/system/users/{user_id}/roles/{role_id}",
+            put(Admin, system_roles::grant)
+                .get(Admin, system_roles::check)
+                .delete(Admin, system_roles::revoke)
+        )
+        .route("/v3/regions", get(Authenticated, regions::list).post(Admin, regions::create))
+        .route(
+            "/v3/regions/{region_id}",
+            get(Authenticated, regions::show)
+                .put(Admin, regions::create_with_id)
+                .patch(Admin, regions::update)
+                .delete(Admin, regions::delete)
+        )
+        .route("/v3/services", get(Admin, services::list).post(Admin, services::create))
+        .route(
+            "/v3/services/{service_id}",
+            get(Admin, services::show)
+                .patch(Admin, services::update)
+                .delete(Admin, services::delete)
+        )
+        .route("/v3/endpoints", get(Admin, endpoints::list).post(Admin, endpoints::create))
+        .route(
+            "/v3/endpoints/{endpoint_id}",
+            get(Admin, endpoints::show)
+                .patch(Admin, endpoints::update)
+                .delete(Admin, endpoints::delete)
+        )
+        .route("/v2.0", get(Public, v2::version))
+        .route("/v2.0/tokens", post(Public, v2::issue))
+    }
 }

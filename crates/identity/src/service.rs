@@ -139,7 +139,7 @@ impl Identity {
     /// Seal a new token for `payload`.
     pub fn seal(&self, payload: &TokenPayload) -> IdResult<String> {
         self.refresh_keys_if_rotated();
-        token::seal(&self.keys(), payload).map_err(|e| IdentityError::Internal(Box::new(e)))
+        token::seal(&self.keys(), payload).map_err(|e| IdentityError::internal(&e))
     }
 
     /// A fresh payload for `user_id` in `scope`, expiring after the configured lifetime.
@@ -171,7 +171,7 @@ impl Identity {
         }
         let payload = self.open(token_str)?;
         let ctx = self.context_for(&payload).map_err(|e| match e {
-            IdentityError::Internal(err) => ValidateError::Unavailable(err.to_string()),
+            IdentityError::Internal(err) => ValidateError::Unavailable(err),
             other => ValidateError::Invalid(other.to_string()),
         })?;
         let mut cache = self.validated.lock().unwrap_or_else(|p| p.into_inner());

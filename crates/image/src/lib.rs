@@ -5,7 +5,7 @@
 //! and download of image data; tags; members; and the image/member
 //! schemas clients fetch. Every other Glance v2 route (import, stores,
 //! cache, tasks, metadefs, ...) is registered and answers 501 after
-//! authentication (see [`policy`]); unknown paths answer 404. All errors
+//! authentication; routes, rules and handlers are one table, [`policy`]; unknown paths answer 404. All errors
 //! use Glance's body, [`error`]. The wire shapes (image and member views,
 //! lists, the error body) live in `ferrostack-image-types`, so clients and
 //! tests parse responses without depending on this crate.
@@ -35,14 +35,13 @@ pub mod policy;
 pub mod routes;
 
 use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use axum::Router;
 use error::ImageError;
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_store::image::ImageStore;
 use http::StatusCode;
-use routes::{actions, file, images, members, schemas, tags, unbuilt};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -144,6 +143,20 @@ fn versions(base: &str) -> Value {
     json!({ "versions": values })
 }
 
+/// `GET /`: the versions, with 300 Multiple Choices as Glance answers.
+async fn root(State(state): State<Arc<ImageState>>) -> Response {
+    (
+        StatusCode::MULTIPLE_CHOICES,
+        axum::Json(versions(&state.public_url)),
+    )
+        .into_response()
+}
+
+/// `GET /versions`.
+async fn version_list(State(state): State<Arc<ImageState>>) -> axum::Json<Value> {
+    axum::Json(versions(&state.public_url))
+}
+
 async fn not_found() -> ImageError {
     ImageError::NotFound("The resource could not be found.".into())
 }
@@ -170,57 +183,7 @@ pub fn router(config: ImageConfig) -> Router {
         quotas: config.quotas,
         prober: config.prober,
     });
-    let root = state.public_url.clone();
-    let listed = state.public_url.clone();
-    let built = Router::new()
-        .route(
-            "/",
-            get(move || async move {
-                (StatusCode::MULTIPLE_CHOICES, axum::Json(versions(&root))).into_response()
-            }),
-        )
-        .route(
-            "/versions",
-            get(move || async move { axum::Json(versions(&listed)) }),
-        )
-        .route("/v2/images", get(images::list).post(images::create))
-        .route(
-            "/v2/images/{image_id}",
-            get(images::show)
-                .patch(images::update)
-                .delete(images::delete),
-        )
-        .route(
-            "/v2/images/{image_id}/file",
-            get(file::download).merge(put(file::upload).layer(DefaultBodyLimit::disable())),
-        )
-        .route(
-            "/v2/images/{image_id}/tags/{tag_value}",
-            put(tags::add).delete(tags::remove),
-        )
-        .route(
-            "/v2/images/{image_id}/members",
-            get(members::list).post(members::create),
-        )
-        .route(
-            "/v2/images/{image_id}/members/{member_id}",
-            get(members::show)
-                .put(members::update)
-                .delete(members::delete),
-        )
-        .route(
-            "/v2/images/{image_id}/actions/deactivate",
-            post(actions::deactivate),
-        )
-        .route(
-            "/v2/images/{image_id}/actions/reactivate",
-            post(actions::reactivate),
-        )
-        .route("/v2/schemas/image", get(schemas::image))
-        .route("/v2/schemas/images", get(schemas::images))
-        .route("/v2/schemas/member", get(schemas::member))
-        .route("/v2/schemas/members", get(schemas::members));
-    unbuilt::add(built)
+    ferrostack_policy::add_routes(Router::new(), policy::RULES, policy::handlers, |_| true)
         .route_layer(axum::middleware::from_fn_with_state(
             policy,
             ferrostack_policy::enforce,

@@ -1,199 +1,143 @@
-//! The image API's policy table: every route of Glance v2 and the rule it
-//! needs.
+//! The image API's route table: every route of Glance v2, the rule it
+//! needs and its handler; the router and the policy table are both made
+//! from it.
 //!
-//! The table is also the route list: rows whose path is not in
-//! [`BUILT_PATHS`] are served by the 501 handler (see `routes::unbuilt`)
-//! after authentication. Built image routes need a valid token; the
+//! Routes not built yet are rows whose handler is `unbuilt` (501 after
+//! authentication). Built image routes need a valid token; the
 //! handlers finish the check against the image (owner, visibility,
 //! membership), answering 404 for images the caller may not see and 403
 //! for visible images the caller may not change, as Glance does.
 //! Creating an image needs `member` on the token's project.
 
+use crate::error::ImageError;
+use crate::routes::{actions, file, images, members, schemas, tags};
+use crate::{root, version_list, ImageState};
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use ferrostack_policy::Rule;
 use ferrostack_policy::Rule::{Authenticated, ProjectMember, Public};
-use ferrostack_policy::{RoutePolicy, Rule};
-
-const fn r(method: &'static str, path: &'static str, rule: Rule) -> RoutePolicy {
-    RoutePolicy { method, path, rule }
-}
-
-/// Paths whose handlers exist (every other path in [`RULES`] answers 501).
-pub const BUILT_PATHS: &[&str] = &[
-    "/",
-    "/versions",
-    "/v2/images",
-    "/v2/images/{image_id}",
-    "/v2/images/{image_id}/file",
-    "/v2/images/{image_id}/tags/{tag_value}",
-    "/v2/images/{image_id}/members",
-    "/v2/images/{image_id}/members/{member_id}",
-    "/v2/images/{image_id}/actions/deactivate",
-    "/v2/images/{image_id}/actions/reactivate",
-    "/v2/schemas/image",
-    "/v2/schemas/images",
-    "/v2/schemas/member",
-    "/v2/schemas/members",
-];
+use std::sync::Arc;
 
 const A: Rule = Authenticated;
 
-/// Every image route and its rule.
-pub const RULES: &[RoutePolicy] = &[
+/// The handler of every route not built yet.
+async fn unbuilt() -> ImageError {
+    ImageError::NotImplemented("This image API is not implemented by ferrostack yet.".into())
+}
+
+ferrostack_policy::route_table! {
+    /// Every image route and its rule.
+    pub const RULES;
+    /// The handlers of a path of [`RULES`].
+    pub fn handlers for Arc<ImageState>;
     // Version discovery.
-    r("GET", "/", Public),
-    r("GET", "/versions", Public),
+    .route("/", get(Public, root))
+    .route("/versions", get(Public, version_list))
     // Images: the handler decides per image.
-    r("GET", "/v2/images", A),
-    r("POST", "/v2/images", ProjectMember),
-    r("GET", "/v2/images/{image_id}", A),
-    r("PATCH", "/v2/images/{image_id}", A),
-    r("DELETE", "/v2/images/{image_id}", A),
-    r("PUT", "/v2/images/{image_id}/file", A),
-    r("GET", "/v2/images/{image_id}/file", A),
-    r("PUT", "/v2/images/{image_id}/tags/{tag_value}", A),
-    r("DELETE", "/v2/images/{image_id}/tags/{tag_value}", A),
-    r("GET", "/v2/images/{image_id}/members", A),
-    r("POST", "/v2/images/{image_id}/members", A),
-    r("GET", "/v2/images/{image_id}/members/{member_id}", A),
-    r("PUT", "/v2/images/{image_id}/members/{member_id}", A),
-    r("DELETE", "/v2/images/{image_id}/members/{member_id}", A),
-    r("POST", "/v2/images/{image_id}/actions/deactivate", A),
-    r("POST", "/v2/images/{image_id}/actions/reactivate", A),
-    r("GET", "/v2/schemas/image", A),
-    r("GET", "/v2/schemas/images", A),
-    r("GET", "/v2/schemas/member", A),
-    r("GET", "/v2/schemas/members", A),
+    .route("/v2/images", get(A, images::list).post(ProjectMember, images::create))
+    .route(
+        "/v2/images/{image_id}",
+        get(A, images::show).patch(A, images::update).delete(A, images::delete)
+    )
+    // The upload streams to disk; it has no body limit of its own (the
+    // image size limit stops it).
+    .route(
+        "/v2/images/{image_id}/file",
+        put(A, file::upload.layer(DefaultBodyLimit::disable())).get(A, file::download)
+    )
+    .route("/v2/images/{image_id}/tags/{tag_value}", put(A, tags::add).delete(A, tags::remove))
+    .route("/v2/images/{image_id}/members", get(A, members::list).post(A, members::create))
+    .route(
+        "/v2/images/{image_id}/members/{member_id}",
+        get(A, members::show).put(A, members::update).delete(A, members::delete)
+    )
+    .route("/v2/images/{image_id}/actions/deactivate", post(A, actions::deactivate))
+    .route("/v2/images/{image_id}/actions/reactivate", post(A, actions::reactivate))
+    .route("/v2/schemas/image", get(A, schemas::image))
+    .route("/v2/schemas/images", get(A, schemas::images))
+    .route("/v2/schemas/member", get(A, schemas::member))
+    .route("/v2/schemas/members", get(A, schemas::members))
     // ---- Not built yet: 501 after authentication.
-    r("POST", "/v2/images/{image_id}/import", A),
-    r("PUT", "/v2/images/{image_id}/stage", A),
-    r("GET", "/v2/images/{image_id}/locations", A),
-    r("POST", "/v2/images/{image_id}/locations", A),
-    r("GET", "/v2/images/{image_id}/tasks", A),
-    r("GET", "/v2/info/import", A),
-    r("GET", "/v2/info/stores", A),
-    r("GET", "/v2/info/stores/detail", A),
-    r("GET", "/v2/info/usage", A),
-    r("DELETE", "/v2/stores/{store_id}/{image_id}", A),
-    r("GET", "/v2/cache", A),
-    r("DELETE", "/v2/cache", A),
-    r("POST", "/v2/cache/clean", A),
-    r("GET", "/v2/cache/nodes/{image_id}", A),
-    r("POST", "/v2/cache/prune", A),
-    r("PUT", "/v2/cache/{image_id}", A),
-    r("DELETE", "/v2/cache/{image_id}", A),
-    r("GET", "/v2/tasks", A),
-    r("POST", "/v2/tasks", A),
-    r("GET", "/v2/tasks/{task_id}", A),
-    r("DELETE", "/v2/tasks/{task_id}", A),
-    r("GET", "/v2/schemas/task", A),
-    r("GET", "/v2/schemas/tasks", A),
-    r("GET", "/v2/schemas/metadefs/namespace", A),
-    r("GET", "/v2/schemas/metadefs/namespaces", A),
-    r("GET", "/v2/schemas/metadefs/object", A),
-    r("GET", "/v2/schemas/metadefs/objects", A),
-    r("GET", "/v2/schemas/metadefs/properties", A),
-    r("GET", "/v2/schemas/metadefs/property", A),
-    r("GET", "/v2/schemas/metadefs/resource_type", A),
-    r("GET", "/v2/schemas/metadefs/resource_types", A),
-    r("GET", "/v2/schemas/metadefs/tag", A),
-    r("GET", "/v2/schemas/metadefs/tags", A),
-    r("GET", "/v2/metadefs/resource_types", A),
-    r("GET", "/v2/metadefs/namespaces", A),
-    r("POST", "/v2/metadefs/namespaces", A),
-    r("GET", "/v2/metadefs/namespaces/{namespace_name}", A),
-    r("PUT", "/v2/metadefs/namespaces/{namespace_name}", A),
-    r("DELETE", "/v2/metadefs/namespaces/{namespace_name}", A),
-    r("GET", "/v2/metadefs/namespaces/{namespace_name}/objects", A),
-    r(
-        "POST",
+    .route("/v2/images/{image_id}/import", post(A, unbuilt))
+    .route("/v2/images/{image_id}/stage", put(A, unbuilt))
+    .route("/v2/images/{image_id}/locations", get(A, unbuilt).post(A, unbuilt))
+    .route("/v2/images/{image_id}/tasks", get(A, unbuilt))
+    .route("/v2/info/import", get(A, unbuilt))
+    .route("/v2/info/stores", get(A, unbuilt))
+    .route("/v2/info/stores/detail", get(A, unbuilt))
+    .route("/v2/info/usage", get(A, unbuilt))
+    .route("/v2/stores/{store_id}/{image_id}", delete(A, unbuilt))
+    .route("/v2/cache", get(A, unbuilt).delete(A, unbuilt))
+    .route("/v2/cache/clean", post(A, unbuilt))
+    .route("/v2/cache/nodes/{image_id}", get(A, unbuilt))
+    .route("/v2/cache/prune", post(A, unbuilt))
+    .route("/v2/cache/{image_id}", put(A, unbuilt).delete(A, unbuilt))
+    .route("/v2/tasks", get(A, unbuilt).post(A, unbuilt))
+    .route("/v2/tasks/{task_id}", get(A, unbuilt).delete(A, unbuilt))
+    .route("/v2/schemas/task", get(A, unbuilt))
+    .route("/v2/schemas/tasks", get(A, unbuilt))
+    .route("/v2/schemas/metadefs/namespace", get(A, unbuilt))
+    .route("/v2/schemas/metadefs/namespaces", get(A, unbuilt))
+    .route("/v2/schemas/metadefs/object", get(A, unbuilt))
+    .route("/v2/schemas/metadefs/objects", get(A, unbuilt))
+    .route("/v2/schemas/metadefs/properties", get(A, unbuilt))
+    .route("/v2/schemas/metadefs/property", get(A, unbuilt))
+    .route("/v2/schemas/metadefs/resource_type", get(A, unbuilt))
+    .route("/v2/schemas/metadefs/resource_types", get(A, unbuilt))
+    .route("/v2/schemas/metadefs/tag", get(A, unbuilt))
+    .route("/v2/schemas/metadefs/tags", get(A, unbuilt))
+    .route("/v2/metadefs/resource_types", get(A, unbuilt))
+    .route("/v2/metadefs/namespaces", get(A, unbuilt).post(A, unbuilt))
+    .route(
+        "/v2/metadefs/namespaces/{namespace_name}",
+        get(A, unbuilt)
+            .put(A, unbuilt)
+            .delete(A, unbuilt)
+    )
+    .route(
         "/v2/metadefs/namespaces/{namespace_name}/objects",
-        A,
-    ),
-    r(
-        "DELETE",
-        "/v2/metadefs/namespaces/{namespace_name}/objects",
-        A,
-    ),
-    r(
-        "GET",
+        get(A, unbuilt)
+            .post(A, unbuilt)
+            .delete(A, unbuilt)
+    )
+    .route(
         "/v2/metadefs/namespaces/{namespace_name}/objects/{object_name}",
-        A,
-    ),
-    r(
-        "PUT",
-        "/v2/metadefs/namespaces/{namespace_name}/objects/{object_name}",
-        A,
-    ),
-    r(
-        "DELETE",
-        "/v2/metadefs/namespaces/{namespace_name}/objects/{object_name}",
-        A,
-    ),
-    r(
-        "GET",
+        get(A, unbuilt)
+            .put(A, unbuilt)
+            .delete(A, unbuilt)
+    )
+    .route(
         "/v2/metadefs/namespaces/{namespace_name}/properties",
-        A,
-    ),
-    r(
-        "POST",
-        "/v2/metadefs/namespaces/{namespace_name}/properties",
-        A,
-    ),
-    r(
-        "DELETE",
-        "/v2/metadefs/namespaces/{namespace_name}/properties",
-        A,
-    ),
-    r(
-        "GET",
+        get(A, unbuilt)
+            .post(A, unbuilt)
+            .delete(A, unbuilt)
+    )
+    .route(
         "/v2/metadefs/namespaces/{namespace_name}/properties/{property_name}",
-        A,
-    ),
-    r(
-        "PUT",
-        "/v2/metadefs/namespaces/{namespace_name}/properties/{property_name}",
-        A,
-    ),
-    r(
-        "DELETE",
-        "/v2/metadefs/namespaces/{namespace_name}/properties/{property_name}",
-        A,
-    ),
-    r(
-        "GET",
+        get(A, unbuilt)
+            .put(A, unbuilt)
+            .delete(A, unbuilt)
+    )
+    .route(
         "/v2/metadefs/namespaces/{namespace_name}/resource_types",
-        A,
-    ),
-    r(
-        "POST",
-        "/v2/metadefs/namespaces/{namespace_name}/resource_types",
-        A,
-    ),
-    r(
-        "DELETE",
+        get(A, unbuilt)
+            .post(A, unbuilt)
+    )
+    .route(
         "/v2/metadefs/namespaces/{namespace_name}/resource_types/{resource_type}",
-        A,
-    ),
-    r("GET", "/v2/metadefs/namespaces/{namespace_name}/tags", A),
-    r("POST", "/v2/metadefs/namespaces/{namespace_name}/tags", A),
-    r("DELETE", "/v2/metadefs/namespaces/{namespace_name}/tags", A),
-    r(
-        "GET",
+        delete(A, unbuilt)
+    )
+    .route(
+        "/v2/metadefs/namespaces/{namespace_name}/tags",
+        get(A, unbuilt)
+            .post(A, unbuilt)
+            .delete(A, unbuilt)
+    )
+    .route(
         "/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}",
-        A,
-    ),
-    r(
-        "POST",
-        "/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}",
-        A,
-    ),
-    r(
-        "PUT",
-        "/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}",
-        A,
-    ),
-    r(
-        "DELETE",
-        "/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}",
-        A,
-    ),
-];
+        get(A, unbuilt)
+            .post(A, unbuilt)
+            .put(A, unbuilt)
+            .delete(A, unbuilt)
+    )
+}

@@ -3,24 +3,27 @@
 //!
 //! 401 is answered in Keystone's shape, as keystonemiddleware does in
 //! front of a real Neutron.
+//!
+//! Not an enum made by `ferrostack_common::service_error!` like the other
+//! services': a Neutron error also names an exception type, so the shared
+//! [`ServiceError`] core is carried beside it.
 
 use axum::extract::rejection::JsonRejection;
 use axum::response::{IntoResponse, Response};
-use ferrostack_policy::ErrorRenderer;
+use ferrostack_common::error::{ErrorShape, ServiceError};
 use ferrostack_quota::{QuotaError, TargetError};
 use ferrostack_store::StoreError;
 use http::StatusCode;
 use serde_json::json;
 
-/// A network API error: status, Neutron's exception type, client-safe message.
+/// A network API error: Neutron's exception type over the shared core
+/// (status and client-safe message, or a logged internal cause).
 #[derive(Debug)]
 pub struct NetworkError {
-    /// HTTP status.
-    pub status: StatusCode,
     /// Neutron's exception name (`HTTPBadRequest`, `InvalidInput`, ...).
     pub kind: &'static str,
-    /// Client-safe message.
-    pub message: String,
+    /// Status and message, or the cause of a 500.
+    pub error: ServiceError,
 }
 
 /// Result alias for network handlers.
@@ -30,9 +33,8 @@ impl NetworkError {
     /// An error of `status` and `kind`.
     pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         NetworkError {
-            status,
             kind,
-            message: message.into(),
+            error: ServiceError::new(status, message),
         }
     }
 
@@ -50,14 +52,18 @@ impl NetworkError {
         )
     }
 
-    /// 500, logged with its cause.
+    /// 500 `HTTPInternalServerError`: `cause` is logged, the client reads
+    /// a generic message.
     pub fn internal(cause: String) -> Self {
-        tracing::error!(error = %cause, "network request failed");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "HTTPInternalServerError",
-            "Request Failed: internal server error while processing your request.",
-        )
+        NetworkError {
+            kind: "HTTPInternalServerError",
+            error: ServiceError::internal(cause),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.error.status()
     }
 }
 
@@ -89,27 +95,26 @@ pub fn render(status: StatusCode, kind: &str, message: &str) -> Response {
 
 impl IntoResponse for NetworkError {
     fn into_response(self) -> Response {
-        render(self.status, self.kind, &self.message)
+        match self.error {
+            ServiceError::Shown { status, message } => render(status, self.kind, &message),
+            internal @ ServiceError::Internal { .. } => internal.render::<NeutronErrors>(),
+        }
     }
 }
 
 impl From<JsonRejection> for NetworkError {
     fn from(rejection: JsonRejection) -> Self {
-        let (status, message) = ferrostack_common::json::describe_rejection(&rejection);
-        NetworkError::new(status, kind_for(status), message)
+        let error = ServiceError::from_rejection(&rejection);
+        NetworkError {
+            kind: kind_for(error.status()),
+            error,
+        }
     }
 }
 
 impl From<StoreError> for NetworkError {
     fn from(e: StoreError) -> Self {
-        let mut cause = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            cause.push_str(": ");
-            cause.push_str(&s.to_string());
-            source = s.source();
-        }
-        NetworkError::internal(cause)
+        NetworkError::internal(ferrostack_common::error::error_chain(&e))
     }
 }
 
@@ -174,11 +179,15 @@ impl From<TargetError> for NetworkError {
     }
 }
 
-/// The policy middleware's view of Neutron's error shape.
+/// Neutron's error shape, for handlers and the policy layer alike; a bare
+/// status gets the exception name Neutron reports for it.
 pub struct NeutronErrors;
 
-impl ErrorRenderer for NeutronErrors {
-    fn render(&self, status: StatusCode, message: &str) -> Response {
+impl ErrorShape for NeutronErrors {
+    const SERVICE: &'static str = "network";
+    const INTERNAL_MESSAGE: &'static str =
+        "Request Failed: internal server error while processing your request.";
+    fn render(status: StatusCode, message: &str) -> Response {
         render(status, kind_for(status), message)
     }
 }

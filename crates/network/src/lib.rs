@@ -16,7 +16,6 @@ pub mod quotas;
 
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
 use axum::{Json, Router};
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_quota::{ProjectDirectory, QuotaEngine};
@@ -92,23 +91,7 @@ pub fn router(config: NetworkConfig) -> Router {
         quotas: config.quotas,
         projects: config.projects,
     });
-    Router::new()
-        .route("/", get(versions))
-        .route("/v2.0", get(resources))
-        .route("/v2.0/", get(resources))
-        .route("/v2.0/extensions", get(extensions::list))
-        .route("/v2.0/extensions/{alias}", get(extensions::show))
-        .route("/v2.0/quotas", get(quotas::list))
-        .route(
-            "/v2.0/quotas/{project_id}",
-            get(quotas::show).put(quotas::update).delete(quotas::delete),
-        )
-        .route("/v2.0/quotas/{project_id}/default", get(quotas::default))
-        .route("/v2.0/quotas/{project_id}/details", get(quotas::details))
-        .route(
-            ferrostack_policy::UNBUILT,
-            ferrostack_policy::unbuilt_route(policy::RULES, not_implemented),
-        )
+    ferrostack_policy::add_routes(Router::new(), policy::RULES, policy::handlers, |_| true)
         .route_layer(axum::middleware::from_fn_with_state(
             policy,
             ferrostack_policy::enforce,

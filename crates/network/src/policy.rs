@@ -1,4 +1,5 @@
-//! The network API's policy table: every route served and its rule.
+//! The network API's route table: every route served, its rule and its
+//! handler (the router and the policy table are both made from it).
 //!
 //! Every other path of the network API (networks, subnets, ports,
 //! routers, ...) is not built yet and falls into the catch-all route
@@ -10,31 +11,38 @@
 //! row per Neutron path, as compute has, until those APIs are built and
 //! need rules of their own.
 
+use crate::{extensions, not_implemented, quotas, resources, versions, NetworkState};
 use ferrostack_policy::Rule::{Admin, Authenticated, ProjectReader, Public};
-use ferrostack_policy::{RoutePolicy, Rule, UNBUILT};
+use ferrostack_policy::UNBUILT;
+use std::sync::Arc;
 
-const fn r(method: &'static str, path: &'static str, rule: Rule) -> RoutePolicy {
-    RoutePolicy { method, path, rule }
-}
-
-/// Every network route and its rule.
-pub const RULES: &[RoutePolicy] = &[
-    r("GET", "/", Public),
-    r("GET", "/v2.0", Authenticated),
-    r("GET", "/v2.0/", Authenticated),
-    r("GET", "/v2.0/extensions", Authenticated),
-    r("GET", "/v2.0/extensions/{alias}", Authenticated),
+ferrostack_policy::route_table! {
+    /// Every network route and its rule.
+    pub const RULES;
+    /// The handlers of a path of [`RULES`].
+    pub fn handlers for Arc<NetworkState>;
+    .route("/", get(Public, versions))
+    .route("/v2.0", get(Authenticated, resources))
+    .route("/v2.0/", get(Authenticated, resources))
+    .route("/v2.0/extensions", get(Authenticated, extensions::list))
+    .route("/v2.0/extensions/{alias}", get(Authenticated, extensions::show))
     // Listing every project's quota is for admins; one project's quota is
     // for its readers (the handler sends other projects to 404).
-    r("GET", "/v2.0/quotas", Admin),
-    r("GET", "/v2.0/quotas/{project_id}", ProjectReader),
-    r("PUT", "/v2.0/quotas/{project_id}", Admin),
-    r("DELETE", "/v2.0/quotas/{project_id}", Admin),
-    r("GET", "/v2.0/quotas/{project_id}/default", ProjectReader),
-    r("GET", "/v2.0/quotas/{project_id}/details", ProjectReader),
-    r("GET", UNBUILT, Authenticated),
-    r("POST", UNBUILT, Authenticated),
-    r("PUT", UNBUILT, Authenticated),
-    r("PATCH", UNBUILT, Authenticated),
-    r("DELETE", UNBUILT, Authenticated),
-];
+    .route("/v2.0/quotas", get(Admin, quotas::list))
+    .route(
+        "/v2.0/quotas/{project_id}",
+        get(ProjectReader, quotas::show)
+            .put(Admin, quotas::update)
+            .delete(Admin, quotas::delete)
+    )
+    .route("/v2.0/quotas/{project_id}/default", get(ProjectReader, quotas::default))
+    .route("/v2.0/quotas/{project_id}/details", get(ProjectReader, quotas::details))
+    .route(
+        UNBUILT,
+        get(Authenticated, not_implemented)
+            .post(Authenticated, not_implemented)
+            .put(Authenticated, not_implemented)
+            .patch(Authenticated, not_implemented)
+            .delete(Authenticated, not_implemented)
+    )
+}

@@ -112,14 +112,4 @@ pub enum Outcome {
     Failed,
 }
 
-/// An error and its sources on one line, for logs and records.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
+pub use ferrostack_common::error::error_chain;

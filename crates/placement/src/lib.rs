@@ -5,6 +5,7 @@
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use ferrostack_common::error::ErrorShape;
 use http::StatusCode;
 use serde_json::json;
 use std::sync::Arc;
@@ -24,6 +25,18 @@ pub fn error(status: StatusCode, message: &str) -> Response {
         "detail": message,
     }]});
     (status, Json(body)).into_response()
+}
+
+/// Placement's error shape (see `ferrostack_common::error`), for the
+/// policy layer and handlers when placement gets routes of its own.
+pub struct PlacementErrors;
+
+impl ErrorShape for PlacementErrors {
+    const SERVICE: &'static str = "placement";
+    const INTERNAL_MESSAGE: &'static str = "An internal error occurred.";
+    fn render(status: StatusCode, message: &str) -> Response {
+        error(status, message)
+    }
 }
 
 /// The placement API router.

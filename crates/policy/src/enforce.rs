@@ -4,6 +4,7 @@ use crate::AuthContext;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use ferrostack_common::error::ErrorShape;
 use http::{Method, StatusCode};
 use std::sync::Arc;
 
@@ -54,9 +55,18 @@ pub trait TokenValidator: Send + Sync {
 }
 
 /// Renders an error in the calling service's own body shape.
+///
+/// Every [`ErrorShape`] is one, so the policy layer's 401s and 403s come
+/// out in the same body as the service's handler errors.
 pub trait ErrorRenderer: Send + Sync {
     /// An error response with `status` and a message safe to show the client.
     fn render(&self, status: StatusCode, message: &str) -> Response;
+}
+
+impl<S: ErrorShape> ErrorRenderer for S {
+    fn render(&self, status: StatusCode, message: &str) -> Response {
+        S::render(status, message)
+    }
 }
 
 /// What [`enforce`] needs: the table, a validator and the service's error shape.

@@ -2,11 +2,13 @@
 //! the [`Rule`] each route requires, and the middleware that enforces it.
 //!
 //! Each service declares one table, `&[RoutePolicy]`, naming the rule of
-//! every route it serves. [`enforce`] looks the matched route up in that
-//! table, validates the `X-Auth-Token` through a [`TokenValidator`], and
-//! either rejects the request (401 without a valid token, 403 without the
-//! role) or hands the handler an [`AuthContext`]. A route missing from the
-//! table is refused with 403, so forgetting a rule fails closed.
+//! every route it serves; [`route_table!`] makes it from the same rows as
+//! the service's router, so a route cannot exist without a rule.
+//! [`enforce`] looks the matched route up in that table, validates the
+//! `X-Auth-Token` through a [`TokenValidator`], and either rejects the
+//! request (401 without a valid token, 403 without the role) or hands the
+//! handler an [`AuthContext`]. A route missing from the table is refused
+//! with 403, so forgetting a rule fails closed.
 //!
 //! Rules that need the target object (is this project the caller's?) are
 //! finished in the handler with [`AuthContext::check_project`], which
@@ -22,10 +24,12 @@
 
 mod context;
 mod enforce;
+pub mod table;
 pub mod unbuilt;
 
 pub use context::{AuthContext, Denial, RoleRef, Scope};
 pub use enforce::{
     enforce, ErrorRenderer, PolicyState, RoutePolicy, Rule, TokenValidator, ValidateError,
 };
-pub use unbuilt::{unbuilt_route, UNBUILT};
+pub use table::add_routes;
+pub use unbuilt::UNBUILT;

@@ -3,30 +3,30 @@
 //! The wrapper key depends on the status, as in Cinder's WSGI faults (the
 //! same names Nova uses). 401 is answered in Keystone's shape, as
 //! keystonemiddleware does in front of a real Cinder.
+//!
+//! The enum's plumbing (statuses, logging a 500's cause chain, the JSON
+//! body rejection and extractor) is `ferrostack_common::service_error!`;
+//! this file keeps Cinder's renderer and the conversions in Cinder's words.
 
-use axum::extract::rejection::JsonRejection;
 use axum::response::{IntoResponse, Response};
-use ferrostack_policy::ErrorRenderer;
+use ferrostack_common::error::ErrorShape;
 use ferrostack_quota::{QuotaError, TargetError};
 use ferrostack_store::StoreError;
 use http::StatusCode;
 use serde_json::{json, Value};
 
-/// A block storage API error; the message is safe to show the client.
-#[derive(Debug)]
-pub enum VolumeError {
-    /// 400.
-    BadRequest(String),
-    /// 403.
-    Forbidden(String),
-    /// 404.
-    NotFound(String),
-    /// 409.
-    Conflict(String),
-    /// Another status with a message (413, 415, ...).
-    Status(StatusCode, String),
-    /// 500: logged with its cause, shown as a generic message.
-    Internal(String),
+ferrostack_common::service_error! {
+    /// A block storage API error; the message is safe to show the client.
+    pub enum VolumeError, shape CinderErrors {
+        /// 400.
+        BadRequest => BAD_REQUEST,
+        /// 403.
+        Forbidden => FORBIDDEN,
+        /// 404.
+        NotFound => NOT_FOUND,
+        /// 409.
+        Conflict => CONFLICT,
+    }
 }
 
 /// Result alias for volume handlers.
@@ -61,42 +61,9 @@ pub fn render(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(Value::Object(body))).into_response()
 }
 
-impl IntoResponse for VolumeError {
-    fn into_response(self) -> Response {
-        match self {
-            VolumeError::BadRequest(m) => render(StatusCode::BAD_REQUEST, &m),
-            VolumeError::Forbidden(m) => render(StatusCode::FORBIDDEN, &m),
-            VolumeError::NotFound(m) => render(StatusCode::NOT_FOUND, &m),
-            VolumeError::Conflict(m) => render(StatusCode::CONFLICT, &m),
-            VolumeError::Status(s, m) => render(s, &m),
-            VolumeError::Internal(cause) => {
-                tracing::error!(error = %cause, "block storage request failed");
-                render(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "The server has either erred or is incapable of performing the requested operation.",
-                )
-            }
-        }
-    }
-}
-
-impl From<JsonRejection> for VolumeError {
-    fn from(rejection: JsonRejection) -> Self {
-        let (status, message) = ferrostack_common::json::describe_rejection(&rejection);
-        VolumeError::Status(status, message)
-    }
-}
-
 impl From<StoreError> for VolumeError {
     fn from(e: StoreError) -> Self {
-        let mut cause = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            cause.push_str(": ");
-            cause.push_str(&s.to_string());
-            source = s.source();
-        }
-        VolumeError::Internal(cause)
+        VolumeError::internal(&e)
     }
 }
 
@@ -149,13 +116,14 @@ impl From<TargetError> for VolumeError {
     }
 }
 
-/// The policy middleware's view of Cinder's error shape.
+/// Cinder's error shape, for handlers and the policy layer alike.
 pub struct CinderErrors;
 
-impl ErrorRenderer for CinderErrors {
-    fn render(&self, status: StatusCode, message: &str) -> Response {
+impl ErrorShape for CinderErrors {
+    const SERVICE: &'static str = "block storage";
+    const INTERNAL_MESSAGE: &'static str =
+        "The server has either erred or is incapable of performing the requested operation.";
+    fn render(status: StatusCode, message: &str) -> Response {
         render(status, message)
     }
 }
-
-ferrostack_common::json_extractor!(VolumeError);

@@ -16,7 +16,6 @@ pub mod policy;
 pub mod quotas;
 
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_quota::{ProjectDirectory, QuotaEngine};
@@ -100,32 +99,7 @@ pub fn router(config: VolumeConfig) -> Router {
         quotas: config.quotas,
         projects: config.projects,
     });
-    let mut router = Router::new()
-        .route("/", get(root))
-        .route("/v3", get(version))
-        .route("/v3/", get(version));
-    // Both URL forms: without and with the caller's project id in front.
-    for prefix in ["/v3", "/v3/{admin_project_id}"] {
-        router = router
-            .route(
-                &format!("{prefix}/os-quota-sets/{{project_id}}"),
-                get(quotas::show).put(quotas::update).delete(quotas::delete),
-            )
-            .route(
-                &format!("{prefix}/os-quota-sets/{{project_id}}/defaults"),
-                get(quotas::defaults),
-            )
-            .route(
-                &format!("{prefix}/os-quota-class-sets/{{class_name}}"),
-                get(quotas::class_show).put(quotas::class_update),
-            )
-            .route(&format!("{prefix}/limits"), get(limits::show));
-    }
-    router
-        .route(
-            ferrostack_policy::UNBUILT,
-            ferrostack_policy::unbuilt_route(policy::RULES, not_implemented),
-        )
+    ferrostack_policy::add_routes(Router::new(), policy::RULES, policy::handlers, |_| true)
         .route_layer(axum::middleware::from_fn_with_state(
             policy,
             ferrostack_policy::enforce,

@@ -1,4 +1,5 @@
-//! The block storage API's policy table: every route served and its rule.
+//! The block storage API's route table: every route served, its rule and
+//! its handler (the router and the policy table are both made from it).
 //!
 //! Quota routes exist twice, as Cinder serves them: `/v3/os-quota-sets/...`
 //! and the older `/v3/{admin_project_id}/os-quota-sets/...` that
@@ -16,63 +17,53 @@
 //! behind those paths to give different rules. Volumes get their rows
 //! here when they are built.
 
+use crate::{limits, not_implemented, quotas, root, version, VolumeState};
 use ferrostack_policy::Rule::{Admin, Authenticated, ProjectReader, Public};
-use ferrostack_policy::{RoutePolicy, Rule, UNBUILT};
+use ferrostack_policy::UNBUILT;
+use std::sync::Arc;
 
-const fn r(method: &'static str, path: &'static str, rule: Rule) -> RoutePolicy {
-    RoutePolicy { method, path, rule }
-}
-
-/// Every block storage route and its rule.
-pub const RULES: &[RoutePolicy] = &[
-    r("GET", "/", Public),
-    r("GET", "/v3", Public),
-    r("GET", "/v3/", Public),
-    r("GET", "/v3/os-quota-sets/{project_id}", ProjectReader),
-    r("PUT", "/v3/os-quota-sets/{project_id}", Admin),
-    r("DELETE", "/v3/os-quota-sets/{project_id}", Admin),
-    r(
-        "GET",
-        "/v3/os-quota-sets/{project_id}/defaults",
-        ProjectReader,
-    ),
-    r("GET", "/v3/os-quota-class-sets/{class_name}", Admin),
-    r("PUT", "/v3/os-quota-class-sets/{class_name}", Admin),
-    r("GET", "/v3/limits", Authenticated),
-    r(
-        "GET",
+ferrostack_policy::route_table! {
+    /// Every block storage route and its rule.
+    pub const RULES;
+    /// The handlers of a path of [`RULES`].
+    pub fn handlers for Arc<VolumeState>;
+    .route("/", get(Public, root))
+    .route("/v3", get(Public, version))
+    .route("/v3/", get(Public, version))
+    .route(
+        "/v3/os-quota-sets/{project_id}",
+        get(ProjectReader, quotas::show)
+            .put(Admin, quotas::update)
+            .delete(Admin, quotas::delete)
+    )
+    .route("/v3/os-quota-sets/{project_id}/defaults", get(ProjectReader, quotas::defaults))
+    .route(
+        "/v3/os-quota-class-sets/{class_name}",
+        get(Admin, quotas::class_show).put(Admin, quotas::class_update)
+    )
+    .route("/v3/limits", get(Authenticated, limits::show))
+    // The same, under the caller's project id.
+    .route(
         "/v3/{admin_project_id}/os-quota-sets/{project_id}",
-        ProjectReader,
-    ),
-    r(
-        "PUT",
-        "/v3/{admin_project_id}/os-quota-sets/{project_id}",
-        Admin,
-    ),
-    r(
-        "DELETE",
-        "/v3/{admin_project_id}/os-quota-sets/{project_id}",
-        Admin,
-    ),
-    r(
-        "GET",
+        get(ProjectReader, quotas::show)
+            .put(Admin, quotas::update)
+            .delete(Admin, quotas::delete)
+    )
+    .route(
         "/v3/{admin_project_id}/os-quota-sets/{project_id}/defaults",
-        ProjectReader,
-    ),
-    r(
-        "GET",
+        get(ProjectReader, quotas::defaults)
+    )
+    .route(
         "/v3/{admin_project_id}/os-quota-class-sets/{class_name}",
-        Admin,
-    ),
-    r(
-        "PUT",
-        "/v3/{admin_project_id}/os-quota-class-sets/{class_name}",
-        Admin,
-    ),
-    r("GET", "/v3/{admin_project_id}/limits", Authenticated),
-    r("GET", UNBUILT, Authenticated),
-    r("POST", UNBUILT, Authenticated),
-    r("PUT", UNBUILT, Authenticated),
-    r("PATCH", UNBUILT, Authenticated),
-    r("DELETE", UNBUILT, Authenticated),
-];
+        get(Admin, quotas::class_show).put(Admin, quotas::class_update)
+    )
+    .route("/v3/{admin_project_id}/limits", get(Authenticated, limits::show))
+    .route(
+        UNBUILT,
+        get(Authenticated, not_implemented)
+            .post(Authenticated, not_implemented)
+            .put(Authenticated, not_implemented)
+            .patch(Authenticated, not_implemented)
+            .delete(Authenticated, not_implemented)
+    )
+}

@@ -7,7 +7,9 @@
 //! memory (a cloud has tens of flavors) with Nova's keyset paging: the
 //! marker is a flavor id, and the page is what sorts after it.
 
-use super::{boolean, invalid, only_allowed, python_repr, wrapped, Caller, QueryPairs};
+use super::{
+    boolean, invalid, next_link, only_allowed, paging, python_repr, wrapped, Caller, QueryPairs,
+};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::ComputeState;
@@ -22,8 +24,6 @@ use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-/// Largest page Nova returns (its `max_limit` option's default).
-pub const MAX_PAGE: usize = 1000;
 /// The largest integer a flavor field takes (Nova's `db.MAX_INT`).
 const MAX_INT: i64 = i32::MAX as i64;
 
@@ -136,45 +136,6 @@ pub fn detail(state: &ComputeState, v: ApiVersion, f: &Flavor) -> Value {
     Value::Object(m)
 }
 
-/// `limit` and `marker` as Nova's paging reads them.
-pub fn paging(q: &QueryPairs) -> ComputeResult<(usize, Option<String>)> {
-    let limit = match q.get("limit") {
-        None => MAX_PAGE,
-        Some(raw) => {
-            if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ComputeError::BadRequest(format!(
-                    "Invalid input for query parameters limit. Value: {raw}. '{raw}' does not match '^[0-9]*$'"
-                )));
-            }
-            raw.parse::<usize>().unwrap_or(MAX_PAGE).min(MAX_PAGE)
-        }
-    };
-    Ok((limit, q.get("marker").map(str::to_string)))
-}
-
-/// The `*_links` next link Nova adds when a page is full.
-pub fn next_link(
-    state: &ComputeState,
-    path: &str,
-    q: &QueryPairs,
-    limit: usize,
-    marker: &str,
-) -> Value {
-    let mut query: Vec<String> =
-        q.0.iter()
-            .filter(|(k, _)| k != "marker")
-            .map(|(k, v)| format!("{}={}", path_segment(k), path_segment(v)))
-            .collect();
-    if q.get("limit").is_none() {
-        query.push(format!("limit={limit}"));
-    }
-    query.push(format!("marker={}", path_segment(marker)));
-    json!([{
-        "href": format!("{}/v2.1/{path}?{}", state.public_url, query.join("&")),
-        "rel": "next",
-    }])
-}
-
 fn compare(key: &str, a: &Flavor, b: &Flavor) -> Ordering {
     let primary = match key {
         "created_at" => a.created_at.cmp(&b.created_at),
@@ -233,7 +194,7 @@ fn select(
             )))
         }
     };
-    let (limit, marker) = paging(q)?;
+    let page = paging(q)?;
     // Admins choose with is_public (absent: public ones, "None": all);
     // everyone else sees public flavors and those shared with their project.
     let is_public = if caller.is_admin() {
@@ -272,8 +233,9 @@ fn select(
         }
     };
     flavors.sort_by(order);
-    if let Some(marker) = marker {
-        let m = match state.compute.get_flavor(&marker)? {
+    // Keyset paging: the marker need not be in this list, only visible.
+    if let Some(marker) = &page.marker {
+        let m = match state.compute.get_flavor(marker)? {
             Some(m) if visible(&m, caller) => m,
             _ => {
                 return Err(ComputeError::BadRequest(format!(
@@ -283,8 +245,8 @@ fn select(
         };
         flavors.retain(|f| order(f, &m) == Ordering::Greater);
     }
-    flavors.truncate(limit);
-    Ok((flavors, limit))
+    flavors.truncate(page.limit);
+    Ok((flavors, page.limit))
 }
 
 fn list_body(

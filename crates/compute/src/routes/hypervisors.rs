@@ -303,18 +303,15 @@ fn list_impl(state: &ComputeState, v: ApiVersion, q: &QueryPairs, detailed: bool
     } else {
         let mut all = hypervisors(state)?;
         if paged {
-            let (limit, marker) = super::flavors::paging(q)?;
-            if let Some(marker) = marker {
-                let at = all
-                    .iter()
-                    .position(|s| id_string(v, s) == marker)
-                    .ok_or_else(|| {
-                        ComputeError::BadRequest(format!("marker [{marker}] not found"))
-                    })?;
-                all.drain(..=at);
-            }
-            all.truncate(limit);
-            if let Some(last) = all.last().filter(|_| all.len() == limit && limit > 0) {
+            let page = super::paging(q)?;
+            all = page
+                .apply(
+                    all,
+                    |s, m| id_string(v, s) == m,
+                    |m| ComputeError::BadRequest(format!("marker [{m}] not found")),
+                )?
+                .items;
+            if let Some(last) = all.last().filter(|_| page.is_full(all.len())) {
                 let path = if detailed {
                     "os-hypervisors/detail"
                 } else {
@@ -323,7 +320,7 @@ fn list_impl(state: &ComputeState, v: ApiVersion, q: &QueryPairs, detailed: bool
                 let marker = id_string(v, last);
                 body.insert(
                     "hypervisors_links".into(),
-                    super::flavors::next_link(state, path, q, limit, &marker),
+                    super::next_link(state, path, q, page.limit, &marker),
                 );
             }
         }

@@ -189,18 +189,16 @@ pub async fn list(
                 ));
             }
         }
-        page = Some(super::flavors::paging(&q)?);
+        page = Some(super::paging(&q)?);
     }
     let server = visible_server(&state, &caller, v, &server_id)?;
     let mut actions = state.servers.list_actions(&server.uuid)?;
-    if let Some((_, Some(marker))) = &page {
-        let at = actions
-            .iter()
-            .position(|a| &a.request_id == marker)
-            .ok_or_else(|| {
-                ComputeError::BadRequest(format!("Marker {marker} could not be found."))
-            })?;
-        actions.drain(..=at);
+    if let Some(page) = &page {
+        page.skip_past_marker(
+            &mut actions,
+            |a, m| a.request_id == m,
+            |m| ComputeError::BadRequest(format!("Marker {m} could not be found.")),
+        )?;
     }
     let mut items: Vec<(String, Map<String, Value>)> = Vec::new();
     for a in &actions {
@@ -211,13 +209,13 @@ pub async fn list(
         }
         items.push((a.request_id.clone(), action_view(v, a, &events)));
     }
-    if let Some((limit, _)) = page {
-        items.truncate(limit);
-        if let Some((last, _)) = items.last().filter(|_| items.len() == limit && limit > 0) {
+    if let Some(page) = page {
+        items.truncate(page.limit);
+        if let Some((last, _)) = items.last().filter(|_| page.is_full(items.len())) {
             let path = format!("servers/{server_id}/os-instance-actions");
             body.insert(
                 "links".into(),
-                super::flavors::next_link(&state, &path, &q, limit, last),
+                super::next_link(&state, &path, &q, page.limit, last),
             );
         }
     }

@@ -16,8 +16,8 @@
 //! private key is returned once and never stored. Generating x509
 //! certificates is not implemented (501).
 
-use super::flavors::{next_link, paging};
 use super::{invalid, only_allowed, python_repr, wrapped, Caller, QueryPairs};
+use super::{next_link, paging};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::ComputeState;
@@ -179,20 +179,20 @@ pub async fn list(
     pairs.sort_by(|a, b| a.name.cmp(&b.name));
     let mut body = Map::new();
     if v.at_least(35) {
-        let (limit, marker) = paging(&q)?;
-        if let Some(marker) = marker {
-            if !pairs.iter().any(|k| k.name == marker) {
-                return Err(ComputeError::BadRequest(format!(
-                    "Marker {marker} could not be found."
-                )));
-            }
-            pairs.retain(|k| k.name > marker);
-        }
-        pairs.truncate(limit);
-        if let Some(last) = pairs.last().filter(|_| pairs.len() == limit) {
+        // Names are unique per user and sorted, so the marker's position
+        // is where the names after it start.
+        let page = paging(&q)?;
+        pairs = page
+            .apply(
+                pairs,
+                |k, m| k.name == m,
+                |m| ComputeError::BadRequest(format!("Marker {m} could not be found.")),
+            )?
+            .items;
+        if let Some(last) = pairs.last().filter(|_| page.is_full(pairs.len())) {
             body.insert(
                 "keypairs_links".into(),
-                next_link(&state, "os-keypairs", &q, limit, &last.name),
+                next_link(&state, "os-keypairs", &q, page.limit, &last.name),
             );
         }
     }

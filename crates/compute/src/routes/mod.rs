@@ -2,7 +2,6 @@
 //! query string, Nova-style body validation, and which project a
 //! `{project_id}` in the URL means for this caller.
 
-pub mod admin;
 pub mod availability_zones;
 pub mod extra_specs;
 pub mod flavor_access;
@@ -17,18 +16,18 @@ pub mod server_actions;
 pub mod server_groups;
 pub mod servers;
 pub mod services;
-pub mod unbuilt;
 pub mod versions;
 
 use crate::error::{ComputeError, ComputeResult};
 use crate::ComputeState;
 use axum::extract::{FromRequestParts, Query};
+use ferrostack_common::page::{CountSyntax, LinkQuery, Page, Paging};
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_policy::AuthContext;
 pub use ferrostack_quota::IfUnknown;
 use ferrostack_quota::{admin_target, caller_target, own_project, TargetError, MAX_LIMIT};
 use http::request::Parts;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 /// The validated caller. Present on every route whose rule is not `Public`.
 pub struct Caller(pub AuthContext);
@@ -86,6 +85,55 @@ impl QueryPairs {
             ))),
         }
     }
+}
+
+/// Largest page Nova returns (its `max_limit` option's default).
+pub const MAX_PAGE: usize = 1000;
+
+/// How Nova reads `limit`: its query schema's `^[0-9]*$`, at most [`MAX_PAGE`].
+pub const PAGING: Paging = Paging {
+    syntax: CountSyntax::Digits,
+    default_limit: MAX_PAGE,
+    max_limit: MAX_PAGE,
+};
+
+/// How Nova writes a next link's query: the request's parameters, `limit`
+/// where it was (or appended), then the new `marker`.
+const NEXT_LINK: LinkQuery = LinkQuery {
+    keep_limit: true,
+    unreserved: b"-._~",
+};
+
+/// Nova's 400 for a count parameter (`limit`, `offset`) that is not digits.
+pub fn bad_count(name: &str, raw: &str) -> ComputeError {
+    ComputeError::BadRequest(format!(
+        "Invalid input for query parameters {name}. Value: {raw}. '{raw}' does not match '^[0-9]*$'"
+    ))
+}
+
+/// `limit` and `marker` as Nova's paging reads them.
+pub fn paging(q: &QueryPairs) -> ComputeResult<Page> {
+    PAGING.read(q.get("limit"), q.get("marker"), |raw| {
+        bad_count("limit", raw)
+    })
+}
+
+/// The `*_links` next link Nova adds when a page is full.
+pub fn next_link(
+    state: &ComputeState,
+    path: &str,
+    q: &QueryPairs,
+    limit: usize,
+    marker: &str,
+) -> Value {
+    json!([{
+        "href": format!(
+            "{}/v2.1/{path}?{}",
+            state.public_url,
+            NEXT_LINK.next(&q.0, limit, marker)
+        ),
+        "rel": "next",
+    }])
 }
 
 impl From<TargetError> for ComputeError {
@@ -309,7 +357,6 @@ pub fn boolean(field: &str, value: &Value) -> ComputeResult<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn message(e: ComputeError) -> String {
         match e {

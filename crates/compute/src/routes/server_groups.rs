@@ -15,12 +15,13 @@
 //! are the group's servers that are not deleted; servers join a group
 //! when they are created into it, never through this API.
 
-use super::{invalid, only_allowed, python_repr, wrapped, Caller, QueryPairs};
+use super::{bad_count, invalid, only_allowed, python_repr, wrapped, Caller, QueryPairs};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::ComputeState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use ferrostack_common::page::{parse_count, CountSyntax};
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_policy::AuthContext;
 use ferrostack_quota::{QuotaError, ResourceMap, COMPUTE};
@@ -72,15 +73,9 @@ fn view(state: &ComputeState, v: ApiVersion, g: &ServerGroup) -> ComputeResult<V
 
 /// A `limit` or `offset` as Nova's `non_negative_integer` takes it.
 fn non_negative(q: &QueryPairs, name: &str) -> ComputeResult<Option<usize>> {
-    let Some(raw) = q.get(name) else {
-        return Ok(None);
-    };
-    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ComputeError::BadRequest(format!(
-            "Invalid input for query parameters {name}. Value: {raw}. '{raw}' does not match '^[0-9]*$'"
-        )));
-    }
-    Ok(Some(raw.parse::<usize>().unwrap_or(usize::MAX)))
+    q.get(name)
+        .map(|raw| parse_count(raw, CountSyntax::Digits).ok_or_else(|| bad_count(name, raw)))
+        .transpose()
 }
 
 /// The group `id` if the caller may see it (its project's, or an admin).
@@ -102,9 +97,9 @@ pub async fn list(
     q: QueryPairs,
 ) -> ComputeResult<axum::Json<Value>> {
     q.check_known(v, &["all_projects", "limit", "offset"])?;
-    let limit = non_negative(&q, "limit")?
-        .unwrap_or(super::flavors::MAX_PAGE)
-        .min(super::flavors::MAX_PAGE);
+    let limit = super::PAGING
+        .read(q.get("limit"), None, |raw| bad_count("limit", raw))?
+        .limit;
     let offset = non_negative(&q, "offset")?.unwrap_or(0);
     let groups = if q.get("all_projects").is_some() && caller.is_admin() {
         state.servers.list_groups(None)?

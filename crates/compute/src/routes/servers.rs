@@ -476,17 +476,14 @@ fn list_servers(
         }
         out.push(i);
     }
-    let (limit, marker) = super::flavors::paging(q)?;
-    if let Some(m) = marker {
-        match out.iter().position(|i| i.uuid == m) {
-            Some(p) => {
-                out.drain(..=p);
-            }
-            None => return Err(ComputeError::BadRequest(format!("marker [{m}] not found"))),
-        }
-    }
-    out.truncate(limit);
-    Ok(out)
+    let page = super::paging(q)?;
+    Ok(page
+        .apply(
+            out,
+            |i, m| i.uuid == m,
+            |m| ComputeError::BadRequest(format!("marker [{m}] not found")),
+        )?
+        .items)
 }
 
 fn page_links(
@@ -495,10 +492,10 @@ fn page_links(
     q: &QueryPairs,
     rows: &[Instance],
 ) -> ComputeResult<Option<Value>> {
-    let (limit, _) = super::flavors::paging(q)?;
+    let page = super::paging(q)?;
     Ok(match rows.last() {
-        Some(last) if q.get("limit").is_some() && rows.len() == limit => {
-            Some(super::flavors::next_link(state, path, q, limit, &last.uuid))
+        Some(last) if page.limit_given && page.is_full(rows.len()) => {
+            Some(super::next_link(state, path, q, page.limit, &last.uuid))
         }
         _ => None,
     })

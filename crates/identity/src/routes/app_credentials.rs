@@ -183,8 +183,8 @@ pub async fn create(
     let to_hash = secret.clone();
     let secret_hash = tokio::task::spawn_blocking(move || password::hash(&to_hash))
         .await
-        .map_err(|e| IdentityError::Internal(Box::new(e)))?
-        .map_err(|e| IdentityError::Internal(e.to_string().into()))?;
+        .map_err(|e| IdentityError::internal(&e))?
+        .map_err(|e| IdentityError::Internal(e.to_string()))?;
     let cred = ApplicationCredential {
         id: new_hex_id(),
         name,

@@ -31,7 +31,7 @@ pub async fn issue(
     let worker = id.clone();
     let (token, ctx) = tokio::task::spawn_blocking(move || authenticate(&worker, &req))
         .await
-        .map_err(|e| IdentityError::Internal(Box::new(e)))??;
+        .map_err(|e| IdentityError::internal(&e))??;
     let catalog = if q.contains_key("nocatalog") {
         None
     } else {
@@ -45,7 +45,7 @@ pub async fn issue(
     let mut resp = (StatusCode::CREATED, axum::Json(body)).into_response();
     resp.headers_mut().insert(
         SUBJECT_TOKEN,
-        HeaderValue::from_str(&token).map_err(|e| IdentityError::Internal(Box::new(e)))?,
+        HeaderValue::from_str(&token).map_err(|e| IdentityError::internal(&e))?,
     );
     Ok(resp)
 }
@@ -157,7 +157,7 @@ pub fn authenticate(id: &Identity, req: &AuthRequest) -> IdResult<(String, AuthC
                 })?;
                 let payload = id.open(&t.id).map_err(|e| match e {
                     ValidateError::Invalid(_) => unauthorized(),
-                    ValidateError::Unavailable(m) => IdentityError::Internal(m.into()),
+                    ValidateError::Unavailable(m) => IdentityError::Internal(m),
                 })?;
                 if payload.app_cred_id.is_some() {
                     return Err(IdentityError::Forbidden(
@@ -340,7 +340,7 @@ fn validated_subject(
     let token = subject(headers)?;
     let ctx = id.validate_token(&token).map_err(|e| match e {
         ValidateError::Invalid(_) => token_not_found(),
-        ValidateError::Unavailable(m) => IdentityError::Internal(m.into()),
+        ValidateError::Unavailable(m) => IdentityError::Internal(m),
     })?;
     if !may_inspect(caller, &ctx) {
         return Err(token_not_found());
@@ -370,7 +370,7 @@ pub async fn validate(
     let mut resp = axum::Json(body).into_response();
     resp.headers_mut().insert(
         SUBJECT_TOKEN,
-        HeaderValue::from_str(&token).map_err(|e| IdentityError::Internal(Box::new(e)))?,
+        HeaderValue::from_str(&token).map_err(|e| IdentityError::internal(&e))?,
     );
     Ok(resp)
 }

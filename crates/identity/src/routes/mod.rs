@@ -19,6 +19,7 @@ pub mod v2;
 
 use crate::error::{IdResult, IdentityError};
 use axum::extract::FromRequestParts;
+use ferrostack_common::page::{CountSyntax, Paging};
 use ferrostack_policy::AuthContext;
 use ferrostack_store::identity::ListFilter;
 use http::request::Parts;
@@ -62,16 +63,28 @@ pub fn parse_bool(name: &str, value: &str) -> IdResult<bool> {
     }
 }
 
+/// How Keystone reads `limit`: an unsigned 32-bit integer, no default.
+const PAGING: Paging = Paging {
+    syntax: CountSyntax::U32,
+    default_limit: u32::MAX as usize,
+    max_limit: u32::MAX as usize,
+};
+
 /// The list filters common to Keystone's collections, from the query string.
 pub fn list_filter(q: &HashMap<String, String>) -> IdResult<ListFilter> {
-    let limit = match q.get("limit") {
-        Some(v) => Some(v.parse::<u32>().map_err(|_| {
+    let page = PAGING.read(
+        q.get("limit").map(String::as_str),
+        q.get("marker").map(String::as_str),
+        |_| {
             IdentityError::BadRequest(
                 "Invalid value for query parameter limit: expected a non-negative integer.".into(),
             )
-        })?),
-        None => None,
-    };
+        },
+    )?;
+    // The store pages in SQL; no `limit` means the whole collection.
+    let limit = page
+        .limit_given
+        .then(|| u32::try_from(page.limit).unwrap_or(u32::MAX));
     Ok(ListFilter {
         name: q.get("name").cloned(),
         domain_id: q.get("domain_id").cloned(),
@@ -82,7 +95,7 @@ pub fn list_filter(q: &HashMap<String, String>) -> IdResult<ListFilter> {
         parent_id: q.get("parent_id").cloned(),
         ids: None,
         limit,
-        marker: q.get("marker").cloned(),
+        marker: page.marker,
     })
 }
 

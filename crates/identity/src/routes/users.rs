@@ -30,8 +30,8 @@ async fn hash_password(pw: String) -> IdResult<String> {
     }
     tokio::task::spawn_blocking(move || password::hash(&pw))
         .await
-        .map_err(|e| IdentityError::Internal(Box::new(e)))?
-        .map_err(|e| IdentityError::Internal(e.to_string().into()))
+        .map_err(|e| IdentityError::internal(&e))?
+        .map_err(|e| IdentityError::Internal(e.to_string()))
 }
 
 /// `POST /v3/users`.
@@ -192,7 +192,7 @@ pub async fn change_password(
     let stored = user.password_hash.clone().unwrap_or_default();
     let ok = tokio::task::spawn_blocking(move || password::verify(&original, &stored))
         .await
-        .map_err(|e| IdentityError::Internal(Box::new(e)))?;
+        .map_err(|e| IdentityError::internal(&e))?;
     if !ok || !user.enabled {
         return Err(IdentityError::auth_required());
     }

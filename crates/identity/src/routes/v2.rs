@@ -186,7 +186,7 @@ pub async fn issue(
     let worker = id.clone();
     let (token, ctx) = tokio::task::spawn_blocking(move || authenticate(&worker, &v3))
         .await
-        .map_err(|e| IdentityError::Internal(Box::new(e)))??;
+        .map_err(|e| IdentityError::internal(&e))??;
     let outside_default = ctx.user_domain_id != DEFAULT_DOMAIN_ID
         || matches!(&ctx.scope, Scope::Project { domain_id, .. } if domain_id != DEFAULT_DOMAIN_ID)
         || matches!(&ctx.scope, Scope::Domain { .. } | Scope::System);

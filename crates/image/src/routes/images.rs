@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use ferrostack_common::page::{CountSyntax, LinkQuery, Paging};
 use ferrostack_common::time::now_micros;
 use ferrostack_policy::AuthContext;
 use ferrostack_store::image::Image;
@@ -20,8 +21,19 @@ use std::sync::Arc;
 
 pub use ferrostack_image_types::PATCH_MEDIA_TYPE;
 
-const DEFAULT_LIMIT: usize = 25;
-const MAX_LIMIT: usize = 1000;
+/// How Glance reads `limit`: any non-negative integer, 25 by default, at
+/// most 1000.
+const PAGING: Paging = Paging {
+    syntax: CountSyntax::NonNegative,
+    default_limit: 25,
+    max_limit: 1000,
+};
+/// How Glance writes its `next` link: the request's filters, then the new
+/// `marker` and `limit`.
+const NEXT_LINK: LinkQuery = LinkQuery {
+    keep_limit: false,
+    unreserved: b"-_.~:",
+};
 const SORT_KEYS: &[&str] = &[
     "name",
     "status",
@@ -178,15 +190,9 @@ pub async fn list(
     Caller(caller): Caller,
     q: QueryPairs,
 ) -> ImageResult<Response> {
-    let limit = match q.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| ImageError::BadRequest("limit param must be positive".into()))?
-            .min(MAX_LIMIT as i64) as usize,
-    };
+    let paging = PAGING.read(q.get("limit"), q.get("marker"), |_| {
+        ImageError::BadRequest("limit param must be positive".into())
+    })?;
     let spec = sort_spec(&q)?;
     let visibility = q.get("visibility");
     if let Some(v) = visibility {
@@ -269,36 +275,22 @@ pub async fn list(
         }
         Ordering::Equal
     });
-    let start = match q.get("marker") {
-        None => 0,
-        Some(marker) => {
-            found.iter().position(|i| i.id == marker).ok_or_else(|| {
-                ImageError::BadRequest(format!(
-                    "Invalid marker. Image {marker} could not be found."
-                ))
-            })? + 1
-        }
-    };
-    let page: Vec<&Image> = found.iter().skip(start).take(limit).collect();
+    let page = paging.apply(
+        found,
+        |i, marker| i.id == marker,
+        |marker| {
+            ImageError::BadRequest(format!(
+                "Invalid marker. Image {marker} could not be found."
+            ))
+        },
+    )?;
     let mut body = json!({
-        "images": page.iter().map(|i| view(i)).collect::<Vec<_>>(),
+        "images": page.items.iter().map(view).collect::<Vec<_>>(),
         "schema": "/v2/schemas/images",
         "first": "/v2/images",
     });
-    if start + page.len() < found.len() && !page.is_empty() {
-        let last = page.last().map(|i| i.id.as_str()).unwrap_or_default();
-        let mut params: Vec<(String, String)> =
-            q.0.iter()
-                .filter(|(k, _)| k != "marker" && k != "limit")
-                .cloned()
-                .collect();
-        params.push(("marker".into(), last.into()));
-        params.push(("limit".into(), limit.to_string()));
-        let query = params
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+    if let Some(last) = page.items.last().filter(|_| page.more) {
+        let query = NEXT_LINK.next(&q.0, paging.limit, &last.id);
         body["next"] = json!(format!("/v2/images?{query}"));
     }
     Ok(axum::Json(body).into_response())
@@ -322,18 +314,6 @@ fn in_list(list: &str) -> Vec<String> {
 }
 
 /// Percent-encode a query component.
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~:".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// Does `image` belong in the caller's list for the `visibility` filter?
 fn listed_for(
     caller: &AuthContext,

@@ -7,7 +7,6 @@ pub mod images;
 pub mod members;
 pub mod schemas;
 pub mod tags;
-pub mod unbuilt;
 
 use crate::error::{ImageError, ImageResult};
 use crate::model::{can_modify, can_see};
