@@ -292,7 +292,7 @@ pub fn parse_create(v: ApiVersion, body: &Value) -> ComputeResult<CreateRequest>
         }
     }
     let raw_name = k.get("name").unwrap_or(&Value::Null);
-    let name = super::flavors::name("name", raw_name)?;
+    let name = ferrostack_compute_types::flavor_body::name("name", raw_name)?;
     let allowed = name_chars(v);
     if !name.chars().all(|c| allowed.contains(c)) {
         return Err(invalid(

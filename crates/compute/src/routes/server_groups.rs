@@ -249,7 +249,8 @@ pub fn parse_create(v: ApiVersion, body: &Value) -> ComputeResult<CreateRequest>
             ));
         }
     }
-    let name = super::flavors::name("name", g.get("name").unwrap_or(&Value::Null))?;
+    let name =
+        ferrostack_compute_types::flavor_body::name("name", g.get("name").unwrap_or(&Value::Null))?;
     let allowed = policies_for(v);
     if !new_form {
         let raw = g.get("policies").unwrap_or(&Value::Null);
