@@ -128,6 +128,44 @@ pub fn string(field: &str, value: Option<&Value>, max: usize) -> Result<Option<S
     }
 }
 
+/// Nova's `name` format: printable, no leading or trailing whitespace,
+/// 1-255 characters.
+pub fn name(field: &str, value: &Value) -> Result<String, BodyError> {
+    let Value::String(s) = value else {
+        return Err(BodyError::invalid(
+            field,
+            value,
+            &format!("{} is not of type 'string'", python_repr(value)),
+        ));
+    };
+    let len = s.chars().count();
+    if len == 0 {
+        return Err(BodyError::invalid(
+            field,
+            value,
+            &format!("'{s}' is too short"),
+        ));
+    }
+    if len > 255 {
+        return Err(BodyError::invalid(
+            field,
+            value,
+            &format!("'{s}' is too long"),
+        ));
+    }
+    if s.starts_with(char::is_whitespace)
+        || s.ends_with(char::is_whitespace)
+        || s.chars().any(char::is_control)
+    {
+        return Err(BodyError::invalid(
+            field,
+            value,
+            "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.",
+        ));
+    }
+    Ok(s.clone())
+}
+
 /// Most metadata items a server (or an image made from it) may carry.
 pub const MAX_METADATA_ITEMS: usize = 128;
 

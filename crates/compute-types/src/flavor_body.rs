@@ -143,7 +143,7 @@ impl CreateFlavorBody {
             Some(value) => flavor_int(field, value, 0),
         };
         Ok(NewFlavor {
-            name: name("name", &get(&f.name))?,
+            name: body::name("name", &get(&f.name))?,
             id: flavor_id(&get(&f.id))?,
             memory_mb: flavor_int("ram", &get(&f.ram), 1)?,
             vcpus: flavor_int("vcpus", &get(&f.vcpus), 1)?,
@@ -291,44 +291,6 @@ fn rxtx(value: &Value) -> Result<f64, BodyError> {
         ));
     }
     Ok(n)
-}
-
-/// Nova's `name` format: printable, no leading or trailing whitespace,
-/// 1-255 characters.
-pub fn name(field: &str, value: &Value) -> Result<String, BodyError> {
-    let Value::String(s) = value else {
-        return Err(BodyError::invalid(
-            field,
-            value,
-            &format!("{} is not of type 'string'", python_repr(value)),
-        ));
-    };
-    let len = s.chars().count();
-    if len == 0 {
-        return Err(BodyError::invalid(
-            field,
-            value,
-            &format!("'{s}' is too short"),
-        ));
-    }
-    if len > 255 {
-        return Err(BodyError::invalid(
-            field,
-            value,
-            &format!("'{s}' is too long"),
-        ));
-    }
-    if s.starts_with(char::is_whitespace)
-        || s.ends_with(char::is_whitespace)
-        || s.chars().any(char::is_control)
-    {
-        return Err(BodyError::invalid(
-            field,
-            value,
-            "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.",
-        ));
-    }
-    Ok(s.clone())
 }
 
 /// A description (2.55+): printable characters (and newlines, tabs), at

@@ -18,6 +18,7 @@ pub mod keypair;
 pub mod quota;
 pub mod server;
 pub mod server_action;
+pub mod server_group;
 pub mod version;
 
 pub use body::BodyError;
