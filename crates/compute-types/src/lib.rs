@@ -19,6 +19,8 @@ pub mod quota;
 pub mod server;
 pub mod server_action;
 pub mod server_group;
+pub mod server_metadata;
+pub mod service;
 pub mod version;
 
 pub use body::BodyError;

@@ -23,12 +23,13 @@ pub mod versions;
 use crate::error::{ComputeError, ComputeResult};
 use crate::ComputeState;
 use axum::extract::{FromRequestParts, Query};
+pub use ferrostack_compute_types::body::python_repr;
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_policy::AuthContext;
 pub use ferrostack_quota::IfUnknown;
 use ferrostack_quota::{admin_target, caller_target, own_project, TargetError, MAX_LIMIT};
 use http::request::Parts;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The validated caller. Present on every route whose rule is not `Public`.
 pub struct Caller(pub AuthContext);
@@ -152,84 +153,6 @@ pub fn invalid(field: &str, value: &Value, why: &str) -> ComputeError {
     ))
 }
 
-/// How jsonschema (and so Nova) prints a value in its messages.
-pub fn python_repr(value: &Value) -> String {
-    match value {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::String(s) => format!("'{s}'"),
-        Value::Number(n) => n.to_string(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(python_repr).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("'{k}': {}", python_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// jsonschema's message for unexpected keys.
-fn unexpected_message(keys: &[&str]) -> String {
-    let quoted: Vec<String> = keys.iter().map(|k| format!("'{k}'")).collect();
-    let verb = if keys.len() == 1 { "was" } else { "were" };
-    format!(
-        "Additional properties are not allowed ({} {verb} unexpected)",
-        quoted.join(", ")
-    )
-}
-
-/// Check a body is exactly `{"<wrapper>": {...}}` and return the inner object.
-pub fn wrapped<'a>(body: &'a Value, wrapper: &str) -> ComputeResult<&'a Map<String, Value>> {
-    let Value::Object(top) = body else {
-        return Err(ComputeError::BadRequest(format!(
-            "{} is not of type 'object'",
-            python_repr(body)
-        )));
-    };
-    let extra: Vec<&str> = top
-        .keys()
-        .map(String::as_str)
-        .filter(|k| *k != wrapper)
-        .collect();
-    if !extra.is_empty() {
-        return Err(ComputeError::BadRequest(unexpected_message(&extra)));
-    }
-    let inner = top
-        .get(wrapper)
-        .ok_or_else(|| ComputeError::BadRequest(format!("'{wrapper}' is a required property")))?;
-    inner
-        .as_object()
-        .ok_or_else(|| invalid(wrapper, inner, "It is not of type 'object'"))
-}
-
-/// Refuse keys of `object` that `allowed` rejects, naming them all.
-pub fn only_allowed(
-    wrapper: &str,
-    object: &Map<String, Value>,
-    allowed: impl Fn(&str) -> bool,
-) -> ComputeResult<()> {
-    let extra: Vec<&str> = object
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !allowed(k))
-        .collect();
-    if extra.is_empty() {
-        Ok(())
-    } else {
-        Err(invalid(
-            wrapper,
-            &Value::Object(object.clone()),
-            &unexpected_message(&extra),
-        ))
-    }
-}
-
 /// A quota limit as Nova's schema takes it: an integer, or a string of
 /// one, from -1 to 2^31-1.
 pub fn limit_value(field: &str, value: &Value) -> ComputeResult<i64> {
@@ -344,35 +267,6 @@ mod tests {
         );
         assert!(limit_value("cores", &json!("")).is_err());
         assert!(limit_value("cores", &json!("-")).is_err());
-    }
-
-    #[test]
-    fn bodies_must_be_exactly_the_wrapper() {
-        assert!(wrapped(&json!({"quota_set": {}}), "quota_set").is_ok());
-        assert_eq!(
-            message(wrapped(&json!({}), "quota_set").unwrap_err()),
-            "'quota_set' is a required property"
-        );
-        assert_eq!(
-            message(wrapped(&json!({"quota_set": {}, "x": 1}), "quota_set").unwrap_err()),
-            "Additional properties are not allowed ('x' was unexpected)"
-        );
-        assert!(wrapped(&json!({"quota_set": 3}), "quota_set").is_err());
-        assert!(wrapped(&json!([]), "quota_set").is_err());
-    }
-
-    #[test]
-    fn unexpected_keys_are_all_named() {
-        let inner = json!({"cores": 1, "bogus": 2, "fixed_ips": 3});
-        let m = message(
-            only_allowed("quota_set", inner.as_object().unwrap(), |k| k == "cores").unwrap_err(),
-        );
-        assert!(
-            m.ends_with(
-                "Additional properties are not allowed ('bogus', 'fixed_ips' were unexpected)"
-            ),
-            "{m}"
-        );
     }
 
     #[test]
