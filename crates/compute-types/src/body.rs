@@ -15,6 +15,11 @@
 //! Bodies are read through a [`Value`] first ([`Wrapped`]), so a repeated
 //! key keeps its last value as Python's `json` does, a body that is not an
 //! object still gets Nova's message, and the message can quote the body.
+//!
+//! Some resources (flavors, key pairs, quota sets, quota class sets,
+//! server groups) are strict as Nova's schemas are: nothing but the
+//! wrapper at the top ([`Wrapped::strict`], [`exactly`]) and only known keys inside
+//! ([`only_allowed`]), every unexpected key named in jsonschema's words.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -123,6 +128,44 @@ pub fn string(field: &str, value: Option<&Value>, max: usize) -> Result<Option<S
     }
 }
 
+/// Nova's `name` format: printable, no leading or trailing whitespace,
+/// 1-255 characters.
+pub fn name(field: &str, value: &Value) -> Result<String, BodyError> {
+    let Value::String(s) = value else {
+        return Err(BodyError::invalid(
+            field,
+            value,
+            &format!("{} is not of type 'string'", python_repr(value)),
+        ));
+    };
+    let len = s.chars().count();
+    if len == 0 {
+        return Err(BodyError::invalid(
+            field,
+            value,
+            &format!("'{s}' is too short"),
+        ));
+    }
+    if len > 255 {
+        return Err(BodyError::invalid(
+            field,
+            value,
+            &format!("'{s}' is too long"),
+        ));
+    }
+    if s.starts_with(char::is_whitespace)
+        || s.ends_with(char::is_whitespace)
+        || s.chars().any(char::is_control)
+    {
+        return Err(BodyError::invalid(
+            field,
+            value,
+            "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.",
+        ));
+    }
+    Ok(s.clone())
+}
+
 /// Most metadata items a server (or an image made from it) may carry.
 pub const MAX_METADATA_ITEMS: usize = 128;
 
@@ -163,6 +206,92 @@ pub fn metadata(v: &Value) -> Result<BTreeMap<String, String>, BodyError> {
         ));
     }
     Ok(out)
+}
+
+/// jsonschema's message for unexpected keys, naming them all.
+pub fn unexpected_message(keys: &[&str]) -> String {
+    let quoted: Vec<String> = keys.iter().map(|k| format!("'{k}'")).collect();
+    let verb = if keys.len() == 1 { "was" } else { "were" };
+    format!(
+        "Additional properties are not allowed ({} {verb} unexpected)",
+        quoted.join(", ")
+    )
+}
+
+/// Refuse keys of `object` (the value of `field`) that `allowed`
+/// rejects, naming them all, as jsonschema's `additionalProperties`.
+pub fn only_allowed(
+    field: &str,
+    object: &Map<String, Value>,
+    allowed: impl Fn(&str) -> bool,
+) -> Result<(), BodyError> {
+    let extra: Vec<&str> = object
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !allowed(k))
+        .collect();
+    if extra.is_empty() {
+        Ok(())
+    } else {
+        Err(BodyError::invalid(
+            field,
+            &Value::Object(object.clone()),
+            &unexpected_message(&extra),
+        ))
+    }
+}
+
+/// A boolean as Nova's `parameter_types.boolean` takes it: `true`/`false`
+/// or one of its spellings as a string.
+pub fn boolean(field: &str, value: &Value) -> Result<bool, BodyError> {
+    const TRUE: &[&str] = &[
+        "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
+    ];
+    const FALSE: &[&str] = &[
+        "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no",
+    ];
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if TRUE.contains(&s.as_str()) => Ok(true),
+        Value::String(s) if FALSE.contains(&s.as_str()) => Ok(false),
+        other => Err(BodyError::invalid(
+            field,
+            value,
+            &format!(
+                "{} is not one of [True, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', False, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no']",
+                python_repr(other)
+            ),
+        )),
+    }
+}
+
+/// The object wrapped in `sent`, which must be exactly `{"<key>": {...}}`.
+/// Refused in the order and words of Nova's schemas: a body that is not
+/// an object, then any other top-level key (all named), then a missing
+/// wrapper, then a wrapper that is not an object.
+pub fn exactly<'a>(sent: &'a Value, key: &str) -> Result<&'a Map<String, Value>, BodyError> {
+    let Value::Object(top) = sent else {
+        return Err(BodyError::BadRequest(format!(
+            "{} is not of type 'object'",
+            python_repr(sent)
+        )));
+    };
+    let extra: Vec<&str> = top
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != key)
+        .collect();
+    if !extra.is_empty() {
+        return Err(BodyError::BadRequest(unexpected_message(&extra)));
+    }
+    let Some(inner) = top.get(key) else {
+        return Err(BodyError::BadRequest(format!(
+            "'{key}' is a required property"
+        )));
+    };
+    inner
+        .as_object()
+        .ok_or_else(|| BodyError::invalid(key, inner, "It is not of type 'object'"))
 }
 
 /// A body of the form `{"<KEY>": {...}}`: the inner object's type.
@@ -207,6 +336,22 @@ impl<T: Resource> Wrapped<T> {
                 T::KEY,
                 &self.sent,
                 &format!("'{}' is a required property", T::KEY),
+            )),
+        }
+    }
+}
+
+impl<T: Resource> Wrapped<T> {
+    /// Strict mode: the body must be exactly `{"<key>": {...}}` (see
+    /// [`exactly`]).
+    pub fn strict(&self) -> Result<(&T, &Map<String, Value>), BodyError> {
+        let object = exactly(&self.sent, T::KEY)?;
+        match &self.inner {
+            Some(t) => Ok((t, object)),
+            None => Err(BodyError::invalid(
+                T::KEY,
+                &Value::Object(object.clone()),
+                "It is not of type 'object'",
             )),
         }
     }
@@ -258,6 +403,58 @@ mod tests {
                 "{message}"
             );
         }
+    }
+
+    #[test]
+    fn strict_bodies_must_be_exactly_the_wrapper() {
+        let strict = |sent: Value| {
+            Wrapped::<Probe>::new(sent)
+                .strict()
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        assert!(strict(json!({"probe": {}})).is_ok());
+        assert_eq!(
+            strict(json!({})).unwrap_err(),
+            "'probe' is a required property"
+        );
+        assert_eq!(
+            strict(json!({"probe": {}, "x": 1, "y": 2})).unwrap_err(),
+            "Additional properties are not allowed ('x', 'y' were unexpected)"
+        );
+        assert_eq!(
+            strict(json!({"probe": 3})).unwrap_err(),
+            "Invalid input for field/attribute probe. Value: 3. It is not of type 'object'"
+        );
+        assert_eq!(strict(json!([])).unwrap_err(), "[] is not of type 'object'");
+    }
+
+    #[test]
+    fn unexpected_keys_are_all_named() {
+        let inner = json!({"cores": 1, "bogus": 2, "fixed_ips": 3});
+        let m = only_allowed("quota_set", inner.as_object().unwrap(), |k| k == "cores")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            m,
+            "Invalid input for field/attribute quota_set. Value: {'bogus': 2, 'cores': 1, 'fixed_ips': 3}. \
+             Additional properties are not allowed ('bogus', 'fixed_ips' were unexpected)"
+        );
+        assert!(only_allowed("quota_set", inner.as_object().unwrap(), |_| true).is_ok());
+    }
+
+    #[test]
+    fn booleans_take_novas_spellings() {
+        assert!(boolean("force", &json!("yes")).unwrap());
+        assert!(!boolean("force", &json!(false)).unwrap());
+        assert!(!boolean("force", &json!("OFF")).unwrap());
+        assert!(boolean("force", &json!("maybe")).is_err());
+        assert!(boolean("force", &json!(1))
+            .unwrap_err()
+            .to_string()
+            .starts_with(
+                "Invalid input for field/attribute force. Value: 1. 1 is not one of [True,"
+            ));
     }
 
     #[test]

@@ -13,10 +13,14 @@
 pub mod body;
 pub mod fault;
 pub mod flavor;
+pub mod flavor_body;
 pub mod keypair;
 pub mod quota;
 pub mod server;
 pub mod server_action;
+pub mod server_group;
+pub mod server_metadata;
+pub mod service;
 pub mod version;
 
 pub use body::BodyError;

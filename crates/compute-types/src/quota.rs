@@ -8,10 +8,15 @@
 //! lagged: they kept the network fields until 2.50, which is also where
 //! they first showed the server-group quotas. Limits follow 2.36 and 2.57
 //! too, and lose `maxImageMeta` at 2.39.
+//!
+//! The update bodies are types here too ([`UpdateQuotaSetBody`],
+//! [`UpdateQuotaClassSetBody`]): strict as Nova's schemas (see
+//! [`crate::body::exactly`]), limits read by [`limit`].
 
+use crate::body::{self, python_repr, BodyError, Resource, Wrapped};
 use crate::ApiVersion;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// Quotas that mirrored nova-network; gone from quota sets and limits at 2.36.
@@ -158,12 +163,215 @@ pub fn absolute_limits(
     out
 }
 
+/// The largest quota limit Nova's schema takes (`db.MAX_INT`, 2^31-1).
+pub const MAX_LIMIT: i64 = i32::MAX as i64;
+
+/// `PUT /os-quota-sets/{project_id}`: `{"quota_set": {...}}`.
+pub type UpdateQuotaSetBody = Wrapped<QuotaSetUpdate>;
+
+/// `PUT /os-quota-class-sets/{id}`: `{"quota_class_set": {...}}`.
+pub type UpdateQuotaClassSetBody = Wrapped<QuotaClassSetUpdate>;
+
+/// The `quota_set` object of an update: limits by quota name, and
+/// `force`. Which names exist is the quota registry's to say, so the
+/// checks take it as `known`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub struct QuotaSetUpdate(pub Map<String, Value>);
+
+impl Resource for QuotaSetUpdate {
+    const KEY: &'static str = "quota_set";
+}
+
+/// The `quota_class_set` object of an update: limits by quota name.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub struct QuotaClassSetUpdate(pub Map<String, Value>);
+
+impl Resource for QuotaClassSetUpdate {
+    const KEY: &'static str = "quota_class_set";
+}
+
+impl UpdateQuotaSetBody {
+    /// The new limits and the `force` flag, checked as Nova's schema for
+    /// `v`: strict wrapper, only `force` and quotas `known` and shown at
+    /// `v` ([`quota_set_shows`]), then each value in key order.
+    pub fn checked(
+        &self,
+        v: ApiVersion,
+        known: impl Fn(&str) -> bool,
+    ) -> Result<(BTreeMap<String, i64>, bool), BodyError> {
+        let (_, set) = self.strict()?;
+        body::only_allowed("quota_set", set, |k| {
+            k == "force" || known(k) && quota_set_shows(v, k)
+        })?;
+        let mut force = false;
+        let mut changes = BTreeMap::new();
+        for (key, value) in set {
+            if key == "force" {
+                force = body::boolean(key, value)?;
+            } else {
+                changes.insert(key.clone(), limit(key, value)?);
+            }
+        }
+        Ok((changes, force))
+    }
+}
+
+impl UpdateQuotaClassSetBody {
+    /// The new limits, checked as Nova's schema for `v`: strict wrapper,
+    /// only quotas `known` and accepted at `v` ([`quota_class_accepts`];
+    /// no `force`), then each value in key order.
+    pub fn checked(
+        &self,
+        v: ApiVersion,
+        known: impl Fn(&str) -> bool,
+    ) -> Result<BTreeMap<String, i64>, BodyError> {
+        let (_, set) = self.strict()?;
+        body::only_allowed("quota_class_set", set, |k| {
+            known(k) && quota_class_accepts(v, k)
+        })?;
+        set.iter()
+            .map(|(k, value)| Ok((k.clone(), limit(k, value)?)))
+            .collect()
+    }
+}
+
+/// A quota limit as Nova's schema takes it: an integer, or a string of
+/// one, from -1 to [`MAX_LIMIT`].
+pub fn limit(field: &str, value: &Value) -> Result<i64, BodyError> {
+    let parsed = match value {
+        Value::Number(n) => n.as_i64().ok_or_else(|| {
+            BodyError::invalid(
+                field,
+                value,
+                &format!("{n} is not of type 'integer', 'string'"),
+            )
+        })?,
+        Value::String(s) => {
+            let digits = s.strip_prefix('-').unwrap_or(s);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(BodyError::invalid(
+                    field,
+                    value,
+                    &format!("'{s}' does not match '^-?[0-9]+$'"),
+                ));
+            }
+            s.parse::<i64>().map_err(|_| {
+                BodyError::invalid(
+                    field,
+                    value,
+                    &format!("{s} is greater than the maximum of {MAX_LIMIT}"),
+                )
+            })?
+        }
+        other => {
+            return Err(BodyError::invalid(
+                field,
+                value,
+                &format!("{} is not of type 'integer', 'string'", python_repr(other)),
+            ))
+        }
+    };
+    if parsed < -1 {
+        return Err(BodyError::invalid(
+            field,
+            value,
+            &format!("{parsed} is less than the minimum of -1"),
+        ));
+    }
+    if parsed > MAX_LIMIT {
+        return Err(BodyError::invalid(
+            field,
+            value,
+            &format!("{parsed} is greater than the maximum of {MAX_LIMIT}"),
+        ));
+    }
+    Ok(parsed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn v(minor: u32) -> ApiVersion {
         ApiVersion::new(2, minor)
+    }
+
+    fn known(k: &str) -> bool {
+        ["cores", "ram", "instances", "server_groups", "floating_ips"].contains(&k)
+    }
+
+    #[test]
+    fn limits_accept_integers_and_integer_strings() {
+        assert_eq!(limit("cores", &json!(30)), Ok(30));
+        assert_eq!(limit("cores", &json!("30")), Ok(30));
+        assert_eq!(limit("cores", &json!(-1)), Ok(-1));
+        assert_eq!(limit("cores", &json!("-1")), Ok(-1));
+    }
+
+    #[test]
+    fn bad_limits_say_why_in_novas_words() {
+        let message = |value: Value| limit("cores", &value).unwrap_err().to_string();
+        assert_eq!(
+            message(json!("lots")),
+            "Invalid input for field/attribute cores. Value: 'lots'. 'lots' does not match '^-?[0-9]+$'"
+        );
+        assert!(message(json!(-2)).ends_with("-2 is less than the minimum of -1"));
+        assert!(message(json!(1.5)).ends_with("1.5 is not of type 'integer', 'string'"));
+        assert!(message(json!(true)).ends_with("True is not of type 'integer', 'string'"));
+        assert!(
+            message(json!(2147483648_i64)).ends_with("is greater than the maximum of 2147483647")
+        );
+        assert!(message(json!("99999999999999999999"))
+            .ends_with("is greater than the maximum of 2147483647"));
+        assert!(limit("cores", &json!("")).is_err());
+        assert!(limit("cores", &json!("-")).is_err());
+    }
+
+    #[test]
+    fn a_quota_set_update_takes_known_shown_quotas_and_force() {
+        let update = |minor, set: Value| {
+            UpdateQuotaSetBody::new(json!({ "quota_set": set }))
+                .checked(v(minor), known)
+                .map_err(|e| e.to_string())
+        };
+        let (changes, force) = update(1, json!({"cores": "4", "force": "true"})).unwrap();
+        assert_eq!((changes["cores"], force), (4, true));
+        assert!(update(36, json!({"floating_ips": 1}))
+            .unwrap_err()
+            .ends_with("('floating_ips' was unexpected)"));
+        assert!(update(35, json!({"floating_ips": 1})).is_ok());
+        assert_eq!(
+            update(1, json!({"cores": 1, "bogus": 2, "gpus": 3})).unwrap_err(),
+            "Invalid input for field/attribute quota_set. Value: {'bogus': 2, 'cores': 1, 'gpus': 3}. Additional properties are not allowed ('bogus', 'gpus' were unexpected)"
+        );
+        assert!(update(1, json!({"force": "maybe"})).is_err());
+        assert_eq!(
+            UpdateQuotaSetBody::new(json!({}))
+                .checked(v(1), known)
+                .unwrap_err()
+                .to_string(),
+            "'quota_set' is a required property"
+        );
+    }
+
+    #[test]
+    fn a_class_update_has_no_force_and_follows_2_50() {
+        let update = |minor, set: Value| {
+            UpdateQuotaClassSetBody::new(json!({ "quota_class_set": set }))
+                .checked(v(minor), known)
+                .map_err(|e| e.to_string())
+        };
+        assert!(update(1, json!({"server_groups": 3})).is_ok());
+        assert!(update(50, json!({"server_groups": 3})).is_ok());
+        assert!(update(49, json!({"floating_ips": 3})).is_ok());
+        assert!(update(50, json!({"floating_ips": 3})).is_err());
+        assert!(update(1, json!({"force": true}))
+            .unwrap_err()
+            .ends_with("('force' was unexpected)"));
+        assert_eq!(update(1, json!({"ram": "-1"})).unwrap()["ram"], -1);
     }
 
     #[test]

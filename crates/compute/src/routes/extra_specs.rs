@@ -5,88 +5,19 @@
 //! numbers and booleans stored as their Python string form. From 2.86 Nova
 //! validates specs in namespaces it knows; ferrostack checks the CPU
 //! policy specs (`hw:cpu_policy`, `hw:cpu_thread_policy`) and lets the
-//! rest through, as Nova does for namespaces it does not know.
+//! rest through, as Nova does for namespaces it does not know. The bodies
+//! and those rules are types in
+//! [`ferrostack_compute_types::flavor_body`].
 
-use super::{invalid, python_repr, Caller};
+use super::Caller;
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::routes::flavors::{find_visible, not_found};
 use crate::ComputeState;
 use axum::extract::{Path, State};
-use ferrostack_compute_types::ApiVersion;
-use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use ferrostack_compute_types::flavor_body::{CreateExtraSpecsBody, UpdateExtraSpecBody};
+use serde_json::{json, Value};
 use std::sync::Arc;
-
-fn key_ok(key: &str) -> bool {
-    (1..=255).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_:. ".contains(&b))
-}
-
-/// Known values of the specs validated from 2.86.
-const ENUMS: &[(&str, &[&str])] = &[
-    ("hw:cpu_policy", &["dedicated", "shared", "mixed"]),
-    ("hw:cpu_thread_policy", &["prefer", "isolate", "require"]),
-];
-
-/// Validate and stringify a body's specs, as Nova does for `v`.
-fn parse_specs(
-    v: ApiVersion,
-    specs: &Map<String, Value>,
-) -> ComputeResult<BTreeMap<String, String>> {
-    let whole = Value::Object(specs.clone());
-    let bad: Vec<&str> = specs
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !key_ok(k))
-        .collect();
-    if !bad.is_empty() {
-        let quoted: Vec<String> = bad.iter().map(|k| format!("'{k}'")).collect();
-        let verb = if bad.len() == 1 { "was" } else { "were" };
-        return Err(invalid(
-            "extra_specs",
-            &whole,
-            &format!(
-                "Additional properties are not allowed ({} {verb} unexpected)",
-                quoted.join(", ")
-            ),
-        ));
-    }
-    let mut out = BTreeMap::new();
-    for (key, value) in specs {
-        let text = match value {
-            Value::String(s) => s.clone(),
-            Value::Number(_) | Value::Bool(_) => python_repr(value),
-            other => {
-                return Err(invalid(
-                    key,
-                    other,
-                    &format!(
-                        "{} is not of type 'string', 'number', 'boolean'",
-                        python_repr(other)
-                    ),
-                ))
-            }
-        };
-        if text.chars().count() > 255 {
-            return Err(invalid(key, value, &format!("'{text}' is too long")));
-        }
-        if v.at_least(86) {
-            if let Some((_, allowed)) = ENUMS.iter().find(|(k, _)| k == key) {
-                if !allowed.contains(&text.as_str()) {
-                    return Err(ComputeError::BadRequest(format!(
-                        "Validation failed; '{text}' is not one of {} for extra spec {key}.",
-                        python_repr(&json!(allowed))
-                    )));
-                }
-            }
-        }
-        out.insert(key.clone(), text);
-    }
-    Ok(out)
-}
 
 /// `GET .../os-extra_specs`.
 pub async fn list(
@@ -103,14 +34,13 @@ pub async fn create(
     State(state): State<Arc<ComputeState>>,
     Version(v): Version,
     Path(id): Path<String>,
-    Json(body): Json<Value>,
+    Json(body): Json<CreateExtraSpecsBody>,
 ) -> ComputeResult<axum::Json<Value>> {
-    let specs = super::wrapped(&body, "extra_specs")?;
-    let parsed = parse_specs(v, specs)?;
+    let parsed = body.checked(v)?;
     if !state.compute.set_extra_specs(&id, &parsed)? {
         return Err(not_found(&id));
     }
-    Ok(axum::Json(body))
+    Ok(axum::Json(body.sent))
 }
 
 /// `GET .../os-extra_specs/{key}`.
@@ -135,29 +65,13 @@ pub async fn update(
     State(state): State<Arc<ComputeState>>,
     Version(v): Version,
     Path((id, key)): Path<(String, String)>,
-    Json(body): Json<Value>,
+    Json(body): Json<UpdateExtraSpecBody>,
 ) -> ComputeResult<axum::Json<Value>> {
-    let Value::Object(specs) = &body else {
-        return Err(ComputeError::BadRequest(format!(
-            "{} is not of type 'object'",
-            python_repr(&body)
-        )));
-    };
-    if specs.len() > 1 {
-        return Err(ComputeError::BadRequest(
-            "Request body contains too many items".into(),
-        ));
-    }
-    if !specs.contains_key(&key) {
-        return Err(ComputeError::BadRequest(
-            "Request body and URI mismatch".into(),
-        ));
-    }
-    let parsed = parse_specs(v, specs)?;
+    let parsed = body.checked(v, &key)?;
     if !state.compute.set_extra_specs(&id, &parsed)? {
         return Err(not_found(&id));
     }
-    Ok(axum::Json(body))
+    Ok(axum::Json(body.sent))
 }
 
 /// `DELETE .../os-extra_specs/{key}` (admin): 200 with no body, as Nova.
@@ -172,28 +86,4 @@ pub async fn delete(
         return Err(no_such_key(&id, &key));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_become_strings_and_keys_are_checked() {
-        let specs = json!({"hw:cpu_policy": "shared", "n": 2, "b": true});
-        let parsed = parse_specs(ApiVersion::new(2, 1), specs.as_object().unwrap()).unwrap();
-        assert_eq!(parsed["n"], "2");
-        assert_eq!(parsed["b"], "True");
-        let bad = json!({"no/slash": "x"});
-        assert!(parse_specs(ApiVersion::new(2, 1), bad.as_object().unwrap()).is_err());
-        let nested = json!({"k": {"a": 1}});
-        assert!(parse_specs(ApiVersion::new(2, 1), nested.as_object().unwrap()).is_err());
-    }
-
-    #[test]
-    fn cpu_policy_is_validated_from_2_86() {
-        let specs = json!({"hw:cpu_policy": "sometimes"});
-        assert!(parse_specs(ApiVersion::new(2, 85), specs.as_object().unwrap()).is_ok());
-        assert!(parse_specs(ApiVersion::new(2, 86), specs.as_object().unwrap()).is_err());
-    }
 }

@@ -6,12 +6,13 @@
 //! as an unknown project id; openstackclient resolves names first, so
 //! both ways end with the id stored).
 
-use super::{resolve_admin, wrapped, IfUnknown};
+use super::{resolve_admin, IfUnknown};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::routes::flavors::not_found;
 use crate::ComputeState;
 use axum::extract::{Path, State};
+use ferrostack_compute_types::flavor_body::{FlavorAction, FlavorActionBody};
 use ferrostack_store::compute::Flavor;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -43,39 +44,15 @@ pub async fn list(
     Ok(axum::Json(access_list(&f)))
 }
 
-/// The `tenant` of an access action body.
-fn tenant(body: &Value, action: &str) -> ComputeResult<String> {
-    let inner = wrapped(body, action)?;
-    super::only_allowed(action, inner, |k| k == "tenant")?;
-    match inner.get("tenant") {
-        Some(Value::String(t)) if !t.is_empty() && t.len() <= 255 => Ok(t.clone()),
-        Some(other) => Err(super::invalid(
-            "tenant",
-            other,
-            "It must be a string of 1 to 255 characters",
-        )),
-        None => Err(super::invalid(
-            action,
-            &Value::Object(inner.clone()),
-            "'tenant' is a required property",
-        )),
-    }
-}
-
 /// `POST /v2.1/flavors/{flavor_id}/action`: add or remove a project's access.
 pub async fn action(
     State(state): State<Arc<ComputeState>>,
     Version(v): Version,
     Path(id): Path<String>,
-    Json(body): Json<Value>,
+    Json(body): Json<FlavorActionBody>,
 ) -> ComputeResult<axum::Json<Value>> {
-    let name = match body.as_object() {
-        Some(m) if m.len() == 1 => m.keys().next().cloned().unwrap_or_default(),
-        _ => return Err(ComputeError::BadRequest("Malformed request body".into())),
-    };
-    match name.as_str() {
-        "addTenantAccess" => {
-            let raw = tenant(&body, &name)?;
+    match body.action()? {
+        FlavorAction::AddTenantAccess(raw) => {
             // Nova checks the project before the flavor.
             let project = resolve_admin(&state, &raw, IfUnknown::Refuse)?;
             let f = flavor(&state, &id)?;
@@ -91,8 +68,7 @@ pub async fn action(
                 )));
             }
         }
-        "removeTenantAccess" => {
-            let raw = tenant(&body, &name)?;
+        FlavorAction::RemoveTenantAccess(raw) => {
             let project = resolve_admin(&state, &raw, IfUnknown::Refuse)?;
             flavor(&state, &id)?;
             if !state.compute.remove_flavor_access(&id, &project)? {
@@ -100,11 +76,6 @@ pub async fn action(
                     "Flavor access not found for {id} / {project} combination."
                 )));
             }
-        }
-        other => {
-            return Err(ComputeError::BadRequest(format!(
-                "There is no such action: {other}"
-            )))
         }
     }
     Ok(axum::Json(access_list(&flavor(&state, &id)?)))

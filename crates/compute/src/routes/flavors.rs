@@ -7,15 +7,14 @@
 //! memory (a cloud has tens of flavors) with Nova's keyset paging: the
 //! marker is a flavor id, and the page is what sorts after it.
 
-use super::{
-    boolean, invalid, next_link, only_allowed, paging, python_repr, wrapped, Caller, QueryPairs,
-};
+use super::{boolean, next_link, paging, python_repr, Caller, QueryPairs};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::ComputeState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrostack_compute_types::flavor::{shows_description, shows_extra_specs, swap_is_integer};
+use ferrostack_compute_types::flavor_body::{CreateFlavorBody, UpdateFlavorBody};
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_policy::AuthContext;
 use ferrostack_store::compute::{Flavor, FlavorClash};
@@ -23,9 +22,6 @@ use http::StatusCode;
 use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 use std::sync::Arc;
-
-/// The largest integer a flavor field takes (Nova's `db.MAX_INT`).
-const MAX_INT: i64 = i32::MAX as i64;
 
 const SORT_KEYS: &[&str] = &[
     "created_at",
@@ -318,236 +314,23 @@ pub async fn show(
     Ok(axum::Json(json!({"flavor": detail(&state, v, &flavor)})))
 }
 
-/// An integer flavor field as Nova's schema takes it: an integer or a
-/// string of digits, from `min` to 2^31-1.
-fn flavor_int(field: &str, value: &Value, min: i64) -> ComputeResult<i64> {
-    let n = match value {
-        Value::Number(n) => n.as_i64().ok_or_else(|| {
-            invalid(
-                field,
-                value,
-                &format!("{n} is not of type 'integer', 'string'"),
-            )
-        })?,
-        Value::String(s) => {
-            if !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid(
-                    field,
-                    value,
-                    &format!("'{s}' does not match '^[0-9]*$'"),
-                ));
-            }
-            s.parse::<i64>().map_err(|_| {
-                ComputeError::BadRequest(format!(
-                    "Invalid input received: {field} must be an integer."
-                ))
-            })?
-        }
-        other => {
-            return Err(invalid(
-                field,
-                value,
-                &format!("{} is not of type 'integer', 'string'", python_repr(other)),
-            ))
-        }
-    };
-    if n < min {
-        return Err(invalid(
-            field,
-            value,
-            &format!("{n} is less than the minimum of {min}"),
-        ));
-    }
-    if n > MAX_INT {
-        return Err(invalid(
-            field,
-            value,
-            &format!("{n} is greater than the maximum of {MAX_INT}"),
-        ));
-    }
-    Ok(n)
-}
-
-fn rxtx(value: &Value) -> ComputeResult<f64> {
-    let field = "rxtx_factor";
-    let n = match value {
-        Value::Number(n) => n.as_f64().unwrap_or(0.0),
-        Value::String(s) => {
-            let (whole, frac) = s.split_once('.').unwrap_or((s, "0"));
-            let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-            if !digits(whole) || !digits(frac) {
-                return Err(invalid(
-                    field,
-                    value,
-                    &format!("'{s}' does not match '^[0-9]+(\\\\.[0-9]+)?$'"),
-                ));
-            }
-            s.parse::<f64>().unwrap_or(0.0)
-        }
-        other => {
-            return Err(invalid(
-                field,
-                value,
-                &format!("{} is not of type 'number', 'string'", python_repr(other)),
-            ))
-        }
-    };
-    if n <= 0.0 {
-        return Err(invalid(
-            field,
-            value,
-            &format!(
-                "{} is less than or equal to the minimum of 0",
-                python_repr(value)
-            ),
-        ));
-    }
-    if n > 3.40282e38 {
-        return Err(invalid(
-            field,
-            value,
-            &format!(
-                "{} is greater than the maximum of 3.40282e+38",
-                python_repr(value)
-            ),
-        ));
-    }
-    Ok(n)
-}
-
-/// Nova's `name` format: printable, no leading or trailing whitespace, 1-255 characters.
-pub fn name(field: &str, value: &Value) -> ComputeResult<String> {
-    let Value::String(s) = value else {
-        return Err(invalid(
-            field,
-            value,
-            &format!("{} is not of type 'string'", python_repr(value)),
-        ));
-    };
-    let len = s.chars().count();
-    if len == 0 {
-        return Err(invalid(field, value, &format!("'{s}' is too short")));
-    }
-    if len > 255 {
-        return Err(invalid(field, value, &format!("'{s}' is too long")));
-    }
-    if s.starts_with(char::is_whitespace)
-        || s.ends_with(char::is_whitespace)
-        || s.chars().any(char::is_control)
-    {
-        return Err(invalid(
-            field,
-            value,
-            "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.",
-        ));
-    }
-    Ok(s.clone())
-}
-
-/// A description (2.55+): a string of printable characters up to 65535, or null.
-fn description(value: &Value) -> ComputeResult<Option<String>> {
-    match value {
-        Value::Null => Ok(None),
-        Value::String(s) if s.chars().count() > 65535 => Err(invalid(
-            "description",
-            value,
-            &format!("'{s}' is too long"),
-        )),
-        Value::String(s)
-            if s.chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
-        {
-            Err(invalid(
-                "description",
-                value,
-                "An invalid 'description' value was provided. The description must be: printable characters with at most 65535 characters.",
-            ))
-        }
-        Value::String(s) => Ok(Some(s.clone())),
-        other => Err(invalid(
-            "description",
-            value,
-            &format!("{} is not of type 'string', 'null'", python_repr(other)),
-        )),
-    }
-}
-
-fn flavor_id(value: &Value) -> ComputeResult<Option<String>> {
-    let s = match value {
-        Value::Null => return Ok(None),
-        Value::String(s) => s,
-        other => {
-            return Err(invalid(
-                "id",
-                value,
-                &format!("{} is not of type 'string', 'null'", python_repr(other)),
-            ))
-        }
-    };
-    let ok_chars = s
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b". _-".contains(&b));
-    if s.is_empty() || s.len() > 255 || !ok_chars || s.starts_with(' ') || s.ends_with(' ') {
-        return Err(invalid(
-            "id",
-            value,
-            &format!("'{s}' does not match '^(?! )[a-zA-Z0-9. _-]+(?<! )$'"),
-        ));
-    }
-    // openstackclient and novaclient use "auto" for "choose one for me".
-    Ok((s != "auto").then(|| s.clone()))
-}
-
-/// A new flavor from a create body, validated as Nova's schema for `v`.
-pub fn parse_create(v: ApiVersion, body: &Value) -> ComputeResult<Flavor> {
-    let f = wrapped(body, "flavor")?;
-    only_allowed("flavor", f, |k| {
-        matches!(
-            k,
-            "name"
-                | "id"
-                | "ram"
-                | "vcpus"
-                | "disk"
-                | "OS-FLV-EXT-DATA:ephemeral"
-                | "swap"
-                | "rxtx_factor"
-                | "os-flavor-access:is_public"
-        ) || k == "description" && v.at_least(55)
-    })?;
-    for required in ["name", "ram", "vcpus", "disk"] {
-        if !f.contains_key(required) {
-            return Err(invalid(
-                "flavor",
-                &Value::Object(f.clone()),
-                &format!("'{required}' is a required property"),
-            ));
-        }
-    }
-    let get = |k: &str| f.get(k).unwrap_or(&Value::Null);
-    let opt_int = |k: &str| -> ComputeResult<i64> {
-        match f.get(k) {
-            None => Ok(0),
-            Some(value) => flavor_int(k, value, 0),
-        }
-    };
+/// A new flavor from a create body, checked as Nova's schema for `v`
+/// (see [`CreateFlavorBody::checked`]); an id is made when none is asked for.
+pub fn parse_create(v: ApiVersion, body: &CreateFlavorBody) -> ComputeResult<Flavor> {
+    let new = body.checked(v)?;
     Ok(Flavor {
         pk: 0,
-        name: name("name", get("name"))?,
-        id: flavor_id(get("id"))?.unwrap_or_else(ferrostack_common::ids::new_uuid),
-        memory_mb: flavor_int("ram", get("ram"), 1)?,
-        vcpus: flavor_int("vcpus", get("vcpus"), 1)?,
-        root_gb: flavor_int("disk", get("disk"), 0)?,
-        ephemeral_gb: opt_int("OS-FLV-EXT-DATA:ephemeral")?,
-        swap: opt_int("swap")?,
-        rxtx_factor: f.get("rxtx_factor").map(rxtx).transpose()?.unwrap_or(1.0),
-        is_public: f
-            .get("os-flavor-access:is_public")
-            .map(|b| boolean("os-flavor-access:is_public", b))
-            .transpose()?
-            .unwrap_or(true),
+        name: new.name,
+        id: new.id.unwrap_or_else(ferrostack_common::ids::new_uuid),
+        memory_mb: new.memory_mb,
+        vcpus: new.vcpus,
+        root_gb: new.root_gb,
+        ephemeral_gb: new.ephemeral_gb,
+        swap: new.swap,
+        rxtx_factor: new.rxtx_factor,
+        is_public: new.is_public,
         disabled: false,
-        description: f.get("description").map(description).transpose()?.flatten(),
+        description: new.description,
         extra_specs: Default::default(),
         projects: vec![],
         created_at: ferrostack_common::time::now_micros(),
@@ -559,7 +342,7 @@ pub fn parse_create(v: ApiVersion, body: &Value) -> ComputeResult<Flavor> {
 pub async fn create(
     State(state): State<Arc<ComputeState>>,
     Version(v): Version,
-    Json(body): Json<Value>,
+    Json(body): Json<CreateFlavorBody>,
 ) -> ComputeResult<axum::Json<Value>> {
     let new = parse_create(v, &body)?;
     match state.compute.create_flavor(&new)? {
@@ -583,23 +366,14 @@ pub async fn update(
     State(state): State<Arc<ComputeState>>,
     Version(v): Version,
     Path(id): Path<String>,
-    Json(body): Json<Value>,
+    Json(body): Json<UpdateFlavorBody>,
 ) -> ComputeResult<axum::Json<Value>> {
     if !v.at_least(55) {
         return Err(ComputeError::NotFound(
             "The resource could not be found.".into(),
         ));
     }
-    let f = wrapped(&body, "flavor")?;
-    only_allowed("flavor", f, |k| k == "description")?;
-    let Some(raw) = f.get("description") else {
-        return Err(invalid(
-            "flavor",
-            &Value::Object(f.clone()),
-            "'description' is a required property",
-        ));
-    };
-    let text = description(raw)?;
+    let text = body.description()?;
     if !state.compute.set_flavor_description(&id, text.as_deref())? {
         return Err(not_found(&id));
     }
@@ -630,6 +404,10 @@ mod tests {
         ApiVersion::new(2, minor)
     }
 
+    fn parse(v: ApiVersion, body: &Value) -> ComputeResult<Flavor> {
+        parse_create(v, &CreateFlavorBody::new(body.clone()))
+    }
+
     fn message(e: ComputeError) -> String {
         match e {
             ComputeError::BadRequest(m) => m,
@@ -639,7 +417,7 @@ mod tests {
 
     #[test]
     fn create_takes_strings_of_digits_and_defaults_the_rest() {
-        let f = parse_create(
+        let f = parse(
             v(1),
             &json!({"flavor": {"name": "m1.tiny", "ram": "512", "vcpus": 1, "disk": 0, "id": "auto"}}),
         )
@@ -672,20 +450,21 @@ mod tests {
             with("bogus", json!(1)),
             with("ram", json!(2147483648_i64)),
         ] {
-            assert!(parse_create(v(1), &body).is_err(), "{body}");
+            assert!(parse(v(1), &body).is_err(), "{body}");
         }
         let no_ram = json!({"flavor": {"name": "x", "vcpus": 1, "disk": 1}});
-        assert!(message(parse_create(v(1), &no_ram).unwrap_err())
-            .ends_with("'ram' is a required property"));
+        assert!(
+            message(parse(v(1), &no_ram).unwrap_err()).ends_with("'ram' is a required property")
+        );
     }
 
     #[test]
     fn description_is_taken_from_2_55() {
         let body =
             json!({"flavor": {"name": "x", "ram": 1, "vcpus": 1, "disk": 1, "description": "d"}});
-        assert!(parse_create(v(54), &body).is_err());
+        assert!(parse(v(54), &body).is_err());
         assert_eq!(
-            parse_create(v(55), &body).unwrap().description.as_deref(),
+            parse(v(55), &body).unwrap().description.as_deref(),
             Some("d")
         );
     }

@@ -16,8 +16,7 @@
 //! private key is returned once and never stored. Generating x509
 //! certificates is not implemented (501).
 
-use super::{invalid, only_allowed, python_repr, wrapped, Caller, QueryPairs};
-use super::{next_link, paging};
+use super::{next_link, paging, Caller, QueryPairs};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::ComputeState;
@@ -25,7 +24,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use ferrostack_compute_types::keypair::{
-    create_status, delete_status, may_generate, name_chars, shows_type,
+    create_status, delete_status, shows_type, CreateKeyPairBody,
 };
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_policy::AuthContext;
@@ -255,89 +254,14 @@ pub async fn delete(
         .into_response())
 }
 
-/// A validated create request.
-#[derive(Debug)]
-pub struct CreateRequest {
-    /// Key pair name.
-    pub name: String,
-    /// `ssh` or `x509`.
-    pub key_type: String,
-    /// The public key to import, or none to generate one.
-    pub public_key: Option<String>,
-    /// `user_id` from the body (2.10+).
-    pub user_id: Option<String>,
-}
-
-/// Validate a create body as Nova's schema for `v` does.
-pub fn parse_create(v: ApiVersion, body: &Value) -> ComputeResult<CreateRequest> {
-    let k = wrapped(body, "keypair")?;
-    only_allowed("keypair", k, |key| match key {
-        "name" | "public_key" => true,
-        "type" => v.at_least(2),
-        "user_id" => v.at_least(10),
-        _ => false,
-    })?;
-    let required: &[&str] = if may_generate(v) {
-        &["name"]
-    } else {
-        &["name", "public_key"]
-    };
-    for field in required {
-        if !k.contains_key(*field) {
-            return Err(invalid(
-                "keypair",
-                &Value::Object(k.clone()),
-                &format!("'{field}' is a required property"),
-            ));
-        }
-    }
-    let raw_name = k.get("name").unwrap_or(&Value::Null);
-    let name = super::flavors::name("name", raw_name)?;
-    let allowed = name_chars(v);
-    if !name.chars().all(|c| allowed.contains(c)) {
-        return Err(invalid(
-            "name",
-            raw_name,
-            &format!(
-                "An invalid 'name' value was provided. The name must be: Only expected characters: [{allowed}]"
-            ),
-        ));
-    }
-    let string = |field: &str| -> ComputeResult<Option<String>> {
-        match k.get(field) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(invalid(
-                field,
-                other,
-                &format!("{} is not of type 'string'", python_repr(other)),
-            )),
-        }
-    };
-    let key_type = string("type")?.unwrap_or_else(|| "ssh".into());
-    if key_type != "ssh" && key_type != "x509" {
-        return Err(invalid(
-            "type",
-            &json!(key_type),
-            &format!("'{key_type}' is not one of ['ssh', 'x509']"),
-        ));
-    }
-    Ok(CreateRequest {
-        name,
-        key_type,
-        public_key: string("public_key")?,
-        user_id: string("user_id")?,
-    })
-}
-
 /// `POST /v2.1/os-keypairs`: import or generate; 200 before 2.2, 201 after.
 pub async fn create(
     State(state): State<Arc<ComputeState>>,
     Caller(caller): Caller,
     Version(v): Version,
-    Json(body): Json<Value>,
+    Json(body): Json<CreateKeyPairBody>,
 ) -> ComputeResult<Response> {
-    let req = parse_create(v, &body)?;
+    let req = body.checked(v)?;
     let user = target_user(&caller, v, req.user_id.as_deref(), "create")?;
     let (public_key, fingerprint, private_key) = match &req.public_key {
         Some(pk) => {
@@ -409,10 +333,6 @@ fn exists(name: &str) -> ComputeError {
 mod tests {
     use super::*;
 
-    fn v(minor: u32) -> ApiVersion {
-        ApiVersion::new(2, minor)
-    }
-
     /// Keys made with `ssh-keygen` and what `ssh-keygen -l -E md5 -f` printed for them.
     const KNOWN: &[(&str, &str)] = &[
         (
@@ -462,20 +382,5 @@ mod tests {
         assert!(private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
         assert!(public.starts_with("ssh-ed25519 "));
         assert_eq!(ssh_fingerprint(&public).unwrap(), fp);
-    }
-
-    #[test]
-    fn names_widen_at_2_92_and_public_key_becomes_required() {
-        let at =
-            |v, name: &str| parse_create(v, &json!({"keypair": {"name": name, "public_key": "x"}}));
-        assert!(at(v(91), "me@host").is_err());
-        assert!(at(v(92), "me@host.example").is_ok());
-        assert!(at(v(1), "ok name_-1").is_ok());
-        assert!(at(v(1), "bad!").is_err());
-        assert!(parse_create(v(92), &json!({"keypair": {"name": "k"}})).is_err());
-        assert!(parse_create(v(91), &json!({"keypair": {"name": "k"}})).is_ok());
-        assert!(parse_create(v(1), &json!({"keypair": {"name": "k", "type": "ssh"}})).is_err());
-        assert!(parse_create(v(2), &json!({"keypair": {"name": "k", "type": "pgp"}})).is_err());
-        assert!(parse_create(v(9), &json!({"keypair": {"name": "k", "user_id": "u"}})).is_err());
     }
 }

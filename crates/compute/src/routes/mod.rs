@@ -22,12 +22,13 @@ use crate::error::{ComputeError, ComputeResult};
 use crate::ComputeState;
 use axum::extract::{FromRequestParts, Query};
 use ferrostack_common::page::{CountSyntax, LinkQuery, Page, Paging};
+pub use ferrostack_compute_types::body::python_repr;
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_policy::AuthContext;
 pub use ferrostack_quota::IfUnknown;
-use ferrostack_quota::{admin_target, caller_target, own_project, TargetError, MAX_LIMIT};
+use ferrostack_quota::{admin_target, caller_target, own_project, TargetError};
 use http::request::Parts;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// The validated caller. Present on every route whose rule is not `Public`.
 pub struct Caller(pub AuthContext);
@@ -192,235 +193,15 @@ pub fn defaults_project(
     Ok(own_project(ctx, raw).unwrap_or_else(|| raw.to_string()))
 }
 
-/// Nova's validation message: `Invalid input for field/attribute <field>. Value: <v>. <why>`.
-pub fn invalid(field: &str, value: &Value, why: &str) -> ComputeError {
-    ComputeError::BadRequest(format!(
-        "Invalid input for field/attribute {field}. Value: {}. {why}",
-        python_repr(value)
-    ))
-}
-
-/// How jsonschema (and so Nova) prints a value in its messages.
-pub fn python_repr(value: &Value) -> String {
-    match value {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::String(s) => format!("'{s}'"),
-        Value::Number(n) => n.to_string(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(python_repr).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("'{k}': {}", python_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// jsonschema's message for unexpected keys.
-fn unexpected_message(keys: &[&str]) -> String {
-    let quoted: Vec<String> = keys.iter().map(|k| format!("'{k}'")).collect();
-    let verb = if keys.len() == 1 { "was" } else { "were" };
-    format!(
-        "Additional properties are not allowed ({} {verb} unexpected)",
-        quoted.join(", ")
-    )
-}
-
-/// Check a body is exactly `{"<wrapper>": {...}}` and return the inner object.
-pub fn wrapped<'a>(body: &'a Value, wrapper: &str) -> ComputeResult<&'a Map<String, Value>> {
-    let Value::Object(top) = body else {
-        return Err(ComputeError::BadRequest(format!(
-            "{} is not of type 'object'",
-            python_repr(body)
-        )));
-    };
-    let extra: Vec<&str> = top
-        .keys()
-        .map(String::as_str)
-        .filter(|k| *k != wrapper)
-        .collect();
-    if !extra.is_empty() {
-        return Err(ComputeError::BadRequest(unexpected_message(&extra)));
-    }
-    let inner = top
-        .get(wrapper)
-        .ok_or_else(|| ComputeError::BadRequest(format!("'{wrapper}' is a required property")))?;
-    inner
-        .as_object()
-        .ok_or_else(|| invalid(wrapper, inner, "It is not of type 'object'"))
-}
-
-/// Refuse keys of `object` that `allowed` rejects, naming them all.
-pub fn only_allowed(
-    wrapper: &str,
-    object: &Map<String, Value>,
-    allowed: impl Fn(&str) -> bool,
-) -> ComputeResult<()> {
-    let extra: Vec<&str> = object
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !allowed(k))
-        .collect();
-    if extra.is_empty() {
-        Ok(())
-    } else {
-        Err(invalid(
-            wrapper,
-            &Value::Object(object.clone()),
-            &unexpected_message(&extra),
-        ))
-    }
-}
-
-/// A quota limit as Nova's schema takes it: an integer, or a string of
-/// one, from -1 to 2^31-1.
-pub fn limit_value(field: &str, value: &Value) -> ComputeResult<i64> {
-    let parsed = match value {
-        Value::Number(n) => n.as_i64().ok_or_else(|| {
-            invalid(
-                field,
-                value,
-                &format!("{n} is not of type 'integer', 'string'"),
-            )
-        })?,
-        Value::String(s) => {
-            let digits = s.strip_prefix('-').unwrap_or(s);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid(
-                    field,
-                    value,
-                    &format!("'{s}' does not match '^-?[0-9]+$'"),
-                ));
-            }
-            s.parse::<i64>().map_err(|_| {
-                invalid(
-                    field,
-                    value,
-                    &format!("{s} is greater than the maximum of {MAX_LIMIT}"),
-                )
-            })?
-        }
-        other => {
-            return Err(invalid(
-                field,
-                value,
-                &format!("{} is not of type 'integer', 'string'", python_repr(other)),
-            ))
-        }
-    };
-    if parsed < -1 {
-        return Err(invalid(
-            field,
-            value,
-            &format!("{parsed} is less than the minimum of -1"),
-        ));
-    }
-    if parsed > MAX_LIMIT {
-        return Err(invalid(
-            field,
-            value,
-            &format!("{parsed} is greater than the maximum of {MAX_LIMIT}"),
-        ));
-    }
-    Ok(parsed)
-}
-
-/// A boolean as Nova's `parameter_types.boolean` takes it.
+/// A boolean query parameter as Nova's `parameter_types.boolean` takes
+/// it (the rule is compute-types', shared with request bodies).
 pub fn boolean(field: &str, value: &Value) -> ComputeResult<bool> {
-    const TRUE: &[&str] = &[
-        "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
-    ];
-    const FALSE: &[&str] = &[
-        "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no",
-    ];
-    match value {
-        Value::Bool(b) => Ok(*b),
-        Value::String(s) if TRUE.contains(&s.as_str()) => Ok(true),
-        Value::String(s) if FALSE.contains(&s.as_str()) => Ok(false),
-        other => Err(invalid(
-            field,
-            value,
-            &format!(
-                "{} is not one of [True, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', False, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no']",
-                python_repr(other)
-            ),
-        )),
-    }
+    Ok(ferrostack_compute_types::body::boolean(field, value)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn message(e: ComputeError) -> String {
-        match e {
-            ComputeError::BadRequest(m) => m,
-            other => panic!("expected 400, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn limits_accept_integers_and_integer_strings() {
-        assert_eq!(limit_value("cores", &json!(30)).unwrap(), 30);
-        assert_eq!(limit_value("cores", &json!("30")).unwrap(), 30);
-        assert_eq!(limit_value("cores", &json!(-1)).unwrap(), -1);
-        assert_eq!(limit_value("cores", &json!("-1")).unwrap(), -1);
-    }
-
-    #[test]
-    fn bad_limits_say_why_in_novas_words() {
-        assert_eq!(
-            message(limit_value("cores", &json!("lots")).unwrap_err()),
-            "Invalid input for field/attribute cores. Value: 'lots'. 'lots' does not match '^-?[0-9]+$'"
-        );
-        assert!(message(limit_value("cores", &json!(-2)).unwrap_err())
-            .ends_with("-2 is less than the minimum of -1"));
-        assert!(message(limit_value("cores", &json!(1.5)).unwrap_err())
-            .ends_with("1.5 is not of type 'integer', 'string'"));
-        assert!(message(limit_value("cores", &json!(true)).unwrap_err())
-            .ends_with("True is not of type 'integer', 'string'"));
-        assert!(
-            message(limit_value("cores", &json!(2147483648_i64)).unwrap_err())
-                .ends_with("is greater than the maximum of 2147483647")
-        );
-        assert!(limit_value("cores", &json!("")).is_err());
-        assert!(limit_value("cores", &json!("-")).is_err());
-    }
-
-    #[test]
-    fn bodies_must_be_exactly_the_wrapper() {
-        assert!(wrapped(&json!({"quota_set": {}}), "quota_set").is_ok());
-        assert_eq!(
-            message(wrapped(&json!({}), "quota_set").unwrap_err()),
-            "'quota_set' is a required property"
-        );
-        assert_eq!(
-            message(wrapped(&json!({"quota_set": {}, "x": 1}), "quota_set").unwrap_err()),
-            "Additional properties are not allowed ('x' was unexpected)"
-        );
-        assert!(wrapped(&json!({"quota_set": 3}), "quota_set").is_err());
-        assert!(wrapped(&json!([]), "quota_set").is_err());
-    }
-
-    #[test]
-    fn unexpected_keys_are_all_named() {
-        let inner = json!({"cores": 1, "bogus": 2, "fixed_ips": 3});
-        let m = message(
-            only_allowed("quota_set", inner.as_object().unwrap(), |k| k == "cores").unwrap_err(),
-        );
-        assert!(
-            m.ends_with(
-                "Additional properties are not allowed ('bogus', 'fixed_ips' were unexpected)"
-            ),
-            "{m}"
-        );
-    }
 
     #[test]
     fn booleans_take_novas_spellings() {

@@ -2,12 +2,11 @@
 //! quota of every project; other classes are kept (as Nova keeps them) but
 //! apply to no project.
 
-use super::{limit_value, only_allowed, wrapped};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::ComputeState;
 use axum::extract::{Path, State};
-use ferrostack_compute_types::quota::{quota_class_accepts, quota_class_shows};
+use ferrostack_compute_types::quota::{quota_class_shows, UpdateQuotaClassSetBody};
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_quota::{ResourceMap, COMPUTE};
 use serde_json::{json, Map, Value};
@@ -48,26 +47,15 @@ pub async fn show(
     Ok(axum::Json(view(v, Some(&id), limits)))
 }
 
-/// The changes of a class update body, validated for `v`.
-pub fn parse_update(v: ApiVersion, body: &Value) -> ComputeResult<ResourceMap> {
-    let set = wrapped(body, "quota_class_set")?;
-    only_allowed("quota_class_set", set, |k| {
-        COMPUTE.has(k) && quota_class_accepts(v, k)
-    })?;
-    set.iter()
-        .map(|(k, value)| Ok((k.clone(), limit_value(k, value)?)))
-        .collect()
-}
-
 /// `PUT /v2.1/os-quota-class-sets/{id}`.
 pub async fn update(
     State(state): State<Arc<ComputeState>>,
     Version(v): Version,
     Path(id): Path<String>,
-    Json(body): Json<Value>,
+    Json(body): Json<UpdateQuotaClassSetBody>,
 ) -> ComputeResult<axum::Json<Value>> {
     check_class_name(&id)?;
-    let changes = parse_update(v, &body)?;
+    let changes = body.checked(v, |k| COMPUTE.has(k))?;
     let limits = state.quotas.set_class(&COMPUTE, &id, &changes)?;
     Ok(axum::Json(view(v, None, limits)))
 }
@@ -75,6 +63,11 @@ pub async fn update(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The update body read against compute's own quota registry.
+    fn parse_update(v: ApiVersion, body: &Value) -> ComputeResult<ResourceMap> {
+        Ok(UpdateQuotaClassSetBody::new(body.clone()).checked(v, |k| COMPUTE.has(k))?)
+    }
 
     #[test]
     fn server_groups_are_accepted_before_2_50_and_network_fields_after_are_not() {

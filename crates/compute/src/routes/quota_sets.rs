@@ -3,16 +3,13 @@
 //! Per-user quotas (`?user_id=`) are read as the project's (no user
 //! overrides can exist) and refused with 501 on writes.
 
-use super::{
-    boolean, defaults_project, limit_value, only_allowed, readable_project, resolve_admin, wrapped,
-    Caller, IfUnknown, QueryPairs,
-};
+use super::{defaults_project, readable_project, resolve_admin, Caller, IfUnknown, QueryPairs};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::ComputeState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use ferrostack_compute_types::quota::quota_set_shows;
+use ferrostack_compute_types::quota::{quota_set_shows, UpdateQuotaSetBody};
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_quota::{ResourceMap, COMPUTE};
 use http::StatusCode;
@@ -96,36 +93,17 @@ pub async fn defaults(
     Ok(axum::Json(limits_view(v, Some(&project_id), defaults)))
 }
 
-/// The changes and the `force` flag of an update body, validated as
-/// Nova's schema for `v` does. Nothing is written until all of it passes.
-pub fn parse_update(v: ApiVersion, body: &Value) -> ComputeResult<(ResourceMap, bool)> {
-    let set = wrapped(body, "quota_set")?;
-    only_allowed("quota_set", set, |k| {
-        k == "force" || COMPUTE.has(k) && quota_set_shows(v, k)
-    })?;
-    let mut force = false;
-    let mut changes = ResourceMap::new();
-    for (key, value) in set {
-        if key == "force" {
-            force = boolean(key, value)?;
-        } else {
-            changes.insert(key.clone(), limit_value(key, value)?);
-        }
-    }
-    Ok((changes, force))
-}
-
 /// `PUT /v2.1/os-quota-sets/{project_id}`.
 pub async fn update(
     State(state): State<Arc<ComputeState>>,
     Version(v): Version,
     Path(raw): Path<String>,
     q: QueryPairs,
-    Json(body): Json<Value>,
+    Json(body): Json<UpdateQuotaSetBody>,
 ) -> ComputeResult<axum::Json<Value>> {
     q.check_known(v, KNOWN_QUERY)?;
     no_user_quotas(&q)?;
-    let (changes, force) = parse_update(v, &body)?;
+    let (changes, force) = body.checked(v, |k| COMPUTE.has(k))?;
     let project_id = resolve_admin(&state, &raw, IfUnknown::Refuse)?;
     let limits = state
         .quotas
@@ -157,6 +135,11 @@ mod tests {
 
     fn v(minor: u32) -> ApiVersion {
         ApiVersion::new(2, minor)
+    }
+
+    /// The update body read against compute's own quota registry.
+    fn parse_update(v: ApiVersion, body: &Value) -> ComputeResult<(ResourceMap, bool)> {
+        Ok(UpdateQuotaSetBody::new(body.clone()).checked(v, |k| COMPUTE.has(k))?)
     }
 
     #[test]

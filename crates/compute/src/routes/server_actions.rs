@@ -11,6 +11,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrostack_common::request_id::RequestId;
 use ferrostack_compute_types::server_action::{ActionBody, ConsoleOutput, ServerAction};
+use ferrostack_compute_types::server_metadata::{MetaItemBody, MetadataBody};
 use http::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -150,9 +151,9 @@ pub async fn metadata_replace(
     State(state): State<Arc<ComputeState>>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    Json(body): Json<Value>,
+    Json(body): Json<MetadataBody>,
 ) -> ComputeResult<axum::Json<Value>> {
-    let new = super::servers::parse_metadata(body.get("metadata").unwrap_or(&Value::Null))?;
+    let new = body.metadata()?;
     let m = write_metadata(&state, &caller, &id, &|m| {
         *m = new.clone();
         Ok(())
@@ -165,9 +166,9 @@ pub async fn metadata_merge(
     State(state): State<Arc<ComputeState>>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    Json(body): Json<Value>,
+    Json(body): Json<MetadataBody>,
 ) -> ComputeResult<axum::Json<Value>> {
-    let new = super::servers::parse_metadata(body.get("metadata").unwrap_or(&Value::Null))?;
+    let new = body.metadata()?;
     let m = write_metadata(&state, &caller, &id, &|m| {
         m.extend(new.clone());
         Ok(())
@@ -193,15 +194,9 @@ pub async fn metadata_put(
     State(state): State<Arc<ComputeState>>,
     Caller(caller): Caller,
     Path((id, key)): Path<(String, String)>,
-    Json(body): Json<Value>,
+    Json(body): Json<MetaItemBody>,
 ) -> ComputeResult<axum::Json<Value>> {
-    let meta = body.get("meta").unwrap_or(&Value::Null);
-    let parsed = super::servers::parse_metadata(meta)?;
-    if parsed.len() != 1 || !parsed.contains_key(&key) {
-        return Err(ComputeError::BadRequest(
-            "Request body and URI mismatch".into(),
-        ));
-    }
+    let parsed = body.item(&key)?;
     write_metadata(&state, &caller, &id, &|m| {
         m.extend(parsed.clone());
         Ok(())

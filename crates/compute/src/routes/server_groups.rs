@@ -15,13 +15,14 @@
 //! are the group's servers that are not deleted; servers join a group
 //! when they are created into it, never through this API.
 
-use super::{bad_count, invalid, only_allowed, python_repr, wrapped, Caller, QueryPairs};
+use super::{bad_count, Caller, QueryPairs};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::ComputeState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrostack_common::page::{parse_count, CountSyntax};
+use ferrostack_compute_types::server_group::CreateServerGroupBody;
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_policy::AuthContext;
 use ferrostack_quota::{QuotaError, ResourceMap, COMPUTE};
@@ -145,179 +146,14 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// A validated create request.
-#[derive(Debug, PartialEq)]
-pub struct CreateRequest {
-    /// Group name.
-    pub name: String,
-    /// The one policy.
-    pub policy: String,
-    /// Rules (2.64+), `{}` when none.
-    pub rules: Value,
-}
-
-fn policies_for(v: ApiVersion) -> &'static [&'static str] {
-    if v.at_least(15) {
-        &[
-            "anti-affinity",
-            "affinity",
-            "soft-anti-affinity",
-            "soft-affinity",
-        ]
-    } else {
-        &["anti-affinity", "affinity"]
-    }
-}
-
-fn enum_message(value: &Value, allowed: &[&str]) -> String {
-    let quoted: Vec<String> = allowed.iter().map(|p| format!("'{p}'")).collect();
-    format!(
-        "{} is not one of [{}]",
-        python_repr(value),
-        quoted.join(", ")
-    )
-}
-
-/// A positive integer as Nova's `positive_integer` takes it (an integer
-/// or a string of digits, at least 1).
-fn positive_integer(field: &str, value: &Value) -> ComputeResult<u64> {
-    let n = match value {
-        Value::Number(n) => n.as_i64().ok_or_else(|| {
-            invalid(
-                field,
-                value,
-                &format!("{n} is not of type 'integer', 'string'"),
-            )
-        })?,
-        Value::String(s) => {
-            if s.is_empty() {
-                return Err(invalid(field, value, "'' is too short"));
-            }
-            if !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid(
-                    field,
-                    value,
-                    &format!("'{s}' does not match '^[0-9]*$'"),
-                ));
-            }
-            s.parse::<i64>().unwrap_or(i64::MAX)
-        }
-        other => {
-            return Err(invalid(
-                field,
-                value,
-                &format!("{} is not of type 'integer', 'string'", python_repr(other)),
-            ))
-        }
-    };
-    if n < 1 {
-        return Err(invalid(
-            field,
-            value,
-            &format!("{n} is less than the minimum of 1"),
-        ));
-    }
-    Ok(n as u64)
-}
-
-/// Validate a create body as Nova's schema for `v` does.
-pub fn parse_create(v: ApiVersion, body: &Value) -> ComputeResult<CreateRequest> {
-    let g = wrapped(body, "server_group")?;
-    let new_form = v.at_least(64);
-    only_allowed("server_group", g, |k| match k {
-        "name" => true,
-        "policies" => !new_form,
-        "policy" | "rules" => new_form,
-        _ => false,
-    })?;
-    let required: &[&str] = if new_form {
-        &["name", "policy"]
-    } else {
-        &["name", "policies"]
-    };
-    for field in required {
-        if !g.contains_key(*field) {
-            return Err(invalid(
-                "server_group",
-                &Value::Object(g.clone()),
-                &format!("'{field}' is a required property"),
-            ));
-        }
-    }
-    let name = super::flavors::name("name", g.get("name").unwrap_or(&Value::Null))?;
-    let allowed = policies_for(v);
-    if !new_form {
-        let raw = g.get("policies").unwrap_or(&Value::Null);
-        let Value::Array(items) = raw else {
-            return Err(invalid(
-                "policies",
-                raw,
-                &format!("{} is not of type 'array'", python_repr(raw)),
-            ));
-        };
-        if items.is_empty() {
-            return Err(invalid("policies", raw, "[] is too short"));
-        }
-        // jsonschema reports the item first, at its index.
-        let first = &items[0];
-        if !first.as_str().is_some_and(|p| allowed.contains(&p)) {
-            return Err(invalid("0", first, &enum_message(first, allowed)));
-        }
-        if items.len() > 1 {
-            return Err(invalid(
-                "policies",
-                raw,
-                &format!("{} is too long", python_repr(raw)),
-            ));
-        }
-        return Ok(CreateRequest {
-            name,
-            policy: first.as_str().unwrap_or_default().to_string(),
-            rules: json!({}),
-        });
-    }
-    let raw = g.get("policy").unwrap_or(&Value::Null);
-    let policy = match raw.as_str() {
-        Some(p) if allowed.contains(&p) => p.to_string(),
-        _ => return Err(invalid("policy", raw, &enum_message(raw, allowed))),
-    };
-    let mut rules = Map::new();
-    if let Some(raw_rules) = g.get("rules") {
-        let Value::Object(given) = raw_rules else {
-            return Err(invalid(
-                "rules",
-                raw_rules,
-                &format!("{} is not of type 'object'", python_repr(raw_rules)),
-            ));
-        };
-        only_allowed("rules", given, |k| k == "max_server_per_host")?;
-        if let Some(max) = given.get("max_server_per_host") {
-            rules.insert(
-                "max_server_per_host".into(),
-                json!(positive_integer("max_server_per_host", max)?),
-            );
-        }
-    }
-    if policy != "anti-affinity" && !rules.is_empty() {
-        return Err(ComputeError::BadRequest(
-            "Only anti-affinity policy supports rules.".into(),
-        ));
-    }
-    Ok(CreateRequest {
-        name,
-        policy,
-        rules: Value::Object(rules),
-    })
-}
-
 /// `POST /v2.1/os-server-groups`: 200 with the new group.
 pub async fn create(
     State(state): State<Arc<ComputeState>>,
     Caller(caller): Caller,
     Version(v): Version,
-    Json(body): Json<Value>,
+    Json(body): Json<CreateServerGroupBody>,
 ) -> ComputeResult<Response> {
-    let req = parse_create(v, &body)?;
+    let req = body.checked(v)?;
     let project = caller
         .project_id()
         .ok_or_else(|| {
@@ -357,84 +193,4 @@ pub async fn create(
         "server group created"
     );
     Ok(axum::Json(json!({ "server_group": view(&state, v, &group)? })).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn v(minor: u32) -> ApiVersion {
-        ApiVersion::new(2, minor)
-    }
-
-    fn message(r: ComputeResult<CreateRequest>) -> String {
-        match r.unwrap_err() {
-            ComputeError::BadRequest(m) => m,
-            other => panic!("expected 400, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn policies_before_2_64_and_policy_after() {
-        let old = json!({"server_group": {"name": "g", "policies": ["affinity"]}});
-        assert_eq!(parse_create(v(1), &old).unwrap().policy, "affinity");
-        assert!(parse_create(v(64), &old).is_err());
-        let new = json!({"server_group": {"name": "g", "policy": "anti-affinity",
-            "rules": {"max_server_per_host": "2"}}});
-        let r = parse_create(v(64), &new).unwrap();
-        assert_eq!(r.rules, json!({"max_server_per_host": 2}));
-        assert!(parse_create(v(63), &new).is_err());
-    }
-
-    #[test]
-    fn soft_policies_arrive_at_2_15() {
-        let soft = json!({"server_group": {"name": "g", "policies": ["soft-affinity"]}});
-        assert_eq!(
-            message(parse_create(v(14), &soft)),
-            "Invalid input for field/attribute 0. Value: 'soft-affinity'. 'soft-affinity' is not one of ['anti-affinity', 'affinity']"
-        );
-        assert!(parse_create(v(15), &soft).is_ok());
-    }
-
-    #[test]
-    fn bad_bodies_are_refused_in_novas_words() {
-        assert!(message(parse_create(
-            v(1),
-            &json!({"server_group": {"name": "g", "policies": []}})
-        ))
-        .ends_with("[] is too short"));
-        assert!(message(parse_create(
-            v(1),
-            &json!({"server_group": {"name": "g", "policies": ["affinity", "anti-affinity"]}})
-        ))
-        .ends_with("is too long"));
-        assert!(
-            message(parse_create(v(1), &json!({"server_group": {"name": "g"}})))
-                .ends_with("'policies' is a required property")
-        );
-        assert_eq!(
-            message(parse_create(
-                v(64),
-                &json!({"server_group": {"name": "g", "policy": "affinity",
-                    "rules": {"max_server_per_host": 2}}})
-            )),
-            "Only anti-affinity policy supports rules."
-        );
-        assert!(message(parse_create(
-            v(64),
-            &json!({"server_group": {"name": "g", "policy": "anti-affinity",
-                "rules": {"max_server_per_host": 0}}})
-        ))
-        .ends_with("0 is less than the minimum of 1"));
-        assert!(parse_create(
-            v(64),
-            &json!({"server_group": {"name": "g", "policy": "anti-affinity", "rules": {"x": 1}}})
-        )
-        .is_err());
-        assert!(parse_create(
-            v(64),
-            &json!({"server_group": {"name": " g", "policy": "affinity"}})
-        )
-        .is_err());
-    }
 }

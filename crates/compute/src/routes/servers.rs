@@ -14,7 +14,6 @@ use crate::ComputeState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrostack_common::request_id::RequestId;
-use ferrostack_compute_types::body;
 use ferrostack_compute_types::server::{
     ref_id, CreateServerBody, Networks, ServerChanges, ServerCreate, UpdateServerBody,
 };
@@ -24,14 +23,7 @@ use ferrostack_store::image::Image;
 use ferrostack_store::server::{Instance, InstanceFilter};
 use http::StatusCode;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// Nova's metadata rules (see [`body::metadata`]), for the actions and
-/// metadata routes that still read it from a `Value`.
-pub fn parse_metadata(v: &Value) -> ComputeResult<BTreeMap<String, String>> {
-    Ok(body::metadata(v)?)
-}
 
 /// May `caller`'s project boot `image`?
 fn image_visible(image: &Image, caller: &AuthContext, state: &ComputeState) -> ComputeResult<bool> {

@@ -16,13 +16,14 @@
 //! Listing and deleting work at every microversion (numeric ids before
 //! 2.53, uuids from 2.53).
 
-use super::{invalid, python_repr, Caller, QueryPairs};
+use super::{Caller, QueryPairs};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::ComputeState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrostack_common::time::{nova_time, now_micros};
+use ferrostack_compute_types::service::ServiceUpdateBody;
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_store::server::{ComputeService, InstanceFilter};
 use http::StatusCode;
@@ -133,81 +134,6 @@ pub async fn list(
 /// The legacy (before 2.53) update actions, not served.
 const LEGACY_ACTIONS: &[&str] = &["enable", "disable", "disable-log-reason", "force-down"];
 
-/// A validated 2.53 update body.
-#[derive(Debug, Default, PartialEq)]
-pub struct Update {
-    /// `enabled` (false) or `disabled` (true), if given.
-    pub disable: Option<bool>,
-    /// The reason, if given.
-    pub disabled_reason: Option<String>,
-    /// `forced_down`, if given.
-    pub forced_down: Option<bool>,
-}
-
-/// Validate a 2.53 update body as Nova's `service_update_v253` schema does.
-pub fn parse_update(body: &Value) -> ComputeResult<Update> {
-    let Value::Object(m) = body else {
-        return Err(ComputeError::BadRequest(format!(
-            "{} is not of type 'object'",
-            python_repr(body)
-        )));
-    };
-    let extra: Vec<String> = m
-        .keys()
-        .filter(|k| !matches!(k.as_str(), "status" | "disabled_reason" | "forced_down"))
-        .map(|k| format!("'{k}'"))
-        .collect();
-    if !extra.is_empty() {
-        let verb = if extra.len() == 1 { "was" } else { "were" };
-        return Err(ComputeError::BadRequest(format!(
-            "Additional properties are not allowed ({} {verb} unexpected)",
-            extra.join(", ")
-        )));
-    }
-    let mut update = Update::default();
-    if let Some(status) = m.get("status") {
-        update.disable = Some(match status.as_str() {
-            Some("enabled") => false,
-            Some("disabled") => true,
-            _ => {
-                return Err(invalid(
-                    "status",
-                    status,
-                    &format!(
-                        "{} is not one of ['enabled', 'disabled']",
-                        python_repr(status)
-                    ),
-                ))
-            }
-        });
-    }
-    if let Some(reason) = m.get("disabled_reason") {
-        let Value::String(s) = reason else {
-            return Err(invalid(
-                "disabled_reason",
-                reason,
-                &format!("{} is not of type 'string'", python_repr(reason)),
-            ));
-        };
-        let len = s.chars().count();
-        if len == 0 {
-            return Err(invalid("disabled_reason", reason, "'' is too short"));
-        }
-        if len > 255 {
-            return Err(invalid(
-                "disabled_reason",
-                reason,
-                &format!("'{s}' is too long"),
-            ));
-        }
-        update.disabled_reason = Some(s.clone());
-    }
-    if let Some(forced) = m.get("forced_down") {
-        update.forced_down = Some(super::boolean("forced_down", forced)?);
-    }
-    Ok(update)
-}
-
 /// `PUT /v2.1/os-services/{service_id}` (2.53+): enable, disable (with
 /// a reason) or force down a compute service.
 pub async fn update(
@@ -215,7 +141,7 @@ pub async fn update(
     Caller(_): Caller,
     Version(v): Version,
     Path(id): Path<String>,
-    Json(body): Json<Value>,
+    Json(body): Json<ServiceUpdateBody>,
 ) -> ComputeResult<axum::Json<Value>> {
     if !v.at_least(53) {
         if LEGACY_ACTIONS.contains(&id.as_str()) {
@@ -225,7 +151,7 @@ pub async fn update(
         }
         return Err(ComputeError::NotFound("Unknown action".into()));
     }
-    let req = parse_update(&body)?;
+    let req = body.checked()?;
     if !is_uuid(&id) {
         return Err(ComputeError::BadRequest(format!("Invalid uuid {id}")));
     }
@@ -336,28 +262,6 @@ pub async fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn update_bodies_follow_the_2_53_schema() {
-        assert_eq!(
-            parse_update(&json!({"status": "disabled", "disabled_reason": "maint"})).unwrap(),
-            Update {
-                disable: Some(true),
-                disabled_reason: Some("maint".into()),
-                forced_down: None
-            }
-        );
-        assert_eq!(
-            parse_update(&json!({"forced_down": "yes"}))
-                .unwrap()
-                .forced_down,
-            Some(true)
-        );
-        assert!(parse_update(&json!({"status": "off"})).is_err());
-        assert!(parse_update(&json!({"disabled_reason": ""})).is_err());
-        assert!(parse_update(&json!({"host": "h"})).is_err());
-        assert!(parse_update(&json!([])).is_err());
-    }
 
     #[test]
     fn a_service_is_down_after_a_minute_or_when_forced() {
