@@ -265,6 +265,26 @@ pub fn boolean(field: &str, value: &Value) -> Result<bool, BodyError> {
     }
 }
 
+/// `n` (read from `value`) within a schema's `minimum` and `maximum`, or
+/// Nova's message naming the bound it broke.
+pub fn in_range(field: &str, value: &Value, n: i64, min: i64, max: i64) -> Result<i64, BodyError> {
+    if n < min {
+        return Err(BodyError::invalid(
+            field,
+            value,
+            &format!("{n} is less than the minimum of {min}"),
+        ));
+    }
+    if n > max {
+        return Err(BodyError::invalid(
+            field,
+            value,
+            &format!("{n} is greater than the maximum of {max}"),
+        ));
+    }
+    Ok(n)
+}
+
 /// The object wrapped in `sent`, which must be exactly `{"<key>": {...}}`.
 /// Refused in the order and words of Nova's schemas: a body that is not
 /// an object, then any other top-level key (all named), then a missing

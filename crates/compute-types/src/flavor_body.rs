@@ -228,21 +228,7 @@ fn flavor_int(field: &str, value: &Value, min: i64) -> Result<i64, BodyError> {
             ))
         }
     };
-    if n < min {
-        return Err(BodyError::invalid(
-            field,
-            value,
-            &format!("{n} is less than the minimum of {min}"),
-        ));
-    }
-    if n > MAX_INT {
-        return Err(BodyError::invalid(
-            field,
-            value,
-            &format!("{n} is greater than the maximum of {MAX_INT}"),
-        ));
-    }
-    Ok(n)
+    crate::body::in_range(field, value, n, min, MAX_INT)
 }
 
 /// `rxtx_factor`: a number or a decimal string, above 0.

@@ -273,21 +273,7 @@ pub fn limit(field: &str, value: &Value) -> Result<i64, BodyError> {
             ))
         }
     };
-    if parsed < -1 {
-        return Err(BodyError::invalid(
-            field,
-            value,
-            &format!("{parsed} is less than the minimum of -1"),
-        ));
-    }
-    if parsed > MAX_LIMIT {
-        return Err(BodyError::invalid(
-            field,
-            value,
-            &format!("{parsed} is greater than the maximum of {MAX_LIMIT}"),
-        ));
-    }
-    Ok(parsed)
+    crate::body::in_range(field, value, parsed, -1, MAX_LIMIT)
 }
 
 #[cfg(test)]
