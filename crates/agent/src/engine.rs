@@ -102,9 +102,7 @@ use crate::{
     images::is_plain_uuid, BaseImages, DesiredInstance, DesiredPower, DesiredStateSource, Fault,
     InstanceSize, ObservedInstance, ObservedStateSink, ResizeDesire, SourceError, TaskOutcome,
 };
-use ferrostack_host_contract::{
-    Direction, HostDesired, Kind, ObjectKey, ObjectPhase, ObservedObject,
-};
+use ferrostack_host_contract::{Direction, HostDesired, Kind, ObjectKey, ObjectPhase};
 use ferrostack_hypervisor::{
     Hypervisor, HypervisorError, InstanceInfo, InstanceSpec, Operation, PowerState,
 };
@@ -122,12 +120,11 @@ use uuid::Uuid;
 
 mod execute;
 mod objects;
+mod order;
 mod plan;
 
 use execute::execute;
-use objects::{
-    apply_desired_objects, complete_object, execute_object, plan_object, ObjectDone, TrackedObject,
-};
+use objects::{apply_desired_objects, complete_object, ObjectDone, TrackedObject};
 use plan::plan;
 
 /// Successful operations on one instance without converging before the
@@ -517,79 +514,6 @@ impl Engine {
         true
     }
 
-    /// Reads what the object drivers find on the host and the agent's
-    /// memory of them. A failure here is logged: the next resync lists
-    /// again, and until then an object is assumed absent (ensure is
-    /// idempotent, so that costs at most one redundant call).
-    async fn adopt_objects(&mut self) {
-        if self.drivers.is_empty() {
-            return;
-        }
-        self.list_objects().await;
-        match self.sink.last_reported_objects(&self.host).await {
-            Ok(last) => {
-                for o in last {
-                    if !self.drivers.contains_key(&o.key.kind) {
-                        continue;
-                    }
-                    let t = self.objects.entry(o.key.clone()).or_default();
-                    t.finished_generation = o.observed_generation;
-                    t.fault = o.fault;
-                    t.phase = Some(o.phase);
-                    t.details = o.details;
-                    self.dirty_objects.insert(o.key);
-                }
-            }
-            Err(e) => {
-                warn!(host = %self.host, error = %chain(&e), "cannot read the last object report")
-            }
-        }
-    }
-
-    /// Asks every object driver what exists, for the objects no operation
-    /// is running on.
-    async fn list_objects(&mut self) {
-        for (kind, driver) in &self.drivers {
-            let ids: BTreeSet<String> = match timeout(self.cfg.op_deadline, driver.list()).await {
-                Ok(Ok(ids)) => ids.into_iter().collect(),
-                Ok(Err(e)) => {
-                    warn!(host = %self.host, %kind, error = %e, "cannot list objects");
-                    continue;
-                }
-                Err(_) => {
-                    warn!(host = %self.host, %kind, "listing objects timed out");
-                    continue;
-                }
-            };
-            for (key, t) in self.objects.iter_mut().filter(|(k, _)| k.kind == *kind) {
-                if t.busy {
-                    continue;
-                }
-                let present = ids.contains(&key.id);
-                if present != t.present {
-                    if !present && t.phase == Some(ObjectPhase::Ready) {
-                        info!(host = %self.host, object = %key, "object gone behind the agent's back; ensuring it again");
-                    }
-                    t.present = present;
-                    self.dirty_objects.insert(key.clone());
-                }
-            }
-            for id in ids {
-                let key = ObjectKey::new(*kind, id);
-                if !self.objects.contains_key(&key) {
-                    self.objects.insert(
-                        key.clone(),
-                        TrackedObject {
-                            present: true,
-                            ..TrackedObject::default()
-                        },
-                    );
-                    self.dirty_objects.insert(key);
-                }
-            }
-        }
-    }
-
     async fn pause_or_shutdown(&self, failures: u32, shutdown: &mut watch::Receiver<bool>) -> bool {
         tokio::select! {
             _ = tokio::time::sleep(self.cfg.backoff(failures)) => true,
@@ -768,78 +692,6 @@ impl Engine {
         self.apply_desired(instances);
     }
 
-    /// The ordering between kinds, stated once. An object (an instance or
-    /// any other kind) is brought up only when everything it requires is
-    /// ready: a port is wired before its VM starts, a boot volume is
-    /// attached before its guest starts, a network exists before its
-    /// ports. It is taken down only when nothing that requires it is still
-    /// on the host: a VM is gone before its port is unwired. Changes in
-    /// place are not ordered.
-    ///
-    /// A requirement that failed for good blocks what needs it for good
-    /// too (the VM whose port cannot be wired ends in ERROR with the
-    /// port's fault rather than waiting forever).
-    fn gate(&self, key: &ObjectKey, direction: Direction) -> Gate {
-        match direction {
-            Direction::Same => Gate::Go,
-            Direction::Up => {
-                let Some(required) = self.requires.get(key) else {
-                    return Gate::Go;
-                };
-                if let Some((r, fault)) = required.iter().find_map(|r| {
-                    self.objects
-                        .get(r)
-                        .filter(|t| t.phase == Some(ObjectPhase::Failed))
-                        .map(|t| (r, t.fault.clone().unwrap_or_default()))
-                }) {
-                    return Gate::Blocked(format!("{r} could not be brought up: {fault}"));
-                }
-                if required.iter().all(|r| self.is_ready(r)) {
-                    Gate::Go
-                } else {
-                    Gate::Wait
-                }
-            }
-            Direction::Down => {
-                let needed = self.requires.iter().any(|(dependent, required)| {
-                    required.contains(key) && self.is_present(dependent)
-                });
-                if needed {
-                    Gate::Wait
-                } else {
-                    Gate::Go
-                }
-            }
-        }
-    }
-
-    /// Whether `key` is on the host as desired. A kind with no driver
-    /// here is never ready.
-    fn is_ready(&self, key: &ObjectKey) -> bool {
-        match key.kind {
-            Kind::Instance => instance_id(key)
-                .and_then(|id| self.tracked.get(&id))
-                .is_some_and(|t| {
-                    t.busy.is_none()
-                        && t.power.is_some()
-                        && t.desired
-                            .as_ref()
-                            .is_some_and(|d| !d.deleted && d.generation <= t.finished_generation)
-                }),
-            _ => self.objects.get(key).is_some_and(TrackedObject::is_ready),
-        }
-    }
-
-    /// Whether anything of `key` may be on the host.
-    fn is_present(&self, key: &ObjectKey) -> bool {
-        match key.kind {
-            Kind::Instance => instance_id(key)
-                .and_then(|id| self.tracked.get(&id))
-                .is_some_and(|t| t.power.is_some() || t.busy.is_some()),
-            _ => self.objects.get(key).is_some_and(|t| t.present || t.busy),
-        }
-    }
-
     /// Takes an instance snapshot in; older generations lose.
     fn apply_desired(&mut self, instances: Vec<DesiredInstance>) {
         let mut assigned = BTreeSet::new();
@@ -954,70 +806,6 @@ impl Engine {
         self.dispatch_objects(now);
     }
 
-    /// Plans every idle object and starts operations up to the limit.
-    fn dispatch_objects(&mut self, now: Instant) {
-        let keys: Vec<ObjectKey> = self.objects.keys().cloned().collect();
-        for key in keys {
-            let Some(t) = self.objects.get_mut(&key) else {
-                continue;
-            };
-            if t.busy || t.retry_at.is_some_and(|r| r > now) {
-                continue;
-            }
-            let before = t.observed(&key);
-            let action = plan_object(t);
-            let generation = t.desired.map_or(0, |(g, _)| g);
-            let changed = t.observed(&key) != before;
-            if changed {
-                self.dirty_objects.insert(key.clone());
-            }
-            let Some(action) = action else {
-                continue;
-            };
-            match self.gate(&key, action.direction()) {
-                Gate::Go => {}
-                Gate::Wait => {
-                    if let Some(t) = self.objects.get_mut(&key) {
-                        if t.phase != Some(ObjectPhase::Waiting) {
-                            t.phase = Some(ObjectPhase::Waiting);
-                            self.dirty_objects.insert(key.clone());
-                        }
-                    }
-                    continue;
-                }
-                Gate::Blocked(message) => {
-                    if let Some(t) = self.objects.get_mut(&key) {
-                        t.phase = Some(ObjectPhase::Failed);
-                        t.fault = Some(message);
-                        t.finished_generation = generation;
-                        self.dirty_objects.insert(key.clone());
-                    }
-                    continue;
-                }
-            }
-            let Some(driver) = self.drivers.get(&key.kind).cloned() else {
-                continue;
-            };
-            if self.inflight.len() >= self.cfg.max_concurrent {
-                continue;
-            }
-            if let Some(t) = self.objects.get_mut(&key) {
-                t.busy = true;
-                t.retry_at = None;
-                t.phase = Some(ObjectPhase::Working);
-            }
-            self.dirty_objects.insert(key.clone());
-            debug!(host = %self.host, object = %key, ?action, "starting object operation");
-            let doc = self.doc.clone();
-            let deadline = self.cfg.op_deadline;
-            self.inflight.spawn(async move {
-                Finished::Object(
-                    execute_object(driver, doc, key, action, generation, deadline).await,
-                )
-            });
-        }
-    }
-
     /// Takes a finished operation of either family in.
     fn finished(&mut self, done: Finished) {
         match done {
@@ -1127,25 +915,6 @@ impl Engine {
             Ok(()) => self.dirty.clear(),
             // Kept dirty: reported again on the next pass.
             Err(e) => warn!(host = %self.host, error = %chain(&e), "cannot report observed state"),
-        }
-    }
-}
-
-impl Engine {
-    /// Reports the objects whose observation changed, and forgets those
-    /// that are neither in the document nor on the host any more.
-    async fn flush_objects(&mut self) {
-        if self.dirty_objects.is_empty() {
-            return;
-        }
-        let batch: Vec<ObservedObject> = self
-            .dirty_objects
-            .iter()
-            .filter_map(|k| self.objects.get(k).map(|t| t.observed(k)))
-            .collect();
-        match self.sink.report_objects(&self.host, batch).await {
-            Ok(()) => self.dirty_objects.clear(),
-            Err(e) => warn!(host = %self.host, error = %chain(&e), "cannot report objects"),
         }
     }
 }

@@ -213,3 +213,159 @@ pub(super) fn complete_object(t: &mut TrackedObject, done: ObjectDone, cfg: &Age
         }
     }
 }
+
+impl Engine {
+    /// Reads what the object drivers find on the host and the agent's
+    /// memory of them. A failure here is logged: the next resync lists
+    /// again, and until then an object is assumed absent (ensure is
+    /// idempotent, so that costs at most one redundant call).
+    pub(super) async fn adopt_objects(&mut self) {
+        if self.drivers.is_empty() {
+            return;
+        }
+        self.list_objects().await;
+        match self.sink.last_reported_objects(&self.host).await {
+            Ok(last) => {
+                for o in last {
+                    if !self.drivers.contains_key(&o.key.kind) {
+                        continue;
+                    }
+                    let t = self.objects.entry(o.key.clone()).or_default();
+                    t.finished_generation = o.observed_generation;
+                    t.fault = o.fault;
+                    t.phase = Some(o.phase);
+                    t.details = o.details;
+                    self.dirty_objects.insert(o.key);
+                }
+            }
+            Err(e) => {
+                warn!(host = %self.host, error = %chain(&e), "cannot read the last object report")
+            }
+        }
+    }
+
+    /// Asks every object driver what exists, for the objects no operation
+    /// is running on.
+    pub(super) async fn list_objects(&mut self) {
+        for (kind, driver) in &self.drivers {
+            let ids: BTreeSet<String> = match timeout(self.cfg.op_deadline, driver.list()).await {
+                Ok(Ok(ids)) => ids.into_iter().collect(),
+                Ok(Err(e)) => {
+                    warn!(host = %self.host, %kind, error = %e, "cannot list objects");
+                    continue;
+                }
+                Err(_) => {
+                    warn!(host = %self.host, %kind, "listing objects timed out");
+                    continue;
+                }
+            };
+            for (key, t) in self.objects.iter_mut().filter(|(k, _)| k.kind == *kind) {
+                if t.busy {
+                    continue;
+                }
+                let present = ids.contains(&key.id);
+                if present != t.present {
+                    if !present && t.phase == Some(ObjectPhase::Ready) {
+                        info!(host = %self.host, object = %key, "object gone behind the agent's back; ensuring it again");
+                    }
+                    t.present = present;
+                    self.dirty_objects.insert(key.clone());
+                }
+            }
+            for id in ids {
+                let key = ObjectKey::new(*kind, id);
+                if !self.objects.contains_key(&key) {
+                    self.objects.insert(
+                        key.clone(),
+                        TrackedObject {
+                            present: true,
+                            ..TrackedObject::default()
+                        },
+                    );
+                    self.dirty_objects.insert(key);
+                }
+            }
+        }
+    }
+
+    /// Plans every idle object and starts operations up to the limit.
+    pub(super) fn dispatch_objects(&mut self, now: Instant) {
+        let keys: Vec<ObjectKey> = self.objects.keys().cloned().collect();
+        for key in keys {
+            let Some(t) = self.objects.get_mut(&key) else {
+                continue;
+            };
+            if t.busy || t.retry_at.is_some_and(|r| r > now) {
+                continue;
+            }
+            let before = t.observed(&key);
+            let action = plan_object(t);
+            let generation = t.desired.map_or(0, |(g, _)| g);
+            let changed = t.observed(&key) != before;
+            if changed {
+                self.dirty_objects.insert(key.clone());
+            }
+            let Some(action) = action else {
+                continue;
+            };
+            match self.gate(&key, action.direction()) {
+                Gate::Go => {}
+                Gate::Wait => {
+                    if let Some(t) = self.objects.get_mut(&key) {
+                        if t.phase != Some(ObjectPhase::Waiting) {
+                            t.phase = Some(ObjectPhase::Waiting);
+                            self.dirty_objects.insert(key.clone());
+                        }
+                    }
+                    continue;
+                }
+                Gate::Blocked(message) => {
+                    if let Some(t) = self.objects.get_mut(&key) {
+                        t.phase = Some(ObjectPhase::Failed);
+                        t.fault = Some(message);
+                        t.finished_generation = generation;
+                        self.dirty_objects.insert(key.clone());
+                    }
+                    continue;
+                }
+            }
+            let Some(driver) = self.drivers.get(&key.kind).cloned() else {
+                continue;
+            };
+            if self.inflight.len() >= self.cfg.max_concurrent {
+                continue;
+            }
+            if let Some(t) = self.objects.get_mut(&key) {
+                t.busy = true;
+                t.retry_at = None;
+                t.phase = Some(ObjectPhase::Working);
+            }
+            self.dirty_objects.insert(key.clone());
+            debug!(host = %self.host, object = %key, ?action, "starting object operation");
+            let doc = self.doc.clone();
+            let deadline = self.cfg.op_deadline;
+            self.inflight.spawn(async move {
+                Finished::Object(
+                    execute_object(driver, doc, key, action, generation, deadline).await,
+                )
+            });
+        }
+    }
+
+    /// Reports the objects whose observation changed, and forgets those
+    /// that are neither in the document nor on the host any more.
+    pub(super) async fn flush_objects(&mut self) {
+        if self.dirty_objects.is_empty() {
+            return;
+        }
+        let batch: Vec<ObservedObject> = self
+            .dirty_objects
+            .iter()
+            .filter_map(|k| self.objects.get(k).map(|t| t.observed(k)))
+            .collect();
+        match self.sink.report_objects(&self.host, batch).await {
+            Ok(()) => self.dirty_objects.clear(),
+            Err(e) => warn!(host = %self.host, error = %chain(&e), "cannot report objects"),
+        }
+    }
+}
