@@ -54,6 +54,8 @@ pub enum Kind {
     Port,
     /// A DHCP server for one network.
     Dhcp,
+    /// A router namespace on a network host.
+    Router,
     /// A volume attached to an instance on this host.
     VolumeAttachment,
     /// A volume this (storage) host serves to others.
@@ -68,6 +70,7 @@ impl Kind {
             Kind::Network => "network",
             Kind::Port => "port",
             Kind::Dhcp => "dhcp",
+            Kind::Router => "router",
             Kind::VolumeAttachment => "volume_attachment",
             Kind::VolumeExport => "volume_export",
         }
@@ -189,6 +192,11 @@ impl HostDesired {
                 .iter()
                 .map(|o| desire(&o.network_id, o.generation, o.deleted))
                 .collect(),
+            Kind::Router => n
+                .routers
+                .iter()
+                .map(|o| desire(&o.id, o.generation, o.deleted))
+                .collect(),
             Kind::VolumeAttachment => b
                 .attachments
                 .iter()
@@ -203,8 +211,9 @@ impl HostDesired {
     }
 
     /// What each object needs on this host before it may be brought up,
-    /// derived from the document (an instance needs its ports and, for a
-    /// volume it boots from or has attached, the attachment). The agent's
+    /// derived from the document: an instance needs its ports and the
+    /// volume it boots from; a port, and a router's gateway and interfaces,
+    /// need their networks. The agent's
     /// engine applies the ordering rules to these edges; the document only
     /// says which edges exist.
     pub fn requirements(&self) -> Vec<(ObjectKey, ObjectKey)> {
@@ -230,6 +239,15 @@ impl HostDesired {
                 ObjectKey::new(Kind::Port, p.id.clone()),
                 ObjectKey::new(Kind::Network, p.network_id.clone()),
             ));
+        }
+        for r in &self.network.routers {
+            let me = ObjectKey::new(Kind::Router, r.id.clone());
+            for p in r.gateway.iter().chain(&r.interfaces) {
+                edges.push((
+                    me.clone(),
+                    ObjectKey::new(Kind::Network, p.network_id.clone()),
+                ));
+            }
         }
         edges
     }
@@ -259,5 +277,68 @@ impl Operation {
             Operation::Destroy => Direction::Down,
             _ => Direction::Same,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::{DesiredNetwork, DesiredPort, Segment};
+
+    fn port(id: &str, network: &str) -> DesiredPort {
+        DesiredPort {
+            id: id.into(),
+            network_id: network.into(),
+            tap: format!("tap{id}"),
+            mac_address: "fa:16:3e:00:00:01".into(),
+            fixed_ips: vec![],
+            allowed_address_pairs: vec![],
+            port_security_enabled: true,
+            security_groups: vec![],
+            admin_state_up: true,
+            device_id: None,
+            generation: 3,
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn a_document_names_its_objects_by_kind_and_what_requires_what() {
+        let mut doc = HostDesired::default();
+        doc.network.networks.push(DesiredNetwork {
+            id: "n1".into(),
+            segment: Segment::Local,
+            mtu: 1500,
+            admin_state_up: true,
+            generation: 1,
+            deleted: true,
+        });
+        doc.network.ports.push(port("p1", "n1"));
+        assert_eq!(
+            doc.objects(Kind::Network),
+            [ObjectDesire {
+                id: "n1".into(),
+                generation: 1,
+                deleted: true
+            }]
+        );
+        assert_eq!(doc.objects(Kind::Port)[0].generation, 3);
+        assert!(doc.objects(Kind::Instance).is_empty());
+        assert_eq!(
+            doc.requirements(),
+            [(
+                ObjectKey::new(Kind::Port, "p1"),
+                ObjectKey::new(Kind::Network, "n1")
+            )]
+        );
+    }
+
+    #[test]
+    fn an_old_peer_without_the_new_sections_still_parses() {
+        let doc: HostDesired =
+            serde_json::from_str(r#"{"revision": 7, "instances": []}"#).expect("parses");
+        assert_eq!(doc.revision, 7);
+        assert_eq!(doc.network, Default::default());
+        assert_eq!(doc.block_devices, Default::default());
     }
 }

@@ -14,7 +14,13 @@
 //! - the [`DesiredSecurityGroup`]s those ports use, with `remote_group_id`
 //!   already expanded into the member addresses (so the agent needs no
 //!   view of other hosts' ports);
-//! - the [`DesiredDhcp`] servers this host runs, with one entry per port.
+//! - the [`DesiredDhcp`] servers this host runs, with one entry per port;
+//! - the [`DesiredRouter`]s a network host runs (a namespace each, with
+//!   its gateway and interface ports, SNAT and floating IPs).
+//!
+//! A change of a security group (its rules or a remote group's members)
+//! bumps the generation of every port that uses it, so the port driver
+//! re-applies its rules; groups have no driver of their own.
 //!
 //! The agent converges them in the order the engine states once:
 //! network before port, port before the VM that uses it; VM gone before
@@ -37,6 +43,9 @@ pub struct NetworkSection {
     /// The DHCP servers this host runs.
     #[serde(default)]
     pub dhcp: Vec<DesiredDhcp>,
+    /// The routers this (network) host runs.
+    #[serde(default)]
+    pub routers: Vec<DesiredRouter>,
 }
 
 /// How a network's frames travel between hosts.
@@ -57,6 +66,12 @@ pub enum Segment {
         physical_network: String,
         /// The VLAN id (1-4094).
         segmentation_id: u16,
+    },
+    /// GRE over the host's tunnel address (only where the answer file
+    /// enables it and the kernel has GRE).
+    Gre {
+        /// The GRE key.
+        segmentation_id: u32,
     },
     /// VXLAN over the host's tunnel address.
     Vxlan {
@@ -220,6 +235,44 @@ pub struct DesiredDhcp {
     /// Fixed entries, one per port on the network.
     pub hosts: Vec<DhcpHost>,
     /// Bumped by every write of this object.
+    pub generation: u64,
+    /// Being deleted.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// A floating IP on a router: DNAT to the fixed address, SNAT back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloatingIp {
+    /// The floating IP's id.
+    pub id: String,
+    /// The address on the external network.
+    pub floating_ip_address: String,
+    /// The fixed address it forwards to.
+    pub fixed_ip_address: String,
+}
+
+/// A router: a network namespace with its gateway and interface ports,
+/// forwarding, SNAT for the gateway and DNAT/SNAT per floating IP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredRouter {
+    /// The router id.
+    pub id: String,
+    /// The gateway port on the external network, if any.
+    pub gateway: Option<DesiredPort>,
+    /// SNAT for traffic leaving through the gateway.
+    pub enable_snat: bool,
+    /// The interface ports on tenant networks.
+    pub interfaces: Vec<DesiredPort>,
+    /// Static routes (destination, next hop).
+    #[serde(default)]
+    pub routes: Vec<(String, String)>,
+    /// The floating IPs it carries.
+    #[serde(default)]
+    pub floating_ips: Vec<FloatingIp>,
+    /// `admin_state_up`.
+    pub admin_state_up: bool,
+    /// Bumped by every write of the router, its ports or its floating IPs.
     pub generation: u64,
     /// Being deleted.
     #[serde(default)]
