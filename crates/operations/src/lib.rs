@@ -56,6 +56,9 @@
 
 mod recovery;
 mod runner;
+/// A fault-injecting record store for services' undo tests (only with the
+/// `test-support` feature, so no production build carries it).
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
 pub use recovery::{Recovery, RecoveryReport, Registry};
