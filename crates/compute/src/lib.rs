@@ -26,6 +26,7 @@ pub mod error;
 pub mod hostapi;
 pub mod hostlink;
 pub mod microversion;
+pub mod networks;
 pub mod policy;
 pub mod routes;
 pub mod servers;
