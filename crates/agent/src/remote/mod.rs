@@ -380,14 +380,26 @@ impl ObservedStateSink for RemoteControlPlane {
     // never reports any.
     fn report_objects<'a>(
         &'a self,
-        _host: &'a str,
+        host: &'a str,
         observed: Vec<ObservedObject>,
     ) -> StateFuture<'a, ()> {
-        Box::pin(async move { ferrostack_host_contract::refuse_objects(&observed) })
+        Box::pin(async move {
+            let url = self.host_url(host, "objects")?;
+            self.send(self.client.post(url).json(&observed), REQUEST_TIMEOUT)
+                .await?;
+            Ok(())
+        })
     }
 
-    fn last_reported_objects<'a>(&'a self, _host: &'a str) -> StateFuture<'a, Vec<ObservedObject>> {
-        Box::pin(async { Ok(Vec::new()) })
+    fn last_reported_objects<'a>(&'a self, host: &'a str) -> StateFuture<'a, Vec<ObservedObject>> {
+        Box::pin(async move {
+            let url = self.host_url(host, "objects")?;
+            self.send(self.client.get(url), REQUEST_TIMEOUT)
+                .await?
+                .json()
+                .await
+                .map_err(unavailable)
+        })
     }
 }
 

@@ -120,6 +120,10 @@ pub fn router(config: HostApiConfig) -> Router {
             &p("/hosts/{host}/observed"),
             get(routes::last_reported).post(routes::report),
         )
+        .route(
+            &p("/hosts/{host}/objects"),
+            get(routes::last_reported_objects).post(routes::report_objects),
+        )
         .route(&p("/images/{image_id}"), get(routes::image))
         .route(&p("/snapshots/{image_id}"), put(routes::snapshot))
         .route_layer(axum::middleware::from_fn_with_state(

@@ -12,7 +12,7 @@ use ferrostack_host_contract::wire::{
     error_response, valid_host_name, RegisterRequest, WatchReply, MAX_WATCH,
 };
 use ferrostack_host_contract::{
-    DesiredStateSource, ObservedInstance, ObservedStateSink, SourceError,
+    DesiredStateSource, ObservedInstance, ObservedObject, ObservedStateSink, SourceError,
 };
 use futures::StreamExt;
 use serde::Deserialize;
@@ -163,6 +163,28 @@ pub(super) async fn last_reported(
 ) -> ApiResult<Response> {
     host_name(&host)?;
     let o = s.link.last_reported(&host).await.map_err(unavailable)?;
+    Ok(Json(o).into_response())
+}
+
+/// `POST /hosts/{host}/objects`: what the agent observed of its objects
+/// other than instances (ports, networks, DHCP servers).
+pub(super) async fn report_objects(
+    State(s): State<ApiState>,
+    Path(host): Path<String>,
+    Json(observed): Json<Vec<ObservedObject>>,
+) -> ApiResult<StatusCode> {
+    host_name(&host)?;
+    (s.link.report_objects(&host, observed).await).map_err(unavailable)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /hosts/{host}/objects`.
+pub(super) async fn last_reported_objects(
+    State(s): State<ApiState>,
+    Path(host): Path<String>,
+) -> ApiResult<Response> {
+    host_name(&host)?;
+    let o = (s.link.last_reported_objects(&host).await).map_err(unavailable)?;
     Ok(Json(o).into_response())
 }
 
