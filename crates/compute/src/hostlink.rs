@@ -341,6 +341,26 @@ impl HostLink {
             .map_err(to_store)
     }
 
+    /// The metadata at `path` of server `uuid`, asked for by `host`'s
+    /// agent on behalf of a guest: `None` (404) unless the server is
+    /// assigned to that host and not deleted, so an agent reads only its
+    /// own guests' metadata.
+    pub fn metadata(
+        &self,
+        host: &str,
+        uuid: &str,
+        path: &str,
+    ) -> StoreResult<Option<crate::metadata::Answer>> {
+        let Some(i) = self.servers.get_instance(uuid)? else {
+            return Ok(None);
+        };
+        if i.host.as_deref() != Some(host) || i.deleted_at.is_some() {
+            return Ok(None);
+        }
+        let d = doc(&i).map_err(to_store)?;
+        crate::metadata::answer(&i, &d, path).map_err(to_store)
+    }
+
     /// Mark every unfinished action of the server finished (success or Error).
     pub fn finish_actions(&self, i: &Instance, ok: bool) {
         let actions = match self.servers.list_actions(&i.uuid) {

@@ -25,6 +25,7 @@ pub mod bodies;
 pub mod error;
 pub mod hostapi;
 pub mod hostlink;
+pub mod metadata;
 pub mod microversion;
 pub mod networks;
 pub mod policy;

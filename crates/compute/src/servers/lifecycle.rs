@@ -200,7 +200,7 @@ pub fn host_infos(state: &ComputeState) -> ComputeResult<Vec<HostInfo>> {
 }
 
 /// The config drive of a server, in cloud-init's OpenStack layout.
-fn config_drive(i: &Instance, d: &ServerDoc) -> ComputeResult<ConfigDrive> {
+pub fn config_drive(i: &Instance, d: &ServerDoc) -> ComputeResult<ConfigDrive> {
     let mut meta = json!({
         "uuid": i.uuid,
         "name": i.name,
