@@ -32,6 +32,7 @@ use crate::networks::ServerNetworks;
 use crate::servers::lifecycle::{quota_of, to_store};
 use crate::servers::{doc, power, set_doc, task, vm, FaultDoc, ServerDoc};
 use ferrostack_common::time::now_micros;
+use ferrostack_host_contract::metadata::{MetadataAnswer, MetadataSource};
 use ferrostack_host_contract::network::NetworkSection;
 use ferrostack_host_contract::wire::url_host;
 use ferrostack_host_contract::{Capabilities, PowerState};
@@ -617,6 +618,23 @@ impl DesiredStateSource for HostLink {
                 let poll = Duration::from_millis(500);
                 let _ = tokio::time::timeout(poll.min(timeout), notified).await;
             }
+        })
+    }
+}
+
+impl MetadataSource for HostLink {
+    fn metadata<'a>(
+        &'a self,
+        host: &'a str,
+        instance: &'a str,
+        path: &'a str,
+    ) -> StateFuture<'a, Option<MetadataAnswer>> {
+        Box::pin(async move {
+            let answer = HostLink::metadata(self, host, instance, path).map_err(unavailable)?;
+            Ok(answer.map(|a| MetadataAnswer {
+                content_type: a.content_type.to_string(),
+                body: a.body,
+            }))
         })
     }
 }

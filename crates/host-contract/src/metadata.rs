@@ -14,6 +14,7 @@
 //! ([`signing_key`]), rather than being the token itself: the token is a
 //! bearer secret sent on every call, the key never leaves either side.
 
+use crate::StateFuture;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -23,6 +24,28 @@ pub const INSTANCE_ID_HEADER: &str = "x-instance-id";
 pub const SIGNATURE_HEADER: &str = "x-instance-id-signature";
 /// Longest metadata path accepted.
 pub const MAX_PATH: usize = 256;
+
+/// One metadata document as the controller answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataAnswer {
+    /// Its content type.
+    pub content_type: String,
+    /// Its bytes.
+    pub body: Vec<u8>,
+}
+
+/// Where a host's agent gets its guests' metadata: the controller, in
+/// process (`allinone`) or over the host API with the signed instance id.
+pub trait MetadataSource: Send + Sync {
+    /// The document at `path` of `instance`, asked for by `host`; `None`
+    /// when the instance is not `host`'s or the path is not in the tree.
+    fn metadata<'a>(
+        &'a self,
+        host: &'a str,
+        instance: &'a str,
+        path: &'a str,
+    ) -> StateFuture<'a, Option<MetadataAnswer>>;
+}
 
 /// The HMAC key of the metadata hop, derived from the join token.
 pub fn signing_key(join_token: &str) -> Vec<u8> {
