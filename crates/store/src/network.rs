@@ -301,6 +301,10 @@ impl StoreError {
 /// through [`StoreError::Refused`].
 pub type Refusal = Box<dyn std::error::Error + Send + Sync>;
 
+/// A port change made inside [`NetworkStore::update_port`]'s transaction:
+/// new address requests when the port's addresses change.
+pub type PortChange<'a> = dyn FnMut(&mut Port) -> Result<Option<Vec<IpRequest>>, Refusal> + 'a;
+
 /// The `device_owner` of DHCP ports: they do not keep a network or subnet
 /// in use, and go with it.
 pub const DHCP_OWNER: &str = "network:dhcp";
@@ -354,11 +358,7 @@ pub trait NetworkStore: Send + Sync {
     /// Change a port through `f`; when `f` returns address requests, the
     /// port's addresses are replaced by them in the same transaction
     /// (addresses it keeps stay its own). The revision moves.
-    fn update_port(
-        &self,
-        id: &str,
-        f: &mut dyn FnMut(&mut Port) -> Result<Option<Vec<IpRequest>>, Refusal>,
-    ) -> StoreResult<Option<Port>>;
+    fn update_port(&self, id: &str, f: &mut PortChange<'_>) -> StoreResult<Option<Port>>;
     /// Delete a port and free its addresses. `false` when absent.
     fn delete_port(&self, id: &str) -> StoreResult<bool>;
 }

@@ -5,8 +5,8 @@
 
 use super::SqliteStore;
 use crate::network::{
-    FixedIp, IpRequest, Network, NetworkConflict, NetworkStore, Port, Refusal, SegmentRequest,
-    Subnet, DHCP_OWNER,
+    FixedIp, IpRequest, Network, NetworkConflict, NetworkStore, Port, PortChange, Refusal,
+    SegmentRequest, Subnet, DHCP_OWNER,
 };
 use crate::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -417,11 +417,7 @@ impl NetworkStore for SqliteStore {
         self.db().read(|c| list_bodies(c, "ports"))
     }
 
-    fn update_port(
-        &self,
-        id: &str,
-        f: &mut dyn FnMut(&mut Port) -> Result<Option<Vec<IpRequest>>, Refusal>,
-    ) -> StoreResult<Option<Port>> {
+    fn update_port(&self, id: &str, f: &mut PortChange<'_>) -> StoreResult<Option<Port>> {
         self.db().write(|tx| {
             let Some(mut port) = get_body::<Port>(tx, "ports", id)? else {
                 return Ok(None);
