@@ -434,6 +434,12 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
             validator: validator.clone(),
             quotas: quotas.clone(),
             projects: projects.clone(),
+            store: Arc::new(store.clone()),
+            // The answer file's ML2 defaults; DHCP is served by this host.
+            ml2: ferrostack_network::Ml2Config {
+                dhcp_host: host_plan.name.clone(),
+                ..Default::default()
+            },
         }),
         stop_rx.clone(),
     ));

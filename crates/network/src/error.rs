@@ -12,6 +12,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::response::{IntoResponse, Response};
 use ferrostack_common::error::{ErrorShape, ServiceError};
 use ferrostack_quota::{QuotaError, TargetError};
+use ferrostack_store::network::NetworkConflict;
 use ferrostack_store::StoreError;
 use http::StatusCode;
 use serde_json::json;
@@ -49,6 +50,34 @@ impl NetworkError {
             StatusCode::BAD_REQUEST,
             "InvalidInput",
             format!("Invalid input for {field}. Reason: {reason}."),
+        )
+    }
+
+    /// 404 of `kind` (`NetworkNotFound`, ...).
+    pub fn not_found(kind: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, kind, message)
+    }
+
+    /// 409 of `kind`.
+    pub fn conflict(kind: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, kind, message)
+    }
+
+    /// 403 `HTTPForbidden`, as Neutron's policy engine words it.
+    pub fn policy(rule: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "HTTPForbidden",
+            format!("({rule}) is disallowed by policy"),
+        )
+    }
+
+    /// 400 `InvalidInput` with Neutron's "for operation" wording.
+    pub fn invalid_operation(reason: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            format!("Invalid input for operation: {reason}."),
         )
     }
 
@@ -114,7 +143,51 @@ impl From<JsonRejection> for NetworkError {
 
 impl From<StoreError> for NetworkError {
     fn from(e: StoreError) -> Self {
-        NetworkError::internal(ferrostack_common::error::error_chain(&e))
+        match e.network_conflict() {
+            Some(c) => c.clone().into(),
+            None => NetworkError::internal(ferrostack_common::error::error_chain(&e)),
+        }
+    }
+}
+
+impl From<NetworkConflict> for NetworkError {
+    fn from(c: NetworkConflict) -> Self {
+        let message = c.to_string();
+        let kind = match &c {
+            NetworkConflict::IpAddressAlreadyAllocated { .. } => "IpAddressAlreadyAllocated",
+            NetworkConflict::IpAddressGenerationFailure { .. } => "IpAddressGenerationFailure",
+            NetworkConflict::MacAddressInUse { .. } => "MacAddressInUse",
+            NetworkConflict::NetworkInUse { .. } => "NetworkInUse",
+            NetworkConflict::SubnetInUse { .. } => "SubnetInUse",
+            NetworkConflict::NoNetworkAvailable => {
+                return NetworkError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "NoNetworkAvailable",
+                    message,
+                )
+            }
+            NetworkConflict::SegmentInUse {
+                network_type,
+                physical_network,
+                segmentation_id,
+            } => {
+                return match network_type.as_str() {
+                    "flat" => NetworkError::conflict(
+                        "FlatNetworkInUse",
+                        format!("Unable to create the flat network. Physical network {physical_network} is in use."),
+                    ),
+                    "vlan" => NetworkError::conflict(
+                        "VlanIdInUse",
+                        format!("Unable to create the network. The VLAN {segmentation_id} on physical network {physical_network} is in use."),
+                    ),
+                    _ => NetworkError::conflict(
+                        "TunnelIdInUse",
+                        format!("Unable to create the network. The tunnel ID {segmentation_id} is in use."),
+                    ),
+                }
+            }
+        };
+        NetworkError::conflict(kind, message)
     }
 }
 

@@ -1,24 +1,45 @@
 //! The network service (Neutron v2.0).
 //!
-//! Served now: version discovery, the extension list, and quotas
-//! (`/v2.0/quotas`, with `default` and `details`) over the shared
-//! [`ferrostack_quota::QuotaEngine`]. Quotas come before networks because
-//! `openstack quota show` and `quota set` call the network service
-//! whenever it is in the catalog; usage is 0, which is true.
+//! Served: version discovery, the extension list, quotas over the shared
+//! [`ferrostack_quota::QuotaEngine`] (with real usage: networks, subnets
+//! and ports reserve under their own ids), networks with provider
+//! segments from the ML2 settings ([`config`]), subnets with their DHCP
+//! port, ports with race-free IPAM (the store takes addresses inside the
+//! port's write transaction), tags, and network IP availability. Every
+//! list goes through [`query`] (filters, `fields`, sorting, paging).
+//!
+//! Ports are also an in-process API: [`NetworkState::create_port`],
+//! [`NetworkState::bind_port`], [`NetworkState::unbind_port`] and
+//! [`NetworkState::delete_port`] are what compute calls to give a server
+//! its NICs; the HTTP handlers apply Neutron's policy in front of them.
 //!
 //! Every other path answers 501 in Neutron's error shape to a caller with
 //! a valid token, and 401 to one without (see [`policy`]).
 
+pub mod attrs;
+pub mod availability;
+pub mod config;
 pub mod error;
 pub mod extensions;
+pub mod ipam;
+pub mod networks;
 pub mod policy;
+pub mod ports;
+pub mod ports_api;
+pub mod query;
 pub mod quotas;
+pub mod subnets;
+pub mod tags;
+
+pub use config::Ml2Config;
+pub use ports::{FixedIpSpec, PortSpec};
 
 use axum::extract::State;
 use axum::response::Response;
 use axum::{Json, Router};
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_quota::{ProjectDirectory, QuotaEngine};
+use ferrostack_store::network::NetworkStore;
 use http::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -37,6 +58,10 @@ pub struct NetworkConfig {
     pub quotas: QuotaEngine,
     /// Project lookups, to resolve `{project_id}` given as an id or a name.
     pub projects: Arc<dyn ProjectDirectory>,
+    /// Networks, subnets and ports.
+    pub store: Arc<dyn NetworkStore>,
+    /// ML2 type-driver settings.
+    pub ml2: Ml2Config,
 }
 
 /// What handlers share.
@@ -47,6 +72,24 @@ pub struct NetworkState {
     pub quotas: QuotaEngine,
     /// Project lookups.
     pub projects: Arc<dyn ProjectDirectory>,
+    /// Networks, subnets and ports.
+    pub store: Arc<dyn NetworkStore>,
+    /// ML2 type-driver settings.
+    pub ml2: Ml2Config,
+}
+
+impl NetworkState {
+    /// The state the handlers share, for [`router_for`] and for in-process
+    /// callers (compute) of the port API.
+    pub fn new(config: &NetworkConfig) -> Arc<NetworkState> {
+        Arc::new(NetworkState {
+            public_url: config.public_url.clone(),
+            quotas: config.quotas.clone(),
+            projects: config.projects.clone(),
+            store: config.store.clone(),
+            ml2: config.ml2.clone(),
+        })
+    }
 }
 
 /// Neutron's error body: `{"NeutronError": {"type", "message", "detail"}}`.
@@ -71,26 +114,35 @@ async fn not_implemented() -> Response {
 }
 
 async fn resources(State(state): State<Arc<NetworkState>>) -> Json<Value> {
-    let href = format!("{}/v2.0/quotas", state.public_url);
-    Json(json!({"resources": [{
-        "name": "quota",
-        "collection": "quotas",
-        "links": [{"rel": "self", "href": href}],
-    }]}))
+    let list: Vec<Value> = [
+        ("quota", "quotas"),
+        ("network", "networks"),
+        ("subnet", "subnets"),
+        ("port", "ports"),
+    ]
+    .iter()
+    .map(|(name, collection)| {
+        let href = format!("{}/v2.0/{collection}", state.public_url);
+        json!({"name": name, "collection": collection, "links": [{"rel": "self", "href": href}]})
+    })
+    .collect();
+    Json(json!({ "resources": list }))
 }
 
 /// The network API router.
 pub fn router(config: NetworkConfig) -> Router {
+    let state = NetworkState::new(&config);
+    router_for(state, config.validator)
+}
+
+/// The network API router over an existing state (shared with in-process
+/// callers of the port API).
+pub fn router_for(state: Arc<NetworkState>, validator: Arc<dyn TokenValidator>) -> Router {
     let policy = PolicyState {
         table: policy::RULES,
-        validator: config.validator.clone(),
+        validator,
         errors: Arc::new(error::NeutronErrors),
     };
-    let state = Arc::new(NetworkState {
-        public_url: config.public_url,
-        quotas: config.quotas,
-        projects: config.projects,
-    });
     ferrostack_policy::add_routes(Router::new(), policy::RULES, policy::handlers, |_| true)
         .route_layer(axum::middleware::from_fn_with_state(
             policy,

@@ -1,17 +1,24 @@
 //! The network API's route table: every route served, its rule and its
 //! handler (the router and the policy table are both made from it).
 //!
-//! Every other path of the network API (networks, subnets, ports,
-//! routers, ...) is not built yet and falls into the catch-all route
-//! [`UNBUILT`], whose rows below need a valid token: 401 without one, as
-//! keystonemiddleware answers in front of Neutron, then 501. It goes
-//! through the policy layer as any route does (see
-//! [`ferrostack_policy::unbuilt`]), rather than through a fallback that
-//! would validate the token by itself; and it is one route rather than a
-//! row per Neutron path, as compute has, until those APIs are built and
-//! need rules of their own.
+//! Networks, subnets and ports need any valid token here: which project's
+//! resources a caller may see or change (Neutron's owner rules, shared
+//! and external networks, admin-only attributes) is decided by the
+//! handlers, which know the resource (see `attrs`).
+//!
+//! Every other path of the network API (routers, floating IPs, ...) is
+//! not built yet and falls into the catch-all route [`UNBUILT`], whose
+//! rows below need a valid token: 401 without one, as keystonemiddleware
+//! answers in front of Neutron, then 501. It goes through the policy
+//! layer as any route does (see [`ferrostack_policy::unbuilt`]), rather
+//! than through a fallback that would validate the token by itself; and
+//! it is one route rather than a row per Neutron path until those APIs
+//! are built and need rules of their own.
 
-use crate::{extensions, not_implemented, quotas, resources, versions, NetworkState};
+use crate::{
+    availability, extensions, networks, not_implemented, ports_api, quotas, resources, subnets,
+    tags, versions, NetworkState,
+};
 use ferrostack_policy::Rule::{Admin, Authenticated, ProjectReader, Public};
 use ferrostack_policy::UNBUILT;
 use std::sync::Arc;
@@ -37,6 +44,77 @@ ferrostack_policy::route_table! {
     )
     .route("/v2.0/quotas/{project_id}/default", get(ProjectReader, quotas::default))
     .route("/v2.0/quotas/{project_id}/details", get(ProjectReader, quotas::details))
+    .route(
+        "/v2.0/networks",
+        get(Authenticated, networks::list).post(Authenticated, networks::create)
+    )
+    .route(
+        "/v2.0/networks/{id}",
+        get(Authenticated, networks::show)
+            .put(Authenticated, networks::update)
+            .delete(Authenticated, networks::delete)
+    )
+    .route(
+        "/v2.0/subnets",
+        get(Authenticated, subnets::list).post(Authenticated, subnets::create)
+    )
+    .route(
+        "/v2.0/subnets/{id}",
+        get(Authenticated, subnets::show)
+            .put(Authenticated, subnets::update)
+            .delete(Authenticated, subnets::delete)
+    )
+    .route(
+        "/v2.0/ports",
+        get(Authenticated, ports_api::list).post(Authenticated, ports_api::create)
+    )
+    .route(
+        "/v2.0/ports/{id}",
+        get(Authenticated, ports_api::show)
+            .put(Authenticated, ports_api::update)
+            .delete(Authenticated, ports_api::delete)
+    )
+    .route(
+        "/v2.0/networks/{id}/tags",
+        get(Authenticated, tags::network::list)
+            .put(Authenticated, tags::network::replace)
+            .delete(Authenticated, tags::network::clear)
+    )
+    .route(
+        "/v2.0/networks/{id}/tags/{tag}",
+        get(Authenticated, tags::network::check)
+            .put(Authenticated, tags::network::add)
+            .delete(Authenticated, tags::network::remove)
+    )
+    .route(
+        "/v2.0/subnets/{id}/tags",
+        get(Authenticated, tags::subnet::list)
+            .put(Authenticated, tags::subnet::replace)
+            .delete(Authenticated, tags::subnet::clear)
+    )
+    .route(
+        "/v2.0/subnets/{id}/tags/{tag}",
+        get(Authenticated, tags::subnet::check)
+            .put(Authenticated, tags::subnet::add)
+            .delete(Authenticated, tags::subnet::remove)
+    )
+    .route(
+        "/v2.0/ports/{id}/tags",
+        get(Authenticated, tags::port::list)
+            .put(Authenticated, tags::port::replace)
+            .delete(Authenticated, tags::port::clear)
+    )
+    .route(
+        "/v2.0/ports/{id}/tags/{tag}",
+        get(Authenticated, tags::port::check)
+            .put(Authenticated, tags::port::add)
+            .delete(Authenticated, tags::port::remove)
+    )
+    .route("/v2.0/network-ip-availabilities", get(Admin, availability::list))
+    .route(
+        "/v2.0/network-ip-availabilities/{network_id}",
+        get(Admin, availability::show)
+    )
     .route(
         UNBUILT,
         get(Authenticated, not_implemented)

@@ -14,6 +14,8 @@ async fn start() -> Served {
             validator: s.validator(),
             quotas: s.quotas.clone(),
             projects: s.projects.clone(),
+            store: std::sync::Arc::new(s.store.clone()),
+            ml2: ferrostack_network::Ml2Config::default(),
         })
     })
     .await
@@ -251,8 +253,8 @@ async fn other_apis_want_a_token_then_are_501_neutron_errors() {
     let admin = n.s.admin_token().await;
     let member = n.s.user_token("member", &n.project, "member").await;
     let unbuilt = [
-        n.url("/networks"),
-        n.url("/ports/abc"),
+        n.url("/routers"),
+        n.url("/floatingips/abc"),
         n.url("/security-groups"),
         // Deeper than a built route: still the catch-all.
         n.url(&format!("/quotas/{}/details/more", n.project)),
@@ -266,14 +268,14 @@ async fn other_apis_want_a_token_then_are_501_neutron_errors() {
             assert_eq!(kind, "HTTPNotImplemented");
         }
     }
-    let create = n.url("/networks");
-    let body = json!({"network": {"name": "net1"}});
+    let create = n.url("/routers");
+    let body = json!({"router": {"name": "r1"}});
     n.s.send(Method::POST, &create, "", body.clone())
         .await
         .assert_unauthorized();
     let r = n.s.send(Method::POST, &create, &member, body).await;
     assert_neutron_error(&r, 501);
-    n.s.send(Method::DELETE, &n.url("/networks/abc"), "", json!({}))
+    n.s.send(Method::DELETE, &n.url("/routers/abc"), "", json!({}))
         .await
         .assert_unauthorized();
 }

@@ -104,6 +104,11 @@ pub const UNCACHED: &[&str] = &[
     "server_groups",
     "compute_services",
     "operations",
+    "networks",
+    "network_segments",
+    "subnets",
+    "ports",
+    "ip_allocations",
 ];
 
 /// The datasets a write to `table` changes, as a mask of [`Dataset::bit`]s

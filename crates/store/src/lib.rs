@@ -26,6 +26,7 @@ pub mod host_plan;
 pub mod identity;
 pub mod image;
 pub mod migrations;
+pub mod network;
 pub mod operation;
 pub mod placement;
 pub mod quota;

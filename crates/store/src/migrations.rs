@@ -380,6 +380,44 @@ CREATE TABLE operations (
 CREATE INDEX operations_state ON operations(state);
 CREATE INDEX operations_subject ON operations(subject);
 "#,
+    // Neutron's networks, subnets and ports; constrained columns beside a
+    // JSON body (see network.rs). Segments and IP allocations are unique
+    // so that two concurrent creates can never share one.
+    r#"
+CREATE TABLE networks (
+    id         TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE TABLE network_segments (
+    network_id       TEXT PRIMARY KEY REFERENCES networks(id) ON DELETE CASCADE,
+    network_type     TEXT NOT NULL,
+    physical_network TEXT NOT NULL,
+    segmentation_id  INTEGER NOT NULL,
+    UNIQUE (network_type, physical_network, segmentation_id)
+);
+CREATE TABLE subnets (
+    id         TEXT PRIMARY KEY,
+    network_id TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+    body       TEXT NOT NULL
+);
+CREATE INDEX subnets_network ON subnets(network_id);
+CREATE TABLE ports (
+    id           TEXT PRIMARY KEY,
+    network_id   TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+    mac_address  TEXT NOT NULL,
+    device_owner TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    UNIQUE (network_id, mac_address)
+);
+CREATE TABLE ip_allocations (
+    subnet_id  TEXT NOT NULL REFERENCES subnets(id) ON DELETE CASCADE,
+    ip_address TEXT NOT NULL,
+    port_id    TEXT NOT NULL REFERENCES ports(id) ON DELETE CASCADE,
+    PRIMARY KEY (subnet_id, ip_address)
+);
+CREATE INDEX ip_allocations_port ON ip_allocations(port_id);
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

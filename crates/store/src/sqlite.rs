@@ -3,6 +3,7 @@
 mod compute;
 mod identity;
 mod image;
+mod network;
 mod operation;
 mod quota;
 mod server;

@@ -1,0 +1,446 @@
+//! SQLite implementation of [`NetworkStore`]: rows keep the constrained
+//! columns and a JSON body (see [`crate::network`]); every method that
+//! writes runs in one `BEGIN IMMEDIATE` transaction, so address and
+//! segment choices cannot race.
+
+use super::SqliteStore;
+use crate::network::{
+    FixedIp, IpRequest, Network, NetworkConflict, NetworkStore, Port, PortChange, Refusal,
+    SegmentRequest, Subnet, DHCP_OWNER,
+};
+use crate::{StoreError, StoreResult};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::de::DeserializeOwned;
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+fn get_body<T: DeserializeOwned>(
+    conn: &Connection,
+    table: &str,
+    id: &str,
+) -> StoreResult<Option<T>> {
+    let body: Option<String> = conn
+        .query_row(
+            &format!("SELECT body FROM {table} WHERE id = ?1"),
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match body {
+        Some(b) => Some(serde_json::from_str(&b)?),
+        None => None,
+    })
+}
+
+fn list_bodies<T: DeserializeOwned>(conn: &Connection, table: &str) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare(&format!("SELECT body FROM {table} ORDER BY id"))?;
+    let bodies = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    bodies
+        .iter()
+        .map(|b| serde_json::from_str(b).map_err(StoreError::from))
+        .collect()
+}
+
+fn ip_value(text: &str) -> Option<u128> {
+    match text.parse::<IpAddr>().ok()? {
+        IpAddr::V4(a) => Some(u128::from(u32::from(a))),
+        IpAddr::V6(a) => Some(u128::from(a)),
+    }
+}
+
+fn ip_text(value: u128, v6: bool) -> String {
+    if v6 {
+        std::net::Ipv6Addr::from(value).to_string()
+    } else {
+        std::net::Ipv4Addr::from(u32::try_from(value).unwrap_or(u32::MAX)).to_string()
+    }
+}
+
+/// Take `request`'s address for `port_id`: the given one, or the first
+/// free address of the subnet's pools.
+fn allocate(tx: &Transaction, port: &Port, request: &IpRequest) -> StoreResult<FixedIp> {
+    let address = match &request.ip_address {
+        Some(a) => a.clone(),
+        None => {
+            let subnet: Subnet = get_body(tx, "subnets", &request.subnet_id)?
+                .ok_or_else(|| StoreError::not_found("subnet", &request.subnet_id))?;
+            let used: HashSet<u128> = {
+                let mut stmt =
+                    tx.prepare("SELECT ip_address FROM ip_allocations WHERE subnet_id = ?1")?;
+                let rows = stmt
+                    .query_map([&subnet.id], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                rows.iter().filter_map(|a| ip_value(a)).collect()
+            };
+            let v6 = subnet.ip_version == 6;
+            let mut found = None;
+            'pools: for pool in &subnet.allocation_pools {
+                let (Some(start), Some(end)) = (ip_value(&pool.start), ip_value(&pool.end)) else {
+                    continue;
+                };
+                let mut a = start;
+                while a <= end {
+                    if !used.contains(&a) {
+                        found = Some(ip_text(a, v6));
+                        break 'pools;
+                    }
+                    a += 1;
+                }
+            }
+            found.ok_or_else(|| NetworkConflict::IpAddressGenerationFailure {
+                network_id: port.network_id.clone(),
+            })?
+        }
+    };
+    match tx.execute(
+        "INSERT INTO ip_allocations (subnet_id, ip_address, port_id) VALUES (?1, ?2, ?3)",
+        params![request.subnet_id, address, port.id],
+    ) {
+        Ok(_) => Ok(FixedIp {
+            subnet_id: request.subnet_id.clone(),
+            ip_address: address,
+        }),
+        Err(e) if is_unique_violation(&e) => Err(NetworkConflict::IpAddressAlreadyAllocated {
+            ip_address: address,
+            subnet_id: request.subnet_id.clone(),
+        }
+        .into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn write_port(tx: &Transaction, port: &Port, insert: bool) -> StoreResult<()> {
+    let body = serde_json::to_string(port)?;
+    let result = if insert {
+        tx.execute(
+            "INSERT INTO ports (id, network_id, mac_address, device_owner, body)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                port.id,
+                port.network_id,
+                port.mac_address,
+                port.device_owner,
+                body
+            ],
+        )
+    } else {
+        tx.execute(
+            "UPDATE ports SET mac_address = ?2, device_owner = ?3, body = ?4 WHERE id = ?1",
+            params![port.id, port.mac_address, port.device_owner, body],
+        )
+    };
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => {
+            let taken: bool = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM ports WHERE network_id = ?1 AND mac_address = ?2",
+                    params![port.network_id, port.mac_address],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n > 0)?;
+            if taken {
+                Err(NetworkConflict::MacAddressInUse {
+                    network_id: port.network_id.clone(),
+                    mac: port.mac_address.clone(),
+                }
+                .into())
+            } else {
+                Err(StoreError::Conflict(format!("port {} exists", port.id)))
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn insert_port(tx: &Transaction, port: &Port, ips: &[IpRequest]) -> StoreResult<Port> {
+    let mut port = port.clone();
+    port.fixed_ips.clear();
+    // The row first: allocations refer to it.
+    write_port(tx, &port, true)?;
+    for request in ips {
+        port.fixed_ips.push(allocate(tx, &port, request)?);
+    }
+    write_port(tx, &port, false)?;
+    Ok(port)
+}
+
+fn take_segment(tx: &Transaction, network: &mut Network, req: &SegmentRequest) -> StoreResult<()> {
+    let (network_type, physnet, id) = match req {
+        SegmentRequest::None => return Ok(()),
+        SegmentRequest::Given {
+            network_type,
+            physical_network,
+            segmentation_id,
+        } => {
+            let taken: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM network_segments WHERE network_type = ?1
+                 AND physical_network = ?2 AND segmentation_id = ?3",
+                params![network_type, physical_network, segmentation_id],
+                |r| r.get(0),
+            )?;
+            if taken > 0 {
+                return Err(NetworkConflict::SegmentInUse {
+                    network_type: network_type.clone(),
+                    physical_network: physical_network.clone(),
+                    segmentation_id: *segmentation_id,
+                }
+                .into());
+            }
+            (
+                network_type.clone(),
+                physical_network.clone(),
+                *segmentation_id,
+            )
+        }
+        SegmentRequest::FromRanges {
+            network_type,
+            ranges,
+        } => {
+            let mut chosen = None;
+            for (physnet, first, last) in ranges {
+                let used: HashSet<i64> = {
+                    let mut stmt = tx.prepare(
+                        "SELECT segmentation_id FROM network_segments
+                         WHERE network_type = ?1 AND physical_network = ?2
+                         AND segmentation_id BETWEEN ?3 AND ?4",
+                    )?;
+                    let rows = stmt
+                        .query_map(params![network_type, physnet, first, last], |r| {
+                            r.get::<_, i64>(0)
+                        })?
+                        .collect::<Result<_, _>>()?;
+                    rows
+                };
+                if let Some(id) = (*first..=*last).find(|id| !used.contains(id)) {
+                    chosen = Some((physnet.clone(), id));
+                    break;
+                }
+            }
+            let (physnet, id) = chosen.ok_or(NetworkConflict::NoNetworkAvailable)?;
+            (network_type.clone(), physnet, id)
+        }
+    };
+    tx.execute(
+        "INSERT INTO network_segments (network_id, network_type, physical_network, segmentation_id)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![network.id, network_type, physnet, id],
+    )?;
+    network.network_type = network_type;
+    network.physical_network = (!physnet.is_empty()).then_some(physnet);
+    network.segmentation_id = (network.network_type != "flat").then_some(id);
+    Ok(())
+}
+
+fn refused(e: Refusal) -> StoreError {
+    StoreError::Refused(e)
+}
+
+impl NetworkStore for SqliteStore {
+    fn create_network(&self, network: &Network, segment: &SegmentRequest) -> StoreResult<Network> {
+        self.db().write(|tx| {
+            let mut network = network.clone();
+            tx.execute(
+                "INSERT INTO networks (id, project_id, body) VALUES (?1, ?2, '{}')",
+                params![network.id, network.project_id],
+            )?;
+            take_segment(tx, &mut network, segment)?;
+            tx.execute(
+                "UPDATE networks SET body = ?2 WHERE id = ?1",
+                params![network.id, serde_json::to_string(&network)?],
+            )?;
+            Ok(network)
+        })
+    }
+
+    fn get_network(&self, id: &str) -> StoreResult<Option<Network>> {
+        self.db().read(|c| get_body(c, "networks", id))
+    }
+
+    fn list_networks(&self) -> StoreResult<Vec<Network>> {
+        self.db().read(|c| list_bodies(c, "networks"))
+    }
+
+    fn update_network(
+        &self,
+        id: &str,
+        f: &mut dyn FnMut(&mut Network) -> Result<(), Refusal>,
+    ) -> StoreResult<Option<Network>> {
+        self.db().write(|tx| {
+            let Some(mut network) = get_body::<Network>(tx, "networks", id)? else {
+                return Ok(None);
+            };
+            f(&mut network).map_err(refused)?;
+            network.revision_number += 1;
+            tx.execute(
+                "UPDATE networks SET body = ?2 WHERE id = ?1",
+                params![id, serde_json::to_string(&network)?],
+            )?;
+            Ok(Some(network))
+        })
+    }
+
+    fn delete_network(&self, id: &str) -> StoreResult<bool> {
+        self.db().write(|tx| {
+            let others: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM ports WHERE network_id = ?1 AND device_owner != ?2",
+                params![id, DHCP_OWNER],
+                |r| r.get(0),
+            )?;
+            if others > 0 {
+                return Err(NetworkConflict::NetworkInUse {
+                    network_id: id.to_string(),
+                }
+                .into());
+            }
+            // Subnets, ports, allocations and the segment go by cascade.
+            Ok(tx.execute("DELETE FROM networks WHERE id = ?1", [id])? > 0)
+        })
+    }
+
+    fn create_subnet(&self, subnet: &Subnet, dhcp: Option<&Port>) -> StoreResult<()> {
+        self.db().write(|tx| {
+            tx.execute(
+                "INSERT INTO subnets (id, network_id, body) VALUES (?1, ?2, ?3)",
+                params![subnet.id, subnet.network_id, serde_json::to_string(subnet)?],
+            )?;
+            let Some(template) = dhcp else {
+                return Ok(());
+            };
+            let request = IpRequest {
+                subnet_id: subnet.id.clone(),
+                ip_address: None,
+            };
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM ports WHERE network_id = ?1 AND device_owner = ?2
+                     ORDER BY id LIMIT 1",
+                    params![subnet.network_id, DHCP_OWNER],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match existing {
+                Some(port_id) => {
+                    let mut port: Port = get_body(tx, "ports", &port_id)?
+                        .ok_or_else(|| StoreError::not_found("port", &port_id))?;
+                    let ip = allocate(tx, &port, &request)?;
+                    port.fixed_ips.push(ip);
+                    port.revision_number += 1;
+                    write_port(tx, &port, false)?;
+                }
+                None => {
+                    insert_port(tx, template, &[request])?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn get_subnet(&self, id: &str) -> StoreResult<Option<Subnet>> {
+        self.db().read(|c| get_body(c, "subnets", id))
+    }
+
+    fn list_subnets(&self) -> StoreResult<Vec<Subnet>> {
+        self.db().read(|c| list_bodies(c, "subnets"))
+    }
+
+    fn update_subnet(
+        &self,
+        id: &str,
+        f: &mut dyn FnMut(&mut Subnet) -> Result<(), Refusal>,
+    ) -> StoreResult<Option<Subnet>> {
+        self.db().write(|tx| {
+            let Some(mut subnet) = get_body::<Subnet>(tx, "subnets", id)? else {
+                return Ok(None);
+            };
+            f(&mut subnet).map_err(refused)?;
+            subnet.revision_number += 1;
+            tx.execute(
+                "UPDATE subnets SET body = ?2 WHERE id = ?1",
+                params![id, serde_json::to_string(&subnet)?],
+            )?;
+            Ok(Some(subnet))
+        })
+    }
+
+    fn delete_subnet(&self, id: &str) -> StoreResult<bool> {
+        self.db().write(|tx| {
+            let holders: Vec<(String, String)> = {
+                let mut stmt = tx.prepare(
+                    "SELECT DISTINCT p.id, p.device_owner FROM ip_allocations a
+                     JOIN ports p ON p.id = a.port_id WHERE a.subnet_id = ?1",
+                )?;
+                let rows = stmt
+                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                rows
+            };
+            if holders.iter().any(|(_, owner)| owner != DHCP_OWNER) {
+                return Err(NetworkConflict::SubnetInUse {
+                    subnet_id: id.to_string(),
+                }
+                .into());
+            }
+            for (port_id, _) in holders {
+                let Some(mut port) = get_body::<Port>(tx, "ports", &port_id)? else {
+                    continue;
+                };
+                port.fixed_ips.retain(|ip| ip.subnet_id != id);
+                if port.fixed_ips.is_empty() {
+                    tx.execute("DELETE FROM ports WHERE id = ?1", [&port_id])?;
+                } else {
+                    port.revision_number += 1;
+                    write_port(tx, &port, false)?;
+                }
+            }
+            Ok(tx.execute("DELETE FROM subnets WHERE id = ?1", [id])? > 0)
+        })
+    }
+
+    fn create_port(&self, port: &Port, ips: &[IpRequest]) -> StoreResult<Port> {
+        self.db().write(|tx| insert_port(tx, port, ips))
+    }
+
+    fn get_port(&self, id: &str) -> StoreResult<Option<Port>> {
+        self.db().read(|c| get_body(c, "ports", id))
+    }
+
+    fn list_ports(&self) -> StoreResult<Vec<Port>> {
+        self.db().read(|c| list_bodies(c, "ports"))
+    }
+
+    fn update_port(&self, id: &str, f: &mut PortChange<'_>) -> StoreResult<Option<Port>> {
+        self.db().write(|tx| {
+            let Some(mut port) = get_body::<Port>(tx, "ports", id)? else {
+                return Ok(None);
+            };
+            if let Some(requests) = f(&mut port).map_err(refused)? {
+                tx.execute("DELETE FROM ip_allocations WHERE port_id = ?1", [id])?;
+                port.fixed_ips.clear();
+                for request in &requests {
+                    port.fixed_ips.push(allocate(tx, &port, request)?);
+                }
+            }
+            port.revision_number += 1;
+            write_port(tx, &port, false)?;
+            Ok(Some(port))
+        })
+    }
+
+    fn delete_port(&self, id: &str) -> StoreResult<bool> {
+        self.db()
+            .write(|tx| Ok(tx.execute("DELETE FROM ports WHERE id = ?1", [id])? > 0))
+    }
+}
+
+#[cfg(test)]
+#[path = "network_tests.rs"]
+mod tests;
