@@ -104,6 +104,8 @@ pub const UNCACHED: &[&str] = &[
     "server_groups",
     "compute_services",
     "operations",
+    "security_groups",
+    "security_group_rules",
 ];
 
 /// The datasets a write to `table` changes, as a mask of [`Dataset::bit`]s

@@ -5,6 +5,7 @@ mod identity;
 mod image;
 mod operation;
 mod quota;
+mod security_group;
 mod server;
 
 use crate::{Db, StoreResult};
