@@ -12,6 +12,7 @@
 pub mod error;
 pub mod extensions;
 pub mod policy;
+pub mod query;
 pub mod quotas;
 
 use axum::extract::State;

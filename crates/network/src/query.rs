@@ -1,0 +1,713 @@
+//! One list mechanism for every Neutron collection: filters, `fields=`,
+//! sorting, and limit/marker paging with `<collection>_links`.
+//!
+//! Neutron's lists all read the same query parameters, so every list
+//! handler here does the same three steps:
+//!
+//! ```text
+//! let q = ListQuery::parse(&pairs, &NETWORKS)?;   // 400s for bad input
+//! let views: Vec<Value> = ...;                     // the caller's visible items, as JSON views
+//! Ok(Json(q.render(views, &state.public_url, "/v2.0/networks")?))
+//! ```
+//!
+//! It works over the JSON views in memory rather than in SQL: the views
+//! are what the client sees (admin-only attributes already removed), so a
+//! filter or sort key means exactly what it means in the response, and at
+//! this scale (a project's networks and ports) a pass over a `Vec` costs
+//! less than building SQL per attribute. Rejected: a SQL `WHERE` builder
+//! per resource, which would have to know every view's derived attribute
+//! (`mtu`, `binding:vif_type`, `fixed_ips`) twice.
+//!
+//! Neutron's rules, kept here:
+//! - `attr=v1&attr=v2` matches any of the values; booleans are read as
+//!   Neutron reads them (`true/t/yes/y/on/1`, `false/f/no/n/off/0`, any
+//!   case); an unreadable boolean or integer is a 400.
+//! - A filter on an attribute the collection does not have is a 400
+//!   (`... is invalid attribute for filtering`), as Neutron answers with
+//!   its filter-validation extension on (the default). The paging and
+//!   projection parameters, and the tag filters, are always accepted.
+//! - A filter on a list of objects (`fixed_ips=ip_address=10.0.0.5`,
+//!   `fixed_ips=subnet_id=...`) matches when an element has that key and
+//!   value; several keys must all match, each by any of its values. A list
+//!   of strings matches when it contains any of the values.
+//! - `tags` (all of), `tags-any`, `not-tags`, `not-tags-any`, each a
+//!   comma-separated list, over the `tags` attribute.
+//! - `fields=a&fields=b` (commas also split) keeps only those attributes.
+//!   Neutron adds the attributes its policy needs (`id`, `tenant_id`) to
+//!   the query and strips them again when not asked for, so they are not
+//!   kept here either; paging still uses the full items.
+//! - `sort_key`/`sort_dir` come in pairs (as many keys as directions, or
+//!   no direction at all, which means ascending); `id` is always the last
+//!   key so paging is stable. Without a sort, items come in `id` order.
+//! - `limit` (0 = no limit), `marker` (an id; unknown -> 404 as Neutron's
+//!   marker lookup answers), `page_reverse=True` (the page before the
+//!   marker). Links: `next` when the page is full (or, reversed, when a
+//!   marker was given), `previous` when a marker was given (or, reversed,
+//!   when the page is full); each is this request's query with `limit`,
+//!   `marker` (and `page_reverse`) replaced.
+
+use crate::error::{NetworkError, NetworkResult};
+use axum::extract::{FromRequestParts, Query};
+use http::request::Parts;
+use http::StatusCode;
+use serde_json::{json, Map, Value};
+use std::cmp::Ordering;
+
+/// How an attribute's filter values are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Compared as text (ids, names, addresses, `null` never matches).
+    Str,
+    /// Read as Neutron reads a boolean; a bad value is a 400.
+    Bool,
+    /// Read as an integer; a bad value is a 400.
+    Int,
+    /// A list: of strings (contains any value) or of objects (`key=value`).
+    List,
+}
+
+/// An attribute a client may filter and sort by.
+#[derive(Clone, Copy, Debug)]
+pub struct Attr {
+    /// The attribute's name in the view (`name`, `router:external`).
+    pub name: &'static str,
+    /// How its filter values are read.
+    pub kind: Kind,
+}
+
+/// A collection's list description: its name and filterable attributes.
+#[derive(Clone, Copy, Debug)]
+pub struct Collection {
+    /// The plural (`networks`): the list's key and `<name>_links`.
+    pub name: &'static str,
+    /// Neutron's name of one item, for the marker's 404 (`Network`).
+    pub singular_title: &'static str,
+    /// Attributes a client may filter and sort by.
+    pub attributes: &'static [Attr],
+}
+
+/// Shorthand for a text attribute in a [`Collection`] table.
+pub const fn text(name: &'static str) -> Attr {
+    Attr {
+        name,
+        kind: Kind::Str,
+    }
+}
+
+/// Shorthand for a boolean attribute.
+pub const fn boolean(name: &'static str) -> Attr {
+    Attr {
+        name,
+        kind: Kind::Bool,
+    }
+}
+
+/// Shorthand for an integer attribute.
+pub const fn int(name: &'static str) -> Attr {
+    Attr {
+        name,
+        kind: Kind::Int,
+    }
+}
+
+/// Shorthand for a list attribute.
+pub const fn list(name: &'static str) -> Attr {
+    Attr {
+        name,
+        kind: Kind::List,
+    }
+}
+
+/// Parameters that are never filters.
+const CONTROL: &[&str] = &[
+    "fields",
+    "sort_key",
+    "sort_dir",
+    "limit",
+    "marker",
+    "page_reverse",
+    "tags",
+    "tags-any",
+    "not-tags",
+    "not-tags-any",
+];
+
+/// Every query parameter of a request, in order, repeats kept.
+#[derive(Clone, Debug, Default)]
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = NetworkError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map(|Query(pairs)| QueryPairs(pairs))
+            .map_err(|_| NetworkError::bad_request("Malformed query string."))
+    }
+}
+
+impl QueryPairs {
+    /// The last value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// `fields=` projection, also accepted by `GET` of one item.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fields(pub Vec<String>);
+
+impl Fields {
+    /// Read every `fields` parameter (commas split too).
+    pub fn parse(pairs: &QueryPairs) -> Fields {
+        Fields(
+            pairs
+                .all("fields")
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+                .collect(),
+        )
+    }
+
+    /// Keep only the asked attributes of `item` (all when none were asked).
+    pub fn project(&self, item: Value) -> Value {
+        if self.0.is_empty() {
+            return item;
+        }
+        match item {
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .filter(|(k, _)| self.0.iter().any(|f| f == k))
+                    .collect::<Map<_, _>>(),
+            ),
+            other => other,
+        }
+    }
+}
+
+/// Parse a boolean as Neutron does (oslo's strict `bool_from_string`).
+pub fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "t" | "true" | "on" | "y" | "yes" => Some(true),
+        "0" | "f" | "false" | "off" | "n" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// One attribute filter: its attribute and accepted values.
+#[derive(Clone, Debug)]
+struct Filter {
+    attr: Attr,
+    values: Vec<String>,
+}
+
+/// A parsed list request.
+#[derive(Clone, Debug)]
+pub struct ListQuery {
+    collection: Collection,
+    filters: Vec<Filter>,
+    tags_all: Vec<String>,
+    tags_any: Vec<String>,
+    not_tags_all: Vec<String>,
+    not_tags_any: Vec<String>,
+    /// The `fields=` projection.
+    pub fields: Fields,
+    sorts: Vec<(String, bool)>,
+    limit: Option<usize>,
+    marker: Option<String>,
+    page_reverse: bool,
+    pairs: Vec<(String, String)>,
+}
+
+fn tag_list(pairs: &QueryPairs, name: &str) -> Vec<String> {
+    pairs
+        .all(name)
+        .iter()
+        .flat_map(|v| v.split(','))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl ListQuery {
+    /// Read a list request's parameters for `collection`; malformed ones
+    /// answer Neutron's 400.
+    pub fn parse(pairs: &QueryPairs, collection: &Collection) -> NetworkResult<ListQuery> {
+        let mut filters: Vec<Filter> = Vec::new();
+        for (key, value) in &pairs.0 {
+            if CONTROL.contains(&key.as_str()) {
+                continue;
+            }
+            let attr = collection
+                .attributes
+                .iter()
+                .find(|a| a.name == key)
+                .copied()
+                .ok_or_else(|| {
+                    NetworkError::bad_request(format!("{key} is invalid attribute for filtering"))
+                })?;
+            match attr.kind {
+                Kind::Bool if parse_bool(value).is_none() => {
+                    return Err(NetworkError::invalid_input(
+                        key,
+                        format!("'{value}' cannot be converted to boolean"),
+                    ))
+                }
+                Kind::Int if value.trim().parse::<i64>().is_err() => {
+                    return Err(NetworkError::invalid_input(
+                        key,
+                        format!("'{value}' is not an integer"),
+                    ))
+                }
+                _ => {}
+            }
+            match filters.iter_mut().find(|f| f.attr.name == key) {
+                Some(f) => f.values.push(value.clone()),
+                None => filters.push(Filter {
+                    attr,
+                    values: vec![value.clone()],
+                }),
+            }
+        }
+
+        let keys = pairs.all("sort_key");
+        let dirs = pairs.all("sort_dir");
+        if !dirs.is_empty() && keys.len() != dirs.len() {
+            return Err(NetworkError::bad_request(
+                "The number of sort_keys and sort_dirs must be same",
+            ));
+        }
+        let mut sorts = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            if key != &"id" && !collection.attributes.iter().any(|a| a.name == *key) {
+                return Err(NetworkError::bad_request(format!(
+                    "{key} is invalid attribute for sort_keys"
+                )));
+            }
+            let ascending = match dirs.get(i).copied().unwrap_or("asc") {
+                "asc" => true,
+                "desc" => false,
+                other => {
+                    return Err(NetworkError::bad_request(format!(
+                        "{other} is invalid value for sort_dirs, valid values are 'asc' and 'desc'"
+                    )))
+                }
+            };
+            sorts.push((key.to_string(), ascending));
+        }
+        if !sorts.iter().any(|(k, _)| k == "id") {
+            sorts.push(("id".into(), true));
+        }
+
+        let limit = match pairs.get("limit") {
+            None => None,
+            Some(raw) => match raw.trim().parse::<i64>() {
+                Ok(n) if n >= 0 => {
+                    Some(usize::try_from(n).unwrap_or(usize::MAX)).filter(|n| *n > 0)
+                }
+                _ => {
+                    return Err(NetworkError::bad_request(format!(
+                        "Limit must be an integer 0 or greater and not '{raw}'"
+                    )))
+                }
+            },
+        };
+        let page_reverse = match pairs.get("page_reverse") {
+            None => false,
+            Some(raw) => parse_bool(raw).ok_or_else(|| {
+                NetworkError::invalid_input(
+                    "page_reverse",
+                    format!("'{raw}' cannot be converted to boolean"),
+                )
+            })?,
+        };
+
+        Ok(ListQuery {
+            collection: *collection,
+            filters,
+            tags_all: tag_list(pairs, "tags"),
+            tags_any: tag_list(pairs, "tags-any"),
+            not_tags_all: tag_list(pairs, "not-tags"),
+            not_tags_any: tag_list(pairs, "not-tags-any"),
+            fields: Fields::parse(pairs),
+            sorts,
+            limit,
+            marker: pairs.get("marker").map(str::to_string),
+            page_reverse,
+            pairs: pairs.0.clone(),
+        })
+    }
+
+    /// Does `item` pass every filter (attributes and tags)?
+    pub fn matches(&self, item: &Value) -> bool {
+        self.filters.iter().all(|f| filter_matches(f, item)) && self.tags_match(item)
+    }
+
+    fn tags_match(&self, item: &Value) -> bool {
+        let tags: Vec<&str> = item
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let has = |t: &String| tags.contains(&t.as_str());
+        (self.tags_all.is_empty() || self.tags_all.iter().all(has))
+            && (self.tags_any.is_empty() || self.tags_any.iter().any(has))
+            && (self.not_tags_all.is_empty() || !self.not_tags_all.iter().all(has))
+            && (self.not_tags_any.is_empty() || !self.not_tags_any.iter().any(has))
+    }
+
+    fn compare(&self, a: &Value, b: &Value) -> Ordering {
+        for (key, ascending) in &self.sorts {
+            let ord = compare_values(a.get(key), b.get(key));
+            let ord = if *ascending { ord } else { ord.reverse() };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        Ordering::Equal
+    }
+
+    /// Filter, sort and page `items` (the caller's visible views) and
+    /// project them: the list body, `{"<collection>": [...]}` with
+    /// `<collection>_links` when paged. `base_url` is the listener's
+    /// public URL and `path` the collection's path (`/v2.0/networks`).
+    pub fn render(&self, items: Vec<Value>, base_url: &str, path: &str) -> NetworkResult<Value> {
+        let mut items: Vec<Value> = items.into_iter().filter(|i| self.matches(i)).collect();
+        items.sort_by(|a, b| self.compare(a, b));
+
+        if let Some(marker) = &self.marker {
+            let at = items
+                .iter()
+                .position(|i| i.get("id").and_then(Value::as_str) == Some(marker))
+                .ok_or_else(|| {
+                    NetworkError::new(
+                        StatusCode::NOT_FOUND,
+                        "HTTPNotFound",
+                        format!(
+                            "{} {marker} could not be found.",
+                            self.collection.singular_title
+                        ),
+                    )
+                })?;
+            if self.page_reverse {
+                items.truncate(at);
+            } else {
+                items.drain(..=at);
+            }
+        }
+        if let Some(limit) = self.limit {
+            if self.page_reverse {
+                let start = items.len().saturating_sub(limit);
+                items.drain(..start);
+            } else {
+                items.truncate(limit);
+            }
+        }
+
+        let mut body = Map::new();
+        if let Some(limit) = self.limit {
+            let full = items.len() >= limit;
+            let (next, previous) = if self.page_reverse {
+                (self.marker.is_some(), full)
+            } else {
+                (full, self.marker.is_some())
+            };
+            let mut links = Vec::new();
+            let ids = (
+                items
+                    .first()
+                    .and_then(|i| i.get("id"))
+                    .and_then(Value::as_str),
+                items
+                    .last()
+                    .and_then(|i| i.get("id"))
+                    .and_then(Value::as_str),
+            );
+            if let (true, Some(last)) = (next, ids.1) {
+                let href = self.link(base_url, path, limit, last, false);
+                links.push(json!({"rel": "next", "href": href}));
+            }
+            if let (true, Some(first)) = (previous, ids.0) {
+                let href = self.link(base_url, path, limit, first, true);
+                links.push(json!({"rel": "previous", "href": href}));
+            }
+            if !links.is_empty() {
+                body.insert(
+                    format!("{}_links", self.collection.name),
+                    Value::Array(links),
+                );
+            }
+        }
+        let items: Vec<Value> = items.into_iter().map(|i| self.fields.project(i)).collect();
+        body.insert(self.collection.name.to_string(), Value::Array(items));
+        Ok(Value::Object(body))
+    }
+
+    fn link(
+        &self,
+        base_url: &str,
+        path: &str,
+        limit: usize,
+        marker: &str,
+        reverse: bool,
+    ) -> String {
+        let mut query: Vec<String> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k != "limit" && k != "marker" && k != "page_reverse")
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        query.push(format!("limit={limit}"));
+        query.push(format!("marker={}", encode(marker)));
+        if reverse {
+            query.push("page_reverse=True".into());
+        }
+        format!("{base_url}{path}?{}", query.join("&"))
+    }
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn scalar_matches(kind: Kind, value: &Value, wanted: &str) -> bool {
+    match (kind, value) {
+        (_, Value::Null) => false,
+        (Kind::Bool, Value::Bool(b)) => parse_bool(wanted) == Some(*b),
+        (_, Value::Number(n)) => wanted.trim().parse::<f64>().ok() == n.as_f64(),
+        (_, Value::String(s)) => s == wanted,
+        (_, Value::Bool(b)) => parse_bool(wanted) == Some(*b),
+        _ => false,
+    }
+}
+
+fn filter_matches(filter: &Filter, item: &Value) -> bool {
+    let Some(value) = item.get(filter.attr.name) else {
+        return false;
+    };
+    match value {
+        Value::Array(elements) => {
+            // `key=value` filters over a list of objects: every key given
+            // must be met by some element, by any of its values.
+            let mut by_key: Vec<(&str, Vec<&str>)> = Vec::new();
+            let mut plain: Vec<&str> = Vec::new();
+            for v in &filter.values {
+                match v.split_once('=') {
+                    Some((k, val)) if elements.iter().any(Value::is_object) => {
+                        match by_key.iter_mut().find(|(key, _)| *key == k) {
+                            Some((_, vals)) => vals.push(val),
+                            None => by_key.push((k, vec![val])),
+                        }
+                    }
+                    _ => plain.push(v),
+                }
+            }
+            let keyed = by_key.iter().all(|(k, vals)| {
+                elements.iter().any(|e| {
+                    e.get(*k)
+                        .is_some_and(|x| vals.iter().any(|v| scalar_matches(Kind::Str, x, v)))
+                })
+            });
+            let plain_ok = plain.is_empty()
+                || elements
+                    .iter()
+                    .any(|e| plain.iter().any(|v| scalar_matches(Kind::Str, e, v)));
+            keyed && plain_ok && (!by_key.is_empty() || !plain.is_empty())
+        }
+        scalar => filter
+            .values
+            .iter()
+            .any(|v| scalar_matches(filter.attr.kind, scalar, v)),
+    }
+}
+
+fn rank(v: Option<&Value>) -> u8 {
+    match v {
+        None | Some(Value::Null) => 0,
+        Some(Value::Bool(_)) => 1,
+        Some(Value::Number(_)) => 2,
+        Some(Value::String(_)) => 3,
+        _ => 4,
+    }
+}
+
+fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    match (a, b) {
+        (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
+        (Some(Value::Number(x)), Some(Value::Number(y))) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
+        (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const THINGS: Collection = Collection {
+        name: "things",
+        singular_title: "Thing",
+        attributes: &[
+            text("id"),
+            text("name"),
+            boolean("shared"),
+            int("mtu"),
+            list("fixed_ips"),
+            list("tags"),
+        ],
+    };
+
+    fn pairs(q: &str) -> QueryPairs {
+        QueryPairs(
+            q.split('&')
+                .filter(|s| !s.is_empty())
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    (k.to_string(), v.to_string())
+                })
+                .collect(),
+        )
+    }
+
+    fn items() -> Vec<Value> {
+        vec![
+            json!({"id": "c", "name": "net1", "shared": false, "mtu": 1450, "tags": ["red"],
+                   "fixed_ips": [{"subnet_id": "s1", "ip_address": "10.0.0.3"}]}),
+            json!({"id": "a", "name": "net2", "shared": true, "mtu": 1500, "tags": ["red", "blue"],
+                   "fixed_ips": [{"subnet_id": "s2", "ip_address": "10.0.1.3"}]}),
+            json!({"id": "b", "name": "net1", "shared": false, "mtu": 1500, "tags": [],
+                   "fixed_ips": []}),
+        ]
+    }
+
+    fn ids(body: &Value) -> Vec<&str> {
+        body["things"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap())
+            .collect()
+    }
+
+    fn run(q: &str) -> Value {
+        ListQuery::parse(&pairs(q), &THINGS)
+            .unwrap()
+            .render(items(), "http://h", "/v2.0/things")
+            .unwrap()
+    }
+
+    #[test]
+    fn repeated_filters_match_any_value_and_default_order_is_id() {
+        assert_eq!(ids(&run("name=net1&name=net2")), ["a", "b", "c"]);
+        assert_eq!(ids(&run("name=net1")), ["b", "c"]);
+    }
+
+    #[test]
+    fn booleans_read_as_neutron_reads_them() {
+        assert_eq!(ids(&run("shared=True")), ["a"]);
+        assert_eq!(ids(&run("shared=0")), ["b", "c"]);
+        let err = ListQuery::parse(&pairs("shared=maybe"), &THINGS).unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn unknown_filter_is_rejected() {
+        let err = ListQuery::parse(&pairs("colour=red"), &THINGS).unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn object_list_filters_by_key() {
+        assert_eq!(ids(&run("fixed_ips=ip_address=10.0.0.3")), ["c"]);
+        assert_eq!(
+            ids(&run("fixed_ips=subnet_id=s2&fixed_ips=ip_address=10.0.0.3")),
+            Vec::<&str>::new()
+        );
+    }
+
+    #[test]
+    fn tag_filters() {
+        assert_eq!(ids(&run("tags=red,blue")), ["a"]);
+        assert_eq!(ids(&run("tags-any=blue,red")), ["a", "c"]);
+        assert_eq!(ids(&run("not-tags=red,blue")), ["b", "c"]);
+        assert_eq!(ids(&run("not-tags-any=red")), ["b"]);
+    }
+
+    #[test]
+    fn sorting_by_several_keys() {
+        assert_eq!(
+            ids(&run(
+                "sort_key=mtu&sort_dir=desc&sort_key=name&sort_dir=asc"
+            )),
+            ["b", "a", "c"]
+        );
+        assert!(ListQuery::parse(&pairs("sort_key=mtu&sort_dir=up"), &THINGS).is_err());
+        assert!(ListQuery::parse(&pairs("sort_key=x"), &THINGS).is_err());
+        assert!(
+            ListQuery::parse(&pairs("sort_key=mtu&sort_key=id&sort_dir=asc"), &THINGS).is_err()
+        );
+    }
+
+    #[test]
+    fn fields_project_without_id() {
+        let body = run("fields=name&fields=mtu");
+        assert_eq!(body["things"][0], json!({"name": "net2", "mtu": 1500}));
+    }
+
+    #[test]
+    fn paging_forward_and_back_with_links() {
+        let first = run("limit=2");
+        assert_eq!(ids(&first), ["a", "b"]);
+        let links = first["things_links"].as_array().unwrap();
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0]["rel"], "next");
+        assert_eq!(links[0]["href"], "http://h/v2.0/things?limit=2&marker=b");
+
+        let second = run("limit=2&marker=b");
+        assert_eq!(ids(&second), ["c"]);
+        let links = second["things_links"].as_array().unwrap();
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0]["rel"], "previous");
+        assert_eq!(
+            links[0]["href"],
+            "http://h/v2.0/things?limit=2&marker=c&page_reverse=True"
+        );
+
+        let back = run("limit=2&marker=c&page_reverse=True");
+        assert_eq!(ids(&back), ["a", "b"]);
+        assert!(run("limit=0").get("things_links").is_none());
+        let err = ListQuery::parse(&pairs("marker=zz"), &THINGS)
+            .unwrap()
+            .render(items(), "", "")
+            .unwrap_err();
+        assert_eq!(err.status(), StatusCode::NOT_FOUND);
+        assert!(ListQuery::parse(&pairs("limit=-1"), &THINGS).is_err());
+    }
+}
