@@ -393,7 +393,8 @@ CREATE TABLE security_groups (
     is_default      INTEGER NOT NULL DEFAULT 0,
     revision_number INTEGER NOT NULL DEFAULT 0,
     created_at      INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL
+    updated_at      INTEGER NOT NULL,
+    members_changed_at INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX security_groups_project ON security_groups(project_id);
 CREATE UNIQUE INDEX security_groups_one_default ON security_groups(project_id)

@@ -83,6 +83,10 @@ pub struct SecurityGroup {
     pub created_at: i64,
     /// Last update time, µs since the epoch.
     pub updated_at: i64,
+    /// When a port last joined or left the group or changed its addresses
+    /// (µs; 0 never): what moves the host generation of the groups that
+    /// name this one as remote group.
+    pub members_changed_at: i64,
     /// Its rules, oldest first.
     pub rules: Vec<SecurityGroupRule>,
 }
@@ -152,4 +156,8 @@ pub trait SecurityGroupStore: Send + Sync {
     fn update_rule(&self, id: &str, description: &str, now: i64) -> StoreResult<SecurityGroupRule>;
     /// Delete a rule, bumping its group's revision at `now`; returns it.
     fn delete_rule(&self, id: &str, now: i64) -> StoreResult<SecurityGroupRule>;
+    /// Note that the membership of `group_ids` changed at `now` (a port
+    /// joined, left, or changed its addresses). The ports code calls this,
+    /// or writes the same column in its own transaction.
+    fn note_membership_change(&self, group_ids: &[String], now: i64) -> StoreResult<()>;
 }

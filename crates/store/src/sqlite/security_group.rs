@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::BTreeMap;
 
 const GROUP_COLUMNS: &str = "id, project_id, name, description, stateful, is_default,
-     revision_number, created_at, updated_at";
+     revision_number, created_at, updated_at, members_changed_at";
 
 const RULE_COLUMNS: &str = "id, project_id, security_group_id, direction, ethertype, protocol,
      port_range_min, port_range_max, remote_ip_prefix, remote_group_id, description, match_key,
@@ -31,6 +31,7 @@ fn group_row(r: &Row) -> rusqlite::Result<SecurityGroup> {
         revision_number: r.get(6)?,
         created_at: r.get(7)?,
         updated_at: r.get(8)?,
+        members_changed_at: r.get(9)?,
         rules: Vec::new(),
     })
 }
@@ -155,7 +156,7 @@ fn insert_rule(conn: &Connection, r: &SecurityGroupRule) -> StoreResult<()> {
 fn insert_group(conn: &Connection, g: &SecurityGroup) -> StoreResult<()> {
     conn.execute(
         &format!(
-            "INSERT INTO security_groups ({GROUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            "INSERT INTO security_groups ({GROUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
         ),
         params![
             g.id,
@@ -167,6 +168,7 @@ fn insert_group(conn: &Connection, g: &SecurityGroup) -> StoreResult<()> {
             g.revision_number,
             g.created_at,
             g.updated_at,
+            g.members_changed_at,
         ],
     )
     .map_err(|e| {
@@ -185,6 +187,22 @@ fn touch_group(conn: &Connection, group_id: &str, now: i64) -> StoreResult<()> {
     conn.execute(
         "UPDATE security_groups SET revision_number=revision_number+1, updated_at=?2 WHERE id=?1",
         params![group_id, now],
+    )?;
+    Ok(())
+}
+
+/// Note a membership change of `group_ids` at `now`; for the ports code
+/// to call inside its own write transaction.
+pub(crate) fn touch_membership(
+    conn: &Connection,
+    group_ids: &[String],
+    now: i64,
+) -> StoreResult<()> {
+    let list = serde_json::to_string(group_ids)?;
+    conn.execute(
+        "UPDATE security_groups SET members_changed_at=max(members_changed_at, ?2)
+         WHERE id IN (SELECT value FROM json_each(?1))",
+        params![list, now],
     )?;
     Ok(())
 }
@@ -287,6 +305,10 @@ impl SecurityGroupStore for SqliteStore {
         })
     }
 
+    fn note_membership_change(&self, group_ids: &[String], now: i64) -> StoreResult<()> {
+        self.db().write(|tx| touch_membership(tx, group_ids, now))
+    }
+
     fn get_rule(&self, id: &str) -> StoreResult<SecurityGroupRule> {
         self.db().read(|c| rule_by_id(c, id))
     }
@@ -364,6 +386,7 @@ mod tests {
             revision_number: 0,
             created_at: 1,
             updated_at: 1,
+            members_changed_at: 0,
             rules: rules.iter().map(|(r, k)| rule(r, id, k)).collect(),
         }
     }
@@ -485,5 +508,8 @@ mod tests {
             s.delete_rule("nope", 1),
             Err(StoreError::NotFound { .. })
         ));
+        s.note_membership_change(&["g".into()], 9).unwrap();
+        s.note_membership_change(&["g".into()], 7).unwrap();
+        assert_eq!(s.get_group("g").unwrap().members_changed_at, 9);
     }
 }
