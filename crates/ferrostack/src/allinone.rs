@@ -434,6 +434,8 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
             validator: validator.clone(),
             quotas: quotas.clone(),
             projects: projects.clone(),
+            security_groups: Arc::new(store.clone()),
+            security_group_usage: Arc::new(ferrostack_network::security_groups::NoPorts),
         }),
         stop_rx.clone(),
     ));

@@ -1,10 +1,11 @@
 //! The network service (Neutron v2.0).
 //!
-//! Served now: version discovery, the extension list, and quotas
+//! Served now: version discovery, the extension list, quotas
 //! (`/v2.0/quotas`, with `default` and `details`) over the shared
-//! [`ferrostack_quota::QuotaEngine`]. Quotas come before networks because
-//! `openstack quota show` and `quota set` call the network service
-//! whenever it is in the catalog; usage is 0, which is true.
+//! [`ferrostack_quota::QuotaEngine`], and security groups with their rules
+//! ([`security_groups`], whose usage the quotas count). Quotas came before
+//! networks because `openstack quota show` and `quota set` call the
+//! network service whenever it is in the catalog.
 //!
 //! Every other path answers 501 in Neutron's error shape to a caller with
 //! a valid token, and 401 to one without (see [`policy`]).
@@ -14,13 +15,16 @@ pub mod extensions;
 pub mod policy;
 pub mod query;
 pub mod quotas;
+pub mod security_groups;
 
 use axum::extract::State;
 use axum::response::Response;
 use axum::{Json, Router};
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_quota::{ProjectDirectory, QuotaEngine};
+use ferrostack_store::security_group::SecurityGroupStore;
 use http::StatusCode;
+use security_groups::{SecurityGroupUsage, SecurityGroups};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -38,6 +42,11 @@ pub struct NetworkConfig {
     pub quotas: QuotaEngine,
     /// Project lookups, to resolve `{project_id}` given as an id or a name.
     pub projects: Arc<dyn ProjectDirectory>,
+    /// Security groups and their rules.
+    pub security_groups: Arc<dyn SecurityGroupStore>,
+    /// Whether ports use a group ([`security_groups::NoPorts`] until
+    /// ports exist).
+    pub security_group_usage: Arc<dyn SecurityGroupUsage>,
 }
 
 /// What handlers share.
@@ -48,6 +57,9 @@ pub struct NetworkState {
     pub quotas: QuotaEngine,
     /// Project lookups.
     pub projects: Arc<dyn ProjectDirectory>,
+    /// The security group service (also for the ports code: the default
+    /// group of a port's project).
+    pub security_groups: SecurityGroups,
 }
 
 /// Neutron's error body: `{"NeutronError": {"type", "message", "detail"}}`.
@@ -72,12 +84,22 @@ async fn not_implemented() -> Response {
 }
 
 async fn resources(State(state): State<Arc<NetworkState>>) -> Json<Value> {
-    let href = format!("{}/v2.0/quotas", state.public_url);
-    Json(json!({"resources": [{
-        "name": "quota",
-        "collection": "quotas",
-        "links": [{"rel": "self", "href": href}],
-    }]}))
+    let resources: Vec<Value> = [
+        ("quota", "quotas", "quotas"),
+        ("security_group", "security_groups", "security-groups"),
+        (
+            "security_group_rule",
+            "security_group_rules",
+            "security-group-rules",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, collection, path)| {
+        let href = format!("{}/v2.0/{path}", state.public_url);
+        json!({"name": name, "collection": collection, "links": [{"rel": "self", "href": href}]})
+    })
+    .collect();
+    Json(json!({ "resources": resources }))
 }
 
 /// The network API router.
@@ -89,6 +111,11 @@ pub fn router(config: NetworkConfig) -> Router {
     };
     let state = Arc::new(NetworkState {
         public_url: config.public_url,
+        security_groups: SecurityGroups {
+            store: config.security_groups,
+            quotas: config.quotas.clone(),
+            usage: config.security_group_usage,
+        },
         quotas: config.quotas,
         projects: config.projects,
     });

@@ -6,6 +6,7 @@ use ferrostack_quota::{ResourceMap, NETWORK};
 use ferrostack_testkit::{Reply, Served};
 use reqwest::Method;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 async fn start() -> Served {
     Served::start("/v2.0", |s, public_url| {
@@ -14,6 +15,8 @@ async fn start() -> Served {
             validator: s.validator(),
             quotas: s.quotas.clone(),
             projects: s.projects.clone(),
+            security_groups: Arc::new(s.store.clone()),
+            security_group_usage: Arc::new(ferrostack_network::security_groups::NoPorts),
         })
     })
     .await
@@ -253,7 +256,6 @@ async fn other_apis_want_a_token_then_are_501_neutron_errors() {
     let unbuilt = [
         n.url("/networks"),
         n.url("/ports/abc"),
-        n.url("/security-groups"),
         // Deeper than a built route: still the catch-all.
         n.url(&format!("/quotas/{}/details/more", n.project)),
         format!("{}/v2.1/networks", n.root),
