@@ -61,15 +61,15 @@ const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "security-groups-normalized-cidr",
-        "Security Group Rules Normalized CIDR",
+        "Normalized CIDR field for security group rules",
         "Add new field with normalized remote_ip_prefix cidr in SG rule",
-        "2021-01-08T00:00:00-00:00",
+        "2020-07-28T10:00:00-00:00",
     ),
     (
         "security-groups-rules-belongs-to-default-sg",
         "Security group rule belongs to the project's default security group",
         "Flag to determine if the security group rule belongs to the project's default security group",
-        "2023-05-01T00:00:00-00:00",
+        "2023-05-23T10:00:00-00:00",
     ),
 ];
 

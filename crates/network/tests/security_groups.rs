@@ -594,3 +594,55 @@ async fn the_extensions_name_what_is_served() {
         assert_eq!(r.status, 200, "{alias}: {}", r.body);
     }
 }
+
+#[tokio::test]
+async fn the_ports_code_gets_the_default_group_or_exactly_the_groups_asked() {
+    use ferrostack_network::security_groups::{NoPorts, SecurityGroups};
+    let n = start().await;
+    let member = n.s.user_token("m", &n.project, "member").await;
+    let service = SecurityGroups {
+        store: Arc::new(n.s.store.clone()),
+        quotas: n.s.quotas.clone(),
+        usage: Arc::new(NoPorts),
+    };
+    let default = service.for_port(&n.project, None).unwrap();
+    assert_eq!(default.len(), 1);
+    assert!(default[0].is_default);
+    assert_eq!(groups(&n, &member).await.len(), 1, "the same default group");
+    let web = create_group(&n, &member, "web").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let asked = service
+        .for_port(&n.project, Some(&[web.clone(), web.clone()]))
+        .unwrap();
+    assert_eq!(asked.len(), 1);
+    assert!(service.for_port(&n.project, Some(&[])).unwrap().is_empty());
+    let other = n.s.project("other");
+    assert_eq!(
+        service
+            .for_port(&other, Some(std::slice::from_ref(&web)))
+            .unwrap_err()
+            .kind,
+        "SecurityGroupNotFound"
+    );
+    let stateless =
+        n.s.send(
+            Method::POST,
+            &n.url("/security-groups"),
+            &member,
+            json!({"security_group": {"name": "fast", "stateful": false}}),
+        )
+        .await;
+    let stateless = stateless.body["security_group"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        service
+            .for_port(&n.project, Some(&[web, stateless]))
+            .unwrap_err()
+            .kind,
+        "SecurityGroupConflict"
+    );
+}

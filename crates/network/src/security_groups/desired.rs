@@ -108,6 +108,16 @@ fn desired_rule(
     })
 }
 
+/// The groups whose members [`desired_security_groups`] needs for
+/// `groups`: every remote group their rules name.
+pub fn remote_group_ids(groups: &[SecurityGroup]) -> BTreeSet<String> {
+    groups
+        .iter()
+        .flat_map(|g| g.rules.iter())
+        .filter_map(|r| r.remote_group_id.clone())
+        .collect()
+}
+
 /// The host's view of `groups`: each with its rules translated, remote
 /// groups expanded from `members` (by group id; a group absent from the
 /// map has no members).
@@ -199,7 +209,12 @@ mod tests {
         v4.port_range_max = Some(5432);
         let mut v6 = rule("v6", "IPv6");
         v6.remote_group_id = Some("db".into());
-        let out = desired_security_groups(&[group(vec![v4, v6])], &members(5));
+        let groups = [group(vec![v4, v6])];
+        assert_eq!(
+            remote_group_ids(&groups),
+            BTreeSet::from(["db".to_string()])
+        );
+        let out = desired_security_groups(&groups, &members(5));
         let rules = &out[0].rules;
         assert_eq!(
             rules[0].remote_prefixes,

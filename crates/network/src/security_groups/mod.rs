@@ -315,6 +315,47 @@ impl SecurityGroups {
         })
     }
 
+    /// The groups a port of `project_id` gets, for the ports code: the
+    /// project's default group when `requested` is `None` (made if need
+    /// be), else exactly those groups, each of which must exist and belong
+    /// to the port's project (404 `SecurityGroupNotFound` otherwise, as
+    /// Neutron answers), and not mix stateful with stateless ones (409
+    /// `SecurityGroupConflict`). `Some(&[])` is a port with no groups.
+    pub fn for_port(
+        &self,
+        project_id: &str,
+        requested: Option<&[String]>,
+    ) -> NetworkResult<Vec<SecurityGroup>> {
+        let Some(ids) = requested else {
+            return Ok(vec![self.ensure_default(project_id)?]);
+        };
+        let mut unique: Vec<String> = Vec::new();
+        for id in ids {
+            if !unique.contains(id) {
+                unique.push(id.clone());
+            }
+        }
+        let found = self.store.groups_by_id(&unique)?;
+        let mut groups = Vec::with_capacity(unique.len());
+        for id in &unique {
+            match found
+                .iter()
+                .find(|g| &g.id == id && g.project_id == project_id)
+            {
+                Some(g) => groups.push(g.clone()),
+                None => return Err(group_not_found(id)),
+            }
+        }
+        if groups.iter().any(|g| g.stateful) && groups.iter().any(|g| !g.stateful) {
+            return Err(conflict(
+                "SecurityGroupConflict",
+                "Error Cannot apply both stateful and stateless security groups on the same \
+                 port at the same time while attempting the operation.",
+            ));
+        }
+        Ok(groups)
+    }
+
     /// Delete a group (in use: 409) and give back its quota and that of
     /// the rules that went with it.
     pub fn delete(&self, group: &SecurityGroup) -> NetworkResult<()> {
