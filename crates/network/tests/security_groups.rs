@@ -507,8 +507,18 @@ async fn another_projects_groups_and_rules_are_404_and_admin_may_create_for_it()
     assert_eq!(neutron_error(&theirs, 404), "SecurityGroupNotFound");
     let listed: Vec<Value> = groups(&n, &p.outsider).await;
     assert!(listed.iter().all(|x| x["id"] != g["id"]));
-    // Readers read, but do not write.
+    // Readers read, but do not write; no token is 401.
     assert_eq!(n.s.get(&group_url, &p.reader).await.status, 200);
+    n.s.get(&group_url, "").await.assert_unauthorized();
+    let r =
+        n.s.send(
+            Method::POST,
+            &n.url("/security-groups"),
+            &p.reader,
+            json!({"security_group": {"name": "mine"}}),
+        )
+        .await;
+    neutron_error(&r, 403);
     neutron_error(
         &delete(&n, &format!("/security-groups/{gid}"), &p.reader).await,
         403,
