@@ -440,6 +440,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
                 dhcp_host: host_plan.name.clone(),
                 ..Default::default()
             },
+            security_groups: Arc::new(store.clone()),
         }),
         stop_rx.clone(),
     ));

@@ -296,6 +296,23 @@ impl NetworkState {
         }
     }
 
+    /// The security groups of a port of `project_id`: the project's
+    /// default group when none are asked for and the port is filtered
+    /// (port security on, not a network device), else the ones asked for,
+    /// which must exist in the project.
+    pub fn groups_for(
+        &self,
+        project_id: &str,
+        filtered: bool,
+        requested: Option<&[String]>,
+    ) -> NetworkResult<Vec<String>> {
+        if !filtered && requested.is_none() {
+            return Ok(Vec::new());
+        }
+        let groups = self.security_groups.for_port(project_id, requested)?;
+        Ok(groups.into_iter().map(|g| g.id).collect())
+    }
+
     /// Create a port from `spec`. The caller has checked who may (the
     /// HTTP handlers apply Neutron's policy; compute acts for its users).
     pub fn create_port(&self, spec: PortSpec) -> NetworkResult<Port> {
@@ -315,7 +332,11 @@ impl NetworkState {
         let port_security = spec
             .port_security_enabled
             .unwrap_or(network.port_security_enabled);
-        let groups = spec.security_groups.clone().unwrap_or_default();
+        let groups = self.groups_for(
+            &spec.project_id,
+            port_security && !spec.device_owner.starts_with("network:"),
+            spec.security_groups.as_deref(),
+        )?;
         let now = ferrostack_common::time::now_micros();
         let id = ferrostack_common::ids::new_uuid();
         self.quotas.reserve(

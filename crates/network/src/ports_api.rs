@@ -345,7 +345,10 @@ pub async fn update(
     let vnic = attrs::text(&map, "binding:vnic_type")?;
     let prof = profile(&map)?;
     let port_security = boolean(&map, "port_security_enabled")?;
-    let groups = strings(&map, "security_groups")?;
+    let groups = match strings(&map, "security_groups")? {
+        Some(ids) => Some(state.groups_for(&current.project_id, true, Some(&ids))?),
+        None => None,
+    };
     let pairs = match raw_pairs(&map)? {
         Some(raw) => Some(address_pairs(&raw, &current.mac_address)?),
         None => None,

@@ -6,6 +6,7 @@ mod image;
 mod network;
 mod operation;
 mod quota;
+mod security_group;
 mod server;
 
 use crate::{Db, StoreResult};
