@@ -9,6 +9,7 @@ mod host_tls;
 mod installer_cmd;
 mod paths;
 mod rcfile;
+mod server_networks;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

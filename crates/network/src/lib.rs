@@ -23,6 +23,7 @@ pub mod availability;
 pub mod config;
 pub mod error;
 pub mod extensions;
+pub mod host_section;
 pub mod ipam;
 pub mod networks;
 pub mod policy;

@@ -36,6 +36,9 @@ pub type RawPair = (String, Option<String>);
 /// What a new port is: Neutron's create attributes, typed.
 #[derive(Clone, Debug, Default)]
 pub struct PortSpec {
+    /// The id to give the port (compute draws its ports' ids before it
+    /// creates them, so an undo knows them); a new UUID when `None`.
+    pub id: Option<String>,
     /// Owning project.
     pub project_id: String,
     /// The network.
@@ -255,7 +258,7 @@ pub(crate) fn address_pairs(pairs: &[RawPair], mac: &str) -> NetworkResult<Vec<A
 
 impl NetworkState {
     /// The subnets of `network_id`, oldest first.
-    pub(crate) fn subnets_of(&self, network_id: &str) -> NetworkResult<Vec<Subnet>> {
+    pub fn subnets_of(&self, network_id: &str) -> NetworkResult<Vec<Subnet>> {
         let mut s: Vec<Subnet> = self
             .store
             .list_subnets()?
@@ -338,7 +341,10 @@ impl NetworkState {
             spec.security_groups.as_deref(),
         )?;
         let now = ferrostack_common::time::now_micros();
-        let id = ferrostack_common::ids::new_uuid();
+        let id = spec
+            .id
+            .clone()
+            .unwrap_or_else(ferrostack_common::ids::new_uuid);
         self.quotas.reserve(
             &NETWORK,
             &spec.project_id,

@@ -301,6 +301,7 @@ pub async fn create(
         return Err(attrs::not_found("NetworkNotFound", "Network", &network_id));
     }
     let spec = PortSpec {
+        id: None,
         project_id,
         network_id,
         name: short_text(&map, "name")?.unwrap_or_default(),

@@ -22,6 +22,7 @@
 pub mod compute;
 pub mod db;
 pub mod generations;
+pub mod host_objects;
 pub mod host_plan;
 pub mod identity;
 pub mod image;

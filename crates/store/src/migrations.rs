@@ -459,6 +459,17 @@ CREATE TABLE security_group_rules (
 CREATE INDEX security_group_rules_project ON security_group_rules(project_id);
 CREATE INDEX security_group_rules_remote ON security_group_rules(remote_group_id);
 "#,
+    // Agents' reports of their objects other than instances (see
+    // host_objects.rs).
+    r#"
+CREATE TABLE host_objects (
+    host   TEXT NOT NULL,
+    kind   TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    report TEXT NOT NULL,
+    PRIMARY KEY (host, kind, id)
+);
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

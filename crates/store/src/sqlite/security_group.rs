@@ -211,6 +211,18 @@ fn default_of(conn: &Connection, project_id: &str) -> StoreResult<Option<Securit
     Ok(groups_where(conn, "WHERE project_id=?1 AND is_default=1", &[&project_id])?.pop())
 }
 
+/// A group or rule of `project_id` was written: the hosts with its
+/// ports re-read their documents (the rule is `host_plan`'s).
+fn group_written(tx: &Connection, project_id: &str) -> StoreResult<()> {
+    let hosts = super::network::project_hosts(tx, project_id)?;
+    super::server::record_plan_write(
+        tx,
+        crate::host_plan::PlanWrite::SecurityGroup {
+            project_hosts: &hosts,
+        },
+    )
+}
+
 impl SecurityGroupStore for SqliteStore {
     fn create_group(&self, group: &SecurityGroup) -> StoreResult<SecurityGroup> {
         self.db().write(|tx| {
@@ -269,6 +281,7 @@ impl SecurityGroupStore for SqliteStore {
                  revision_number=revision_number+1, updated_at=?5 WHERE id=?1",
                 params![id, group.name, group.description, group.stateful, now],
             )?;
+            group_written(tx, &group.project_id)?;
             group_by_id(tx, id)
         })
     }
@@ -283,6 +296,7 @@ impl SecurityGroupStore for SqliteStore {
             )?;
             // The cascade removes both kinds of rules.
             tx.execute("DELETE FROM security_groups WHERE id=?1", [id])?;
+            group_written(tx, &group.project_id)?;
             for rule in &remote_rules {
                 touch_group(tx, &rule.security_group_id, now)?;
             }
@@ -301,6 +315,7 @@ impl SecurityGroupStore for SqliteStore {
             }
             insert_rule(tx, rule)?;
             touch_group(tx, &rule.security_group_id, rule.created_at)?;
+            group_written(tx, &rule.project_id)?;
             rule_by_id(tx, &rule.id)
         })
     }
@@ -339,6 +354,7 @@ impl SecurityGroupStore for SqliteStore {
             let rule = rule_by_id(tx, id)?;
             tx.execute("DELETE FROM security_group_rules WHERE id=?1", [id])?;
             touch_group(tx, &rule.security_group_id, now)?;
+            group_written(tx, &rule.project_id)?;
             Ok(rule)
         })
     }
