@@ -79,6 +79,12 @@ pub enum Segment {
         segmentation_id: u32,
         /// The multicast group flooding uses (`239.1.1.5`), if any.
         group: Option<String>,
+        /// The tunnel addresses of the other hosts carrying this network,
+        /// for unicast head-end replication when there is no group (an
+        /// all-zero FDB entry per peer). Empty in documents written before
+        /// it existed.
+        #[serde(default)]
+        peers: Vec<String>,
     },
 }
 
