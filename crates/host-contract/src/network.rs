@@ -284,3 +284,22 @@ pub struct DesiredRouter {
     #[serde(default)]
     pub deleted: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vxlan_segment_written_before_peers_still_parses() {
+        let old = r#"{"network_type": "vxlan", "segmentation_id": 7, "group": null}"#;
+        let s: Segment = serde_json::from_str(old).expect("old segment");
+        assert_eq!(
+            s,
+            Segment::Vxlan {
+                segmentation_id: 7,
+                group: None,
+                peers: Vec::new()
+            }
+        );
+    }
+}

@@ -400,3 +400,115 @@ pub fn remove_transaction(table: &str, tap: &str, elements: &[(String, String)])
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrostack_host_contract::network::{AllowedAddressPair, FixedIp};
+
+    fn port() -> DesiredPort {
+        DesiredPort {
+            id: "p1".into(),
+            network_id: "n1".into(),
+            tap: "tap-p.1".into(),
+            mac_address: "FA:16:3E:00:00:10".into(),
+            fixed_ips: vec![FixedIp {
+                subnet_id: "s".into(),
+                ip_address: "10.0.0.10".into(),
+            }],
+            allowed_address_pairs: vec![
+                AllowedAddressPair {
+                    mac_address: Some("fa:16:3e:00:00:99".into()),
+                    ip_address: "10.0.0.0/28".into(),
+                },
+                AllowedAddressPair {
+                    mac_address: None,
+                    ip_address: "2001:db8::5".into(),
+                },
+            ],
+            port_security_enabled: true,
+            security_groups: vec!["g".into()],
+            admin_state_up: true,
+            device_id: None,
+            generation: 1,
+            deleted: false,
+        }
+    }
+
+    fn rule(
+        direction: RuleDirection,
+        proto: Option<u8>,
+        min: Option<u16>,
+        max: Option<u16>,
+    ) -> DesiredRule {
+        DesiredRule {
+            id: "r".into(),
+            direction,
+            ethertype: "IPv4".into(),
+            protocol: proto,
+            port_range_min: min,
+            port_range_max: max,
+            remote_prefixes: vec![],
+        }
+    }
+
+    #[test]
+    fn addresses_pairs_and_link_local_are_gathered_without_overlap() {
+        let g = DesiredSecurityGroup {
+            id: "g".into(),
+            stateful: false,
+            rules: vec![],
+            generation: 1,
+        };
+        let r = PortRules::new(&port(), "brqn1", &[&g]).expect("rules");
+        assert_eq!(r.macs, vec!["fa:16:3e:00:00:10", "fa:16:3e:00:00:99"]);
+        // 10.0.0.10 is inside the pair's /28: one interval, no conflict.
+        assert_eq!(r.v4, vec!["10.0.0.0/28"]);
+        assert_eq!(r.keys4, vec!["10.0.0.10"]);
+        assert!(r.v6.contains(&"fe80::f816:3eff:fe00:10".to_owned()));
+        assert!(r.v6.contains(&"2001:db8::5".to_owned()));
+        assert!(!r.stateful, "only stateless groups: no conntrack");
+    }
+
+    #[test]
+    fn rules_render_ports_icmp_and_prefixes() {
+        let tcp = rule(RuleDirection::Ingress, Some(6), Some(80), Some(81));
+        assert_eq!(
+            render_rule(&tcp).expect("tcp").as_deref(),
+            Some("meta nfproto ipv4 meta l4proto 6 th dport 80-81")
+        );
+        let icmp = rule(RuleDirection::Ingress, Some(1), Some(8), Some(0));
+        assert_eq!(
+            render_rule(&icmp).expect("icmp").as_deref(),
+            Some("meta nfproto ipv4 meta l4proto icmp icmp type 8 icmp code 0")
+        );
+        let mut remote = rule(RuleDirection::Egress, None, None, None);
+        remote.remote_prefixes = vec!["192.168.1.7/24".into(), "2001:db8::/64".into()];
+        assert_eq!(
+            render_rule(&remote).expect("remote").as_deref(),
+            Some("meta nfproto ipv4 ip daddr { 192.168.1.0/24 }")
+        );
+        remote.remote_prefixes = vec!["2001:db8::/64".into()];
+        assert_eq!(render_rule(&remote).expect("other family"), None);
+        let bad = rule(RuleDirection::Ingress, Some(6), Some(90), Some(80));
+        assert!(render_rule(&bad).is_err());
+        let mut eth = rule(RuleDirection::Ingress, None, None, None);
+        eth.ethertype = "IPX; flush ruleset".into();
+        assert!(render_rule(&eth).is_err());
+    }
+
+    #[test]
+    fn the_transaction_replaces_only_this_ports_chains_and_drops_stale_elements() {
+        let r = PortRules::new(&port(), "brqn1", &[]).expect("rules");
+        let stale = vec![("eg4".to_owned(), "\"brqn1\" . 10.0.0.9".to_owned())];
+        let t = port_transaction("fs", &r, &stale);
+        assert!(t.contains("flush chain bridge fs s_tap_hp_d1\n"));
+        assert!(t.contains("flush chain inet fs e_tap_hp_d1\n"));
+        assert!(t.contains("add element bridge fs spoof { \"tap-p.1\" : jump s_tap_hp_d1 }"));
+        assert!(t.contains("delete element inet fs eg4 { \"brqn1\" . 10.0.0.9 }"));
+        assert!(t.contains("add element inet fs in4 { \"brqn1\" . 10.0.0.10 : jump i_tap_hp_d1 }"));
+        assert!(t.contains("ct state established,related accept"));
+        assert!(!t.contains("flush ruleset") && !t.contains("flush table"));
+        assert_eq!(chain_suffix("a_b-c.d"), "a__b_hc_dd");
+    }
+}
