@@ -27,7 +27,7 @@ use ferrostack_hypervisor::testing::{guest_image, have, VmCleanup};
 use ferrostack_hypervisor::{
     BaseFormat, ConfigDrive, Hypervisor, InstanceSpec, QemuConfig, QemuHypervisor,
 };
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::*;
@@ -114,19 +114,93 @@ fn marks(log: &str, kind: &str) -> Vec<u32> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn guests_get_dhcp_and_security_groups_and_anti_spoofing_hold() {
-    if skip("guests_get_dhcp_and_security_groups_and_anti_spoofing_hold") {
-        return;
+fn prerequisites(test: &str) -> Option<PathBuf> {
+    if skip(test) {
+        return None;
     }
     for p in ["qemu-system-x86_64", "qemu-img", "mkfs.vfat", "mcopy"] {
         if !have(p) {
-            eprintln!("SKIP: {p} not installed");
-            return;
+            eprintln!("SKIP: {test}: {p} not installed");
+            return None;
         }
     }
-    let Some(image) = guest_image() else {
-        eprintln!("SKIP: no guest image (run guest-image/build.sh)");
+    let image = guest_image();
+    if image.is_none() {
+        eprintln!("SKIP: {test}: no guest image (run guest-image/build.sh)");
+    }
+    image
+}
+
+/// A QEMU driver whose VMs run in `host`'s namespace (so they open its
+/// taps), keeping them under `dir/vms`.
+fn qemu_in(host: &TestHost, dir: &Path) -> Arc<QemuHypervisor> {
+    let wrapper = dir.join("qemu-in-netns");
+    let script = format!(
+        "#!/bin/sh\nexec ip netns exec {} qemu-system-x86_64 \"$@\"\n",
+        host.ns
+    );
+    std::fs::write(&wrapper, script).expect("wrapper");
+    sh(&["chmod", "755", wrapper.to_str().expect("utf-8")]);
+    let mut qcfg = QemuConfig::new(dir.join("vms"));
+    qcfg.qemu = wrapper;
+    Arc::new(QemuHypervisor::new(qcfg).expect("qemu driver"))
+}
+
+fn cleanup(dir: &Path, guests: &[Guest]) -> Vec<VmCleanup> {
+    guests
+        .iter()
+        .map(|g| VmCleanup {
+            pidfile: dir.join("vms").join(g.id.to_string()).join("qemu.pid"),
+            id: g.id,
+        })
+        .collect()
+}
+
+/// A real agent for `name` with the QEMU driver and the three hostnet
+/// drivers of `host`.
+fn start_agent(
+    name: &'static str,
+    host: &TestHost,
+    hv: Arc<QemuHypervisor>,
+    desired: Arc<MemoryDesiredState>,
+    observed: Arc<MemoryObservedState>,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::watch::Sender<bool>,
+) {
+    let drivers: Vec<Arc<dyn ObjectDriver>> = vec![
+        Arc::new(NetworkDriver::new(host.cfg.clone())),
+        Arc::new(PortDriver::new(host.cfg.clone())),
+        Arc::new(DhcpDriver::new(host.cfg.clone())),
+    ];
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let config = AgentConfig {
+        graceful_shutdown: Duration::from_secs(5),
+        ..AgentConfig::default()
+    };
+    let agent = tokio::spawn(Agent::run_with_drivers(
+        name, desired, observed, hv, drivers, config, rx,
+    ));
+    (agent, stop)
+}
+
+fn running(g: &Guest, image: PathBuf, user_data: Option<String>) -> DesiredInstance {
+    DesiredInstance {
+        spec: spec(g.id, image, &g.port, user_data),
+        power: DesiredPower::Running,
+        reboot: None,
+        snapshot: None,
+        rebuild: None,
+        resize: Default::default(),
+        deleted: false,
+        generation: 1,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guests_get_dhcp_and_security_groups_and_anti_spoofing_hold() {
+    let Some(image) = prerequisites("guests_get_dhcp_and_security_groups_and_anti_spoofing_hold")
+    else {
         return;
     };
     let t0 = Instant::now();
@@ -135,19 +209,7 @@ async fn guests_get_dhcp_and_security_groups_and_anti_spoofing_hold() {
         .prefix("hostnet-vms-")
         .tempdir_in("/tmp")
         .expect("tempdir");
-    let wrapper = vmdir.path().join("qemu-in-netns");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nexec ip netns exec {} qemu-system-x86_64 \"$@\"\n",
-            host.ns
-        ),
-    )
-    .expect("wrapper");
-    sh(&["chmod", "755", wrapper.to_str().expect("utf-8")]);
-    let mut qcfg = QemuConfig::new(vmdir.path().join("vms"));
-    qcfg.qemu = wrapper;
-    let hv = Arc::new(QemuHypervisor::new(qcfg).expect("qemu driver"));
+    let hv = qemu_in(&host, vmdir.path());
 
     let guests: Vec<Guest> = (1..=2u8)
         .map(|n| Guest {
@@ -155,17 +217,7 @@ async fn guests_get_dhcp_and_security_groups_and_anti_spoofing_hold() {
             port: guest_port(n),
         })
         .collect();
-    let _cleanup: Vec<VmCleanup> = guests
-        .iter()
-        .map(|g| VmCleanup {
-            pidfile: vmdir
-                .path()
-                .join("vms")
-                .join(g.id.to_string())
-                .join("qemu.pid"),
-            id: g.id,
-        })
-        .collect();
+    let _cleanup = cleanup(vmdir.path(), &guests);
     let no_icmp = group(
         "sg",
         vec![
@@ -173,14 +225,7 @@ async fn guests_get_dhcp_and_security_groups_and_anti_spoofing_hold() {
             rule(RuleDirection::Ingress, Some(6), Some(22), Some(22)),
         ],
     );
-    let hosts = guests
-        .iter()
-        .map(|g| DhcpHost {
-            mac_address: g.port.mac_address.clone(),
-            ip_address: g.port.fixed_ips[0].ip_address.clone(),
-            hostname: g.port.tap.clone(),
-        })
-        .collect();
+    let hosts = dhcp_hosts(&guests.iter().collect::<Vec<_>>());
     let desired = Arc::new(MemoryDesiredState::new());
     desired.update_network(HOST, |n| {
         n.networks = vec![network(Segment::Local)];
@@ -189,39 +234,10 @@ async fn guests_get_dhcp_and_security_groups_and_anti_spoofing_hold() {
         n.dhcp = vec![dhcp(hosts)];
     });
     let observed = Arc::new(MemoryObservedState::new());
-    let drivers: Vec<Arc<dyn ObjectDriver>> = vec![
-        Arc::new(NetworkDriver::new(host.cfg.clone())),
-        Arc::new(PortDriver::new(host.cfg.clone())),
-        Arc::new(DhcpDriver::new(host.cfg.clone())),
-    ];
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let agent = tokio::spawn(Agent::run_with_drivers(
-        HOST,
-        desired.clone(),
-        observed.clone(),
-        hv.clone(),
-        drivers,
-        AgentConfig {
-            graceful_shutdown: Duration::from_secs(5),
-            ..AgentConfig::default()
-        },
-        rx,
-    ));
+    let (agent, stop) = start_agent(HOST, &host, hv.clone(), desired.clone(), observed.clone());
     for (i, g) in guests.iter().enumerate() {
         let user_data = (i == 0).then(|| prober("10.0.0.12"));
-        desired.put(
-            HOST,
-            DesiredInstance {
-                spec: spec(g.id, image.clone(), &g.port, user_data),
-                power: DesiredPower::Running,
-                reboot: None,
-                snapshot: None,
-                rebuild: None,
-                resize: Default::default(),
-                deleted: false,
-                generation: 1,
-            },
-        );
+        desired.put(HOST, running(g, image.clone(), user_data));
     }
 
     // DHCP: each guest gets exactly its fixed address.
@@ -335,4 +351,113 @@ async fn guests_get_dhcp_and_security_groups_and_anti_spoofing_hold() {
 
 fn torn_down(host: &TestHost) -> bool {
     !host.has_link("tapg1") && !host.has_link("tapg2") && !host.has_link("brq3f2a9c1e-0b")
+}
+
+const HOST_A: &str = "hostnet-a";
+const HOST_B: &str = "hostnet-b";
+
+/// One VXLAN network across two stand-in hosts (each a namespace with its
+/// own bridge and VXLAN device; the underlay a veth between them; flooding
+/// by unicast to the peer the document names): a guest on each, DHCP on
+/// the first host only (so the second guest's lease crosses the tunnel),
+/// and they ping each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guests_on_two_hosts_share_a_vxlan_network() {
+    let Some(image) = prerequisites("guests_on_two_hosts_share_a_vxlan_network") else {
+        return;
+    };
+    let t0 = Instant::now();
+    let (ha, hb) = TestHost::pair();
+    let vma = tempfile::Builder::new()
+        .prefix("hostnet-vms-")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    let vmb = tempfile::Builder::new()
+        .prefix("hostnet-vms-")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    let (hva, hvb) = (qemu_in(&ha, vma.path()), qemu_in(&hb, vmb.path()));
+    let g1 = Guest {
+        id: Uuid::new_v4(),
+        port: guest_port(1),
+    };
+    let g2 = Guest {
+        id: Uuid::new_v4(),
+        port: guest_port(2),
+    };
+    let _cleanup = [
+        cleanup(vma.path(), std::slice::from_ref(&g1)),
+        cleanup(vmb.path(), std::slice::from_ref(&g2)),
+    ];
+    let sg = group(
+        "sg",
+        vec![
+            rule(RuleDirection::Egress, None, None, None),
+            rule(RuleDirection::Ingress, Some(1), None, None),
+        ],
+    );
+    let vxlan = |peer: &str| {
+        network(Segment::Vxlan {
+            segmentation_id: 1001,
+            group: None,
+            peers: vec![peer.into()],
+        })
+    };
+    let desired = Arc::new(MemoryDesiredState::new());
+    desired.update_network(HOST_A, |n| {
+        n.networks = vec![vxlan("10.99.0.2")];
+        n.ports = vec![g1.port.clone()];
+        n.security_groups = vec![sg.clone()];
+        n.dhcp = vec![dhcp(dhcp_hosts(&[&g1, &g2]))];
+    });
+    desired.update_network(HOST_B, |n| {
+        n.networks = vec![vxlan("10.99.0.1")];
+        n.ports = vec![g2.port.clone()];
+        n.security_groups = vec![sg.clone()];
+    });
+    let observed = Arc::new(MemoryObservedState::new());
+    let (agent_a, stop_a) =
+        start_agent(HOST_A, &ha, hva.clone(), desired.clone(), observed.clone());
+    let (agent_b, stop_b) =
+        start_agent(HOST_B, &hb, hvb.clone(), desired.clone(), observed.clone());
+    desired.put(
+        HOST_A,
+        running(&g1, image.clone(), Some(prober("10.0.0.12"))),
+    );
+    desired.put(HOST_B, running(&g2, image, None));
+
+    for (hv, g) in [(&hvb, &g2), (&hva, &g1)] {
+        let want = format!(
+            "ferrostack-guest: eth0 {}/24",
+            g.port.fixed_ips[0].ip_address
+        );
+        console_until(hv, g.id, &want, |l| l.contains(&want)).await;
+        eprintln!(
+            "[{:?}] {} has its address by DHCP",
+            t0.elapsed(),
+            g.port.tap
+        );
+    }
+    console_until(&hva, g1.id, "a ping across the tunnel", |l| {
+        !marks(l, "ping ok").is_empty()
+    })
+    .await;
+    eprintln!("[{:?}] ping answered across VXLAN", t0.elapsed());
+
+    for stop in [stop_a, stop_b] {
+        stop.send(true).expect("agent running");
+    }
+    agent_a.await.expect("agent a");
+    agent_b.await.expect("agent b");
+}
+
+fn dhcp_hosts(guests: &[&Guest]) -> Vec<DhcpHost> {
+    guests
+        .iter()
+        .map(|g| DhcpHost {
+            mac_address: g.port.mac_address.clone(),
+            ip_address: g.port.fixed_ips[0].ip_address.clone(),
+            hostname: g.port.tap.clone(),
+        })
+        .collect()
 }

@@ -62,16 +62,43 @@ impl TestHost {
     /// A fresh namespace with an underlay veth (`ul0`, 10.99.0.1/24) for
     /// tunnels.
     pub fn new() -> Self {
+        let h = Self::bare("10.99.0.1");
+        h.ip(&["link", "add", "ul0", "type", "veth", "peer", "name", "ul1"]);
+        h.ip(&["link", "set", "ul1", "up"]);
+        h.underlay_up();
+        h
+    }
+
+    /// Two hosts whose `ul0`s are the two ends of one veth (the underlay):
+    /// 10.99.0.1 and 10.99.0.2.
+    pub fn pair() -> (Self, Self) {
+        let a = Self::bare("10.99.0.1");
+        let b = Self::bare("10.99.0.2");
+        sh(&[
+            "ip", "link", "add", "ul0", "netns", &a.ns, "type", "veth", "peer", "name", "ul0",
+            "netns", &b.ns,
+        ]);
+        a.underlay_up();
+        b.underlay_up();
+        (a, b)
+    }
+
+    fn underlay_up(&self) {
+        let ip = self
+            .cfg
+            .tunnel
+            .as_ref()
+            .map(|t| t.local_ip.clone())
+            .unwrap_or_default();
+        self.ip(&["addr", "add", &format!("{ip}/24"), "dev", "ul0"]);
+        self.ip(&["link", "set", "ul0", "up"]);
+    }
+
+    fn bare(tunnel_ip: &str) -> Self {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let ns = format!("fst-{}-{n}", std::process::id());
         sh(&["ip", "netns", "add", &ns]);
         sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
-        sh(&[
-            "ip", "-n", &ns, "link", "add", "ul0", "type", "veth", "peer", "name", "ul1",
-        ]);
-        sh(&["ip", "-n", &ns, "addr", "add", "10.99.0.1/24", "dev", "ul0"]);
-        sh(&["ip", "-n", &ns, "link", "set", "ul0", "up"]);
-        sh(&["ip", "-n", &ns, "link", "set", "ul1", "up"]);
         let dir = tempfile::tempdir().expect("tempdir");
         // dnsmasq drops to nobody and re-reads its files on SIGHUP.
         sh(&["chmod", "755", dir.path().to_str().expect("utf-8")]);
@@ -80,7 +107,7 @@ impl TestHost {
         cfg.dhcp_netns_prefix = format!("{ns}-d-");
         cfg.nft_table = "fsttest".into();
         cfg.tunnel = Some(Tunnel {
-            local_ip: "10.99.0.1".into(),
+            local_ip: tunnel_ip.into(),
             device: "ul0".into(),
         });
         cfg.validate().expect("valid config");
