@@ -104,7 +104,7 @@ use crate::{
 };
 use ferrostack_host_contract::{Direction, HostDesired, Kind, ObjectKey, ObjectPhase};
 use ferrostack_hypervisor::{
-    Hypervisor, HypervisorError, InstanceInfo, InstanceSpec, Operation, PowerState,
+    Hypervisor, HypervisorError, InstanceInfo, InstanceSpec, NicSpec, Operation, PowerState,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -379,6 +379,8 @@ struct Tracked {
     last_rebuild: Option<String>,
     resize_backup: bool,
     size: Option<InstanceSize>,
+    /// The NICs the instance has on the host (as the driver reports them).
+    nics: Vec<NicSpec>,
     /// The task to go back to when a snapshot ends (a snapshot does not
     /// change where convergence stands).
     task_before_snapshot: Option<TaskOutcome>,
@@ -400,6 +402,7 @@ impl Tracked {
             last_rebuild: self.last_rebuild.clone(),
             resize_backup: self.resize_backup,
             size: self.size,
+            nics: self.nics.clone(),
         }
     }
 
@@ -414,12 +417,14 @@ impl Tracked {
                     memory_mib: i.memory_mib,
                     root_disk_gib: i.root_disk_gib,
                 });
+                self.nics = i.nics;
             }
             Seen::Absent => {
                 self.power = None;
                 self.pid = None;
                 self.resize_backup = false;
                 self.size = None;
+                self.nics.clear();
             }
             Seen::Unknown => {}
         }

@@ -60,6 +60,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 mod disk;
+mod hotplug;
 mod hv;
 mod prepare;
 mod probe;
@@ -180,6 +181,7 @@ impl Observed {
             memory_mib: self.spec.memory_mib,
             root_disk_gib: self.spec.root_disk_gib,
             resize_backup: self.resize_backup,
+            nics: self.spec.nics.clone(),
         }
     }
 }
