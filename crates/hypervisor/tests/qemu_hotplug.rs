@@ -14,87 +14,15 @@
 //! `ip`, and the guest image (`guest-image/build.sh`, or
 //! `FERROSTACK_GUEST_IMAGE`); skips with a printed reason otherwise.
 
-use ferrostack_hypervisor::testing::{guest_image, have, is_root, VmCleanup};
+use ferrostack_hypervisor::testing::{
+    guest_image, have, is_root, wait_for_net, TestTaps, VmCleanup, WATCH_NET_USER_DATA,
+};
 use ferrostack_hypervisor::{
     BaseFormat, ConfigDrive, Hypervisor, InstanceSpec, NicSpec, PowerState, QemuConfig,
     QemuHypervisor,
 };
-use std::process::Command;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
-
-const WATCH_NET: &str = r#"#!/bin/sh
-(
-  last=""
-  while :; do
-    now=""
-    for i in /sys/class/net/*; do now="$now ${i##*/}=$(cat $i/address)"; done
-    if [ "$now" != "$last" ]; then echo "hotplug-test: net [$now ]"; last=$now; fi
-    sleep 0.2
-  done
-) &
-"#;
-
-/// Taps the test made; deleted when dropped.
-struct Taps(Vec<String>);
-
-impl Taps {
-    fn create(names: &[String]) -> Result<Taps, String> {
-        let mut taps = Taps(Vec::new());
-        for name in names {
-            let out = Command::new("ip")
-                .args(["tuntap", "add", "dev", name, "mode", "tap"])
-                .output()
-                .map_err(|e| format!("cannot run ip: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "ip tuntap add {name}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
-            taps.0.push(name.clone());
-        }
-        Ok(taps)
-    }
-}
-
-impl Drop for Taps {
-    fn drop(&mut self) {
-        for name in &self.0 {
-            let _ = Command::new("ip")
-                .args(["tuntap", "del", "dev", name, "mode", "tap"])
-                .status();
-        }
-    }
-}
-
-/// The last interface listing the guest printed in its `boot`-th boot
-/// (from 1), once `pred` holds for it.
-async fn wait_for_net(
-    hv: &dyn Hypervisor,
-    id: Uuid,
-    what: &str,
-    boot: usize,
-    pred: impl Fn(&str) -> bool,
-) -> String {
-    let start = Instant::now();
-    let limit = Duration::from_secs(120);
-    loop {
-        let log = hv.console_log(id, 1 << 20).await.expect("console_log");
-        // Only what the `boot`-th boot printed.
-        let tail = log.split("ferrostack-guest: booted").nth(boot);
-        let last = tail
-            .and_then(|t| t.lines().rev().find(|l| l.contains("hotplug-test: net [")))
-            .map(str::to_owned);
-        if let Some(l) = last.filter(|l| pred(l)) {
-            return l;
-        }
-        if start.elapsed() > limit {
-            panic!("the guest never showed {what} within {limit:?}; console:\n{log}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn nic(tap: &str, mac: &str, port: &str) -> NicSpec {
     NicSpec {
@@ -122,7 +50,7 @@ async fn hotplugs_nics_on_the_test_guest() {
     };
     let suffix = &Uuid::new_v4().simple().to_string()[..6];
     let (tap_a, tap_b) = (format!("fsha{suffix}"), format!("fshb{suffix}"));
-    let _taps = match Taps::create(&[tap_a.clone(), tap_b.clone()]) {
+    let _taps = match TestTaps::create(&[tap_a.clone(), tap_b.clone()]) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("SKIP: cannot create taps: {e}");
@@ -155,7 +83,7 @@ async fn hotplugs_nics_on_the_test_guest() {
         base_format: BaseFormat::Qcow2,
         config_drive: Some(ConfigDrive {
             meta_data_json: format!(r#"{{"uuid": "{id}", "hostname": "hotplug"}}"#),
-            user_data: Some(WATCH_NET.as_bytes().to_vec()),
+            user_data: Some(WATCH_NET_USER_DATA.as_bytes().to_vec()),
             network_data_json: None,
         }),
         nics: vec![a.clone()],
