@@ -75,7 +75,7 @@ impl QemuHypervisor {
                     .await
                     .map_err(|source| HypervisorError::Qmp { id, source })?;
             }
-            let r = self.unplug(id, &mut c, &tap).await;
+            let r = self.unplug(id, &mut c, &tap, o.pid).await;
             if paused {
                 if let Err(e) = c.execute("stop", None).await {
                     tracing::error!(%id, error = %e, "cannot pause the guest again after a NIC unplug");
@@ -117,10 +117,17 @@ impl QemuHypervisor {
     }
 
     /// `device_del`, the wait for the guest to release it, `netdev_del`.
-    async fn unplug(&self, id: Uuid, c: &mut QmpClient, tap: &str) -> Result<()> {
+    async fn unplug(&self, id: Uuid, c: &mut QmpClient, tap: &str, pid: Option<u32>) -> Result<()> {
         let qmp = |source| HypervisorError::Qmp { id, source };
         let (netdev, device) = (netdev_id(tap), device_id(tap));
-        if peripherals(c).await.map_err(qmp)?.contains(&device) {
+        let present = peripherals(c).await.map_err(qmp)?.contains(&device);
+        if !present && pid.is_some_and(|pid| started_without_ids(pid, tap)) {
+            return Err(HypervisorError::InvalidSpec(format!(
+                "the NIC on tap {tap} was started by an older version without a device id and \
+                 cannot be unplugged live; stop the instance to detach it"
+            )));
+        }
+        if present {
             // Asked again after an earlier attempt timed out, QEMU may say
             // the unplug is pending: the wait below is what counts.
             if let Err(e) = c.execute("device_del", Some(json!({ "id": device }))).await {
@@ -171,6 +178,22 @@ async fn peripherals(c: &mut QmpClient) -> Result<Vec<String>, QmpError> {
         .flatten()
         .filter_map(|p| p["name"].as_str().map(str::to_owned))
         .collect())
+}
+
+/// Whether VM `pid` was started with a NIC on `tap` under the ids of
+/// versions before hotplug (`-netdev tap,id=netN,...` and an anonymous
+/// device), which `device_del` cannot name: claiming such a NIC gone
+/// would let its port be unwired under the guest.
+fn started_without_ids(pid: u32, tap: &str) -> bool {
+    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let ifname = format!("ifname={tap}");
+    let ours = format!("id={}", netdev_id(tap));
+    raw.split(|b| *b == 0)
+        .map(String::from_utf8_lossy)
+        .filter(|a| a.starts_with("tap,"))
+        .any(|a| a.split(',').any(|o| o == ifname) && !a.split(',').any(|o| o == ours))
 }
 
 /// A `netdev_del` of a netdev that is not there is not a failure.
