@@ -162,6 +162,29 @@ async fn a_nic_added_to_a_running_vm_waits_for_its_port_then_is_plugged() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_nic_whose_port_cannot_be_wired_fails_with_the_ports_fault_and_the_vm_runs_on() {
+    let w = World::new();
+    let vm = w.vm(&[1]).await;
+    w.ports.fail_next_ensures(100);
+    w.h.desired
+        .update_network(HOST, |net| net.ports.push(port(2, vm)));
+    w.set_nics(vm, &[1, 2]);
+    let o =
+        w.h.wait(vm, "failed", |o| {
+            matches!(o.task, TaskOutcome::Failed { .. })
+        })
+        .await;
+    let fault = o.fault.expect("a fault").message;
+    assert!(fault.contains("port/p2"), "{fault}");
+    assert_eq!(o.power_state, Some(PowerState::Running), "the VM runs on");
+    assert_eq!(
+        (o.nics, w.h.hv.calls(Operation::AttachNic)),
+        (vec![nic(1)], 0)
+    );
+    w.h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_removed_nic_is_unplugged_before_its_port_is_unwired() {
     let w = World::new();
     let vm = w.vm(&[1, 2]).await;

@@ -188,10 +188,18 @@ fn started_without_ids(pid: u32, tap: &str) -> bool {
     let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
     };
+    let args: Vec<String> = raw
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    legacy_netdev(&args, tap)
+}
+
+/// Whether `args` start a tap netdev on `tap` under another id than ours.
+fn legacy_netdev(args: &[String], tap: &str) -> bool {
     let ifname = format!("ifname={tap}");
     let ours = format!("id={}", netdev_id(tap));
-    raw.split(|b| *b == 0)
-        .map(String::from_utf8_lossy)
+    args.iter()
         .filter(|a| a.starts_with("tap,"))
         .any(|a| a.split(',').any(|o| o == ifname) && !a.split(',').any(|o| o == ours))
 }
@@ -206,5 +214,21 @@ fn ignore_missing(r: Result<Value, QmpError>) -> Result<(), QmpError> {
             Ok(())
         }
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::legacy_netdev;
+
+    #[test]
+    fn tells_old_anonymous_nics_from_ours() {
+        let args = |netdev: &str| vec!["-netdev".to_owned(), netdev.to_owned()];
+        let old = args("tap,id=net0,ifname=tapa,script=no,downscript=no");
+        let new = args("tap,id=net-tapa,ifname=tapa,script=no,downscript=no");
+        assert!(legacy_netdev(&old, "tapa"));
+        assert!(!legacy_netdev(&new, "tapa"));
+        assert!(!legacy_netdev(&old, "tap"), "another tap's prefix");
+        assert!(!legacy_netdev(&[], "tapa"));
     }
 }
