@@ -4,7 +4,7 @@
 //!
 //! | File | What |
 //! |---|---|
-//! | `spec.json` | the [`InstanceSpec`] it was spawned from, with the size of the last resize (mode 0600: it holds user data) |
+//! | `spec.json` | the [`InstanceSpec`] it was spawned from, with the size of the last resize and the NICs plugged or unplugged since (`hotplug.rs`; mode 0600: it holds user data) |
 //! | `disk.qcow2` | a qcow2 overlay backed by the base image (`-b BASE -F FMT`), never a copy |
 //! | `config.vfat` | the config drive: vfat labelled `config-2`, `openstack/latest/...` |
 //! | `qemu.pid` | QEMU's `-pidfile` |
