@@ -363,6 +363,11 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         )
         .with_networks(Arc::new(crate::server_networks::NeutronForNova::new(
             network.clone(),
+        )))
+        .with_objects(Arc::new(crate::server_networks::NetworkObjects::new(
+            network.clone(),
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
         ))),
     );
     let host_api = hostapi::HostApiConfig {
