@@ -232,6 +232,9 @@ fn dhcp(n: &Network, dhcp_port: &Port, subnets: &[Subnet], ports: &[Port]) -> De
                     mac_address: p.mac_address.clone(),
                     ip_address: ip.ip_address.clone(),
                     hostname: format!("host-{}", ip.ip_address.replace(['.', ':'], "-")),
+                    instance_id: (p.device_owner.starts_with("compute:")
+                        && !p.device_id.is_empty())
+                    .then(|| p.device_id.clone()),
                 });
             }
         }
