@@ -101,10 +101,26 @@ mod tests {
 
     #[test]
     fn a_fake_host_gets_fake_network_drivers() {
+        struct NoMetadata;
+        impl MetadataSource for NoMetadata {
+            fn metadata<'a>(
+                &'a self,
+                _: &'a str,
+                _: &'a str,
+                _: &'a str,
+            ) -> ferrostack_host_contract::StateFuture<
+                'a,
+                Option<ferrostack_host_contract::metadata::MetadataAnswer>,
+            > {
+                Box::pin(async { Ok(None) })
+            }
+        }
         let d = drivers(
             Driver::Fake,
             Path::new("/nonexistent"),
             &HostNetArgs::default(),
+            "h1",
+            Arc::new(NoMetadata),
         )
         .expect("drivers");
         let kinds: Vec<Kind> = d.iter().map(|d| d.kind()).collect();
