@@ -97,6 +97,10 @@ pub struct ServerCreate {
     /// `AUTO` or `MANUAL` (the default).
     #[serde(default, rename = "OS-DCF:diskConfig", deserialize_with = "present")]
     pub disk_config: Option<Value>,
+    /// `[{"name": group}, ...]`: the security groups of the ports Nova
+    /// creates (a name or an id each).
+    #[serde(default, deserialize_with = "present")]
+    pub security_groups: Option<Value>,
     /// Answer with the reservation id instead of the server.
     #[serde(default, deserialize_with = "present")]
     pub return_reservation_id: Option<Value>,
@@ -250,6 +254,29 @@ impl ServerCreate {
     /// The key pair's name, if given.
     pub fn key_name(&self) -> Result<Option<String>, BodyError> {
         body::string("key_name", self.key_name.as_ref(), 255)
+    }
+
+    /// The security groups asked for (names or ids, as sent, without
+    /// duplicates); empty when not given.
+    pub fn security_groups(&self) -> Result<Vec<String>, BodyError> {
+        let Some(v) = &self.security_groups else {
+            return Ok(Vec::new());
+        };
+        let Value::Array(items) = v else {
+            return Err(BodyError::invalid("security_groups", v, "is not of type 'array'"));
+        };
+        let mut out: Vec<String> = Vec::new();
+        for item in items {
+            let name = item
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.trim().is_empty() && n.len() <= 255)
+                .ok_or_else(|| BodyError::invalid("security_groups", item, "is not valid under any of the given schemas"))?;
+            if !out.iter().any(|o| o == name) {
+                out.push(name.to_string());
+            }
+        }
+        Ok(out)
     }
 
     /// `user_data` as sent (base64 of at most 65535 bytes), if given.

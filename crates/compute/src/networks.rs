@@ -107,6 +107,9 @@ pub struct Allocation<'a> {
     /// Ids for the ports to create, one per request without a `port_id`,
     /// in order.
     pub new_port_ids: &'a [String],
+    /// The security groups of the ports created (ids); empty: the
+    /// project's default group.
+    pub security_groups: &'a [String],
 }
 
 /// The network service, as compute uses it.
@@ -120,6 +123,15 @@ pub trait ServerNetworks: Send + Sync {
         caller: &AuthContext,
         request: &NetworkRequest,
     ) -> Result<Vec<NicRequest>, ComputeError>;
+
+    /// The ids of the security groups `names` (each a name or an id of
+    /// the caller's project's groups), as Nova resolves a boot's
+    /// `security_groups`: an unknown one is 400, an ambiguous name 409.
+    fn security_groups(
+        &self,
+        caller: &AuthContext,
+        names: &[String],
+    ) -> Result<Vec<String>, ComputeError>;
 
     /// Create the new ports and bind every port to the server on its
     /// host, all or nothing for this server (a failure takes back what

@@ -63,12 +63,27 @@ impl HostNetArgs {
     }
 }
 
-/// The network, port and DHCP drivers for host `host`; DHCP state lives
-/// under `data_dir/network`, and guests' metadata requests go to
-/// `metadata`.
+/// Where dnsmasq's files live: `/run/ferrostack/network`. dnsmasq drops
+/// to `nobody` and re-reads its hosts and options files on SIGHUP, so
+/// they must be reachable by every user, which the data dir (0700, it
+/// holds secrets) is not; they hold addresses and names only, and a
+/// reboot that empties /run also ends the dnsmasq processes, which the
+/// agent then starts again.
+fn runtime_dir() -> anyhow::Result<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::path::PathBuf::from("/run/ferrostack/network");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for d in [dir.as_path(), Path::new("/run/ferrostack")] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("cannot open up {}", d.display()))?;
+    }
+    Ok(dir)
+}
+
+/// The network, port and DHCP drivers for host `host` (DHCP files under
+/// [`runtime_dir`]); guests' metadata requests go to `metadata`.
 pub fn drivers(
     driver: Driver,
-    data_dir: &Path,
     args: &HostNetArgs,
     host: &str,
     metadata: Arc<dyn MetadataSource>,
@@ -86,7 +101,7 @@ pub fn drivers(
         tracing::warn!(reason = %why, "no host data plane here: network objects are kept in memory only");
         return Ok(fakes());
     }
-    let cfg = Arc::new(args.config(&data_dir.join("network"))?);
+    let cfg = Arc::new(args.config(&runtime_dir()?)?);
     tracing::info!(tunnel = ?cfg.tunnel.as_ref().map(|t| &t.local_ip), "host data plane: Linux bridges, nftables, dnsmasq");
     Ok(vec![
         Arc::new(NetworkDriver::new(cfg.clone())),
@@ -117,7 +132,6 @@ mod tests {
         }
         let d = drivers(
             Driver::Fake,
-            Path::new("/nonexistent"),
             &HostNetArgs::default(),
             "h1",
             Arc::new(NoMetadata),

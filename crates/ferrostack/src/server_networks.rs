@@ -138,6 +138,7 @@ impl NeutronForNova {
             device_owner: owner,
             device_id: a.server_id.to_string(),
             host_id: Some(a.host.to_string()),
+            security_groups: (!a.security_groups.is_empty()).then(|| a.security_groups.to_vec()),
             ..Default::default()
         };
         self.state.create_port(spec).map_err(network_error)
@@ -246,6 +247,43 @@ impl ServerNetworks for NeutronForNova {
             }
         }
         Ok(list)
+    }
+
+    fn security_groups(
+        &self,
+        caller: &AuthContext,
+        names: &[String],
+    ) -> Result<Vec<String>, ComputeError> {
+        let project = caller.project_id().unwrap_or_default();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let groups = &self.state.security_groups;
+        // The default group is made on first need, as Neutron does.
+        groups.ensure_default(project).map_err(network_error)?;
+        let mine = groups.store.list_groups(Some(project)).map_err(store)?;
+        let mut ids = Vec::with_capacity(names.len());
+        for name in names {
+            if let Some(g) = mine.iter().find(|g| &g.id == name) {
+                ids.push(g.id.clone());
+                continue;
+            }
+            let named: Vec<_> = mine.iter().filter(|g| &g.name == name).collect();
+            match named.as_slice() {
+                [one] => ids.push(one.id.clone()),
+                [] => {
+                    return Err(ComputeError::BadRequest(format!(
+                        "Security group {name} not found for project {project}."
+                    )))
+                }
+                _ => {
+                    return Err(ComputeError::Conflict(format!(
+                        "Multiple security groups found matching '{name}'. Use an ID to be more specific."
+                    )))
+                }
+            }
+        }
+        Ok(ids)
     }
 
     fn allocate(&self, a: &Allocation<'_>) -> Result<Vec<ServerNic>, ComputeError> {

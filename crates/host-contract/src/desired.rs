@@ -240,6 +240,12 @@ impl HostDesired {
                 ObjectKey::new(Kind::Network, p.network_id.clone()),
             ));
         }
+        for d in &self.network.dhcp {
+            edges.push((
+                ObjectKey::new(Kind::Dhcp, d.network_id.clone()),
+                ObjectKey::new(Kind::Network, d.network_id.clone()),
+            ));
+        }
         for r in &self.network.routers {
             let me = ObjectKey::new(Kind::Router, r.id.clone());
             for p in r.gateway.iter().chain(&r.interfaces) {

@@ -126,7 +126,13 @@ impl DhcpDriver {
     fn restore_metadata(&self, proxy: &MetadataProxy, network_id: &str) -> Result<()> {
         let files = self.files(network_id)?;
         let path = files.path("metadata");
-        let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            // Not ours, or never served: nothing to restore (an orphan
+            // namespace is removed by the engine).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(&path)(e)),
+        };
         let mut book = AddressBook::new();
         for line in text.lines() {
             if let Some((ip, instance)) = line.split_once(' ') {

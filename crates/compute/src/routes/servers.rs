@@ -233,6 +233,12 @@ fn parse_create(
     }
     let (min_count, max_count) = server.counts()?;
     let nics = resolve_nics(state, caller, network_request.as_ref(), max_count as usize)?;
+    let security_groups = match state.link.networks() {
+        Some(service) if !nics.is_empty() => {
+            service.security_groups(caller, &server.security_groups()?)?
+        }
+        _ => Vec::new(),
+    };
     let group = match body.group_hint() {
         None => None,
         Some(g) => match state.servers.get_group(g)? {
@@ -276,6 +282,7 @@ fn parse_create(
         hostname,
         disk_config: server.disk_config()?,
         nics,
+        security_groups,
         request_id: request_id.to_string(),
     })
 }

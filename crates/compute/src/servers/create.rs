@@ -94,6 +94,9 @@ pub struct CreateOp {
     /// Per server, its ports once bound.
     #[serde(default)]
     pub bound: BTreeMap<String, Vec<ServerNic>>,
+    /// The security groups of the ports created (ids).
+    #[serde(default)]
+    pub security_groups: Vec<String>,
 }
 
 impl CreateOp {
@@ -110,6 +113,7 @@ impl CreateOp {
             hosts: BTreeMap::new(),
             no_valid_host: None,
             nics: req.nics.clone(),
+            security_groups: req.security_groups.clone(),
             new_ports: BTreeMap::new(),
             bound: BTreeMap::new(),
         }
@@ -483,6 +487,7 @@ fn bind_ports(state: &ComputeState, op: &mut CreateOp) -> ComputeResult<()> {
             zone,
             requests: &op.nics,
             new_port_ids: &new_port_ids,
+            security_groups: &op.security_groups,
         };
         match service.allocate(&allocation) {
             Ok(nics) => {

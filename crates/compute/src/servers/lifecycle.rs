@@ -87,6 +87,9 @@ pub struct BootRequest {
     pub disk_config: String,
     /// The NICs asked for, resolved by the network service.
     pub nics: Vec<NicRequest>,
+    /// The security groups of the ports created (ids; empty: the
+    /// project's default group).
+    pub security_groups: Vec<String>,
     /// The API request id (the `create` action's id).
     pub request_id: String,
 }
