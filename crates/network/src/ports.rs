@@ -387,6 +387,29 @@ impl NetworkState {
         result
     }
 
+    /// The network `id` if `project_id` may put a port on it (its own, or
+    /// shared), else Neutron's 404: compute's check of `--network`.
+    pub fn usable_network(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> NetworkResult<ferrostack_store::network::Network> {
+        self.store
+            .get_network(id)?
+            .filter(|n| n.project_id == project_id || n.shared)
+            .ok_or_else(|| crate::attrs::not_found("NetworkNotFound", "Network", id))
+    }
+
+    /// The ports whose `device_id` is `device_id` (a server's NICs).
+    pub fn device_ports(&self, device_id: &str) -> NetworkResult<Vec<Port>> {
+        Ok(self
+            .store
+            .list_ports()?
+            .into_iter()
+            .filter(|p| p.device_id == device_id)
+            .collect())
+    }
+
     /// Bind a port to `host` for `device_id` (compute, before the guest
     /// starts): `binding:vif_type` becomes `tap`, the status `ACTIVE`.
     pub fn bind_port(
