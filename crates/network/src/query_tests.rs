@@ -58,6 +58,11 @@ fn run(q: &str) -> Value {
 fn repeated_filters_match_any_value_and_default_order_is_id() {
     assert_eq!(ids(&run("name=net1&name=net2")), ["a", "b", "c"]);
     assert_eq!(ids(&run("name=net1")), ["b", "c"]);
+    assert_eq!(
+        ids(&run("name=")),
+        ["a", "b", "c"],
+        "empty values are dropped"
+    );
 }
 
 #[test]
@@ -70,8 +75,17 @@ fn booleans_read_as_neutron_reads_them() {
 
 #[test]
 fn unknown_filter_is_rejected() {
-    let err = ListQuery::parse(&pairs("colour=red"), &THINGS).unwrap_err();
+    let err = ListQuery::parse(&pairs("colour=red&size=1"), &THINGS).unwrap_err();
     assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    match err.error {
+        ferrostack_common::error::ServiceError::Shown { message, .. } => {
+            assert_eq!(
+                message,
+                "['colour', 'size'] is invalid attribute for filtering"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -111,31 +125,68 @@ fn fields_project_without_id() {
 }
 
 #[test]
-fn paging_forward_and_back_with_links() {
+fn paging_forward_and_back_with_neutrons_links() {
+    let links = |body: &Value| -> Vec<(String, String)> {
+        body["things_links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["rel"].as_str().unwrap().to_string(),
+                    l["href"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
     let first = run("limit=2");
     assert_eq!(ids(&first), ["a", "b"]);
-    let links = first["things_links"].as_array().unwrap();
-    assert_eq!(links.len(), 1);
-    assert_eq!(links[0]["rel"], "next");
-    assert_eq!(links[0]["href"], "http://h/v2.0/things?limit=2&marker=b");
+    assert_eq!(
+        links(&first),
+        [
+            (
+                "next".into(),
+                "http://h/v2.0/things?limit=2&marker=b".into()
+            ),
+            (
+                "previous".into(),
+                "http://h/v2.0/things?limit=2&marker=a&page_reverse=True".into()
+            ),
+        ]
+    );
 
     let second = run("limit=2&marker=b");
     assert_eq!(ids(&second), ["c"]);
-    let links = second["things_links"].as_array().unwrap();
-    assert_eq!(links.len(), 1);
-    assert_eq!(links[0]["rel"], "previous");
     assert_eq!(
-        links[0]["href"],
-        "http://h/v2.0/things?limit=2&marker=c&page_reverse=True"
+        links(&second),
+        [(
+            "previous".into(),
+            "http://h/v2.0/things?limit=2&marker=c&page_reverse=True".into()
+        )],
+        "a short forward page has no next"
     );
 
     let back = run("limit=2&marker=c&page_reverse=True");
     assert_eq!(ids(&back), ["a", "b"]);
+    assert_eq!(links(&back).len(), 2);
+    let back = run("limit=2&marker=b&page_reverse=true");
+    assert_eq!(ids(&back), ["a"]);
+    assert_eq!(
+        links(&back),
+        [(
+            "next".into(),
+            "http://h/v2.0/things?limit=2&marker=a".into()
+        )],
+        "a short reversed page has no previous"
+    );
+
     assert!(run("limit=0").get("things_links").is_none());
+    assert_eq!(ids(&run("page_reverse=yes&limit=5")), ["a", "b", "c"]);
     let err = ListQuery::parse(&pairs("marker=zz"), &THINGS)
         .unwrap()
         .render(items(), "", "")
         .unwrap_err();
     assert_eq!(err.status(), StatusCode::NOT_FOUND);
-    assert!(ListQuery::parse(&pairs("limit=-1"), &THINGS).is_err());
+    let err = ListQuery::parse(&pairs("limit=-1"), &THINGS).unwrap_err();
+    assert_eq!(err.kind, "BadRequest");
 }
