@@ -460,11 +460,11 @@ impl ListQuery {
                     .map(str::to_string)
             };
             let mut links = Vec::new();
-            if !(short && !self.page_reverse) {
+            if !short || self.page_reverse {
                 let href = self.link(base_url, path, id_of(items.last()), false);
                 links.push(json!({"rel": "next", "href": href}));
             }
-            if !(short && self.page_reverse) {
+            if !short || !self.page_reverse {
                 let href = self.link(base_url, path, id_of(items.first()), true);
                 links.push(json!({"rel": "previous", "href": href}));
             }
