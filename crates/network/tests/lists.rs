@@ -208,7 +208,7 @@ async fn quota_usage_is_real_and_over_quota_is_409() {
     let r = post(&n, &p.member, "port", json!({"network_id": net["id"]})).await;
     let (kind, message) = neutron_error(&r, 409);
     assert_eq!(kind, "OverQuota");
-    assert!(message.contains("port"), "{message}");
+    assert_eq!(message, "Quota exceeded for resources: ['port'].");
     let r =
         n.s.call(n.s.req(
             Method::DELETE,

@@ -282,6 +282,39 @@ async fn subnets_get_neutrons_defaults() {
 }
 
 #[tokio::test]
+async fn turning_dhcp_off_frees_the_dhcp_address() {
+    let n = start().await;
+    let p = n.s.personas(&n.project).await;
+    let (_, s) = net_with_subnet(&n, &p.member, "10.0.0.0/24", true).await;
+    let url = n.url(&format!("/subnets/{}", s["id"].as_str().unwrap()));
+    let r =
+        n.s.send(
+            Method::PUT,
+            &url,
+            &p.member,
+            json!({"subnet": {"enable_dhcp": false}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["subnet"]["enable_dhcp"], false);
+    let r = n.s.get(&n.url("/ports"), &p.admin).await;
+    assert!(ids(&r, "ports").is_empty());
+    let r =
+        n.s.send(
+            Method::PUT,
+            &url,
+            &p.member,
+            json!({"subnet": {"enable_dhcp": "true"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r =
+        n.s.get(&n.url("/ports?device_owner=network:dhcp"), &p.admin)
+            .await;
+    assert_eq!(r.body["ports"][0]["fixed_ips"][0]["ip_address"], "10.0.0.2");
+}
+
+#[tokio::test]
 async fn ipv6_slaac_subnets_address_ports_by_eui64() {
     let n = start().await;
     let p = n.s.personas(&n.project).await;
