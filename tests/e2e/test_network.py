@@ -88,3 +88,35 @@ def test_admin_creates_an_external_flat_network_for_a_project(stack):
     assert net["provider:network_type"] == "flat"
     assert net["project_id"] == project["id"]
     assert net["mtu"] == 1500
+
+
+def test_set_tags_ipv6_and_ip_availability(stack):
+    stack.openstack("network", "create", "n1", "--tag", "blue")
+    stack.openstack("network", "set", "--name", "n2", "--tag", "red", "n1")
+    net = stack.openstack_json("network", "show", "n2")
+    assert sorted(net["tags"]) == ["blue", "red"]
+    assert net["revision_number"] >= 2
+    assert [n["Name"] for n in stack.openstack_json("network", "list", "--tags", "red")] == ["n2"]
+    assert stack.openstack_json("network", "list", "--not-tags", "red") == []
+
+    v6 = stack.openstack_json(
+        "subnet", "create", "v6", "--network", "n2", "--ip-version", "6",
+        "--subnet-range", "2001:db8::/64", "--ipv6-ra-mode", "slaac",
+        "--ipv6-address-mode", "slaac")
+    assert v6["gateway_ip"] == "2001:db8::1"
+    stack.openstack("subnet", "create", "v4", "--network", "n2",
+                    "--subnet-range", "192.168.5.0/29")
+    stack.openstack("subnet", "set", "--no-dhcp", "v4")
+    assert stack.openstack_json("subnet", "show", "v4")["enable_dhcp"] is False
+
+    port = stack.openstack_json("port", "create", "p1", "--network", "n2",
+                                "--mac-address", "fa:16:3e:00:00:01")
+    addresses = sorted(ip["ip_address"] for ip in port["fixed_ips"])
+    assert addresses == ["192.168.5.2", "2001:db8::f816:3eff:fe00:1"], port
+    stack.openstack("port", "set", "--name", "p2", "p1")
+    assert stack.openstack_json("port", "show", "p2")["name"] == "p2"
+
+    availability = stack.openstack_json("ip", "availability", "show", "n2")
+    per_subnet = {s["cidr"]: s for s in availability["subnet_ip_availability"]}
+    assert per_subnet["192.168.5.0/29"]["total_ips"] == 5
+    assert per_subnet["192.168.5.0/29"]["used_ips"] == 1
