@@ -30,6 +30,7 @@ pub mod query;
 pub mod quotas;
 pub mod subnets;
 pub mod tags;
+pub mod zones;
 
 pub use config::Ml2Config;
 pub use ports::{FixedIpSpec, PortSpec};

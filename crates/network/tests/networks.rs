@@ -229,6 +229,33 @@ async fn tenant_segments_run_out_with_neutrons_error() {
 }
 
 #[tokio::test]
+async fn availability_zone_hints_name_a_zone() {
+    let n = start().await;
+    let p = n.s.personas(&n.project).await;
+    let r = n.s.get(&n.url("/availability_zones"), &p.member).await;
+    assert_eq!(
+        r.body["availability_zones"],
+        json!([{"name": "nova", "resource": "network", "state": "available"}])
+    );
+    let net = create(
+        &n,
+        &p.member,
+        "network",
+        json!({"availability_zone_hints": ["nova"]}),
+    )
+    .await;
+    assert_eq!(net["availability_zone_hints"], json!(["nova"]));
+    let r = post(
+        &n,
+        &p.member,
+        "network",
+        json!({"availability_zone_hints": ["mars"]}),
+    )
+    .await;
+    assert_eq!(neutron_error(&r, 404).0, "AvailabilityZoneNotFound");
+}
+
+#[tokio::test]
 async fn unknown_attributes_are_refused() {
     let n = start().await;
     let p = n.s.personas(&n.project).await;
