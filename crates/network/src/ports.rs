@@ -76,7 +76,8 @@ pub fn bound_details() -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
-pub(crate) fn status_for(port: &Port) -> &'static str {
+/// `ACTIVE` once bound to a host with the port up, `DOWN` otherwise.
+pub(crate) fn port_status(port: &Port) -> &'static str {
     if !port.host_id.is_empty() && port.admin_state_up {
         "ACTIVE"
     } else {
@@ -365,7 +366,7 @@ impl NetworkState {
                     updated_at: now,
                     revision_number: 1,
                 };
-                port.status = status_for(&port).into();
+                port.status = port_status(&port).into();
                 match self.store.create_port(&port, &ips) {
                     Err(e)
                         if given_mac.is_none()
@@ -426,7 +427,7 @@ impl NetworkState {
                 p.device_id = device_id.to_string();
                 p.device_owner = device_owner.to_string();
                 p.vif_details = bound_details();
-                p.status = status_for(p).into();
+                p.status = port_status(p).into();
                 p.updated_at = now;
                 Ok(None)
             })?
@@ -442,7 +443,7 @@ impl NetworkState {
                 p.device_id.clear();
                 p.device_owner.clear();
                 p.vif_details = Map::new();
-                p.status = status_for(p).into();
+                p.status = port_status(p).into();
                 p.updated_at = now;
                 Ok(None)
             })?
@@ -458,5 +459,3 @@ impl NetworkState {
         Ok(())
     }
 }
-
-pub(crate) use status_for as port_status;
