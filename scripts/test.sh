@@ -33,6 +33,10 @@ ensure_system_packages() {
     # namespaces (ip), private mount/UTS namespaces (unshare), one sshd each.
     command -v ip >/dev/null || missing+=(iproute2)
     command -v unshare >/dev/null || missing+=(util-linux)
+    # The host data plane's tests (crates/hostnet): nftables for anti-spoofing
+    # and security groups, dnsmasq for DHCP, bridge(8) from iproute2.
+    command -v nft >/dev/null || missing+=(nftables)
+    command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
     command -v ssh >/dev/null && command -v scp >/dev/null || missing+=(openssh-client)
     command -v /usr/sbin/sshd >/dev/null || missing+=(openssh-server)
     command -v "$PYTHON" >/dev/null || missing+=(python3)

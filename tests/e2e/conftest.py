@@ -154,6 +154,12 @@ class Stack:
         self.admin_password: str | None = ADMIN_PASSWORD
         # Set when start() already failed with the log in its message.
         self.log_reported = False
+        # A network namespace the whole cloud runs in (its API on the
+        # namespace's loopback, its bridges, taps, nftables and guests
+        # inside); clients then run in it too. None: the host's own.
+        self.netns: str | None = None
+        # Extra `allinone` arguments (e.g. the data plane's settings).
+        self.extra_args: list[str] = []
 
     # -- lifecycle -----------------------------------------------------
 
@@ -171,7 +177,11 @@ class Stack:
             argv += ["--admin-password", self.admin_password]
         for service, port in self.ports.items():
             argv += [f"--{service}-port", str(port)]
-        return argv
+        return self.in_netns(argv + self.extra_args)
+
+    def in_netns(self, argv: list[str]) -> list[str]:
+        """`argv` run inside the stack's namespace, if it has one."""
+        return ["ip", "netns", "exec", self.netns, *argv] if self.netns else list(argv)
 
     def start(self) -> None:
         binary = ferrostack_bin()
@@ -277,13 +287,13 @@ class Stack:
         return self.env["OS_AUTH_URL"].rstrip("/")
 
     def openstack(self, *args: str, env: dict[str, str] | None = None, check: bool = True):
-        return run(env or self.env, "openstack", *args, check=check)
+        return run(env or self.env, *self.in_netns(["openstack", *args]), check=check)
 
     def openstack_json(self, *args: str, env: dict[str, str] | None = None):
-        return run_json(env or self.env, "openstack", *args)
+        return run_json(env or self.env, *self.in_netns(["openstack", *args]))
 
     def nova(self, *args: str, env: dict[str, str] | None = None, check: bool = True):
-        return run(env or self.env, "nova", *args, check=check)
+        return run(env or self.env, *self.in_netns(["nova", *args]), check=check)
 
     def issue_token(self, env: dict[str, str] | None = None) -> tuple[str, dict]:
         """Password-authenticate (project scope) over HTTP; returns (token, token body)."""

@@ -93,6 +93,15 @@
 //!   `MAX_STEPS`. The backup stays until the desire is `None` (confirm)
 //!   or `Revert`. A second resize while a backup exists is refused by the
 //!   driver and ends Failed: the control plane confirms or reverts first.
+//! - **NICs change in place.** A spec whose `nics` differ from the NICs
+//!   the instance has (as the driver reports them, so an agent restart
+//!   sees hot-plugged ones) is converged one NIC at a time, with no
+//!   respawn: an added NIC waits for its own port to be wired (not the
+//!   VM's other requirements), and a port whose NIC was removed from the
+//!   spec is unwired only once no VM on the host has a NIC on it (the
+//!   unplug is done), not when the spec stops naming it. A NIC change
+//!   that happened does not count towards `MAX_STEPS`; a failed one
+//!   follows the backoff and `Failed` rules of any operation.
 //! - **One owner.** The loop owns all per-instance bookkeeping; operations
 //!   run as tasks in a `JoinSet` and hand their result back, so there are
 //!   no locks and "one operation per instance" is a flag, not a mutex.
@@ -104,7 +113,7 @@ use crate::{
 };
 use ferrostack_host_contract::{Direction, HostDesired, Kind, ObjectKey, ObjectPhase};
 use ferrostack_hypervisor::{
-    Hypervisor, HypervisorError, InstanceInfo, InstanceSpec, Operation, PowerState,
+    Hypervisor, HypervisorError, InstanceInfo, InstanceSpec, NicSpec, Operation, PowerState,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -293,6 +302,10 @@ enum Action {
         request_id: String,
         image_id: String,
     },
+    /// Plug this NIC in (hotplug, or the next start of a stopped VM).
+    AttachNic(NicSpec),
+    /// Unplug the NIC on this tap.
+    DetachNic(String),
 }
 
 impl Action {
@@ -311,6 +324,8 @@ impl Action {
             Action::ConfirmResize => Operation::ConfirmResize,
             Action::RevertResize => Operation::RevertResize,
             Action::Snapshot { .. } => Operation::Snapshot,
+            Action::AttachNic(_) => Operation::AttachNic,
+            Action::DetachNic(_) => Operation::DetachNic,
         }
     }
 }
@@ -332,6 +347,9 @@ struct Done {
     reboot_id: Option<String>,
     /// The snapshot request this operation performed, if any.
     snapshot_id: Option<String>,
+    /// A NIC operation that changed the NIC set as asked: progress, not a
+    /// step towards `MAX_STEPS` (a VM may have many NICs to change).
+    nic_progress: bool,
     error: Option<String>,
     seen: Seen,
 }
@@ -379,6 +397,11 @@ struct Tracked {
     last_rebuild: Option<String>,
     resize_backup: bool,
     size: Option<InstanceSize>,
+    /// The NICs the instance has on the host (as the driver reports them).
+    nics: Vec<NicSpec>,
+    /// The port of the NIC an in-flight attach is plugging: in use from
+    /// the moment the attach starts (see `Engine::gate`).
+    plugging: Option<String>,
     /// The task to go back to when a snapshot ends (a snapshot does not
     /// change where convergence stands).
     task_before_snapshot: Option<TaskOutcome>,
@@ -400,6 +423,7 @@ impl Tracked {
             last_rebuild: self.last_rebuild.clone(),
             resize_backup: self.resize_backup,
             size: self.size,
+            nics: self.nics.clone(),
         }
     }
 
@@ -414,12 +438,14 @@ impl Tracked {
                     memory_mib: i.memory_mib,
                     root_disk_gib: i.root_disk_gib,
                 });
+                self.nics = i.nics;
             }
             Seen::Absent => {
                 self.power = None;
                 self.pid = None;
                 self.resize_backup = false;
                 self.size = None;
+                self.nics.clear();
             }
             Seen::Unknown => {}
         }
@@ -755,7 +781,12 @@ impl Engine {
                 continue;
             };
             let key = ObjectKey::new(Kind::Instance, id.to_string());
-            match self.gate(&key, action.operation().direction()) {
+            let gate = match &action {
+                // A NIC added to a live VM waits for its own port only.
+                Action::AttachNic(nic) => self.gate_nic(nic),
+                a => self.gate(&key, a.operation().direction()),
+            };
+            match gate {
                 Gate::Go => {}
                 Gate::Wait => {
                     debug!(host = %self.host, instance = %id, operation = ?action.operation(), "waiting for what the instance requires");
@@ -792,6 +823,9 @@ impl Engine {
             if operation == Operation::Snapshot {
                 t.task_before_snapshot = t.task;
             }
+            if let Action::AttachNic(nic) = &action {
+                t.plugging.clone_from(&nic.port_id);
+            }
             t.busy = Some(operation);
             t.retry_at = None;
             t.task = Some(TaskOutcome::Working { operation });
@@ -826,6 +860,7 @@ impl Engine {
             return;
         };
         t.busy = None;
+        t.plugging = None;
         t.set_seen(done.seen);
         if let Some(r) = done.reboot_id {
             // Acted on once, whether it worked or not.
@@ -855,6 +890,9 @@ impl Engine {
         // driver that lies, a guest that undoes them) count as a failure
         // rather than loop.
         let error = done.error.or_else(|| {
+            if done.nic_progress {
+                return None;
+            }
             t.steps += 1;
             (t.steps > MAX_STEPS).then(|| {
                 t.steps = 0;

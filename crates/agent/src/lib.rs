@@ -27,6 +27,7 @@ pub mod drivers;
 pub mod engine;
 pub mod images;
 pub mod memory;
+pub mod metadata_proxy;
 pub mod remote;
 
 pub use engine::{Agent, AgentConfig};

@@ -335,6 +335,16 @@ impl ferrostack_hypervisor::Hypervisor for LyingHost {
     ) -> HvFuture<'a, ferrostack_hypervisor::SnapshotInfo> {
         self.0.snapshot(id, dest)
     }
+    fn attach_nic(
+        &self,
+        id: Uuid,
+        nic: ferrostack_hypervisor::NicSpec,
+    ) -> HvFuture<'_, InstanceInfo> {
+        self.0.attach_nic(id, nic)
+    }
+    fn detach_nic<'a>(&'a self, id: Uuid, nic: &'a str) -> HvFuture<'a, InstanceInfo> {
+        self.0.detach_nic(id, nic)
+    }
 }
 
 #[tokio::test(start_paused = true)]

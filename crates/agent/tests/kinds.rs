@@ -22,6 +22,7 @@ fn network(id: &str) -> DesiredNetwork {
         segment: Segment::Vxlan {
             segmentation_id: 1001,
             group: Some("239.1.1.5".into()),
+            peers: Vec::new(),
         },
         mtu: 1450,
         admin_state_up: true,

@@ -420,3 +420,86 @@ async fn a_restarted_controller_keeps_its_certificate() {
         .unwrap();
     let _ = again.stop.send(true);
 }
+
+/// A guest's metadata through the host API: only with the instance's
+/// signature under the join token's key, only for a server on the asking
+/// host, and only paths inside the tree.
+#[tokio::test]
+async fn metadata_answers_only_signed_requests_for_the_hosts_own_servers() {
+    use ferrostack_host_contract::metadata::{sign, signing_key};
+    let w = World::start().await;
+    let id = w.boot().await;
+    let key = signing_key(TOKEN);
+    let get = |host: &str, path: &str, instance: &str, signature: String| {
+        let url = format!(
+            "{}/internal/host/v1/hosts/{host}/metadata/{path}",
+            w.api().url
+        );
+        let client = tls::pinned_client(reqwest::Client::builder(), w.api().cert, "test").unwrap();
+        client
+            .get(url)
+            .bearer_auth(TOKEN)
+            .header("X-Instance-ID", instance)
+            .header("X-Instance-ID-Signature", signature)
+            .send()
+    };
+    let r = get(
+        HOST,
+        "openstack/latest/meta_data.json",
+        &id,
+        sign(&key, &id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let meta: Value = r.json().await.unwrap();
+    assert_eq!(meta["uuid"], id.as_str(), "{meta}");
+    let r = get(HOST, "latest/meta-data/instance-id", &id, sign(&key, &id))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().starts_with("i-"));
+
+    // Another instance's signature, another key, no signature: 403.
+    let other = uuid::Uuid::new_v4().to_string();
+    for signature in [
+        sign(&key, &other),
+        sign(&signing_key("another token"), &id),
+        String::new(),
+    ] {
+        let r = get(HOST, "openstack/latest/meta_data.json", &id, signature)
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+    }
+    // Another host's agent, a server that does not exist, a path out of
+    // the tree: 404.
+    let r = get(
+        "remote-2",
+        "openstack/latest/meta_data.json",
+        &id,
+        sign(&key, &id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = get(
+        HOST,
+        "openstack/latest/meta_data.json",
+        &other,
+        sign(&key, &other),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = get(
+        HOST,
+        "openstack/latest/..%2F..%2Fsecrets",
+        &id,
+        sign(&key, &id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 404);
+    let _ = w.c.stop.send(true);
+}

@@ -28,9 +28,12 @@
 //!                 not on the host      -> ERROR ("the VM is gone")
 //! ```
 
+use crate::networks::ServerNetworks;
 use crate::servers::lifecycle::{quota_of, to_store};
 use crate::servers::{doc, power, set_doc, task, vm, FaultDoc, ServerDoc};
 use ferrostack_common::time::now_micros;
+use ferrostack_host_contract::metadata::{MetadataAnswer, MetadataSource};
+use ferrostack_host_contract::network::NetworkSection;
 use ferrostack_host_contract::wire::url_host;
 use ferrostack_host_contract::{Capabilities, PowerState};
 use ferrostack_host_contract::{
@@ -98,6 +101,21 @@ impl SnapshotImporter for NoHostServices {
     }
 }
 
+/// The objects of kinds other than instances that hosts carry (the
+/// network section of their documents), and the agents' reports of them.
+/// The network service implements it; the link composes it with the
+/// instances into each host's document.
+pub trait HostObjects: Send + Sync {
+    /// The network section of `host`'s document. Read after the
+    /// instances and the revision, so a change racing the read is at
+    /// worst seen early, never missed (the revision it bumped is newer).
+    fn network(&self, host: &str) -> StoreResult<NetworkSection>;
+    /// Record what `host`'s agent observed of its objects.
+    fn report(&self, host: &str, observed: &[ObservedObject]) -> StoreResult<()>;
+    /// What `host`'s agent last reported.
+    fn last_reported(&self, host: &str) -> StoreResult<Vec<ObservedObject>>;
+}
+
 /// The store-backed link between the control plane and host agents.
 pub struct HostLink {
     servers: Arc<dyn ServerStore>,
@@ -107,6 +125,8 @@ pub struct HostLink {
     snapshots: Arc<dyn SnapshotImporter>,
     changed: Notify,
     groups: Mutex<()>,
+    networks: Option<Arc<dyn ServerNetworks>>,
+    sections: Option<Arc<dyn HostObjects>>,
 }
 
 fn unavailable(e: StoreError) -> SourceError {
@@ -130,7 +150,28 @@ impl HostLink {
             snapshots,
             changed: Notify::new(),
             groups: Mutex::new(()),
+            networks: None,
+            sections: None,
         }
+    }
+
+    /// The network service servers get their ports from (none: servers
+    /// boot without networks only).
+    pub fn with_networks(mut self, networks: Arc<dyn ServerNetworks>) -> Self {
+        self.networks = Some(networks);
+        self
+    }
+
+    /// Where the objects of other kinds than instances come from (the
+    /// network section) and their reports go.
+    pub fn with_objects(mut self, sections: Arc<dyn HostObjects>) -> Self {
+        self.sections = Some(sections);
+        self
+    }
+
+    /// The network service, if this cloud has one.
+    pub fn networks(&self) -> Option<&Arc<dyn ServerNetworks>> {
+        self.networks.as_ref()
     }
 
     /// Wake agents waiting in [`DesiredStateSource::watch`] now rather
@@ -266,6 +307,7 @@ impl HostLink {
         self.placement.release(uuid)?;
         self.placement.release(&resize_consumer(uuid))?;
         let d = doc(&row).map_err(to_store)?;
+        self.release_ports(uuid, &d)?;
         for group in &d.server_groups {
             let left = self.servers.modify_group(group, &mut |g| {
                 g.members.retain(|m| m != uuid);
@@ -282,6 +324,42 @@ impl HostLink {
             "server deleted; quota and resources released"
         );
         Ok(())
+    }
+
+    /// Give back a deleted server's ports: the ones its boot created are
+    /// deleted, the ones the user passed in unbound (Nova's
+    /// `preserve_on_delete`).
+    fn release_ports(&self, uuid: &str, d: &ServerDoc) -> StoreResult<()> {
+        let Some(service) = &self.networks else {
+            return Ok(());
+        };
+        let (keep, delete): (Vec<_>, Vec<_>) = d.nics.iter().partition(|n| n.preserve_on_delete);
+        let ids = |nics: Vec<&crate::networks::ServerNic>| -> Vec<String> {
+            nics.into_iter().map(|n| n.port_id.clone()).collect()
+        };
+        service
+            .release(uuid, &ids(delete), &ids(keep))
+            .map_err(to_store)
+    }
+
+    /// The metadata at `path` of server `uuid`, asked for by `host`'s
+    /// agent on behalf of a guest: `None` (404) unless the server is
+    /// assigned to that host and not deleted, so an agent reads only its
+    /// own guests' metadata.
+    pub fn metadata(
+        &self,
+        host: &str,
+        uuid: &str,
+        path: &str,
+    ) -> StoreResult<Option<crate::metadata::Answer>> {
+        let Some(i) = self.servers.get_instance(uuid)? else {
+            return Ok(None);
+        };
+        if i.host.as_deref() != Some(host) || i.deleted_at.is_some() {
+            return Ok(None);
+        }
+        let d = doc(&i).map_err(to_store)?;
+        crate::metadata::answer(&i, &d, path).map_err(to_store)
     }
 
     /// Mark every unfinished action of the server finished (success or Error).
@@ -507,11 +585,15 @@ impl DesiredStateSource for HostLink {
                     }
                 }
             }
-            // The network and block-device sections stay empty until
-            // their APIs write them.
+            // The block-device section stays empty until volumes come.
+            let network = match &self.sections {
+                Some(objects) => objects.network(host).map_err(unavailable)?,
+                None => NetworkSection::default(),
+            };
             Ok(HostDesired {
                 revision,
                 instances,
+                network,
                 ..HostDesired::default()
             })
         })
@@ -536,6 +618,23 @@ impl DesiredStateSource for HostLink {
                 let poll = Duration::from_millis(500);
                 let _ = tokio::time::timeout(poll.min(timeout), notified).await;
             }
+        })
+    }
+}
+
+impl MetadataSource for HostLink {
+    fn metadata<'a>(
+        &'a self,
+        host: &'a str,
+        instance: &'a str,
+        path: &'a str,
+    ) -> StateFuture<'a, Option<MetadataAnswer>> {
+        Box::pin(async move {
+            let answer = HostLink::metadata(self, host, instance, path).map_err(unavailable)?;
+            Ok(answer.map(|a| MetadataAnswer {
+                content_type: a.content_type.to_string(),
+                body: a.body,
+            }))
         })
     }
 }
@@ -573,18 +672,29 @@ impl ObservedStateSink for HostLink {
             Ok(out)
         })
     }
-    // No object of another kind is written into a desired document yet,
-    // so a conforming agent reports none; one that does is told so.
+    // Without a network service no object of another kind is written
+    // into a document, so a conforming agent reports none; one that does
+    // is told so.
     fn report_objects<'a>(
         &'a self,
-        _host: &'a str,
+        host: &'a str,
         observed: Vec<ObservedObject>,
     ) -> StateFuture<'a, ()> {
-        Box::pin(async move { ferrostack_host_contract::refuse_objects(&observed) })
+        Box::pin(async move {
+            match &self.sections {
+                Some(objects) => objects.report(host, &observed).map_err(unavailable),
+                None => ferrostack_host_contract::refuse_objects(&observed),
+            }
+        })
     }
 
-    fn last_reported_objects<'a>(&'a self, _host: &'a str) -> StateFuture<'a, Vec<ObservedObject>> {
-        Box::pin(async { Ok(Vec::new()) })
+    fn last_reported_objects<'a>(&'a self, host: &'a str) -> StateFuture<'a, Vec<ObservedObject>> {
+        Box::pin(async move {
+            match &self.sections {
+                Some(objects) => objects.last_reported(host).map_err(unavailable),
+                None => Ok(Vec::new()),
+            }
+        })
     }
 }
 

@@ -82,6 +82,9 @@ pub struct AgentArgs {
     /// The host's availability zone.
     #[arg(long, default_value = "nova")]
     zone: String,
+    /// The host data plane (tunnel address, physical networks).
+    #[command(flatten)]
+    net: crate::host_network::HostNetArgs,
 }
 
 /// The join token and the controller's certificate fingerprint, from
@@ -226,7 +229,16 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         ..AgentConfig::default()
     };
     let plane = Arc::new(plane);
-    let agent = tokio::spawn(Agent::run(host, plane.clone(), plane, hv, config, stop_rx));
+    let drivers = crate::host_network::drivers(args.hypervisor, &data_dir, &args.net)?;
+    let agent = tokio::spawn(Agent::run_with_drivers(
+        host,
+        plane.clone(),
+        plane,
+        hv,
+        drivers,
+        config,
+        stop_rx,
+    ));
     crate::allinone::shutdown_signal().await;
     tracing::info!("stopping the agent (VMs keep running)");
     let _ = stop_tx.send(true);

@@ -340,13 +340,31 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     let join_token = host_tls::load_or_create_join_file(&join_token_path, &host_api_tls)?;
     let agents = Arc::new(hostapi::AgentDirectory::new(Arc::new(store.clone())));
     let consoles = hostapi::RemoteConsoles::new(agents.clone(), &join_token, host.consoles.clone());
-    let link = Arc::new(ferrostack_compute::hostlink::HostLink::new(
-        Arc::new(store.clone()),
-        quotas.clone(),
-        Arc::new(store.clone()),
-        Arc::new(consoles),
-        host.snapshots.clone(),
-    ));
+    let network = ferrostack_network::NetworkState::new(&ferrostack_network::NetworkConfig {
+        public_url: network_url.clone(),
+        validator: validator.clone(),
+        quotas: quotas.clone(),
+        projects: projects.clone(),
+        store: Arc::new(store.clone()),
+        // The answer file's ML2 defaults; DHCP is served by this host.
+        ml2: ferrostack_network::Ml2Config {
+            dhcp_host: host_plan.name.clone(),
+            ..Default::default()
+        },
+        security_groups: Arc::new(store.clone()),
+    });
+    let link = Arc::new(
+        ferrostack_compute::hostlink::HostLink::new(
+            Arc::new(store.clone()),
+            quotas.clone(),
+            Arc::new(store.clone()),
+            Arc::new(consoles),
+            host.snapshots.clone(),
+        )
+        .with_networks(Arc::new(crate::server_networks::NeutronForNova::new(
+            network.clone(),
+        ))),
+    );
     let host_api = hostapi::HostApiConfig {
         link: link.clone(),
         join_token,
@@ -429,18 +447,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     servers.spawn(serve(
         "network",
         listeners.network,
-        ferrostack_network::router(ferrostack_network::NetworkConfig {
-            public_url: network_url.clone(),
-            validator: validator.clone(),
-            quotas: quotas.clone(),
-            projects: projects.clone(),
-            store: Arc::new(store.clone()),
-            // The answer file's ML2 defaults; DHCP is served by this host.
-            ml2: ferrostack_network::Ml2Config {
-                dhcp_host: host_plan.name.clone(),
-                ..Default::default()
-            },
-        }),
+        ferrostack_network::router_for(network, validator.clone()),
         stop_rx.clone(),
     ));
     servers.spawn(serve(

@@ -215,7 +215,21 @@ pub async fn run(
             }
         })
     };
-    Agent::run(plan.name.clone(), link.clone(), link, hv, config, stop).await;
+    let drivers = crate::host_network::drivers(
+        plan.driver,
+        &plan.data_dir,
+        &crate::host_network::HostNetArgs::default(),
+    )?;
+    Agent::run_with_drivers(
+        plan.name.clone(),
+        link.clone(),
+        link,
+        hv,
+        drivers,
+        config,
+        stop,
+    )
+    .await;
     heartbeat.abort();
     Ok(())
 }

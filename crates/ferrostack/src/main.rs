@@ -5,10 +5,12 @@ mod agent_cmd;
 mod allinone;
 mod compute_host;
 mod deploy_cmd;
+mod host_network;
 mod host_tls;
 mod installer_cmd;
 mod paths;
 mod rcfile;
+mod server_networks;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

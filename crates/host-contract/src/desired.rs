@@ -275,6 +275,9 @@ impl Operation {
                 Direction::Up
             }
             Operation::Destroy => Direction::Down,
+            // A NIC hotplug is ordered against the one port it plugs, not
+            // against everything the instance requires (the agent gates it
+            // on that port alone).
             _ => Direction::Same,
         }
     }

@@ -120,7 +120,10 @@ pub struct InstanceSpec {
     pub base_format: BaseFormat,
     /// The config drive, if the server has one.
     pub config_drive: Option<ConfigDrive>,
-    /// NICs; empty means no network device at all.
+    /// NICs; empty means no network device at all. On an instance that
+    /// exists, a change here is converged in place: NICs no longer named
+    /// are unplugged, new ones plugged in (hotplug while the guest runs),
+    /// never a respawn.
     pub nics: Vec<NicSpec>,
 }
 
@@ -178,6 +181,10 @@ pub enum Operation {
     RevertResize,
     /// `Hypervisor::snapshot`.
     Snapshot,
+    /// `Hypervisor::attach_nic`.
+    AttachNic,
+    /// `Hypervisor::detach_nic`.
+    DetachNic,
 }
 
 /// The power state the control plane wants an instance in.
@@ -360,4 +367,8 @@ pub struct ObservedInstance {
     /// The size the instance has on the host; `None` when not there.
     #[serde(default)]
     pub size: Option<InstanceSize>,
+    /// The NICs the instance has on the host (hot-plugged ones included,
+    /// detached ones gone); empty when not there.
+    #[serde(default)]
+    pub nics: Vec<NicSpec>,
 }

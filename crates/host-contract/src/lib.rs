@@ -52,6 +52,7 @@ pub mod block;
 pub mod desired;
 mod instance;
 pub mod join;
+pub mod metadata;
 pub mod network;
 mod source;
 pub mod tls;

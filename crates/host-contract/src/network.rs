@@ -79,6 +79,12 @@ pub enum Segment {
         segmentation_id: u32,
         /// The multicast group flooding uses (`239.1.1.5`), if any.
         group: Option<String>,
+        /// The tunnel addresses of the other hosts carrying this network,
+        /// for unicast head-end replication when there is no group (an
+        /// all-zero FDB entry per peer). Empty in documents written before
+        /// it existed.
+        #[serde(default)]
+        peers: Vec<String>,
     },
 }
 
@@ -277,4 +283,23 @@ pub struct DesiredRouter {
     /// Being deleted.
     #[serde(default)]
     pub deleted: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vxlan_segment_written_before_peers_still_parses() {
+        let old = r#"{"network_type": "vxlan", "segmentation_id": 7, "group": null}"#;
+        let s: Segment = serde_json::from_str(old).expect("old segment");
+        assert_eq!(
+            s,
+            Segment::Vxlan {
+                segmentation_id: 7,
+                group: None,
+                peers: Vec::new()
+            }
+        );
+    }
 }

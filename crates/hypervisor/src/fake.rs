@@ -17,8 +17,8 @@
 
 use crate::{
     transition_allowed, Accelerator, BaseFormat, Capabilities, HvFuture, Hypervisor,
-    HypervisorError, InstanceInfo, InstanceSpec, Operation, PowerOffOutcome, PowerState, Result,
-    SnapshotInfo,
+    HypervisorError, InstanceInfo, InstanceSpec, NicSpec, Operation, PowerOffOutcome, PowerState,
+    Result, SnapshotInfo,
 };
 use std::collections::HashMap;
 use std::path::Path;
@@ -307,6 +307,31 @@ impl FakeHypervisor {
         Ok(info(inst))
     }
 
+    /// Changes the NIC set of an instance in a state that allows `op`.
+    /// The fake's guest always cooperates: an unplug is immediate.
+    async fn change_nics(
+        &self,
+        id: Uuid,
+        op: Operation,
+        change: impl FnOnce(&mut InstanceSpec) -> Result<()> + Send,
+    ) -> Result<InstanceInfo> {
+        self.preamble(op, id).await?;
+        let mut inner = self.lock();
+        let inst = inner
+            .instances
+            .get_mut(&id)
+            .ok_or(HypervisorError::NotFound { id })?;
+        if !transition_allowed(op, inst.state, false) {
+            return Err(HypervisorError::InvalidState {
+                id,
+                op,
+                state: inst.state,
+            });
+        }
+        change(&mut inst.spec)?;
+        Ok(info(inst))
+    }
+
     fn do_snapshot(&self, id: Uuid, dest: &Path) -> Result<SnapshotInfo> {
         let (content, virtual_size) = {
             let inner = self.lock();
@@ -352,6 +377,7 @@ fn info(inst: &FakeInstance) -> InstanceInfo {
         memory_mib: inst.spec.memory_mib,
         root_disk_gib: inst.spec.root_disk_gib,
         resize_backup: inst.backup.is_some(),
+        nics: inst.spec.nics.clone(),
     }
 }
 
@@ -587,6 +613,24 @@ impl Hypervisor for FakeHypervisor {
             self.preamble(Operation::Snapshot, id).await?;
             self.do_snapshot(id, dest)
         })
+    }
+
+    fn attach_nic(&self, id: Uuid, nic: NicSpec) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(self.change_nics(id, Operation::AttachNic, move |spec| {
+            if crate::nics::needs_attach(spec, &nic)? {
+                spec.nics.push(nic);
+            }
+            Ok(())
+        }))
+    }
+
+    fn detach_nic<'a>(&'a self, id: Uuid, nic: &'a str) -> HvFuture<'a, InstanceInfo> {
+        Box::pin(self.change_nics(id, Operation::DetachNic, move |spec| {
+            if let Some(i) = crate::nics::find(spec, nic) {
+                spec.nics.remove(i);
+            }
+            Ok(())
+        }))
     }
 }
 

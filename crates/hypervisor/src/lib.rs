@@ -44,7 +44,18 @@
 //!   revert_resize: SHUTOFF -> SHUTOFF   (the backup restored)
 //!   snapshot:      any     -> same      (a RUNNING guest is paused for
 //!                  the copy and continued)
+//!   attach_nic,    RUNNING, PAUSED -> same (hotplug); SHUTOFF -> SHUTOFF
+//!   detach_nic:    (only the stored spec: the next start has the NIC set)
 //! ```
+//!
+//! NIC hotplug changes the NIC set the instance keeps (the stored spec),
+//! so a stop/start or a new driver after an agent restart has exactly the
+//! NICs plugged last: a hot-plugged NIC stays, a detached one does not
+//! come back. Both are idempotent (attaching a NIC the instance has, or
+//! detaching one it has not, changes nothing), so an operation cut short
+//! by a crash is finished by doing it again. An unplug needs the guest's
+//! cooperation (ACPI eject): it waits, bounded, for the guest to let the
+//! device go, and until then the instance keeps the NIC.
 //!
 //! Any other request is [`HypervisorError::InvalidState`] and changes
 //! nothing. Every operation runs under a deadline ([`Deadlines`]) and ends
@@ -71,6 +82,7 @@
 
 pub mod fake;
 mod fake_qcow2;
+mod nics;
 pub mod qemu;
 pub mod qmp;
 #[cfg(feature = "test-support")]
@@ -166,6 +178,19 @@ pub trait Hypervisor: Send + Sync {
     /// directory: nothing is left at `dest` on failure. A `Running` guest
     /// is paused for the copy and continued afterwards, also on failure.
     fn snapshot<'a>(&'a self, id: Uuid, dest: &'a std::path::Path) -> HvFuture<'a, SnapshotInfo>;
+
+    /// Adds a NIC on `nic.tap` (which must exist, for a live guest) to a
+    /// `Running` or `Paused` instance by hotplug, or to a `Shutoff` one's
+    /// next start. A NIC the instance has already is `Ok`; another NIC
+    /// with the same tap or MAC is [`HypervisorError::InvalidSpec`].
+    fn attach_nic(&self, id: Uuid, nic: NicSpec) -> HvFuture<'_, InstanceInfo>;
+
+    /// Removes the NIC whose tap or port id is `nic` from a `Running` or
+    /// `Paused` instance by hot-unplug (the guest must release it within
+    /// [`Deadlines::nic_unplug`], else [`HypervisorError::Timeout`] and
+    /// the NIC stays), or from a `Shutoff` one's next start. A NIC the
+    /// instance does not have is `Ok`.
+    fn detach_nic<'a>(&'a self, id: Uuid, nic: &'a str) -> HvFuture<'a, InstanceInfo>;
 }
 
 /// One instance as the driver sees it.
@@ -188,6 +213,8 @@ pub struct InstanceInfo {
     /// A resize backup exists: the instance can be reverted to its size
     /// before the last [`Hypervisor::resize`] until it is confirmed.
     pub resize_backup: bool,
+    /// The NICs the instance has (and gets at its next start).
+    pub nics: Vec<NicSpec>,
 }
 
 /// A snapshot written by [`Hypervisor::snapshot`].
@@ -227,6 +254,9 @@ pub fn transition_allowed(op: Operation, state: PowerState, hard: bool) -> bool 
         O::Unpause => state == S::Paused,
         O::Resume => state == S::Suspended,
         O::Resize | O::RevertResize => state == S::Shutoff,
+        O::AttachNic | O::DetachNic => {
+            matches!(state, S::Running | S::Paused | S::Shutoff)
+        }
         O::Capabilities
         | O::Spawn
         | O::Destroy
@@ -254,6 +284,8 @@ pub struct Deadlines {
     pub soft_reboot: Duration,
     /// Copying or converting a whole disk (resize backup, snapshot).
     pub disk_copy: Duration,
+    /// How long a NIC unplug waits for the guest to release the device.
+    pub nic_unplug: Duration,
 }
 
 impl Default for Deadlines {
@@ -265,6 +297,7 @@ impl Default for Deadlines {
             hard_stop: Duration::from_secs(10),
             soft_reboot: Duration::from_secs(60),
             disk_copy: Duration::from_secs(600),
+            nic_unplug: Duration::from_secs(30),
         }
     }
 }
@@ -406,5 +439,9 @@ mod tests {
         assert!(!transition_allowed(O::Resize, S::Running, false));
         assert!(!transition_allowed(O::RevertResize, S::Paused, false));
         assert!(transition_allowed(O::Snapshot, S::Running, false));
+        assert!(transition_allowed(O::AttachNic, S::Paused, false));
+        assert!(transition_allowed(O::DetachNic, S::Shutoff, false));
+        assert!(!transition_allowed(O::AttachNic, S::Suspended, false));
+        assert!(!transition_allowed(O::DetachNic, S::Crashed, false));
     }
 }

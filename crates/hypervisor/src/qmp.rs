@@ -4,7 +4,9 @@
 //! (`{"QMP": {...}}`), refuses everything until `qmp_capabilities`, and
 //! then answers each `{"execute": ...}` with `{"return": ...}` or
 //! `{"error": {"class", "desc"}}`, interleaving asynchronous events
-//! (`{"event": ...}`) anywhere, which this client skips. One connection
+//! (`{"event": ...}`) anywhere, which this client keeps for
+//! [`QmpClient::wait_event`] (a device unplug ends with `DEVICE_DELETED`,
+//! which may arrive before or after `device_del`'s answer). One connection
 //! runs one command at a time; the driver opens a connection per
 //! operation (QEMU serves one QMP client per `-qmp` socket at a time, and a
 //! short-lived connection cannot be left half-read by a cancelled future).
@@ -186,6 +188,8 @@ pub struct QmpClient {
     reader: BufReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
     timeout: Duration,
+    /// Events read while waiting for answers, oldest first.
+    events: Vec<(String, Value)>,
     /// QEMU's version object from the greeting.
     pub version: Value,
 }
@@ -206,6 +210,7 @@ impl QmpClient {
                 reader: BufReader::new(r),
                 writer: w,
                 timeout,
+                events: Vec::new(),
                 version: Value::Null,
             };
             match client.read_message().await? {
@@ -266,10 +271,60 @@ impl QmpClient {
                         desc,
                     })
                 }
-                Message::Event { name, .. } => tracing::trace!(event = %name, "QMP event"),
+                Message::Event { name, data } => {
+                    tracing::trace!(event = %name, "QMP event");
+                    self.keep_event(name, data);
+                }
                 Message::Greeting(_) => return Err(QmpError::Protocol("a second greeting".into())),
             }
         }
+    }
+
+    /// Keeps an event for [`wait_event`](Self::wait_event); a connection
+    /// lives for one operation, but a bound keeps a chatty guest from
+    /// growing it.
+    fn keep_event(&mut self, name: String, data: Value) {
+        const KEEP: usize = 256;
+        if self.events.len() == KEEP {
+            self.events.remove(0);
+        }
+        self.events.push((name, data));
+    }
+
+    /// Waits up to `limit` for an event named `name` whose data satisfies
+    /// `matches`, counting events that arrived since the connection was
+    /// made; returns its data.
+    pub async fn wait_event(
+        &mut self,
+        name: &str,
+        matches: impl Fn(&Value) -> bool,
+        limit: Duration,
+    ) -> Result<Value, QmpError> {
+        if let Some(i) = self
+            .events
+            .iter()
+            .position(|(n, d)| n == name && matches(d))
+        {
+            return Ok(self.events.remove(i).1);
+        }
+        let wait = async {
+            loop {
+                match self.read_message().await? {
+                    Message::Event { name: n, data } if n == name && matches(&data) => {
+                        return Ok(data)
+                    }
+                    Message::Event { name, data } => self.keep_event(name, data),
+                    other => {
+                        return Err(QmpError::Protocol(format!(
+                            "unexpected message while waiting for {name}: {other:?}"
+                        )))
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(limit, wait)
+            .await
+            .map_err(|_| QmpError::Timeout(limit))?
     }
 
     async fn read_message(&mut self) -> Result<Message, QmpError> {
@@ -373,6 +428,48 @@ mod tests {
         // Hold the connection open without answering.
         let mut rest = String::new();
         while r.read_line(&mut rest).await.unwrap_or(0) > 0 {}
+    }
+
+    #[tokio::test]
+    async fn waits_for_events_before_and_after_the_answer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sock = dir.path().join("qmp.sock");
+        let listener = UnixListener::bind(&sock).expect("bind");
+        let deleted = |dev: &str| {
+            format!("{{\"event\": \"DEVICE_DELETED\", \"data\": {{\"device\": \"{dev}\"}}, \"timestamp\": {{}}}}\r\n")
+        };
+        let before: &'static str =
+            Box::leak(format!("{}{{\"return\": {{}}}}\r\n", deleted("nic-a")).into_boxed_str());
+        let after: &'static str =
+            Box::leak(format!("{{\"return\": {{}}}}\r\n{}", deleted("nic-b")).into_boxed_str());
+        let server = tokio::spawn(serve(
+            listener,
+            vec![
+                ("qmp_capabilities", "{\"return\": {}}\r\n"),
+                ("device_del", before),
+                ("device_del", after),
+            ],
+        ));
+        let mut c = QmpClient::connect(&sock, Duration::from_secs(5))
+            .await
+            .expect("connect");
+        let is = |dev: &'static str| move |d: &Value| d["device"] == dev;
+        let limit = Duration::from_secs(5);
+        c.execute("device_del", None).await.expect("first");
+        c.execute("device_del", None).await.expect("second");
+        c.wait_event("DEVICE_DELETED", is("nic-b"), limit)
+            .await
+            .expect("event after the answer");
+        c.wait_event("DEVICE_DELETED", is("nic-a"), limit)
+            .await
+            .expect("event before the answer, kept");
+        assert!(matches!(
+            c.wait_event("DEVICE_DELETED", is("nic-a"), Duration::from_millis(100))
+                .await,
+            Err(QmpError::Timeout(_))
+        ));
+        drop(c);
+        server.await.expect("server");
     }
 
     #[tokio::test]

@@ -70,3 +70,91 @@ impl Drop for VmCleanup {
         }
     }
 }
+
+/// Tap devices a test made (`ip tuntap add ... mode tap`), deleted when
+/// dropped: a NIC to hotplug needs a tap, and a guest needs no network
+/// behind it to see the device.
+pub struct TestTaps(Vec<String>);
+
+impl TestTaps {
+    /// Creates taps `names`; the error says why (not root, no `ip`, a name
+    /// in use).
+    pub fn create(names: &[String]) -> Result<TestTaps, String> {
+        let mut taps = TestTaps(Vec::new());
+        for name in names {
+            let out = Command::new("ip")
+                .args(["tuntap", "add", "dev", name, "mode", "tap"])
+                .output()
+                .map_err(|e| format!("cannot run ip: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "ip tuntap add dev {name} mode tap: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+            taps.0.push(name.clone());
+        }
+        Ok(taps)
+    }
+}
+
+impl Drop for TestTaps {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = Command::new("ip")
+                .args(["tuntap", "del", "dev", name, "mode", "tap"])
+                .status();
+        }
+    }
+}
+
+/// A user_data script for the test guest that prints `hotplug-test: net
+/// [ NAME=MAC ... ]` (from `/sys/class/net`) on the serial console at
+/// boot and whenever the list changes, in the background.
+pub const WATCH_NET_USER_DATA: &str = r#"#!/bin/sh
+(
+  last=""
+  while :; do
+    now=""
+    for i in /sys/class/net/*; do now="$now ${i##*/}=$(cat $i/address)"; done
+    if [ "$now" != "$last" ]; then echo "hotplug-test: net [$now ]"; last=$now; fi
+    sleep 0.2
+  done
+) &
+"#;
+
+/// The last `hotplug-test: net [...]` line of a console log printed
+/// during its `boot`-th boot (from 1), if any.
+pub fn last_net_listing(console: &str, boot: usize) -> Option<String> {
+    console
+        .split("ferrostack-guest: booted")
+        .nth(boot)?
+        .lines()
+        .rev()
+        .find(|l| l.contains("hotplug-test: net ["))
+        .map(str::to_owned)
+}
+
+/// Waits (up to 120 s) until the last interface listing of the guest's
+/// `boot`-th boot satisfies `pred`, and returns it; panics with the
+/// console otherwise. The guest runs [`WATCH_NET_USER_DATA`].
+pub async fn wait_for_net(
+    hv: &dyn crate::Hypervisor,
+    id: Uuid,
+    what: &str,
+    boot: usize,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    let start = std::time::Instant::now();
+    let limit = std::time::Duration::from_secs(120);
+    loop {
+        let log = hv.console_log(id, 1 << 20).await.expect("console_log");
+        if let Some(l) = last_net_listing(&log, boot).filter(|l| pred(l)) {
+            return l;
+        }
+        if start.elapsed() > limit {
+            panic!("the guest never showed {what} within {limit:?}; console:\n{log}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

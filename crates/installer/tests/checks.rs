@@ -229,8 +229,68 @@ fn a_missing_program_fails_with_its_package() {
     assert_eq!(f.status, Status::Fail);
     assert_eq!(fix(f), "apt-get install qemu-utils");
     let f = r.findings.iter().find(|f| f.subject == "nft").unwrap();
-    assert_eq!(f.status, Status::Warn);
+    assert_eq!(f.status, Status::Fail);
     assert_eq!(fix(f), "apt-get install nftables");
+    assert!(!r.may_deploy);
+}
+
+#[test]
+fn the_kernel_is_checked_for_the_data_plane_and_names_the_security_group_path() {
+    let facts = FakeHostFacts::default();
+    let r = run(&facts);
+    assert!(r.may_deploy, "{}", r.to_text());
+    let path = r
+        .findings
+        .iter()
+        .find(|f| f.check == "security-groups")
+        .unwrap();
+    assert!(
+        path.evidence.starts_with("nf_conntrack_bridge"),
+        "{}",
+        path.evidence
+    );
+
+    // This repo's CI kernel: br_netfilter but no nf_conntrack_bridge, and
+    // no 802.1Q.
+    let mut facts = FakeHostFacts::default();
+    facts.kernel_config = "CONFIG_BRIDGE=y\nCONFIG_TUN=y\nCONFIG_VETH=y\nCONFIG_NF_TABLES=y\nCONFIG_NFT_CT=y\nCONFIG_VXLAN=y\nCONFIG_BRIDGE_NETFILTER=y\n".into();
+    let r = run(&facts);
+    assert!(r.may_deploy, "{}", r.to_text());
+    let path = r
+        .findings
+        .iter()
+        .find(|f| f.check == "security-groups")
+        .unwrap();
+    assert!(
+        path.evidence.starts_with("br_netfilter"),
+        "{}",
+        path.evidence
+    );
+    let vxlan = r
+        .findings
+        .iter()
+        .find(|f| f.check == "kernel" && f.subject == "vxlan")
+        .unwrap();
+    assert_eq!(vxlan.status, Status::Ok);
+    assert!(
+        r.findings.iter().all(|f| f.subject != "8021q"),
+        "vlan is not in the default type drivers"
+    );
+
+    // A kernel without VXLAN, with vxlan in the type drivers: fail, with the fix.
+    facts.kernel_config = facts.kernel_config.replace("CONFIG_VXLAN=y\n", "");
+    let r = run(&facts);
+    let vxlan = r
+        .findings
+        .iter()
+        .find(|f| f.check == "kernel" && f.subject == "vxlan")
+        .unwrap();
+    assert_eq!(vxlan.status, Status::Fail);
+    assert!(
+        fix(vxlan).contains("CONFIG_NEUTRON_ML2_TYPE_DRIVERS"),
+        "{}",
+        fix(vxlan)
+    );
     assert!(!r.may_deploy);
 }
 

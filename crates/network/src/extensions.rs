@@ -1,8 +1,8 @@
 //! `GET /v2.0/extensions`: exactly the API extensions served, so clients
-//! that probe for one (`quotas`, `binding`, `standard-attr-tag`...)
-//! before using it find it, and find nothing ferrostack does not do.
-//! Routers, floating IPs and the rest are not listed
-//! (their paths answer 501).
+//! that probe for one (`quotas`, `binding`, `security-group`,
+//! `standard-attr-tag`...) before using it find it, and find nothing
+//! ferrostack does not do. Routers, floating IPs and the rest are not
+//! listed (their paths answer 501).
 
 use crate::error::{NetworkError, NetworkResult};
 use axum::extract::Path;
@@ -67,24 +67,6 @@ const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "2015-09-24T00:00:00-00:00",
     ),
     (
-        "standard-attr-description",
-        "standard-attr-description",
-        "Extension to add descriptions to standard attributes",
-        "2016-02-10T10:00:00-00:00",
-    ),
-    (
-        "standard-attr-revisions",
-        "Resource revision numbers",
-        "This extension will display the revision number of neutron resources.",
-        "2016-04-11T10:00:00-00:00",
-    ),
-    (
-        "standard-attr-timestamp",
-        "Resource timestamps",
-        "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.",
-        "2016-09-12T10:00:00-00:00",
-    ),
-    (
         "standard-attr-tag",
         "Tag support for resources with standard attribute: network, subnet, port",
         "Enables to set tag on resources with standard attribute.",
@@ -131,6 +113,48 @@ const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "Quota engine limit check",
         "Support for checking the resource usage before applying a new quota limit",
         "2023-05-09T10:00:00-00:00",
+    ),
+    (
+        "security-group",
+        "security-group",
+        "The security groups extension.",
+        "2012-10-05T10:00:00-00:00",
+    ),
+    (
+        "stateful-security-group",
+        "Stateful security group",
+        "Indicates if the security group is stateful or not",
+        "2019-11-26T09:00:00-00:00",
+    ),
+    (
+        "standard-attr-description",
+        "standard-attr-description",
+        "Extension to add descriptions to standard attributes",
+        "2016-02-10T10:00:00-00:00",
+    ),
+    (
+        "standard-attr-revisions",
+        "Resource revision numbers",
+        "This extension will display the revision number of neutron resources.",
+        "2016-04-11T10:00:00-00:00",
+    ),
+    (
+        "standard-attr-timestamp",
+        "Resource timestamps",
+        "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.",
+        "2016-09-12T10:00:00-00:00",
+    ),
+    (
+        "security-groups-normalized-cidr",
+        "Normalized CIDR field for security group rules",
+        "Add new field with normalized remote_ip_prefix cidr in SG rule",
+        "2020-07-28T10:00:00-00:00",
+    ),
+    (
+        "security-groups-rules-belongs-to-default-sg",
+        "Security group rule belongs to the project's default security group",
+        "Flag to determine if the security group rule belongs to the project's default security group",
+        "2023-05-23T10:00:00-00:00",
     ),
 ];
 

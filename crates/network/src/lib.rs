@@ -1,12 +1,14 @@
 //! The network service (Neutron v2.0).
 //!
 //! Served: version discovery, the extension list, quotas over the shared
-//! [`ferrostack_quota::QuotaEngine`] (with real usage: networks, subnets
-//! and ports reserve under their own ids), networks with provider
-//! segments from the ML2 settings ([`config`]), subnets with their DHCP
-//! port, ports with race-free IPAM (the store takes addresses inside the
-//! port's write transaction), tags, and network IP availability. Every
-//! list goes through [`query`] (filters, `fields`, sorting, paging).
+//! [`ferrostack_quota::QuotaEngine`] (with real usage: networks, subnets,
+//! ports, security groups and rules reserve under their own ids),
+//! networks with provider segments from the ML2 settings ([`config`]),
+//! subnets with their DHCP port, ports with race-free IPAM (the store
+//! takes addresses inside the port's write transaction), security groups
+//! with their rules ([`security_groups`]), tags, and network IP
+//! availability. Every list goes through [`query`] (filters, `fields`,
+//! sorting, paging).
 //!
 //! Ports are also an in-process API: [`NetworkState::create_port`],
 //! [`NetworkState::bind_port`], [`NetworkState::unbind_port`] and
@@ -21,6 +23,7 @@ pub mod availability;
 pub mod config;
 pub mod error;
 pub mod extensions;
+pub mod host_section;
 pub mod ipam;
 pub mod networks;
 pub mod policy;
@@ -28,6 +31,7 @@ pub mod ports;
 pub mod ports_api;
 pub mod query;
 pub mod quotas;
+pub mod security_groups;
 pub mod subnets;
 pub mod tags;
 pub mod zones;
@@ -41,7 +45,9 @@ use axum::{Json, Router};
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_quota::{ProjectDirectory, QuotaEngine};
 use ferrostack_store::network::NetworkStore;
+use ferrostack_store::security_group::SecurityGroupStore;
 use http::StatusCode;
+use security_groups::SecurityGroups;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -63,6 +69,8 @@ pub struct NetworkConfig {
     pub store: Arc<dyn NetworkStore>,
     /// ML2 type-driver settings.
     pub ml2: Ml2Config,
+    /// Security groups and their rules.
+    pub security_groups: Arc<dyn SecurityGroupStore>,
 }
 
 /// What handlers share.
@@ -77,6 +85,9 @@ pub struct NetworkState {
     pub store: Arc<dyn NetworkStore>,
     /// ML2 type-driver settings.
     pub ml2: Ml2Config,
+    /// The security group service (also for the ports code: the default
+    /// group of a port's project).
+    pub security_groups: SecurityGroups,
 }
 
 impl NetworkState {
@@ -89,6 +100,11 @@ impl NetworkState {
             projects: config.projects.clone(),
             store: config.store.clone(),
             ml2: config.ml2.clone(),
+            security_groups: SecurityGroups {
+                store: config.security_groups.clone(),
+                quotas: config.quotas.clone(),
+                usage: Arc::new(security_groups::StorePorts(config.store.clone())),
+            },
         })
     }
 }
@@ -116,14 +132,20 @@ async fn not_implemented() -> Response {
 
 async fn resources(State(state): State<Arc<NetworkState>>) -> Json<Value> {
     let list: Vec<Value> = [
-        ("quota", "quotas"),
-        ("network", "networks"),
-        ("subnet", "subnets"),
-        ("port", "ports"),
+        ("quota", "quotas", "quotas"),
+        ("network", "networks", "networks"),
+        ("subnet", "subnets", "subnets"),
+        ("port", "ports", "ports"),
+        ("security_group", "security_groups", "security-groups"),
+        (
+            "security_group_rule",
+            "security_group_rules",
+            "security-group-rules",
+        ),
     ]
-    .iter()
-    .map(|(name, collection)| {
-        let href = format!("{}/v2.0/{collection}", state.public_url);
+    .into_iter()
+    .map(|(name, collection, path)| {
+        let href = format!("{}/v2.0/{path}", state.public_url);
         json!({"name": name, "collection": collection, "links": [{"rel": "self", "href": href}]})
     })
     .collect();

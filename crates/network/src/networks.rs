@@ -349,6 +349,7 @@ impl NetworkState {
             created_at: now,
             updated_at: now,
             revision_number: 1,
+            contents_changed_at: now,
         };
         self.quotas.reserve(
             &NETWORK,

@@ -15,11 +15,12 @@
 //! it is one route rather than a row per Neutron path until those APIs
 //! are built and need rules of their own.
 
+use crate::security_groups::{groups, rule_routes};
 use crate::{
     availability, extensions, networks, not_implemented, ports_api, quotas, resources, subnets,
     tags, versions, zones, NetworkState,
 };
-use ferrostack_policy::Rule::{Admin, Authenticated, ProjectReader, Public};
+use ferrostack_policy::Rule::{Admin, Authenticated, ProjectMember, ProjectReader, Public};
 use ferrostack_policy::UNBUILT;
 use std::sync::Arc;
 
@@ -44,6 +45,28 @@ ferrostack_policy::route_table! {
     )
     .route("/v2.0/quotas/{project_id}/default", get(ProjectReader, quotas::default))
     .route("/v2.0/quotas/{project_id}/details", get(ProjectReader, quotas::details))
+    // Security groups and rules: readers list and show, members write;
+    // the handlers send other projects' to 404.
+    .route(
+        "/v2.0/security-groups",
+        get(ProjectReader, groups::list_groups).post(ProjectMember, groups::create_group)
+    )
+    .route(
+        "/v2.0/security-groups/{id}",
+        get(ProjectReader, groups::show_group)
+            .put(ProjectMember, groups::update_group)
+            .delete(ProjectMember, groups::delete_group)
+    )
+    .route(
+        "/v2.0/security-group-rules",
+        get(ProjectReader, rule_routes::list_rules).post(ProjectMember, rule_routes::create_rule)
+    )
+    .route(
+        "/v2.0/security-group-rules/{id}",
+        get(ProjectReader, rule_routes::show_rule)
+            .put(ProjectMember, rule_routes::update_rule)
+            .delete(ProjectMember, rule_routes::delete_rule)
+    )
     .route(
         "/v2.0/networks",
         get(Authenticated, networks::list).post(Authenticated, networks::create)

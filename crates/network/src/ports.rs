@@ -36,6 +36,9 @@ pub type RawPair = (String, Option<String>);
 /// What a new port is: Neutron's create attributes, typed.
 #[derive(Clone, Debug, Default)]
 pub struct PortSpec {
+    /// The id to give the port (compute draws its ports' ids before it
+    /// creates them, so an undo knows them); a new UUID when `None`.
+    pub id: Option<String>,
     /// Owning project.
     pub project_id: String,
     /// The network.
@@ -256,7 +259,7 @@ pub(crate) fn address_pairs(pairs: &[RawPair], mac: &str) -> NetworkResult<Vec<A
 
 impl NetworkState {
     /// The subnets of `network_id`, oldest first.
-    pub(crate) fn subnets_of(&self, network_id: &str) -> NetworkResult<Vec<Subnet>> {
+    pub fn subnets_of(&self, network_id: &str) -> NetworkResult<Vec<Subnet>> {
         let mut s: Vec<Subnet> = self
             .store
             .list_subnets()?
@@ -297,6 +300,23 @@ impl NetworkState {
         }
     }
 
+    /// The security groups of a port of `project_id`: the project's
+    /// default group when none are asked for and the port is filtered
+    /// (port security on, not a network device), else the ones asked for,
+    /// which must exist in the project.
+    pub fn groups_for(
+        &self,
+        project_id: &str,
+        filtered: bool,
+        requested: Option<&[String]>,
+    ) -> NetworkResult<Vec<String>> {
+        if !filtered && requested.is_none() {
+            return Ok(Vec::new());
+        }
+        let groups = self.security_groups.for_port(project_id, requested)?;
+        Ok(groups.into_iter().map(|g| g.id).collect())
+    }
+
     /// Create a port from `spec`. The caller has checked who may (the
     /// HTTP handlers apply Neutron's policy; compute acts for its users).
     pub fn create_port(&self, spec: PortSpec) -> NetworkResult<Port> {
@@ -316,9 +336,16 @@ impl NetworkState {
         let port_security = spec
             .port_security_enabled
             .unwrap_or(network.port_security_enabled);
-        let groups = spec.security_groups.clone().unwrap_or_default();
+        let groups = self.groups_for(
+            &spec.project_id,
+            port_security && !spec.device_owner.starts_with("network:"),
+            spec.security_groups.as_deref(),
+        )?;
         let now = ferrostack_common::time::now_micros();
-        let id = ferrostack_common::ids::new_uuid();
+        let id = spec
+            .id
+            .clone()
+            .unwrap_or_else(ferrostack_common::ids::new_uuid);
         self.quotas.reserve(
             &NETWORK,
             &spec.project_id,

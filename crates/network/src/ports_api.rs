@@ -301,6 +301,7 @@ pub async fn create(
         return Err(attrs::not_found("NetworkNotFound", "Network", &network_id));
     }
     let spec = PortSpec {
+        id: None,
         project_id,
         network_id,
         name: short_text(&map, "name")?.unwrap_or_default(),
@@ -345,7 +346,10 @@ pub async fn update(
     let vnic = attrs::text(&map, "binding:vnic_type")?;
     let prof = profile(&map)?;
     let port_security = boolean(&map, "port_security_enabled")?;
-    let groups = strings(&map, "security_groups")?;
+    let groups = match strings(&map, "security_groups")? {
+        Some(ids) => Some(state.groups_for(&current.project_id, true, Some(&ids))?),
+        None => None,
+    };
     let pairs = match raw_pairs(&map)? {
         Some(raw) => Some(address_pairs(&raw, &current.mac_address)?),
         None => None,

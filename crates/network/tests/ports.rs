@@ -201,20 +201,54 @@ async fn port_security_defaults_from_the_network_and_guards_pairs() {
         neutron_error(&r, 409).0,
         "AddressPairAndPortSecurityRequired"
     );
+    let r =
+        n.s.send(
+            Method::POST,
+            &n.url("/security-groups"),
+            &p.member,
+            json!({"security_group": {"name": "sg1"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let sg1 = r.body["security_group"]["id"].clone();
     let port = create(
         &n,
         &p.member,
         "port",
         json!({"network_id": net["id"], "port_security_enabled": true,
                "allowed_address_pairs": [{"ip_address": "10.0.0.0/24"}],
-               "security_groups": ["sg1"]}),
+               "security_groups": [sg1]}),
     )
     .await;
     assert_eq!(
         port["allowed_address_pairs"][0]["mac_address"],
         port["mac_address"]
     );
-    assert_eq!(port["security_groups"], json!(["sg1"]));
+    assert_eq!(port["security_groups"], json!([sg1]));
+    // Not asked for: the project's default group; asked for one that
+    // does not exist: 404 and no port.
+    let port = create(
+        &n,
+        &p.member,
+        "port",
+        json!({"network_id": net["id"], "port_security_enabled": true}),
+    )
+    .await;
+    assert_eq!(port["security_groups"].as_array().map(Vec::len), Some(1));
+    assert_ne!(port["security_groups"][0], sg1);
+    let r = post(&n, &p.member, "port", json!({"network_id": net["id"], "port_security_enabled": true, "security_groups": ["nope"]})).await;
+    assert_eq!(neutron_error(&r, 404).0, "SecurityGroupNotFound");
+    // A group a port uses cannot be deleted.
+    let r = n
+        .s
+        .send(
+            Method::DELETE,
+            &n.url(&format!("/security-groups/{}", sg1.as_str().unwrap())),
+            &p.member,
+            json!(null),
+        )
+        .await;
+    assert_eq!(neutron_error(&r, 409).0, "SecurityGroupInUse");
 }
 
 #[tokio::test]

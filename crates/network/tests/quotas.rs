@@ -6,6 +6,7 @@ use ferrostack_quota::{ResourceMap, NETWORK};
 use ferrostack_testkit::{Reply, Served};
 use reqwest::Method;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 async fn start() -> Served {
     Served::start("/v2.0", |s, public_url| {
@@ -16,6 +17,7 @@ async fn start() -> Served {
             projects: s.projects.clone(),
             store: std::sync::Arc::new(s.store.clone()),
             ml2: ferrostack_network::Ml2Config::default(),
+            security_groups: Arc::new(s.store.clone()),
         })
     })
     .await
@@ -255,7 +257,6 @@ async fn other_apis_want_a_token_then_are_501_neutron_errors() {
     let unbuilt = [
         n.url("/routers"),
         n.url("/floatingips/abc"),
-        n.url("/security-groups"),
         // Deeper than a built route: still the catch-all.
         n.url(&format!("/quotas/{}/details/more", n.project)),
         format!("{}/v2.1/networks", n.root),

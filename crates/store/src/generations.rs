@@ -109,6 +109,9 @@ pub const UNCACHED: &[&str] = &[
     "subnets",
     "ports",
     "ip_allocations",
+    "security_groups",
+    "security_group_rules",
+    "host_objects",
 ];
 
 /// The datasets a write to `table` changes, as a mask of [`Dataset::bit`]s

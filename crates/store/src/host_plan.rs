@@ -19,12 +19,23 @@
 //! | instance purged | the host it had |
 //! | anything else of an instance (`vm_state`, `task_state`, `doc`, `observed`, names) | none |
 //!
-//! The network and volume sections will add their rows here (a port bound
-//! to a host or unbound from it, its fixed IPs, security groups or admin
-//! state changed; a network's segment on a host that has its ports; a
-//! volume attachment created, changed or removed), each with the same rule:
-//! the hosts whose document the row appears in, before and after.
+//! | port created or deleted | its host; its network's DHCP hosts; the hosts with ports of its project (remote groups) |
+//! | port's host, MAC, addresses, pairs, groups, security or admin state changed | old and new host; DHCP hosts when MAC or addresses changed; the project's hosts when addresses, pairs or groups changed |
+//! | anything else of a port (name, description, tags, status) | none |
+//! | network's segment, MTU or admin state changed, or network deleted | the hosts that carry it (a port of it bound there) |
+//! | subnet created, changed or deleted | its network's DHCP hosts |
+//! | security group or rule written | the hosts with ports of its project |
+//!
+//! The backend finds the host sets a network-model write names (DHCP
+//! hosts, carriers, the project's hosts) in the same transaction and
+//! passes them in; which of them a write touches is decided here. The
+//! project's hosts stand for "the hosts whose ports name this port's
+//! groups as remote": groups are per project, so that is a superset, and
+//! a cheap one. The volume section will add its rows (an attachment
+//! created, changed or removed) with the same rule: the hosts whose
+//! document the row appears in, before and after.
 
+use crate::network::{Network, Port};
 use crate::server::Instance;
 use std::collections::BTreeSet;
 
@@ -39,6 +50,89 @@ pub enum PlanWrite<'a> {
         /// The row after it.
         after: Option<&'a Instance>,
     },
+    /// A port: `before` is `None` for a create, `after` for a delete.
+    Port {
+        /// The port before the write.
+        before: Option<&'a Port>,
+        /// The port after it.
+        after: Option<&'a Port>,
+        /// The hosts serving DHCP for its network.
+        dhcp_hosts: &'a BTreeSet<String>,
+        /// The hosts with bound ports of its project.
+        project_hosts: &'a BTreeSet<String>,
+    },
+    /// A network changed (`after`) or deleted (`None`).
+    Network {
+        /// The network before the write.
+        before: &'a Network,
+        /// The network after it.
+        after: Option<&'a Network>,
+        /// The hosts with a port of it bound there.
+        carriers: &'a BTreeSet<String>,
+    },
+    /// A subnet created, changed or deleted.
+    Subnet {
+        /// The hosts serving DHCP for its network.
+        dhcp_hosts: &'a BTreeSet<String>,
+    },
+    /// A security group or one of its rules written.
+    SecurityGroup {
+        /// The hosts with bound ports of its project.
+        project_hosts: &'a BTreeSet<String>,
+    },
+}
+
+/// What of a port a host carries (everything but its names, tags and
+/// status).
+fn port_plan(p: &Port) -> impl PartialEq + '_ {
+    (
+        &p.host_id,
+        &p.mac_address,
+        &p.fixed_ips,
+        &p.allowed_address_pairs,
+        &p.security_groups,
+        p.port_security_enabled,
+        p.admin_state_up,
+        &p.device_id,
+        &p.device_owner,
+    )
+}
+
+fn port_hosts(
+    before: Option<&Port>,
+    after: Option<&Port>,
+    dhcp_hosts: &BTreeSet<String>,
+    project_hosts: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let mut hosts = BTreeSet::new();
+    let bound = |p: Option<&Port>| {
+        p.map(|p| p.host_id.clone())
+            .filter(|h| !h.is_empty())
+            .into_iter()
+    };
+    match (before, after) {
+        (None, None) => {}
+        (Some(_), None) | (None, Some(_)) => {
+            hosts.extend(bound(before).chain(bound(after)));
+            hosts.extend(dhcp_hosts.iter().cloned());
+            hosts.extend(project_hosts.iter().cloned());
+        }
+        (Some(b), Some(a)) => {
+            if port_plan(b) != port_plan(a) {
+                hosts.extend(bound(before).chain(bound(after)));
+            }
+            if b.mac_address != a.mac_address || b.fixed_ips != a.fixed_ips {
+                hosts.extend(dhcp_hosts.iter().cloned());
+            }
+            if b.fixed_ips != a.fixed_ips
+                || b.allowed_address_pairs != a.allowed_address_pairs
+                || b.security_groups != a.security_groups
+            {
+                hosts.extend(project_hosts.iter().cloned());
+            }
+        }
+    }
+    hosts
 }
 
 /// The hosts whose desired document `write` changes (see the table in the
@@ -46,6 +140,32 @@ pub enum PlanWrite<'a> {
 pub fn hosts_touched(write: PlanWrite<'_>) -> BTreeSet<String> {
     let mut hosts = BTreeSet::new();
     match write {
+        PlanWrite::Port {
+            before,
+            after,
+            dhcp_hosts,
+            project_hosts,
+        } => hosts = port_hosts(before, after, dhcp_hosts, project_hosts),
+        PlanWrite::Network {
+            before,
+            after,
+            carriers,
+        } => {
+            let carried = |n: &Network| {
+                (
+                    n.network_type.clone(),
+                    n.physical_network.clone(),
+                    n.segmentation_id,
+                    n.mtu,
+                    n.admin_state_up,
+                )
+            };
+            if after.is_none_or(|a| carried(a) != carried(before)) {
+                hosts.extend(carriers.iter().cloned());
+            }
+        }
+        PlanWrite::Subnet { dhcp_hosts } => hosts.extend(dhcp_hosts.iter().cloned()),
+        PlanWrite::SecurityGroup { project_hosts } => hosts.extend(project_hosts.iter().cloned()),
         PlanWrite::Instance {
             before: None,
             after: Some(after),

@@ -2,7 +2,7 @@
 //!
 //! Services never write SQL. They hold an `Arc<dyn IdentityStore>` or
 //! `Arc<dyn QuotaStore>` (traits in [`identity`], [`quota`], [`compute`],
-//! [`image`] and [`operation`]) whose methods speak in records, and
+//! [`image`], [`operation`] and [`security_group`]) whose methods speak in records, and
 //! [`sqlite::SqliteStore`] implements them. A
 //! PostgreSQL backend later implements the same traits; no service changes.
 //!
@@ -22,6 +22,7 @@
 pub mod compute;
 pub mod db;
 pub mod generations;
+pub mod host_objects;
 pub mod host_plan;
 pub mod identity;
 pub mod image;
@@ -30,6 +31,7 @@ pub mod network;
 pub mod operation;
 pub mod placement;
 pub mod quota;
+pub mod security_group;
 pub mod server;
 pub mod sqlite;
 

@@ -418,6 +418,58 @@ CREATE TABLE ip_allocations (
 );
 CREATE INDEX ip_allocations_port ON ip_allocations(port_id);
 "#,
+    // Neutron security groups and their rules. A project has at most one
+    // default group; a rule is unique in its group by its match key;
+    // deleting a group deletes its rules and the rules naming it as remote.
+    r#"
+CREATE TABLE security_groups (
+    id              TEXT PRIMARY KEY,
+    project_id      TEXT NOT NULL,
+    name            TEXT NOT NULL DEFAULT '',
+    description     TEXT NOT NULL DEFAULT '',
+    stateful        INTEGER NOT NULL DEFAULT 1,
+    is_default      INTEGER NOT NULL DEFAULT 0,
+    revision_number INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    members_changed_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX security_groups_project ON security_groups(project_id);
+CREATE UNIQUE INDEX security_groups_one_default ON security_groups(project_id)
+    WHERE is_default = 1;
+
+CREATE TABLE security_group_rules (
+    id                TEXT PRIMARY KEY,
+    project_id        TEXT NOT NULL,
+    security_group_id TEXT NOT NULL REFERENCES security_groups(id) ON DELETE CASCADE,
+    direction         TEXT NOT NULL,
+    ethertype         TEXT NOT NULL,
+    protocol          TEXT,
+    port_range_min    INTEGER,
+    port_range_max    INTEGER,
+    remote_ip_prefix  TEXT,
+    remote_group_id   TEXT REFERENCES security_groups(id) ON DELETE CASCADE,
+    description       TEXT NOT NULL DEFAULT '',
+    match_key         TEXT NOT NULL,
+    revision_number   INTEGER NOT NULL DEFAULT 0,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    UNIQUE (security_group_id, match_key)
+);
+CREATE INDEX security_group_rules_project ON security_group_rules(project_id);
+CREATE INDEX security_group_rules_remote ON security_group_rules(remote_group_id);
+"#,
+    // Agents' reports of their objects other than instances (see
+    // host_objects.rs).
+    r#"
+CREATE TABLE host_objects (
+    host   TEXT NOT NULL,
+    kind   TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    report TEXT NOT NULL,
+    PRIMARY KEY (host, kind, id)
+);
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

@@ -63,6 +63,11 @@ pub struct Network {
     pub created_at: i64,
     /// Last update, µs since the epoch.
     pub updated_at: i64,
+    /// When its ports or subnets last changed (created, deleted, new
+    /// addresses or MAC), µs since the epoch: what moves its DHCP server's
+    /// generation when a port goes away.
+    #[serde(default)]
+    pub contents_changed_at: i64,
     /// Moves on every change.
     pub revision_number: i64,
 }

@@ -1,11 +1,13 @@
 //! The SQLite implementation of every store trait.
 
 mod compute;
+mod host_objects;
 mod identity;
 mod image;
 mod network;
 mod operation;
 mod quota;
+mod security_group;
 mod server;
 
 use crate::{Db, StoreResult};

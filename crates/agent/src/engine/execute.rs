@@ -1,6 +1,7 @@
 //! Running one planned operation: the hypervisor call under the agent's
 //! deadline, the cleanup of a failed spawn, and the observation of the
-//! state the host is really in afterwards.
+//! state the host is really in afterwards (and, for a NIC change, whether
+//! the NIC set changed as asked).
 
 use super::*;
 
@@ -15,6 +16,11 @@ pub(super) async fn execute(
     let operation = action.operation();
     let snapshot_id = match &action {
         Action::Snapshot { request_id, .. } => Some(request_id.clone()),
+        _ => None,
+    };
+    let action_nic = match &action {
+        Action::AttachNic(nic) => Some(NicChange::Attach(nic.clone())),
+        Action::DetachNic(tap) => Some(NicChange::Detach(tap.clone())),
         _ => None,
     };
     let limit = match &action {
@@ -56,6 +62,16 @@ pub(super) async fn execute(
                 .map(|()| None)
                 .map_err(|e| chain(&e)),
             Action::RevertResize => hv.revert_resize(id).await.map(Some).map_err(|e| chain(&e)),
+            Action::AttachNic(nic) => hv
+                .attach_nic(id, nic)
+                .await
+                .map(Some)
+                .map_err(|e| chain(&e)),
+            Action::DetachNic(tap) => hv
+                .detach_nic(id, &tap)
+                .await
+                .map(Some)
+                .map_err(|e| chain(&e)),
             Action::Snapshot { ref image_id, .. } => {
                 let dir = cfg
                     .snapshot_dir
@@ -78,6 +94,11 @@ pub(super) async fn execute(
         Err(_) => Err(format!("{operation:?} did not finish within {limit:?}")),
     };
     let error = result.as_ref().err().cloned();
+    let nic_progress = match (&action_nic, &result) {
+        (Some(NicChange::Attach(nic)), Ok(Some(i))) => i.nics.contains(nic),
+        (Some(NicChange::Detach(tap)), Ok(Some(i))) => i.nics.iter().all(|n| &n.tap != tap),
+        _ => false,
+    };
     if error.is_some() && operation == Operation::Spawn {
         // A failed spawn leaves nothing behind.
         if let Err(Some(e)) = observe_call(cfg.op_deadline, hv.destroy(id)).await {
@@ -98,9 +119,16 @@ pub(super) async fn execute(
         operation,
         reboot_id,
         snapshot_id,
+        nic_progress,
         error,
         seen,
     }
+}
+
+/// The NIC change an operation asked for, to tell whether it happened.
+enum NicChange {
+    Attach(NicSpec),
+    Detach(String),
 }
 
 /// A hypervisor call under a deadline; `Err(None)` is "no such instance".

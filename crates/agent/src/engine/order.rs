@@ -1,6 +1,8 @@
 //! The ordering between kinds, stated once (see `Engine::gate`): what
 //! an object requires must be ready before it is brought up, and what
-//! requires it must be gone before it is taken down.
+//! requires it must be gone before it is taken down. A NIC hotplug is the
+//! one finer case: it waits for its own port, and a port is in use while
+//! any VM on the host has a NIC on it, whatever the specs say.
 
 use super::*;
 
@@ -10,8 +12,10 @@ impl Engine {
     /// ready: a port is wired before its VM starts, a boot volume is
     /// attached before its guest starts, a network exists before its
     /// ports. It is taken down only when nothing that requires it is still
-    /// on the host: a VM is gone before its port is unwired. Changes in
-    /// place are not ordered.
+    /// on the host: a VM is gone before its port is unwired, and so is
+    /// any NIC a VM has on the port (see `nic_in_use`). Changes in place
+    /// are not ordered; a NIC plugged into a VM is gated on its own port
+    /// (`gate_nic`).
     ///
     /// A requirement that failed for good blocks what needs it for good
     /// too (the VM whose port cannot be wired ends in ERROR with the
@@ -19,28 +23,14 @@ impl Engine {
     pub(super) fn gate(&self, key: &ObjectKey, direction: Direction) -> Gate {
         match direction {
             Direction::Same => Gate::Go,
-            Direction::Up => {
-                let Some(required) = self.requires.get(key) else {
-                    return Gate::Go;
-                };
-                if let Some((r, fault)) = required.iter().find_map(|r| {
-                    self.objects
-                        .get(r)
-                        .filter(|t| t.phase == Some(ObjectPhase::Failed))
-                        .map(|t| (r, t.fault.clone().unwrap_or_default()))
-                }) {
-                    return Gate::Blocked(format!("{r} could not be brought up: {fault}"));
-                }
-                if required.iter().all(|r| self.is_ready(r)) {
-                    Gate::Go
-                } else {
-                    Gate::Wait
-                }
-            }
+            Direction::Up => match self.requires.get(key) {
+                Some(required) => self.gate_up(required.iter()),
+                None => Gate::Go,
+            },
             Direction::Down => {
                 let needed = self.requires.iter().any(|(dependent, required)| {
                     required.contains(key) && self.is_present(dependent)
-                });
+                }) || self.nic_in_use(key);
                 if needed {
                     Gate::Wait
                 } else {
@@ -48,6 +38,49 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Up, for a NIC plugged into a VM that exists: only the NIC's own
+    /// port must be ready (the VM's other requirements are not re-checked,
+    /// and the VM is not stopped or re-gated while it waits).
+    pub(super) fn gate_nic(&self, nic: &NicSpec) -> Gate {
+        match &nic.port_id {
+            Some(port) => self.gate_up(std::iter::once(&ObjectKey::new(Kind::Port, port.clone()))),
+            None => Gate::Go,
+        }
+    }
+
+    /// Up: go when every required object is ready; blocked for good when
+    /// one of them failed for good.
+    fn gate_up<'a>(&self, required: impl Iterator<Item = &'a ObjectKey> + Clone) -> Gate {
+        if let Some((r, fault)) = required.clone().find_map(|r| {
+            self.objects
+                .get(r)
+                .filter(|t| t.phase == Some(ObjectPhase::Failed))
+                .map(|t| (r, t.fault.clone().unwrap_or_default()))
+        }) {
+            return Gate::Blocked(format!("{r} could not be brought up: {fault}"));
+        }
+        if required.into_iter().all(|r| self.is_ready(r)) {
+            Gate::Go
+        } else {
+            Gate::Wait
+        }
+    }
+
+    /// Whether a VM on the host still has a NIC on port `key` (or is
+    /// plugging one in). The spec's edges alone are not enough: they go
+    /// as soon as the spec stops naming the port, while the NIC stays in
+    /// the guest until its unplug is done.
+    fn nic_in_use(&self, key: &ObjectKey) -> bool {
+        key.kind == Kind::Port
+            && self.tracked.values().any(|t| {
+                (t.power.is_some() || t.busy.is_some())
+                    && (t.plugging.as_deref() == Some(key.id.as_str())
+                        || t.nics
+                            .iter()
+                            .any(|n| n.port_id.as_deref() == Some(key.id.as_str())))
+            })
     }
 
     /// Whether `key` is on the host as desired. A kind with no driver

@@ -76,6 +76,9 @@ pub(super) fn plan(t: &mut Tracked, cfg: &AgentConfig) -> Option<Action> {
     if let Some(step) = resize_step(d, t, state) {
         return Some(step);
     }
+    if let Some(step) = nic_step(d, t, state) {
+        return Some(step);
+    }
     use DesiredPower as D;
     use PowerState as S;
     let action = match (d.power, state) {
@@ -104,6 +107,29 @@ pub(super) fn plan(t: &mut Tracked, cfg: &AgentConfig) -> Option<Action> {
         }
     }
     action
+}
+
+/// The next NIC change, if the instance's NICs differ from its spec's:
+/// first unplug what the spec no longer names (so a NIC replaced on the
+/// same tap or MAC can be plugged again), then plug what it adds, one NIC
+/// per operation. Only where the driver can (running, paused, or stopped,
+/// where it changes what the next start gets); a suspended or crashed
+/// guest gets its power step first, and keeps its NICs if it stays so.
+fn nic_step(d: &DesiredInstance, t: &Tracked, state: PowerState) -> Option<Action> {
+    if !matches!(
+        state,
+        PowerState::Running | PowerState::Paused | PowerState::Shutoff
+    ) {
+        return None;
+    }
+    if let Some(gone) = t.nics.iter().find(|n| !d.spec.nics.contains(n)) {
+        return Some(Action::DetachNic(gone.tap.clone()));
+    }
+    d.spec
+        .nics
+        .iter()
+        .find(|n| !t.nics.contains(n))
+        .map(|n| Action::AttachNic(n.clone()))
 }
 
 /// The next resize step, if the resize desire is not met yet.

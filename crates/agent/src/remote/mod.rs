@@ -46,6 +46,7 @@ use crate::{
     DesiredStateSource, HostDesired, ObservedInstance, ObservedStateSink, SourceError, StateFuture,
     TaskOutcome,
 };
+use ferrostack_host_contract::metadata::{self, MetadataAnswer, MetadataSource};
 use ferrostack_host_contract::{Capabilities, ObservedObject};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -315,6 +316,49 @@ impl DesiredStateSource for RemoteControlPlane {
     }
 }
 
+impl MetadataSource for RemoteControlPlane {
+    fn metadata<'a>(
+        &'a self,
+        host: &'a str,
+        instance: &'a str,
+        path: &'a str,
+    ) -> StateFuture<'a, Option<MetadataAnswer>> {
+        Box::pin(async move {
+            if !metadata::valid_path(path) {
+                return Ok(None);
+            }
+            let url = self.host_url(host, &format!("metadata/{path}"))?;
+            let key = metadata::signing_key(&self.token);
+            let resp = self
+                .client
+                .get(url)
+                .bearer_auth(&*self.token)
+                .header(metadata::INSTANCE_ID_HEADER, instance)
+                .header(metadata::SIGNATURE_HEADER, metadata::sign(&key, instance))
+                .timeout(REQUEST_TIMEOUT)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            if resp.status() == reqwest::StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            if !resp.status().is_success() {
+                let status = resp.status();
+                let message = error_message(resp).await;
+                return Err(unavailable(format!(
+                    "controller answered {status}: {message}"
+                )));
+            }
+            let content_type = (resp.headers().get(reqwest::header::CONTENT_TYPE))
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("text/plain")
+                .to_string();
+            let body = resp.bytes().await.map_err(unavailable)?.to_vec();
+            Ok(Some(MetadataAnswer { content_type, body }))
+        })
+    }
+}
+
 impl ObservedStateSink for RemoteControlPlane {
     fn report<'a>(&'a self, host: &'a str, observed: Vec<ObservedInstance>) -> StateFuture<'a, ()> {
         Box::pin(async move {
@@ -380,14 +424,26 @@ impl ObservedStateSink for RemoteControlPlane {
     // never reports any.
     fn report_objects<'a>(
         &'a self,
-        _host: &'a str,
+        host: &'a str,
         observed: Vec<ObservedObject>,
     ) -> StateFuture<'a, ()> {
-        Box::pin(async move { ferrostack_host_contract::refuse_objects(&observed) })
+        Box::pin(async move {
+            let url = self.host_url(host, "objects")?;
+            self.send(self.client.post(url).json(&observed), REQUEST_TIMEOUT)
+                .await?;
+            Ok(())
+        })
     }
 
-    fn last_reported_objects<'a>(&'a self, _host: &'a str) -> StateFuture<'a, Vec<ObservedObject>> {
-        Box::pin(async { Ok(Vec::new()) })
+    fn last_reported_objects<'a>(&'a self, host: &'a str) -> StateFuture<'a, Vec<ObservedObject>> {
+        Box::pin(async move {
+            let url = self.host_url(host, "objects")?;
+            self.send(self.client.get(url), REQUEST_TIMEOUT)
+                .await?
+                .json()
+                .await
+                .map_err(unavailable)
+        })
     }
 }
 

@@ -76,6 +76,7 @@ fn observed(id: Uuid, last_snapshot: &str) -> ObservedInstance {
         last_rebuild: None,
         resize_backup: false,
         size: None,
+        nics: vec![],
     }
 }
 

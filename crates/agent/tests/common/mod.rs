@@ -10,7 +10,7 @@ use ferrostack_agent::{
 };
 use ferrostack_hypervisor::{
     BaseFormat, Capabilities, ConfigDrive, FakeConfig, FakeHypervisor, HvFuture, Hypervisor,
-    InstanceInfo, InstanceSpec, Operation, PowerOffOutcome, SnapshotInfo,
+    InstanceInfo, InstanceSpec, NicSpec, Operation, PowerOffOutcome, SnapshotInfo,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -148,6 +148,12 @@ impl Hypervisor for CountingHv {
     }
     fn snapshot<'a>(&'a self, id: Uuid, dest: &'a std::path::Path) -> HvFuture<'a, SnapshotInfo> {
         self.counted(Operation::Snapshot, self.inner.snapshot(id, dest))
+    }
+    fn attach_nic(&self, id: Uuid, nic: NicSpec) -> HvFuture<'_, InstanceInfo> {
+        self.counted(Operation::AttachNic, self.inner.attach_nic(id, nic))
+    }
+    fn detach_nic<'a>(&'a self, id: Uuid, nic: &'a str) -> HvFuture<'a, InstanceInfo> {
+        self.counted(Operation::DetachNic, self.inner.detach_nic(id, nic))
     }
 }
 

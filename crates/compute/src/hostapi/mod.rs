@@ -96,6 +96,7 @@ pub fn new_join_token() -> String {
 struct ApiState {
     link: Arc<HostLink>,
     token: Arc<str>,
+    metadata_key: Arc<[u8]>,
     images_dir: Arc<PathBuf>,
     agents: Arc<AgentDirectory>,
     inventory: InventoryConfig,
@@ -106,6 +107,7 @@ struct ApiState {
 pub fn router(config: HostApiConfig) -> Router {
     let state = ApiState {
         link: config.link,
+        metadata_key: ferrostack_host_contract::metadata::signing_key(&config.join_token).into(),
         token: config.join_token.into(),
         images_dir: Arc::new(config.images_dir),
         agents: config.agents,
@@ -120,6 +122,12 @@ pub fn router(config: HostApiConfig) -> Router {
             &p("/hosts/{host}/observed"),
             get(routes::last_reported).post(routes::report),
         )
+        .route(
+            &p("/hosts/{host}/objects"),
+            get(routes::last_reported_objects).post(routes::report_objects),
+        )
+        .route(&p("/hosts/{host}/metadata"), get(routes::metadata_root))
+        .route(&p("/hosts/{host}/metadata/{*path}"), get(routes::metadata))
         .route(&p("/images/{image_id}"), get(routes::image))
         .route(&p("/snapshots/{image_id}"), put(routes::snapshot))
         .route_layer(axum::middleware::from_fn_with_state(

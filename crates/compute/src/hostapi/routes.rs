@@ -12,7 +12,7 @@ use ferrostack_host_contract::wire::{
     error_response, valid_host_name, RegisterRequest, WatchReply, MAX_WATCH,
 };
 use ferrostack_host_contract::{
-    DesiredStateSource, ObservedInstance, ObservedStateSink, SourceError,
+    DesiredStateSource, ObservedInstance, ObservedObject, ObservedStateSink, SourceError,
 };
 use futures::StreamExt;
 use serde::Deserialize;
@@ -164,6 +164,83 @@ pub(super) async fn last_reported(
     host_name(&host)?;
     let o = s.link.last_reported(&host).await.map_err(unavailable)?;
     Ok(Json(o).into_response())
+}
+
+/// `POST /hosts/{host}/objects`: what the agent observed of its objects
+/// other than instances (ports, networks, DHCP servers).
+pub(super) async fn report_objects(
+    State(s): State<ApiState>,
+    Path(host): Path<String>,
+    Json(observed): Json<Vec<ObservedObject>>,
+) -> ApiResult<StatusCode> {
+    host_name(&host)?;
+    (s.link.report_objects(&host, observed).await).map_err(unavailable)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /hosts/{host}/objects`.
+pub(super) async fn last_reported_objects(
+    State(s): State<ApiState>,
+    Path(host): Path<String>,
+) -> ApiResult<Response> {
+    host_name(&host)?;
+    let o = (s.link.last_reported_objects(&host).await).map_err(unavailable)?;
+    Ok(Json(o).into_response())
+}
+
+/// `GET /hosts/{host}/metadata/{path}`: a guest's metadata, for the
+/// instance the agent names and signs (see
+/// `ferrostack_host_contract::metadata`). A bad signature is 403; an
+/// instance not on `host`, or a path not in the tree, 404.
+pub(super) async fn metadata(
+    State(s): State<ApiState>,
+    Path((host, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    metadata_answer(&s, &host, &path, &headers)
+}
+
+/// `GET /hosts/{host}/metadata`: the root of the tree.
+pub(super) async fn metadata_root(
+    State(s): State<ApiState>,
+    Path(host): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    metadata_answer(&s, &host, "", &headers)
+}
+
+fn metadata_answer(
+    s: &ApiState,
+    host: &str,
+    path: &str,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    use ferrostack_host_contract::metadata::{
+        valid_path, verify, INSTANCE_ID_HEADER, SIGNATURE_HEADER,
+    };
+    host_name(host)?;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let (instance, signature) = (header(INSTANCE_ID_HEADER), header(SIGNATURE_HEADER));
+    if instance.is_empty() || !verify(&s.metadata_key, instance, signature) {
+        tracing::warn!(host = %host.escape_debug(), "metadata request with a bad instance signature");
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "Invalid instance signature.".into(),
+        ));
+    }
+    let not_found = || ApiError(StatusCode::NOT_FOUND, "Not found.".into());
+    if !valid_path(path) {
+        return Err(not_found());
+    }
+    let answer = (s.link.metadata(host, instance, path))
+        .map_err(|e| internal("cannot read the instance", e))?
+        .ok_or_else(not_found)?;
+    Ok(([(header::CONTENT_TYPE, answer.content_type)], answer.body).into_response())
 }
 
 /// `GET /images/{image_id}`: the image's bytes as the image service

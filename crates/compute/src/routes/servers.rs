@@ -8,6 +8,7 @@
 use super::{Caller, QueryPairs};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
+use crate::networks::{self, NetworkRequest, NicRequest};
 use crate::servers::lifecycle::{self, BootRequest};
 use crate::servers::{self, doc, set_doc, views, vm};
 use crate::ComputeState;
@@ -84,25 +85,53 @@ pub fn bootable_image(
     Ok(image)
 }
 
-fn networks_check(
+/// `networks` as Nova's schema reads it; `None` for no NIC at all.
+fn networks_request(
+    state: &ComputeState,
     v: ApiVersion,
     server: &ServerCreate,
     sent: &Map<String, Value>,
-) -> ComputeResult<()> {
-    match server.networks(v, sent)? {
-        Networks::Unspecified | Networks::None => Ok(()),
-        Networks::Auto => Err(ComputeError::BadRequest(
-            "Networks are not available yet in this cloud: ferrostack has no network service \
-             to allocate one from. Boot with networks 'none' (openstack server create --nic none)."
-                .into(),
-        )),
-        Networks::Requested(a) if a.is_empty() => Ok(()),
-        Networks::Requested(_) => Err(ComputeError::BadRequest(
-            "Networks are not available yet in this cloud: ferrostack has no network service, \
-             so no network, port or fixed IP can be attached. Boot with networks 'none'."
-                .into(),
-        )),
+) -> ComputeResult<Option<NetworkRequest>> {
+    let request = match server.networks(v, sent)? {
+        Networks::None => return Ok(None),
+        Networks::Requested(a) if a.is_empty() => return Ok(None),
+        Networks::Unspecified => NetworkRequest::Unspecified,
+        Networks::Auto => NetworkRequest::Auto,
+        Networks::Requested(a) => NetworkRequest::List(networks::parse_requests(&a)?),
+    };
+    if state.link.networks().is_none() {
+        return match request {
+            NetworkRequest::Unspecified => Ok(None),
+            _ => Err(ComputeError::BadRequest(
+                "This cloud has no network service: boot with networks 'none' \
+                 (openstack server create --nic none)."
+                    .into(),
+            )),
+        };
     }
+    Ok(Some(request))
+}
+
+/// The NICs of a boot, checked by the network service before anything
+/// is created (Nova validates networks after the flavor and image).
+fn resolve_nics(
+    state: &ComputeState,
+    caller: &AuthContext,
+    request: Option<&NetworkRequest>,
+    max_count: usize,
+) -> ComputeResult<Vec<NicRequest>> {
+    let (Some(request), Some(service)) = (request, state.link.networks()) else {
+        return Ok(Vec::new());
+    };
+    let nics = service.resolve(caller, request)?;
+    if max_count > 1 && nics.iter().any(|n| n.port_id.is_some()) {
+        return Err(ComputeError::BadRequest(
+            "Unable to launch multiple instances with a single configured port ID. Please \
+             launch your instance one by one with different ports."
+                .into(),
+        ));
+    }
+    Ok(nics)
 }
 
 fn check_block_devices(server: &ServerCreate, image_ref: &str) -> ComputeResult<()> {
@@ -130,7 +159,7 @@ fn parse_create(
 ) -> ComputeResult<BootRequest> {
     let (server, sent) = body.required()?;
     let name = server.name()?;
-    networks_check(v, server, sent)?;
+    let network_request = networks_request(state, v, server, sent)?;
     let image_ref = server.image_id().to_string();
     check_block_devices(server, &image_ref)?;
     if image_ref.is_empty() {
@@ -203,6 +232,7 @@ fn parse_create(
         forced_host = Some(h);
     }
     let (min_count, max_count) = server.counts()?;
+    let nics = resolve_nics(state, caller, network_request.as_ref(), max_count as usize)?;
     let group = match body.group_hint() {
         None => None,
         Some(g) => match state.servers.get_group(g)? {
@@ -245,6 +275,7 @@ fn parse_create(
         tags,
         hostname,
         disk_config: server.disk_config()?,
+        nics,
         request_id: request_id.to_string(),
     })
 }

@@ -8,6 +8,8 @@
 //!  group     join the server group                       leave it
 //!  schedule  choose hosts + claim in placement;          release the claims
 //!            no host: note Nova's fault, not an error
+//!  ports     create and bind each server's ports on its   delete the ports created,
+//!            host (the network service)                  unbind the ones passed in
 //!  assign    host + desired state; or, with no host,     nothing (the rows'
 //!            every server ERROR with the fault           purge withdraws it)
 //! ```
@@ -38,6 +40,7 @@
 use super::lifecycle::{host_infos, quota_of, resources_of, sanitize_hostname, start_action};
 use super::{set_doc, task, vm, FlavorSnapshot, PendingTask, ServerDoc};
 use crate::error::{ComputeError, ComputeResult};
+use crate::networks::{Allocation, NicRequest, ServerNic};
 use crate::ComputeState;
 use ferrostack_common::time::now_micros;
 use ferrostack_operations::{Direction, Recovery, Registry, Step};
@@ -59,7 +62,7 @@ use super::lifecycle::BootRequest;
 pub const KIND: &str = "server.create";
 
 /// The steps of a create, in order (a record's `completed` counts them).
-pub const STEPS: [&str; 5] = ["rows", "quota", "group", "schedule", "assign"];
+pub const STEPS: [&str; 6] = ["rows", "quota", "group", "schedule", "ports", "assign"];
 
 /// What a create's steps share and its record keeps.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -81,6 +84,16 @@ pub struct CreateOp {
     /// Nova's fault when no host fits (the servers then go to ERROR).
     #[serde(default)]
     pub no_valid_host: Option<String>,
+    /// The NICs every server gets, resolved before the first step.
+    #[serde(default)]
+    pub nics: Vec<NicRequest>,
+    /// Per server, the ids of the ports to create (one per NIC without a
+    /// port), drawn before the first step so an undo knows them.
+    #[serde(default)]
+    pub new_ports: BTreeMap<String, Vec<String>>,
+    /// Per server, its ports once bound.
+    #[serde(default)]
+    pub bound: BTreeMap<String, Vec<ServerNic>>,
 }
 
 impl CreateOp {
@@ -96,7 +109,22 @@ impl CreateOp {
             min_count: req.min_count,
             hosts: BTreeMap::new(),
             no_valid_host: None,
+            nics: req.nics.clone(),
+            new_ports: BTreeMap::new(),
+            bound: BTreeMap::new(),
         }
+        .with_port_ids()
+    }
+
+    fn with_port_ids(mut self) -> Self {
+        let created = self.nics.iter().filter(|n| n.port_id.is_none()).count();
+        for server in &self.servers {
+            let ids = (0..created)
+                .map(|_| ferrostack_common::ids::new_uuid())
+                .collect();
+            self.new_ports.insert(server.clone(), ids);
+        }
+        self
     }
 }
 
@@ -150,6 +178,14 @@ pub fn steps<'a>(
         ),
         Step::new(
             STEPS[4],
+            move |op: &mut CreateOp| {
+                live()?;
+                bind_ports(state, op)
+            },
+            move |op: &mut CreateOp| release_ports(state, op),
+        ),
+        Step::new(
+            STEPS[5],
             move |op: &mut CreateOp| {
                 let b = live()?;
                 let assigned = super::lifecycle::assign(state, b.req, op)?;
@@ -257,6 +293,7 @@ fn new_row(
             generation: 1,
         }),
         pending_snapshot: None,
+        nics: Vec::new(),
     };
     let mut row = Instance {
         seq: 0,
@@ -421,6 +458,58 @@ fn group_spec(state: &ComputeState, op: &CreateOp) -> ComputeResult<Option<Group
             .and_then(Value::as_u64)
             .map(|n| n as u32),
     }))
+}
+
+/// Step `ports`: each scheduled server's ports, created and bound to its
+/// host. A failure takes back every server's ports (the runner undoes
+/// this step as well as the earlier ones).
+fn bind_ports(state: &ComputeState, op: &mut CreateOp) -> ComputeResult<()> {
+    let Some(service) = state.link.networks() else {
+        return Ok(());
+    };
+    if op.nics.is_empty() || op.no_valid_host.is_some() {
+        return Ok(());
+    }
+    let zone = super::lifecycle::DEFAULT_ZONE;
+    for server in op.servers.clone() {
+        let host = op.hosts.get(&server).cloned().ok_or_else(|| {
+            ComputeError::Internal(format!("server {server} was scheduled to no host"))
+        })?;
+        let new_port_ids = op.new_ports.get(&server).cloned().unwrap_or_default();
+        let allocation = Allocation {
+            project_id: &op.project_id,
+            server_id: &server,
+            host: &host,
+            zone,
+            requests: &op.nics,
+            new_port_ids: &new_port_ids,
+        };
+        match service.allocate(&allocation) {
+            Ok(nics) => {
+                op.bound.insert(server, nics);
+            }
+            Err(e) => {
+                if let Err(undo) = release_ports(state, op) {
+                    tracing::warn!(error = %undo, "cannot release the ports of a failed create");
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn release_ports(state: &ComputeState, op: &mut CreateOp) -> ComputeResult<()> {
+    let Some(service) = state.link.networks() else {
+        return Ok(());
+    };
+    let passed_in: Vec<String> = op.nics.iter().filter_map(|n| n.port_id.clone()).collect();
+    for server in &op.servers {
+        let created = op.new_ports.get(server).cloned().unwrap_or_default();
+        service.release(server, &created, &passed_in)?;
+    }
+    op.bound.clear();
+    Ok(())
 }
 
 fn release_claims(state: &ComputeState, op: &mut CreateOp) -> ComputeResult<()> {

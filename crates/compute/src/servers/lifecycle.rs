@@ -26,9 +26,10 @@ use super::{
     create, doc, set_desired, set_doc, task, vm, FaultDoc, FlavorSnapshot, PendingTask, ServerDoc,
 };
 use crate::error::{ComputeError, ComputeResult};
+use crate::networks::{NicRequest, ServerNic};
 use crate::ComputeState;
 use ferrostack_common::time::now_micros;
-use ferrostack_host_contract::{BaseFormat, ConfigDrive, InstanceSpec};
+use ferrostack_host_contract::{BaseFormat, ConfigDrive, InstanceSpec, NicSpec};
 use ferrostack_host_contract::{DesiredInstance, DesiredPower, ResizeDesire};
 use ferrostack_policy::AuthContext;
 use ferrostack_quota::QuotaError;
@@ -84,6 +85,8 @@ pub struct BootRequest {
     pub hostname: Option<String>,
     /// `AUTO` or `MANUAL`.
     pub disk_config: String,
+    /// The NICs asked for, resolved by the network service.
+    pub nics: Vec<NicRequest>,
     /// The API request id (the `create` action's id).
     pub request_id: String,
 }
@@ -197,7 +200,7 @@ pub fn host_infos(state: &ComputeState) -> ComputeResult<Vec<HostInfo>> {
 }
 
 /// The config drive of a server, in cloud-init's OpenStack layout.
-fn config_drive(i: &Instance, d: &ServerDoc) -> ComputeResult<ConfigDrive> {
+pub fn config_drive(i: &Instance, d: &ServerDoc) -> ComputeResult<ConfigDrive> {
     let mut meta = json!({
         "uuid": i.uuid,
         "name": i.name,
@@ -226,8 +229,69 @@ fn config_drive(i: &Instance, d: &ServerDoc) -> ComputeResult<ConfigDrive> {
     Ok(ConfigDrive {
         meta_data_json: meta.to_string(),
         user_data,
-        network_data_json: Some(json!({"links": [], "networks": [], "services": []}).to_string()),
+        network_data_json: Some(network_data(&d.nics).to_string()),
     })
+}
+
+/// `network_data.json` of the config drive (Nova's layout): a link per
+/// NIC, a static network per address with its routes, the DNS servers.
+pub fn network_data(nics: &[ServerNic]) -> Value {
+    let mut links = Vec::new();
+    let mut networks = Vec::new();
+    let mut dns = BTreeSet::new();
+    for nic in nics {
+        links.push(json!({
+            "id": nic.tap,
+            "vif_id": nic.port_id,
+            "type": "tap",
+            "mtu": nic.mtu,
+            "ethernet_mac_address": nic.mac_address,
+        }));
+        for a in &nic.fixed_ips {
+            let prefix = a.cidr.split_once('/').map(|(_, p)| p).unwrap_or("32");
+            let mut routes = Vec::new();
+            if let Some(gw) = &a.gateway_ip {
+                let any = if a.version == 4 { "0.0.0.0" } else { "::" };
+                routes.push(json!({"network": any, "netmask": if a.version == 4 { "0.0.0.0" } else { "::" }, "gateway": gw}));
+            }
+            networks.push(json!({
+                "id": format!("network{}", networks.len()),
+                "type": if a.version == 4 { "ipv4" } else { "ipv6" },
+                "link": nic.tap,
+                "ip_address": a.ip_address,
+                "netmask": netmask(a.version, prefix),
+                "routes": routes,
+                "network_id": nic.network_id,
+                "services": a.dns_nameservers.iter().map(|d| json!({"type": "dns", "address": d})).collect::<Vec<_>>(),
+            }));
+            dns.extend(a.dns_nameservers.iter().cloned());
+        }
+    }
+    let services: Vec<Value> = dns
+        .into_iter()
+        .map(|d| json!({"type": "dns", "address": d}))
+        .collect();
+    json!({"links": links, "networks": networks, "services": services})
+}
+
+/// A prefix length as a netmask (IPv4 dotted, IPv6 colon-hex).
+fn netmask(version: u8, prefix: &str) -> String {
+    let bits: u32 = prefix.parse().unwrap_or(0);
+    if version == 4 {
+        let mask = if bits == 0 {
+            0
+        } else {
+            u32::MAX << (32 - bits.min(32))
+        };
+        std::net::Ipv4Addr::from(mask).to_string()
+    } else {
+        let mask = if bits == 0 {
+            0
+        } else {
+            u128::MAX << (128 - bits.min(128))
+        };
+        std::net::Ipv6Addr::from(mask).to_string()
+    }
 }
 
 /// What the host should create for a server.
@@ -247,7 +311,15 @@ pub fn instance_spec(
         base_image: PathBuf::new(),
         base_format: format,
         config_drive: Some(config_drive(i, d)?),
-        nics: Vec::new(),
+        nics: d
+            .nics
+            .iter()
+            .map(|n| NicSpec {
+                tap: n.tap.clone(),
+                mac: n.mac_address.clone(),
+                port_id: Some(n.port_id.clone()),
+            })
+            .collect(),
         image_id: d.image_id.clone(),
     })
 }
@@ -352,8 +424,11 @@ pub(super) fn assign(
         let host = op.hosts.get(uuid).ok_or_else(|| {
             ComputeError::Internal(format!("server {uuid} was scheduled to no host"))
         })?;
+        let nics = op.bound.get(uuid).cloned().unwrap_or_default();
         let assigned = state.servers.modify_instance(uuid, &mut |i| {
-            let d = doc(i).map_err(to_store)?;
+            let mut d = doc(i).map_err(to_store)?;
+            d.nics = nics.clone();
+            set_doc(i, &d).map_err(to_store)?;
             let spec = instance_spec(i, &d, format).map_err(to_store)?;
             i.host = Some(host.clone());
             i.task_state = Some(task::SPAWNING.into());

@@ -246,6 +246,9 @@ pub struct ServerDoc {
     /// A snapshot waiting for the agent.
     #[serde(default)]
     pub pending_snapshot: Option<PendingSnapshot>,
+    /// Its ports, as bound at boot (Nova's network info cache).
+    #[serde(default)]
+    pub nics: Vec<crate::networks::ServerNic>,
 }
 
 fn manual() -> String {

@@ -100,7 +100,7 @@ pub fn detail(
     m.insert("flavor".into(), flavor_view(state, v, &d.flavor));
     m.insert("created".into(), json!(iso_seconds(i.created_at)));
     m.insert("updated".into(), json!(iso_seconds(i.updated_at)));
-    m.insert("addresses".into(), json!({}));
+    m.insert("addresses".into(), addresses(&d.nics));
     m.insert("accessIPv4".into(), json!(d.access_ipv4));
     m.insert("accessIPv6".into(), json!(d.access_ipv6));
     m.insert("links".into(), links(state, &i.uuid));
@@ -191,6 +191,27 @@ pub fn detail(
         );
     }
     Ok(Value::Object(m))
+}
+
+/// `addresses`: per network name, each fixed address with its MAC.
+pub fn addresses(nics: &[crate::networks::ServerNic]) -> Value {
+    let mut out = serde_json::Map::new();
+    for nic in nics {
+        let entry = out
+            .entry(nic.network_name.clone())
+            .or_insert_with(|| json!([]));
+        if let Value::Array(list) = entry {
+            for a in &nic.fixed_ips {
+                list.push(json!({
+                    "version": a.version,
+                    "addr": a.ip_address,
+                    "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": nic.mac_address,
+                }));
+            }
+        }
+    }
+    Value::Object(out)
 }
 
 #[cfg(test)]

@@ -169,4 +169,24 @@ impl Hypervisor for QemuHypervisor {
             self.do_snapshot(id, dest),
         ))
     }
+
+    fn attach_nic(&self, id: Uuid, nic: crate::NicSpec) -> HvFuture<'_, InstanceInfo> {
+        let d = self.config.deadlines;
+        Box::pin(Self::bounded(
+            id,
+            Operation::AttachNic,
+            d.qmp * 10,
+            self.do_attach_nic(id, nic),
+        ))
+    }
+
+    fn detach_nic<'a>(&'a self, id: Uuid, nic: &'a str) -> HvFuture<'a, InstanceInfo> {
+        let d = self.config.deadlines;
+        Box::pin(Self::bounded(
+            id,
+            Operation::DetachNic,
+            d.nic_unplug + d.qmp * 12,
+            self.do_detach_nic(id, nic),
+        ))
+    }
 }

@@ -4,7 +4,7 @@
 //!
 //! | File | What |
 //! |---|---|
-//! | `spec.json` | the [`InstanceSpec`] it was spawned from, with the size of the last resize (mode 0600: it holds user data) |
+//! | `spec.json` | the [`InstanceSpec`] it was spawned from, with the size of the last resize and the NICs plugged or unplugged since (`hotplug.rs`; mode 0600: it holds user data) |
 //! | `disk.qcow2` | a qcow2 overlay backed by the base image (`-b BASE -F FMT`), never a copy |
 //! | `config.vfat` | the config drive: vfat labelled `config-2`, `openstack/latest/...` |
 //! | `qemu.pid` | QEMU's `-pidfile` |
@@ -60,6 +60,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 mod disk;
+mod hotplug;
 mod hv;
 mod prepare;
 mod probe;
@@ -180,6 +181,7 @@ impl Observed {
             memory_mib: self.spec.memory_mib,
             root_disk_gib: self.spec.root_disk_gib,
             resize_backup: self.resize_backup,
+            nics: self.spec.nics.clone(),
         }
     }
 }

@@ -56,15 +56,22 @@ impl QemuHypervisor {
         if spec.nics.is_empty() {
             a.extend(["-nic".into(), "none".into()]);
         }
-        for (i, nic) in spec.nics.iter().enumerate() {
+        // Ids derived from the tap, the same a hotplug uses, so any NIC
+        // can be unplugged later whether it came at start or by hotplug.
+        for nic in &spec.nics {
+            let netdev = crate::nics::netdev_id(&nic.tap);
             a.extend([
                 "-netdev".into(),
                 format!(
-                    "tap,id=net{i},ifname={},script=no,downscript=no",
+                    "tap,id={netdev},ifname={},script=no,downscript=no",
                     opt_escape(&nic.tap)
                 ),
                 "-device".into(),
-                format!("virtio-net-pci,netdev=net{i},mac={}", nic.mac),
+                format!(
+                    "virtio-net-pci,id={},netdev={netdev},mac={}",
+                    crate::nics::device_id(&nic.tap),
+                    nic.mac
+                ),
             ]);
         }
         a.extend([
@@ -93,24 +100,7 @@ impl QemuHypervisor {
             ));
         }
         for nic in &spec.nics {
-            let tap_ok = !nic.tap.is_empty()
-                && nic.tap.len() <= 15
-                && nic
-                    .tap
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !tap_ok {
-                return bad(format!("bad tap device name {:?}", nic.tap));
-            }
-            let mac_ok = nic.mac.len() == 17
-                && nic.mac.split(':').count() == 6
-                && nic
-                    .mac
-                    .split(':')
-                    .all(|o| o.len() == 2 && o.bytes().all(|b| b.is_ascii_hexdigit()));
-            if !mac_ok {
-                return bad(format!("bad MAC address {:?}", nic.mac));
-            }
+            crate::nics::validate(nic)?;
         }
         Ok(())
     }

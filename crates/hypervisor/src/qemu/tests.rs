@@ -44,8 +44,8 @@ fn argv_is_what_the_design_asks() {
         "server=on,wait=off",
         "-pidfile",
         "-daemonize",
-        "tap,id=net0,ifname=tap0abc,script=no,downscript=no",
-        "virtio-net-pci,netdev=net0,mac=fa:16:3e:00:00:01",
+        "tap,id=net-tap0abc,ifname=tap0abc,script=no,downscript=no",
+        "virtio-net-pci,id=nic-tap0abc,netdev=net-tap0abc,mac=fa:16:3e:00:00:01",
     ] {
         assert!(joined.contains(needle), "{needle:?} missing from {joined}");
     }

@@ -108,6 +108,14 @@ pub trait HostFacts {
     fn port_holder(&self, _port: u16) -> Option<(String, u32)> {
         None
     }
+    /// The text of the kernel's build configuration, or why it cannot be
+    /// read.
+    fn kernel_config(&self) -> Result<String, String>;
+    /// Whether kernel module `name` is loaded (`/sys/module/<name>`).
+    fn module_loaded(&self, name: &str) -> bool;
+    /// Whether this host can load modules (it has a module tree for the
+    /// running kernel).
+    fn modules_loadable(&self) -> bool;
     /// Whether `addr` answers a TCP connection to `port` within a couple
     /// of seconds: Ok when it accepts, or refuses (a refusal is an answer:
     /// the host is up); Err with what happened when it does not answer.

@@ -39,7 +39,12 @@ pub struct FakeHostFacts {
     pub silent: BTreeSet<IpAddr>,
     /// Who listens on some of them: port -> (program, pid).
     pub port_holders: BTreeMap<u16, (String, u32)>,
+    /// The kernel's configuration text.
+    pub kernel_config: String,
 }
+
+/// The data-plane options of a Debian kernel, as the default fake has.
+pub const DEBIAN_KERNEL: &str = "CONFIG_BRIDGE=m\nCONFIG_TUN=m\nCONFIG_VETH=m\nCONFIG_NF_TABLES=m\nCONFIG_NFT_CT=m\nCONFIG_VXLAN=m\nCONFIG_VLAN_8021Q=m\nCONFIG_NET_IPGRE=m\nCONFIG_BRIDGE_NETFILTER=m\nCONFIG_NF_CONNTRACK_BRIDGE=m\n";
 
 impl Default for FakeHostFacts {
     fn default() -> Self {
@@ -73,6 +78,7 @@ impl Default for FakeHostFacts {
             interfaces: ["lo", "eth0", "br-ex"].map(String::from).to_vec(),
             busy_ports: BTreeSet::new(),
             port_holders: BTreeMap::new(),
+            kernel_config: DEBIAN_KERNEL.into(),
             silent: BTreeSet::new(),
         }
     }
@@ -136,5 +142,14 @@ impl HostFacts for FakeHostFacts {
     }
     fn port_holder(&self, port: u16) -> Option<(String, u32)> {
         self.port_holders.get(&port).cloned()
+    }
+    fn kernel_config(&self) -> Result<String, String> {
+        Ok(self.kernel_config.clone())
+    }
+    fn module_loaded(&self, _name: &str) -> bool {
+        false
+    }
+    fn modules_loadable(&self) -> bool {
+        true
     }
 }

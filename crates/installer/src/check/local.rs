@@ -268,6 +268,38 @@ impl HostFacts for LocalHostFacts {
             .find(|p| p.is_file())
     }
 
+    fn kernel_config(&self) -> Result<String, String> {
+        if Path::new("/proc/config.gz").exists() {
+            let out = Command::new("gzip")
+                .args(["-dc", "/proc/config.gz"])
+                .output()
+                .map_err(|e| format!("cannot run gzip to read /proc/config.gz: {e}"))?;
+            if out.status.success() {
+                return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+            }
+        }
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_err(|e| format!("cannot read the kernel release: {e}"))?;
+        let path = format!("/boot/config-{}", release.trim());
+        std::fs::read_to_string(&path)
+            .map_err(|e| format!("neither /proc/config.gz nor {path} can be read: {e}"))
+    }
+
+    fn module_loaded(&self, name: &str) -> bool {
+        Path::new("/sys/module").join(name).exists()
+    }
+
+    fn modules_loadable(&self) -> bool {
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|r| {
+                Path::new("/lib/modules")
+                    .join(r.trim())
+                    .join("modules.dep")
+                    .exists()
+            })
+            .unwrap_or(false)
+    }
+
     fn interfaces(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
             .map(|d| {

@@ -14,6 +14,7 @@
 mod checks;
 mod facts;
 mod fake;
+mod kernel;
 mod local;
 pub mod programs;
 mod render;
@@ -173,6 +174,7 @@ pub fn run(facts: &dyn HostFacts, answer: Option<AnswerInput<'_>>) -> Report {
     findings.extend(checks::virtualization(facts, answers, &roles));
     findings.extend(checks::programs(facts, answers, &roles));
     findings.extend(checks::interfaces(facts, answers, &roles));
+    findings.extend(kernel::dataplane(facts, answers, &roles));
     findings.extend(checks::ports(facts, answers, &roles));
     let may_deploy = !findings.iter().any(|f| f.status == Status::Fail);
     Report {

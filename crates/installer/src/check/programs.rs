@@ -76,7 +76,15 @@ pub const PROGRAMS: &[Program] = &[
         package: "nftables",
         roles: &[Role::Compute, Role::Network],
         qemu_only: false,
-        need: Need::Recommended,
-        purpose: "security groups and floating IPs (the network dataplane that is being built)",
+        need: Need::Required,
+        purpose: "security groups and anti-spoofing, applied atomically per port",
+    },
+    Program {
+        name: "dnsmasq",
+        package: "dnsmasq-base",
+        roles: &[Role::Compute, Role::Network],
+        qemu_only: false,
+        need: Need::Required,
+        purpose: "DHCP for tenant networks (one per network, in a namespace)",
     },
 ];

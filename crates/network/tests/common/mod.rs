@@ -34,6 +34,7 @@ pub async fn start() -> Served {
             projects: s.projects.clone(),
             store: std::sync::Arc::new(s.store.clone()),
             ml2: ml2(),
+            security_groups: std::sync::Arc::new(s.store.clone()),
         })
     })
     .await

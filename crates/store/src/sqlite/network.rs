@@ -8,10 +8,13 @@ use crate::network::{
     FixedIp, IpRequest, Network, NetworkConflict, NetworkStore, Port, PortChange, Refusal,
     SegmentRequest, Subnet, DHCP_OWNER,
 };
+use super::security_group::touch_membership;
+use super::server::record_plan_write;
+use crate::host_plan::PlanWrite;
 use crate::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::net::IpAddr;
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
@@ -170,6 +173,7 @@ fn insert_port(tx: &Transaction, port: &Port, ips: &[IpRequest]) -> StoreResult<
         port.fixed_ips.push(allocate(tx, &port, request)?);
     }
     write_port(tx, &port, false)?;
+    port_written(tx, None, Some(&port))?;
     Ok(port)
 }
 
@@ -262,10 +266,12 @@ fn attach_dhcp(tx: &Transaction, subnet: &Subnet, template: &Port) -> StoreResul
             if port.fixed_ips.iter().any(|ip| ip.subnet_id == subnet.id) {
                 return Ok(());
             }
+            let before = port.clone();
             let ip = allocate(tx, &port, &request)?;
             port.fixed_ips.push(ip);
             port.revision_number += 1;
-            write_port(tx, &port, false)
+            write_port(tx, &port, false)?;
+            port_written(tx, Some(&before), Some(&port))
         }
         None => insert_port(tx, template, &[request]).map(|_| ()),
     }
@@ -294,8 +300,10 @@ fn detach_dhcp(tx: &Transaction, subnet_id: &str) -> StoreResult<Vec<String>> {
         let Some(mut port) = get_body::<Port>(tx, "ports", &port_id)? else {
             continue;
         };
+        let before = port.clone();
         port.fixed_ips.retain(|ip| ip.subnet_id != subnet_id);
         if port.fixed_ips.is_empty() {
+            port_written(tx, Some(&before), None)?;
             tx.execute("DELETE FROM ports WHERE id = ?1", [&port_id])?;
         } else {
             tx.execute(
@@ -304,9 +312,86 @@ fn detach_dhcp(tx: &Transaction, subnet_id: &str) -> StoreResult<Vec<String>> {
             )?;
             port.revision_number += 1;
             write_port(tx, &port, false)?;
+            port_written(tx, Some(&before), Some(&port))?;
         }
     }
     Ok(others)
+}
+
+/// The distinct non-empty `host_id`s of the ports `filter` selects.
+fn hosts_where(tx: &Connection, filter: &str, arg: &str) -> StoreResult<BTreeSet<String>> {
+    let sql = format!(
+        "SELECT DISTINCT json_extract(body, '$.host_id') FROM ports
+         WHERE {filter} AND json_extract(body, '$.host_id') != ''"
+    );
+    let mut stmt = tx.prepare(&sql)?;
+    let hosts = stmt
+        .query_map([arg], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(hosts)
+}
+
+fn dhcp_hosts(tx: &Connection, network_id: &str) -> StoreResult<BTreeSet<String>> {
+    let filter = format!("network_id = ?1 AND device_owner = '{DHCP_OWNER}'");
+    hosts_where(tx, &filter, network_id)
+}
+
+pub(crate) fn project_hosts(tx: &Connection, project_id: &str) -> StoreResult<BTreeSet<String>> {
+    hosts_where(tx, "json_extract(body, '$.project_id') = ?1", project_id)
+}
+
+/// Moves network `id`'s `contents_changed_at` to `now` (never back).
+fn touch_contents(tx: &Connection, id: &str, now: i64) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE networks SET body = json_set(body, '$.contents_changed_at',
+           max(coalesce(json_extract(body, '$.contents_changed_at'), 0), ?2))
+         WHERE id = ?1",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+/// What a port write moves besides the row: the revisions of the hosts
+/// whose documents show it (the rule is `host_plan`'s), its network's
+/// contents time, and the membership time of the groups it joined, left
+/// or changed addresses in.
+fn port_written(tx: &Transaction, before: Option<&Port>, after: Option<&Port>) -> StoreResult<()> {
+    let Some(any) = after.or(before) else {
+        return Ok(());
+    };
+    let now = ferrostack_common::time::now_micros();
+    let dhcp = dhcp_hosts(tx, &any.network_id)?;
+    let project = project_hosts(tx, &any.project_id)?;
+    record_plan_write(
+        tx,
+        PlanWrite::Port {
+            before,
+            after,
+            dhcp_hosts: &dhcp,
+            project_hosts: &project,
+        },
+    )?;
+    let addresses = |p: Option<&Port>| p.map(|p| (p.mac_address.clone(), p.fixed_ips.clone()));
+    if addresses(before) != addresses(after) {
+        touch_contents(tx, &any.network_id, now)?;
+    }
+    let members = |p: Option<&Port>| {
+        p.map(|p| (p.fixed_ips.clone(), p.allowed_address_pairs.clone(), p.security_groups.clone()))
+    };
+    if members(before) != members(after) {
+        let mut groups: Vec<String> = Vec::new();
+        for p in [before, after].into_iter().flatten() {
+            groups.extend(p.security_groups.iter().cloned());
+        }
+        touch_membership(tx, &groups, now)?;
+    }
+    Ok(())
+}
+
+fn subnet_written(tx: &Transaction, network_id: &str) -> StoreResult<()> {
+    let dhcp = dhcp_hosts(tx, network_id)?;
+    record_plan_write(tx, PlanWrite::Subnet { dhcp_hosts: &dhcp })?;
+    touch_contents(tx, network_id, ferrostack_common::time::now_micros())
 }
 
 fn refused(e: Refusal) -> StoreError {
@@ -347,11 +432,21 @@ impl NetworkStore for SqliteStore {
             let Some(mut network) = get_body::<Network>(tx, "networks", id)? else {
                 return Ok(None);
             };
+            let before = network.clone();
             f(&mut network).map_err(refused)?;
             network.revision_number += 1;
             tx.execute(
                 "UPDATE networks SET body = ?2 WHERE id = ?1",
                 params![id, serde_json::to_string(&network)?],
+            )?;
+            let carriers = hosts_where(tx, "network_id = ?1", id)?;
+            record_plan_write(
+                tx,
+                PlanWrite::Network {
+                    before: &before,
+                    after: Some(&network),
+                    carriers: &carriers,
+                },
             )?;
             Ok(Some(network))
         })
@@ -370,6 +465,18 @@ impl NetworkStore for SqliteStore {
                 }
                 .into());
             }
+            let Some(before) = get_body::<Network>(tx, "networks", id)? else {
+                return Ok(false);
+            };
+            let carriers = hosts_where(tx, "network_id = ?1", id)?;
+            record_plan_write(
+                tx,
+                PlanWrite::Network {
+                    before: &before,
+                    after: None,
+                    carriers: &carriers,
+                },
+            )?;
             // Subnets, ports, allocations and the segment go by cascade.
             Ok(tx.execute("DELETE FROM networks WHERE id = ?1", [id])? > 0)
         })
@@ -381,6 +488,7 @@ impl NetworkStore for SqliteStore {
                 "INSERT INTO subnets (id, network_id, body) VALUES (?1, ?2, ?3)",
                 params![subnet.id, subnet.network_id, serde_json::to_string(subnet)?],
             )?;
+            subnet_written(tx, &subnet.network_id)?;
             match dhcp {
                 Some(template) => attach_dhcp(tx, subnet, template),
                 None => Ok(()),
@@ -413,6 +521,7 @@ impl NetworkStore for SqliteStore {
                 "UPDATE subnets SET body = ?2 WHERE id = ?1",
                 params![id, serde_json::to_string(&subnet)?],
             )?;
+            subnet_written(tx, &subnet.network_id)?;
             match (had_dhcp, subnet.enable_dhcp, dhcp) {
                 (false, true, Some(template)) => attach_dhcp(tx, &subnet, template)?,
                 (true, false, _) => {
@@ -426,6 +535,11 @@ impl NetworkStore for SqliteStore {
 
     fn delete_subnet(&self, id: &str) -> StoreResult<bool> {
         self.db().write(|tx| {
+            let Some(subnet) = get_body::<Subnet>(tx, "subnets", id)? else {
+                return Ok(false);
+            };
+            // While the DHCP port still names its host.
+            subnet_written(tx, &subnet.network_id)?;
             // Detaching is undone with the transaction when others hold
             // addresses.
             if !detach_dhcp(tx, id)?.is_empty() {
@@ -455,6 +569,7 @@ impl NetworkStore for SqliteStore {
             let Some(mut port) = get_body::<Port>(tx, "ports", id)? else {
                 return Ok(None);
             };
+            let before = port.clone();
             if let Some(requests) = f(&mut port).map_err(refused)? {
                 tx.execute("DELETE FROM ip_allocations WHERE port_id = ?1", [id])?;
                 port.fixed_ips.clear();
@@ -464,13 +579,19 @@ impl NetworkStore for SqliteStore {
             }
             port.revision_number += 1;
             write_port(tx, &port, false)?;
+            port_written(tx, Some(&before), Some(&port))?;
             Ok(Some(port))
         })
     }
 
     fn delete_port(&self, id: &str) -> StoreResult<bool> {
-        self.db()
-            .write(|tx| Ok(tx.execute("DELETE FROM ports WHERE id = ?1", [id])? > 0))
+        self.db().write(|tx| {
+            let Some(before) = get_body::<Port>(tx, "ports", id)? else {
+                return Ok(false);
+            };
+            port_written(tx, Some(&before), None)?;
+            Ok(tx.execute("DELETE FROM ports WHERE id = ?1", [id])? > 0)
+        })
     }
 }
 

@@ -30,6 +30,7 @@ fn network(id: &str) -> Network {
         created_at: 1,
         updated_at: 1,
         revision_number: 1,
+        contents_changed_at: 0,
     }
 }
 

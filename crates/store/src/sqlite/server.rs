@@ -60,7 +60,7 @@ fn to_text(v: &Value) -> String {
 
 /// Bumps the revision of every host whose plan `write` changes (the rule
 /// is [`hosts_touched`]'s, not this backend's).
-fn record_plan_write(conn: &Connection, write: PlanWrite<'_>) -> StoreResult<()> {
+pub(crate) fn record_plan_write(conn: &Connection, write: PlanWrite<'_>) -> StoreResult<()> {
     for host in hosts_touched(write) {
         conn.execute(
             "INSERT INTO host_revisions(host, revision) VALUES (?1, 1)

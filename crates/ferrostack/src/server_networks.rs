@@ -1,0 +1,298 @@
+//! Compute's view of the network service ([`ServerNetworks`]) over the
+//! network service's in-process port API: what Nova's neutronv2 module
+//! does over HTTP, done with function calls.
+//!
+//! It lives in the binary because it is the one place that links both
+//! services; neither service crate depends on the other. Errors are put
+//! in Nova's words here (a network that does not exist is Nova's 400
+//! "Network ... could not be found.", not Neutron's 404), since it is
+//! Nova's API that answers.
+
+use ferrostack_compute::error::ComputeError;
+use ferrostack_compute::networks::{
+    tap_name, Allocation, NetworkRequest, NicAddress, NicRequest, ServerNetworks, ServerNic,
+};
+use ferrostack_network::error::NetworkError;
+use ferrostack_network::{FixedIpSpec, NetworkState, PortSpec};
+use ferrostack_policy::AuthContext;
+use ferrostack_store::network::{Network, Port};
+use std::sync::Arc;
+
+/// The network service as compute uses it.
+pub struct NeutronForNova {
+    state: Arc<NetworkState>,
+}
+
+impl NeutronForNova {
+    /// Over the network service's shared state.
+    pub fn new(state: Arc<NetworkState>) -> Self {
+        NeutronForNova { state }
+    }
+
+    fn network(&self, id: &str) -> Result<Option<Network>, ComputeError> {
+        self.state.store.get_network(id).map_err(store)
+    }
+
+    fn port(&self, id: &str) -> Result<Option<Port>, ComputeError> {
+        self.state.store.get_port(id).map_err(store)
+    }
+
+    /// The networks a boot without a network named may use: the
+    /// project's own and the shared ones (not external ones), with a
+    /// subnet.
+    fn available(&self, project_id: &str) -> Result<Vec<Network>, ComputeError> {
+        let subnets = self.state.store.list_subnets().map_err(store)?;
+        let mut out: Vec<Network> = (self.state.store.list_networks().map_err(store)?)
+            .into_iter()
+            .filter(|n| (n.project_id == project_id || n.shared) && !n.external)
+            .filter(|n| subnets.iter().any(|s| s.network_id == n.id))
+            .collect();
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        Ok(out)
+    }
+
+    fn check_network(&self, caller: &AuthContext, id: &str) -> Result<(), ComputeError> {
+        let project = caller.project_id().unwrap_or_default();
+        let visible = self
+            .network(id)?
+            .filter(|n| caller.is_admin() || n.project_id == project || n.shared);
+        let Some(network) = visible else {
+            return Err(ComputeError::BadRequest(format!(
+                "Network {id} could not be found."
+            )));
+        };
+        let no_subnet = (self.state.subnets_of(&network.id))
+            .map_err(network_error)?
+            .is_empty();
+        if no_subnet {
+            return Err(ComputeError::BadRequest(format!(
+                "Network {id} requires a subnet in order to boot instances on."
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_port(&self, caller: &AuthContext, id: &str) -> Result<(), ComputeError> {
+        let project = caller.project_id().unwrap_or_default();
+        let Some(port) = self
+            .port(id)?
+            .filter(|p| caller.is_admin() || p.project_id == project)
+        else {
+            return Err(ComputeError::BadRequest(format!(
+                "Port id {id} could not be found."
+            )));
+        };
+        if !port.device_id.is_empty() {
+            return Err(ComputeError::Conflict(format!("Port {id} is still in use.")));
+        }
+        Ok(())
+    }
+
+    /// Create or bind the port of one request.
+    fn plug(
+        &self,
+        a: &Allocation<'_>,
+        request: &NicRequest,
+        new_id: Option<&String>,
+    ) -> Result<Port, ComputeError> {
+        let owner = format!("compute:{}", a.zone);
+        if let Some(port_id) = &request.port_id {
+            if let Some(p) = self.port(port_id)? {
+                if !p.device_id.is_empty() && p.device_id != a.server_id {
+                    return Err(ComputeError::Conflict(format!(
+                        "Port {port_id} is still in use."
+                    )));
+                }
+            }
+            return (self.state.bind_port(port_id, a.host, a.server_id, &owner))
+                .map_err(network_error);
+        }
+        let id = new_id
+            .ok_or_else(|| ComputeError::Internal("no port id drawn for a NIC".into()))?;
+        if let Some(p) = self.port(id)? {
+            return Ok(p);
+        }
+        let network_id = request
+            .network_id
+            .clone()
+            .ok_or_else(|| ComputeError::Internal("a NIC with neither port nor network".into()))?;
+        let spec = PortSpec {
+            id: Some(id.clone()),
+            project_id: a.project_id.to_string(),
+            network_id,
+            fixed_ips: request.fixed_ip.as_ref().map(|ip| {
+                vec![FixedIpSpec {
+                    subnet_id: None,
+                    ip_address: Some(ip.clone()),
+                }]
+            }),
+            device_owner: owner,
+            device_id: a.server_id.to_string(),
+            host_id: Some(a.host.to_string()),
+            ..Default::default()
+        };
+        self.state.create_port(spec).map_err(network_error)
+    }
+
+    /// What compute keeps of a plugged port.
+    fn nic(&self, port: &Port, request: &NicRequest) -> Result<ServerNic, ComputeError> {
+        let network = self.network(&port.network_id)?.ok_or_else(|| {
+            ComputeError::Internal(format!("network {} vanished", port.network_id))
+        })?;
+        let subnets = self
+            .state
+            .subnets_of(&port.network_id)
+            .map_err(network_error)?;
+        let fixed_ips = port
+            .fixed_ips
+            .iter()
+            .filter_map(|ip| {
+                let s = subnets.iter().find(|s| s.id == ip.subnet_id)?;
+                Some(NicAddress {
+                    ip_address: ip.ip_address.clone(),
+                    version: s.ip_version,
+                    subnet_id: s.id.clone(),
+                    cidr: s.cidr.clone(),
+                    gateway_ip: s.gateway_ip.clone(),
+                    dns_nameservers: s.dns_nameservers.clone(),
+                })
+            })
+            .collect();
+        Ok(ServerNic {
+            port_id: port.id.clone(),
+            network_id: network.id.clone(),
+            network_name: network.name.clone(),
+            mac_address: port.mac_address.clone(),
+            tap: tap_name(&port.id),
+            mtu: network.mtu.max(0) as u32,
+            fixed_ips,
+            preserve_on_delete: request.port_id.is_some(),
+            tag: request.tag.clone(),
+        })
+    }
+}
+
+/// A store failure is a 500 with its cause logged.
+fn store(e: ferrostack_store::StoreError) -> ComputeError {
+    ComputeError::internal(&e)
+}
+
+/// Neutron's refusal in Nova's words.
+fn network_error(e: NetworkError) -> ComputeError {
+    let status = e.status();
+    let message = match &e.error {
+        ferrostack_common::error::ServiceError::Shown { message, .. } => message.clone(),
+        ferrostack_common::error::ServiceError::Internal { cause } => cause.clone(),
+    };
+    match (e.kind, status.as_u16()) {
+        ("IpAddressAlreadyAllocated", _) => ComputeError::BadRequest(message),
+        ("IpAddressGenerationFailure", _) => ComputeError::Conflict(format!(
+            "No more IP addresses available on network: {message}"
+        )),
+        ("OverQuota", _) => ComputeError::Forbidden(format!(
+            "Maximum number of ports exceeded: {message}"
+        )),
+        (_, 400) => ComputeError::BadRequest(message),
+        (_, 404) => ComputeError::BadRequest(message),
+        (_, 409) => ComputeError::Conflict(message),
+        (_, 500..) => ComputeError::Internal(format!("network service: {message}")),
+        (_, _) => ComputeError::Status(status, message),
+    }
+}
+
+impl ServerNetworks for NeutronForNova {
+    fn resolve(
+        &self,
+        caller: &AuthContext,
+        request: &NetworkRequest,
+    ) -> Result<Vec<NicRequest>, ComputeError> {
+        let project = caller.project_id().unwrap_or_default().to_string();
+        let list = match request {
+            NetworkRequest::List(list) => list.clone(),
+            NetworkRequest::Unspecified | NetworkRequest::Auto => {
+                let available = self.available(&project)?;
+                match (available.as_slice(), request) {
+                    ([], NetworkRequest::Unspecified) => Vec::new(),
+                    ([], _) => {
+                        return Err(ComputeError::BadRequest(format!(
+                            "Unable to automatically allocate a network for project {project}"
+                        )))
+                    }
+                    ([one], _) => vec![NicRequest {
+                        network_id: Some(one.id.clone()),
+                        ..NicRequest::default()
+                    }],
+                    _ => {
+                        return Err(ComputeError::Conflict(
+                            "Multiple possible networks found, use a Network ID to be more specific."
+                                .into(),
+                        ))
+                    }
+                }
+            }
+        };
+        for nic in &list {
+            match (&nic.port_id, &nic.network_id) {
+                (Some(port), _) => self.check_port(caller, port)?,
+                (None, Some(network)) => self.check_network(caller, network)?,
+                (None, None) => {}
+            }
+        }
+        Ok(list)
+    }
+
+    fn allocate(&self, a: &Allocation<'_>) -> Result<Vec<ServerNic>, ComputeError> {
+        let mut new_ids = a.new_port_ids.iter();
+        let mut plugged: Vec<Port> = Vec::new();
+        let mut nics = Vec::new();
+        for request in a.requests {
+            let new_id = if request.port_id.is_none() {
+                new_ids.next()
+            } else {
+                None
+            };
+            let result = self
+                .plug(a, request, new_id)
+                .and_then(|port| Ok((self.nic(&port, request)?, port)));
+            match result {
+                Ok((nic, port)) => {
+                    nics.push(nic);
+                    plugged.push(port);
+                }
+                Err(e) => {
+                    let passed: Vec<String> =
+                        a.requests.iter().filter_map(|r| r.port_id.clone()).collect();
+                    if let Err(undo) = self.release(a.server_id, a.new_port_ids, &passed) {
+                        tracing::warn!(error = %undo, "cannot undo a partial port allocation");
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(nics)
+    }
+
+    fn release(
+        &self,
+        server_id: &str,
+        delete: &[String],
+        unbind: &[String],
+    ) -> Result<(), ComputeError> {
+        for id in delete {
+            match self.port(id)? {
+                Some(p) if p.device_id == server_id || p.device_id.is_empty() => {
+                    self.state.delete_port(id).map_err(network_error)?
+                }
+                _ => {}
+            }
+        }
+        for id in unbind {
+            if let Some(p) = self.port(id)? {
+                if p.device_id == server_id {
+                    self.state.unbind_port(id).map_err(network_error)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,448 @@
+//! The DHCP driver: dnsmasq per network, in its own namespace.
+//!
+//! ```text
+//!  brq<net> ── dhq<11 of net> ═veth═ ns-dhcp (in qdhcp-<net>: the DHCP
+//!                                     port's MAC and addresses) ── dnsmasq
+//! ```
+//!
+//! dnsmasq serves static leases only (`--dhcp-range=<net>,static`): each
+//! port gets exactly its fixed IP from `--dhcp-hostsfile`, nothing
+//! dynamic. Options per subnet in `--dhcp-optsfile`: MTU (26), router
+//! (3), DNS servers (6) and classless static routes (121, with the
+//! default route in it, since clients that take 121 ignore 3). When only
+//! the hosts or options change the files are rewritten and dnsmasq gets
+//! SIGHUP (it re-reads both without dropping leases); when its command
+//! line changes (the subnets) it is restarted. Its pid file lives in the
+//! state dir, so a restarted agent adopts the running dnsmasq (checked by
+//! its `/proc/<pid>/cmdline`) instead of starting another. IPv4 only so
+//! far: IPv6 subnets are skipped.
+
+use crate::kernel::{Kernel, LinkState};
+use crate::network::find;
+use crate::{error_chain, names, Error, HostNetConfig, Result};
+use ferrostack_agent::drivers::{Details, DriverFuture, ObjectDriver};
+use ferrostack_host_contract::network::{DesiredDhcp, DhcpSubnet};
+use ferrostack_host_contract::{HostDesired, Kind};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Converges [`DesiredDhcp`]s.
+#[derive(Debug, Clone)]
+pub struct DhcpDriver {
+    cfg: Arc<HostNetConfig>,
+    kernel: Kernel,
+}
+
+/// The files of one network's dnsmasq.
+struct Files {
+    dir: PathBuf,
+}
+
+impl Files {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+    fn path_str(&self, name: &str) -> String {
+        self.path(name).to_string_lossy().into_owned()
+    }
+}
+
+impl DhcpDriver {
+    /// A driver for the host `cfg` describes.
+    pub fn new(cfg: Arc<HostNetConfig>) -> Self {
+        let kernel = Kernel::new(cfg.netns.clone());
+        DhcpDriver { cfg, kernel }
+    }
+
+    fn files(&self, network_id: &str) -> Result<Files> {
+        names::check_token(network_id)?;
+        Ok(Files {
+            dir: self.cfg.state_dir.join("dhcp").join(network_id),
+        })
+    }
+
+    /// The networks whose DHCP namespace exists.
+    pub async fn existing(&self) -> Result<Vec<String>> {
+        let prefix = &self.cfg.dhcp_netns_prefix;
+        Ok(self
+            .kernel
+            .namespaces()
+            .await?
+            .into_iter()
+            .filter_map(|n| n.strip_prefix(prefix.as_str()).map(str::to_owned))
+            .filter(|id| names::check_token(id).is_ok())
+            .collect())
+    }
+
+    /// Makes network `d.network_id`'s DHCP server match `d`.
+    pub async fn converge(&self, desired: &HostDesired, d: &DesiredDhcp) -> Result<Details> {
+        let net = find(&desired.network.networks, "network", &d.network_id, |n| {
+            &n.id
+        })?;
+        let br = names::bridge(&self.cfg, &net.id)?;
+        if self.kernel.link(&br).await?.is_none() {
+            return Err(Error::Missing(format!(
+                "bridge {br} of network {} does not exist yet",
+                net.id
+            )));
+        }
+        let ns = names::dhcp_netns(&self.cfg, &d.network_id)?;
+        self.plumb(d, &br, &ns, net.mtu).await?;
+        let files = self.files(&d.network_id)?;
+        let args = dnsmasq_args(&files, &d.subnets)?;
+        let hosts = render_hosts(d)?;
+        let opts = render_opts(&d.subnets, net.mtu)?;
+        tokio::fs::create_dir_all(&files.dir)
+            .await
+            .map_err(Error::io(&files.dir))?;
+        set_mode(&files.dir, 0o755)?;
+        let changed_hosts = write_if_changed(&files.path("hosts"), &hosts).await?;
+        let changed_opts = write_if_changed(&files.path("opts"), &opts).await?;
+        let changed_args = write_if_changed(&files.path("args"), &args.join("\n")).await?;
+        let pid = match running(&files).await {
+            Some(pid) if !changed_args => {
+                if changed_hosts || changed_opts {
+                    signal(pid, libc::SIGHUP)?;
+                }
+                pid
+            }
+            running_pid => {
+                if let Some(pid) = running_pid {
+                    stop(pid, &files).await?;
+                }
+                self.start(&ns, &args, &files).await?
+            }
+        };
+        let mut details = Details::new();
+        details.insert("namespace".into(), ns.into());
+        details.insert("pid".into(), pid.into());
+        Ok(details)
+    }
+
+    /// The namespace, the veth into the bridge, the DHCP port's MAC and
+    /// addresses on its inner end.
+    async fn plumb(&self, d: &DesiredDhcp, br: &str, ns: &str, mtu: u32) -> Result<()> {
+        let inner = Kernel::new(Some(ns.to_owned()));
+        if !self.kernel.namespaces().await?.iter().any(|n| n == ns) {
+            self.kernel.run(&["ip", "netns", "add", ns], None).await?;
+        }
+        let outer = names::dhcp_veth(&d.network_id)?;
+        let inner_link = inner.link(names::DHCP_INNER).await?;
+        if inner_link.is_none() {
+            self.kernel.delete_link(&outer).await?;
+            self.kernel
+                .ip(&[
+                    "link",
+                    "add",
+                    &outer,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    names::DHCP_INNER,
+                    "netns",
+                    ns,
+                ])
+                .await?;
+        }
+        let have = self
+            .kernel
+            .link(&outer)
+            .await?
+            .ok_or_else(|| Error::Missing(format!("veth {outer} vanished after creation")))?;
+        let want = LinkState {
+            mtu,
+            alias: None,
+            master: Some(br),
+            up: true,
+        };
+        self.kernel.converge_link(&have, &want).await?;
+        let mac = names::check_mac(&d.port.mac_address)?;
+        let have = inner
+            .link(names::DHCP_INNER)
+            .await?
+            .ok_or_else(|| Error::Missing(format!("{} vanished in {ns}", names::DHCP_INNER)))?;
+        if have.address.as_deref().map(str::to_ascii_lowercase) != Some(mac.clone()) {
+            inner
+                .ip(&["link", "set", "dev", names::DHCP_INNER, "address", &mac])
+                .await?;
+        }
+        let want = LinkState {
+            mtu,
+            alias: None,
+            master: None,
+            up: true,
+        };
+        inner.converge_link(&have, &want).await?;
+        inner.ip(&["link", "set", "dev", "lo", "up"]).await?;
+        self.converge_addresses(&inner, d).await
+    }
+
+    async fn converge_addresses(&self, inner: &Kernel, d: &DesiredDhcp) -> Result<()> {
+        let mut want = Vec::new();
+        for ip in &d.port.fixed_ips {
+            let Some(subnet) = d.subnets.iter().find(|s| s.id == ip.subnet_id) else {
+                continue;
+            };
+            let addr = names::check_ip(&ip.ip_address)?;
+            let (_, len) = names::check_prefix(&subnet.cidr)?;
+            want.push(format!("{addr}/{len}"));
+        }
+        let out = inner
+            .ip(&["-json", "addr", "show", "dev", names::DHCP_INNER])
+            .await?;
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        let have: Vec<String> = v
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(|l| l.get("addr_info"))
+            .and_then(|a| a.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter(|i| i.get("scope").and_then(|s| s.as_str()) == Some("global"))
+                    .filter_map(|i| {
+                        Some(format!(
+                            "{}/{}",
+                            i.get("local")?.as_str()?,
+                            i.get("prefixlen")?.as_u64()?
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for a in want.iter().filter(|a| !have.contains(a)) {
+            inner
+                .ip(&["addr", "add", a, "dev", names::DHCP_INNER])
+                .await?;
+        }
+        for a in have.iter().filter(|a| !want.contains(a)) {
+            inner
+                .ip(&["addr", "del", a, "dev", names::DHCP_INNER])
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn start(&self, ns: &str, args: &[String], files: &Files) -> Result<i32> {
+        let _ = tokio::fs::remove_file(files.path("pid")).await;
+        let mut argv: Vec<&str> = vec!["ip", "netns", "exec", ns];
+        argv.extend(args.iter().map(String::as_str));
+        // dnsmasq daemonizes: the command returns once it has started (or
+        // failed to, with its reason on stderr); the pid file follows.
+        self.kernel.run(&argv, None).await?;
+        for _ in 0..100 {
+            if let Some(pid) = running(files).await {
+                return Ok(pid);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(Error::Missing(format!(
+            "dnsmasq in {ns} wrote no pid file {}",
+            files.path("pid").display()
+        )))
+    }
+
+    /// Stops network `id`'s dnsmasq and removes its namespace, veth and files.
+    pub async fn teardown(&self, id: &str) -> Result<()> {
+        let files = self.files(id)?;
+        if let Some(pid) = running(&files).await {
+            stop(pid, &files).await?;
+        }
+        self.kernel.delete_link(&names::dhcp_veth(id)?).await?;
+        let ns = names::dhcp_netns(&self.cfg, id)?;
+        if self.kernel.namespaces().await?.contains(&ns) {
+            self.kernel.run(&["ip", "netns", "del", &ns], None).await?;
+        }
+        match tokio::fs::remove_dir_all(&files.dir).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&files.dir)(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// dnsmasq's argv (without the namespace wrapper).
+fn dnsmasq_args(files: &Files, subnets: &[DhcpSubnet]) -> Result<Vec<String>> {
+    let mut a: Vec<String> = [
+        "dnsmasq",
+        "--conf-file=/dev/null",
+        "--no-hosts",
+        "--no-resolv",
+        "--port=0",
+        "--bind-interfaces",
+        "--except-interface=lo",
+        "--dhcp-authoritative",
+        "--log-dhcp",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    a.push(format!("--interface={}", names::DHCP_INNER));
+    a.push(format!("--pid-file={}", files.path_str("pid")));
+    a.push(format!("--dhcp-hostsfile={}", files.path_str("hosts")));
+    a.push(format!("--dhcp-optsfile={}", files.path_str("opts")));
+    a.push(format!("--dhcp-leasefile={}", files.path_str("leases")));
+    a.push(format!("--log-facility={}", files.path_str("log")));
+    for (i, s) in subnets.iter().enumerate() {
+        let (net, len) = names::check_prefix(&s.cidr)?;
+        if net.is_ipv4() {
+            let mask = std::net::Ipv4Addr::from(if len == 0 { 0 } else { u32::MAX << (32 - len) });
+            a.push(format!("--dhcp-range=set:s{i},{net},static,{mask},86400s"));
+        }
+    }
+    Ok(a)
+}
+
+fn hostname_ok(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 63
+        && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !h.starts_with('-')
+}
+
+/// One `mac,ip[,hostname]` line per IPv4 host.
+fn render_hosts(d: &DesiredDhcp) -> Result<String> {
+    let mut out = String::new();
+    for h in &d.hosts {
+        let mac = names::check_mac(&h.mac_address)?;
+        let ip = names::check_ip(&h.ip_address)?;
+        if !ip.is_ipv4() {
+            continue;
+        }
+        let _ = write!(out, "{mac},{ip}");
+        if hostname_ok(&h.hostname) {
+            let _ = write!(out, ",{}", h.hostname);
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// The options of each IPv4 subnet, tagged by the range that set it.
+fn render_opts(subnets: &[DhcpSubnet], mtu: u32) -> Result<String> {
+    let mut out = format!("option:mtu,{mtu}\n");
+    for (i, s) in subnets.iter().enumerate() {
+        let (net, _) = names::check_prefix(&s.cidr)?;
+        if !net.is_ipv4() {
+            continue;
+        }
+        let mut routes = Vec::new();
+        for (dst, hop) in &s.host_routes {
+            let (_, dst) = names::render_prefix(dst)?;
+            let dst = if dst.contains('/') {
+                dst
+            } else {
+                format!("{dst}/32")
+            };
+            routes.push(format!("{dst},{}", names::check_ip(hop)?));
+        }
+        if let Some(gw) = &s.gateway_ip {
+            let gw = names::check_ip(gw)?;
+            let _ = writeln!(out, "tag:s{i},option:router,{gw}");
+            routes.push(format!("0.0.0.0/0,{gw}"));
+        }
+        if !routes.is_empty() {
+            let _ = writeln!(
+                out,
+                "tag:s{i},option:classless-static-route,{}",
+                routes.join(",")
+            );
+        }
+        let mut dns = Vec::new();
+        for n in &s.dns_nameservers {
+            let ip = names::check_ip(n)?;
+            if ip.is_ipv4() {
+                dns.push(ip.to_string());
+            }
+        }
+        if !dns.is_empty() {
+            let _ = writeln!(out, "tag:s{i},option:dns-server,{}", dns.join(","));
+        }
+    }
+    Ok(out)
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(Error::io(path))
+}
+
+/// Writes `text` to `path` unless it already holds it; whether it wrote.
+async fn write_if_changed(path: &Path, text: &str) -> Result<bool> {
+    if tokio::fs::read_to_string(path).await.ok().as_deref() == Some(text) {
+        return Ok(false);
+    }
+    let tmp = path.with_extension("tmp");
+    tokio::fs::write(&tmp, text)
+        .await
+        .map_err(Error::io(&tmp))?;
+    set_mode(&tmp, 0o644)?;
+    tokio::fs::rename(&tmp, path)
+        .await
+        .map_err(Error::io(path))?;
+    Ok(true)
+}
+
+/// The pid of this network's dnsmasq, if it runs: the pid file's process
+/// is a dnsmasq started with this pid file (not a recycled pid).
+async fn running(files: &Files) -> Option<i32> {
+    let pid: i32 = tokio::fs::read_to_string(files.path("pid"))
+        .await
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmdline = tokio::fs::read(format!("/proc/{pid}/cmdline")).await.ok()?;
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    let ours = cmdline.contains("dnsmasq")
+        && cmdline.contains(&format!("--pid-file={}", files.path_str("pid")));
+    ours.then_some(pid)
+}
+
+fn signal(pid: i32, sig: i32) -> Result<()> {
+    // SAFETY: kill(2) with a pid we read from our own pid file and checked
+    // (by /proc/<pid>/cmdline) is our dnsmasq; it touches no memory.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::kill(pid, sig) };
+    if rc != 0 {
+        return Err(Error::Io {
+            path: PathBuf::from(format!("/proc/{pid}")),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(())
+}
+
+async fn stop(pid: i32, files: &Files) -> Result<()> {
+    signal(pid, libc::SIGTERM)?;
+    for _ in 0..100 {
+        if running(files).await.is_none() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    signal(pid, libc::SIGKILL)
+}
+
+impl ObjectDriver for DhcpDriver {
+    fn kind(&self) -> Kind {
+        Kind::Dhcp
+    }
+
+    fn list(&self) -> DriverFuture<'_, Vec<String>> {
+        Box::pin(async move { self.existing().await.map_err(|e| error_chain(&e)) })
+    }
+
+    fn ensure<'a>(&'a self, desired: &'a HostDesired, id: &'a str) -> DriverFuture<'a, Details> {
+        Box::pin(async move {
+            let d = find(&desired.network.dhcp, "dhcp", id, |d| &d.network_id)
+                .map_err(|e| error_chain(&e))?;
+            self.converge(desired, d).await.map_err(|e| error_chain(&e))
+        })
+    }
+
+    fn remove<'a>(&'a self, id: &'a str) -> DriverFuture<'a, ()> {
+        Box::pin(async move { self.teardown(id).await.map_err(|e| error_chain(&e)) })
+    }
+}

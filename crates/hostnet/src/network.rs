@@ -1,0 +1,328 @@
+//! The network driver: a Linux bridge per network and its uplink.
+//!
+//! ```text
+//!   tap… ─┐
+//!   dhq… ─┼─ brq<11 of id> ── vxlan-<vni>  (local <tunnel ip>, group or FDB to peers)
+//!         │                ── <physical iface>            (flat)
+//!         │                ── vl<vid>-<8 of id> on iface  (VLAN, needs 8021q)
+//! ```
+//!
+//! The bridge calls the inet hooks for bridged IP (`nf_call_iptables`,
+//! per bridge rather than the host-wide sysctl, so nothing else on the
+//! host changes), which the ports' stateful security-group rules need.
+//! Every ensure compares what the kernel has (`ip -json -details`) with
+//! what the document says and changes only the difference; a VXLAN device
+//! with the wrong VNI, source or group is replaced.
+
+use crate::kernel::{Kernel, Link, LinkState};
+use crate::{error_chain, names, Error, HostNetConfig, Result};
+use ferrostack_agent::drivers::{Details, DriverFuture, ObjectDriver};
+use ferrostack_host_contract::network::{DesiredNetwork, Segment};
+use ferrostack_host_contract::{HostDesired, Kind};
+use std::sync::Arc;
+
+/// Converges [`DesiredNetwork`]s.
+#[derive(Debug, Clone)]
+pub struct NetworkDriver {
+    cfg: Arc<HostNetConfig>,
+    kernel: Kernel,
+}
+
+impl NetworkDriver {
+    /// A driver for the host `cfg` describes.
+    pub fn new(cfg: Arc<HostNetConfig>) -> Self {
+        let kernel = Kernel::new(cfg.netns.clone());
+        NetworkDriver { cfg, kernel }
+    }
+
+    /// The ids of the networks whose bridge exists.
+    pub async fn existing(&self) -> Result<Vec<String>> {
+        let bridges = self.kernel.links(Some("bridge")).await?;
+        Ok(bridges
+            .into_iter()
+            .filter(|l| l.ifname.starts_with(&self.cfg.bridge_prefix))
+            .filter_map(|l| l.ifalias)
+            .filter(|a| names::check_token(a).is_ok())
+            .collect())
+    }
+
+    /// Makes network `net`'s bridge and uplink match it.
+    pub async fn converge(&self, net: &DesiredNetwork) -> Result<Details> {
+        let br = names::bridge(&self.cfg, &net.id)?;
+        let have = match self.kernel.link(&br).await? {
+            Some(l) => l,
+            None => self.create_bridge(&br).await?,
+        };
+        if have.data("nf_call_iptables").and_then(|v| v.as_u64()) != Some(1) {
+            self.kernel
+                .ip(&[
+                    "link",
+                    "set",
+                    "dev",
+                    &br,
+                    "type",
+                    "bridge",
+                    "nf_call_iptables",
+                    "1",
+                    "nf_call_ip6tables",
+                    "1",
+                ])
+                .await?;
+        }
+        let uplink = self.converge_uplink(net, &br).await?;
+        let want = LinkState {
+            mtu: net.mtu,
+            alias: Some(&net.id),
+            master: None,
+            up: net.admin_state_up,
+        };
+        self.kernel.converge_link(&have, &want).await?;
+        let mut details = Details::new();
+        details.insert("bridge".into(), br.into());
+        if let Some(u) = uplink {
+            details.insert("uplink".into(), u.into());
+        }
+        Ok(details)
+    }
+
+    async fn create_bridge(&self, br: &str) -> Result<Link> {
+        self.kernel
+            .ip(&[
+                "link",
+                "add",
+                "name",
+                br,
+                "type",
+                "bridge",
+                "stp_state",
+                "0",
+                "forward_delay",
+                "0",
+            ])
+            .await?;
+        self.kernel
+            .link(br)
+            .await?
+            .ok_or_else(|| Error::Missing(format!("bridge {br} vanished after creation")))
+    }
+
+    async fn converge_uplink(&self, net: &DesiredNetwork, br: &str) -> Result<Option<String>> {
+        let name = match &net.segment {
+            Segment::Local => return Ok(None),
+            Segment::Vxlan {
+                segmentation_id,
+                group,
+                peers,
+            } => {
+                let group = group.as_ref().or(self.cfg.vxlan_group.as_ref());
+                self.converge_vxlan(*segmentation_id, group, peers).await?
+            }
+            Segment::Flat { physical_network } => self.physical(physical_network)?.to_owned(),
+            Segment::Vlan {
+                physical_network,
+                segmentation_id,
+            } => {
+                self.converge_vlan(net, physical_network, *segmentation_id)
+                    .await?
+            }
+            Segment::Gre { .. } => {
+                return Err(Error::Unsupported(
+                    "GRE networks are not carried by the Linux-bridge data plane".into(),
+                ))
+            }
+        };
+        let have = self
+            .kernel
+            .link(&name)
+            .await?
+            .ok_or_else(|| Error::Missing(format!("uplink {name} does not exist")))?;
+        let want = LinkState {
+            mtu: have.mtu.max(net.mtu),
+            alias: None,
+            master: Some(br),
+            up: true,
+        };
+        self.kernel.converge_link(&have, &want).await?;
+        Ok(Some(name))
+    }
+
+    fn physical(&self, physnet: &str) -> Result<&str> {
+        self.cfg
+            .physical_networks
+            .get(physnet)
+            .map(String::as_str)
+            .ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "physical network {physnet:?} is not mapped on this host"
+                ))
+            })
+    }
+
+    async fn converge_vxlan(
+        &self,
+        vni: u32,
+        group: Option<&String>,
+        peers: &[String],
+    ) -> Result<String> {
+        let tunnel = self.cfg.tunnel.as_ref().ok_or_else(|| {
+            Error::Unsupported(
+                "VXLAN network but this host has no tunnel address configured".into(),
+            )
+        })?;
+        if vni == 0 || vni > 0x00ff_ffff {
+            return Err(Error::invalid("VNI", &vni.to_string()));
+        }
+        if let Some(g) = group {
+            names::check_ip(g)?;
+        }
+        let name = names::vxlan(vni);
+        if let Some(have) = self.kernel.link(&name).await? {
+            let right = have.data("id").and_then(|v| v.as_u64()) == Some(u64::from(vni))
+                && have.data("local").and_then(|v| v.as_str()) == Some(tunnel.local_ip.as_str())
+                && have.data("group").and_then(|v| v.as_str()) == group.map(String::as_str);
+            if !right {
+                self.kernel.delete_link(&name).await?;
+            }
+        }
+        if self.kernel.link(&name).await?.is_none() {
+            let vni_s = vni.to_string();
+            let port = self.cfg.vxlan_port.to_string();
+            let mut args = vec![
+                "link",
+                "add",
+                "name",
+                &name,
+                "type",
+                "vxlan",
+                "id",
+                &vni_s,
+                "local",
+                &tunnel.local_ip,
+                "dev",
+                &tunnel.device,
+                "dstport",
+                &port,
+            ];
+            if let Some(g) = group {
+                args.extend(["group", g.as_str()]);
+            }
+            self.kernel.ip(&args).await?;
+        }
+        if group.is_none() {
+            self.converge_fdb(&name, peers).await?;
+        }
+        Ok(name)
+    }
+
+    /// The all-zero FDB entries that flood to each peer (head-end
+    /// replication), exactly the document's peers.
+    async fn converge_fdb(&self, dev: &str, peers: &[String]) -> Result<()> {
+        const ZERO: &str = "00:00:00:00:00:00";
+        let mut want = Vec::new();
+        for p in peers {
+            want.push(names::check_ip(p)?.to_string());
+        }
+        let out = self.kernel.bridge(&["fdb", "show", "dev", dev]).await?;
+        let have: Vec<String> = out
+            .lines()
+            .filter(|l| l.starts_with(ZERO))
+            .filter_map(|l| {
+                let mut words = l.split_whitespace();
+                words.find(|w| *w == "dst")?;
+                words.next().map(str::to_owned)
+            })
+            .collect();
+        for p in want.iter().filter(|p| !have.contains(p)) {
+            self.kernel
+                .bridge(&["fdb", "append", ZERO, "dev", dev, "dst", p])
+                .await?;
+        }
+        for p in have.iter().filter(|p| !want.contains(p)) {
+            self.kernel
+                .bridge(&["fdb", "del", ZERO, "dev", dev, "dst", p])
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn converge_vlan(&self, net: &DesiredNetwork, physnet: &str, vid: u16) -> Result<String> {
+        if !(1..=4094).contains(&vid) {
+            return Err(Error::invalid("VLAN id", &vid.to_string()));
+        }
+        let iface = self.physical(physnet)?.to_owned();
+        let name = names::vlan(&net.id, vid)?;
+        if let Some(have) = self.kernel.link(&name).await? {
+            let right = have.data("id").and_then(|v| v.as_u64()) == Some(u64::from(vid));
+            if right {
+                return Ok(name);
+            }
+            self.kernel.delete_link(&name).await?;
+        }
+        let vid_s = vid.to_string();
+        let created = self
+            .kernel
+            .ip(&[
+                "link", "add", "link", &iface, "name", &name, "type", "vlan", "id", &vid_s,
+            ])
+            .await;
+        match created {
+            Ok(_) => Ok(name),
+            Err(e) if !std::path::Path::new("/proc/net/vlan").exists() => {
+                Err(Error::Unsupported(format!(
+                    "VLAN networks need the kernel's 8021q support, which this host lacks ({})",
+                    error_chain(&e)
+                )))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Tears network `id`'s bridge down, with the uplink devices we made.
+    pub async fn teardown(&self, id: &str) -> Result<()> {
+        let br = names::bridge(&self.cfg, id)?;
+        if self.kernel.link(&br).await?.is_none() {
+            return Ok(());
+        }
+        for l in self.kernel.links(None).await? {
+            let ours = matches!(l.kind(), Some("vxlan") | Some("vlan"));
+            if l.master.as_deref() == Some(br.as_str()) && ours {
+                self.kernel.delete_link(&l.ifname).await?;
+            }
+        }
+        self.kernel.delete_link(&br).await
+    }
+}
+
+pub(crate) fn find<'a, T>(
+    items: &'a [T],
+    what: &str,
+    id: &str,
+    key: impl Fn(&T) -> &str,
+) -> Result<&'a T> {
+    items
+        .iter()
+        .find(|o| key(o) == id)
+        .ok_or_else(|| Error::Missing(format!("{what} {id:?} is not in the desired state")))
+}
+
+impl ObjectDriver for NetworkDriver {
+    fn kind(&self) -> Kind {
+        Kind::Network
+    }
+
+    fn list(&self) -> DriverFuture<'_, Vec<String>> {
+        Box::pin(async move { self.existing().await.map_err(|e| error_chain(&e)) })
+    }
+
+    fn ensure<'a>(&'a self, desired: &'a HostDesired, id: &'a str) -> DriverFuture<'a, Details> {
+        Box::pin(async move {
+            let net = find(&desired.network.networks, "network", id, |n| &n.id)
+                .map_err(|e| error_chain(&e))?;
+            self.converge(net).await.map_err(|e| error_chain(&e))
+        })
+    }
+
+    fn remove<'a>(&'a self, id: &'a str) -> DriverFuture<'a, ()> {
+        Box::pin(async move { self.teardown(id).await.map_err(|e| error_chain(&e)) })
+    }
+}

@@ -1,0 +1,244 @@
+//! Privileged structure tests: the drivers against a real kernel, inside a
+//! network namespace per test (root, iproute2, nft and dnsmasq needed;
+//! each test prints `SKIP:` and passes without them).
+//!
+//! What a user would notice: the bridge, VXLAN device and tap exist with
+//! the right attributes, the port's nft chains are there, a second ensure
+//! repairs what was deleted behind the agent's back, `list` finds what
+//! exists (a restarted agent adopts it), and remove leaves nothing.
+
+mod support;
+
+use ferrostack_agent::drivers::ObjectDriver;
+use ferrostack_host_contract::network::*;
+use ferrostack_hostnet::{DhcpDriver, NetworkDriver, PortDriver};
+use support::*;
+
+const PORT: &str = "7b1e2f3a-aaaa-4bbb-8ccc-000000000001";
+
+fn section() -> NetworkSection {
+    let web = group(
+        "sg-web",
+        vec![
+            rule(RuleDirection::Ingress, Some(6), Some(22), Some(22)),
+            rule(RuleDirection::Ingress, Some(1), Some(8), None),
+            rule(RuleDirection::Egress, None, None, None),
+        ],
+    );
+    NetworkSection {
+        networks: vec![network(Segment::Vxlan {
+            segmentation_id: 1001,
+            group: None,
+            peers: vec!["10.99.0.2".into(), "10.99.0.3".into()],
+        })],
+        ports: vec![port(
+            PORT,
+            "tapfst1",
+            "fa:16:3e:00:00:10",
+            "10.0.0.10",
+            &["sg-web"],
+        )],
+        security_groups: vec![web],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn network_and_port_are_built_repaired_adopted_and_removed() {
+    if skip("network_and_port_are_built_repaired_adopted_and_removed") {
+        return;
+    }
+    let host = TestHost::new();
+    let desired = doc(section());
+    let nets = NetworkDriver::new(host.cfg.clone());
+    let ports = PortDriver::new(host.cfg.clone());
+    let br = "brq3f2a9c1e-0b";
+
+    nets.ensure(&desired, NET).await.expect("network");
+    ports.ensure(&desired, PORT).await.expect("port");
+    let link = host.ip(&["-d", "link", "show", "dev", br]);
+    assert!(
+        link.contains("mtu 1450") && link.contains("nf_call_iptables 1"),
+        "{link}"
+    );
+    let vx = host.ip(&["-d", "link", "show", "dev", "vxlan-1001"]);
+    assert!(
+        vx.contains("id 1001") && vx.contains("local 10.99.0.1"),
+        "{vx}"
+    );
+    assert!(vx.contains(&format!("master {br}")), "{vx}");
+    let fdb = support::sh(&["bridge", "-n", &host.ns, "fdb", "show", "dev", "vxlan-1001"]);
+    assert!(
+        fdb.contains("dst 10.99.0.2") && fdb.contains("dst 10.99.0.3"),
+        "{fdb}"
+    );
+    let tap = host.ip(&["-d", "link", "show", "dev", "tapfst1"]);
+    assert!(
+        tap.contains("tun type tap") && tap.contains("persist"),
+        "{tap}"
+    );
+    assert!(
+        tap.contains("mtu 1450") && tap.contains(&format!("master {br}")),
+        "{tap}"
+    );
+    let rules = host.ruleset();
+    for needle in [
+        "chain s_tapfst1",
+        "chain e_tapfst1",
+        "chain i_tapfst1",
+        "tcp dport 22 accept",
+    ] {
+        assert!(rules.contains(needle), "{needle} missing:\n{rules}");
+    }
+
+    // A restarted agent's drivers find both from the kernel.
+    let fresh_nets = NetworkDriver::new(host.cfg.clone());
+    let fresh_ports = PortDriver::new(host.cfg.clone());
+    assert_eq!(fresh_nets.list().await.expect("list"), vec![NET.to_owned()]);
+    assert_eq!(
+        fresh_ports.list().await.expect("list"),
+        vec![PORT.to_owned()]
+    );
+
+    // Drift: the bridge deleted, the table flushed; a second ensure repairs.
+    host.ip(&["link", "del", "dev", br]);
+    support::sh(&["ip", "netns", "exec", &host.ns, "nft", "flush", "ruleset"]);
+    fresh_nets
+        .ensure(&desired, NET)
+        .await
+        .expect("network again");
+    fresh_ports
+        .ensure(&desired, PORT)
+        .await
+        .expect("port again");
+    assert!(host.has_link(br));
+    assert!(host
+        .ip(&["link", "show", "dev", "tapfst1"])
+        .contains(&format!("master {br}")));
+    assert!(host.ruleset().contains("chain e_tapfst1"));
+
+    // Peers change: the FDB follows exactly.
+    let mut changed = section();
+    changed.networks[0].segment = Segment::Vxlan {
+        segmentation_id: 1001,
+        group: None,
+        peers: vec!["10.99.0.3".into()],
+    };
+    fresh_nets.ensure(&doc(changed), NET).await.expect("peers");
+    let fdb = support::sh(&["bridge", "-n", &host.ns, "fdb", "show", "dev", "vxlan-1001"]);
+    assert!(
+        !fdb.contains("dst 10.99.0.2") && fdb.contains("dst 10.99.0.3"),
+        "{fdb}"
+    );
+
+    fresh_ports.remove(PORT).await.expect("remove port");
+    fresh_ports.remove(PORT).await.expect("remove port twice");
+    fresh_nets.remove(NET).await.expect("remove network");
+    assert!(!host.has_link("tapfst1") && !host.has_link(br) && !host.has_link("vxlan-1001"));
+    assert!(!host.ruleset().contains("tapfst1"));
+    assert!(fresh_nets.list().await.expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn port_security_off_removes_the_rules_and_a_bad_rule_fails_only_its_port() {
+    if skip("port_security_off_removes_the_rules_and_a_bad_rule_fails_only_its_port") {
+        return;
+    }
+    let host = TestHost::new();
+    let mut s = section();
+    let mut bad = port(
+        "7b1e2f3a-aaaa-4bbb-8ccc-000000000002",
+        "tapfst2",
+        "fa:16:3e:00:00:11",
+        "10.0.0.11",
+        &["sg-bad"],
+    );
+    bad.generation = 1;
+    s.ports.push(bad);
+    let mut broken = rule(RuleDirection::Ingress, Some(6), Some(90), Some(80));
+    broken.id = "bad".into();
+    s.security_groups.push(group("sg-bad", vec![broken]));
+    let nets = NetworkDriver::new(host.cfg.clone());
+    let ports = PortDriver::new(host.cfg.clone());
+    nets.ensure(&doc(s.clone()), NET).await.expect("network");
+    let err = ports
+        .ensure(&doc(s.clone()), "7b1e2f3a-aaaa-4bbb-8ccc-000000000002")
+        .await
+        .expect_err("inverted port range");
+    assert!(err.contains("port range"), "{err}");
+    ports
+        .ensure(&doc(s.clone()), PORT)
+        .await
+        .expect("the good port still programs");
+    assert!(host.ruleset().contains("chain i_tapfst1"));
+
+    s.ports[0].port_security_enabled = false;
+    ports.ensure(&doc(s), PORT).await.expect("security off");
+    assert!(!host.ruleset().contains("tapfst1"));
+}
+
+#[tokio::test]
+async fn dhcp_server_runs_reloads_is_adopted_and_removed() {
+    if skip("dhcp_server_runs_reloads_is_adopted_and_removed") {
+        return;
+    }
+    let host = TestHost::new();
+    let mut s = section();
+    s.networks[0].segment = Segment::Local;
+    s.dhcp = vec![dhcp(vec![DhcpHost {
+        mac_address: "fa:16:3e:00:00:10".into(),
+        ip_address: "10.0.0.10".into(),
+        hostname: "vm-1".into(),
+    }])];
+    let nets = NetworkDriver::new(host.cfg.clone());
+    let dhcps = DhcpDriver::new(host.cfg.clone());
+    nets.ensure(&doc(s.clone()), NET).await.expect("network");
+    let details = dhcps.ensure(&doc(s.clone()), NET).await.expect("dhcp");
+    let pid = details["pid"].as_i64().expect("pid");
+    let ns = format!("{}-d-{NET}", host.ns);
+    let addr = support::sh(&["ip", "-n", &ns, "addr", "show", "dev", "ns-dhcp"]);
+    assert!(
+        addr.contains("10.0.0.2/24") && addr.contains("fa:16:3e:00:00:02"),
+        "{addr}"
+    );
+    let dir = host.dir.path().join("dhcp").join(NET);
+    let hosts = std::fs::read_to_string(dir.join("hosts")).expect("hosts");
+    assert_eq!(hosts, "fa:16:3e:00:00:10,10.0.0.10,vm-1\n");
+    let opts = std::fs::read_to_string(dir.join("opts")).expect("opts");
+    assert!(opts.contains("option:mtu,1450"), "{opts}");
+    assert!(
+        opts.contains("classless-static-route,192.168.50.0/24,10.0.0.254,0.0.0.0/0,10.0.0.1"),
+        "{opts}"
+    );
+
+    // A new host entry: same dnsmasq (SIGHUP), new file.
+    s.dhcp[0].hosts.push(DhcpHost {
+        mac_address: "fa:16:3e:00:00:11".into(),
+        ip_address: "10.0.0.11".into(),
+        hostname: "vm-2".into(),
+    });
+    let again = dhcps
+        .ensure(&doc(s.clone()), NET)
+        .await
+        .expect("dhcp reload");
+    assert_eq!(again["pid"].as_i64(), Some(pid));
+    assert!(std::fs::read_to_string(dir.join("hosts"))
+        .expect("hosts")
+        .contains("10.0.0.11"));
+
+    // A restarted agent adopts it.
+    let fresh = DhcpDriver::new(host.cfg.clone());
+    assert_eq!(fresh.list().await.expect("list"), vec![NET.to_owned()]);
+    let adopted = fresh.ensure(&doc(s), NET).await.expect("adopt");
+    assert_eq!(adopted["pid"].as_i64(), Some(pid));
+
+    fresh.remove(NET).await.expect("remove");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists() || {
+            let c = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            !String::from_utf8_lossy(&c).contains("dnsmasq")
+        }
+    );
+    assert!(fresh.list().await.expect("list").is_empty());
+    assert!(!host.has_link("dhq3f2a9c1e-0b"));
+}

@@ -1,0 +1,124 @@
+"""Servers with networks, through the unmodified `openstack` client: the
+ports Nova creates and binds, the addresses a user sees, and what a delete
+gives back. The host runs the fake hypervisor here (the control plane is
+under test); tests/e2e/test_network_guests.py boots real guests that use
+the ports.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import CommandFailed
+from test_servers import fake_stack, wait_for  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.servers, pytest.mark.cli]
+
+
+def prepare(stack) -> None:
+    raw = stack.data_dir.parent / "disk.raw"
+    raw.write_bytes(b"\0" * 1024 * 1024)
+    stack.openstack("image", "create", "--disk-format", "raw", "--container-format", "bare",
+                    "--file", str(raw), "img")
+    stack.openstack("flavor", "create", "--vcpus", "1", "--ram", "128", "--disk", "1", "tiny")
+    stack.openstack("network", "create", "net1")
+    stack.openstack("subnet", "create", "--network", "net1", "--subnet-range", "10.20.0.0/24",
+                    "sub1")
+
+
+def ports_of(stack, server_id: str) -> list[dict]:
+    return stack.openstack_json("port", "list", "--device-id", server_id, "--long")
+
+
+def test_a_server_on_a_network_gets_a_bound_port_and_shows_its_address(fake_stack):
+    prepare(fake_stack)
+    created = fake_stack.openstack_json(
+        "server", "create", "--image", "img", "--flavor", "tiny", "--network", "net1",
+        "--wait", "vm1")
+    assert created["status"] == "ACTIVE", created
+    vm1_id = created["id"]
+    ports = ports_of(fake_stack, vm1_id)
+    assert len(ports) == 1, ports
+    port = fake_stack.openstack_json("port", "show", ports[0]["ID"])
+    assert port["device_owner"] == "compute:nova", port
+    assert port["binding_host_id"] == "e2e-host", port
+    ip = port["fixed_ips"][0]["ip_address"]
+    assert ip.startswith("10.20.0."), port
+    shown = fake_stack.openstack_json("server", "show", "vm1")
+    assert shown["addresses"] == {"net1": [ip]}, shown["addresses"]
+    listed = fake_stack.openstack_json("server", "list")
+    assert listed[0]["Networks"] == {"net1": [ip]}, listed
+
+    # A fixed address asked for is the one given; a taken one is refused
+    # and leaves neither a server nor a port behind.
+    net_id = fake_stack.openstack_json("network", "show", "net1")["id"]
+    fake_stack.openstack(
+        "server", "create", "--image", "img", "--flavor", "tiny",
+        "--nic", f"net-id={net_id},v4-fixed-ip=10.20.0.50", "--wait", "vm2")
+    assert fake_stack.openstack_json("server", "show", "vm2")["addresses"] == {
+        "net1": ["10.20.0.50"]}
+    ports_before = len(fake_stack.openstack_json("port", "list"))
+    with pytest.raises(CommandFailed):
+        fake_stack.openstack("server", "create", "--image", "img", "--flavor", "tiny",
+                             "--nic", f"net-id={net_id},v4-fixed-ip=10.20.0.50", "vm3")
+    assert [s["Name"] for s in fake_stack.openstack_json("server", "list")] == ["vm2", "vm1"]
+    assert len(fake_stack.openstack_json("port", "list")) == ports_before
+
+    # Delete: the port Nova made goes with the server.
+    fake_stack.openstack("server", "delete", "--wait", "vm1")
+    assert ports_of(fake_stack, vm1_id) == []
+    with pytest.raises(CommandFailed):
+        fake_stack.openstack("port", "show", port["id"])
+
+
+def test_a_users_port_is_bound_then_left_unbound_after_delete(fake_stack):
+    prepare(fake_stack)
+    port = fake_stack.openstack_json("port", "create", "--network", "net1", "myport")
+    assert port["binding_host_id"] in ("", None), port
+    fake_stack.openstack("server", "create", "--image", "img", "--flavor", "tiny",
+                         "--port", "myport", "--wait", "vm1")
+    bound = fake_stack.openstack_json("port", "show", "myport")
+    assert bound["binding_host_id"] == "e2e-host", bound
+    server_id = fake_stack.openstack_json("server", "show", "vm1")["id"]
+    assert bound["device_id"] == server_id
+    # The port is in use: a second server cannot take it.
+    with pytest.raises(CommandFailed) as refused:
+        fake_stack.openstack("server", "create", "--image", "img", "--flavor", "tiny",
+                             "--port", "myport", "vm2")
+    assert "still in use" in str(refused.value), refused.value
+    fake_stack.openstack("server", "delete", "--wait", "vm1")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        left = fake_stack.openstack_json("port", "show", "myport")
+        if left["device_id"] in ("", None):
+            break
+        time.sleep(0.5)
+    assert left["device_id"] in ("", None), left
+    assert left["binding_host_id"] in ("", None), left
+
+
+def test_network_choices_are_checked_before_anything_is_created(fake_stack):
+    prepare(fake_stack)
+    fake_stack.openstack("network", "create", "net2")
+    fake_stack.openstack("subnet", "create", "--network", "net2", "--subnet-range",
+                         "10.30.0.0/24", "sub2")
+    # Two networks: `auto` is ambiguous (409), and nothing is created.
+    with pytest.raises(CommandFailed) as refused:
+        fake_stack.openstack("server", "create", "--image", "img", "--flavor", "tiny",
+                             "--nic", "auto", "vm1")
+    assert "Multiple possible networks found" in str(refused.value), refused.value
+    # A network without a subnet cannot be booted on.
+    fake_stack.openstack("network", "create", "bare")
+    with pytest.raises(CommandFailed) as refused:
+        fake_stack.openstack("server", "create", "--image", "img", "--flavor", "tiny",
+                             "--network", "bare", "vm1")
+    assert "requires a subnet" in str(refused.value), refused.value
+    assert fake_stack.openstack_json("server", "list") == []
+    assert fake_stack.openstack_json("port", "list", "--device-owner", "compute:nova") == []
+    # Several NICs: one port per network, in order.
+    fake_stack.openstack("server", "create", "--image", "img", "--flavor", "tiny",
+                         "--network", "net1", "--network", "net2", "--wait", "vm2")
+    addresses = fake_stack.openstack_json("server", "show", "vm2")["addresses"]
+    assert sorted(addresses) == ["net1", "net2"], addresses
