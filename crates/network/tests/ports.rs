@@ -239,9 +239,8 @@ async fn port_security_defaults_from_the_network_and_guards_pairs() {
     let r = post(&n, &p.member, "port", json!({"network_id": net["id"], "port_security_enabled": true, "security_groups": ["nope"]})).await;
     assert_eq!(neutron_error(&r, 404).0, "SecurityGroupNotFound");
     // A group a port uses cannot be deleted.
-    let r = n
-        .s
-        .send(
+    let r =
+        n.s.send(
             Method::DELETE,
             &n.url(&format!("/security-groups/{}", sg1.as_str().unwrap())),
             &p.member,

@@ -3,14 +3,14 @@
 //! writes runs in one `BEGIN IMMEDIATE` transaction, so address and
 //! segment choices cannot race.
 
+use super::security_group::touch_membership;
+use super::server::record_plan_write;
 use super::SqliteStore;
+use crate::host_plan::PlanWrite;
 use crate::network::{
     FixedIp, IpRequest, Network, NetworkConflict, NetworkStore, Port, PortChange, Refusal,
     SegmentRequest, Subnet, DHCP_OWNER,
 };
-use super::security_group::touch_membership;
-use super::server::record_plan_write;
-use crate::host_plan::PlanWrite;
 use crate::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
@@ -376,7 +376,13 @@ fn port_written(tx: &Transaction, before: Option<&Port>, after: Option<&Port>) -
         touch_contents(tx, &any.network_id, now)?;
     }
     let members = |p: Option<&Port>| {
-        p.map(|p| (p.fixed_ips.clone(), p.allowed_address_pairs.clone(), p.security_groups.clone()))
+        p.map(|p| {
+            (
+                p.fixed_ips.clone(),
+                p.allowed_address_pairs.clone(),
+                p.security_groups.clone(),
+            )
+        })
     };
     if members(before) != members(after) {
         let mut groups: Vec<String> = Vec::new();
