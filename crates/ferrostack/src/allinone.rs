@@ -121,6 +121,9 @@ pub struct AllinoneArgs {
     /// when the controller is not among CONFIG_COMPUTE_HOSTS).
     #[arg(long)]
     no_compute: bool,
+    /// The host data plane (tunnel, VXLAN group, physical networks).
+    #[command(flatten)]
+    net: crate::host_network::HostNetArgs,
 }
 
 struct Listeners {
@@ -324,6 +327,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(compute_host::default_host_name),
         driver: args.hypervisor,
+        net: args.net.clone(),
         data_dir: data_dir.clone(),
         instances_dir: args
             .instances_dir
@@ -363,6 +367,11 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         )
         .with_networks(Arc::new(crate::server_networks::NeutronForNova::new(
             network.clone(),
+        )))
+        .with_objects(Arc::new(crate::server_networks::NetworkObjects::new(
+            network.clone(),
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
         ))),
     );
     let host_api = hostapi::HostApiConfig {

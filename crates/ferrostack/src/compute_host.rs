@@ -100,6 +100,8 @@ pub struct HostPlan {
     pub data_dir: PathBuf,
     /// Where the QEMU driver keeps instances (and the base image cache).
     pub instances_dir: PathBuf,
+    /// The host data plane's options.
+    pub net: crate::host_network::HostNetArgs,
 }
 
 /// The host's driver and the services the link reads from it.
@@ -218,7 +220,9 @@ pub async fn run(
     let drivers = crate::host_network::drivers(
         plan.driver,
         &plan.data_dir,
-        &crate::host_network::HostNetArgs::default(),
+        &plan.net,
+        &plan.name,
+        link.clone(),
     )?;
     Agent::run_with_drivers(
         plan.name.clone(),

@@ -13,6 +13,8 @@ use crate::compute_host::Driver;
 use anyhow::Context;
 use clap::Args;
 use ferrostack_agent::drivers::{FakeObjects, ObjectDriver};
+use ferrostack_agent::metadata_proxy::MetadataProxy;
+use ferrostack_host_contract::metadata::MetadataSource;
 use ferrostack_host_contract::Kind;
 use ferrostack_hostnet::{DhcpDriver, HostNetConfig, NetworkDriver, PortDriver, Tunnel};
 use std::path::Path;
@@ -61,12 +63,15 @@ impl HostNetArgs {
     }
 }
 
-/// The network, port and DHCP drivers for this host; DHCP state lives
-/// under `data_dir/network`.
+/// The network, port and DHCP drivers for host `host`; DHCP state lives
+/// under `data_dir/network`, and guests' metadata requests go to
+/// `metadata`.
 pub fn drivers(
     driver: Driver,
     data_dir: &Path,
     args: &HostNetArgs,
+    host: &str,
+    metadata: Arc<dyn MetadataSource>,
 ) -> anyhow::Result<Vec<Arc<dyn ObjectDriver>>> {
     let fakes = || -> Vec<Arc<dyn ObjectDriver>> {
         [Kind::Network, Kind::Port, Kind::Dhcp]
@@ -86,7 +91,7 @@ pub fn drivers(
     Ok(vec![
         Arc::new(NetworkDriver::new(cfg.clone())),
         Arc::new(PortDriver::new(cfg.clone())),
-        Arc::new(DhcpDriver::new(cfg)),
+        Arc::new(DhcpDriver::new(cfg).with_metadata(Arc::new(MetadataProxy::new(host, metadata)))),
     ])
 }
 
@@ -96,10 +101,26 @@ mod tests {
 
     #[test]
     fn a_fake_host_gets_fake_network_drivers() {
+        struct NoMetadata;
+        impl MetadataSource for NoMetadata {
+            fn metadata<'a>(
+                &'a self,
+                _: &'a str,
+                _: &'a str,
+                _: &'a str,
+            ) -> ferrostack_host_contract::StateFuture<
+                'a,
+                Option<ferrostack_host_contract::metadata::MetadataAnswer>,
+            > {
+                Box::pin(async { Ok(None) })
+            }
+        }
         let d = drivers(
             Driver::Fake,
             Path::new("/nonexistent"),
             &HostNetArgs::default(),
+            "h1",
+            Arc::new(NoMetadata),
         )
         .expect("drivers");
         let kinds: Vec<Kind> = d.iter().map(|d| d.kind()).collect();

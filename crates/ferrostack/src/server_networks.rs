@@ -9,13 +9,20 @@
 //! Nova's API that answers.
 
 use ferrostack_compute::error::ComputeError;
+use ferrostack_compute::hostlink::HostObjects;
 use ferrostack_compute::networks::{
     tap_name, Allocation, NetworkRequest, NicAddress, NicRequest, ServerNetworks, ServerNic,
 };
+use ferrostack_host_contract::network::NetworkSection;
+use ferrostack_host_contract::{Kind, ObjectPhase, ObservedObject};
 use ferrostack_network::error::NetworkError;
+use ferrostack_network::host_section::{HostSections, TunnelAddresses};
 use ferrostack_network::{FixedIpSpec, NetworkState, PortSpec};
 use ferrostack_policy::AuthContext;
+use ferrostack_store::host_objects::{HostObjectStore, ReportedObject};
 use ferrostack_store::network::{Network, Port};
+use ferrostack_store::server::ServerStore;
+use ferrostack_store::StoreResult;
 use std::sync::Arc;
 
 /// The network service as compute uses it.
@@ -47,7 +54,7 @@ impl NeutronForNova {
             .filter(|n| (n.project_id == project_id || n.shared) && !n.external)
             .filter(|n| subnets.iter().any(|s| s.network_id == n.id))
             .collect();
-        out.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        out.sort_by_key(|n| n.created_at);
         Ok(out)
     }
 
@@ -83,7 +90,9 @@ impl NeutronForNova {
             )));
         };
         if !port.device_id.is_empty() {
-            return Err(ComputeError::Conflict(format!("Port {id} is still in use.")));
+            return Err(ComputeError::Conflict(format!(
+                "Port {id} is still in use."
+            )));
         }
         Ok(())
     }
@@ -107,8 +116,8 @@ impl NeutronForNova {
             return (self.state.bind_port(port_id, a.host, a.server_id, &owner))
                 .map_err(network_error);
         }
-        let id = new_id
-            .ok_or_else(|| ComputeError::Internal("no port id drawn for a NIC".into()))?;
+        let id =
+            new_id.ok_or_else(|| ComputeError::Internal("no port id drawn for a NIC".into()))?;
         if let Some(p) = self.port(id)? {
             return Ok(p);
         }
@@ -189,9 +198,9 @@ fn network_error(e: NetworkError) -> ComputeError {
         ("IpAddressGenerationFailure", _) => ComputeError::Conflict(format!(
             "No more IP addresses available on network: {message}"
         )),
-        ("OverQuota", _) => ComputeError::Forbidden(format!(
-            "Maximum number of ports exceeded: {message}"
-        )),
+        ("OverQuota", _) => {
+            ComputeError::Forbidden(format!("Maximum number of ports exceeded: {message}"))
+        }
         (_, 400) => ComputeError::BadRequest(message),
         (_, 404) => ComputeError::BadRequest(message),
         (_, 409) => ComputeError::Conflict(message),
@@ -222,12 +231,10 @@ impl ServerNetworks for NeutronForNova {
                         network_id: Some(one.id.clone()),
                         ..NicRequest::default()
                     }],
-                    _ => {
-                        return Err(ComputeError::Conflict(
-                            "Multiple possible networks found, use a Network ID to be more specific."
-                                .into(),
-                        ))
-                    }
+                    _ => return Err(ComputeError::Conflict(
+                        "Multiple possible networks found, use a Network ID to be more specific."
+                            .into(),
+                    )),
                 }
             }
         };
@@ -260,8 +267,11 @@ impl ServerNetworks for NeutronForNova {
                     plugged.push(port);
                 }
                 Err(e) => {
-                    let passed: Vec<String> =
-                        a.requests.iter().filter_map(|r| r.port_id.clone()).collect();
+                    let passed: Vec<String> = a
+                        .requests
+                        .iter()
+                        .filter_map(|r| r.port_id.clone())
+                        .collect();
                     if let Err(undo) = self.release(a.server_id, a.new_port_ids, &passed) {
                         tracing::warn!(error = %undo, "cannot undo a partial port allocation");
                     }
@@ -294,5 +304,98 @@ impl ServerNetworks for NeutronForNova {
             }
         }
         Ok(())
+    }
+}
+
+/// The network side of hosts' documents and reports: the sections come
+/// from the network model ([`HostSections`]), the reports go to the
+/// store, and a port's reported state becomes its Neutron `status`
+/// (`ACTIVE` once wired on its host, `DOWN` while not, `ERROR` when its
+/// host gave up on it).
+pub struct NetworkObjects {
+    sections: HostSections,
+    state: Arc<NetworkState>,
+    reports: Arc<dyn HostObjectStore>,
+}
+
+impl NetworkObjects {
+    /// Over the network service's state; hosts' tunnel addresses are the
+    /// addresses their compute services registered.
+    pub fn new(
+        state: Arc<NetworkState>,
+        reports: Arc<dyn HostObjectStore>,
+        services: Arc<dyn ServerStore>,
+    ) -> Self {
+        let tunnel_ip: TunnelAddresses = Arc::new(move |host: &str| {
+            let services = services.list_services().ok()?;
+            let s = services.iter().find(|s| s.host == host)?;
+            let caps = &s.capabilities;
+            (caps.get("tunnel_ip").or_else(|| caps.get("host_ip")))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        });
+        NetworkObjects {
+            sections: HostSections::new(state.clone(), tunnel_ip),
+            state,
+            reports,
+        }
+    }
+
+    fn port_status(&self, o: &ObservedObject) -> StoreResult<()> {
+        let status = match o.phase {
+            ObjectPhase::Ready => "ACTIVE",
+            ObjectPhase::Failed => "ERROR",
+            ObjectPhase::Deleted => return Ok(()),
+            _ => "DOWN",
+        };
+        self.state.store.update_port(&o.key.id, &mut |p| {
+            p.status = status.to_string();
+            Ok(None)
+        })?;
+        Ok(())
+    }
+}
+
+impl HostObjects for NetworkObjects {
+    fn network(&self, host: &str) -> StoreResult<NetworkSection> {
+        self.sections.section(host)
+    }
+
+    fn report(&self, host: &str, observed: &[ObservedObject]) -> StoreResult<()> {
+        let mut kept = Vec::new();
+        let mut gone = Vec::new();
+        for o in observed {
+            let kind = o.key.kind.as_str().to_string();
+            if o.phase == ObjectPhase::Deleted {
+                gone.push((kind, o.key.id.clone()));
+            } else {
+                kept.push(ReportedObject {
+                    kind,
+                    id: o.key.id.clone(),
+                    report: serde_json::to_value(o)?,
+                });
+            }
+        }
+        self.reports.record_objects(host, &kept, &gone)?;
+        for o in observed.iter().filter(|o| o.key.kind == Kind::Port) {
+            let current = self.state.store.get_port(&o.key.id)?;
+            if current.is_some_and(|p| p.host_id == host) {
+                self.port_status(o)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn last_reported(&self, host: &str) -> StoreResult<Vec<ObservedObject>> {
+        let mut out = Vec::new();
+        for r in self.reports.reported_objects(host)? {
+            match serde_json::from_value::<ObservedObject>(r.report) {
+                Ok(o) => out.push(o),
+                Err(e) => {
+                    tracing::warn!(kind = %r.kind, id = %r.id, error = %e, "unreadable object report")
+                }
+            }
+        }
+        Ok(out)
     }
 }

@@ -227,6 +227,10 @@ pub struct DhcpHost {
     pub ip_address: String,
     /// The guest host name.
     pub hostname: String,
+    /// The instance the port plugs into, whose metadata a request from
+    /// this address gets; `None` for a port of no instance.
+    #[serde(default)]
+    pub instance_id: Option<String>,
 }
 
 /// A DHCP server for one network on this host.

@@ -16,11 +16,23 @@
 //! state dir, so a restarted agent adopts the running dnsmasq (checked by
 //! its `/proc/<pid>/cmdline`) instead of starting another. IPv4 only so
 //! far: IPv6 subnets are skipped.
+//!
+//! With a metadata proxy ([`DhcpDriver::with_metadata`]), the namespace's
+//! port also holds 169.254.169.254, every subnet's clients get a host
+//! route to it through the DHCP port, and the proxy serves it there (see
+//! [`crate::metadata`]). The proxy lives in the agent's process while
+//! dnsmasq and the namespace outlive it, so the address book is also
+//! written to the state dir, and listing the networks (at adoption and
+//! at every resync) restarts the proxy of any network that has a
+//! namespace but no proxy: a restarted agent serves metadata again
+//! without a new generation.
 
 use crate::kernel::{Kernel, LinkState};
+use crate::metadata::{bind_in_netns, METADATA_IP};
 use crate::network::find;
 use crate::{error_chain, names, Error, HostNetConfig, Result};
 use ferrostack_agent::drivers::{Details, DriverFuture, ObjectDriver};
+use ferrostack_agent::metadata_proxy::{AddressBook, MetadataProxy};
 use ferrostack_host_contract::network::{DesiredDhcp, DhcpSubnet};
 use ferrostack_host_contract::{HostDesired, Kind};
 use std::fmt::Write;
@@ -29,10 +41,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Converges [`DesiredDhcp`]s.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DhcpDriver {
     cfg: Arc<HostNetConfig>,
     kernel: Kernel,
+    metadata: Option<Arc<MetadataProxy>>,
+}
+
+impl std::fmt::Debug for DhcpDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DhcpDriver")
+            .field("cfg", &self.cfg)
+            .field("metadata", &self.metadata.is_some())
+            .finish()
+    }
 }
 
 /// The files of one network's dnsmasq.
@@ -53,7 +75,67 @@ impl DhcpDriver {
     /// A driver for the host `cfg` describes.
     pub fn new(cfg: Arc<HostNetConfig>) -> Self {
         let kernel = Kernel::new(cfg.netns.clone());
-        DhcpDriver { cfg, kernel }
+        DhcpDriver {
+            cfg,
+            kernel,
+            metadata: None,
+        }
+    }
+
+    /// Serve guests' metadata through `proxy` on every network's DHCP
+    /// namespace.
+    pub fn with_metadata(mut self, proxy: Arc<MetadataProxy>) -> Self {
+        self.metadata = Some(proxy);
+        self
+    }
+
+    /// Start the metadata server of network `id` in namespace `ns` if it
+    /// does not run, and give it the network's addresses.
+    fn serve_metadata(&self, d: &DesiredDhcp, ns: &str) -> Result<()> {
+        let Some(proxy) = &self.metadata else {
+            return Ok(());
+        };
+        let mut book = AddressBook::new();
+        let mut text = String::new();
+        for h in &d.hosts {
+            if let Some(instance) = &h.instance_id {
+                names::check_token(instance)?;
+                let ip = names::check_ip(&h.ip_address)?;
+                book.insert(ip, instance.clone());
+                let _ = writeln!(text, "{ip} {instance}");
+            }
+        }
+        let files = self.files(&d.network_id)?;
+        std::fs::write(files.path("metadata"), text).map_err(Error::io(files.path("metadata")))?;
+        proxy.set_addresses(&d.network_id, book);
+        if !proxy.serving(&d.network_id) {
+            self.start_metadata(proxy, &d.network_id, ns)?;
+        }
+        Ok(())
+    }
+
+    fn start_metadata(&self, proxy: &MetadataProxy, network_id: &str, ns: &str) -> Result<()> {
+        let listener = bind_in_netns(ns, (METADATA_IP, 80).into())?;
+        proxy
+            .serve(network_id, listener)
+            .map_err(Error::io(format!("/run/netns/{ns}")))
+    }
+
+    /// A network with a namespace but no metadata server (the agent
+    /// restarted): its server again, with the address book last written.
+    fn restore_metadata(&self, proxy: &MetadataProxy, network_id: &str) -> Result<()> {
+        let files = self.files(network_id)?;
+        let path = files.path("metadata");
+        let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+        let mut book = AddressBook::new();
+        for line in text.lines() {
+            if let Some((ip, instance)) = line.split_once(' ') {
+                book.insert(names::check_ip(ip)?, instance.to_string());
+            }
+        }
+        proxy.set_addresses(network_id, book);
+        let ns = names::dhcp_netns(&self.cfg, network_id)?;
+        self.start_metadata(proxy, network_id, &ns)
     }
 
     fn files(&self, network_id: &str) -> Result<Files> {
@@ -93,7 +175,8 @@ impl DhcpDriver {
         let files = self.files(&d.network_id)?;
         let args = dnsmasq_args(&files, &d.subnets)?;
         let hosts = render_hosts(d)?;
-        let opts = render_opts(&d.subnets, net.mtu)?;
+        let metadata_via = self.metadata.as_ref().map(|_| d);
+        let opts = render_opts(&d.subnets, net.mtu, metadata_via)?;
         tokio::fs::create_dir_all(&files.dir)
             .await
             .map_err(Error::io(&files.dir))?;
@@ -115,6 +198,7 @@ impl DhcpDriver {
                 self.start(&ns, &args, &files).await?
             }
         };
+        self.serve_metadata(d, &ns)?;
         let mut details = Details::new();
         details.insert("namespace".into(), ns.into());
         details.insert("pid".into(), pid.into());
@@ -190,6 +274,9 @@ impl DhcpDriver {
             let (_, len) = names::check_prefix(&subnet.cidr)?;
             want.push(format!("{addr}/{len}"));
         }
+        if self.metadata.is_some() {
+            want.push(format!("{METADATA_IP}/32"));
+        }
         let out = inner
             .ip(&["-json", "addr", "show", "dev", names::DHCP_INNER])
             .await?;
@@ -246,6 +333,9 @@ impl DhcpDriver {
 
     /// Stops network `id`'s dnsmasq and removes its namespace, veth and files.
     pub async fn teardown(&self, id: &str) -> Result<()> {
+        if let Some(proxy) = &self.metadata {
+            proxy.stop(id);
+        }
         let files = self.files(id)?;
         if let Some(pid) = running(&files).await {
             stop(pid, &files).await?;
@@ -319,8 +409,14 @@ fn render_hosts(d: &DesiredDhcp) -> Result<String> {
     Ok(out)
 }
 
-/// The options of each IPv4 subnet, tagged by the range that set it.
-fn render_opts(subnets: &[DhcpSubnet], mtu: u32) -> Result<String> {
+/// The options of each IPv4 subnet, tagged by the range that set it;
+/// with `metadata_via`, a host route to the metadata address through the
+/// DHCP port's address on each subnet.
+fn render_opts(
+    subnets: &[DhcpSubnet],
+    mtu: u32,
+    metadata_via: Option<&DesiredDhcp>,
+) -> Result<String> {
     let mut out = format!("option:mtu,{mtu}\n");
     for (i, s) in subnets.iter().enumerate() {
         let (net, _) = names::check_prefix(&s.cidr)?;
@@ -328,6 +424,14 @@ fn render_opts(subnets: &[DhcpSubnet], mtu: u32) -> Result<String> {
             continue;
         }
         let mut routes = Vec::new();
+        let dhcp_ip =
+            metadata_via.and_then(|d| d.port.fixed_ips.iter().find(|ip| ip.subnet_id == s.id));
+        if let Some(ip) = dhcp_ip {
+            routes.push(format!(
+                "{METADATA_IP}/32,{}",
+                names::check_ip(&ip.ip_address)?
+            ));
+        }
         for (dst, hop) in &s.host_routes {
             let (_, dst) = names::render_prefix(dst)?;
             let dst = if dst.contains('/') {
@@ -431,7 +535,17 @@ impl ObjectDriver for DhcpDriver {
     }
 
     fn list(&self) -> DriverFuture<'_, Vec<String>> {
-        Box::pin(async move { self.existing().await.map_err(|e| error_chain(&e)) })
+        Box::pin(async move {
+            let found = self.existing().await.map_err(|e| error_chain(&e))?;
+            if let Some(proxy) = &self.metadata {
+                for id in found.iter().filter(|id| !proxy.serving(id)) {
+                    if let Err(e) = self.restore_metadata(proxy, id) {
+                        tracing::warn!(network = %id, error = %error_chain(&e), "metadata server not restored");
+                    }
+                }
+            }
+            Ok(found)
+        })
     }
 
     fn ensure<'a>(&'a self, desired: &'a HostDesired, id: &'a str) -> DriverFuture<'a, Details> {

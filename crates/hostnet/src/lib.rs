@@ -53,6 +53,7 @@
 pub mod dhcp;
 mod error;
 pub mod kernel;
+pub mod metadata;
 pub mod names;
 pub mod network;
 pub mod nft;

@@ -115,6 +115,12 @@ impl NetworkDriver {
                 peers,
             } => {
                 let group = group.as_ref().or(self.cfg.vxlan_group.as_ref());
+                // A one-host cloud (allinone) has no tunnel and nothing to
+                // reach: the network is this host's bridge alone until a
+                // peer or a group appears, which then needs a tunnel.
+                if self.cfg.tunnel.is_none() && group.is_none() && peers.is_empty() {
+                    return Ok(None);
+                }
                 self.converge_vxlan(*segmentation_id, group, peers).await?
             }
             Segment::Flat { physical_network } => self.physical(physical_network)?.to_owned(),

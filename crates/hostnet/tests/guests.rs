@@ -458,6 +458,7 @@ fn dhcp_hosts(guests: &[&Guest]) -> Vec<DhcpHost> {
             mac_address: g.port.mac_address.clone(),
             ip_address: g.port.fixed_ips[0].ip_address.clone(),
             hostname: g.port.tap.clone(),
+            instance_id: None,
         })
         .collect()
 }

@@ -189,6 +189,7 @@ async fn dhcp_server_runs_reloads_is_adopted_and_removed() {
         mac_address: "fa:16:3e:00:00:10".into(),
         ip_address: "10.0.0.10".into(),
         hostname: "vm-1".into(),
+        instance_id: None,
     }])];
     let nets = NetworkDriver::new(host.cfg.clone());
     let dhcps = DhcpDriver::new(host.cfg.clone());
@@ -216,6 +217,7 @@ async fn dhcp_server_runs_reloads_is_adopted_and_removed() {
         mac_address: "fa:16:3e:00:00:11".into(),
         ip_address: "10.0.0.11".into(),
         hostname: "vm-2".into(),
+        instance_id: None,
     });
     let again = dhcps
         .ensure(&doc(s.clone()), NET)

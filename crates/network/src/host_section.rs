@@ -75,8 +75,10 @@ impl HostSections {
             .collect();
 
         let groups = self.groups(&vm_ports, &ports)?;
-        let group_generation: BTreeMap<&str, u64> =
-            groups.iter().map(|g| (g.id.as_str(), g.generation)).collect();
+        let group_generation: BTreeMap<&str, u64> = groups
+            .iter()
+            .map(|g| (g.id.as_str(), g.generation))
+            .collect();
 
         let mut section = NetworkSection::default();
         for id in carried {
@@ -86,12 +88,16 @@ impl HostSections {
         for p in &vm_ports {
             let mut d = desired_port(p);
             for g in &d.security_groups {
-                d.generation = d.generation.max(group_generation.get(g.as_str()).copied().unwrap_or(0));
+                d.generation = d
+                    .generation
+                    .max(group_generation.get(g.as_str()).copied().unwrap_or(0));
             }
             section.ports.push(d);
         }
         for p in &dhcp_ports {
-            let Some(n) = networks.get(&p.network_id) else { continue };
+            let Some(n) = networks.get(&p.network_id) else {
+                continue;
+            };
             section.dhcp.push(dhcp(n, p, &subnets, &ports));
         }
         section.security_groups = groups;
@@ -159,7 +165,8 @@ impl HostSections {
             let m = members.entry(g.id.clone()).or_default();
             m.changed_at = g.members_changed_at;
             for p in all.iter().filter(|p| p.security_groups.contains(&g.id)) {
-                m.fixed_ips.extend(p.fixed_ips.iter().map(|ip| ip.ip_address.clone()));
+                m.fixed_ips
+                    .extend(p.fixed_ips.iter().map(|ip| ip.ip_address.clone()));
                 m.allowed_address_pairs
                     .extend(p.allowed_address_pairs.iter().map(|a| a.ip_address.clone()));
             }
@@ -214,7 +221,10 @@ fn dhcp(n: &Network, dhcp_port: &Port, subnets: &[Subnet], ports: &[Port]) -> De
         generation = generation.max(s.updated_at);
     }
     let mut hosts = Vec::new();
-    for p in ports.iter().filter(|p| p.network_id == n.id && p.id != dhcp_port.id) {
+    for p in ports
+        .iter()
+        .filter(|p| p.network_id == n.id && p.id != dhcp_port.id)
+    {
         generation = generation.max(p.updated_at);
         for ip in &p.fixed_ips {
             if served.iter().any(|s| s.id == ip.subnet_id) {
@@ -222,6 +232,9 @@ fn dhcp(n: &Network, dhcp_port: &Port, subnets: &[Subnet], ports: &[Port]) -> De
                     mac_address: p.mac_address.clone(),
                     ip_address: ip.ip_address.clone(),
                     hostname: format!("host-{}", ip.ip_address.replace(['.', ':'], "-")),
+                    instance_id: (p.device_owner.starts_with("compute:")
+                        && !p.device_id.is_empty())
+                    .then(|| p.device_id.clone()),
                 });
             }
         }

@@ -32,11 +32,16 @@ impl HostObjectStore for SqliteStore {
 
     fn reported_objects(&self, host: &str) -> StoreResult<Vec<ReportedObject>> {
         self.db().read(|c| {
-            let mut stmt =
-                c.prepare("SELECT kind, id, report FROM host_objects WHERE host = ?1 ORDER BY kind, id")?;
+            let mut stmt = c.prepare(
+                "SELECT kind, id, report FROM host_objects WHERE host = ?1 ORDER BY kind, id",
+            )?;
             let rows = stmt
                 .query_map([host], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             rows.into_iter()
