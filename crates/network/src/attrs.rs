@@ -80,21 +80,24 @@ pub fn short_text(map: &Map<String, Value>, key: &str) -> NetworkResult<Option<S
     Ok(v)
 }
 
+/// Neutron's words when a body's boolean does not convert (its
+/// converter's `InvalidInput`, re-raised as a plain 400).
+fn not_boolean(raw: &str) -> NetworkError {
+    NetworkError::bad_request(format!(
+        "Invalid input for operation: '{raw}' cannot be converted to boolean."
+    ))
+}
+
 /// A boolean attribute, converted as Neutron converts (`"true"`, `1`...).
 pub fn boolean(map: &Map<String, Value>, key: &str) -> NetworkResult<Option<bool>> {
     match map.get(key) {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) => parse_bool(s).map(Some).ok_or_else(|| {
-            NetworkError::invalid_input(key, format!("'{s}' cannot be converted to boolean"))
-        }),
+        Some(Value::String(s)) => parse_bool(s).map(Some).ok_or_else(|| not_boolean(s)),
         Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
             Ok(Some(n.as_i64() == Some(1)))
         }
-        Some(other) => Err(NetworkError::invalid_input(
-            key,
-            format!("'{other}' cannot be converted to boolean"),
-        )),
+        Some(other) => Err(not_boolean(&other.to_string())),
     }
 }
 
@@ -104,10 +107,9 @@ pub fn integer(map: &Map<String, Value>, key: &str) -> NetworkResult<Option<i64>
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
         Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => Ok(s.trim().parse().ok()),
-        Some(other) => Err(NetworkError::invalid_input(
-            key,
-            format!("'{other}' is not an integer"),
-        )),
+        Some(other) => Err(NetworkError::bad_request(format!(
+            "Invalid input for operation: '{other}' is not an integer."
+        ))),
     }
 }
 

@@ -212,11 +212,16 @@ impl From<QuotaError> for NetworkError {
                 ),
             ),
             QuotaError::OverQuota(overages) => {
-                let names: Vec<_> = overages.iter().map(|o| o.resource.as_str()).collect();
+                // Neutron formats the sorted Python list: `['port']`.
+                let mut names: Vec<String> = overages
+                    .iter()
+                    .map(|o| format!("'{}'", o.resource))
+                    .collect();
+                names.sort();
                 NetworkError::new(
                     StatusCode::CONFLICT,
                     "OverQuota",
-                    format!("Quota exceeded for resources: {}.", names.join(", ")),
+                    format!("Quota exceeded for resources: [{}].", names.join(", ")),
                 )
             }
             QuotaError::Store(e) => e.into(),

@@ -1,8 +1,8 @@
 //! `GET /v2.0/extensions`: exactly the API extensions served, so clients
 //! that probe for one (`quotas`, `binding`, `security-group`,
 //! `standard-attr-tag`...) before using it find it, and find nothing
-//! ferrostack does not do. Routers, floating IPs, availability zones and
-//! the rest are not listed (their paths answer 501).
+//! ferrostack does not do. Routers, floating IPs and the rest are not
+//! listed (their paths answer 501).
 
 use crate::error::{NetworkError, NetworkResult};
 use axum::extract::Path;
@@ -41,6 +41,18 @@ const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "Port Security",
         "Provides port security",
         "2012-07-23T10:00:00-00:00",
+    ),
+    (
+        "availability_zone",
+        "Availability Zone",
+        "The availability zone extension.",
+        "2015-01-01T10:00:00-00:00",
+    ),
+    (
+        "network_availability_zone",
+        "Network Availability Zone",
+        "Availability zone support for network.",
+        "2015-01-01T10:00:00-00:00",
     ),
     (
         "net-mtu",

@@ -34,6 +34,7 @@ pub mod quotas;
 pub mod security_groups;
 pub mod subnets;
 pub mod tags;
+pub mod zones;
 
 pub use config::Ml2Config;
 pub use ports::{FixedIpSpec, PortSpec};

@@ -101,7 +101,7 @@ pub fn view(n: &Network, subnets: Vec<String>, admin: bool) -> Value {
         "availability_zone_hints".into(),
         json!(n.availability_zone_hints),
     );
-    v.insert("availability_zones".into(), json!(["nova"]));
+    v.insert("availability_zones".into(), json!([crate::zones::ZONE]));
     v.insert("ipv4_address_scope".into(), Value::Null);
     v.insert("ipv6_address_scope".into(), Value::Null);
     v.insert("l2_adjacency".into(), json!(true));
@@ -327,6 +327,8 @@ impl NetworkState {
             Some(m) => m,
             None => max_mtu,
         };
+        let hints = strings(&map, "availability_zone_hints")?.unwrap_or_default();
+        crate::zones::check_hints(&hints)?;
         let now = ferrostack_common::time::now_micros();
         let network = Network {
             id: ferrostack_common::ids::new_uuid(),
@@ -341,7 +343,7 @@ impl NetworkState {
             network_type: network_type.to_string(),
             physical_network: None,
             segmentation_id: None,
-            availability_zone_hints: strings(&map, "availability_zone_hints")?.unwrap_or_default(),
+            availability_zone_hints: hints,
             status: "ACTIVE".into(),
             tags: crate::tags::dedup(strings(&map, "tags")?.unwrap_or_default())?,
             created_at: now,

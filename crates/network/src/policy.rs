@@ -18,7 +18,7 @@
 use crate::security_groups::{groups, rule_routes};
 use crate::{
     availability, extensions, networks, not_implemented, ports_api, quotas, resources, subnets,
-    tags, versions, NetworkState,
+    tags, versions, zones, NetworkState,
 };
 use ferrostack_policy::Rule::{Admin, Authenticated, ProjectMember, ProjectReader, Public};
 use ferrostack_policy::UNBUILT;
@@ -133,6 +133,7 @@ ferrostack_policy::route_table! {
             .put(Authenticated, tags::port::add)
             .delete(Authenticated, tags::port::remove)
     )
+    .route("/v2.0/availability_zones", get(Authenticated, zones::list))
     .route("/v2.0/network-ip-availabilities", get(Admin, availability::list))
     .route(
         "/v2.0/network-ip-availabilities/{network_id}",

@@ -79,7 +79,8 @@ pub fn bound_details() -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
-pub(crate) fn status_for(port: &Port) -> &'static str {
+/// `ACTIVE` once bound to a host with the port up, `DOWN` otherwise.
+pub(crate) fn port_status(port: &Port) -> &'static str {
     if !port.host_id.is_empty() && port.admin_state_up {
         "ACTIVE"
     } else {
@@ -392,7 +393,7 @@ impl NetworkState {
                     updated_at: now,
                     revision_number: 1,
                 };
-                port.status = status_for(&port).into();
+                port.status = port_status(&port).into();
                 match self.store.create_port(&port, &ips) {
                     Err(e)
                         if given_mac.is_none()
@@ -414,6 +415,29 @@ impl NetworkState {
         result
     }
 
+    /// The network `id` if `project_id` may put a port on it (its own, or
+    /// shared), else Neutron's 404: compute's check of `--network`.
+    pub fn usable_network(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> NetworkResult<ferrostack_store::network::Network> {
+        self.store
+            .get_network(id)?
+            .filter(|n| n.project_id == project_id || n.shared)
+            .ok_or_else(|| crate::attrs::not_found("NetworkNotFound", "Network", id))
+    }
+
+    /// The ports whose `device_id` is `device_id` (a server's NICs).
+    pub fn device_ports(&self, device_id: &str) -> NetworkResult<Vec<Port>> {
+        Ok(self
+            .store
+            .list_ports()?
+            .into_iter()
+            .filter(|p| p.device_id == device_id)
+            .collect())
+    }
+
     /// Bind a port to `host` for `device_id` (compute, before the guest
     /// starts): `binding:vif_type` becomes `tap`, the status `ACTIVE`.
     pub fn bind_port(
@@ -430,7 +454,7 @@ impl NetworkState {
                 p.device_id = device_id.to_string();
                 p.device_owner = device_owner.to_string();
                 p.vif_details = bound_details();
-                p.status = status_for(p).into();
+                p.status = port_status(p).into();
                 p.updated_at = now;
                 Ok(None)
             })?
@@ -446,7 +470,7 @@ impl NetworkState {
                 p.device_id.clear();
                 p.device_owner.clear();
                 p.vif_details = Map::new();
-                p.status = status_for(p).into();
+                p.status = port_status(p).into();
                 p.updated_at = now;
                 Ok(None)
             })?
@@ -462,5 +486,3 @@ impl NetworkState {
         Ok(())
     }
 }
-
-pub(crate) use status_for as port_status;

@@ -18,13 +18,14 @@
 //! per resource, which would have to know every view's derived attribute
 //! (`mtu`, `binding:vif_type`, `fixed_ips`) twice.
 //!
-//! Neutron's rules, kept here:
-//! - `attr=v1&attr=v2` matches any of the values; booleans are read as
-//!   Neutron reads them (`true/t/yes/y/on/1`, `false/f/no/n/off/0`, any
-//!   case); an unreadable boolean or integer is a 400.
+//! Neutron's rules, kept here (from its `api_common` and `v2/base`):
+//! - `attr=v1&attr=v2` matches any of the values; empty values are
+//!   dropped; booleans are read as Neutron reads them (`true/t/yes/y/on/1`,
+//!   `false/f/no/n/off/0`, any case); an unreadable boolean or integer is
+//!   a 400 `InvalidInput`.
 //! - A filter on an attribute the collection does not have is a 400
-//!   (`... is invalid attribute for filtering`), as Neutron answers with
-//!   its filter-validation extension on (the default). The paging and
+//!   (`['colour'] is invalid attribute for filtering`), as Neutron answers
+//!   with its filter-validation extension on (the default). The paging and
 //!   projection parameters, and the tag filters, are always accepted.
 //! - A filter on a list of objects (`fixed_ips=ip_address=10.0.0.5`,
 //!   `fixed_ips=subnet_id=...`) matches when an element has that key and
@@ -33,18 +34,23 @@
 //! - `tags` (all of), `tags-any`, `not-tags`, `not-tags-any`, each a
 //!   comma-separated list, over the `tags` attribute.
 //! - `fields=a&fields=b` (commas also split) keeps only those attributes.
-//!   Neutron adds the attributes its policy needs (`id`, `tenant_id`) to
-//!   the query and strips them again when not asked for, so they are not
-//!   kept here either; paging still uses the full items.
-//! - `sort_key`/`sort_dir` come in pairs (as many keys as directions, or
-//!   no direction at all, which means ascending); `id` is always the last
-//!   key so paging is stable. Without a sort, items come in `id` order.
-//! - `limit` (0 = no limit), `marker` (an id; unknown -> 404 as Neutron's
-//!   marker lookup answers), `page_reverse=True` (the page before the
-//!   marker). Links: `next` when the page is full (or, reversed, when a
-//!   marker was given), `previous` when a marker was given (or, reversed,
-//!   when the page is full); each is this request's query with `limit`,
-//!   `marker` (and `page_reverse`) replaced.
+//!   Neutron adds the attributes its policy, sorting and paging need
+//!   (`id`, `tenant_id`, sort keys) to the query and strips them again
+//!   when not asked for, so they are not kept here either; paging still
+//!   uses the full items.
+//! - `sort_key`/`sort_dir` come in pairs: as many directions as keys, each
+//!   `asc` or `desc`, keys among the collection's attributes, or a 400;
+//!   `id` is always the last key so paging is stable. Without a sort,
+//!   items come in `id` order.
+//! - `limit` (0 = no limit; malformed -> 400 `BadRequest`), `marker` (an
+//!   id; unknown -> 404, as Neutron's marker lookup answers),
+//!   `page_reverse=True` (only `true`, any case: the page before the
+//!   marker). Links, as Neutron's `get_pagination_links` makes them when
+//!   `limit` is given: `next` unless a forward page came back short,
+//!   `previous` unless a reversed page came back short; each is this
+//!   request's query, in its order, without `marker` and `page_reverse`,
+//!   then `marker` (the last item for next, the first for previous), then
+//!   `page_reverse=True` for previous.
 
 use crate::error::{NetworkError, NetworkResult};
 use axum::extract::{FromRequestParts, Query};
@@ -250,67 +256,91 @@ impl ListQuery {
     /// answer Neutron's 400.
     pub fn parse(pairs: &QueryPairs, collection: &Collection) -> NetworkResult<ListQuery> {
         let mut filters: Vec<Filter> = Vec::new();
+        let mut invalid: Vec<&str> = Vec::new();
         for (key, value) in &pairs.0 {
             if CONTROL.contains(&key.as_str()) {
                 continue;
             }
-            let attr = collection
-                .attributes
-                .iter()
-                .find(|a| a.name == key)
-                .copied()
-                .ok_or_else(|| {
-                    NetworkError::bad_request(format!("{key} is invalid attribute for filtering"))
-                })?;
+            let Some(attr) = collection.attributes.iter().find(|a| a.name == key) else {
+                if !invalid.contains(&key.as_str()) {
+                    invalid.push(key);
+                }
+                continue;
+            };
+            // Neutron drops empty values (no `empty-string-filtering`).
+            if value.is_empty() {
+                continue;
+            }
             match attr.kind {
                 Kind::Bool if parse_bool(value).is_none() => {
-                    return Err(NetworkError::invalid_input(
-                        key,
-                        format!("'{value}' cannot be converted to boolean"),
-                    ))
+                    return Err(NetworkError::invalid_operation(format!(
+                        "'{value}' cannot be converted to boolean"
+                    )))
                 }
                 Kind::Int if value.trim().parse::<i64>().is_err() => {
-                    return Err(NetworkError::invalid_input(
-                        key,
-                        format!("'{value}' is not an integer"),
-                    ))
+                    return Err(NetworkError::invalid_operation(format!(
+                        "'{value}' is not an integer"
+                    )))
                 }
                 _ => {}
             }
             match filters.iter_mut().find(|f| f.attr.name == key) {
                 Some(f) => f.values.push(value.clone()),
                 None => filters.push(Filter {
-                    attr,
+                    attr: *attr,
                     values: vec![value.clone()],
                 }),
             }
         }
+        if !invalid.is_empty() {
+            return Err(NetworkError::bad_request(format!(
+                "{} is invalid attribute for filtering",
+                py_list(&invalid)
+            )));
+        }
 
-        let keys = pairs.all("sort_key");
-        let dirs = pairs.all("sort_dir");
-        if !dirs.is_empty() && keys.len() != dirs.len() {
+        let keys: Vec<&str> = pairs
+            .all("sort_key")
+            .into_iter()
+            .filter(|k| !k.is_empty())
+            .collect();
+        let dirs: Vec<&str> = pairs
+            .all("sort_dir")
+            .into_iter()
+            .filter(|d| !d.is_empty())
+            .collect();
+        if keys.len() != dirs.len() {
             return Err(NetworkError::bad_request(
                 "The number of sort_keys and sort_dirs must be same",
             ));
         }
-        let mut sorts = Vec::new();
-        for (i, key) in keys.iter().enumerate() {
-            if key != &"id" && !collection.attributes.iter().any(|a| a.name == *key) {
-                return Err(NetworkError::bad_request(format!(
-                    "{key} is invalid attribute for sort_keys"
-                )));
-            }
-            let ascending = match dirs.get(i).copied().unwrap_or("asc") {
-                "asc" => true,
-                "desc" => false,
-                other => {
-                    return Err(NetworkError::bad_request(format!(
-                        "{other} is invalid value for sort_dirs, valid values are 'asc' and 'desc'"
-                    )))
-                }
-            };
-            sorts.push((key.to_string(), ascending));
+        let absent: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|k| *k != "id" && !collection.attributes.iter().any(|a| a.name == *k))
+            .collect();
+        if !absent.is_empty() {
+            return Err(NetworkError::bad_request(format!(
+                "{} is invalid attribute for sort_keys",
+                py_list(&absent)
+            )));
         }
+        let bad_dirs: Vec<&str> = dirs
+            .iter()
+            .copied()
+            .filter(|d| *d != "asc" && *d != "desc")
+            .collect();
+        if !bad_dirs.is_empty() {
+            return Err(NetworkError::bad_request(format!(
+                "{} is invalid value for sort_dirs, valid value is 'asc' and 'desc'",
+                py_list(&bad_dirs)
+            )));
+        }
+        let mut sorts: Vec<(String, bool)> = keys
+            .iter()
+            .zip(&dirs)
+            .map(|(k, d)| (k.to_string(), *d == "asc"))
+            .collect();
         if !sorts.iter().any(|(k, _)| k == "id") {
             sorts.push(("id".into(), true));
         }
@@ -322,21 +352,20 @@ impl ListQuery {
                     Some(usize::try_from(n).unwrap_or(usize::MAX)).filter(|n| *n > 0)
                 }
                 _ => {
-                    return Err(NetworkError::bad_request(format!(
-                        "Limit must be an integer 0 or greater and not '{raw}'"
-                    )))
+                    return Err(NetworkError::new(
+                        StatusCode::BAD_REQUEST,
+                        "BadRequest",
+                        format!(
+                        "Bad limit request: Limit must be an integer 0 or greater and not '{raw}'."
+                    ),
+                    ))
                 }
             },
         };
-        let page_reverse = match pairs.get("page_reverse") {
-            None => false,
-            Some(raw) => parse_bool(raw).ok_or_else(|| {
-                NetworkError::invalid_input(
-                    "page_reverse",
-                    format!("'{raw}' cannot be converted to boolean"),
-                )
-            })?,
-        };
+        // As Neutron: only `true` (any case) reverses; anything else does not.
+        let page_reverse = pairs
+            .get("page_reverse")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
 
         Ok(ListQuery {
             collection: *collection,
@@ -422,64 +451,56 @@ impl ListQuery {
 
         let mut body = Map::new();
         if let Some(limit) = self.limit {
-            let full = items.len() >= limit;
-            let (next, previous) = if self.page_reverse {
-                (self.marker.is_some(), full)
-            } else {
-                (full, self.marker.is_some())
+            // Neutron's `get_pagination_links`: a short page ends the
+            // direction it was read in, and only that one.
+            let short = items.len() < limit;
+            let id_of = |i: Option<&Value>| {
+                i.and_then(|i| i.get("id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
             };
             let mut links = Vec::new();
-            let ids = (
-                items
-                    .first()
-                    .and_then(|i| i.get("id"))
-                    .and_then(Value::as_str),
-                items
-                    .last()
-                    .and_then(|i| i.get("id"))
-                    .and_then(Value::as_str),
-            );
-            if let (true, Some(last)) = (next, ids.1) {
-                let href = self.link(base_url, path, limit, last, false);
+            if !short || self.page_reverse {
+                let href = self.link(base_url, path, id_of(items.last()), false);
                 links.push(json!({"rel": "next", "href": href}));
             }
-            if let (true, Some(first)) = (previous, ids.0) {
-                let href = self.link(base_url, path, limit, first, true);
+            if !short || !self.page_reverse {
+                let href = self.link(base_url, path, id_of(items.first()), true);
                 links.push(json!({"rel": "previous", "href": href}));
             }
-            if !links.is_empty() {
-                body.insert(
-                    format!("{}_links", self.collection.name),
-                    Value::Array(links),
-                );
-            }
+            body.insert(
+                format!("{}_links", self.collection.name),
+                Value::Array(links),
+            );
         }
         let items: Vec<Value> = items.into_iter().map(|i| self.fields.project(i)).collect();
         body.insert(self.collection.name.to_string(), Value::Array(items));
         Ok(Value::Object(body))
     }
 
-    fn link(
-        &self,
-        base_url: &str,
-        path: &str,
-        limit: usize,
-        marker: &str,
-        reverse: bool,
-    ) -> String {
+    /// This request's query with the marker replaced (and, for the
+    /// previous page, `page_reverse=True` last), as Neutron writes links.
+    fn link(&self, base_url: &str, path: &str, marker: Option<String>, previous: bool) -> String {
         let mut query: Vec<String> = self
             .pairs
             .iter()
-            .filter(|(k, _)| k != "limit" && k != "marker" && k != "page_reverse")
+            .filter(|(k, _)| k != "marker" && k != "page_reverse")
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
             .collect();
-        query.push(format!("limit={limit}"));
-        query.push(format!("marker={}", encode(marker)));
-        if reverse {
+        if let Some(m) = marker {
+            query.push(format!("marker={}", encode(&m)));
+        }
+        if previous {
             query.push("page_reverse=True".into());
         }
         format!("{base_url}{path}?{}", query.join("&"))
     }
+}
+
+/// Python's repr of a list of strings, as Neutron's messages print it.
+fn py_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("'{i}'")).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 fn encode(s: &str) -> String {
@@ -568,146 +589,5 @@ fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const THINGS: Collection = Collection {
-        name: "things",
-        singular_title: "Thing",
-        attributes: &[
-            text("id"),
-            text("name"),
-            boolean("shared"),
-            int("mtu"),
-            list("fixed_ips"),
-            list("tags"),
-        ],
-    };
-
-    fn pairs(q: &str) -> QueryPairs {
-        QueryPairs(
-            q.split('&')
-                .filter(|s| !s.is_empty())
-                .map(|kv| {
-                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                    (k.to_string(), v.to_string())
-                })
-                .collect(),
-        )
-    }
-
-    fn items() -> Vec<Value> {
-        vec![
-            json!({"id": "c", "name": "net1", "shared": false, "mtu": 1450, "tags": ["red"],
-                   "fixed_ips": [{"subnet_id": "s1", "ip_address": "10.0.0.3"}]}),
-            json!({"id": "a", "name": "net2", "shared": true, "mtu": 1500, "tags": ["red", "blue"],
-                   "fixed_ips": [{"subnet_id": "s2", "ip_address": "10.0.1.3"}]}),
-            json!({"id": "b", "name": "net1", "shared": false, "mtu": 1500, "tags": [],
-                   "fixed_ips": []}),
-        ]
-    }
-
-    fn ids(body: &Value) -> Vec<&str> {
-        body["things"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["id"].as_str().unwrap())
-            .collect()
-    }
-
-    fn run(q: &str) -> Value {
-        ListQuery::parse(&pairs(q), &THINGS)
-            .unwrap()
-            .render(items(), "http://h", "/v2.0/things")
-            .unwrap()
-    }
-
-    #[test]
-    fn repeated_filters_match_any_value_and_default_order_is_id() {
-        assert_eq!(ids(&run("name=net1&name=net2")), ["a", "b", "c"]);
-        assert_eq!(ids(&run("name=net1")), ["b", "c"]);
-    }
-
-    #[test]
-    fn booleans_read_as_neutron_reads_them() {
-        assert_eq!(ids(&run("shared=True")), ["a"]);
-        assert_eq!(ids(&run("shared=0")), ["b", "c"]);
-        let err = ListQuery::parse(&pairs("shared=maybe"), &THINGS).unwrap_err();
-        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
-    }
-
-    #[test]
-    fn unknown_filter_is_rejected() {
-        let err = ListQuery::parse(&pairs("colour=red"), &THINGS).unwrap_err();
-        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
-    }
-
-    #[test]
-    fn object_list_filters_by_key() {
-        assert_eq!(ids(&run("fixed_ips=ip_address=10.0.0.3")), ["c"]);
-        assert_eq!(
-            ids(&run("fixed_ips=subnet_id=s2&fixed_ips=ip_address=10.0.0.3")),
-            Vec::<&str>::new()
-        );
-    }
-
-    #[test]
-    fn tag_filters() {
-        assert_eq!(ids(&run("tags=red,blue")), ["a"]);
-        assert_eq!(ids(&run("tags-any=blue,red")), ["a", "c"]);
-        assert_eq!(ids(&run("not-tags=red,blue")), ["b", "c"]);
-        assert_eq!(ids(&run("not-tags-any=red")), ["b"]);
-    }
-
-    #[test]
-    fn sorting_by_several_keys() {
-        assert_eq!(
-            ids(&run(
-                "sort_key=mtu&sort_dir=desc&sort_key=name&sort_dir=asc"
-            )),
-            ["b", "a", "c"]
-        );
-        assert!(ListQuery::parse(&pairs("sort_key=mtu&sort_dir=up"), &THINGS).is_err());
-        assert!(ListQuery::parse(&pairs("sort_key=x"), &THINGS).is_err());
-        assert!(
-            ListQuery::parse(&pairs("sort_key=mtu&sort_key=id&sort_dir=asc"), &THINGS).is_err()
-        );
-    }
-
-    #[test]
-    fn fields_project_without_id() {
-        let body = run("fields=name&fields=mtu");
-        assert_eq!(body["things"][0], json!({"name": "net2", "mtu": 1500}));
-    }
-
-    #[test]
-    fn paging_forward_and_back_with_links() {
-        let first = run("limit=2");
-        assert_eq!(ids(&first), ["a", "b"]);
-        let links = first["things_links"].as_array().unwrap();
-        assert_eq!(links.len(), 1);
-        assert_eq!(links[0]["rel"], "next");
-        assert_eq!(links[0]["href"], "http://h/v2.0/things?limit=2&marker=b");
-
-        let second = run("limit=2&marker=b");
-        assert_eq!(ids(&second), ["c"]);
-        let links = second["things_links"].as_array().unwrap();
-        assert_eq!(links.len(), 1);
-        assert_eq!(links[0]["rel"], "previous");
-        assert_eq!(
-            links[0]["href"],
-            "http://h/v2.0/things?limit=2&marker=c&page_reverse=True"
-        );
-
-        let back = run("limit=2&marker=c&page_reverse=True");
-        assert_eq!(ids(&back), ["a", "b"]);
-        assert!(run("limit=0").get("things_links").is_none());
-        let err = ListQuery::parse(&pairs("marker=zz"), &THINGS)
-            .unwrap()
-            .render(items(), "", "")
-            .unwrap_err();
-        assert_eq!(err.status(), StatusCode::NOT_FOUND);
-        assert!(ListQuery::parse(&pairs("limit=-1"), &THINGS).is_err());
-    }
-}
+#[path = "query_tests.rs"]
+mod tests;

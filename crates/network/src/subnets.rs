@@ -5,8 +5,9 @@
 //! owner `network:dhcp`, bound to the configured DHCP host) an address on
 //! it, creating the port with the first subnet; the data plane serves
 //! DHCP from that address. The subnet and the port change in one store
-//! transaction. DHCP ports are the service's own and are not charged to
-//! the project's port quota.
+//! transaction; turning `enable_dhcp` on or off later gives or takes that
+//! address the same way. DHCP ports are the service's own and are not
+//! charged to the project's port quota.
 
 use crate::attrs::{self, body_object, boolean, check_write, short_text, strings};
 use crate::error::{Json, NetworkError, NetworkResult};
@@ -73,6 +74,7 @@ const CREATE: &[&str] = &[
 const UPDATE: &[&str] = &[
     "name",
     "description",
+    "enable_dhcp",
     "gateway_ip",
     "allocation_pools",
     "dns_nameservers",
@@ -506,27 +508,47 @@ pub async fn update(
     let description = short_text(&map, "description")?;
     let nameservers = read_nameservers(&map)?;
     let routes = read_routes(&map)?;
+    let enable_dhcp = boolean(&map, "enable_dhcp")?;
+    let dhcp = match enable_dhcp {
+        Some(true) if !current.enable_dhcp => {
+            let network = state
+                .store
+                .get_network(&current.network_id)?
+                .ok_or_else(|| {
+                    attrs::not_found("NetworkNotFound", "Network", &current.network_id)
+                })?;
+            Some(state.dhcp_port_template(&network))
+        }
+        _ => None,
+    };
     let now = ferrostack_common::time::now_micros();
     let s = state
         .store
-        .update_subnet(&id, &mut |s| {
-            if let Some(v) = &name {
-                s.name = v.clone();
-            }
-            if let Some(v) = &description {
-                s.description = v.clone();
-            }
-            if let Some(v) = &nameservers {
-                s.dns_nameservers = v.clone();
-            }
-            if let Some(v) = &routes {
-                s.host_routes = v.clone();
-            }
-            s.gateway_ip = gateway.map(|g| ip_text(g, cidr.v6));
-            s.allocation_pools = pools.clone();
-            s.updated_at = now;
-            Ok(())
-        })?
+        .update_subnet(
+            &id,
+            &mut |s| {
+                if let Some(v) = enable_dhcp {
+                    s.enable_dhcp = v;
+                }
+                if let Some(v) = &name {
+                    s.name = v.clone();
+                }
+                if let Some(v) = &description {
+                    s.description = v.clone();
+                }
+                if let Some(v) = &nameservers {
+                    s.dns_nameservers = v.clone();
+                }
+                if let Some(v) = &routes {
+                    s.host_routes = v.clone();
+                }
+                s.gateway_ip = gateway.map(|g| ip_text(g, cidr.v6));
+                s.allocation_pools = pools.clone();
+                s.updated_at = now;
+                Ok(())
+            },
+            dhcp.as_ref(),
+        )?
         .ok_or_else(|| attrs::not_found("SubnetNotFound", "Subnet", &id))?;
     Ok(axum::Json(json!({"subnet": view(&s)})))
 }

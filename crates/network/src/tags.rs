@@ -89,11 +89,15 @@ impl Tagged {
                 .map(|n| n.tags),
             Tagged::Subnet => state
                 .store
-                .update_subnet(id, &mut |s| {
-                    f(&mut s.tags);
-                    s.updated_at = now;
-                    Ok(())
-                })?
+                .update_subnet(
+                    id,
+                    &mut |s| {
+                        f(&mut s.tags);
+                        s.updated_at = now;
+                        Ok(())
+                    },
+                    None,
+                )?
                 .map(|s| s.tags),
             Tagged::Port => state
                 .store

@@ -229,6 +229,33 @@ async fn tenant_segments_run_out_with_neutrons_error() {
 }
 
 #[tokio::test]
+async fn availability_zone_hints_name_a_zone() {
+    let n = start().await;
+    let p = n.s.personas(&n.project).await;
+    let r = n.s.get(&n.url("/availability_zones"), &p.member).await;
+    assert_eq!(
+        r.body["availability_zones"],
+        json!([{"name": "nova", "resource": "network", "state": "available"}])
+    );
+    let net = create(
+        &n,
+        &p.member,
+        "network",
+        json!({"availability_zone_hints": ["nova"]}),
+    )
+    .await;
+    assert_eq!(net["availability_zone_hints"], json!(["nova"]));
+    let r = post(
+        &n,
+        &p.member,
+        "network",
+        json!({"availability_zone_hints": ["mars"]}),
+    )
+    .await;
+    assert_eq!(neutron_error(&r, 404).0, "AvailabilityZoneNotFound");
+}
+
+#[tokio::test]
 async fn unknown_attributes_are_refused() {
     let n = start().await;
     let p = n.s.personas(&n.project).await;
@@ -279,6 +306,39 @@ async fn subnets_get_neutrons_defaults() {
         n.s.get(&n.url("/ports?device_owner=network:dhcp"), &p.admin)
             .await;
     assert_eq!(r.body["ports"][0]["fixed_ips"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn turning_dhcp_off_frees_the_dhcp_address() {
+    let n = start().await;
+    let p = n.s.personas(&n.project).await;
+    let (_, s) = net_with_subnet(&n, &p.member, "10.0.0.0/24", true).await;
+    let url = n.url(&format!("/subnets/{}", s["id"].as_str().unwrap()));
+    let r =
+        n.s.send(
+            Method::PUT,
+            &url,
+            &p.member,
+            json!({"subnet": {"enable_dhcp": false}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["subnet"]["enable_dhcp"], false);
+    let r = n.s.get(&n.url("/ports"), &p.admin).await;
+    assert!(ids(&r, "ports").is_empty());
+    let r =
+        n.s.send(
+            Method::PUT,
+            &url,
+            &p.member,
+            json!({"subnet": {"enable_dhcp": "true"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r =
+        n.s.get(&n.url("/ports?device_owner=network:dhcp"), &p.admin)
+            .await;
+    assert_eq!(r.body["ports"][0]["fixed_ips"][0]["ip_address"], "10.0.0.2");
 }
 
 #[tokio::test]

@@ -343,11 +343,15 @@ pub trait NetworkStore: Send + Sync {
     fn get_subnet(&self, id: &str) -> StoreResult<Option<Subnet>>;
     /// Every subnet.
     fn list_subnets(&self) -> StoreResult<Vec<Subnet>>;
-    /// Change a subnet through `f`; the revision moves.
+    /// Change a subnet through `f`; the revision moves. When `f` turns
+    /// `enable_dhcp` on, the network's DHCP port gains an address on the
+    /// subnet (`dhcp` is the port to insert if there is none); turned
+    /// off, DHCP ports lose theirs. All in one transaction.
     fn update_subnet(
         &self,
         id: &str,
         f: &mut dyn FnMut(&mut Subnet) -> Result<(), Refusal>,
+        dhcp: Option<&Port>,
     ) -> StoreResult<Option<Subnet>>;
     /// Delete a subnet and DHCP ports' addresses on it;
     /// [`NetworkConflict::SubnetInUse`] when other ports hold addresses.

@@ -244,6 +244,80 @@ fn take_segment(tx: &Transaction, network: &mut Network, req: &SegmentRequest) -
     Ok(())
 }
 
+/// Give the network's DHCP port an address on `subnet`, inserting
+/// `template` as that port when the network has none.
+fn attach_dhcp(tx: &Transaction, subnet: &Subnet, template: &Port) -> StoreResult<()> {
+    let request = IpRequest {
+        subnet_id: subnet.id.clone(),
+        ip_address: None,
+    };
+    let existing: Option<String> = tx
+        .query_row(
+            "SELECT id FROM ports WHERE network_id = ?1 AND device_owner = ?2
+             ORDER BY id LIMIT 1",
+            params![subnet.network_id, DHCP_OWNER],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match existing {
+        Some(port_id) => {
+            let mut port: Port = get_body(tx, "ports", &port_id)?
+                .ok_or_else(|| StoreError::not_found("port", &port_id))?;
+            if port.fixed_ips.iter().any(|ip| ip.subnet_id == subnet.id) {
+                return Ok(());
+            }
+            let before = port.clone();
+            let ip = allocate(tx, &port, &request)?;
+            port.fixed_ips.push(ip);
+            port.revision_number += 1;
+            write_port(tx, &port, false)?;
+            port_written(tx, Some(&before), Some(&port))
+        }
+        None => insert_port(tx, template, &[request]).map(|_| ()),
+    }
+}
+
+/// Take DHCP ports' addresses on `subnet_id` away (a port left with none
+/// goes). The ids of the ports holding addresses on the subnet that are
+/// not DHCP ports are returned.
+fn detach_dhcp(tx: &Transaction, subnet_id: &str) -> StoreResult<Vec<String>> {
+    let holders: Vec<(String, String)> = {
+        let mut stmt = tx.prepare(
+            "SELECT DISTINCT p.id, p.device_owner FROM ip_allocations a
+             JOIN ports p ON p.id = a.port_id WHERE a.subnet_id = ?1",
+        )?;
+        let rows = stmt
+            .query_map([subnet_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        rows
+    };
+    let mut others = Vec::new();
+    for (port_id, owner) in holders {
+        if owner != DHCP_OWNER {
+            others.push(port_id);
+            continue;
+        }
+        let Some(mut port) = get_body::<Port>(tx, "ports", &port_id)? else {
+            continue;
+        };
+        let before = port.clone();
+        port.fixed_ips.retain(|ip| ip.subnet_id != subnet_id);
+        if port.fixed_ips.is_empty() {
+            port_written(tx, Some(&before), None)?;
+            tx.execute("DELETE FROM ports WHERE id = ?1", [&port_id])?;
+        } else {
+            tx.execute(
+                "DELETE FROM ip_allocations WHERE port_id = ?1 AND subnet_id = ?2",
+                params![port_id, subnet_id],
+            )?;
+            port.revision_number += 1;
+            write_port(tx, &port, false)?;
+            port_written(tx, Some(&before), Some(&port))?;
+        }
+    }
+    Ok(others)
+}
+
 /// The distinct non-empty `host_id`s of the ports `filter` selects.
 fn hosts_where(tx: &Connection, filter: &str, arg: &str) -> StoreResult<BTreeSet<String>> {
     let sql = format!(
@@ -421,37 +495,10 @@ impl NetworkStore for SqliteStore {
                 params![subnet.id, subnet.network_id, serde_json::to_string(subnet)?],
             )?;
             subnet_written(tx, &subnet.network_id)?;
-            let Some(template) = dhcp else {
-                return Ok(());
-            };
-            let request = IpRequest {
-                subnet_id: subnet.id.clone(),
-                ip_address: None,
-            };
-            let existing: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM ports WHERE network_id = ?1 AND device_owner = ?2
-                     ORDER BY id LIMIT 1",
-                    params![subnet.network_id, DHCP_OWNER],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match existing {
-                Some(port_id) => {
-                    let mut port: Port = get_body(tx, "ports", &port_id)?
-                        .ok_or_else(|| StoreError::not_found("port", &port_id))?;
-                    let before = port.clone();
-                    let ip = allocate(tx, &port, &request)?;
-                    port.fixed_ips.push(ip);
-                    port.revision_number += 1;
-                    write_port(tx, &port, false)?;
-                    port_written(tx, Some(&before), Some(&port))?;
-                }
-                None => {
-                    insert_port(tx, template, &[request])?;
-                }
+            match dhcp {
+                Some(template) => attach_dhcp(tx, subnet, template),
+                None => Ok(()),
             }
-            Ok(())
         })
     }
 
@@ -467,11 +514,13 @@ impl NetworkStore for SqliteStore {
         &self,
         id: &str,
         f: &mut dyn FnMut(&mut Subnet) -> Result<(), Refusal>,
+        dhcp: Option<&Port>,
     ) -> StoreResult<Option<Subnet>> {
         self.db().write(|tx| {
             let Some(mut subnet) = get_body::<Subnet>(tx, "subnets", id)? else {
                 return Ok(None);
             };
+            let had_dhcp = subnet.enable_dhcp;
             f(&mut subnet).map_err(refused)?;
             subnet.revision_number += 1;
             tx.execute(
@@ -479,46 +528,31 @@ impl NetworkStore for SqliteStore {
                 params![id, serde_json::to_string(&subnet)?],
             )?;
             subnet_written(tx, &subnet.network_id)?;
+            match (had_dhcp, subnet.enable_dhcp, dhcp) {
+                (false, true, Some(template)) => attach_dhcp(tx, &subnet, template)?,
+                (true, false, _) => {
+                    detach_dhcp(tx, id)?;
+                }
+                _ => {}
+            }
             Ok(Some(subnet))
         })
     }
 
     fn delete_subnet(&self, id: &str) -> StoreResult<bool> {
         self.db().write(|tx| {
-            let holders: Vec<(String, String)> = {
-                let mut stmt = tx.prepare(
-                    "SELECT DISTINCT p.id, p.device_owner FROM ip_allocations a
-                     JOIN ports p ON p.id = a.port_id WHERE a.subnet_id = ?1",
-                )?;
-                let rows = stmt
-                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<Result<_, _>>()?;
-                rows
+            let Some(subnet) = get_body::<Subnet>(tx, "subnets", id)? else {
+                return Ok(false);
             };
-            if holders.iter().any(|(_, owner)| owner != DHCP_OWNER) {
+            // While the DHCP port still names its host.
+            subnet_written(tx, &subnet.network_id)?;
+            // Detaching is undone with the transaction when others hold
+            // addresses.
+            if !detach_dhcp(tx, id)?.is_empty() {
                 return Err(NetworkConflict::SubnetInUse {
                     subnet_id: id.to_string(),
                 }
                 .into());
-            }
-            let Some(subnet) = get_body::<Subnet>(tx, "subnets", id)? else {
-                return Ok(false);
-            };
-            subnet_written(tx, &subnet.network_id)?;
-            for (port_id, _) in holders {
-                let Some(mut port) = get_body::<Port>(tx, "ports", &port_id)? else {
-                    continue;
-                };
-                let before = port.clone();
-                port.fixed_ips.retain(|ip| ip.subnet_id != id);
-                if port.fixed_ips.is_empty() {
-                    port_written(tx, Some(&before), None)?;
-                    tx.execute("DELETE FROM ports WHERE id = ?1", [&port_id])?;
-                } else {
-                    port.revision_number += 1;
-                    write_port(tx, &port, false)?;
-                    port_written(tx, Some(&before), Some(&port))?;
-                }
             }
             Ok(tx.execute("DELETE FROM subnets WHERE id = ?1", [id])? > 0)
         })

@@ -272,3 +272,38 @@ fn update_port_replaces_addresses_in_one_transaction() {
         .unwrap();
     assert_eq!(b.fixed_ips[0].ip_address, "10.0.0.2", "old address freed");
 }
+
+#[test]
+fn turning_dhcp_on_and_off_gives_and_takes_the_dhcp_address() {
+    let (_d, s) = store();
+    s.create_network(&network("n"), &SegmentRequest::None)
+        .unwrap();
+    s.create_subnet(&subnet("s", "n", "10.0.0.2", "10.0.0.14"), None)
+        .unwrap();
+    let dhcp = port("d", "n", "md", DHCP_OWNER);
+    s.update_subnet(
+        "s",
+        &mut |s| {
+            s.enable_dhcp = true;
+            Ok(())
+        },
+        Some(&dhcp),
+    )
+    .unwrap();
+    let d = s.get_port("d").unwrap().unwrap();
+    assert_eq!(d.fixed_ips[0].ip_address, "10.0.0.2");
+    s.update_subnet(
+        "s",
+        &mut |s| {
+            s.enable_dhcp = false;
+            Ok(())
+        },
+        None,
+    )
+    .unwrap();
+    assert!(s.get_port("d").unwrap().is_none());
+    let p = s
+        .create_port(&port("a", "n", "m1", ""), &[any("s")])
+        .unwrap();
+    assert_eq!(p.fixed_ips[0].ip_address, "10.0.0.2", "the address is free");
+}
