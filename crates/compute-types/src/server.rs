@@ -263,7 +263,11 @@ impl ServerCreate {
             return Ok(Vec::new());
         };
         let Value::Array(items) = v else {
-            return Err(BodyError::invalid("security_groups", v, "is not of type 'array'"));
+            return Err(BodyError::invalid(
+                "security_groups",
+                v,
+                "is not of type 'array'",
+            ));
         };
         let mut out: Vec<String> = Vec::new();
         for item in items {
@@ -271,7 +275,13 @@ impl ServerCreate {
                 .get("name")
                 .and_then(Value::as_str)
                 .filter(|n| !n.trim().is_empty() && n.len() <= 255)
-                .ok_or_else(|| BodyError::invalid("security_groups", item, "is not valid under any of the given schemas"))?;
+                .ok_or_else(|| {
+                    BodyError::invalid(
+                        "security_groups",
+                        item,
+                        "is not valid under any of the given schemas",
+                    )
+                })?;
             if !out.iter().any(|o| o == name) {
                 out.push(name.to_string());
             }

@@ -13,7 +13,9 @@ use ferrostack_compute::hostlink::HostObjects;
 use ferrostack_compute::networks::{
     tap_name, Allocation, NetworkRequest, NicAddress, NicRequest, ServerNetworks, ServerNic,
 };
-use ferrostack_host_contract::network::NetworkSection;
+use ferrostack_host_contract::network::{
+    DesiredDhcp, DesiredNetwork, DesiredPort, NetworkSection, Segment,
+};
 use ferrostack_host_contract::{Kind, ObjectPhase, ObservedObject};
 use ferrostack_network::error::NetworkError;
 use ferrostack_network::host_section::{HostSections, TunnelAddresses};
@@ -395,8 +397,21 @@ impl NetworkObjects {
 }
 
 impl HostObjects for NetworkObjects {
+    /// The section from the network model, plus a tombstone (`deleted`)
+    /// for every object the host reported that the model no longer puts
+    /// there (a deleted port, a network with nothing left on the host):
+    /// the agent tears down only what its document marks deleted (an
+    /// object merely missing is left alone), in order, and its report of
+    /// the teardown removes the tombstone.
     fn network(&self, host: &str) -> StoreResult<NetworkSection> {
-        self.sections.section(host)
+        let mut section = self.sections.section(host)?;
+        for r in self.reports.reported_objects(host)? {
+            let Ok(o) = serde_json::from_value::<ObservedObject>(r.report) else {
+                continue;
+            };
+            tombstone(&mut section, &o);
+        }
+        Ok(section)
     }
 
     fn report(&self, host: &str, observed: &[ObservedObject]) -> StoreResult<()> {
@@ -435,5 +450,62 @@ impl HostObjects for NetworkObjects {
             }
         }
         Ok(out)
+    }
+}
+
+/// Add a `deleted` entry for reported object `o` unless `section` has it.
+/// Its generation is one past what the agent finished, so the agent
+/// takes it; the fields other than the id only need to be well formed
+/// (a driver removes by id), except a port's network, which orders the
+/// port's teardown before its network's.
+fn tombstone(section: &mut NetworkSection, o: &ObservedObject) {
+    let id = o.key.id.clone();
+    let generation = o.observed_generation + 1;
+    match o.key.kind {
+        Kind::Port if !section.ports.iter().any(|p| p.id == id) => {
+            let network_id = (o.details.get("network_id"))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            section.ports.push(gone_port(id, network_id, generation));
+        }
+        Kind::Network if !section.networks.iter().any(|n| n.id == id) => {
+            section.networks.push(DesiredNetwork {
+                id,
+                segment: Segment::Local,
+                mtu: 0,
+                admin_state_up: false,
+                generation,
+                deleted: true,
+            });
+        }
+        Kind::Dhcp if !section.dhcp.iter().any(|d| d.network_id == id) => {
+            section.dhcp.push(DesiredDhcp {
+                port: gone_port(String::new(), id.clone(), generation),
+                network_id: id,
+                subnets: Vec::new(),
+                hosts: Vec::new(),
+                generation,
+                deleted: true,
+            });
+        }
+        _ => {}
+    }
+}
+
+fn gone_port(id: String, network_id: String, generation: u64) -> DesiredPort {
+    DesiredPort {
+        tap: tap_name(&id),
+        id,
+        network_id,
+        mac_address: String::new(),
+        fixed_ips: Vec::new(),
+        allowed_address_pairs: Vec::new(),
+        port_security_enabled: false,
+        security_groups: Vec::new(),
+        admin_state_up: false,
+        device_id: None,
+        generation,
+        deleted: true,
     }
 }

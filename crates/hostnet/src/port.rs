@@ -116,6 +116,7 @@ impl PortDriver {
         let mut details = Details::new();
         details.insert("tap".into(), port.tap.clone().into());
         details.insert("bridge".into(), br.into());
+        details.insert("network_id".into(), port.network_id.clone().into());
         Ok(details)
     }
 
