@@ -468,7 +468,11 @@ async fn another_projects_server_is_not_found_and_bad_input_creates_nothing() {
     let before = w.c.usage();
     let bad: Vec<(Value, &str)> = vec![
         (json!({"networks": "auto"}), "network service"),
-        (json!({"networks": [{"uuid": "x"}]}), "network service"),
+        (json!({"networks": [{"uuid": "x"}]}), "is not a 'uuid'"),
+        (
+            json!({"networks": [{"uuid": "4a1ab5c7-5d2f-4b4e-9f58-1b8f4c9d0a11"}]}),
+            "network service",
+        ),
         (
             json!({"flavorRef": "nope"}),
             "Flavor nope could not be found.",
