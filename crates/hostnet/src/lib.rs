@@ -50,6 +50,7 @@
 //! restarted agent adopts what exists and re-ensures it in place instead
 //! of tearing it down.
 
+mod commit;
 pub mod dhcp;
 mod error;
 pub mod kernel;

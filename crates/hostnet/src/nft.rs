@@ -328,12 +328,12 @@ fn chain(out: &mut String, family: &str, table: &str, name: &str, rules: &[Strin
     }
 }
 
-/// The transaction that (re)programs a port with security on: its chains
+/// The commands that (re)program a port with security on: its chains
 /// replaced, its stale map elements (`stale`, from an earlier address)
-/// deleted, its current ones added.
+/// deleted, its current ones added. They follow [`base`] in a transaction.
 pub fn port_transaction(table: &str, r: &PortRules, stale: &[(String, String)]) -> String {
     let sfx = chain_suffix(&r.tap);
-    let mut out = base(table);
+    let mut out = String::new();
     chain(
         &mut out,
         "bridge",
@@ -376,11 +376,12 @@ fn delete_element(out: &mut String, table: &str, sfx: &str, map: &str, key: &str
     let _ = writeln!(out, "delete element inet {table} {map} {{ {key} }}");
 }
 
-/// The transaction that takes a port's rules away (port gone, or its
-/// security off). `elements` are those pointing at its chains now.
+/// The commands that take a port's rules away (port gone, or its security
+/// off). `elements` are those pointing at its chains now. They follow
+/// [`base`] in a transaction.
 pub fn remove_transaction(table: &str, tap: &str, elements: &[(String, String)]) -> String {
     let sfx = chain_suffix(tap);
-    let mut out = base(table);
+    let mut out = String::new();
     // Add-then-delete makes each delete succeed whether or not the object
     // was there, so removal is idempotent in one transaction.
     for (fam, c) in [("bridge", "s"), ("inet", "e"), ("inet", "i")] {

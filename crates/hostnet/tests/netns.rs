@@ -103,6 +103,17 @@ async fn network_and_port_are_built_repaired_adopted_and_removed() {
     // Drift: the bridge deleted, the table flushed; a second ensure repairs.
     host.ip(&["link", "del", "dev", br]);
     support::sh(&["ip", "netns", "exec", &host.ns, "nft", "flush", "ruleset"]);
+    assert!(
+        ports.list().await.expect("list").is_empty(),
+        "a port whose chains vanished is listed as absent, so the engine ensures it again"
+    );
+    nets.ensure(&desired, NET).await.expect("bridge back");
+    ports
+        .ensure(&desired, PORT)
+        .await
+        .expect("port repaired by its own driver");
+    assert!(host.ruleset().contains("chain e_tapfst1"));
+    support::sh(&["ip", "netns", "exec", &host.ns, "nft", "flush", "ruleset"]);
     fresh_nets
         .ensure(&desired, NET)
         .await
