@@ -253,3 +253,73 @@ async fn dhcp_server_runs_reloads_is_adopted_and_removed() {
     assert!(fresh.list().await.expect("list").is_empty());
     assert!(!host.has_link("dhq3f2a9c1e-0b"));
 }
+
+#[tokio::test]
+async fn multicast_flat_vlan_and_gre_segments() {
+    if skip("multicast_flat_vlan_and_gre_segments") {
+        return;
+    }
+    let host = TestHost::new();
+    let mut cfg = (*host.cfg).clone();
+    cfg.physical_networks
+        .insert("physnet1".into(), "ul1".into());
+    let nets = NetworkDriver::new(std::sync::Arc::new(cfg));
+    let br = "brq3f2a9c1e-0b";
+    let with = |segment: Segment| {
+        doc(NetworkSection {
+            networks: vec![network(segment)],
+            ..Default::default()
+        })
+    };
+
+    // A multicast group: no FDB entries, the group on the device.
+    let mcast = with(Segment::Vxlan {
+        segmentation_id: 1002,
+        group: Some("239.1.1.5".into()),
+        peers: vec![],
+    });
+    nets.ensure(&mcast, NET).await.expect("multicast vxlan");
+    let vx = host.ip(&["-d", "link", "show", "dev", "vxlan-1002"]);
+    assert!(
+        vx.contains("group 239.1.1.5") && vx.contains(&format!("master {br}")),
+        "{vx}"
+    );
+    nets.remove(NET).await.expect("remove");
+
+    // Flat: the mapped interface joins the bridge, and stays when it goes.
+    let flat = with(Segment::Flat {
+        physical_network: "physnet1".into(),
+    });
+    nets.ensure(&flat, NET).await.expect("flat");
+    assert!(host
+        .ip(&["link", "show", "dev", "ul1"])
+        .contains(&format!("master {br}")));
+    nets.remove(NET).await.expect("remove");
+    assert!(host.has_link("ul1") && !host.has_link(br));
+
+    // An unmapped physical network and GRE say why not.
+    let unmapped = with(Segment::Flat {
+        physical_network: "physnet9".into(),
+    });
+    let err = nets.ensure(&unmapped, NET).await.expect_err("unmapped");
+    assert!(err.contains("not mapped"), "{err}");
+    let gre = with(Segment::Gre { segmentation_id: 5 });
+    let err = nets.ensure(&gre, NET).await.expect_err("gre");
+    assert!(err.contains("GRE"), "{err}");
+
+    // VLAN: a sub-interface where the kernel has 8021q, else a clear error.
+    let vlan = with(Segment::Vlan {
+        physical_network: "physnet1".into(),
+        segmentation_id: 100,
+    });
+    match nets.ensure(&vlan, NET).await {
+        Ok(_) => {
+            let l = host.ip(&["-d", "link", "show", "master", br]);
+            assert!(l.contains("vlan protocol 802.1Q id 100"), "{l}");
+        }
+        Err(e) => {
+            assert!(e.contains("8021q"), "{e}");
+            eprintln!("NOTE: VLAN not testable here: {e}");
+        }
+    }
+}
