@@ -62,6 +62,22 @@ pub struct LinkInfo {
 }
 
 impl Link {
+    /// A link just created: down, MTU unknown, no master or alias.
+    pub fn fresh(name: &str, kind: &str) -> Self {
+        Link {
+            ifname: name.to_owned(),
+            mtu: 0,
+            flags: Vec::new(),
+            master: None,
+            ifalias: None,
+            address: None,
+            linkinfo: Some(LinkInfo {
+                info_kind: Some(kind.to_owned()),
+                info_data: None,
+            }),
+        }
+    }
+
     /// Administratively up.
     pub fn is_up(&self) -> bool {
         self.flags.iter().any(|f| f == "UP")

@@ -14,7 +14,7 @@
 //! nothing stale behind.
 
 use crate::commit::Committer;
-use crate::kernel::{Kernel, LinkState};
+use crate::kernel::{Kernel, Link, LinkState};
 use crate::network::find;
 use crate::nft::{self, PortRules};
 use crate::{error_chain, names, Error, HostNetConfig, Result};
@@ -122,9 +122,9 @@ impl PortDriver {
                 self.kernel
                     .ip(&["tuntap", "add", "dev", &port.tap, "mode", "tap"])
                     .await?;
-                self.kernel.link(&port.tap).await?.ok_or_else(|| {
-                    Error::Missing(format!("tap {} vanished after creation", port.tap))
-                })?
+                // A new tap is down, unenslaved, without alias: no need to
+                // read it back before setting everything.
+                Link::fresh(&port.tap, "tun")
             }
         };
         if have.kind() != Some("tun") {
