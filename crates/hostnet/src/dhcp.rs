@@ -63,17 +63,37 @@ impl DhcpDriver {
         })
     }
 
-    /// The networks whose DHCP namespace exists.
+    /// The networks whose DHCP namespace exists. A dnsmasq found dead is
+    /// started again here from its recorded command line (the engine only
+    /// re-ensures what is absent).
     pub async fn existing(&self) -> Result<Vec<String>> {
         let prefix = &self.cfg.dhcp_netns_prefix;
-        Ok(self
-            .kernel
-            .namespaces()
-            .await?
-            .into_iter()
-            .filter_map(|n| n.strip_prefix(prefix.as_str()).map(str::to_owned))
-            .filter(|id| names::check_token(id).is_ok())
-            .collect())
+        let mut out = Vec::new();
+        for ns in self.kernel.namespaces().await? {
+            let Some(id) = ns.strip_prefix(prefix.as_str()) else {
+                continue;
+            };
+            if names::check_token(id).is_err() {
+                continue;
+            }
+            let files = self.files(id)?;
+            if running(&files).await.is_none() {
+                self.restart(&ns, &files).await;
+            }
+            out.push(id.to_owned());
+        }
+        Ok(out)
+    }
+
+    async fn restart(&self, ns: &str, files: &Files) {
+        let Ok(args) = tokio::fs::read_to_string(files.path("args")).await else {
+            return;
+        };
+        let args: Vec<String> = args.lines().map(str::to_owned).collect();
+        tracing::warn!(namespace = %ns.escape_debug(), "dnsmasq not running; starting it again");
+        if let Err(e) = self.start(ns, &args, files).await {
+            tracing::warn!(namespace = %ns.escape_debug(), error = %error_chain(&e), "cannot restart dnsmasq");
+        }
     }
 
     /// Makes network `d.network_id`'s DHCP server match `d`.

@@ -47,7 +47,7 @@ impl NetworkDriver {
     }
 
     /// Makes network `net`'s bridge and uplink match it.
-    pub async fn converge(&self, net: &DesiredNetwork) -> Result<Details> {
+    pub async fn converge(&self, desired: &HostDesired, net: &DesiredNetwork) -> Result<Details> {
         let br = names::bridge(&self.cfg, &net.id)?;
         let have = match self.kernel.link(&br).await? {
             Some(l) => l,
@@ -70,6 +70,7 @@ impl NetworkDriver {
                 .await?;
         }
         let uplink = self.converge_uplink(net, &br).await?;
+        self.rejoin_members(desired, net, &br).await?;
         let want = LinkState {
             mtu: net.mtu,
             alias: Some(&net.id),
@@ -83,6 +84,36 @@ impl NetworkDriver {
             details.insert("uplink".into(), u.into());
         }
         Ok(details)
+    }
+
+    /// Puts back into the bridge the taps of this network's ports and its
+    /// DHCP veth that exist outside it (the bridge was deleted and made
+    /// again): their drivers see them present and would not.
+    async fn rejoin_members(
+        &self,
+        desired: &HostDesired,
+        net: &DesiredNetwork,
+        br: &str,
+    ) -> Result<()> {
+        let n = &desired.network;
+        let mut members: Vec<String> = n
+            .ports
+            .iter()
+            .filter(|p| p.network_id == net.id && !p.deleted)
+            .map(|p| p.tap.clone())
+            .collect();
+        if n.dhcp.iter().any(|d| d.network_id == net.id && !d.deleted) {
+            members.push(names::dhcp_veth(&net.id)?);
+        }
+        let links = self.kernel.links(None).await?;
+        for l in links.iter().filter(|l| members.contains(&l.ifname)) {
+            if l.master.is_none() {
+                self.kernel
+                    .ip(&["link", "set", "dev", &l.ifname, "master", br])
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     async fn create_bridge(&self, br: &str) -> Result<Link> {
@@ -318,7 +349,9 @@ impl ObjectDriver for NetworkDriver {
         Box::pin(async move {
             let net = find(&desired.network.networks, "network", id, |n| &n.id)
                 .map_err(|e| error_chain(&e))?;
-            self.converge(net).await.map_err(|e| error_chain(&e))
+            self.converge(desired, net)
+                .await
+                .map_err(|e| error_chain(&e))
         })
     }
 

@@ -60,26 +60,36 @@ impl PortDriver {
     }
 
     /// The ids of the ports whose tap exists.
-    /// A port whose rules this driver applied counts as absent when its
-    /// chains are gone (a flushed table), so the engine ensures it again.
+    /// The ports whose tap exists. A port whose rules this driver applied
+    /// and whose chains are gone (a flushed table) gets them back here,
+    /// from what was applied: the engine only re-ensures what is absent,
+    /// and a port reported absent would not be removed when deleted.
     pub async fn existing(&self) -> Result<Vec<String>> {
         let taps = self.kernel.links(Some("tun")).await?;
         let chains = self.chains().await?;
-        let mut p = self.programmed.lock().await;
+        let mut lost = Vec::new();
         let mut out = Vec::new();
-        for tap in taps {
-            let Some(id) = tap.ifalias.filter(|a| names::check_token(a).is_ok()) else {
-                continue;
-            };
-            let sfx = nft::chain_suffix(&tap.ifname);
-            let intact = ["s", "e", "i"]
-                .iter()
-                .all(|c| chains.contains(&format!("{c}_{sfx}")));
-            if p.applied.contains_key(&sfx) && !intact {
-                p.applied.remove(&sfx);
-                continue;
+        {
+            let p = self.programmed.lock().await;
+            for tap in taps {
+                let Some(id) = tap.ifalias.filter(|a| names::check_token(a).is_ok()) else {
+                    continue;
+                };
+                let sfx = nft::chain_suffix(&tap.ifname);
+                let intact = ["s", "e", "i"]
+                    .iter()
+                    .all(|c| chains.contains(&format!("{c}_{sfx}")));
+                if let (false, Some(script)) = (intact, p.applied.get(&sfx)) {
+                    lost.push((id.clone(), script.clone()));
+                }
+                out.push(id);
             }
-            out.push(id);
+        }
+        for (id, script) in lost {
+            tracing::warn!(port = %id.escape_debug(), "port rules vanished; applying them again");
+            if let Err(e) = self.committer.apply(script).await {
+                tracing::warn!(port = %id.escape_debug(), error = %error_chain(&e), "cannot restore port rules");
+            }
         }
         Ok(out)
     }

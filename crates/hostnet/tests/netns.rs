@@ -100,32 +100,30 @@ async fn network_and_port_are_built_repaired_adopted_and_removed() {
         vec![PORT.to_owned()]
     );
 
-    // Drift: the bridge deleted, the table flushed; a second ensure repairs.
-    host.ip(&["link", "del", "dev", br]);
+    // Drift: the table flushed. The driver that applied the rules puts
+    // them back when it next lists (each resync), the port still present.
     support::sh(&["ip", "netns", "exec", &host.ns, "nft", "flush", "ruleset"]);
+    assert_eq!(ports.list().await.expect("list"), vec![PORT.to_owned()]);
     assert!(
-        ports.list().await.expect("list").is_empty(),
-        "a port whose chains vanished is listed as absent, so the engine ensures it again"
+        host.ruleset().contains("chain e_tapfst1"),
+        "rules restored by list"
     );
-    nets.ensure(&desired, NET).await.expect("bridge back");
-    ports
-        .ensure(&desired, PORT)
-        .await
-        .expect("port repaired by its own driver");
-    assert!(host.ruleset().contains("chain e_tapfst1"));
+
+    // Drift: the bridge deleted. The network's ensure (it lists absent)
+    // makes it again and puts the port's tap back in it.
+    host.ip(&["link", "del", "dev", br]);
+    assert!(nets.list().await.expect("list").is_empty());
+    nets.ensure(&desired, NET).await.expect("network again");
+    assert!(host
+        .ip(&["link", "show", "dev", "tapfst1"])
+        .contains(&format!("master {br}")));
+
+    // A restarted agent's drivers, after a flush: an ensure repairs.
     support::sh(&["ip", "netns", "exec", &host.ns, "nft", "flush", "ruleset"]);
-    fresh_nets
-        .ensure(&desired, NET)
-        .await
-        .expect("network again");
     fresh_ports
         .ensure(&desired, PORT)
         .await
         .expect("port again");
-    assert!(host.has_link(br));
-    assert!(host
-        .ip(&["link", "show", "dev", "tapfst1"])
-        .contains(&format!("master {br}")));
     assert!(host.ruleset().contains("chain e_tapfst1"));
 
     // Peers change: the FDB follows exactly.
@@ -242,6 +240,25 @@ async fn dhcp_server_runs_reloads_is_adopted_and_removed() {
     assert_eq!(fresh.list().await.expect("list"), vec![NET.to_owned()]);
     let adopted = fresh.ensure(&doc(s), NET).await.expect("adopt");
     assert_eq!(adopted["pid"].as_i64(), Some(pid));
+
+    // A dnsmasq that died is started again at the next list (resync).
+    support::sh(&["kill", &pid.to_string()]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dnsmasq {pid} did not stop"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(fresh.list().await.expect("list"), vec![NET.to_owned()]);
+    let pid: i64 = std::fs::read_to_string(dir.join("pid"))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("restarted");
+    assert!(String::from_utf8_lossy(&cmdline).contains("dnsmasq"));
 
     fresh.remove(NET).await.expect("remove");
     assert!(
