@@ -10,6 +10,7 @@
 
 use crate::kernel::Kernel;
 use crate::{nft, Error, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex as SyncMutex;
 use tokio::sync::{oneshot, Mutex};
 
@@ -24,6 +25,10 @@ pub(crate) struct Committer {
     table: String,
     queue: SyncMutex<Vec<Pending>>,
     running: Mutex<()>,
+    /// The base objects were written by this committer and nothing has
+    /// failed since: batches can leave them out (re-writing them makes
+    /// every transaction slower, the base chains being flushed).
+    base_ok: AtomicBool,
 }
 
 impl std::fmt::Debug for Committer {
@@ -41,6 +46,7 @@ impl Committer {
             table,
             queue: SyncMutex::default(),
             running: Mutex::new(()),
+            base_ok: AtomicBool::new(false),
         }
     }
 
@@ -68,21 +74,35 @@ impl Committer {
 
     async fn run(&self, batch: Vec<Pending>) {
         let base = nft::base(&self.table);
-        if batch.len() > 1 {
-            let mut all = base.clone();
+        let lean = self.base_ok.load(Ordering::Acquire);
+        if batch.len() > 1 || lean {
+            let mut all = if lean { String::new() } else { base.clone() };
             for p in &batch {
                 all.push_str(&p.script);
             }
             if self.kernel.nft(&all).await.is_ok() {
+                self.base_ok.store(true, Ordering::Release);
                 for p in batch {
                     let _ = p.done.send(Ok(()));
                 }
                 return;
             }
         }
+        // Something failed (or a lone script without the base yet): each
+        // port on its own, with the base objects re-written.
+        let mut all_ok = true;
         for p in batch {
             let one = format!("{base}{}", p.script);
-            let _ = p.done.send(self.kernel.nft(&one).await.map(|_| ()));
+            let result = self.kernel.nft(&one).await.map(|_| ());
+            all_ok &= result.is_ok();
+            let _ = p.done.send(result);
         }
+        self.base_ok.store(all_ok, Ordering::Release);
+    }
+
+    /// Forgets that the base objects are there (they may have been
+    /// flushed): the next transaction writes them again.
+    pub(crate) fn base_lost(&self) {
+        self.base_ok.store(false, Ordering::Release);
     }
 }

@@ -85,6 +85,9 @@ impl PortDriver {
                 out.push(id);
             }
         }
+        if !lost.is_empty() {
+            self.committer.base_lost();
+        }
         for (id, script) in lost {
             tracing::warn!(port = %id.escape_debug(), "port rules vanished; applying them again");
             if let Err(e) = self.committer.apply(script).await {
