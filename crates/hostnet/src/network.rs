@@ -4,6 +4,7 @@
 //!   tap… ─┐
 //!   dhq… ─┼─ brq<11 of id> ── vxlan-<vni>  (local <tunnel ip>, group or FDB to peers)
 //!         │                ── <physical iface>            (flat)
+//!         │                ── pvq<11 of id> ═veth═ pbq… in a mapped bridge (flat)
 //!         │                ── vl<vid>-<8 of id> on iface  (VLAN, needs 8021q)
 //! ```
 //!
@@ -148,7 +149,7 @@ impl NetworkDriver {
                 let group = group.as_ref().or(self.cfg.vxlan_group.as_ref());
                 self.converge_vxlan(*segmentation_id, group, peers).await?
             }
-            Segment::Flat { physical_network } => self.physical(physical_network)?.to_owned(),
+            Segment::Flat { physical_network } => self.flat_uplink(net, physical_network).await?,
             Segment::Vlan {
                 physical_network,
                 segmentation_id,
@@ -187,6 +188,42 @@ impl NetworkDriver {
                     "physical network {physnet:?} is not mapped on this host"
                 ))
             })
+    }
+
+    /// The mapped interface itself, or, when the mapping names a bridge,
+    /// our end of a veth pair whose other end is in that bridge.
+    async fn flat_uplink(&self, net: &DesiredNetwork, physnet: &str) -> Result<String> {
+        let iface = self.physical(physnet)?.to_owned();
+        let link = self.kernel.link(&iface).await?.ok_or_else(|| {
+            Error::Missing(format!(
+                "physical interface {iface} of {physnet:?} does not exist"
+            ))
+        })?;
+        if link.kind() != Some("bridge") {
+            return Ok(iface);
+        }
+        let (ours, theirs) = names::phys_veth(&net.id)?;
+        if self.kernel.link(&theirs).await?.is_none() {
+            self.kernel.delete_link(&ours).await?;
+            self.kernel
+                .ip(&[
+                    "link", "add", &ours, "type", "veth", "peer", "name", &theirs,
+                ])
+                .await?;
+        }
+        let have = self
+            .kernel
+            .link(&theirs)
+            .await?
+            .ok_or_else(|| Error::Missing(format!("veth {theirs} vanished after creation")))?;
+        let want = LinkState {
+            mtu: have.mtu.max(net.mtu),
+            alias: None,
+            master: Some(&iface),
+            up: true,
+        };
+        self.kernel.converge_link(&have, &want).await?;
+        Ok(ours)
     }
 
     async fn converge_vxlan(
@@ -315,7 +352,8 @@ impl NetworkDriver {
             return Ok(());
         }
         for l in self.kernel.links(None).await? {
-            let ours = matches!(l.kind(), Some("vxlan") | Some("vlan"));
+            let ours = matches!(l.kind(), Some("vxlan") | Some("vlan"))
+                || (l.kind() == Some("veth") && l.ifname.starts_with("pvq"));
             if l.master.as_deref() == Some(br.as_str()) && ours {
                 self.kernel.delete_link(&l.ifname).await?;
             }

@@ -314,6 +314,25 @@ async fn multicast_flat_vlan_and_gre_segments() {
     nets.remove(NET).await.expect("remove");
     assert!(host.has_link("ul1") && !host.has_link(br));
 
+    // Flat on a mapped bridge (`br-ex` style): a veth pair joins the two.
+    host.ip(&["link", "add", "brext", "type", "bridge"]);
+    let mut cfg = (*host.cfg).clone();
+    cfg.physical_networks
+        .insert("physnet1".into(), "brext".into());
+    let on_bridge = NetworkDriver::new(std::sync::Arc::new(cfg));
+    on_bridge
+        .ensure(&flat, NET)
+        .await
+        .expect("flat on a bridge");
+    assert!(host
+        .ip(&["link", "show", "dev", "pvq3f2a9c1e-0b"])
+        .contains(&format!("master {br}")));
+    assert!(host
+        .ip(&["link", "show", "dev", "pbq3f2a9c1e-0b"])
+        .contains("master brext"));
+    on_bridge.remove(NET).await.expect("remove");
+    assert!(!host.has_link("pbq3f2a9c1e-0b") && host.has_link("brext"));
+
     // An unmapped physical network and GRE say why not.
     let unmapped = with(Segment::Flat {
         physical_network: "physnet9".into(),
