@@ -10,13 +10,15 @@
 //!
 //! The bridge calls the inet hooks for bridged IP (`nf_call_iptables`,
 //! per bridge rather than the host-wide sysctl, so nothing else on the
-//! host changes), which the ports' stateful security-group rules need.
+//! host changes), which the ports' stateful security-group rules need;
+//! its traffic gets a conntrack zone of its own ([`nft::zone`]), since
+//! networks may reuse each other's addresses.
 //! Every ensure compares what the kernel has (`ip -json -details`) with
 //! what the document says and changes only the difference; a VXLAN device
 //! with the wrong VNI, source or group is replaced.
 
 use crate::kernel::{Kernel, Link, LinkState};
-use crate::{error_chain, names, Error, HostNetConfig, Result};
+use crate::{error_chain, names, nft, Error, HostNetConfig, Result};
 use ferrostack_agent::drivers::{Details, DriverFuture, ObjectDriver};
 use ferrostack_host_contract::network::{DesiredNetwork, Segment};
 use ferrostack_host_contract::{HostDesired, Kind};
@@ -72,6 +74,10 @@ impl NetworkDriver {
         }
         let uplink = self.converge_uplink(net, &br).await?;
         self.rejoin_members(desired, net, &br).await?;
+        let zone = nft::zone(&net.id);
+        self.kernel
+            .nft(&nft::zone_transaction(&self.cfg.nft_table, &br, zone))
+            .await?;
         let want = LinkState {
             mtu: net.mtu,
             alias: Some(&net.id),
@@ -358,6 +364,9 @@ impl NetworkDriver {
                 self.kernel.delete_link(&l.ifname).await?;
             }
         }
+        self.kernel
+            .nft(&nft::zone_removal(&self.cfg.nft_table, &br, nft::zone(id)))
+            .await?;
         self.kernel.delete_link(&br).await
     }
 }

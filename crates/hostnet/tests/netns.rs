@@ -82,6 +82,8 @@ async fn network_and_port_are_built_repaired_adopted_and_removed() {
         "{tap}"
     );
     let rules = host.ruleset();
+    let zone = format!("\"{br}\" : {}", ferrostack_hostnet::nft::zone(NET));
+    assert!(rules.contains(&zone), "{zone} missing:\n{rules}");
     for needle in [
         "chain s_tapfst1",
         "chain e_tapfst1",
