@@ -118,6 +118,7 @@ impl DhcpDriver {
             .await
             .map_err(Error::io(&files.dir))?;
         set_mode(&files.dir, 0o755)?;
+        searchable(&files.dir)?;
         let changed_hosts = write_if_changed(&files.path("hosts"), &hosts).await?;
         let changed_opts = write_if_changed(&files.path("opts"), &opts).await?;
         let changed_args = write_if_changed(&files.path("args"), &args.join("\n")).await?;
@@ -381,6 +382,27 @@ fn render_opts(subnets: &[DhcpSubnet], mtu: u32) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// dnsmasq drops to `nobody` and reads its hosts and options files as
+/// that user (at start and on SIGHUP): every directory above them must be
+/// searchable by others, or it serves no one and says so only in its log.
+fn searchable(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for d in dir.ancestors() {
+        let mode = std::fs::metadata(d)
+            .map_err(Error::io(d))?
+            .permissions()
+            .mode();
+        if mode & 0o001 == 0 {
+            return Err(Error::Unsupported(format!(
+                "dnsmasq (user nobody) cannot reach its files in {}: {} is not searchable by others",
+                dir.display(),
+                d.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {

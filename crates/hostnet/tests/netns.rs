@@ -206,13 +206,14 @@ async fn dhcp_server_runs_reloads_is_adopted_and_removed() {
     nets.ensure(&doc(s.clone()), NET).await.expect("network");
     let details = dhcps.ensure(&doc(s.clone()), NET).await.expect("dhcp");
     let pid = details["pid"].as_i64().expect("pid");
+    let dir = host.dir.path().join("dhcp").join(NET);
+    wait_reads(&dir, 1).await;
     let ns = format!("{}-d-{NET}", host.ns);
     let addr = support::sh(&["ip", "-n", &ns, "addr", "show", "dev", "ns-dhcp"]);
     assert!(
         addr.contains("10.0.0.2/24") && addr.contains("fa:16:3e:00:00:02"),
         "{addr}"
     );
-    let dir = host.dir.path().join("dhcp").join(NET);
     let hosts = std::fs::read_to_string(dir.join("hosts")).expect("hosts");
     assert_eq!(hosts, "fa:16:3e:00:00:10,10.0.0.10,vm-1\n");
     let opts = std::fs::read_to_string(dir.join("opts")).expect("opts");
@@ -233,6 +234,7 @@ async fn dhcp_server_runs_reloads_is_adopted_and_removed() {
         .await
         .expect("dhcp reload");
     assert_eq!(again["pid"].as_i64(), Some(pid));
+    wait_reads(&dir, 2).await;
     assert!(std::fs::read_to_string(dir.join("hosts"))
         .expect("hosts")
         .contains("10.0.0.11"));
@@ -359,5 +361,23 @@ async fn multicast_flat_vlan_and_gre_segments() {
             assert!(e.contains("8021q"), "{e}");
             eprintln!("NOTE: VLAN not testable here: {e}");
         }
+    }
+}
+
+/// Waits until dnsmasq's log says it read its hosts file `n` times (at
+/// start, then at each SIGHUP): it could reach the file as `nobody`.
+async fn wait_reads(dir: &std::path::Path, n: usize) {
+    let hosts = format!("read {}", dir.join("hosts").display());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+        if log.lines().filter(|l| l.ends_with(&hosts)).count() >= n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dnsmasq did not read its hosts file {n} times:\n{log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
