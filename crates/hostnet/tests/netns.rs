@@ -381,3 +381,63 @@ async fn wait_reads(dir: &std::path::Path, n: usize) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_port_the_kernel_refuses_fails_alone_in_its_batch() {
+    if skip("a_port_the_kernel_refuses_fails_alone_in_its_batch") {
+        return;
+    }
+    let host = TestHost::new();
+    let mut s = section();
+    let ids = [
+        "7b1e2f3a-aaaa-4bbb-8ccc-0000000000b1",
+        "7b1e2f3a-aaaa-4bbb-8ccc-0000000000b2",
+        "7b1e2f3a-aaaa-4bbb-8ccc-0000000000b3",
+    ];
+    // The second port claims the first one's address: its map elements
+    // clash in the kernel (checks of the document alone cannot see it).
+    s.ports = vec![
+        port(
+            ids[0],
+            "tapb1",
+            "fa:16:3e:00:00:b1",
+            "10.0.0.31",
+            &["sg-web"],
+        ),
+        port(
+            ids[1],
+            "tapb2",
+            "fa:16:3e:00:00:b2",
+            "10.0.0.31",
+            &["sg-web"],
+        ),
+        port(
+            ids[2],
+            "tapb3",
+            "fa:16:3e:00:00:b3",
+            "10.0.0.33",
+            &["sg-web"],
+        ),
+    ];
+    let desired = doc(s);
+    NetworkDriver::new(host.cfg.clone())
+        .ensure(&desired, NET)
+        .await
+        .expect("network");
+    let ports = PortDriver::new(host.cfg.clone());
+    ports.ensure(&desired, ids[0]).await.expect("first port");
+    // Concurrent ensures (usually one nft batch; either way only the
+    // clashing port may fail).
+    let (bad, good) = tokio::join!(
+        ports.ensure(&desired, ids[1]),
+        ports.ensure(&desired, ids[2])
+    );
+    let err = bad.expect_err("a clashing address");
+    assert!(err.contains("File exists"), "{err}");
+    good.expect("the other port of the batch is programmed");
+    let rules = host.ruleset();
+    assert!(
+        rules.contains("chain i_tapb3") && rules.contains("chain i_tapb1"),
+        "{rules}"
+    );
+}
