@@ -34,8 +34,9 @@ SUBNET = "10.50.0"
 PINGER_IP = f"{SUBNET}.11"
 TARGET_IP = f"{SUBNET}.12"
 MARK = "ferrostack-test:"
-# Where the agent keeps dnsmasq's files (see crates/ferrostack/src/host_network.rs).
-DHCP_STATE = Path("/run/ferrostack/network/dhcp")
+# Where agents keep dnsmasq's files: network-<hash of the data dir>/dhcp/<network>
+# (see crates/ferrostack/src/host_network.rs).
+RUN_DIR = Path("/run/ferrostack")
 
 
 def need(program: str) -> None:
@@ -78,12 +79,12 @@ def cleanup_dhcp(networks: list[str]) -> None:
     """End the dnsmasq processes the agent started for `networks` (by
     their pid files) and drop their namespaces' names."""
     for net in networks:
-        state = DHCP_STATE / net
-        try:
-            os.kill(int((state / "pid").read_text().strip()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
-        shutil.rmtree(state, ignore_errors=True)
+        for state in RUN_DIR.glob(f"network-*/dhcp/{net}"):
+            try:
+                os.kill(int((state / "pid").read_text().strip()), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+            shutil.rmtree(state, ignore_errors=True)
         subprocess.run(["ip", "netns", "del", f"qdhcp-{net}"], check=False,
                        capture_output=True)
 

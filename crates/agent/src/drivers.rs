@@ -14,10 +14,11 @@
 //!
 //! Registering a kind is handing a driver to
 //! [`Agent::run_with_drivers`](crate::Agent::run_with_drivers); the
-//! engine's loop does not change. Real drivers (the host network over
-//! netlink and nftables, block devices over QMP) come with the networking
-//! and volume APIs; [`FakeObjects`] is the working in-memory stand-in that
-//! tests use, with injected failures and delays like the fake hypervisor.
+//! engine's loop does not change. The host network's real drivers are in
+//! `ferrostack-hostnet` (bridges, VXLAN, taps, nftables, dnsmasq); block
+//! devices over QMP come with the volume API; [`FakeObjects`] is the
+//! working in-memory stand-in that tests use, with injected failures and
+//! delays like the fake hypervisor.
 
 use ferrostack_host_contract::{HostDesired, Kind};
 use serde_json::{Map, Value};

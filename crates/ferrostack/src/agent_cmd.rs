@@ -229,7 +229,8 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         ..AgentConfig::default()
     };
     let plane = Arc::new(plane);
-    let drivers = crate::host_network::drivers(args.hypervisor, &args.net, &host, plane.clone())?;
+    let drivers =
+        crate::host_network::drivers(args.hypervisor, &data_dir, &args.net, &host, plane.clone())?;
     let agent = tokio::spawn(Agent::run_with_drivers(
         host,
         plane.clone(),

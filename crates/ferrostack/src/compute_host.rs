@@ -217,7 +217,13 @@ pub async fn run(
             }
         })
     };
-    let drivers = crate::host_network::drivers(plan.driver, &plan.net, &plan.name, link.clone())?;
+    let drivers = crate::host_network::drivers(
+        plan.driver,
+        &plan.data_dir,
+        &plan.net,
+        &plan.name,
+        link.clone(),
+    )?;
     Agent::run_with_drivers(
         plan.name.clone(),
         link.clone(),

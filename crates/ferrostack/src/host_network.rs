@@ -63,27 +63,34 @@ impl HostNetArgs {
     }
 }
 
-/// Where dnsmasq's files live: `/run/ferrostack/network`. dnsmasq drops
-/// to `nobody` and re-reads its hosts and options files on SIGHUP, so
-/// they must be reachable by every user, which the data dir (0700, it
-/// holds secrets) is not; they hold addresses and names only, and a
-/// reboot that empties /run also ends the dnsmasq processes, which the
-/// agent then starts again.
-fn runtime_dir() -> anyhow::Result<std::path::PathBuf> {
+/// Where the DHCP servers' files live. dnsmasq drops to `nobody` and
+/// reads them as that user, so not under the private data dir: under
+/// /run (gone at reboot, like the dnsmasq processes; their leases are all
+/// static), one directory per data dir so two agents on a machine (tests)
+/// keep apart, the same one across restarts so a restarted agent adopts.
+fn dhcp_state_dir(data_dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::PermissionsExt;
-    let dir = std::path::PathBuf::from("/run/ferrostack/network");
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in data_dir.as_os_str().as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let root = Path::new("/run/ferrostack");
+    let dir = root.join(format!("network-{h:016x}"));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    for d in [dir.as_path(), Path::new("/run/ferrostack")] {
+    for d in [root, dir.as_path()] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755))
-            .with_context(|| format!("cannot open up {}", d.display()))?;
+            .with_context(|| format!("cannot open {} to dnsmasq", d.display()))?;
     }
     Ok(dir)
 }
 
 /// The network, port and DHCP drivers for host `host` (DHCP files under
-/// [`runtime_dir`]); guests' metadata requests go to `metadata`.
+/// [`dhcp_state_dir`]); guests' metadata requests go to `metadata`.
 pub fn drivers(
     driver: Driver,
+    data_dir: &Path,
     args: &HostNetArgs,
     host: &str,
     metadata: Arc<dyn MetadataSource>,
@@ -101,7 +108,7 @@ pub fn drivers(
         tracing::warn!(reason = %why, "no host data plane here: network objects are kept in memory only");
         return Ok(fakes());
     }
-    let cfg = Arc::new(args.config(&runtime_dir()?)?);
+    let cfg = Arc::new(args.config(&dhcp_state_dir(data_dir)?)?);
     tracing::info!(tunnel = ?cfg.tunnel.as_ref().map(|t| &t.local_ip), "host data plane: Linux bridges, nftables, dnsmasq");
     Ok(vec![
         Arc::new(NetworkDriver::new(cfg.clone())),
@@ -132,6 +139,7 @@ mod tests {
         }
         let d = drivers(
             Driver::Fake,
+            Path::new("/nonexistent"),
             &HostNetArgs::default(),
             "h1",
             Arc::new(NoMetadata),

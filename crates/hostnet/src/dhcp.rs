@@ -151,17 +151,37 @@ impl DhcpDriver {
         })
     }
 
-    /// The networks whose DHCP namespace exists.
+    /// The networks whose DHCP namespace exists. A dnsmasq found dead is
+    /// started again here from its recorded command line (the engine only
+    /// re-ensures what is absent).
     pub async fn existing(&self) -> Result<Vec<String>> {
         let prefix = &self.cfg.dhcp_netns_prefix;
-        Ok(self
-            .kernel
-            .namespaces()
-            .await?
-            .into_iter()
-            .filter_map(|n| n.strip_prefix(prefix.as_str()).map(str::to_owned))
-            .filter(|id| names::check_token(id).is_ok())
-            .collect())
+        let mut out = Vec::new();
+        for ns in self.kernel.namespaces().await? {
+            let Some(id) = ns.strip_prefix(prefix.as_str()) else {
+                continue;
+            };
+            if names::check_token(id).is_err() {
+                continue;
+            }
+            let files = self.files(id)?;
+            if running(&files).await.is_none() {
+                self.restart(&ns, &files).await;
+            }
+            out.push(id.to_owned());
+        }
+        Ok(out)
+    }
+
+    async fn restart(&self, ns: &str, files: &Files) {
+        let Ok(args) = tokio::fs::read_to_string(files.path("args")).await else {
+            return;
+        };
+        let args: Vec<String> = args.lines().map(str::to_owned).collect();
+        tracing::warn!(namespace = %ns.escape_debug(), "dnsmasq not running; starting it again");
+        if let Err(e) = self.start(ns, &args, files).await {
+            tracing::warn!(namespace = %ns.escape_debug(), error = %error_chain(&e), "cannot restart dnsmasq");
+        }
     }
 
     /// Makes network `d.network_id`'s DHCP server match `d`.
@@ -187,6 +207,7 @@ impl DhcpDriver {
             .await
             .map_err(Error::io(&files.dir))?;
         set_mode(&files.dir, 0o755)?;
+        searchable(&files.dir)?;
         let changed_hosts = write_if_changed(&files.path("hosts"), &hosts).await?;
         let changed_opts = write_if_changed(&files.path("opts"), &opts).await?;
         let changed_args = write_if_changed(&files.path("args"), &args.join("\n")).await?;
@@ -471,6 +492,27 @@ fn render_opts(
         }
     }
     Ok(out)
+}
+
+/// dnsmasq drops to `nobody` and reads its hosts and options files as
+/// that user (at start and on SIGHUP): every directory above them must be
+/// searchable by others, or it serves no one and says so only in its log.
+fn searchable(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for d in dir.ancestors() {
+        let mode = std::fs::metadata(d)
+            .map_err(Error::io(d))?
+            .permissions()
+            .mode();
+        if mode & 0o001 == 0 {
+            return Err(Error::Unsupported(format!(
+                "dnsmasq (user nobody) cannot reach its files in {}: {} is not searchable by others",
+                dir.display(),
+                d.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {

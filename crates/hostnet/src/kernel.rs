@@ -62,6 +62,22 @@ pub struct LinkInfo {
 }
 
 impl Link {
+    /// A link just created: down, MTU unknown, no master or alias.
+    pub fn fresh(name: &str, kind: &str) -> Self {
+        Link {
+            ifname: name.to_owned(),
+            mtu: 0,
+            flags: Vec::new(),
+            master: None,
+            ifalias: None,
+            address: None,
+            linkinfo: Some(LinkInfo {
+                info_kind: Some(kind.to_owned()),
+                info_data: None,
+            }),
+        }
+    }
+
     /// Administratively up.
     pub fn is_up(&self) -> bool {
         self.flags.iter().any(|f| f == "UP")
@@ -218,28 +234,26 @@ impl Kernel {
         Ok(())
     }
 
-    /// Brings `name` to the MTU, alias, master and admin state given.
+    /// Brings `name` to the MTU, alias, master and admin state given, in
+    /// one `ip link set` of what differs (nothing when nothing does).
     pub async fn converge_link(&self, have: &Link, want: &LinkState<'_>) -> Result<()> {
         let name = have.ifname.as_str();
         let mtu = want.mtu.to_string();
+        let mut args = vec!["link", "set", "dev", name];
         if have.mtu != want.mtu {
-            self.ip(&["link", "set", "dev", name, "mtu", &mtu]).await?;
+            args.extend(["mtu", &mtu]);
         }
-        if let Some(alias) = want.alias {
-            if have.ifalias.as_deref() != Some(alias) {
-                self.ip(&["link", "set", "dev", name, "alias", alias])
-                    .await?;
-            }
+        if let Some(alias) = want.alias.filter(|a| have.ifalias.as_deref() != Some(*a)) {
+            args.extend(["alias", alias]);
         }
-        if let Some(master) = want.master {
-            if have.master.as_deref() != Some(master) {
-                self.ip(&["link", "set", "dev", name, "master", master])
-                    .await?;
-            }
+        if let Some(master) = want.master.filter(|m| have.master.as_deref() != Some(*m)) {
+            args.extend(["master", master]);
         }
         if have.is_up() != want.up {
-            let state = if want.up { "up" } else { "down" };
-            self.ip(&["link", "set", "dev", name, state]).await?;
+            args.push(if want.up { "up" } else { "down" });
+        }
+        if args.len() > 4 {
+            self.ip(&args).await?;
         }
         Ok(())
     }

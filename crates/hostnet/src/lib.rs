@@ -10,10 +10,14 @@
 //!   tunnel address, flooding to the segment's multicast group or, without
 //!   one, by unicast head-end replication to the peers the document lists
 //!   (all-zero FDB entries); a flat network enslaves the mapped physical
-//!   interface; a VLAN network a `<iface>.<vid>`-style sub-interface.
+//!   interface (or joins a mapped bridge through a veth pair); a VLAN
+//!   network a `vl<vid>-<8 of id>` sub-interface (kernels with 8021q). Each
+//!   network's bridged traffic has a conntrack zone of its own.
 //! - [`PortDriver`]: a persistent tap (owned by root, the network's MTU)
 //!   enslaved to the bridge before QEMU opens it, and the port's
-//!   anti-spoofing and security-group rules in nftables (see [`nft`]).
+//!   anti-spoofing and security-group rules in nftables (see [`nft`]);
+//!   concurrent ports' changes go to the kernel in one transaction
+//!   (`commit`), a refused batch again port by port.
 //! - [`DhcpDriver`]: dnsmasq per network in its own namespace, on a veth
 //!   into the bridge that carries the DHCP port's MAC and addresses, with
 //!   static leases only.
@@ -50,6 +54,7 @@
 //! restarted agent adopts what exists and re-ensures it in place instead
 //! of tearing it down.
 
+mod commit;
 pub mod dhcp;
 mod error;
 pub mod kernel;

@@ -178,6 +178,13 @@ pub fn dhcp_veth(network_id: &str) -> Result<String> {
     Ok(format!("dhq{}", short_id(network_id)?))
 }
 
+/// The veth pair joining network `id`'s bridge to a mapped physical
+/// bridge (flat networks on `br-ex`-style mappings): (ours, theirs).
+pub fn phys_veth(network_id: &str) -> Result<(String, String)> {
+    let short = short_id(network_id)?;
+    Ok((format!("pvq{short}"), format!("pbq{short}")))
+}
+
 /// The DHCP veth's end inside the DHCP namespace.
 pub const DHCP_INNER: &str = "ns-dhcp";
 

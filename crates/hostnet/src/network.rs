@@ -4,18 +4,21 @@
 //!   tap… ─┐
 //!   dhq… ─┼─ brq<11 of id> ── vxlan-<vni>  (local <tunnel ip>, group or FDB to peers)
 //!         │                ── <physical iface>            (flat)
+//!         │                ── pvq<11 of id> ═veth═ pbq… in a mapped bridge (flat)
 //!         │                ── vl<vid>-<8 of id> on iface  (VLAN, needs 8021q)
 //! ```
 //!
 //! The bridge calls the inet hooks for bridged IP (`nf_call_iptables`,
 //! per bridge rather than the host-wide sysctl, so nothing else on the
-//! host changes), which the ports' stateful security-group rules need.
+//! host changes), which the ports' stateful security-group rules need;
+//! its traffic gets a conntrack zone of its own ([`nft::zone`]), since
+//! networks may reuse each other's addresses.
 //! Every ensure compares what the kernel has (`ip -json -details`) with
 //! what the document says and changes only the difference; a VXLAN device
 //! with the wrong VNI, source or group is replaced.
 
 use crate::kernel::{Kernel, Link, LinkState};
-use crate::{error_chain, names, Error, HostNetConfig, Result};
+use crate::{error_chain, names, nft, Error, HostNetConfig, Result};
 use ferrostack_agent::drivers::{Details, DriverFuture, ObjectDriver};
 use ferrostack_host_contract::network::{DesiredNetwork, Segment};
 use ferrostack_host_contract::{HostDesired, Kind};
@@ -47,7 +50,7 @@ impl NetworkDriver {
     }
 
     /// Makes network `net`'s bridge and uplink match it.
-    pub async fn converge(&self, net: &DesiredNetwork) -> Result<Details> {
+    pub async fn converge(&self, desired: &HostDesired, net: &DesiredNetwork) -> Result<Details> {
         let br = names::bridge(&self.cfg, &net.id)?;
         let have = match self.kernel.link(&br).await? {
             Some(l) => l,
@@ -70,6 +73,11 @@ impl NetworkDriver {
                 .await?;
         }
         let uplink = self.converge_uplink(net, &br).await?;
+        self.rejoin_members(desired, net, &br).await?;
+        let zone = nft::zone(&net.id);
+        self.kernel
+            .nft(&nft::zone_transaction(&self.cfg.nft_table, &br, zone))
+            .await?;
         let want = LinkState {
             mtu: net.mtu,
             alias: Some(&net.id),
@@ -83,6 +91,36 @@ impl NetworkDriver {
             details.insert("uplink".into(), u.into());
         }
         Ok(details)
+    }
+
+    /// Puts back into the bridge the taps of this network's ports and its
+    /// DHCP veth that exist outside it (the bridge was deleted and made
+    /// again): their drivers see them present and would not.
+    async fn rejoin_members(
+        &self,
+        desired: &HostDesired,
+        net: &DesiredNetwork,
+        br: &str,
+    ) -> Result<()> {
+        let n = &desired.network;
+        let mut members: Vec<String> = n
+            .ports
+            .iter()
+            .filter(|p| p.network_id == net.id && !p.deleted)
+            .map(|p| p.tap.clone())
+            .collect();
+        if n.dhcp.iter().any(|d| d.network_id == net.id && !d.deleted) {
+            members.push(names::dhcp_veth(&net.id)?);
+        }
+        let links = self.kernel.links(None).await?;
+        for l in links.iter().filter(|l| members.contains(&l.ifname)) {
+            if l.master.is_none() {
+                self.kernel
+                    .ip(&["link", "set", "dev", &l.ifname, "master", br])
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     async fn create_bridge(&self, br: &str) -> Result<Link> {
@@ -123,7 +161,7 @@ impl NetworkDriver {
                 }
                 self.converge_vxlan(*segmentation_id, group, peers).await?
             }
-            Segment::Flat { physical_network } => self.physical(physical_network)?.to_owned(),
+            Segment::Flat { physical_network } => self.flat_uplink(net, physical_network).await?,
             Segment::Vlan {
                 physical_network,
                 segmentation_id,
@@ -162,6 +200,42 @@ impl NetworkDriver {
                     "physical network {physnet:?} is not mapped on this host"
                 ))
             })
+    }
+
+    /// The mapped interface itself, or, when the mapping names a bridge,
+    /// our end of a veth pair whose other end is in that bridge.
+    async fn flat_uplink(&self, net: &DesiredNetwork, physnet: &str) -> Result<String> {
+        let iface = self.physical(physnet)?.to_owned();
+        let link = self.kernel.link(&iface).await?.ok_or_else(|| {
+            Error::Missing(format!(
+                "physical interface {iface} of {physnet:?} does not exist"
+            ))
+        })?;
+        if link.kind() != Some("bridge") {
+            return Ok(iface);
+        }
+        let (ours, theirs) = names::phys_veth(&net.id)?;
+        if self.kernel.link(&theirs).await?.is_none() {
+            self.kernel.delete_link(&ours).await?;
+            self.kernel
+                .ip(&[
+                    "link", "add", &ours, "type", "veth", "peer", "name", &theirs,
+                ])
+                .await?;
+        }
+        let have = self
+            .kernel
+            .link(&theirs)
+            .await?
+            .ok_or_else(|| Error::Missing(format!("veth {theirs} vanished after creation")))?;
+        let want = LinkState {
+            mtu: have.mtu.max(net.mtu),
+            alias: None,
+            master: Some(&iface),
+            up: true,
+        };
+        self.kernel.converge_link(&have, &want).await?;
+        Ok(ours)
     }
 
     async fn converge_vxlan(
@@ -290,11 +364,15 @@ impl NetworkDriver {
             return Ok(());
         }
         for l in self.kernel.links(None).await? {
-            let ours = matches!(l.kind(), Some("vxlan") | Some("vlan"));
+            let ours = matches!(l.kind(), Some("vxlan") | Some("vlan"))
+                || (l.kind() == Some("veth") && l.ifname.starts_with("pvq"));
             if l.master.as_deref() == Some(br.as_str()) && ours {
                 self.kernel.delete_link(&l.ifname).await?;
             }
         }
+        self.kernel
+            .nft(&nft::zone_removal(&self.cfg.nft_table, &br, nft::zone(id)))
+            .await?;
         self.kernel.delete_link(&br).await
     }
 }
@@ -324,7 +402,9 @@ impl ObjectDriver for NetworkDriver {
         Box::pin(async move {
             let net = find(&desired.network.networks, "network", id, |n| &n.id)
                 .map_err(|e| error_chain(&e))?;
-            self.converge(net).await.map_err(|e| error_chain(&e))
+            self.converge(desired, net)
+                .await
+                .map_err(|e| error_chain(&e))
         })
     }
 

@@ -234,6 +234,10 @@ add map inet {table} eg4 {{ type ifname . ipv4_addr : verdict; }}
 add map inet {table} in4 {{ type ifname . ipv4_addr : verdict; }}
 add map inet {table} eg6 {{ type ifname . ipv6_addr : verdict; }}
 add map inet {table} in6 {{ type ifname . ipv6_addr : verdict; }}
+add map inet {table} zones {{ typeof iifname : ct zone; }}
+add chain inet {table} prerouting {{ type filter hook prerouting priority -300; policy accept; }}
+flush chain inet {table} prerouting
+add rule inet {table} prerouting ct zone set iifname map @zones
 add chain inet {table} forward {{ type filter hook forward priority 0; policy accept; }}
 flush chain inet {table} forward
 add rule inet {table} forward iifname . ip saddr vmap @eg4
@@ -241,6 +245,35 @@ add rule inet {table} forward iifname . ip6 saddr vmap @eg6
 add rule inet {table} forward oifname . ip daddr vmap @in4
 add rule inet {table} forward oifname . ip6 daddr vmap @in6
 "
+    )
+}
+
+/// The conntrack zone of network `id`'s bridged traffic: networks may
+/// reuse each other's addresses, so their connections are tracked apart.
+/// A hash of the id (1-65535); two networks sharing a zone only matters
+/// if they also share addresses and ports.
+pub fn zone(network_id: &str) -> u16 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in network_id.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    (h % 65_535) as u16 + 1
+}
+
+/// The transaction that puts bridge `bridge`'s packets in `zone`.
+pub fn zone_transaction(table: &str, bridge: &str, zone: u16) -> String {
+    format!(
+        "{}add element inet {table} zones {{ \"{bridge}\" : {zone} }}\n",
+        base(table)
+    )
+}
+
+/// The transaction that takes bridge `bridge` out of the zones map.
+pub fn zone_removal(table: &str, bridge: &str, zone: u16) -> String {
+    format!(
+        "{}add element inet {table} zones {{ \"{bridge}\" : {zone} }}\ndelete element inet {table} zones {{ \"{bridge}\" }}\n",
+        base(table)
     )
 }
 
@@ -328,12 +361,12 @@ fn chain(out: &mut String, family: &str, table: &str, name: &str, rules: &[Strin
     }
 }
 
-/// The transaction that (re)programs a port with security on: its chains
+/// The commands that (re)program a port with security on: its chains
 /// replaced, its stale map elements (`stale`, from an earlier address)
-/// deleted, its current ones added.
+/// deleted, its current ones added. They follow [`base`] in a transaction.
 pub fn port_transaction(table: &str, r: &PortRules, stale: &[(String, String)]) -> String {
     let sfx = chain_suffix(&r.tap);
-    let mut out = base(table);
+    let mut out = String::new();
     chain(
         &mut out,
         "bridge",
@@ -376,11 +409,12 @@ fn delete_element(out: &mut String, table: &str, sfx: &str, map: &str, key: &str
     let _ = writeln!(out, "delete element inet {table} {map} {{ {key} }}");
 }
 
-/// The transaction that takes a port's rules away (port gone, or its
-/// security off). `elements` are those pointing at its chains now.
+/// The commands that take a port's rules away (port gone, or its security
+/// off). `elements` are those pointing at its chains now. They follow
+/// [`base`] in a transaction.
 pub fn remove_transaction(table: &str, tap: &str, elements: &[(String, String)]) -> String {
     let sfx = chain_suffix(tap);
-    let mut out = base(table);
+    let mut out = String::new();
     // Add-then-delete makes each delete succeed whether or not the object
     // was there, so removal is idempotent in one transaction.
     for (fam, c) in [("bridge", "s"), ("inet", "e"), ("inet", "i")] {

@@ -13,7 +13,8 @@
 //! back from the kernel once after a start) so a changed address leaves
 //! nothing stale behind.
 
-use crate::kernel::{Kernel, LinkState};
+use crate::commit::Committer;
+use crate::kernel::{Kernel, Link, LinkState};
 use crate::network::find;
 use crate::nft::{self, PortRules};
 use crate::{error_chain, names, Error, HostNetConfig, Result};
@@ -32,6 +33,8 @@ struct Programmed {
     loaded: bool,
     /// Chain suffix -> the elements pointing at its chains.
     elements: HashMap<String, Vec<Element>>,
+    /// Chain suffix -> the commands last applied for it (security on).
+    applied: HashMap<String, String>,
 }
 
 /// Converges [`DesiredPort`]s.
@@ -40,28 +43,76 @@ pub struct PortDriver {
     cfg: Arc<HostNetConfig>,
     kernel: Kernel,
     programmed: Arc<Mutex<Programmed>>,
+    committer: Arc<Committer>,
 }
 
 impl PortDriver {
     /// A driver for the host `cfg` describes.
     pub fn new(cfg: Arc<HostNetConfig>) -> Self {
         let kernel = Kernel::new(cfg.netns.clone());
+        let committer = Arc::new(Committer::new(kernel.clone(), cfg.nft_table.clone()));
         PortDriver {
             cfg,
             kernel,
             programmed: Arc::default(),
+            committer,
         }
     }
 
     /// The ids of the ports whose tap exists.
+    /// The ports whose tap exists. A port whose rules this driver applied
+    /// and whose chains are gone (a flushed table) gets them back here,
+    /// from what was applied: the engine only re-ensures what is absent,
+    /// and a port reported absent would not be removed when deleted.
     pub async fn existing(&self) -> Result<Vec<String>> {
-        Ok(self
+        let taps = self.kernel.links(Some("tun")).await?;
+        let chains = self.chains().await?;
+        let mut lost = Vec::new();
+        let mut out = Vec::new();
+        {
+            let p = self.programmed.lock().await;
+            for tap in taps {
+                let Some(id) = tap.ifalias.filter(|a| names::check_token(a).is_ok()) else {
+                    continue;
+                };
+                let sfx = nft::chain_suffix(&tap.ifname);
+                let intact = ["s", "e", "i"]
+                    .iter()
+                    .all(|c| chains.contains(&format!("{c}_{sfx}")));
+                if let (false, Some(script)) = (intact, p.applied.get(&sfx)) {
+                    lost.push((id.clone(), script.clone()));
+                }
+                out.push(id);
+            }
+        }
+        if !lost.is_empty() {
+            self.committer.base_lost();
+        }
+        for (id, script) in lost {
+            tracing::warn!(port = %id.escape_debug(), "port rules vanished; applying them again");
+            if let Err(e) = self.committer.apply(script).await {
+                tracing::warn!(port = %id.escape_debug(), error = %error_chain(&e), "cannot restore port rules");
+            }
+        }
+        Ok(out)
+    }
+
+    /// The names of the chains in our tables (both families).
+    async fn chains(&self) -> Result<std::collections::HashSet<String>> {
+        let out = match self
             .kernel
-            .links(Some("tun"))
-            .await?
-            .into_iter()
-            .filter_map(|l| l.ifalias)
-            .filter(|a| names::check_token(a).is_ok())
+            .exec_in(None, &["nft", "list", "chains"], None)
+            .await
+        {
+            Ok(out) => out,
+            Err(Error::Command { stderr, .. }) if stderr.is_empty() => String::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(out
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("chain "))
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_owned)
             .collect())
     }
 
@@ -72,21 +123,15 @@ impl PortDriver {
         let n = &desired.network;
         let net = find(&n.networks, "network", &port.network_id, |x| &x.id)?;
         let br = names::bridge(&self.cfg, &net.id)?;
-        if self.kernel.link(&br).await?.is_none() {
-            return Err(Error::Missing(format!(
-                "bridge {br} of network {} does not exist yet",
-                net.id
-            )));
-        }
         let have = match self.kernel.link(&port.tap).await? {
             Some(l) => l,
             None => {
                 self.kernel
                     .ip(&["tuntap", "add", "dev", &port.tap, "mode", "tap"])
                     .await?;
-                self.kernel.link(&port.tap).await?.ok_or_else(|| {
-                    Error::Missing(format!("tap {} vanished after creation", port.tap))
-                })?
+                // A new tap is down, unenslaved, without alias: no need to
+                // read it back before setting everything.
+                Link::fresh(&port.tap, "tun")
             }
         };
         if have.kind() != Some("tun") {
@@ -102,7 +147,16 @@ impl PortDriver {
             master: Some(&br),
             up: port.admin_state_up && net.admin_state_up,
         };
-        self.kernel.converge_link(&have, &want).await?;
+        if let Err(e) = self.kernel.converge_link(&have, &want).await {
+            // Only now ask why (one call fewer per port on the way that works).
+            if self.kernel.link(&br).await?.is_none() {
+                return Err(Error::Missing(format!(
+                    "bridge {br} of network {} does not exist yet",
+                    net.id
+                )));
+            }
+            return Err(e);
+        }
         if port.port_security_enabled {
             let mut groups = Vec::new();
             for g in &port.security_groups {
@@ -122,36 +176,58 @@ impl PortDriver {
 
     async fn program(&self, rules: &PortRules) -> Result<()> {
         let sfx = nft::chain_suffix(&rules.tap);
-        let mut p = self.programmed.lock().await;
-        self.load(&mut p).await?;
-        let stale = p.elements.get(&sfx).cloned().unwrap_or_default();
+        let stale = self.stale(&sfx).await?;
         let script = nft::port_transaction(&self.cfg.nft_table, rules, &stale);
-        if let Err(e) = self.kernel.nft(&script).await {
-            // What we remember may be out of date (a flushed table, an
-            // address now another port's): read the kernel again next time.
-            p.loaded = false;
-            return Err(e);
+        if self.programmed.lock().await.applied.get(&sfx) == Some(&script) {
+            // Already in the kernel (a vanished table shows in `list`).
+            return Ok(());
         }
         let now = nft::elements(rules)
             .into_iter()
             .map(|(m, k)| (m.to_owned(), k))
             .collect();
-        p.elements.insert(sfx, now);
+        self.commit(script.clone(), sfx.clone(), Some(now)).await?;
+        self.programmed.lock().await.applied.insert(sfx, script);
         Ok(())
     }
 
     async fn unprogram(&self, tap: &str) -> Result<()> {
         let sfx = nft::chain_suffix(tap);
+        let stale = self.stale(&sfx).await?;
+        let script = nft::remove_transaction(&self.cfg.nft_table, tap, &stale);
+        self.commit(script, sfx, None).await
+    }
+
+    /// The elements pointing at port `sfx`'s chains now.
+    async fn stale(&self, sfx: &str) -> Result<Vec<Element>> {
         let mut p = self.programmed.lock().await;
         self.load(&mut p).await?;
-        let stale = p.elements.get(&sfx).cloned().unwrap_or_default();
-        let script = nft::remove_transaction(&self.cfg.nft_table, tap, &stale);
-        if let Err(e) = self.kernel.nft(&script).await {
-            p.loaded = false;
-            return Err(e);
+        Ok(p.elements.get(sfx).cloned().unwrap_or_default())
+    }
+
+    /// Applies `script`; records the port's elements (`None`: it has none).
+    async fn commit(&self, script: String, sfx: String, now: Option<Vec<Element>>) -> Result<()> {
+        let applied = self.committer.apply(script).await;
+        let mut p = self.programmed.lock().await;
+        match applied {
+            Ok(()) => {
+                match now {
+                    Some(now) => p.elements.insert(sfx, now),
+                    None => {
+                        p.applied.remove(&sfx);
+                        p.elements.remove(&sfx)
+                    }
+                };
+                Ok(())
+            }
+            Err(e) => {
+                // What we remember may be out of date (a flushed table, an
+                // address now another port's): read the kernel again next time.
+                p.loaded = false;
+                p.applied.remove(&sfx);
+                Err(e)
+            }
         }
-        p.elements.remove(&sfx);
-        Ok(())
     }
 
     /// Reads which inet map elements point at which port's chains, once.

@@ -12,7 +12,9 @@
 //! get their fixed addresses from dnsmasq; a security group without ICMP
 //! blocks their ping; a new generation of the group that allows it lets
 //! the ping through; pings from a spoofed source never get an answer,
-//! until port security is turned off (the control).
+//! until port security is turned off (the control). Then one VXLAN network
+//! across two stand-in hosts, flooding by unicast to the peers and by a
+//! multicast group.
 
 mod support;
 
@@ -363,7 +365,21 @@ const HOST_B: &str = "hostnet-b";
 /// and they ping each other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guests_on_two_hosts_share_a_vxlan_network() {
-    let Some(image) = prerequisites("guests_on_two_hosts_share_a_vxlan_network") else {
+    vxlan_between_hosts("guests_on_two_hosts_share_a_vxlan_network", None).await;
+}
+
+/// The same with flooding to a multicast group instead of the peers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guests_on_two_hosts_share_a_multicast_vxlan_network() {
+    vxlan_between_hosts(
+        "guests_on_two_hosts_share_a_multicast_vxlan_network",
+        Some("239.1.1.5"),
+    )
+    .await;
+}
+
+async fn vxlan_between_hosts(test: &str, mcast: Option<&str>) {
+    let Some(image) = prerequisites(test) else {
         return;
     };
     let t0 = Instant::now();
@@ -399,8 +415,12 @@ async fn guests_on_two_hosts_share_a_vxlan_network() {
     let vxlan = |peer: &str| {
         network(Segment::Vxlan {
             segmentation_id: 1001,
-            group: None,
-            peers: vec![peer.into()],
+            group: mcast.map(str::to_owned),
+            peers: if mcast.is_some() {
+                Vec::new()
+            } else {
+                vec![peer.into()]
+            },
         })
     };
     let desired = Arc::new(MemoryDesiredState::new());
