@@ -177,6 +177,10 @@ class Stack:
             argv += ["--admin-password", self.admin_password]
         for service, port in self.ports.items():
             argv += [f"--{service}-port", str(port)]
+        if not self.netns:
+            # Outside a namespace of its own, the cloud must not program
+            # this machine's network: its network objects stay in memory.
+            argv.append("--fake-network")
         return self.in_netns(argv + self.extra_args)
 
     def in_netns(self, argv: list[str]) -> list[str]:

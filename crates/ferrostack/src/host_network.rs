@@ -36,6 +36,11 @@ pub struct HostNetArgs {
     /// `physnet:interface` for flat and VLAN networks (repeatable).
     #[arg(long = "physical-network", value_name = "PHYSNET:IFACE")]
     pub physical_networks: Vec<String>,
+    /// Keep network objects in memory instead of programming this host's
+    /// kernel (control-plane tests on a machine whose network must not be
+    /// touched; guests with NICs cannot start then).
+    #[arg(long)]
+    pub fake_network: bool,
 }
 
 impl HostNetArgs {
@@ -101,7 +106,7 @@ pub fn drivers(
             .map(|k| Arc::new(FakeObjects::new(k)) as Arc<dyn ObjectDriver>)
             .collect()
     };
-    if driver == Driver::Fake {
+    if driver == Driver::Fake || args.fake_network {
         return Ok(fakes());
     }
     if let Err(why) = ferrostack_hostnet::prerequisites() {
@@ -156,6 +161,7 @@ mod tests {
             tunnel_device: Some("eth1".into()),
             vxlan_group: None,
             physical_networks: vec!["physnet1:eth2".into()],
+            fake_network: false,
         };
         let cfg = args.config(Path::new("/var/lib/x")).expect("config");
         assert_eq!(cfg.physical_networks["physnet1"], "eth2");
