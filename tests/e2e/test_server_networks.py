@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 
 from conftest import CommandFailed
 from test_servers import fake_stack, wait_for  # noqa: F401  (fixture)
@@ -50,6 +51,11 @@ def test_a_server_on_a_network_gets_a_bound_port_and_shows_its_address(fake_stac
     assert shown["addresses"] == {"net1": [ip]}, shown["addresses"]
     listed = fake_stack.openstack_json("server", "list")
     assert listed[0]["Networks"] == {"net1": [ip]}, listed
+    token, _ = fake_stack.issue_token()
+    r = requests.get(f"{fake_stack.endpoint('compute')}/servers/{vm1_id}/ips",
+                     headers={"X-Auth-Token": token}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert [a["addr"] for a in r.json()["addresses"]["net1"]] == [ip], r.text
 
     # A fixed address asked for is the one given; a taken one is refused
     # and leaves neither a server nor a port behind.

@@ -218,12 +218,16 @@ pub async fn metadata_delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /servers/{id}/ips`: no networks yet, so no addresses.
+/// `GET /servers/{id}/ips`: the server's addresses by network name, as
+/// `addresses` in its show.
 pub async fn ips(
     State(state): State<Arc<ComputeState>>,
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> ComputeResult<axum::Json<Value>> {
-    servers::find(&state, &caller, &id, false)?;
-    Ok(axum::Json(json!({"addresses": {}})))
+    let i = servers::find(&state, &caller, &id, false)?;
+    let d = servers::doc(&i)?;
+    Ok(axum::Json(
+        json!({"addresses": servers::views::addresses(&d.nics)}),
+    ))
 }
