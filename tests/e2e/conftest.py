@@ -184,8 +184,15 @@ class Stack:
         return self.in_netns(argv + self.extra_args)
 
     def in_netns(self, argv: list[str]) -> list[str]:
-        """`argv` run inside the stack's namespace, if it has one."""
-        return ["ip", "netns", "exec", self.netns, *argv] if self.netns else list(argv)
+        """`argv` run inside the stack's network namespace, if it has one.
+
+        `nsenter --net` rather than `ip netns exec`: the latter also gives
+        the process a mount namespace of its own, so the namespaces the
+        agent names (`ip netns add qdhcp-...`) would be invisible to the
+        next start of the cloud and to this harness."""
+        if not self.netns:
+            return list(argv)
+        return ["nsenter", f"--net=/run/netns/{self.netns}", *argv]
 
     def start(self) -> None:
         binary = ferrostack_bin()

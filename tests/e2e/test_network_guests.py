@@ -1,9 +1,10 @@
 """Real guests on a tenant network, driven by the unmodified `openstack`
 client: DHCP hands each guest its port's address, a security group decides
 whether they ping each other (a rule added lets ping through within
-seconds, the rule deleted cuts it again), each guest reads its own
-metadata at 169.254.169.254, and a guest that sends from another guest's
-address reaches no one.
+seconds, the rule deleted cuts it again), a kill -9 and restart of the
+control plane and agent drops no ping, each guest reads its own metadata
+at 169.254.169.254, and a guest that sends from another guest's address
+reaches no one.
 
 The whole cloud runs inside a network namespace of its own (its API on
 that namespace's loopback; its bridges, taps, nftables tables and guests
@@ -124,21 +125,26 @@ ip addr add {own}/24 dev eth0
 """
 
 
-def console(stack, name: str) -> str:
-    return stack.openstack("console", "log", "show", name).stdout
+def console(stack, name: str, env: dict[str, str] | None = None) -> str:
+    return stack.openstack("console", "log", "show", name, env=env).stdout
 
 
-def wait_console(stack, name: str, pattern: str, after: int = 0, timeout: float = 120) -> tuple[re.Match, int]:
+def wait_console(stack, name: str, pattern: str, after: int = 0, timeout: float = 120,
+                 env: dict[str, str] | None = None) -> tuple[re.Match, int]:
     """The first match of `pattern` on `name`'s console past offset `after`."""
     deadline = time.monotonic() + timeout
     text = ""
     while time.monotonic() < deadline:
-        text = console(stack, name)
+        text = console(stack, name, env)
         m = re.compile(pattern).search(text, after)
         if m:
             return m, m.end()
         time.sleep(0.5)
     raise AssertionError(f"{pattern!r} never appeared on {name}'s console:\n{text[-3000:]}")
+
+
+def wait_console_as(stack, env, name: str, pattern: str) -> tuple[re.Match, int]:
+    return wait_console(stack, name, pattern, env=env)
 
 
 def boot(stack, name: str, net_id: str, ip: str, script: str, tmp: Path, group: str) -> dict:
@@ -180,6 +186,17 @@ def test_guests_get_dhcp_metadata_and_security_groups_decide_ping(net_stack, gue
     t0 = time.monotonic()
     _, pos = wait_console(s, "pinger", rf"{MARK} ping up", after=pos, timeout=30)
     print(f"ping allowed {time.monotonic() - t0:.1f} s after the rule was created")
+    # kill -9 of the whole control plane and its agent, then a restart:
+    # the guests, their wiring and their rules are left as they are (the
+    # kernel carries the traffic), so the ping never goes down, and the
+    # restarted agent adopts all of it.
+    s.kill()
+    time.sleep(2)
+    s.start()
+    time.sleep(5)
+    text = console(s, "pinger")
+    assert f"{MARK} ping down" not in text[pos:], f"ping went down across the restart:\n{text[pos:]}"
+    assert s.openstack_json("server", "show", "pinger")["status"] == "ACTIVE"
     # Deleting the rule cuts it again.
     s.openstack("security", "group", "rule", "delete", rule["id"])
     t0 = time.monotonic()
@@ -195,6 +212,29 @@ def test_guests_get_dhcp_metadata_and_security_groups_decide_ping(net_stack, gue
     assert m.group(1).strip() == "none", f"a spoofed source read metadata: {m.group(1)}"
     m, _ = wait_console(s, "spoofer", rf"{MARK} spoofed-ping (\S+)")
     assert m.group(1) == "lost"
+
+    # Another project with the same CIDR and the same address as the
+    # pinger: its guest gets its lease from its own network and reads its
+    # own metadata, not the pinger's.
+    s.openstack("image", "set", "--public", "guest")
+    s.openstack("project", "create", "other")
+    s.openstack("user", "create", "--project", "other", "--password", "other-pw", "other-user")
+    s.openstack("role", "add", "--project", "other", "--user", "other-user", "member")
+    other = s.user_env("other-user", "other-pw", "other")
+    s.openstack("network", "create", "net1", env=other)
+    other_net = s.openstack_json("network", "show", "net1", env=other)["id"]
+    assert other_net != net_id
+    s.openstack("subnet", "create", "--network", other_net, "--subnet-range", f"{SUBNET}.0/24",
+                "sub1", env=other)
+    script = tmp_path / "twin.sh"
+    script.write_text(pinger_script(f"{SUBNET}.2"))
+    twin = s.openstack_json(
+        "server", "create", "--image", "guest", "--flavor", "tiny",
+        "--nic", f"net-id={other_net},v4-fixed-ip={PINGER_IP}", "--user-data", str(script),
+        "--wait", "twin", env=other)
+    m, _ = wait_console_as(s, other, "twin", rf"{MARK} metadata-uuid (\S*)")
+    assert m.group(1) == twin["id"], f"the twin read {m.group(1)!r}, not its own id"
+    wait_console_as(s, other, "twin", rf"{MARK} ping up")
 
     # Deleting a server removes its port and its tap.
     target_tap = "tap" + s.openstack_json("port", "list", "--server", "target")[0]["ID"][:11]
