@@ -88,9 +88,12 @@ pub fn default_dhcp_host(answers: &AnswerFile, this_host: &str) -> anyhow::Resul
 mod tests {
     use super::*;
 
-    /// The seed's networking values, on a controller that is a network
-    /// host but runs no VMs, and a compute host that is also one.
-    const SEED: &str = "[general]\n\
+    /// The seed's answer file.
+    const SEED: &str = include_str!("../../installer/tests/fixtures/seed-answer.ini");
+
+    /// Every ML2 key set, on the seed's hosts: a controller that is a
+    /// network host but runs no VMs, and a compute host that is also one.
+    const SAMPLE: &str = "[general]\n\
         CONFIG_CONTROLLER_HOST=192.168.1.10\n\
         CONFIG_COMPUTE_HOSTS=192.168.1.11\n\
         CONFIG_NETWORK_HOSTS=192.168.1.10,192.168.1.11\n\
@@ -112,7 +115,7 @@ mod tests {
 
     #[test]
     fn every_ml2_key_reaches_the_network_settings() {
-        let c = ml2_config(&answers(SEED), "compute1".into());
+        let c = ml2_config(&answers(SAMPLE), "compute1".into());
         assert_eq!(c.type_drivers, ["vxlan", "flat", "vlan"]);
         assert_eq!(c.tenant_network_types, ["vxlan"]);
         assert_eq!(c.flat_networks, ["physnet1"]);
@@ -125,6 +128,19 @@ mod tests {
         assert_eq!(c.vxlan_group.as_deref(), Some("239.1.1.5"));
         assert_eq!(c.dhcp_host, "compute1");
         assert_eq!(c.tenant_ranges("vxlan"), [(String::new(), 1000, 1999)]);
+    }
+
+    #[test]
+    fn the_seeds_values_give_vxlan_project_networks_with_its_group() {
+        let a = answers(SEED);
+        let c = ml2_config(&a, "compute1".into());
+        assert_eq!(c.type_drivers, ["flat", "vxlan"]);
+        assert_eq!(c.tenant_network_types, ["vxlan"]);
+        assert_eq!(c.flat_networks, ["*"]);
+        assert!(c.vlan_ranges.is_empty());
+        assert_eq!(c.vni_ranges, [(10, 100)]);
+        assert_eq!(c.vxlan_group.as_deref(), Some("239.1.1.5"));
+        assert_eq!(c.mtu("vxlan"), 1450);
     }
 
     #[test]
@@ -162,7 +178,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ml2-settings-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("answer.ini");
-        std::fs::write(&path, SEED.replace("1000:1999", "1999:1000")).unwrap();
+        std::fs::write(&path, SAMPLE.replace("1000:1999", "1999:1000")).unwrap();
         let err = read_answer_file(&path).unwrap_err().to_string();
         std::fs::remove_dir_all(&dir).ok();
         assert!(err.contains("CONFIG_NEUTRON_ML2_VNI_RANGES"), "{err}");

@@ -318,18 +318,9 @@ mod tests {
         assert!(!svc.argv.contains(&"--no-compute".to_string()));
     }
 
-    /// The seed's hosts and networking values.
-    const SEED: &str = "[general]\n\
-        CONFIG_CONTROLLER_HOST=192.168.1.10\n\
-        CONFIG_COMPUTE_HOSTS=192.168.1.11\n\
-        CONFIG_NETWORK_HOSTS=192.168.1.10,192.168.1.11\n\
-        CONFIG_KEYSTONE_ADMIN_PW=x\n\
-        CONFIG_NEUTRON_ML2_TYPE_DRIVERS=vxlan,flat\n\
-        CONFIG_NEUTRON_ML2_TENANT_NETWORK_TYPES=vxlan\n\
-        CONFIG_NEUTRON_ML2_FLAT_NETWORKS=physnet1\n\
-        CONFIG_NEUTRON_ML2_VXLAN_GROUP=239.1.1.5\n\
-        CONFIG_NEUTRON_OVS_BRIDGE_MAPPINGS=physnet1:br-ex\n\
-        CONFIG_NEUTRON_OVS_BRIDGE_IFACES=br-ex:eth0\n";
+    /// The seed's answer file (hosts 192.168.1.10 and .11, physnet1:br-ex
+    /// with br-ex:eth0, VXLAN group 239.1.1.5).
+    const SEED: &str = include_str!("../../tests/fixtures/seed-answer.ini");
 
     #[test]
     fn the_seeds_controller_reads_its_network_settings_from_the_answer_copy() {
