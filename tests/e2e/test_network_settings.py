@@ -3,6 +3,7 @@
 of CONFIG_NEUTRON_ML2_TENANT_NETWORK_TYPES with segmentation ids from the
 configured ranges, seen through `openstack network show` as admin."""
 
+import shutil
 import subprocess
 
 import pytest
@@ -86,6 +87,9 @@ def test_vlan_project_networks_use_the_physnets_range_until_it_is_spent(vlan_sta
 
 def test_a_bad_answer_file_stops_allinone_naming_the_key(request, tmp_path):
     s = stack_with(request, tmp_path, "CONFIG_NEUTRON_ML2_VNI_RANGES=20:10\n")
-    proc = subprocess.run(s.argv(), capture_output=True, text=True, timeout=60)
+    try:
+        proc = subprocess.run(s.argv(), capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(s.instances_dir, ignore_errors=True)
     assert proc.returncode != 0
     assert "CONFIG_NEUTRON_ML2_VNI_RANGES" in proc.stderr, proc.stderr
