@@ -121,6 +121,20 @@ pub struct AllinoneArgs {
     /// when the controller is not among CONFIG_COMPUTE_HOSTS).
     #[arg(long)]
     no_compute: bool,
+    /// Take the network service's ML2 settings from this answer file
+    /// (CONFIG_NEUTRON_ML2_TYPE_DRIVERS, _TENANT_NETWORK_TYPES,
+    /// _FLAT_NETWORKS, _VLAN_RANGES, _VNI_RANGES, _VXLAN_GROUP) and the
+    /// DHCP host from CONFIG_NETWORK_HOSTS; other keys are deploy's (it
+    /// turns them into this command's flags). Default: the answer file's
+    /// defaults (flat and VXLAN, project networks on VNIs 10-100).
+    #[arg(long)]
+    answer_file: Option<PathBuf>,
+    /// The host name of the agent that serves DHCP for every network
+    /// (default: this host, or with --answer-file the first of
+    /// CONFIG_NETWORK_HOSTS that runs an agent, which must then be this
+    /// one; `ferrostack deploy` passes the name it found there).
+    #[arg(long)]
+    dhcp_host: Option<String>,
     /// The host data plane (tunnel, VXLAN group, physical networks).
     #[command(flatten)]
     net: crate::host_network::HostNetArgs,
@@ -197,6 +211,11 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))?;
+    // Read before anything listens, so a bad answer file fails at once.
+    let answers = match &args.answer_file {
+        Some(path) => Some(crate::ml2_settings::read_answer_file(path)?),
+        None => None,
+    };
 
     let listeners = Listeners {
         identity: bind(args.bind, args.identity_port, "identity").await?,
@@ -344,17 +363,32 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     let join_token = host_tls::load_or_create_join_file(&join_token_path, &host_api_tls)?;
     let agents = Arc::new(hostapi::AgentDirectory::new(Arc::new(store.clone())));
     let consoles = hostapi::RemoteConsoles::new(agents.clone(), &join_token, host.consoles.clone());
+    let dhcp_host = match (&args.dhcp_host, &answers) {
+        (Some(name), _) => name.clone(),
+        (None, Some(a)) => crate::ml2_settings::default_dhcp_host(a, &host_plan.name)?,
+        (None, None) => host_plan.name.clone(),
+    };
+    let ml2 = match &answers {
+        Some(a) => crate::ml2_settings::ml2_config(a, dhcp_host),
+        // The answer file's ML2 defaults.
+        None => ferrostack_network::Ml2Config {
+            dhcp_host,
+            ..Default::default()
+        },
+    };
+    tracing::info!(
+        type_drivers = ?ml2.type_drivers,
+        tenant_network_types = ?ml2.tenant_network_types,
+        dhcp_host = %ml2.dhcp_host,
+        "network settings"
+    );
     let network = ferrostack_network::NetworkState::new(&ferrostack_network::NetworkConfig {
         public_url: network_url.clone(),
         validator: validator.clone(),
         quotas: quotas.clone(),
         projects: projects.clone(),
         store: Arc::new(store.clone()),
-        // The answer file's ML2 defaults; DHCP is served by this host.
-        ml2: ferrostack_network::Ml2Config {
-            dhcp_host: host_plan.name.clone(),
-            ..Default::default()
-        },
+        ml2,
         security_groups: Arc::new(store.clone()),
     });
     let link = Arc::new(

@@ -8,6 +8,10 @@
 //! The same choice serves `ferrostack agent` (flags below) and the
 //! in-process agent of `allinone` (the defaults: no tunnel, no physical
 //! networks; local networks work, VXLAN ones report why they cannot).
+//! `ferrostack deploy` fills the flags from the answer file: the host's
+//! address as `--tunnel-ip` (the device holding it is looked up here, so
+//! deploy need not know the hosts' interface names), the VXLAN group and
+//! CONFIG_NEUTRON_OVS_BRIDGE_MAPPINGS as `--physical-network`.
 
 use crate::compute_host::Driver;
 use anyhow::Context;
@@ -17,16 +21,20 @@ use ferrostack_agent::metadata_proxy::MetadataProxy;
 use ferrostack_host_contract::metadata::MetadataSource;
 use ferrostack_host_contract::Kind;
 use ferrostack_hostnet::{DhcpDriver, HostNetConfig, NetworkDriver, PortDriver, Tunnel};
+use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
 
 /// The host data plane's options.
 #[derive(Args, Debug, Clone, Default)]
 pub struct HostNetArgs {
-    /// This host's tunnel (VXLAN underlay) address.
+    /// This host's tunnel (VXLAN underlay) address; a host name is
+    /// resolved at start.
     #[arg(long)]
     pub tunnel_ip: Option<String>,
-    /// The underlay device VXLAN devices are bound to.
+    /// The underlay device VXLAN devices are bound to (default: the
+    /// interface that holds --tunnel-ip, looked up at start; what
+    /// `ferrostack deploy` relies on).
     #[arg(long, requires = "tunnel_ip")]
     pub tunnel_device: Option<String>,
     /// A multicast group for VXLAN networks without one of their own
@@ -46,13 +54,29 @@ pub struct HostNetArgs {
 impl HostNetArgs {
     fn config(&self, state_dir: &Path) -> anyhow::Result<HostNetConfig> {
         let mut cfg = HostNetConfig::new(state_dir.to_path_buf());
-        if let Some(ip) = &self.tunnel_ip {
-            let device = self
-                .tunnel_device
-                .clone()
-                .context("--tunnel-ip needs --tunnel-device")?;
+        if let Some(given) = &self.tunnel_ip {
+            let ip = resolve(given)?;
+            let device = match &self.tunnel_device {
+                Some(d) => d.clone(),
+                None => {
+                    let out = std::process::Command::new("ip")
+                        .args(["-o", "addr", "show"])
+                        .output()
+                        .context("cannot run `ip -o addr show` to find the tunnel device")?;
+                    anyhow::ensure!(
+                        out.status.success(),
+                        "`ip -o addr show` exited with {}: {}",
+                        out.status,
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
+                    device_holding(&String::from_utf8_lossy(&out.stdout), ip).with_context(|| {
+                        format!("no interface of this host holds the tunnel address {ip} (--tunnel-ip {given}); add it, or pass --tunnel-device")
+                    })?
+                }
+            };
+            tracing::info!(%ip, device = %device, "tunnel endpoint");
             cfg.tunnel = Some(Tunnel {
-                local_ip: ip.clone(),
+                local_ip: ip.to_string(),
                 device,
             });
         }
@@ -66,6 +90,41 @@ impl HostNetArgs {
         cfg.validate().context("invalid host network options")?;
         Ok(cfg)
     }
+}
+
+/// `--tunnel-ip`'s address: the address itself, or a host name's first
+/// address (IPv4 preferred: VXLAN multicast groups are IPv4).
+fn resolve(given: &str) -> anyhow::Result<IpAddr> {
+    if let Ok(ip) = given.parse() {
+        return Ok(ip);
+    }
+    let addrs: Vec<IpAddr> = (given, 0)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve --tunnel-ip {given}"))?
+        .map(|a| a.ip())
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .with_context(|| format!("--tunnel-ip {given} resolves to no address"))
+}
+
+/// The interface holding `ip`, from `ip -o addr show`'s lines
+/// (`2: eth0    inet 10.0.0.5/24 brd ... scope global eth0\ ...`; a veth
+/// shows as `veth0@if4`).
+fn device_holding(ip_o_addr: &str, ip: IpAddr) -> Option<String> {
+    ip_o_addr.lines().find_map(|line| {
+        let mut f = line.split_whitespace();
+        let _index = f.next()?;
+        let name = f.next()?;
+        let family = f.next()?;
+        let addr = f.next()?;
+        let addr: IpAddr = addr.split('/').next()?.parse().ok()?;
+        (matches!(family, "inet" | "inet6") && addr == ip)
+            .then(|| name.split('@').next().unwrap_or(name).to_string())
+    })
 }
 
 /// Where the DHCP servers' files live. dnsmasq drops to `nobody` and
@@ -152,6 +211,26 @@ mod tests {
         .expect("drivers");
         let kinds: Vec<Kind> = d.iter().map(|d| d.kind()).collect();
         assert_eq!(kinds, vec![Kind::Network, Kind::Port, Kind::Dhcp]);
+    }
+
+    #[test]
+    fn the_tunnel_device_is_the_interface_holding_the_address() {
+        let out = "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n\
+                   2: eth0    inet 192.168.1.11/24 brd 192.168.1.255 scope global eth0\\       valid_lft forever\n\
+                   2: eth0    inet6 fe80::1/64 scope link \\       valid_lft forever\n\
+                   7: veth-h1@if6    inet 10.99.0.2/24 scope global veth-h1\\       valid_lft forever\n";
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            device_holding(out, ip("192.168.1.11")).as_deref(),
+            Some("eth0")
+        );
+        assert_eq!(device_holding(out, ip("fe80::1")).as_deref(), Some("eth0"));
+        assert_eq!(
+            device_holding(out, ip("10.99.0.2")).as_deref(),
+            Some("veth-h1")
+        );
+        assert_eq!(device_holding(out, ip("192.168.1.12")), None);
+        assert_eq!(resolve("10.1.0.5").unwrap(), ip("10.1.0.5"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod deploy_cmd;
 mod host_network;
 mod host_tls;
 mod installer_cmd;
+mod ml2_settings;
 mod paths;
 mod rcfile;
 mod server_networks;

@@ -206,6 +206,18 @@ impl AnswerFile {
         out
     }
 
+    /// The host whose agent serves DHCP (every DHCP port is bound to
+    /// it): the first of CONFIG_NETWORK_HOSTS that runs an agent, that is,
+    /// is also in CONFIG_COMPUTE_HOSTS. Network-only hosts run no agent
+    /// yet, so they are passed over; when no network host runs one, the
+    /// first compute host serves DHCP (None only without compute hosts).
+    pub fn dhcp_host(&self) -> Option<&Host> {
+        self.network_hosts
+            .iter()
+            .find(|h| self.compute_hosts.contains(h))
+            .or_else(|| self.compute_hosts.first())
+    }
+
     /// Whether a service is wanted (`CONFIG_<NAME>_INSTALL=y`); services
     /// the file does not mention are wanted when ferrostack provides them.
     pub fn wants(&self, service: &str) -> bool {

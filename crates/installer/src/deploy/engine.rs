@@ -199,8 +199,10 @@ impl Run<'_, '_> {
     }
 
     /// Installs the binary and the answer copy, then runs the host's own
-    /// `ferrostack check`. Returns whether the binary changed, and the
-    /// FAIL findings that block.
+    /// `ferrostack check`. Returns whether an input of the host's service
+    /// changed (the binary; on the controller also the answer copy, which
+    /// it reads its network settings from), and the FAIL findings that
+    /// block.
     fn install_and_check(
         &mut self,
         target: &Target<'_>,
@@ -220,7 +222,8 @@ impl Run<'_, '_> {
             mode: 0o600,
             what: "answer file",
         };
-        self.converge_file(&host, remote, &answer)?;
+        let answer_changed = self.converge_file(&host, remote, &answer)?;
+        let inputs_changed = binary_changed || answer_changed && target.plan.is_controller();
         let mut args = vec!["--answer-file".to_string(), ANSWER_COPY.to_string()];
         if self.input.answers.hypervisor == HypervisorKind::Fake {
             args.push("--no-kvm-probe".into());
@@ -274,7 +277,7 @@ impl Run<'_, '_> {
             format!("{} FAIL", blocking.len())
         };
         self.say(&host, "check", &format!("{ok} OK, {warn} WARN, {fails}"));
-        Ok((binary_changed, blocking))
+        Ok((inputs_changed, blocking))
     }
 
     /// Reaches every host before changing any, then installs the binary
@@ -440,11 +443,30 @@ pub fn deploy(
     for f in &controller.plan.files {
         inputs_changed |= run.converge_file(&chost, controller.remote, f)?;
     }
+    // The controller binds DHCP ports to the name the DHCP host's agent
+    // registers under: that host's own host name, learned on connecting.
+    let dhcp = input.answers.dhcp_host().and_then(|d| {
+        targets
+            .iter()
+            .position(|t| &t.plan.host == d)
+            .map(|i| (d.to_string(), infos[i].hostname.clone()))
+    });
     if let Some(service) = &controller.plan.service {
+        let service = match &dhcp {
+            Some((host, name)) => {
+                run.say(
+                    &chost,
+                    "network",
+                    &format!("DHCP is served by {host} ({name})"),
+                );
+                super::plan::with_dhcp_host(service, name)
+            }
+            None => service.clone(),
+        };
         run.converge_service(
             controller,
             &infos[controller_index],
-            service,
+            &service,
             inputs_changed,
         )?;
     }
@@ -475,7 +497,7 @@ pub fn deploy(
             run.say(
                 &host,
                 "service",
-                "nothing to run yet: the network dataplane (the network host role) is not built",
+                "nothing to run yet: an agent for a network-only host is not built (DHCP is served by the first network host that is also a compute host)",
             );
             continue;
         };

@@ -110,7 +110,10 @@ pub struct HostPlan {
     /// steps, and an agent's join file comes from the controller).
     pub files: Vec<FileSpec>,
     /// What runs there; None for a host with nothing to run yet (a
-    /// network-only host: the network dataplane is not built).
+    /// network-only host: `ferrostack agent` always registers as a
+    /// compute host, so none is started there, and DHCP goes to a
+    /// network host that is also a compute host; see
+    /// [`AnswerFile::dhcp_host`]).
     pub service: Option<ServiceSpec>,
 }
 
@@ -127,6 +130,47 @@ pub fn url_host(host: &Host) -> String {
         Host::Ip(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
         other => other.to_string(),
     }
+}
+
+/// The data-plane flags of the agent on `host` (`ferrostack agent`, or
+/// the controller's in-process agent), from the answer file:
+/// `--tunnel-ip` with the host's address when VXLAN or GRE is enabled
+/// (the agent finds the interface that holds it; a host name is resolved
+/// there), `--vxlan-group` from CONFIG_NEUTRON_ML2_VXLAN_GROUP, and one
+/// `--physical-network physnet:bridge` per CONFIG_NEUTRON_OVS_BRIDGE_MAPPINGS
+/// entry (flat and VLAN networks reach the bridge through a veth pair; the
+/// bridge holds the CONFIG_NEUTRON_OVS_BRIDGE_IFACES interface, which
+/// `check` verifies).
+pub fn host_net_args(answers: &AnswerFile, host: &Host) -> Vec<String> {
+    use crate::answer::NetworkType;
+    let n = &answers.networking;
+    let mut argv = Vec::new();
+    if n.type_drivers
+        .iter()
+        .any(|t| matches!(t, NetworkType::Vxlan | NetworkType::Gre))
+    {
+        argv.push("--tunnel-ip".to_string());
+        argv.push(host.to_string());
+    }
+    if let Some(group) = n.vxlan_group {
+        argv.push("--vxlan-group".into());
+        argv.push(group.to_string());
+    }
+    for m in &n.bridge_mappings {
+        argv.push("--physical-network".into());
+        argv.push(format!("{}:{}", m.physnet, m.bridge));
+    }
+    argv
+}
+
+/// The controller's command line with `--dhcp-host NAME`: the host name
+/// the DHCP host's agent registers under, which deploy learns on that
+/// host (the answer file names it by address).
+pub fn with_dhcp_host(controller: &ServiceSpec, name: &str) -> ServiceSpec {
+    let mut spec = controller.clone();
+    spec.argv.push("--dhcp-host".into());
+    spec.argv.push(name.into());
+    spec
 }
 
 /// Every host's plan, the controller first.
@@ -157,6 +201,10 @@ pub fn plan(answers: &AnswerFile) -> Vec<HostPlan> {
                     ADMIN_PASSWORD_FILE,
                     "--hypervisor",
                     &hypervisor,
+                    // The ML2 settings (CONFIG_NEUTRON_ML2_*) and the
+                    // network hosts are read from the answer copy.
+                    "--answer-file",
+                    ANSWER_COPY,
                 ]
                 .map(String::from)
                 .to_vec();
@@ -173,7 +221,9 @@ pub fn plan(answers: &AnswerFile) -> Vec<HostPlan> {
                     argv.push(flag.into());
                     argv.push(port.to_string());
                 }
-                if !h.roles.contains(&Role::Compute) {
+                if h.roles.contains(&Role::Compute) {
+                    argv.extend(host_net_args(answers, &h.host));
+                } else {
                     argv.push("--no-compute".into());
                 }
                 Some(ServiceSpec {
@@ -182,7 +232,7 @@ pub fn plan(answers: &AnswerFile) -> Vec<HostPlan> {
                     description: "ferrostack controller (every API service of the cloud)",
                 })
             } else if h.roles.contains(&Role::Compute) {
-                let argv: Vec<String> = vec![
+                let mut argv: Vec<String> = vec![
                     BINARY_PATH.into(),
                     "agent".into(),
                     "--controller".into(),
@@ -202,6 +252,7 @@ pub fn plan(answers: &AnswerFile) -> Vec<HostPlan> {
                     "--hypervisor".into(),
                     hypervisor.clone(),
                 ];
+                argv.extend(host_net_args(answers, &h.host));
                 Some(ServiceSpec {
                     name: "ferrostack-agent",
                     argv,
@@ -265,6 +316,63 @@ mod tests {
         assert_eq!(plans.len(), 1);
         let svc = plans[0].service.as_ref().expect("service");
         assert!(!svc.argv.contains(&"--no-compute".to_string()));
+    }
+
+    /// The seed's answer file (hosts 192.168.1.10 and .11, physnet1:br-ex
+    /// with br-ex:eth0, VXLAN group 239.1.1.5).
+    const SEED: &str = include_str!("../../tests/fixtures/seed-answer.ini");
+
+    #[test]
+    fn the_seeds_controller_reads_its_network_settings_from_the_answer_copy() {
+        let plans = plan(&answers(SEED));
+        let cmd = plans[0]
+            .service
+            .as_ref()
+            .expect("controller")
+            .shell_command();
+        assert!(
+            cmd.ends_with("--dashboard-port 80 --no-compute"),
+            "a controller without VMs runs no data plane: {cmd}"
+        );
+        assert!(
+            cmd.contains(" --answer-file /etc/ferrostack/answer.ini "),
+            "{cmd}"
+        );
+        assert_eq!(
+            with_dhcp_host(plans[0].service.as_ref().expect("controller"), "compute1")
+                .argv
+                .last()
+                .map(String::as_str),
+            Some("compute1")
+        );
+    }
+
+    #[test]
+    fn the_seeds_agent_gets_its_tunnel_address_group_and_physical_network() {
+        let plans = plan(&answers(SEED));
+        assert_eq!(plans.len(), 2);
+        let cmd = plans[1].service.as_ref().expect("agent").shell_command();
+        assert!(
+            cmd.ends_with(
+                "--hypervisor qemu --tunnel-ip 192.168.1.11 --vxlan-group 239.1.1.5 --physical-network physnet1:br-ex"
+            ),
+            "{cmd}"
+        );
+    }
+
+    #[test]
+    fn a_compute_controller_gets_the_data_plane_flags_and_no_tunnel_without_vxlan() {
+        let a = answers(
+            "CONFIG_CONTROLLER_HOST=10.0.0.1\nCONFIG_COMPUTE_HOSTS=10.0.0.1\nCONFIG_NETWORK_HOSTS=10.0.0.1\nCONFIG_KEYSTONE_ADMIN_PW=x\nCONFIG_NEUTRON_ML2_TYPE_DRIVERS=flat,vlan\nCONFIG_NEUTRON_ML2_TENANT_NETWORK_TYPES=vlan\nCONFIG_NEUTRON_ML2_VLAN_RANGES=physnet1:100:200\nCONFIG_NEUTRON_OVS_BRIDGE_MAPPINGS=physnet1:br-ex\nCONFIG_NEUTRON_OVS_BRIDGE_IFACES=br-ex:eth0\n",
+        );
+        let cmd = plan(&a)[0]
+            .service
+            .as_ref()
+            .expect("service")
+            .shell_command();
+        assert!(cmd.ends_with("--physical-network physnet1:br-ex"), "{cmd}");
+        assert!(!cmd.contains("--tunnel-ip"), "{cmd}");
+        assert!(!cmd.contains("--vxlan-group"), "{cmd}");
     }
 
     #[test]

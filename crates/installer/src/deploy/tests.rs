@@ -12,6 +12,7 @@ const ANSWERS: &str = "[general]\nCONFIG_CONTROLLER_HOST=10.0.0.1\nCONFIG_COMPUT
 struct World {
     hosts: Vec<Rc<FakeHost>>,
     answers: crate::answer::AnswerFile,
+    answer_text: String,
 }
 
 impl World {
@@ -31,13 +32,14 @@ impl World {
         World {
             hosts,
             answers: loaded.answers,
+            answer_text: ANSWERS.into(),
         }
     }
 
     fn run(&self, binary: &[u8]) -> (Result<DeploySummary, DeployError>, String) {
         let input = DeployInput {
             answers: &self.answers,
-            redacted_answer_file: redact_passwords(ANSWERS).into_bytes(),
+            redacted_answer_file: redact_passwords(&self.answer_text).into_bytes(),
             binary: binary.to_vec(),
             ignore_checks: vec!["time-sync".into()],
             ready_timeout: Duration::from_millis(300),
@@ -193,4 +195,44 @@ fn passwords_are_redacted_and_positions_kept() {
     assert!(red.contains(&format!("  CONFIG_MARIADB_PW ={REDACTED}\n")));
     assert!(red.ends_with("CONFIG_CONTROLLER_HOST=10.0.0.1"));
     assert_eq!(red.lines().count(), text.lines().count());
+}
+
+#[test]
+fn the_controller_binds_dhcp_to_the_dhcp_hosts_own_name() {
+    // CONFIG_NETWORK_HOSTS=10.0.0.1 is the controller, which runs no
+    // agent: DHCP falls to the first compute host, cmp1 by its host name.
+    let world = World::new();
+    let (result, log) = world.run(b"v1");
+    result.unwrap_or_else(|e| panic!("{e}\n{log}"));
+    let unit = String::from_utf8(
+        world.hosts[0].files.borrow()["/etc/systemd/system/ferrostack-controller.service"]
+            .0
+            .clone(),
+    )
+    .expect("utf8");
+    assert!(
+        unit.contains("--answer-file /etc/ferrostack/answer.ini ")
+            && unit.contains("--no-compute --dhcp-host cmp1\n"),
+        "{unit}"
+    );
+    assert!(log.contains("DHCP is served by 10.0.0.2 (cmp1)"), "{log}");
+}
+
+#[test]
+fn a_changed_answer_file_restarts_the_controller_only() {
+    let mut world = World::new();
+    world.run(b"v1").0.expect("first run");
+    let changed = format!("{ANSWERS}CONFIG_NEUTRON_ML2_VNI_RANGES=500:600\n");
+    let loaded = parse(&changed);
+    assert!(loaded.is_valid(), "{:?}", loaded.diagnostics);
+    world.answers = loaded.answers;
+    world.answer_text = changed;
+    let (result, log) = world.run(b"v1");
+    result.unwrap_or_else(|e| panic!("{e}\n{log}"));
+    assert_eq!(
+        world.hosts[0].starts.borrow().last(),
+        Some(&("ferrostack-controller".to_string(), true)),
+        "{log}"
+    );
+    assert_eq!(world.hosts[1].starts.borrow().len(), 1, "{log}");
 }
