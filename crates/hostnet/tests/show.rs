@@ -163,6 +163,8 @@ async fn show_reports_bridge_uplink_taps_chains_and_dhcp() {
         "{text}"
     );
     assert_eq!(d.hosts, Some(2));
+    let files = host.cfg.state_dir.join("dhcp").join(NET);
+    assert_eq!(d.files.as_deref(), Some(files.to_str().expect("utf-8")));
     assert!(text.contains("    Bridge brq3f2a9c1e-0b\n"), "{text}");
     assert!(
         text.contains(&format!("dnsmasq: pid {pid} running")),

@@ -18,14 +18,14 @@
 //! Gathering (processes, files) is here; building the view and printing
 //! it are pure functions in [`view`], tested on captured output.
 
+pub mod text;
 pub mod view;
 
 #[cfg(test)]
 mod tests;
 
-pub use view::{
-    render_text, ChainView, DhcpView, HostView, NetworkView, PortView, Snapshot, UplinkView,
-};
+pub use text::{esc, render_text};
+pub use view::{ChainView, DhcpView, HostView, NetworkView, PortView, Snapshot, UplinkView};
 
 use crate::dhcp::{running, Files};
 use crate::kernel::Kernel;
@@ -144,6 +144,7 @@ async fn read_dhcp(cfg: &HostNetConfig, id: &str, ns: &str, notes: &mut Vec<Stri
         }
     }
     d.dnsmasq_alive = d.dnsmasq_pid.is_some() && running(&files).await == d.dnsmasq_pid;
+    d.files = Some(files.dir.display().to_string());
     if let Ok(text) = std::fs::read_to_string(files.dir.join("hosts")) {
         d.hosts = Some(text.lines().filter(|l| !l.trim().is_empty()).count());
     }

@@ -1,6 +1,7 @@
 //! The view and its text from output captured on a real host (iproute2
 //! 6.1, nftables 1.0.6), trimmed to the fields read.
 
+use super::text::esc;
 use super::view::*;
 use super::*;
 
@@ -57,6 +58,7 @@ fn snapshot() -> Snapshot {
         dnsmasq_alive: true,
         addresses: addresses(&serde_json::from_str(ADDRS).expect("addrs")),
         hosts: Some(2),
+        files: Some("/run/ferrostack/network-x/dhcp/net-1".into()),
         ..DhcpView::default()
     };
     d.instances.insert("10.0.0.10".into(), "vm-uuid-1".into());
@@ -145,14 +147,14 @@ fn bridges_carry_their_uplink_taps_chains_and_dhcp() {
 fn text_is_a_tree_with_untrusted_strings_escaped() {
     let text = render_text(&host(&snapshot()));
     for needle in [
-        "host h1 (nft table t, DHCP files /run/ferrostack/network-x)\n",
+        "host h1 (nft table t, DHCP state dir /run/ferrostack/network-x)\n",
         "    Bridge brqnet-1\n        network: net-1\n        mtu 1450, admin up, state UP\n",
         "        Uplink vxlan-7\n            type: vxlan, vni: 7, local: 10.99.0.1, dev: ul0, port: 4789\n            peers: [10.99.0.2, 10.99.0.3]\n",
         "        Port tapx\n            port_id: port-1\n            instance: vm-uuid-1\n",
         "            sends from: mac [fa:16:3e:00:00:10] ip [10.0.0.10]\n",
         "            chain bridge s_tapx: 2 rules\n",
         "        DHCP qdhcp-net-1\n            dnsmasq: pid 4242 running\n",
-        "            addresses: [10.0.0.2/24, 169.254.169.254/32]\n            hosts: 2, metadata book: 1 instances\n",
+        "            addresses: [10.0.0.2/24, 169.254.169.254/32]\n            files: /run/ferrostack/network-x/dhcp/net-1\n            hosts: 2, metadata book: 1 instances\n",
         "            group: 239.1.1.5\n",
         "    Taps in no network bridge\n        Port tapy\n",
         "            chains: none",
