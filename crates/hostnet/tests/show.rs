@@ -3,7 +3,8 @@
 //! DHCP server with metadata in a namespace, and the report must name
 //! what an operator looks for: the bridge and its network, the VXLAN
 //! uplink with VNI and peers, the taps with their port ids and instance,
-//! the chains, the DHCP namespace with a live dnsmasq; then a dead
+//! (by address, or by the MAC learned behind a tap without port
+//! security), the chains, the DHCP namespace with a live dnsmasq; then a dead
 //! dnsmasq must show as dead. Root, iproute2, nft and dnsmasq needed;
 //! prints `SKIP:` and passes without them.
 //!
@@ -25,6 +26,7 @@ use support::*;
 const WEB: &str = "7b1e2f3a-aaaa-4bbb-8ccc-000000000001";
 const BARE: &str = "7b1e2f3a-aaaa-4bbb-8ccc-000000000002";
 const VM: &str = "0c9d8e7f-1234-4567-89ab-cdef01234567";
+const VM2: &str = "0c9d8e7f-1234-4567-89ab-cdef01234568";
 
 struct NoMetadata;
 
@@ -77,7 +79,7 @@ fn section() -> NetworkSection {
                 mac_address: "fa:16:3e:00:00:11".into(),
                 ip_address: "10.0.0.11".into(),
                 hostname: "vm-2".into(),
-                instance_id: None,
+                instance_id: Some(VM2.into()),
             },
         ])],
         ..Default::default()
@@ -100,6 +102,20 @@ async fn show_reports_bridge_uplink_taps_chains_and_dhcp() {
     ports.ensure(&desired, BARE).await.expect("bare port");
     let details = dhcps.ensure(&desired, NET).await.expect("dhcp");
     let pid = details["pid"].as_i64().expect("pid") as i32;
+    // The bridge has seen the second guest's NIC behind its tap (as it
+    // learns it from the guest's first frame).
+    sh(&[
+        "bridge",
+        "-n",
+        &host.ns,
+        "fdb",
+        "add",
+        "fa:16:3e:00:00:11",
+        "dev",
+        "tapfst2",
+        "master",
+        "static",
+    ]);
 
     let view = show(&host.cfg).await.expect("show");
     let text = render_text(&view);
@@ -150,8 +166,13 @@ async fn show_reports_bridge_uplink_taps_chains_and_dhcp() {
         ]
     );
     assert!(web.chains.iter().all(|c| c.rules > 0), "{text}");
-    // Port security off: no chains, and no instance known from rules.
-    assert!(n.ports[1].chains.is_empty(), "{text}");
+    // Port security off: no chains; the instance from the MAC the bridge
+    // learned behind the tap, its DHCP lease and the metadata book.
+    let bare = &n.ports[1];
+    assert!(bare.chains.is_empty(), "{text}");
+    assert_eq!(bare.port_macs, ["fa:16:3e:00:00:11"], "{text}");
+    assert_eq!(bare.addresses, ["10.0.0.11"], "{text}");
+    assert_eq!(bare.instance_id.as_deref(), Some(VM2), "{text}");
     let d = n.dhcp.as_ref().expect("dhcp in the report");
     assert_eq!(d.namespace, format!("{}-d-{NET}", host.ns));
     assert!(d.present);

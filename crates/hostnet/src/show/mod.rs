@@ -58,6 +58,21 @@ pub async fn show(cfg: &HostNetConfig) -> Result<HostView> {
             }
         }
     }
+    let ours = |l: &&crate::kernel::Link| {
+        l.kind() == Some("bridge") && l.ifname.starts_with(&cfg.bridge_prefix)
+    };
+    for br in snap.links.iter().filter(ours) {
+        match kernel
+            .bridge(&["-json", "fdb", "show", "br", &br.ifname])
+            .await
+        {
+            Ok(out) => {
+                let v: Value = serde_json::from_str(&out).unwrap_or_default();
+                snap.learned.extend(view::learned_macs(&v));
+            }
+            Err(e) => notes.push(format!("fdb of {}: {}", br.ifname, error_chain(&e))),
+        }
+    }
     snap.nft_bridge = nft_table(&kernel, "bridge", &cfg.nft_table, &mut notes).await;
     snap.nft_inet = nft_table(&kernel, "inet", &cfg.nft_table, &mut notes).await;
     for ns in kernel.namespaces().await? {
@@ -146,7 +161,14 @@ async fn read_dhcp(cfg: &HostNetConfig, id: &str, ns: &str, notes: &mut Vec<Stri
     d.dnsmasq_alive = d.dnsmasq_pid.is_some() && running(&files).await == d.dnsmasq_pid;
     d.files = Some(files.dir.display().to_string());
     if let Ok(text) = std::fs::read_to_string(files.dir.join("hosts")) {
-        d.hosts = Some(text.lines().filter(|l| !l.trim().is_empty()).count());
+        let lines = text.lines().filter(|l| !l.trim().is_empty());
+        d.hosts = Some(lines.clone().count());
+        for line in lines {
+            let mut fields = line.split(',');
+            if let (Some(mac), Some(ip)) = (fields.next(), fields.next()) {
+                d.leases.insert(mac.to_ascii_lowercase(), ip.to_owned());
+            }
+        }
     }
     if let Ok(text) = std::fs::read_to_string(files.dir.join("metadata")) {
         for line in text.lines() {

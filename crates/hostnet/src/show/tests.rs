@@ -185,3 +185,17 @@ fn plain_names_are_printed_as_they_are() {
     assert_eq!(esc(""), "\"\"");
     assert_eq!(esc("x\ny"), "\"x\\ny\"");
 }
+
+#[test]
+fn learned_macs_leave_out_the_ports_own_addresses() {
+    let fdb: Value = serde_json::from_str(
+        r#"[{"mac":"46:2c:63:04:55:6a","ifname":"tapx","master":"brqnet-1","state":"permanent"},
+            {"mac":"fa:16:3e:00:00:11","ifname":"tapx","master":"brqnet-1","state":"static"},
+            {"mac":"fa:16:3e:00:00:12","ifname":"tapx","master":"brqnet-1","flags":[]},
+            {"mac":"00:00:00:00:00:00","ifname":"vxlan-7","dst":"10.99.0.2","state":"permanent"}]"#,
+    )
+    .expect("fdb");
+    let learned = view::learned_macs(&fdb);
+    assert_eq!(learned.len(), 1);
+    assert_eq!(learned["tapx"], ["fa:16:3e:00:00:11", "fa:16:3e:00:00:12"]);
+}

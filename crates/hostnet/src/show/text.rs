@@ -52,9 +52,16 @@ fn render_port(out: &mut String, p: &PortView, indent: &str) {
         opt(&p.mac)
     );
     if !p.port_macs.is_empty() || !p.addresses.is_empty() {
+        // With chains these are what the port may send from; without,
+        // what the bridge saw behind the tap (nothing is enforced).
+        let what = if p.chains.is_empty() {
+            "seen behind the tap"
+        } else {
+            "sends from"
+        };
         let _ = writeln!(
             out,
-            "{indent}    sends from: mac {} ip {}",
+            "{indent}    {what}: mac {} ip {}",
             list(&p.port_macs),
             list(&p.addresses)
         );

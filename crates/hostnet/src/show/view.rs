@@ -99,6 +99,7 @@ pub struct PortView {
     /// The tap's own MAC.
     pub mac: Option<String>,
     /// The MACs the port may send from (its anti-spoofing chain).
+    /// (Port security off: the MACs the bridge learned behind the tap.)
     pub port_macs: Vec<String>,
     /// Administratively up.
     pub admin_up: bool,
@@ -147,6 +148,9 @@ pub struct DhcpView {
     pub hosts: Option<usize>,
     /// The metadata book: address -> instance id.
     pub instances: BTreeMap<String, String>,
+    /// Its static leases: MAC -> address.
+    #[serde(skip)]
+    pub leases: BTreeMap<String, String>,
 }
 
 /// What was read from the kernel, for [`build`].
@@ -156,12 +160,35 @@ pub struct Snapshot {
     pub links: Vec<Link>,
     /// Per VXLAN device, the all-zero FDB entries' destinations.
     pub peers: BTreeMap<String, Vec<String>>,
+    /// Per tap, the MACs its bridge learned behind it (the guest's NIC).
+    pub learned: BTreeMap<String, Vec<String>>,
     /// `nft -j list table bridge <t>` (`None`: no such table).
     pub nft_bridge: Option<Value>,
     /// `nft -j list table inet <t>`.
     pub nft_inet: Option<Value>,
     /// Per network id, its DHCP server.
     pub dhcp: BTreeMap<String, DhcpView>,
+}
+
+/// Per port (`ifname`), the MACs `bridge -json fdb show br X` learned or
+/// was given on it, the ports' own (permanent) addresses left out.
+pub fn learned_macs(fdb: &Value) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in fdb.as_array().into_iter().flatten() {
+        let state = e.get("state").and_then(Value::as_str);
+        let own = state == Some("permanent") || e.get("dst").is_some();
+        if let (false, Some(dev), Some(mac)) = (
+            own,
+            e.get("ifname").and_then(Value::as_str),
+            e.get("mac").and_then(Value::as_str),
+        ) {
+            let list = out.entry(dev.to_owned()).or_default();
+            if !list.iter().any(|m| m == mac) && mac != "00:00:00:00:00:00" {
+                list.push(mac.to_owned());
+            }
+        }
+    }
+    out
 }
 
 /// The destinations of `bridge -json fdb show dev X`'s all-zero entries.
@@ -275,12 +302,21 @@ fn port_view(l: &Link, s: &Snapshot, nft: &Nft, book: Option<&DhcpView>) -> Port
             }
         }
     }
+    let mut port_macs = spoof_macs(&s.nft_bridge, &format!("s_{sfx}"));
+    if port_macs.is_empty() {
+        port_macs = s.learned.get(&l.ifname).cloned().unwrap_or_default();
+    }
+    if let Some(d) = book.filter(|_| addresses.is_empty()) {
+        // No address keyed in nft (port security off): the DHCP lease of
+        // a MAC the port sends from.
+        addresses.extend(port_macs.iter().filter_map(|m| d.leases.get(m).cloned()));
+    }
     let instance_id = book.and_then(|d| addresses.iter().find_map(|a| d.instances.get(a).cloned()));
     PortView {
         tap: l.ifname.clone(),
         port_id: l.ifalias.clone(),
         mac: l.address.clone(),
-        port_macs: spoof_macs(&s.nft_bridge, &format!("s_{sfx}")),
+        port_macs,
         admin_up: l.is_up(),
         state: l.operstate.clone().unwrap_or_default(),
         addresses,
