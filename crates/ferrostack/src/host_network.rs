@@ -133,21 +133,26 @@ fn device_holding(ip_o_addr: &str, ip: IpAddr) -> Option<String> {
 /// static), one directory per data dir so two agents on a machine (tests)
 /// keep apart, the same one across restarts so a restarted agent adopts.
 fn dhcp_state_dir(data_dir: &Path) -> anyhow::Result<std::path::PathBuf> {
-    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::PermissionsExt;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in data_dir.as_os_str().as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
     let root = Path::new("/run/ferrostack");
-    let dir = root.join(format!("network-{h:016x}"));
+    let dir = dhcp_state_path(data_dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for d in [root, dir.as_path()] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755))
             .with_context(|| format!("cannot open {} to dnsmasq", d.display()))?;
     }
     Ok(dir)
+}
+
+/// [`dhcp_state_dir`]'s path, without creating it (`net show` only reads).
+pub fn dhcp_state_path(data_dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in data_dir.as_os_str().as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    Path::new("/run/ferrostack").join(format!("network-{h:016x}"))
 }
 
 /// The network, port and DHCP drivers for host `host` (DHCP files under

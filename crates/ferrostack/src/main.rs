@@ -9,6 +9,7 @@ mod host_network;
 mod host_tls;
 mod installer_cmd;
 mod ml2_settings;
+mod net_cmd;
 mod paths;
 mod rcfile;
 mod server_networks;
@@ -49,6 +50,9 @@ enum Command {
     /// Operator commands.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// This host's network data plane.
+    #[command(subcommand)]
+    Net(net_cmd::NetCommand),
 }
 
 #[derive(Subcommand)]
@@ -97,6 +101,10 @@ fn main() -> anyhow::Result<ExitCode> {
         }
         Command::Check(args) => installer_cmd::check(args),
         Command::Deploy(args) => deploy_cmd::run(args),
+        Command::Net(cmd) => {
+            net_cmd::run(cmd)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Admin(AdminCommand::RotateTokenKeys {
             data_dir,
             max_active_keys,

@@ -58,8 +58,8 @@ impl std::fmt::Debug for DhcpDriver {
 }
 
 /// The files of one network's dnsmasq.
-struct Files {
-    dir: PathBuf,
+pub(crate) struct Files {
+    pub(crate) dir: PathBuf,
 }
 
 impl Files {
@@ -538,7 +538,7 @@ async fn write_if_changed(path: &Path, text: &str) -> Result<bool> {
 
 /// The pid of this network's dnsmasq, if it runs: the pid file's process
 /// is a dnsmasq started with this pid file (not a recycled pid).
-async fn running(files: &Files) -> Option<i32> {
+pub(crate) async fn running(files: &Files) -> Option<i32> {
     let pid: i32 = tokio::fs::read_to_string(files.path("pid"))
         .await
         .ok()?

@@ -45,6 +45,12 @@ pub struct Link {
     /// Its MAC.
     #[serde(default)]
     pub address: Option<String>,
+    /// The kernel's operational state (`UP`, `DOWN`, `LOWERLAYERDOWN`...).
+    #[serde(default)]
+    pub operstate: Option<String>,
+    /// The device it sits on (a VLAN's parent).
+    #[serde(default)]
+    pub link: Option<String>,
     /// Kind-specific data.
     #[serde(default)]
     pub linkinfo: Option<LinkInfo>,
@@ -71,6 +77,8 @@ impl Link {
             master: None,
             ifalias: None,
             address: None,
+            operstate: None,
+            link: None,
             linkinfo: Some(LinkInfo {
                 info_kind: Some(kind.to_owned()),
                 info_data: None,
