@@ -106,7 +106,8 @@ def test_check_all_hosts_names_an_injected_fault_and_starts_nothing(hosts, tmp_p
     print(proc.stdout, proc.stderr)
     assert proc.returncode == 1, show(proc)
     assert f"[{CONTROLLER}] check            FAIL interface eth9" in proc.stdout, show(proc)
-    assert "does not exist" in proc.stdout or "not found" in proc.stdout, show(proc)
+    assert "interface eth9 is not in /sys/class/net" in proc.stdout, show(proc)
+    assert "did you mean eth0?" in proc.stdout, show(proc)
     assert f"Stopped on {CONTROLLER} at step \"check\": FAIL findings: {CONTROLLER}: interface br-ex, interface eth9" in proc.stderr, show(proc)
     # Checking started nothing anywhere.
     for host in [CONTROLLER, *COMPUTES]:
