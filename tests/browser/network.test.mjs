@@ -1,5 +1,5 @@
 // A member's networking through the pages: a network with a subnet (and a
-// refused subnet that leaves nothing behind), a security group with an
+// refused subnet that leaves nothing behind), a port on it, a security group with an
 // ICMP rule added and deleted, an instance launched on the network (the
 // fake hypervisor's fake data plane) whose address shows in the instance
 // list, then everything deleted again.
@@ -43,6 +43,28 @@ test("a network is created with a subnet and listed with its CIDR", async () => 
   const subnet = page.locator("#subnets tbody tr", { hasText: "sub1" });
   assert.match(await subnet.innerText(), /10\.0\.0\.0\/24\s+10\.0\.0\.1\s+yes\s+10\.0\.0\.2 – 10\.0\.0\.254/);
   await t.shot("network-detail");
+});
+
+test("a port is created with a chosen address, a taken one is refused, the port deleted", async () => {
+  const page = t.page;
+  await page.getByLabel("Port name").fill("p1");
+  await page.getByLabel("Fixed IP").fill("10.0.0.50");
+  await button("Create port").click();
+  await t.expectFlash(/Port created with address 10\.0\.0\.50\./);
+  const p1 = page.locator("#ports tbody tr", { hasText: "p1" });
+  assert.match(await p1.innerText(), /10\.0\.0\.50\s+fa:16:3e/);
+
+  await page.getByLabel("Port name").fill("p2");
+  await page.getByLabel("Fixed IP").fill("10.0.0.50");
+  await button("Create port").click();
+  await errorFlash().waitFor();
+  assert.match(await errorFlash().innerText(), /10\.0\.0\.50/);
+  assert.equal(await page.locator("#ports tbody tr", { hasText: "p2" }).count(), 0);
+
+  t.confirmNext();
+  await p1.getByRole("button", { name: "Delete port" }).click();
+  await t.expectFlash(/The port was deleted/);
+  assert.equal(await p1.count(), 0);
 });
 
 test("a subnet Neutron refuses is shown in its words, and no network is left behind", async () => {

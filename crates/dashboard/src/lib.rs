@@ -100,6 +100,8 @@ pub fn router_with_state(state: AppState) -> Router {
         .route("/networks", get(networks::list).post(networks::create))
         .route("/networks/{id}", get(networks::detail))
         .route("/networks/{id}/delete", post(networks::delete))
+        .route("/networks/{id}/ports", post(ports::create))
+        .route("/networks/{id}/ports/{port}/delete", post(ports::delete))
         .route(
             "/security-groups",
             get(security_groups::list).post(security_groups::create),

@@ -8,6 +8,7 @@ pub mod keypairs;
 pub mod login;
 pub mod networks;
 pub mod overview;
+pub mod ports;
 pub mod projects;
 pub mod roles;
 pub mod security_groups;

@@ -1,6 +1,6 @@
 //! Networks: the list (with each network's subnets and CIDRs), create a
 //! network with one subnet, delete, and a network's detail page with its
-//! subnets and ports.
+//! subnets and ports (the ports section and its forms are in `ports`).
 //!
 //! Creating is two Neutron calls, `POST /networks` then `POST /subnets`,
 //! because that is what the API offers. When the subnet is refused (a bad
@@ -94,7 +94,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> Response {
 }
 
 /// A resource's name, or its id when it has none.
-fn display_name(name: &str, id: &str) -> String {
+pub(super) fn display_name(name: &str, id: &str) -> String {
     if name.is_empty() {
         id.to_string()
     } else {
@@ -213,15 +213,6 @@ pub async fn delete(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Stri
     layout::done(&state, &ctx, result, "/networks")
 }
 
-/// The fixed IPs of a port, `10.0.0.5, fd00::5`.
-fn fixed_ips(port: &Value) -> String {
-    items(port, "fixed_ips")
-        .iter()
-        .map(|ip| s(ip, "ip_address"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// GET /networks/{id}: the network, its subnets and its ports.
 pub async fn detail(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
     let id = seg(&id);
@@ -274,43 +265,9 @@ pub async fn detail(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Stri
                 }
             }
         }
-        h2 #ports-h { "Ports" }
-        @let ports = items(&ports, "ports");
-        @if ports.is_empty() { p { "No ports." } }
-        table #ports aria-labelledby="ports-h" {
-            thead { tr {
-                th scope="col" { "Name or ID" } th scope="col" { "Fixed IPs" } th scope="col" { "MAC address" }
-                th scope="col" { "Attached to" } th scope="col" { "Status" }
-            } }
-            tbody {
-                @for p in ports {
-                    tr {
-                        td { (display_name(&s(p, "name"), &s(p, "id"))) }
-                        td { (fixed_ips(p)) }
-                        td { code { (s(p, "mac_address")) } }
-                        td { (attached_to(p)) }
-                        td { (s(p, "status")) }
-                    }
-                }
-            }
-        }
+        (super::ports::section(&ctx, &id, items(&ports, "ports")))
     };
     layout::page(&state, &ctx, &title, Nav::Networks, body)
-}
-
-/// What a port belongs to: an instance (linked), DHCP, or nothing.
-fn attached_to(port: &Value) -> Markup {
-    let owner = s(port, "device_owner");
-    let device = s(port, "device_id");
-    html! {
-        @if owner.starts_with("compute:") && !device.is_empty() {
-            a href=(format!("/instances/{}", seg(&device))) { "instance" }
-        } @else if owner == "network:dhcp" {
-            "DHCP"
-        } @else {
-            (owner)
-        }
-    }
 }
 
 #[cfg(test)]
