@@ -60,6 +60,9 @@
     setInterval(tick, 2000);
   };
   const update = (scope, s, actions) => {
+    // Addresses come once the instance has its ports (they change alone).
+    const addrs = scope.querySelector(".addresses");
+    if (addrs && typeof s.addresses === "string" && addrs.textContent !== s.addresses) addrs.textContent = s.addresses;
     const cell = scope.querySelector(".status");
     if (!cell || cell.textContent === s.text) return;
     cell.textContent = s.text;

@@ -1,15 +1,15 @@
 //! The dashboard's way into the cloud: the public OpenStack APIs over HTTP,
 //! with the user's own token.
 //!
-//! Calls go to the loopback addresses of the identity, compute and image
-//! listeners. Responses are read as JSON values and picked apart by the
+//! Calls go to the loopback addresses of the identity, compute, image and
+//! network listeners. Responses are read as JSON values and picked apart by the
 //! page that shows them (the pages need a few fields each, and a lenient
 //! reader keeps working when the API adds some). Errors become an
 //! [`ApiError`] whose message is the service's own words, pulled out of
 //! whichever error shape the service uses, never raw JSON.
 //!
 //! Compute calls ask for microversion 2.37: servers can then be created
-//! with `networks: "none"` (there is no network service yet), and key
+//! with `networks: "none"` (a launch without a network is allowed), and key
 //! pair creation still generates the private key (removed in 2.92).
 
 use crate::session::{Auth, ProjectRef};
@@ -28,6 +28,8 @@ pub enum Service {
     Compute,
     /// Glance.
     Image,
+    /// Neutron.
+    Network,
 }
 
 /// A failed API call, in words a person can read.
@@ -50,7 +52,8 @@ impl ApiError {
 /// The message inside an error response of any of the services.
 ///
 /// Keystone: `{"error": {"message"}}`; Nova: `{"badRequest": {"message"}}`
-/// (any single key); Glance: `{"message"}` (or its older
+/// and Neutron: `{"NeutronError": {"type", "message", "detail"}}` (any
+/// single key); Glance: `{"message"}` (or its older
 /// `{"code", "title", "message"}`); placement: `{"errors": [{"detail"}]}`.
 /// A body that is none of these gives a sentence naming the status.
 pub fn error_message(status: u16, body: &[u8]) -> String {
@@ -92,11 +95,12 @@ pub struct ApiClient {
     identity: String,
     compute: String,
     image: String,
+    network: String,
 }
 
 impl ApiClient {
     /// A client for the services at these base URLs.
-    pub fn new(identity: &str, compute: &str, image: &str) -> Self {
+    pub fn new(identity: &str, compute: &str, image: &str, network: &str) -> Self {
         let trim = |u: &str| u.trim_end_matches('/').to_string();
         ApiClient {
             // Uploads stream for as long as they take; connecting is bounded.
@@ -107,6 +111,7 @@ impl ApiClient {
             identity: trim(identity),
             compute: trim(compute),
             image: trim(image),
+            network: trim(network),
         }
     }
 
@@ -115,6 +120,7 @@ impl ApiClient {
             Service::Identity => format!("{}/v3{path}", self.identity),
             Service::Compute => format!("{}/v2.1{path}", self.compute),
             Service::Image => format!("{}/v2{path}", self.image),
+            Service::Network => format!("{}/v2.0{path}", self.network),
         }
     }
 
@@ -352,6 +358,9 @@ mod tests {
         let placement =
             br#"{"errors": [{"status": 404, "title": "Not Found", "detail": "No such."}]}"#;
         assert_eq!(error_message(404, placement), "No such.");
+        let neutron =
+            br#"{"NeutronError": {"type": "NetworkInUse", "message": "In use.", "detail": ""}}"#;
+        assert_eq!(error_message(409, neutron), "In use.");
     }
 
     #[test]

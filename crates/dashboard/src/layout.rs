@@ -2,9 +2,9 @@
 //! the logged-in extractor, redirects with a one-time message, CSRF fields,
 //! and the embedded assets.
 //!
-//! Navigation already has its Network and Volumes sections, shown as "not
-//! available yet" until those APIs exist, so adding their pages changes no
-//! layout. Admin entries appear only for tokens with the admin role (the
+//! Navigation already has its Volumes section, shown as "not available
+//! yet" until that API exists, so adding its pages changes no layout (the
+//! Network section was such a placeholder until its pages came). Admin entries appear only for tokens with the admin role (the
 //! APIs refuse others anyway; hiding them just avoids dead ends).
 
 use crate::api_client::ApiError;
@@ -118,6 +118,10 @@ pub enum Nav {
     Images,
     /// Key pairs.
     Keypairs,
+    /// Networks (with their subnets and ports).
+    Networks,
+    /// Security groups.
+    SecurityGroups,
     /// Flavors (admin).
     Flavors,
     /// Projects (admin).
@@ -174,7 +178,10 @@ pub fn page(state: &AppState, ctx: &Ctx, title: &str, active: Nav, content: Mark
                             (nav_link(active, Nav::Keypairs, "/keypairs", "Key pairs"))
                         }
                         h2 { "Network" }
-                        ul { li { span.unavailable { "Networks (not available yet)" } } }
+                        ul {
+                            (nav_link(active, Nav::Networks, "/networks", "Networks"))
+                            (nav_link(active, Nav::SecurityGroups, "/security-groups", "Security groups"))
+                        }
                         h2 { "Volumes" }
                         ul { li { span.unavailable { "Volumes (not available yet)" } } }
                         @if auth.is_admin() {

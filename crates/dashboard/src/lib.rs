@@ -3,8 +3,8 @@
 //!
 //! The dashboard is a *client* of the public OpenStack APIs. Every page is
 //! rendered on the server from API calls made with the logged-in user's own
-//! token (`api_client`), over HTTP to the identity, compute and image
-//! listeners. It never reads the database or calls a service object, so
+//! token (`api_client`), over HTTP to the identity, compute, image and
+//! network listeners. It never reads the database or calls a service object, so
 //! what a user may see and do is exactly what the API's policy allows; a
 //! side door would have to re-implement that policy and would drift.
 //!
@@ -44,6 +44,8 @@ pub struct DashboardConfig {
     pub compute_url: String,
     /// Image base URL, without `/v2`.
     pub image_url: String,
+    /// Network base URL, without `/v2.0`.
+    pub network_url: String,
     /// Served over TLS: cookies get `Secure` and the `__Host-` prefix.
     pub tls: bool,
 }
@@ -66,6 +68,7 @@ pub fn router(config: DashboardConfig) -> Router {
             &config.identity_url,
             &config.compute_url,
             &config.image_url,
+            &config.network_url,
         )),
         sessions: Arc::new(session::Sessions::default()),
         tls: config.tls,
@@ -94,6 +97,28 @@ pub fn router_with_state(state: AppState) -> Router {
         .route("/keypairs/create", post(keypairs::create))
         .route("/keypairs/import", post(keypairs::import))
         .route("/keypairs/{name}/delete", post(keypairs::delete))
+        .route("/networks", get(networks::list).post(networks::create))
+        .route("/networks/{id}", get(networks::detail))
+        .route("/networks/{id}/delete", post(networks::delete))
+        .route("/networks/{id}/ports", post(ports::create))
+        .route("/networks/{id}/ports/{port}/delete", post(ports::delete))
+        .route(
+            "/security-groups",
+            get(security_groups::list).post(security_groups::create),
+        )
+        .route("/security-groups/{id}", get(security_groups::detail))
+        .route(
+            "/security-groups/{id}/delete",
+            post(security_groups::delete),
+        )
+        .route(
+            "/security-groups/{id}/rules",
+            post(security_groups::add_rule),
+        )
+        .route(
+            "/security-groups/{id}/rules/{rule}/delete",
+            post(security_groups::delete_rule),
+        )
         .route("/flavors", get(flavors::list).post(flavors::create))
         .route("/flavors/{id}/delete", post(flavors::delete))
         .route(

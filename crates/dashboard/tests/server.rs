@@ -18,7 +18,7 @@ const NOWHERE: &str = "http://127.0.0.1:1";
 
 fn state(tls: bool) -> AppState {
     AppState {
-        api: Arc::new(ApiClient::new(NOWHERE, NOWHERE, NOWHERE)),
+        api: Arc::new(ApiClient::new(NOWHERE, NOWHERE, NOWHERE, NOWHERE)),
         sessions: Arc::new(Sessions::default()),
         tls,
     }

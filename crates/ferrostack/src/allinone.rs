@@ -258,6 +258,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         identity_url: internal_url(&listeners.identity)?,
         compute_url: internal_url(&listeners.compute)?,
         image_url: internal_url(&listeners.image)?,
+        network_url: internal_url(&listeners.network)?,
         tls: dashboard_tls.is_some(),
     };
     let host_api_tls = host_tls::identity(

@@ -9,7 +9,7 @@
 //! Rejected: rules in the script mirroring the server's (two copies).
 
 use super::actions::detail_actions;
-use super::{names, status_text};
+use super::{addresses_text, names, status_text};
 use crate::api_client::{items, s, seg, ApiError, Service};
 use crate::layout::{self, Ctx, Nav};
 use crate::AppState;
@@ -56,6 +56,7 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String
                 dt { "ID" } dd { code { (id) } }
                 dt { "Flavor" } dd.flavor { (flavor_names.get(&s(&server["flavor"], "id")).cloned().unwrap_or_default()) }
                 dt { "Key pair" } dd { (s(&server, "key_name")) }
+                dt { "Addresses" } dd.addresses { (addresses_text(&server)) }
                 @let host = s(&server, "OS-EXT-SRV-ATTR:host");
                 @if !host.is_empty() { dt { "Host" } dd { (host) } }
                 dt { "Created" } dd { (s(&server, "created")) }
@@ -72,7 +73,7 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String
 
 /// GET /instances/{id}/status: what the detail page's script polls.
 ///
-/// `{"status", "text", "flavor", "actions"}`, `actions` being the HTML
+/// `{"status", "text", "flavor", "addresses", "actions"}`, `actions` being the HTML
 /// of the actions block for the current state.
 pub async fn status(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
     let id = seg(&id);
@@ -96,6 +97,7 @@ pub async fn status(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Stri
         "status": s(&server, "status"),
         "text": status_text(&server),
         "flavor": flavor,
+        "addresses": addresses_text(&server),
         "actions": detail_actions(&ctx, &server, &flavors).into_string(),
     });
     no_store(Json(body))

@@ -1,25 +1,23 @@
-//! Instances: the list (status and row actions kept fresh by polling
-//! `/instances/status`), the launch dialog and delete; the detail page is
-//! in `detail`, the actions and which state offers which in `actions`.
-//!
-//! Servers launch with `networks: "none"`: there is no network service yet,
-//! and the dialog says so rather than offering a choice that would fail.
+//! Instances: the list (status, addresses and row actions kept fresh by
+//! polling `/instances/status`) and delete; the launch dialog is in
+//! `launch`, the detail page in `detail`, the actions and which state
+//! offers which in `actions`.
 
 mod actions;
 mod detail;
+mod launch;
 
 pub use actions::{action, action_body, ActionForm};
 pub use detail::{page as detail, status as detail_status};
+pub use launch::{launch, launch_body, LaunchForm};
 
 use crate::api_client::{items, s, ApiError, Service};
-use crate::form::Form;
-use crate::layout::{self, csrf_field, Ctx, Nav};
+use crate::layout::{self, Ctx, Nav};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::Json;
-use http::Method;
-use maud::{html, Markup};
+use maud::html;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -39,20 +37,32 @@ pub struct ListQuery {
 /// GET /instances.
 pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>) -> Response {
     let (api, t) = (&state.api, ctx.token());
-    let (servers, images, flavors, keys) = tokio::join!(
+    let (servers, images, flavors, keys, networks, groups) = tokio::join!(
         api.get(Service::Compute, "/servers/detail", t),
         api.get(Service::Image, "/images?limit=500", t),
         api.get(Service::Compute, "/flavors/detail", t),
         api.get(Service::Compute, "/os-keypairs", t),
+        api.get(Service::Network, "/networks", t),
+        api.get(Service::Network, "/security-groups", t),
     );
     let result = (|| Ok::<_, ApiError>((servers?, images?, flavors?, keys?)))();
     let (servers, images, flavors, keys) = match result {
         Ok(r) => r,
         Err(e) => return layout::error_page(&state, &ctx, "Instances", Nav::Instances, e),
     };
+    // Without the network service the dialog still launches (no network).
+    let networks = networks.unwrap_or(Value::Null);
+    let groups = groups.unwrap_or(Value::Null);
     let image_names = names(items(&images, "images"));
     let flavor_names = names(items(&flavors, "flavors"));
     let servers = items(&servers, "servers");
+    let choices = launch::Choices {
+        images: &images,
+        flavors: &flavors,
+        keys: &keys,
+        networks: &networks,
+        groups: &groups,
+    };
     let body = html! {
         p { button type="button" data-open="launch-dialog" { "Launch instance" } }
         @if servers.is_empty() {
@@ -60,13 +70,14 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(q): Query<ListQ
         }
         table #instances data-poll="/instances/status" {
             caption.visually-hidden { "Instances of this project" }
-            thead { tr { th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Image" } th scope="col" { "Flavor" } th scope="col" { "Actions" } } }
+            thead { tr { th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Addresses" } th scope="col" { "Image" } th scope="col" { "Flavor" } th scope="col" { "Actions" } } }
             tbody {
                 @for sv in servers {
                     @let id = s(sv, "id");
                     tr data-server-id=(id) {
                         td { a href=(format!("/instances/{id}")) { (s(sv, "name")) } }
                         td { span.status data-status=(s(sv, "status")) { (status_text(sv)) } }
+                        td.addresses { (addresses_text(sv)) }
                         td { (image_names.get(&s(&sv["image"], "id")).cloned().unwrap_or_default()) }
                         td { (flavor_names.get(&s(&sv["flavor"], "id")).cloned().unwrap_or_default()) }
                         td.actions.row-actions { (actions::row_actions(&ctx, sv)) }
@@ -74,7 +85,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(q): Query<ListQ
                 }
             }
         }
-        (launch_dialog(&ctx, &images, &flavors, &keys, q.launch.is_some()))
+        (launch::dialog(&ctx, &choices, q.launch.is_some()))
     };
     layout::page(&state, &ctx, "Instances", Nav::Instances, body)
 }
@@ -88,83 +99,25 @@ fn status_text(sv: &Value) -> String {
     }
 }
 
-fn launch_dialog(ctx: &Ctx, images: &Value, flavors: &Value, keys: &Value, open: bool) -> Markup {
-    let images: Vec<&Value> = items(images, "images")
-        .iter()
-        .filter(|i| i["status"] == "active")
-        .collect();
-    html! {
-        dialog #launch-dialog aria-labelledby="launch-h" open[open] {
-            form method="post" action="/instances" {
-                h2 #launch-h { "Launch instance" }
-                (csrf_field(ctx))
-                label for="launch-name" { "Name" }
-                input #launch-name name="name" required maxlength="255";
-                label for="launch-image" { "Image" }
-                select #launch-image name="image" required {
-                    @for i in &images { option value=(s(i, "id")) { (s(i, "name")) } }
-                }
-                @if images.is_empty() { p.hint { "No active image: upload one on the Images page first." } }
-                label for="launch-flavor" { "Flavor" }
-                select #launch-flavor name="flavor" required {
-                    @for f in items(flavors, "flavors") {
-                        option value=(s(f, "id")) {
-                            (s(f, "name")) " (" (s(f, "vcpus")) " vCPU, " (s(f, "ram")) " MiB RAM, " (s(f, "disk")) " GB disk)"
-                        }
-                    }
-                }
-                label for="launch-key" { "Key pair" }
-                select #launch-key name="key_name" {
-                    option value="" { "(none)" }
-                    @for k in items(keys, "keypairs") {
-                        @let name = s(&k["keypair"], "name");
-                        option value=(name) { (name) }
-                    }
-                }
-                p.hint { "Network: none. The network service is not available yet, so instances boot without a network." }
-                div.buttons {
-                    button type="submit" { "Launch" }
-                    button.secondary type="button" data-close="launch-dialog" { "Cancel" }
-                }
-            }
-        }
-    }
-}
-
-/// The launch dialog's fields.
-#[derive(Deserialize)]
-pub struct LaunchForm {
-    name: String,
-    image: String,
-    flavor: String,
-    #[serde(default)]
-    key_name: String,
-}
-
-/// POST /instances.
-pub async fn launch(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Form(f): Form<LaunchForm>,
-) -> Response {
-    let mut server = json!({
-        "name": f.name.trim(), "imageRef": f.image, "flavorRef": f.flavor, "networks": "none"
-    });
-    if !f.key_name.is_empty() {
-        server["key_name"] = json!(f.key_name);
-    }
-    let result = state
-        .api
-        .json(
-            Method::POST,
-            Service::Compute,
-            "/servers",
-            ctx.token(),
-            &json!({ "server": server }),
-        )
-        .await
-        .map(|_| format!("Instance {} is being launched.", f.name.trim()));
-    layout::done(&state, &ctx, result, "/instances")
+/// A server's addresses as `net=10.0.0.5, fd00::5; other=10.1.0.3`
+/// (Nova's `addresses`, `{network name: [{addr, version}]}`).
+pub fn addresses_text(sv: &Value) -> String {
+    let Some(nets) = sv["addresses"].as_object() else {
+        return String::new();
+    };
+    nets.iter()
+        .map(|(net, addrs)| {
+            let list: Vec<String> = addrs
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .map(|a| s(a, "addr"))
+                .collect();
+            format!("{net}={}", list.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// GET /instances/status: what the list's script polls. Each server's
@@ -181,6 +134,7 @@ pub async fn status(State(state): State<AppState>, ctx: Ctx) -> Response {
                 .map(|sv| {
                     json!({
                         "id": s(sv, "id"), "status": s(sv, "status"), "text": status_text(sv),
+                        "addresses": addresses_text(sv),
                         "actions": actions::row_actions(&ctx, sv).into_string(),
                     })
                 })
@@ -200,4 +154,20 @@ pub async fn delete(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Stri
         .await
         .map(|_| "The instance is being deleted.".to_string());
     layout::done(&state, &ctx, result, "/instances")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_read_as_net_equals_addr() {
+        let sv = json!({"addresses": {
+            "net1": [{"addr": "10.0.0.5", "version": 4}, {"addr": "fd00::5", "version": 6}],
+            "net2": [{"addr": "10.1.0.3", "version": 4}],
+        }});
+        assert_eq!(addresses_text(&sv), "net1=10.0.0.5, fd00::5; net2=10.1.0.3");
+        assert_eq!(addresses_text(&json!({"addresses": {}})), "");
+        assert_eq!(addresses_text(&json!({})), "");
+    }
 }
