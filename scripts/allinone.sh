@@ -12,8 +12,10 @@ cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     need=()
-    # QEMU and the tools the driver uses for disks and config drives.
-    for pkg in build-essential pkg-config ca-certificates qemu-system-x86 qemu-utils dosfstools mtools; do
+    # QEMU and the tools the driver uses for disks and config drives; the
+    # host data plane's tools (iproute2, nftables, dnsmasq for DHCP).
+    for pkg in build-essential pkg-config ca-certificates qemu-system-x86 qemu-utils dosfstools mtools \
+        iproute2 nftables dnsmasq-base; do
         dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
     done
     if [ ${#need[@]} -gt 0 ]; then
