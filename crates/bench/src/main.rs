@@ -22,9 +22,19 @@
 //! and QEMU, and token validation alone and next to boot-and-delete (how
 //! much compute traffic slows identity). `scripts/bench-servers.sh` runs
 //! them against `allinone`.
+//!
+//! `network` measures networking against the goals of issue 11: port
+//! creates over the Neutron API (of a fake-hypervisor `allinone` it starts
+//! itself, see [`network`]) and the host data plane's drivers in a network
+//! namespace (see [`dataplane`]), in one table. `scripts/bench-network.sh`
+//! runs it.
 
+mod allinone;
+mod dataplane;
 mod identity;
 mod load;
+mod network;
+mod network_report;
 mod procfs;
 mod report;
 mod servers;
@@ -43,7 +53,7 @@ use crate::load::{Budget, Cell};
 #[command(
     name = "ferrostack-bench",
     version,
-    about = "Identity and compute API benchmarks"
+    about = "Identity, compute and network benchmarks"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -56,6 +66,9 @@ enum Command {
     Run(Box<RunArgs>),
     /// Boot and delete servers through the compute API and print tables.
     Servers(Box<ServersArgs>),
+    /// Create ports through the network API and program ports on a
+    /// stand-in host; print the figures beside the goals.
+    Network(Box<NetworkArgs>),
     /// Compare two runs saved with `run --json`.
     Compare {
         /// The run to compare against (e.g. the Python Keystone).
@@ -207,6 +220,53 @@ struct ServersArgs {
     json: Option<PathBuf>,
 }
 
+#[derive(Args, Debug)]
+struct NetworkArgs {
+    /// Identity v3 URL of a running cloud (default: start a fresh
+    /// `ferrostack allinone --hypervisor fake` on loopback).
+    #[arg(long)]
+    url: Option<String>,
+    /// User to authenticate as (with --url).
+    #[arg(long, default_value = "admin")]
+    username: String,
+    /// That user's password (with --url).
+    #[arg(long, env = "OS_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Project to scope the token to.
+    #[arg(long, default_value = "admin")]
+    project: String,
+    /// The ferrostack binary to start (default: `ferrostack` beside this one).
+    #[arg(long)]
+    ferrostack_bin: Option<PathBuf>,
+    /// API: concurrencies, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 10])]
+    concurrency: Vec<usize>,
+    /// API: port creates (then deletes) per concurrency.
+    #[arg(long, default_value_t = 1000)]
+    api_ports: usize,
+    /// API: the subnet's CIDR (room for --api-ports ports).
+    #[arg(long, default_value = "10.128.0.0/16")]
+    cidr: String,
+    /// Data plane: ports on the host for the scale figures.
+    #[arg(long, default_value_t = 1000)]
+    host_ports: usize,
+    /// Data plane: single ports wired one after another (samples).
+    #[arg(long, default_value_t = 30)]
+    singles: usize,
+    /// Data plane: ensures at once (the agent's max_concurrent).
+    #[arg(long, default_value_t = 8)]
+    width: usize,
+    /// Skip the API part.
+    #[arg(long)]
+    skip_api: bool,
+    /// Skip the data plane part (it needs root, iproute2, nft, dnsmasq).
+    #[arg(long)]
+    skip_dataplane: bool,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
 fn parse_op(name: &str) -> Result<Op, String> {
     Op::from_name(name).ok_or_else(|| {
         let known: Vec<_> = Op::ALL.iter().map(|op| op.name()).collect();
@@ -218,6 +278,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     match Cli::parse().command {
         Command::Run(args) => run(*args),
         Command::Servers(args) => run_servers(*args),
+        Command::Network(args) => run_network(*args),
         Command::Compare {
             baseline,
             candidate,
@@ -416,4 +477,105 @@ fn run_servers(args: ServersArgs) -> Result<(), Box<dyn Error>> {
             .map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+fn run_network(args: NetworkArgs) -> Result<(), Box<dyn Error>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let api = if args.skip_api {
+        Err("skipped (--skip-api)".to_owned())
+    } else {
+        network_api(&args, &runtime)
+    };
+    let plan = dataplane::Plan {
+        ports: args.host_ports,
+        singles: args.singles,
+        width: args.width,
+    };
+    let dataplane = if args.skip_dataplane {
+        Err("skipped (--skip-dataplane)".to_owned())
+    } else {
+        eprintln!(
+            "data plane: {} single ports, then {} ports, {} at once ...",
+            args.singles, args.host_ports, args.width
+        );
+        dataplane::run_all(plan)
+    };
+    let title = format!(
+        "network: {} API port creates per concurrency; data plane in a namespace host, {} ensures at once",
+        args.api_ports, args.width
+    );
+    print!(
+        "{}",
+        network_report::table(&title, &api, &dataplane, args.singles)
+    );
+    if let Some(path) = &args.json {
+        let value = network_report::json(&api, &dataplane);
+        std::fs::write(path, serde_json::to_string_pretty(&value)? + "\n")
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The API part: against `--url`, or an allinone started here.
+fn network_api(
+    args: &NetworkArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Vec<network::PortCell>, String> {
+    let mut started = None;
+    let (url, password) = match &args.url {
+        Some(url) => (
+            url.clone(),
+            args.password.clone().ok_or("--url needs --password")?,
+        ),
+        None => {
+            let bin = match &args.ferrostack_bin {
+                Some(bin) => bin.clone(),
+                None => std::env::current_exe()
+                    .map_err(|e| e.to_string())?
+                    .with_file_name("ferrostack"),
+            };
+            eprintln!("starting {} allinone --hypervisor fake ...", bin.display());
+            let cloud = allinone::Allinone::start(&bin, Duration::from_secs(120))?;
+            let found = (cloud.auth_url.clone(), cloud.password.clone());
+            started = Some(cloud);
+            found
+        }
+    };
+    let creds = identity::Credentials {
+        username: args.username.clone(),
+        password,
+        project: args.project.clone(),
+        user_domain: "Default".into(),
+        project_domain: "Default".into(),
+    };
+    let cells = runtime.block_on(async {
+        let max_conc = args.concurrency.iter().copied().max().unwrap_or(1);
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(max_conc)
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let api = network::NetworkApi::login(client, &url, &creds)
+            .await
+            .map_err(|e| format!("logging in to {url}: {e}"))?;
+        let setup = api.prepare(&args.cidr).await?;
+        // Untimed: a broken setup stops here with its error.
+        let warm = api.create_port(&setup, "bench-warm-up").await?;
+        api.delete_port(&warm).await?;
+        let (api, setup) = (Arc::new(api), Arc::new(setup));
+        let mut cells = Vec::new();
+        for &c in &args.concurrency {
+            eprintln!("API: {} port creates and deletes x{c} ...", args.api_ports);
+            let (create, delete) =
+                network::create_delete(api.clone(), setup.clone(), c, args.api_ports).await;
+            cells.push(create);
+            cells.push(delete);
+        }
+        api.cleanup(&setup).await?;
+        Ok::<_, String>(cells)
+    });
+    drop(started);
+    cells
 }

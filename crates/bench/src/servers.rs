@@ -93,7 +93,7 @@ pub struct Cloud {
 
 /// Sends `req` and returns its JSON body (`null` when empty), or an error
 /// naming the request when the status is not `expected`.
-async fn call(req: RequestBuilder, expected: StatusCode) -> Res<Value> {
+pub(crate) async fn call(req: RequestBuilder, expected: StatusCode) -> Res<Value> {
     let (status, body) = send(req).await?;
     if status == expected {
         Ok(body)
@@ -121,12 +121,12 @@ async fn send(req: RequestBuilder) -> Res<(StatusCode, Value)> {
     Ok((status, body))
 }
 
-fn truncated(text: &str) -> String {
+pub(crate) fn truncated(text: &str) -> String {
     text.chars().take(300).collect()
 }
 
 /// The public URL of `service_type` in a Keystone v3 token's catalog.
-fn endpoint(token: &Value, service_type: &str) -> Res<String> {
+pub(crate) fn endpoint(token: &Value, service_type: &str) -> Res<String> {
     let catalog = token["token"]["catalog"].as_array();
     catalog
         .into_iter()

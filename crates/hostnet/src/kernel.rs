@@ -15,6 +15,7 @@ use crate::{Error, Result};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncWriteExt;
 
 /// Where `tool` is, on the usual system paths.
@@ -102,6 +103,16 @@ impl Link {
     }
 }
 
+/// How many commands [`Kernel::run`] has started in this process.
+static COMMANDS_RUN: AtomicU64 = AtomicU64::new(0);
+
+/// The number of external commands (`ip`, `bridge`, `nft`, ...) the data
+/// plane has started in this process so far: benchmarks divide it by the
+/// ports they programmed, since a process per call is what costs most.
+pub fn commands_run() -> u64 {
+    COMMANDS_RUN.load(Ordering::Relaxed)
+}
+
 /// Runs the data plane's commands, in the configured namespace.
 #[derive(Debug, Clone)]
 pub struct Kernel {
@@ -121,6 +132,7 @@ impl Kernel {
 
     /// Runs `argv`, feeding `stdin`; its stdout.
     pub async fn run(&self, argv: &[&str], stdin: Option<&str>) -> Result<String> {
+        COMMANDS_RUN.fetch_add(1, Ordering::Relaxed);
         let argv_owned: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
         let mut cmd = tokio::process::Command::new(argv[0]);
         cmd.args(&argv[1..])
