@@ -381,13 +381,18 @@ impl NetworkObjects {
         }
     }
 
-    fn port_status(&self, o: &ObservedObject) -> StoreResult<()> {
+    /// The status a report gives `port`, written only when it changes
+    /// (a write moves the port's revision number).
+    fn port_status(&self, port: &Port, o: &ObservedObject) -> StoreResult<()> {
         let status = match o.phase {
             ObjectPhase::Ready => "ACTIVE",
             ObjectPhase::Failed => "ERROR",
             ObjectPhase::Deleted => return Ok(()),
             _ => "DOWN",
         };
+        if port.status == status {
+            return Ok(());
+        }
         self.state.store.update_port(&o.key.id, &mut |p| {
             p.status = status.to_string();
             Ok(None)
@@ -431,9 +436,10 @@ impl HostObjects for NetworkObjects {
         }
         self.reports.record_objects(host, &kept, &gone)?;
         for o in observed.iter().filter(|o| o.key.kind == Kind::Port) {
-            let current = self.state.store.get_port(&o.key.id)?;
-            if current.is_some_and(|p| p.host_id == host) {
-                self.port_status(o)?;
+            if let Some(port) = self.state.store.get_port(&o.key.id)? {
+                if port.host_id == host {
+                    self.port_status(&port, o)?;
+                }
             }
         }
         Ok(())
