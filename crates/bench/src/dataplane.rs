@@ -14,10 +14,10 @@
 //!
 //! - *port created to wired*: one port added to a host that has the
 //!   network and its DHCP server already; the port's ensure (tap, enslaved,
-//!   up, its nft chains) and the DHCP server's ensure (the new hosts entry,
+//!   up, its nft elements) and the DHCP server's ensure (the new hosts entry,
 //!   SIGHUP) run concurrently, as the engine runs them (both depend on the
 //!   network only). Checked afterwards, untimed: the tap in its bridge,
-//!   its three chains, its MAC in the hosts file.
+//!   its nft elements, its MAC in the hosts file.
 //! - *rule change to effective*: a rule added to the group; the controller
 //!   bumps every member port's generation, so every member is ensured again
 //!   (`width` at a time, the engine's `max_concurrent`); done when the last
@@ -48,7 +48,7 @@ use ferrostack_agent::drivers::ObjectDriver;
 use ferrostack_host_contract::network::*;
 use ferrostack_host_contract::HostDesired;
 use ferrostack_hostnet::kernel::{commands_run, Kernel};
-use ferrostack_hostnet::{nft, DhcpDriver, HostNetConfig, NetworkDriver, PortDriver};
+use ferrostack_hostnet::{DhcpDriver, HostNetConfig, NetworkDriver, PortDriver};
 
 use crate::load::percentile;
 
@@ -523,13 +523,13 @@ async fn singles(plan: Plan, f: &mut Figures, host: &Host) -> Res<()> {
     Ok(())
 }
 
-/// Every port of `doc` has its tap in the bridge, up, its three chains
+/// Every port of `doc` has its tap in the bridge, up, its nft elements
 /// and its hosts entry.
 async fn check_wired(host: &Host, doc: &Doc) -> Res<()> {
     let kernel = host.kernel();
     let bridge = ferrostack_hostnet::names::bridge(&host.cfg, &doc.net)
         .map_err(|e| ferrostack_hostnet::error_chain(&e))?;
-    let chains = host.nft(&["list", "chains"]).await?;
+    let ruleset = host.nft(&["list", "ruleset"]).await?;
     let hosts_file = host.cfg.state_dir.join("dhcp").join(&doc.net).join("hosts");
     let hosts = std::fs::read_to_string(&hosts_file)
         .map_err(|e| format!("{}: {e}", hosts_file.display()))?;
@@ -542,11 +542,9 @@ async fn check_wired(host: &Host, doc: &Doc) -> Res<()> {
         if link.master.as_deref() != Some(bridge.as_str()) || !link.is_up() {
             return Err(format!("tap {} not up in {bridge}: {link:?}", tap(i)));
         }
-        let sfx = nft::chain_suffix(&tap(i));
-        for c in ["s", "e", "i"] {
-            if !chains.contains(&format!("chain {c}_{sfx} ")) {
-                return Err(format!("chain {c}_{sfx} missing"));
-            }
+        // Its map elements (jumping to its groups' chains) carry its tap.
+        if !ruleset.contains(&format!("comment \"{}\" : jump pi_", tap(i))) {
+            return Err(format!("no ingress element of {}", tap(i)));
         }
         if !hosts.contains(&format!("{},{}", mac(i), ip(i))) {
             return Err(format!("no hosts entry for {}", mac(i)));

@@ -9,7 +9,7 @@
 //! Arguments: the number of ports (default 1000) and how many ensures run
 //! at once (default 8, the agent's `max_concurrent`). Each port has one
 //! fixed IP and a security group of three rules. Rows: first ensure
-//! (taps created, chains written), a second ensure (nothing to change:
+//! (taps created, elements written), a second ensure (nothing to change:
 //! the cost of a resync), and the nft transactions alone.
 
 use ferrostack_agent::drivers::ObjectDriver;
@@ -150,7 +150,13 @@ async fn main() {
     for p in &doc.network.ports {
         let r = PortRules::new(p, "brqbench000-00", &groups).expect("rules");
         kernel
-            .nft(&nft::port_transaction("fstbench", &r, &[]))
+            .nft(&nft::port_transaction(
+                "fstbench",
+                &r,
+                None,
+                &[],
+                &r.elements(),
+            ))
             .await
             .expect("nft");
     }

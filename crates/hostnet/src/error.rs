@@ -59,6 +59,9 @@ pub enum Error {
     /// The document lacks an object this one needs.
     #[error("{0}")]
     Missing(String),
+    /// Another object on this host already holds what this one needs.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl Error {

@@ -15,9 +15,11 @@
 //!   network's bridged traffic has a conntrack zone of its own.
 //! - [`PortDriver`]: a persistent tap (owned by root, the network's MTU)
 //!   enslaved to the bridge before QEMU opens it, and the port's
-//!   anti-spoofing and security-group rules in nftables (see [`nft`]);
-//!   concurrent ports' changes go to the kernel in one transaction
-//!   (`commit`), a refused batch again port by port.
+//!   anti-spoofing and security-group rules in nftables (see [`nft`]): set
+//!   and map elements under rules shared by all ports, its groups' chains
+//!   shared by the ports with the same groups; concurrent ports' changes go
+//!   to the kernel in one transaction (`commit`), a refused batch again
+//!   port by port.
 //! - [`DhcpDriver`]: dnsmasq per network in its own namespace, on a veth
 //!   into the bridge that carries the DHCP port's MAC and addresses, with
 //!   static leases only.
@@ -28,10 +30,10 @@
 //!   running, the kernel is the switch, and a restarted agent finds
 //!   everything where it left it (taps are persistent, bridges outlive
 //!   the agent). OVS's flows would buy L3 offload we do not use yet.
-//! - nftables rather than iptables/ebtables: one atomic transaction per
-//!   port (`nft -f -`), verdict maps so the rule count grows with the
-//!   rules, not with the ports, and one tool for the bridge and inet
-//!   families.
+//! - nftables rather than iptables/ebtables: atomic transactions
+//!   (`nft -f -`), sets and verdict maps so the rule count grows with the
+//!   security groups in use, not with the ports (a port is elements), and
+//!   one tool for the bridge and inet families.
 //! - dnsmasq (Debian's `dnsmasq-base`) rather than a DHCP server of our
 //!   own: it is what Neutron's DHCP agent runs, so guests see the same
 //!   answers (options 26, 121, 3, 6), it re-reads its hosts and options

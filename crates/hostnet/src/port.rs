@@ -6,35 +6,108 @@
 //! it outlives a VM restart or an agent restart. The port id is kept in
 //! the tap's alias so `list()` finds the ports from the kernel alone.
 //!
-//! Each port's rules are one nft transaction of their own, so a rule the
-//! kernel refuses fails that port (the engine retries it with backoff)
-//! and never the others. The inet maps' elements are keyed on the port's
-//! addresses; the driver remembers which elements point at which port (read
-//! back from the kernel once after a start) so a changed address leaves
-//! nothing stale behind.
+//! A port's rules are elements in shared sets and maps, plus its
+//! profile's chains (see [`crate::nft`]); a port's change is one
+//! transaction of its own, batched with concurrent ones by the group
+//! commit, so a rule the kernel refuses fails that port (the engine
+//! retries it with backoff) and never the others. The driver remembers
+//! which elements are each port's and which profile versions it wrote
+//! (read back from the kernel once after a start), so an ensure that
+//! changes nothing touches nothing, a changed address leaves nothing
+//! stale behind, and a rule change rewrites a profile once, not once per
+//! member port.
 
 use crate::commit::Committer;
 use crate::kernel::{Kernel, Link, LinkState};
 use crate::network::find;
-use crate::nft::{self, PortRules};
+use crate::nft::{self, Element, PortRules};
 use crate::{error_chain, names, Error, HostNetConfig, Result};
 use ferrostack_agent::drivers::{Details, DriverFuture, ObjectDriver};
 use ferrostack_host_contract::network::DesiredPort;
 use ferrostack_host_contract::{HostDesired, Kind};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
-/// (map, key) of one inet map element.
-type Element = (String, String);
+/// A profile's chains as written, and the group generations they came from.
+type WrittenProfile = (String, Vec<(String, u64)>);
 
 #[derive(Debug, Default)]
 struct Programmed {
     loaded: bool,
-    /// Chain suffix -> the elements pointing at its chains.
+    /// Tap -> the elements it has in the kernel (change it through
+    /// `put`/`take`, which keep `owners` in step).
     elements: HashMap<String, Vec<Element>>,
-    /// Chain suffix -> the commands last applied for it (security on).
-    applied: HashMap<String, String>,
+    /// (map, key) -> the tap whose map element it is.
+    owners: HashMap<(String, String), String>,
+    /// Profile name -> the chains written and the group generations they
+    /// came from (`None`: found in the kernel, content unknown).
+    profiles: HashMap<String, Option<WrittenProfile>>,
+    /// Tap -> the commands that rebuild it from nothing (its profile and
+    /// its elements), for a table flushed behind our back.
+    restore: HashMap<String, String>,
+}
+
+impl Programmed {
+    /// The tap other than `tap` whose map element has `e`'s key.
+    fn owner_of(&self, tap: &str, e: &Element) -> Option<&str> {
+        self.owners
+            .get(&(e.set.clone(), e.key.clone()))
+            .map(String::as_str)
+            .filter(|t| *t != tap)
+    }
+
+    /// Records that `tap`'s elements are `elements`.
+    fn put(&mut self, tap: &str, elements: Vec<Element>) {
+        self.take(tap);
+        for e in elements.iter().filter(|e| e.verdict.is_some()) {
+            self.owners
+                .insert((e.set.clone(), e.key.clone()), tap.to_owned());
+        }
+        self.elements.insert(tap.to_owned(), elements);
+    }
+
+    /// Forgets `tap`'s elements.
+    fn take(&mut self, tap: &str) {
+        for e in self.elements.remove(tap).into_iter().flatten() {
+            let key = (e.set, e.key);
+            if self.owners.get(&key).is_some_and(|t| t == tap) {
+                self.owners.remove(&key);
+            }
+        }
+    }
+
+    /// Forgets everything known of the tables.
+    fn clear(&mut self) {
+        self.loaded = false;
+        self.elements.clear();
+        self.owners.clear();
+        self.profiles.clear();
+    }
+
+    /// `want` without the map keys another port holds; an error when one
+    /// of them is not an allowed address pair's (two ports cannot both be
+    /// a fixed address).
+    fn claimable(&self, rules: &PortRules, want: Vec<Element>) -> Result<Vec<Element>> {
+        let mut out = Vec::with_capacity(want.len());
+        for e in want {
+            match e
+                .verdict
+                .as_ref()
+                .and_then(|_| self.owner_of(&rules.tap, &e))
+            {
+                Some(_) if rules.is_shared(&e.key) => {}
+                Some(other) => {
+                    return Err(Error::Conflict(format!(
+                        "address {} is already port tap {other}'s",
+                        e.key
+                    )))
+                }
+                None => out.push(e),
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Converges [`DesiredPort`]s.
@@ -59,30 +132,32 @@ impl PortDriver {
         }
     }
 
-    /// The ids of the ports whose tap exists.
-    /// The ports whose tap exists. A port whose rules this driver applied
-    /// and whose chains are gone (a flushed table) gets them back here,
-    /// from what was applied: the engine only re-ensures what is absent,
-    /// and a port reported absent would not be removed when deleted.
+    /// The ports whose tap exists. Ports whose rules this driver applied
+    /// and that are gone from the `ports` set (a flushed table) get them
+    /// back here: the engine only re-ensures what is absent, and a port
+    /// reported absent would not be removed when deleted.
     pub async fn existing(&self) -> Result<Vec<String>> {
         let taps = self.kernel.links(Some("tun")).await?;
-        let chains = self.chains().await?;
+        let secured = self.secured_taps().await?;
         let mut lost = Vec::new();
         let mut out = Vec::new();
         {
-            let p = self.programmed.lock().await;
+            let mut p = self.programmed.lock().await;
             for tap in taps {
                 let Some(id) = tap.ifalias.filter(|a| names::check_token(a).is_ok()) else {
                     continue;
                 };
-                let sfx = nft::chain_suffix(&tap.ifname);
-                let intact = ["s", "e", "i"]
-                    .iter()
-                    .all(|c| chains.contains(&format!("{c}_{sfx}")));
-                if let (false, Some(script)) = (intact, p.applied.get(&sfx)) {
+                if let (false, Some(script)) =
+                    (secured.contains(&tap.ifname), p.restore.get(&tap.ifname))
+                {
                     lost.push((id.clone(), script.clone()));
                 }
                 out.push(id);
+            }
+            if !lost.is_empty() {
+                // Whatever we knew of the tables is void: read them again
+                // at the next change.
+                p.clear();
             }
         }
         if !lost.is_empty() {
@@ -97,23 +172,31 @@ impl PortDriver {
         Ok(out)
     }
 
-    /// The names of the chains in our tables (both families).
-    async fn chains(&self) -> Result<std::collections::HashSet<String>> {
-        let out = match self
-            .kernel
-            .exec_in(None, &["nft", "list", "chains"], None)
-            .await
-        {
-            Ok(out) => out,
-            Err(Error::Command { stderr, .. }) if stderr.is_empty() => String::new(),
-            Err(e) => return Err(e),
+    /// The taps in the bridge table's `ports` set (empty without the table).
+    async fn secured_taps(&self) -> Result<HashSet<String>> {
+        let table = &self.cfg.nft_table;
+        let Some(v) = self.list_json(&["set", "bridge", table, "ports"]).await? else {
+            return Ok(HashSet::new());
         };
-        Ok(out
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("chain "))
-            .filter_map(|l| l.split_whitespace().next())
-            .map(str::to_owned)
-            .collect())
+        let owned = nft::parse_tables(Some(&v), None);
+        Ok(owned.by_tap.into_keys().collect())
+    }
+
+    /// `nft -j list <what>`; `None` when it does not exist.
+    async fn list_json(&self, what: &[&str]) -> Result<Option<serde_json::Value>> {
+        let mut argv = vec!["nft", "-j", "list"];
+        argv.extend(what);
+        match self.kernel.exec_in(None, &argv, None).await {
+            Ok(out) if out.trim().is_empty() => Ok(None),
+            Ok(out) => serde_json::from_str(&out)
+                .map(Some)
+                .map_err(|source| Error::Output {
+                    argv: argv.iter().map(|s| s.to_string()).collect(),
+                    source,
+                }),
+            Err(Error::Command { stderr, .. }) if stderr.contains("No such file") => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Makes `port`'s tap and rules match it.
@@ -175,84 +258,117 @@ impl PortDriver {
     }
 
     async fn program(&self, rules: &PortRules) -> Result<()> {
-        let sfx = nft::chain_suffix(&rules.tap);
-        let stale = self.stale(&sfx).await?;
-        let script = nft::port_transaction(&self.cfg.nft_table, rules, &stale);
-        if self.programmed.lock().await.applied.get(&sfx) == Some(&script) {
-            // Already in the kernel (a vanished table shows in `list`).
-            return Ok(());
-        }
-        let now = nft::elements(rules)
-            .into_iter()
-            .map(|(m, k)| (m.to_owned(), k))
-            .collect();
-        self.commit(script.clone(), sfx.clone(), Some(now)).await?;
-        self.programmed.lock().await.applied.insert(sfx, script);
-        Ok(())
-    }
-
-    async fn unprogram(&self, tap: &str) -> Result<()> {
-        let sfx = nft::chain_suffix(tap);
-        let stale = self.stale(&sfx).await?;
-        let script = nft::remove_transaction(&self.cfg.nft_table, tap, &stale);
-        self.commit(script, sfx, None).await
-    }
-
-    /// The elements pointing at port `sfx`'s chains now.
-    async fn stale(&self, sfx: &str) -> Result<Vec<Element>> {
-        let mut p = self.programmed.lock().await;
-        self.load(&mut p).await?;
-        Ok(p.elements.get(sfx).cloned().unwrap_or_default())
-    }
-
-    /// Applies `script`; records the port's elements (`None`: it has none).
-    async fn commit(&self, script: String, sfx: String, now: Option<Vec<Element>>) -> Result<()> {
+        let table = &self.cfg.nft_table;
+        let profile = &rules.profile;
+        let commands = nft::script::profile_commands(table, profile);
+        let (had, want, restore, write_profile) = {
+            let mut p = self.programmed.lock().await;
+            self.load(&mut p).await?;
+            let want = p.claimable(rules, rules.elements())?;
+            let restore = nft::port_transaction(table, rules, Some(&commands), &[], &want);
+            let had = p.elements.get(&rules.tap).cloned().unwrap_or_default();
+            let write_profile = match p.profiles.get(&profile.name) {
+                Some(Some((applied, _))) if *applied == commands => false,
+                Some(Some((_, gens))) if profile.older_than(gens) => false,
+                _ => true,
+            };
+            if !write_profile && had == want {
+                p.restore.insert(rules.tap.clone(), restore);
+                return Ok(());
+            }
+            (had, want, restore, write_profile)
+        };
+        let script = nft::port_transaction(
+            table,
+            rules,
+            write_profile.then_some(commands.as_str()),
+            &had,
+            &want,
+        );
         let applied = self.committer.apply(script).await;
         let mut p = self.programmed.lock().await;
         match applied {
             Ok(()) => {
-                match now {
-                    Some(now) => p.elements.insert(sfx, now),
-                    None => {
-                        p.applied.remove(&sfx);
-                        p.elements.remove(&sfx)
-                    }
-                };
+                p.put(&rules.tap, want);
+                if write_profile {
+                    p.profiles.insert(
+                        profile.name.clone(),
+                        Some((commands, profile.generations.clone())),
+                    );
+                }
+                p.restore.insert(rules.tap.clone(), restore);
                 Ok(())
             }
-            Err(e) => {
-                // What we remember may be out of date (a flushed table, an
-                // address now another port's): read the kernel again next time.
-                p.loaded = false;
-                p.applied.remove(&sfx);
-                Err(e)
-            }
+            Err(e) => Err(Self::forget(&mut p, &rules.tap, e)),
         }
     }
 
-    /// Reads which inet map elements point at which port's chains, once.
+    /// Takes port `tap`'s elements away, and its profile's chains if no
+    /// other port uses them.
+    async fn unprogram(&self, tap: &str) -> Result<()> {
+        let (had, unused) = {
+            let mut p = self.programmed.lock().await;
+            self.load(&mut p).await?;
+            let had = p.elements.get(tap).cloned().unwrap_or_default();
+            let used_elsewhere: HashSet<&str> = p
+                .elements
+                .iter()
+                .filter(|(t, _)| t.as_str() != tap)
+                .flat_map(|(_, es)| es.iter())
+                .filter_map(|e| e.verdict.as_deref().and_then(nft::profile_of_chain))
+                .collect();
+            let mut unused: Vec<String> = had
+                .iter()
+                .filter_map(|e| e.verdict.as_deref().and_then(nft::profile_of_chain))
+                .filter(|name| !used_elsewhere.contains(name))
+                .map(str::to_owned)
+                .collect();
+            unused.sort();
+            unused.dedup();
+            p.restore.remove(tap);
+            if had.is_empty() {
+                return Ok(());
+            }
+            (had, unused)
+        };
+        let script = nft::remove_transaction(&self.cfg.nft_table, &had, &unused);
+        let applied = self.committer.apply(script).await;
+        let mut p = self.programmed.lock().await;
+        match applied {
+            Ok(()) => {
+                p.take(tap);
+                for name in &unused {
+                    p.profiles.remove(name);
+                }
+                Ok(())
+            }
+            Err(e) => Err(Self::forget(&mut p, tap, e)),
+        }
+    }
+
+    /// After a refused transaction what we remember may be out of date (a
+    /// flushed table, an address now another port's): read the kernel
+    /// again next time.
+    fn forget(p: &mut Programmed, tap: &str, e: Error) -> Error {
+        p.loaded = false;
+        p.restore.remove(tap);
+        e
+    }
+
+    /// Reads which elements are whose and which profiles exist, once.
     async fn load(&self, p: &mut Programmed) -> Result<()> {
         if p.loaded {
             return Ok(());
         }
         let table = &self.cfg.nft_table;
-        let out = match self
-            .kernel
-            .exec_in(None, &["nft", "-j", "list", "table", "inet", table], None)
-            .await
-        {
-            Ok(out) => out,
-            Err(Error::Command { stderr, .. }) if stderr.contains("No such file") => String::new(),
-            Err(e) => return Err(e),
-        };
-        if !out.trim().is_empty() {
-            let v: serde_json::Value =
-                serde_json::from_str(&out).map_err(|source| Error::Output {
-                    argv: vec!["nft".into(), "-j".into(), "list".into(), "table".into()],
-                    source,
-                })?;
-            p.elements = parse_elements(&v);
+        let bridge = self.list_json(&["table", "bridge", table]).await?;
+        let inet = self.list_json(&["table", "inet", table]).await?;
+        let owned = nft::parse_tables(bridge.as_ref(), inet.as_ref());
+        p.clear();
+        for (tap, elements) in owned.by_tap {
+            p.put(&tap, elements);
         }
+        p.profiles = owned.profiles.into_iter().map(|n| (n, None)).collect();
         p.loaded = true;
         Ok(())
     }
@@ -267,56 +383,6 @@ impl PortDriver {
         self.unprogram(&tap.ifname).await?;
         self.kernel.delete_link(&tap.ifname).await
     }
-}
-
-/// The (map, key) elements of `nft -j list table` per chain suffix.
-fn parse_elements(v: &serde_json::Value) -> HashMap<String, Vec<Element>> {
-    let mut out: HashMap<String, Vec<Element>> = HashMap::new();
-    let items = v
-        .get("nftables")
-        .and_then(|x| x.as_array())
-        .cloned()
-        .unwrap_or_default();
-    for item in items {
-        let Some(map) = item.get("map") else { continue };
-        let Some(name) = map.get("name").and_then(|x| x.as_str()) else {
-            continue;
-        };
-        let elems = map
-            .get("elem")
-            .and_then(|x| x.as_array())
-            .cloned()
-            .unwrap_or_default();
-        for e in elems {
-            let Some(pair) = e.as_array() else { continue };
-            let (Some(key), Some(val)) = (pair.first(), pair.get(1)) else {
-                continue;
-            };
-            let parts: Vec<String> = key
-                .get("concat")
-                .and_then(|c| c.as_array())
-                .map(|c| {
-                    c.iter()
-                        .filter_map(|x| x.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let target = val
-                .get("jump")
-                .and_then(|j| j.get("target"))
-                .and_then(|t| t.as_str());
-            if let (2, Some(target)) = (parts.len(), target) {
-                let sfx = target.get(2..).unwrap_or_default().to_owned();
-                let key = format!("\"{}\" . {}", parts[0], parts[1]);
-                out.entry(sfx).or_default().push((name.to_owned(), key));
-            }
-        }
-    }
-    for v in out.values_mut() {
-        v.sort();
-        v.dedup();
-    }
-    out
 }
 
 impl ObjectDriver for PortDriver {

@@ -104,8 +104,8 @@ async fn the_agent_repairs_the_data_plane_at_resync() {
 
     sh(&["ip", "netns", "exec", &host.ns, "nft", "flush", "ruleset"]);
     tokio::task::block_in_place(|| {
-        poll("port chains back", || {
-            host.ruleset().contains("chain s_tapdrift")
+        poll("port elements back", || {
+            host.ruleset().contains("comment \"tapdrift\"")
         })
     });
 

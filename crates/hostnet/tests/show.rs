@@ -155,16 +155,9 @@ async fn show_reports_bridge_uplink_taps_chains_and_dhcp() {
     let chains: Vec<(&str, &str)> = web
         .chains
         .iter()
-        .map(|c| (c.family.as_str(), c.name.as_str()))
+        .map(|c| (c.family.as_str(), &c.name[..3]))
         .collect();
-    assert_eq!(
-        chains,
-        [
-            ("bridge", "s_tapfst1"),
-            ("inet", "e_tapfst1"),
-            ("inet", "i_tapfst1")
-        ]
-    );
+    assert_eq!(chains, [("inet", "pe_"), ("inet", "pi_")], "{text}");
     assert!(web.chains.iter().all(|c| c.rules > 0), "{text}");
     // Port security off: no chains; the instance from the MAC the bridge
     // learned behind the tap, its DHCP lease and the metadata book.

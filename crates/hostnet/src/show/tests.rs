@@ -23,18 +23,18 @@ const FDB: &str = r#"[{"mac":"a6:a4:b0:a0:15:c6","flags":[],"master":"brqnet-1",
 
 const NFT_BRIDGE: &str = r#"{"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
  {"table": {"family": "bridge", "name": "t", "handle": 1}},
- {"map": {"family": "bridge", "name": "spoof", "table": "t", "type": "ifname", "handle": 1, "map": "verdict", "elem": [["tapx", {"jump": {"target": "s_tapx"}}]]}},
- {"chain": {"family": "bridge", "table": "t", "name": "s_tapx", "handle": 2}},
- {"rule": {"family": "bridge", "table": "t", "chain": "s_tapx", "handle": 3, "expr": [{"match": {"op": "!=", "left": {"payload": {"protocol": "ether", "field": "saddr"}}, "right": "fa:16:3e:00:00:10"}}, {"drop": null}]}},
- {"rule": {"family": "bridge", "table": "t", "chain": "s_tapx", "handle": 4, "expr": [{"drop": null}]}}]}"#;
+ {"set": {"family": "bridge", "name": "ports", "table": "t", "type": "ifname", "handle": 1, "elem": ["tapx"]}},
+ {"set": {"family": "bridge", "name": "macs", "table": "t", "type": ["ifname", "ether_addr"], "handle": 2, "elem": [{"concat": ["tapx", "fa:16:3e:00:00:10"]}]}},
+ {"chain": {"family": "bridge", "table": "t", "name": "spoof", "handle": 3}},
+ {"rule": {"family": "bridge", "table": "t", "chain": "spoof", "handle": 4, "expr": [{"drop": null}]}}]}"#;
 
 const NFT_INET: &str = r#"{"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
  {"table": {"family": "inet", "name": "t", "handle": 2}},
- {"map": {"family": "inet", "name": "eg4", "table": "t", "type": ["ifname", "ipv4_addr"], "handle": 1, "map": "verdict", "elem": [[{"concat": ["brqnet-1", "10.0.0.10"]}, {"jump": {"target": "e_tapx"}}]]}},
- {"map": {"family": "inet", "name": "in4", "table": "t", "type": ["ifname", "ipv4_addr"], "handle": 3, "map": "verdict", "elem": [[{"concat": ["brqnet-1", "10.0.0.10"]}, {"jump": {"target": "i_tapx"}}]]}},
- {"chain": {"family": "inet", "table": "t", "name": "e_tapx", "handle": 2}},
- {"rule": {"family": "inet", "table": "t", "chain": "e_tapx", "handle": 3, "expr": [{"drop": null}]}},
- {"chain": {"family": "inet", "table": "t", "name": "i_tapx", "handle": 4}}]}"#;
+ {"map": {"family": "inet", "name": "eg4", "table": "t", "type": ["ifname", "ipv4_addr"], "handle": 1, "map": "verdict", "elem": [[{"elem": {"val": {"concat": ["brqnet-1", "10.0.0.10"]}, "comment": "tapx"}}, {"jump": {"target": "pe_00000000000000aa"}}]]}},
+ {"map": {"family": "inet", "name": "in4", "table": "t", "type": ["ifname", "ipv4_addr"], "handle": 3, "map": "verdict", "elem": [[{"elem": {"val": {"concat": ["brqnet-1", "10.0.0.10"]}, "comment": "tapx"}}, {"jump": {"target": "pi_00000000000000aa"}}]]}},
+ {"chain": {"family": "inet", "table": "t", "name": "pe_00000000000000aa", "handle": 2}},
+ {"rule": {"family": "inet", "table": "t", "chain": "pe_00000000000000aa", "handle": 3, "expr": [{"drop": null}]}},
+ {"chain": {"family": "inet", "table": "t", "name": "pi_00000000000000aa", "handle": 4}}]}"#;
 
 const ADDRS: &str = r#"[{"ifindex":2,"ifname":"ns-dhcp","addr_info":[
  {"family":"inet","local":"10.0.0.2","prefixlen":24,"scope":"global"},
@@ -128,9 +128,8 @@ fn bridges_carry_their_uplink_taps_chains_and_dhcp() {
     assert_eq!(
         chains,
         [
-            ("bridge", "s_tapx", 2),
-            ("inet", "e_tapx", 1),
-            ("inet", "i_tapx", 0)
+            ("inet", "pe_00000000000000aa", 1),
+            ("inet", "pi_00000000000000aa", 0)
         ]
     );
     let d = n.dhcp.as_ref().expect("dhcp");
@@ -152,7 +151,7 @@ fn text_is_a_tree_with_untrusted_strings_escaped() {
         "        Uplink vxlan-7\n            type: vxlan, vni: 7, local: 10.99.0.1, dev: ul0, port: 4789\n            peers: [10.99.0.2, 10.99.0.3]\n",
         "        Port tapx\n            port_id: port-1\n            instance: vm-uuid-1\n",
         "            sends from: mac [fa:16:3e:00:00:10] ip [10.0.0.10]\n",
-        "            chain bridge s_tapx: 2 rules\n",
+        "            chain inet pe_00000000000000aa: 1 rules\n",
         "        DHCP qdhcp-net-1\n            dnsmasq: pid 4242 running\n",
         "            addresses: [10.0.0.2/24, 169.254.169.254/32]\n            files: /run/ferrostack/network-x/dhcp/net-1\n            hosts: 2, metadata book: 1 instances\n",
         "            group: 239.1.1.5\n",

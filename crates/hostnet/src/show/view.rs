@@ -3,7 +3,7 @@
 //! and its text rendering.
 
 use crate::kernel::Link;
-use crate::nft::chain_suffix;
+use crate::nft::{parse_tables, profile_of_chain, Owned};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -98,7 +98,7 @@ pub struct PortView {
     pub port_id: Option<String>,
     /// The tap's own MAC.
     pub mac: Option<String>,
-    /// The MACs the port may send from (its anti-spoofing chain).
+    /// The MACs the port may send from (its anti-spoofing set elements).
     /// (Port security off: the MACs the bridge learned behind the tap.)
     pub port_macs: Vec<String>,
     /// Administratively up.
@@ -109,7 +109,8 @@ pub struct PortView {
     pub addresses: Vec<String>,
     /// The instance, from the DHCP server's metadata book.
     pub instance_id: Option<String>,
-    /// Its nft chains.
+    /// Its security-group profile's chains (shared with the ports that
+    /// have the same groups).
     pub chains: Vec<ChainView>,
 }
 
@@ -205,104 +206,41 @@ pub fn flood_peers(fdb: &Value) -> Vec<String> {
     v
 }
 
-fn items(v: &Option<Value>) -> impl Iterator<Item = &Value> {
-    v.iter()
-        .filter_map(|v| v.get("nftables")?.as_array())
-        .flatten()
+/// The part of element `key` after the tap or bridge (`"tap" . x` -> x).
+fn key_value(key: &str) -> Option<&str> {
+    key.split_once(" . ").map(|(_, v)| v)
 }
 
-/// Rule count per chain of one table.
-fn rule_counts(table: &Option<Value>) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for it in items(table) {
-        if let Some(name) = it.get("chain").and_then(|c| c.get("name")?.as_str()) {
-            out.entry(name.to_owned()).or_insert(0);
-        }
-        if let Some(chain) = it.get("rule").and_then(|r| r.get("chain")?.as_str()) {
-            *out.entry(chain.to_owned()).or_insert(0) += 1;
-        }
-    }
-    out
-}
-
-/// Chain -> the addresses of the inet map elements jumping to it.
-fn map_addresses(inet: &Option<Value>) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for it in items(inet) {
-        let elems = it.get("map").and_then(|m| m.get("elem")?.as_array());
-        for e in elems.into_iter().flatten() {
-            let key = e.get(0).and_then(|k| k.get("concat")?.as_array());
-            let addr = key.and_then(|k| k.get(1)?.as_str());
-            let target = e
-                .get(1)
-                .and_then(|t| t.get("jump")?.get("target")?.as_str());
-            if let (Some(addr), Some(target)) = (addr, target) {
-                let list = out.entry(target.to_owned()).or_default();
-                if !list.iter().any(|a| a == addr) {
-                    list.push(addr.to_owned());
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The MACs of a spoof chain's first rule (`ether saddr != {…} drop`).
-fn spoof_macs(bridge: &Option<Value>, chain: &str) -> Vec<String> {
-    let first = items(bridge)
-        .filter_map(|it| it.get("rule"))
-        .find(|r| r.get("chain").and_then(Value::as_str) == Some(chain));
-    let right = first
-        .and_then(|r| r.get("expr")?.get(0)?.get("match"))
-        .filter(|m| {
-            m.get("left").and_then(|l| l.get("payload")?.get("field")) == Some(&"saddr".into())
-        })
-        .and_then(|m| m.get("right"));
-    match right {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(v) => v
-            .get("set")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|x| x.as_str().map(str::to_owned))
-            .collect(),
-        None => Vec::new(),
-    }
-}
-
-struct Nft {
-    bridge_rules: BTreeMap<String, usize>,
-    inet_rules: BTreeMap<String, usize>,
-    addresses: BTreeMap<String, Vec<String>>,
-}
-
-fn port_view(l: &Link, s: &Snapshot, nft: &Nft, book: Option<&DhcpView>) -> PortView {
-    let sfx = chain_suffix(&l.ifname);
-    let mut chains = Vec::new();
-    let wanted = [
-        ("bridge", format!("s_{sfx}"), &nft.bridge_rules),
-        ("inet", format!("e_{sfx}"), &nft.inet_rules),
-        ("inet", format!("i_{sfx}"), &nft.inet_rules),
-    ];
-    for (family, name, counts) in wanted {
-        if let Some(n) = counts.get(&name) {
+fn port_view(l: &Link, s: &Snapshot, nft: &Owned, book: Option<&DhcpView>) -> PortView {
+    let mine = nft
+        .by_tap
+        .get(&l.ifname)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let of_set = |set: &str| -> Vec<String> {
+        mine.iter()
+            .filter(|e| e.set == set)
+            .filter_map(|e| key_value(&e.key).map(str::to_owned))
+            .collect()
+    };
+    let mut chains: Vec<ChainView> = Vec::new();
+    for chain in mine.iter().filter_map(|e| e.verdict.as_deref()) {
+        if profile_of_chain(chain).is_some() && !chains.iter().any(|c| c.name == chain) {
             chains.push(ChainView {
-                family: family.into(),
-                name,
-                rules: *n,
+                family: "inet".into(),
+                name: chain.to_owned(),
+                rules: nft.rule_counts.get(chain).copied().unwrap_or(0),
             });
         }
     }
+    chains.sort_by(|a, b| a.name.cmp(&b.name));
     let mut addresses = Vec::new();
-    for c in [format!("e_{sfx}"), format!("i_{sfx}")] {
-        for a in nft.addresses.get(&c).into_iter().flatten() {
-            if !addresses.contains(a) {
-                addresses.push(a.clone());
-            }
+    for a in of_set("eg4").into_iter().chain(of_set("eg6")) {
+        if !addresses.contains(&a) {
+            addresses.push(a);
         }
     }
-    let mut port_macs = spoof_macs(&s.nft_bridge, &format!("s_{sfx}"));
+    let mut port_macs = of_set("macs");
     if port_macs.is_empty() {
         port_macs = s.learned.get(&l.ifname).cloned().unwrap_or_default();
     }
@@ -355,11 +293,7 @@ pub fn build(
     s: &Snapshot,
     bridge_prefix: &str,
 ) -> (Vec<NetworkView>, Vec<PortView>, Vec<DhcpView>) {
-    let nft = Nft {
-        bridge_rules: rule_counts(&s.nft_bridge),
-        inet_rules: rule_counts(&s.nft_inet),
-        addresses: map_addresses(&s.nft_inet),
-    };
+    let nft = parse_tables(s.nft_bridge.as_ref(), s.nft_inet.as_ref());
     let mut dhcp = s.dhcp.clone();
     let mut bridges: Vec<&Link> = s
         .links
