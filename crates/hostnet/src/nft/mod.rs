@@ -562,7 +562,7 @@ mod tests {
             &[],
             &want,
         );
-        assert!(with_profile.contains("ct state established,related accept"));
+        assert!(with_profile.contains("ct state established ct direction reply accept"));
         let first_add = with_profile.find("add element").expect("adds");
         assert!(
             with_profile

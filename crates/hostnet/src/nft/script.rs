@@ -75,10 +75,16 @@ pub fn profile_commands(table: &str, p: &Profile) -> String {
     let mut eg = Vec::new();
     let mut ing = Vec::new();
     if p.stateful {
+        // Only replies (and ICMP errors) pass on the connection's state:
+        // a packet in the direction that opened the connection meets the
+        // rules every time, so a rule deleted cuts the connections it let
+        // in at once, which Neutron gets by deleting conntrack entries.
         eg.push("ct state invalid drop".to_owned());
-        eg.push("ct state established,related return".to_owned());
+        eg.push("ct state established ct direction reply return".to_owned());
+        eg.push("ct state related return".to_owned());
         ing.push("ct state invalid drop".to_owned());
-        ing.push("ct state established,related accept".to_owned());
+        ing.push("ct state established ct direction reply accept".to_owned());
+        ing.push("ct state related accept".to_owned());
     }
     eg.push("meta l4proto udp udp sport 68 udp dport 67 return".into());
     eg.push("meta l4proto udp udp sport 546 udp dport 547 return".into());
