@@ -152,7 +152,7 @@ async fn main() {
         kernel
             .nft(&nft::port_transaction(
                 "fstbench",
-                &r,
+                &r.tap,
                 None,
                 &[],
                 &r.elements(),

@@ -26,6 +26,7 @@ use ferrostack_agent::drivers::{Details, DriverFuture, ObjectDriver};
 use ferrostack_host_contract::network::DesiredPort;
 use ferrostack_host_contract::{HostDesired, Kind};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
@@ -117,6 +118,8 @@ pub struct PortDriver {
     kernel: Kernel,
     programmed: Arc<Mutex<Programmed>>,
     committer: Arc<Committer>,
+    /// The previous layout's leftovers were looked for.
+    legacy_checked: Arc<AtomicBool>,
 }
 
 impl PortDriver {
@@ -129,16 +132,22 @@ impl PortDriver {
             kernel,
             programmed: Arc::default(),
             committer,
+            legacy_checked: Arc::default(),
         }
     }
 
-    /// The ports whose tap exists. Ports whose rules this driver applied
-    /// and that are gone from the `ports` set (a flushed table) get them
-    /// back here: the engine only re-ensures what is absent, and a port
-    /// reported absent would not be removed when deleted.
+    /// The ports whose tap exists and is programmed: in the `ports` set
+    /// (security on) or the `open` set (security off). A port this driver
+    /// programmed and that is in neither (a flushed table) gets its rules
+    /// back here; any other tap in neither (a tap made before a crash, or
+    /// by the layout before this one) is reported absent, so the engine
+    /// ensures it.
     pub async fn existing(&self) -> Result<Vec<String>> {
         let taps = self.kernel.links(Some("tun")).await?;
-        let secured = self.secured_taps().await?;
+        let table = &self.cfg.nft_table;
+        let bridge = self.list_json(&["table", "bridge", table]).await?;
+        self.remove_legacy(bridge.as_ref()).await?;
+        let programmed = nft::parse_tables(bridge.as_ref(), None).by_tap;
         let mut lost = Vec::new();
         let mut out = Vec::new();
         {
@@ -147,12 +156,17 @@ impl PortDriver {
                 let Some(id) = tap.ifalias.filter(|a| names::check_token(a).is_ok()) else {
                     continue;
                 };
-                if let (false, Some(script)) =
-                    (secured.contains(&tap.ifname), p.restore.get(&tap.ifname))
-                {
-                    lost.push((id.clone(), script.clone()));
+                let marked = programmed
+                    .get(&tap.ifname)
+                    .is_some_and(|es| es.iter().any(|e| e.set == "ports" || e.set == "open"));
+                match (marked, p.restore.get(&tap.ifname)) {
+                    (true, _) => out.push(id),
+                    (false, Some(script)) => {
+                        lost.push((id.clone(), script.clone()));
+                        out.push(id);
+                    }
+                    (false, None) => {}
                 }
-                out.push(id);
             }
             if !lost.is_empty() {
                 // Whatever we knew of the tables is void: read them again
@@ -172,14 +186,32 @@ impl PortDriver {
         Ok(out)
     }
 
-    /// The taps in the bridge table's `ports` set (empty without the table).
-    async fn secured_taps(&self) -> Result<HashSet<String>> {
+    /// Once per driver: deletes what the previous layout (a chain triple
+    /// per port) left in the tables, so an upgraded agent's ports are
+    /// programmed afresh (they are in neither set, so `existing` reports
+    /// them absent) and nothing old still filters their traffic.
+    async fn remove_legacy(&self, bridge: Option<&serde_json::Value>) -> Result<()> {
+        if self.legacy_checked.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let table = &self.cfg.nft_table;
-        let Some(v) = self.list_json(&["set", "bridge", table, "ports"]).await? else {
-            return Ok(HashSet::new());
-        };
-        let owned = nft::parse_tables(Some(&v), None);
-        Ok(owned.by_tap.into_keys().collect())
+        let inet = self.list_json(&["table", "inet", table]).await?;
+        let (maps, chains) = legacy_objects(bridge, inet.as_ref());
+        if !maps.is_empty() || !chains.is_empty() {
+            tracing::warn!(
+                chains = chains.len(),
+                "nft tables from an earlier layout: replacing them"
+            );
+            let script = format!(
+                "{}{}",
+                nft::base(table),
+                nft::legacy_removal(table, &maps, &chains)
+            );
+            self.kernel.nft(&script).await?;
+            self.programmed.lock().await.clear();
+        }
+        self.legacy_checked.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// `nft -j list <what>`; `None` when it does not exist.
@@ -248,7 +280,7 @@ impl PortDriver {
             let rules = PortRules::new(port, &br, &groups)?;
             self.program(&rules).await?;
         } else {
-            self.unprogram(&port.tap).await?;
+            self.unprogram(&port.tap, true).await?;
         }
         let mut details = Details::new();
         details.insert("tap".into(), port.tap.clone().into());
@@ -265,7 +297,7 @@ impl PortDriver {
             let mut p = self.programmed.lock().await;
             self.load(&mut p).await?;
             let want = p.claimable(rules, rules.elements())?;
-            let restore = nft::port_transaction(table, rules, Some(&commands), &[], &want);
+            let restore = nft::port_transaction(table, &rules.tap, Some(&commands), &[], &want);
             let had = p.elements.get(&rules.tap).cloned().unwrap_or_default();
             let write_profile = match p.profiles.get(&profile.name) {
                 Some(Some((applied, _))) if *applied == commands => false,
@@ -280,7 +312,7 @@ impl PortDriver {
         };
         let script = nft::port_transaction(
             table,
-            rules,
+            &rules.tap,
             write_profile.then_some(commands.as_str()),
             &had,
             &want,
@@ -303,13 +335,19 @@ impl PortDriver {
         }
     }
 
-    /// Takes port `tap`'s elements away, and its profile's chains if no
-    /// other port uses them.
-    async fn unprogram(&self, tap: &str) -> Result<()> {
+    /// Takes port `tap`'s elements away (and its profile's chains if no
+    /// other port uses them); with `open`, marks the tap as a port with
+    /// security off.
+    async fn unprogram(&self, tap: &str, open: bool) -> Result<()> {
+        let want: Vec<Element> = open.then(|| nft::open_element(tap)).into_iter().collect();
         let (had, unused) = {
             let mut p = self.programmed.lock().await;
             self.load(&mut p).await?;
             let had = p.elements.get(tap).cloned().unwrap_or_default();
+            p.restore.remove(tap);
+            if had == want {
+                return Ok(());
+            }
             let used_elsewhere: HashSet<&str> = p
                 .elements
                 .iter()
@@ -325,18 +363,19 @@ impl PortDriver {
                 .collect();
             unused.sort();
             unused.dedup();
-            p.restore.remove(tap);
-            if had.is_empty() {
-                return Ok(());
-            }
             (had, unused)
         };
-        let script = nft::remove_transaction(&self.cfg.nft_table, &had, &unused);
+        let table = &self.cfg.nft_table;
+        let script = format!(
+            "{}{}",
+            nft::port_transaction(table, tap, None, &had, &want),
+            nft::remove_transaction(table, &[], &unused)
+        );
         let applied = self.committer.apply(script).await;
         let mut p = self.programmed.lock().await;
         match applied {
             Ok(()) => {
-                p.take(tap);
+                p.put(tap, want);
                 for name in &unused {
                     p.profiles.remove(name);
                 }
@@ -380,9 +419,59 @@ impl PortDriver {
         let Some(tap) = taps.into_iter().find(|l| l.ifalias.as_deref() == Some(id)) else {
             return Ok(());
         };
-        self.unprogram(&tap.ifname).await?;
+        self.unprogram(&tap.ifname, false).await?;
         self.kernel.delete_link(&tap.ifname).await
     }
+}
+
+/// (family, name) of nft objects.
+type NftObjects = Vec<(String, String)>;
+
+/// The maps and chains (family, name) of the layout before this one in
+/// the two tables' `nft -j list table` output.
+fn legacy_objects(
+    bridge: Option<&serde_json::Value>,
+    inet: Option<&serde_json::Value>,
+) -> (NftObjects, NftObjects) {
+    const MAPS: [&str; 5] = ["spoof", "eg4", "in4", "eg6", "in6"];
+    let mut maps = Vec::new();
+    let mut chains = Vec::new();
+    let items = [bridge, inet]
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.get("nftables")?.as_array())
+        .flatten();
+    for it in items {
+        let (Some(obj), is_map) = (
+            it.get("map").or_else(|| it.get("chain")),
+            it.get("map").is_some(),
+        ) else {
+            continue;
+        };
+        let (Some(family), Some(name)) = (
+            obj.get("family").and_then(|f| f.as_str()),
+            obj.get("name").and_then(|n| n.as_str()),
+        ) else {
+            continue;
+        };
+        let legacy = if is_map {
+            MAPS.contains(&name)
+        } else {
+            match family {
+                "bridge" => name.starts_with("s_"),
+                _ => name.starts_with("e_") || name.starts_with("i_"),
+            }
+        };
+        if legacy {
+            let entry = (family.to_owned(), name.to_owned());
+            if is_map {
+                maps.push(entry);
+            } else {
+                chains.push(entry);
+            }
+        }
+    }
+    (maps, chains)
 }
 
 impl ObjectDriver for PortDriver {

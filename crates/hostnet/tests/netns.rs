@@ -184,8 +184,81 @@ async fn port_security_off_removes_the_rules_and_a_bad_rule_fails_only_its_port(
     assert!(host.ruleset().contains("comment \"tapfst1\""));
 
     s.ports[0].port_security_enabled = false;
-    ports.ensure(&doc(s), PORT).await.expect("security off");
-    assert!(!host.ruleset().contains("tapfst1"));
+    ports
+        .ensure(&doc(s.clone()), PORT)
+        .await
+        .expect("security off");
+    let rules = host.ruleset();
+    // Nothing keyed on the port any more; only the mark that its traffic
+    // is deliberately unfiltered (so a restarted agent knows it is done).
+    assert_eq!(rules.matches("tapfst1").count(), 1, "{rules}");
+    let open = support::sh(&[
+        "ip", "netns", "exec", &host.ns, "nft", "list", "set", "bridge", "fsttest", "open",
+    ]);
+    assert!(open.contains("\"tapfst1\""), "{open}");
+    assert_eq!(
+        PortDriver::new(host.cfg.clone())
+            .list()
+            .await
+            .expect("list"),
+        vec![PORT.to_owned()],
+        "a port with security off is programmed too"
+    );
+}
+
+#[tokio::test]
+async fn the_previous_layout_is_replaced_and_its_ports_programmed_again() {
+    if skip("the_previous_layout_is_replaced_and_its_ports_programmed_again") {
+        return;
+    }
+    let host = TestHost::new();
+    let s = section();
+    let desired = doc(s);
+    NetworkDriver::new(host.cfg.clone())
+        .ensure(&desired, NET)
+        .await
+        .expect("network");
+    PortDriver::new(host.cfg.clone())
+        .ensure(&desired, PORT)
+        .await
+        .expect("port");
+    // What an agent of the layout before put in the tables for this tap:
+    // a chain triple, dispatched by maps of their own.
+    let legacy = "add map bridge fsttest spoof { type ifname : verdict; }
+add chain bridge fsttest s_tapfst1
+add rule bridge fsttest s_tapfst1 drop
+add element bridge fsttest spoof { \"tapfst1\" : jump s_tapfst1 }
+add map inet fsttest eg4 { type ifname . ipv4_addr : verdict; }
+add chain inet fsttest e_tapfst1
+add rule inet fsttest e_tapfst1 drop
+add element inet fsttest eg4 { \"brq3f2a9c1e-0b\" . 10.0.0.10 : jump e_tapfst1 }
+delete element bridge fsttest ports { \"tapfst1\" }
+";
+    let mut child = std::process::Command::new("ip")
+        .args(["netns", "exec", &host.ns, "nft", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("nft");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(legacy.as_bytes())
+        .expect("write");
+    assert!(child.wait().expect("nft").success());
+
+    // The upgraded agent: the old objects go, and the tap, in neither set
+    // now, is reported absent so the engine ensures it again.
+    let upgraded = PortDriver::new(host.cfg.clone());
+    assert!(upgraded.list().await.expect("list").is_empty());
+    let rules = host.ruleset();
+    for gone in ["s_tapfst1", "e_tapfst1", "map spoof", "map eg4"] {
+        assert!(!rules.contains(gone), "{gone} left:\n{rules}");
+    }
+    upgraded.ensure(&desired, PORT).await.expect("port again");
+    assert_eq!(upgraded.list().await.expect("list"), vec![PORT.to_owned()]);
+    assert!(host.ruleset().contains("comment \"tapfst1\""));
 }
 
 #[tokio::test]

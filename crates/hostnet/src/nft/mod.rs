@@ -10,9 +10,9 @@
 //!                                                      v4, v6 keyed on the tap;
 //!                                                      no DHCP server or RA
 //!                                                      from guests
-//! inet <t>:   forward     iifname . ip saddr vmap @eg4 ──> pe_<profile>: egress
+//! inet <t>:   forward     iifname . ip saddr vmap @egress4 ──> pe_<profile>: egress
 //!             (br_netfilter; iifname/oifname               rules (return = allowed)
-//!              are the bridge, so the address      oifname . ip daddr vmap @in4
+//!              are the bridge, so the address      oifname . ip daddr vmap @ingress4
 //!              says which port)                        ──> pi_<profile>: ingress
 //!                                                      rules (accept)
 //! ```
@@ -40,7 +40,8 @@ pub mod script;
 
 pub use parse::{parse_tables, Owned};
 pub use script::{
-    base, port_transaction, remove_transaction, zone, zone_removal, zone_transaction,
+    base, legacy_removal, open_element, port_transaction, remove_transaction, zone, zone_removal,
+    zone_transaction,
 };
 
 use crate::{names, Error, Result};
@@ -50,9 +51,9 @@ use ferrostack_host_contract::network::{
 use std::fmt::Write;
 
 /// The bridge-family sets keyed on a tap.
-pub const BRIDGE_SETS: [&str; 4] = ["ports", "macs", "v4", "v6"];
+pub const BRIDGE_SETS: [&str; 5] = ["ports", "open", "macs", "v4", "v6"];
 /// The inet-family maps keyed on (bridge, address).
-pub const INET_MAPS: [&str; 4] = ["eg4", "in4", "eg6", "in6"];
+pub const INET_MAPS: [&str; 4] = ["egress4", "ingress4", "egress6", "ingress6"];
 
 /// One element a port owns: of a bridge set (`verdict` none) or an inet
 /// map (`verdict` the chain it jumps to).
@@ -178,9 +179,10 @@ pub struct PortRules {
     pub v4: Vec<String>,
     /// IPv6 addresses or prefixes it may send from (its link-local too).
     pub v6: Vec<String>,
-    /// Host addresses that key its inet chains (fixed IPs and host pairs).
+    /// Addresses and prefixes that key its inet chains (fixed IPs and
+    /// allowed address pairs, none covering another).
     pub keys4: Vec<String>,
-    /// IPv6 host addresses that key its inet chains.
+    /// IPv6 addresses and prefixes that key its inet chains.
     pub keys6: Vec<String>,
     /// Keys from allowed address pairs only (not fixed IPs): several
     /// ports may share such an address (a VRRP address), and the first
@@ -230,12 +232,13 @@ impl PortRules {
             .collect();
         r.v4 = without_covered(&r.v4)?;
         r.v6 = without_covered(&r.v6)?;
+        r.keys4 = without_covered(&r.keys4)?;
+        r.keys6 = without_covered(&r.keys6)?;
         Ok(r)
     }
 
     fn add_source(&mut self, s: &str) -> Result<()> {
         let (v4, text) = names::render_prefix(s)?;
-        let host = !text.contains('/');
         let (list, keys) = if v4 {
             (&mut self.v4, &mut self.keys4)
         } else {
@@ -244,7 +247,7 @@ impl PortRules {
         if !list.contains(&text) {
             list.push(text.clone());
         }
-        if host && !keys.contains(&text) {
+        if !keys.contains(&text) {
             keys.push(text);
         }
         Ok(())
@@ -279,7 +282,10 @@ impl PortRules {
         v.extend(keyed("v4", &self.v4));
         v.extend(keyed("v6", &self.v6));
         let (eg, ing) = (self.profile.egress_chain(), self.profile.ingress_chain());
-        for (keys, maps) in [(&self.keys4, ["eg4", "in4"]), (&self.keys6, ["eg6", "in6"])] {
+        for (keys, maps) in [
+            (&self.keys4, ["egress4", "ingress4"]),
+            (&self.keys6, ["egress6", "ingress6"]),
+        ] {
             for k in keys {
                 for (map, chain) in maps.iter().zip([&eg, &ing]) {
                     v.push(Element {
@@ -454,7 +460,9 @@ mod tests {
         assert_eq!(r.macs, vec!["fa:16:3e:00:00:10", "fa:16:3e:00:00:99"]);
         // 10.0.0.10 is inside the pair's /28: one interval, no conflict.
         assert_eq!(r.v4, vec!["10.0.0.0/28"]);
-        assert_eq!(r.keys4, vec!["10.0.0.10"]);
+        // The pair's prefix keys the port's chains too (traffic to and
+        // from it meets the groups), and covers the fixed IP.
+        assert_eq!(r.keys4, vec!["10.0.0.0/28"]);
         assert!(r.v6.contains(&"fe80::f816:3eff:fe00:10".to_owned()));
         assert!(r.v6.contains(&"2001:db8::5".to_owned()));
         assert!(!r.profile.stateful, "only stateless groups: no conntrack");
@@ -530,23 +538,23 @@ mod tests {
             "macs \"tap-p.1\" . fa:16:3e:00:00:99",
             "v4 \"tap-p.1\" . 10.0.0.0/28",
             "v6 \"tap-p.1\" . 2001:db8::5",
-            "eg4 \"brqn1\" . 10.0.0.10",
-            "in6 \"brqn1\" . 2001:db8::5",
+            "egress4 \"brqn1\" . 10.0.0.0/28",
+            "ingress6 \"brqn1\" . 2001:db8::5",
         ] {
             assert!(keys.contains(&k.to_owned()), "{k} missing from {keys:?}");
         }
         let stale = Element {
-            set: "eg4".into(),
+            set: "egress4".into(),
             key: "\"brqn1\" . 10.0.0.9".into(),
             verdict: Some("pe_0000000000000000".into()),
         };
         let mut had = want.clone();
         had.push(stale);
-        let t = port_transaction("fs", &r, None, &had, &want);
-        assert!(t.contains("delete element inet fs eg4 { \"brqn1\" . 10.0.0.9 }\n"));
+        let t = port_transaction("fs", &r.tap, None, &had, &want);
+        assert!(t.contains("delete element inet fs egress4 { \"brqn1\" . 10.0.0.9 }\n"));
         assert_eq!(t.matches("delete element").count(), 1, "{t}");
         let jump = format!(
-            "add element inet fs in4 {{ \"brqn1\" . 10.0.0.10 comment \"tap-p.1\" : jump {} }}",
+            "add element inet fs ingress4 {{ \"brqn1\" . 10.0.0.0/28 comment \"tap-p.1\" : jump {} }}",
             r.profile.ingress_chain()
         );
         assert!(t.contains(&jump), "{t}");
@@ -557,7 +565,7 @@ mod tests {
         );
         let with_profile = port_transaction(
             "fs",
-            &r,
+            &r.tap,
             Some(&script::profile_commands("fs", &r.profile)),
             &[],
             &want,
@@ -593,8 +601,8 @@ mod tests {
         ]});
         let inet: serde_json::Value = serde_json::json!({"nftables": [
             {"chain": {"family": "inet", "table": "fs", "name": eg}},
-            {"map": {"family": "inet", "name": "eg4", "table": "fs", "elem": [
-                [{"elem": {"val": {"concat": ["brqn1", "10.0.0.10"]}, "comment": "tap-p.1"}},
+            {"map": {"family": "inet", "name": "egress4", "table": "fs", "elem": [
+                [{"elem": {"val": {"concat": ["brqn1", {"prefix": {"addr": "10.0.0.0", "len": 28}}]}, "comment": "tap-p.1"}},
                  {"jump": {"target": eg}}],
                 [{"concat": ["brqn1", "10.0.0.30"]}, {"jump": {"target": "e_legacy"}}]]}}
         ]});

@@ -2,7 +2,7 @@
 //! elements added or removed. Pure text; the port driver runs them with
 //! `nft -f -` through the group commit.
 
-use super::{Element, PortRules, Profile};
+use super::{Element, Profile};
 use ferrostack_host_contract::network::RuleDirection;
 use std::fmt::Write;
 
@@ -13,6 +13,7 @@ pub fn base(table: &str) -> String {
     let mut out = format!(
         "add table bridge {table}
 add set bridge {table} ports {{ type ifname; }}
+add set bridge {table} open {{ type ifname; }}
 add set bridge {table} macs {{ type ifname . ether_addr; }}
 add set bridge {table} v4 {{ type ifname . ipv4_addr; flags interval; }}
 add set bridge {table} v6 {{ type ifname . ipv6_addr; flags interval; }}
@@ -26,20 +27,20 @@ add rule bridge {table} prerouting iifname @ports jump spoof
     let _ = write!(
         out,
         "add table inet {table}
-add map inet {table} eg4 {{ type ifname . ipv4_addr : verdict; }}
-add map inet {table} in4 {{ type ifname . ipv4_addr : verdict; }}
-add map inet {table} eg6 {{ type ifname . ipv6_addr : verdict; }}
-add map inet {table} in6 {{ type ifname . ipv6_addr : verdict; }}
+add map inet {table} egress4 {{ type ifname . ipv4_addr : verdict; flags interval; }}
+add map inet {table} ingress4 {{ type ifname . ipv4_addr : verdict; flags interval; }}
+add map inet {table} egress6 {{ type ifname . ipv6_addr : verdict; flags interval; }}
+add map inet {table} ingress6 {{ type ifname . ipv6_addr : verdict; flags interval; }}
 add map inet {table} zones {{ typeof iifname : ct zone; }}
 add chain inet {table} prerouting {{ type filter hook prerouting priority -300; policy accept; }}
 flush chain inet {table} prerouting
 add rule inet {table} prerouting ct zone set iifname map @zones
 add chain inet {table} forward {{ type filter hook forward priority 0; policy accept; }}
 flush chain inet {table} forward
-add rule inet {table} forward iifname . ip saddr vmap @eg4
-add rule inet {table} forward iifname . ip6 saddr vmap @eg6
-add rule inet {table} forward oifname . ip daddr vmap @in4
-add rule inet {table} forward oifname . ip6 daddr vmap @in6
+add rule inet {table} forward iifname . ip saddr vmap @egress4
+add rule inet {table} forward iifname . ip6 saddr vmap @egress6
+add rule inet {table} forward oifname . ip daddr vmap @ingress4
+add rule inet {table} forward oifname . ip6 daddr vmap @ingress6
 "
     );
     out
@@ -146,7 +147,7 @@ fn delete_element(out: &mut String, table: &str, e: &Element) {
 /// transaction.
 pub fn port_transaction(
     table: &str,
-    r: &PortRules,
+    tap: &str,
     profile: Option<&str>,
     had: &[Element],
     want: &[Element],
@@ -156,7 +157,38 @@ pub fn port_transaction(
         delete_element(&mut out, table, e);
     }
     for e in want {
-        add_element(&mut out, table, &r.tap, e);
+        add_element(&mut out, table, tap, e);
+    }
+    out
+}
+
+/// What marks a tap whose port has security off: its traffic is ours and
+/// deliberately unfiltered (a tap in neither `ports` nor `open` has not
+/// been programmed).
+pub fn open_element(tap: &str) -> Element {
+    Element {
+        set: "open".into(),
+        key: format!("\"{tap}\""),
+        verdict: None,
+    }
+}
+
+/// The commands that take away the objects of the layout before this one
+/// (a chain triple per port, dispatched by the `spoof`, `eg4`, `in4`,
+/// `eg6` and `in6` maps): `maps` and `chains` as (family, name). They
+/// follow [`base`], which stops the base chains from referring to them.
+pub fn legacy_removal(
+    table: &str,
+    maps: &[(String, String)],
+    chains: &[(String, String)],
+) -> String {
+    let mut out = String::new();
+    for (family, name) in maps {
+        let _ = writeln!(out, "delete map {family} {table} {name}");
+    }
+    for (family, name) in chains {
+        let _ = writeln!(out, "flush chain {family} {table} {name}");
+        let _ = writeln!(out, "delete chain {family} {table} {name}");
     }
     out
 }

@@ -30,8 +30,8 @@ const NFT_BRIDGE: &str = r#"{"nftables": [{"metainfo": {"version": "1.0.6", "jso
 
 const NFT_INET: &str = r#"{"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
  {"table": {"family": "inet", "name": "t", "handle": 2}},
- {"map": {"family": "inet", "name": "eg4", "table": "t", "type": ["ifname", "ipv4_addr"], "handle": 1, "map": "verdict", "elem": [[{"elem": {"val": {"concat": ["brqnet-1", "10.0.0.10"]}, "comment": "tapx"}}, {"jump": {"target": "pe_00000000000000aa"}}]]}},
- {"map": {"family": "inet", "name": "in4", "table": "t", "type": ["ifname", "ipv4_addr"], "handle": 3, "map": "verdict", "elem": [[{"elem": {"val": {"concat": ["brqnet-1", "10.0.0.10"]}, "comment": "tapx"}}, {"jump": {"target": "pi_00000000000000aa"}}]]}},
+ {"map": {"family": "inet", "name": "egress4", "table": "t", "type": ["ifname", "ipv4_addr"], "handle": 1, "map": "verdict", "elem": [[{"elem": {"val": {"concat": ["brqnet-1", "10.0.0.10"]}, "comment": "tapx"}}, {"jump": {"target": "pe_00000000000000aa"}}]]}},
+ {"map": {"family": "inet", "name": "ingress4", "table": "t", "type": ["ifname", "ipv4_addr"], "handle": 3, "map": "verdict", "elem": [[{"elem": {"val": {"concat": ["brqnet-1", "10.0.0.10"]}, "comment": "tapx"}}, {"jump": {"target": "pi_00000000000000aa"}}]]}},
  {"chain": {"family": "inet", "table": "t", "name": "pe_00000000000000aa", "handle": 2}},
  {"rule": {"family": "inet", "table": "t", "chain": "pe_00000000000000aa", "handle": 3, "expr": [{"drop": null}]}},
  {"chain": {"family": "inet", "table": "t", "name": "pi_00000000000000aa", "handle": 4}}]}"#;

@@ -235,7 +235,7 @@ fn port_view(l: &Link, s: &Snapshot, nft: &Owned, book: Option<&DhcpView>) -> Po
     }
     chains.sort_by(|a, b| a.name.cmp(&b.name));
     let mut addresses = Vec::new();
-    for a in of_set("eg4").into_iter().chain(of_set("eg6")) {
+    for a in of_set("egress4").into_iter().chain(of_set("egress6")) {
         if !addresses.contains(&a) {
             addresses.push(a);
         }
