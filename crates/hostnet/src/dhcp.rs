@@ -198,6 +198,22 @@ impl DhcpDriver {
         let ns = names::dhcp_netns(&self.cfg, &d.network_id)?;
         self.plumb(d, &br, &ns, net.mtu).await?;
         let files = self.files(&d.network_id)?;
+        // A namespace deleted behind our back and made again by plumb()
+        // is a new one: a dnsmasq and a metadata server still running in
+        // the old one serve a dead veth, so both start again here.
+        let stale = match running(&files).await {
+            Some(pid) => !same_namespace(
+                netns_id(&format!("/proc/{pid}/ns/net")),
+                netns_id(&format!("/run/netns/{ns}")),
+            ),
+            None => false,
+        };
+        if stale {
+            tracing::warn!(namespace = %ns, "dnsmasq runs in a namespace that is gone; starting it again");
+            if let Some(proxy) = &self.metadata {
+                proxy.stop(&d.network_id);
+            }
+        }
         let args = dnsmasq_args(&files, &d.subnets)?;
         let hosts = render_hosts(d)?;
         let metadata_via = self.metadata.as_ref().map(|_| d);
@@ -211,7 +227,7 @@ impl DhcpDriver {
         let changed_opts = write_if_changed(&files.path("opts"), &opts).await?;
         let changed_args = write_if_changed(&files.path("args"), &args.join("\n")).await?;
         let pid = match running(&files).await {
-            Some(pid) if !changed_args => {
+            Some(pid) if !changed_args && !stale => {
                 if changed_hosts || changed_opts {
                     signal(pid, libc::SIGHUP)?;
                 }
@@ -378,6 +394,22 @@ impl DhcpDriver {
     }
 }
 
+/// The identity (device, inode) of the network namespace at `path`
+/// (`/proc/<pid>/ns/net` or `/run/netns/<name>`), if it can be read.
+fn netns_id(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether two namespace identities are the same namespace; when either
+/// is unknown, assume so (no restart on a guess).
+fn same_namespace(a: Option<(u64, u64)>, b: Option<(u64, u64)>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
+}
+
 /// The networks whose DHCP namespace (`<prefix><id>`) is this host's:
 /// those whose veth's outer end (`dhq…`) is among `veths_here`, the veths
 /// of the host's own namespace. Namespace names are machine-wide, so
@@ -395,7 +427,7 @@ pub(crate) fn dhcp_networks_here(
         .iter()
         .filter_map(|ns| ns.strip_prefix(prefix))
         .filter(|id| names::check_token(id).is_ok())
-        .filter(|id| names::dhcp_veth(id).is_ok_and(|veth| veths_here.iter().any(|v| *v == veth)))
+        .filter(|id| names::dhcp_veth(id).is_ok_and(|veth| veths_here.contains(&veth)))
         .map(str::to_owned)
         .collect()
 }
@@ -649,5 +681,22 @@ mod tests {
         let veths = vec![names::dhcp_veth(ours).unwrap(), "ul-a".to_string()];
         assert_eq!(dhcp_networks_here(&namespaces, "qdhcp-", &veths), [ours]);
         assert!(dhcp_networks_here(&namespaces, "qdhcp-", &[]).is_empty());
+    }
+
+    #[test]
+    fn a_dnsmasq_left_in_a_replaced_namespace_is_stale() {
+        let own = netns_id("/proc/self/ns/net");
+        assert!(own.is_some(), "this process has a network namespace");
+        assert!(same_namespace(own, netns_id("/proc/self/ns/net")));
+        assert!(!same_namespace(
+            Some((4, 4026532001)),
+            Some((4, 4026532999))
+        ));
+        // Unknown (a pid gone, a name not mounted): no restart on a guess.
+        assert!(same_namespace(None, own));
+        assert!(same_namespace(
+            netns_id("/run/netns/no-such-namespace"),
+            own
+        ));
     }
 }
