@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Agent, Stack, ferrostack_bin
-from test_network_guests import cleanup_dhcp, console, need
+from test_network_guests import cleanup_dhcp, console, dhcp_state_path, need
 from test_servers import guest_image  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.servers, pytest.mark.network]
@@ -47,16 +47,6 @@ GUEST_B = f"{SUBNET}.12"
 GROUP = "239.1.1.5"
 MARK = "ferrostack-test:"
 AGENT_PORT = 8780
-
-
-def dhcp_state_path(data_dir: Path) -> Path:
-    """Where an agent with `data_dir` keeps its DHCP files (the FNV-1a
-    derivation of crates/ferrostack/src/host_network.rs)."""
-    h = 0xCBF29CE484222325
-    for b in os.fsencode(str(data_dir)):
-        h ^= b
-        h = (h * 0x100000001B3) % (1 << 64)
-    return Path("/run/ferrostack") / f"network-{h:016x}"
 
 
 def ns_run(ns: str, *argv: str) -> None:
