@@ -160,6 +160,10 @@ class Stack:
         self.netns: str | None = None
         # Extra `allinone` arguments (e.g. the data plane's settings).
         self.extra_args: list[str] = []
+        # Where the listeners bind (clients always use 127.0.0.1); a
+        # namespace's other hosts need its host API on another address.
+        self.bind = "127.0.0.1"
+        self.host_name = "e2e-host"
 
     # -- lifecycle -----------------------------------------------------
 
@@ -167,11 +171,11 @@ class Stack:
         argv = [
             str(ferrostack_bin()), "allinone",
             "--data-dir", str(self.data_dir),
-            "--bind", "127.0.0.1",
+            "--bind", self.bind,
             "--public-host", "127.0.0.1",
             "--instances-dir", str(self.instances_dir),
             "--hypervisor", self.hypervisor,
-            "--host-name", "e2e-host",
+            "--host-name", self.host_name,
         ]
         if self.admin_password is not None:
             argv += ["--admin-password", self.admin_password]
@@ -340,6 +344,64 @@ class Stack:
         return env
 
 
+class Agent:
+    """One `ferrostack agent` (a compute host joining `controller`'s host
+    API) in network namespace `netns`, with its own data dir, VM state
+    and log. `args` are its options besides the ones named here."""
+
+    def __init__(self, workdir: Path, netns: str, host_name: str, controller: str,
+                 join_file: Path, args: list[str]):
+        self.data_dir = workdir / "data"
+        self.log_path = workdir / "agent.log"
+        self.instances_dir = Path(tempfile.mkdtemp(prefix="fs-vms-", dir="/tmp"))
+        self.netns = netns
+        self.host_name = host_name
+        self.argv = [
+            "nsenter", f"--net=/run/netns/{netns}", str(ferrostack_bin()), "agent",
+            "--controller", controller,
+            "--join-token-file", str(join_file),
+            "--host-name", host_name,
+            "--data-dir", str(self.data_dir),
+            "--instances-dir", str(self.instances_dir),
+            *args,
+        ]
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("a") as log:
+            log.write(f"\n=== harness: starting {shlex.join(self.argv)}\n")
+            log.flush()
+            self.proc = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.data_dir, env={**os.environ, "NO_COLOR": "1"},
+            )
+
+    def stop(self) -> None:
+        """SIGTERM (by PID), SIGKILL after the stop deadline."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def reap_vms(self) -> None:
+        """End this agent's VMs (by their pidfiles) and remove their state."""
+        for pidfile in self.instances_dir.glob("*/qemu.pid"):
+            try:
+                os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+            except (ValueError, OSError):
+                pass
+        shutil.rmtree(self.instances_dir, ignore_errors=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Attach the server log to the report of a failed test."""
@@ -350,6 +412,9 @@ def pytest_runtest_makereport(item, call):
         if stack is not None and not stack.log_reported:
             report.sections.append(
                 ("ferrostack server log", f"({stack.log_path})\n{stack.log()}"))
+        for agent in getattr(item, "_ferrostack_agents", []):
+            report.sections.append(
+                (f"ferrostack agent {agent.host_name} log", f"({agent.log_path})\n{agent.log()}"))
 
 
 @pytest.fixture

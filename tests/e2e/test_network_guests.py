@@ -40,6 +40,16 @@ MARK = "ferrostack-test:"
 RUN_DIR = Path("/run/ferrostack")
 
 
+def dhcp_state_path(data_dir: Path) -> Path:
+    """Where an agent with `data_dir` keeps its DHCP files (the FNV-1a
+    derivation of crates/ferrostack/src/host_network.rs)."""
+    h = 0xCBF29CE484222325
+    for b in os.fsencode(str(data_dir)):
+        h ^= b
+        h = (h * 0x100000001B3) % (1 << 64)
+    return RUN_DIR / f"network-{h:016x}"
+
+
 def need(program: str) -> None:
     if shutil.which(program) is None:
         pytest.skip(f"SKIP: {program} is not installed (the data plane needs it)")
@@ -73,6 +83,7 @@ def net_stack(request, tmp_path):
         s.stop()
         s.reap_vms()
         cleanup_dhcp(networks)
+        shutil.rmtree(dhcp_state_path(s.data_dir), ignore_errors=True)
         subprocess.run(["ip", "netns", "del", ns], check=False)
 
 

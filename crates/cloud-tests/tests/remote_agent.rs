@@ -349,6 +349,35 @@ async fn an_agent_refuses_a_controller_whose_certificate_is_not_pinned() {
 }
 
 #[tokio::test]
+async fn an_agent_registers_its_tunnel_address_and_a_bad_one_is_refused() {
+    let w = World::start().await;
+    let caps = ferrostack_hypervisor::FakeConfig::default().capabilities;
+    let console = Fingerprint::of(b"console");
+    // The console is reached on one address, VXLAN on another.
+    w.plane(TOKEN, "h-tunnel", w.api().cert)
+        .with_tunnel_ip(Some("192.168.77.2".into()))
+        .register("nova", &caps, "https://127.0.0.1:1", console)
+        .await
+        .unwrap();
+    let service = w.service("h-tunnel").expect("registered");
+    assert_eq!(service.capabilities["tunnel_ip"], "192.168.77.2");
+    assert_eq!(service.capabilities["host_ip"], "127.0.0.1");
+    let e = w
+        .plane(TOKEN, "h-bad", w.api().cert)
+        .with_tunnel_ip(Some("not an address".into()))
+        .register("nova", &caps, "https://127.0.0.1:1", console)
+        .await
+        .unwrap_err();
+    assert!(
+        error_chain(&e).contains("tunnel_ip must be an IP address"),
+        "{}",
+        error_chain(&e)
+    );
+    assert!(w.service("h-bad").is_none());
+    let _ = w.c.stop.send(true);
+}
+
+#[tokio::test]
 async fn the_host_api_is_tls_only_and_not_on_the_compute_listener() {
     let w = World::start().await;
     let path = format!("/internal/host/v1/hosts/{HOST}/assigned");

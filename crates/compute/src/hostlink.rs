@@ -205,14 +205,30 @@ impl HostLink {
         caps: &Capabilities,
         inventory: &InventoryConfig,
     ) -> StoreResult<()> {
-        self.register_remote_host(host, zone, caps, inventory, None)
+        self.register_host_at(host, zone, caps, inventory, None)
+    }
+
+    /// [`register_host`](Self::register_host) for an in-process host
+    /// with a tunnel address (`--tunnel-ip`), kept as `tunnel_ip` in its
+    /// capabilities: the other hosts of its VXLAN networks send there
+    /// (its `host_ip` is loopback, which reaches no other host).
+    pub fn register_host_at(
+        &self,
+        host: &str,
+        zone: &str,
+        caps: &Capabilities,
+        inventory: &InventoryConfig,
+        tunnel_ip: Option<&str>,
+    ) -> StoreResult<()> {
+        self.register_remote_host(host, zone, caps, inventory, None, tunnel_ip)
     }
 
     /// [`register_host`](Self::register_host) for an agent on another
     /// machine: `agent`'s console endpoint is kept in the service's
     /// capabilities (`agent_url`, `agent_cert_sha256`), so the controller
     /// finds the host again after a restart, and the URL's host part
-    /// becomes `host_ip`.
+    /// becomes `host_ip`; `tunnel_ip`, when the host has one, is kept as
+    /// `tunnel_ip` (its VXLAN endpoint).
     pub fn register_remote_host(
         &self,
         host: &str,
@@ -220,23 +236,10 @@ impl HostLink {
         caps: &Capabilities,
         inventory: &InventoryConfig,
         agent: Option<&crate::hostapi::AgentEndpoint>,
+        tunnel_ip: Option<&str>,
     ) -> StoreResult<()> {
         let now = now_micros();
-        let host_ip = agent.and_then(|a| url_host(&a.url)).unwrap_or("127.0.0.1");
-        let mut capabilities = serde_json::json!({
-            "hypervisor_type": caps.hypervisor_type,
-            "hypervisor_version": 8002002,
-            "accelerator": caps.accelerator.as_str(),
-            "vcpus": caps.vcpus,
-            "memory_mib": caps.memory_mib,
-            "local_disk_gib": caps.local_disk_gib,
-            "cpu_arch": caps.cpu_arch,
-            "host_ip": host_ip,
-        });
-        if let Some(a) = agent {
-            capabilities["agent_url"] = a.url.as_str().into();
-            capabilities["agent_cert_sha256"] = a.cert.to_string().into();
-        }
+        let capabilities = service_capabilities(caps, agent, tunnel_ip);
         self.servers.upsert_service(&ComputeService {
             id: 0,
             uuid: ferrostack_common::ids::new_uuid(),
@@ -711,4 +714,69 @@ pub fn resize_delta(
             (delta > 0).then_some((k, delta))
         })
         .collect()
+}
+
+/// A compute service's capabilities as the hypervisor API shows them,
+/// with where the host is reached: `host_ip` (the console URL's address,
+/// loopback for the in-process host), `tunnel_ip` when it has one, and a
+/// remote agent's console endpoint.
+fn service_capabilities(
+    caps: &Capabilities,
+    agent: Option<&crate::hostapi::AgentEndpoint>,
+    tunnel_ip: Option<&str>,
+) -> serde_json::Value {
+    let host_ip = agent.and_then(|a| url_host(&a.url)).unwrap_or("127.0.0.1");
+    let mut capabilities = serde_json::json!({
+        "hypervisor_type": caps.hypervisor_type,
+        "hypervisor_version": 8002002,
+        "accelerator": caps.accelerator.as_str(),
+        "vcpus": caps.vcpus,
+        "memory_mib": caps.memory_mib,
+        "local_disk_gib": caps.local_disk_gib,
+        "cpu_arch": caps.cpu_arch,
+        "host_ip": host_ip,
+    });
+    if let Some(a) = agent {
+        capabilities["agent_url"] = a.url.as_str().into();
+        capabilities["agent_cert_sha256"] = a.cert.to_string().into();
+    }
+    if let Some(ip) = tunnel_ip {
+        capabilities["tunnel_ip"] = ip.into();
+    }
+    capabilities
+}
+
+#[cfg(test)]
+mod capability_tests {
+    use super::*;
+
+    fn caps() -> Capabilities {
+        Capabilities {
+            hypervisor_type: "QEMU".into(),
+            accelerator: ferrostack_host_contract::Accelerator::Tcg,
+            vcpus: 2,
+            memory_mib: 2048,
+            local_disk_gib: 10,
+            cpu_arch: "x86_64".into(),
+        }
+    }
+
+    #[test]
+    fn a_hosts_tunnel_address_is_kept_beside_its_console_address() {
+        let agent = crate::hostapi::AgentEndpoint {
+            url: "https://192.168.77.2:8780".into(),
+            cert: ferrostack_host_contract::tls::Fingerprint::of(b"c"),
+        };
+        let remote = service_capabilities(&caps(), Some(&agent), Some("10.9.0.2"));
+        assert_eq!(remote["host_ip"], "192.168.77.2");
+        assert_eq!(remote["tunnel_ip"], "10.9.0.2");
+        assert_eq!(remote["agent_url"], "https://192.168.77.2:8780");
+        // The in-process host: loopback for its console, the tunnel given.
+        let local = service_capabilities(&caps(), None, Some("192.168.77.1"));
+        assert_eq!(local["host_ip"], "127.0.0.1");
+        assert_eq!(local["tunnel_ip"], "192.168.77.1");
+        assert!(service_capabilities(&caps(), None, None)
+            .get("tunnel_ip")
+            .is_none());
+    }
 }

@@ -157,7 +157,8 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
 
     let plane = RemoteControlPlane::new(&args.controller, &token, &host, controller_cert)
         .context("cannot set up the controller connection")?
-        .with_snapshot_dir(&snapshot_dir);
+        .with_snapshot_dir(&snapshot_dir)
+        .with_tunnel_ip(args.net.tunnel_address()?);
     let hv = compute_host::driver(args.hypervisor, &instances_dir)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -178,7 +178,8 @@ pub async fn run(
         "compute host up"
     );
     let inventory = InventoryConfig::default();
-    link.register_host(&plan.name, "nova", &caps, &inventory)
+    let tunnel_ip = plan.net.tunnel_address()?;
+    link.register_host_at(&plan.name, "nova", &caps, &inventory, tunnel_ip.as_deref())
         .context("cannot register the compute host")?;
     let base_images = match plan.driver {
         Driver::Qemu => Some(Arc::new(LocalBaseImages::new(
@@ -203,7 +204,7 @@ pub async fn run(
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
-                        if let Err(e) = link.register_host(&name, "nova", &caps, &inventory) {
+                        if let Err(e) = link.register_host_at(&name, "nova", &caps, &inventory, tunnel_ip.as_deref()) {
                             tracing::warn!(error = %e, "compute host heartbeat failed");
                         }
                     }

@@ -52,6 +52,15 @@ pub struct HostNetArgs {
 }
 
 impl HostNetArgs {
+    /// `--tunnel-ip` resolved to an address, as the host registers it
+    /// (the other hosts of its VXLAN networks send to it).
+    pub fn tunnel_address(&self) -> anyhow::Result<Option<String>> {
+        self.tunnel_ip
+            .as_deref()
+            .map(|given| resolve(given).map(|ip| ip.to_string()))
+            .transpose()
+    }
+
     fn config(&self, state_dir: &Path) -> anyhow::Result<HostNetConfig> {
         let mut cfg = HostNetConfig::new(state_dir.to_path_buf());
         if let Some(given) = &self.tunnel_ip {
@@ -236,6 +245,12 @@ mod tests {
         );
         assert_eq!(device_holding(out, ip("192.168.1.12")), None);
         assert_eq!(resolve("10.1.0.5").unwrap(), ip("10.1.0.5"));
+        let args = HostNetArgs {
+            tunnel_ip: Some("10.1.0.5".into()),
+            ..HostNetArgs::default()
+        };
+        assert_eq!(args.tunnel_address().unwrap().as_deref(), Some("10.1.0.5"));
+        assert_eq!(HostNetArgs::default().tunnel_address().unwrap(), None);
     }
 
     #[test]

@@ -43,6 +43,12 @@ pub struct RegisterRequest {
     /// The fingerprint of the console server's certificate, which the
     /// controller pins when it calls back (`sha256:<hex>`).
     pub console_cert_sha256: super::tls::Fingerprint,
+    /// The host's tunnel (VXLAN underlay) address, when it has one
+    /// (`--tunnel-ip`): what the other hosts of a VXLAN network send to.
+    /// Absent from older agents; the controller then uses the console
+    /// URL's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel_ip: Option<String>,
 }
 
 /// The answer of `GET /hosts/{host}/watch`.
@@ -161,6 +167,38 @@ mod tests {
         assert!(!valid_host_name("a/b"));
         assert!(!valid_host_name("a b"));
         assert!(!valid_host_name(&"a".repeat(256)));
+    }
+
+    #[test]
+    fn a_registration_without_a_tunnel_address_still_parses() {
+        let old = serde_json::json!({
+            "zone": "nova",
+            "capabilities": serde_json::to_value(Capabilities {
+                hypervisor_type: "QEMU".into(),
+                accelerator: crate::Accelerator::Tcg,
+                vcpus: 2,
+                memory_mib: 2048,
+                local_disk_gib: 10,
+                cpu_arch: "x86_64".into(),
+            })
+            .unwrap(),
+            "console_url": "https://10.0.0.2:8780",
+            "console_cert_sha256": crate::tls::Fingerprint::of(b"c").to_string(),
+        });
+        let r: RegisterRequest = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(r.tunnel_ip, None);
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            old,
+            "no null field for old controllers"
+        );
+        let new = RegisterRequest {
+            tunnel_ip: Some("192.168.77.2".into()),
+            ..r
+        };
+        let back: RegisterRequest =
+            serde_json::from_value(serde_json::to_value(&new).unwrap()).unwrap();
+        assert_eq!(back.tunnel_ip.as_deref(), Some("192.168.77.2"));
     }
 
     #[test]

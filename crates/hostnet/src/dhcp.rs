@@ -156,19 +156,18 @@ impl DhcpDriver {
     /// re-ensures what is absent).
     pub async fn existing(&self) -> Result<Vec<String>> {
         let prefix = &self.cfg.dhcp_netns_prefix;
+        let veths: Vec<String> = (self.kernel.links(Some("veth")).await?)
+            .into_iter()
+            .map(|l| l.ifname)
+            .collect();
+        let namespaces = self.kernel.namespaces().await?;
         let mut out = Vec::new();
-        for ns in self.kernel.namespaces().await? {
-            let Some(id) = ns.strip_prefix(prefix.as_str()) else {
-                continue;
-            };
-            if names::check_token(id).is_err() {
-                continue;
-            }
-            let files = self.files(id)?;
+        for id in dhcp_networks_here(&namespaces, prefix, &veths) {
+            let files = self.files(&id)?;
             if running(&files).await.is_none() {
-                self.restart(&ns, &files).await;
+                self.restart(&format!("{prefix}{id}"), &files).await;
             }
-            out.push(id.to_owned());
+            out.push(id);
         }
         Ok(out)
     }
@@ -199,6 +198,22 @@ impl DhcpDriver {
         let ns = names::dhcp_netns(&self.cfg, &d.network_id)?;
         self.plumb(d, &br, &ns, net.mtu).await?;
         let files = self.files(&d.network_id)?;
+        // A namespace deleted behind our back and made again by plumb()
+        // is a new one: a dnsmasq and a metadata server still running in
+        // the old one serve a dead veth, so both start again here.
+        let stale = match running(&files).await {
+            Some(pid) => !same_namespace(
+                netns_id(&format!("/proc/{pid}/ns/net")),
+                netns_id(&format!("/run/netns/{ns}")),
+            ),
+            None => false,
+        };
+        if stale {
+            tracing::warn!(namespace = %ns, "dnsmasq runs in a namespace that is gone; starting it again");
+            if let Some(proxy) = &self.metadata {
+                proxy.stop(&d.network_id);
+            }
+        }
         let args = dnsmasq_args(&files, &d.subnets)?;
         let hosts = render_hosts(d)?;
         let metadata_via = self.metadata.as_ref().map(|_| d);
@@ -212,7 +227,7 @@ impl DhcpDriver {
         let changed_opts = write_if_changed(&files.path("opts"), &opts).await?;
         let changed_args = write_if_changed(&files.path("args"), &args.join("\n")).await?;
         let pid = match running(&files).await {
-            Some(pid) if !changed_args => {
+            Some(pid) if !changed_args && !stale => {
                 if changed_hosts || changed_opts {
                     signal(pid, libc::SIGHUP)?;
                 }
@@ -377,6 +392,44 @@ impl DhcpDriver {
             _ => Ok(()),
         }
     }
+}
+
+/// The identity (device, inode) of the network namespace at `path`
+/// (`/proc/<pid>/ns/net` or `/run/netns/<name>`), if it can be read.
+fn netns_id(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether two namespace identities are the same namespace; when either
+/// is unknown, assume so (no restart on a guess).
+fn same_namespace(a: Option<(u64, u64)>, b: Option<(u64, u64)>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
+}
+
+/// The networks whose DHCP namespace (`<prefix><id>`) is this host's:
+/// those whose veth's outer end (`dhq…`) is among `veths_here`, the veths
+/// of the host's own namespace. Namespace names are machine-wide, so
+/// agents sharing a machine (stand-in hosts in namespaces, as the tests
+/// run them) see each other's; one without our veth is another host's,
+/// never ours to adopt, report or tear down. (Ours with its veth lost
+/// is not listed either, so an object that wants it is ensured again and
+/// the veth comes back.)
+pub(crate) fn dhcp_networks_here(
+    namespaces: &[String],
+    prefix: &str,
+    veths_here: &[String],
+) -> Vec<String> {
+    namespaces
+        .iter()
+        .filter_map(|ns| ns.strip_prefix(prefix))
+        .filter(|id| names::check_token(id).is_ok())
+        .filter(|id| names::dhcp_veth(id).is_ok_and(|veth| veths_here.contains(&veth)))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// dnsmasq's argv (without the namespace wrapper).
@@ -606,5 +659,44 @@ impl ObjectDriver for DhcpDriver {
 
     fn remove<'a>(&'a self, id: &'a str) -> DriverFuture<'a, ()> {
         Box::pin(async move { self.teardown(id).await.map_err(|e| error_chain(&e)) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_namespaces_with_our_veth_are_this_hosts_dhcp_servers() {
+        let ours = "fa955e82-2217-4e48-a9cc-4e3e24747b01";
+        let theirs = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
+        let namespaces = vec![
+            format!("qdhcp-{ours}"),
+            // Another agent's on the same machine: its veth is in its own
+            // host's namespace, not in ours.
+            format!("qdhcp-{theirs}"),
+            "fs2h-a-1234".to_string(),
+            "qdhcp-bad/name".to_string(),
+        ];
+        let veths = vec![names::dhcp_veth(ours).unwrap(), "ul-a".to_string()];
+        assert_eq!(dhcp_networks_here(&namespaces, "qdhcp-", &veths), [ours]);
+        assert!(dhcp_networks_here(&namespaces, "qdhcp-", &[]).is_empty());
+    }
+
+    #[test]
+    fn a_dnsmasq_left_in_a_replaced_namespace_is_stale() {
+        let own = netns_id("/proc/self/ns/net");
+        assert!(own.is_some(), "this process has a network namespace");
+        assert!(same_namespace(own, netns_id("/proc/self/ns/net")));
+        assert!(!same_namespace(
+            Some((4, 4026532001)),
+            Some((4, 4026532999))
+        ));
+        // Unknown (a pid gone, a name not mounted): no restart on a guess.
+        assert!(same_namespace(None, own));
+        assert!(same_namespace(
+            netns_id("/run/netns/no-such-namespace"),
+            own
+        ));
     }
 }

@@ -8,7 +8,8 @@
 //! - **Networks**: those of the ports and of the DHCP ports bound here,
 //!   with their segment (a VXLAN network lists the tunnel addresses of
 //!   the other hosts that carry it, for unicast flooding when there is no
-//!   multicast group).
+//!   multicast group; its generation follows those hosts coming and
+//!   going).
 //! - **Security groups**: those the ports use, translated with their
 //!   remote groups expanded (see [`crate::security_groups::desired`]).
 //! - **DHCP**: one server per network whose DHCP port is bound here, with
@@ -118,18 +119,11 @@ impl HostSections {
             "gre" => Segment::Gre {
                 segmentation_id: id(n.segmentation_id),
             },
-            "vxlan" => {
-                let peers: BTreeSet<String> = ports
-                    .iter()
-                    .filter(|p| p.network_id == n.id && !p.host_id.is_empty() && p.host_id != host)
-                    .filter_map(|p| (self.tunnel_ip)(&p.host_id))
-                    .collect();
-                Segment::Vxlan {
-                    segmentation_id: id(n.segmentation_id),
-                    group: self.state.ml2.vxlan_group.clone(),
-                    peers: peers.into_iter().collect(),
-                }
-            }
+            "vxlan" => Segment::Vxlan {
+                segmentation_id: id(n.segmentation_id),
+                group: self.state.ml2.vxlan_group.clone(),
+                peers: vxlan_peers(&n.id, host, ports, &*self.tunnel_ip),
+            },
             _ => Segment::Local,
         };
         DesiredNetwork {
@@ -137,7 +131,7 @@ impl HostSections {
             segment,
             mtu: n.mtu.max(0) as u32,
             admin_state_up: n.admin_state_up,
-            generation: n.updated_at.max(0) as u64,
+            generation: network_generation(n),
             deleted: false,
         }
     }
@@ -173,6 +167,46 @@ impl HostSections {
         }
         Ok(desired_security_groups(&groups, &members))
     }
+}
+
+/// The tunnel addresses of the other hosts with a port of network
+/// `network_id` (for unicast flooding), sorted. A loopback or unspecified
+/// address (an in-process host without a tunnel registers 127.0.0.1 as
+/// its address) reaches no other host, so it is never a peer.
+fn vxlan_peers(
+    network_id: &str,
+    host: &str,
+    ports: &[Port],
+    tunnel_ip: &(dyn Fn(&str) -> Option<String> + Send + Sync),
+) -> Vec<String> {
+    let hosts: BTreeSet<&str> = ports
+        .iter()
+        .filter(|p| p.network_id == network_id && !p.host_id.is_empty() && p.host_id != host)
+        .map(|p| p.host_id.as_str())
+        .collect();
+    let peers: BTreeSet<String> = hosts
+        .into_iter()
+        .filter_map(tunnel_ip)
+        .filter(|ip| {
+            ip.parse::<std::net::IpAddr>()
+                .map_or(true, |a| !a.is_loopback() && !a.is_unspecified())
+        })
+        .collect();
+    peers.into_iter().collect()
+}
+
+/// A network's generation on a host. A VXLAN network's peers change
+/// when a port arrives on or leaves another host, which its own row does
+/// not show, so its generation also follows the contents time (which
+/// port creates, deletes and host changes move); the agent re-ensures it
+/// and its FDB entries follow. Others change only with their row.
+fn network_generation(n: &Network) -> u64 {
+    let changed = if n.network_type == "vxlan" {
+        n.updated_at.max(n.contents_changed_at)
+    } else {
+        n.updated_at
+    };
+    changed.max(0) as u64
 }
 
 fn desired_port(p: &Port) -> DesiredPort {
@@ -259,5 +293,101 @@ fn dhcp(n: &Network, dhcp_port: &Port, subnets: &[Subnet], ports: &[Port]) -> De
         hosts,
         generation: generation.max(0) as u64,
         deleted: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network(kind: &str, updated_at: i64, contents_changed_at: i64) -> Network {
+        Network {
+            id: "n1".into(),
+            project_id: "p".into(),
+            name: "net".into(),
+            description: String::new(),
+            admin_state_up: true,
+            shared: false,
+            external: false,
+            mtu: 1450,
+            port_security_enabled: true,
+            network_type: kind.into(),
+            physical_network: None,
+            segmentation_id: Some(10),
+            availability_zone_hints: vec![],
+            status: "ACTIVE".into(),
+            tags: vec![],
+            created_at: 1,
+            updated_at,
+            contents_changed_at,
+            revision_number: 1,
+        }
+    }
+
+    fn port(id: &str, network: &str, host: &str) -> Port {
+        Port {
+            id: id.into(),
+            network_id: network.into(),
+            project_id: "p".into(),
+            name: String::new(),
+            description: String::new(),
+            admin_state_up: true,
+            mac_address: "fa:16:3e:00:00:01".into(),
+            fixed_ips: vec![],
+            device_owner: "compute:nova".into(),
+            device_id: "vm".into(),
+            host_id: host.into(),
+            vnic_type: "normal".into(),
+            vif_details: Default::default(),
+            profile: Default::default(),
+            allowed_address_pairs: vec![],
+            port_security_enabled: true,
+            security_groups: vec![],
+            status: "DOWN".into(),
+            tags: vec![],
+            created_at: 1,
+            updated_at: 1,
+            revision_number: 1,
+        }
+    }
+
+    #[test]
+    fn a_vxlan_networks_generation_moves_when_its_ports_change_hosts() {
+        assert_eq!(network_generation(&network("vxlan", 5, 9)), 9);
+        assert_eq!(network_generation(&network("vxlan", 5, 0)), 5);
+        // Other segments have no peers: ports coming and going leave them be.
+        assert_eq!(network_generation(&network("flat", 5, 9)), 5);
+    }
+
+    #[test]
+    fn peers_are_the_other_carriers_tunnel_addresses_never_loopback() {
+        let ports = vec![
+            port("a", "n1", "host-a"),
+            port("b", "n1", "host-b"),
+            port("b2", "n1", "host-b"),
+            port("c", "n1", "controller"),
+            port("d", "n1", ""),
+            port("e", "other", "host-e"),
+        ];
+        let tunnel = |h: &str| match h {
+            "host-a" => Some("192.168.77.1".to_string()),
+            "host-b" => Some("192.168.77.2".to_string()),
+            "host-e" => Some("192.168.77.5".to_string()),
+            // An in-process host without a tunnel registers loopback.
+            "controller" => Some("127.0.0.1".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            vxlan_peers("n1", "host-a", &ports, &tunnel),
+            ["192.168.77.2"]
+        );
+        assert_eq!(
+            vxlan_peers("n1", "host-b", &ports, &tunnel),
+            ["192.168.77.1"]
+        );
+        assert_eq!(
+            vxlan_peers("n1", "host-x", &ports, &tunnel),
+            ["192.168.77.1", "192.168.77.2"]
+        );
     }
 }

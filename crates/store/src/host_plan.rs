@@ -19,8 +19,8 @@
 //! | instance purged | the host it had |
 //! | anything else of an instance (`vm_state`, `task_state`, `doc`, `observed`, names) | none |
 //!
-//! | port created or deleted | its host; its network's DHCP hosts; the hosts with ports of its project (remote groups) |
-//! | port's host, MAC, addresses, pairs, groups, security or admin state changed | old and new host; DHCP hosts when MAC or addresses changed; the project's hosts when addresses, pairs or groups changed |
+//! | port created or deleted | its host; its network's DHCP hosts; the hosts with ports of its project (remote groups); the hosts carrying its network (VXLAN peers) |
+//! | port's host, MAC, addresses, pairs, groups, security or admin state changed | old and new host; DHCP hosts when MAC or addresses changed; the project's hosts when addresses, pairs or groups changed; the network's hosts when the host changed |
 //! | anything else of a port (name, description, tags, status) | none |
 //! | network's segment, MTU or admin state changed, or network deleted | the hosts that carry it (a port of it bound there) |
 //! | subnet created, changed or deleted | its network's DHCP hosts |
@@ -60,6 +60,10 @@ pub enum PlanWrite<'a> {
         dhcp_hosts: &'a BTreeSet<String>,
         /// The hosts with bound ports of its project.
         project_hosts: &'a BTreeSet<String>,
+        /// The hosts with bound ports of its network: a VXLAN network
+        /// lists the others as its peers, so a port arriving on or
+        /// leaving a host changes their documents.
+        network_hosts: &'a BTreeSet<String>,
     },
     /// A network changed (`after`) or deleted (`None`).
     Network {
@@ -103,6 +107,7 @@ fn port_hosts(
     after: Option<&Port>,
     dhcp_hosts: &BTreeSet<String>,
     project_hosts: &BTreeSet<String>,
+    network_hosts: &BTreeSet<String>,
 ) -> BTreeSet<String> {
     let mut hosts = BTreeSet::new();
     let bound = |p: Option<&Port>| {
@@ -116,10 +121,14 @@ fn port_hosts(
             hosts.extend(bound(before).chain(bound(after)));
             hosts.extend(dhcp_hosts.iter().cloned());
             hosts.extend(project_hosts.iter().cloned());
+            hosts.extend(network_hosts.iter().cloned());
         }
         (Some(b), Some(a)) => {
             if port_plan(b) != port_plan(a) {
                 hosts.extend(bound(before).chain(bound(after)));
+            }
+            if b.host_id != a.host_id {
+                hosts.extend(network_hosts.iter().cloned());
             }
             if b.mac_address != a.mac_address || b.fixed_ips != a.fixed_ips {
                 hosts.extend(dhcp_hosts.iter().cloned());
@@ -145,7 +154,8 @@ pub fn hosts_touched(write: PlanWrite<'_>) -> BTreeSet<String> {
             after,
             dhcp_hosts,
             project_hosts,
-        } => hosts = port_hosts(before, after, dhcp_hosts, project_hosts),
+            network_hosts,
+        } => hosts = port_hosts(before, after, dhcp_hosts, project_hosts, network_hosts),
         PlanWrite::Network {
             before,
             after,

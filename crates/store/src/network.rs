@@ -64,8 +64,9 @@ pub struct Network {
     /// Last update, µs since the epoch.
     pub updated_at: i64,
     /// When its ports or subnets last changed (created, deleted, new
-    /// addresses or MAC), µs since the epoch: what moves its DHCP server's
-    /// generation when a port goes away.
+    /// addresses, MAC or host), µs since the epoch: what moves its DHCP
+    /// server's generation when a port goes away, and a VXLAN network's
+    /// when a host joins or leaves it (its peers).
     #[serde(default)]
     pub contents_changed_at: i64,
     /// Moves on every change.

@@ -97,6 +97,7 @@ pub struct RemoteControlPlane {
     host: String,
     client: reqwest::Client,
     snapshot_dir: Option<PathBuf>,
+    tunnel_ip: Option<String>,
     book: Arc<Mutex<SnapshotBook>>,
 }
 
@@ -155,6 +156,7 @@ impl RemoteControlPlane {
             host: host.to_string(),
             client,
             snapshot_dir: None,
+            tunnel_ip: None,
             book: Arc::default(),
         })
     }
@@ -164,6 +166,13 @@ impl RemoteControlPlane {
     /// from there. Without it every snapshot is reported failed.
     pub fn with_snapshot_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.snapshot_dir = Some(dir.into());
+        self
+    }
+
+    /// The host's tunnel address, sent with every registration so the
+    /// controller lists it as this host's VXLAN endpoint.
+    pub fn with_tunnel_ip(mut self, ip: Option<String>) -> Self {
+        self.tunnel_ip = ip;
         self
     }
 
@@ -225,6 +234,7 @@ impl RemoteControlPlane {
             capabilities: capabilities.clone(),
             console_url: console_url.to_string(),
             console_cert_sha256: console_cert,
+            tunnel_ip: self.tunnel_ip.clone(),
         };
         let url = self.host_url(&self.host, "register")?;
         self.send(self.client.post(url).json(&body), REQUEST_TIMEOUT)

@@ -97,6 +97,14 @@ pub(super) async fn register(
             "zone must be 1-255 characters.".into(),
         ));
     }
+    if let Some(ip) = &body.tunnel_ip {
+        if ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "tunnel_ip must be an IP address.".into(),
+            ));
+        }
+    }
     s.link
         .register_remote_host(
             &host,
@@ -104,6 +112,7 @@ pub(super) async fn register(
             &body.capabilities,
             &s.inventory,
             Some(&agent),
+            body.tunnel_ip.as_deref(),
         )
         .map_err(|e| internal("cannot register the host", e))?;
     if s.agents.set(&host, &agent) {

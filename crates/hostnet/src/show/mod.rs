@@ -75,7 +75,13 @@ pub async fn show(cfg: &HostNetConfig) -> Result<HostView> {
     }
     snap.nft_bridge = nft_table(&kernel, "bridge", &cfg.nft_table, &mut notes).await;
     snap.nft_inet = nft_table(&kernel, "inet", &cfg.nft_table, &mut notes).await;
-    for ns in kernel.namespaces().await? {
+    let veths: Vec<String> = (snap.links.iter())
+        .filter(|l| l.kind() == Some("veth"))
+        .map(|l| l.ifname.clone())
+        .collect();
+    let namespaces = kernel.namespaces().await?;
+    let here = crate::dhcp::dhcp_networks_here(&namespaces, &cfg.dhcp_netns_prefix, &veths);
+    for ns in &namespaces {
         let Some(id) = ns.strip_prefix(cfg.dhcp_netns_prefix.as_str()) else {
             continue;
         };
@@ -86,9 +92,17 @@ pub async fn show(cfg: &HostNetConfig) -> Result<HostView> {
             ));
             continue;
         }
-        let d = read_dhcp(cfg, id, &ns, &mut notes).await;
+        // Namespace names are machine-wide: one with neither our veth nor
+        // our state files is another host's (a stand-in host on the same
+        // machine). Ours with its veth lost is still shown (drift).
+        let ours = here.iter().any(|h| h == id) || cfg.state_dir.join("dhcp").join(id).is_dir();
+        if !ours {
+            continue;
+        }
+        let d = read_dhcp(cfg, id, ns, &mut notes).await;
         snap.dhcp.insert(id.to_owned(), d);
     }
+    snap.vm_taps = vm_taps(cfg.netns.as_deref());
     let (networks, unattached_ports, orphan_dhcp) = view::build(&snap, &cfg.bridge_prefix);
     Ok(HostView {
         netns: cfg.netns.clone(),
@@ -209,6 +223,43 @@ pub fn addresses(v: &Value) -> Vec<String> {
 
 /// A dnsmasq whose network namespace is `ns` (same inode as
 /// `/run/netns/<ns>`): its pid and the directory of its pid file.
+/// Per tap, the instance of the QEMU process in network namespace `ns`
+/// (`None`: this process's own) that holds it, from the processes'
+/// command lines.
+fn vm_taps(ns: Option<&str>) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let want = match ns {
+        Some(ns) => std::fs::metadata(Path::new("/run/netns").join(ns)),
+        None => std::fs::metadata("/proc/self/ns/net"),
+    };
+    let (Ok(want), Ok(procs)) = (want, std::fs::read_dir("/proc")) else {
+        return out;
+    };
+    for entry in procs.flatten() {
+        let is_pid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|s| s.parse::<i32>().is_ok());
+        let Ok(have) = std::fs::metadata(entry.path().join("ns/net")) else {
+            continue;
+        };
+        if !is_pid || (have.dev(), have.ino()) != (want.dev(), want.ino()) {
+            continue;
+        }
+        let is_qemu = std::fs::read_to_string(entry.path().join("comm"))
+            .is_ok_and(|c| c.trim().starts_with("qemu"));
+        if !is_qemu {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let argv = cmdline
+            .split(|b| *b == 0)
+            .filter_map(|a| std::str::from_utf8(a).ok());
+        out.extend(view::qemu_taps(argv));
+    }
+    out
+}
+
 fn dnsmasq_in(ns: &str) -> Option<(i32, PathBuf)> {
     let want = std::fs::metadata(Path::new("/run/netns").join(ns)).ok()?;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {

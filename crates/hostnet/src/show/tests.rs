@@ -198,3 +198,31 @@ fn learned_macs_leave_out_the_ports_own_addresses() {
     assert_eq!(learned.len(), 1);
     assert_eq!(learned["tapx"], ["fa:16:3e:00:00:11", "fa:16:3e:00:00:12"]);
 }
+
+#[test]
+fn a_port_on_a_host_without_its_dhcp_server_names_its_instance_from_qemu() {
+    let argv = [
+        "qemu-system-x86_64",
+        "-name",
+        "guest=vm-b",
+        "-uuid",
+        "vm-uuid-2",
+        "-netdev",
+        "tap,id=net-tapx,ifname=tapx,script=no,downscript=no",
+        "-device",
+        "virtio-net-pci,id=nic-tapx,netdev=net-tapx",
+    ];
+    assert_eq!(
+        qemu_taps(argv),
+        [("tapx".to_string(), "vm-uuid-2".to_string())]
+    );
+    assert!(qemu_taps(["qemu-system-x86_64", "-netdev", "tap,ifname=tapx"]).is_empty());
+    let mut s = snapshot();
+    s.dhcp.clear();
+    s.vm_taps = qemu_taps(argv).into_iter().collect();
+    let h = host(&s);
+    assert_eq!(
+        h.networks[0].ports[0].instance_id.as_deref(),
+        Some("vm-uuid-2")
+    );
+}

@@ -169,6 +169,28 @@ pub struct Snapshot {
     pub nft_inet: Option<Value>,
     /// Per network id, its DHCP server.
     pub dhcp: BTreeMap<String, DhcpView>,
+    /// Per tap, the instance of the QEMU process that holds it (its
+    /// `-uuid`): a host without the network's DHCP server has no
+    /// metadata book to ask.
+    pub vm_taps: BTreeMap<String, String>,
+}
+
+/// The taps a QEMU command line opens (`-netdev tap,...,ifname=<tap>`)
+/// and its instance (`-uuid`), as (tap, instance) pairs.
+pub fn qemu_taps<'a>(argv: impl IntoIterator<Item = &'a str>) -> Vec<(String, String)> {
+    let argv: Vec<&str> = argv.into_iter().collect();
+    let Some(uuid) = argv
+        .windows(2)
+        .find(|w| w[0] == "-uuid")
+        .map(|w| w[1].to_owned())
+    else {
+        return Vec::new();
+    };
+    argv.windows(2)
+        .filter(|w| w[0] == "-netdev" && w[1].starts_with("tap,"))
+        .filter_map(|w| w[1].split(',').find_map(|o| o.strip_prefix("ifname=")))
+        .map(|tap| (tap.to_owned(), uuid.clone()))
+        .collect()
 }
 
 /// Per port (`ifname`), the MACs `bridge -json fdb show br X` learned or
@@ -249,7 +271,9 @@ fn port_view(l: &Link, s: &Snapshot, nft: &Owned, book: Option<&DhcpView>) -> Po
         // a MAC the port sends from.
         addresses.extend(port_macs.iter().filter_map(|m| d.leases.get(m).cloned()));
     }
-    let instance_id = book.and_then(|d| addresses.iter().find_map(|a| d.instances.get(a).cloned()));
+    let instance_id = book
+        .and_then(|d| addresses.iter().find_map(|a| d.instances.get(a).cloned()))
+        .or_else(|| s.vm_taps.get(&l.ifname).cloned());
     PortView {
         tap: l.ifname.clone(),
         port_id: l.ifalias.clone(),

@@ -336,6 +336,10 @@ fn dhcp_hosts(tx: &Connection, network_id: &str) -> StoreResult<BTreeSet<String>
     hosts_where(tx, &filter, network_id)
 }
 
+fn network_hosts(tx: &Connection, network_id: &str) -> StoreResult<BTreeSet<String>> {
+    hosts_where(tx, "network_id = ?1", network_id)
+}
+
 pub(crate) fn project_hosts(tx: &Connection, project_id: &str) -> StoreResult<BTreeSet<String>> {
     hosts_where(tx, "json_extract(body, '$.project_id') = ?1", project_id)
 }
@@ -362,6 +366,7 @@ fn port_written(tx: &Transaction, before: Option<&Port>, after: Option<&Port>) -
     let now = ferrostack_common::time::now_micros();
     let dhcp = dhcp_hosts(tx, &any.network_id)?;
     let project = project_hosts(tx, &any.project_id)?;
+    let carriers = network_hosts(tx, &any.network_id)?;
     record_plan_write(
         tx,
         PlanWrite::Port {
@@ -369,9 +374,21 @@ fn port_written(tx: &Transaction, before: Option<&Port>, after: Option<&Port>) -
             after,
             dhcp_hosts: &dhcp,
             project_hosts: &project,
+            network_hosts: &carriers,
         },
     )?;
-    let addresses = |p: Option<&Port>| p.map(|p| (p.mac_address.clone(), p.fixed_ips.clone()));
+    // A host joining or leaving the network changes the other carriers'
+    // VXLAN peers, so it moves the contents time too (the network's
+    // generation in a VXLAN host section follows it).
+    let addresses = |p: Option<&Port>| {
+        p.map(|p| {
+            (
+                p.mac_address.clone(),
+                p.fixed_ips.clone(),
+                p.host_id.clone(),
+            )
+        })
+    };
     if addresses(before) != addresses(after) {
         touch_contents(tx, &any.network_id, now)?;
     }

@@ -307,3 +307,42 @@ fn turning_dhcp_on_and_off_gives_and_takes_the_dhcp_address() {
         .unwrap();
     assert_eq!(p.fixed_ips[0].ip_address, "10.0.0.2", "the address is free");
 }
+
+#[test]
+fn a_port_moving_hosts_wakes_the_networks_other_hosts_and_moves_its_contents_time() {
+    use crate::server::ServerStore;
+    let (_d, s) = store();
+    s.create_network(&network("n"), &SegmentRequest::None)
+        .unwrap();
+    let mut on_a = port("a", "n", "m1", "compute:nova");
+    on_a.host_id = "host-a".into();
+    s.create_port(&on_a, &[]).unwrap();
+    let mut other = network("o");
+    other.project_id = "p2".into();
+    s.create_network(&other, &SegmentRequest::None).unwrap();
+    let mut b = port("b", "o", "m2", "compute:nova");
+    b.project_id = "p2".into();
+    s.create_port(&b, &[]).unwrap();
+    // A port of another project (say, on a shared network) arriving on
+    // host-b: host-a carries the network, so its VXLAN peers change.
+    let mut c = port("c", "n", "m3", "compute:nova");
+    c.project_id = "p2".into();
+    s.create_port(&c, &[]).unwrap();
+    let a_before = s.host_revision("host-a").unwrap();
+    let contents_before = s.get_network("n").unwrap().unwrap().contents_changed_at;
+    s.update_port("c", &mut |p| {
+        p.host_id = "host-b".into();
+        Ok(None)
+    })
+    .unwrap();
+    assert!(s.host_revision("host-a").unwrap() > a_before);
+    assert!(s.get_network("n").unwrap().unwrap().contents_changed_at > contents_before);
+    // A name change moves neither.
+    let a_before = s.host_revision("host-a").unwrap();
+    s.update_port("c", &mut |p| {
+        p.name = "renamed".into();
+        Ok(None)
+    })
+    .unwrap();
+    assert_eq!(s.host_revision("host-a").unwrap(), a_before);
+}
