@@ -14,6 +14,7 @@
 // 30 s here, the guest's lease 16 s after the launch under TCG.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import {
   useStack, createFlavor, uploadImage, guestSkipReason, linksOf, netnsNames,
   ADMIN_PASSWORD, STATE_DEADLINE_MS,
@@ -46,6 +47,16 @@ function guestTests() {
   const taps = () => linksOf(t.netns).filter((l) => l.startsWith("tap"));
   let address = null;
   let networkId = null;
+
+  // What the server logged about its DHCP servers going away, for a
+  // failure message: another agent on this machine that lists every
+  // `qdhcp-*` namespace may tear this stack's down (the agent then makes
+  // it again, but the guest's three DHCP discovers may fall in between).
+  function dhcpTrouble() {
+    const lines = fs.readFileSync(t.server.logPath, "utf8").split("\n")
+      .filter((l) => /object=dhcp\/|dnsmasq/.test(l) && /gone|not running|cannot/.test(l));
+    return lines.length ? `\nthe server's log on its DHCP servers:\n${lines.join("\n")}` : "";
+  }
 
   async function until(what, check, deadline = TEARDOWN_DEADLINE_MS) {
     const end = Date.now() + deadline;
@@ -115,7 +126,7 @@ function guestTests() {
     await t.shot("guest-console");
     const got = text.match(lease);
     assert.ok(got, `no "ferrostack-guest: eth0 ..." within ${CONSOLE_DEADLINE_MS} ms of the launch; the console:\n${text.slice(-3000)}`);
-    assert.equal(got[1], `${address}/24`, `the guest's lease is not the address the list shows:\n${text.slice(-3000)}`);
+    assert.equal(got[1], `${address}/24`, `the guest's lease is not the address the list shows:\n${text.slice(-3000)}${dhcpTrouble()}`);
     process.stderr.write(`the guest printed its lease ${got[1]} ${((Date.now() - launched) / 1000).toFixed(1)} s after the launch\n`);
   });
 

@@ -69,7 +69,8 @@ function startStack(name, netns) {
   for (const l of ["identity", "compute", "image", "volume", "network", "placement", "host-api", "dashboard"]) {
     args.push(`--${l}-port`, "0");
   }
-  const log = fs.createWriteStream(path.join(ARTIFACTS, `ferrostack-${name}.log`));
+  const logPath = path.join(ARTIFACTS, `ferrostack-${name}.log`);
+  const log = fs.createWriteStream(logPath);
   // nsenter execs the server, so the PID is the server's own.
   const [cmd, ...argv] = inNetns(netns, [BIN, ...args]);
   const proc = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
@@ -90,7 +91,7 @@ function startStack(name, netns) {
       if (/^ferrostack ready/m.test(out)) {
         clearTimeout(timer);
         if (!dashboard) reject(new Error(`no dashboard URL in the start-up output:\n${out}`));
-        else resolve({ proc, dashboard, tmp, dataDir: path.join(tmp, "data") });
+        else resolve({ proc, dashboard, tmp, dataDir: path.join(tmp, "data"), logPath });
       }
     });
   });
