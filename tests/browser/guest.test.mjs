@@ -49,9 +49,8 @@ function guestTests() {
   let networkId = null;
 
   // What the server logged about its DHCP servers going away, for a
-  // failure message: another agent on this machine that lists every
-  // `qdhcp-*` namespace may tear this stack's down (the agent then makes
-  // it again, but the guest's three DHCP discovers may fall in between).
+  // failure message (a DHCP namespace torn down behind the agent's back is
+  // made again, but the guest's three DHCP discovers may fall in between).
   function dhcpTrouble() {
     const lines = fs.readFileSync(t.server.logPath, "utf8").split("\n")
       .filter((l) => /object=dhcp\/|dnsmasq/.test(l) && /gone|not running|cannot/.test(l));
@@ -105,8 +104,11 @@ function guestTests() {
     await addresses.waitFor({ timeout: STATE_DEADLINE_MS });
     address = (await addresses.innerText()).split("=")[1];
     await t.shot("guest-instances");
-    // Its port's tap, in the stack's namespace.
+    // Its port's tap, in the stack's namespace, and its network's DHCP
+    // namespace, named in the stack's /run/netns only.
     assert.equal(taps().length, 1, `taps: ${linksOf(t.netns)}`);
+    assert.ok(t.stackNetns().includes(`qdhcp-${networkId}`), `no qdhcp-${networkId}: ${t.stackNetns()}`);
+    assert.ok(!netnsNames().includes(`qdhcp-${networkId}`), `qdhcp-${networkId} is in this machine's /run/netns`);
 
     // The detail page shows the console log as it was when the page was
     // made: reload until the guest has printed its lease.
@@ -147,7 +149,7 @@ function guestTests() {
     assert.equal(await page.locator('#networks tr[data-network="guest-net"]').count(), 0);
     await t.go("/networks");
     assert.equal(await page.locator('#networks tr[data-network="guest-net"]').count(), 0);
-    await until(`qdhcp-${networkId} is still there`, () => !netnsNames().includes(`qdhcp-${networkId}`));
+    await until(`qdhcp-${networkId} is still there`, () => !t.stackNetns().includes(`qdhcp-${networkId}`));
     await t.logout();
   });
 }

@@ -6,14 +6,24 @@
 //
 // useStack(name, { guests: true }) starts real QEMU guests on the real
 // network data plane instead, the way tests/e2e/test_network_guests.py
-// does: the whole cloud runs in a fresh network namespace (`nsenter --net`,
-// so the `qdhcp-*` namespaces the agent adds stay visible here), and so
-// does Chromium (executablePath is a wrapper that enters it; playwright
-// talks to it over a pipe), since the dashboard listens on that
-// namespace's loopback. Node itself cannot reach the stack then, so such
-// a test goes through the browser only. At the end the guests (by their
-// pidfiles), the agent's dnsmasq processes and `qdhcp-*` namespaces and
-// the namespace are removed. guestSkipReason() says why it cannot run here.
+// does: the whole cloud runs in a fresh network namespace (`nsenter
+// --net`), and so does Chromium (executablePath is a wrapper that enters
+// it; playwright talks to it over a pipe), since the dashboard listens on
+// that namespace's loopback. Node itself cannot reach the stack then, so
+// such a test goes through the browser only.
+//
+// Unlike the e2e fixture, the cloud also gets a mount namespace of its own
+// with an empty tmpfs on /run/netns, so the `qdhcp-*` namespaces its agent
+// adds are named there only (see stackNetns()). The reason: an agent lists
+// every `qdhcp-*` name in /run/netns, reports the ones it does not know,
+// and its controller has it tear them down (tombstones), so on a machine
+// where other clouds run (parallel test runs) each deleted the other's
+// DHCP namespaces, and a guest booting meanwhile got no lease. At the end
+// the guests and the agent's dnsmasq processes are killed (by their
+// pidfiles, as the e2e fixture does), which frees those namespaces with
+// the mount namespace; any `qdhcp-<network>` left in /run/netns is
+// deleted too, and the network namespace. guestSkipReason() says why
+// real guests cannot run here.
 //
 // Screenshots go to tests/browser/artifacts/ (gitignored), with the
 // server's log per file. Only the processes started here are ever killed.
@@ -51,15 +61,19 @@ const which = (program) => (process.env.PATH || "").split(":")
 // Why real guests cannot run here, or null when they can.
 export function guestSkipReason() {
   if (process.getuid() !== 0) return "real guests need root (namespaces, bridges, taps)";
-  for (const program of ["ip", "nsenter", "nft", "dnsmasq", "qemu-system-x86_64"]) {
+  for (const program of ["ip", "nsenter", "unshare", "mount", "nft", "dnsmasq", "qemu-system-x86_64"]) {
     if (!which(program)) return `${program} is not installed (real guests and their data plane need it)`;
   }
   if (!fs.existsSync("/dev/net/tun")) return "there is no /dev/net/tun (guests' taps need it)";
   return null;
 }
 
-// `argv` run inside network namespace `ns` (none: as it is).
-const inNetns = (ns, argv) => (ns ? ["nsenter", `--net=/run/netns/${ns}`, ...argv] : argv);
+// `argv` run inside network namespace `ns` (none: as it is), with a
+// private mount namespace whose /run/netns is empty (see the top).
+const inNetns = (ns, argv) => (ns
+  ? ["nsenter", `--net=/run/netns/${ns}`, "unshare", "--mount", "--propagation", "private",
+    "sh", "-c", 'mount -t tmpfs -o mode=0755 ferrostack-netns /run/netns && exec "$@"', "sh", ...argv]
+  : argv);
 
 function startStack(name, netns) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fs-browser-"));
@@ -71,7 +85,7 @@ function startStack(name, netns) {
   }
   const logPath = path.join(ARTIFACTS, `ferrostack-${name}.log`);
   const log = fs.createWriteStream(logPath);
-  // nsenter execs the server, so the PID is the server's own.
+  // nsenter, unshare and sh exec the server, so the PID is the server's own.
   const [cmd, ...argv] = inNetns(netns, [BIN, ...args]);
   const proc = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
   proc.stderr.pipe(log);
@@ -170,9 +184,12 @@ export function linksOf(ns) {
   return r.stdout.split("\n").filter(Boolean).map((l) => l.split(":")[1].trim().split("@")[0]);
 }
 
-// The names of this machine's network namespaces.
-export function netnsNames() {
-  const r = spawnSync("ip", ["netns", "list"], { encoding: "utf8" });
+// The names of the network namespaces in /run/netns, this machine's or
+// (given a PID) those of that process's mount namespace.
+export function netnsNames(pid = null) {
+  const argv = pid ? ["nsenter", `--mount=/proc/${pid}/ns/mnt`, "ip", "netns", "list"] : ["ip", "netns", "list"];
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8" });
+  assert.equal(r.status, 0, `${argv.join(" ")}: ${r.stderr}`);
   return r.stdout.split("\n").filter(Boolean).map((l) => l.split(" ")[0]);
 }
 
@@ -257,6 +274,8 @@ export function useStack(name, { guests = false } = {}) {
       await page().evaluate(() => { window.__sameDocument = true; });
     },
     sameDocument: () => page().evaluate(() => window.__sameDocument === true),
+    // The network namespaces the running (guests) cloud sees in its /run/netns.
+    stackNetns: () => netnsNames(t.server.proc.pid),
   });
 }
 
