@@ -95,7 +95,8 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-# The guest first: the privileged Rust tests boot it (they skip without it).
+# The guest first: the privileged Rust tests boot it (they skip without it),
+# and the e2e and browser tests upload it (they build it if missing).
 step "guest image: build, boot under QEMU, check the config drive markers"
 if [ "$(id -u)" -eq 0 ]; then
     guest-image/test-boot.sh
