@@ -63,6 +63,7 @@ pub mod names;
 pub mod network;
 pub mod nft;
 pub mod port;
+mod rtnl;
 pub mod show;
 
 pub use dhcp::DhcpDriver;
