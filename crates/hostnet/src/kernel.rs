@@ -1,6 +1,7 @@
 //! The narrow seam to the kernel: links, addresses and FDB entries over
-//! route netlink from the agent itself ([`crate::rtnl`]), taps through the
-//! tun driver's ioctls, and, as processes, rule sets (`nft -f -`), named
+//! route netlink from the agent itself (the private `rtnl` module), taps
+//! through the tun driver's ioctls, and, as processes, rule sets (`nft -f
+//! -`), named
 //! namespaces (`ip netns add/del`) and commands inside one (`ip netns
 //! exec`, dnsmasq).
 //!

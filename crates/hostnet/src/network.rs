@@ -13,9 +13,10 @@
 //! host changes), which the ports' stateful security-group rules need;
 //! its traffic gets a conntrack zone of its own ([`nft::zone`]), since
 //! networks may reuse each other's addresses.
-//! Every ensure compares what the kernel has (a netlink link dump, read
-//! as `ip -json -details` would print it) with what the document says and changes only the difference; a VXLAN device
-//! with the wrong VNI, source or group is replaced.
+//! Every ensure compares what the kernel has (links read over netlink, as
+//! `ip -json -details` would print them) with what the document says and
+//! changes only the difference; a VXLAN device with the wrong VNI, source
+//! or group is replaced.
 
 use crate::kernel::{BridgeOptions, Kernel, Link, LinkState};
 use crate::{error_chain, names, nft, Error, HostNetConfig, Result};
