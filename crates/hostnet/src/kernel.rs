@@ -1,9 +1,8 @@
 //! The narrow seam to the kernel: links, addresses and FDB entries over
 //! route netlink from the agent itself (the private `rtnl` module), taps
-//! through the tun driver's ioctls, and, as processes, rule sets (`nft -f
-//! -`), named
-//! namespaces (`ip netns add/del`) and commands inside one (`ip netns
-//! exec`, dnsmasq).
+//! through the tun driver's ioctls, and, as processes, rule sets
+//! (`nft -f -`), named namespaces (`ip netns add/del`) and commands inside
+//! one (`ip netns exec`, dnsmasq).
 //!
 //! The methods keep iproute2's meanings: [`Link`] is what `ip -json
 //! -details link show` printed (masters and parents by name, the kind's
