@@ -576,14 +576,23 @@ impl Kernel {
             .await
     }
 
-    /// The namespaces that exist.
+    /// The named namespaces that exist: the entries of `/run/netns`, which
+    /// is all `ip netns list` reads (no process for it).
     pub async fn namespaces(&self) -> Result<Vec<String>> {
-        let out = self.run(&["ip", "netns", "list"], None).await?;
-        Ok(out
-            .lines()
-            .filter_map(|l| l.split_whitespace().next())
-            .map(str::to_owned)
-            .collect())
+        let dir = std::path::Path::new("/run/netns");
+        let mut entries = match tokio::fs::read_dir(dir).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(dir)(e)),
+        };
+        let mut out = Vec::new();
+        while let Some(e) = entries.next_entry().await.map_err(Error::io(dir))? {
+            if let Some(name) = e.file_name().to_str() {
+                out.push(name.to_owned());
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 }
 

@@ -116,10 +116,13 @@ impl NetworkDriver {
     }
 
     async fn create_bridge(&self, br: &str) -> Result<Link> {
+        // The inet hooks from the start: one request, not a second to set
+        // them (converge sets them on a bridge found without).
         let options = BridgeOptions {
             stp: Some(false),
             forward_delay: Some(0),
-            ..BridgeOptions::default()
+            nf_call_iptables: Some(true),
+            nf_call_ip6tables: Some(true),
         };
         self.kernel.create_bridge(br, &options).await?;
         self.kernel
@@ -240,7 +243,7 @@ impl NetworkDriver {
         let name = names::vxlan(vni);
         if let Some(have) = self.kernel.link(&name).await? {
             let right = have.data("id").and_then(|v| v.as_u64()) == Some(u64::from(vni))
-                && have.data("local").and_then(|v| v.as_str()) == Some(tunnel.local_ip.as_str())
+                && have.data("local").and_then(|v| v.as_str()) == Some(local.to_string().as_str())
                 && have.data("group").and_then(|v| v.as_str())
                     == group.map(|g| g.to_string()).as_deref();
             if !right {
