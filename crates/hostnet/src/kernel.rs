@@ -353,7 +353,7 @@ impl Kernel {
         let what = format!("RTM_DELLINK {name}");
         self.rtnl(&what, |s| {
             match s.ack(Rtm::DelLink(msg::del_link(name)), 0) {
-                Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
+                Err(e) if rtnl::errno(&e) == Some(libc::ENODEV) => Ok(()),
                 other => other,
             }
         })
@@ -535,7 +535,7 @@ impl Kernel {
         let what = format!("RTM_DELNEIGH {dev} 00:00:00:00:00:00 dst {dst}");
         let m = Rtm::DelNeighbour(msg::flood_entry(index, dst));
         self.rtnl(&what, |s| match s.ack(m, 0) {
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+            Err(e) if rtnl::errno(&e) == Some(libc::ENOENT) => Ok(()),
             other => other,
         })
         .await
@@ -616,7 +616,7 @@ fn get_link(s: &mut Rtnl, req: LinkMessage) -> io::Result<Option<LinkMessage>> {
             Rtm::NewLink(l) => Some(l),
             _ => None,
         })),
-        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+        Err(e) if rtnl::errno(&e) == Some(libc::ENODEV) => Ok(None),
         Err(e) => Err(e),
     }
 }

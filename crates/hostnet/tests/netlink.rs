@@ -243,6 +243,36 @@ async fn a_link_change_reads_back_through_ip_and_through_links() {
 }
 
 #[tokio::test]
+async fn a_refused_request_names_itself_and_says_the_kernels_reason() {
+    if skip("a_refused_request_names_itself_and_says_the_kernels_reason") {
+        return;
+    }
+    let host = TestHost::new();
+    let k = kernel(&host);
+    k.create_bridge("brqtwice", &BridgeOptions::default())
+        .await
+        .expect("bridge");
+    let e = k
+        .create_bridge("brqtwice", &BridgeOptions::default())
+        .await
+        .expect_err("it exists");
+    let chain = ferrostack_hostnet::error_chain(&e);
+    assert!(
+        chain.contains("RTM_NEWLINK brqtwice (bridge)") && chain.contains("File exists"),
+        "{chain}"
+    );
+    if !std::path::Path::new("/proc/net/vlan").exists() {
+        // No 8021q here: the kernel's own words come with the errno.
+        let e = k
+            .create_vlan("vl5-test", "ul0", 5)
+            .await
+            .expect_err("no 8021q");
+        let chain = ferrostack_hostnet::error_chain(&e);
+        assert!(chain.contains("Unknown device type"), "{chain}");
+    }
+}
+
+#[tokio::test]
 async fn flooding_fdb_entries_append_and_delete_one_peer_at_a_time() {
     if skip("flooding_fdb_entries_append_and_delete_one_peer_at_a_time") {
         return;

@@ -28,8 +28,8 @@
 pub mod msg;
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR,
-    NLM_F_REQUEST,
+    ErrorMessage, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_ACK_TLVS,
+    NLM_F_CAPPED, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -104,7 +104,7 @@ impl Rtnl {
     ) -> io::Result<Vec<RouteNetlinkMessage>> {
         for _ in 0..DUMP_TRIES {
             match self.exchange(msg.clone(), NLM_F_REQUEST | NLM_F_DUMP) {
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e) if errno(&e) == Some(libc::EINTR) => continue,
                 other => return other,
             }
         }
@@ -170,7 +170,9 @@ impl Rtnl {
                 }
                 match m.payload {
                     NetlinkPayload::InnerMessage(inner) => got.push(inner),
-                    NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
+                    NetlinkPayload::Error(e) if e.code.is_some() => {
+                        return Err(refused(&e, m.header.flags))
+                    }
                     NetlinkPayload::Error(_) if !dump => return Ok(got),
                     NetlinkPayload::Done(_) if dump => {
                         if interrupted {
@@ -183,6 +185,72 @@ impl Rtnl {
             }
         }
     }
+}
+
+/// What the kernel said when it refused a request: its errno and, when it
+/// gave one, its extended-ack message ("Unknown device type", ...).
+#[derive(Debug)]
+struct Refused {
+    errno: i32,
+    message: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let os = io::Error::from_raw_os_error(self.errno);
+        write!(f, "{os} ({})", self.message)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The errno of an error [`Rtnl`] returned (with or without the kernel's
+/// message).
+pub(crate) fn errno(e: &io::Error) -> Option<i32> {
+    e.raw_os_error()
+        .or_else(|| e.get_ref()?.downcast_ref::<Refused>().map(|r| r.errno))
+}
+
+/// The error for a refused request, with the kernel's extended-ack
+/// message when the answer carries one (`flags`: the answer's).
+fn refused(e: &ErrorMessage, flags: u16) -> io::Error {
+    let errno = e.raw_code().abs();
+    match ext_ack_message(&e.header, flags) {
+        Some(message) => io::Error::new(
+            io::Error::from_raw_os_error(errno).kind(),
+            Refused { errno, message },
+        ),
+        None => io::Error::from_raw_os_error(errno),
+    }
+}
+
+/// `NLMSGERR_ATTR_MSG` among the TLVs after the echoed request (its
+/// header alone when the answer is capped).
+fn ext_ack_message(echoed: &[u8], flags: u16) -> Option<String> {
+    const NLMSGERR_ATTR_MSG: u16 = 1;
+    if flags & NLM_F_ACK_TLVS == 0 || echoed.len() < 16 {
+        return None;
+    }
+    let mut off = if flags & NLM_F_CAPPED != 0 {
+        16
+    } else {
+        let len = u32::from_ne_bytes(echoed[..4].try_into().ok()?) as usize;
+        (len + 3) & !3
+    };
+    while off + 4 <= echoed.len() {
+        let len = u16::from_ne_bytes([echoed[off], echoed[off + 1]]) as usize;
+        let kind = u16::from_ne_bytes([echoed[off + 2], echoed[off + 3]]) & 0x3fff;
+        if len < 4 || off + len > echoed.len() {
+            return None;
+        }
+        if kind == NLMSGERR_ATTR_MSG {
+            let text = &echoed[off + 4..off + len];
+            let text = text.split(|b| *b == 0).next().unwrap_or_default();
+            return Some(String::from_utf8_lossy(text).into_owned());
+        }
+        off += (len + 3) & !3;
+    }
+    None
 }
 
 /// The file of named namespace `ns` (as `ip netns add` makes it).
@@ -266,6 +334,43 @@ pub(crate) fn create_tap(name: &str) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tlv(kind: u16, value: &[u8]) -> Vec<u8> {
+        let len = 4 + value.len();
+        let mut v = (len as u16).to_ne_bytes().to_vec();
+        v.extend(kind.to_ne_bytes());
+        v.extend(value);
+        v.resize((len + 3) & !3, 0);
+        v
+    }
+
+    #[test]
+    fn the_kernels_message_comes_with_its_errno() {
+        let mut echoed = 40u32.to_ne_bytes().to_vec();
+        echoed.resize(16, 0);
+        echoed.extend(tlv(2, &7u32.to_ne_bytes()));
+        echoed.extend(tlv(1, b"Unknown device type\0"));
+        let capped = NLM_F_ACK_TLVS | NLM_F_CAPPED;
+        let mut e = ErrorMessage::default();
+        e.code = std::num::NonZeroI32::new(-libc::EOPNOTSUPP);
+        e.header = echoed.clone();
+        let err = refused(&e, capped);
+        assert_eq!(errno(&err), Some(libc::EOPNOTSUPP));
+        assert!(err.to_string().contains("(Unknown device type)"), "{err}");
+        // Without the TLV flag, or without a message: the bare errno.
+        let bare = refused(&e, NLM_F_CAPPED);
+        assert_eq!(bare.raw_os_error(), Some(libc::EOPNOTSUPP));
+        e.header.truncate(16);
+        assert_eq!(refused(&e, capped).raw_os_error(), Some(libc::EOPNOTSUPP));
+        // Not capped: the TLVs follow the whole echoed request.
+        let mut whole = 24u32.to_ne_bytes().to_vec();
+        whole.resize(24, 0);
+        whole.extend(tlv(1, b"Device does not exist\0"));
+        assert_eq!(
+            ext_ack_message(&whole, NLM_F_ACK_TLVS).as_deref(),
+            Some("Device does not exist")
+        );
+    }
 
     #[test]
     fn ifreq_is_the_kernels_size() {
