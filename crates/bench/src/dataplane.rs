@@ -33,10 +33,12 @@
 //! controller), and the engine's own bookkeeping.
 //!
 //! Each part runs on threads that entered the host's namespace (`setns`),
-//! so the drivers run their commands directly, as the agent on a real host
-//! does (`ip ...`, `nft -f -`), not through `ip -n` / `ip netns exec`
-//! (which sets up a mount namespace for every command: some 10 ms more per
-//! `nft` call here; the last row shows both).
+//! so the drivers (`Kernel::new(None)`) open their netlink socket and
+//! taps there and run their commands directly, as the agent on a real
+//! host does (`nft -f -`), not through `ip netns exec` (which sets up a
+//! mount namespace for every command: some 10 ms more per `nft` call
+//! here; the last row shows both). Links, addresses and FDB entries are
+//! netlink requests, counted beside the commands.
 
 use std::future::Future;
 use std::os::fd::AsRawFd;
@@ -47,7 +49,7 @@ use std::time::{Duration, Instant};
 use ferrostack_agent::drivers::ObjectDriver;
 use ferrostack_host_contract::network::*;
 use ferrostack_host_contract::HostDesired;
-use ferrostack_hostnet::kernel::{commands_run, Kernel};
+use ferrostack_hostnet::kernel::{commands_run, netlink_requests, Kernel};
 use ferrostack_hostnet::{DhcpDriver, HostNetConfig, NetworkDriver, PortDriver};
 
 use crate::load::percentile;
@@ -91,6 +93,8 @@ pub struct Figures {
     pub wired_dhcp: Samples,
     /// Commands started per single port wired (port + DHCP ensures).
     pub wired_commands: f64,
+    /// Netlink requests per single port wired (port + DHCP ensures).
+    pub wired_requests: f64,
     /// Why a single port was not found wired afterwards (tap, chains,
     /// hosts entry); `None`: all were.
     pub wired_problem: Option<String>,
@@ -110,12 +114,16 @@ pub struct Figures {
     pub scratch_dhcp: Duration,
     /// Commands started by the scratch run.
     pub scratch_commands: u64,
+    /// Netlink requests of the scratch run.
+    pub scratch_requests: u64,
     /// After a restart: new drivers' `list()` and every ensure.
     pub restart: Duration,
     /// The `list()` part.
     pub restart_list: Duration,
     /// Commands started by the restart run.
     pub restart_commands: u64,
+    /// Netlink requests of the restart run.
+    pub restart_requests: u64,
     /// A rule added to the group all `ports` ports are in.
     pub rule_large: Duration,
     /// Rules in the host's ruleset (`nft -j list ruleset`).
@@ -490,6 +498,7 @@ async fn singles(plan: Plan, f: &mut Figures, host: &Host) -> Res<()> {
 
     let (mut wall, mut port, mut dhcp) = (Vec::new(), Vec::new(), Vec::new());
     let before = commands_run();
+    let before_nl = netlink_requests();
     for i in 1..=plan.singles {
         doc.n = i + 1;
         doc.generation += 1;
@@ -505,6 +514,7 @@ async fn singles(plan: Plan, f: &mut Figures, host: &Host) -> Res<()> {
         dhcp.push(h?);
     }
     f.wired_commands = (commands_run() - before) as f64 / plan.singles.max(1) as f64;
+    f.wired_requests = (netlink_requests() - before_nl) as f64 / plan.singles.max(1) as f64;
     f.wired = Samples::from(wall);
     f.wired_port = Samples::from(port);
     f.wired_dhcp = Samples::from(dhcp);
@@ -575,6 +585,7 @@ async fn scale(plan: Plan, f: &mut Figures, host: &mut Host) -> Res<()> {
     };
     let d = doc.build();
     let before = commands_run();
+    let before_nl = netlink_requests();
     let t = Instant::now();
     f.scratch_network = ensure(&host.network, &d, &doc.net).await?;
     let (p, h) = tokio::join!(
@@ -585,12 +596,14 @@ async fn scale(plan: Plan, f: &mut Figures, host: &mut Host) -> Res<()> {
     f.scratch_ports = p?;
     f.scratch_dhcp = h?;
     f.scratch_commands = commands_run() - before;
+    f.scratch_requests = netlink_requests() - before_nl;
     check_wired(host, &doc)
         .await
         .map_err(|e| format!("after the scratch run: {e}"))?;
 
     host.restart();
     let before = commands_run();
+    let before_nl = netlink_requests();
     let t = Instant::now();
     let (nets, ports, dhcps) =
         tokio::join!(host.network.list(), host.ports.list(), host.dhcp.list());
@@ -613,6 +626,7 @@ async fn scale(plan: Plan, f: &mut Figures, host: &mut Host) -> Res<()> {
     h?;
     f.restart = t.elapsed();
     f.restart_commands = commands_run() - before;
+    f.restart_requests = netlink_requests() - before_nl;
 
     doc.extra = 1;
     doc.generation += 1;

@@ -117,10 +117,11 @@ fn dataplane_rows(f: &Figures, singles: usize) -> Vec<Row> {
             ),
         ),
         row(
-            "  commands run per port wired",
+            "  commands / netlink requests per port wired",
             format!(
-                "{:.1}; {}",
+                "{:.1} / {:.1}; {}",
                 f.wired_commands,
+                f.wired_requests,
                 checked(f.wired_problem.as_deref())
             ),
         ),
@@ -162,11 +163,13 @@ fn dataplane_rows(f: &Figures, singles: usize) -> Vec<Row> {
             ),
         ),
         row(
-            "  commands run (per port)",
+            "  commands / netlink requests (per port)",
             format!(
-                "{} ({:.1})",
+                "{} ({:.1}) / {} ({:.1})",
                 f.scratch_commands,
-                f.scratch_commands as f64 / n.max(1) as f64
+                f.scratch_commands as f64 / n.max(1) as f64,
+                f.scratch_requests,
+                f.scratch_requests as f64 / n.max(1) as f64
             ),
         ),
         goal(
@@ -177,11 +180,13 @@ fn dataplane_rows(f: &Figures, singles: usize) -> Vec<Row> {
         ),
         row("  of which list()", show_ms(f.restart_list)),
         row(
-            "  commands run (per port)",
+            "  commands / netlink requests (per port)",
             format!(
-                "{} ({:.1})",
+                "{} ({:.1}) / {} ({:.1})",
                 f.restart_commands,
-                f.restart_commands as f64 / n.max(1) as f64
+                f.restart_commands as f64 / n.max(1) as f64,
+                f.restart_requests,
+                f.restart_requests as f64 / n.max(1) as f64
             ),
         ),
         row(
@@ -283,15 +288,18 @@ pub fn json(api: &Result<Vec<PortCell>, String>, dataplane: &Result<Figures, Str
             "wired_port_p50_ms": ms(f.wired_port.p(50.0)),
             "wired_dhcp_p50_ms": ms(f.wired_dhcp.p(50.0)),
             "wired_commands_per_port": f.wired_commands,
+            "wired_netlink_requests_per_port": f.wired_requests,
             "rule_change_p50_ms": ms(f.rule_small.p(50.0)),
             "rule_change_p99_ms": ms(f.rule_small.p(99.0)),
             "rule_change_all_ports_ms": ms(f.rule_large),
             "ports": f.ports,
             "scratch_ms": ms(f.scratch),
             "scratch_commands": f.scratch_commands,
+            "scratch_netlink_requests": f.scratch_requests,
             "restart_ms": ms(f.restart),
             "restart_list_ms": ms(f.restart_list),
             "restart_commands": f.restart_commands,
+            "restart_netlink_requests": f.restart_requests,
             "nft_rules": f.nft_rules,
             "nft_chains": f.nft_chains,
             "nft_lines": f.nft_lines,

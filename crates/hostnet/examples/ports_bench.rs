@@ -10,7 +10,8 @@
 //! at once (default 8, the agent's `max_concurrent`). Each port has one
 //! fixed IP and a security group of three rules. Rows: first ensure
 //! (taps created, elements written), a second ensure (nothing to change:
-//! the cost of a resync), and the nft transactions alone.
+//! the cost of a resync), and the nft transactions alone; then the
+//! processes started and netlink requests made by the two ensures.
 
 use ferrostack_agent::drivers::ObjectDriver;
 use ferrostack_host_contract::network::*;
@@ -137,13 +138,18 @@ async fn main() {
         .expect("network");
     let ports = PortDriver::new(cfg.clone());
 
+    use ferrostack_hostnet::kernel::{commands_run, netlink_requests};
+    let (cmds, reqs) = (commands_run(), netlink_requests());
     let first = ensure_all(&ports, &doc, n, width).await;
+    let first_counts = (commands_run() - cmds, netlink_requests() - reqs);
+    let (cmds, reqs) = (commands_run(), netlink_requests());
     if std::env::var_os("BENCH_FIRST_ONLY").is_some() {
         println!("first ensure: {:.2}s", first.as_secs_f64());
         println!("kept namespace {ns}");
         return;
     }
     let again = ensure_all(&ports, &doc, n, width).await;
+    let again_counts = (commands_run() - cmds, netlink_requests() - reqs);
     let groups: Vec<&DesiredSecurityGroup> = doc.network.security_groups.iter().collect();
     let kernel = ferrostack_hostnet::kernel::Kernel::new(Some(ns.clone()));
     let t = Instant::now();
@@ -173,6 +179,16 @@ async fn main() {
             "{what:<34} {:>9.2}s {:>10.2}ms",
             d.as_secs_f64(),
             d.as_secs_f64() * 1000.0 / n as f64
+        );
+    }
+    for (what, (c, r)) in [
+        ("first ensure: commands / netlink", first_counts),
+        ("second ensure: commands / netlink", again_counts),
+    ] {
+        println!(
+            "{what:<34} {:>10} {:>12}",
+            format!("{c} / {r}"),
+            format!("{:.1} / {:.1}", c as f64 / n as f64, r as f64 / n as f64)
         );
     }
     if std::env::var_os("BENCH_KEEP_NETNS").is_some() {

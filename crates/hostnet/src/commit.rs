@@ -53,19 +53,24 @@ impl Committer {
     /// Applies `script` (one port's commands, after the base objects);
     /// returns when the kernel has it or refused it.
     pub(crate) async fn apply(&self, script: String) -> Result<()> {
-        let (tx, rx) = oneshot::channel();
+        let (tx, mut rx) = oneshot::channel();
         self.lock_queue().push(Pending { script, done: tx });
-        {
-            // Whoever holds the run lock drains the queue, ours included
-            // unless an earlier holder already took it.
-            let _run = self.running.lock().await;
-            let batch = std::mem::take(&mut *self.lock_queue());
-            if !batch.is_empty() {
-                self.run(batch).await;
-            }
+        let dropped = |_| Err(Error::Missing("nft batch dropped".into()));
+        // Whoever holds the run lock drains the queue, ours included unless
+        // an earlier holder already took it; an answer that arrives while we
+        // wait for the lock ends the wait (queueing behind the next batch
+        // would make each later arrival a batch of one).
+        let run = tokio::select! {
+            biased;
+            answer = &mut rx => return answer.unwrap_or_else(dropped),
+            run = self.running.lock() => run,
+        };
+        let batch = std::mem::take(&mut *self.lock_queue());
+        if !batch.is_empty() {
+            self.run(batch).await;
         }
-        rx.await
-            .unwrap_or_else(|_| Err(Error::Missing("nft batch dropped".into())))
+        drop(run);
+        rx.await.unwrap_or_else(dropped)
     }
 
     fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {

@@ -259,18 +259,7 @@ impl DhcpDriver {
         if inner_link.is_none() {
             self.kernel.delete_link(&outer).await?;
             self.kernel
-                .ip(&[
-                    "link",
-                    "add",
-                    &outer,
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    names::DHCP_INNER,
-                    "netns",
-                    ns,
-                ])
+                .create_veth(&outer, names::DHCP_INNER, Some(ns))
                 .await?;
         }
         let have = self
@@ -291,9 +280,7 @@ impl DhcpDriver {
             .await?
             .ok_or_else(|| Error::Missing(format!("{} vanished in {ns}", names::DHCP_INNER)))?;
         if have.address.as_deref().map(str::to_ascii_lowercase) != Some(mac.clone()) {
-            inner
-                .ip(&["link", "set", "dev", names::DHCP_INNER, "address", &mac])
-                .await?;
+            inner.set_mac(names::DHCP_INNER, &mac).await?;
         }
         let want = LinkState {
             mtu,
@@ -302,7 +289,7 @@ impl DhcpDriver {
             up: true,
         };
         inner.converge_link(&have, &want).await?;
-        inner.ip(&["link", "set", "dev", "lo", "up"]).await?;
+        inner.set_up("lo").await?;
         self.converge_addresses(&inner, d).await
     }
 
@@ -319,37 +306,12 @@ impl DhcpDriver {
         if self.metadata.is_some() {
             want.push(format!("{METADATA_IP}/32"));
         }
-        let out = inner
-            .ip(&["-json", "addr", "show", "dev", names::DHCP_INNER])
-            .await?;
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
-        let have: Vec<String> = v
-            .as_array()
-            .and_then(|a| a.first())
-            .and_then(|l| l.get("addr_info"))
-            .and_then(|a| a.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter(|i| i.get("scope").and_then(|s| s.as_str()) == Some("global"))
-                    .filter_map(|i| {
-                        Some(format!(
-                            "{}/{}",
-                            i.get("local")?.as_str()?,
-                            i.get("prefixlen")?.as_u64()?
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let have = inner.addresses(names::DHCP_INNER).await?;
         for a in want.iter().filter(|a| !have.contains(a)) {
-            inner
-                .ip(&["addr", "add", a, "dev", names::DHCP_INNER])
-                .await?;
+            inner.add_address(names::DHCP_INNER, a).await?;
         }
         for a in have.iter().filter(|a| !want.contains(a)) {
-            inner
-                .ip(&["addr", "del", a, "dev", names::DHCP_INNER])
-                .await?;
+            inner.del_address(names::DHCP_INNER, a).await?;
         }
         Ok(())
     }

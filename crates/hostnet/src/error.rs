@@ -1,5 +1,6 @@
 //! The crate's error: what failed, with the command's argv, status and
-//! stderr when it was an external command (the chain is printed once, by
+//! stderr when it was an external command, the request and the kernel's
+//! errno when it was netlink (the chain is printed once, by
 //! [`error_chain`]).
 
 use std::path::PathBuf;
@@ -44,6 +45,16 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A netlink request (or tap ioctl) the kernel refused or that could
+    /// not be made.
+    #[error("{op}")]
+    Kernel {
+        /// What was asked (`RTM_NEWLINK vxlan-7 (vxlan)`, ...).
+        op: String,
+        /// The kernel's errno, or the socket's failure.
+        #[source]
+        source: std::io::Error,
+    },
     /// A state file could not be read or written.
     #[error("{path}")]
     Io {
@@ -70,6 +81,11 @@ impl Error {
             what,
             value: value.to_owned(),
         }
+    }
+
+    pub(crate) fn kernel(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let op = op.into();
+        move |source| Error::Kernel { op, source }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {

@@ -13,15 +13,17 @@
 //! host changes), which the ports' stateful security-group rules need;
 //! its traffic gets a conntrack zone of its own ([`nft::zone`]), since
 //! networks may reuse each other's addresses.
-//! Every ensure compares what the kernel has (`ip -json -details`) with
-//! what the document says and changes only the difference; a VXLAN device
-//! with the wrong VNI, source or group is replaced.
+//! Every ensure compares what the kernel has (links read over netlink, as
+//! `ip -json -details` would print them) with what the document says and
+//! changes only the difference; a VXLAN device with the wrong VNI, source
+//! or group is replaced.
 
-use crate::kernel::{Kernel, Link, LinkState};
+use crate::kernel::{BridgeOptions, Kernel, Link, LinkState};
 use crate::{error_chain, names, nft, Error, HostNetConfig, Result};
 use ferrostack_agent::drivers::{Details, DriverFuture, ObjectDriver};
 use ferrostack_host_contract::network::{DesiredNetwork, Segment};
 use ferrostack_host_contract::{HostDesired, Kind};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Converges [`DesiredNetwork`]s.
@@ -57,20 +59,12 @@ impl NetworkDriver {
             None => self.create_bridge(&br).await?,
         };
         if have.data("nf_call_iptables").and_then(|v| v.as_u64()) != Some(1) {
-            self.kernel
-                .ip(&[
-                    "link",
-                    "set",
-                    "dev",
-                    &br,
-                    "type",
-                    "bridge",
-                    "nf_call_iptables",
-                    "1",
-                    "nf_call_ip6tables",
-                    "1",
-                ])
-                .await?;
+            let hooks = BridgeOptions {
+                nf_call_iptables: Some(true),
+                nf_call_ip6tables: Some(true),
+                ..BridgeOptions::default()
+            };
+            self.kernel.set_bridge(&br, &hooks).await?;
         }
         let uplink = self.converge_uplink(net, &br).await?;
         self.rejoin_members(desired, net, &br).await?;
@@ -115,29 +109,22 @@ impl NetworkDriver {
         let links = self.kernel.links(None).await?;
         for l in links.iter().filter(|l| members.contains(&l.ifname)) {
             if l.master.is_none() {
-                self.kernel
-                    .ip(&["link", "set", "dev", &l.ifname, "master", br])
-                    .await?;
+                self.kernel.set_master(&l.ifname, br).await?;
             }
         }
         Ok(())
     }
 
     async fn create_bridge(&self, br: &str) -> Result<Link> {
-        self.kernel
-            .ip(&[
-                "link",
-                "add",
-                "name",
-                br,
-                "type",
-                "bridge",
-                "stp_state",
-                "0",
-                "forward_delay",
-                "0",
-            ])
-            .await?;
+        // The inet hooks from the start: one request, not a second to set
+        // them (converge sets them on a bridge found without).
+        let options = BridgeOptions {
+            stp: Some(false),
+            forward_delay: Some(0),
+            nf_call_iptables: Some(true),
+            nf_call_ip6tables: Some(true),
+        };
+        self.kernel.create_bridge(br, &options).await?;
         self.kernel
             .link(br)
             .await?
@@ -217,11 +204,7 @@ impl NetworkDriver {
         let (ours, theirs) = names::phys_veth(&net.id)?;
         if self.kernel.link(&theirs).await?.is_none() {
             self.kernel.delete_link(&ours).await?;
-            self.kernel
-                .ip(&[
-                    "link", "add", &ours, "type", "veth", "peer", "name", &theirs,
-                ])
-                .await?;
+            self.kernel.create_veth(&ours, &theirs, None).await?;
         }
         let have = self
             .kernel
@@ -252,41 +235,32 @@ impl NetworkDriver {
         if vni == 0 || vni > 0x00ff_ffff {
             return Err(Error::invalid("VNI", &vni.to_string()));
         }
-        if let Some(g) = group {
-            names::check_ip(g)?;
-        }
+        let group = match group {
+            Some(g) => Some(names::check_ip(g)?),
+            None => None,
+        };
+        let local = names::check_ip(&tunnel.local_ip)?;
         let name = names::vxlan(vni);
         if let Some(have) = self.kernel.link(&name).await? {
             let right = have.data("id").and_then(|v| v.as_u64()) == Some(u64::from(vni))
-                && have.data("local").and_then(|v| v.as_str()) == Some(tunnel.local_ip.as_str())
-                && have.data("group").and_then(|v| v.as_str()) == group.map(String::as_str);
+                && have.data("local").and_then(|v| v.as_str()) == Some(local.to_string().as_str())
+                && have.data("group").and_then(|v| v.as_str())
+                    == group.map(|g| g.to_string()).as_deref();
             if !right {
                 self.kernel.delete_link(&name).await?;
             }
         }
         if self.kernel.link(&name).await?.is_none() {
-            let vni_s = vni.to_string();
-            let port = self.cfg.vxlan_port.to_string();
-            let mut args = vec![
-                "link",
-                "add",
-                "name",
-                &name,
-                "type",
-                "vxlan",
-                "id",
-                &vni_s,
-                "local",
-                &tunnel.local_ip,
-                "dev",
-                &tunnel.device,
-                "dstport",
-                &port,
-            ];
-            if let Some(g) = group {
-                args.extend(["group", g.as_str()]);
-            }
-            self.kernel.ip(&args).await?;
+            self.kernel
+                .create_vxlan(
+                    &name,
+                    vni,
+                    local,
+                    &tunnel.device,
+                    self.cfg.vxlan_port,
+                    group,
+                )
+                .await?;
         }
         if group.is_none() {
             self.converge_fdb(&name, peers).await?;
@@ -297,30 +271,22 @@ impl NetworkDriver {
     /// The all-zero FDB entries that flood to each peer (head-end
     /// replication), exactly the document's peers.
     async fn converge_fdb(&self, dev: &str, peers: &[String]) -> Result<()> {
-        const ZERO: &str = "00:00:00:00:00:00";
         let mut want = Vec::new();
         for p in peers {
-            want.push(names::check_ip(p)?.to_string());
+            want.push(names::check_ip(p)?);
         }
-        let out = self.kernel.bridge(&["fdb", "show", "dev", dev]).await?;
-        let have: Vec<String> = out
-            .lines()
-            .filter(|l| l.starts_with(ZERO))
-            .filter_map(|l| {
-                let mut words = l.split_whitespace();
-                words.find(|w| *w == "dst")?;
-                words.next().map(str::to_owned)
-            })
+        let have: Vec<IpAddr> = self
+            .kernel
+            .flood_peers(dev)
+            .await?
+            .iter()
+            .filter_map(|p| p.parse().ok())
             .collect();
         for p in want.iter().filter(|p| !have.contains(p)) {
-            self.kernel
-                .bridge(&["fdb", "append", ZERO, "dev", dev, "dst", p])
-                .await?;
+            self.kernel.flood_add(dev, *p).await?;
         }
         for p in have.iter().filter(|p| !want.contains(p)) {
-            self.kernel
-                .bridge(&["fdb", "del", ZERO, "dev", dev, "dst", p])
-                .await?;
+            self.kernel.flood_del(dev, *p).await?;
         }
         Ok(())
     }
@@ -338,13 +304,7 @@ impl NetworkDriver {
             }
             self.kernel.delete_link(&name).await?;
         }
-        let vid_s = vid.to_string();
-        let created = self
-            .kernel
-            .ip(&[
-                "link", "add", "link", &iface, "name", &name, "type", "vlan", "id", &vid_s,
-            ])
-            .await;
+        let created = self.kernel.create_vlan(&name, &iface, vid).await;
         match created {
             Ok(_) => Ok(name),
             Err(e) if !std::path::Path::new("/proc/net/vlan").exists() => {

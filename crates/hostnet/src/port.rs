@@ -241,9 +241,7 @@ impl PortDriver {
         let have = match self.kernel.link(&port.tap).await? {
             Some(l) => l,
             None => {
-                self.kernel
-                    .ip(&["tuntap", "add", "dev", &port.tap, "mode", "tap"])
-                    .await?;
+                self.kernel.create_tap(&port.tap).await?;
                 // A new tap is down, unenslaved, without alias: no need to
                 // read it back before setting everything.
                 Link::fresh(&port.tap, "tun")
