@@ -133,6 +133,21 @@ pub trait ServerNetworks: Send + Sync {
         names: &[String],
     ) -> Result<Vec<String>, ComputeError>;
 
+    /// Check the NIC of an interface attach (`os-interface`), before
+    /// anything is created, in Nova's words for an attach: an unknown
+    /// network or port (or another project's) is 404, a port bound
+    /// elsewhere 409, a network without a subnet 400. A request naming
+    /// neither becomes the project's one network (none or several: 400).
+    fn resolve_attach(
+        &self,
+        caller: &AuthContext,
+        request: &NicRequest,
+    ) -> Result<NicRequest, ComputeError>;
+
+    /// The Neutron `status` of port `port_id` (`ACTIVE`, `DOWN`, ...),
+    /// or `None` when it no longer exists.
+    fn port_status(&self, port_id: &str) -> Result<Option<String>, ComputeError>;
+
     /// Create the new ports and bind every port to the server on its
     /// host, all or nothing for this server (a failure takes back what
     /// this call did). Idempotent for one server: a port that already

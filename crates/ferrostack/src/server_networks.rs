@@ -60,15 +60,20 @@ impl NeutronForNova {
         Ok(out)
     }
 
-    fn check_network(&self, caller: &AuthContext, id: &str) -> Result<(), ComputeError> {
+    /// Check network `id` for a NIC; `missing` words the refusal of one
+    /// the caller cannot see (a boot's 400, an attach's 404).
+    fn check_network(
+        &self,
+        caller: &AuthContext,
+        id: &str,
+        missing: fn(String) -> ComputeError,
+    ) -> Result<(), ComputeError> {
         let project = caller.project_id().unwrap_or_default();
         let visible = self
             .network(id)?
             .filter(|n| caller.is_admin() || n.project_id == project || n.shared);
         let Some(network) = visible else {
-            return Err(ComputeError::BadRequest(format!(
-                "Network {id} could not be found."
-            )));
+            return Err(missing(format!("Network {id} could not be found.")));
         };
         let no_subnet = (self.state.subnets_of(&network.id))
             .map_err(network_error)?
@@ -81,15 +86,19 @@ impl NeutronForNova {
         Ok(())
     }
 
-    fn check_port(&self, caller: &AuthContext, id: &str) -> Result<(), ComputeError> {
+    /// Check port `id` for a NIC; `missing` as for [`Self::check_network`].
+    fn check_port(
+        &self,
+        caller: &AuthContext,
+        id: &str,
+        missing: fn(String) -> ComputeError,
+    ) -> Result<(), ComputeError> {
         let project = caller.project_id().unwrap_or_default();
         let Some(port) = self
             .port(id)?
             .filter(|p| caller.is_admin() || p.project_id == project)
         else {
-            return Err(ComputeError::BadRequest(format!(
-                "Port id {id} could not be found."
-            )));
+            return Err(missing(format!("Port id {id} could not be found.")));
         };
         if !port.device_id.is_empty() {
             return Err(ComputeError::Conflict(format!(
@@ -243,12 +252,46 @@ impl ServerNetworks for NeutronForNova {
         };
         for nic in &list {
             match (&nic.port_id, &nic.network_id) {
-                (Some(port), _) => self.check_port(caller, port)?,
-                (None, Some(network)) => self.check_network(caller, network)?,
+                (Some(port), _) => self.check_port(caller, port, ComputeError::BadRequest)?,
+                (None, Some(network)) => {
+                    self.check_network(caller, network, ComputeError::BadRequest)?
+                }
                 (None, None) => {}
             }
         }
         Ok(list)
+    }
+
+    fn resolve_attach(
+        &self,
+        caller: &AuthContext,
+        request: &NicRequest,
+    ) -> Result<NicRequest, ComputeError> {
+        let mut nic = request.clone();
+        match (&request.port_id, &request.network_id) {
+            (Some(port), _) => self.check_port(caller, port, ComputeError::NotFound)?,
+            (None, Some(network)) => self.check_network(caller, network, ComputeError::NotFound)?,
+            (None, None) => {
+                let project = caller.project_id().unwrap_or_default().to_string();
+                match self.available(&project)?.as_slice() {
+                    [] => {
+                        return Err(ComputeError::BadRequest(format!(
+                            "No specific network was requested and none are available for project '{project}'."
+                        )))
+                    }
+                    [one] => nic.network_id = Some(one.id.clone()),
+                    _ => return Err(ComputeError::BadRequest(
+                        "Multiple possible networks found, use a Network ID to be more specific."
+                            .into(),
+                    )),
+                }
+            }
+        }
+        Ok(nic)
+    }
+
+    fn port_status(&self, port_id: &str) -> Result<Option<String>, ComputeError> {
+        Ok(self.port(port_id)?.map(|p| p.status))
     }
 
     fn security_groups(

@@ -15,11 +15,14 @@
 //! - [`views`]: the JSON a client sees, per microversion.
 //! - [`actions`]: the `POST /servers/{id}/action` state machine.
 //! - [`snapshot`]: the `createImage` action.
+//! - [`interfaces`]: NICs attached to and detached from a server that
+//!   runs (`os-interface`).
 //! - [`resize`]: resize with confirm/revert; [`resize_steps`]: its steps on
 //!   the step/undo runner.
 
 pub mod actions;
 pub mod create;
+pub mod interfaces;
 pub mod lifecycle;
 pub mod resize;
 pub mod resize_steps;
@@ -246,9 +249,14 @@ pub struct ServerDoc {
     /// A snapshot waiting for the agent.
     #[serde(default)]
     pub pending_snapshot: Option<PendingSnapshot>,
-    /// Its ports, as bound at boot (Nova's network info cache).
+    /// Its ports, as bound at boot and attached since (Nova's network
+    /// info cache).
     #[serde(default)]
     pub nics: Vec<crate::networks::ServerNic>,
+    /// Interface attaches and detaches the host has not reached yet
+    /// (their instance actions end with the generation, as `pending`'s).
+    #[serde(default)]
+    pub pending_nics: Vec<PendingTask>,
 }
 
 fn manual() -> String {
