@@ -418,3 +418,91 @@ async fn another_projects_server_is_404_and_a_busy_one_409() {
     assert!(message.contains("attach_interface"), "{message}");
     assert!(w.net.port_ids().is_empty(), "no port made");
 }
+
+/// The race two requests can run into: both found the server before
+/// either wrote. Each attach must add its NIC to the list as the store
+/// holds it at its write, not as its request read it.
+#[tokio::test]
+async fn attaches_that_read_the_server_before_either_wrote_both_land() {
+    use ferrostack_compute::servers::interfaces::{attach, Attach};
+    use ferrostack_store::server::ServerStore;
+    let w = world().await;
+    let (a, b) = (
+        w.net.network(&w.c.project, "a"),
+        w.net.network(&w.c.project, "b"),
+    );
+    let server = w.active_server().await;
+    let state = Arc::new(ferrostack_compute::ComputeState::new(w.c.config.clone()));
+    let caller = w.c.config.validator.validate(&w.member).unwrap();
+    let stale = w.c.s.store.get_instance(&server).unwrap().unwrap();
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let threads: Vec<_> = [a, b]
+        .into_iter()
+        .enumerate()
+        .map(|(n, network)| {
+            let (state, caller, stale, barrier) = (
+                state.clone(),
+                caller.clone(),
+                stale.clone(),
+                barrier.clone(),
+            );
+            std::thread::spawn(move || {
+                barrier.wait();
+                let req = Attach {
+                    network_id: Some(network),
+                    ..Attach::default()
+                };
+                attach(&state, &caller, &stale, &format!("req-{n}"), &req).unwrap()
+            })
+        })
+        .collect();
+    let mut macs: Vec<String> = threads
+        .into_iter()
+        .map(|t| t.join().unwrap().mac_address)
+        .collect();
+    macs.sort();
+    let mut desired = w.desired(&server).0;
+    desired.sort();
+    assert_eq!(desired, macs, "neither attach lost the other's NIC");
+    let s = w.server(&server).await;
+    assert_eq!(s["addresses"].as_object().unwrap().len(), 2, "{s}");
+}
+
+/// A server that became busy after the request found it: the port the
+/// attach made is deleted again and the server is unchanged.
+#[tokio::test]
+async fn an_attach_refused_at_its_write_gives_its_port_back() {
+    use ferrostack_compute::servers::interfaces::{attach, Attach};
+    use ferrostack_store::server::ServerStore;
+    let w = world().await;
+    let net = w.net.network(&w.c.project, "blue");
+    let server = w.active_server().await;
+    let state = ferrostack_compute::ComputeState::new(w.c.config.clone());
+    let caller = w.c.config.validator.validate(&w.member).unwrap();
+    let stale = w.c.s.store.get_instance(&server).unwrap().unwrap();
+    w.hv.set_delay(
+        ferrostack_hypervisor::Operation::PowerOff,
+        Duration::from_secs(2),
+    );
+    let r = w
+        .call(
+            Method::POST,
+            &format!("/servers/{server}/action"),
+            &w.member,
+            Some(json!({"os-stop": null})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let before = w.desired(&server);
+    let req = Attach {
+        network_id: Some(net),
+        ..Attach::default()
+    };
+    let refused = attach(&state, &caller, &stale, "req-late", &req).unwrap_err();
+    assert!(refused.to_string().contains("powering-off"), "{refused}");
+    assert!(
+        w.net.port_ids().is_empty(),
+        "the port made is deleted again"
+    );
+    assert_eq!(w.desired(&server), before);
+}
