@@ -215,3 +215,34 @@ def test_a_port_in_use_elsewhere_cannot_be_added_and_nothing_changes(fake_stack)
                       json={"interfaceAttachment": {"port_id": vm1_port}}, timeout=30)
     assert r.status_code == 409, r.text
     assert r.json()["conflictingRequest"]["code"] == 409, r.text
+
+
+def test_security_groups_are_added_to_and_removed_from_a_servers_ports(fake_stack):
+    prepare(fake_stack)
+    web = fake_stack.openstack_json("security", "group", "create", "web")["id"]
+    fake_stack.openstack("server", "create", "--image", "img", "--flavor", "tiny",
+                         "--network", "net1", "--network", "net1", "--wait", "vm1")
+
+    def groups_shown() -> list[str]:
+        shown = fake_stack.openstack_json("server", "show", "vm1")["security_groups"]
+        return sorted(g["name"] for g in shown)
+
+    def port_groups() -> list[set[str]]:
+        return [set(fake_stack.openstack_json("port", "show", p["ID"])["security_group_ids"])
+                for p in interfaces_of(fake_stack, "vm1")]
+
+    assert groups_shown() == ["default"]
+    fake_stack.openstack("server", "add", "security", "group", "vm1", "web")
+    assert groups_shown() == ["default", "web"]
+    assert all(web in groups for groups in port_groups()), port_groups()
+    fake_stack.openstack("server", "remove", "security", "group", "vm1", "web")
+    assert groups_shown() == ["default"]
+    assert all(web not in groups for groups in port_groups()), port_groups()
+    # Removing a group the server does not have, or adding one that does
+    # not exist, is refused.
+    with pytest.raises(CommandFailed) as refused:
+        fake_stack.openstack("server", "remove", "security", "group", "vm1", "web")
+    assert "not associated" in str(refused.value), refused.value
+    with pytest.raises(CommandFailed):
+        fake_stack.openstack("server", "add", "security", "group", "vm1", "nope")
+    assert groups_shown() == ["default"]

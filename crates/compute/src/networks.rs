@@ -148,6 +148,27 @@ pub trait ServerNetworks: Send + Sync {
     /// or `None` when it no longer exists.
     fn port_status(&self, port_id: &str) -> Result<Option<String>, ComputeError>;
 
+    /// Add security group `name` (a name or an id of the caller's
+    /// project's groups) to every port of server `server_id`, or remove
+    /// it (`add` false), as Nova's `addSecurityGroup` and
+    /// `removeSecurityGroup` do: an unknown group or a server with no
+    /// port is 404, an ambiguous name 409, a port without port security
+    /// 400, removing a group no port has 400.
+    fn change_security_group(
+        &self,
+        caller: &AuthContext,
+        server_id: &str,
+        name: &str,
+        add: bool,
+    ) -> Result<(), ComputeError>;
+
+    /// The names of the security groups on each server's ports, each
+    /// name once, for the servers of `server_ids` that have any.
+    fn security_groups_of(
+        &self,
+        server_ids: &[&str],
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>, ComputeError>;
+
     /// Create the new ports and bind every port to the server on its
     /// host, all or nothing for this server (a failure takes back what
     /// this call did). Idempotent for one server: a port that already

@@ -290,6 +290,100 @@ impl ServerNetworks for NeutronForNova {
         Ok(nic)
     }
 
+    fn change_security_group(
+        &self,
+        caller: &AuthContext,
+        server_id: &str,
+        name: &str,
+        add: bool,
+    ) -> Result<(), ComputeError> {
+        let project = caller.project_id().unwrap_or_default();
+        let groups = &self.state.security_groups;
+        groups.ensure_default(project).map_err(network_error)?;
+        let mine = groups.store.list_groups(Some(project)).map_err(store)?;
+        let named: Vec<_> = mine.iter().filter(|g| g.name == name).collect();
+        let group = match (mine.iter().find(|g| g.id == name), named.as_slice()) {
+            (Some(g), _) => g.id.clone(),
+            (None, [g]) => g.id.clone(),
+            (None, []) => {
+                return Err(ComputeError::NotFound(format!(
+                    "Security group {name} is not found for project {project}"
+                )))
+            }
+            (None, _) => {
+                return Err(ComputeError::Conflict(format!(
+                    "Multiple security_group matches found for name '{name}', use an ID to be more specific."
+                )))
+            }
+        };
+        let ports = self.state.device_ports(server_id).map_err(network_error)?;
+        if ports.is_empty() {
+            return Err(ComputeError::NotFound(format!(
+                "instance_id {server_id} could not be found as device id on any ports"
+            )));
+        }
+        if add {
+            if ports.iter().any(|p| !p.port_security_enabled) {
+                return Err(ComputeError::BadRequest(
+                    "Network requires port_security_enabled and subnet associated in order to apply security groups."
+                        .into(),
+                ));
+            }
+        } else if !ports.iter().any(|p| p.security_groups.contains(&group)) {
+            return Err(ComputeError::BadRequest(format!(
+                "Security group {name} not associated with the instance {server_id}"
+            )));
+        }
+        let now = ferrostack_common::time::now_micros();
+        for port in &ports {
+            self.state
+                .store
+                .update_port(&port.id, &mut |p| {
+                    if add && !p.security_groups.contains(&group) {
+                        p.security_groups.push(group.clone());
+                    } else if !add {
+                        p.security_groups.retain(|g| g != &group);
+                    }
+                    p.updated_at = now;
+                    Ok(None)
+                })
+                .map_err(store)?;
+        }
+        Ok(())
+    }
+
+    fn security_groups_of(
+        &self,
+        server_ids: &[&str],
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>, ComputeError> {
+        let mut out = std::collections::BTreeMap::<String, Vec<String>>::new();
+        if server_ids.is_empty() {
+            return Ok(out);
+        }
+        let groups = self
+            .state
+            .security_groups
+            .store
+            .list_groups(None)
+            .map_err(store)?;
+        let ports = self.state.store.list_ports().map_err(store)?;
+        for p in ports
+            .iter()
+            .filter(|p| server_ids.contains(&p.device_id.as_str()))
+        {
+            let names = out.entry(p.device_id.clone()).or_default();
+            for id in &p.security_groups {
+                if let Some(g) = groups.iter().find(|g| &g.id == id) {
+                    if !names.contains(&g.name) {
+                        names.push(g.name.clone());
+                    }
+                }
+            }
+        }
+        out.retain(|_, names| !names.is_empty());
+        Ok(out)
+    }
+
     fn port_status(&self, port_id: &str) -> Result<Option<String>, ComputeError> {
         Ok(self.port(port_id)?.map(|p| p.status))
     }

@@ -165,7 +165,7 @@ impl ServerNetworks for FakeNetworks {
                 )));
             }
         } else if let Some(id) = &request.network_id {
-            if !s.networks.get(id).is_some_and(|n| n.1 == project) {
+            if s.networks.get(id).is_none_or(|n| n.1 != project) {
                 return Err(ComputeError::NotFound(format!(
                     "Network {id} could not be found."
                 )));
@@ -191,6 +191,23 @@ impl ServerNetworks for FakeNetworks {
                 "ACTIVE".into()
             }
         }))
+    }
+
+    fn change_security_group(
+        &self,
+        _caller: &AuthContext,
+        _server_id: &str,
+        _name: &str,
+        _add: bool,
+    ) -> Result<(), ComputeError> {
+        Err(ComputeError::NotImplemented("no groups in the fake".into()))
+    }
+
+    fn security_groups_of(
+        &self,
+        _server_ids: &[&str],
+    ) -> Result<BTreeMap<String, Vec<String>>, ComputeError> {
+        Ok(BTreeMap::new())
     }
 
     fn security_groups(

@@ -221,7 +221,7 @@ pub fn detach(
         "compute_detach_interface",
     )?;
     if let Some(nic) = removed {
-        let id = vec![nic.port_id.clone()];
+        let id = [nic.port_id.clone()];
         let (delete, unbind) = if nic.preserve_on_delete {
             (&[][..], &id[..])
         } else {
