@@ -178,6 +178,22 @@ def test_networks_and_ports_are_added_to_and_removed_from_a_running_server(fake_
     assert left["device_id"] in ("", None) and left["binding_host_id"] in ("", None), left
     assert fake_stack.openstack_json("server", "show", "vm1")["addresses"]["net2"] == [new_ip]
 
+    # `server add fixed ip` (an interface on net2 with that address, tagged
+    # from 2.49); the tag is shown from 2.70.
+    added = fake_stack.openstack_json(
+        "--os-compute-api-version", "2.49", "server", "add", "fixed", "ip",
+        "--fixed-ip-address", "10.30.0.88", "--tag", "data", "vm1", "net2")
+    token, _ = fake_stack.issue_token()
+    r = requests.get(f"{fake_stack.endpoint('compute')}/servers/{vm1_id}/os-interface",
+                     headers={"X-Auth-Token": token,
+                              "OpenStack-API-Version": "compute 2.70"}, timeout=30)
+    assert r.status_code == 200, r.text
+    tagged = [a for a in r.json()["interfaceAttachments"] if a["port_id"] == added["Port ID"]]
+    assert [(a["tag"], a["fixed_ips"][0]["ip_address"]) for a in tagged] == [
+        ("data", "10.30.0.88")], r.text
+    addresses = fake_stack.openstack_json("server", "show", "vm1")["addresses"]
+    assert sorted(addresses["net2"]) == sorted([new_ip, "10.30.0.88"]), addresses
+
     # `server remove network`: every port of the server on net2 goes, and
     # a port Nova made is deleted.
     fake_stack.openstack("server", "remove", "network", "vm1", "net2")
@@ -188,8 +204,8 @@ def test_networks_and_ports_are_added_to_and_removed_from_a_running_server(fake_
     assert len(interfaces_of(fake_stack, "vm1")) == 1
     actions = [a["Action"] for a in fake_stack.openstack_json(
         "server", "event", "list", "vm1")]
-    assert actions.count("attach_interface") == 2, actions
-    assert actions.count("detach_interface") == 2, actions
+    assert actions.count("attach_interface") == 3, actions
+    assert actions.count("detach_interface") == 3, actions
 
 
 def test_a_port_in_use_elsewhere_cannot_be_added_and_nothing_changes(fake_stack):
