@@ -136,6 +136,16 @@ impl World {
         )
     }
 
+    /// How many attaches the server's document says are under way.
+    fn attaching(&self, server: &str) -> usize {
+        use ferrostack_store::server::ServerStore;
+        let i = self.c.s.store.get_instance(server).unwrap().unwrap();
+        ferrostack_compute::servers::doc(&i)
+            .unwrap()
+            .attaching
+            .len()
+    }
+
     fn actions(&self, server: &str) -> Vec<(String, bool)> {
         use ferrostack_store::server::ServerStore;
         (self.c.s.store.list_actions(server).unwrap().into_iter())
@@ -321,6 +331,7 @@ async fn a_failed_attach_leaves_no_port_and_no_change() {
         .await;
     assert_fault(&r, 409, "conflictingRequest");
     assert_eq!((w.desired(&server), w.net.port_ids()), before);
+    assert_eq!(w.attaching(&server), 0, "no record of the attach is left");
     // Unknown network or port: 404; a bad body: 400; nothing made either.
     let unknown = uuid::Uuid::new_v4().to_string();
     let r = w
@@ -468,41 +479,101 @@ async fn attaches_that_read_the_server_before_either_wrote_both_land() {
     assert_eq!(s["addresses"].as_object().unwrap().len(), 2, "{s}");
 }
 
-/// A server that became busy after the request found it: the port the
-/// attach made is deleted again and the server is unchanged.
+/// A server that became busy while the attach made its port: the port is
+/// deleted again, and the server's NICs and its document are unchanged.
 #[tokio::test]
 async fn an_attach_refused_at_its_write_gives_its_port_back() {
-    use ferrostack_compute::servers::interfaces::{attach, Attach};
     use ferrostack_store::server::ServerStore;
     let w = world().await;
     let net = w.net.network(&w.c.project, "blue");
     let server = w.active_server().await;
-    let state = ferrostack_compute::ComputeState::new(w.c.config.clone());
-    let caller = w.c.config.validator.validate(&w.member).unwrap();
-    let stale = w.c.s.store.get_instance(&server).unwrap().unwrap();
-    w.hv.set_delay(
-        ferrostack_hypervisor::Operation::PowerOff,
-        Duration::from_secs(2),
-    );
-    let r = w
-        .call(
-            Method::POST,
-            &format!("/servers/{server}/action"),
-            &w.member,
-            Some(json!({"os-stop": null})),
-        )
-        .await;
-    assert_eq!(r.status, 202, "{}", r.body);
     let before = w.desired(&server);
-    let req = Attach {
-        network_id: Some(net),
-        ..Attach::default()
-    };
-    let refused = attach(&state, &caller, &stale, "req-late", &req).unwrap_err();
-    assert!(refused.to_string().contains("powering-off"), "{refused}");
+    let (store, id) = (w.c.s.store.clone(), server.clone());
+    *w.net.before_allocate.lock().unwrap() = Some(Box::new(move || {
+        store
+            .modify_instance(&id, &mut |i| {
+                i.task_state = Some("powering-off".into());
+                Ok(())
+            })
+            .unwrap();
+    }));
+    let r = w
+        .attach(&server, json!({"interfaceAttachment": {"net_id": net}}))
+        .await;
+    let message = assert_fault(&r, 409, "conflictingRequest");
+    assert!(message.contains("powering-off"), "{message}");
     assert!(
         w.net.port_ids().is_empty(),
         "the port made is deleted again"
     );
     assert_eq!(w.desired(&server), before);
+    assert_eq!(w.attaching(&server), 0, "no record of the attach is left");
+}
+
+/// What a crash between an attach's port and its write leaves (the port
+/// bound, named in the server's `attaching`, not among its NICs) is given
+/// back by the server's delete: the port the attach made is deleted, the
+/// user's is unbound.
+#[tokio::test]
+async fn the_delete_gives_back_the_ports_of_an_attach_cut_short() {
+    use ferrostack_compute::networks::{Allocation, NicRequest, ServerNetworks};
+    use ferrostack_compute::servers::{doc, set_doc, AttachingPort};
+    use ferrostack_store::server::ServerStore;
+    let w = world().await;
+    let net = w.net.network(&w.c.project, "blue");
+    let mine = w.net.port(&w.c.project, &net);
+    let server = w.active_server().await;
+    let made = uuid::Uuid::new_v4().to_string();
+    let requests = [
+        NicRequest {
+            port_id: Some(mine.clone()),
+            ..NicRequest::default()
+        },
+        NicRequest {
+            network_id: Some(net),
+            ..NicRequest::default()
+        },
+    ];
+    w.net
+        .allocate(&Allocation {
+            project_id: &w.c.project,
+            server_id: &server,
+            host: "host-1",
+            zone: "nova",
+            requests: &requests,
+            new_port_ids: std::slice::from_ref(&made),
+            security_groups: &[],
+        })
+        .unwrap();
+    w.c.s
+        .store
+        .modify_instance(&server, &mut |i| {
+            let mut d = doc(i).unwrap();
+            d.attaching = vec![
+                AttachingPort {
+                    port_id: mine.clone(),
+                    created: false,
+                },
+                AttachingPort {
+                    port_id: made.clone(),
+                    created: true,
+                },
+            ];
+            set_doc(i, &d).unwrap();
+            Ok(())
+        })
+        .unwrap();
+    let r = w
+        .call(
+            Method::DELETE,
+            &format!("/servers/{server}"),
+            &w.member,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    w.until("the delete gave both ports back", || async {
+        w.net.get(&made).is_none() && w.net.get(&mine).is_some_and(|p| p.device_id.is_empty())
+    })
+    .await;
 }

@@ -327,20 +327,28 @@ impl HostLink {
         Ok(())
     }
 
-    /// Give back a deleted server's ports: the ones its boot created are
-    /// deleted, the ones the user passed in unbound (Nova's
-    /// `preserve_on_delete`).
+    /// Give back a deleted server's ports: the ones its boot or an attach
+    /// created are deleted, the ones the user passed in unbound (Nova's
+    /// `preserve_on_delete`), and so are the ports of attaches a crash
+    /// stopped half way.
     fn release_ports(&self, uuid: &str, d: &ServerDoc) -> StoreResult<()> {
         let Some(service) = &self.networks else {
             return Ok(());
         };
-        let (keep, delete): (Vec<_>, Vec<_>) = d.nics.iter().partition(|n| n.preserve_on_delete);
-        let ids = |nics: Vec<&crate::networks::ServerNic>| -> Vec<String> {
-            nics.into_iter().map(|n| n.port_id.clone()).collect()
-        };
-        service
-            .release(uuid, &ids(delete), &ids(keep))
-            .map_err(to_store)
+        let (mut delete, mut unbind) = (Vec::new(), Vec::new());
+        for n in &d.nics {
+            let to = if n.preserve_on_delete {
+                &mut unbind
+            } else {
+                &mut delete
+            };
+            to.push(n.port_id.clone());
+        }
+        for a in &d.attaching {
+            let to = if a.created { &mut delete } else { &mut unbind };
+            to.push(a.port_id.clone());
+        }
+        service.release(uuid, &delete, &unbind).map_err(to_store)
     }
 
     /// The metadata at `path` of server `uuid`, asked for by `host`'s

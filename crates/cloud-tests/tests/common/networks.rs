@@ -51,6 +51,10 @@ pub struct FakeNetworks {
     state: Mutex<State>,
     /// Allocations still to fail (each failure takes nothing).
     pub fail_allocations: AtomicU32,
+    /// Run once at the start of the next allocation (a test's way to
+    /// change the world while an attach is between its two writes).
+    #[allow(clippy::type_complexity)]
+    pub before_allocate: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl FakeNetworks {
@@ -219,6 +223,10 @@ impl ServerNetworks for FakeNetworks {
     }
 
     fn allocate(&self, a: &Allocation<'_>) -> Result<Vec<ServerNic>, ComputeError> {
+        let hook = self.before_allocate.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
         let failing = self.fail_allocations.load(Ordering::SeqCst);
         if failing > 0 {
             self.fail_allocations.store(failing - 1, Ordering::SeqCst);

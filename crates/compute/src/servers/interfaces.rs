@@ -27,12 +27,16 @@
 //! synchronous). The desired state is the promise here as for every
 //! other action; the instance action (`attach_interface`,
 //! `detach_interface`) stays open until the host reaches the generation.
-//! A crash between the port's allocation and the server's write leaves
-//! the port bound to the server but not in its NICs; the server's delete
-//! does not see it (a known gap: the operations runner would close it).
+//! The port is recorded in the server's document (`attaching`) before it
+//! is created or bound, and the record goes when the NIC is written or
+//! the attach is undone: a crash in between leaves a port bound to the
+//! server but not plugged, and the server's delete gives it back with its
+//! NICs (deleted if the attach made it, unbound if it was the user's).
 
 use super::lifecycle::{config_drive, from_store, nic_specs, start_action, to_store, DEFAULT_ZONE};
-use super::{conflict_state, desired, doc, set_desired, set_doc, vm, PendingTask, ServerDoc};
+use super::{
+    conflict_state, desired, doc, set_desired, set_doc, vm, AttachingPort, PendingTask, ServerDoc,
+};
 use crate::error::{ComputeError, ComputeResult};
 use crate::networks::{Allocation, NicRequest, ServerNetworks, ServerNic};
 use crate::ComputeState;
@@ -130,6 +134,24 @@ pub fn attach(
         Some(_) => Vec::new(),
         None => vec![uuid::Uuid::new_v4().to_string()],
     };
+    // The port is named in the server's document before it is made or
+    // bound, so a crash between the two leaves a record the delete gives
+    // back (see `ServerDoc::attaching`).
+    let intent = AttachingPort {
+        port_id: (request.port_id.clone())
+            .or_else(|| new_port_ids.first().cloned())
+            .unwrap_or_default(),
+        created: request.port_id.is_none(),
+    };
+    state
+        .servers
+        .modify_instance(&i.uuid, &mut |row| {
+            check_state(row, "attach_interface").map_err(to_store)?;
+            let mut d = doc(row).map_err(to_store)?;
+            d.attaching.push(intent.clone());
+            set_doc(row, &d).map_err(to_store)
+        })
+        .map_err(from_store)?;
     let allocation = Allocation {
         project_id: &i.project_id,
         server_id: &i.uuid,
@@ -139,32 +161,42 @@ pub fn attach(
         new_port_ids: &new_port_ids,
         security_groups: &[],
     };
-    let nic = service
-        .allocate(&allocation)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ComputeError::Internal("an attach allocated no port".into()))?;
-    let written = state.servers.modify_instance(&i.uuid, &mut |row| {
-        check_state(row, "attach_interface").map_err(to_store)?;
-        if row.host.as_deref() != Some(host.as_str()) {
-            return Err(to_store(conflict_state(&row.uuid, "attach_interface", row)));
-        }
-        let mut d = doc(row).map_err(to_store)?;
-        let mut nics = d.nics.clone();
-        nics.retain(|n| n.port_id != nic.port_id);
-        nics.push(nic.clone());
-        set_nics(row, &mut d, nics, request_id).map_err(to_store)
+    let allocated = service.allocate(&allocation).and_then(|nics| {
+        nics.into_iter()
+            .next()
+            .ok_or_else(|| ComputeError::Internal("an attach allocated no port".into()))
     });
-    let updated = match written {
-        Ok(row) => row,
+    let written = allocated.and_then(|nic| {
+        state
+            .servers
+            .modify_instance(&i.uuid, &mut |row| {
+                check_state(row, "attach_interface").map_err(to_store)?;
+                if row.host.as_deref() != Some(host.as_str()) {
+                    return Err(to_store(conflict_state(&row.uuid, "attach_interface", row)));
+                }
+                let mut d = doc(row).map_err(to_store)?;
+                d.attaching.retain(|a| a != &intent);
+                let mut nics = d.nics.clone();
+                nics.retain(|n| n.port_id != nic.port_id);
+                nics.push(nic.clone());
+                set_nics(row, &mut d, nics, request_id).map_err(to_store)
+            })
+            .map(|row| (row, nic))
+            .map_err(from_store)
+    });
+    let (updated, nic) = match written {
+        Ok(done) => done,
         Err(e) => {
-            // Give back what this attach took: the port it created, or
-            // the user's port it bound.
+            // Give back what this attach took (the port it created, or
+            // the user's port it bound), then its record.
             let unbind: Vec<String> = request.port_id.iter().cloned().collect();
-            if let Err(undo) = service.release(&i.uuid, &new_port_ids, &unbind) {
-                tracing::warn!(server = %i.uuid, error = %undo, "cannot give back the port of a failed attach");
+            match service.release(&i.uuid, &new_port_ids, &unbind) {
+                Ok(()) => forget(state, &i.uuid, &intent),
+                Err(undo) => {
+                    tracing::warn!(server = %i.uuid, error = %undo, "cannot give back the port of a failed attach; the server's delete will")
+                }
             }
-            return Err(from_store(e));
+            return Err(e);
         }
     };
     start_action(
@@ -235,6 +267,18 @@ pub fn detach(
     }
     state.link.kick();
     Ok(())
+}
+
+/// Drop the record of an attach that was undone.
+fn forget(state: &ComputeState, uuid: &str, intent: &AttachingPort) {
+    let result = state.servers.modify_instance(uuid, &mut |row| {
+        let mut d = doc(row).map_err(to_store)?;
+        d.attaching.retain(|a| a != intent);
+        set_doc(row, &d).map_err(to_store)
+    });
+    if let Err(e) = result {
+        tracing::warn!(server = %uuid, error = %e, "cannot drop the record of an undone attach");
+    }
 }
 
 /// Nova's 404 for a port that is not one of the server's.

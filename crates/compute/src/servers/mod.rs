@@ -176,6 +176,15 @@ pub struct PendingSnapshot {
     pub image_id: String,
 }
 
+/// A port an interface attach is creating (`created`) or binding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachingPort {
+    /// The port's id (drawn before it is created).
+    pub port_id: String,
+    /// The attach creates it (delete it on undo), else it is the user's.
+    pub created: bool,
+}
+
 /// Everything the API shows of a server beyond the indexed columns.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServerDoc {
@@ -253,6 +262,10 @@ pub struct ServerDoc {
     /// info cache).
     #[serde(default)]
     pub nics: Vec<crate::networks::ServerNic>,
+    /// Ports an attach is creating or binding, not yet in `nics` (given
+    /// back by the delete if a crash stopped the attach half way).
+    #[serde(default)]
+    pub attaching: Vec<AttachingPort>,
     /// Interface attaches and detaches the host has not reached yet
     /// (their instance actions end with the generation, as `pending`'s).
     #[serde(default)]
