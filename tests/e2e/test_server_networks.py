@@ -251,6 +251,10 @@ def test_security_groups_are_added_to_and_removed_from_a_servers_ports(fake_stac
     fake_stack.openstack("server", "add", "security", "group", "vm1", "web")
     assert groups_shown() == ["default", "web"]
     assert all(web in groups for groups in port_groups()), port_groups()
+    # A port attached now gets the server's groups, as Nova gives it the
+    # instance's.
+    fake_stack.openstack("server", "add", "network", "vm1", "net1")
+    assert len(port_groups()) == 3 and all(web in g for g in port_groups()), port_groups()
     fake_stack.openstack("server", "remove", "security", "group", "vm1", "web")
     assert groups_shown() == ["default"]
     assert all(web not in groups for groups in port_groups()), port_groups()

@@ -169,6 +169,11 @@ pub trait ServerNetworks: Send + Sync {
         server_ids: &[&str],
     ) -> Result<std::collections::BTreeMap<String, Vec<String>>, ComputeError>;
 
+    /// The ids of the security groups on server `server_id`'s ports, each
+    /// once, in the order first met (a port attached later gets them, as
+    /// Nova gives it the instance's groups).
+    fn server_security_group_ids(&self, server_id: &str) -> Result<Vec<String>, ComputeError>;
+
     /// Create the new ports and bind every port to the server on its
     /// host, all or nothing for this server (a failure takes back what
     /// this call did). Idempotent for one server: a port that already

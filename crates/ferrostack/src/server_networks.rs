@@ -384,6 +384,18 @@ impl ServerNetworks for NeutronForNova {
         Ok(out)
     }
 
+    fn server_security_group_ids(&self, server_id: &str) -> Result<Vec<String>, ComputeError> {
+        let mut ids: Vec<String> = Vec::new();
+        for p in self.state.device_ports(server_id).map_err(network_error)? {
+            for g in p.security_groups {
+                if !ids.contains(&g) {
+                    ids.push(g);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
     fn port_status(&self, port_id: &str) -> Result<Option<String>, ComputeError> {
         Ok(self.port(port_id)?.map(|p| p.status))
     }

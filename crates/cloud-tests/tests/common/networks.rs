@@ -207,6 +207,10 @@ impl ServerNetworks for FakeNetworks {
         Err(ComputeError::NotImplemented("no groups in the fake".into()))
     }
 
+    fn server_security_group_ids(&self, _server_id: &str) -> Result<Vec<String>, ComputeError> {
+        Ok(Vec::new())
+    }
+
     fn security_groups_of(
         &self,
         _server_ids: &[&str],

@@ -152,6 +152,12 @@ pub fn attach(
             set_doc(row, &d).map_err(to_store)
         })
         .map_err(from_store)?;
+    // A port made here gets the groups of the server's other ports (none:
+    // the project's default group), as Nova gives it the instance's.
+    let groups = match request.port_id {
+        Some(_) => Vec::new(),
+        None => service.server_security_group_ids(&i.uuid)?,
+    };
     let allocation = Allocation {
         project_id: &i.project_id,
         server_id: &i.uuid,
@@ -159,7 +165,7 @@ pub fn attach(
         zone: &zone,
         requests: std::slice::from_ref(&request),
         new_port_ids: &new_port_ids,
-        security_groups: &[],
+        security_groups: &groups,
     };
     let allocated = service.allocate(&allocation).and_then(|nics| {
         nics.into_iter()
