@@ -270,3 +270,61 @@ def test_guests_get_dhcp_metadata_and_security_groups_decide_ping(net_stack, gue
 def links_of(stack) -> str:
     return subprocess.run(["ip", "-n", stack.netns, "-o", "link"], capture_output=True,
                           text=True, check=True).stdout
+
+
+def nic_watcher_script() -> str:
+    """Waits for a second NIC, asks DHCP for its address, prints its MAC
+    and address, then prints when the NIC is gone."""
+    return f"""#!/bin/sh
+(
+  while [ ! -e /sys/class/net/eth1 ]; do sleep 0.2; done
+  ip link set eth1 up
+  if udhcpc -i eth1 -t 5 -T 1 -A 1 -n -q -f -s /usr/share/udhcpc/default.script >/tmp/udhcpc1.log 2>&1; then
+    echo "{MARK} eth1 $(cat /sys/class/net/eth1/address) $(ip -4 -o addr show dev eth1 | awk '{{print $4}}' | head -n 1)"
+  else
+    echo "{MARK} eth1 $(cat /sys/class/net/eth1/address) no-lease"
+  fi
+  while [ -e /sys/class/net/eth1 ]; do sleep 0.2; done
+  echo "{MARK} eth1 gone"
+) >/dev/console 2>&1 &
+"""
+
+
+def test_a_network_added_to_a_running_guest_is_a_nic_it_gets_a_lease_on(
+        net_stack, guest_image, tmp_path):
+    s = net_stack
+    prepare(s, guest_image)
+    s.openstack("network", "create", "neta")
+    net_a = s.openstack_json("network", "show", "neta")["id"]
+    s.openstack("subnet", "create", "--network", "neta", "--subnet-range", f"{SUBNET}.0/24",
+                "suba")
+    s.openstack("network", "create", "netb")
+    s.openstack("subnet", "create", "--network", "netb", "--subnet-range", "10.60.0.0/24",
+                "--gateway", "none", "subb")
+    vm = boot(s, "vm", net_a, PINGER_IP, nic_watcher_script(), tmp_path, "default")
+    assert vm["status"] == "ACTIVE"
+    _, pos = wait_console(s, "vm", r"ferrostack-guest: user-data exit")
+
+    t0 = time.monotonic()
+    s.openstack("server", "add", "network", "vm", "netb")
+    port = next(p for p in s.openstack_json("port", "list", "--server", "vm", "--network", "netb"))
+    port = s.openstack_json("port", "show", port["ID"])
+    m, pos = wait_console(s, "vm", rf"{MARK} eth1 (\S+) (\S+)", after=pos, timeout=60)
+    print(f"the guest had a lease on its new NIC {time.monotonic() - t0:.1f} s after the add")
+    assert m.group(1) == port["mac_address"], (m.group(0), port["mac_address"])
+    assert m.group(2) == f"{port['fixed_ips'][0]['ip_address']}/24", (m.group(0), port["fixed_ips"])
+    assert s.openstack_json("server", "show", "vm")["addresses"]["netb"] == [
+        port["fixed_ips"][0]["ip_address"]]
+
+    t0 = time.monotonic()
+    s.openstack("server", "remove", "network", "vm", "netb")
+    wait_console(s, "vm", rf"{MARK} eth1 gone", after=pos, timeout=60)
+    print(f"the NIC left the guest {time.monotonic() - t0:.1f} s after the remove")
+    assert s.openstack_json("port", "list", "--network", "netb", "--device-owner",
+                            "compute:nova") == []
+    tap = "tap" + port["id"][:11]
+    deadline = time.monotonic() + 20
+    while tap in links_of(s) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert tap not in links_of(s), "the detached port's tap is removed from the host"
+    assert s.openstack_json("server", "show", "vm")["status"] == "ACTIVE"

@@ -128,3 +128,141 @@ def test_network_choices_are_checked_before_anything_is_created(fake_stack):
                          "--network", "net1", "--network", "net2", "--wait", "vm2")
     addresses = fake_stack.openstack_json("server", "show", "vm2")["addresses"]
     assert sorted(addresses) == ["net1", "net2"], addresses
+
+
+def interfaces_of(stack, server: str) -> list[dict]:
+    return stack.openstack_json("port", "list", "--server", server, "--long")
+
+
+def test_networks_and_ports_are_added_to_and_removed_from_a_running_server(fake_stack):
+    prepare(fake_stack)
+    fake_stack.openstack("network", "create", "net2")
+    fake_stack.openstack("subnet", "create", "--network", "net2", "--subnet-range",
+                         "10.30.0.0/24", "sub2")
+    fake_stack.openstack("server", "create", "--image", "img", "--flavor", "tiny",
+                         "--network", "net1", "--wait", "vm1")
+    vm1_id = fake_stack.openstack_json("server", "show", "vm1")["id"]
+
+    # `server add network`: Nova makes a port on net2, bound like the boot's.
+    fake_stack.openstack("server", "add", "network", "vm1", "net2")
+    ports = interfaces_of(fake_stack, "vm1")
+    assert len(ports) == 2, ports
+    made = next(p for p in ports if p["Fixed IP Addresses"][0]["ip_address"].startswith("10.30."))
+    made = fake_stack.openstack_json("port", "show", made["ID"])
+    assert (made["device_id"], made["device_owner"], made["binding_host_id"]) == (
+        vm1_id, "compute:nova", "e2e-host"), made
+    new_ip = made["fixed_ips"][0]["ip_address"]
+    addresses = fake_stack.openstack_json("server", "show", "vm1")["addresses"]
+    assert addresses["net2"] == [new_ip], addresses
+    assert sorted(addresses) == ["net1", "net2"], addresses
+    # The agent wires the port on the host (its status follows the report).
+    deadline = time.monotonic() + 20
+    while fake_stack.openstack_json("port", "show", made["id"])["status"] != "ACTIVE":
+        assert time.monotonic() < deadline, "the attached port never became ACTIVE"
+        time.sleep(0.5)
+
+    # `server add port`: the user's port is bound to the server.
+    fake_stack.openstack("port", "create", "--network", "net2", "--fixed-ip",
+                         "ip-address=10.30.0.77", "myport")
+    fake_stack.openstack("server", "add", "port", "vm1", "myport")
+    mine = fake_stack.openstack_json("port", "show", "myport")
+    assert (mine["device_id"], mine["binding_host_id"]) == (vm1_id, "e2e-host"), mine
+    addresses = fake_stack.openstack_json("server", "show", "vm1")["addresses"]
+    assert sorted(addresses["net2"]) == sorted([new_ip, "10.30.0.77"]), addresses
+    listed = fake_stack.openstack_json("server", "list")[0]["Networks"]
+    assert sorted(listed["net2"]) == sorted([new_ip, "10.30.0.77"]), listed
+
+    # `server remove port`: the user's port is unbound, not deleted.
+    fake_stack.openstack("server", "remove", "port", "vm1", "myport")
+    left = fake_stack.openstack_json("port", "show", "myport")
+    assert left["device_id"] in ("", None) and left["binding_host_id"] in ("", None), left
+    assert fake_stack.openstack_json("server", "show", "vm1")["addresses"]["net2"] == [new_ip]
+
+    # `server add fixed ip` (an interface on net2 with that address, tagged
+    # from 2.49); the tag is shown from 2.70.
+    added = fake_stack.openstack_json(
+        "--os-compute-api-version", "2.49", "server", "add", "fixed", "ip",
+        "--fixed-ip-address", "10.30.0.88", "--tag", "data", "vm1", "net2")
+    token, _ = fake_stack.issue_token()
+    r = requests.get(f"{fake_stack.endpoint('compute')}/servers/{vm1_id}/os-interface",
+                     headers={"X-Auth-Token": token,
+                              "OpenStack-API-Version": "compute 2.70"}, timeout=30)
+    assert r.status_code == 200, r.text
+    tagged = [a for a in r.json()["interfaceAttachments"] if a["port_id"] == added["Port ID"]]
+    assert [(a["tag"], a["fixed_ips"][0]["ip_address"]) for a in tagged] == [
+        ("data", "10.30.0.88")], r.text
+    addresses = fake_stack.openstack_json("server", "show", "vm1")["addresses"]
+    assert sorted(addresses["net2"]) == sorted([new_ip, "10.30.0.88"]), addresses
+
+    # `server remove network`: every port of the server on net2 goes, and
+    # a port Nova made is deleted.
+    fake_stack.openstack("server", "remove", "network", "vm1", "net2")
+    addresses = fake_stack.openstack_json("server", "show", "vm1")["addresses"]
+    assert sorted(addresses) == ["net1"], addresses
+    with pytest.raises(CommandFailed):
+        fake_stack.openstack("port", "show", made["id"])
+    assert len(interfaces_of(fake_stack, "vm1")) == 1
+    actions = [a["Action"] for a in fake_stack.openstack_json(
+        "server", "event", "list", "vm1")]
+    assert actions.count("attach_interface") == 3, actions
+    assert actions.count("detach_interface") == 3, actions
+
+
+def test_a_port_in_use_elsewhere_cannot_be_added_and_nothing_changes(fake_stack):
+    prepare(fake_stack)
+    fake_stack.openstack("server", "create", "--image", "img", "--flavor", "tiny",
+                         "--network", "net1", "--wait", "vm1")
+    fake_stack.openstack("server", "create", "--image", "img", "--flavor", "tiny",
+                         "--network", "net1", "--wait", "vm2")
+    vm1_port = interfaces_of(fake_stack, "vm1")[0]["ID"]
+    before = fake_stack.openstack_json("server", "show", "vm2")["addresses"]
+    with pytest.raises(CommandFailed) as refused:
+        fake_stack.openstack("server", "add", "port", "vm2", vm1_port)
+    assert "in use" in str(refused.value), refused.value
+    assert fake_stack.openstack_json("server", "show", "vm2")["addresses"] == before
+    vm1_id = fake_stack.openstack_json("server", "show", "vm1")["id"]
+    assert fake_stack.openstack_json("port", "show", vm1_port)["device_id"] == vm1_id
+    assert len(interfaces_of(fake_stack, "vm2")) == 1
+    # The wire answer is Nova's 409 conflictingRequest.
+    token, _ = fake_stack.issue_token()
+    vm2_id = fake_stack.openstack_json("server", "show", "vm2")["id"]
+    r = requests.post(f"{fake_stack.endpoint('compute')}/servers/{vm2_id}/os-interface",
+                      headers={"X-Auth-Token": token},
+                      json={"interfaceAttachment": {"port_id": vm1_port}}, timeout=30)
+    assert r.status_code == 409, r.text
+    assert r.json()["conflictingRequest"]["code"] == 409, r.text
+
+
+def test_security_groups_are_added_to_and_removed_from_a_servers_ports(fake_stack):
+    prepare(fake_stack)
+    web = fake_stack.openstack_json("security", "group", "create", "web")["id"]
+    fake_stack.openstack("server", "create", "--image", "img", "--flavor", "tiny",
+                         "--network", "net1", "--network", "net1", "--wait", "vm1")
+
+    def groups_shown() -> list[str]:
+        shown = fake_stack.openstack_json("server", "show", "vm1")["security_groups"]
+        return sorted(g["name"] for g in shown)
+
+    def port_groups() -> list[set[str]]:
+        return [set(fake_stack.openstack_json("port", "show", p["ID"])["security_group_ids"])
+                for p in interfaces_of(fake_stack, "vm1")]
+
+    assert groups_shown() == ["default"]
+    fake_stack.openstack("server", "add", "security", "group", "vm1", "web")
+    assert groups_shown() == ["default", "web"]
+    assert all(web in groups for groups in port_groups()), port_groups()
+    # A port attached now gets the server's groups, as Nova gives it the
+    # instance's.
+    fake_stack.openstack("server", "add", "network", "vm1", "net1")
+    assert len(port_groups()) == 3 and all(web in g for g in port_groups()), port_groups()
+    fake_stack.openstack("server", "remove", "security", "group", "vm1", "web")
+    assert groups_shown() == ["default"]
+    assert all(web not in groups for groups in port_groups()), port_groups()
+    # Removing a group the server does not have, or adding one that does
+    # not exist, is refused.
+    with pytest.raises(CommandFailed) as refused:
+        fake_stack.openstack("server", "remove", "security", "group", "vm1", "web")
+    assert "not associated" in str(refused.value), refused.value
+    with pytest.raises(CommandFailed):
+        fake_stack.openstack("server", "add", "security", "group", "vm1", "nope")
+    assert groups_shown() == ["default"]

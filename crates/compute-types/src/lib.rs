@@ -14,6 +14,7 @@ pub mod body;
 pub mod fault;
 pub mod flavor;
 pub mod flavor_body;
+pub mod interface;
 pub mod keypair;
 pub mod quota;
 pub mod server;

@@ -58,6 +58,8 @@ pub enum ServerAction {
     RevertResize,
     /// `rebuild`.
     Rebuild(Rebuild),
+    /// `addSecurityGroup` / `removeSecurityGroup`.
+    SecurityGroup(SecurityGroupArgs),
     /// Any other action (not served by ferrostack).
     Other,
 }
@@ -90,6 +92,9 @@ impl ActionBody {
                 sent: args.clone(),
                 ..body::read(args)
             }),
+            "addSecurityGroup" | "removeSecurityGroup" => {
+                ServerAction::SecurityGroup(body::read(args))
+            }
             _ => ServerAction::Other,
         };
         Ok((name, action))
@@ -325,6 +330,32 @@ fn nullable_string(
         Some(Value::Null) => Ok(Some(None)),
         Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
         Some(other) => Err(BodyError::invalid(field, other, "is not a string")),
+    }
+}
+
+/// `addSecurityGroup` / `removeSecurityGroup`: `{"name": "<group>"}` (a
+/// name or an id of the project's groups).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SecurityGroupArgs {
+    /// The group, as sent.
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<Value>,
+}
+
+impl SecurityGroupArgs {
+    /// The group's name or id; Nova's 400 when it is missing or blank.
+    pub fn name(&self) -> Result<String, BodyError> {
+        match &self.name {
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+            Some(Value::String(_)) | None => Err(BodyError::BadRequest(
+                "Security group name cannot be empty".into(),
+            )),
+            Some(v) => Err(BodyError::invalid(
+                "name",
+                v,
+                &format!("{} is not of type 'string'", body::python_repr(v)),
+            )),
+        }
     }
 }
 

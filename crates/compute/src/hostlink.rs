@@ -296,6 +296,7 @@ impl HostLink {
             d.terminated_at.get_or_insert(now);
             d.pending = None;
             d.pending_snapshot = None;
+            d.pending_nics.clear();
             set_doc(i, &d).map_err(to_store)?;
             i.vm_state = vm::DELETED.into();
             i.task_state = None;
@@ -329,20 +330,28 @@ impl HostLink {
         Ok(())
     }
 
-    /// Give back a deleted server's ports: the ones its boot created are
-    /// deleted, the ones the user passed in unbound (Nova's
-    /// `preserve_on_delete`).
+    /// Give back a deleted server's ports: the ones its boot or an attach
+    /// created are deleted, the ones the user passed in unbound (Nova's
+    /// `preserve_on_delete`), and so are the ports of attaches a crash
+    /// stopped half way.
     fn release_ports(&self, uuid: &str, d: &ServerDoc) -> StoreResult<()> {
         let Some(service) = &self.networks else {
             return Ok(());
         };
-        let (keep, delete): (Vec<_>, Vec<_>) = d.nics.iter().partition(|n| n.preserve_on_delete);
-        let ids = |nics: Vec<&crate::networks::ServerNic>| -> Vec<String> {
-            nics.into_iter().map(|n| n.port_id.clone()).collect()
-        };
-        service
-            .release(uuid, &ids(delete), &ids(keep))
-            .map_err(to_store)
+        let (mut delete, mut unbind) = (Vec::new(), Vec::new());
+        for n in &d.nics {
+            let to = if n.preserve_on_delete {
+                &mut unbind
+            } else {
+                &mut delete
+            };
+            to.push(n.port_id.clone());
+        }
+        for a in &d.attaching {
+            let to = if a.created { &mut delete } else { &mut unbind };
+            to.push(a.port_id.clone());
+        }
+        service.release(uuid, &delete, &unbind).map_err(to_store)
     }
 
     /// The metadata at `path` of server `uuid`, asked for by `host`'s
@@ -429,7 +438,7 @@ impl HostLink {
             outcome = translate(i, &mut d, o);
             set_doc(i, &d).map_err(to_store)
         })?;
-        if let Some((request_id, ok)) = outcome {
+        for (request_id, ok) in outcome.into_iter().flatten() {
             self.finish_action(&uuid, &request_id, ok);
         }
         Ok(())
@@ -496,13 +505,13 @@ fn power_code(p: Option<PowerState>) -> i64 {
 }
 
 /// Apply one report to a server row and its document. Returns the
-/// request id of the pending task that finished and whether it succeeded,
-/// so the caller can close its instance action.
+/// request ids of the pending tasks that finished and whether they
+/// succeeded, so the caller can close their instance actions.
 pub fn translate(
     i: &mut Instance,
     d: &mut ServerDoc,
     o: &ObservedInstance,
-) -> Option<(String, bool)> {
+) -> Option<Vec<(String, bool)>> {
     i.power_state = power_code(o.power_state);
     if i.deleted_at.is_some() || i.task_state.as_deref() == Some(task::DELETING) {
         return None;
@@ -513,7 +522,11 @@ pub fn translate(
     // A snapshot's task ends when its image is imported, not here.
     let snapshot_running = d.pending_snapshot.is_some();
     let now = now_micros();
-    let finished = d.pending.take().map(|p| p.request_id);
+    let finished: Vec<String> = (d.pending.take().into_iter())
+        .chain(d.pending_nics.drain(..))
+        .map(|p| p.request_id)
+        .collect();
+    let finished = (!finished.is_empty()).then_some(finished);
     if let TaskOutcome::Failed { operation } = o.task {
         let message = o
             .fault
@@ -530,7 +543,7 @@ pub fn translate(
         if !snapshot_running {
             i.task_state = None;
         }
-        return finished.map(|r| (r, false));
+        return finished.map(|r| r.into_iter().map(|r| (r, false)).collect());
     }
     if !matches!(o.task, TaskOutcome::Idle) {
         return None;
@@ -568,7 +581,7 @@ pub fn translate(
         i.task_state = None;
     }
     let ok = i.vm_state != vm::ERROR;
-    finished.map(|r| (r, ok))
+    finished.map(|r| r.into_iter().map(|r| (r, ok)).collect())
 }
 
 impl DesiredStateSource for HostLink {

@@ -133,6 +133,47 @@ pub trait ServerNetworks: Send + Sync {
         names: &[String],
     ) -> Result<Vec<String>, ComputeError>;
 
+    /// Check the NIC of an interface attach (`os-interface`), before
+    /// anything is created, in Nova's words for an attach: an unknown
+    /// network or port (or another project's) is 404, a port bound
+    /// elsewhere 409, a network without a subnet 400. A request naming
+    /// neither becomes the project's one network (none or several: 400).
+    fn resolve_attach(
+        &self,
+        caller: &AuthContext,
+        request: &NicRequest,
+    ) -> Result<NicRequest, ComputeError>;
+
+    /// The Neutron `status` of port `port_id` (`ACTIVE`, `DOWN`, ...),
+    /// or `None` when it no longer exists.
+    fn port_status(&self, port_id: &str) -> Result<Option<String>, ComputeError>;
+
+    /// Add security group `name` (a name or an id of the caller's
+    /// project's groups) to every port of server `server_id`, or remove
+    /// it (`add` false), as Nova's `addSecurityGroup` and
+    /// `removeSecurityGroup` do: an unknown group or a server with no
+    /// port is 404, an ambiguous name 409, a port without port security
+    /// 400, removing a group no port has 400.
+    fn change_security_group(
+        &self,
+        caller: &AuthContext,
+        server_id: &str,
+        name: &str,
+        add: bool,
+    ) -> Result<(), ComputeError>;
+
+    /// The names of the security groups on each server's ports, each
+    /// name once, for the servers of `server_ids` that have any.
+    fn security_groups_of(
+        &self,
+        server_ids: &[&str],
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>, ComputeError>;
+
+    /// The ids of the security groups on server `server_id`'s ports, each
+    /// once, in the order first met (a port attached later gets them, as
+    /// Nova gives it the instance's groups).
+    fn server_security_group_ids(&self, server_id: &str) -> Result<Vec<String>, ComputeError>;
+
     /// Create the new ports and bind every port to the server on its
     /// host, all or nothing for this server (a failure takes back what
     /// this call did). Idempotent for one server: a port that already

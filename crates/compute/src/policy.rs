@@ -16,7 +16,7 @@
 use crate::error::ComputeError;
 use crate::routes::{
     availability_zones, extra_specs, flavor_access, flavors, hypervisors, instance_actions,
-    keypairs, limits, quota_classes, quota_sets, server_actions, server_groups,
+    interfaces, keypairs, limits, quota_classes, quota_sets, server_actions, server_groups,
     servers as server_routes, services, versions,
 };
 use crate::ComputeState;
@@ -159,11 +159,22 @@ ferrostack_policy::route_table! {
         "/v2.1/servers/{server_id}/os-instance-actions/{request_id}",
         get(ProjectReader, instance_actions::show)
     )
+    // Interfaces of a server the caller's project owns (checked in the
+    // handler; another project's server is 404): readers list and show,
+    // members attach and detach.
+    .route(
+        "/v2.1/servers/{server_id}/os-interface",
+        get(ProjectReader, interfaces::list)
+            .post(ProjectMember, interfaces::create)
+    )
+    .route(
+        "/v2.1/servers/{server_id}/os-interface/{port_id}",
+        get(ProjectReader, interfaces::show)
+            .delete(ProjectMember, interfaces::delete)
+    )
     // ---- Not built yet: 501 after authentication.
     // Servers.
     .route("/v2.1/servers/{server_id}/ips/{network_label}", get(A, unbuilt))
-    .route("/v2.1/servers/{server_id}/os-interface", get(A, unbuilt).post(A, unbuilt))
-    .route("/v2.1/servers/{server_id}/os-interface/{port_id}", get(A, unbuilt).delete(A, unbuilt))
     .route("/v2.1/servers/{server_id}/os-server-password", get(A, unbuilt).delete(A, unbuilt))
     .route("/v2.1/servers/{server_id}/os-volume_attachments", get(A, unbuilt).post(A, unbuilt))
     .route(

@@ -60,15 +60,20 @@ impl NeutronForNova {
         Ok(out)
     }
 
-    fn check_network(&self, caller: &AuthContext, id: &str) -> Result<(), ComputeError> {
+    /// Check network `id` for a NIC; `missing` words the refusal of one
+    /// the caller cannot see (a boot's 400, an attach's 404).
+    fn check_network(
+        &self,
+        caller: &AuthContext,
+        id: &str,
+        missing: fn(String) -> ComputeError,
+    ) -> Result<(), ComputeError> {
         let project = caller.project_id().unwrap_or_default();
         let visible = self
             .network(id)?
             .filter(|n| caller.is_admin() || n.project_id == project || n.shared);
         let Some(network) = visible else {
-            return Err(ComputeError::BadRequest(format!(
-                "Network {id} could not be found."
-            )));
+            return Err(missing(format!("Network {id} could not be found.")));
         };
         let no_subnet = (self.state.subnets_of(&network.id))
             .map_err(network_error)?
@@ -81,15 +86,19 @@ impl NeutronForNova {
         Ok(())
     }
 
-    fn check_port(&self, caller: &AuthContext, id: &str) -> Result<(), ComputeError> {
+    /// Check port `id` for a NIC; `missing` as for [`Self::check_network`].
+    fn check_port(
+        &self,
+        caller: &AuthContext,
+        id: &str,
+        missing: fn(String) -> ComputeError,
+    ) -> Result<(), ComputeError> {
         let project = caller.project_id().unwrap_or_default();
         let Some(port) = self
             .port(id)?
             .filter(|p| caller.is_admin() || p.project_id == project)
         else {
-            return Err(ComputeError::BadRequest(format!(
-                "Port id {id} could not be found."
-            )));
+            return Err(missing(format!("Port id {id} could not be found.")));
         };
         if !port.device_id.is_empty() {
             return Err(ComputeError::Conflict(format!(
@@ -243,12 +252,152 @@ impl ServerNetworks for NeutronForNova {
         };
         for nic in &list {
             match (&nic.port_id, &nic.network_id) {
-                (Some(port), _) => self.check_port(caller, port)?,
-                (None, Some(network)) => self.check_network(caller, network)?,
+                (Some(port), _) => self.check_port(caller, port, ComputeError::BadRequest)?,
+                (None, Some(network)) => {
+                    self.check_network(caller, network, ComputeError::BadRequest)?
+                }
                 (None, None) => {}
             }
         }
         Ok(list)
+    }
+
+    fn resolve_attach(
+        &self,
+        caller: &AuthContext,
+        request: &NicRequest,
+    ) -> Result<NicRequest, ComputeError> {
+        let mut nic = request.clone();
+        match (&request.port_id, &request.network_id) {
+            (Some(port), _) => self.check_port(caller, port, ComputeError::NotFound)?,
+            (None, Some(network)) => self.check_network(caller, network, ComputeError::NotFound)?,
+            (None, None) => {
+                let project = caller.project_id().unwrap_or_default().to_string();
+                match self.available(&project)?.as_slice() {
+                    [] => {
+                        return Err(ComputeError::BadRequest(format!(
+                            "No specific network was requested and none are available for project '{project}'."
+                        )))
+                    }
+                    [one] => nic.network_id = Some(one.id.clone()),
+                    _ => return Err(ComputeError::BadRequest(
+                        "Multiple possible networks found, use a Network ID to be more specific."
+                            .into(),
+                    )),
+                }
+            }
+        }
+        Ok(nic)
+    }
+
+    fn change_security_group(
+        &self,
+        caller: &AuthContext,
+        server_id: &str,
+        name: &str,
+        add: bool,
+    ) -> Result<(), ComputeError> {
+        let project = caller.project_id().unwrap_or_default();
+        let groups = &self.state.security_groups;
+        groups.ensure_default(project).map_err(network_error)?;
+        let mine = groups.store.list_groups(Some(project)).map_err(store)?;
+        let named: Vec<_> = mine.iter().filter(|g| g.name == name).collect();
+        let group = match (mine.iter().find(|g| g.id == name), named.as_slice()) {
+            (Some(g), _) => g.id.clone(),
+            (None, [g]) => g.id.clone(),
+            (None, []) => {
+                return Err(ComputeError::NotFound(format!(
+                    "Security group {name} is not found for project {project}"
+                )))
+            }
+            (None, _) => {
+                return Err(ComputeError::Conflict(format!(
+                    "Multiple security_group matches found for name '{name}', use an ID to be more specific."
+                )))
+            }
+        };
+        let ports = self.state.device_ports(server_id).map_err(network_error)?;
+        if ports.is_empty() {
+            return Err(ComputeError::NotFound(format!(
+                "instance_id {server_id} could not be found as device id on any ports"
+            )));
+        }
+        if add {
+            if ports.iter().any(|p| !p.port_security_enabled) {
+                return Err(ComputeError::BadRequest(
+                    "Network requires port_security_enabled and subnet associated in order to apply security groups."
+                        .into(),
+                ));
+            }
+        } else if !ports.iter().any(|p| p.security_groups.contains(&group)) {
+            return Err(ComputeError::BadRequest(format!(
+                "Security group {name} not associated with the instance {server_id}"
+            )));
+        }
+        let now = ferrostack_common::time::now_micros();
+        for port in &ports {
+            self.state
+                .store
+                .update_port(&port.id, &mut |p| {
+                    if add && !p.security_groups.contains(&group) {
+                        p.security_groups.push(group.clone());
+                    } else if !add {
+                        p.security_groups.retain(|g| g != &group);
+                    }
+                    p.updated_at = now;
+                    Ok(None)
+                })
+                .map_err(store)?;
+        }
+        Ok(())
+    }
+
+    fn security_groups_of(
+        &self,
+        server_ids: &[&str],
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>, ComputeError> {
+        let mut out = std::collections::BTreeMap::<String, Vec<String>>::new();
+        if server_ids.is_empty() {
+            return Ok(out);
+        }
+        let groups = self
+            .state
+            .security_groups
+            .store
+            .list_groups(None)
+            .map_err(store)?;
+        let ports = self.state.store.list_ports().map_err(store)?;
+        for p in ports
+            .iter()
+            .filter(|p| server_ids.contains(&p.device_id.as_str()))
+        {
+            let names = out.entry(p.device_id.clone()).or_default();
+            for id in &p.security_groups {
+                if let Some(g) = groups.iter().find(|g| &g.id == id) {
+                    if !names.contains(&g.name) {
+                        names.push(g.name.clone());
+                    }
+                }
+            }
+        }
+        out.retain(|_, names| !names.is_empty());
+        Ok(out)
+    }
+
+    fn server_security_group_ids(&self, server_id: &str) -> Result<Vec<String>, ComputeError> {
+        let mut ids: Vec<String> = Vec::new();
+        for p in self.state.device_ports(server_id).map_err(network_error)? {
+            for g in p.security_groups {
+                if !ids.contains(&g) {
+                    ids.push(g);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    fn port_status(&self, port_id: &str) -> Result<Option<String>, ComputeError> {
+        Ok(self.port(port_id)?.map(|p| p.status))
     }
 
     fn security_groups(

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod fixtures;
+pub mod networks;
 pub mod remote;
 
 use ferrostack_testkit::{Reply, Stack};
@@ -30,6 +31,8 @@ pub struct Compute {
     pub config: ferrostack_compute::ComputeConfig,
     /// The fault-injecting operation records, with [`Compute::start_with_faults`].
     pub faults: Option<std::sync::Arc<ferrostack_operations::testing::FaultyRecords>>,
+    /// The in-memory network service, with [`Compute::start_with_networks`].
+    pub networks: Option<std::sync::Arc<networks::FakeNetworks>>,
 }
 
 impl Compute {
@@ -42,16 +45,27 @@ impl Compute {
     /// of its own when `host_api` says how (consoles then go through
     /// `RemoteConsoles`).
     pub async fn start_with(host_api: Option<remote::HostApiSetup>) -> Compute {
-        Self::start_full(host_api, false).await
+        Self::start_full(host_api, false, None).await
+    }
+
+    /// Start it with an in-memory network service ([`networks::FakeNetworks`])
+    /// giving servers their ports and hosts their network sections.
+    pub async fn start_with_networks() -> Compute {
+        let fake = std::sync::Arc::new(networks::FakeNetworks::default());
+        Self::start_full(None, false, Some(fake)).await
     }
 
     /// Start it, recording multi-step operations through a store that
     /// can be told to fail or crash at a step (`faults`).
     pub async fn start_with_faults() -> Compute {
-        Self::start_full(None, true).await
+        Self::start_full(None, true, None).await
     }
 
-    async fn start_full(host_api: Option<remote::HostApiSetup>, faults: bool) -> Compute {
+    async fn start_full(
+        host_api: Option<remote::HostApiSetup>,
+        faults: bool,
+        networks: Option<std::sync::Arc<networks::FakeNetworks>>,
+    ) -> Compute {
         use ferrostack_compute::hostapi;
         use ferrostack_compute::hostlink::{HostConsoles, NoHostServices, SnapshotImporter};
         let mut s = Stack::start().await;
@@ -78,13 +92,17 @@ impl Compute {
                 std::sync::Arc::new(NoHostServices),
             ),
         };
-        let link = std::sync::Arc::new(ferrostack_compute::hostlink::HostLink::new(
+        let mut link = ferrostack_compute::hostlink::HostLink::new(
             compute.clone(),
             quotas.clone(),
             compute.clone(),
             consoles,
             snapshots,
-        ));
+        );
+        if let Some(n) = &networks {
+            link = link.with_networks(n.clone()).with_objects(n.clone());
+        }
+        let link = std::sync::Arc::new(link);
         let stop = tokio::sync::watch::channel(false).0;
         let mut served = None;
         if let Some(h) = host_api {
@@ -156,6 +174,7 @@ impl Compute {
             host_api: served,
             config,
             faults,
+            networks,
         }
     }
 
@@ -191,11 +210,24 @@ impl Compute {
             max_attempts: 2,
             ..Default::default()
         };
-        tokio::spawn(ferrostack_agent::Agent::run(
+        // Ports and networks are wired by in-memory drivers, so a NIC
+        // waits for its port as it would on a real host.
+        let drivers: Vec<std::sync::Arc<dyn ferrostack_agent::drivers::ObjectDriver>> = [
+            ferrostack_host_contract::Kind::Network,
+            ferrostack_host_contract::Kind::Port,
+        ]
+        .into_iter()
+        .map(|k| {
+            std::sync::Arc::new(ferrostack_agent::drivers::FakeObjects::new(k))
+                as std::sync::Arc<dyn ferrostack_agent::drivers::ObjectDriver>
+        })
+        .collect();
+        tokio::spawn(ferrostack_agent::Agent::run_with_drivers(
             host.to_string(),
             self.link.clone(),
             self.link.clone(),
             hv.clone(),
+            drivers,
             agent_config,
             self.stop.subscribe(),
         ));

@@ -8,6 +8,7 @@ pub mod flavor_access;
 pub mod flavors;
 pub mod hypervisors;
 pub mod instance_actions;
+pub mod interfaces;
 pub mod keypairs;
 pub mod limits;
 pub mod quota_classes;

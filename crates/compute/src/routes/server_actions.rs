@@ -60,6 +60,11 @@ pub async fn action(
             view["adminPass"] = json!(ferrostack_common::ids::new_hex_id()[..12].to_string());
             Ok((StatusCode::ACCEPTED, axum::Json(json!({ "server": view }))).into_response())
         }
+        ServerAction::SecurityGroup(args) => {
+            let group = args.name()?;
+            actions::security_group(s, c, &i, &group, name == "addSecurityGroup")
+                .map(|()| accepted())
+        }
         ServerAction::Other => Err(ComputeError::NotImplemented(format!(
             "The server action {name} is not implemented by ferrostack yet."
         ))),

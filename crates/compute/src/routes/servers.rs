@@ -555,10 +555,11 @@ pub async fn list_detail(
     q: QueryPairs,
 ) -> ComputeResult<axum::Json<Value>> {
     let rows = list_servers(&state, &caller, v, &q)?;
-    let servers = rows
+    let mut servers = rows
         .iter()
         .map(|i| views::detail(&state, &caller, v, i))
         .collect::<ComputeResult<Vec<_>>>()?;
+    views::add_security_groups(&state, &mut servers, &rows)?;
     let mut body = json!({ "servers": servers });
     if let Some(links) = page_links(&state, "servers/detail", &q, &rows)? {
         body["servers_links"] = links;
@@ -574,9 +575,10 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> ComputeResult<axum::Json<Value>> {
     let i = servers::find(&state, &caller, &id, false)?;
-    Ok(axum::Json(
-        json!({"server": views::detail(&state, &caller, v, &i)?}),
-    ))
+    let mut view = [views::detail(&state, &caller, v, &i)?];
+    views::add_security_groups(&state, &mut view, std::slice::from_ref(&i))?;
+    let [view] = view;
+    Ok(axum::Json(json!({ "server": view })))
 }
 
 /// `PUT /servers/{id}`: name, access IPs, description (2.19), hostname (2.90).

@@ -83,6 +83,25 @@ pub fn transition(
     Ok(updated)
 }
 
+/// `addSecurityGroup` (`add`) or `removeSecurityGroup`: the group is
+/// added to or removed from every port of the server (the network service
+/// rewires the host), in any state, as Nova allows.
+pub fn security_group(
+    s: &ComputeState,
+    c: &AuthContext,
+    i: &Instance,
+    group: &str,
+    add: bool,
+) -> ComputeResult<()> {
+    let Some(service) = s.link.networks() else {
+        return Err(ComputeError::NotFound(format!(
+            "instance_id {} could not be found as device id on any ports",
+            i.uuid
+        )));
+    };
+    service.change_security_group(c, &i.uuid, group, add)
+}
+
 /// `os-stop`.
 pub fn stop(s: &ComputeState, c: &AuthContext, i: &Instance, r: &str) -> ComputeResult<Instance> {
     transition(

@@ -298,6 +298,8 @@ fn new_row(
         }),
         pending_snapshot: None,
         nics: Vec::new(),
+        attaching: Vec::new(),
+        pending_nics: Vec::new(),
     };
     let mut row = Instance {
         seq: 0,

@@ -314,17 +314,20 @@ pub fn instance_spec(
         base_image: PathBuf::new(),
         base_format: format,
         config_drive: Some(config_drive(i, d)?),
-        nics: d
-            .nics
-            .iter()
-            .map(|n| NicSpec {
-                tap: n.tap.clone(),
-                mac: n.mac_address.clone(),
-                port_id: Some(n.port_id.clone()),
-            })
-            .collect(),
+        nics: nic_specs(&d.nics),
         image_id: d.image_id.clone(),
     })
+}
+
+/// The VM NICs of a server's ports, in order.
+pub fn nic_specs(nics: &[ServerNic]) -> Vec<NicSpec> {
+    nics.iter()
+        .map(|n| NicSpec {
+            tap: n.tap.clone(),
+            mac: n.mac_address.clone(),
+            port_id: Some(n.port_id.clone()),
+        })
+        .collect()
 }
 
 /// The image format a host can boot, or why not.

@@ -15,11 +15,14 @@
 //! - [`views`]: the JSON a client sees, per microversion.
 //! - [`actions`]: the `POST /servers/{id}/action` state machine.
 //! - [`snapshot`]: the `createImage` action.
+//! - [`interfaces`]: NICs attached to and detached from a server that
+//!   runs (`os-interface`).
 //! - [`resize`]: resize with confirm/revert; [`resize_steps`]: its steps on
 //!   the step/undo runner.
 
 pub mod actions;
 pub mod create;
+pub mod interfaces;
 pub mod lifecycle;
 pub mod resize;
 pub mod resize_steps;
@@ -173,6 +176,15 @@ pub struct PendingSnapshot {
     pub image_id: String,
 }
 
+/// A port an interface attach is creating (`created`) or binding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachingPort {
+    /// The port's id (drawn before it is created).
+    pub port_id: String,
+    /// The attach creates it (delete it on undo), else it is the user's.
+    pub created: bool,
+}
+
 /// Everything the API shows of a server beyond the indexed columns.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServerDoc {
@@ -246,9 +258,18 @@ pub struct ServerDoc {
     /// A snapshot waiting for the agent.
     #[serde(default)]
     pub pending_snapshot: Option<PendingSnapshot>,
-    /// Its ports, as bound at boot (Nova's network info cache).
+    /// Its ports, as bound at boot and attached since (Nova's network
+    /// info cache).
     #[serde(default)]
     pub nics: Vec<crate::networks::ServerNic>,
+    /// Ports an attach is creating or binding, not yet in `nics` (given
+    /// back by the delete if a crash stopped the attach half way).
+    #[serde(default)]
+    pub attaching: Vec<AttachingPort>,
+    /// Interface attaches and detaches the host has not reached yet
+    /// (their instance actions end with the generation, as `pending`'s).
+    #[serde(default)]
+    pub pending_nics: Vec<PendingTask>,
 }
 
 fn manual() -> String {

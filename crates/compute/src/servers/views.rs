@@ -73,6 +73,32 @@ fn time_or_null(t: Option<i64>) -> Value {
     t.map(|t| json!(nova_time(t))).unwrap_or(Value::Null)
 }
 
+/// Add `security_groups` (`[{"name"}]`, the groups on the server's ports)
+/// to the full views of `rows`, in order, where a server has any: one
+/// look-up for the whole page, as Nova's does.
+pub fn add_security_groups(
+    state: &ComputeState,
+    views: &mut [Value],
+    rows: &[Instance],
+) -> ComputeResult<()> {
+    let Some(service) = state.link.networks() else {
+        return Ok(());
+    };
+    let mut ids = Vec::new();
+    for i in rows {
+        if !doc(i)?.nics.is_empty() {
+            ids.push(i.uuid.as_str());
+        }
+    }
+    let groups = service.security_groups_of(&ids)?;
+    for (view, i) in views.iter_mut().zip(rows) {
+        if let Some(names) = groups.get(&i.uuid) {
+            view["security_groups"] = names.iter().map(|n| json!({ "name": n })).collect();
+        }
+    }
+    Ok(())
+}
+
 /// The full view (`GET /servers/{id}`, `GET /servers/detail`).
 pub fn detail(
     state: &ComputeState,
