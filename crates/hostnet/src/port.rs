@@ -20,7 +20,7 @@
 use crate::commit::Committer;
 use crate::kernel::{Kernel, Link, LinkState};
 use crate::network::find;
-use crate::nft::{self, Element, PortRules};
+use crate::nft::{self, Element, PortRules, Profile};
 use crate::{error_chain, names, Error, HostNetConfig, Result};
 use ferrostack_agent::drivers::{Details, DriverFuture, ObjectDriver};
 use ferrostack_host_contract::network::DesiredPort;
@@ -30,9 +30,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
-/// A profile's chains as written, and the group generations they came from.
-type WrittenProfile = (String, Vec<(String, u64)>);
-
 #[derive(Debug, Default)]
 struct Programmed {
     loaded: bool,
@@ -41,12 +38,9 @@ struct Programmed {
     elements: HashMap<String, Vec<Element>>,
     /// (map, key) -> the tap whose map element it is.
     owners: HashMap<(String, String), String>,
-    /// Profile name -> the chains written and the group generations they
-    /// came from (`None`: found in the kernel, content unknown).
-    profiles: HashMap<String, Option<WrittenProfile>>,
-    /// Tap -> the commands that rebuild it from nothing (its profile and
-    /// its elements), for a table flushed behind our back.
-    restore: HashMap<String, String>,
+    /// Profile name -> the profile whose chains were written (`None`:
+    /// found in the kernel, content unknown).
+    profiles: HashMap<String, Option<Profile>>,
 }
 
 impl Programmed {
@@ -76,6 +70,24 @@ impl Programmed {
                 self.owners.remove(&key);
             }
         }
+    }
+
+    /// The commands that put back tap `tap`'s elements and its profile's
+    /// chains as this driver wrote them, if it knows them all.
+    fn rebuild(&self, table: &str, tap: &str) -> Option<String> {
+        let elements = self.elements.get(tap).filter(|es| !es.is_empty())?;
+        let mut out = String::new();
+        let mut profiles: Vec<&str> = elements
+            .iter()
+            .filter_map(|e| e.verdict.as_deref().and_then(nft::profile_of_chain))
+            .collect();
+        profiles.dedup();
+        for name in profiles {
+            let profile = self.profiles.get(name)?.as_ref()?;
+            out.push_str(&nft::script::profile_commands(table, profile));
+        }
+        out.push_str(&nft::port_transaction(table, tap, None, &[], elements));
+        Some(out)
     }
 
     /// Forgets everything known of the tables.
@@ -159,13 +171,11 @@ impl PortDriver {
                 let marked = programmed
                     .get(&tap.ifname)
                     .is_some_and(|es| es.iter().any(|e| e.set == "ports" || e.set == "open"));
-                match (marked, p.restore.get(&tap.ifname)) {
-                    (true, _) => out.push(id),
-                    (false, Some(script)) => {
-                        lost.push((id.clone(), script.clone()));
-                        out.push(id);
-                    }
-                    (false, None) => {}
+                if marked {
+                    out.push(id);
+                } else if let Some(script) = p.rebuild(&self.cfg.nft_table, &tap.ifname) {
+                    lost.push((id.clone(), script));
+                    out.push(id);
                 }
             }
             if !lost.is_empty() {
@@ -290,46 +300,45 @@ impl PortDriver {
     async fn program(&self, rules: &PortRules) -> Result<()> {
         let table = &self.cfg.nft_table;
         let profile = &rules.profile;
-        let commands = nft::script::profile_commands(table, profile);
-        let (had, want, restore, write_profile) = {
+        let (had, want, write_profile) = {
             let mut p = self.programmed.lock().await;
             self.load(&mut p).await?;
             let want = p.claimable(rules, rules.elements())?;
-            let restore = nft::port_transaction(table, &rules.tap, Some(&commands), &[], &want);
             let had = p.elements.get(&rules.tap).cloned().unwrap_or_default();
             let write_profile = match p.profiles.get(&profile.name) {
-                Some(Some((applied, _))) if *applied == commands => false,
-                Some(Some((_, gens))) if profile.older_than(gens) => false,
+                Some(Some(applied))
+                    if applied.rules == profile.rules && applied.stateful == profile.stateful =>
+                {
+                    false
+                }
+                Some(Some(applied)) => !profile.older_than(&applied.generations),
                 _ => true,
             };
             if !write_profile && had == want {
-                p.restore.insert(rules.tap.clone(), restore);
                 return Ok(());
             }
-            (had, want, restore, write_profile)
+            (had, want, write_profile)
         };
-        let script = nft::port_transaction(
-            table,
-            &rules.tap,
-            write_profile.then_some(commands.as_str()),
-            &had,
-            &want,
-        );
+        let commands = write_profile.then(|| nft::script::profile_commands(table, profile));
+        let script = nft::port_transaction(table, &rules.tap, commands.as_deref(), &had, &want);
         let applied = self.committer.apply(script).await;
         let mut p = self.programmed.lock().await;
         match applied {
             Ok(()) => {
                 p.put(&rules.tap, want);
                 if write_profile {
-                    p.profiles.insert(
-                        profile.name.clone(),
-                        Some((commands, profile.generations.clone())),
-                    );
+                    p.profiles
+                        .insert(profile.name.clone(), Some(profile.clone()));
                 }
-                p.restore.insert(rules.tap.clone(), restore);
                 Ok(())
             }
-            Err(e) => Err(Self::forget(&mut p, &rules.tap, e)),
+            Err(e) => {
+                // What we remember may be out of date (a flushed table, an
+                // address now another port's): read the kernel again next
+                // time.
+                p.loaded = false;
+                Err(e)
+            }
         }
     }
 
@@ -342,7 +351,6 @@ impl PortDriver {
             let mut p = self.programmed.lock().await;
             self.load(&mut p).await?;
             let had = p.elements.get(tap).cloned().unwrap_or_default();
-            p.restore.remove(tap);
             if had == want {
                 return Ok(());
             }
@@ -379,17 +387,11 @@ impl PortDriver {
                 }
                 Ok(())
             }
-            Err(e) => Err(Self::forget(&mut p, tap, e)),
+            Err(e) => {
+                p.loaded = false;
+                Err(e)
+            }
         }
-    }
-
-    /// After a refused transaction what we remember may be out of date (a
-    /// flushed table, an address now another port's): read the kernel
-    /// again next time.
-    fn forget(p: &mut Programmed, tap: &str, e: Error) -> Error {
-        p.loaded = false;
-        p.restore.remove(tap);
-        e
     }
 
     /// Reads which elements are whose and which profiles exist, once.
