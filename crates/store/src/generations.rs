@@ -109,6 +109,7 @@ pub const UNCACHED: &[&str] = &[
     "subnets",
     "ports",
     "ip_allocations",
+    "ipam_next",
     "security_groups",
     "security_group_rules",
     "host_objects",

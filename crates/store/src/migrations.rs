@@ -470,6 +470,31 @@ CREATE TABLE host_objects (
     PRIMARY KEY (host, kind, id)
 );
 "#,
+    // A port's project and host as columns: every port write asks which
+    // hosts carry the port's network and project, which read each port's
+    // JSON body (a scan that grew with the ports) before.
+    r#"
+ALTER TABLE ports ADD COLUMN project_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE ports ADD COLUMN host_id TEXT NOT NULL DEFAULT '';
+UPDATE ports SET project_id = coalesce(json_extract(body, '$.project_id'), ''),
+                 host_id = coalesce(json_extract(body, '$.host_id'), '');
+CREATE INDEX ports_network_host ON ports(network_id, host_id);
+CREATE INDEX ports_project_host ON ports(project_id, host_id);
+-- Where IPAM looks first for a subnet's next free address (after the
+-- one it gave last), so an allocation is a few lookups, not a read of
+-- every allocation of the subnet.
+CREATE TABLE ipam_next (
+    subnet_id  TEXT PRIMARY KEY REFERENCES subnets(id) ON DELETE CASCADE,
+    next_value TEXT NOT NULL
+);
+-- Every address below the hint is taken; an address given back (a port
+-- deleted, through the cascade too) may break that, so the hint goes and
+-- the next allocation looks from the pools' start again.
+CREATE TRIGGER ipam_next_forget AFTER DELETE ON ip_allocations
+BEGIN
+    DELETE FROM ipam_next WHERE subnet_id = OLD.subnet_id;
+END;
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

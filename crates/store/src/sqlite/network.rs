@@ -67,40 +67,40 @@ fn ip_text(value: u128, v6: bool) -> String {
     }
 }
 
-/// Take `request`'s address for `port_id`: the given one, or the first
-/// free address of the subnet's pools.
+/// How many addresses after the subnet's hint IPAM tries before it reads
+/// every allocation of the subnet.
+const HINT_PROBES: u32 = 8;
+
+/// Take `request`'s address for `port_id`: the given one, or a free
+/// address of the subnet's pools: the one after the address given last
+/// when it is free (a few index lookups), else the first free one from
+/// the pools' start (a read of the subnet's allocations; it finds the
+/// holes deletes left, and says when the pools are full).
 fn allocate(tx: &Transaction, port: &Port, request: &IpRequest) -> StoreResult<FixedIp> {
     let address = match &request.ip_address {
         Some(a) => a.clone(),
         None => {
             let subnet: Subnet = get_body(tx, "subnets", &request.subnet_id)?
                 .ok_or_else(|| StoreError::not_found("subnet", &request.subnet_id))?;
-            let used: HashSet<u128> = {
-                let mut stmt =
-                    tx.prepare("SELECT ip_address FROM ip_allocations WHERE subnet_id = ?1")?;
-                let rows = stmt
-                    .query_map([&subnet.id], |r| r.get::<_, String>(0))?
-                    .collect::<Result<Vec<_>, _>>()?;
-                rows.iter().filter_map(|a| ip_value(a)).collect()
-            };
             let v6 = subnet.ip_version == 6;
-            let mut found = None;
-            'pools: for pool in &subnet.allocation_pools {
-                let (Some(start), Some(end)) = (ip_value(&pool.start), ip_value(&pool.end)) else {
-                    continue;
-                };
-                let mut a = start;
-                while a <= end {
-                    if !used.contains(&a) {
-                        found = Some(ip_text(a, v6));
-                        break 'pools;
-                    }
-                    a += 1;
-                }
-            }
-            found.ok_or_else(|| NetworkConflict::IpAddressGenerationFailure {
+            let pools: Vec<(u128, u128)> = subnet
+                .allocation_pools
+                .iter()
+                .filter_map(|p| Some((ip_value(&p.start)?, ip_value(&p.end)?)))
+                .collect();
+            let found = match after_hint(tx, &subnet.id, &pools, v6)? {
+                Some(a) => Some(a),
+                None => first_free(tx, &subnet.id, &pools)?,
+            };
+            let found = found.ok_or_else(|| NetworkConflict::IpAddressGenerationFailure {
                 network_id: port.network_id.clone(),
-            })?
+            })?;
+            tx.execute(
+                "INSERT INTO ipam_next (subnet_id, next_value) VALUES (?1, ?2)
+                 ON CONFLICT (subnet_id) DO UPDATE SET next_value = excluded.next_value",
+                params![subnet.id, ip_text(found.saturating_add(1), v6)],
+            )?;
+            ip_text(found, v6)
         }
     };
     match tx.execute(
@@ -120,24 +120,92 @@ fn allocate(tx: &Transaction, port: &Port, request: &IpRequest) -> StoreResult<F
     }
 }
 
+/// A free address at or shortly after the subnet's hint, inside a pool.
+fn after_hint(
+    tx: &Transaction,
+    subnet_id: &str,
+    pools: &[(u128, u128)],
+    v6: bool,
+) -> StoreResult<Option<u128>> {
+    let hint: Option<String> = tx
+        .query_row(
+            "SELECT next_value FROM ipam_next WHERE subnet_id = ?1",
+            [subnet_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(mut a) = hint.as_deref().and_then(ip_value) else {
+        return Ok(None);
+    };
+    let mut taken = tx.prepare_cached(
+        "SELECT COUNT(*) FROM ip_allocations WHERE subnet_id = ?1 AND ip_address = ?2",
+    )?;
+    for _ in 0..HINT_PROBES {
+        if !pools.iter().any(|(start, end)| *start <= a && a <= *end) {
+            return Ok(None);
+        }
+        let n: i64 = taken.query_row(params![subnet_id, ip_text(a, v6)], |r| r.get(0))?;
+        if n == 0 {
+            return Ok(Some(a));
+        }
+        a = a.saturating_add(1);
+    }
+    Ok(None)
+}
+
+/// The first free address of the pools, in order.
+fn first_free(
+    tx: &Transaction,
+    subnet_id: &str,
+    pools: &[(u128, u128)],
+) -> StoreResult<Option<u128>> {
+    let used: HashSet<u128> = {
+        let mut stmt = tx.prepare("SELECT ip_address FROM ip_allocations WHERE subnet_id = ?1")?;
+        let rows = stmt
+            .query_map([subnet_id], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.iter().filter_map(|a| ip_value(a)).collect()
+    };
+    for (start, end) in pools {
+        let mut a = *start;
+        while a <= *end {
+            if !used.contains(&a) {
+                return Ok(Some(a));
+            }
+            a += 1;
+        }
+    }
+    Ok(None)
+}
+
 fn write_port(tx: &Transaction, port: &Port, insert: bool) -> StoreResult<()> {
     let body = serde_json::to_string(port)?;
     let result = if insert {
         tx.execute(
-            "INSERT INTO ports (id, network_id, mac_address, device_owner, body)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO ports (id, network_id, mac_address, device_owner, project_id, host_id, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 port.id,
                 port.network_id,
                 port.mac_address,
                 port.device_owner,
+                port.project_id,
+                port.host_id,
                 body
             ],
         )
     } else {
         tx.execute(
-            "UPDATE ports SET mac_address = ?2, device_owner = ?3, body = ?4 WHERE id = ?1",
-            params![port.id, port.mac_address, port.device_owner, body],
+            "UPDATE ports SET mac_address = ?2, device_owner = ?3, project_id = ?4, host_id = ?5,
+               body = ?6 WHERE id = ?1",
+            params![
+                port.id,
+                port.mac_address,
+                port.device_owner,
+                port.project_id,
+                port.host_id,
+                body
+            ],
         )
     };
     match result {
@@ -320,10 +388,7 @@ fn detach_dhcp(tx: &Transaction, subnet_id: &str) -> StoreResult<Vec<String>> {
 
 /// The distinct non-empty `host_id`s of the ports `filter` selects.
 fn hosts_where(tx: &Connection, filter: &str, arg: &str) -> StoreResult<BTreeSet<String>> {
-    let sql = format!(
-        "SELECT DISTINCT json_extract(body, '$.host_id') FROM ports
-         WHERE {filter} AND json_extract(body, '$.host_id') != ''"
-    );
+    let sql = format!("SELECT DISTINCT host_id FROM ports WHERE {filter} AND host_id != ''");
     let mut stmt = tx.prepare(&sql)?;
     let hosts = stmt
         .query_map([arg], |r| r.get::<_, String>(0))?
@@ -341,7 +406,7 @@ fn network_hosts(tx: &Connection, network_id: &str) -> StoreResult<BTreeSet<Stri
 }
 
 pub(crate) fn project_hosts(tx: &Connection, project_id: &str) -> StoreResult<BTreeSet<String>> {
-    hosts_where(tx, "json_extract(body, '$.project_id') = ?1", project_id)
+    hosts_where(tx, "project_id = ?1", project_id)
 }
 
 /// Moves network `id`'s `contents_changed_at` to `now` (never back).

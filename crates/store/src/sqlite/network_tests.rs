@@ -129,6 +129,38 @@ fn ports_take_the_first_free_addresses_and_a_full_pool_refuses() {
 }
 
 #[test]
+fn allocation_follows_the_hint_past_given_addresses_and_reuses_a_freed_one() {
+    let (_d, s) = store();
+    s.create_network(&network("n"), &SegmentRequest::None)
+        .unwrap();
+    s.create_subnet(&subnet("s", "n", "10.0.0.2", "10.0.0.20"), None)
+        .unwrap();
+    let given = IpRequest {
+        subnet_id: "s".into(),
+        ip_address: Some("10.0.0.4".into()),
+    };
+    s.create_port(&port("g", "n", "m0", ""), &[given]).unwrap();
+    let addr = |id: &str, mac: &str| {
+        s.create_port(&port(id, "n", mac, ""), &[any("s")])
+            .unwrap()
+            .fixed_ips[0]
+            .ip_address
+            .clone()
+    };
+    assert_eq!(addr("a", "m1"), "10.0.0.2");
+    assert_eq!(addr("b", "m2"), "10.0.0.3");
+    assert_eq!(addr("c", "m3"), "10.0.0.5", "the given address is skipped");
+    assert_eq!(addr("d", "m4"), "10.0.0.6");
+    s.delete_port("b").unwrap();
+    assert_eq!(
+        addr("e", "m5"),
+        "10.0.0.3",
+        "a freed address is the first free"
+    );
+    assert_eq!(addr("f", "m6"), "10.0.0.7");
+}
+
+#[test]
 fn a_taken_address_or_mac_is_refused_and_nothing_is_written() {
     let (_d, s) = store();
     s.create_network(&network("n"), &SegmentRequest::None)
