@@ -95,7 +95,7 @@ pub struct Figures {
     pub wired_commands: f64,
     /// Netlink requests per single port wired (port + DHCP ensures).
     pub wired_requests: f64,
-    /// Why a single port was not found wired afterwards (tap, chains,
+    /// Why a single port was not found wired afterwards (tap, elements,
     /// hosts entry); `None`: all were.
     pub wired_problem: Option<String>,
     /// Rule added to a group of `singles` ports, to all of them ensured.

@@ -101,7 +101,7 @@ fn dataplane_rows(f: &Figures, singles: usize) -> Vec<Row> {
             100.0,
         ),
         row(
-            "  of which port ensure p50 / p99 (tap, chains)",
+            "  of which port ensure p50 / p99 (tap, nft elements)",
             format!(
                 "{} / {}",
                 show_ms(f.wired_port.p(50.0)),
