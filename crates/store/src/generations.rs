@@ -89,6 +89,7 @@ pub const UNCACHED: &[&str] = &[
     "quota_defaults",
     "quota_limits",
     "quota_allocations",
+    "quota_usage",
     "flavors",
     "flavor_extra_specs",
     "flavor_access",

@@ -388,7 +388,7 @@ fn detach_dhcp(tx: &Transaction, subnet_id: &str) -> StoreResult<Vec<String>> {
 
 /// The distinct non-empty `host_id`s of the ports `filter` selects.
 fn hosts_where(tx: &Connection, filter: &str, arg: &str) -> StoreResult<BTreeSet<String>> {
-    let sql = format!("SELECT DISTINCT host_id FROM ports WHERE {filter} AND host_id != ''");
+    let sql = format!("SELECT DISTINCT host_id FROM ports WHERE {filter} AND host_id > ''");
     let mut stmt = tx.prepare(&sql)?;
     let hosts = stmt
         .query_map([arg], |r| r.get::<_, String>(0))?

@@ -16,8 +16,9 @@ fn resource_map(conn: &Connection, sql: &str, args: &[&str]) -> StoreResult<Reso
 const DEFAULTS: &str = "SELECT resource, hard_limit FROM quota_defaults WHERE service=?1";
 const LIMITS: &str =
     "SELECT resource, hard_limit FROM quota_limits WHERE service=?1 AND project_id=?2";
-const USAGE: &str = "SELECT resource, sum(amount) FROM quota_allocations
-                     WHERE service=?1 AND project_id=?2 GROUP BY resource";
+/// Kept by triggers on `quota_allocations` (migration 10).
+const USAGE: &str = "SELECT resource, in_use FROM quota_usage
+                     WHERE service=?1 AND project_id=?2 AND in_use != 0";
 
 impl QuotaStore for SqliteStore {
     fn get_defaults(&self, service: &str) -> StoreResult<ResourceMap> {
@@ -171,6 +172,26 @@ mod tests {
         );
         assert_eq!(s.usage("compute", "p1").unwrap(), map(&[("cores", 3)]));
         s.release("compute", "vm1").unwrap();
+        assert!(s.usage("compute", "p1").unwrap().is_empty());
+    }
+
+    #[test]
+    fn usage_follows_every_change_of_the_allocations() {
+        let (_d, s) = store();
+        let none = map(&[]);
+        let take = |consumer: &str, cores: i64| {
+            s.allocate("compute", "p1", consumer, &map(&[("cores", cores)]), &none)
+                .unwrap()
+                .unwrap()
+        };
+        take("vm1", 2);
+        take("vm1", 1);
+        take("vm2", 4);
+        assert_eq!(s.usage("compute", "p1").unwrap(), map(&[("cores", 7)]));
+        assert!(s.usage("compute", "p2").unwrap().is_empty());
+        s.release("compute", "vm1").unwrap();
+        assert_eq!(s.usage("compute", "p1").unwrap(), map(&[("cores", 4)]));
+        s.release("compute", "vm2").unwrap();
         assert!(s.usage("compute", "p1").unwrap().is_empty());
     }
 
