@@ -151,6 +151,10 @@ pub fn commands_run() -> u64 {
 pub struct Kernel {
     netns: Option<String>,
     rtnl: Arc<Mutex<Option<Rtnl>>>,
+    /// Link index -> name, for the masters and parents links refer to
+    /// (indexes are not reused and we never rename, so a name once read
+    /// stays right; it saves a request per port on every ensure).
+    names: Arc<Mutex<HashMap<u32, String>>>,
 }
 
 impl Kernel {
@@ -160,6 +164,7 @@ impl Kernel {
         Kernel {
             netns,
             rtnl: Arc::default(),
+            names: Arc::default(),
         }
     }
 
@@ -316,9 +321,13 @@ impl Kernel {
             let Some(m) = get_link(s, msg::get_link(name))? else {
                 return Ok(None);
             };
-            // Its master, parent and underlay by name: one get each.
-            let mut names = HashMap::new();
+            // Its master, parent and underlay by name: one get each the
+            // first time an index is seen.
+            let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
             for i in msg::referenced_indexes(&m) {
+                if names.contains_key(&i) {
+                    continue;
+                }
                 if let Some(r) = get_link(s, msg::get_link_index(i))? {
                     names.insert(i, msg::link_name(&r).unwrap_or_default().to_owned());
                 }
