@@ -424,6 +424,7 @@ impl Tracked {
             resize_backup: self.resize_backup,
             size: self.size,
             nics: self.nics.clone(),
+            volumes: Vec::new(),
         }
     }
 

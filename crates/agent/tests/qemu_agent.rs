@@ -65,6 +65,8 @@ async fn drives_a_real_guest() {
             network_data_json: Some("{}".into()),
         }),
         nics: vec![],
+        volumes: Vec::new(),
+        root_limits: Default::default(),
     };
     let desired = Arc::new(MemoryDesiredState::new());
     let observed = Arc::new(MemoryObservedState::new());

@@ -89,6 +89,8 @@ async fn the_agent_hotplugs_a_nic_into_a_real_guest() {
             network_data_json: None,
         }),
         nics: vec![],
+        volumes: Vec::new(),
+        root_limits: Default::default(),
     };
     let desired = Arc::new(MemoryDesiredState::new());
     let observed = Arc::new(MemoryObservedState::new());

@@ -1,29 +1,24 @@
-//! The block-device section of a host's desired document (drafted).
+//! Block storage in a host's desired document.
 //!
-//! Nothing writes this section yet; its shape is fixed here so the volume
-//! API (Cinder v3) and the agent's block-device driver are built against
-//! one contract:
-//!
-//! - a [`DesiredAttachment`] is a volume attached to an instance on this
-//!   host: hot-plugged as a virtio disk into a running VM, or (with a
-//!   `boot_index`) present before a boot-from-volume guest starts, with
-//!   its I/O limits from the volume type's QoS specs;
-//! - a [`DesiredExport`] is a volume a storage host serves to others (a
-//!   local-backend volume on another host's disk).
-//!
-//! Order (stated once in the agent's engine): an attachment with a
-//! `boot_index` is ready before its instance spawns; detaching waits for
-//! the guest to release the disk, or for the VM to be gone.
+//! - A [`VolumeSpec`] is a volume attached to an instance: a disk of the
+//!   instance's spec, next to its NICs, because attaching is something done
+//!   to the VM (QEMU opens the file, the RBD image or the NBD export
+//!   itself; nothing on the host is set up first). It is hot-plugged as a
+//!   virtio-blk disk into a running VM, or present before a
+//!   boot-from-volume guest starts, with its I/O limits from the volume
+//!   type's QoS specs. Rejected: an attachment object of its own kind,
+//!   ordered before the VM, which would have needed a second source of
+//!   truth for which disks a VM has.
+//! - A [`DesiredExport`] (the block-device section, drafted; nothing writes
+//!   it yet) is a volume a storage host serves to others (a local-backend
+//!   volume on another host's disk): that is a host-level object (an NBD
+//!   server), so it is an object kind.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// Everything of block storage a host should have.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct BlockDeviceSection {
-    /// Volumes attached to instances on this host.
-    #[serde(default)]
-    pub attachments: Vec<DesiredAttachment>,
     /// Volumes this host serves to others.
     #[serde(default)]
     pub exports: Vec<DesiredExport>,
@@ -60,7 +55,9 @@ pub enum Connection {
     },
 }
 
-/// I/O limits from a volume type's QoS specs (0 means no limit).
+/// I/O limits (QEMU throttle-group values; 0 means no limit): from a volume
+/// type's QoS specs, or a flavor's `quota:disk_*` extra specs for the root
+/// disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct IoLimits {
     /// Total IOPS.
@@ -77,31 +74,44 @@ pub struct IoLimits {
     pub write_bytes_sec: u64,
 }
 
-/// One volume attached to one instance on this host.
+/// One volume attached to one instance: a disk of the instance's spec
+/// ([`crate::InstanceSpec::volumes`]), converged like its NICs (plugged
+/// into a running VM over QMP, unplugged when no longer named, present at
+/// spawn when listed before it), never a respawn.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DesiredAttachment {
-    /// The attachment id (Cinder's attachment id).
-    pub id: String,
+pub struct VolumeSpec {
     /// The volume.
     pub volume_id: String,
-    /// The instance it is attached to.
-    pub instance_id: Uuid,
+    /// The attachment (Cinder's attachment id).
+    pub attachment_id: String,
     /// Where its data is.
     pub connection: Connection,
-    /// The disk serial the guest sees (the volume id, as Nova sets it).
+    /// The disk serial the guest sees: the first 20 characters of the
+    /// volume id, as Nova sets it (`/dev/disk/by-id/virtio-<serial>`).
     pub serial: String,
-    /// Read-only attachment.
+    /// Attached read-only.
+    #[serde(default)]
     pub read_only: bool,
-    /// `Some(0)` for the root disk of a boot-from-volume instance.
+    /// `Some(0)` for the root disk of a boot-from-volume instance (then
+    /// the instance has no image overlay); `None` for a data disk.
+    #[serde(default)]
     pub boot_index: Option<u32>,
-    /// I/O limits.
+    /// I/O limits from the volume type's QoS specs; a change on a running
+    /// guest is applied in place (the disk's throttle group).
     #[serde(default)]
     pub limits: IoLimits,
-    /// Bumped by every write of this object.
-    pub generation: u64,
-    /// Being detached.
+    /// The volume's size in GiB: a larger one on a running guest is a
+    /// QMP `block_resize` (extending an attached volume); 0 when unknown.
     #[serde(default)]
-    pub deleted: bool,
+    pub size_gib: u64,
+}
+
+impl VolumeSpec {
+    /// The serial Nova gives a volume's disk: the volume id cut to the 20
+    /// characters a virtio-blk serial holds.
+    pub fn serial_for(volume_id: &str) -> String {
+        volume_id.chars().take(20).collect()
+    }
 }
 
 /// A volume this host serves to another host.

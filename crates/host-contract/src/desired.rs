@@ -36,8 +36,9 @@ pub struct HostDesired {
     /// until the networking API writes it).
     #[serde(default)]
     pub network: NetworkSection,
-    /// Volume attachments and exports on this host (drafted; empty until
-    /// the volume API writes it).
+    /// Volume exports on this host (drafted; empty until a storage host
+    /// serves its volumes to others). Attached volumes are disks of their
+    /// instance's spec ([`crate::InstanceSpec::volumes`]).
     #[serde(default)]
     pub block_devices: BlockDeviceSection,
 }
@@ -56,8 +57,6 @@ pub enum Kind {
     Dhcp,
     /// A router namespace on a network host.
     Router,
-    /// A volume attached to an instance on this host.
-    VolumeAttachment,
     /// A volume this (storage) host serves to others.
     VolumeExport,
 }
@@ -71,7 +70,6 @@ impl Kind {
             Kind::Port => "port",
             Kind::Dhcp => "dhcp",
             Kind::Router => "router",
-            Kind::VolumeAttachment => "volume_attachment",
             Kind::VolumeExport => "volume_export",
         }
     }
@@ -197,11 +195,6 @@ impl HostDesired {
                 .iter()
                 .map(|o| desire(&o.id, o.generation, o.deleted))
                 .collect(),
-            Kind::VolumeAttachment => b
-                .attachments
-                .iter()
-                .map(|o| desire(&o.id, o.generation, o.deleted))
-                .collect(),
             Kind::VolumeExport => b
                 .exports
                 .iter()
@@ -212,7 +205,7 @@ impl HostDesired {
 
     /// What each object needs on this host before it may be brought up,
     /// derived from the document: an instance needs its ports and the
-    /// volume it boots from; a port, and a router's gateway and interfaces,
+    /// volume it boots from (the latter inside its own spec); a port, and a router's gateway and interfaces,
     /// need their networks. The agent's
     /// engine applies the ordering rules to these edges; the document only
     /// says which edges exist.
@@ -224,14 +217,6 @@ impl HostDesired {
                 if let Some(port) = &nic.port_id {
                     edges.push((me.clone(), ObjectKey::new(Kind::Port, port.clone())));
                 }
-            }
-        }
-        for a in &self.block_devices.attachments {
-            if a.boot_index.is_some() {
-                edges.push((
-                    ObjectKey::new(Kind::Instance, a.instance_id.to_string()),
-                    ObjectKey::new(Kind::VolumeAttachment, a.id.clone()),
-                ));
             }
         }
         for p in &self.network.ports {

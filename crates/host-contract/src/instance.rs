@@ -125,6 +125,15 @@ pub struct InstanceSpec {
     /// are unplugged, new ones plugged in (hotplug while the guest runs),
     /// never a respawn.
     pub nics: Vec<NicSpec>,
+    /// Attached volumes, converged in place like `nics` (hot-plugged,
+    /// unplugged, limits changed over QMP). One with `boot_index: Some(0)`
+    /// is the root disk, and the instance then has no image overlay.
+    #[serde(default)]
+    pub volumes: Vec<crate::block::VolumeSpec>,
+    /// I/O limits of the root disk (a flavor's `quota:disk_*` extra
+    /// specs); changed in place on a running guest.
+    #[serde(default)]
+    pub root_limits: crate::block::IoLimits,
 }
 
 /// The observed power state of an instance.
@@ -371,4 +380,9 @@ pub struct ObservedInstance {
     /// detached ones gone); empty when not there.
     #[serde(default)]
     pub nics: Vec<NicSpec>,
+    /// The volumes the instance has on the host (hot-plugged ones
+    /// included, detached ones gone), with the limits in force; empty when
+    /// not there.
+    #[serde(default)]
+    pub volumes: Vec<crate::block::VolumeSpec>,
 }

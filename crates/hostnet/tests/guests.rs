@@ -84,6 +84,8 @@ fn spec(id: Uuid, image: PathBuf, port: &DesiredPort, user_data: Option<String>)
             mac: port.mac_address.clone(),
             port_id: Some(port.id.clone()),
         }],
+        volumes: Vec::new(),
+        root_limits: Default::default(),
     }
 }
 

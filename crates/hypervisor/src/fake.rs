@@ -656,6 +656,8 @@ mod tests {
                 ..ConfigDrive::default()
             }),
             nics: vec![],
+            volumes: Vec::new(),
+            root_limits: Default::default(),
         }
     }
 

@@ -107,6 +107,8 @@ mod tests {
             base_format: BaseFormat::Qcow2,
             config_drive: None,
             nics,
+            volumes: Vec::new(),
+            root_limits: Default::default(),
         }
     }
 

@@ -29,6 +29,8 @@ fn spec(nics: Vec<NicSpec>) -> InstanceSpec {
         base_format: BaseFormat::Qcow2,
         config_drive: None,
         nics,
+        volumes: Vec::new(),
+        root_limits: Default::default(),
     }
 }
 

@@ -21,6 +21,8 @@ fn spec(vcpus: u32, mem: u64, disk: u64) -> InstanceSpec {
         base_format: BaseFormat::Qcow2,
         config_drive: None,
         nics: vec![],
+        volumes: Vec::new(),
+        root_limits: Default::default(),
     }
 }
 

@@ -114,6 +114,8 @@ async fn boots_the_test_guest() {
             network_data_json: Some("{}".into()),
         }),
         nics: vec![],
+        volumes: Vec::new(),
+        root_limits: Default::default(),
     };
     let base_spec = spec.clone();
     let info = hv.spawn(spec).await.expect("spawn");

@@ -87,6 +87,8 @@ async fn hotplugs_nics_on_the_test_guest() {
             network_data_json: None,
         }),
         nics: vec![a.clone()],
+        volumes: Vec::new(),
+        root_limits: Default::default(),
     };
     hv.spawn(spec).await.expect("spawn");
     wait_for_net(&hv, id, "its first NIC", 1, |l| l.contains(mac_a)).await;

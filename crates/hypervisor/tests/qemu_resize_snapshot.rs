@@ -86,6 +86,8 @@ async fn snapshot_a_running_guest_resize_and_revert() {
         base_format: BaseFormat::Qcow2,
         config_drive: None,
         nics: vec![],
+        volumes: Vec::new(),
+        root_limits: Default::default(),
     };
     let info = hv.spawn(spec.clone()).await.expect("spawn");
     let pid = info.pid.expect("pid");

@@ -10,6 +10,7 @@
 //! Every other path answers 501 in Cinder's error shape to a caller with a
 //! valid token, and 401 to one without (see [`policy`] for how).
 
+pub mod backend;
 pub mod error;
 pub mod limits;
 pub mod policy;

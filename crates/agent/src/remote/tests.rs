@@ -77,6 +77,7 @@ fn observed(id: Uuid, last_snapshot: &str) -> ObservedInstance {
         resize_backup: false,
         size: None,
         nics: vec![],
+        volumes: Vec::new(),
     }
 }
 

@@ -206,6 +206,8 @@ pub fn spec(name: &str) -> InstanceSpec {
             ..ConfigDrive::default()
         }),
         nics: vec![],
+        volumes: Vec::new(),
+        root_limits: Default::default(),
     }
 }
 

@@ -316,6 +316,8 @@ pub fn instance_spec(
         config_drive: Some(config_drive(i, d)?),
         nics: nic_specs(&d.nics),
         image_id: d.image_id.clone(),
+        volumes: Vec::new(),
+        root_limits: Default::default(),
     })
 }
 

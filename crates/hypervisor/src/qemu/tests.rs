@@ -19,6 +19,8 @@ fn spec() -> InstanceSpec {
             mac: "fa:16:3e:00:00:01".into(),
             port_id: None,
         }],
+        volumes: Vec::new(),
+        root_limits: Default::default(),
     }
 }
 
