@@ -23,6 +23,7 @@ pub mod server_group;
 pub mod server_metadata;
 pub mod service;
 pub mod version;
+pub mod volume_attachment;
 
 pub use body::BodyError;
 pub use fault::Fault;

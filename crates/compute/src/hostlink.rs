@@ -28,9 +28,12 @@
 //!                 not on the host      -> ERROR ("the VM is gone")
 //! ```
 
+mod volumes;
+
 use crate::networks::ServerNetworks;
 use crate::servers::lifecycle::{quota_of, to_store};
 use crate::servers::{doc, power, set_doc, task, vm, FaultDoc, ServerDoc};
+use crate::volumes::ServerVolumes;
 use ferrostack_common::time::now_micros;
 use ferrostack_host_contract::metadata::{MetadataAnswer, MetadataSource};
 use ferrostack_host_contract::network::NetworkSection;
@@ -126,6 +129,7 @@ pub struct HostLink {
     changed: Notify,
     groups: Mutex<()>,
     networks: Option<Arc<dyn ServerNetworks>>,
+    volumes: Option<Arc<dyn ServerVolumes>>,
     sections: Option<Arc<dyn HostObjects>>,
 }
 
@@ -151,6 +155,7 @@ impl HostLink {
             changed: Notify::new(),
             groups: Mutex::new(()),
             networks: None,
+            volumes: None,
             sections: None,
         }
     }
@@ -160,6 +165,18 @@ impl HostLink {
     pub fn with_networks(mut self, networks: Arc<dyn ServerNetworks>) -> Self {
         self.networks = Some(networks);
         self
+    }
+
+    /// The block storage service servers attach volumes from (none:
+    /// volume attaches answer 409).
+    pub fn with_volumes(mut self, volumes: Arc<dyn ServerVolumes>) -> Self {
+        self.volumes = Some(volumes);
+        self
+    }
+
+    /// The block storage service, if this cloud has one.
+    pub fn volumes(&self) -> Option<&Arc<dyn ServerVolumes>> {
+        self.volumes.as_ref()
     }
 
     /// Where the objects of other kinds than instances come from (the
@@ -312,6 +329,7 @@ impl HostLink {
         self.placement.release(&resize_consumer(uuid))?;
         let d = doc(&row).map_err(to_store)?;
         self.release_ports(uuid, &d)?;
+        self.release_volumes(uuid, &d)?;
         for group in &d.server_groups {
             let left = self.servers.modify_group(group, &mut |g| {
                 g.members.retain(|m| m != uuid);
@@ -441,7 +459,7 @@ impl HostLink {
         for (request_id, ok) in outcome.into_iter().flatten() {
             self.finish_action(&uuid, &request_id, ok);
         }
-        Ok(())
+        self.settle_volumes(&uuid, o)
     }
 
     async fn settle_snapshot(&self, o: &ObservedInstance) -> StoreResult<()> {

@@ -31,6 +31,7 @@ pub mod networks;
 pub mod policy;
 pub mod routes;
 pub mod servers;
+pub mod volumes;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};

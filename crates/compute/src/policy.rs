@@ -17,7 +17,7 @@ use crate::error::ComputeError;
 use crate::routes::{
     availability_zones, extra_specs, flavor_access, flavors, hypervisors, instance_actions,
     interfaces, keypairs, limits, quota_classes, quota_sets, server_actions, server_groups,
-    servers as server_routes, services, versions,
+    servers as server_routes, services, versions, volume_attachments,
 };
 use crate::ComputeState;
 use ferrostack_policy::Rule;
@@ -168,6 +168,16 @@ ferrostack_policy::route_table! {
             .post(ProjectMember, interfaces::create)
     )
     .route(
+        "/v2.1/servers/{server_id}/os-volume_attachments",
+        get(ProjectReader, volume_attachments::list)
+            .post(ProjectMember, volume_attachments::create)
+    )
+    .route(
+        "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}",
+        get(ProjectReader, volume_attachments::show)
+            .delete(ProjectMember, volume_attachments::delete)
+    )
+    .route(
         "/v2.1/servers/{server_id}/os-interface/{port_id}",
         get(ProjectReader, interfaces::show)
             .delete(ProjectMember, interfaces::delete)
@@ -176,13 +186,7 @@ ferrostack_policy::route_table! {
     // Servers.
     .route("/v2.1/servers/{server_id}/ips/{network_label}", get(A, unbuilt))
     .route("/v2.1/servers/{server_id}/os-server-password", get(A, unbuilt).delete(A, unbuilt))
-    .route("/v2.1/servers/{server_id}/os-volume_attachments", get(A, unbuilt).post(A, unbuilt))
-    .route(
-        "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}",
-        get(A, unbuilt)
-            .put(A, unbuilt)
-            .delete(A, unbuilt)
-    )
+    .route("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", put(A, unbuilt))
     .route("/v2.1/servers/{server_id}/os-security-groups", get(A, unbuilt))
     .route("/v2.1/servers/{server_id}/diagnostics", get(A, unbuilt))
     .route("/v2.1/servers/{server_id}/remote-consoles", post(A, unbuilt))

@@ -6,6 +6,7 @@
 pub mod fixtures;
 pub mod networks;
 pub mod remote;
+pub mod volumes;
 
 use ferrostack_testkit::{Reply, Stack};
 use reqwest::Method;
@@ -33,6 +34,8 @@ pub struct Compute {
     pub faults: Option<std::sync::Arc<ferrostack_operations::testing::FaultyRecords>>,
     /// The in-memory network service, with [`Compute::start_with_networks`].
     pub networks: Option<std::sync::Arc<networks::FakeNetworks>>,
+    /// The in-memory volume service (always there).
+    pub volumes: std::sync::Arc<volumes::FakeVolumes>,
 }
 
 impl Compute {
@@ -102,6 +105,8 @@ impl Compute {
         if let Some(n) = &networks {
             link = link.with_networks(n.clone()).with_objects(n.clone());
         }
+        let fake_volumes = std::sync::Arc::new(volumes::FakeVolumes::default());
+        link = link.with_volumes(fake_volumes.clone());
         let link = std::sync::Arc::new(link);
         let stop = tokio::sync::watch::channel(false).0;
         let mut served = None;
@@ -175,6 +180,7 @@ impl Compute {
             config,
             faults,
             networks,
+            volumes: fake_volumes,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod server_groups;
 pub mod servers;
 pub mod services;
 pub mod versions;
+pub mod volume_attachments;
 
 use crate::error::{ComputeError, ComputeResult};
 use crate::ComputeState;

@@ -300,6 +300,8 @@ fn new_row(
         nics: Vec::new(),
         attaching: Vec::new(),
         pending_nics: Vec::new(),
+        volumes: Vec::new(),
+        detaching_volumes: Vec::new(),
     };
     let mut row = Instance {
         seq: 0,

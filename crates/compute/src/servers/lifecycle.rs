@@ -316,7 +316,7 @@ pub fn instance_spec(
         config_drive: Some(config_drive(i, d)?),
         nics: nic_specs(&d.nics),
         image_id: d.image_id.clone(),
-        volumes: Vec::new(),
+        volumes: d.volumes.iter().filter_map(|v| v.spec()).collect(),
         root_limits: Default::default(),
     })
 }

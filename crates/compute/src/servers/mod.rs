@@ -28,6 +28,7 @@ pub mod resize;
 pub mod resize_steps;
 pub mod snapshot;
 pub mod views;
+pub mod volumes;
 
 use crate::error::{ComputeError, ComputeResult};
 use ferrostack_host_contract::DesiredInstance;
@@ -266,10 +267,19 @@ pub struct ServerDoc {
     /// back by the delete if a crash stopped the attach half way).
     #[serde(default)]
     pub attaching: Vec<AttachingPort>,
-    /// Interface attaches and detaches the host has not reached yet
-    /// (their instance actions end with the generation, as `pending`'s).
+    /// Interface and volume attaches and detaches the host has not
+    /// reached yet (their instance actions end with the generation, as
+    /// `pending`'s).
     #[serde(default)]
     pub pending_nics: Vec<PendingTask>,
+    /// Its volumes (Nova's block device mappings), reserving, attached,
+    /// or waiting for the host to plug them.
+    #[serde(default)]
+    pub volumes: Vec<crate::volumes::ServerVolume>,
+    /// Volumes being detached: out of the VM's spec, their attachments
+    /// released once the host reports the guest has let go.
+    #[serde(default)]
+    pub detaching_volumes: Vec<crate::volumes::ServerVolume>,
 }
 
 fn manual() -> String {

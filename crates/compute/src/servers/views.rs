@@ -154,7 +154,19 @@ pub fn detail(
     m.insert("OS-EXT-STS:task_state".into(), json!(i.task_state));
     m.insert("OS-EXT-STS:vm_state".into(), json!(i.vm_state));
     m.insert("OS-EXT-STS:power_state".into(), json!(i.power_state));
-    m.insert("os-extended-volumes:volumes_attached".into(), json!([]));
+    let attached: Vec<Value> = (d.volumes.iter().chain(&d.detaching_volumes))
+        .map(|vol| {
+            if v.at_least(3) {
+                json!({"id": vol.volume_id, "delete_on_termination": vol.delete_on_termination})
+            } else {
+                json!({"id": vol.volume_id})
+            }
+        })
+        .collect();
+    m.insert(
+        "os-extended-volumes:volumes_attached".into(),
+        Value::Array(attached),
+    );
     if admin {
         m.insert("OS-EXT-SRV-ATTR:host".into(), json!(i.host));
         m.insert("OS-EXT-SRV-ATTR:hypervisor_hostname".into(), json!(i.host));
