@@ -491,7 +491,7 @@ async fn another_projects_server_is_not_found_and_bad_input_creates_nothing() {
         ),
         (
             json!({"block_device_mapping_v2": [{"source_type": "volume", "destination_type": "volume", "uuid": "v", "boot_index": 0}]}),
-            "volumes",
+            "failed to get volume v",
         ),
     ];
     for (extra, needle) in bad {

@@ -138,9 +138,124 @@ pub struct BlockDeviceMapping {
     /// `0` (or `"0"`) for the root disk.
     #[serde(default, deserialize_with = "present")]
     pub boot_index: Option<Value>,
+    /// GiB of a volume the boot creates.
+    #[serde(default, deserialize_with = "present")]
+    pub volume_size: Option<Value>,
+    /// Delete the volume with the server.
+    #[serde(default, deserialize_with = "present")]
+    pub delete_on_termination: Option<Value>,
+    /// The volume type of a volume the boot creates (2.67).
+    #[serde(default, deserialize_with = "present")]
+    pub volume_type: Option<Value>,
+    /// The device tag (2.42).
+    #[serde(default, deserialize_with = "present")]
+    pub tag: Option<Value>,
+}
+
+/// Where a volume of a boot comes from.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum BootVolumeSource {
+    /// A new volume holding this image.
+    Image(String),
+    /// A new empty volume.
+    Blank,
+    /// An existing volume.
+    Volume(String),
+}
+
+/// A volume of a boot (`destination_type: volume`), checked.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BootVolume {
+    /// Where it comes from.
+    pub source: BootVolumeSource,
+    /// GiB of a new volume (0 for an existing one).
+    pub size_gib: u64,
+    /// `Some(0)` for the root disk.
+    pub boot_index: Option<u32>,
+    /// Delete it with the server.
+    pub delete_on_termination: bool,
+    /// The volume type of a new volume.
+    pub volume_type: Option<String>,
+    /// The device tag.
+    pub tag: Option<String>,
 }
 
 impl BlockDeviceMapping {
+    /// This mapping as a volume of the boot, when its destination is a
+    /// volume (`None`: a local disk). Refused as Nova refuses: an unknown
+    /// source, a new volume without a size, a snapshot source.
+    pub fn volume(&self) -> Result<Option<BootVolume>, BodyError> {
+        let text = |f: &Option<Value>| f.as_ref().and_then(Value::as_str).map(str::to_string);
+        if text(&self.destination_type).as_deref() != Some("volume") {
+            return Ok(None);
+        }
+        let uuid = text(&self.uuid).unwrap_or_default();
+        let size = match &self.volume_size {
+            None | Some(Value::Null) => 0,
+            Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
+            Some(Value::String(s)) => s.parse().unwrap_or(0),
+            Some(other) => {
+                return Err(BodyError::invalid(
+                    "block_device_mapping_v2/volume_size",
+                    other,
+                    "is not of type 'integer', 'string'",
+                ))
+            }
+        };
+        let boot_index = match &self.boot_index {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.parse().ok(),
+            Some(_) => None,
+        }
+        .and_then(|i| u32::try_from(i).ok());
+        let flag = match &self.delete_on_termination {
+            None | Some(Value::Null) => false,
+            Some(v) => body::boolean("block_device_mapping_v2/delete_on_termination", v)?,
+        };
+        let source = match text(&self.source_type).as_deref() {
+            Some("image") => BootVolumeSource::Image(uuid),
+            Some("blank") => BootVolumeSource::Blank,
+            Some("volume") => BootVolumeSource::Volume(uuid),
+            Some("snapshot") => {
+                return Err(BodyError::BadRequest(
+                    "Block Device Mapping is Invalid: booting from a volume snapshot is not \
+                     served by ferrostack yet."
+                        .into(),
+                ))
+            }
+            _ => {
+                return Err(BodyError::BadRequest(
+                    "Block Device Mapping is Invalid: Boot sequence for the instance and \
+                     image/block device mapping combination is not valid."
+                        .into(),
+                ))
+            }
+        };
+        if matches!(source, BootVolumeSource::Image(_) | BootVolumeSource::Blank) && size == 0 {
+            return Err(BodyError::BadRequest(
+                "Block Device Mapping is Invalid: Images with destination_type 'volume' need to \
+                 have a non-zero size specified"
+                    .into(),
+            ));
+        }
+        if let BootVolumeSource::Volume(id) = &source {
+            if uuid::Uuid::parse_str(id).is_err() {
+                return Err(BodyError::BadRequest(format!(
+                    "Block Device Mapping is Invalid: failed to get volume {id}."
+                )));
+            }
+        }
+        Ok(Some(BootVolume {
+            source,
+            size_gib: size,
+            boot_index,
+            delete_on_termination: flag,
+            volume_type: text(&self.volume_type),
+            tag: text(&self.tag),
+        }))
+    }
+
     /// Is this the image `image_ref` as the local root disk?
     pub fn is_image_root(&self, image_ref: &str) -> bool {
         let text = |f: &Option<Value>| f.as_ref().and_then(Value::as_str).map(str::to_string);

@@ -61,6 +61,24 @@ pub trait ServerVolumes: Send + Sync {
     /// attachments are not an error.
     fn release(&self, attachment_id: &str) -> ComputeResult<()>;
 
+    /// Create volume `volume_id` for `project_id` (`image_id`'s data, or
+    /// empty when `None`) and return once it is available; a failure
+    /// leaves no volume. Booting from a volume waits for it, as Nova's
+    /// compute does.
+    fn create_volume(
+        &self,
+        project_id: &str,
+        volume_id: &str,
+        image_id: Option<&str>,
+        size_gib: u64,
+        volume_type: Option<&str>,
+    ) -> ComputeResult<()>;
+
+    /// The image an existing volume holds (its `volume_image_metadata`),
+    /// to boot from it: 404 when the caller cannot see the volume, 400
+    /// when it holds no image.
+    fn boot_image(&self, caller: &AuthContext, volume_id: &str) -> ComputeResult<String>;
+
     /// Delete a volume the server's boot created with
     /// `delete_on_termination` (its attachment already released).
     fn delete_volume(&self, volume_id: &str) -> ComputeResult<()>;

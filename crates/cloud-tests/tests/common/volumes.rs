@@ -25,6 +25,8 @@ pub struct FakeVolume {
     pub attachments: BTreeMap<String, String>,
     /// Deleted by `delete_volume`.
     pub deleted: bool,
+    /// The image it holds.
+    pub image_id: Option<String>,
 }
 
 /// The fake volume service.
@@ -47,9 +49,28 @@ impl FakeVolumes {
                 size_gib,
                 attachments: BTreeMap::new(),
                 deleted: false,
+                image_id: None,
             },
         );
         id
+    }
+
+    /// Whether volume `id` exists (created and not deleted).
+    pub fn exists(&self, id: &str) -> bool {
+        self.volumes
+            .lock()
+            .unwrap()
+            .get(id)
+            .is_some_and(|v| !v.deleted)
+    }
+
+    /// The ids of the volumes that exist.
+    pub fn live(&self) -> Vec<String> {
+        let all = self.volumes.lock().unwrap();
+        all.iter()
+            .filter(|(_, v)| !v.deleted)
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// A volume as it is now.
@@ -138,6 +159,43 @@ impl ServerVolumes for FakeVolumes {
             }
         });
         Ok(())
+    }
+
+    fn create_volume(
+        &self,
+        project_id: &str,
+        volume_id: &str,
+        image_id: Option<&str>,
+        size_gib: u64,
+        _volume_type: Option<&str>,
+    ) -> Result<(), ComputeError> {
+        self.volumes.lock().unwrap().insert(
+            volume_id.into(),
+            FakeVolume {
+                project_id: project_id.into(),
+                status: "available".into(),
+                size_gib,
+                attachments: BTreeMap::new(),
+                deleted: false,
+                image_id: image_id.map(str::to_string),
+            },
+        );
+        Ok(())
+    }
+
+    fn boot_image(&self, caller: &AuthContext, volume_id: &str) -> Result<String, ComputeError> {
+        let all = self.volumes.lock().unwrap();
+        let v = all
+            .get(volume_id)
+            .filter(|v| {
+                !v.deleted && (caller.is_admin() || caller.project_id() == Some(&v.project_id))
+            })
+            .ok_or_else(|| {
+                ComputeError::NotFound(format!("Volume {volume_id} could not be found."))
+            })?;
+        v.image_id
+            .clone()
+            .ok_or_else(|| ComputeError::BadRequest(format!("Volume {volume_id} holds no image.")))
     }
 
     fn delete_volume(&self, volume_id: &str) -> Result<(), ComputeError> {

@@ -16,7 +16,8 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrostack_common::request_id::RequestId;
 use ferrostack_compute_types::server::{
-    ref_id, CreateServerBody, Networks, ServerChanges, ServerCreate, UpdateServerBody,
+    ref_id, BootVolume, BootVolumeSource, CreateServerBody, Networks, ServerChanges, ServerCreate,
+    UpdateServerBody,
 };
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_policy::AuthContext;
@@ -134,18 +135,81 @@ fn resolve_nics(
     Ok(nics)
 }
 
-fn check_block_devices(server: &ServerCreate, image_ref: &str) -> ComputeResult<()> {
+/// The volumes a boot asks for (`destination_type: volume`), checked;
+/// the image as the local root disk is not one. Local disks other than
+/// that (ephemeral, swap) are refused: ferrostack does not serve them.
+fn boot_volumes(server: &ServerCreate, image_ref: &str) -> ComputeResult<Vec<BootVolume>> {
     let Some(bdms) = server.block_devices()? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
-    if bdms.iter().all(|bdm| bdm.is_image_root(image_ref)) {
-        return Ok(());
+    let mut out = Vec::new();
+    for bdm in &bdms {
+        if bdm.is_image_root(image_ref) {
+            continue;
+        }
+        match bdm.volume()? {
+            Some(v) => out.push(v),
+            None => {
+                return Err(ComputeError::BadRequest(
+                    "Block Device Mapping is Invalid: local disks other than the image as the \
+                     root disk (ephemeral, swap) are not served by ferrostack."
+                        .into(),
+                ))
+            }
+        }
     }
-    Err(ComputeError::BadRequest(
-        "Block device mappings other than the image as the local root disk need volumes, \
-         which ferrostack does not serve yet."
-            .into(),
-    ))
+    if out.iter().filter(|v| v.boot_index == Some(0)).count() > 1 {
+        return Err(ComputeError::BadRequest(
+            "Block Device Mapping is Invalid: Boot sequence for the instance and image/block \
+             device mapping combination is not valid."
+                .into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// The image a boot boots: `imageRef`, or, booting from a volume, the
+/// image its root volume is made from or holds (a volume's image
+/// metadata), as Nova shows it.
+fn boot_image_ref(
+    state: &ComputeState,
+    caller: &AuthContext,
+    image_ref: &str,
+    volumes: &mut [BootVolume],
+) -> ComputeResult<String> {
+    let root = volumes.iter_mut().find(|v| v.boot_index == Some(0));
+    let Some(root) = root else {
+        if image_ref.is_empty() {
+            return Err(ComputeError::BadRequest(
+                "Block Device Mapping is Invalid: Boot sequence for the instance and image/block \
+                 device mapping combination is not valid."
+                    .into(),
+            ));
+        }
+        return Ok(image_ref.to_string());
+    };
+    match &mut root.source {
+        BootVolumeSource::Image(id) => {
+            if id.is_empty() {
+                *id = image_ref.to_string();
+            }
+            if id.is_empty() {
+                return Err(ComputeError::BadRequest(
+                    "Block Device Mapping is Invalid: an image source needs its uuid.".into(),
+                ));
+            }
+            Ok(id.clone())
+        }
+        BootVolumeSource::Volume(id) => {
+            let service = state.link.volumes().ok_or_else(|| {
+                ComputeError::BadRequest("This cloud has no block storage service.".into())
+            })?;
+            service.boot_image(caller, id)
+        }
+        BootVolumeSource::Blank => Err(ComputeError::BadRequest(
+            "Block Device Mapping is Invalid: a blank volume cannot be the boot disk.".into(),
+        )),
+    }
 }
 
 /// Check a create in the order Nova does, the body's own rules (in
@@ -160,15 +224,13 @@ fn parse_create(
     let (server, sent) = body.required()?;
     let name = server.name()?;
     let network_request = networks_request(state, v, server, sent)?;
-    let image_ref = server.image_id().to_string();
-    check_block_devices(server, &image_ref)?;
-    if image_ref.is_empty() {
+    let mut volumes = boot_volumes(server, server.image_id())?;
+    if !volumes.is_empty() && state.link.volumes().is_none() {
         return Err(ComputeError::BadRequest(
-            "Booting from a volume needs the volume service, which ferrostack does not serve \
-             yet; give an imageRef."
-                .into(),
+            "Block Device Mapping is Invalid: this cloud has no block storage service.".into(),
         ));
     }
+    let image_ref = boot_image_ref(state, caller, server.image_id(), &mut volumes)?;
     let flavor_ref = server.flavor_id(sent)?;
     let flavor = match state.compute.get_flavor(&flavor_ref)? {
         Some(f) if super::flavors::visible(&f, caller) => f,
@@ -183,7 +245,13 @@ fn parse_create(
             "Flavor {flavor_ref} is disabled and cannot be used."
         )));
     }
-    let image = bootable_image(state, caller, &image_ref, flavor.memory_mb, flavor.root_gb)?;
+    // Booted from a volume, the root disk is the volume: the image must
+    // fit the new volume (an existing one already holds it).
+    let root_gb = match volumes.iter().find(|v| v.boot_index == Some(0)) {
+        Some(v) => i64::try_from(v.size_gib).unwrap_or(i64::MAX),
+        None => flavor.root_gb,
+    };
+    let image = bootable_image(state, caller, &image_ref, flavor.memory_mb, root_gb)?;
     let key = match server.key_name()? {
         None => None,
         Some(k) => Some(
@@ -232,6 +300,15 @@ fn parse_create(
         forced_host = Some(h);
     }
     let (min_count, max_count) = server.counts()?;
+    if max_count > 1
+        && volumes
+            .iter()
+            .any(|v| matches!(v.source, BootVolumeSource::Volume(_)))
+    {
+        return Err(ComputeError::BadRequest(
+            "Cannot attach one or more volumes to multiple instances".into(),
+        ));
+    }
     let nics = resolve_nics(state, caller, network_request.as_ref(), max_count as usize)?;
     let security_groups = match state.link.networks() {
         Some(service) if !nics.is_empty() => {
@@ -283,6 +360,7 @@ fn parse_create(
         disk_config: server.disk_config()?,
         nics,
         security_groups,
+        volumes,
         request_id: request_id.to_string(),
     })
 }

@@ -289,6 +289,13 @@ pub fn rebuild(
 ) -> ComputeResult<Instance> {
     check_lock(caller, i)?;
     let d = doc(i)?;
+    if d.boots_from_volume() {
+        return Err(ComputeError::BadRequest(
+            "Unable to rebuild a volume-backed server: reimaging its root volume is not served \
+             by ferrostack yet."
+                .into(),
+        ));
+    }
     let image_ref = args.image_id()?;
     let image = crate::routes::servers::bootable_image(
         state,

@@ -10,6 +10,9 @@
 //!            no host: note Nova's fault, not an error
 //!  ports     create and bind each server's ports on its   delete the ports created,
 //!            host (the network service)                  unbind the ones passed in
+//!  volumes   create the volumes the boot makes (waiting   release the attachments,
+//!            for them), reserve and connect each on the  delete the volumes made
+//!            server's host (the volume service)
 //!  assign    host + desired state; or, with no host,     nothing (the rows'
 //!            every server ERROR with the fault           purge withdraws it)
 //! ```
@@ -41,8 +44,10 @@ use super::lifecycle::{host_infos, quota_of, resources_of, sanitize_hostname, st
 use super::{set_doc, task, vm, FlavorSnapshot, PendingTask, ServerDoc};
 use crate::error::{ComputeError, ComputeResult};
 use crate::networks::{Allocation, NicRequest, ServerNic};
+use crate::volumes::{next_device, ServerVolume};
 use crate::ComputeState;
 use ferrostack_common::time::now_micros;
+use ferrostack_compute_types::server::{BootVolume, BootVolumeSource};
 use ferrostack_operations::{Direction, Recovery, Registry, Step};
 use ferrostack_policy::AuthContext;
 use ferrostack_quota::{QuotaError, COMPUTE};
@@ -62,7 +67,9 @@ use super::lifecycle::BootRequest;
 pub const KIND: &str = "server.create";
 
 /// The steps of a create, in order (a record's `completed` counts them).
-pub const STEPS: [&str; 6] = ["rows", "quota", "group", "schedule", "ports", "assign"];
+pub const STEPS: [&str; 7] = [
+    "rows", "quota", "group", "schedule", "ports", "volumes", "assign",
+];
 
 /// What a create's steps share and its record keeps.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -97,6 +104,17 @@ pub struct CreateOp {
     /// The security groups of the ports created (ids).
     #[serde(default)]
     pub security_groups: Vec<String>,
+    /// The volumes every server gets (the boot's mappings to volumes).
+    #[serde(default)]
+    pub volumes: Vec<BootVolume>,
+    /// Per server, per entry of `volumes`: the volume id (drawn here for
+    /// a volume the boot makes) and the attachment id, drawn before the
+    /// first step so an undo knows them.
+    #[serde(default)]
+    pub volume_ids: BTreeMap<String, Vec<(String, String)>>,
+    /// Per server, its volumes once reserved and connected.
+    #[serde(default)]
+    pub attached: BTreeMap<String, Vec<ServerVolume>>,
 }
 
 impl CreateOp {
@@ -116,8 +134,28 @@ impl CreateOp {
             security_groups: req.security_groups.clone(),
             new_ports: BTreeMap::new(),
             bound: BTreeMap::new(),
+            volumes: req.volumes.clone(),
+            volume_ids: BTreeMap::new(),
+            attached: BTreeMap::new(),
         }
         .with_port_ids()
+        .with_volume_ids()
+    }
+
+    fn with_volume_ids(mut self) -> Self {
+        for server in &self.servers {
+            let ids = (self.volumes.iter())
+                .map(|v| {
+                    let volume = match &v.source {
+                        BootVolumeSource::Volume(id) => id.clone(),
+                        _ => ferrostack_common::ids::new_uuid(),
+                    };
+                    (volume, ferrostack_common::ids::new_uuid())
+                })
+                .collect();
+            self.volume_ids.insert(server.clone(), ids);
+        }
+        self
     }
 
     fn with_port_ids(mut self) -> Self {
@@ -190,6 +228,11 @@ pub fn steps<'a>(
         ),
         Step::new(
             STEPS[5],
+            move |op: &mut CreateOp| connect_volumes(state, live()?, op),
+            move |op: &mut CreateOp| release_volumes(state, op),
+        ),
+        Step::new(
+            STEPS[6],
             move |op: &mut CreateOp| {
                 let b = live()?;
                 let assigned = super::lifecycle::assign(state, b.req, op)?;
@@ -518,6 +561,92 @@ fn release_ports(state: &ComputeState, op: &mut CreateOp) -> ComputeResult<()> {
         service.release(server, &created, &passed_in)?;
     }
     op.bound.clear();
+    Ok(())
+}
+
+/// Step `volumes`: each scheduled server's volumes, made (from an image,
+/// or empty) where the boot makes them, reserved and connected on its
+/// host. A failure takes back every server's volumes.
+fn connect_volumes(state: &ComputeState, b: Boot<'_>, op: &mut CreateOp) -> ComputeResult<()> {
+    if op.volumes.is_empty() || op.no_valid_host.is_some() {
+        return Ok(());
+    }
+    let service = state.link.volumes().ok_or_else(|| {
+        ComputeError::BadRequest("This cloud has no block storage service.".into())
+    })?;
+    let result = (|| {
+        for server in op.servers.clone() {
+            let host = op.hosts.get(&server).cloned().ok_or_else(|| {
+                ComputeError::Internal(format!("server {server} was scheduled to no host"))
+            })?;
+            let ids = op.volume_ids.get(&server).cloned().unwrap_or_default();
+            let mut attached: Vec<ServerVolume> = Vec::new();
+            for (want, (volume_id, attachment_id)) in op.volumes.iter().zip(ids) {
+                let image = match &want.source {
+                    BootVolumeSource::Image(id) => Some(id.as_str()),
+                    _ => None,
+                };
+                if !matches!(want.source, BootVolumeSource::Volume(_)) {
+                    service.create_volume(
+                        &op.project_id,
+                        &volume_id,
+                        image,
+                        want.size_gib,
+                        want.volume_type.as_deref(),
+                    )?;
+                }
+                service.reserve(b.caller, &volume_id, &server, &attachment_id)?;
+                let c = service.connect(&attachment_id, &host)?;
+                let device = if want.boot_index == Some(0) {
+                    "/dev/vda".to_string()
+                } else {
+                    next_device(&attached).ok_or_else(|| {
+                        ComputeError::BadRequest("Too many volumes for one server.".into())
+                    })?
+                };
+                attached.push(ServerVolume {
+                    volume_id,
+                    attachment_id,
+                    device,
+                    connection: Some(c.connection),
+                    size_gib: c.size_gib,
+                    read_only: c.read_only,
+                    limits: c.limits,
+                    boot_index: want.boot_index.filter(|i| *i == 0),
+                    delete_on_termination: want.delete_on_termination,
+                    tag: want.tag.clone(),
+                    attached: false,
+                });
+            }
+            op.attached.insert(server, attached);
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        if let Err(undo) = release_volumes(state, op) {
+            tracing::warn!(error = %undo, "cannot give back the volumes of a failed create");
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Undo of `volumes`: every attachment drawn is released and every
+/// volume the boot made is deleted (releasing and deleting what never
+/// came to be is not an error).
+fn release_volumes(state: &ComputeState, op: &mut CreateOp) -> ComputeResult<()> {
+    let Some(service) = state.link.volumes() else {
+        return Ok(());
+    };
+    for ids in op.volume_ids.values() {
+        for (want, (volume_id, attachment_id)) in op.volumes.iter().zip(ids) {
+            service.release(attachment_id)?;
+            if !matches!(want.source, BootVolumeSource::Volume(_)) {
+                service.delete_volume(volume_id)?;
+            }
+        }
+    }
+    op.attached.clear();
     Ok(())
 }
 

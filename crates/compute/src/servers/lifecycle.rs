@@ -90,6 +90,10 @@ pub struct BootRequest {
     /// The security groups of the ports created (ids; empty: the
     /// project's default group).
     pub security_groups: Vec<String>,
+    /// The volumes asked for (`block_device_mapping_v2` with
+    /// `destination_type: volume`); one with `boot_index: Some(0)` is the
+    /// root disk.
+    pub volumes: Vec<ferrostack_compute_types::server::BootVolume>,
     /// The API request id (the `create` action's id).
     pub request_id: String,
 }
@@ -305,6 +309,13 @@ pub fn instance_spec(
 ) -> ComputeResult<InstanceSpec> {
     let id = uuid::Uuid::parse_str(&i.uuid)
         .map_err(|e| ComputeError::Internal(format!("server id {}: {e}", i.uuid)))?;
+    // Booted from a volume, the root disk is the volume: there is no base
+    // image for the host to fetch.
+    let image_id = if d.boots_from_volume() {
+        String::new()
+    } else {
+        d.image_id.clone()
+    };
     Ok(InstanceSpec {
         id,
         name: i.name.clone(),
@@ -315,7 +326,7 @@ pub fn instance_spec(
         base_format: format,
         config_drive: Some(config_drive(i, d)?),
         nics: nic_specs(&d.nics),
-        image_id: d.image_id.clone(),
+        image_id,
         volumes: d.volumes.iter().filter_map(|v| v.spec()).collect(),
         root_limits: Default::default(),
     })
@@ -433,9 +444,11 @@ pub(super) fn assign(
             ComputeError::Internal(format!("server {uuid} was scheduled to no host"))
         })?;
         let nics = op.bound.get(uuid).cloned().unwrap_or_default();
+        let volumes = op.attached.get(uuid).cloned().unwrap_or_default();
         let assigned = state.servers.modify_instance(uuid, &mut |i| {
             let mut d = doc(i).map_err(to_store)?;
             d.nics = nics.clone();
+            d.volumes = volumes.clone();
             set_doc(i, &d).map_err(to_store)?;
             let spec = instance_spec(i, &d, format).map_err(to_store)?;
             i.host = Some(host.clone());

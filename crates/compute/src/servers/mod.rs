@@ -286,6 +286,13 @@ fn manual() -> String {
     "MANUAL".into()
 }
 
+impl ServerDoc {
+    /// Its root disk is a volume.
+    pub fn boots_from_volume(&self) -> bool {
+        self.volumes.iter().any(|v| v.boot_index == Some(0))
+    }
+}
+
 /// Read a server's document.
 pub fn doc(i: &Instance) -> ComputeResult<ServerDoc> {
     serde_json::from_value(i.doc.clone())

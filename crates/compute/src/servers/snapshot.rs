@@ -40,6 +40,13 @@ pub async fn create_image(
         return Err(conflict_state(&i.uuid, "createImage", i));
     }
     let d = doc(i)?;
+    if d.boots_from_volume() {
+        return Err(ComputeError::BadRequest(
+            "Snapshots of volume-backed servers (an image of volume snapshots) are not served \
+             by ferrostack yet; snapshot the volume with the block storage API."
+                .into(),
+        ));
+    }
     let source = state.images.get_image(&d.image_id)?;
     let image_id = ferrostack_common::ids::new_uuid();
     let now = now_micros();

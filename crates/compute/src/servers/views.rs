@@ -60,7 +60,7 @@ fn flavor_view(state: &ComputeState, v: ApiVersion, f: &FlavorSnapshot) -> Value
 }
 
 fn image_view(state: &ComputeState, d: &ServerDoc) -> Value {
-    if d.image_id.is_empty() {
+    if d.image_id.is_empty() || d.boots_from_volume() {
         return json!("");
     }
     json!({
