@@ -399,6 +399,16 @@ const ENUMS: &[(&str, &[&str])] = &[
     ("hw:cpu_thread_policy", &["prefer", "isolate", "require"]),
 ];
 
+/// The disk I/O limit specs (applied to the root disk), integers from 2.86.
+const DISK_LIMITS: &[&str] = &[
+    "quota:disk_total_iops_sec",
+    "quota:disk_read_iops_sec",
+    "quota:disk_write_iops_sec",
+    "quota:disk_total_bytes_sec",
+    "quota:disk_read_bytes_sec",
+    "quota:disk_write_bytes_sec",
+];
+
 /// Is `key` an extra spec key (`^[a-zA-Z0-9-_:. ]{1,255}$`)?
 fn key_ok(key: &str) -> bool {
     (1..=255).contains(&key.len())
@@ -448,6 +458,12 @@ pub fn specs(
                         python_repr(&json!(allowed))
                     )));
                 }
+            }
+            if DISK_LIMITS.contains(&key.as_str()) && text.trim().parse::<u64>().is_err() {
+                return Err(BodyError::BadRequest(format!(
+                    "Validation failed; '{text}' is not a non-negative integer for extra spec \
+                     {key}."
+                )));
             }
         }
         out.insert(key.clone(), text);
@@ -664,6 +680,16 @@ mod tests {
             "Validation failed; 'sometimes' is not one of ['dedicated', 'shared', 'mixed'] for extra spec hw:cpu_policy."
         );
         assert!(set(json!({"specs": {}}), 1).is_err());
+        let limit = json!({"extra_specs": {"quota:disk_write_iops_sec": "fast"}});
+        assert!(set(limit.clone(), 85).is_ok());
+        assert!(set(limit, 86)
+            .unwrap_err()
+            .contains("not a non-negative integer"));
+        assert!(set(
+            json!({"extra_specs": {"quota:disk_write_iops_sec": 100}}),
+            86
+        )
+        .is_ok());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! Keys match Nova's `^[a-zA-Z0-9-_:. ]{1,255}$`; values are strings, or
 //! numbers and booleans stored as their Python string form. From 2.86 Nova
 //! validates specs in namespaces it knows; ferrostack checks the CPU
-//! policy specs (`hw:cpu_policy`, `hw:cpu_thread_policy`) and lets the
+//! policy specs (`hw:cpu_policy`, `hw:cpu_thread_policy`) and the disk I/O
+//! limits (`quota:disk_*_sec`, integers: the root disk's throttle) and lets the
 //! rest through, as Nova does for namespaces it does not know. The bodies
 //! and those rules are types in
 //! [`ferrostack_compute_types::flavor_body`].

@@ -328,8 +328,54 @@ pub fn instance_spec(
         nics: nic_specs(&d.nics),
         image_id,
         volumes: d.volumes.iter().filter_map(|v| v.spec()).collect(),
-        root_limits: Default::default(),
+        root_limits: root_disk_limits(&d.flavor.extra_specs),
     })
+}
+
+/// The root disk's I/O limits from a flavor's extra specs, the keys
+/// Nova's libvirt driver reads (`quota:disk_read_iops_sec`,
+/// `quota:disk_total_bytes_sec`, ...); unknown or unparsable values are
+/// no limit, as the flavor API already checked them on the way in.
+pub fn root_disk_limits(
+    specs: &std::collections::BTreeMap<String, String>,
+) -> ferrostack_host_contract::block::IoLimits {
+    let get = |key: &str| {
+        specs
+            .get(&format!("quota:disk_{key}"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    ferrostack_host_contract::block::IoLimits {
+        total_iops_sec: get("total_iops_sec"),
+        read_iops_sec: get("read_iops_sec"),
+        write_iops_sec: get("write_iops_sec"),
+        total_bytes_sec: get("total_bytes_sec"),
+        read_bytes_sec: get("read_bytes_sec"),
+        write_bytes_sec: get("write_bytes_sec"),
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::root_disk_limits;
+
+    #[test]
+    fn flavor_quota_keys_become_root_disk_limits() {
+        let specs = [
+            ("quota:disk_write_bytes_sec", "10485760"),
+            ("quota:disk_read_iops_sec", "500"),
+            ("quota:cpu_shares", "10"),
+            ("quota:disk_total_iops_sec", "lots"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let l = root_disk_limits(&specs);
+        assert_eq!(l.write_bytes_sec, 10_485_760);
+        assert_eq!(l.read_iops_sec, 500);
+        assert_eq!(l.total_iops_sec, 0);
+        assert_eq!(l.read_bytes_sec, 0);
+    }
 }
 
 /// The VM NICs of a server's ports, in order.

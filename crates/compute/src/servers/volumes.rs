@@ -260,3 +260,36 @@ pub fn detach(
     state.link.kick();
     Ok(())
 }
+
+/// Volume `volume_id` attached to server `uuid` was extended to
+/// `size_gib` (Cinder's `volume-extended` event, in process): the disk's
+/// size in the VM's spec follows, and the host grows it in the running
+/// guest (QMP `block_resize`). A server without that volume is left alone.
+pub fn volume_extended(
+    state: &ComputeState,
+    uuid: &str,
+    volume_id: &str,
+    size_gib: u64,
+) -> ComputeResult<()> {
+    state
+        .servers
+        .modify_instance(uuid, &mut |row| {
+            let mut d = doc(row).map_err(to_store)?;
+            let Some(v) = d.volumes.iter_mut().find(|v| v.volume_id == volume_id) else {
+                return Ok(());
+            };
+            if v.size_gib >= size_gib {
+                return Ok(());
+            }
+            v.size_gib = size_gib;
+            let Some(mut want) = desired(row).map_err(to_store)? else {
+                return set_doc(row, &d).map_err(to_store);
+            };
+            want.spec.volumes = d.volumes.iter().filter_map(ServerVolume::spec).collect();
+            set_desired(row, want).map_err(to_store)?;
+            set_doc(row, &d).map_err(to_store)
+        })
+        .map_err(super::lifecycle::from_store)?;
+    state.link.kick();
+    Ok(())
+}
