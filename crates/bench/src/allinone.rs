@@ -38,8 +38,20 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 impl Allinone {
-    /// Starts `bin` and waits (up to `deadline`) for `ferrostack ready`.
+    /// Starts `bin` with the fake hypervisor and waits (up to `deadline`)
+    /// for `ferrostack ready`.
     pub fn start(bin: &Path, deadline: Duration) -> Result<Allinone, String> {
+        Self::start_with(bin, deadline, "fake")
+    }
+
+    /// Starts `bin` with `hypervisor` (`fake` or `qemu`: real guests, whose
+    /// networks then stay in memory, `--fake-network`, so nothing is
+    /// programmed on this machine).
+    pub fn start_with(
+        bin: &Path,
+        deadline: Duration,
+        hypervisor: &str,
+    ) -> Result<Allinone, String> {
         let dir = tempfile::Builder::new()
             .prefix("fsb-net-")
             .tempdir()
@@ -49,13 +61,16 @@ impl Allinone {
             std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
         let mut cmd = Command::new(bin);
         cmd.args(["--log", "warn", "allinone", "--bind", "127.0.0.1"])
-            .args(["--public-host", "127.0.0.1", "--hypervisor", "fake"])
+            .args(["--public-host", "127.0.0.1", "--hypervisor", hypervisor])
             .arg("--admin-password")
             .arg(PASSWORD)
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .arg("--instances-dir")
             .arg(dir.path().join("i"));
+        if hypervisor != "fake" {
+            cmd.arg("--fake-network");
+        }
         let mut auth_url = String::new();
         for service in SERVICES {
             let port = free_port().map_err(|e| format!("free port: {e}"))?;

@@ -28,6 +28,10 @@
 //! itself, see [`network`]) and the host data plane's drivers in a network
 //! namespace (see [`dataplane`]), in one table. `scripts/bench-network.sh`
 //! runs it.
+//!
+//! `volumes` measures block storage against the goals of issue 12 (see
+//! [`volumes`]); `scripts/bench-volumes.sh` runs it with the local
+//! backend's own figures.
 
 mod allinone;
 mod dataplane;
@@ -38,6 +42,7 @@ mod network_report;
 mod procfs;
 mod report;
 mod servers;
+mod volumes;
 
 use std::error::Error;
 use std::path::PathBuf;
@@ -69,6 +74,9 @@ enum Command {
     /// Create ports through the network API and program ports on a
     /// stand-in host; print the figures beside the goals.
     Network(Box<NetworkArgs>),
+    /// Create volumes and attach them to a running guest through the
+    /// public APIs; print the figures beside the goals.
+    Volumes(Box<VolumesArgs>),
     /// Compare two runs saved with `run --json`.
     Compare {
         /// The run to compare against (e.g. the Python Keystone).
@@ -267,6 +275,61 @@ struct NetworkArgs {
     json: Option<PathBuf>,
 }
 
+#[derive(Args, Debug)]
+struct VolumesArgs {
+    /// The ferrostack binary to start (default: `ferrostack` beside this one).
+    #[arg(long)]
+    ferrostack_bin: Option<PathBuf>,
+    /// The test guest (guest-image/build.sh) for the attach figure; with
+    /// it the cloud runs real QEMU guests (root needed).
+    #[arg(long)]
+    guest_image: Option<PathBuf>,
+    /// Samples per figure (the attach figure takes at most 10).
+    #[arg(long, default_value_t = 20)]
+    samples: usize,
+}
+
+fn run_volumes(args: VolumesArgs) -> Result<(), Box<dyn Error>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let bin = match &args.ferrostack_bin {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe()?.with_file_name("ferrostack"),
+    };
+    let hypervisor = if args.guest_image.is_some() {
+        "qemu"
+    } else {
+        "fake"
+    };
+    eprintln!(
+        "starting {} allinone --hypervisor {hypervisor} ...",
+        bin.display()
+    );
+    let cloud = allinone::Allinone::start_with(&bin, Duration::from_secs(120), hypervisor)?;
+    let work = tempfile::tempdir()?;
+    let creds = identity::Credentials {
+        username: "admin".into(),
+        password: cloud.password.clone(),
+        project: "admin".into(),
+        user_domain: "Default".into(),
+        project_domain: "Default".into(),
+    };
+    let series = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let api = volumes::VolumeApi::login(client, &cloud.auth_url, &creds).await?;
+        Ok::<_, String>(
+            volumes::run(&api, args.samples, args.guest_image.as_deref(), work.path()).await,
+        )
+    })?;
+    print!("{}", volumes::table(&series));
+    drop(cloud);
+    Ok(())
+}
+
 fn parse_op(name: &str) -> Result<Op, String> {
     Op::from_name(name).ok_or_else(|| {
         let known: Vec<_> = Op::ALL.iter().map(|op| op.name()).collect();
@@ -279,6 +342,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         Command::Run(args) => run(*args),
         Command::Servers(args) => run_servers(*args),
         Command::Network(args) => run_network(*args),
+        Command::Volumes(args) => run_volumes(*args),
         Command::Compare {
             baseline,
             candidate,
