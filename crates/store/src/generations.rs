@@ -86,6 +86,9 @@ pub const SOURCES: &[(Dataset, &[&str])] = &[
 /// reports, servers, quota, images, placement...) move no counter.
 pub const UNCACHED: &[&str] = &[
     "settings",
+    "volume_backups",
+    "qos_specs",
+    "qos_associations",
     "quota_defaults",
     "quota_limits",
     "quota_allocations",

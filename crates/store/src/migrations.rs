@@ -530,6 +530,30 @@ BEGIN
           AND in_use = 0;
 END;
 "#,
+    // Cinder's backups (records of what the backup store holds; the data
+    // is not here) and QoS specs with their association to volume types
+    // (at most one set per type). See volume_extras.rs.
+    r#"
+CREATE TABLE volume_backups (
+    id         TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    volume_id  TEXT NOT NULL,
+    parent_id  TEXT,
+    body       TEXT NOT NULL
+);
+CREATE INDEX volume_backups_project ON volume_backups(project_id);
+CREATE INDEX volume_backups_parent ON volume_backups(parent_id);
+CREATE TABLE qos_specs (
+    id   TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL
+);
+CREATE TABLE qos_associations (
+    type_id TEXT PRIMARY KEY,
+    qos_id  TEXT NOT NULL REFERENCES qos_specs(id) ON DELETE CASCADE
+);
+CREATE INDEX qos_associations_qos ON qos_associations(qos_id);
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.
