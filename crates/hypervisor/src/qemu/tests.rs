@@ -41,7 +41,6 @@ fn argv_is_what_the_design_asks() {
         "-display none",
         "append=on",
         "-serial chardev:serial0",
-        "format=qcow2,if=virtio",
         "format=raw,if=virtio,readonly=on",
         "server=on,wait=off",
         "-pidfile",
@@ -64,6 +63,129 @@ fn argv_is_what_the_design_asks() {
         .join(" ");
     assert!(joined.contains("-nic none") && joined.contains("-accel kvm -cpu host"));
     assert!(!joined.contains("readonly=on"));
+}
+
+/// The JSON arguments of every `flag` in `argv`.
+fn json_args(argv: &[String], flag: &str) -> Vec<Value> {
+    argv.windows(2)
+        .filter(|w| w[0] == flag && w[1].starts_with('{'))
+        .map(|w| serde_json::from_str(&w[1]).expect("a JSON argument"))
+        .collect()
+}
+
+fn file_volume(id: &str, path: &str) -> crate::VolumeSpec {
+    crate::VolumeSpec {
+        volume_id: id.into(),
+        attachment_id: format!("att-{id}"),
+        connection: crate::Connection::File {
+            path: path.into(),
+            format: "qcow2".into(),
+        },
+        serial: crate::VolumeSpec::serial_for(id),
+        read_only: false,
+        boot_index: None,
+        limits: Default::default(),
+        size_gib: 1,
+    }
+}
+
+#[test]
+fn the_root_disk_is_a_throttled_chain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hv = QemuHypervisor::new(QemuConfig::new(dir.path())).expect("new");
+    let mut sp = spec();
+    sp.root_limits.total_iops_sec = 500;
+    let paths = hv.paths(sp.id);
+    let argv = hv.qemu_argv(&sp, &paths, Accelerator::Tcg);
+    let objects = json_args(&argv, "-object");
+    assert_eq!(objects.len(), 1);
+    assert_eq!(objects[0]["qom-type"], "throttle-group");
+    assert_eq!(objects[0]["id"], "tg-root");
+    assert_eq!(objects[0]["limits"]["iops-total"], 500);
+    let nodes = json_args(&argv, "-blockdev");
+    let drivers: Vec<_> = nodes.iter().map(|n| n["driver"].clone()).collect();
+    assert_eq!(drivers, ["file", "qcow2", "throttle"]);
+    assert_eq!(nodes[0]["filename"], paths.disk.to_string_lossy().as_ref());
+    assert_eq!(nodes[1]["file"], "root-p");
+    assert_eq!(nodes[2]["file"], "root-f");
+    assert_eq!(nodes[2]["throttle-group"], "tg-root");
+    let devices = json_args(&argv, "-device");
+    assert_eq!(devices[0]["driver"], "virtio-blk-pci");
+    assert_eq!(devices[0]["drive"], "root");
+    assert_eq!(devices[0]["id"], "disk-root");
+    assert_eq!(devices[0]["bootindex"], 0);
+}
+
+#[test]
+fn volumes_are_on_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hv = QemuHypervisor::new(QemuConfig::new(dir.path())).expect("new");
+    let vid = "0b7c1c5e-2a55-4f4e-8a7e-3f2b1c0d9e8f";
+    let mut data = file_volume(vid, "/volumes/data.raw");
+    data.connection = crate::Connection::File {
+        path: "/volumes/data.raw".into(),
+        format: "raw".into(),
+    };
+    data.read_only = true;
+    data.limits.write_iops_sec = 20;
+    let mut sp = spec();
+    sp.volumes = vec![data];
+    assert!(hv.validate(&sp).is_ok());
+    let argv = hv.qemu_argv(&sp, &hv.paths(sp.id), Accelerator::Tcg);
+    let key = "vol-0b7c1c5e2a554f4e8a7e3f2b";
+    let objects = json_args(&argv, "-object");
+    assert_eq!(objects[1]["id"], format!("tg-{key}"));
+    assert_eq!(objects[1]["limits"]["iops-write"], 20);
+    let nodes = json_args(&argv, "-blockdev");
+    assert_eq!(nodes.len(), 6, "root and volume chains");
+    assert_eq!(nodes[3]["node-name"], format!("{key}-p"));
+    assert_eq!(nodes[3]["filename"], "/volumes/data.raw");
+    assert_eq!(nodes[4]["driver"], "raw");
+    assert_eq!(nodes[5]["node-name"], key);
+    assert!(nodes[3..].iter().all(|n| n["read-only"] == true));
+    let devices = json_args(&argv, "-device");
+    let disk = devices
+        .iter()
+        .find(|d| d["drive"] == key)
+        .expect("the volume's device");
+    assert_eq!(disk["id"], format!("disk-{key}"));
+    assert_eq!(disk["serial"], "0b7c1c5e-2a55-4f4e-8");
+    assert!(disk.get("bootindex").is_none(), "a data disk");
+}
+
+#[test]
+fn a_boot_volume_replaces_the_overlay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hv = QemuHypervisor::new(QemuConfig::new(dir.path())).expect("new");
+    let mut root = file_volume("root-vol", "/volumes/root.qcow2");
+    root.boot_index = Some(0);
+    let mut sp = spec();
+    sp.base_image = "".into();
+    sp.volumes = vec![file_volume("data-vol", "/volumes/data.qcow2"), root];
+    assert!(hv.validate(&sp).is_ok(), "no base image needed");
+    let argv = hv.qemu_argv(&sp, &hv.paths(sp.id), Accelerator::Tcg);
+    assert!(!argv.join(" ").contains("disk.qcow2"), "no overlay");
+    let devices = json_args(&argv, "-device");
+    let disks: Vec<_> = devices
+        .iter()
+        .filter(|d| d["driver"] == "virtio-blk-pci")
+        .collect();
+    assert_eq!(disks.len(), 2);
+    assert_eq!(disks[0]["drive"], "vol-rootvol", "the root disk first");
+    assert_eq!(disks[0]["bootindex"], 0);
+    assert!(disks[1].get("bootindex").is_none());
+    // Without a boot volume the base image is needed again.
+    sp.volumes.pop();
+    assert!(hv.validate(&sp).is_err());
+    // Export connections have no chain yet; two root disks are refused.
+    let mut s2 = spec();
+    let mut e = file_volume("exp", "/x");
+    e.connection = crate::Connection::Export {
+        address: "h:10809".into(),
+        name: "exp".into(),
+    };
+    s2.volumes = vec![e];
+    assert!(hv.validate(&s2).is_err());
 }
 
 #[test]
