@@ -34,7 +34,8 @@
 //!                             Deadlines::nic_unplug)  ->  blockdev-del
 //!                             throttle, f, p  ->  object-del group
 //!                             -> spec.json
-//!   update (Running/Paused):  qom-set limits; block_resize of KEY-f
+//!   update (Running/Paused):  qom-set limits; block_resize of KEY (the
+//!                             top node, which passes it down)
 //!                             -> spec.json
 //!   any of them, Shutoff:     spec.json (and `qemu-img resize` of a
 //!                             growing file volume)
@@ -374,12 +375,15 @@ impl QemuHypervisor {
             }
             if grow {
                 let qmp = |source| HypervisorError::Qmp { id, source };
-                let size = node_size(&mut c, &ids.format).await.map_err(qmp)?;
+                // The top node: the throttle filter passes the resize
+                // down, and only its size is what the device sees (a
+                // resize of the format node under it stays invisible).
+                let size = node_size(&mut c, &ids.top).await.map_err(qmp)?;
                 // Grown already (a repeat), or never below: only up.
                 if size.is_some_and(|s| s < want) {
                     c.execute(
                         "block_resize",
-                        Some(json!({ "node-name": ids.format, "size": want })),
+                        Some(json!({ "node-name": ids.top, "size": want })),
                     )
                     .await
                     .map_err(qmp)?;
