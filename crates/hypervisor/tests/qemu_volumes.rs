@@ -17,6 +17,7 @@
 //! `FERROSTACK_GUEST_IMAGE`); skips with a printed reason otherwise.
 
 use ferrostack_hypervisor::qemu::{group_limits, volume_group, ROOT_GROUP};
+use ferrostack_hypervisor::qmp::QmpClient;
 use ferrostack_hypervisor::testing::{
     guest_image, have, is_root, wait_for_line, watch_disks_user_data, VmCleanup,
 };
@@ -24,6 +25,7 @@ use ferrostack_hypervisor::{
     BaseFormat, ConfigDrive, Connection, Hypervisor, InstanceSpec, IoLimits, PowerState,
     QemuConfig, QemuHypervisor, VolumeSpec,
 };
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -224,6 +226,77 @@ async fn hotplugs_a_volume_the_guest_writes_to() {
         "the guest's marker is in the file"
     );
     eprintln!("[{:?}] the file holds {want:?}", t0.elapsed());
+
+    // Operations cut short (the agent died half way) are finished by
+    // doing them again. An attach that left a group and a node without
+    // the device:
+    let qmp = g.state.path().join(id.to_string()).join("qmp.sock");
+    let group = volume_group(&v.volume_id);
+    let key = group.strip_prefix("tg-").expect("tg-KEY").to_owned();
+    let mut c = QmpClient::connect(&qmp, Duration::from_secs(5))
+        .await
+        .expect("qmp");
+    c.execute(
+        "object-add",
+        Some(json!({ "qom-type": "throttle-group", "id": group })),
+    )
+    .await
+    .expect("object-add");
+    c.execute(
+        "blockdev-add",
+        Some(json!({
+            "driver": "file", "node-name": format!("{key}-p"),
+            "filename": file_of(&v).to_string_lossy(),
+        })),
+    )
+    .await
+    .expect("blockdev-add");
+    // QEMU serves one QMP client at a time.
+    drop(c);
+    let info = again
+        .attach_volume(id, v.clone())
+        .await
+        .expect("attach over the leftovers");
+    assert_eq!(info.volumes, std::slice::from_ref(&v));
+    disks(&again, id, "the volume back", |l| l.contains(&serial)).await;
+    // A detach that got the device out of the guest but left the nodes
+    // and spec.json:
+    let device = format!("disk-{key}");
+    let mut c = QmpClient::connect(&qmp, Duration::from_secs(5))
+        .await
+        .expect("qmp");
+    c.execute("device_del", Some(json!({ "id": device })))
+        .await
+        .expect("device_del");
+    c.wait_event(
+        "DEVICE_DELETED",
+        |d| d["device"] == device.as_str(),
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("the guest let it go");
+    drop(c);
+    assert_eq!(again.state(id).await.expect("state").volumes.len(), 1);
+    let info = again
+        .detach_volume(id, &v.volume_id)
+        .await
+        .expect("detach finishes the job");
+    assert!(info.volumes.is_empty());
+    let mut c = QmpClient::connect(&qmp, Duration::from_secs(5))
+        .await
+        .expect("qmp");
+    let nodes = c
+        .execute("query-named-block-nodes", Some(json!({ "flat": true })))
+        .await
+        .expect("nodes")
+        .to_string();
+    assert!(
+        !nodes.contains(&key),
+        "the volume's nodes are gone: {nodes}"
+    );
+    drop(c);
+    first_sector(vols.path(), &file_of(&v));
+    eprintln!("[{:?}] repeats after crashes finished", t0.elapsed());
     again.destroy(id).await.expect("destroy");
     assert!(file_of(&v).exists(), "destroy leaves the volume's file");
     drop(g.state);

@@ -438,3 +438,61 @@ async fn snapshot_of_a_shutoff_disk_is_standalone() {
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("snap.qcow2")]);
 }
+
+#[tokio::test]
+async fn a_boot_from_volume_instance_resizes_without_a_disk_and_has_no_snapshot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = QemuConfig::new(dir.path().join("state"));
+    cfg.accelerator = Some(Accelerator::Tcg);
+    let hv = QemuHypervisor::new(cfg).expect("new");
+    // A Shutoff boot-from-volume instance, made by hand: no overlay.
+    let mut root = file_volume("root-vol", "/volumes/root.qcow2");
+    root.boot_index = Some(0);
+    let mut sp = spec();
+    sp.id = Uuid::new_v4();
+    sp.base_image = "".into();
+    sp.root_disk_gib = 0;
+    sp.volumes = vec![root];
+    let paths = hv.paths(sp.id);
+    std::fs::create_dir(&paths.dir).expect("mkdir");
+    disk::write_private(&paths.spec, &serde_json::to_vec(&sp).expect("json")).expect("spec");
+
+    let bigger = InstanceSpec {
+        vcpus: 4,
+        memory_mib: 1024,
+        root_disk_gib: 20,
+        ..sp.clone()
+    };
+    let i = hv.resize(bigger).await.expect("resize");
+    assert_eq!(
+        (i.vcpus, i.memory_mib, i.root_disk_gib, i.resize_backup),
+        (4, 1024, 0, true),
+        "the root disk is the volume's business"
+    );
+    assert!(!paths.disk.exists() && !paths.disk_backup.exists());
+    let i = hv.revert_resize(sp.id).await.expect("revert");
+    assert_eq!((i.vcpus, i.resize_backup), (2, false));
+    assert!(matches!(
+        hv.snapshot(sp.id, &dir.path().join("s.qcow2")).await,
+        Err(HypervisorError::InvalidSpec(_))
+    ));
+    // Live limits need a live VM; on a stopped one only the spec changes.
+    let limits = crate::IoLimits {
+        read_iops_sec: 7,
+        ..Default::default()
+    };
+    let i = hv.set_root_limits(sp.id, limits).await.expect("limits");
+    assert_eq!(i.root_limits, limits);
+    let mut data = file_volume("data-vol", "/volumes/data.qcow2");
+    let i = hv.attach_volume(sp.id, data.clone()).await.expect("attach");
+    assert_eq!(i.volumes.len(), 2);
+    data.limits.write_bytes_sec = 1 << 20;
+    let i = hv.update_volume(sp.id, data.clone()).await.expect("update");
+    assert_eq!(i.volumes[1], data);
+    let i = hv.detach_volume(sp.id, "data-vol").await.expect("detach");
+    assert_eq!(i.volumes.len(), 1);
+    assert!(matches!(
+        hv.detach_volume(sp.id, "root-vol").await,
+        Err(HypervisorError::InvalidSpec(_))
+    ));
+}
