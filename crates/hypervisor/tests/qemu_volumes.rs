@@ -365,6 +365,33 @@ async fn boots_from_a_volume_with_a_data_volume() {
         hv.detach_volume(id, &root.volume_id).await.is_err(),
         "the root disk stays"
     );
+    // A paused guest gets a volume and loses one, and stays paused (its
+    // vCPUs run only for the eject).
+    let extra = new_volume(vols.path(), "16M");
+    hv.pause(id).await.expect("pause");
+    let info = hv
+        .attach_volume(id, extra.clone())
+        .await
+        .expect("attach paused");
+    assert_eq!((info.state, info.volumes.len()), (PowerState::Paused, 3));
+    let t = Instant::now();
+    let info = hv
+        .detach_volume(id, &data.volume_id)
+        .await
+        .expect("detach paused");
+    eprintln!(
+        "[{:?}] detach_volume of a paused guest took {:?}",
+        t0.elapsed(),
+        t.elapsed()
+    );
+    assert_eq!(info.state, PowerState::Paused);
+    assert_eq!(info.volumes, [root.clone(), extra.clone()]);
+    hv.unpause(id).await.expect("unpause");
+    let listing = disks(hv, id, "the paused changes", |l| {
+        l.contains(&extra.serial) && !l.contains(&data.serial)
+    })
+    .await;
+    eprintln!("[{:?}] after the paused changes: {listing}", t0.elapsed());
     hv.destroy(id).await.expect("destroy");
     assert!(root_path.exists(), "destroy leaves the root volume");
 }
