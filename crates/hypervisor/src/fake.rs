@@ -300,8 +300,10 @@ impl FakeHypervisor {
                 state: inst.state,
             });
         }
-        if let Some(old) = inst.backup.take() {
+        if let Some(mut old) = inst.backup.take() {
             *used = add(add(*used, &inst.spec, false), &old, true);
+            // The volumes stay as they are now (see the QEMU driver).
+            old.volumes = std::mem::take(&mut inst.spec.volumes);
             inst.spec = old;
         }
         Ok(info(inst))

@@ -184,8 +184,8 @@ pub trait Hypervisor: Send + Sync {
     fn confirm_resize(&self, id: Uuid) -> HvFuture<'_, ()>;
 
     /// Restores the disk and spec of a `Shutoff` instance from its resize
-    /// backup (none is [`HypervisorError::InvalidState`]). Ends `Shutoff`
-    /// without a backup.
+    /// backup (none is [`HypervisorError::InvalidState`]), keeping the
+    /// volumes it has now. Ends `Shutoff` without a backup.
     fn revert_resize(&self, id: Uuid) -> HvFuture<'_, InstanceInfo>;
 
     /// Writes a standalone qcow2 of the instance's disk (its backing chain

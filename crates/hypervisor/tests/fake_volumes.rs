@@ -141,6 +141,24 @@ async fn a_boot_volume_is_the_root_disk_and_stays() {
 }
 
 #[tokio::test]
+async fn a_resize_revert_keeps_the_volumes_of_now() {
+    let hv = FakeHypervisor::default();
+    let s = spec(vec![vol(1)]);
+    let id = s.id;
+    hv.spawn(s.clone()).await.expect("spawn");
+    hv.power_off(id, Duration::ZERO).await.expect("off");
+    hv.resize(InstanceSpec { vcpus: 2, ..s })
+        .await
+        .expect("resize");
+    hv.attach_volume(id, vol(2)).await.expect("attach");
+    hv.detach_volume(id, &vol(1).volume_id)
+        .await
+        .expect("detach");
+    let i = hv.revert_resize(id).await.expect("revert");
+    assert_eq!((i.vcpus, i.volumes), (1, vec![vol(2)]));
+}
+
+#[tokio::test]
 async fn states_and_failures() {
     let hv = FakeHypervisor::default();
     let s = spec(Vec::new());

@@ -329,7 +329,14 @@ impl QemuHypervisor {
             // A revert interrupted after restoring the disk: finish it.
             tracing::warn!(%id, "resize backup without its disk; finishing an interrupted revert");
         }
-        std::fs::rename(&paths.spec_backup, &paths.spec).map_err(io_err(&paths.spec))?;
+        // The size goes back, the volumes stay as they are now: they are
+        // not part of the size, and one detached since the resize may be
+        // another host's by now. The marker goes last, so an interrupted
+        // revert is finished by the next.
+        let mut old = old;
+        old.volumes = o.spec.volumes;
+        write_private(&paths.spec, &spec_json(&old, &paths.spec)?)?;
+        remove_if_exists(&paths.spec_backup)?;
         tracing::info!(%id, "resize reverted");
         Ok(self.observe(id).await?.info())
     }

@@ -470,8 +470,12 @@ async fn a_boot_from_volume_instance_resizes_without_a_disk_and_has_no_snapshot(
         "the root disk is the volume's business"
     );
     assert!(!paths.disk.exists() && !paths.disk_backup.exists());
+    let extra = file_volume("extra-vol", "/volumes/extra.qcow2");
+    hv.attach_volume(sp.id, extra).await.expect("attach");
     let i = hv.revert_resize(sp.id).await.expect("revert");
     assert_eq!((i.vcpus, i.resize_backup), (2, false));
+    assert_eq!(i.volumes.len(), 2, "a revert keeps the volumes it has now");
+    hv.detach_volume(sp.id, "extra-vol").await.expect("detach");
     assert!(matches!(
         hv.snapshot(sp.id, &dir.path().join("s.qcow2")).await,
         Err(HypervisorError::InvalidSpec(_))

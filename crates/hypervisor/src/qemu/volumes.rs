@@ -418,8 +418,23 @@ impl QemuHypervisor {
         // limits are its volume's; the spec keeps these for the record.
         if o.pid.is_some() && rules::boot_volume(&o.spec).is_none() {
             let mut c = self.qmp(id, &paths).await?;
-            self.set_group_limits(id, &mut c, &DiskIds::root(), &limits)
-                .await?;
+            let qmp = |source| HypervisorError::Qmp { id, source };
+            if objects(&mut c)
+                .await
+                .map_err(qmp)?
+                .iter()
+                .any(|o| o == ROOT_GROUP)
+            {
+                self.set_group_limits(id, &mut c, &DiskIds::root(), &limits)
+                    .await?;
+            } else {
+                // Started by a version before volumes (the root disk an
+                // anonymous -drive): the limits apply from its next
+                // start. Not an error: failing would turn every running
+                // guest of an upgraded host to ERROR the first time its
+                // flavor's limits are written into its spec.
+                tracing::warn!(%id, "the root disk has no throttle group (started by an older version); its limits apply from the next start");
+            }
         }
         let mut spec = o.spec;
         spec.root_limits = limits;
@@ -427,9 +442,8 @@ impl QemuHypervisor {
         Ok(self.observe(id).await?.info())
     }
 
-    /// `qom-set` of a disk's group limits. A disk without its group was
-    /// started by a version before volumes (the root disk as an anonymous
-    /// `-drive`): refused, as for NICs without ids, rather than claimed.
+    /// `qom-set` of a disk's group limits. A disk without its group (which
+    /// every volume has from its plug on) is refused rather than claimed.
     async fn set_group_limits(
         &self,
         id: Uuid,
