@@ -86,12 +86,15 @@ fn file_of(v: &VolumeSpec) -> PathBuf {
     }
 }
 
+/// A test guest's driver and state. Fields drop in order: the VM is
+/// killed (if the test failed half way) before its directory, which holds
+/// the pidfile, goes.
 struct Guest {
+    _cleanup: VmCleanup,
     state: tempfile::TempDir,
     config: QemuConfig,
     hv: QemuHypervisor,
     id: Uuid,
-    _cleanup: VmCleanup,
 }
 
 fn guest(name: &str) -> Guest {
@@ -108,11 +111,11 @@ fn guest(name: &str) -> Guest {
     };
     eprintln!("{name}: instance {id}");
     Guest {
+        _cleanup,
         state,
         config,
         hv,
         id,
-        _cleanup,
     }
 }
 
@@ -299,7 +302,6 @@ async fn hotplugs_a_volume_the_guest_writes_to() {
     eprintln!("[{:?}] repeats after crashes finished", t0.elapsed());
     again.destroy(id).await.expect("destroy");
     assert!(file_of(&v).exists(), "destroy leaves the volume's file");
-    drop(g.state);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
