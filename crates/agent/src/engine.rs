@@ -102,6 +102,20 @@
 //!   unplug is done), not when the spec stops naming it. A NIC change
 //!   that happened does not count towards `MAX_STEPS`; a failed one
 //!   follows the backoff and `Failed` rules of any operation.
+//! - **Volumes change in place too.** An attached volume is a disk of the
+//!   spec (`spec.volumes`), converged like NICs against the volumes the
+//!   driver reports (from its stored spec, so a restart sees hot-plugged
+//!   ones): volumes no longer named, or named as another disk (another
+//!   connection, serial, read-only or root flag) are detached first, new
+//!   ones attached, then changed limits or a larger size applied in place
+//!   (`update_volume`), then the root disk's limits (`set_root_limits`),
+//!   one volume per operation and never by a respawn: a respawn would
+//!   reboot the guest under its other disks, and a guest that never
+//!   stops is what hotplug is for. No host object gates them (QEMU opens
+//!   the file, the RBD image or the export itself), so they are not
+//!   ordered against anything. A boot volume is in the spec before the
+//!   spawn and goes only with the instance; a spec that drops it, or
+//!   shrinks a volume, fails like any refused operation.
 //! - **One owner.** The loop owns all per-instance bookkeeping; operations
 //!   run as tasks in a `JoinSet` and hand their result back, so there are
 //!   no locks and "one operation per instance" is a flag, not a mutex.
@@ -113,7 +127,8 @@ use crate::{
 };
 use ferrostack_host_contract::{Direction, HostDesired, Kind, ObjectKey, ObjectPhase};
 use ferrostack_hypervisor::{
-    Hypervisor, HypervisorError, InstanceInfo, InstanceSpec, NicSpec, Operation, PowerState,
+    Hypervisor, HypervisorError, InstanceInfo, InstanceSpec, IoLimits, NicSpec, Operation,
+    PowerState, VolumeSpec,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -306,6 +321,14 @@ enum Action {
     AttachNic(NicSpec),
     /// Unplug the NIC on this tap.
     DetachNic(String),
+    /// Plug this volume in (hotplug, or the next start of a stopped VM).
+    AttachVolume(Box<VolumeSpec>),
+    /// Unplug the volume with this id.
+    DetachVolume(String),
+    /// Apply this volume's limits and size to its disk.
+    UpdateVolume(Box<VolumeSpec>),
+    /// Apply these limits to the image root disk.
+    SetRootLimits(IoLimits),
 }
 
 impl Action {
@@ -326,6 +349,10 @@ impl Action {
             Action::Snapshot { .. } => Operation::Snapshot,
             Action::AttachNic(_) => Operation::AttachNic,
             Action::DetachNic(_) => Operation::DetachNic,
+            Action::AttachVolume(_) => Operation::AttachVolume,
+            Action::DetachVolume(_) => Operation::DetachVolume,
+            Action::UpdateVolume(_) => Operation::UpdateVolume,
+            Action::SetRootLimits(_) => Operation::SetRootLimits,
         }
     }
 }
@@ -347,9 +374,10 @@ struct Done {
     reboot_id: Option<String>,
     /// The snapshot request this operation performed, if any.
     snapshot_id: Option<String>,
-    /// A NIC operation that changed the NIC set as asked: progress, not a
-    /// step towards `MAX_STEPS` (a VM may have many NICs to change).
-    nic_progress: bool,
+    /// A NIC or volume operation that changed the instance as asked:
+    /// progress, not a step towards `MAX_STEPS` (a VM may have many NICs
+    /// and volumes to change).
+    in_place_progress: bool,
     error: Option<String>,
     seen: Seen,
 }
@@ -399,6 +427,11 @@ struct Tracked {
     size: Option<InstanceSize>,
     /// The NICs the instance has on the host (as the driver reports them).
     nics: Vec<NicSpec>,
+    /// The volumes the instance has on the host, with their limits (as
+    /// the driver reports them).
+    volumes: Vec<VolumeSpec>,
+    /// The limits of the image root disk on the host.
+    root_limits: IoLimits,
     /// The port of the NIC an in-flight attach is plugging: in use from
     /// the moment the attach starts (see `Engine::gate`).
     plugging: Option<String>,
@@ -424,7 +457,7 @@ impl Tracked {
             resize_backup: self.resize_backup,
             size: self.size,
             nics: self.nics.clone(),
-            volumes: Vec::new(),
+            volumes: self.volumes.clone(),
         }
     }
 
@@ -440,6 +473,8 @@ impl Tracked {
                     root_disk_gib: i.root_disk_gib,
                 });
                 self.nics = i.nics;
+                self.volumes = i.volumes;
+                self.root_limits = i.root_limits;
             }
             Seen::Absent => {
                 self.power = None;
@@ -447,6 +482,8 @@ impl Tracked {
                 self.resize_backup = false;
                 self.size = None;
                 self.nics.clear();
+                self.volumes.clear();
+                self.root_limits = IoLimits::default();
             }
             Seen::Unknown => {}
         }
@@ -891,7 +928,7 @@ impl Engine {
         // driver that lies, a guest that undoes them) count as a failure
         // rather than loop.
         let error = done.error.or_else(|| {
-            if done.nic_progress {
+            if done.in_place_progress {
                 return None;
             }
             t.steps += 1;

@@ -345,6 +345,30 @@ impl ferrostack_hypervisor::Hypervisor for LyingHost {
     fn detach_nic<'a>(&'a self, id: Uuid, nic: &'a str) -> HvFuture<'a, InstanceInfo> {
         self.0.detach_nic(id, nic)
     }
+    fn attach_volume(
+        &self,
+        id: Uuid,
+        volume: ferrostack_hypervisor::VolumeSpec,
+    ) -> HvFuture<'_, InstanceInfo> {
+        self.0.attach_volume(id, volume)
+    }
+    fn detach_volume<'a>(&'a self, id: Uuid, volume_id: &'a str) -> HvFuture<'a, InstanceInfo> {
+        self.0.detach_volume(id, volume_id)
+    }
+    fn update_volume(
+        &self,
+        id: Uuid,
+        volume: ferrostack_hypervisor::VolumeSpec,
+    ) -> HvFuture<'_, InstanceInfo> {
+        self.0.update_volume(id, volume)
+    }
+    fn set_root_limits(
+        &self,
+        id: Uuid,
+        limits: ferrostack_hypervisor::IoLimits,
+    ) -> HvFuture<'_, InstanceInfo> {
+        self.0.set_root_limits(id, limits)
+    }
 }
 
 #[tokio::test(start_paused = true)]

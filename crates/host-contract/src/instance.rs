@@ -194,6 +194,14 @@ pub enum Operation {
     AttachNic,
     /// `Hypervisor::detach_nic`.
     DetachNic,
+    /// `Hypervisor::attach_volume`.
+    AttachVolume,
+    /// `Hypervisor::detach_volume`.
+    DetachVolume,
+    /// `Hypervisor::update_volume` (limits, size).
+    UpdateVolume,
+    /// `Hypervisor::set_root_limits`.
+    SetRootLimits,
 }
 
 /// The power state the control plane wants an instance in.

@@ -17,8 +17,8 @@
 
 use crate::{
     transition_allowed, Accelerator, BaseFormat, Capabilities, HvFuture, Hypervisor,
-    HypervisorError, InstanceInfo, InstanceSpec, NicSpec, Operation, PowerOffOutcome, PowerState,
-    Result, SnapshotInfo,
+    HypervisorError, InstanceInfo, InstanceSpec, IoLimits, NicSpec, Operation, PowerOffOutcome,
+    PowerState, Result, SnapshotInfo, VolumeSpec,
 };
 use std::collections::HashMap;
 use std::path::Path;
@@ -300,16 +300,19 @@ impl FakeHypervisor {
                 state: inst.state,
             });
         }
-        if let Some(old) = inst.backup.take() {
+        if let Some(mut old) = inst.backup.take() {
             *used = add(add(*used, &inst.spec, false), &old, true);
+            // The volumes stay as they are now (see the QEMU driver).
+            old.volumes = std::mem::take(&mut inst.spec.volumes);
             inst.spec = old;
         }
         Ok(info(inst))
     }
 
-    /// Changes the NIC set of an instance in a state that allows `op`.
-    /// The fake's guest always cooperates: an unplug is immediate.
-    async fn change_nics(
+    /// Changes the NIC or volume set of an instance in a state that
+    /// allows `op`. The fake's guest always cooperates: an unplug is
+    /// immediate.
+    async fn change_spec(
         &self,
         id: Uuid,
         op: Operation,
@@ -339,6 +342,9 @@ impl FakeHypervisor {
                 .instances
                 .get(&id)
                 .ok_or(HypervisorError::NotFound { id })?;
+            if crate::volumes::boot_volume(&inst.spec).is_some() {
+                return Err(no_overlay_snapshot(id));
+            }
             let virtual_size = inst.spec.root_disk_gib.saturating_mul(1 << 30);
             let marker = format!("ferrostack fake snapshot of instance {id}\n");
             (
@@ -378,7 +384,16 @@ fn info(inst: &FakeInstance) -> InstanceInfo {
         root_disk_gib: inst.spec.root_disk_gib,
         resize_backup: inst.backup.is_some(),
         nics: inst.spec.nics.clone(),
+        volumes: inst.spec.volumes.clone(),
+        root_limits: inst.spec.root_limits,
     }
+}
+
+/// Why a boot-from-volume instance has no image snapshot.
+pub(crate) fn no_overlay_snapshot(id: Uuid) -> HypervisorError {
+    HypervisorError::InvalidSpec(format!(
+        "instance {id} boots from a volume: snapshot the volume, not the instance"
+    ))
 }
 
 /// Starts the fake VM: a new pid and the guest's boot markers.
@@ -450,6 +465,7 @@ impl Hypervisor for FakeHypervisor {
                     "vcpus and memory_mib must be positive".into(),
                 ));
             }
+            crate::volumes::validate_set(&spec)?;
             let mut inner = self.lock();
             if inner.instances.contains_key(&id) {
                 return Err(HypervisorError::AlreadyExists { id });
@@ -616,7 +632,7 @@ impl Hypervisor for FakeHypervisor {
     }
 
     fn attach_nic(&self, id: Uuid, nic: NicSpec) -> HvFuture<'_, InstanceInfo> {
-        Box::pin(self.change_nics(id, Operation::AttachNic, move |spec| {
+        Box::pin(self.change_spec(id, Operation::AttachNic, move |spec| {
             if crate::nics::needs_attach(spec, &nic)? {
                 spec.nics.push(nic);
             }
@@ -625,10 +641,44 @@ impl Hypervisor for FakeHypervisor {
     }
 
     fn detach_nic<'a>(&'a self, id: Uuid, nic: &'a str) -> HvFuture<'a, InstanceInfo> {
-        Box::pin(self.change_nics(id, Operation::DetachNic, move |spec| {
+        Box::pin(self.change_spec(id, Operation::DetachNic, move |spec| {
             if let Some(i) = crate::nics::find(spec, nic) {
                 spec.nics.remove(i);
             }
+            Ok(())
+        }))
+    }
+
+    fn attach_volume(&self, id: Uuid, volume: VolumeSpec) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(self.change_spec(id, Operation::AttachVolume, move |spec| {
+            if crate::volumes::needs_attach(spec, &volume)? {
+                spec.volumes.push(volume);
+            }
+            Ok(())
+        }))
+    }
+
+    fn detach_volume<'a>(&'a self, id: Uuid, volume_id: &'a str) -> HvFuture<'a, InstanceInfo> {
+        Box::pin(self.change_spec(id, Operation::DetachVolume, move |spec| {
+            if let Some(i) = crate::volumes::find_detachable(spec, volume_id)? {
+                spec.volumes.remove(i);
+            }
+            Ok(())
+        }))
+    }
+
+    fn update_volume(&self, id: Uuid, volume: VolumeSpec) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(self.change_spec(id, Operation::UpdateVolume, move |spec| {
+            let (i, _, _) = crate::volumes::update_plan(spec, &volume)?;
+            spec.volumes[i] = volume;
+            Ok(())
+        }))
+    }
+
+    fn set_root_limits(&self, id: Uuid, limits: IoLimits) -> HvFuture<'_, InstanceInfo> {
+        Box::pin(self.change_spec(id, Operation::SetRootLimits, move |spec| {
+            crate::volumes::validate_limits(&limits)?;
+            spec.root_limits = limits;
             Ok(())
         }))
     }

@@ -46,6 +46,10 @@
 //!                  the copy and continued)
 //!   attach_nic,    RUNNING, PAUSED -> same (hotplug); SHUTOFF -> SHUTOFF
 //!   detach_nic:    (only the stored spec: the next start has the NIC set)
+//!   attach_volume, RUNNING, PAUSED -> same (hotplug, limits live);
+//!   detach_volume, SHUTOFF -> SHUTOFF (the stored spec)
+//!   update_volume,
+//!   set_root_limits:
 //! ```
 //!
 //! NIC hotplug changes the NIC set the instance keeps (the stored spec),
@@ -56,6 +60,15 @@
 //! by a crash is finished by doing it again. An unplug needs the guest's
 //! cooperation (ACPI eject): it waits, bounded, for the guest to let the
 //! device go, and until then the instance keeps the NIC.
+//!
+//! Volumes follow the same rules (`volumes.rs` states them once for both
+//! drivers): an attached volume is a disk of the stored spec, plugged and
+//! unplugged over QMP and kept by the next start; its I/O limits and its
+//! size change in place (`update_volume`), as do the root disk's limits
+//! (`set_root_limits`), never by a restart. A volume with `boot_index:
+//! Some(0)` is the root disk of a boot-from-volume instance: given at
+//! spawn (the instance then has no overlay and needs no base image) and
+//! gone only with the instance.
 //!
 //! Any other request is [`HypervisorError::InvalidState`] and changes
 //! nothing. Every operation runs under a deadline ([`Deadlines`]) and ends
@@ -87,8 +100,10 @@ pub mod qemu;
 pub mod qmp;
 #[cfg(feature = "test-support")]
 pub mod testing;
+mod volumes;
 
 pub use fake::{FakeConfig, FakeHypervisor};
+pub use ferrostack_host_contract::block::{Connection, IoLimits, VolumeSpec};
 pub use ferrostack_host_contract::{
     Accelerator, BaseFormat, Capabilities, ConfigDrive, InstanceSpec, NicSpec, Operation,
     PowerState,
@@ -169,8 +184,8 @@ pub trait Hypervisor: Send + Sync {
     fn confirm_resize(&self, id: Uuid) -> HvFuture<'_, ()>;
 
     /// Restores the disk and spec of a `Shutoff` instance from its resize
-    /// backup (none is [`HypervisorError::InvalidState`]). Ends `Shutoff`
-    /// without a backup.
+    /// backup (none is [`HypervisorError::InvalidState`]), keeping the
+    /// volumes it has now. Ends `Shutoff` without a backup.
     fn revert_resize(&self, id: Uuid) -> HvFuture<'_, InstanceInfo>;
 
     /// Writes a standalone qcow2 of the instance's disk (its backing chain
@@ -191,6 +206,36 @@ pub trait Hypervisor: Send + Sync {
     /// the NIC stays), or from a `Shutoff` one's next start. A NIC the
     /// instance does not have is `Ok`.
     fn detach_nic<'a>(&'a self, id: Uuid, nic: &'a str) -> HvFuture<'a, InstanceInfo>;
+
+    /// Adds volume `volume` as a virtio-blk disk (serial `volume.serial`,
+    /// its limits in force) to a `Running` or `Paused` instance by
+    /// hotplug, or to a `Shutoff` one's next start. A volume the instance
+    /// has already as the same disk is `Ok` and changes nothing (limits
+    /// are [`update_volume`](Self::update_volume)'s); the volume as
+    /// another disk, another volume with its ids or serial, or a root disk
+    /// (`boot_index`, only at spawn) is [`HypervisorError::InvalidSpec`].
+    fn attach_volume(&self, id: Uuid, volume: VolumeSpec) -> HvFuture<'_, InstanceInfo>;
+
+    /// Removes volume `volume_id` from a `Running` or `Paused` instance by
+    /// hot-unplug (the guest must release it within
+    /// [`Deadlines::nic_unplug`], else [`HypervisorError::Timeout`] and
+    /// the volume stays; QEMU closes it only after that), or from a
+    /// `Shutoff` one's next start. A volume the instance does not have is
+    /// `Ok`; the root disk is [`HypervisorError::InvalidSpec`].
+    fn detach_volume<'a>(&'a self, id: Uuid, volume_id: &'a str) -> HvFuture<'a, InstanceInfo>;
+
+    /// Applies what can change under an attached volume: its limits (in
+    /// force at once on a live guest) and a larger `size_gib` (QMP
+    /// `block_resize` on a live guest, `qemu-img resize` of a file on a
+    /// stopped one); the attachment id is recorded. A volume the instance
+    /// does not have, another disk under the same id, or a smaller size is
+    /// [`HypervisorError::InvalidSpec`].
+    fn update_volume(&self, id: Uuid, volume: VolumeSpec) -> HvFuture<'_, InstanceInfo>;
+
+    /// Sets the I/O limits of the image root disk (the flavor's
+    /// `quota:disk_*`), in force at once on a live guest. A
+    /// boot-from-volume root disk has its volume's limits.
+    fn set_root_limits(&self, id: Uuid, limits: IoLimits) -> HvFuture<'_, InstanceInfo>;
 }
 
 /// One instance as the driver sees it.
@@ -215,6 +260,11 @@ pub struct InstanceInfo {
     pub resize_backup: bool,
     /// The NICs the instance has (and gets at its next start).
     pub nics: Vec<NicSpec>,
+    /// The volumes the instance has (and gets at its next start), with
+    /// the limits in force.
+    pub volumes: Vec<VolumeSpec>,
+    /// The limits of the image root disk.
+    pub root_limits: IoLimits,
 }
 
 /// A snapshot written by [`Hypervisor::snapshot`].
@@ -254,7 +304,12 @@ pub fn transition_allowed(op: Operation, state: PowerState, hard: bool) -> bool 
         O::Unpause => state == S::Paused,
         O::Resume => state == S::Suspended,
         O::Resize | O::RevertResize => state == S::Shutoff,
-        O::AttachNic | O::DetachNic => {
+        O::AttachNic
+        | O::DetachNic
+        | O::AttachVolume
+        | O::DetachVolume
+        | O::UpdateVolume
+        | O::SetRootLimits => {
             matches!(state, S::Running | S::Paused | S::Shutoff)
         }
         O::Capabilities
@@ -284,7 +339,8 @@ pub struct Deadlines {
     pub soft_reboot: Duration,
     /// Copying or converting a whole disk (resize backup, snapshot).
     pub disk_copy: Duration,
-    /// How long a NIC unplug waits for the guest to release the device.
+    /// How long a NIC or volume unplug waits for the guest to release the
+    /// device.
     pub nic_unplug: Duration,
 }
 

@@ -158,3 +158,72 @@ pub async fn wait_for_net(
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// A user_data script for the test guest that prints `volume-test: disks
+/// [ NAME=SERIAL:SECTORS ... ]` (virtio disks, from `/sys/block/vd*`) on
+/// the serial console at boot and whenever the list changes, in the
+/// background. When a disk with serial `mark` appears it writes
+/// `ferrostack-volume-marker <serial>` at its offset 0, syncs and prints
+/// `volume-test: wrote NAME`; when one with serial `timed` appears it
+/// writes 100 blocks of 4 KiB with `oflag=direct` and prints
+/// `volume-test: dd NAME <uptime before> <uptime after>`. Empty serials
+/// match no disk.
+pub fn watch_disks_user_data(mark: &str, timed: &str) -> String {
+    format!(
+        r#"#!/bin/sh
+MARK="{mark}"
+TIMED="{timed}"
+(
+  last=""; wrote=""; done_dd=""
+  while :; do
+    now=""
+    for d in /sys/block/vd*; do
+      [ -e "$d/size" ] || continue
+      n=${{d##*/}}; s=$(cat $d/serial 2>/dev/null)
+      now="$now $n=$s:$(cat $d/size)"
+      if [ -n "$MARK" ] && [ "$s" = "$MARK" ] && [ -z "$wrote" ]; then
+        printf 'ferrostack-volume-marker %s\n' "$s" | dd of=/dev/$n bs=512 count=1 conv=sync,fsync 2>/dev/null
+        sync
+        echo "volume-test: wrote $n"
+        wrote=1
+      fi
+      if [ -n "$TIMED" ] && [ "$s" = "$TIMED" ] && [ -z "$done_dd" ]; then
+        t0=$(cut -d ' ' -f 1 /proc/uptime)
+        dd if=/dev/zero of=/dev/$n bs=4k count=100 oflag=direct 2>/dev/null
+        t1=$(cut -d ' ' -f 1 /proc/uptime)
+        echo "volume-test: dd $n $t0 $t1"
+        done_dd=1
+      fi
+    done
+    if [ "$now" != "$last" ]; then echo "volume-test: disks [$now ]"; last=$now; fi
+    sleep 0.2
+  done
+) &
+"#
+    )
+}
+
+/// Waits (up to 120 s) until a line of the console log contains `needle`
+/// and satisfies `pred`, and returns the last such line; panics with the
+/// console otherwise.
+pub async fn wait_for_line(
+    hv: &dyn crate::Hypervisor,
+    id: Uuid,
+    what: &str,
+    needle: &str,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    let start = std::time::Instant::now();
+    let limit = std::time::Duration::from_secs(120);
+    loop {
+        let log = hv.console_log(id, 1 << 20).await.expect("console_log");
+        let last = log.lines().rev().find(|l| l.contains(needle));
+        if let Some(l) = last.filter(|l| pred(l)) {
+            return l.to_owned();
+        }
+        if start.elapsed() > limit {
+            panic!("the guest never showed {what} within {limit:?}; console:\n{log}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

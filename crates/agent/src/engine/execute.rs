@@ -1,7 +1,7 @@
 //! Running one planned operation: the hypervisor call under the agent's
 //! deadline, the cleanup of a failed spawn, and the observation of the
-//! state the host is really in afterwards (and, for a NIC change, whether
-//! the NIC set changed as asked).
+//! state the host is really in afterwards (and, for a NIC or volume
+//! change, whether the instance changed as asked).
 
 use super::*;
 
@@ -18,9 +18,13 @@ pub(super) async fn execute(
         Action::Snapshot { request_id, .. } => Some(request_id.clone()),
         _ => None,
     };
-    let action_nic = match &action {
-        Action::AttachNic(nic) => Some(NicChange::Attach(nic.clone())),
-        Action::DetachNic(tap) => Some(NicChange::Detach(tap.clone())),
+    let change = match &action {
+        Action::AttachNic(nic) => Some(InPlace::AttachNic(nic.clone())),
+        Action::DetachNic(tap) => Some(InPlace::DetachNic(tap.clone())),
+        Action::AttachVolume(v) => Some(InPlace::AttachVolume(v.volume_id.clone())),
+        Action::DetachVolume(v) => Some(InPlace::DetachVolume(v.clone())),
+        Action::UpdateVolume(v) => Some(InPlace::UpdateVolume(v.clone())),
+        Action::SetRootLimits(l) => Some(InPlace::SetRootLimits(*l)),
         _ => None,
     };
     let limit = match &action {
@@ -72,6 +76,26 @@ pub(super) async fn execute(
                 .await
                 .map(Some)
                 .map_err(|e| chain(&e)),
+            Action::AttachVolume(v) => hv
+                .attach_volume(id, *v)
+                .await
+                .map(Some)
+                .map_err(|e| chain(&e)),
+            Action::DetachVolume(v) => hv
+                .detach_volume(id, &v)
+                .await
+                .map(Some)
+                .map_err(|e| chain(&e)),
+            Action::UpdateVolume(v) => hv
+                .update_volume(id, *v)
+                .await
+                .map(Some)
+                .map_err(|e| chain(&e)),
+            Action::SetRootLimits(l) => hv
+                .set_root_limits(id, l)
+                .await
+                .map(Some)
+                .map_err(|e| chain(&e)),
             Action::Snapshot { ref image_id, .. } => {
                 let dir = cfg
                     .snapshot_dir
@@ -94,9 +118,8 @@ pub(super) async fn execute(
         Err(_) => Err(format!("{operation:?} did not finish within {limit:?}")),
     };
     let error = result.as_ref().err().cloned();
-    let nic_progress = match (&action_nic, &result) {
-        (Some(NicChange::Attach(nic)), Ok(Some(i))) => i.nics.contains(nic),
-        (Some(NicChange::Detach(tap)), Ok(Some(i))) => i.nics.iter().all(|n| &n.tap != tap),
+    let in_place_progress = match (&change, &result) {
+        (Some(c), Ok(Some(i))) => c.happened(i),
         _ => false,
     };
     if error.is_some() && operation == Operation::Spawn {
@@ -119,16 +142,34 @@ pub(super) async fn execute(
         operation,
         reboot_id,
         snapshot_id,
-        nic_progress,
+        in_place_progress,
         error,
         seen,
     }
 }
 
-/// The NIC change an operation asked for, to tell whether it happened.
-enum NicChange {
-    Attach(NicSpec),
-    Detach(String),
+/// The change in place an operation asked for, to tell whether it
+/// happened.
+enum InPlace {
+    AttachNic(NicSpec),
+    DetachNic(String),
+    AttachVolume(String),
+    DetachVolume(String),
+    UpdateVolume(Box<ferrostack_hypervisor::VolumeSpec>),
+    SetRootLimits(ferrostack_hypervisor::IoLimits),
+}
+
+impl InPlace {
+    fn happened(&self, i: &InstanceInfo) -> bool {
+        match self {
+            InPlace::AttachNic(nic) => i.nics.contains(nic),
+            InPlace::DetachNic(tap) => i.nics.iter().all(|n| &n.tap != tap),
+            InPlace::AttachVolume(id) => i.volumes.iter().any(|v| &v.volume_id == id),
+            InPlace::DetachVolume(id) => i.volumes.iter().all(|v| &v.volume_id != id),
+            InPlace::UpdateVolume(v) => i.volumes.contains(v),
+            InPlace::SetRootLimits(l) => &i.root_limits == l,
+        }
+    }
 }
 
 /// A hypervisor call under a deadline; `Err(None)` is "no such instance".

@@ -9,13 +9,14 @@ use super::*;
 impl Engine {
     /// The ordering between kinds, stated once. An object (an instance or
     /// any other kind) is brought up only when everything it requires is
-    /// ready: a port is wired before its VM starts, a boot volume is
-    /// attached before its guest starts, a network exists before its
-    /// ports. It is taken down only when nothing that requires it is still
-    /// on the host: a VM is gone before its port is unwired, and so is
-    /// any NIC a VM has on the port (see `nic_in_use`). Changes in place
-    /// are not ordered; a NIC plugged into a VM is gated on its own port
-    /// (`gate_nic`).
+    /// ready: a port is wired before its VM starts, a network exists
+    /// before its ports. It is taken down only when nothing that requires
+    /// it is still on the host: a VM is gone before its port is unwired,
+    /// and so is any NIC a VM has on the port (see `nic_in_use`). Changes
+    /// in place are not ordered; a NIC plugged into a VM is gated on its
+    /// own port (`gate_nic`). Volumes are disks of the VM's spec (a boot
+    /// volume is there at its spawn) that QEMU opens itself: no host
+    /// object stands for them, so nothing orders them.
     ///
     /// A requirement that failed for good blocks what needs it for good
     /// too (the VM whose port cannot be wired ends in ERROR with the

@@ -79,6 +79,9 @@ pub(super) fn plan(t: &mut Tracked, cfg: &AgentConfig) -> Option<Action> {
     if let Some(step) = nic_step(d, t, state) {
         return Some(step);
     }
+    if let Some(step) = volume_step(d, t, state) {
+        return Some(step);
+    }
     use DesiredPower as D;
     use PowerState as S;
     let action = match (d.power, state) {
@@ -130,6 +133,48 @@ fn nic_step(d: &DesiredInstance, t: &Tracked, state: PowerState) -> Option<Actio
         .iter()
         .find(|n| !t.nics.contains(n))
         .map(|n| Action::AttachNic(n.clone()))
+}
+
+/// Whether two specs of a volume are the same disk to QEMU (what it
+/// opened and how the guest sees it); the rest changes in place.
+fn same_disk(a: &VolumeSpec, b: &VolumeSpec) -> bool {
+    a.volume_id == b.volume_id
+        && a.connection == b.connection
+        && a.serial == b.serial
+        && a.read_only == b.read_only
+        && a.boot_index == b.boot_index
+}
+
+/// The next volume change, if the instance's disks differ from its
+/// spec's: first unplug what the spec no longer names or names as another
+/// disk, then plug what it adds, then apply changed limits or sizes, then
+/// the root disk's limits; one change per operation, in the same states
+/// as NICs.
+fn volume_step(d: &DesiredInstance, t: &Tracked, state: PowerState) -> Option<Action> {
+    if !matches!(
+        state,
+        PowerState::Running | PowerState::Paused | PowerState::Shutoff
+    ) {
+        return None;
+    }
+    let want = &d.spec.volumes;
+    if let Some(gone) = t
+        .volumes
+        .iter()
+        .find(|v| !want.iter().any(|w| same_disk(v, w)))
+    {
+        return Some(Action::DetachVolume(gone.volume_id.clone()));
+    }
+    if let Some(new) = want
+        .iter()
+        .find(|w| !t.volumes.iter().any(|v| v.volume_id == w.volume_id))
+    {
+        return Some(Action::AttachVolume(Box::new(new.clone())));
+    }
+    if let Some(changed) = want.iter().find(|w| !t.volumes.contains(w)) {
+        return Some(Action::UpdateVolume(Box::new(changed.clone())));
+    }
+    (t.root_limits != d.spec.root_limits).then_some(Action::SetRootLimits(d.spec.root_limits))
 }
 
 /// The next resize step, if the resize desire is not met yet.

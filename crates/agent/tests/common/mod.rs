@@ -155,6 +155,42 @@ impl Hypervisor for CountingHv {
     fn detach_nic<'a>(&'a self, id: Uuid, nic: &'a str) -> HvFuture<'a, InstanceInfo> {
         self.counted(Operation::DetachNic, self.inner.detach_nic(id, nic))
     }
+    fn attach_volume(
+        &self,
+        id: Uuid,
+        volume: ferrostack_hypervisor::VolumeSpec,
+    ) -> HvFuture<'_, InstanceInfo> {
+        self.counted(
+            Operation::AttachVolume,
+            self.inner.attach_volume(id, volume),
+        )
+    }
+    fn detach_volume<'a>(&'a self, id: Uuid, volume_id: &'a str) -> HvFuture<'a, InstanceInfo> {
+        self.counted(
+            Operation::DetachVolume,
+            self.inner.detach_volume(id, volume_id),
+        )
+    }
+    fn update_volume(
+        &self,
+        id: Uuid,
+        volume: ferrostack_hypervisor::VolumeSpec,
+    ) -> HvFuture<'_, InstanceInfo> {
+        self.counted(
+            Operation::UpdateVolume,
+            self.inner.update_volume(id, volume),
+        )
+    }
+    fn set_root_limits(
+        &self,
+        id: Uuid,
+        limits: ferrostack_hypervisor::IoLimits,
+    ) -> HvFuture<'_, InstanceInfo> {
+        self.counted(
+            Operation::SetRootLimits,
+            self.inner.set_root_limits(id, limits),
+        )
+    }
 }
 
 /// A fake host big enough for hundreds of small instances, whose own

@@ -215,7 +215,17 @@ impl QemuHypervisor {
             });
         }
         let paths = self.paths(id);
-        let current = self.disk_info(id, op, &paths.disk, false).await?;
+        // A boot-from-volume instance has no overlay: its size is vCPUs
+        // and memory (the volume grows through update_volume).
+        let overlay = crate::volumes::boot_volume(&o.spec).is_none();
+        let current = if overlay {
+            self.disk_info(id, op, &paths.disk, false).await?
+        } else {
+            DiskInfo {
+                virtual_size: 0,
+                backing: None,
+            }
+        };
         let want = spec.root_disk_gib.saturating_mul(1 << 30);
         if spec.root_disk_gib > 0 && want < current.virtual_size {
             return Err(HypervisorError::InvalidSpec(format!(
@@ -226,7 +236,7 @@ impl QemuHypervisor {
         let mut new = o.spec.clone();
         new.vcpus = spec.vcpus;
         new.memory_mib = spec.memory_mib;
-        if spec.root_disk_gib > 0 {
+        if spec.root_disk_gib > 0 && overlay {
             new.root_disk_gib = spec.root_disk_gib;
         }
         let old_raw = spec_json(&o.spec, &paths.spec_backup)?;
@@ -235,14 +245,16 @@ impl QemuHypervisor {
         // A disk backup without the marker is left over from an
         // interrupted resize: replaced.
         remove_if_exists(&paths.disk_backup)?;
-        self.copy_file(id, op, &paths.disk, &paths.disk_backup)
-            .await?;
+        if overlay {
+            self.copy_file(id, op, &paths.disk, &paths.disk_backup)
+                .await?;
+        }
         if let Err(e) = write_private(&paths.spec_backup, &old_raw) {
             let _ = std::fs::remove_file(&paths.disk_backup);
             return Err(e);
         }
         let applied = async {
-            if want > current.virtual_size {
+            if overlay && want > current.virtual_size {
                 run(
                     vec![
                         s(&self.config.qemu_img),
@@ -266,10 +278,12 @@ impl QemuHypervisor {
         if let Err(e) = applied {
             // Undo: the old disk back (the spec was not replaced), then
             // drop the marker.
-            if let Err(undo) = std::fs::rename(&paths.disk_backup, &paths.disk)
-                .map_err(io_err(&paths.disk))
-                .and_then(|()| remove_if_exists(&paths.spec_backup))
-            {
+            let restored = if overlay {
+                std::fs::rename(&paths.disk_backup, &paths.disk).map_err(io_err(&paths.disk))
+            } else {
+                Ok(())
+            };
+            if let Err(undo) = restored.and_then(|()| remove_if_exists(&paths.spec_backup)) {
                 tracing::error!(%id, error = %undo, "cannot undo a failed resize");
             }
             return Err(e);
@@ -305,17 +319,24 @@ impl QemuHypervisor {
         let paths = self.paths(id);
         // Check the backup spec parses before touching anything.
         let raw = std::fs::read(&paths.spec_backup).map_err(io_err(&paths.spec_backup))?;
-        let _: InstanceSpec = serde_json::from_slice(&raw).map_err(|e| HypervisorError::Io {
+        let old: InstanceSpec = serde_json::from_slice(&raw).map_err(|e| HypervisorError::Io {
             path: paths.spec_backup.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })?;
         if paths.disk_backup.exists() {
             std::fs::rename(&paths.disk_backup, &paths.disk).map_err(io_err(&paths.disk))?;
-        } else {
+        } else if crate::volumes::boot_volume(&old).is_none() {
             // A revert interrupted after restoring the disk: finish it.
             tracing::warn!(%id, "resize backup without its disk; finishing an interrupted revert");
         }
-        std::fs::rename(&paths.spec_backup, &paths.spec).map_err(io_err(&paths.spec))?;
+        // The size goes back, the volumes stay as they are now: they are
+        // not part of the size, and one detached since the resize may be
+        // another host's by now. The marker goes last, so an interrupted
+        // revert is finished by the next.
+        let mut old = old;
+        old.volumes = o.spec.volumes;
+        write_private(&paths.spec, &spec_json(&old, &paths.spec)?)?;
+        remove_if_exists(&paths.spec_backup)?;
         tracing::info!(%id, "resize reverted");
         Ok(self.observe(id).await?.info())
     }
@@ -325,6 +346,9 @@ impl QemuHypervisor {
         let lock = self.lock(id);
         let _guard = lock.lock().await;
         let o = self.observe_checked(id, op, false).await?;
+        if crate::volumes::boot_volume(&o.spec).is_some() {
+            return Err(crate::fake::no_overlay_snapshot(id));
+        }
         let paths = self.paths(id);
         let stopped = o.state == PowerState::Running;
         let mut guard = ContinueOnDrop {

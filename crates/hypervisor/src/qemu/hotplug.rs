@@ -158,7 +158,7 @@ impl QemuHypervisor {
     }
 
     /// Writes the instance's spec (atomically, mode 0600).
-    fn store_spec(&self, spec: &InstanceSpec, paths: &Paths) -> Result<()> {
+    pub(super) fn store_spec(&self, spec: &InstanceSpec, paths: &Paths) -> Result<()> {
         let raw = serde_json::to_vec_pretty(spec).map_err(|e| HypervisorError::Io {
             path: paths.spec.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
@@ -169,7 +169,7 @@ impl QemuHypervisor {
 
 /// The ids of the devices created with an id (`-device id=...` and
 /// `device_add`).
-async fn peripherals(c: &mut QmpClient) -> Result<Vec<String>, QmpError> {
+pub(super) async fn peripherals(c: &mut QmpClient) -> Result<Vec<String>, QmpError> {
     let v = c
         .execute("qom-list", Some(json!({ "path": "/machine/peripheral" })))
         .await?;
@@ -205,7 +205,7 @@ fn legacy_netdev(args: &[String], tap: &str) -> bool {
 }
 
 /// A `netdev_del` of a netdev that is not there is not a failure.
-fn ignore_missing(r: Result<Value, QmpError>) -> Result<(), QmpError> {
+pub(super) fn ignore_missing(r: Result<Value, QmpError>) -> Result<(), QmpError> {
     match r {
         Ok(_) => Ok(()),
         Err(QmpError::Command { class, desc, .. })

@@ -189,4 +189,44 @@ impl Hypervisor for QemuHypervisor {
             self.do_detach_nic(id, nic),
         ))
     }
+
+    fn attach_volume(&self, id: Uuid, volume: crate::VolumeSpec) -> HvFuture<'_, InstanceInfo> {
+        let d = self.config.deadlines;
+        Box::pin(Self::bounded(
+            id,
+            Operation::AttachVolume,
+            d.qmp * 16,
+            self.do_attach_volume(id, volume),
+        ))
+    }
+
+    fn detach_volume<'a>(&'a self, id: Uuid, volume_id: &'a str) -> HvFuture<'a, InstanceInfo> {
+        let d = self.config.deadlines;
+        Box::pin(Self::bounded(
+            id,
+            Operation::DetachVolume,
+            d.nic_unplug + d.qmp * 16,
+            self.do_detach_volume(id, volume_id),
+        ))
+    }
+
+    fn update_volume(&self, id: Uuid, volume: crate::VolumeSpec) -> HvFuture<'_, InstanceInfo> {
+        let d = self.config.deadlines;
+        Box::pin(Self::bounded(
+            id,
+            Operation::UpdateVolume,
+            d.disk_copy + d.qmp * 10,
+            self.do_update_volume(id, volume),
+        ))
+    }
+
+    fn set_root_limits(&self, id: Uuid, limits: crate::IoLimits) -> HvFuture<'_, InstanceInfo> {
+        let d = self.config.deadlines;
+        Box::pin(Self::bounded(
+            id,
+            Operation::SetRootLimits,
+            d.qmp * 8,
+            self.do_set_root_limits(id, limits),
+        ))
+    }
 }

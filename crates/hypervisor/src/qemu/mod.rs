@@ -4,8 +4,8 @@
 //!
 //! | File | What |
 //! |---|---|
-//! | `spec.json` | the [`InstanceSpec`] it was spawned from, with the size of the last resize and the NICs plugged or unplugged since (`hotplug.rs`; mode 0600: it holds user data) |
-//! | `disk.qcow2` | a qcow2 overlay backed by the base image (`-b BASE -F FMT`), never a copy |
+//! | `spec.json` | the [`InstanceSpec`] it was spawned from, with the size of the last resize and the NICs and volumes plugged, unplugged or changed since (`hotplug.rs`, `volumes.rs`; mode 0600: it holds user data) |
+//! | `disk.qcow2` | a qcow2 overlay backed by the base image (`-b BASE -F FMT`), never a copy; absent when the instance boots from a volume (the volume's file is the volume service's, never in here) |
 //! | `config.vfat` | the config drive: vfat labelled `config-2`, `openstack/latest/...` |
 //! | `qemu.pid` | QEMU's `-pidfile` |
 //! | `qmp.sock` | the QMP socket (`server=on,wait=off`) |
@@ -66,6 +66,9 @@ mod prepare;
 mod probe;
 #[cfg(test)]
 mod tests;
+mod volumes;
+
+pub use volumes::{group_limits, volume_group, ROOT_GROUP};
 
 use probe::probe_kvm;
 
@@ -182,6 +185,8 @@ impl Observed {
             root_disk_gib: self.spec.root_disk_gib,
             resize_backup: self.resize_backup,
             nics: self.spec.nics.clone(),
+            volumes: self.spec.volumes.clone(),
+            root_limits: self.spec.root_limits,
         }
     }
 }
@@ -528,7 +533,9 @@ impl QemuHypervisor {
             path: paths.spec.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })?;
-        self.create_overlay(spec, paths).await?;
+        if crate::volumes::boot_volume(spec).is_none() {
+            self.create_overlay(spec, paths).await?;
+        }
         if let Some(cd) = &spec.config_drive {
             self.create_config_drive(spec.id, cd, paths).await?;
         }

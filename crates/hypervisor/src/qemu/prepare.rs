@@ -41,9 +41,21 @@ impl QemuHypervisor {
             ),
             "-serial".into(),
             "chardev:serial0".into(),
-            "-drive".into(),
-            format!("file={},format=qcow2,if=virtio", path_str(&paths.disk)),
         ]);
+        // The root disk first (bootindex 0): the overlay, or the boot
+        // volume; then the data volumes. Each a chain with its throttle
+        // group, ids derived as a hotplug derives them (volumes.rs).
+        if crate::volumes::boot_volume(spec).is_none() {
+            a.extend(volumes::root_chain(&paths.disk, &spec.root_limits).argv());
+        }
+        let mut disks: Vec<&crate::VolumeSpec> = spec.volumes.iter().collect();
+        disks.sort_by_key(|v| v.boot_index.is_none());
+        for v in disks {
+            // validate() refused what has no chain.
+            if let Ok(chain) = volumes::volume_chain(v) {
+                a.extend(chain.argv());
+            }
+        }
         if spec.config_drive.is_some() {
             a.extend([
                 "-drive".into(),
@@ -93,7 +105,8 @@ impl QemuHypervisor {
         if spec.id.is_nil() {
             return bad("the nil uuid is not an instance id".into());
         }
-        if !spec.base_image.is_absolute() {
+        let boots_from_volume = crate::volumes::boot_volume(spec).is_some();
+        if !boots_from_volume && !spec.base_image.is_absolute() {
             return bad(format!(
                 "base image {} is not an absolute path",
                 spec.base_image.display()
@@ -101,6 +114,10 @@ impl QemuHypervisor {
         }
         for nic in &spec.nics {
             crate::nics::validate(nic)?;
+        }
+        crate::volumes::validate_set(spec)?;
+        for v in &spec.volumes {
+            volumes::volume_chain(v)?;
         }
         Ok(())
     }

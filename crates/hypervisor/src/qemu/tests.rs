@@ -41,7 +41,6 @@ fn argv_is_what_the_design_asks() {
         "-display none",
         "append=on",
         "-serial chardev:serial0",
-        "format=qcow2,if=virtio",
         "format=raw,if=virtio,readonly=on",
         "server=on,wait=off",
         "-pidfile",
@@ -64,6 +63,129 @@ fn argv_is_what_the_design_asks() {
         .join(" ");
     assert!(joined.contains("-nic none") && joined.contains("-accel kvm -cpu host"));
     assert!(!joined.contains("readonly=on"));
+}
+
+/// The JSON arguments of every `flag` in `argv`.
+fn json_args(argv: &[String], flag: &str) -> Vec<Value> {
+    argv.windows(2)
+        .filter(|w| w[0] == flag && w[1].starts_with('{'))
+        .map(|w| serde_json::from_str(&w[1]).expect("a JSON argument"))
+        .collect()
+}
+
+fn file_volume(id: &str, path: &str) -> crate::VolumeSpec {
+    crate::VolumeSpec {
+        volume_id: id.into(),
+        attachment_id: format!("att-{id}"),
+        connection: crate::Connection::File {
+            path: path.into(),
+            format: "qcow2".into(),
+        },
+        serial: crate::VolumeSpec::serial_for(id),
+        read_only: false,
+        boot_index: None,
+        limits: Default::default(),
+        size_gib: 1,
+    }
+}
+
+#[test]
+fn the_root_disk_is_a_throttled_chain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hv = QemuHypervisor::new(QemuConfig::new(dir.path())).expect("new");
+    let mut sp = spec();
+    sp.root_limits.total_iops_sec = 500;
+    let paths = hv.paths(sp.id);
+    let argv = hv.qemu_argv(&sp, &paths, Accelerator::Tcg);
+    let objects = json_args(&argv, "-object");
+    assert_eq!(objects.len(), 1);
+    assert_eq!(objects[0]["qom-type"], "throttle-group");
+    assert_eq!(objects[0]["id"], "tg-root");
+    assert_eq!(objects[0]["limits"]["iops-total"], 500);
+    let nodes = json_args(&argv, "-blockdev");
+    let drivers: Vec<_> = nodes.iter().map(|n| n["driver"].clone()).collect();
+    assert_eq!(drivers, ["file", "qcow2", "throttle"]);
+    assert_eq!(nodes[0]["filename"], paths.disk.to_string_lossy().as_ref());
+    assert_eq!(nodes[1]["file"], "root-p");
+    assert_eq!(nodes[2]["file"], "root-f");
+    assert_eq!(nodes[2]["throttle-group"], "tg-root");
+    let devices = json_args(&argv, "-device");
+    assert_eq!(devices[0]["driver"], "virtio-blk-pci");
+    assert_eq!(devices[0]["drive"], "root");
+    assert_eq!(devices[0]["id"], "disk-root");
+    assert_eq!(devices[0]["bootindex"], 0);
+}
+
+#[test]
+fn volumes_are_on_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hv = QemuHypervisor::new(QemuConfig::new(dir.path())).expect("new");
+    let vid = "0b7c1c5e-2a55-4f4e-8a7e-3f2b1c0d9e8f";
+    let mut data = file_volume(vid, "/volumes/data.raw");
+    data.connection = crate::Connection::File {
+        path: "/volumes/data.raw".into(),
+        format: "raw".into(),
+    };
+    data.read_only = true;
+    data.limits.write_iops_sec = 20;
+    let mut sp = spec();
+    sp.volumes = vec![data];
+    assert!(hv.validate(&sp).is_ok());
+    let argv = hv.qemu_argv(&sp, &hv.paths(sp.id), Accelerator::Tcg);
+    let key = "vol-0b7c1c5e2a554f4e8a7e3f2b";
+    let objects = json_args(&argv, "-object");
+    assert_eq!(objects[1]["id"], format!("tg-{key}"));
+    assert_eq!(objects[1]["limits"]["iops-write"], 20);
+    let nodes = json_args(&argv, "-blockdev");
+    assert_eq!(nodes.len(), 6, "root and volume chains");
+    assert_eq!(nodes[3]["node-name"], format!("{key}-p"));
+    assert_eq!(nodes[3]["filename"], "/volumes/data.raw");
+    assert_eq!(nodes[4]["driver"], "raw");
+    assert_eq!(nodes[5]["node-name"], key);
+    assert!(nodes[3..].iter().all(|n| n["read-only"] == true));
+    let devices = json_args(&argv, "-device");
+    let disk = devices
+        .iter()
+        .find(|d| d["drive"] == key)
+        .expect("the volume's device");
+    assert_eq!(disk["id"], format!("disk-{key}"));
+    assert_eq!(disk["serial"], "0b7c1c5e-2a55-4f4e-8");
+    assert!(disk.get("bootindex").is_none(), "a data disk");
+}
+
+#[test]
+fn a_boot_volume_replaces_the_overlay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hv = QemuHypervisor::new(QemuConfig::new(dir.path())).expect("new");
+    let mut root = file_volume("root-vol", "/volumes/root.qcow2");
+    root.boot_index = Some(0);
+    let mut sp = spec();
+    sp.base_image = "".into();
+    sp.volumes = vec![file_volume("data-vol", "/volumes/data.qcow2"), root];
+    assert!(hv.validate(&sp).is_ok(), "no base image needed");
+    let argv = hv.qemu_argv(&sp, &hv.paths(sp.id), Accelerator::Tcg);
+    assert!(!argv.join(" ").contains("disk.qcow2"), "no overlay");
+    let devices = json_args(&argv, "-device");
+    let disks: Vec<_> = devices
+        .iter()
+        .filter(|d| d["driver"] == "virtio-blk-pci")
+        .collect();
+    assert_eq!(disks.len(), 2);
+    assert_eq!(disks[0]["drive"], "vol-rootvol", "the root disk first");
+    assert_eq!(disks[0]["bootindex"], 0);
+    assert!(disks[1].get("bootindex").is_none());
+    // Without a boot volume the base image is needed again.
+    sp.volumes.pop();
+    assert!(hv.validate(&sp).is_err());
+    // Export connections have no chain yet; two root disks are refused.
+    let mut s2 = spec();
+    let mut e = file_volume("exp", "/x");
+    e.connection = crate::Connection::Export {
+        address: "h:10809".into(),
+        name: "exp".into(),
+    };
+    s2.volumes = vec![e];
+    assert!(hv.validate(&s2).is_err());
 }
 
 #[test]
@@ -315,4 +437,66 @@ async fn snapshot_of_a_shutoff_disk_is_standalone() {
         .map(|e| e.expect("entry").file_name())
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("snap.qcow2")]);
+}
+
+#[tokio::test]
+async fn a_boot_from_volume_instance_resizes_without_a_disk_and_has_no_snapshot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = QemuConfig::new(dir.path().join("state"));
+    cfg.accelerator = Some(Accelerator::Tcg);
+    let hv = QemuHypervisor::new(cfg).expect("new");
+    // A Shutoff boot-from-volume instance, made by hand: no overlay.
+    let mut root = file_volume("root-vol", "/volumes/root.qcow2");
+    root.boot_index = Some(0);
+    let mut sp = spec();
+    sp.id = Uuid::new_v4();
+    sp.base_image = "".into();
+    sp.root_disk_gib = 0;
+    sp.volumes = vec![root];
+    let paths = hv.paths(sp.id);
+    std::fs::create_dir(&paths.dir).expect("mkdir");
+    disk::write_private(&paths.spec, &serde_json::to_vec(&sp).expect("json")).expect("spec");
+
+    let bigger = InstanceSpec {
+        vcpus: 4,
+        memory_mib: 1024,
+        root_disk_gib: 20,
+        ..sp.clone()
+    };
+    let i = hv.resize(bigger).await.expect("resize");
+    assert_eq!(
+        (i.vcpus, i.memory_mib, i.root_disk_gib, i.resize_backup),
+        (4, 1024, 0, true),
+        "the root disk is the volume's business"
+    );
+    assert!(!paths.disk.exists() && !paths.disk_backup.exists());
+    let extra = file_volume("extra-vol", "/volumes/extra.qcow2");
+    hv.attach_volume(sp.id, extra).await.expect("attach");
+    let i = hv.revert_resize(sp.id).await.expect("revert");
+    assert_eq!((i.vcpus, i.resize_backup), (2, false));
+    assert_eq!(i.volumes.len(), 2, "a revert keeps the volumes it has now");
+    hv.detach_volume(sp.id, "extra-vol").await.expect("detach");
+    assert!(matches!(
+        hv.snapshot(sp.id, &dir.path().join("s.qcow2")).await,
+        Err(HypervisorError::InvalidSpec(_))
+    ));
+    // Live limits need a live VM; on a stopped one only the spec changes.
+    let limits = crate::IoLimits {
+        read_iops_sec: 7,
+        ..Default::default()
+    };
+    let i = hv.set_root_limits(sp.id, limits).await.expect("limits");
+    assert_eq!(i.root_limits, limits);
+    let mut data = file_volume("data-vol", "/volumes/data.qcow2");
+    let i = hv.attach_volume(sp.id, data.clone()).await.expect("attach");
+    assert_eq!(i.volumes.len(), 2);
+    data.limits.write_bytes_sec = 1 << 20;
+    let i = hv.update_volume(sp.id, data.clone()).await.expect("update");
+    assert_eq!(i.volumes[1], data);
+    let i = hv.detach_volume(sp.id, "data-vol").await.expect("detach");
+    assert_eq!(i.volumes.len(), 1);
+    assert!(matches!(
+        hv.detach_volume(sp.id, "root-vol").await,
+        Err(HypervisorError::InvalidSpec(_))
+    ));
 }
