@@ -321,7 +321,12 @@ pub fn instance_spec(
         name: i.name.clone(),
         vcpus: d.flavor.vcpus.max(1) as u32,
         memory_mib: d.flavor.ram.max(1) as u64,
-        root_disk_gib: d.flavor.disk.max(0) as u64,
+        // A volume-backed server has no local root disk.
+        root_disk_gib: if d.boots_from_volume() {
+            0
+        } else {
+            d.flavor.disk.max(0) as u64
+        },
         base_image: PathBuf::new(),
         base_format: format,
         config_drive: Some(config_drive(i, d)?),
