@@ -13,6 +13,7 @@
 pub mod backend;
 pub mod error;
 pub mod limits;
+pub mod local;
 pub mod policy;
 pub mod quotas;
 
