@@ -136,6 +136,7 @@ pub(crate) struct Layout {
     pub layers: PathBuf,
     pub snapshots: PathBuf,
     pub images: PathBuf,
+    pub tmp: PathBuf,
 }
 
 impl Layout {
@@ -145,6 +146,7 @@ impl Layout {
             layers: root.join("layers"),
             snapshots: root.join("snapshots"),
             images: root.join("images"),
+            tmp: root.join("tmp"),
         }
     }
 

@@ -67,18 +67,19 @@
 //! file in place is always complete, because files appear by rename). Ids
 //! must be UUIDs; anything else is `Invalid` and never becomes a path.
 
+mod export;
 mod files;
 pub mod qemu;
 
 use crate::backend::{BackendError, BackendFuture, Capacity, ImageFile, VolumeBackend};
 use ferrostack_host_contract::block::Connection;
-use files::{is_safe_id, read_header, remove_if_present, rename_durable, sync_file, Layout};
+use files::{read_header, remove_if_present, rename_durable, sync_file, Layout};
 use std::ffi::OsStr;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub(crate) use files::Qcow2Header;
+pub(crate) use files::{is_safe_id, Qcow2Header};
 
 const GIB: u64 = 1 << 30;
 
@@ -152,19 +153,6 @@ impl LocalBackend {
             .map_err(io_err(root))?;
         let root = std::fs::canonicalize(root).map_err(io_err(root))?;
         let layout = Layout::new(&root);
-        for d in [
-            &layout.volumes,
-            &layout.layers,
-            &layout.snapshots,
-            &layout.images,
-        ] {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(d)
-                .map_err(io_err(d))?;
-            files::remove_temporaries(d).map_err(io_err(d))?;
-        }
         let lock_path = root.join(".lock");
         let owner = std::fs::OpenOptions::new()
             .create(true)
@@ -180,6 +168,22 @@ impl LocalBackend {
                 ))
             },
         )?;
+        // Only now that the directory is ours: temporaries of interrupted
+        // calls are nobody's.
+        for d in [
+            &layout.volumes,
+            &layout.layers,
+            &layout.snapshots,
+            &layout.images,
+            &layout.tmp,
+        ] {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(d)
+                .map_err(io_err(d))?;
+            files::remove_temporaries(d).map_err(io_err(d))?;
+        }
         Ok(LocalBackend {
             name: name.into(),
             host: host.into(),
