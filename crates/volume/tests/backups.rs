@@ -327,3 +327,51 @@ async fn backing_up_again_under_the_same_id_does_nothing() {
         Err(BackupError::Invalid(_))
     ));
 }
+
+#[tokio::test]
+async fn a_volume_on_a_compressed_image_is_backed_up_through_a_converted_view() {
+    if !have_qemu() {
+        return;
+    }
+    let s = setup();
+    let raw = s.dir.path().join("image.raw");
+    let mut data = vec![0x5au8; 3 << 20];
+    data.resize(8 << 20, 0);
+    std::fs::write(&raw, data).unwrap();
+    let qcow = s.dir.path().join("image.qcow2");
+    let out = Command::new("qemu-img")
+        .args(["convert", "-c", "-f", "raw", "-O", "qcow2"])
+        .arg(&raw)
+        .arg(&qcow)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let image = ImageFile {
+        image_id: id(),
+        path: qcow,
+        format: "qcow2".into(),
+        virtual_size: 8 << 20,
+    };
+    let v = id();
+    s.backend.create_from_image(&v, &image, 1).await.unwrap();
+    write(&s.backend.volume_path(&v), 0xab, "4M", "64k");
+    let b = id();
+    let stats = s
+        .store
+        .backup_volume(&s.backend, &b, &v, None)
+        .await
+        .unwrap();
+    assert_eq!(stats.new_chunks, 2, "{stats:?}");
+    let m = s.store.manifest(&b).unwrap();
+    assert!(m.chunks[0].source.is_none(), "a converted view is not stable");
+    let r = id();
+    s.store.restore_to_new(&s.backend, &b, &r, 1).await.unwrap();
+    assert!(same(&s.backend.volume_path(&v), &s.backend.volume_path(&r)));
+    // The converted view's temporary file is gone.
+    assert_eq!(
+        std::fs::read_dir(s.backend.root().join("tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
