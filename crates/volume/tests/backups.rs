@@ -363,7 +363,10 @@ async fn a_volume_on_a_compressed_image_is_backed_up_through_a_converted_view() 
         .unwrap();
     assert_eq!(stats.new_chunks, 2, "{stats:?}");
     let m = s.store.manifest(&b).unwrap();
-    assert!(m.chunks[0].source.is_none(), "a converted view is not stable");
+    assert!(
+        m.chunks[0].source.is_none(),
+        "a converted view is not stable"
+    );
     let r = id();
     s.store.restore_to_new(&s.backend, &b, &r, 1).await.unwrap();
     assert!(same(&s.backend.volume_path(&v), &s.backend.volume_path(&r)));
