@@ -437,3 +437,69 @@ async fn capacity_counts_virtual_sizes() {
     assert_eq!(c.provisioned_gib, 15);
     assert!(c.total_gib > 0 && c.free_gib <= c.total_gib);
 }
+
+/// `qemu-img check` and `info` of a file the backend wrote itself.
+fn check(path: &Path) -> serde_json::Value {
+    let out = Command::new("qemu-img")
+        .args(["check", "-q", "-f", "qcow2"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "qemu-img check {}: {}{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("qemu-img")
+        .args(["info", "--output=json", "-f", "qcow2"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_qcow2_files_written_without_qemu_img_pass_its_check() {
+    if !have_qemu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(dir.path());
+    let image = raw_image(dir.path());
+    let (blank, big, from_image, s) = (id(), id(), id(), id());
+    b.create_blank(&blank, 1).await.unwrap();
+    b.create_blank(&big, 5000).await.unwrap(); // a 5 TiB L1 table: 2 clusters
+    b.create_from_image(&from_image, &image, 3).await.unwrap();
+    b.create_snapshot(&s, &from_image).await.unwrap();
+    let i = check(&path_of(&b, &blank));
+    assert_eq!(i["virtual-size"], 1u64 << 30);
+    assert_eq!(i["cluster-size"], 65536);
+    assert!(i.get("backing-filename").is_none());
+    assert_eq!(check(&path_of(&b, &big))["virtual-size"], 5000u64 << 30);
+    let i = check(&path_of(&b, &from_image));
+    assert_eq!(i["virtual-size"], 3u64 << 30);
+    assert_eq!(
+        i["backing-filename"],
+        b.snapshot_path(&s).to_string_lossy().as_ref()
+    );
+    assert_eq!(i["backing-filename-format"], "qcow2");
+    let i = check(&b.snapshot_path(&s));
+    assert_eq!(i["backing-filename-format"], "raw");
+    assert_eq!(
+        i["backing-filename"],
+        b.root()
+            .join("images")
+            .join(&image.image_id)
+            .to_string_lossy()
+            .as_ref()
+    );
+    // Written through and checked again: refcounts stay consistent.
+    for v in [&blank, &big, &from_image] {
+        write(&path_of(&b, v), 0x42, "700M", "3M");
+        check(&path_of(&b, v));
+        assert!(reads(&path_of(&b, v), 0x42, "700M", "3M"));
+    }
+}
