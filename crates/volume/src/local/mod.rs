@@ -171,14 +171,25 @@ impl LocalBackend {
             .write(true)
             .open(&lock_path)
             .map_err(io_err(&lock_path))?;
-        rustix::fs::flock(&owner, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
-            |e| {
-                BackendError::Failed(format!(
-                    "{}: held by another backend ({e})",
-                    lock_path.display()
-                ))
-            },
-        )?;
+        // A lock just released may still be held for a moment by a child
+        // forked (by any thread of this process) before its exec closes
+        // the descriptor: retry briefly before calling the directory taken.
+        let mut tries = 0;
+        loop {
+            match rustix::fs::flock(&owner, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => break,
+                Err(e) if e == rustix::io::Errno::WOULDBLOCK && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => {
+                    return Err(BackendError::Failed(format!(
+                        "{}: held by another backend ({e})",
+                        lock_path.display()
+                    )))
+                }
+            }
+        }
         // Only now that the directory is ours: temporaries of interrupted
         // calls are nobody's.
         for d in [
