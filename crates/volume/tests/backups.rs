@@ -378,3 +378,27 @@ async fn a_volume_on_a_compressed_image_is_backed_up_through_a_converted_view() 
         0
     );
 }
+
+#[tokio::test]
+async fn a_snapshot_is_backed_up_as_it_was_taken() {
+    if !have_qemu() {
+        return;
+    }
+    let s = setup();
+    let v = volume_with_data(&s).await;
+    let snap = id();
+    s.backend.create_snapshot(&snap, &v).await.unwrap();
+    write(&s.backend.volume_path(&v), 0xcd, "0", "64k");
+    let b = id();
+    s.store
+        .backup_snapshot(&s.backend, &b, &v, &snap, None)
+        .await
+        .unwrap();
+    let r = id();
+    s.store.restore_to_new(&s.backend, &b, &r, 1).await.unwrap();
+    assert!(same(
+        &s.backend.snapshot_path(&snap),
+        &s.backend.volume_path(&r)
+    ));
+    assert!(reads(&s.backend.volume_path(&r), 0xab, "0", "64k"));
+}

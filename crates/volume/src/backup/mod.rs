@@ -44,11 +44,21 @@
 //! chunks whose hash changed are stored: still proportional to the change
 //! in space, but to the allocated data in time.
 //!
+//! The unit of change is the chunk: a chunk with one changed byte is
+//! read and stored whole. 10 MiB changed in one run of a 1 GiB volume
+//! stored 3 chunks (12 MiB, 0.15 s); the same 1% as 160 scattered 64 KiB
+//! writes touched 155 of 256 chunks (620 MiB, 5 s; `backend_bench`).
+//! [`BackupStore::with_chunk_size`] trades manifest length and file count
+//! for less of that amplification.
+//!
 //! The price of freezing: each volume backup adds a layer to the volume's
 //! chain (reads that miss walk the chain). Merging those layers is left
 //! for later. Rejected: keeping a hidden snapshot per volume as the
 //! "since" point (Ceph's `rbd diff --from-snap` way) needs its lifetime
 //! tied to both the volume and the backup and still adds the layers.
+//!
+//! A snapshot ([`BackupStore::backup_snapshot`]) is read as it is: it is
+//! immutable already.
 //!
 //! # Restoring
 //!
@@ -56,7 +66,11 @@
 //! raw file is assembled (zero chunks stay holes); only when all passed is
 //! the target written ([`RestoreTarget::write_raw`]). A corrupt chunk
 //! therefore fails the restore before the target is touched: a new volume
-//! is not even created ([`BackupStore::restore_to_new`]).
+//! is not even created ([`BackupStore::restore_to_new`]). The cost is
+//! writing the data twice (the temporary file, then the volume) and
+//! scratch space of the backup's data size; rejected: writing chunks into
+//! the volume as they verify (`qemu-io` or NBD), which leaves a
+//! half-restored volume behind a corrupt chunk.
 //!
 //! One lock serializes backups and deletes of a store (a delete must not
 //! collect chunks a running backup has written but not yet listed).
@@ -173,7 +187,11 @@ fn check_id(kind: &str, id: &str) -> Result<(), BackupError> {
     }
 }
 
-fn write_durable(dir: &Path, name: &str, data: &[u8]) -> Result<(), BackupError> {
+/// Writes `dir/name` through a synced temporary file and a rename, so the
+/// name always has the whole content; the directory is synced too unless
+/// `sync_dir` is false (a batch of chunk files syncs it once, before the
+/// manifest naming them is written).
+fn write_file(dir: &Path, name: &str, data: &[u8], sync_dir: bool) -> Result<(), BackupError> {
     use std::io::Write;
     let tmp = dir.join(format!(".{name}.tmp"));
     let path = dir.join(name);
@@ -181,6 +199,13 @@ fn write_durable(dir: &Path, name: &str, data: &[u8]) -> Result<(), BackupError>
     f.write_all(data).map_err(io_at(&tmp))?;
     f.sync_all().map_err(io_at(&tmp))?;
     std::fs::rename(&tmp, &path).map_err(io_at(&path))?;
+    if sync_dir {
+        sync_dir_of(dir)?;
+    }
+    Ok(())
+}
+
+fn sync_dir_of(dir: &Path) -> Result<(), BackupError> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_at(dir))
@@ -282,19 +307,7 @@ impl BackupStore {
         if self.manifest_path(backup_id).exists() {
             return Ok(BackupStats::default());
         }
-        let parent = match parent_id {
-            Some(p) => {
-                let m = self.manifest(p)?;
-                if m.volume_id != volume_id {
-                    return Err(BackupError::Invalid(format!(
-                        "backup {p} is of volume {}, not {volume_id}",
-                        m.volume_id
-                    )));
-                }
-                Some(m)
-            }
-            None => None,
-        };
+        let parent = self.parent(parent_id, volume_id)?;
         // The backup's own snapshot: a point in time, deleted after.
         source.create_snapshot(backup_id, volume_id).await?;
         let result = async {
@@ -304,6 +317,46 @@ impl BackupStore {
         .await;
         source.delete_snapshot(backup_id).await?;
         result
+    }
+
+    /// Backs up snapshot `snapshot_id` of volume `volume_id` as
+    /// `backup_id` (Cinder's backup create with a `snapshot_id`), full or
+    /// an increment of `parent_id`. The snapshot is immutable: no freeze.
+    pub async fn backup_snapshot<S: BackupSource>(
+        &self,
+        source: &S,
+        backup_id: &str,
+        volume_id: &str,
+        snapshot_id: &str,
+        parent_id: Option<&str>,
+    ) -> Result<BackupStats, BackupError> {
+        check_id("backup", backup_id)?;
+        check_id("volume", volume_id)?;
+        let _g = self.lock.lock().await;
+        if self.manifest_path(backup_id).exists() {
+            return Ok(BackupStats::default());
+        }
+        let parent = self.parent(parent_id, volume_id)?;
+        let view = source.snapshot_view(snapshot_id).await?;
+        self.write_backup(view, backup_id, volume_id, parent).await
+    }
+
+    fn parent(
+        &self,
+        parent_id: Option<&str>,
+        volume_id: &str,
+    ) -> Result<Option<Manifest>, BackupError> {
+        let Some(p) = parent_id else {
+            return Ok(None);
+        };
+        let m = self.manifest(p)?;
+        if m.volume_id != volume_id {
+            return Err(BackupError::Invalid(format!(
+                "backup {p} is of volume {}, not {volume_id}",
+                m.volume_id
+            )));
+        }
+        Ok(Some(m))
     }
 
     async fn write_backup(
@@ -325,10 +378,11 @@ impl BackupStore {
         .await?;
         let data = serde_json::to_vec(&manifest)
             .map_err(|e| BackupError::Invalid(format!("manifest: {e}")))?;
-        write_durable(
+        write_file(
             &self.root.join("manifests"),
             &format!("{}.json", manifest.id),
             &data,
+            true,
         )?;
         Ok(stats)
     }
@@ -557,7 +611,7 @@ fn read_chunks(
         }
         let hash = hex::encode(Sha256::digest(&*chunk));
         if !chunks_dir.join(&hash).exists() {
-            write_durable(chunks_dir, &hash, chunk)?;
+            write_file(chunks_dir, &hash, chunk, false)?;
             stats.new_chunks += 1;
             stats.bytes_stored += len as u64;
         }
@@ -566,6 +620,9 @@ fn read_chunks(
             sha256: Content::Sha256(hash),
             source,
         });
+    }
+    if stats.new_chunks > 0 {
+        sync_dir_of(chunks_dir)?;
     }
     Ok((
         Manifest {
