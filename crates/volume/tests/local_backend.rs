@@ -503,3 +503,58 @@ async fn the_qcow2_files_written_without_qemu_img_pass_its_check() {
         assert!(reads(&path_of(&b, v), 0x42, "700M", "3M"));
     }
 }
+
+#[tokio::test]
+async fn an_image_on_another_file_system_is_copied_once() {
+    if !have_qemu() {
+        return;
+    }
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        eprintln!("SKIP: no /dev/shm to put an image on another file system");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir_in(shm).unwrap();
+    let b = backend(dir.path());
+    let image = raw_image(other.path());
+    let (v, w) = (id(), id());
+    b.create_from_image(&v, &image, 1).await.unwrap();
+    b.create_from_image(&w, &image, 1).await.unwrap();
+    let reference = b.root().join("images").join(&image.image_id);
+    assert_ne!(
+        std::fs::metadata(&reference).unwrap().dev(),
+        std::fs::metadata(&image.path).unwrap().dev()
+    );
+    std::fs::remove_file(&image.path).unwrap();
+    assert!(reads(&path_of(&b, &v), 0x5a, "0", "1M"));
+    assert!(reads(&path_of(&b, &w), 0x5a, "0", "1M"));
+    assert!(entries(&b.root().join("images")) == vec![image.image_id.clone()]);
+}
+
+#[tokio::test]
+async fn a_clone_interrupted_after_the_source_froze_resumes() {
+    if !have_qemu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(dir.path());
+    let (src, clone) = (id(), id());
+    b.create_blank(&src, 1).await.unwrap();
+    write(&path_of(&b, &src), 0xab, "0", "64k");
+    // Steps 1 to 3 of the freeze done by hand, as a crash would leave
+    // them: the source's old top is layers/<clone>, the source an empty
+    // overlay on it, and no clone yet.
+    let layer = b.root().join("layers").join(&clone);
+    std::fs::rename(path_of(&b, &src), &layer).unwrap();
+    let out = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b"])
+        .arg(&layer)
+        .arg(path_of(&b, &src))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    b.create_from_volume(&clone, &src, 1).await.unwrap();
+    assert!(reads(&path_of(&b, &clone), 0xab, "0", "64k"));
+    assert_eq!(entries(&b.root().join("layers")), vec![clone.clone()]);
+}
