@@ -558,3 +558,26 @@ async fn a_clone_interrupted_after_the_source_froze_resumes() {
     assert!(reads(&path_of(&b, &clone), 0xab, "0", "64k"));
     assert_eq!(entries(&b.root().join("layers")), vec![clone.clone()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_volumes_from_one_new_image_share_one_reference() {
+    if !have_qemu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(dir.path());
+    let image = raw_image(dir.path());
+    let ids: Vec<String> = (0..8).map(|_| id()).collect();
+    let results =
+        futures::future::join_all(ids.iter().map(|v| b.create_from_image(v, &image, 1))).await;
+    for r in results {
+        r.unwrap();
+    }
+    assert_eq!(
+        entries(&b.root().join("images")),
+        vec![image.image_id.clone()]
+    );
+    for v in &ids {
+        assert!(reads(&path_of(&b, v), 0x5a, "0", "1M"));
+    }
+}

@@ -201,7 +201,10 @@ impl RestoreTarget for LocalBackend {
                     "{len} bytes do not fit in volume {volume_id} ({size} bytes)"
                 )));
             }
-            let _g = self.lock().await;
+            // Not under the backend's lock: a restore takes seconds, and
+            // touches only this volume's top, which the API keeps out of
+            // every other call while it restores (garbage collection
+            // never removes a top).
             let top = self.volume_path(volume_id);
             self.qemu_img(&[
                 "convert".as_ref(),

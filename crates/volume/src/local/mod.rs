@@ -116,6 +116,15 @@ impl std::fmt::Debug for LocalBackend {
     }
 }
 
+/// A temporary file, removed when dropped (a no-op once renamed).
+struct TempName(PathBuf);
+
+impl Drop for TempName {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 fn io_err(what: &Path) -> impl Fn(io::Error) -> BackendError + '_ {
     move |e| {
         if e.raw_os_error() == Some(28) {
@@ -336,15 +345,16 @@ impl LocalBackend {
         Ok(layer)
     }
 
-    /// Makes `images/<image_id>` (a hard link, a copy if linking fails).
-    async fn image_ref(&self, image: &ImageFile) -> Result<PathBuf, BackendError> {
-        let path = self.layout.images.join(&image.image_id);
-        if path.exists() {
-            return Ok(path);
-        }
-        let tmp = self.tmp_path(&self.layout.images, &image.image_id);
-        remove_if_present(&tmp).map_err(io_err(&tmp))?;
-        match std::fs::hard_link(&image.path, &tmp) {
+    /// Stages the image as a new temporary file in `images/` (a hard
+    /// link, a copy if linking fails), without the lock: a copy may take
+    /// long. The name is unique, so concurrent stagings do not meet.
+    async fn stage_image(&self, image: &ImageFile) -> Result<TempName, BackendError> {
+        let tmp = TempName(self.layout.images.join(format!(
+            ".{}.{}.tmp",
+            image.image_id,
+            uuid::Uuid::new_v4().simple()
+        )));
+        match std::fs::hard_link(&image.path, &tmp.0) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(BackendError::Missing(format!(
@@ -354,24 +364,13 @@ impl LocalBackend {
             }
             Err(e) => {
                 tracing::debug!(image = %image.image_id, error = %e, "cannot link the image; copying it");
-                let copied = async {
-                    tokio::fs::copy(&image.path, &tmp)
-                        .await
-                        .map_err(io_err(&tmp))?;
-                    sync_file(&tmp).map_err(io_err(&tmp))
-                }
-                .await;
-                if let Err(e) = copied {
-                    let _ = remove_if_present(&tmp);
-                    return Err(e);
-                }
+                tokio::fs::copy(&image.path, &tmp.0)
+                    .await
+                    .map_err(io_err(&tmp.0))?;
+                sync_file(&tmp.0).map_err(io_err(&tmp.0))?;
             }
         }
-        rename_durable(&tmp, &path).map_err(io_err(&path))?;
-        // Renaming a link onto another link of the same inode leaves the
-        // temporary name.
-        let _ = remove_if_present(&tmp);
-        Ok(path)
+        Ok(tmp)
     }
 
     async fn gc(&self) -> Result<(), BackendError> {
@@ -430,19 +429,33 @@ impl VolumeBackend for LocalBackend {
                     image.image_id, image.virtual_size
                 )));
             }
-            let _g = self.lock().await;
-            if self.existing(volume_id, size)? {
-                return Ok(());
+            let base = self.layout.images.join(&image.image_id);
+            let mut staged = None;
+            loop {
+                let _g = self.lock().await;
+                if self.existing(volume_id, size)? {
+                    return Ok(());
+                }
+                // The reference and the overlay on it appear under one
+                // hold of the lock: garbage collection never sees the
+                // reference alone.
+                if !base.exists() {
+                    let Some(tmp) = staged.take() else {
+                        drop(_g);
+                        staged = Some(self.stage_image(image).await?);
+                        continue;
+                    };
+                    rename_durable(&tmp.0, &base).map_err(io_err(&base))?;
+                }
+                let made = self
+                    .create_top(volume_id, size, Some((&base, &image.format)))
+                    .await;
+                if made.is_err() {
+                    // Do not keep a reference nothing uses.
+                    let _ = self.gc().await;
+                }
+                return made;
             }
-            let base = self.image_ref(image).await?;
-            let made = self
-                .create_top(volume_id, size, Some((&base, &image.format)))
-                .await;
-            if made.is_err() {
-                // Do not keep a reference nothing uses.
-                let _ = self.gc().await;
-            }
-            made
         })
     }
 
