@@ -132,17 +132,22 @@ impl BackupSource for LocalBackend {
     fn snapshot_view<'a>(&'a self, snapshot_id: &'a str) -> BackendFuture<'a, RawView> {
         Box::pin(async move {
             check_id("snapshot", snapshot_id)?;
-            // Under the lock: the snapshot cannot go while it is mapped.
-            // Reading happens after; the caller holds the snapshot.
-            let _g = self.lock().await;
-            if !self.layout.snapshots.join(snapshot_id).exists() {
-                return Err(BackendError::Missing(format!("snapshot {snapshot_id}")));
-            }
-            let layer = self.snapshot_path(snapshot_id);
-            let size = super::files::read_header(&layer)
-                .map_err(io_err(&layer))?
-                .size;
-            let chain = self.chain(&layer)?;
+            // The lock only to find the snapshot and its chain: mapping
+            // (and converting, the slow fallback) happens after, on files
+            // the snapshot's name keeps, which the caller holds until it
+            // has read the view.
+            let (layer, size, chain) = {
+                let _g = self.lock().await;
+                if !self.layout.snapshots.join(snapshot_id).exists() {
+                    return Err(BackendError::Missing(format!("snapshot {snapshot_id}")));
+                }
+                let layer = self.snapshot_path(snapshot_id);
+                let size = super::files::read_header(&layer)
+                    .map_err(io_err(&layer))?
+                    .size;
+                let chain = self.chain(&layer)?;
+                (layer, size, chain)
+            };
             let map = self.map(&layer, "qcow2").await?;
             let mut extents = Vec::with_capacity(map.len());
             for e in map {
