@@ -81,3 +81,43 @@ impl Manifest {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_contents_are_zero_or_a_sha256_and_nothing_else() {
+        let h = "ab".repeat(32);
+        let m = Manifest {
+            id: "b".into(),
+            parent_id: None,
+            volume_id: "v".into(),
+            size: 8 << 20,
+            chunk_size: 4 << 20,
+            chunks: vec![
+                ChunkEntry {
+                    index: 0,
+                    sha256: Content::Zero,
+                    source: None,
+                },
+                ChunkEntry {
+                    index: 1,
+                    sha256: Content::Sha256(h.clone()),
+                    source: Some("s".into()),
+                },
+            ],
+        };
+        let json = serde_json::to_value(&m).expect("serializes");
+        assert_eq!(json["chunks"][0]["sha256"], "zero");
+        assert!(json["chunks"][0].get("source").is_none());
+        assert_eq!(json["chunks"][1]["sha256"], h.as_str());
+        let back: Manifest = serde_json::from_value(json).expect("parses back");
+        assert_eq!(back, m);
+        assert_eq!(back.hashes().collect::<Vec<_>>(), vec![h.as_str()]);
+        for bad in ["", "../x", "ZERO", &"AB".repeat(32), &"ab".repeat(31)] {
+            let r: Result<Content, _> = serde_json::from_value(serde_json::json!(bad));
+            assert!(r.is_err(), "{bad:?} accepted");
+        }
+    }
+}
