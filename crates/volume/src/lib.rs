@@ -11,8 +11,10 @@
 //! valid token, and 401 to one without (see [`policy`] for how).
 
 pub mod backend;
+pub mod backup;
 pub mod error;
 pub mod limits;
+pub mod local;
 pub mod policy;
 pub mod quotas;
 
