@@ -382,3 +382,40 @@ async fn a_refused_boot_from_volume_leaves_no_volume() {
         "the volume the boot made is gone"
     );
 }
+
+#[tokio::test]
+async fn an_extended_attached_volume_grows_in_the_vm() {
+    let w = world().await;
+    let server = w.active_server().await;
+    let volume = w.c.volumes.volume(&w.c.project, 2);
+    assert_eq!(w.attach(&server, &w.member, &volume).await.status, 200);
+    w.until("the volume is in-use", || async {
+        w.status(&volume) == "in-use"
+    })
+    .await;
+    ferrostack_compute::servers::volumes::volume_extended(
+        &w.c.s.store,
+        &w.c.link,
+        &server,
+        &volume,
+        5,
+    )
+    .unwrap();
+    let id = uuid::Uuid::parse_str(&server).unwrap();
+    w.until("the VM's disk is 5 GiB", || async {
+        let info = w.hv.state(id).await.unwrap();
+        info.volumes.first().map(|v| v.size_gib) == Some(5)
+    })
+    .await;
+    // A smaller size (a late or repeated event) changes nothing.
+    ferrostack_compute::servers::volumes::volume_extended(
+        &w.c.s.store,
+        &w.c.link,
+        &server,
+        &volume,
+        3,
+    )
+    .unwrap();
+    let info = w.hv.state(id).await.unwrap();
+    assert_eq!(info.volumes[0].size_gib, 5);
+}

@@ -27,10 +27,11 @@
 use super::lifecycle::{start_action, to_store};
 use super::{conflict_state, desired, doc, set_desired, set_doc, vm, PendingTask, ServerDoc};
 use crate::error::{ComputeError, ComputeResult};
+use crate::hostlink::HostLink;
 use crate::volumes::{next_device, ServerVolume, ServerVolumes};
 use crate::ComputeState;
 use ferrostack_policy::AuthContext;
-use ferrostack_store::server::Instance;
+use ferrostack_store::server::{Instance, ServerStore};
 use std::sync::Arc;
 
 /// The `vm_state`s a volume may be attached or detached in (Nova's, less
@@ -265,14 +266,16 @@ pub fn detach(
 /// `size_gib` (Cinder's `volume-extended` event, in process): the disk's
 /// size in the VM's spec follows, and the host grows it in the running
 /// guest (QMP `block_resize`). A server without that volume is left alone.
+/// Takes the store and the link rather than the compute state, because
+/// the volume service calls it from outside compute's router.
 pub fn volume_extended(
-    state: &ComputeState,
+    servers: &dyn ServerStore,
+    link: &HostLink,
     uuid: &str,
     volume_id: &str,
     size_gib: u64,
 ) -> ComputeResult<()> {
-    state
-        .servers
+    servers
         .modify_instance(uuid, &mut |row| {
             let mut d = doc(row).map_err(to_store)?;
             let Some(v) = d.volumes.iter_mut().find(|v| v.volume_id == volume_id) else {
@@ -290,6 +293,6 @@ pub fn volume_extended(
             set_doc(row, &d).map_err(to_store)
         })
         .map_err(super::lifecycle::from_store)?;
-    state.link.kick();
+    link.kick();
     Ok(())
 }
