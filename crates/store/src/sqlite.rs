@@ -9,6 +9,7 @@ mod operation;
 mod quota;
 mod security_group;
 mod server;
+mod volume;
 
 use crate::{Db, StoreResult};
 use std::path::Path;
