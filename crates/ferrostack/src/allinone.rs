@@ -341,6 +341,10 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     ferrostack_image::recover_interrupted_uploads(&store)
         .context("cannot recover interrupted image uploads")?;
     let image_data: Arc<dyn ferrostack_image::ImageDataStore> = Arc::new(image_data);
+    let volume_host = args
+        .host_name
+        .clone()
+        .unwrap_or_else(compute_host::default_host_name);
     let host_plan = HostPlan {
         name: args
             .host_name
@@ -485,6 +489,17 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
             validator: validator.clone(),
             quotas: quotas.clone(),
             projects: projects.clone(),
+            store: Arc::new(store.clone()),
+            // the local backend is wired when crates/volume/src/local.rs lands
+            backends: vec![],
+            images: Arc::new(crate::volume_images::StoreImageFiles {
+                images: Arc::new(store.clone()),
+                dir: data_dir.join("images"),
+            }),
+            // Compute implements AttachedVolumeEvents with attached volumes.
+            events: Arc::new(ferrostack_volume::hooks::NoEvents),
+            availability_zone: ferrostack_volume::DEFAULT_ZONE.into(),
+            host: volume_host.clone(),
         }),
         stop_rx.clone(),
     ));

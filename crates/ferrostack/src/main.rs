@@ -13,6 +13,7 @@ mod net_cmd;
 mod paths;
 mod rcfile;
 mod server_networks;
+mod volume_images;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -117,6 +117,12 @@ pub const UNCACHED: &[&str] = &[
     "security_groups",
     "security_group_rules",
     "host_objects",
+    "volume_types",
+    "volume_type_extra_specs",
+    "volume_type_access",
+    "volumes",
+    "volume_snapshots",
+    "volume_attachments",
 ];
 
 /// The datasets a write to `table` changes, as a mask of [`Dataset::bit`]s

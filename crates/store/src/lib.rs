@@ -2,7 +2,7 @@
 //!
 //! Services never write SQL. They hold an `Arc<dyn IdentityStore>` or
 //! `Arc<dyn QuotaStore>` (traits in [`identity`], [`quota`], [`compute`],
-//! [`image`], [`operation`] and [`security_group`]) whose methods speak in records, and
+//! [`image`], [`operation`], [`security_group`] and [`volume`]) whose methods speak in records, and
 //! [`sqlite::SqliteStore`] implements them. A
 //! PostgreSQL backend later implements the same traits; no service changes.
 //!
@@ -34,6 +34,7 @@ pub mod quota;
 pub mod security_group;
 pub mod server;
 pub mod sqlite;
+pub mod volume;
 pub mod volume_extras;
 
 pub use db::Db;

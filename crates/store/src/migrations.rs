@@ -530,6 +530,63 @@ BEGIN
           AND in_use = 0;
 END;
 "#,
+    // Cinder's volumes, snapshots, attachments and volume types. As for
+    // networks, the columns are what is looked up or constrained (owner,
+    // parent volume, type) and the rest is a JSON body (see volume.rs).
+    // Snapshots and attachments go with their volume (the API refuses a
+    // delete that would take them unless asked to). The default type
+    // `__DEFAULT__` exists from the start, as Cinder's database sync
+    // creates it.
+    r#"
+CREATE TABLE volume_types (
+    id   TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL
+);
+CREATE TABLE volume_type_extra_specs (
+    type_id TEXT NOT NULL REFERENCES volume_types(id) ON DELETE CASCADE,
+    key     TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    PRIMARY KEY (type_id, key)
+);
+CREATE TABLE volume_type_access (
+    type_id    TEXT NOT NULL REFERENCES volume_types(id) ON DELETE CASCADE,
+    project_id TEXT NOT NULL,
+    PRIMARY KEY (type_id, project_id)
+);
+CREATE TABLE volumes (
+    id             TEXT PRIMARY KEY,
+    project_id     TEXT NOT NULL,
+    volume_type_id TEXT NOT NULL REFERENCES volume_types(id),
+    body           TEXT NOT NULL
+);
+CREATE INDEX volumes_project ON volumes(project_id);
+CREATE INDEX volumes_type ON volumes(volume_type_id);
+CREATE TABLE volume_snapshots (
+    id         TEXT PRIMARY KEY,
+    volume_id  TEXT NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,
+    project_id TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX volume_snapshots_volume ON volume_snapshots(volume_id);
+CREATE INDEX volume_snapshots_project ON volume_snapshots(project_id);
+CREATE TABLE volume_attachments (
+    id            TEXT PRIMARY KEY,
+    volume_id     TEXT NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,
+    project_id    TEXT NOT NULL,
+    instance_uuid TEXT NOT NULL,
+    body          TEXT NOT NULL
+);
+CREATE INDEX volume_attachments_volume ON volume_attachments(volume_id);
+CREATE INDEX volume_attachments_instance ON volume_attachments(instance_uuid);
+INSERT INTO volume_types (id, name, body)
+    SELECT u, '__DEFAULT__', json_object('id', u, 'name', '__DEFAULT__',
+        'description', 'Default Volume Type', 'is_public', json('true'),
+        'created_at', CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
+    FROM (SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' ||
+        substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2) || '-' ||
+        hex(randomblob(6))) AS u);
+"#,
     // Cinder's backups (records of what the backup store holds; the data
     // is not here) and QoS specs with their association to volume types
     // (at most one set per type). See volume_extras.rs.

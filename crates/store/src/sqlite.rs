@@ -9,6 +9,7 @@ mod operation;
 mod quota;
 mod security_group;
 mod server;
+mod volume;
 mod volume_extras;
 
 use crate::{Db, StoreResult};

@@ -1,33 +1,55 @@
 //! The block storage service (Cinder v3).
 //!
-//! Served now: version discovery, quotas (`os-quota-sets`,
-//! `os-quota-class-sets`) and `limits`, over the shared
-//! [`ferrostack_quota::QuotaEngine`]. They are here before volumes exist
-//! because `openstack quota show` and `openstack limits show` query the
-//! block storage service whenever it is in the catalog, and fail as a
-//! whole if it does not answer; usage is 0, which is true.
+//! Served: version discovery, quotas and limits (over the shared
+//! [`ferrostack_quota::QuotaEngine`]), volumes (create blank or from an
+//! image, a snapshot or a volume; list, show, update, delete, metadata,
+//! actions), snapshots, attachments (3.27+), volume types with extra specs
+//! and access, availability zones, services and pools, with microversions
+//! 3.0 to 3.71 ([`microversion`]). Backups, QoS specs, transfers, groups,
+//! manage and the rest answer 501 in Cinder's error shape.
 //!
-//! Every other path answers 501 in Cinder's error shape to a caller with a
-//! valid token, and 401 to one without (see [`policy`] for how).
+//! The layers: [`routes`] parse and render; [`service`] decides (states,
+//! visibility, quota) and is also what compute calls in process; the
+//! store ([`ferrostack_store::volume`]) keeps rows; a
+//! [`backend::VolumeBackend`] holds the data. See [`service`] for the
+//! order every write follows so that a failure leaves nothing half-done.
+//!
+//! Paths exist with and without the project id after `/v3` (cinderclient
+//! builds the first from a catalog URL ending in the project, openstacksdk
+//! the second): the project segment is taken off before routing
+//! ([`strip_project`]), so the route table has each resource once.
 
 pub mod backend;
 pub mod backup;
 pub mod error;
+pub mod fake_backend;
+pub mod hooks;
 pub mod limits;
+pub mod list;
 pub mod local;
+pub mod microversion;
 pub mod policy;
 pub mod quotas;
+pub mod routes;
+pub mod service;
+pub mod views;
 
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use backend::VolumeBackend;
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_quota::{ProjectDirectory, QuotaEngine};
+use ferrostack_store::volume::VolumeStore;
+use hooks::{AttachedVolumeEvents, ImageFiles};
 use http::StatusCode;
 use serde_json::{json, Value};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// Largest request body the block storage API accepts.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The availability zone volumes are in unless configured otherwise.
+pub const DEFAULT_ZONE: &str = "nova";
 
 /// Settings and collaborators of the volume service.
 #[derive(Clone)]
@@ -40,9 +62,23 @@ pub struct VolumeConfig {
     pub quotas: QuotaEngine,
     /// Project lookups, to resolve `{project_id}` given as an id or a name.
     pub projects: Arc<dyn ProjectDirectory>,
+    /// Volumes, snapshots, attachments and types.
+    pub store: Arc<dyn VolumeStore>,
+    /// The backends, by `volume_backend_name`; a type without one uses
+    /// the first. Empty: volume creates answer "No valid backend".
+    pub backends: Vec<Arc<dyn VolumeBackend>>,
+    /// Image data for volumes from images.
+    pub images: Arc<dyn ImageFiles>,
+    /// Compute's listener for attached volumes that grew.
+    pub events: Arc<dyn AttachedVolumeEvents>,
+    /// The availability zone of every volume ([`DEFAULT_ZONE`]).
+    pub availability_zone: String,
+    /// This controller's host name (the `cinder-scheduler` row).
+    pub host: String,
 }
 
-/// What handlers share.
+/// What handlers share, and the in-process API compute calls (the
+/// methods of [`service`]).
 pub struct VolumeState {
     /// Public base URL of this listener.
     pub public_url: String,
@@ -50,6 +86,43 @@ pub struct VolumeState {
     pub quotas: QuotaEngine,
     /// Project lookups.
     pub projects: Arc<dyn ProjectDirectory>,
+    /// The store.
+    pub store: Arc<dyn VolumeStore>,
+    /// The backends.
+    pub backends: Vec<Arc<dyn VolumeBackend>>,
+    /// Image data.
+    pub images: Arc<dyn ImageFiles>,
+    /// Compute's listener.
+    pub events: Arc<dyn AttachedVolumeEvents>,
+    /// The availability zone.
+    pub availability_zone: String,
+    /// The controller's host name.
+    pub host: String,
+    me: Weak<VolumeState>,
+}
+
+impl VolumeState {
+    /// The service state of `config` (shared by the router and compute).
+    pub fn new(config: &VolumeConfig) -> Arc<VolumeState> {
+        Arc::new_cyclic(|me| VolumeState {
+            public_url: config.public_url.clone(),
+            quotas: config.quotas.clone(),
+            projects: config.projects.clone(),
+            store: config.store.clone(),
+            backends: config.backends.clone(),
+            images: config.images.clone(),
+            events: config.events.clone(),
+            availability_zone: config.availability_zone.clone(),
+            host: config.host.clone(),
+            me: me.clone(),
+        })
+    }
+
+    /// A handle backend tasks hold: they stop touching the state once the
+    /// service is gone.
+    pub(crate) fn me(&self) -> Weak<VolumeState> {
+        self.me.clone()
+    }
 }
 
 /// Cinder's error body: `{"itemNotFound": {"code": 404, "message": ...}}`.
@@ -61,9 +134,9 @@ fn v3(base: &str) -> Value {
     json!({
         "id": "v3.0",
         "status": "CURRENT",
-        "version": "3.0",
-        "min_version": "3.0",
-        "updated": "2023-01-01T00:00:00Z",
+        "version": microversion::MAX.to_string(),
+        "min_version": microversion::MIN.to_string(),
+        "updated": "2023-09-01T00:00:00Z",
         "links": [{"rel": "self", "href": format!("{base}/v3/")}],
         "media-types": [{"base": "application/json", "type": "application/vnd.openstack.volume+json;version=3"}],
     })
@@ -90,27 +163,79 @@ async fn version(
     Json(json!({"versions": [v3(&state.public_url)]}))
 }
 
-/// The volume API router.
+/// True for a path segment that is a project id (Keystone's 32 hex
+/// digits, or a UUID) rather than a resource name.
+fn is_project_segment(s: &str) -> bool {
+    let hex = s.bytes().filter(u8::is_ascii_hexdigit).count();
+    (s.len() == 32 && hex == 32) || ferrostack_common::ids::is_uuid(s)
+}
+
+/// `/v3/{project_id}/rest` to `/v3/rest` (see the module doc).
+pub fn strip_project(uri: &http::Uri) -> Option<http::Uri> {
+    let path = uri.path();
+    let rest = path.strip_prefix("/v3/")?;
+    let (first, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    if !is_project_segment(first) || tail.is_empty() {
+        return None;
+    }
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    format!("/v3/{tail}{query}").parse().ok()
+}
+
+/// The volume API router over a fresh [`VolumeState`].
 pub fn router(config: VolumeConfig) -> Router {
+    let state = VolumeState::new(&config);
+    router_for(state, config.validator)
+}
+
+/// The volume API router over `state` (which compute may share).
+pub fn router_for(state: Arc<VolumeState>, validator: Arc<dyn TokenValidator>) -> Router {
     let policy = PolicyState {
         table: policy::RULES,
-        validator: config.validator.clone(),
+        validator,
         errors: Arc::new(error::CinderErrors),
     };
-    let state = Arc::new(VolumeState {
-        public_url: config.public_url,
-        quotas: config.quotas,
-        projects: config.projects,
-    });
-    ferrostack_policy::add_routes(Router::new(), policy::RULES, policy::handlers, |_| true)
-        .route_layer(axum::middleware::from_fn_with_state(
-            policy,
-            ferrostack_policy::enforce,
-        ))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            "volume",
-            ferrostack_common::request_id::request_id_layer,
-        ))
-        .with_state(state)
+    let inner =
+        ferrostack_policy::add_routes(Router::new(), policy::RULES, policy::handlers, |_| true)
+            .route_layer(axum::middleware::from_fn_with_state(
+                policy,
+                ferrostack_policy::enforce,
+            ))
+            .layer(axum::middleware::from_fn(microversion::layer))
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(axum::middleware::from_fn_with_state(
+                "volume",
+                ferrostack_common::request_id::request_id_layer,
+            ))
+            .with_state(state);
+    let rewrite = tower::ServiceBuilder::new()
+        .map_request(|mut req: axum::extract::Request| {
+            if let Some(uri) = strip_project(req.uri()) {
+                *req.uri_mut() = uri;
+            }
+            req
+        })
+        .service(inner);
+    Router::new().fallback_service(rewrite)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strip(s: &str) -> Option<String> {
+        strip_project(&s.parse().unwrap()).map(|u| u.to_string())
+    }
+
+    #[test]
+    fn only_a_project_segment_is_taken_off() {
+        let p = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            strip(&format!("/v3/{p}/volumes/detail?limit=1")).as_deref(),
+            Some("/v3/volumes/detail?limit=1")
+        );
+        assert_eq!(strip("/v3/volumes/detail"), None);
+        assert_eq!(strip(&format!("/v3/{p}")), None);
+        assert_eq!(strip("/v2/x/volumes"), None);
+    }
 }

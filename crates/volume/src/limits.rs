@@ -1,15 +1,17 @@
 //! `GET /v3/limits`: the caller's project's absolute volume limits and usage.
 //!
-//! Cinder takes `?project_id=` only from microversion 3.39; this service
-//! advertises 3.0, so like a Cinder at 3.0 it always reports the token's
-//! project.
+//! Cinder takes `?project_id=` (an admin's, for another project) from
+//! microversion 3.39; below it, or for anyone else, the limits are the
+//! token's project's.
 
 use crate::error::VolumeResult;
+use crate::microversion::Version;
 use crate::VolumeState;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use ferrostack_policy::AuthContext;
 use ferrostack_quota::VOLUME;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Quota name to absolute-limit name.
@@ -34,8 +36,13 @@ const USED_NAMES: &[(&str, &str)] = &[
 pub async fn show(
     State(state): State<Arc<VolumeState>>,
     axum::Extension(caller): axum::Extension<AuthContext>,
+    version: Version,
+    Query(q): Query<HashMap<String, String>>,
 ) -> VolumeResult<axum::Json<Value>> {
-    let project_id = caller.project_id().unwrap_or_default().to_string();
+    let project_id = match q.get("project_id") {
+        Some(p) if version.at_least(39) && caller.is_admin() => p.clone(),
+        _ => caller.project_id().unwrap_or_default().to_string(),
+    };
     let limits = state.quotas.limits(&VOLUME, &project_id)?;
     let usage = state.quotas.usage(&VOLUME, &project_id)?;
     let mut absolute = serde_json::Map::new();

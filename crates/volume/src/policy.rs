@@ -6,19 +6,24 @@
 //! cinderclient builds from a catalog URL ending in the project id. The
 //! project in the prefix is the caller's own and is not used for anything.
 //!
-//! Every other path of the block storage API (volumes, snapshots, types,
-//! backups, ...) is not built yet and falls into the catch-all route
-//! [`UNBUILT`]: its rows below need a valid token, so an anonymous caller
-//! gets 401 as from Cinder behind keystonemiddleware, and only a valid
-//! token gets the 501. The catch-all is checked by the policy layer like
-//! any route (see [`ferrostack_policy::unbuilt`]), which is why it was
-//! chosen over a token check of its own in a fallback handler; and over
-//! one row per Cinder path, as compute has, because there is nothing yet
-//! behind those paths to give different rules. Volumes get their rows
-//! here when they are built.
+//! Volumes, snapshots, attachments, types, availability zones, services
+//! and pools have their rows below; reads need a reader of the project,
+//! writes a member, type management, services and pools an admin (as
+//! Cinder's default policies). Handlers finish the object checks (another
+//! project's volume is 404, as in Cinder). Each path is written once,
+//! without the project segment, which the router takes off first (see
+//! [`crate::strip_project`]).
+//!
+//! Every other path of the block storage API (backups, QoS specs,
+//! transfers, groups, manage...) is not built yet and falls into the
+//! catch-all route [`UNBUILT`]: its rows need a valid token, so an
+//! anonymous caller gets 401 as from Cinder behind keystonemiddleware,
+//! and only a valid token gets the 501. The catch-all is checked by the
+//! policy layer like any route (see [`ferrostack_policy::unbuilt`]).
 
+use crate::routes::{actions, attachments, misc, snapshots, types, volumes};
 use crate::{limits, not_implemented, quotas, root, version, VolumeState};
-use ferrostack_policy::Rule::{Admin, Authenticated, ProjectReader, Public};
+use ferrostack_policy::Rule::{Admin, Authenticated, ProjectMember, ProjectReader, Public};
 use ferrostack_policy::UNBUILT;
 use std::sync::Arc;
 
@@ -58,6 +63,79 @@ ferrostack_policy::route_table! {
         get(Admin, quotas::class_show).put(Admin, quotas::class_update)
     )
     .route("/v3/{admin_project_id}/limits", get(Authenticated, limits::show))
+    .route("/v3/volumes", get(ProjectReader, volumes::list).post(ProjectMember, volumes::create))
+    .route("/v3/volumes/detail", get(ProjectReader, volumes::detail))
+    .route(
+        "/v3/volumes/{volume_id}",
+        get(ProjectReader, volumes::show)
+            .put(ProjectMember, volumes::update)
+            .delete(ProjectMember, volumes::delete)
+    )
+    .route("/v3/volumes/{volume_id}/action", post(ProjectMember, actions::act))
+    .route(
+        "/v3/volumes/{volume_id}/metadata",
+        get(ProjectReader, volumes::metadata_show)
+            .post(ProjectMember, volumes::metadata_merge)
+            .put(ProjectMember, volumes::metadata_replace)
+    )
+    .route(
+        "/v3/volumes/{volume_id}/metadata/{key}",
+        get(ProjectReader, volumes::metadata_key_show)
+            .put(ProjectMember, volumes::metadata_key_set)
+            .delete(ProjectMember, volumes::metadata_key_delete)
+    )
+    .route("/v3/snapshots", get(ProjectReader, snapshots::list).post(ProjectMember, snapshots::create))
+    .route("/v3/snapshots/detail", get(ProjectReader, snapshots::detail))
+    .route(
+        "/v3/snapshots/{snapshot_id}",
+        get(ProjectReader, snapshots::show)
+            .put(ProjectMember, snapshots::update)
+            .delete(ProjectMember, snapshots::delete)
+    )
+    .route(
+        "/v3/snapshots/{snapshot_id}/metadata",
+        get(ProjectReader, snapshots::metadata_show)
+            .post(ProjectMember, snapshots::metadata_merge)
+            .put(ProjectMember, snapshots::metadata_replace)
+    )
+    .route(
+        "/v3/snapshots/{snapshot_id}/metadata/{key}",
+        delete(ProjectMember, snapshots::metadata_key_delete)
+    )
+    .route(
+        "/v3/attachments",
+        get(ProjectReader, attachments::list).post(ProjectMember, attachments::create)
+    )
+    .route("/v3/attachments/detail", get(ProjectReader, attachments::detail))
+    .route(
+        "/v3/attachments/{attachment_id}",
+        get(ProjectReader, attachments::show)
+            .put(ProjectMember, attachments::update)
+            .delete(ProjectMember, attachments::delete)
+    )
+    .route("/v3/attachments/{attachment_id}/action", post(ProjectMember, attachments::act))
+    .route("/v3/types", get(ProjectReader, types::list).post(Admin, types::create))
+    .route(
+        "/v3/types/{type_id}",
+        get(ProjectReader, types::show)
+            .put(Admin, types::update)
+            .delete(Admin, types::delete)
+    )
+    .route(
+        "/v3/types/{type_id}/extra_specs",
+        get(ProjectReader, types::specs_show).post(Admin, types::specs_set)
+    )
+    .route(
+        "/v3/types/{type_id}/extra_specs/{key}",
+        get(ProjectReader, types::spec_show)
+            .put(Admin, types::spec_set)
+            .delete(Admin, types::spec_delete)
+    )
+    .route("/v3/types/{type_id}/os-volume-type-access", get(Admin, types::access_list))
+    .route("/v3/types/{type_id}/action", post(Admin, types::act))
+    .route("/v3/os-availability-zone", get(ProjectReader, misc::zones))
+    .route("/v3/os-services", get(Admin, misc::services))
+    .route("/v3/scheduler-stats/get_pools", get(Admin, misc::pools))
     .route(
         UNBUILT,
         get(Authenticated, not_implemented)

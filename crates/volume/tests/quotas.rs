@@ -14,6 +14,12 @@ async fn start() -> Served {
             validator: s.validator(),
             quotas: s.quotas.clone(),
             projects: s.projects.clone(),
+            store: std::sync::Arc::new(s.store.clone()),
+            backends: vec![],
+            images: std::sync::Arc::new(ferrostack_volume::hooks::NoImages),
+            events: std::sync::Arc::new(ferrostack_volume::hooks::NoEvents),
+            availability_zone: "nova".into(),
+            host: "controller".into(),
         })
     })
     .await
@@ -285,10 +291,10 @@ async fn other_apis_want_a_token_then_are_501_in_cinders_shape() {
     let admin = v.s.admin_token().await;
     let member = v.s.user_token("member", &v.project, "member").await;
     let unbuilt = [
-        v.url(&format!("/{}/volumes", v.project)),
-        v.url("/volumes"),
-        v.url("/volumes/detail"),
-        v.url(&format!("/{}/types/abc", v.project)),
+        v.url(&format!("/{}/backups", v.project)),
+        v.url("/backups/detail"),
+        v.url("/qos-specs"),
+        v.url(&format!("/{}/os-volume-transfer/abc", v.project)),
         // Deeper than a built route: still the catch-all.
         v.url(&format!("/os-quota-sets/{}/defaults/more", v.project)),
     ];
@@ -301,17 +307,19 @@ async fn other_apis_want_a_token_then_are_501_in_cinders_shape() {
             assert!(message.contains("not implemented"), "{message}");
         }
     }
-    let create = v.url(&format!("/{}/volumes", v.project));
-    let body = json!({"volume": {"size": 1}});
+    let create = v.url(&format!("/{}/backups", v.project));
+    let body = json!({"backup": {"volume_id": "x"}});
     v.s.send(Method::POST, &create, "", body.clone())
         .await
         .assert_unauthorized();
     let r = v.s.send(Method::POST, &create, &member, body).await;
     assert_fault(&r, 501, "notImplemented");
-    let delete = v.url(&format!("/{}/volumes/abc", v.project));
-    v.s.send(Method::DELETE, &delete, "", json!({}))
+    // Volumes answer now, and anonymous callers still get 401.
+    let volumes = v.url(&format!("/{}/volumes/abc", v.project));
+    v.s.send(Method::DELETE, &volumes, "", json!({}))
         .await
         .assert_unauthorized();
+    assert_fault(&v.s.get(&volumes, &member).await, 404, "itemNotFound");
 }
 
 #[tokio::test]

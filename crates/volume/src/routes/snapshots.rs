@@ -1,0 +1,266 @@
+//! `/v3/snapshots`: create, list (summary and detail), show, update,
+//! delete, metadata.
+
+use super::{boolean, metadata, opt_string, param, wrapped};
+use crate::error::{Json, VolumeError, VolumeResult};
+use crate::list::{metadata_matches, ListParams};
+use crate::microversion::Version;
+use crate::service::Caller;
+use crate::views;
+use crate::VolumeState;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use ferrostack_policy::AuthContext;
+use ferrostack_store::volume::Snapshot;
+use http::StatusCode;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+const SORT_KEYS: &[(&str, &str)] = &[
+    ("created_at", "created_at"),
+    ("updated_at", "updated_at"),
+    ("id", "id"),
+    ("name", "name"),
+    ("size", "size_gib"),
+    ("status", "status"),
+];
+
+/// `POST /v3/snapshots`.
+pub async fn create(
+    State(state): State<Arc<VolumeState>>,
+    axum::Extension(auth): axum::Extension<AuthContext>,
+    version: Version,
+    Json(body): Json<Value>,
+) -> VolumeResult<Response> {
+    let caller = Caller::of(&auth);
+    let o = wrapped(&body, "snapshot")?;
+    let volume_id = opt_string(o, "volume_id")?
+        .ok_or_else(|| VolumeError::BadRequest("'volume_id' is a required property".into()))?;
+    let force = match o.get("force") {
+        None | Some(Value::Null) => false,
+        Some(v) => boolean("force", v)?,
+    };
+    let s = state.create_snapshot(
+        &caller,
+        &volume_id,
+        opt_string(o, "name")?.or(opt_string(o, "display_name")?),
+        opt_string(o, "description")?.or(opt_string(o, "display_description")?),
+        metadata(o.get("metadata"))?,
+        force,
+    )?;
+    let view = views::snapshot(&s, version, caller.is_admin);
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({"snapshot": view}))).into_response())
+}
+
+fn keep(s: &Snapshot, filters: &std::collections::BTreeMap<String, String>) -> VolumeResult<bool> {
+    for (k, want) in filters {
+        let ok = match k.as_str() {
+            "name" | "display_name" => s.name.as_deref() == Some(want.as_str()),
+            "status" => s.status.eq_ignore_ascii_case(want),
+            "volume_id" => &s.volume_id == want,
+            "metadata" => metadata_matches(want, &s.metadata)?,
+            _ => true,
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+async fn list_any(
+    state: &VolumeState,
+    auth: &AuthContext,
+    version: Version,
+    pairs: Vec<(String, String)>,
+    detail: bool,
+) -> VolumeResult<Value> {
+    let caller = Caller::of(auth);
+    let params = ListParams::read(pairs, &caller, version, SORT_KEYS)?;
+    let mut found = Vec::new();
+    for s in state.store.list_snapshots(params.project.as_deref())? {
+        if keep(&s, &params.filters)? {
+            found.push(s);
+        }
+    }
+    let path = if detail {
+        "snapshots/detail"
+    } else {
+        "snapshots"
+    };
+    let base = format!("{}/v3/{}/{path}", state.public_url, caller.project_id);
+    let (page, next, count) = params.apply(found, |s| s.id.as_str(), &base)?;
+    let items: Vec<Value> = page
+        .iter()
+        .map(|s| {
+            let full = views::snapshot(s, version, caller.is_admin);
+            if detail {
+                full
+            } else {
+                // Cinder's summary view is the detail view without the
+                // extended attributes.
+                let mut o = full;
+                if let Some(m) = o.as_object_mut() {
+                    m.retain(|k, _| !k.starts_with("os-extended-snapshot-attributes"));
+                }
+                o
+            }
+        })
+        .collect();
+    let mut out = json!({"snapshots": items});
+    if let Some(next) = next {
+        out["snapshots_links"] = next;
+    }
+    if params.with_count {
+        out["count"] = json!(count);
+    }
+    Ok(out)
+}
+
+/// `GET /v3/snapshots`.
+pub async fn list(
+    State(state): State<Arc<VolumeState>>,
+    axum::Extension(auth): axum::Extension<AuthContext>,
+    version: Version,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> VolumeResult<axum::Json<Value>> {
+    Ok(axum::Json(
+        list_any(&state, &auth, version, pairs, false).await?,
+    ))
+}
+
+/// `GET /v3/snapshots/detail`.
+pub async fn detail(
+    State(state): State<Arc<VolumeState>>,
+    axum::Extension(auth): axum::Extension<AuthContext>,
+    version: Version,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> VolumeResult<axum::Json<Value>> {
+    Ok(axum::Json(
+        list_any(&state, &auth, version, pairs, true).await?,
+    ))
+}
+
+/// `GET /v3/snapshots/{snapshot_id}`.
+pub async fn show(
+    State(state): State<Arc<VolumeState>>,
+    axum::Extension(auth): axum::Extension<AuthContext>,
+    version: Version,
+    Path(p): Path<HashMap<String, String>>,
+) -> VolumeResult<axum::Json<Value>> {
+    let caller = Caller::of(&auth);
+    let s = state.snapshot(&caller, param(&p, "snapshot_id")?)?;
+    Ok(axum::Json(
+        json!({"snapshot": views::snapshot(&s, version, caller.is_admin)}),
+    ))
+}
+
+/// `PUT /v3/snapshots/{snapshot_id}`.
+pub async fn update(
+    State(state): State<Arc<VolumeState>>,
+    axum::Extension(auth): axum::Extension<AuthContext>,
+    version: Version,
+    Path(p): Path<HashMap<String, String>>,
+    Json(body): Json<Value>,
+) -> VolumeResult<axum::Json<Value>> {
+    let caller = Caller::of(&auth);
+    let o = wrapped(&body, "snapshot")?;
+    let name = opt_string(o, "name")?.or(opt_string(o, "display_name")?);
+    let description = opt_string(o, "description")?.or(opt_string(o, "display_description")?);
+    let (has_name, has_desc) = (
+        o.contains_key("name") || o.contains_key("display_name"),
+        o.contains_key("description") || o.contains_key("display_description"),
+    );
+    let s = state.update_snapshot(&caller, param(&p, "snapshot_id")?, |s| {
+        if has_name {
+            s.name = name.clone();
+        }
+        if has_desc {
+            s.description = description.clone();
+        }
+    })?;
+    Ok(axum::Json(
+        json!({"snapshot": views::snapshot(&s, version, caller.is_admin)}),
+    ))
+}
+
+/// `DELETE /v3/snapshots/{snapshot_id}`.
+pub async fn delete(
+    State(state): State<Arc<VolumeState>>,
+    axum::Extension(auth): axum::Extension<AuthContext>,
+    Path(p): Path<HashMap<String, String>>,
+) -> VolumeResult<StatusCode> {
+    state.delete_snapshot(&Caller::of(&auth), param(&p, "snapshot_id")?, false)?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `GET /v3/snapshots/{snapshot_id}/metadata`.
+pub async fn metadata_show(
+    State(state): State<Arc<VolumeState>>,
+    axum::Extension(auth): axum::Extension<AuthContext>,
+    Path(p): Path<HashMap<String, String>>,
+) -> VolumeResult<axum::Json<Value>> {
+    let s = state.snapshot(&Caller::of(&auth), param(&p, "snapshot_id")?)?;
+    Ok(axum::Json(json!({"metadata": s.metadata})))
+}
+
+async fn metadata_write(
+    state: &VolumeState,
+    auth: &AuthContext,
+    p: &HashMap<String, String>,
+    body: &Value,
+    replace: bool,
+) -> VolumeResult<axum::Json<Value>> {
+    let given = metadata(Some(body.get("metadata").ok_or_else(|| {
+        VolumeError::BadRequest("Malformed request body: metadata is required".into())
+    })?))?;
+    let s = state.update_snapshot(&Caller::of(auth), param(p, "snapshot_id")?, |s| {
+        if replace {
+            s.metadata = given.clone();
+        } else {
+            s.metadata.extend(given.clone());
+        }
+    })?;
+    Ok(axum::Json(json!({"metadata": s.metadata})))
+}
+
+/// `POST /v3/snapshots/{snapshot_id}/metadata`: merge.
+pub async fn metadata_merge(
+    State(state): State<Arc<VolumeState>>,
+    axum::Extension(auth): axum::Extension<AuthContext>,
+    Path(p): Path<HashMap<String, String>>,
+    Json(body): Json<Value>,
+) -> VolumeResult<axum::Json<Value>> {
+    metadata_write(&state, &auth, &p, &body, false).await
+}
+
+/// `PUT /v3/snapshots/{snapshot_id}/metadata`: replace.
+pub async fn metadata_replace(
+    State(state): State<Arc<VolumeState>>,
+    axum::Extension(auth): axum::Extension<AuthContext>,
+    Path(p): Path<HashMap<String, String>>,
+    Json(body): Json<Value>,
+) -> VolumeResult<axum::Json<Value>> {
+    metadata_write(&state, &auth, &p, &body, true).await
+}
+
+/// `DELETE /v3/snapshots/{snapshot_id}/metadata/{key}`.
+pub async fn metadata_key_delete(
+    State(state): State<Arc<VolumeState>>,
+    axum::Extension(auth): axum::Extension<AuthContext>,
+    Path(p): Path<HashMap<String, String>>,
+) -> VolumeResult<StatusCode> {
+    let key = param(&p, "key")?.to_string();
+    let s = state.snapshot(&Caller::of(&auth), param(&p, "snapshot_id")?)?;
+    if !s.metadata.contains_key(&key) {
+        return Err(VolumeError::NotFound(format!(
+            "Snapshot {} has no metadata with key {key}.",
+            s.id
+        )));
+    }
+    state.update_snapshot(&Caller::of(&auth), &s.id, |s| {
+        s.metadata.remove(&key);
+    })?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,403 @@
+//! Attaching: the attachments API's status machine, the older Nova
+//! actions, the in-process API compute calls, and the delete rules that
+//! depend on attachments and snapshots.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{assert_fault, start};
+use ferrostack_volume::service::Caller;
+use reqwest::Method;
+use serde_json::json;
+
+async fn status(c: &common::Cinder, id: &str) -> String {
+    c.get(&format!("/volumes/{id}"), &c.member).await.body["volume"]["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_attachment_flow_moves_the_volume_through_cinders_states() {
+    let c = start().await;
+    let id = c.available(1).await;
+    let create = json!({"attachment": {"volume_uuid": id, "instance_uuid": "vm1"}});
+    // Below 3.27 the attachments API does not exist.
+    let r = c
+        .send(Method::POST, "/attachments", &c.member, create.clone())
+        .await;
+    assert_fault(&r, 404, "itemNotFound");
+    let r = c
+        .at(
+            "3.44",
+            Method::POST,
+            "/attachments",
+            &c.member,
+            Some(create.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let att = r.body["attachment"]["id"].as_str().unwrap().to_string();
+    assert_eq!(r.body["attachment"]["status"], "reserved");
+    assert_eq!(status(&c, &id).await, "reserved");
+    // A second instance may not take a volume that is not multiattach.
+    let other = json!({"attachment": {"volume_uuid": id, "instance_uuid": "vm2"}});
+    let r = c
+        .at("3.44", Method::POST, "/attachments", &c.member, Some(other))
+        .await;
+    assert_fault(&r, 400, "badRequest");
+    let r = c
+        .at("3.44", Method::PUT, &format!("/attachments/{att}"), &c.member,
+            Some(json!({"attachment": {"connector": {"host": "compute1", "mountpoint": "/dev/vdb"}}})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let info = &r.body["attachment"]["connection_info"];
+    assert_eq!(info["driver_volume_type"], "local");
+    assert_eq!(info["data"]["connection"]["driver"], "file");
+    assert_eq!(status(&c, &id).await, "attaching");
+    let r = c
+        .at(
+            "3.44",
+            Method::POST,
+            &format!("/attachments/{att}/action"),
+            &c.member,
+            Some(json!({"os-complete": null})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let v = c.get(&format!("/volumes/{id}"), &c.member).await.body["volume"].clone();
+    assert_eq!(v["status"], "in-use");
+    assert_eq!(v["attachments"][0]["server_id"], "vm1");
+    assert_eq!(v["attachments"][0]["attachment_id"], att.as_str());
+    assert_eq!(v["attachments"][0]["host_name"], "compute1");
+    // Attached: no delete, no snapshot.
+    let r = c
+        .send(
+            Method::DELETE,
+            &format!("/volumes/{id}"),
+            &c.member,
+            json!({}),
+        )
+        .await;
+    assert_fault(&r, 400, "badRequest");
+    let r = c
+        .send(
+            Method::POST,
+            "/snapshots",
+            &c.member,
+            json!({"snapshot": {"volume_id": id, "force": true}}),
+        )
+        .await;
+    let m = assert_fault(&r, 400, "badRequest");
+    assert!(
+        m.contains("not supported for attached volumes")
+            || m.contains("not supported by the local backend"),
+        "{m}"
+    );
+    let list = c
+        .at("3.44", Method::GET, "/attachments/detail", &c.member, None)
+        .await;
+    assert_eq!(list.body["attachments"].as_array().unwrap().len(), 1);
+    let r = c
+        .at(
+            "3.44",
+            Method::DELETE,
+            &format!("/attachments/{att}"),
+            &c.member,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(status(&c, &id).await, "available");
+    assert!(
+        c.get(&format!("/volumes/{id}"), &c.member).await.body["volume"]["attachments"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn nova_older_actions_reserve_attach_and_detach() {
+    let c = start().await;
+    let id = c.available(1).await;
+    let act = format!("/volumes/{id}/action");
+    let post = |b: serde_json::Value| c.send(Method::POST, &act, &c.member, b);
+    assert_eq!(post(json!({"os-reserve": null})).await.status, 202);
+    assert_eq!(status(&c, &id).await, "attaching");
+    assert_eq!(post(json!({"os-unreserve": null})).await.status, 202);
+    assert_eq!(status(&c, &id).await, "available");
+    assert_eq!(post(json!({"os-reserve": null})).await.status, 202);
+    let r = post(json!({"os-initialize_connection": {"connector": {"host": "compute1"}}})).await;
+    assert_eq!(r.body["connection_info"]["driver_volume_type"], "local");
+    let r = post(
+        json!({"os-attach": {"instance_uuid": "vm1", "mountpoint": "/dev/vdb", "mode": "rw"}}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(status(&c, &id).await, "in-use");
+    assert_eq!(post(json!({"os-begin_detaching": null})).await.status, 202);
+    assert_eq!(status(&c, &id).await, "detaching");
+    assert_eq!(post(json!({"os-roll_detaching": null})).await.status, 202);
+    assert_eq!(status(&c, &id).await, "in-use");
+    assert_eq!(
+        post(json!({"os-terminate_connection": {"connector": {}}}))
+            .await
+            .status,
+        202
+    );
+    assert_eq!(post(json!({"os-detach": {}})).await.status, 202);
+    assert_eq!(status(&c, &id).await, "available");
+    let r = post(json!({"os-frobnicate": {}})).await;
+    assert_fault(&r, 501, "notImplemented");
+}
+
+#[tokio::test]
+async fn compute_attaches_in_process_and_failures_leave_nothing() {
+    let c = start().await;
+    let state = ferrostack_volume::VolumeState::new(&ferrostack_volume::VolumeConfig {
+        public_url: c.v.root.clone(),
+        validator: c.v.s.validator(),
+        quotas: c.v.s.quotas.clone(),
+        projects: c.v.s.projects.clone(),
+        store: std::sync::Arc::new(c.v.s.store.clone()),
+        backends: vec![c.backend.clone()],
+        images: std::sync::Arc::new(ferrostack_volume::hooks::NoImages),
+        events: std::sync::Arc::new(ferrostack_volume::hooks::NoEvents),
+        availability_zone: "nova".into(),
+        host: "controller".into(),
+    });
+    let id = c.available(2).await;
+    let me = Caller {
+        project_id: c.v.project.clone(),
+        user_id: "u".into(),
+        is_admin: false,
+    };
+    let stranger = Caller {
+        project_id: "other".into(),
+        ..me.clone()
+    };
+    let hidden = state.reserve_attachment(&stranger, &id, "vm1").unwrap_err();
+    assert_eq!(hidden.status(), http::StatusCode::NOT_FOUND);
+    let att = state.reserve_attachment(&me, &id, "vm1").unwrap();
+    let again = state.reserve_attachment(&me, &id, "vm2").unwrap_err();
+    assert_eq!(again.status(), http::StatusCode::BAD_REQUEST);
+    let (conn, info) = state.connect_attachment(&me, &att, "compute1").unwrap();
+    assert!(matches!(
+        conn,
+        ferrostack_host_contract::block::Connection::File { .. }
+    ));
+    assert_eq!((info.size_gib, info.read_only), (2, false));
+    state.complete_attachment(&me, &att).unwrap();
+    assert_eq!(status(&c, &id).await, "in-use");
+    state.delete_attachment(&me, &att).unwrap();
+    assert_eq!(status(&c, &id).await, "available");
+    assert!(state.delete_attachment(&me, &att).is_err());
+    // Boot from volume: no image service here, so the image is not found
+    // and nothing is created.
+    let r = state
+        .create_volume_from_image(&me, "img", 1, None)
+        .await
+        .unwrap_err();
+    assert_eq!(r.status(), http::StatusCode::NOT_FOUND);
+    assert_eq!(c.usage("volumes"), 1);
+    let v = state
+        .wait_available(&me, &id, std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(v.size_gib, 2);
+}
+
+#[tokio::test]
+async fn snapshots_count_in_quota_and_hold_their_volume() {
+    let c = start().await;
+    let id = c.available(2).await;
+    let r = c
+        .send(
+            Method::POST,
+            "/snapshots",
+            &c.member,
+            json!({"snapshot": {"volume_id": id, "name": "s1"}}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let sid = r.body["snapshot"]["id"].as_str().unwrap().to_string();
+    c.wait_status(&format!("/snapshots/{sid}"), "snapshot", "available")
+        .await;
+    assert_eq!((c.usage("snapshots"), c.usage("gigabytes")), (1, 4));
+    assert_eq!(c.backend.snapshots()[&sid], 2);
+    // A volume from the snapshot, on the same backend.
+    let r = c
+        .send(
+            Method::POST,
+            "/volumes",
+            &c.member,
+            json!({"volume": {"snapshot_id": sid}}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let from = r.body["volume"]["id"].as_str().unwrap().to_string();
+    c.wait_status(&format!("/volumes/{from}"), "volume", "available")
+        .await;
+    assert_eq!(c.backend.volumes()[&from], 2);
+    // A volume with snapshots goes only with cascade.
+    let r = c
+        .send(
+            Method::DELETE,
+            &format!("/volumes/{id}"),
+            &c.member,
+            json!({}),
+        )
+        .await;
+    assert_fault(&r, 400, "badRequest");
+    let r = c
+        .send(
+            Method::PUT,
+            &format!("/snapshots/{sid}"),
+            &c.member,
+            json!({"snapshot": {"name": "s2"}}),
+        )
+        .await;
+    assert_eq!(r.body["snapshot"]["name"], "s2");
+    let list = c.get("/snapshots/detail?name=s2", &c.member).await;
+    assert_eq!(list.body["snapshots"].as_array().unwrap().len(), 1);
+    let p = c.v.s.personas(&c.v.project).await;
+    assert_fault(
+        &c.get(&format!("/snapshots/{sid}"), &p.outsider).await,
+        404,
+        "itemNotFound",
+    );
+    let r =
+        c.v.s
+            .call(c.v.s.req(
+                Method::DELETE,
+                &c.v.url(&format!("/volumes/{id}?cascade=true")),
+                &c.member,
+            ))
+            .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    c.wait_gone(&format!("/volumes/{id}")).await;
+    assert_fault(
+        &c.get(&format!("/snapshots/{sid}"), &c.member).await,
+        404,
+        "itemNotFound",
+    );
+    assert!(c.backend.snapshots().is_empty());
+    assert_eq!(
+        (
+            c.usage("snapshots"),
+            c.usage("volumes"),
+            c.usage("gigabytes")
+        ),
+        (0, 1, 2)
+    );
+}
+
+#[tokio::test]
+async fn types_select_backends_and_private_types_need_access() {
+    let c = start().await;
+    let admin = c.v.s.admin_token().await;
+    let r = c
+        .send(Method::POST, "/types", &admin, json!({"volume_type": {"name": "gold", "os-volume-type-access:is_public": false, "extra_specs": {"volume_backend_name": "fake"}}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let tid = r.body["volume_type"]["id"].as_str().unwrap().to_string();
+    let r = c
+        .send(
+            Method::POST,
+            "/types",
+            &c.member,
+            json!({"volume_type": {"name": "x"}}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = c
+        .send(
+            Method::POST,
+            "/volumes",
+            &c.member,
+            json!({"volume": {"size": 1, "volume_type": "gold"}}),
+        )
+        .await;
+    assert_fault(&r, 404, "itemNotFound");
+    let r = c
+        .send(
+            Method::POST,
+            &format!("/types/{tid}/action"),
+            &admin,
+            json!({"addProjectAccess": {"project": c.v.project}}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let r = c
+        .send(
+            Method::POST,
+            "/volumes",
+            &c.member,
+            json!({"volume": {"size": 1, "volume_type": "gold"}}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["volume"]["volume_type"], "gold");
+    let vid = r.body["volume"]["id"].as_str().unwrap().to_string();
+    // A type with a backend nobody serves: no valid backend, nothing made.
+    c.send(
+        Method::POST,
+        &format!("/types/{tid}/extra_specs"),
+        &admin,
+        json!({"extra_specs": {"volume_backend_name": "ceph"}}),
+    )
+    .await;
+    let r = c
+        .send(
+            Method::POST,
+            "/volumes",
+            &c.member,
+            json!({"volume": {"size": 1, "volume_type": "gold"}}),
+        )
+        .await;
+    assert_fault(&r, 503, "serviceUnavailable");
+    // In use: the type stays.
+    let r = c
+        .send(Method::DELETE, &format!("/types/{tid}"), &admin, json!({}))
+        .await;
+    assert_fault(&r, 400, "badRequest");
+    let r = c.get("/types/default", &c.member).await;
+    assert_eq!(r.body["volume_type"]["name"], "__DEFAULT__");
+    let r = c
+        .send(
+            Method::DELETE,
+            &format!("/types/{}", r.body["volume_type"]["id"].as_str().unwrap()),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_fault(&r, 400, "badRequest");
+    let _ = vid;
+    let zones = c.get("/os-availability-zone", &c.member).await;
+    assert_eq!(zones.body["availabilityZoneInfo"][0]["zoneName"], "nova");
+    let services = c.get("/os-services", &admin).await;
+    let binaries: Vec<_> = services.body["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["binary"].clone())
+        .collect();
+    assert_eq!(
+        binaries,
+        [json!("cinder-scheduler"), json!("cinder-volume")]
+    );
+    let pools = c
+        .get("/scheduler-stats/get_pools?detail=true", &admin)
+        .await;
+    assert_eq!(pools.body["pools"][0]["name"], "storage1@fake#fake");
+    assert_eq!(
+        pools.body["pools"][0]["capabilities"]["total_capacity_gb"],
+        100
+    );
+    assert_eq!(
+        c.get("/scheduler-stats/get_pools", &c.member).await.status,
+        403
+    );
+}

@@ -1,0 +1,164 @@
+//! The harness of the block storage API tests: a stack serving the volume
+//! router over the in-memory [`FakeBackend`], and polls with deadlines.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use ferrostack_testkit::{Reply, Served};
+use ferrostack_volume::backend::VolumeBackend;
+use ferrostack_volume::fake_backend::FakeBackend;
+use ferrostack_volume::hooks::{AttachedVolumeEvents, NoImages};
+use reqwest::Method;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What compute would have been told.
+#[derive(Default)]
+pub struct Events(pub Mutex<Vec<(String, u64)>>);
+
+impl AttachedVolumeEvents for Events {
+    fn extended(&self, volume_id: &str, new_size_gib: u64) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((volume_id.to_string(), new_size_gib));
+    }
+}
+
+/// A served volume API and its fake backend.
+pub struct Cinder {
+    pub v: Served,
+    pub backend: Arc<FakeBackend>,
+    pub events: Arc<Events>,
+    /// A member of `myproject`.
+    pub member: String,
+}
+
+pub async fn start() -> Cinder {
+    start_with(true).await
+}
+
+/// With or without a backend.
+pub async fn start_with(backend: bool) -> Cinder {
+    let fake = Arc::new(FakeBackend::new("fake", "storage1", 100));
+    let events = Arc::new(Events::default());
+    let backends: Vec<Arc<dyn VolumeBackend>> = if backend { vec![fake.clone()] } else { vec![] };
+    let ev = events.clone();
+    let v = Served::start("/v3", |s, public_url| {
+        ferrostack_volume::router(ferrostack_volume::VolumeConfig {
+            public_url,
+            validator: s.validator(),
+            quotas: s.quotas.clone(),
+            projects: s.projects.clone(),
+            store: Arc::new(s.store.clone()),
+            backends,
+            images: Arc::new(NoImages),
+            events: ev,
+            availability_zone: "nova".into(),
+            host: "controller".into(),
+        })
+    })
+    .await;
+    let member = v.s.user_token("alice", &v.project, "member").await;
+    Cinder {
+        v,
+        backend: fake,
+        events,
+        member,
+    }
+}
+
+impl Cinder {
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.v.s.get(&self.v.url(path), token).await
+    }
+
+    pub async fn send(&self, method: Method, path: &str, token: &str, body: Value) -> Reply {
+        self.v.s.send(method, &self.v.url(path), token, body).await
+    }
+
+    /// Send at microversion `version`.
+    pub async fn at(
+        &self,
+        version: &str,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut rb = self
+            .v
+            .s
+            .req(method, &self.v.url(path), token)
+            .header("OpenStack-API-Version", format!("volume {version}"));
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        self.v.s.call(rb).await
+    }
+
+    /// Create a volume of `size` GiB as the member; its id (202 expected).
+    pub async fn create(&self, size: u64) -> String {
+        let r = self
+            .send(
+                Method::POST,
+                "/volumes",
+                &self.member,
+                serde_json::json!({"volume": {"size": size, "name": "v"}}),
+            )
+            .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        r.body["volume"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// Create a volume and wait until it is available.
+    pub async fn available(&self, size: u64) -> String {
+        let id = self.create(size).await;
+        self.wait_status(&format!("/volumes/{id}"), "volume", "available")
+            .await;
+        id
+    }
+
+    /// Poll `path` until `key.status` is `status` (5 s deadline).
+    pub async fn wait_status(&self, path: &str, key: &str, status: &str) -> Value {
+        let admin = self.v.s.admin_token().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let r = self.get(path, &admin).await;
+            if r.body[key]["status"] == status {
+                return r.body[key].clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path} never became {status}: {}",
+                r.body
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Poll until `path` answers 404 (5 s deadline).
+    pub async fn wait_gone(&self, path: &str) {
+        let admin = self.v.s.admin_token().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.get(path, &admin).await.status != 404 {
+            assert!(tokio::time::Instant::now() < deadline, "{path} never went");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The project's volume quota usage.
+    pub fn usage(&self, resource: &str) -> i64 {
+        self.v
+            .s
+            .quotas
+            .usage(&ferrostack_quota::VOLUME, &self.v.project)
+            .unwrap()[resource]
+    }
+}
+
+pub fn assert_fault(r: &Reply, code: u16, name: &str) -> String {
+    assert_eq!(r.status, code, "body: {}", r.body);
+    assert_eq!(r.body[name]["code"], code, "body: {}", r.body);
+    r.body[name]["message"].as_str().unwrap().to_string()
+}
