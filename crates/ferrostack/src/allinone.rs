@@ -345,6 +345,16 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         .host_name
         .clone()
         .unwrap_or_else(compute_host::default_host_name);
+    // Volumes in qcow2 files on this host's disk (the local backend), and
+    // backups in a directory of their own beside them.
+    let local_volumes = ferrostack_volume::local::LocalBackend::open(
+        "local",
+        volume_host.clone(),
+        data_dir.join("volumes"),
+    )
+    .with_context(|| format!("cannot open {}", data_dir.join("volumes").display()))?;
+    let backup_store = ferrostack_volume::backup::BackupStore::open(data_dir.join("backups"))
+        .with_context(|| format!("cannot open {}", data_dir.join("backups").display()))?;
     let host_plan = HostPlan {
         name: args
             .host_name
@@ -490,8 +500,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
             quotas: quotas.clone(),
             projects: projects.clone(),
             store: Arc::new(store.clone()),
-            // the local backend is wired when crates/volume/src/local.rs lands
-            backends: vec![],
+            backends: vec![Arc::new(local_volumes)],
             images: Arc::new(crate::volume_images::StoreImageFiles {
                 images: Arc::new(store.clone()),
                 dir: data_dir.join("images"),
@@ -500,6 +509,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
             events: Arc::new(ferrostack_volume::hooks::NoEvents),
             availability_zone: ferrostack_volume::DEFAULT_ZONE.into(),
             host: volume_host.clone(),
+            backup_store: Some(Arc::new(backup_store)),
         }),
         stop_rx.clone(),
     ));

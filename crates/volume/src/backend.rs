@@ -134,4 +134,11 @@ pub trait VolumeBackend: Send + Sync {
 
     /// Space on the backend.
     fn capacity(&self) -> BackendFuture<'_, Capacity>;
+
+    /// This backend as the backup engine reads and restores it, when it
+    /// can be (the local backend can; a backend without raw access to its
+    /// data answers `None`, and backups of its volumes are refused).
+    fn as_backup(&self) -> Option<&dyn crate::backup::source::BackupCapable> {
+        None
+    }
 }

@@ -75,6 +75,9 @@ pub struct VolumeConfig {
     pub availability_zone: String,
     /// This controller's host name (the `cinder-scheduler` row).
     pub host: String,
+    /// Where backups go (a directory of their own, never a volume
+    /// backend); `None`: backup creates answer 400.
+    pub backup_store: Option<Arc<backup::BackupStore>>,
 }
 
 /// What handlers share, and the in-process API compute calls (the
@@ -98,6 +101,8 @@ pub struct VolumeState {
     pub availability_zone: String,
     /// The controller's host name.
     pub host: String,
+    /// Where backups go.
+    pub backup_store: Option<Arc<backup::BackupStore>>,
     me: Weak<VolumeState>,
 }
 
@@ -114,6 +119,7 @@ impl VolumeState {
             events: config.events.clone(),
             availability_zone: config.availability_zone.clone(),
             host: config.host.clone(),
+            backup_store: config.backup_store.clone(),
             me: me.clone(),
         })
     }

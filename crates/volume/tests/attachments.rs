@@ -167,6 +167,7 @@ async fn compute_attaches_in_process_and_failures_leave_nothing() {
         events: std::sync::Arc::new(ferrostack_volume::hooks::NoEvents),
         availability_zone: "nova".into(),
         host: "controller".into(),
+        backup_store: None,
     });
     let id = c.available(2).await;
     let me = Caller {

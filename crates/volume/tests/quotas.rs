@@ -20,6 +20,7 @@ async fn start() -> Served {
             events: std::sync::Arc::new(ferrostack_volume::hooks::NoEvents),
             availability_zone: "nova".into(),
             host: "controller".into(),
+            backup_store: None,
         })
     })
     .await

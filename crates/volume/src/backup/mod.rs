@@ -294,7 +294,7 @@ impl BackupStore {
     /// Backs up detached volume `volume_id` as `backup_id`: full without
     /// `parent_id`, else an increment of that backup (of the same volume).
     /// Idempotent: a backup that exists is returned as is (zero stats).
-    pub async fn backup_volume<S: VolumeBackend + BackupSource>(
+    pub async fn backup_volume<S: VolumeBackend + BackupSource + ?Sized>(
         &self,
         source: &S,
         backup_id: &str,
@@ -322,7 +322,7 @@ impl BackupStore {
     /// Backs up snapshot `snapshot_id` of volume `volume_id` as
     /// `backup_id` (Cinder's backup create with a `snapshot_id`), full or
     /// an increment of `parent_id`. The snapshot is immutable: no freeze.
-    pub async fn backup_snapshot<S: BackupSource>(
+    pub async fn backup_snapshot<S: BackupSource + ?Sized>(
         &self,
         source: &S,
         backup_id: &str,
@@ -447,7 +447,7 @@ impl BackupStore {
     /// Restores `backup_id` into existing detached volume `volume_id` (at
     /// least the backup's size). Nothing is written unless every chunk
     /// verified.
-    pub async fn restore<T: RestoreTarget>(
+    pub async fn restore<T: RestoreTarget + ?Sized>(
         &self,
         target: &T,
         backup_id: &str,
@@ -472,7 +472,7 @@ impl BackupStore {
     /// Restores `backup_id` into a new volume `volume_id` of `size_gib`
     /// (blank, created here only after every chunk verified, so a corrupt
     /// backup leaves no volume behind).
-    pub async fn restore_to_new<T: VolumeBackend + RestoreTarget>(
+    pub async fn restore_to_new<T: VolumeBackend + RestoreTarget + ?Sized>(
         &self,
         target: &T,
         backup_id: &str,

@@ -69,6 +69,12 @@ pub trait BackupSource: Send + Sync {
     fn snapshot_view<'a>(&'a self, snapshot_id: &'a str) -> BackendFuture<'a, RawView>;
 }
 
+/// A backend the backup engine can read from and restore into: what
+/// [`crate::backend::VolumeBackend::as_backup`] hands out.
+pub trait BackupCapable: crate::backend::VolumeBackend + BackupSource + RestoreTarget {}
+
+impl<T: crate::backend::VolumeBackend + BackupSource + RestoreTarget> BackupCapable for T {}
+
 /// A backend the backup engine can restore into.
 pub trait RestoreTarget: Send + Sync {
     /// The virtual size of a volume, bytes.

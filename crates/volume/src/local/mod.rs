@@ -391,6 +391,10 @@ impl VolumeBackend for LocalBackend {
         &self.name
     }
 
+    fn as_backup(&self) -> Option<&dyn crate::backup::source::BackupCapable> {
+        Some(self)
+    }
+
     fn host(&self) -> &str {
         &self.host
     }

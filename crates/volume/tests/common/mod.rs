@@ -56,6 +56,7 @@ pub async fn start_with(backend: bool) -> Cinder {
             events: ev,
             availability_zone: "nova".into(),
             host: "controller".into(),
+            backup_store: None,
         })
     })
     .await;
