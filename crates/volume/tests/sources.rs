@@ -161,3 +161,51 @@ async fn concurrent_deletes_delete_once_and_release_once() {
         .count();
     assert_eq!(deletes, 1);
 }
+
+#[tokio::test]
+async fn readers_read_members_write_admins_manage() {
+    let c = start().await;
+    let p = c.v.s.personas(&c.v.project).await;
+    let body = json!({"volume": {"size": 1}});
+    assert_eq!(c.get("/volumes", &p.reader).await.status, 200);
+    assert_eq!(
+        c.send(Method::POST, "/volumes", &p.reader, body.clone())
+            .await
+            .status,
+        403
+    );
+    // "nobody" only reads, in a project of their own.
+    assert_eq!(
+        c.send(Method::POST, "/volumes", &p.nobody, body.clone())
+            .await
+            .status,
+        403
+    );
+    assert!(c.get("/volumes", &p.nobody).await.body["volumes"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        c.send(Method::POST, "/volumes", &p.member, body)
+            .await
+            .status,
+        202
+    );
+    let t = json!({"volume_type": {"name": "t"}});
+    assert_eq!(
+        c.send(Method::POST, "/types", &p.member, t.clone())
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        c.send(Method::POST, "/types", &p.admin, t).await.status,
+        200
+    );
+    assert_eq!(c.get("/os-services", &p.member).await.status, 403);
+    assert_eq!(c.get("/types", &p.reader).await.status, 200);
+    c.v.s
+        .get(&c.v.url("/volumes"), "")
+        .await
+        .assert_unauthorized();
+}
