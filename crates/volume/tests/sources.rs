@@ -209,3 +209,90 @@ async fn readers_read_members_write_admins_manage() {
         .await
         .assert_unauthorized();
 }
+
+#[tokio::test]
+async fn per_type_quotas_are_shown_enforced_and_moved_by_retype() {
+    let c = start().await;
+    let admin = c.v.s.admin_token().await;
+    let r = c
+        .send(
+            Method::POST,
+            "/types",
+            &admin,
+            json!({"volume_type": {"name": "gold"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let quota = format!("/os-quota-sets/{}", c.v.project);
+    let r = c
+        .send(
+            Method::PUT,
+            &quota,
+            &admin,
+            json!({"quota_set": {"gigabytes_gold": 2}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["quota_set"]["gigabytes_gold"], 2);
+    let r = c
+        .send(
+            Method::PUT,
+            &quota,
+            &admin,
+            json!({"quota_set": {"gigabytes_lead": 2}}),
+        )
+        .await;
+    assert_fault(&r, 400, "badRequest");
+    let r = c
+        .send(
+            Method::POST,
+            "/volumes",
+            &c.member,
+            json!({"volume": {"size": 3, "volume_type": "gold"}}),
+        )
+        .await;
+    let m = assert_fault(&r, 413, "overLimit");
+    assert!(m.contains("exceeds allowed gigabytes_gold quota"), "{m}");
+    let id = c.available(3).await;
+    let shown = c.get(&format!("{quota}?usage=True"), &admin).await;
+    let set = &shown.body["quota_set"];
+    assert_eq!(set["volumes___DEFAULT__"]["in_use"], 1, "{set}");
+    assert_eq!(set["gigabytes___DEFAULT__"]["in_use"], 3);
+    assert_eq!(set["gigabytes_gold"]["limit"], 2);
+    // Retype into gold: over its quota, so refused and nothing moves.
+    let act = format!("/volumes/{id}/action");
+    let r = c
+        .send(
+            Method::POST,
+            &act,
+            &c.member,
+            json!({"os-retype": {"new_type": "gold"}}),
+        )
+        .await;
+    assert_fault(&r, 413, "overLimit");
+    c.send(
+        Method::PUT,
+        &quota,
+        &admin,
+        json!({"quota_set": {"gigabytes_gold": 10}}),
+    )
+    .await;
+    let r = c
+        .send(
+            Method::POST,
+            &act,
+            &c.member,
+            json!({"os-retype": {"new_type": "gold"}}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(
+        c.get(&format!("/volumes/{id}"), &c.member).await.body["volume"]["volume_type"],
+        "gold"
+    );
+    let set = c.get(&format!("{quota}?usage=True"), &admin).await.body["quota_set"].clone();
+    assert_eq!(set["gigabytes___DEFAULT__"]["in_use"], 0, "{set}");
+    assert_eq!(set["gigabytes_gold"]["in_use"], 3);
+    assert_eq!(set["volumes_gold"]["in_use"], 1);
+    assert_eq!(set["gigabytes"]["in_use"], 3);
+}
