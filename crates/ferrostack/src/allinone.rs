@@ -491,26 +491,29 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         }),
         stop_rx.clone(),
     ));
+    // The volume service's state: its router serves it, and compute will
+    // call its in-process API (attachments, boot from volume) the same way.
+    let volume = ferrostack_volume::VolumeState::new(&ferrostack_volume::VolumeConfig {
+        public_url: volume_url.clone(),
+        validator: validator.clone(),
+        quotas: quotas.clone(),
+        projects: projects.clone(),
+        store: Arc::new(store.clone()),
+        backends: vec![Arc::new(local_volumes)],
+        images: Arc::new(crate::volume_images::StoreImageFiles {
+            images: Arc::new(store.clone()),
+            dir: data_dir.join("images"),
+        }),
+        // Compute implements AttachedVolumeEvents with attached volumes.
+        events: Arc::new(ferrostack_volume::hooks::NoEvents),
+        availability_zone: ferrostack_volume::DEFAULT_ZONE.into(),
+        host: volume_host.clone(),
+        backup_store: Some(Arc::new(backup_store)),
+    });
     servers.spawn(serve(
         "volume",
         listeners.volume,
-        ferrostack_volume::router(ferrostack_volume::VolumeConfig {
-            public_url: volume_url.clone(),
-            validator: validator.clone(),
-            quotas: quotas.clone(),
-            projects: projects.clone(),
-            store: Arc::new(store.clone()),
-            backends: vec![Arc::new(local_volumes)],
-            images: Arc::new(crate::volume_images::StoreImageFiles {
-                images: Arc::new(store.clone()),
-                dir: data_dir.join("images"),
-            }),
-            // Compute implements AttachedVolumeEvents with attached volumes.
-            events: Arc::new(ferrostack_volume::hooks::NoEvents),
-            availability_zone: ferrostack_volume::DEFAULT_ZONE.into(),
-            host: volume_host.clone(),
-            backup_store: Some(Arc::new(backup_store)),
-        }),
+        ferrostack_volume::router_for(volume.clone(), validator.clone()),
         stop_rx.clone(),
     ));
     servers.spawn(serve(

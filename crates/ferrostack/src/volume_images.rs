@@ -81,3 +81,80 @@ impl ImageFiles for StoreImageFiles {
         Box::pin(async move { self.find(project_id, is_admin, image_id) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrostack_store::image::Image;
+    use ferrostack_store::SqliteStore;
+
+    fn image(id: &str, owner: &str, visibility: &str, status: &str, format: &str) -> Image {
+        Image {
+            id: id.into(),
+            name: None,
+            status: status.into(),
+            visibility: visibility.into(),
+            owner: Some(owner.into()),
+            protected: false,
+            os_hidden: false,
+            disk_format: Some(format.into()),
+            container_format: Some("bare".into()),
+            size: Some(1 << 20),
+            virtual_size: Some(3 << 30),
+            checksum: None,
+            os_hash_algo: None,
+            os_hash_value: None,
+            min_disk: 0,
+            min_ram: 0,
+            tags: vec![],
+            properties: Default::default(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_active_usable_images_of_the_project_resolve_to_their_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db")).unwrap();
+        let images_dir = dir.path().join("images");
+        std::fs::create_dir_all(&images_dir).unwrap();
+        let ids: Vec<String> = (0..4).map(|_| ferrostack_common::ids::new_uuid()).collect();
+        let rows = [
+            image(&ids[0], "p1", "private", "active", "qcow2"),
+            image(&ids[1], "p2", "private", "active", "qcow2"),
+            image(&ids[2], "p1", "private", "queued", "qcow2"),
+            image(&ids[3], "p2", "public", "active", "iso"),
+        ];
+        for row in &rows {
+            assert!(store.create_image(row).unwrap());
+            std::fs::write(images_dir.join(&row.id), b"data").unwrap();
+        }
+        let files = StoreImageFiles {
+            images: Arc::new(store),
+            dir: images_dir.clone(),
+        };
+        let f = files.image_file("p1", false, &ids[0]).await.unwrap();
+        assert_eq!(f.path, images_dir.join(&ids[0]));
+        assert_eq!((f.format.as_str(), f.virtual_size), ("qcow2", 3 << 30));
+        // Another project's private image: not found, unless admin.
+        assert!(matches!(
+            files.image_file("p1", false, &ids[1]).await,
+            Err(ImageError::NotFound(_))
+        ));
+        assert!(files.image_file("p1", true, &ids[1]).await.is_ok());
+        // Not active, or a format volumes cannot hold: unusable.
+        assert!(matches!(
+            files.image_file("p1", false, &ids[2]).await,
+            Err(ImageError::Unusable(_))
+        ));
+        assert!(matches!(
+            files.image_file("p1", false, &ids[3]).await,
+            Err(ImageError::Unusable(_))
+        ));
+        assert!(matches!(
+            files.image_file("p1", false, "not-a-uuid").await,
+            Err(ImageError::NotFound(_))
+        ));
+    }
+}

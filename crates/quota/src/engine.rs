@@ -111,6 +111,52 @@ impl QuotaEngine {
         Ok(layer(service, &[&overrides, &stored]))
     }
 
+    /// Effective limits of the per-kind resources of `kinds` for
+    /// `project_id` (see [`Service::per_kind`]): set on the project, else
+    /// a stored default, else unlimited.
+    pub fn kind_limits(
+        &self,
+        service: &Service,
+        project_id: &str,
+        kinds: &[String],
+    ) -> QuotaResult<ResourceMap> {
+        let stored = self.store.get_defaults(service.name)?;
+        let overrides = self.store.get_limits(service.name, project_id)?;
+        Ok(service
+            .kind_names(kinds)
+            .into_iter()
+            .map(|n| {
+                let v = overrides.get(&n).or(stored.get(&n)).copied().unwrap_or(-1);
+                (n, v)
+            })
+            .collect())
+    }
+
+    /// Limit and usage of the per-kind resources of `kinds`.
+    pub fn kind_detail(
+        &self,
+        service: &Service,
+        project_id: &str,
+        kinds: &[String],
+    ) -> QuotaResult<BTreeMap<String, QuotaDetail>> {
+        let used = self.store.usage(service.name, project_id)?;
+        Ok(self
+            .kind_limits(service, project_id, kinds)?
+            .into_iter()
+            .map(|(name, limit)| {
+                let in_use = used.get(&name).copied().unwrap_or(0);
+                (
+                    name,
+                    QuotaDetail {
+                        limit,
+                        in_use,
+                        reserved: 0,
+                    },
+                )
+            })
+            .collect())
+    }
+
     /// Only the limits set on `project_id` itself (empty when it uses defaults).
     pub fn overrides(&self, service: &Service, project_id: &str) -> QuotaResult<ResourceMap> {
         let mut overrides = self.store.get_limits(service.name, project_id)?;
@@ -166,7 +212,8 @@ impl QuotaEngine {
     ) -> QuotaResult<ResourceMap> {
         check_values(service, changes)?;
         if !force {
-            let usage = self.usage(service, project_id)?;
+            // Every stored usage, per-kind resources included.
+            let usage = self.store.usage(service.name, project_id)?;
             for (resource, &limit) in changes {
                 let in_use = usage.get(resource).copied().unwrap_or(0);
                 if limit != -1 && limit < in_use {

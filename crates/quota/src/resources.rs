@@ -24,6 +24,11 @@ pub struct Service {
     pub name: &'static str,
     /// Every resource, in the order APIs list them.
     pub resources: &'static [Resource],
+    /// Resources that also exist per kind, as `<resource>_<kind>` with
+    /// no limit unless one is set: Cinder's `volumes_<type>`,
+    /// `gigabytes_<type>` and `snapshots_<type>`. Which kinds exist is the
+    /// service's to say (its volume types); the engine only knows the form.
+    pub per_kind: &'static [&'static str],
 }
 
 impl Service {
@@ -32,9 +37,27 @@ impl Service {
         self.resources.iter().find(|r| r.name == name)
     }
 
-    /// True when `name` is one of this service's resources.
+    /// True when `name` is one of this service's resources, or has the
+    /// form of a per-kind one.
     pub fn has(&self, name: &str) -> bool {
-        self.resource(name).is_some()
+        self.resource(name).is_some() || self.kind_of(name).is_some()
+    }
+
+    /// The resource and kind of a per-kind name (`gigabytes_gold` is
+    /// `("gigabytes", "gold")`).
+    pub fn kind_of<'a>(&self, name: &'a str) -> Option<(&'static str, &'a str)> {
+        self.per_kind.iter().find_map(|r| {
+            let kind = name.strip_prefix(r)?.strip_prefix('_')?;
+            (!kind.is_empty()).then_some((*r, kind))
+        })
+    }
+
+    /// The per-kind resource names of `kinds`, kind by kind.
+    pub fn kind_names(&self, kinds: &[String]) -> Vec<String> {
+        kinds
+            .iter()
+            .flat_map(|k| self.per_kind.iter().map(move |r| format!("{r}_{k}")))
+            .collect()
     }
 
     /// The built-in defaults as a map.
@@ -72,10 +95,11 @@ pub static COMPUTE: Service = Service {
         r("security_groups", 10),
         r("security_group_rules", 20),
     ],
+    per_kind: &[],
 };
 
-/// Cinder's quotas (without per-volume-type variants: there are no volume
-/// types yet).
+/// Cinder's quotas, with the per-volume-type variants of volumes,
+/// gigabytes and snapshots.
 pub static VOLUME: Service = Service {
     name: "volume",
     resources: &[
@@ -87,6 +111,7 @@ pub static VOLUME: Service = Service {
         r("groups", 10),
         r("per_volume_gigabytes", -1),
     ],
+    per_kind: &["volumes", "gigabytes", "snapshots"],
 };
 
 /// Neutron's quotas, as the ML2 core plugin with the usual service plugins
@@ -104,6 +129,7 @@ pub static NETWORK: Service = Service {
         r("rbac_policy", 10),
         r("subnetpool", -1),
     ],
+    per_kind: &[],
 };
 
 #[cfg(test)]
@@ -118,6 +144,22 @@ mod tests {
         assert_eq!(d["ram"], 51200);
         assert_eq!(d["fixed_ips"], -1);
         assert_eq!(d.len(), 14);
+    }
+
+    #[test]
+    fn per_kind_names_are_cinders() {
+        assert_eq!(
+            VOLUME.kind_of("gigabytes_gold"),
+            Some(("gigabytes", "gold"))
+        );
+        assert_eq!(VOLUME.kind_of("volumes_a_b"), Some(("volumes", "a_b")));
+        assert_eq!(VOLUME.kind_of("backup_gigabytes"), None);
+        assert_eq!(VOLUME.kind_of("gigabytes_"), None);
+        assert!(VOLUME.has("snapshots_x") && !COMPUTE.has("cores_x"));
+        assert_eq!(
+            VOLUME.kind_names(&["t".into()]),
+            ["volumes_t", "gigabytes_t", "snapshots_t"]
+        );
     }
 
     #[test]

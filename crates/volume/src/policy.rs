@@ -65,6 +65,7 @@ ferrostack_policy::route_table! {
     .route("/v3/{admin_project_id}/limits", get(Authenticated, limits::show))
     .route("/v3/volumes", get(ProjectReader, volumes::list).post(ProjectMember, volumes::create))
     .route("/v3/volumes/detail", get(ProjectReader, volumes::detail))
+    .route("/v3/volumes/summary", get(ProjectReader, volumes::summary))
     .route(
         "/v3/volumes/{volume_id}",
         get(ProjectReader, volumes::show)
@@ -100,7 +101,9 @@ ferrostack_policy::route_table! {
     )
     .route(
         "/v3/snapshots/{snapshot_id}/metadata/{key}",
-        delete(ProjectMember, snapshots::metadata_key_delete)
+        get(ProjectReader, snapshots::metadata_key_show)
+            .put(ProjectMember, snapshots::metadata_key_set)
+            .delete(ProjectMember, snapshots::metadata_key_delete)
     )
     .route(
         "/v3/attachments",

@@ -5,7 +5,9 @@
 //! `?usage=True` on show rather than a `/detail` path, values are checked
 //! with "must be an integer" rather than a JSON schema, `id` and
 //! `tenant_id` are tolerated (and ignored) in update bodies, and delete
-//! answers 200.
+//! answers 200. Per-volume-type quotas (`volumes_<type>`,
+//! `gigabytes_<type>`, `snapshots_<type>`) are listed for every type, as
+//! Cinder does, unlimited unless set; a key naming no type is refused.
 
 use crate::error::{Json, VolumeError, VolumeResult};
 use crate::VolumeState;
@@ -68,10 +70,11 @@ pub async fn show(
         Some(v) => bool_param("usage", v)?,
         None => false,
     };
+    let kinds = type_names(&state)?;
     let set = if usage {
-        state
-            .quotas
-            .detail(&VOLUME, &project_id)?
+        let mut detail = state.quotas.detail(&VOLUME, &project_id)?;
+        detail.extend(state.quotas.kind_detail(&VOLUME, &project_id, &kinds)?);
+        detail
             .into_iter()
             .map(|(k, d)| {
                 (
@@ -81,7 +84,9 @@ pub async fn show(
             })
             .collect()
     } else {
-        limits_object(state.quotas.limits(&VOLUME, &project_id)?)
+        let mut limits = state.quotas.limits(&VOLUME, &project_id)?;
+        limits.extend(state.quotas.kind_limits(&VOLUME, &project_id, &kinds)?);
+        limits_object(limits)
     };
     Ok(axum::Json(json!({"quota_set": with_id(&project_id, set)})))
 }
@@ -93,7 +98,14 @@ pub async fn defaults(
     Path(p): Path<HashMap<String, String>>,
 ) -> VolumeResult<axum::Json<Value>> {
     let project_id = readable(&state, &caller, param(&p, "project_id")?)?;
-    let set = limits_object(state.quotas.defaults(&VOLUME)?);
+    let mut defaults = state.quotas.defaults(&VOLUME)?;
+    // A project nobody has is one with only the defaults.
+    defaults.extend(
+        state
+            .quotas
+            .kind_limits(&VOLUME, "", &type_names(&state)?)?,
+    );
+    let set = limits_object(defaults);
     Ok(axum::Json(json!({"quota_set": with_id(&project_id, set)})))
 }
 
@@ -161,6 +173,38 @@ pub fn parse_update(body: &Value, wrapper: &str, non_quota: &[&str]) -> VolumeRe
         .collect()
 }
 
+/// The names of every volume type (the kinds of per-type quotas).
+fn type_names(state: &VolumeState) -> VolumeResult<Vec<String>> {
+    Ok(state
+        .store
+        .list_types()?
+        .into_iter()
+        .map(|t| t.name)
+        .collect())
+}
+
+/// Per-type keys must name an existing type, as in Cinder.
+fn known_types(state: &VolumeState, changes: &ResourceMap) -> VolumeResult<()> {
+    let names = type_names(state)?;
+    let bad: Vec<&str> = changes
+        .keys()
+        .filter(|k| {
+            VOLUME
+                .kind_of(k)
+                .is_some_and(|(_, t)| !names.iter().any(|n| n == t))
+        })
+        .map(String::as_str)
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(VolumeError::BadRequest(format!(
+            "Invalid input received: Bad key(s) in quota set: {}",
+            bad.join(", ")
+        )))
+    }
+}
+
 /// `PUT /v3/os-quota-sets/{project_id}`.
 pub async fn update(
     State(state): State<Arc<VolumeState>>,
@@ -168,12 +212,18 @@ pub async fn update(
     Json(body): Json<Value>,
 ) -> VolumeResult<axum::Json<Value>> {
     let changes = parse_update(&body, "quota_set", NON_QUOTA_KEYS)?;
+    known_types(&state, &changes)?;
     let raw = param(&p, "project_id")?;
     let project_id = admin_target(state.projects.as_ref(), raw, IfUnknown::Refuse)?;
     // Cinder has no `force`: a limit below usage is always refused.
-    let limits = state
+    let mut limits = state
         .quotas
         .set_limits(&VOLUME, &project_id, &changes, false)?;
+    limits.extend(
+        state
+            .quotas
+            .kind_limits(&VOLUME, &project_id, &type_names(&state)?)?,
+    );
     Ok(axum::Json(json!({"quota_set": limits_object(limits)})))
 }
 

@@ -115,16 +115,20 @@ pub fn volume(v: &Volume, cx: &VolumeContext<'_>) -> Value {
     Value::Object(o)
 }
 
-/// A stable UUID-shaped id for the cinder-volume service of `host`.
+/// A UUID-shaped id for the cinder-volume service of `host`, the same on
+/// every start and build (FNV-1a of the `host@backend` part, twice).
 pub fn service_uuid(host: Option<&str>) -> Option<String> {
-    use std::hash::{Hash, Hasher};
-    let host = host?.split('#').next()?.to_string();
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    host.hash(&mut h);
-    let a = h.finish();
-    "volume".hash(&mut h);
-    let b = h.finish();
-    let hex = format!("{a:016x}{b:016x}");
+    let host = host?.split('#').next()?;
+    let fnv = |seed: u64| {
+        host.bytes().fold(seed, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    let hex = format!(
+        "{:016x}{:016x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x6c62_272e_07bb_0142)
+    );
     Some(format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],

@@ -261,6 +261,24 @@ async fn snapshots_count_in_quota_and_hold_their_volume() {
         )
         .await;
     assert_eq!(r.body["snapshot"]["name"], "s2");
+    let m = format!("/snapshots/{sid}/metadata");
+    let r = c
+        .send(Method::POST, &m, &c.member, json!({"metadata": {"a": "1"}}))
+        .await;
+    assert_eq!(r.body["metadata"], json!({"a": "1"}));
+    let r = c
+        .send(
+            Method::PUT,
+            &format!("{m}/a"),
+            &c.member,
+            json!({"meta": {"a": "2"}}),
+        )
+        .await;
+    assert_eq!(r.body["meta"], json!({"a": "2"}));
+    assert_eq!(
+        c.get(&format!("{m}/a"), &c.member).await.body["meta"],
+        json!({"a": "2"})
+    );
     let list = c.get("/snapshots/detail?name=s2", &c.member).await;
     assert_eq!(list.body["snapshots"].as_array().unwrap().len(), 1);
     let p = c.v.s.personas(&c.v.project).await;

@@ -49,7 +49,10 @@ async fn a_fresh_project_shows_cinders_defaults() {
         set,
         json!({"id": v.project, "volumes": 10, "snapshots": 10, "gigabytes": 1000,
                "backups": 10, "backup_gigabytes": 1000, "groups": 10,
-               "per_volume_gigabytes": -1})
+               "per_volume_gigabytes": -1,
+               // Per-type quotas of the default type, unlimited, as Cinder.
+               "volumes___DEFAULT__": -1, "gigabytes___DEFAULT__": -1,
+               "snapshots___DEFAULT__": -1})
     );
 }
 

@@ -285,6 +285,16 @@ async fn lists_filter_sort_and_page() {
     assert_eq!(r.body["count"], 3);
     let r = c.get("/volumes?with_count=true&limit=1", &c.member).await;
     assert!(r.body.get("count").is_none());
+    // The summary from 3.12, with metadata values from 3.36.
+    let r = c
+        .at("3.36", Method::GET, "/volumes/summary", &c.member, None)
+        .await;
+    assert_eq!(r.body["volume-summary"]["total_size"], 6, "{}", r.body);
+    assert_eq!(r.body["volume-summary"]["total_count"], 3);
+    assert_eq!(
+        r.body["volume-summary"]["metadata"]["n"],
+        json!(["0", "1", "2"])
+    );
 }
 
 #[tokio::test]

@@ -264,3 +264,37 @@ pub async fn metadata_key_delete(
     })?;
     Ok(StatusCode::OK)
 }
+
+/// `GET /v3/snapshots/{snapshot_id}/metadata/{key}`.
+pub async fn metadata_key_show(
+    State(state): State<Arc<VolumeState>>,
+    axum::Extension(auth): axum::Extension<AuthContext>,
+    Path(p): Path<HashMap<String, String>>,
+) -> VolumeResult<axum::Json<Value>> {
+    let s = state.snapshot(&Caller::of(&auth), param(&p, "snapshot_id")?)?;
+    let key = param(&p, "key")?;
+    let value = s.metadata.get(key).ok_or_else(|| {
+        VolumeError::NotFound(format!("Snapshot {} has no metadata with key {key}.", s.id))
+    })?;
+    Ok(axum::Json(json!({"meta": {key: value}})))
+}
+
+/// `PUT /v3/snapshots/{snapshot_id}/metadata/{key}`.
+pub async fn metadata_key_set(
+    State(state): State<Arc<VolumeState>>,
+    axum::Extension(auth): axum::Extension<AuthContext>,
+    Path(p): Path<HashMap<String, String>>,
+    Json(body): Json<Value>,
+) -> VolumeResult<axum::Json<Value>> {
+    let key = param(&p, "key")?;
+    let meta = metadata(body.get("meta"))?;
+    if meta.len() != 1 || !meta.contains_key(key) {
+        return Err(VolumeError::BadRequest(
+            "Request body and URI mismatch".into(),
+        ));
+    }
+    state.update_snapshot(&Caller::of(&auth), param(&p, "snapshot_id")?, |s| {
+        s.metadata.extend(meta.clone());
+    })?;
+    Ok(axum::Json(json!({"meta": meta})))
+}

@@ -404,3 +404,36 @@ pub async fn metadata_key_delete(
     })?;
     Ok(StatusCode::OK)
 }
+
+/// `GET /v3/volumes/summary` (3.12+): count and total size of the
+/// caller's volumes (every project's for an admin with `all_tenants`).
+pub async fn summary(
+    State(state): State<Arc<VolumeState>>,
+    axum::Extension(auth): axum::Extension<AuthContext>,
+    version: Version,
+    Query(pairs): Pairs,
+) -> VolumeResult<axum::Json<Value>> {
+    if !version.at_least(12) {
+        return Err(VolumeError::NotFound(
+            "Volume summary could not be found.".into(),
+        ));
+    }
+    let caller = Caller::of(&auth);
+    let params = ListParams::read(pairs, &caller, version, SORT_KEYS)?;
+    let volumes = state.store.list_volumes(params.project.as_deref())?;
+    let total: u64 = volumes.iter().map(|v| v.size_gib).sum();
+    let mut summary = json!({"total_size": total, "total_count": volumes.len()});
+    if version.at_least(36) {
+        let mut metadata: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for v in &volumes {
+            for (k, val) in &v.metadata {
+                let values = metadata.entry(k.clone()).or_default();
+                if !values.contains(val) {
+                    values.push(val.clone());
+                }
+            }
+        }
+        summary["metadata"] = json!(metadata);
+    }
+    Ok(axum::Json(json!({"volume-summary": summary})))
+}

@@ -151,7 +151,12 @@ impl VolumeState {
                 volume.image_metadata = v.image_metadata;
             }
         }
-        let held = resources(&[("volumes", 1), ("gigabytes", size as i64)]);
+        let held = resources(&[
+            ("volumes", 1),
+            ("gigabytes", size as i64),
+            (&format!("volumes_{}", vtype.name), 1),
+            (&format!("gigabytes_{}", vtype.name), size as i64),
+        ]);
         self.quotas
             .reserve(&VOLUME, &caller.project_id, &volume.id, &held)
             .map_err(quota_error)?;

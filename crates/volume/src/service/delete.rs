@@ -118,12 +118,13 @@ impl VolumeState {
             )));
         }
         let delta = (new_size - v.size_gib) as i64;
+        let per_type = format!("gigabytes_{}", self.type_name(&v.volume_type_id)?);
         self.quotas
             .reserve(
                 &VOLUME,
                 &v.project_id,
                 id,
-                &resources(&[("gigabytes", delta)]),
+                &resources(&[("gigabytes", delta), (&per_type, delta)]),
             )
             .map_err(quota_error)?;
         let old = v.size_gib;
@@ -153,7 +154,7 @@ impl VolumeState {
         let group = match changed {
             Ok(g) => g,
             Err(e) => {
-                self.give_back(id, &v.project_id, delta);
+                self.give_back(id, &v.project_id, &per_type, delta);
                 return Err(e);
             }
         };
@@ -162,7 +163,7 @@ impl VolumeState {
             return Ok(());
         }
         let Some(backend) = self.backend(&group.volume.backend_name) else {
-            self.give_back(id, &v.project_id, delta);
+            self.give_back(id, &v.project_id, &per_type, delta);
             self.settle(id, |g| g.volume.status = "error_extending".into());
             return Err(VolumeError::Internal(
                 "the volume's backend is not served".into(),
@@ -181,7 +182,7 @@ impl VolumeState {
                 }),
                 Err(e) => {
                     tracing::error!(volume_id = %id, error = %e, "extending a volume failed on the backend");
-                    state.give_back(&id, &project, delta);
+                    state.give_back(&id, &project, &per_type, delta);
                     state.settle(&id, |g| {
                         g.volume.status = "error_extending".into();
                         g.volume.error = Some(e.to_string());
@@ -194,23 +195,48 @@ impl VolumeState {
 
     /// Return `gigabytes` taken for a change that did not happen (a
     /// negative amount under the same consumer).
-    fn give_back(&self, consumer: &str, project_id: &str, gigabytes: i64) {
+    fn give_back(&self, consumer: &str, project_id: &str, per_type: &str, gigabytes: i64) {
         let r = self.quotas.reserve(
             &VOLUME,
             project_id,
             consumer,
-            &resources(&[("gigabytes", -gigabytes)]),
+            &resources(&[("gigabytes", -gigabytes), (per_type, -gigabytes)]),
         );
         if let Err(e) = r {
             tracing::error!(consumer, error = %e, "giving quota back failed");
         }
     }
 
-    /// `os-retype`: another type of the same backend (the data stays).
+    /// `os-retype`: another type of the same backend (the data stays);
+    /// the volume's (not its snapshots') per-type quota moves to the new
+    /// type, checked against its limits.
     pub fn retype_volume(&self, caller: &Caller, id: &str, new_type: &str) -> VolumeResult<Volume> {
         let t = self.volume_type(caller, new_type)?;
         let target = t.extra_specs.get("volume_backend_name").cloned();
-        let group = self.change(caller, id, |g| {
+        let v = self.volume(caller, id)?;
+        if v.volume_type_id == t.id {
+            return Ok(v);
+        }
+        let old = self.type_name(&v.volume_type_id)?;
+        let size = v.size_gib as i64;
+        let moved = |sign: i64| {
+            resources(&[
+                (&format!("volumes_{old}"), -sign),
+                (&format!("gigabytes_{old}"), -sign * size),
+                (&format!("volumes_{}", t.name), sign),
+                (&format!("gigabytes_{}", t.name), sign * size),
+            ])
+        };
+        self.quotas
+            .reserve(&VOLUME, &v.project_id, id, &moved(1))
+            .map_err(quota_error)?;
+        let old_type = v.volume_type_id.clone();
+        let changed = self.change(caller, id, |g| {
+            if g.volume.volume_type_id != old_type {
+                return Err(invalid(
+                    "Invalid volume: the volume's type changed meanwhile.",
+                ));
+            }
             let s = g.volume.status.as_str();
             if s != "available" && s != "in-use" {
                 return Err(bad_status(id, "available or in-use", s));
@@ -225,8 +251,25 @@ impl VolumeState {
             }
             g.volume.volume_type_id = t.id.clone();
             Ok(())
-        })?;
-        Ok(group.volume)
+        });
+        match changed {
+            Ok(group) => Ok(group.volume),
+            Err(e) => {
+                if let Err(q) = self.quotas.reserve(&VOLUME, &v.project_id, id, &moved(-1)) {
+                    tracing::error!(volume_id = id, error = %q, "moving per-type quota back failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The name of type `type_id` (per-type quota names use it).
+    pub(crate) fn type_name(&self, type_id: &str) -> VolumeResult<String> {
+        Ok(self
+            .store
+            .get_type(type_id)?
+            .map(|t| t.name)
+            .unwrap_or_else(|| type_id.to_string()))
     }
 
     /// `os-reset_status` (admin): set the status (and attach status) as given.

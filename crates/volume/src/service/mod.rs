@@ -115,23 +115,23 @@ pub(crate) fn quota_error(e: QuotaError) -> VolumeError {
     let QuotaError::OverQuota(overages) = e else {
         return e.into();
     };
+    let gigabytes = |r: &str| r == "gigabytes" || r.starts_with("gigabytes_");
     let message = match overages
         .iter()
-        .find(|o| o.resource == "gigabytes")
+        .find(|o| gigabytes(&o.resource))
         .or(overages.first())
     {
-        Some(o) if o.resource == "gigabytes" => format!(
-            "Requested volume or snapshot exceeds allowed gigabytes quota. Requested {}G, quota is {}G and {}G has been consumed.",
-            o.requested, o.limit, o.in_use
+        Some(o) if gigabytes(&o.resource) => format!(
+            "Requested volume or snapshot exceeds allowed {} quota. Requested {}G, quota is {}G and {}G has been consumed.",
+            o.resource, o.requested, o.limit, o.in_use
         ),
-        Some(o) if o.resource == "volumes" => format!(
-            "Maximum number of volumes allowed ({}) exceeded for quota 'volumes'.",
-            o.limit
-        ),
-        Some(o) => format!(
-            "Maximum number of {} allowed ({}) exceeded for quota '{}'.",
-            o.resource, o.limit, o.resource
-        ),
+        Some(o) => {
+            let what = o.resource.split('_').next().unwrap_or(&o.resource);
+            format!(
+                "Maximum number of {what} allowed ({}) exceeded for quota '{}'.",
+                o.limit, o.resource
+            )
+        }
         None => "Quota exceeded.".to_string(),
     };
     VolumeError::Status(StatusCode::PAYLOAD_TOO_LARGE, message)

@@ -65,7 +65,13 @@ impl VolumeState {
             delete: false,
         })
         .map_err(|e| VolumeError::BadRequest(e.to_string()))?;
-        let held = resources(&[("snapshots", 1), ("gigabytes", v.size_gib as i64)]);
+        let t = self.type_name(&v.volume_type_id)?;
+        let held = resources(&[
+            ("snapshots", 1),
+            ("gigabytes", v.size_gib as i64),
+            (&format!("snapshots_{t}"), 1),
+            (&format!("gigabytes_{t}"), v.size_gib as i64),
+        ]);
         self.quotas
             .reserve(&VOLUME, &v.project_id, &snapshot.id, &held)
             .map_err(quota_error)?;

@@ -4,9 +4,11 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use ferrostack_testkit::{Reply, Served};
+use ferrostack_volume::backend::ImageFile;
 use ferrostack_volume::backend::VolumeBackend;
 use ferrostack_volume::fake_backend::FakeBackend;
-use ferrostack_volume::hooks::{AttachedVolumeEvents, NoImages};
+use ferrostack_volume::hooks::{AttachedVolumeEvents, ImageError, ImageFiles};
+use futures::future::BoxFuture;
 use reqwest::Method;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,37 @@ impl AttachedVolumeEvents for Events {
             .lock()
             .unwrap()
             .push((volume_id.to_string(), new_size_gib));
+    }
+}
+
+/// Two images: `IMAGE_ID` (public, active, 2 GiB virtual) and
+/// `QUEUED_ID` (not active); everything else is not found.
+pub struct FakeImages;
+
+pub const IMAGE_ID: &str = "11111111-2222-3333-4444-555555555555";
+pub const QUEUED_ID: &str = "11111111-2222-3333-4444-000000000000";
+
+impl ImageFiles for FakeImages {
+    fn image_file<'a>(
+        &'a self,
+        _project_id: &'a str,
+        _is_admin: bool,
+        image_id: &'a str,
+    ) -> BoxFuture<'a, Result<ImageFile, ImageError>> {
+        Box::pin(async move {
+            match image_id {
+                IMAGE_ID => Ok(ImageFile {
+                    image_id: IMAGE_ID.into(),
+                    path: "/images/x".into(),
+                    format: "qcow2".into(),
+                    virtual_size: 2 << 30,
+                }),
+                QUEUED_ID => Err(ImageError::Unusable(format!(
+                    "Image {QUEUED_ID} is not active."
+                ))),
+                other => Err(ImageError::NotFound(other.to_string())),
+            }
+        })
     }
 }
 
@@ -52,7 +85,7 @@ pub async fn start_with(backend: bool) -> Cinder {
             projects: s.projects.clone(),
             store: Arc::new(s.store.clone()),
             backends,
-            images: Arc::new(NoImages),
+            images: Arc::new(FakeImages),
             events: ev,
             availability_zone: "nova".into(),
             host: "controller".into(),
