@@ -406,6 +406,30 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         ml2,
         security_groups: Arc::new(store.clone()),
     });
+    // The volume service first: compute's host link holds it (attaches,
+    // boot from volume), and it tells compute of attached volumes that
+    // grew through the link, which is set once built.
+    let compute_link = Arc::new(std::sync::OnceLock::new());
+    let volume = ferrostack_volume::VolumeState::new(&ferrostack_volume::VolumeConfig {
+        public_url: volume_url.clone(),
+        validator: validator.clone(),
+        quotas: quotas.clone(),
+        projects: projects.clone(),
+        store: Arc::new(store.clone()),
+        backends: vec![Arc::new(local_volumes)],
+        images: Arc::new(crate::volume_images::StoreImageFiles {
+            images: Arc::new(store.clone()),
+            dir: data_dir.join("images"),
+        }),
+        // An attached volume that grows grows in its guests.
+        events: Arc::new(crate::server_volumes::ExtendedToCompute {
+            store: store.clone(),
+            link: compute_link.clone(),
+        }),
+        availability_zone: ferrostack_volume::DEFAULT_ZONE.into(),
+        host: volume_host.clone(),
+        backup_store: Some(Arc::new(backup_store)),
+    });
     let link = Arc::new(
         ferrostack_compute::hostlink::HostLink::new(
             Arc::new(store.clone()),
@@ -421,8 +445,12 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
             network.clone(),
             Arc::new(store.clone()),
             Arc::new(store.clone()),
+        )))
+        .with_volumes(Arc::new(crate::server_volumes::CinderForNova::new(
+            volume.clone(),
         ))),
     );
+    let _ = compute_link.set(link.clone());
     let host_api = hostapi::HostApiConfig {
         link: link.clone(),
         join_token,
@@ -493,23 +521,6 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     ));
     // The volume service's state: its router serves it, and compute will
     // call its in-process API (attachments, boot from volume) the same way.
-    let volume = ferrostack_volume::VolumeState::new(&ferrostack_volume::VolumeConfig {
-        public_url: volume_url.clone(),
-        validator: validator.clone(),
-        quotas: quotas.clone(),
-        projects: projects.clone(),
-        store: Arc::new(store.clone()),
-        backends: vec![Arc::new(local_volumes)],
-        images: Arc::new(crate::volume_images::StoreImageFiles {
-            images: Arc::new(store.clone()),
-            dir: data_dir.join("images"),
-        }),
-        // Compute implements AttachedVolumeEvents with attached volumes.
-        events: Arc::new(ferrostack_volume::hooks::NoEvents),
-        availability_zone: ferrostack_volume::DEFAULT_ZONE.into(),
-        host: volume_host.clone(),
-        backup_store: Some(Arc::new(backup_store)),
-    });
     servers.spawn(serve(
         "volume",
         listeners.volume,

@@ -13,6 +13,7 @@ mod net_cmd;
 mod paths;
 mod rcfile;
 mod server_networks;
+mod server_volumes;
 mod volume_images;
 
 use clap::{Parser, Subcommand};

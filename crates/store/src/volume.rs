@@ -198,7 +198,9 @@ impl From<VolumeConflict> for crate::StoreError {
 pub type GroupChange<'a> = dyn FnMut(&mut VolumeGroup) -> Result<(), Refusal> + 'a;
 
 /// Stored volumes, snapshots, attachments and types.
-pub trait VolumeStore: crate::volume_extras::BackupRecords + crate::volume_extras::QosRecords + Send + Sync {
+pub trait VolumeStore:
+    crate::volume_extras::BackupRecords + crate::volume_extras::QosRecords + Send + Sync
+{
     /// Insert a volume; its source snapshot (must be `available`) or
     /// source volume (must be `available` or `in-use`) is checked in the
     /// same transaction ([`VolumeConflict::SourceNotAvailable`]).

@@ -179,10 +179,17 @@ async fn compute_attaches_in_process_and_failures_leave_nothing() {
         project_id: "other".into(),
         ..me.clone()
     };
-    let hidden = state.reserve_attachment(&stranger, &id, "vm1").unwrap_err();
+    let att = ferrostack_common::ids::new_uuid();
+    let hidden = state
+        .reserve_attachment(&stranger, &id, "vm1", &att)
+        .unwrap_err();
     assert_eq!(hidden.status(), http::StatusCode::NOT_FOUND);
-    let att = state.reserve_attachment(&me, &id, "vm1").unwrap();
-    let again = state.reserve_attachment(&me, &id, "vm2").unwrap_err();
+    state.reserve_attachment(&me, &id, "vm1", &att).unwrap();
+    // A repeat with the same id (compute retrying) finds it made.
+    state.reserve_attachment(&me, &id, "vm1", &att).unwrap();
+    let again = state
+        .reserve_attachment(&me, &id, "vm2", &ferrostack_common::ids::new_uuid())
+        .unwrap_err();
     assert_eq!(again.status(), http::StatusCode::BAD_REQUEST);
     let (conn, info) = state.connect_attachment(&me, &att, "compute1").unwrap();
     assert!(matches!(

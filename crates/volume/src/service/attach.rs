@@ -118,13 +118,28 @@ impl VolumeState {
         connector: Option<Value>,
         mode: &str,
     ) -> VolumeResult<Attachment> {
+        let id = ferrostack_common::ids::new_uuid();
+        self.create_attachment_as(caller, &id, volume_id, instance_uuid, connector, mode)
+    }
+
+    /// [`VolumeState::create_attachment`] under the id `id` (compute draws
+    /// it first, see [`VolumeState::reserve_attachment`]).
+    fn create_attachment_as(
+        &self,
+        caller: &Caller,
+        id: &str,
+        volume_id: &str,
+        instance_uuid: &str,
+        connector: Option<Value>,
+        mode: &str,
+    ) -> VolumeResult<Attachment> {
         let v = self.volume(caller, volume_id)?;
         let connection = match &connector {
             Some(_) => Some(self.connection_of(&v)?),
             None => None,
         };
         let now = ferrostack_common::time::now_micros();
-        let id = ferrostack_common::ids::new_uuid();
+        let id = id.to_string();
         let group = self.change(caller, volume_id, |g| {
             may_attach(g, instance_uuid)?;
             let mode = if g.volume.read_only { "ro" } else { mode };
@@ -205,17 +220,24 @@ impl VolumeState {
         Ok(())
     }
 
-    /// For compute: reserve `volume_id` for `instance_uuid`; the
-    /// attachment's id.
+    /// For compute: reserve `volume_id` for `instance_uuid` under the
+    /// attachment id compute drew (recorded on its side first, so a crash
+    /// between the two leaves a record that releases this one). A repeat
+    /// with the same id finds the attachment made.
     pub fn reserve_attachment(
         &self,
         caller: &Caller,
         volume_id: &str,
         instance_uuid: &str,
-    ) -> VolumeResult<String> {
-        Ok(self
-            .create_attachment(caller, volume_id, instance_uuid, None, "rw")?
-            .id)
+        attachment_id: &str,
+    ) -> VolumeResult<()> {
+        if let Some(a) = self.store.get_attachment(attachment_id)? {
+            if a.volume_id == volume_id && a.instance_uuid == instance_uuid {
+                return Ok(());
+            }
+        }
+        self.create_attachment_as(caller, attachment_id, volume_id, instance_uuid, None, "rw")
+            .map(drop)
     }
 
     /// For compute: connect the attachment on `host`; how the host reaches

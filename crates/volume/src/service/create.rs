@@ -21,6 +21,9 @@ const GIB: u64 = 1 << 30;
 /// What a create asks for (the HTTP body, checked, or compute's request).
 #[derive(Clone, Debug, Default)]
 pub struct NewVolume {
+    /// The id to give it: compute's boot from volume draws it before its
+    /// first step, so an undo after a crash knows it. `None` draws one.
+    pub id: Option<String>,
     /// Size in GiB; `None` takes the source's.
     pub size_gib: Option<u64>,
     /// Name.
@@ -113,7 +116,10 @@ impl VolumeState {
         }
         let now = ferrostack_common::time::now_micros();
         let mut volume = Volume {
-            id: ferrostack_common::ids::new_uuid(),
+            id: req
+                .id
+                .clone()
+                .unwrap_or_else(ferrostack_common::ids::new_uuid),
             project_id: caller.project_id.clone(),
             user_id: caller.user_id.clone(),
             name: req.name,

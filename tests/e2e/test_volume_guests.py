@@ -1,0 +1,261 @@
+"""Volumes that real guests see, driven by the unmodified `openstack` client
+against a real allinone (QEMU guests under TCG, the local volume backend):
+
+- a volume attached to a running guest appears in it as a disk with the
+  volume's serial; the guest writes a marker, the volume is detached (the
+  disk leaves the guest) and attached to a second guest, which reads the
+  marker;
+- a snapshot of it, and a volume made from the snapshot, hold the marker;
+- an attached volume extended (3.42) grows in the running guest;
+- a server boots from a volume made from its image;
+- over quota is 413 with Cinder's words and nothing is made; another
+  project's volume is 404 to an attach;
+- kill -9 of the whole cloud right after an attach leaves the volume and
+  the server consistent once it is back.
+
+The guests need no network (`--nic none`): what they see comes from a
+user_data script that prints every disk on the serial console (name,
+serial, size and the first bytes) and writes a marker to an empty one when
+asked. Needs root and QEMU; skips loudly otherwise.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from test_network_guests import wait_console
+from test_servers import guest_image, prepare  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.servers]
+
+MARK = "ferrostack-disk:"
+GIB = 1024 ** 3
+
+
+def disk_watcher(write: str = "") -> str:
+    """Prints each virtio disk that appears or changes size after boot
+    (`MARK disk <name> serial=<serial> bytes=<n> data=[<first bytes>]`),
+    and `MARK gone <name>` when one leaves; writes `write` to a disk whose
+    first sector is empty."""
+    return f"""#!/bin/sh
+WRITE='{write}'
+(
+  boot=""
+  for d in /sys/block/vd*; do boot="$boot ${{d##*/}}"; done
+  seen=""
+  while :; do
+    now=""
+    for d in /sys/block/vd*; do
+      [ -e "$d" ] || continue
+      n=${{d##*/}}
+      case " $boot " in *" $n "*) continue ;; esac
+      sz=$(cat "$d/size")
+      now="$now $n:$sz"
+      case " $seen " in *" $n:$sz "*) continue ;; esac
+      ser=$(cat "$d/serial" 2>/dev/null)
+      data=$(dd if=/dev/$n bs=512 count=1 2>/dev/null | tr -d '\\000' | head -c 64)
+      echo "{MARK} disk $n serial=$ser bytes=$((sz * 512)) data=[$data]"
+      if [ -n "$WRITE" ] && [ -z "$data" ]; then
+        printf '%s' "$WRITE" | dd of=/dev/$n bs=512 conv=sync,notrunc 2>/dev/null
+        sync
+        echo 3 >/proc/sys/vm/drop_caches
+        echo "{MARK} wrote $n $(dd if=/dev/$n bs=512 count=1 2>/dev/null | tr -d '\\000' | head -c 64)"
+      fi
+    done
+    for s in $seen; do
+      case "$now " in *" ${{s%%:*}}:"*) ;; *) echo "{MARK} gone ${{s%%:*}}" ;; esac
+    done
+    seen="$now"
+    sleep 0.3
+  done
+) >/dev/console 2>&1 &
+"""
+
+
+def boot_watching(stack, name: str, tmp: Path, write: str = "") -> dict:
+    script = tmp / f"{name}.sh"
+    script.write_text(disk_watcher(write))
+    server = stack.openstack_json(
+        "server", "create", "--image", "guest", "--flavor", "tiny", "--nic", "none",
+        "--user-data", str(script), "--wait", name)
+    assert server["status"] == "ACTIVE", server
+    wait_console(stack, name, r"ferrostack-guest: user-data exit")
+    return server
+
+
+def wait_volume(stack, name: str, status: str, timeout: float = 60, env=None) -> dict:
+    deadline = time.monotonic() + timeout
+    v = {}
+    while time.monotonic() < deadline:
+        v = stack.openstack_json("volume", "show", name, env=env)
+        if v["status"] == status:
+            return v
+        assert v["status"] != "error", f"volume {name} went to error: {v}"
+        time.sleep(0.3)
+    raise AssertionError(f"volume {name} never became {status}: {v}")
+
+
+def serial(volume_id: str) -> str:
+    return volume_id[:20]
+
+
+def test_a_volume_carries_its_data_between_guests_snapshots_and_grows_attached(
+        stack, guest_image, tmp_path):
+    s = stack
+    prepare(s, guest_image)
+    vol = s.openstack_json("volume", "create", "--size", "1", "data")
+    wait_volume(s, "data", "available")
+    boot_watching(s, "writer", tmp_path, write="ferrostack-marker-1")
+    boot_watching(s, "reader", tmp_path)
+
+    t0 = time.monotonic()
+    s.openstack("server", "add", "volume", "writer", "data")
+    m, pos = wait_console(
+        s, "writer", rf"{MARK} disk (\S+) serial={serial(vol['id'])} bytes={GIB} data=\[\]")
+    print(f"the guest saw the new disk {time.monotonic() - t0:.1f} s after `server add volume`")
+    disk = m.group(1)
+    wait_console(s, "writer", rf"{MARK} wrote {disk} ferrostack-marker-1", after=pos)
+    v = wait_volume(s, "data", "in-use")
+    attached = v["attachments"][0]
+    assert attached["server_id"] == s.openstack_json("server", "show", "writer")["id"]
+    assert [a["id"] for a in s.openstack_json("server", "show", "writer")["volumes_attached"]] \
+        == [vol["id"]]
+
+    s.openstack("server", "remove", "volume", "writer", "data")
+    wait_console(s, "writer", rf"{MARK} gone {disk}", after=pos)
+    wait_volume(s, "data", "available")
+
+    s.openstack("server", "add", "volume", "reader", "data")
+    wait_console(s, "reader",
+                 rf"{MARK} disk \S+ serial={serial(vol['id'])} bytes={GIB} "
+                 r"data=\[ferrostack-marker-1\]")
+    wait_volume(s, "data", "in-use")
+    s.openstack("server", "remove", "volume", "reader", "data")
+    wait_volume(s, "data", "available")
+
+    # A snapshot of the (detached) volume, and a volume made from it, keep
+    # the marker.
+    s.openstack("volume", "snapshot", "create", "--volume", "data", "snap1")
+    deadline = time.monotonic() + 60
+    while s.openstack_json("volume", "snapshot", "show", "snap1")["status"] != "available":
+        assert time.monotonic() < deadline, "the snapshot never became available"
+        time.sleep(0.3)
+    copy = s.openstack_json("volume", "create", "--snapshot", "snap1", "--size", "1", "copy")
+    wait_volume(s, "copy", "available")
+    # A volume with snapshots is not deleted (Cinder's 400).
+    refused = s.openstack("volume", "delete", "data", check=False)
+    assert refused.returncode != 0
+    assert s.openstack_json("volume", "show", "data")["status"] == "available"
+
+    s.openstack("server", "add", "volume", "reader", "copy")
+    m, pos = wait_console(
+        s, "reader",
+        rf"{MARK} disk (\S+) serial={serial(copy['id'])} bytes={GIB} "
+        r"data=\[ferrostack-marker-1\]")
+    wait_volume(s, "copy", "in-use")
+
+    # Extended while attached, the disk grows in the running guest.
+    t0 = time.monotonic()
+    s.openstack("--os-volume-api-version", "3.42", "volume", "set", "--size", "2", "copy")
+    wait_console(s, "reader", rf"{MARK} disk {m.group(1)} serial={serial(copy['id'])} "
+                              rf"bytes={2 * GIB} ", after=pos)
+    print(f"the guest saw the larger disk {time.monotonic() - t0:.1f} s after the extend")
+    assert s.openstack_json("volume", "show", "copy")["size"] == 2
+
+
+def test_over_quota_and_another_projects_volume_are_refused_and_change_nothing(
+        stack, guest_image, tmp_path):
+    s = stack
+    prepare(s, guest_image)
+    project = s.env["OS_PROJECT_NAME"]
+    s.openstack("quota", "set", "--gigabytes", "3", project)
+    before = s.openstack_json("volume", "list")
+    over = s.openstack("volume", "create", "--size", "5", "big", check=False)
+    assert over.returncode != 0
+    assert "exceeds allowed gigabytes quota" in over.stderr, over.stderr
+    assert "413" in over.stderr, over.stderr
+    assert s.openstack_json("volume", "list") == before
+
+    # Another project's volume: an attach by a member of this project
+    # (who can see the server) is 404, and the volume stays available.
+    s.openstack("user", "create", "--project", project, "--password", "alice-pw", "alice")
+    s.openstack("role", "add", "--project", project, "--user", "alice", "member")
+    s.openstack("project", "create", "other")
+    s.openstack("user", "create", "--project", "other", "--password", "bob-pw", "bob")
+    s.openstack("role", "add", "--project", "other", "--user", "bob", "member")
+    alice = s.user_env("alice", "alice-pw", project)
+    bob = s.user_env("bob", "bob-pw", "other")
+    theirs = s.openstack_json("volume", "create", "--size", "1", "bobs", env=bob)
+    wait_volume(s, "bobs", "available", env=bob)
+    vm = s.openstack_json("server", "create", "--image", "guest", "--flavor", "tiny",
+                          "--nic", "none", "--wait", "vm", env=alice)
+    # The openstack CLI looks the volume up in Cinder first (404 to alice);
+    # novaclient sends the attach to Nova as it is, which answers 404 too.
+    refused = s.openstack("server", "add", "volume", vm["id"], theirs["id"], env=alice,
+                          check=False)
+    assert refused.returncode != 0
+    assert "No Volume found" in refused.stderr, refused.stderr
+    refused = s.nova("volume-attach", vm["id"], theirs["id"], env=alice, check=False)
+    assert refused.returncode != 0
+    assert "HTTP 404" in refused.stderr, refused.stderr
+    assert s.openstack_json("volume", "show", "bobs", env=bob)["status"] == "available"
+    assert s.openstack_json("server", "show", vm["id"], env=alice)["volumes_attached"] == []
+    # Nor can alice see or delete it.
+    assert s.openstack("volume", "show", theirs["id"], env=alice, check=False).returncode != 0
+
+
+def test_a_server_boots_from_a_volume_made_from_its_image(stack, guest_image):
+    s = stack
+    prepare(s, guest_image)
+    server = s.openstack_json(
+        "server", "create", "--image", "guest", "--boot-from-volume", "1", "--flavor", "tiny",
+        "--nic", "none", "--wait", "bfv")
+    assert server["status"] == "ACTIVE", server
+    wait_console(s, "bfv", r"ferrostack-guest: ready")
+    shown = s.openstack_json("server", "show", "bfv")
+    assert shown["image"] in ("", None) or "booted from volume" in str(shown["image"]).lower()
+    [root] = shown["volumes_attached"]
+    v = wait_volume(s, root["id"], "in-use")
+    assert v["bootable"] in (True, "true"), v
+    assert v["size"] == 1
+    # The root volume cannot be detached.
+    refused = s.openstack("server", "remove", "volume", "bfv", root["id"], check=False)
+    assert refused.returncode != 0
+    s.openstack("server", "delete", "--wait", "bfv")
+    # Not deleted with the server (the CLI does not ask for it): available.
+    wait_volume(s, root["id"], "available")
+
+
+def test_a_kill_during_an_attach_leaves_volume_and_server_consistent(stack, guest_image,
+                                                                       tmp_path):
+    s = stack
+    prepare(s, guest_image)
+    vol = s.openstack_json("volume", "create", "--size", "1", "crashy")
+    wait_volume(s, "crashy", "available")
+    boot_watching(s, "vm", tmp_path)
+    s.openstack("server", "add", "volume", "vm", "crashy")
+    s.kill()
+    time.sleep(1)
+    s.start()
+    deadline = time.monotonic() + 90
+    status = ""
+    while time.monotonic() < deadline:
+        status = s.openstack_json("volume", "show", "crashy")["status"]
+        if status in ("in-use", "available"):
+            break
+        time.sleep(0.5)
+    attached = [a["id"] for a in s.openstack_json("server", "show", "vm")["volumes_attached"]]
+    if status == "in-use":
+        assert attached == [vol["id"]]
+        wait_console(s, "vm", rf"{MARK} disk \S+ serial={serial(vol['id'])} ")
+    else:
+        assert status == "available", f"the volume stayed {status!r} after the restart"
+        assert attached == [], attached
+    # Either way it can be detached (or attached) again and ends available.
+    if status == "in-use":
+        s.openstack("server", "remove", "volume", "vm", "crashy")
+    wait_volume(s, "crashy", "available")
+    assert s.openstack_json("server", "show", "vm")["status"] == "ACTIVE"
