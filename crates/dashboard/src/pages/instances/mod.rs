@@ -11,7 +11,7 @@ pub use actions::{action, action_body, ActionForm};
 pub use detail::{page as detail, status as detail_status};
 pub use launch::{launch, launch_body, LaunchForm};
 
-use crate::api_client::{items, s, ApiError, Service};
+use crate::api_client::{items, s, volume_path, ApiError, Service};
 use crate::layout::{self, Ctx, Nav};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
@@ -37,13 +37,15 @@ pub struct ListQuery {
 /// GET /instances.
 pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>) -> Response {
     let (api, t) = (&state.api, ctx.token());
-    let (servers, images, flavors, keys, networks, groups) = tokio::join!(
+    let volumes_path = volume_path(&ctx.auth.project.id, "/volumes/detail");
+    let (servers, images, flavors, keys, networks, groups, volumes) = tokio::join!(
         api.get(Service::Compute, "/servers/detail", t),
         api.get(Service::Image, "/images?limit=500", t),
         api.get(Service::Compute, "/flavors/detail", t),
         api.get(Service::Compute, "/os-keypairs", t),
         api.get(Service::Network, "/networks", t),
         api.get(Service::Network, "/security-groups", t),
+        api.get(Service::Volume, &volumes_path, t),
     );
     let result = (|| Ok::<_, ApiError>((servers?, images?, flavors?, keys?)))();
     let (servers, images, flavors, keys) = match result {
@@ -53,6 +55,8 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(q): Query<ListQ
     // Without the network service the dialog still launches (no network).
     let networks = networks.unwrap_or(Value::Null);
     let groups = groups.unwrap_or(Value::Null);
+    // Without block storage the dialog boots from images only.
+    let volumes = volumes.unwrap_or(Value::Null);
     let image_names = names(items(&images, "images"));
     let flavor_names = names(items(&flavors, "flavors"));
     let servers = items(&servers, "servers");
@@ -62,6 +66,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(q): Query<ListQ
         keys: &keys,
         networks: &networks,
         groups: &groups,
+        volumes: &volumes,
     };
     let body = html! {
         p { button type="button" data-open="launch-dialog" { "Launch instance" } }
