@@ -15,20 +15,25 @@ import {
 const t = useStack("volume");
 const button = (name) => t.page.getByRole("button", { name, exact: true });
 const errorFlash = () => t.page.locator(".flash.error");
+// The next page's message matches `re` (a refusal fails with its words).
+const flashSays = async (re) => {
+  await t.page.locator(".flash").first().waitFor();
+  assert.match(await t.flash(), re);
+};
 const volumeRow = (name) => t.page.locator(`#volumes tr[data-volume="${name}"]`);
 // The row's status becomes `want` (the poll updates it in place).
 const settled = (row, want) => row.locator(`.status[data-status="${want}"]`).waitFor({ timeout: STATE_DEADLINE_MS });
 // Opens a row's actions menu ("Manage", "Create volume", "Restore").
 const openMenu = async (row, summary) => {
   const menu = row.locator("details.row-menu");
-  if (!(await menu.evaluate((d) => d.open))) await row.getByText(summary, { exact: true }).click();
+  if (!(await menu.evaluate((d) => d.open))) await menu.locator("summary", { hasText: summary }).click();
 };
 
 async function createVolume(name, size) {
   await t.go("/volumes");
-  await t.page.getByLabel("Volume name").fill(name);
-  await t.page.getByLabel("Source").selectOption("blank");
-  await t.page.getByLabel("Size (GB)").fill(String(size));
+  await t.page.getByLabel("Volume name", { exact: true }).fill(name);
+  await t.page.getByLabel("Source", { exact: true }).selectOption("blank");
+  await t.page.getByLabel("Size (GB)", { exact: true }).fill(String(size));
   await button("Create volume").click();
 }
 
@@ -55,8 +60,8 @@ test("a volume is created, becomes available, is extended and snapshotted; a vol
   await page.getByRole("heading", { name: "Volumes", level: 1 }).waitFor();
   await page.locator("#no-volumes").waitFor();
 
-  await page.getByLabel("Volume name").fill("vol1");
-  await page.getByLabel("Size (GB)").fill("1");
+  await page.getByLabel("Volume name", { exact: true }).fill("vol1");
+  await page.getByLabel("Size (GB)", { exact: true }).fill("1");
   await button("Create volume").click();
   await t.expectFlash(/Volume vol1 is being created/);
   const vol1 = volumeRow("vol1");
@@ -152,7 +157,7 @@ test("a volume is attached to an instance, shown with its device, and detached",
   await data.getByLabel("Instance").selectOption({ label: "vm-vol" });
   await t.markDocument();
   await data.getByRole("button", { name: "Attach" }).click();
-  await t.expectFlash(/The volume is being attached/);
+  await flashSays(/The volume is being attached/);
   await settled(data, "in-use");
   await data.locator('[data-field="attached"]', { hasText: /^vm-vol on \/dev\/\w+$/ })
     .waitFor({ timeout: STATE_DEADLINE_MS });
@@ -182,7 +187,7 @@ test("an instance boots from a new volume made from an image", async () => {
   await dialog.getByLabel("Flavor").selectOption({ label: "m1.tiny (1 vCPU, 256 MiB RAM, 1 GB disk)" });
   await t.shot("launch-dialog-volume");
   await dialog.getByRole("button", { name: "Launch" }).click();
-  await t.expectFlash(/vm-bfv is being launched/);
+  await flashSays(/vm-bfv is being launched/);
   const vm = page.locator("#instances tr", { hasText: "vm-bfv" });
   await vm.locator(".status[data-status=ACTIVE]").waitFor({ timeout: STATE_DEADLINE_MS });
 

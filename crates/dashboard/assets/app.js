@@ -1,7 +1,7 @@
 // ferrostack dashboard: the only script. Pages work as plain HTML; this
 // adds confirmation before destructive posts, dialogs, the instance and
-// volume status polls, image upload with progress, the launch dialog's boot
-// source fields, and the project switcher's auto-submit.
+// volume status polls, image upload with progress, the fields of a chosen
+// source, and the project switcher's auto-submit.
 "use strict";
 (function () {
   const csrf = () => {
@@ -32,10 +32,11 @@
     }
   });
 
-  // The launch dialog shows the fields of the chosen boot source only.
-  document.querySelectorAll("select[data-boot-source]").forEach((s) => {
-    const show = () => s.form.querySelectorAll("[data-boot]").forEach((d) => {
-      d.hidden = !d.getAttribute("data-boot").split(" ").includes(s.value);
+  // A choice (the launch dialog's boot source, a volume's source) shows the
+  // fields meant for it only: [data-when] lists the values it is shown for.
+  document.querySelectorAll("select[data-choice]").forEach((s) => {
+    const show = () => s.form.querySelectorAll("[data-when]").forEach((d) => {
+      d.hidden = !d.getAttribute("data-when").split(" ").includes(s.value);
     });
     s.addEventListener("change", show);
     show();

@@ -74,23 +74,23 @@ pub fn dialog(ctx: &Ctx, c: &Choices, open: bool) -> Markup {
                 label for="launch-name" { "Name" }
                 input #launch-name name="name" required maxlength="255";
                 label for="launch-source" { "Boot source" }
-                select #launch-source name="boot_source" data-boot-source {
+                select #launch-source name="boot_source" data-choice {
                     option value="image" { "Image" }
                     option value="volume-from-image" { "New volume from an image" }
                     option value="volume" { "Existing bootable volume" }
                 }
-                div data-boot="image volume-from-image" {
+                div data-when="image volume-from-image" {
                     label for="launch-image" { "Image" }
                     select #launch-image name="image" {
                         @for i in &images { option value=(s(i, "id")) { (s(i, "name")) } }
                     }
                     @if images.is_empty() { p.hint { "No active image: upload one on the Images page first." } }
                 }
-                div data-boot="volume-from-image" {
+                div data-when="volume-from-image" {
                     label for="launch-volume-size" { "Volume size (GB)" }
                     input #launch-volume-size name="volume_size" type="number" min="1" value="1";
                 }
-                div data-boot="volume" {
+                div data-when="volume" {
                     label for="launch-volume" { "Bootable volume" }
                     select #launch-volume name="boot_volume" {
                         @for v in &volumes {
@@ -99,7 +99,7 @@ pub fn dialog(ctx: &Ctx, c: &Choices, open: bool) -> Markup {
                     }
                     @if volumes.is_empty() { p.hint { "No available bootable volume: create one from an image on the Volumes page." } }
                 }
-                div data-boot="volume-from-image volume" {
+                div data-when="volume-from-image volume" {
                     label.check { input type="checkbox" name="delete_on_termination" value="on"; "Delete the volume with the instance" }
                 }
                 label for="launch-flavor" { "Flavor" }

@@ -129,7 +129,7 @@ pub fn row_actions(ctx: &Ctx, volume: &Value, servers: &[Value]) -> Markup {
         @if settled {
             details.row-menu {
                 summary { "Manage" }
-                @if status == "available" {
+                @if status == "available" && !servers.is_empty() {
                     (action_form(ctx, &id, "attach", html! {
                         label for=(fid("attach")) { "Instance" }
                         select #(fid("attach")) name="server" required {
@@ -244,18 +244,24 @@ fn create_form(ctx: &Ctx, images: &Value, snapshots: &Value, types: &Value) -> M
                 label for="volume-name" { "Volume name" }
                 input #volume-name name="name" required maxlength="255";
                 label for="volume-source" { "Source" }
-                select #volume-source name="source" {
+                select #volume-source name="source" data-choice {
                     option value="blank" { "Empty volume" }
                     option value="image" { "Image" }
                     option value="snapshot" { "Volume snapshot" }
                 }
-                label for="volume-image" { "Image (when the source is an image)" }
-                select #volume-image name="image" {
-                    @for i in &images { option value=(s(i, "id")) { (s(i, "name")) } }
+                div data-when="image" {
+                    label for="volume-image" { "Image" }
+                    select #volume-image name="image" {
+                        @for i in &images { option value=(s(i, "id")) { (s(i, "name")) } }
+                    }
+                    @if images.is_empty() { p.hint { "No active image." } }
                 }
-                label for="volume-snapshot" { "Snapshot (when the source is a snapshot)" }
-                select #volume-snapshot name="snapshot" {
-                    @for sn in &snapshots { option value=(s(sn, "id")) { (display_name(sn)) " (" (s(sn, "size")) " GB)" } }
+                div data-when="snapshot" {
+                    label for="volume-snapshot" { "Snapshot" }
+                    select #volume-snapshot name="snapshot" {
+                        @for sn in &snapshots { option value=(s(sn, "id")) { (display_name(sn)) " (" (s(sn, "size")) " GB)" } }
+                    }
+                    @if snapshots.is_empty() { p.hint { "No available snapshot: create one from a volume's actions." } }
                 }
                 label for="volume-size" { "Size (GB)" }
                 input #volume-size name="size" type="number" min="1" aria-describedby="volume-size-hint";
