@@ -3,7 +3,8 @@
 // volume made from the snapshot, everything deleted again; a volume over
 // the gigabytes quota refused with Cinder's 413 message and nothing made;
 // the usage on the Overview; a volume attached to an instance on the fake
-// hypervisor (the list shows the instance and device) and detached; an
+// hypervisor (the list shows the instance and device, the instance's page
+// the volume) and detached; an
 // instance booted from a new volume made from an image.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -164,6 +165,11 @@ test("a volume is attached to an instance, shown with its device, and detached",
   await t.shot("volume-attached");
   // In use: no Delete, but Detach.
   assert.equal(await data.getByRole("button", { name: "Delete" }).count(), 0);
+  // The instance's page lists it too.
+  await t.go("/instances");
+  await vm.getByRole("link", { name: "vm-vol" }).click();
+  assert.equal(await page.locator("#instance dd.volumes").innerText(), "data");
+  await t.go("/volumes");
 
   await data.getByRole("button", { name: "Detach from vm-vol" }).click();
   await t.expectFlash(/The volume is being detached/);
