@@ -63,14 +63,53 @@ pub fn bootable(v: &Value) -> bool {
     }
 }
 
+/// Devices of attachments by `(server id, volume id)`, from Nova.
+pub type Devices = HashMap<(String, String), String>;
+
+/// The devices Nova names for attachments Cinder lists without one (a
+/// Cinder learns the mount point only if its client reports it); one
+/// `os-volume_attachments` call per such server, none in the usual case.
+pub async fn nova_devices(state: &AppState, ctx: &Ctx, volumes: &[Value]) -> Devices {
+    let servers: std::collections::BTreeSet<String> = volumes
+        .iter()
+        .flat_map(|v| items(v, "attachments"))
+        .filter(|a| s(a, "device").is_empty())
+        .map(|a| s(a, "server_id"))
+        .filter(|id| !id.is_empty())
+        .collect();
+    let calls = servers.into_iter().map(|server| async move {
+        let path = format!("/servers/{}/os-volume_attachments", seg(&server));
+        let answer = state.api.get(Service::Compute, &path, ctx.token()).await;
+        (server, answer)
+    });
+    let mut devices = Devices::new();
+    for (server, answer) in futures::future::join_all(calls).await {
+        for a in answer.iter().flat_map(|v| items(v, "volumeAttachments")) {
+            devices.insert((server.clone(), s(a, "volumeId")), s(a, "device"));
+        }
+    }
+    devices
+}
+
 /// Where a volume is attached: `vm1 on /dev/vdb` per attachment.
-pub fn attached_text(volume: &Value, servers: &HashMap<String, String>) -> String {
+pub fn attached_text(
+    volume: &Value,
+    servers: &HashMap<String, String>,
+    devices: &Devices,
+) -> String {
     items(volume, "attachments")
         .iter()
         .map(|a| {
             let id = s(a, "server_id");
+            let device = match s(a, "device") {
+                d if d.is_empty() => devices
+                    .get(&(id.clone(), s(volume, "id")))
+                    .cloned()
+                    .unwrap_or_default(),
+                d => d,
+            };
             let server = servers.get(&id).cloned().unwrap_or(id);
-            match s(a, "device") {
+            match device {
                 d if d.is_empty() => server,
                 d => format!("{server} on {d}"),
             }
@@ -199,6 +238,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> Response {
     let servers = items(&servers, "servers");
     let server_names = names(servers);
     let volumes = items(&volumes, "volumes");
+    let devices = nova_devices(&state, &ctx, volumes).await;
     let body = html! {
         @if volumes.is_empty() { p #no-volumes { "No volumes yet." } }
         table #volumes data-poll-rows="/volumes/status" {
@@ -215,7 +255,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> Response {
                         td data-field="size" { (size_text(v)) }
                         td { span.status data-status=(s(v, "status")) { (s(v, "status")) } }
                         td { (s(v, "volume_type")) }
-                        td data-field="attached" { (attached_text(v, &server_names)) }
+                        td data-field="attached" { (attached_text(v, &server_names, &devices)) }
                         td data-field="bootable" { (if bootable(v) { "yes" } else { "no" }) }
                         td.actions.row-actions { (row_actions(&ctx, v, servers)) }
                     }
@@ -553,7 +593,9 @@ pub async fn status(State(state): State<AppState>, ctx: Ctx) -> Response {
     };
     let servers = items(&servers, "servers");
     let server_names = names(servers);
-    let rows: Vec<Value> = items(&volumes, "volumes")
+    let volumes = items(&volumes, "volumes");
+    let devices = nova_devices(&state, &ctx, volumes).await;
+    let rows: Vec<Value> = volumes
         .iter()
         .map(|v| {
             json!({
@@ -561,7 +603,7 @@ pub async fn status(State(state): State<AppState>, ctx: Ctx) -> Response {
                 "state": row_state(v),
                 "fields": {
                     "size": size_text(v),
-                    "attached": attached_text(v, &server_names),
+                    "attached": attached_text(v, &server_names, &devices),
                     "bootable": if bootable(v) { "yes" } else { "no" },
                 },
                 "actions": row_actions(&ctx, v, servers).into_string(),
@@ -673,10 +715,15 @@ mod tests {
     #[test]
     fn attachments_name_the_instance_and_device() {
         let servers = names(&[json!({"id": "s1", "name": "vm1"})]);
-        let v = json!({"attachments": [{"server_id": "s1", "device": "/dev/vdb"},
-            {"server_id": "s2", "device": null}]});
-        assert_eq!(attached_text(&v, &servers), "vm1 on /dev/vdb; s2");
-        assert_eq!(attached_text(&json!({}), &servers), "");
+        let v = json!({"id": "v1", "attachments": [{"server_id": "s1", "device": "/dev/vdb"},
+            {"server_id": "s2", "device": null}, {"server_id": "s3", "device": null}]});
+        // Nova's device fills one Cinder does not know.
+        let devices = Devices::from([(("s3".into(), "v1".into()), "/dev/vdc".into())]);
+        assert_eq!(
+            attached_text(&v, &servers, &devices),
+            "vm1 on /dev/vdb; s2; s3 on /dev/vdc"
+        );
+        assert_eq!(attached_text(&json!({}), &servers, &devices), "");
         assert!(bootable(&json!({"bootable": "true"})));
         assert!(bootable(&json!({"bootable": true})));
         assert!(!bootable(&json!({"bootable": "false"})));
