@@ -83,7 +83,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(q): Query<ListQ
                         td { a href=(format!("/instances/{id}")) { (s(sv, "name")) } }
                         td { span.status data-status=(s(sv, "status")) { (status_text(sv)) } }
                         td.addresses { (addresses_text(sv)) }
-                        td { (image_names.get(&s(&sv["image"], "id")).cloned().unwrap_or_default()) }
+                        td { (image_text(sv, &image_names)) }
                         td { (flavor_names.get(&s(&sv["flavor"], "id")).cloned().unwrap_or_default()) }
                         td.actions.row-actions { (actions::row_actions(&ctx, sv)) }
                     }
@@ -93,6 +93,18 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(q): Query<ListQ
         (launch::dialog(&ctx, &choices, q.launch.is_some()))
     };
     layout::page(&state, &ctx, "Instances", Nav::Instances, body)
+}
+
+/// The image column: the image's name, or "(boot volume)" for a server
+/// booted from a volume (Nova shows its `image` as "").
+fn image_text(sv: &Value, image_names: &HashMap<String, String>) -> String {
+    match &sv["image"] {
+        Value::String(id) if id.is_empty() => "(boot volume)".to_string(),
+        image => image_names
+            .get(&s(image, "id"))
+            .cloned()
+            .unwrap_or_default(),
+    }
 }
 
 /// "ACTIVE", or "BUILD (spawning)" while a task runs.
@@ -164,6 +176,17 @@ pub async fn delete(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_booted_from_a_volume_says_so() {
+        let names = HashMap::from([("i1".to_string(), "cirros".to_string())]);
+        assert_eq!(
+            image_text(&json!({"image": {"id": "i1"}}), &names),
+            "cirros"
+        );
+        assert_eq!(image_text(&json!({"image": ""}), &names), "(boot volume)");
+        assert_eq!(image_text(&json!({}), &names), "");
+    }
 
     #[test]
     fn addresses_read_as_net_equals_addr() {
