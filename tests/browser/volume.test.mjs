@@ -5,7 +5,8 @@
 // the usage on the Overview; a volume attached to an instance on the fake
 // hypervisor (the list shows the instance and device, the instance's page
 // the volume) and detached; an
-// instance booted from a new volume made from an image.
+// instance booted from a new volume made from an image, and one from a
+// bootable volume made from an image on the Volumes page.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -196,6 +197,7 @@ test("an instance boots from a new volume made from an image", async () => {
   await flashSays(/vm-bfv is being launched/);
   const vm = page.locator("#instances tr", { hasText: "vm-bfv" });
   await vm.locator(".status[data-status=ACTIVE]").waitFor({ timeout: STATE_DEADLINE_MS });
+  assert.match(await vm.innerText(), /\(boot volume\)/);
 
   // Its boot volume is listed, bootable and attached to it.
   await t.go("/volumes");
@@ -212,5 +214,45 @@ test("an instance boots from a new volume made from an image", async () => {
   await vm.waitFor({ state: "detached", timeout: STATE_DEADLINE_MS });
   await t.go("/volumes");
   await page.locator("#volumes tbody tr", { hasText: "vm-bfv" }).waitFor({ state: "detached", timeout: STATE_DEADLINE_MS });
+});
+
+test("a volume made from an image is bootable, and an instance boots from it and leaves it", async () => {
+  const page = t.page;
+  await t.go("/volumes");
+  await page.getByLabel("Volume name", { exact: true }).fill("root");
+  await page.getByLabel("Source", { exact: true }).selectOption("image");
+  await page.getByLabel("Image", { exact: true }).selectOption({ label: "tiny-raw" });
+  await page.getByLabel("Size (GB)", { exact: true }).fill("1");
+  await button("Create volume").click();
+  await t.expectFlash(/Volume root is being created/);
+  const root = volumeRow("root");
+  await settled(root, "available");
+  assert.equal(await root.locator('[data-field="bootable"]').innerText(), "yes");
+
+  await t.go("/instances");
+  await button("Launch instance").click();
+  const dialog = page.getByRole("dialog", { name: "Launch instance" });
+  await dialog.getByLabel("Name").fill("vm-root");
+  await dialog.getByLabel("Boot source").selectOption("volume");
+  assert.equal(await dialog.getByLabel("Image").isVisible(), false);
+  await dialog.getByLabel("Bootable volume").selectOption({ label: "root (1 GB)" });
+  await dialog.getByLabel("Flavor").selectOption({ label: "m1.tiny (1 vCPU, 256 MiB RAM, 1 GB disk)" });
+  await dialog.getByRole("button", { name: "Launch" }).click();
+  await flashSays(/vm-root is being launched/);
+  const vm = page.locator("#instances tr", { hasText: "vm-root" });
+  await vm.locator(".status[data-status=ACTIVE]").waitFor({ timeout: STATE_DEADLINE_MS });
+  await t.go("/volumes");
+  await root.locator('[data-field="attached"]', { hasText: /^vm-root/ }).waitFor({ timeout: STATE_DEADLINE_MS });
+  await settled(root, "in-use");
+
+  // Not deleted with the instance (the box was left unticked): available again.
+  await t.go("/instances");
+  t.confirmNext();
+  await vm.getByRole("button", { name: "Delete" }).click();
+  await t.expectFlash(/being deleted/);
+  await vm.waitFor({ state: "detached", timeout: STATE_DEADLINE_MS });
+  await t.go("/volumes");
+  await settled(root, "available");
+  await deleteVolume("root");
   await t.logout();
 });
