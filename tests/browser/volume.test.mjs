@@ -229,13 +229,14 @@ test("a volume made from an image is bootable, and an instance boots from it and
   await settled(root, "available");
   assert.equal(await root.locator('[data-field="bootable"]').innerText(), "yes");
 
-  await t.go("/instances");
-  await button("Launch instance").click();
+  // Its row's "Launch instance" opens the dialog with it as the boot source.
+  await root.getByRole("link", { name: "Launch instance" }).click();
   const dialog = page.getByRole("dialog", { name: "Launch instance" });
-  await dialog.getByLabel("Name").fill("vm-root");
-  await dialog.getByLabel("Boot source").selectOption("volume");
+  await dialog.waitFor();
+  assert.equal(await dialog.getByLabel("Boot source").inputValue(), "volume");
   assert.equal(await dialog.getByLabel("Image").isVisible(), false);
-  await dialog.getByLabel("Bootable volume").selectOption({ label: "root (1 GB)" });
+  assert.equal(await dialog.getByLabel("Bootable volume").evaluate((s) => s.selectedOptions[0].text), "root (1 GB)");
+  await dialog.getByLabel("Name").fill("vm-root");
   await dialog.getByLabel("Flavor").selectOption({ label: "m1.tiny (1 vCPU, 256 MiB RAM, 1 GB disk)" });
   await dialog.getByRole("button", { name: "Launch" }).click();
   await flashSays(/vm-root is being launched/);

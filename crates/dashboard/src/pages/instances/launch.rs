@@ -47,8 +47,10 @@ pub struct Choices<'a> {
     pub volumes: &'a Value,
 }
 
-/// The launch dialog; `open` shows it without script (`?launch=1`).
-pub fn dialog(ctx: &Ctx, c: &Choices, open: bool) -> Markup {
+/// The launch dialog; `open` shows it without script (`?launch=1`), and
+/// `boot_volume` (`?boot_volume=ID`, the Volumes page's "Launch instance")
+/// chooses that volume as the boot source.
+pub fn dialog(ctx: &Ctx, c: &Choices, open: bool, boot_volume: Option<&str>) -> Markup {
     let images: Vec<&Value> = items(c.images, "images")
         .iter()
         .filter(|i| i["status"] == "active")
@@ -77,7 +79,7 @@ pub fn dialog(ctx: &Ctx, c: &Choices, open: bool) -> Markup {
                 select #launch-source name="boot_source" data-choice {
                     option value="image" { "Image" }
                     option value="volume-from-image" { "New volume from an image" }
-                    option value="volume" { "Existing bootable volume" }
+                    option value="volume" selected[boot_volume.is_some()] { "Existing bootable volume" }
                 }
                 div data-when="image volume-from-image" {
                     label for="launch-image" { "Image" }
@@ -94,7 +96,10 @@ pub fn dialog(ctx: &Ctx, c: &Choices, open: bool) -> Markup {
                     label for="launch-volume" { "Bootable volume" }
                     select #launch-volume name="boot_volume" {
                         @for v in &volumes {
-                            option value=(s(v, "id")) { (crate::pages::volumes::display_name(v)) " (" (s(v, "size")) " GB)" }
+                            @let id = s(v, "id");
+                            option value=(id) selected[boot_volume == Some(id.as_str())] {
+                                (crate::pages::volumes::display_name(v)) " (" (s(v, "size")) " GB)"
+                            }
                         }
                     }
                     @if volumes.is_empty() { p.hint { "No available bootable volume: create one from an image on the Volumes page." } }
@@ -303,6 +308,32 @@ mod tests {
             launch_body(&bad).unwrap_err(),
             "Volume size (GB) must be a whole number of at least 1."
         );
+    }
+
+    #[test]
+    fn the_volumes_page_can_preselect_a_boot_volume() {
+        let ctx = crate::pages::volumes::tests::ctx();
+        let volumes = json!({"volumes": [
+            {"id": "v1", "name": "a", "size": 1, "status": "available", "bootable": "true"},
+            {"id": "v2", "name": "b", "size": 2, "status": "available", "bootable": "true"},
+            {"id": "v3", "name": "c", "size": 2, "status": "available", "bootable": "false"},
+            {"id": "v4", "name": "d", "size": 2, "status": "in-use", "bootable": "true"}]});
+        let c = Choices {
+            images: &Value::Null,
+            flavors: &Value::Null,
+            keys: &Value::Null,
+            networks: &Value::Null,
+            groups: &Value::Null,
+            volumes: &volumes,
+        };
+        let html = dialog(&ctx, &c, true, Some("v2")).into_string();
+        assert!(html.contains(r#"<option value="volume" selected>"#));
+        assert!(html.contains(r#"<option value="v2" selected>"#));
+        assert!(html.contains(r#"<option value="v1">"#));
+        // Only available bootable volumes are offered.
+        assert!(!html.contains("v3") && !html.contains("v4"));
+        let plain = dialog(&ctx, &c, false, None).into_string();
+        assert!(!plain.contains("selected>"));
     }
 
     #[test]

@@ -32,6 +32,9 @@ fn names(list: &[Value]) -> HashMap<String, String> {
 pub struct ListQuery {
     #[serde(default)]
     launch: Option<String>,
+    /// Boot from this volume (the Volumes page's "Launch instance").
+    #[serde(default)]
+    boot_volume: Option<String>,
 }
 
 /// GET /instances.
@@ -90,7 +93,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(q): Query<ListQ
                 }
             }
         }
-        (launch::dialog(&ctx, &choices, q.launch.is_some()))
+        (launch::dialog(&ctx, &choices, q.launch.is_some(), q.boot_volume.as_deref()))
     };
     layout::page(&state, &ctx, "Instances", Nav::Instances, body)
 }

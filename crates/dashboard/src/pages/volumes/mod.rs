@@ -195,6 +195,9 @@ pub fn row_actions(ctx: &Ctx, volume: &Value, servers: &[Value]) -> Markup {
         } @else if !deletable {
             span.hint { "Actions return when " (status) " is done." }
         }
+        @if status == "available" && bootable(volume) {
+            a.button.secondary href=(format!("/instances?launch=1&boot_volume={}", seg(&id))) { "Launch instance" }
+        }
         @if deletable {
             (post_button(ctx, &format!("/volumes/{}/delete", seg(&id)), "Delete",
                 Some(&format!("Delete volume {name}? Its data is lost."))))
@@ -614,7 +617,7 @@ pub async fn status(State(state): State<AppState>, ctx: Ctx) -> Response {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::session::{Auth, ProjectRef, Sessions};
@@ -734,6 +737,19 @@ mod tests {
             .skip(1)
             .map(|rest| rest.split('"').next().unwrap().to_string())
             .collect()
+    }
+
+    #[test]
+    fn a_bootable_volume_offers_a_launch() {
+        let v = json!({"id": "v1", "name": "root", "size": 1, "status": "available",
+            "bootable": "true", "attachments": []});
+        let html = row_actions(&ctx(), &v, &[]).into_string();
+        assert!(html.contains(r#"href="/instances?launch=1&amp;boot_volume=v1""#));
+        let mut data = v.clone();
+        data["bootable"] = json!("false");
+        assert!(!row_actions(&ctx(), &data, &[])
+            .into_string()
+            .contains("Launch"));
     }
 
     #[test]
