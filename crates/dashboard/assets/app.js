@@ -1,6 +1,7 @@
 // ferrostack dashboard: the only script. Pages work as plain HTML; this
-// adds confirmation before destructive posts, dialogs, the instance status
-// poll, image upload with progress, and the project switcher's auto-submit.
+// adds confirmation before destructive posts, dialogs, the instance and
+// volume status polls, image upload with progress, the fields of a chosen
+// source, and the project switcher's auto-submit.
 "use strict";
 (function () {
   const csrf = () => {
@@ -29,6 +30,16 @@
       const d = document.getElementById(close.getAttribute("data-close"));
       if (d) d.close();
     }
+  });
+
+  // A choice (the launch dialog's boot source, a volume's source) shows the
+  // fields meant for it only: [data-when] lists the values it is shown for.
+  document.querySelectorAll("select[data-choice]").forEach((s) => {
+    const show = () => s.form.querySelectorAll("[data-when]").forEach((d) => {
+      d.hidden = !d.getAttribute("data-when").split(" ").includes(s.value);
+    });
+    s.addEventListener("change", show);
+    show();
   });
 
   // The project switcher submits on change (its button stays for keyboards).
@@ -94,6 +105,35 @@
       update(one, s, one.querySelector("#instance-actions"));
     });
   }
+
+  // Other lists (volumes, snapshots, backups): `{"rows": [{"id", "status",
+  // "text", "state", "fields", "actions"}]}`. Cells marked data-field get
+  // their text; a row's actions are swapped when its `state` changed, so
+  // a form being typed in is left alone otherwise.
+  document.querySelectorAll("table[data-poll-rows]").forEach((rows) => {
+    poll(rows.getAttribute("data-poll-rows"), (data) => {
+      if (!data) return;
+      const seen = new Map(data.rows.map((r) => [r.id, r]));
+      rows.querySelectorAll("tr[data-row-id]").forEach((row) => {
+        const r = seen.get(row.getAttribute("data-row-id"));
+        if (!r) { row.remove(); return; }
+        for (const [field, text] of Object.entries(r.fields || {})) {
+          const cell = row.querySelector(`[data-field="${field}"]`);
+          if (cell && cell.textContent !== text) cell.textContent = text;
+        }
+        const cell = row.querySelector(".status");
+        if (cell && cell.textContent !== r.text) {
+          cell.textContent = r.text;
+          cell.setAttribute("data-status", r.status);
+        }
+        const actions = row.querySelector(".row-actions");
+        if (actions && row.getAttribute("data-state") !== r.state) {
+          row.setAttribute("data-state", r.state);
+          actions.innerHTML = r.actions;
+        }
+      });
+    });
+  });
 
   // Image upload: create the record, then PUT the file with progress.
   const upload = document.querySelector("form[data-upload]");

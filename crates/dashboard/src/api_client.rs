@@ -1,8 +1,8 @@
 //! The dashboard's way into the cloud: the public OpenStack APIs over HTTP,
 //! with the user's own token.
 //!
-//! Calls go to the loopback addresses of the identity, compute, image and
-//! network listeners. Responses are read as JSON values and picked apart by the
+//! Calls go to the loopback addresses of the identity, compute, image,
+//! network and block storage listeners. Responses are read as JSON values and picked apart by the
 //! page that shows them (the pages need a few fields each, and a lenient
 //! reader keeps working when the API adds some). Errors become an
 //! [`ApiError`] whose message is the service's own words, pulled out of
@@ -11,6 +11,10 @@
 //! Compute calls ask for microversion 2.37: servers can then be created
 //! with `networks: "none"` (a launch without a network is allowed), and key
 //! pair creation still generates the private key (removed in 2.92).
+//!
+//! Block storage calls ask for microversion 3.42 (an in-use volume may be
+//! extended) and go to `/v3/{project_id}/...` ([`volume_path`]), the form
+//! every Cinder serves (the form without the project is 3.67+ only).
 
 use crate::session::{Auth, ProjectRef};
 use chrono::{DateTime, Utc};
@@ -18,6 +22,9 @@ use serde_json::{json, Value};
 
 /// The compute microversion every call asks for.
 pub const COMPUTE_MICROVERSION: &str = "2.37";
+
+/// The block storage microversion every call asks for.
+pub const VOLUME_MICROVERSION: &str = "3.42";
 
 /// Which API a call goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +37,8 @@ pub enum Service {
     Image,
     /// Neutron.
     Network,
+    /// Cinder (paths from [`volume_path`]).
+    Volume,
 }
 
 /// A failed API call, in words a person can read.
@@ -96,11 +105,27 @@ pub struct ApiClient {
     compute: String,
     image: String,
     network: String,
+    volume: String,
+}
+
+/// The services' base URLs (each without its version segment).
+#[derive(Clone, Debug, Default)]
+pub struct BaseUrls {
+    /// Keystone, without `/v3`.
+    pub identity: String,
+    /// Nova, without `/v2.1`.
+    pub compute: String,
+    /// Glance, without `/v2`.
+    pub image: String,
+    /// Neutron, without `/v2.0`.
+    pub network: String,
+    /// Cinder, without `/v3`.
+    pub volume: String,
 }
 
 impl ApiClient {
     /// A client for the services at these base URLs.
-    pub fn new(identity: &str, compute: &str, image: &str, network: &str) -> Self {
+    pub fn new(urls: &BaseUrls) -> Self {
         let trim = |u: &str| u.trim_end_matches('/').to_string();
         ApiClient {
             // Uploads stream for as long as they take; connecting is bounded.
@@ -108,10 +133,11 @@ impl ApiClient {
                 .connect_timeout(std::time::Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
-            identity: trim(identity),
-            compute: trim(compute),
-            image: trim(image),
-            network: trim(network),
+            identity: trim(&urls.identity),
+            compute: trim(&urls.compute),
+            image: trim(&urls.image),
+            network: trim(&urls.network),
+            volume: trim(&urls.volume),
         }
     }
 
@@ -121,6 +147,7 @@ impl ApiClient {
             Service::Compute => format!("{}/v2.1{path}", self.compute),
             Service::Image => format!("{}/v2{path}", self.image),
             Service::Network => format!("{}/v2.0{path}", self.network),
+            Service::Volume => format!("{}/v3{path}", self.volume),
         }
     }
 
@@ -140,6 +167,12 @@ impl ApiClient {
             req = req.header(
                 "OpenStack-API-Version",
                 format!("compute {COMPUTE_MICROVERSION}"),
+            );
+        }
+        if service == Service::Volume {
+            req = req.header(
+                "OpenStack-API-Version",
+                format!("volume {VOLUME_MICROVERSION}"),
             );
         }
         req
@@ -324,6 +357,11 @@ pub fn seg(raw: &str) -> String {
     out
 }
 
+/// A block storage path under the project: `/{project_id}{rest}`.
+pub fn volume_path(project_id: &str, rest: &str) -> String {
+    format!("/{}{rest}", seg(project_id))
+}
+
 /// The array under `key` (empty when absent).
 pub fn items<'a>(v: &'a Value, key: &str) -> &'a [Value] {
     v.get(key)
@@ -380,6 +418,16 @@ mod tests {
     fn path_segments_are_encoded() {
         assert_eq!(seg("abc-1.2_x"), "abc-1.2_x");
         assert_eq!(seg("../x y"), "..%2Fx%20y");
+        assert_eq!(volume_path("p/1", "/volumes"), "/p%2F1/volumes");
+    }
+
+    #[test]
+    fn cinder_errors_give_their_message() {
+        let over = br#"{"overLimit": {"code": 413, "message": "Requested volume or snapshot exceeds allowed gigabytes quota."}}"#;
+        assert_eq!(
+            error_message(413, over),
+            "Requested volume or snapshot exceeds allowed gigabytes quota."
+        );
     }
 
     #[test]

@@ -2,9 +2,8 @@
 //! the logged-in extractor, redirects with a one-time message, CSRF fields,
 //! and the embedded assets.
 //!
-//! Navigation already has its Volumes section, shown as "not available
-//! yet" until that API exists, so adding its pages changes no layout (the
-//! Network section was such a placeholder until its pages came). Admin entries appear only for tokens with the admin role (the
+//! Navigation has the project's sections (compute, network, storage) for
+//! everyone. Admin entries appear only for tokens with the admin role (the
 //! APIs refuse others anyway; hiding them just avoids dead ends).
 
 use crate::api_client::ApiError;
@@ -122,6 +121,12 @@ pub enum Nav {
     Networks,
     /// Security groups.
     SecurityGroups,
+    /// Volumes.
+    Volumes,
+    /// Volume snapshots.
+    VolumeSnapshots,
+    /// Volume backups.
+    Backups,
     /// Flavors (admin).
     Flavors,
     /// Projects (admin).
@@ -182,8 +187,12 @@ pub fn page(state: &AppState, ctx: &Ctx, title: &str, active: Nav, content: Mark
                             (nav_link(active, Nav::Networks, "/networks", "Networks"))
                             (nav_link(active, Nav::SecurityGroups, "/security-groups", "Security groups"))
                         }
-                        h2 { "Volumes" }
-                        ul { li { span.unavailable { "Volumes (not available yet)" } } }
+                        h2 { "Storage" }
+                        ul {
+                            (nav_link(active, Nav::Volumes, "/volumes", "Volumes"))
+                            (nav_link(active, Nav::VolumeSnapshots, "/volume-snapshots", "Volume snapshots"))
+                            (nav_link(active, Nav::Backups, "/volume-backups", "Backups"))
+                        }
                         @if auth.is_admin() {
                             h2 { "Admin" }
                             ul {

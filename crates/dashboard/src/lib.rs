@@ -3,8 +3,8 @@
 //!
 //! The dashboard is a *client* of the public OpenStack APIs. Every page is
 //! rendered on the server from API calls made with the logged-in user's own
-//! token (`api_client`), over HTTP to the identity, compute, image and
-//! network listeners. It never reads the database or calls a service object, so
+//! token (`api_client`), over HTTP to the identity, compute, image,
+//! network and block storage listeners. It never reads the database or calls a service object, so
 //! what a user may see and do is exactly what the API's policy allows; a
 //! side door would have to re-implement that policy and would drift.
 //!
@@ -46,6 +46,8 @@ pub struct DashboardConfig {
     pub image_url: String,
     /// Network base URL, without `/v2.0`.
     pub network_url: String,
+    /// Block storage base URL, without `/v3` (e.g. `http://127.0.0.1:8776`).
+    pub volume_url: String,
     /// Served over TLS: cookies get `Secure` and the `__Host-` prefix.
     pub tls: bool,
 }
@@ -64,12 +66,13 @@ pub struct AppState {
 /// The dashboard's router.
 pub fn router(config: DashboardConfig) -> Router {
     let state = AppState {
-        api: Arc::new(api_client::ApiClient::new(
-            &config.identity_url,
-            &config.compute_url,
-            &config.image_url,
-            &config.network_url,
-        )),
+        api: Arc::new(api_client::ApiClient::new(&api_client::BaseUrls {
+            identity: config.identity_url,
+            compute: config.compute_url,
+            image: config.image_url,
+            network: config.network_url,
+            volume: config.volume_url,
+        })),
         sessions: Arc::new(session::Sessions::default()),
         tls: config.tls,
     };
@@ -118,6 +121,30 @@ pub fn router_with_state(state: AppState) -> Router {
         .route(
             "/security-groups/{id}/rules/{rule}/delete",
             post(security_groups::delete_rule),
+        )
+        .route("/volumes", get(volumes::list).post(volumes::create))
+        .route("/volumes/status", get(volumes::status))
+        .route("/volumes/{id}/delete", post(volumes::delete))
+        .route("/volumes/{id}/extend", post(volumes::extend))
+        .route("/volumes/{id}/attach", post(volumes::attach))
+        .route("/volumes/{id}/detach", post(volumes::detach))
+        .route("/volumes/{id}/snapshot", post(volumes::snapshot))
+        .route("/volumes/{id}/backup", post(volumes::backup))
+        .route("/volume-snapshots", get(volumes::snapshots::list))
+        .route("/volume-snapshots/status", get(volumes::snapshots::status))
+        .route(
+            "/volume-snapshots/{id}/delete",
+            post(volumes::snapshots::delete),
+        )
+        .route("/volume-backups", get(volumes::backups::list))
+        .route("/volume-backups/status", get(volumes::backups::status))
+        .route(
+            "/volume-backups/{id}/restore",
+            post(volumes::backups::restore),
+        )
+        .route(
+            "/volume-backups/{id}/delete",
+            post(volumes::backups::delete),
         )
         .route("/flavors", get(flavors::list).post(flavors::create))
         .route("/flavors/{id}/delete", post(flavors::delete))

@@ -6,9 +6,10 @@
 use axum::body::Body;
 use axum::response::Response;
 use chrono::{Duration, Utc};
+use ferrostack_dashboard::api_client::{ApiClient, BaseUrls};
 use ferrostack_dashboard::layout::{self, Ctx, Nav};
 use ferrostack_dashboard::session::{Auth, ProjectRef, Sessions};
-use ferrostack_dashboard::{api_client::ApiClient, router_with_state, AppState};
+use ferrostack_dashboard::{router_with_state, AppState};
 use http::{header, Request, StatusCode};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -18,7 +19,13 @@ const NOWHERE: &str = "http://127.0.0.1:1";
 
 fn state(tls: bool) -> AppState {
     AppState {
-        api: Arc::new(ApiClient::new(NOWHERE, NOWHERE, NOWHERE, NOWHERE)),
+        api: Arc::new(ApiClient::new(&BaseUrls {
+            identity: NOWHERE.into(),
+            compute: NOWHERE.into(),
+            image: NOWHERE.into(),
+            network: NOWHERE.into(),
+            volume: NOWHERE.into(),
+        })),
         sessions: Arc::new(Sessions::default()),
         tls,
     }
@@ -255,4 +262,43 @@ async fn a_malformed_form_gets_a_dashboard_page_not_a_plain_422() {
     assert!(text(r)
         .await
         .contains("\"error\":\"The form was incomplete"));
+}
+
+#[tokio::test]
+async fn a_volume_size_that_is_not_a_number_is_refused_before_cinder() {
+    let s = state(false);
+    let session = s.sessions.create_authenticated(auth("demo"));
+    let cookie = format!("fs_session={}", session.id);
+    let body = format!("csrf={}&name=v&source=blank&size=big", session.csrf);
+    let r = call(&s, post_form("/volumes", &cookie, &body)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[header::LOCATION], "/volumes");
+    let flash = s.sessions.take_flash(&session.id).unwrap();
+    assert!(flash.error);
+    assert_eq!(
+        flash.text,
+        "Size (GB) must be a whole number of at least 1."
+    );
+    // An unreachable Cinder is a flash too, never a half-made page.
+    let body = format!("csrf={}&new_size=3", session.csrf);
+    let r = call(&s, post_form("/volumes/v1/extend", &cookie, &body)).await;
+    assert_eq!(r.headers()[header::LOCATION], "/volumes");
+    let flash = s.sessions.take_flash(&session.id).unwrap();
+    assert!(flash.error);
+    assert_eq!(flash.text, "The service could not be reached.");
+}
+
+#[tokio::test]
+async fn the_navigation_links_the_storage_pages() {
+    let s = state(false);
+    let session = s.sessions.create_authenticated(auth("demo"));
+    let ctx = Ctx {
+        auth: session.auth.clone().unwrap(),
+        session,
+    };
+    let r = layout::page(&s, &ctx, "Volumes", Nav::Volumes, maud::html! {});
+    let html = text(r).await;
+    assert!(html.contains(r#"<a href="/volumes" aria-current="page">Volumes</a>"#));
+    assert!(html.contains(r#"<a href="/volume-snapshots">Volume snapshots</a>"#));
+    assert!(html.contains(r#"<a href="/volume-backups">Backups</a>"#));
 }

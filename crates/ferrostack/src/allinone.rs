@@ -259,6 +259,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         compute_url: internal_url(&listeners.compute)?,
         image_url: internal_url(&listeners.image)?,
         network_url: internal_url(&listeners.network)?,
+        volume_url: internal_url(&listeners.volume)?,
         tls: dashboard_tls.is_some(),
     };
     let host_api_tls = host_tls::identity(

@@ -13,3 +13,4 @@ pub mod projects;
 pub mod roles;
 pub mod security_groups;
 pub mod users;
+pub mod volumes;

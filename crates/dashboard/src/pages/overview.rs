@@ -1,7 +1,9 @@
-//! Overview: the project's usage against its quota (`GET /v2.1/limits`),
-//! as bars for instances, vCPUs and RAM.
+//! Overview: the project's usage against its quota, as bars: instances,
+//! vCPUs and RAM (`GET /v2.1/limits`), and volumes, their gigabytes and
+//! snapshots (Cinder's `GET /v3/{project}/limits`). When block storage
+//! does not answer, its section says why and the compute bars still show.
 
-use crate::api_client::Service;
+use crate::api_client::{volume_path, Service};
 use crate::layout::{self, Ctx, Nav};
 use crate::AppState;
 use axum::extract::State;
@@ -37,11 +39,12 @@ fn num(v: &Value, key: &str) -> i64 {
 /// GET /.
 pub async fn page(State(state): State<AppState>, ctx: Ctx) -> Response {
     let title = format!("Overview of {}", ctx.auth.project.name);
-    let limits = match state
-        .api
-        .get(Service::Compute, "/limits", ctx.token())
-        .await
-    {
+    let volume_limits = volume_path(&ctx.auth.project.id, "/limits");
+    let (limits, volume) = tokio::join!(
+        state.api.get(Service::Compute, "/limits", ctx.token()),
+        state.api.get(Service::Volume, &volume_limits, ctx.token()),
+    );
+    let limits = match limits {
         Ok(v) => v,
         Err(e) => return layout::error_page(&state, &ctx, &title, Nav::Overview, e),
     };
@@ -53,10 +56,22 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> Response {
             (bar("vCPUs", num(a, "totalCoresUsed"), num(a, "maxTotalCores"), ""))
             (bar("RAM", num(a, "totalRAMUsed"), num(a, "maxTotalRAMSize"), " MiB"))
         }
-        p.hint {
-            "Networks and volumes are not available in this cloud yet; instances boot without a network."
+        section aria-labelledby="volume-usage-h" {
+            h2 #volume-usage-h { "Volume usage" }
+            @match &volume {
+                Ok(v) => {
+                    @let a = &v["limits"]["absolute"];
+                    (bar("Volumes", num(a, "totalVolumesUsed"), num(a, "maxTotalVolumes"), ""))
+                    (bar("Volume storage", num(a, "totalGigabytesUsed"), num(a, "maxTotalVolumeGigabytes"), " GB"))
+                    (bar("Volume snapshots", num(a, "totalSnapshotsUsed"), num(a, "maxTotalSnapshots"), ""))
+                }
+                Err(e) => { p.hint #volume-usage-unavailable { "Volume usage is not available: " (e.message) } }
+            }
         }
-        p { a.button href="/instances" { "Go to instances" } }
+        p {
+            a.button href="/instances" { "Go to instances" } " "
+            a.button.secondary href="/volumes" { "Go to volumes" }
+        }
     };
     layout::page(&state, &ctx, &title, Nav::Overview, body)
 }

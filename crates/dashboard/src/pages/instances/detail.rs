@@ -10,7 +10,7 @@
 
 use super::actions::detail_actions;
 use super::{addresses_text, names, status_text};
-use crate::api_client::{items, s, seg, ApiError, Service};
+use crate::api_client::{items, s, seg, volume_path, ApiError, Service};
 use crate::layout::{self, Ctx, Nav};
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -27,7 +27,8 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String
     let console_body = json!({"os-getConsoleOutput": {"length": 200}});
     let action_path = format!("/servers/{id}/action");
     let server_path = format!("/servers/{id}");
-    let (server, console, flavors) = tokio::join!(
+    let volumes_path = volume_path(&ctx.auth.project.id, "/volumes/detail");
+    let (server, console, flavors, volumes) = tokio::join!(
         api.get(Service::Compute, &server_path, t),
         api.json(
             Method::POST,
@@ -37,6 +38,7 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String
             &console_body
         ),
         api.get(Service::Compute, "/flavors/detail", t),
+        api.get(Service::Volume, &volumes_path, t),
     );
     let server = match server {
         Ok(v) => v["server"].clone(),
@@ -44,6 +46,16 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String
     };
     let flavors = flavors.unwrap_or(Value::Null);
     let flavor_names = names(items(&flavors, "flavors"));
+    // Attached volumes by name (by id when block storage does not answer).
+    let volumes = volumes.unwrap_or(Value::Null);
+    let volume_names = crate::pages::volumes::names(items(&volumes, "volumes"));
+    let attached: Vec<String> = items(&server, "os-extended-volumes:volumes_attached")
+        .iter()
+        .map(|v| {
+            let id = s(v, "id");
+            volume_names.get(&id).cloned().unwrap_or(id)
+        })
+        .collect();
     let console = match console {
         Ok(v) => s(&v, "output"),
         Err(e) => format!("(The console log is not available: {})", e.message),
@@ -57,6 +69,9 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String
                 dt { "Flavor" } dd.flavor { (flavor_names.get(&s(&server["flavor"], "id")).cloned().unwrap_or_default()) }
                 dt { "Key pair" } dd { (s(&server, "key_name")) }
                 dt { "Addresses" } dd.addresses { (addresses_text(&server)) }
+                @if !attached.is_empty() {
+                    dt { "Volumes" } dd.volumes { a href="/volumes" { (attached.join(", ")) } }
+                }
                 @let host = s(&server, "OS-EXT-SRV-ATTR:host");
                 @if !host.is_empty() { dt { "Host" } dd { (host) } }
                 dt { "Created" } dd { (s(&server, "created")) }

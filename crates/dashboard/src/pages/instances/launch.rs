@@ -1,5 +1,14 @@
-//! The launch dialog and `POST /instances`: image, flavor, key pair,
-//! networks and security groups.
+//! The launch dialog and `POST /instances`: boot source, flavor, key
+//! pair, networks and security groups.
+//!
+//! The boot source is an image (the instance's own disk), a new volume
+//! made from an image with a size, or an existing bootable volume. The
+//! volume ones are Nova's boot from volume: `imageRef: ""` and one
+//! `block_device_mapping_v2` entry with `boot_index: 0` and a volume
+//! destination, so Nova (not the dashboard) makes the volume and undoes
+//! it if the launch fails; nothing is left half-done by two calls. The
+//! script shows only the fields of the chosen source; without it all are
+//! shown and those of other sources are ignored.
 //!
 //! Networks are a multi-select of the project's own and the shared
 //! networks, in Nova's order (the first is the first NIC). Selecting none
@@ -13,7 +22,7 @@
 //! gathered into [`LaunchForm`] here.
 
 use crate::api_client::{items, s, Service};
-use crate::form::Form;
+use crate::form::{number, Form};
 use crate::layout::{self, csrf_field, Ctx};
 use crate::AppState;
 use axum::extract::State;
@@ -34,10 +43,14 @@ pub struct Choices<'a> {
     pub networks: &'a Value,
     /// Neutron's security group list.
     pub groups: &'a Value,
+    /// Cinder's volume list (null without block storage).
+    pub volumes: &'a Value,
 }
 
-/// The launch dialog; `open` shows it without script (`?launch=1`).
-pub fn dialog(ctx: &Ctx, c: &Choices, open: bool) -> Markup {
+/// The launch dialog; `open` shows it without script (`?launch=1`), and
+/// `boot_volume` (`?boot_volume=ID`, the Volumes page's "Launch instance")
+/// chooses that volume as the boot source.
+pub fn dialog(ctx: &Ctx, c: &Choices, open: bool, boot_volume: Option<&str>) -> Markup {
     let images: Vec<&Value> = items(c.images, "images")
         .iter()
         .filter(|i| i["status"] == "active")
@@ -51,6 +64,10 @@ pub fn dialog(ctx: &Ctx, c: &Choices, open: bool) -> Markup {
         .iter()
         .filter(|g| &s(g, "project_id") == project)
         .collect();
+    let volumes: Vec<&Value> = items(c.volumes, "volumes")
+        .iter()
+        .filter(|v| v["status"] == "available" && crate::pages::volumes::bootable(v))
+        .collect();
     html! {
         dialog #launch-dialog aria-labelledby="launch-h" open[open] {
             form method="post" action="/instances" {
@@ -58,11 +75,38 @@ pub fn dialog(ctx: &Ctx, c: &Choices, open: bool) -> Markup {
                 (csrf_field(ctx))
                 label for="launch-name" { "Name" }
                 input #launch-name name="name" required maxlength="255";
-                label for="launch-image" { "Image" }
-                select #launch-image name="image" required {
-                    @for i in &images { option value=(s(i, "id")) { (s(i, "name")) } }
+                label for="launch-source" { "Boot source" }
+                select #launch-source name="boot_source" data-choice {
+                    option value="image" { "Image" }
+                    option value="volume-from-image" { "New volume from an image" }
+                    option value="volume" selected[boot_volume.is_some()] { "Existing bootable volume" }
                 }
-                @if images.is_empty() { p.hint { "No active image: upload one on the Images page first." } }
+                div data-when="image volume-from-image" {
+                    label for="launch-image" { "Image" }
+                    select #launch-image name="image" {
+                        @for i in &images { option value=(s(i, "id")) { (s(i, "name")) } }
+                    }
+                    @if images.is_empty() { p.hint { "No active image: upload one on the Images page first." } }
+                }
+                div data-when="volume-from-image" {
+                    label for="launch-volume-size" { "Volume size (GB)" }
+                    input #launch-volume-size name="volume_size" type="number" min="1" value="1";
+                }
+                div data-when="volume" {
+                    label for="launch-volume" { "Bootable volume" }
+                    select #launch-volume name="boot_volume" {
+                        @for v in &volumes {
+                            @let id = s(v, "id");
+                            option value=(id) selected[boot_volume == Some(id.as_str())] {
+                                (crate::pages::volumes::display_name(v)) " (" (s(v, "size")) " GB)"
+                            }
+                        }
+                    }
+                    @if volumes.is_empty() { p.hint { "No available bootable volume: create one from an image on the Volumes page." } }
+                }
+                div data-when="volume-from-image volume" {
+                    label.check { input type="checkbox" name="delete_on_termination" value="on"; "Delete the volume with the instance" }
+                }
                 label for="launch-flavor" { "Flavor" }
                 select #launch-flavor name="flavor" required {
                     @for f in items(c.flavors, "flavors") {
@@ -112,8 +156,16 @@ pub fn dialog(ctx: &Ctx, c: &Choices, open: bool) -> Markup {
 pub struct LaunchForm {
     /// Instance name.
     pub name: String,
+    /// `image`, `volume-from-image` or `volume` (empty: image).
+    pub boot_source: String,
     /// Image id.
     pub image: String,
+    /// Size of a new boot volume, as typed.
+    pub volume_size: String,
+    /// Id of an existing boot volume.
+    pub boot_volume: String,
+    /// The boot volume goes with the instance.
+    pub delete_on_termination: bool,
     /// Flavor id.
     pub flavor: String,
     /// Key pair name, empty for none.
@@ -131,7 +183,11 @@ impl LaunchForm {
         for (k, v) in pairs {
             match k.as_str() {
                 "name" => f.name = v.trim().to_string(),
+                "boot_source" => f.boot_source = v,
                 "image" => f.image = v,
+                "volume_size" => f.volume_size = v,
+                "boot_volume" => f.boot_volume = v,
+                "delete_on_termination" => f.delete_on_termination = !v.is_empty(),
                 "flavor" => f.flavor = v,
                 "key_name" => f.key_name = v,
                 "networks" if !v.is_empty() => f.networks.push(v),
@@ -143,9 +199,39 @@ impl LaunchForm {
     }
 }
 
-/// Nova's `POST /servers` body for the form.
-pub fn launch_body(f: &LaunchForm) -> Value {
-    let mut server = json!({"name": f.name, "imageRef": f.image, "flavorRef": f.flavor});
+/// Nova's `POST /servers` body for the form, or what is wrong with it.
+pub fn launch_body(f: &LaunchForm) -> Result<Value, String> {
+    let mut server = json!({"name": f.name, "flavorRef": f.flavor});
+    let image = || {
+        if f.image.is_empty() {
+            Err("Choose an image.".to_string())
+        } else {
+            Ok(f.image.clone())
+        }
+    };
+    match f.boot_source.as_str() {
+        "" | "image" => server["imageRef"] = json!(image()?),
+        "volume-from-image" => {
+            let size = number(&f.volume_size, "Volume size (GB)", 1)?;
+            server["imageRef"] = json!("");
+            server["block_device_mapping_v2"] = json!([{
+                "uuid": image()?, "source_type": "image", "destination_type": "volume",
+                "volume_size": size, "boot_index": 0,
+                "delete_on_termination": f.delete_on_termination,
+            }]);
+        }
+        "volume" => {
+            if f.boot_volume.is_empty() {
+                return Err("Choose a bootable volume.".into());
+            }
+            server["imageRef"] = json!("");
+            server["block_device_mapping_v2"] = json!([{
+                "uuid": f.boot_volume, "source_type": "volume", "destination_type": "volume",
+                "boot_index": 0, "delete_on_termination": f.delete_on_termination,
+            }]);
+        }
+        _ => return Err("Unknown boot source.".into()),
+    }
     if f.networks.is_empty() {
         server["networks"] = json!("none");
     } else {
@@ -163,7 +249,7 @@ pub fn launch_body(f: &LaunchForm) -> Value {
     if !f.key_name.is_empty() {
         server["key_name"] = json!(f.key_name);
     }
-    json!({ "server": server })
+    Ok(json!({ "server": server }))
 }
 
 /// POST /instances.
@@ -173,23 +259,104 @@ pub async fn launch(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let f = LaunchForm::from_pairs(pairs);
-    let result = state
-        .api
-        .json(
-            Method::POST,
-            Service::Compute,
-            "/servers",
-            ctx.token(),
-            &launch_body(&f),
-        )
-        .await
-        .map(|_| format!("Instance {} is being launched.", f.name));
+    let result = match launch_body(&f) {
+        Err(message) => Err(crate::api_client::ApiError {
+            status: 400,
+            message,
+        }),
+        Ok(body) => state
+            .api
+            .json(
+                Method::POST,
+                Service::Compute,
+                "/servers",
+                ctx.token(),
+                &body,
+            )
+            .await
+            .map(|_| format!("Instance {} is being launched.", f.name)),
+    };
     layout::done(&state, &ctx, result, "/instances")
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn boot_from_a_new_volume_made_from_an_image() {
+        let f = LaunchForm::from_pairs(pairs(&[
+            ("name", "vm"),
+            ("boot_source", "volume-from-image"),
+            ("image", "i"),
+            ("volume_size", "3"),
+            ("boot_volume", "ignored"),
+            ("delete_on_termination", "on"),
+            ("flavor", "f"),
+        ]));
+        let b = launch_body(&f).unwrap();
+        assert_eq!(b["server"]["imageRef"], "");
+        assert_eq!(
+            b["server"]["block_device_mapping_v2"],
+            json!([{"uuid": "i", "source_type": "image", "destination_type": "volume",
+                "volume_size": 3, "boot_index": 0, "delete_on_termination": true}])
+        );
+        let mut bad = f;
+        bad.volume_size = "0".into();
+        assert_eq!(
+            launch_body(&bad).unwrap_err(),
+            "Volume size (GB) must be a whole number of at least 1."
+        );
+    }
+
+    #[test]
+    fn the_volumes_page_can_preselect_a_boot_volume() {
+        let ctx = crate::pages::volumes::tests::ctx();
+        let volumes = json!({"volumes": [
+            {"id": "v1", "name": "a", "size": 1, "status": "available", "bootable": "true"},
+            {"id": "v2", "name": "b", "size": 2, "status": "available", "bootable": "true"},
+            {"id": "v3", "name": "c", "size": 2, "status": "available", "bootable": "false"},
+            {"id": "v4", "name": "d", "size": 2, "status": "in-use", "bootable": "true"}]});
+        let c = Choices {
+            images: &Value::Null,
+            flavors: &Value::Null,
+            keys: &Value::Null,
+            networks: &Value::Null,
+            groups: &Value::Null,
+            volumes: &volumes,
+        };
+        let html = dialog(&ctx, &c, true, Some("v2")).into_string();
+        assert!(html.contains(r#"<option value="volume" selected>"#));
+        assert!(html.contains(r#"<option value="v2" selected>"#));
+        assert!(html.contains(r#"<option value="v1">"#));
+        // Only available bootable volumes are offered.
+        assert!(!html.contains("v3") && !html.contains("v4"));
+        let plain = dialog(&ctx, &c, false, None).into_string();
+        assert!(!plain.contains("selected>"));
+    }
+
+    #[test]
+    fn boot_from_an_existing_volume() {
+        let f = LaunchForm::from_pairs(pairs(&[
+            ("name", "vm"),
+            ("boot_source", "volume"),
+            ("image", "unused"),
+            ("boot_volume", "v1"),
+            ("flavor", "f"),
+        ]));
+        let b = launch_body(&f).unwrap();
+        assert_eq!(b["server"]["imageRef"], "");
+        assert_eq!(
+            b["server"]["block_device_mapping_v2"],
+            json!([{"uuid": "v1", "source_type": "volume", "destination_type": "volume",
+                "boot_index": 0, "delete_on_termination": false}])
+        );
+        let none = LaunchForm::from_pairs(pairs(&[("boot_source", "volume")]));
+        assert_eq!(launch_body(&none).unwrap_err(), "Choose a bootable volume.");
+        let no_image = LaunchForm::from_pairs(pairs(&[("name", "vm")]));
+        assert_eq!(launch_body(&no_image).unwrap_err(), "Choose an image.");
+    }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()
@@ -207,7 +374,7 @@ mod tests {
             ("security_groups", "default"),
         ]));
         assert_eq!(
-            launch_body(&f),
+            launch_body(&f).unwrap(),
             json!({"server": {"name": "vm", "imageRef": "i", "flavorRef": "f", "networks": "none"}})
         );
     }
@@ -216,13 +383,14 @@ mod tests {
     fn networks_keep_their_order_and_groups_go_by_name() {
         let f = LaunchForm::from_pairs(pairs(&[
             ("name", "vm"),
+            ("image", "i"),
             ("networks", "n2"),
             ("networks", "n1"),
             ("security_groups", "default"),
             ("security_groups", "web"),
             ("key_name", "k"),
         ]));
-        let b = launch_body(&f);
+        let b = launch_body(&f).unwrap();
         assert_eq!(
             b["server"]["networks"],
             json!([{"uuid": "n2"}, {"uuid": "n1"}])

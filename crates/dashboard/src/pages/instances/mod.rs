@@ -11,7 +11,7 @@ pub use actions::{action, action_body, ActionForm};
 pub use detail::{page as detail, status as detail_status};
 pub use launch::{launch, launch_body, LaunchForm};
 
-use crate::api_client::{items, s, ApiError, Service};
+use crate::api_client::{items, s, volume_path, ApiError, Service};
 use crate::layout::{self, Ctx, Nav};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
@@ -32,18 +32,23 @@ fn names(list: &[Value]) -> HashMap<String, String> {
 pub struct ListQuery {
     #[serde(default)]
     launch: Option<String>,
+    /// Boot from this volume (the Volumes page's "Launch instance").
+    #[serde(default)]
+    boot_volume: Option<String>,
 }
 
 /// GET /instances.
 pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>) -> Response {
     let (api, t) = (&state.api, ctx.token());
-    let (servers, images, flavors, keys, networks, groups) = tokio::join!(
+    let volumes_path = volume_path(&ctx.auth.project.id, "/volumes/detail");
+    let (servers, images, flavors, keys, networks, groups, volumes) = tokio::join!(
         api.get(Service::Compute, "/servers/detail", t),
         api.get(Service::Image, "/images?limit=500", t),
         api.get(Service::Compute, "/flavors/detail", t),
         api.get(Service::Compute, "/os-keypairs", t),
         api.get(Service::Network, "/networks", t),
         api.get(Service::Network, "/security-groups", t),
+        api.get(Service::Volume, &volumes_path, t),
     );
     let result = (|| Ok::<_, ApiError>((servers?, images?, flavors?, keys?)))();
     let (servers, images, flavors, keys) = match result {
@@ -53,6 +58,8 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(q): Query<ListQ
     // Without the network service the dialog still launches (no network).
     let networks = networks.unwrap_or(Value::Null);
     let groups = groups.unwrap_or(Value::Null);
+    // Without block storage the dialog boots from images only.
+    let volumes = volumes.unwrap_or(Value::Null);
     let image_names = names(items(&images, "images"));
     let flavor_names = names(items(&flavors, "flavors"));
     let servers = items(&servers, "servers");
@@ -62,6 +69,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(q): Query<ListQ
         keys: &keys,
         networks: &networks,
         groups: &groups,
+        volumes: &volumes,
     };
     let body = html! {
         p { button type="button" data-open="launch-dialog" { "Launch instance" } }
@@ -78,16 +86,28 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(q): Query<ListQ
                         td { a href=(format!("/instances/{id}")) { (s(sv, "name")) } }
                         td { span.status data-status=(s(sv, "status")) { (status_text(sv)) } }
                         td.addresses { (addresses_text(sv)) }
-                        td { (image_names.get(&s(&sv["image"], "id")).cloned().unwrap_or_default()) }
+                        td { (image_text(sv, &image_names)) }
                         td { (flavor_names.get(&s(&sv["flavor"], "id")).cloned().unwrap_or_default()) }
                         td.actions.row-actions { (actions::row_actions(&ctx, sv)) }
                     }
                 }
             }
         }
-        (launch::dialog(&ctx, &choices, q.launch.is_some()))
+        (launch::dialog(&ctx, &choices, q.launch.is_some(), q.boot_volume.as_deref()))
     };
     layout::page(&state, &ctx, "Instances", Nav::Instances, body)
+}
+
+/// The image column: the image's name, or "(boot volume)" for a server
+/// booted from a volume (Nova shows its `image` as "").
+fn image_text(sv: &Value, image_names: &HashMap<String, String>) -> String {
+    match &sv["image"] {
+        Value::String(id) if id.is_empty() => "(boot volume)".to_string(),
+        image => image_names
+            .get(&s(image, "id"))
+            .cloned()
+            .unwrap_or_default(),
+    }
 }
 
 /// "ACTIVE", or "BUILD (spawning)" while a task runs.
@@ -159,6 +179,17 @@ pub async fn delete(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_booted_from_a_volume_says_so() {
+        let names = HashMap::from([("i1".to_string(), "cirros".to_string())]);
+        assert_eq!(
+            image_text(&json!({"image": {"id": "i1"}}), &names),
+            "cirros"
+        );
+        assert_eq!(image_text(&json!({"image": ""}), &names), "(boot volume)");
+        assert_eq!(image_text(&json!({}), &names), "");
+    }
 
     #[test]
     fn addresses_read_as_net_equals_addr() {
