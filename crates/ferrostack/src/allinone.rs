@@ -452,6 +452,9 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         ))),
     );
     let _ = compute_link.set(link.clone());
+    volume
+        .recover_backups()
+        .map_err(|e| anyhow::anyhow!("cannot settle interrupted backups: {e}"))?;
     let host_api = hostapi::HostApiConfig {
         link: link.clone(),
         join_token,

@@ -14,14 +14,18 @@
 //! without the project segment, which the router takes off first (see
 //! [`crate::strip_project`]).
 //!
-//! Every other path of the block storage API (backups, QoS specs,
-//! transfers, groups, manage...) is not built yet and falls into the
+//! Backups have their rows too (a member backs up and restores the
+//! project's volumes; resetting a backup's state is an admin's), and QoS
+//! specs (an admin's, as in Cinder).
+//!
+//! Every other path of the block storage API (transfers,
+//! groups, manage...) is not built yet and falls into the
 //! catch-all route [`UNBUILT`]: its rows need a valid token, so an
 //! anonymous caller gets 401 as from Cinder behind keystonemiddleware,
 //! and only a valid token gets the 501. The catch-all is checked by the
 //! policy layer like any route (see [`ferrostack_policy::unbuilt`]).
 
-use crate::routes::{actions, attachments, misc, snapshots, types, volumes};
+use crate::routes::{actions, attachments, backups, misc, qos, snapshots, types, volumes};
 use crate::{limits, not_implemented, quotas, root, version, VolumeState};
 use ferrostack_policy::Rule::{Admin, Authenticated, ProjectMember, ProjectReader, Public};
 use ferrostack_policy::UNBUILT;
@@ -136,6 +140,24 @@ ferrostack_policy::route_table! {
     )
     .route("/v3/types/{type_id}/os-volume-type-access", get(Admin, types::access_list))
     .route("/v3/types/{type_id}/action", post(Admin, types::act))
+    .route("/v3/backups", get(ProjectReader, backups::list).post(ProjectMember, backups::create))
+    .route("/v3/backups/detail", get(ProjectReader, backups::detail))
+    .route(
+        "/v3/backups/{backup_id}",
+        get(ProjectReader, backups::show).delete(ProjectMember, backups::delete)
+    )
+    .route("/v3/backups/{backup_id}/restore", post(ProjectMember, backups::restore))
+    .route("/v3/backups/{backup_id}/action", post(Admin, backups::act))
+    .route("/v3/qos-specs", get(Admin, qos::list).post(Admin, qos::create))
+    .route(
+        "/v3/qos-specs/{qos_id}",
+        get(Admin, qos::show).put(Admin, qos::update).delete(Admin, qos::delete)
+    )
+    .route("/v3/qos-specs/{qos_id}/delete_keys", put(Admin, qos::delete_keys))
+    .route("/v3/qos-specs/{qos_id}/associations", get(Admin, qos::associations))
+    .route("/v3/qos-specs/{qos_id}/associate", get(Admin, qos::associate))
+    .route("/v3/qos-specs/{qos_id}/disassociate", get(Admin, qos::disassociate))
+    .route("/v3/qos-specs/{qos_id}/disassociate_all", get(Admin, qos::disassociate_all))
     .route("/v3/os-availability-zone", get(ProjectReader, misc::zones))
     .route("/v3/os-services", get(Admin, misc::services))
     .route("/v3/scheduler-stats/get_pools", get(Admin, misc::pools))

@@ -295,10 +295,9 @@ async fn other_apis_want_a_token_then_are_501_in_cinders_shape() {
     let admin = v.s.admin_token().await;
     let member = v.s.user_token("member", &v.project, "member").await;
     let unbuilt = [
-        v.url(&format!("/{}/backups", v.project)),
-        v.url("/backups/detail"),
-        v.url("/qos-specs"),
         v.url(&format!("/{}/os-volume-transfer/abc", v.project)),
+        v.url("/groups/detail"),
+        v.url(&format!("/{}/messages", v.project)),
         // Deeper than a built route: still the catch-all.
         v.url(&format!("/os-quota-sets/{}/defaults/more", v.project)),
     ];
@@ -311,8 +310,8 @@ async fn other_apis_want_a_token_then_are_501_in_cinders_shape() {
             assert!(message.contains("not implemented"), "{message}");
         }
     }
-    let create = v.url(&format!("/{}/backups", v.project));
-    let body = json!({"backup": {"volume_id": "x"}});
+    let create = v.url(&format!("/{}/os-volume-transfer", v.project));
+    let body = json!({"transfer": {"volume_id": "x"}});
     v.s.send(Method::POST, &create, "", body.clone())
         .await
         .assert_unauthorized();

@@ -4,7 +4,9 @@
 
 pub mod actions;
 pub mod attachments;
+pub mod backups;
 pub mod misc;
+pub mod qos;
 pub mod snapshots;
 pub mod types;
 pub mod volumes;

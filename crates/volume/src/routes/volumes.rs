@@ -103,6 +103,7 @@ pub async fn create(
     };
     let image = opt_string(o, "imageRef")?.or(opt_string(o, "image_id")?);
     let req = NewVolume {
+        ready_status: None,
         id: None,
         size_gib: size,
         name: opt_string(o, "name")?.or(opt_string(o, "display_name")?),

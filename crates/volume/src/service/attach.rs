@@ -256,7 +256,7 @@ impl VolumeState {
             VolumeInfo {
                 size_gib: v.size_gib,
                 read_only: a.mode == "ro",
-                limits: IoLimits::default(),
+                limits: self.disk_limits(&v)?,
             },
         ))
     }

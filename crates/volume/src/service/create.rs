@@ -44,6 +44,10 @@ pub struct NewVolume {
     pub image_id: Option<String>,
     /// Allow several attachments.
     pub multiattach: bool,
+    /// The status once the backend has made it: `available`, unless a
+    /// restore follows (`restoring-backup`, so no one attaches a volume
+    /// the restore is about to write).
+    pub ready_status: Option<&'static str>,
 }
 
 enum Source {
@@ -58,6 +62,7 @@ impl VolumeState {
     /// `creating` when this returns, and becomes `available` or `error`
     /// once the backend is done.
     pub async fn create_volume(&self, caller: &Caller, req: NewVolume) -> VolumeResult<Volume> {
+        let req_ready = req.ready_status;
         let zone = req
             .availability_zone
             .clone()
@@ -173,6 +178,7 @@ impl VolumeState {
         tracing::info!(volume_id = %volume.id, size, backend = backend.backend_name(), "volume created");
         let state = self.me();
         let id = volume.id.clone();
+        let ready = req_ready.unwrap_or("available");
         tokio::spawn(async move {
             let r = match &source {
                 Source::Blank => backend.create_blank(&id, size).await,
@@ -186,7 +192,7 @@ impl VolumeState {
                         return;
                     }
                     match &r {
-                        Ok(()) => g.volume.status = "available".into(),
+                        Ok(()) => g.volume.status = ready.into(),
                         Err(e) => {
                             tracing::error!(volume_id = %id, error = %e, "volume creation failed on the backend");
                             g.volume.status = "error".into();

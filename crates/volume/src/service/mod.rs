@@ -20,11 +20,14 @@
 //! ```
 
 mod attach;
+mod backups;
 mod create;
 mod delete;
+pub mod qos;
 mod snapshots;
 
 pub use attach::VolumeInfo;
+pub use backups::NewBackup;
 pub use create::NewVolume;
 
 use crate::backend::VolumeBackend;
