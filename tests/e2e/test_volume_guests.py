@@ -35,13 +35,16 @@ MARK = "ferrostack-disk:"
 GIB = 1024 ** 3
 
 
-def disk_watcher(write: str = "") -> str:
+def disk_watcher(write: str = "", timed: bool = False) -> str:
     """Prints each virtio disk that appears or changes size after boot
     (`MARK disk <name> serial=<serial> bytes=<n> data=[<first bytes>]`),
-    and `MARK gone <name>` when one leaves; writes `write` to a disk whose
-    first sector is empty."""
+    and `MARK gone <name>` when one leaves. With `write`, a disk whose
+    first sector does not hold it gets it (`MARK wrote <name> <read back>`);
+    with `timed`, 300 direct 4 KiB writes go to each new disk's second
+    MiB, timed from /proc/uptime (`MARK dd <name> <t0> <t1>`)."""
     return f"""#!/bin/sh
 WRITE='{write}'
+TIMED='{"1" if timed else ""}'
 (
   boot=""
   for d in /sys/block/vd*; do boot="$boot ${{d##*/}}"; done
@@ -58,11 +61,18 @@ WRITE='{write}'
       ser=$(cat "$d/serial" 2>/dev/null)
       data=$(dd if=/dev/$n bs=512 count=1 2>/dev/null | tr -d '\\000' | head -c 64)
       echo "{MARK} disk $n serial=$ser bytes=$((sz * 512)) data=[$data]"
-      if [ -n "$WRITE" ] && [ -z "$data" ]; then
+      if [ -n "$WRITE" ] && [ "$data" != "$WRITE" ]; then
+        dd if=/dev/zero of=/dev/$n bs=512 count=1 conv=notrunc 2>/dev/null
         printf '%s' "$WRITE" | dd of=/dev/$n bs=512 conv=sync,notrunc 2>/dev/null
         sync
         echo 3 >/proc/sys/vm/drop_caches
         echo "{MARK} wrote $n $(dd if=/dev/$n bs=512 count=1 2>/dev/null | tr -d '\\000' | head -c 64)"
+      fi
+      if [ -n "$TIMED" ]; then
+        t0=$(cut -d ' ' -f 1 /proc/uptime)
+        dd if=/dev/zero of=/dev/$n bs=4k count=300 seek=256 oflag=direct 2>/dev/null
+        t1=$(cut -d ' ' -f 1 /proc/uptime)
+        echo "{MARK} dd $n $t0 $t1"
       fi
     done
     for s in $seen; do
@@ -75,9 +85,9 @@ WRITE='{write}'
 """
 
 
-def boot_watching(stack, name: str, tmp: Path, write: str = "") -> dict:
+def boot_watching(stack, name: str, tmp: Path, write: str = "", timed: bool = False) -> dict:
     script = tmp / f"{name}.sh"
-    script.write_text(disk_watcher(write))
+    script.write_text(disk_watcher(write, timed))
     server = stack.openstack_json(
         "server", "create", "--image", "guest", "--flavor", "tiny", "--nic", "none",
         "--user-data", str(script), "--wait", name)
@@ -259,3 +269,95 @@ def test_a_kill_during_an_attach_leaves_volume_and_server_consistent(stack, gues
         s.openstack("server", "remove", "volume", "vm", "crashy")
     wait_volume(s, "crashy", "available")
     assert s.openstack_json("server", "show", "vm")["status"] == "ACTIVE"
+
+
+def wait_backup(stack, name: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    b = {}
+    while time.monotonic() < deadline:
+        b = stack.openstack_json("volume", "backup", "show", name)
+        if b["status"] == "available":
+            return b
+        assert b["status"] != "error", f"backup {name} went to error: {b}"
+        time.sleep(0.5)
+    raise AssertionError(f"backup {name} never became available: {b}")
+
+
+def test_backups_restore_each_point_in_time_and_qos_caps_a_guests_writes(
+        stack, guest_image, tmp_path):
+    s = stack
+    prepare(s, guest_image)
+    s.openstack_json("volume", "create", "--size", "1", "data")
+    wait_volume(s, "data", "available")
+    boot_watching(s, "first", tmp_path, write="ferrostack-backup-1")
+    boot_watching(s, "second", tmp_path, write="ferrostack-backup-2")
+
+    # The first guest writes its marker; a full backup keeps it.
+    s.openstack("server", "add", "volume", "first", "data")
+    wait_console(s, "first", rf"{MARK} wrote \S+ ferrostack-backup-1")
+    s.openstack("server", "remove", "volume", "first", "data")
+    wait_volume(s, "data", "available")
+    s.openstack("volume", "backup", "create", "--name", "full", "data")
+    full = wait_backup(s, "full")
+    assert full["is_incremental"] is False
+
+    # The second overwrites it; an incremental backup keeps that.
+    s.openstack("server", "add", "volume", "second", "data")
+    wait_console(s, "second", rf"{MARK} wrote \S+ ferrostack-backup-2")
+    s.openstack("server", "remove", "volume", "second", "data")
+    wait_volume(s, "data", "available")
+    s.openstack("volume", "backup", "create", "--incremental", "--name", "inc", "data")
+    inc = wait_backup(s, "inc")
+    assert inc["is_incremental"] is True
+    assert inc["object_count"] < full["object_count"] or full["object_count"] <= 1, (inc, full)
+    # The full backup has an increment on it: it stays.
+    assert s.openstack("volume", "backup", "delete", "full", check=False).returncode != 0
+    assert wait_backup(s, "full")["status"] == "available"
+
+    # Each restore holds its own point in time (read by a guest): the
+    # full one over an existing volume, the incremental one to a new one.
+    s.openstack("volume", "create", "--size", "1", "from-full")
+    wait_volume(s, "from-full", "available")
+    s.openstack("volume", "backup", "restore", "--force", "full", "from-full")
+    s.openstack("volume", "backup", "restore", "inc", "from-inc")
+    for name in ("from-full", "from-inc"):
+        deadline = time.monotonic() + 120
+        while True:
+            v = s.openstack_json("volume", "show", name)
+            if v["status"] == "available":
+                break
+            assert v["status"] in ("creating", "restoring-backup"), v
+            assert time.monotonic() < deadline, v
+            time.sleep(0.5)
+    ids = {n: s.openstack_json("volume", "show", n)["id"] for n in ("from-full", "from-inc")}
+    boot_watching(s, "reader", tmp_path)
+    for name, marker in (("from-full", "ferrostack-backup-1"), ("from-inc", "ferrostack-backup-2")):
+        s.openstack("server", "add", "volume", "reader", name)
+        wait_console(s, "reader", rf"{MARK} disk \S+ serial={serial(ids[name])} bytes={GIB} "
+                                  rf"data=\[{marker}\]")
+        s.openstack("server", "remove", "volume", "reader", name)
+        wait_volume(s, name, "available")
+
+    # QoS: 100 write IOPS on a type; a guest's 300 direct writes to a
+    # volume of that type take about 3 s, to a plain volume far less.
+    qos = s.openstack_json("volume", "qos", "create", "--consumer", "front-end",
+                           "--property", "write_iops_sec=100", "slow")
+    s.openstack("volume", "type", "create", "slowdisk")
+    s.openstack("volume", "qos", "associate", qos["id"], "slowdisk")
+    s.openstack("volume", "create", "--size", "1", "--type", "slowdisk", "throttled")
+    s.openstack("volume", "create", "--size", "1", "plain")
+    wait_volume(s, "throttled", "available")
+    wait_volume(s, "plain", "available")
+    boot_watching(s, "timer", tmp_path, timed=True)
+    took = {}
+    pos = 0
+    for name in ("plain", "throttled"):
+        s.openstack("server", "add", "volume", "timer", name)
+        m, pos = wait_console(s, "timer", rf"{MARK} dd \S+ (\S+) (\S+)", after=pos, timeout=120)
+        took[name] = float(m.group(2)) - float(m.group(1))
+        s.openstack("server", "remove", "volume", "timer", name)
+        wait_volume(s, name, "available")
+    print(f"300 direct 4 KiB writes: plain {took['plain']:.2f} s, "
+          f"throttled at 100 IOPS {took['throttled']:.2f} s")
+    assert took["throttled"] >= 2.5, took
+    assert took["throttled"] > 2 * took["plain"], took
