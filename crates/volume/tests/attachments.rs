@@ -191,7 +191,12 @@ async fn compute_attaches_in_process_and_failures_leave_nothing() {
         .reserve_attachment(&me, &id, "vm2", &ferrostack_common::ids::new_uuid())
         .unwrap_err();
     assert_eq!(again.status(), http::StatusCode::BAD_REQUEST);
-    let (conn, info) = state.connect_attachment(&me, &att, "compute1").unwrap();
+    // A file on storage1's disk cannot be opened on another host: refused,
+    // the attachment left reserved.
+    let far = state.connect_attachment(&me, &att, "compute1").unwrap_err();
+    assert_eq!(far.status(), http::StatusCode::BAD_REQUEST);
+    assert_eq!(status(&c, &id).await, "reserved");
+    let (conn, info) = state.connect_attachment(&me, &att, "storage1").unwrap();
     assert!(matches!(
         conn,
         ferrostack_host_contract::block::Connection::File { .. }

@@ -114,7 +114,7 @@ async fn qos_specs_limit_the_disks_of_their_type() {
     };
     let att = ferrostack_common::ids::new_uuid();
     state.reserve_attachment(&me, &vol, "vm1", &att).unwrap();
-    let (_, info) = state.connect_attachment(&me, &att, "compute1").unwrap();
+    let (_, info) = state.connect_attachment(&me, &att, "storage1").unwrap();
     assert_eq!(info.limits.write_iops_sec, 100);
     assert_eq!(info.limits.read_bytes_sec, 1_048_576);
     assert_eq!(info.limits.total_iops_sec, 0);
@@ -145,6 +145,6 @@ async fn qos_specs_limit_the_disks_of_their_type() {
     let att2 = ferrostack_common::ids::new_uuid();
     state.delete_attachment(&me, &att).unwrap();
     state.reserve_attachment(&me, &vol, "vm1", &att2).unwrap();
-    let (_, info) = state.connect_attachment(&me, &att2, "compute1").unwrap();
+    let (_, info) = state.connect_attachment(&me, &att2, "storage1").unwrap();
     assert_eq!(info.limits, Default::default());
 }

@@ -248,9 +248,23 @@ impl VolumeState {
         attachment_id: &str,
         host: &str,
     ) -> VolumeResult<(Connection, VolumeInfo)> {
-        let a = self.update_attachment(caller, attachment_id, json!({"host": host}))?;
+        let a = self.attachment(caller, attachment_id)?;
         let v = self.volume(caller, &a.volume_id)?;
         let connection = self.connection_of(&v)?;
+        // A local-backend volume is a file on its storage host's disk:
+        // another host cannot open it until volumes are exported (NBD).
+        let storage_host = self.backend(&v.backend_name).map(|b| b.host().to_string());
+        if let (Connection::File { .. }, Some(storage)) = (&connection, &storage_host) {
+            if storage != host {
+                return Err(VolumeError::BadRequest(format!(
+                    "Invalid volume: volume {} is on the local disk of host {storage} and cannot \
+                     be attached on host {host} (volume exports to other hosts are not served \
+                     yet).",
+                    v.id
+                )));
+            }
+        }
+        let a = self.update_attachment(caller, attachment_id, json!({"host": host}))?;
         Ok((
             connection,
             VolumeInfo {
