@@ -25,7 +25,9 @@
 //! and only a valid token gets the 501. The catch-all is checked by the
 //! policy layer like any route (see [`ferrostack_policy::unbuilt`]).
 
-use crate::routes::{actions, attachments, backups, misc, qos, snapshots, types, volumes};
+use crate::routes::{
+    actions, attachments, backups, metadata, misc, qos, snapshots, types, volumes,
+};
 use crate::{limits, not_implemented, quotas, root, version, VolumeState};
 use ferrostack_policy::Rule::{Admin, Authenticated, ProjectMember, ProjectReader, Public};
 use ferrostack_policy::UNBUILT;
@@ -79,15 +81,15 @@ ferrostack_policy::route_table! {
     .route("/v3/volumes/{volume_id}/action", post(ProjectMember, actions::act))
     .route(
         "/v3/volumes/{volume_id}/metadata",
-        get(ProjectReader, volumes::metadata_show)
-            .post(ProjectMember, volumes::metadata_merge)
-            .put(ProjectMember, volumes::metadata_replace)
+        get(ProjectReader, metadata::show)
+            .post(ProjectMember, metadata::merge)
+            .put(ProjectMember, metadata::replace)
     )
     .route(
         "/v3/volumes/{volume_id}/metadata/{key}",
-        get(ProjectReader, volumes::metadata_key_show)
-            .put(ProjectMember, volumes::metadata_key_set)
-            .delete(ProjectMember, volumes::metadata_key_delete)
+        get(ProjectReader, metadata::key_show)
+            .put(ProjectMember, metadata::key_set)
+            .delete(ProjectMember, metadata::key_delete)
     )
     .route("/v3/snapshots", get(ProjectReader, snapshots::list).post(ProjectMember, snapshots::create))
     .route("/v3/snapshots/detail", get(ProjectReader, snapshots::detail))
@@ -99,15 +101,15 @@ ferrostack_policy::route_table! {
     )
     .route(
         "/v3/snapshots/{snapshot_id}/metadata",
-        get(ProjectReader, snapshots::metadata_show)
-            .post(ProjectMember, snapshots::metadata_merge)
-            .put(ProjectMember, snapshots::metadata_replace)
+        get(ProjectReader, metadata::show)
+            .post(ProjectMember, metadata::merge)
+            .put(ProjectMember, metadata::replace)
     )
     .route(
         "/v3/snapshots/{snapshot_id}/metadata/{key}",
-        get(ProjectReader, snapshots::metadata_key_show)
-            .put(ProjectMember, snapshots::metadata_key_set)
-            .delete(ProjectMember, snapshots::metadata_key_delete)
+        get(ProjectReader, metadata::key_show)
+            .put(ProjectMember, metadata::key_set)
+            .delete(ProjectMember, metadata::key_delete)
     )
     .route(
         "/v3/attachments",

@@ -1,5 +1,5 @@
 //! `/v3/volumes`: create, list (summary and detail), show, update,
-//! delete, and `/volumes/{id}/metadata`.
+//! delete (metadata is `metadata.rs`).
 
 use super::{boolean, integer, metadata, opt_string, param, wrapped};
 use crate::error::{Json, VolumeError, VolumeResult};
@@ -299,112 +299,6 @@ pub async fn delete(
     }
     state.delete_volume(&caller, param(&p, "volume_id")?, flag("cascade")?, force)?;
     Ok(StatusCode::ACCEPTED)
-}
-
-/// `GET /v3/volumes/{volume_id}/metadata`.
-pub async fn metadata_show(
-    State(state): State<Arc<VolumeState>>,
-    axum::Extension(auth): axum::Extension<AuthContext>,
-    Path(p): Path<HashMap<String, String>>,
-) -> VolumeResult<axum::Json<Value>> {
-    let v = state.volume(&Caller::of(&auth), param(&p, "volume_id")?)?;
-    Ok(axum::Json(json!({"metadata": v.metadata})))
-}
-
-async fn metadata_write(
-    state: &VolumeState,
-    auth: &AuthContext,
-    p: &HashMap<String, String>,
-    body: &Value,
-    replace: bool,
-) -> VolumeResult<axum::Json<Value>> {
-    let given = metadata(Some(body.get("metadata").ok_or_else(|| {
-        VolumeError::BadRequest("Malformed request body: metadata is required".into())
-    })?))?;
-    let g = state.change(&Caller::of(auth), param(p, "volume_id")?, |g| {
-        if replace {
-            g.volume.metadata = given.clone();
-        } else {
-            g.volume.metadata.extend(given.clone());
-        }
-        Ok(())
-    })?;
-    let shown = if replace { given } else { g.volume.metadata };
-    Ok(axum::Json(json!({"metadata": shown})))
-}
-
-/// `POST /v3/volumes/{volume_id}/metadata`: merge.
-pub async fn metadata_merge(
-    State(state): State<Arc<VolumeState>>,
-    axum::Extension(auth): axum::Extension<AuthContext>,
-    Path(p): Path<HashMap<String, String>>,
-    Json(body): Json<Value>,
-) -> VolumeResult<axum::Json<Value>> {
-    metadata_write(&state, &auth, &p, &body, false).await
-}
-
-/// `PUT /v3/volumes/{volume_id}/metadata`: replace.
-pub async fn metadata_replace(
-    State(state): State<Arc<VolumeState>>,
-    axum::Extension(auth): axum::Extension<AuthContext>,
-    Path(p): Path<HashMap<String, String>>,
-    Json(body): Json<Value>,
-) -> VolumeResult<axum::Json<Value>> {
-    metadata_write(&state, &auth, &p, &body, true).await
-}
-
-/// `GET /v3/volumes/{volume_id}/metadata/{key}`.
-pub async fn metadata_key_show(
-    State(state): State<Arc<VolumeState>>,
-    axum::Extension(auth): axum::Extension<AuthContext>,
-    Path(p): Path<HashMap<String, String>>,
-) -> VolumeResult<axum::Json<Value>> {
-    let v = state.volume(&Caller::of(&auth), param(&p, "volume_id")?)?;
-    let key = param(&p, "key")?;
-    let value = v.metadata.get(key).ok_or_else(|| {
-        VolumeError::NotFound(format!("Volume {} has no metadata with key {key}.", v.id))
-    })?;
-    Ok(axum::Json(json!({"meta": {key: value}})))
-}
-
-/// `PUT /v3/volumes/{volume_id}/metadata/{key}`.
-pub async fn metadata_key_set(
-    State(state): State<Arc<VolumeState>>,
-    axum::Extension(auth): axum::Extension<AuthContext>,
-    Path(p): Path<HashMap<String, String>>,
-    Json(body): Json<Value>,
-) -> VolumeResult<axum::Json<Value>> {
-    let key = param(&p, "key")?;
-    let meta = metadata(body.get("meta"))?;
-    if meta.len() != 1 || !meta.contains_key(key) {
-        return Err(VolumeError::BadRequest(
-            "Request body and URI mismatch".into(),
-        ));
-    }
-    state.change(&Caller::of(&auth), param(&p, "volume_id")?, |g| {
-        g.volume.metadata.extend(meta.clone());
-        Ok(())
-    })?;
-    Ok(axum::Json(json!({"meta": meta})))
-}
-
-/// `DELETE /v3/volumes/{volume_id}/metadata/{key}`.
-pub async fn metadata_key_delete(
-    State(state): State<Arc<VolumeState>>,
-    axum::Extension(auth): axum::Extension<AuthContext>,
-    Path(p): Path<HashMap<String, String>>,
-) -> VolumeResult<StatusCode> {
-    let key = param(&p, "key")?.to_string();
-    let id = param(&p, "volume_id")?;
-    state.change(&Caller::of(&auth), id, |g| {
-        if g.volume.metadata.remove(&key).is_none() {
-            return Err(crate::service::invalid_not_found(format!(
-                "Volume {id} has no metadata with key {key}."
-            )));
-        }
-        Ok(())
-    })?;
-    Ok(StatusCode::OK)
 }
 
 /// `GET /v3/volumes/summary` (3.12+): count and total size of the
