@@ -89,6 +89,7 @@ pub const UNCACHED: &[&str] = &[
     "volume_backups",
     "qos_specs",
     "qos_associations",
+    "volume_transfers",
     "quota_defaults",
     "quota_limits",
     "quota_allocations",

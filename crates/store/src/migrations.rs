@@ -611,6 +611,17 @@ CREATE TABLE qos_associations (
 );
 CREATE INDEX qos_associations_qos ON qos_associations(qos_id);
 "#,
+    // Volume transfers: one per volume at most (the volume is
+    // `awaiting-transfer` while it exists); the auth key only hashed.
+    r#"
+CREATE TABLE volume_transfers (
+    id         TEXT PRIMARY KEY,
+    volume_id  TEXT NOT NULL UNIQUE,
+    project_id TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX volume_transfers_project ON volume_transfers(project_id);
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

@@ -199,7 +199,11 @@ pub type GroupChange<'a> = dyn FnMut(&mut VolumeGroup) -> Result<(), Refusal> + 
 
 /// Stored volumes, snapshots, attachments and types.
 pub trait VolumeStore:
-    crate::volume_extras::BackupRecords + crate::volume_extras::QosRecords + Send + Sync
+    crate::volume_extras::BackupRecords
+    + crate::volume_extras::QosRecords
+    + crate::volume_extras::TransferRecords
+    + Send
+    + Sync
 {
     /// Insert a volume; its source snapshot (must be `available`) or
     /// source volume (must be `available` or `in-use`) is checked in the

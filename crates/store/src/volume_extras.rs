@@ -81,6 +81,29 @@ pub struct QosSpecs {
     pub created_at: i64,
 }
 
+/// A volume offered to another project (Cinder's volume transfer). The
+/// auth key is never stored: only a salted SHA-256 of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Transfer {
+    /// UUID.
+    pub id: String,
+    /// The volume offered.
+    pub volume_id: String,
+    /// The giving project.
+    pub project_id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Salt of `key_hash`.
+    pub salt: String,
+    /// Hex SHA-256 of salt and auth key.
+    pub key_hash: String,
+    /// Keep the volume's snapshots with it (false with 3.55 `no_snapshots`).
+    #[serde(default)]
+    pub no_snapshots: bool,
+    /// Creation time, µs since the epoch.
+    pub created_at: i64,
+}
+
 /// A rule of backups or QoS specs a write would break, travelling in
 /// [`StoreError::Refused`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -121,6 +144,18 @@ pub trait BackupRecords: Send + Sync {
     /// Delete a backup, refused ([`ExtrasConflict::BackupHasDependents`])
     /// while it has children; `false` when it was gone.
     fn delete_backup(&self, id: &str) -> StoreResult<bool>;
+}
+
+/// Stored volume transfers (at most one per volume).
+pub trait TransferRecords: Send + Sync {
+    /// Insert a transfer; a second one of a volume is a conflict.
+    fn create_transfer(&self, t: &Transfer) -> StoreResult<()>;
+    /// One transfer.
+    fn get_transfer(&self, id: &str) -> StoreResult<Option<Transfer>>;
+    /// The transfers of `project_id` (all with `None`).
+    fn list_transfers(&self, project_id: Option<&str>) -> StoreResult<Vec<Transfer>>;
+    /// Delete a transfer; `false` when gone.
+    fn delete_transfer(&self, id: &str) -> StoreResult<bool>;
 }
 
 /// Stored QoS specs and their association with volume types.

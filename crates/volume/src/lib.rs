@@ -4,9 +4,11 @@
 //! [`ferrostack_quota::QuotaEngine`]), volumes (create blank or from an
 //! image, a snapshot or a volume; list, show, update, delete, metadata,
 //! actions), snapshots, attachments (3.27+), volume types with extra specs
-//! and access, availability zones, services and pools, with microversions
-//! 3.0 to 3.71 ([`microversion`]). Backups, QoS specs, transfers, groups,
-//! manage and the rest answer 501 in Cinder's error shape.
+//! and access, availability zones, services and pools, backups (full and
+//! incremental, in their own store: [`backup`]), QoS specs, volume
+//! transfers, with microversions 3.0 to 3.71 ([`microversion`]). Groups,
+//! manage and the rest answer 501 in Cinder's error shape. The local
+//! backend ([`local`]) holds volume data on the storage host's disk.
 //!
 //! The layers: [`routes`] parse and render; [`service`] decides (states,
 //! visibility, quota) and is also what compute calls in process; the

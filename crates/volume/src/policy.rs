@@ -16,9 +16,11 @@
 //!
 //! Backups have their rows too (a member backs up and restores the
 //! project's volumes; resetting a backup's state is an admin's), and QoS
-//! specs (an admin's, as in Cinder).
+//! specs (an admin's, as in Cinder), and volume transfers (a member of
+//! the giving project offers, a member of any project accepts with the
+//! key).
 //!
-//! Every other path of the block storage API (transfers,
+//! Every other path of the block storage API (
 //! groups, manage...) is not built yet and falls into the
 //! catch-all route [`UNBUILT`]: its rows need a valid token, so an
 //! anonymous caller gets 401 as from Cinder behind keystonemiddleware,
@@ -26,7 +28,7 @@
 //! policy layer like any route (see [`ferrostack_policy::unbuilt`]).
 
 use crate::routes::{
-    actions, attachments, backups, metadata, misc, qos, snapshots, types, volumes,
+    actions, attachments, backups, metadata, misc, qos, snapshots, transfers, types, volumes,
 };
 use crate::{limits, not_implemented, quotas, root, version, VolumeState};
 use ferrostack_policy::Rule::{Admin, Authenticated, ProjectMember, ProjectReader, Public};
@@ -160,6 +162,20 @@ ferrostack_policy::route_table! {
     .route("/v3/qos-specs/{qos_id}/associate", get(Admin, qos::associate))
     .route("/v3/qos-specs/{qos_id}/disassociate", get(Admin, qos::disassociate))
     .route("/v3/qos-specs/{qos_id}/disassociate_all", get(Admin, qos::disassociate_all))
+    .route("/v3/os-volume-transfer", get(ProjectReader, transfers::list).post(ProjectMember, transfers::create))
+    .route("/v3/os-volume-transfer/detail", get(ProjectReader, transfers::detail))
+    .route(
+        "/v3/os-volume-transfer/{transfer_id}",
+        get(ProjectReader, transfers::show).delete(ProjectMember, transfers::delete)
+    )
+    .route("/v3/os-volume-transfer/{transfer_id}/accept", post(ProjectMember, transfers::accept))
+    .route("/v3/volume-transfers", get(ProjectReader, transfers::list).post(ProjectMember, transfers::create))
+    .route("/v3/volume-transfers/detail", get(ProjectReader, transfers::detail))
+    .route(
+        "/v3/volume-transfers/{transfer_id}",
+        get(ProjectReader, transfers::show).delete(ProjectMember, transfers::delete)
+    )
+    .route("/v3/volume-transfers/{transfer_id}/accept", post(ProjectMember, transfers::accept))
     .route("/v3/os-availability-zone", get(ProjectReader, misc::zones))
     .route("/v3/os-services", get(Admin, misc::services))
     .route("/v3/scheduler-stats/get_pools", get(Admin, misc::pools))

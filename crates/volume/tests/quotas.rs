@@ -295,7 +295,7 @@ async fn other_apis_want_a_token_then_are_501_in_cinders_shape() {
     let admin = v.s.admin_token().await;
     let member = v.s.user_token("member", &v.project, "member").await;
     let unbuilt = [
-        v.url(&format!("/{}/os-volume-transfer/abc", v.project)),
+        v.url(&format!("/{}/group_snapshots/abc", v.project)),
         v.url("/groups/detail"),
         v.url(&format!("/{}/messages", v.project)),
         // Deeper than a built route: still the catch-all.
@@ -310,8 +310,8 @@ async fn other_apis_want_a_token_then_are_501_in_cinders_shape() {
             assert!(message.contains("not implemented"), "{message}");
         }
     }
-    let create = v.url(&format!("/{}/os-volume-transfer", v.project));
-    let body = json!({"transfer": {"volume_id": "x"}});
+    let create = v.url(&format!("/{}/groups", v.project));
+    let body = json!({"group": {"volume_types": ["x"]}});
     v.s.send(Method::POST, &create, "", body.clone())
         .await
         .assert_unauthorized();

@@ -62,11 +62,12 @@ fn write_group(tx: &Connection, before: &VolumeGroup, after: &VolumeGroup) -> St
         return Ok(());
     }
     tx.execute(
-        "UPDATE volumes SET body = ?2, volume_type_id = ?3 WHERE id = ?1",
+        "UPDATE volumes SET body = ?2, volume_type_id = ?3, project_id = ?4 WHERE id = ?1",
         params![
             id,
             serde_json::to_string(&after.volume)?,
-            after.volume.volume_type_id
+            after.volume.volume_type_id,
+            after.volume.project_id
         ],
     )?;
     let kept: HashSet<&str> = after.attachments.iter().map(|a| a.id.as_str()).collect();
@@ -84,7 +85,8 @@ fn write_group(tx: &Connection, before: &VolumeGroup, after: &VolumeGroup) -> St
         tx.execute(
             "INSERT INTO volume_attachments (id, volume_id, project_id, instance_uuid, body)
              VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+             ON CONFLICT (id) DO UPDATE SET body = excluded.body,
+                 project_id = excluded.project_id",
             params![
                 a.id,
                 id,
@@ -109,7 +111,8 @@ fn write_group(tx: &Connection, before: &VolumeGroup, after: &VolumeGroup) -> St
         tx.execute(
             "INSERT INTO volume_snapshots (id, volume_id, project_id, body)
              VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+             ON CONFLICT (id) DO UPDATE SET body = excluded.body,
+                 project_id = excluded.project_id",
             params![s.id, id, s.project_id, serde_json::to_string(s)?],
         )?;
     }

@@ -2,7 +2,8 @@
 
 use super::SqliteStore;
 use crate::volume_extras::{
-    Backup, BackupChange, BackupRecords, ExtrasConflict, QosRecords, QosSpecs,
+    Backup, BackupChange, BackupRecords, ExtrasConflict, QosRecords, QosSpecs, Transfer,
+    TransferRecords,
 };
 use crate::StoreResult;
 use rusqlite::{params, OptionalExtension};
@@ -229,6 +230,65 @@ impl QosRecords for SqliteStore {
             .map(|t| qos_of(&t))
             .transpose()
         })
+    }
+}
+
+impl TransferRecords for SqliteStore {
+    fn create_transfer(&self, t: &Transfer) -> StoreResult<()> {
+        let body = serde_json::to_string(t)?;
+        self.db().write(|tx| {
+            let taken: i64 = tx.query_row(
+                "SELECT count(*) FROM volume_transfers WHERE volume_id = ?1",
+                [&t.volume_id],
+                |r| r.get(0),
+            )?;
+            if taken > 0 {
+                return Err(crate::StoreError::Conflict(format!(
+                    "Volume {} already has a transfer.",
+                    t.volume_id
+                )));
+            }
+            tx.execute(
+                "INSERT INTO volume_transfers (id, volume_id, project_id, body)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![t.id, t.volume_id, t.project_id, body],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn get_transfer(&self, id: &str) -> StoreResult<Option<Transfer>> {
+        self.db().read(|c| {
+            c.query_row(
+                "SELECT body FROM volume_transfers WHERE id = ?1",
+                [id],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .map(|t| Ok(serde_json::from_str(&t)?))
+            .transpose()
+        })
+    }
+
+    fn list_transfers(&self, project_id: Option<&str>) -> StoreResult<Vec<Transfer>> {
+        self.db().read(|c| {
+            let mut stmt =
+                c.prepare("SELECT body FROM volume_transfers WHERE ?1 IS NULL OR project_id = ?1")?;
+            let rows = stmt
+                .query_map([project_id], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut out = rows
+                .iter()
+                .map(|t| Ok(serde_json::from_str(t)?))
+                .collect::<StoreResult<Vec<Transfer>>>()?;
+            out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            Ok(out)
+        })
+    }
+
+    fn delete_transfer(&self, id: &str) -> StoreResult<bool> {
+        self.db()
+            .write(|tx| Ok(tx.execute("DELETE FROM volume_transfers WHERE id = ?1", [id])? > 0))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod metadata;
 pub mod misc;
 pub mod qos;
 pub mod snapshots;
+pub mod transfers;
 pub mod types;
 pub mod volumes;
 

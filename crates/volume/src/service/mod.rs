@@ -25,6 +25,7 @@ mod create;
 mod delete;
 pub mod qos;
 mod snapshots;
+mod transfers;
 
 pub use attach::VolumeInfo;
 pub use backups::NewBackup;
