@@ -1,9 +1,10 @@
 """Block storage with the real `openstack` client: volumes, snapshots,
-types, quota usage, and what another project sees.
+types, quota usage, transfers, backups, QoS specs, and what another project
+sees.
 
-These need a volume backend in the binary (the local backend). Until it is
-wired, volume create answers "No valid backend was found" and every test
-here fails on purpose, loudly, with that message: they are not skipped.
+These need a volume backend in the binary (the local backend, wired in
+allinone): without one, volume create answers "No valid backend was found"
+and every test here fails on purpose, loudly, with that message.
 """
 
 import time
@@ -114,3 +115,58 @@ def test_types_and_availability_zones(stack):
     assert [z["Zone Name"] for z in zones] == ["nova"], zones
     services = stack.openstack_json("volume", "service", "list")
     assert {s["Binary"] for s in services} == {"cinder-scheduler", "cinder-volume"}, services
+
+
+def test_a_volume_transferred_to_another_project_moves_with_its_usage(stack):
+    admin_project = stack.openstack_json("project", "show", "admin")["id"]
+    create_volume(stack, "--size", "1", "gift")
+    wait_status(stack, "volume", "gift", "available")
+    request = stack.openstack_json("volume", "transfer", "request", "create", "gift")
+    assert request["auth_key"], request
+    assert stack.openstack_json("volume", "show", "gift")["status"] == "awaiting-transfer"
+    stack.openstack("project", "create", "receiver")
+    stack.openstack("user", "create", "--project", "receiver", "--password", "rx-pw", "rx")
+    stack.openstack("role", "add", "--project", "receiver", "--user", "rx", "member")
+    rx = stack.user_env("rx", "rx-pw", "receiver")
+    wrong = stack.openstack("volume", "transfer", "request", "accept", "--auth-key",
+                            "0000000000000000", request["id"], env=rx, check=False)
+    assert wrong.returncode != 0 and "Invalid auth key" in wrong.stderr, wrong.stderr
+    stack.openstack("volume", "transfer", "request", "accept", "--auth-key",
+                    request["auth_key"], request["id"], env=rx)
+    mine = stack.openstack_json("volume", "list", env=rx)
+    assert [v["Name"] for v in mine] == ["gift"]
+    # The giving project (the admin's, listing its own) has it no more.
+    assert stack.openstack_json("volume", "list") == []
+    assert volume_usage(stack, admin_project)["volumes"] == 0
+    assert volume_usage(stack, "receiver")["volumes"] == 1
+
+
+def test_backups_and_qos_specs_through_the_cli(stack):
+    create_volume(stack, "--size", "1", "precious")
+    wait_status(stack, "volume", "precious", "available")
+    stack.openstack("volume", "backup", "create", "--name", "b1", "precious")
+    full = wait_status(stack, "volume backup", "b1", "available")
+    assert full["is_incremental"] is False
+    stack.openstack("volume", "backup", "create", "--incremental", "--name", "b2", "precious")
+    inc = wait_status(stack, "volume backup", "b2", "available")
+    assert inc["is_incremental"] is True
+    assert stack.openstack("volume", "backup", "delete", "b1", check=False).returncode != 0
+    stack.openstack("volume", "backup", "delete", "b2")
+    wait_gone(stack, "volume backup", "b2")
+    stack.openstack("volume", "backup", "delete", "b1")
+    wait_gone(stack, "volume backup", "b1")
+
+    bad = stack.openstack("volume", "qos", "create", "--property", "total_iops_sec=10",
+                          "--property", "read_iops_sec=5", "bad", check=False)
+    assert bad.returncode != 0
+    assert stack.openstack_json("volume", "qos", "list") == []
+    qos = stack.openstack_json("volume", "qos", "create", "--consumer", "front-end",
+                               "--property", "write_iops_sec=100", "slow")
+    stack.openstack("volume", "type", "create", "slowdisk")
+    stack.openstack("volume", "qos", "associate", "slow", "slowdisk")
+    shown = stack.openstack_json("volume", "qos", "show", "slow")
+    assert "slowdisk" in str(shown["associations"]), shown
+    refused = stack.openstack("volume", "qos", "delete", "slow", check=False)
+    assert refused.returncode != 0
+    stack.openstack("volume", "qos", "delete", "--force", qos["id"])
+    assert stack.openstack_json("volume", "qos", "list") == []
