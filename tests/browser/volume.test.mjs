@@ -2,7 +2,9 @@
 // available (the list polls, no reload), extended, snapshotted, a second
 // volume made from the snapshot, everything deleted again; a volume over
 // the gigabytes quota refused with Cinder's 413 message and nothing made;
-// the usage on the Overview; a volume attached to an instance on the fake
+// a volume backed up (full, then incremental), the increment restored to a
+// new volume, the backups deleted newest first (the older refused while the
+// newer stands); the usage on the Overview; a volume attached to an instance on the fake
 // hypervisor (the list shows the instance and device, the instance's page
 // the volume) and detached; an
 // instance booted from a new volume made from an image, and one from a
@@ -124,6 +126,58 @@ test("a volume is created, becomes available, is extended and snapshotted; a vol
   await t.go("/volumes");
   await deleteVolume("vol1");
   await page.locator("#volumes tbody tr").first().waitFor({ state: "detached" });
+});
+
+test("a volume is backed up, full then incremental, restored to a new volume, and the backups deleted newest first", async () => {
+  const page = t.page;
+  await createVolume("bk", 1);
+  await t.expectFlash(/Volume bk is being created/);
+  const bk = volumeRow("bk");
+  await settled(bk, "available");
+  const backUp = async (name, incremental) => {
+    await t.go("/volumes");
+    await settled(bk, "available");
+    await openMenu(bk, "Manage");
+    await bk.getByLabel("Backup name").fill(name);
+    if (incremental) await bk.getByLabel("Incremental").check();
+    await bk.getByRole("button", { name: "Create backup" }).click();
+    await t.expectFlash(new RegExp(`${incremental ? "Incremental backup" : "Backup"} ${name} is being created`));
+    await t.go("/volume-backups");
+    const row = page.locator(`#backups tr[data-backup="${name}"]`);
+    await settled(row, "available");
+    return row;
+  };
+  const full = await backUp("bk-full", false);
+  assert.match(await full.innerText(), /full/);
+  const inc = await backUp("bk-inc", true);
+  assert.match(await inc.innerText(), /incremental/);
+  await t.shot("volume-backups");
+
+  // The increment restored to a new volume, which becomes available.
+  await openMenu(inc, "Restore");
+  await inc.getByLabel("New volume name").fill("bk-restored");
+  await inc.getByRole("button", { name: "Restore to a new volume" }).click();
+  await t.expectFlash(/The backup is being restored to the new volume bk-restored/);
+  await t.go("/volumes");
+  await settled(volumeRow("bk-restored"), "available");
+
+  // The full backup has an increment on it: refused in Cinder's words.
+  await t.go("/volume-backups");
+  await settled(inc, "available");
+  t.confirmNext();
+  await full.getByRole("button", { name: "Delete" }).click();
+  await errorFlash().waitFor();
+  assert.match(await errorFlash().innerText(), /Incremental backups exist for this backup/);
+  for (const row of [inc, full]) {
+    await t.go("/volume-backups");
+    t.confirmNext();
+    await row.getByRole("button", { name: "Delete" }).click();
+    await t.expectFlash(/The backup is being deleted/);
+    await row.waitFor({ state: "detached", timeout: STATE_DEADLINE_MS });
+  }
+  await t.go("/volumes");
+  await deleteVolume("bk-restored");
+  await deleteVolume("bk");
 });
 
 test("a volume over the gigabytes quota is refused with Cinder's message and nothing is created", async () => {

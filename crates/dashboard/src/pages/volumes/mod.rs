@@ -11,7 +11,9 @@
 //!
 //! ```text
 //!   available ──Attach──> in-use ──Detach──> available
-//!   available|in-use: Extend, Create snapshot, Create backup
+//!   available|in-use: Extend
+//!   available: Create snapshot, Create backup (the local backend takes
+//!              neither of a volume a guest holds)
 //!   available|error*: Delete      a state in progress ("creating"): none
 //! ```
 //!
@@ -180,17 +182,17 @@ pub fn row_actions(ctx: &Ctx, volume: &Value, servers: &[Value]) -> Markup {
                     label for=(fid("extend")) { "New size (GB)" }
                     input #(fid("extend")) name="new_size" type="number" min=(size + 1) value=(size + 1) required;
                 }, "Extend"))
-                (action_form(ctx, &id, "snapshot", html! {
-                    label for=(fid("snapshot")) { "Snapshot name" }
-                    input #(fid("snapshot")) name="name" maxlength="255" value=(format!("{name}-snap"));
-                    @if in_use { input type="hidden" name="force" value="true"; }
-                }, "Create snapshot"))
-                (action_form(ctx, &id, "backup", html! {
-                    label for=(fid("backup")) { "Backup name" }
-                    input #(fid("backup")) name="name" maxlength="255" value=(format!("{name}-backup"));
-                    label.check { input type="checkbox" name="incremental" value="on"; "Incremental" }
-                    @if in_use { input type="hidden" name="force" value="true"; }
-                }, "Create backup"))
+                @if status == "available" {
+                    (action_form(ctx, &id, "snapshot", html! {
+                        label for=(fid("snapshot")) { "Snapshot name" }
+                        input #(fid("snapshot")) name="name" maxlength="255" value=(format!("{name}-snap"));
+                    }, "Create snapshot"))
+                    (action_form(ctx, &id, "backup", html! {
+                        label for=(fid("backup")) { "Backup name" }
+                        input #(fid("backup")) name="name" maxlength="255" value=(format!("{name}-backup"));
+                        label.check { input type="checkbox" name="incremental" value="on"; "Incremental" }
+                    }, "Create backup"))
+                }
             }
         } @else if !deletable {
             span.hint { "Actions return when " (status) " is done." }
@@ -766,12 +768,8 @@ pub(crate) mod tests {
         );
         let in_use = vol("in-use", json!([{"server_id": "s1", "device": "/dev/vdb"}]));
         let html = row_actions(&ctx(), &in_use, &servers).into_string();
-        assert_eq!(
-            actions_of(&html),
-            ["detach", "extend", "snapshot", "backup"]
-        );
+        assert_eq!(actions_of(&html), ["detach", "extend"]);
         assert!(html.contains("Detach from vm1"));
-        assert!(html.contains("name=\"force\" value=\"true\""));
         let creating = row_actions(&ctx(), &vol("creating", json!([])), &servers);
         assert!(actions_of(&creating.into_string()).is_empty());
         let error = row_actions(&ctx(), &vol("error_extending", json!([])), &servers);
