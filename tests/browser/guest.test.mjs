@@ -3,9 +3,11 @@
 // (guest-image/) on it under QEMU with the real data plane (bridge, tap,
 // nftables, dnsmasq), sees it ACTIVE with its address in the list, and on
 // its page the guest's own console line `ferrostack-guest: eth0 <addr>/24`
-// with that same address: a lease got by real DHCP. Then the instance and
-// the network are deleted, and the guest's tap and the network's DHCP
-// namespace are gone.
+// with that same address: a lease got by real DHCP. A volume made and
+// attached on the Volumes page appears in the running guest as a disk
+// with the volume's serial (the guest's customization script prints it),
+// and leaves it when detached. Then the instance and the network are
+// deleted, and the guest's tap and the network's DHCP namespace are gone.
 //
 // The cloud and Chromium run in a network namespace of their own
 // (useStack's `guests`; see harness.mjs). Needs root, QEMU, dnsmasq and
@@ -21,6 +23,24 @@ import {
 } from "./harness.mjs";
 
 const SUBNET = "10.60.0";
+// The launch's customization script: prints each virtio disk that comes
+// or goes after boot, by serial, on the console.
+const DISK_WATCHER = `#!/bin/sh
+(
+  seen=""
+  while :; do
+    now=""
+    for d in /sys/block/vd*; do
+      s=$(cat "$d/serial" 2>/dev/null)
+      [ -n "$s" ] && now="$now $s"
+    done
+    for s in $now; do case " $seen " in *" $s "*) ;; *) echo "ferrostack-disk: added $s" ;; esac; done
+    for s in $seen; do case " $now " in *" $s "*) ;; *) echo "ferrostack-disk: removed $s" ;; esac; done
+    seen="$now"
+    sleep 0.3
+  done
+) >/dev/console 2>&1 &
+`;
 // From launch to the lease on the console, under TCG on a busy machine
 // (about 5 s to `ready` on an idle one: guest-image/README.md).
 const CONSOLE_DEADLINE_MS = 90_000;
@@ -94,6 +114,7 @@ function guestTests() {
     await dialog.getByLabel("Image").selectOption({ label: "guest" });
     await dialog.getByLabel("Flavor").selectOption({ label: "m1.tiny (1 vCPU, 256 MiB RAM, 1 GB disk)" });
     await dialog.getByLabel("Networks").selectOption([{ label: "guest-net" }]);
+    await dialog.getByLabel("Customization script").fill(DISK_WATCHER);
     await dialog.getByRole("button", { name: "Launch" }).click();
     await t.expectFlash(/vm-guest is being launched/);
     const launched = Date.now();
@@ -130,6 +151,55 @@ function guestTests() {
     assert.ok(got, `no "ferrostack-guest: eth0 ..." within ${CONSOLE_DEADLINE_MS} ms of the launch; the console:\n${text.slice(-3000)}`);
     assert.equal(got[1], `${address}/24`, `the guest's lease is not the address the list shows:\n${text.slice(-3000)}${dhcpTrouble()}`);
     process.stderr.write(`the guest printed its lease ${got[1]} ${((Date.now() - launched) / 1000).toFixed(1)} s after the launch\n`);
+  });
+
+  test("a volume attached on the Volumes page appears in the running guest, and leaves it when detached", async () => {
+    const page = t.page;
+    await t.go("/volumes");
+    await page.getByLabel("Volume name", { exact: true }).fill("gvol");
+    await page.getByLabel("Source", { exact: true }).selectOption("blank");
+    await page.getByLabel("Size (GB)", { exact: true }).fill("1");
+    await button("Create volume").click();
+    await t.expectFlash(/Volume gvol is being created/);
+    const row = page.locator('#volumes tr[data-volume="gvol"]');
+    await row.locator('.status[data-status="available"]').waitFor({ timeout: STATE_DEADLINE_MS });
+    const serial = (await row.getAttribute("data-row-id")).slice(0, 20);
+    const menu = row.locator("details.row-menu");
+    if (!(await menu.evaluate((d) => d.open))) await menu.locator("summary", { hasText: "Manage" }).click();
+    await row.getByLabel("Instance").selectOption({ label: "vm-guest" });
+    const attached = Date.now();
+    await row.getByRole("button", { name: "Attach" }).click();
+    await t.expectFlash(/The volume is being attached/);
+    await row.locator('.status[data-status="in-use"]').waitFor({ timeout: STATE_DEADLINE_MS });
+
+    // The guest's own console says it has the disk, then that it lost it.
+    const consoleSays = async (line) => {
+      await t.go("/instances");
+      await page.locator("#instances tr", { hasText: "vm-guest" }).getByRole("link", { name: "vm-guest" }).click();
+      const end = Date.now() + CONSOLE_DEADLINE_MS;
+      let text = "";
+      for (;;) {
+        text = await page.locator("pre.console").innerText();
+        if (text.includes(line) || Date.now() > end) break;
+        await new Promise((r) => setTimeout(r, 1_000));
+        await page.reload();
+      }
+      assert.ok(text.includes(line), `no "${line}" on the guest's console:\n${text.slice(-2000)}`);
+    };
+    await consoleSays(`ferrostack-disk: added ${serial}`);
+    assert.equal(await page.locator("#instance dd.volumes").innerText(), "gvol");
+    process.stderr.write(`the guest saw the volume ${((Date.now() - attached) / 1000).toFixed(1)} s after the attach\n`);
+
+    await t.go("/volumes");
+    await row.getByRole("button", { name: "Detach from vm-guest" }).click();
+    await t.expectFlash(/The volume is being detached/);
+    await row.locator('.status[data-status="available"]').waitFor({ timeout: STATE_DEADLINE_MS });
+    await consoleSays(`ferrostack-disk: removed ${serial}`);
+    await t.go("/volumes");
+    t.confirmNext();
+    await row.getByRole("button", { name: "Delete" }).click();
+    await t.expectFlash(/The volume is being deleted/);
+    await row.waitFor({ state: "detached", timeout: STATE_DEADLINE_MS });
   });
 
   test("the instance and the network are deleted, with the tap and the DHCP namespace", async () => {

@@ -142,6 +142,11 @@ pub fn dialog(ctx: &Ctx, c: &Choices, open: bool, boot_volume: Option<&str>) -> 
                         option value=(name) selected[name == "default"] { (name) }
                     }
                 }
+                label for="launch-user-data" { "Customization script" }
+                textarea #launch-user-data name="user_data" rows="3" aria-describedby="launch-user-data-hint" {}
+                p.hint #launch-user-data-hint {
+                    "Optional user data for cloud-init (a shell script starting with #! runs at boot); at most 64 KiB."
+                }
                 div.buttons {
                     button type="submit" { "Launch" }
                     button.secondary type="button" data-close="launch-dialog" { "Cancel" }
@@ -174,6 +179,8 @@ pub struct LaunchForm {
     pub networks: Vec<String>,
     /// Security group names.
     pub security_groups: Vec<String>,
+    /// User data as typed (sent base64-encoded).
+    pub user_data: String,
 }
 
 impl LaunchForm {
@@ -192,6 +199,7 @@ impl LaunchForm {
                 "key_name" => f.key_name = v,
                 "networks" if !v.is_empty() => f.networks.push(v),
                 "security_groups" if !v.is_empty() => f.security_groups.push(v),
+                "user_data" => f.user_data = v.replace("\r\n", "\n"),
                 _ => {}
             }
         }
@@ -249,6 +257,14 @@ pub fn launch_body(f: &LaunchForm) -> Result<Value, String> {
     if !f.key_name.is_empty() {
         server["key_name"] = json!(f.key_name);
     }
+    if !f.user_data.trim().is_empty() {
+        if f.user_data.len() > 65_535 {
+            return Err("The customization script is larger than 64 KiB.".into());
+        }
+        use base64::Engine;
+        server["user_data"] =
+            json!(base64::engine::general_purpose::STANDARD.encode(f.user_data.as_bytes()));
+    }
     Ok(json!({ "server": server }))
 }
 
@@ -283,6 +299,23 @@ pub async fn launch(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_customization_script_is_sent_as_base64_user_data() {
+        let f = LaunchForm::from_pairs(pairs(&[
+            ("name", "vm"),
+            ("image", "i"),
+            ("flavor", "f"),
+            ("user_data", "#!/bin/sh\r\necho hi\r\n"),
+        ]));
+        let b = launch_body(&f).unwrap();
+        assert_eq!(b["server"]["user_data"], "IyEvYmluL3NoCmVjaG8gaGkK");
+        let blank =
+            LaunchForm::from_pairs(pairs(&[("name", "vm"), ("image", "i"), ("flavor", "f")]));
+        assert!(launch_body(&blank).unwrap()["server"]
+            .get("user_data")
+            .is_none());
+    }
 
     #[test]
     fn boot_from_a_new_volume_made_from_an_image() {
