@@ -36,8 +36,10 @@ GIB = 1024 ** 3
 
 
 def disk_watcher(write: str = "", timed: bool = False) -> str:
-    """Prints each virtio disk that appears or changes size after boot
-    (`MARK disk <name> serial=<serial> bytes=<n> data=[<first bytes>]`),
+    """Prints each disk with a serial present at boot (`MARK boot-disk
+    <name> serial=<serial>`), each virtio disk that appears or changes size
+    after boot (`MARK disk <name> serial=<serial> bytes=<n> data=[<first
+    bytes>]`),
     and `MARK gone <name>` when one leaves. With `write`, a disk whose
     first sector does not hold it gets it (`MARK wrote <name> <read back>`);
     with `timed`, 300 direct 4 KiB writes go to each new disk's second
@@ -47,7 +49,11 @@ WRITE='{write}'
 TIMED='{"1" if timed else ""}'
 (
   boot=""
-  for d in /sys/block/vd*; do boot="$boot ${{d##*/}}"; done
+  for d in /sys/block/vd*; do
+    boot="$boot ${{d##*/}}"
+    ser=$(cat "$d/serial" 2>/dev/null)
+    [ -n "$ser" ] && echo "{MARK} boot-disk ${{d##*/}} serial=$ser"
+  done
   seen=""
   while :; do
     now=""
@@ -174,6 +180,20 @@ def test_a_volume_carries_its_data_between_guests_snapshots_and_grows_attached(
                               rf"bytes={2 * GIB} ", after=pos)
     print(f"the guest saw the larger disk {time.monotonic() - t0:.1f} s after the extend")
     assert s.openstack_json("volume", "show", "copy")["size"] == 2
+
+    # The VM re-created (a hard reboot, a stop and a start) has the volume
+    # again from its first boot.
+    s.openstack("server", "reboot", "--hard", "--wait", "reader")
+    _, pos = wait_console(s, "reader", rf"{MARK} boot-disk \S+ serial={serial(copy['id'])}",
+                          after=pos)
+    s.openstack("server", "stop", "reader")
+    deadline = time.monotonic() + 60
+    while s.openstack_json("server", "show", "reader")["status"] != "SHUTOFF":
+        assert time.monotonic() < deadline, "reader never stopped"
+        time.sleep(0.5)
+    s.openstack("server", "start", "reader")
+    wait_console(s, "reader", rf"{MARK} boot-disk \S+ serial={serial(copy['id'])}", after=pos)
+    assert s.openstack_json("volume", "show", "copy")["status"] == "in-use"
 
 
 def test_over_quota_and_another_projects_volume_are_refused_and_change_nothing(
