@@ -18,6 +18,10 @@ pub struct VolumeContext<'a> {
     pub type_name: &'a str,
     /// Its attachments.
     pub attachments: &'a [Attachment],
+    /// A GET's view (show, detail list): with the extended attributes
+    /// (tenant, host, migration status, image metadata), which Cinder's
+    /// extensions add to GETs only, not to a create's or update's answer.
+    pub extended: bool,
 }
 
 fn links(base: &str, project: &str, kind: &str, id: &str) -> Value {
@@ -80,11 +84,14 @@ pub fn volume(v: &Volume, cx: &VolumeContext<'_>) -> Value {
     put("replication_status", Value::Null);
     put("consistencygroup_id", Value::Null);
     put("multiattach", json!(v.multiattach));
-    if !v.image_metadata.is_empty() {
+    if cx.extended && !v.image_metadata.is_empty() {
         put("volume_image_metadata", json!(v.image_metadata));
     }
-    if cx.admin {
+    if cx.extended {
+        // Cinder's policy: the owner and admins.
         put("os-vol-tenant-attr:tenant_id", json!(v.project_id));
+    }
+    if cx.extended && cx.admin {
         put("os-vol-host-attr:host", json!(v.host));
         put("os-vol-mig-status-attr:migstat", Value::Null);
         put("os-vol-mig-status-attr:name_id", Value::Null);
@@ -139,8 +146,8 @@ pub fn service_uuid(host: Option<&str>) -> Option<String> {
     ))
 }
 
-/// A snapshot's detail view.
-pub fn snapshot(s: &Snapshot, version: Version, admin: bool) -> Value {
+/// A snapshot's view (`extended`: a GET's, see below).
+pub fn snapshot(s: &Snapshot, version: Version, extended: bool) -> Value {
     let mut o = json!({
         "id": s.id,
         "name": s.name,
@@ -152,7 +159,10 @@ pub fn snapshot(s: &Snapshot, version: Version, admin: bool) -> Value {
         "created_at": nova_time(s.created_at),
         "updated_at": nova_time(s.updated_at),
     });
-    if admin {
+    // A GET's view (show, detail list) has the extended attributes, which
+    // Cinder's policy shows to the owner and admins: everyone who sees the
+    // snapshot; a create's or update's answer has none.
+    if extended {
         o["os-extended-snapshot-attributes:project_id"] = json!(s.project_id);
         o["os-extended-snapshot-attributes:progress"] = json!(if s.status == "available" {
             "100%"
@@ -185,6 +195,24 @@ pub fn attachment(a: &Attachment, detail: bool) -> Value {
         o["detached_at"] = json!(a.detach_time.map(nova_time));
         o["attach_mode"] = json!(a.mode);
         o["connection_info"] = a.connection_info.clone().unwrap_or(Value::Null);
+    }
+    o
+}
+
+/// A volume type as a create answers it (no `qos_specs_id`, as Cinder).
+pub fn volume_type_created(t: &VolumeType) -> Value {
+    let mut o = volume_type(t, true);
+    if let Some(m) = o.as_object_mut() {
+        m.remove("qos_specs_id");
+    }
+    o
+}
+
+/// A volume type as an update answers it (nor the access flag).
+pub fn volume_type_updated(t: &VolumeType) -> Value {
+    let mut o = volume_type_created(t);
+    if let Some(m) = o.as_object_mut() {
+        m.remove("os-volume-type-access:is_public");
     }
     o
 }

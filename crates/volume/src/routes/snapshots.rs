@@ -49,7 +49,7 @@ pub async fn create(
         metadata(o.get("metadata"))?,
         force,
     )?;
-    let view = views::snapshot(&s, version, caller.is_admin);
+    let view = views::snapshot(&s, version, false);
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"snapshot": view}))).into_response())
 }
 
@@ -94,7 +94,7 @@ async fn list_any(
     let items: Vec<Value> = page
         .iter()
         .map(|s| {
-            let full = views::snapshot(s, version, caller.is_admin);
+            let full = views::snapshot(s, version, true);
             if detail {
                 full
             } else {
@@ -152,7 +152,7 @@ pub async fn show(
     let caller = Caller::of(&auth);
     let s = state.snapshot(&caller, param(&p, "snapshot_id")?)?;
     Ok(axum::Json(
-        json!({"snapshot": views::snapshot(&s, version, caller.is_admin)}),
+        json!({"snapshot": views::snapshot(&s, version, true)}),
     ))
 }
 
@@ -181,7 +181,7 @@ pub async fn update(
         }
     })?;
     Ok(axum::Json(
-        json!({"snapshot": views::snapshot(&s, version, caller.is_admin)}),
+        json!({"snapshot": views::snapshot(&s, version, false)}),
     ))
 }
 

@@ -124,7 +124,7 @@ pub async fn create(
         .create_type(&t)
         .map_err(crate::service::store_error)?;
     Ok(axum::Json(
-        json!({"volume_type": views::volume_type(&t, true)}),
+        json!({"volume_type": views::volume_type_created(&t)}),
     ))
 }
 
@@ -167,7 +167,7 @@ pub async fn update(
         .map_err(crate::service::store_error)?
         .ok_or_else(|| VolumeError::NotFound(format!("Volume type {id} could not be found.")))?;
     Ok(axum::Json(
-        json!({"volume_type": views::volume_type(&t, true)}),
+        json!({"volume_type": views::volume_type_updated(&t)}),
     ))
 }
 

@@ -38,10 +38,11 @@ impl VolumeState {
         v: &Volume,
         caller: &Caller,
         version: Version,
+        extended: bool,
     ) -> VolumeResult<Value> {
         let names = self.type_names()?;
         let attachments = self.store.volume_attachments(&v.id)?;
-        Ok(self.view_with(v, caller, version, &names, &attachments))
+        Ok(self.view_with(v, caller, version, &names, &attachments, extended))
     }
 
     fn view_with(
@@ -51,6 +52,7 @@ impl VolumeState {
         version: Version,
         names: &HashMap<String, String>,
         attachments: &[ferrostack_store::volume::Attachment],
+        extended: bool,
     ) -> Value {
         let type_name = names
             .get(&v.volume_type_id)
@@ -64,6 +66,7 @@ impl VolumeState {
                 admin: caller.is_admin,
                 type_name,
                 attachments,
+                extended,
             },
         )
     }
@@ -125,7 +128,7 @@ pub async fn create(
         ));
     }
     let v = state.create_volume(&caller, req).await?;
-    let view = state.volume_view(&v, &caller, version)?;
+    let view = state.volume_view(&v, &caller, version, false)?;
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"volume": view}))).into_response())
 }
 
@@ -184,7 +187,7 @@ async fn list_any(
     for v in &page {
         items.push(if detail {
             let attachments = state.store.volume_attachments(&v.id)?;
-            state.view_with(v, &caller, version, &names, &attachments)
+            state.view_with(v, &caller, version, &names, &attachments, true)
         } else {
             views::volume_summary(v, &state.public_url)
         });
@@ -233,7 +236,7 @@ pub async fn show(
     let caller = Caller::of(&auth);
     let v = state.volume(&caller, param(&p, "volume_id")?)?;
     Ok(axum::Json(
-        json!({"volume": state.volume_view(&v, &caller, version)?}),
+        json!({"volume": state.volume_view(&v, &caller, version, true)?}),
     ))
 }
 
@@ -273,7 +276,7 @@ pub async fn update(
         Ok(())
     })?;
     Ok(axum::Json(
-        json!({"volume": state.volume_view(&g.volume, &caller, version)?}),
+        json!({"volume": state.volume_view(&g.volume, &caller, version, false)?}),
     ))
 }
 
