@@ -255,6 +255,31 @@ impl VolumeApi {
         }
     }
 
+    /// Deletes a server and waits until it is gone (404, or `DELETED`
+    /// to an admin, as Nova shows it).
+    pub async fn delete_server(&self, server: &str) -> Res<()> {
+        let path = format!("/servers/{server}");
+        call(self.nova(Method::DELETE, &path), StatusCode::NO_CONTENT).await?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let gone = match self.nova(Method::GET, &path).send().await {
+                Ok(r) if r.status() == StatusCode::NOT_FOUND => true,
+                Ok(r) => {
+                    let body: Value = r.json().await.unwrap_or(Value::Null);
+                    body["server"]["status"] == "DELETED"
+                }
+                Err(_) => false,
+            };
+            if gone {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("server {server} not gone after 60 s"));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     async fn console(&self, server: &str) -> Res<String> {
         let body = json!({"os-getConsoleOutput": {}});
         let path = format!("/servers/{server}/action");
@@ -371,13 +396,19 @@ pub async fn run(
             let run = async {
                 let image = api.upload_image("bench-guest", path, "qcow2").await?;
                 let server = api.boot_watcher(&image).await?;
-                let (volume, _) = api.create_timed(json!({"size": 1})).await?;
-                for _ in 0..samples.min(10) {
-                    attach
-                        .samples
-                        .push(api.attach_timed(&server, &volume).await?);
+                let measured = async {
+                    let (volume, _) = api.create_timed(json!({"size": 1})).await?;
+                    for _ in 0..samples.min(10) {
+                        attach
+                            .samples
+                            .push(api.attach_timed(&server, &volume).await?);
+                    }
+                    Ok::<_, String>(())
                 }
-                Ok::<_, String>(())
+                .await;
+                // The guest goes with the run (a VM outlives its controller).
+                api.delete_server(&server).await?;
+                measured
             };
             if let Err(e) = run.await {
                 attach.error = Some(e);
