@@ -179,6 +179,25 @@ ferrostack_policy::route_table! {
     .route("/v3/os-availability-zone", get(ProjectReader, misc::zones))
     .route("/v3/os-services", get(Admin, misc::services))
     .route("/v3/scheduler-stats/get_pools", get(Admin, misc::pools))
+    .route("/v3/extensions", get(Authenticated, misc::extensions))
+    .route(
+        "/v3/volumes/",
+        get(Authenticated, misc::empty_id)
+            .put(Authenticated, misc::empty_id)
+            .delete(Authenticated, misc::empty_id)
+    )
+    .route(
+        "/v3/snapshots/",
+        get(Authenticated, misc::empty_id)
+            .put(Authenticated, misc::empty_id)
+            .delete(Authenticated, misc::empty_id)
+    )
+    .route(
+        "/v3/backups/",
+        get(Authenticated, misc::empty_id)
+            .put(Authenticated, misc::empty_id)
+            .delete(Authenticated, misc::empty_id)
+    )
     .route("/v3/os-hosts", get(Admin, hosts::list))
     .route("/v3/os-hosts/{host}", get(Admin, hosts::show))
     .route("/v3/capabilities/{host}", get(Admin, hosts::capabilities))

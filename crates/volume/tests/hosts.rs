@@ -1,6 +1,6 @@
-//! The admin views of the storage hosts: `/os-services`, `/os-hosts` and
-//! `/capabilities`, as Tempest's volume admin tests and `openstack volume
-//! service list` / `volume host` read them.
+//! The admin views of the storage hosts (`/os-services`, `/os-hosts` and
+//! `/capabilities`), the extension list and small request shapes, as
+//! Tempest's volume tests and `openstack volume service list` read them.
 
 #![allow(clippy::unwrap_used)]
 
@@ -133,4 +133,59 @@ async fn a_snapshot_of_no_volume_is_404_and_of_a_missing_field_400() {
     assert_fault(&r, 400, "badRequest");
     let r = c.get("/snapshots", &c.member).await;
     assert!(r.body["snapshots"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn extensions_list_what_is_served_and_an_empty_id_is_404() {
+    let c = start().await;
+    let r = c.get("/extensions", &c.member).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let names: Vec<&str> = r.body["extensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Hosts") && names.contains(&"Backups"),
+        "{names:?}"
+    );
+    // Every listed extension's collection is really served.
+    let admin = c.v.s.admin_token().await;
+    for path in [
+        "/os-hosts",
+        "/os-services",
+        "/backups",
+        "/qos-specs",
+        "/os-volume-transfer",
+    ] {
+        assert_eq!(c.get(path, &admin).await.status, 200, "{path}");
+    }
+    for path in ["/volumes/", "/snapshots/", "/backups/"] {
+        assert_fault(&c.get(path, &c.member).await, 404, "itemNotFound");
+        let r = c.send(Method::DELETE, path, &c.member, json!({})).await;
+        assert_fault(&r, 404, "itemNotFound");
+    }
+}
+
+#[tokio::test]
+async fn extra_specs_set_with_a_null_body_is_400_and_changes_nothing() {
+    let c = start().await;
+    let admin = c.v.s.admin_token().await;
+    let r = c
+        .send(
+            Method::POST,
+            "/types",
+            &admin,
+            json!({"volume_type": {"name": "gold", "extra_specs": {"k": "v"}}}),
+        )
+        .await;
+    let tid = r.body["volume_type"]["id"].as_str().unwrap().to_string();
+    let path = format!("/types/{tid}/extra_specs");
+    let r = c
+        .send(Method::POST, &path, &admin, json!({"extra_specs": null}))
+        .await;
+    assert_fault(&r, 400, "badRequest");
+    let r = c.get(&path, &admin).await;
+    assert_eq!(r.body["extra_specs"], json!({"k": "v"}));
 }

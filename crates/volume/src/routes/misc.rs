@@ -141,3 +141,100 @@ pub async fn pools(
     }
     Ok(axum::Json(json!({"pools": out})))
 }
+
+/// `GET /v3/extensions`: Cinder's extension records of what is served
+/// (clients and Tempest look for names such as `Hosts`). `updated` is
+/// the date this list last changed.
+pub async fn extensions() -> axum::Json<Value> {
+    const SERVED: &[(&str, &str, &str)] = &[
+        ("os-admin-actions", "AdminActions", "Enable admin actions."),
+        (
+            "os-availability-zone",
+            "AvailabilityZones",
+            "Describe Availability Zones.",
+        ),
+        ("backups", "Backups", "Backups support."),
+        ("capabilities", "Capabilities", "Capabilities support."),
+        (
+            "os-extended-snapshot-attributes",
+            "ExtendedSnapshotAttributes",
+            "Extended SnapshotAttributes support.",
+        ),
+        ("os-hosts", "Hosts", "Admin-only host administration."),
+        ("qos-specs", "Qos_specs_manage", "QoS specs support."),
+        (
+            "os-quota-class-sets",
+            "QuotaClasses",
+            "Quota classes management support.",
+        ),
+        ("os-quota-sets", "Quotas", "Quota management support."),
+        (
+            "scheduler-stats",
+            "Scheduler_stats",
+            "Scheduler stats support.",
+        ),
+        ("os-services", "Services", "Services support."),
+        (
+            "os-types-extra-specs",
+            "TypesExtraSpecs",
+            "Type extra specs support.",
+        ),
+        ("os-types-manage", "TypesManage", "Types manage support."),
+        (
+            "os-used-limits",
+            "UsedLimits",
+            "Provide data on limited resources that are being used.",
+        ),
+        (
+            "os-vol-host-attr",
+            "VolumeHostAttribute",
+            "Expose host as an attribute of a volume.",
+        ),
+        (
+            "os-vol-image-meta",
+            "VolumeImageMetadata",
+            "Show image metadata associated with the volume.",
+        ),
+        (
+            "os-vol-mig-status-attr",
+            "VolumeMigStatusAttribute",
+            "Expose migration_status as an attribute of a volume.",
+        ),
+        (
+            "os-vol-tenant-attr",
+            "VolumeTenantAttribute",
+            "Expose the internal project_id as an attribute of a volume.",
+        ),
+        (
+            "os-volume-actions",
+            "VolumeActions",
+            "Enable volume actions.",
+        ),
+        (
+            "os-volume-transfer",
+            "VolumeTransfer",
+            "Volume transfer management support.",
+        ),
+        (
+            "os-volume-type-access",
+            "VolumeTypeAccess",
+            "Volume type access support.",
+        ),
+    ];
+    let list: Vec<Value> = SERVED
+        .iter()
+        .map(|(alias, name, description)| {
+            json!({"alias": alias, "name": name, "description": description,
+                   "updated": "2026-12-07T00:00:00+00:00", "links": []})
+        })
+        .collect();
+    axum::Json(json!({"extensions": list}))
+}
+
+/// `/v3/volumes/` (and the other collections) with an empty id: no such
+/// resource, as Cinder's router answers.
+pub async fn empty_id() -> VolumeResult<()> {
+    Err(crate::error::VolumeError::NotFound(
+        "The resource could not be found.".into(),
+    ))
+}
