@@ -27,9 +27,9 @@ use crate::roles;
 use crate::routes::app_credentials::parse_iso8601;
 use ferrostack_common::ids::new_hex_id;
 use ferrostack_common::time::now_micros;
-use ferrostack_identity_types::resources::TrustFields;
+use ferrostack_identity_types::resources::{RoleRefBody, TrustFields};
 use ferrostack_policy::AuthContext;
-use ferrostack_store::identity::{IdentityStore, Project, Role};
+use ferrostack_store::identity::{IdentityStore, ListFilter, Project, Role};
 use ferrostack_store::trust::Trust;
 use ferrostack_store::StoreError;
 use std::collections::BTreeSet;
@@ -145,37 +145,9 @@ pub fn build(store: &dyn IdentityStore, caller: &AuthContext, f: TrustFields) ->
         return Err(forbidden("The authenticated user should match the trustor"));
     }
     store.get_user(&trustee)?;
-    let mut expires_at = match f.expires_at.as_deref() {
-        None => None,
-        Some(s) => {
-            let t =
-                parse_iso8601(s).ok_or_else(|| bad("expires_at", "expected an ISO 8601 time."))?;
-            if t <= now_micros() {
-                return Err(bad("expires_at", "the time is in the past."));
-            }
-            Some(t)
-        }
-    };
-
-    // Roles by id or by name, then each one the (original) trustor holds.
-    let mut role_ids: Vec<String> = Vec::new();
-    for r in &requested {
-        let role = match (&r.id, &r.name) {
-            (Some(rid), _) => store.get_role(rid)?,
-            (None, Some(name)) => store
-                .list_roles(&ferrostack_store::identity::ListFilter {
-                    name: Some(name.clone()),
-                    ..Default::default()
-                })?
-                .into_iter()
-                .find(|x| x.domain_id.is_none())
-                .ok_or_else(|| IdentityError::not_found("role", name))?,
-            (None, None) => return Err(bad("roles", "each role needs an id or a name.")),
-        };
-        if !role_ids.contains(&role.id) {
-            role_ids.push(role.id);
-        }
-    }
+    let expires_at = future_time(f.expires_at.as_deref())?;
+    let role_ids = role_ids_of(store, &requested)?;
+    // Each role must be one the (original) trustor holds on the project.
     let parent = match &caller.trust_id {
         Some(tid) => Some(usable(store, tid)?),
         None => None,
@@ -198,61 +170,7 @@ pub fn build(store: &dyn IdentityStore, caller: &AuthContext, f: TrustFields) ->
         return Err(IdentityError::not_found("role", missing));
     }
 
-    let redelegation_count = match &parent {
-        Some(p) => {
-            if p.redelegation_count <= 0 {
-                return Err(forbidden("The trust does not allow redelegation"));
-            }
-            if f.remaining_uses.is_some() {
-                return Err(forbidden(
-                    "Field \"remaining_uses\" must not be set in order to redelegate a trust",
-                ));
-            }
-            if p.project_id != project_id {
-                return Err(forbidden("A redelegated trust must be on the same project"));
-            }
-            if role_ids.iter().any(|r| !p.role_ids.contains(r)) {
-                return Err(forbidden(
-                    "Some of requested roles are not in redelegated trust",
-                ));
-            }
-            if impersonation && !p.impersonation {
-                return Err(forbidden(
-                    "Impersonation is not allowed because redelegated trust does not specify impersonation",
-                ));
-            }
-            match (expires_at, p.expires_at) {
-                (Some(mine), Some(theirs)) if mine > theirs => {
-                    return Err(forbidden(
-                        "Requested expiration time is more than redelegated trust can provide",
-                    ))
-                }
-                (None, theirs) => expires_at = theirs,
-                _ => {}
-            }
-            p.redelegation_count - 1
-        }
-        None if f.allow_redelegation == Some(true) => {
-            let count = f.redelegation_count.unwrap_or(MAX_REDELEGATION_COUNT);
-            if count > MAX_REDELEGATION_COUNT {
-                return Err(forbidden(&format!(
-                    "Requested redelegation depth of {count} is greater than allowed {MAX_REDELEGATION_COUNT}"
-                )));
-            }
-            if count < 0 {
-                return Err(bad("redelegation_count", "must not be negative."));
-            }
-            if f.remaining_uses.is_some() {
-                return Err(bad(
-                    "remaining_uses",
-                    "must not be set if redelegation is allowed.",
-                ));
-            }
-            count
-        }
-        None => 0,
-    };
-    Ok(Trust {
+    let mut draft = Trust {
         id: new_hex_id(),
         trustor_user_id: trustor,
         trustee_user_id: trustee,
@@ -260,10 +178,114 @@ pub fn build(store: &dyn IdentityStore, caller: &AuthContext, f: TrustFields) ->
         impersonation,
         expires_at,
         remaining_uses: f.remaining_uses,
-        redelegated_trust_id: parent.map(|p| p.id),
-        redelegation_count,
+        redelegated_trust_id: None,
+        redelegation_count: 0,
         role_ids,
         extra: f.extra,
         created_at: now_micros(),
-    })
+    };
+    match parent {
+        Some(p) => redelegate_from(&p, &mut draft)?,
+        None if f.allow_redelegation == Some(true) => {
+            draft.redelegation_count = first_depth(f.redelegation_count, &draft)?;
+        }
+        None => {}
+    }
+    Ok(draft)
+}
+
+/// An optional ISO 8601 expiry, which must lie in the future.
+fn future_time(s: Option<&str>) -> IdResult<Option<i64>> {
+    let Some(s) = s else {
+        return Ok(None);
+    };
+    let t = parse_iso8601(s).ok_or_else(|| bad("expires_at", "expected an ISO 8601 time."))?;
+    if t <= now_micros() {
+        return Err(bad("expires_at", "the time is in the past."));
+    }
+    Ok(Some(t))
+}
+
+/// Role ids of roles given by id or by (global) name; 404 for an unknown one.
+fn role_ids_of(store: &dyn IdentityStore, requested: &[RoleRefBody]) -> IdResult<Vec<String>> {
+    let mut role_ids: Vec<String> = Vec::new();
+    for r in requested {
+        let role = match (&r.id, &r.name) {
+            (Some(rid), _) => store.get_role(rid)?,
+            (None, Some(name)) => store
+                .list_roles(&ListFilter {
+                    name: Some(name.clone()),
+                    ..Default::default()
+                })?
+                .into_iter()
+                .find(|x| x.domain_id.is_none())
+                .ok_or_else(|| IdentityError::not_found("role", name))?,
+            (None, None) => return Err(bad("roles", "each role needs an id or a name.")),
+        };
+        if !role_ids.contains(&role.id) {
+            role_ids.push(role.id);
+        }
+    }
+    Ok(role_ids)
+}
+
+/// The redelegation depth of a new (not redelegated) trust that allows
+/// redelegation: as asked, at most [`MAX_REDELEGATION_COUNT`], which is
+/// also the default; such a trust cannot limit its uses.
+fn first_depth(requested: Option<i64>, draft: &Trust) -> IdResult<i64> {
+    let count = requested.unwrap_or(MAX_REDELEGATION_COUNT);
+    if count > MAX_REDELEGATION_COUNT {
+        return Err(forbidden(&format!(
+            "Requested redelegation depth of {count} is greater than allowed {MAX_REDELEGATION_COUNT}"
+        )));
+    }
+    if count < 0 {
+        return Err(bad("redelegation_count", "must not be negative."));
+    }
+    if draft.remaining_uses.is_some() {
+        return Err(bad(
+            "remaining_uses",
+            "must not be set if redelegation is allowed.",
+        ));
+    }
+    Ok(count)
+}
+
+/// Make `draft` a redelegation of `p`: allowed only while `p` has depth
+/// left, on the same project, with a subset of its roles, impersonating
+/// only if `p` does, expiring no later than `p` (and by default with it).
+fn redelegate_from(p: &Trust, draft: &mut Trust) -> IdResult<()> {
+    if p.redelegation_count <= 0 {
+        return Err(forbidden("The trust does not allow redelegation"));
+    }
+    if draft.remaining_uses.is_some() {
+        return Err(forbidden(
+            "Field \"remaining_uses\" must not be set in order to redelegate a trust",
+        ));
+    }
+    if p.project_id != draft.project_id {
+        return Err(forbidden("A redelegated trust must be on the same project"));
+    }
+    if draft.role_ids.iter().any(|r| !p.role_ids.contains(r)) {
+        return Err(forbidden(
+            "Some of requested roles are not in redelegated trust",
+        ));
+    }
+    if draft.impersonation && !p.impersonation {
+        return Err(forbidden(
+            "Impersonation is not allowed because redelegated trust does not specify impersonation",
+        ));
+    }
+    match (draft.expires_at, p.expires_at) {
+        (Some(mine), Some(theirs)) if mine > theirs => {
+            return Err(forbidden(
+                "Requested expiration time is more than redelegated trust can provide",
+            ))
+        }
+        (None, theirs) => draft.expires_at = theirs,
+        _ => {}
+    }
+    draft.redelegated_trust_id = Some(p.id.clone());
+    draft.redelegation_count = p.redelegation_count - 1;
+    Ok(())
 }
