@@ -290,6 +290,8 @@ pub mod policy {
             "/v3/OS-TRUST/trusts",
             get(Authenticated, trusts::list).post(Authenticated, trusts::create)
         )
+        // Tempest's client lists trusts with a trailing slash, which Keystone serves.
+        .route("/v3/OS-TRUST/trusts/", get(Authenticated, trusts::list))
         .route(
             "/v3/OS-TRUST/trusts/{trust_id}",
             get(Authenticated, trusts::show).delete(Authenticated, trusts::delete)

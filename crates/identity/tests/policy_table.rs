@@ -164,7 +164,9 @@ fn narrowed(r: &RoutePolicy, p: Persona) -> Option<Expect> {
         ("GET", "/v3/auth/catalog", Persona::NoRole) => Some(Expect::Status(403)),
         // Only an admin lists every trust; only the trustor (here the admin,
         // see `body_for`) creates one.
-        ("GET" | "POST", "/v3/OS-TRUST/trusts", _) => Some(Expect::Status(403)),
+        ("GET" | "POST", "/v3/OS-TRUST/trusts", _) | ("GET", "/v3/OS-TRUST/trusts/", _) => {
+            Some(Expect::Status(403))
+        }
         _ => None,
     }
 }
