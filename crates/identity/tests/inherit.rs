@@ -198,3 +198,30 @@ async fn an_inherited_group_grant_reaches_the_members() {
     assert_eq!(status(&s, Method::DELETE, &on_project, &admin).await, 204);
     assert_eq!(status(&s, Method::HEAD, &on_project, &admin).await, 404);
 }
+
+#[tokio::test]
+async fn a_domain_specific_role_is_no_effective_assignment() {
+    let s = Server::start().await;
+    let admin = s.admin_token().await;
+    let user = s.user("holder").id;
+    let project = s.project("somewhere").id;
+    let role = ferrostack_store::identity::Role {
+        id: ferrostack_common::ids::new_hex_id(),
+        name: "domain-only".into(),
+        domain_id: Some(DEFAULT_DOMAIN_ID.into()),
+        description: String::new(),
+        extra: Map::new(),
+    };
+    s.identity.store.create_role(&role).unwrap();
+    let grant = format!("/v3/projects/{project}/users/{user}/roles/{}", role.id);
+    assert_eq!(status(&s, Method::PUT, &grant, &admin).await, 204);
+    let raw = assignments(&s, &format!("user.id={user}"), &admin).await;
+    assert_eq!(raw.len(), 1, "stored and listed as granted");
+    let eff = assignments(
+        &s,
+        &format!("effective&user.id={user}&scope.project.id={project}"),
+        &admin,
+    )
+    .await;
+    assert!(eff.is_empty(), "{eff:?}");
+}

@@ -7,7 +7,8 @@
 //! (every project of the domain, or the project's subtree without the
 //! project itself), and each role brings the roles it implies. Filters on
 //! scope and role apply after the expansion, so asking for a project
-//! shows what a token on that project would carry. Without `effective`,
+//! shows what a token on that project would carry (domain-specific roles,
+//! which never reach a token, are left out). Without `effective`,
 //! an inherited assignment is listed once, on its domain or project, marked
 //! `"OS-INHERIT:inherited_to": "projects"`.
 
@@ -186,6 +187,7 @@ fn expand(
 ) -> IdResult<BTreeSet<Row>> {
     let implications = store.list_role_implications()?;
     let mut projects: Option<Vec<Project>> = None;
+    let mut domain_role: HashMap<String, bool> = HashMap::new();
     let mut rows = BTreeSet::new();
     for a in raw {
         let targets: Vec<Target> = if a.inherited {
@@ -210,6 +212,19 @@ fn expand(
             }
             i += 1;
         }
+        // Domain-specific roles only imply others and never reach a token,
+        // so they are no effective assignment (Keystone strips them too).
+        for r in &role_ids {
+            if !domain_role.contains_key(r) {
+                let scoped = match store.get_role(r) {
+                    Ok(role) => role.domain_id.is_some(),
+                    Err(ferrostack_store::StoreError::NotFound { .. }) => false,
+                    Err(e) => return Err(e.into()),
+                };
+                domain_role.insert(r.clone(), scoped);
+            }
+        }
+        role_ids.retain(|r| !domain_role.get(r).copied().unwrap_or(false));
         let members: Vec<Option<(String, String)>> = match &a.actor {
             Actor::Group(g) => store
                 .list_group_user_ids(g)?
