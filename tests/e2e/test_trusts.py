@@ -106,3 +106,20 @@ def test_role_add_inherited_on_a_domain_for_a_group(stack):
     eff = stack.openstack_json("role", "assignment", "list", "--effective", "--user", "alice",
                                "--project", "anywhere", "--names")
     assert [a["Role"] for a in eff] == ["domainwide"]
+
+
+@pytest.mark.restart
+def test_a_trust_and_its_token_survive_a_restart(stack):
+    alice = make_trustee(stack)
+    trust = stack.openstack_json("trust", "create", "--project", "admin", "--role", "member",
+                                 "admin", alice["id"])
+    sess = trust_session(stack, trust["id"])
+    token = sess.get_token()
+    stack.restart()
+    assert stack.openstack_json("trust", "show", trust["id"])["id"] == trust["id"]
+    resp = requests.get(f"{stack.auth_url}/auth/catalog", headers={"X-Auth-Token": token},
+                        timeout=30)
+    assert resp.status_code == 200, resp.text
+    # And a new trust-scoped token is still given.
+    again = trust_session(stack, trust["id"])
+    assert again.auth.get_auth_ref(again).trust_scoped
