@@ -488,3 +488,82 @@ async fn a_trust_without_redelegation_cannot_be_redelegated() {
         .await;
     assert_eq!(status, 403, "{answer}");
 }
+
+#[tokio::test]
+async fn disabling_the_trustor_ends_tokens_that_name_the_trustee() {
+    let c = cast().await;
+    let tid = c.trust(false).await;
+    let (_, _, token) = c.trust_login(&c.trustee, &tid).await;
+    let token = token.unwrap();
+    assert!(c.s.token_works(&token).await);
+    let admin = c.s.admin_token().await;
+    let path = format!("/v3/users/{}", c.trustor);
+    let (status, _) =
+        c.s.send_json(
+            Method::PATCH,
+            &path,
+            &admin,
+            json!({"user": {"enabled": false}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(!c.s.token_works(&token).await);
+    let (status, _, _) = c.trust_login(&c.trustee, &tid).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn deleting_the_trustor_deletes_the_trust() {
+    let c = cast().await;
+    let tid = c.trust(false).await;
+    let (_, _, token) = c.trust_login(&c.trustee, &tid).await;
+    let token = token.unwrap();
+    let admin = c.s.admin_token().await;
+    let path = format!("/v3/users/{}", c.trustor);
+    assert_eq!(
+        c.s.call(c.s.authed(Method::DELETE, &path, &admin)).await.0,
+        204
+    );
+    assert!(!c.s.token_works(&token).await);
+    let (status, _) = c.s.get(&format!("/v3/OS-TRUST/trusts/{tid}"), &admin).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_restricted_application_credential_cannot_manage_trusts() {
+    let c = cast().await;
+    let (status, cred) =
+        c.s.send_json(
+            Method::POST,
+            &format!("/v3/users/{}/application_credentials", c.trustor),
+            &c.trustor_token,
+            json!({"application_credential": {"name": "restricted"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{cred}");
+    let auth = json!({"auth": {"identity": {
+        "methods": ["application_credential"],
+        "application_credential": {
+            "id": cred["application_credential"]["id"],
+            "secret": cred["application_credential"]["secret"],
+        },
+    }}});
+    let resp =
+        c.s.req(Method::POST, "/v3/auth/tokens")
+            .json(&auth)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let cred_token = subject_token(&resp);
+    let (status, body) =
+        c.s.send_json(
+            Method::POST,
+            "/v3/OS-TRUST/trusts",
+            &cred_token,
+            c.body(false),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(c.trusts_of_trustor().await, 0);
+}
