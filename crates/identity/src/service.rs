@@ -354,13 +354,12 @@ impl Identity {
             return Err(IdentityError::auth_required());
         }
         for party in [&t.trustor_user_id, &t.trustee_user_id] {
-            let enabled = self
-                .store
-                .get_user(party)
-                .map(|u| u.enabled)
-                .unwrap_or(false);
-            if !enabled {
-                return Err(IdentityError::auth_required());
+            match self.store.get_user(party) {
+                Ok(u) if u.enabled => {}
+                Ok(_) | Err(StoreError::NotFound { .. }) => {
+                    return Err(IdentityError::auth_required())
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(t)

@@ -15,20 +15,29 @@ use ferrostack_identity_types::resources::TrustCreateBody;
 use ferrostack_policy::AuthContext;
 use ferrostack_store::identity::Role;
 use ferrostack_store::trust::Trust;
+use ferrostack_store::StoreError;
 use http::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-fn roles_of(id: &Identity, t: &Trust) -> Vec<Role> {
-    t.role_ids
-        .iter()
-        .filter_map(|r| id.store.get_role(r).ok())
-        .collect()
+/// The trust's roles that still exist (a deleted role is simply no longer
+/// delegated, as in Keystone).
+fn roles_of(id: &Identity, t: &Trust) -> IdResult<Vec<Role>> {
+    let mut roles = Vec::new();
+    for r in &t.role_ids {
+        match id.store.get_role(r) {
+            Ok(role) => roles.push(role),
+            Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(roles)
 }
 
-fn render(id: &Identity, t: &Trust) -> Value {
-    json!({"trust": views::trust(&id.config.public_url, t, Some(&roles_of(id, t)))})
+fn render(id: &Identity, t: &Trust) -> IdResult<Value> {
+    let roles = roles_of(id, t)?;
+    Ok(json!({"trust": views::trust(&id.config.public_url, t, Some(&roles))}))
 }
 
 /// A restricted application credential may not manage trusts (it could
@@ -75,7 +84,7 @@ pub async fn create(
     let t = trusts::build(id.store.as_ref(), &caller, body.trust)?;
     id.store.create_trust(&t)?;
     tracing::info!(trust_id = %t.id, trustor = %t.trustor_user_id, trustee = %t.trustee_user_id, "trust created");
-    Ok((StatusCode::CREATED, axum::Json(render(&id, &t))))
+    Ok((StatusCode::CREATED, axum::Json(render(&id, &t)?)))
 }
 
 /// `GET /v3/OS-TRUST/trusts`, optionally `?trustor_user_id=` or `?trustee_user_id=`.
@@ -117,7 +126,7 @@ pub async fn show(
     Path(trust_id): Path<String>,
 ) -> IdResult<axum::Json<Value>> {
     let t = visible(&id, &caller, &trust_id)?;
-    Ok(axum::Json(render(&id, &t)))
+    Ok(axum::Json(render(&id, &t)?))
 }
 
 /// `DELETE /v3/OS-TRUST/trusts/{trust_id}`: the trust, the trusts
@@ -148,7 +157,7 @@ pub async fn list_roles(
     let t = visible(&id, &caller, &trust_id)?;
     let base = &id.config.public_url;
     Ok(axum::Json(json!({
-        "roles": roles_of(&id, &t).iter().map(|r| views::role(base, r)).collect::<Vec<_>>(),
+        "roles": roles_of(&id, &t)?.iter().map(|r| views::role(base, r)).collect::<Vec<_>>(),
         "links": views::collection_links(base, &format!("/v3/OS-TRUST/trusts/{trust_id}/roles")),
     })))
 }
@@ -160,7 +169,7 @@ pub async fn show_role(
     Path((trust_id, role_id)): Path<(String, String)>,
 ) -> IdResult<axum::Json<Value>> {
     let t = visible(&id, &caller, &trust_id)?;
-    let role = roles_of(&id, &t)
+    let role = roles_of(&id, &t)?
         .into_iter()
         .find(|r| r.id == role_id)
         .ok_or_else(|| IdentityError::not_found("role", &role_id))?;
