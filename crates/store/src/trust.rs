@@ -5,7 +5,9 @@
 //! subsets, redelegation depth, expiry) is decided by the identity service.
 //! Trusts live beside the identity tables and feed the same generation
 //! ([`crate::Dataset::Identity`]), so a deleted trust ends its tokens on the
-//! next validation, exactly like a removed role assignment.
+//! next validation, exactly like a removed role assignment. Taking a use
+//! of a trust with limited uses is such a write too (rare: Heat's and
+//! Magnum's trusts are unlimited, and those write nothing at token issue).
 //!
 //! It is its own trait, a supertrait of
 //! [`IdentityStore`](crate::identity::IdentityStore), rather than more
