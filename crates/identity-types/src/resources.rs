@@ -270,3 +270,44 @@ pub struct TagsBody {
     /// The new tag list.
     pub tags: Vec<String>,
 }
+
+/// Body of `POST /v3/OS-TRUST/trusts`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustCreateBody {
+    /// The trust.
+    pub trust: TrustFields,
+}
+
+/// The fields of a new trust. Keystone keeps attributes it does not know
+/// (`extra`), so unknown fields are kept rather than refused.
+#[derive(Clone, Debug, Deserialize)]
+pub struct TrustFields {
+    /// Must be the caller.
+    pub trustor_user_id: Option<String>,
+    /// The user the roles are delegated to.
+    pub trustee_user_id: Option<String>,
+    /// Required: do trust tokens name the trustor?
+    pub impersonation: Option<bool>,
+    /// The project the roles apply on.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// Roles delegated, by id or by name.
+    #[serde(default)]
+    pub roles: Option<Vec<RoleRefBody>>,
+    /// Expiry, ISO 8601.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Tokens that may be issued from it (at least 1); null: unlimited.
+    #[serde(default)]
+    pub remaining_uses: Option<i64>,
+    /// May the trustee delegate it further?
+    #[serde(default)]
+    pub allow_redelegation: Option<bool>,
+    /// How many times it may be redelegated (at most the configured maximum).
+    #[serde(default)]
+    pub redelegation_count: Option<i64>,
+    /// Anything else.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}

@@ -8,6 +8,8 @@
 //! - [`token`] and [`keys`]: the encrypted token format and the rotating
 //!   key repository.
 //! - [`roles`]: effective roles (groups, inheritance, implied roles).
+//! - [`trusts`]: OS-TRUST delegation rules (who may delegate what, and
+//!   what a trust-scoped token carries).
 //! - [`bootstrap`]: the idempotent first-start setup.
 //! - [`routes`]: thin handlers, one file per resource; [`policy`] is the
 //!   one table naming every route's rule and handler, from which both the
@@ -22,6 +24,7 @@ pub mod roles;
 pub mod routes;
 pub mod service;
 pub mod token;
+pub mod trusts;
 pub mod views;
 
 use axum::extract::DefaultBodyLimit;
@@ -81,7 +84,8 @@ pub mod policy {
     use crate::routes::roles::by_route;
     use crate::routes::{
         app_credentials, auth, discovery, domains, endpoints, groups, implied_roles, project_tags,
-        projects, regions, roles as role_routes, services, system_roles, users, v2,
+        projects, regions, role_assignments, roles as role_routes, services, system_roles, trusts,
+        users, v2,
     };
     use crate::Identity;
     use ferrostack_policy::Rule::{Admin, Authenticated, Public};
@@ -180,7 +184,7 @@ pub mod policy {
                 .delete(Admin, implied_roles::delete)
         )
         .route("/v3/role_inferences", get(Admin, implied_roles::list_all))
-        .route("/v3/role_assignments", get(Authenticated, role_routes::list_assignments))
+        .route("/v3/role_assignments", get(Authenticated, role_assignments::list))
         .route(
             "/v3/projects/{project_id}/users/{user_id}/roles",
             get(Admin, by_route::project_user::list)
@@ -221,6 +225,38 @@ pub mod policy {
                 .get(Admin, by_route::domain_group::check)
                 .delete(Admin, by_route::domain_group::revoke)
         )
+        .route(
+            "/v3/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/inherited_to_projects",
+            get(Admin, by_route::domain_user::list_inherited)
+        )
+        .route(
+            "/v3/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/{role_id}/inherited_to_projects",
+            put(Admin, by_route::domain_user::grant_inherited)
+                .get(Admin, by_route::domain_user::check_inherited)
+                .delete(Admin, by_route::domain_user::revoke_inherited)
+        )
+        .route(
+            "/v3/OS-INHERIT/domains/{domain_id}/groups/{group_id}/roles/inherited_to_projects",
+            get(Admin, by_route::domain_group::list_inherited)
+        )
+        .route(
+            "/v3/OS-INHERIT/domains/{domain_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects",
+            put(Admin, by_route::domain_group::grant_inherited)
+                .get(Admin, by_route::domain_group::check_inherited)
+                .delete(Admin, by_route::domain_group::revoke_inherited)
+        )
+        .route(
+            "/v3/OS-INHERIT/projects/{project_id}/users/{user_id}/roles/{role_id}/inherited_to_projects",
+            put(Admin, by_route::project_user::grant_inherited)
+                .get(Admin, by_route::project_user::check_inherited)
+                .delete(Admin, by_route::project_user::revoke_inherited)
+        )
+        .route(
+            "/v3/OS-INHERIT/projects/{project_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects",
+            put(Admin, by_route::project_group::grant_inherited)
+                .get(Admin, by_route::project_group::check_inherited)
+                .delete(Admin, by_route::project_group::revoke_inherited)
+        )
         .route("/v3/system/users/{user_id}/roles", get(Admin, system_roles::list))
         .route(
             "/v3/system/users/{user_id}/roles/{role_id}",
@@ -249,6 +285,21 @@ pub mod policy {
             get(Admin, endpoints::show)
                 .patch(Admin, endpoints::update)
                 .delete(Admin, endpoints::delete)
+        )
+        .route(
+            "/v3/OS-TRUST/trusts",
+            get(Authenticated, trusts::list).post(Authenticated, trusts::create)
+        )
+        // Tempest's client lists trusts with a trailing slash, which Keystone serves.
+        .route("/v3/OS-TRUST/trusts/", get(Authenticated, trusts::list))
+        .route(
+            "/v3/OS-TRUST/trusts/{trust_id}",
+            get(Authenticated, trusts::show).delete(Authenticated, trusts::delete)
+        )
+        .route("/v3/OS-TRUST/trusts/{trust_id}/roles", get(Authenticated, trusts::list_roles))
+        .route(
+            "/v3/OS-TRUST/trusts/{trust_id}/roles/{role_id}",
+            get(Authenticated, trusts::show_role)
         )
         .route("/v2.0", get(Public, v2::version))
         .route("/v2.0/tokens", post(Public, v2::issue))

@@ -25,6 +25,7 @@ use crate::token::{self, methods, TokenPayload, TokenScope};
 use ferrostack_common::time::now_micros;
 use ferrostack_policy::{AuthContext, RoleRef, Scope, TokenValidator, ValidateError};
 use ferrostack_store::identity::{IdentityStore, RevocationEvent};
+use ferrostack_store::trust::Trust;
 use ferrostack_store::{Dataset, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -154,6 +155,7 @@ impl Identity {
             audit_id: token::new_audit_id(),
             parent_audit_id: None,
             app_cred_id: None,
+            trust_id: None,
         }
     }
 
@@ -242,6 +244,10 @@ impl Identity {
         if !user_domain.enabled {
             return Err(IdentityError::auth_required());
         }
+        let trust = match &p.trust_id {
+            Some(tid) => Some(self.live_trust(tid, &user.id)?),
+            None => None,
+        };
         let (scope, mut role_list) = match &p.scope {
             TokenScope::Unscoped => (Scope::Unscoped, Vec::new()),
             TokenScope::Project(pid) => {
@@ -253,7 +259,12 @@ impl Identity {
                 if !project.enabled || !domain.enabled {
                     return Err(IdentityError::auth_required());
                 }
-                let r = roles::effective_roles_on_project(self.store.as_ref(), &user.id, &project)?;
+                let r = match &trust {
+                    Some(t) => crate::trusts::token_roles(self.store.as_ref(), t, &project)?,
+                    None => {
+                        roles::effective_roles_on_project(self.store.as_ref(), &user.id, &project)?
+                    }
+                };
                 (
                     Scope::Project {
                         id: project.id,
@@ -323,7 +334,35 @@ impl Identity {
             issued_at: p.issued_at,
             expires_at: p.expires_at,
             application_credential_id: p.app_cred_id.clone(),
+            trust_id: p.trust_id.clone(),
         })
+    }
+
+    /// The trust of a trust-scoped token for `user_id`, if it still stands:
+    /// not deleted or expired, `user_id` one of its two users, and both of
+    /// them enabled. Remaining uses are not asked: they count tokens issued,
+    /// and this token was.
+    fn live_trust(&self, trust_id: &str, user_id: &str) -> IdResult<Trust> {
+        let t = match self.store.get_trust(trust_id) {
+            Ok(t) => t,
+            Err(StoreError::NotFound { .. }) => return Err(IdentityError::auth_required()),
+            Err(e) => return Err(e.into()),
+        };
+        if t.expires_at.is_some_and(|e| e <= now_micros())
+            || (user_id != t.trustor_user_id && user_id != t.trustee_user_id)
+        {
+            return Err(IdentityError::auth_required());
+        }
+        for party in [&t.trustor_user_id, &t.trustee_user_id] {
+            match self.store.get_user(party) {
+                Ok(u) if u.enabled => {}
+                Ok(_) | Err(StoreError::NotFound { .. }) => {
+                    return Err(IdentityError::auth_required())
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(t)
     }
 
     /// Register a hook run after every project deletion.
@@ -430,6 +469,7 @@ mod tests {
             audit_id: "a1".into(),
             parent_audit_id: Some("a0".into()),
             app_cred_id: None,
+            trust_id: None,
         }
     }
 

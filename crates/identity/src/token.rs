@@ -4,8 +4,13 @@
 //! token = base64url( key_number:u32 | nonce:24 | XChaCha20-Poly1305(payload, aad = key_number) )
 //! payload = version:u8 | methods:u8 | user_id | scope_kind:u8 | scope_id
 //!         | issued_at:i64 | expires_at:i64 | audit_id | parent_audit_id | app_cred_id
+//!         | trust_id                                   (version 2 only)
 //! strings = len:u16 | utf-8 bytes
 //! ```
+//!
+//! Version 2 added the trust id of trust-scoped tokens. Version 1 tokens
+//! (sealed before the upgrade) still open, as tokens without a trust, so a
+//! restart onto a newer build logs nobody out.
 //!
 //! Like Keystone's Fernet tokens, nothing is stored per token: the payload
 //! names the user and scope, and roles and the catalog are looked up again
@@ -21,7 +26,9 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The format before trusts: no trailing trust id.
+const VERSION_1: u8 = 1;
 
 /// Authentication methods, as a bit set.
 pub mod methods {
@@ -80,6 +87,8 @@ pub struct TokenPayload {
     pub parent_audit_id: Option<String>,
     /// Application credential used, if any.
     pub app_cred_id: Option<String>,
+    /// The trust of a trust-scoped token (OS-TRUST).
+    pub trust_id: Option<String>,
 }
 
 /// Why a token string could not be opened.
@@ -194,6 +203,7 @@ fn encode(p: &TokenPayload) -> Vec<u8> {
     put_str(&mut out, &p.audit_id);
     put_str(&mut out, p.parent_audit_id.as_deref().unwrap_or(""));
     put_str(&mut out, p.app_cred_id.as_deref().unwrap_or(""));
+    put_str(&mut out, p.trust_id.as_deref().unwrap_or(""));
     out
 }
 
@@ -229,7 +239,8 @@ fn non_empty(s: String) -> Option<String> {
 
 fn decode(bytes: &[u8]) -> Option<TokenPayload> {
     let mut r = Reader(bytes);
-    if r.u8()? != VERSION {
+    let version = r.u8()?;
+    if version != VERSION && version != VERSION_1 {
         return None;
     }
     let methods = r.u8()?;
@@ -248,6 +259,11 @@ fn decode(bytes: &[u8]) -> Option<TokenPayload> {
     let audit_id = r.string()?;
     let parent_audit_id = non_empty(r.string()?);
     let app_cred_id = non_empty(r.string()?);
+    let trust_id = if version == VERSION {
+        non_empty(r.string()?)
+    } else {
+        None
+    };
     if !r.0.is_empty() {
         return None;
     }
@@ -260,6 +276,7 @@ fn decode(bytes: &[u8]) -> Option<TokenPayload> {
         audit_id,
         parent_audit_id,
         app_cred_id,
+        trust_id,
     })
 }
 
@@ -278,6 +295,7 @@ mod tests {
             audit_id: new_audit_id(),
             parent_audit_id: None,
             app_cred_id: None,
+            trust_id: None,
         }
     }
 
@@ -304,6 +322,23 @@ mod tests {
         let mut p = payload();
         p.audit_id = open(keys, token).unwrap().audit_id;
         p
+    }
+
+    #[test]
+    fn a_trust_id_round_trips_and_version_1_tokens_still_open() {
+        let d = tempfile::tempdir().unwrap();
+        let (_, keys) = keyset(d.path());
+        let mut p = payload();
+        p.trust_id = Some("0123456789abcdef0123456789abcdef".into());
+        assert_eq!(open(&keys, &seal(&keys, &p).unwrap()).unwrap(), p);
+
+        // A version 1 payload is the version 2 one without the trust id.
+        let mut plain = payload();
+        plain.trust_id = None;
+        let mut v1 = encode(&plain);
+        v1[0] = VERSION_1;
+        v1.truncate(v1.len() - 2);
+        assert_eq!(decode(&v1), Some(plain));
     }
 
     #[test]

@@ -236,3 +236,32 @@ pub fn token(ctx: &AuthContext, catalog: Option<&Value>, app_cred_name: Option<&
     }
     json!({ "token": Value::Object(t) })
 }
+
+/// A trust (OS-TRUST). `roles` are the delegated roles still defined, shown
+/// by `GET`/`POST` and left out of lists, as Keystone does.
+pub fn trust(base: &str, t: &ferrostack_store::trust::Trust, roles: Option<&[Role]>) -> Value {
+    let mut m = obj(json!({
+        "id": t.id,
+        "trustor_user_id": t.trustor_user_id,
+        "trustee_user_id": t.trustee_user_id,
+        "project_id": t.project_id,
+        "impersonation": t.impersonation,
+        "expires_at": t.expires_at.map(keystone_time),
+        "remaining_uses": t.remaining_uses,
+        "allow_redelegation": t.redelegation_count > 0,
+        "redelegation_count": t.redelegation_count,
+        "redelegated_trust_id": t.redelegated_trust_id,
+        "links": {"self": format!("{base}/v3/OS-TRUST/trusts/{}", t.id)},
+    }));
+    if let Some(roles) = roles {
+        m.insert(
+            "roles".into(),
+            Value::Array(roles.iter().map(|r| role(base, r)).collect()),
+        );
+        m.insert(
+            "roles_links".into(),
+            json!({"self": format!("{base}/v3/OS-TRUST/trusts/{}/roles", t.id), "next": null, "previous": null}),
+        );
+    }
+    with_extra(m, &t.extra)
+}

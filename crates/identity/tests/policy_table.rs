@@ -35,6 +35,7 @@ use ferrostack_policy::{RoutePolicy, Rule};
 use ferrostack_store::identity::{
     Actor, ApplicationCredential, Assignment, Domain, Endpoint, Region, Service, Target,
 };
+use ferrostack_store::trust::Trust;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -161,6 +162,11 @@ fn narrowed(r: &RoutePolicy, p: Persona) -> Option<Expect> {
         }
         // An unscoped token has no catalog.
         ("GET", "/v3/auth/catalog", Persona::NoRole) => Some(Expect::Status(403)),
+        // Only an admin lists every trust; only the trustor (here the admin,
+        // see `body_for`) creates one.
+        ("GET" | "POST", "/v3/OS-TRUST/trusts", _) | ("GET", "/v3/OS-TRUST/trusts/", _) => {
+            Some(Expect::Status(403))
+        }
         _ => None,
     }
 }
@@ -268,6 +274,25 @@ fn build(w: &World, r: &RoutePolicy, persona: Persona, acting_user: &str) -> Cal
                 c.id
             }
             "tag" => "fixture-tag".to_string(),
+            // A trust the acting persona gave, so it may read and delete it.
+            "trust_id" => {
+                let t = Trust {
+                    id: new_hex_id(),
+                    trustor_user_id: acting_user.to_string(),
+                    trustee_user_id: s.user(&unique("trustee")).id,
+                    project_id: Some(w.project_a.clone()),
+                    impersonation: false,
+                    expires_at: None,
+                    remaining_uses: None,
+                    redelegated_trust_id: None,
+                    redelegation_count: 0,
+                    role_ids: vec![s.role_id("reader")],
+                    extra: Map::new(),
+                    created_at: 0,
+                };
+                store.create_trust(&t).unwrap();
+                t.id
+            }
             other => panic!("no fixture for {{{other}}} in {}", r.path),
         };
         path.push_str(&value);
@@ -282,7 +307,10 @@ fn build(w: &World, r: &RoutePolicy, persona: Persona, acting_user: &str) -> Cal
                 .add_user_to_group(&v("user_id"), &v("group_id"))
                 .unwrap();
         }
-        if r.path.ends_with("/roles/{role_id}") && r.path != "/v3/roles/{role_id}" {
+        if r.path.ends_with("/roles/{role_id}")
+            && r.path != "/v3/roles/{role_id}"
+            && !r.path.starts_with("/v3/OS-TRUST/")
+        {
             let actor = if r.path.contains("{group_id}") {
                 Actor::Group(v("group_id"))
             } else {
@@ -301,6 +329,26 @@ fn build(w: &World, r: &RoutePolicy, persona: Persona, acting_user: &str) -> Cal
                     target,
                     role_id: v("role_id"),
                     inherited: false,
+                })
+                .unwrap();
+        }
+        if r.path.starts_with("/v3/OS-INHERIT/") && r.path.contains("{role_id}") {
+            let actor = if r.path.contains("{group_id}") {
+                Actor::Group(v("group_id"))
+            } else {
+                Actor::User(v("user_id"))
+            };
+            let target = if r.path.starts_with("/v3/OS-INHERIT/projects") {
+                Target::Project(v("project_id"))
+            } else {
+                Target::Domain(v("domain_id"))
+            };
+            store
+                .grant(&Assignment {
+                    actor,
+                    target,
+                    role_id: v("role_id"),
+                    inherited: true,
                 })
                 .unwrap();
         }
@@ -374,6 +422,11 @@ fn body_for(w: &World, r: &RoutePolicy) -> Option<Value> {
         ("POST", "/v3/users/{user_id}/application_credentials") => {
             json!({"application_credential": {"name": unique("cred")}})
         }
+        ("POST", "/v3/OS-TRUST/trusts") => json!({"trust": {
+            "trustor_user_id": s.admin_id, "trustee_user_id": s.user(&unique("trustee")).id,
+            "project_id": s.admin_project_id, "impersonation": false,
+            "roles": [{"name": "reader"}],
+        }}),
         ("POST", "/v3/groups") => json!({"group": {"name": unique("grp")}}),
         ("PATCH", "/v3/groups/{group_id}") => json!({"group": {"description": "d"}}),
         ("POST", "/v3/roles") => json!({"role": {"name": unique("role")}}),
@@ -594,6 +647,9 @@ fn only_the_expected_routes_are_open() {
             "DELETE",
             "/v3/users/{user_id}/application_credentials/{application_credential_id}",
         ),
+        // The trustor creates and deletes their trusts (the handler checks).
+        ("POST", "/v3/OS-TRUST/trusts"),
+        ("DELETE", "/v3/OS-TRUST/trusts/{trust_id}"),
     ]
     .into_iter()
     .collect();

@@ -61,6 +61,8 @@ pub struct AuthContext {
     pub expires_at: i64,
     /// Application credential used, if any.
     pub application_credential_id: Option<String>,
+    /// The trust of a trust-scoped token (OS-TRUST), if any.
+    pub trust_id: Option<String>,
 }
 
 /// Why a target check failed.
@@ -139,6 +141,7 @@ mod tests {
             issued_at: 0,
             expires_at: 0,
             application_credential_id: None,
+            trust_id: None,
         }
     }
 

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub enum Dataset {
     /// What token validation and role resolution read: domains, projects,
     /// users, groups and memberships, roles and implications, role
-    /// assignments, application credentials.
+    /// assignments, application credentials, trusts.
     Identity,
     /// The service catalog: regions, services, endpoints.
     Catalog,
@@ -76,6 +76,7 @@ pub const SOURCES: &[(Dataset, &[&str])] = &[
             "implied_roles",
             "assignments",
             "application_credentials",
+            "trusts",
         ],
     ),
     (Dataset::Catalog, &["regions", "services", "endpoints"]),

@@ -113,7 +113,7 @@ pub enum Actor {
 }
 
 /// What an assignment is on.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Target {
     /// A project id.
     Project(String),
@@ -252,7 +252,7 @@ pub struct ListFilter {
 }
 
 /// Everything the identity service stores.
-pub trait IdentityStore: Send + Sync {
+pub trait IdentityStore: Send + Sync + crate::trust::TrustStore {
     /// The generation of a kind of derived data: grows after every committed
     /// write that can change it, and only then (see [`crate::generations`]).
     /// A cache keyed on it is stale once it moved. Backends must move it

@@ -34,6 +34,7 @@ pub mod quota;
 pub mod security_group;
 pub mod server;
 pub mod sqlite;
+pub mod trust;
 pub mod volume;
 pub mod volume_extras;
 

@@ -622,6 +622,30 @@ CREATE TABLE volume_transfers (
 );
 CREATE INDEX volume_transfers_project ON volume_transfers(project_id);
 "#,
+    // Keystone trusts (OS-TRUST), see trust.rs. A trust goes with its
+    // trustor, its trustee, its project and the trust it was redelegated
+    // from; roles are a JSON array of role ids (a deleted role simply stops
+    // being delegated, as in Keystone).
+    r#"
+CREATE TABLE trusts (
+    id                   TEXT PRIMARY KEY,
+    trustor_user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    trustee_user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    project_id           TEXT REFERENCES projects(id) ON DELETE CASCADE,
+    impersonation        INTEGER NOT NULL,
+    expires_at           INTEGER,
+    remaining_uses       INTEGER,
+    redelegated_trust_id TEXT REFERENCES trusts(id) ON DELETE CASCADE,
+    redelegation_count   INTEGER NOT NULL DEFAULT 0,
+    roles                TEXT NOT NULL DEFAULT '[]',
+    extra                TEXT NOT NULL DEFAULT '{}',
+    created_at           INTEGER NOT NULL
+);
+CREATE INDEX trusts_trustor ON trusts(trustor_user_id);
+CREATE INDEX trusts_trustee ON trusts(trustee_user_id);
+CREATE INDEX trusts_project ON trusts(project_id);
+CREATE INDEX trusts_parent ON trusts(redelegated_trust_id);
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

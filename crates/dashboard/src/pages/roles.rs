@@ -32,7 +32,9 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> Response {
             thead { tr { th scope="col" { "User" } th scope="col" { "Project" } th scope="col" { "Role" } th scope="col" { "Actions" } } }
             tbody {
                 @for a in items(&assignments, "role_assignments") {
-                    @if a.get("user").is_some() && a.pointer("/scope/project").is_some() {
+                    // Inherited grants (OS-INHERIT) are not revoked here: the revoke form removes direct grants.
+                    @if a.get("user").is_some() && a.pointer("/scope/project").is_some()
+                        && a.pointer("/scope/OS-INHERIT:inherited_to").is_none() {
                         @let (user, project, role) = (&a["user"], &a["scope"]["project"], &a["role"]);
                         tr {
                             td { (s(user, "name")) }

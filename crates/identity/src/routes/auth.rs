@@ -37,11 +37,12 @@ pub async fn issue(
     } else {
         Some(id.catalog()?)
     };
-    let body = views::token(
+    let mut body = views::token(
         &ctx,
         catalog.as_deref(),
         app_cred_name(&id, &ctx).as_deref(),
     );
+    add_trust(&id, &ctx, &mut body);
     let mut resp = (StatusCode::CREATED, axum::Json(body)).into_response();
     resp.headers_mut().insert(
         SUBJECT_TOKEN,
@@ -55,6 +56,23 @@ fn app_cred_name(id: &Identity, ctx: &AuthContext) -> Option<String> {
         .as_ref()
         .and_then(|c| id.store.get_app_credential(c).ok())
         .map(|c| c.name)
+}
+
+/// A trust-scoped token's body names its trust, as Keystone's does.
+fn add_trust(id: &Identity, ctx: &AuthContext, body: &mut Value) {
+    let Some(t) = ctx
+        .trust_id
+        .as_ref()
+        .and_then(|t| id.store.get_trust(t).ok())
+    else {
+        return;
+    };
+    body["token"]["OS-TRUST:trust"] = json!({
+        "id": t.id,
+        "impersonation": t.impersonation,
+        "trustee_user": {"id": t.trustee_user_id},
+        "trustor_user": {"id": t.trustor_user_id},
+    });
 }
 
 fn unauthorized() -> IdentityError {
@@ -159,6 +177,11 @@ pub fn authenticate(id: &Identity, req: &AuthRequest) -> IdResult<(String, AuthC
                     ValidateError::Invalid(_) => unauthorized(),
                     ValidateError::Unavailable(m) => IdentityError::Internal(m),
                 })?;
+                if payload.trust_id.is_some() {
+                    return Err(IdentityError::Forbidden(
+                        "A trust-scoped token cannot be re-scoped.".into(),
+                    ));
+                }
                 if payload.app_cred_id.is_some() {
                     return Err(IdentityError::Forbidden(
                         "A token from an application credential cannot be re-scoped.".into(),
@@ -225,6 +248,14 @@ pub fn authenticate(id: &Identity, req: &AuthRequest) -> IdResult<(String, AuthC
         return Err(unauthorized());
     }
 
+    if let Some(trust_id) = trust_in_scope(req.auth.scope.as_ref())? {
+        if app_cred.is_some() {
+            return Err(IdentityError::Unauthorized(
+                "Application credentials cannot request a scope.".into(),
+            ));
+        }
+        return issue_for_trust(id, &user, bits, parent.as_ref(), &trust_id);
+    }
     let scope = match (&app_cred, &req.auth.scope) {
         (Some(_), Some(s)) if !s.is_null() => {
             return Err(IdentityError::Unauthorized(
@@ -252,6 +283,66 @@ pub fn authenticate(id: &Identity, req: &AuthRequest) -> IdResult<(String, AuthC
     })?;
     let token = id.seal(&payload)?;
     tracing::info!(user_id = %ctx.user_id, "token issued");
+    Ok((token, ctx))
+}
+
+/// The trust id of a `{"OS-TRUST:trust": {"id": ...}}` scope, if that is the scope asked.
+fn trust_in_scope(scope: Option<&Value>) -> IdResult<Option<String>> {
+    let Some(t) = scope.and_then(|s| s.get("OS-TRUST:trust")) else {
+        return Ok(None);
+    };
+    match t.get("id").and_then(Value::as_str) {
+        Some(tid) if !tid.is_empty() => Ok(Some(tid.to_string())),
+        _ => Err(IdentityError::BadRequest(
+            "Invalid input for field 'scope/OS-TRUST:trust/id': required.".into(),
+        )),
+    }
+}
+
+/// A trust-scoped token for the trustee `user`: it names the trustor when
+/// the trust impersonates, carries the trust's roles only, lives no longer
+/// than the trust, and takes one of its remaining uses.
+fn issue_for_trust(
+    id: &Identity,
+    user: &User,
+    bits: u8,
+    parent: Option<&TokenPayload>,
+    trust_id: &str,
+) -> IdResult<(String, AuthContext)> {
+    let t = crate::trusts::usable(id.store.as_ref(), trust_id)?;
+    if user.id != t.trustee_user_id {
+        return Err(IdentityError::Forbidden("User is not a trustee.".into()));
+    }
+    let token_user = if t.impersonation {
+        &t.trustor_user_id
+    } else {
+        &t.trustee_user_id
+    };
+    let scope = match &t.project_id {
+        Some(p) => TokenScope::Project(p.clone()),
+        None => TokenScope::Unscoped,
+    };
+    let mut payload = id.new_payload(token_user, bits, scope);
+    payload.trust_id = Some(t.id.clone());
+    if let Some(p) = parent {
+        payload.expires_at = p.expires_at;
+        payload.parent_audit_id = Some(p.parent_audit_id.clone().unwrap_or(p.audit_id.clone()));
+    }
+    if let Some(exp) = t.expires_at {
+        payload.expires_at = payload.expires_at.min(exp);
+    }
+    let ctx = id.context_for(&payload).map_err(|e| match e {
+        IdentityError::Internal(_) | IdentityError::Forbidden(_) => e,
+        _ => unauthorized(),
+    })?;
+    // Taken last, in one write: a refused request spends no use, and two
+    // requests racing for the last use cannot both win.
+    id.store.consume_trust_use(&t.id).map_err(|e| match e {
+        StoreError::NotFound { .. } => crate::trusts::not_found(&t.id),
+        other => other.into(),
+    })?;
+    let token = id.seal(&payload)?;
+    tracing::info!(user_id = %ctx.user_id, trust_id = %t.id, "trust-scoped token issued");
     Ok((token, ctx))
 }
 
@@ -362,11 +453,12 @@ pub async fn validate(
     } else {
         Some(id.catalog()?)
     };
-    let body = views::token(
+    let mut body = views::token(
         &ctx,
         catalog.as_deref(),
         app_cred_name(&id, &ctx).as_deref(),
     );
+    add_trust(&id, &ctx, &mut body);
     let mut resp = axum::Json(body).into_response();
     resp.headers_mut().insert(
         SUBJECT_TOKEN,

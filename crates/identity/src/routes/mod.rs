@@ -11,9 +11,11 @@ pub mod implied_roles;
 pub mod project_tags;
 pub mod projects;
 pub mod regions;
+pub mod role_assignments;
 pub mod roles;
 pub mod services;
 pub mod system_roles;
+pub mod trusts;
 pub mod users;
 pub mod v2;
 

@@ -1,7 +1,11 @@
-//! `/v3/roles`, role grants on projects, domains and the system, and
-//! `GET /v3/role_assignments`.
+//! `/v3/roles`, and role grants on projects and domains: direct ones
+//! (`/v3/projects/{p}/users/{u}/roles/{r}`, ...) and inherited ones
+//! (OS-INHERIT: `/v3/OS-INHERIT/domains/{d}/users/{u}/roles/{r}/inherited_to_projects`,
+//! ...), which apply to the projects below their target and not to the
+//! target itself. Both kinds are one row in the same table, told apart by
+//! a flag; the same handlers serve both, told apart by their route.
 
-use super::{parse_bool, require_name, Caller};
+use super::require_name;
 use crate::error::{IdResult, IdentityError, Json};
 use crate::service::Identity;
 use crate::views;
@@ -207,9 +211,10 @@ pub(crate) fn revoke_tokens_for(id: &Identity, a: &Assignment) -> IdResult<()> {
 pub async fn grant(
     State(id): State<Arc<Identity>>,
     route: GrantRoute,
+    inherited: bool,
     (target_id, actor_id, role_id): (String, String, String),
 ) -> IdResult<StatusCode> {
-    let a = assignment(&id, route, &target_id, &actor_id, Some(&role_id), false)?;
+    let a = assignment(&id, route, &target_id, &actor_id, Some(&role_id), inherited)?;
     id.store.grant(&a)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -218,15 +223,16 @@ pub async fn grant(
 pub async fn check(
     State(id): State<Arc<Identity>>,
     route: GrantRoute,
+    inherited: bool,
     (target_id, actor_id, role_id): (String, String, String),
 ) -> IdResult<StatusCode> {
-    let a = assignment(&id, route, &target_id, &actor_id, Some(&role_id), false)?;
+    let a = assignment(&id, route, &target_id, &actor_id, Some(&role_id), inherited)?;
     let found = id.store.list_assignments(&AssignmentFilter {
         actors: Some(vec![a.actor.clone()]),
         target: Some(a.target.clone()),
         role_id: Some(a.role_id.clone()),
     })?;
-    if found.iter().any(|x| !x.inherited) {
+    if found.iter().any(|x| x.inherited == inherited) {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(IdentityError::NotFound(format!(
@@ -239,9 +245,10 @@ pub async fn check(
 pub async fn revoke(
     State(id): State<Arc<Identity>>,
     route: GrantRoute,
+    inherited: bool,
     (target_id, actor_id, role_id): (String, String, String),
 ) -> IdResult<StatusCode> {
-    let a = assignment(&id, route, &target_id, &actor_id, Some(&role_id), false)?;
+    let a = assignment(&id, route, &target_id, &actor_id, Some(&role_id), inherited)?;
     id.store.revoke(&a).map_err(|e| match e {
         ferrostack_store::StoreError::NotFound { .. } => IdentityError::NotFound(format!(
             "Could not find role assignment with role: {role_id}, actor: {actor_id}, target: {target_id}."
@@ -253,13 +260,15 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET .../roles`: the roles granted directly.
+/// `GET .../roles` (or `.../roles/inherited_to_projects`): the roles
+/// granted directly (or the inherited ones).
 pub async fn list_grants(
     State(id): State<Arc<Identity>>,
     route: GrantRoute,
+    inherited: bool,
     (target_id, actor_id): (String, String),
 ) -> IdResult<axum::Json<Value>> {
-    let a = assignment(&id, route, &target_id, &actor_id, None, false)?;
+    let a = assignment(&id, route, &target_id, &actor_id, None, inherited)?;
     let role_ids: BTreeSet<String> = id
         .store
         .list_assignments(&AssignmentFilter {
@@ -268,7 +277,7 @@ pub async fn list_grants(
             role_id: None,
         })?
         .into_iter()
-        .filter(|x| !x.inherited)
+        .filter(|x| x.inherited == inherited)
         .map(|x| x.role_id)
         .collect();
     let base = &id.config.public_url;
@@ -285,7 +294,8 @@ pub async fn list_grants(
 
 macro_rules! grant_routes {
     ($($name:ident => $route:expr),* $(,)?) => {
-        /// Per-route wrappers binding a [`GrantRoute`] to the generic grant handlers.
+        /// Per-route wrappers binding a [`GrantRoute`] to the generic grant
+        /// handlers, direct (`grant`, ...) and inherited (`grant_inherited`, ...).
         pub mod by_route {
             use super::*;
             $(
@@ -293,13 +303,21 @@ macro_rules! grant_routes {
                 pub mod $name {
                     use super::*;
                     /// PUT.
-                    pub async fn grant(s: State<Arc<Identity>>, Path(p): Path<(String, String, String)>) -> IdResult<StatusCode> { super::super::grant(s, $route, p).await }
+                    pub async fn grant(s: State<Arc<Identity>>, Path(p): Path<(String, String, String)>) -> IdResult<StatusCode> { super::super::grant(s, $route, false, p).await }
                     /// HEAD/GET.
-                    pub async fn check(s: State<Arc<Identity>>, Path(p): Path<(String, String, String)>) -> IdResult<StatusCode> { super::super::check(s, $route, p).await }
+                    pub async fn check(s: State<Arc<Identity>>, Path(p): Path<(String, String, String)>) -> IdResult<StatusCode> { super::super::check(s, $route, false, p).await }
                     /// DELETE.
-                    pub async fn revoke(s: State<Arc<Identity>>, Path(p): Path<(String, String, String)>) -> IdResult<StatusCode> { super::super::revoke(s, $route, p).await }
+                    pub async fn revoke(s: State<Arc<Identity>>, Path(p): Path<(String, String, String)>) -> IdResult<StatusCode> { super::super::revoke(s, $route, false, p).await }
                     /// GET list.
-                    pub async fn list(s: State<Arc<Identity>>, Path(p): Path<(String, String)>) -> IdResult<axum::Json<Value>> { super::super::list_grants(s, $route, p).await }
+                    pub async fn list(s: State<Arc<Identity>>, Path(p): Path<(String, String)>) -> IdResult<axum::Json<Value>> { super::super::list_grants(s, $route, false, p).await }
+                    /// PUT `.../inherited_to_projects`.
+                    pub async fn grant_inherited(s: State<Arc<Identity>>, Path(p): Path<(String, String, String)>) -> IdResult<StatusCode> { super::super::grant(s, $route, true, p).await }
+                    /// HEAD/GET `.../inherited_to_projects`.
+                    pub async fn check_inherited(s: State<Arc<Identity>>, Path(p): Path<(String, String, String)>) -> IdResult<StatusCode> { super::super::check(s, $route, true, p).await }
+                    /// DELETE `.../inherited_to_projects`.
+                    pub async fn revoke_inherited(s: State<Arc<Identity>>, Path(p): Path<(String, String, String)>) -> IdResult<StatusCode> { super::super::revoke(s, $route, true, p).await }
+                    /// GET `.../roles/inherited_to_projects`.
+                    pub async fn list_inherited(s: State<Arc<Identity>>, Path(p): Path<(String, String)>) -> IdResult<axum::Json<Value>> { super::super::list_grants(s, $route, true, p).await }
                 }
             )*
         }
@@ -311,172 +329,4 @@ grant_routes! {
     project_group => GrantRoute::ProjectGroup,
     domain_user => GrantRoute::DomainUser,
     domain_group => GrantRoute::DomainGroup,
-}
-
-/// One row of `GET /v3/role_assignments`, before rendering.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Row {
-    actor_is_group: bool,
-    actor_id: String,
-    target: (u8, String),
-    role_id: String,
-    inherited: bool,
-    via_group: Option<String>,
-}
-
-/// `GET /v3/role_assignments`: with `user.id`, `group.id`, `role.id`,
-/// `scope.project.id`, `scope.domain.id`, `scope.system`, `effective` and
-/// `include_names`. Non-admins may list their own (`user.id` = themselves).
-pub async fn list_assignments(
-    State(id): State<Arc<Identity>>,
-    Caller(caller): Caller,
-    Query(q): Query<HashMap<String, String>>,
-) -> IdResult<axum::Json<Value>> {
-    let flag = |k: &str| -> IdResult<bool> {
-        match q.get(k) {
-            Some(v) if v.is_empty() => Ok(true),
-            Some(v) => parse_bool(k, v),
-            None => Ok(false),
-        }
-    };
-    let effective = flag("effective")?;
-    let include_names = flag("include_names")?;
-    let user_filter = q.get("user.id").cloned();
-    if !caller.is_admin() && user_filter.as_deref() != Some(caller.user_id.as_str()) {
-        return Err(IdentityError::forbidden());
-    }
-    let store = id.store.as_ref();
-    let target = if let Some(p) = q.get("scope.project.id") {
-        Some(Target::Project(p.clone()))
-    } else if let Some(d) = q.get("scope.domain.id") {
-        Some(Target::Domain(d.clone()))
-    } else if q.contains_key("scope.system") {
-        Some(Target::System)
-    } else {
-        None
-    };
-    // With effective, a user's assignments include those of their groups.
-    let actors = match (&user_filter, q.get("group.id")) {
-        (Some(u), _) if effective => {
-            let mut a = vec![Actor::User(u.clone())];
-            a.extend(store.list_user_group_ids(u)?.into_iter().map(Actor::Group));
-            Some(a)
-        }
-        (Some(u), _) => Some(vec![Actor::User(u.clone())]),
-        (None, Some(g)) => Some(vec![Actor::Group(g.clone())]),
-        (None, None) => None,
-    };
-    let raw = store.list_assignments(&AssignmentFilter {
-        actors,
-        target: target.clone(),
-        role_id: if effective {
-            None
-        } else {
-            q.get("role.id").cloned()
-        },
-    })?;
-    let mut rows: BTreeSet<Row> = BTreeSet::new();
-    let implications = store.list_role_implications()?;
-    for a in raw {
-        let (actor_is_group, actor_id) = match &a.actor {
-            Actor::User(u) => (false, u.clone()),
-            Actor::Group(g) => (true, g.clone()),
-        };
-        let t = match &a.target {
-            Target::Project(p) => (0u8, p.clone()),
-            Target::Domain(d) => (1u8, d.clone()),
-            Target::System => (2u8, "all".to_string()),
-        };
-        let mut role_ids = vec![a.role_id.clone()];
-        if effective {
-            let mut i = 0;
-            while i < role_ids.len() {
-                for (prior, implied) in &implications {
-                    if *prior == role_ids[i] && !role_ids.contains(implied) {
-                        role_ids.push(implied.clone());
-                    }
-                }
-                i += 1;
-            }
-        }
-        let members = if effective && actor_is_group {
-            store
-                .list_group_user_ids(&actor_id)?
-                .into_iter()
-                .filter(|u| user_filter.as_ref().is_none_or(|f| f == u))
-                .map(|u| (false, u, Some(actor_id.clone())))
-                .collect()
-        } else {
-            vec![(actor_is_group, actor_id.clone(), None)]
-        };
-        for role_id in &role_ids {
-            if effective && q.get("role.id").is_some_and(|r| r != role_id) {
-                continue;
-            }
-            for (is_group, aid, via) in &members {
-                rows.insert(Row {
-                    actor_is_group: *is_group,
-                    actor_id: aid.clone(),
-                    target: t.clone(),
-                    role_id: role_id.clone(),
-                    inherited: a.inherited,
-                    via_group: via.clone(),
-                });
-            }
-        }
-    }
-    let base = &id.config.public_url;
-    let mut names: HashMap<String, Value> = HashMap::new();
-    let mut name_of = |kind: &str, key: &str| -> Value {
-        let cache_key = format!("{kind}:{key}");
-        names
-            .entry(cache_key)
-            .or_insert_with(|| {
-                match kind {
-                "user" => store.get_user(key).ok().map(|u| {
-                    let dn = store.get_domain(&u.domain_id).map(|d| d.name).unwrap_or_default();
-                    json!({"id": u.id, "name": u.name, "domain": {"id": u.domain_id, "name": dn}})
-                }),
-                "group" => store.get_group(key).ok().map(|g| {
-                    let dn = store.get_domain(&g.domain_id).map(|d| d.name).unwrap_or_default();
-                    json!({"id": g.id, "name": g.name, "domain": {"id": g.domain_id, "name": dn}})
-                }),
-                "project" => store.get_project(key).ok().map(|p| {
-                    let dn = store.get_domain(&p.domain_id).map(|d| d.name).unwrap_or_default();
-                    json!({"id": p.id, "name": p.name, "domain": {"id": p.domain_id, "name": dn}})
-                }),
-                "domain" => store.get_domain(key).ok().map(|d| json!({"id": d.id, "name": d.name})),
-                "role" => store.get_role(key).ok().map(|r| json!({"id": r.id, "name": r.name})),
-                _ => None,
-            }
-            .unwrap_or_else(|| json!({"id": key}))
-            })
-            .clone()
-    };
-    let mut out = Vec::new();
-    for r in rows {
-        let named = |v: Value, include: bool| if include { v } else { json!({"id": v["id"]}) };
-        let actor_kind = if r.actor_is_group { "group" } else { "user" };
-        let actor = named(name_of(actor_kind, &r.actor_id), include_names);
-        let role = named(name_of("role", &r.role_id), include_names);
-        let mut scope = match r.target.0 {
-            0 => json!({"project": named(name_of("project", &r.target.1), include_names)}),
-            1 => json!({"domain": named(name_of("domain", &r.target.1), include_names)}),
-            _ => json!({"system": {"all": true}}),
-        };
-        if r.inherited {
-            scope["OS-INHERIT:inherited_to"] = json!("projects");
-        }
-        let mut links = json!({"assignment": format!("{base}/v3/role_assignments")});
-        if let Some(g) = &r.via_group {
-            links["membership"] = json!(format!("{base}/v3/groups/{g}/users/{}", r.actor_id));
-        }
-        let mut entry = json!({"role": role, "scope": scope, "links": links});
-        entry[actor_kind] = actor;
-        out.push(entry);
-    }
-    Ok(axum::Json(json!({
-        "role_assignments": out,
-        "links": views::collection_links(base, "/v3/role_assignments"),
-    })))
 }

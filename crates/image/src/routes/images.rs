@@ -599,6 +599,7 @@ mod tests {
             issued_at: 0,
             expires_at: 0,
             application_credential_id: None,
+            trust_id: None,
         }
     }
 

@@ -10,6 +10,7 @@ use rusqlite::{params, OptionalExtension};
 mod rows;
 #[cfg(test)]
 mod tests;
+mod trusts;
 
 use rows::*;
 
