@@ -241,8 +241,10 @@ async fn a_live_snapshot_switches_the_disk_onto_the_new_top() {
 
     // A switch cut short after its blockdev-add (the agent died): a new
     // driver removes the stray overlay and switches.
+    // Its new top is smaller than the disk, as after an extend that
+    // reached the guest between the freeze and the switch.
     let layer2 = dir.join("layer2");
-    freeze(&top, &layer2, 1 << 30);
+    freeze(&top, &layer2, 64 << 20);
     c.execute(
         "blockdev-add",
         Some(json!({
@@ -262,6 +264,19 @@ async fn a_live_snapshot_switches_the_disk_onto_the_new_top() {
     );
     next.top_generation = 3;
     again.update_volume(id, next.clone()).await.expect("switch");
+    let mut c = qmp().await.expect("qmp");
+    let sizes = c
+        .execute("query-named-block-nodes", Some(json!({ "flat": true })))
+        .await
+        .expect("nodes");
+    let size = sizes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|n| n["node-name"] == format!("{key}_2").as_str())
+        .and_then(|n| n["image"]["virtual-size"].as_u64());
+    assert_eq!(size, Some(1 << 30), "the disk's new top did not shrink it");
+    drop(c);
     next.size_gib = 2;
     again.update_volume(id, next.clone()).await.expect("grow");
     wrote(&hv, id, 3).await;

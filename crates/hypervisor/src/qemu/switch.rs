@@ -40,7 +40,7 @@
 //! chain from the files), so a guest takes 1295 live snapshots between two
 //! starts.
 
-use super::volumes::DiskIds;
+use super::volumes::{node_size, DiskIds};
 use super::*;
 use crate::qmp::QmpError;
 use serde_json::json;
@@ -175,13 +175,29 @@ pub(super) async fn switch_top(
     )
     .await
     .map_err(qmp)?;
-    if let Err(e) = c
-        .execute(
+    let r = async {
+        // The new top has the size the volume had at its freeze; a grow
+        // that reached the guest since (an extend racing the snapshot)
+        // must not shrink the disk under it.
+        let size = node_size(c, &ids.top).await?;
+        let new = node_size(c, &overlay).await?;
+        if let (Some(size), Some(new)) = (size, new) {
+            if new < size {
+                c.execute(
+                    "block_resize",
+                    Some(json!({ "node-name": overlay, "size": size })),
+                )
+                .await?;
+            }
+        }
+        c.execute(
             "blockdev-snapshot",
             Some(json!({ "node": current, "overlay": overlay })),
         )
         .await
-    {
+    }
+    .await;
+    if let Err(e) = r {
         if let Err(undo) = c
             .execute("blockdev-del", Some(json!({ "node-name": overlay })))
             .await

@@ -239,7 +239,7 @@ async fn node_names(c: &mut QmpClient) -> Result<Vec<String>, QmpError> {
 }
 
 /// The virtual size of node `name`, if QEMU has it.
-async fn node_size(c: &mut QmpClient, name: &str) -> Result<Option<u64>, QmpError> {
+pub(super) async fn node_size(c: &mut QmpClient, name: &str) -> Result<Option<u64>, QmpError> {
     let v = c
         .execute("query-named-block-nodes", Some(json!({ "flat": true })))
         .await?;
