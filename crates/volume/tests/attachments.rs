@@ -525,4 +525,24 @@ async fn a_forced_snapshot_of_an_attached_volume_waits_for_the_guests_switch() {
     assert!(begin.is_some() && begin < finish, "{calls:?}");
     assert!(!calls.iter().any(|x| x.starts_with("create_snapshot")));
     assert_eq!(status(&c, &id).await, "in-use", "the volume stays attached");
+
+    // From 3.66 no `force` is needed, and an explicit false is refused.
+    let body = |force: Option<bool>| {
+        let mut s = json!({"volume_id": id});
+        if let Some(f) = force {
+            s["force"] = json!(f);
+        }
+        Some(json!({ "snapshot": s }))
+    };
+    let r = c
+        .at("3.66", Method::POST, "/snapshots", &c.member, body(Some(false)))
+        .await;
+    assert_fault(&r, 400, "badRequest");
+    let r = c
+        .at("3.66", Method::POST, "/snapshots", &c.member, body(None))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let sid = r.body["snapshot"]["id"].as_str().unwrap().to_string();
+    c.wait_status(&format!("/snapshots/{sid}"), "snapshot", "available")
+        .await;
 }
