@@ -535,7 +535,13 @@ async fn a_forced_snapshot_of_an_attached_volume_waits_for_the_guests_switch() {
         Some(json!({ "snapshot": s }))
     };
     let r = c
-        .at("3.66", Method::POST, "/snapshots", &c.member, body(Some(false)))
+        .at(
+            "3.66",
+            Method::POST,
+            "/snapshots",
+            &c.member,
+            body(Some(false)),
+        )
         .await;
     assert_fault(&r, 400, "badRequest");
     let r = c
@@ -545,4 +551,39 @@ async fn a_forced_snapshot_of_an_attached_volume_waits_for_the_guests_switch() {
     let sid = r.body["snapshot"]["id"].as_str().unwrap().to_string();
     c.wait_status(&format!("/snapshots/{sid}"), "snapshot", "available")
         .await;
+}
+
+#[tokio::test]
+async fn a_live_snapshot_a_restart_interrupted_ends_in_error() {
+    let c = start().await;
+    let id = in_use(&c, 1).await;
+    c.events.hold_switches();
+    let r = c
+        .send(
+            Method::POST,
+            "/snapshots",
+            &c.member,
+            json!({"snapshot": {"volume_id": id, "force": true}}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let sid = r.body["snapshot"]["id"].as_str().unwrap().to_string();
+    // The process restarts: a new state over the same store settles it.
+    let state = ferrostack_volume::VolumeState::new(&ferrostack_volume::VolumeConfig {
+        public_url: c.v.root.clone(),
+        validator: c.v.s.validator(),
+        quotas: c.v.s.quotas.clone(),
+        projects: c.v.s.projects.clone(),
+        store: std::sync::Arc::new(c.v.s.store.clone()),
+        backends: vec![c.backend.clone()],
+        images: std::sync::Arc::new(ferrostack_volume::hooks::NoImages),
+        events: std::sync::Arc::new(ferrostack_volume::hooks::NoEvents),
+        availability_zone: "nova".into(),
+        host: "controller".into(),
+        backup_store: None,
+    });
+    state.recover_snapshots().unwrap();
+    let s = c.get(&format!("/snapshots/{sid}"), &c.member).await;
+    assert_eq!(s.body["snapshot"]["status"], "error");
+    assert_eq!(status(&c, &id).await, "in-use");
 }

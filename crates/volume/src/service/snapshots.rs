@@ -161,6 +161,22 @@ impl VolumeState {
         Ok(snapshot)
     }
 
+    /// Settle snapshots a restart interrupted: one still `creating` is
+    /// `error` (its task is gone). A live one may have frozen the volume's
+    /// top already: harmless, the volume's chain keeps the layer and the
+    /// guest's switch is still in the server's spec.
+    pub fn recover_snapshots(&self) -> VolumeResult<()> {
+        for s in self.store.list_snapshots(None)? {
+            if s.status == "creating" {
+                tracing::warn!(snapshot_id = %s.id, volume_id = %s.volume_id, "a snapshot was interrupted by a restart");
+                self.settle(&s.volume_id, |g| {
+                    set_snapshot(g, &s.id, "error", Some("interrupted by a restart"))
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Change a snapshot's name, description or metadata through `f`.
     pub fn update_snapshot(
         &self,
