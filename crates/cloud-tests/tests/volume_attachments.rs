@@ -310,6 +310,19 @@ async fn a_server_boots_from_a_volume_made_from_its_image_and_deletes_it_with_it
             .unwrap();
     assert_eq!(info.volumes.len(), 1);
     assert_eq!(info.volumes[0].boot_index, Some(0));
+    // The root disk is on the volume: the flavor's 1 GiB root disk takes
+    // none of the host's disk (as Nova claims for a volume-backed server).
+    let admin = w.c.s.admin_token().await;
+    // (2.87: the last microversion that shows a hypervisor's usage.)
+    let r =
+        w.c.at(Method::GET, "/os-hypervisors/detail", &admin, "2.87", None)
+            .await;
+    assert_eq!(r.body["hypervisors"][0]["local_gb_used"], 0, "{}", r.body);
+    assert_eq!(
+        r.body["hypervisors"][0]["memory_mb_used"], 256,
+        "{}",
+        r.body
+    );
     // The root volume cannot be detached.
     let r = w
         .call(

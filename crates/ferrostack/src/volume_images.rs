@@ -67,6 +67,7 @@ impl StoreImageFiles {
             path,
             format,
             virtual_size: u64::try_from(virtual_size).unwrap_or(0),
+            min_disk_gib: u64::try_from(image.min_disk).unwrap_or(0),
         })
     }
 }

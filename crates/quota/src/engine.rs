@@ -120,8 +120,23 @@ impl QuotaEngine {
         project_id: &str,
         kinds: &[String],
     ) -> QuotaResult<ResourceMap> {
-        let stored = self.store.get_defaults(service.name)?;
         let overrides = self.store.get_limits(service.name, project_id)?;
+        self.kind_layer(service, kinds, &overrides)
+    }
+
+    /// The defaults of the per-kind resources of `kinds` (a stored
+    /// default, else unlimited): what the default quota class shows.
+    pub fn kind_defaults(&self, service: &Service, kinds: &[String]) -> QuotaResult<ResourceMap> {
+        self.kind_layer(service, kinds, &ResourceMap::new())
+    }
+
+    fn kind_layer(
+        &self,
+        service: &Service,
+        kinds: &[String],
+        overrides: &ResourceMap,
+    ) -> QuotaResult<ResourceMap> {
+        let stored = self.store.get_defaults(service.name)?;
         Ok(service
             .kind_names(kinds)
             .into_iter()

@@ -143,6 +143,7 @@ async fn main() {
             path: image_path.clone(),
             format: "raw".into(),
             virtual_size: GIB,
+            min_disk_gib: 0,
         };
         let s = Instant::now();
         backend.create_from_image(&id(), &image, 2).await.unwrap();

@@ -58,6 +58,9 @@ pub struct ImageFile {
     pub format: String,
     /// The image's virtual size in bytes (the smallest volume it fits).
     pub virtual_size: u64,
+    /// The image's `min_disk`, GiB: the smallest volume its owner allows
+    /// (0 when unset).
+    pub min_disk_gib: u64,
 }
 
 /// Space on a backend, for `scheduler-stats/get_pools` and the scheduler.

@@ -218,7 +218,10 @@ pub fn router_for(state: Arc<VolumeState>, validator: Arc<dyn TokenValidator>) -
             .with_state(state);
     let rewrite = tower::ServiceBuilder::new()
         .map_request(|mut req: axum::extract::Request| {
-            if let Some(uri) = strip_project(req.uri()) {
+            let stripped = strip_project(req.uri());
+            req.extensions_mut()
+                .insert(list::ProjectInPath(stripped.is_some()));
+            if let Some(uri) = stripped {
                 *req.uri_mut() = uri;
             }
             req

@@ -1,6 +1,12 @@
 //! Cinder's list parameters: filters, `sort` (or `sort_key` + `sort_dir`),
-//! `limit` and `marker` through the shared [`ferrostack_common::page`],
-//! `with_count` from 3.45, `all_tenants` for admins.
+//! `limit`, `marker` and `offset` through the shared
+//! [`ferrostack_common::page`], `with_count` from 3.45, `all_tenants` for
+//! admins.
+//!
+//! A next link keeps the form of the request's path: with the project id
+//! after `/v3` when the client put it there (cinderclient, from a catalog
+//! URL ending in the project), without it otherwise (openstacksdk), so a
+//! client following the link stays on the URL it was configured with.
 //!
 //! Lists are sorted and filtered in memory over the stored records (a
 //! project's volumes are few), keyed by the records' own JSON, so a sort
@@ -42,6 +48,7 @@ const CONTROL: &[&str] = &[
 pub struct ListParams {
     pairs: Vec<(String, String)>,
     page: Page,
+    offset: usize,
     sort: Vec<(String, bool)>,
     /// Add `count` (3.45+).
     pub with_count: bool,
@@ -73,6 +80,14 @@ impl ListParams {
                 "Invalid input received: limit must be an integer and >= 0, not {raw}"
             ))
         })?;
+        let offset = match get("offset") {
+            None => 0,
+            Some(raw) => raw.trim().parse::<usize>().map_err(|_| {
+                VolumeError::BadRequest(format!(
+                    "Invalid input received: offset must be an integer and >= 0, not {raw}"
+                ))
+            })?,
+        };
         let mut sort = Vec::new();
         let wanted: Vec<(String, String)> = match (get("sort"), get("sort_key")) {
             (Some(s), _) => s
@@ -120,13 +135,15 @@ impl ListParams {
             with_count: version.at_least(45) && get("with_count").is_some_and(truthy),
             pairs,
             page,
+            offset,
             sort,
             project,
             filters,
         })
     }
 
-    /// Sort, page and count `items` (after the caller filtered them);
+    /// Sort, page and count `items` (after the caller filtered them):
+    /// past the marker, `offset` more are skipped (as Cinder's query does);
     /// returns the page, the next link (when the page is full) and the
     /// count of all matches.
     pub fn apply<T: Serialize>(
@@ -150,11 +167,21 @@ impl ListParams {
             Ordering::Equal
         });
         let count = keyed.len();
-        let items: Vec<T> = keyed.into_iter().map(|(_, t)| t).collect();
-        let paged = self.page.apply(
-            items,
+        let mut items: Vec<T> = keyed.into_iter().map(|(_, t)| t).collect();
+        self.page.skip_past_marker(
+            &mut items,
             |t, m| id(t) == m,
             |m| VolumeError::NotFound(format!("Marker {m} could not be found.")),
+        )?;
+        items.drain(..self.offset.min(items.len()));
+        let paged = Page {
+            marker: None,
+            ..self.page.clone()
+        }
+        .apply(
+            items,
+            |_, _| false,
+            |_| VolumeError::Internal(String::new()),
         )?;
         let next = match paged.items.last() {
             Some(last) if self.page.is_full(paged.items.len()) && paged.more => {
@@ -164,6 +191,41 @@ impl ListParams {
             _ => None,
         };
         Ok((paged.items, next, count))
+    }
+}
+
+/// Whether the request named its project after `/v3` (set by the
+/// router's rewrite, [`crate::strip_project`]); absent is `false`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProjectInPath(pub bool);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ProjectInPath {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ProjectInPath>()
+            .copied()
+            .unwrap_or_default())
+    }
+}
+
+/// The URL of a collection (`volumes/detail`...) for next links, in the
+/// request's own form (see the module doc).
+pub fn collection_url(
+    public_url: &str,
+    caller: &Caller,
+    form: ProjectInPath,
+    path: &str,
+) -> String {
+    if form.0 {
+        format!("{public_url}/v3/{}/{path}", caller.project_id)
+    } else {
+        format!("{public_url}/v3/{path}")
     }
 }
 

@@ -6,8 +6,8 @@
 //! cinderclient builds from a catalog URL ending in the project id. The
 //! project in the prefix is the caller's own and is not used for anything.
 //!
-//! Volumes, snapshots, attachments, types, availability zones, services
-//! and pools have their rows below; reads need a reader of the project,
+//! Volumes, snapshots, attachments, types, availability zones, services,
+//! hosts, capabilities and pools have their rows below; reads need a reader of the project,
 //! writes a member, type management, services and pools an admin (as
 //! Cinder's default policies). Handlers finish the object checks (another
 //! project's volume is 404, as in Cinder). Each path is written once,
@@ -28,7 +28,7 @@
 //! policy layer like any route (see [`ferrostack_policy::unbuilt`]).
 
 use crate::routes::{
-    actions, attachments, backups, metadata, misc, qos, snapshots, transfers, types, volumes,
+    actions, attachments, backups, hosts, metadata, misc, qos, snapshots, transfers, types, volumes,
 };
 use crate::{limits, not_implemented, quotas, root, version, VolumeState};
 use ferrostack_policy::Rule::{Admin, Authenticated, ProjectMember, ProjectReader, Public};
@@ -179,6 +179,28 @@ ferrostack_policy::route_table! {
     .route("/v3/os-availability-zone", get(ProjectReader, misc::zones))
     .route("/v3/os-services", get(Admin, misc::services))
     .route("/v3/scheduler-stats/get_pools", get(Admin, misc::pools))
+    .route("/v3/extensions", get(Authenticated, misc::extensions))
+    .route(
+        "/v3/volumes/",
+        get(Authenticated, misc::empty_id)
+            .put(Authenticated, misc::empty_id)
+            .delete(Authenticated, misc::empty_id)
+    )
+    .route(
+        "/v3/snapshots/",
+        get(Authenticated, misc::empty_id)
+            .put(Authenticated, misc::empty_id)
+            .delete(Authenticated, misc::empty_id)
+    )
+    .route(
+        "/v3/backups/",
+        get(Authenticated, misc::empty_id)
+            .put(Authenticated, misc::empty_id)
+            .delete(Authenticated, misc::empty_id)
+    )
+    .route("/v3/os-hosts", get(Admin, hosts::list))
+    .route("/v3/os-hosts/{host}", get(Admin, hosts::show))
+    .route("/v3/capabilities/{host}", get(Admin, hosts::capabilities))
     .route(
         UNBUILT,
         get(Authenticated, not_implemented)

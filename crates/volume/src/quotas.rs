@@ -244,8 +244,19 @@ pub async fn class_show(
     Path(p): Path<HashMap<String, String>>,
 ) -> VolumeResult<axum::Json<Value>> {
     let class = param(&p, "class_name")?;
-    let set = limits_object(state.quotas.class_limits(&VOLUME, class)?);
+    let set = limits_object(class_limits(&state, class)?);
     Ok(axum::Json(json!({"quota_class_set": with_id(class, set)})))
+}
+
+/// A class's limits, with the per-type ones of every volume type for the
+/// `default` class (the defaults per-type quotas fall back to, as
+/// Cinder's default class holds them).
+fn class_limits(state: &VolumeState, class: &str) -> VolumeResult<ResourceMap> {
+    let mut limits = state.quotas.class_limits(&VOLUME, class)?;
+    if class == ferrostack_quota::DEFAULT_CLASS {
+        limits.extend(state.quotas.kind_defaults(&VOLUME, &type_names(state)?)?);
+    }
+    Ok(limits)
 }
 
 /// `PUT /v3/os-quota-class-sets/{class_name}`.
@@ -261,9 +272,18 @@ pub async fn class_update(
         ));
     }
     let changes = parse_update(&body, "quota_class_set", &[])?;
-    let limits = state.quotas.set_class(&VOLUME, class, &changes)?;
+    known_types(&state, &changes)?;
+    if class != ferrostack_quota::DEFAULT_CLASS {
+        if let Some(k) = changes.keys().find(|k| VOLUME.kind_of(k).is_some()) {
+            return Err(VolumeError::BadRequest(format!(
+                "Invalid input received: Bad key(s) in quota class set: {k} (per-type \
+                 quotas have defaults in the default class only)"
+            )));
+        }
+    }
+    state.quotas.set_class(&VOLUME, class, &changes)?;
     Ok(axum::Json(
-        json!({"quota_class_set": limits_object(limits)}),
+        json!({"quota_class_set": limits_object(class_limits(&state, class)?)}),
     ))
 }
 

@@ -95,6 +95,9 @@ pub fn volume(v: &Volume, cx: &VolumeContext<'_>) -> Value {
         put("os-vol-host-attr:host", json!(v.host));
         put("os-vol-mig-status-attr:migstat", Value::Null);
         put("os-vol-mig-status-attr:name_id", Value::Null);
+        // Volumes never migrate between backends here (retype stays on
+        // its backend), so no migration is ever under way.
+        put("migration_status", Value::Null);
         if let Some(e) = &v.error {
             put("ferrostack:error", json!(e));
         }

@@ -97,6 +97,7 @@ async fn volume_with_data(s: &Setup) -> String {
         path: image,
         format: "raw".into(),
         virtual_size: 16 << 20,
+        min_disk_gib: 0,
     };
     let v = id();
     s.backend.create_from_image(&v, &image, 1).await.unwrap();
@@ -351,6 +352,7 @@ async fn a_volume_on_a_compressed_image_is_backed_up_through_a_converted_view() 
         path: qcow,
         format: "qcow2".into(),
         virtual_size: 8 << 20,
+        min_disk_gib: 0,
     };
     let v = id();
     s.backend.create_from_image(&v, &image, 1).await.unwrap();

@@ -95,6 +95,7 @@ fn raw_image(dir: &Path) -> ImageFile {
         path,
         format: "raw".into(),
         virtual_size: 64 << 20,
+        min_disk_gib: 0,
     }
 }
 

@@ -185,6 +185,61 @@ async fn the_default_class_changes_defaults() {
 }
 
 #[tokio::test]
+async fn the_default_class_holds_per_type_defaults() {
+    let v = start().await;
+    let admin = v.s.admin_token().await;
+    let r =
+        v.s.send(
+            Method::POST,
+            &v.url("/types"),
+            &admin,
+            json!({"volume_type": {"name": "gold"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r =
+        v.s.send(
+            Method::PUT,
+            &v.url("/os-quota-class-sets/default"),
+            &admin,
+            json!({"quota_class_set": {"volumes_gold": 4, "gigabytes_gold": 9}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["quota_class_set"]["volumes_gold"], 4, "{}", r.body);
+    assert_eq!(r.body["quota_class_set"]["snapshots_gold"], -1);
+    let class =
+        v.s.get(&v.url("/os-quota-class-sets/default"), &admin)
+            .await;
+    assert_eq!(class.body["quota_class_set"]["gigabytes_gold"], 9);
+    // A project without its own limit gets the class's.
+    assert_eq!(quota_set(&v, &admin).await["volumes_gold"], 4);
+    // An unknown type, or a per-type key on another class, changes nothing.
+    for (class, body) in [
+        (
+            "default",
+            json!({"quota_class_set": {"volumes_silver": 2, "volumes": 3}}),
+        ),
+        ("other", json!({"quota_class_set": {"volumes_gold": 2}})),
+    ] {
+        let r =
+            v.s.send(
+                Method::PUT,
+                &v.url(&format!("/os-quota-class-sets/{class}")),
+                &admin,
+                body,
+            )
+            .await;
+        assert_fault(&r, 400, "badRequest");
+    }
+    let class =
+        v.s.get(&v.url("/os-quota-class-sets/default"), &admin)
+            .await;
+    assert_eq!(class.body["quota_class_set"]["volumes"], 10);
+    assert_eq!(class.body["quota_class_set"]["volumes_gold"], 4);
+}
+
+#[tokio::test]
 async fn bad_updates_are_400_and_change_nothing() {
     let v = start().await;
     let admin = v.s.admin_token().await;

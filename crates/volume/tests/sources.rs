@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{assert_fault, start, IMAGE_ID, QUEUED_ID};
+use common::{assert_fault, start, IMAGE_ID, MIN_DISK_ID, QUEUED_ID};
 use reqwest::Method;
 use serde_json::json;
 
@@ -40,6 +40,17 @@ async fn a_volume_from_an_image_is_bootable_and_at_least_the_image() {
         )
         .await;
     assert_fault(&r, 404, "itemNotFound");
+    // Below the image's min_disk (5 GiB), though above its size.
+    let r = c
+        .send(
+            Method::POST,
+            "/volumes",
+            &c.member,
+            json!({"volume": {"size": 4, "imageRef": MIN_DISK_ID}}),
+        )
+        .await;
+    let m = assert_fault(&r, 400, "badRequest");
+    assert!(m.contains("minDisk size 5GB"), "{m}");
     assert_eq!(c.usage("volumes"), 0);
     let r = c
         .send(

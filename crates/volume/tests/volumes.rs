@@ -270,6 +270,42 @@ async fn lists_filter_sort_and_page() {
         .await;
     assert_eq!(names(&r), ["vol2"]);
     assert!(r.body.get("volumes_links").is_none());
+    // The next link keeps the request's form: no project id in the path
+    // when the request had none, the project id when it had one.
+    let path = |href: &str| href.split('?').next().unwrap().to_string();
+    assert_eq!(path(&next), c.v.url("/volumes"), "{next}");
+    let r = c
+        .get(
+            &format!("/{}/volumes?sort=name:asc&limit=2", c.v.project),
+            &c.member,
+        )
+        .await;
+    let href = r.body["volumes_links"][0]["href"].as_str().unwrap();
+    assert_eq!(
+        path(href),
+        c.v.url(&format!("/{}/volumes", c.v.project)),
+        "{href}"
+    );
+    // `offset` skips that many past the marker (or from the start);
+    // `display_name` sorts as `name`.
+    let r = c
+        .get(
+            "/volumes?sort_key=display_name&sort_dir=asc&offset=1&limit=1",
+            &c.member,
+        )
+        .await;
+    assert_eq!(names(&r), ["vol1"]);
+    let r = c
+        .get(
+            &format!("/volumes?sort=name:asc&offset=1&marker={}", ids[0]),
+            &c.member,
+        )
+        .await;
+    assert_eq!(names(&r), ["vol2"]);
+    let r = c.get("/volumes?sort=name:asc&offset=5", &c.member).await;
+    assert!(names(&r).is_empty());
+    let bad = c.get("/volumes?offset=-1", &c.member).await;
+    assert_fault(&bad, 400, "badRequest");
     let bad = c.get("/volumes?marker=nope", &c.member).await;
     assert_fault(&bad, 404, "itemNotFound");
     let bad = c.get("/volumes?sort=colour:asc", &c.member).await;

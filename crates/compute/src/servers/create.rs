@@ -455,7 +455,10 @@ fn schedule(state: &ComputeState, b: Boot<'_>, op: &mut CreateOp) -> ComputeResu
     let spec = RequestSpec {
         instance_uuids: op.servers.clone(),
         project_id: op.project_id.clone(),
-        flavor: resources_of(b.flavor),
+        flavor: resources_of(
+            b.flavor,
+            req.volumes.iter().any(|v| v.boot_index == Some(0)),
+        ),
         flavor_extra_specs: b.flavor.extra_specs.clone(),
         image_properties: ImageProperties {
             hw_architecture: req.image.properties.get("hw_architecture").cloned(),

@@ -150,12 +150,16 @@ pub fn quota_of(f: &FlavorSnapshot) -> BTreeMap<String, i64> {
     .into()
 }
 
-/// The placement resources a flavor takes per instance.
-pub fn resources_of(f: &FlavorSnapshot) -> FlavorResources {
+/// The placement resources a flavor takes per instance. A server booted
+/// from a volume has its root disk on the volume's backend, so the
+/// flavor's root disk takes nothing of the host's (as Nova claims only
+/// ephemeral and swap for a volume-backed instance).
+pub fn resources_of(f: &FlavorSnapshot, from_volume: bool) -> FlavorResources {
+    let root = if from_volume { 0 } else { f.disk.max(0) };
     FlavorResources {
         vcpus: f.vcpus.max(0) as u64,
         memory_mb: f.ram.max(0) as u64,
-        disk_gb: (f.disk.max(0) + f.ephemeral.max(0) + (f.swap.max(0) + 1023) / 1024) as u64,
+        disk_gb: (root + f.ephemeral.max(0) + (f.swap.max(0) + 1023) / 1024) as u64,
     }
 }
 
@@ -671,8 +675,10 @@ mod tests {
             swap: 100,
             extra_specs: BTreeMap::new(),
         };
-        let r = resources_of(&f);
+        let r = resources_of(&f, false);
         assert_eq!((r.vcpus, r.memory_mb, r.disk_gb), (2, 512, 4));
+        // From a volume: ephemeral and swap only.
+        assert_eq!(resources_of(&f, true).disk_gb, 3);
         assert_eq!(quota_of(&f)["cores"], 2);
     }
 }

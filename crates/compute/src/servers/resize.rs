@@ -54,7 +54,9 @@ pub fn resize(
             "When resizing, instances must change flavor!".into(),
         ));
     }
-    if new.disk < old.disk {
+    // A volume-backed root disk is the volume's size, not the flavor's.
+    let from_volume = d.boots_from_volume();
+    if new.disk < old.disk && !from_volume {
         return Err(ComputeError::BadRequest(
             "Resize error: Unable to resize disk down.".into(),
         ));
@@ -65,8 +67,8 @@ pub fn resize(
     // The extra quota, then the extra room on the host, then the change:
     // steps of the runner, each undone at once if a later one fails.
     let (o, n) = (
-        resources_of(&old).resources(),
-        resources_of(&new).resources(),
+        resources_of(&old, from_volume).resources(),
+        resources_of(&new, from_volume).resources(),
     );
     let placement: BTreeMap<String, u64> = n
         .iter()
@@ -231,7 +233,7 @@ pub fn confirm_resize(
         let claim = state.placement.claim(&[Allocation {
             consumer: i.uuid.clone(),
             provider: host.clone(),
-            resources: resources_of(&d.flavor).resources(),
+            resources: resources_of(&d.flavor, d.boots_from_volume()).resources(),
         }])?;
         if let Err(e) = claim {
             tracing::warn!(server = %i.uuid, error = %e, "re-claiming after a resize confirm failed");

@@ -4,7 +4,7 @@
 
 use super::{boolean, metadata, opt_string, param, wrapped};
 use crate::error::{Json, VolumeError, VolumeResult};
-use crate::list::ListParams;
+use crate::list::{collection_url, ListParams, ProjectInPath};
 use crate::microversion::Version;
 use crate::service::{Caller, NewBackup};
 use crate::VolumeState;
@@ -122,6 +122,7 @@ async fn list_any(
     version: Version,
     pairs: Vec<(String, String)>,
     detail: bool,
+    form: ProjectInPath,
 ) -> VolumeResult<Value> {
     let caller = Caller::of(auth);
     let params = ListParams::read(pairs, &caller, version, SORT_KEYS)?;
@@ -138,7 +139,7 @@ async fn list_any(
         })
         .collect();
     let path = if detail { "backups/detail" } else { "backups" };
-    let base = format!("{}/v3/{}/{path}", state.public_url, caller.project_id);
+    let base = collection_url(&state.public_url, &caller, form, path);
     let (page, next, count) = params.apply(found, |b| b.id.as_str(), &base)?;
     let items = page
         .iter()
@@ -165,10 +166,11 @@ pub async fn list(
     State(state): State<Arc<VolumeState>>,
     axum::Extension(auth): axum::Extension<AuthContext>,
     version: Version,
+    form: ProjectInPath,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> VolumeResult<axum::Json<Value>> {
     Ok(axum::Json(
-        list_any(&state, &auth, version, pairs, false).await?,
+        list_any(&state, &auth, version, pairs, false, form).await?,
     ))
 }
 
@@ -177,10 +179,11 @@ pub async fn detail(
     State(state): State<Arc<VolumeState>>,
     axum::Extension(auth): axum::Extension<AuthContext>,
     version: Version,
+    form: ProjectInPath,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> VolumeResult<axum::Json<Value>> {
     Ok(axum::Json(
-        list_any(&state, &auth, version, pairs, true).await?,
+        list_any(&state, &auth, version, pairs, true, form).await?,
     ))
 }
 

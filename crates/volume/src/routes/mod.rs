@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod attachments;
 pub mod backups;
+pub mod hosts;
 pub mod metadata;
 pub mod misc;
 pub mod qos;

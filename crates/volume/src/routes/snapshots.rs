@@ -3,7 +3,7 @@
 
 use super::{boolean, metadata, opt_string, param, wrapped};
 use crate::error::{Json, VolumeError, VolumeResult};
-use crate::list::{metadata_matches, ListParams};
+use crate::list::{collection_url, metadata_matches, ListParams, ProjectInPath};
 use crate::microversion::Version;
 use crate::service::Caller;
 use crate::views;
@@ -22,6 +22,7 @@ const SORT_KEYS: &[(&str, &str)] = &[
     ("updated_at", "updated_at"),
     ("id", "id"),
     ("name", "name"),
+    ("display_name", "name"),
     ("size", "size_gib"),
     ("status", "status"),
 ];
@@ -35,8 +36,21 @@ pub async fn create(
 ) -> VolumeResult<Response> {
     let caller = Caller::of(&auth);
     let o = wrapped(&body, "snapshot")?;
-    let volume_id = opt_string(o, "volume_id")?
-        .ok_or_else(|| VolumeError::BadRequest("'volume_id' is a required property".into()))?;
+    // Absent is a schema error; null names no volume, which Cinder
+    // answers like any unknown volume.
+    let volume_id = match o.get("volume_id") {
+        None => {
+            return Err(VolumeError::BadRequest(
+                "'volume_id' is a required property".into(),
+            ))
+        }
+        Some(Value::Null) => {
+            return Err(VolumeError::NotFound(
+                "Volume None could not be found.".into(),
+            ))
+        }
+        Some(_) => opt_string(o, "volume_id")?.unwrap_or_default(),
+    };
     let force = match o.get("force") {
         None | Some(Value::Null) => None,
         Some(v) => Some(boolean("force", v)?),
@@ -88,6 +102,7 @@ async fn list_any(
     version: Version,
     pairs: Vec<(String, String)>,
     detail: bool,
+    form: ProjectInPath,
 ) -> VolumeResult<Value> {
     let caller = Caller::of(auth);
     let params = ListParams::read(pairs, &caller, version, SORT_KEYS)?;
@@ -102,7 +117,7 @@ async fn list_any(
     } else {
         "snapshots"
     };
-    let base = format!("{}/v3/{}/{path}", state.public_url, caller.project_id);
+    let base = collection_url(&state.public_url, &caller, form, path);
     let (page, next, count) = params.apply(found, |s| s.id.as_str(), &base)?;
     let items: Vec<Value> = page
         .iter()
@@ -136,10 +151,11 @@ pub async fn list(
     State(state): State<Arc<VolumeState>>,
     axum::Extension(auth): axum::Extension<AuthContext>,
     version: Version,
+    form: ProjectInPath,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> VolumeResult<axum::Json<Value>> {
     Ok(axum::Json(
-        list_any(&state, &auth, version, pairs, false).await?,
+        list_any(&state, &auth, version, pairs, false, form).await?,
     ))
 }
 
@@ -148,10 +164,11 @@ pub async fn detail(
     State(state): State<Arc<VolumeState>>,
     axum::Extension(auth): axum::Extension<AuthContext>,
     version: Version,
+    form: ProjectInPath,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> VolumeResult<axum::Json<Value>> {
     Ok(axum::Json(
-        list_any(&state, &auth, version, pairs, true).await?,
+        list_any(&state, &auth, version, pairs, true, form).await?,
     ))
 }
 

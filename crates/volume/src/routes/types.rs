@@ -214,9 +214,20 @@ pub async fn specs_set(
     let caller = Caller::of(&auth);
     admin(&caller)?;
     let t = find(&state, &caller, param(&p, "type_id")?)?;
-    let given = specs(Some(body.get("extra_specs").ok_or_else(|| {
-        VolumeError::BadRequest("'extra_specs' is a required property".into())
-    })?))?;
+    let given = match body.get("extra_specs") {
+        None => {
+            return Err(VolumeError::BadRequest(
+                "'extra_specs' is a required property".into(),
+            ))
+        }
+        Some(Value::Null) => {
+            return Err(VolumeError::BadRequest(
+                "Invalid input for field/attribute extra_specs. None is not of type 'object'"
+                    .into(),
+            ))
+        }
+        Some(v) => specs(Some(v))?,
+    };
     state.store.set_type_specs(&t.id, &given)?;
     Ok(axum::Json(json!({"extra_specs": given})))
 }

@@ -3,7 +3,7 @@
 
 use super::{boolean, integer, metadata, opt_string, param, wrapped};
 use crate::error::{Json, VolumeError, VolumeResult};
-use crate::list::{metadata_matches, ListParams};
+use crate::list::{collection_url, metadata_matches, ListParams, ProjectInPath};
 use crate::microversion::Version;
 use crate::service::{Caller, NewVolume};
 use crate::views::{self, VolumeContext};
@@ -25,6 +25,7 @@ const SORT_KEYS: &[(&str, &str)] = &[
     ("updated_at", "updated_at"),
     ("id", "id"),
     ("name", "name"),
+    ("display_name", "name"),
     ("size", "size_gib"),
     ("status", "status"),
     ("availability_zone", "availability_zone"),
@@ -170,6 +171,7 @@ async fn list_any(
     version: Version,
     pairs: Vec<(String, String)>,
     detail: bool,
+    form: ProjectInPath,
 ) -> VolumeResult<Value> {
     let caller = Caller::of(auth);
     let params = ListParams::read(pairs, &caller, version, SORT_KEYS)?;
@@ -180,7 +182,7 @@ async fn list_any(
         }
     }
     let path = if detail { "volumes/detail" } else { "volumes" };
-    let base = format!("{}/v3/{}/{path}", state.public_url, caller.project_id);
+    let base = collection_url(&state.public_url, &caller, form, path);
     let (page, next, count) = params.apply(found, |v| v.id.as_str(), &base)?;
     let names = state.type_names()?;
     let mut items = Vec::with_capacity(page.len());
@@ -207,10 +209,11 @@ pub async fn list(
     State(state): State<Arc<VolumeState>>,
     axum::Extension(auth): axum::Extension<AuthContext>,
     version: Version,
+    form: ProjectInPath,
     Query(pairs): Pairs,
 ) -> VolumeResult<axum::Json<Value>> {
     Ok(axum::Json(
-        list_any(&state, &auth, version, pairs, false).await?,
+        list_any(&state, &auth, version, pairs, false, form).await?,
     ))
 }
 
@@ -219,10 +222,11 @@ pub async fn detail(
     State(state): State<Arc<VolumeState>>,
     axum::Extension(auth): axum::Extension<AuthContext>,
     version: Version,
+    form: ProjectInPath,
     Query(pairs): Pairs,
 ) -> VolumeResult<axum::Json<Value>> {
     Ok(axum::Json(
-        list_any(&state, &auth, version, pairs, true).await?,
+        list_any(&state, &auth, version, pairs, true, form).await?,
     ))
 }
 

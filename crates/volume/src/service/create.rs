@@ -93,6 +93,14 @@ impl VolumeState {
                 "Invalid input received: Volume size '{size}' must be an integer and greater than 0"
             )));
         }
+        if let Source::Image(file) = &source {
+            if size < file.min_disk_gib {
+                return Err(VolumeError::BadRequest(format!(
+                    "Invalid input received: Volume size {size}GB cannot be smaller than the image minDisk size {}GB.",
+                    file.min_disk_gib
+                )));
+            }
+        }
         if size < source_size {
             return Err(VolumeError::BadRequest(match &source {
                 Source::Image(_) => format!(

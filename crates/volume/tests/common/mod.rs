@@ -77,6 +77,8 @@ pub struct FakeImages;
 
 pub const IMAGE_ID: &str = "11111111-2222-3333-4444-555555555555";
 pub const QUEUED_ID: &str = "11111111-2222-3333-4444-000000000000";
+/// Like `IMAGE_ID`, with `min_disk` 5 GiB.
+pub const MIN_DISK_ID: &str = "11111111-2222-3333-4444-555555555556";
 
 impl ImageFiles for FakeImages {
     fn image_file<'a>(
@@ -87,11 +89,12 @@ impl ImageFiles for FakeImages {
     ) -> BoxFuture<'a, Result<ImageFile, ImageError>> {
         Box::pin(async move {
             match image_id {
-                IMAGE_ID => Ok(ImageFile {
-                    image_id: IMAGE_ID.into(),
+                IMAGE_ID | MIN_DISK_ID => Ok(ImageFile {
+                    image_id: image_id.into(),
                     path: "/images/x".into(),
                     format: "qcow2".into(),
                     virtual_size: 2 << 30,
+                    min_disk_gib: if image_id == MIN_DISK_ID { 5 } else { 0 },
                 }),
                 QUEUED_ID => Err(ImageError::Unusable(format!(
                     "Image {QUEUED_ID} is not active."
