@@ -6,6 +6,8 @@ against a real allinone (QEMU guests under TCG, the local volume backend):
   disk leaves the guest) and attached to a second guest, which reads the
   marker;
 - a snapshot of it, and a volume made from the snapshot, hold the marker;
+- a snapshot (`--force`) and a backup (`--force`) of a volume attached to
+  a running guest hold what the guest wrote before them, not after;
 - an attached volume extended (3.42) grows in the running guest;
 - a server boots from a volume made from its image;
 - over quota is 413 with Cinder's words and nothing is made; another
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from test_network_guests import wait_console
+from test_network_guests import console, wait_console
 from test_servers import guest_image, prepare  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.servers]
@@ -41,7 +43,8 @@ def disk_watcher(write: str = "", timed: bool = False) -> str:
     after boot (`MARK disk <name> serial=<serial> bytes=<n> data=[<first
     bytes>]`),
     and `MARK gone <name>` when one leaves. With `write`, a disk whose
-    first sector does not hold it gets it (`MARK wrote <name> <read back>`);
+    first sector does not hold it gets it (`MARK wrote <name> <read back>`),
+    and one that grew gets `<write>-grown`;
     with `timed`, 300 direct 4 KiB writes go to each new disk's second
     MiB, timed from /proc/uptime (`MARK dd <name> <t0> <t1>`)."""
     return f"""#!/bin/sh
@@ -67,9 +70,11 @@ TIMED='{"1" if timed else ""}'
       ser=$(cat "$d/serial" 2>/dev/null)
       data=$(dd if=/dev/$n bs=512 count=1 2>/dev/null | tr -d '\\000' | head -c 64)
       echo "{MARK} disk $n serial=$ser bytes=$((sz * 512)) data=[$data]"
-      if [ -n "$WRITE" ] && [ "$data" != "$WRITE" ]; then
+      want="$WRITE"
+      case " $seen " in *" $n:"*) want="$WRITE-grown" ;; esac
+      if [ -n "$WRITE" ] && [ "$data" != "$want" ]; then
         dd if=/dev/zero of=/dev/$n bs=512 count=1 conv=notrunc 2>/dev/null
-        printf '%s' "$WRITE" | dd of=/dev/$n bs=512 conv=sync,notrunc 2>/dev/null
+        printf '%s' "$want" | dd of=/dev/$n bs=512 conv=sync,notrunc 2>/dev/null
         sync
         echo 3 >/proc/sys/vm/drop_caches
         echo "{MARK} wrote $n $(dd if=/dev/$n bs=512 count=1 2>/dev/null | tr -d '\\000' | head -c 64)"
@@ -381,3 +386,44 @@ def test_backups_restore_each_point_in_time_and_qos_caps_a_guests_writes(
           f"throttled at 100 IOPS {took['throttled']:.2f} s")
     assert took["throttled"] >= 2.5, took
     assert took["throttled"] > 2 * took["plain"], took
+
+    # Live: a snapshot and a backup of the volume while the first guest
+    # has it and writes to it. Marker A before the snapshot, marker B (the
+    # watcher's "-grown" write after an extend) after it.
+    start = len(console(s, "first"))
+    s.openstack("server", "add", "volume", "first", "data")
+    m, pos = wait_console(s, "first", rf"{MARK} wrote (\S+) ferrostack-backup-1\b",
+                          after=start)
+    disk = m.group(1)
+    wait_volume(s, "data", "in-use")
+    # Before 3.66 an in-use volume needs `force` (from 3.66 the client
+    # sends none and none is needed).
+    old = ("--os-volume-api-version", "3.65")
+    refused = s.openstack(*old, "volume", "snapshot", "create", "--volume", "data",
+                          "live-no-force", check=False)
+    assert refused.returncode != 0, "an in-use volume needs --force"
+    t0 = time.monotonic()
+    s.openstack(*old, "volume", "snapshot", "create", "--force", "--volume", "data", "live")
+    deadline = time.monotonic() + 90
+    while (st := s.openstack_json("volume", "snapshot", "show", "live")["status"]) != "available":
+        assert st == "creating" and time.monotonic() < deadline, st
+        time.sleep(0.3)
+    print(f"a live snapshot took {time.monotonic() - t0:.1f} s")
+    s.openstack("--os-volume-api-version", "3.42", "volume", "set", "--size", "2", "data")
+    wait_console(s, "first", rf"{MARK} wrote {disk} ferrostack-backup-1-grown", after=pos)
+    s.openstack("volume", "backup", "create", "--force", "--name", "live-bak", "data")
+    wait_backup(s, "live-bak")
+    assert s.openstack_json("volume", "show", "data")["status"] == "in-use"
+    snap_copy = s.openstack_json("volume", "create", "--snapshot", "live", "--size", "1",
+                                 "from-live")
+    wait_volume(s, "from-live", "available")
+    s.openstack("volume", "backup", "restore", "live-bak", "from-live-bak")
+    wait_volume(s, "from-live-bak", "available", timeout=120)
+    bak_copy = s.openstack_json("volume", "show", "from-live-bak")
+    for vid, size, marker in ((snap_copy["id"], GIB, "ferrostack-backup-1"),
+                              (bak_copy["id"], 2 * GIB, "ferrostack-backup-1-grown")):
+        s.openstack("server", "add", "volume", "reader", vid)
+        wait_console(s, "reader", rf"{MARK} disk \S+ serial={serial(vid)} bytes={size} "
+                                  rf"data=\[{marker}\]")
+        s.openstack("server", "remove", "volume", "reader", vid)
+        wait_volume(s, vid, "available")

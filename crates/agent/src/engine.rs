@@ -107,7 +107,8 @@
 //!   driver reports (from its stored spec, so a restart sees hot-plugged
 //!   ones): volumes no longer named, or named as another disk (another
 //!   connection, serial, read-only or root flag) are detached first, new
-//!   ones attached, then changed limits or a larger size applied in place
+//!   ones attached, then changed limits, a larger size or a newer top
+//!   generation (a live snapshot's switch) applied in place
 //!   (`update_volume`), then the root disk's limits (`set_root_limits`),
 //!   one volume per operation and never by a respawn: a respawn would
 //!   reboot the guest under its other disks, and a guest that never

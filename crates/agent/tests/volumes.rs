@@ -26,6 +26,7 @@ fn vol(n: u8) -> VolumeSpec {
         boot_index: None,
         limits: IoLimits::default(),
         size_gib: 1,
+        top_generation: 0,
     }
 }
 

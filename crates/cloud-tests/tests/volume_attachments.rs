@@ -432,3 +432,43 @@ async fn an_extended_attached_volume_grows_in_the_vm() {
     let info = w.hv.state(id).await.unwrap();
     assert_eq!(info.volumes[0].size_gib, 5);
 }
+
+#[tokio::test]
+async fn a_live_snapshot_switch_is_done_only_when_the_host_reports_it() {
+    use ferrostack_compute::servers::volumes::{volume_top_frozen, volume_top_switched};
+    let w = world().await;
+    let server = w.active_server().await;
+    let volume = w.c.volumes.volume(&w.c.project, 2);
+    assert_eq!(w.attach(&server, &w.member, &volume).await.status, 200);
+    w.until("the volume is in-use", || async {
+        w.status(&volume) == "in-use"
+    })
+    .await;
+    let id = uuid::Uuid::parse_str(&server).unwrap();
+    // A slow host: the bumped generation is asked, not applied yet.
+    w.hv.set_delay(
+        ferrostack_hypervisor::Operation::UpdateVolume,
+        Duration::from_secs(2),
+    );
+    let generation = volume_top_frozen(&w.c.s.store, &w.c.link, &server, &volume)
+        .unwrap()
+        .expect("the server holds the volume");
+    assert_eq!(generation, 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !volume_top_switched(&w.c.s.store, &server, &volume, generation).unwrap(),
+        "not done before the host reported it"
+    );
+    w.until("the switch is reported", || async {
+        volume_top_switched(&w.c.s.store, &server, &volume, generation).unwrap()
+    })
+    .await;
+    let info = w.hv.state(id).await.unwrap();
+    assert_eq!(info.volumes[0].top_generation, 1, "the VM has the new top");
+    // A server without the volume holds nothing: no wait.
+    let other = w.c.volumes.volume(&w.c.project, 1);
+    assert_eq!(
+        volume_top_frozen(&w.c.s.store, &w.c.link, &server, &other).unwrap(),
+        None
+    );
+}

@@ -121,6 +121,11 @@ pub struct ServerVolume {
     /// complete (the volume is `in-use`).
     #[serde(default)]
     pub attached: bool,
+    /// The generation of the volume's top file the VM should have open:
+    /// bumped when a live snapshot froze the top under it (see
+    /// `VolumeSpec::top_generation`).
+    #[serde(default)]
+    pub top_generation: u64,
 }
 
 impl ServerVolume {
@@ -135,6 +140,7 @@ impl ServerVolume {
             boot_index: self.boot_index,
             limits: self.limits,
             size_gib: self.size_gib,
+            top_generation: self.top_generation,
         })
     }
 }

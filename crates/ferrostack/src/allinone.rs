@@ -455,6 +455,9 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     volume
         .recover_backups()
         .map_err(|e| anyhow::anyhow!("cannot settle interrupted backups: {e}"))?;
+    volume
+        .recover_snapshots()
+        .map_err(|e| anyhow::anyhow!("cannot settle interrupted snapshots: {e}"))?;
     let host_api = hostapi::HostApiConfig {
         link: link.clone(),
         join_token,

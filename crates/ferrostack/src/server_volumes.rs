@@ -178,7 +178,11 @@ impl ServerVolumes for CinderForNova {
 }
 
 /// The volume service's events, delivered to compute: an attached volume
-/// that grew grows in each guest it is attached to. The host link is set
+/// that grew grows in each guest it is attached to; one whose top a live
+/// snapshot froze is switched onto the new top in each guest, and the
+/// snapshot waits for their hosts' reports (polled from the server rows,
+/// where the host link records each report: no second channel to keep in
+/// step). The host link is set
 /// once it exists (it needs the volume service first).
 pub struct ExtendedToCompute {
     /// Servers and volume attachments.
@@ -187,7 +191,71 @@ pub struct ExtendedToCompute {
     pub link: Arc<OnceLock<Arc<HostLink>>>,
 }
 
+/// How often a live snapshot looks at the hosts' reports.
+const SWITCH_POLL: Duration = Duration::from_millis(100);
+
 impl AttachedVolumeEvents for ExtendedToCompute {
+    fn top_frozen<'a>(
+        &'a self,
+        volume_id: &'a str,
+        deadline: Duration,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let link = self
+                .link
+                .get()
+                .ok_or_else(|| "compute is not ready".to_string())?;
+            let attachments = self
+                .store
+                .volume_attachments(volume_id)
+                .map_err(|e| format!("reading the attachments: {e}"))?;
+            let mut waiting = Vec::new();
+            for a in attachments {
+                let uuid = a.instance_uuid;
+                if waiting.iter().any(|(u, _)| u == &uuid) {
+                    continue;
+                }
+                match ferrostack_compute::servers::volumes::volume_top_frozen(
+                    &self.store,
+                    link,
+                    &uuid,
+                    volume_id,
+                ) {
+                    Ok(Some(generation)) => waiting.push((uuid, generation)),
+                    Ok(None) => {}
+                    Err(e) => return Err(format!("server {uuid}: {e}")),
+                }
+            }
+            let end = tokio::time::Instant::now() + deadline;
+            loop {
+                let mut left = Vec::new();
+                for (uuid, generation) in waiting {
+                    let done = ferrostack_compute::servers::volumes::volume_top_switched(
+                        &self.store,
+                        &uuid,
+                        volume_id,
+                        generation,
+                    )
+                    .map_err(|e| format!("server {uuid}: {e}"))?;
+                    if !done {
+                        left.push((uuid, generation));
+                    }
+                }
+                if left.is_empty() {
+                    return Ok(());
+                }
+                if tokio::time::Instant::now() >= end {
+                    let servers: Vec<&str> = left.iter().map(|(u, _)| u.as_str()).collect();
+                    return Err(format!(
+                        "the hosts of servers {servers:?} did not report the switch within {deadline:?}"
+                    ));
+                }
+                waiting = left;
+                tokio::time::sleep(SWITCH_POLL).await;
+            }
+        })
+    }
+
     fn extended(&self, volume_id: &str, new_size_gib: u64) {
         let Some(link) = self.link.get() else {
             tracing::warn!(volume_id, "a volume grew before compute was ready");

@@ -104,6 +104,14 @@ pub struct VolumeSpec {
     /// QMP `block_resize` (extending an attached volume); 0 when unknown.
     #[serde(default)]
     pub size_gib: u64,
+    /// Bumped by compute once the storage backend has frozen the volume's
+    /// top under a live snapshot (the file QEMU writes is then only the
+    /// frozen layer's name, and the volume's path a new top on it): a
+    /// higher one on a running guest switches the disk onto the new top
+    /// (QMP `blockdev-snapshot`). What the host reports is the generation
+    /// applied; 0 is the file as opened.
+    #[serde(default)]
+    pub top_generation: u64,
 }
 
 impl VolumeSpec {

@@ -669,8 +669,11 @@ impl Hypervisor for FakeHypervisor {
 
     fn update_volume(&self, id: Uuid, volume: VolumeSpec) -> HvFuture<'_, InstanceInfo> {
         Box::pin(self.change_spec(id, Operation::UpdateVolume, move |spec| {
-            let (i, _, _) = crate::volumes::update_plan(spec, &volume)?;
-            spec.volumes[i] = volume;
+            // A moved-on top generation is applied at once: the fake has
+            // no file open, so the switch is only the recorded generation
+            // (what a host reports back).
+            let plan = crate::volumes::update_plan(spec, &volume)?;
+            spec.volumes[plan.index] = volume;
             Ok(())
         }))
     }

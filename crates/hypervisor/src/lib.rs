@@ -227,9 +227,13 @@ pub trait Hypervisor: Send + Sync {
     /// Applies what can change under an attached volume: its limits (in
     /// force at once on a live guest) and a larger `size_gib` (QMP
     /// `block_resize` on a live guest, `qemu-img resize` of a file on a
-    /// stopped one); the attachment id is recorded. A volume the instance
-    /// does not have, another disk under the same id, or a smaller size is
-    /// [`HypervisorError::InvalidSpec`].
+    /// stopped one), and a higher `top_generation` (a live snapshot froze
+    /// the volume's top: a running guest's disk is switched onto the file
+    /// now at the volume's path, QMP `blockdev-snapshot`, unless QEMU has
+    /// that file open already; a stopped one opens it at its next start);
+    /// the attachment id is recorded. A volume the instance does not have,
+    /// another disk under the same id, a smaller size or a lower top
+    /// generation is [`HypervisorError::InvalidSpec`].
     fn update_volume(&self, id: Uuid, volume: VolumeSpec) -> HvFuture<'_, InstanceInfo>;
 
     /// Sets the I/O limits of the image root disk (the flavor's

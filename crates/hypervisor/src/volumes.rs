@@ -203,10 +203,24 @@ pub(crate) fn find_detachable(spec: &InstanceSpec, volume_id: &str) -> Result<Op
     }
 }
 
-/// What an `update_volume` changes: the index of the volume, and whether
-/// the limits and the size change. An error when the volume is not
-/// attached, `new` is another disk, or it would shrink.
-pub(crate) fn update_plan(spec: &InstanceSpec, new: &VolumeSpec) -> Result<(usize, bool, bool)> {
+/// What an `update_volume` changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UpdatePlan {
+    /// The volume's index in the spec.
+    pub index: usize,
+    /// The limits change.
+    pub limits: bool,
+    /// The size grows.
+    pub grow: bool,
+    /// The top generation moves on: a running guest may have to switch
+    /// its disk onto the volume's new top file (a live snapshot).
+    pub switch: bool,
+}
+
+/// What an `update_volume` changes. An error when the volume is not
+/// attached, `new` is another disk, it would shrink, or its top
+/// generation would go back (compute only bumps it).
+pub(crate) fn update_plan(spec: &InstanceSpec, new: &VolumeSpec) -> Result<UpdatePlan> {
     validate(new)?;
     let Some(i) = spec
         .volumes
@@ -231,7 +245,18 @@ pub(crate) fn update_plan(spec: &InstanceSpec, new: &VolumeSpec) -> Result<(usiz
             new.volume_id, new.size_gib, old.size_gib
         )));
     }
-    Ok((i, old.limits != new.limits, new.size_gib > old.size_gib))
+    if new.top_generation < old.top_generation {
+        return Err(HypervisorError::InvalidSpec(format!(
+            "volume {}: top generation {} is behind the applied {}",
+            new.volume_id, new.top_generation, old.top_generation
+        )));
+    }
+    Ok(UpdatePlan {
+        index: i,
+        limits: old.limits != new.limits,
+        grow: new.size_gib > old.size_gib,
+        switch: new.top_generation > old.top_generation,
+    })
 }
 
 #[cfg(test)]
@@ -253,6 +278,7 @@ mod tests {
             boot_index: None,
             limits: IoLimits::default(),
             size_gib: 1,
+            top_generation: 0,
         }
     }
 
@@ -323,7 +349,16 @@ mod tests {
         let mut b = a.clone();
         b.limits.write_iops_sec = 20;
         b.size_gib = 2;
-        assert_eq!(update_plan(&s, &b).expect("update"), (0, true, true));
+        b.top_generation = 1;
+        let plan = update_plan(&s, &b).expect("update");
+        assert_eq!(
+            (plan.index, plan.limits, plan.grow, plan.switch),
+            (0, true, true, true)
+        );
+        let s2 = spec(vec![b.clone()]);
+        let mut back = b.clone();
+        back.top_generation = 0;
+        assert!(update_plan(&s2, &back).is_err(), "generations only go up");
         let mut smaller = a.clone();
         smaller.size_gib = 0;
         assert!(update_plan(&s, &smaller).is_err());

@@ -76,6 +76,7 @@ fn new_volume(dir: &Path, size: &str) -> VolumeSpec {
         boot_index: None,
         limits: IoLimits::default(),
         size_gib: 0,
+        top_generation: 0,
     }
 }
 
@@ -336,6 +337,7 @@ async fn boots_from_a_volume_with_a_data_volume() {
         read_only: false,
         boot_index: Some(0),
         limits: IoLimits::default(),
+        top_generation: 0,
         size_gib: 1,
     };
     let data = new_volume(vols.path(), "32M");

@@ -129,6 +129,37 @@ pub trait VolumeBackend: Send + Sync {
         volume_id: &'a str,
     ) -> BackendFuture<'a, ()>;
 
+    /// The backend's half of a snapshot of an attached volume, first step:
+    /// the data as of now becomes the snapshot's (frozen) while the volume
+    /// goes on in a new top. The guest may still write into the frozen
+    /// part until its disk switched onto the new top (compute's business);
+    /// only then does [`finish_live_snapshot`](Self::finish_live_snapshot)
+    /// make the snapshot exist. Idempotent. A backend that cannot answers
+    /// `Invalid` (the default).
+    fn begin_live_snapshot<'a>(
+        &'a self,
+        snapshot_id: &'a str,
+        volume_id: &'a str,
+    ) -> BackendFuture<'a, ()> {
+        let _ = (snapshot_id, volume_id);
+        Box::pin(async {
+            Err(BackendError::Invalid(
+                "this backend cannot snapshot an attached volume".into(),
+            ))
+        })
+    }
+
+    /// The second step of a live snapshot, once no guest writes the
+    /// frozen part any more: the snapshot exists. Idempotent.
+    fn finish_live_snapshot<'a>(&'a self, snapshot_id: &'a str) -> BackendFuture<'a, ()> {
+        let _ = snapshot_id;
+        Box::pin(async {
+            Err(BackendError::Invalid(
+                "this backend cannot snapshot an attached volume".into(),
+            ))
+        })
+    }
+
     /// Remove a snapshot; volumes created from it keep their data.
     fn delete_snapshot<'a>(&'a self, snapshot_id: &'a str) -> BackendFuture<'a, ()>;
 

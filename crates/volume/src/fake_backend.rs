@@ -13,6 +13,8 @@ use std::sync::Mutex;
 struct Inner {
     volumes: BTreeMap<String, u64>,
     snapshots: BTreeMap<String, u64>,
+    // Live snapshots begun and not finished.
+    frozen: BTreeMap<String, u64>,
     calls: Vec<String>,
     fail: Option<String>,
 }
@@ -200,6 +202,38 @@ impl VolumeBackend for FakeBackend {
                 .get(volume_id)
                 .copied()
                 .ok_or_else(|| BackendError::Missing(volume_id.to_string()))?;
+            i.snapshots.insert(snapshot_id.to_string(), size);
+            Ok(())
+        }))
+    }
+
+    fn begin_live_snapshot<'a>(
+        &'a self,
+        snapshot_id: &'a str,
+        volume_id: &'a str,
+    ) -> BackendFuture<'a, ()> {
+        let call = format!("begin_live_snapshot {snapshot_id} {volume_id}");
+        Box::pin(self.run(call, move |i| {
+            let size = i
+                .volumes
+                .get(volume_id)
+                .copied()
+                .ok_or_else(|| BackendError::Missing(volume_id.to_string()))?;
+            i.frozen.insert(snapshot_id.to_string(), size);
+            Ok(())
+        }))
+    }
+
+    fn finish_live_snapshot<'a>(&'a self, snapshot_id: &'a str) -> BackendFuture<'a, ()> {
+        let call = format!("finish_live_snapshot {snapshot_id}");
+        Box::pin(self.run(call, move |i| {
+            if i.snapshots.contains_key(snapshot_id) {
+                return Ok(());
+            }
+            let size = i
+                .frozen
+                .remove(snapshot_id)
+                .ok_or_else(|| BackendError::Missing(format!("layer of {snapshot_id}")))?;
             i.snapshots.insert(snapshot_id.to_string(), size);
             Ok(())
         }))

@@ -6,7 +6,10 @@
 //!   copies from (`imageRef` on volume create, boot from volume).
 //! - [`AttachedVolumeEvents`]: compute learns that an attached volume
 //!   grew, and grows the running guest's disk (QMP `block_resize` through
-//!   the instance's spec).
+//!   the instance's spec), and that a live snapshot froze an attached
+//!   volume's top, so the guests move their disk onto the new top (QMP
+//!   `blockdev-snapshot` through the instance's spec) before the snapshot
+//!   exists.
 
 use crate::backend::ImageFile;
 use futures::future::BoxFuture;
@@ -55,6 +58,18 @@ pub trait AttachedVolumeEvents: Send + Sync {
     /// An attached volume is now `new_size_gib` (the API already recorded
     /// it): grow the disk of the guests it is attached to.
     fn extended(&self, volume_id: &str, new_size_gib: u64);
+
+    /// The backend froze the top of attached volume `volume_id` (a live
+    /// snapshot's first step): switch the disk of every running guest it
+    /// is attached to onto the new top, and answer once the hosts report
+    /// it done, or no guest holds the old top any more (detached,
+    /// stopped). An error (the message for operators) when that is not
+    /// known within `deadline`.
+    fn top_frozen<'a>(
+        &'a self,
+        volume_id: &'a str,
+        deadline: std::time::Duration,
+    ) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// Nobody listens (tests, and until compute implements the trait).
@@ -63,5 +78,17 @@ pub struct NoEvents;
 impl AttachedVolumeEvents for NoEvents {
     fn extended(&self, volume_id: &str, new_size_gib: u64) {
         tracing::debug!(volume_id, new_size_gib, "no listener for extended volumes");
+    }
+
+    fn top_frozen<'a>(
+        &'a self,
+        volume_id: &'a str,
+        _deadline: std::time::Duration,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            Err(format!(
+                "no compute service to switch the guests of volume {volume_id}"
+            ))
+        })
     }
 }

@@ -71,7 +71,7 @@ async fn the_attachment_flow_moves_the_volume_through_cinders_states() {
     assert_eq!(v["attachments"][0]["server_id"], "vm1");
     assert_eq!(v["attachments"][0]["attachment_id"], att.as_str());
     assert_eq!(v["attachments"][0]["host_name"], "compute1");
-    // Attached: no delete, no snapshot.
+    // Attached: no delete, no snapshot without force.
     let r = c
         .send(
             Method::DELETE,
@@ -86,15 +86,11 @@ async fn the_attachment_flow_moves_the_volume_through_cinders_states() {
             Method::POST,
             "/snapshots",
             &c.member,
-            json!({"snapshot": {"volume_id": id, "force": true}}),
+            json!({"snapshot": {"volume_id": id}}),
         )
         .await;
     let m = assert_fault(&r, 400, "badRequest");
-    assert!(
-        m.contains("not supported for attached volumes")
-            || m.contains("not supported by the local backend"),
-        "{m}"
-    );
+    assert!(m.contains("must be available"), "{m}");
     let list = c
         .at("3.44", Method::GET, "/attachments/detail", &c.member, None)
         .await;
@@ -431,4 +427,163 @@ async fn types_select_backends_and_private_types_need_access() {
         c.get("/scheduler-stats/get_pools", &c.member).await.status,
         403
     );
+}
+
+/// An attached volume, completed through the attachments API.
+async fn in_use(c: &common::Cinder, size: u64) -> String {
+    let id = c.available(size).await;
+    let create = json!({"attachment": {"volume_uuid": id, "instance_uuid": "vm1"}});
+    let r = c
+        .at(
+            "3.44",
+            Method::POST,
+            "/attachments",
+            &c.member,
+            Some(create),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let att = r.body["attachment"]["id"].as_str().unwrap().to_string();
+    let connector =
+        json!({"attachment": {"connector": {"host": "compute1", "mountpoint": "/dev/vdb"}}});
+    let r = c
+        .at(
+            "3.44",
+            Method::PUT,
+            &format!("/attachments/{att}"),
+            &c.member,
+            Some(connector),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = c
+        .at(
+            "3.44",
+            Method::POST,
+            &format!("/attachments/{att}/action"),
+            &c.member,
+            Some(json!({"os-complete": null})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(status(c, &id).await, "in-use");
+    id
+}
+
+#[tokio::test]
+async fn a_forced_snapshot_of_an_attached_volume_waits_for_the_guests_switch() {
+    let c = start().await;
+    let id = in_use(&c, 1).await;
+    // force=false: refused, nothing created, no quota held.
+    let before = c.usage("snapshots");
+    let r = c
+        .send(
+            Method::POST,
+            "/snapshots",
+            &c.member,
+            json!({"snapshot": {"volume_id": id, "force": false}}),
+        )
+        .await;
+    assert_fault(&r, 400, "badRequest");
+    assert_eq!(c.usage("snapshots"), before);
+    assert!(c.backend.snapshots().is_empty());
+
+    c.events.hold_switches();
+    let r = c
+        .send(
+            Method::POST,
+            "/snapshots",
+            &c.member,
+            json!({"snapshot": {"volume_id": id, "force": true}}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let sid = r.body["snapshot"]["id"].as_str().unwrap().to_string();
+    assert_eq!(c.usage("snapshots"), before + 1);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while c.events.switched().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no switch asked");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.events.switched(), vec![id.clone()]);
+    let s = c.get(&format!("/snapshots/{sid}"), &c.member).await;
+    assert_eq!(
+        s.body["snapshot"]["status"], "creating",
+        "not available before the guests switched"
+    );
+    assert!(c.backend.snapshots().is_empty());
+    c.events.release_switches();
+    c.wait_status(&format!("/snapshots/{sid}"), "snapshot", "available")
+        .await;
+    let calls = c.backend.calls();
+    let begin = calls
+        .iter()
+        .position(|x| x == &format!("begin_live_snapshot {sid} {id}"));
+    let finish = calls
+        .iter()
+        .position(|x| x == &format!("finish_live_snapshot {sid}"));
+    assert!(begin.is_some() && begin < finish, "{calls:?}");
+    assert!(!calls.iter().any(|x| x.starts_with("create_snapshot")));
+    assert_eq!(status(&c, &id).await, "in-use", "the volume stays attached");
+
+    // From 3.66 no `force` is needed, and an explicit false is refused.
+    let body = |force: Option<bool>| {
+        let mut s = json!({"volume_id": id});
+        if let Some(f) = force {
+            s["force"] = json!(f);
+        }
+        Some(json!({ "snapshot": s }))
+    };
+    let r = c
+        .at(
+            "3.66",
+            Method::POST,
+            "/snapshots",
+            &c.member,
+            body(Some(false)),
+        )
+        .await;
+    assert_fault(&r, 400, "badRequest");
+    let r = c
+        .at("3.66", Method::POST, "/snapshots", &c.member, body(None))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let sid = r.body["snapshot"]["id"].as_str().unwrap().to_string();
+    c.wait_status(&format!("/snapshots/{sid}"), "snapshot", "available")
+        .await;
+}
+
+#[tokio::test]
+async fn a_live_snapshot_a_restart_interrupted_ends_in_error() {
+    let c = start().await;
+    let id = in_use(&c, 1).await;
+    c.events.hold_switches();
+    let r = c
+        .send(
+            Method::POST,
+            "/snapshots",
+            &c.member,
+            json!({"snapshot": {"volume_id": id, "force": true}}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let sid = r.body["snapshot"]["id"].as_str().unwrap().to_string();
+    // The process restarts: a new state over the same store settles it.
+    let state = ferrostack_volume::VolumeState::new(&ferrostack_volume::VolumeConfig {
+        public_url: c.v.root.clone(),
+        validator: c.v.s.validator(),
+        quotas: c.v.s.quotas.clone(),
+        projects: c.v.s.projects.clone(),
+        store: std::sync::Arc::new(c.v.s.store.clone()),
+        backends: vec![c.backend.clone()],
+        images: std::sync::Arc::new(ferrostack_volume::hooks::NoImages),
+        events: std::sync::Arc::new(ferrostack_volume::hooks::NoEvents),
+        availability_zone: "nova".into(),
+        host: "controller".into(),
+        backup_store: None,
+    });
+    state.recover_snapshots().unwrap();
+    let s = c.get(&format!("/snapshots/{sid}"), &c.member).await;
+    assert_eq!(s.body["snapshot"]["status"], "error");
+    assert_eq!(status(&c, &id).await, "in-use");
 }

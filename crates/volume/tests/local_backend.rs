@@ -582,3 +582,47 @@ async fn concurrent_volumes_from_one_new_image_share_one_reference() {
         assert!(reads(&path_of(&b, v), 0x5a, "0", "1M"));
     }
 }
+
+#[tokio::test]
+async fn a_live_snapshot_exists_only_once_finished_and_its_writer_keeps_the_old_inode() {
+    if !have_qemu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(dir.path());
+    let (v, s) = (id(), id());
+    b.create_blank(&v, 1).await.unwrap();
+    // QEMU's descriptor of the top, open across the freeze.
+    let held = std::fs::File::open(path_of(&b, &v)).unwrap();
+    b.begin_live_snapshot(&s, &v).await.unwrap();
+    b.begin_live_snapshot(&s, &v).await.unwrap(); // idempotent
+    let layer = b.snapshot_path(&s);
+    assert_eq!(
+        held.metadata().unwrap().ino(),
+        std::fs::metadata(&layer).unwrap().ino(),
+        "the writer's file is now the layer"
+    );
+    assert_ne!(
+        std::fs::metadata(path_of(&b, &v)).unwrap().ino(),
+        std::fs::metadata(&layer).unwrap().ino(),
+        "the volume's path is a new top"
+    );
+    // Not a snapshot before the guest switched.
+    assert!(matches!(
+        b.create_from_snapshot(&id(), &s, 1).await,
+        Err(BackendError::Missing(_))
+    ));
+    b.finish_live_snapshot(&s).await.unwrap();
+    b.finish_live_snapshot(&s).await.unwrap(); // idempotent
+    b.create_from_snapshot(&id(), &s, 1).await.unwrap();
+    assert!(matches!(
+        b.finish_live_snapshot(&id()).await,
+        Err(BackendError::Missing(_))
+    ));
+    // A live snapshot that never finished (its switch timed out) is
+    // deleted as an error snapshot is: the volume's chain keeps its layer.
+    let t = id();
+    b.begin_live_snapshot(&t, &v).await.unwrap();
+    b.delete_snapshot(&t).await.unwrap();
+    assert!(entries(&b.root().join("layers")).contains(&t));
+}

@@ -619,6 +619,7 @@ fn connect_volumes(state: &ComputeState, b: Boot<'_>, op: &mut CreateOp) -> Comp
                     delete_on_termination: want.delete_on_termination,
                     tag: want.tag.clone(),
                     attached: false,
+                    top_generation: 0,
                 });
             }
             op.attached.insert(server, attached);

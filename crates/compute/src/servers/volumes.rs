@@ -30,6 +30,7 @@ use crate::error::{ComputeError, ComputeResult};
 use crate::hostlink::HostLink;
 use crate::volumes::{next_device, ServerVolume, ServerVolumes};
 use crate::ComputeState;
+use ferrostack_host_contract::ObservedInstance;
 use ferrostack_policy::AuthContext;
 use ferrostack_store::server::{Instance, ServerStore};
 use std::sync::Arc;
@@ -122,6 +123,7 @@ pub fn attach(
         delete_on_termination: req.delete_on_termination,
         tag: req.tag.clone(),
         attached: false,
+        top_generation: 0,
     };
     // Recorded before Cinder reserves it, so a crash leaves a record the
     // server's delete releases.
@@ -260,6 +262,83 @@ pub fn detach(
     )?;
     state.link.kick();
     Ok(())
+}
+
+/// The storage backend froze the top of attached volume `volume_id` (a
+/// live snapshot): the disk's top generation in server `uuid`'s spec
+/// moves on, and its host switches the running guest onto the new top
+/// (QMP `blockdev-snapshot`). Returns the generation the host must report
+/// for the switch to be done; `None` when the server has no connected
+/// disk of that volume (nothing of it holds the old top).
+pub fn volume_top_frozen(
+    servers: &dyn ServerStore,
+    link: &HostLink,
+    uuid: &str,
+    volume_id: &str,
+) -> ComputeResult<Option<u64>> {
+    let mut target = None;
+    servers
+        .modify_instance(uuid, &mut |row| {
+            target = None;
+            if row.deleted_at.is_some() {
+                return Ok(());
+            }
+            let mut d = doc(row).map_err(to_store)?;
+            let Some(v) = d
+                .volumes
+                .iter_mut()
+                .find(|v| v.volume_id == volume_id && v.connection.is_some())
+            else {
+                return Ok(());
+            };
+            v.top_generation += 1;
+            target = Some(v.top_generation);
+            if let Some(mut want) = desired(row).map_err(to_store)? {
+                want.spec.volumes = d.volumes.iter().filter_map(ServerVolume::spec).collect();
+                set_desired(row, want).map_err(to_store)?;
+            }
+            set_doc(row, &d).map_err(to_store)
+        })
+        .map_err(super::lifecycle::from_store)?;
+    link.kick();
+    Ok(target)
+}
+
+/// Whether server `uuid` no longer holds the old top of `volume_id` after
+/// [`volume_top_frozen`] answered `generation`: its host reported the
+/// disk at that generation or later, or reported the server's current
+/// spec without the disk, or the server or its disk is gone.
+pub fn volume_top_switched(
+    servers: &dyn ServerStore,
+    uuid: &str,
+    volume_id: &str,
+    generation: u64,
+) -> ComputeResult<bool> {
+    let Some(row) = servers
+        .get_instance(uuid)
+        .map_err(super::lifecycle::from_store)?
+    else {
+        return Ok(true);
+    };
+    let d = doc(&row)?;
+    if !d
+        .volumes
+        .iter()
+        .any(|v| v.volume_id == volume_id && v.connection.is_some())
+    {
+        return Ok(true);
+    }
+    let Some(o) = row
+        .observed
+        .as_ref()
+        .and_then(|v| serde_json::from_value::<ObservedInstance>(v.clone()).ok())
+    else {
+        return Ok(false);
+    };
+    Ok(match o.volumes.iter().find(|v| v.volume_id == volume_id) {
+        Some(v) => v.top_generation >= generation,
+        None => o.observed_generation as i64 >= row.generation,
+    })
 }
 
 /// Volume `volume_id` attached to server `uuid` was extended to

@@ -64,6 +64,7 @@ mod hotplug;
 mod hv;
 mod prepare;
 mod probe;
+mod switch;
 #[cfg(test)]
 mod tests;
 mod volumes;

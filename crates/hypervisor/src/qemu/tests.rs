@@ -86,6 +86,7 @@ fn file_volume(id: &str, path: &str) -> crate::VolumeSpec {
         boot_index: None,
         limits: Default::default(),
         size_gib: 1,
+        top_generation: 0,
     }
 }
 

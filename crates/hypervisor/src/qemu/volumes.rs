@@ -35,8 +35,9 @@
 //!                             throttle, f, p  ->  object-del group
 //!                             -> spec.json
 //!   update (Running/Paused):  qom-set limits; block_resize of KEY (the
-//!                             top node, which passes it down)
-//!                             -> spec.json
+//!                             top node, which passes it down); a newer
+//!                             top generation: the switch onto the new
+//!                             top file (`switch.rs`) -> spec.json
 //!   any of them, Shutoff:     spec.json (and `qemu-img resize` of a
 //!                             growing file volume)
 //! ```
@@ -59,7 +60,7 @@ use serde_json::json;
 
 /// The QEMU ids of one disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct DiskIds {
+pub(crate) struct DiskIds {
     pub protocol: String,
     pub format: String,
     pub top: String,
@@ -238,7 +239,7 @@ async fn node_names(c: &mut QmpClient) -> Result<Vec<String>, QmpError> {
 }
 
 /// The virtual size of node `name`, if QEMU has it.
-async fn node_size(c: &mut QmpClient, name: &str) -> Result<Option<u64>, QmpError> {
+pub(super) async fn node_size(c: &mut QmpClient, name: &str) -> Result<Option<u64>, QmpError> {
     let v = c
         .execute("query-named-block-nodes", Some(json!({ "flat": true })))
         .await?;
@@ -261,10 +262,16 @@ async fn objects(c: &mut QmpClient) -> Result<Vec<String>, QmpError> {
         .collect())
 }
 
-/// Removes a disk's nodes (top first) and group, whichever are there.
+/// Removes a disk's nodes (top first, then the overlays of live
+/// snapshots newest first, then the first file) and group, whichever are
+/// there.
 async fn remove_chain(c: &mut QmpClient, ids: &DiskIds) -> Result<(), QmpError> {
     let nodes = node_names(c).await?;
-    for n in [&ids.top, &ids.format, &ids.protocol] {
+    let overlays = super::switch::overlay_names(c, ids).await?;
+    let order = std::iter::once(&ids.top)
+        .chain(&overlays)
+        .chain([&ids.format, &ids.protocol]);
+    for n in order {
         if nodes.contains(n) {
             c.execute("blockdev-del", Some(json!({ "node-name": n })))
                 .await?;
@@ -364,12 +371,27 @@ impl QemuHypervisor {
         let lock = self.lock(id);
         let _guard = lock.lock().await;
         let o = self.observe_checked(id, op, false).await?;
-        let (index, limits, grow) = rules::update_plan(&o.spec, &v)?;
+        let rules::UpdatePlan {
+            index,
+            limits,
+            grow,
+            switch,
+        } = rules::update_plan(&o.spec, &v)?;
         let paths = self.paths(id);
         let ids = DiskIds::volume(&v.volume_id);
         let want = v.size_gib.saturating_mul(1 << 30);
-        if o.pid.is_some() {
+        if let Some(pid) = o.pid {
             let mut c = self.qmp(id, &paths).await?;
+            // A read-only disk is never written: its frozen layer stays
+            // as it is without a switch. A stopped guest needs none
+            // either: its next start opens the new top.
+            if let (true, false, Connection::File { path, format }) =
+                (switch, v.read_only, &v.connection)
+            {
+                if format == "qcow2" {
+                    super::switch::switch_top(id, pid, &mut c, &ids, Path::new(path)).await?;
+                }
+            }
             if limits {
                 self.set_group_limits(id, &mut c, &ids, &v.limits).await?;
             }
@@ -609,6 +631,7 @@ mod tests {
             boot_index: None,
             limits: IoLimits::default(),
             size_gib: 1,
+            top_generation: 0,
         };
         let c = volume_chain(&v).expect("chain");
         assert_eq!(c.nodes[0]["driver"], "rbd");

@@ -43,6 +43,23 @@
 //!   call; after 3, a layer the volume depends on (kept, harmless). A
 //!   retry resumes from whichever step it finds done. The order matters:
 //!   renaming the top away first would leave no volume between two steps.
+//! * **live snapshot** (attached volume, QEMU running on this host): the
+//!   same steps, with step 4 held back until the guest's disk moved onto
+//!   the new top. After step 3 QEMU still writes the old inode, which now
+//!   has only the name `layers/S`: the "frozen" layer is not frozen yet.
+//!   [`VolumeBackend::begin_live_snapshot`] does steps 1 to 3; the volume
+//!   service then has compute switch the VM (QMP `blockdev-snapshot` of a
+//!   node on the new `volumes/V` over the old one, see the hypervisor's
+//!   `qemu/switch.rs`); only then does
+//!   [`VolumeBackend::finish_live_snapshot`] do step 4. Crash cases: a
+//!   crash before the switch leaves QEMU writing `layers/S`, which is
+//!   still the volume's data (the chain `volumes/V -> layers/S` reads the
+//!   same either way: the new top is empty), so nothing is lost; the
+//!   switch is still due (compute's spec carries it) and the snapshot,
+//!   having no `snapshots/S` name, ends `error`. A guest stopped before
+//!   its switch needs none: its next start opens `volumes/V` and the whole
+//!   chain. A retry of the begin finds step 3 done (the top's header
+//!   names `layers/S`).
 //! * **create_from_snapshot**: an overlay on `layers/S`.
 //! * **create_from_volume**: a freeze of the source exactly like a
 //!   snapshot (a layer named by the new volume's id, no snapshot name),
@@ -70,8 +87,8 @@
 //! `qemu-img convert -n` (see `export.rs` and [`crate::backup`]).
 //!
 //! The caller guarantees a volume is detached for everything but
-//! `connection`: freezing the top of a volume QEMU has open would leave
-//! QEMU writing into the frozen layer.
+//! `connection` and the live snapshot: freezing the top of a volume QEMU
+//! has open leaves QEMU writing into the frozen layer until its switch.
 //!
 //! Every call is idempotent on ids: each checks what exists first (a
 //! file in place is always complete, because files appear by rename). Ids
@@ -587,6 +604,44 @@ impl VolumeBackend for LocalBackend {
             match std::fs::hard_link(&layer, &name) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_err(&name)(e)),
+            }
+            files::sync_parent(&name).map_err(io_err(&name))
+        })
+    }
+
+    fn begin_live_snapshot<'a>(
+        &'a self,
+        snapshot_id: &'a str,
+        volume_id: &'a str,
+    ) -> BackendFuture<'a, ()> {
+        Box::pin(async move {
+            check_id("snapshot", snapshot_id)?;
+            check_id("volume", volume_id)?;
+            let _g = self.lock().await;
+            if self.layout.snapshots.join(snapshot_id).exists() {
+                return Ok(());
+            }
+            // Steps 1 to 3, as for a detached volume; QEMU's descriptor
+            // follows the old inode, now named only `layers/S`.
+            self.freeze(volume_id, snapshot_id).await.map(drop)
+        })
+    }
+
+    fn finish_live_snapshot<'a>(&'a self, snapshot_id: &'a str) -> BackendFuture<'a, ()> {
+        Box::pin(async move {
+            check_id("snapshot", snapshot_id)?;
+            let _g = self.lock().await;
+            let name = self.layout.snapshots.join(snapshot_id);
+            let layer = self.snapshot_path(snapshot_id);
+            match std::fs::hard_link(&layer, &name) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(BackendError::Missing(format!(
+                        "layer of snapshot {snapshot_id}"
+                    )))
+                }
                 Err(e) => return Err(io_err(&name)(e)),
             }
             files::sync_parent(&name).map_err(io_err(&name))

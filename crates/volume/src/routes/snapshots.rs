@@ -52,8 +52,21 @@ pub async fn create(
         Some(_) => opt_string(o, "volume_id")?.unwrap_or_default(),
     };
     let force = match o.get("force") {
-        None | Some(Value::Null) => false,
-        Some(v) => boolean("force", v)?,
+        None | Some(Value::Null) => None,
+        Some(v) => Some(boolean("force", v)?),
+    };
+    // From 3.66 an in-use volume needs no `force`, and `force` may only
+    // be true (Cinder's SNAPSHOT_IN_USE); before, it must be given.
+    let force = if version.at_least(66) {
+        if force == Some(false) {
+            return Err(VolumeError::BadRequest(
+                "Invalid value 'False' for force: only True is accepted from microversion 3.66."
+                    .into(),
+            ));
+        }
+        true
+    } else {
+        force.unwrap_or(false)
     };
     let s = state.create_snapshot(
         &caller,

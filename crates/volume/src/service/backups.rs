@@ -20,9 +20,16 @@
 //!
 //! The engine's work runs in spawned tasks after the records are
 //! written; a restart finds what those tasks were doing in the records
-//! and settles it ([`VolumeState::recover_backups`]). Only detached
-//! volumes are backed up (the local backend freezes a file QEMU does not
-//! hold); an in-use volume is refused even with `force`, saying why.
+//! and settles it ([`VolumeState::recover_backups`]).
+//!
+//! An `in-use` volume is backed up only with `force`, as Cinder, through
+//! a temporary live snapshot named by the backup's id (the backend freezes
+//! the top, compute switches the guests onto the new top, see
+//! `snapshots.rs`), read like any snapshot and deleted after. The volume
+//! stays `in-use` meanwhile (Cinder shows `backing-up` and restores the
+//! previous status; here the attachment flow, which checks `in-use`, is
+//! left alone, and a detach during the backup is harmless: the backup
+//! reads the frozen snapshot, not the volume).
 
 use super::{bad_status, invalid, quota_error, resources, store_error, Caller, NewVolume};
 use crate::backup::BackupError;
@@ -95,18 +102,19 @@ impl VolumeState {
         Ok(!self.store.backup_children(id)?.is_empty())
     }
 
-    /// Start a backup of a detached volume (202 with it `creating`).
+    /// Start a backup of a volume (202 with it `creating`): `available`,
+    /// or `in-use` with `force`.
     pub fn create_backup(&self, caller: &Caller, req: NewBackup) -> VolumeResult<Backup> {
         let engine = self.backup_engine()?;
         let v = self.volume(caller, &req.volume_id)?;
+        // Whether the volume is attached, as the recording write saw it.
+        let live = std::cell::Cell::new(false);
         let check = |g: &VolumeGroup| {
             let s = g.volume.status.as_str();
+            live.set(s == "in-use");
             match s {
                 "available" => Ok(()),
-                "in-use" if req.force => Err(invalid(
-                    "Invalid volume: Backups of attached volumes are not supported by the local \
-                     backend yet; detach the volume first.",
-                )),
+                "in-use" if req.force => Ok(()),
                 "in-use" => Err(invalid(
                     "Invalid volume: Backing up an in-use volume must use the force flag.",
                 )),
@@ -177,7 +185,9 @@ impl VolumeState {
             .and_then(|()| {
                 self.change(caller, &v.id, |g| {
                     check(g)?;
-                    g.volume.status = "backing-up".into();
+                    if !live.get() {
+                        g.volume.status = "backing-up".into();
+                    }
                     Ok(())
                 })
             });
@@ -187,14 +197,34 @@ impl VolumeState {
             return Err(e);
         }
         let state = self.me();
+        let events = self.events.clone();
+        let live = live.get();
         let (bid, vid) = (backup.id.clone(), v.id.clone());
         tokio::spawn(async move {
             let Some(source) = backend.as_backup() else {
                 return;
             };
-            let r = engine
-                .backup_volume(source, &bid, &vid, parent.as_deref())
-                .await;
+            let r = if live {
+                // The backup's own snapshot, taken live (as the engine's
+                // own one for a detached volume), deleted after.
+                let r = match super::snapshots::live_snapshot(&*backend, &*events, &bid, &vid).await
+                {
+                    Ok(()) => engine
+                        .backup_snapshot(source, &bid, &vid, &bid, parent.as_deref())
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = backend.delete_snapshot(&bid).await {
+                    tracing::warn!(backup_id = %bid, error = %e, "cannot delete a backup's temporary snapshot");
+                }
+                r
+            } else {
+                engine
+                    .backup_volume(source, &bid, &vid, parent.as_deref())
+                    .await
+                    .map_err(|e| e.to_string())
+            };
             let Some(state) = state.upgrade() else { return };
             state.settle(&vid, |g| {
                 if g.volume.status == "backing-up" {
@@ -210,9 +240,8 @@ impl VolumeState {
                         b.stored_bytes = stats.bytes_stored;
                     })
                 }
-                Err(e) => {
-                    tracing::error!(backup_id = %bid, error = %e, "backup failed");
-                    let reason = e.to_string();
+                Err(reason) => {
+                    tracing::error!(backup_id = %bid, error = %reason, "backup failed");
                     state.set_backup(&bid, |b| {
                         b.status = "error".into();
                         b.fail_reason = Some(reason.clone());

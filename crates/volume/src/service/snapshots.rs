@@ -1,5 +1,20 @@
-//! Snapshots: taken of a detached volume, counted in `snapshots` and
-//! `gigabytes`, deleted by the backend before their row goes.
+//! Snapshots: counted in `snapshots` and `gigabytes`, deleted by the
+//! backend before their row goes.
+//!
+//! A detached volume is frozen by the backend in one call. An attached
+//! one (`in-use`, only with `force`, as Cinder) is a live snapshot, off
+//! the request path while the snapshot is `creating`:
+//!
+//! ```text
+//!  backend.begin_live_snapshot   the top is frozen; the guest still
+//!                                writes the frozen part
+//!  events.top_frozen (compute)   every guest's disk moved onto the new
+//!                                top, as its host reported (bounded)
+//!  backend.finish_live_snapshot  the snapshot exists -> available
+//! ```
+//!
+//! A failure or a timeout leaves the snapshot `error`; the volume's data
+//! is whole either way (the frozen part and the new top are one chain).
 
 use super::{bad_status, invalid, quota_error, resources, Caller};
 use crate::error::{VolumeError, VolumeResult};
@@ -7,6 +22,34 @@ use crate::VolumeState;
 use ferrostack_quota::VOLUME;
 use ferrostack_store::volume::{Snapshot, VolumeGroup};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a live snapshot waits for the guests to switch their disk.
+const SWITCH_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A live snapshot `snapshot_id` of attached volume `volume_id`: the
+/// backend freezes the top, compute switches the guests, the backend
+/// makes the snapshot exist. The error is for operators.
+pub(crate) async fn live_snapshot(
+    backend: &dyn crate::backend::VolumeBackend,
+    events: &dyn crate::hooks::AttachedVolumeEvents,
+    snapshot_id: &str,
+    volume_id: &str,
+) -> Result<(), String> {
+    backend
+        .begin_live_snapshot(snapshot_id, volume_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    events
+        .top_frozen(volume_id, SWITCH_DEADLINE)
+        .await
+        .map_err(|e| format!("the guests did not switch to the new top: {e}"))?;
+    backend
+        .finish_live_snapshot(snapshot_id)
+        .await
+        .map_err(|e| e.to_string())
+}
 
 impl VolumeState {
     /// The snapshot `id` if `caller` may see it.
@@ -19,7 +62,8 @@ impl VolumeState {
         }
     }
 
-    /// Take a snapshot of `volume_id`.
+    /// Take a snapshot of `volume_id` (`available`, or `in-use` with
+    /// `force`: a live snapshot).
     pub fn create_snapshot(
         &self,
         caller: &Caller,
@@ -45,12 +89,14 @@ impl VolumeState {
             created_at: now,
             updated_at: now,
         };
+        // Whether the volume is attached, as the write that records the
+        // snapshot saw it (the last call): that decides the protocol.
+        let live = std::cell::Cell::new(false);
         let check = |g: &VolumeGroup| {
             let s = g.volume.status.as_str();
+            live.set(s == "in-use");
             if s == "in-use" && force {
-                return Err(invalid(
-                    "Invalid volume: Snapshots of attached volumes (force=true) are not supported by the local backend yet.",
-                ));
+                return Ok(());
             }
             if s != "available" {
                 return Err(bad_status(volume_id, "available", s));
@@ -91,20 +137,44 @@ impl VolumeState {
             return Ok(snapshot);
         };
         let state = self.me();
+        let events: Arc<dyn crate::hooks::AttachedVolumeEvents> = self.events.clone();
+        let live = live.get();
         let (sid, vid) = (snapshot.id.clone(), volume_id.to_string());
         tokio::spawn(async move {
-            let r = backend.create_snapshot(&sid, &vid).await;
+            let r = if live {
+                live_snapshot(&*backend, &*events, &sid, &vid).await
+            } else {
+                backend
+                    .create_snapshot(&sid, &vid)
+                    .await
+                    .map_err(|e| e.to_string())
+            };
             let Some(state) = state.upgrade() else { return };
             match r {
                 Ok(()) => state.settle(&vid, |g| set_snapshot(g, &sid, "available", None)),
-                Err(e) => {
-                    tracing::error!(snapshot_id = %sid, error = %e, "snapshot creation failed on the backend");
-                    let m = e.to_string();
+                Err(m) => {
+                    tracing::error!(snapshot_id = %sid, live, error = %m, "snapshot creation failed");
                     state.settle(&vid, |g| set_snapshot(g, &sid, "error", Some(&m)));
                 }
             }
         });
         Ok(snapshot)
+    }
+
+    /// Settle snapshots a restart interrupted: one still `creating` is
+    /// `error` (its task is gone). A live one may have frozen the volume's
+    /// top already: harmless, the volume's chain keeps the layer and the
+    /// guest's switch is still in the server's spec.
+    pub fn recover_snapshots(&self) -> VolumeResult<()> {
+        for s in self.store.list_snapshots(None)? {
+            if s.status == "creating" {
+                tracing::warn!(snapshot_id = %s.id, volume_id = %s.volume_id, "a snapshot was interrupted by a restart");
+                self.settle(&s.volume_id, |g| {
+                    set_snapshot(g, &s.id, "error", Some("interrupted by a restart"))
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Change a snapshot's name, description or metadata through `f`.

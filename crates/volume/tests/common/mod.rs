@@ -14,9 +14,41 @@ use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// What compute would have been told.
-#[derive(Default)]
-pub struct Events(pub Mutex<Vec<(String, u64)>>);
+/// What compute would have been told; live snapshot switches are done
+/// at once, or held while [`Events::hold_switches`] is set.
+pub struct Events(
+    pub Mutex<Vec<(String, u64)>>,
+    pub tokio::sync::Semaphore,
+    pub Mutex<Vec<String>>,
+);
+
+impl Default for Events {
+    fn default() -> Self {
+        Events(
+            Mutex::default(),
+            tokio::sync::Semaphore::new(tokio::sync::Semaphore::MAX_PERMITS),
+            Mutex::default(),
+        )
+    }
+}
+
+impl Events {
+    /// Hold switches until [`Events::release_switches`].
+    pub fn hold_switches(&self) {
+        let _ = self.1.forget_permits(tokio::sync::Semaphore::MAX_PERMITS);
+    }
+
+    /// Let held and future switches finish.
+    pub fn release_switches(&self) {
+        self.1
+            .add_permits(tokio::sync::Semaphore::MAX_PERMITS - self.1.available_permits());
+    }
+
+    /// The volumes whose guests were asked to switch.
+    pub fn switched(&self) -> Vec<String> {
+        self.2.lock().unwrap().clone()
+    }
+}
 
 impl AttachedVolumeEvents for Events {
     fn extended(&self, volume_id: &str, new_size_gib: u64) {
@@ -24,6 +56,18 @@ impl AttachedVolumeEvents for Events {
             .lock()
             .unwrap()
             .push((volume_id.to_string(), new_size_gib));
+    }
+
+    fn top_frozen<'a>(
+        &'a self,
+        volume_id: &'a str,
+        _deadline: Duration,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            self.2.lock().unwrap().push(volume_id.to_string());
+            drop(self.1.acquire().await);
+            Ok(())
+        })
     }
 }
 
