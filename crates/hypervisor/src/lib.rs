@@ -96,6 +96,7 @@
 pub mod fake;
 mod fake_qcow2;
 mod nics;
+pub mod exports;
 pub mod qemu;
 pub mod qmp;
 #[cfg(feature = "test-support")]

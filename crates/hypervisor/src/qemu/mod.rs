@@ -67,6 +67,7 @@ mod probe;
 #[cfg(test)]
 mod tests;
 mod volumes;
+pub(crate) use volumes::write_private_file;
 
 pub use volumes::{group_limits, volume_group, ROOT_GROUP};
 
@@ -136,6 +137,8 @@ struct Paths {
     console: PathBuf,
     stderr: PathBuf,
     suspended: PathBuf,
+    /// Key files of export disks (`volumes.rs`).
+    psk: PathBuf,
     /// The spec before the last resize (the backup's marker: it is written
     /// last and removed first).
     spec_backup: PathBuf,
@@ -155,6 +158,7 @@ impl Paths {
             console: dir.join("console.log"),
             stderr: dir.join("qemu.stderr"),
             suspended: dir.join("suspended"),
+            psk: dir.join("psk"),
             spec_backup: dir.join("spec.resize-backup.json"),
             disk_backup: dir.join("disk.resize-backup.qcow2"),
             dir,
@@ -477,6 +481,7 @@ impl QemuHypervisor {
         let paths = self.paths(id);
         self.forget_process(&paths);
         let accel = self.accelerator().await;
+        self.write_volume_keys(spec, &paths)?;
         let argv = self.qemu_argv(spec, &paths, accel);
         let stderr = std::fs::File::create(&paths.stderr).map_err(io_err(&paths.stderr))?;
         let mut cmd = Command::new(&argv[0]);

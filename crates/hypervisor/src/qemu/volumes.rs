@@ -7,12 +7,21 @@
 //! for a volume, see `crate::volumes::key`):
 //!
 //! ```text
+//!   -object tls-creds-psk id=tls-KEY endpoint=client  (an export only)
 //!   -object throttle-group id=tg-KEY (limits)
-//!   -blockdev file|rbd   node KEY-p          (the protocol node)
+//!   -blockdev file|rbd|nbd node KEY-p        (the protocol node)
 //!   -blockdev qcow2|raw  node KEY-f          (the format node)
 //!   -blockdev throttle   node KEY  group tg-KEY
 //!   -device virtio-blk-pci id=disk-KEY drive=KEY serial=SERIAL [bootindex=0]
 //! ```
+//!
+//! A volume exported by another host (`Connection::Export`) is an `nbd`
+//! protocol node (TLS with the export's pre-shared key, the storage host's
+//! `qemu-storage-daemon` serving the qcow2 as its guest-visible data) under
+//! a `raw` format node. QEMU's `tls-creds-psk` reads its key from a file
+//! (`<instance dir>/psk/KEY/keys.psk`, mode 0600, written before QEMU
+//! starts or the hotplug adds the object), so the key is never on QEMU's
+//! command line, in `ps` or in a logged argv.
 //!
 //! The same JSON objects are `-object`/`-blockdev`/`-device` arguments at
 //! start and `object-add`/`blockdev-add`/`device_add` arguments in a
@@ -65,6 +74,8 @@ pub(super) struct DiskIds {
     pub top: String,
     pub group: String,
     pub device: String,
+    /// The TLS credentials of an export's disk.
+    pub tls: String,
 }
 
 impl DiskIds {
@@ -75,6 +86,7 @@ impl DiskIds {
             top: key.to_owned(),
             group: format!("tg-{key}"),
             device: format!("disk-{key}"),
+            tls: format!("tls-{key}"),
         }
     }
 
@@ -94,10 +106,65 @@ pub(super) struct Chain {
     pub ids: DiskIds,
     /// `-object` / `object-add`.
     pub group: Value,
+    /// An export's TLS credentials: `-object` / `object-add` before the
+    /// nodes, and the key file they read.
+    pub tls: Option<(Value, PskFile)>,
     /// `-blockdev` / `blockdev-add`, protocol node first.
     pub nodes: [Value; 3],
     /// `-device` / `device_add`.
     pub device: Value,
+}
+
+/// A `keys.psk` file for a client's `tls-creds-psk` (one `name:key` line).
+#[derive(Clone)]
+pub(super) struct PskFile {
+    pub dir: PathBuf,
+    line: String,
+}
+
+impl std::fmt::Debug for PskFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PskFile")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PskFile {
+    /// Writes the file (directory 0700, file 0600, written under a
+    /// temporary name and renamed, so QEMU never reads half a key).
+    pub(super) fn write(&self) -> Result<()> {
+        write_private_file(&self.dir, "keys.psk", &self.line)
+    }
+}
+
+/// Writes `dir/name` readable by its owner only (the directory too),
+/// replacing it atomically.
+pub(crate) fn write_private_file(dir: &Path, name: &str, contents: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let e = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| HypervisorError::Io { path: p, source }
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(e(dir))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(e(dir))?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(e(&tmp))?;
+    f.write_all(contents.as_bytes()).map_err(e(&tmp))?;
+    f.sync_all().map_err(e(&tmp))?;
+    let dest = dir.join(name);
+    std::fs::rename(&tmp, &dest).map_err(e(&dest))
 }
 
 /// QEMU's `ThrottleLimits`: every field, so a `qom-set` also clears.
@@ -156,9 +223,17 @@ fn chain(
     Chain {
         ids,
         group,
+        tls: None,
         nodes: [protocol, format, throttle],
         device,
     }
+}
+
+/// `host:port` as QEMU's `InetSocketAddress` (an IPv6 host unbracketed).
+fn inet(address: &str) -> Option<Value> {
+    let (host, port) = address.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    Some(json!({ "type": "inet", "host": host.trim_matches(['[', ']']), "port": port }))
 }
 
 /// The image root disk's chain: the overlay, bootindex 0.
@@ -167,8 +242,11 @@ pub(super) fn root_chain(disk: &Path, limits: &IoLimits) -> Chain {
     chain(DiskIds::root(), file, "qcow2", false, limits, None, true)
 }
 
-/// A volume's chain; a root volume gets bootindex 0.
-pub(super) fn volume_chain(v: &VolumeSpec) -> Result<Chain> {
+/// A volume's chain; a root volume gets bootindex 0. An export's key file
+/// goes under `psk_root` (the instance's `psk` directory).
+pub(super) fn volume_chain(v: &VolumeSpec, psk_root: &Path) -> Result<Chain> {
+    let ids = DiskIds::volume(&v.volume_id);
+    let mut tls = None;
     let (protocol, format) = match &v.connection {
         Connection::File { path, format } => (
             json!({ "driver": "file", "filename": path }),
@@ -195,28 +273,49 @@ pub(super) fn volume_chain(v: &VolumeSpec) -> Result<Chain> {
             }
             (rbd, "raw")
         }
-        Connection::Export { .. } => {
-            return Err(HypervisorError::InvalidSpec(format!(
-                "volume {}: export connections (NBD over TLS) are not supported by this driver yet",
-                v.volume_id
-            )))
+        Connection::Export { address, name, key } => {
+            let (Some(server), true) = (inet(address), key.is_valid()) else {
+                return Err(HypervisorError::InvalidSpec(format!(
+                    "volume {}: an export needs host:port and a 64-hex-digit key",
+                    v.volume_id
+                )));
+            };
+            let psk = PskFile {
+                dir: psk_root.join(&ids.top),
+                line: format!("{name}:{}\n", key.expose()),
+            };
+            let object = json!({
+                "qom-type": "tls-creds-psk", "id": ids.tls, "endpoint": "client",
+                "dir": psk.dir.to_string_lossy(), "username": name,
+            });
+            tls = Some((object, psk));
+            (
+                json!({ "driver": "nbd", "server": server, "export": name, "tls-creds": ids.tls }),
+                "raw",
+            )
         }
     };
-    Ok(chain(
-        DiskIds::volume(&v.volume_id),
+    let mut c = chain(
+        ids,
         protocol,
         format,
         v.read_only,
         &v.limits,
         Some(&v.serial),
         v.boot_index.is_some(),
-    ))
+    );
+    c.tls = tls;
+    Ok(c)
 }
 
 impl Chain {
     /// The command-line arguments of this disk.
     pub(super) fn argv(&self) -> Vec<String> {
-        let mut a = vec!["-object".to_owned(), self.group.to_string()];
+        let mut a = Vec::new();
+        if let Some((tls, _)) = &self.tls {
+            a.extend(["-object".to_owned(), tls.to_string()]);
+        }
+        a.extend(["-object".to_owned(), self.group.to_string()]);
         for n in &self.nodes {
             a.extend(["-blockdev".to_owned(), n.to_string()]);
         }
@@ -270,9 +369,11 @@ async fn remove_chain(c: &mut QmpClient, ids: &DiskIds) -> Result<(), QmpError> 
                 .await?;
         }
     }
-    if objects(c).await?.contains(&ids.group) {
-        c.execute("object-del", Some(json!({ "id": ids.group })))
-            .await?;
+    let objects = objects(c).await?;
+    for o in [&ids.group, &ids.tls] {
+        if objects.contains(o) {
+            c.execute("object-del", Some(json!({ "id": o }))).await?;
+        }
     }
     Ok(())
 }
@@ -311,8 +412,11 @@ impl QemuHypervisor {
         if !rules::needs_attach(&o.spec, &v)? {
             return Ok(o.info());
         }
-        let chain = volume_chain(&v)?;
         let paths = self.paths(id);
+        let chain = volume_chain(&v, &paths.psk)?;
+        if let Some((_, psk)) = &chain.tls {
+            psk.write()?;
+        }
         if o.pid.is_some() {
             let mut c = self.qmp(id, &paths).await?;
             plug(id, &mut c, &chain)
@@ -559,6 +663,9 @@ async fn plug(id: Uuid, c: &mut QmpClient, chain: &Chain) -> Result<(), QmpError
     }
     remove_chain(c, &chain.ids).await?;
     let r = async {
+        if let Some((tls, _)) = &chain.tls {
+            c.execute("object-add", Some(tls.clone())).await?;
+        }
         c.execute("object-add", Some(chain.group.clone())).await?;
         for n in &chain.nodes {
             c.execute("blockdev-add", Some(n.clone())).await?;
@@ -610,7 +717,7 @@ mod tests {
             limits: IoLimits::default(),
             size_gib: 1,
         };
-        let c = volume_chain(&v).expect("chain");
+        let c = volume_chain(&v, Path::new("/psk")).expect("chain");
         assert_eq!(c.nodes[0]["driver"], "rbd");
         assert_eq!(
             c.nodes[0]["server"][1],
@@ -622,7 +729,16 @@ mod tests {
         e.connection = Connection::Export {
             address: "h:1".into(),
             name: "x".into(),
+            key: ferrostack_host_contract::block::PskKey::from_hex(&"a".repeat(64)).unwrap(),
         };
-        assert!(volume_chain(&e).is_err());
+        let c = volume_chain(&e, Path::new("/psk")).expect("export chain");
+        assert_eq!(c.nodes[0]["driver"], "nbd");
+        assert_eq!(c.nodes[0]["server"]["port"], "1");
+        assert_eq!(c.nodes[0]["tls-creds"], c.ids.tls);
+        assert_eq!(c.nodes[1]["driver"], "raw");
+        let argv = c.argv().join(" ");
+        assert!(argv.contains("tls-creds-psk") && argv.contains("/psk/vol-rbd1"));
+        assert!(!argv.contains(&"a".repeat(64)), "the key is in a file, not the argv");
+        assert!(!format!("{c:?}").contains(&"a".repeat(64)));
     }
 }
