@@ -49,6 +49,10 @@ pub struct HostNetArgs {
     /// touched; guests with NICs cannot start then).
     #[arg(long)]
     pub fake_network: bool,
+    /// The port this host's NBD server (volume exports to other hosts)
+    /// listens on, at --tunnel-ip (default 10809).
+    #[arg(long)]
+    pub nbd_port: Option<u16>,
 }
 
 impl HostNetArgs {

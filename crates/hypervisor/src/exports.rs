@@ -254,7 +254,10 @@ impl StorageDaemon {
         }
         // A daemon whose QMP does not answer is stuck: replace it.
         if let Some(pid) = self.pid() {
-            tracing::warn!(pid, "qemu-storage-daemon does not answer QMP; restarting it");
+            tracing::warn!(
+                pid,
+                "qemu-storage-daemon does not answer QMP; restarting it"
+            );
             kill(pid).await;
         }
         self.start().await?;
@@ -368,7 +371,9 @@ impl StorageDaemon {
             .await?;
             c.execute(
                 "blockdev-add",
-                Some(json!({ "driver": spec.format, "node-name": ids.format, "file": ids.protocol })),
+                Some(
+                    json!({ "driver": spec.format, "node-name": ids.format, "file": ids.protocol }),
+                ),
             )
             .await?;
             c.execute(

@@ -93,10 +93,10 @@
 //! futures ([`HvFuture`]) rather than `async fn`, which a `dyn` trait
 //! cannot have on this toolchain.
 
+pub mod exports;
 pub mod fake;
 mod fake_qcow2;
 mod nics;
-pub mod exports;
 pub mod qemu;
 pub mod qmp;
 #[cfg(feature = "test-support")]

@@ -97,12 +97,22 @@ async fn a_guest_writes_to_an_export_over_tls_psk() {
         .expect("tempdir");
     let volume_id = Uuid::new_v4().to_string();
     let file = storage.path().join(format!("{volume_id}.qcow2"));
-    qemu_img(&["create", "-q", "-f", "qcow2", &file.to_string_lossy(), "64M"]);
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        &file.to_string_lossy(),
+        "64M",
+    ]);
     let mut config = ExportConfig::new(storage.path().join("daemon"), "127.0.0.1");
     config.port = PORT;
     let _daemon_cleanup = DaemonCleanup(config.state_dir.join("daemon.pid"));
     let daemon = StorageDaemon::new(config.clone());
-    assert!(daemon.list().await.expect("list").is_empty(), "not started yet");
+    assert!(
+        daemon.list().await.expect("list").is_empty(),
+        "not started yet"
+    );
     let key = PskKey::random();
     let export = ExportSpec {
         name: volume_id.clone(),
@@ -167,7 +177,11 @@ async fn a_guest_writes_to_an_export_over_tls_psk() {
     let wrong = hv.attach_volume(id, volume(PskKey::random())).await;
     assert!(wrong.is_err(), "a wrong key is refused: {wrong:?}");
     assert!(hv.state(id).await.expect("state").volumes.is_empty());
-    eprintln!("[{:?}] wrong key refused: {}", t0.elapsed(), wrong.unwrap_err());
+    eprintln!(
+        "[{:?}] wrong key refused: {}",
+        t0.elapsed(),
+        wrong.unwrap_err()
+    );
 
     let v = volume(key.clone());
     hv.attach_volume(id, v.clone()).await.expect("attach");
@@ -179,11 +193,14 @@ async fn a_guest_writes_to_an_export_over_tls_psk() {
         listing.contains(&format!("={serial}:131072")),
         "64 MiB over NBD: {listing}"
     );
-    wait_for_line(&hv, id, "the marker written", "volume-test: wrote", |_| true).await;
+    wait_for_line(&hv, id, "the marker written", "volume-test: wrote", |_| {
+        true
+    })
+    .await;
     eprintln!("[{:?}] the guest wrote over NBD: {listing}", t0.elapsed());
     // The key is in a 0600 file, never on a command line.
-    let pid = std::fs::read_to_string(state.path().join(id.to_string()).join("qemu.pid"))
-        .expect("pid");
+    let pid =
+        std::fs::read_to_string(state.path().join(id.to_string()).join("qemu.pid")).expect("pid");
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid.trim())).expect("cmdline");
     assert!(!String::from_utf8_lossy(&cmdline).contains(key.expose()));
 
@@ -195,12 +212,22 @@ async fn a_guest_writes_to_an_export_over_tls_psk() {
 
     hv.detach_volume(id, &volume_id).await.expect("detach");
     again.remove(&volume_id).await.expect("remove");
-    again.remove(&volume_id).await.expect("remove again: a no-op");
+    again
+        .remove(&volume_id)
+        .await
+        .expect("remove again: a no-op");
     assert!(again.list().await.expect("list").is_empty());
     let sector = first_sector(storage.path(), &file);
     let want = format!("ferrostack-volume-marker {serial}\n");
-    assert_eq!(&sector[..want.len()], want.as_bytes(), "the marker is in the file");
-    eprintln!("[{:?}] the storage host's file holds {want:?}", t0.elapsed());
+    assert_eq!(
+        &sector[..want.len()],
+        want.as_bytes(),
+        "the marker is in the file"
+    );
+    eprintln!(
+        "[{:?}] the storage host's file holds {want:?}",
+        t0.elapsed()
+    );
     hv.destroy(id).await.expect("destroy");
     again.stop().await;
     assert!(again.pid().is_none(), "the daemon stopped");

@@ -738,7 +738,10 @@ mod tests {
         assert_eq!(c.nodes[1]["driver"], "raw");
         let argv = c.argv().join(" ");
         assert!(argv.contains("tls-creds-psk") && argv.contains("/psk/vol-rbd1"));
-        assert!(!argv.contains(&"a".repeat(64)), "the key is in a file, not the argv");
+        assert!(
+            !argv.contains(&"a".repeat(64)),
+            "the key is in a file, not the argv"
+        );
         assert!(!format!("{c:?}").contains(&"a".repeat(64)));
     }
 }
