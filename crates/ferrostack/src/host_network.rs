@@ -265,6 +265,7 @@ mod tests {
             vxlan_group: None,
             physical_networks: vec!["physnet1:eth2".into()],
             fake_network: false,
+            nbd_port: None,
         };
         let cfg = args.config(Path::new("/var/lib/x")).expect("config");
         assert_eq!(cfg.physical_networks["physnet1"], "eth2");

@@ -191,17 +191,43 @@ async fn compute_attaches_in_process_and_failures_leave_nothing() {
         .reserve_attachment(&me, &id, "vm2", &ferrostack_common::ids::new_uuid())
         .unwrap_err();
     assert_eq!(again.status(), http::StatusCode::BAD_REQUEST);
-    // A file on storage1's disk cannot be opened on another host: refused,
-    // the attachment left reserved.
-    let far = state.connect_attachment(&me, &att, "compute1").unwrap_err();
-    assert_eq!(far.status(), http::StatusCode::BAD_REQUEST);
-    assert_eq!(status(&c, &id).await, "reserved");
+    // A file on storage1's disk is opened on another host through an
+    // export of storage1: a row for storage1's document, to compute1,
+    // with a key that is in no connection_info.
+    use ferrostack_store::volume_exports::ExportRecords;
+    let (far, info) = state.connect_attachment(&me, &att, "compute1").unwrap();
+    let ferrostack_host_contract::block::Connection::Export { name, key, .. } = &far else {
+        panic!("an export connection: {far:?}");
+    };
+    assert_eq!(name, &id);
+    let wait = info.export.clone().expect("wait for the export");
+    assert_eq!(wait.storage_host, "storage1");
+    let row = c.v.s.store.get_export(&id).unwrap().expect("export row");
+    assert_eq!(row.allowed_hosts, vec!["compute1".to_string()]);
+    assert_eq!(
+        (row.key.as_str(), row.generation),
+        (key.expose(), wait.generation)
+    );
+    let a = state.attachment(&me, &att).unwrap();
+    assert!(!a
+        .connection_info
+        .unwrap()
+        .to_string()
+        .contains(key.expose()));
+    // Extending it attached would not reach the far guest: refused.
+    state.complete_attachment(&me, &att).unwrap();
+    let grow = state.extend_volume(&me, &id, 3, true).unwrap_err();
+    assert_eq!(grow.status(), http::StatusCode::BAD_REQUEST);
+    assert!(grow.to_string().contains("export"), "{grow}");
+    // Connected on the storage host instead: the file, and no export.
     let (conn, info) = state.connect_attachment(&me, &att, "storage1").unwrap();
     assert!(matches!(
         conn,
         ferrostack_host_contract::block::Connection::File { .. }
     ));
     assert_eq!((info.size_gib, info.read_only), (2, false));
+    assert!(info.export.is_none());
+    assert!(c.v.s.store.get_export(&id).unwrap().is_none());
     state.complete_attachment(&me, &att).unwrap();
     assert_eq!(status(&c, &id).await, "in-use");
     state.delete_attachment(&me, &att).unwrap();

@@ -268,7 +268,11 @@ impl VolumeState {
                 let (c, wait) = self.export_connection(&v, &file, host)?;
                 (c, Some(wait))
             }
-            _ => (file, None),
+            _ => {
+                // A reconnect here may end an export to another host.
+                self.release_export(&v.id)?;
+                (file, None)
+            }
         };
         Ok((
             connection,
