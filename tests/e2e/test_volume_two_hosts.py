@@ -9,7 +9,9 @@ a volume is created (its file on A), a guest on B gets it with `server
 add volume` and writes a marker to it; while attached, A's daemon listens
 on A's underlay address and the controller has the export (its key in no
 API answer); after the detach the export is gone (the controller's row
-and A's report); a guest on A then reads the marker.
+and A's report); a guest on A then reads the marker. Last, a server on
+B boots from a volume made from its image (its root disk an export of A),
+and its delete ends the export.
 
 Needs root, QEMU, qemu-storage-daemon and dnsmasq; skips otherwise.
 """
@@ -121,3 +123,19 @@ def test_a_volume_on_host_a_is_written_by_a_guest_on_host_b(two_hosts, guest_ima
     wait_volume(s, "data", "in-use")
     assert exports(s) == [], "a volume used on its own host is not exported"
     print(f"marker written on B read on A {time.monotonic() - t0:.1f} s in")
+
+    # Boot from volume on host B: the root disk is an export of host A.
+    bfv = s.openstack_json(
+        "server", "create", "--image", "guest", "--boot-from-volume", "1", "--flavor", "tiny",
+        "--nic", "none", "--availability-zone", f"nova:{agent.host_name}", "--wait", "bfv")
+    assert bfv["status"] == "ACTIVE", bfv
+    wait_console(s, "bfv", r"ferrostack-guest: ready")
+    shown = s.openstack_json("server", "show", "bfv")
+    assert shown["OS-EXT-SRV-ATTR:host"] == "host-b", shown
+    [root] = shown["volumes_attached"]
+    assert [(e["volume_id"], e["allowed_hosts"]) for e in exports(s)] \
+        == [(root["id"], ["host-b"])]
+    s.openstack("server", "delete", "--wait", "bfv")
+    wait_volume(s, root["id"], "available")
+    assert exports(s) == []
+    print(f"booted from an export of host A on host B {time.monotonic() - t0:.1f} s in")
