@@ -106,3 +106,60 @@ pub fn block_section(
     }
     Ok(section)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrostack_host_contract::{ObjectKey, ObjectPhase};
+    use ferrostack_store::host_objects::ReportedObject;
+    use ferrostack_store::volume_exports::VolumeExport;
+    use ferrostack_store::SqliteStore;
+
+    fn report(id: &str, generation: u64) -> ReportedObject {
+        let o = ObservedObject {
+            key: ObjectKey::new(Kind::VolumeExport, id),
+            phase: ObjectPhase::Ready,
+            observed_generation: generation,
+            present: true,
+            fault: None,
+            details: Default::default(),
+        };
+        ReportedObject {
+            kind: Kind::VolumeExport.as_str().into(),
+            id: id.into(),
+            report: serde_json::to_value(o).unwrap(),
+        }
+    }
+
+    #[test]
+    fn rows_become_exports_and_reported_leftovers_tombstones() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("db")).unwrap();
+        let key = PskKey::random();
+        s.change_export("v1", &mut |_| {
+            Some(VolumeExport {
+                volume_id: String::new(),
+                host: "s1".into(),
+                path: "/v/v1".into(),
+                format: "qcow2".into(),
+                allowed_hosts: vec!["c1".into()],
+                key: key.expose().into(),
+                generation: 0,
+            })
+        })
+        .unwrap();
+        s.record_objects("s1", &[report("v1", 1), report("gone", 4)], &[])
+            .unwrap();
+        let section = block_section(&s, &s, "s1").unwrap();
+        let [live, dead] = &section.exports[..] else {
+            panic!("{section:?}")
+        };
+        assert_eq!((live.volume_id.as_str(), live.deleted), ("v1", false));
+        assert_eq!((&live.key, live.generation), (&key, 1));
+        assert_eq!(
+            (dead.volume_id.as_str(), dead.deleted, dead.generation),
+            ("gone", true, 5)
+        );
+        assert!(block_section(&s, &s, "c1").unwrap().exports.is_empty());
+    }
+}

@@ -3,7 +3,9 @@
 //! export connection: a wrong key is refused, the right one gives the
 //! guest the disk, it writes to it, and after the unplug and the export's
 //! removal the bytes are in the storage host's file. A second driver (an
-//! agent restart) finds the running daemon and its exports.
+//! agent restart) finds the running daemon and its exports; a daemon
+//! killed behind its back is started again, export included, by the next
+//! ensure.
 //!
 //! Loopback only; the NBD port is fixed (20809, this test's own): NBD
 //! servers need a known port, port 0 would leave the client guessing.
@@ -209,6 +211,31 @@ async fn a_guest_writes_to_an_export_over_tls_psk() {
     assert_eq!(again.list().await.expect("list"), vec![volume_id.clone()]);
     again.ensure(&export).await.expect("ensure after adoption");
     assert_eq!(again.pid(), daemon.pid(), "the same daemon");
+
+    // The daemon killed behind the agent's back: the export is missing,
+    // and an ensure (the agent's resync) brings both back; the guest's
+    // disk reconnects to it.
+    let pid = again.pid().expect("pid");
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("kill")
+        .success());
+    let until = Instant::now() + std::time::Duration::from_secs(10);
+    while again.pid().is_some() && Instant::now() < until {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        again.list().await.expect("list").is_empty(),
+        "nothing served"
+    );
+    again.ensure(&export).await.expect("ensure brings it back");
+    assert_ne!(again.pid(), Some(pid), "a new daemon");
+    assert_eq!(again.list().await.expect("list"), vec![volume_id.clone()]);
+    eprintln!(
+        "[{:?}] a killed daemon is started again with its export",
+        t0.elapsed()
+    );
 
     hv.detach_volume(id, &volume_id).await.expect("detach");
     again.remove(&volume_id).await.expect("remove");

@@ -229,6 +229,10 @@ fn chain(
     }
 }
 
+/// How long (seconds) an export disk waits for its server to come back
+/// before failing I/O.
+const NBD_RECONNECT_DELAY_S: u64 = 30;
+
 /// `host:port` as QEMU's `InetSocketAddress` (an IPv6 host unbracketed).
 fn inet(address: &str) -> Option<Value> {
     let (host, port) = address.rsplit_once(':')?;
@@ -290,7 +294,13 @@ pub(super) fn volume_chain(v: &VolumeSpec, psk_root: &Path) -> Result<Chain> {
             });
             tls = Some((object, psk));
             (
-                json!({ "driver": "nbd", "server": server, "export": name, "tls-creds": ids.tls }),
+                // A storage daemon restarted within the delay (it is
+                // started again by its agent's next resync) is reconnected
+                // to with the guest's I/O held, not failed.
+                json!({
+                    "driver": "nbd", "server": server, "export": name, "tls-creds": ids.tls,
+                    "reconnect-delay": NBD_RECONNECT_DELAY_S,
+                }),
                 "raw",
             )
         }
@@ -735,6 +745,7 @@ mod tests {
         assert_eq!(c.nodes[0]["driver"], "nbd");
         assert_eq!(c.nodes[0]["server"]["port"], "1");
         assert_eq!(c.nodes[0]["tls-creds"], c.ids.tls);
+        assert_eq!(c.nodes[0]["reconnect-delay"], NBD_RECONNECT_DELAY_S);
         assert_eq!(c.nodes[1]["driver"], "raw");
         let argv = c.argv().join(" ");
         assert!(argv.contains("tls-creds-psk") && argv.contains("/psk/vol-rbd1"));
