@@ -62,12 +62,13 @@ use uuid::Uuid;
 mod disk;
 mod hotplug;
 mod hv;
+mod nbd;
 mod prepare;
 mod probe;
 #[cfg(test)]
 mod tests;
 mod volumes;
-pub(crate) use volumes::write_private_file;
+pub(crate) use nbd::write_private_file;
 
 pub use volumes::{group_limits, volume_group, ROOT_GROUP};
 

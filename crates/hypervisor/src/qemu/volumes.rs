@@ -16,12 +16,8 @@
 //! ```
 //!
 //! A volume exported by another host (`Connection::Export`) is an `nbd`
-//! protocol node (TLS with the export's pre-shared key, the storage host's
-//! `qemu-storage-daemon` serving the qcow2 as its guest-visible data) under
-//! a `raw` format node. QEMU's `tls-creds-psk` reads its key from a file
-//! (`<instance dir>/psk/KEY/keys.psk`, mode 0600, written before QEMU
-//! starts or the hotplug adds the object), so the key is never on QEMU's
-//! command line, in `ps` or in a logged argv.
+//! protocol node under a `raw` format node, with its TLS credentials
+//! object first (`nbd.rs`).
 //!
 //! The same JSON objects are `-object`/`-blockdev`/`-device` arguments at
 //! start and `object-add`/`blockdev-add`/`device_add` arguments in a
@@ -108,63 +104,11 @@ pub(super) struct Chain {
     pub group: Value,
     /// An export's TLS credentials: `-object` / `object-add` before the
     /// nodes, and the key file they read.
-    pub tls: Option<(Value, PskFile)>,
+    pub tls: Option<(Value, super::nbd::PskFile)>,
     /// `-blockdev` / `blockdev-add`, protocol node first.
     pub nodes: [Value; 3],
     /// `-device` / `device_add`.
     pub device: Value,
-}
-
-/// A `keys.psk` file for a client's `tls-creds-psk` (one `name:key` line).
-#[derive(Clone)]
-pub(super) struct PskFile {
-    pub dir: PathBuf,
-    line: String,
-}
-
-impl std::fmt::Debug for PskFile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PskFile")
-            .field("dir", &self.dir)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PskFile {
-    /// Writes the file (directory 0700, file 0600, written under a
-    /// temporary name and renamed, so QEMU never reads half a key).
-    pub(super) fn write(&self) -> Result<()> {
-        write_private_file(&self.dir, "keys.psk", &self.line)
-    }
-}
-
-/// Writes `dir/name` readable by its owner only (the directory too),
-/// replacing it atomically.
-pub(crate) fn write_private_file(dir: &Path, name: &str, contents: &str) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    let e = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| HypervisorError::Io { path: p, source }
-    };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(e(dir))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(e(dir))?;
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(e(&tmp))?;
-    f.write_all(contents.as_bytes()).map_err(e(&tmp))?;
-    f.sync_all().map_err(e(&tmp))?;
-    let dest = dir.join(name);
-    std::fs::rename(&tmp, &dest).map_err(e(&dest))
 }
 
 /// QEMU's `ThrottleLimits`: every field, so a `qom-set` also clears.
@@ -229,17 +173,6 @@ fn chain(
     }
 }
 
-/// How long (seconds) an export disk waits for its server to come back
-/// before failing I/O.
-const NBD_RECONNECT_DELAY_S: u64 = 30;
-
-/// `host:port` as QEMU's `InetSocketAddress` (an IPv6 host unbracketed).
-fn inet(address: &str) -> Option<Value> {
-    let (host, port) = address.rsplit_once(':')?;
-    port.parse::<u16>().ok()?;
-    Some(json!({ "type": "inet", "host": host.trim_matches(['[', ']']), "port": port }))
-}
-
 /// The image root disk's chain: the overlay, bootindex 0.
 pub(super) fn root_chain(disk: &Path, limits: &IoLimits) -> Chain {
     let file = json!({ "driver": "file", "filename": disk.to_string_lossy() });
@@ -278,31 +211,10 @@ pub(super) fn volume_chain(v: &VolumeSpec, psk_root: &Path) -> Result<Chain> {
             (rbd, "raw")
         }
         Connection::Export { address, name, key } => {
-            let (Some(server), true) = (inet(address), key.is_valid()) else {
-                return Err(HypervisorError::InvalidSpec(format!(
-                    "volume {}: an export needs host:port and a 64-hex-digit key",
-                    v.volume_id
-                )));
-            };
-            let psk = PskFile {
-                dir: psk_root.join(&ids.top),
-                line: format!("{name}:{}\n", key.expose()),
-            };
-            let object = json!({
-                "qom-type": "tls-creds-psk", "id": ids.tls, "endpoint": "client",
-                "dir": psk.dir.to_string_lossy(), "username": name,
-            });
+            let (protocol, object, psk) =
+                super::nbd::export_disk(&v.volume_id, &ids, psk_root, address, name, key)?;
             tls = Some((object, psk));
-            (
-                // A storage daemon restarted within the delay (it is
-                // started again by its agent's next resync) is reconnected
-                // to with the guest's I/O held, not failed.
-                json!({
-                    "driver": "nbd", "server": server, "export": name, "tls-creds": ids.tls,
-                    "reconnect-delay": NBD_RECONNECT_DELAY_S,
-                }),
-                "raw",
-            )
+            (protocol, "raw")
         }
     };
     let mut c = chain(
@@ -745,7 +657,7 @@ mod tests {
         assert_eq!(c.nodes[0]["driver"], "nbd");
         assert_eq!(c.nodes[0]["server"]["port"], "1");
         assert_eq!(c.nodes[0]["tls-creds"], c.ids.tls);
-        assert_eq!(c.nodes[0]["reconnect-delay"], NBD_RECONNECT_DELAY_S);
+        assert_eq!(c.nodes[0]["reconnect-delay"], 30);
         assert_eq!(c.nodes[1]["driver"], "raw");
         let argv = c.argv().join(" ");
         assert!(argv.contains("tls-creds-psk") && argv.contains("/psk/vol-rbd1"));
