@@ -57,45 +57,48 @@ impl CinderForNova {
     pub fn new(state: Arc<VolumeState>, reports: Arc<dyn HostObjectStore>) -> Self {
         CinderForNova { state, reports }
     }
+}
 
-    /// The export's address once the storage host reports it ready at
-    /// `w.generation` or later.
-    async fn export_ready(&self, w: &ExportWait) -> Result<String, ComputeError> {
-        let deadline = tokio::time::Instant::now() + EXPORT_DEADLINE;
-        loop {
-            let report = self
-                .reports
-                .reported_objects(&w.storage_host)
-                .map_err(|e| ComputeError::Internal(e.to_string()))?
-                .into_iter()
-                .find(|r| r.kind == Kind::VolumeExport.as_str() && r.id == w.volume_id)
-                .and_then(|r| serde_json::from_value::<ObservedObject>(r.report).ok());
-            if let Some(o) = report.filter(|o| o.observed_generation >= w.generation) {
-                match o.phase {
-                    ObjectPhase::Ready => {
-                        if let Some(a) = o.details.get("address").and_then(|a| a.as_str()) {
-                            return Ok(a.to_string());
-                        }
+/// The export's address once the storage host reports it ready at
+/// `w.generation` or later (in `reports`), waiting at most `limit`.
+async fn export_ready(
+    reports: &dyn HostObjectStore,
+    w: &ExportWait,
+    limit: Duration,
+) -> Result<String, ComputeError> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let report = reports
+            .reported_objects(&w.storage_host)
+            .map_err(|e| ComputeError::Internal(e.to_string()))?
+            .into_iter()
+            .find(|r| r.kind == Kind::VolumeExport.as_str() && r.id == w.volume_id)
+            .and_then(|r| serde_json::from_value::<ObservedObject>(r.report).ok());
+        if let Some(o) = report.filter(|o| o.observed_generation >= w.generation) {
+            match o.phase {
+                ObjectPhase::Ready => {
+                    if let Some(a) = o.details.get("address").and_then(|a| a.as_str()) {
+                        return Ok(a.to_string());
                     }
-                    ObjectPhase::Failed => {
-                        return Err(ComputeError::BadRequest(format!(
-                            "Volume {} cannot be exported by its storage host {}: {}",
-                            w.volume_id,
-                            w.storage_host,
-                            o.fault.unwrap_or_default()
-                        )))
-                    }
-                    _ => {}
                 }
+                ObjectPhase::Failed => {
+                    return Err(ComputeError::BadRequest(format!(
+                        "Volume {} cannot be exported by its storage host {}: {}",
+                        w.volume_id,
+                        w.storage_host,
+                        o.fault.unwrap_or_default()
+                    )))
+                }
+                _ => {}
             }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ComputeError::BadRequest(format!(
-                    "Volume {} was not exported by its storage host {} within {:?}.",
-                    w.volume_id, w.storage_host, EXPORT_DEADLINE
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ComputeError::BadRequest(format!(
+                "Volume {} was not exported by its storage host {} within {:?}.",
+                w.volume_id, w.storage_host, limit
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -146,7 +149,7 @@ impl ServerVolumes for CinderForNova {
             .connect_attachment(&service(), attachment_id, host)
             .map_err(nova)?;
         if let (Some(w), Connection::Export { address, .. }) = (&info.export, &mut connection) {
-            *address = wait(self.export_ready(w))?;
+            *address = wait(export_ready(self.reports.as_ref(), w, EXPORT_DEADLINE))?;
         }
         Ok(VolumeConnection {
             connection,
@@ -271,5 +274,60 @@ impl AttachedVolumeEvents for ExtendedToCompute {
                 tracing::error!(volume_id, server = %a.instance_uuid, error = %e, "cannot grow the disk of a guest");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrostack_host_contract::ObjectKey;
+    use ferrostack_store::host_objects::ReportedObject;
+
+    fn report(phase: ObjectPhase, generation: u64, fault: Option<&str>) -> ReportedObject {
+        let mut details = serde_json::Map::new();
+        details.insert("address".into(), "10.0.0.1:10809".into());
+        let o = ObservedObject {
+            key: ObjectKey::new(Kind::VolumeExport, "v1"),
+            phase,
+            observed_generation: generation,
+            present: phase == ObjectPhase::Ready,
+            fault: fault.map(str::to_owned),
+            details,
+        };
+        ReportedObject {
+            kind: "volume_export".into(),
+            id: "v1".into(),
+            report: serde_json::to_value(o).unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_attach_waits_for_the_export_at_its_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("db")).unwrap();
+        let w = ExportWait {
+            storage_host: "s1".into(),
+            volume_id: "v1".into(),
+            generation: 2,
+        };
+        let short = Duration::from_millis(300);
+        // Nothing reported, or ready at an older generation: not yet.
+        assert!(export_ready(&s, &w, short).await.is_err());
+        s.record_objects("s1", &[report(ObjectPhase::Ready, 1, None)], &[])
+            .unwrap();
+        let late = export_ready(&s, &w, short).await.unwrap_err();
+        assert!(late.to_string().contains("was not exported"), "{late}");
+        s.record_objects("s1", &[report(ObjectPhase::Ready, 2, None)], &[])
+            .unwrap();
+        assert_eq!(export_ready(&s, &w, short).await.unwrap(), "10.0.0.1:10809");
+        // A failed export is the attach's 400, with the host's reason.
+        s.record_objects(
+            "s1",
+            &[report(ObjectPhase::Failed, 3, Some("no --tunnel-ip"))],
+            &[],
+        )
+        .unwrap();
+        let failed = export_ready(&s, &w, short).await.unwrap_err();
+        assert!(matches!(&failed, ComputeError::BadRequest(m) if m.contains("no --tunnel-ip")));
     }
 }
