@@ -134,6 +134,16 @@ def table_rows(text: str) -> list[list[str]]:
     ]
 
 
+def reap_export_daemon(instances_dir: Path) -> None:
+    """End the `qemu-storage-daemon` a host started for its volume exports
+    (it outlives its agent, like a VM), by its pidfile."""
+    pidfile = instances_dir / "_exports" / "daemon.pid"
+    try:
+        os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+    except (ValueError, OSError):
+        pass
+
+
 class Stack:
     """One `ferrostack allinone` process on its own data dir and ports."""
 
@@ -284,12 +294,14 @@ class Stack:
         return found
 
     def reap_vms(self) -> None:
-        """End the VMs this stack started (by their pidfiles) and remove their state."""
+        """End the VMs this stack started (by their pidfiles) and its volume
+        export daemon, and remove their state."""
         for pid in self.qemu_pids().values():
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        reap_export_daemon(self.instances_dir)
         shutil.rmtree(self.instances_dir, ignore_errors=True)
 
     def log(self) -> str:
@@ -390,12 +402,14 @@ class Agent:
             proc.wait()
 
     def reap_vms(self) -> None:
-        """End this agent's VMs (by their pidfiles) and remove their state."""
+        """End this agent's VMs (by their pidfiles) and its volume export
+        daemon, and remove their state."""
         for pidfile in self.instances_dir.glob("*/qemu.pid"):
             try:
                 os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
             except (ValueError, OSError):
                 pass
+        reap_export_daemon(self.instances_dir)
         shutil.rmtree(self.instances_dir, ignore_errors=True)
 
     def log(self) -> str:

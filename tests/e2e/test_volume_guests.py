@@ -96,12 +96,15 @@ TIMED='{"1" if timed else ""}'
 """
 
 
-def boot_watching(stack, name: str, tmp: Path, write: str = "", timed: bool = False) -> dict:
+def boot_watching(stack, name: str, tmp: Path, write: str = "", timed: bool = False,
+                  *extra: str) -> dict:
+    """A guest running `disk_watcher`; `extra` are more `server create`
+    options (an admin's `--availability-zone nova:<host>`)."""
     script = tmp / f"{name}.sh"
     script.write_text(disk_watcher(write, timed))
     server = stack.openstack_json(
         "server", "create", "--image", "guest", "--flavor", "tiny", "--nic", "none",
-        "--user-data", str(script), "--wait", name)
+        "--user-data", str(script), *extra, "--wait", name)
     assert server["status"] == "ACTIVE", server
     wait_console(stack, name, r"ferrostack-guest: user-data exit")
     return server

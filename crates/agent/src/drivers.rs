@@ -15,8 +15,9 @@
 //! Registering a kind is handing a driver to
 //! [`Agent::run_with_drivers`](crate::Agent::run_with_drivers); the
 //! engine's loop does not change. The host network's real drivers are in
-//! `ferrostack-hostnet` (bridges, VXLAN, taps, nftables, dnsmasq); block
-//! devices over QMP come with the volume API; [`FakeObjects`] is the
+//! `ferrostack-hostnet` (bridges, VXLAN, taps, nftables, dnsmasq); volume
+//! exports are [`crate::exports`]' (a `qemu-storage-daemon` over QMP);
+//! [`FakeObjects`] is the
 //! working in-memory stand-in that tests use, with injected failures and
 //! delays like the fake hypervisor.
 

@@ -25,6 +25,7 @@
 
 pub mod drivers;
 pub mod engine;
+pub mod exports;
 pub mod images;
 pub mod memory;
 pub mod metadata_proxy;

@@ -35,6 +35,7 @@ use crate::servers::lifecycle::{quota_of, to_store};
 use crate::servers::{doc, power, set_doc, task, vm, FaultDoc, ServerDoc};
 use crate::volumes::ServerVolumes;
 use ferrostack_common::time::now_micros;
+use ferrostack_host_contract::block::BlockDeviceSection;
 use ferrostack_host_contract::metadata::{MetadataAnswer, MetadataSource};
 use ferrostack_host_contract::network::NetworkSection;
 use ferrostack_host_contract::wire::url_host;
@@ -117,6 +118,12 @@ pub trait HostObjects: Send + Sync {
     fn report(&self, host: &str, observed: &[ObservedObject]) -> StoreResult<()>;
     /// What `host`'s agent last reported.
     fn last_reported(&self, host: &str) -> StoreResult<Vec<ObservedObject>>;
+    /// The block-device section of `host`'s document (the volumes it
+    /// exports to other hosts); none by default.
+    fn block_devices(&self, host: &str) -> StoreResult<BlockDeviceSection> {
+        let _ = host;
+        Ok(BlockDeviceSection::default())
+    }
 }
 
 /// The store-backed link between the control plane and host agents.
@@ -619,16 +626,18 @@ impl DesiredStateSource for HostLink {
                     }
                 }
             }
-            // The block-device section stays empty until volumes come.
-            let network = match &self.sections {
-                Some(objects) => objects.network(host).map_err(unavailable)?,
-                None => NetworkSection::default(),
+            let (network, block_devices) = match &self.sections {
+                Some(objects) => (
+                    objects.network(host).map_err(unavailable)?,
+                    objects.block_devices(host).map_err(unavailable)?,
+                ),
+                None => Default::default(),
             };
             Ok(HostDesired {
                 revision,
                 instances,
                 network,
-                ..HostDesired::default()
+                block_devices,
             })
         })
     }

@@ -230,8 +230,15 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         ..AgentConfig::default()
     };
     let plane = Arc::new(plane);
-    let drivers =
+    let mut drivers =
         crate::host_network::drivers(args.hypervisor, &data_dir, &args.net, &host, plane.clone())?;
+    drivers.push(crate::host_exports::driver(
+        args.hypervisor,
+        &instances_dir,
+        &host,
+        args.net.tunnel_address()?.as_deref(),
+        args.net.nbd_port,
+    ));
     let agent = tokio::spawn(Agent::run_with_drivers(
         host,
         plane.clone(),

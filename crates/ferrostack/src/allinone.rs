@@ -442,13 +442,17 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         .with_networks(Arc::new(crate::server_networks::NeutronForNova::new(
             network.clone(),
         )))
-        .with_objects(Arc::new(crate::server_networks::NetworkObjects::new(
-            network.clone(),
-            Arc::new(store.clone()),
-            Arc::new(store.clone()),
-        )))
+        .with_objects(Arc::new(
+            crate::server_networks::NetworkObjects::new(
+                network.clone(),
+                Arc::new(store.clone()),
+                Arc::new(store.clone()),
+            )
+            .with_exports(Arc::new(store.clone())),
+        ))
         .with_volumes(Arc::new(crate::server_volumes::CinderForNova::new(
             volume.clone(),
+            Arc::new(store.clone()),
         ))),
     );
     let _ = compute_link.set(link.clone());

@@ -218,13 +218,20 @@ pub async fn run(
             }
         })
     };
-    let drivers = crate::host_network::drivers(
+    let mut drivers = crate::host_network::drivers(
         plan.driver,
         &plan.data_dir,
         &plan.net,
         &plan.name,
         link.clone(),
     )?;
+    drivers.push(crate::host_exports::driver(
+        plan.driver,
+        &plan.instances_dir,
+        &plan.name,
+        plan.net.tunnel_address()?.as_deref(),
+        plan.net.nbd_port,
+    ));
     Agent::run_with_drivers(
         plan.name.clone(),
         link.clone(),

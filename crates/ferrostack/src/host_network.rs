@@ -49,6 +49,10 @@ pub struct HostNetArgs {
     /// touched; guests with NICs cannot start then).
     #[arg(long)]
     pub fake_network: bool,
+    /// The port this host's NBD server (volume exports to other hosts)
+    /// listens on, at --tunnel-ip (default 10809).
+    #[arg(long)]
+    pub nbd_port: Option<u16>,
 }
 
 impl HostNetArgs {
@@ -261,6 +265,7 @@ mod tests {
             vxlan_group: None,
             physical_networks: vec!["physnet1:eth2".into()],
             fake_network: false,
+            nbd_port: None,
         };
         let cfg = args.config(Path::new("/var/lib/x")).expect("config");
         assert_eq!(cfg.physical_networks["physnet1"], "eth2");

@@ -5,6 +5,7 @@ mod agent_cmd;
 mod allinone;
 mod compute_host;
 mod deploy_cmd;
+mod host_exports;
 mod host_network;
 mod host_tls;
 mod installer_cmd;

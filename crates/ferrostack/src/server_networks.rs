@@ -13,6 +13,7 @@ use ferrostack_compute::hostlink::HostObjects;
 use ferrostack_compute::networks::{
     tap_name, Allocation, NetworkRequest, NicAddress, NicRequest, ServerNetworks, ServerNic,
 };
+use ferrostack_host_contract::block::BlockDeviceSection;
 use ferrostack_host_contract::network::{
     DesiredDhcp, DesiredNetwork, DesiredPort, NetworkSection, Segment,
 };
@@ -24,6 +25,7 @@ use ferrostack_policy::AuthContext;
 use ferrostack_store::host_objects::{HostObjectStore, ReportedObject};
 use ferrostack_store::network::{Network, Port};
 use ferrostack_store::server::ServerStore;
+use ferrostack_store::volume_exports::ExportRecords;
 use ferrostack_store::StoreResult;
 use std::sync::Arc;
 
@@ -505,6 +507,7 @@ pub struct NetworkObjects {
     sections: HostSections,
     state: Arc<NetworkState>,
     reports: Arc<dyn HostObjectStore>,
+    exports: Option<Arc<dyn ExportRecords>>,
 }
 
 impl NetworkObjects {
@@ -527,6 +530,7 @@ impl NetworkObjects {
             sections: HostSections::new(state.clone(), tunnel_ip),
             state,
             reports,
+            exports: None,
         }
     }
 
@@ -550,7 +554,22 @@ impl NetworkObjects {
     }
 }
 
+impl NetworkObjects {
+    /// Also the block-device section: the volume exports in `exports`.
+    pub fn with_exports(mut self, exports: Arc<dyn ExportRecords>) -> Self {
+        self.exports = Some(exports);
+        self
+    }
+}
+
 impl HostObjects for NetworkObjects {
+    fn block_devices(&self, host: &str) -> StoreResult<BlockDeviceSection> {
+        match &self.exports {
+            Some(e) => crate::host_exports::block_section(e.as_ref(), self.reports.as_ref(), host),
+            None => Ok(BlockDeviceSection::default()),
+        }
+    }
+
     /// The section from the network model, plus a tombstone (`deleted`)
     /// for every object the host reported that the model no longer puts
     /// there (a deleted port, a network with nothing left on the host):

@@ -9,6 +9,14 @@
 //! caller cannot see is Nova's 404, a volume in the wrong state its 400,
 //! Cinder's 413 over quota Nova's 403).
 //!
+//! A volume connected on a host other than its storage host is an export
+//! of the storage host: `connect` waits (bounded by [`EXPORT_DEADLINE`])
+//! for the storage host's agent to report it ready at the export's
+//! generation, and takes the address clients connect to from that report
+//! (the address the storage host's NBD server listens on). A failed or
+//! late export is the attach's 400; compute then releases the attachment,
+//! which takes the host out of the export again.
+//!
 //! The host link calls connect, complete and release without a user (an
 //! agent's report is not a request): those run as the service itself,
 //! whose caller sees every project, as Nova's service token does.
@@ -17,12 +25,15 @@ use axum::http::StatusCode;
 use ferrostack_compute::error::ComputeError;
 use ferrostack_compute::hostlink::HostLink;
 use ferrostack_compute::volumes::{ServerVolumes, VolumeConnection};
+use ferrostack_host_contract::block::Connection;
+use ferrostack_host_contract::{Kind, ObjectPhase, ObservedObject};
 use ferrostack_policy::AuthContext;
+use ferrostack_store::host_objects::HostObjectStore;
 use ferrostack_store::volume::VolumeStore;
 use ferrostack_store::SqliteStore;
 use ferrostack_volume::error::VolumeError;
 use ferrostack_volume::hooks::AttachedVolumeEvents;
-use ferrostack_volume::service::{Caller, NewVolume};
+use ferrostack_volume::service::{Caller, ExportWait, NewVolume};
 use ferrostack_volume::VolumeState;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -30,15 +41,64 @@ use std::time::Duration;
 /// How long a boot from volume waits for its new volume.
 const CREATE_DEADLINE: Duration = Duration::from_secs(300);
 
+/// How long an attach on another host waits for the storage host to
+/// serve the export (a cold start of its `qemu-storage-daemon` included).
+const EXPORT_DEADLINE: Duration = Duration::from_secs(30);
+
 /// The volume service as compute uses it.
 pub struct CinderForNova {
     state: Arc<VolumeState>,
+    reports: Arc<dyn HostObjectStore>,
 }
 
 impl CinderForNova {
-    /// Over the volume service's shared state.
-    pub fn new(state: Arc<VolumeState>) -> Self {
-        CinderForNova { state }
+    /// Over the volume service's shared state; agents' object reports
+    /// from `reports` (an export's readiness).
+    pub fn new(state: Arc<VolumeState>, reports: Arc<dyn HostObjectStore>) -> Self {
+        CinderForNova { state, reports }
+    }
+}
+
+/// The export's address once the storage host reports it ready at
+/// `w.generation` or later (in `reports`), waiting at most `limit`.
+async fn export_ready(
+    reports: &dyn HostObjectStore,
+    w: &ExportWait,
+    limit: Duration,
+) -> Result<String, ComputeError> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let report = reports
+            .reported_objects(&w.storage_host)
+            .map_err(|e| ComputeError::Internal(e.to_string()))?
+            .into_iter()
+            .find(|r| r.kind == Kind::VolumeExport.as_str() && r.id == w.volume_id)
+            .and_then(|r| serde_json::from_value::<ObservedObject>(r.report).ok());
+        if let Some(o) = report.filter(|o| o.observed_generation >= w.generation) {
+            match o.phase {
+                ObjectPhase::Ready => {
+                    if let Some(a) = o.details.get("address").and_then(|a| a.as_str()) {
+                        return Ok(a.to_string());
+                    }
+                }
+                ObjectPhase::Failed => {
+                    return Err(ComputeError::BadRequest(format!(
+                        "Volume {} cannot be exported by its storage host {}: {}",
+                        w.volume_id,
+                        w.storage_host,
+                        o.fault.unwrap_or_default()
+                    )))
+                }
+                _ => {}
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ComputeError::BadRequest(format!(
+                "Volume {} was not exported by its storage host {} within {:?}.",
+                w.volume_id, w.storage_host, limit
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -84,10 +144,13 @@ impl ServerVolumes for CinderForNova {
     }
 
     fn connect(&self, attachment_id: &str, host: &str) -> Result<VolumeConnection, ComputeError> {
-        let (connection, info) = self
+        let (mut connection, info) = self
             .state
             .connect_attachment(&service(), attachment_id, host)
             .map_err(nova)?;
+        if let (Some(w), Connection::Export { address, .. }) = (&info.export, &mut connection) {
+            *address = wait(export_ready(self.reports.as_ref(), w, EXPORT_DEADLINE))?;
+        }
         Ok(VolumeConnection {
             connection,
             size_gib: info.size_gib,
@@ -279,5 +342,60 @@ impl AttachedVolumeEvents for ExtendedToCompute {
                 tracing::error!(volume_id, server = %a.instance_uuid, error = %e, "cannot grow the disk of a guest");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrostack_host_contract::ObjectKey;
+    use ferrostack_store::host_objects::ReportedObject;
+
+    fn report(phase: ObjectPhase, generation: u64, fault: Option<&str>) -> ReportedObject {
+        let mut details = serde_json::Map::new();
+        details.insert("address".into(), "10.0.0.1:10809".into());
+        let o = ObservedObject {
+            key: ObjectKey::new(Kind::VolumeExport, "v1"),
+            phase,
+            observed_generation: generation,
+            present: phase == ObjectPhase::Ready,
+            fault: fault.map(str::to_owned),
+            details,
+        };
+        ReportedObject {
+            kind: "volume_export".into(),
+            id: "v1".into(),
+            report: serde_json::to_value(o).unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_attach_waits_for_the_export_at_its_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("db")).unwrap();
+        let w = ExportWait {
+            storage_host: "s1".into(),
+            volume_id: "v1".into(),
+            generation: 2,
+        };
+        let short = Duration::from_millis(300);
+        // Nothing reported, or ready at an older generation: not yet.
+        assert!(export_ready(&s, &w, short).await.is_err());
+        s.record_objects("s1", &[report(ObjectPhase::Ready, 1, None)], &[])
+            .unwrap();
+        let late = export_ready(&s, &w, short).await.unwrap_err();
+        assert!(late.to_string().contains("was not exported"), "{late}");
+        s.record_objects("s1", &[report(ObjectPhase::Ready, 2, None)], &[])
+            .unwrap();
+        assert_eq!(export_ready(&s, &w, short).await.unwrap(), "10.0.0.1:10809");
+        // A failed export is the attach's 400, with the host's reason.
+        s.record_objects(
+            "s1",
+            &[report(ObjectPhase::Failed, 3, Some("no --tunnel-ip"))],
+            &[],
+        )
+        .unwrap();
+        let failed = export_ready(&s, &w, short).await.unwrap_err();
+        assert!(matches!(&failed, ComputeError::BadRequest(m) if m.contains("no --tunnel-ip")));
     }
 }

@@ -2,9 +2,8 @@
 //! kind-neutral report of an object.
 //!
 //! One [`HostDesired`] is everything one host should run at one revision,
-//! in typed sections: instances today; the network and block-device
-//! sections are drafted ([`crate::network`], [`crate::block`]) so their
-//! shape is fixed before the networking and volume APIs write them. Every
+//! in typed sections: instances, the network ([`crate::network`]) and block
+//! devices ([`crate::block`]: the volumes a storage host exports). Every
 //! object in every section has an id unique within its [`Kind`], a
 //! `generation` bumped by every write of it, and a `deleted` flag (a
 //! delete is desired state too: the host tears the object down and the
@@ -36,9 +35,9 @@ pub struct HostDesired {
     /// until the networking API writes it).
     #[serde(default)]
     pub network: NetworkSection,
-    /// Volume exports on this host (drafted; empty until a storage host
-    /// serves its volumes to others). Attached volumes are disks of their
-    /// instance's spec ([`crate::InstanceSpec::volumes`]).
+    /// Volume exports on this host (a storage host serving its volumes to
+    /// others). Attached volumes are disks of their instance's spec
+    /// ([`crate::InstanceSpec::volumes`]).
     #[serde(default)]
     pub block_devices: BlockDeviceSection,
 }

@@ -93,6 +93,7 @@
 //! futures ([`HvFuture`]) rather than `async fn`, which a `dyn` trait
 //! cannot have on this toolchain.
 
+pub mod exports;
 pub mod fake;
 mod fake_qcow2;
 mod nics;

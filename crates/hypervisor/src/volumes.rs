@@ -98,10 +98,20 @@ pub(crate) fn validate(v: &VolumeSpec) -> Result<()> {
                 ));
             }
         }
-        Connection::Export { address, name } => {
-            if address.rsplit_once(':').is_none() || name.is_empty() {
+        Connection::Export { address, name, key } => {
+            let port_ok = address
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+            // The name is the TLS-PSK identity, a line `name:key` in the
+            // key file: no separators in it.
+            let name_ok = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+            if !port_ok || !name_ok || !key.is_valid() {
                 return bad(format!(
-                    "volume {}: an export needs host:port and a name",
+                    "volume {}: an export needs host:port, a name of letters, digits, '-', '_' \
+                     or '.', and a 64-hex-digit key",
                     v.volume_id
                 ));
             }

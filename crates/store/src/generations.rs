@@ -91,6 +91,7 @@ pub const UNCACHED: &[&str] = &[
     "qos_specs",
     "qos_associations",
     "volume_transfers",
+    "volume_exports",
     "quota_defaults",
     "quota_limits",
     "quota_allocations",

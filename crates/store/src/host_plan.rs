@@ -26,14 +26,16 @@
 //! | subnet created, changed or deleted | its network's DHCP hosts |
 //! | security group or rule written | the hosts with ports of its project |
 //!
+//! | volume export created, changed or deleted | its storage host (before and after) |
+//!
 //! The backend finds the host sets a network-model write names (DHCP
 //! hosts, carriers, the project's hosts) in the same transaction and
 //! passes them in; which of them a write touches is decided here. The
 //! project's hosts stand for "the hosts whose ports name this port's
 //! groups as remote": groups are per project, so that is a superset, and
-//! a cheap one. The volume section will add its rows (an attachment
-//! created, changed or removed) with the same rule: the hosts whose
-//! document the row appears in, before and after.
+//! a cheap one. Attached volumes are in their instance's desired state
+//! (its rows above); a volume export is in its storage host's block-device
+//! section.
 
 use crate::network::{Network, Port};
 use crate::server::Instance;
@@ -64,6 +66,14 @@ pub enum PlanWrite<'a> {
         /// lists the others as its peers, so a port arriving on or
         /// leaving a host changes their documents.
         network_hosts: &'a BTreeSet<String>,
+    },
+    /// A volume export written: its storage host before (`None` for a
+    /// create) and after (`None` for a delete).
+    Export {
+        /// The storage host before the write.
+        before: Option<&'a str>,
+        /// The storage host after it.
+        after: Option<&'a str>,
     },
     /// A network changed (`after`) or deleted (`None`).
     Network {
@@ -175,6 +185,9 @@ pub fn hosts_touched(write: PlanWrite<'_>) -> BTreeSet<String> {
             }
         }
         PlanWrite::Subnet { dhcp_hosts } => hosts.extend(dhcp_hosts.iter().cloned()),
+        PlanWrite::Export { before, after } => {
+            hosts.extend(before.into_iter().chain(after).map(str::to_owned))
+        }
         PlanWrite::SecurityGroup { project_hosts } => hosts.extend(project_hosts.iter().cloned()),
         PlanWrite::Instance {
             before: None,

@@ -36,6 +36,7 @@ pub mod server;
 pub mod sqlite;
 pub mod trust;
 pub mod volume;
+pub mod volume_exports;
 pub mod volume_extras;
 
 pub use db::Db;

@@ -646,6 +646,17 @@ CREATE INDEX trusts_trustee ON trusts(trustee_user_id);
 CREATE INDEX trusts_project ON trusts(project_id);
 CREATE INDEX trusts_parent ON trusts(redelegated_trust_id);
 "#,
+    // Exports of local-backend volumes to other hosts (volume_exports.rs):
+    // the storage host is a column (its document lists them), the rest a
+    // body with the pre-shared key.
+    r#"
+CREATE TABLE volume_exports (
+    volume_id TEXT PRIMARY KEY,
+    host      TEXT NOT NULL,
+    body      TEXT NOT NULL
+);
+CREATE INDEX volume_exports_host ON volume_exports(host);
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

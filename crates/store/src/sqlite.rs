@@ -10,6 +10,7 @@ mod quota;
 mod security_group;
 mod server;
 mod volume;
+mod volume_exports;
 mod volume_extras;
 
 use crate::{Db, StoreResult};

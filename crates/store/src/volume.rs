@@ -200,6 +200,7 @@ pub type GroupChange<'a> = dyn FnMut(&mut VolumeGroup) -> Result<(), Refusal> + 
 /// Stored volumes, snapshots, attachments and types.
 pub trait VolumeStore:
     crate::volume_extras::BackupRecords
+    + crate::volume_exports::ExportRecords
     + crate::volume_extras::QosRecords
     + crate::volume_extras::TransferRecords
     + Send

@@ -187,17 +187,43 @@ async fn compute_attaches_in_process_and_failures_leave_nothing() {
         .reserve_attachment(&me, &id, "vm2", &ferrostack_common::ids::new_uuid())
         .unwrap_err();
     assert_eq!(again.status(), http::StatusCode::BAD_REQUEST);
-    // A file on storage1's disk cannot be opened on another host: refused,
-    // the attachment left reserved.
-    let far = state.connect_attachment(&me, &att, "compute1").unwrap_err();
-    assert_eq!(far.status(), http::StatusCode::BAD_REQUEST);
-    assert_eq!(status(&c, &id).await, "reserved");
+    // A file on storage1's disk is opened on another host through an
+    // export of storage1: a row for storage1's document, to compute1,
+    // with a key that is in no connection_info.
+    use ferrostack_store::volume_exports::ExportRecords;
+    let (far, info) = state.connect_attachment(&me, &att, "compute1").unwrap();
+    let ferrostack_host_contract::block::Connection::Export { name, key, .. } = &far else {
+        panic!("an export connection: {far:?}");
+    };
+    assert_eq!(name, &id);
+    let wait = info.export.clone().expect("wait for the export");
+    assert_eq!(wait.storage_host, "storage1");
+    let row = c.v.s.store.get_export(&id).unwrap().expect("export row");
+    assert_eq!(row.allowed_hosts, vec!["compute1".to_string()]);
+    assert_eq!(
+        (row.key.as_str(), row.generation),
+        (key.expose(), wait.generation)
+    );
+    let a = state.attachment(&me, &att).unwrap();
+    assert!(!a
+        .connection_info
+        .unwrap()
+        .to_string()
+        .contains(key.expose()));
+    // Extending it attached would not reach the far guest: refused.
+    state.complete_attachment(&me, &att).unwrap();
+    let grow = state.extend_volume(&me, &id, 3, true).unwrap_err();
+    assert_eq!(grow.status(), http::StatusCode::BAD_REQUEST);
+    assert!(grow.to_string().contains("export"), "{grow}");
+    // Connected on the storage host instead: the file, and no export.
     let (conn, info) = state.connect_attachment(&me, &att, "storage1").unwrap();
     assert!(matches!(
         conn,
         ferrostack_host_contract::block::Connection::File { .. }
     ));
     assert_eq!((info.size_gib, info.read_only), (2, false));
+    assert!(info.export.is_none());
+    assert!(c.v.s.store.get_export(&id).unwrap().is_none());
     state.complete_attachment(&me, &att).unwrap();
     assert_eq!(status(&c, &id).await, "in-use");
     state.delete_attachment(&me, &att).unwrap();
@@ -429,8 +455,13 @@ async fn types_select_backends_and_private_types_need_access() {
     );
 }
 
-/// An attached volume, completed through the attachments API.
+/// An attached volume, completed through the attachments API, on
+/// `host` (the storage host `storage1`: the guest's QEMU opens the file).
 async fn in_use(c: &common::Cinder, size: u64) -> String {
+    in_use_on(c, size, "storage1").await
+}
+
+async fn in_use_on(c: &common::Cinder, size: u64, host: &str) -> String {
     let id = c.available(size).await;
     let create = json!({"attachment": {"volume_uuid": id, "instance_uuid": "vm1"}});
     let r = c
@@ -444,8 +475,7 @@ async fn in_use(c: &common::Cinder, size: u64) -> String {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let att = r.body["attachment"]["id"].as_str().unwrap().to_string();
-    let connector =
-        json!({"attachment": {"connector": {"host": "compute1", "mountpoint": "/dev/vdb"}}});
+    let connector = json!({"attachment": {"connector": {"host": host, "mountpoint": "/dev/vdb"}}});
     let r = c
         .at(
             "3.44",
@@ -585,5 +615,34 @@ async fn a_live_snapshot_a_restart_interrupted_ends_in_error() {
     state.recover_snapshots().unwrap();
     let s = c.get(&format!("/snapshots/{sid}"), &c.member).await;
     assert_eq!(s.body["snapshot"]["status"], "error");
+    assert_eq!(status(&c, &id).await, "in-use");
+}
+
+#[tokio::test]
+async fn a_volume_attached_on_another_host_is_not_snapshotted_live() {
+    let c = start().await;
+    let id = in_use_on(&c, 1, "compute1").await;
+    let before = c.usage("snapshots");
+    let r = c
+        .send(
+            Method::POST,
+            "/snapshots",
+            &c.member,
+            json!({"snapshot": {"volume_id": id, "force": true}}),
+        )
+        .await;
+    let m = assert_fault(&r, 400, "badRequest");
+    assert!(m.contains("other than its storage host"), "{m}");
+    assert_eq!(c.usage("snapshots"), before, "no quota held");
+    assert!(c.backend.snapshots().is_empty());
+    assert!(!c
+        .backend
+        .calls()
+        .iter()
+        .any(|x| x.starts_with("begin_live_snapshot")));
+    let r = c
+        .get(&format!("/snapshots?volume_id={id}"), &c.member)
+        .await;
+    assert!(r.body["snapshots"].as_array().unwrap().is_empty());
     assert_eq!(status(&c, &id).await, "in-use");
 }

@@ -62,12 +62,14 @@ use uuid::Uuid;
 mod disk;
 mod hotplug;
 mod hv;
+mod nbd;
 mod prepare;
 mod probe;
 mod switch;
 #[cfg(test)]
 mod tests;
 mod volumes;
+pub(crate) use nbd::write_private_file;
 
 pub use volumes::{group_limits, volume_group, ROOT_GROUP};
 
@@ -137,6 +139,8 @@ struct Paths {
     console: PathBuf,
     stderr: PathBuf,
     suspended: PathBuf,
+    /// Key files of export disks (`volumes.rs`).
+    psk: PathBuf,
     /// The spec before the last resize (the backup's marker: it is written
     /// last and removed first).
     spec_backup: PathBuf,
@@ -156,6 +160,7 @@ impl Paths {
             console: dir.join("console.log"),
             stderr: dir.join("qemu.stderr"),
             suspended: dir.join("suspended"),
+            psk: dir.join("psk"),
             spec_backup: dir.join("spec.resize-backup.json"),
             disk_backup: dir.join("disk.resize-backup.qcow2"),
             dir,
@@ -478,6 +483,7 @@ impl QemuHypervisor {
         let paths = self.paths(id);
         self.forget_process(&paths);
         let accel = self.accelerator().await;
+        self.write_volume_keys(spec, &paths)?;
         let argv = self.qemu_argv(spec, &paths, accel);
         let stderr = std::fs::File::create(&paths.stderr).map_err(io_err(&paths.stderr))?;
         let mut cmd = Command::new(&argv[0]);

@@ -52,7 +52,7 @@ impl QemuHypervisor {
         disks.sort_by_key(|v| v.boot_index.is_none());
         for v in disks {
             // validate() refused what has no chain.
-            if let Ok(chain) = volumes::volume_chain(v) {
+            if let Ok(chain) = volumes::volume_chain(v, &paths.psk) {
                 a.extend(chain.argv());
             }
         }
@@ -96,6 +96,17 @@ impl QemuHypervisor {
         a
     }
 
+    /// Writes the key files of the spec's export disks (before QEMU
+    /// starts: its `tls-creds-psk` objects read them).
+    pub(super) fn write_volume_keys(&self, spec: &InstanceSpec, paths: &Paths) -> Result<()> {
+        for v in &spec.volumes {
+            if let Some((_, psk)) = volumes::volume_chain(v, &paths.psk)?.tls {
+                psk.write()?;
+            }
+        }
+        Ok(())
+    }
+
     /// Validates what QEMU will be given.
     pub(super) fn validate(&self, spec: &InstanceSpec) -> Result<()> {
         let bad = |m: String| Err(HypervisorError::InvalidSpec(m));
@@ -117,7 +128,7 @@ impl QemuHypervisor {
         }
         crate::volumes::validate_set(spec)?;
         for v in &spec.volumes {
-            volumes::volume_chain(v)?;
+            volumes::volume_chain(v, Path::new("/"))?;
         }
         Ok(())
     }

@@ -178,15 +178,23 @@ fn a_boot_volume_replaces_the_overlay() {
     // Without a boot volume the base image is needed again.
     sp.volumes.pop();
     assert!(hv.validate(&sp).is_err());
-    // Export connections have no chain yet; two root disks are refused.
+    // An export needs a well-formed key; with one it is a disk.
     let mut s2 = spec();
     let mut e = file_volume("exp", "/x");
     e.connection = crate::Connection::Export {
         address: "h:10809".into(),
         name: "exp".into(),
+        key: serde_json::from_value(serde_json::json!("not-hex")).expect("key"),
+    };
+    s2.volumes = vec![e.clone()];
+    assert!(hv.validate(&s2).is_err());
+    e.connection = crate::Connection::Export {
+        address: "h:10809".into(),
+        name: "exp".into(),
+        key: ferrostack_host_contract::block::PskKey::random(),
     };
     s2.volumes = vec![e];
-    assert!(hv.validate(&s2).is_err());
+    assert!(hv.validate(&s2).is_ok());
 }
 
 #[test]

@@ -7,12 +7,17 @@
 //! for a volume, see `crate::volumes::key`):
 //!
 //! ```text
+//!   -object tls-creds-psk id=tls-KEY endpoint=client  (an export only)
 //!   -object throttle-group id=tg-KEY (limits)
-//!   -blockdev file|rbd   node KEY-p          (the protocol node)
+//!   -blockdev file|rbd|nbd node KEY-p        (the protocol node)
 //!   -blockdev qcow2|raw  node KEY-f          (the format node)
 //!   -blockdev throttle   node KEY  group tg-KEY
 //!   -device virtio-blk-pci id=disk-KEY drive=KEY serial=SERIAL [bootindex=0]
 //! ```
+//!
+//! A volume exported by another host (`Connection::Export`) is an `nbd`
+//! protocol node under a `raw` format node, with its TLS credentials
+//! object first (`nbd.rs`).
 //!
 //! The same JSON objects are `-object`/`-blockdev`/`-device` arguments at
 //! start and `object-add`/`blockdev-add`/`device_add` arguments in a
@@ -66,6 +71,8 @@ pub(crate) struct DiskIds {
     pub top: String,
     pub group: String,
     pub device: String,
+    /// The TLS credentials of an export's disk.
+    pub tls: String,
 }
 
 impl DiskIds {
@@ -76,6 +83,7 @@ impl DiskIds {
             top: key.to_owned(),
             group: format!("tg-{key}"),
             device: format!("disk-{key}"),
+            tls: format!("tls-{key}"),
         }
     }
 
@@ -95,6 +103,9 @@ pub(super) struct Chain {
     pub ids: DiskIds,
     /// `-object` / `object-add`.
     pub group: Value,
+    /// An export's TLS credentials: `-object` / `object-add` before the
+    /// nodes, and the key file they read.
+    pub tls: Option<(Value, super::nbd::PskFile)>,
     /// `-blockdev` / `blockdev-add`, protocol node first.
     pub nodes: [Value; 3],
     /// `-device` / `device_add`.
@@ -157,6 +168,7 @@ fn chain(
     Chain {
         ids,
         group,
+        tls: None,
         nodes: [protocol, format, throttle],
         device,
     }
@@ -168,8 +180,11 @@ pub(super) fn root_chain(disk: &Path, limits: &IoLimits) -> Chain {
     chain(DiskIds::root(), file, "qcow2", false, limits, None, true)
 }
 
-/// A volume's chain; a root volume gets bootindex 0.
-pub(super) fn volume_chain(v: &VolumeSpec) -> Result<Chain> {
+/// A volume's chain; a root volume gets bootindex 0. An export's key file
+/// goes under `psk_root` (the instance's `psk` directory).
+pub(super) fn volume_chain(v: &VolumeSpec, psk_root: &Path) -> Result<Chain> {
+    let ids = DiskIds::volume(&v.volume_id);
+    let mut tls = None;
     let (protocol, format) = match &v.connection {
         Connection::File { path, format } => (
             json!({ "driver": "file", "filename": path }),
@@ -196,28 +211,34 @@ pub(super) fn volume_chain(v: &VolumeSpec) -> Result<Chain> {
             }
             (rbd, "raw")
         }
-        Connection::Export { .. } => {
-            return Err(HypervisorError::InvalidSpec(format!(
-                "volume {}: export connections (NBD over TLS) are not supported by this driver yet",
-                v.volume_id
-            )))
+        Connection::Export { address, name, key } => {
+            let (protocol, object, psk) =
+                super::nbd::export_disk(&v.volume_id, &ids, psk_root, address, name, key)?;
+            tls = Some((object, psk));
+            (protocol, "raw")
         }
     };
-    Ok(chain(
-        DiskIds::volume(&v.volume_id),
+    let mut c = chain(
+        ids,
         protocol,
         format,
         v.read_only,
         &v.limits,
         Some(&v.serial),
         v.boot_index.is_some(),
-    ))
+    );
+    c.tls = tls;
+    Ok(c)
 }
 
 impl Chain {
     /// The command-line arguments of this disk.
     pub(super) fn argv(&self) -> Vec<String> {
-        let mut a = vec!["-object".to_owned(), self.group.to_string()];
+        let mut a = Vec::new();
+        if let Some((tls, _)) = &self.tls {
+            a.extend(["-object".to_owned(), tls.to_string()]);
+        }
+        a.extend(["-object".to_owned(), self.group.to_string()]);
         for n in &self.nodes {
             a.extend(["-blockdev".to_owned(), n.to_string()]);
         }
@@ -277,9 +298,11 @@ async fn remove_chain(c: &mut QmpClient, ids: &DiskIds) -> Result<(), QmpError> 
                 .await?;
         }
     }
-    if objects(c).await?.contains(&ids.group) {
-        c.execute("object-del", Some(json!({ "id": ids.group })))
-            .await?;
+    let objects = objects(c).await?;
+    for o in [&ids.group, &ids.tls] {
+        if objects.contains(o) {
+            c.execute("object-del", Some(json!({ "id": o }))).await?;
+        }
     }
     Ok(())
 }
@@ -318,8 +341,11 @@ impl QemuHypervisor {
         if !rules::needs_attach(&o.spec, &v)? {
             return Ok(o.info());
         }
-        let chain = volume_chain(&v)?;
         let paths = self.paths(id);
+        let chain = volume_chain(&v, &paths.psk)?;
+        if let Some((_, psk)) = &chain.tls {
+            psk.write()?;
+        }
         if o.pid.is_some() {
             let mut c = self.qmp(id, &paths).await?;
             plug(id, &mut c, &chain)
@@ -581,6 +607,9 @@ async fn plug(id: Uuid, c: &mut QmpClient, chain: &Chain) -> Result<(), QmpError
     }
     remove_chain(c, &chain.ids).await?;
     let r = async {
+        if let Some((tls, _)) = &chain.tls {
+            c.execute("object-add", Some(tls.clone())).await?;
+        }
         c.execute("object-add", Some(chain.group.clone())).await?;
         for n in &chain.nodes {
             c.execute("blockdev-add", Some(n.clone())).await?;
@@ -633,7 +662,7 @@ mod tests {
             size_gib: 1,
             top_generation: 0,
         };
-        let c = volume_chain(&v).expect("chain");
+        let c = volume_chain(&v, Path::new("/psk")).expect("chain");
         assert_eq!(c.nodes[0]["driver"], "rbd");
         assert_eq!(
             c.nodes[0]["server"][1],
@@ -645,7 +674,20 @@ mod tests {
         e.connection = Connection::Export {
             address: "h:1".into(),
             name: "x".into(),
+            key: ferrostack_host_contract::block::PskKey::from_hex(&"a".repeat(64)).unwrap(),
         };
-        assert!(volume_chain(&e).is_err());
+        let c = volume_chain(&e, Path::new("/psk")).expect("export chain");
+        assert_eq!(c.nodes[0]["driver"], "nbd");
+        assert_eq!(c.nodes[0]["server"]["port"], "1");
+        assert_eq!(c.nodes[0]["tls-creds"], c.ids.tls);
+        assert_eq!(c.nodes[0]["reconnect-delay"], 30);
+        assert_eq!(c.nodes[1]["driver"], "raw");
+        let argv = c.argv().join(" ");
+        assert!(argv.contains("tls-creds-psk") && argv.contains("/psk/vol-rbd1"));
+        assert!(
+            !argv.contains(&"a".repeat(64)),
+            "the key is in a file, not the argv"
+        );
+        assert!(!format!("{c:?}").contains(&"a".repeat(64)));
     }
 }

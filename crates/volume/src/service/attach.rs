@@ -14,7 +14,12 @@
 //! "access_mode": "rw" | "ro", "connection": <ferrostack_host_contract::
 //! block::Connection as JSON, tagged by "driver">}}`: the Cinder envelope,
 //! with ferrostack's own connection inside, so compute needs no
-//! per-driver parsing.
+//! per-driver parsing. An export's key is left out (users read
+//! `connection_info`); compute gets the whole connection from
+//! [`VolumeState::connect_attachment`].
+//!
+//! A local-backend volume connected on a host other than its storage host
+//! is reached through an export of the storage host (`exports.rs`).
 
 use super::{bad_status, invalid, Caller};
 use crate::error::{VolumeError, VolumeResult};
@@ -32,6 +37,9 @@ pub struct VolumeInfo {
     pub read_only: bool,
     /// I/O limits from the type's QoS specs (none until QoS specs exist).
     pub limits: IoLimits,
+    /// Set when the connection is an export of another host: wait for it
+    /// to be served, and fill the connection's address from the report.
+    pub export: Option<super::ExportWait>,
 }
 
 fn driver_type(c: &Connection) -> &'static str {
@@ -46,7 +54,7 @@ fn driver_type(c: &Connection) -> &'static str {
 pub fn connection_info(volume_id: &str, c: &Connection, mode: &str) -> Value {
     json!({
         "driver_volume_type": driver_type(c),
-        "data": {"volume_id": volume_id, "access_mode": mode, "connection": c},
+        "data": {"volume_id": volume_id, "access_mode": mode, "connection": c.public_json()},
     })
 }
 
@@ -98,7 +106,7 @@ impl VolumeState {
         }
     }
 
-    fn connection_of(&self, v: &Volume) -> VolumeResult<Connection> {
+    pub(super) fn connection_of(&self, v: &Volume) -> VolumeResult<Connection> {
         let b = self.backend(&v.backend_name).ok_or_else(|| {
             VolumeError::BadRequest(format!(
                 "Invalid volume: the backend of volume {} is not served.",
@@ -217,7 +225,7 @@ impl VolumeState {
             Ok(())
         })?;
         tracing::info!(attachment_id = id, volume_id = %a.volume_id, "volume attachment deleted");
-        Ok(())
+        self.release_export(&a.volume_id)
     }
 
     /// For compute: reserve `volume_id` for `instance_uuid` under the
@@ -250,27 +258,29 @@ impl VolumeState {
     ) -> VolumeResult<(Connection, VolumeInfo)> {
         let a = self.attachment(caller, attachment_id)?;
         let v = self.volume(caller, &a.volume_id)?;
-        let connection = self.connection_of(&v)?;
-        // A local-backend volume is a file on its storage host's disk:
-        // another host cannot open it until volumes are exported (NBD).
-        let storage_host = self.backend(&v.backend_name).map(|b| b.host().to_string());
-        if let (Connection::File { .. }, Some(storage)) = (&connection, &storage_host) {
-            if storage != host {
-                return Err(VolumeError::BadRequest(format!(
-                    "Invalid volume: volume {} is on the local disk of host {storage} and cannot \
-                     be attached on host {host} (volume exports to other hosts are not served \
-                     yet).",
-                    v.id
-                )));
-            }
-        }
+        let file = self.connection_of(&v)?;
         let a = self.update_attachment(caller, attachment_id, json!({"host": host}))?;
+        // A local-backend volume is a file on its storage host's disk:
+        // another host reaches it through an export of the storage host.
+        let storage_host = self.backend(&v.backend_name).map(|b| b.host().to_string());
+        let (connection, export) = match (&file, &storage_host) {
+            (Connection::File { .. }, Some(storage)) if storage != host => {
+                let (c, wait) = self.export_connection(&v, &file, host)?;
+                (c, Some(wait))
+            }
+            _ => {
+                // A reconnect here may end an export to another host.
+                self.release_export(&v.id)?;
+                (file, None)
+            }
+        };
         Ok((
             connection,
             VolumeInfo {
                 size_gib: v.size_gib,
                 read_only: a.mode == "ro",
                 limits: self.disk_limits(&v)?,
+                export,
             },
         ))
     }
@@ -381,7 +391,7 @@ impl VolumeState {
             g.volume.status = status_from(g).into();
             Ok(())
         })?;
-        Ok(())
+        self.release_export(id)
     }
 }
 

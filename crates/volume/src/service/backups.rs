@@ -109,12 +109,13 @@ impl VolumeState {
         let v = self.volume(caller, &req.volume_id)?;
         // Whether the volume is attached, as the recording write saw it.
         let live = std::cell::Cell::new(false);
+        let storage = self.backend(&v.backend_name).map(|b| b.host().to_string());
         let check = |g: &VolumeGroup| {
             let s = g.volume.status.as_str();
             live.set(s == "in-use");
             match s {
                 "available" => Ok(()),
-                "in-use" if req.force => Ok(()),
+                "in-use" if req.force => super::snapshots::live_possible(g, storage.as_deref()),
                 "in-use" => Err(invalid(
                     "Invalid volume: Backing up an in-use volume must use the force flag.",
                 )),

@@ -128,9 +128,19 @@ impl VolumeState {
             )
             .map_err(quota_error)?;
         let old = v.size_gib;
+        let storage_host = self.backend(&v.backend_name).map(|b| b.host().to_string());
         let changed = self.change(caller, id, |g| {
             let s = g.volume.status.as_str();
             let attached = s == "in-use" && attached_ok;
+            // A guest on another host reads the volume over NBD, and an
+            // NBD client cannot grow: refuse rather than grow the file
+            // under a disk that keeps its old size.
+            if attached && super::exports::exported(g, storage_host.as_deref()) {
+                return Err(invalid(format!(
+                    "Invalid volume: volume {id} is attached on a host other than its storage \
+                     host (through an export); detach it to extend it."
+                )));
+            }
             if s != "available" && !attached {
                 let wanted = if attached_ok {
                     "available or in-use"

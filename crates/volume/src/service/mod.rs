@@ -23,6 +23,7 @@ mod attach;
 mod backups;
 mod create;
 mod delete;
+mod exports;
 pub mod qos;
 mod snapshots;
 mod transfers;
@@ -30,6 +31,7 @@ mod transfers;
 pub use attach::VolumeInfo;
 pub use backups::NewBackup;
 pub use create::NewVolume;
+pub use exports::ExportWait;
 
 use crate::backend::VolumeBackend;
 use crate::error::{VolumeError, VolumeResult};

@@ -51,6 +51,25 @@ pub(crate) async fn live_snapshot(
         .map_err(|e| e.to_string())
 }
 
+/// A live snapshot switches the process that writes the volume's file
+/// onto its new top: the guest's QEMU on the storage host. A volume
+/// attached through an export (on another host) is written by the storage
+/// host's export daemon instead, which is not switched yet: refused, so a
+/// frozen layer is never written.
+pub(crate) fn live_possible(
+    g: &VolumeGroup,
+    storage_host: Option<&str>,
+) -> Result<(), super::Refusal> {
+    if super::exports::exported(g, storage_host) {
+        return Err(invalid(format!(
+            "Invalid volume: volume {} is attached on a host other than its storage host; \
+             a snapshot or backup of it while attached is not supported yet (detach it first).",
+            g.volume.id
+        )));
+    }
+    Ok(())
+}
+
 impl VolumeState {
     /// The snapshot `id` if `caller` may see it.
     pub fn snapshot(&self, caller: &Caller, id: &str) -> VolumeResult<Snapshot> {
@@ -92,11 +111,12 @@ impl VolumeState {
         // Whether the volume is attached, as the write that records the
         // snapshot saw it (the last call): that decides the protocol.
         let live = std::cell::Cell::new(false);
+        let storage = self.backend(&v.backend_name).map(|b| b.host().to_string());
         let check = |g: &VolumeGroup| {
             let s = g.volume.status.as_str();
             live.set(s == "in-use");
             if s == "in-use" && force {
-                return Ok(());
+                return live_possible(g, storage.as_deref());
             }
             if s != "available" {
                 return Err(bad_status(volume_id, "available", s));
