@@ -174,6 +174,7 @@ async fn a_guest_writes_to_an_export_over_tls_psk() {
         boot_index: None,
         limits: IoLimits::default(),
         size_gib: 0,
+        top_generation: 0,
     };
     // A wrong key: the TLS handshake fails, nothing is plugged.
     let wrong = hv.attach_volume(id, volume(PskKey::random())).await;
