@@ -5,6 +5,7 @@ pub mod actions;
 pub mod file;
 pub mod images;
 pub mod members;
+pub mod patch;
 pub mod schemas;
 pub mod tags;
 
