@@ -104,6 +104,10 @@ pub struct ServerCreate {
     /// Answer with the reservation id instead of the server.
     #[serde(default, deserialize_with = "present")]
     pub return_reservation_id: Option<Value>,
+    /// The password the create answers with (Nova returns the one it was
+    /// given; one is made up when none is).
+    #[serde(default, rename = "adminPass", deserialize_with = "present")]
+    pub admin_pass: Option<Value>,
 }
 
 impl Resource for ServerCreate {
@@ -293,17 +297,22 @@ fn count(field: &str, value: Option<&Value>) -> Result<Option<u64>, BodyError> {
 }
 
 impl ServerCreate {
-    /// The name: required, not blank, at most 255 characters.
+    /// The name: required, in Nova's `name` format ([`body::name`]:
+    /// printable, no surrounding whitespace, 1 to 255 characters).
     pub fn name(&self) -> Result<String, BodyError> {
-        body::string("name", self.name.as_ref(), 255)?
-            .filter(|n| !n.trim().is_empty())
-            .ok_or_else(|| {
-                BodyError::invalid(
-                    "name",
-                    self.name.as_ref().unwrap_or(&Value::Null),
-                    "is required and must not be blank",
-                )
-            })
+        match &self.name {
+            None => Err(BodyError::invalid(
+                "name",
+                &Value::Null,
+                "is required and must not be blank",
+            )),
+            Some(name) => body::name("name", name),
+        }
+    }
+
+    /// The `adminPass` asked for, if any: a string (Nova's schema).
+    pub fn admin_pass(&self) -> Result<Option<String>, BodyError> {
+        body::admin_pass(self.admin_pass.as_ref())
     }
 
     /// `networks` at `v`; `sent` is the `server` object (quoted when the
@@ -622,14 +631,11 @@ impl ServerUpdate {
                 "Invalid input for field/attribute server. Additional properties are not allowed ('{k}' was unexpected)"
             )));
         }
-        let name = body::string("name", self.name.as_ref(), 255)?;
-        if name.as_deref().is_some_and(|n| n.trim().is_empty()) {
-            return Err(BodyError::invalid(
-                "name",
-                &json!(name),
-                "must not be blank",
-            ));
-        }
+        let name = self
+            .name
+            .as_ref()
+            .map(|n| body::name("name", n))
+            .transpose()?;
         let access_ipv4 = body::string("accessIPv4", self.access_ipv4.as_ref(), 64)?;
         let access_ipv6 = body::string("accessIPv6", self.access_ipv6.as_ref(), 64)?;
         let description = match &self.description {
@@ -735,6 +741,25 @@ mod tests {
                 ..ServerChanges::default()
             })
         );
+    }
+
+    #[test]
+    fn a_name_with_unprintable_characters_is_refused() {
+        for bad in [
+            "a\u{0}b",
+            "ring\u{7}",
+            "evil\u{202e}txt",
+            "a\u{2028}b",
+            " lead",
+        ] {
+            let body = create(json!({"server": {"name": bad}}));
+            assert!(body.required().unwrap().0.name().is_err(), "{bad:?}");
+            assert!(update(1, json!({"name": bad})).is_err(), "{bad:?}");
+        }
+        for good in ["web 1", "café", "名前", "a\u{a0}b"] {
+            let body = create(json!({"server": {"name": good}}));
+            assert_eq!(body.required().unwrap().0.name().unwrap(), good);
+        }
     }
 
     #[test]

@@ -374,7 +374,9 @@ pub async fn create(
     Json(body): Json<CreateServerBody>,
 ) -> ComputeResult<Response> {
     let req = parse_create(&state, &caller, v, &body, &request_id)?;
-    let return_reservation = body.required()?.0.returns_reservation_id();
+    let (server, _) = body.required()?;
+    let return_reservation = server.returns_reservation_id();
+    let admin_pass = server.admin_pass()?;
     let created = lifecycle::create(&state, &caller, &req)?;
     let Some(first) = created.first() else {
         return Err(ComputeError::Internal("no server created".into()));
@@ -395,8 +397,9 @@ pub async fn create(
             "security_groups": [{"name": "default"}],
         });
         // The guest gets its key from the config drive and no password is
-        // ever set in it; Nova's shape still carries one.
-        s["adminPass"] = json!(ferrostack_common::ids::new_hex_id()[..12].to_string());
+        // ever set in it; Nova's shape still carries one: the one asked
+        // for, as Nova answers, or a new one.
+        s["adminPass"] = json!(admin_pass.unwrap_or_else(new_admin_pass));
         json!({"server": s})
     };
     let mut resp = (StatusCode::ACCEPTED, axum::Json(body)).into_response();
@@ -406,6 +409,11 @@ pub async fn create(
         resp.headers_mut().insert(http::header::LOCATION, loc);
     }
     Ok(resp)
+}
+
+/// A password for a create or rebuild that asked for none.
+pub fn new_admin_pass() -> String {
+    ferrostack_common::ids::new_hex_id()[..12].to_string()
 }
 
 const LIST_QUERY: &[&str] = &[
@@ -474,21 +482,42 @@ fn parse_time(raw: &str) -> ComputeResult<i64> {
         })
 }
 
+/// Does the query ask for every project's servers? `all_tenants` as Nova
+/// reads it: present and empty, or a boolean word (`1`, `true`, `yes`,
+/// ...); any other value is a 400.
+fn all_tenants(q: &QueryPairs) -> ComputeResult<bool> {
+    let Some(raw) = q.get("all_tenants") else {
+        return Ok(false);
+    };
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "" | "1" | "t" | "true" | "on" | "y" | "yes" => Ok(true),
+        "0" | "f" | "false" | "off" | "n" | "no" => Ok(false),
+        _ => Err(ComputeError::BadRequest(format!(
+            "Invalid input received: Unrecognized value '{raw}', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'"
+        ))),
+    }
+}
+
+/// The servers a list answers with; `rule` is `index` or `detail`, for
+/// the policy's name.
 fn list_servers(
     state: &ComputeState,
     caller: &AuthContext,
     v: ApiVersion,
     q: &QueryPairs,
+    rule: &str,
 ) -> ComputeResult<Vec<Instance>> {
     q.check_known(v, LIST_QUERY)?;
     let admin = caller.is_admin();
-    let all = admin
-        && q.get("all_tenants").is_some_and(|a| {
-            !matches!(
-                a.to_ascii_lowercase().as_str(),
-                "false" | "0" | "off" | "no"
-            )
-        });
+    let all = all_tenants(q)?;
+    if all && !admin {
+        // Nova's `servers:{index,detail}:get_all_tenants` rule is
+        // admin-only: a member asking for everyone's servers is told no,
+        // not quietly given their own.
+        return Err(ComputeError::Forbidden(format!(
+            "Policy doesn't allow os_compute_api:servers:{rule}:get_all_tenants to be performed."
+        )));
+    }
     let project = if admin && all {
         q.get("project_id")
             .or_else(|| q.get("tenant_id"))
@@ -616,7 +645,7 @@ pub async fn list(
     Version(v): Version,
     q: QueryPairs,
 ) -> ComputeResult<axum::Json<Value>> {
-    let rows = list_servers(&state, &caller, v, &q)?;
+    let rows = list_servers(&state, &caller, v, &q, "index")?;
     let servers: Vec<Value> = rows.iter().map(|i| views::brief(&state, i)).collect();
     let mut body = json!({ "servers": servers });
     if let Some(links) = page_links(&state, "servers", &q, &rows)? {
@@ -632,7 +661,7 @@ pub async fn list_detail(
     Version(v): Version,
     q: QueryPairs,
 ) -> ComputeResult<axum::Json<Value>> {
-    let rows = list_servers(&state, &caller, v, &q)?;
+    let rows = list_servers(&state, &caller, v, &q, "detail")?;
     let mut servers = rows
         .iter()
         .map(|i| views::detail(&state, &caller, v, i))

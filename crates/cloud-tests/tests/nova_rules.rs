@@ -1,0 +1,183 @@
+//! Nova's rules that Tempest and other clients found ferrostack breaking:
+//! a flavor id sent as a JSON number, the `adminPass` a create or rebuild
+//! asked for coming back, `all_tenants` being admin-only, and server
+//! names refused when they carry unprintable characters.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{assert_fault, Compute};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const V: &str = "2.96";
+
+async fn call(
+    c: &Compute,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> ferrostack_testkit::Reply {
+    c.at(method, path, token, V, body).await
+}
+
+async fn boot(c: &Compute, token: &str, image: &str, extra: Value) -> ferrostack_testkit::Reply {
+    let mut server = json!({"name": "vm", "imageRef": image, "flavorRef": "1", "networks": "none"});
+    for (k, v) in extra.as_object().unwrap() {
+        server[k] = v.clone();
+    }
+    call(
+        c,
+        Method::POST,
+        "/servers",
+        token,
+        Some(json!({ "server": server })),
+    )
+    .await
+}
+
+async fn wait_active(c: &Compute, token: &str, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = call(c, Method::GET, &format!("/servers/{id}"), token, None).await;
+        let s = &r.body["server"];
+        if s["status"] == "ACTIVE" && s["OS-EXT-STS:task_state"].is_null() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{id} never became ACTIVE: {s}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_flavor_id_sent_as_a_number_is_kept_as_its_digits() {
+    let c = Compute::start().await;
+    let p = c.s.personas(&c.project).await;
+    let r = call(
+        &c,
+        Method::POST,
+        "/flavors",
+        &p.admin,
+        Some(json!({"flavor": {"name": "num", "id": 869970517, "vcpus": 1, "ram": 64, "disk": 0}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["flavor"]["id"], "869970517");
+    let r = call(&c, Method::GET, "/flavors/869970517", &p.admin, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["flavor"]["name"], "num");
+}
+
+#[tokio::test]
+async fn the_admin_pass_asked_for_is_the_one_answered() {
+    let c = Compute::start().await;
+    let p = c.s.personas(&c.project).await;
+    let r = call(
+        &c,
+        Method::POST,
+        "/flavors",
+        &p.admin,
+        Some(json!({"flavor": {"name": "f1", "id": "1", "vcpus": 1, "ram": 64, "disk": 1}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let image = c.image(&c.project, "qcow2");
+    c.start_fake_agent("host-1", None);
+
+    let r = boot(&c, &p.member, &image, json!({"adminPass": "Chosen-Pass-1"})).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["server"]["adminPass"], "Chosen-Pass-1");
+    let id = r.body["server"]["id"].as_str().unwrap().to_string();
+    wait_active(&c, &p.member, &id).await;
+
+    let r = call(
+        &c,
+        Method::POST,
+        &format!("/servers/{id}/action"),
+        &p.member,
+        Some(json!({"rebuild": {"imageRef": image, "adminPass": "Rebuilt-Pass-2"}})),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["server"]["adminPass"], "Rebuilt-Pass-2");
+
+    // Not a string: 400, and the value is not quoted back.
+    let r = boot(&c, &p.member, &image, json!({"adminPass": 12345678})).await;
+    let m = assert_fault(&r, 400, "badRequest");
+    assert!(!m.contains("12345678"), "{m}");
+}
+
+#[tokio::test]
+async fn all_tenants_is_for_admins_only() {
+    let c = Compute::start().await;
+    let p = c.s.personas(&c.project).await;
+    for path in [
+        "/servers?all_tenants=1",
+        "/servers/detail?all_tenants=1",
+        "/servers/detail?all_tenants",
+    ] {
+        let r = call(&c, Method::GET, path, &p.member, None).await;
+        let m = assert_fault(&r, 403, "forbidden");
+        assert!(m.contains("get_all_tenants"), "{path}: {m}");
+        let r = call(&c, Method::GET, path, &p.admin, None).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+    }
+    // A false value is no request for all projects.
+    let r = call(
+        &c,
+        Method::GET,
+        "/servers/detail?all_tenants=false",
+        &p.member,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(
+        &c,
+        Method::GET,
+        "/servers?all_tenants=maybe",
+        &p.admin,
+        None,
+    )
+    .await;
+    assert_fault(&r, 400, "badRequest");
+}
+
+#[tokio::test]
+async fn server_names_with_unprintable_characters_are_400_and_create_nothing() {
+    let c = Compute::start().await;
+    let p = c.s.personas(&c.project).await;
+    let r = call(
+        &c,
+        Method::POST,
+        "/flavors",
+        &p.admin,
+        Some(json!({"flavor": {"name": "f1", "id": "1", "vcpus": 1, "ram": 64, "disk": 1}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let image = c.image(&c.project, "qcow2");
+    c.start_fake_agent("host-1", None);
+    for name in ["nul\u{0}", "bell\u{7}", "gnp.exe\u{202e}", "a\u{2029}b"] {
+        let r = boot(&c, &p.member, &image, json!({ "name": name })).await;
+        let m = assert_fault(&r, 400, "badRequest");
+        assert!(m.contains("printable"), "{name:?}: {m}");
+    }
+    let list = call(&c, Method::GET, "/servers", &p.member, None).await;
+    assert_eq!(list.body["servers"], json!([]), "nothing created");
+
+    let r = boot(&c, &p.member, &image, json!({"name": "ok"})).await;
+    let id = r.body["server"]["id"].as_str().unwrap().to_string();
+    let r = call(
+        &c,
+        Method::PUT,
+        &format!("/servers/{id}"),
+        &p.member,
+        Some(json!({"server": {"name": "x\u{202e}y"}})),
+    )
+    .await;
+    assert_fault(&r, 400, "badRequest");
+}
