@@ -1,6 +1,7 @@
-//! Glance's update rules that clients other than glanceclient rely on:
-//! both JSON-patch media types (Tempest sends the v2.0 one), and the
-//! `os_glance_*` namespace reserved to the service on create and update.
+//! Glance's rules that clients other than glanceclient rely on: both
+//! JSON-patch media types (Tempest sends the v2.0 one), the `os_glance_*`
+//! namespace reserved to the service on create and update, and the info
+//! routes clients probe before an upload.
 
 #![allow(clippy::unwrap_used)]
 
@@ -104,4 +105,19 @@ async fn os_glance_properties_are_reserved_on_create_and_update() {
     }
     let shown = c.show(&member, &id).await.body;
     assert!(shown.get("os_glance_foo").is_none());
+}
+
+#[tokio::test]
+async fn import_info_lists_no_methods_and_stores_are_404_with_one_backend() {
+    let c = Images::start().await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let r = c.s.get(&c.url("/v2/info/import"), &member).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["import-methods"]["value"], json!([]));
+    for path in ["/v2/info/stores", "/v2/info/stores/detail"] {
+        let r = c.s.get(&c.url(path), &member).await;
+        assert!(assert_glance_error(&r, 404).contains("Multi backend"));
+    }
+    let r = c.s.get(&c.url("/v2/info/import"), "").await;
+    assert_glance_error(&r, 401);
 }
