@@ -1,8 +1,9 @@
 //! Keystone's rules that Tempest found broken: an endpoint named with the
 //! legacy `region` field creates that region when it does not exist (for
 //! clients written against v2; `region_id` still has to name an existing
-//! region, and a refused endpoint leaves no region), and project and
-//! domain names are at most 64 characters.
+//! region, and a refused endpoint leaves no region), project and domain
+//! names are at most 64 characters, and a user or group in a domain that
+//! does not exist is 404 (Keystone's DomainNotFound).
 
 // Test helpers panic on purpose: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -124,4 +125,22 @@ async fn project_and_domain_names_are_at_most_64_characters() {
         )
         .await;
     assert_eq!(status, 201, "{made}");
+}
+
+#[tokio::test]
+async fn a_user_or_group_in_a_missing_domain_is_404() {
+    let s = Server::start().await;
+    let admin = s.admin_token().await;
+    for (path, key) in [("/v3/users", "user"), ("/v3/groups", "group")] {
+        let (status, err) = s
+            .send_json(
+                Method::POST,
+                path,
+                &admin,
+                json!({ key: {"name": "x", "domain_id": "0123456789abcdef0123456789abcdef"} }),
+            )
+            .await;
+        assert_eq!(status, 404, "{path}: {err}");
+        assert_keystone_error(&err, 404);
+    }
 }
