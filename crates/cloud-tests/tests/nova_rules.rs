@@ -1,7 +1,8 @@
 //! Nova's rules that Tempest and other clients found ferrostack breaking:
 //! a flavor id sent as a JSON number, the `adminPass` a create or rebuild
-//! asked for coming back, `all_tenants` being admin-only, and server
-//! names refused when they carry unprintable characters.
+//! asked for coming back, `all_tenants` being admin-only, server names
+//! refused when they carry unprintable characters, and the smaller view
+//! Nova answers an update or a rebuild with before 2.75.
 
 #![allow(clippy::unwrap_used)]
 
@@ -180,4 +181,87 @@ async fn server_names_with_unprintable_characters_are_400_and_create_nothing() {
     )
     .await;
     assert_fault(&r, 400, "badRequest");
+}
+
+#[tokio::test]
+async fn update_and_rebuild_answer_novas_smaller_view_before_2_75() {
+    let c = Compute::start().await;
+    let p = c.s.personas(&c.project).await;
+    let r = call(
+        &c,
+        Method::POST,
+        "/flavors",
+        &p.admin,
+        Some(json!({"flavor": {"name": "f1", "id": "1", "vcpus": 1, "ram": 64, "disk": 1}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let image = c.image(&c.project, "qcow2");
+    c.start_fake_agent("host-1", None);
+    let r = boot(&c, &p.member, &image, json!({})).await;
+    let id = r.body["server"]["id"].as_str().unwrap().to_string();
+    wait_active(&c, &p.member, &id).await;
+
+    let hidden = [
+        "OS-EXT-STS:vm_state",
+        "OS-EXT-AZ:availability_zone",
+        "config_drive",
+        "key_name",
+        "OS-SRV-USG:launched_at",
+        "os-extended-volumes:volumes_attached",
+    ];
+    for version in ["2.1", "2.74"] {
+        let r = c
+            .at(
+                Method::PUT,
+                &format!("/servers/{id}"),
+                &p.member,
+                version,
+                Some(json!({"server": {"name": "renamed"}})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        for key in hidden {
+            assert!(
+                r.body["server"].get(key).is_none(),
+                "{version}: {key} in {}",
+                r.body
+            );
+        }
+        assert_eq!(r.body["server"]["name"], "renamed");
+    }
+    let r = c
+        .at(
+            Method::PUT,
+            &format!("/servers/{id}"),
+            &p.member,
+            "2.75",
+            Some(json!({"server": {}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for key in hidden {
+        assert!(
+            r.body["server"].get(key).is_some(),
+            "2.75: {key} missing in {}",
+            r.body
+        );
+    }
+
+    // A rebuild shows key_name from 2.54 and user_data from 2.57.
+    let r = c
+        .at(
+            Method::POST,
+            &format!("/servers/{id}/action"),
+            &p.member,
+            "2.57",
+            Some(json!({"rebuild": {"imageRef": image, "user_data": "ZWNobw=="}})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let s = &r.body["server"];
+    assert!(s.get("key_name").is_some(), "{s}");
+    assert_eq!(s["user_data"], "ZWNobw==");
+    assert!(s.get("OS-EXT-STS:vm_state").is_none(), "{s}");
+    assert!(s["adminPass"].is_string());
 }

@@ -729,7 +729,7 @@ pub async fn update(
         })
         .map_err(lifecycle::from_store)?;
     Ok(axum::Json(
-        json!({"server": views::detail(&state, &caller, v, &updated)?}),
+        json!({"server": views::action_view(&state, &caller, v, &updated, views::ChangeAnswer::Update)?}),
     ))
 }
 
