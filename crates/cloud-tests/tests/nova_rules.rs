@@ -73,6 +73,60 @@ async fn a_flavor_id_sent_as_a_number_is_kept_as_its_digits() {
 }
 
 #[tokio::test]
+async fn the_is_public_filter_takes_every_spelling_of_a_boolean() {
+    let c = Compute::start().await;
+    let p = c.s.personas(&c.project).await;
+    let r = call(
+        &c,
+        Method::POST,
+        "/flavors",
+        &p.admin,
+        Some(
+            json!({"flavor": {"name": "private", "vcpus": 1, "ram": 64, "disk": 0,
+                               "os-flavor-access:is_public": false}}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let names = |r: &ferrostack_testkit::Reply| -> Vec<String> {
+        r.body["flavors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (word, expect) in [
+        ("f", vec!["private"]),
+        ("No", vec!["private"]),
+        ("0", vec!["private"]),
+        ("t", vec![]),
+        ("YES", vec![]),
+        ("on", vec![]),
+    ] {
+        let r = call(
+            &c,
+            Method::GET,
+            &format!("/flavors?is_public={word}"),
+            &p.admin,
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{word}: {}", r.body);
+        assert_eq!(names(&r), expect, "{word}");
+    }
+    let r = call(
+        &c,
+        Method::GET,
+        "/flavors?is_public=perhaps",
+        &p.admin,
+        None,
+    )
+    .await;
+    assert_fault(&r, 400, "badRequest");
+}
+
+#[tokio::test]
 async fn the_admin_pass_asked_for_is_the_one_answered() {
     let c = Compute::start().await;
     let p = c.s.personas(&c.project).await;
