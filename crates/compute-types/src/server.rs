@@ -296,6 +296,27 @@ fn count(field: &str, value: Option<&Value>) -> Result<Option<u64>, BodyError> {
     }
 }
 
+/// A `hostname` as Nova's schemas take it: letters, digits, `-`, `.` and
+/// `_`; a host name of at most 63 characters until 2.94, an FQDN of at
+/// most 255 from 2.94 (Nova's `fqdn` parameter type).
+fn hostname_field(v: ApiVersion, value: Option<&Value>) -> Result<Option<String>, BodyError> {
+    let max = if v.at_least(94) { 255 } else { 63 };
+    let hostname = body::string("hostname", value, max)?;
+    if let Some(h) = &hostname {
+        if !h
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        {
+            return Err(BodyError::invalid(
+                "hostname",
+                &json!(h),
+                &format!("'{h}' does not match '^[a-zA-Z0-9-._]*$'"),
+            ));
+        }
+    }
+    Ok(hostname)
+}
+
 impl ServerCreate {
     /// The name: required, in Nova's `name` format ([`body::name`]:
     /// printable, no surrounding whitespace, 1 to 255 characters).
@@ -504,10 +525,10 @@ impl ServerCreate {
         }
     }
 
-    /// The hostname at `v` (read from 2.90), at most 63 characters.
+    /// The hostname at `v` (read from 2.90): see [`hostname_field`].
     pub fn hostname(&self, v: ApiVersion) -> Result<Option<String>, BodyError> {
         if v.at_least(90) {
-            body::string("hostname", self.hostname.as_ref(), 63)
+            hostname_field(v, self.hostname.as_ref())
         } else {
             Ok(None)
         }
@@ -643,7 +664,7 @@ impl ServerUpdate {
             Some(d) => Some(body::string("description", Some(d), 255)?),
             None => None,
         };
-        let hostname = body::string("hostname", self.hostname.as_ref(), 63)?;
+        let hostname = hostname_field(v, self.hostname.as_ref())?;
         Ok(ServerChanges {
             name,
             access_ipv4,
@@ -741,6 +762,19 @@ mod tests {
                 ..ServerChanges::default()
             })
         );
+    }
+
+    #[test]
+    fn a_hostname_is_an_fqdn_of_up_to_255_from_2_94() {
+        let fqdn = format!("{}-guest-test.domaintest.com", "x".repeat(52));
+        let body = create(json!({"server": {"name": "a", "hostname": fqdn}}));
+        let s = body.required().unwrap().0;
+        assert!(s.hostname(ApiVersion::new(2, 93)).is_err());
+        assert_eq!(s.hostname(ApiVersion::new(2, 94)), Ok(Some(fqdn.clone())));
+        assert!(update(93, json!({"hostname": fqdn})).is_err());
+        assert!(update(94, json!({"hostname": fqdn})).is_ok());
+        assert!(update(94, json!({"hostname": "a b"})).is_err());
+        assert!(update(94, json!({"hostname": "x".repeat(256)})).is_err());
     }
 
     #[test]
