@@ -518,11 +518,10 @@ fn list_servers(
             "Policy doesn't allow os_compute_api:servers:{rule}:get_all_tenants to be performed."
         )));
     }
-    let project = if admin && all {
-        q.get("project_id")
-            .or_else(|| q.get("tenant_id"))
-            .map(str::to_string)
-    } else if admin && (q.get("project_id").is_some() || q.get("tenant_id").is_some()) {
+    // Without `all_tenants`, Nova ignores `project_id`/`tenant_id` even
+    // from an admin (lp:#1185290, kept for compatibility): the caller's
+    // own project is listed.
+    let project = if all {
         q.get("project_id")
             .or_else(|| q.get("tenant_id"))
             .map(str::to_string)
@@ -544,10 +543,12 @@ fn list_servers(
     })?;
     let status = match q.get("status") {
         None => None,
-        Some(s) => Some(
-            servers::vm_states_for_status(s)
-                .ok_or_else(|| ComputeError::BadRequest("Invalid status value".to_string()))?,
-        ),
+        Some(s) => match servers::vm_states_for_status(s) {
+            Some(states) => Some(states),
+            // An unknown status matches nothing before 2.38, is 400 after.
+            None if !v.at_least(38) => return Ok(Vec::new()),
+            None => return Err(ComputeError::BadRequest("Invalid status value".to_string())),
+        },
     };
     let name = q.get("name").map(str::to_ascii_lowercase);
     let mut out = Vec::new();
