@@ -120,7 +120,7 @@ step "pytest tests/e2e"
 export FERROSTACK_BIN=${FERROSTACK_BIN:-$ROOT/target/debug/ferrostack}
 "$VENV/bin/pytest" "$ROOT/tests/e2e" -v "$@"
 
-# Compute is not here: its API tests boot real guests for about an hour on
+# Compute is not here: its API tests boot real guests for about 25 minutes on
 # this machine's 2 cores (docs/compatibility.md, "Tempest"); developers run
 # `scripts/tempest.sh compute` before resolving compute work.
 step "Tempest: identity and image (scripts/tempest.sh)"

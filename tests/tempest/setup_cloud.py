@@ -1,9 +1,14 @@
 """What Tempest needs in a fresh cloud, made over the APIs as an admin would.
 
 Two public images uploaded from the repo's test guest (Tempest's
-`image_ref` and `image_ref_alt`) and two flavors (`flavor_ref` 42 and
-`flavor_ref_alt` 84). Prints the two image ids. Standard library only, so
-it runs in any virtualenv.
+`image_ref` and `image_ref_alt`), two flavors (`flavor_ref` 42 and
+`flavor_ref_alt` 84), and a shared network with a subnet for the guests
+(`fixed_network_name`): the cloud has no routers, so Tempest cannot make
+each test project its own routed network, and an operator of a cloud
+with provider networks only points Tempest at a shared one instead.
+Prints three lines: the two image ids, the network's name, and the
+network API's extension aliases (comma-separated, for Tempest's
+`api_extensions`). Standard library only, so it runs in any virtualenv.
 
 Usage: OS_AUTH_URL=... OS_PASSWORD=... python setup_cloud.py GUEST.qcow2
 """
@@ -44,7 +49,7 @@ def main():
                         return e["url"].rstrip("/")
         sys.exit(f"no {kind} endpoint in the catalog")
 
-    glance, nova = endpoint("image"), endpoint("compute")
+    glance, nova, neutron = endpoint("image"), endpoint("compute"), endpoint("network")
     with open(sys.argv[1], "rb") as f:
         data = f.read()
     ids = []
@@ -67,7 +72,15 @@ def main():
     for fid, name, ram, disk in (("42", "m1.nano", 256, 1), ("84", "m1.micro", 320, 2)):
         call("POST", f"{nova}/flavors", token, {"flavor": {
             "id": fid, "name": name, "ram": ram, "disk": disk, "vcpus": 1}})
+    _, net = call("POST", f"{neutron}/v2.0/networks", token, {"network": {
+        "name": "tempest-shared", "shared": True}})
+    call("POST", f"{neutron}/v2.0/subnets", token, {"subnet": {
+        "name": "tempest-shared-v4", "network_id": net["network"]["id"],
+        "ip_version": 4, "cidr": "10.199.0.0/22"}})
+    _, ext = call("GET", f"{neutron}/v2.0/extensions", token)
     print(ids[0], ids[1])
+    print(net["network"]["name"])
+    print(",".join(sorted(e["alias"] for e in ext["extensions"])))
 
 
 if __name__ == "__main__":
