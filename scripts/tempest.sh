@@ -3,7 +3,6 @@
 #
 #   scripts/tempest.sh identity image        # what CI runs (scripts/test.sh)
 #   scripts/tempest.sh compute               # real QEMU guests; ~25 minutes on 2 cores
-#   scripts/tempest.sh -- identity           # nothing special: services only
 #
 # SERVICE is identity, image, compute, volume or network; each becomes
 # `tempest run --regex '^tempest\.api\.SERVICE'`, one run per service
