@@ -1,8 +1,10 @@
 //! Nova's rules that Tempest and other clients found ferrostack breaking:
 //! a flavor id sent as a JSON number, the `adminPass` a create or rebuild
 //! asked for coming back, `all_tenants` being admin-only, server names
-//! refused when they carry unprintable characters, and the smaller view
-//! Nova answers an update or a rebuild with before 2.75.
+//! refused when they carry unprintable characters, the smaller view Nova
+//! answers an update or a rebuild with before 2.75, and the list filters
+//! (`is_public` spellings, `project_id` only with `all_tenants`, unknown
+//! statuses before and after 2.38).
 
 #![allow(clippy::unwrap_used)]
 
@@ -318,4 +320,61 @@ async fn update_and_rebuild_answer_novas_smaller_view_before_2_75() {
     assert_eq!(s["user_data"], "ZWNobw==");
     assert!(s.get("OS-EXT-STS:vm_state").is_none(), "{s}");
     assert!(s["adminPass"].is_string());
+}
+
+#[tokio::test]
+async fn project_filters_need_all_tenants_and_unknown_statuses_follow_2_38() {
+    let c = Compute::start().await;
+    let p = c.s.personas(&c.project).await;
+    let r = call(
+        &c,
+        Method::POST,
+        "/flavors",
+        &p.admin,
+        Some(json!({"flavor": {"name": "f1", "id": "1", "vcpus": 1, "ram": 64, "disk": 1}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let other = c.s.project("other");
+    let stranger = c.s.user_token("stranger", &other, "member").await;
+    let image = c.image(&other, "qcow2");
+    c.start_fake_agent("host-1", None);
+    let r = boot(&c, &stranger, &image, json!({})).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let count = |r: &ferrostack_testkit::Reply| r.body["servers"].as_array().unwrap().len();
+    // The admin's own project has no server: `tenant_id` alone is ignored.
+    for q in [format!("tenant_id={other}"), format!("project_id={other}")] {
+        let r = call(
+            &c,
+            Method::GET,
+            &format!("/servers/detail?{q}"),
+            &p.admin,
+            None,
+        )
+        .await;
+        assert_eq!(count(&r), 0, "{q}: {}", r.body);
+        let path = format!("/servers/detail?all_tenants=&{q}");
+        let r = call(&c, Method::GET, &path, &p.admin, None).await;
+        assert_eq!(count(&r), 1, "{q} with all_tenants: {}", r.body);
+    }
+    let r = c
+        .at(
+            Method::GET,
+            "/servers?status=nonsense",
+            &p.admin,
+            "2.37",
+            None,
+        )
+        .await;
+    assert_eq!((r.status, count(&r)), (200, 0), "{}", r.body);
+    let r = c
+        .at(
+            Method::GET,
+            "/servers?status=nonsense",
+            &p.admin,
+            "2.38",
+            None,
+        )
+        .await;
+    assert_fault(&r, 400, "badRequest");
 }
