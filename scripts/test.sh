@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Run every test ferrostack has: formatting, lints, Rust tests, the
-# end-to-end suite (real OpenStack clients against the built binary), then
-# the dashboard in a real browser (tests/browser).
+# end-to-end suite (real OpenStack clients against the built binary),
+# OpenStack's own API tests for identity and image (Tempest, through
+# scripts/tempest.sh: red when a pass count falls below
+# tests/tempest/floor.txt), then the dashboard in a real browser
+# (tests/browser).
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh -k seed -x      # extra arguments go to pytest
@@ -116,6 +119,12 @@ ensure_venv
 step "pytest tests/e2e"
 export FERROSTACK_BIN=${FERROSTACK_BIN:-$ROOT/target/debug/ferrostack}
 "$VENV/bin/pytest" "$ROOT/tests/e2e" -v "$@"
+
+# Compute is not here: its API tests boot real guests for about 25 minutes on
+# this machine's 2 cores (docs/compatibility.md, "Tempest"); developers run
+# `scripts/tempest.sh compute` before resolving compute work.
+step "Tempest: identity and image (scripts/tempest.sh)"
+scripts/tempest.sh identity image
 
 # The dashboard in Debian's Chromium, driven by playwright-core (pinned in
 # tests/browser/package-lock.json; npm downloads no browser).

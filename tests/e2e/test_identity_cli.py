@@ -23,7 +23,8 @@ def test_token_issue_is_scoped_to_admin_project(stack):
 
 def test_bootstrap_creates_standard_roles(stack):
     names = stack.openstack("role", "list", "-f", "value", "-c", "Name").stdout.split()
-    assert {"admin", "member", "reader"} <= set(names)
+    # Keystone's bootstrap set, manager included (admin => manager => member => reader).
+    assert {"admin", "manager", "member", "reader", "service"} <= set(names)
 
 
 def test_project_show(stack):

@@ -155,7 +155,7 @@ pub fn name(field: &str, value: &Value) -> Result<String, BodyError> {
     }
     if s.starts_with(char::is_whitespace)
         || s.ends_with(char::is_whitespace)
-        || s.chars().any(char::is_control)
+        || !s.chars().all(printable)
     {
         return Err(BodyError::invalid(
             field,
@@ -164,6 +164,57 @@ pub fn name(field: &str, value: &Value) -> Result<String, BodyError> {
         ));
     }
     Ok(s.clone())
+}
+
+/// Is `c` printable as Nova's `name` format means it: not in a Unicode
+/// "other" category (controls Cc, formats Cf such as U+202E RIGHT-TO-LEFT
+/// OVERRIDE, private use Co, noncharacters) and not a line or paragraph
+/// separator (Zl, Zp); other spaces (Zs) are printable. A name that
+/// reorders or hides text in a listing would mislead whoever reads it.
+pub fn printable(c: char) -> bool {
+    let cp = u32::from(c);
+    let format = matches!(
+        cp,
+        0xAD | 0x600..=0x605
+            | 0x61C
+            | 0x6DD
+            | 0x70F
+            | 0x890..=0x891
+            | 0x8E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    );
+    let private_use = matches!(cp, 0xE000..=0xF8FF | 0xF0000..=0xFFFFD | 0x100000..=0x10FFFD);
+    let nonchar = (cp & 0xFFFE) == 0xFFFE || (0xFDD0..=0xFDEF).contains(&cp);
+    let separator = matches!(cp, 0x2028 | 0x2029);
+    !(c.is_control() || format || private_use || nonchar || separator)
+}
+
+/// `adminPass` of a create or rebuild: absent, or a string (Nova's
+/// `admin_password` parameter type).
+pub fn admin_pass(value: Option<&Value>) -> Result<Option<String>, BodyError> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        // A password is not quoted back, even a malformed one.
+        Some(_) => Err(BodyError::invalid(
+            "adminPass",
+            &Value::String("***".into()),
+            "is not of type 'string'",
+        )),
+    }
 }
 
 /// Most metadata items a server (or an image made from it) may carry.

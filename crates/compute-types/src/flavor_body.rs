@@ -312,14 +312,24 @@ fn description(value: &Value) -> Result<Option<String>, BodyError> {
 /// starting or ending with a space; `"auto"` is "choose one" as for the
 /// clients that send it.
 fn flavor_id(value: &Value) -> Result<Option<String>, BodyError> {
+    // Nova's schema takes a string, a number or null, and stores a
+    // number's decimal form (`869970517` becomes the id "869970517").
+    let number;
     let s = match value {
         Value::Null => return Ok(None),
         Value::String(s) => s,
+        Value::Number(n) => {
+            number = n.to_string();
+            &number
+        }
         other => {
             return Err(BodyError::invalid(
                 "id",
                 value,
-                &format!("{} is not of type 'string', 'null'", python_repr(other)),
+                &format!(
+                    "{} is not of type 'string', 'number', 'null'",
+                    python_repr(other)
+                ),
             ))
         }
     };
@@ -581,6 +591,16 @@ mod tests {
     }
 
     #[test]
+    fn a_flavor_id_may_be_a_json_number() {
+        let f = create(
+            json!({"flavor": {"name": "m", "ram": 1, "vcpus": 1, "disk": 0, "id": 869970517}}),
+            1,
+        )
+        .unwrap();
+        assert_eq!(f.id.as_deref(), Some("869970517"));
+    }
+
+    #[test]
     fn a_create_is_strict_and_description_waits_for_2_55() {
         let body =
             json!({"flavor": {"name": "m", "ram": 1, "vcpus": 1, "disk": 0, "description": "d"}});
@@ -619,7 +639,7 @@ mod tests {
         assert!(with("name", json!(" m")).contains("Can not start or end with whitespace."));
         assert!(with("name", json!("")).ends_with("'' is too short"));
         assert!(with("id", json!(" a")).contains("does not match"));
-        assert!(with("id", json!(3)).ends_with("3 is not of type 'string', 'null'"));
+        assert!(with("id", json!(true)).ends_with("True is not of type 'string', 'number', 'null'"));
         assert!(
             with("rxtx_factor", json!(0)).ends_with("0 is less than or equal to the minimum of 0")
         );

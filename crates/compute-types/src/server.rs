@@ -104,6 +104,10 @@ pub struct ServerCreate {
     /// Answer with the reservation id instead of the server.
     #[serde(default, deserialize_with = "present")]
     pub return_reservation_id: Option<Value>,
+    /// The password the create answers with (Nova returns the one it was
+    /// given; one is made up when none is).
+    #[serde(default, rename = "adminPass", deserialize_with = "present")]
+    pub admin_pass: Option<Value>,
 }
 
 impl Resource for ServerCreate {
@@ -292,18 +296,44 @@ fn count(field: &str, value: Option<&Value>) -> Result<Option<u64>, BodyError> {
     }
 }
 
+/// A `hostname` as Nova's schemas take it: letters, digits, `-`, `.` and
+/// `_`; a host name of at most 63 characters until 2.94, an FQDN of at
+/// most 255 from 2.94 (Nova's `fqdn` parameter type).
+fn hostname_field(v: ApiVersion, value: Option<&Value>) -> Result<Option<String>, BodyError> {
+    let max = if v.at_least(94) { 255 } else { 63 };
+    let hostname = body::string("hostname", value, max)?;
+    if let Some(h) = &hostname {
+        if !h
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        {
+            return Err(BodyError::invalid(
+                "hostname",
+                &json!(h),
+                &format!("'{h}' does not match '^[a-zA-Z0-9-._]*$'"),
+            ));
+        }
+    }
+    Ok(hostname)
+}
+
 impl ServerCreate {
-    /// The name: required, not blank, at most 255 characters.
+    /// The name: required, in Nova's `name` format ([`body::name`]:
+    /// printable, no surrounding whitespace, 1 to 255 characters).
     pub fn name(&self) -> Result<String, BodyError> {
-        body::string("name", self.name.as_ref(), 255)?
-            .filter(|n| !n.trim().is_empty())
-            .ok_or_else(|| {
-                BodyError::invalid(
-                    "name",
-                    self.name.as_ref().unwrap_or(&Value::Null),
-                    "is required and must not be blank",
-                )
-            })
+        match &self.name {
+            None => Err(BodyError::invalid(
+                "name",
+                &Value::Null,
+                "is required and must not be blank",
+            )),
+            Some(name) => body::name("name", name),
+        }
+    }
+
+    /// The `adminPass` asked for, if any: a string (Nova's schema).
+    pub fn admin_pass(&self) -> Result<Option<String>, BodyError> {
+        body::admin_pass(self.admin_pass.as_ref())
     }
 
     /// `networks` at `v`; `sent` is the `server` object (quoted when the
@@ -495,10 +525,10 @@ impl ServerCreate {
         }
     }
 
-    /// The hostname at `v` (read from 2.90), at most 63 characters.
+    /// The hostname at `v` (read from 2.90): see [`hostname_field`].
     pub fn hostname(&self, v: ApiVersion) -> Result<Option<String>, BodyError> {
         if v.at_least(90) {
-            body::string("hostname", self.hostname.as_ref(), 63)
+            hostname_field(v, self.hostname.as_ref())
         } else {
             Ok(None)
         }
@@ -622,14 +652,11 @@ impl ServerUpdate {
                 "Invalid input for field/attribute server. Additional properties are not allowed ('{k}' was unexpected)"
             )));
         }
-        let name = body::string("name", self.name.as_ref(), 255)?;
-        if name.as_deref().is_some_and(|n| n.trim().is_empty()) {
-            return Err(BodyError::invalid(
-                "name",
-                &json!(name),
-                "must not be blank",
-            ));
-        }
+        let name = self
+            .name
+            .as_ref()
+            .map(|n| body::name("name", n))
+            .transpose()?;
         let access_ipv4 = body::string("accessIPv4", self.access_ipv4.as_ref(), 64)?;
         let access_ipv6 = body::string("accessIPv6", self.access_ipv6.as_ref(), 64)?;
         let description = match &self.description {
@@ -637,7 +664,7 @@ impl ServerUpdate {
             Some(d) => Some(body::string("description", Some(d), 255)?),
             None => None,
         };
-        let hostname = body::string("hostname", self.hostname.as_ref(), 63)?;
+        let hostname = hostname_field(v, self.hostname.as_ref())?;
         Ok(ServerChanges {
             name,
             access_ipv4,
@@ -735,6 +762,38 @@ mod tests {
                 ..ServerChanges::default()
             })
         );
+    }
+
+    #[test]
+    fn a_hostname_is_an_fqdn_of_up_to_255_from_2_94() {
+        let fqdn = format!("{}-guest-test.domaintest.com", "x".repeat(52));
+        let body = create(json!({"server": {"name": "a", "hostname": fqdn}}));
+        let s = body.required().unwrap().0;
+        assert!(s.hostname(ApiVersion::new(2, 93)).is_err());
+        assert_eq!(s.hostname(ApiVersion::new(2, 94)), Ok(Some(fqdn.clone())));
+        assert!(update(93, json!({"hostname": fqdn})).is_err());
+        assert!(update(94, json!({"hostname": fqdn})).is_ok());
+        assert!(update(94, json!({"hostname": "a b"})).is_err());
+        assert!(update(94, json!({"hostname": "x".repeat(256)})).is_err());
+    }
+
+    #[test]
+    fn a_name_with_unprintable_characters_is_refused() {
+        for bad in [
+            "a\u{0}b",
+            "ring\u{7}",
+            "evil\u{202e}txt",
+            "a\u{2028}b",
+            " lead",
+        ] {
+            let body = create(json!({"server": {"name": bad}}));
+            assert!(body.required().unwrap().0.name().is_err(), "{bad:?}");
+            assert!(update(1, json!({"name": bad})).is_err(), "{bad:?}");
+        }
+        for good in ["web 1", "café", "名前", "a\u{a0}b"] {
+            let body = create(json!({"server": {"name": good}}));
+            assert_eq!(body.required().unwrap().0.name().unwrap(), good);
+        }
     }
 
     #[test]

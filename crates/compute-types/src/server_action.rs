@@ -263,9 +263,17 @@ pub struct Rebuild {
     /// From 2.57: base64 user data, or `null` to drop it.
     #[serde(default, deserialize_with = "present")]
     pub user_data: Option<Value>,
+    /// The password the rebuild answers with, if given.
+    #[serde(default, rename = "adminPass", deserialize_with = "present")]
+    pub admin_pass: Option<Value>,
 }
 
 impl Rebuild {
+    /// The `adminPass` asked for, if any: a string (Nova's schema).
+    pub fn admin_pass(&self) -> Result<Option<String>, BodyError> {
+        body::admin_pass(self.admin_pass.as_ref())
+    }
+
     /// The image's id.
     pub fn image_id(&self) -> Result<String, BodyError> {
         self.image_ref
@@ -279,13 +287,10 @@ impl Rebuild {
 
     /// A new name, if given.
     pub fn name(&self) -> Result<Option<String>, BodyError> {
-        match &self.name {
-            None => Ok(None),
-            Some(Value::String(n)) if !n.trim().is_empty() && n.chars().count() <= 255 => {
-                Ok(Some(n.clone()))
-            }
-            Some(other) => Err(BodyError::invalid("name", other, "is not a valid name")),
-        }
+        self.name
+            .as_ref()
+            .map(|n| body::name("name", n))
+            .transpose()
     }
 
     /// New metadata, if given (`null` is refused: it is not an object).

@@ -1,8 +1,9 @@
 //! First-start bootstrap, idempotent on every start.
 //!
 //! What `keystone-manage bootstrap` does, done by the server itself: the
-//! Default domain, the admin/member/reader roles with admin ⇒ member ⇒
-//! reader, the `admin` and `service` projects, the admin user with the
+//! Default domain, Keystone's default roles (admin, manager, member,
+//! reader, service) with admin ⇒ manager ⇒ member ⇒ reader, the `admin`
+//! and `service` projects, the admin user with the
 //! admin role on the admin project and on the system, RegionOne, and a
 //! catalog entry with public/internal/admin endpoints for every built-in
 //! service. Run again on each start it only fills what is missing and
@@ -139,11 +140,20 @@ impl Identity {
             Ok(d)
         })?;
         let admin_role = ensure_role(store, "admin")?;
+        let manager_role = ensure_role(store, "manager")?;
         let member_role = ensure_role(store, "member")?;
         let reader_role = ensure_role(store, "reader")?;
         ensure_role(store, "service")?;
-        store.add_implied_role(&admin_role.id, &member_role.id)?;
+        store.add_implied_role(&admin_role.id, &manager_role.id)?;
+        store.add_implied_role(&manager_role.id, &member_role.id)?;
         store.add_implied_role(&member_role.id, &reader_role.id)?;
+        // Data from before the manager role had admin ⇒ member directly;
+        // it now follows through manager (Keystone's bootstrap removes it
+        // the same way). Effective roles do not change.
+        match store.remove_implied_role(&admin_role.id, &member_role.id) {
+            Ok(()) | Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
         let admin_project = ensure_project(
             store,
             "admin",

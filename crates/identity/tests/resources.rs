@@ -225,8 +225,13 @@ async fn implied_role_rules_in_keystone_shapes() {
     let admin_rule = rules
         .iter()
         .find(|r| r["prior_role"]["name"] == "admin")
-        .expect("bootstrap's admin => member");
-    assert_eq!(admin_rule["implies"][0]["name"], "member");
+        .expect("bootstrap's admin => manager");
+    assert_eq!(admin_rule["implies"][0]["name"], "manager");
+    let manager_rule = rules
+        .iter()
+        .find(|r| r["prior_role"]["name"] == "manager")
+        .expect("bootstrap's manager => member");
+    assert_eq!(manager_rule["implies"][0]["name"], "member");
     assert!(rules.iter().any(|r| r["prior_role"]["id"] == json!(boss.id)
         && ids(&r["implies"]) == vec![worker.id.clone()]));
 

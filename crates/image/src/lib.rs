@@ -2,9 +2,10 @@
 //!
 //! Served: version discovery; images (list with Glance's filters, sorting
 //! and paging; create; show; JSON-patch update; delete); streamed upload
-//! and download of image data; tags; members; and the image/member
-//! schemas clients fetch. Every other Glance v2 route (import, stores,
-//! cache, tasks, metadefs, ...) is registered and answers 501 after
+//! and download of image data; tags; members; the image/member schemas
+//! clients fetch; and `/v2/info/{import,stores}` as a single-store Glance
+//! without import methods answers them. Every other Glance v2 route
+//! (import, stage, cache, tasks, metadefs, ...) is registered and answers 501 after
 //! authentication; routes, rules and handlers are one table, [`policy`]; unknown paths answer 404. All errors
 //! use Glance's body, [`error`]. The wire shapes (image and member views,
 //! lists, the error body) live in `ferrostack-image-types`, so clients and

@@ -5,7 +5,9 @@
 //! arrives. Attribute classes follow Glance:
 //!
 //! - read-only (`status`, `size`, `checksum`, ...): 403 "is read-only";
-//! - reserved (`location`, `deleted`, `deleted_at`): 403 "is reserved";
+//! - reserved (`location`, `deleted`, `deleted_at`, and the whole
+//!   `os_glance` namespace, where Glance keeps its own bookkeeping such as
+//!   import progress): 403 "is reserved";
 //! - core (`name`, `visibility`, `tags`, ...): typed and checked;
 //! - anything else is a free-form property whose value must be a string.
 
@@ -36,6 +38,9 @@ pub const READ_ONLY: &[&str] = &[
 ];
 /// Attributes no request may name.
 pub const RESERVED: &[&str] = &["location", "deleted", "deleted_at"];
+/// The prefix of properties only the service writes (Glance's
+/// `os_glance_*`, e.g. `os_glance_importing_to_stores`).
+pub const RESERVED_PREFIX: &str = "os_glance";
 /// Most tags an image may carry (Glance's `image_tag_quota`).
 pub const MAX_TAGS: usize = 128;
 /// Most free-form properties an image may carry (`image_property_quota`).
@@ -174,7 +179,7 @@ pub fn check_settable(key: &str) -> ImageResult<()> {
             "Attribute '{key}' is read-only."
         )));
     }
-    if RESERVED.contains(&key) {
+    if RESERVED.contains(&key) || key.starts_with(RESERVED_PREFIX) {
         return Err(ImageError::Forbidden(format!(
             "Attribute '{key}' is reserved."
         )));

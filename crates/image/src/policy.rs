@@ -10,7 +10,7 @@
 //! Creating an image needs `member` on the token's project.
 
 use crate::error::ImageError;
-use crate::routes::{actions, file, images, members, schemas, tags};
+use crate::routes::{actions, file, images, info, members, schemas, tags};
 use crate::{root, version_list, ImageState};
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
@@ -62,9 +62,9 @@ ferrostack_policy::route_table! {
     .route("/v2/images/{image_id}/stage", put(A, unbuilt))
     .route("/v2/images/{image_id}/locations", get(A, unbuilt).post(A, unbuilt))
     .route("/v2/images/{image_id}/tasks", get(A, unbuilt))
-    .route("/v2/info/import", get(A, unbuilt))
-    .route("/v2/info/stores", get(A, unbuilt))
-    .route("/v2/info/stores/detail", get(A, unbuilt))
+    .route("/v2/info/import", get(A, info::import))
+    .route("/v2/info/stores", get(A, info::stores))
+    .route("/v2/info/stores/detail", get(A, info::stores))
     .route("/v2/info/usage", get(A, unbuilt))
     .route("/v2/stores/{store_id}/{image_id}", delete(A, unbuilt))
     .route("/v2/cache", get(A, unbuilt).delete(A, unbuilt))

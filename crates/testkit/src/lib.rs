@@ -3,7 +3,7 @@
 //!
 //! [`Stack::start`] opens a SQLite store in a temporary directory,
 //! bootstraps the real identity service on it (admin user and project,
-//! roles with admin ⇒ member ⇒ reader) and serves the identity router on
+//! roles with admin ⇒ manager ⇒ member ⇒ reader) and serves the identity router on
 //! 127.0.0.1 port 0; [`Stack::serve`] serves any other service's router
 //! the same way. Personas get real tokens from the identity service's own
 //! password authentication, and every service validates them through the

@@ -7,7 +7,7 @@
 //! memory (a cloud has tens of flavors) with Nova's keyset paging: the
 //! marker is a flavor id, and the page is what sorts after it.
 
-use super::{boolean, next_link, paging, python_repr, Caller, QueryPairs};
+use super::{next_link, paging, python_repr, Caller, QueryPairs};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::ComputeState;
@@ -197,9 +197,16 @@ fn select(
         match q.get("is_public") {
             None => Some(true),
             Some(s) if s.eq_ignore_ascii_case("none") => None,
-            Some(s) => Some(boolean("is_public", &json!(s)).map_err(|_| {
-                ComputeError::BadRequest(format!("Invalid is_public filter [{s}]"))
-            })?),
+            // oslo's strict bool_from_string, as Nova reads the filter.
+            Some(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "1" | "t" | "true" | "on" | "y" | "yes" => Some(true),
+                "0" | "f" | "false" | "off" | "n" | "no" => Some(false),
+                _ => {
+                    return Err(ComputeError::BadRequest(format!(
+                        "Invalid is_public filter [{s}]"
+                    )))
+                }
+            },
         }
     } else {
         Some(true)

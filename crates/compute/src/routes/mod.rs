@@ -15,6 +15,7 @@ pub mod quota_classes;
 pub mod quota_sets;
 pub mod server_actions;
 pub mod server_groups;
+pub mod server_list;
 pub mod servers;
 pub mod services;
 pub mod versions;

@@ -55,9 +55,16 @@ pub async fn action(
         }
         ServerAction::RevertResize => resize::revert_resize(s, c, &i, r).map(|_| accepted()),
         ServerAction::Rebuild(args) => {
+            let admin_pass = args.admin_pass()?;
             let rebuilt = actions::rebuild(s, c, v, &i, r, &args)?;
-            let mut view = crate::servers::views::detail(s, c, v, &rebuilt)?;
-            view["adminPass"] = json!(ferrostack_common::ids::new_hex_id()[..12].to_string());
+            let mut view = crate::servers::views::action_view(
+                s,
+                c,
+                v,
+                &rebuilt,
+                crate::servers::views::ChangeAnswer::Rebuild,
+            )?;
+            view["adminPass"] = json!(admin_pass.unwrap_or_else(super::servers::new_admin_pass));
             Ok((StatusCode::ACCEPTED, axum::Json(json!({ "server": view }))).into_response())
         }
         ServerAction::SecurityGroup(args) => {

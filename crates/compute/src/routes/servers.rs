@@ -1,11 +1,12 @@
-//! `/v2.1/servers`: create, list (brief and detail), show, update and
-//! delete. The bodies of create and update are types in
+//! `/v2.1/servers`: create, show, update and delete; the lists are in
+//! [`super::server_list`]. The bodies of create and update are types in
 //! [`ferrostack_compute_types::server`], which word their refusals as Nova
 //! does; here they are checked in Nova's order, between the lookups they
 //! lead to (flavor, image, key pair, zone, group). The steps that follow
 //! are in [`crate::servers::lifecycle`].
 
-use super::{Caller, QueryPairs};
+pub use super::server_list::{list, list_detail};
+use super::Caller;
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::networks::{self, NetworkRequest, NicRequest};
@@ -16,13 +17,12 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrostack_common::request_id::RequestId;
 use ferrostack_compute_types::server::{
-    ref_id, BootVolume, BootVolumeSource, CreateServerBody, Networks, ServerChanges, ServerCreate,
+    BootVolume, BootVolumeSource, CreateServerBody, Networks, ServerChanges, ServerCreate,
     UpdateServerBody,
 };
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_policy::AuthContext;
 use ferrostack_store::image::Image;
-use ferrostack_store::server::{Instance, InstanceFilter};
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -374,7 +374,9 @@ pub async fn create(
     Json(body): Json<CreateServerBody>,
 ) -> ComputeResult<Response> {
     let req = parse_create(&state, &caller, v, &body, &request_id)?;
-    let return_reservation = body.required()?.0.returns_reservation_id();
+    let (server, _) = body.required()?;
+    let return_reservation = server.returns_reservation_id();
+    let admin_pass = server.admin_pass()?;
     let created = lifecycle::create(&state, &caller, &req)?;
     let Some(first) = created.first() else {
         return Err(ComputeError::Internal("no server created".into()));
@@ -395,8 +397,9 @@ pub async fn create(
             "security_groups": [{"name": "default"}],
         });
         // The guest gets its key from the config drive and no password is
-        // ever set in it; Nova's shape still carries one.
-        s["adminPass"] = json!(ferrostack_common::ids::new_hex_id()[..12].to_string());
+        // ever set in it; Nova's shape still carries one: the one asked
+        // for, as Nova answers, or a new one.
+        s["adminPass"] = json!(admin_pass.unwrap_or_else(new_admin_pass));
         json!({"server": s})
     };
     let mut resp = (StatusCode::ACCEPTED, axum::Json(body)).into_response();
@@ -408,241 +411,9 @@ pub async fn create(
     Ok(resp)
 }
 
-const LIST_QUERY: &[&str] = &[
-    "name",
-    "status",
-    "image",
-    "flavor",
-    "host",
-    "all_tenants",
-    "project_id",
-    "tenant_id",
-    "user_id",
-    "changes-since",
-    "changes-before",
-    "deleted",
-    "limit",
-    "marker",
-    "sort_key",
-    "sort_dir",
-    "reservation_id",
-    "locked",
-    "availability_zone",
-    "key_name",
-    "ip",
-    "ip6",
-    "tags",
-    "tags-any",
-    "not-tags",
-    "not-tags-any",
-    "description",
-    "config_drive",
-    "vm_state",
-    "task_state",
-    "power_state",
-    "uuid",
-    "hostname",
-    "launched_at",
-    "terminated_at",
-    "created_at",
-    "updated_at",
-    "node",
-    "progress",
-    "launch_index",
-    "access_ip_v4",
-    "access_ip_v6",
-    "kernel_id",
-    "ramdisk_id",
-    "root_device_name",
-    "display_name",
-    "display_description",
-    "user_data",
-    "instance_type_id",
-];
-
-fn parse_time(raw: &str) -> ComputeResult<i64> {
-    chrono::DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.timestamp_micros())
-        .or_else(|_| {
-            chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
-                .map(|t| t.and_utc().timestamp_micros())
-        })
-        .map_err(|_| {
-            ComputeError::BadRequest(format!(
-                "Invalid input for query parameters changes-since. Value: {raw}. '{raw}' is not a 'date-time'"
-            ))
-        })
-}
-
-fn list_servers(
-    state: &ComputeState,
-    caller: &AuthContext,
-    v: ApiVersion,
-    q: &QueryPairs,
-) -> ComputeResult<Vec<Instance>> {
-    q.check_known(v, LIST_QUERY)?;
-    let admin = caller.is_admin();
-    let all = admin
-        && q.get("all_tenants").is_some_and(|a| {
-            !matches!(
-                a.to_ascii_lowercase().as_str(),
-                "false" | "0" | "off" | "no"
-            )
-        });
-    let project = if admin && all {
-        q.get("project_id")
-            .or_else(|| q.get("tenant_id"))
-            .map(str::to_string)
-    } else if admin && (q.get("project_id").is_some() || q.get("tenant_id").is_some()) {
-        q.get("project_id")
-            .or_else(|| q.get("tenant_id"))
-            .map(str::to_string)
-    } else {
-        Some(caller.project_id().unwrap_or_default().to_string())
-    };
-    let changes_since = q.get("changes-since").map(parse_time).transpose()?;
-    let deleted = admin
-        && q.get("deleted")
-            .is_some_and(|d| d.eq_ignore_ascii_case("true"));
-    let rows = state.servers.list_instances(&InstanceFilter {
-        project_id: project,
-        host: if admin {
-            q.get("host").map(str::to_string)
-        } else {
-            None
-        },
-        include_deleted: deleted || changes_since.is_some(),
-    })?;
-    let status = match q.get("status") {
-        None => None,
-        Some(s) => Some(
-            servers::vm_states_for_status(s)
-                .ok_or_else(|| ComputeError::BadRequest("Invalid status value".to_string()))?,
-        ),
-    };
-    let name = q.get("name").map(str::to_ascii_lowercase);
-    let mut out = Vec::new();
-    for i in rows {
-        if deleted && i.deleted_at.is_none() {
-            continue;
-        }
-        if let Some(since) = changes_since {
-            if i.updated_at < since {
-                continue;
-            }
-        }
-        if let Some(states) = status {
-            if !states.contains(&i.vm_state.as_str()) {
-                continue;
-            }
-        }
-        if let Some(n) = &name {
-            // Nova matches a regular expression; a substring covers what
-            // clients send (plain names), anchors are honoured.
-            let lower = i.name.to_ascii_lowercase();
-            let hit = match (n.strip_prefix('^'), n.strip_suffix('$')) {
-                (Some(p), _) if n.ends_with('$') => lower == p.trim_end_matches('$'),
-                (Some(p), _) => lower.starts_with(p),
-                (None, Some(s)) => lower.ends_with(s),
-                (None, None) => lower.contains(n.as_str()),
-            };
-            if !hit {
-                continue;
-            }
-        }
-        let d = doc(&i)?;
-        if q.get("image").is_some_and(|im| ref_id(im) != d.image_id) {
-            continue;
-        }
-        if q.get("flavor").is_some_and(|f| ref_id(f) != d.flavor.id) {
-            continue;
-        }
-        if q.get("reservation_id")
-            .is_some_and(|r| r != d.reservation_id)
-        {
-            continue;
-        }
-        if admin && q.get("user_id").is_some_and(|u| u != i.user_id) {
-            continue;
-        }
-        if q.get("key_name")
-            .is_some_and(|k| Some(k) != d.key_name.as_deref())
-        {
-            continue;
-        }
-        if q.get("availability_zone")
-            .is_some_and(|z| Some(z) != d.availability_zone.as_deref())
-        {
-            continue;
-        }
-        if v.at_least(73) {
-            if let Some(l) = q.get("locked") {
-                if l.eq_ignore_ascii_case("true") != d.locked {
-                    continue;
-                }
-            }
-        }
-        out.push(i);
-    }
-    let page = super::paging(q)?;
-    Ok(page
-        .apply(
-            out,
-            |i, m| i.uuid == m,
-            |m| ComputeError::BadRequest(format!("marker [{m}] not found")),
-        )?
-        .items)
-}
-
-fn page_links(
-    state: &ComputeState,
-    path: &str,
-    q: &QueryPairs,
-    rows: &[Instance],
-) -> ComputeResult<Option<Value>> {
-    let page = super::paging(q)?;
-    Ok(match rows.last() {
-        Some(last) if page.limit_given && page.is_full(rows.len()) => {
-            Some(super::next_link(state, path, q, page.limit, &last.uuid))
-        }
-        _ => None,
-    })
-}
-
-/// `GET /servers`.
-pub async fn list(
-    State(state): State<Arc<ComputeState>>,
-    Caller(caller): Caller,
-    Version(v): Version,
-    q: QueryPairs,
-) -> ComputeResult<axum::Json<Value>> {
-    let rows = list_servers(&state, &caller, v, &q)?;
-    let servers: Vec<Value> = rows.iter().map(|i| views::brief(&state, i)).collect();
-    let mut body = json!({ "servers": servers });
-    if let Some(links) = page_links(&state, "servers", &q, &rows)? {
-        body["servers_links"] = links;
-    }
-    Ok(axum::Json(body))
-}
-
-/// `GET /servers/detail`.
-pub async fn list_detail(
-    State(state): State<Arc<ComputeState>>,
-    Caller(caller): Caller,
-    Version(v): Version,
-    q: QueryPairs,
-) -> ComputeResult<axum::Json<Value>> {
-    let rows = list_servers(&state, &caller, v, &q)?;
-    let mut servers = rows
-        .iter()
-        .map(|i| views::detail(&state, &caller, v, i))
-        .collect::<ComputeResult<Vec<_>>>()?;
-    views::add_security_groups(&state, &mut servers, &rows)?;
-    let mut body = json!({ "servers": servers });
-    if let Some(links) = page_links(&state, "servers/detail", &q, &rows)? {
-        body["servers_links"] = links;
-    }
-    Ok(axum::Json(body))
+/// A password for a create or rebuild that asked for none.
+pub fn new_admin_pass() -> String {
+    ferrostack_common::ids::new_hex_id()[..12].to_string()
 }
 
 /// `GET /servers/{id}`.
@@ -700,7 +471,7 @@ pub async fn update(
         })
         .map_err(lifecycle::from_store)?;
     Ok(axum::Json(
-        json!({"server": views::detail(&state, &caller, v, &updated)?}),
+        json!({"server": views::action_view(&state, &caller, v, &updated, views::ChangeAnswer::Update)?}),
     ))
 }
 

@@ -231,6 +231,66 @@ pub fn detail(
     Ok(Value::Object(m))
 }
 
+/// Which answer an [`action_view`] is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeAnswer {
+    /// `PUT /servers/{id}`.
+    Update,
+    /// The `rebuild` action.
+    Rebuild,
+}
+
+/// The server as Nova answers an update or a rebuild. From 2.75 that is
+/// the full view; before, Nova's view builder leaves out the extended
+/// attributes (availability zone, config drive, usage times, states,
+/// attached volumes, `OS-EXT-SRV-ATTR:*`, `host_status`, the addresses'
+/// type and MAC) and `key_name` (a rebuild shows it from 2.54). A rebuild
+/// adds `user_data` from 2.57. Clients validate these answers against
+/// schemas that refuse extra fields, so the difference matters.
+pub fn action_view(
+    state: &ComputeState,
+    caller: &AuthContext,
+    v: ApiVersion,
+    i: &Instance,
+    answer: ChangeAnswer,
+) -> ComputeResult<Value> {
+    let mut view = detail(state, caller, v, i)?;
+    if !v.at_least(75) {
+        if let Value::Object(m) = &mut view {
+            m.retain(|k, _| {
+                !(k.starts_with("OS-EXT-SRV-ATTR:")
+                    || k.starts_with("OS-EXT-STS:")
+                    || k.starts_with("OS-SRV-USG:")
+                    || matches!(
+                        k.as_str(),
+                        "OS-EXT-AZ:availability_zone"
+                            | "config_drive"
+                            | "os-extended-volumes:volumes_attached"
+                            | "host_status"
+                            | "security_groups"
+                    ))
+            });
+            if !(answer == ChangeAnswer::Rebuild && v.at_least(54)) {
+                m.remove("key_name");
+            }
+            if let Some(Value::Object(networks)) = m.get_mut("addresses") {
+                for entries in networks.values_mut() {
+                    for entry in entries.as_array_mut().into_iter().flatten() {
+                        if let Value::Object(e) = entry {
+                            e.remove("OS-EXT-IPS:type");
+                            e.remove("OS-EXT-IPS-MAC:mac_addr");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if answer == ChangeAnswer::Rebuild && v.at_least(57) {
+        view["user_data"] = json!(doc(i)?.user_data);
+    }
+    Ok(view)
+}
+
 /// `addresses`: per network name, each fixed address with its MAC.
 pub fn addresses(nics: &[crate::networks::ServerNic]) -> Value {
     let mut out = serde_json::Map::new();

@@ -4,7 +4,10 @@
 //! stored (known interface, existing service and region, a URL with a
 //! scheme), because a bad endpoint does not fail here: it fails later, in
 //! every client that reads the catalog. Checks answer 400, as Keystone's
-//! do.
+//! do. One exception, kept from Keystone for clients written against v2
+//! (Tempest among them): a region named with the legacy `region` field and
+//! no `region_id` is created when it does not exist yet, once every other
+//! check has passed.
 
 use super::parse_bool;
 use crate::error::{IdResult, IdentityError, Json};
@@ -14,7 +17,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use ferrostack_common::ids::new_hex_id;
 use ferrostack_identity_types::resources::{EndpointBody, EndpointFields};
-use ferrostack_store::identity::Endpoint;
+use ferrostack_store::identity::{Endpoint, Region};
 use http::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -74,12 +77,50 @@ fn region_of(f: &EndpointFields) -> Option<Option<String>> {
     f.region_id.clone().or_else(|| f.region.clone())
 }
 
+/// The region to create for `f`: one named by the legacy `region` alone
+/// that does not exist yet.
+fn region_to_create(id: &Identity, f: &EndpointFields) -> IdResult<Option<String>> {
+    let Some(Some(region)) = f.region.as_ref().filter(|_| f.region_id.is_none()) else {
+        return Ok(None);
+    };
+    if id.store.get_region(region).is_ok() {
+        return Ok(None);
+    }
+    super::regions::check_region_id(region)?;
+    Ok(Some(region.clone()))
+}
+
+/// Check `endpoint` (its region aside when it is to be created), then
+/// create that region.
+fn check_and_create_region(
+    id: &Identity,
+    endpoint: &Endpoint,
+    new_region: Option<String>,
+) -> IdResult<()> {
+    let mut probe = endpoint.clone();
+    if new_region.is_some() {
+        probe.region_id = None;
+    }
+    check(id, &probe)?;
+    if let Some(region_id) = new_region {
+        id.store.create_region(&Region {
+            id: region_id.clone(),
+            description: String::new(),
+            parent_region_id: None,
+            extra: Default::default(),
+        })?;
+        tracing::info!(%region_id, "region created for an endpoint's legacy `region`");
+    }
+    Ok(())
+}
+
 /// `POST /v3/endpoints`.
 pub async fn create(
     State(id): State<Arc<Identity>>,
     Json(body): Json<EndpointBody>,
 ) -> IdResult<impl IntoResponse> {
     let f = body.endpoint;
+    let new_region = region_to_create(&id, &f)?;
     let region_id = region_of(&f).flatten();
     let endpoint = Endpoint {
         id: new_hex_id(),
@@ -90,7 +131,7 @@ pub async fn create(
         enabled: f.enabled.unwrap_or(true),
         extra: f.extra,
     };
-    check(&id, &endpoint)?;
+    check_and_create_region(&id, &endpoint, new_region)?;
     id.store.create_endpoint(&endpoint)?;
     tracing::info!(endpoint_id = %endpoint.id, url = %endpoint.url, "endpoint created");
     Ok((StatusCode::CREATED, endpoint_json(&id, &endpoint)))
@@ -139,6 +180,7 @@ pub async fn update(
 ) -> IdResult<axum::Json<Value>> {
     let f = body.endpoint;
     let mut endpoint = id.store.get_endpoint(&endpoint_id)?;
+    let new_region = region_to_create(&id, &f)?;
     if let Some(r) = region_of(&f) {
         endpoint.region_id = r;
     }
@@ -157,7 +199,7 @@ pub async fn update(
     for (k, v) in f.extra {
         endpoint.extra.insert(k, v);
     }
-    check(&id, &endpoint)?;
+    check_and_create_region(&id, &endpoint, new_region)?;
     id.store.update_endpoint(&endpoint)?;
     Ok(endpoint_json(&id, &endpoint))
 }

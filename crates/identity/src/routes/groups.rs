@@ -36,9 +36,9 @@ pub async fn create(
     let name = require_name("group", f.name.as_ref())?;
     let domain_id = f.domain_id.unwrap_or_else(|| DEFAULT_DOMAIN_ID.to_string());
     if id.store.get_domain(&domain_id).is_err() {
-        return Err(IdentityError::BadRequest(format!(
-            "Domain {domain_id} does not exist."
-        )));
+        // Keystone's DomainNotFound: 404, as for any reference to a
+        // domain that does not exist.
+        return Err(IdentityError::not_found("domain", &domain_id));
     }
     let group = Group {
         id: new_hex_id(),

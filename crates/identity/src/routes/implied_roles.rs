@@ -2,7 +2,7 @@
 //! and `GET /v3/role_inferences`.
 //!
 //! An inference rule `prior ⇒ implied` gives everyone holding `prior` the
-//! `implied` role too; bootstrap sets up admin ⇒ member ⇒ reader, which
+//! `implied` role too; bootstrap sets up admin ⇒ manager ⇒ member ⇒ reader, which
 //! every policy check relies on. Rules are expanded at validation time
 //! ([`crate::roles`]), so adding or removing one changes what existing
 //! tokens carry at once. Three kinds of rule are refused with 400, as in

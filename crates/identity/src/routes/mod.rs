@@ -101,12 +101,19 @@ pub fn list_filter(q: &HashMap<String, String>) -> IdResult<ListFilter> {
     })
 }
 
-/// Check a name field: present, non-empty, at most 255 characters.
+/// Check a name field: present, non-empty, at most 64 characters for
+/// projects and domains and 255 for everything else (Keystone's schemas:
+/// a project or domain name is also a scope name in every token request).
 pub fn require_name(kind: &str, name: Option<&String>) -> IdResult<String> {
+    let max = if matches!(kind, "project" | "domain") {
+        64
+    } else {
+        255
+    };
     match name.map(|s| s.trim()) {
-        Some(n) if !n.is_empty() && n.chars().count() <= 255 => Ok(n.to_string()),
+        Some(n) if !n.is_empty() && n.chars().count() <= max => Ok(n.to_string()),
         Some(n) if !n.is_empty() => Err(IdentityError::BadRequest(format!(
-            "Invalid input for field 'name': the {kind} name is longer than 255 characters."
+            "Invalid input for field 'name': the {kind} name is longer than {max} characters."
         ))),
         _ => Err(IdentityError::BadRequest(format!(
             "Invalid input for field 'name': a {kind} needs a non-empty name."

@@ -24,7 +24,7 @@ fn region_json(id: &Identity, r: &Region) -> axum::Json<Value> {
     axum::Json(json!({ "region": views::region(&id.config.public_url, r) }))
 }
 
-fn check_region_id(region_id: &str) -> IdResult<()> {
+pub(super) fn check_region_id(region_id: &str) -> IdResult<()> {
     if region_id.is_empty() || region_id.chars().count() > 255 || region_id.contains('/') {
         return Err(IdentityError::BadRequest(
             "Invalid input for field 'id': a region id is 1-255 characters without '/'.".into(),

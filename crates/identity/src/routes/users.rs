@@ -46,9 +46,9 @@ pub async fn create(
         .clone()
         .unwrap_or_else(|| DEFAULT_DOMAIN_ID.to_string());
     if id.store.get_domain(&domain_id).is_err() {
-        return Err(IdentityError::BadRequest(format!(
-            "Domain {domain_id} does not exist."
-        )));
+        // Keystone's DomainNotFound: 404, as for any reference to a
+        // domain that does not exist.
+        return Err(IdentityError::not_found("domain", &domain_id));
     }
     if let Some(p) = &f.default_project_id {
         if id.store.get_project(p).is_err() {

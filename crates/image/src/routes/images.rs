@@ -1,9 +1,9 @@
 //! `/v2/images` and `/v2/images/{image_id}`: list, create, show, update
 //! (JSON patch) and delete.
 
-use super::{load_owned, load_visible, Caller, QueryPairs};
+use super::{load_owned, load_visible, patch, Caller, QueryPairs};
 use crate::error::{ImageError, ImageResult};
-use crate::model::{self, is_owner, remove_attribute, set_attribute, view, Op};
+use crate::model::{self, is_owner, set_attribute, view, Op};
 use crate::{ImageState, Json};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -14,7 +14,7 @@ use ferrostack_common::time::now_micros;
 use ferrostack_policy::AuthContext;
 use ferrostack_store::image::Image;
 use http::{HeaderMap, StatusCode};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -425,43 +425,8 @@ pub async fn show(
     Ok(axum::Json(view(&image)).into_response())
 }
 
-/// Decode a JSON pointer naming a top-level attribute.
-fn pointer(path: &str) -> ImageResult<String> {
-    let Some(rest) = path.strip_prefix('/') else {
-        return Err(ImageError::BadRequest(format!(
-            "Pointer `{path}` does not start with \"/\"."
-        )));
-    };
-    if rest.contains('/') {
-        return Err(ImageError::BadRequest(format!(
-            "Nested paths are not allowed: `{path}`."
-        )));
-    }
-    let mut out = String::new();
-    let mut chars = rest.chars();
-    while let Some(c) = chars.next() {
-        if c == '~' {
-            match chars.next() {
-                Some('0') => out.push('~'),
-                Some('1') => out.push('/'),
-                _ => {
-                    return Err(ImageError::BadRequest(format!(
-                        "Invalid escape in pointer `{path}`."
-                    )))
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    if out.is_empty() {
-        return Err(ImageError::BadRequest(format!("Invalid pointer `{path}`.")));
-    }
-    Ok(out)
-}
-
 /// `PATCH /v2/images/{image_id}` with a JSON-patch body
-/// (`application/openstack-images-v2.1-json-patch`). All operations apply
+/// (either of Glance's media types, see [`patch`]). All operations apply
 /// or none does.
 pub async fn update(
     State(state): State<Arc<ImageState>>,
@@ -480,17 +445,10 @@ pub async fn update(
             ImageError::BadRequest("Could not read the request body.".into())
         }
     })?;
-    let content_type = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let media = content_type.split(';').next().unwrap_or("").trim();
-    if media != PATCH_MEDIA_TYPE {
-        return Err(ImageError::Status(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Unsupported Content-Type; use {PATCH_MEDIA_TYPE}."),
-        ));
-    }
+    let draft = match patch::Draft::of(&headers) {
+        Ok(draft) => draft,
+        Err(unsupported) => return Ok(unsupported.into_response()),
+    };
     let ops: Value = serde_json::from_slice(&body).map_err(|e| {
         ImageError::BadRequest(format!(
             "Malformed JSON in request body: {}",
@@ -509,7 +467,7 @@ pub async fn update(
                 "Operations must be JSON objects.".into(),
             ));
         };
-        apply(&mut image, op, &caller)?;
+        patch::apply(&mut image, op, draft, &caller)?;
     }
     image.updated_at = now_micros();
     if !state.images.update_image(&image)? {
@@ -520,31 +478,6 @@ pub async fn update(
         .get_image(&id)?
         .ok_or_else(|| super::not_found(&id))?;
     Ok(axum::Json(view(&image)).into_response())
-}
-
-fn apply(image: &mut Image, op: &Map<String, Value>, caller: &AuthContext) -> ImageResult<()> {
-    let name = op.get("op").and_then(Value::as_str).ok_or_else(|| {
-        ImageError::BadRequest("Unable to find 'op' in JSON Schema change".into())
-    })?;
-    let path = op.get("path").and_then(Value::as_str).ok_or_else(|| {
-        ImageError::BadRequest("Unable to find 'path' in JSON Schema change".into())
-    })?;
-    let key = pointer(path)?;
-    match name {
-        "add" | "replace" => {
-            let value = op.get("value").ok_or_else(|| {
-                ImageError::BadRequest(format!(
-                    "Operation \"{name}\" requires a member named \"value\"."
-                ))
-            })?;
-            let kind = if name == "add" { Op::Add } else { Op::Replace };
-            set_attribute(image, &key, value, kind, caller)
-        }
-        "remove" => remove_attribute(image, &key),
-        other => Err(ImageError::BadRequest(format!(
-            "Invalid operation: `{other}`: must be one of add, remove, replace."
-        ))),
-    }
 }
 
 /// `DELETE /v2/images/{image_id}`: the record, its members and its data.
@@ -680,16 +613,6 @@ mod tests {
         assert_eq!(in_list("a,b"), ["a", "b"]);
         assert_eq!(in_list("\"x,y\",z"), ["x,y", "z"]);
         assert_eq!(in_list("one"), ["one"]);
-    }
-
-    #[test]
-    fn pointers_unescape_and_refuse_nesting() {
-        assert_eq!(pointer("/name").unwrap(), "name");
-        assert_eq!(pointer("/a~1b~0c").unwrap(), "a/b~c");
-        assert!(pointer("name").is_err());
-        assert!(pointer("/a/b").is_err());
-        assert!(pointer("/").is_err());
-        assert!(pointer("/bad~2").is_err());
     }
 
     #[test]

@@ -4,7 +4,9 @@
 pub mod actions;
 pub mod file;
 pub mod images;
+pub mod info;
 pub mod members;
+pub mod patch;
 pub mod schemas;
 pub mod tags;
 
