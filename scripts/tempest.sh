@@ -213,6 +213,8 @@ region = RegionOne
 # Keystone's own defaults: security compliance and domain-specific drivers are
 # off in an unconfigured Keystone too.
 api_v2 = false
+# Offered: OS-TRUST.
+trust = true
 
 [service_available]
 nova = true
@@ -262,6 +264,13 @@ min_microversion = 3.0
 max_microversion = 3.71
 build_timeout = 300
 volume_size = 1
+# What get_pools and capabilities report of the local backend.
+vendor_name = ferrostack
+storage_protocol = local
+
+[volume-feature-enabled]
+# Offered (3.42), off in Tempest's defaults.
+extend_attached_volume = true
 
 [validation]
 # The runner's cloud uses --fake-network (this machine's network is left

@@ -144,7 +144,7 @@ impl ListParams {
 
     /// Sort, page and count `items` (after the caller filtered them):
     /// past the marker, `offset` more are skipped (as Cinder's query does);
-    /// returns the page, the next link (when the page is full) and the
+    /// returns the page, the next link (whenever the page is full) and the
     /// count of all matches.
     pub fn apply<T: Serialize>(
         &self,
@@ -184,7 +184,9 @@ impl ListParams {
             |_| VolumeError::Internal(String::new()),
         )?;
         let next = match paged.items.last() {
-            Some(last) if self.page.is_full(paged.items.len()) && paged.more => {
+            // Cinder offers the next page whenever this one is full, even
+            // when it turns out empty (Tempest checks both ways).
+            Some(last) if self.page.is_full(paged.items.len()) => {
                 let q = LINKS.next(&self.pairs, self.page.limit, id(last));
                 Some(json!([{"rel": "next", "href": format!("{link_base}?{q}")}]))
             }
