@@ -45,6 +45,28 @@ pub fn guest_image() -> Option<PathBuf> {
         .flatten()
 }
 
+/// The guest image for a real-QEMU test, or `None` after saying loudly
+/// why the test cannot run here (not root, a program in `programs` or
+/// QEMU's own missing, no image).
+pub fn guest_test_preflight(programs: &[&str]) -> Option<PathBuf> {
+    if !is_root() {
+        eprintln!("SKIP: not root (QEMU test guest needs the privileged tier)");
+        return None;
+    }
+    let base = ["qemu-system-x86_64", "qemu-img", "mkfs.vfat", "mcopy"];
+    for p in base.iter().chain(programs) {
+        if !have(p) {
+            eprintln!("SKIP: {p} not installed");
+            return None;
+        }
+    }
+    let image = guest_image();
+    if image.is_none() {
+        eprintln!("SKIP: no guest image: run guest-image/build.sh or set FERROSTACK_GUEST_IMAGE");
+    }
+    image
+}
+
 /// Kills the test's VM when dropped (a test that fails half way), only if
 /// the pidfile's process carries the instance id in its command line: a
 /// process the test started.

@@ -16,7 +16,7 @@
 use ferrostack_host_contract::block::PskKey;
 use ferrostack_hypervisor::exports::{ExportConfig, ExportSpec, StorageDaemon};
 use ferrostack_hypervisor::testing::{
-    guest_image, have, is_root, wait_for_line, watch_disks_user_data, VmCleanup,
+    guest_test_preflight, wait_for_line, watch_disks_user_data, VmCleanup,
 };
 use ferrostack_hypervisor::{
     BaseFormat, ConfigDrive, Connection, Hypervisor, InstanceSpec, IoLimits, QemuConfig,
@@ -28,30 +28,6 @@ use std::time::Instant;
 use uuid::Uuid;
 
 const PORT: u16 = 20809;
-
-fn preflight() -> Option<PathBuf> {
-    if !is_root() {
-        eprintln!("SKIP: not root (QEMU test guest needs the privileged tier)");
-        return None;
-    }
-    for p in [
-        "qemu-system-x86_64",
-        "qemu-storage-daemon",
-        "qemu-img",
-        "mkfs.vfat",
-        "mcopy",
-    ] {
-        if !have(p) {
-            eprintln!("SKIP: {p} not installed");
-            return None;
-        }
-    }
-    let image = guest_image();
-    if image.is_none() {
-        eprintln!("SKIP: no guest image: run guest-image/build.sh or set FERROSTACK_GUEST_IMAGE");
-    }
-    image
-}
 
 fn qemu_img(args: &[&str]) {
     let out = Command::new("qemu-img")
@@ -90,7 +66,9 @@ fn first_sector(dir: &Path, qcow2: &Path) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_writes_to_an_export_over_tls_psk() {
-    let Some(image) = preflight() else { return };
+    let Some(image) = guest_test_preflight(&["qemu-storage-daemon"]) else {
+        return;
+    };
     let t0 = Instant::now();
     // The storage host: a volume file and the daemon serving it.
     let storage = tempfile::Builder::new()

@@ -12,34 +12,16 @@
 
 use ferrostack_hypervisor::qemu::volume_group;
 use ferrostack_hypervisor::qmp::QmpClient;
-use ferrostack_hypervisor::testing::{guest_image, have, is_root, wait_for_line, VmCleanup};
+use ferrostack_hypervisor::testing::{guest_test_preflight, wait_for_line, VmCleanup};
 use ferrostack_hypervisor::{
     BaseFormat, ConfigDrive, Connection, Hypervisor, InstanceSpec, IoLimits, QemuConfig,
     QemuHypervisor, VolumeSpec,
 };
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 use uuid::Uuid;
-
-fn preflight() -> Option<PathBuf> {
-    if !is_root() {
-        eprintln!("SKIP: not root (QEMU test guest needs the privileged tier)");
-        return None;
-    }
-    for p in ["qemu-system-x86_64", "qemu-img", "mkfs.vfat", "mcopy"] {
-        if !have(p) {
-            eprintln!("SKIP: {p} not installed");
-            return None;
-        }
-    }
-    let image = guest_image();
-    if image.is_none() {
-        eprintln!("SKIP: no guest image: run guest-image/build.sh or set FERROSTACK_GUEST_IMAGE");
-    }
-    image
-}
 
 fn qemu_img(args: &[&str]) -> Vec<u8> {
     let out = Command::new("qemu-img")
@@ -143,7 +125,9 @@ async fn node_names(c: &mut QmpClient) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_snapshot_switches_the_disk_onto_the_new_top() {
-    let Some(image) = preflight() else { return };
+    let Some(image) = guest_test_preflight(&[]) else {
+        return;
+    };
     let state = tempfile::Builder::new()
         .prefix("hv-live-")
         .tempdir_in("/tmp")

@@ -19,7 +19,7 @@
 use ferrostack_hypervisor::qemu::{group_limits, volume_group, ROOT_GROUP};
 use ferrostack_hypervisor::qmp::QmpClient;
 use ferrostack_hypervisor::testing::{
-    guest_image, have, is_root, wait_for_line, watch_disks_user_data, VmCleanup,
+    guest_test_preflight, wait_for_line, watch_disks_user_data, VmCleanup,
 };
 use ferrostack_hypervisor::{
     BaseFormat, ConfigDrive, Connection, Hypervisor, InstanceSpec, IoLimits, PowerState,
@@ -30,25 +30,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
-
-/// The image, or why the test cannot run.
-fn preflight() -> Option<PathBuf> {
-    if !is_root() {
-        eprintln!("SKIP: not root (QEMU test guest needs the privileged tier)");
-        return None;
-    }
-    for p in ["qemu-system-x86_64", "qemu-img", "mkfs.vfat", "mcopy"] {
-        if !have(p) {
-            eprintln!("SKIP: {p} not installed");
-            return None;
-        }
-    }
-    let image = guest_image();
-    if image.is_none() {
-        eprintln!("SKIP: no guest image: run guest-image/build.sh or set FERROSTACK_GUEST_IMAGE");
-    }
-    image
-}
 
 fn qemu_img(args: &[&str]) {
     let out = Command::new("qemu-img")
@@ -166,7 +147,9 @@ fn first_sector(dir: &Path, qcow2: &Path) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hotplugs_a_volume_the_guest_writes_to() {
-    let Some(image) = preflight() else { return };
+    let Some(image) = guest_test_preflight(&[]) else {
+        return;
+    };
     let t0 = Instant::now();
     let g = guest("hotplug");
     let (hv, id) = (&g.hv, g.id);
@@ -307,7 +290,9 @@ async fn hotplugs_a_volume_the_guest_writes_to() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boots_from_a_volume_with_a_data_volume() {
-    let Some(image) = preflight() else { return };
+    let Some(image) = guest_test_preflight(&[]) else {
+        return;
+    };
     let t0 = Instant::now();
     let g = guest("boot-from-volume");
     let (hv, id) = (&g.hv, g.id);
@@ -402,7 +387,9 @@ async fn boots_from_a_volume_with_a_data_volume() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_are_in_force_and_change_live() {
-    let Some(image) = preflight() else { return };
+    let Some(image) = guest_test_preflight(&[]) else {
+        return;
+    };
     let t0 = Instant::now();
     let g = guest("limits");
     let (hv, id) = (&g.hv, g.id);
