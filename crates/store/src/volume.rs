@@ -98,6 +98,11 @@ pub struct Snapshot {
     pub metadata: BTreeMap<String, String>,
     /// Why the last backend operation failed (for admins).
     pub error: Option<String>,
+    /// The progress a client reported (`os-update_snapshot_status`, as
+    /// Nova's assisted snapshots do), e.g. `80%`; `None` shows 0% or 100%
+    /// by status.
+    #[serde(default)]
+    pub progress: Option<String>,
     /// Creation time, µs since the epoch.
     pub created_at: i64,
     /// Last update, µs since the epoch.

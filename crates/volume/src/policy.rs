@@ -95,6 +95,7 @@ ferrostack_policy::route_table! {
     )
     .route("/v3/snapshots", get(ProjectReader, snapshots::list).post(ProjectMember, snapshots::create))
     .route("/v3/snapshots/detail", get(ProjectReader, snapshots::detail))
+    .route("/v3/snapshots/{snapshot_id}/action", post(ProjectMember, snapshots::act))
     .route(
         "/v3/snapshots/{snapshot_id}",
         get(ProjectReader, snapshots::show)

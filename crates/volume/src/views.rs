@@ -167,10 +167,10 @@ pub fn snapshot(s: &Snapshot, version: Version, extended: bool) -> Value {
     // snapshot; a create's or update's answer has none.
     if extended {
         o["os-extended-snapshot-attributes:project_id"] = json!(s.project_id);
-        o["os-extended-snapshot-attributes:progress"] = json!(if s.status == "available" {
-            "100%"
-        } else {
-            "0%"
+        o["os-extended-snapshot-attributes:progress"] = json!(match &s.progress {
+            Some(p) => p.as_str(),
+            None if s.status == "available" => "100%",
+            None => "0%",
         });
     }
     if version.at_least(14) {

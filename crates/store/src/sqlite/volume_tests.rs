@@ -50,6 +50,7 @@ fn snapshot(id: &str, volume_id: &str) -> Snapshot {
         status: "available".into(),
         metadata: BTreeMap::new(),
         error: None,
+        progress: None,
         created_at: 1,
         updated_at: 1,
     }

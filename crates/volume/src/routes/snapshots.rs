@@ -224,3 +224,56 @@ pub async fn delete(
     state.delete_snapshot(&Caller::of(&auth), param(&p, "snapshot_id")?, false)?;
     Ok(StatusCode::ACCEPTED)
 }
+
+/// `POST /v3/snapshots/{snapshot_id}/action`: `os-reset_status` and
+/// `os-force_delete` (admins), `os-update_snapshot_status` (the owner).
+pub async fn act(
+    State(state): State<Arc<VolumeState>>,
+    axum::Extension(auth): axum::Extension<AuthContext>,
+    Path(p): Path<HashMap<String, String>>,
+    Json(body): Json<Value>,
+) -> VolumeResult<StatusCode> {
+    let caller = Caller::of(&auth);
+    let id = param(&p, "snapshot_id")?;
+    let Some((action, args)) = body
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .and_then(|o| o.iter().next())
+    else {
+        return Err(VolumeError::BadRequest("Invalid request body".into()));
+    };
+    let status = || {
+        args.get("status").and_then(Value::as_str).ok_or_else(|| {
+            VolumeError::BadRequest("Invalid input received: 'status' is a required string".into())
+        })
+    };
+    match action.as_str() {
+        "os-reset_status" => state.reset_snapshot_status(&caller, id, status()?)?,
+        "os-update_snapshot_status" => {
+            let progress = match args.get("progress") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(p)) if p.chars().count() <= 255 => Some(p.clone()),
+                Some(_) => {
+                    return Err(VolumeError::BadRequest(
+                        "Invalid input received: progress must be a string".into(),
+                    ))
+                }
+            };
+            state.update_snapshot_status(&caller, id, status()?, progress)?
+        }
+        "os-force_delete" => {
+            if !caller.is_admin {
+                return Err(VolumeError::Forbidden(
+                    "Policy doesn't allow volume_extension:snapshot_admin_actions:force_delete to be performed.".into(),
+                ));
+            }
+            state.delete_snapshot(&caller, id, true)?
+        }
+        other => {
+            return Err(VolumeError::BadRequest(format!(
+                "Invalid request body: unknown snapshot action {other:?}"
+            )))
+        }
+    }
+    Ok(StatusCode::ACCEPTED)
+}

@@ -105,6 +105,7 @@ impl VolumeState {
             status: "creating".into(),
             metadata,
             error: None,
+            progress: None,
             created_at: now,
             updated_at: now,
         };
@@ -265,6 +266,92 @@ impl VolumeState {
                 }
             }
         });
+        Ok(())
+    }
+}
+
+/// The statuses `os-update_snapshot_status` may move a snapshot to from
+/// its current one (Cinder's table; a creating snapshot finishes or
+/// fails, a deleting one fails).
+fn client_may_set(from: &str, to: &str) -> bool {
+    match from {
+        "creating" => ["creating", "available", "error"].contains(&to),
+        "deleting" => ["deleting", "error_deleting"].contains(&to),
+        _ => false,
+    }
+}
+
+/// Statuses an admin may reset a snapshot to.
+const RESETTABLE: &[&str] = &[
+    "available",
+    "error",
+    "creating",
+    "deleting",
+    "error_deleting",
+];
+
+impl VolumeState {
+    /// `os-reset_status` (admin): the status only, nothing on the
+    /// backend, as Cinder.
+    pub fn reset_snapshot_status(
+        &self,
+        caller: &Caller,
+        id: &str,
+        status: &str,
+    ) -> VolumeResult<()> {
+        if !caller.is_admin {
+            return Err(VolumeError::Forbidden(
+                "Policy doesn't allow volume_extension:snapshot_admin_actions:reset_status to be performed.".into(),
+            ));
+        }
+        if !RESETTABLE.contains(&status) {
+            return Err(VolumeError::BadRequest(format!(
+                "Invalid input received: {status:?} is not a snapshot status ({}).",
+                RESETTABLE.join(", ")
+            )));
+        }
+        let s = self.snapshot(caller, id)?;
+        self.change(caller, &s.volume_id, |g| {
+            set_snapshot(g, id, status, None);
+            Ok(())
+        })?;
+        tracing::info!(
+            snapshot_id = id,
+            status,
+            "snapshot status reset by an admin"
+        );
+        Ok(())
+    }
+
+    /// `os-update_snapshot_status`: the owner reports a snapshot it
+    /// drives finishing or failing, and its progress.
+    pub fn update_snapshot_status(
+        &self,
+        caller: &Caller,
+        id: &str,
+        status: &str,
+        progress: Option<String>,
+    ) -> VolumeResult<()> {
+        let s = self.snapshot(caller, id)?;
+        self.change(caller, &s.volume_id, |g| {
+            let s = g
+                .snapshots
+                .iter_mut()
+                .find(|s| s.id == id)
+                .ok_or_else(|| invalid(format!("Snapshot {id} could not be found.")))?;
+            if !client_may_set(&s.status, status) {
+                return Err(invalid(format!(
+                    "Invalid input received: Provided snapshot status {status} not allowed for snapshot with status {}.",
+                    s.status
+                )));
+            }
+            s.status = status.to_string();
+            if progress.is_some() {
+                s.progress = progress.clone();
+            }
+            s.updated_at = ferrostack_common::time::now_micros();
+            Ok(())
+        })?;
         Ok(())
     }
 }
