@@ -592,7 +592,8 @@ async fn v2_tokens_by_password_and_by_token() {
         .unwrap()
         .contains(&json!({"name": "admin"})));
     assert_eq!(access["metadata"]["is_admin"], 0);
-    assert_eq!(access["metadata"]["roles"].as_array().unwrap().len(), 3);
+    // admin, and what it implies as in Keystone: manager, member, reader.
+    assert_eq!(access["metadata"]["roles"].as_array().unwrap().len(), 4);
     let identity = access["serviceCatalog"]
         .as_array()
         .unwrap()
