@@ -174,8 +174,16 @@ pub async fn extensions() -> axum::Json<Value> {
             "Scheduler stats support.",
         ),
         ("os-services", "Services", "Services support."),
-        ("os-snapshot-actions", "SnapshotActions", "Enable snapshot manager actions."),
-        ("os-snapshot-admin-actions", "SnapshotAdminActions", "Enable snapshot admin actions."),
+        (
+            "os-snapshot-actions",
+            "SnapshotActions",
+            "Enable snapshot manager actions.",
+        ),
+        (
+            "os-snapshot-admin-actions",
+            "SnapshotAdminActions",
+            "Enable snapshot admin actions.",
+        ),
         (
             "os-types-extra-specs",
             "TypesExtraSpecs",
