@@ -262,6 +262,25 @@ pub struct FloatingIp {
     pub fixed_ip_address: String,
 }
 
+/// A subnet one of a router's ports has an address on: what the router
+/// needs to give that port its prefix length, to route to the subnet, and
+/// (for the gateway's subnet) its default route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterSubnet {
+    /// The subnet id (as in the ports' [`FixedIp::subnet_id`]).
+    pub id: String,
+    /// The CIDR.
+    pub cidr: String,
+    /// The subnet's gateway: for the external subnet, the router's
+    /// default next hop; for an interface subnet, the router's own
+    /// address there (usually).
+    pub gateway_ip: Option<String>,
+    /// `ipv6_ra_mode` (`slaac`, `dhcpv6-stateless`, ...): the router
+    /// sends router advertisements on this subnet when set.
+    #[serde(default)]
+    pub ipv6_ra_mode: Option<String>,
+}
+
 /// A router: a network namespace with its gateway and interface ports,
 /// forwarding, SNAT for the gateway and DNAT/SNAT per floating IP.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,6 +293,9 @@ pub struct DesiredRouter {
     pub enable_snat: bool,
     /// The interface ports on tenant networks.
     pub interfaces: Vec<DesiredPort>,
+    /// The subnets the gateway and interface ports have addresses on.
+    #[serde(default)]
+    pub subnets: Vec<RouterSubnet>,
     /// Static routes (destination, next hop).
     #[serde(default)]
     pub routes: Vec<(String, String)>,
