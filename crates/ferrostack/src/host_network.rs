@@ -1,5 +1,6 @@
 //! Which drivers carry a host's network section: the real data plane
-//! (`ferrostack-hostnet`: bridges, VXLAN, taps, nftables, dnsmasq) on a
+//! (`ferrostack-hostnet`: bridges, VXLAN, taps, nftables, dnsmasq, router
+//! namespaces) on a
 //! QEMU host that has its prerequisites (root, iproute2, nft, dnsmasq,
 //! /dev/net/tun), else the in-memory fakes, so a controller that writes
 //! network sections still sees its objects converge on a fake or an
@@ -20,7 +21,9 @@ use ferrostack_agent::drivers::{FakeObjects, ObjectDriver};
 use ferrostack_agent::metadata_proxy::MetadataProxy;
 use ferrostack_host_contract::metadata::MetadataSource;
 use ferrostack_host_contract::Kind;
-use ferrostack_hostnet::{DhcpDriver, HostNetConfig, NetworkDriver, PortDriver, Tunnel};
+use ferrostack_hostnet::{
+    DhcpDriver, HostNetConfig, NetworkDriver, PortDriver, RouterDriver, Tunnel,
+};
 use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
@@ -168,7 +171,7 @@ pub fn dhcp_state_path(data_dir: &Path) -> std::path::PathBuf {
     Path::new("/run/ferrostack").join(format!("network-{h:016x}"))
 }
 
-/// The network, port and DHCP drivers for host `host` (DHCP files under
+/// The network, port, router and DHCP drivers for host `host` (DHCP files under
 /// [`dhcp_state_dir`]); guests' metadata requests go to `metadata`.
 pub fn drivers(
     driver: Driver,
@@ -178,7 +181,7 @@ pub fn drivers(
     metadata: Arc<dyn MetadataSource>,
 ) -> anyhow::Result<Vec<Arc<dyn ObjectDriver>>> {
     let fakes = || -> Vec<Arc<dyn ObjectDriver>> {
-        [Kind::Network, Kind::Port, Kind::Dhcp]
+        [Kind::Network, Kind::Port, Kind::Dhcp, Kind::Router]
             .into_iter()
             .map(|k| Arc::new(FakeObjects::new(k)) as Arc<dyn ObjectDriver>)
             .collect()
@@ -191,10 +194,11 @@ pub fn drivers(
         return Ok(fakes());
     }
     let cfg = Arc::new(args.config(&dhcp_state_dir(data_dir)?)?);
-    tracing::info!(tunnel = ?cfg.tunnel.as_ref().map(|t| &t.local_ip), "host data plane: Linux bridges, nftables, dnsmasq");
+    tracing::info!(tunnel = ?cfg.tunnel.as_ref().map(|t| &t.local_ip), "host data plane: Linux bridges, nftables, dnsmasq, router namespaces");
     Ok(vec![
         Arc::new(NetworkDriver::new(cfg.clone())),
         Arc::new(PortDriver::new(cfg.clone())),
+        Arc::new(RouterDriver::new(cfg.clone())),
         Arc::new(DhcpDriver::new(cfg).with_metadata(Arc::new(MetadataProxy::new(host, metadata)))),
     ])
 }
@@ -228,7 +232,10 @@ mod tests {
         )
         .expect("drivers");
         let kinds: Vec<Kind> = d.iter().map(|d| d.kind()).collect();
-        assert_eq!(kinds, vec![Kind::Network, Kind::Port, Kind::Dhcp]);
+        assert_eq!(
+            kinds,
+            vec![Kind::Network, Kind::Port, Kind::Dhcp, Kind::Router]
+        );
     }
 
     #[test]

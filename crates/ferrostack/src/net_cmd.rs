@@ -1,5 +1,5 @@
 //! `ferrostack net show`: this host's data plane as the kernel has it
-//! (bridges, uplinks, taps, nft chains, DHCP), like the seed cloud's
+//! (bridges, uplinks, taps, nft chains, DHCP, routers), like the seed cloud's
 //! `ovs-vsctl show`. The reading and printing live in
 //! `ferrostack_hostnet::show`; this is the command line and the choice of
 //! where the agent keeps its DHCP files (the same derivation as the
@@ -18,7 +18,8 @@ pub enum NetCommand {
     /// Show this host's data plane, read from the kernel: per network
     /// bridge its MTU and state, its uplink (VXLAN with VNI, local address,
     /// group or peers; or the flat/VLAN interface), its taps (port, instance,
-    /// nft chains) and its DHCP server. Read-only.
+    /// nft chains) and its DHCP server; per router its namespace, gateway,
+    /// interfaces, routes, SNAT and floating-IP NAT. Read-only.
     Show(ShowArgs),
 }
 
@@ -50,6 +51,9 @@ pub struct ShowArgs {
     /// The DHCP namespaces' prefix.
     #[arg(long, default_value = "qdhcp-")]
     dhcp_prefix: String,
+    /// The router namespaces' prefix.
+    #[arg(long, default_value = "qrouter-")]
+    router_prefix: String,
     /// `text` or `json`.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -66,6 +70,7 @@ pub fn run(cmd: NetCommand) -> anyhow::Result<()> {
     cfg.netns = args.netns;
     cfg.nft_table = args.nft_table;
     cfg.dhcp_netns_prefix = args.dhcp_prefix;
+    cfg.router_netns_prefix = args.router_prefix;
     cfg.validate().context("invalid options")?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -22,6 +22,10 @@
 //! tests and stand-in hosts stay off the machine's own interfaces; a
 //! [`Kernel::new`] per namespace reaches any other (the DHCP ones).
 
+mod routes;
+
+pub use routes::Route;
+
 use crate::rtnl::msg;
 use crate::rtnl::{self, Rtnl};
 use crate::{Error, Result};

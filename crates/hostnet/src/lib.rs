@@ -70,6 +70,7 @@ pub mod names;
 pub mod network;
 pub mod nft;
 pub mod port;
+pub mod router;
 mod rtnl;
 pub mod show;
 
@@ -77,6 +78,7 @@ pub use dhcp::DhcpDriver;
 pub use error::{error_chain, Error, Result};
 pub use network::NetworkDriver;
 pub use port::PortDriver;
+pub use router::RouterDriver;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -101,6 +103,8 @@ pub struct HostNetConfig {
     pub bridge_prefix: String,
     /// Prefix of DHCP namespaces (`qdhcp-`).
     pub dhcp_netns_prefix: String,
+    /// Prefix of router namespaces (`qrouter-`).
+    pub router_netns_prefix: String,
     /// The nft table name, in the bridge and inet families.
     pub nft_table: String,
     /// The tunnel endpoint VXLAN networks use.
@@ -124,6 +128,7 @@ impl HostNetConfig {
             netns: None,
             bridge_prefix: "brq".into(),
             dhcp_netns_prefix: "qdhcp-".into(),
+            router_netns_prefix: "qrouter-".into(),
             nft_table: "ferrostack".into(),
             tunnel: None,
             vxlan_group: None,
@@ -146,6 +151,7 @@ impl HostNetConfig {
         }
         names::check_ifname(&self.bridge_prefix)?;
         names::check_netns(&format!("{}x", self.dhcp_netns_prefix))?;
+        names::check_netns(&format!("{}x", self.router_netns_prefix))?;
         names::check_token(&self.nft_table)?;
         if let Some(t) = &self.tunnel {
             names::check_ip(&t.local_ip)?;

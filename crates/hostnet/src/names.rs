@@ -185,6 +185,45 @@ pub fn phys_veth(network_id: &str) -> Result<(String, String)> {
     Ok((format!("pvq{short}"), format!("pbq{short}")))
 }
 
+/// The namespace of router `id`.
+pub fn router_netns(cfg: &HostNetConfig, router_id: &str) -> Result<String> {
+    check_token(router_id)?;
+    let name = format!("{}{router_id}", cfg.router_netns_prefix);
+    check_netns(&name)?;
+    Ok(name)
+}
+
+/// The role of a router's port: its link names differ by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouterPort {
+    /// On the external network (`qg-`).
+    Gateway,
+    /// On a tenant network (`qr-`).
+    Interface,
+}
+
+/// A router port's veth pair: (the end in the network's bridge, the end
+/// inside the router's namespace), `rg-`/`qg-` for the gateway and
+/// `rq-`/`qr-` for an interface, with 11 characters of the port id, as
+/// Neutron names the inside ends.
+pub fn router_veth(role: RouterPort, port_id: &str) -> Result<(String, String)> {
+    let short = short_id(port_id)?;
+    Ok(match role {
+        RouterPort::Gateway => (format!("rg-{short}"), format!("qg-{short}")),
+        RouterPort::Interface => (format!("rq-{short}"), format!("qr-{short}")),
+    })
+}
+
+/// The end in the bridge of the router veth whose inside end is `inner`
+/// (`qr-…` -> `rq-…`, `qg-…` -> `rg-…`).
+pub fn router_outer(inner: &str) -> Option<String> {
+    if let Some(s) = inner.strip_prefix("qr-") {
+        Some(format!("rq-{s}"))
+    } else {
+        inner.strip_prefix("qg-").map(|s| format!("rg-{s}"))
+    }
+}
+
 /// The DHCP veth's end inside the DHCP namespace.
 pub const DHCP_INNER: &str = "ns-dhcp";
 
@@ -203,6 +242,13 @@ mod tests {
         assert_eq!(vxlan(16_777_215).len(), 14);
         assert!(vlan(id, 4094).unwrap().len() <= 15);
         assert_eq!(dhcp_veth(id).unwrap(), "dhq0123456789a");
+        let (outer, inner) = router_veth(RouterPort::Interface, id).unwrap();
+        assert_eq!((outer.as_str(), inner.as_str()), ("rq-0123456789a", "qr-0123456789a"));
+        assert_eq!(router_outer(&inner).as_deref(), Some(outer.as_str()));
+        assert_eq!(router_veth(RouterPort::Gateway, id).unwrap().1, "qg-0123456789a");
+        assert_eq!(router_outer("eth0"), None);
+        assert_eq!(router_netns(&cfg, id).unwrap(), format!("qrouter-{id}"));
+        assert!(router_netns(&cfg, "../x").is_err());
     }
 
     #[test]

@@ -87,9 +87,10 @@ impl NetworkDriver {
         Ok(details)
     }
 
-    /// Puts back into the bridge the taps of this network's ports and its
-    /// DHCP veth that exist outside it (the bridge was deleted and made
-    /// again): their drivers see them present and would not.
+    /// Puts back into the bridge the taps of this network's ports, its
+    /// DHCP veth and its routers' veths that exist outside it (the bridge
+    /// was deleted and made again): their drivers see them present and
+    /// would not.
     async fn rejoin_members(
         &self,
         desired: &HostDesired,
@@ -105,6 +106,15 @@ impl NetworkDriver {
             .collect();
         if n.dhcp.iter().any(|d| d.network_id == net.id && !d.deleted) {
             members.push(names::dhcp_veth(&net.id)?);
+        }
+        for r in n.routers.iter().filter(|r| !r.deleted) {
+            let gateway = r.gateway.iter().map(|p| (names::RouterPort::Gateway, p));
+            let interfaces = r.interfaces.iter().map(|p| (names::RouterPort::Interface, p));
+            for (role, p) in gateway.chain(interfaces) {
+                if p.network_id == net.id {
+                    members.push(names::router_veth(role, &p.id)?.0);
+                }
+            }
         }
         let links = self.kernel.links(None).await?;
         for l in links.iter().filter(|l| members.contains(&l.ifname)) {

@@ -10,7 +10,9 @@
 //! taps with the port id in their alias, the DHCP veth), the FDB flood
 //! entries, the per-tap nft chains and the inet maps' addresses, the DHCP
 //! namespaces and the dnsmasq files (pid, hosts, metadata book, which
-//! maps a port's address to its instance). It only reads: no `add`, no
+//! maps a port's address to its instance), and the router namespaces
+//! (links, routes, forwarding, the SNAT and floating-IP NAT of their nft
+//! table: [`router`]). It only reads: no `add`, no
 //! directory created, nothing signalled. What cannot be read (no nft
 //! table, a permission refused) becomes a note in the report rather
 //! than an error, so a half-broken host still shows what it has.
@@ -18,6 +20,7 @@
 //! Gathering (processes, files) is here; building the view and printing
 //! it are pure functions in [`view`], tested on captured output.
 
+pub mod router;
 pub mod text;
 pub mod view;
 
@@ -102,6 +105,7 @@ pub async fn show(cfg: &HostNetConfig) -> Result<HostView> {
         let d = read_dhcp(cfg, id, ns, &mut notes).await;
         snap.dhcp.insert(id.to_owned(), d);
     }
+    let routers = router::read_routers(cfg, &namespaces, &snap.links, &mut notes).await;
     snap.vm_taps = vm_taps(cfg.netns.as_deref());
     let (networks, unattached_ports, orphan_dhcp) = view::build(&snap, &cfg.bridge_prefix);
     Ok(HostView {
@@ -111,6 +115,7 @@ pub async fn show(cfg: &HostNetConfig) -> Result<HostView> {
         networks,
         unattached_ports,
         orphan_dhcp,
+        routers,
         notes,
     })
 }

@@ -85,6 +85,7 @@ fn host(s: &Snapshot) -> HostView {
         networks,
         unattached_ports,
         orphan_dhcp,
+        routers: Vec::new(),
         notes: vec!["no nft table inet t\n".into()],
     }
 }

@@ -185,6 +185,9 @@ pub fn render_text(h: &HostView) -> String {
         for p in &n.ports {
             render_port(&mut out, p, "        ");
         }
+        for (veth, router) in &n.router_ports {
+            let _ = writeln!(out, "        Router port {} (router {})", esc(veth), opt(router));
+        }
         match &n.dhcp {
             Some(d) => render_dhcp(&mut out, d, "        "),
             None => out.push_str("        DHCP: none on this host\n"),
@@ -202,6 +205,7 @@ pub fn render_text(h: &HostView) -> String {
             render_dhcp(&mut out, d, "        ");
         }
     }
+    super::router::render(&mut out, &h.routers);
     for n in &h.notes {
         let _ = writeln!(out, "    note: {}", n.escape_default());
     }

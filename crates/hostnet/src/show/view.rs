@@ -24,6 +24,8 @@ pub struct HostView {
     pub unattached_ports: Vec<PortView>,
     /// DHCP namespaces whose network has no bridge here.
     pub orphan_dhcp: Vec<DhcpView>,
+    /// The router namespaces of this host.
+    pub routers: Vec<super::router::RouterView>,
     /// What could not be read, and why.
     pub notes: Vec<String>,
 }
@@ -47,6 +49,9 @@ pub struct NetworkView {
     pub ports: Vec<PortView>,
     /// Its DHCP server, if this host runs one.
     pub dhcp: Option<DhcpView>,
+    /// Router veth ends in it (`rq-…`, `rg-…`) and the router id each
+    /// carries in its alias.
+    pub router_ports: Vec<(String, Option<String>)>,
 }
 
 /// A bridge member that is not a tap or the DHCP veth.
@@ -336,9 +341,14 @@ pub fn build(
         members.sort_by(|a, b| a.ifname.cmp(&b.ifname));
         let mut ports = Vec::new();
         let mut uplinks = Vec::new();
+        let mut router_ports = Vec::new();
         for m in members {
             if m.kind() == Some("tun") {
                 ports.push(port_view(m, s, &nft, d.as_ref()));
+            } else if m.kind() == Some("veth")
+                && (m.ifname.starts_with("rq-") || m.ifname.starts_with("rg-"))
+            {
+                router_ports.push((m.ifname.clone(), m.ifalias.clone()));
             } else if m.kind() == Some("veth") && m.ifname.starts_with("dhq") {
                 if let Some(d) = d.as_mut() {
                     d.veth = Some(m.ifname.clone());
@@ -356,6 +366,7 @@ pub fn build(
             uplinks,
             ports,
             dhcp: d,
+            router_ports,
         });
     }
     let unattached = s

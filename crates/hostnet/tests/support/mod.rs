@@ -1,6 +1,7 @@
 //! Test hosts in network namespaces: each test gets its own namespace
-//! (`fst-<pid>-<n>`) as "the host", a state dir, and a prefix for its
-//! DHCP namespaces; the guard deletes all of them and stops the dnsmasq
+//! (`fst-<pid>-<n>`) as "the host", a state dir, and prefixes for its
+//! DHCP and router namespaces; the guard deletes all of them (and any
+//! `<host>-…` namespace a test made) and stops the dnsmasq
 //! processes it started (by their pid files), even when the test panics.
 
 #![allow(dead_code)]
@@ -11,6 +12,8 @@ use ferrostack_hostnet::{HostNetConfig, Tunnel};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+
+pub mod lab;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -105,6 +108,7 @@ impl TestHost {
         let mut cfg = HostNetConfig::new(dir.path().to_path_buf());
         cfg.netns = Some(ns.clone());
         cfg.dhcp_netns_prefix = format!("{ns}-d-");
+        cfg.router_netns_prefix = format!("{ns}-r-");
         cfg.nft_table = "fsttest".into();
         cfg.tunnel = Some(Tunnel {
             local_ip: tunnel_ip.into(),
@@ -154,7 +158,9 @@ impl Drop for TestHost {
         if let Ok(out) = list {
             for line in String::from_utf8_lossy(&out.stdout).lines() {
                 let name = line.split_whitespace().next().unwrap_or_default();
-                if name == self.ns || name.starts_with(&format!("{}-d-", self.ns)) {
+                // The host's own, its DHCP and router namespaces, and the
+                // guests' and outside's a test made (`<ns>-...`).
+                if name == self.ns || name.starts_with(&format!("{}-", self.ns)) {
                     let _ = Command::new("ip").args(["netns", "del", name]).status();
                 }
             }

@@ -1,0 +1,511 @@
+//! The router driver: a network namespace per router, its ports as veth
+//! pairs into the networks' bridges, forwarding, routes, and NAT in one
+//! nft table of its own ([`nat`]).
+//!
+//! ```text
+//!  brq<ext> ── rg-<11 of port> ═veth═ qg-<11>  gateway address, floating IPs /32,
+//!                                     │        default route via the subnet's gateway
+//!                     qrouter-<id>    │  forwarding, nft table: SNAT, DNAT per FIP
+//!  brq<net> ── rq-<11 of port> ═veth═ qr-<11>  the port's MAC and addresses
+//! ```
+//!
+//! Why a namespace and nftables, not Neutron's L3 agent (iptables chains
+//! rewritten by a Python process, keepalived for HA): the namespace is a
+//! complete IP stack that the kernel keeps without us (a restarted agent
+//! finds it forwarding), and one nft table per router, replaced in one
+//! atomic transaction, makes a re-apply cost nothing to the connections
+//! running through it (conntrack keeps their translation). Floating IPs
+//! are map elements, so the rule count does not grow with them.
+//!
+//! Floating addresses are put on `qg-` as /32 rather than answered by
+//! proxy ARP: the namespace then answers ARP for them by itself (with
+//! the gateway port's MAC, which is what the external network knows),
+//! `ip addr` shows them, and the gratuitous ARP of a new or moved
+//! floating IP ([`sys::announce`]) has an address to come from. DNAT in
+//! prerouting sends their traffic on before local delivery.
+//!
+//! Convergence follows the other drivers: `list()` reads the kernel (the
+//! namespaces with the router prefix that are this host's: a marker file
+//! in the state dir, or a veth in this host's namespace with the router
+//! id in its alias) and reports a router absent when it is broken (its
+//! table gone, a recorded link or its bridge end missing, forwarding
+//! off), so the engine ensures it again at the same generation. An
+//! ensure changes only what differs, and never flushes NAT state.
+
+pub mod nat;
+pub mod sys;
+
+use crate::kernel::{Kernel, Link, LinkState, Route};
+use crate::names::{self, RouterPort};
+use crate::network::find;
+use crate::{error_chain, Error, HostNetConfig, Result};
+use ferrostack_agent::drivers::{Details, DriverFuture, ObjectDriver};
+use ferrostack_host_contract::network::{DesiredPort, DesiredRouter};
+use ferrostack_host_contract::{HostDesired, Kind};
+use nat::NatPlan;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The identity (device, inode) of named namespace `ns`.
+fn netns_identity(ns: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/run/netns/{ns}"))
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Converges [`DesiredRouter`]s.
+#[derive(Debug, Clone)]
+pub struct RouterDriver {
+    cfg: Arc<HostNetConfig>,
+    kernel: Kernel,
+    /// Per router namespace, a kernel handle and the namespace it was
+    /// opened in (a namespace deleted and made again is another one).
+    inner: Arc<Mutex<HashMap<String, ((u64, u64), Kernel)>>>,
+}
+
+/// What one port's plumbing changed that the caller acts on.
+struct Plumbed {
+    /// The addresses newly put on its link.
+    added: Vec<IpAddr>,
+    /// Its link inside the namespace.
+    link: Link,
+}
+
+impl RouterDriver {
+    /// A driver for the host `cfg` describes.
+    pub fn new(cfg: Arc<HostNetConfig>) -> Self {
+        let kernel = Kernel::new(cfg.netns.clone());
+        RouterDriver {
+            cfg,
+            kernel,
+            inner: Arc::default(),
+        }
+    }
+
+    fn marker(&self, id: &str) -> Result<PathBuf> {
+        names::check_token(id)?;
+        Ok(self.cfg.state_dir.join("routers").join(id))
+    }
+
+    /// The kernel handle of namespace `ns`, which exists.
+    fn inner(&self, ns: &str) -> Result<Kernel> {
+        let identity = netns_identity(ns)
+            .ok_or_else(|| Error::Missing(format!("namespace {ns} does not exist")))?;
+        let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        match map.get(ns) {
+            Some((have, k)) if *have == identity => Ok(k.clone()),
+            _ => {
+                let k = Kernel::new(Some(ns.to_owned()));
+                map.insert(ns.to_owned(), (identity, k.clone()));
+                Ok(k)
+            }
+        }
+    }
+
+    /// The routers of this host whose namespace exists and is whole.
+    pub async fn existing(&self) -> Result<Vec<String>> {
+        let prefix = &self.cfg.router_netns_prefix;
+        let host_links = self.kernel.links(Some("veth")).await?;
+        let mut out = Vec::new();
+        for ns in self.kernel.namespaces().await? {
+            let Some(id) = ns.strip_prefix(prefix.as_str()) else {
+                continue;
+            };
+            if names::check_token(id).is_err() {
+                continue;
+            }
+            let ours = self.marker(id)?.exists()
+                || host_links.iter().any(|l| l.ifalias.as_deref() == Some(id));
+            if !ours {
+                continue;
+            }
+            match self.whole(&ns, &host_links).await {
+                Ok(true) => out.push(id.to_owned()),
+                Ok(false) => tracing::warn!(router = %id, "router namespace is incomplete; ensuring it again"),
+                Err(e) => tracing::warn!(router = %id, error = %error_chain(&e), "router namespace unreadable; ensuring it again"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether namespace `ns` still has its table, the links it records,
+    /// their ends in bridges, and forwarding on.
+    async fn whole(&self, ns: &str, host_links: &[Link]) -> Result<bool> {
+        let Some(table) = self.read_table(ns).await? else {
+            return Ok(false);
+        };
+        let inner = self.inner(ns)?;
+        let links = inner.links(None).await?;
+        for p in &table.ports {
+            let inside = links.iter().any(|l| &l.ifname == p);
+            let outer = names::router_outer(p);
+            let bridged = host_links
+                .iter()
+                .any(|l| Some(&l.ifname) == outer.as_ref() && l.master.is_some());
+            if !inside || !bridged {
+                return Ok(false);
+            }
+        }
+        sys::forwarding(ns)
+            .await
+            .map_err(Error::kernel(format!("forwarding in {ns}")))
+    }
+
+    /// The router table of namespace `ns`, read back; `None` when absent.
+    pub async fn read_table(&self, ns: &str) -> Result<Option<nat::NatRead>> {
+        let argv = ["nft", "-j", "list", "table", "ip", self.cfg.nft_table.as_str()];
+        match self.kernel.exec_in(Some(ns), &argv, None).await {
+            Ok(out) => {
+                let v: serde_json::Value =
+                    serde_json::from_str(&out).map_err(|source| Error::Output {
+                        argv: argv.iter().map(|s| s.to_string()).collect(),
+                        source,
+                    })?;
+                Ok(Some(nat::read(&v)))
+            }
+            Err(Error::Command { stderr, .. }) if stderr.contains("No such file") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Makes router `r`'s namespace match it.
+    pub async fn converge(&self, desired: &HostDesired, r: &DesiredRouter) -> Result<Details> {
+        let ns = names::router_netns(&self.cfg, &r.id)?;
+        if !self.kernel.namespaces().await?.contains(&ns) {
+            self.kernel.run(&["ip", "netns", "add", &ns], None).await?;
+        }
+        let marker = self.marker(&r.id)?;
+        if let Some(dir) = marker.parent() {
+            std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        }
+        std::fs::write(&marker, format!("{ns}\n")).map_err(Error::io(&marker))?;
+        let inner = self.inner(&ns)?;
+        inner.set_up("lo").await?;
+        sys::enable_forwarding(&ns)
+            .await
+            .map_err(Error::kernel(format!("forwarding in {ns}")))?;
+
+        let gw_v4 = match &r.gateway {
+            Some(g) => first_v4(g)?,
+            None => None,
+        };
+        let fips = if gw_v4.is_some() { floating_ips(r)? } else { Vec::new() };
+        let mut wanted = Vec::new();
+        let mut routes = Vec::new();
+        let mut announce = None;
+        if let Some(g) = &r.gateway {
+            let extra: Vec<String> = fips.iter().map(|(f, _)| format!("{f}/32")).collect();
+            let p = self
+                .plumb(desired, r, RouterPort::Gateway, g, &ns, &inner, &extra)
+                .await?;
+            for ip in &g.fixed_ips {
+                let gw = r
+                    .subnets
+                    .iter()
+                    .find(|s| s.id == ip.subnet_id)
+                    .and_then(|s| s.gateway_ip.as_deref());
+                if let Some(gw) = gw {
+                    let via = names::check_ip(gw)?;
+                    let dst = if via.is_ipv4() {
+                        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                    } else {
+                        IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+                    };
+                    let route = Route { dst, len: 0, via };
+                    if !routes.contains(&route) {
+                        routes.push(route);
+                    }
+                }
+            }
+            let added: Vec<Ipv4Addr> = p
+                .added
+                .iter()
+                .filter_map(|a| match a {
+                    IpAddr::V4(v4) => Some(*v4),
+                    IpAddr::V6(_) => None,
+                })
+                .collect();
+            announce = Some((p.link, added));
+            wanted.push(names::router_veth(RouterPort::Gateway, &g.id)?.1);
+        }
+        for p in &r.interfaces {
+            self.plumb(desired, r, RouterPort::Interface, p, &ns, &inner, &[])
+                .await?;
+            wanted.push(names::router_veth(RouterPort::Interface, &p.id)?.1);
+        }
+        for l in inner.links(Some("veth")).await? {
+            let ours = l.ifname.starts_with("qr-") || l.ifname.starts_with("qg-");
+            if ours && !wanted.contains(&l.ifname) {
+                inner.delete_link(&l.ifname).await?;
+            }
+        }
+        for (dst, via) in &r.routes {
+            let (dst, len) = names::check_prefix(dst)?;
+            let route = Route {
+                dst,
+                len,
+                via: names::check_ip(via)?,
+            };
+            if !routes.contains(&route) {
+                routes.push(route);
+            }
+        }
+        if !r.admin_state_up {
+            routes.clear();
+        }
+        let have = inner.static_routes().await?;
+        for old in have.iter().filter(|h| !routes.contains(h)) {
+            inner.del_route(old).await?;
+        }
+        for new in routes.iter().filter(|w| !have.contains(w)) {
+            inner.add_route(new).await?;
+        }
+
+        wanted.sort();
+        let plan = NatPlan {
+            ports: wanted.clone(),
+            gateway: match (&r.gateway, gw_v4) {
+                (Some(g), Some(a)) => Some((names::router_veth(RouterPort::Gateway, &g.id)?.1, a)),
+                _ => None,
+            },
+            enable_snat: r.enable_snat,
+            fips: fips.clone(),
+        };
+        let script = nat::render(&self.cfg.nft_table, &plan);
+        self.kernel
+            .exec_in(Some(&ns), &["nft", "-f", "-"], Some(&script))
+            .await?;
+        if let Some((link, added)) = announce.filter(|(l, a)| !a.is_empty() && l.is_up()) {
+            let mac = link.address.as_deref().and_then(parse_mac);
+            if let Some(mac) = mac {
+                sys::announce(&ns, link.index, mac, added)
+                    .await
+                    .map_err(Error::kernel(format!("gratuitous ARP in {ns}")))?;
+            }
+        }
+        let mut details = Details::new();
+        details.insert("namespace".into(), ns.into());
+        if let Some(a) = gw_v4 {
+            details.insert("gateway_ip".into(), a.to_string().into());
+        }
+        details.insert("interfaces".into(), r.interfaces.len().into());
+        details.insert("floating_ips".into(), fips.len().into());
+        Ok(details)
+    }
+
+    /// One port's veth pair: the outer end in its network's bridge (the
+    /// router id in its alias), the inner end with the port's MAC, the
+    /// network's MTU, the port's addresses (and `extra` ones) with their
+    /// subnets' prefix lengths.
+    #[allow(clippy::too_many_arguments)]
+    async fn plumb(
+        &self,
+        desired: &HostDesired,
+        r: &DesiredRouter,
+        role: RouterPort,
+        p: &DesiredPort,
+        ns: &str,
+        inner: &Kernel,
+        extra: &[String],
+    ) -> Result<Plumbed> {
+        let net = find(&desired.network.networks, "network", &p.network_id, |n| {
+            &n.id
+        })?;
+        let br = names::bridge(&self.cfg, &net.id)?;
+        if self.kernel.link(&br).await?.is_none() {
+            return Err(Error::Missing(format!(
+                "bridge {br} of network {} does not exist yet",
+                net.id
+            )));
+        }
+        let (outer, inn) = names::router_veth(role, &p.id)?;
+        if inner.link(&inn).await?.is_none() {
+            self.kernel.delete_link(&outer).await?;
+            self.kernel.create_veth(&outer, &inn, Some(ns)).await?;
+        }
+        let have = self
+            .kernel
+            .link(&outer)
+            .await?
+            .ok_or_else(|| Error::Missing(format!("veth {outer} vanished after creation")))?;
+        let want = LinkState {
+            mtu: net.mtu,
+            alias: Some(&r.id),
+            master: Some(&br),
+            up: true,
+        };
+        self.kernel.converge_link(&have, &want).await?;
+        let mac = names::check_mac(&p.mac_address)?;
+        let have = inner
+            .link(&inn)
+            .await?
+            .ok_or_else(|| Error::Missing(format!("{inn} vanished in {ns}")))?;
+        if have.address.as_deref().map(str::to_ascii_lowercase) != Some(mac.clone()) {
+            inner.set_mac(&inn, &mac).await?;
+        }
+        let want = LinkState {
+            mtu: net.mtu,
+            alias: None,
+            master: None,
+            up: r.admin_state_up && p.admin_state_up && net.admin_state_up,
+        };
+        inner.converge_link(&have, &want).await?;
+        let mut addrs: Vec<String> = Vec::new();
+        for ip in &p.fixed_ips {
+            let Some(subnet) = r.subnets.iter().find(|s| s.id == ip.subnet_id) else {
+                continue;
+            };
+            let a = names::check_ip(&ip.ip_address)?;
+            let (_, len) = names::check_prefix(&subnet.cidr)?;
+            addrs.push(format!("{a}/{len}"));
+        }
+        addrs.extend(extra.iter().cloned());
+        let have_addrs = inner.addresses(&inn).await?;
+        let mut added = Vec::new();
+        for a in addrs.iter().filter(|a| !have_addrs.contains(a)) {
+            inner.add_address(&inn, a).await?;
+            if let Some(ip) = a.split('/').next().and_then(|s| s.parse().ok()) {
+                added.push(ip);
+            }
+        }
+        for a in have_addrs.iter().filter(|a| !addrs.contains(a)) {
+            inner.del_address(&inn, a).await?;
+        }
+        let link = inner
+            .link(&inn)
+            .await?
+            .ok_or_else(|| Error::Missing(format!("{inn} vanished in {ns}")))?;
+        Ok(Plumbed { added, link })
+    }
+
+    /// Tears router `id` down: its veths, its namespace, its marker.
+    pub async fn teardown(&self, id: &str) -> Result<()> {
+        let ns = names::router_netns(&self.cfg, id)?;
+        for l in self.kernel.links(Some("veth")).await? {
+            let ours = l.ifname.starts_with("rq-") || l.ifname.starts_with("rg-");
+            if ours && l.ifalias.as_deref() == Some(id) {
+                self.kernel.delete_link(&l.ifname).await?;
+            }
+        }
+        if self.kernel.namespaces().await?.contains(&ns) {
+            self.kernel.run(&["ip", "netns", "del", &ns], None).await?;
+        }
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&ns);
+        let marker = self.marker(id)?;
+        match std::fs::remove_file(&marker) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&marker)(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The first IPv4 fixed address of port `p`.
+fn first_v4(p: &DesiredPort) -> Result<Option<Ipv4Addr>> {
+    for ip in &p.fixed_ips {
+        if let IpAddr::V4(a) = names::check_ip(&ip.ip_address)? {
+            return Ok(Some(a));
+        }
+    }
+    Ok(None)
+}
+
+/// Router `r`'s floating IPs as (floating, fixed), IPv4, each floating
+/// and each fixed address once (the first wins).
+fn floating_ips(r: &DesiredRouter) -> Result<Vec<(Ipv4Addr, Ipv4Addr)>> {
+    let mut out: Vec<(Ipv4Addr, Ipv4Addr)> = Vec::new();
+    for f in &r.floating_ips {
+        let (IpAddr::V4(floating), IpAddr::V4(fixed)) = (
+            names::check_ip(&f.floating_ip_address)?,
+            names::check_ip(&f.fixed_ip_address)?,
+        ) else {
+            return Err(Error::invalid(
+                "floating IP (IPv4 only)",
+                &f.floating_ip_address,
+            ));
+        };
+        if !out.iter().any(|(a, b)| *a == floating || *b == fixed) {
+            out.push((floating, fixed));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut out {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+impl ObjectDriver for RouterDriver {
+    fn kind(&self) -> Kind {
+        Kind::Router
+    }
+
+    fn list(&self) -> DriverFuture<'_, Vec<String>> {
+        Box::pin(async move { self.existing().await.map_err(|e| error_chain(&e)) })
+    }
+
+    fn ensure<'a>(&'a self, desired: &'a HostDesired, id: &'a str) -> DriverFuture<'a, Details> {
+        Box::pin(async move {
+            let r = find(&desired.network.routers, "router", id, |r| &r.id)
+                .map_err(|e| error_chain(&e))?;
+            self.converge(desired, r).await.map_err(|e| error_chain(&e))
+        })
+    }
+
+    fn remove<'a>(&'a self, id: &'a str) -> DriverFuture<'a, ()> {
+        Box::pin(async move { self.teardown(id).await.map_err(|e| error_chain(&e)) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrostack_host_contract::network::FloatingIp;
+
+    fn fip(f: &str, x: &str) -> FloatingIp {
+        FloatingIp {
+            id: format!("fip-{f}"),
+            floating_ip_address: f.into(),
+            fixed_ip_address: x.into(),
+        }
+    }
+
+    #[test]
+    fn floating_ips_are_v4_and_unique() {
+        let mut r = DesiredRouter {
+            id: "r1".into(),
+            gateway: None,
+            enable_snat: true,
+            interfaces: vec![],
+            subnets: vec![],
+            routes: vec![],
+            floating_ips: vec![
+                fip("172.24.4.20", "10.0.0.5"),
+                fip("172.24.4.20", "10.0.0.6"),
+                fip("172.24.4.21", "10.0.0.5"),
+                fip("172.24.4.22", "10.0.0.7"),
+            ],
+            admin_state_up: true,
+            generation: 1,
+            deleted: false,
+        };
+        let got = floating_ips(&r).expect("fips");
+        assert_eq!(got.len(), 2);
+        r.floating_ips.push(fip("2001:db8::1", "10.0.0.9"));
+        assert!(floating_ips(&r).is_err());
+        r.floating_ips = vec![fip("172.24.4.30; flush ruleset", "10.0.0.9")];
+        assert!(floating_ips(&r).is_err());
+        assert_eq!(parse_mac("fa:16:3e:00:00:01"), Some([0xfa, 0x16, 0x3e, 0, 0, 1]));
+        assert_eq!(parse_mac("fa:16"), None);
+    }
+}

@@ -1,0 +1,150 @@
+//! The router driver in a stand-in host (see `support::lab`): a router
+//! joins two tenant bridges and the external one; traffic between real
+//! namespaces shows SNAT, floating IPs (DNAT in, SNAT out, hairpin), a
+//! removed floating IP cut, an established connection surviving an
+//! agent restart and a re-apply, and repair of a deleted namespace or a
+//! flushed table. Root only; prints `SKIP:` otherwise.
+
+mod support;
+
+use ferrostack_agent::drivers::ObjectDriver;
+use ferrostack_hostnet::PortDriver;
+use std::time::Duration;
+use support::lab::*;
+use support::*;
+
+const FIP1: &str = "172.24.4.20";
+const FIP2: &str = "172.24.4.21";
+
+fn short() -> Duration {
+    Duration::from_millis(700)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_forwards_translates_and_survives_restarts() {
+    if skip("a_router_forwards_translates_and_survives_restarts") {
+        return;
+    }
+    let lab = Lab::new().await;
+    // A port with security on makes the host's bridge and inet tables
+    // exist: the router's veths (not ports) must pass them untouched.
+    let mut p = port("7b1e2f3a-aaaa-4bbb-8ccc-0000000000e9", "taprtr", "fa:16:3e:00:00:e9", "10.0.1.9", &[]);
+    p.network_id = NET1.into();
+    let mut d = lab_doc(router(&[(FIP1, G1_IP)]));
+    d.network.ports = vec![p.clone()];
+    PortDriver::new(lab.host.cfg.clone())
+        .converge(&d, &p)
+        .await
+        .expect("port");
+    assert!(lab.host.ruleset().contains("jump spoof"));
+
+    let driver = lab.driver();
+    let details = driver.ensure(&d, ROUTER).await.expect("router");
+    assert_eq!(details["gateway_ip"], GW_IP);
+    assert_eq!(driver.list().await.expect("list"), vec![ROUTER.to_owned()]);
+    let again = driver.ensure(&d, ROUTER).await.expect("idempotent");
+    assert_eq!(again, details);
+
+    // Inside -> outside: a guest without a floating IP leaves as the
+    // gateway's address, one with a floating IP as that address.
+    let l_out = listen(&lab.out, "172.24.4.1:7000");
+    let _c = connect(&lab.g2, "172.24.4.1:7000", short()).expect("g2 -> outside");
+    assert_eq!(accept(&l_out).1, GW_IP, "SNAT to the gateway");
+    let _c = connect(&lab.g1, "172.24.4.1:7000", short()).expect("g1 -> outside");
+    assert_eq!(accept(&l_out).1, FIP1, "SNAT to the floating IP");
+    // Between tenant networks: routed, not translated.
+    let l_g2 = listen(&lab.g2, "10.0.2.5:7002");
+    let _c = connect(&lab.g1, "10.0.2.5:7002", short()).expect("g1 -> g2");
+    assert_eq!(accept(&l_g2).1, G1_IP);
+
+    // Outside -> floating IP reaches guest 1; hairpin from guest 2 too.
+    let l_g1 = listen(&lab.g1, "10.0.1.5:7001");
+    let mut held = connect(&lab.out, "172.24.4.20:7001", short()).expect("outside -> FIP");
+    let (mut held_in, peer) = accept(&l_g1);
+    assert_eq!(peer, OUT_IP);
+    assert!(carries(&mut held, &mut held_in));
+    let _c = connect(&lab.g2, "172.24.4.20:7001", short()).expect("hairpin");
+    assert_eq!(accept(&l_g1).1, GW_IP, "hairpin comes from the gateway");
+
+    // Agent restart: a new driver adopts the router, and a re-apply with
+    // another floating IP keeps the established connection.
+    drop(driver);
+    let driver = lab.driver();
+    assert_eq!(driver.list().await.expect("adopt"), vec![ROUTER.to_owned()]);
+    let mut d2 = lab_doc(router(&[(FIP1, G1_IP), (FIP2, G2_IP)]));
+    d2.network.ports = d.network.ports.clone();
+    driver.ensure(&d2, ROUTER).await.expect("second FIP");
+    assert!(carries(&mut held, &mut held_in), "connection survives re-apply");
+    assert!(carries(&mut held_in, &mut held), "both ways");
+    let _c = connect(&lab.out, "172.24.4.21:7002", short()).expect("outside -> FIP2");
+    assert_eq!(accept(&l_g2).1, OUT_IP);
+
+    // Removing floating IP 1 cuts new and established connections.
+    let d3 = lab_doc(router(&[(FIP2, G2_IP)]));
+    driver.ensure(&d3, ROUTER).await.expect("FIP removed");
+    assert!(connect(&lab.out, "172.24.4.20:7001", short()).is_err(), "FIP1 still reachable");
+    assert!(!carries(&mut held, &mut held_in), "established connection not cut");
+    let qg = lab.host.ip(&["netns", "exec", &lab.router_ns(), "ip", "-4", "addr"]);
+    assert!(!qg.contains(FIP1) && qg.contains(FIP2), "{qg}");
+
+    // A flushed table and a deleted namespace are reported absent, and
+    // come back on ensure.
+    sh(&["ip", "netns", "exec", &lab.router_ns(), "nft", "flush", "ruleset"]);
+    assert!(driver.list().await.expect("list").is_empty());
+    driver.ensure(&d3, ROUTER).await.expect("repair table");
+    assert_eq!(driver.list().await.expect("list"), vec![ROUTER.to_owned()]);
+    sh(&["ip", "netns", "del", &lab.router_ns()]);
+    assert!(driver.list().await.expect("list").is_empty());
+    driver.ensure(&d3, ROUTER).await.expect("repair namespace");
+    let _c = connect(&lab.out, "172.24.4.21:7002", short()).expect("FIP2 after repair");
+    assert_eq!(accept(&l_g2).1, OUT_IP);
+    // A deleted veth: the router is reported absent, and repaired.
+    lab.host.ip(&["link", "del", "dev", &format!("rq-{}", &IF1[..11])]);
+    assert!(driver.list().await.expect("list").is_empty());
+    driver.ensure(&d3, ROUTER).await.expect("repair veth");
+    let _c = connect(&lab.g1, "172.24.4.1:7000", short()).expect("g1 out after repair");
+    assert_eq!(accept(&l_out).1, GW_IP, "g1 has no floating IP now");
+
+    // Admin down: links down, nothing forwarded.
+    let mut down = router(&[(FIP2, G2_IP)]);
+    down.admin_state_up = false;
+    driver.ensure(&lab_doc(down), ROUTER).await.expect("down");
+    assert!(connect(&lab.g1, "172.24.4.1:7000", short()).is_err());
+
+    driver.remove(ROUTER).await.expect("remove");
+    assert!(driver.list().await.expect("list").is_empty());
+    assert!(!sh_ok(&["ip", "netns", "exec", &lab.router_ns(), "true"]));
+    let links = lab.host.ip(&["link"]);
+    assert!(!links.contains("rq-") && !links.contains("rg-"), "{links}");
+    driver.remove(ROUTER).await.expect("remove again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_routes_and_the_default_route_are_the_routers_own() {
+    if skip("static_routes_and_the_default_route_are_the_routers_own") {
+        return;
+    }
+    let lab = Lab::new().await;
+    let driver = lab.driver();
+    let mut r = router(&[]);
+    r.routes = vec![("192.168.50.0/24".into(), "10.0.1.254".into())];
+    driver.ensure(&lab_doc(r.clone()), ROUTER).await.expect("router");
+    let ns = lab.router_ns();
+    let routes = sh(&["ip", "-n", &ns, "route"]);
+    assert!(routes.contains("default via 172.24.4.1 dev qg-"), "{routes}");
+    assert!(routes.contains("192.168.50.0/24 via 10.0.1.254 dev qr-"), "{routes}");
+    let link = sh(&["ip", "-n", &ns, "link", "show", "dev", &format!("qr-{}", &IF1[..11])]);
+    assert!(link.contains("mtu 1450") && link.contains("fa:16:3e:01:00:01"), "{link}");
+    r.routes.clear();
+    driver.ensure(&lab_doc(r), ROUTER).await.expect("route gone");
+    let routes = sh(&["ip", "-n", &ns, "route"]);
+    assert!(!routes.contains("192.168.50.0"), "{routes}");
+    assert!(routes.contains("default via 172.24.4.1"), "{routes}");
+    // Another host's router namespace (same prefix, not ours) is not listed.
+    let other = TestHost::new();
+    let mut cfg = (*other.cfg).clone();
+    cfg.router_netns_prefix = lab.host.cfg.router_netns_prefix.clone();
+    let foreign = ferrostack_hostnet::RouterDriver::new(std::sync::Arc::new(cfg));
+    assert!(foreign.list().await.expect("list").is_empty());
+    driver.remove(ROUTER).await.expect("remove");
+}
