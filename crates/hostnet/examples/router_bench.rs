@@ -33,7 +33,10 @@ fn until_connects(ns: &str, addr: &str, start: Instant) -> Duration {
         if connect(ns, addr, Duration::from_millis(100)).is_ok() {
             return start.elapsed();
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "{addr} never reachable");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{addr} never reachable"
+        );
     }
 }
 

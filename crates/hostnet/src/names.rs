@@ -243,9 +243,15 @@ mod tests {
         assert!(vlan(id, 4094).unwrap().len() <= 15);
         assert_eq!(dhcp_veth(id).unwrap(), "dhq0123456789a");
         let (outer, inner) = router_veth(RouterPort::Interface, id).unwrap();
-        assert_eq!((outer.as_str(), inner.as_str()), ("rq-0123456789a", "qr-0123456789a"));
+        assert_eq!(
+            (outer.as_str(), inner.as_str()),
+            ("rq-0123456789a", "qr-0123456789a")
+        );
         assert_eq!(router_outer(&inner).as_deref(), Some(outer.as_str()));
-        assert_eq!(router_veth(RouterPort::Gateway, id).unwrap().1, "qg-0123456789a");
+        assert_eq!(
+            router_veth(RouterPort::Gateway, id).unwrap().1,
+            "qg-0123456789a"
+        );
         assert_eq!(router_outer("eth0"), None);
         assert_eq!(router_netns(&cfg, id).unwrap(), format!("qrouter-{id}"));
         assert!(router_netns(&cfg, "../x").is_err());

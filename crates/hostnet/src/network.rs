@@ -109,7 +109,10 @@ impl NetworkDriver {
         }
         for r in n.routers.iter().filter(|r| !r.deleted) {
             let gateway = r.gateway.iter().map(|p| (names::RouterPort::Gateway, p));
-            let interfaces = r.interfaces.iter().map(|p| (names::RouterPort::Interface, p));
+            let interfaces = r
+                .interfaces
+                .iter()
+                .map(|p| (names::RouterPort::Interface, p));
             for (role, p) in gateway.chain(interfaces) {
                 if p.network_id == net.id {
                     members.push(names::router_veth(role, &p.id)?.0);

@@ -28,7 +28,13 @@ async fn a_router_forwards_translates_and_survives_restarts() {
     let lab = Lab::new().await;
     // A port with security on makes the host's bridge and inet tables
     // exist: the router's veths (not ports) must pass them untouched.
-    let mut p = port("7b1e2f3a-aaaa-4bbb-8ccc-0000000000e9", "taprtr", "fa:16:3e:00:00:e9", "10.0.1.9", &[]);
+    let mut p = port(
+        "7b1e2f3a-aaaa-4bbb-8ccc-0000000000e9",
+        "taprtr",
+        "fa:16:3e:00:00:e9",
+        "10.0.1.9",
+        &[],
+    );
     p.network_id = NET1.into();
     let mut d = lab_doc(router(&[(FIP1, G1_IP)]));
     d.network.ports = vec![p.clone()];
@@ -74,7 +80,10 @@ async fn a_router_forwards_translates_and_survives_restarts() {
     let mut d2 = lab_doc(router(&[(FIP1, G1_IP), (FIP2, G2_IP)]));
     d2.network.ports = d.network.ports.clone();
     driver.ensure(&d2, ROUTER).await.expect("second FIP");
-    assert!(carries(&mut held, &mut held_in), "connection survives re-apply");
+    assert!(
+        carries(&mut held, &mut held_in),
+        "connection survives re-apply"
+    );
     assert!(carries(&mut held_in, &mut held), "both ways");
     let _c = connect(&lab.out, "172.24.4.21:7002", short()).expect("outside -> FIP2");
     assert_eq!(accept(&l_g2).1, OUT_IP);
@@ -82,14 +91,30 @@ async fn a_router_forwards_translates_and_survives_restarts() {
     // Removing floating IP 1 cuts new and established connections.
     let d3 = lab_doc(router(&[(FIP2, G2_IP)]));
     driver.ensure(&d3, ROUTER).await.expect("FIP removed");
-    assert!(connect(&lab.out, "172.24.4.20:7001", short()).is_err(), "FIP1 still reachable");
-    assert!(!carries(&mut held, &mut held_in), "established connection not cut");
-    let qg = lab.host.ip(&["netns", "exec", &lab.router_ns(), "ip", "-4", "addr"]);
+    assert!(
+        connect(&lab.out, "172.24.4.20:7001", short()).is_err(),
+        "FIP1 still reachable"
+    );
+    assert!(
+        !carries(&mut held, &mut held_in),
+        "established connection not cut"
+    );
+    let qg = lab
+        .host
+        .ip(&["netns", "exec", &lab.router_ns(), "ip", "-4", "addr"]);
     assert!(!qg.contains(FIP1) && qg.contains(FIP2), "{qg}");
 
     // A flushed table and a deleted namespace are reported absent, and
     // come back on ensure.
-    sh(&["ip", "netns", "exec", &lab.router_ns(), "nft", "flush", "ruleset"]);
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &lab.router_ns(),
+        "nft",
+        "flush",
+        "ruleset",
+    ]);
     assert!(driver.list().await.expect("list").is_empty());
     driver.ensure(&d3, ROUTER).await.expect("repair table");
     assert_eq!(driver.list().await.expect("list"), vec![ROUTER.to_owned()]);
@@ -99,7 +124,8 @@ async fn a_router_forwards_translates_and_survives_restarts() {
     let _c = connect(&lab.out, "172.24.4.21:7002", short()).expect("FIP2 after repair");
     assert_eq!(accept(&l_g2).1, OUT_IP);
     // A deleted veth: the router is reported absent, and repaired.
-    lab.host.ip(&["link", "del", "dev", &format!("rq-{}", &IF1[..11])]);
+    lab.host
+        .ip(&["link", "del", "dev", &format!("rq-{}", &IF1[..11])]);
     assert!(driver.list().await.expect("list").is_empty());
     driver.ensure(&d3, ROUTER).await.expect("repair veth");
     let _c = connect(&lab.g1, "172.24.4.1:7000", short()).expect("g1 out after repair");
@@ -128,15 +154,38 @@ async fn static_routes_and_the_default_route_are_the_routers_own() {
     let driver = lab.driver();
     let mut r = router(&[]);
     r.routes = vec![("192.168.50.0/24".into(), "10.0.1.254".into())];
-    driver.ensure(&lab_doc(r.clone()), ROUTER).await.expect("router");
+    driver
+        .ensure(&lab_doc(r.clone()), ROUTER)
+        .await
+        .expect("router");
     let ns = lab.router_ns();
     let routes = sh(&["ip", "-n", &ns, "route"]);
-    assert!(routes.contains("default via 172.24.4.1 dev qg-"), "{routes}");
-    assert!(routes.contains("192.168.50.0/24 via 10.0.1.254 dev qr-"), "{routes}");
-    let link = sh(&["ip", "-n", &ns, "link", "show", "dev", &format!("qr-{}", &IF1[..11])]);
-    assert!(link.contains("mtu 1450") && link.contains("fa:16:3e:01:00:01"), "{link}");
+    assert!(
+        routes.contains("default via 172.24.4.1 dev qg-"),
+        "{routes}"
+    );
+    assert!(
+        routes.contains("192.168.50.0/24 via 10.0.1.254 dev qr-"),
+        "{routes}"
+    );
+    let link = sh(&[
+        "ip",
+        "-n",
+        &ns,
+        "link",
+        "show",
+        "dev",
+        &format!("qr-{}", &IF1[..11]),
+    ]);
+    assert!(
+        link.contains("mtu 1450") && link.contains("fa:16:3e:01:00:01"),
+        "{link}"
+    );
     r.routes.clear();
-    driver.ensure(&lab_doc(r), ROUTER).await.expect("route gone");
+    driver
+        .ensure(&lab_doc(r), ROUTER)
+        .await
+        .expect("route gone");
     let routes = sh(&["ip", "-n", &ns, "route"]);
     assert!(!routes.contains("192.168.50.0"), "{routes}");
     assert!(routes.contains("default via 172.24.4.1"), "{routes}");

@@ -49,12 +49,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// The identity (device, inode) of named namespace `ns`.
-fn netns_identity(ns: &str) -> Option<(u64, u64)> {
+fn netns_identity(ns: &str) -> Option<NetnsId> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(format!("/run/netns/{ns}"))
         .ok()
         .map(|m| (m.dev(), m.ino()))
 }
+
+/// A namespace's identity (device, inode): one deleted and made again
+/// under the same name is another namespace.
+type NetnsId = (u64, u64);
 
 /// Converges [`DesiredRouter`]s.
 #[derive(Debug, Clone)]
@@ -63,7 +67,7 @@ pub struct RouterDriver {
     kernel: Kernel,
     /// Per router namespace, a kernel handle and the namespace it was
     /// opened in (a namespace deleted and made again is another one).
-    inner: Arc<Mutex<HashMap<String, ((u64, u64), Kernel)>>>,
+    inner: Arc<Mutex<HashMap<String, (NetnsId, Kernel)>>>,
 }
 
 /// What one port's plumbing changed that the caller acts on.
@@ -124,8 +128,12 @@ impl RouterDriver {
             }
             match self.whole(&ns, &host_links).await {
                 Ok(true) => out.push(id.to_owned()),
-                Ok(false) => tracing::warn!(router = %id, "router namespace is incomplete; ensuring it again"),
-                Err(e) => tracing::warn!(router = %id, error = %error_chain(&e), "router namespace unreadable; ensuring it again"),
+                Ok(false) => {
+                    tracing::warn!(router = %id, "router namespace is incomplete; ensuring it again")
+                }
+                Err(e) => {
+                    tracing::warn!(router = %id, error = %error_chain(&e), "router namespace unreadable; ensuring it again")
+                }
             }
         }
         Ok(out)
@@ -156,7 +164,14 @@ impl RouterDriver {
 
     /// The router table of namespace `ns`, read back; `None` when absent.
     pub async fn read_table(&self, ns: &str) -> Result<Option<nat::NatRead>> {
-        let argv = ["nft", "-j", "list", "table", "ip", self.cfg.nft_table.as_str()];
+        let argv = [
+            "nft",
+            "-j",
+            "list",
+            "table",
+            "ip",
+            self.cfg.nft_table.as_str(),
+        ];
         match self.kernel.exec_in(Some(ns), &argv, None).await {
             Ok(out) => {
                 let v: serde_json::Value =
@@ -192,7 +207,11 @@ impl RouterDriver {
             Some(g) => first_v4(g)?,
             None => None,
         };
-        let fips = if gw_v4.is_some() { floating_ips(r)? } else { Vec::new() };
+        let fips = if gw_v4.is_some() {
+            floating_ips(r)?
+        } else {
+            Vec::new()
+        };
         let mut wanted = Vec::new();
         let mut routes = Vec::new();
         let mut announce = None;
@@ -505,7 +524,10 @@ mod tests {
         assert!(floating_ips(&r).is_err());
         r.floating_ips = vec![fip("172.24.4.30; flush ruleset", "10.0.0.9")];
         assert!(floating_ips(&r).is_err());
-        assert_eq!(parse_mac("fa:16:3e:00:00:01"), Some([0xfa, 0x16, 0x3e, 0, 0, 1]));
+        assert_eq!(
+            parse_mac("fa:16:3e:00:00:01"),
+            Some([0xfa, 0x16, 0x3e, 0, 0, 1])
+        );
         assert_eq!(parse_mac("fa:16"), None);
     }
 }

@@ -78,27 +78,38 @@ pub fn render(table: &str, plan: &NatPlan) -> String {
         elements(&mut out, items);
         out.push_str("\t}\n");
     }
-    out.push_str("\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
+    out.push_str(
+        "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n",
+    );
     if let Some((qg, _)) = &plan.gateway {
         let _ = writeln!(out, "\t\tiifname != \"{qg}\" meta mark set {FROM_INSIDE}");
         out.push_str("\t\tdnat to ip daddr map @fip_in\n");
     }
     out.push_str("\t}\n");
-    out.push_str("\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+    out.push_str(
+        "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n",
+    );
     if let Some((qg, gw)) = &plan.gateway {
         let _ = writeln!(out, "\t\toifname \"{qg}\" snat to ip saddr map @fip_out");
         let _ = writeln!(
             out,
             "\t\tmeta mark {FROM_INSIDE} ct status dnat snat to ip saddr map @fip_out"
         );
-        let _ = writeln!(out, "\t\tmeta mark {FROM_INSIDE} ct status dnat snat to {gw}");
+        let _ = writeln!(
+            out,
+            "\t\tmeta mark {FROM_INSIDE} ct status dnat snat to {gw}"
+        );
         if plan.enable_snat {
             let _ = writeln!(out, "\t\toifname \"{qg}\" snat to {gw}");
         }
     }
     out.push_str("\t}\n");
-    out.push_str("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n");
-    out.push_str("\t\tct status dnat ct original ip daddr . ct reply ip saddr != @fip_pairs drop\n");
+    out.push_str(
+        "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n",
+    );
+    out.push_str(
+        "\t\tct status dnat ct original ip daddr . ct reply ip saddr != @fip_pairs drop\n",
+    );
     match (&plan.gateway, plan.enable_snat) {
         (Some((_, gw)), true) => {
             let _ = writeln!(
@@ -154,7 +165,9 @@ pub fn read(v: &serde_json::Value) -> NatRead {
             let out_qg = exprs.iter().any(|e| {
                 e["match"]["left"]["meta"]["key"] == "oifname"
                     && e["match"]["op"] == "=="
-                    && e["match"]["right"].as_str().is_some_and(|s| s.starts_with("qg-"))
+                    && e["match"]["right"]
+                        .as_str()
+                        .is_some_and(|s| s.starts_with("qg-"))
             });
             let to = exprs
                 .iter()
@@ -201,20 +214,43 @@ mod tests {
                 )
             })
             .collect();
-        let big = render("fs", &NatPlan { fips: more, ..plan() });
+        let big = render(
+            "fs",
+            &NatPlan {
+                fips: more,
+                ..plan()
+            },
+        );
         assert_eq!(
-            big.lines().filter(|l| l.contains("snat") || l.contains("dnat")).count(),
-            s.lines().filter(|l| l.contains("snat") || l.contains("dnat")).count(),
+            big.lines()
+                .filter(|l| l.contains("snat") || l.contains("dnat"))
+                .count(),
+            s.lines()
+                .filter(|l| l.contains("snat") || l.contains("dnat"))
+                .count(),
             "rules do not grow with floating IPs"
         );
     }
 
     #[test]
     fn without_snat_or_gateway_nothing_is_translated_out() {
-        let no_snat = render("fs", &NatPlan { enable_snat: false, ..plan() });
+        let no_snat = render(
+            "fs",
+            &NatPlan {
+                enable_snat: false,
+                ..plan()
+            },
+        );
         assert!(!no_snat.contains("oifname \"qg-aaaa\" snat to 172.24.4.2"));
         assert!(no_snat.contains("snat to ip saddr map @fip_out"));
-        let none = render("fs", &NatPlan { gateway: None, fips: vec![], ..plan() });
+        let none = render(
+            "fs",
+            &NatPlan {
+                gateway: None,
+                fips: vec![],
+                ..plan()
+            },
+        );
         assert!(!none.contains("snat to") && !none.contains("dnat to"));
     }
 

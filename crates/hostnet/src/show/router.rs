@@ -123,7 +123,13 @@ pub fn ports(v: &Value, host_links: &[crate::kernel::Link]) -> Vec<RouterPortVie
             .into_iter()
             .flatten()
             .filter(|a| a["scope"] != "link")
-            .filter_map(|a| Some(format!("{}/{}", a["local"].as_str()?, a["prefixlen"].as_u64()?)))
+            .filter_map(|a| {
+                Some(format!(
+                    "{}/{}",
+                    a["local"].as_str()?,
+                    a["prefixlen"].as_u64()?
+                ))
+            })
             .collect();
         let bridge_end = host_links
             .iter()

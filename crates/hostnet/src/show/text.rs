@@ -186,7 +186,12 @@ pub fn render_text(h: &HostView) -> String {
             render_port(&mut out, p, "        ");
         }
         for (veth, router) in &n.router_ports {
-            let _ = writeln!(out, "        Router port {} (router {})", esc(veth), opt(router));
+            let _ = writeln!(
+                out,
+                "        Router port {} (router {})",
+                esc(veth),
+                opt(router)
+            );
         }
         match &n.dhcp {
             Some(d) => render_dhcp(&mut out, d, "        "),

@@ -68,7 +68,8 @@ pub fn accept(l: &TcpListener) -> (TcpStream, String) {
         match l.accept() {
             Ok((s, peer)) => {
                 s.set_nonblocking(false).expect("blocking");
-                s.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+                s.set_read_timeout(Some(Duration::from_secs(2)))
+                    .expect("timeout");
                 return (s, peer.ip().to_string());
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -138,7 +139,13 @@ pub fn router(fips: &[(&str, &str)]) -> DesiredRouter {
     };
     DesiredRouter {
         id: ROUTER.into(),
-        gateway: Some(router_port(GW_PORT, EXT, SUB_EXT, "fa:16:3e:0e:00:01", GW_IP)),
+        gateway: Some(router_port(
+            GW_PORT,
+            EXT,
+            SUB_EXT,
+            "fa:16:3e:0e:00:01",
+            GW_IP,
+        )),
         enable_snat: true,
         interfaces: vec![
             router_port(IF1, NET1, SUB1, "fa:16:3e:01:00:01", "10.0.1.1"),
@@ -192,7 +199,9 @@ impl Lab {
                 "netns", &g,
             ]);
             let br = ferrostack_hostnet::names::bridge(&host.cfg, net).expect("bridge");
-            sh(&["ip", "-n", &ns, "link", "set", host_end, "master", &br, "up"]);
+            sh(&[
+                "ip", "-n", &ns, "link", "set", host_end, "master", &br, "up",
+            ]);
             sh(&["ip", "-n", &g, "addr", "add", cidr, "dev", "eth0"]);
             sh(&["ip", "-n", &g, "link", "set", "eth0", "up"]);
             if let Some(via) = via {
