@@ -197,3 +197,86 @@ async fn static_routes_and_the_default_route_are_the_routers_own() {
     assert!(foreign.list().await.expect("list").is_empty());
     driver.remove(ROUTER).await.expect("remove");
 }
+
+fn poll(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The engine and the driver together: a real `Agent` (fake hypervisor,
+/// short resync) brings the router up after its networks, and puts back
+/// a deleted namespace and a flushed table at its resyncs, at the same
+/// generation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_repairs_a_router_at_resync() {
+    use ferrostack_agent::{Agent, AgentConfig, MemoryDesiredState, MemoryObservedState};
+    use ferrostack_host_contract::{Kind, ObjectKey, ObjectPhase};
+    use ferrostack_hostnet::NetworkDriver;
+    use ferrostack_hypervisor::{FakeConfig, FakeHypervisor};
+    use std::sync::Arc;
+    if skip("the_agent_repairs_a_router_at_resync") {
+        return;
+    }
+    const HOST: &str = "hostnet-router-drift";
+    let lab = Lab::new().await;
+    let desired = Arc::new(MemoryDesiredState::new());
+    let d = lab_doc(router(&[(FIP1, G1_IP)]));
+    desired.update_network(HOST, |n| *n = d.network.clone());
+    let observed = Arc::new(MemoryObservedState::new());
+    let drivers: Vec<Arc<dyn ObjectDriver>> = vec![
+        Arc::new(NetworkDriver::new(lab.host.cfg.clone())),
+        Arc::new(lab.driver()),
+    ];
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let config = AgentConfig {
+        resync_interval: Duration::from_millis(500),
+        ..AgentConfig::default()
+    };
+    let hv = Arc::new(FakeHypervisor::new(FakeConfig::default()));
+    let agent = tokio::spawn(Agent::run_with_drivers(
+        HOST,
+        desired.clone(),
+        observed.clone(),
+        hv,
+        drivers,
+        config,
+        rx,
+    ));
+    let key = ObjectKey::new(Kind::Router, ROUTER.to_owned());
+    let ready = observed
+        .wait_for_object(HOST, &key, Duration::from_secs(20), |o| {
+            o.phase == ObjectPhase::Ready
+        })
+        .await;
+    assert!(ready.is_some(), "{:?}", observed.object(HOST, &key));
+    let l_g1 = listen(&lab.g1, "10.0.1.5:7001");
+    let reachable = || connect(&lab.out, "172.24.4.20:7001", short()).is_ok();
+    tokio::task::block_in_place(|| poll("floating IP reachable", reachable));
+    let _ = accept(&l_g1);
+
+    let ns = lab.router_ns();
+    sh(&["ip", "netns", "del", &ns]);
+    // A deleted namespace dies asynchronously: wait for the new one.
+    let back = || std::path::Path::new("/run/netns").join(&ns).exists();
+    tokio::task::block_in_place(|| poll("namespace back", || back() && reachable()));
+    let _ = accept(&l_g1);
+    sh(&["ip", "netns", "exec", &ns, "nft", "flush", "ruleset"]);
+    tokio::task::block_in_place(|| {
+        poll("table back", || {
+            sh(&["ip", "netns", "exec", &ns, "nft", "list", "ruleset"]).contains("fip_in")
+        })
+    });
+    tokio::task::block_in_place(|| poll("floating IP reachable again", reachable));
+    let o = observed.object(HOST, &key).expect("reported");
+    assert_eq!(o.observed_generation, 1, "repaired at the same generation");
+
+    stop.send(true).expect("agent running");
+    agent.await.expect("agent");
+    lab.driver().remove(ROUTER).await.expect("remove");
+}
