@@ -131,6 +131,25 @@ async fn a_router_forwards_translates_and_survives_restarts() {
     let _c = connect(&lab.g1, "172.24.4.1:7000", short()).expect("g1 out after repair");
     assert_eq!(accept(&l_out).1, GW_IP, "g1 has no floating IP now");
 
+    // `net show` reads it all back from the kernel.
+    let view = ferrostack_hostnet::show::show(&lab.host.cfg)
+        .await
+        .expect("show");
+    let text = ferrostack_hostnet::show::render_text(&view);
+    println!("{text}");
+    for want in [
+        format!("Router {ROUTER}"),
+        format!("namespace: {}", lab.router_ns()),
+        "forwarding: on".to_owned(),
+        "nat: 8 rules, SNAT to 172.24.4.2".to_owned(),
+        "floating ip 172.24.4.21: DNAT to 10.0.2.5".to_owned(),
+        "route: default via 172.24.4.1 dev qg-".to_owned(),
+        format!("Router port rg-{} (router {ROUTER})", &GW_PORT[..11]),
+    ] {
+        assert!(text.contains(&want), "{want} not in:\n{text}");
+    }
+    assert!(!text.contains("MISSING"), "{text}");
+
     // Admin down: links down, nothing forwarded.
     let mut down = router(&[(FIP2, G2_IP)]);
     down.admin_state_up = false;

@@ -200,7 +200,8 @@ pub fn render(out: &mut String, routers: &[RouterView]) {
             let _ = writeln!(out, "            bridge end: {end}");
         }
         for rt in &r.routes {
-            let _ = writeln!(out, "        route: {}", esc(rt));
+            // Its parts come from the kernel: control characters escaped.
+            let _ = writeln!(out, "        route: {}", rt.escape_default());
         }
         match (&r.nft_rules, &r.snat) {
             (None, _) => out.push_str("        nat: NO TABLE\n"),
