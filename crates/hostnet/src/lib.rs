@@ -2,8 +2,9 @@
 //! host's desired document, converged onto the Linux kernel with no OVS or
 //! OVN.
 //!
-//! Three [`ObjectDriver`](ferrostack_agent::drivers::ObjectDriver)s, one per
-//! kind the engine orders (network before port, port before VM):
+//! Four [`ObjectDriver`](ferrostack_agent::drivers::ObjectDriver)s, one per
+//! kind the engine orders (network before port, port before VM; a router
+//! after the networks of its ports):
 //!
 //! - [`NetworkDriver`]: a Linux bridge per network (`brq` + 11 characters
 //!   of the id), with its uplink: a VXLAN device (`vxlan-<vni>`) on the
@@ -23,6 +24,12 @@
 //! - [`DhcpDriver`]: dnsmasq per network in its own namespace, on a veth
 //!   into the bridge that carries the DHCP port's MAC and addresses, with
 //!   static leases only.
+//! - [`RouterDriver`]: a network namespace per router on a network host,
+//!   its gateway and interface ports as veth pairs into the networks'
+//!   bridges, forwarding and routes, and one nft table of NAT: SNAT for
+//!   the gateway, DNAT and SNAT per floating IP (map elements), hairpin;
+//!   floating addresses as /32s on the gateway link, announced by
+//!   gratuitous ARP.
 //!
 //! # Why these tools
 //!
@@ -40,6 +47,14 @@
 //!   files on SIGHUP without dropping leases, and it is small. A server
 //!   of our own would need DHCPv6, relay and lease corner cases done
 //!   again for little gain.
+//! - A namespace and an nft table per router rather than Neutron's L3
+//!   agent (iptables chains rewritten by a Python process, keepalived,
+//!   `conntrack -D` on changes): the namespace is a whole IP stack the
+//!   kernel keeps forwarding while the agent is away, and the table is
+//!   replaced in one atomic transaction that leaves conntrack alone, so a
+//!   re-apply or a restart drops no connection; a floating IP is a few
+//!   map elements, so its cost does not grow with the router's others.
+//!   No HA (keepalived/VRRP) yet: a router lives on one network host.
 //! - Route netlink from the agent itself behind [`kernel::Kernel`] for
 //!   links, addresses and FDB entries, and the tun driver's ioctls for
 //!   taps: a process per call (`ip`, `bridge`: 1-3 ms each, about eleven
