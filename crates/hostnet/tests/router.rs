@@ -299,3 +299,54 @@ async fn the_agent_repairs_a_router_at_resync() {
     agent.await.expect("agent");
     lab.driver().remove(ROUTER).await.expect("remove");
 }
+
+/// A SLAAC subnet behind the router: the guest namespace configures an
+/// address in its prefix and a default route from the router's
+/// advertisements, and again from a restarted agent's (answering the
+/// solicitation a link coming up sends).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slaac_subnets_get_router_advertisements() {
+    use ferrostack_host_contract::network::{FixedIp, RouterSubnet};
+    if skip("slaac_subnets_get_router_advertisements") {
+        return;
+    }
+    let lab = Lab::new().await;
+    let mut r = router(&[]);
+    let v6 = "53535353-0000-4000-8000-000000000006";
+    r.subnets.push(RouterSubnet {
+        id: v6.into(),
+        cidr: "2001:db8:1::/64".into(),
+        gateway_ip: Some("2001:db8:1::1".into()),
+        ipv6_ra_mode: Some("slaac".into()),
+    });
+    r.interfaces[0].fixed_ips.push(FixedIp {
+        subnet_id: v6.into(),
+        ip_address: "2001:db8:1::1".into(),
+    });
+    let d = lab_doc(r);
+    let driver = lab.driver();
+    driver.ensure(&d, ROUTER).await.expect("router");
+    let configured = || {
+        let addr = sh(&["ip", "-n", &lab.g1, "-6", "addr", "show", "dev", "eth0"]);
+        let route = sh(&["ip", "-n", &lab.g1, "-6", "route"]);
+        addr.contains("inet6 2001:db8:1:") && route.contains("default via fe80::")
+    };
+    tokio::task::block_in_place(|| poll("SLAAC address and default route", configured));
+    let qr = sh(&["ip", "-n", &lab.router_ns(), "-6", "addr"]);
+    assert!(qr.contains("2001:db8:1::1/64"), "{qr}");
+
+    // Agent restart: the advertiser comes back with the listing.
+    drop(driver);
+    // The old advertiser ends within a second; only the restored one can
+    // answer the solicitation below.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let driver = lab.driver();
+    assert_eq!(driver.list().await.expect("adopt"), vec![ROUTER.to_owned()]);
+    sh(&[
+        "ip", "-n", &lab.g1, "-6", "addr", "flush", "dev", "eth0", "scope", "global",
+    ]);
+    sh(&["ip", "-n", &lab.g1, "link", "set", "eth0", "down"]);
+    sh(&["ip", "-n", &lab.g1, "link", "set", "eth0", "up"]);
+    tokio::task::block_in_place(|| poll("SLAAC again after a restart", configured));
+    driver.remove(ROUTER).await.expect("remove");
+}

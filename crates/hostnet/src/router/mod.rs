@@ -33,16 +33,21 @@
 //! ensure changes only what differs, and never flushes NAT state.
 
 pub mod nat;
+mod ports;
+pub mod ra;
 pub mod sys;
 
-use crate::kernel::{Kernel, Link, LinkState, Route};
+use crate::kernel::{Kernel, Link, Route};
 use crate::names::{self, RouterPort};
 use crate::network::find;
 use crate::{error_chain, Error, HostNetConfig, Result};
 use ferrostack_agent::drivers::{Details, DriverFuture, ObjectDriver};
-use ferrostack_host_contract::network::{DesiredPort, DesiredRouter};
+use ferrostack_host_contract::network::DesiredRouter;
 use ferrostack_host_contract::{HostDesired, Kind};
 use nat::NatPlan;
+use ports::{first_v4, floating_ips, parse_mac};
+use ra::{Advertisers, RaLink};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -68,6 +73,17 @@ pub struct RouterDriver {
     /// Per router namespace, a kernel handle and the namespace it was
     /// opened in (a namespace deleted and made again is another one).
     inner: Arc<Mutex<HashMap<String, (NetnsId, Kernel)>>>,
+    /// The router advertisers running in this process.
+    ra: Arc<Advertisers>,
+}
+
+/// What the marker file of a router records: its namespace, and what it
+/// advertises (for a restarted agent to advertise again).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Marker {
+    namespace: String,
+    #[serde(default)]
+    ra: Vec<RaLink>,
 }
 
 /// What one port's plumbing changed that the caller acts on.
@@ -86,6 +102,7 @@ impl RouterDriver {
             cfg,
             kernel,
             inner: Arc::default(),
+            ra: Arc::default(),
         }
     }
 
@@ -127,7 +144,10 @@ impl RouterDriver {
                 continue;
             }
             match self.whole(&ns, &host_links).await {
-                Ok(true) => out.push(id.to_owned()),
+                Ok(true) => {
+                    self.restore_ra(id, &ns);
+                    out.push(id.to_owned());
+                }
                 Ok(false) => {
                     tracing::warn!(router = %id, "router namespace is incomplete; ensuring it again")
                 }
@@ -137,6 +157,26 @@ impl RouterDriver {
             }
         }
         Ok(out)
+    }
+
+    /// A router found whole but without its advertiser here (the agent
+    /// restarted): it advertises again what its marker file records.
+    fn restore_ra(&self, id: &str, ns: &str) {
+        if self.ra.running(id) {
+            return;
+        }
+        let Ok(path) = self.marker(id) else {
+            return;
+        };
+        let marker: Marker = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        if !marker.ra.is_empty() {
+            if let Err(e) = self.ra.set(id, ns, netns_identity(ns), marker.ra) {
+                tracing::warn!(router = %id, error = %e, "router advertisements not restored");
+            }
+        }
     }
 
     /// Whether namespace `ns` still has its table, the links it records,
@@ -196,7 +236,10 @@ impl RouterDriver {
         if let Some(dir) = marker.parent() {
             std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
         }
-        std::fs::write(&marker, format!("{ns}\n")).map_err(Error::io(&marker))?;
+        if !marker.exists() {
+            // Ours from now on, even before it has a port.
+            std::fs::write(&marker, "{}").map_err(Error::io(&marker))?;
+        }
         let inner = self.inner(&ns)?;
         inner.set_up("lo").await?;
         sys::enable_forwarding(&ns)
@@ -250,10 +293,15 @@ impl RouterDriver {
             announce = Some((p.link, added));
             wanted.push(names::router_veth(RouterPort::Gateway, &g.id)?.1);
         }
+        let mut ra_links = Vec::new();
         for p in &r.interfaces {
             self.plumb(desired, r, RouterPort::Interface, p, &ns, &inner, &[])
                 .await?;
-            wanted.push(names::router_veth(RouterPort::Interface, &p.id)?.1);
+            let inn = names::router_veth(RouterPort::Interface, &p.id)?.1;
+            if let Some(l) = self.ra_link(desired, r, p, &inn)? {
+                ra_links.push(l);
+            }
+            wanted.push(inn);
         }
         for l in inner.links(Some("veth")).await? {
             let ours = l.ifname.starts_with("qr-") || l.ifname.starts_with("qg-");
@@ -305,6 +353,18 @@ impl RouterDriver {
                     .map_err(Error::kernel(format!("gratuitous ARP in {ns}")))?;
             }
         }
+        if !r.admin_state_up {
+            ra_links.clear();
+        }
+        let record = Marker {
+            namespace: ns.clone(),
+            ra: ra_links.clone(),
+        };
+        let text = serde_json::to_string(&record).unwrap_or_default();
+        std::fs::write(&marker, text).map_err(Error::io(&marker))?;
+        self.ra
+            .set(&r.id, &ns, netns_identity(&ns), ra_links)
+            .map_err(Error::kernel(format!("router advertisements in {ns}")))?;
         let mut details = Details::new();
         details.insert("namespace".into(), ns.into());
         if let Some(a) = gw_v4 {
@@ -315,94 +375,10 @@ impl RouterDriver {
         Ok(details)
     }
 
-    /// One port's veth pair: the outer end in its network's bridge (the
-    /// router id in its alias), the inner end with the port's MAC, the
-    /// network's MTU, the port's addresses (and `extra` ones) with their
-    /// subnets' prefix lengths.
-    #[allow(clippy::too_many_arguments)]
-    async fn plumb(
-        &self,
-        desired: &HostDesired,
-        r: &DesiredRouter,
-        role: RouterPort,
-        p: &DesiredPort,
-        ns: &str,
-        inner: &Kernel,
-        extra: &[String],
-    ) -> Result<Plumbed> {
-        let net = find(&desired.network.networks, "network", &p.network_id, |n| {
-            &n.id
-        })?;
-        let br = names::bridge(&self.cfg, &net.id)?;
-        if self.kernel.link(&br).await?.is_none() {
-            return Err(Error::Missing(format!(
-                "bridge {br} of network {} does not exist yet",
-                net.id
-            )));
-        }
-        let (outer, inn) = names::router_veth(role, &p.id)?;
-        if inner.link(&inn).await?.is_none() {
-            self.kernel.delete_link(&outer).await?;
-            self.kernel.create_veth(&outer, &inn, Some(ns)).await?;
-        }
-        let have = self
-            .kernel
-            .link(&outer)
-            .await?
-            .ok_or_else(|| Error::Missing(format!("veth {outer} vanished after creation")))?;
-        let want = LinkState {
-            mtu: net.mtu,
-            alias: Some(&r.id),
-            master: Some(&br),
-            up: true,
-        };
-        self.kernel.converge_link(&have, &want).await?;
-        let mac = names::check_mac(&p.mac_address)?;
-        let have = inner
-            .link(&inn)
-            .await?
-            .ok_or_else(|| Error::Missing(format!("{inn} vanished in {ns}")))?;
-        if have.address.as_deref().map(str::to_ascii_lowercase) != Some(mac.clone()) {
-            inner.set_mac(&inn, &mac).await?;
-        }
-        let want = LinkState {
-            mtu: net.mtu,
-            alias: None,
-            master: None,
-            up: r.admin_state_up && p.admin_state_up && net.admin_state_up,
-        };
-        inner.converge_link(&have, &want).await?;
-        let mut addrs: Vec<String> = Vec::new();
-        for ip in &p.fixed_ips {
-            let Some(subnet) = r.subnets.iter().find(|s| s.id == ip.subnet_id) else {
-                continue;
-            };
-            let a = names::check_ip(&ip.ip_address)?;
-            let (_, len) = names::check_prefix(&subnet.cidr)?;
-            addrs.push(format!("{a}/{len}"));
-        }
-        addrs.extend(extra.iter().cloned());
-        let have_addrs = inner.addresses(&inn).await?;
-        let mut added = Vec::new();
-        for a in addrs.iter().filter(|a| !have_addrs.contains(a)) {
-            inner.add_address(&inn, a).await?;
-            if let Some(ip) = a.split('/').next().and_then(|s| s.parse().ok()) {
-                added.push(ip);
-            }
-        }
-        for a in have_addrs.iter().filter(|a| !addrs.contains(a)) {
-            inner.del_address(&inn, a).await?;
-        }
-        let link = inner
-            .link(&inn)
-            .await?
-            .ok_or_else(|| Error::Missing(format!("{inn} vanished in {ns}")))?;
-        Ok(Plumbed { added, link })
-    }
-
-    /// Tears router `id` down: its veths, its namespace, its marker.
+    /// Tears router `id` down: its advertiser, veths, namespace, marker.
     pub async fn teardown(&self, id: &str) -> Result<()> {
         let ns = names::router_netns(&self.cfg, id)?;
+        self.ra.stop(id);
         for l in self.kernel.links(Some("veth")).await? {
             let ours = l.ifname.starts_with("rq-") || l.ifname.starts_with("rg-");
             if ours && l.ifalias.as_deref() == Some(id) {
@@ -424,46 +400,6 @@ impl RouterDriver {
     }
 }
 
-/// The first IPv4 fixed address of port `p`.
-fn first_v4(p: &DesiredPort) -> Result<Option<Ipv4Addr>> {
-    for ip in &p.fixed_ips {
-        if let IpAddr::V4(a) = names::check_ip(&ip.ip_address)? {
-            return Ok(Some(a));
-        }
-    }
-    Ok(None)
-}
-
-/// Router `r`'s floating IPs as (floating, fixed), IPv4, each floating
-/// and each fixed address once (the first wins).
-fn floating_ips(r: &DesiredRouter) -> Result<Vec<(Ipv4Addr, Ipv4Addr)>> {
-    let mut out: Vec<(Ipv4Addr, Ipv4Addr)> = Vec::new();
-    for f in &r.floating_ips {
-        let (IpAddr::V4(floating), IpAddr::V4(fixed)) = (
-            names::check_ip(&f.floating_ip_address)?,
-            names::check_ip(&f.fixed_ip_address)?,
-        ) else {
-            return Err(Error::invalid(
-                "floating IP (IPv4 only)",
-                &f.floating_ip_address,
-            ));
-        };
-        if !out.iter().any(|(a, b)| *a == floating || *b == fixed) {
-            out.push((floating, fixed));
-        }
-    }
-    Ok(out)
-}
-
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let mut out = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in &mut out {
-        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
-    }
-    parts.next().is_none().then_some(out)
-}
-
 impl ObjectDriver for RouterDriver {
     fn kind(&self) -> Kind {
         Kind::Router
@@ -483,51 +419,5 @@ impl ObjectDriver for RouterDriver {
 
     fn remove<'a>(&'a self, id: &'a str) -> DriverFuture<'a, ()> {
         Box::pin(async move { self.teardown(id).await.map_err(|e| error_chain(&e)) })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ferrostack_host_contract::network::FloatingIp;
-
-    fn fip(f: &str, x: &str) -> FloatingIp {
-        FloatingIp {
-            id: format!("fip-{f}"),
-            floating_ip_address: f.into(),
-            fixed_ip_address: x.into(),
-        }
-    }
-
-    #[test]
-    fn floating_ips_are_v4_and_unique() {
-        let mut r = DesiredRouter {
-            id: "r1".into(),
-            gateway: None,
-            enable_snat: true,
-            interfaces: vec![],
-            subnets: vec![],
-            routes: vec![],
-            floating_ips: vec![
-                fip("172.24.4.20", "10.0.0.5"),
-                fip("172.24.4.20", "10.0.0.6"),
-                fip("172.24.4.21", "10.0.0.5"),
-                fip("172.24.4.22", "10.0.0.7"),
-            ],
-            admin_state_up: true,
-            generation: 1,
-            deleted: false,
-        };
-        let got = floating_ips(&r).expect("fips");
-        assert_eq!(got.len(), 2);
-        r.floating_ips.push(fip("2001:db8::1", "10.0.0.9"));
-        assert!(floating_ips(&r).is_err());
-        r.floating_ips = vec![fip("172.24.4.30; flush ruleset", "10.0.0.9")];
-        assert!(floating_ips(&r).is_err());
-        assert_eq!(
-            parse_mac("fa:16:3e:00:00:01"),
-            Some([0xfa, 0x16, 0x3e, 0, 0, 1])
-        );
-        assert_eq!(parse_mac("fa:16"), None);
     }
 }

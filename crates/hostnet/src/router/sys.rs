@@ -29,7 +29,12 @@ pub async fn enable_forwarding(ns: &str) -> io::Result<()> {
             ("/proc/sys/net/ipv4/ip_forward", "1"),
             ("/proc/sys/net/ipv6/conf/all/forwarding", "1"),
         ] {
-            let now = std::fs::read_to_string(path)?;
+            let now = match std::fs::read_to_string(path) {
+                Ok(now) => now,
+                // A kernel booted with IPv6 disabled has no such file.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && path.contains("ipv6") => continue,
+                Err(e) => return Err(e),
+            };
             if now.trim() != value {
                 std::fs::write(path, value)?;
             }
