@@ -29,7 +29,7 @@
 //!   bridges, forwarding and routes, and one nft table of NAT: SNAT for
 //!   the gateway, DNAT and SNAT per floating IP (map elements), hairpin;
 //!   floating addresses as /32s on the gateway link, announced by
-//!   gratuitous ARP.
+//!   gratuitous ARP; router advertisements on SLAAC/DHCPv6 subnets.
 //!
 //! # Why these tools
 //!
