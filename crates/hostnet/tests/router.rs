@@ -350,3 +350,40 @@ async fn slaac_subnets_get_router_advertisements() {
     tokio::task::block_in_place(|| poll("SLAAC again after a restart", configured));
     driver.remove(ROUTER).await.expect("remove");
 }
+
+/// A new floating IP is announced: the outside (accepting gratuitous
+/// ARP, as an upstream router configured for it does) learns its MAC
+/// without sending anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_floating_ip_is_announced_by_gratuitous_arp() {
+    if skip("a_new_floating_ip_is_announced_by_gratuitous_arp") {
+        return;
+    }
+    let lab = Lab::new().await;
+    let driver = lab.driver();
+    driver
+        .ensure(&lab_doc(router(&[])), ROUTER)
+        .await
+        .expect("router");
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &lab.out,
+        "sh",
+        "-c",
+        "echo 1 > /proc/sys/net/ipv4/conf/eth0/arp_accept",
+    ]);
+    let neigh = || sh(&["ip", "-n", &lab.out, "neigh", "show", "172.24.4.22"]);
+    assert!(!neigh().contains("lladdr"), "{}", neigh());
+    driver
+        .ensure(&lab_doc(router(&[("172.24.4.22", G1_IP)])), ROUTER)
+        .await
+        .expect("fip");
+    tokio::task::block_in_place(|| {
+        poll("the outside learns the floating IP's MAC", || {
+            neigh().contains("lladdr fa:16:3e:0e:00:01")
+        })
+    });
+    driver.remove(ROUTER).await.expect("remove");
+}
