@@ -15,7 +15,7 @@ use ferrostack_compute::networks::{
 };
 use ferrostack_host_contract::block::BlockDeviceSection;
 use ferrostack_host_contract::network::{
-    DesiredDhcp, DesiredNetwork, DesiredPort, NetworkSection, Segment,
+    DesiredDhcp, DesiredNetwork, DesiredPort, DesiredRouter, NetworkSection, Segment,
 };
 use ferrostack_host_contract::{Kind, ObjectPhase, ObservedObject};
 use ferrostack_network::error::NetworkError;
@@ -659,6 +659,21 @@ fn tombstone(section: &mut NetworkSection, o: &ObservedObject) {
                 network_id: id,
                 subnets: Vec::new(),
                 hosts: Vec::new(),
+                generation,
+                deleted: true,
+            });
+        }
+        // A deleted router (or one left with no port): its namespace goes.
+        Kind::Router if !section.routers.iter().any(|r| r.id == id) => {
+            section.routers.push(DesiredRouter {
+                id,
+                gateway: None,
+                enable_snat: false,
+                interfaces: Vec::new(),
+                subnets: Vec::new(),
+                routes: Vec::new(),
+                floating_ips: Vec::new(),
+                admin_state_up: false,
                 generation,
                 deleted: true,
             });

@@ -15,6 +15,7 @@ use axum::response::IntoResponse;
 use axum::Extension;
 use ferrostack_policy::AuthContext;
 use ferrostack_store::network::Port;
+use ferrostack_store::router::is_router_owner;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
@@ -157,20 +158,28 @@ pub fn load(state: &NetworkState, caller: &AuthContext, id: &str) -> NetworkResu
 }
 
 fn fixed_ips(map: &Map<String, Value>) -> NetworkResult<Option<Vec<FixedIpSpec>>> {
-    match map.get("fixed_ips") {
+    fixed_ips_of(map, "fixed_ips")
+}
+
+/// A `fixed_ips`-shaped list under `key` (`external_fixed_ips` too).
+pub(crate) fn fixed_ips_of(
+    map: &Map<String, Value>,
+    key: &str,
+) -> NetworkResult<Option<Vec<FixedIpSpec>>> {
+    match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
             .iter()
             .map(|i| {
                 let Value::Object(o) = i else {
                     return Err(NetworkError::invalid_input(
-                        "fixed_ips",
+                        key,
                         format!("'{i}' is not a dictionary"),
                     ));
                 };
                 if let Some(k) = o.keys().find(|k| *k != "subnet_id" && *k != "ip_address") {
                     return Err(NetworkError::invalid_input(
-                        "fixed_ips",
+                        key,
                         format!("Unexpected keys supplied: {k}"),
                     ));
                 }
@@ -182,7 +191,7 @@ fn fixed_ips(map: &Map<String, Value>) -> NetworkResult<Option<Vec<FixedIpSpec>>
             .collect::<NetworkResult<Vec<_>>>()
             .map(Some),
         Some(other) => Err(NetworkError::invalid_input(
-            "fixed_ips",
+            key,
             format!("'{other}' is not a list"),
         )),
     }
@@ -430,6 +439,17 @@ pub async fn delete(
 ) -> NetworkResult<StatusCode> {
     let p = load(&state, &caller, &id)?;
     check_write(&caller, &p.project_id, "rule:delete_port")?;
+    // A router's ports go through the router API (Neutron's
+    // prevent_l3_port_deletion), unless their router is gone.
+    if is_router_owner(&p.device_owner) && state.routers.get_router(&p.device_id)?.is_some() {
+        return Err(NetworkError::conflict(
+            "ServicePortInUse",
+            format!(
+                "Port {id} cannot be deleted directly via the port API: has device owner {}.",
+                p.device_owner
+            ),
+        ));
+    }
     state.delete_port(&id)?;
     Ok(StatusCode::NO_CONTENT)
 }

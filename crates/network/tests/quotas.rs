@@ -18,6 +18,7 @@ async fn start() -> Served {
             store: std::sync::Arc::new(s.store.clone()),
             ml2: ferrostack_network::Ml2Config::default(),
             security_groups: Arc::new(s.store.clone()),
+            routers: Arc::new(s.store.clone()),
         })
     })
     .await
