@@ -315,4 +315,42 @@ mod tests {
         assert_eq!(touched(Some(&placed), None), ["h1"]);
         assert_eq!(touched(Some(&unplaced), None), Vec::<String>::new());
     }
+
+    #[test]
+    fn router_writes_bump_its_host_when_what_it_runs_changes() {
+        let router = Router {
+            id: "r".into(),
+            project_id: "p".into(),
+            name: "r".into(),
+            description: String::new(),
+            admin_state_up: true,
+            status: "ACTIVE".into(),
+            gateway: None,
+            routes: vec![],
+            availability_zone_hints: vec![],
+            tags: vec![],
+            host: "net".into(),
+            created_at: 1,
+            updated_at: 1,
+            contents_changed_at: 1,
+            revision_number: 1,
+        };
+        let touched = |before: Option<&Router>, after: Option<&Router>| -> Vec<String> {
+            hosts_touched(PlanWrite::Router { before, after })
+                .into_iter()
+                .collect()
+        };
+        assert_eq!(touched(None, Some(&router)), ["net"]);
+        assert_eq!(touched(Some(&router), None), ["net"]);
+        let mut renamed = router.clone();
+        renamed.name = "other".into();
+        renamed.tags = vec!["t".into()];
+        assert_eq!(touched(Some(&router), Some(&renamed)), Vec::<String>::new());
+        let mut down = router.clone();
+        down.admin_state_up = false;
+        assert_eq!(touched(Some(&router), Some(&down)), ["net"]);
+        let mut emptied = router.clone();
+        emptied.contents_changed_at = 2;
+        assert_eq!(touched(Some(&router), Some(&emptied)), ["net"]);
+    }
 }
