@@ -4,7 +4,9 @@
 //!
 //! An interface by subnet is a new port of the router's project on that
 //! subnet's gateway address (quota reserved under the port's id, given
-//! back if the write is refused or when the port goes); an interface by
+//! back if the write is refused or when the port goes), except that a
+//! further IPv6 subnet of a network joins the router's IPv6 port there
+//! (Neutron's multi-prefix port); an interface by
 //! port takes a port of no device, which must have an address. Both are
 //! checked, inside the store's write, against the router's other ports
 //! by [`RouterRules`]. Removing an interface a static route needs is
@@ -72,21 +74,25 @@ pub async fn add(
 ) -> NetworkResult<axum::Json<Value>> {
     let r = load(&state, &caller, &id)?;
     check_write(&caller, &r.project_id, "rule:add_router_interface")?;
-    let port = match interface_body(body)? {
+    let (port, subnet_ids) = match interface_body(body)? {
         (Some(_), Some(_)) => {
             return Err(NetworkError::bad_request(
                 "Cannot specify both subnet-id and port-id",
             ))
         }
-        (Some(subnet_id), None) => add_by_subnet(&state, &caller, &r, &subnet_id)?,
-        (None, Some(port_id)) => add_by_port(&state, &caller, &r, &port_id)?,
+        (Some(subnet_id), None) => {
+            let port = add_by_subnet(&state, &caller, &r, &subnet_id)?;
+            (port, vec![subnet_id])
+        }
+        (None, Some(port_id)) => {
+            let port = add_by_port(&state, &caller, &r, &port_id)?;
+            let subnets = (port.fixed_ips.iter())
+                .map(|ip| ip.subnet_id.clone())
+                .collect();
+            (port, subnets)
+        }
         (None, None) => return Err(neither()),
     };
-    let subnet_ids = port
-        .fixed_ips
-        .iter()
-        .map(|ip| ip.subnet_id.clone())
-        .collect();
     Ok(axum::Json(interface_info(&r, &port, subnet_ids)))
 }
 
@@ -106,10 +112,33 @@ fn add_by_subnet(
             "Subnet for router interface must have a gateway IP",
         ));
     };
+    if subnet.ip_version == 6 && subnet.ipv6_ra_mode.is_none() && subnet.ipv6_address_mode.is_some()
+    {
+        return Err(NetworkError::bad_request(format!(
+            "IPv6 subnet {subnet_id} configured to receive RAs from an external router cannot be added to Neutron Router."
+        )));
+    }
     if !caller.is_admin() && caller.project_id() != Some(subnet.project_id.as_str()) {
         return Err(NetworkError::bad_request(format!(
             "Cannot add interface to router because subnet {subnet_id} is not owned by project making the request"
         )));
+    }
+    let current = state.routers.router_ports(&r.id)?;
+    if (current.iter()).any(|p| p.fixed_ips.iter().any(|ip| ip.subnet_id == subnet.id)) {
+        return Err(NetworkError::bad_request(format!(
+            "Router already has a port on subnet {}",
+            subnet.id
+        )));
+    }
+    if subnet.ip_version == 6 {
+        let v6_port = current.iter().find(|p| {
+            p.device_owner == ROUTER_INTERFACE_OWNER
+                && p.network_id == subnet.network_id
+                && (p.fixed_ips.iter()).any(|ip| ip.ip_address.contains(':'))
+        });
+        if let Some(port) = v6_port {
+            return add_prefix(state, r, port, &subnet.id, &gateway_ip);
+        }
     }
     let port = state.router_port(r, &subnet.network_id, ROUTER_INTERFACE_OWNER, &r.project_id);
     let ips = [IpRequest {
@@ -147,6 +176,36 @@ fn add_by_subnet(
             Err(e.into())
         }
     }
+}
+
+/// Neutron's IPv6 multi-prefix router port: a further IPv6 subnet of a
+/// network the router has an IPv6 port on becomes one more address of
+/// that port (no new port, no quota).
+fn add_prefix(
+    state: &NetworkState,
+    r: &Router,
+    port: &Port,
+    subnet_id: &str,
+    gateway_ip: &str,
+) -> NetworkResult<Port> {
+    let mut ips: Vec<IpRequest> = (port.fixed_ips.iter())
+        .map(|ip| IpRequest {
+            subnet_id: ip.subnet_id.clone(),
+            ip_address: Some(ip.ip_address.clone()),
+        })
+        .collect();
+    ips.push(IpRequest {
+        subnet_id: subnet_id.to_string(),
+        ip_address: Some(gateway_ip.to_string()),
+    });
+    let rules = RouterRules::new(state, Some(port.id.clone()), RouteBreak::Invalid)?;
+    let add = InterfaceAdd::AddAddress {
+        port_id: &port.id,
+        ips: &ips,
+    };
+    Ok(state
+        .routers
+        .add_interface(&r.id, add, &mut |r, p| rules.check(r, p))?)
 }
 
 fn add_by_port(

@@ -418,6 +418,63 @@ async fn routes_need_a_connected_next_hop_and_hold_their_interface() {
 }
 
 #[tokio::test]
+async fn a_second_ipv6_subnet_joins_the_routers_ipv6_port_on_that_network() {
+    let (n, state) = start().await;
+    let p = n.s.personas(&n.project).await;
+    let r = create(&n, &p.member, "router", json!({"name": "r"})).await;
+    let net = create(&n, &p.member, "network", json!({"name": "v6"})).await;
+    let v6 = |cidr: &str| {
+        json!({"network_id": net["id"], "ip_version": 6, "cidr": cidr, "enable_dhcp": false,
+               "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"})
+    };
+    let one = create(&n, &p.member, "subnet", v6("fd00:1::/64")).await;
+    let two = create(&n, &p.member, "subnet", v6("fd00:2::/64")).await;
+    let external_ra = create(
+        &n,
+        &p.member,
+        "subnet",
+        json!({"network_id": net["id"], "ip_version": 6, "cidr": "fd00:3::/64",
+               "enable_dhcp": false, "ipv6_address_mode": "slaac"}),
+    )
+    .await;
+    let refused = add_interface(&n, &p.member, &r, json!({"subnet_id": external_ra["id"]})).await;
+    assert!(neutron_error(&refused, 400).1.contains("external router"));
+
+    let a = add_interface(&n, &p.member, &r, json!({"subnet_id": one["id"]})).await;
+    let b = add_interface(&n, &p.member, &r, json!({"subnet_id": two["id"]})).await;
+    assert_eq!(b.status, 200, "{}", b.body);
+    assert_eq!(a.body["port_id"], b.body["port_id"]);
+    assert_eq!(b.body["subnet_ids"], json!([two["id"]]));
+    let ports = router_ports(&n, &p.member, &r).await;
+    assert_eq!(ports.len(), 1);
+    let addresses: Vec<&str> = (ports[0]["fixed_ips"].as_array().unwrap().iter())
+        .map(|ip| ip["ip_address"].as_str().unwrap())
+        .collect();
+    assert_eq!(addresses, ["fd00:1::1", "fd00:2::1"]);
+    assert_eq!(usage(&n, "port"), 1);
+
+    let section = HostSections::new(state, Arc::new(|_: &str| None))
+        .section("net-host")
+        .unwrap();
+    let modes: Vec<Option<&str>> = (section.routers[0].subnets.iter())
+        .map(|s| s.ipv6_ra_mode.as_deref())
+        .collect();
+    assert_eq!(modes, [Some("slaac"), Some("slaac")]);
+
+    let out = remove_interface(&n, &p.member, &r, json!({"subnet_id": one["id"]})).await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    let ports = router_ports(&n, &p.member, &r).await;
+    assert_eq!(
+        ports[0]["fixed_ips"].as_array().unwrap().len(),
+        1,
+        "the port stays"
+    );
+    remove_interface(&n, &p.member, &r, json!({"subnet_id": two["id"]})).await;
+    assert!(router_ports(&n, &p.member, &r).await.is_empty());
+    assert_eq!(usage(&n, "port"), 0);
+}
+
+#[tokio::test]
 async fn another_projects_router_is_404() {
     let (n, _) = start().await;
     let p = n.s.personas(&n.project).await;

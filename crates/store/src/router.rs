@@ -107,6 +107,15 @@ pub enum InterfaceAdd<'a> {
         /// Its addresses.
         ips: &'a [IpRequest],
     },
+    /// More addresses on one of the router's interface ports (a second
+    /// IPv6 subnet of a network joins the router's IPv6 port there):
+    /// `ips` is the port's whole new list.
+    AddAddress {
+        /// The router's interface port.
+        port_id: &'a str,
+        /// Its addresses after the write.
+        ips: &'a [IpRequest],
+    },
     /// An existing port of no device: it becomes the router's (owner,
     /// device and host set by the store), and `attach` sets the rest of
     /// a bound port (binding details, status, update time).

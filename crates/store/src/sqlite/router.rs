@@ -223,6 +223,17 @@ impl RouterStore for SqliteStore {
             let before = router.clone();
             let port = match add {
                 InterfaceAdd::NewPort { port, ips } => insert_port(tx, port, ips)?,
+                InterfaceAdd::AddAddress { port_id, ips } => {
+                    let port = (ports_of(tx, id)?.into_iter())
+                        .find(|p| p.id == port_id && p.device_owner == ROUTER_INTERFACE_OWNER)
+                        .ok_or_else(|| RouterConflict::InterfaceNotFound {
+                            router_id: id.to_string(),
+                            port_id: port_id.to_string(),
+                        })?;
+                    readdress(tx, &port, ips)?;
+                    get_body(tx, "ports", port_id)?
+                        .ok_or_else(|| StoreError::not_found("port", port_id))?
+                }
                 InterfaceAdd::Existing { port_id, attach } => {
                     let mut port: Port = get_body(tx, "ports", port_id)?
                         .ok_or_else(|| StoreError::not_found("port", port_id))?;
