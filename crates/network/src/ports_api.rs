@@ -256,6 +256,29 @@ fn check_binding_rights(
     Ok(())
 }
 
+/// Neutron's guard on router ports made through the port API: a
+/// non-admin's port may name a router as its device only if the router
+/// is the port's project's (else another project's router would gain
+/// an interface), `DeviceIDNotOwnedByTenant` 409.
+fn check_router_device(
+    state: &NetworkState,
+    caller: &AuthContext,
+    owner: &str,
+    device_id: &str,
+    project_id: &str,
+) -> NetworkResult<()> {
+    if caller.is_admin() || !is_router_owner(owner) || device_id.is_empty() {
+        return Ok(());
+    }
+    match state.routers.get_router(device_id)? {
+        Some(r) if r.project_id != project_id => Err(NetworkError::conflict(
+            "DeviceIDNotOwnedByTenant",
+            format!("The following device_id {device_id} is not owned by your project or matches another project router."),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `GET /v2.0/ports`.
 pub async fn list(
     State(state): State<Arc<NetworkState>>,
@@ -328,6 +351,13 @@ pub async fn create(
         security_groups: strings(&map, "security_groups")?,
         tags: crate::tags::dedup(strings(&map, "tags")?.unwrap_or_default())?,
     };
+    check_router_device(
+        &state,
+        &caller,
+        &spec.device_owner,
+        &spec.device_id,
+        &spec.project_id,
+    )?;
     let p = state.create_port(spec)?;
     Ok((
         StatusCode::CREATED,
@@ -351,6 +381,13 @@ pub async fn update(
     let admin_state_up = boolean(&map, "admin_state_up")?;
     let device_owner = attrs::text(&map, "device_owner")?;
     let device_id = attrs::text(&map, "device_id")?;
+    check_router_device(
+        &state,
+        &caller,
+        device_owner.as_deref().unwrap_or(&current.device_owner),
+        device_id.as_deref().unwrap_or(&current.device_id),
+        &current.project_id,
+    )?;
     let host = attrs::text(&map, "binding:host_id")?;
     let vnic = attrs::text(&map, "binding:vnic_type")?;
     let prof = profile(&map)?;

@@ -494,6 +494,18 @@ async fn another_projects_router_is_404() {
     let r2 = add_interface(&n, &p.member, &r, json!({"subnet_id": theirs["id"]})).await;
     assert_eq!(neutron_error(&r2, 404).0, "SubnetNotFound");
     neutron_error(&delete(&n, &p.outsider, &path).await, 404);
+    // Nor may another project's port name the router as its device.
+    let their_net = theirs["network_id"].clone();
+    let r2 = post(
+        &n,
+        &p.outsider,
+        "port",
+        json!({"network_id": their_net, "device_id": id,
+               "device_owner": "network:router_interface"}),
+    )
+    .await;
+    assert_eq!(neutron_error(&r2, 409).0, "DeviceIDNotOwnedByTenant");
+    assert!(router_ports(&n, &p.admin, &r).await.is_empty());
     assert_eq!(n.s.get(&n.url(&path), &p.admin).await.status, 200);
 }
 
