@@ -225,6 +225,17 @@ async fn a_gateway_needs_an_external_network_and_snat_is_an_admins_choice() {
     assert_eq!(ports[0]["binding:host_id"], "net-host");
     assert_eq!(usage(&n, "port"), 0);
 
+    // The network cannot stop being external under the gateway.
+    let nid = public["id"].as_str().unwrap();
+    let refused = put(
+        &n,
+        &p.admin,
+        &format!("/networks/{nid}"),
+        json!({"network": {"router:external": false}}),
+    )
+    .await;
+    assert_eq!(neutron_error(&refused, 409).0, "ExternalNetworkInUse");
+
     // An admin turns SNAT off; clearing the gateway deletes its port.
     let id = r["id"].as_str().unwrap();
     let off = put(
