@@ -698,3 +698,32 @@ fn gone_port(id: String, network_id: String, generation: u64) -> DesiredPort {
         deleted: true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrostack_host_contract::ObjectKey;
+
+    fn reported(kind: Kind, id: &str, generation: u64) -> ObservedObject {
+        ObservedObject {
+            key: ObjectKey::new(kind, id),
+            phase: ObjectPhase::Ready,
+            observed_generation: generation,
+            present: true,
+            fault: None,
+            details: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_reported_router_the_model_no_longer_has_is_marked_deleted() {
+        let mut section = NetworkSection::default();
+        tombstone(&mut section, &reported(Kind::Router, "r1", 7));
+        assert_eq!(section.routers.len(), 1);
+        let r = &section.routers[0];
+        assert_eq!((r.id.as_str(), r.deleted, r.generation), ("r1", true, 8));
+        // A router still in the model is left as the model has it.
+        tombstone(&mut section, &reported(Kind::Router, "r1", 9));
+        assert_eq!(section.routers.len(), 1);
+    }
+}
