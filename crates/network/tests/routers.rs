@@ -360,6 +360,24 @@ async fn interfaces_by_subnet_and_by_port_and_their_errors() {
 }
 
 #[tokio::test]
+async fn two_overlapping_subnets_added_at_once_leave_one_interface() {
+    let (n, _) = start().await;
+    let p = n.s.personas(&n.project).await;
+    let r = create(&n, &p.member, "router", json!({"name": "r"})).await;
+    let (_, a) = net_with_subnet(&n, &p.member, "10.0.0.0/24", false).await;
+    let (_, b) = net_with_subnet(&n, &p.member, "10.0.0.0/16", false).await;
+    let (ra, rb) = tokio::join!(
+        add_interface(&n, &p.member, &r, json!({"subnet_id": a["id"]})),
+        add_interface(&n, &p.member, &r, json!({"subnet_id": b["id"]})),
+    );
+    let mut statuses = [ra.status, rb.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 400], "{} / {}", ra.body, rb.body);
+    assert_eq!(router_ports(&n, &p.member, &r).await.len(), 1);
+    assert_eq!(usage(&n, "port"), 1);
+}
+
+#[tokio::test]
 async fn routes_need_a_connected_next_hop_and_hold_their_interface() {
     let (n, _) = start().await;
     let p = n.s.personas(&n.project).await;
