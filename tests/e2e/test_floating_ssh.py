@@ -9,12 +9,19 @@ and at most two real guests at a time:
 - `test_direct_ssh_...`: a server booted directly on `public` (no router
   needed). From outside, `ssh -i KEY root@ADDRESS hostname` prints the
   hostname the metadata gave, with the host key the guest printed on its
-  console; another key is refused; without the security group's tcp/22 rule
+  console; another key is refused; the guest pings the outside and the
+  outside sees its own address; without the security group's tcp/22 rule
   the connection times out. This proves the guest's sshd, the key pair's
   way through the config drive, and the external bridge mapping.
 - `test_floating_ip_...`: the full flow through a router: tenant network,
   router with gateway `public`, two servers, a floating IP associated,
-  disassociated, associated to the other server, with times printed.
+  disassociated, associated to the other server, with times printed; a
+  guest without a floating IP is seen outside as the router's gateway
+  address (SNAT), one with a floating IP as that address.
+
+How a guest is seen from outside: a small TCP service on the outside
+machine (203.0.113.1:8080, HTTP for busybox `wget`) answers and logs the
+source address of each connection.
 
 The guest has no DHCP on `public` (like most external networks), so its
 user data adds the port's address; sshd listens on all addresses.
@@ -45,6 +52,48 @@ LISTEN_PORT = 8080
 ROUTERS_PENDING = True
 
 
+def listener_script(path: Path) -> str:
+    """A TCP server on the outside machine that answers each connection
+    (HTTP, for busybox wget) with the source address it saw, and logs it."""
+    return f"""
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(({OUTSIDE_IP!r}, {LISTEN_PORT}))
+s.listen(16)
+while True:
+    c, peer = s.accept()
+    with open({str(path)!r}, "a") as log:
+        log.write(peer[0] + "\\n")
+    try:
+        c.settimeout(5)
+        c.recv(4096)
+        c.sendall(b"HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n" + peer[0].encode() + b"\\n")
+    except OSError:
+        pass
+    c.close()
+"""
+
+
+def seen_as_script() -> str:
+    """Guest user data: until it works, ask the outside listener which
+    address it sees this guest as (the router's SNAT address for a guest
+    without a floating IP), and print the answer on the console. (`timeout`
+    bounds wget: the guest's busybox 1.35 wget segfaults with `-T`.)"""
+    return f"""#!/bin/sh
+(
+  i=0
+  while [ $i -lt 120 ]; do
+    a=$(timeout 3 wget -q -O - http://{OUTSIDE_IP}:{LISTEN_PORT}/ 2>/dev/null) && [ -n "$a" ] && {{
+      echo "{MARK} seen-as $a"; exit 0; }}
+    i=$((i + 1))
+    sleep 1
+  done
+  echo "{MARK} seen-as none"
+) >/dev/console 2>&1 &
+"""
+
+
 class Cloud:
     def __init__(self, stack, outside, tmp: Path):
         self.stack = stack
@@ -52,6 +101,10 @@ class Cloud:
         self.tmp = tmp
         self.key = make_key(tmp / "id_user")
         self.wrong_key = make_key(tmp / "id_other")
+        # The outside machine's TCP service that tells guests how it sees them.
+        self.seen_log = tmp / "seen.log"
+        self.seen_log.touch()
+        outside.spawn("python3", "-c", listener_script(self.seen_log))
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +157,19 @@ def pin_host_key(s, name: str, address: str, tmp: Path) -> Path:
     return path
 
 
+def check_outbound(c: Cloud, address: str, known_hosts: Path, expect_source: str) -> None:
+    """Over SSH to `address`: the guest pings the outside machine, and the
+    outside's listener sees its TCP connection come from `expect_source`."""
+    ping = c.outside.ssh(c.key, address, f"ping -c 1 -W 3 {OUTSIDE_IP}", known_hosts=known_hosts)
+    assert ping.returncode == 0 and "1 packets received" in ping.stdout, describe(ping)
+    seen = c.outside.ssh(c.key, address, f"timeout 5 wget -q -O - http://{OUTSIDE_IP}:{LISTEN_PORT}/",
+                         known_hosts=known_hosts)
+    assert seen.returncode == 0, describe(seen)
+    assert seen.stdout.strip() == expect_source, (
+        f"the outside saw the guest at {address} as {seen.stdout.strip()}, "
+        f"not {expect_source}")
+
+
 def ssh_hostname(c: Cloud, address: str, known_hosts: Path) -> str:
     proc = c.outside.ssh(c.key, address, "hostname", known_hosts=known_hosts)
     assert proc.returncode == 0, f"ssh from outside failed:\n{describe(proc)}"
@@ -120,8 +186,10 @@ def test_direct_ssh_on_the_external_network_with_the_key_pair(cloud):
     assert public["provider:network_type"] == "flat", public
 
     t0 = time.monotonic()
+    user_data = seen_as_script().replace(
+        "#!/bin/sh\n", f"#!/bin/sh\nip addr add {DIRECT_IP}/24 dev eth0\n", 1)
     vm = boot(s, "direct1", f"net-id={public['id']},v4-fixed-ip={DIRECT_IP}", "ssh",
-              f"#!/bin/sh\nip addr add {DIRECT_IP}/24 dev eth0\n", c.tmp)
+              user_data, c.tmp)
     assert vm["status"] == "ACTIVE", vm
     known = pin_host_key(s, "direct1", DIRECT_IP, c.tmp)
     wait_console(s, "direct1", r"ferrostack-guest: user-data exit 0")
@@ -135,6 +203,12 @@ def test_direct_ssh_on_the_external_network_with_the_key_pair(cloud):
     wrong = c.outside.ssh(c.wrong_key, DIRECT_IP, "hostname", known_hosts=known)
     assert wrong.returncode != 0, "a key that is not the server's key pair got in"
     assert "Permission denied (publickey)" in wrong.stderr, describe(wrong)
+
+    # The guest reaches the outside (ping, and TCP from its user data and
+    # from an SSH session), from its own address: nothing between them.
+    check_outbound(c, DIRECT_IP, known, expect_source=DIRECT_IP)
+    m, _ = wait_console(s, "direct1", rf"{MARK} seen-as (\S+)")
+    assert m.group(1) == DIRECT_IP, m.group(0)
 
     # Without the tcp/22 rule the security group drops the SYN: a timeout,
     # not a refusal.
@@ -167,47 +241,6 @@ def pending(proc, what: str) -> None:
     raise CommandFailed(describe(proc))
 
 
-def listener_script(path: Path) -> str:
-    """A TCP server on the outside machine that answers each connection
-    (HTTP, for busybox wget) with the source address it saw, and logs it."""
-    return f"""
-import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(({OUTSIDE_IP!r}, {LISTEN_PORT}))
-s.listen(16)
-while True:
-    c, peer = s.accept()
-    with open({str(path)!r}, "a") as log:
-        log.write(peer[0] + "\\n")
-    try:
-        c.settimeout(5)
-        c.recv(4096)
-        c.sendall(b"HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n" + peer[0].encode() + b"\\n")
-    except OSError:
-        pass
-    c.close()
-"""
-
-
-def seen_as_script() -> str:
-    """Guest user data: until it works, ask the outside listener which
-    address it sees this guest as (the router's SNAT address for a guest
-    without a floating IP), and print the answer on the console."""
-    return f"""#!/bin/sh
-(
-  i=0
-  while [ $i -lt 120 ]; do
-    a=$(wget -q -T 3 -O - http://{OUTSIDE_IP}:{LISTEN_PORT}/ 2>/dev/null) && [ -n "$a" ] && {{
-      echo "{MARK} seen-as $a"; exit 0; }}
-    i=$((i + 1))
-    sleep 1
-  done
-  echo "{MARK} seen-as none"
-) >/dev/console 2>&1 &
-"""
-
-
 def test_floating_ip_ssh_snat_disassociate_and_move(cloud):
     c, s = cloud, cloud.stack
     pending(s.openstack("router", "create", "r1", check=False), "POST /v2.0/routers")
@@ -227,10 +260,6 @@ def test_floating_ip_ssh_snat_disassociate_and_move(cloud):
                 "--dst-port", "22", "ssh-icmp")
     s.openstack("security", "group", "rule", "create", "--ingress", "--protocol", "icmp",
                 "ssh-icmp")
-
-    seen_log = c.tmp / "seen.log"
-    seen_log.touch()
-    c.outside.spawn("python3", "-c", listener_script(seen_log))
 
     # Both guests boot at once (TCG is slow; two at a time is the budget).
     for name in ("fa", "fb"):
@@ -258,14 +287,7 @@ def test_floating_ip_ssh_snat_disassociate_and_move(cloud):
 
     # From the guest: the outside answers a ping (through the router), and
     # a guest with a floating IP is seen as its floating IP.
-    ping = c.outside.ssh(c.key, address, f"ping -c 1 -W 3 {OUTSIDE_IP}", known_hosts=known_a)
-    assert ping.returncode == 0 and "1 packets received" in ping.stdout, describe(ping)
-    seen = c.outside.ssh(c.key, address,
-                         f"wget -q -T 5 -O - http://{OUTSIDE_IP}:{LISTEN_PORT}/",
-                         known_hosts=known_a)
-    assert seen.returncode == 0, describe(seen)
-    assert seen.stdout.strip() == address, (
-        f"the outside saw fa as {seen.stdout.strip()}, not its floating IP {address}")
+    check_outbound(c, address, known_a, expect_source=address)
 
     t0 = time.monotonic()
     s.openstack("server", "remove", "floating", "ip", "fa", address)
