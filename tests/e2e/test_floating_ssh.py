@@ -30,6 +30,7 @@ its port's address from the config drive's network_data.json.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import time
 from pathlib import Path
@@ -279,7 +280,9 @@ def test_floating_ip_ssh_snat_disassociate_and_move(cloud):
     assert m.group(1) == gateway_ip, (
         f"the outside saw fb as {m.group(1)}, not the router's gateway {gateway_ip}")
 
-    fip = s.openstack_json("floating", "ip", "create", "public")
+    created = s.openstack("floating", "ip", "create", "public", "-f", "json", check=False)
+    pending(created, "POST /v2.0/floatingips")
+    fip = json.loads(created.stdout)
     address = fip["floating_ip_address"]
     assert in_pool(address), fip
     known_a = pin_host_key(s, "fa", address, c.tmp)
