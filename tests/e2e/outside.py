@@ -64,7 +64,8 @@ class Outside:
     def argv(self, *argv: str) -> list[str]:
         return ["nsenter", f"--net=/run/netns/{self.netns}", *argv]
 
-    def run(self, *argv: str, timeout: float = 60, check: bool = False) -> subprocess.CompletedProcess:
+    def run(self, *argv: str, timeout: float = 60,
+            check: bool = False) -> subprocess.CompletedProcess:
         return subprocess.run(self.argv(*argv), capture_output=True, text=True,
                               timeout=timeout, check=check)
 

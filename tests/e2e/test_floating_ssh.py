@@ -164,7 +164,8 @@ def check_outbound(c: Cloud, address: str, known_hosts: Path, expect_source: str
     outside's listener sees its TCP connection come from `expect_source`."""
     ping = c.outside.ssh(c.key, address, f"ping -c 1 -W 3 {OUTSIDE_IP}", known_hosts=known_hosts)
     assert ping.returncode == 0 and "1 packets received" in ping.stdout, describe(ping)
-    seen = c.outside.ssh(c.key, address, f"timeout 5 wget -q -O - http://{OUTSIDE_IP}:{LISTEN_PORT}/",
+    seen = c.outside.ssh(c.key, address,
+                         f"timeout 5 wget -q -O - http://{OUTSIDE_IP}:{LISTEN_PORT}/",
                          known_hosts=known_hosts)
     assert seen.returncode == 0, describe(seen)
     assert seen.stdout.strip() == expect_source, (
