@@ -23,7 +23,7 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
             || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-fn get_body<T: DeserializeOwned>(
+pub(super) fn get_body<T: DeserializeOwned>(
     conn: &Connection,
     table: &str,
     id: &str,
@@ -232,7 +232,7 @@ fn write_port(tx: &Transaction, port: &Port, insert: bool) -> StoreResult<()> {
     }
 }
 
-fn insert_port(tx: &Transaction, port: &Port, ips: &[IpRequest]) -> StoreResult<Port> {
+pub(super) fn insert_port(tx: &Transaction, port: &Port, ips: &[IpRequest]) -> StoreResult<Port> {
     let mut port = port.clone();
     port.fixed_ips.clear();
     // The row first: allocations refer to it.
@@ -424,7 +424,11 @@ fn touch_contents(tx: &Connection, id: &str, now: i64) -> StoreResult<()> {
 /// whose documents show it (the rule is `host_plan`'s), its network's
 /// contents time, and the membership time of the groups it joined, left
 /// or changed addresses in.
-fn port_written(tx: &Transaction, before: Option<&Port>, after: Option<&Port>) -> StoreResult<()> {
+pub(super) fn port_written(
+    tx: &Transaction,
+    before: Option<&Port>,
+    after: Option<&Port>,
+) -> StoreResult<()> {
     let Some(any) = after.or(before) else {
         return Ok(());
     };
@@ -677,6 +681,7 @@ impl NetworkStore for SqliteStore {
             let Some(before) = get_body::<Port>(tx, "ports", id)? else {
                 return Ok(false);
             };
+            super::floating_ip::port_deleted(tx, id)?;
             port_written(tx, Some(&before), None)?;
             Ok(tx.execute("DELETE FROM ports WHERE id = ?1", [id])? > 0)
         })
