@@ -1,8 +1,9 @@
 //! `GET /v2.0/extensions`: exactly the API extensions served, so clients
 //! that probe for one (`quotas`, `binding`, `security-group`,
 //! `standard-attr-tag`...) before using it find it, and find nothing
-//! ferrostack does not do. Routers, floating IPs and the rest are not
-//! listed (their paths answer 501).
+//! ferrostack does not do. Floating IPs are served with `fip-port-details`
+//! (Neutron lists them under the `router` extension, which comes with the
+//! routers); the rest is not listed (its paths answer 501).
 
 use crate::error::{NetworkError, NetworkResult};
 use axum::extract::Path;
@@ -95,6 +96,12 @@ const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "Filter parameters validation",
         "Provides validation on filter parameters.",
         "2018-03-21T10:00:00-00:00",
+    ),
+    (
+        "fip-port-details",
+        "Floating IP Port Details Extension",
+        "Add port_details attribute to Floating IP resource",
+        "2018-04-09T10:00:00-00:00",
     ),
     (
         "quotas",

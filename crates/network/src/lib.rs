@@ -7,7 +7,9 @@
 //! subnets with their DHCP port, ports with race-free IPAM (the store
 //! takes addresses inside the port's write transaction), security groups
 //! with their rules ([`security_groups`]), tags, and network IP
-//! availability. Every list goes through [`query`] (filters, `fields`,
+//! availability, and floating IPs ([`floating_ips`]: an address on an
+//! external network, associated through the router that router ports
+//! show). Every list goes through [`query`] (filters, `fields`,
 //! sorting, paging).
 //!
 //! Ports are also an in-process API: [`NetworkState::create_port`],
@@ -23,6 +25,8 @@ pub mod availability;
 pub mod config;
 pub mod error;
 pub mod extensions;
+pub mod floating_ips;
+pub mod floating_ips_api;
 pub mod host_section;
 pub mod ipam;
 pub mod networks;
@@ -136,6 +140,7 @@ async fn resources(State(state): State<Arc<NetworkState>>) -> Json<Value> {
         ("network", "networks", "networks"),
         ("subnet", "subnets", "subnets"),
         ("port", "ports", "ports"),
+        ("floatingip", "floatingips", "floatingips"),
         ("security_group", "security_groups", "security-groups"),
         (
             "security_group_rule",

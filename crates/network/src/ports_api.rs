@@ -14,6 +14,7 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::Extension;
 use ferrostack_policy::AuthContext;
+use ferrostack_store::floating_ip::FLOATINGIP_OWNER;
 use ferrostack_store::network::Port;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
@@ -430,6 +431,18 @@ pub async fn delete(
 ) -> NetworkResult<StatusCode> {
     let p = load(&state, &caller, &id)?;
     check_write(&caller, &p.project_id, "rule:delete_port")?;
+    // A floating IP's own port goes with the floating IP, not by itself
+    // (Neutron's `prevent_l3_port_deletion`).
+    let floating = p.device_owner == FLOATINGIP_OWNER && !p.fixed_ips.is_empty();
+    if floating && state.store.get_floating_ip(&p.device_id)?.is_some() {
+        return Err(NetworkError::conflict(
+            "ServicePortInUse",
+            format!(
+                "Port {id} cannot be deleted directly via the port API: has device owner {}.",
+                p.device_owner
+            ),
+        ));
+    }
     state.delete_port(&id)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,4 +1,4 @@
-//! `/v2.0/{networks,subnets,ports}/{id}/tags[/{tag}]`: Neutron's
+//! `/v2.0/{networks,subnets,ports,floatingips}/{id}/tags[/{tag}]`: Neutron's
 //! `standard-attr-tag` sub-resource. Tags are part of each record, so a
 //! tag change is an update of the record (its revision moves).
 //!
@@ -7,7 +7,7 @@
 //! in the policy table.
 
 use crate::error::{Json, NetworkError, NetworkResult};
-use crate::{attrs, networks, ports_api, subnets, NetworkState};
+use crate::{attrs, floating_ips_api, networks, ports_api, subnets, NetworkState};
 use ferrostack_policy::AuthContext;
 use http::StatusCode;
 use serde_json::{json, Value};
@@ -41,6 +41,8 @@ pub enum Tagged {
     Subnet,
     /// Ports.
     Port,
+    /// Floating IPs.
+    FloatingIp,
 }
 
 impl Tagged {
@@ -63,6 +65,10 @@ impl Tagged {
             Tagged::Port => {
                 let p = ports_api::load(state, caller, id)?;
                 (p.tags, p.project_id)
+            }
+            Tagged::FloatingIp => {
+                let f = floating_ips_api::load(state, caller, id)?;
+                (f.tags, f.project_id)
             }
         })
     }
@@ -107,6 +113,14 @@ impl Tagged {
                     Ok(None)
                 })?
                 .map(|p| p.tags),
+            Tagged::FloatingIp => state
+                .store
+                .update_floating_ip(id, &mut |rec| {
+                    f(&mut rec.tags);
+                    rec.updated_at = now;
+                    Ok(())
+                })?
+                .map(|rec| rec.tags),
         };
         tags.ok_or_else(|| attrs::not_found("HTTPNotFound", "Resource", id))
     }
@@ -278,3 +292,4 @@ macro_rules! tag_routes {
 tag_routes!(network, Tagged::Network);
 tag_routes!(subnet, Tagged::Subnet);
 tag_routes!(port, Tagged::Port);
+tag_routes!(floatingip, Tagged::FloatingIp);
