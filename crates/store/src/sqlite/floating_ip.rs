@@ -189,7 +189,7 @@ impl FloatingIpStore for SqliteStore {
     }
 
     fn list_floating_ips(&self) -> StoreResult<Vec<FloatingIpRecord>> {
-        self.db().read(|c| select(c, "1 = ?1", "1"))
+        self.db().read(|c| select(c, "?1 = ?1", ""))
     }
 
     fn update_floating_ip(

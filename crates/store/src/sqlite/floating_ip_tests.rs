@@ -135,7 +135,8 @@ fn create_takes_an_address_with_the_port_and_a_refused_one_leaves_nothing() {
     assert_eq!(a.floating_port_id, "a-port");
     let p = s.get_port("a-port").unwrap().unwrap();
     assert_eq!(p.device_owner, FLOATINGIP_OWNER);
-    assert_eq!(s.get_floating_ip("a").unwrap(), Some(a));
+    assert_eq!(s.get_floating_ip("a").unwrap(), Some(a.clone()));
+    assert_eq!(s.list_floating_ips().unwrap(), [a]);
 
     let e = s
         .create_floating_ip(&fip("b"), &fip_port("b", "m4"), &any("ext-s"))
