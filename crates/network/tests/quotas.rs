@@ -256,7 +256,7 @@ async fn other_apis_want_a_token_then_are_501_neutron_errors() {
     let member = n.s.user_token("member", &n.project, "member").await;
     let unbuilt = [
         n.url("/routers"),
-        n.url("/floatingips/abc"),
+        n.url("/subnetpools/abc"),
         // Deeper than a built route: still the catch-all.
         n.url(&format!("/quotas/{}/details/more", n.project)),
         format!("{}/v2.1/networks", n.root),
