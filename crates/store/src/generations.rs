@@ -117,6 +117,8 @@ pub const UNCACHED: &[&str] = &[
     "ports",
     "ip_allocations",
     "ipam_next",
+    "floating_ips",
+    "router_floating_ip_changes",
     "security_groups",
     "security_group_rules",
     "host_objects",
