@@ -419,6 +419,51 @@ impl NetworkState {
     }
 }
 
+impl NetworkState {
+    /// The floating IPs associated through `router_id`.
+    pub fn floating_ips_of_router(&self, router_id: &str) -> NetworkResult<Vec<FloatingIpRecord>> {
+        Ok((self.store.list_floating_ips()?.into_iter())
+            .filter(|f| f.router_id.as_deref() == Some(router_id))
+            .collect())
+    }
+
+    /// For the router service, before it removes `router_id`'s interface
+    /// on `subnet_id`: 409 `RouterInterfaceInUseByFloatingIP` while a
+    /// floating IP of the router forwards to an address of that subnet.
+    pub fn check_interface_removal(&self, router_id: &str, subnet_id: &str) -> NetworkResult<()> {
+        for f in self.floating_ips_of_router(router_id)? {
+            let (Some(port), Some(fixed)) = (&f.port_id, &f.fixed_ip_address) else {
+                continue;
+            };
+            let on_subnet = (self.store.get_port(port)?.into_iter())
+                .flat_map(|p| p.fixed_ips)
+                .any(|ip| &ip.ip_address == fixed && ip.subnet_id == subnet_id);
+            if on_subnet {
+                return Err(NetworkError::conflict(
+                    "RouterInterfaceInUseByFloatingIP",
+                    format!("Router interface for subnet {subnet_id} on router {router_id} cannot be deleted, as it is required by one or more floating IPs."),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// For the router service, before it clears or moves `router_id`'s
+    /// gateway on `network_id`: 409 `RouterExternalGatewayInUseByFloatingIp`
+    /// while floating IPs go through the router.
+    pub fn check_gateway_removal(&self, router_id: &str, network_id: &str) -> NetworkResult<()> {
+        let used = (self.floating_ips_of_router(router_id)?.iter())
+            .any(|f| f.floating_network_id == network_id);
+        if used {
+            return Err(NetworkError::conflict(
+                "RouterExternalGatewayInUseByFloatingIp",
+                format!("Gateway cannot be updated for router {router_id}, since a gateway to external network {network_id} is required by one or more floating IPs."),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A store error of a floating IP write, in Neutron's words.
 pub fn fip_error(e: ferrostack_store::StoreError) -> NetworkError {
     match e.floating_ip_conflict() {

@@ -7,16 +7,44 @@
 
 mod common;
 
-use common::{create, ids, net_with_subnet, neutron_error, post, start};
+use common::{create, ids, net_with_subnet, neutron_error, post};
+use ferrostack_network::floating_ips::{desired_floating_ips, floating_ips_generation};
+use ferrostack_network::NetworkState;
+use ferrostack_store::floating_ip::FloatingIpStore;
 use ferrostack_testkit::{Personas, Reply, Served};
 use reqwest::Method;
 use serde_json::{json, Value};
+use std::sync::{Arc, OnceLock};
+
+/// The network service, and its state for the in-process calls.
+async fn start() -> (Served, Arc<NetworkState>) {
+    let slot: Arc<OnceLock<Arc<NetworkState>>> = Arc::default();
+    let keep = slot.clone();
+    let n = Served::start("/v2.0", move |s, public_url| {
+        let config = ferrostack_network::NetworkConfig {
+            public_url,
+            validator: s.validator(),
+            quotas: s.quotas.clone(),
+            projects: s.projects.clone(),
+            store: Arc::new(s.store.clone()),
+            ml2: common::ml2(),
+            security_groups: Arc::new(s.store.clone()),
+        };
+        let state = NetworkState::new(&config);
+        keep.set(state.clone()).ok();
+        ferrostack_network::router_for(state, config.validator)
+    })
+    .await;
+    let state = slot.get().unwrap().clone();
+    (n, state)
+}
 
 /// An external network (pool .10-.12 of 203.0.113.0/24), the member's
 /// tenant network 10.0.0.0/24 with a VM port, and router `r1` joining
 /// them (interface 10.0.0.1, gateway bound to `net-host`).
 struct World {
     n: Served,
+    state: Arc<NetworkState>,
     p: Personas,
     ext: String,
     tenant_subnet: String,
@@ -24,7 +52,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let n = start().await;
+    let (n, state) = start().await;
     let p = n.s.personas(&n.project).await;
     let ext = create(
         &n,
@@ -55,6 +83,7 @@ async fn world() -> World {
         ext: ext["id"].as_str().unwrap().into(),
         tenant_subnet: subnet["id"].as_str().unwrap().into(),
         n,
+        state,
         p,
         vm,
     };
@@ -526,4 +555,32 @@ async fn tags_and_description_change_the_record_only() {
     )
     .await;
     neutron_error(&r, 400);
+}
+
+#[tokio::test]
+async fn the_router_carries_its_floating_ips_and_keeps_the_ones_in_use() {
+    let w = world().await;
+    let body = json!({"floating_network_id": w.ext, "port_id": w.vm["id"]});
+    let f = create(&w.n, &w.p.member, "floatingip", body).await;
+    let store = w.state.store.clone();
+    let fips = store.list_floating_ips().unwrap();
+    let carried = desired_floating_ips(&fips, "r1");
+    assert_eq!(carried.len(), 1);
+    assert_eq!(carried[0].floating_ip_address, f["floating_ip_address"]);
+    assert_eq!(carried[0].fixed_ip_address, w.vm["fixed_ips"][0]["ip_address"]);
+    let g1 = floating_ips_generation(store.as_ref(), &fips, "r1").unwrap();
+
+    // Its interface and gateway stay while the floating IP goes through.
+    let e = w.state.check_interface_removal("r1", &w.tenant_subnet).unwrap_err();
+    assert_eq!(e.kind, "RouterInterfaceInUseByFloatingIP");
+    let e = w.state.check_gateway_removal("r1", &w.ext).unwrap_err();
+    assert_eq!(e.kind, "RouterExternalGatewayInUseByFloatingIp");
+
+    put(&w, &w.p.member, &f["id"], json!({"port_id": null})).await;
+    let fips = store.list_floating_ips().unwrap();
+    assert!(desired_floating_ips(&fips, "r1").is_empty());
+    let g2 = floating_ips_generation(store.as_ref(), &fips, "r1").unwrap();
+    assert!(g2 > g1, "a disassociation moves the router's generation");
+    w.state.check_interface_removal("r1", &w.tenant_subnet).unwrap();
+    w.state.check_gateway_removal("r1", &w.ext).unwrap();
 }

@@ -163,6 +163,27 @@ pub(super) fn port_deleted(tx: &Transaction, port_id: &str) -> StoreResult<()> {
     Ok(())
 }
 
+/// Disassociate the floating IPs of `port` whose fixed address it no
+/// longer has (its addresses were changed), in the port's transaction: a
+/// router must not translate to an address nobody holds.
+pub(super) fn port_readdressed(tx: &Transaction, port: &Port) -> StoreResult<()> {
+    let now = ferrostack_common::time::now_micros();
+    for before in select(tx, "port_id = ?1", &port.id)? {
+        let kept = (port.fixed_ips.iter())
+            .any(|ip| Some(&ip.ip_address) == before.fixed_ip_address.as_ref());
+        if kept {
+            continue;
+        }
+        let mut after = before.clone();
+        after.disassociate();
+        after.updated_at = now;
+        after.revision_number += 1;
+        write(tx, &after, false)?;
+        fip_written(tx, Some(&before), Some(&after))?;
+    }
+    Ok(())
+}
+
 impl FloatingIpStore for SqliteStore {
     fn create_floating_ip(
         &self,

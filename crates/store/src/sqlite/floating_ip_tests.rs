@@ -236,3 +236,28 @@ fn deleting_the_fixed_port_disassociates_and_bumps_the_gateway_host() {
     assert_eq!(a.status, "DOWN");
     assert!(s.host_revision("net-host").unwrap() > before);
 }
+
+#[test]
+fn a_fixed_address_taken_off_the_port_loses_its_floating_ip() {
+    let (_d, s) = topology();
+    s.create_floating_ip(&fip("a"), &fip_port("a", "m3"), &any("ext-s"))
+        .unwrap();
+    associate(&s, "a").unwrap();
+    let keep_it = |s: &SqliteStore| {
+        s.update_port("vm", &mut |p| {
+            p.name = "renamed".into();
+            Ok(None)
+        })
+        .unwrap()
+    };
+    keep_it(&s);
+    assert!(s.get_floating_ip("a").unwrap().unwrap().port_id.is_some());
+    let other = IpRequest {
+        subnet_id: "t-s".into(),
+        ip_address: Some("10.0.0.40".into()),
+    };
+    s.update_port("vm", &mut |_| Ok(Some(vec![other.clone()])))
+        .unwrap();
+    let a = s.get_floating_ip("a").unwrap().unwrap();
+    assert_eq!((a.port_id, a.status.as_str()), (None, "DOWN"));
+}

@@ -672,6 +672,9 @@ impl NetworkStore for SqliteStore {
             port.revision_number += 1;
             write_port(tx, &port, false)?;
             port_written(tx, Some(&before), Some(&port))?;
+            if before.fixed_ips != port.fixed_ips {
+                super::floating_ip::port_readdressed(tx, &port)?;
+            }
             Ok(Some(port))
         })
     }
