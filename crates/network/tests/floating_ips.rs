@@ -567,11 +567,17 @@ async fn the_router_carries_its_floating_ips_and_keeps_the_ones_in_use() {
     let carried = desired_floating_ips(&fips, "r1");
     assert_eq!(carried.len(), 1);
     assert_eq!(carried[0].floating_ip_address, f["floating_ip_address"]);
-    assert_eq!(carried[0].fixed_ip_address, w.vm["fixed_ips"][0]["ip_address"]);
+    assert_eq!(
+        carried[0].fixed_ip_address,
+        w.vm["fixed_ips"][0]["ip_address"]
+    );
     let g1 = floating_ips_generation(store.as_ref(), &fips, "r1").unwrap();
 
     // Its interface and gateway stay while the floating IP goes through.
-    let e = w.state.check_interface_removal("r1", &w.tenant_subnet).unwrap_err();
+    let e = w
+        .state
+        .check_interface_removal("r1", &w.tenant_subnet)
+        .unwrap_err();
     assert_eq!(e.kind, "RouterInterfaceInUseByFloatingIP");
     let e = w.state.check_gateway_removal("r1", &w.ext).unwrap_err();
     assert_eq!(e.kind, "RouterExternalGatewayInUseByFloatingIp");
@@ -581,6 +587,8 @@ async fn the_router_carries_its_floating_ips_and_keeps_the_ones_in_use() {
     assert!(desired_floating_ips(&fips, "r1").is_empty());
     let g2 = floating_ips_generation(store.as_ref(), &fips, "r1").unwrap();
     assert!(g2 > g1, "a disassociation moves the router's generation");
-    w.state.check_interface_removal("r1", &w.tenant_subnet).unwrap();
+    w.state
+        .check_interface_removal("r1", &w.tenant_subnet)
+        .unwrap();
     w.state.check_gateway_removal("r1", &w.ext).unwrap();
 }
