@@ -22,10 +22,10 @@ def external_and_router(stack) -> None:
     stack.openstack("subnet", "create", "--network", "public", "--no-dhcp",
                     "--subnet-range", "203.0.113.0/24", "public-sub")
     stack.openstack("port", "create", "--network", "net1", "--device-owner",
-                    "network:router_interface", "--device-id", ROUTER,
+                    "network:router_interface", "--device", ROUTER,
                     "--fixed-ip", "subnet=sub1,ip-address=10.20.0.1", "router-if")
     stack.openstack("port", "create", "--network", "public", "--device-owner",
-                    "network:router_gateway", "--device-id", ROUTER, "router-gw")
+                    "network:router_gateway", "--device", ROUTER, "router-gw")
 
 
 def test_floating_ip_create_associate_disassociate_delete(fake_stack):
