@@ -10,7 +10,6 @@ mod common;
 use common::{create, ids, net_with_subnet, neutron_error, post};
 use ferrostack_network::floating_ips::{desired_floating_ips, floating_ips_generation};
 use ferrostack_network::NetworkState;
-use ferrostack_store::floating_ip::FloatingIpStore;
 use ferrostack_testkit::{Personas, Reply, Served};
 use reqwest::Method;
 use serde_json::{json, Value};
