@@ -7,6 +7,8 @@ fake hypervisor (the control plane is under test).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from test_server_networks import ports_of, prepare
@@ -51,10 +53,13 @@ def test_floating_ip_create_associate_disassociate_delete(fake_stack):
     assert shown["fixed_ip_address"] == port["Fixed IP Addresses"][0]["ip_address"]
     assert shown["router_id"] == ROUTER
     assert shown["status"] == "ACTIVE"
+    # Nova shows it with the server's addresses.
+    assert address in json.dumps(stack.openstack_json("server", "show", "vm1")["addresses"])
 
     stack.openstack("server", "remove", "floating", "ip", "vm1", address)
     shown = stack.openstack_json("floating", "ip", "show", address)
     assert shown["port_id"] is None and shown["router_id"] is None
+    assert address not in json.dumps(stack.openstack_json("server", "show", "vm1")["addresses"])
 
     stack.openstack("floating", "ip", "set", "--port", port["ID"], address)
     assert stack.openstack_json("floating", "ip", "show", address)["port_id"] == port["ID"]
