@@ -104,6 +104,12 @@ const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "2018-04-09T10:00:00-00:00",
     ),
     (
+        "floatingip-pools",
+        "Floating IP Pools Extension",
+        "Provides a floating IP pools API.",
+        "2018-03-21T10:00:00-00:00",
+    ),
+    (
         "quotas",
         "Quota management support",
         "Expose functions for quotas management per project",

@@ -3,6 +3,8 @@
 //! its project's (another project's answers 404), naming the address
 //! (`floating_ip_address`) is for admins, and the association rules are
 //! the service's. The view carries `port_details` (`fip-port-details`).
+//! `/v2.0/floatingip_pools` lists where floating IPs come from: the IPv4
+//! subnets of external networks (`floatingip-pools`).
 
 use crate::attrs::{self, body_object, short_text, strings};
 use crate::error::{Json, NetworkError, NetworkResult};
@@ -237,4 +239,41 @@ pub async fn delete(
     attrs::check_write(&caller, &f.project_id, "rule:delete_floatingip")?;
     state.delete_floating_ip(&id)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The floating IP pools collection for [`ListQuery`].
+pub const POOLS: Collection = Collection {
+    name: "floatingip_pools",
+    singular_title: "FloatingIPPool",
+    attributes: &[
+        t("subnet_id"),
+        t("subnet_name"),
+        t("network_id"),
+        t("project_id"),
+        t("tenant_id"),
+    ],
+};
+
+/// `GET /v2.0/floatingip_pools`: every IPv4 subnet of an external network.
+pub async fn pools(
+    State(state): State<Arc<NetworkState>>,
+    pairs: QueryPairs,
+) -> NetworkResult<axum::Json<Value>> {
+    let q = ListQuery::parse(&pairs, &POOLS)?;
+    let external: std::collections::HashSet<String> = (state.store.list_networks()?.into_iter())
+        .filter(|n| n.external)
+        .map(|n| n.id)
+        .collect();
+    let views = (state.store.list_subnets()?.into_iter())
+        .filter(|s| s.ip_version == 4 && external.contains(&s.network_id))
+        .map(|s| {
+            json!({"subnet_id": s.id, "subnet_name": s.name, "network_id": s.network_id,
+                   "project_id": s.project_id, "tenant_id": s.project_id})
+        })
+        .collect();
+    Ok(axum::Json(q.render(
+        views,
+        &state.public_url,
+        "/v2.0/floatingip_pools",
+    )?))
 }

@@ -146,6 +146,7 @@ ferrostack_policy::route_table! {
             .put(ProjectMember, floating_ips_api::update)
             .delete(ProjectMember, floating_ips_api::delete)
     )
+    .route("/v2.0/floatingip_pools", get(Authenticated, floating_ips_api::pools))
     .route(
         "/v2.0/floatingips/{id}/tags",
         get(ProjectReader, tags::floatingip::list)

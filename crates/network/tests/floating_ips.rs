@@ -591,3 +591,18 @@ async fn the_router_carries_its_floating_ips_and_keeps_the_ones_in_use() {
         .unwrap();
     w.state.check_gateway_removal("r1", &w.ext).unwrap();
 }
+
+#[tokio::test]
+async fn pools_are_the_ipv4_subnets_of_external_networks() {
+    let w = world().await;
+    let r = w.n.s.get(&w.n.url("/floatingip_pools"), &w.p.member).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let pools = r.body["floatingip_pools"].as_array().unwrap().clone();
+    assert_eq!(pools.len(), 1, "{pools:?}");
+    assert_eq!(pools[0]["network_id"], w.ext.as_str());
+    let ext =
+        w.n.s
+            .get(&w.n.url("/extensions/floatingip-pools"), &w.p.member)
+            .await;
+    assert_eq!(ext.status, 200);
+}
