@@ -324,7 +324,7 @@ impl NetworkState {
                             ),
                         ))
                     }
-                    _ => return Err(e.into()),
+                    _ => return Err(fip_error(e)),
                 },
             }
         }

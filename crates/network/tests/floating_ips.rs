@@ -262,6 +262,15 @@ async fn associate_and_disassociate_through_the_router() {
         1
     );
 
+    // A second one asked at create for the same fixed address: 409, and
+    // no floating IP, port or quota is left.
+    let body = json!({"floating_network_id": w.ext, "port_id": w.vm["id"]});
+    let r = post(&w.n, &w.p.member, "floatingip", body).await;
+    assert_eq!(neutron_error(&r, 409).0, "FloatingIPPortAlreadyAssociated");
+    assert_eq!((fip_count(&w).await, fip_ports(&w).await), (1, 1));
+    let url = w.n.url(&format!("/quotas/{}/details", w.n.project));
+    let quota = w.n.s.get(&url, &w.p.admin).await;
+    assert_eq!(quota.body["quota"]["floatingip"]["used"], 1);
     // A second floating IP on the same fixed address: 409.
     let g = create(
         &w.n,
