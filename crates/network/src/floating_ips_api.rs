@@ -128,6 +128,20 @@ fn with_asker<R>(
     })
 }
 
+/// An address attribute, checked as Neutron's attribute map does.
+fn address(map: &Map<String, Value>, key: &str) -> NetworkResult<Option<String>> {
+    let v = attrs::text(map, key)?;
+    if let Some(a) = &v {
+        if crate::ipam::canonical_ip(a).is_none() {
+            return Err(NetworkError::invalid_input(
+                key,
+                format!("'{a}' is not a valid IP address"),
+            ));
+        }
+    }
+    Ok(v)
+}
+
 /// `port_id` of an update: absent, `null`, or an id.
 fn port_change(map: &Map<String, Value>) -> NetworkResult<Option<Option<String>>> {
     match map.get("port_id") {
@@ -189,7 +203,7 @@ pub async fn create(
     })?;
     let project_id = attrs::owner_for_create(&caller, &map)?;
     attrs::check_write(&caller, &project_id, "rule:create_floatingip")?;
-    let floating_ip_address = attrs::text(&map, "floating_ip_address")?;
+    let floating_ip_address = address(&map, "floating_ip_address")?;
     if floating_ip_address.is_some() && !caller.is_admin() {
         return Err(NetworkError::policy(
             "rule:create_floatingip and rule:create_floatingip:floating_ip_address",
@@ -201,7 +215,7 @@ pub async fn create(
         floating_ip_address,
         subnet_id: attrs::text(&map, "subnet_id")?,
         port_id: attrs::text(&map, "port_id")?.filter(|p| !p.is_empty()),
-        fixed_ip_address: attrs::text(&map, "fixed_ip_address")?,
+        fixed_ip_address: address(&map, "fixed_ip_address")?,
         description: short_text(&map, "description")?.unwrap_or_default(),
         tags: crate::tags::dedup(strings(&map, "tags")?.unwrap_or_default())?,
     };
@@ -221,7 +235,7 @@ pub async fn update(
     let current = load(&state, &caller, &id)?;
     attrs::check_write(&caller, &current.project_id, "rule:update_floatingip")?;
     let port = port_change(&map)?;
-    let fixed = attrs::text(&map, "fixed_ip_address")?;
+    let fixed = address(&map, "fixed_ip_address")?;
     let description = short_text(&map, "description")?;
     let f = with_asker(&state, &caller, |a| {
         state.update_floating_ip(a, &current, port, fixed, description)

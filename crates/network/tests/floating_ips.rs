@@ -346,6 +346,10 @@ async fn a_port_with_several_ipv4_addresses_needs_one_chosen() {
     )
     .await;
     neutron_error(&r, 400);
+    let body = json!({"port_id": two["id"], "fixed_ip_address": "not-an-ip"});
+    let (kind, message) = neutron_error(&put(&w, &w.p.member, &f["id"], body).await, 400);
+    assert_eq!(kind, "InvalidInput");
+    assert!(message.contains("fixed_ip_address"), "{message}");
 }
 
 #[tokio::test]
