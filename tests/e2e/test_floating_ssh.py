@@ -47,11 +47,6 @@ pytestmark = [pytest.mark.servers, pytest.mark.network]
 MARK = "ferrostack-test:"
 DIRECT_IP = "203.0.113.199"
 LISTEN_PORT = 8080
-# Routers and floating IPs arrive with the routers, fips and l3-dataplane
-# branches. Until they are merged, the floating IP test skips loudly, naming
-# the API that is missing; once they are, set this to False (or delete it):
-# then a missing API fails the test.
-ROUTERS_PENDING = True
 
 
 def listener_script(path: Path) -> str:
@@ -237,17 +232,9 @@ def in_pool(address: str) -> bool:
 
 
 def pending(proc, what: str) -> None:
-    """Skip (loudly) while the router/floating IP branches are unmerged and
-    `what` is missing from the API; fail otherwise."""
-    if proc.returncode == 0:
-        return
-    text = proc.stdout + proc.stderr
-    missing = re.search(r"\b(501|404)\b|Not ?Implemented|Not Found|not found|"
-                        r"Unknown command|unrecognized", text)
-    if ROUTERS_PENDING and missing:
-        pytest.skip(f"SKIP (until the routers/fips/l3-dataplane branches are merged): {what} "
-                    f"is not served yet: {text.strip()[-300:]}")
-    raise CommandFailed(describe(proc))
+    """Fail, naming `what`, when the command failed."""
+    if proc.returncode != 0:
+        raise CommandFailed(f"{what}: " + describe(proc))
 
 
 def test_floating_ip_ssh_snat_disassociate_and_move(cloud):
