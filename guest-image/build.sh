@@ -42,6 +42,7 @@ command -v mkfs.vfat >/dev/null || [ -x /sbin/mkfs.vfat ] || need_pkgs+=(dosfsto
 command -v syslinux >/dev/null || need_pkgs+=(syslinux)
 command -v qemu-img >/dev/null || need_pkgs+=(qemu-utils)
 command -v gzip >/dev/null || need_pkgs+=(gzip)
+command -v readelf >/dev/null || need_pkgs+=(binutils)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || die "missing host packages: ${need_pkgs[*]} (run as root or install them)"
     log "installing host tools: ${need_pkgs[*]}"
@@ -71,7 +72,12 @@ for d in "$cache/debs"/linux-image-*.deb; do
 done
 have_deb() { compgen -G "$cache/debs/${1}_*.deb" >/dev/null; }
 fetch=()
-for p in "$kernel_pkg" busybox-static syslinux-common; do
+# dropbear-bin and the shared libraries it links (readelf -d: libtomcrypt1,
+# libtommath1, libgmp10 via libtomcrypt, zlib1g, libcrypt1, libc6 with the
+# dynamic loader): only those .so files go into the initramfs.
+ssh_pkgs=(dropbear-bin libtomcrypt1 libtommath1 libgmp10 zlib1g libcrypt1 libc6)
+guest_pkgs=("$kernel_pkg" busybox-static syslinux-common "${ssh_pkgs[@]}")
+for p in "${guest_pkgs[@]}"; do
     have_deb "$p" || fetch+=("$p")
 done
 if [ ${#fetch[@]} -gt 0 ]; then
@@ -86,7 +92,7 @@ fi
 x=$cache/unpacked
 rm -rf "$x"
 mkdir -p "$x"
-for p in "$kernel_pkg" busybox-static syslinux-common; do
+for p in "${guest_pkgs[@]}"; do
     deb=$(ls -1 "$cache/debs/${p}"_*.deb | sort -V | tail -n 1)
     dpkg-deb -x "$deb" "$x"
 done
@@ -105,6 +111,36 @@ mkdir -p "$ir/bin" "$ir/lib/modules/$kver" "$ir/etc" "$ir/root"
 cp "$busybox" "$ir/bin/busybox"
 cp -a "$here/rootfs/." "$ir/"
 chmod 0755 "$ir/init"
+
+# The SSH server: dropbear and dropbearkey, with exactly the shared objects
+# they need, found by walking readelf's NEEDED entries from the binaries (so
+# a Debian point release that adds a dependency fails here, loudly).
+mkdir -p "$ir/usr/sbin" "$ir/usr/bin" "$ir/lib64" "$ir/lib/x86_64-linux-gnu" "$ir/etc/dropbear"
+cp "$x/usr/sbin/dropbear" "$ir/usr/sbin/dropbear"
+cp "$x/usr/bin/dropbearkey" "$ir/usr/bin/dropbearkey"
+libdirs=("$x/lib/x86_64-linux-gnu" "$x/usr/lib/x86_64-linux-gnu")
+declare -A lib_seen=()
+add_libs() { # add_libs ELF: copy its NEEDED libraries, recursively
+    local lib d found
+    for lib in $(readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+        [ -z "${lib_seen[$lib]:-}" ] || continue
+        lib_seen[$lib]=1
+        found=
+        for d in "${libdirs[@]}"; do
+            [ -e "$d/$lib" ] && { found=$d/$lib; break; }
+        done
+        [ -n "$found" ] || die "$1 needs $lib, which no unpacked package has"
+        cp -L "$found" "$ir/lib/x86_64-linux-gnu/$lib"
+        add_libs "$found"
+    done
+}
+add_libs "$x/usr/sbin/dropbear"
+add_libs "$x/usr/bin/dropbearkey"
+# The loader the binaries name (PT_INTERP); in libc6 /lib64's copy is an
+# absolute symlink, which must not resolve to this host's file.
+cp "$x/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$ir/lib/x86_64-linux-gnu/"
+ln -s /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$ir/lib64/ld-linux-x86-64.so.2"
+log "sshd: dropbear $(dpkg-deb -f "$(ls -1 "$cache/debs"/dropbear-bin_*.deb | sort -V | tail -n 1)" Version), libraries: ${!lib_seen[*]}"
 
 # Modules the guest needs, with their dependencies first (read from each
 # module's .modinfo "depends=" string: no kmod needed on the host). Names

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Boot the ferrostack test guest under QEMU/TCG with a config drive and check
 # the whole contract the compute tests rely on (guest-image/README.md):
-# markers for boot, instance-id, public key, DHCP, user data, "ready", and a
-# clean ACPI shutdown on QMP system_powerdown.
+# markers for boot, instance-id, public key, DHCP, user data, "ready", SSH
+# into the guest as root with the config drive's key (through a QEMU user-mode
+# port forward on 127.0.0.1; the host key pinned from the console; another key
+# refused), and a clean ACPI shutdown on QMP system_powerdown.
 #
 # Usage: guest-image/test-boot.sh [IMAGEDIR]   (default: <repo>/target/guest-image)
-# Env:   NIC=user (default; user-mode virtio NIC, exercises DHCP) or NIC=none
+# Env:   NIC=user (default; user-mode virtio NIC, exercises DHCP and SSH) or
+#        NIC=none (no network: DHCP and SSH are not checked)
 #        CONFIG_DRIVE=vfat (default) or iso9660 (installs genisoimage if missing)
 #        MEM=256 guest RAM in MiB
 #        KEEP=1 keeps the work directory (it is always kept on failure).
@@ -29,6 +32,10 @@ base=$imgdir/ferrostack-guest.qcow2
 if [ ! -f "$base" ]; then
     log "no image at $base: building"
     "$here/build.sh" "$imgdir"
+elif [ -n "$(find "$here" -type f -newer "$base" | head -n 1)" ]; then
+    # A checkout that changed guest-image/ must not test yesterday's image.
+    log "$base is older than guest-image/: rebuilding"
+    "$here/build.sh" "$imgdir"
 fi
 base=$(cd "$(dirname "$base")" && pwd)/$(basename "$base")
 
@@ -40,6 +47,9 @@ if [ "$cd_fs" = iso9660 ]; then
     command -v genisoimage >/dev/null || need_pkgs+=(genisoimage)
 fi
 command -v python3 >/dev/null || command -v socat >/dev/null || need_pkgs+=(socat)
+if [ "$nic" = user ]; then
+    command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || need_pkgs+=(openssh-client)
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || { log "missing host packages: ${need_pkgs[*]}"; exit 1; }
     log "installing ${need_pkgs[*]}"
@@ -105,10 +115,32 @@ EOF
     fi
 }
 
+# free_port: a port in 20000-32767 nothing listens on at 127.0.0.1.
+free_port() {
+    python3 -c '
+import random, socket
+for port in random.sample(range(20000, 32768), 200):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        print(port)
+        break
+'
+}
+
 # --- config drive (vfat, label config-2, Nova's openstack/latest layout) ---
 uuid=$(cat /proc/sys/kernel/random/uuid)
 token=$(tr -d - < /proc/sys/kernel/random/uuid)
-pubkey="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${token} test-boot@ferrostack"
+if [ "$nic" = user ]; then
+    # A real key pair: the guest must let its holder in, and no one else.
+    ssh-keygen -q -t ed25519 -N '' -C test-boot@ferrostack -f "$work/id_ed25519"
+    ssh-keygen -q -t ed25519 -N '' -C intruder@ferrostack -f "$work/id_wrong"
+    pubkey=$(cat "$work/id_ed25519.pub")
+else
+    pubkey="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${token} test-boot@ferrostack"
+fi
 cd_root=$work/configdrive
 mkdir -p "$cd_root/openstack/latest"
 cat > "$cd_root/openstack/latest/meta_data.json" <<EOF
@@ -134,7 +166,14 @@ qemu-img create -q -f qcow2 -b "$base" -F qcow2 "$overlay"
 
 case $nic in
     none) nic_args=(-nic none) ;;
-    user) nic_args=(-nic "user,model=virtio-net-pci") ;;
+    user)
+        # A free loopback port for the forward to the guest's port 22 (below
+        # 32768, outside Linux's ephemeral range, so no outgoing connection
+        # takes it between this check and QEMU's bind).
+        ssh_port=$(free_port)
+        [ -n "$ssh_port" ] || fail "no free port for the SSH forward"
+        nic_args=(-nic "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$ssh_port-:22")
+        ;;
     *) fail "NIC must be user or none" ;;
 esac
 
@@ -168,6 +207,28 @@ marker "user-data exit 0" || fail "user-data did not run or failed"
 grep -a -q "user-data-token $token on test-boot" "$serial" || fail "user-data output missing"
 if [ "$nic" = user ]; then
     marker "eth0 10.0.2.15/" || fail "no DHCP lease on eth0"
+    marker "sshd ready" || fail "no 'sshd ready' marker"
+    hostkey=$(grep -a -o 'ferrostack-guest: ssh-host-key ssh-ed25519 [A-Za-z0-9+/=]*' "$serial" \
+        | tail -n 1 | cut -d ' ' -f 3-4)
+    [ -n "$hostkey" ] || fail "no ssh-host-key marker"
+    # The host key is pinned from the console (StrictHostKeyChecking=yes):
+    # the marker must name the key the server really presents.
+    echo "[127.0.0.1]:$ssh_port $hostkey" > "$work/known_hosts"
+    ssh_opts=(-p "$ssh_port" -o BatchMode=yes -o ConnectTimeout=20 -o IdentitiesOnly=yes
+        -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$work/known_hosts" -o LogLevel=ERROR)
+    t1=$(ms)
+    got=$(ssh "${ssh_opts[@]}" -i "$work/id_ed25519" root@127.0.0.1 hostname 2>"$work/ssh.err") \
+        || fail "ssh with the config drive's key failed: $(cat "$work/ssh.err")"
+    ssh_ms=$(( $(ms) - t1 ))
+    [ "$got" = test-boot ] || fail "ssh ... hostname printed '$got', want test-boot (from meta_data.json)"
+    log "ssh root@guest hostname -> $got ($ssh_ms ms, host key pinned from the console)"
+    if ssh "${ssh_opts[@]}" -i "$work/id_wrong" root@127.0.0.1 hostname >/dev/null 2>"$work/ssh-wrong.err"; then
+        fail "ssh with a key that is not in the config drive got in"
+    fi
+    # Only publickey is offered: no password login to try.
+    grep -q 'Permission denied (publickey)' "$work/ssh-wrong.err" \
+        || fail "wrong key: expected 'Permission denied (publickey)', got: $(cat "$work/ssh-wrong.err")"
+    log "ssh with another key: refused ($(tr -d '\r' < "$work/ssh-wrong.err" | tail -n 1))"
 fi
 
 # --- soft stop ---------------------------------------------------------------

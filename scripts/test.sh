@@ -32,6 +32,8 @@ ensure_system_packages() {
     command -v qemu-img >/dev/null || missing+=(qemu-utils)
     command -v mkfs.vfat >/dev/null || missing+=(dosfstools)
     command -v mcopy >/dev/null || missing+=(mtools)
+    # The guest image's build reads its sshd's shared-library needs with readelf.
+    command -v readelf >/dev/null || missing+=(binutils)
     # Stand-in hosts for `ferrostack deploy` (tests/deploy/hosts.sh): network
     # namespaces (ip), private mount/UTS namespaces (unshare), one sshd each.
     command -v ip >/dev/null || missing+=(iproute2)
@@ -40,6 +42,8 @@ ensure_system_packages() {
     # and security groups, dnsmasq for DHCP, bridge(8) from iproute2.
     command -v nft >/dev/null || missing+=(nftables)
     command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
+    # ssh also logs into the test guest (guest-image/test-boot.sh, the
+    # floating IP e2e tests).
     command -v ssh >/dev/null && command -v scp >/dev/null || missing+=(openssh-client)
     command -v /usr/sbin/sshd >/dev/null || missing+=(openssh-server)
     command -v "$PYTHON" >/dev/null || missing+=(python3)
@@ -99,8 +103,9 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
 # The guest first: the privileged Rust tests boot it (they skip without it),
-# and the e2e and browser tests upload it (they build it if missing).
-step "guest image: build, boot under QEMU, check the config drive markers"
+# and the e2e and browser tests upload it (they build it if missing or older
+# than guest-image/).
+step "guest image: build, boot under QEMU, check the config drive markers and SSH"
 if [ "$(id -u)" -eq 0 ]; then
     guest-image/test-boot.sh
 else

@@ -28,13 +28,22 @@ READY = "ferrostack-guest: ready"
 
 @pytest.fixture(scope="session")
 def guest_image() -> Path:
-    if not GUEST.exists():
+    """The test guest, built (again) when missing or older than its sources
+    (a checkout that changed guest-image/ must not boot yesterday's image:
+    the SSH tests need the sshd it gained)."""
+    if not GUEST.exists() or (guest_image_stale() and os.geteuid() == 0):
         if os.geteuid() != 0:
             pytest.skip("the test guest is not built and building it needs root "
                         "(guest-image/build.sh)")
         subprocess.run([str(REPO_ROOT / "guest-image" / "build.sh")], check=True,
                        capture_output=True, timeout=900)
     return GUEST
+
+
+def guest_image_stale() -> bool:
+    built = GUEST.stat().st_mtime
+    sources = REPO_ROOT / "guest-image"
+    return any(f.stat().st_mtime > built for f in sources.rglob("*") if f.is_file())
 
 
 @pytest.fixture

@@ -406,6 +406,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         store: Arc::new(store.clone()),
         ml2,
         security_groups: Arc::new(store.clone()),
+        routers: Arc::new(store.clone()),
     });
     // The volume service first: compute's host link holds it (attaches,
     // boot from volume), and it tells compute of attached volumes that

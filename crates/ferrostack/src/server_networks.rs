@@ -15,7 +15,7 @@ use ferrostack_compute::networks::{
 };
 use ferrostack_host_contract::block::BlockDeviceSection;
 use ferrostack_host_contract::network::{
-    DesiredDhcp, DesiredNetwork, DesiredPort, NetworkSection, Segment,
+    DesiredDhcp, DesiredNetwork, DesiredPort, DesiredRouter, NetworkSection, Segment,
 };
 use ferrostack_host_contract::{Kind, ObjectPhase, ObservedObject};
 use ferrostack_network::error::NetworkError;
@@ -663,6 +663,21 @@ fn tombstone(section: &mut NetworkSection, o: &ObservedObject) {
                 deleted: true,
             });
         }
+        // A deleted router (or one left with no port): its namespace goes.
+        Kind::Router if !section.routers.iter().any(|r| r.id == id) => {
+            section.routers.push(DesiredRouter {
+                id,
+                gateway: None,
+                enable_snat: false,
+                interfaces: Vec::new(),
+                subnets: Vec::new(),
+                routes: Vec::new(),
+                floating_ips: Vec::new(),
+                admin_state_up: false,
+                generation,
+                deleted: true,
+            });
+        }
         _ => {}
     }
 }
@@ -681,5 +696,34 @@ fn gone_port(id: String, network_id: String, generation: u64) -> DesiredPort {
         device_id: None,
         generation,
         deleted: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrostack_host_contract::ObjectKey;
+
+    fn reported(kind: Kind, id: &str, generation: u64) -> ObservedObject {
+        ObservedObject {
+            key: ObjectKey::new(kind, id),
+            phase: ObjectPhase::Ready,
+            observed_generation: generation,
+            present: true,
+            fault: None,
+            details: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_reported_router_the_model_no_longer_has_is_marked_deleted() {
+        let mut section = NetworkSection::default();
+        tombstone(&mut section, &reported(Kind::Router, "r1", 7));
+        assert_eq!(section.routers.len(), 1);
+        let r = &section.routers[0];
+        assert_eq!((r.id.as_str(), r.deleted, r.generation), ("r1", true, 8));
+        // A router still in the model is left as the model has it.
+        tombstone(&mut section, &reported(Kind::Router, "r1", 9));
+        assert_eq!(section.routers.len(), 1);
     }
 }

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use ferrostack_common::error::{ErrorShape, ServiceError};
 use ferrostack_quota::{QuotaError, TargetError};
 use ferrostack_store::network::NetworkConflict;
+use ferrostack_store::router::RouterConflict;
 use ferrostack_store::StoreError;
 use http::StatusCode;
 use serde_json::json;
@@ -141,11 +142,58 @@ impl From<JsonRejection> for NetworkError {
     }
 }
 
+impl std::fmt::Display for NetworkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.error {
+            ServiceError::Shown { message, .. } => write!(f, "{}: {message}", self.kind),
+            ServiceError::Internal { cause } => write!(f, "{}: {cause}", self.kind),
+        }
+    }
+}
+
+/// So a check the service runs inside a store transaction can refuse
+/// with Neutron's own error, which comes back out unchanged (see
+/// `From<StoreError>`).
+impl std::error::Error for NetworkError {}
+
 impl From<StoreError> for NetworkError {
     fn from(e: StoreError) -> Self {
-        match e.network_conflict() {
-            Some(c) => c.clone().into(),
-            None => NetworkError::internal(ferrostack_common::error::error_chain(&e)),
+        if let Some(c) = e.network_conflict() {
+            return c.clone().into();
+        }
+        if let Some(c) = e.router_conflict() {
+            return c.clone().into();
+        }
+        match e {
+            StoreError::Refused(inner) => match inner.downcast::<NetworkError>() {
+                Ok(own) => *own,
+                Err(other) => NetworkError::internal(ferrostack_common::error::error_chain(
+                    &StoreError::Refused(other),
+                )),
+            },
+            StoreError::NotFound { kind, id } => match kind {
+                "router" => crate::attrs::not_found("RouterNotFound", "Router", &id),
+                "port" => crate::attrs::not_found("PortNotFound", "Port", &id),
+                "subnet" => crate::attrs::not_found("SubnetNotFound", "Subnet", &id),
+                _ => NetworkError::internal(format!("{kind} {id} not found")),
+            },
+            other => NetworkError::internal(ferrostack_common::error::error_chain(&other)),
+        }
+    }
+}
+
+impl From<RouterConflict> for NetworkError {
+    fn from(c: RouterConflict) -> Self {
+        let message = c.to_string();
+        match c {
+            RouterConflict::RouterInUse { .. } => NetworkError::conflict("RouterInUse", message),
+            RouterConflict::PortInUse { .. } => NetworkError::conflict("PortInUse", message),
+            RouterConflict::InterfaceNotFound { .. } => {
+                NetworkError::not_found("RouterInterfaceNotFound", message)
+            }
+            RouterConflict::InterfaceNotFoundForSubnet { .. } => {
+                NetworkError::not_found("RouterInterfaceNotFoundForSubnet", message)
+            }
         }
     }
 }

@@ -1,8 +1,8 @@
 //! `GET /v2.0/extensions`: exactly the API extensions served, so clients
 //! that probe for one (`quotas`, `binding`, `security-group`,
 //! `standard-attr-tag`...) before using it find it, and find nothing
-//! ferrostack does not do. Routers, floating IPs and the rest are not
-//! listed (their paths answer 501).
+//! ferrostack does not do. Floating IPs and the rest are not listed
+//! (their paths answer 501).
 
 use crate::error::{NetworkError, NetworkResult};
 use axum::extract::Path;
@@ -59,6 +59,36 @@ const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "Network MTU",
         "Provides MTU attribute for a network resource.",
         "2015-03-25T10:00:00-00:00",
+    ),
+    (
+        "router",
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.",
+        "2012-07-20T10:00:00-00:00",
+    ),
+    (
+        "ext-gw-mode",
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway",
+        "2013-03-28T10:00:00-00:00",
+    ),
+    (
+        "extraroute",
+        "Neutron Extra Route",
+        "Extra routes configuration for L3 router",
+        "2013-02-01T10:00:00-00:00",
+    ),
+    (
+        "extraroute-atomic",
+        "Atomically add/remove extra routes",
+        "Edit extra routes of a router on server side by atomically adding/removing extra routes",
+        "2019-07-10T00:00:00+00:00",
+    ),
+    (
+        "router_availability_zone",
+        "Router Availability Zone",
+        "Availability zone support for router.",
+        "2015-01-01T10:00:00-00:00",
     ),
     (
         "network-ip-availability",

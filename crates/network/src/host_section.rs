@@ -14,6 +14,9 @@
 //!   remote groups expanded (see [`crate::security_groups::desired`]).
 //! - **DHCP**: one server per network whose DHCP port is bound here, with
 //!   a fixed entry for every port of the network.
+//! - **Routers**: the routers this host runs, with their gateway and
+//!   interface ports (see [`crate::router_section`]); their networks are
+//!   carried here.
 //!
 //! Generations must only grow (the agent ignores a lower one), so each is
 //! a change time in µs: a port's is the latest of its own and its
@@ -21,6 +24,7 @@
 //! network, subnets and ports ([`Network::contents_changed_at`] covers
 //! the ports and subnets that were deleted).
 
+use crate::router_section::{desired_routers, is_router_port};
 use crate::security_groups::desired::{desired_security_groups, remote_group_ids, Membership};
 use crate::NetworkState;
 use ferrostack_host_contract::network::{
@@ -71,7 +75,10 @@ impl HostSections {
         let dhcp_ports: Vec<&Port> = (here.iter().copied())
             .filter(|p| p.device_owner == DHCP_OWNER)
             .collect();
-        let carried: BTreeSet<&str> = (vm_ports.iter().chain(dhcp_ports.iter()))
+        let router_ports: Vec<&Port> = (here.iter().copied())
+            .filter(|p| is_router_port(p))
+            .collect();
+        let carried: BTreeSet<&str> = (vm_ports.iter().chain(&dhcp_ports).chain(&router_ports))
             .map(|p| p.network_id.as_str())
             .collect();
 
@@ -102,6 +109,8 @@ impl HostSections {
             section.dhcp.push(dhcp(n, p, &subnets, &ports));
         }
         section.security_groups = groups;
+        let routers = self.state.routers.list_routers()?;
+        section.routers = desired_routers(&routers, &ports, &subnets, host);
         Ok(section)
     }
 
@@ -209,7 +218,8 @@ fn network_generation(n: &Network) -> u64 {
     changed.max(0) as u64
 }
 
-fn desired_port(p: &Port) -> DesiredPort {
+/// A port as a host's document lists it.
+pub(crate) fn desired_port(p: &Port) -> DesiredPort {
     DesiredPort {
         id: p.id.clone(),
         network_id: p.network_id.clone(),

@@ -7,8 +7,10 @@
 //! subnets with their DHCP port, ports with race-free IPAM (the store
 //! takes addresses inside the port's write transaction), security groups
 //! with their rules ([`security_groups`]), tags, and network IP
-//! availability. Every list goes through [`query`] (filters, `fields`,
-//! sorting, paging).
+//! availability, and routers with their gateway, interfaces and static
+//! routes ([`routers`], [`router_interfaces`], [`router_section`]).
+//! Every list goes through [`query`] (filters, `fields`, sorting,
+//! paging).
 //!
 //! Ports are also an in-process API: [`NetworkState::create_port`],
 //! [`NetworkState::bind_port`], [`NetworkState::unbind_port`] and
@@ -31,6 +33,10 @@ pub mod ports;
 pub mod ports_api;
 pub mod query;
 pub mod quotas;
+pub mod router_interfaces;
+pub mod router_rules;
+pub mod router_section;
+pub mod routers;
 pub mod security_groups;
 pub mod subnets;
 pub mod tags;
@@ -45,6 +51,7 @@ use axum::{Json, Router};
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_quota::{ProjectDirectory, QuotaEngine};
 use ferrostack_store::network::NetworkStore;
+use ferrostack_store::router::RouterStore;
 use ferrostack_store::security_group::SecurityGroupStore;
 use http::StatusCode;
 use security_groups::SecurityGroups;
@@ -71,6 +78,8 @@ pub struct NetworkConfig {
     pub ml2: Ml2Config,
     /// Security groups and their rules.
     pub security_groups: Arc<dyn SecurityGroupStore>,
+    /// Routers (their ports are in `store`).
+    pub routers: Arc<dyn RouterStore>,
 }
 
 /// What handlers share.
@@ -88,6 +97,8 @@ pub struct NetworkState {
     /// The security group service (also for the ports code: the default
     /// group of a port's project).
     pub security_groups: SecurityGroups,
+    /// Routers (their ports are in `store`).
+    pub routers: Arc<dyn RouterStore>,
 }
 
 impl NetworkState {
@@ -105,6 +116,7 @@ impl NetworkState {
                 quotas: config.quotas.clone(),
                 usage: Arc::new(security_groups::StorePorts(config.store.clone())),
             },
+            routers: config.routers.clone(),
         })
     }
 }
@@ -136,6 +148,7 @@ async fn resources(State(state): State<Arc<NetworkState>>) -> Json<Value> {
         ("network", "networks", "networks"),
         ("subnet", "subnets", "subnets"),
         ("port", "ports", "ports"),
+        ("router", "routers", "routers"),
         ("security_group", "security_groups", "security-groups"),
         (
             "security_group_rule",

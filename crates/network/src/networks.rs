@@ -21,6 +21,7 @@ use axum::Extension;
 use ferrostack_policy::AuthContext;
 use ferrostack_quota::NETWORK;
 use ferrostack_store::network::{Network, SegmentRequest};
+use ferrostack_store::router::ROUTER_GATEWAY_OWNER;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -457,6 +458,16 @@ pub async fn update(
             return Err(NetworkError::invalid_operation(format!(
                 "Requested MTU is too big, maximum is {max_mtu}"
             )));
+        }
+    }
+    if external == Some(false) && current.external {
+        let gateways = (state.store.list_ports()?.into_iter())
+            .any(|p| p.network_id == id && p.device_owner == ROUTER_GATEWAY_OWNER);
+        if gateways {
+            return Err(NetworkError::conflict(
+                "ExternalNetworkInUse",
+                format!("External network {id} cannot be updated to be made non-external, since it has existing gateway ports."),
+            ));
         }
     }
     let now = ferrostack_common::time::now_micros();

@@ -6,7 +6,11 @@
 //! and external networks, admin-only attributes) is decided by the
 //! handlers, which know the resource (see `attrs`).
 //!
-//! Every other path of the network API (routers, floating IPs, ...) is
+//! Routers and their actions are for the project's members to write and
+//! readers to read (the handlers send other projects' to 404 and check
+//! the admin-only gateway attributes).
+//!
+//! Every other path of the network API (floating IPs, ...) is
 //! not built yet and falls into the catch-all route [`UNBUILT`], whose
 //! rows below need a valid token: 401 without one, as keystonemiddleware
 //! answers in front of Neutron, then 501. It goes through the policy
@@ -17,8 +21,8 @@
 
 use crate::security_groups::{groups, rule_routes};
 use crate::{
-    availability, extensions, networks, not_implemented, ports_api, quotas, resources, subnets,
-    tags, versions, zones, NetworkState,
+    availability, extensions, networks, not_implemented, ports_api, quotas, resources,
+    router_interfaces, routers, subnets, tags, versions, zones, NetworkState,
 };
 use ferrostack_policy::Rule::{Admin, Authenticated, ProjectMember, ProjectReader, Public};
 use ferrostack_policy::UNBUILT;
@@ -132,6 +136,44 @@ ferrostack_policy::route_table! {
         get(Authenticated, tags::port::check)
             .put(Authenticated, tags::port::add)
             .delete(Authenticated, tags::port::remove)
+    )
+    .route(
+        "/v2.0/routers",
+        get(ProjectReader, routers::list).post(ProjectMember, routers::create)
+    )
+    .route(
+        "/v2.0/routers/{id}",
+        get(ProjectReader, routers::show)
+            .put(ProjectMember, routers::update)
+            .delete(ProjectMember, routers::delete)
+    )
+    .route(
+        "/v2.0/routers/{id}/add_router_interface",
+        put(ProjectMember, router_interfaces::add)
+    )
+    .route(
+        "/v2.0/routers/{id}/remove_router_interface",
+        put(ProjectMember, router_interfaces::remove)
+    )
+    .route(
+        "/v2.0/routers/{id}/add_extraroutes",
+        put(ProjectMember, router_interfaces::add_routes)
+    )
+    .route(
+        "/v2.0/routers/{id}/remove_extraroutes",
+        put(ProjectMember, router_interfaces::remove_routes)
+    )
+    .route(
+        "/v2.0/routers/{id}/tags",
+        get(Authenticated, tags::router::list)
+            .put(Authenticated, tags::router::replace)
+            .delete(Authenticated, tags::router::clear)
+    )
+    .route(
+        "/v2.0/routers/{id}/tags/{tag}",
+        get(Authenticated, tags::router::check)
+            .put(Authenticated, tags::router::add)
+            .delete(Authenticated, tags::router::remove)
     )
     .route("/v2.0/availability_zones", get(Authenticated, zones::list))
     .route("/v2.0/network-ip-availabilities", get(Admin, availability::list))

@@ -15,6 +15,7 @@ use axum::response::IntoResponse;
 use axum::Extension;
 use ferrostack_policy::AuthContext;
 use ferrostack_store::network::Port;
+use ferrostack_store::router::is_router_owner;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
@@ -157,20 +158,28 @@ pub fn load(state: &NetworkState, caller: &AuthContext, id: &str) -> NetworkResu
 }
 
 fn fixed_ips(map: &Map<String, Value>) -> NetworkResult<Option<Vec<FixedIpSpec>>> {
-    match map.get("fixed_ips") {
+    fixed_ips_of(map, "fixed_ips")
+}
+
+/// A `fixed_ips`-shaped list under `key` (`external_fixed_ips` too).
+pub(crate) fn fixed_ips_of(
+    map: &Map<String, Value>,
+    key: &str,
+) -> NetworkResult<Option<Vec<FixedIpSpec>>> {
+    match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
             .iter()
             .map(|i| {
                 let Value::Object(o) = i else {
                     return Err(NetworkError::invalid_input(
-                        "fixed_ips",
+                        key,
                         format!("'{i}' is not a dictionary"),
                     ));
                 };
                 if let Some(k) = o.keys().find(|k| *k != "subnet_id" && *k != "ip_address") {
                     return Err(NetworkError::invalid_input(
-                        "fixed_ips",
+                        key,
                         format!("Unexpected keys supplied: {k}"),
                     ));
                 }
@@ -182,7 +191,7 @@ fn fixed_ips(map: &Map<String, Value>) -> NetworkResult<Option<Vec<FixedIpSpec>>
             .collect::<NetworkResult<Vec<_>>>()
             .map(Some),
         Some(other) => Err(NetworkError::invalid_input(
-            "fixed_ips",
+            key,
             format!("'{other}' is not a list"),
         )),
     }
@@ -245,6 +254,29 @@ fn check_binding_rights(
         }
     }
     Ok(())
+}
+
+/// Neutron's guard on router ports made through the port API: a
+/// non-admin's port may name a router as its device only if the router
+/// is the port's project's (else another project's router would gain
+/// an interface), `DeviceIDNotOwnedByTenant` 409.
+fn check_router_device(
+    state: &NetworkState,
+    caller: &AuthContext,
+    owner: &str,
+    device_id: &str,
+    project_id: &str,
+) -> NetworkResult<()> {
+    if caller.is_admin() || !is_router_owner(owner) || device_id.is_empty() {
+        return Ok(());
+    }
+    match state.routers.get_router(device_id)? {
+        Some(r) if r.project_id != project_id => Err(NetworkError::conflict(
+            "DeviceIDNotOwnedByTenant",
+            format!("The following device_id {device_id} is not owned by your project or matches another project router."),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `GET /v2.0/ports`.
@@ -319,6 +351,13 @@ pub async fn create(
         security_groups: strings(&map, "security_groups")?,
         tags: crate::tags::dedup(strings(&map, "tags")?.unwrap_or_default())?,
     };
+    check_router_device(
+        &state,
+        &caller,
+        &spec.device_owner,
+        &spec.device_id,
+        &spec.project_id,
+    )?;
     let p = state.create_port(spec)?;
     Ok((
         StatusCode::CREATED,
@@ -342,6 +381,13 @@ pub async fn update(
     let admin_state_up = boolean(&map, "admin_state_up")?;
     let device_owner = attrs::text(&map, "device_owner")?;
     let device_id = attrs::text(&map, "device_id")?;
+    check_router_device(
+        &state,
+        &caller,
+        device_owner.as_deref().unwrap_or(&current.device_owner),
+        device_id.as_deref().unwrap_or(&current.device_id),
+        &current.project_id,
+    )?;
     let host = attrs::text(&map, "binding:host_id")?;
     let vnic = attrs::text(&map, "binding:vnic_type")?;
     let prof = profile(&map)?;
@@ -430,6 +476,17 @@ pub async fn delete(
 ) -> NetworkResult<StatusCode> {
     let p = load(&state, &caller, &id)?;
     check_write(&caller, &p.project_id, "rule:delete_port")?;
+    // A router's ports go through the router API (Neutron's
+    // prevent_l3_port_deletion), unless their router is gone.
+    if is_router_owner(&p.device_owner) && state.routers.get_router(&p.device_id)?.is_some() {
+        return Err(NetworkError::conflict(
+            "ServicePortInUse",
+            format!(
+                "Port {id} cannot be deleted directly via the port API: has device owner {}.",
+                p.device_owner
+            ),
+        ));
+    }
     state.delete_port(&id)?;
     Ok(StatusCode::NO_CONTENT)
 }

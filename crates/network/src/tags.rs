@@ -1,4 +1,4 @@
-//! `/v2.0/{networks,subnets,ports}/{id}/tags[/{tag}]`: Neutron's
+//! `/v2.0/{networks,subnets,ports,routers}/{id}/tags[/{tag}]`: Neutron's
 //! `standard-attr-tag` sub-resource. Tags are part of each record, so a
 //! tag change is an update of the record (its revision moves).
 //!
@@ -7,8 +7,9 @@
 //! in the policy table.
 
 use crate::error::{Json, NetworkError, NetworkResult};
-use crate::{attrs, networks, ports_api, subnets, NetworkState};
+use crate::{attrs, networks, ports_api, routers, subnets, NetworkState};
 use ferrostack_policy::AuthContext;
+use ferrostack_store::router::GatewayPort;
 use http::StatusCode;
 use serde_json::{json, Value};
 
@@ -41,6 +42,8 @@ pub enum Tagged {
     Subnet,
     /// Ports.
     Port,
+    /// Routers.
+    Router,
 }
 
 impl Tagged {
@@ -63,6 +66,10 @@ impl Tagged {
             Tagged::Port => {
                 let p = ports_api::load(state, caller, id)?;
                 (p.tags, p.project_id)
+            }
+            Tagged::Router => {
+                let r = routers::load(state, caller, id)?;
+                (r.tags, r.project_id)
             }
         })
     }
@@ -107,6 +114,19 @@ impl Tagged {
                     Ok(None)
                 })?
                 .map(|p| p.tags),
+            Tagged::Router => state
+                .routers
+                .update_router(
+                    id,
+                    &mut |r| {
+                        f(&mut r.tags);
+                        r.updated_at = now;
+                        Ok(())
+                    },
+                    GatewayPort::Keep,
+                    &mut |_, _| Ok(()),
+                )?
+                .map(|r| r.tags),
         };
         tags.ok_or_else(|| attrs::not_found("HTTPNotFound", "Resource", id))
     }
@@ -278,3 +298,4 @@ macro_rules! tag_routes {
 tag_routes!(network, Tagged::Network);
 tag_routes!(subnet, Tagged::Subnet);
 tag_routes!(port, Tagged::Port);
+tag_routes!(router, Tagged::Router);

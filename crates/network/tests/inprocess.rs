@@ -22,6 +22,7 @@ async fn start() -> (Served, Arc<NetworkState>) {
             store: Arc::new(s.store.clone()),
             ml2: common::ml2(),
             security_groups: Arc::new(s.store.clone()),
+            routers: Arc::new(s.store.clone()),
         };
         let state = NetworkState::new(&config);
         keep.set(state.clone()).ok();

@@ -221,7 +221,7 @@ async fn quota_usage_is_real_and_over_quota_is_409() {
 }
 
 #[tokio::test]
-async fn extensions_list_what_is_served_and_routers_stay_501() {
+async fn extensions_list_what_is_served_and_qos_stays_501() {
     let n = start().await;
     let p = n.s.personas(&n.project).await;
     let r = n.s.get(&n.url("/extensions"), &p.member).await;
@@ -238,10 +238,11 @@ async fn extensions_list_what_is_served_and_routers_stay_501() {
         "standard-attr-tag",
         "net-mtu",
         "quotas",
+        "router",
     ] {
         assert!(aliases.contains(&a), "{a} missing from {aliases:?}");
     }
-    assert!(!aliases.contains(&"router"));
-    let r = n.s.get(&n.url("/routers"), &p.member).await;
+    assert!(!aliases.contains(&"qos"));
+    let r = n.s.get(&n.url("/qos/policies"), &p.member).await;
     neutron_error(&r, 501);
 }

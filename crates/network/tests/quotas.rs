@@ -18,6 +18,7 @@ async fn start() -> Served {
             store: std::sync::Arc::new(s.store.clone()),
             ml2: ferrostack_network::Ml2Config::default(),
             security_groups: Arc::new(s.store.clone()),
+            routers: Arc::new(s.store.clone()),
         })
     })
     .await
@@ -255,8 +256,8 @@ async fn other_apis_want_a_token_then_are_501_neutron_errors() {
     let admin = n.s.admin_token().await;
     let member = n.s.user_token("member", &n.project, "member").await;
     let unbuilt = [
-        n.url("/routers"),
-        n.url("/floatingips/abc"),
+        n.url("/qos/policies"),
+        n.url("/metering/metering-labels/abc"),
         // Deeper than a built route: still the catch-all.
         n.url(&format!("/quotas/{}/details/more", n.project)),
         format!("{}/v2.1/networks", n.root),
@@ -269,14 +270,14 @@ async fn other_apis_want_a_token_then_are_501_neutron_errors() {
             assert_eq!(kind, "HTTPNotImplemented");
         }
     }
-    let create = n.url("/routers");
-    let body = json!({"router": {"name": "r1"}});
+    let create = n.url("/qos/policies");
+    let body = json!({"policy": {"name": "p1"}});
     n.s.send(Method::POST, &create, "", body.clone())
         .await
         .assert_unauthorized();
     let r = n.s.send(Method::POST, &create, &member, body).await;
     assert_neutron_error(&r, 501);
-    n.s.send(Method::DELETE, &n.url("/routers/abc"), "", json!({}))
+    n.s.send(Method::DELETE, &n.url("/qos/policies/abc"), "", json!({}))
         .await
         .assert_unauthorized();
 }

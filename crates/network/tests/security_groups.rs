@@ -16,6 +16,7 @@ async fn start() -> Served {
             quotas: s.quotas.clone(),
             projects: s.projects.clone(),
             security_groups: Arc::new(s.store.clone()),
+            routers: Arc::new(s.store.clone()),
             store: Arc::new(s.store.clone()),
             ml2: ferrostack_network::Ml2Config::default(),
         })

@@ -117,6 +117,7 @@ pub const UNCACHED: &[&str] = &[
     "ports",
     "ip_allocations",
     "ipam_next",
+    "routers",
     "security_groups",
     "security_group_rules",
     "host_objects",

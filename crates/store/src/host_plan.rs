@@ -25,6 +25,9 @@
 //! | network's segment, MTU or admin state changed, or network deleted | the hosts that carry it (a port of it bound there) |
 //! | subnet created, changed or deleted | its network's DHCP hosts |
 //! | security group or rule written | the hosts with ports of its project |
+//! | router created or deleted | its host |
+//! | router's gateway, SNAT, routes, admin state, host or ports (contents time) changed | its old and new host |
+//! | anything else of a router (name, description, tags, zones) | none |
 //!
 //! | volume export created, changed or deleted | its storage host (before and after) |
 //!
@@ -35,9 +38,12 @@
 //! groups as remote": groups are per project, so that is a superset, and
 //! a cheap one. Attached volumes are in their instance's desired state
 //! (its rows above); a volume export is in its storage host's block-device
-//! section.
+//! section. A router's ports are ports (bound to the router's host), so
+//! their own rows bump that host; the router row covers what only it
+//! says (gateway mode, routes, admin state) and a port that went.
 
 use crate::network::{Network, Port};
+use crate::router::Router;
 use crate::server::Instance;
 use std::collections::BTreeSet;
 
@@ -88,6 +94,13 @@ pub enum PlanWrite<'a> {
     Subnet {
         /// The hosts serving DHCP for its network.
         dhcp_hosts: &'a BTreeSet<String>,
+    },
+    /// A router: `before` is `None` for a create, `after` for a delete.
+    Router {
+        /// The row before the write.
+        before: Option<&'a Router>,
+        /// The row after it.
+        after: Option<&'a Router>,
     },
     /// A security group or one of its rules written.
     SecurityGroup {
@@ -189,6 +202,28 @@ pub fn hosts_touched(write: PlanWrite<'_>) -> BTreeSet<String> {
             hosts.extend(before.into_iter().chain(after).map(str::to_owned))
         }
         PlanWrite::SecurityGroup { project_hosts } => hosts.extend(project_hosts.iter().cloned()),
+        PlanWrite::Router { before, after } => {
+            let plan = |r: &Router| {
+                (
+                    r.gateway.clone(),
+                    r.routes.clone(),
+                    r.admin_state_up,
+                    r.host.clone(),
+                    r.contents_changed_at,
+                )
+            };
+            let moved = match (before, after) {
+                (Some(b), Some(a)) => plan(b) != plan(a),
+                _ => true,
+            };
+            if moved {
+                for r in before.into_iter().chain(after) {
+                    if !r.host.is_empty() {
+                        hosts.insert(r.host.clone());
+                    }
+                }
+            }
+        }
         PlanWrite::Instance {
             before: None,
             after: Some(after),
@@ -279,5 +314,43 @@ mod tests {
 
         assert_eq!(touched(Some(&placed), None), ["h1"]);
         assert_eq!(touched(Some(&unplaced), None), Vec::<String>::new());
+    }
+
+    #[test]
+    fn router_writes_bump_its_host_when_what_it_runs_changes() {
+        let router = Router {
+            id: "r".into(),
+            project_id: "p".into(),
+            name: "r".into(),
+            description: String::new(),
+            admin_state_up: true,
+            status: "ACTIVE".into(),
+            gateway: None,
+            routes: vec![],
+            availability_zone_hints: vec![],
+            tags: vec![],
+            host: "net".into(),
+            created_at: 1,
+            updated_at: 1,
+            contents_changed_at: 1,
+            revision_number: 1,
+        };
+        let touched = |before: Option<&Router>, after: Option<&Router>| -> Vec<String> {
+            hosts_touched(PlanWrite::Router { before, after })
+                .into_iter()
+                .collect()
+        };
+        assert_eq!(touched(None, Some(&router)), ["net"]);
+        assert_eq!(touched(Some(&router), None), ["net"]);
+        let mut renamed = router.clone();
+        renamed.name = "other".into();
+        renamed.tags = vec!["t".into()];
+        assert_eq!(touched(Some(&router), Some(&renamed)), Vec::<String>::new());
+        let mut down = router.clone();
+        down.admin_state_up = false;
+        assert_eq!(touched(Some(&router), Some(&down)), ["net"]);
+        let mut emptied = router.clone();
+        emptied.contents_changed_at = 2;
+        assert_eq!(touched(Some(&router), Some(&emptied)), ["net"]);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Services never write SQL. They hold an `Arc<dyn IdentityStore>` or
 //! `Arc<dyn QuotaStore>` (traits in [`identity`], [`quota`], [`compute`],
-//! [`image`], [`operation`], [`security_group`] and [`volume`]) whose methods speak in records, and
+//! [`image`], [`operation`], [`router`], [`security_group`] and [`volume`]) whose methods speak in records, and
 //! [`sqlite::SqliteStore`] implements them. A
 //! PostgreSQL backend later implements the same traits; no service changes.
 //!
@@ -31,6 +31,7 @@ pub mod network;
 pub mod operation;
 pub mod placement;
 pub mod quota;
+pub mod router;
 pub mod security_group;
 pub mod server;
 pub mod sqlite;

@@ -657,6 +657,20 @@ CREATE TABLE volume_exports (
 );
 CREATE INDEX volume_exports_host ON volume_exports(host);
 "#,
+    // Neutron routers (router.rs): the host that runs one is a column (its
+    // document lists it), the rest a body. Its ports are ports, found by
+    // device_id, which gets an index of its own.
+    r#"
+CREATE TABLE routers (
+    id         TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    host       TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX routers_project ON routers(project_id);
+CREATE INDEX routers_host ON routers(host);
+CREATE INDEX ports_device ON ports(json_extract(body, '$.device_id'));
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

@@ -7,6 +7,7 @@ mod image;
 mod network;
 mod operation;
 mod quota;
+mod router;
 mod security_group;
 mod server;
 mod volume;

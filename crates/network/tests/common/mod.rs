@@ -35,6 +35,7 @@ pub async fn start() -> Served {
             store: std::sync::Arc::new(s.store.clone()),
             ml2: ml2(),
             security_groups: std::sync::Arc::new(s.store.clone()),
+            routers: std::sync::Arc::new(s.store.clone()),
         })
     })
     .await

@@ -23,7 +23,7 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
             || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-fn get_body<T: DeserializeOwned>(
+pub(super) fn get_body<T: DeserializeOwned>(
     conn: &Connection,
     table: &str,
     id: &str,
@@ -41,7 +41,10 @@ fn get_body<T: DeserializeOwned>(
     })
 }
 
-fn list_bodies<T: DeserializeOwned>(conn: &Connection, table: &str) -> StoreResult<Vec<T>> {
+pub(super) fn list_bodies<T: DeserializeOwned>(
+    conn: &Connection,
+    table: &str,
+) -> StoreResult<Vec<T>> {
     let mut stmt = conn.prepare(&format!("SELECT body FROM {table} ORDER BY id"))?;
     let bodies = stmt
         .query_map([], |r| r.get::<_, String>(0))?
@@ -76,7 +79,7 @@ const HINT_PROBES: u32 = 8;
 /// when it is free (a few index lookups), else the first free one from
 /// the pools' start (a read of the subnet's allocations; it finds the
 /// holes deletes left, and says when the pools are full).
-fn allocate(tx: &Transaction, port: &Port, request: &IpRequest) -> StoreResult<FixedIp> {
+pub(super) fn allocate(tx: &Transaction, port: &Port, request: &IpRequest) -> StoreResult<FixedIp> {
     let address = match &request.ip_address {
         Some(a) => a.clone(),
         None => {
@@ -178,7 +181,7 @@ fn first_free(
     Ok(None)
 }
 
-fn write_port(tx: &Transaction, port: &Port, insert: bool) -> StoreResult<()> {
+pub(super) fn write_port(tx: &Transaction, port: &Port, insert: bool) -> StoreResult<()> {
     let body = serde_json::to_string(port)?;
     let result = if insert {
         tx.execute(
@@ -232,7 +235,7 @@ fn write_port(tx: &Transaction, port: &Port, insert: bool) -> StoreResult<()> {
     }
 }
 
-fn insert_port(tx: &Transaction, port: &Port, ips: &[IpRequest]) -> StoreResult<Port> {
+pub(super) fn insert_port(tx: &Transaction, port: &Port, ips: &[IpRequest]) -> StoreResult<Port> {
     let mut port = port.clone();
     port.fixed_ips.clear();
     // The row first: allocations refer to it.
@@ -424,7 +427,11 @@ fn touch_contents(tx: &Connection, id: &str, now: i64) -> StoreResult<()> {
 /// whose documents show it (the rule is `host_plan`'s), its network's
 /// contents time, and the membership time of the groups it joined, left
 /// or changed addresses in.
-fn port_written(tx: &Transaction, before: Option<&Port>, after: Option<&Port>) -> StoreResult<()> {
+pub(super) fn port_written(
+    tx: &Transaction,
+    before: Option<&Port>,
+    after: Option<&Port>,
+) -> StoreResult<()> {
     let Some(any) = after.or(before) else {
         return Ok(());
     };
