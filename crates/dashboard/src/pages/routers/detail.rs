@@ -145,19 +145,23 @@ fn interfaces_section(
                 }
             }
         }
-        form.row method="post" action=(format!("/routers/{id}/interfaces")) {
-            (csrf_field(ctx))
-            label for="interface-subnet" { "Subnet" }
-            select #interface-subnet name="subnet_id" required {
-                @for sn in &candidates {
-                    @let net = s(sn, "network_id");
-                    option value=(s(sn, "id")) {
-                        (names.get(&net).cloned().unwrap_or(net.clone())) ": "
-                        (display_name(&s(sn, "name"), &s(sn, "id"))) " (" (s(sn, "cidr")) ")"
+        @if candidates.is_empty() {
+            p.hint #no-subnets-to-add { "Every subnet of this project is already an interface (or there are none): create a network with a subnet first." }
+        } @else {
+            form.row method="post" action=(format!("/routers/{id}/interfaces")) {
+                (csrf_field(ctx))
+                label for="interface-subnet" { "Subnet" }
+                select #interface-subnet name="subnet_id" required {
+                    @for sn in &candidates {
+                        @let net = s(sn, "network_id");
+                        option value=(s(sn, "id")) {
+                            (names.get(&net).cloned().unwrap_or(net.clone())) ": "
+                            (display_name(&s(sn, "name"), &s(sn, "id"))) " (" (s(sn, "cidr")) ")"
+                        }
                     }
                 }
+                button type="submit" { "Add interface" }
             }
-            button type="submit" disabled[candidates.is_empty()] { "Add interface" }
         }
     }
 }

@@ -28,11 +28,14 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> Response {
         api.get(Service::Network, "/floatingips", t),
         api.get(Service::Compute, "/servers", t),
     );
-    let result = (|| Ok::<_, ApiError>((networks?, subnets?, routers?, ports?, fips?, servers?)))();
-    let (networks, subnets, routers, ports, fips, servers) = match result {
+    let result = (|| Ok::<_, ApiError>((networks?, subnets?, routers?, ports?, servers?)))();
+    let (networks, subnets, routers, ports, servers) = match result {
         Ok(r) => r,
         Err(e) => return layout::error_page(&state, &ctx, "Network topology", Nav::Topology, e),
     };
+    // Without floating IPs (a service that does not offer them) the
+    // picture still draws, without their labels.
+    let fips = fips.unwrap_or(serde_json::Value::Null);
     let g = graph::build(&graph::Inputs {
         networks: items(&networks, "networks"),
         subnets: items(&subnets, "subnets"),
