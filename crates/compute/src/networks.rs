@@ -91,6 +91,17 @@ pub struct ServerNic {
     pub tag: Option<String>,
 }
 
+/// A floating IP of a server's port, for `addresses`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FloatingAddress {
+    /// The port.
+    pub port_id: String,
+    /// The fixed address it forwards to.
+    pub fixed_ip_address: String,
+    /// The floating address.
+    pub floating_ip_address: String,
+}
+
 /// What one server's allocation needs.
 #[derive(Clone, Debug)]
 pub struct Allocation<'a> {
@@ -173,6 +184,14 @@ pub trait ServerNetworks: Send + Sync {
     /// once, in the order first met (a port attached later gets them, as
     /// Nova gives it the instance's groups).
     fn server_security_group_ids(&self, server_id: &str) -> Result<Vec<String>, ComputeError>;
+
+    /// The floating IPs associated with the ports `port_ids`, read live
+    /// (Nova shows them in `addresses` from Neutron's current answer, not
+    /// from the boot's cache). A service without floating IPs has none.
+    fn floating_ips(&self, port_ids: &[String]) -> Result<Vec<FloatingAddress>, ComputeError> {
+        let _ = port_ids;
+        Ok(Vec::new())
+    }
 
     /// Create the new ports and bind every port to the server on its
     /// host, all or nothing for this server (a failure takes back what

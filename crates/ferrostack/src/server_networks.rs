@@ -11,7 +11,8 @@
 use ferrostack_compute::error::ComputeError;
 use ferrostack_compute::hostlink::HostObjects;
 use ferrostack_compute::networks::{
-    tap_name, Allocation, NetworkRequest, NicAddress, NicRequest, ServerNetworks, ServerNic,
+    tap_name, Allocation, FloatingAddress, NetworkRequest, NicAddress, NicRequest, ServerNetworks,
+    ServerNic,
 };
 use ferrostack_host_contract::block::BlockDeviceSection;
 use ferrostack_host_contract::network::{
@@ -384,6 +385,23 @@ impl ServerNetworks for NeutronForNova {
         }
         out.retain(|_, names| !names.is_empty());
         Ok(out)
+    }
+
+    fn floating_ips(&self, port_ids: &[String]) -> Result<Vec<FloatingAddress>, ComputeError> {
+        let fips = (self.state.store.list_floating_ips())
+            .map_err(|e| network_error(NetworkError::from(e)))?;
+        Ok((fips.into_iter())
+            .filter_map(|f| match (f.port_id, f.fixed_ip_address) {
+                (Some(port_id), Some(fixed)) if port_ids.contains(&port_id) => {
+                    Some(FloatingAddress {
+                        port_id,
+                        fixed_ip_address: fixed,
+                        floating_ip_address: f.floating_ip_address,
+                    })
+                }
+                _ => None,
+            })
+            .collect())
     }
 
     fn server_security_group_ids(&self, server_id: &str) -> Result<Vec<String>, ComputeError> {

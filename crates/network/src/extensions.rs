@@ -1,8 +1,9 @@
 //! `GET /v2.0/extensions`: exactly the API extensions served, so clients
 //! that probe for one (`quotas`, `binding`, `security-group`,
 //! `standard-attr-tag`...) before using it find it, and find nothing
-//! ferrostack does not do. Floating IPs and the rest are not listed
-//! (their paths answer 501).
+//! ferrostack does not do. Routers are listed under `router` (which in
+//! Neutron also covers floating IPs), floating IPs' extras under
+//! `fip-port-details`; the rest is not listed (its paths answer 501).
 
 use crate::error::{NetworkError, NetworkResult};
 use axum::extract::Path;
@@ -124,6 +125,18 @@ const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "filter-validation",
         "Filter parameters validation",
         "Provides validation on filter parameters.",
+        "2018-03-21T10:00:00-00:00",
+    ),
+    (
+        "fip-port-details",
+        "Floating IP Port Details Extension",
+        "Add port_details attribute to Floating IP resource",
+        "2018-04-09T10:00:00-00:00",
+    ),
+    (
+        "floatingip-pools",
+        "Floating IP Pools Extension",
+        "Provides a floating IP pools API.",
         "2018-03-21T10:00:00-00:00",
     ),
     (

@@ -24,7 +24,7 @@
 //! network, subnets and ports ([`Network::contents_changed_at`] covers
 //! the ports and subnets that were deleted).
 
-use crate::router_section::{desired_routers, is_router_port};
+use crate::router_section::{desired_routers, is_router_port, FloatingIps};
 use crate::security_groups::desired::{desired_security_groups, remote_group_ids, Membership};
 use crate::NetworkState;
 use ferrostack_host_contract::network::{
@@ -110,7 +110,12 @@ impl HostSections {
         }
         section.security_groups = groups;
         let routers = self.state.routers.list_routers()?;
-        section.routers = desired_routers(&routers, &ports, &subnets, host);
+        let all_fips = self.state.store.list_floating_ips()?;
+        let fips = FloatingIps {
+            all: &all_fips,
+            store: self.state.store.as_ref(),
+        };
+        section.routers = desired_routers(&routers, &ports, &subnets, fips, host)?;
         Ok(section)
     }
 

@@ -7,10 +7,11 @@
 //! subnets with their DHCP port, ports with race-free IPAM (the store
 //! takes addresses inside the port's write transaction), security groups
 //! with their rules ([`security_groups`]), tags, and network IP
-//! availability, and routers with their gateway, interfaces and static
-//! routes ([`routers`], [`router_interfaces`], [`router_section`]).
-//! Every list goes through [`query`] (filters, `fields`, sorting,
-//! paging).
+//! availability, routers with their gateway, interfaces and static
+//! routes ([`routers`], [`router_interfaces`], [`router_section`]), and
+//! floating IPs ([`floating_ips`]: an address on an external network,
+//! associated through the router that router ports show). Every list
+//! goes through [`query`] (filters, `fields`, sorting, paging).
 //!
 //! Ports are also an in-process API: [`NetworkState::create_port`],
 //! [`NetworkState::bind_port`], [`NetworkState::unbind_port`] and
@@ -25,6 +26,8 @@ pub mod availability;
 pub mod config;
 pub mod error;
 pub mod extensions;
+pub mod floating_ips;
+pub mod floating_ips_api;
 pub mod host_section;
 pub mod ipam;
 pub mod networks;
@@ -149,6 +152,7 @@ async fn resources(State(state): State<Arc<NetworkState>>) -> Json<Value> {
         ("subnet", "subnets", "subnets"),
         ("port", "ports", "ports"),
         ("router", "routers", "routers"),
+        ("floatingip", "floatingips", "floatingips"),
         ("security_group", "security_groups", "security-groups"),
         (
             "security_group_rule",

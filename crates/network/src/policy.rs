@@ -8,9 +8,11 @@
 //!
 //! Routers and their actions are for the project's members to write and
 //! readers to read (the handlers send other projects' to 404 and check
-//! the admin-only gateway attributes).
+//! the admin-only gateway attributes). Floating IPs follow the security
+//! groups' rows: readers list and show, members write, and the handlers
+//! send other projects' to 404.
 //!
-//! Every other path of the network API (floating IPs, ...) is
+//! Every other path of the network API (port forwardings, QoS, ...) is
 //! not built yet and falls into the catch-all route [`UNBUILT`], whose
 //! rows below need a valid token: 401 without one, as keystonemiddleware
 //! answers in front of Neutron, then 501. It goes through the policy
@@ -21,8 +23,8 @@
 
 use crate::security_groups::{groups, rule_routes};
 use crate::{
-    availability, extensions, networks, not_implemented, ports_api, quotas, resources,
-    router_interfaces, routers, subnets, tags, versions, zones, NetworkState,
+    availability, extensions, floating_ips_api, networks, not_implemented, ports_api, quotas,
+    resources, router_interfaces, routers, subnets, tags, versions, zones, NetworkState,
 };
 use ferrostack_policy::Rule::{Admin, Authenticated, ProjectMember, ProjectReader, Public};
 use ferrostack_policy::UNBUILT;
@@ -174,6 +176,29 @@ ferrostack_policy::route_table! {
         get(Authenticated, tags::router::check)
             .put(Authenticated, tags::router::add)
             .delete(Authenticated, tags::router::remove)
+    )
+    .route(
+        "/v2.0/floatingips",
+        get(ProjectReader, floating_ips_api::list).post(ProjectMember, floating_ips_api::create)
+    )
+    .route(
+        "/v2.0/floatingips/{id}",
+        get(ProjectReader, floating_ips_api::show)
+            .put(ProjectMember, floating_ips_api::update)
+            .delete(ProjectMember, floating_ips_api::delete)
+    )
+    .route("/v2.0/floatingip_pools", get(Authenticated, floating_ips_api::pools))
+    .route(
+        "/v2.0/floatingips/{id}/tags",
+        get(ProjectReader, tags::floatingip::list)
+            .put(ProjectMember, tags::floatingip::replace)
+            .delete(ProjectMember, tags::floatingip::clear)
+    )
+    .route(
+        "/v2.0/floatingips/{id}/tags/{tag}",
+        get(ProjectReader, tags::floatingip::check)
+            .put(ProjectMember, tags::floatingip::add)
+            .delete(ProjectMember, tags::floatingip::remove)
     )
     .route("/v2.0/availability_zones", get(Authenticated, zones::list))
     .route("/v2.0/network-ip-availabilities", get(Admin, availability::list))

@@ -14,6 +14,7 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::Extension;
 use ferrostack_policy::AuthContext;
+use ferrostack_store::floating_ip::FLOATINGIP_OWNER;
 use ferrostack_store::network::Port;
 use ferrostack_store::router::is_router_owner;
 use http::StatusCode;
@@ -476,9 +477,15 @@ pub async fn delete(
 ) -> NetworkResult<StatusCode> {
     let p = load(&state, &caller, &id)?;
     check_write(&caller, &p.project_id, "rule:delete_port")?;
-    // A router's ports go through the router API (Neutron's
-    // prevent_l3_port_deletion), unless their router is gone.
-    if is_router_owner(&p.device_owner) && state.routers.get_router(&p.device_id)?.is_some() {
+    // A router's ports go through the router API, and a floating IP's own
+    // port with the floating IP (Neutron's prevent_l3_port_deletion),
+    // unless what owns them is gone.
+    let router_port =
+        is_router_owner(&p.device_owner) && state.routers.get_router(&p.device_id)?.is_some();
+    let floating = p.device_owner == FLOATINGIP_OWNER
+        && !p.fixed_ips.is_empty()
+        && state.store.get_floating_ip(&p.device_id)?.is_some();
+    if router_port || floating {
         return Err(NetworkError::conflict(
             "ServicePortInUse",
             format!(

@@ -260,6 +260,19 @@ pub async fn remove(
         }
         (None, None) => return Err(neither()),
     };
+    // Floating IPs through this interface keep it (Neutron's
+    // RouterInterfaceInUseByFloatingIP).
+    let leaving: Vec<String> = match (&port_id, &subnet_id) {
+        (Some(p), _) => (state.store.get_port(p)?.into_iter())
+            .flat_map(|p| p.fixed_ips)
+            .map(|ip| ip.subnet_id)
+            .collect(),
+        (None, Some(s)) => vec![s.clone()],
+        (None, None) => Vec::new(),
+    };
+    for s in &leaving {
+        state.check_interface_removal(&r.id, s)?;
+    }
     let rules = RouterRules::new(&state, None, RouteBreak::InUse)?;
     let removed = state
         .routers

@@ -8,32 +8,47 @@
 //! not in the section's `ports`: those are VM taps, while a router's
 //! ports are wired into its namespace by the router driver.
 //!
-//! Floating IPs are not derived here: `floating_ips` stays empty until
-//! the floating IP service fills it.
+//! Its floating IPs are those associated through it
+//! ([`crate::floating_ips::desired_floating_ips`]).
 //!
 //! The generation is the latest of the router's update, its contents
 //! time (moved when a port comes or goes, so a removed interface still
-//! moves it) and its ports' updates, in µs: it only grows.
+//! moves it), its ports' updates and its floating IPs' changes (one that
+//! left it included: [`crate::floating_ips::floating_ips_generation`]),
+//! in µs: it only grows.
 
+use crate::floating_ips::{desired_floating_ips, floating_ips_generation};
 use crate::host_section::desired_port;
 use ferrostack_host_contract::network::{DesiredRouter, RouterSubnet};
+use ferrostack_store::floating_ip::{FloatingIpRecord, FloatingIpStore};
 use ferrostack_store::network::{Port, Subnet};
 use ferrostack_store::router::{
     is_router_owner, Router, ROUTER_GATEWAY_OWNER, ROUTER_INTERFACE_OWNER,
 };
+use ferrostack_store::StoreResult;
 
 /// Is `p` a port of some router (to keep it out of the VM ports)?
 pub fn is_router_port(p: &Port) -> bool {
     is_router_owner(&p.device_owner)
 }
 
-/// The routers `host` runs, from every router, port and subnet.
+/// Every floating IP, and where to read when one last left a router.
+pub struct FloatingIps<'a> {
+    /// Every floating IP.
+    pub all: &'a [FloatingIpRecord],
+    /// The store, for the routers' "floating IPs changed at" times.
+    pub store: &'a dyn FloatingIpStore,
+}
+
+/// The routers `host` runs, from every router, port, subnet and floating
+/// IP.
 pub fn desired_routers(
     routers: &[Router],
     ports: &[Port],
     subnets: &[Subnet],
+    fips: FloatingIps<'_>,
     host: &str,
-) -> Vec<DesiredRouter> {
+) -> StoreResult<Vec<DesiredRouter>> {
     let mut out = Vec::new();
     for r in routers.iter().filter(|r| r.host == host) {
         // The gateway first, then the interfaces (by id): the order of
@@ -50,6 +65,8 @@ pub fn desired_routers(
         for p in &mine {
             generation = generation.max(p.updated_at);
         }
+        let generation =
+            (generation.max(0) as u64).max(floating_ips_generation(fips.store, fips.all, &r.id)?);
         let mut subnet_ids: Vec<&str> = Vec::new();
         for ip in mine.iter().flat_map(|p| p.fixed_ips.iter()) {
             if !subnet_ids.contains(&ip.subnet_id.as_str()) {
@@ -78,11 +95,11 @@ pub fn desired_routers(
             routes: (r.routes.iter())
                 .map(|rt| (rt.destination.clone(), rt.nexthop.clone()))
                 .collect(),
-            floating_ips: Vec::new(),
+            floating_ips: desired_floating_ips(fips.all, &r.id),
             admin_state_up: r.admin_state_up,
-            generation: generation.max(0) as u64,
+            generation,
             deleted: false,
         });
     }
-    out
+    Ok(out)
 }

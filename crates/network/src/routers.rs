@@ -409,6 +409,11 @@ pub(crate) fn write_router(
             }
         }
     };
+    // Floating IPs through the gateway keep it on its network (Neutron's
+    // RouterExternalGatewayInUseByFloatingIp).
+    if let (Plan::Remove | Plan::Create(..), Some(p)) = (&plan, gw_port) {
+        state.check_gateway_removal(&current.id, &p.network_id)?;
+    }
     let (gateway_write, new_port) = match &plan {
         Plan::Keep => (GatewayPort::Keep, None),
         Plan::Remove => (GatewayPort::Remove, None),

@@ -1,4 +1,4 @@
-//! `/v2.0/{networks,subnets,ports,routers}/{id}/tags[/{tag}]`: Neutron's
+//! `/v2.0/{networks,subnets,ports,routers,floatingips}/{id}/tags[/{tag}]`: Neutron's
 //! `standard-attr-tag` sub-resource. Tags are part of each record, so a
 //! tag change is an update of the record (its revision moves).
 //!
@@ -7,7 +7,7 @@
 //! in the policy table.
 
 use crate::error::{Json, NetworkError, NetworkResult};
-use crate::{attrs, networks, ports_api, routers, subnets, NetworkState};
+use crate::{attrs, floating_ips_api, networks, ports_api, routers, subnets, NetworkState};
 use ferrostack_policy::AuthContext;
 use ferrostack_store::router::GatewayPort;
 use http::StatusCode;
@@ -44,6 +44,8 @@ pub enum Tagged {
     Port,
     /// Routers.
     Router,
+    /// Floating IPs.
+    FloatingIp,
 }
 
 impl Tagged {
@@ -70,6 +72,10 @@ impl Tagged {
             Tagged::Router => {
                 let r = routers::load(state, caller, id)?;
                 (r.tags, r.project_id)
+            }
+            Tagged::FloatingIp => {
+                let f = floating_ips_api::load(state, caller, id)?;
+                (f.tags, f.project_id)
             }
         })
     }
@@ -127,6 +133,14 @@ impl Tagged {
                     &mut |_, _| Ok(()),
                 )?
                 .map(|r| r.tags),
+            Tagged::FloatingIp => state
+                .store
+                .update_floating_ip(id, &mut |rec| {
+                    f(&mut rec.tags);
+                    rec.updated_at = now;
+                    Ok(())
+                })?
+                .map(|rec| rec.tags),
         };
         tags.ok_or_else(|| attrs::not_found("HTTPNotFound", "Resource", id))
     }
@@ -299,3 +313,4 @@ tag_routes!(network, Tagged::Network);
 tag_routes!(subnet, Tagged::Subnet);
 tag_routes!(port, Tagged::Port);
 tag_routes!(router, Tagged::Router);
+tag_routes!(floatingip, Tagged::FloatingIp);

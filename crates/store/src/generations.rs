@@ -118,6 +118,8 @@ pub const UNCACHED: &[&str] = &[
     "ip_allocations",
     "ipam_next",
     "routers",
+    "floating_ips",
+    "router_floating_ip_changes",
     "security_groups",
     "security_group_rules",
     "host_objects",

@@ -31,6 +31,9 @@
 //!
 //! | volume export created, changed or deleted | its storage host (before and after) |
 //!
+//! | floating IP associated, moved, disassociated, or deleted while associated | the host of the gateway port of its router, before and after |
+//! | anything else of a floating IP (description, tags, an unassociated create or delete) | none |
+//!
 //! The backend finds the host sets a network-model write names (DHCP
 //! hosts, carriers, the project's hosts) in the same transaction and
 //! passes them in; which of them a write touches is decided here. The
@@ -42,10 +45,11 @@
 //! their own rows bump that host; the router row covers what only it
 //! says (gateway mode, routes, admin state) and a port that went.
 
+use crate::floating_ip::FloatingIpRecord;
 use crate::network::{Network, Port};
 use crate::router::Router;
 use crate::server::Instance;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A write of a row that may appear in some host's desired document.
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +105,17 @@ pub enum PlanWrite<'a> {
         before: Option<&'a Router>,
         /// The row after it.
         after: Option<&'a Router>,
+    },
+    /// A floating IP: `before` is `None` for a create, `after` for a
+    /// delete.
+    FloatingIp {
+        /// The floating IP before the write.
+        before: Option<&'a FloatingIpRecord>,
+        /// The floating IP after it.
+        after: Option<&'a FloatingIpRecord>,
+        /// The host of each router's gateway port (router id -> host),
+        /// for the routers `before` and `after` name.
+        gateway_hosts: &'a BTreeMap<String, String>,
     },
     /// A security group or one of its rules written.
     SecurityGroup {
@@ -224,6 +239,19 @@ pub fn hosts_touched(write: PlanWrite<'_>) -> BTreeSet<String> {
                 }
             }
         }
+        PlanWrite::FloatingIp {
+            before,
+            after,
+            gateway_hosts,
+        } => {
+            let b = before.and_then(FloatingIpRecord::carried);
+            let a = after.and_then(FloatingIpRecord::carried);
+            if b != a {
+                for (router, _, _) in b.into_iter().chain(a) {
+                    hosts.extend(gateway_hosts.get(router).cloned());
+                }
+            }
+        }
         PlanWrite::Instance {
             before: None,
             after: Some(after),
@@ -286,6 +314,57 @@ mod tests {
         hosts_touched(PlanWrite::Instance { before, after })
             .into_iter()
             .collect()
+    }
+
+    fn fip(router: Option<&str>) -> FloatingIpRecord {
+        FloatingIpRecord {
+            id: "f".into(),
+            project_id: "p".into(),
+            floating_network_id: "ext".into(),
+            floating_ip_address: "203.0.113.5".into(),
+            floating_port_id: "fp".into(),
+            port_id: router.map(|_| "port".into()),
+            fixed_ip_address: router.map(|_| "10.0.0.5".into()),
+            router_id: router.map(str::to_owned),
+            description: String::new(),
+            tags: vec![],
+            status: "DOWN".into(),
+            created_at: 0,
+            updated_at: 0,
+            revision_number: 1,
+        }
+    }
+
+    #[test]
+    fn floating_ip_writes_bump_the_gateway_hosts_of_the_routers_they_change() {
+        let gw: BTreeMap<String, String> = [("r1", "net1"), ("r2", "net2")]
+            .into_iter()
+            .map(|(r, h)| (r.to_string(), h.to_string()))
+            .collect();
+        let touched = |b: Option<&FloatingIpRecord>, a: Option<&FloatingIpRecord>| {
+            hosts_touched(PlanWrite::FloatingIp {
+                before: b,
+                after: a,
+                gateway_hosts: &gw,
+            })
+            .into_iter()
+            .collect::<Vec<_>>()
+        };
+        let (free, on_r1, on_r2) = (fip(None), fip(Some("r1")), fip(Some("r2")));
+        let none: Vec<String> = vec![];
+        assert_eq!(touched(None, Some(&free)), none, "unassociated create");
+        assert_eq!(touched(Some(&free), None), none, "unassociated delete");
+        assert_eq!(touched(Some(&free), Some(&on_r1)), ["net1"], "associate");
+        assert_eq!(touched(Some(&on_r1), Some(&free)), ["net1"], "disassociate");
+        assert_eq!(touched(Some(&on_r1), None), ["net1"], "delete associated");
+        assert_eq!(touched(Some(&on_r1), Some(&on_r2)), ["net1", "net2"]);
+        let mut described = on_r1.clone();
+        described.description = "web".into();
+        described.tags = vec!["t".into()];
+        assert_eq!(touched(Some(&on_r1), Some(&described)), none);
+        let mut unbound = fip(Some("r3"));
+        unbound.id = "g".into();
+        assert_eq!(touched(None, Some(&unbound)), none, "gateway not bound");
     }
 
     #[test]

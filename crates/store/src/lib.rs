@@ -21,6 +21,7 @@
 
 pub mod compute;
 pub mod db;
+pub mod floating_ip;
 pub mod generations;
 pub mod host_objects;
 pub mod host_plan;

@@ -671,6 +671,35 @@ CREATE INDEX routers_project ON routers(project_id);
 CREATE INDEX routers_host ON routers(host);
 CREATE INDEX ports_device ON ports(json_extract(body, '$.device_id'));
 "#,
+    // Neutron's floating IPs (floating_ip.rs): a floating IP goes with its
+    // own port (made in the same transaction; the cascade is a backstop,
+    // the service deletes both). One floating IP per fixed address and
+    // external network; a deleted fixed port leaves port_id NULL (the
+    // port delete also disassociates the body and bumps the router's
+    // host; the NULL is a backstop read as "disassociated"). A router's
+    // floating IP change time moves its generation when a floating IP
+    // leaves it.
+    r#"
+CREATE TABLE floating_ips (
+    id                  TEXT PRIMARY KEY,
+    project_id          TEXT NOT NULL,
+    floating_network_id TEXT NOT NULL,
+    floating_port_id    TEXT NOT NULL UNIQUE REFERENCES ports(id) ON DELETE CASCADE,
+    port_id             TEXT REFERENCES ports(id) ON DELETE SET NULL,
+    fixed_ip_address    TEXT,
+    router_id           TEXT,
+    body                TEXT NOT NULL
+);
+CREATE INDEX floating_ips_project ON floating_ips(project_id);
+CREATE INDEX floating_ips_router ON floating_ips(router_id);
+CREATE UNIQUE INDEX floating_ips_fixed
+    ON floating_ips(port_id, fixed_ip_address, floating_network_id)
+    WHERE port_id IS NOT NULL;
+CREATE TABLE router_floating_ip_changes (
+    router_id  TEXT PRIMARY KEY,
+    changed_at INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

@@ -316,7 +316,7 @@ pub type PortChange<'a> = dyn FnMut(&mut Port) -> Result<Option<Vec<IpRequest>>,
 pub const DHCP_OWNER: &str = "network:dhcp";
 
 /// Stored networks, subnets and ports.
-pub trait NetworkStore: Send + Sync {
+pub trait NetworkStore: crate::floating_ip::FloatingIpStore + Send + Sync {
     /// Insert a network and take its segment, in one transaction.
     /// The segment chosen is written into the returned record.
     fn create_network(&self, network: &Network, segment: &SegmentRequest) -> StoreResult<Network>;

@@ -1,6 +1,7 @@
 //! The SQLite implementation of every store trait.
 
 mod compute;
+mod floating_ip;
 mod host_objects;
 mod identity;
 mod image;

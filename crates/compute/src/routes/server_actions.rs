@@ -240,6 +240,6 @@ pub async fn ips(
     let i = servers::find(&state, &caller, &id, false)?;
     let d = servers::doc(&i)?;
     Ok(axum::Json(
-        json!({"addresses": servers::views::addresses(&d.nics)}),
+        json!({"addresses": servers::views::server_addresses(&state, &d.nics)}),
     ))
 }

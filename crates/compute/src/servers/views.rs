@@ -126,7 +126,7 @@ pub fn detail(
     m.insert("flavor".into(), flavor_view(state, v, &d.flavor));
     m.insert("created".into(), json!(iso_seconds(i.created_at)));
     m.insert("updated".into(), json!(iso_seconds(i.updated_at)));
-    m.insert("addresses".into(), addresses(&d.nics));
+    m.insert("addresses".into(), server_addresses(state, &d.nics));
     m.insert("accessIPv4".into(), json!(d.access_ipv4));
     m.insert("accessIPv6".into(), json!(d.access_ipv6));
     m.insert("links".into(), links(state, &i.uuid));
@@ -291,8 +291,30 @@ pub fn action_view(
     Ok(view)
 }
 
-/// `addresses`: per network name, each fixed address with its MAC.
-pub fn addresses(nics: &[crate::networks::ServerNic]) -> Value {
+/// `addresses` of a server's NICs with their floating IPs, read from
+/// the network service now (none when it cannot answer: the fixed
+/// addresses still show).
+pub fn server_addresses(state: &ComputeState, nics: &[crate::networks::ServerNic]) -> Value {
+    let floating = match state.link.networks() {
+        Some(n) if !nics.is_empty() => {
+            let ports: Vec<String> = nics.iter().map(|n| n.port_id.clone()).collect();
+            n.floating_ips(&ports).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "floating IPs of a server not read");
+                Vec::new()
+            })
+        }
+        _ => Vec::new(),
+    };
+    addresses(nics, &floating)
+}
+
+/// `addresses`: per network name, each fixed address with its MAC, each
+/// followed by its floating IPs (`OS-EXT-IPS:type` `floating`), as Nova
+/// lists them.
+pub fn addresses(
+    nics: &[crate::networks::ServerNic],
+    floating: &[crate::networks::FloatingAddress],
+) -> Value {
     let mut out = serde_json::Map::new();
     for nic in nics {
         let entry = out
@@ -306,6 +328,17 @@ pub fn addresses(nics: &[crate::networks::ServerNic]) -> Value {
                     "OS-EXT-IPS:type": "fixed",
                     "OS-EXT-IPS-MAC:mac_addr": nic.mac_address,
                 }));
+                let of_this = floating
+                    .iter()
+                    .filter(|f| f.port_id == nic.port_id && f.fixed_ip_address == a.ip_address);
+                for f in of_this {
+                    list.push(json!({
+                        "version": 4,
+                        "addr": f.floating_ip_address,
+                        "OS-EXT-IPS:type": "floating",
+                        "OS-EXT-IPS-MAC:mac_addr": nic.mac_address,
+                    }));
+                }
             }
         }
     }
@@ -315,6 +348,42 @@ pub fn addresses(nics: &[crate::networks::ServerNic]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_floating_ip_follows_its_fixed_address() {
+        use crate::networks::{FloatingAddress, NicAddress, ServerNic};
+        let nic = ServerNic {
+            port_id: "p1".into(),
+            network_id: "n1".into(),
+            network_name: "net1".into(),
+            mac_address: "fa:16:3e:00:00:01".into(),
+            tap: "tapp1".into(),
+            mtu: 1450,
+            fixed_ips: vec![NicAddress {
+                ip_address: "10.0.0.5".into(),
+                version: 4,
+                subnet_id: "s1".into(),
+                cidr: "10.0.0.0/24".into(),
+                gateway_ip: None,
+                dns_nameservers: vec![],
+            }],
+            preserve_on_delete: false,
+            tag: None,
+        };
+        let floating = [FloatingAddress {
+            port_id: "p1".into(),
+            fixed_ip_address: "10.0.0.5".into(),
+            floating_ip_address: "203.0.113.7".into(),
+        }];
+        let a = addresses(&[nic], &floating);
+        let types: Vec<(&str, &str)> = (a["net1"].as_array().unwrap().iter())
+            .map(|e| {
+                let kind = e["OS-EXT-IPS:type"].as_str().unwrap();
+                (e["addr"].as_str().unwrap(), kind)
+            })
+            .collect();
+        assert_eq!(types, [("10.0.0.5", "fixed"), ("203.0.113.7", "floating")]);
+    }
 
     #[test]
     fn host_id_is_per_project_and_empty_without_host() {

@@ -675,6 +675,9 @@ impl NetworkStore for SqliteStore {
             port.revision_number += 1;
             write_port(tx, &port, false)?;
             port_written(tx, Some(&before), Some(&port))?;
+            if before.fixed_ips != port.fixed_ips {
+                super::floating_ip::port_readdressed(tx, &port)?;
+            }
             Ok(Some(port))
         })
     }
@@ -684,6 +687,7 @@ impl NetworkStore for SqliteStore {
             let Some(before) = get_body::<Port>(tx, "ports", id)? else {
                 return Ok(false);
             };
+            super::floating_ip::port_deleted(tx, id)?;
             port_written(tx, Some(&before), None)?;
             Ok(tx.execute("DELETE FROM ports WHERE id = ?1", [id])? > 0)
         })
