@@ -75,6 +75,11 @@ test("a member's router gets a gateway, an interface and a static route", async 
   // Attached subnets are no longer offered.
   await page.locator("#no-subnets-to-add").waitFor();
   assert.equal(await page.getByLabel("Subnet", { exact: true }).count(), 0);
+  // The network's page lists the interface's port as the router's.
+  await iface.getByRole("link", { name: "net1" }).click();
+  await page.getByRole("heading", { name: "Network net1" }).waitFor();
+  await page.locator("#ports tbody tr", { hasText: "10.0.0.1" }).getByRole("link", { name: "router" }).click();
+  await page.getByRole("heading", { name: "Router r1" }).waitFor();
 
   await page.getByLabel("Destination CIDR").fill("10.9.0.0/16");
   await page.getByLabel("Next hop").fill("10.0.0.9");
