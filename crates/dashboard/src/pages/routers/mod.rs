@@ -152,7 +152,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> Response {
                 @if external.is_empty() {
                     p.hint { "There is no external network: an administrator makes one." }
                 }
-                button type="submit" { "Create router" }
+                div { button type="submit" { "Create router" } }
             }
         }
     };
