@@ -121,6 +121,12 @@ pub enum Nav {
     Networks,
     /// Security groups.
     SecurityGroups,
+    /// Routers (with their gateway, interfaces and routes).
+    Routers,
+    /// Floating IPs.
+    FloatingIps,
+    /// The network topology picture.
+    Topology,
     /// Volumes.
     Volumes,
     /// Volume snapshots.
@@ -184,7 +190,10 @@ pub fn page(state: &AppState, ctx: &Ctx, title: &str, active: Nav, content: Mark
                         }
                         h2 { "Network" }
                         ul {
+                            (nav_link(active, Nav::Topology, "/topology", "Network topology"))
                             (nav_link(active, Nav::Networks, "/networks", "Networks"))
+                            (nav_link(active, Nav::Routers, "/routers", "Routers"))
+                            (nav_link(active, Nav::FloatingIps, "/floating-ips", "Floating IPs"))
                             (nav_link(active, Nav::SecurityGroups, "/security-groups", "Security groups"))
                         }
                         h2 { "Storage" }

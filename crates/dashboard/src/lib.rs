@@ -105,6 +105,32 @@ pub fn router_with_state(state: AppState) -> Router {
         .route("/networks/{id}/delete", post(networks::delete))
         .route("/networks/{id}/ports", post(ports::create))
         .route("/networks/{id}/ports/{port}/delete", post(ports::delete))
+        .route("/routers", get(routers::list).post(routers::create))
+        .route("/routers/{id}", get(routers::detail))
+        .route("/routers/{id}/delete", post(routers::delete))
+        .route("/routers/{id}/gateway", post(routers::set_gateway))
+        .route("/routers/{id}/gateway/clear", post(routers::clear_gateway))
+        .route("/routers/{id}/interfaces", post(routers::add_interface))
+        .route(
+            "/routers/{id}/interfaces/{port}/remove",
+            post(routers::remove_interface),
+        )
+        .route("/routers/{id}/routes", post(routers::add_route))
+        .route("/routers/{id}/routes/remove", post(routers::remove_route))
+        .route(
+            "/floating-ips",
+            get(floating_ips::list).post(floating_ips::allocate),
+        )
+        .route(
+            "/floating-ips/{id}/associate",
+            post(floating_ips::associate),
+        )
+        .route(
+            "/floating-ips/{id}/disassociate",
+            post(floating_ips::disassociate),
+        )
+        .route("/floating-ips/{id}/release", post(floating_ips::release))
+        .route("/topology", get(topology::page))
         .route(
             "/security-groups",
             get(security_groups::list).post(security_groups::create),

@@ -302,3 +302,55 @@ async fn the_navigation_links_the_storage_pages() {
     assert!(html.contains(r#"<a href="/volume-snapshots">Volume snapshots</a>"#));
     assert!(html.contains(r#"<a href="/volume-backups">Backups</a>"#));
 }
+
+#[tokio::test]
+async fn the_navigation_links_the_network_pages() {
+    let s = state(false);
+    let session = s.sessions.create_authenticated(auth("demo"));
+    let ctx = Ctx {
+        auth: session.auth.clone().unwrap(),
+        session,
+    };
+    let r = layout::page(&s, &ctx, "Routers", Nav::Routers, maud::html! {});
+    let html = text(r).await;
+    assert!(html.contains(r#"<a href="/routers" aria-current="page">Routers</a>"#));
+    assert!(html.contains(r#"<a href="/floating-ips">Floating IPs</a>"#));
+    assert!(html.contains(r#"<a href="/topology">Network topology</a>"#));
+}
+
+#[tokio::test]
+async fn an_association_without_an_address_is_refused_before_neutron() {
+    let s = state(false);
+    let session = s.sessions.create_authenticated(auth("demo"));
+    let cookie = format!("fs_session={}", session.id);
+    // Without the token the router forms are refused like every other.
+    let r = call(
+        &s,
+        post_form("/routers/x/routes", &cookie, "destination=a&nexthop=b"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body = format!("csrf={}&target=", session.csrf);
+    let r = call(&s, post_form("/floating-ips/x/associate", &cookie, &body)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[header::LOCATION], "/floating-ips");
+    let flash = s.sessions.take_flash(&session.id).unwrap();
+    assert!(flash.error);
+    assert_eq!(flash.text, "Choose an instance address to associate with.");
+}
+
+#[tokio::test]
+async fn the_topology_without_the_network_service_says_why() {
+    let s = state(false);
+    let session = s.sessions.create_authenticated(auth("demo"));
+    let cookie = format!("fs_session={}", session.id);
+    let req = Request::get("/topology")
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .unwrap();
+    let r = call(&s, req).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = text(r).await;
+    assert!(html.contains("The service could not be reached."));
+    assert!(!html.contains("<svg"));
+}

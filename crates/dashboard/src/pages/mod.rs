@@ -2,6 +2,7 @@
 //! call the APIs (in parallel when a page needs several answers), render.
 
 pub mod flavors;
+pub mod floating_ips;
 pub mod images;
 pub mod instances;
 pub mod keypairs;
@@ -11,6 +12,8 @@ pub mod overview;
 pub mod ports;
 pub mod projects;
 pub mod roles;
+pub mod routers;
 pub mod security_groups;
+pub mod topology;
 pub mod users;
 pub mod volumes;

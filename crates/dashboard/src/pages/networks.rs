@@ -9,6 +9,11 @@
 //! reason. Rejected: creating the network alone and showing a half-made
 //! result (the user would have to find and delete it).
 //!
+//! An admin's form has one more box, "External network": the network is
+//! made with `router:external`, so every project can put router gateways
+//! and floating IPs on it (setting it is an admin's right in Neutron's
+//! policy, so the box is not offered to others).
+//!
 //! The list is the project's view, as in Horizon's Project → Network: its
 //! own networks and the shared or external ones every project sees. An
 //! admin's token lists all projects' networks; the others' are left out.
@@ -110,6 +115,9 @@ fn create_form(ctx: &Ctx) -> Markup {
                 (csrf_field(ctx))
                 label for="network-name" { "Network name" }
                 input #network-name name="name" required maxlength="255";
+                @if ctx.auth.is_admin() {
+                    label.check { input type="checkbox" name="external" value="on"; "External network (for router gateways and floating IPs)" }
+                }
                 fieldset {
                     legend { "Subnet" }
                     label for="subnet-name" { "Subnet name" }
@@ -140,6 +148,18 @@ pub struct CreateForm {
     /// Present (`on`) when the box is ticked; browsers omit unticked boxes.
     #[serde(default)]
     dhcp: Option<String>,
+    /// Present (`on`) for an external network (admins' form only).
+    #[serde(default)]
+    external: Option<String>,
+}
+
+/// The `POST /networks` body for the form.
+pub fn network_body(f: &CreateForm) -> Value {
+    let mut network = json!({"name": f.name.trim()});
+    if f.external.is_some() {
+        network["router:external"] = json!(true);
+    }
+    json!({ "network": network })
 }
 
 /// The `POST /subnets` body for the form's subnet, if it names a CIDR.
@@ -167,7 +187,7 @@ pub async fn create(
 ) -> Response {
     let (api, t) = (&state.api, ctx.token());
     let name = f.name.trim().to_string();
-    let body = json!({"network": {"name": name}});
+    let body = network_body(&f);
     let made = match api
         .json(Method::POST, Service::Network, "/networks", t, &body)
         .await
@@ -281,7 +301,19 @@ mod tests {
             cidr: cidr.into(),
             gateway: gateway.into(),
             dhcp: dhcp.then(|| "on".to_string()),
+            external: None,
         }
+    }
+
+    #[test]
+    fn external_is_asked_only_when_ticked() {
+        let mut f = form("", "", false);
+        assert_eq!(network_body(&f), json!({"network": {"name": "n"}}));
+        f.external = Some("on".into());
+        assert_eq!(
+            network_body(&f),
+            json!({"network": {"name": "n", "router:external": true}})
+        );
     }
 
     #[test]

@@ -29,13 +29,16 @@ fn fixed_ips(port: &Value) -> String {
         .join(", ")
 }
 
-/// What a port belongs to: an instance (linked), DHCP, or nothing.
+/// What a port belongs to: an instance or a router (linked), DHCP, or
+/// its raw owner.
 fn attached_to(port: &Value) -> Markup {
     let owner = s(port, "device_owner");
     let device = s(port, "device_id");
     html! {
         @if owner.starts_with("compute:") && !device.is_empty() {
             a href=(format!("/instances/{}", seg(&device))) { "instance" }
+        } @else if owner.starts_with("network:router_interface") && !device.is_empty() {
+            a href=(format!("/routers/{}", seg(&device))) { "router" }
         } @else if owner == "network:dhcp" {
             "DHCP"
         } @else {
