@@ -19,7 +19,9 @@ PYTHON=${PYTHON:-python3}
 VENV=$ROOT/tests/e2e/.venv
 REQUIREMENTS=$ROOT/tests/e2e/requirements.txt
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it starts (seconds since the script began), so a CI
+# log shows where the time goes.
+step() { printf '\n==> [%4d s] %s\n' "$SECONDS" "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # (a) System packages: install what is missing when we can (root + apt).
@@ -135,3 +137,4 @@ scripts/tempest.sh identity image
 # tests/browser/package-lock.json; npm downloads no browser).
 step "browser tests (tests/browser)"
 (cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund && npm test)
+step "all tests passed"
