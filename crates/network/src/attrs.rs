@@ -66,6 +66,18 @@ pub fn text(map: &Map<String, Value>, key: &str) -> NetworkResult<Option<String>
     }
 }
 
+/// Neutron's 400 for a required attribute a body lacks.
+pub fn required(key: &str) -> NetworkError {
+    NetworkError::bad_request(format!(
+        "Failed to parse request. Required attribute '{key}' not specified"
+    ))
+}
+
+/// A text attribute the body must carry.
+pub fn required_text(map: &Map<String, Value>, key: &str) -> NetworkResult<String> {
+    text(map, key)?.ok_or_else(|| required(key))
+}
+
 /// A text attribute of at most 255 characters (names, descriptions).
 pub fn short_text(map: &Map<String, Value>, key: &str) -> NetworkResult<Option<String>> {
     let v = text(map, key)?;

@@ -196,11 +196,7 @@ pub async fn create(
     Json(body): Json<Value>,
 ) -> NetworkResult<impl IntoResponse> {
     let map = body_object(body, "floatingip", CREATE, false)?;
-    let floating_network_id = attrs::text(&map, "floating_network_id")?.ok_or_else(|| {
-        NetworkError::bad_request(
-            "Failed to parse request. Required attribute 'floating_network_id' not specified",
-        )
-    })?;
+    let floating_network_id = attrs::required_text(&map, "floating_network_id")?;
     let project_id = attrs::owner_for_create(&caller, &map)?;
     attrs::check_write(&caller, &project_id, "rule:create_floatingip")?;
     let floating_ip_address = address(&map, "floating_ip_address")?;

@@ -321,11 +321,7 @@ pub async fn create(
     Json(body): Json<Value>,
 ) -> NetworkResult<impl IntoResponse> {
     let map = body_object(body, "port", CREATE, false)?;
-    let network_id = attrs::text(&map, "network_id")?.ok_or_else(|| {
-        NetworkError::bad_request(
-            "Failed to parse request. Required attribute 'network_id' not specified",
-        )
-    })?;
+    let network_id = attrs::required_text(&map, "network_id")?;
     let network = networks::load(&state, &caller, &network_id)?;
     let project_id = attrs::owner_for_create(&caller, &map)?;
     check_write(&caller, &project_id, "rule:create_port")?;

@@ -292,11 +292,7 @@ pub async fn remove(
 /// The `routes` of an extra-route action body `{"router": {"routes": [...]}}`.
 fn action_routes(body: Value, router_id: &str) -> NetworkResult<Vec<HostRoute>> {
     let map: Map<String, Value> = attrs::body_object(body, "router", &["routes"], false)?;
-    let routes = map.get("routes").ok_or_else(|| {
-        NetworkError::bad_request(
-            "Failed to parse request. Required attribute 'routes' not specified",
-        )
-    })?;
+    let routes = map.get("routes").ok_or_else(|| attrs::required("routes"))?;
     parse_routes(routes, router_id)
 }
 

@@ -299,22 +299,15 @@ impl NetworkState {
         caller: &AuthContext,
         map: Map<String, Value>,
     ) -> NetworkResult<Subnet> {
-        let network_id = attrs::text(&map, "network_id")?.ok_or_else(|| {
-            NetworkError::bad_request(
-                "Failed to parse request. Required attribute 'network_id' not specified",
-            )
-        })?;
+        let network_id = attrs::required_text(&map, "network_id")?;
         let network = networks::load(self, caller, &network_id)?;
         let project_id = attrs::owner_for_create(caller, &map)?;
         check_write(caller, &project_id, "rule:create_subnet")?;
         if !caller.is_admin() && network.project_id != project_id {
             return Err(NetworkError::policy("rule:create_subnet"));
         }
-        let ip_version = attrs::integer(&map, "ip_version")?.ok_or_else(|| {
-            NetworkError::bad_request(
-                "Failed to parse request. Required attribute 'ip_version' not specified",
-            )
-        })?;
+        let ip_version =
+            attrs::integer(&map, "ip_version")?.ok_or_else(|| attrs::required("ip_version"))?;
         if ip_version != 4 && ip_version != 6 {
             return Err(NetworkError::invalid_input(
                 "ip_version",
