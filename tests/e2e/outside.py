@@ -81,13 +81,7 @@ class Outside:
         `known_hosts` the host key must be the one in it (pinned from the
         guest's console), else host key checks are off as in a user's
         first login."""
-        opts = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}",
-                "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR"]
-        if known_hosts is not None:
-            opts += ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}"]
-        else:
-            opts += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
-        return self.run("ssh", *opts, "-i", str(key), f"root@{address}", command,
+        return self.run(*ssh_argv(key, address, command, known_hosts, connect_timeout),
                         timeout=connect_timeout + 60)
 
     def wait_tcp(self, address: str, port: int = 22, up: bool = True,
@@ -134,6 +128,19 @@ sys.exit(1)
         self.procs = []
 
 
+def ssh_argv(key: Path, address: str, command: str, known_hosts: Path | None = None,
+             connect_timeout: int = 10) -> list[str]:
+    """The `ssh` command line of `Outside.ssh` (for a session kept open
+    with `Outside.spawn`)."""
+    opts = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}",
+            "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR"]
+    if known_hosts is not None:
+        opts += ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}"]
+    else:
+        opts += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    return ["ssh", *opts, "-i", str(key), f"root@{address}", command]
+
+
 def make_key(path: Path) -> Path:
     """A fresh ed25519 key pair at `path` (private) and `path`.pub."""
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", path.name,
@@ -165,17 +172,9 @@ def outside_cloud(tmp_path: Path):
             subprocess.run(["ip", "netns", "add", ns], check=True)
             made.append(ns)
             ns_ip(ns, "link", "set", "lo", "up")
-        ns_ip(ns_cloud, "link", "add", CLOUD_END, "type", "veth", "peer", "name", OUTSIDE_END,
-              "netns", ns_out)
-        ns_ip(ns_cloud, "link", "set", CLOUD_END, "up")
-        ns_ip(ns_out, "addr", "add", f"{OUTSIDE_IP}/24", "dev", OUTSIDE_END)
-        ns_ip(ns_out, "link", "set", OUTSIDE_END, "up")
+        plug_outside(ns_cloud, ns_out)
         s.start()
-        s.openstack("network", "create", "--external", "--provider-network-type", "flat",
-                    "--provider-physical-network", PHYSNET, "public")
-        s.openstack("subnet", "create", "--network", "public", "--subnet-range", EXTERNAL_CIDR,
-                    "--gateway", OUTSIDE_IP, "--no-dhcp",
-                    "--allocation-pool", f"start={POOL[0]},end={POOL[1]}", "public-subnet")
+        make_public(s)
         yield s, outside
     finally:
         if s.proc is not None:
@@ -192,6 +191,26 @@ def outside_cloud(tmp_path: Path):
         cleanup_router_namespaces(routers)
         for ns in made:
             subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+def plug_outside(ns_cloud: str, ns_out: str) -> None:
+    """The veth between the cloud's host (`ex-cloud`, for physnet1) and the
+    outside machine (`ex-out`, 203.0.113.1/24), both namespaces made."""
+    ns_ip(ns_cloud, "link", "add", CLOUD_END, "type", "veth", "peer", "name", OUTSIDE_END,
+          "netns", ns_out)
+    ns_ip(ns_cloud, "link", "set", CLOUD_END, "up")
+    ns_ip(ns_out, "addr", "add", f"{OUTSIDE_IP}/24", "dev", OUTSIDE_END)
+    ns_ip(ns_out, "link", "set", OUTSIDE_END, "up")
+
+
+def make_public(s: Stack) -> None:
+    """The admin's external network `public` on physnet1, as the OpenStack
+    docs make it: gateway the outside machine, no DHCP, a pool."""
+    s.openstack("network", "create", "--external", "--provider-network-type", "flat",
+                "--provider-physical-network", PHYSNET, "public")
+    s.openstack("subnet", "create", "--network", "public", "--subnet-range", EXTERNAL_CIDR,
+                "--gateway", OUTSIDE_IP, "--no-dhcp",
+                "--allocation-pool", f"start={POOL[0]},end={POOL[1]}", "public-subnet")
 
 
 def cleanup_router_namespaces(routers: list[str]) -> None:

@@ -18,6 +18,15 @@ and at most two real guests at a time:
   disassociated, associated to the other server, with times printed; a
   guest without a floating IP is seen outside as the router's gateway
   address (SNAT), one with a floating IP as that address.
+- `test_two_projects_...`: two projects of their own (a member user
+  each), both on 10.0.0.0/24 behind their own router (both at 10.0.0.1)
+  with a floating IP each: each floating IP leads to its project's guest,
+  each guest's 10.0.0.1 is its own router, neither guest reaches the
+  other. Overlapping CIDRs are what router namespaces are for.
+- `test_established_ssh_...`: an SSH session through a floating IP keeps
+  printing while allinone (with its in-process agent) is SIGKILLed and
+  restarted; the router's namespace and nft table are the same ones after.
+- The same through a router on another host: test_floating_two_hosts.py.
 
 How a guest is seen from outside: a small TCP service on the outside
 machine (203.0.113.1:8080, HTTP for busybox `wget`) answers and logs the
@@ -31,14 +40,18 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
+import signal
+import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import CommandFailed, describe
-from outside import OUTSIDE_IP, POOL, make_key, outside_cloud
+from outside import OUTSIDE_IP, POOL, make_key, outside_cloud, ssh_argv
 from test_network_guests import wait_console
 from test_servers import guest_image  # noqa: F401  (fixture)
 
@@ -122,21 +135,22 @@ def attach_log(request, cloud):
     request.node._ferrostack_stack = cloud.stack
 
 
-def boot(s, name: str, nic: str, group: str, user_data: str, tmp: Path, wait: bool = True) -> dict:
+def boot(s, name: str, nic: str, group: str, user_data: str, tmp: Path, wait: bool = True,
+         env: dict[str, str] | None = None) -> dict:
     script = tmp / f"{name}.sh"
     script.write_text(user_data)
     args = ["server", "create", "--image", "guest", "--flavor", "tiny", "--key-name", "userkey",
             "--nic", nic, "--security-group", group, "--user-data", str(script)]
     if wait:
         args.append("--wait")
-    return s.openstack_json(*args, name)
+    return s.openstack_json(*args, name, env=env)
 
 
-def wait_active(s, name: str, timeout: float = 120) -> dict:
+def wait_active(s, name: str, timeout: float = 120, env: dict[str, str] | None = None) -> dict:
     deadline = time.monotonic() + timeout
     last = {}
     while time.monotonic() < deadline:
-        last = s.openstack_json("server", "show", name)
+        last = s.openstack_json("server", "show", name, env=env)
         if last["status"] == "ACTIVE":
             return last
         assert last["status"] != "ERROR", f"{name} went to ERROR: {last.get('fault')}"
@@ -144,11 +158,13 @@ def wait_active(s, name: str, timeout: float = 120) -> dict:
     raise AssertionError(f"{name} never became ACTIVE: {last}")
 
 
-def pin_host_key(s, name: str, address: str, tmp: Path) -> Path:
+def pin_host_key(s, name: str, address: str, tmp: Path,
+                 env: dict[str, str] | None = None) -> Path:
     """A known_hosts file holding the host key `name` printed on its console
     for `address` (the guest makes a new one every boot)."""
-    m, _ = wait_console(s, name, r"ferrostack-guest: ssh-host-key (ssh-ed25519 [A-Za-z0-9+/=]+)")
-    wait_console(s, name, r"ferrostack-guest: sshd ready")
+    m, _ = wait_console(s, name, r"ferrostack-guest: ssh-host-key (ssh-ed25519 [A-Za-z0-9+/=]+)",
+                        env=env)
+    wait_console(s, name, r"ferrostack-guest: sshd ready", env=env)
     path = tmp / f"known_hosts.{name}"
     path.write_text(f"{address} {m.group(1)}\n")
     return path
@@ -302,3 +318,219 @@ def test_floating_ip_ssh_snat_disassociate_and_move(cloud):
           f"the associate returned ({time.monotonic() - t0:.2f} s with the API call)")
     # fb's host key, not fa's: the address really moved.
     assert ssh_hostname(c, address, known_b) == "fb"
+
+
+# --- projects of their own: overlapping CIDRs, and a restart -----------------
+
+PROJECT_CIDR = "10.0.0.0/24"
+PROJECT_GATEWAY = "10.0.0.1"
+
+
+class Tenant:
+    """A project with its own member user, network `net` on 10.0.0.0/24
+    (the same CIDR in every project), router `r` with gateway `public`,
+    security group, key pair, and (after `boot`) one guest `<name>-vm`
+    with a floating IP."""
+
+    def __init__(self, c: Cloud, name: str, fixed_ip: str):
+        s = c.stack
+        self.name, self.fixed_ip, self.vm = name, fixed_ip, f"{name}-vm"
+        s.openstack("project", "create", name)
+        s.openstack("user", "create", "--password", f"{name}-pw", f"{name}-user")
+        s.openstack("role", "add", "--project", name, "--user", f"{name}-user", "member")
+        self.env = env = s.user_env(f"{name}-user", f"{name}-pw", name)
+        s.openstack("keypair", "create", "--public-key", f"{c.key}.pub", "userkey", env=env)
+        s.openstack("network", "create", "net", env=env)
+        s.openstack("subnet", "create", "--network", "net", "--subnet-range", PROJECT_CIDR,
+                    "sub", env=env)
+        router = s.openstack_json("router", "create", "r", env=env)
+        self.router_id = router["id"]
+        s.openstack("router", "set", "--external-gateway", "public", "r", env=env)
+        s.openstack("router", "add", "subnet", "r", "sub", env=env)
+        ports = s.openstack_json("port", "list", "--router", "r", "--device-owner",
+                                 "network:router_interface", "--long", env=env)
+        assert len(ports) == 1, ports
+        self.router_mac = ports[0]["MAC Address"]
+        s.openstack("security", "group", "create", "ssh-icmp", env=env)
+        for rule in (["--protocol", "tcp", "--dst-port", "22"], ["--protocol", "icmp"]):
+            s.openstack("security", "group", "rule", "create", "--ingress", *rule, "ssh-icmp",
+                        env=env)
+        self.address = ""
+        self.known: Path | None = None
+
+    def boot(self, c: Cloud) -> None:
+        boot(c.stack, self.vm, f"net-id=net,v4-fixed-ip={self.fixed_ip}", "ssh-icmp", "#!/bin/sh\n",
+             c.tmp, wait=False, env=self.env)
+
+    def float(self, c: Cloud) -> float:
+        """A floating IP from `public`, associated once the guest's sshd is
+        up; returns the seconds from the associate call's return to the
+        first TCP connect from outside."""
+        s = c.stack
+        wait_active(s, self.vm, env=self.env)
+        fip = s.openstack_json("floating", "ip", "create", "public", env=self.env)
+        self.address = fip["floating_ip_address"]
+        assert in_pool(self.address), fip
+        self.known = pin_host_key(s, self.vm, self.address, c.tmp, env=self.env)
+        s.openstack("server", "add", "floating", "ip", self.vm, self.address, env=self.env)
+        return c.outside.wait_tcp(self.address, 22, timeout=60)
+
+    def ssh(self, c: Cloud, command: str):
+        return c.outside.ssh(c.key, self.address, command, known_hosts=self.known)
+
+
+def clear_servers(s) -> None:
+    """Delete every server of the shared cloud (earlier tests' guests):
+    TCG guests are slow, two at a time is the budget."""
+    ids = [r["ID"] for r in s.openstack_json("server", "list", "--all-projects")]
+    if ids:
+        s.openstack("server", "delete", "--wait", *ids)
+
+
+def arp_mac(c: Cloud, t: Tenant, address: str) -> str:
+    """The MAC the guest of `t` resolved `address` to (after a ping)."""
+    proc = t.ssh(c, f"ping -c 1 -W 3 {address} >/dev/null; cat /proc/net/arp")
+    assert proc.returncode == 0, describe(proc)
+    for line in proc.stdout.splitlines():
+        fields = line.split()
+        if fields and fields[0] == address:
+            return fields[3].lower()
+    raise AssertionError(f"{t.vm} has no ARP entry for {address}:\n{proc.stdout}")
+
+
+def test_two_projects_with_the_same_cidr_each_reach_their_own_guest(cloud):
+    """Two projects, both on 10.0.0.0/24 behind routers that both answer at
+    10.0.0.1: each floating IP reaches its project's guest (its host key,
+    its hostname), each guest's gateway is its own router, neither guest
+    reaches the other, and each is seen outside as its own floating IP."""
+    c, s = cloud, cloud.stack
+    clear_servers(s)
+    s.openstack("image", "set", "--public", "guest")
+    red, blue = Tenant(c, "red", "10.0.0.10"), Tenant(c, "blue", "10.0.0.20")
+    assert red.router_mac != blue.router_mac
+    for t in (red, blue):
+        t.boot(c)
+    for t in (red, blue):
+        reach = t.float(c)
+        print(f"project {t.name}: associate to first TCP connect from outside "
+              f"{reach * 1000:.0f} ms")
+    assert red.address != blue.address
+
+    for t, other in ((red, blue), (blue, red)):
+        # The host key pinned from this project's console and the hostname:
+        # the floating IP leads to this project's guest, not the other's.
+        assert ssh_hostname(c, t.address, t.known) == t.vm
+        # 10.0.0.1 is this project's router (its interface port's MAC).
+        assert arp_mac(c, t, PROJECT_GATEWAY) == t.router_mac.lower(), (
+            f"{t.vm}'s gateway {PROJECT_GATEWAY} is not its own router's port")
+        # The other project's guest (ICMP allowed by its group) is not on
+        # this network: no answer.
+        cross = t.ssh(c, f"ping -c 2 -W 2 {other.fixed_ip}")
+        assert cross.returncode != 0 and "0 packets received" in cross.stdout, (
+            f"{t.vm} reached {other.vm} at {other.fixed_ip}:\n{describe(cross)}")
+        check_outbound(c, t.address, t.known, expect_source=t.address)
+
+
+def router_state(ns: str) -> dict[str, str]:
+    """What a router's namespace is made of, to compare across a restart:
+    the namespace itself (inode), its nft table's handle (a re-apply
+    replaces the table, so a new handle), its links and addresses."""
+    table = subprocess.run(["nsenter", f"--net=/run/netns/{ns}", "nft", "-a", "list", "table",
+                            "ip", "ferrostack"], capture_output=True, text=True, timeout=30)
+    assert table.returncode == 0, describe(table)
+    handle = re.search(r"table ip ferrostack \{ # handle (\d+)", table.stdout)
+    assert handle, table.stdout[:500]
+    addrs = subprocess.run(["ip", "-n", ns, "-o", "addr"], capture_output=True, text=True,
+                           timeout=30)
+    return {"inode": str(os.stat(f"/run/netns/{ns}").st_ino), "nft handle": handle.group(1),
+            "addresses": addrs.stdout}
+
+
+def wait_agent_started(s, timeout: float = 60) -> None:
+    """Until the restarted allinone's in-process agent says it started
+    (it has listed the host and adopted what it found; its first resync
+    follows, and the caller waits past one more resync interval)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = s.log().rsplit("=== harness: starting", 1)[-1]
+        if "agent starting" in run:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the restarted agent never logged its start")
+
+
+class Ticks:
+    """Lines of a long-running SSH session, each with the monotonic time
+    it arrived (a reader thread)."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.times: list[float] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            if line.startswith("tick"):
+                self.times.append(time.monotonic())
+
+    def wait_until(self, when: float, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.times and self.times[-1] >= when:
+                return
+            assert self.proc.poll() is None, (
+                f"the SSH session ended ({self.proc.returncode}): {self.proc.stderr.read()}")
+            time.sleep(0.1)
+        raise AssertionError(f"no tick from the SSH session since {self.times[-1:]}")
+
+    def max_gap(self, since: float) -> float:
+        times = [t for t in self.times if t >= since]
+        return max(b - a for a, b in zip(times, times[1:]))
+
+
+@pytest.mark.restart
+def test_established_ssh_through_a_floating_ip_survives_a_killed_cloud(cloud):
+    """An SSH session through a floating IP keeps printing while allinone
+    (controller and its in-process agent) is killed with SIGKILL and
+    started again, with no gap over a second, and is still alive once
+    the restarted agent has re-converged; the router's namespace and nft
+    table are the same ones (nothing torn down or re-applied); a new SSH
+    connection works afterwards."""
+    c, s = cloud, cloud.stack
+    clear_servers(s)
+    s.openstack("image", "set", "--public", "guest")
+    t = Tenant(c, "green", "10.0.0.10")
+    t.boot(c)
+    t.float(c)
+    ns = f"qrouter-{t.router_id}"
+    before = router_state(ns)
+
+    proc = c.outside.spawn(*ssh_argv(c.key, t.address,
+                                     "while true; do echo tick; sleep 0.2; done",
+                                     known_hosts=t.known),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+    ticks = Ticks(proc)
+    ticks.wait_until(time.monotonic() + 2)
+
+    t_kill = time.monotonic()
+    s.kill()
+    s.start()
+    t_up = time.monotonic()
+    print(f"restart: allinone SIGKILLed and ready again in {t_up - t_kill:.1f} s")
+    # The restarted agent's first resync finds the router at the generation
+    # it recorded, so nothing is re-applied; the session must go on past
+    # it and one periodic resync (10 s).
+    wait_agent_started(s)
+    ticks.wait_until(time.monotonic() + 12)
+    gap = ticks.max_gap(t_kill - 1)
+    print(f"restart: longest gap in the session's output across it {gap * 1000:.0f} ms "
+          f"(a line every 200 ms)")
+    assert gap < 1.0, f"the SSH session stalled {gap:.2f} s across the restart"
+    assert proc.poll() is None, "the SSH session ended"
+
+    after = router_state(ns)
+    assert after == before, f"the router was rebuilt by the restart:\n{before}\n{after}"
+    assert ssh_hostname(c, t.address, t.known) == t.vm
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,10 +35,13 @@ def ns_run(ns: str, *argv: str) -> None:
 
 
 @contextmanager
-def two_host_cloud(request, tmp_path: Path, extra_args: list[str]):
+def two_host_cloud(request, tmp_path: Path, extra_args: list[str], a_args: Sequence[str] = (),
+                   prepare_a: Callable[[str], None] | None = None):
     """(controller stack on host A, agent on host B); `extra_args` go to
-    both hosts. Everything made (namespaces, processes, DHCP state) is
-    removed afterwards."""
+    both hosts, `a_args` to host A only; `prepare_a` gets host A's
+    namespace before anything starts in it (e.g. to plug in an external
+    NIC). Everything made (namespaces, processes, DHCP state) is removed
+    afterwards."""
     if os.geteuid() != 0:
         pytest.skip("SKIP: two hosts need root (namespaces, bridges, taps)")
     for program in ("ip", "nft", "dnsmasq", "qemu-system-x86_64", "nsenter"):
@@ -50,7 +54,7 @@ def two_host_cloud(request, tmp_path: Path, extra_args: list[str]):
     # The host API must be reachable from host B: all of A's addresses
     # (inside its namespace only); clients still use 127.0.0.1.
     s.bind = "0.0.0.0"
-    s.extra_args = ["--tunnel-ip", A_IP, *extra_args]
+    s.extra_args = ["--tunnel-ip", A_IP, *extra_args, *a_args]
     request.node._ferrostack_stack = s
     agent = Agent(tmp_path / "b", ns_b, "host-b",
                   controller=f"https://{A_IP}:{s.ports['host-api']}",
@@ -70,6 +74,8 @@ def two_host_cloud(request, tmp_path: Path, extra_args: list[str]):
         for ns, dev, ip in ((ns_a, "ul-a", A_IP), (ns_b, "ul-b", B_IP)):
             ns_run(ns, "addr", "add", f"{ip}/24", "dev", dev)
             ns_run(ns, "link", "set", dev, "up")
+        if prepare_a is not None:
+            prepare_a(ns_a)
         s.start()
         agent.start()
         wait_joined(s, agent)
