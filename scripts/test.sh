@@ -125,7 +125,7 @@ ensure_venv
 
 step "pytest tests/e2e"
 export FERROSTACK_BIN=${FERROSTACK_BIN:-$ROOT/target/debug/ferrostack}
-"$VENV/bin/pytest" "$ROOT/tests/e2e" -v "$@"
+"$VENV/bin/pytest" "$ROOT/tests/e2e" -v --durations=30 "$@"
 
 # Compute is not here: its API tests boot real guests for about 25 minutes on
 # this machine's 2 cores (docs/compatibility.md, "Tempest"); developers run
