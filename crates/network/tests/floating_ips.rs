@@ -116,6 +116,17 @@ async fn router_ports(w: &World, router: &str, network: &str, address: Option<&s
     .await;
 }
 
+/// A floating IP the member allocates on the external network.
+async fn member_fip(w: &World) -> Value {
+    create(
+        &w.n,
+        &w.p.member,
+        "floatingip",
+        json!({"floating_network_id": w.ext}),
+    )
+    .await
+}
+
 async fn put(w: &World, token: &str, id: &Value, body: Value) -> Reply {
     let url = w.n.url(&format!("/floatingips/{}", id.as_str().unwrap()));
     w.n.s
@@ -141,13 +152,7 @@ async fn fip_ports(w: &World) -> usize {
 async fn create_takes_the_next_free_address_or_a_given_one() {
     let w = world().await;
     // .10 is the router's gateway.
-    let a = create(
-        &w.n,
-        &w.p.member,
-        "floatingip",
-        json!({"floating_network_id": w.ext}),
-    )
-    .await;
+    let a = member_fip(&w).await;
     assert_eq!(a["floating_ip_address"], "203.0.113.11");
     assert_eq!(a["status"], "DOWN");
     assert_eq!(a["port_id"], Value::Null);
@@ -198,13 +203,7 @@ async fn create_takes_the_next_free_address_or_a_given_one() {
             .status,
         204
     );
-    let c = create(
-        &w.n,
-        &w.p.member,
-        "floatingip",
-        json!({"floating_network_id": w.ext}),
-    )
-    .await;
+    let c = member_fip(&w).await;
     assert_eq!(c["floating_ip_address"], "203.0.113.12");
 }
 
@@ -239,13 +238,7 @@ async fn a_network_that_is_not_external_is_a_400() {
 #[tokio::test]
 async fn associate_and_disassociate_through_the_router() {
     let w = world().await;
-    let f = create(
-        &w.n,
-        &w.p.member,
-        "floatingip",
-        json!({"floating_network_id": w.ext}),
-    )
-    .await;
+    let f = member_fip(&w).await;
     let r = put(&w, &w.p.member, &f["id"], json!({"port_id": w.vm["id"]})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let got = &r.body["floatingip"];
@@ -273,13 +266,7 @@ async fn associate_and_disassociate_through_the_router() {
     let quota = w.n.s.get(&url, &w.p.admin).await;
     assert_eq!(quota.body["quota"]["floatingip"]["used"], 1);
     // A second floating IP on the same fixed address: 409.
-    let g = create(
-        &w.n,
-        &w.p.member,
-        "floatingip",
-        json!({"floating_network_id": w.ext}),
-    )
-    .await;
+    let g = member_fip(&w).await;
     let r = put(&w, &w.p.member, &g["id"], json!({"port_id": w.vm["id"]})).await;
     assert_eq!(neutron_error(&r, 409).0, "FloatingIPPortAlreadyAssociated");
 
@@ -307,13 +294,7 @@ async fn a_port_with_several_ipv4_addresses_needs_one_chosen() {
             {"subnet_id": w.tenant_subnet}, {"subnet_id": w.tenant_subnet}]}),
     )
     .await;
-    let f = create(
-        &w.n,
-        &w.p.member,
-        "floatingip",
-        json!({"floating_network_id": w.ext}),
-    )
-    .await;
+    let f = member_fip(&w).await;
     let r = put(&w, &w.p.member, &f["id"], json!({"port_id": two["id"]})).await;
     let (kind, message) = neutron_error(&r, 400);
     assert_eq!(kind, "BadRequest");
@@ -384,13 +365,7 @@ async fn no_router_between_the_subnet_and_the_network_is_a_404_and_creates_nothi
 #[tokio::test]
 async fn another_projects_floating_ips_and_ports_are_404() {
     let w = world().await;
-    let f = create(
-        &w.n,
-        &w.p.member,
-        "floatingip",
-        json!({"floating_network_id": w.ext}),
-    )
-    .await;
+    let f = member_fip(&w).await;
     let url =
         w.n.url(&format!("/floatingips/{}", f["id"].as_str().unwrap()));
     assert_eq!(
@@ -458,13 +433,7 @@ async fn quota_counts_floating_ips() {
             )
             .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let f = create(
-        &w.n,
-        &w.p.member,
-        "floatingip",
-        json!({"floating_network_id": w.ext}),
-    )
-    .await;
+    let f = member_fip(&w).await;
     let r = post(
         &w.n,
         &w.p.member,
@@ -483,13 +452,7 @@ async fn quota_counts_floating_ips() {
             .status,
         204
     );
-    create(
-        &w.n,
-        &w.p.member,
-        "floatingip",
-        json!({"floating_network_id": w.ext}),
-    )
-    .await;
+    member_fip(&w).await;
 }
 
 #[tokio::test]
