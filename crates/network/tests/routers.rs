@@ -1,14 +1,17 @@
 //! Routers through HTTP: lifecycle, the gateway on an external network,
 //! interfaces by subnet and by port with Neutron's errors (and nothing
 //! created when refused), static routes, other projects' routers, the
-//! router quota, and the network host's document.
+//! router quota, and the network host's document (with the floating IPs
+//! associated through a router, which keep its interface and gateway).
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::{create, ids, net_with_subnet, neutron_error, post};
-use ferrostack_host_contract::network::{DesiredPort, DesiredRouter, FixedIp, RouterSubnet};
+use ferrostack_host_contract::network::{
+    DesiredPort, DesiredRouter, FixedIp, FloatingIp, RouterSubnet,
+};
 use ferrostack_network::host_section::{tap_name, HostSections};
 use ferrostack_network::NetworkState;
 use ferrostack_quota::NETWORK;
@@ -691,6 +694,80 @@ async fn the_network_hosts_document_runs_the_router_and_a_route_wakes_it() {
     let section = sections.section("net-host").unwrap();
     assert!(section.routers[0].interfaces.is_empty());
     assert!(section.routers[0].generation > before);
+}
+
+#[tokio::test]
+async fn a_floating_ip_is_in_its_routers_document_and_keeps_its_interface_and_gateway() {
+    let (n, state) = start().await;
+    let p = n.s.personas(&n.project).await;
+    let (public, _) = external(&n, &p.admin).await;
+    let (private, a) = net_with_subnet(&n, &p.member, "10.0.0.0/24", false).await;
+    let r = create(
+        &n,
+        &p.member,
+        "router",
+        json!({"name": "r", "external_gateway_info": {"network_id": public["id"]}}),
+    )
+    .await;
+    let added = add_interface(&n, &p.member, &r, json!({"subnet_id": a["id"]})).await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    let vm = create(&n, &p.member, "port", json!({"network_id": private["id"]})).await;
+    let fip = create(
+        &n,
+        &p.member,
+        "floatingip",
+        json!({"floating_network_id": public["id"], "port_id": vm["id"]}),
+    )
+    .await;
+    let id = r["id"].as_str().unwrap();
+    let sections = HostSections::new(state.clone(), Arc::new(|_: &str| None));
+    let section = sections.section("net-host").unwrap();
+    assert_eq!(
+        section.routers[0].floating_ips,
+        [FloatingIp {
+            id: fip["id"].as_str().unwrap().into(),
+            floating_ip_address: fip["floating_ip_address"].as_str().unwrap().into(),
+            fixed_ip_address: vm["fixed_ips"][0]["ip_address"].as_str().unwrap().into(),
+        }]
+    );
+    let associated = section.routers[0].generation;
+
+    // While the floating IP goes through them, the interface and the
+    // gateway stay (409), and the document does not change.
+    let refused = remove_interface(&n, &p.member, &r, json!({"subnet_id": a["id"]})).await;
+    assert_eq!(
+        neutron_error(&refused, 409).0,
+        "RouterInterfaceInUseByFloatingIP"
+    );
+    let cleared = put(
+        &n,
+        &p.member,
+        &format!("/routers/{id}"),
+        json!({"router": {"external_gateway_info": {}}}),
+    )
+    .await;
+    assert_eq!(
+        neutron_error(&cleared, 409).0,
+        "RouterExternalGatewayInUseByFloatingIp"
+    );
+    let section = sections.section("net-host").unwrap();
+    assert_eq!(section.routers[0].interfaces.len(), 1);
+    assert!(section.routers[0].gateway.is_some());
+    assert_eq!(section.routers[0].generation, associated);
+
+    // Disassociated: gone from the document, whose generation moves.
+    let fip_id = fip["id"].as_str().unwrap();
+    let off = put(
+        &n,
+        &p.member,
+        &format!("/floatingips/{fip_id}"),
+        json!({"floatingip": {"port_id": null}}),
+    )
+    .await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    let section = sections.section("net-host").unwrap();
+    assert!(section.routers[0].floating_ips.is_empty());
+    assert!(section.routers[0].generation > associated);
 }
 
 #[tokio::test]
