@@ -33,6 +33,14 @@ impl SqliteStore {
         })
     }
 
+    /// Open the database at `location` (a SQLite file or a PostgreSQL
+    /// URL), creating and migrating it as needed.
+    pub fn open_location(location: &crate::Location) -> StoreResult<Self> {
+        Ok(SqliteStore {
+            db: Arc::new(location.open()?),
+        })
+    }
+
     /// The underlying database.
     pub fn db(&self) -> &Db {
         &self.db
