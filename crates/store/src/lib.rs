@@ -36,6 +36,8 @@ pub mod router;
 pub mod security_group;
 pub mod server;
 pub mod sqlite;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod trust;
 pub mod volume;
 pub mod volume_exports;
