@@ -1,4 +1,5 @@
-//! Connection handling: one writer, several readers, all in WAL mode.
+//! Connection handling: one writer, several readers, all in WAL mode;
+//! transactions are begun, committed and rolled back here (see [`crate::sql`]).
 //!
 //! The writer also keeps the [generations](crate::generations) of derived
 //! data. On open it gets one temporary trigger per insert, update and delete
@@ -14,20 +15,21 @@
 
 use crate::generations::{self, Dataset, Generations};
 use crate::migrations;
+use crate::sql::{Conn, Dialect, SqliteSession};
 use crate::StoreResult;
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 const READERS: usize = 8;
 
-/// An open SQLite database: one write connection and a pool of readers.
+/// An open database: one write connection and a pool of readers.
 pub struct Db {
-    writer: Mutex<Connection>,
-    readers: Vec<Mutex<Connection>>,
+    writer: Mutex<Conn>,
+    readers: Vec<Mutex<Conn>>,
     next_reader: AtomicUsize,
     /// Datasets changed by the write transaction in progress (set by the
     /// triggers, read and cleared under the writer lock).
@@ -36,7 +38,8 @@ pub struct Db {
 }
 
 impl Db {
-    /// Open (creating if needed) the database at `path` and run migrations.
+    /// Open (creating if needed) the SQLite database at `path` and run
+    /// migrations.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let writer = Connection::open(path)?;
         configure(&writer)?;
@@ -53,10 +56,10 @@ impl Db {
                     | OpenFlags::SQLITE_OPEN_URI,
             )?;
             configure(&conn)?;
-            readers.push(Mutex::new(conn));
+            readers.push(Mutex::new(sqlite_conn(conn)));
         }
         Ok(Db {
-            writer: Mutex::new(writer),
+            writer: Mutex::new(sqlite_conn(writer)),
             readers,
             next_reader: AtomicUsize::new(0),
             changed,
@@ -64,8 +67,13 @@ impl Db {
         })
     }
 
+    /// Which database this is.
+    pub fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
     /// Run `f` on a read connection. Sees every committed write.
-    pub fn read<R>(&self, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
+    pub fn read<R>(&self, f: impl FnOnce(&Conn) -> StoreResult<R>) -> StoreResult<R> {
         // Try each reader once without waiting, then wait on the next in turn.
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..self.readers.len() {
@@ -75,30 +83,29 @@ impl Db {
             }
         }
         let slot = &self.readers[start % self.readers.len()];
-        let conn = slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&conn)
+        f(&lock(slot))
     }
 
-    /// Run `f` in an immediate write transaction; commit if it returns Ok.
+    /// Run `f` in a write transaction; commit if it returns Ok.
     ///
     /// Write transactions are serialized, so a check-then-insert inside `f`
-    /// (quota, uniqueness across tables) cannot race another writer.
+    /// (quota, uniqueness across tables) cannot race another writer. `f`
+    /// may be run more than once (a backend that detects a conflicting
+    /// transaction retries it from the start), so it must not have effects
+    /// outside the transaction.
     ///
     /// It waits for the writer and the disk without holding up the async
     /// runtime (see [`off_the_runtime`]).
-    pub fn write<R>(&self, f: impl FnOnce(&Transaction) -> StoreResult<R>) -> StoreResult<R> {
+    pub fn write<R>(&self, f: impl FnMut(&Conn) -> StoreResult<R>) -> StoreResult<R> {
         off_the_runtime(|| self.write_now(f))
     }
 
-    fn write_now<R>(&self, f: impl FnOnce(&Transaction) -> StoreResult<R>) -> StoreResult<R> {
-        let mut conn = self
-            .writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    fn write_now<R>(&self, mut f: impl FnMut(&Conn) -> StoreResult<R>) -> StoreResult<R> {
+        let conn = lock(&self.writer);
         // Left over from a write that failed (its changes rolled back).
         self.changed.store(0, Ordering::Relaxed);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
+        let tx = Transaction::begin(&conn, "BEGIN IMMEDIATE")?;
+        let out = f(&conn)?;
         tx.commit()?;
         // Still under the writer lock: the next write cannot start (and clear
         // the mask) before the counters moved.
@@ -113,6 +120,51 @@ impl Db {
     /// one of them moved.
     pub fn generation(&self, dataset: Dataset) -> u64 {
         self.generations.get(dataset)
+    }
+}
+
+fn sqlite_conn(conn: Connection) -> Conn {
+    Conn::new(Box::new(SqliteSession::new(conn)), Dialect::Sqlite)
+}
+
+/// A connection's lock, also after a panic in another holder: the
+/// transaction guard below rolled that holder's work back.
+fn lock(slot: &Mutex<Conn>) -> MutexGuard<'_, Conn> {
+    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// An open transaction, rolled back when dropped uncommitted (an error
+/// returned by the caller's closure, or a panic in it), so the connection
+/// goes back to its pool clean.
+struct Transaction<'c> {
+    conn: &'c Conn,
+    open: bool,
+}
+
+impl<'c> Transaction<'c> {
+    fn begin(conn: &'c Conn, begin: &str) -> StoreResult<Self> {
+        conn.execute_batch(begin)?;
+        Ok(Transaction { conn, open: true })
+    }
+
+    fn commit(mut self) -> StoreResult<()> {
+        self.open = false;
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            // A failed COMMIT can leave the transaction open (SQLite: busy).
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %e, "rolling back a failed write transaction failed");
+            }
+        }
     }
 }
 

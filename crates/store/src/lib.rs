@@ -35,6 +35,7 @@ pub mod quota;
 pub mod router;
 pub mod security_group;
 pub mod server;
+pub mod sql;
 pub mod sqlite;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
@@ -71,10 +72,16 @@ pub enum StoreError {
     Refused(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The database itself failed.
     #[error("database error")]
-    Database(#[from] rusqlite::Error),
+    Database(#[from] sql::Error),
     /// A stored JSON column could not be read back.
     #[error("stored JSON is corrupt")]
     Json(#[from] serde_json::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.into())
+    }
 }
 
 /// Result alias for store operations.

@@ -41,16 +41,12 @@ impl SqliteStore {
 
 /// Map a UNIQUE-constraint failure to `Conflict` with `message`; pass other errors through.
 pub(crate) fn conflict_on_unique(
-    err: rusqlite::Error,
+    err: crate::sql::Error,
     message: impl FnOnce() -> String,
 ) -> crate::StoreError {
-    match &err {
-        rusqlite::Error::SqliteFailure(e, _)
-            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
-        {
-            crate::StoreError::Conflict(message())
-        }
-        _ => crate::StoreError::Database(err),
+    if err.is_unique_violation() {
+        crate::StoreError::Conflict(message())
+    } else {
+        crate::StoreError::Database(err)
     }
 }

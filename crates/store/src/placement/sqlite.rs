@@ -5,11 +5,11 @@
 //! serialized and the second sees the first's usage.
 
 use super::{check_claims, Allocation, ClaimConflict, Inventory, PlacementStore, ProviderSummary};
+use crate::sql::{params, Conn, OptionalExtension};
 use crate::{SqliteStore, StoreError, StoreResult};
-use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
 
-fn generation(conn: &Connection, name: &str) -> StoreResult<Option<u64>> {
+fn generation(conn: &Conn, name: &str) -> StoreResult<Option<u64>> {
     Ok(conn
         .query_row(
             "SELECT generation FROM placement_providers WHERE name=?1",
@@ -20,7 +20,7 @@ fn generation(conn: &Connection, name: &str) -> StoreResult<Option<u64>> {
         .map(|g| g as u64))
 }
 
-fn bump(conn: &Connection, name: &str) -> StoreResult<()> {
+fn bump(conn: &Conn, name: &str) -> StoreResult<()> {
     conn.execute(
         "UPDATE placement_providers SET generation=generation+1 WHERE name=?1",
         [name],
@@ -29,17 +29,14 @@ fn bump(conn: &Connection, name: &str) -> StoreResult<()> {
 }
 
 /// Summaries of every provider, or of the one named.
-fn summaries(
-    conn: &Connection,
-    only: Option<&str>,
-) -> StoreResult<BTreeMap<String, ProviderSummary>> {
+fn summaries(conn: &Conn, only: Option<&str>) -> StoreResult<BTreeMap<String, ProviderSummary>> {
     let filter = if only.is_some() { " WHERE name=?1" } else { "" };
     let args: Vec<&str> = only.into_iter().collect();
     let mut out = BTreeMap::new();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT name, generation FROM placement_providers{filter}"
     ))?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+    let rows = stmt.query_map(crate::sql::params_from_iter(args.iter()), |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
     })?;
     for row in rows {
@@ -63,7 +60,7 @@ fn summaries(
         "SELECT provider, resource_class, total, reserved, min_unit, max_unit, step_size,
                 allocation_ratio FROM placement_inventories{filter}"
     ))?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+    let rows = stmt.query_map(crate::sql::params_from_iter(args.iter()), |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
@@ -87,7 +84,7 @@ fn summaries(
         "SELECT provider, resource_class, sum(used) FROM placement_allocations{filter}
          GROUP BY provider, resource_class"
     ))?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+    let rows = stmt.query_map(crate::sql::params_from_iter(args.iter()), |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,

@@ -2,14 +2,14 @@
 
 use super::{conflict_on_unique, SqliteStore};
 use crate::compute::{ComputeStore, Flavor, FlavorClash, KeyPair};
+use crate::sql::{params, Conn, OptionalExtension, Row};
 use crate::StoreResult;
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::BTreeMap;
 
 const FLAVOR_COLUMNS: &str = "pk, flavorid, name, memory_mb, vcpus, root_gb, ephemeral_gb, swap,
      rxtx_factor, is_public, disabled, description, created_at, updated_at";
 
-fn flavor_row(r: &Row) -> rusqlite::Result<Flavor> {
+fn flavor_row(r: &Row) -> crate::sql::Result<Flavor> {
     Ok(Flavor {
         pk: r.get(0)?,
         id: r.get(1)?,
@@ -31,7 +31,7 @@ fn flavor_row(r: &Row) -> rusqlite::Result<Flavor> {
 }
 
 /// Fill in extra specs and access lists of `flavors`.
-fn complete(conn: &Connection, flavors: &mut [Flavor], only: Option<i64>) -> StoreResult<()> {
+fn complete(conn: &Conn, flavors: &mut [Flavor], only: Option<i64>) -> StoreResult<()> {
     let by_pk: BTreeMap<i64, usize> = flavors.iter().enumerate().map(|(i, f)| (f.pk, i)).collect();
     let filter = if only.is_some() {
         " WHERE flavor_pk=?1"
@@ -42,7 +42,7 @@ fn complete(conn: &Connection, flavors: &mut [Flavor], only: Option<i64>) -> Sto
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT flavor_pk, key, value FROM flavor_extra_specs{filter} ORDER BY key"
     ))?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+    let rows = stmt.query_map(crate::sql::params_from_iter(args.iter()), |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, String>(1)?,
@@ -58,7 +58,7 @@ fn complete(conn: &Connection, flavors: &mut [Flavor], only: Option<i64>) -> Sto
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT flavor_pk, project_id FROM flavor_access{filter} ORDER BY project_id"
     ))?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+    let rows = stmt.query_map(crate::sql::params_from_iter(args.iter()), |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
     })?;
     for row in rows {
@@ -70,7 +70,7 @@ fn complete(conn: &Connection, flavors: &mut [Flavor], only: Option<i64>) -> Sto
     Ok(())
 }
 
-fn flavor_by_id(conn: &Connection, id: &str) -> StoreResult<Option<Flavor>> {
+fn flavor_by_id(conn: &Conn, id: &str) -> StoreResult<Option<Flavor>> {
     let found = conn
         .query_row(
             &format!("SELECT {FLAVOR_COLUMNS} FROM flavors WHERE flavorid=?1"),
@@ -88,7 +88,7 @@ fn flavor_by_id(conn: &Connection, id: &str) -> StoreResult<Option<Flavor>> {
     Ok(Some(flavor))
 }
 
-fn flavor_pk(conn: &Connection, id: &str) -> StoreResult<Option<i64>> {
+fn flavor_pk(conn: &Conn, id: &str) -> StoreResult<Option<i64>> {
     Ok(conn
         .query_row("SELECT pk FROM flavors WHERE flavorid=?1", [id], |r| {
             r.get(0)
@@ -98,7 +98,7 @@ fn flavor_pk(conn: &Connection, id: &str) -> StoreResult<Option<i64>> {
 
 const KEY_PAIR_COLUMNS: &str = "id, user_id, name, type, public_key, fingerprint, created_at";
 
-fn key_pair_row(r: &Row) -> rusqlite::Result<KeyPair> {
+fn key_pair_row(r: &Row) -> crate::sql::Result<KeyPair> {
     Ok(KeyPair {
         id: r.get(0)?,
         user_id: r.get(1)?,
@@ -110,7 +110,7 @@ fn key_pair_row(r: &Row) -> rusqlite::Result<KeyPair> {
     })
 }
 
-fn key_pair_by_name(conn: &Connection, user_id: &str, name: &str) -> StoreResult<Option<KeyPair>> {
+fn key_pair_by_name(conn: &Conn, user_id: &str, name: &str) -> StoreResult<Option<KeyPair>> {
     Ok(conn
         .query_row(
             &format!("SELECT {KEY_PAIR_COLUMNS} FROM key_pairs WHERE user_id=?1 AND name=?2"),

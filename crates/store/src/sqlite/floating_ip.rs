@@ -10,8 +10,8 @@ use crate::floating_ip::{FloatingIpConflict, FloatingIpRecord, FloatingIpStore};
 use crate::floating_ip::{ROUTER_GATEWAY_OWNER, STATUS_ACTIVE};
 use crate::host_plan::PlanWrite;
 use crate::network::{IpRequest, Port, Refusal};
+use crate::sql::{params, Conn, OptionalExtension};
 use crate::{StoreError, StoreResult};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::BTreeMap;
 
 const COLUMNS: &str = "body, port_id IS NULL";
@@ -26,7 +26,7 @@ fn record(body: String, port_gone: bool) -> StoreResult<FloatingIpRecord> {
     Ok(fip)
 }
 
-fn get(conn: &Connection, id: &str) -> StoreResult<Option<FloatingIpRecord>> {
+fn get(conn: &Conn, id: &str) -> StoreResult<Option<FloatingIpRecord>> {
     let row: Option<(String, bool)> = conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM floating_ips WHERE id = ?1"),
@@ -37,7 +37,7 @@ fn get(conn: &Connection, id: &str) -> StoreResult<Option<FloatingIpRecord>> {
     row.map(|(b, gone)| record(b, gone)).transpose()
 }
 
-fn select(conn: &Connection, filter: &str, arg: &str) -> StoreResult<Vec<FloatingIpRecord>> {
+fn select(conn: &Conn, filter: &str, arg: &str) -> StoreResult<Vec<FloatingIpRecord>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM floating_ips WHERE {filter} ORDER BY id"
     ))?;
@@ -51,7 +51,7 @@ fn select(conn: &Connection, filter: &str, arg: &str) -> StoreResult<Vec<Floatin
 
 /// Write `fip`'s row (insert or update); a second floating IP on the
 /// same fixed address and network is [`FloatingIpConflict`].
-fn write(tx: &Transaction, fip: &FloatingIpRecord, insert: bool) -> StoreResult<()> {
+fn write(tx: &Conn, fip: &FloatingIpRecord, insert: bool) -> StoreResult<()> {
     let body = serde_json::to_string(fip)?;
     let sql = if insert {
         "INSERT INTO floating_ips (id, project_id, floating_network_id, floating_port_id,
@@ -76,10 +76,7 @@ fn write(tx: &Transaction, fip: &FloatingIpRecord, insert: bool) -> StoreResult<
     );
     match result {
         Ok(_) => Ok(()),
-        Err(rusqlite::Error::SqliteFailure(f, _))
-            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                && fip.port_id.is_some() =>
-        {
+        Err(e) if e.is_unique_violation() && fip.port_id.is_some() => {
             Err(FloatingIpConflict::PortAlreadyAssociated {
                 floating_ip_address: fip.floating_ip_address.clone(),
                 fip_id: fip.id.clone(),
@@ -94,7 +91,7 @@ fn write(tx: &Transaction, fip: &FloatingIpRecord, insert: bool) -> StoreResult<
 }
 
 /// The host of `router_id`'s gateway port, if bound.
-fn gateway_host(tx: &Connection, router_id: &str) -> StoreResult<Option<String>> {
+fn gateway_host(tx: &Conn, router_id: &str) -> StoreResult<Option<String>> {
     Ok(tx
         .query_row(
             "SELECT host_id FROM ports WHERE device_owner = ?1
@@ -110,7 +107,7 @@ fn gateway_host(tx: &Connection, router_id: &str) -> StoreResult<Option<String>>
 /// routers' gateway hosts (the rule is `host_plan`'s) and those routers'
 /// floating IP change times.
 fn fip_written(
-    tx: &Transaction,
+    tx: &Conn,
     before: Option<&FloatingIpRecord>,
     after: Option<&FloatingIpRecord>,
 ) -> StoreResult<()> {
@@ -150,7 +147,7 @@ fn fip_written(
 /// Disassociate the floating IPs of the fixed port `port_id` (it is being
 /// deleted), in the port's delete transaction, as Neutron does: they stay,
 /// `DOWN`, without a port.
-pub(super) fn port_deleted(tx: &Transaction, port_id: &str) -> StoreResult<()> {
+pub(super) fn port_deleted(tx: &Conn, port_id: &str) -> StoreResult<()> {
     let now = ferrostack_common::time::now_micros();
     for before in select(tx, "port_id = ?1", port_id)? {
         let mut after = before.clone();
@@ -166,7 +163,7 @@ pub(super) fn port_deleted(tx: &Transaction, port_id: &str) -> StoreResult<()> {
 /// Disassociate the floating IPs of `port` whose fixed address it no
 /// longer has (its addresses were changed), in the port's transaction: a
 /// router must not translate to an address nobody holds.
-pub(super) fn port_readdressed(tx: &Transaction, port: &Port) -> StoreResult<()> {
+pub(super) fn port_readdressed(tx: &Conn, port: &Port) -> StoreResult<()> {
     let now = ferrostack_common::time::now_micros();
     for before in select(tx, "port_id = ?1", &port.id)? {
         let kept = (port.fixed_ips.iter())

@@ -2,8 +2,8 @@
 
 use super::SqliteStore;
 use crate::host_objects::{HostObjectStore, ReportedObject};
+use crate::sql::params;
 use crate::StoreResult;
-use rusqlite::params;
 
 impl HostObjectStore for SqliteStore {
     fn record_objects(

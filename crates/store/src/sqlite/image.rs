@@ -2,15 +2,15 @@
 
 use super::{conflict_on_unique, SqliteStore};
 use crate::image::{Image, ImageData, ImageMember, ImageStore};
+use crate::sql::{params, Conn, OptionalExtension, Row};
 use crate::{StoreError, StoreResult};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const COLUMNS: &str = "id, name, status, visibility, owner, protected, os_hidden, disk_format,
      container_format, size, virtual_size, checksum, os_hash_algo, os_hash_value, min_disk,
      min_ram, tags, properties, created_at, updated_at";
 
 /// A row with its JSON columns still as text.
-fn image_row(r: &Row) -> rusqlite::Result<(Image, String, String)> {
+fn image_row(r: &Row) -> crate::sql::Result<(Image, String, String)> {
     Ok((
         Image {
             id: r.get(0)?,
@@ -45,7 +45,7 @@ fn decode((mut image, tags, properties): (Image, String, String)) -> StoreResult
     Ok(image)
 }
 
-fn get(conn: &Connection, id: &str) -> StoreResult<Option<Image>> {
+fn get(conn: &Conn, id: &str) -> StoreResult<Option<Image>> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM images WHERE id=?1"),
         [id],
@@ -56,7 +56,7 @@ fn get(conn: &Connection, id: &str) -> StoreResult<Option<Image>> {
     .transpose()
 }
 
-fn member_row(r: &Row) -> rusqlite::Result<ImageMember> {
+fn member_row(r: &Row) -> crate::sql::Result<ImageMember> {
     Ok(ImageMember {
         image_id: r.get(0)?,
         member_id: r.get(1)?,
@@ -216,7 +216,7 @@ impl ImageStore for SqliteStore {
                  FROM image_members WHERE image_id=?1 ORDER BY member_id",
             )?;
             let rows = stmt.query_map([image_id], member_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            Ok(rows.collect::<crate::sql::Result<Vec<_>>>()?)
         })
     }
 
@@ -227,7 +227,7 @@ impl ImageStore for SqliteStore {
                  FROM image_members WHERE member_id=?1 ORDER BY image_id",
             )?;
             let rows = stmt.query_map([member_id], member_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            Ok(rows.collect::<crate::sql::Result<Vec<_>>>()?)
         })
     }
 

@@ -11,20 +11,14 @@ use crate::network::{
     FixedIp, IpRequest, Network, NetworkConflict, NetworkStore, Port, PortChange, Refusal,
     SegmentRequest, Subnet, DHCP_OWNER,
 };
+use crate::sql::{params, Conn, OptionalExtension};
 use crate::{StoreError, StoreResult};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeSet, HashSet};
 use std::net::IpAddr;
 
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _)
-        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-            || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
-}
-
 pub(super) fn get_body<T: DeserializeOwned>(
-    conn: &Connection,
+    conn: &Conn,
     table: &str,
     id: &str,
 ) -> StoreResult<Option<T>> {
@@ -41,10 +35,7 @@ pub(super) fn get_body<T: DeserializeOwned>(
     })
 }
 
-pub(super) fn list_bodies<T: DeserializeOwned>(
-    conn: &Connection,
-    table: &str,
-) -> StoreResult<Vec<T>> {
+pub(super) fn list_bodies<T: DeserializeOwned>(conn: &Conn, table: &str) -> StoreResult<Vec<T>> {
     let mut stmt = conn.prepare(&format!("SELECT body FROM {table} ORDER BY id"))?;
     let bodies = stmt
         .query_map([], |r| r.get::<_, String>(0))?
@@ -79,7 +70,7 @@ const HINT_PROBES: u32 = 8;
 /// when it is free (a few index lookups), else the first free one from
 /// the pools' start (a read of the subnet's allocations; it finds the
 /// holes deletes left, and says when the pools are full).
-pub(super) fn allocate(tx: &Transaction, port: &Port, request: &IpRequest) -> StoreResult<FixedIp> {
+pub(super) fn allocate(tx: &Conn, port: &Port, request: &IpRequest) -> StoreResult<FixedIp> {
     let address = match &request.ip_address {
         Some(a) => a.clone(),
         None => {
@@ -114,7 +105,7 @@ pub(super) fn allocate(tx: &Transaction, port: &Port, request: &IpRequest) -> St
             subnet_id: request.subnet_id.clone(),
             ip_address: address,
         }),
-        Err(e) if is_unique_violation(&e) => Err(NetworkConflict::IpAddressAlreadyAllocated {
+        Err(e) if e.is_unique_violation() => Err(NetworkConflict::IpAddressAlreadyAllocated {
             ip_address: address,
             subnet_id: request.subnet_id.clone(),
         }
@@ -125,7 +116,7 @@ pub(super) fn allocate(tx: &Transaction, port: &Port, request: &IpRequest) -> St
 
 /// A free address at or shortly after the subnet's hint, inside a pool.
 fn after_hint(
-    tx: &Transaction,
+    tx: &Conn,
     subnet_id: &str,
     pools: &[(u128, u128)],
     v6: bool,
@@ -157,11 +148,7 @@ fn after_hint(
 }
 
 /// The first free address of the pools, in order.
-fn first_free(
-    tx: &Transaction,
-    subnet_id: &str,
-    pools: &[(u128, u128)],
-) -> StoreResult<Option<u128>> {
+fn first_free(tx: &Conn, subnet_id: &str, pools: &[(u128, u128)]) -> StoreResult<Option<u128>> {
     let used: HashSet<u128> = {
         let mut stmt = tx.prepare("SELECT ip_address FROM ip_allocations WHERE subnet_id = ?1")?;
         let rows = stmt
@@ -181,7 +168,7 @@ fn first_free(
     Ok(None)
 }
 
-pub(super) fn write_port(tx: &Transaction, port: &Port, insert: bool) -> StoreResult<()> {
+pub(super) fn write_port(tx: &Conn, port: &Port, insert: bool) -> StoreResult<()> {
     let body = serde_json::to_string(port)?;
     let result = if insert {
         tx.execute(
@@ -213,7 +200,7 @@ pub(super) fn write_port(tx: &Transaction, port: &Port, insert: bool) -> StoreRe
     };
     match result {
         Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => {
+        Err(e) if e.is_unique_violation() => {
             let taken: bool = tx
                 .query_row(
                     "SELECT COUNT(*) FROM ports WHERE network_id = ?1 AND mac_address = ?2",
@@ -235,7 +222,7 @@ pub(super) fn write_port(tx: &Transaction, port: &Port, insert: bool) -> StoreRe
     }
 }
 
-pub(super) fn insert_port(tx: &Transaction, port: &Port, ips: &[IpRequest]) -> StoreResult<Port> {
+pub(super) fn insert_port(tx: &Conn, port: &Port, ips: &[IpRequest]) -> StoreResult<Port> {
     let mut port = port.clone();
     port.fixed_ips.clear();
     // The row first: allocations refer to it.
@@ -248,7 +235,7 @@ pub(super) fn insert_port(tx: &Transaction, port: &Port, ips: &[IpRequest]) -> S
     Ok(port)
 }
 
-fn take_segment(tx: &Transaction, network: &mut Network, req: &SegmentRequest) -> StoreResult<()> {
+fn take_segment(tx: &Conn, network: &mut Network, req: &SegmentRequest) -> StoreResult<()> {
     let (network_type, physnet, id) = match req {
         SegmentRequest::None => return Ok(()),
         SegmentRequest::Given {
@@ -288,12 +275,10 @@ fn take_segment(tx: &Transaction, network: &mut Network, req: &SegmentRequest) -
                          WHERE network_type = ?1 AND physical_network = ?2
                          AND segmentation_id BETWEEN ?3 AND ?4",
                     )?;
-                    let rows = stmt
-                        .query_map(params![network_type, physnet, first, last], |r| {
-                            r.get::<_, i64>(0)
-                        })?
-                        .collect::<Result<_, _>>()?;
-                    rows
+                    stmt.query_map(params![network_type, physnet, first, last], |r| {
+                        r.get::<_, i64>(0)
+                    })?
+                    .collect::<Result<_, _>>()?
                 };
                 if let Some(id) = (*first..=*last).find(|id| !used.contains(id)) {
                     chosen = Some((physnet.clone(), id));
@@ -317,7 +302,7 @@ fn take_segment(tx: &Transaction, network: &mut Network, req: &SegmentRequest) -
 
 /// Give the network's DHCP port an address on `subnet`, inserting
 /// `template` as that port when the network has none.
-fn attach_dhcp(tx: &Transaction, subnet: &Subnet, template: &Port) -> StoreResult<()> {
+fn attach_dhcp(tx: &Conn, subnet: &Subnet, template: &Port) -> StoreResult<()> {
     let request = IpRequest {
         subnet_id: subnet.id.clone(),
         ip_address: None,
@@ -351,16 +336,14 @@ fn attach_dhcp(tx: &Transaction, subnet: &Subnet, template: &Port) -> StoreResul
 /// Take DHCP ports' addresses on `subnet_id` away (a port left with none
 /// goes). The ids of the ports holding addresses on the subnet that are
 /// not DHCP ports are returned.
-fn detach_dhcp(tx: &Transaction, subnet_id: &str) -> StoreResult<Vec<String>> {
+fn detach_dhcp(tx: &Conn, subnet_id: &str) -> StoreResult<Vec<String>> {
     let holders: Vec<(String, String)> = {
         let mut stmt = tx.prepare(
             "SELECT DISTINCT p.id, p.device_owner FROM ip_allocations a
              JOIN ports p ON p.id = a.port_id WHERE a.subnet_id = ?1",
         )?;
-        let rows = stmt
-            .query_map([subnet_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        rows
+        stmt.query_map([subnet_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
     };
     let mut others = Vec::new();
     for (port_id, owner) in holders {
@@ -390,7 +373,7 @@ fn detach_dhcp(tx: &Transaction, subnet_id: &str) -> StoreResult<Vec<String>> {
 }
 
 /// The distinct non-empty `host_id`s of the ports `filter` selects.
-fn hosts_where(tx: &Connection, filter: &str, arg: &str) -> StoreResult<BTreeSet<String>> {
+fn hosts_where(tx: &Conn, filter: &str, arg: &str) -> StoreResult<BTreeSet<String>> {
     let sql = format!("SELECT DISTINCT host_id FROM ports WHERE {filter} AND host_id > ''");
     let mut stmt = tx.prepare(&sql)?;
     let hosts = stmt
@@ -399,21 +382,21 @@ fn hosts_where(tx: &Connection, filter: &str, arg: &str) -> StoreResult<BTreeSet
     Ok(hosts)
 }
 
-fn dhcp_hosts(tx: &Connection, network_id: &str) -> StoreResult<BTreeSet<String>> {
+fn dhcp_hosts(tx: &Conn, network_id: &str) -> StoreResult<BTreeSet<String>> {
     let filter = format!("network_id = ?1 AND device_owner = '{DHCP_OWNER}'");
     hosts_where(tx, &filter, network_id)
 }
 
-fn network_hosts(tx: &Connection, network_id: &str) -> StoreResult<BTreeSet<String>> {
+fn network_hosts(tx: &Conn, network_id: &str) -> StoreResult<BTreeSet<String>> {
     hosts_where(tx, "network_id = ?1", network_id)
 }
 
-pub(crate) fn project_hosts(tx: &Connection, project_id: &str) -> StoreResult<BTreeSet<String>> {
+pub(crate) fn project_hosts(tx: &Conn, project_id: &str) -> StoreResult<BTreeSet<String>> {
     hosts_where(tx, "project_id = ?1", project_id)
 }
 
 /// Moves network `id`'s `contents_changed_at` to `now` (never back).
-fn touch_contents(tx: &Connection, id: &str, now: i64) -> StoreResult<()> {
+fn touch_contents(tx: &Conn, id: &str, now: i64) -> StoreResult<()> {
     tx.execute(
         "UPDATE networks SET body = json_set(body, '$.contents_changed_at',
            max(coalesce(json_extract(body, '$.contents_changed_at'), 0), ?2))
@@ -428,7 +411,7 @@ fn touch_contents(tx: &Connection, id: &str, now: i64) -> StoreResult<()> {
 /// contents time, and the membership time of the groups it joined, left
 /// or changed addresses in.
 pub(super) fn port_written(
-    tx: &Transaction,
+    tx: &Conn,
     before: Option<&Port>,
     after: Option<&Port>,
 ) -> StoreResult<()> {
@@ -483,7 +466,7 @@ pub(super) fn port_written(
     Ok(())
 }
 
-fn subnet_written(tx: &Transaction, network_id: &str) -> StoreResult<()> {
+fn subnet_written(tx: &Conn, network_id: &str) -> StoreResult<()> {
     let dhcp = dhcp_hosts(tx, network_id)?;
     record_plan_write(tx, PlanWrite::Subnet { dhcp_hosts: &dhcp })?;
     touch_contents(tx, network_id, ferrostack_common::time::now_micros())

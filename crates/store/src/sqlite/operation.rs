@@ -2,15 +2,15 @@
 
 use super::{conflict_on_unique, SqliteStore};
 use crate::operation::{Operation, OperationState, OperationStore};
+use crate::sql::{params, Conn, OptionalExtension, Row};
 use crate::{StoreError, StoreResult};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const COLUMNS: &str = "id, kind, subject, payload, completed, state, error, created_at, updated_at";
 
 /// A row as read, before its JSON and state are checked.
 type RawRow = (Operation, String, String);
 
-fn raw(r: &Row) -> rusqlite::Result<RawRow> {
+fn raw(r: &Row) -> crate::sql::Result<RawRow> {
     Ok((
         Operation {
             id: r.get(0)?,
@@ -35,11 +35,11 @@ fn finish((mut op, payload, state): RawRow) -> StoreResult<Operation> {
     Ok(op)
 }
 
-fn select(conn: &Connection, filter: &str, args: &[&str]) -> StoreResult<Vec<Operation>> {
+fn select(conn: &Conn, filter: &str, args: &[&str]) -> StoreResult<Vec<Operation>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM operations WHERE {filter} ORDER BY created_at, id"
     ))?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), raw)?;
+    let rows = stmt.query_map(crate::sql::params_from_iter(args.iter()), raw)?;
     rows.map(|r| finish(r?)).collect()
 }
 

@@ -2,12 +2,12 @@
 
 use super::SqliteStore;
 use crate::quota::{Overage, QuotaStore, ResourceMap};
+use crate::sql::{params, Conn};
 use crate::StoreResult;
-use rusqlite::{params, Connection};
 
-fn resource_map(conn: &Connection, sql: &str, args: &[&str]) -> StoreResult<ResourceMap> {
+fn resource_map(conn: &Conn, sql: &str, args: &[&str]) -> StoreResult<ResourceMap> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+    let rows = stmt.query_map(crate::sql::params_from_iter(args.iter()), |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
     })?;
     Ok(rows.collect::<Result<ResourceMap, _>>()?)

@@ -12,15 +12,15 @@ use crate::router::{
     GatewayPort, InterfaceAdd, InterfaceRemove, RemovedInterface, Router, RouterCheck,
     RouterConflict, RouterStore, ROUTER_GATEWAY_OWNER, ROUTER_INTERFACE_OWNER,
 };
+use crate::sql::{params, Conn};
 use crate::{StoreError, StoreResult};
-use rusqlite::{params, Connection, Transaction};
 
 fn refused(e: Refusal) -> StoreError {
     StoreError::Refused(e)
 }
 
 /// The router's ports (gateway and interfaces), by id.
-fn ports_of(conn: &Connection, router_id: &str) -> StoreResult<Vec<Port>> {
+fn ports_of(conn: &Conn, router_id: &str) -> StoreResult<Vec<Port>> {
     let mut stmt = conn.prepare(
         "SELECT body FROM ports WHERE json_extract(body, '$.device_id') = ?1
            AND device_owner IN (?2, ?3) ORDER BY id",
@@ -37,7 +37,7 @@ fn ports_of(conn: &Connection, router_id: &str) -> StoreResult<Vec<Port>> {
         .collect()
 }
 
-fn write_router(tx: &Transaction, r: &Router, insert: bool) -> StoreResult<()> {
+fn write_router(tx: &Conn, r: &Router, insert: bool) -> StoreResult<()> {
     let body = serde_json::to_string(r)?;
     if insert {
         tx.execute(
@@ -53,17 +53,17 @@ fn write_router(tx: &Transaction, r: &Router, insert: bool) -> StoreResult<()> {
     Ok(())
 }
 
-fn load(tx: &Transaction, id: &str) -> StoreResult<Router> {
+fn load(tx: &Conn, id: &str) -> StoreResult<Router> {
     get_body(tx, "routers", id)?.ok_or_else(|| StoreError::not_found("router", id))
 }
 
-fn delete_port(tx: &Transaction, port: &Port) -> StoreResult<()> {
+fn delete_port(tx: &Conn, port: &Port) -> StoreResult<()> {
     port_written(tx, Some(port), None)?;
     tx.execute("DELETE FROM ports WHERE id = ?1", [&port.id])?;
     Ok(())
 }
 
-fn gateway_ports(tx: &Transaction, router_id: &str) -> StoreResult<Vec<Port>> {
+fn gateway_ports(tx: &Conn, router_id: &str) -> StoreResult<Vec<Port>> {
     Ok(ports_of(tx, router_id)?
         .into_iter()
         .filter(|p| p.device_owner == ROUTER_GATEWAY_OWNER)
@@ -71,7 +71,7 @@ fn gateway_ports(tx: &Transaction, router_id: &str) -> StoreResult<Vec<Port>> {
 }
 
 /// Give `port` exactly the addresses of `ips` (those it keeps stay its own).
-fn readdress(tx: &Transaction, port: &Port, ips: &[IpRequest]) -> StoreResult<()> {
+fn readdress(tx: &Conn, port: &Port, ips: &[IpRequest]) -> StoreResult<()> {
     let before = port.clone();
     let mut port = port.clone();
     tx.execute("DELETE FROM ip_allocations WHERE port_id = ?1", [&port.id])?;
@@ -88,7 +88,7 @@ fn readdress(tx: &Transaction, port: &Port, ips: &[IpRequest]) -> StoreResult<()
 /// The router row written after its ports changed at `now`: its
 /// contents time moves, then the check, the row and the host's revision.
 fn finish(
-    tx: &Transaction,
+    tx: &Conn,
     before: Option<&Router>,
     router: &mut Router,
     ports_changed: bool,

@@ -9,8 +9,8 @@ use super::SqliteStore;
 use crate::security_group::{
     DeletedGroup, GroupUpdate, RuleExists, SecurityGroup, SecurityGroupRule, SecurityGroupStore,
 };
+use crate::sql::{params, Conn, OptionalExtension, Row};
 use crate::{StoreError, StoreResult};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::BTreeMap;
 
 const GROUP_COLUMNS: &str = "id, project_id, name, description, stateful, is_default,
@@ -20,7 +20,7 @@ const RULE_COLUMNS: &str = "id, project_id, security_group_id, direction, ethert
      port_range_min, port_range_max, remote_ip_prefix, remote_group_id, description, match_key,
      revision_number, created_at, updated_at";
 
-fn group_row(r: &Row) -> rusqlite::Result<SecurityGroup> {
+fn group_row(r: &Row) -> crate::sql::Result<SecurityGroup> {
     Ok(SecurityGroup {
         id: r.get(0)?,
         project_id: r.get(1)?,
@@ -36,7 +36,7 @@ fn group_row(r: &Row) -> rusqlite::Result<SecurityGroup> {
     })
 }
 
-fn rule_row(r: &Row) -> rusqlite::Result<SecurityGroupRule> {
+fn rule_row(r: &Row) -> crate::sql::Result<SecurityGroupRule> {
     Ok(SecurityGroupRule {
         id: r.get(0)?,
         project_id: r.get(1)?,
@@ -58,9 +58,9 @@ fn rule_row(r: &Row) -> rusqlite::Result<SecurityGroupRule> {
 
 /// Rules selected by `filter` (a `WHERE` clause over `args`), oldest first.
 fn rules_where(
-    conn: &Connection,
+    conn: &Conn,
     filter: &str,
-    args: &[&dyn rusqlite::ToSql],
+    args: &[&dyn crate::sql::ToSql],
 ) -> StoreResult<Vec<SecurityGroupRule>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {RULE_COLUMNS} FROM security_group_rules {filter} ORDER BY created_at, rowid"
@@ -71,9 +71,9 @@ fn rules_where(
 
 /// Groups selected by `filter`, oldest first, each with its rules.
 fn groups_where(
-    conn: &Connection,
+    conn: &Conn,
     filter: &str,
-    args: &[&dyn rusqlite::ToSql],
+    args: &[&dyn crate::sql::ToSql],
 ) -> StoreResult<Vec<SecurityGroup>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {GROUP_COLUMNS} FROM security_groups {filter} ORDER BY created_at, rowid"
@@ -103,20 +103,20 @@ fn groups_where(
     Ok(groups)
 }
 
-fn group_by_id(conn: &Connection, id: &str) -> StoreResult<SecurityGroup> {
+fn group_by_id(conn: &Conn, id: &str) -> StoreResult<SecurityGroup> {
     groups_where(conn, "WHERE id=?1", &[&id])?
         .pop()
         .ok_or_else(|| StoreError::not_found("security group", id))
 }
 
-fn rule_by_id(conn: &Connection, id: &str) -> StoreResult<SecurityGroupRule> {
+fn rule_by_id(conn: &Conn, id: &str) -> StoreResult<SecurityGroupRule> {
     rules_where(conn, "WHERE id=?1", &[&id])?
         .pop()
         .ok_or_else(|| StoreError::not_found("security group rule", id))
 }
 
 /// Insert one rule, refusing a duplicate of its group with [`RuleExists`].
-fn insert_rule(conn: &Connection, r: &SecurityGroupRule) -> StoreResult<()> {
+fn insert_rule(conn: &Conn, r: &SecurityGroupRule) -> StoreResult<()> {
     let existing: Option<String> = conn
         .query_row(
             "SELECT id FROM security_group_rules WHERE security_group_id=?1 AND match_key=?2",
@@ -153,7 +153,7 @@ fn insert_rule(conn: &Connection, r: &SecurityGroupRule) -> StoreResult<()> {
     Ok(())
 }
 
-fn insert_group(conn: &Connection, g: &SecurityGroup) -> StoreResult<()> {
+fn insert_group(conn: &Conn, g: &SecurityGroup) -> StoreResult<()> {
     conn.execute(
         &format!(
             "INSERT INTO security_groups ({GROUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
@@ -183,7 +183,7 @@ fn insert_group(conn: &Connection, g: &SecurityGroup) -> StoreResult<()> {
 }
 
 /// A rule added to or removed from `group_id` is a change of the group.
-fn touch_group(conn: &Connection, group_id: &str, now: i64) -> StoreResult<()> {
+fn touch_group(conn: &Conn, group_id: &str, now: i64) -> StoreResult<()> {
     conn.execute(
         "UPDATE security_groups SET revision_number=revision_number+1, updated_at=?2 WHERE id=?1",
         params![group_id, now],
@@ -193,11 +193,7 @@ fn touch_group(conn: &Connection, group_id: &str, now: i64) -> StoreResult<()> {
 
 /// Note a membership change of `group_ids` at `now`; for the ports code
 /// to call inside its own write transaction.
-pub(crate) fn touch_membership(
-    conn: &Connection,
-    group_ids: &[String],
-    now: i64,
-) -> StoreResult<()> {
+pub(crate) fn touch_membership(conn: &Conn, group_ids: &[String], now: i64) -> StoreResult<()> {
     let list = serde_json::to_string(group_ids)?;
     conn.execute(
         "UPDATE security_groups SET members_changed_at=max(members_changed_at, ?2)
@@ -207,13 +203,13 @@ pub(crate) fn touch_membership(
     Ok(())
 }
 
-fn default_of(conn: &Connection, project_id: &str) -> StoreResult<Option<SecurityGroup>> {
+fn default_of(conn: &Conn, project_id: &str) -> StoreResult<Option<SecurityGroup>> {
     Ok(groups_where(conn, "WHERE project_id=?1 AND is_default=1", &[&project_id])?.pop())
 }
 
 /// A group or rule of `project_id` was written: the hosts with its
 /// ports re-read their documents (the rule is `host_plan`'s).
-fn group_written(tx: &Connection, project_id: &str) -> StoreResult<()> {
+fn group_written(tx: &Conn, project_id: &str) -> StoreResult<()> {
     let hosts = super::network::project_hosts(tx, project_id)?;
     super::server::record_plan_write(
         tx,

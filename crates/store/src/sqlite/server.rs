@@ -6,24 +6,25 @@ use crate::server::{
     ComputeService, Instance, InstanceAction, InstanceChange, InstanceFilter, ServerGroup,
     ServerStore,
 };
+use crate::sql::{params, Conn, OptionalExtension, Row};
 use crate::{StoreError, StoreResult};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
 const INSTANCE_COLUMNS: &str = "seq, uuid, project_id, user_id, name, host, vm_state, task_state,
      power_state, doc, desired, generation, observed, created_at, updated_at, deleted_at";
 
-fn json(text: String) -> rusqlite::Result<Value> {
-    serde_json::from_str(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+fn json(text: String) -> crate::sql::Result<Value> {
+    serde_json::from_str(&text).map_err(|e| crate::sql::Error::FromSqlConversion {
+        column: "json".into(),
+        source: Box::new(e),
     })
 }
 
-fn opt_json(text: Option<String>) -> rusqlite::Result<Option<Value>> {
+fn opt_json(text: Option<String>) -> crate::sql::Result<Option<Value>> {
     text.map(json).transpose()
 }
 
-fn instance_row(r: &Row) -> rusqlite::Result<Instance> {
+fn instance_row(r: &Row) -> crate::sql::Result<Instance> {
     Ok(Instance {
         seq: r.get(0)?,
         uuid: r.get(1)?,
@@ -44,7 +45,7 @@ fn instance_row(r: &Row) -> rusqlite::Result<Instance> {
     })
 }
 
-fn instance_by_uuid(conn: &Connection, uuid: &str) -> StoreResult<Option<Instance>> {
+fn instance_by_uuid(conn: &Conn, uuid: &str) -> StoreResult<Option<Instance>> {
     Ok(conn
         .query_row(
             &format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE uuid=?1"),
@@ -60,7 +61,7 @@ fn to_text(v: &Value) -> String {
 
 /// Bumps the revision of every host whose plan `write` changes (the rule
 /// is [`hosts_touched`]'s, not this backend's).
-pub(crate) fn record_plan_write(conn: &Connection, write: PlanWrite<'_>) -> StoreResult<()> {
+pub(crate) fn record_plan_write(conn: &Conn, write: PlanWrite<'_>) -> StoreResult<()> {
     for host in hosts_touched(write) {
         conn.execute(
             "INSERT INTO host_revisions(host, revision) VALUES (?1, 1)
@@ -71,7 +72,7 @@ pub(crate) fn record_plan_write(conn: &Connection, write: PlanWrite<'_>) -> Stor
     Ok(())
 }
 
-fn revision(conn: &Connection, host: &str) -> StoreResult<u64> {
+fn revision(conn: &Conn, host: &str) -> StoreResult<u64> {
     let r: Option<i64> = conn
         .query_row(
             "SELECT revision FROM host_revisions WHERE host=?1",
@@ -85,7 +86,7 @@ fn revision(conn: &Connection, host: &str) -> StoreResult<u64> {
 const ACTION_COLUMNS: &str = "instance_uuid, request_id, action, project_id, user_id, message,
      start_time, finish_time, events";
 
-fn action_row(r: &Row) -> rusqlite::Result<InstanceAction> {
+fn action_row(r: &Row) -> crate::sql::Result<InstanceAction> {
     Ok(InstanceAction {
         instance_uuid: r.get(0)?,
         request_id: r.get(1)?,
@@ -101,7 +102,7 @@ fn action_row(r: &Row) -> rusqlite::Result<InstanceAction> {
 
 const GROUP_COLUMNS: &str = "uuid, name, project_id, user_id, policy, rules, members, created_at";
 
-fn group_row(r: &Row) -> rusqlite::Result<ServerGroup> {
+fn group_row(r: &Row) -> crate::sql::Result<ServerGroup> {
     let members: Value = json(r.get(6)?)?;
     Ok(ServerGroup {
         uuid: r.get(0)?,
@@ -122,7 +123,7 @@ fn group_row(r: &Row) -> rusqlite::Result<ServerGroup> {
     })
 }
 
-fn group_by_uuid(conn: &Connection, uuid: &str) -> StoreResult<Option<ServerGroup>> {
+fn group_by_uuid(conn: &Conn, uuid: &str) -> StoreResult<Option<ServerGroup>> {
     Ok(conn
         .query_row(
             &format!("SELECT {GROUP_COLUMNS} FROM server_groups WHERE uuid=?1"),
@@ -135,7 +136,7 @@ fn group_by_uuid(conn: &Connection, uuid: &str) -> StoreResult<Option<ServerGrou
 const SERVICE_COLUMNS: &str = "id, uuid, host, binary, zone, disabled, disabled_reason,
      forced_down, capabilities, heartbeat_at, created_at, updated_at";
 
-fn service_row(r: &Row) -> rusqlite::Result<ComputeService> {
+fn service_row(r: &Row) -> crate::sql::Result<ComputeService> {
     Ok(ComputeService {
         id: r.get(0)?,
         uuid: r.get(1)?,
@@ -152,15 +153,11 @@ fn service_row(r: &Row) -> rusqlite::Result<ComputeService> {
     })
 }
 
-fn service_where(
-    conn: &Connection,
-    clause: &str,
-    args: &[&str],
-) -> StoreResult<Option<ComputeService>> {
+fn service_where(conn: &Conn, clause: &str, args: &[&str]) -> StoreResult<Option<ComputeService>> {
     Ok(conn
         .query_row(
             &format!("SELECT {SERVICE_COLUMNS} FROM compute_services WHERE {clause}"),
-            rusqlite::params_from_iter(args.iter()),
+            crate::sql::params_from_iter(args.iter()),
             service_row,
         )
         .optional()?)
@@ -232,7 +229,7 @@ impl ServerStore for SqliteStore {
                 "SELECT {INSTANCE_COLUMNS} FROM instances{filter} ORDER BY seq DESC"
             ))?;
             let rows = stmt
-                .query_map(rusqlite::params_from_iter(args.iter()), instance_row)?
+                .query_map(crate::sql::params_from_iter(args.iter()), instance_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
@@ -424,7 +421,7 @@ impl ServerStore for SqliteStore {
                 "SELECT {GROUP_COLUMNS} FROM server_groups{filter} ORDER BY seq"
             ))?;
             let rows = stmt
-                .query_map(rusqlite::params_from_iter(args.iter()), group_row)?
+                .query_map(crate::sql::params_from_iter(args.iter()), group_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })

@@ -3,19 +3,19 @@
 //! transaction, so a state check and the change it allows cannot race.
 
 use super::{conflict_on_unique, SqliteStore};
+use crate::sql::{params, Conn, OptionalExtension};
 use crate::volume::{
     Attachment, GroupChange, Refusal, Snapshot, Volume, VolumeConflict, VolumeGroup, VolumeStore,
     VolumeType,
 };
 use crate::{StoreError, StoreResult};
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashSet};
 
 fn bodies<T: DeserializeOwned>(
-    conn: &Connection,
+    conn: &Conn,
     sql: &str,
-    args: &[&dyn rusqlite::ToSql],
+    args: &[&dyn crate::sql::ToSql],
 ) -> StoreResult<Vec<T>> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt
@@ -26,7 +26,7 @@ fn bodies<T: DeserializeOwned>(
         .collect()
 }
 
-fn one<T: DeserializeOwned>(conn: &Connection, sql: &str, id: &str) -> StoreResult<Option<T>> {
+fn one<T: DeserializeOwned>(conn: &Conn, sql: &str, id: &str) -> StoreResult<Option<T>> {
     Ok(bodies(conn, sql, &[&id])?.into_iter().next())
 }
 
@@ -34,14 +34,14 @@ const VOLUME: &str = "SELECT body FROM volumes WHERE id = ?1";
 const SNAPSHOT: &str = "SELECT body FROM volume_snapshots WHERE id = ?1";
 const ATTACHMENT: &str = "SELECT body FROM volume_attachments WHERE id = ?1";
 
-fn specs(conn: &Connection, type_id: &str) -> StoreResult<BTreeMap<String, String>> {
+fn specs(conn: &Conn, type_id: &str) -> StoreResult<BTreeMap<String, String>> {
     let mut stmt =
         conn.prepare_cached("SELECT key, value FROM volume_type_extra_specs WHERE type_id = ?1")?;
     let rows = stmt.query_map([type_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn with_specs(conn: &Connection, types: Vec<VolumeType>) -> StoreResult<Vec<VolumeType>> {
+fn with_specs(conn: &Conn, types: Vec<VolumeType>) -> StoreResult<Vec<VolumeType>> {
     types
         .into_iter()
         .map(|mut t| {
@@ -55,7 +55,7 @@ fn refused(e: Refusal) -> StoreError {
     StoreError::Refused(e)
 }
 
-fn write_group(tx: &Connection, before: &VolumeGroup, after: &VolumeGroup) -> StoreResult<()> {
+fn write_group(tx: &Conn, before: &VolumeGroup, after: &VolumeGroup) -> StoreResult<()> {
     let id = &after.volume.id;
     if after.delete {
         tx.execute("DELETE FROM volumes WHERE id = ?1", [id])?;
@@ -119,7 +119,7 @@ fn write_group(tx: &Connection, before: &VolumeGroup, after: &VolumeGroup) -> St
     Ok(())
 }
 
-fn load_group(conn: &Connection, id: &str) -> StoreResult<Option<VolumeGroup>> {
+fn load_group(conn: &Conn, id: &str) -> StoreResult<Option<VolumeGroup>> {
     let Some(volume) = one::<Volume>(conn, VOLUME, id)? else {
         return Ok(None);
     };
@@ -140,7 +140,7 @@ fn load_group(conn: &Connection, id: &str) -> StoreResult<Option<VolumeGroup>> {
 }
 
 fn by_project<T: DeserializeOwned>(
-    conn: &Connection,
+    conn: &Conn,
     table: &str,
     project_id: Option<&str>,
 ) -> StoreResult<Vec<T>> {

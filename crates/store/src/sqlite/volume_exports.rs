@@ -3,11 +3,11 @@
 use super::server::record_plan_write;
 use super::SqliteStore;
 use crate::host_plan::PlanWrite;
+use crate::sql::{params, Conn, OptionalExtension};
 use crate::volume_exports::{ExportChange, ExportRecords, VolumeExport};
 use crate::StoreResult;
-use rusqlite::{params, Connection, OptionalExtension};
 
-fn get(c: &Connection, volume_id: &str) -> StoreResult<Option<VolumeExport>> {
+fn get(c: &Conn, volume_id: &str) -> StoreResult<Option<VolumeExport>> {
     c.query_row(
         "SELECT body FROM volume_exports WHERE volume_id = ?1",
         [volume_id],

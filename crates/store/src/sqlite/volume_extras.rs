@@ -1,12 +1,12 @@
 //! SQLite implementation of [`BackupRecords`] and [`QosRecords`].
 
 use super::SqliteStore;
+use crate::sql::{params, OptionalExtension};
 use crate::volume_extras::{
     Backup, BackupChange, BackupRecords, ExtrasConflict, QosRecords, QosSpecs, Transfer,
     TransferRecords,
 };
 use crate::StoreResult;
-use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
 
 fn backup_of(text: &str) -> StoreResult<Backup> {

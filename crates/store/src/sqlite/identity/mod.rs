@@ -2,10 +2,10 @@
 
 use super::{conflict_on_unique, SqliteStore};
 use crate::identity::*;
+use crate::sql::Value as SqlValue;
+use crate::sql::{params, OptionalExtension};
 use crate::{StoreError, StoreResult};
 use ferrostack_common::time::now_micros;
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, OptionalExtension};
 
 mod rows;
 #[cfg(test)]

@@ -2,9 +2,9 @@
 //! list methods share (filters, id markers, page size).
 
 use crate::identity::*;
+use crate::sql::Value as SqlValue;
+use crate::sql::{Conn, OptionalExtension, Row};
 use crate::{StoreError, StoreResult};
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row};
 
 /// A SELECT under construction: WHERE clauses with their parameters, then paging.
 pub(super) struct Select {
@@ -56,11 +56,11 @@ impl Select {
 
     pub(super) fn run<T>(
         &self,
-        conn: &Connection,
-        map: fn(&Row) -> rusqlite::Result<T>,
+        conn: &Conn,
+        map: fn(&Row) -> crate::sql::Result<T>,
     ) -> StoreResult<Vec<T>> {
         let mut stmt = conn.prepare_cached(&self.sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(self.params.iter()), map)?;
+        let rows = stmt.query_map(crate::sql::params_from_iter(self.params.iter()), map)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 }
@@ -68,7 +68,7 @@ impl Select {
 pub(super) fn json_col<T: serde::de::DeserializeOwned + Default>(
     row: &Row,
     idx: &str,
-) -> rusqlite::Result<T> {
+) -> crate::sql::Result<T> {
     let text: String = row.get(idx)?;
     Ok(serde_json::from_str(&text).unwrap_or_default())
 }
@@ -85,7 +85,7 @@ pub(super) fn changed(n: usize, kind: &'static str, id: &str) -> StoreResult<()>
     }
 }
 
-pub(super) fn domain_row(r: &Row) -> rusqlite::Result<Domain> {
+pub(super) fn domain_row(r: &Row) -> crate::sql::Result<Domain> {
     Ok(Domain {
         id: r.get("id")?,
         name: r.get("name")?,
@@ -96,7 +96,7 @@ pub(super) fn domain_row(r: &Row) -> rusqlite::Result<Domain> {
     })
 }
 
-pub(super) fn project_row(r: &Row) -> rusqlite::Result<Project> {
+pub(super) fn project_row(r: &Row) -> crate::sql::Result<Project> {
     Ok(Project {
         id: r.get("id")?,
         name: r.get("name")?,
@@ -109,7 +109,7 @@ pub(super) fn project_row(r: &Row) -> rusqlite::Result<Project> {
     })
 }
 
-pub(super) fn user_row(r: &Row) -> rusqlite::Result<User> {
+pub(super) fn user_row(r: &Row) -> crate::sql::Result<User> {
     Ok(User {
         id: r.get("id")?,
         name: r.get("name")?,
@@ -124,7 +124,7 @@ pub(super) fn user_row(r: &Row) -> rusqlite::Result<User> {
     })
 }
 
-pub(super) fn group_row(r: &Row) -> rusqlite::Result<Group> {
+pub(super) fn group_row(r: &Row) -> crate::sql::Result<Group> {
     Ok(Group {
         id: r.get("id")?,
         name: r.get("name")?,
@@ -134,7 +134,7 @@ pub(super) fn group_row(r: &Row) -> rusqlite::Result<Group> {
     })
 }
 
-pub(super) fn role_row(r: &Row) -> rusqlite::Result<Role> {
+pub(super) fn role_row(r: &Row) -> crate::sql::Result<Role> {
     let domain_id: String = r.get("domain_id")?;
     Ok(Role {
         id: r.get("id")?,
@@ -145,7 +145,7 @@ pub(super) fn role_row(r: &Row) -> rusqlite::Result<Role> {
     })
 }
 
-pub(super) fn region_row(r: &Row) -> rusqlite::Result<Region> {
+pub(super) fn region_row(r: &Row) -> crate::sql::Result<Region> {
     Ok(Region {
         id: r.get("id")?,
         description: r.get("description")?,
@@ -154,7 +154,7 @@ pub(super) fn region_row(r: &Row) -> rusqlite::Result<Region> {
     })
 }
 
-pub(super) fn service_row(r: &Row) -> rusqlite::Result<Service> {
+pub(super) fn service_row(r: &Row) -> crate::sql::Result<Service> {
     Ok(Service {
         id: r.get("id")?,
         service_type: r.get("type")?,
@@ -165,7 +165,7 @@ pub(super) fn service_row(r: &Row) -> rusqlite::Result<Service> {
     })
 }
 
-pub(super) fn endpoint_row(r: &Row) -> rusqlite::Result<Endpoint> {
+pub(super) fn endpoint_row(r: &Row) -> crate::sql::Result<Endpoint> {
     Ok(Endpoint {
         id: r.get("id")?,
         service_id: r.get("service_id")?,
@@ -177,7 +177,7 @@ pub(super) fn endpoint_row(r: &Row) -> rusqlite::Result<Endpoint> {
     })
 }
 
-pub(super) fn app_cred_row(r: &Row) -> rusqlite::Result<ApplicationCredential> {
+pub(super) fn app_cred_row(r: &Row) -> crate::sql::Result<ApplicationCredential> {
     Ok(ApplicationCredential {
         id: r.get("id")?,
         name: r.get("name")?,
@@ -206,7 +206,7 @@ pub(super) fn target_parts(t: &Target) -> (&'static str, &str) {
     }
 }
 
-pub(super) fn assignment_row(r: &Row) -> rusqlite::Result<Assignment> {
+pub(super) fn assignment_row(r: &Row) -> crate::sql::Result<Assignment> {
     let actor_kind: String = r.get("actor_kind")?;
     let actor_id: String = r.get("actor_id")?;
     let target_kind: String = r.get("target_kind")?;
@@ -228,11 +228,11 @@ pub(super) fn assignment_row(r: &Row) -> rusqlite::Result<Assignment> {
 }
 
 pub(super) fn get_one<T>(
-    conn: &Connection,
+    conn: &Conn,
     sql: &str,
     key: &str,
     kind: &'static str,
-    map: fn(&Row) -> rusqlite::Result<T>,
+    map: fn(&Row) -> crate::sql::Result<T>,
 ) -> StoreResult<T> {
     conn.prepare_cached(sql)?
         .query_row([key], map)

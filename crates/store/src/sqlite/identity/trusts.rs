@@ -1,12 +1,12 @@
 //! SQLite implementation of [`TrustStore`].
 
 use super::rows::{changed, get_one, json_col, to_json};
+use crate::sql::{params, Row};
 use crate::sqlite::SqliteStore;
 use crate::trust::{Trust, TrustStore};
 use crate::{StoreError, StoreResult};
-use rusqlite::{params, Row};
 
-fn trust_row(r: &Row) -> rusqlite::Result<Trust> {
+fn trust_row(r: &Row) -> crate::sql::Result<Trust> {
     Ok(Trust {
         id: r.get("id")?,
         trustor_user_id: r.get("trustor_user_id")?,
