@@ -33,6 +33,13 @@ impl SqliteStore {
         })
     }
 
+    /// Open the PostgreSQL database at `url`, migrating it as needed.
+    pub fn open_postgres(url: &str) -> StoreResult<Self> {
+        Ok(SqliteStore {
+            db: Arc::new(Db::open_postgres(url)?),
+        })
+    }
+
     /// The underlying database.
     pub fn db(&self) -> &Db {
         &self.db

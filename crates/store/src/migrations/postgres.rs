@@ -7,7 +7,7 @@ use crate::StoreResult;
 
 /// The advisory lock every migrating controller takes (any constant:
 /// "ferrosta" in ASCII).
-const MIGRATION_LOCK: i64 = 0x6665_7272_6f73_7461;
+pub(crate) const MIGRATION_LOCK: i64 = 0x6665_7272_6f73_7461;
 
 /// Bring a PostgreSQL database's schema up to date. Safe to call on every
 /// start, by several controllers at once: each migration runs in a

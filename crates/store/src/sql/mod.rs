@@ -23,6 +23,7 @@ mod postgres;
 mod sqlite;
 mod value;
 
+pub(crate) use postgres::PgSession;
 pub(crate) use sqlite::SqliteSession;
 pub use value::{FromSql, FromSqlError, ToSql, Value};
 
