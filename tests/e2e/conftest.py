@@ -431,10 +431,43 @@ def pytest_runtest_makereport(item, call):
                 (f"ferrostack agent {agent.host_name} log", f"({agent.log_path})\n{agent.log()}"))
 
 
+# `FERROSTACK_E2E_DATABASE=postgresql`: every cloud of this run keeps its
+# state in a database of a private PostgreSQL server (tests/e2e/postgres.py).
+DATABASE = os.environ.get("FERROSTACK_E2E_DATABASE", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A private PostgreSQL server for this pytest process."""
+    import postgres
+    why_not = postgres.available()
+    if why_not is not None:
+        pytest.fail(f"PostgreSQL tests cannot run: {why_not}", pytrace=False)
+    server = postgres.Server()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def stack(request, tmp_path) -> Stack:
+def database_args(request) -> list[str]:
+    """`--database` for a cloud of this run: a fresh PostgreSQL database
+    when the run is on PostgreSQL, nothing (its SQLite file) otherwise."""
+    if DATABASE == "sqlite":
+        return []
+    if DATABASE != "postgresql":
+        pytest.fail(f"FERROSTACK_E2E_DATABASE={DATABASE}: use sqlite or postgresql", pytrace=False)
+    server = request.getfixturevalue("postgres_server")
+    return ["--database", server.database()]
+
+
+@pytest.fixture
+def stack(request, tmp_path, database_args) -> Stack:
     """A running ferrostack allinone, stopped with SIGTERM after the test."""
     s = Stack(tmp_path)
+    s.extra_args += database_args
     request.node._ferrostack_stack = s
     try:
         s.start()

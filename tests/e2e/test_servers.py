@@ -47,11 +47,12 @@ def guest_image_stale() -> bool:
 
 
 @pytest.fixture
-def fake_stack(request, tmp_path):
+def fake_stack(request, tmp_path, database_args):
     """A stack whose host runs the fake hypervisor (no VMs)."""
     from conftest import Stack
     s = Stack(tmp_path)
     s.hypervisor = "fake"
+    s.extra_args += database_args
     request.node._ferrostack_stack = s
     try:
         s.start()

@@ -42,6 +42,11 @@ pub struct AllinoneArgs {
     /// Where state lives (default: /var/lib/ferrostack as root, else ~/.local/share/ferrostack).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The database holding the cloud's state: a PostgreSQL URL
+    /// (`postgresql://USER:PASSWORD@HOST:PORT/DB`), which several
+    /// controllers can share, or a SQLite file (default DATA/ferrostack.db).
+    #[arg(long, env = "FERROSTACK_DATABASE", hide_env_values = true, value_parser = ferrostack_store::Location::parse)]
+    database: Option<ferrostack_store::Location>,
     /// Address the API listeners bind to.
     #[arg(long, default_value = "0.0.0.0")]
     bind: IpAddr,
@@ -268,9 +273,13 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         &host_tls::machine_names(&[&host]),
     )?;
 
-    let db_path = data_dir.join("ferrostack.db");
-    let store = SqliteStore::open(&db_path)
-        .with_context(|| format!("cannot open the database {}", db_path.display()))?;
+    let database = args
+        .database
+        .clone()
+        .unwrap_or_else(|| ferrostack_store::Location::Sqlite(data_dir.join("ferrostack.db")));
+    let store = SqliteStore::open_location(&database)
+        .with_context(|| format!("cannot open the database {database}"))?;
+    tracing::info!(%database, "state database");
     let identity = Arc::new(Identity::new(
         Arc::new(store.clone()),
         KeyRepository::new(paths::token_key_dir(&data_dir), 3),

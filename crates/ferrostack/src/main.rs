@@ -9,6 +9,7 @@ mod host_exports;
 mod host_network;
 mod host_tls;
 mod installer_cmd;
+mod migrate_store;
 mod ml2_settings;
 mod net_cmd;
 mod paths;
@@ -72,6 +73,10 @@ enum AdminCommand {
         #[arg(long, default_value_t = 3)]
         max_active_keys: usize,
     },
+    /// Copy the cloud's state from its SQLite file into another database
+    /// (PostgreSQL), every row of every table; then start the controller
+    /// with `--database` naming it. Stop the controller first.
+    MigrateStore(migrate_store::MigrateStoreArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -106,6 +111,10 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Deploy(args) => deploy_cmd::run(args),
         Command::Net(cmd) => {
             net_cmd::run(cmd)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin(AdminCommand::MigrateStore(args)) => {
+            migrate_store::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Admin(AdminCommand::RotateTokenKeys {

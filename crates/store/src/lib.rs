@@ -20,6 +20,7 @@
 //! async machinery would cost more than it saves and lengthen builds.
 
 pub mod compute;
+pub mod copy;
 pub mod db;
 pub mod floating_ip;
 pub mod generations;
@@ -27,6 +28,7 @@ pub mod host_objects;
 pub mod host_plan;
 pub mod identity;
 pub mod image;
+pub mod location;
 pub mod migrations;
 pub mod network;
 pub mod operation;
@@ -46,6 +48,7 @@ pub mod volume_extras;
 
 pub use db::Db;
 pub use generations::Dataset;
+pub use location::Location;
 pub use sqlite::SqliteStore;
 
 /// Errors a store operation can return.

@@ -33,10 +33,11 @@ impl SqliteStore {
         })
     }
 
-    /// Open the PostgreSQL database at `url`, migrating it as needed.
-    pub fn open_postgres(url: &str) -> StoreResult<Self> {
+    /// Open the database at `location` (a SQLite file or a PostgreSQL
+    /// URL), creating and migrating it as needed.
+    pub fn open_location(location: &crate::Location) -> StoreResult<Self> {
         Ok(SqliteStore {
-            db: Arc::new(Db::open_postgres(url)?),
+            db: Arc::new(location.open()?),
         })
     }
 
