@@ -277,10 +277,8 @@ mod tests {
     use super::super::conformance;
     use crate::SqliteStore;
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let s = SqliteStore::open(&dir.path().join("p.db")).expect("open");
-        (dir, s)
+    fn store() -> (crate::testing::Keep, SqliteStore) {
+        crate::testing::store()
     }
 
     #[test]

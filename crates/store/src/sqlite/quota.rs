@@ -132,10 +132,8 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Barrier};
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("q.db")).unwrap();
-        (dir, s)
+    fn store() -> (crate::testing::Keep, SqliteStore) {
+        crate::testing::store()
     }
 
     fn map(pairs: &[(&str, i64)]) -> ResourceMap {

@@ -361,10 +361,8 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Barrier};
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("sg.db")).unwrap();
-        (dir, s)
+    fn store() -> (crate::testing::Keep, SqliteStore) {
+        crate::testing::store()
     }
 
     fn rule(id: &str, group: &str, key: &str) -> SecurityGroupRule {

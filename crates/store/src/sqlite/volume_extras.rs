@@ -297,10 +297,8 @@ mod tests {
     use super::*;
     use crate::StoreError;
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("db")).unwrap();
-        (dir, s)
+    fn store() -> (crate::testing::Keep, SqliteStore) {
+        crate::testing::store()
     }
 
     fn backup(id: &str, parent: Option<&str>) -> Backup {
