@@ -210,7 +210,7 @@ impl PlacementStore for SqliteStore {
                         "INSERT INTO placement_allocations(consumer, provider, resource_class, used)
                          VALUES (?1, ?2, ?3, ?4)
                          ON CONFLICT(consumer, provider, resource_class)
-                         DO UPDATE SET used=used+excluded.used",
+                         DO UPDATE SET used=placement_allocations.used+excluded.used",
                         params![a.consumer, a.provider, rc, amount as i64],
                     )?;
                 }

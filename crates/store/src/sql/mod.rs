@@ -19,6 +19,7 @@
 //! how (SQLite's one writer, PostgreSQL's serializable retries) is the
 //! backend's business, not the statement's.
 
+mod dialect;
 mod postgres;
 mod sqlite;
 mod value;

@@ -94,9 +94,12 @@ fn write(tx: &Conn, fip: &FloatingIpRecord, insert: bool) -> StoreResult<()> {
 fn gateway_host(tx: &Conn, router_id: &str) -> StoreResult<Option<String>> {
     Ok(tx
         .query_row(
-            "SELECT host_id FROM ports WHERE device_owner = ?1
-               AND json_extract(body, '$.device_id') = ?2 AND host_id > ''
-             ORDER BY id LIMIT 1",
+            &format!(
+                "SELECT host_id FROM ports WHERE device_owner = ?1
+                   AND {} = ?2 AND host_id > ''
+                 ORDER BY id LIMIT 1",
+                tx.dialect().json_text("body", "device_id")
+            ),
             params![ROUTER_GATEWAY_OWNER, router_id],
             |r| r.get(0),
         )

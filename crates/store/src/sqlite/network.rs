@@ -397,10 +397,19 @@ pub(crate) fn project_hosts(tx: &Conn, project_id: &str) -> StoreResult<BTreeSet
 
 /// Moves network `id`'s `contents_changed_at` to `now` (never back).
 fn touch_contents(tx: &Conn, id: &str, now: i64) -> StoreResult<()> {
+    let d = tx.dialect();
+    let later = d.greatest(
+        &format!(
+            "coalesce({}, 0)",
+            d.json_integer("body", "contents_changed_at")
+        ),
+        "?2",
+    );
     tx.execute(
-        "UPDATE networks SET body = json_set(body, '$.contents_changed_at',
-           max(coalesce(json_extract(body, '$.contents_changed_at'), 0), ?2))
-         WHERE id = ?1",
+        &format!(
+            "UPDATE networks SET body = {} WHERE id = ?1",
+            d.json_set_integer("body", "contents_changed_at", &later)
+        ),
         params![id, now],
     )?;
     Ok(())

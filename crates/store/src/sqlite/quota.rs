@@ -108,7 +108,7 @@ impl QuotaStore for SqliteStore {
                 tx.execute(
                     "INSERT INTO quota_allocations(service, project_id, resource, consumer_id, amount)
                      VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(service, project_id, resource, consumer_id) DO UPDATE SET amount=amount+excluded.amount",
+                     ON CONFLICT(service, project_id, resource, consumer_id) DO UPDATE SET amount=quota_allocations.amount+excluded.amount",
                     params![service, project_id, resource, consumer_id, amount],
                 )?;
             }

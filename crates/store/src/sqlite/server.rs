@@ -65,7 +65,7 @@ pub(crate) fn record_plan_write(conn: &Conn, write: PlanWrite<'_>) -> StoreResul
     for host in hosts_touched(write) {
         conn.execute(
             "INSERT INTO host_revisions(host, revision) VALUES (?1, 1)
-             ON CONFLICT(host) DO UPDATE SET revision = revision + 1",
+             ON CONFLICT(host) DO UPDATE SET revision = host_revisions.revision + 1",
             [&host],
         )?;
     }
@@ -317,9 +317,9 @@ impl ServerStore for SqliteStore {
     fn add_action(&self, a: &InstanceAction) -> StoreResult<()> {
         self.db().write(|tx| {
             tx.execute(
-                "INSERT OR IGNORE INTO instance_actions(instance_uuid, request_id, action,
+                "INSERT INTO instance_actions(instance_uuid, request_id, action,
                      project_id, user_id, message, start_time, finish_time, events)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
                 params![
                     a.instance_uuid,
                     a.request_id,
