@@ -131,9 +131,14 @@ fn fip_written(
             gateway_hosts.insert(router.clone(), host);
         }
         tx.execute(
-            "INSERT INTO router_floating_ip_changes (router_id, changed_at) VALUES (?1, ?2)
-             ON CONFLICT (router_id) DO UPDATE
-               SET changed_at = max(changed_at, excluded.changed_at)",
+            &format!(
+                "INSERT INTO router_floating_ip_changes (router_id, changed_at) VALUES (?1, ?2)
+                 ON CONFLICT (router_id) DO UPDATE SET changed_at = {}",
+                tx.dialect().greatest(
+                    "router_floating_ip_changes.changed_at",
+                    "excluded.changed_at"
+                )
+            ),
             params![router, now],
         )?;
     }

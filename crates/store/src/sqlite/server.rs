@@ -133,7 +133,7 @@ fn group_by_uuid(conn: &Conn, uuid: &str) -> StoreResult<Option<ServerGroup>> {
         .optional()?)
 }
 
-const SERVICE_COLUMNS: &str = "id, uuid, host, binary, zone, disabled, disabled_reason,
+const SERVICE_COLUMNS: &str = "id, uuid, host, \"binary\", zone, disabled, disabled_reason,
      forced_down, capabilities, heartbeat_at, created_at, updated_at";
 
 fn service_row(r: &Row) -> crate::sql::Result<ComputeService> {
@@ -456,7 +456,7 @@ impl ServerStore for SqliteStore {
 
     fn upsert_service(&self, s: &ComputeService) -> StoreResult<ComputeService> {
         self.db().write(|tx| {
-            let existing = service_where(tx, "host=?1 AND binary=?2", &[&s.host, &s.binary])?;
+            let existing = service_where(tx, "host=?1 AND \"binary\"=?2", &[&s.host, &s.binary])?;
             match existing {
                 Some(old) => {
                     tx.execute(
@@ -473,7 +473,7 @@ impl ServerStore for SqliteStore {
                 }
                 None => {
                     tx.execute(
-                        "INSERT INTO compute_services(uuid, host, binary, zone, disabled,
+                        "INSERT INTO compute_services(uuid, host, \"binary\", zone, disabled,
                              disabled_reason, forced_down, capabilities, heartbeat_at,
                              created_at, updated_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -493,7 +493,7 @@ impl ServerStore for SqliteStore {
                     )?;
                 }
             }
-            service_where(tx, "host=?1 AND binary=?2", &[&s.host, &s.binary])?
+            service_where(tx, "host=?1 AND \"binary\"=?2", &[&s.host, &s.binary])?
                 .ok_or_else(|| StoreError::not_found("service", &s.host))
         })
     }
