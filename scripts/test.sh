@@ -48,6 +48,9 @@ ensure_system_packages() {
     # floating IP e2e tests).
     command -v ssh >/dev/null && command -v scp >/dev/null || missing+=(openssh-client)
     command -v /usr/sbin/sshd >/dev/null || missing+=(openssh-server)
+    # The store's PostgreSQL backend: its tests start a private server
+    # (crates/store/src/testing/postgres.rs) from Debian's binaries.
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
     command -v "$PYTHON" >/dev/null || missing+=(python3)
     if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
         missing+=(python3-venv)

@@ -159,14 +159,22 @@ fn copy_table(src: &Conn, dst: &Conn, table: &str) -> StoreResult<u64> {
         select_list.push("rowid".into());
         columns.push("rowid".into());
     }
+    // Quoted: a column may be a word PostgreSQL reserves (`binary`).
+    let quoted = |names: &[String]| -> String {
+        names
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let select = format!(
         "SELECT {} FROM {table} ORDER BY rowid",
-        select_list.join(", ")
+        quoted(&select_list)
     );
     let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
     let insert = format!(
         "INSERT INTO {table} ({}) VALUES ({})",
-        columns.join(", "),
+        quoted(&columns),
         marks.join(", ")
     );
     let width = columns.len();
@@ -262,6 +270,55 @@ mod tests {
             })
             .unwrap();
         assert_eq!(parent.as_deref(), Some("p1"));
+    }
+
+    #[test]
+    fn a_sqlite_cloud_arrives_on_postgresql_and_identities_go_on_after_it() {
+        let Some(pg) = crate::testing::postgres::database() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let from = Db::open(&dir.path().join("from.db")).unwrap();
+        write(
+            &from,
+            "INSERT INTO domains(id, name, enabled, tags, extra, created_at) VALUES ('d', 'd', 1, '[]', '{}', 0);
+             INSERT INTO projects(id, name, domain_id, parent_id, enabled, tags, extra, created_at)
+                VALUES ('p1', 'one', 'd', NULL, 1, '[]', '{}', 0);
+             INSERT INTO compute_services(uuid, host, binary, zone, heartbeat_at, created_at, updated_at)
+                VALUES ('u', 'h1', 'nova-compute', 'nova', 1, 1, 1);
+             INSERT INTO revocation_events(audit_id, issued_before, created_at) VALUES ('a1', 1, 1), ('a2', 2, 2);
+             INSERT INTO flavors(flavorid, name, memory_mb, vcpus, root_gb, rxtx_factor, created_at)
+                VALUES ('f', 'tiny', 512, 1, 1, 1.5, 0);
+             INSERT INTO quota_allocations(service, project_id, consumer_id, resource, amount)
+                VALUES ('compute', 'p1', 'c1', 'cores', 2);",
+        );
+        let to = Db::open_postgres(&pg.url()).unwrap();
+        let report = copy_all(&from, &to).unwrap();
+        for (table, rows) in &report.rows {
+            assert_eq!(count_in(&to, table), *rows, "{table}");
+            assert_eq!(count_in(&from, table), *rows, "{table}");
+        }
+        let (binary, factor): (String, f64) = to
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT s.\"binary\", f.rxtx_factor FROM compute_services s, flavors f",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?)
+            })
+            .unwrap();
+        assert_eq!((binary.as_str(), factor), ("nova-compute", 1.5));
+        let next: i64 = to
+            .write(|c| {
+                Ok(c.query_row(
+                    "INSERT INTO revocation_events(audit_id, issued_before, created_at)
+                     VALUES ('a3', 3, 3) RETURNING id",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(next, 3, "the identity goes on after the copied ids");
     }
 
     #[test]

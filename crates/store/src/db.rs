@@ -26,18 +26,40 @@ use std::time::Duration;
 
 const READERS: usize = 8;
 
-/// An open database: one write connection and a pool of readers.
+mod postgres;
+
+/// An open database: SQLite's one write connection and pool of readers, or
+/// a pool of PostgreSQL connections ([`postgres`]).
 pub struct Db {
+    backend: Backend,
+    generations: Generations,
+}
+
+enum Backend {
+    Sqlite(SqliteDb),
+    Postgres(postgres::PgDb),
+}
+
+struct SqliteDb {
     writer: Mutex<Conn>,
     readers: Vec<Mutex<Conn>>,
     next_reader: AtomicUsize,
     /// Datasets changed by the write transaction in progress (set by the
     /// triggers, read and cleared under the writer lock).
     changed: Arc<AtomicU32>,
-    generations: Generations,
 }
 
 impl Db {
+    /// Open the PostgreSQL database `url` (`postgresql://...` or
+    /// `host=... dbname=...`) and run migrations.
+    pub fn open_postgres(url: &str) -> StoreResult<Self> {
+        let config: ::postgres::Config = url.parse()?;
+        Ok(Db {
+            backend: Backend::Postgres(postgres::PgDb::open(&config)?),
+            generations: Generations::default(),
+        })
+    }
+
     /// Open (creating if needed) the SQLite database at `path` and run
     /// migrations.
     pub fn open(path: &Path) -> StoreResult<Self> {
@@ -59,31 +81,30 @@ impl Db {
             readers.push(Mutex::new(sqlite_conn(conn)));
         }
         Ok(Db {
-            writer: Mutex::new(sqlite_conn(writer)),
-            readers,
-            next_reader: AtomicUsize::new(0),
-            changed,
+            backend: Backend::Sqlite(SqliteDb {
+                writer: Mutex::new(sqlite_conn(writer)),
+                readers,
+                next_reader: AtomicUsize::new(0),
+                changed,
+            }),
             generations: Generations::default(),
         })
     }
 
     /// Which database this is.
     pub fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
+        match self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
     }
 
     /// Run `f` on a read connection. Sees every committed write.
     pub fn read<R>(&self, f: impl FnOnce(&Conn) -> StoreResult<R>) -> StoreResult<R> {
-        // Try each reader once without waiting, then wait on the next in turn.
-        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
-        for i in 0..self.readers.len() {
-            let slot = &self.readers[(start + i) % self.readers.len()];
-            if let Ok(conn) = slot.try_lock() {
-                return f(&conn);
-            }
+        match &self.backend {
+            Backend::Sqlite(db) => db.read(f),
+            Backend::Postgres(db) => db.read(f),
         }
-        let slot = &self.readers[start % self.readers.len()];
-        f(&lock(slot))
     }
 
     /// Run `f` in a write transaction; commit if it returns Ok.
@@ -97,21 +118,14 @@ impl Db {
     /// It waits for the writer and the disk without holding up the async
     /// runtime (see [`off_the_runtime`]).
     pub fn write<R>(&self, f: impl FnMut(&Conn) -> StoreResult<R>) -> StoreResult<R> {
-        off_the_runtime(|| self.write_now(f))
-    }
-
-    fn write_now<R>(&self, mut f: impl FnMut(&Conn) -> StoreResult<R>) -> StoreResult<R> {
-        let conn = lock(&self.writer);
-        // Left over from a write that failed (its changes rolled back).
-        self.changed.store(0, Ordering::Relaxed);
-        let tx = Transaction::begin(&conn, "BEGIN IMMEDIATE")?;
-        let out = f(&conn)?;
-        tx.commit()?;
-        // Still under the writer lock: the next write cannot start (and clear
-        // the mask) before the counters moved.
-        self.generations
-            .bump(self.changed.swap(0, Ordering::Relaxed));
-        Ok(out)
+        match &self.backend {
+            Backend::Sqlite(db) => off_the_runtime(|| db.write_now(f, &self.generations)),
+            Backend::Postgres(db) => {
+                let (out, mask) = db.write(f)?;
+                self.generations.bump(mask);
+                Ok(out)
+            }
+        }
     }
 
     /// The generation of `dataset`: grows after every committed write that
@@ -120,6 +134,38 @@ impl Db {
     /// one of them moved.
     pub fn generation(&self, dataset: Dataset) -> u64 {
         self.generations.get(dataset)
+    }
+}
+
+impl SqliteDb {
+    fn read<R>(&self, f: impl FnOnce(&Conn) -> StoreResult<R>) -> StoreResult<R> {
+        // Try each reader once without waiting, then wait on the next in turn.
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            let slot = &self.readers[(start + i) % self.readers.len()];
+            if let Ok(conn) = slot.try_lock() {
+                return f(&conn);
+            }
+        }
+        let slot = &self.readers[start % self.readers.len()];
+        f(&lock(slot))
+    }
+
+    fn write_now<R>(
+        &self,
+        mut f: impl FnMut(&Conn) -> StoreResult<R>,
+        generations: &Generations,
+    ) -> StoreResult<R> {
+        let conn = lock(&self.writer);
+        // Left over from a write that failed (its changes rolled back).
+        self.changed.store(0, Ordering::Relaxed);
+        let tx = Transaction::begin(&conn, "BEGIN IMMEDIATE")?;
+        let out = f(&conn)?;
+        tx.commit()?;
+        // Still under the writer lock: the next write cannot start (and clear
+        // the mask) before the counters moved.
+        generations.bump(self.changed.swap(0, Ordering::Relaxed));
+        Ok(out)
     }
 }
 

@@ -41,6 +41,8 @@ pub mod security_group;
 pub mod server;
 pub mod sql;
 pub mod sqlite;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod trust;
 pub mod volume;
 pub mod volume_exports;

@@ -6,7 +6,7 @@
 //! The URL's password is a secret: [`Location`]'s `Display` leaves it out,
 //! so the location can be logged and shown in errors.
 
-use crate::{Db, StoreError, StoreResult};
+use crate::{Db, StoreResult};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -56,9 +56,7 @@ impl Location {
     pub fn open(&self) -> StoreResult<Db> {
         match self {
             Location::Sqlite(path) => Db::open(path),
-            Location::Postgres(_) => Err(StoreError::Invalid(
-                "PostgreSQL is not supported by this build yet".into(),
-            )),
+            Location::Postgres(url) => Db::open_postgres(url),
         }
     }
 }

@@ -1,15 +1,49 @@
-//! Schema migrations, applied in order and recorded in `PRAGMA user_version`.
+//! Schema migrations for both databases, from one list: applied in order,
+//! each once, inside a transaction, and never edited after it has shipped
+//! (a change to the schema is a new entry at the end). SQLite records the
+//! version in `PRAGMA user_version`; PostgreSQL, which has none, in a
+//! one-row `schema_version` table ([`postgres`]).
 //!
-//! Each entry is applied once, inside a transaction, and never edited after
-//! it has shipped: a change to the schema is a new entry at the end.
+//! Most of a migration is SQL both databases run: [`Part::Both`], written
+//! in SQLite's spelling and translated mechanically for PostgreSQL
+//! ([`postgres::translate`]: `INTEGER` is `BIGINT`, an `AUTOINCREMENT` key
+//! an identity column, `REAL` is `DOUBLE PRECISION`, `BLOB` is `BYTEA`, and
+//! every table gets a `rowid` identity column, because the store orders by
+//! insertion with `ORDER BY rowid` and PostgreSQL has no rowid). Only what
+//! has no common spelling is written twice, as a [`Part::Sqlite`] and a
+//! [`Part::Postgres`] side by side: triggers (PostgreSQL's run a plpgsql
+//! function), data migrations reading JSON, the expression index on a
+//! JSON field. A test applies the list to both and checks that the two
+//! schemas have the same tables, columns and indexes.
+//!
+//! Rejected: a second list for PostgreSQL (two lists drift, and a
+//! migration forgotten on one side is found in production); an ORM's
+//! schema builder (the SQL is the documentation of the data model).
+//!
+//! The SQLite text of each migration is what it was before PostgreSQL
+//! existed, byte for byte: `Both` and `Sqlite` parts in order.
+
+pub mod postgres;
 
 use crate::StoreResult;
 use rusqlite::Connection;
+use Part::{Both, Postgres, Sqlite};
+
+/// One piece of a migration's SQL.
+pub(crate) enum Part {
+    /// Run by both databases (translated for PostgreSQL).
+    Both(&'static str),
+    /// Run by SQLite only.
+    Sqlite(&'static str),
+    /// Run by PostgreSQL only, as written.
+    Postgres(&'static str),
+}
 
 /// The migrations, oldest first. Index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&[Part]] = &[
     // 1: identity, catalog, tokens' revocation list, quota.
-    r#"
+    &[Both(
+        r#"
 CREATE TABLE settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -181,8 +215,10 @@ CREATE TABLE quota_allocations (
 );
 CREATE INDEX quota_allocations_consumer ON quota_allocations(consumer_id);
 "#,
+    )],
     // 2: compute flavors (with extra specs and access lists) and key pairs.
-    r#"
+    &[Both(
+        r#"
 CREATE TABLE flavors (
     pk           INTEGER PRIMARY KEY AUTOINCREMENT,
     flavorid     TEXT NOT NULL UNIQUE,
@@ -225,8 +261,10 @@ CREATE TABLE key_pairs (
     UNIQUE (user_id, name)
 );
 "#,
+    )],
     // 3: images (tags and free-form properties as JSON columns) and image members.
-    r#"
+    &[Both(
+        r#"
 CREATE TABLE images (
     id               TEXT PRIMARY KEY,
     name             TEXT,
@@ -261,9 +299,11 @@ CREATE TABLE image_members (
 );
 CREATE INDEX image_members_member ON image_members(member_id);
 "#,
+    )],
     // 4: placement: resource providers (one per compute host), their
     // inventories, and allocations held by consumers (instances).
-    r#"
+    &[Both(
+        r#"
 CREATE TABLE placement_providers (
     name       TEXT PRIMARY KEY,
     generation INTEGER NOT NULL DEFAULT 0
@@ -290,12 +330,14 @@ CREATE TABLE placement_allocations (
 );
 CREATE INDEX placement_allocations_provider ON placement_allocations(provider, resource_class);
 "#,
+    )],
     // 5: servers (instances) with their desired and observed state, the
     // per-host revision the host agent watches, instance actions, server
     // groups and compute services. What the API shows of a server beyond
     // the indexed columns is one JSON document, so new fields need no
     // migration.
-    r#"
+    &[Both(
+        r#"
 CREATE TABLE instances (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     uuid        TEXT NOT NULL UNIQUE,
@@ -364,8 +406,10 @@ CREATE TABLE compute_services (
     UNIQUE (host, binary)
 );
 "#,
+    )],
     // 6: multi-step operations (the step/undo runner's progress records).
-    r#"
+    &[Both(
+        r#"
 CREATE TABLE operations (
     id         TEXT PRIMARY KEY,
     kind       TEXT NOT NULL,
@@ -380,10 +424,12 @@ CREATE TABLE operations (
 CREATE INDEX operations_state ON operations(state);
 CREATE INDEX operations_subject ON operations(subject);
 "#,
+    )],
     // Neutron's networks, subnets and ports; constrained columns beside a
     // JSON body (see network.rs). Segments and IP allocations are unique
     // so that two concurrent creates can never share one.
-    r#"
+    &[Both(
+        r#"
 CREATE TABLE networks (
     id         TEXT PRIMARY KEY,
     project_id TEXT NOT NULL,
@@ -418,10 +464,12 @@ CREATE TABLE ip_allocations (
 );
 CREATE INDEX ip_allocations_port ON ip_allocations(port_id);
 "#,
+    )],
     // Neutron security groups and their rules. A project has at most one
     // default group; a rule is unique in its group by its match key;
     // deleting a group deletes its rules and the rules naming it as remote.
-    r#"
+    &[Both(
+        r#"
 CREATE TABLE security_groups (
     id              TEXT PRIMARY KEY,
     project_id      TEXT NOT NULL,
@@ -459,9 +507,11 @@ CREATE TABLE security_group_rules (
 CREATE INDEX security_group_rules_project ON security_group_rules(project_id);
 CREATE INDEX security_group_rules_remote ON security_group_rules(remote_group_id);
 "#,
+    )],
     // Agents' reports of their objects other than instances (see
     // host_objects.rs).
-    r#"
+    &[Both(
+        r#"
 CREATE TABLE host_objects (
     host   TEXT NOT NULL,
     kind   TEXT NOT NULL,
@@ -470,15 +520,29 @@ CREATE TABLE host_objects (
     PRIMARY KEY (host, kind, id)
 );
 "#,
+    )],
     // A port's project and host as columns: every port write asks which
     // hosts carry the port's network and project, which read each port's
     // JSON body (a scan that grew with the ports) before.
-    r#"
+    &[
+        Both(
+            r#"
 ALTER TABLE ports ADD COLUMN project_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE ports ADD COLUMN host_id TEXT NOT NULL DEFAULT '';
-UPDATE ports SET project_id = coalesce(json_extract(body, '$.project_id'), ''),
+"#,
+        ),
+        Sqlite(
+            r#"UPDATE ports SET project_id = coalesce(json_extract(body, '$.project_id'), ''),
                  host_id = coalesce(json_extract(body, '$.host_id'), '');
-CREATE INDEX ports_network_host ON ports(network_id, host_id);
+"#,
+        ),
+        Postgres(
+            r#"UPDATE ports SET project_id = coalesce(body::jsonb ->> 'project_id', ''),
+                 host_id = coalesce(body::jsonb ->> 'host_id', '');
+"#,
+        ),
+        Both(
+            r#"CREATE INDEX ports_network_host ON ports(network_id, host_id);
 CREATE INDEX ports_project_host ON ports(project_id, host_id);
 -- Where IPAM looks first for a subnet's next free address (after the
 -- one it gave last), so an allocation is a few lookups, not a read of
@@ -490,11 +554,27 @@ CREATE TABLE ipam_next (
 -- Every address below the hint is taken; an address given back (a port
 -- deleted, through the cascade too) may break that, so the hint goes and
 -- the next allocation looks from the pools' start again.
-CREATE TRIGGER ipam_next_forget AFTER DELETE ON ip_allocations
+"#,
+        ),
+        Sqlite(
+            r#"CREATE TRIGGER ipam_next_forget AFTER DELETE ON ip_allocations
 BEGIN
     DELETE FROM ipam_next WHERE subnet_id = OLD.subnet_id;
 END;
--- A project's quota usage per resource, kept by triggers on every change
+"#,
+        ),
+        Postgres(
+            r#"CREATE FUNCTION ipam_next_forget() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM ipam_next WHERE subnet_id = OLD.subnet_id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER ipam_next_forget AFTER DELETE ON ip_allocations
+    FOR EACH ROW EXECUTE FUNCTION ipam_next_forget();
+"#,
+        ),
+        Both(
+            r#"-- A project's quota usage per resource, kept by triggers on every change
 -- of quota_allocations (whatever writes it): a reservation reads a few
 -- rows instead of summing one row per consumer.
 CREATE TABLE quota_usage (
@@ -507,7 +587,10 @@ CREATE TABLE quota_usage (
 INSERT INTO quota_usage (service, project_id, resource, in_use)
     SELECT service, project_id, resource, sum(amount) FROM quota_allocations
     GROUP BY service, project_id, resource;
-CREATE TRIGGER quota_usage_insert AFTER INSERT ON quota_allocations
+"#,
+        ),
+        Sqlite(
+            r#"CREATE TRIGGER quota_usage_insert AFTER INSERT ON quota_allocations
 BEGIN
     INSERT INTO quota_usage (service, project_id, resource, in_use)
         VALUES (NEW.service, NEW.project_id, NEW.resource, NEW.amount)
@@ -530,6 +613,33 @@ BEGIN
           AND in_use = 0;
 END;
 "#,
+        ),
+        Postgres(
+            r#"CREATE FUNCTION quota_usage_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE quota_usage SET in_use = in_use - OLD.amount
+            WHERE service = OLD.service AND project_id = OLD.project_id
+              AND resource = OLD.resource;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO quota_usage (service, project_id, resource, in_use)
+            VALUES (NEW.service, NEW.project_id, NEW.resource, NEW.amount)
+            ON CONFLICT (service, project_id, resource)
+            DO UPDATE SET in_use = quota_usage.in_use + NEW.amount;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM quota_usage
+            WHERE service = OLD.service AND project_id = OLD.project_id
+              AND resource = OLD.resource AND in_use = 0;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER quota_usage_keep AFTER INSERT OR UPDATE OR DELETE ON quota_allocations
+    FOR EACH ROW EXECUTE FUNCTION quota_usage_keep();
+"#,
+        ),
+    ],
     // Cinder's volumes, snapshots, attachments and volume types. As for
     // networks, the columns are what is looked up or constrained (owner,
     // parent volume, type) and the rest is a JSON body (see volume.rs).
@@ -537,7 +647,9 @@ END;
     // delete that would take them unless asked to). The default type
     // `__DEFAULT__` exists from the start, as Cinder's database sync
     // creates it.
-    r#"
+    &[
+        Both(
+            r#"
 CREATE TABLE volume_types (
     id   TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -579,7 +691,10 @@ CREATE TABLE volume_attachments (
 );
 CREATE INDEX volume_attachments_volume ON volume_attachments(volume_id);
 CREATE INDEX volume_attachments_instance ON volume_attachments(instance_uuid);
-INSERT INTO volume_types (id, name, body)
+"#,
+        ),
+        Sqlite(
+            r#"INSERT INTO volume_types (id, name, body)
     SELECT u, '__DEFAULT__', json_object('id', u, 'name', '__DEFAULT__',
         'description', 'Default Volume Type', 'is_public', json('true'),
         'created_at', CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
@@ -587,10 +702,21 @@ INSERT INTO volume_types (id, name, body)
         substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2) || '-' ||
         hex(randomblob(6))) AS u);
 "#,
+        ),
+        Postgres(
+            r#"INSERT INTO volume_types (id, name, body)
+    SELECT u, '__DEFAULT__', jsonb_build_object('id', u, 'name', '__DEFAULT__',
+        'description', 'Default Volume Type', 'is_public', true,
+        'created_at', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)::text
+    FROM (SELECT gen_random_uuid()::text AS u) AS fresh;
+"#,
+        ),
+    ],
     // Cinder's backups (records of what the backup store holds; the data
     // is not here) and QoS specs with their association to volume types
     // (at most one set per type). See volume_extras.rs.
-    r#"
+    &[Both(
+        r#"
 CREATE TABLE volume_backups (
     id         TEXT PRIMARY KEY,
     project_id TEXT NOT NULL,
@@ -611,9 +737,11 @@ CREATE TABLE qos_associations (
 );
 CREATE INDEX qos_associations_qos ON qos_associations(qos_id);
 "#,
+    )],
     // Volume transfers: one per volume at most (the volume is
     // `awaiting-transfer` while it exists); the auth key only hashed.
-    r#"
+    &[Both(
+        r#"
 CREATE TABLE volume_transfers (
     id         TEXT PRIMARY KEY,
     volume_id  TEXT NOT NULL UNIQUE,
@@ -622,11 +750,13 @@ CREATE TABLE volume_transfers (
 );
 CREATE INDEX volume_transfers_project ON volume_transfers(project_id);
 "#,
+    )],
     // Keystone trusts (OS-TRUST), see trust.rs. A trust goes with its
     // trustor, its trustee, its project and the trust it was redelegated
     // from; roles are a JSON array of role ids (a deleted role simply stops
     // being delegated, as in Keystone).
-    r#"
+    &[Both(
+        r#"
 CREATE TABLE trusts (
     id                   TEXT PRIMARY KEY,
     trustor_user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -646,10 +776,12 @@ CREATE INDEX trusts_trustee ON trusts(trustee_user_id);
 CREATE INDEX trusts_project ON trusts(project_id);
 CREATE INDEX trusts_parent ON trusts(redelegated_trust_id);
 "#,
+    )],
     // Exports of local-backend volumes to other hosts (volume_exports.rs):
     // the storage host is a column (its document lists them), the rest a
     // body with the pre-shared key.
-    r#"
+    &[Both(
+        r#"
 CREATE TABLE volume_exports (
     volume_id TEXT PRIMARY KEY,
     host      TEXT NOT NULL,
@@ -657,10 +789,13 @@ CREATE TABLE volume_exports (
 );
 CREATE INDEX volume_exports_host ON volume_exports(host);
 "#,
+    )],
     // Neutron routers (router.rs): the host that runs one is a column (its
     // document lists it), the rest a body. Its ports are ports, found by
     // device_id, which gets an index of its own.
-    r#"
+    &[
+        Both(
+            r#"
 CREATE TABLE routers (
     id         TEXT PRIMARY KEY,
     project_id TEXT NOT NULL,
@@ -669,8 +804,19 @@ CREATE TABLE routers (
 );
 CREATE INDEX routers_project ON routers(project_id);
 CREATE INDEX routers_host ON routers(host);
-CREATE INDEX ports_device ON ports(json_extract(body, '$.device_id'));
 "#,
+        ),
+        Sqlite(
+            r#"CREATE INDEX ports_device ON ports(json_extract(body, '$.device_id'));
+"#,
+        ),
+        // PostgreSQL uses this index only for a lookup written with the very
+        // same expression (`body::jsonb ->> 'device_id'`).
+        Postgres(
+            r#"CREATE INDEX ports_device ON ports ((body::jsonb ->> 'device_id'));
+"#,
+        ),
+    ],
     // Neutron's floating IPs (floating_ip.rs): a floating IP goes with its
     // own port (made in the same transaction; the cascade is a backstop,
     // the service deletes both). One floating IP per fixed address and
@@ -679,7 +825,8 @@ CREATE INDEX ports_device ON ports(json_extract(body, '$.device_id'));
     // host; the NULL is a backstop read as "disassociated"). A router's
     // floating IP change time moves its generation when a floating IP
     // leaves it.
-    r#"
+    &[Both(
+        r#"
 CREATE TABLE floating_ips (
     id                  TEXT PRIMARY KEY,
     project_id          TEXT NOT NULL,
@@ -700,17 +847,19 @@ CREATE TABLE router_floating_ip_changes (
     changed_at INTEGER NOT NULL
 );
 "#,
+    )],
 ];
 
 /// Bring the schema up to date. Safe to call on every start.
 pub fn run(conn: &Connection) -> StoreResult<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (index, sql) in MIGRATIONS.iter().enumerate() {
+    for (index, parts) in MIGRATIONS.iter().enumerate() {
         let version = index as i64 + 1;
         if version <= current {
             continue;
         }
         tracing::info!(version, "applying schema migration");
+        let sql = sqlite_sql(parts);
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
         ))?;
@@ -721,4 +870,15 @@ pub fn run(conn: &Connection) -> StoreResult<()> {
 /// The schema version this build expects.
 pub fn latest_version() -> i64 {
     MIGRATIONS.len() as i64
+}
+
+/// A migration's SQL as SQLite runs it.
+fn sqlite_sql(parts: &[Part]) -> String {
+    parts
+        .iter()
+        .filter_map(|part| match part {
+            Both(sql) | Sqlite(sql) => Some(*sql),
+            Postgres(_) => None,
+        })
+        .collect()
 }

@@ -210,7 +210,7 @@ impl PlacementStore for SqliteStore {
                         "INSERT INTO placement_allocations(consumer, provider, resource_class, used)
                          VALUES (?1, ?2, ?3, ?4)
                          ON CONFLICT(consumer, provider, resource_class)
-                         DO UPDATE SET used=used+excluded.used",
+                         DO UPDATE SET used=placement_allocations.used+excluded.used",
                         params![a.consumer, a.provider, rc, amount as i64],
                     )?;
                 }
@@ -277,10 +277,8 @@ mod tests {
     use super::super::conformance;
     use crate::SqliteStore;
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let s = SqliteStore::open(&dir.path().join("p.db")).expect("open");
-        (dir, s)
+    fn store() -> (crate::testing::Keep, SqliteStore) {
+        crate::testing::store()
     }
 
     #[test]

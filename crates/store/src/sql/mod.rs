@@ -19,9 +19,12 @@
 //! how (SQLite's one writer, PostgreSQL's serializable retries) is the
 //! backend's business, not the statement's.
 
+mod dialect;
+mod postgres;
 mod sqlite;
 mod value;
 
+pub(crate) use postgres::PgSession;
 pub(crate) use sqlite::SqliteSession;
 pub use value::{FromSql, FromSqlError, ToSql, Value};
 

@@ -94,9 +94,12 @@ fn write(tx: &Conn, fip: &FloatingIpRecord, insert: bool) -> StoreResult<()> {
 fn gateway_host(tx: &Conn, router_id: &str) -> StoreResult<Option<String>> {
     Ok(tx
         .query_row(
-            "SELECT host_id FROM ports WHERE device_owner = ?1
-               AND json_extract(body, '$.device_id') = ?2 AND host_id > ''
-             ORDER BY id LIMIT 1",
+            &format!(
+                "SELECT host_id FROM ports WHERE device_owner = ?1
+                   AND {} = ?2 AND host_id > ''
+                 ORDER BY id LIMIT 1",
+                tx.dialect().json_text("body", "device_id")
+            ),
             params![ROUTER_GATEWAY_OWNER, router_id],
             |r| r.get(0),
         )
@@ -128,9 +131,14 @@ fn fip_written(
             gateway_hosts.insert(router.clone(), host);
         }
         tx.execute(
-            "INSERT INTO router_floating_ip_changes (router_id, changed_at) VALUES (?1, ?2)
-             ON CONFLICT (router_id) DO UPDATE
-               SET changed_at = max(changed_at, excluded.changed_at)",
+            &format!(
+                "INSERT INTO router_floating_ip_changes (router_id, changed_at) VALUES (?1, ?2)
+                 ON CONFLICT (router_id) DO UPDATE SET changed_at = {}",
+                tx.dialect().greatest(
+                    "router_floating_ip_changes.changed_at",
+                    "excluded.changed_at"
+                )
+            ),
             params![router, now],
         )?;
     }

@@ -6,10 +6,8 @@ use crate::floating_ip::FLOATINGIP_OWNER;
 use crate::network::{Network, NetworkStore, Pool, SegmentRequest, Subnet};
 use crate::server::ServerStore;
 
-fn store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("db")).unwrap();
-    (dir, s)
+fn store() -> (crate::testing::Keep, SqliteStore) {
+    crate::testing::store()
 }
 
 fn network(s: &SqliteStore, id: &str, cidr: &str, start: &str, end: &str) {
@@ -104,7 +102,7 @@ fn fip_port(fip: &str, mac: &str) -> Port {
 /// An external network `ext` (203.0.113.10-11), a tenant network `t` with
 /// a VM port `vm` (10.0.0.x), and router `r1`: an interface port on `t`
 /// and a gateway port on `ext` bound to `net-host`.
-fn topology() -> (tempfile::TempDir, SqliteStore) {
+fn topology() -> (crate::testing::Keep, SqliteStore) {
     let (d, s) = store();
     network(&s, "ext", "203.0.113.0/24", "203.0.113.10", "203.0.113.11");
     network(&s, "t", "10.0.0.0/24", "10.0.0.2", "10.0.0.50");

@@ -170,6 +170,22 @@ fn first_free(tx: &Conn, subnet_id: &str, pools: &[(u128, u128)]) -> StoreResult
 
 pub(super) fn write_port(tx: &Conn, port: &Port, insert: bool) -> StoreResult<()> {
     let body = serde_json::to_string(port)?;
+    // Asked before the write, not after a failed one: on PostgreSQL a
+    // failed statement ends the transaction (the serializable transaction
+    // also makes a racing insert of the same MAC fail and be retried, and
+    // the retry sees it here).
+    let taken: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM ports WHERE network_id = ?1 AND mac_address = ?2 AND id <> ?3",
+        params![port.network_id, port.mac_address, port.id],
+        |r| r.get(0),
+    )?;
+    if taken > 0 {
+        return Err(NetworkConflict::MacAddressInUse {
+            network_id: port.network_id.clone(),
+            mac: port.mac_address.clone(),
+        }
+        .into());
+    }
     let result = if insert {
         tx.execute(
             "INSERT INTO ports (id, network_id, mac_address, device_owner, project_id, host_id, body)
@@ -201,22 +217,7 @@ pub(super) fn write_port(tx: &Conn, port: &Port, insert: bool) -> StoreResult<()
     match result {
         Ok(_) => Ok(()),
         Err(e) if e.is_unique_violation() => {
-            let taken: bool = tx
-                .query_row(
-                    "SELECT COUNT(*) FROM ports WHERE network_id = ?1 AND mac_address = ?2",
-                    params![port.network_id, port.mac_address],
-                    |r| r.get::<_, i64>(0),
-                )
-                .map(|n| n > 0)?;
-            if taken {
-                Err(NetworkConflict::MacAddressInUse {
-                    network_id: port.network_id.clone(),
-                    mac: port.mac_address.clone(),
-                }
-                .into())
-            } else {
-                Err(StoreError::Conflict(format!("port {} exists", port.id)))
-            }
+            Err(StoreError::Conflict(format!("port {} exists", port.id)))
         }
         Err(e) => Err(e.into()),
     }
@@ -397,10 +398,19 @@ pub(crate) fn project_hosts(tx: &Conn, project_id: &str) -> StoreResult<BTreeSet
 
 /// Moves network `id`'s `contents_changed_at` to `now` (never back).
 fn touch_contents(tx: &Conn, id: &str, now: i64) -> StoreResult<()> {
+    let d = tx.dialect();
+    let later = d.greatest(
+        &format!(
+            "coalesce({}, 0)",
+            d.json_integer("body", "contents_changed_at")
+        ),
+        "?2",
+    );
     tx.execute(
-        "UPDATE networks SET body = json_set(body, '$.contents_changed_at',
-           max(coalesce(json_extract(body, '$.contents_changed_at'), 0), ?2))
-         WHERE id = ?1",
+        &format!(
+            "UPDATE networks SET body = {} WHERE id = ?1",
+            d.json_set_integer("body", "contents_changed_at", &later)
+        ),
         params![id, now],
     )?;
     Ok(())

@@ -4,10 +4,8 @@ use super::*;
 use crate::network::Pool;
 use std::sync::Arc;
 
-fn store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("db")).unwrap();
-    (dir, s)
+fn store() -> (crate::testing::Keep, SqliteStore) {
+    crate::testing::store()
 }
 
 fn network(id: &str) -> Network {

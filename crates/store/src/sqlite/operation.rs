@@ -115,10 +115,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("ops.db")).unwrap();
-        (dir, s)
+    fn store() -> (crate::testing::Keep, SqliteStore) {
+        crate::testing::store()
     }
 
     fn op(id: &str, subject: &str, at: i64) -> Operation {

@@ -108,7 +108,7 @@ impl QuotaStore for SqliteStore {
                 tx.execute(
                     "INSERT INTO quota_allocations(service, project_id, resource, consumer_id, amount)
                      VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(service, project_id, resource, consumer_id) DO UPDATE SET amount=amount+excluded.amount",
+                     ON CONFLICT(service, project_id, resource, consumer_id) DO UPDATE SET amount=quota_allocations.amount+excluded.amount",
                     params![service, project_id, resource, consumer_id, amount],
                 )?;
             }
@@ -132,10 +132,8 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Barrier};
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("q.db")).unwrap();
-        (dir, s)
+    fn store() -> (crate::testing::Keep, SqliteStore) {
+        crate::testing::store()
     }
 
     fn map(pairs: &[(&str, i64)]) -> ResourceMap {

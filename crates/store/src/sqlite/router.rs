@@ -21,10 +21,11 @@ fn refused(e: Refusal) -> StoreError {
 
 /// The router's ports (gateway and interfaces), by id.
 fn ports_of(conn: &Conn, router_id: &str) -> StoreResult<Vec<Port>> {
-    let mut stmt = conn.prepare(
-        "SELECT body FROM ports WHERE json_extract(body, '$.device_id') = ?1
+    let mut stmt = conn.prepare(&format!(
+        "SELECT body FROM ports WHERE {} = ?1
            AND device_owner IN (?2, ?3) ORDER BY id",
-    )?;
+        conn.dialect().json_text("body", "device_id")
+    ))?;
     let bodies = stmt
         .query_map(
             params![router_id, ROUTER_INTERFACE_OWNER, ROUTER_GATEWAY_OWNER],

@@ -5,10 +5,8 @@ use super::*;
 use crate::network::{HostRoute, Network, NetworkStore, Pool, SegmentRequest, Subnet};
 use crate::server::ServerStore;
 
-fn store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("db")).unwrap();
-    (dir, s)
+fn store() -> (crate::testing::Keep, SqliteStore) {
+    crate::testing::store()
 }
 
 /// A network `id` with one subnet `{id}-s` of 10.0.`n`.0/24.

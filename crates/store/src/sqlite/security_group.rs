@@ -195,9 +195,14 @@ fn touch_group(conn: &Conn, group_id: &str, now: i64) -> StoreResult<()> {
 /// to call inside its own write transaction.
 pub(crate) fn touch_membership(conn: &Conn, group_ids: &[String], now: i64) -> StoreResult<()> {
     let list = serde_json::to_string(group_ids)?;
+    let d = conn.dialect();
     conn.execute(
-        "UPDATE security_groups SET members_changed_at=max(members_changed_at, ?2)
-         WHERE id IN (SELECT value FROM json_each(?1))",
+        &format!(
+            "UPDATE security_groups SET members_changed_at={}
+             WHERE id IN ({})",
+            d.greatest("members_changed_at", "?2"),
+            d.json_array_strings("?1")
+        ),
         params![list, now],
     )?;
     Ok(())
@@ -256,8 +261,10 @@ impl SecurityGroupStore for SqliteStore {
 
     fn groups_by_id(&self, ids: &[String]) -> StoreResult<Vec<SecurityGroup>> {
         let list = serde_json::to_string(ids)?;
-        self.db()
-            .read(|c| groups_where(c, "WHERE id IN (SELECT value FROM json_each(?1))", &[&list]))
+        self.db().read(|c| {
+            let filter = format!("WHERE id IN ({})", c.dialect().json_array_strings("?1"));
+            groups_where(c, &filter, &[&list])
+        })
     }
 
     fn update_group(&self, id: &str, update: &GroupUpdate, now: i64) -> StoreResult<SecurityGroup> {
@@ -361,10 +368,8 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Barrier};
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("sg.db")).unwrap();
-        (dir, s)
+    fn store() -> (crate::testing::Keep, SqliteStore) {
+        crate::testing::store()
     }
 
     fn rule(id: &str, group: &str, key: &str) -> SecurityGroupRule {

@@ -65,7 +65,7 @@ pub(crate) fn record_plan_write(conn: &Conn, write: PlanWrite<'_>) -> StoreResul
     for host in hosts_touched(write) {
         conn.execute(
             "INSERT INTO host_revisions(host, revision) VALUES (?1, 1)
-             ON CONFLICT(host) DO UPDATE SET revision = revision + 1",
+             ON CONFLICT(host) DO UPDATE SET revision = host_revisions.revision + 1",
             [&host],
         )?;
     }
@@ -133,7 +133,7 @@ fn group_by_uuid(conn: &Conn, uuid: &str) -> StoreResult<Option<ServerGroup>> {
         .optional()?)
 }
 
-const SERVICE_COLUMNS: &str = "id, uuid, host, binary, zone, disabled, disabled_reason,
+const SERVICE_COLUMNS: &str = "id, uuid, host, \"binary\", zone, disabled, disabled_reason,
      forced_down, capabilities, heartbeat_at, created_at, updated_at";
 
 fn service_row(r: &Row) -> crate::sql::Result<ComputeService> {
@@ -317,9 +317,9 @@ impl ServerStore for SqliteStore {
     fn add_action(&self, a: &InstanceAction) -> StoreResult<()> {
         self.db().write(|tx| {
             tx.execute(
-                "INSERT OR IGNORE INTO instance_actions(instance_uuid, request_id, action,
+                "INSERT INTO instance_actions(instance_uuid, request_id, action,
                      project_id, user_id, message, start_time, finish_time, events)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
                 params![
                     a.instance_uuid,
                     a.request_id,
@@ -456,7 +456,7 @@ impl ServerStore for SqliteStore {
 
     fn upsert_service(&self, s: &ComputeService) -> StoreResult<ComputeService> {
         self.db().write(|tx| {
-            let existing = service_where(tx, "host=?1 AND binary=?2", &[&s.host, &s.binary])?;
+            let existing = service_where(tx, "host=?1 AND \"binary\"=?2", &[&s.host, &s.binary])?;
             match existing {
                 Some(old) => {
                     tx.execute(
@@ -473,7 +473,7 @@ impl ServerStore for SqliteStore {
                 }
                 None => {
                     tx.execute(
-                        "INSERT INTO compute_services(uuid, host, binary, zone, disabled,
+                        "INSERT INTO compute_services(uuid, host, \"binary\", zone, disabled,
                              disabled_reason, forced_down, capabilities, heartbeat_at,
                              created_at, updated_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -493,7 +493,7 @@ impl ServerStore for SqliteStore {
                     )?;
                 }
             }
-            service_where(tx, "host=?1 AND binary=?2", &[&s.host, &s.binary])?
+            service_where(tx, "host=?1 AND \"binary\"=?2", &[&s.host, &s.binary])?
                 .ok_or_else(|| StoreError::not_found("service", &s.host))
         })
     }
@@ -550,10 +550,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
-        (dir, s)
+    fn store() -> (crate::testing::Keep, SqliteStore) {
+        crate::testing::store()
     }
 
     fn instance(uuid: &str, host: Option<&str>) -> Instance {

@@ -39,8 +39,9 @@ impl BackupRecords for SqliteStore {
 
     fn list_backups(&self, project_id: Option<&str>) -> StoreResult<Vec<Backup>> {
         self.db().read(|c| {
-            let mut stmt =
-                c.prepare("SELECT body FROM volume_backups WHERE ?1 IS NULL OR project_id = ?1")?;
+            let mut stmt = c.prepare(
+                "SELECT body FROM volume_backups WHERE CAST(?1 AS TEXT) IS NULL OR project_id = ?1",
+            )?;
             let rows = stmt
                 .query_map([project_id], |r| r.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -273,7 +274,7 @@ impl TransferRecords for SqliteStore {
     fn list_transfers(&self, project_id: Option<&str>) -> StoreResult<Vec<Transfer>> {
         self.db().read(|c| {
             let mut stmt =
-                c.prepare("SELECT body FROM volume_transfers WHERE ?1 IS NULL OR project_id = ?1")?;
+                c.prepare("SELECT body FROM volume_transfers WHERE CAST(?1 AS TEXT) IS NULL OR project_id = ?1")?;
             let rows = stmt
                 .query_map([project_id], |r| r.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -297,10 +298,8 @@ mod tests {
     use super::*;
     use crate::StoreError;
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("db")).unwrap();
-        (dir, s)
+    fn store() -> (crate::testing::Keep, SqliteStore) {
+        crate::testing::store()
     }
 
     fn backup(id: &str, parent: Option<&str>) -> Backup {

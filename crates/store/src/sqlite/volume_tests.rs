@@ -4,10 +4,8 @@
 use super::*;
 use crate::volume::DEFAULT_TYPE;
 
-fn store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("db")).unwrap();
-    (dir, s)
+fn store() -> (crate::testing::Keep, SqliteStore) {
+    crate::testing::store()
 }
 
 fn volume(s: &SqliteStore, id: &str) -> Volume {

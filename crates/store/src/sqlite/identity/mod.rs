@@ -318,7 +318,7 @@ impl IdentityStore for SqliteStore {
     fn add_user_to_group(&self, user_id: &str, group_id: &str) -> StoreResult<()> {
         self.db().write(|tx| {
             tx.execute(
-                "INSERT OR IGNORE INTO user_groups(user_id, group_id) VALUES (?1, ?2)",
+                "INSERT INTO user_groups(user_id, group_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 [user_id, group_id],
             )?;
             Ok(())
@@ -404,7 +404,8 @@ impl IdentityStore for SqliteStore {
     fn add_implied_role(&self, prior: &str, implied: &str) -> StoreResult<()> {
         self.db().write(|tx| {
             tx.execute(
-                "INSERT OR IGNORE INTO implied_roles(prior_role_id, implied_role_id) VALUES (?1, ?2)",
+                "INSERT INTO implied_roles(prior_role_id, implied_role_id) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
                 [prior, implied],
             )?;
             Ok(())
@@ -436,8 +437,8 @@ impl IdentityStore for SqliteStore {
         let (tk, tid) = target_parts(&a.target);
         self.db().write(|tx| {
             tx.execute(
-                "INSERT OR IGNORE INTO assignments(actor_kind, actor_id, target_kind, target_id, role_id, inherited)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO assignments(actor_kind, actor_id, target_kind, target_id, role_id, inherited)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
                 params![ak, aid, tk, tid, a.role_id, a.inherited],
             )?;
             Ok(())

@@ -3,10 +3,8 @@
 use super::*;
 use serde_json::Map;
 
-fn store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("i.db")).unwrap();
-    (dir, s)
+fn store() -> (crate::testing::Keep, SqliteStore) {
+    crate::testing::store()
 }
 
 fn domain(s: &SqliteStore) {
