@@ -41,7 +41,9 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// Options of `ferrostack agent`.
 #[derive(Args)]
 pub struct AgentArgs {
-    /// The controller's host API URL, e.g. https://10.0.0.1:8779.
+    /// The controller's host API URL, e.g. https://10.0.0.1:8779; several
+    /// separated by commas when several controllers serve the cloud (the
+    /// agent moves to the next when one cannot be reached).
     #[arg(long)]
     controller: String,
     /// A copy of the controller's join file (DATA/join-token): the join

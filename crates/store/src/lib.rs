@@ -2,9 +2,11 @@
 //!
 //! Services never write SQL. They hold an `Arc<dyn IdentityStore>` or
 //! `Arc<dyn QuotaStore>` (traits in [`identity`], [`quota`], [`compute`],
-//! [`image`], [`operation`], [`router`], [`security_group`] and [`volume`]) whose methods speak in records, and
-//! [`sqlite::SqliteStore`] implements them. A
-//! PostgreSQL backend later implements the same traits; no service changes.
+//! [`image`], [`operation`], [`router`], [`security_group`] and [`volume`])
+//! whose methods speak in records, and [`sqlite::SqliteStore`] implements
+//! them. Its SQL is written once against the [`sql`] layer, which runs it on
+//! SQLite (the embedded default) or PostgreSQL (a [`Location`] URL, shared
+//! by several controllers).
 //!
 //! SQLite is opened in WAL mode with `synchronous=FULL` (a committed write
 //! survives power loss), a busy timeout, and foreign keys on. One connection

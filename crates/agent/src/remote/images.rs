@@ -25,7 +25,7 @@ pub struct RemoteBaseImages {
 impl std::fmt::Debug for RemoteBaseImages {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteBaseImages")
-            .field("controller", &self.plane.base_url)
+            .field("controllers", &self.plane.controllers.bases)
             .field("cache_dir", &self.cache_dir)
             .finish()
     }
@@ -86,7 +86,10 @@ impl RemoteBaseImages {
         let mut resp = tokio::time::timeout(REQUEST_TIMEOUT, rb.send())
             .await
             .map_err(|_| format!("downloading image {image_id}: the controller did not answer"))?
-            .map_err(|e| format!("downloading image {image_id}: {e}"))?;
+            .map_err(|e| {
+                self.plane.controllers.failed(&e);
+                format!("downloading image {image_id}: {e}")
+            })?;
         if !resp.status().is_success() {
             let status = resp.status();
             let detail = super::error_message(resp).await;

@@ -89,10 +89,92 @@ struct SnapshotBook {
     reported: HashMap<Uuid, Option<String>>,
 }
 
+/// The host API URLs of a cloud's controllers, and the one in use: a
+/// request that cannot reach it (refused, reset, timed out) moves the
+/// agent to the next, so the agent's retries (registration, the watch's
+/// long poll) fail over within one retry when a controller dies. HTTP
+/// errors do not move it: a controller that answers is alive, and every
+/// controller answers alike from the one database.
+#[derive(Clone)]
+struct Controllers {
+    bases: Arc<[String]>,
+    current: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Controllers {
+    fn parse(base_urls: &str) -> Result<Self, SetupError> {
+        let bases: Vec<String> = base_urls
+            .split(',')
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .map(|b| {
+                let base = b.trim_end_matches('/');
+                if base.starts_with("https://") {
+                    Ok(format!("{base}{PREFIX}"))
+                } else {
+                    Err(SetupError::InvalidUrl(b.to_string()))
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        if bases.is_empty() {
+            return Err(SetupError::InvalidUrl(base_urls.to_string()));
+        }
+        Ok(Controllers {
+            bases: bases.into(),
+            current: Arc::default(),
+        })
+    }
+
+    fn current(&self) -> &str {
+        let i = self.current.load(std::sync::atomic::Ordering::Relaxed);
+        &self.bases[i % self.bases.len()]
+    }
+
+    /// `error` reached no controller: if it was the one in use, use the
+    /// next. (Several requests failing at once move it once.)
+    fn failed(&self, error: &reqwest::Error) {
+        if self.bases.len() < 2 || !(error.is_connect() || error.is_timeout() || error.is_request())
+        {
+            return;
+        }
+        let Some(url) = error.url() else { return };
+        let Some(i) = self
+            .bases
+            .iter()
+            .position(|b| url.as_str().starts_with(b.as_str()))
+        else {
+            return;
+        };
+        let current = self.current.load(std::sync::atomic::Ordering::Relaxed);
+        if current % self.bases.len() == i
+            && self
+                .current
+                .compare_exchange(
+                    current,
+                    current.wrapping_add(1),
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            tracing::warn!(
+                unreachable = %without_prefix(&self.bases[i]),
+                next = %without_prefix(self.current()),
+                "the controller is unreachable; using the next"
+            );
+        }
+    }
+}
+
+/// A base URL as the operator gave it, for a log line.
+fn without_prefix(base: &str) -> &str {
+    base.strip_suffix(PREFIX).unwrap_or(base)
+}
+
 /// The controller's host API, as the agent's source and sink.
 #[derive(Clone)]
 pub struct RemoteControlPlane {
-    base_url: String,
+    controllers: Controllers,
     token: Arc<str>,
     host: String,
     client: reqwest::Client,
@@ -105,7 +187,7 @@ impl std::fmt::Debug for RemoteControlPlane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the token.
         f.debug_struct("RemoteControlPlane")
-            .field("base_url", &self.base_url)
+            .field("controllers", &self.controllers.bases)
             .field("host", &self.host)
             .field("snapshot_dir", &self.snapshot_dir)
             .finish()
@@ -127,12 +209,13 @@ pub(crate) async fn error_message(resp: reqwest::Response) -> String {
 }
 
 impl RemoteControlPlane {
-    /// The host API of the controller at `base_url` (its host API
-    /// listener, e.g. `https://10.0.0.1:8779`), as host `host`, with the
-    /// cluster's join token, trusting only the certificate
-    /// `controller_cert` names.
+    /// The host API of the controllers at `base_urls` (their host API
+    /// listeners, e.g. `https://10.0.0.1:8779`, several separated by
+    /// commas when several controllers serve one cloud), as host `host`,
+    /// with the cluster's join token, trusting only the certificate
+    /// `controller_cert` names (controllers of one cloud share it).
     pub fn new(
-        base_url: &str,
+        base_urls: &str,
         token: &str,
         host: &str,
         controller_cert: Fingerprint,
@@ -140,10 +223,7 @@ impl RemoteControlPlane {
         if !valid_host_name(host) {
             return Err(SetupError::InvalidHost(host.to_string()));
         }
-        let base = base_url.trim_end_matches('/');
-        if !base.starts_with("https://") {
-            return Err(SetupError::InvalidUrl(base_url.to_string()));
-        }
+        let controllers = Controllers::parse(base_urls)?;
         let client = tls::pinned_client(
             reqwest::Client::builder().connect_timeout(Duration::from_secs(10)),
             controller_cert,
@@ -151,7 +231,7 @@ impl RemoteControlPlane {
         )
         .map_err(SetupError::Client)?;
         Ok(RemoteControlPlane {
-            base_url: format!("{base}{PREFIX}"),
+            controllers,
             token: token.into(),
             host: host.to_string(),
             client,
@@ -182,7 +262,7 @@ impl RemoteControlPlane {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
+        format!("{}{path}", self.controllers.current())
     }
 
     fn host_url(&self, host: &str, what: &str) -> Result<String, SourceError> {
@@ -208,7 +288,10 @@ impl RemoteControlPlane {
             .timeout(timeout)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| {
+                self.controllers.failed(&e);
+                unavailable(e)
+            })?;
         if resp.status().is_success() {
             return Ok(resp);
         }

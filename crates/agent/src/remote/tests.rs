@@ -23,6 +23,13 @@ type Shared = Arc<Mutex<Seen>>;
 /// A mock controller on TLS: its URL, what it saw, and a control plane
 /// pinned to its certificate.
 async fn mock(upload_status: StatusCode) -> (RemoteControlPlane, Shared) {
+    let (url, pin, seen) = mock_server(upload_status).await;
+    let plane = RemoteControlPlane::new(&url, "t", "h1", pin).unwrap();
+    (plane, seen)
+}
+
+/// The mock controller alone: its URL, its certificate, what it saw.
+async fn mock_server(upload_status: StatusCode) -> (String, tls::Fingerprint, Shared) {
     let seen: Shared = Arc::default();
     let app = Router::new()
         .route(
@@ -57,8 +64,7 @@ async fn mock(upload_status: StatusCode) -> (RemoteControlPlane, Shared) {
     let url = format!("https://{}", tcp.local_addr().unwrap());
     let listener = id.listener(tcp).unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let plane = RemoteControlPlane::new(&url, "t", "h1", id.fingerprint()).unwrap();
-    (plane, seen)
+    (url, id.fingerprint(), seen)
 }
 
 fn observed(id: Uuid, last_snapshot: &str) -> ObservedInstance {
@@ -137,9 +143,42 @@ fn bad_settings_are_refused_and_the_token_is_not_shown() {
     let pin = tls::Fingerprint::of(b"cert");
     assert!(RemoteControlPlane::new("https://c:8779", "t", "a/b", pin).is_err());
     assert!(RemoteControlPlane::new("c:8779", "t", "h", pin).is_err());
+    assert!(RemoteControlPlane::new("https://a:8779,http://b:8779", "t", "h", pin).is_err());
+    assert!(RemoteControlPlane::new(" , ", "t", "h", pin).is_err());
     let e = RemoteControlPlane::new("http://c:8779", "t", "h", pin).unwrap_err();
     assert!(e.to_string().contains("https://"), "{e}");
     let p = RemoteControlPlane::new("https://c:8779/", "sekrit", "h", pin).unwrap();
     assert!(!format!("{p:?}").contains("sekrit"));
     assert_eq!(p.url("/x"), "https://c:8779/internal/host/v1/x");
+}
+
+#[tokio::test]
+async fn an_unreachable_controller_moves_the_agent_to_the_next_and_an_error_answer_does_not() {
+    let (url, pin, seen) = mock_server(StatusCode::NO_CONTENT).await;
+    // A port nobody listens on: bound, then closed.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("https://{}", l.local_addr().unwrap())
+    };
+    let plane = RemoteControlPlane::new(&format!("{dead}, {url}/"), "t", "h1", pin).unwrap();
+    let id = Uuid::new_v4();
+    let first = plane.report("h1", vec![observed(id, "none")]).await;
+    assert!(first.is_err(), "the first controller is down");
+    assert!(seen.lock().unwrap().reports.is_empty());
+    plane
+        .report("h1", vec![observed(id, "none")])
+        .await
+        .expect("the retry reaches the second controller");
+    assert_eq!(seen.lock().unwrap().reports.len(), 1);
+    assert!(plane.url("/x").starts_with(&url));
+
+    // An answer, even an error, comes from a live controller: no move.
+    let (url_b, pin_b, _) = mock_server(StatusCode::INSUFFICIENT_STORAGE).await;
+    let plane = RemoteControlPlane::new(&format!("{url_b},{dead}"), "t", "h1", pin_b).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("img.qcow2"), b"x").unwrap();
+    let plane = plane.with_snapshot_dir(dir.path());
+    plane.book().images.insert("req-1".into(), "img".into());
+    plane.report("h1", vec![observed(id, "req-1")]).await.ok();
+    assert!(plane.url("/x").starts_with(&url_b), "{}", plane.url("/x"));
 }
