@@ -21,7 +21,7 @@
 //! controller's writes must run them) and are rebuilt from
 //! [`generations::SOURCES`] on open.
 
-use super::{lock, off_the_runtime, Transaction};
+use super::{lock, Transaction};
 use crate::generations;
 use crate::sql::{Conn, Dialect, PgSession};
 use crate::{migrations, StoreError, StoreResult};
@@ -134,6 +134,24 @@ fn backoff(attempt: u32) -> Duration {
         .subsec_nanos();
     let jitter = 0.5 + f64::from(nanos % 1000) / 1000.0;
     Duration::from_micros((base * jitter * 1000.0) as u64)
+}
+
+/// [`super::off_the_runtime`], for the `postgres` client, which runs its
+/// own small tokio runtime inside each call and so cannot be called on a
+/// thread that is driving another runtime: on a worker of a multi-threaded
+/// runtime `block_in_place` lifts that; a current-thread runtime (the
+/// default of `#[tokio::test]`) has no such way out, and gets a clear
+/// message rather than tokio's "cannot start a runtime from within a
+/// runtime".
+fn off_the_runtime<R>(f: impl FnOnce() -> R) -> R {
+    if let Ok(h) = tokio::runtime::Handle::try_current() {
+        assert!(
+            h.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread,
+            "the PostgreSQL store needs a multi-threaded tokio runtime \
+             (#[tokio::test(flavor = \"multi_thread\")] in tests)"
+        );
+    }
+    super::off_the_runtime(f)
 }
 
 fn pg_conn(client: postgres::Client) -> Conn {

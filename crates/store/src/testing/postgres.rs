@@ -133,7 +133,13 @@ impl Cluster {
             return None;
         };
         let owner = server_user();
-        let dir = std::env::temp_dir().join(format!(
+        // Under /tmp when the server runs as another user: TMPDIR may be
+        // a directory that user cannot enter (root's own).
+        let base = match owner {
+            Some(_) => PathBuf::from("/tmp"),
+            None => std::env::temp_dir(),
+        };
+        let dir = base.join(format!(
             "ferrostack-pg-{}-{}",
             std::process::id(),
             nanos_now()

@@ -129,3 +129,44 @@ fn a_check_then_insert_race_between_two_controllers_leaves_one_row() {
         "the loser ran again and saw the row: {seen:?}"
     );
 }
+
+#[test]
+fn reads_and_writes_run_from_async_tasks_of_a_multi_threaded_runtime() {
+    let Some(pg) = database() else { return };
+    let db = Arc::new(Db::open_postgres(&pg.url()).unwrap());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let task_db = Arc::clone(&db);
+    let n: i64 = runtime
+        .block_on(async move {
+            tokio::spawn(async move {
+                task_db.write(|tx| {
+                    tx.execute("INSERT INTO settings (key, value) VALUES ('k', 'v')", [])?;
+                    Ok(())
+                })?;
+                task_db
+                    .read(|c| Ok(c.query_row("SELECT count(*) FROM settings", [], |r| r.get(0))?))
+            })
+            .await
+            .unwrap()
+        })
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+#[should_panic(expected = "needs a multi-threaded tokio runtime")]
+fn a_current_thread_runtime_gets_a_clear_message() {
+    let Some(pg) = database() else {
+        panic!("needs a multi-threaded tokio runtime (skipped: no PostgreSQL)")
+    };
+    let db = Db::open_postgres(&pg.url()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(async { db.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)) })
+        .unwrap();
+}
