@@ -341,6 +341,8 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     };
     ferrostack_image::recover_interrupted_uploads(&store)
         .context("cannot recover interrupted image uploads")?;
+    ferrostack_image::reserve::release_stale(&store, &store)
+        .context("cannot release the reservations of interrupted image uploads")?;
     let image_data: Arc<dyn ferrostack_image::ImageDataStore> = Arc::new(image_data);
     let volume_host = args
         .host_name
@@ -527,6 +529,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
                 image_count_total: args.image_count_quota,
                 image_size_total: args.image_size_quota,
             },
+            quota_store: Arc::new(store.clone()),
             prober: image_prober,
         }),
         stop_rx.clone(),

@@ -319,3 +319,44 @@ async fn an_upload_the_qemu_img_check_agrees_with_is_accepted() {
     assert_eq!(c.upload(&member, &id, pattern(4096)).await.status, 204);
     assert_eq!(c.show(&member, &id).await.body["status"], "active");
 }
+
+#[tokio::test]
+async fn parallel_uploads_cannot_together_pass_the_total_size_quota() {
+    const MIB: usize = 1 << 20;
+    let quotas = ferrostack_image::ImageQuotas {
+        image_count_total: None,
+        image_size_total: Some(10 * MIB as u64),
+    };
+    let c = Images::start_with(ferrostack_image::DEFAULT_MAX_IMAGE_SIZE, quotas).await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let image = c.create(&member, image_body(&format!("p{i}"), "raw")).await;
+        ids.push(image["id"].as_str().unwrap().to_string());
+    }
+    let replies = futures_util::future::join_all(
+        ids.iter().map(|id| c.upload(&member, id, pattern(4 * MIB))),
+    )
+    .await;
+    let mut active = 0;
+    for (id, r) in ids.iter().zip(&replies) {
+        if r.status == 204 {
+            active += 1;
+            assert_eq!(c.show(&member, id).await.body["status"], "active");
+        } else {
+            let message = assert_glance_error(r, 413);
+            assert!(message.contains("image_size_total"), "{message}");
+            assert_eq!(c.show(&member, id).await.body["status"], "queued");
+        }
+    }
+    assert_eq!(active, 2, "two 4 MiB images fit in 10 MiB, not more");
+    let stored: Vec<_> = std::fs::read_dir(c.data_dir.path().join("images"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        stored.len(),
+        2,
+        "only the accepted images have data: {stored:?}"
+    );
+}
