@@ -639,15 +639,14 @@ fn entry(service_type: &str, name: &str, url: String) -> CatalogEntry {
 /// Reload rotated token keys and prune old revocation events, periodically.
 fn spawn_housekeeping(identity: Arc<Identity>, mut stop: watch::Receiver<bool>) {
     tokio::spawn(async move {
-        let mut keys = tokio::time::interval(Duration::from_secs(30));
+        let keys = identity
+            .clone()
+            .reload_keys_every(ferrostack_identity::service::KEY_RELOAD_PERIOD);
+        tokio::pin!(keys);
         let mut prune = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tokio::select! {
-                _ = keys.tick() => {
-                    if let Err(e) = identity.reload_keys() {
-                        tracing::warn!(error = %e, "could not reload token keys");
-                    }
-                }
+                () = &mut keys => {}
                 _ = prune.tick() => {
                     let id = identity.clone();
                     let result = tokio::task::spawn_blocking(move || id.prune_revocations()).await;
