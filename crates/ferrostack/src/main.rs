@@ -9,6 +9,7 @@ mod host_exports;
 mod host_network;
 mod host_tls;
 mod installer_cmd;
+mod logging;
 mod ml2_settings;
 mod net_cmd;
 mod paths;
@@ -79,6 +80,7 @@ fn main() -> anyhow::Result<ExitCode> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
     tracing_subscriber::fmt()
+        .fmt_fields(logging::fields())
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
