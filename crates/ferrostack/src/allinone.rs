@@ -310,8 +310,14 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         &data_dir.join("clouds.yaml"),
         &rcfile::clouds_yaml(&auth_url, password.as_deref()),
     )?;
-    if let Some(generated) = &outcome.generated_admin_password {
-        println!("Generated the admin password: {generated}");
+    // Standard output ends up in a service manager's journal, readable by
+    // more people than the 0600 rc file: say where the password is, never
+    // what it is.
+    if outcome.generated_admin_password.is_some() {
+        println!(
+            "Generated an admin password, written to {} (mode 0600)",
+            rc_path.display()
+        );
     }
     println!("Admin credentials: source {}", rc_path.display());
 
