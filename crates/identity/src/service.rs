@@ -71,7 +71,15 @@ pub struct Identity {
     keys: RwLock<Arc<KeySet>>,
     revocations: RwLock<(u64, Arc<Vec<RevocationEvent>>)>,
     validated: Mutex<HashMap<String, (ContextStamp, AuthContext)>>,
-    pub(crate) catalog_cache: RwLock<Option<(u64, Arc<serde_json::Value>)>>,
+    /// The catalog under its generation, as a tree and serialized.
+    #[allow(clippy::type_complexity)]
+    pub(crate) catalog_cache: RwLock<
+        Option<(
+            u64,
+            Arc<serde_json::Value>,
+            Arc<serde_json::value::RawValue>,
+        )>,
+    >,
     project_deleted_hooks: RwLock<Vec<ProjectDeletedHook>>,
 }
 
