@@ -64,7 +64,7 @@ enum AdminCommand {
     /// Rotate the token encryption keys: the staged key becomes primary,
     /// a new staged key is created, and the oldest keys beyond the limit
     /// retire (tokens sealed with them stop validating). A running server
-    /// picks the new keys up by itself.
+    /// picks the new keys up by itself within 5 s.
     RotateTokenKeys {
         /// Data directory (default: /var/lib/ferrostack as root, else ~/.local/share/ferrostack).
         #[arg(long)]
