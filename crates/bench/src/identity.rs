@@ -38,11 +38,16 @@ pub enum Op {
     Issue,
     /// `GET /v3/projects`.
     ListProjects,
+    /// The reference for [`Op::Validate`]: the same request to a bare axum
+    /// handler in the benchmark's process that serializes the body
+    /// validation answered (no authentication, no lookups), so the ceiling
+    /// of this machine and client is printed in the same run.
+    BareAxum,
 }
 
 impl Op {
     /// All operations, in the order the report lists them.
-    pub const ALL: [Op; 3] = [Op::Validate, Op::Issue, Op::ListProjects];
+    pub const ALL: [Op; 4] = [Op::Validate, Op::BareAxum, Op::Issue, Op::ListProjects];
 
     /// Short stable name, used in tables and JSON results.
     pub fn name(self) -> &'static str {
@@ -50,6 +55,7 @@ impl Op {
             Op::Validate => "token-validate",
             Op::Issue => "token-issue",
             Op::ListProjects => "project-list",
+            Op::BareAxum => "bare-axum",
         }
     }
 
@@ -93,6 +99,8 @@ pub struct Target {
     issue_body: String,
     admin_token: String,
     subject_token: String,
+    /// Base URL of the bare reference handler, once started.
+    bare_base: Option<String>,
 }
 
 impl Target {
@@ -120,6 +128,7 @@ impl Target {
             issue_body: body.to_string(),
             admin_token: String::new(),
             subject_token: String::new(),
+            bare_base: None,
         };
         target.admin_token = target.issue_token().await?;
         target.subject_token = target.issue_token().await?;
@@ -143,13 +152,35 @@ impl Target {
         }
     }
 
+    /// The body a validation answers, for the bare reference to serve.
+    pub async fn validation_body(&self) -> Result<serde_json::Value, CallError> {
+        let resp = self
+            .request(Op::Validate)
+            .send()
+            .await
+            .map_err(CallError::Transport)?;
+        if resp.status() != StatusCode::OK {
+            return Err(CallError::Status(resp.status(), body_text(resp).await));
+        }
+        resp.json().await.map_err(CallError::Transport)
+    }
+
+    /// Send [`Op::BareAxum`] to the reference handler at `base`.
+    pub fn set_bare_reference(&mut self, base: String) {
+        self.bare_base = Some(base);
+    }
+
     fn request(&self, op: Op) -> RequestBuilder {
         let url = match op {
             Op::Validate | Op::Issue => format!("{}/auth/tokens", self.base),
             Op::ListProjects => format!("{}/projects", self.base),
+            Op::BareAxum => format!(
+                "{}/auth/tokens",
+                self.bare_base.as_deref().unwrap_or("http://127.0.0.1:9/v3")
+            ),
         };
         match op {
-            Op::Validate => self
+            Op::Validate | Op::BareAxum => self
                 .client
                 .get(url)
                 .header(AUTH_TOKEN, &self.admin_token)
@@ -172,7 +203,7 @@ impl Target {
             .map_err(CallError::Transport)?;
         let expected = match op {
             Op::Issue => StatusCode::CREATED,
-            Op::Validate | Op::ListProjects => StatusCode::OK,
+            Op::Validate | Op::ListProjects | Op::BareAxum => StatusCode::OK,
         };
         let status = resp.status();
         if status != expected {

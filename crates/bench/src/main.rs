@@ -34,6 +34,7 @@
 //! backend's own figures.
 
 mod allinone;
+mod bare;
 mod dataplane;
 mod identity;
 mod load;
@@ -128,9 +129,11 @@ struct RunArgs {
     /// Concurrencies to run, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 10, 50])]
     concurrency: Vec<usize>,
-    /// Operations to run, comma-separated: token-validate, token-issue, project-list.
+    /// Operations to run, comma-separated: token-validate, bare-axum (the
+    /// reference: validation's body from a bare axum handler in this
+    /// process), token-issue, project-list.
     #[arg(long, value_delimiter = ',', value_parser = parse_op,
-          default_values = ["token-validate", "token-issue", "project-list"])]
+          default_values = ["token-validate", "bare-axum", "token-issue", "project-list"])]
     ops: Vec<Op>,
     /// Seconds per cell (ignored when --requests is given).
     #[arg(long, default_value_t = 3.0)]
@@ -399,9 +402,16 @@ async fn measure(args: &RunArgs, budget: Budget) -> Result<Vec<Cell>, Box<dyn Er
         .timeout(Duration::from_secs(args.timeout))
         .build()?;
     let url = &args.login.url;
-    let target = Target::connect(client, url, &args.login.credentials())
+    let mut target = Target::connect(client, url, &args.login.credentials())
         .await
         .map_err(|e| format!("logging in to {url}: {e}"))?;
+    if args.ops.contains(&Op::BareAxum) {
+        let body = target
+            .validation_body()
+            .await
+            .map_err(|e| format!("a validation for the bare reference: {e}"))?;
+        target.set_bare_reference(bare::start(body)?);
+    }
     let target = Arc::new(target);
 
     let mut cells = Vec::new();

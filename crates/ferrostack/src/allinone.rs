@@ -319,8 +319,14 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         &data_dir.join("clouds.yaml"),
         &rcfile::clouds_yaml(&auth_url, password.as_deref()),
     )?;
-    if let Some(generated) = &outcome.generated_admin_password {
-        println!("Generated the admin password: {generated}");
+    // Standard output ends up in a service manager's journal, readable by
+    // more people than the 0600 rc file: say where the password is, never
+    // what it is.
+    if outcome.generated_admin_password.is_some() {
+        println!(
+            "Generated an admin password, written to {} (mode 0600)",
+            rc_path.display()
+        );
     }
     println!("Admin credentials: source {}", rc_path.display());
 
@@ -350,6 +356,8 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     };
     ferrostack_image::recover_interrupted_uploads(&store)
         .context("cannot recover interrupted image uploads")?;
+    ferrostack_image::reserve::release_stale(&store, &store)
+        .context("cannot release the reservations of interrupted image uploads")?;
     let image_data: Arc<dyn ferrostack_image::ImageDataStore> = Arc::new(image_data);
     let volume_host = args
         .host_name
@@ -536,6 +544,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
                 image_count_total: args.image_count_quota,
                 image_size_total: args.image_size_quota,
             },
+            quota_store: Arc::new(store.clone()),
             prober: image_prober,
         }),
         stop_rx.clone(),
@@ -645,15 +654,14 @@ fn entry(service_type: &str, name: &str, url: String) -> CatalogEntry {
 /// Reload rotated token keys and prune old revocation events, periodically.
 fn spawn_housekeeping(identity: Arc<Identity>, mut stop: watch::Receiver<bool>) {
     tokio::spawn(async move {
-        let mut keys = tokio::time::interval(Duration::from_secs(30));
+        let keys = identity
+            .clone()
+            .reload_keys_every(ferrostack_identity::service::KEY_RELOAD_PERIOD);
+        tokio::pin!(keys);
         let mut prune = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tokio::select! {
-                _ = keys.tick() => {
-                    if let Err(e) = identity.reload_keys() {
-                        tracing::warn!(error = %e, "could not reload token keys");
-                    }
-                }
+                () = &mut keys => {}
                 _ = prune.tick() => {
                     let id = identity.clone();
                     let result = tokio::task::spawn_blocking(move || id.prune_revocations()).await;

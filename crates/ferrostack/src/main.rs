@@ -9,6 +9,7 @@ mod host_exports;
 mod host_network;
 mod host_tls;
 mod installer_cmd;
+mod logging;
 mod migrate_store;
 mod ml2_settings;
 mod net_cmd;
@@ -64,7 +65,7 @@ enum AdminCommand {
     /// Rotate the token encryption keys: the staged key becomes primary,
     /// a new staged key is created, and the oldest keys beyond the limit
     /// retire (tokens sealed with them stop validating). A running server
-    /// picks the new keys up by itself.
+    /// picks the new keys up by itself within 5 s.
     RotateTokenKeys {
         /// Data directory (default: /var/lib/ferrostack as root, else ~/.local/share/ferrostack).
         #[arg(long)]
@@ -84,6 +85,7 @@ fn main() -> anyhow::Result<ExitCode> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
     tracing_subscriber::fmt()
+        .fmt_fields(logging::fields())
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// Single-quote a value for a POSIX shell.
@@ -74,6 +74,9 @@ pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(&tmp)?;
+    // `mode` only applies to a new file: a leftover temporary file keeps
+    // its own, so it is set again before the secret goes in.
+    f.set_permissions(fs::Permissions::from_mode(0o600))?;
     f.write_all(contents.as_bytes())?;
     f.sync_all()?;
     fs::rename(&tmp, path)

@@ -28,7 +28,17 @@ use ferrostack_store::identity::{IdentityStore, RevocationEvent};
 use ferrostack_store::trust::Trust;
 use ferrostack_store::{Dataset, StoreError};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// How often a running server re-reads its token keys (see
+/// [`Identity::reload_keys_every`]).
+pub const KEY_RELOAD_PERIOD: Duration = Duration::from_secs(5);
+
+/// Least time between two key re-reads forced by tokens naming a key not
+/// loaded.
+pub const FORCED_RELOAD_GAP: Duration = Duration::from_secs(1);
 
 /// Validated contexts kept at most; the cache is cleared when it fills.
 const VALIDATION_CACHE_LIMIT: usize = 100_000;
@@ -53,12 +63,23 @@ pub struct Identity {
     /// Settings.
     pub config: IdentityConfig,
     key_repo: KeyRepository,
-    /// Modification time of the key directory when the keys were last loaded.
-    keys_mtime: Mutex<Option<std::time::SystemTime>>,
+    /// How many times the key directory has been read (tests and metrics:
+    /// validation itself must never read it).
+    key_loads: AtomicU64,
+    /// When a token naming an unknown key last made us re-read the keys.
+    forced_reload: Mutex<Option<Instant>>,
     keys: RwLock<Arc<KeySet>>,
     revocations: RwLock<(u64, Arc<Vec<RevocationEvent>>)>,
     validated: Mutex<HashMap<String, (ContextStamp, AuthContext)>>,
-    pub(crate) catalog_cache: RwLock<Option<(u64, Arc<serde_json::Value>)>>,
+    /// The catalog under its generation, as a tree and serialized.
+    #[allow(clippy::type_complexity)]
+    pub(crate) catalog_cache: RwLock<
+        Option<(
+            u64,
+            Arc<serde_json::Value>,
+            Arc<serde_json::value::RawValue>,
+        )>,
+    >,
     project_deleted_hooks: RwLock<Vec<ProjectDeletedHook>>,
 }
 
@@ -80,11 +101,8 @@ impl Identity {
         Ok(Identity {
             store,
             config,
-            keys_mtime: Mutex::new(
-                std::fs::metadata(key_repo.dir())
-                    .and_then(|m| m.modified())
-                    .ok(),
-            ),
+            key_loads: AtomicU64::new(1),
+            forced_reload: Mutex::new(None),
             key_repo,
             keys: RwLock::new(Arc::new(keys)),
             revocations: RwLock::new((0, Arc::new(Vec::new()))),
@@ -94,37 +112,49 @@ impl Identity {
         })
     }
 
-    /// After `ferrostack admin rotate-token-keys`: reload the keys when the repository directory changed since the last
-    /// load (a rotation renames and creates files in it). One `stat` call, so
-    /// a new primary key is used from the next token on.
-    pub fn refresh_keys_if_rotated(&self) {
-        let now = std::fs::metadata(self.key_repo.dir())
-            .and_then(|m| m.modified())
-            .ok();
-        let changed = {
-            let mut seen = self.keys_mtime.lock().unwrap_or_else(|p| p.into_inner());
-            let changed = *seen != now;
-            *seen = now;
-            changed
-        };
-        if changed {
-            if let Err(e) = self.reload_keys() {
-                tracing::warn!(error = %e, "could not reload token keys");
+    /// Re-read the keys every `period`, for as long as the returned future
+    /// runs. This is how a rotation reaches a running server (`ferrostack
+    /// admin rotate-token-keys`, or another controller writing the shared
+    /// directory): within one period the new primary seals tokens and a
+    /// retired key's tokens stop validating. Requests never read the
+    /// directory; a token naming a key not loaded yet triggers one early
+    /// re-read ([`Identity::open`]), at most once per [`FORCED_RELOAD_GAP`].
+    pub async fn reload_keys_every(self: Arc<Self>, period: Duration) {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let id = self.clone();
+            match tokio::task::spawn_blocking(move || id.reload_keys()).await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not reload token keys"),
+                Err(e) => tracing::warn!(error = %e, "token key reload task failed"),
+                Ok(Ok(())) => {}
             }
         }
     }
 
+    /// How many times the key directory has been read since start.
+    pub fn key_loads(&self) -> u64 {
+        self.key_loads.load(Ordering::Relaxed)
+    }
+
     /// Re-read the key repository from disk.
     pub fn reload_keys(&self) -> std::io::Result<()> {
+        self.key_loads.fetch_add(1, Ordering::Relaxed);
         let keys = Arc::new(self.key_repo.load()?);
         let old = std::mem::replace(
             &mut *self.keys.write().unwrap_or_else(|p| p.into_inner()),
             keys.clone(),
         );
-        // A retired key must take its tokens with it, but cached contexts
-        // are keyed on store generations, which a rotation does not move:
-        // drop them so every token is opened again.
-        if old.keys.keys().any(|n| !keys.keys.contains_key(n)) {
+        // A retired (or replaced) key must take its tokens with it, but
+        // cached contexts are keyed on store generations, which a rotation
+        // does not move: drop them so every token is opened again.
+        if old
+            .keys
+            .iter()
+            .any(|(n, k)| keys.keys.get(n).is_none_or(|new| new[..] != k[..]))
+        {
             self.validated
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -139,7 +169,6 @@ impl Identity {
 
     /// Seal a new token for `payload`.
     pub fn seal(&self, payload: &TokenPayload) -> IdResult<String> {
-        self.refresh_keys_if_rotated();
         token::seal(&self.keys(), payload).map_err(|e| IdentityError::internal(&e))
     }
 
@@ -194,10 +223,10 @@ impl Identity {
 
     /// Decrypt, check expiry and revocation; no store lookups of the user.
     pub fn open(&self, token_str: &str) -> Result<TokenPayload, ValidateError> {
-        self.refresh_keys_if_rotated();
         let payload = match token::open(&self.keys(), token_str) {
-            Err(token::TokenError::UnknownKey(_)) => {
-                // The repository may have been rotated since we loaded it.
+            Err(token::TokenError::UnknownKey(_)) if self.may_force_reload() => {
+                // Another controller may have rotated since our last
+                // periodic load and sealed this token with its new key.
                 if let Err(e) = self.reload_keys() {
                     tracing::warn!(error = %e, "could not reload token keys");
                 }
@@ -216,6 +245,20 @@ impl Identity {
             return Err(ValidateError::Invalid("token revoked".into()));
         }
         Ok(payload)
+    }
+
+    /// May a token naming an unknown key make us re-read the keys now? Not
+    /// more than once per [`FORCED_RELOAD_GAP`]: anyone can send tokens
+    /// naming keys that do not exist, and they must not make every request
+    /// read the disk.
+    fn may_force_reload(&self) -> bool {
+        let mut last = self.forced_reload.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < FORCED_RELOAD_GAP) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     fn revocation_events(&self) -> Result<Arc<Vec<RevocationEvent>>, StoreError> {

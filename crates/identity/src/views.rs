@@ -265,3 +265,39 @@ pub fn trust(base: &str, t: &ferrostack_store::trust::Trust, roles: Option<&[Rol
     }
     with_extra(m, &t.extra)
 }
+
+/// `body` (`{"token": {...}}` from [`token`], built without a catalog)
+/// serialized with `catalog`, already serialized, added to the token:
+/// the catalog is the bulk of the body and the same for every token, so
+/// it is serialized once per catalog change rather than per response.
+pub fn token_json(body: &Value, catalog: Option<&serde_json::value::RawValue>) -> Vec<u8> {
+    use serde::ser::{SerializeMap, Serializer};
+    struct Token<'a>(
+        &'a serde_json::Map<String, Value>,
+        Option<&'a serde_json::value::RawValue>,
+    );
+    impl serde::Serialize for Token<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut m = s.serialize_map(None)?;
+            for (k, v) in self.0 {
+                m.serialize_entry(k, v)?;
+            }
+            if let Some(c) = self.1 {
+                m.serialize_entry("catalog", c)?;
+            }
+            m.end()
+        }
+    }
+    let empty = serde_json::Map::new();
+    let token = body["token"].as_object().unwrap_or(&empty);
+    let mut out = Vec::with_capacity(1024 + catalog.map_or(0, |c| c.get().len()));
+    let mut ser = serde_json::Serializer::new(&mut out);
+    let written = (|| {
+        let mut m = ser.serialize_map(Some(1))?;
+        m.serialize_entry("token", &Token(token, catalog))?;
+        m.end()
+    })();
+    // Serializing strings and numbers of a Value into memory cannot fail.
+    debug_assert!(written.is_ok());
+    out
+}

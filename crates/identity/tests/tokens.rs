@@ -240,3 +240,58 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     let b: serde_json::Value = nobody.json().await.unwrap();
     assert_eq!(a["error"]["message"], b["error"]["message"]);
 }
+
+#[tokio::test]
+async fn requests_never_read_the_key_directory_and_the_timer_picks_changes_up() {
+    let s = Server::start().await;
+    let user = s.user("ivy");
+    let old = s.login(&user.id, USER_PASSWORD, None).await;
+    assert!(s.token_works(&old).await);
+    // Another controller replaces the whole repository (new keys under the
+    // same numbers). Requests must not notice: they never read the
+    // directory, only the timer does.
+    let dir = s.keys.dir().to_path_buf();
+    std::fs::rename(&dir, dir.with_extension("replaced")).unwrap();
+    s.keys.ensure_initialized().unwrap();
+    let before = s.identity.key_loads();
+    let mut tokens = vec![old.clone()];
+    for _ in 0..3 {
+        tokens.push(s.login(&user.id, USER_PASSWORD, None).await);
+    }
+    for token in &tokens {
+        assert!(
+            s.token_works(token).await,
+            "validated with the keys in memory"
+        );
+        assert!(s.token_works(token).await);
+    }
+    assert_eq!(s.identity.key_loads(), before, "a request read the keys");
+
+    let period = std::time::Duration::from_millis(200);
+    let reloader = tokio::spawn(s.identity.clone().reload_keys_every(period));
+    let gone = |token: String| {
+        let s = &s;
+        async move {
+            let deadline = std::time::Instant::now() + period * 10;
+            while s.token_works(&token).await {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the key change was not picked up within the reload period"
+                );
+                tokio::time::sleep(period / 4).await;
+            }
+        }
+    };
+    // The replaced keys no longer open the old tokens.
+    gone(old).await;
+    // Two rotations as `ferrostack admin rotate-token-keys` makes them: the
+    // key of a token issued before them retires.
+    let before_rotation = s.login(&user.id, USER_PASSWORD, None).await;
+    assert!(s.token_works(&before_rotation).await);
+    s.keys.rotate().unwrap();
+    s.keys.rotate().unwrap();
+    gone(before_rotation).await;
+    let newer = s.login(&user.id, USER_PASSWORD, None).await;
+    assert!(s.token_works(&newer).await);
+    reloader.abort();
+}

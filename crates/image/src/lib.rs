@@ -33,6 +33,7 @@ pub mod error;
 pub mod import;
 pub mod model;
 pub mod policy;
+pub mod reserve;
 pub mod routes;
 
 use axum::extract::DefaultBodyLimit;
@@ -42,6 +43,7 @@ use axum::Router;
 use error::ImageError;
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_store::image::ImageStore;
+use ferrostack_store::quota::QuotaStore;
 use http::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -71,6 +73,8 @@ pub struct ImageConfig {
     pub max_image_size: u64,
     /// Per-project limits.
     pub quotas: ImageQuotas,
+    /// Where uploads in flight reserve bytes of `image_size_total`.
+    pub quota_store: Arc<dyn QuotaStore>,
     /// Optional second opinion on every accepted upload (`qemu-img info`
     /// under resource limits); `None` trusts the Rust inspector alone.
     pub prober: Option<Prober>,
@@ -82,9 +86,9 @@ pub type Prober = Arc<dyn ferrostack_image_inspect::ImageProber + Send + Sync>;
 /// Per-project image limits, Glance's `image_count_total` and
 /// `image_size_total` (here in bytes); `None` is unlimited, as in a Glance
 /// without quotas configured. Over a limit, creating or uploading answers
-/// 413. The check counts the project's images before the create or the
-/// upload, so two concurrent uploads may together pass the size limit by
-/// at most one image, as in Glance.
+/// 413. The image count is checked before the create; uploads reserve
+/// their bytes while in flight ([`reserve`]), so concurrent uploads never
+/// together pass the size limit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ImageQuotas {
     /// Most images a project may own.
@@ -107,6 +111,8 @@ pub struct ImageState {
     pub quotas: ImageQuotas,
     /// Optional qemu-img cross-check.
     pub prober: Option<Prober>,
+    /// Reservations of uploads in flight against `image_size_total`.
+    pub size_quota: reserve::SizeQuota,
 }
 
 /// Put images whose upload was interrupted by a stop or crash (still
@@ -176,7 +182,13 @@ pub fn router(config: ImageConfig) -> Router {
         validator: config.validator.clone(),
         errors: Arc::new(error::GlanceErrors),
     };
+    let size_quota = reserve::SizeQuota::new(
+        config.quotas.image_size_total,
+        config.quota_store,
+        config.images.clone(),
+    );
     let state = Arc::new(ImageState {
+        size_quota,
         public_url: config.public_url,
         images: config.images,
         data: config.data,

@@ -319,3 +319,108 @@ async fn an_upload_the_qemu_img_check_agrees_with_is_accepted() {
     assert_eq!(c.upload(&member, &id, pattern(4096)).await.status, 204);
     assert_eq!(c.show(&member, &id).await.body["status"], "active");
 }
+
+#[tokio::test]
+async fn parallel_uploads_cannot_together_pass_the_total_size_quota() {
+    const MIB: usize = 1 << 20;
+    let quotas = ferrostack_image::ImageQuotas {
+        image_count_total: None,
+        image_size_total: Some(10 * MIB as u64),
+    };
+    let c = Images::start_with(ferrostack_image::DEFAULT_MAX_IMAGE_SIZE, quotas).await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let image = c.create(&member, image_body(&format!("p{i}"), "raw")).await;
+        ids.push(image["id"].as_str().unwrap().to_string());
+    }
+    let replies = futures_util::future::join_all(
+        ids.iter().map(|id| c.upload(&member, id, pattern(4 * MIB))),
+    )
+    .await;
+    let mut active = 0;
+    for (id, r) in ids.iter().zip(&replies) {
+        if r.status == 204 {
+            active += 1;
+            assert_eq!(c.show(&member, id).await.body["status"], "active");
+        } else {
+            let message = assert_glance_error(r, 413);
+            assert!(message.contains("image_size_total"), "{message}");
+            assert_eq!(c.show(&member, id).await.body["status"], "queued");
+        }
+    }
+    assert_eq!(active, 2, "two 4 MiB images fit in 10 MiB, not more");
+    let stored: Vec<_> = std::fs::read_dir(c.data_dir.path().join("images"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        stored.len(),
+        2,
+        "only the accepted images have data: {stored:?}"
+    );
+}
+
+/// PUT `data` as image data with no Content-Length (chunked, 1 MiB
+/// chunks), as a client streaming from a pipe does; returns the status.
+async fn upload_chunked(c: &Images, token: &str, id: &str, data: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = c.root.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PUT /v2/images/{id}/file HTTP/1.1\r\nHost: {addr}\r\nX-Auth-Token: {token}\r\n\
+         Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    for chunk in data.chunks(1 << 20) {
+        let mut frame = format!("{:x}\r\n", chunk.len()).into_bytes();
+        frame.extend_from_slice(chunk);
+        frame.extend_from_slice(b"\r\n");
+        // Refused mid-stream, the server may stop reading: that is fine.
+        if conn.write_all(&frame).await.is_err() {
+            break;
+        }
+    }
+    let _ = conn.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {answer}"))
+}
+
+#[tokio::test]
+async fn a_chunked_upload_reserves_as_it_goes_and_stops_at_the_quota() {
+    const MIB: usize = 1 << 20;
+    let quotas = ferrostack_image::ImageQuotas {
+        image_count_total: None,
+        image_size_total: Some(10 * MIB as u64),
+    };
+    let c = Images::start_with(ferrostack_image::DEFAULT_MAX_IMAGE_SIZE, quotas).await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let image = c.create(&member, image_body(&format!("c{i}"), "raw")).await;
+        ids.push(image["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        upload_chunked(&c, &member, &ids[0], &pattern(4 * MIB)).await,
+        204
+    );
+    // 8 MiB more do not fit in the 6 MiB left: refused once past them.
+    assert_eq!(
+        upload_chunked(&c, &member, &ids[1], &pattern(8 * MIB)).await,
+        413
+    );
+    assert_eq!(c.show(&member, &ids[1]).await.body["status"], "queued");
+    // 6 MiB do fit, although a whole reservation slice would not.
+    assert_eq!(
+        upload_chunked(&c, &member, &ids[2], &pattern(6 * MIB)).await,
+        204
+    );
+    assert_eq!(c.show(&member, &ids[2]).await.body["size"], 6 * MIB);
+}

@@ -14,7 +14,7 @@ use ferrostack_identity_types::auth::{AuthRequest, NamedRef, ProjectScope, UserC
 use ferrostack_policy::{AuthContext, ValidateError};
 use ferrostack_store::identity::{Domain, ListFilter, RevocationEvent, User};
 use ferrostack_store::StoreError;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,21 +32,43 @@ pub async fn issue(
     let (token, ctx) = tokio::task::spawn_blocking(move || authenticate(&worker, &req))
         .await
         .map_err(|e| IdentityError::internal(&e))??;
-    let catalog = if q.contains_key("nocatalog") {
+    token_response(
+        &id,
+        &ctx,
+        &token,
+        StatusCode::CREATED,
+        q.contains_key("nocatalog"),
+    )
+}
+
+/// The answer to an issue or a validation: the token body (with the
+/// catalog unless `nocatalog`) and the token in `X-Subject-Token`.
+fn token_response(
+    id: &Identity,
+    ctx: &AuthContext,
+    token: &str,
+    status: StatusCode,
+    nocatalog: bool,
+) -> IdResult<Response> {
+    let catalog = if nocatalog || ctx.scope == ferrostack_policy::Scope::Unscoped {
         None
     } else {
-        Some(id.catalog()?)
+        Some(id.catalog_json()?)
     };
-    let mut body = views::token(
-        &ctx,
-        catalog.as_deref(),
-        app_cred_name(&id, &ctx).as_deref(),
-    );
-    add_trust(&id, &ctx, &mut body);
-    let mut resp = (StatusCode::CREATED, axum::Json(body)).into_response();
+    let mut body = views::token(ctx, None, app_cred_name(id, ctx).as_deref());
+    add_trust(id, ctx, &mut body);
+    let mut resp = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        views::token_json(&body, catalog.as_deref()),
+    )
+        .into_response();
     resp.headers_mut().insert(
         SUBJECT_TOKEN,
-        HeaderValue::from_str(&token).map_err(|e| IdentityError::internal(&e))?,
+        HeaderValue::from_str(token).map_err(|e| IdentityError::internal(&e))?,
     );
     Ok(resp)
 }
@@ -448,23 +470,13 @@ pub async fn validate(
 ) -> IdResult<Response> {
     let token = subject(&headers)?;
     let ctx = validated_subject(&id, &caller, &headers)?;
-    let catalog = if q.contains_key("nocatalog") {
-        None
-    } else {
-        Some(id.catalog()?)
-    };
-    let mut body = views::token(
+    token_response(
+        &id,
         &ctx,
-        catalog.as_deref(),
-        app_cred_name(&id, &ctx).as_deref(),
-    );
-    add_trust(&id, &ctx, &mut body);
-    let mut resp = axum::Json(body).into_response();
-    resp.headers_mut().insert(
-        SUBJECT_TOKEN,
-        HeaderValue::from_str(&token).map_err(|e| IdentityError::internal(&e))?,
-    );
-    Ok(resp)
+        &token,
+        StatusCode::OK,
+        q.contains_key("nocatalog"),
+    )
 }
 
 /// `DELETE /v3/auth/tokens`: revoke the X-Subject-Token (and tokens re-scoped from it).

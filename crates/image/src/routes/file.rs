@@ -51,6 +51,9 @@ impl Upload {
 
 impl Drop for Upload {
     fn drop(&mut self) {
+        // Done or undone, the bytes are no longer in flight: a stored
+        // image's size now counts them (see `crate::reserve`).
+        self.state.size_quota.release(&self.image_id);
         if self.finished {
             return;
         }
@@ -117,32 +120,10 @@ pub async fn upload(
     if declared.is_some_and(|n| n > state.max_image_size) {
         return Err(too_large(state.max_image_size));
     }
-    // The most this upload may write: the size cap, or what is left of
-    // the owner's total size quota if that is less.
-    let mut cap = state.max_image_size;
-    let mut over_quota = None;
-    if let (Some(limit), Some(owner)) = (state.quotas.image_size_total, image.owner.as_deref()) {
-        let used: u64 = state
-            .images
-            .list_images()?
-            .iter()
-            .filter(|i| i.owner.as_deref() == Some(owner))
-            .filter_map(|i| i.size)
-            .map(|s| s.max(0) as u64)
-            .sum();
-        let quota_error = ImageError::Status(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "Quota exceeded for image_size_total: limit {limit} bytes, in use {used} bytes."
-            ),
-        );
-        let left = limit.saturating_sub(used);
-        if declared.is_some_and(|n| n > left) {
-            return Err(quota_error);
-        }
-        if left < cap {
-            cap = left;
-            over_quota = Some(quota_error);
+    if let (Some(limit), Some(n)) = (state.size_quota.limit, declared) {
+        // Refused before the image moves to saving, as Glance does.
+        if n > limit {
+            return Err(crate::reserve::over_quota(limit, 0));
         }
     }
     match state
@@ -164,13 +145,45 @@ pub async fn upload(
         image_id: id.clone(),
         finished: false,
     };
-    let (size, md5, sha512) = match write_staged(&upload.staged, body, cap).await {
-        Err(Overflow::TooLarge) => {
-            return Err(over_quota.unwrap_or_else(|| too_large(state.max_image_size)))
+    // Bytes are reserved against the owner's size quota before they are
+    // written: all of a declared length at once, else a slice at a time.
+    let owner = image
+        .owner
+        .clone()
+        .filter(|_| state.size_quota.limit.is_some());
+    let mut reserved: u64 = 0;
+    if let (Some(owner), Some(n)) = (owner.as_deref(), declared) {
+        state.size_quota.reserve(owner, &id, n)?;
+        reserved = n;
+    }
+    let max = state.max_image_size;
+    let allowed = reserved;
+    // Called when the data passes what is allowed so far; answers the new
+    // allowance (the size cap when there is no quota to reserve against).
+    let mut reserve_more = |needed: u64| -> Result<u64, ImageError> {
+        if needed > max {
+            return Err(too_large(max));
         }
-        Err(Overflow::Error(e)) => return Err(e),
-        Ok(done) => done,
+        let Some(owner) = owner.as_deref() else {
+            return Ok(max);
+        };
+        if declared.is_some() {
+            return Err(ImageError::BadRequest(
+                "The image data is longer than its Content-Length.".into(),
+            ));
+        }
+        let exact = needed - reserved;
+        let slice = exact.max(crate::reserve::STEP).min(max - reserved);
+        if slice > exact && state.size_quota.reserve(owner, &id, slice).is_ok() {
+            reserved += slice;
+        } else {
+            state.size_quota.reserve(owner, &id, exact)?;
+            reserved = needed;
+        }
+        Ok(reserved)
     };
+    let (size, md5, sha512) =
+        write_staged(&upload.staged, body, allowed, &mut reserve_more).await?;
     let path = upload.staged.clone();
     let format = disk_format.clone();
     let verdict =
@@ -247,25 +260,12 @@ pub async fn upload(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Why writing the staged file stopped.
-enum Overflow {
-    /// More than the cap arrived.
-    TooLarge,
-    /// Anything else.
-    Error(ImageError),
-}
-
-impl From<ImageError> for Overflow {
-    fn from(e: ImageError) -> Self {
-        Overflow::Error(e)
-    }
-}
-
 /// Chunks in flight between the request and the writer thread.
 const WRITE_QUEUE: usize = 16;
 
-/// Stream `body` into a new file at `path`, at most `max` bytes; returns
-/// (size, md5, sha512).
+/// Stream `body` into a new file at `path`; returns (size, md5, sha512).
+/// Past `allowed` bytes, `more(size)` must allow each further chunk
+/// (the size cap and the quota reservation).
 ///
 /// Hashing and writing run on a blocking thread fed through a bounded
 /// channel: MD5 + SHA-512 of a large image is seconds of CPU that must not
@@ -274,8 +274,9 @@ const WRITE_QUEUE: usize = 16;
 async fn write_staged(
     path: &std::path::Path,
     body: Body,
-    max: u64,
-) -> Result<(u64, String, String), Overflow> {
+    mut allowed: u64,
+    more: &mut (dyn FnMut(u64) -> Result<u64, ImageError> + Send),
+) -> Result<(u64, String, String), ImageError> {
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -309,16 +310,21 @@ async fn write_staged(
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!(error = %e, "upload stream broke");
-                failed = Some(Overflow::Error(ImageError::BadRequest(
+                failed = Some(ImageError::BadRequest(
                     "The image data could not be read completely.".into(),
-                )));
+                ));
                 break;
             }
         };
         size += chunk.len() as u64;
-        if size > max {
-            failed = Some(Overflow::TooLarge);
-            break;
+        if size > allowed {
+            match more(size) {
+                Ok(more) => allowed = more,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
         if tx.send(chunk).await.is_err() {
             // The writer stopped: its error is reported below.

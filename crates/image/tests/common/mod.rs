@@ -49,6 +49,7 @@ impl Images {
         );
         let validator = s.validator();
         let images = Arc::new(s.store.clone());
+        let quota_store = Arc::new(s.store.clone());
         let root = s
             .serve(move |public_url| {
                 ferrostack_image::router(ferrostack_image::ImageConfig {
@@ -58,6 +59,7 @@ impl Images {
                     data,
                     max_image_size,
                     quotas,
+                    quota_store,
                     prober,
                 })
             })
