@@ -20,7 +20,9 @@
 //! async machinery would cost more than it saves and lengthen builds.
 
 pub mod compute;
+pub mod credential;
 pub mod db;
+pub mod endpoint_filter;
 pub mod floating_ip;
 pub mod generations;
 pub mod host_objects;
@@ -31,6 +33,7 @@ pub mod migrations;
 pub mod network;
 pub mod operation;
 pub mod placement;
+pub mod policies;
 pub mod quota;
 pub mod router;
 pub mod security_group;
