@@ -59,7 +59,10 @@ pub struct Identity {
     revocations: RwLock<(u64, Arc<Vec<RevocationEvent>>)>,
     validated: Mutex<HashMap<String, (ContextStamp, AuthContext)>>,
     pub(crate) catalog_cache: RwLock<Option<(u64, Arc<serde_json::Value>)>>,
+    pub(crate) endpoint_filter_cache: RwLock<Option<(u64, Arc<crate::catalog::EndpointFilters>)>>,
     project_deleted_hooks: RwLock<Vec<ProjectDeletedHook>>,
+    /// Keys sealing credential blobs ([`crate::credentials`]).
+    pub(crate) credential_keys: KeySet,
 }
 
 /// Called after a project is deleted, so other services drop what they keep
@@ -77,6 +80,8 @@ impl Identity {
     ) -> std::io::Result<Self> {
         key_repo.ensure_initialized()?;
         let keys = key_repo.load()?;
+        let credential_keys =
+            crate::credentials::load_keys(&crate::credentials::repository_beside(key_repo.dir()))?;
         Ok(Identity {
             store,
             config,
@@ -90,7 +95,9 @@ impl Identity {
             revocations: RwLock::new((0, Arc::new(Vec::new()))),
             validated: Mutex::new(HashMap::new()),
             catalog_cache: RwLock::new(None),
+            endpoint_filter_cache: RwLock::new(None),
             project_deleted_hooks: RwLock::new(Vec::new()),
+            credential_keys,
         })
     }
 

@@ -35,7 +35,7 @@ pub async fn issue(
     let catalog = if q.contains_key("nocatalog") {
         None
     } else {
-        Some(id.catalog()?)
+        Some(id.catalog_for(ctx.project_id())?)
     };
     let mut body = views::token(
         &ctx,
@@ -302,7 +302,7 @@ fn trust_in_scope(scope: Option<&Value>) -> IdResult<Option<String>> {
 /// A trust-scoped token for the trustee `user`: it names the trustor when
 /// the trust impersonates, carries the trust's roles only, lives no longer
 /// than the trust, and takes one of its remaining uses.
-fn issue_for_trust(
+pub(crate) fn issue_for_trust(
     id: &Identity,
     user: &User,
     bits: u8,
@@ -451,7 +451,7 @@ pub async fn validate(
     let catalog = if q.contains_key("nocatalog") {
         None
     } else {
-        Some(id.catalog()?)
+        Some(id.catalog_for(ctx.project_id())?)
     };
     let mut body = views::token(
         &ctx,
@@ -546,7 +546,7 @@ pub async fn catalog(
             "An unscoped token has no catalog; request a scoped token.".into(),
         ));
     }
-    let catalog = id.catalog()?;
+    let catalog = id.catalog_for(caller.project_id())?;
     Ok(axum::Json(json!({
         "catalog": *catalog,
         "links": views::collection_links(&id.config.public_url, "/v3/auth/catalog"),
