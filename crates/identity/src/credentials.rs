@@ -123,6 +123,19 @@ mod tests {
     }
 
     #[test]
+    fn blobs_open_after_a_restart() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let repo = repository_beside(&d.path().join("token-keys"));
+        let before = load_keys(&repo).unwrap_or_else(|e| panic!("{e}"));
+        let sealed = seal(&before, "c1", "kept").unwrap_or_else(|e| panic!("{e}"));
+        let after = load_keys(&repo).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            open(&after, "c1", &sealed).unwrap_or_else(|e| panic!("{e}")),
+            "kept"
+        );
+    }
+
+    #[test]
     fn the_repository_sits_beside_the_token_keys() {
         let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let repo = repository_beside(&d.path().join("token-keys"));

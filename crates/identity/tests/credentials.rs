@@ -285,3 +285,58 @@ async fn ec2tokens_gives_a_project_token_for_a_good_signature_only() {
         .await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn an_ec2_credential_made_under_a_trust_gives_trust_scoped_tokens() {
+    let (s, project, trustor, _) = cast().await;
+    let trustee = s.user("trustee").id;
+    let trust = ferrostack_store::trust::Trust {
+        id: ferrostack_common::ids::new_hex_id(),
+        trustor_user_id: trustor.clone(),
+        trustee_user_id: trustee.clone(),
+        project_id: Some(project.clone()),
+        impersonation: false,
+        expires_at: None,
+        remaining_uses: None,
+        redelegated_trust_id: None,
+        redelegation_count: 0,
+        role_ids: vec![s.role_id("member")],
+        extra: serde_json::Map::new(),
+        created_at: 0,
+    };
+    s.identity.store.create_trust(&trust).unwrap();
+    let trustee_password = s.login(&trustee, common::USER_PASSWORD, None).await;
+    let resp = s
+        .req(Method::POST, "/v3/auth/tokens")
+        .json(&json!({"auth": {
+            "identity": {"methods": ["token"], "token": {"id": trustee_password}},
+            "scope": {"OS-TRUST:trust": {"id": trust.id}},
+        }}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let trust_token = common::subject_token(&resp);
+
+    let (access, secret) = ec2_credential(&s, &trustee, &project, &trust_token).await;
+    let resp = s
+        .req(Method::POST, "/v3/ec2tokens")
+        .json(&signed(&access, &secret, &now()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["token"]["user"]["id"], json!(trustee));
+    assert_eq!(body["token"]["OS-TRUST:trust"]["id"], json!(trust.id));
+
+    // The trust gone, the credential gives nothing.
+    s.identity.store.delete_trust(&trust.id).unwrap();
+    let (status, _) = s
+        .call(
+            s.req(Method::POST, "/v3/ec2tokens")
+                .json(&signed(&access, &secret, &now())),
+        )
+        .await;
+    assert!(status == 401 || status == 404, "{status}");
+}

@@ -59,7 +59,7 @@ fn app_cred_name(id: &Identity, ctx: &AuthContext) -> Option<String> {
 }
 
 /// A trust-scoped token's body names its trust, as Keystone's does.
-fn add_trust(id: &Identity, ctx: &AuthContext, body: &mut Value) {
+pub(crate) fn add_trust(id: &Identity, ctx: &AuthContext, body: &mut Value) {
     let Some(t) = ctx
         .trust_id
         .as_ref()

@@ -183,7 +183,8 @@ pub async fn ec2tokens(
         .await
         .map_err(|e| IdentityError::internal(&e))??;
     let catalog = id.catalog_for(ctx.project_id())?;
-    let body = views::token(&ctx, Some(&catalog), None);
+    let mut body = views::token(&ctx, Some(&catalog), None);
+    super::auth::add_trust(&id, &ctx, &mut body);
     let mut resp = (StatusCode::OK, axum::Json(body)).into_response();
     resp.headers_mut().insert(
         "x-subject-token",
