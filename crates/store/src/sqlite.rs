@@ -2,6 +2,8 @@
 
 mod compute;
 mod credential;
+#[cfg(test)]
+mod credential_tests;
 mod endpoint_filter;
 mod floating_ip;
 mod host_objects;
