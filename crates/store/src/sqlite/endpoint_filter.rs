@@ -86,7 +86,8 @@ impl EndpointFilterStore for SqliteStore {
     fn add_project_endpoint(&self, project_id: &str, endpoint_id: &str) -> StoreResult<()> {
         self.db().write(|tx| {
             tx.execute(
-                "INSERT OR IGNORE INTO project_endpoints(project_id, endpoint_id) VALUES (?1, ?2)",
+                "INSERT INTO project_endpoints(project_id, endpoint_id) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
                 [project_id, endpoint_id],
             )?;
             Ok(())
@@ -122,8 +123,8 @@ impl EndpointFilterStore for SqliteStore {
     fn add_project_endpoint_group(&self, project_id: &str, group_id: &str) -> StoreResult<()> {
         self.db().write(|tx| {
             tx.execute(
-                "INSERT OR IGNORE INTO project_endpoint_groups(project_id, endpoint_group_id)
-                 VALUES (?1, ?2)",
+                "INSERT INTO project_endpoint_groups(project_id, endpoint_group_id)
+                 VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 [project_id, group_id],
             )?;
             Ok(())
