@@ -6,6 +6,7 @@
 //! render exactly the fields clients read.
 
 pub mod auth;
+pub mod catalog_extras;
 pub mod error;
 pub mod resources;
 pub mod v2;

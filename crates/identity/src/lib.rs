@@ -17,6 +17,8 @@
 
 pub mod bootstrap;
 pub mod catalog;
+pub mod credentials;
+pub mod ec2_signature;
 pub mod error;
 pub mod keys;
 pub mod password;
@@ -83,9 +85,9 @@ pub mod policy {
 
     use crate::routes::roles::by_route;
     use crate::routes::{
-        app_credentials, auth, discovery, domains, endpoints, groups, implied_roles, project_tags,
-        projects, regions, role_assignments, roles as role_routes, services, system_roles, trusts,
-        users, v2,
+        app_credentials, auth, credentials, discovery, domains, ec2, endpoint_filter, endpoints,
+        groups, implied_roles, policies, project_tags, projects, regions, role_assignments,
+        roles as role_routes, services, system_roles, trusts, users, v2,
     };
     use crate::Identity;
     use ferrostack_policy::Rule::{Admin, Authenticated, Public};
@@ -263,6 +265,81 @@ pub mod policy {
             put(Admin, system_roles::grant)
                 .get(Admin, system_roles::check)
                 .delete(Admin, system_roles::revoke)
+        )
+        .route("/v3/system/groups/{group_id}/roles", get(Admin, system_roles::list_group))
+        .route(
+            "/v3/system/groups/{group_id}/roles/{role_id}",
+            put(Admin, system_roles::grant_group)
+                .get(Admin, system_roles::check_group)
+                .delete(Admin, system_roles::revoke_group)
+        )
+        .route(
+            "/v3/credentials",
+            get(Authenticated, credentials::list).post(Authenticated, credentials::create)
+        )
+        .route(
+            "/v3/credentials/{credential_id}",
+            get(Authenticated, credentials::show)
+                .patch(Authenticated, credentials::update)
+                .delete(Authenticated, credentials::delete)
+        )
+        .route(
+            "/v3/users/{user_id}/credentials/OS-EC2",
+            get(Authenticated, ec2::list).post(Authenticated, ec2::create)
+        )
+        .route(
+            "/v3/users/{user_id}/credentials/OS-EC2/{credential_id}",
+            get(Authenticated, ec2::show).delete(Authenticated, ec2::delete)
+        )
+        .route("/v3/ec2tokens", post(Public, ec2::ec2tokens))
+        .route("/v3/policies", get(Admin, policies::list).post(Admin, policies::create))
+        .route(
+            "/v3/policies/{policy_id}",
+            get(Admin, policies::show)
+                .patch(Admin, policies::update)
+                .delete(Admin, policies::delete)
+        )
+        .route(
+            "/v3/OS-EP-FILTER/endpoint_groups",
+            get(Admin, endpoint_filter::list_groups).post(Admin, endpoint_filter::create_group)
+        )
+        .route(
+            "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}",
+            get(Admin, endpoint_filter::show_group)
+                .patch(Admin, endpoint_filter::update_group)
+                .delete(Admin, endpoint_filter::delete_group)
+        )
+        .route(
+            "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/endpoints",
+            get(Admin, endpoint_filter::group_endpoints)
+        )
+        .route(
+            "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects",
+            get(Admin, endpoint_filter::group_projects)
+        )
+        .route(
+            "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects/{project_id}",
+            put(Admin, endpoint_filter::add_group_project)
+                .get(Admin, endpoint_filter::show_group_project)
+                .delete(Admin, endpoint_filter::remove_group_project)
+        )
+        .route(
+            "/v3/OS-EP-FILTER/projects/{project_id}/endpoint_groups",
+            get(Admin, endpoint_filter::project_groups)
+        )
+        .route(
+            "/v3/OS-EP-FILTER/projects/{project_id}/endpoints",
+            get(Admin, endpoint_filter::project_endpoints)
+        )
+        .route(
+            "/v3/OS-EP-FILTER/projects/{project_id}/endpoints/{endpoint_id}",
+            put(Admin, endpoint_filter::add_project_endpoint)
+                .get(Admin, endpoint_filter::check_project_endpoint)
+                .delete(Admin, endpoint_filter::remove_project_endpoint)
+        )
+        .route(
+            "/v3/OS-EP-FILTER/endpoints/{endpoint_id}/projects",
+            get(Admin, endpoint_filter::endpoint_projects)
         )
         .route("/v3/regions", get(Authenticated, regions::list).post(Admin, regions::create))
         .route(

@@ -80,7 +80,10 @@ pub struct Identity {
             Arc<serde_json::value::RawValue>,
         )>,
     >,
+    pub(crate) endpoint_filter_cache: RwLock<Option<(u64, Arc<crate::catalog::EndpointFilters>)>>,
     project_deleted_hooks: RwLock<Vec<ProjectDeletedHook>>,
+    /// Keys sealing credential blobs ([`crate::credentials`]).
+    pub(crate) credential_keys: KeySet,
 }
 
 /// Called after a project is deleted, so other services drop what they keep
@@ -98,6 +101,8 @@ impl Identity {
     ) -> std::io::Result<Self> {
         key_repo.ensure_initialized()?;
         let keys = key_repo.load()?;
+        let credential_keys =
+            crate::credentials::load_keys(&crate::credentials::repository_beside(key_repo.dir()))?;
         Ok(Identity {
             store,
             config,
@@ -108,7 +113,9 @@ impl Identity {
             revocations: RwLock::new((0, Arc::new(Vec::new()))),
             validated: Mutex::new(HashMap::new()),
             catalog_cache: RwLock::new(None),
+            endpoint_filter_cache: RwLock::new(None),
             project_deleted_hooks: RwLock::new(Vec::new()),
+            credential_keys,
         })
     }
 

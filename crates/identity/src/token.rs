@@ -38,6 +38,8 @@ pub mod methods {
     pub const TOKEN: u8 = 2;
     /// `application_credential`.
     pub const APP_CREDENTIAL: u8 = 4;
+    /// `ec2credential`: issued by `POST /v3/ec2tokens`.
+    pub const EC2_CREDENTIAL: u8 = 8;
 
     /// Method names for a bit set, in Keystone's order.
     pub fn names(bits: u8) -> Vec<String> {
@@ -50,6 +52,9 @@ pub mod methods {
         }
         if bits & APP_CREDENTIAL != 0 {
             out.push("application_credential".to_string());
+        }
+        if bits & EC2_CREDENTIAL != 0 {
+            out.push("ec2credential".to_string());
         }
         out
     }

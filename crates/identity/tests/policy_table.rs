@@ -29,12 +29,17 @@ mod common;
 
 use common::{Server, USER_PASSWORD};
 use ferrostack_common::ids::new_hex_id;
+use ferrostack_identity::ec2_signature::{self, SignedRequest};
 use ferrostack_identity::policy::RULES;
+use ferrostack_identity::routes::credentials;
 use ferrostack_identity::token::TokenScope;
 use ferrostack_policy::{RoutePolicy, Rule};
+use ferrostack_store::credential::Credential;
+use ferrostack_store::endpoint_filter::EndpointGroup;
 use ferrostack_store::identity::{
     Actor, ApplicationCredential, Assignment, Domain, Endpoint, Region, Service, Target,
 };
+use ferrostack_store::policies::PolicyDoc;
 use ferrostack_store::trust::Trust;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
@@ -167,6 +172,9 @@ fn narrowed(r: &RoutePolicy, p: Persona) -> Option<Expect> {
         ("GET" | "POST", "/v3/OS-TRUST/trusts", _) | ("GET", "/v3/OS-TRUST/trusts/", _) => {
             Some(Expect::Status(403))
         }
+        // Only an admin creates a credential for another user (the body
+        // names the admin).
+        ("POST", "/v3/credentials", _) => Some(Expect::Status(403)),
         _ => None,
     }
 }
@@ -274,6 +282,45 @@ fn build(w: &World, r: &RoutePolicy, persona: Persona, acting_user: &str) -> Cal
                 c.id
             }
             "tag" => "fixture-tag".to_string(),
+            "credential_id" if r.path.contains("OS-EC2") => {
+                let owner = values["user_id"].as_str().unwrap().to_string();
+                ec2_fixture(w, &owner, &w.project_a).0
+            }
+            "credential_id" => {
+                let c = Credential {
+                    id: new_hex_id(),
+                    user_id: acting_user.to_string(),
+                    project_id: None,
+                    kind: "cert".into(),
+                    sealed_blob: String::new(),
+                    created_at: 0,
+                };
+                credentials::store_new(&s.identity, c, "fixture")
+                    .unwrap()
+                    .id
+            }
+            "policy_id" => {
+                let p = PolicyDoc {
+                    id: new_hex_id(),
+                    blob: "{}".into(),
+                    kind: "application/json".into(),
+                    extra: Map::new(),
+                };
+                store.create_policy(&p).unwrap();
+                p.id
+            }
+            "endpoint_group_id" => {
+                let mut filters = Map::new();
+                filters.insert("interface".into(), json!("public"));
+                let g = EndpointGroup {
+                    id: new_hex_id(),
+                    name: unique("epg"),
+                    description: String::new(),
+                    filters,
+                };
+                store.create_endpoint_group(&g).unwrap();
+                g.id
+            }
             // A trust the acting persona gave, so it may read and delete it.
             "trust_id" => {
                 let t = Trust {
@@ -352,6 +399,20 @@ fn build(w: &World, r: &RoutePolicy, persona: Persona, acting_user: &str) -> Cal
                 })
                 .unwrap();
         }
+        if r.path
+            .ends_with("/endpoint_groups/{endpoint_group_id}/projects/{project_id}")
+        {
+            store
+                .add_project_endpoint_group(&v("project_id"), &v("endpoint_group_id"))
+                .unwrap();
+        }
+        if r.path
+            .ends_with("/projects/{project_id}/endpoints/{endpoint_id}")
+        {
+            store
+                .add_project_endpoint(&v("project_id"), &v("endpoint_id"))
+                .unwrap();
+        }
         if r.path.ends_with("/implies/{implied_role_id}") {
             store
                 .add_implied_role(&v("prior_role_id"), &v("implied_role_id"))
@@ -382,6 +443,34 @@ fn build(w: &World, r: &RoutePolicy, persona: Persona, acting_user: &str) -> Cal
         path,
         subject,
     }
+}
+
+/// An EC2 credential of `user` on `project`: (access key, secret).
+fn ec2_fixture(w: &World, user: &str, project: &str) -> (String, String) {
+    let access = unique("access");
+    let secret = unique("secret");
+    let c = Credential {
+        id: credentials::ec2_id(&access),
+        user_id: user.to_string(),
+        project_id: Some(project.to_string()),
+        kind: "ec2".into(),
+        sealed_blob: String::new(),
+        created_at: 0,
+    };
+    let blob = json!({"access": access, "secret": secret}).to_string();
+    credentials::store_new(&w.s.identity, c, &blob).unwrap();
+    (access, secret)
+}
+
+/// An ec2tokens body correctly signed (version 2) for the admin's credential.
+fn signed_ec2tokens_body(w: &World) -> Value {
+    let (access, secret) = ec2_fixture(w, &w.s.admin_id, &w.s.admin_project_id);
+    let mut creds = json!({"access": access, "host": "ec2.test:8773", "verb": "GET",
+        "path": "/", "params": {"SignatureVersion": "2", "Action": "DescribeRegions",
+                                "AWSAccessKeyId": access}});
+    let req = SignedRequest::from_json(creds.as_object().unwrap());
+    creds["signature"] = json!(ec2_signature::generate(&secret, &req).unwrap());
+    json!({ "credentials": creds })
 }
 
 fn fresh_service(w: &World) -> String {
@@ -443,6 +532,22 @@ fn body_for(w: &World, r: &RoutePolicy) -> Option<Value> {
         }}),
         ("PATCH", "/v3/endpoints/{endpoint_id}") => {
             json!({"endpoint": {"url": "http://127.0.0.1:3/"}})
+        }
+        ("POST", "/v3/credentials") => json!({"credential": {
+            "user_id": s.admin_id, "type": "cert", "blob": "b",
+        }}),
+        ("PATCH", "/v3/credentials/{credential_id}") => json!({"credential": {"blob": "b2"}}),
+        ("POST", "/v3/users/{user_id}/credentials/OS-EC2") => {
+            json!({"tenant_id": w.project_a})
+        }
+        ("POST", "/v3/ec2tokens") => signed_ec2tokens_body(w),
+        ("POST", "/v3/policies") => json!({"policy": {"blob": "{}", "type": "application/json"}}),
+        ("PATCH", "/v3/policies/{policy_id}") => json!({"policy": {"blob": "{\"a\": 1}"}}),
+        ("POST", "/v3/OS-EP-FILTER/endpoint_groups") => json!({"endpoint_group": {
+            "name": unique("epg"), "filters": {"interface": "internal"},
+        }}),
+        ("PATCH", "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}") => {
+            json!({"endpoint_group": {"description": "d"}})
         }
         _ => return None,
     };
@@ -631,6 +736,8 @@ fn only_the_expected_routes_are_open() {
         ("POST", "/v3/users/{user_id}/password"),
         ("GET", "/v2.0"),
         ("POST", "/v2.0/tokens"),
+        // A signed EC2 request is its own credential.
+        ("POST", "/v3/ec2tokens"),
     ]
     .into_iter()
     .collect();
@@ -650,6 +757,15 @@ fn only_the_expected_routes_are_open() {
         // The trustor creates and deletes their trusts (the handler checks).
         ("POST", "/v3/OS-TRUST/trusts"),
         ("DELETE", "/v3/OS-TRUST/trusts/{trust_id}"),
+        // Users manage their own credentials (the handlers check the owner).
+        ("POST", "/v3/credentials"),
+        ("PATCH", "/v3/credentials/{credential_id}"),
+        ("DELETE", "/v3/credentials/{credential_id}"),
+        ("POST", "/v3/users/{user_id}/credentials/OS-EC2"),
+        (
+            "DELETE",
+            "/v3/users/{user_id}/credentials/OS-EC2/{credential_id}",
+        ),
     ]
     .into_iter()
     .collect();

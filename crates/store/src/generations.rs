@@ -79,7 +79,17 @@ pub const SOURCES: &[(Dataset, &[&str])] = &[
             "trusts",
         ],
     ),
-    (Dataset::Catalog, &["regions", "services", "endpoints"]),
+    (
+        Dataset::Catalog,
+        &[
+            "regions",
+            "services",
+            "endpoints",
+            "endpoint_groups",
+            "project_endpoints",
+            "project_endpoint_groups",
+        ],
+    ),
     (Dataset::Revocations, &["revocation_events"]),
 ];
 
@@ -87,6 +97,8 @@ pub const SOURCES: &[(Dataset, &[&str])] = &[
 /// reports, servers, quota, images, placement...) move no counter.
 pub const UNCACHED: &[&str] = &[
     "settings",
+    "credentials",
+    "policies",
     "volume_backups",
     "qos_specs",
     "qos_associations",

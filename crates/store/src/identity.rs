@@ -252,7 +252,14 @@ pub struct ListFilter {
 }
 
 /// Everything the identity service stores.
-pub trait IdentityStore: Send + Sync + crate::trust::TrustStore {
+pub trait IdentityStore:
+    Send
+    + Sync
+    + crate::trust::TrustStore
+    + crate::credential::CredentialStore
+    + crate::policies::PolicyStore
+    + crate::endpoint_filter::EndpointFilterStore
+{
     /// The generation of a kind of derived data: grows after every committed
     /// write that can change it, and only then (see [`crate::generations`]).
     /// A cache keyed on it is stale once it moved. Backends must move it

@@ -23,7 +23,9 @@
 
 pub mod compute;
 pub mod copy;
+pub mod credential;
 pub mod db;
+pub mod endpoint_filter;
 pub mod floating_ip;
 pub mod generations;
 pub mod host_objects;
@@ -35,6 +37,7 @@ pub mod migrations;
 pub mod network;
 pub mod operation;
 pub mod placement;
+pub mod policies;
 pub mod quota;
 pub mod router;
 pub mod security_group;

@@ -848,6 +848,44 @@ CREATE TABLE router_floating_ip_changes (
 );
 "#,
     )],
+    // Keystone's credentials (blobs sealed by the identity service; the
+    // id of an `ec2` credential is the SHA-256 of its access key), stored
+    // policies, and project endpoint filtering (OS-EP-FILTER).
+    &[Both(
+        r#"
+CREATE TABLE credentials (
+    id         TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    project_id TEXT REFERENCES projects(id) ON DELETE CASCADE,
+    type       TEXT NOT NULL,
+    blob       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX credentials_user ON credentials(user_id);
+CREATE TABLE policies (
+    id    TEXT PRIMARY KEY,
+    blob  TEXT NOT NULL,
+    type  TEXT NOT NULL,
+    extra TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE endpoint_groups (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    filters     TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE project_endpoints (
+    project_id  TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    endpoint_id TEXT NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+    PRIMARY KEY (project_id, endpoint_id)
+);
+CREATE TABLE project_endpoint_groups (
+    project_id        TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    endpoint_group_id TEXT NOT NULL REFERENCES endpoint_groups(id) ON DELETE CASCADE,
+    PRIMARY KEY (project_id, endpoint_group_id)
+);
+"#,
+    )],
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

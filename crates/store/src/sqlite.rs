@@ -1,12 +1,17 @@
 //! The SQLite implementation of every store trait.
 
 mod compute;
+mod credential;
+#[cfg(test)]
+mod credential_tests;
+mod endpoint_filter;
 mod floating_ip;
 mod host_objects;
 mod identity;
 mod image;
 mod network;
 mod operation;
+mod policies;
 mod quota;
 mod router;
 mod security_group;

@@ -53,7 +53,7 @@ fn token_response(
     let catalog = if nocatalog || ctx.scope == ferrostack_policy::Scope::Unscoped {
         None
     } else {
-        Some(id.catalog_json()?)
+        Some(id.catalog_json_for(ctx.project_id())?)
     };
     let mut body = views::token(ctx, None, app_cred_name(id, ctx).as_deref());
     add_trust(id, ctx, &mut body);
@@ -81,7 +81,7 @@ fn app_cred_name(id: &Identity, ctx: &AuthContext) -> Option<String> {
 }
 
 /// A trust-scoped token's body names its trust, as Keystone's does.
-fn add_trust(id: &Identity, ctx: &AuthContext, body: &mut Value) {
+pub(crate) fn add_trust(id: &Identity, ctx: &AuthContext, body: &mut Value) {
     let Some(t) = ctx
         .trust_id
         .as_ref()
@@ -324,7 +324,7 @@ fn trust_in_scope(scope: Option<&Value>) -> IdResult<Option<String>> {
 /// A trust-scoped token for the trustee `user`: it names the trustor when
 /// the trust impersonates, carries the trust's roles only, lives no longer
 /// than the trust, and takes one of its remaining uses.
-fn issue_for_trust(
+pub(crate) fn issue_for_trust(
     id: &Identity,
     user: &User,
     bits: u8,
@@ -558,7 +558,7 @@ pub async fn catalog(
             "An unscoped token has no catalog; request a scoped token.".into(),
         ));
     }
-    let catalog = id.catalog()?;
+    let catalog = id.catalog_for(caller.project_id())?;
     Ok(axum::Json(json!({
         "catalog": *catalog,
         "links": views::collection_links(&id.config.public_url, "/v3/auth/catalog"),

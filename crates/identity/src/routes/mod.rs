@@ -3,11 +3,15 @@
 
 pub mod app_credentials;
 pub mod auth;
+pub mod credentials;
 pub mod discovery;
 pub mod domains;
+pub mod ec2;
+pub mod endpoint_filter;
 pub mod endpoints;
 pub mod groups;
 pub mod implied_roles;
+pub mod policies;
 pub mod project_tags;
 pub mod projects;
 pub mod regions;

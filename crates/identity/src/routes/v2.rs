@@ -154,7 +154,7 @@ fn access(id: &Identity, token: &str, ctx: &AuthContext) -> IdResult<Value> {
                 "enabled": p.enabled,
                 "description": p.description,
             });
-            v2_catalog(&*id.catalog()?)
+            v2_catalog(&*id.catalog_for(Some(pid))?)
         }
         _ => json!([]),
     };

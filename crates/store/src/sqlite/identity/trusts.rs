@@ -66,7 +66,8 @@ impl TrustStore for SqliteStore {
         self.db().read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT * FROM trusts
-                 WHERE (?1 IS NULL OR trustor_user_id = ?1) AND (?2 IS NULL OR trustee_user_id = ?2)
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR trustor_user_id = ?1)
+                   AND (CAST(?2 AS TEXT) IS NULL OR trustee_user_id = ?2)
                  ORDER BY created_at, id",
             )?;
             let rows = stmt.query_map(params![trustor, trustee], trust_row)?;
