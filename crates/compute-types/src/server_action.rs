@@ -60,8 +60,40 @@ pub enum ServerAction {
     Rebuild(Rebuild),
     /// `addSecurityGroup` / `removeSecurityGroup`.
     SecurityGroup(SecurityGroupArgs),
+    /// `os-resetState` (admin): the `state` argument as sent.
+    ResetState(Value),
     /// Any other action (not served by ferrostack).
     Other,
+}
+
+/// The `vm_state` an `os-resetState` body asks for: `{"state": "active"
+/// | "error"}`, nothing else, as Nova's schema.
+pub fn reset_state(args: &Value) -> Result<&'static str, BodyError> {
+    let Some(m) = args.as_object() else {
+        return Err(BodyError::invalid(
+            "os-resetState",
+            args,
+            &format!("{} is not of type 'object'", crate::body::python_repr(args)),
+        ));
+    };
+    body::only_allowed("os-resetState", m, |k| k == "state")?;
+    match m.get("state") {
+        Some(Value::String(s)) if s == "active" => Ok("active"),
+        Some(Value::String(s)) if s == "error" => Ok("error"),
+        Some(other) => Err(BodyError::invalid(
+            "state",
+            other,
+            &format!(
+                "{} is not one of ['active', 'error']",
+                crate::body::python_repr(other)
+            ),
+        )),
+        None => Err(BodyError::invalid(
+            "os-resetState",
+            args,
+            "'state' is a required property",
+        )),
+    }
 }
 
 impl ActionBody {
@@ -95,6 +127,7 @@ impl ActionBody {
             "addSecurityGroup" | "removeSecurityGroup" => {
                 ServerAction::SecurityGroup(body::read(args))
             }
+            "os-resetState" => ServerAction::ResetState(args.clone()),
             _ => ServerAction::Other,
         };
         Ok((name, action))

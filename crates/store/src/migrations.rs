@@ -700,6 +700,15 @@ CREATE TABLE router_floating_ip_changes (
     changed_at INTEGER NOT NULL
 );
 "#,
+    // Nova's host aggregates (aggregate.rs): the integer id Nova shows,
+    // the unique name as a column, the rest a body.
+    r#"
+CREATE TABLE aggregates (
+    id   INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL
+);
+"#,
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

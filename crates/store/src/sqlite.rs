@@ -1,5 +1,6 @@
 //! The SQLite implementation of every store trait.
 
+mod aggregate;
 mod compute;
 mod floating_ip;
 mod host_objects;

@@ -276,6 +276,31 @@ pub fn set_lock(
     Ok(updated)
 }
 
+/// `os-resetState` (admins): the server's `vm_state` becomes `to`
+/// (`active` or `error`) and its task ends, as Nova's does, whatever it
+/// was; the guest itself is left as it is. How an operator clears a
+/// server a failed operation left stuck.
+pub fn reset_state(
+    s: &ComputeState,
+    c: &AuthContext,
+    i: &Instance,
+    to: &str,
+) -> ComputeResult<Instance> {
+    if !c.is_admin() {
+        return Err(ComputeError::Forbidden(
+            "Policy doesn't allow os_compute_api:os-admin-actions:reset_state to be performed."
+                .into(),
+        ));
+    }
+    s.servers
+        .modify_instance(&i.uuid, &mut |row| {
+            row.vm_state = to.to_string();
+            row.task_state = None;
+            Ok(())
+        })
+        .map_err(from_store)
+}
+
 /// `rebuild`: the server keeps its id, flavor and host; its disk is
 /// recreated from `imageRef` (which may be the same image). A stopped
 /// server stays stopped, as in Nova.

@@ -167,7 +167,7 @@ pub fn resources_of(f: &FlavorSnapshot, from_volume: bool) -> FlavorResources {
 /// (its filters decide), each with the servers it holds.
 pub fn host_infos(state: &ComputeState) -> ComputeResult<Vec<HostInfo>> {
     let mut hosts = Vec::new();
-    for s in state.servers.list_services()? {
+    for s in crate::routes::aggregates::zoned_services(state)? {
         if s.binary != "nova-compute" {
             continue;
         }
