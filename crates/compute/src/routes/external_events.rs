@@ -116,7 +116,7 @@ fn events(v: ApiVersion, body: &Value) -> ComputeResult<Vec<serde_json::Map<Stri
         let status = m.get("status").cloned().unwrap_or(json!("completed"));
         event.insert("status".into(), json!(one_of("status", &status, STATUSES)?));
         if let Some(tag) = m.get("tag") {
-            if !tag.as_str().is_some_and(|t| t.chars().count() <= 255) {
+            if tag.as_str().is_none_or(|t| t.chars().count() > 255) {
                 return Err(invalid(
                     "tag",
                     tag,

@@ -8,8 +8,9 @@
 //! (`migrating` while it runs, `error` when it was undone, then
 //! `finished` until `confirmResize` or `revertResize` makes it
 //! `confirmed` or `reverted`), the host as both source and destination,
-//! the new flavor; the old flavor's id only while the resize waits for
-//! confirmation (the server's record keeps it until then), else null.
+//! the flavors by their integer ids (as Nova's database ids), the old
+//! one only while the resize waits for confirmation (the server's record
+//! keeps it until then), else null, as is a flavor deleted since.
 //!
 //! Nova's ids are integers; the operation's is a UUID, so the id shown is
 //! its first 52 bits as a number: stable across restarts and exact in a
@@ -58,6 +59,12 @@ fn status(state: &ComputeState, i: &Instance, op: &Operation) -> ComputeResult<&
     })
 }
 
+/// A flavor's integer id (Nova's `instance_type_id` is its database id,
+/// not the flavor id users see); null once the flavor is deleted.
+fn flavor_pk(state: &ComputeState, flavor_id: &str) -> ComputeResult<Option<i64>> {
+    Ok(state.compute.get_flavor(flavor_id)?.map(|f| f.pk))
+}
+
 fn view(state: &ComputeState, v: ApiVersion, i: &Instance, op: &Operation) -> ComputeResult<Value> {
     let payload: resize_steps::ResizeOp = serde_json::from_value(op.payload.clone())
         .map_err(|e| ComputeError::Internal(e.to_string()))?;
@@ -74,10 +81,8 @@ fn view(state: &ComputeState, v: ApiVersion, i: &Instance, op: &Operation) -> Co
         "source_node": payload.host,
         "dest_node": payload.host,
         "dest_host": null,
-        "source_region": null,
-        "dest_region": null,
-        "old_instance_type_id": old,
-        "new_instance_type_id": payload.new.id,
+        "old_instance_type_id": old.map(|f| flavor_pk(state, &f)).transpose()?.flatten(),
+        "new_instance_type_id": flavor_pk(state, &payload.new.id)?,
         "status": status,
         "created_at": nova_time(op.created_at),
         "updated_at": nova_time(op.updated_at),
@@ -138,7 +143,7 @@ pub async fn list(
             }
         }
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|m| std::cmp::Reverse(m.0));
     let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok());
     let all: Vec<Value> = out
         .into_iter()

@@ -279,7 +279,7 @@ fn parse_create(
         }
     }
     if let Some(z) = &zone {
-        let known = super::aggregates::zoned_services(&state)?
+        let known = super::aggregates::zoned_services(state)?
             .iter()
             .any(|s| s.binary == "nova-compute" && &s.zone == z);
         if !known {
