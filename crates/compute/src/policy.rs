@@ -17,8 +17,8 @@ use crate::error::ComputeError;
 use crate::routes::{
     aggregates, availability_zones, diagnostics, external_events, extra_specs, flavor_access,
     flavors, hosts, hypervisors, images, instance_actions, interfaces, keypairs, limits,
-    migrations, quota_classes, quota_sets, server_actions, server_groups, servers as server_routes,
-    services, usage, versions, volume_attachments,
+    migrations, quota_classes, quota_sets, server_actions, server_groups, server_tags,
+    servers as server_routes, services, usage, versions, volume_attachments,
 };
 use crate::ComputeState;
 use ferrostack_policy::Rule;
@@ -226,20 +226,31 @@ ferrostack_policy::route_table! {
             .put(A, images::metadata_put)
             .delete(A, images::metadata_delete)
     )
+    // Server tags (2.26+) and the password (empty): readers read,
+    // members change; another project's server is 404 in the handler.
+    .route(
+        "/v2.1/servers/{server_id}/tags",
+        get(ProjectReader, server_tags::list)
+            .put(ProjectMember, server_tags::replace)
+            .delete(ProjectMember, server_tags::delete_all)
+    )
+    .route(
+        "/v2.1/servers/{server_id}/tags/{tag}",
+        get(ProjectReader, server_tags::check)
+            .put(ProjectMember, server_tags::add)
+            .delete(ProjectMember, server_tags::delete)
+    )
+    .route(
+        "/v2.1/servers/{server_id}/os-server-password",
+        get(ProjectReader, server_tags::password)
+            .delete(ProjectMember, server_tags::clear_password)
+    )
     // ---- Not built yet: 501 after authentication.
     // Servers.
     .route("/v2.1/servers/{server_id}/ips/{network_label}", get(A, unbuilt))
-    .route("/v2.1/servers/{server_id}/os-server-password", get(A, unbuilt).delete(A, unbuilt))
     .route("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", put(A, unbuilt))
     .route("/v2.1/servers/{server_id}/os-security-groups", get(A, unbuilt))
     .route("/v2.1/servers/{server_id}/remote-consoles", post(A, unbuilt))
-    .route("/v2.1/servers/{server_id}/tags", get(A, unbuilt).put(A, unbuilt).delete(A, unbuilt))
-    .route(
-        "/v2.1/servers/{server_id}/tags/{tag}",
-        get(A, unbuilt)
-            .put(A, unbuilt)
-            .delete(A, unbuilt)
-    )
     .route(
         "/v2.1/servers/{server_id}/migrations/{migration_id}",
         get(A, unbuilt)

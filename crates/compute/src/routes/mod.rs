@@ -22,6 +22,7 @@ pub mod quota_sets;
 pub mod server_actions;
 pub mod server_groups;
 pub mod server_list;
+pub mod server_tags;
 pub mod servers;
 pub mod services;
 pub mod usage;
