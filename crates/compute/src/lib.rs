@@ -4,8 +4,11 @@
 //! `os-quota-class-sets`), `limits`, flavors (with extra specs and access
 //! lists), key pairs, servers (create, list, show, update, delete, the
 //! power actions, lock, metadata, console output, resize, snapshots;
-//! [`servers`]), server groups, `os-services`, `os-hypervisors`,
-//! availability zones, host aggregates and instance actions, at every microversion from
+//! [`servers`], their tags), server groups, `os-services`, `os-hypervisors`,
+//! availability zones, host aggregates (and the zones they make),
+//! `os-hosts`, usage and its audit log, migrations, diagnostics, external
+//! events, the images proxy (a Glance client with the caller's token) and
+//! instance actions, at every microversion from
 //! 2.1 to [`microversion::MAX`]. Every other Nova v2.1 route is
 //! registered and answers 501 `notImplemented` after authentication;
 //! routes, rules and handlers are one table, [`policy`]; paths Nova does
