@@ -138,3 +138,33 @@ async fn tags_are_added_replaced_checked_and_deleted_as_nova_does() {
         204
     );
 }
+
+#[tokio::test]
+async fn disk_config_follows_update_rebuild_and_resize() {
+    let c = Compute::start().await;
+    let p = c.s.personas(&c.project).await;
+    let id = active_server(&c, &p.admin, &p.member).await;
+    let path = format!("/servers/{id}");
+    let body = Some(json!({"server": {"OS-DCF:diskConfig": "AUTO"}}));
+    let r = c.at(Method::PUT, &path, &p.member, "", body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = c.at(Method::GET, &path, &p.member, "", None).await;
+    assert_eq!(r.body["server"]["OS-DCF:diskConfig"], "AUTO");
+    let body = Some(json!({"server": {"OS-DCF:diskConfig": "SOMETIMES"}}));
+    let r = c.at(Method::PUT, &path, &p.member, "", body).await;
+    assert_fault(&r, 400, "badRequest");
+    let flavor = json!({"flavor": {"name": "f2", "id": "2", "vcpus": 1, "ram": 512, "disk": 1}});
+    assert_eq!(
+        c.at(Method::POST, "/flavors", &p.admin, "", Some(flavor))
+            .await
+            .status,
+        200
+    );
+    let body = Some(json!({"resize": {"flavorRef": "2", "OS-DCF:diskConfig": "MANUAL"}}));
+    let r = c
+        .at(Method::POST, &format!("{path}/action"), &p.member, "", body)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let r = c.at(Method::GET, &path, &p.member, "", None).await;
+    assert_eq!(r.body["server"]["OS-DCF:diskConfig"], "MANUAL");
+}

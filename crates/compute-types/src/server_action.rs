@@ -251,12 +251,32 @@ impl CreateImage {
     }
 }
 
-/// `resize`: `{"flavorRef": "..."}` (`OS-DCF:diskConfig` is ignored).
+/// `OS-DCF:diskConfig` of a resize, rebuild or update, if given: `AUTO`
+/// or `MANUAL`, as Nova's schema.
+pub fn disk_config(value: Option<&Value>) -> Result<Option<String>, BodyError> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(s)) if s == "AUTO" || s == "MANUAL" => Ok(Some(s.clone())),
+        Some(other) => Err(BodyError::invalid(
+            "OS-DCF:diskConfig",
+            other,
+            &format!(
+                "{} is not one of ['AUTO', 'MANUAL']",
+                crate::body::python_repr(other)
+            ),
+        )),
+    }
+}
+
+/// `resize`: `{"flavorRef": "...", "OS-DCF:diskConfig"?}`.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Resize {
     /// The new flavor (an id, a number or a URL ending in one); required.
     #[serde(default, rename = "flavorRef", deserialize_with = "present")]
     pub flavor_ref: Option<Value>,
+    /// `AUTO` or `MANUAL`, shown in the server's view afterwards.
+    #[serde(default, rename = "OS-DCF:diskConfig", deserialize_with = "present")]
+    pub disk_config: Option<Value>,
 }
 
 impl Resize {

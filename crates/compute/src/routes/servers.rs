@@ -446,6 +446,8 @@ pub async fn update(
         description,
         hostname,
     } = server.changes(v, sent)?;
+    let disk_config =
+        ferrostack_compute_types::server_action::disk_config(server.disk_config.as_ref())?;
     let updated = state
         .servers
         .modify_instance(&i.uuid, &mut |row| {
@@ -464,6 +466,9 @@ pub async fn update(
             }
             if let Some(h) = &hostname {
                 d.hostname = h.clone();
+            }
+            if let Some(c) = &disk_config {
+                d.disk_config = c.clone();
             }
             set_doc(row, &d).map_err(lifecycle::to_store)
         })

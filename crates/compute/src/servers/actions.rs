@@ -343,6 +343,8 @@ pub fn rebuild(
         )),
     };
     let user_data = args.user_data(v)?;
+    let disk_config =
+        ferrostack_compute_types::server_action::disk_config(args.sent.get("OS-DCF:diskConfig"))?;
     let request = request_id.to_string();
     let from = [vm::ACTIVE, vm::STOPPED, vm::ERROR];
     let updated = state
@@ -365,6 +367,9 @@ pub fn rebuild(
             }
             if let Some(u) = &user_data {
                 d.user_data = u.clone();
+            }
+            if let Some(c) = &disk_config {
+                d.disk_config = c.clone();
             }
             if let Some(n) = &name {
                 row.name = n.clone();
