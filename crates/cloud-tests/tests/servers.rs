@@ -635,3 +635,42 @@ async fn a_spawn_that_keeps_failing_ends_in_error_with_a_fault_and_leaks_nothing
         0
     );
 }
+
+#[tokio::test]
+async fn an_aggregate_zone_is_where_the_scheduler_and_the_server_view_put_its_host() {
+    let w = world().await;
+    let body = json!({"aggregate": {"name": "a1", "availability_zone": "az1"}});
+    let r =
+        w.c.call_at(Method::POST, "/os-aggregates", &w.admin, Some(body))
+            .await;
+    let path = format!("/os-aggregates/{}/action", r.body["aggregate"]["id"]);
+    let add = Some(json!({"add_host": {"host": "host-1"}}));
+    let r = w.c.call_at(Method::POST, &path, &w.admin, add).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // No zone asked: the server is in its host's zone.
+    let r = w.c.boot(&w.member, &w.image, "1", json!({})).await;
+    let id = r.body["server"]["id"].as_str().unwrap().to_string();
+    let s = w.c.wait_status(&w.member, &id, "ACTIVE").await;
+    assert_eq!(s["OS-EXT-AZ:availability_zone"], "az1");
+    // The aggregate's zone is one a create may ask for; the host's old one is gone.
+    let r =
+        w.c.boot(
+            &w.member,
+            &w.image,
+            "1",
+            json!({"availability_zone": "az1"}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = r.body["server"]["id"].as_str().unwrap().to_string();
+    w.c.wait_status(&w.member, &id, "ACTIVE").await;
+    let r =
+        w.c.boot(
+            &w.member,
+            &w.image,
+            "1",
+            json!({"availability_zone": "nova"}),
+        )
+        .await;
+    assert_fault(&r, 400, "badRequest");
+}

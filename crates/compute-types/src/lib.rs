@@ -10,6 +10,7 @@
 //! [`body`] for why their fields keep what was sent and how refusals are
 //! worded as Nova words them).
 
+pub mod aggregate;
 pub mod body;
 pub mod fault;
 pub mod flavor;

@@ -600,7 +600,7 @@ pub struct ServerUpdate {
     /// At most 64 characters.
     #[serde(default, rename = "accessIPv6", deserialize_with = "present")]
     pub access_ipv6: Option<Value>,
-    /// Accepted and ignored (disks are not resized in place).
+    /// `AUTO` or `MANUAL`: shown in the view (nothing resizes partitions).
     #[serde(default, rename = "OS-DCF:diskConfig", deserialize_with = "present")]
     pub disk_config: Option<Value>,
     /// From 2.19: a string of at most 255 characters, or `null` to clear.

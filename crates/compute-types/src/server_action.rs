@@ -60,8 +60,40 @@ pub enum ServerAction {
     Rebuild(Rebuild),
     /// `addSecurityGroup` / `removeSecurityGroup`.
     SecurityGroup(SecurityGroupArgs),
+    /// `os-resetState` (admin): the `state` argument as sent.
+    ResetState(Value),
     /// Any other action (not served by ferrostack).
     Other,
+}
+
+/// The `vm_state` an `os-resetState` body asks for: `{"state": "active"
+/// | "error"}`, nothing else, as Nova's schema.
+pub fn reset_state(args: &Value) -> Result<&'static str, BodyError> {
+    let Some(m) = args.as_object() else {
+        return Err(BodyError::invalid(
+            "os-resetState",
+            args,
+            &format!("{} is not of type 'object'", crate::body::python_repr(args)),
+        ));
+    };
+    body::only_allowed("os-resetState", m, |k| k == "state")?;
+    match m.get("state") {
+        Some(Value::String(s)) if s == "active" => Ok("active"),
+        Some(Value::String(s)) if s == "error" => Ok("error"),
+        Some(other) => Err(BodyError::invalid(
+            "state",
+            other,
+            &format!(
+                "{} is not one of ['active', 'error']",
+                crate::body::python_repr(other)
+            ),
+        )),
+        None => Err(BodyError::invalid(
+            "os-resetState",
+            args,
+            "'state' is a required property",
+        )),
+    }
 }
 
 impl ActionBody {
@@ -95,6 +127,7 @@ impl ActionBody {
             "addSecurityGroup" | "removeSecurityGroup" => {
                 ServerAction::SecurityGroup(body::read(args))
             }
+            "os-resetState" => ServerAction::ResetState(args.clone()),
             _ => ServerAction::Other,
         };
         Ok((name, action))
@@ -218,12 +251,32 @@ impl CreateImage {
     }
 }
 
-/// `resize`: `{"flavorRef": "..."}` (`OS-DCF:diskConfig` is ignored).
+/// `OS-DCF:diskConfig` of a resize, rebuild or update, if given: `AUTO`
+/// or `MANUAL`, as Nova's schema.
+pub fn disk_config(value: Option<&Value>) -> Result<Option<String>, BodyError> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(s)) if s == "AUTO" || s == "MANUAL" => Ok(Some(s.clone())),
+        Some(other) => Err(BodyError::invalid(
+            "OS-DCF:diskConfig",
+            other,
+            &format!(
+                "{} is not one of ['AUTO', 'MANUAL']",
+                crate::body::python_repr(other)
+            ),
+        )),
+    }
+}
+
+/// `resize`: `{"flavorRef": "...", "OS-DCF:diskConfig"?}`.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Resize {
     /// The new flavor (an id, a number or a URL ending in one); required.
     #[serde(default, rename = "flavorRef", deserialize_with = "present")]
     pub flavor_ref: Option<Value>,
+    /// `AUTO` or `MANUAL`, shown in the server's view afterwards.
+    #[serde(default, rename = "OS-DCF:diskConfig", deserialize_with = "present")]
+    pub disk_config: Option<Value>,
 }
 
 impl Resize {

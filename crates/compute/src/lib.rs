@@ -4,8 +4,11 @@
 //! `os-quota-class-sets`), `limits`, flavors (with extra specs and access
 //! lists), key pairs, servers (create, list, show, update, delete, the
 //! power actions, lock, metadata, console output, resize, snapshots;
-//! [`servers`]), server groups, `os-services`, `os-hypervisors`,
-//! availability zones and instance actions, at every microversion from
+//! [`servers`], their tags), server groups, `os-services`, `os-hypervisors`,
+//! availability zones, host aggregates (and the zones they make),
+//! `os-hosts`, usage and its audit log, migrations, diagnostics, external
+//! events, the images proxy (a Glance client with the caller's token) and
+//! instance actions, at every microversion from
 //! 2.1 to [`microversion::MAX`]. Every other Nova v2.1 route is
 //! registered and answers 501 `notImplemented` after authentication;
 //! routes, rules and handlers are one table, [`policy`]; paths Nova does
@@ -39,6 +42,7 @@ use axum::Router;
 use error::ComputeError;
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_quota::{ProjectDirectory, QuotaEngine};
+use ferrostack_store::aggregate::AggregateStore;
 use ferrostack_store::compute::ComputeStore;
 use ferrostack_store::image::ImageStore;
 use ferrostack_store::operation::OperationStore;
@@ -77,6 +81,8 @@ pub struct ComputeConfig {
     pub link: Arc<hostlink::HostLink>,
     /// Progress records of multi-step operations (create, resize).
     pub operations: Arc<dyn OperationStore>,
+    /// Host aggregates (and the zones they make).
+    pub aggregates: Arc<dyn AggregateStore>,
 }
 
 /// What handlers share.
@@ -103,6 +109,8 @@ pub struct ComputeState {
     pub link: Arc<hostlink::HostLink>,
     /// Runs multi-step operations, recording their progress.
     pub operations: ferrostack_operations::Runner,
+    /// Host aggregates.
+    pub aggregates: Arc<dyn AggregateStore>,
 }
 
 impl ComputeState {
@@ -120,6 +128,7 @@ impl ComputeState {
             scheduler: config.scheduler,
             link: config.link,
             operations: ferrostack_operations::Runner::new(config.operations),
+            aggregates: config.aggregates,
         }
     }
 

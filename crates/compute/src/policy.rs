@@ -15,9 +15,10 @@
 
 use crate::error::ComputeError;
 use crate::routes::{
-    availability_zones, extra_specs, flavor_access, flavors, hypervisors, instance_actions,
-    interfaces, keypairs, limits, quota_classes, quota_sets, server_actions, server_groups,
-    servers as server_routes, services, versions, volume_attachments,
+    aggregates, availability_zones, diagnostics, external_events, extra_specs, flavor_access,
+    flavors, hosts, hypervisors, images, instance_actions, interfaces, keypairs, limits,
+    migrations, quota_classes, quota_sets, server_actions, server_groups, server_tags,
+    servers as server_routes, services, usage, versions, volume_attachments,
 };
 use crate::ComputeState;
 use ferrostack_policy::Rule;
@@ -182,22 +183,74 @@ ferrostack_policy::route_table! {
         get(ProjectReader, interfaces::show)
             .delete(ProjectMember, interfaces::delete)
     )
+    // Host aggregates: admins only.
+    .route("/v2.1/os-aggregates", get(Admin, aggregates::list).post(Admin, aggregates::create))
+    .route(
+        "/v2.1/os-aggregates/{aggregate_id}",
+        get(Admin, aggregates::show)
+            .put(Admin, aggregates::update)
+            .delete(Admin, aggregates::delete)
+    )
+    .route("/v2.1/os-aggregates/{aggregate_id}/action", post(Admin, aggregates::action))
+    // os-hosts (to 2.42): admins only.
+    .route("/v2.1/os-hosts", get(Admin, hosts::list))
+    .route("/v2.1/os-hosts/{host_name}", get(Admin, hosts::show).put(Admin, hosts::update))
+    .route("/v2.1/os-hosts/{host_name}/startup", get(Admin, hosts::power_action))
+    .route("/v2.1/os-hosts/{host_name}/shutdown", get(Admin, hosts::power_action))
+    .route("/v2.1/os-hosts/{host_name}/reboot", get(Admin, hosts::power_action))
+    // Usage: admins list every project's, a project's readers see its own.
+    .route("/v2.1/os-simple-tenant-usage", get(Admin, usage::list))
+    .route("/v2.1/os-simple-tenant-usage/{tenant_id}", get(ProjectReader, usage::show))
+    .route("/v2.1/os-instance_usage_audit_log", get(Admin, usage::audit_list))
+    .route("/v2.1/os-instance_usage_audit_log/{before_timestamp}", get(Admin, usage::audit_show))
+    // External events: admins and the `service` role (checked in the handler).
+    .route("/v2.1/os-server-external-events", post(Authenticated, external_events::create))
+    // Migrations (resizes): admins.
+    .route("/v2.1/os-migrations", get(Admin, migrations::list))
+    .route("/v2.1/servers/{server_id}/migrations", get(Admin, migrations::server_list))
+    .route("/v2.1/servers/{server_id}/diagnostics", get(Admin, diagnostics::show))
+    // Images proxy (to 2.35): anyone with a token; the image service
+    // applies its own rules to the caller's token.
+    .route("/v2.1/images", get(A, images::list))
+    .route("/v2.1/images/detail", get(A, images::list_detail))
+    .route("/v2.1/images/{image_id}", get(A, images::show).delete(A, images::delete))
+    .route(
+        "/v2.1/images/{image_id}/metadata",
+        get(A, images::metadata_list)
+            .put(A, images::metadata_replace)
+            .post(A, images::metadata_merge)
+    )
+    .route(
+        "/v2.1/images/{image_id}/metadata/{key}",
+        get(A, images::metadata_show)
+            .put(A, images::metadata_put)
+            .delete(A, images::metadata_delete)
+    )
+    // Server tags (2.26+) and the password (empty): readers read,
+    // members change; another project's server is 404 in the handler.
+    .route(
+        "/v2.1/servers/{server_id}/tags",
+        get(ProjectReader, server_tags::list)
+            .put(ProjectMember, server_tags::replace)
+            .delete(ProjectMember, server_tags::delete_all)
+    )
+    .route(
+        "/v2.1/servers/{server_id}/tags/{tag}",
+        get(ProjectReader, server_tags::check)
+            .put(ProjectMember, server_tags::add)
+            .delete(ProjectMember, server_tags::delete)
+    )
+    .route(
+        "/v2.1/servers/{server_id}/os-server-password",
+        get(ProjectReader, server_tags::password)
+            .delete(ProjectMember, server_tags::clear_password)
+    )
     // ---- Not built yet: 501 after authentication.
     // Servers.
     .route("/v2.1/servers/{server_id}/ips/{network_label}", get(A, unbuilt))
-    .route("/v2.1/servers/{server_id}/os-server-password", get(A, unbuilt).delete(A, unbuilt))
     .route("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", put(A, unbuilt))
     .route("/v2.1/servers/{server_id}/os-security-groups", get(A, unbuilt))
-    .route("/v2.1/servers/{server_id}/diagnostics", get(A, unbuilt))
     .route("/v2.1/servers/{server_id}/remote-consoles", post(A, unbuilt))
-    .route("/v2.1/servers/{server_id}/tags", get(A, unbuilt).put(A, unbuilt).delete(A, unbuilt))
-    .route(
-        "/v2.1/servers/{server_id}/tags/{tag}",
-        get(A, unbuilt)
-            .put(A, unbuilt)
-            .delete(A, unbuilt)
-    )
-    .route("/v2.1/servers/{server_id}/migrations", get(A, unbuilt))
     .route(
         "/v2.1/servers/{server_id}/migrations/{migration_id}",
         get(A, unbuilt)
@@ -208,32 +261,12 @@ ferrostack_policy::route_table! {
     .route("/v2.1/servers/{server_id}/shares", get(A, unbuilt).post(A, unbuilt))
     .route("/v2.1/servers/{server_id}/shares/{share_id}", get(A, unbuilt).delete(A, unbuilt))
     // Administration.
-    .route("/v2.1/os-aggregates", get(A, unbuilt).post(A, unbuilt))
-    .route("/v2.1/os-aggregates/{aggregate_id}", get(A, unbuilt).put(A, unbuilt).delete(A, unbuilt))
-    .route("/v2.1/os-aggregates/{aggregate_id}/action", post(A, unbuilt))
     .route("/v2.1/os-aggregates/{aggregate_id}/images", post(A, unbuilt))
-    .route("/v2.1/os-migrations", get(A, unbuilt))
-    .route("/v2.1/os-simple-tenant-usage", get(A, unbuilt))
-    .route("/v2.1/os-simple-tenant-usage/{tenant_id}", get(A, unbuilt))
-    .route("/v2.1/os-instance_usage_audit_log", get(A, unbuilt))
-    .route("/v2.1/os-instance_usage_audit_log/{before_timestamp}", get(A, unbuilt))
-    .route("/v2.1/os-server-external-events", post(A, unbuilt))
     .route("/v2.1/os-console-auth-tokens/{console_token}", get(A, unbuilt))
     .route("/v2.1/os-assisted-volume-snapshots", post(A, unbuilt))
     .route("/v2.1/os-assisted-volume-snapshots/{snapshot_id}", delete(A, unbuilt))
     .route("/v2.1/extensions", get(A, unbuilt))
     .route("/v2.1/extensions/{alias}", get(A, unbuilt))
-    // Image proxy (to 2.35).
-    .route("/v2.1/images", get(A, unbuilt))
-    .route("/v2.1/images/detail", get(A, unbuilt))
-    .route("/v2.1/images/{image_id}", get(A, unbuilt).delete(A, unbuilt))
-    .route("/v2.1/images/{image_id}/metadata", get(A, unbuilt).put(A, unbuilt).post(A, unbuilt))
-    .route(
-        "/v2.1/images/{image_id}/metadata/{key}",
-        get(A, unbuilt)
-            .put(A, unbuilt)
-            .delete(A, unbuilt)
-    )
     // Volume and network proxies (to 2.35).
     .route("/v2.1/os-volumes", get(A, unbuilt).post(A, unbuilt))
     .route("/v2.1/os-volumes/detail", get(A, unbuilt))
@@ -257,8 +290,6 @@ ferrostack_policy::route_table! {
     .route("/v2.1/os-networks/{network_id}", get(A, unbuilt))
     .route("/v2.1/os-tenant-networks", get(A, unbuilt))
     .route("/v2.1/os-tenant-networks/{network_id}", get(A, unbuilt))
-    .route("/v2.1/os-hosts", get(A, unbuilt))
-    .route("/v2.1/os-hosts/{host_name}", get(A, unbuilt))
 }
 
 #[cfg(test)]

@@ -97,6 +97,7 @@ pub const SOURCES: &[(Dataset, &[&str])] = &[
 /// reports, servers, quota, images, placement...) move no counter.
 pub const UNCACHED: &[&str] = &[
     "settings",
+    "aggregates",
     "credentials",
     "policies",
     "volume_backups",

@@ -21,6 +21,7 @@
 //! Rejected: an async driver (sqlx). Queries here take microseconds; the
 //! async machinery would cost more than it saves and lengthen builds.
 
+pub mod aggregate;
 pub mod compute;
 pub mod copy;
 pub mod credential;

@@ -886,6 +886,17 @@ CREATE TABLE project_endpoint_groups (
 );
 "#,
     )],
+    // Nova's host aggregates (aggregate.rs): the integer id Nova shows,
+    // the unique name as a column, the rest a body.
+    &[Both(
+        r#"
+CREATE TABLE aggregates (
+    id   INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL
+);
+"#,
+    )],
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

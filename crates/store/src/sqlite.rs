@@ -1,5 +1,6 @@
 //! The SQLite implementation of every store trait.
 
+mod aggregate;
 mod compute;
 mod credential;
 #[cfg(test)]

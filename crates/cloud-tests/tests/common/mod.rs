@@ -157,11 +157,12 @@ impl Compute {
                     compute: compute.clone(),
                     servers: compute.clone(),
                     placement: compute.clone(),
-                    images: compute,
+                    images: compute.clone(),
                     image_url: "http://127.0.0.1:9/image".into(),
                     scheduler,
                     link: config_link,
                     operations,
+                    aggregates: compute.clone(),
                 };
                 *slot.lock().unwrap() = Some(config.clone());
                 ferrostack_compute::router(config)

@@ -54,7 +54,7 @@ pub async fn list(
     State(state): State<Arc<ComputeState>>,
     Caller(_): Caller,
 ) -> ComputeResult<axum::Json<Value>> {
-    let (available, unavailable) = zones(&state.servers.list_services()?);
+    let (available, unavailable) = zones(&super::aggregates::zoned_services(&state)?);
     let info: Vec<Value> = available
         .iter()
         .map(|z| (z, true))
@@ -71,7 +71,7 @@ pub async fn detail(
     State(state): State<Arc<ComputeState>>,
     Caller(_): Caller,
 ) -> ComputeResult<axum::Json<Value>> {
-    let services = state.servers.list_services()?;
+    let services = super::aggregates::zoned_services(&state)?;
     let (available, unavailable) = zones(&services);
     let now = now_micros();
     let mut info = Vec::new();

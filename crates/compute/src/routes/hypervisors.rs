@@ -59,15 +59,15 @@ fn version_not_found() -> ComputeError {
 
 /// What a host is made of and how much of it is used.
 #[derive(Debug, Default, PartialEq)]
-struct Resources {
-    vcpus: u64,
-    memory_mb: u64,
-    local_gb: u64,
-    vcpus_used: u64,
-    memory_mb_used: u64,
-    local_gb_used: u64,
-    running_vms: u64,
-    current_workload: u64,
+pub(crate) struct Resources {
+    pub(crate) vcpus: u64,
+    pub(crate) memory_mb: u64,
+    pub(crate) local_gb: u64,
+    pub(crate) vcpus_used: u64,
+    pub(crate) memory_mb_used: u64,
+    pub(crate) local_gb_used: u64,
+    pub(crate) running_vms: u64,
+    pub(crate) current_workload: u64,
 }
 
 fn cap_u64(s: &ComputeService, key: &str) -> u64 {
@@ -96,7 +96,7 @@ fn servers_on(state: &ComputeState, host: &str) -> ComputeResult<Vec<Instance>> 
     })?)
 }
 
-fn resources(state: &ComputeState, s: &ComputeService) -> ComputeResult<Resources> {
+pub(crate) fn resources(state: &ComputeState, s: &ComputeService) -> ComputeResult<Resources> {
     let mut r = Resources {
         vcpus: cap_u64(s, "vcpus"),
         memory_mb: cap_u64(s, "memory_mib"),

@@ -2,22 +2,30 @@
 //! query string, Nova-style body validation, and which project a
 //! `{project_id}` in the URL means for this caller.
 
+pub mod aggregates;
 pub mod availability_zones;
+pub mod diagnostics;
+pub mod external_events;
 pub mod extra_specs;
 pub mod flavor_access;
 pub mod flavors;
+pub mod hosts;
 pub mod hypervisors;
+pub mod images;
 pub mod instance_actions;
 pub mod interfaces;
 pub mod keypairs;
 pub mod limits;
+pub mod migrations;
 pub mod quota_classes;
 pub mod quota_sets;
 pub mod server_actions;
 pub mod server_groups;
 pub mod server_list;
+pub mod server_tags;
 pub mod servers;
 pub mod services;
+pub mod usage;
 pub mod versions;
 pub mod volume_attachments;
 

@@ -72,6 +72,10 @@ pub async fn action(
             actions::security_group(s, c, &i, &group, name == "addSecurityGroup")
                 .map(|()| accepted())
         }
+        ServerAction::ResetState(args) => {
+            let to = ferrostack_compute_types::server_action::reset_state(&args)?;
+            actions::reset_state(s, c, &i, to).map(|_| accepted())
+        }
         ServerAction::Other => Err(ComputeError::NotImplemented(format!(
             "The server action {name} is not implemented by ferrostack yet."
         ))),

@@ -279,9 +279,7 @@ fn parse_create(
         }
     }
     if let Some(z) = &zone {
-        let known = state
-            .servers
-            .list_services()?
+        let known = super::aggregates::zoned_services(state)?
             .iter()
             .any(|s| s.binary == "nova-compute" && &s.zone == z);
         if !known {
@@ -448,6 +446,8 @@ pub async fn update(
         description,
         hostname,
     } = server.changes(v, sent)?;
+    let disk_config =
+        ferrostack_compute_types::server_action::disk_config(server.disk_config.as_ref())?;
     let updated = state
         .servers
         .modify_instance(&i.uuid, &mut |row| {
@@ -466,6 +466,9 @@ pub async fn update(
             }
             if let Some(h) = &hostname {
                 d.hostname = h.clone();
+            }
+            if let Some(c) = &disk_config {
+                d.disk_config = c.clone();
             }
             set_doc(row, &d).map_err(lifecycle::to_store)
         })

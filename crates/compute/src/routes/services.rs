@@ -120,9 +120,7 @@ pub async fn list(
     let host = q.get("host").filter(|h| !h.is_empty());
     let binary = q.get("binary").filter(|b| !b.is_empty());
     let now = now_micros();
-    let services: Vec<Value> = state
-        .servers
-        .list_services()?
+    let services: Vec<Value> = super::aggregates::zoned_services(&state)?
         .iter()
         .filter(|s| host.is_none_or(|h| s.host == h))
         .filter(|s| binary.is_none_or(|b| s.binary == b))

@@ -276,6 +276,31 @@ pub fn set_lock(
     Ok(updated)
 }
 
+/// `os-resetState` (admins): the server's `vm_state` becomes `to`
+/// (`active` or `error`) and its task ends, as Nova's does, whatever it
+/// was; the guest itself is left as it is. How an operator clears a
+/// server a failed operation left stuck.
+pub fn reset_state(
+    s: &ComputeState,
+    c: &AuthContext,
+    i: &Instance,
+    to: &str,
+) -> ComputeResult<Instance> {
+    if !c.is_admin() {
+        return Err(ComputeError::Forbidden(
+            "Policy doesn't allow os_compute_api:os-admin-actions:reset_state to be performed."
+                .into(),
+        ));
+    }
+    s.servers
+        .modify_instance(&i.uuid, &mut |row| {
+            row.vm_state = to.to_string();
+            row.task_state = None;
+            Ok(())
+        })
+        .map_err(from_store)
+}
+
 /// `rebuild`: the server keeps its id, flavor and host; its disk is
 /// recreated from `imageRef` (which may be the same image). A stopped
 /// server stays stopped, as in Nova.
@@ -318,6 +343,8 @@ pub fn rebuild(
         )),
     };
     let user_data = args.user_data(v)?;
+    let disk_config =
+        ferrostack_compute_types::server_action::disk_config(args.sent.get("OS-DCF:diskConfig"))?;
     let request = request_id.to_string();
     let from = [vm::ACTIVE, vm::STOPPED, vm::ERROR];
     let updated = state
@@ -340,6 +367,9 @@ pub fn rebuild(
             }
             if let Some(u) = &user_data {
                 d.user_data = u.clone();
+            }
+            if let Some(c) = &disk_config {
+                d.disk_config = c.clone();
             }
             if let Some(n) = &name {
                 row.name = n.clone();

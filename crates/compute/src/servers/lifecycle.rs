@@ -167,7 +167,7 @@ pub fn resources_of(f: &FlavorSnapshot, from_volume: bool) -> FlavorResources {
 /// (its filters decide), each with the servers it holds.
 pub fn host_infos(state: &ComputeState) -> ComputeResult<Vec<HostInfo>> {
     let mut hosts = Vec::new();
-    for s in state.servers.list_services()? {
+    for s in crate::routes::aggregates::zoned_services(state)? {
         if s.binary != "nova-compute" {
             continue;
         }
@@ -494,16 +494,29 @@ pub(super) fn assign(
         return Ok(out);
     }
     let format = base_format(&req.image)?;
+    // A server asked for no zone is in its host's, as Nova sets it once
+    // the host is chosen (an aggregate's zone, else the service's).
+    let zones: BTreeMap<String, String> = crate::routes::aggregates::zoned_services(state)?
+        .into_iter()
+        .filter(|s| s.binary == "nova-compute" && !s.zone.is_empty())
+        .map(|s| (s.host, s.zone))
+        .collect();
     for uuid in &op.servers {
         let host = op.hosts.get(uuid).ok_or_else(|| {
             ComputeError::Internal(format!("server {uuid} was scheduled to no host"))
         })?;
         let nics = op.bound.get(uuid).cloned().unwrap_or_default();
         let volumes = op.attached.get(uuid).cloned().unwrap_or_default();
+        let zone = zones.get(host).cloned();
         let assigned = state.servers.modify_instance(uuid, &mut |i| {
             let mut d = doc(i).map_err(to_store)?;
             d.nics = nics.clone();
             d.volumes = volumes.clone();
+            if d.pinned_availability_zone.is_none() {
+                if let Some(z) = &zone {
+                    d.availability_zone = Some(z.clone());
+                }
+            }
             set_doc(i, &d).map_err(to_store)?;
             let spec = instance_spec(i, &d, format).map_err(to_store)?;
             i.host = Some(host.clone());

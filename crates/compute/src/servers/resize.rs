@@ -36,6 +36,8 @@ pub fn resize(
 ) -> ComputeResult<Instance> {
     super::actions::check_lock(caller, i)?;
     let flavor_ref = args.flavor_id()?;
+    let disk_config =
+        ferrostack_compute_types::server_action::disk_config(args.disk_config.as_ref())?;
     let new = match state.compute.get_flavor(&flavor_ref)? {
         Some(f) if crate::routes::flavors::visible(&f, caller) => FlavorSnapshot::from(&f),
         _ => {
@@ -85,6 +87,7 @@ pub fn resize(
         quota: resize_delta(&old, &new),
         new,
         placement,
+        disk_config,
     };
     let out = std::cell::RefCell::new(None);
     let live = resize_steps::Live { caller, out: &out };
@@ -133,6 +136,9 @@ pub(super) fn apply_resize(state: &ComputeState, op: &ResizeOp) -> ComputeResult
             let mut d = doc(row).map_err(to_store)?;
             d.old_flavor = Some(d.flavor.clone());
             d.flavor = new.clone();
+            if let Some(c) = &op.disk_config {
+                d.disk_config = c.clone();
+            }
             d.pending = Some(PendingTask {
                 request_id: request.clone(),
                 generation: row.generation,

@@ -60,6 +60,9 @@ pub struct ResizeOp {
     pub quota: BTreeMap<String, i64>,
     /// Extra placement resources the new flavor needs.
     pub placement: BTreeMap<String, u64>,
+    /// `OS-DCF:diskConfig` asked for, shown from the apply on.
+    #[serde(default)]
+    pub disk_config: Option<String>,
 }
 
 /// What only a live request has.
