@@ -12,6 +12,8 @@ every failing test.
 
 from __future__ import annotations
 
+import fcntl
+import inspect
 import json
 import os
 import shlex
@@ -22,13 +24,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+E2E_DIR = Path(__file__).resolve().parent
 READY_PREFIX = "ferrostack ready"
 START_DEADLINE_S = float(os.environ.get("FERROSTACK_START_DEADLINE", "60"))
 STOP_DEADLINE_S = 20.0
@@ -38,6 +41,10 @@ SERVICES = ("identity", "compute", "image", "volume", "network", "placement")
 # Listeners that are not in the catalog: the controller's TLS host API for
 # agents, and the dashboard (as root its default port would be 80).
 INTERNAL = ("host-api", "dashboard")
+# What allinone prints when a listener's port is taken (crates/ferrostack
+# allinone.rs, `bind`), and how often a first start tries other ports.
+PORT_TAKEN = "cannot listen on"
+PORT_RETRIES = 3
 
 
 def ferrostack_bin() -> Path:
@@ -64,6 +71,20 @@ def free_ports(count: int) -> list[int]:
         for s in socks:
             s.bind(("127.0.0.1", 0))
         return [s.getsockname()[1] for s in socks]
+
+
+@contextmanager
+def locked(path: Path):
+    """Hold an exclusive lock on `path` (made if missing) for the block:
+    one pytest process at a time, e.g. to build a file every worker of
+    `pytest -n` needs and none may see half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def parse_rc(path: Path) -> dict[str, str]:
@@ -160,6 +181,8 @@ class Stack:
         self.proc: subprocess.Popen | None = None
         self.env: dict[str, str] = {}
         self.last_exit_status: int | None = None
+        # Printed `ferrostack ready` once: later starts are restarts.
+        self.was_ready = False
         # Passed as --admin-password when set; None starts without the flag.
         self.admin_password: str | None = ADMIN_PASSWORD
         # Set when start() already failed with the log in its message.
@@ -214,6 +237,26 @@ class Stack:
             pytest.fail(f"{binary} does not exist: build it with `cargo build -p ferrostack` "
                         "or point FERROSTACK_BIN at it", pytrace=False)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # free_ports() lets its ports go before allinone binds them, so a
+        # test running beside this one (pytest -n) or any other program can
+        # take one in between. allinone binds before it touches its data
+        # dir and says so when it cannot: then a first start on the
+        # host's loopback tries again on new ports. Not a restart (clients
+        # and the catalog know the old ports), and not in a namespace of
+        # the stack's own (nothing else binds there).
+        retries = 0 if self.was_ready or self.netns else PORT_RETRIES
+        while True:
+            offset = self._spawn()
+            if self._wait_ready(offset, lost_port_ok=retries > 0):
+                break
+            retries -= 1
+            self._note("lost a port to another process; starting again on new ports")
+            self.ports = dict(zip(self.ports, free_ports(len(self.ports))))
+        self.was_ready = True
+        self.env = {**base_env(), **parse_rc(self.data_dir / "keystonerc_admin")}
+
+    def _spawn(self) -> int:
+        """Start allinone; returns where this run's part of the log begins."""
         argv = self.argv()
         with self.log_path.open("a") as log:
             log.write(f"\n=== harness: starting {shlex.join(argv)}\n")
@@ -223,11 +266,12 @@ class Stack:
                 argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=self.data_dir, env={**os.environ, "NO_COLOR": "1"},  # plain-text log
             )
-        self._wait_ready(offset)
-        self.env = {**base_env(), **parse_rc(self.data_dir / "keystonerc_admin")}
+        return offset
 
-    def _wait_ready(self, offset: int) -> None:
-        """Poll this run's part of the log for the ready line, up to a deadline."""
+    def _wait_ready(self, offset: int, lost_port_ok: bool = False) -> bool:
+        """Poll this run's part of the log for the ready line, up to a
+        deadline. False: allinone exited because a port was taken, and
+        `lost_port_ok` (the caller starts it again on other ports)."""
         assert self.proc is not None
         deadline = time.monotonic() + START_DEADLINE_S
         while time.monotonic() < deadline:
@@ -235,8 +279,11 @@ class Stack:
                 log.seek(offset)
                 lines = log.read().splitlines()
             if any(line.startswith(READY_PREFIX) for line in lines):
-                return
+                return True
             if self.proc.poll() is not None:
+                if lost_port_ok and any(PORT_TAKEN in line for line in lines):
+                    self.proc = None
+                    return False
                 self.log_reported = True
                 pytest.fail(f"ferrostack exited with status {self.proc.returncode} before "
                             f"printing '{READY_PREFIX}'\n--- server log ---\n{self.log()}",
@@ -414,6 +461,56 @@ class Agent:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+# -- running in parallel (pytest -n, pytest-xdist) ---------------------------
+#
+# scripts/test.sh runs this suite in worker processes (`-n 2 --dist
+# loadgroup`): most of a test's time is spent waiting for guests, clients and
+# servers, not computing. Tests may run side by side because everything a
+# test makes is its own: ports (free_ports, and Stack.start's retry),
+# data and VM dirs (tmp_path, mkdtemp), network namespaces (a random suffix),
+# the links, bridges and nftables tables inside them, DHCP state under
+# /run/ferrostack (named by the data dir). What a worker cannot share is
+# made so here: a module-scoped fixture (one cloud for a module's tests, or
+# fixed names such as test_deploy's fsd-h* hosts) puts the module's tests in
+# one xdist group, run by one worker in order; the guest image is built
+# under a lock (test_servers.guest_image).
+
+# Slowest first: a worker that takes the last long test while the other has
+# nothing left is the whole suite's tail. A shared module's tests go first
+# (they run back to back on one worker), then the tests that boot real
+# guests, then those that drive servers or volumes (the fake driver: tens of
+# seconds), then the rest in file order. (xdist also puts its groups first,
+# the largest first: --loadscope-reorder.)
+def _tier(item) -> int:
+    if item.get_closest_marker("xdist_group"):
+        return 0
+    if "guest_image" in item.fixturenames:
+        return 1
+    if item.get_closest_marker("servers") or item.get_closest_marker("volumes"):
+        return 2
+    return 3
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (loadgroup)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _shares_a_fixture(item) and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    items.sort(key=_tier)
+
+
+def _shares_a_fixture(item) -> bool:
+    """Whether `item` uses one of this suite's fixtures that outlives a
+    test, other than the guest image (a file every worker may read)."""
+    for name, defs in item._fixtureinfo.name2fixturedefs.items():
+        if not defs or name == "guest_image" or defs[-1].scope == "function":
+            continue
+        source = inspect.getsourcefile(defs[-1].func) or ""
+        if Path(source).resolve().parent == E2E_DIR:
+            return True
+    return False
 
 
 @pytest.hookimpl(hookwrapper=True)
