@@ -13,7 +13,6 @@ every failing test.
 from __future__ import annotations
 
 import fcntl
-import inspect
 import json
 import os
 import shlex
@@ -31,7 +30,6 @@ import pytest
 import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-E2E_DIR = Path(__file__).resolve().parent
 READY_PREFIX = "ferrostack ready"
 START_DEADLINE_S = float(os.environ.get("FERROSTACK_START_DEADLINE", "60"))
 STOP_DEADLINE_S = 20.0
@@ -465,52 +463,39 @@ class Agent:
 
 # -- running in parallel (pytest -n, pytest-xdist) ---------------------------
 #
-# scripts/test.sh runs this suite in worker processes (`-n 2 --dist
-# loadgroup`): most of a test's time is spent waiting for guests, clients and
-# servers, not computing. Tests may run side by side because everything a
-# test makes is its own: ports (free_ports, and Stack.start's retry),
-# data and VM dirs (tmp_path, mkdtemp), network namespaces (a random suffix),
-# the links, bridges and nftables tables inside them, DHCP state under
-# /run/ferrostack (named by the data dir). What a worker cannot share is
-# made so here: a module-scoped fixture (one cloud for a module's tests, or
-# fixed names such as test_deploy's fsd-h* hosts) puts the module's tests in
-# one xdist group, run by one worker in order; the guest image is built
+# scripts/test.sh runs this suite in worker processes (`-n 2 --dist loadfile
+# --no-loadscope-reorder`): most of a test's time is spent waiting for
+# guests, clients and servers. Tests may run side by side because
+# everything a test makes is its own: ports (free_ports, and Stack.start's
+# retry), data and VM dirs (tmp_path, mkdtemp), network namespaces (a random
+# suffix), the links, bridges and nftables tables inside them, DHCP state
+# under /run/ferrostack (named by the data dir). `loadfile` keeps a module's
+# tests on one worker, in file order: a module-scoped fixture (one cloud for
+# test_floating_ssh.py, the fixed fsd-h* hosts of test_deploy.py) is made
+# once and never twice at a time. (xdist's `loadgroup` would spread single
+# tests better, but its groups are lost on pytest 9: it renames the test by
+# `item._nodeid`, which pytest 9 no longer reads.) The guest image is built
 # under a lock (test_servers.guest_image).
 
-# Slowest first: a worker that takes the last long test while the other has
-# nothing left is the whole suite's tail. A shared module's tests go first
-# (they run back to back on one worker), then the tests that boot real
-# guests, then those that drive servers or volumes (the fake driver: tens of
-# seconds), then the rest in file order. (xdist also puts its groups first,
-# the largest first: --loadscope-reorder.)
-def _tier(item) -> int:
-    if item.get_closest_marker("xdist_group"):
-        return 0
-    if "guest_image" in item.fixturenames:
-        return 1
+# Rough seconds per test, from CI's slowest-durations list: a real guest
+# (or deploy's hosts) tens of seconds, a server or volume on the fake driver
+# about fifteen, anything else a few.
+def _weight(item) -> int:
+    if "guest_image" in item.fixturenames or item.get_closest_marker("deploy"):
+        return 40
     if item.get_closest_marker("servers") or item.get_closest_marker("volumes"):
-        return 2
-    return 3
+        return 15
+    return 4
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (loadgroup)
 def pytest_collection_modifyitems(config, items):
+    """Heaviest files first (each file's tests stay in order): a worker that
+    takes the last long file while the other has nothing left is the whole
+    suite's tail, so the long ones are handed out while both are busy."""
+    per_file: dict[Path, int] = {}
     for item in items:
-        if _shares_a_fixture(item) and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
-    items.sort(key=_tier)
-
-
-def _shares_a_fixture(item) -> bool:
-    """Whether `item` uses one of this suite's fixtures that outlives a
-    test, other than the guest image (a file every worker may read)."""
-    for name, defs in item._fixtureinfo.name2fixturedefs.items():
-        if not defs or name == "guest_image" or defs[-1].scope == "function":
-            continue
-        source = inspect.getsourcefile(defs[-1].func) or ""
-        if Path(source).resolve().parent == E2E_DIR:
-            return True
-    return False
+        per_file[item.path] = per_file.get(item.path, 0) + _weight(item)
+    items.sort(key=lambda item: -per_file[item.path])
 
 
 @pytest.hookimpl(hookwrapper=True)
