@@ -10,7 +10,8 @@
 #   scripts/test.sh -k seed -x      # extra arguments go to pytest
 #
 # Environment: PYTHON (interpreter for the e2e virtualenv, default python3),
-# FERROSTACK_BIN (binary under test, default target/debug/ferrostack).
+# FERROSTACK_BIN (binary under test, default target/debug/ferrostack),
+# E2E_WORKERS (parallel e2e test processes, default 2; 0: one at a time).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -126,9 +127,22 @@ cargo build --bin ferrostack
 step "e2e virtualenv"
 ensure_venv
 
-step "pytest tests/e2e"
+# The suite runs in E2E_WORKERS processes (pytest-xdist, default 2): its
+# time is mostly waiting (guests booting, clients starting, servers
+# converging), so two tests at once take much less than twice one. That is
+# safe because everything a test makes is its own (tests/e2e/README.md,
+# "Running in parallel"): ports, data and VM dirs, network namespace names
+# and what lives inside them. A new test must keep it so: no fixed names or
+# ports outside a namespace of its own, no cleanup of anything it did not
+# make (by PID or by its own names, never "all qemu" or "all fs-*").
+# `loadfile` keeps each file on one worker (module-scoped clouds, deploy's
+# fixed hosts); conftest.py hands out the heaviest files first, and
+# --no-loadscope-reorder keeps that order (xdist would sort by test count).
+# E2E_WORKERS=0 runs it in this process, one test at a time.
+step "pytest tests/e2e (${E2E_WORKERS:-2} workers)"
 export FERROSTACK_BIN=${FERROSTACK_BIN:-$ROOT/target/debug/ferrostack}
-"$VENV/bin/pytest" "$ROOT/tests/e2e" -v --durations=30 "$@"
+"$VENV/bin/pytest" "$ROOT/tests/e2e" -v --durations=30 \
+    -n "${E2E_WORKERS:-2}" --dist loadfile --no-loadscope-reorder "$@"
 
 # Compute is not here: its API tests boot real guests for about 25 minutes on
 # this machine's 2 cores (docs/compatibility.md, "Tempest"); developers run

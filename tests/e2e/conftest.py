@@ -12,6 +12,7 @@ every failing test.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shlex
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,10 @@ SERVICES = ("identity", "compute", "image", "volume", "network", "placement")
 # Listeners that are not in the catalog: the controller's TLS host API for
 # agents, and the dashboard (as root its default port would be 80).
 INTERNAL = ("host-api", "dashboard")
+# What allinone prints when a listener's port is taken (crates/ferrostack
+# allinone.rs, `bind`), and how often a first start tries other ports.
+PORT_TAKEN = "cannot listen on"
+PORT_RETRIES = 3
 
 
 def ferrostack_bin() -> Path:
@@ -64,6 +69,20 @@ def free_ports(count: int) -> list[int]:
         for s in socks:
             s.bind(("127.0.0.1", 0))
         return [s.getsockname()[1] for s in socks]
+
+
+@contextmanager
+def locked(path: Path):
+    """Hold an exclusive lock on `path` (made if missing) for the block:
+    one pytest process at a time, e.g. to build a file every worker of
+    `pytest -n` needs and none may see half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def parse_rc(path: Path) -> dict[str, str]:
@@ -160,6 +179,8 @@ class Stack:
         self.proc: subprocess.Popen | None = None
         self.env: dict[str, str] = {}
         self.last_exit_status: int | None = None
+        # Printed `ferrostack ready` once: later starts are restarts.
+        self.was_ready = False
         # Passed as --admin-password when set; None starts without the flag.
         self.admin_password: str | None = ADMIN_PASSWORD
         # Set when start() already failed with the log in its message.
@@ -214,6 +235,26 @@ class Stack:
             pytest.fail(f"{binary} does not exist: build it with `cargo build -p ferrostack` "
                         "or point FERROSTACK_BIN at it", pytrace=False)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # free_ports() lets its ports go before allinone binds them, so a
+        # test running beside this one (pytest -n) or any other program can
+        # take one in between. allinone binds before it touches its data
+        # dir and says so when it cannot: then a first start on the
+        # host's loopback tries again on new ports. Not a restart (clients
+        # and the catalog know the old ports), and not in a namespace of
+        # the stack's own (nothing else binds there).
+        retries = 0 if self.was_ready or self.netns else PORT_RETRIES
+        while True:
+            offset = self._spawn()
+            if self._wait_ready(offset, lost_port_ok=retries > 0):
+                break
+            retries -= 1
+            self._note("lost a port to another process; starting again on new ports")
+            self.ports = dict(zip(self.ports, free_ports(len(self.ports))))
+        self.was_ready = True
+        self.env = {**base_env(), **parse_rc(self.data_dir / "keystonerc_admin")}
+
+    def _spawn(self) -> int:
+        """Start allinone; returns where this run's part of the log begins."""
         argv = self.argv()
         with self.log_path.open("a") as log:
             log.write(f"\n=== harness: starting {shlex.join(argv)}\n")
@@ -223,11 +264,12 @@ class Stack:
                 argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=self.data_dir, env={**os.environ, "NO_COLOR": "1"},  # plain-text log
             )
-        self._wait_ready(offset)
-        self.env = {**base_env(), **parse_rc(self.data_dir / "keystonerc_admin")}
+        return offset
 
-    def _wait_ready(self, offset: int) -> None:
-        """Poll this run's part of the log for the ready line, up to a deadline."""
+    def _wait_ready(self, offset: int, lost_port_ok: bool = False) -> bool:
+        """Poll this run's part of the log for the ready line, up to a
+        deadline. False: allinone exited because a port was taken, and
+        `lost_port_ok` (the caller starts it again on other ports)."""
         assert self.proc is not None
         deadline = time.monotonic() + START_DEADLINE_S
         while time.monotonic() < deadline:
@@ -235,8 +277,11 @@ class Stack:
                 log.seek(offset)
                 lines = log.read().splitlines()
             if any(line.startswith(READY_PREFIX) for line in lines):
-                return
+                return True
             if self.proc.poll() is not None:
+                if lost_port_ok and any(PORT_TAKEN in line for line in lines):
+                    self.proc = None
+                    return False
                 self.log_reported = True
                 pytest.fail(f"ferrostack exited with status {self.proc.returncode} before "
                             f"printing '{READY_PREFIX}'\n--- server log ---\n{self.log()}",
@@ -414,6 +459,43 @@ class Agent:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+# -- running in parallel (pytest -n, pytest-xdist) ---------------------------
+#
+# scripts/test.sh runs this suite in worker processes (`-n 2 --dist loadfile
+# --no-loadscope-reorder`): most of a test's time is spent waiting for
+# guests, clients and servers. Tests may run side by side because
+# everything a test makes is its own: ports (free_ports, and Stack.start's
+# retry), data and VM dirs (tmp_path, mkdtemp), network namespaces (a random
+# suffix), the links, bridges and nftables tables inside them, DHCP state
+# under /run/ferrostack (named by the data dir). `loadfile` keeps a module's
+# tests on one worker, in file order: a module-scoped fixture (one cloud for
+# test_floating_ssh.py, the fixed fsd-h* hosts of test_deploy.py) is made
+# once and never twice at a time. (xdist's `loadgroup` would spread single
+# tests better, but its groups are lost on pytest 9: it renames the test by
+# `item._nodeid`, which pytest 9 no longer reads.) The guest image is built
+# under a lock (test_servers.guest_image).
+
+# Rough seconds per test, from CI's slowest-durations list: a real guest
+# (or deploy's hosts) tens of seconds, a server or volume on the fake driver
+# about fifteen, anything else a few.
+def _weight(item) -> int:
+    if "guest_image" in item.fixturenames or item.get_closest_marker("deploy"):
+        return 40
+    if item.get_closest_marker("servers") or item.get_closest_marker("volumes"):
+        return 15
+    return 4
+
+
+def pytest_collection_modifyitems(config, items):
+    """Heaviest files first (each file's tests stay in order): a worker that
+    takes the last long file while the other has nothing left is the whole
+    suite's tail, so the long ones are handed out while both are busy."""
+    per_file: dict[Path, int] = {}
+    for item in items:
+        per_file[item.path] = per_file.get(item.path, 0) + _weight(item)
+    items.sort(key=lambda item: -per_file[item.path])
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, CommandFailed
+from conftest import REPO_ROOT, CommandFailed, locked
 
 pytestmark = [pytest.mark.servers]
 
@@ -30,13 +30,15 @@ READY = "ferrostack-guest: ready"
 def guest_image() -> Path:
     """The test guest, built (again) when missing or older than its sources
     (a checkout that changed guest-image/ must not boot yesterday's image:
-    the SSH tests need the sshd it gained)."""
-    if not GUEST.exists() or (guest_image_stale() and os.geteuid() == 0):
-        if os.geteuid() != 0:
-            pytest.skip("the test guest is not built and building it needs root "
-                        "(guest-image/build.sh)")
-        subprocess.run([str(REPO_ROOT / "guest-image" / "build.sh")], check=True,
-                       capture_output=True, timeout=900)
+    the SSH tests need the sshd it gained). Under a lock: with `pytest -n`
+    each worker asks, and only the first may build it."""
+    with locked(GUEST.parent.with_name("guest-image.lock")):
+        if not GUEST.exists() or (guest_image_stale() and os.geteuid() == 0):
+            if os.geteuid() != 0:
+                pytest.skip("the test guest is not built and building it needs root "
+                            "(guest-image/build.sh)")
+            subprocess.run([str(REPO_ROOT / "guest-image" / "build.sh")], check=True,
+                           capture_output=True, timeout=900)
     return GUEST
 
 
