@@ -144,6 +144,15 @@ export FERROSTACK_BIN=${FERROSTACK_BIN:-$ROOT/target/debug/ferrostack}
 "$VENV/bin/pytest" "$ROOT/tests/e2e" -v --durations=30 \
     -n "${E2E_WORKERS:-2}" --dist loadfile --no-loadscope-reorder "$@"
 
+# The same clouds on PostgreSQL (a private server per worker, on a Unix
+# socket: tests/e2e/postgres.py): the identity, token, quota and server
+# tests, which cover what every service keeps in the store. The store's
+# own tests already run on both databases in `cargo test`.
+step "pytest tests/e2e on PostgreSQL (identity, tokens, quota, servers)"
+(cd "$ROOT/tests/e2e" && FERROSTACK_E2E_DATABASE=postgresql "$VENV/bin/pytest" -v \
+    test_identity_cli.py test_token.py test_quota.py test_servers.py \
+    -n "${E2E_WORKERS:-2}" --dist loadfile --no-loadscope-reorder)
+
 # Compute is not here: its API tests boot real guests for about 25 minutes on
 # this machine's 2 cores (docs/compatibility.md, "Tempest"); developers run
 # `scripts/tempest.sh compute` before resolving compute work.

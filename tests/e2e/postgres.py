@@ -14,6 +14,7 @@ identity, quota and server tests that way too).
 
 from __future__ import annotations
 
+import glob
 import itertools
 import os
 import shutil
@@ -23,7 +24,17 @@ import tempfile
 import time
 from pathlib import Path
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def _newest_bin() -> Path:
+    """Debian's newest installed PostgreSQL (Debian 12 has 15)."""
+    found = [Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")
+             if Path(p).parent.name.isdigit()]
+    if not found:
+        return Path("/usr/lib/postgresql/15/bin")
+    return max(found, key=lambda p: int(p.parent.name))
+
+
+PG_BIN = _newest_bin()
 USER = "postgres"
 ROLE = "ferrostack"
 
