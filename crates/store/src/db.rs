@@ -32,7 +32,9 @@ mod postgres;
 /// a pool of PostgreSQL connections ([`postgres`]).
 pub struct Db {
     backend: Backend,
-    generations: Generations,
+    /// Shared with the PostgreSQL listener thread, which moves them by
+    /// other controllers' writes.
+    generations: Arc<Generations>,
 }
 
 enum Backend {
@@ -54,9 +56,10 @@ impl Db {
     /// `host=... dbname=...`) and run migrations.
     pub fn open_postgres(url: &str) -> StoreResult<Self> {
         let config: ::postgres::Config = url.parse()?;
+        let generations = Arc::new(Generations::default());
         Ok(Db {
-            backend: Backend::Postgres(postgres::PgDb::open(&config)?),
-            generations: Generations::default(),
+            backend: Backend::Postgres(postgres::PgDb::open(&config, &generations)?),
+            generations,
         })
     }
 
@@ -87,7 +90,7 @@ impl Db {
                 next_reader: AtomicUsize::new(0),
                 changed,
             }),
-            generations: Generations::default(),
+            generations: Arc::default(),
         })
     }
 

@@ -14,19 +14,23 @@
 //! row) ORs the table's dataset bits into a transaction-local setting,
 //! `ferrostack.changed`. Before COMMIT the writer reads the mask and, when
 //! it is not zero, queues `pg_notify('ferrostack_generations', mask)` in
-//! the same transaction (delivered only if it commits: the listener of the
-//! other controllers, issue 14 part 2, hears exactly the committed
-//! changes); after COMMIT it moves this process's counters. Unlike
-//! SQLite's temporary triggers, these are part of the database (every
+//! the same transaction (delivered only if it commits, so the [`listener`]
+//! of the other controllers hears exactly the committed changes); after
+//! COMMIT it moves this process's counters. Unlike SQLite's temporary
+//! triggers, these are part of the database (every
 //! controller's writes must run them) and are rebuilt from
 //! [`generations::SOURCES`] on open.
 
+mod listener;
+
 use super::{lock, Transaction};
 use crate::generations;
+use crate::generations::Generations;
 use crate::sql::{Conn, Dialect, PgSession};
 use crate::{migrations, StoreError, StoreResult};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Connections per controller.
@@ -42,17 +46,31 @@ pub(super) struct PgDb {
     next: AtomicUsize,
 }
 
+/// The server-side process id of a connection (what a notification it
+/// sends carries).
+fn backend_pid(client: &mut postgres::Client) -> StoreResult<i32> {
+    Ok(client.query_one("SELECT pg_backend_pid()", &[])?.get(0))
+}
+
 impl PgDb {
-    /// Connect, migrate, install the generation triggers, open the pool.
-    pub(super) fn open(config: &postgres::Config) -> StoreResult<Self> {
+    /// Connect, migrate, install the generation triggers, open the pool,
+    /// and listen for other controllers' writes moving `generations`.
+    pub(super) fn open(
+        config: &postgres::Config,
+        generations: &Arc<Generations>,
+    ) -> StoreResult<Self> {
         off_the_runtime(|| {
             let mut first = config.connect(postgres::NoTls)?;
             migrations::postgres::run(&mut first)?;
             first.batch_execute(&generation_triggers())?;
+            let mut own_pids = HashSet::from([backend_pid(&mut first)?]);
             let mut conns = vec![Mutex::new(pg_conn(first))];
             for _ in 1..CONNECTIONS {
-                conns.push(Mutex::new(pg_conn(config.connect(postgres::NoTls)?)));
+                let mut client = config.connect(postgres::NoTls)?;
+                own_pids.insert(backend_pid(&mut client)?);
+                conns.push(Mutex::new(pg_conn(client)));
             }
+            listener::start(config, own_pids, generations)?;
             Ok(PgDb {
                 conns,
                 next: AtomicUsize::new(0),

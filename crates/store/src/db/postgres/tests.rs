@@ -170,3 +170,60 @@ fn a_current_thread_runtime_gets_a_clear_message() {
         .block_on(async { db.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)) })
         .unwrap();
 }
+
+/// Wait up to 5 s for `db`'s generation of `dataset` to pass `than`.
+fn moves_past(db: &Db, dataset: Dataset, than: u64) -> Option<std::time::Duration> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(5) {
+        if db.generation(dataset) > than {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    None
+}
+
+#[test]
+fn a_write_through_one_controller_moves_the_others_generations_once() {
+    let Some(pg) = database() else { return };
+    let a = Db::open_postgres(&pg.url()).unwrap();
+    let b = Db::open_postgres(&pg.url()).unwrap();
+    let (b_identity, b_catalog) = (
+        b.generation(Dataset::Identity),
+        b.generation(Dataset::Catalog),
+    );
+    a.write(|tx| {
+        tx.execute(
+            "INSERT INTO regions (id) VALUES (?1)",
+            params!["RegionTwo".to_string()],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    let took = moves_past(&b, Dataset::Catalog, b_catalog)
+        .expect("the other controller hears a catalog write");
+    assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
+    assert_eq!(
+        b.generation(Dataset::Identity),
+        b_identity,
+        "identity did not change"
+    );
+
+    // Its own write moves its counter once: its notification is skipped.
+    let a_catalog = a.generation(Dataset::Catalog);
+    let b_catalog = b.generation(Dataset::Catalog);
+    a.write(|tx| {
+        tx.execute("UPDATE regions SET description = 'x'", [])?;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(a.generation(Dataset::Catalog), a_catalog + 1);
+    moves_past(&b, Dataset::Catalog, b_catalog).expect("heard");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(a.generation(Dataset::Catalog), a_catalog + 1, "not twice");
+    assert_eq!(
+        b.generation(Dataset::Catalog),
+        b_catalog + 1,
+        "once on the other"
+    );
+}
