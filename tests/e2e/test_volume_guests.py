@@ -46,7 +46,7 @@ def disk_watcher(write: str = "", timed: bool = False) -> str:
     first sector does not hold it gets it (`MARK wrote <name> <read back>`),
     and one that grew gets `<write>-grown`;
     with `timed`, 300 direct 4 KiB writes go to each new disk's second
-    MiB, timed from /proc/uptime (`MARK dd <name> <t0> <t1>`)."""
+    MiB, timed from /proc/uptime (`MARK dd <name> serial=<serial> <t0> <t1>`)."""
     return f"""#!/bin/sh
 WRITE='{write}'
 TIMED='{"1" if timed else ""}'
@@ -65,13 +65,16 @@ TIMED='{"1" if timed else ""}'
       n=${{d##*/}}
       case " $boot " in *" $n "*) continue ;; esac
       sz=$(cat "$d/size")
-      now="$now $n:$sz"
-      case " $seen " in *" $n:$sz "*) continue ;; esac
+      # A disk just plugged may show no capacity yet: take it next round.
+      [ "$sz" -gt 0 ] || continue
       ser=$(cat "$d/serial" 2>/dev/null)
+      # Keyed by serial too: another volume may take a name just freed.
+      now="$now $n:$ser:$sz"
+      case " $seen " in *" $n:$ser:$sz "*) continue ;; esac
       data=$(dd if=/dev/$n bs=512 count=1 2>/dev/null | tr -d '\\000' | head -c 64)
       echo "{MARK} disk $n serial=$ser bytes=$((sz * 512)) data=[$data]"
       want="$WRITE"
-      case " $seen " in *" $n:"*) want="$WRITE-grown" ;; esac
+      case " $seen " in *" $n:$ser:"*) want="$WRITE-grown" ;; esac
       if [ -n "$WRITE" ] && [ "$data" != "$want" ]; then
         dd if=/dev/zero of=/dev/$n bs=512 count=1 conv=notrunc 2>/dev/null
         printf '%s' "$want" | dd of=/dev/$n bs=512 conv=sync,notrunc 2>/dev/null
@@ -83,7 +86,7 @@ TIMED='{"1" if timed else ""}'
         t0=$(cut -d ' ' -f 1 /proc/uptime)
         dd if=/dev/zero of=/dev/$n bs=4k count=300 seek=256 oflag=direct 2>/dev/null
         t1=$(cut -d ' ' -f 1 /proc/uptime)
-        echo "{MARK} dd $n $t0 $t1"
+        echo "{MARK} dd $n serial=$ser $t0 $t1"
       fi
     done
     for s in $seen; do
@@ -380,8 +383,10 @@ def test_backups_restore_each_point_in_time_and_qos_caps_a_guests_writes(
     took = {}
     pos = 0
     for name in ("plain", "throttled"):
+        vid = s.openstack_json("volume", "show", name)["id"]
         s.openstack("server", "add", "volume", "timer", name)
-        m, pos = wait_console(s, "timer", rf"{MARK} dd \S+ (\S+) (\S+)", after=pos, timeout=120)
+        m, pos = wait_console(s, "timer", rf"{MARK} dd \S+ serial={serial(vid)} (\S+) (\S+)",
+                              after=pos, timeout=120)
         took[name] = float(m.group(2)) - float(m.group(1))
         s.openstack("server", "remove", "volume", "timer", name)
         wait_volume(s, name, "available")
