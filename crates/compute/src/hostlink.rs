@@ -12,8 +12,10 @@
 //! In `allinone` the agent calls the link in process. A remote agent
 //! (`ferrostack agent` on another host) calls the same two traits over
 //! HTTPS through [`crate::hostapi`]; nothing in the engine or the link
-//! assumes one process, except [`HostLink::kick`], which only shortens the
-//! long poll and is backed by polling the store revision.
+//! assumes one process: [`HostLink::kick`] only shortens the long poll, and
+//! a long poll wakes on the store's host-revision generation, which moves
+//! after a write by any controller (on PostgreSQL another controller's
+//! write is heard through LISTEN/NOTIFY), with a slow poll as backstop.
 //!
 //! Reading a report (see [`translate`]):
 //!
@@ -48,7 +50,7 @@ use ferrostack_quota::{QuotaEngine, COMPUTE};
 use ferrostack_scheduler::{HostResources, InventoryConfig};
 use ferrostack_store::placement::PlacementStore;
 use ferrostack_store::server::{ComputeService, Instance, InstanceFilter, ServerStore};
-use ferrostack_store::{StoreError, StoreResult};
+use ferrostack_store::{Dataset, StoreError, StoreResult};
 use futures::future::BoxFuture;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -650,16 +652,38 @@ impl DesiredStateSource for HostLink {
     ) -> StateFuture<'a, u64> {
         Box::pin(async move {
             let deadline = tokio::time::Instant::now() + timeout;
+            let changes = self.servers.revision_changes();
             loop {
                 let notified = self.changed.notified();
+                // Read before the revision, so a change after the read
+                // moves it past `seen`.
+                let seen = changes.as_ref().map(|g| g.get(Dataset::HostRevisions));
                 let now = self.servers.host_revision(host).map_err(unavailable)?;
-                if now != since_revision || tokio::time::Instant::now() >= deadline {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                if now != since_revision || left.is_zero() {
                     return Ok(now);
                 }
-                // A kick wakes at once; a writer in another process is
-                // seen at the next poll.
-                let poll = Duration::from_millis(500);
-                let _ = tokio::time::timeout(poll.min(timeout), notified).await;
+                // A kick or any committed revision change (this
+                // controller's, or another's heard through the store)
+                // wakes at once; the poll is a backstop for a store that
+                // cannot tell, or a lost notification.
+                let poll = if changes.is_some() {
+                    Duration::from_secs(5)
+                } else {
+                    Duration::from_millis(500)
+                };
+                let wait = poll.min(left);
+                match (&changes, seen) {
+                    (Some(g), Some(seen)) => {
+                        tokio::select! {
+                            _ = g.wait_past(Dataset::HostRevisions, seen, wait) => {}
+                            _ = notified => {}
+                        }
+                    }
+                    _ => {
+                        let _ = tokio::time::timeout(wait, notified).await;
+                    }
+                }
             }
         })
     }

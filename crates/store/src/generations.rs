@@ -28,6 +28,8 @@
 //! is the one method that changes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::Notify;
 
 /// A kind of derived data with its own generation counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -40,11 +42,19 @@ pub enum Dataset {
     Catalog,
     /// Token revocation events.
     Revocations,
+    /// Compute hosts' revisions: what wakes an agent's long poll when a
+    /// server assigned to its host changes, whichever controller wrote it.
+    HostRevisions,
 }
 
 impl Dataset {
     /// Every dataset, in counter order.
-    pub const ALL: [Dataset; 3] = [Dataset::Identity, Dataset::Catalog, Dataset::Revocations];
+    pub const ALL: [Dataset; 4] = [
+        Dataset::Identity,
+        Dataset::Catalog,
+        Dataset::Revocations,
+        Dataset::HostRevisions,
+    ];
 
     /// Position of this dataset's counter (and its bit in a change mask).
     pub const fn index(self) -> usize {
@@ -52,6 +62,7 @@ impl Dataset {
             Dataset::Identity => 0,
             Dataset::Catalog => 1,
             Dataset::Revocations => 2,
+            Dataset::HostRevisions => 3,
         }
     }
 
@@ -91,6 +102,7 @@ pub const SOURCES: &[(Dataset, &[&str])] = &[
         ],
     ),
     (Dataset::Revocations, &["revocation_events"]),
+    (Dataset::HostRevisions, &["host_revisions"]),
 ];
 
 /// Tables no generation-keyed cache derives from: writes to them (agent
@@ -119,7 +131,6 @@ pub const UNCACHED: &[&str] = &[
     "placement_inventories",
     "placement_allocations",
     "instances",
-    "host_revisions",
     "instance_actions",
     "server_groups",
     "compute_services",
@@ -153,10 +164,14 @@ pub fn mask_of(table: &str) -> u32 {
         .fold(0, |mask, (d, _)| mask | d.bit())
 }
 
-/// One counter per [`Dataset`].
+/// One counter per [`Dataset`], and a wake-up for whoever waits on one.
 #[derive(Debug)]
 pub struct Generations {
     counters: [AtomicU64; Dataset::ALL.len()],
+    /// Woken after every move (ours or, on PostgreSQL, another
+    /// controller's heard by the listener), so a waiter such as an agent's
+    /// long poll answers at once instead of at its next poll.
+    moved: Notify,
 }
 
 impl Default for Generations {
@@ -164,6 +179,7 @@ impl Default for Generations {
         // Start at 1 so a cache initialized at 0 is stale from the start.
         Generations {
             counters: std::array::from_fn(|_| AtomicU64::new(1)),
+            moved: Notify::new(),
         }
     }
 }
@@ -179,6 +195,28 @@ impl Generations {
         for d in Dataset::ALL {
             if mask & d.bit() != 0 {
                 self.counters[d.index()].fetch_add(1, Ordering::Release);
+            }
+        }
+        if mask != 0 {
+            self.moved.notify_waiters();
+        }
+    }
+
+    /// Wait until `dataset` is past `seen` or `timeout` passes; returns its
+    /// generation then. Moves of other datasets wake the wait, which then
+    /// goes on waiting.
+    pub async fn wait_past(&self, dataset: Dataset, seen: u64, timeout: Duration) -> u64 {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Registered before the check, so a move between the check and
+            // the wait still wakes it.
+            let moved = self.moved.notified();
+            let now = self.get(dataset);
+            if now != seen {
+                return now;
+            }
+            if tokio::time::timeout_at(deadline, moved).await.is_err() {
+                return self.get(dataset);
             }
         }
     }
@@ -207,5 +245,34 @@ mod tests {
         assert_eq!(g.get(Dataset::Identity), 2);
         assert_eq!(g.get(Dataset::Catalog), 2);
         assert_eq!(g.get(Dataset::Revocations), 2);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_wakes_on_its_dataset_and_sleeps_through_others() {
+        let g = std::sync::Arc::new(Generations::default());
+        let seen = g.get(Dataset::HostRevisions);
+        let waiter = {
+            let g = g.clone();
+            tokio::spawn(async move {
+                let started = tokio::time::Instant::now();
+                let now = g
+                    .wait_past(Dataset::HostRevisions, seen, Duration::from_secs(5))
+                    .await;
+                (now, started.elapsed())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        g.bump(mask_of("users"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiter.is_finished(), "an identity write does not end it");
+        g.bump(mask_of("host_revisions"));
+        let (now, took) = waiter.await.unwrap();
+        assert_eq!(now, seen + 1);
+        assert!(took < Duration::from_secs(1), "{took:?}");
+        // Nothing moves: the timeout ends it with the same generation.
+        let same = g
+            .wait_past(Dataset::HostRevisions, now, Duration::from_millis(30))
+            .await;
+        assert_eq!(same, now);
     }
 }

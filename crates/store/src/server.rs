@@ -168,6 +168,13 @@ pub trait ServerStore: Send + Sync {
     fn assigned_to_host(&self, host: &str) -> StoreResult<(u64, Vec<Instance>)>;
     /// The host's revision (0 before any change).
     fn host_revision(&self, host: &str) -> StoreResult<u64>;
+    /// What moves after every committed change of any host's revision
+    /// ([`crate::Dataset::HostRevisions`]), made by this controller or, on
+    /// PostgreSQL, by another: a long poll waits on it instead of polling.
+    /// `None` for a store that cannot tell, whose watchers poll.
+    fn revision_changes(&self) -> Option<std::sync::Arc<crate::generations::Generations>> {
+        None
+    }
 
     /// Record the start of an action; a repeated (instance, request id) is
     /// ignored.

@@ -314,6 +314,10 @@ impl ServerStore for SqliteStore {
         self.db().read(|c| revision(c, host))
     }
 
+    fn revision_changes(&self) -> Option<std::sync::Arc<crate::generations::Generations>> {
+        Some(self.db().generations())
+    }
+
     fn add_action(&self, a: &InstanceAction) -> StoreResult<()> {
         self.db().write(|tx| {
             tx.execute(

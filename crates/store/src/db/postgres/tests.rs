@@ -5,7 +5,7 @@ use crate::{Db, StoreError};
 use postgres::fallible_iterator::FallibleIterator as _;
 use std::sync::{Arc, Barrier};
 
-fn generations(db: &Db) -> [u64; 3] {
+fn generations(db: &Db) -> [u64; Dataset::ALL.len()] {
     Dataset::ALL.map(|d| db.generation(d))
 }
 
@@ -225,5 +225,48 @@ fn a_write_through_one_controller_moves_the_others_generations_once() {
         b.generation(Dataset::Catalog),
         b_catalog + 1,
         "once on the other"
+    );
+}
+
+#[test]
+fn a_host_revision_written_through_one_controller_wakes_a_waiter_on_another() {
+    let Some(pg) = database() else { return };
+    let a = Db::open_postgres(&pg.url()).unwrap();
+    let b = Db::open_postgres(&pg.url()).unwrap();
+    let generations = b.generations();
+    let seen = generations.get(Dataset::HostRevisions);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let waiter = std::thread::spawn(move || {
+        runtime.block_on(async {
+            let started = std::time::Instant::now();
+            let now = generations
+                .wait_past(
+                    Dataset::HostRevisions,
+                    seen,
+                    std::time::Duration::from_secs(10),
+                )
+                .await;
+            (now, started.elapsed())
+        })
+    });
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let wrote = std::time::Instant::now();
+    a.write(|tx| {
+        tx.execute(
+            "INSERT INTO host_revisions (host, revision) VALUES (?1, 1)",
+            params!["compute-1".to_string()],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    let (now, _) = waiter.join().unwrap();
+    let heard = wrote.elapsed();
+    assert!(now > seen, "the other controller's waiter saw the move");
+    assert!(
+        heard < std::time::Duration::from_secs(1),
+        "woken after {heard:?}"
     );
 }
