@@ -135,6 +135,24 @@ impl Target {
         Ok(target)
     }
 
+    /// The admin token this target calls with.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// The same tokens sent to another controller of the same cloud at
+    /// `base_url` (tokens issued by one controller validated by another).
+    pub fn elsewhere(&self, base_url: &str) -> Target {
+        Target {
+            client: self.client.clone(),
+            base: base_url.trim_end_matches('/').to_owned(),
+            issue_body: self.issue_body.clone(),
+            admin_token: self.admin_token.clone(),
+            subject_token: self.subject_token.clone(),
+            bare_base: self.bare_base.clone(),
+        }
+    }
+
     async fn issue_token(&self) -> Result<String, CallError> {
         let resp = self
             .request(Op::Issue)

@@ -64,6 +64,17 @@ struct WorkerResult {
 
 /// Runs one cell and returns its measurements.
 pub async fn run_cell(target: Arc<Target>, op: Op, concurrency: usize, budget: Budget) -> Cell {
+    run_cell_across(&[target], op, concurrency, budget).await
+}
+
+/// [`run_cell`] spread over several targets (the controllers of one
+/// cloud): worker `w` sends to `targets[w % targets.len()]`.
+pub async fn run_cell_across(
+    targets: &[Arc<Target>],
+    op: Op,
+    concurrency: usize,
+    budget: Budget,
+) -> Cell {
     let remaining = Arc::new(AtomicU64::new(match budget {
         Budget::Requests(n) => n,
         Budget::Time(_) => u64::MAX,
@@ -74,8 +85,8 @@ pub async fn run_cell(target: Arc<Target>, op: Op, concurrency: usize, budget: B
         Budget::Requests(_) => None,
     };
     let workers: Vec<_> = (0..concurrency.max(1))
-        .map(|_| {
-            let target = Arc::clone(&target);
+        .map(|w| {
+            let target = Arc::clone(&targets[w % targets.len()]);
             let remaining = Arc::clone(&remaining);
             tokio::spawn(async move { worker(&target, op, deadline, &remaining).await })
         })

@@ -35,6 +35,8 @@
 
 mod allinone;
 mod bare;
+mod controllers;
+mod controllers_report;
 mod dataplane;
 mod identity;
 mod load;
@@ -78,6 +80,11 @@ enum Command {
     /// Create volumes and attach them to a running guest through the
     /// public APIs; print the figures beside the goals.
     Volumes(Box<VolumesArgs>),
+    /// Token validation, boot-and-delete and cross-controller
+    /// invalidation on SQLite with one controller against PostgreSQL with
+    /// one and three (clouds it starts itself); print the figures beside
+    /// the goals.
+    Controllers(Box<ControllersArgs>),
     /// Compare two runs saved with `run --json`.
     Compare {
         /// The run to compare against (e.g. the Python Keystone).
@@ -292,6 +299,86 @@ struct VolumesArgs {
     samples: usize,
 }
 
+#[derive(Args, Debug)]
+struct ControllersArgs {
+    /// The ferrostack binary to start (default: `ferrostack` beside this one).
+    #[arg(long)]
+    ferrostack_bin: Option<PathBuf>,
+    /// The image boot-and-delete boots (the fake hypervisor never reads
+    /// it; default: the repo's test guest, else a small file made here).
+    #[arg(long)]
+    image_file: Option<PathBuf>,
+    /// Token validation workers.
+    #[arg(long, default_value_t = 50)]
+    concurrency: usize,
+    /// Seconds of token validation per topology.
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+    /// Boot-and-delete workers.
+    #[arg(long, default_value_t = 10)]
+    boot_concurrency: usize,
+    /// Seconds of boot-and-delete per topology.
+    #[arg(long, default_value_t = 10.0)]
+    boot_duration: f64,
+    /// Role removals timed for the invalidation figure.
+    #[arg(long, default_value_t = 20)]
+    samples: usize,
+    /// Only the topologies whose name starts with one of these
+    /// (comma-separated, e.g. `sqlite,postgresql x3`).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+fn run_controllers(args: ControllersArgs) -> Result<(), Box<dyn Error>> {
+    let bin = match &args.ferrostack_bin {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe()?.with_file_name("ferrostack"),
+    };
+    let work = tempfile::tempdir()?;
+    let image_file = match &args.image_file {
+        Some(file) => file.clone(),
+        None => {
+            let guest = PathBuf::from("target/guest-image/ferrostack-guest.qcow2");
+            if guest.exists() {
+                guest
+            } else {
+                // A qcow2 header is all the image API checks here.
+                let file = work.path().join("bench.qcow2");
+                let made = std::process::Command::new("qemu-img")
+                    .args(["create", "-q", "-f", "qcow2"])
+                    .arg(&file)
+                    .arg("64M")
+                    .status()?;
+                if !made.success() {
+                    return Err("qemu-img create failed; give --image-file".into());
+                }
+                file
+            }
+        }
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let topologies: Vec<_> = controllers::Topology::standard(cpus)
+        .into_iter()
+        .filter(|t| args.only.is_empty() || args.only.iter().any(|o| t.name.starts_with(o)))
+        .collect();
+    let plan = controllers::Plan {
+        bin,
+        image_file,
+        concurrency: args.concurrency,
+        duration: Duration::try_from_secs_f64(args.duration)?,
+        boot_concurrency: args.boot_concurrency,
+        boot_duration: Duration::try_from_secs_f64(args.boot_duration)?,
+        samples: args.samples,
+    };
+    let rows = controllers::run(&plan, &topologies)?;
+    let title = format!(
+        "controllers: token validation x{} ({:.1} s), fake-hypervisor boot-and-delete x{} ({:.1} s), {} role removals; {cpus} CPUs",
+        args.concurrency, args.duration, args.boot_concurrency, args.boot_duration, args.samples
+    );
+    print!("{}", controllers_report::table(&title, &rows));
+    Ok(())
+}
+
 fn run_volumes(args: VolumesArgs) -> Result<(), Box<dyn Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -346,6 +433,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         Command::Servers(args) => run_servers(*args),
         Command::Network(args) => run_network(*args),
         Command::Volumes(args) => run_volumes(*args),
+        Command::Controllers(args) => run_controllers(*args),
         Command::Compare {
             baseline,
             candidate,

@@ -23,6 +23,32 @@ pub fn process_cpu(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis((utime + stime) * 10))
 }
 
+/// CPU time of process `root` and its children: their user plus system
+/// time, and what `root` has reaped of children that exited (fields 16
+/// and 17). For a server that forks a process per connection, such as
+/// PostgreSQL's postmaster.
+pub fn process_tree_cpu(root: u32) -> Option<Duration> {
+    let ticks = |pid: u32, fields: std::ops::Range<usize>| -> Option<(u32, u64)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        // `rest[0]` is field 3 (state), so field k is rest[k - 3].
+        let ppid = rest.get(1)?.parse().ok()?;
+        let sum = fields
+            .map(|k| rest.get(k - 3)?.parse::<u64>().ok())
+            .sum::<Option<u64>>()?;
+        Some((ppid, sum))
+    };
+    let (_, mut total) = ticks(root, 14..18)?;
+    for pid in pids().filter(|&p| p != root) {
+        if let Some((ppid, own)) = ticks(pid, 14..16) {
+            if ppid == root {
+                total += own;
+            }
+        }
+    }
+    Some(Duration::from_millis(total * 10))
+}
+
 /// Watches /proc from a thread (every ~2 ms) for `qemu-system-*` processes
 /// that were not there when it started, noting when each was first seen.
 ///
@@ -96,6 +122,14 @@ mod tests {
     fn process_cpu_reads_this_process() {
         assert!(process_cpu(std::process::id()).is_some());
         assert!(process_cpu(u32::MAX).is_none());
+    }
+
+    #[test]
+    fn process_tree_cpu_counts_this_process_and_fails_for_none() {
+        let own = process_cpu(std::process::id()).unwrap();
+        let tree = process_tree_cpu(std::process::id()).unwrap();
+        assert!(tree >= own);
+        assert!(process_tree_cpu(u32::MAX).is_none());
     }
 
     #[test]

@@ -80,7 +80,7 @@ pub struct Polling {
 }
 
 /// A logged-in cloud: token, project and the endpoints from the catalog.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Cloud {
     client: Client,
     token: String,
@@ -185,6 +185,18 @@ impl Cloud {
             image_id: String::new(),
             flavor_id: String::new(),
         })
+    }
+
+    /// The same cloud through another controller: the catalog's host
+    /// `from` replaced by `to` in the compute and image URLs (controllers
+    /// of one cloud serve the same ports on their own addresses).
+    pub fn via(&self, from: &str, to: &str) -> Cloud {
+        let swap = |url: &str| url.replacen(&format!("//{from}:"), &format!("//{to}:"), 1);
+        Cloud {
+            compute: swap(&self.compute),
+            image: swap(&self.image),
+            ..self.clone()
+        }
     }
 
     fn nova(&self, method: Method, path: &str) -> RequestBuilder {
@@ -380,7 +392,30 @@ pub async fn boot_delete(
     poll: Polling,
     server_pid: Option<u32>,
 ) -> CycleCell {
-    let cpu_before = server_pid.and_then(process_cpu);
+    let pids: Vec<u32> = server_pid.into_iter().collect();
+    boot_delete_across(&[cloud], concurrency, budget, poll, &pids).await
+}
+
+/// The CPU time the processes `pids` used so far (`None` when one is
+/// unreadable or there are none).
+pub fn processes_cpu(pids: &[u32]) -> Option<Duration> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| process_cpu(p)).sum()
+}
+
+/// [`boot_delete`] spread over several controllers of one cloud: worker
+/// `w` goes through `clouds[w % clouds.len()]`; `server_pids` are every
+/// server process whose CPU the cell counts.
+pub async fn boot_delete_across(
+    clouds: &[Arc<Cloud>],
+    concurrency: usize,
+    budget: Budget,
+    poll: Polling,
+    server_pids: &[u32],
+) -> CycleCell {
+    let cpu_before = processes_cpu(server_pids);
     let remaining = Arc::new(AtomicU64::new(match budget {
         Budget::Requests(n) => n,
         Budget::Time(_) => u64::MAX,
@@ -392,7 +427,8 @@ pub async fn boot_delete(
     };
     let workers: Vec<_> = (0..concurrency.max(1))
         .map(|w| {
-            let (cloud, remaining) = (Arc::clone(&cloud), Arc::clone(&remaining));
+            let cloud = Arc::clone(&clouds[w % clouds.len()]);
+            let remaining = Arc::clone(&remaining);
             tokio::spawn(async move {
                 let (mut cycles, mut actives, mut errors) = (Vec::new(), Vec::new(), Vec::new());
                 for n in 0.. {
@@ -432,7 +468,7 @@ pub async fn boot_delete(
         }
     }
     let elapsed = started.elapsed();
-    let cpu_after = server_pid.and_then(process_cpu);
+    let cpu_after = processes_cpu(server_pids);
     cycles.sort_unstable();
     actives.sort_unstable();
     let p = |v: &[Duration]| [percentile(v, 50.0), percentile(v, 99.0)];
