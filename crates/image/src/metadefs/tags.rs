@@ -64,7 +64,12 @@ pub async fn create_many(
     let append = headers
         .get("x-openstack-append")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        .is_some_and(|v| {
+            // As oslo's bool_from_string reads it.
+            ["true", "1", "yes", "on", "y", "t"]
+                .iter()
+                .any(|t| v.trim().eq_ignore_ascii_case(t))
+        });
     let map = validate::object_body(&body)?;
     let mut names = Vec::new();
     for t in validate::array(map, "tags")? {
