@@ -358,6 +358,14 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         .context("cannot recover interrupted image uploads")?;
     ferrostack_image::reserve::release_stale(&store, &store)
         .context("cannot release the reservations of interrupted image uploads")?;
+    let stock = ferrostack_image::metadefs::stock::load(&store)
+        .context("cannot load Glance's stock metadata definitions")?;
+    if stock > 0 {
+        tracing::info!(
+            namespaces = stock,
+            "loaded the stock metadata definition namespaces"
+        );
+    }
     let image_data: Arc<dyn ferrostack_image::ImageDataStore> = Arc::new(image_data);
     let volume_host = args
         .host_name
@@ -539,6 +547,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
             public_url: image_url.clone(),
             validator: validator.clone(),
             images: Arc::new(store.clone()),
+            metadefs: Arc::new(store.clone()),
             data: image_data,
             max_image_size: args.max_image_size,
             quotas: ferrostack_image::ImageQuotas {

@@ -3,9 +3,11 @@
 //! Served: version discovery; images (list with Glance's filters, sorting
 //! and paging; create; show; JSON-patch update; delete); streamed upload
 //! and download of image data; tags; members; the image/member schemas
-//! clients fetch; and `/v2/info/{import,stores}` as a single-store Glance
-//! without import methods answers them. Every other Glance v2 route
-//! (import, stage, cache, tasks, metadefs, ...) is registered and answers 501 after
+//! clients fetch; `/v2/info/{import,stores}` as a single-store Glance
+//! without import methods answers them; an image's (empty) task list; and
+//! the metadata definitions catalog with its schemas ([`metadefs`]). Every
+//! other Glance v2 route (import, stage, cache, tasks, ...) is registered
+//! and answers 501 after
 //! authentication; routes, rules and handlers are one table, [`policy`]; unknown paths answer 404. All errors
 //! use Glance's body, [`error`]. The wire shapes (image and member views,
 //! lists, the error body) live in `ferrostack-image-types`, so clients and
@@ -31,6 +33,7 @@
 pub mod data;
 pub mod error;
 pub mod import;
+pub mod metadefs;
 pub mod model;
 pub mod policy;
 pub mod reserve;
@@ -43,6 +46,7 @@ use axum::Router;
 use error::ImageError;
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_store::image::ImageStore;
+use ferrostack_store::metadefs::MetadefStore;
 use ferrostack_store::quota::QuotaStore;
 use http::StatusCode;
 use serde_json::{json, Value};
@@ -67,6 +71,8 @@ pub struct ImageConfig {
     pub validator: Arc<dyn TokenValidator>,
     /// Image records.
     pub images: Arc<dyn ImageStore>,
+    /// The metadata definitions catalog.
+    pub metadefs: Arc<dyn MetadefStore>,
     /// Image bytes.
     pub data: Arc<dyn ImageDataStore>,
     /// Largest image accepted, in bytes.
@@ -103,6 +109,8 @@ pub struct ImageState {
     pub public_url: String,
     /// Image records.
     pub images: Arc<dyn ImageStore>,
+    /// The metadata definitions catalog.
+    pub metadefs: Arc<dyn MetadefStore>,
     /// Image bytes.
     pub data: Arc<dyn ImageDataStore>,
     /// Largest image accepted, in bytes.
@@ -191,6 +199,7 @@ pub fn router(config: ImageConfig) -> Router {
         size_quota,
         public_url: config.public_url,
         images: config.images,
+        metadefs: config.metadefs,
         data: config.data,
         max_image_size: config.max_image_size,
         quotas: config.quotas,

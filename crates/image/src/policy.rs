@@ -7,15 +7,17 @@
 //! handlers finish the check against the image (owner, visibility,
 //! membership), answering 404 for images the caller may not see and 403
 //! for visible images the caller may not change, as Glance does.
-//! Creating an image needs `member` on the token's project.
+//! Creating an image needs `member` on the token's project. Metadata
+//! definition writes need `admin` ([`crate::metadefs`]).
 
 use crate::error::ImageError;
+use crate::metadefs as md;
 use crate::routes::{actions, file, images, info, members, schemas, tags};
 use crate::{root, version_list, ImageState};
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use ferrostack_policy::Rule;
-use ferrostack_policy::Rule::{Authenticated, ProjectMember, Public};
+use ferrostack_policy::Rule::{Admin, Authenticated, ProjectMember, Public};
 use std::sync::Arc;
 
 const A: Rule = Authenticated;
@@ -53,6 +55,7 @@ ferrostack_policy::route_table! {
     )
     .route("/v2/images/{image_id}/actions/deactivate", post(A, actions::deactivate))
     .route("/v2/images/{image_id}/actions/reactivate", post(A, actions::reactivate))
+    .route("/v2/images/{image_id}/tasks", get(A, actions::tasks))
     .route("/v2/schemas/image", get(A, schemas::image))
     .route("/v2/schemas/images", get(A, schemas::images))
     .route("/v2/schemas/member", get(A, schemas::member))
@@ -61,8 +64,7 @@ ferrostack_policy::route_table! {
     .route("/v2/images/{image_id}/import", post(A, unbuilt))
     .route("/v2/images/{image_id}/stage", put(A, unbuilt))
     .route("/v2/images/{image_id}/locations", get(A, unbuilt).post(A, unbuilt))
-    .route("/v2/images/{image_id}/tasks", get(A, unbuilt))
-    .route("/v2/info/import", get(A, info::import))
+        .route("/v2/info/import", get(A, info::import))
     .route("/v2/info/stores", get(A, info::stores))
     .route("/v2/info/stores/detail", get(A, info::stores))
     .route("/v2/info/usage", get(A, unbuilt))
@@ -76,68 +78,74 @@ ferrostack_policy::route_table! {
     .route("/v2/tasks/{task_id}", get(A, unbuilt).delete(A, unbuilt))
     .route("/v2/schemas/task", get(A, unbuilt))
     .route("/v2/schemas/tasks", get(A, unbuilt))
-    .route("/v2/schemas/metadefs/namespace", get(A, unbuilt))
-    .route("/v2/schemas/metadefs/namespaces", get(A, unbuilt))
-    .route("/v2/schemas/metadefs/object", get(A, unbuilt))
-    .route("/v2/schemas/metadefs/objects", get(A, unbuilt))
-    .route("/v2/schemas/metadefs/properties", get(A, unbuilt))
-    .route("/v2/schemas/metadefs/property", get(A, unbuilt))
-    .route("/v2/schemas/metadefs/resource_type", get(A, unbuilt))
-    .route("/v2/schemas/metadefs/resource_types", get(A, unbuilt))
-    .route("/v2/schemas/metadefs/tag", get(A, unbuilt))
-    .route("/v2/schemas/metadefs/tags", get(A, unbuilt))
-    .route("/v2/metadefs/resource_types", get(A, unbuilt))
-    .route("/v2/metadefs/namespaces", get(A, unbuilt).post(A, unbuilt))
+    // Metadata definitions: reads need a token (the handler hides other
+    // projects' private namespaces); writes are admin-only, Glance's
+    // default policy.
+    .route("/v2/schemas/metadefs/namespace", get(A, md::schemas::namespace))
+    .route("/v2/schemas/metadefs/namespaces", get(A, md::schemas::namespaces))
+    .route("/v2/schemas/metadefs/object", get(A, md::schemas::object))
+    .route("/v2/schemas/metadefs/objects", get(A, md::schemas::objects))
+    .route("/v2/schemas/metadefs/properties", get(A, md::schemas::properties))
+    .route("/v2/schemas/metadefs/property", get(A, md::schemas::property))
+    .route("/v2/schemas/metadefs/resource_type", get(A, md::schemas::resource_type))
+    .route("/v2/schemas/metadefs/resource_types", get(A, md::schemas::resource_types))
+    .route("/v2/schemas/metadefs/tag", get(A, md::schemas::tag))
+    .route("/v2/schemas/metadefs/tags", get(A, md::schemas::tags))
+    .route("/v2/metadefs/resource_types", get(A, md::resource_types::list_types))
+    .route(
+        "/v2/metadefs/namespaces",
+        get(A, md::namespaces::list).post(Admin, md::namespaces::create)
+    )
     .route(
         "/v2/metadefs/namespaces/{namespace_name}",
-        get(A, unbuilt)
-            .put(A, unbuilt)
-            .delete(A, unbuilt)
+        get(A, md::namespaces::show)
+            .put(Admin, md::namespaces::update)
+            .delete(Admin, md::namespaces::delete)
     )
     .route(
         "/v2/metadefs/namespaces/{namespace_name}/objects",
-        get(A, unbuilt)
-            .post(A, unbuilt)
-            .delete(A, unbuilt)
+        get(A, md::objects::list)
+            .post(Admin, md::objects::create)
+            .delete(Admin, md::objects::delete_all)
     )
     .route(
         "/v2/metadefs/namespaces/{namespace_name}/objects/{object_name}",
-        get(A, unbuilt)
-            .put(A, unbuilt)
-            .delete(A, unbuilt)
+        get(A, md::objects::show)
+            .put(Admin, md::objects::update)
+            .delete(Admin, md::objects::delete)
     )
     .route(
         "/v2/metadefs/namespaces/{namespace_name}/properties",
-        get(A, unbuilt)
-            .post(A, unbuilt)
-            .delete(A, unbuilt)
+        get(A, md::properties::list)
+            .post(Admin, md::properties::create)
+            .delete(Admin, md::properties::delete_all)
     )
     .route(
         "/v2/metadefs/namespaces/{namespace_name}/properties/{property_name}",
-        get(A, unbuilt)
-            .put(A, unbuilt)
-            .delete(A, unbuilt)
+        get(A, md::properties::show)
+            .put(Admin, md::properties::update)
+            .delete(Admin, md::properties::delete)
     )
     .route(
         "/v2/metadefs/namespaces/{namespace_name}/resource_types",
-        get(A, unbuilt)
-            .post(A, unbuilt)
+        get(A, md::resource_types::list)
+            .post(Admin, md::resource_types::create)
     )
     .route(
         "/v2/metadefs/namespaces/{namespace_name}/resource_types/{resource_type}",
-        delete(A, unbuilt)
+        delete(Admin, md::resource_types::delete)
     )
     .route(
         "/v2/metadefs/namespaces/{namespace_name}/tags",
-        get(A, unbuilt)
-            .post(A, unbuilt)
-            .delete(A, unbuilt)
+        get(A, md::tags::list)
+            .post(Admin, md::tags::create_many)
+            .delete(Admin, md::tags::delete_all)
     )
     .route(
         "/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}",
-        get(A, unbuilt)
-            .post(A, unbuilt)
-            .put(A, unbuilt)
-            .delete(A, unbuilt)
+        get(A, md::tags::show)
+            .post(Admin, md::tags::create)
+            .put(Admin, md::tags::update)
+            .delete(Admin, md::tags::delete)
     )
 }

@@ -127,6 +127,8 @@ pub const UNCACHED: &[&str] = &[
     "key_pairs",
     "images",
     "image_members",
+    "metadef_namespaces",
+    "metadef_resource_types",
     "placement_providers",
     "placement_inventories",
     "placement_allocations",

@@ -34,6 +34,7 @@ pub mod host_plan;
 pub mod identity;
 pub mod image;
 pub mod location;
+pub mod metadefs;
 pub mod migrations;
 pub mod network;
 pub mod operation;

@@ -897,6 +897,29 @@ CREATE TABLE aggregates (
 );
 "#,
     )],
+    // Glance's metadata definitions: a namespace per row with its
+    // objects, properties, tags and resource type associations as JSON
+    // (see crate::metadefs), and the resource types they name.
+    &[Both(
+        r#"
+CREATE TABLE metadef_namespaces (
+    namespace  TEXT PRIMARY KEY,
+    visibility TEXT NOT NULL,
+    protected  INTEGER NOT NULL DEFAULT 0,
+    owner      TEXT,
+    body       TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX metadef_namespaces_owner ON metadef_namespaces(owner);
+
+CREATE TABLE metadef_resource_types (
+    name       TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+"#,
+    )],
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

@@ -10,6 +10,9 @@ mod floating_ip;
 mod host_objects;
 mod identity;
 mod image;
+mod metadefs;
+#[cfg(test)]
+mod metadefs_tests;
 mod network;
 mod operation;
 mod policies;

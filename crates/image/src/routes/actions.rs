@@ -1,4 +1,5 @@
-//! `/v2/images/{image_id}/actions/{deactivate,reactivate}`.
+//! `/v2/images/{image_id}/actions/{deactivate,reactivate}`, and the
+//! image's tasks (`/v2/images/{image_id}/tasks`).
 //!
 //! A deactivated image keeps its data but nobody except an admin may
 //! download it (for example while an operator investigates it):
@@ -59,4 +60,18 @@ pub async fn reactivate(
     Path(id): Path<String>,
 ) -> ImageResult<StatusCode> {
     change(&state, &caller, &id, "deactivated", "active", "reactivate").await
+}
+
+/// `GET /v2/images/{image_id}/tasks` (Glance 2.12): the image's import
+/// tasks. ferrostack runs no asynchronous Glance tasks (uploads are
+/// synchronous; a server snapshot is written by the host agent, not by a
+/// task), so a visible image has none; another project's private image is
+/// 404.
+pub async fn tasks(
+    State(state): State<Arc<ImageState>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> ImageResult<axum::Json<serde_json::Value>> {
+    super::load_visible(&state, &caller, &id)?;
+    Ok(axum::Json(serde_json::json!({ "tasks": [] })))
 }

@@ -49,6 +49,7 @@ impl Images {
         );
         let validator = s.validator();
         let images = Arc::new(s.store.clone());
+        let metadefs = Arc::new(s.store.clone());
         let quota_store = Arc::new(s.store.clone());
         let root = s
             .serve(move |public_url| {
@@ -56,6 +57,7 @@ impl Images {
                     public_url,
                     validator,
                     images,
+                    metadefs,
                     data,
                     max_image_size,
                     quotas,
