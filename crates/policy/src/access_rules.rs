@@ -158,3 +158,114 @@ mod tests {
         assert!(permits(&volume, "block storage", "GET", "/v3/p/volumes"));
     }
 }
+
+/// The rules as the policy layer applies them, on a compute route: the
+/// layer, not each handler, refuses what the credential does not allow.
+#[cfg(test)]
+mod enforcement {
+    use super::AccessRuleRef;
+    use crate::ValidateError;
+    use crate::{enforce, AuthContext, PolicyState, RoutePolicy, Rule, Scope, TokenValidator};
+    use axum::body::Body;
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::get;
+    use axum::Router;
+    use ferrostack_common::error::ErrorShape;
+    use http::{Request, StatusCode};
+    use std::sync::Arc;
+    use tower::ServiceExt;
+
+    struct Compute;
+    impl ErrorShape for Compute {
+        const SERVICE: &'static str = "compute";
+        const INTERNAL_MESSAGE: &'static str = "internal";
+        fn render(status: StatusCode, message: &str) -> Response {
+            (status, message.to_string()).into_response()
+        }
+    }
+
+    struct Fixed(AuthContext);
+    impl TokenValidator for Fixed {
+        fn validate(&self, _: &str) -> Result<AuthContext, ValidateError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    const TABLE: &[RoutePolicy] = &[
+        RoutePolicy {
+            method: "GET",
+            path: "/v2.1/servers/{id}/ips",
+            rule: Rule::Authenticated,
+        },
+        RoutePolicy {
+            method: "GET",
+            path: "/v2.1/servers",
+            rule: Rule::Authenticated,
+        },
+    ];
+
+    fn caller(rules: Vec<AccessRuleRef>) -> AuthContext {
+        AuthContext {
+            user_id: "u".into(),
+            user_name: "u".into(),
+            user_domain_id: "default".into(),
+            user_domain_name: "Default".into(),
+            scope: Scope::Unscoped,
+            roles: vec![],
+            methods: vec!["application_credential".into()],
+            audit_ids: vec![],
+            issued_at: 0,
+            expires_at: 0,
+            application_credential_id: Some("c".into()),
+            trust_id: None,
+            access_rules: rules,
+        }
+    }
+
+    async fn status(rules: Vec<AccessRuleRef>, path: &str) -> StatusCode {
+        let policy = PolicyState {
+            table: TABLE,
+            validator: Arc::new(Fixed(caller(rules))),
+            errors: Arc::new(Compute),
+        };
+        let app = Router::new()
+            .route("/v2.1/servers/{id}/ips", get(|| async { "ips" }))
+            .route("/v2.1/servers", get(|| async { "servers" }))
+            .route_layer(axum::middleware::from_fn_with_state(policy, enforce));
+        let req = Request::get(path)
+            .header("x-auth-token", "t")
+            .body(Body::empty())
+            .unwrap_or_default();
+        match app.oneshot(req).await {
+            Ok(resp) => resp.status(),
+            Err(never) => match never {},
+        }
+    }
+
+    #[tokio::test]
+    async fn only_requests_a_rule_matches_get_through() {
+        let rules = vec![AccessRuleRef {
+            service: "compute".into(),
+            method: "GET".into(),
+            path: "/v2.1/servers/*/ips".into(),
+        }];
+        assert_eq!(
+            status(rules.clone(), "/v2.1/servers/s1/ips").await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            status(rules, "/v2.1/servers").await,
+            StatusCode::UNAUTHORIZED
+        );
+        let image_only = vec![AccessRuleRef {
+            service: "image".into(),
+            method: "GET".into(),
+            path: "/v2.1/servers".into(),
+        }];
+        assert_eq!(
+            status(image_only, "/v2.1/servers").await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(status(vec![], "/v2.1/servers").await, StatusCode::OK);
+    }
+}
