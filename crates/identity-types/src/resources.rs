@@ -28,7 +28,8 @@ pub struct ProjectFields {
     pub description: Option<String>,
     /// Enabled.
     pub enabled: Option<bool>,
-    /// Must be false: ferrostack keeps domains apart from projects.
+    /// True creates a domain through the projects API (Keystone keeps
+    /// domains as projects acting as domains).
     pub is_domain: Option<bool>,
     /// Tags.
     pub tags: Option<Vec<String>>,
@@ -248,7 +249,7 @@ pub struct AppCredentialFields {
     pub roles: Option<Vec<RoleRefBody>>,
     /// May create further credentials.
     pub unrestricted: Option<bool>,
-    /// Access rules (only an empty list is accepted).
+    /// Access rules: `{service, method, path}` or `{id}` of one of the user's rules.
     pub access_rules: Option<Vec<Value>>,
 }
 

@@ -85,9 +85,9 @@ pub mod policy {
 
     use crate::routes::roles::by_route;
     use crate::routes::{
-        app_credentials, auth, credentials, discovery, domains, ec2, endpoint_filter, endpoints,
-        groups, implied_roles, policies, project_tags, projects, regions, role_assignments,
-        roles as role_routes, services, system_roles, trusts, users, v2,
+        access_rules, app_credentials, auth, credentials, discovery, domain_config, domains, ec2,
+        endpoint_filter, endpoints, groups, implied_roles, policies, project_tags, projects,
+        regions, role_assignments, roles as role_routes, services, system_roles, trusts, users, v2,
     };
     use crate::Identity;
     use ferrostack_policy::Rule::{Admin, Authenticated, Public};
@@ -117,6 +117,36 @@ pub mod policy {
             get(Authenticated, domains::show)
                 .patch(Admin, domains::update)
                 .delete(Admin, domains::delete)
+        )
+        .route(
+            "/v3/domains/{domain_id}/config",
+            get(Admin, domain_config::show)
+                .put(Admin, domain_config::create)
+                .patch(Admin, domain_config::update)
+                .delete(Admin, domain_config::delete)
+        )
+        // Any user may read the default domain's `security_compliance`
+        // group; the handler keeps every other group to admins.
+        .route(
+            "/v3/domains/{domain_id}/config/{group}",
+            get(Authenticated, domain_config::show_group)
+                .patch(Admin, domain_config::update_group)
+                .delete(Admin, domain_config::delete_group)
+        )
+        .route(
+            "/v3/domains/{domain_id}/config/{group}/{option}",
+            get(Authenticated, domain_config::show_option)
+                .patch(Admin, domain_config::update_option)
+                .delete(Admin, domain_config::delete_option)
+        )
+        .route("/v3/domains/config/default", get(Admin, domain_config::show_default))
+        .route(
+            "/v3/domains/config/{group}/default",
+            get(Admin, domain_config::show_default_group)
+        )
+        .route(
+            "/v3/domains/config/{group}/{option}/default",
+            get(Admin, domain_config::show_default_option)
         )
         .route("/v3/projects", get(Admin, projects::list).post(Admin, projects::create))
         .route(
@@ -156,6 +186,11 @@ pub mod policy {
             "/v3/users/{user_id}/application_credentials/{application_credential_id}",
             get(Authenticated, app_credentials::show)
                 .delete(Authenticated, app_credentials::delete)
+        )
+        .route("/v3/users/{user_id}/access_rules", get(Authenticated, access_rules::list))
+        .route(
+            "/v3/users/{user_id}/access_rules/{access_rule_id}",
+            get(Authenticated, access_rules::show).delete(Authenticated, access_rules::delete)
         )
         .route("/v3/groups", get(Admin, groups::list).post(Admin, groups::create))
         .route(

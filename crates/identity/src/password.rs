@@ -69,6 +69,17 @@ pub fn verify(secret: &str, stored: &str) -> bool {
     }
 }
 
+/// Spend the time a real verification takes, when there is nothing to
+/// verify against (no such user, or a user without a password): a login
+/// for a name that does not exist must not come back sooner than one with
+/// a wrong password, or the timing tells an attacker which names exist.
+/// The dummy hash is made once, with the same parameters as real ones.
+pub fn verify_nothing(secret: &str) {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash("ferrostack: no such user").unwrap_or_default());
+    let _ = verify(secret, dummy);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

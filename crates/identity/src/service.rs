@@ -348,6 +348,7 @@ impl Identity {
                 roles::effective_roles_on_system(self.store.as_ref(), &user.id)?,
             ),
         };
+        let mut access_rules = Vec::new();
         if let Some(cred_id) = &p.app_cred_id {
             let cred = self
                 .store
@@ -358,6 +359,16 @@ impl Identity {
             }
             let delegated = roles::expand_role_ids(self.store.as_ref(), &cred.role_ids)?;
             role_list.retain(|r| delegated.contains(&r.id));
+            access_rules = self
+                .store
+                .app_credential_access_rules(cred_id)?
+                .into_iter()
+                .map(|r| ferrostack_policy::AccessRuleRef {
+                    service: r.service,
+                    method: r.method,
+                    path: r.path,
+                })
+                .collect();
         }
         if scope != Scope::Unscoped && role_list.is_empty() {
             return Err(IdentityError::Unauthorized(
@@ -385,6 +396,7 @@ impl Identity {
             expires_at: p.expires_at,
             application_credential_id: p.app_cred_id.clone(),
             trust_id: p.trust_id.clone(),
+            access_rules,
         })
     }
 

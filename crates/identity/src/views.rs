@@ -7,6 +7,7 @@
 
 use ferrostack_common::time::keystone_time;
 use ferrostack_policy::{AuthContext, Scope};
+use ferrostack_store::access_rule::AccessRule;
 use ferrostack_store::identity::{
     ApplicationCredential, Domain, Endpoint, Extra, Group, Project, Region, Role, Service, User,
 };
@@ -47,6 +48,26 @@ pub fn project(base: &str, p: &Project) -> Value {
             "links": {"self": format!("{base}/v3/projects/{}", p.id)},
         })),
         &p.extra,
+    )
+}
+
+/// A domain seen through the projects API: Keystone keeps every domain
+/// as a project with `is_domain` true, no domain and no parent.
+pub fn domain_as_project(base: &str, d: &Domain) -> Value {
+    with_extra(
+        obj(json!({
+            "id": d.id,
+            "name": d.name,
+            "domain_id": null,
+            "parent_id": null,
+            "description": d.description,
+            "enabled": d.enabled,
+            "is_domain": true,
+            "tags": d.tags,
+            "options": {},
+            "links": {"self": format!("{base}/v3/projects/{}", d.id)},
+        })),
+        &d.extra,
     )
 }
 
@@ -164,19 +185,32 @@ pub fn endpoint(base: &str, e: &Endpoint) -> Value {
 }
 
 /// An application credential (never its secret or hash).
-pub fn app_credential(base: &str, c: &ApplicationCredential, roles: &[Role]) -> Value {
+///
+/// `expires_at` is shown with microseconds and no zone, as Keystone shows
+/// this one field (clients compare it with the naive ISO time they sent).
+pub fn app_credential(
+    base: &str,
+    c: &ApplicationCredential,
+    roles: &[Role],
+    rules: &[AccessRule],
+) -> Value {
     json!({
         "id": c.id,
         "name": c.name,
         "user_id": c.user_id,
         "project_id": c.project_id,
         "description": c.description,
-        "expires_at": c.expires_at.map(keystone_time),
+        "expires_at": c.expires_at.map(ferrostack_common::time::nova_time),
         "unrestricted": c.unrestricted,
         "roles": roles.iter().map(|r| json!({"id": r.id, "name": r.name, "domain_id": r.domain_id})).collect::<Vec<_>>(),
-        "access_rules": [],
+        "access_rules": rules.iter().map(access_rule).collect::<Vec<_>>(),
         "links": {"self": format!("{base}/v3/users/{}/application_credentials/{}", c.user_id, c.id)},
     })
+}
+
+/// An access rule, as shown inside a credential.
+pub fn access_rule(r: &AccessRule) -> Value {
+    json!({"id": r.id, "service": r.service, "method": r.method, "path": r.path})
 }
 
 /// The `token` object of an auth response or validation.

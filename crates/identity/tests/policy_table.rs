@@ -34,6 +34,7 @@ use ferrostack_identity::policy::RULES;
 use ferrostack_identity::routes::credentials;
 use ferrostack_identity::token::TokenScope;
 use ferrostack_policy::{RoutePolicy, Rule};
+use ferrostack_store::access_rule::AccessRule;
 use ferrostack_store::credential::Credential;
 use ferrostack_store::endpoint_filter::EndpointGroup;
 use ferrostack_store::identity::{
@@ -165,6 +166,14 @@ fn narrowed(r: &RoutePolicy, p: Persona) -> Option<Expect> {
         ("GET", "/v3/projects/{project_id}", Persona::NoRole | Persona::OtherMember) => {
             Some(Expect::Status(404))
         }
+        // Only the `security_compliance` group is for everyone; the
+        // fixture reads `identity`.
+        (
+            "GET",
+            "/v3/domains/{domain_id}/config/{group}"
+            | "/v3/domains/{domain_id}/config/{group}/{option}",
+            _,
+        ) => Some(Expect::Status(403)),
         // An unscoped token has no catalog.
         ("GET", "/v3/auth/catalog", Persona::NoRole) => Some(Expect::Status(403)),
         // Only an admin lists every trust; only the trustor (here the admin,
@@ -231,7 +240,56 @@ fn build(w: &World, r: &RoutePolicy, persona: Persona, acting_user: &str) -> Cal
                 store.create_domain(&d).unwrap();
                 d.id
             }
+            // A domain of its own with a configuration to read, change and delete.
+            "domain_id" if r.path.starts_with("/v3/domains/{domain_id}/config") => {
+                let d = Domain {
+                    id: new_hex_id(),
+                    name: unique("cfg"),
+                    description: String::new(),
+                    enabled: true,
+                    tags: vec![],
+                    extra: Map::new(),
+                };
+                store.create_domain(&d).unwrap();
+                let doc = json!({"identity": {"driver": "sql", "list_limit": 5}, "ldap": {"url": "ldap://x"}});
+                let doc = doc.as_object().unwrap().clone();
+                store
+                    .modify_domain_config(&d.id, &mut |_| Ok(Some(doc.clone())))
+                    .unwrap();
+                d.id
+            }
             "domain_id" => "default".to_string(),
+            "group" if r.path.starts_with("/v3/domains/config/") => "ldap".to_string(),
+            "group" => "identity".to_string(),
+            "option" if r.path.starts_with("/v3/domains/config/") => "url".to_string(),
+            "option" => "driver".to_string(),
+            // An unused rule of the user in the path.
+            "access_rule_id" => {
+                let owner = values["user_id"].as_str().unwrap().to_string();
+                let c = ApplicationCredential {
+                    id: new_hex_id(),
+                    name: unique("ruled"),
+                    user_id: owner.clone(),
+                    project_id: w.project_a.clone(),
+                    secret_hash: "not-a-hash".into(),
+                    description: String::new(),
+                    expires_at: None,
+                    unrestricted: false,
+                    role_ids: vec![s.role_id("reader")],
+                };
+                let rule = AccessRule {
+                    id: new_hex_id(),
+                    user_id: owner,
+                    service: "compute".into(),
+                    method: "GET".into(),
+                    path: format!("/{}", unique("p")),
+                };
+                store
+                    .create_app_credential_with_rules(&c, std::slice::from_ref(&rule))
+                    .unwrap();
+                store.delete_app_credential(&c.id).unwrap();
+                rule.id
+            }
             "user_id" if self_or_admin(r) => acting_user.to_string(),
             "user_id" => s.user(&unique("target")).id,
             "group_id" => s.group(&unique("grp")).id,
@@ -500,6 +558,15 @@ fn body_for(w: &World, r: &RoutePolicy) -> Option<Value> {
         }
         ("POST", "/v3/domains") => json!({"domain": {"name": unique("dom")}}),
         ("PATCH", "/v3/domains/{domain_id}") => json!({"domain": {"description": "d"}}),
+        ("PUT" | "PATCH", "/v3/domains/{domain_id}/config") => {
+            json!({"config": {"ldap": {"url": "ldap://y"}}})
+        }
+        ("PATCH", "/v3/domains/{domain_id}/config/{group}") => {
+            json!({"config": {"identity": {"driver": "ldap"}}})
+        }
+        ("PATCH", "/v3/domains/{domain_id}/config/{group}/{option}") => {
+            json!({"config": {"driver": "ldap"}})
+        }
         ("POST", "/v3/projects") => json!({"project": {"name": unique("proj")}}),
         ("PATCH", "/v3/projects/{project_id}") => json!({"project": {"description": "d"}}),
         ("PUT", "/v3/projects/{project_id}/tags") => json!({"tags": ["one", "two"]}),
@@ -753,6 +820,10 @@ fn only_the_expected_routes_are_open() {
         (
             "DELETE",
             "/v3/users/{user_id}/application_credentials/{application_credential_id}",
+        ),
+        (
+            "DELETE",
+            "/v3/users/{user_id}/access_rules/{access_rule_id}",
         ),
         // The trustor creates and deletes their trusts (the handler checks).
         ("POST", "/v3/OS-TRUST/trusts"),

@@ -273,7 +273,7 @@ async fn implications_that_close_a_loop_are_refused() {
             &admin,
         ))
         .await;
-    assert_eq!(status, 400, "nothing may imply admin: {err}");
+    assert_eq!(status, 403, "nothing may imply admin: {err}");
     let (status, _) = s
         .call(s.authed(
             Method::PUT,
@@ -286,6 +286,50 @@ async fn implications_that_close_a_loop_are_refused() {
         .await;
     assert_eq!(status, 404);
     assert_eq!(s.get("/v3/role_inferences", &admin).await.1, before);
+}
+
+#[tokio::test]
+async fn domain_roles_may_imply_but_global_roles_may_not_imply_them() {
+    let s = Server::start().await;
+    let admin = s.admin_token().await;
+    let domain_role = |domain: &str, name: &str| {
+        let role = ferrostack_store::identity::Role {
+            id: ferrostack_common::ids::new_hex_id(),
+            name: name.into(),
+            domain_id: Some(domain.to_string()),
+            description: String::new(),
+            extra: Default::default(),
+        };
+        s.identity.store.create_role(&role).expect("domain role");
+        role.id
+    };
+    let d1 = domain_role("default", "d1");
+    let d2 = domain_role("default", "d2");
+    let (_, other) = s
+        .send_json(
+            Method::POST,
+            "/v3/domains",
+            &admin,
+            json!({"domain": {"name": "other"}}),
+        )
+        .await;
+    let d3 = domain_role(other["domain"]["id"].as_str().unwrap(), "d3");
+    let global = s.role("global").id;
+    for (prior, implied, want) in [
+        (&d1, &d2, 201),
+        (&d1, &d3, 201),
+        (&d1, &global, 201),
+        (&global, &d1, 403),
+    ] {
+        let (status, body) = s
+            .call(s.authed(
+                Method::PUT,
+                &format!("/v3/roles/{prior}/implies/{implied}"),
+                &admin,
+            ))
+            .await;
+        assert_eq!(status, want, "{prior} => {implied}: {body}");
+    }
 }
 
 #[tokio::test]

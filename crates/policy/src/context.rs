@@ -63,6 +63,10 @@ pub struct AuthContext {
     pub application_credential_id: Option<String>,
     /// The trust of a trust-scoped token (OS-TRUST), if any.
     pub trust_id: Option<String>,
+    /// The access rules of the application credential the token came
+    /// from: when any, the token is good only for requests one matches
+    /// ([`crate::access_rules`]).
+    pub access_rules: Vec<crate::AccessRuleRef>,
 }
 
 /// Why a target check failed.
@@ -142,6 +146,7 @@ mod tests {
             expires_at: 0,
             application_credential_id: None,
             trust_id: None,
+            access_rules: Vec::new(),
         }
     }
 

@@ -61,11 +61,16 @@ pub trait TokenValidator: Send + Sync {
 pub trait ErrorRenderer: Send + Sync {
     /// An error response with `status` and a message safe to show the client.
     fn render(&self, status: StatusCode, message: &str) -> Response;
+    /// The service's name ([`ErrorShape::SERVICE`]), which access rules name.
+    fn service(&self) -> &'static str;
 }
 
 impl<S: ErrorShape> ErrorRenderer for S {
     fn render(&self, status: StatusCode, message: &str) -> Response {
         S::render(status, message)
+    }
+    fn service(&self) -> &'static str {
+        S::SERVICE
     }
 }
 
@@ -144,6 +149,21 @@ pub async fn enforce(State(policy): State<PolicyState>, mut req: Request, next: 
         },
         None => None,
     };
+    if let Some(ctx) = &context {
+        let allowed = crate::access_rules::permits(
+            &ctx.access_rules,
+            policy.errors.service(),
+            req.method().as_str(),
+            req.uri().path(),
+        );
+        if !allowed {
+            tracing::debug!(method = %req.method(), "no access rule of the application credential matches");
+            return policy.errors.render(
+                StatusCode::UNAUTHORIZED,
+                "The request you have made requires authentication.",
+            );
+        }
+    }
     if let Err(status) = check(rule, context.as_ref()) {
         let message = if status == StatusCode::UNAUTHORIZED {
             "The request you have made requires authentication."
@@ -206,6 +226,7 @@ mod tests {
             expires_at: 0,
             application_credential_id: None,
             trust_id: None,
+            access_rules: Vec::new(),
         }
     }
 

@@ -22,11 +22,13 @@
 //! Paths of an API not built yet go to one catch-all route ([`unbuilt`])
 //! that the table covers too, so they need a token like the rest.
 
+pub mod access_rules;
 mod context;
 mod enforce;
 pub mod table;
 pub mod unbuilt;
 
+pub use access_rules::AccessRuleRef;
 pub use context::{AuthContext, Denial, RoleRef, Scope};
 pub use enforce::{
     enforce, ErrorRenderer, PolicyState, RoutePolicy, Rule, TokenValidator, ValidateError,

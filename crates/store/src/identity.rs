@@ -258,6 +258,8 @@ pub trait IdentityStore:
     + crate::trust::TrustStore
     + crate::credential::CredentialStore
     + crate::policies::PolicyStore
+    + crate::domain_config::DomainConfigStore
+    + crate::access_rule::AccessRuleStore
     + crate::endpoint_filter::EndpointFilterStore
 {
     /// The generation of a kind of derived data: grows after every committed
@@ -279,7 +281,8 @@ pub trait IdentityStore:
     fn list_domains(&self, f: &ListFilter) -> StoreResult<Vec<Domain>>;
     /// Replace a domain's fields.
     fn update_domain(&self, d: &Domain) -> StoreResult<()>;
-    /// Delete a domain; `Invalid` while it still owns projects, users or groups.
+    /// Delete a domain with its projects, users, groups, domain-specific
+    /// roles and every grant on or to them, in one transaction.
     fn delete_domain(&self, id: &str) -> StoreResult<()>;
 
     // --- projects

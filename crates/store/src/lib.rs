@@ -21,11 +21,13 @@
 //! Rejected: an async driver (sqlx). Queries here take microseconds; the
 //! async machinery would cost more than it saves and lengthen builds.
 
+pub mod access_rule;
 pub mod aggregate;
 pub mod compute;
 pub mod copy;
 pub mod credential;
 pub mod db;
+pub mod domain_config;
 pub mod endpoint_filter;
 pub mod floating_ip;
 pub mod generations;

@@ -920,6 +920,30 @@ CREATE TABLE metadef_resource_types (
 );
 "#,
     )],
+    // Keystone's domain-specific configuration (one document per domain)
+    // and application credential access rules (a user's rules, shared by
+    // the credentials naming them).
+    &[Both(
+        r#"
+CREATE TABLE domain_configs (
+    domain_id TEXT PRIMARY KEY REFERENCES domains(id) ON DELETE CASCADE,
+    body      TEXT NOT NULL
+);
+CREATE TABLE access_rules (
+    id      TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    service TEXT NOT NULL,
+    method  TEXT NOT NULL,
+    path    TEXT NOT NULL,
+    UNIQUE (user_id, service, method, path)
+);
+CREATE TABLE application_credential_access_rules (
+    application_credential_id TEXT NOT NULL REFERENCES application_credentials(id) ON DELETE CASCADE,
+    access_rule_id            TEXT NOT NULL REFERENCES access_rules(id),
+    PRIMARY KEY (application_credential_id, access_rule_id)
+);
+"#,
+    )],
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

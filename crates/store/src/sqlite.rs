@@ -1,10 +1,12 @@
 //! The SQLite implementation of every store trait.
 
+mod access_rule;
 mod aggregate;
 mod compute;
 mod credential;
 #[cfg(test)]
 mod credential_tests;
+mod domain_config;
 mod endpoint_filter;
 mod floating_ip;
 mod host_objects;

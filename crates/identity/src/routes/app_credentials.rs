@@ -64,7 +64,11 @@ fn render(id: &Identity, c: &ApplicationCredential) -> Value {
         .iter()
         .filter_map(|r| id.store.get_role(r).ok())
         .collect();
-    views::app_credential(&id.config.public_url, c, &roles)
+    let rules = id
+        .store
+        .app_credential_access_rules(&c.id)
+        .unwrap_or_default();
+    views::app_credential(&id.config.public_url, c, &roles, &rules)
 }
 
 fn not_found(cred_id: &str) -> IdentityError {
@@ -149,11 +153,7 @@ pub async fn create(
     })?;
     let f = body.application_credential;
     let name = require_name("application credential", f.name.as_ref())?;
-    if f.access_rules.as_ref().is_some_and(|r| !r.is_empty()) {
-        return Err(IdentityError::BadRequest(
-            "Access rules on application credentials are not supported.".into(),
-        ));
-    }
+    let rules = super::access_rules::requested(&id, &user_id, f.access_rules.as_deref())?;
     let expires_at = match f.expires_at.as_deref() {
         None => None,
         Some(s) => {
@@ -196,7 +196,11 @@ pub async fn create(
         unrestricted: f.unrestricted.unwrap_or(false),
         role_ids,
     };
-    id.store.create_app_credential(&cred)?;
+    if rules.is_empty() {
+        id.store.create_app_credential(&cred)?;
+    } else {
+        id.store.create_app_credential_with_rules(&cred, &rules)?;
+    }
     tracing::info!(app_cred_id = %cred.id, user_id = %cred.user_id, "application credential created");
     let mut view = render(&id, &cred);
     view["secret"] = json!(secret);

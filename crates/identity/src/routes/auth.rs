@@ -176,11 +176,23 @@ pub fn authenticate(id: &Identity, req: &AuthRequest) -> IdResult<(String, AuthC
                             .into(),
                     )
                 })?;
-                let user = find_user(id, &pw.user)?;
-                let ok = user
-                    .password_hash
-                    .as_deref()
-                    .is_some_and(|h| password::verify(secret, h));
+                // Unknown users cost one hash verification like known
+                // ones (see password::verify_nothing).
+                let user = match find_user(id, &pw.user) {
+                    Ok(user) => user,
+                    Err(e @ IdentityError::Unauthorized(_)) => {
+                        password::verify_nothing(secret);
+                        return Err(e);
+                    }
+                    Err(e) => return Err(e),
+                };
+                let ok = match user.password_hash.as_deref() {
+                    Some(h) => password::verify(secret, h),
+                    None => {
+                        password::verify_nothing(secret);
+                        false
+                    }
+                };
                 if !ok || !user.enabled {
                     tracing::info!(user_id = %user.id, "password authentication refused");
                     return Err(unauthorized());
@@ -245,7 +257,10 @@ pub fn authenticate(id: &Identity, req: &AuthRequest) -> IdResult<(String, AuthC
                             .into(),
                     )),
                 }
-                .ok_or_else(unauthorized)?;
+                .ok_or_else(|| {
+                    password::verify_nothing(&c.secret);
+                    unauthorized()
+                })?;
                 let expired = cred
                     .expires_at
                     .is_some_and(|t| t <= ferrostack_common::time::now_micros());

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use ferrostack_common::ids::new_hex_id;
 use ferrostack_identity_types::resources::DomainBody;
-use ferrostack_store::identity::Domain;
+use ferrostack_store::identity::{Domain, ListFilter};
 use http::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -97,17 +97,45 @@ pub async fn update(
     ))
 }
 
-/// `DELETE /v3/domains/{domain_id}`: only a disabled domain can go.
+/// `DELETE /v3/domains/{domain_id}`: only a disabled domain can go, and
+/// it takes its projects, users and groups with it (Keystone's cascade):
+/// their tokens are revoked and the other services hear of each project.
 pub async fn delete(
     State(id): State<Arc<Identity>>,
     Path(domain_id): Path<String>,
 ) -> IdResult<StatusCode> {
-    let domain = id.store.get_domain(&domain_id)?;
+    delete_with_contents(&id, &domain_id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Delete a disabled domain and everything in it (also reached through
+/// `DELETE /v3/projects/{id}` of a project acting as a domain).
+pub fn delete_with_contents(id: &Identity, domain_id: &str) -> IdResult<()> {
+    let domain = id.store.get_domain(domain_id)?;
     if domain.enabled {
         return Err(IdentityError::Forbidden(
             "Cannot delete a domain that is enabled, please disable it first.".into(),
         ));
     }
-    id.store.delete_domain(&domain_id)?;
-    Ok(StatusCode::NO_CONTENT)
+    let owned = ListFilter {
+        domain_id: Some(domain_id.to_string()),
+        ..Default::default()
+    };
+    let projects = id.store.list_projects(&owned)?;
+    let users = id.store.list_users(&owned)?;
+    id.store.delete_domain(domain_id)?;
+    for u in &users {
+        id.revoke_user_tokens(&u.id)?;
+    }
+    for p in &projects {
+        id.revoke_project_tokens(&p.id)?;
+        id.project_deleted(&p.id);
+    }
+    tracing::info!(
+        domain_id,
+        projects = projects.len(),
+        users = users.len(),
+        "domain deleted with its contents"
+    );
+    Ok(())
 }

@@ -5,10 +5,13 @@
 //! `implied` role too; bootstrap sets up admin ⇒ manager ⇒ member ⇒ reader, which
 //! every policy check relies on. Rules are expanded at validation time
 //! ([`crate::roles`]), so adding or removing one changes what existing
-//! tokens carry at once. Three kinds of rule are refused with 400, as in
-//! Keystone: one that closes a loop (every role in it would imply every
-//! other), one whose implied role is domain-specific (those never reach
-//! tokens), and one that implies `admin` (a quiet route to full control).
+//! tokens carry at once. A rule that closes a loop (every role in it would
+//! imply every other) is refused with 400. As in Keystone, 403 refuses a
+//! global role implying a domain-specific one (a domain's roles would leak
+//! into every other domain through a global grant) and any rule implying
+//! `admin` (a quiet route to full control). A domain-specific role may
+//! imply a global role or another domain's role: that is how a domain
+//! gives its own role names to the cloud's roles.
 
 use crate::error::{IdResult, IdentityError};
 use crate::roles::implication_creates_cycle;
@@ -73,13 +76,13 @@ pub async fn create(
 ) -> IdResult<Response> {
     let prior = id.store.get_role(&prior_id)?;
     let implied = id.store.get_role(&implied_id)?;
-    if implied.domain_id.is_some() {
-        return Err(IdentityError::BadRequest(format!(
-            "Role {implied_id} is domain-specific and cannot be implied."
+    if prior.domain_id.is_none() && implied.domain_id.is_some() {
+        return Err(IdentityError::Forbidden(format!(
+            "Global role cannot imply a domain-specific role: {implied_id} cannot be an implied role."
         )));
     }
     if PROHIBITED_IMPLIED.contains(&implied.name.as_str()) {
-        return Err(IdentityError::BadRequest(format!(
+        return Err(IdentityError::Forbidden(format!(
             "The {} role cannot be implied by another role.",
             implied.name
         )));

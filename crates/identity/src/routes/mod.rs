@@ -1,10 +1,12 @@
 //! Handlers, one file per resource. Handlers are thin: extract, check the
 //! target-specific part of the policy, call the store or service, render.
 
+pub mod access_rules;
 pub mod app_credentials;
 pub mod auth;
 pub mod credentials;
 pub mod discovery;
+pub mod domain_config;
 pub mod domains;
 pub mod ec2;
 pub mod endpoint_filter;

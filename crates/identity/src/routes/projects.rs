@@ -10,7 +10,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use ferrostack_common::ids::new_hex_id;
 use ferrostack_identity_types::resources::{ProjectBody, ProjectFields};
-use ferrostack_store::identity::Project;
+use ferrostack_store::identity::{Domain, ListFilter, Project};
+use ferrostack_store::StoreError;
 use http::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -34,10 +35,7 @@ pub async fn create(
     let f = body.project;
     let name = require_name("project", f.name.as_ref())?;
     if f.is_domain == Some(true) {
-        return Err(IdentityError::BadRequest(
-            "Projects acting as domains are not supported; create a domain with POST /v3/domains."
-                .into(),
-        ));
+        return create_domain(&id, name, f);
     }
     let store = id.store.as_ref();
     // parent_id may name a project, or the domain itself for a top-level project.
@@ -91,6 +89,42 @@ pub async fn create(
     ))
 }
 
+/// `POST /v3/projects` with `is_domain: true`: as in Keystone, a project
+/// acting as a domain *is* a domain (one id, listed by both APIs); it has
+/// no parent and belongs to no domain.
+fn create_domain(
+    id: &Identity,
+    name: String,
+    f: ProjectFields,
+) -> IdResult<(StatusCode, axum::Json<Value>)> {
+    if f.parent_id.is_some() || f.domain_id.is_some() {
+        return Err(IdentityError::BadRequest(
+            "A project acting as a domain has no parent and no domain.".into(),
+        ));
+    }
+    if name.chars().count() > 64 {
+        return Err(IdentityError::BadRequest(
+            "Invalid input for field 'name': the domain name is longer than 64 characters.".into(),
+        ));
+    }
+    let tags = f.tags.clone().unwrap_or_default();
+    check_tags(&tags)?;
+    let domain = Domain {
+        id: new_hex_id(),
+        name,
+        description: f.description.clone().unwrap_or_default(),
+        enabled: f.enabled.unwrap_or(true),
+        tags,
+        extra: f.extra.clone(),
+    };
+    id.store.create_domain(&domain)?;
+    tracing::info!(domain_id = %domain.id, name = %domain.name, "domain created through the projects API");
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "project": views::domain_as_project(&id.config.public_url, &domain) })),
+    ))
+}
+
 /// `GET /v3/projects`.
 pub async fn list(
     State(id): State<Arc<Identity>>,
@@ -99,9 +133,16 @@ pub async fn list(
     let mut filter = list_filter(&q)?;
     if let Some(v) = q.get("is_domain") {
         if parse_bool("is_domain", v)? {
-            return Ok(axum::Json(
-                json!({"projects": [], "links": views::collection_links(&id.config.public_url, "/v3/projects")}),
-            ));
+            let domains = id.store.list_domains(&ListFilter {
+                name: filter.name.clone(),
+                enabled: filter.enabled,
+                ..Default::default()
+            })?;
+            let base = &id.config.public_url;
+            return Ok(axum::Json(json!({
+                "projects": domains.iter().map(|d| views::domain_as_project(base, d)).collect::<Vec<_>>(),
+                "links": views::collection_links(base, "/v3/projects"),
+            })));
         }
     }
     // A top-level project's parent is its domain.
@@ -169,6 +210,13 @@ pub async fn show(
     Caller(caller): Caller,
     Path(project_id): Path<String>,
 ) -> IdResult<axum::Json<Value>> {
+    if caller.is_admin() && id.store.get_project(&project_id).is_err() {
+        if let Ok(domain) = id.store.get_domain(&project_id) {
+            return Ok(axum::Json(
+                json!({ "project": views::domain_as_project(&id.config.public_url, &domain) }),
+            ));
+        }
+    }
     let project = visible_project(&id, &caller, &project_id)?;
     Ok(axum::Json(
         json!({ "project": views::project(&id.config.public_url, &project) }),
@@ -182,7 +230,12 @@ pub async fn update(
     Json(body): Json<ProjectBody>,
 ) -> IdResult<axum::Json<Value>> {
     let f = body.project;
-    let mut project = id.store.get_project(&project_id)?;
+    let mut project = match id.store.get_project(&project_id) {
+        Err(StoreError::NotFound { .. }) if id.store.get_domain(&project_id).is_ok() => {
+            return update_domain(&id, &project_id, f);
+        }
+        other => other?,
+    };
     if f.domain_id
         .as_ref()
         .is_some_and(|d| *d != project.domain_id)
@@ -220,11 +273,50 @@ pub async fn update(
     ))
 }
 
+/// `PATCH /v3/projects/{id}` of a project acting as a domain: the
+/// domain's own fields.
+fn update_domain(id: &Identity, domain_id: &str, f: ProjectFields) -> IdResult<axum::Json<Value>> {
+    if f.is_domain == Some(false) || f.domain_id.is_some() || f.parent_id.is_some() {
+        return Err(IdentityError::BadRequest(
+            "is_domain, domain_id and parent_id cannot be changed.".into(),
+        ));
+    }
+    let mut domain = id.store.get_domain(domain_id)?;
+    if f.name.is_some() {
+        domain.name = require_name("domain", f.name.as_ref())?;
+    }
+    if let Some(d) = &f.description {
+        domain.description = d.clone();
+    }
+    if let Some(e) = f.enabled {
+        domain.enabled = e;
+    }
+    if let Some(tags) = &f.tags {
+        check_tags(tags)?;
+        domain.tags = tags.clone();
+    }
+    for (k, v) in &f.extra {
+        domain.extra.insert(k.clone(), v.clone());
+    }
+    id.store.update_domain(&domain)?;
+    Ok(axum::Json(
+        json!({ "project": views::domain_as_project(&id.config.public_url, &domain) }),
+    ))
+}
+
 /// `DELETE /v3/projects/{project_id}`.
 pub async fn delete(
     State(id): State<Arc<Identity>>,
     Path(project_id): Path<String>,
 ) -> IdResult<StatusCode> {
+    if matches!(
+        id.store.get_project(&project_id),
+        Err(StoreError::NotFound { .. })
+    ) && id.store.get_domain(&project_id).is_ok()
+    {
+        super::domains::delete_with_contents(&id, &project_id)?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     id.store.delete_project(&project_id)?;
     id.revoke_project_tokens(&project_id)?;
     id.project_deleted(&project_id);

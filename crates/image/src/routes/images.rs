@@ -533,6 +533,7 @@ mod tests {
             expires_at: 0,
             application_credential_id: None,
             trust_id: None,
+            access_rules: Vec::new(),
         }
     }
 

@@ -3,7 +3,7 @@
 use super::{conflict_on_unique, SqliteStore};
 use crate::identity::*;
 use crate::sql::Value as SqlValue;
-use crate::sql::{params, OptionalExtension};
+use crate::sql::{params, Conn, OptionalExtension};
 use crate::{StoreError, StoreResult};
 use ferrostack_common::time::now_micros;
 
@@ -91,23 +91,35 @@ impl IdentityStore for SqliteStore {
     }
 
     fn delete_domain(&self, id: &str) -> StoreResult<()> {
+        // Keystone's cascade: the domain's projects (whole trees: a
+        // project's domain is its parent's), users and groups go with it,
+        // with every grant to or on them, in one transaction. Rows that
+        // hang off users and projects (memberships, credentials, trusts,
+        // endpoint filters, domain configuration) go by their foreign keys.
         self.db().write(|tx| {
-            let owned: i64 = tx.query_row(
-                "SELECT (SELECT count(*) FROM projects WHERE domain_id=?1)
-                      + (SELECT count(*) FROM users WHERE domain_id=?1)
-                      + (SELECT count(*) FROM groups WHERE domain_id=?1)",
-                [id],
-                |r| r.get(0),
-            )?;
-            if owned > 0 {
-                return Err(StoreError::Invalid(format!(
-                    "Domain {id} still owns projects, users or groups; delete them first."
-                )));
-            }
+            let projects = "SELECT id FROM projects WHERE domain_id=?1";
+            let users = "SELECT id FROM users WHERE domain_id=?1";
+            let groups = "SELECT id FROM groups WHERE domain_id=?1";
             tx.execute(
-                "DELETE FROM assignments WHERE target_kind='domain' AND target_id=?1",
+                &format!(
+                    "DELETE FROM assignments WHERE (target_kind='domain' AND target_id=?1)
+                        OR (target_kind='project' AND target_id IN ({projects}))
+                        OR (actor_kind='user' AND actor_id IN ({users}))
+                        OR (actor_kind='group' AND actor_id IN ({groups}))"
+                ),
                 [id],
             )?;
+            tx.execute(
+                &format!("DELETE FROM application_credentials WHERE project_id IN ({projects})"),
+                [id],
+            )?;
+            tx.execute(
+                "UPDATE projects SET parent_id = NULL WHERE domain_id=?1",
+                [id],
+            )?;
+            tx.execute("DELETE FROM projects WHERE domain_id=?1", [id])?;
+            tx.execute("DELETE FROM users WHERE domain_id=?1", [id])?;
+            tx.execute("DELETE FROM groups WHERE domain_id=?1", [id])?;
             tx.execute("DELETE FROM roles WHERE domain_id=?1", [id])?;
             let n = tx.execute("DELETE FROM domains WHERE id=?1", [id])?;
             changed(n, "domain", id)
@@ -642,15 +654,7 @@ impl IdentityStore for SqliteStore {
     }
 
     fn create_app_credential(&self, c: &ApplicationCredential) -> StoreResult<()> {
-        self.db().write(|tx| {
-            tx.execute(
-                "INSERT INTO application_credentials(id, name, user_id, project_id, secret_hash, description, expires_at, unrestricted, roles, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![c.id, c.name, c.user_id, c.project_id, c.secret_hash, c.description, c.expires_at, c.unrestricted, to_json(&c.role_ids), now_micros()],
-            )
-            .map_err(|e| conflict_on_unique(e, || format!("Conflict occurred attempting to store application_credential - Duplicate entry found with name {}.", c.name)))?;
-            Ok(())
-        })
+        self.db().write(|tx| insert_app_credential(tx, c))
     }
 
     fn get_app_credential(&self, id: &str) -> StoreResult<ApplicationCredential> {
@@ -735,4 +739,16 @@ impl IdentityStore for SqliteStore {
             Ok(())
         })
     }
+}
+
+/// Insert an application credential inside a write (shared with the
+/// access-rule store, which adds the credential's rules in the same one).
+pub(crate) fn insert_app_credential(tx: &Conn, c: &ApplicationCredential) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO application_credentials(id, name, user_id, project_id, secret_hash, description, expires_at, unrestricted, roles, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![c.id, c.name, c.user_id, c.project_id, c.secret_hash, c.description, c.expires_at, c.unrestricted, to_json(&c.role_ids), now_micros()],
+    )
+    .map_err(|e| conflict_on_unique(e, || format!("Conflict occurred attempting to store application_credential - Duplicate entry found with name {}.", c.name)))?;
+    Ok(())
 }
