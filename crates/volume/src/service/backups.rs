@@ -456,7 +456,8 @@ impl VolumeState {
         for b in self.store.list_backups(None)? {
             let volume = self.store.get_volume(&b.volume_id)?;
             let here = volume.as_ref().is_some_and(|v| self.serves(v));
-            if !here && !(volume.is_none() && b.status == "deleting") {
+            let orphan_delete = volume.is_none() && b.status == "deleting";
+            if !(here || orphan_delete) {
                 continue;
             }
             match b.status.as_str() {
