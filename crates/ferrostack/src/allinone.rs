@@ -64,6 +64,11 @@ pub struct AllinoneArgs {
     /// Token lifetime in seconds.
     #[arg(long, default_value_t = 3600)]
     token_ttl: i64,
+    /// How long this controller stays live without a heartbeat, in
+    /// milliseconds; heartbeats and recovery sweeps follow at a fifth of
+    /// it. For tests that kill controllers; not an operator's setting.
+    #[arg(long, hide = true, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(500..))]
+    controller_lease_ms: u64,
     /// Identity (Keystone) port.
     #[arg(long, default_value_t = 5000)]
     identity_port: u16,
@@ -290,7 +295,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         args.host_name
             .clone()
             .unwrap_or_else(compute_host::default_host_name),
-        controller::Timings::default(),
+        controller::Timings::for_lease(Duration::from_millis(args.controller_lease_ms)),
         stop_rx.clone(),
     )
     .await?;

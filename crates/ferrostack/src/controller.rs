@@ -56,11 +56,20 @@ pub struct Timings {
 
 impl Default for Timings {
     fn default() -> Self {
+        Timings::for_lease(Duration::from_secs(10))
+    }
+}
+
+impl Timings {
+    /// Heartbeats and sweeps every fifth of `lease`, the sweep lease half
+    /// of it (10 s: every 2 s, sweep lease 5 s). The hidden allinone
+    /// option `--controller-lease-ms` sets it for tests.
+    pub fn for_lease(lease: Duration) -> Self {
         Timings {
-            heartbeat: Duration::from_secs(2),
-            lease: Duration::from_secs(10),
-            sweep: Duration::from_secs(2),
-            sweep_lease: Duration::from_secs(5),
+            heartbeat: lease / 5,
+            lease,
+            sweep: lease / 5,
+            sweep_lease: lease / 2,
         }
     }
 }
