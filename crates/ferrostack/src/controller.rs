@@ -220,3 +220,30 @@ impl Membership {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_controller_id_is_made_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = controller_id(dir.path()).unwrap();
+        assert_eq!(controller_id(dir.path()).unwrap(), id);
+        assert_ne!(
+            controller_id(tempfile::tempdir().unwrap().path()).unwrap(),
+            id
+        );
+    }
+
+    #[test]
+    fn timings_follow_the_lease() {
+        let t = Timings::default();
+        assert_eq!(t.lease, Duration::from_secs(10));
+        assert_eq!(
+            (t.heartbeat, t.sweep),
+            (Duration::from_secs(2), Duration::from_secs(2))
+        );
+        assert_eq!(t.sweep_lease, Duration::from_secs(5));
+    }
+}
