@@ -251,6 +251,56 @@ async fn a_create_cut_short_by_a_crash_is_undone_at_start_up() {
 }
 
 #[tokio::test]
+async fn a_create_a_live_controller_runs_is_left_to_it_and_undone_once_it_is_gone() {
+    use ferrostack_store::controller::ControllerStore;
+    let long = Duration::from_secs(60);
+    let w = world(false).await;
+    let store = &w.c.s.store;
+    // This process is controller A: its creates are recorded as A's.
+    store
+        .register_controller("ctl-a", "a-1", "host-a", long)
+        .unwrap();
+    w.arm(
+        create::KIND,
+        after(&create::STEPS, "schedule"),
+        FaultMode::Crash,
+    );
+    let url = w.c.url("/servers");
+    let sent =
+        w.c.s
+            .req(Method::POST, &url, &w.member)
+            .header("OpenStack-API-Version", format!("compute {V}"))
+            .json(&w.boot_body())
+            .send()
+            .await;
+    assert!(sent.is_err(), "the request died: {sent:?}");
+    // Controller B sweeps the same database while A's lease holds: as far
+    // as anyone knows A is still running that create, so it is left alone.
+    store
+        .register_controller("ctl-b", "b-1", "host-b", long)
+        .unwrap();
+    let report = ferrostack_compute::recover_orphans(&w.c.config).unwrap();
+    assert_eq!(report.undone, 0);
+    assert_eq!(w.servers().await.len(), 2, "A's create is untouched");
+    // A is gone (its lease ended): B's next sweep undoes the create, once.
+    store.retire_controller("ctl-a", "a-1").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut undone = 0;
+    while undone == 0 && Instant::now() < deadline {
+        undone = ferrostack_compute::recover_orphans(&w.c.config)
+            .unwrap()
+            .undone;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(undone, 1);
+    assert_eq!(
+        ferrostack_compute::recover_orphans(&w.c.config).unwrap(),
+        Default::default()
+    );
+    w.assert_nothing_left().await;
+}
+
+#[tokio::test]
 async fn a_resize_failing_after_its_claim_releases_it_at_once() {
     let w = world(true).await;
     let id = w.active_server().await;

@@ -22,8 +22,9 @@
 //! their effect in place. At start-up, a [`Registry`] maps each kind to how
 //! its steps are rebuilt from the payload and whether an interrupted one is
 //! resumed or undone ([`Direction`]); [`Registry::recover`] finishes every
-//! unfinished record of the kinds it knows and leaves other services' kinds
-//! alone.
+//! unfinished record of the kinds it knows that no live controller owns
+//! (each record names its owner incarnation; see `recovery`), and leaves
+//! other services' kinds alone.
 //!
 //! Kinds today, each explained where its steps are written: `server.create`
 //! (always undone after a crash: the client never saw the ids) and

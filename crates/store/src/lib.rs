@@ -24,6 +24,7 @@
 pub mod access_rule;
 pub mod aggregate;
 pub mod compute;
+pub mod controller;
 pub mod copy;
 pub mod credential;
 pub mod db;
