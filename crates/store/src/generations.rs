@@ -45,15 +45,18 @@ pub enum Dataset {
     /// Compute hosts' revisions: what wakes an agent's long poll when a
     /// server assigned to its host changes, whichever controller wrote it.
     HostRevisions,
+    /// The token and credential keys (sealed), shared by every controller.
+    TokenKeys,
 }
 
 impl Dataset {
     /// Every dataset, in counter order.
-    pub const ALL: [Dataset; 4] = [
+    pub const ALL: [Dataset; 5] = [
         Dataset::Identity,
         Dataset::Catalog,
         Dataset::Revocations,
         Dataset::HostRevisions,
+        Dataset::TokenKeys,
     ];
 
     /// Position of this dataset's counter (and its bit in a change mask).
@@ -63,6 +66,7 @@ impl Dataset {
             Dataset::Catalog => 1,
             Dataset::Revocations => 2,
             Dataset::HostRevisions => 3,
+            Dataset::TokenKeys => 4,
         }
     }
 
@@ -105,6 +109,7 @@ pub const SOURCES: &[(Dataset, &[&str])] = &[
     ),
     (Dataset::Revocations, &["revocation_events"]),
     (Dataset::HostRevisions, &["host_revisions"]),
+    (Dataset::TokenKeys, &["token_keys"]),
 ];
 
 /// Tables no generation-keyed cache derives from: writes to them (agent

@@ -261,6 +261,7 @@ pub trait IdentityStore:
     + crate::domain_config::DomainConfigStore
     + crate::access_rule::AccessRuleStore
     + crate::endpoint_filter::EndpointFilterStore
+    + crate::token_key::TokenKeyStore
 {
     /// The generation of a kind of derived data: grows after every committed
     /// write that can change it, and only then (see [`crate::generations`]).
