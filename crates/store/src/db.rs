@@ -399,7 +399,11 @@ mod tests {
             "INSERT INTO revocation_events(user_id, issued_before, created_at) VALUES ('u', 0, 0)",
         );
         let g3 = generations(&db);
-        assert_eq!(g3, [g2[0], g2[1], g2[2] + 1, g2[3], g2[4]], "revocations only");
+        assert_eq!(
+            g3,
+            [g2[0], g2[1], g2[2] + 1, g2[3], g2[4]],
+            "revocations only"
+        );
 
         // Several tables in one transaction: each dataset moves once.
         write_sql(
