@@ -171,6 +171,77 @@ pub(crate) fn database_url(value: &str) -> Parsed<Option<DatabaseUrl>> {
     }))
 }
 
+/// Whether `s` can be written into SQL and shell text as it is: the
+/// role and database names deploy creates.
+fn plain_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The script deploy runs as root on CONFIG_DATABASE_HOST (the password
+/// on its standard input, never in its text): install Debian's
+/// `postgresql` when missing, listen on every address at the URL's port,
+/// let `clients` (the controllers) log in as the URL's user with a
+/// password, and create that role and database when missing. A re-run
+/// restarts nothing unless a setting changed; it prints what changed, or
+/// `unchanged`.
+pub fn setup_script(url: &DatabaseUrl, clients: &[Host]) -> Result<String, String> {
+    if !plain_name(&url.user) || !plain_name(&url.name) {
+        return Err(format!(
+            "deploy creates only plain names (letters, digits, _): not {} / {}",
+            url.user, url.name
+        ));
+    }
+    let (user, db, port) = (&url.user, &url.name, url.port);
+    let mut hba = String::new();
+    for c in clients {
+        let address = match c {
+            Host::Ip(std::net::IpAddr::V4(ip)) => format!("{ip}/32"),
+            Host::Ip(std::net::IpAddr::V6(ip)) => format!("{ip}/128"),
+            Host::Name(n) => n.clone(),
+        };
+        hba.push_str(&format!(" 'host {db} {user} {address} scram-sha-256'"));
+    }
+    Ok(format!(
+        r#"set -eu
+pw=$(cat)
+changed=
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null
+  changed=installed
+fi
+ver=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
+conf=/etc/postgresql/$ver/main
+want="listen_addresses = '*'
+port = {port}"
+if [ "$(cat "$conf/conf.d/ferrostack.conf" 2>/dev/null)" != "$want" ]; then
+  printf '%s
+' "$want" > "$conf/conf.d/ferrostack.conf"
+  changed="$changed listen"
+fi
+for line in{hba}; do
+  if ! grep -qxF "$line" "$conf/pg_hba.conf"; then
+    printf '%s
+' "$line" >> "$conf/pg_hba.conf"
+    changed="$changed clients"
+  fi
+done
+if [ -n "$changed" ]; then
+  if [ -d /run/systemd/system ]; then systemctl restart postgresql
+  else pg_ctlcluster "$ver" main restart 2>/dev/null || pg_ctlcluster "$ver" main start
+  fi
+fi
+export FERROSTACK_DB_PW="$pw"
+runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p {port} -d postgres <<'SQL'
+\getenv pw FERROSTACK_DB_PW
+SELECT 'CREATE ROLE "{user}" LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{user}') \gexec
+ALTER ROLE "{user}" PASSWORD :'pw';
+SELECT 'CREATE DATABASE "{db}" OWNER "{user}"' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{db}') \gexec
+SQL
+echo "${{changed:-unchanged}}"
+"#
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +275,31 @@ mod tests {
         assert!(database_url("postgresql://db/cloud").is_err());
         assert!(database_url("postgresql://fs@db").is_err());
         assert!(database_url("postgresql://fs@db:x/cloud").is_err());
+    }
+
+    #[test]
+    fn the_setup_script_lets_the_controllers_in_and_holds_no_password() {
+        let d = Database {
+            host: Some(Host::Name("db".into())),
+            url: None,
+            password: "pw-not-in-script".into(),
+        };
+        let url = d.effective_url().expect("url");
+        let clients = [
+            Host::Ip("10.0.0.1".parse().expect("ip")),
+            Host::Name("ctl2.example".into()),
+        ];
+        let script = setup_script(&url, &clients).expect("script");
+        assert!(!script.contains("pw-not-in-script"));
+        assert!(script.contains("'host ferrostack ferrostack 10.0.0.1/32 scram-sha-256'"));
+        assert!(script.contains("'host ferrostack ferrostack ctl2.example scram-sha-256'"));
+        assert!(script.contains("apt-get install -y -q postgresql"));
+        assert!(script.contains("port = 5432"));
+        let odd = DatabaseUrl {
+            user: "x\"; DROP".into(),
+            ..url
+        };
+        assert!(setup_script(&odd, &clients).is_err());
     }
 
     #[test]

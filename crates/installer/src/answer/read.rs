@@ -495,6 +495,15 @@ fn cross_check_controllers(
             ),
         );
     }
+    if let Some(db) = &a.database.host {
+        if !a.hosts().iter().any(|h| &h.host == db) {
+            let (line, col) = at("CONFIG_DATABASE_HOST");
+            diags.push(
+                Diagnostic::error(line, col, format!("CONFIG_DATABASE_HOST {db} is none of the cloud's hosts"))
+                    .with_help("deploy installs PostgreSQL on a controller, compute or network host; for a server of your own set CONFIG_DATABASE_URL only"),
+            );
+        }
+    }
     if a.database.host.is_some() && a.database.password.is_empty() {
         let (line, col) = at("CONFIG_DATABASE_HOST");
         diags.push(

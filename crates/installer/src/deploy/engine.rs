@@ -445,6 +445,12 @@ pub fn deploy(
             log: None,
         })?;
     let (infos, binary_changed) = run.preflight(targets)?;
+    // 2b. The database the controllers share, when deploy installs it.
+    match super::database::converge(input.answers, targets)? {
+        Some((host, out)) if out == "unchanged" => run.say(&host, "database", "ok (PostgreSQL)"),
+        Some((host, out)) => run.changed(&host, "database", format!("PostgreSQL: {out}")),
+        None => {}
+    }
     // 3. The controller.
     let controller = &targets[controller_index];
     let chost = controller.plan.host.to_string();

@@ -406,7 +406,7 @@ mod tests {
     #[test]
     fn several_controllers_share_the_public_host_and_the_database_and_agents_know_them_all() {
         let a = answers(
-            "CONFIG_CONTROLLER_HOST=10.0.0.1\nCONFIG_CONTROLLER_HOSTS=10.0.0.1,10.0.0.2,10.0.0.3\nCONFIG_FERROSTACK_PUBLIC_HOST=api.example\nCONFIG_DATABASE_HOST=10.0.0.9\nCONFIG_DATABASE_PW=db-s3cret\nCONFIG_COMPUTE_HOSTS=10.0.0.4\nCONFIG_NETWORK_HOSTS=10.0.0.4\nCONFIG_KEYSTONE_ADMIN_PW=x\n",
+            "CONFIG_CONTROLLER_HOST=10.0.0.1\nCONFIG_CONTROLLER_HOSTS=10.0.0.1,10.0.0.2,10.0.0.3\nCONFIG_FERROSTACK_PUBLIC_HOST=api.example\nCONFIG_DATABASE_HOST=10.0.0.4\nCONFIG_DATABASE_PW=db-s3cret\nCONFIG_COMPUTE_HOSTS=10.0.0.4\nCONFIG_NETWORK_HOSTS=10.0.0.4\nCONFIG_KEYSTONE_ADMIN_PW=x\n",
         );
         let plans = plan(&a);
         assert_eq!(plans.len(), 4);
@@ -429,7 +429,7 @@ mod tests {
             assert_eq!(db.mode, 0o600);
             assert_eq!(
                 String::from_utf8_lossy(&db.content),
-                "postgresql://ferrostack:db-s3cret@10.0.0.9:5432/ferrostack\n"
+                "postgresql://ferrostack:db-s3cret@10.0.0.4:5432/ferrostack\n"
             );
         }
         let agent = plans[3].service.as_ref().expect("agent").shell_command();

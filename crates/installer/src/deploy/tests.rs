@@ -239,7 +239,7 @@ fn a_changed_answer_file_restarts_the_controller_only() {
 
 #[test]
 fn other_controllers_get_the_first_ones_identity_and_agents_know_every_controller() {
-    let text = "CONFIG_CONTROLLER_HOST=10.0.0.1\nCONFIG_CONTROLLER_HOSTS=10.0.0.1,10.0.0.2\nCONFIG_FERROSTACK_PUBLIC_HOST=api.example\nCONFIG_DATABASE_URL=postgresql://fs@db.example/cloud\nCONFIG_DATABASE_PW=db-pw\nCONFIG_COMPUTE_HOSTS=10.0.0.3\nCONFIG_NETWORK_HOSTS=10.0.0.3\nCONFIG_KEYSTONE_ADMIN_PW=s3cret\nCONFIG_FERROSTACK_HYPERVISOR=fake\n";
+    let text = "CONFIG_CONTROLLER_HOST=10.0.0.1\nCONFIG_CONTROLLER_HOSTS=10.0.0.1,10.0.0.2\nCONFIG_FERROSTACK_PUBLIC_HOST=api.example\nCONFIG_DATABASE_HOST=10.0.0.3\nCONFIG_DATABASE_URL=postgresql://fs@db.example/cloud\nCONFIG_DATABASE_PW=db-pw\nCONFIG_COMPUTE_HOSTS=10.0.0.3\nCONFIG_NETWORK_HOSTS=10.0.0.3\nCONFIG_KEYSTONE_ADMIN_PW=s3cret\nCONFIG_FERROSTACK_HYPERVISOR=fake\n";
     let loaded = parse(text);
     assert!(loaded.is_valid(), "{:?}", loaded.diagnostics);
     let hosts = vec![
@@ -290,6 +290,18 @@ fn other_controllers_get_the_first_ones_identity_and_agents_know_every_controlle
     assert!(
         !world.hosts[1].files.borrow().contains_key(JOIN_FILE),
         "a controller needs no agent join file"
+    );
+    // PostgreSQL set up on the database host, the password on stdin only.
+    let scripts = world.hosts[2].scripts.borrow();
+    assert_eq!(scripts.len(), 1, "{log}");
+    assert_eq!(scripts[0].2, b"db-pw");
+    assert!(!scripts[0].1.contains("db-pw"));
+    assert!(scripts[0]
+        .1
+        .contains("'host cloud fs 10.0.0.2/32 scram-sha-256'"));
+    assert!(
+        log.find("[10.0.0.3] database").expect("db step")
+            < log.find("[10.0.0.1] service").expect("ctl1")
     );
     let answer = String::from_utf8(second[plan::ANSWER_COPY].0.clone()).expect("utf8");
     assert!(
