@@ -186,6 +186,16 @@ pub fn recover(config: &ComputeConfig) -> Result<usize, ComputeError> {
     servers::lifecycle::recover(&ComputeState::new(config.clone()))
 }
 
+/// Finish the server operations of controllers that are gone (the
+/// periodic sweep; see [`servers::lifecycle::recover_operations`]). Safe
+/// while this and other controllers serve: it touches only records no
+/// live controller owns.
+pub fn recover_orphans(
+    config: &ComputeConfig,
+) -> Result<ferrostack_operations::RecoveryReport, ComputeError> {
+    servers::lifecycle::recover_operations(&ComputeState::new(config.clone()))
+}
+
 /// Nova's error body for `status`, used by the policy layer.
 pub fn render_error(status: StatusCode, message: &str) -> Response {
     error::render(status, message).into_response()

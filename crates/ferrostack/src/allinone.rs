@@ -18,7 +18,7 @@
 //! certificate.
 
 use crate::compute_host::{self, Driver, HostPlan};
-use crate::{host_tls, paths, rcfile};
+use crate::{controller, host_tls, paths, rcfile};
 use anyhow::Context;
 use clap::Args;
 use ferrostack_compute::hostapi;
@@ -293,6 +293,20 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     let store = SqliteStore::open_location(&database)
         .with_context(|| format!("cannot open the database {database}"))?;
     tracing::info!(%database, "state database");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Registered before anything is recovered: the new incarnation replaces
+    // the last one, whose leftovers are then recovered below, while other
+    // live controllers' work is left alone (see `controller`).
+    let membership = controller::Membership::join(
+        store.clone(),
+        controller::controller_id(&data_dir)?,
+        args.host_name
+            .clone()
+            .unwrap_or_else(compute_host::default_host_name),
+        controller::Timings::default(),
+        stop_rx.clone(),
+    )
+    .await?;
     let identity = Arc::new(Identity::new(
         Arc::new(store.clone()),
         KeyRepository::new(paths::token_key_dir(&data_dir), 3),
@@ -343,7 +357,6 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     }
     println!("Admin credentials: source {}", rc_path.display());
 
-    let (stop_tx, stop_rx) = watch::channel(false);
     let validator: Arc<dyn TokenValidator> = identity.clone();
     // Every service's quotas live in the one store; projects are looked up
     // (by id or name) through a read-only view of the identity store.
@@ -367,10 +380,8 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    ferrostack_image::recover_interrupted_uploads(&store)
+    ferrostack_image::recover_interrupted_uploads(&store, &store, &store, true)
         .context("cannot recover interrupted image uploads")?;
-    ferrostack_image::reserve::release_stale(&store, &store)
-        .context("cannot release the reservations of interrupted image uploads")?;
     let image_data: Arc<dyn ferrostack_image::ImageDataStore> = Arc::new(image_data);
     let volume_host = args
         .host_name
@@ -535,6 +546,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
             "servers interrupted while scheduling are now ERROR"
         );
     }
+    spawn_recovery_sweep(&membership, &compute_config, &store, stop_rx.clone());
     servers.spawn(serve(
         "compute",
         listeners.compute,
@@ -559,6 +571,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
                 image_size_total: args.image_size_quota,
             },
             quota_store: Arc::new(store.clone()),
+            operations: Arc::new(store.clone()),
             prober: image_prober,
         }),
         stop_rx.clone(),
@@ -607,7 +620,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
             ));
         }
     }
-    spawn_housekeeping(identity.clone(), stop_rx.clone());
+    spawn_housekeeping(identity.clone(), &membership, stop_rx.clone());
     let agent = host
         .hv
         .clone()
@@ -646,6 +659,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
     {
         tracing::warn!("some requests were still running after 10 s; exiting anyway");
     }
+    membership.retire().await;
     if let Some(agent) = agent {
         match tokio::time::timeout(Duration::from_secs(30), agent).await {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the compute host failed"),
@@ -665,24 +679,31 @@ fn entry(service_type: &str, name: &str, url: String) -> CatalogEntry {
     }
 }
 
-/// Reload rotated token keys and prune old revocation events, periodically.
-fn spawn_housekeeping(identity: Arc<Identity>, mut stop: watch::Receiver<bool>) {
+/// Reload rotated token keys (every controller), and prune old revocation
+/// events (one controller an hour, under a lease).
+fn spawn_housekeeping(
+    identity: Arc<Identity>,
+    membership: &controller::Membership,
+    mut stop: watch::Receiver<bool>,
+) {
+    let pruner = identity.clone();
+    membership.spawn_singleton(
+        "prune-revocations",
+        Duration::from_secs(3600),
+        // Shorter than the period: whichever controller comes first after
+        // it lapses prunes, about once an hour for the whole cloud.
+        Duration::from_secs(1800),
+        Arc::new(move || Ok(pruner.prune_revocations()?)),
+        stop.clone(),
+    );
     tokio::spawn(async move {
         let keys = identity
             .clone()
             .reload_keys_every(ferrostack_identity::service::KEY_RELOAD_PERIOD);
         tokio::pin!(keys);
-        let mut prune = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tokio::select! {
                 () = &mut keys => {}
-                _ = prune.tick() => {
-                    let id = identity.clone();
-                    let result = tokio::task::spawn_blocking(move || id.prune_revocations()).await;
-                    if let Ok(Err(e)) = result {
-                        tracing::warn!(error = %e, "could not prune revocation events");
-                    }
-                }
                 changed = stop.changed() => {
                     if changed.is_err() || *stop.borrow() {
                         break;
@@ -691,6 +712,31 @@ fn spawn_housekeeping(identity: Arc<Identity>, mut stop: watch::Receiver<bool>) 
             }
         }
     });
+}
+
+/// Every few seconds, on one controller at a time: finish the server
+/// operations and image uploads of controllers whose lease ran out.
+fn spawn_recovery_sweep(
+    membership: &controller::Membership,
+    compute: &ferrostack_compute::ComputeConfig,
+    store: &SqliteStore,
+    stop: watch::Receiver<bool>,
+) {
+    let (compute, store) = (compute.clone(), store.clone());
+    let t = membership.timings;
+    membership.spawn_singleton(
+        "recovery-sweep",
+        t.sweep,
+        t.sweep_lease,
+        Arc::new(move || {
+            ferrostack_compute::recover_orphans(&compute)
+                .map_err(|e| anyhow::anyhow!("server operations: {e:?}"))?;
+            ferrostack_image::recover_interrupted_uploads(&store, &store, &store, false)
+                .context("image uploads")?;
+            Ok(())
+        }),
+        stop,
+    );
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -4,6 +4,7 @@
 mod agent_cmd;
 mod allinone;
 mod compute_host;
+mod controller;
 mod deploy_cmd;
 mod host_exports;
 mod host_network;

@@ -35,6 +35,7 @@ pub mod model;
 pub mod policy;
 pub mod reserve;
 pub mod routes;
+pub mod uploads;
 
 use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
@@ -43,6 +44,7 @@ use axum::Router;
 use error::ImageError;
 use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_store::image::ImageStore;
+use ferrostack_store::operation::OperationStore;
 use ferrostack_store::quota::QuotaStore;
 use http::StatusCode;
 use serde_json::{json, Value};
@@ -51,6 +53,7 @@ use std::sync::Arc;
 pub use data::{ImageDataStore, LocalDataStore};
 pub use error::Json;
 pub use ferrostack_image_inspect::QemuImg;
+pub use uploads::recover_interrupted_uploads;
 
 /// Largest metadata request body the image API accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -75,6 +78,9 @@ pub struct ImageConfig {
     pub quotas: ImageQuotas,
     /// Where uploads in flight reserve bytes of `image_size_total`.
     pub quota_store: Arc<dyn QuotaStore>,
+    /// Where uploads in flight are recorded, owned by this controller
+    /// ([`uploads`]).
+    pub operations: Arc<dyn OperationStore>,
     /// Optional second opinion on every accepted upload (`qemu-img info`
     /// under resource limits); `None` trusts the Rust inspector alone.
     pub prober: Option<Prober>,
@@ -113,28 +119,8 @@ pub struct ImageState {
     pub prober: Option<Prober>,
     /// Reservations of uploads in flight against `image_size_total`.
     pub size_quota: reserve::SizeQuota,
-}
-
-/// Put images whose upload was interrupted by a stop or crash (still
-/// `saving`) back to `queued`, so they can be uploaded again. Call once at
-/// start, before serving: no upload can be running yet. Returns how many.
-pub fn recover_interrupted_uploads(
-    images: &dyn ImageStore,
-) -> ferrostack_store::StoreResult<usize> {
-    let now = ferrostack_common::time::now_micros();
-    let mut count = 0;
-    for image in images.list_images()? {
-        if image.status == "saving"
-            && matches!(
-                images.transition_status(&image.id, &["saving"], "queued", now)?,
-                Some((_, true))
-            )
-        {
-            tracing::warn!(image_id = %image.id, "upload interrupted by a restart; image queued again");
-            count += 1;
-        }
-    }
-    Ok(count)
+    /// Records of uploads in flight ([`uploads`]).
+    pub operations: Arc<dyn OperationStore>,
 }
 
 /// Glance's error body for `status` (kept for callers of the old API).
@@ -195,6 +181,7 @@ pub fn router(config: ImageConfig) -> Router {
         max_image_size: config.max_image_size,
         quotas: config.quotas,
         prober: config.prober,
+        operations: config.operations,
     });
     ferrostack_policy::add_routes(Router::new(), policy::RULES, policy::handlers, |_| true)
         .route_layer(axum::middleware::from_fn_with_state(

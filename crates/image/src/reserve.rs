@@ -113,24 +113,28 @@ impl SizeQuota {
     }
 }
 
-/// Release every upload reservation: call once at start, before serving,
-/// when no upload can be running (one interrupted by a crash left its
-/// reservation behind). Returns how many images had one released.
+/// Release the upload reservations of `images` whose upload no record in
+/// `held` (image ids of unfinished upload records) says is running: ones
+/// an interrupted upload left behind before uploads were recorded (see
+/// [`crate::uploads`]). Returns how many images had one released.
 pub fn release_stale(
-    images: &dyn ImageStore,
+    images: &[ferrostack_store::image::Image],
+    held: &std::collections::BTreeSet<String>,
     quota: &dyn QuotaStore,
 ) -> ferrostack_store::StoreResult<usize> {
-    let images = images.list_images()?;
     let mut owners: Vec<&str> = images.iter().filter_map(|i| i.owner.as_deref()).collect();
     owners.sort_unstable();
     owners.dedup();
     let mut released = 0;
     for owner in owners {
-        let held = quota.usage(SERVICE, owner)?;
-        if held.get(RESOURCE).copied().unwrap_or(0) == 0 {
+        let held_bytes = quota.usage(SERVICE, owner)?;
+        if held_bytes.get(RESOURCE).copied().unwrap_or(0) == 0 {
             continue;
         }
-        for image in images.iter().filter(|i| i.owner.as_deref() == Some(owner)) {
+        for image in images
+            .iter()
+            .filter(|i| i.owner.as_deref() == Some(owner) && !held.contains(&i.id))
+        {
             quota.release(SERVICE, &image.id)?;
             released += 1;
         }

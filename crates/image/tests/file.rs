@@ -247,7 +247,8 @@ async fn an_upload_interrupted_by_a_restart_can_be_retried() {
         .unwrap();
     assert_glance_error(&c.upload(&member, &id, pattern(512)).await, 409);
     assert_eq!(
-        ferrostack_image::recover_interrupted_uploads(&c.s.store).unwrap(),
+        ferrostack_image::recover_interrupted_uploads(&c.s.store, &c.s.store, &c.s.store, true)
+            .unwrap(),
         1
     );
     assert_eq!(c.upload(&member, &id, pattern(512)).await.status, 204);
@@ -423,4 +424,45 @@ async fn a_chunked_upload_reserves_as_it_goes_and_stops_at_the_quota() {
         204
     );
     assert_eq!(c.show(&member, &ids[2]).await.body["size"], 6 * MIB);
+}
+
+#[tokio::test]
+async fn an_upload_a_live_controller_runs_is_left_alone_until_that_controller_stops() {
+    use ferrostack_store::controller::ControllerStore;
+    use ferrostack_store::image::ImageStore;
+    use std::time::Duration;
+    let c = Images::start().await;
+    let member = c.s.user_token("m", &c.project, "member").await;
+    let id = c.create(&member, image_body("r", "raw")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let store = &c.s.store;
+    let long = Duration::from_secs(60);
+    // Another controller records an upload into the image and is streaming it.
+    store
+        .register_controller("ctl-other", "other-1", "elsewhere", long)
+        .unwrap();
+    ferrostack_image::uploads::begin(store, &id).unwrap();
+    store
+        .transition_status(&id, &["queued"], "saving", 1)
+        .unwrap();
+    // This controller starts (its own incarnation) and recovers: not its business.
+    store
+        .register_controller("ctl-me", "me-1", "here", long)
+        .unwrap();
+    let recover = || ferrostack_image::recover_interrupted_uploads(store, store, store, true);
+    assert_eq!(recover().unwrap(), 0);
+    assert_eq!(store.get_image(&id).unwrap().unwrap().status, "saving");
+    // The other controller stops: its upload is queued again, once.
+    store.retire_controller("ctl-other", "other-1").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut requeued = 0;
+    while requeued == 0 && std::time::Instant::now() < deadline {
+        requeued = recover().unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(requeued, 1);
+    assert_eq!(recover().unwrap(), 0);
+    assert_eq!(c.upload(&member, &id, pattern(512)).await.status, 204);
 }

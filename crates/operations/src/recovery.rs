@@ -1,9 +1,19 @@
-//! [`Registry`]: at start-up, finish what a crash interrupted.
+//! [`Registry`]: finish what a crash interrupted.
 //!
 //! Each service registers the kinds it owns with a function that rebuilds
 //! the steps from a record's payload and says which way to go. Records of
 //! kinds a registry does not know belong to another service (or a newer
 //! version) and are left as they are.
+//!
+//! Only *orphaned* records are touched: those whose owner incarnation is
+//! not a live controller (a crashed or stopped one, or this controller's
+//! own previous process; see `ferrostack_store::controller`). A live
+//! controller's record is its own business, even when it is old: undoing
+//! it would take back a create that controller is still running. Each
+//! orphan is claimed (made this runner's) by one conditional write before
+//! anything is done to it, so controllers sweeping at the same moment
+//! finish each record once. The same sweep runs at start-up and, on a
+//! timer, for controllers that died while others live on.
 
 use crate::{error_chain, Direction, Outcome, Runner, Step};
 use ferrostack_store::operation::Operation;
@@ -69,15 +79,23 @@ impl<'a> Registry<'a> {
         self.kinds.insert(kind.to_string(), Box::new(finish));
     }
 
-    /// Finish every unfinished record of a registered kind, oldest first.
+    /// Finish every orphaned record of a registered kind, oldest first
+    /// (see the module docs); one another controller claimed first is
+    /// counted as skipped.
     pub fn recover(&self, runner: &Runner) -> StoreResult<RecoveryReport> {
         let mut report = RecoveryReport::default();
-        for op in runner.store().unfinished_operations()? {
+        let me = runner.store().incarnation();
+        for op in runner.store().orphaned_operations()? {
             let Some(finish) = self.kinds.get(&op.kind) else {
                 tracing::debug!(operation = %op.id, kind = %op.kind, "not this registry's kind");
                 report.skipped += 1;
                 continue;
             };
+            if !runner.store().claim_operation(&op.id, me.as_deref())? {
+                tracing::debug!(operation = %op.id, "claimed by another controller first");
+                report.skipped += 1;
+                continue;
+            }
             match finish(runner, op) {
                 Outcome::Done => report.done += 1,
                 Outcome::Undone => report.undone += 1,

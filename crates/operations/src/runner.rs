@@ -53,6 +53,7 @@ impl Runner {
                 OperationState::Running
             },
             error: None,
+            owner: self.store.incarnation(),
             created_at: now,
             updated_at: now,
         };

@@ -104,4 +104,16 @@ impl OperationStore for FaultyRecords {
     fn unfinished_operations(&self) -> StoreResult<Vec<Operation>> {
         self.inner.unfinished_operations()
     }
+
+    fn orphaned_operations(&self) -> StoreResult<Vec<Operation>> {
+        self.inner.orphaned_operations()
+    }
+
+    fn claim_operation(&self, id: &str, owner: Option<&str>) -> StoreResult<bool> {
+        self.inner.claim_operation(id, owner)
+    }
+
+    fn incarnation(&self) -> Option<String> {
+        self.inner.incarnation()
+    }
 }

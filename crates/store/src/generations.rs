@@ -124,6 +124,8 @@ pub const UNCACHED: &[&str] = &[
     "server_groups",
     "compute_services",
     "operations",
+    "controllers",
+    "leases",
     "networks",
     "network_segments",
     "subnets",

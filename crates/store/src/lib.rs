@@ -23,6 +23,7 @@
 
 pub mod aggregate;
 pub mod compute;
+pub mod controller;
 pub mod copy;
 pub mod credential;
 pub mod db;

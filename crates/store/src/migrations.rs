@@ -897,6 +897,27 @@ CREATE TABLE aggregates (
 );
 "#,
     )],
+    // Controllers sharing the database, named leases of singleton jobs,
+    // and which incarnation owns each operation (controller.rs): so that
+    // recovery touches only the work of controllers that are gone.
+    &[Both(
+        r#"
+CREATE TABLE controllers (
+    id          TEXT PRIMARY KEY,
+    incarnation TEXT NOT NULL UNIQUE,
+    host        TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    lease_until INTEGER NOT NULL
+);
+CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+ALTER TABLE operations ADD COLUMN owner TEXT;
+CREATE INDEX operations_owner ON operations(owner);
+"#,
+    )],
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

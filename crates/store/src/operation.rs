@@ -26,6 +26,13 @@
 //! `0..completed` have run (or, while undoing, not yet been undone). The
 //! payload is the owner's JSON; the store never looks inside it.
 //!
+//! Each record names its *owner*: the controller incarnation running it
+//! (see [`crate::controller`]). Start-up and the periodic sweep finish only
+//! records whose owner is not live, taking each over with
+//! [`OperationStore::claim_operation`] first, so a live controller's
+//! operation is never resumed or undone under its feet and a dead one's is
+//! finished exactly once.
+//!
 //! Rejected: one table per kind of operation (each service would need a
 //! migration for every new multi-step action), and keeping progress only in
 //! memory (a crash would forget what to take back).
@@ -95,6 +102,10 @@ pub struct Operation {
     pub state: OperationState,
     /// Why it is undoing, undone or failed: the error chain, for operators.
     pub error: Option<String>,
+    /// The controller incarnation running it (`None`: written before
+    /// controllers were registered, or by a process that never registered;
+    /// never live, so recovered by whoever sweeps).
+    pub owner: Option<String>,
     /// µs since the epoch.
     pub created_at: i64,
     /// µs since the epoch.
@@ -114,6 +125,19 @@ pub trait OperationStore: Send + Sync {
     /// The operations on `subject`, oldest first.
     fn operations_of(&self, subject: &str) -> StoreResult<Vec<Operation>>;
     /// Operations that are not final (`running`, `undoing`, `failed`),
-    /// oldest first: what start-up has to finish.
+    /// oldest first.
     fn unfinished_operations(&self) -> StoreResult<Vec<Operation>>;
+    /// Unfinished operations whose owner is not a live controller
+    /// incarnation, oldest first: what recovery has to finish.
+    fn orphaned_operations(&self) -> StoreResult<Vec<Operation>>;
+    /// Make `owner` the owner of operation `id` if it is still unfinished
+    /// and its owner still not live, in one statement: of several
+    /// controllers claiming the same record at once, exactly one gets
+    /// `true` and finishes it.
+    fn claim_operation(&self, id: &str, owner: Option<&str>) -> StoreResult<bool>;
+    /// The incarnation that owns the records this store creates (see
+    /// [`crate::controller::ControllerStore::register_controller`]).
+    fn incarnation(&self) -> Option<String> {
+        None
+    }
 }

@@ -2,6 +2,9 @@
 
 mod aggregate;
 mod compute;
+mod controller;
+#[cfg(test)]
+mod controller_tests;
 mod credential;
 #[cfg(test)]
 mod credential_tests;
@@ -23,12 +26,16 @@ mod volume_extras;
 
 use crate::{Db, StoreResult};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// SQLite-backed store. Cheap to clone.
 #[derive(Clone)]
 pub struct SqliteStore {
     db: Arc<Db>,
+    /// The controller incarnation this handle (and its clones) writes
+    /// operation records for: set by
+    /// [`crate::controller::ControllerStore::register_controller`].
+    incarnation: Arc<RwLock<Option<String>>>,
 }
 
 impl SqliteStore {
@@ -36,6 +43,7 @@ impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<Self> {
         Ok(SqliteStore {
             db: Arc::new(Db::open(path)?),
+            incarnation: Arc::default(),
         })
     }
 
@@ -44,12 +52,25 @@ impl SqliteStore {
     pub fn open_location(location: &crate::Location) -> StoreResult<Self> {
         Ok(SqliteStore {
             db: Arc::new(location.open()?),
+            incarnation: Arc::default(),
         })
     }
 
     /// The underlying database.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The incarnation this handle works for, once registered.
+    pub fn incarnation(&self) -> Option<String> {
+        self.incarnation
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_incarnation(&self, incarnation: Option<String>) {
+        *self.incarnation.write().unwrap_or_else(|p| p.into_inner()) = incarnation;
     }
 }
 

@@ -631,13 +631,50 @@ pub fn delete(
     Ok(())
 }
 
-/// Start-up: finish the operations a crash interrupted (a create is
-/// undone, a resize resumed or undone: see [`super::create`] and
-/// [`super::resize`]), then put servers a crash left between steps with
-/// no record (rows without a host, still scheduling, written before
-/// operations were recorded) into ERROR; deleting them releases what they
-/// hold. Returns how many went to ERROR.
+/// Start-up: finish the orphaned operations (see [`recover_operations`]),
+/// then put servers a crash left between steps with no record (rows
+/// without a host, still scheduling, written before operations were
+/// recorded) into ERROR; deleting them releases what they hold. Returns
+/// how many went to ERROR.
+///
+/// Other controllers may be creating servers meanwhile: the rows are
+/// listed *before* the unfinished creates are read, and each candidate is
+/// read again after, so a create that started later is not seen, one
+/// still running holds its rows, and one that finished in between has
+/// given its servers a host (or purged them) by the second read.
 pub fn recover(state: &ComputeState) -> ComputeResult<usize> {
+    recover_operations(state)?;
+    let candidates: Vec<String> = state
+        .servers
+        .list_instances(&InstanceFilter::default())?
+        .into_iter()
+        .filter(|i| i.host.is_none() && i.vm_state == vm::BUILDING)
+        .map(|i| i.uuid)
+        .collect();
+    let held: BTreeSet<String> = create::held_servers(state)?.into_iter().collect();
+    let mut n = 0;
+    for uuid in candidates.iter().filter(|u| !held.contains(*u)) {
+        match state.servers.get_instance(uuid)? {
+            Some(i) if i.host.is_none() && i.vm_state == vm::BUILDING => {}
+            _ => continue,
+        }
+        fail_build(
+            state,
+            uuid,
+            "Build interrupted: the control plane restarted while scheduling.",
+        )?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Finish the server operations no live controller owns (a create is
+/// undone, a resize resumed or undone: see [`super::create`] and
+/// [`super::resize`]): at start-up this controller's previous process's,
+/// and on the periodic sweep those of controllers that died.
+pub fn recover_operations(
+    state: &ComputeState,
+) -> ComputeResult<ferrostack_operations::RecoveryReport> {
     let mut registry = ferrostack_operations::Registry::new();
     create::register(&mut registry, state);
     super::resize_steps::register(&mut registry, state);
@@ -647,22 +684,10 @@ pub fn recover(state: &ComputeState) -> ComputeResult<usize> {
             resumed = report.done,
             undone = report.undone,
             failed = report.failed,
-            "finished server operations a restart interrupted"
+            "finished server operations a stopped controller left"
         );
     }
-    let held: BTreeSet<String> = create::held_servers(state)?.into_iter().collect();
-    let mut n = 0;
-    for i in state.servers.list_instances(&InstanceFilter::default())? {
-        if i.host.is_none() && i.vm_state == vm::BUILDING && !held.contains(&i.uuid) {
-            fail_build(
-                state,
-                &i.uuid,
-                "Build interrupted: the control plane restarted while scheduling.",
-            )?;
-            n += 1;
-        }
-    }
-    Ok(n)
+    Ok(report)
 }
 
 #[cfg(test)]

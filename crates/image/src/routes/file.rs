@@ -41,6 +41,9 @@ struct Upload {
     image_id: String,
     staged: PathBuf,
     finished: bool,
+    /// This controller's record of the upload, closed once the image has
+    /// left `saving` (see `crate::uploads`).
+    record: Option<ferrostack_store::operation::Operation>,
 }
 
 impl Upload {
@@ -54,9 +57,17 @@ impl Drop for Upload {
         // Done or undone, the bytes are no longer in flight: a stored
         // image's size now counts them (see `crate::reserve`).
         self.state.size_quota.release(&self.image_id);
-        if self.finished {
-            return;
+        if !self.finished {
+            self.undo();
         }
+        if let Some(record) = self.record.take() {
+            crate::uploads::end(self.state.operations.as_ref(), record);
+        }
+    }
+}
+
+impl Upload {
+    fn undo(&self) {
         if let Err(e) = std::fs::remove_file(&self.staged) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 tracing::warn!(path = %self.staged.display(), error = %e, "staged upload not removed");
@@ -126,24 +137,31 @@ pub async fn upload(
             return Err(crate::reserve::over_quota(limit, 0));
         }
     }
-    match state
+    // Recorded before the image goes saving, so that a saving image's
+    // upload always has a record naming the controller running it.
+    let record = crate::uploads::begin(state.operations.as_ref(), &id)?;
+    let moved = state
         .images
-        .transition_status(&id, &["queued"], "saving", now_micros())?
-    {
-        None => return Err(super::not_found(&id)),
-        Some((before, false)) => {
-            return Err(ImageError::Conflict(format!(
-                "Image status transition from {} to saving is not allowed",
-                before.status
-            )))
-        }
-        Some((_, true)) => {}
+        .transition_status(&id, &["queued"], "saving", now_micros());
+    let refused = match moved {
+        Err(e) => Some(ImageError::from(e)),
+        Ok(None) => Some(super::not_found(&id)),
+        Ok(Some((before, false))) => Some(ImageError::Conflict(format!(
+            "Image status transition from {} to saving is not allowed",
+            before.status
+        ))),
+        Ok(Some((_, true))) => None,
+    };
+    if let Some(e) = refused {
+        crate::uploads::end(state.operations.as_ref(), record);
+        return Err(e);
     }
     let upload = Upload {
         staged: state.data.staging_path(&id),
         state: state.clone(),
         image_id: id.clone(),
         finished: false,
+        record: Some(record),
     };
     // Bytes are reserved against the owner's size quota before they are
     // written: all of a declared length at once, else a slice at a time.

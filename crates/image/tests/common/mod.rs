@@ -50,6 +50,7 @@ impl Images {
         let validator = s.validator();
         let images = Arc::new(s.store.clone());
         let quota_store = Arc::new(s.store.clone());
+        let operations = Arc::new(s.store.clone());
         let root = s
             .serve(move |public_url| {
                 ferrostack_image::router(ferrostack_image::ImageConfig {
@@ -60,6 +61,7 @@ impl Images {
                     max_image_size,
                     quotas,
                     quota_store,
+                    operations,
                     prober,
                 })
             })

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::testing::{FaultMode, FaultyRecords};
-use crate::{Direction, Outcome, Recovery, Registry, Runner, Step};
+use crate::{Direction, Outcome, Recovery, RecoveryReport, Registry, Runner, Step};
 use ferrostack_store::operation::{Operation, OperationState, OperationStore};
 use ferrostack_store::{SqliteStore, StoreError};
 use std::cell::{Cell, RefCell};
@@ -177,6 +177,7 @@ fn crashed(store: &SqliteStore, kind: &str, subject: &str, completed: u32, paylo
             completed,
             state: OperationState::Running,
             error: None,
+            owner: None,
             created_at: 1,
             updated_at: 1,
         })
@@ -269,4 +270,51 @@ fn a_step_whose_progress_cannot_be_recorded_is_undone_with_the_ones_before() {
         Runner::new(store.clone()).finish(op, Log::new(), world.steps(&[]), Direction::Undo);
     assert_eq!(outcome, Outcome::Undone, "a final record is left as it is");
     assert!(world.seen().is_empty());
+}
+
+#[test]
+fn a_live_controllers_operation_is_left_alone_and_a_replaced_ones_is_finished() {
+    use ferrostack_store::controller::ControllerStore;
+    let long = std::time::Duration::from_secs(60);
+    let (_d, store) = store();
+    // Controller A runs an operation (its runner stamps it with A's incarnation).
+    store
+        .register_controller("ctl-a", "a-1", "h", long)
+        .unwrap();
+    let world = World {
+        fail_run: Some("b"),
+        fail_undo: Some("a"),
+        undo_failures: Cell::new(1),
+        ..World::default()
+    };
+    let _ = Runner::new(store.clone()).run("test.undo", "s1", Log::new(), world.steps(&["a", "b"]));
+    world.seen();
+    assert_eq!(only_record(&store, "s1").owner.as_deref(), Some("a-1"));
+    assert_eq!(only_record(&store, "s1").state, OperationState::Failed);
+    let mut registry = Registry::new();
+    registry.register("test.undo", |_op: &Operation, _p: &Log| {
+        Ok::<_, TestError>(Recovery {
+            direction: Direction::Undo,
+            steps: world.steps(&["a", "b"]),
+        })
+    });
+    // Controller B (same database) sweeps: A is live, nothing is touched.
+    store
+        .register_controller("ctl-b", "b-1", "h", long)
+        .unwrap();
+    let report = registry.recover(&Runner::new(store.clone())).unwrap();
+    assert_eq!(report, RecoveryReport::default());
+    assert!(world.seen().is_empty());
+    // A restarts: its new incarnation replaces a-1, whose record it finishes.
+    store
+        .register_controller("ctl-a", "a-2", "h", long)
+        .unwrap();
+    let report = registry.recover(&Runner::new(store.clone())).unwrap();
+    assert_eq!(report.undone, 1);
+    assert_eq!(world.seen(), ["undo a"]);
+    let op = only_record(&store, "s1");
+    assert_eq!(
+        (op.state, op.owner.as_deref()),
+        (OperationState::Undone, Some("a-2"))
+    );
 }

@@ -58,4 +58,19 @@ impl Dialect {
             Dialect::Postgres => format!("greatest({a}, {b})"),
         }
     }
+
+    /// The database's clock now, in µs since the epoch, as an `INTEGER`
+    /// expression. Leases are compared with this rather than with a time
+    /// the process passes in, so controllers whose clocks disagree still
+    /// agree on who holds what. PostgreSQL's `clock_timestamp()` rather
+    /// than `now()`: `now()` stays at the transaction's start, and a write
+    /// retried after a lost race must see time move.
+    pub fn now_micros(self) -> &'static str {
+        match self {
+            // julianday's fraction has millisecond precision: enough for
+            // leases of seconds.
+            Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
+            Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)",
+        }
+    }
 }

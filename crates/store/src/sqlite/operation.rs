@@ -5,7 +5,8 @@ use crate::operation::{Operation, OperationState, OperationStore};
 use crate::sql::{params, Conn, OptionalExtension, Row};
 use crate::{StoreError, StoreResult};
 
-const COLUMNS: &str = "id, kind, subject, payload, completed, state, error, created_at, updated_at";
+const COLUMNS: &str =
+    "id, kind, subject, payload, completed, state, error, created_at, updated_at, owner";
 
 /// A row as read, before its JSON and state are checked.
 type RawRow = (Operation, String, String);
@@ -22,6 +23,7 @@ fn raw(r: &Row) -> crate::sql::Result<RawRow> {
             error: r.get(6)?,
             created_at: r.get(7)?,
             updated_at: r.get(8)?,
+            owner: r.get(9)?,
         },
         r.get(3)?,
         r.get(5)?,
@@ -33,6 +35,14 @@ fn finish((mut op, payload, state): RawRow) -> StoreResult<Operation> {
     op.state = OperationState::parse(&state)
         .ok_or_else(|| StoreError::Invalid(format!("operation {} has state {state}", op.id)))?;
     Ok(op)
+}
+
+/// The incarnations whose lease holds now (a subquery).
+fn live(conn: &Conn) -> String {
+    format!(
+        "SELECT incarnation FROM controllers WHERE lease_until > {}",
+        conn.dialect().now_micros()
+    )
 }
 
 fn select(conn: &Conn, filter: &str, args: &[&str]) -> StoreResult<Vec<Operation>> {
@@ -48,7 +58,9 @@ impl OperationStore for SqliteStore {
         let payload = serde_json::to_string(&op.payload)?;
         self.db().write(|tx| {
             tx.execute(
-                &format!("INSERT INTO operations({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"),
+                &format!(
+                    "INSERT INTO operations({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+                ),
                 params![
                     op.id,
                     op.kind,
@@ -58,7 +70,8 @@ impl OperationStore for SqliteStore {
                     op.state.as_str(),
                     op.error,
                     op.created_at,
-                    op.updated_at
+                    op.updated_at,
+                    op.owner
                 ],
             )
             .map_err(|e| conflict_on_unique(e, || format!("operation {} exists", op.id)))?;
@@ -108,6 +121,37 @@ impl OperationStore for SqliteStore {
         self.db()
             .read(|c| select(c, "state NOT IN ('done', 'undone')", &[]))
     }
+
+    fn orphaned_operations(&self) -> StoreResult<Vec<Operation>> {
+        self.db().read(|c| {
+            let filter = format!(
+                "state NOT IN ('done', 'undone') AND (owner IS NULL OR owner NOT IN ({}))",
+                live(c)
+            );
+            select(c, &filter, &[])
+        })
+    }
+
+    fn claim_operation(&self, id: &str, owner: Option<&str>) -> StoreResult<bool> {
+        self.db().write(|tx| {
+            // The condition is the orphan test again, checked by the very
+            // statement that takes the record over.
+            let n = tx.execute(
+                &format!(
+                    "UPDATE operations SET owner = ?2
+                     WHERE id = ?1 AND state NOT IN ('done', 'undone')
+                       AND (owner IS NULL OR owner NOT IN ({}))",
+                    live(tx)
+                ),
+                params![id, owner],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn incarnation(&self) -> Option<String> {
+        SqliteStore::incarnation(self)
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +172,7 @@ mod tests {
             completed: 0,
             state: OperationState::Running,
             error: None,
+            owner: None,
             created_at: at,
             updated_at: at,
         }

@@ -34,6 +34,19 @@ pub(crate) fn store() -> (Keep, crate::SqliteStore) {
     (Keep::Dir(dir), store)
 }
 
+/// Another handle on the database `keep` holds, as a second controller
+/// would open it (its own connections, its own incarnation).
+#[cfg(test)]
+pub(crate) fn reopen(keep: &Keep) -> crate::SqliteStore {
+    match keep {
+        Keep::Dir(dir) => crate::SqliteStore::open(&dir.path().join("db")),
+        Keep::Postgres(db) => {
+            crate::SqliteStore::open_location(&crate::Location::Postgres(db.url()))
+        }
+    }
+    .expect("reopening the test store")
+}
+
 /// Runs every store test (the modules `sqlite::` and `placement::`, which
 /// open their stores with [`store`]) again on PostgreSQL: this test binary
 /// started anew with `FERROSTACK_TEST_DATABASE=postgres`. One test rather

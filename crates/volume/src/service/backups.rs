@@ -444,11 +444,21 @@ impl VolumeState {
     /// backup being made is `error` (its partial data removed, its volume
     /// `available` again), one being deleted is deleted again, one being
     /// restored from is `available` and its target `error_restoring`.
+    ///
+    /// Only for volumes on this controller's backends ([`Self::serves`]):
+    /// the tasks ran here, on this disk, and a controller sharing the
+    /// database may be running its own right now. A backup whose volume is
+    /// gone is only deleted again (deleting twice is harmless).
     pub fn recover_backups(&self) -> VolumeResult<()> {
         let Some(engine) = self.backup_store.clone() else {
             return Ok(());
         };
         for b in self.store.list_backups(None)? {
+            let volume = self.store.get_volume(&b.volume_id)?;
+            let here = volume.as_ref().is_some_and(|v| self.serves(v));
+            if !here && !(volume.is_none() && b.status == "deleting") {
+                continue;
+            }
             match b.status.as_str() {
                 "creating" => {
                     tracing::warn!(backup_id = %b.id, "a backup was interrupted by a restart");
@@ -474,6 +484,9 @@ impl VolumeState {
             }
         }
         for v in self.store.list_volumes(None)? {
+            if !self.serves(&v) {
+                continue;
+            }
             let to = match v.status.as_str() {
                 "backing-up" => "available",
                 "restoring-backup" => "error_restoring",

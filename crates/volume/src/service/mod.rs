@@ -242,6 +242,18 @@ impl VolumeState {
     }
 
     /// The `os-vol-host-attr:host` of a volume on `backend`.
+    /// Whether volume `v` is on one of this controller's backends: its
+    /// tasks (snapshots, backups) run here, so start-up settles what they
+    /// left, and no other controller does. Backends are per host (the
+    /// local one is this machine's disk), so a task a dead controller left
+    /// waits for that controller to start again: nobody else can reach
+    /// its files to finish or clean up.
+    pub(crate) fn serves(&self, v: &ferrostack_store::volume::Volume) -> bool {
+        self.backends
+            .iter()
+            .any(|b| v.host.as_deref() == Some(Self::host_of(b.as_ref()).as_str()))
+    }
+
     pub(crate) fn host_of(backend: &dyn VolumeBackend) -> String {
         format!(
             "{}@{}#{}",

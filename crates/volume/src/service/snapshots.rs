@@ -186,9 +186,16 @@ impl VolumeState {
     /// `error` (its task is gone). A live one may have frozen the volume's
     /// top already: harmless, the volume's chain keeps the layer and the
     /// guest's switch is still in the server's spec.
+    ///
+    /// Only snapshots of volumes on this controller's backends
+    /// ([`Self::serves`]): another controller may be taking its own now.
     pub fn recover_snapshots(&self) -> VolumeResult<()> {
         for s in self.store.list_snapshots(None)? {
             if s.status == "creating" {
+                let volume = self.store.get_volume(&s.volume_id)?;
+                if !volume.as_ref().is_some_and(|v| self.serves(v)) {
+                    continue;
+                }
                 tracing::warn!(snapshot_id = %s.id, volume_id = %s.volume_id, "a snapshot was interrupted by a restart");
                 self.settle(&s.volume_id, |g| {
                     set_snapshot(g, &s.id, "error", Some("interrupted by a restart"))
