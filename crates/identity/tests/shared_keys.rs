@@ -112,3 +112,26 @@ fn two_controllers_share_tokens_rotations_and_credentials() {
     assert!(matches!(err, KeyStoreError::WrongMasterKey(_)), "{err}");
     assert!(err.to_string().contains(&*other.to_string_lossy()), "{err}");
 }
+
+#[test]
+fn rotations_racing_on_two_controllers_each_take_effect_once() {
+    let Some(db) = ferrostack_store::testing::postgres::database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("master.key");
+    let a = Arc::new(controller(&db.url(), &master).unwrap());
+    let b = Arc::new(controller(&db.url(), &master).unwrap());
+    let racers: Vec<_> = [a.clone(), b.clone(), a.clone(), b.clone()]
+        .into_iter()
+        .map(|id| std::thread::spawn(move || id.shared_keys().rotate(5).unwrap()))
+        .collect();
+    let mut primaries: Vec<u32> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+    primaries.sort_unstable();
+    assert_eq!(primaries, vec![2, 3, 4, 5]);
+    let (token_keys, _) = b.shared_keys().load().unwrap();
+    assert_eq!(
+        token_keys.keys.keys().copied().collect::<Vec<_>>(),
+        vec![0, 2, 3, 4, 5]
+    );
+}
