@@ -20,9 +20,9 @@ What the controllers share besides the database, copied from the first
 before the others start, as README "Several controllers" tells operators
 to: the host API's certificate and key (`DATA/host-api/`) and the join
 file (`DATA/join-token`), so the agent's one pinned fingerprint and one
-token are good on every controller; the token keys (`DATA/token-keys/`)
-and `DATA/master.key` when there is one, so a token issued by one
-validates on the others. Image data lives on a controller's disk, so the
+token are good on every controller; and `DATA/master.key`, which opens
+the token keys kept in the database, so a token issued by one validates
+on the others. Image data lives on a controller's disk, so the
 other two get a symlink to the first one's `DATA/images` (a shared
 filesystem, as an NFS mount would be).
 
@@ -328,12 +328,9 @@ def share_from(first: Path, other: Path) -> None:
     """What a second controller copies from the first (README "Several
     controllers"), and the shared image directory."""
     other.mkdir(parents=True, exist_ok=True)
-    for name in ("host-api", "token-keys"):
-        if (first / name).exists():
-            shutil.copytree(first / name, other / name, dirs_exist_ok=True)
+    shutil.copytree(first / "host-api", other / "host-api", dirs_exist_ok=True)
     for name in ("join-token", "master.key"):
-        if (first / name).exists():
-            shutil.copy2(first / name, other / name)
+        shutil.copy2(first / name, other / name)
     images = other / "images"
     if not images.exists():
         images.symlink_to(first / "images")

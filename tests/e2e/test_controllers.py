@@ -26,10 +26,10 @@ from controllers import CONTROLLER_HOSTS, Cloud
 pytestmark = [pytest.mark.controllers]
 
 # Survivors take over a dead controller's in-flight work under a database
-# lease (branch `leases`). Until that is merged, a server whose create was
-# cut off inside the killed controller may stay in BUILD; the one
-# assertion that needs it is an expected failure until then.
-SURVIVORS_RECOVER = False
+# lease: a server whose create was cut off inside the killed controller
+# does not stay in BUILD. Set False to make that one assertion an
+# expected failure on a build without it.
+SURVIVORS_RECOVER = True
 
 COMPUTE_VERSION = {"OpenStack-API-Version": "compute 2.37"}
 

@@ -56,12 +56,20 @@ def test_revoked_token_cannot_authenticate_the_cli(stack):
 def rotate_keys(stack) -> None:
     from conftest import ferrostack_bin
 
+    # The keys are in the cloud's database: the CLI is given the same
+    # `--database` as the server (nothing: the data dir's SQLite file).
+    database = []
+    if "--database" in stack.extra_args:
+        i = stack.extra_args.index("--database")
+        database = stack.extra_args[i:i + 2]
     run(stack.env, str(ferrostack_bin()), "admin", "rotate-token-keys",
-        "--data-dir", str(stack.data_dir))
+        "--data-dir", str(stack.data_dir), *database)
 
 
-# The server re-reads its key directory this often (KEY_RELOAD_PERIOD in
-# crates/identity/src/service.rs); requests never read it.
+# The server re-reads its keys this often (KEY_RELOAD_PERIOD in
+# crates/identity/src/service.rs) when no change notification reaches it
+# (a rotation by another process on a SQLite file); on PostgreSQL the
+# rotation's notification gets there first.
 KEY_RELOAD_S = 5
 
 

@@ -23,7 +23,7 @@ use anyhow::Context;
 use clap::Args;
 use ferrostack_compute::hostapi;
 use ferrostack_identity::bootstrap::{BootstrapSpec, CatalogEntry};
-use ferrostack_identity::keys::KeyRepository;
+use ferrostack_identity::key_store::{KeySource, MasterKey};
 use ferrostack_identity::{Identity, IdentityConfig};
 use ferrostack_policy::TokenValidator;
 use ferrostack_quota::{ProjectDirectory, QuotaEngine, StoreProjects};
@@ -51,6 +51,11 @@ pub struct AllinoneArgs {
     /// unit uses, so the database password is not on a command line.
     #[arg(long, conflicts_with = "database")]
     database_file: Option<PathBuf>,
+    /// The master key sealing the token and credential keys in the
+    /// database (default DATA/master.key, created when absent). Every
+    /// controller of a cloud needs a copy of the same file.
+    #[arg(long)]
+    master_key_file: Option<PathBuf>,
     /// Address the API listeners bind to.
     #[arg(long, default_value = "0.0.0.0")]
     bind: IpAddr,
@@ -307,9 +312,17 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         stop_rx.clone(),
     )
     .await?;
+    let master_key_file = args
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| paths::master_key_file(&data_dir));
+    let keys = KeySource {
+        master: MasterKey::load_or_create(&master_key_file)?,
+        legacy_dir: Some(paths::token_key_dir(&data_dir)),
+    };
     let identity = Arc::new(Identity::new(
         Arc::new(store.clone()),
-        KeyRepository::new(paths::token_key_dir(&data_dir), 3),
+        keys,
         IdentityConfig {
             token_ttl_secs: args.token_ttl,
             public_url: identity_url.clone(),

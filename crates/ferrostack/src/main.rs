@@ -20,9 +20,11 @@ mod server_networks;
 mod server_volumes;
 mod volume_images;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// An OpenStack-compatible private cloud in one binary.
 #[derive(Parser)]
@@ -71,6 +73,12 @@ enum AdminCommand {
         /// Data directory (default: /var/lib/ferrostack as root, else ~/.local/share/ferrostack).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// The cloud's database, as given to allinone (default DATA/ferrostack.db).
+        #[arg(long, env = "FERROSTACK_DATABASE", hide_env_values = true, value_parser = ferrostack_store::Location::parse)]
+        database: Option<ferrostack_store::Location>,
+        /// The master key sealing the keys (default DATA/master.key).
+        #[arg(long)]
+        master_key_file: Option<PathBuf>,
         /// Keys kept: staged + primary + secondaries.
         #[arg(long, default_value_t = 3)]
         max_active_keys: usize,
@@ -122,18 +130,23 @@ fn main() -> anyhow::Result<ExitCode> {
         }
         Command::Admin(AdminCommand::RotateTokenKeys {
             data_dir,
+            database,
+            master_key_file,
             max_active_keys,
         }) => {
             let dir = data_dir.unwrap_or_else(paths::default_data_dir);
-            let repo = ferrostack_identity::keys::KeyRepository::new(
-                paths::token_key_dir(&dir),
-                max_active_keys,
-            );
-            let primary = repo.rotate()?;
-            println!(
-                "Rotated token keys in {}: key {primary} is now primary.",
-                repo.dir().display()
-            );
+            let database = database
+                .unwrap_or_else(|| ferrostack_store::Location::Sqlite(dir.join("ferrostack.db")));
+            let master_key_file = master_key_file.unwrap_or_else(|| paths::master_key_file(&dir));
+            let master = ferrostack_identity::key_store::MasterKey::load(&master_key_file)
+                .context(
+                "start a controller once (it creates the master key), or copy the file from one",
+            )?;
+            let store = ferrostack_store::SqliteStore::open_location(&database)
+                .with_context(|| format!("cannot open the database {database}"))?;
+            let keys = ferrostack_identity::key_store::SharedKeys::new(Arc::new(store), master);
+            let primary = keys.rotate(max_active_keys)?;
+            println!("Rotated token keys in {database}: key {primary} is now primary.");
             Ok(ExitCode::SUCCESS)
         }
     }

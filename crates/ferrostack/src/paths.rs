@@ -23,9 +23,17 @@ pub fn default_data_dir() -> PathBuf {
     home.join(".local/share/ferrostack")
 }
 
-/// The token key repository inside a data directory.
+/// The token key directory inside a data directory: where clouds kept
+/// their token keys before they moved into the database (imported from
+/// there on first start).
 pub fn token_key_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("token-keys")
+}
+
+/// The master key sealing the keys in the database, by default: the file
+/// every controller of a cloud must hold a copy of.
+pub fn master_key_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("master.key")
 }
 
 /// The host name or address clients should use, when none was given:

@@ -3,9 +3,10 @@
 //! Keystone encrypts every credential blob with a key from its own
 //! repository (`credential-keys`, beside the Fernet token keys), so a copy
 //! of the database does not give away EC2 secrets or TOTP seeds. ferrostack
-//! does the same with a second [`KeyRepository`] next to the token keys
-//! (`DATA_DIR/credential-keys/`, same layout, 0600 files) and the AEAD the
-//! tokens use:
+//! does the same with a second key repository next to the token keys (the
+//! `credential` repository of [`crate::key_store`], in the database sealed
+//! with the master key, so every controller opens what another sealed) and
+//! the AEAD the tokens use:
 //!
 //! ```text
 //! sealed = "1:" key_number ":" base64url( nonce:24 | XChaCha20-Poly1305(blob) )
@@ -19,25 +20,12 @@
 //! token lifetime, which would lose every credential sealed before it).
 
 use crate::error::{IdResult, IdentityError};
-use crate::keys::{KeyRepository, KeySet};
+use crate::keys::KeySet;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
-use std::path::Path;
-
-/// The credential key repository beside the token key directory `token_dir`.
-pub fn repository_beside(token_dir: &Path) -> KeyRepository {
-    let parent = token_dir.parent().unwrap_or(token_dir);
-    KeyRepository::new(parent.join("credential-keys"), 3)
-}
-
-/// Load (creating when empty) the credential keys.
-pub fn load_keys(repo: &KeyRepository) -> std::io::Result<KeySet> {
-    repo.ensure_initialized()?;
-    repo.load()
-}
 
 fn aad(key_number: u32, credential_id: &str) -> Vec<u8> {
     format!("{key_number}:{credential_id}").into_bytes()
@@ -96,17 +84,19 @@ pub fn open(keys: &KeySet, credential_id: &str, sealed: &str) -> IdResult<String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::Key;
 
-    fn keys() -> (tempfile::TempDir, KeySet) {
-        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let repo = repository_beside(&d.path().join("token-keys"));
-        let k = load_keys(&repo).unwrap_or_else(|e| panic!("{e}"));
-        (d, k)
+    fn keys() -> KeySet {
+        let mut k = Key::default();
+        rand::rngs::OsRng.fill_bytes(k.as_mut());
+        KeySet {
+            keys: [(1, k)].into_iter().collect(),
+        }
     }
 
     #[test]
     fn a_blob_round_trips_and_is_not_stored_in_the_clear() {
-        let (_d, k) = keys();
+        let k = keys();
         let sealed = seal(&k, "c1", r#"{"secret": "s3cr3t"}"#).unwrap_or_else(|e| panic!("{e}"));
         assert!(!sealed.contains("s3cr3t"));
         assert_eq!(
@@ -117,28 +107,8 @@ mod tests {
 
     #[test]
     fn a_blob_moved_to_another_credential_does_not_open() {
-        let (_d, k) = keys();
+        let k = keys();
         let sealed = seal(&k, "c1", "blob").unwrap_or_else(|e| panic!("{e}"));
         assert!(open(&k, "c2", &sealed).is_err());
-    }
-
-    #[test]
-    fn blobs_open_after_a_restart() {
-        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let repo = repository_beside(&d.path().join("token-keys"));
-        let before = load_keys(&repo).unwrap_or_else(|e| panic!("{e}"));
-        let sealed = seal(&before, "c1", "kept").unwrap_or_else(|e| panic!("{e}"));
-        let after = load_keys(&repo).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            open(&after, "c1", &sealed).unwrap_or_else(|e| panic!("{e}")),
-            "kept"
-        );
-    }
-
-    #[test]
-    fn the_repository_sits_beside_the_token_keys() {
-        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let repo = repository_beside(&d.path().join("token-keys"));
-        assert_eq!(repo.dir(), d.path().join("credential-keys"));
     }
 }

@@ -8,6 +8,11 @@
 //! the oldest secondaries beyond `max_active`. A token names the key that
 //! sealed it, so decryption never has to try keys in turn.
 //!
+//! The keys themselves now live in the database ([`crate::key_store`],
+//! same layout and rotation, shared by every controller); this directory
+//! form remains as what older clouds kept under `DATA_DIR/token-keys/` and
+//! `DATA_DIR/credential-keys/`, read once to import them.
+//!
 //! Files are written 0600 via a temporary file and rename, so a crash
 //! mid-rotation never leaves a half-written key.
 

@@ -20,6 +20,7 @@ pub mod catalog;
 pub mod credentials;
 pub mod ec2_signature;
 pub mod error;
+pub mod key_store;
 pub mod keys;
 pub mod password;
 pub mod roles;

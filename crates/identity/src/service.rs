@@ -17,9 +17,19 @@
 //! compute traffic slowed token validation for every service (see
 //! docs/benchmarks.md). The revocation list and the catalog are cached the
 //! same way, each on its own generation.
+//!
+//! The token keys live in the database ([`crate::key_store`]) under their
+//! own generation ([`Dataset::TokenKeys`]), which a rotation on any
+//! controller moves (PostgreSQL: by notification). Every seal and open
+//! compares it with the generation the keys in memory were loaded at (one
+//! atomic load) and reloads them when it moved; a validated context also
+//! carries it, so a rotation sends every token through the keys again. A
+//! timer re-reads the keys as a backstop (a rotation by another process on
+//! the same SQLite file moves no counter of this one).
 
 use crate::error::{IdResult, IdentityError};
-use crate::keys::{KeyRepository, KeySet};
+use crate::key_store::{KeySource, KeyStoreError, SharedKeys};
+use crate::keys::KeySet;
 use crate::roles;
 use crate::token::{self, methods, TokenPayload, TokenScope};
 use ferrostack_common::time::now_micros;
@@ -43,9 +53,9 @@ pub const FORCED_RELOAD_GAP: Duration = Duration::from_secs(1);
 /// Validated contexts kept at most; the cache is cleared when it fills.
 const VALIDATION_CACHE_LIMIT: usize = 100_000;
 
-/// The generations a validated context derives from: identity records and
-/// revocation events.
-type ContextStamp = (u64, u64);
+/// The generations a validated context derives from: identity records,
+/// revocation events and token keys.
+type ContextStamp = (u64, u64, u64);
 
 /// Settings of the identity service.
 #[derive(Clone, Debug)]
@@ -62,13 +72,17 @@ pub struct Identity {
     pub store: Arc<dyn IdentityStore>,
     /// Settings.
     pub config: IdentityConfig,
-    key_repo: KeyRepository,
-    /// How many times the key directory has been read (tests and metrics:
-    /// validation itself must never read it).
+    shared_keys: SharedKeys,
+    /// How many times the keys have been read from the database (tests and
+    /// metrics: validation reads them only after their generation moved).
     key_loads: AtomicU64,
     /// When a token naming an unknown key last made us re-read the keys.
     forced_reload: Mutex<Option<Instant>>,
-    keys: RwLock<Arc<KeySet>>,
+    /// The token keys and the [`Dataset::TokenKeys`] generation they were
+    /// read at.
+    keys: RwLock<(u64, Arc<KeySet>)>,
+    /// Held while the keys are re-read, so one request reloads them.
+    reloading: Mutex<()>,
     revocations: RwLock<(u64, Arc<Vec<RevocationEvent>>)>,
     validated: Mutex<HashMap<String, (ContextStamp, AuthContext)>>,
     /// The catalog under its generation, as a tree and serialized.
@@ -83,7 +97,7 @@ pub struct Identity {
     pub(crate) endpoint_filter_cache: RwLock<Option<(u64, Arc<crate::catalog::EndpointFilters>)>>,
     project_deleted_hooks: RwLock<Vec<ProjectDeletedHook>>,
     /// Keys sealing credential blobs ([`crate::credentials`]).
-    pub(crate) credential_keys: KeySet,
+    credential_keys: KeySet,
 }
 
 /// Called after a project is deleted, so other services drop what they keep
@@ -92,24 +106,26 @@ pub struct Identity {
 pub type ProjectDeletedHook = Box<dyn Fn(&str) + Send + Sync>;
 
 impl Identity {
-    /// Build the service over `store`, loading token keys from `key_repo`
-    /// (initialized if empty).
+    /// Build the service over `store`, with the keys in the database:
+    /// created (or imported from `keys.legacy_dir`) when there are none,
+    /// refused when the master key does not open them.
     pub fn new(
         store: Arc<dyn IdentityStore>,
-        key_repo: KeyRepository,
+        keys: KeySource,
         config: IdentityConfig,
-    ) -> std::io::Result<Self> {
-        key_repo.ensure_initialized()?;
-        let keys = key_repo.load()?;
-        let credential_keys =
-            crate::credentials::load_keys(&crate::credentials::repository_beside(key_repo.dir()))?;
+    ) -> Result<Self, KeyStoreError> {
+        let shared_keys = SharedKeys::new(store.clone(), keys.master);
+        shared_keys.ensure(keys.legacy_dir.as_deref())?;
+        let generation = store.generation(Dataset::TokenKeys);
+        let (token_keys, credential_keys) = shared_keys.load()?;
         Ok(Identity {
             store,
             config,
             key_loads: AtomicU64::new(1),
             forced_reload: Mutex::new(None),
-            key_repo,
-            keys: RwLock::new(Arc::new(keys)),
+            shared_keys,
+            keys: RwLock::new((generation, Arc::new(token_keys))),
+            reloading: Mutex::new(()),
             revocations: RwLock::new((0, Arc::new(Vec::new()))),
             validated: Mutex::new(HashMap::new()),
             catalog_cache: RwLock::new(None),
@@ -119,13 +135,18 @@ impl Identity {
         })
     }
 
+    /// The token and credential keys in the database.
+    pub fn shared_keys(&self) -> &SharedKeys {
+        &self.shared_keys
+    }
+
     /// Re-read the keys every `period`, for as long as the returned future
-    /// runs. This is how a rotation reaches a running server (`ferrostack
-    /// admin rotate-token-keys`, or another controller writing the shared
-    /// directory): within one period the new primary seals tokens and a
-    /// retired key's tokens stop validating. Requests never read the
-    /// directory; a token naming a key not loaded yet triggers one early
-    /// re-read ([`Identity::open`]), at most once per [`FORCED_RELOAD_GAP`].
+    /// runs: the backstop for rotations whose generation this process does
+    /// not see move (`ferrostack admin rotate-token-keys` on a SQLite
+    /// cloud; a lost notification). Requests read the keys only when their
+    /// generation moved; a token naming a key not loaded yet triggers one
+    /// early re-read ([`Identity::open`]), at most once per
+    /// [`FORCED_RELOAD_GAP`].
     pub async fn reload_keys_every(self: Arc<Self>, period: Duration) {
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -141,18 +162,35 @@ impl Identity {
         }
     }
 
-    /// How many times the key directory has been read since start.
+    /// How many times the keys have been read since start.
     pub fn key_loads(&self) -> u64 {
         self.key_loads.load(Ordering::Relaxed)
     }
 
-    /// Re-read the key repository from disk.
-    pub fn reload_keys(&self) -> std::io::Result<()> {
+    /// Re-read the token keys from the database.
+    pub fn reload_keys(&self) -> Result<(), KeyStoreError> {
+        let _one = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
+        self.load_keys_now()
+    }
+
+    /// [`Identity::reload_keys`] with `reloading` held.
+    fn load_keys_now(&self) -> Result<(), KeyStoreError> {
         self.key_loads.fetch_add(1, Ordering::Relaxed);
-        let keys = Arc::new(self.key_repo.load()?);
-        let old = std::mem::replace(
+        // Read before the keys: a rotation landing meanwhile leaves them
+        // under the older generation, and the next call reloads again.
+        let generation = self.store.generation(Dataset::TokenKeys);
+        let keys = match self.shared_keys.load() {
+            Ok((keys, _)) => Arc::new(keys),
+            Err(e) => {
+                // Keep serving with the keys in memory; the timer retries,
+                // requests do not.
+                self.keys.write().unwrap_or_else(|p| p.into_inner()).0 = generation;
+                return Err(e);
+            }
+        };
+        let (_, old) = std::mem::replace(
             &mut *self.keys.write().unwrap_or_else(|p| p.into_inner()),
-            keys.clone(),
+            (generation, keys.clone()),
         );
         // A retired (or replaced) key must take its tokens with it, but
         // cached contexts are keyed on store generations, which a rotation
@@ -170,8 +208,38 @@ impl Identity {
         Ok(())
     }
 
+    /// The token keys, re-read first when their generation moved.
     fn keys(&self) -> Arc<KeySet> {
-        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+        let generation = self.store.generation(Dataset::TokenKeys);
+        let current = |loaded: &(u64, Arc<KeySet>)| loaded.0 >= generation;
+        {
+            let guard = self.keys.read().unwrap_or_else(|p| p.into_inner());
+            if current(&guard) {
+                return guard.1.clone();
+            }
+        }
+        let _one = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
+        // Another request may have reloaded while this one waited.
+        if !current(&self.keys.read().unwrap_or_else(|p| p.into_inner())) {
+            if let Err(e) = self.load_keys_now() {
+                tracing::warn!(error = %e, "could not reload token keys");
+            }
+        }
+        self.keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .clone()
+    }
+
+    /// Seal a credential's blob ([`crate::credentials`]) for storing.
+    pub fn seal_credential_blob(&self, credential_id: &str, blob: &str) -> IdResult<String> {
+        crate::credentials::seal(&self.credential_keys, credential_id, blob)
+    }
+
+    /// Open a credential's stored blob.
+    pub fn open_credential_blob(&self, credential_id: &str, sealed: &str) -> IdResult<String> {
+        crate::credentials::open(&self.credential_keys, credential_id, sealed)
     }
 
     /// Seal a new token for `payload`.
@@ -203,6 +271,7 @@ impl Identity {
         let stamp = (
             self.store.generation(Dataset::Identity),
             self.store.generation(Dataset::Revocations),
+            self.store.generation(Dataset::TokenKeys),
         );
         if let Some(ctx) = self.cached(token_str, stamp) {
             return Ok(ctx);
@@ -257,7 +326,7 @@ impl Identity {
     /// May a token naming an unknown key make us re-read the keys now? Not
     /// more than once per [`FORCED_RELOAD_GAP`]: anyone can send tokens
     /// naming keys that do not exist, and they must not make every request
-    /// read the disk.
+    /// read the database.
     fn may_force_reload(&self) -> bool {
         let mut last = self.forced_reload.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();

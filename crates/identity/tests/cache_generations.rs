@@ -9,7 +9,7 @@
 //! one is fresh; which of the two a call returns says whether the cache
 //! survived the writes in between.
 
-use ferrostack_identity::keys::KeyRepository;
+use ferrostack_identity::key_store::KeySource;
 use ferrostack_identity::token::{methods, TokenScope};
 use ferrostack_identity::{Identity, IdentityConfig};
 use ferrostack_store::identity::{
@@ -42,7 +42,7 @@ fn fixture() -> Fixture {
     let other = SqliteStore::open(&path).expect("second store");
     let identity = Identity::new(
         Arc::new(store.clone()),
-        KeyRepository::new(dir.path().join("keys"), 3),
+        KeySource::in_data_dir(dir.path()).expect("keys"),
         IdentityConfig {
             token_ttl_secs: 3600,
             public_url: "http://127.0.0.1:5000".into(),

@@ -8,8 +8,11 @@
 mod common;
 
 use common::{assert_keystone_error, subject_token, Server, ADMIN_PASSWORD, USER_PASSWORD};
+use ferrostack_identity::key_store::{MasterKey, SharedKeys};
+use ferrostack_store::SqliteStore;
 use reqwest::Method;
 use serde_json::json;
+use std::sync::Arc;
 
 #[tokio::test]
 async fn issue_validate_and_revoke_a_token() {
@@ -193,12 +196,12 @@ async fn tokens_survive_one_key_rotation_and_not_two() {
     let s = Server::start().await;
     let user = s.user("gina");
     let old = s.login(&user.id, USER_PASSWORD, None).await;
-    s.keys.rotate().unwrap();
+    s.keys.rotate(3).unwrap();
     s.identity.reload_keys().unwrap();
     assert!(s.token_works(&old).await, "valid after one rotation");
     let newer = s.login(&user.id, USER_PASSWORD, None).await;
     assert!(s.token_works(&newer).await);
-    s.keys.rotate().unwrap();
+    s.keys.rotate(3).unwrap();
     s.identity.reload_keys().unwrap();
     assert!(
         !s.token_works(&old).await,
@@ -241,57 +244,68 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     assert_eq!(a["error"]["message"], b["error"]["message"]);
 }
 
-#[tokio::test]
-async fn requests_never_read_the_key_directory_and_the_timer_picks_changes_up() {
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_read_the_keys_only_when_they_changed_and_the_timer_picks_up_other_writers() {
     let s = Server::start().await;
     let user = s.user("ivy");
     let old = s.login(&user.id, USER_PASSWORD, None).await;
     assert!(s.token_works(&old).await);
-    // Another controller replaces the whole repository (new keys under the
-    // same numbers). Requests must not notice: they never read the
-    // directory, only the timer does.
-    let dir = s.keys.dir().to_path_buf();
-    std::fs::rename(&dir, dir.with_extension("replaced")).unwrap();
-    s.keys.ensure_initialized().unwrap();
     let before = s.identity.key_loads();
     let mut tokens = vec![old.clone()];
     for _ in 0..3 {
         tokens.push(s.login(&user.id, USER_PASSWORD, None).await);
     }
     for token in &tokens {
-        assert!(
-            s.token_works(token).await,
-            "validated with the keys in memory"
-        );
+        assert!(s.token_works(token).await);
         assert!(s.token_works(token).await);
     }
     assert_eq!(s.identity.key_loads(), before, "a request read the keys");
 
+    // Another process on the same SQLite file (`ferrostack admin
+    // rotate-token-keys`) rotates twice: this process's generations do not
+    // move, so requests keep the keys in memory and only the timer reads
+    // the change.
+    let other = SqliteStore::open(&s.data_dir().join("ferrostack.db")).unwrap();
+    let master = MasterKey::load(s.keys.master_key_path()).unwrap();
+    let elsewhere = SharedKeys::new(Arc::new(other), master);
+    elsewhere.rotate(3).unwrap();
+    elsewhere.rotate(3).unwrap();
+    assert!(
+        s.token_works(&old).await,
+        "validated with the keys in memory"
+    );
+    assert_eq!(s.identity.key_loads(), before, "a request read the keys");
+
     let period = std::time::Duration::from_millis(200);
     let reloader = tokio::spawn(s.identity.clone().reload_keys_every(period));
-    let gone = |token: String| {
-        let s = &s;
-        async move {
-            let deadline = std::time::Instant::now() + period * 10;
-            while s.token_works(&token).await {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the key change was not picked up within the reload period"
-                );
-                tokio::time::sleep(period / 4).await;
-            }
-        }
-    };
-    // The replaced keys no longer open the old tokens.
-    gone(old).await;
-    // Two rotations as `ferrostack admin rotate-token-keys` makes them: the
-    // key of a token issued before them retires.
-    let before_rotation = s.login(&user.id, USER_PASSWORD, None).await;
-    assert!(s.token_works(&before_rotation).await);
-    s.keys.rotate().unwrap();
-    s.keys.rotate().unwrap();
-    gone(before_rotation).await;
+    let deadline = std::time::Instant::now() + period * 10;
+    while s.token_works(&old).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rotation was not picked up within the reload period"
+        );
+        tokio::time::sleep(period / 4).await;
+    }
     let newer = s.login(&user.id, USER_PASSWORD, None).await;
     assert!(s.token_works(&newer).await);
     reloader.abort();
+}
+
+#[tokio::test]
+async fn a_rotation_through_this_process_is_used_at_once() {
+    let s = Server::start().await;
+    let user = s.user("ivo");
+    let old = s.login(&user.id, USER_PASSWORD, None).await;
+    let primary = s.keys.rotate(3).unwrap();
+    let newer = s.login(&user.id, USER_PASSWORD, None).await;
+    assert_eq!(
+        ferrostack_identity::token::key_number(&newer).ok(),
+        Some(primary)
+    );
+    assert!(s.token_works(&old).await && s.token_works(&newer).await);
+    s.keys.rotate(3).unwrap();
+    assert!(
+        !s.token_works(&old).await,
+        "its key retired, no timer needed"
+    );
 }

@@ -40,11 +40,18 @@ pub enum Dataset {
     Catalog,
     /// Token revocation events.
     Revocations,
+    /// The token and credential keys (sealed), shared by every controller.
+    TokenKeys,
 }
 
 impl Dataset {
     /// Every dataset, in counter order.
-    pub const ALL: [Dataset; 3] = [Dataset::Identity, Dataset::Catalog, Dataset::Revocations];
+    pub const ALL: [Dataset; 4] = [
+        Dataset::Identity,
+        Dataset::Catalog,
+        Dataset::Revocations,
+        Dataset::TokenKeys,
+    ];
 
     /// Position of this dataset's counter (and its bit in a change mask).
     pub const fn index(self) -> usize {
@@ -52,6 +59,7 @@ impl Dataset {
             Dataset::Identity => 0,
             Dataset::Catalog => 1,
             Dataset::Revocations => 2,
+            Dataset::TokenKeys => 3,
         }
     }
 
@@ -91,6 +99,7 @@ pub const SOURCES: &[(Dataset, &[&str])] = &[
         ],
     ),
     (Dataset::Revocations, &["revocation_events"]),
+    (Dataset::TokenKeys, &["token_keys"]),
 ];
 
 /// Tables no generation-keyed cache derives from: writes to them (agent

@@ -259,6 +259,7 @@ pub trait IdentityStore:
     + crate::credential::CredentialStore
     + crate::policies::PolicyStore
     + crate::endpoint_filter::EndpointFilterStore
+    + crate::token_key::TokenKeyStore
 {
     /// The generation of a kind of derived data: grows after every committed
     /// write that can change it, and only then (see [`crate::generations`]).

@@ -48,6 +48,7 @@ pub mod sql;
 pub mod sqlite;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+pub mod token_key;
 pub mod trust;
 pub mod volume;
 pub mod volume_exports;

@@ -918,6 +918,18 @@ ALTER TABLE operations ADD COLUMN owner TEXT;
 CREATE INDEX operations_owner ON operations(owner);
 "#,
     )],
+    // The token and credential key repositories, shared by every
+    // controller (token_key.rs): each key sealed with the master key.
+    &[Both(
+        r#"
+CREATE TABLE token_keys (
+    repository TEXT NOT NULL,
+    number     INTEGER NOT NULL,
+    sealed     TEXT NOT NULL,
+    PRIMARY KEY (repository, number)
+);
+"#,
+    )],
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

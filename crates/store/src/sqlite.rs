@@ -20,6 +20,7 @@ mod quota;
 mod router;
 mod security_group;
 mod server;
+mod token_key;
 mod volume;
 mod volume_exports;
 mod volume_extras;

@@ -25,7 +25,7 @@
 
 use axum::Router;
 use ferrostack_identity::bootstrap::{BootstrapSpec, CatalogEntry, DEFAULT_DOMAIN_ID};
-use ferrostack_identity::keys::KeyRepository;
+use ferrostack_identity::key_store::KeySource;
 use ferrostack_identity::{Identity, IdentityConfig};
 use ferrostack_identity_types::auth::AuthRequest;
 use ferrostack_policy::TokenValidator;
@@ -119,7 +119,7 @@ impl Stack {
         let identity = Arc::new(
             Identity::new(
                 Arc::new(store.clone()),
-                KeyRepository::new(dir.path().join("keys"), 3),
+                KeySource::in_data_dir(dir.path()).expect("keys"),
                 IdentityConfig {
                     token_ttl_secs: 3600,
                     public_url: identity_url.clone(),

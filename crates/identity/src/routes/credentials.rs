@@ -52,7 +52,7 @@ pub struct Opened {
 
 /// Seal and store a new credential.
 pub fn store_new(id: &Identity, record: Credential, blob: &str) -> IdResult<Credential> {
-    let sealed = crate::credentials::seal(&id.credential_keys, &record.id, blob)?;
+    let sealed = id.seal_credential_blob(&record.id, blob)?;
     let record = Credential {
         sealed_blob: sealed,
         ..record
@@ -66,7 +66,7 @@ pub fn store_new(id: &Identity, record: Credential, blob: &str) -> IdResult<Cred
 /// A credential by id, opened.
 pub fn load(id: &Identity, cred_id: &str) -> IdResult<Opened> {
     let record = id.store.get_credential(cred_id)?;
-    let blob = crate::credentials::open(&id.credential_keys, &record.id, &record.sealed_blob)?;
+    let blob = id.open_credential_blob(&record.id, &record.sealed_blob)?;
     Ok(Opened { record, blob })
 }
 
@@ -203,7 +203,7 @@ pub async fn list(
     let base = &id.config.public_url;
     let mut out = Vec::new();
     for r in records {
-        let blob = crate::credentials::open(&id.credential_keys, &r.id, &r.sealed_blob)?;
+        let blob = id.open_credential_blob(&r.id, &r.sealed_blob)?;
         out.push(render(base, &r, &blob));
     }
     Ok(axum::Json(list_body(&id, out)))
@@ -267,7 +267,7 @@ pub async fn update(
             if c.record.kind == EC2 {
                 ec2_access(&b)?;
             }
-            let sealed = crate::credentials::seal(&id.credential_keys, &c.record.id, &b)?;
+            let sealed = id.seal_credential_blob(&c.record.id, &b)?;
             id.store.update_credential_blob(&c.record.id, &sealed)?;
             b
         }

@@ -119,7 +119,7 @@ pub async fn list(
     let base = &id.config.public_url;
     let mut out = Vec::new();
     for r in id.store.list_credentials(Some(&user_id), Some(EC2))? {
-        let blob = crate::credentials::open(&id.credential_keys, &r.id, &r.sealed_blob)?;
+        let blob = id.open_credential_blob(&r.id, &r.sealed_blob)?;
         out.push(render(base, &r, &blob_map(&blob)));
     }
     Ok(axum::Json(json!({

@@ -8,7 +8,7 @@
 #![allow(dead_code)]
 
 use ferrostack_identity::bootstrap::{BootstrapSpec, CatalogEntry, DEFAULT_DOMAIN_ID};
-use ferrostack_identity::keys::KeyRepository;
+use ferrostack_identity::key_store::{KeySource, SharedKeys};
 use ferrostack_identity::password;
 use ferrostack_identity::token::{methods, TokenScope};
 use ferrostack_identity::{Identity, IdentityConfig};
@@ -39,8 +39,8 @@ pub struct Server {
     pub base: String,
     /// The service, for fixtures.
     pub identity: Arc<Identity>,
-    /// The token key repository.
-    pub keys: KeyRepository,
+    /// The token keys in the database (rotate them here).
+    pub keys: SharedKeys,
     /// HTTP client.
     pub http: reqwest::Client,
     /// Bootstrapped admin user id.
@@ -58,6 +58,11 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// The server's data directory (database, master key).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// Start a bootstrapped server.
     pub async fn start() -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -66,11 +71,10 @@ impl Server {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let store = SqliteStore::open(&dir.path().join("ferrostack.db")).expect("store");
-        let keys = KeyRepository::new(dir.path().join("keys"), 3);
         let identity = Arc::new(
             Identity::new(
                 Arc::new(store),
-                keys.clone(),
+                KeySource::in_data_dir(dir.path()).expect("keys"),
                 IdentityConfig {
                     token_ttl_secs: 3600,
                     public_url: base.clone(),
@@ -116,8 +120,8 @@ impl Server {
         });
         Server {
             base,
+            keys: identity.shared_keys().clone(),
             identity,
-            keys,
             http: reqwest::Client::new(),
             admin_id,
             admin_project_id,
