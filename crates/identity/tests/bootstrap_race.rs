@@ -7,7 +7,7 @@
 //! processes' would.
 
 use ferrostack_identity::bootstrap::{BootstrapSpec, CatalogEntry, DEFAULT_DOMAIN_ID};
-use ferrostack_identity::keys::KeyRepository;
+use ferrostack_identity::key_store::KeySource;
 use ferrostack_identity::{password, Identity, IdentityConfig};
 use ferrostack_store::identity::{IdentityStore, ListFilter};
 use ferrostack_store::SqliteStore;
@@ -36,7 +36,8 @@ fn controller(dir: &std::path::Path) -> Arc<Identity> {
     Arc::new(
         Identity::new(
             Arc::new(store),
-            KeyRepository::new(dir.join("keys"), 3),
+            // One master key for all: they are one cloud's controllers.
+            KeySource::in_data_dir(dir).expect("keys"),
             IdentityConfig {
                 token_ttl_secs: 3600,
                 public_url: "http://lb.example:5000".into(),
