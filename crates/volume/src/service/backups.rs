@@ -456,7 +456,7 @@ impl VolumeState {
         for b in self.store.list_backups(None)? {
             let volume = self.store.get_volume(&b.volume_id)?;
             let here = volume.as_ref().is_some_and(|v| self.serves(v));
-            if !here && !(volume.is_none() && b.status == "deleting") {
+            if !(here || (volume.is_none() && b.status == "deleting")) {
                 continue;
             }
             match b.status.as_str() {
