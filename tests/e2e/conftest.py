@@ -195,6 +195,10 @@ class Stack:
         # namespace's other hosts need its host API on another address.
         self.bind = "127.0.0.1"
         self.host_name = "e2e-host"
+        # Ports chosen by the caller and shared with other processes (the
+        # controllers of one cloud behind one load balancer): a first start
+        # that loses one fails instead of moving to new ports.
+        self.fixed_ports = False
 
     # -- lifecycle -----------------------------------------------------
 
@@ -242,7 +246,7 @@ class Stack:
         # host's loopback tries again on new ports. Not a restart (clients
         # and the catalog know the old ports), and not in a namespace of
         # the stack's own (nothing else binds there).
-        retries = 0 if self.was_ready or self.netns else PORT_RETRIES
+        retries = 0 if self.was_ready or self.netns or self.fixed_ports else PORT_RETRIES
         while True:
             offset = self._spawn()
             if self._wait_ready(offset, lost_port_ok=retries > 0):
@@ -511,6 +515,10 @@ def pytest_runtest_makereport(item, call):
         for agent in getattr(item, "_ferrostack_agents", []):
             report.sections.append(
                 (f"ferrostack agent {agent.host_name} log", f"({agent.log_path})\n{agent.log()}"))
+        # Further processes of a test's cloud (several controllers): (title, path).
+        for title, path in getattr(item, "_ferrostack_logs", []):
+            text = path.read_text(errors="replace") if path.exists() else ""
+            report.sections.append((title, f"({path})\n{text}"))
 
 
 # `FERROSTACK_E2E_DATABASE=postgresql`: every cloud of this run keeps its

@@ -110,12 +110,27 @@ class Server:
     def url(self, name: str) -> str:
         return f"postgresql://{ROLE}@localhost/{name}?host={self.socket_dir}"
 
+    def _postmaster_pid(self) -> int | None:
+        """The server's own PID (its first line of postmaster.pid)."""
+        try:
+            return int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGINT)  # fast shutdown: ends sessions
+            # To the postmaster itself: runuser does not pass SIGINT on, so
+            # signalling it alone left the server running after the tests.
+            postmaster = self._postmaster_pid()
+            os.kill(postmaster or self.proc.pid, signal.SIGINT)  # fast shutdown: ends sessions
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
+                for pid in (postmaster, self.proc.pid):
+                    if pid is not None:
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except OSError:
+                            pass
                 self.proc.wait()
         shutil.rmtree(self.root, ignore_errors=True)

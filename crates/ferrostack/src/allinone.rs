@@ -47,6 +47,10 @@ pub struct AllinoneArgs {
     /// controllers can share, or a SQLite file (default DATA/ferrostack.db).
     #[arg(long, env = "FERROSTACK_DATABASE", hide_env_values = true, value_parser = ferrostack_store::Location::parse)]
     database: Option<ferrostack_store::Location>,
+    /// Read --database from this file (its first line): what a service
+    /// unit uses, so the database password is not on a command line.
+    #[arg(long, conflicts_with = "database")]
+    database_file: Option<PathBuf>,
     /// The master key sealing the token and credential keys in the
     /// database (default DATA/master.key, created when absent). Every
     /// controller of a cloud needs a copy of the same file.
@@ -215,6 +219,15 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
             path.display()
         );
         args.admin_password = Some(password);
+    }
+    if let Some(path) = &args.database_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the database file {}", path.display()))?;
+        let url = text.lines().next().unwrap_or("").trim();
+        let location = ferrostack_store::Location::parse(url).map_err(|e| {
+            anyhow::anyhow!("the database file {} is not usable: {e}", path.display())
+        })?;
+        args.database = Some(location);
     }
     if args.token_ttl < 60 {
         anyhow::bail!("--token-ttl must be at least 60 seconds");

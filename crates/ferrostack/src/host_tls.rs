@@ -7,6 +7,16 @@
 //! `DATA/join-token`: `ferrostack-join-v1 <token> sha256:<fingerprint>`,
 //! mode 0600, rewritten only when the certificate changed or the file
 //! holds a bare token from before TLS; the token itself survives both.
+//!
+//! Several controllers of one cloud (one PostgreSQL database) must look
+//! like one to the agents, which pin one fingerprint and hold one token.
+//! The operator (or `ferrostack deploy`) copies `DATA/host-api/` and
+//! `DATA/join-token` from the first controller to the others before
+//! they start; finding both, a controller uses them as they are, so
+//! every controller serves the same certificate and accepts the same
+//! token. Rejected: a `--join-from` option (the same copy with one more
+//! flag to learn) and keeping the key in the database (a database
+//! reader would then hold the identity agents trust).
 
 use crate::{compute_host, rcfile};
 use anyhow::Context;
@@ -98,5 +108,34 @@ mod tests {
         assert_eq!(j.controller_cert, Some(other.fingerprint()));
         std::fs::write(&path, "ferrostack-join-v1 broken").unwrap();
         assert!(load_or_create_join_file(&path, &id).is_err());
+    }
+
+    #[test]
+    fn a_controller_given_the_first_ones_files_serves_the_same_identity() {
+        let first = tempfile::tempdir().unwrap();
+        let names = machine_names(&["lb.example"]);
+        let id = identity(&first.path().join("host-api"), "t", &names).unwrap();
+        let token = load_or_create_join_file(&first.path().join("join-token"), &id).unwrap();
+        let join = std::fs::read_to_string(first.path().join("join-token")).unwrap();
+        // What the operator copies to the second controller.
+        let second = tempfile::tempdir().unwrap();
+        std::fs::create_dir(second.path().join("host-api")).unwrap();
+        for f in ["cert.pem", "key.pem"] {
+            std::fs::copy(
+                first.path().join("host-api").join(f),
+                second.path().join("host-api").join(f),
+            )
+            .unwrap();
+        }
+        std::fs::write(second.path().join("join-token"), &join).unwrap();
+        let other_names = machine_names(&["ctl2.example"]);
+        let id2 = identity(&second.path().join("host-api"), "t", &other_names).unwrap();
+        assert_eq!(id2.fingerprint(), id.fingerprint());
+        let token2 = load_or_create_join_file(&second.path().join("join-token"), &id2).unwrap();
+        assert_eq!(token2, token);
+        assert_eq!(
+            std::fs::read_to_string(second.path().join("join-token")).unwrap(),
+            join
+        );
     }
 }

@@ -10,6 +10,19 @@
 //! moves the built-in endpoints to the URLs the listeners now have, so a
 //! changed `--public-host` or port reaches the catalog without manual
 //! edits. Endpoints an operator added are left alone.
+//!
+//! Several controllers on one PostgreSQL database each run it when they
+//! start, possibly at the same moment. Every record it makes is unique
+//! by a constraint (the domain and region by their fixed ids, roles,
+//! projects and the admin user by name) or by an id derived from what
+//! it is (a built-in service from its type, an endpoint from its
+//! service, interface and region), so two controllers racing to make
+//! the same thing cannot both succeed: the loser's write is refused as
+//! a duplicate, and bootstrap starts over, now finding the winner's
+//! record. A controller that joins a bootstrapped cloud changes
+//! nothing: the admin password is set only when it is given and
+//! differs (every controller is given the same one, or none), and the
+//! catalog already carries the `--public-host` every controller shares.
 
 use crate::password;
 use crate::service::Identity;
@@ -118,14 +131,64 @@ pub fn generate_password() -> String {
         .collect()
 }
 
+/// How often bootstrap starts over after losing a race to another
+/// controller (each round finds more of the winner's records).
+const RACE_RETRIES: usize = 5;
+
+/// Whether `e` says another writer made the same record first.
+fn lost_race(e: &(dyn std::error::Error + 'static)) -> bool {
+    match e.downcast_ref::<StoreError>() {
+        Some(StoreError::Conflict(_)) => true,
+        Some(StoreError::Database(db)) => db.is_unique_violation(),
+        _ => false,
+    }
+}
+
+/// A stable id for a built-in catalog record, from what it is: every
+/// controller bootstrapping the same cloud derives the same one.
+fn builtin_id(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"ferrostack-builtin");
+    for p in parts {
+        h.update([0u8]);
+        h.update(p.as_bytes());
+    }
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 impl Identity {
-    /// Bring the identity data to the bootstrapped state. Safe on every start.
+    /// Bring the identity data to the bootstrapped state. Safe on every
+    /// start, and on several controllers starting at once.
     pub fn bootstrap(
         &self,
         spec: &BootstrapSpec,
     ) -> Result<BootstrapOutcome, Box<dyn std::error::Error + Send + Sync>> {
-        let store = self.store.as_ref();
+        // Kept across attempts: a password generated (and stored) by an
+        // attempt that then lost a race must still reach the rc file.
         let mut outcome = BootstrapOutcome::default();
+        let mut attempt = 0;
+        loop {
+            match self.bootstrap_once(spec, &mut outcome) {
+                Ok(()) => return Ok(outcome),
+                Err(e) if attempt < RACE_RETRIES && lost_race(e.as_ref()) => {
+                    attempt += 1;
+                    tracing::info!(error = %e, "another controller bootstrapped the same record first; starting over");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn bootstrap_once(
+        &self,
+        spec: &BootstrapSpec,
+        outcome: &mut BootstrapOutcome,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let store = self.store.as_ref();
         ensure(store.get_domain(DEFAULT_DOMAIN_ID), || {
             outcome.first_start = true;
             let d = Domain {
@@ -180,14 +243,12 @@ impl Identity {
                 user
             }
             Err(StoreError::NotFound { .. }) => {
-                let pw = match &spec.admin_password {
-                    Some(pw) => pw.clone(),
-                    None => {
-                        let generated = generate_password();
-                        outcome.generated_admin_password = Some(generated.clone());
-                        generated
-                    }
-                };
+                let generated = spec.admin_password.is_none().then(generate_password);
+                let pw = spec
+                    .admin_password
+                    .clone()
+                    .or_else(|| generated.clone())
+                    .unwrap_or_default();
                 let user = User {
                     id: new_hex_id(),
                     name: "admin".into(),
@@ -201,6 +262,11 @@ impl Identity {
                     password_changed_at: Some(ferrostack_common::time::now_micros()),
                 };
                 store.create_user(&user)?;
+                // Only once stored: a controller that lost the race to
+                // make the admin did not make this password.
+                if generated.is_some() {
+                    outcome.generated_admin_password = generated;
+                }
                 user
             }
             Err(e) => return Err(e.into()),
@@ -224,7 +290,7 @@ impl Identity {
             Ok(r)
         })?;
         self.reconcile_catalog(&spec.catalog)?;
-        Ok(outcome)
+        Ok(())
     }
 
     fn reconcile_catalog(&self, entries: &[CatalogEntry]) -> StoreResult<()> {
@@ -239,7 +305,7 @@ impl Identity {
                 Some(s) => s.clone(),
                 None => {
                     let s = Service {
-                        id: new_hex_id(),
+                        id: builtin_id(&["service", &entry.service_type]),
                         service_type: entry.service_type.clone(),
                         name: entry.name.clone(),
                         description: String::new(),
@@ -264,7 +330,7 @@ impl Identity {
                         store.update_endpoint(&e)?;
                     }
                     None => store.create_endpoint(&Endpoint {
-                        id: new_hex_id(),
+                        id: builtin_id(&["endpoint", &service.id, interface, REGION]),
                         service_id: service.id.clone(),
                         interface: interface.into(),
                         region_id: Some(REGION.into()),

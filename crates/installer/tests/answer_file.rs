@@ -364,3 +364,46 @@ fn packstack_settings_without_use_are_one_note_and_typos_still_errors() {
         ["4:1: error: unknown key CONFIG_NEUTRON_ML2_VNI_RANGE (did you mean CONFIG_NEUTRON_ML2_VNI_RANGES?)"]
     );
 }
+
+#[test]
+fn several_controllers_need_one_database_and_the_first_controller_among_them() {
+    let all = |e: &[String], needle: &str| e.iter().any(|d| d.contains(needle));
+    let e = bad("CONFIG_CONTROLLER_HOSTS=192.168.1.11,192.168.1.12");
+    assert!(all(&e, "4:25: error: CONFIG_CONTROLLER_HOSTS does not list CONFIG_CONTROLLER_HOST (192.168.1.10)"), "{e:?}");
+    assert!(
+        all(&e, "several controllers need one PostgreSQL database"),
+        "{e:?}"
+    );
+    let e =
+        bad("CONFIG_CONTROLLER_HOSTS=192.168.1.10,192.168.1.11\nCONFIG_DATABASE_HOST=192.168.1.11");
+    assert!(
+        all(&e, "CONFIG_DATABASE_HOST needs CONFIG_DATABASE_PW"),
+        "{e:?}"
+    );
+    let e = bad("CONFIG_DATABASE_HOST=192.168.1.99\nCONFIG_DATABASE_PW=x");
+    assert!(
+        all(
+            &e,
+            "CONFIG_DATABASE_HOST 192.168.1.99 is none of the cloud's hosts"
+        ),
+        "{e:?}"
+    );
+    let e = bad("CONFIG_DATABASE_URL=postgresql://fs:pw@db/cloud");
+    assert!(all(&e, "the URL holds a password"), "{e:?}");
+    let ok = answer::parse(&format!(
+        "{HEAD}CONFIG_CONTROLLER_HOSTS=192.168.1.10,192.168.1.11\nCONFIG_DATABASE_URL=postgresql://fs@db/cloud\nCONFIG_DATABASE_PW=pw\nCONFIG_FERROSTACK_PUBLIC_HOST=api.example\n"
+    ));
+    assert!(ok.diagnostics.is_empty(), "{:?}", ok.diagnostics);
+    let a = ok.answers;
+    assert_eq!(
+        a.controllers(),
+        vec![ip("192.168.1.10"), ip("192.168.1.11")]
+    );
+    assert_eq!(a.public_host().to_string(), "api.example");
+    assert_eq!(
+        a.database.connect_url().as_deref(),
+        Some("postgresql://fs:pw@db:5432/cloud")
+    );
+    let roles: Vec<_> = a.hosts().into_iter().map(|h| h.roles).collect();
+    assert!(roles[1].contains(&Role::Controller));
+}

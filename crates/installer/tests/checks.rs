@@ -526,3 +526,19 @@ fn a_port_held_by_ferrostack_is_a_redeploy_and_others_are_named() {
     );
     assert!(!r.may_deploy);
 }
+
+#[test]
+fn a_controller_must_reach_the_shared_database() {
+    let text = "CONFIG_CONTROLLER_HOST=192.168.1.10\nCONFIG_CONTROLLER_HOSTS=192.168.1.10,192.168.1.11\nCONFIG_DATABASE_URL=postgresql://fs@192.168.1.20:6543/cloud\nCONFIG_DATABASE_PW=pw\nCONFIG_COMPUTE_HOSTS=192.168.1.12\nCONFIG_NETWORK_HOSTS=192.168.1.12\nCONFIG_KEYSTONE_ADMIN_PW=x\n";
+    let mut facts = FakeHostFacts::default();
+    let r = run_with(&facts, text);
+    let db = one(&r, "database");
+    assert_eq!(db.status, Status::Ok, "{db:?}");
+    assert_eq!(db.subject, "192.168.1.20:6543");
+    facts.silent.insert(ip("192.168.1.20"));
+    let r = run_with(&facts, text);
+    let db = one(&r, "database");
+    assert_eq!(db.status, Status::Fail);
+    assert!(fix(db).contains("listen_addresses"), "{db:?}");
+    assert!(!r.may_deploy);
+}

@@ -11,6 +11,12 @@
 pub enum Kind {
     /// One IP address or host name.
     Host,
+    /// One IP address or host name, or empty.
+    OptionalHost,
+    /// A `postgresql://USER@HOST[:PORT]/DB` URL without a password, or empty.
+    DatabaseUrl,
+    /// A password that may be empty.
+    OptionalPassword,
     /// Comma-separated IP addresses or host names; `min` of them at least.
     HostList {
         /// The fewest entries accepted (0: may be empty).
@@ -104,6 +110,36 @@ const HOST_KEYS: &[KeySpec] = &[
         required: true,
         doc: "The host that runs the API services (Keystone, Nova, Glance, Cinder, Neutron,\nPlacement): an IP address or a host name every host resolves.",
     },
+    key(
+        "CONFIG_CONTROLLER_HOSTS",
+        Kind::HostList { min: 0 },
+        "",
+        "Several controllers serving one cloud from one PostgreSQL database (set\nCONFIG_DATABASE_URL or CONFIG_DATABASE_HOST), comma-separated, CONFIG_CONTROLLER_HOST\namong them: it starts first, and the others get its host API certificate, join\nfile and token keys. Empty: CONFIG_CONTROLLER_HOST alone.",
+    ),
+    key(
+        "CONFIG_FERROSTACK_PUBLIC_HOST",
+        Kind::OptionalHost,
+        "",
+        "The name or address clients use for the API, put in the service catalog: with\nseveral controllers, your load balancer's (every controller gets the same).\nEmpty: CONFIG_CONTROLLER_HOST.",
+    ),
+    key(
+        "CONFIG_DATABASE_HOST",
+        Kind::OptionalHost,
+        "",
+        "Install Debian's postgresql on this host, create the role and database of\nCONFIG_DATABASE_URL there (password CONFIG_DATABASE_PW) and let the controllers\nconnect. Empty: install nothing (CONFIG_DATABASE_URL names a server you run).",
+    ),
+    key(
+        "CONFIG_DATABASE_URL",
+        Kind::DatabaseUrl,
+        "",
+        "The PostgreSQL database holding the cloud's state, without the password:\npostgresql://USER@HOST:PORT/DB. Empty: postgresql://ferrostack@CONFIG_DATABASE_HOST:5432/ferrostack\nwhen CONFIG_DATABASE_HOST is set, else a SQLite file on the controller.",
+    ),
+    key(
+        "CONFIG_DATABASE_PW",
+        Kind::OptionalPassword,
+        "",
+        "The password of CONFIG_DATABASE_URL's user (needed with CONFIG_DATABASE_HOST).",
+    ),
     KeySpec {
         name: "CONFIG_COMPUTE_HOSTS",
         kind: Kind::HostList { min: 1 },

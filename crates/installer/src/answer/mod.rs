@@ -8,6 +8,7 @@
 //! its diagnostics: exact columns, full-width punctuation named, every
 //! problem at once, which no INI crate reports.
 
+pub mod database;
 mod gen;
 pub mod keys;
 mod model;

@@ -1,6 +1,7 @@
 //! The typed answer file: what the reader hands to `check` and, later,
 //! `deploy`. Nothing here is a string that still needs parsing.
 
+use super::database::Database;
 use super::values::{
     BridgeIface, BridgeMapping, Cidr, Host, HypervisorKind, NetworkType, VlanRange,
 };
@@ -111,8 +112,15 @@ pub struct Networking {
 /// A read, validated answer file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AnswerFile {
-    /// CONFIG_CONTROLLER_HOST.
+    /// CONFIG_CONTROLLER_HOST: the controller, the first one when there
+    /// are several.
     pub controller: Host,
+    /// CONFIG_CONTROLLER_HOSTS (empty: `controller` alone).
+    pub controller_hosts: Vec<Host>,
+    /// CONFIG_FERROSTACK_PUBLIC_HOST (None: `controller`).
+    pub public_host: Option<Host>,
+    /// CONFIG_DATABASE_*.
+    pub database: Database,
     /// CONFIG_COMPUTE_HOSTS.
     pub compute_hosts: Vec<Host>,
     /// CONFIG_NETWORK_HOSTS.
@@ -146,6 +154,9 @@ impl AnswerFile {
     pub fn all_in_one(host: Host) -> Self {
         AnswerFile {
             controller: host.clone(),
+            controller_hosts: Vec::new(),
+            public_host: None,
+            database: Database::default(),
             compute_hosts: vec![host.clone()],
             network_hosts: vec![host],
             admin_password: String::new(),
@@ -183,11 +194,32 @@ impl AnswerFile {
         }
     }
 
+    /// Every controller, CONFIG_CONTROLLER_HOST first (it bootstraps the
+    /// cloud; the others get its host API identity and keys).
+    pub fn controllers(&self) -> Vec<Host> {
+        let mut out = vec![self.controller.clone()];
+        for h in &self.controller_hosts {
+            if !out.contains(h) {
+                out.push(h.clone());
+            }
+        }
+        out
+    }
+
+    /// The host name clients and the catalog use for the API.
+    pub fn public_host(&self) -> &Host {
+        self.public_host.as_ref().unwrap_or(&self.controller)
+    }
+
     /// Every host named as controller, compute or network host, once,
-    /// in the order the file names them, with all its roles.
+    /// in the order the file names them (CONFIG_CONTROLLER_HOST first),
+    /// with all its roles.
     pub fn hosts(&self) -> Vec<HostRoles> {
         let mut out: Vec<HostRoles> = Vec::new();
-        let named = std::iter::once((&self.controller, Role::Controller))
+        let controllers = self.controllers();
+        let named = controllers
+            .iter()
+            .map(|h| (h, Role::Controller))
             .chain(self.compute_hosts.iter().map(|h| (h, Role::Compute)))
             .chain(self.network_hosts.iter().map(|h| (h, Role::Network)));
         for (host, role) in named {

@@ -296,6 +296,23 @@ fn set(name: &str, kind: Kind, value: &str, a: &mut AnswerFile) -> Result<(), Ve
     let p = &mut a.ports;
     match (kind, name) {
         (Kind::Host, _) => a.controller = v::host(0, value)?,
+        (Kind::OptionalHost, _) => {
+            let host = if value.is_empty() {
+                None
+            } else {
+                Some(v::host(0, value)?)
+            };
+            if name == "CONFIG_DATABASE_HOST" {
+                a.database.host = host;
+            } else {
+                a.public_host = host;
+            }
+        }
+        (Kind::DatabaseUrl, _) => a.database.url = super::database::database_url(value)?,
+        (Kind::OptionalPassword, _) => a.database.password = value.to_string(),
+        (Kind::HostList { min }, "CONFIG_CONTROLLER_HOSTS") => {
+            a.controller_hosts = v::hosts(value, min)?
+        }
         (Kind::HostList { min }, "CONFIG_COMPUTE_HOSTS") => a.compute_hosts = v::hosts(value, min)?,
         (Kind::HostList { min }, "CONFIG_NETWORK_HOSTS") => a.network_hosts = v::hosts(value, min)?,
         (Kind::HostList { min }, _) => a.ntp_servers = v::hosts(value, min)?,
@@ -413,6 +430,7 @@ fn cross_check(
             ));
         }
     }
+    cross_check_controllers(entries, a, diags);
     // Every port, set or defaulted, must differ from the others: one
     // host may be controller and compute at once.
     let p = &a.ports;
@@ -438,6 +456,63 @@ fn cross_check(
         diags.push(
             Diagnostic::error(line, col, format!("{name}: port {port} is also {other}"))
                 .with_help("give every API its own port"),
+        );
+    }
+}
+
+/// Several controllers need one database, and CONFIG_CONTROLLER_HOST
+/// among them; a database deploy installs needs a password.
+fn cross_check_controllers(
+    entries: &HashMap<&'static str, Entry>,
+    a: &AnswerFile,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let at = |key: &str| entries.get(key).map_or((1, 1), |e| (e.line, e.value_col));
+    if !a.controller_hosts.is_empty() && !a.controller_hosts.contains(&a.controller) {
+        let (line, col) = at("CONFIG_CONTROLLER_HOSTS");
+        diags.push(
+            Diagnostic::error(
+                line,
+                col,
+                format!(
+                    "CONFIG_CONTROLLER_HOSTS does not list CONFIG_CONTROLLER_HOST ({})",
+                    a.controller
+                ),
+            )
+            .with_help("add it: it is the controller that starts first"),
+        );
+    }
+    if a.controllers().len() > 1 && a.database.effective_url().is_none() {
+        let (line, col) = at("CONFIG_CONTROLLER_HOSTS");
+        diags.push(
+            Diagnostic::error(
+                line,
+                col,
+                "several controllers need one PostgreSQL database",
+            )
+            .with_help(
+                "set CONFIG_DATABASE_URL, or CONFIG_DATABASE_HOST to have deploy install one",
+            ),
+        );
+    }
+    if let Some(db) = &a.database.host {
+        if !a.hosts().iter().any(|h| &h.host == db) {
+            let (line, col) = at("CONFIG_DATABASE_HOST");
+            diags.push(
+                Diagnostic::error(line, col, format!("CONFIG_DATABASE_HOST {db} is none of the cloud's hosts"))
+                    .with_help("deploy installs PostgreSQL on a controller, compute or network host; for a server of your own set CONFIG_DATABASE_URL only"),
+            );
+        }
+    }
+    if a.database.host.is_some() && a.database.password.is_empty() {
+        let (line, col) = at("CONFIG_DATABASE_HOST");
+        diags.push(
+            Diagnostic::error(
+                line,
+                col,
+                "CONFIG_DATABASE_HOST needs CONFIG_DATABASE_PW: the controllers connect over the network",
+            )
+            .with_help("set CONFIG_DATABASE_PW to a password of your choice"),
         );
     }
 }

@@ -258,6 +258,37 @@ pub(super) fn reachability(facts: &dyn HostFacts, a: &AnswerFile) -> Vec<Finding
     out
 }
 
+/// A controller reaches the database the controllers share (its
+/// CONFIG_DATABASE_URL host and port): a controller that cannot open it
+/// exits on start. A refused connection still proves the path is open
+/// (deploy may not have installed PostgreSQL yet); silence is a FAIL.
+pub(super) fn database(facts: &dyn HostFacts, a: &AnswerFile, roles: &[Role]) -> Vec<Finding> {
+    let Some(url) = a.database.effective_url() else {
+        return Vec::new();
+    };
+    if !roles.contains(&Role::Controller) {
+        return Vec::new();
+    }
+    let subject = format!("{}:{}", url.host, url.port);
+    let target = match url.host.parse::<IpAddr>() {
+        Ok(ip) => Ok(ip),
+        Err(_) => facts
+            .resolve(&url.host)
+            .and_then(|ips| ips.first().copied().ok_or_else(|| "no address".to_string())),
+    };
+    let finding = match target.and_then(|ip| facts.answers(ip, url.port).map(|()| ip)) {
+        Ok(ip) => Finding::ok(
+            "database",
+            subject,
+            format!("{ip} answers on TCP {} (the controllers' PostgreSQL)", url.port),
+        ),
+        Err(e) => Finding::fail("database", subject, format!("the database does not answer: {e}")).fix(
+            "check CONFIG_DATABASE_URL's host and port, that PostgreSQL listens there (listen_addresses) and that no firewall drops the port",
+        ),
+    };
+    vec![finding]
+}
+
 /// No `search` line in /etc/resolv.conf (the seed's rule).
 pub(super) fn resolv_conf(facts: &dyn HostFacts) -> Finding {
     match facts.resolv_conf() {

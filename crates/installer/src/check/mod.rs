@@ -168,6 +168,7 @@ pub fn run(facts: &dyn HostFacts, answer: Option<AnswerInput<'_>>) -> Report {
     findings.push(checks::time_sync(facts, answers));
     findings.extend(checks::name_resolution(facts, answers));
     findings.extend(checks::reachability(facts, answers));
+    findings.extend(checks::database(facts, answers, &roles));
     findings.push(checks::resolv_conf(facts));
     findings.push(checks::memory(facts, &roles));
     findings.push(checks::disk(facts, answers, &roles));

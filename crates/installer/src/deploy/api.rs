@@ -25,6 +25,12 @@ pub struct ComputeService {
 pub trait ControllerApi {
     /// Ok once the identity API answers `GET /v3`.
     fn identity_ready(&self) -> Result<(), String>;
+    /// Ok once the identity API of the controller on `host` (one of
+    /// several) answers `GET /v3` there: it has reached the database.
+    fn identity_ready_on(&self, host: &str) -> Result<(), String> {
+        let _ = host;
+        self.identity_ready()
+    }
     /// The compute services (`os-services?binary=nova-compute`), as admin.
     fn compute_services(&self) -> Result<Vec<ComputeService>, String>;
 }
@@ -130,6 +136,17 @@ impl ControllerApi for HttpControllerApi {
             Ok(())
         } else {
             Err(format!("GET /v3 answered HTTP {}", r.status))
+        }
+    }
+
+    fn identity_ready_on(&self, host: &str) -> Result<(), String> {
+        let port = self.identity.rsplit_once(':').map_or("5000", |(_, p)| p);
+        let addr = format!("{host}:{port}");
+        let r = request(&addr, "GET", "/v3", &[], b"")?;
+        if r.status == 200 {
+            Ok(())
+        } else {
+            Err(format!("GET /v3 on {host} answered HTTP {}", r.status))
         }
     }
 

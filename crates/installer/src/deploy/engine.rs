@@ -10,7 +10,10 @@
 //! its unit) changed in this run, and started when it is not running.
 
 use super::api::ControllerApi;
-use super::plan::{url_host, FileSpec, HostPlan, ServiceSpec, ANSWER_COPY, BINARY_PATH, JOIN_FILE};
+use super::plan::{
+    url_host, FileSpec, HostPlan, ServiceSpec, ANSWER_COPY, BINARY_PATH, JOIN_FILE,
+    SHARED_CONTROLLER_FILES,
+};
 use super::remote::{HostInfo, RemoteError, RemoteHost, ServiceState};
 use crate::answer::{AnswerFile, HypervisorKind, Role};
 use crate::check::Status;
@@ -363,11 +366,17 @@ impl Run<'_, '_> {
         target: &Target<'_>,
         info: &HostInfo,
         api: &dyn ControllerApi,
+        first: bool,
     ) -> Result<(), DeployError> {
         let host = target.plan.host.to_string();
         let started = Instant::now();
         loop {
-            match api.identity_ready() {
+            let ready = if first {
+                api.identity_ready()
+            } else {
+                api.identity_ready_on(&url_host(&target.plan.host))
+            };
+            match ready {
                 Ok(()) => {
                     self.say(
                         &host,
@@ -436,6 +445,12 @@ pub fn deploy(
             log: None,
         })?;
     let (infos, binary_changed) = run.preflight(targets)?;
+    // 2b. The database the controllers share, when deploy installs it.
+    match super::database::converge(input.answers, targets)? {
+        Some((host, out)) if out == "unchanged" => run.say(&host, "database", "ok (PostgreSQL)"),
+        Some((host, out)) => run.changed(&host, "database", format!("PostgreSQL: {out}")),
+        None => {}
+    }
     // 3. The controller.
     let controller = &targets[controller_index];
     let chost = controller.plan.host.to_string();
@@ -470,7 +485,7 @@ pub fn deploy(
             inputs_changed,
         )?;
     }
-    run.wait_controller(controller, &infos[controller_index], api)?;
+    run.wait_controller(controller, &infos[controller_index], api, true)?;
     let data_dir = input.answers.data_dir.display().to_string();
     let join = controller
         .remote
@@ -487,9 +502,47 @@ pub fn deploy(
         .remote
         .read(&format!("{data_dir}/keystonerc_admin"))
         .map_err(|e| Run::fail(&chost, "keystonerc", e))?;
+    // What every other controller must hold the same (plan.rs,
+    // SHARED_CONTROLLER_FILES), as the first one made it.
+    let mut shared = Vec::new();
+    for (rel, mode) in SHARED_CONTROLLER_FILES {
+        let path = format!("{data_dir}/{rel}");
+        if let Some(content) = controller
+            .remote
+            .read(&path)
+            .map_err(|e| Run::fail(&chost, "controller identity", e))?
+        {
+            shared.push(FileSpec {
+                path,
+                content,
+                mode: *mode,
+                what: "controller identity",
+            });
+        }
+    }
+    // 3b. The other controllers, with the first one's identity, each
+    // ready (it reached the database) before the agents start.
+    for (i, t) in targets.iter().enumerate() {
+        if i == controller_index || !t.plan.is_controller() {
+            continue;
+        }
+        let host = t.plan.host.to_string();
+        let mut changed = binary_changed[i];
+        for f in t.plan.files.iter().chain(&shared) {
+            changed |= run.converge_file(&host, t.remote, f)?;
+        }
+        if let Some(service) = &t.plan.service {
+            let service = match &dhcp {
+                Some((_, name)) => super::plan::with_dhcp_host(service, name),
+                None => service.clone(),
+            };
+            run.converge_service(t, &infos[i], &service, changed)?;
+            run.wait_controller(t, &infos[i], api, false)?;
+        }
+    }
     // 4. The other hosts.
     for (i, t) in targets.iter().enumerate() {
-        if i == controller_index {
+        if i == controller_index || t.plan.is_controller() {
             continue;
         }
         let host = t.plan.host.to_string();

@@ -27,6 +27,8 @@ pub struct FakeHost {
     pub start_error: RefCell<Option<String>>,
     /// When set, `probe` fails with this error.
     pub probe_error: RefCell<Option<RemoteError>>,
+    /// Every script run: (what, script, stdin).
+    pub scripts: RefCell<Vec<(String, String, Vec<u8>)>>,
 }
 
 impl FakeHost {
@@ -87,6 +89,12 @@ impl RemoteHost for FakeHost {
         self.starts.borrow_mut().push((s.name.into(), restart));
         self.running.borrow_mut().insert(s.name.into());
         Ok(())
+    }
+    fn run_script(&self, what: &str, script: &str, stdin: &[u8]) -> Result<String, RemoteError> {
+        self.scripts
+            .borrow_mut()
+            .push((what.into(), script.into(), stdin.to_vec()));
+        Ok("unchanged\n".into())
     }
     fn log_tail(&self, s: &ServiceSpec, _systemd: bool, _lines: usize) -> String {
         format!("{} log: address already in use", s.name)

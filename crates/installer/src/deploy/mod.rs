@@ -15,6 +15,7 @@
 //! [`ControllerApi`] how the cloud is asked.
 
 pub mod api;
+mod database;
 mod engine;
 pub mod fake;
 pub mod plan;

@@ -17,6 +17,19 @@ pub const ANSWER_COPY: &str = "/etc/ferrostack/answer.ini";
 pub const ADMIN_PASSWORD_FILE: &str = "/etc/ferrostack/admin-password";
 /// An agent's copy of the controller's join file.
 pub const JOIN_FILE: &str = "/etc/ferrostack/join";
+/// The controllers' database URL with its password, for `--database-file`.
+pub const DATABASE_FILE: &str = "/etc/ferrostack/database";
+/// What the first controller's data directory holds that every other
+/// controller of the cloud needs the same (relative to the data
+/// directory): the host API's certificate and key (agents pin one), the
+/// join file (agents hold one token), and the master key of the token
+/// keys kept in the database (when the build has one).
+pub const SHARED_CONTROLLER_FILES: &[(&str, u32)] = &[
+    ("host-api/cert.pem", 0o644),
+    ("host-api/key.pem", 0o600),
+    ("join-token", 0o600),
+    ("master.key", 0o600),
+];
 /// Where service units go.
 pub const UNIT_DIR: &str = "/etc/systemd/system";
 /// Logs of services started without systemd.
@@ -195,8 +208,10 @@ pub fn plan(answers: &AnswerFile) -> Vec<HostPlan> {
                     "allinone",
                     "--data-dir",
                     &data_dir,
+                    // Every controller writes the same catalog: the
+                    // public (load-balanced) name, never its own.
                     "--public-host",
-                    &h.host.to_string(),
+                    &answers.public_host().to_string(),
                     "--admin-password-file",
                     ADMIN_PASSWORD_FILE,
                     "--hypervisor",
@@ -221,6 +236,16 @@ pub fn plan(answers: &AnswerFile) -> Vec<HostPlan> {
                     argv.push(flag.into());
                     argv.push(port.to_string());
                 }
+                if let Some(url) = answers.database.connect_url() {
+                    files.push(FileSpec {
+                        path: DATABASE_FILE.into(),
+                        content: format!("{url}\n").into_bytes(),
+                        mode: 0o600,
+                        what: "database URL",
+                    });
+                    argv.push("--database-file".into());
+                    argv.push(DATABASE_FILE.into());
+                }
                 if h.roles.contains(&Role::Compute) {
                     argv.extend(host_net_args(answers, &h.host));
                 } else {
@@ -235,12 +260,15 @@ pub fn plan(answers: &AnswerFile) -> Vec<HostPlan> {
                 let mut argv: Vec<String> = vec![
                     BINARY_PATH.into(),
                     "agent".into(),
+                    // Every controller: the agent moves to the next
+                    // when one cannot be reached.
                     "--controller".into(),
-                    format!(
-                        "https://{}:{}",
-                        url_host(&answers.controller),
-                        ports.host_api
-                    ),
+                    answers
+                        .controllers()
+                        .iter()
+                        .map(|c| format!("https://{}:{}", url_host(c), ports.host_api))
+                        .collect::<Vec<_>>()
+                        .join(","),
                     "--join-token-file".into(),
                     JOIN_FILE.into(),
                     "--data-dir".into(),
@@ -373,6 +401,60 @@ mod tests {
         assert!(cmd.ends_with("--physical-network physnet1:br-ex"), "{cmd}");
         assert!(!cmd.contains("--tunnel-ip"), "{cmd}");
         assert!(!cmd.contains("--vxlan-group"), "{cmd}");
+    }
+
+    #[test]
+    fn several_controllers_share_the_public_host_and_the_database_and_agents_know_them_all() {
+        let a = answers(
+            "CONFIG_CONTROLLER_HOST=10.0.0.1\nCONFIG_CONTROLLER_HOSTS=10.0.0.1,10.0.0.2,10.0.0.3\nCONFIG_FERROSTACK_PUBLIC_HOST=api.example\nCONFIG_DATABASE_HOST=10.0.0.4\nCONFIG_DATABASE_PW=db-s3cret\nCONFIG_COMPUTE_HOSTS=10.0.0.4\nCONFIG_NETWORK_HOSTS=10.0.0.4\nCONFIG_KEYSTONE_ADMIN_PW=x\n",
+        );
+        let plans = plan(&a);
+        assert_eq!(plans.len(), 4);
+        for (p, host) in plans[..3].iter().zip(["10.0.0.1", "10.0.0.2", "10.0.0.3"]) {
+            assert!(p.is_controller());
+            assert_eq!(p.host.to_string(), host);
+            let svc = p.service.as_ref().expect("controller service");
+            let cmd = svc.shell_command();
+            assert!(cmd.contains("--public-host api.example "), "{cmd}");
+            assert!(
+                cmd.contains("--database-file /etc/ferrostack/database"),
+                "{cmd}"
+            );
+            assert!(!svc.unit().contains("db-s3cret"), "no secret in the unit");
+            let db = p
+                .files
+                .iter()
+                .find(|f| f.path == DATABASE_FILE)
+                .expect("db file");
+            assert_eq!(db.mode, 0o600);
+            assert_eq!(
+                String::from_utf8_lossy(&db.content),
+                "postgresql://ferrostack:db-s3cret@10.0.0.4:5432/ferrostack\n"
+            );
+        }
+        let agent = plans[3].service.as_ref().expect("agent").shell_command();
+        assert!(
+            agent.contains(
+                "--controller https://10.0.0.1:8779,https://10.0.0.2:8779,https://10.0.0.3:8779 "
+            ),
+            "{agent}"
+        );
+    }
+
+    #[test]
+    fn one_controller_on_sqlite_gets_no_database_file() {
+        let a = answers(
+            "CONFIG_CONTROLLER_HOST=10.0.0.1\nCONFIG_COMPUTE_HOSTS=10.0.0.2\nCONFIG_NETWORK_HOSTS=10.0.0.1\nCONFIG_KEYSTONE_ADMIN_PW=x\n",
+        );
+        let plans = plan(&a);
+        assert!(plans[0].files.iter().all(|f| f.path != DATABASE_FILE));
+        let cmd = plans[0]
+            .service
+            .as_ref()
+            .expect("controller")
+            .shell_command();
+        assert!(cmd.contains("--public-host 10.0.0.1 "), "{cmd}");
+        assert!(!cmd.contains("--database"), "{cmd}");
     }
 
     #[test]

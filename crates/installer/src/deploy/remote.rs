@@ -91,4 +91,7 @@ pub trait RemoteHost {
         -> Result<(), RemoteError>;
     /// The last `lines` lines of the service's log, for error reports.
     fn log_tail(&self, service: &ServiceSpec, systemd: bool, lines: usize) -> String;
+    /// Runs `script` (`sh`, as root) with `stdin` (secrets go there, never
+    /// into the script); its standard output, an error unless it exits 0.
+    fn run_script(&self, what: &str, script: &str, stdin: &[u8]) -> Result<String, RemoteError>;
 }

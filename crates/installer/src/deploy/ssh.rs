@@ -290,6 +290,11 @@ impl RemoteHost for SshHost {
             .map(drop)
     }
 
+    fn run_script(&self, what: &str, script: &str, stdin: &[u8]) -> Result<String, RemoteError> {
+        let out = self.exec_ok(script, Some(stdin), what)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
     fn log_tail(&self, service: &ServiceSpec, systemd: bool, lines: usize) -> String {
         let script = if systemd {
             format!("journalctl -u {} -n {lines} --no-pager", service.name)

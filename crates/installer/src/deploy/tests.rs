@@ -236,3 +236,82 @@ fn a_changed_answer_file_restarts_the_controller_only() {
     );
     assert_eq!(world.hosts[1].starts.borrow().len(), 1, "{log}");
 }
+
+#[test]
+fn other_controllers_get_the_first_ones_identity_and_agents_know_every_controller() {
+    let text = "CONFIG_CONTROLLER_HOST=10.0.0.1\nCONFIG_CONTROLLER_HOSTS=10.0.0.1,10.0.0.2\nCONFIG_FERROSTACK_PUBLIC_HOST=api.example\nCONFIG_DATABASE_HOST=10.0.0.3\nCONFIG_DATABASE_URL=postgresql://fs@db.example/cloud\nCONFIG_DATABASE_PW=db-pw\nCONFIG_COMPUTE_HOSTS=10.0.0.3\nCONFIG_NETWORK_HOSTS=10.0.0.3\nCONFIG_KEYSTONE_ADMIN_PW=s3cret\nCONFIG_FERROSTACK_HYPERVISOR=fake\n";
+    let loaded = parse(text);
+    assert!(loaded.is_valid(), "{:?}", loaded.diagnostics);
+    let hosts = vec![
+        FakeHost::new("ctl1"),
+        FakeHost::new("ctl2"),
+        FakeHost::new("cmp"),
+    ];
+    let first_files = [
+        (
+            "/var/lib/ferrostack/join-token",
+            &b"ferrostack-join-v1 tok sha256:ab\n"[..],
+            0o600,
+        ),
+        ("/var/lib/ferrostack/host-api/cert.pem", b"CERT", 0o644),
+        ("/var/lib/ferrostack/host-api/key.pem", b"KEY", 0o600),
+    ];
+    for (path, content, mode) in first_files {
+        hosts[0]
+            .files
+            .borrow_mut()
+            .insert(path.into(), (content.to_vec(), mode));
+    }
+    let world = World {
+        hosts,
+        answers: loaded.answers,
+        answer_text: text.into(),
+    };
+    let (result, log) = world.run(b"v1");
+    result.unwrap_or_else(|e| panic!("{e}\n{log}"));
+    let second = world.hosts[1].files.borrow();
+    for (path, content, mode) in first_files {
+        assert_eq!(
+            second.get(path),
+            Some(&(content.to_vec(), mode)),
+            "{path}\n{log}"
+        );
+    }
+    assert_eq!(
+        second[plan::DATABASE_FILE].0,
+        b"postgresql://fs:db-pw@db.example:5432/cloud\n"
+    );
+    for h in &world.hosts[..2] {
+        assert_eq!(
+            *h.starts.borrow(),
+            vec![("ferrostack-controller".to_string(), true)]
+        );
+    }
+    assert!(
+        !world.hosts[1].files.borrow().contains_key(JOIN_FILE),
+        "a controller needs no agent join file"
+    );
+    // PostgreSQL set up on the database host, the password on stdin only.
+    let scripts = world.hosts[2].scripts.borrow();
+    assert_eq!(scripts.len(), 1, "{log}");
+    assert_eq!(scripts[0].2, b"db-pw");
+    assert!(!scripts[0].1.contains("db-pw"));
+    assert!(scripts[0]
+        .1
+        .contains("'host cloud fs 10.0.0.2/32 scram-sha-256'"));
+    assert!(
+        log.find("[10.0.0.3] database").expect("db step")
+            < log.find("[10.0.0.1] service").expect("ctl1")
+    );
+    let answer = String::from_utf8(second[plan::ANSWER_COPY].0.clone()).expect("utf8");
+    assert!(
+        !answer.contains("db-pw"),
+        "no database password in the copies"
+    );
+    // The controller started second is started after the first is ready,
+    // and the agent after both.
+    let ctl2 = log.find("[10.0.0.2] service").expect("ctl2 started");
+    let first_ready = log.find("[10.0.0.1] ready").expect("ctl1 ready");
+    let agent = log.find("[10.0.0.3] service").expect("agent started");
+    assert!(first_ready < ctl2 && ctl2 < agent, "{log}");
+}
