@@ -117,7 +117,7 @@ pub struct PasswordChange {
 }
 
 /// Deserialize a field that may be absent (`None`), null (`Some(None)`) or set.
-fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,

@@ -87,8 +87,9 @@ pub mod policy {
     use crate::routes::roles::by_route;
     use crate::routes::{
         access_rules, app_credentials, auth, credentials, discovery, domain_config, domains, ec2,
-        endpoint_filter, endpoints, groups, implied_roles, policies, project_tags, projects,
-        regions, role_assignments, roles as role_routes, services, system_roles, trusts, users, v2,
+        endpoint_filter, endpoints, groups, implied_roles, oauth1, policies, project_tags,
+        projects, regions, role_assignments, roles as role_routes, services, system_roles, trusts,
+        users, v2,
     };
     use crate::Identity;
     use ferrostack_policy::Rule::{Admin, Authenticated, Public};
@@ -328,6 +329,16 @@ pub mod policy {
             get(Authenticated, ec2::show).delete(Authenticated, ec2::delete)
         )
         .route("/v3/ec2tokens", post(Public, ec2::ec2tokens))
+        .route(
+            "/v3/OS-OAUTH1/consumers",
+            get(Admin, oauth1::list).post(Admin, oauth1::create)
+        )
+        .route(
+            "/v3/OS-OAUTH1/consumers/{consumer_id}",
+            get(Admin, oauth1::show)
+                .patch(Admin, oauth1::update)
+                .delete(Admin, oauth1::delete)
+        )
         .route("/v3/policies", get(Admin, policies::list).post(Admin, policies::create))
         .route(
             "/v3/policies/{policy_id}",

@@ -40,6 +40,7 @@ use ferrostack_store::endpoint_filter::EndpointGroup;
 use ferrostack_store::identity::{
     Actor, ApplicationCredential, Assignment, Domain, Endpoint, Region, Service, Target,
 };
+use ferrostack_store::oauth1::Consumer;
 use ferrostack_store::policies::PolicyDoc;
 use ferrostack_store::trust::Trust;
 use reqwest::Method;
@@ -398,6 +399,19 @@ fn build(w: &World, r: &RoutePolicy, persona: Persona, acting_user: &str) -> Cal
                 store.create_trust(&t).unwrap();
                 t.id
             }
+            "consumer_id" => {
+                let c = Consumer {
+                    id: new_hex_id(),
+                    description: Some("fixture".into()),
+                    sealed_secret: s
+                        .identity
+                        .seal_credential_blob("fixture", "fixture-secret")
+                        .unwrap(),
+                    extra: Map::new(),
+                };
+                store.create_consumer(&c).unwrap();
+                c.id
+            }
             other => panic!("no fixture for {{{other}}} in {}", r.path),
         };
         path.push_str(&value);
@@ -610,6 +624,10 @@ fn body_for(w: &World, r: &RoutePolicy) -> Option<Value> {
         ("POST", "/v3/ec2tokens") => signed_ec2tokens_body(w),
         ("POST", "/v3/policies") => json!({"policy": {"blob": "{}", "type": "application/json"}}),
         ("PATCH", "/v3/policies/{policy_id}") => json!({"policy": {"blob": "{\"a\": 1}"}}),
+        ("POST", "/v3/OS-OAUTH1/consumers") => json!({"consumer": {"description": "app"}}),
+        ("PATCH", "/v3/OS-OAUTH1/consumers/{consumer_id}") => {
+            json!({"consumer": {"description": "renamed"}})
+        }
         ("POST", "/v3/OS-EP-FILTER/endpoint_groups") => json!({"endpoint_group": {
             "name": unique("epg"), "filters": {"interface": "internal"},
         }}),

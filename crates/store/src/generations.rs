@@ -119,6 +119,7 @@ pub const UNCACHED: &[&str] = &[
     "aggregates",
     "credentials",
     "policies",
+    "oauth1_consumers",
     "domain_configs",
     "volume_backups",
     "qos_specs",

@@ -258,6 +258,7 @@ pub trait IdentityStore:
     + crate::trust::TrustStore
     + crate::credential::CredentialStore
     + crate::policies::PolicyStore
+    + crate::oauth1::OAuth1Store
     + crate::domain_config::DomainConfigStore
     + crate::access_rule::AccessRuleStore
     + crate::endpoint_filter::EndpointFilterStore

@@ -40,6 +40,7 @@ pub mod location;
 pub mod metadefs;
 pub mod migrations;
 pub mod network;
+pub mod oauth1;
 pub mod operation;
 pub mod placement;
 pub mod policies;

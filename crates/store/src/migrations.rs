@@ -977,6 +977,19 @@ CREATE TABLE token_keys (
 );
 "#,
     )],
+    // Keystone's OS-OAUTH1 consumers (oauth1.rs): the secret sealed
+    // with the credential keys, since it must be read back to check
+    // signatures.
+    &[Both(
+        r#"
+CREATE TABLE oauth1_consumers (
+    id          TEXT PRIMARY KEY,
+    description TEXT,
+    secret      TEXT NOT NULL,
+    extra       TEXT NOT NULL DEFAULT '{}'
+);
+"#,
+    )],
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

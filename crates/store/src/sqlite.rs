@@ -19,6 +19,7 @@ mod metadefs;
 #[cfg(test)]
 mod metadefs_tests;
 mod network;
+mod oauth1;
 mod operation;
 mod policies;
 mod quota;

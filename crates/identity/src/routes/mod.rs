@@ -13,6 +13,7 @@ pub mod endpoint_filter;
 pub mod endpoints;
 pub mod groups;
 pub mod implied_roles;
+pub mod oauth1;
 pub mod policies;
 pub mod project_tags;
 pub mod projects;
