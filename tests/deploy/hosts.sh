@@ -8,7 +8,8 @@
 # bridge (fsdbr0, 10.201.0.1 in the root namespace), running its own sshd in a
 # private mount + UTS namespace: its own host name and its own
 # /etc/ferrostack, /var/lib/ferrostack, /var/log/ferrostack, /run/ferrostack,
-# /usr/local/bin and /etc/systemd/system (bind mounts of STATE/hK/root/*).
+# /usr/local/bin, /etc/systemd/system and PostgreSQL's directories (bind
+# mounts of STATE/hK/root/*).
 # Everything a login starts is a child of that sshd, so it inherits all three
 # namespaces. See tests/deploy/README.md for what this is and is not.
 #
@@ -29,6 +30,13 @@ MOUNTS=(
     /run/ferrostack:run-ferrostack
     /usr/local/bin:usr-local-bin
     /etc/systemd/system:etc-systemd-system
+    # PostgreSQL's clusters (deploy's CONFIG_DATABASE_HOST): configuration,
+    # data, sockets and logs of the host's own clusters. The binaries under
+    # /usr/lib/postgresql are the machine's, shared by every host.
+    /etc/postgresql:etc-postgresql
+    /var/lib/postgresql:var-lib-postgresql
+    /run/postgresql:run-postgresql
+    /var/log/postgresql:var-log-postgresql
 )
 SSH_DEADLINE=${FSD_SSH_DEADLINE:-30}   # seconds to wait for every sshd
 
@@ -275,6 +283,12 @@ EOF
         for spec in "${MOUNTS[@]}"; do
             mkdir -p "$dir/root/${spec#*:}"
         done
+        # PostgreSQL's own directories belong to its user, as its package
+        # leaves them (the socket directory is group-writable and setgid).
+        if id postgres >/dev/null 2>&1; then
+            chown postgres:postgres "$dir"/root/*-postgresql
+            chmod 2775 "$dir/root/run-postgresql"
+        fi
 
         ip netns add "$ns"
         ip -n "$ns" link set lo up

@@ -14,6 +14,8 @@ import os
 import re
 import shutil
 import subprocess
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -202,3 +204,78 @@ def test_deploy_without_an_authorized_key_says_so_and_changes_nothing(hosts, tmp
     assert f"Stopped on {CONTROLLER} at step \"connect\"" in proc.stderr, show(proc)
     assert "refused our SSH key" in proc.stderr and "--setup-ssh-keys" in proc.stderr, show(proc)
     assert "changed:" not in proc.stdout, "no host was touched"
+
+
+def test_deploy_two_controllers_with_postgresql_on_a_host_and_an_agent_that_outlives_one(hosts, tmp_path):
+    """The answer file of a cloud whose control plane survives a machine: two
+    controllers, PostgreSQL installed by deploy on the first controller's host,
+    one compute host. Every controller answers from the one database, a token
+    issued by one is good on the other, and when the first controller is
+    killed the agent goes on reporting through the second.
+
+    The hosts are made anew: the earlier tests left a one-controller cloud on
+    them. PostgreSQL's binaries are the machine's (scripts/test.sh installs
+    them; these hosts reach no package mirror), its cluster is the host's own
+    (tests/deploy/hosts.sh gives each host private PostgreSQL directories), so
+    deploy has to create, configure and start it."""
+    subprocess.run(["bash", str(HOSTS_SH), "down", str(hosts)], capture_output=True, timeout=120)
+    up = subprocess.run(["bash", str(HOSTS_SH), "up", str(hosts), "3"], capture_output=True, text=True, timeout=120)
+    assert up.returncode == 0, f"hosts.sh up failed:\n{up.stdout}\n{up.stderr}"
+    second_controller, compute = COMPUTES
+    answers = answer_file(hosts, tmp_path)
+    text = answers.read_text()
+    for key, value in {
+        "CONFIG_CONTROLLER_HOSTS": f"{CONTROLLER},{second_controller}",
+        "CONFIG_COMPUTE_HOSTS": compute,
+        # No load balancer here: the catalog names the first controller.
+        "CONFIG_FERROSTACK_PUBLIC_HOST": CONTROLLER,
+        "CONFIG_DATABASE_HOST": CONTROLLER,
+        "CONFIG_DATABASE_PW": "deploy-db-secret",
+    }.items():
+        text, n = re.subn(rf"(?m)^{key}=.*$", f"{key}={value}", text)
+        assert n == 1, f"{key} is not in the generated answer file"
+    answers.write_text(text)
+
+    first = deploy(hosts, answers)
+    print(first.stdout)
+    assert first.returncode == 0, show(first)
+    assert re.search(rf"\[{re.escape(CONTROLLER)}\] database +changed: .*cluster", first.stdout), show(first)
+    for secret in ("deploy-db-secret", "deploy-admin-secret"):
+        assert secret not in first.stdout + first.stderr
+    # PostgreSQL runs on the database host, listening where the controllers reach it.
+    listening = on_host(hosts, CONTROLLER, "ss -Hltn 'sport = :5432'")
+    assert listening.strip(), "nothing listens on 5432 on the database host"
+    # The second controller holds the URL with the password in a 0600 file, not in its command line.
+    mode = on_host(hosts, second_controller, "stat -c %a /etc/ferrostack/database")
+    assert mode.strip() == "600", mode
+    assert "deploy-db-secret" not in on_host(hosts, second_controller, "cat /proc/$(cat /run/ferrostack/ferrostack-controller.pid)/cmdline")
+
+    rc = tmp_path / "keystonerc_admin"
+    env = base_env() | parse_rc(rc)
+    # A project made through the catalog (the first controller) is seen by the second
+    # at once, with a token the first issued.
+    run(env, "openstack", "project", "create", "made-on-the-first")
+    token = run(env, "openstack", "token", "issue", "-f", "value", "-c", "id").stdout.strip()
+    seen = requests.get(f"http://{second_controller}:5000/v3/projects", params={"name": "made-on-the-first"},
+                        headers={"X-Auth-Token": token}, timeout=10)
+    assert seen.status_code == 200, seen.text
+    assert [p["name"] for p in seen.json()["projects"]] == ["made-on-the-first"], seen.text
+    services = run_json(env, "openstack", "compute", "service", "list")
+    assert [(s["Host"], s["State"]) for s in services if s["Binary"] == "nova-compute"] == [("fsd-h3", "up")], services
+
+    # The first controller dies (its machine, as far as the agent can tell).
+    on_host(hosts, CONTROLLER, "kill -9 $(cat /run/ferrostack/ferrostack-controller.pid)")
+    killed_at = time.time()
+    second = {"X-Auth-Token": token, "X-OpenStack-Nova-API-Version": "2.53"}
+    deadline = killed_at + 60
+    while True:
+        answer = requests.get(f"http://{second_controller}:8774/v2.1/os-services", params={"binary": "nova-compute"},
+                              headers=second, timeout=10)
+        assert answer.status_code == 200, answer.text
+        [service] = answer.json()["services"]
+        reported = datetime.fromisoformat(service["updated_at"]).replace(tzinfo=timezone.utc).timestamp()
+        if reported > killed_at + 1:
+            break
+        assert time.time() < deadline, f"the agent has not reported through {second_controller} since the kill: {service}"
+        time.sleep(2)
+    assert service["state"] == "up", service

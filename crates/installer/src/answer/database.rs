@@ -179,11 +179,12 @@ fn plain_name(s: &str) -> bool {
 
 /// The script deploy runs as root on CONFIG_DATABASE_HOST (the password
 /// on its standard input, never in its text): install Debian's
-/// `postgresql` when missing, listen on every address at the URL's port,
+/// `postgresql` when missing (and its `main` cluster when the binaries are
+/// there without one), listen on every address at the URL's port,
 /// let `clients` (the controllers) log in as the URL's user with a
 /// password, and create that role and database when missing. A re-run
-/// restarts nothing unless a setting changed; it prints what changed, or
-/// `unchanged`.
+/// restarts nothing unless a setting changed (a cluster found stopped is
+/// started); it prints what changed, or `unchanged`.
 pub fn setup_script(url: &DatabaseUrl, clients: &[Host]) -> Result<String, String> {
     if !plain_name(&url.user) || !plain_name(&url.name) {
         return Err(format!(
@@ -211,6 +212,10 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
 fi
 ver=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
 conf=/etc/postgresql/$ver/main
+if [ ! -d "$conf" ]; then
+  pg_createcluster "$ver" main >/dev/null
+  changed="$changed cluster"
+fi
 want="listen_addresses = '*'
 port = {port}"
 if [ "$(cat "$conf/conf.d/ferrostack.conf" 2>/dev/null)" != "$want" ]; then
@@ -218,17 +223,24 @@ if [ "$(cat "$conf/conf.d/ferrostack.conf" 2>/dev/null)" != "$want" ]; then
 ' "$want" > "$conf/conf.d/ferrostack.conf"
   changed="$changed listen"
 fi
+clients=
 for line in{hba}; do
   if ! grep -qxF "$line" "$conf/pg_hba.conf"; then
     printf '%s
 ' "$line" >> "$conf/pg_hba.conf"
-    changed="$changed clients"
+    clients=" clients"
   fi
 done
+changed="$changed$clients"
 if [ -n "$changed" ]; then
   if [ -d /run/systemd/system ]; then systemctl restart postgresql
   else pg_ctlcluster "$ver" main restart 2>/dev/null || pg_ctlcluster "$ver" main start
   fi
+elif ! pg_ctlcluster "$ver" main status >/dev/null 2>&1; then
+  if [ -d /run/systemd/system ]; then systemctl start "postgresql@$ver-main"
+  else pg_ctlcluster "$ver" main start
+  fi
+  changed=started
 fi
 export FERROSTACK_DB_PW="$pw"
 runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p {port} -d postgres <<'SQL'
@@ -291,6 +303,9 @@ mod tests {
         ];
         let script = setup_script(&url, &clients).expect("script");
         assert!(!script.contains("pw-not-in-script"));
+        // Binaries without a cluster get one; a cluster found stopped is started.
+        assert!(script.contains("pg_createcluster \"$ver\" main"));
+        assert!(script.contains("pg_ctlcluster \"$ver\" main start\n  fi\n  changed=started"));
         assert!(script.contains("'host ferrostack ferrostack 10.0.0.1/32 scram-sha-256'"));
         assert!(script.contains("'host ferrostack ferrostack ctl2.example scram-sha-256'"));
         assert!(script.contains("apt-get install -y -q postgresql"));
