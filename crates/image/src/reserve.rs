@@ -6,9 +6,11 @@
 //! upload reserves before it writes: the whole `Content-Length` when the
 //! client declares one, else [`STEP`]-sized slices as the data arrives.
 //! Each reservation is an allocation in the [`QuotaStore`] (service
-//! [`SERVICE`], the image id as consumer), checked and taken under one
-//! lock together with the read of the stored sizes, so eight parallel
-//! 4 MiB uploads against 10 MiB give exactly two active images. When the
+//! [`SERVICE`], the image id as consumer), checked and taken in one write
+//! transaction together with the read of the stored sizes
+//! ([`ImageStore::reserve_upload_bytes`]), so eight parallel 4 MiB uploads
+//! against 10 MiB give exactly two active images, on one controller or
+//! spread over several sharing a database. When the
 //! upload ends the allocation is released: on success after the size is
 //! recorded on the image (for a moment the bytes count twice, never
 //! zero times), on refusal or a broken stream when the upload is undone.
@@ -21,16 +23,15 @@
 //! (what Glance does; the race this module exists for); a reservation kept
 //! only in memory (a crash would leave nothing to release, but nothing
 //! stale either; the store's allocation is used so that a second
-//! controller sharing the database sees in-flight uploads). Limit of the
-//! lock: it is per process. Two controllers on one database could still
-//! race between reading stored sizes and allocating; closing that needs
-//! a store method that sums the sizes inside the allocation's transaction.
+//! controller sharing the database sees in-flight uploads); a lock in the
+//! process around "read usage, then allocate" (exact on one controller
+//! only).
 
 use crate::error::ImageError;
-use ferrostack_store::image::ImageStore;
-use ferrostack_store::quota::{QuotaStore, ResourceMap};
+use ferrostack_store::image::{ImageStore, UploadHold};
+use ferrostack_store::quota::QuotaStore;
 use http::StatusCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Quota service name of upload reservations.
 pub const SERVICE: &str = "image";
@@ -45,8 +46,6 @@ pub struct SizeQuota {
     pub limit: Option<u64>,
     quota: Arc<dyn QuotaStore>,
     images: Arc<dyn ImageStore>,
-    /// Serializes "read usage, then allocate" within this process.
-    lock: Mutex<()>,
 }
 
 impl SizeQuota {
@@ -60,7 +59,6 @@ impl SizeQuota {
             limit,
             quota,
             images,
-            lock: Mutex::new(()),
         }
     }
 
@@ -70,35 +68,17 @@ impl SizeQuota {
         let Some(limit) = self.limit else {
             return Ok(());
         };
-        let _held = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let stored: u64 = self
-            .images
-            .list_images()?
-            .iter()
-            .filter(|i| i.owner.as_deref() == Some(owner))
-            .filter_map(|i| i.size)
-            .map(|s| s.max(0) as u64)
-            .sum();
-        let in_flight = self
-            .quota
-            .usage(SERVICE, owner)?
-            .get(RESOURCE)
-            .copied()
-            .unwrap_or(0)
-            .max(0) as u64;
-        let used = stored + in_flight;
-        if used.saturating_add(bytes) > limit {
-            return Err(over_quota(limit, used));
-        }
-        let request = ResourceMap::from([(RESOURCE.to_string(), bytes as i64)]);
-        // No limit is passed: the check above, under the lock, is the one
-        // that counts stored images too.
-        match self
-            .quota
-            .allocate(SERVICE, owner, image_id, &request, &ResourceMap::new())?
-        {
+        let hold = UploadHold {
+            service: SERVICE,
+            resource: RESOURCE,
+            owner,
+            image_id,
+            bytes,
+            limit,
+        };
+        match self.images.reserve_upload_bytes(&hold)? {
             Ok(()) => Ok(()),
-            Err(_) => Err(over_quota(limit, used)),
+            Err(used) => Err(over_quota(limit, used)),
         }
     }
 

@@ -143,4 +143,30 @@ pub trait ImageStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Remove a member; `false` when it was not one.
     fn delete_member(&self, image_id: &str, member_id: &str) -> StoreResult<bool>;
+    /// Hold `bytes` more for `image_id`'s upload in `owner`'s size quota,
+    /// if the sizes of the owner's stored images plus every upload's held
+    /// bytes plus `bytes` stay within `limit`: one write transaction, so
+    /// uploads racing on several controllers cannot together pass it.
+    /// The bytes are a [`crate::quota::QuotaStore`] allocation (service
+    /// `service`, resource `resource`, the image as consumer), released
+    /// with the quota store's `release`. `Err(used)` (nothing held) when
+    /// they do not fit.
+    fn reserve_upload_bytes(&self, hold: &UploadHold<'_>) -> StoreResult<Result<(), u64>>;
+}
+
+/// What [`ImageStore::reserve_upload_bytes`] holds, and against what.
+#[derive(Clone, Copy, Debug)]
+pub struct UploadHold<'a> {
+    /// The quota service of upload holds.
+    pub service: &'a str,
+    /// Their resource (bytes).
+    pub resource: &'a str,
+    /// The project whose quota it is.
+    pub owner: &'a str,
+    /// The image being uploaded (the allocation's consumer).
+    pub image_id: &'a str,
+    /// How many more bytes.
+    pub bytes: u64,
+    /// The project's `image_size_total`.
+    pub limit: u64,
 }

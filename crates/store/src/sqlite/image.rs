@@ -1,7 +1,7 @@
 //! SQLite implementation of [`ImageStore`].
 
 use super::{conflict_on_unique, SqliteStore};
-use crate::image::{Image, ImageData, ImageMember, ImageStore};
+use crate::image::{Image, ImageData, ImageMember, ImageStore, UploadHold};
 use crate::sql::{params, Conn, OptionalExtension, Row};
 use crate::{StoreError, StoreResult};
 
@@ -273,6 +273,52 @@ impl ImageStore for SqliteStore {
             )? == 1)
         })
     }
+
+    fn reserve_upload_bytes(&self, h: &UploadHold<'_>) -> StoreResult<Result<(), u64>> {
+        self.db().write(|tx| {
+            // Summed here rather than in SQL: PostgreSQL's SUM of a BIGINT
+            // is a NUMERIC.
+            let mut stored: u64 = 0;
+            let mut sizes = tx.prepare_cached(
+                "SELECT size FROM images WHERE owner = ?1 AND size IS NOT NULL AND size > 0",
+            )?;
+            for size in sizes.query_map([h.owner], |r| r.get::<_, i64>(0))? {
+                stored = stored.saturating_add(size?.max(0) as u64);
+            }
+            let in_flight: i64 = tx
+                .query_row(
+                    "SELECT in_use FROM quota_usage
+                     WHERE service = ?1 AND project_id = ?2 AND resource = ?3",
+                    [h.service, h.owner, h.resource],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            let used = stored.saturating_add(in_flight.max(0) as u64);
+            if used.saturating_add(h.bytes) > h.limit {
+                return Ok(Err(used));
+            }
+            tx.execute(
+                "INSERT INTO quota_allocations(service, project_id, resource, consumer_id, amount)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(service, project_id, resource, consumer_id)
+                 DO UPDATE SET amount = quota_allocations.amount + excluded.amount",
+                params![
+                    h.service,
+                    h.owner,
+                    h.resource,
+                    h.image_id,
+                    as_count(h.bytes)
+                ],
+            )?;
+            Ok(Ok(()))
+        })
+    }
+}
+
+/// Bytes as the quota tables count them.
+fn as_count(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -307,6 +353,58 @@ mod tests {
 
     fn store() -> (crate::testing::Keep, SqliteStore) {
         crate::testing::store()
+    }
+
+    #[test]
+    fn upload_holds_racing_on_two_controllers_never_pass_the_limit_together() {
+        use crate::quota::QuotaStore;
+        const MIB: u64 = 1 << 20;
+        let (keep, first) = store();
+        let second = crate::testing::reopen(&keep);
+        let mut stored = image("stored");
+        stored.size = Some(MIB as i64);
+        assert!(first.create_image(&stored).unwrap());
+        let stores = [first, second];
+        let granted = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for n in 0..8 {
+                let (store, granted) = (&stores[n % 2], &granted);
+                scope.spawn(move || {
+                    let id = format!("upload-{n}");
+                    let hold = UploadHold {
+                        service: "image",
+                        resource: "image_size_uploading",
+                        owner: "p1",
+                        image_id: &id,
+                        bytes: 4 * MIB,
+                        limit: 10 * MIB,
+                    };
+                    if store.reserve_upload_bytes(&hold).unwrap().is_ok() {
+                        granted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        // 1 MiB stored + two 4 MiB uploads fit in 10 MiB; a third would not.
+        assert_eq!(granted.into_inner(), 2);
+        let held = stores[0].usage("image", "p1").unwrap();
+        assert_eq!(held.get("image_size_uploading"), Some(&(8 * MIB as i64)));
+        // A refusal says what is in use and holds nothing.
+        let hold = UploadHold {
+            service: "image",
+            resource: "image_size_uploading",
+            owner: "p1",
+            image_id: "late",
+            bytes: 2 * MIB,
+            limit: 10 * MIB,
+        };
+        assert_eq!(stores[1].reserve_upload_bytes(&hold).unwrap(), Err(9 * MIB));
+        // Another project's quota is its own.
+        let other = UploadHold {
+            owner: "p2",
+            ..hold
+        };
+        assert_eq!(stores[1].reserve_upload_bytes(&other).unwrap(), Ok(()));
     }
 
     #[test]
