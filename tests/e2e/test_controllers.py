@@ -25,12 +25,6 @@ from controllers import CONTROLLER_HOSTS, Cloud
 
 pytestmark = [pytest.mark.controllers]
 
-# Survivors take over a dead controller's in-flight work under a database
-# lease: a server whose create was cut off inside the killed controller
-# does not stay in BUILD. Set False to make that one assertion an
-# expected failure on a build without it.
-SURVIVORS_RECOVER = True
-
 COMPUTE_VERSION = {"OpenStack-API-Version": "compute 2.37"}
 
 
@@ -222,7 +216,6 @@ def test_killing_a_controller_while_creating_servers_loses_no_acknowledged_creat
         if not building:
             break
         time.sleep(1)
-    if building and not SURVIVORS_RECOVER:
-        pytest.xfail(f"{len(building)} servers cut off inside the killed controller stay in "
-                     "BUILD until survivors recover its in-flight work (branch leases)")
+    # Survivors take over the dead controller's in-flight work once its
+    # lease runs out: a create cut off inside it does not stay in BUILD.
     assert not building, f"servers stuck in BUILD: {building}"
