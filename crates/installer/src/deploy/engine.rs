@@ -1,6 +1,6 @@
-//! The deploy run: connect to every host, install the binary and check
-//! each host with it, then converge the controller, then the agents,
-//! then wait until the cloud lists every compute host.
+//! The steps of a deploy run on one host each: connect, install the
+//! binary and check the host with it, converge a file, a service, wait
+//! for a controller. [`super::phases`] runs them over the hosts in order.
 //!
 //! Every step compares what a host has with what the plan says and
 //! changes only the difference, so a second run over a deployed cloud
@@ -10,12 +10,9 @@
 //! its unit) changed in this run, and started when it is not running.
 
 use super::api::ControllerApi;
-use super::plan::{
-    url_host, FileSpec, HostPlan, ServiceSpec, ANSWER_COPY, BINARY_PATH, JOIN_FILE,
-    SHARED_CONTROLLER_FILES,
-};
+use super::plan::{url_host, FileSpec, HostPlan, ServiceSpec, ANSWER_COPY, BINARY_PATH};
 use super::remote::{HostInfo, RemoteError, RemoteHost, ServiceState};
-use crate::answer::{AnswerFile, HypervisorKind, Role};
+use crate::answer::{AnswerFile, HypervisorKind};
 use crate::check::Status;
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -102,23 +99,24 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-struct Run<'a, 'w> {
-    input: &'a DeployInput<'a>,
-    out: &'w mut dyn Write,
-    summary: DeploySummary,
+/// One run's progress: where it prints, and what it changed so far.
+pub(super) struct Run<'a, 'w> {
+    pub(super) input: &'a DeployInput<'a>,
+    pub(super) out: &'w mut dyn Write,
+    pub(super) summary: DeploySummary,
 }
 
 impl Run<'_, '_> {
-    fn say(&mut self, host: &str, step: &str, text: &str) {
+    pub(super) fn say(&mut self, host: &str, step: &str, text: &str) {
         let _ = writeln!(self.out, "[{host}] {step:<16} {text}");
     }
 
-    fn changed(&mut self, host: &str, step: &str, text: String) {
+    pub(super) fn changed(&mut self, host: &str, step: &str, text: String) {
         self.say(host, step, &format!("changed: {text}"));
         self.summary.changes.push((host.to_string(), text));
     }
 
-    fn fail(host: &str, step: &str, e: RemoteError) -> DeployError {
+    pub(super) fn fail(host: &str, step: &str, e: RemoteError) -> DeployError {
         DeployError {
             host: Some(host.to_string()),
             step: step.to_string(),
@@ -130,7 +128,7 @@ impl Run<'_, '_> {
 
     /// Writes `file` unless it is already there with the same bytes and
     /// mode; true when it wrote.
-    fn converge_file(
+    pub(super) fn converge_file(
         &mut self,
         host: &str,
         remote: &dyn RemoteHost,
@@ -160,7 +158,7 @@ impl Run<'_, '_> {
         Ok(true)
     }
 
-    fn connect(&mut self, target: &Target<'_>) -> Result<HostInfo, DeployError> {
+    pub(super) fn connect(&mut self, target: &Target<'_>) -> Result<HostInfo, DeployError> {
         let host = target.plan.host.to_string();
         let info = target
             .remote
@@ -206,7 +204,7 @@ impl Run<'_, '_> {
     /// changed (the binary; on the controller also the answer copy, which
     /// it reads its network settings from), and the FAIL findings that
     /// block.
-    fn install_and_check(
+    pub(super) fn install_and_check(
         &mut self,
         target: &Target<'_>,
     ) -> Result<(bool, Vec<String>), DeployError> {
@@ -286,7 +284,7 @@ impl Run<'_, '_> {
     /// Reaches every host before changing any, then installs the binary
     /// everywhere and runs each host's own check. Returns each host's
     /// facts and whether its binary changed.
-    fn preflight(
+    pub(super) fn preflight(
         &mut self,
         targets: &[Target<'_>],
     ) -> Result<(Vec<HostInfo>, Vec<bool>), DeployError> {
@@ -323,7 +321,7 @@ impl Run<'_, '_> {
         })
     }
 
-    fn converge_service(
+    pub(super) fn converge_service(
         &mut self,
         target: &Target<'_>,
         info: &HostInfo,
@@ -361,7 +359,7 @@ impl Run<'_, '_> {
         Ok(())
     }
 
-    fn wait_controller(
+    pub(super) fn wait_controller(
         &mut self,
         target: &Target<'_>,
         info: &HostInfo,
@@ -419,211 +417,4 @@ pub fn check_hosts(
         summary: DeploySummary::default(),
     };
     run.preflight(targets).map(drop)
-}
-
-/// Runs the deployment over `targets` (the controller first, as
-/// [`super::plan::plan`] orders them), printing progress to `out`.
-pub fn deploy(
-    input: &DeployInput<'_>,
-    targets: &[Target<'_>],
-    api: &dyn ControllerApi,
-    out: &mut dyn Write,
-) -> Result<DeploySummary, DeployError> {
-    let mut run = Run {
-        input,
-        out,
-        summary: DeploySummary::default(),
-    };
-    let controller_index = targets
-        .iter()
-        .position(|t| t.plan.is_controller())
-        .ok_or_else(|| DeployError {
-            host: None,
-            step: "plan".into(),
-            message: "the answer file names no controller".into(),
-            fix: Some("set CONFIG_CONTROLLER_HOST".into()),
-            log: None,
-        })?;
-    let (infos, binary_changed) = run.preflight(targets)?;
-    // 2b. The database the controllers share, when deploy installs it.
-    match super::database::converge(input.answers, targets)? {
-        Some((host, out)) if out == "unchanged" => run.say(&host, "database", "ok (PostgreSQL)"),
-        Some((host, out)) => run.changed(&host, "database", format!("PostgreSQL: {out}")),
-        None => {}
-    }
-    // 3. The controller.
-    let controller = &targets[controller_index];
-    let chost = controller.plan.host.to_string();
-    let mut inputs_changed = binary_changed[controller_index];
-    for f in &controller.plan.files {
-        inputs_changed |= run.converge_file(&chost, controller.remote, f)?;
-    }
-    // The controller binds DHCP ports to the name the DHCP host's agent
-    // registers under: that host's own host name, learned on connecting.
-    let dhcp = input.answers.dhcp_host().and_then(|d| {
-        targets
-            .iter()
-            .position(|t| &t.plan.host == d)
-            .map(|i| (d.to_string(), infos[i].hostname.clone()))
-    });
-    if let Some(service) = &controller.plan.service {
-        let service = match &dhcp {
-            Some((host, name)) => {
-                run.say(
-                    &chost,
-                    "network",
-                    &format!("DHCP is served by {host} ({name})"),
-                );
-                super::plan::with_dhcp_host(service, name)
-            }
-            None => service.clone(),
-        };
-        run.converge_service(
-            controller,
-            &infos[controller_index],
-            &service,
-            inputs_changed,
-        )?;
-    }
-    run.wait_controller(controller, &infos[controller_index], api, true)?;
-    let data_dir = input.answers.data_dir.display().to_string();
-    let join = controller
-        .remote
-        .read(&format!("{data_dir}/join-token"))
-        .map_err(|e| Run::fail(&chost, "join token", e))?
-        .ok_or_else(|| DeployError {
-            host: Some(chost.clone()),
-            step: "join token".into(),
-            message: format!("the controller has no {data_dir}/join-token"),
-            fix: Some("the controller writes it on its first start: see its log".into()),
-            log: None,
-        })?;
-    run.summary.keystonerc = controller
-        .remote
-        .read(&format!("{data_dir}/keystonerc_admin"))
-        .map_err(|e| Run::fail(&chost, "keystonerc", e))?;
-    // What every other controller must hold the same (plan.rs,
-    // SHARED_CONTROLLER_FILES), as the first one made it.
-    let mut shared = Vec::new();
-    for (rel, mode) in SHARED_CONTROLLER_FILES {
-        let path = format!("{data_dir}/{rel}");
-        if let Some(content) = controller
-            .remote
-            .read(&path)
-            .map_err(|e| Run::fail(&chost, "controller identity", e))?
-        {
-            shared.push(FileSpec {
-                path,
-                content,
-                mode: *mode,
-                what: "controller identity",
-            });
-        }
-    }
-    // 3b. The other controllers, with the first one's identity, each
-    // ready (it reached the database) before the agents start.
-    for (i, t) in targets.iter().enumerate() {
-        if i == controller_index || !t.plan.is_controller() {
-            continue;
-        }
-        let host = t.plan.host.to_string();
-        let mut changed = binary_changed[i];
-        for f in t.plan.files.iter().chain(&shared) {
-            changed |= run.converge_file(&host, t.remote, f)?;
-        }
-        if let Some(service) = &t.plan.service {
-            let service = match &dhcp {
-                Some((_, name)) => super::plan::with_dhcp_host(service, name),
-                None => service.clone(),
-            };
-            run.converge_service(t, &infos[i], &service, changed)?;
-            run.wait_controller(t, &infos[i], api, false)?;
-        }
-    }
-    // 4. The other hosts.
-    for (i, t) in targets.iter().enumerate() {
-        if i == controller_index || t.plan.is_controller() {
-            continue;
-        }
-        let host = t.plan.host.to_string();
-        let Some(service) = &t.plan.service else {
-            run.say(
-                &host,
-                "service",
-                "nothing to run yet: an agent for a network-only host is not built (DHCP is served by the first network host that is also a compute host)",
-            );
-            continue;
-        };
-        let mut changed = binary_changed[i];
-        for f in &t.plan.files {
-            changed |= run.converge_file(&host, t.remote, f)?;
-        }
-        let join_file = FileSpec {
-            path: JOIN_FILE.into(),
-            content: join.clone(),
-            mode: 0o600,
-            what: "join file",
-        };
-        changed |= run.converge_file(&host, t.remote, &join_file)?;
-        run.converge_service(t, &infos[i], service, changed)?;
-    }
-    // 5. Every compute host up in the cloud's own view.
-    let expected: Vec<(usize, String)> = targets
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.plan.roles.contains(&Role::Compute))
-        .map(|(i, _)| (i, infos[i].hostname.clone()))
-        .collect();
-    let started = Instant::now();
-    loop {
-        let listed = api.compute_services();
-        let missing: Vec<&(usize, String)> = expected
-            .iter()
-            .filter(|(_, name)| {
-                !listed
-                    .as_ref()
-                    .is_ok_and(|l| l.iter().any(|s| &s.host == name && s.state == "up"))
-            })
-            .collect();
-        if missing.is_empty() {
-            break;
-        }
-        if started.elapsed() > input.ready_timeout {
-            let (i, name) = missing[0];
-            let t = &targets[*i];
-            let why = match &listed {
-                Ok(l) => format!(
-                    "the controller lists {} compute host(s) ({}), not {name}",
-                    l.len(),
-                    l.iter()
-                        .map(|s| format!("{} {}", s.host, s.state))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                Err(e) => e.clone(),
-            };
-            return Err(DeployError {
-                host: Some(t.plan.host.to_string()),
-                step: "join".into(),
-                message: format!("{name} did not join within {} s: {why}", input.ready_timeout.as_secs()),
-                fix: Some(format!(
-                    "the agent must reach https://{}:{} and the controller must reach the agent's port {}",
-                    url_host(&input.answers.controller),
-                    input.answers.ports.host_api,
-                    input.answers.ports.agent
-                )),
-                log: t.plan.service.as_ref().map(|s| t.remote.log_tail(s, infos[*i].systemd, 20)),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    for (i, name) in &expected {
-        run.say(
-            &targets[*i].plan.host.to_string(),
-            "joined",
-            &format!("compute host {name} is up"),
-        );
-    }
-    run.summary.compute_hosts = expected.into_iter().map(|(_, n)| n).collect();
-    Ok(run.summary)
 }

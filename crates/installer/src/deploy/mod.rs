@@ -10,7 +10,8 @@
 //! compute host as up.
 //!
 //! [`plan`] computes the bytes each host should have; [`engine`] compares
-//! and changes only what differs; [`RemoteHost`] is how a host is reached
+//! and changes only what differs on one host, [`phases`] runs it over the
+//! hosts in order; [`RemoteHost`] is how a host is reached
 //! ([`ssh::SshHost`] for real, [`fake::FakeHost`] in tests) and
 //! [`ControllerApi`] how the cloud is asked.
 
@@ -18,6 +19,7 @@ pub mod api;
 mod database;
 mod engine;
 pub mod fake;
+mod phases;
 pub mod plan;
 pub mod remote;
 pub mod ssh;
@@ -25,7 +27,8 @@ pub mod ssh;
 mod tests;
 
 pub use api::{ComputeService, ControllerApi, HttpControllerApi};
-pub use engine::{check_hosts, deploy, DeployError, DeployInput, DeploySummary, Target};
+pub use engine::{check_hosts, DeployError, DeployInput, DeploySummary, Target};
+pub use phases::deploy;
 pub use plan::{plan, HostPlan};
 pub use remote::{RemoteError, RemoteHost};
 
