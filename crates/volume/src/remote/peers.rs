@@ -88,3 +88,70 @@ impl Peers for StorePeers {
         ))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrostack_store::SqliteStore;
+    use std::time::Duration;
+
+    fn peers(dir: &std::path::Path) -> (SqliteStore, StorePeers) {
+        let store = SqliteStore::open(&dir.join("db")).unwrap();
+        let p = StorePeers::new(
+            Arc::new(store.clone()),
+            "me",
+            reqwest::Client::new(),
+            "k".into(),
+        );
+        (store, p)
+    }
+
+    #[test]
+    fn a_live_peer_with_an_address_gives_its_backend_with_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, p) = peers(dir.path());
+        store
+            .register_controller("other", "o-1", "ctl-b", Duration::from_secs(60))
+            .unwrap();
+        // Not said where it listens yet: a clear refusal, not a guess.
+        assert_eq!(
+            p.backend_at("ctl-b", "local").err(),
+            Some(PeerError::NoAddress("ctl-b".into()))
+        );
+        store
+            .set_controller_peer("other", "o-1", "https://10.0.0.3:8779", "/b/volumes")
+            .unwrap();
+        let b = p.backend_at("ctl-b", "local").unwrap().unwrap();
+        assert_eq!((b.host(), b.backend_name()), ("ctl-b", "local"));
+        assert_eq!(
+            b.connection("v"),
+            ferrostack_host_contract::block::Connection::File {
+                path: "/b/volumes/v".into(),
+                format: "qcow2".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_peer_whose_lease_ran_out_is_down_and_unknown_hosts_are_nobodys() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, p) = peers(dir.path());
+        store
+            .register_controller("other", "o-1", "ctl-b", Duration::from_secs(60))
+            .unwrap();
+        store
+            .set_controller_peer("other", "o-1", "https://10.0.0.3:8779", "/b")
+            .unwrap();
+        store.retire_controller("other", "o-1").unwrap();
+        assert_eq!(
+            p.backend_at("ctl-b", "local").err(),
+            Some(PeerError::Down("ctl-b".into()))
+        );
+        assert!(p.backend_at("elsewhere", "local").unwrap().is_none());
+        // This controller's own row is never a peer.
+        store
+            .register_controller("me", "m-1", "ctl-a", Duration::from_secs(60))
+            .unwrap();
+        assert!(p.backend_at("ctl-a", "local").unwrap().is_none());
+    }
+}
