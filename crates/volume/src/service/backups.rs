@@ -84,10 +84,11 @@ impl VolumeState {
     /// Backups are made, kept and restored by the controller that holds
     /// the volume (its backup store is its own disk, `DATA/backups`): a
     /// request for another controller's volume is refused, naming the
-    /// host, before anything is recorded.
-    fn backup_here(&self, v: &Volume) -> VolumeResult<()> {
-        if self.serves(v) || v.host.is_none() {
-            return Ok(());
+    /// host, before anything is recorded. The volume's backend otherwise.
+    fn backup_here(&self, v: &Volume) -> VolumeResult<Arc<dyn crate::backend::VolumeBackend>> {
+        let backend = self.backend_of(v)?;
+        if self.backends.iter().any(|b| Arc::ptr_eq(b, &backend)) {
+            return Ok(backend);
         }
         Err(VolumeError::BadRequest(format!(
             "Invalid volume: volume {} is stored on host {}; its backups are made and restored by \
@@ -159,8 +160,7 @@ impl VolumeState {
             delete: false,
         })
         .map_err(|e| VolumeError::BadRequest(e.to_string()))?;
-        self.backup_here(&v)?;
-        let backend = self.backend_of(&v)?;
+        let backend = self.backup_here(&v)?;
         if backend.as_backup().is_none() {
             return Err(VolumeError::BadRequest(
                 "Invalid volume: the volume's backend cannot be backed up.".into(),
