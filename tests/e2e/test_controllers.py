@@ -5,8 +5,11 @@ tell: which controller answered. A project or server made through one is
 seen through the others at once; a role removed on one stops, within a
 second, a token issued by another when it is used on the third; a
 controller killed with SIGKILL while clients create servers through the
-load balancer loses no acknowledged create; and fifty creates spread over
-the three against a quota of ten make exactly ten servers.
+load balancer loses no acknowledged create; fifty creates spread over
+the three against a quota of ten make exactly ten servers; and a volume
+made through one is extended, snapshotted, cloned, attached and deleted
+through the others on the disk of the one that holds it, while a dead
+controller's volumes are refused (503) with nothing changed.
 
 One cloud (controllers.py) for the whole module; the SIGKILL test runs
 last, since it leaves that cloud with two controllers.
