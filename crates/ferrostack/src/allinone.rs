@@ -100,6 +100,11 @@ pub struct AllinoneArgs {
     /// machines).
     #[arg(long, default_value_t = 8779)]
     host_api_port: u16,
+    /// The address other controllers of the cloud reach this one's host
+    /// API port at, for volume work on this controller's disk (default:
+    /// the bind address, or this host's address when binding to all).
+    #[arg(long)]
+    controller_address: Option<String>,
     /// Dashboard (web UI) port (default: 80 as root, else 8080).
     #[arg(long)]
     dashboard_port: Option<u16>,
@@ -321,8 +326,10 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         .master_key_file
         .clone()
         .unwrap_or_else(|| paths::master_key_file(&data_dir));
+    let master = MasterKey::load_or_create(&master_key_file)?;
+    let peer_key = master.derive(ferrostack_volume::remote::KEY_PURPOSE);
     let keys = KeySource {
-        master: MasterKey::load_or_create(&master_key_file)?,
+        master,
         legacy_dir: Some(paths::token_key_dir(&data_dir)),
     };
     let identity = Arc::new(Identity::new(
@@ -421,6 +428,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         data_dir.join("volumes"),
     )
     .with_context(|| format!("cannot open {}", data_dir.join("volumes").display()))?;
+    let volume_dir = local_volumes.volumes_dir().to_path_buf();
     let backup_store = ferrostack_volume::backup::BackupStore::open(data_dir.join("backups"))
         .with_context(|| format!("cannot open {}", data_dir.join("backups").display()))?;
     let host_plan = HostPlan {
@@ -524,6 +532,20 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         ))),
     );
     let _ = compute_link.set(link.clone());
+    let peer_routes = crate::volume_peers::start(crate::volume_peers::PeerSetup {
+        store: &store,
+        membership: &membership,
+        volume: &volume,
+        tls: &host_api_tls,
+        key: peer_key,
+        url: crate::volume_peers::peer_url(
+            args.controller_address.as_deref(),
+            args.bind,
+            listeners.host_api.local_addr()?.port(),
+        ),
+        volume_dir: &volume_dir,
+    })
+    .await?;
     volume
         .recover_backups()
         .map_err(|e| anyhow::anyhow!("cannot settle interrupted backups: {e}"))?;
@@ -579,10 +601,16 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         ferrostack_compute::router(compute_config),
         stop_rx.clone(),
     ));
-    servers.spawn(
-        hostapi::serve(listeners.host_api, &host_api_tls, host_api, stop_rx.clone())
+    // The host API's listener also serves the other controllers' volume
+    // calls (`volume_peers`), under the same TLS identity.
+    servers.spawn(ferrostack_common::serve::serve_until(
+        "host API",
+        host_api_tls
+            .listener(listeners.host_api)
             .context("cannot set up TLS for the host API")?,
-    );
+        hostapi::router(host_api).merge(peer_routes),
+        stop_rx.clone(),
+    ));
     servers.spawn(serve(
         "image",
         listeners.image,

@@ -19,6 +19,7 @@ mod rcfile;
 mod server_networks;
 mod server_volumes;
 mod volume_images;
+mod volume_peers;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};

@@ -172,6 +172,18 @@ impl MasterKey {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// A secret for `purpose` that only holders of this key can compute
+    /// (HMAC-SHA256 of the purpose, hex): the controllers of one cloud
+    /// share the master key, so they agree on it without storing it, and
+    /// it reveals nothing of the key itself.
+    pub fn derive(&self, purpose: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.key.as_ref())
+            .expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
 }
 
 /// Where the keys come from: the master key, and the directory of an older

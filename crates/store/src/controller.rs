@@ -55,6 +55,12 @@ pub struct Controller {
     pub lease_until: i64,
     /// Whether the lease had not run out when this was read.
     pub live: bool,
+    /// Where other controllers reach it (its controller-to-controller
+    /// endpoint, e.g. `https://10.0.0.2:8779`), once it said.
+    pub peer_url: Option<String>,
+    /// The directory of its local volume backend's volume files (what a
+    /// connection to one of its volumes names), once it said.
+    pub volume_dir: Option<String>,
 }
 
 /// Controller membership and named leases.
@@ -76,6 +82,16 @@ pub trait ControllerStore: Send + Sync {
     /// End the lease of `incarnation` now (a clean stop): what it leaves
     /// unfinished is recovered by the others at their next sweep.
     fn retire_controller(&self, id: &str, incarnation: &str) -> StoreResult<()>;
+    /// Record where peers reach incarnation `incarnation` of controller
+    /// `id` and where its volume files are. False when the row no longer
+    /// names that incarnation.
+    fn set_controller_peer(
+        &self,
+        id: &str,
+        incarnation: &str,
+        peer_url: &str,
+        volume_dir: &str,
+    ) -> StoreResult<bool>;
     /// Every registered controller, by id.
     fn controllers(&self) -> StoreResult<Vec<Controller>>;
     /// Take, renew or keep the lease `name` for `holder` for `ttl`, in one

@@ -990,6 +990,16 @@ CREATE TABLE oauth1_consumers (
 );
 "#,
     )],
+    // N: where a controller's peers reach it (controller.rs,
+    // `set_controller_peer`): the URL of its controller-to-controller
+    // endpoint and the directory of its local volume backend, so volume
+    // work goes to the controller that holds the data.
+    &[Both(
+        r#"
+ALTER TABLE controllers ADD COLUMN peer_url TEXT;
+ALTER TABLE controllers ADD COLUMN volume_dir TEXT;
+"#,
+    )],
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

@@ -53,6 +53,10 @@ pub struct Backup {
     pub stored_bytes: u64,
     /// The backup store's container name (`backups`).
     pub container: String,
+    /// The host whose backup store holds its data (the controller that
+    /// held the volume); `None` in backups made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// The availability zone.
     pub availability_zone: String,
     /// Metadata (3.43).

@@ -64,7 +64,7 @@ pub struct ImageFile {
 }
 
 /// Space on a backend, for `scheduler-stats/get_pools` and the scheduler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Capacity {
     /// Size of the filesystem or pool, GiB.
     pub total_gib: u64,

@@ -32,6 +32,7 @@ pub mod local;
 pub mod microversion;
 pub mod policy;
 pub mod quotas;
+pub mod remote;
 pub mod routes;
 pub mod service;
 pub mod views;
@@ -105,6 +106,9 @@ pub struct VolumeState {
     pub host: String,
     /// Where backups go.
     pub backup_store: Option<Arc<backup::BackupStore>>,
+    /// Other controllers' backends, when several share the database
+    /// ([`remote`]); unset: every volume is on this controller.
+    peers: std::sync::OnceLock<Arc<dyn remote::peers::Peers>>,
     me: Weak<VolumeState>,
 }
 
@@ -122,8 +126,15 @@ impl VolumeState {
             availability_zone: config.availability_zone.clone(),
             host: config.host.clone(),
             backup_store: config.backup_store.clone(),
+            peers: std::sync::OnceLock::new(),
             me: me.clone(),
         })
+    }
+
+    /// Reach volumes of other controllers through `peers` (set once, at
+    /// start; later calls are ignored).
+    pub fn set_peers(&self, peers: Arc<dyn remote::peers::Peers>) {
+        let _ = self.peers.set(peers);
     }
 
     /// A handle backend tasks hold: they stop touching the state once the

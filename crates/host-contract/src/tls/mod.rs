@@ -40,6 +40,11 @@ use std::sync::Arc;
 /// What a caller that finds the controller's certificate changed says.
 pub const CONTROLLER_MISMATCH: &str = "the controller's certificate does not match the join file";
 
+/// What a controller logs when a peer controller's certificate is not the
+/// cloud's host API certificate (they all serve the same one).
+pub const PEER_MISMATCH: &str =
+    "a peer controller's certificate is not this cloud's host API certificate";
+
 /// What the controller says when an agent's certificate changed.
 pub const AGENT_MISMATCH: &str =
     "the agent's certificate does not match the fingerprint it registered";

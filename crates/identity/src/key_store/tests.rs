@@ -220,3 +220,20 @@ fn racing_rotations_each_take_effect_once() {
         vec![0, 2, 3, 4, 5]
     );
 }
+
+#[test]
+fn a_derived_secret_is_shared_by_copies_of_the_key_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = MasterKey::load_or_create(&dir.path().join("a.key")).unwrap();
+    std::fs::copy(dir.path().join("a.key"), dir.path().join("copy.key")).unwrap();
+    let copy = MasterKey::load(&dir.path().join("copy.key")).unwrap();
+    let other = MasterKey::load_or_create(&dir.path().join("b.key")).unwrap();
+    let s = a.derive("peer");
+    assert_eq!(s.len(), 64);
+    assert_eq!(copy.derive("peer"), s);
+    assert_ne!(other.derive("peer"), s);
+    assert_ne!(a.derive("other purpose"), s);
+    // Nothing of the key shows in the secret.
+    let raw = hex::encode(std::fs::read(dir.path().join("a.key")).unwrap());
+    assert!(!s.contains(&raw[..16]));
+}

@@ -64,12 +64,30 @@ impl ControllerStore for SqliteStore {
         })
     }
 
+    fn set_controller_peer(
+        &self,
+        id: &str,
+        incarnation: &str,
+        peer_url: &str,
+        volume_dir: &str,
+    ) -> StoreResult<bool> {
+        self.db().write(|tx| {
+            let n = tx.execute(
+                "UPDATE controllers SET peer_url = ?3, volume_dir = ?4
+                 WHERE id = ?1 AND incarnation = ?2",
+                params![id, incarnation, peer_url, volume_dir],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
     fn controllers(&self) -> StoreResult<Vec<Controller>> {
         self.db().read(|c| {
             let now = c.dialect().now_micros();
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT id, incarnation, host, started_at, lease_until,
-                        CASE WHEN lease_until > {now} THEN 1 ELSE 0 END
+                        CASE WHEN lease_until > {now} THEN 1 ELSE 0 END,
+                        peer_url, volume_dir
                  FROM controllers ORDER BY id"
             ))?;
             let rows = stmt.query_map([], |r| {
@@ -80,6 +98,8 @@ impl ControllerStore for SqliteStore {
                     started_at: r.get(3)?,
                     lease_until: r.get(4)?,
                     live: r.get::<_, i64>(5)? == 1,
+                    peer_url: r.get(6)?,
+                    volume_dir: r.get(7)?,
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)

@@ -207,3 +207,25 @@ fn the_database_clock_is_near_the_process_clock() {
     let ttl = c.lease_until - c.started_at;
     assert!((ttl - LONG.as_micros() as i64).abs() < 100_000, "{ttl}");
 }
+
+#[test]
+fn a_controllers_peer_address_is_kept_for_its_incarnation_only() {
+    let (_k, s) = store();
+    s.register_controller("ctl-a", "a-1", "host-a", LONG)
+        .unwrap();
+    assert_eq!(s.controllers().unwrap()[0].peer_url, None);
+    assert!(s
+        .set_controller_peer("ctl-a", "a-1", "https://10.0.0.2:8779", "/d/volumes")
+        .unwrap());
+    let c = &s.controllers().unwrap()[0];
+    assert_eq!(c.peer_url.as_deref(), Some("https://10.0.0.2:8779"));
+    assert_eq!(c.volume_dir.as_deref(), Some("/d/volumes"));
+    // A stale incarnation cannot move the address of the new one.
+    s.register_controller("ctl-a", "a-2", "host-a", LONG)
+        .unwrap();
+    assert!(!s
+        .set_controller_peer("ctl-a", "a-1", "https://10.9.9.9:8779", "/x")
+        .unwrap());
+    let c = &s.controllers().unwrap()[0];
+    assert_eq!(c.peer_url.as_deref(), Some("https://10.0.0.2:8779"));
+}

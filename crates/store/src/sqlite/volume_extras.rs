@@ -317,6 +317,7 @@ mod tests {
             object_count: 0,
             stored_bytes: 0,
             container: "backups".into(),
+            host: None,
             availability_zone: "nova".into(),
             metadata: BTreeMap::new(),
             data_timestamp: 1,

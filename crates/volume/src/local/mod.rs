@@ -254,6 +254,12 @@ impl LocalBackend {
         &self.root
     }
 
+    /// The directory of the volumes' top files (what a connection names;
+    /// other controllers are told it, see [`crate::remote`]).
+    pub fn volumes_dir(&self) -> &Path {
+        &self.layout.volumes
+    }
+
     /// The volume's top file (absolute).
     pub fn volume_path(&self, volume_id: &str) -> PathBuf {
         self.layout.volumes.join(volume_id)

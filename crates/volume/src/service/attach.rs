@@ -107,13 +107,7 @@ impl VolumeState {
     }
 
     pub(super) fn connection_of(&self, v: &Volume) -> VolumeResult<Connection> {
-        let b = self.backend(&v.backend_name).ok_or_else(|| {
-            VolumeError::BadRequest(format!(
-                "Invalid volume: the backend of volume {} is not served.",
-                v.id
-            ))
-        })?;
-        Ok(b.connection(&v.id))
+        Ok(self.backend_of(v)?.connection(&v.id))
     }
 
     /// `POST /attachments`: reserve `volume_id` for `instance_uuid`, and
@@ -262,7 +256,7 @@ impl VolumeState {
         let a = self.update_attachment(caller, attachment_id, json!({"host": host}))?;
         // A local-backend volume is a file on its storage host's disk:
         // another host reaches it through an export of the storage host.
-        let storage_host = self.backend(&v.backend_name).map(|b| b.host().to_string());
+        let storage_host = self.storage_host(&v);
         let (connection, export) = match (&file, &storage_host) {
             (Connection::File { .. }, Some(storage)) if storage != host => {
                 let (c, wait) = self.export_connection(&v, &file, host)?;

@@ -81,6 +81,37 @@ impl VolumeState {
         })
     }
 
+    /// Backups are made, kept and restored by the controller that holds
+    /// the volume (its backup store is its own disk, `DATA/backups`): a
+    /// request for another controller's volume is refused, naming the
+    /// host, before anything is recorded. The volume's backend otherwise.
+    fn backup_here(&self, v: &Volume) -> VolumeResult<Arc<dyn crate::backend::VolumeBackend>> {
+        let backend = self.backend_of(v)?;
+        if self.backends.iter().any(|b| Arc::ptr_eq(b, &backend)) {
+            return Ok(backend);
+        }
+        Err(VolumeError::BadRequest(format!(
+            "Invalid volume: volume {} is stored on host {}; its backups are made and restored by \
+             that host's controller only (send the request to it).",
+            v.id,
+            self.storage_host(v).unwrap_or_default()
+        )))
+    }
+
+    /// The backup's data must be in this controller's store (see
+    /// [`Self::backup_here`]).
+    fn backup_data_here(&self, b: &Backup) -> VolumeResult<()> {
+        let Some(host) = &b.host else { return Ok(()) };
+        if self.backends.iter().any(|x| x.host() == host) {
+            return Ok(());
+        }
+        Err(VolumeError::BadRequest(format!(
+            "Invalid backup: backup {} is kept on host {host}; it is restored and deleted by that \
+             host's controller only (send the request to it).",
+            b.id
+        )))
+    }
+
     /// The backup `id` if `caller` may see it; Cinder's 404 otherwise.
     pub fn backup(&self, caller: &Caller, id: &str) -> VolumeResult<Backup> {
         match self.store.get_backup(id)? {
@@ -109,7 +140,7 @@ impl VolumeState {
         let v = self.volume(caller, &req.volume_id)?;
         // Whether the volume is attached, as the recording write saw it.
         let live = std::cell::Cell::new(false);
-        let storage = self.backend(&v.backend_name).map(|b| b.host().to_string());
+        let storage = self.storage_host(&v);
         let check = |g: &VolumeGroup| {
             let s = g.volume.status.as_str();
             live.set(s == "in-use");
@@ -129,9 +160,7 @@ impl VolumeState {
             delete: false,
         })
         .map_err(|e| VolumeError::BadRequest(e.to_string()))?;
-        let backend = self.backend(&v.backend_name).ok_or_else(|| {
-            VolumeError::BadRequest("Invalid volume: the volume's backend is not served.".into())
-        })?;
+        let backend = self.backup_here(&v)?;
         if backend.as_backup().is_none() {
             return Err(VolumeError::BadRequest(
                 "Invalid volume: the volume's backend cannot be backed up.".into(),
@@ -169,6 +198,7 @@ impl VolumeState {
             object_count: 0,
             stored_bytes: 0,
             container: "backups".into(),
+            host: Some(backend.host().to_string()),
             availability_zone: self.availability_zone.clone(),
             metadata: req.metadata,
             data_timestamp: now,
@@ -270,6 +300,7 @@ impl VolumeState {
     pub fn delete_backup(&self, caller: &Caller, id: &str, force: bool) -> VolumeResult<()> {
         let engine = self.backup_engine()?;
         let b = self.backup(caller, id)?;
+        self.backup_data_here(&b)?;
         if !self.store.backup_children(id)?.is_empty() {
             return Err(VolumeError::BadRequest(
                 "Invalid backup: Incremental backups exist for this backup.".into(),
@@ -322,6 +353,7 @@ impl VolumeState {
     ) -> VolumeResult<(Backup, Volume)> {
         let engine = self.backup_engine()?;
         let b = self.backup(caller, id)?;
+        self.backup_data_here(&b)?;
         if b.status != "available" {
             return Err(VolumeError::BadRequest(format!(
                 "Invalid backup: Backup status must be available but is {}.",
@@ -331,6 +363,7 @@ impl VolumeState {
         let (target, fresh) = match volume_id {
             Some(vid) => {
                 let v = self.volume(caller, &vid)?;
+                self.backup_here(&v)?;
                 if v.size_gib < b.size_gib {
                     return Err(VolumeError::BadRequest(format!(
                         "Invalid volume: volume size {} is too small to restore backup of size {}.",
@@ -427,9 +460,7 @@ impl VolumeState {
             }
         }
         let v = self.volume(owner, volume_id)?;
-        let backend = self.backend(&v.backend_name).ok_or_else(|| {
-            VolumeError::BadRequest("Invalid volume: the volume's backend is not served.".into())
-        })?;
+        let backend = self.backend_of(&v)?;
         let target = backend.as_backup().ok_or_else(|| {
             VolumeError::BadRequest("Invalid volume: the volume's backend cannot restore.".into())
         })?;
@@ -471,7 +502,7 @@ impl VolumeState {
                     let backend = self
                         .store
                         .get_volume(&b.volume_id)?
-                        .and_then(|v| self.backend(&v.backend_name));
+                        .and_then(|v| self.backend_of(&v).ok());
                     tokio::spawn(async move {
                         if let Some(backend) = backend {
                             let _ = backend.delete_snapshot(&id).await;

@@ -112,11 +112,9 @@ impl VolumeState {
             }));
         }
         let backend: Arc<dyn VolumeBackend> = match &source_backend {
-            Some((name, _)) => self.backend(name).ok_or_else(|| {
-                VolumeError::BadRequest(
-                    "Invalid input received: the source's backend is not served.".into(),
-                )
-            })?,
+            // The source's host, wherever it is (another controller's
+            // backend through its peer endpoint).
+            Some((parent, _)) => self.backend_of(parent)?,
             None => self.backend_for(&vtype)?,
         };
         let limits = self.quotas.limits(&VOLUME, &caller.project_id)?;
@@ -231,7 +229,7 @@ impl VolumeState {
         &self,
         caller: &Caller,
         req: &NewVolume,
-    ) -> VolumeResult<(Source, u64, Option<(String, String)>)> {
+    ) -> VolumeResult<(Source, u64, Option<(Volume, String)>)> {
         let given = [&req.snapshot_id, &req.source_volid, &req.image_id]
             .iter()
             .filter(|s| s.is_some())
@@ -256,7 +254,10 @@ impl VolumeState {
                 ));
             }
             let parent = self.store.get_volume(&s.volume_id)?;
-            let parent = parent.map(|v| (v.backend_name, v.volume_type_id));
+            let parent = parent.map(|v| {
+                let t = v.volume_type_id.clone();
+                (v, t)
+            });
             return Ok((Source::Snapshot(sid.clone()), s.size_gib, parent));
         }
         if let Some(vid) = &req.source_volid {
@@ -275,7 +276,7 @@ impl VolumeState {
             return Ok((
                 Source::Volume(vid.clone()),
                 v.size_gib,
-                Some((v.backend_name, v.volume_type_id)),
+                Some((v.clone(), v.volume_type_id)),
             ));
         }
         if let Some(image_id) = &req.image_id {

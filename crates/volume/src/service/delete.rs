@@ -33,6 +33,12 @@ impl VolumeState {
         cascade: bool,
         force: bool,
     ) -> VolumeResult<()> {
+        // The data's controller must be reachable before the volume goes
+        // `deleting` (a controller that is down: 503, nothing changed).
+        let backend = match self.volume(caller, id)? {
+            v if v.host.is_some() => Some(self.backend_of(&v)?),
+            _ => None,
+        };
         let group = self.change(caller, id, |g| {
             let status_ok = DELETABLE.contains(&g.volume.status.as_str())
                 || (force && g.volume.status != "in-use");
@@ -55,7 +61,6 @@ impl VolumeState {
             g.volume.status = "deleting".into();
             Ok(())
         })?;
-        let backend = self.backend(&group.volume.backend_name);
         let created = group.volume.host.is_some();
         let snapshots: Vec<String> = group.snapshots.iter().map(|s| s.id.clone()).collect();
         let state = self.me();
@@ -117,6 +122,8 @@ impl VolumeState {
                 v.size_gib
             )));
         }
+        // Reachable before the quota and the state move (module doc).
+        let backend = self.backend_of(&v)?;
         let delta = (new_size - v.size_gib) as i64;
         let per_type = format!("gigabytes_{}", self.type_name(&v.volume_type_id)?);
         self.quotas
@@ -128,7 +135,7 @@ impl VolumeState {
             )
             .map_err(quota_error)?;
         let old = v.size_gib;
-        let storage_host = self.backend(&v.backend_name).map(|b| b.host().to_string());
+        let storage_host = self.storage_host(&v);
         let changed = self.change(caller, id, |g| {
             let s = g.volume.status.as_str();
             let attached = s == "in-use" && attached_ok;
@@ -172,13 +179,6 @@ impl VolumeState {
             self.events.extended(id, new_size);
             return Ok(());
         }
-        let Some(backend) = self.backend(&group.volume.backend_name) else {
-            self.give_back(id, &v.project_id, &per_type, delta);
-            self.settle(id, |g| g.volume.status = "error_extending".into());
-            return Err(VolumeError::Internal(
-                "the volume's backend is not served".into(),
-            ));
-        };
         let state = self.me();
         let id = id.to_string();
         let project = v.project_id.clone();

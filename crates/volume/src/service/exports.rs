@@ -83,7 +83,7 @@ impl VolumeState {
         v: &Volume,
         file: &Connection,
     ) -> VolumeResult<Option<VolumeExport>> {
-        let Some(storage) = self.backend(&v.backend_name).map(|b| b.host().to_string()) else {
+        let Some(storage) = self.storage_host(v) else {
             return Ok(None);
         };
         let Connection::File { path, format } = file else {

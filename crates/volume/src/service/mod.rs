@@ -197,6 +197,54 @@ impl VolumeState {
         }
     }
 
+    /// The backend that holds volume `v`'s data: one of this controller's
+    /// when the volume's host is, else the controller's registered under
+    /// that host ([`crate::remote`]). Asked before anything changes, so a
+    /// volume whose controller is down is refused (503) with nothing
+    /// half-done. A host no controller is registered under (a renamed
+    /// single controller) falls back to the local backend of that name.
+    pub(crate) fn backend_of(&self, v: &Volume) -> VolumeResult<Arc<dyn VolumeBackend>> {
+        if let Some(b) = self
+            .backends
+            .iter()
+            .find(|b| v.host.as_deref() == Some(Self::host_of(b.as_ref()).as_str()))
+        {
+            return Ok(b.clone());
+        }
+        let host = v.host.as_deref().and_then(|h| h.split('@').next());
+        if let (Some(host), Some(peers)) = (host, self.peers.get()) {
+            match peers.backend_at(host, &v.backend_name) {
+                Ok(Some(b)) => return Ok(b),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(volume_id = %v.id, error = %e, "a volume's controller cannot be used");
+                    return Err(VolumeError::Status(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "The volume {} is stored on host {host}, whose controller cannot be reached: {e}. Try again once it is back.",
+                            v.id
+                        ),
+                    ));
+                }
+            }
+        }
+        self.backend(&v.backend_name).ok_or_else(|| {
+            VolumeError::BadRequest(format!(
+                "Invalid volume: the backend of volume {} is not served.",
+                v.id
+            ))
+        })
+    }
+
+    /// The storage host of volume `v` (whose disk holds its data), without
+    /// asking whether its controller is up.
+    pub(crate) fn storage_host(&self, v: &Volume) -> Option<String> {
+        match v.host.as_deref().and_then(|h| h.split_once('@')) {
+            Some((host, _)) => Some(host.to_string()),
+            None => self.backend(&v.backend_name).map(|b| b.host().to_string()),
+        }
+    }
+
     /// The backend that holds volumes of `backend_name`.
     pub(crate) fn backend(&self, backend_name: &str) -> Option<Arc<dyn VolumeBackend>> {
         self.backends

@@ -93,6 +93,9 @@ impl VolumeState {
         force: bool,
     ) -> VolumeResult<Snapshot> {
         let v = self.volume(caller, volume_id)?;
+        // Reachable before anything is recorded (a controller that is
+        // down: 503, nothing half-done).
+        let backend = self.backend_of(&v)?;
         let now = ferrostack_common::time::now_micros();
         let snapshot = Snapshot {
             id: ferrostack_common::ids::new_uuid(),
@@ -112,7 +115,7 @@ impl VolumeState {
         // Whether the volume is attached, as the write that records the
         // snapshot saw it (the last call): that decides the protocol.
         let live = std::cell::Cell::new(false);
-        let storage = self.backend(&v.backend_name).map(|b| b.host().to_string());
+        let storage = self.storage_host(&v);
         let check = |g: &VolumeGroup| {
             let s = g.volume.status.as_str();
             live.set(s == "in-use");
@@ -151,12 +154,6 @@ impl VolumeState {
             let _ = self.quotas.release(&VOLUME, &snapshot.id);
             return Err(e);
         }
-        let Some(backend) = self.backend(&v.backend_name) else {
-            self.settle(volume_id, |g| {
-                set_snapshot(g, &snapshot.id, "error", Some("backend not served"))
-            });
-            return Ok(snapshot);
-        };
         let state = self.me();
         let events: Arc<dyn crate::hooks::AttachedVolumeEvents> = self.events.clone();
         let live = live.get();
@@ -233,6 +230,10 @@ impl VolumeState {
     /// Delete a snapshot (`available` or `error`); `force` (admin) any state.
     pub fn delete_snapshot(&self, caller: &Caller, id: &str, force: bool) -> VolumeResult<()> {
         let s = self.snapshot(caller, id)?;
+        let backend = match self.store.get_volume(&s.volume_id)? {
+            Some(v) => Some(self.backend_of(&v)?),
+            None => None,
+        };
         self.change(caller, &s.volume_id, |g| {
             let s = g
                 .snapshots
@@ -248,10 +249,6 @@ impl VolumeState {
             s.status = "deleting".into();
             Ok(())
         })?;
-        let backend = self
-            .store
-            .get_volume(&s.volume_id)?
-            .and_then(|v| self.backend(&v.backend_name));
         let state = self.me();
         let (sid, vid) = (id.to_string(), s.volume_id.clone());
         tokio::spawn(async move {
