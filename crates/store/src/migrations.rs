@@ -990,6 +990,27 @@ CREATE TABLE oauth1_consumers (
 );
 "#,
     )],
+    // 25: Glance tasks (image import tasks and legacy `/v2/tasks`).
+    &[Both(
+        r#"
+CREATE TABLE image_tasks (
+    id         TEXT PRIMARY KEY,
+    type       TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    owner      TEXT,
+    image_id   TEXT,
+    request_id TEXT,
+    user_id    TEXT,
+    input      TEXT NOT NULL DEFAULT '{}',
+    result     TEXT,
+    message    TEXT NOT NULL DEFAULT '',
+    expires_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX image_tasks_image ON image_tasks(image_id);
+"#,
+    )],
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

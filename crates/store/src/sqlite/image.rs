@@ -45,7 +45,7 @@ fn decode((mut image, tags, properties): (Image, String, String)) -> StoreResult
     Ok(image)
 }
 
-fn get(conn: &Conn, id: &str) -> StoreResult<Option<Image>> {
+pub(super) fn get(conn: &Conn, id: &str) -> StoreResult<Option<Image>> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM images WHERE id=?1"),
         [id],
