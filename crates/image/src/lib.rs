@@ -33,12 +33,15 @@
 pub mod data;
 pub mod error;
 pub mod import;
+pub mod interop;
 pub mod metadefs;
 pub mod model;
 pub mod policy;
 pub mod reserve;
 pub mod routes;
+pub mod tasks;
 pub mod uploads;
+pub mod verify;
 
 use axum::extract::DefaultBodyLimit;
 use axum::extract::State;

@@ -93,7 +93,7 @@ pub struct ImageData {
 }
 
 /// Stored image state.
-pub trait ImageStore: Send + Sync {
+pub trait ImageStore: ImageTaskStore + Send + Sync {
     /// Insert an image; `false` when the id is taken.
     fn create_image(&self, image: &Image) -> StoreResult<bool>;
     /// The image with `id`.

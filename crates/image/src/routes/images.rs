@@ -499,6 +499,13 @@ pub async fn delete(
         // The record is gone; leftover bytes are garbage, not a failure.
         tracing::warn!(image_id = %id, error = %e, "image data not removed");
     }
+    if image.status == "uploading" {
+        // Staged data and the bytes it reserved (see `crate::interop`).
+        if let Ok(path) = state.data.stage_path(&id) {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+        state.size_quota.release(&id);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -47,8 +47,12 @@ fn query(conn: &Conn, filter: &str, arg: Option<&str>) -> StoreResult<Vec<ImageT
         "SELECT {COLUMNS} FROM image_tasks {filter} ORDER BY created_at, id"
     ))?;
     let rows = match arg {
-        Some(a) => stmt.query_map([a], task_row)?.collect::<Result<Vec<_>, _>>()?,
-        None => stmt.query_map([], task_row)?.collect::<Result<Vec<_>, _>>()?,
+        Some(a) => stmt
+            .query_map([a], task_row)?
+            .collect::<Result<Vec<_>, _>>()?,
+        None => stmt
+            .query_map([], task_row)?
+            .collect::<Result<Vec<_>, _>>()?,
     };
     rows.into_iter().map(decode).collect()
 }
@@ -136,7 +140,14 @@ impl ImageTaskStore for SqliteStore {
             Ok(tx.execute(
                 "UPDATE image_tasks SET status=?2, result=?3, message=?4, expires_at=?5,
                  updated_at=?6 WHERE id=?1",
-                params![t.id, t.status, result, t.message, t.expires_at, t.updated_at],
+                params![
+                    t.id,
+                    t.status,
+                    result,
+                    t.message,
+                    t.expires_at,
+                    t.updated_at
+                ],
             )? == 1)
         })
     }

@@ -53,12 +53,20 @@ fn tasks_round_trip_list_per_image_and_update() {
     let (_keep, s) = crate::testing::store();
     s.create_task(&task("t1", "i1", 1)).unwrap();
     s.create_task(&task("t2", "i2", 2)).unwrap();
-    assert!(s.create_task(&task("t1", "i1", 3)).is_err(), "ids are unique");
+    assert!(
+        s.create_task(&task("t1", "i1", 3)).is_err(),
+        "ids are unique"
+    );
     assert_eq!(s.get_task("t1").unwrap().unwrap(), task("t1", "i1", 1));
     assert!(s.get_task("nope").unwrap().is_none());
     let all: Vec<_> = s.list_tasks().unwrap().into_iter().map(|t| t.id).collect();
     assert_eq!(all, ["t1", "t2"]);
-    let of_i2: Vec<_> = s.tasks_of_image("i2").unwrap().into_iter().map(|t| t.id).collect();
+    let of_i2: Vec<_> = s
+        .tasks_of_image("i2")
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
     assert_eq!(of_i2, ["t2"]);
     let mut done = task("t1", "i1", 1);
     done.status = "success".into();
@@ -104,6 +112,9 @@ fn import_transitions_carry_their_properties() {
     let active = s.get_image("i1").unwrap().unwrap();
     assert_eq!((active.status.as_str(), active.size), ("active", Some(4)));
     assert!(active.properties.is_empty());
-    assert!(!s.finish_import("i1", &data, &clear, 4).unwrap(), "only from importing");
+    assert!(
+        !s.finish_import("i1", &data, &clear, 4).unwrap(),
+        "only from importing"
+    );
     assert!(!s.finish_import("gone", &data, &clear, 4).unwrap());
 }
