@@ -123,7 +123,7 @@ async fn refused_import_requests_leave_the_image_and_its_staged_data_alone() {
         web,
         json!({"method": {"name": "copy-image"}}),
         json!({"method": {}}),
-        json!({"method": {"name": "glance-direct"}, "all_stores_must_succeed": false}),
+        json!({"method": {"name": "glance-direct"}, "all_stores_must_succeed": "no"}),
     ] {
         assert_glance_error(&c.import(&member, &id, body).await, 400);
     }

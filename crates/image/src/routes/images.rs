@@ -412,6 +412,10 @@ pub async fn create(
     if let Ok(v) = format!("{}/v2/images/{}", state.public_url, image.id).parse() {
         headers.insert(http::header::LOCATION, v);
     }
+    // How clients (openstacksdk's `use_import`) learn the import methods.
+    if let Ok(v) = crate::interop::METHODS.join(",").parse() {
+        headers.insert("openstack-image-import-methods", v);
+    }
     Ok((StatusCode::CREATED, headers, axum::Json(view(&image))).into_response())
 }
 
