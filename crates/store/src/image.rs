@@ -103,7 +103,8 @@ pub trait ImageStore: ImageTaskStore + Send + Sync {
     /// Replace an image's metadata (everything but id, status, created_at
     /// and the data fields, which only [`ImageStore::transition_status`]
     /// and [`ImageStore::finish_upload`] change, so a metadata update that
-    /// races an upload cannot undo its status). `disk_format` and
+    /// races an upload cannot undo its status; nor the `os_glance_*`
+    /// properties, which only [`ImageTaskStore`]'s transitions change). `disk_format` and
     /// `container_format` change only while the image is `queued`.
     /// `false` when absent.
     fn update_image(&self, image: &Image) -> StoreResult<bool>;
@@ -176,6 +177,10 @@ pub struct ImageTask {
     /// µs since the epoch.
     pub updated_at: i64,
 }
+
+/// The prefix of the properties the image service keeps for itself
+/// (Glance's `os_glance_*` import bookkeeping).
+pub const BOOKKEEPING_PREFIX: &str = "os_glance";
 
 /// Properties to set (`Some`) or remove (`None`) with a status change.
 pub type PropertyChanges<'a> = &'a [(&'a str, Option<&'a str>)];

@@ -100,6 +100,17 @@ fn import_transitions_carry_their_properties() {
     assert_eq!(importing.status, "importing");
     assert_eq!(importing.properties["os_glance_import_task"], "t1");
     assert!(!importing.properties.contains_key("keep"));
+    // A metadata update read before the import started keeps its lock.
+    let mut stale = image("i1");
+    stale
+        .properties
+        .insert("os_glance_forged".into(), "x".into());
+    stale.properties.insert("user".into(), "y".into());
+    assert!(s.update_image(&stale).unwrap());
+    let updated = s.get_image("i1").unwrap().unwrap();
+    assert_eq!(updated.properties["os_glance_import_task"], "t1");
+    assert_eq!(updated.properties["user"], "y");
+    assert!(!updated.properties.contains_key("os_glance_forged"));
     let data = ImageData {
         size: 4,
         virtual_size: 4,
@@ -111,7 +122,10 @@ fn import_transitions_carry_their_properties() {
     assert!(s.finish_import("i1", &data, &clear, 3).unwrap());
     let active = s.get_image("i1").unwrap().unwrap();
     assert_eq!((active.status.as_str(), active.size), ("active", Some(4)));
-    assert!(active.properties.is_empty());
+    assert_eq!(
+        active.properties.keys().collect::<Vec<_>>(),
+        ["keep", "user"]
+    );
     assert!(
         !s.finish_import("i1", &data, &clear, 4).unwrap(),
         "only from importing"
