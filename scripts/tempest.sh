@@ -233,8 +233,9 @@ horizon = false
 build_timeout = 300
 
 [image-feature-enabled]
-# Not offered: the interoperable import API (glance-direct, copy-image).
-import_image = false
+# Offered: the interoperable import API with glance-direct (one store:
+# no copy-image; nothing is downloaded: no web-download).
+import_image = true
 
 [compute]
 image_ref = $IMAGE

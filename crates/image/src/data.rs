@@ -38,6 +38,10 @@ pub trait ImageDataStore: Send + Sync {
         -> BoxFuture<'a, io::Result<Option<(u64, ByteStream)>>>;
     /// Remove the data of `image_id`; no data is not an error.
     fn delete<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, io::Result<()>>;
+    /// Where the staged data of `image_id` (`PUT .../stage`) is kept
+    /// until its `glance-direct` import: a fixed local path per image,
+    /// kept across restarts (an image may stay staged for days).
+    fn stage_path(&self, image_id: &str) -> io::Result<PathBuf>;
 }
 
 /// Image files in one directory (`DATA_DIR/images`), named by image id.
@@ -130,6 +134,12 @@ impl ImageDataStore for LocalDataStore {
                 _ => Ok(()),
             }
         })
+    }
+
+    fn stage_path(&self, image_id: &str) -> io::Result<PathBuf> {
+        // Validated as the data's own path is: ids never become paths.
+        self.path(image_id)?;
+        Ok(self.dir.join(format!(".{image_id}.staged")))
     }
 }
 

@@ -40,30 +40,10 @@ async fn import_inner(
 ) -> Result<(), String> {
     let owned = path.to_path_buf();
     let (size, md5, sha512, inspection) = tokio::task::spawn_blocking(move || {
-        let mut file =
-            std::fs::File::open(&owned).map_err(|e| format!("opening the snapshot: {e}"))?;
-        let (mut md5, mut sha512) = (Md5::new(), Sha512::new());
-        let mut buf = vec![0u8; 1 << 20];
-        let mut size = 0u64;
-        loop {
-            let n = file
-                .read(&mut buf)
-                .map_err(|e| format!("reading the snapshot: {e}"))?;
-            if n == 0 {
-                break;
-            }
-            md5.update(&buf[..n]);
-            sha512.update(&buf[..n]);
-            size += n as u64;
-        }
+        let (size, md5, sha512) = hash_file(&owned)?;
         let inspection = ferrostack_image_inspect::inspect_file(&owned, "qcow2")
             .map_err(|e| format!("the snapshot was refused by inspection: {e}"))?;
-        Ok::<_, String>((
-            size,
-            hex::encode(md5.finalize()),
-            hex::encode(sha512.finalize()),
-            inspection,
-        ))
+        Ok::<_, String>((size, md5, sha512, inspection))
     })
     .await
     .map_err(|e| format!("snapshot import task: {e}"))??;
@@ -88,6 +68,31 @@ async fn import_inner(
             Err(format!("recording the snapshot: {e}"))
         }
     }
+}
+
+/// The size, MD5 and SHA-512 (hex) of the file at `path`, read in 1 MiB
+/// chunks (blocking: call it off the async workers).
+pub fn hash_file(path: &Path) -> Result<(u64, String, String), String> {
+    let mut file = std::fs::File::open(path).map_err(|e| format!("opening the data: {e}"))?;
+    let (mut md5, mut sha512) = (Md5::new(), Sha512::new());
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| format!("reading the data: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        md5.update(&buf[..n]);
+        sha512.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((
+        size,
+        hex::encode(md5.finalize()),
+        hex::encode(sha512.finalize()),
+    ))
 }
 
 /// Mark an image whose data will never come `killed`, as Glance does.

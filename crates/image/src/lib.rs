@@ -4,14 +4,15 @@
 //! and paging; create; show; JSON-patch update; delete); streamed upload
 //! and download of image data; tags; members; the image/member schemas
 //! clients fetch; `/v2/info/{import,stores}` as a single-store Glance
-//! without import methods answers them; an image's (empty) task list; and
-//! the metadata definitions catalog with its schemas ([`metadefs`]). Every
-//! other Glance v2 route (import, stage, cache, tasks, ...) is registered
-//! and answers 501 after
-//! authentication; routes, rules and handlers are one table, [`policy`]; unknown paths answer 404. All errors
-//! use Glance's body, [`error`]. The wire shapes (image and member views,
-//! lists, the error body) live in `ferrostack-image-types`, so clients and
-//! tests parse responses without depending on this crate.
+//! with the `glance-direct` import answers them; staging and the
+//! `glance-direct` import run as a task ([`interop`]); the tasks API,
+//! admin-only ([`tasks`]); and the metadata definitions catalog with its
+//! schemas ([`metadefs`]). Every other Glance v2 route (locations, cache,
+//! ...) is registered and answers 501 after authentication; routes, rules
+//! and handlers are one table, [`policy`]; unknown paths answer 404. All
+//! errors use Glance's body, [`error`]. The wire shapes (image and member
+//! views, lists, the error body) live in `ferrostack-image-types`, so
+//! clients and tests parse responses without depending on this crate.
 //!
 //! A request passes the request-id layer, the policy layer (401/403 from
 //! [`policy::RULES`]), then a thin handler in [`routes`] that loads the
@@ -33,12 +34,15 @@
 pub mod data;
 pub mod error;
 pub mod import;
+pub mod interop;
 pub mod metadefs;
 pub mod model;
 pub mod policy;
 pub mod reserve;
 pub mod routes;
+pub mod tasks;
 pub mod uploads;
+pub mod verify;
 
 use axum::extract::DefaultBodyLimit;
 use axum::extract::State;

@@ -72,7 +72,13 @@ pub fn view(image: &Image) -> Value {
         self_link: format!("/v2/images/{}", image.id),
         file: format!("/v2/images/{}/file", image.id),
         schema: "/v2/schemas/image".into(),
-        properties: image.properties.clone(),
+        // Which controller holds staged data is Glance's business only.
+        properties: image
+            .properties
+            .iter()
+            .filter(|(k, _)| k.as_str() != crate::interop::STAGE_HOST)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     };
     serde_json::to_value(wire).unwrap_or(Value::Null)
 }

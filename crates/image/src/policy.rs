@@ -12,7 +12,7 @@
 
 use crate::error::ImageError;
 use crate::metadefs as md;
-use crate::routes::{actions, file, images, info, members, schemas, tags};
+use crate::routes::{actions, file, images, info, interop, members, schemas, tags, tasks};
 use crate::{root, version_list, ImageState};
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
@@ -60,11 +60,20 @@ ferrostack_policy::route_table! {
     .route("/v2/schemas/images", get(A, schemas::images))
     .route("/v2/schemas/member", get(A, schemas::member))
     .route("/v2/schemas/members", get(A, schemas::members))
+    // Interoperable import: the staged body streams like an upload.
+    .route(
+        "/v2/images/{image_id}/stage",
+        put(A, file::stage.layer(DefaultBodyLimit::disable()))
+    )
+    .route("/v2/images/{image_id}/import", post(A, interop::import))
+    // Tasks: admin-only, Glance's default `tasks_api_access`.
+    .route("/v2/tasks", get(Admin, tasks::list).post(Admin, tasks::create))
+    .route("/v2/tasks/{task_id}", get(Admin, tasks::show).delete(Admin, tasks::delete))
+    .route("/v2/schemas/task", get(A, tasks::task_schema))
+    .route("/v2/schemas/tasks", get(A, tasks::tasks_schema))
     // ---- Not built yet: 501 after authentication.
-    .route("/v2/images/{image_id}/import", post(A, unbuilt))
-    .route("/v2/images/{image_id}/stage", put(A, unbuilt))
     .route("/v2/images/{image_id}/locations", get(A, unbuilt).post(A, unbuilt))
-        .route("/v2/info/import", get(A, info::import))
+    .route("/v2/info/import", get(A, info::import))
     .route("/v2/info/stores", get(A, info::stores))
     .route("/v2/info/stores/detail", get(A, info::stores))
     .route("/v2/info/usage", get(A, unbuilt))
@@ -74,10 +83,6 @@ ferrostack_policy::route_table! {
     .route("/v2/cache/nodes/{image_id}", get(A, unbuilt))
     .route("/v2/cache/prune", post(A, unbuilt))
     .route("/v2/cache/{image_id}", put(A, unbuilt).delete(A, unbuilt))
-    .route("/v2/tasks", get(A, unbuilt).post(A, unbuilt))
-    .route("/v2/tasks/{task_id}", get(A, unbuilt).delete(A, unbuilt))
-    .route("/v2/schemas/task", get(A, unbuilt))
-    .route("/v2/schemas/tasks", get(A, unbuilt))
     // Metadata definitions: reads need a token (the handler hides other
     // projects' private namespaces); writes are admin-only, Glance's
     // default policy.

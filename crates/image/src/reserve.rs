@@ -111,10 +111,13 @@ pub fn release_stale(
         if held_bytes.get(RESOURCE).copied().unwrap_or(0) == 0 {
             continue;
         }
-        for image in images
-            .iter()
-            .filter(|i| i.owner.as_deref() == Some(owner) && !held.contains(&i.id))
-        {
+        // Staged data (`uploading`, `importing`) holds its bytes until
+        // it is imported (see `crate::interop`).
+        for image in images.iter().filter(|i| {
+            i.owner.as_deref() == Some(owner)
+                && !held.contains(&i.id)
+                && !matches!(i.status.as_str(), "uploading" | "importing")
+        }) {
             quota.release(SERVICE, &image.id)?;
             released += 1;
         }

@@ -19,6 +19,12 @@
 //! on the dead controller's disk and is not ours to remove; it is
 //! overwritten by the next upload of that image there.
 //!
+//! A stage (`PUT .../stage`) is recorded the same way while its body
+//! streams (image `uploading`); once staged, the record is closed and the
+//! image stays `uploading`, holding its reservation, until imported.
+//! Imports have records of their own ([`crate::interop::KIND`]),
+//! recovered here too: their images go back to `uploading`.
+//!
 //! Rejected: an owner column on images (the upload's life is not the
 //! image's, and the operation records already have owners, claims and a
 //! sweep); running the step/undo runner for it (an upload is one long
@@ -80,7 +86,18 @@ pub fn recover_interrupted_uploads(
     let me = operations.incarnation();
     let mut count = 0;
     for op in operations.orphaned_operations()? {
-        if op.kind != KIND || !operations.claim_operation(&op.id, me.as_deref())? {
+        let ours = op.kind == KIND || op.kind == crate::interop::KIND;
+        if !ours || !operations.claim_operation(&op.id, me.as_deref())? {
+            continue;
+        }
+        if op.kind == crate::interop::KIND {
+            // The staged data keeps its reservation for the next import.
+            count += usize::from(crate::interop::recover(images, &op.subject)?);
+            let mut op = op;
+            op.state = OperationState::Undone;
+            op.error = Some("the controller running the import stopped".into());
+            op.updated_at = now_micros();
+            operations.update_operation(&op)?;
             continue;
         }
         count += usize::from(requeue(images, &op.subject)?);
@@ -97,10 +114,10 @@ pub fn recover_interrupted_uploads(
     Ok(count)
 }
 
-/// `saving → queued`, if still saving.
+/// `saving`/`uploading` (an upload or a stage cut short) `→ queued`.
 fn requeue(images: &dyn ImageStore, image_id: &str) -> StoreResult<bool> {
     let moved = matches!(
-        images.transition_status(image_id, &["saving"], "queued", now_micros())?,
+        images.transition_status(image_id, &["saving", "uploading"], "queued", now_micros())?,
         Some((_, true))
     );
     if moved {
@@ -122,13 +139,15 @@ fn unrecorded(
     let held: BTreeSet<String> = operations
         .unfinished_operations()?
         .into_iter()
-        .filter(|op| op.kind == KIND)
+        .filter(|op| op.kind == KIND || op.kind == crate::interop::KIND)
         .map(|op| op.subject)
         .collect();
     let mut count = 0;
     for image in listed.iter().filter(|i| !held.contains(&i.id)) {
         if image.status == "saving" {
             count += usize::from(requeue(images, &image.id)?);
+        } else if image.status == "importing" {
+            count += usize::from(crate::interop::recover(images, &image.id)?);
         }
     }
     crate::reserve::release_stale(&listed, &held, quota)?;

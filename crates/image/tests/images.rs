@@ -379,7 +379,7 @@ async fn bad_input_answers_400_in_glances_shape_and_changes_nothing() {
 async fn unbuilt_routes_answer_501_and_tokens_are_required() {
     let c = Images::start().await;
     let member = c.s.user_token("m", &c.project, "member").await;
-    let r = c.s.get(&c.url("/v2/tasks"), &member).await;
+    let r = c.s.get(&c.url("/v2/cache"), &member).await;
     assert_glance_error(&r, 501);
     let r = c.s.get(&c.url("/v2/images"), "").await;
     assert_glance_error(&r, 401);

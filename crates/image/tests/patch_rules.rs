@@ -108,12 +108,12 @@ async fn os_glance_properties_are_reserved_on_create_and_update() {
 }
 
 #[tokio::test]
-async fn import_info_lists_no_methods_and_stores_are_404_with_one_backend() {
+async fn import_info_lists_glance_direct_and_stores_are_404_with_one_backend() {
     let c = Images::start().await;
     let member = c.s.user_token("m", &c.project, "member").await;
     let r = c.s.get(&c.url("/v2/info/import"), &member).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.body["import-methods"]["value"], json!([]));
+    assert_eq!(r.body["import-methods"]["value"], json!(["glance-direct"]));
     for path in ["/v2/info/stores", "/v2/info/stores/detail"] {
         let r = c.s.get(&c.url(path), &member).await;
         assert!(assert_glance_error(&r, 404).contains("Multi backend"));

@@ -136,6 +136,7 @@ pub const UNCACHED: &[&str] = &[
     "key_pairs",
     "images",
     "image_members",
+    "image_tasks",
     "metadef_namespaces",
     "metadef_resource_types",
     "placement_providers",

@@ -93,7 +93,7 @@ pub struct ImageData {
 }
 
 /// Stored image state.
-pub trait ImageStore: Send + Sync {
+pub trait ImageStore: ImageTaskStore + Send + Sync {
     /// Insert an image; `false` when the id is taken.
     fn create_image(&self, image: &Image) -> StoreResult<bool>;
     /// The image with `id`.
@@ -103,7 +103,8 @@ pub trait ImageStore: Send + Sync {
     /// Replace an image's metadata (everything but id, status, created_at
     /// and the data fields, which only [`ImageStore::transition_status`]
     /// and [`ImageStore::finish_upload`] change, so a metadata update that
-    /// races an upload cannot undo its status). `disk_format` and
+    /// races an upload cannot undo its status; nor the `os_glance_*`
+    /// properties, which only [`ImageTaskStore`]'s transitions change). `disk_format` and
     /// `container_format` change only while the image is `queued`.
     /// `false` when absent.
     fn update_image(&self, image: &Image) -> StoreResult<bool>;
@@ -169,4 +170,77 @@ pub struct UploadHold<'a> {
     pub bytes: u64,
     /// The project's `image_size_total`.
     pub limit: u64,
+}
+
+/// A Glance task: an image import (`api_image_import`) or a legacy
+/// `/v2/tasks` task, with the request that started it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageTask {
+    /// UUID.
+    pub id: String,
+    /// `api_image_import` or `import`.
+    pub task_type: String,
+    /// `pending`, `processing`, `success` or `failure`.
+    pub status: String,
+    /// The project that started it.
+    pub owner: Option<String>,
+    /// The image it acts on.
+    pub image_id: Option<String>,
+    /// The `x-openstack-request-id` of the request that started it.
+    pub request_id: Option<String>,
+    /// The user that started it.
+    pub user_id: Option<String>,
+    /// The request's input, as JSON.
+    pub input: serde_json::Value,
+    /// What it produced, as JSON (`None` until it ends).
+    pub result: Option<serde_json::Value>,
+    /// Why it failed ("" otherwise).
+    pub message: String,
+    /// When a finished task may be forgotten, µs since the epoch.
+    pub expires_at: Option<i64>,
+    /// µs since the epoch.
+    pub created_at: i64,
+    /// µs since the epoch.
+    pub updated_at: i64,
+}
+
+/// The prefix of the properties the image service keeps for itself
+/// (Glance's `os_glance_*` import bookkeeping).
+pub const BOOKKEEPING_PREFIX: &str = "os_glance";
+
+/// Properties to set (`Some`) or remove (`None`) with a status change.
+pub type PropertyChanges<'a> = &'a [(&'a str, Option<&'a str>)];
+
+/// Glance tasks, stored with the images they act on.
+pub trait ImageTaskStore: Send + Sync {
+    /// Record a new task. A taken id is a [`crate::StoreError::Conflict`].
+    fn create_task(&self, task: &ImageTask) -> StoreResult<()>;
+    /// One task.
+    fn get_task(&self, id: &str) -> StoreResult<Option<ImageTask>>;
+    /// Every task, oldest first.
+    fn list_tasks(&self) -> StoreResult<Vec<ImageTask>>;
+    /// The tasks of `image_id`, oldest first.
+    fn tasks_of_image(&self, image_id: &str) -> StoreResult<Vec<ImageTask>>;
+    /// Write back `status`, `result`, `message`, `expires_at` and
+    /// `updated_at`; `false` when absent.
+    fn update_task(&self, task: &ImageTask) -> StoreResult<bool>;
+    /// [`ImageStore::transition_status`] that also applies `properties`
+    /// (Glance's `os_glance_*` import bookkeeping) in the same transaction.
+    fn transition_with_properties(
+        &self,
+        id: &str,
+        from: &[&str],
+        to: &str,
+        properties: PropertyChanges<'_>,
+        now: i64,
+    ) -> StoreResult<Option<(Image, bool)>>;
+    /// Record imported data, make the image `active` and apply
+    /// `properties`, if the image is `importing`; `false` otherwise.
+    fn finish_import(
+        &self,
+        id: &str,
+        data: &ImageData,
+        properties: PropertyChanges<'_>,
+        now: i64,
+    ) -> StoreResult<bool>;
 }

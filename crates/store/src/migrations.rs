@@ -990,7 +990,7 @@ CREATE TABLE oauth1_consumers (
 );
 "#,
     )],
-    // N: where a controller's peers reach it (controller.rs,
+    // 25: where a controller's peers reach it (controller.rs,
     // `set_controller_peer`): the URL of its controller-to-controller
     // endpoint and the directory of its local volume backend, so volume
     // work goes to the controller that holds the data.
@@ -998,6 +998,27 @@ CREATE TABLE oauth1_consumers (
         r#"
 ALTER TABLE controllers ADD COLUMN peer_url TEXT;
 ALTER TABLE controllers ADD COLUMN volume_dir TEXT;
+"#,
+    )],
+    // 26: Glance tasks (image import tasks and legacy `/v2/tasks`).
+    &[Both(
+        r#"
+CREATE TABLE image_tasks (
+    id         TEXT PRIMARY KEY,
+    type       TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    owner      TEXT,
+    image_id   TEXT,
+    request_id TEXT,
+    user_id    TEXT,
+    input      TEXT NOT NULL DEFAULT '{}',
+    result     TEXT,
+    message    TEXT NOT NULL DEFAULT '',
+    expires_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX image_tasks_image ON image_tasks(image_id);
 "#,
     )],
 ];

@@ -15,6 +15,9 @@ mod floating_ip;
 mod host_objects;
 mod identity;
 mod image;
+mod image_task;
+#[cfg(test)]
+mod image_task_tests;
 mod metadefs;
 #[cfg(test)]
 mod metadefs_tests;

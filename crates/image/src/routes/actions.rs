@@ -63,15 +63,15 @@ pub async fn reactivate(
 }
 
 /// `GET /v2/images/{image_id}/tasks` (Glance 2.12): the image's import
-/// tasks. ferrostack runs no asynchronous Glance tasks (uploads are
-/// synchronous; a server snapshot is written by the host agent, not by a
-/// task), so a visible image has none; another project's private image is
-/// 404.
+/// tasks in full, oldest first ([`crate::interop`]; uploads and server
+/// snapshots run no task); another project's private image is 404.
 pub async fn tasks(
     State(state): State<Arc<ImageState>>,
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> ImageResult<axum::Json<serde_json::Value>> {
     super::load_visible(&state, &caller, &id)?;
-    Ok(axum::Json(serde_json::json!({ "tasks": [] })))
+    let tasks = state.images.tasks_of_image(&id)?;
+    let tasks: Vec<_> = tasks.iter().map(crate::tasks::full).collect();
+    Ok(axum::Json(serde_json::json!({ "tasks": tasks })))
 }

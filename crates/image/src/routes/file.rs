@@ -11,11 +11,11 @@
 //!
 //! The body is written chunk by chunk to a staging file while MD5 and
 //! SHA-512 are computed, so memory use does not depend on the image size.
-//! Only then is the file inspected (`inspect_file` with the declared
-//! `disk_format`): backing files, external data files and format
-//! mismatches are refused before the data is stored. When configured, a
-//! second opinion from `qemu-img info` (under resource limits, never
-//! probing) must agree too. Every exit that is
+//! Only then is the file checked ([`crate::verify`]): backing files,
+//! external data files and format mismatches are refused before the data
+//! is stored. `PUT .../stage` receives a body the same way but keeps it
+//! aside (image `uploading`) for a `glance-direct` import, which checks
+//! it then ([`crate::interop`]). Every exit that is
 //! not success goes through [`Upload`]'s `Drop`, which removes the staged
 //! file and puts the image back to `queued`, so a client that disconnects
 //! mid-upload leaves no `saving` image behind.
@@ -35,12 +35,37 @@ use sha2::Sha512;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// An upload in progress; dropping it without [`Upload::done`] undoes it.
+/// Where a received body goes: the image's data (`PUT .../file`), or
+/// the staging area for a later `glance-direct` import (`PUT .../stage`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// An upload: `queued → saving → active`.
+    Upload,
+    /// Staging: `queued → uploading`, the data kept aside.
+    Stage,
+}
+
+impl Target {
+    /// The status the image holds while the body streams in.
+    fn busy(self) -> &'static str {
+        match self {
+            Target::Upload => "saving",
+            Target::Stage => "uploading",
+        }
+    }
+}
+
+/// A body being received; dropping it without [`Upload::done`] undoes it.
 struct Upload {
     state: Arc<ImageState>,
     image_id: String,
     staged: PathBuf,
+    /// The status the image holds meanwhile (`saving` or `uploading`).
+    busy: &'static str,
     finished: bool,
+    /// Keep the size reservation past the end: staged data holds its
+    /// bytes until the import stores them (see `crate::interop`).
+    keep_reservation: bool,
     /// This controller's record of the upload, closed once the image has
     /// left `saving` (see `crate::uploads`).
     record: Option<ferrostack_store::operation::Operation>,
@@ -50,13 +75,20 @@ impl Upload {
     fn done(mut self) {
         self.finished = true;
     }
+
+    fn staged_for_import(mut self) {
+        self.finished = true;
+        self.keep_reservation = true;
+    }
 }
 
 impl Drop for Upload {
     fn drop(&mut self) {
         // Done or undone, the bytes are no longer in flight: a stored
         // image's size now counts them (see `crate::reserve`).
-        self.state.size_quota.release(&self.image_id);
+        if !self.keep_reservation {
+            self.state.size_quota.release(&self.image_id);
+        }
         if !self.finished {
             self.undo();
         }
@@ -73,12 +105,13 @@ impl Upload {
                 tracing::warn!(path = %self.staged.display(), error = %e, "staged upload not removed");
             }
         }
-        if let Err(e) =
-            self.state
-                .images
-                .transition_status(&self.image_id, &["saving"], "queued", now_micros())
-        {
-            tracing::error!(image_id = %self.image_id, error = %error_chain(&e), "image left saving");
+        if let Err(e) = self.state.images.transition_status(
+            &self.image_id,
+            &[self.busy],
+            "queued",
+            now_micros(),
+        ) {
+            tracing::error!(image_id = %self.image_id, error = %error_chain(&e), "image left {}", self.busy);
         }
     }
 }
@@ -99,6 +132,92 @@ pub async fn upload(
     body: Body,
 ) -> ImageResult<StatusCode> {
     let image = load_owned(&state, &caller, &id)?;
+    let (upload, size, md5, sha512) =
+        receive(&state, &image, &headers, body, Target::Upload).await?;
+    let disk_format = image.disk_format.clone().unwrap_or_default();
+    let inspection = crate::verify::verify(&state, &id, &upload.staged, &disk_format).await?;
+    state
+        .data
+        .put(&id, &upload.staged)
+        .await
+        .map_err(|e| ImageError::Internal(format!("storing image data: {e}")))?;
+    let data = ImageData {
+        size: size as i64,
+        virtual_size: inspection.virtual_size as i64,
+        checksum: md5,
+        os_hash_algo: "sha512".into(),
+        os_hash_value: sha512,
+    };
+    if !state
+        .images
+        .finish_upload(&id, &data, "active", now_micros())?
+    {
+        // Deleted while uploading: drop the data we just stored.
+        let _ = state.data.delete(&id).await;
+        return Err(ImageError::Status(
+            StatusCode::GONE,
+            "Image was deleted during upload.".into(),
+        ));
+    }
+    upload.done();
+    tracing::debug!(image_id = %id, size, "image data stored");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /v2/images/{image_id}/stage`: the data is received exactly as an
+/// upload's (size cap, quota reservation, hashes), then kept aside and
+/// the image left `uploading` until `POST .../import` (`glance-direct`)
+/// inspects and stores it. The reservation stays held meanwhile.
+pub async fn stage(
+    State(state): State<Arc<ImageState>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ImageResult<StatusCode> {
+    let image = load_owned(&state, &caller, &id)?;
+    let (upload, size, _, _) = receive(&state, &image, &headers, body, Target::Stage).await?;
+    let target = state
+        .data
+        .stage_path(&id)
+        .map_err(|e| ImageError::Internal(format!("staging image data: {e}")))?;
+    tokio::fs::rename(&upload.staged, &target)
+        .await
+        .map_err(|e| ImageError::Internal(format!("staging image data: {e}")))?;
+    // Which controller holds the staged data (Glance's own bookkeeping,
+    // hidden from image views).
+    let host = [(crate::interop::STAGE_HOST, Some(state.public_url.as_str()))];
+    let kept = state.images.transition_with_properties(
+        &id,
+        &["uploading"],
+        "uploading",
+        &host,
+        now_micros(),
+    )?;
+    if !matches!(kept, Some((_, true))) {
+        let _ = tokio::fs::remove_file(&target).await;
+        return Err(ImageError::Status(
+            StatusCode::GONE,
+            "Image was deleted during upload.".into(),
+        ));
+    }
+    upload.staged_for_import();
+    tracing::debug!(image_id = %id, size, "image data staged");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Receive `body` into a new staging file for `image` (which the caller
+/// may change): the checks of an upload, the record, `queued → busy`,
+/// the quota reservation, and the streamed write with its hashes.
+/// Returns the upload (undone when dropped), the size, MD5 and SHA-512.
+async fn receive(
+    state: &Arc<ImageState>,
+    image: &ferrostack_store::image::Image,
+    headers: &HeaderMap,
+    body: Body,
+    target: Target,
+) -> ImageResult<(Upload, u64, String, String)> {
+    let id = image.id.clone();
     let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -114,12 +233,8 @@ pub async fn upload(
             "Unsupported Content-Type; image data must be application/octet-stream.".into(),
         ));
     }
-    let Some(disk_format) = image.disk_format.clone() else {
-        return Err(ImageError::BadRequest(
-            "Properties disk_format, container_format must be set prior to saving data.".into(),
-        ));
-    };
-    if image.container_format.is_none() {
+    if target == Target::Upload && (image.disk_format.is_none() || image.container_format.is_none())
+    {
         return Err(ImageError::BadRequest(
             "Properties disk_format, container_format must be set prior to saving data.".into(),
         ));
@@ -137,18 +252,19 @@ pub async fn upload(
             return Err(crate::reserve::over_quota(limit, 0));
         }
     }
-    // Recorded before the image goes saving, so that a saving image's
+    // Recorded before the image goes busy, so that a busy image's
     // upload always has a record naming the controller running it.
     let record = crate::uploads::begin(state.operations.as_ref(), &id)?;
     let moved = state
         .images
-        .transition_status(&id, &["queued"], "saving", now_micros());
+        .transition_status(&id, &["queued"], target.busy(), now_micros());
     let refused = match moved {
         Err(e) => Some(ImageError::from(e)),
         Ok(None) => Some(super::not_found(&id)),
         Ok(Some((before, false))) => Some(ImageError::Conflict(format!(
-            "Image status transition from {} to saving is not allowed",
-            before.status
+            "Image status transition from {} to {} is not allowed",
+            before.status,
+            target.busy()
         ))),
         Ok(Some((_, true))) => None,
     };
@@ -160,7 +276,9 @@ pub async fn upload(
         staged: state.data.staging_path(&id),
         state: state.clone(),
         image_id: id.clone(),
+        busy: target.busy(),
         finished: false,
+        keep_reservation: false,
         record: Some(record),
     };
     // Bytes are reserved against the owner's size quota before they are
@@ -202,80 +320,7 @@ pub async fn upload(
     };
     let (size, md5, sha512) =
         write_staged(&upload.staged, body, allowed, &mut reserve_more).await?;
-    let path = upload.staged.clone();
-    let format = disk_format.clone();
-    let verdict =
-        tokio::task::spawn_blocking(move || ferrostack_image_inspect::inspect_file(&path, &format))
-            .await
-            .map_err(|e| ImageError::Internal(format!("inspection task: {e}")))?;
-    let inspection = match verdict {
-        Ok(i) => i,
-        Err(e @ ferrostack_image_inspect::InspectError::Io { .. }) => {
-            return Err(ImageError::Internal(error_chain(&e)))
-        }
-        Err(e) => {
-            tracing::warn!(image_id = %id, reason = %e, "image upload refused");
-            return Err(ImageError::BadRequest(format!("Image data refused: {e}")));
-        }
-    };
-    if let Some(prober) = state.prober.clone() {
-        let path = upload.staged.clone();
-        let checked = inspection.clone();
-        let second = tokio::task::spawn_blocking(move || {
-            ferrostack_image_inspect::cross_check(prober.as_ref(), &path, &checked)
-        })
-        .await
-        .map_err(|e| ImageError::Internal(format!("qemu-img check task: {e}")))?;
-        use ferrostack_image_inspect::QemuImgError as Q;
-        match second {
-            Ok(_) => {}
-            Err(e @ (Q::NotInstalled { .. } | Q::Path { .. } | Q::Spawn { .. })) => {
-                return Err(ImageError::Internal(error_chain(&e)))
-            }
-            Err(Q::Disagrees { disagreements }) => {
-                let reasons: Vec<String> = disagreements.iter().map(ToString::to_string).collect();
-                tracing::warn!(image_id = %id, reasons = %reasons.join("; "), "image upload refused by the qemu-img check");
-                return Err(ImageError::BadRequest(format!(
-                    "Image data refused: {}",
-                    reasons.join("; ")
-                )));
-            }
-            Err(e) => {
-                // qemu-img failed, timed out or printed garbage on this
-                // image: an image QEMU cannot describe is not one to boot.
-                tracing::warn!(image_id = %id, error = %error_chain(&e), "image upload refused by the qemu-img check");
-                return Err(ImageError::BadRequest(
-                    "Image data refused: qemu-img cannot read it as the declared format.".into(),
-                ));
-            }
-        }
-    }
-    state
-        .data
-        .put(&id, &upload.staged)
-        .await
-        .map_err(|e| ImageError::Internal(format!("storing image data: {e}")))?;
-    let data = ImageData {
-        size: size as i64,
-        virtual_size: inspection.virtual_size as i64,
-        checksum: md5,
-        os_hash_algo: "sha512".into(),
-        os_hash_value: sha512,
-    };
-    if !state
-        .images
-        .finish_upload(&id, &data, "active", now_micros())?
-    {
-        // Deleted while uploading: drop the data we just stored.
-        let _ = state.data.delete(&id).await;
-        return Err(ImageError::Status(
-            StatusCode::GONE,
-            "Image was deleted during upload.".into(),
-        ));
-    }
-    upload.done();
-    tracing::debug!(image_id = %id, size, "image data stored");
-    Ok(StatusCode::NO_CONTENT)
+    Ok((upload, size, md5, sha512))
 }
 
 /// Chunks in flight between the request and the writer thread.

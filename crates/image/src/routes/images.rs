@@ -412,6 +412,10 @@ pub async fn create(
     if let Ok(v) = format!("{}/v2/images/{}", state.public_url, image.id).parse() {
         headers.insert(http::header::LOCATION, v);
     }
+    // How clients (openstacksdk's `use_import`) learn the import methods.
+    if let Ok(v) = crate::interop::METHODS.join(",").parse() {
+        headers.insert("openstack-image-import-methods", v);
+    }
     Ok((StatusCode::CREATED, headers, axum::Json(view(&image))).into_response())
 }
 
@@ -498,6 +502,13 @@ pub async fn delete(
     if let Err(e) = state.data.delete(&id).await {
         // The record is gone; leftover bytes are garbage, not a failure.
         tracing::warn!(image_id = %id, error = %e, "image data not removed");
+    }
+    if image.status == "uploading" {
+        // Staged data and the bytes it reserved (see `crate::interop`).
+        if let Ok(path) = state.data.stage_path(&id) {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+        state.size_quota.release(&id);
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,9 +2,9 @@
 //! image service before it uploads.
 //!
 //! Both answer as a Glance configured like ferrostack would answer:
-//! ferrostack takes image data only by upload (`PUT .../file`), so the
-//! list of interoperable import methods is empty (a client then uploads,
-//! as openstacksdk and Tempest do); it keeps all data in one local store,
+//! image data comes by upload (`PUT .../file`) or staged for the
+//! `glance-direct` import ([`crate::interop::METHODS`]); it keeps all
+//! data in one local store,
 //! which is Glance's single-store configuration, where `/v2/info/stores`
 //! answers 404 "Multi backend is not supported at this site." Answering
 //! rather than 501 lets clients that probe these before an upload go on.
@@ -12,13 +12,13 @@
 use crate::error::{ImageError, ImageResult};
 use serde_json::{json, Value};
 
-/// `GET /v2/info/import`: no import methods (uploads only).
+/// `GET /v2/info/import`: the import methods offered.
 pub async fn import() -> ImageResult<axum::Json<Value>> {
     Ok(axum::Json(json!({
         "import-methods": {
             "description": "Import methods available.",
             "type": "array",
-            "value": []
+            "value": crate::interop::METHODS
         }
     })))
 }

@@ -5,10 +5,12 @@ pub mod actions;
 pub mod file;
 pub mod images;
 pub mod info;
+pub mod interop;
 pub mod members;
 pub mod patch;
 pub mod schemas;
 pub mod tags;
+pub mod tasks;
 
 use crate::error::{ImageError, ImageResult};
 use crate::model::{can_modify, can_see};

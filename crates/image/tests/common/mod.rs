@@ -140,6 +140,32 @@ impl Images {
         self.s.call(rb).await
     }
 
+    /// PUT staged data (`/stage`).
+    pub async fn stage(&self, token: &str, id: &str, data: Vec<u8>) -> Reply {
+        let rb = self
+            .s
+            .req(
+                Method::PUT,
+                &self.url(&format!("/v2/images/{id}/stage")),
+                token,
+            )
+            .header("Content-Type", "application/octet-stream")
+            .body(data);
+        self.s.call(rb).await
+    }
+
+    /// POST an import request.
+    pub async fn import(&self, token: &str, id: &str, body: Value) -> Reply {
+        self.s
+            .send(
+                Method::POST,
+                &self.url(&format!("/v2/images/{id}/import")),
+                token,
+                body,
+            )
+            .await
+    }
+
     /// GET image data: (status, headers, bytes).
     pub async fn download(
         &self,

@@ -45,7 +45,7 @@ fn decode((mut image, tags, properties): (Image, String, String)) -> StoreResult
     Ok(image)
 }
 
-fn get(conn: &Conn, id: &str) -> StoreResult<Option<Image>> {
+pub(super) fn get(conn: &Conn, id: &str) -> StoreResult<Option<Image>> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM images WHERE id=?1"),
         [id],
@@ -54,6 +54,26 @@ fn get(conn: &Conn, id: &str) -> StoreResult<Option<Image>> {
     .optional()?
     .map(decode)
     .transpose()
+}
+
+/// `update`'s properties with `current`'s `os_glance_*` bookkeeping: an
+/// import may have changed those since `update` was read.
+fn with_bookkeeping(update: &Image, current: &Image) -> std::collections::BTreeMap<String, String> {
+    let ours = |k: &String| k.starts_with(crate::image::BOOKKEEPING_PREFIX);
+    let mut properties: std::collections::BTreeMap<String, String> = update
+        .properties
+        .iter()
+        .filter(|(k, _)| !ours(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    properties.extend(
+        current
+            .properties
+            .iter()
+            .filter(|(k, _)| ours(k))
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    properties
 }
 
 fn member_row(r: &Row) -> crate::sql::Result<ImageMember> {
@@ -129,8 +149,11 @@ impl ImageStore for SqliteStore {
 
     fn update_image(&self, i: &Image) -> StoreResult<bool> {
         let tags = serde_json::to_string(&i.tags)?;
-        let properties = serde_json::to_string(&i.properties)?;
         self.db().write(|tx| {
+            let Some(current) = get(tx, &i.id)? else {
+                return Ok(false);
+            };
+            let properties = serde_json::to_string(&with_bookkeeping(i, &current))?;
             let n = tx.execute(
                 // The formats may only change while no data exists: an
                 // upload that started meanwhile was inspected against the
