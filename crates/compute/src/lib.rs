@@ -30,6 +30,7 @@ pub mod hostapi;
 pub mod hostlink;
 pub mod metadata;
 pub mod microversion;
+pub mod network_proxy;
 pub mod networks;
 pub mod policy;
 pub mod routes;

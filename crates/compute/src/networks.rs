@@ -15,6 +15,7 @@
 //! never deleted (Nova's `preserve_on_delete`).
 
 use crate::error::ComputeError;
+pub use crate::network_proxy::{NewRule, ProxyGroup, ProxyNetwork, ProxyRule};
 use ferrostack_policy::AuthContext;
 use serde::{Deserialize, Serialize};
 
@@ -193,6 +194,76 @@ pub trait ServerNetworks: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// The security groups Nova's `os-security-groups` lists: the
+    /// caller's project's (made with its default group if it has none),
+    /// or every project's for an admin asking `all_projects`.
+    fn proxy_groups(
+        &self,
+        caller: &AuthContext,
+        all_projects: bool,
+    ) -> Result<Vec<ProxyGroup>, ComputeError> {
+        let _ = (caller, all_projects);
+        Err(proxy_unbuilt())
+    }
+
+    /// Security group `id` if the caller may see it (404 otherwise).
+    fn proxy_group(&self, caller: &AuthContext, id: &str) -> Result<ProxyGroup, ComputeError> {
+        let _ = (caller, id);
+        Err(proxy_unbuilt())
+    }
+
+    /// Create a group in the caller's project (a quota refusal is 403).
+    fn proxy_create_group(
+        &self,
+        caller: &AuthContext,
+        name: &str,
+        description: &str,
+    ) -> Result<ProxyGroup, ComputeError> {
+        let _ = (caller, name, description);
+        Err(proxy_unbuilt())
+    }
+
+    /// Rename and describe group `id` of the caller's.
+    fn proxy_update_group(
+        &self,
+        caller: &AuthContext,
+        id: &str,
+        name: &str,
+        description: &str,
+    ) -> Result<ProxyGroup, ComputeError> {
+        let _ = (caller, id, name, description);
+        Err(proxy_unbuilt())
+    }
+
+    /// Delete group `id` of the caller's: one in use (or the default
+    /// group) is 400, as Nova turns Neutron's 409.
+    fn proxy_delete_group(&self, caller: &AuthContext, id: &str) -> Result<(), ComputeError> {
+        let _ = (caller, id);
+        Err(proxy_unbuilt())
+    }
+
+    /// Add an ingress rule to a group of the caller's.
+    fn proxy_create_rule(
+        &self,
+        caller: &AuthContext,
+        rule: &NewRule,
+    ) -> Result<ProxyRule, ComputeError> {
+        let _ = (caller, rule);
+        Err(proxy_unbuilt())
+    }
+
+    /// Delete rule `id` of the caller's (another project's: 404).
+    fn proxy_delete_rule(&self, caller: &AuthContext, id: &str) -> Result<(), ComputeError> {
+        let _ = (caller, id);
+        Err(proxy_unbuilt())
+    }
+
+    /// The networks the caller can see (`os-networks`, `os-tenant-networks`).
+    fn proxy_networks(&self, caller: &AuthContext) -> Result<Vec<ProxyNetwork>, ComputeError> {
+        let _ = caller;
+        Err(proxy_unbuilt())
+    }
+
     /// Create the new ports and bind every port to the server on its
     /// host, all or nothing for this server (a failure takes back what
     /// this call did). Idempotent for one server: a port that already
@@ -207,6 +278,11 @@ pub trait ServerNetworks: Send + Sync {
         delete: &[String],
         unbind: &[String],
     ) -> Result<(), ComputeError>;
+}
+
+/// What a network service without Nova's proxies answers.
+fn proxy_unbuilt() -> ComputeError {
+    ComputeError::NotImplemented("This cloud's network service has no Nova network proxy.".into())
 }
 
 /// A NIC's tap device: `tap` and the port id's first 11 characters (15

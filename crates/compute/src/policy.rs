@@ -17,8 +17,9 @@ use crate::error::ComputeError;
 use crate::routes::{
     aggregates, availability_zones, diagnostics, external_events, extra_specs, flavor_access,
     flavors, hosts, hypervisors, images, instance_actions, interfaces, keypairs, limits,
-    migrations, quota_classes, quota_sets, server_actions, server_groups, server_tags,
-    servers as server_routes, services, usage, versions, volume_attachments,
+    migrations, network_proxies, quota_classes, quota_sets, security_groups, server_actions,
+    server_groups, server_tags, servers as server_routes, services, usage, versions,
+    volume_attachments,
 };
 use crate::ComputeState;
 use ferrostack_policy::Rule;
@@ -245,11 +246,56 @@ ferrostack_policy::route_table! {
         get(ProjectReader, server_tags::password)
             .delete(ProjectMember, server_tags::clear_password)
     )
+    // Network proxies (to 2.35; 404 from 2.36 in the handlers): readers
+    // read, members change; the network service keeps other projects'
+    // groups out of sight (404). The server's groups are at every version.
+    .route(
+        "/v2.1/os-security-groups",
+        get(ProjectReader, security_groups::list)
+            .post(ProjectMember, security_groups::create)
+    )
+    .route(
+        "/v2.1/os-security-groups/{security_group_id}",
+        get(ProjectReader, security_groups::show)
+            .put(ProjectMember, security_groups::update)
+            .delete(ProjectMember, security_groups::delete)
+    )
+    .route("/v2.1/os-security-group-rules", post(ProjectMember, security_groups::create_rule))
+    .route(
+        "/v2.1/os-security-group-rules/{security_group_rule_id}",
+        delete(ProjectMember, security_groups::delete_rule)
+    )
+    .route(
+        "/v2.1/servers/{server_id}/os-security-groups",
+        get(ProjectReader, security_groups::server_list)
+    )
+    // Networks: read-only; nova-network's actions are 410 Gone, as Nova.
+    .route(
+        "/v2.1/os-networks",
+        get(ProjectReader, network_proxies::list)
+            .post(Admin, network_proxies::removed)
+    )
+    .route("/v2.1/os-networks/add", post(Admin, network_proxies::removed))
+    .route(
+        "/v2.1/os-networks/{network_id}",
+        get(ProjectReader, network_proxies::show)
+            .delete(Admin, network_proxies::removed)
+    )
+    .route("/v2.1/os-networks/{network_id}/action", post(Admin, network_proxies::removed))
+    .route(
+        "/v2.1/os-tenant-networks",
+        get(ProjectReader, network_proxies::tenant_list)
+            .post(ProjectMember, network_proxies::removed)
+    )
+    .route(
+        "/v2.1/os-tenant-networks/{network_id}",
+        get(ProjectReader, network_proxies::tenant_show)
+            .delete(ProjectMember, network_proxies::removed)
+    )
     // ---- Not built yet: 501 after authentication.
     // Servers.
     .route("/v2.1/servers/{server_id}/ips/{network_label}", get(A, unbuilt))
     .route("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", put(A, unbuilt))
-    .route("/v2.1/servers/{server_id}/os-security-groups", get(A, unbuilt))
     .route("/v2.1/servers/{server_id}/remote-consoles", post(A, unbuilt))
     .route(
         "/v2.1/servers/{server_id}/migrations/{migration_id}",
@@ -277,19 +323,6 @@ ferrostack_policy::route_table! {
     .route("/v2.1/os-floating-ips", get(A, unbuilt).post(A, unbuilt))
     .route("/v2.1/os-floating-ips/{floating_ip_id}", get(A, unbuilt).delete(A, unbuilt))
     .route("/v2.1/os-floating-ip-pools", get(A, unbuilt))
-    .route("/v2.1/os-security-groups", get(A, unbuilt).post(A, unbuilt))
-    .route(
-        "/v2.1/os-security-groups/{security_group_id}",
-        get(A, unbuilt)
-            .put(A, unbuilt)
-            .delete(A, unbuilt)
-    )
-    .route("/v2.1/os-security-group-rules", post(A, unbuilt))
-    .route("/v2.1/os-security-group-rules/{security_group_rule_id}", delete(A, unbuilt))
-    .route("/v2.1/os-networks", get(A, unbuilt))
-    .route("/v2.1/os-networks/{network_id}", get(A, unbuilt))
-    .route("/v2.1/os-tenant-networks", get(A, unbuilt))
-    .route("/v2.1/os-tenant-networks/{network_id}", get(A, unbuilt))
 }
 
 #[cfg(test)]
