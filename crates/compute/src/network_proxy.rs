@@ -390,7 +390,8 @@ mod tests {
             rule(b)
         };
         assert!(refused(base(json!({"ip_protocol": "gre"}))).contains("Invalid IP protocol"));
-        assert!(refused(base(json!({"from_port": 65536}))).contains("1-65535"));
+        assert!(refused(base(json!({"from_port": 65536}))).contains("cannot be greater"));
+        assert!(refused(base(json!({"from_port": 0}))).contains("1-65535"));
         assert!(refused(base(json!({"to_port": 70000}))).contains("1-65535"));
         assert!(refused(base(json!({"to_port": 21}))).contains("cannot be greater"));
         assert!(refused(base(json!({"to_port": "x"}))).contains("must be integers"));

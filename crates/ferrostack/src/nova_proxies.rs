@@ -238,3 +238,7 @@ impl NeutronForNova {
             .collect())
     }
 }
+
+#[cfg(test)]
+#[path = "nova_proxies_tests.rs"]
+mod tests;
