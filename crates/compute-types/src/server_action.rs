@@ -62,6 +62,8 @@ pub enum ServerAction {
     SecurityGroup(SecurityGroupArgs),
     /// `os-resetState` (admin): the `state` argument as sent.
     ResetState(Value),
+    /// `addFloatingIp` / `removeFloatingIp` (to 2.43): the arguments as sent.
+    FloatingIp(Value),
     /// Any other action (not served by ferrostack).
     Other,
 }
@@ -128,6 +130,7 @@ impl ActionBody {
                 ServerAction::SecurityGroup(body::read(args))
             }
             "os-resetState" => ServerAction::ResetState(args.clone()),
+            "addFloatingIp" | "removeFloatingIp" => ServerAction::FloatingIp(args.clone()),
             _ => ServerAction::Other,
         };
         Ok((name, action))

@@ -85,6 +85,32 @@ pub struct ProxyNetwork {
     pub name: String,
 }
 
+/// A floating IP as Nova shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyFloatingIp {
+    /// The Neutron id.
+    pub id: String,
+    /// The floating address.
+    pub ip: String,
+    /// Its external network's name (or id when it has none).
+    pub pool: String,
+    /// The fixed address it forwards to.
+    pub fixed_ip: Option<String>,
+    /// The server of its port.
+    pub instance_id: Option<String>,
+}
+
+/// One `floating_ip` as Nova shows it.
+pub fn floating_ip_view(f: &ProxyFloatingIp) -> Value {
+    json!({
+        "id": f.id,
+        "ip": f.ip,
+        "pool": f.pool,
+        "fixed_ip": f.fixed_ip,
+        "instance_id": f.instance_id,
+    })
+}
+
 /// 404 from 2.36, where Nova removed the proxies.
 pub fn gone_at(v: ferrostack_compute_types::ApiVersion) -> ComputeResult<()> {
     if v.at_least(36) {

@@ -15,7 +15,7 @@
 //! never deleted (Nova's `preserve_on_delete`).
 
 use crate::error::ComputeError;
-pub use crate::network_proxy::{NewRule, ProxyGroup, ProxyNetwork, ProxyRule};
+pub use crate::network_proxy::{NewRule, ProxyFloatingIp, ProxyGroup, ProxyNetwork, ProxyRule};
 use ferrostack_policy::AuthContext;
 use serde::{Deserialize, Serialize};
 
@@ -261,6 +261,69 @@ pub trait ServerNetworks: Send + Sync {
     /// The networks the caller can see (`os-networks`, `os-tenant-networks`).
     fn proxy_networks(&self, caller: &AuthContext) -> Result<Vec<ProxyNetwork>, ComputeError> {
         let _ = caller;
+        Err(proxy_unbuilt())
+    }
+
+    /// The caller's project's floating IPs.
+    fn proxy_floating_ips(
+        &self,
+        caller: &AuthContext,
+    ) -> Result<Vec<ProxyFloatingIp>, ComputeError> {
+        let _ = caller;
+        Err(proxy_unbuilt())
+    }
+
+    /// Allocate a floating IP from `pool` (an external network's name or
+    /// id; none: the cloud's one external network): an unknown pool is
+    /// 404, over quota 403.
+    fn proxy_allocate_floating_ip(
+        &self,
+        caller: &AuthContext,
+        pool: Option<&str>,
+    ) -> Result<ProxyFloatingIp, ComputeError> {
+        let _ = (caller, pool);
+        Err(proxy_unbuilt())
+    }
+
+    /// Release floating IP `id` of the caller's (404 otherwise).
+    fn proxy_release_floating_ip(
+        &self,
+        caller: &AuthContext,
+        id: &str,
+    ) -> Result<(), ComputeError> {
+        let _ = (caller, id);
+        Err(proxy_unbuilt())
+    }
+
+    /// The names of the external networks (Nova's floating IP pools).
+    fn proxy_floating_ip_pools(&self, caller: &AuthContext) -> Result<Vec<String>, ComputeError> {
+        let _ = caller;
+        Err(proxy_unbuilt())
+    }
+
+    /// Point the caller's floating IP `address` at `fixed_address` of
+    /// server `server_id` (moving it if it was elsewhere); an unknown
+    /// address is 404.
+    fn proxy_associate_floating_ip(
+        &self,
+        caller: &AuthContext,
+        server_id: &str,
+        address: &str,
+        fixed_address: &str,
+    ) -> Result<(), ComputeError> {
+        let _ = (caller, server_id, address, fixed_address);
+        Err(proxy_unbuilt())
+    }
+
+    /// Take the caller's floating IP `address` off server `server_id`: an
+    /// unknown address is 404, one not on that server 409.
+    fn proxy_disassociate_floating_ip(
+        &self,
+        caller: &AuthContext,
+        server_id: &str,
+        address: &str,
+    ) -> Result<(), ComputeError> {
+        let _ = (caller, server_id, address);
         Err(proxy_unbuilt())
     }
 

@@ -16,10 +16,10 @@
 use crate::error::ComputeError;
 use crate::routes::{
     aggregates, availability_zones, diagnostics, external_events, extra_specs, flavor_access,
-    flavors, hosts, hypervisors, images, instance_actions, interfaces, keypairs, limits,
-    migrations, network_proxies, quota_classes, quota_sets, security_groups, server_actions,
-    server_groups, server_tags, servers as server_routes, services, usage, versions,
-    volume_attachments,
+    flavors, floating_ips, hosts, hypervisors, images, instance_actions, interfaces, keypairs,
+    limits, migrations, network_proxies, quota_classes, quota_sets, security_groups,
+    server_actions, server_groups, server_tags, servers as server_routes, services, usage,
+    versions, volume_attachments,
 };
 use crate::ComputeState;
 use ferrostack_policy::Rule;
@@ -269,6 +269,17 @@ ferrostack_policy::route_table! {
         "/v2.1/servers/{server_id}/os-security-groups",
         get(ProjectReader, security_groups::server_list)
     )
+    .route(
+        "/v2.1/os-floating-ips",
+        get(ProjectReader, floating_ips::list)
+            .post(ProjectMember, floating_ips::create)
+    )
+    .route(
+        "/v2.1/os-floating-ips/{floating_ip_id}",
+        get(ProjectReader, floating_ips::show)
+            .delete(ProjectMember, floating_ips::delete)
+    )
+    .route("/v2.1/os-floating-ip-pools", get(ProjectReader, floating_ips::pools))
     // Networks: read-only; nova-network's actions are 410 Gone, as Nova.
     .route(
         "/v2.1/os-networks",
@@ -320,9 +331,6 @@ ferrostack_policy::route_table! {
     .route("/v2.1/os-snapshots", get(A, unbuilt).post(A, unbuilt))
     .route("/v2.1/os-snapshots/detail", get(A, unbuilt))
     .route("/v2.1/os-snapshots/{snapshot_id}", get(A, unbuilt).delete(A, unbuilt))
-    .route("/v2.1/os-floating-ips", get(A, unbuilt).post(A, unbuilt))
-    .route("/v2.1/os-floating-ips/{floating_ip_id}", get(A, unbuilt).delete(A, unbuilt))
-    .route("/v2.1/os-floating-ip-pools", get(A, unbuilt))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use ferrostack_compute::error::ComputeError;
 use ferrostack_compute::hostlink::HostObjects;
 use ferrostack_compute::networks::{
     tap_name, Allocation, FloatingAddress, NetworkRequest, NewRule, NicAddress, NicRequest,
-    ProxyGroup, ProxyNetwork, ProxyRule, ServerNetworks, ServerNic,
+    ProxyFloatingIp, ProxyGroup, ProxyNetwork, ProxyRule, ServerNetworks, ServerNic,
 };
 use ferrostack_host_contract::block::BlockDeviceSection;
 use ferrostack_host_contract::network::{
@@ -506,6 +506,52 @@ impl ServerNetworks for NeutronForNova {
 
     fn proxy_networks(&self, caller: &AuthContext) -> Result<Vec<ProxyNetwork>, ComputeError> {
         self.networks_for(caller)
+    }
+
+    fn proxy_floating_ips(
+        &self,
+        caller: &AuthContext,
+    ) -> Result<Vec<ProxyFloatingIp>, ComputeError> {
+        self.floating_ips_for(caller)
+    }
+
+    fn proxy_allocate_floating_ip(
+        &self,
+        caller: &AuthContext,
+        pool: Option<&str>,
+    ) -> Result<ProxyFloatingIp, ComputeError> {
+        self.allocate_for(caller, pool)
+    }
+
+    fn proxy_release_floating_ip(
+        &self,
+        caller: &AuthContext,
+        id: &str,
+    ) -> Result<(), ComputeError> {
+        self.release_for(caller, id)
+    }
+
+    fn proxy_floating_ip_pools(&self, _: &AuthContext) -> Result<Vec<String>, ComputeError> {
+        self.pools_for()
+    }
+
+    fn proxy_associate_floating_ip(
+        &self,
+        caller: &AuthContext,
+        server_id: &str,
+        address: &str,
+        fixed_address: &str,
+    ) -> Result<(), ComputeError> {
+        self.associate_for(caller, server_id, address, fixed_address)
+    }
+
+    fn proxy_disassociate_floating_ip(
+        &self,
+        caller: &AuthContext,
+        server_id: &str,
+        address: &str,
+    ) -> Result<(), ComputeError> {
+        self.disassociate_for(caller, server_id, address)
     }
 
     fn allocate(&self, a: &Allocation<'_>) -> Result<Vec<ServerNic>, ComputeError> {

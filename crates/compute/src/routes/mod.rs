@@ -9,6 +9,7 @@ pub mod external_events;
 pub mod extra_specs;
 pub mod flavor_access;
 pub mod flavors;
+pub mod floating_ips;
 pub mod hosts;
 pub mod hypervisors;
 pub mod images;

@@ -72,6 +72,9 @@ pub async fn action(
             actions::security_group(s, c, &i, &group, name == "addSecurityGroup")
                 .map(|()| accepted())
         }
+        ServerAction::FloatingIp(args) => {
+            super::floating_ips::server_action(s, c, v, &i, &args, name == "addFloatingIp")
+        }
         ServerAction::ResetState(args) => {
             let to = ferrostack_compute_types::server_action::reset_state(&args)?;
             actions::reset_state(s, c, &i, to).map(|_| accepted())
