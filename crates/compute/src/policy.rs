@@ -122,6 +122,10 @@ ferrostack_policy::route_table! {
             .delete(ProjectMember, server_actions::metadata_delete)
     )
     .route("/v2.1/servers/{server_id}/ips", get(ProjectReader, server_actions::ips))
+    .route(
+        "/v2.1/servers/{server_id}/ips/{network_label}",
+        get(ProjectReader, server_actions::ips_by_network)
+    )
     // Server groups: the caller's project's (the handler sends other
     // projects' to 404); readers list and show, members create and delete.
     .route(
@@ -305,7 +309,6 @@ ferrostack_policy::route_table! {
     )
     // ---- Not built yet: 501 after authentication.
     // Servers.
-    .route("/v2.1/servers/{server_id}/ips/{network_label}", get(A, unbuilt))
     .route("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", put(A, unbuilt))
     .route("/v2.1/servers/{server_id}/remote-consoles", post(A, unbuilt))
     .route(

@@ -250,3 +250,21 @@ pub async fn ips(
         json!({"addresses": servers::views::server_addresses(&state, &d.nics)}),
     ))
 }
+
+/// `GET /servers/{id}/ips/{network_label}`: the server's addresses on
+/// one network (404 when it has none there, as Nova).
+pub async fn ips_by_network(
+    State(state): State<Arc<ComputeState>>,
+    Caller(caller): Caller,
+    Path((id, label)): Path<(String, String)>,
+) -> ComputeResult<axum::Json<Value>> {
+    let i = servers::find(&state, &caller, &id, false)?;
+    let d = servers::doc(&i)?;
+    let all = servers::views::server_addresses(&state, &d.nics);
+    match all.get(&label) {
+        Some(addresses) => Ok(axum::Json(json!({ label: addresses }))),
+        None => Err(ComputeError::NotFound(
+            "Instance is not a member of specified network".into(),
+        )),
+    }
+}
