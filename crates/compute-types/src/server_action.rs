@@ -64,6 +64,8 @@ pub enum ServerAction {
     ResetState(Value),
     /// `addFloatingIp` / `removeFloatingIp` (to 2.43): the arguments as sent.
     FloatingIp(Value),
+    /// `injectNetworkInfo` (admin).
+    InjectNetworkInfo,
     /// Any other action (not served by ferrostack).
     Other,
 }
@@ -131,6 +133,7 @@ impl ActionBody {
             }
             "os-resetState" => ServerAction::ResetState(args.clone()),
             "addFloatingIp" | "removeFloatingIp" => ServerAction::FloatingIp(args.clone()),
+            "injectNetworkInfo" => ServerAction::InjectNetworkInfo,
             _ => ServerAction::Other,
         };
         Ok((name, action))

@@ -75,6 +75,9 @@ pub async fn action(
         ServerAction::FloatingIp(args) => {
             super::floating_ips::server_action(s, c, v, &i, &args, name == "addFloatingIp")
         }
+        ServerAction::InjectNetworkInfo => {
+            actions::inject_network_info(s, c, &i).map(|()| accepted())
+        }
         ServerAction::ResetState(args) => {
             let to = ferrostack_compute_types::server_action::reset_state(&args)?;
             actions::reset_state(s, c, &i, to).map(|_| accepted())
