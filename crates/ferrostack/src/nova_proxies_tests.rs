@@ -193,3 +193,81 @@ async fn networks_are_the_callers_and_the_shared_ones() {
     assert!(!seen.contains(&theirs));
     drop(w.s);
 }
+
+fn object(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    v.as_object().unwrap().clone()
+}
+
+#[tokio::test]
+async fn floating_ips_come_from_the_external_networks_and_are_the_callers() {
+    let w = world().await;
+    let public = w
+        .state
+        .create_network(
+            &w.admin,
+            object(serde_json::json!({"name": "public", "router:external": true})),
+        )
+        .unwrap();
+    w.state
+        .create_subnet(
+            &w.admin,
+            object(serde_json::json!({"network_id": public.id, "ip_version": 4,
+                "cidr": "172.24.4.0/24", "enable_dhcp": false})),
+        )
+        .unwrap();
+    assert_eq!(
+        w.net.proxy_floating_ip_pools(&w.member).unwrap(),
+        vec!["public"]
+    );
+    let unknown = w.net.proxy_allocate_floating_ip(&w.member, Some("nowhere"));
+    assert!(
+        matches!(unknown, Err(ComputeError::NotFound(_))),
+        "{unknown:?}"
+    );
+    assert!(w.state.store.list_floating_ips().unwrap().is_empty());
+
+    let f = w
+        .net
+        .proxy_allocate_floating_ip(&w.member, Some("public"))
+        .unwrap();
+    assert_eq!(f.pool, "public");
+    assert_eq!((f.fixed_ip.clone(), f.instance_id.clone()), (None, None));
+    // The network service's own floating IP, with the same id.
+    let stored = w.state.store.get_floating_ip(&f.id).unwrap().unwrap();
+    assert_eq!(stored.floating_ip_address, f.ip);
+    // No pool: the one external network.
+    let g = w.net.proxy_allocate_floating_ip(&w.member, None).unwrap();
+    let mine = w.net.proxy_floating_ips(&w.member).unwrap();
+    assert_eq!(mine.len(), 2);
+    assert!(w.net.proxy_floating_ips(&w.outsider).unwrap().is_empty());
+
+    // Not on the server: 409; unknown address: 404; another's: 404.
+    let r = w
+        .net
+        .proxy_disassociate_floating_ip(&w.member, "server-1", &f.ip);
+    assert!(matches!(r, Err(ComputeError::Conflict(_))), "{r:?}");
+    let r = w
+        .net
+        .proxy_disassociate_floating_ip(&w.member, "server-1", "192.0.2.1");
+    assert!(matches!(r, Err(ComputeError::NotFound(_))), "{r:?}");
+    let r = w.net.proxy_release_floating_ip(&w.outsider, &f.id);
+    assert!(matches!(r, Err(ComputeError::NotFound(_))), "{r:?}");
+    // A server with no port holding the fixed address: 400, nothing changed.
+    let r = w
+        .net
+        .proxy_associate_floating_ip(&w.member, "server-1", &f.ip, "10.0.0.5");
+    assert!(matches!(r, Err(ComputeError::BadRequest(_))), "{r:?}");
+    assert_eq!(
+        w.state
+            .store
+            .get_floating_ip(&f.id)
+            .unwrap()
+            .unwrap()
+            .port_id,
+        None
+    );
+
+    w.net.proxy_release_floating_ip(&w.member, &f.id).unwrap();
+    w.net.proxy_release_floating_ip(&w.member, &g.id).unwrap();
+    assert!(w.state.store.list_floating_ips().unwrap().is_empty());
+}
