@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
-use ferrostack_compute::networks::ServerNetworks;
 use ferrostack_network::{NetworkConfig, NetworkState};
 use ferrostack_testkit::Stack;
 use std::sync::Arc;

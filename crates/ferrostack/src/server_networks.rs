@@ -11,8 +11,8 @@
 use ferrostack_compute::error::ComputeError;
 use ferrostack_compute::hostlink::HostObjects;
 use ferrostack_compute::networks::{
-    tap_name, Allocation, FloatingAddress, NetworkRequest, NewRule, NicAddress, NicRequest,
-    ProxyFloatingIp, ProxyGroup, ProxyNetwork, ProxyRule, ServerNetworks, ServerNic,
+    tap_name, Allocation, FloatingAddress, NetworkRequest, NicAddress, NicRequest, ServerNetworks,
+    ServerNic,
 };
 use ferrostack_host_contract::block::BlockDeviceSection;
 use ferrostack_host_contract::network::{
@@ -455,103 +455,6 @@ impl ServerNetworks for NeutronForNova {
             }
         }
         Ok(ids)
-    }
-
-    fn proxy_groups(
-        &self,
-        caller: &AuthContext,
-        all_projects: bool,
-    ) -> Result<Vec<ProxyGroup>, ComputeError> {
-        self.groups_for(caller, all_projects)
-    }
-
-    fn proxy_group(&self, caller: &AuthContext, id: &str) -> Result<ProxyGroup, ComputeError> {
-        self.group_for(caller, id)
-    }
-
-    fn proxy_create_group(
-        &self,
-        caller: &AuthContext,
-        name: &str,
-        description: &str,
-    ) -> Result<ProxyGroup, ComputeError> {
-        self.create_group_for(caller, name, description)
-    }
-
-    fn proxy_update_group(
-        &self,
-        caller: &AuthContext,
-        id: &str,
-        name: &str,
-        description: &str,
-    ) -> Result<ProxyGroup, ComputeError> {
-        self.update_group_for(caller, id, name, description)
-    }
-
-    fn proxy_delete_group(&self, caller: &AuthContext, id: &str) -> Result<(), ComputeError> {
-        self.delete_group_for(caller, id)
-    }
-
-    fn proxy_create_rule(
-        &self,
-        caller: &AuthContext,
-        rule: &NewRule,
-    ) -> Result<ProxyRule, ComputeError> {
-        self.create_rule_for(caller, rule)
-    }
-
-    fn proxy_delete_rule(&self, caller: &AuthContext, id: &str) -> Result<(), ComputeError> {
-        self.delete_rule_for(caller, id)
-    }
-
-    fn proxy_networks(&self, caller: &AuthContext) -> Result<Vec<ProxyNetwork>, ComputeError> {
-        self.networks_for(caller)
-    }
-
-    fn proxy_floating_ips(
-        &self,
-        caller: &AuthContext,
-    ) -> Result<Vec<ProxyFloatingIp>, ComputeError> {
-        self.floating_ips_for(caller)
-    }
-
-    fn proxy_allocate_floating_ip(
-        &self,
-        caller: &AuthContext,
-        pool: Option<&str>,
-    ) -> Result<ProxyFloatingIp, ComputeError> {
-        self.allocate_for(caller, pool)
-    }
-
-    fn proxy_release_floating_ip(
-        &self,
-        caller: &AuthContext,
-        id: &str,
-    ) -> Result<(), ComputeError> {
-        self.release_for(caller, id)
-    }
-
-    fn proxy_floating_ip_pools(&self, _: &AuthContext) -> Result<Vec<String>, ComputeError> {
-        self.pools_for()
-    }
-
-    fn proxy_associate_floating_ip(
-        &self,
-        caller: &AuthContext,
-        server_id: &str,
-        address: &str,
-        fixed_address: &str,
-    ) -> Result<(), ComputeError> {
-        self.associate_for(caller, server_id, address, fixed_address)
-    }
-
-    fn proxy_disassociate_floating_ip(
-        &self,
-        caller: &AuthContext,
-        server_id: &str,
-        address: &str,
-    ) -> Result<(), ComputeError> {
-        self.disassociate_for(caller, server_id, address)
     }
 
     fn allocate(&self, a: &Allocation<'_>) -> Result<Vec<ServerNic>, ComputeError> {

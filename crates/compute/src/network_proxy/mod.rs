@@ -10,6 +10,10 @@
 //! builds (`_new_ingress_rule`), its duplicate check, and the views
 //! (Neutron's rules shown with Nova's `from_port`/`to_port` conventions).
 
+mod service;
+
+pub use service::NetworkProxies;
+
 use crate::error::{ComputeError, ComputeResult};
 use serde_json::{json, Value};
 
