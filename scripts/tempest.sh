@@ -183,7 +183,7 @@ SETUP_OUT=$WORK/setup.out
 OS_AUTH_URL=$IDENTITY_URL OS_PASSWORD=$ADMIN_PASSWORD \
     "$VENV/bin/python" tests/tempest/setup_cloud.py "$GUEST_IMAGE" > "$SETUP_OUT" \
     || broken "setting up images and flavors failed (tests/tempest/setup_cloud.py)"
-{ read -r IMAGE IMAGE_ALT; read -r SHARED_NETWORK; read -r NETWORK_EXTENSIONS; } < "$SETUP_OUT"
+{ read -r IMAGE IMAGE_ALT; read -r SHARED_NETWORK; read -r NETWORK_EXTENSIONS; read -r PUBLIC_NETWORK; } < "$SETUP_OUT"
 
 # --- tempest.conf ---------------------------------------------------------------
 # An operator's configuration of this cloud: the services it has, Tempest's
@@ -258,6 +258,12 @@ cold_migration = false
 live_migration = false
 # Not offered: volume encryption types.
 attach_encrypted_volume = false
+
+[network]
+# The floating IP pool the setup made: an external network routed to the
+# shared one.
+public_network_id = $PUBLIC_NETWORK
+floating_network_name = public
 
 [network-feature-enabled]
 # What the network API lists at /v2.0/extensions, as devstack writes it.

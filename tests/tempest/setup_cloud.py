@@ -2,13 +2,14 @@
 
 Two public images uploaded from the repo's test guest (Tempest's
 `image_ref` and `image_ref_alt`), two flavors (`flavor_ref` 42 and
-`flavor_ref_alt` 84), and a shared network with a subnet for the guests
-(`fixed_network_name`): the cloud has no routers, so Tempest cannot make
-each test project its own routed network, and an operator of a cloud
-with provider networks only points Tempest at a shared one instead.
-Prints three lines: the two image ids, the network's name, and the
-network API's extension aliases (comma-separated, for Tempest's
-`api_extensions`). Standard library only, so it runs in any virtualenv.
+`flavor_ref_alt` 84), a shared network with a subnet for the guests
+(`fixed_network_name`; Tempest does not make each test project its own
+routed network: `create_isolated_networks` is off), and the floating IP
+pool `public`: an external network with a subnet and a router from it to
+the shared network (`public_network_id`). Prints four lines: the two
+image ids, the network's name, the network API's extension aliases
+(comma-separated, for Tempest's `api_extensions`) and the public
+network's id. Standard library only, so it runs in any virtualenv.
 
 Usage: OS_AUTH_URL=... OS_PASSWORD=... python setup_cloud.py GUEST.qcow2
 """
@@ -74,13 +75,26 @@ def main():
             "id": fid, "name": name, "ram": ram, "disk": disk, "vcpus": 1}})
     _, net = call("POST", f"{neutron}/v2.0/networks", token, {"network": {
         "name": "tempest-shared", "shared": True}})
-    call("POST", f"{neutron}/v2.0/subnets", token, {"subnet": {
+    _, subnet = call("POST", f"{neutron}/v2.0/subnets", token, {"subnet": {
         "name": "tempest-shared-v4", "network_id": net["network"]["id"],
         "ip_version": 4, "cidr": "10.199.0.0/22"}})
+    # The floating IP pool: an external network routed to the shared one,
+    # as an operator offers floating IPs.
+    _, public = call("POST", f"{neutron}/v2.0/networks", token, {"network": {
+        "name": "public", "router:external": True}})
+    call("POST", f"{neutron}/v2.0/subnets", token, {"subnet": {
+        "name": "public-v4", "network_id": public["network"]["id"],
+        "ip_version": 4, "cidr": "172.24.4.0/24", "enable_dhcp": False}})
+    _, router = call("POST", f"{neutron}/v2.0/routers", token, {"router": {
+        "name": "tempest-public",
+        "external_gateway_info": {"network_id": public["network"]["id"]}}})
+    call("PUT", f"{neutron}/v2.0/routers/{router['router']['id']}/add_router_interface",
+         token, {"subnet_id": subnet["subnet"]["id"]})
     _, ext = call("GET", f"{neutron}/v2.0/extensions", token)
     print(ids[0], ids[1])
     print(net["network"]["name"])
     print(",".join(sorted(e["alias"] for e in ext["extensions"])))
+    print(public["network"]["id"])
 
 
 if __name__ == "__main__":

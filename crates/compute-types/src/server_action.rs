@@ -62,6 +62,10 @@ pub enum ServerAction {
     SecurityGroup(SecurityGroupArgs),
     /// `os-resetState` (admin): the `state` argument as sent.
     ResetState(Value),
+    /// `addFloatingIp` / `removeFloatingIp` (to 2.43): the arguments as sent.
+    FloatingIp(Value),
+    /// `injectNetworkInfo` (admin).
+    InjectNetworkInfo,
     /// Any other action (not served by ferrostack).
     Other,
 }
@@ -128,6 +132,8 @@ impl ActionBody {
                 ServerAction::SecurityGroup(body::read(args))
             }
             "os-resetState" => ServerAction::ResetState(args.clone()),
+            "addFloatingIp" | "removeFloatingIp" => ServerAction::FloatingIp(args.clone()),
+            "injectNetworkInfo" => ServerAction::InjectNetworkInfo,
             _ => ServerAction::Other,
         };
         Ok((name, action))

@@ -7,7 +7,9 @@
 //! [`servers`], their tags), server groups, `os-services`, `os-hypervisors`,
 //! availability zones, host aggregates (and the zones they make),
 //! `os-hosts`, usage and its audit log, migrations, diagnostics, external
-//! events, the images proxy (a Glance client with the caller's token) and
+//! events, the images proxy (a Glance client with the caller's token), the
+//! network proxies ([`network_proxy`]: security groups, floating IPs,
+//! networks, through [`networks::ServerNetworks`]) and
 //! instance actions, at every microversion from
 //! 2.1 to [`microversion::MAX`]. Every other Nova v2.1 route is
 //! registered and answers 501 `notImplemented` after authentication;
@@ -30,6 +32,7 @@ pub mod hostapi;
 pub mod hostlink;
 pub mod metadata;
 pub mod microversion;
+pub mod network_proxy;
 pub mod networks;
 pub mod policy;
 pub mod routes;

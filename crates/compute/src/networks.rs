@@ -15,6 +15,9 @@
 //! never deleted (Nova's `preserve_on_delete`).
 
 use crate::error::ComputeError;
+pub use crate::network_proxy::{
+    NetworkProxies, NewRule, ProxyFloatingIp, ProxyGroup, ProxyNetwork, ProxyRule,
+};
 use ferrostack_policy::AuthContext;
 use serde::{Deserialize, Serialize};
 
@@ -123,8 +126,9 @@ pub struct Allocation<'a> {
     pub security_groups: &'a [String],
 }
 
-/// The network service, as compute uses it.
-pub trait ServerNetworks: Send + Sync {
+/// The network service, as compute uses it (with Nova's proxies to it,
+/// [`NetworkProxies`]).
+pub trait ServerNetworks: NetworkProxies + Send + Sync {
     /// Check a boot's request and resolve it to NICs, before anything is
     /// created: networks exist and are usable by the caller, ports are
     /// the caller's and free, fixed IPs are in the network. `Unspecified`

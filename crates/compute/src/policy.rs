@@ -16,9 +16,10 @@
 use crate::error::ComputeError;
 use crate::routes::{
     aggregates, availability_zones, diagnostics, external_events, extra_specs, flavor_access,
-    flavors, hosts, hypervisors, images, instance_actions, interfaces, keypairs, limits,
-    migrations, quota_classes, quota_sets, server_actions, server_groups, server_tags,
-    servers as server_routes, services, usage, versions, volume_attachments,
+    flavors, floating_ips, hosts, hypervisors, images, instance_actions, interfaces, keypairs,
+    limits, migrations, network_proxies, quota_classes, quota_sets, security_groups,
+    server_actions, server_groups, server_tags, servers as server_routes, services, usage,
+    versions, volume_attachments,
 };
 use crate::ComputeState;
 use ferrostack_policy::Rule;
@@ -121,6 +122,10 @@ ferrostack_policy::route_table! {
             .delete(ProjectMember, server_actions::metadata_delete)
     )
     .route("/v2.1/servers/{server_id}/ips", get(ProjectReader, server_actions::ips))
+    .route(
+        "/v2.1/servers/{server_id}/ips/{network_label}",
+        get(ProjectReader, server_actions::ips_by_network)
+    )
     // Server groups: the caller's project's (the handler sends other
     // projects' to 404); readers list and show, members create and delete.
     .route(
@@ -245,11 +250,66 @@ ferrostack_policy::route_table! {
         get(ProjectReader, server_tags::password)
             .delete(ProjectMember, server_tags::clear_password)
     )
+    // Network proxies (to 2.35; 404 from 2.36 in the handlers): readers
+    // read, members change; the network service keeps other projects'
+    // groups out of sight (404). The server's groups are at every version.
+    .route(
+        "/v2.1/os-security-groups",
+        get(ProjectReader, security_groups::list)
+            .post(ProjectMember, security_groups::create)
+    )
+    .route(
+        "/v2.1/os-security-groups/{security_group_id}",
+        get(ProjectReader, security_groups::show)
+            .put(ProjectMember, security_groups::update)
+            .delete(ProjectMember, security_groups::delete)
+    )
+    .route("/v2.1/os-security-group-rules", post(ProjectMember, security_groups::create_rule))
+    .route(
+        "/v2.1/os-security-group-rules/{security_group_rule_id}",
+        delete(ProjectMember, security_groups::delete_rule)
+    )
+    .route(
+        "/v2.1/servers/{server_id}/os-security-groups",
+        get(ProjectReader, security_groups::server_list)
+    )
+    .route(
+        "/v2.1/os-floating-ips",
+        get(ProjectReader, floating_ips::list)
+            .post(ProjectMember, floating_ips::create)
+    )
+    .route(
+        "/v2.1/os-floating-ips/{floating_ip_id}",
+        get(ProjectReader, floating_ips::show)
+            .delete(ProjectMember, floating_ips::delete)
+    )
+    .route("/v2.1/os-floating-ip-pools", get(ProjectReader, floating_ips::pools))
+    // Networks: read-only; nova-network's actions are 410 Gone, as Nova.
+    .route(
+        "/v2.1/os-networks",
+        get(ProjectReader, network_proxies::list)
+            .post(Admin, network_proxies::removed)
+    )
+    .route("/v2.1/os-networks/add", post(Admin, network_proxies::removed))
+    .route(
+        "/v2.1/os-networks/{network_id}",
+        get(ProjectReader, network_proxies::show)
+            .delete(Admin, network_proxies::removed)
+    )
+    .route("/v2.1/os-networks/{network_id}/action", post(Admin, network_proxies::removed))
+    .route(
+        "/v2.1/os-tenant-networks",
+        get(ProjectReader, network_proxies::tenant_list)
+            .post(ProjectMember, network_proxies::removed)
+    )
+    .route(
+        "/v2.1/os-tenant-networks/{network_id}",
+        get(ProjectReader, network_proxies::tenant_show)
+            .delete(ProjectMember, network_proxies::removed)
+    )
     // ---- Not built yet: 501 after authentication.
     // Servers.
-    .route("/v2.1/servers/{server_id}/ips/{network_label}", get(A, unbuilt))
     .route("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", put(A, unbuilt))
-    .route("/v2.1/servers/{server_id}/os-security-groups", get(A, unbuilt))
     .route("/v2.1/servers/{server_id}/remote-consoles", post(A, unbuilt))
     .route(
         "/v2.1/servers/{server_id}/migrations/{migration_id}",
@@ -274,22 +334,6 @@ ferrostack_policy::route_table! {
     .route("/v2.1/os-snapshots", get(A, unbuilt).post(A, unbuilt))
     .route("/v2.1/os-snapshots/detail", get(A, unbuilt))
     .route("/v2.1/os-snapshots/{snapshot_id}", get(A, unbuilt).delete(A, unbuilt))
-    .route("/v2.1/os-floating-ips", get(A, unbuilt).post(A, unbuilt))
-    .route("/v2.1/os-floating-ips/{floating_ip_id}", get(A, unbuilt).delete(A, unbuilt))
-    .route("/v2.1/os-floating-ip-pools", get(A, unbuilt))
-    .route("/v2.1/os-security-groups", get(A, unbuilt).post(A, unbuilt))
-    .route(
-        "/v2.1/os-security-groups/{security_group_id}",
-        get(A, unbuilt)
-            .put(A, unbuilt)
-            .delete(A, unbuilt)
-    )
-    .route("/v2.1/os-security-group-rules", post(A, unbuilt))
-    .route("/v2.1/os-security-group-rules/{security_group_rule_id}", delete(A, unbuilt))
-    .route("/v2.1/os-networks", get(A, unbuilt))
-    .route("/v2.1/os-networks/{network_id}", get(A, unbuilt))
-    .route("/v2.1/os-tenant-networks", get(A, unbuilt))
-    .route("/v2.1/os-tenant-networks/{network_id}", get(A, unbuilt))
 }
 
 #[cfg(test)]

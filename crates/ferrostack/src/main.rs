@@ -14,6 +14,8 @@ mod logging;
 mod migrate_store;
 mod ml2_settings;
 mod net_cmd;
+mod nova_floating;
+mod nova_proxies;
 mod paths;
 mod rcfile;
 mod server_networks;

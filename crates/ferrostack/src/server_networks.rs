@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 /// The network service as compute uses it.
 pub struct NeutronForNova {
-    state: Arc<NetworkState>,
+    pub(crate) state: Arc<NetworkState>,
 }
 
 impl NeutronForNova {

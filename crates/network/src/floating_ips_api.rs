@@ -116,7 +116,7 @@ pub fn load(
 
 /// Run `f` with the caller as an [`Asker`] (ports it may see: as the
 /// port API shows them).
-fn with_asker<R>(
+pub fn with_asker<R>(
     state: &NetworkState,
     caller: &AuthContext,
     f: impl FnOnce(Asker<'_>) -> NetworkResult<R>,

@@ -133,6 +133,9 @@ impl FakeNetworks {
     }
 }
 
+/// No Nova network proxies: they answer 501.
+impl ferrostack_compute::networks::NetworkProxies for FakeNetworks {}
+
 impl ServerNetworks for FakeNetworks {
     fn resolve(
         &self,

@@ -72,6 +72,12 @@ pub async fn action(
             actions::security_group(s, c, &i, &group, name == "addSecurityGroup")
                 .map(|()| accepted())
         }
+        ServerAction::FloatingIp(args) => {
+            super::floating_ips::server_action(s, c, v, &i, &args, name == "addFloatingIp")
+        }
+        ServerAction::InjectNetworkInfo => {
+            actions::inject_network_info(s, c, &i).map(|()| accepted())
+        }
         ServerAction::ResetState(args) => {
             let to = ferrostack_compute_types::server_action::reset_state(&args)?;
             actions::reset_state(s, c, &i, to).map(|_| accepted())
@@ -246,4 +252,22 @@ pub async fn ips(
     Ok(axum::Json(
         json!({"addresses": servers::views::server_addresses(&state, &d.nics)}),
     ))
+}
+
+/// `GET /servers/{id}/ips/{network_label}`: the server's addresses on
+/// one network (404 when it has none there, as Nova).
+pub async fn ips_by_network(
+    State(state): State<Arc<ComputeState>>,
+    Caller(caller): Caller,
+    Path((id, label)): Path<(String, String)>,
+) -> ComputeResult<axum::Json<Value>> {
+    let i = servers::find(&state, &caller, &id, false)?;
+    let d = servers::doc(&i)?;
+    let all = servers::views::server_addresses(&state, &d.nics);
+    match all.get(&label) {
+        Some(addresses) => Ok(axum::Json(json!({ label: addresses }))),
+        None => Err(ComputeError::NotFound(
+            "Instance is not a member of specified network".into(),
+        )),
+    }
 }

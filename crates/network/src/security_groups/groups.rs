@@ -69,20 +69,25 @@ fn stateful_value(value: Option<&Value>) -> NetworkResult<Option<bool>> {
     }
 }
 
-/// `security_group` of a POST.
-#[derive(Deserialize)]
+/// `security_group` of a POST (also what Nova's proxy creates).
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateGroup {
+pub struct CreateGroup {
+    /// The name (not `default`).
     #[serde(default)]
-    name: Option<String>,
+    pub name: Option<String>,
+    /// Free text.
     #[serde(default)]
-    description: Option<String>,
+    pub description: Option<String>,
+    /// A boolean in any of Neutron's spellings.
     #[serde(default)]
-    stateful: Option<Value>,
+    pub stateful: Option<Value>,
+    /// Owner (admins only may name another project).
     #[serde(default)]
-    project_id: Option<String>,
+    pub project_id: Option<String>,
+    /// Old name of `project_id`.
     #[serde(default)]
-    tenant_id: Option<String>,
+    pub tenant_id: Option<String>,
 }
 
 /// The body of a POST.
@@ -92,16 +97,19 @@ pub struct CreateBody {
     security_group: CreateGroup,
 }
 
-/// `security_group` of a PUT.
-#[derive(Deserialize)]
+/// `security_group` of a PUT (also what Nova's proxy changes).
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UpdateGroup {
+pub struct UpdateGroup {
+    /// A new name.
     #[serde(default)]
-    name: Option<String>,
+    pub name: Option<String>,
+    /// A new description.
     #[serde(default)]
-    description: Option<String>,
+    pub description: Option<String>,
+    /// A new statefulness.
     #[serde(default)]
-    stateful: Option<Value>,
+    pub stateful: Option<Value>,
 }
 
 /// The body of a PUT.
@@ -116,7 +124,7 @@ fn is_default_name(name: &str) -> bool {
 }
 
 /// The group `id` if the caller may see it (`write`: change it).
-fn visible(
+pub fn visible(
     state: &NetworkState,
     caller: &AuthContext,
     id: &str,
@@ -185,23 +193,31 @@ pub async fn create_group(
     Extension(caller): Extension<AuthContext>,
     Json(body): Json<CreateBody>,
 ) -> NetworkResult<Response> {
-    let g = body.security_group;
+    let created = create(&state, &caller, body.security_group)?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"security_group": group_view(&created)})),
+    )
+        .into_response())
+}
+
+/// Create group `g` for `caller` (after the project's default group).
+pub fn create(
+    state: &NetworkState,
+    caller: &AuthContext,
+    g: CreateGroup,
+) -> NetworkResult<SecurityGroup> {
     let name = bounded("name", g.name)?.unwrap_or_default();
     let description = bounded("description", g.description)?.unwrap_or_default();
     let stateful = stateful_value(g.stateful.as_ref())?.unwrap_or(true);
     if is_default_name(&name) {
         return Err(default_name_taken());
     }
-    let project = target_project(&caller, g.project_id.as_deref(), g.tenant_id.as_deref())?;
+    let project = target_project(caller, g.project_id.as_deref(), g.tenant_id.as_deref())?;
     state.security_groups.ensure_default(&project)?;
     let now = ferrostack_common::time::now_micros();
     let group = new_group(&project, name, description, stateful, false, now);
-    let created = state.security_groups.create(&group)?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({"security_group": group_view(&created)})),
-    )
-        .into_response())
+    state.security_groups.create(&group)
 }
 
 /// `GET /v2.0/security-groups/{id}`.
@@ -226,7 +242,17 @@ pub async fn update_group(
     Path(id): Path<String>,
     Json(body): Json<UpdateBody>,
 ) -> NetworkResult<axum::Json<Value>> {
-    let u = body.security_group;
+    let updated = update(&state, &caller, &id, body.security_group)?;
+    Ok(axum::Json(json!({"security_group": group_view(&updated)})))
+}
+
+/// Change group `id` of `caller`'s as `u` says.
+pub fn update(
+    state: &NetworkState,
+    caller: &AuthContext,
+    id: &str,
+    u: UpdateGroup,
+) -> NetworkResult<SecurityGroup> {
     let update = GroupUpdate {
         name: bounded("name", u.name)?,
         description: bounded("description", u.description)?,
@@ -235,7 +261,7 @@ pub async fn update_group(
     if update.name.as_deref().is_some_and(is_default_name) {
         return Err(default_name_taken());
     }
-    let group = visible(&state, &caller, &id, true)?;
+    let group = visible(state, caller, id, true)?;
     if group.is_default && update.name.is_some() {
         return Err(default_not_updatable());
     }
@@ -244,15 +270,14 @@ pub async fn update_group(
     {
         return Err(in_use(&group.id));
     }
-    let updated = state
+    state
         .security_groups
         .store
-        .update_group(&id, &update, ferrostack_common::time::now_micros())
+        .update_group(id, &update, ferrostack_common::time::now_micros())
         .map_err(|e| match e {
-            StoreError::NotFound { .. } => group_not_found(&id),
+            StoreError::NotFound { .. } => group_not_found(id),
             other => other.into(),
-        })?;
-    Ok(axum::Json(json!({"security_group": group_view(&updated)})))
+        })
 }
 
 /// `DELETE /v2.0/security-groups/{id}` (204).
@@ -261,10 +286,16 @@ pub async fn delete_group(
     Extension(caller): Extension<AuthContext>,
     Path(id): Path<String>,
 ) -> NetworkResult<Response> {
-    let group = visible(&state, &caller, &id, true)?;
+    delete(&state, &caller, &id)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Delete group `id` of `caller`'s: the default group only by an admin,
+/// one in use never (409).
+pub fn delete(state: &NetworkState, caller: &AuthContext, id: &str) -> NetworkResult<()> {
+    let group = visible(state, caller, id, true)?;
     if group.is_default && !caller.is_admin() {
         return Err(default_not_removable());
     }
-    state.security_groups.delete(&group)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    state.security_groups.delete(&group)
 }

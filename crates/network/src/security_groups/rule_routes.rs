@@ -84,7 +84,8 @@ fn in_default(state: &NetworkState, rule: &SecurityGroupRule) -> NetworkResult<O
 }
 
 /// The rule `id` if the caller may see it (`write`: change it).
-fn visible(
+/// Rule `id` if the caller may see it (`write`: change it).
+pub fn visible(
     state: &NetworkState,
     caller: &AuthContext,
     id: &str,
@@ -138,10 +139,24 @@ pub async fn create_rule(
     Extension(caller): Extension<AuthContext>,
     Json(body): Json<CreateBody>,
 ) -> NetworkResult<Response> {
-    let request = body.security_group_rule;
+    let (created, in_default) = create(&state, &caller, &body.security_group_rule)?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"security_group_rule": rule_view(&created, Some(in_default))})),
+    )
+        .into_response())
+}
+
+/// Add rule `request` for `caller`; also whether its group is the
+/// project's default one.
+pub fn create(
+    state: &NetworkState,
+    caller: &AuthContext,
+    request: &RuleRequest,
+) -> NetworkResult<(SecurityGroupRule, bool)> {
     let rule = request.normalize()?;
     target_project(
-        &caller,
+        caller,
         request.project_id.as_deref(),
         request.tenant_id.as_deref(),
     )?;
@@ -156,12 +171,12 @@ pub async fn create_rule(
     let group = store
         .get_group(&request.security_group_id)
         .map_err(not_found(&request.security_group_id))?;
-    check(&caller, &group.project_id, true, || {
+    check(caller, &group.project_id, true, || {
         group_not_found(&group.id)
     })?;
     if let Some(remote) = &rule.remote_group_id {
         let remote_group = store.get_group(remote).map_err(not_found(remote))?;
-        check(&caller, &remote_group.project_id, false, || {
+        check(caller, &remote_group.project_id, false, || {
             group_not_found(remote)
         })?;
     }
@@ -176,11 +191,7 @@ pub async fn create_rule(
     let created = state
         .security_groups
         .add_rule(&new_rule(&group, &rule, description, now))?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({"security_group_rule": rule_view(&created, Some(group.is_default))})),
-    )
-        .into_response())
+    Ok((created, group.is_default))
 }
 
 /// `GET /v2.0/security-group-rules/{id}`.
@@ -233,15 +244,21 @@ pub async fn delete_rule(
     Extension(caller): Extension<AuthContext>,
     Path(id): Path<String>,
 ) -> NetworkResult<Response> {
-    visible(&state, &caller, &id, true)?;
+    delete(&state, &caller, &id)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Delete rule `id` of `caller`'s and give back its quota.
+pub fn delete(state: &NetworkState, caller: &AuthContext, id: &str) -> NetworkResult<()> {
+    visible(state, caller, id, true)?;
     let gone = state
         .security_groups
         .store
-        .delete_rule(&id, ferrostack_common::time::now_micros())
+        .delete_rule(id, ferrostack_common::time::now_micros())
         .map_err(|e| match e {
-            StoreError::NotFound { .. } => rule_not_found(&id),
+            StoreError::NotFound { .. } => rule_not_found(id),
             other => other.into(),
         })?;
     state.security_groups.release([gone.id.as_str()]);
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(())
 }
