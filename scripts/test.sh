@@ -76,6 +76,11 @@ ensure_system_packages() {
             own_policy=1
         fi
         apt-get install -y -qq --no-install-recommends "${missing[@]}" || rc=$?
+        # Installing Debian's qemu-system-x86 can remove a qemu-utils of
+        # another version (a backport): check again for what it provided.
+        if [ "$rc" -eq 0 ] && ! command -v qemu-img >/dev/null; then
+            apt-get install -y -qq --no-install-recommends qemu-utils || rc=$?
+        fi
         [ "$own_policy" -eq 0 ] || rm -f /usr/sbin/policy-rc.d
         [ "$rc" -eq 0 ] || die "apt-get install ${missing[*]} failed"
     else
