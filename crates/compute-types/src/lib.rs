@@ -25,6 +25,7 @@ pub mod server_metadata;
 pub mod service;
 pub mod version;
 pub mod volume_attachment;
+pub mod volume_proxy;
 
 pub use body::BodyError;
 pub use fault::Fault;

@@ -18,7 +18,7 @@ use crate::routes::{
     aggregates, availability_zones, diagnostics, external_events, extra_specs, flavor_access,
     flavors, hosts, hypervisors, images, instance_actions, interfaces, keypairs, limits,
     migrations, quota_classes, quota_sets, server_actions, server_groups, server_tags,
-    servers as server_routes, services, usage, versions, volume_attachments,
+    servers as server_routes, services, usage, versions, volume_attachments, volume_proxy,
 };
 use crate::ComputeState;
 use ferrostack_policy::Rule;
@@ -108,6 +108,20 @@ ferrostack_policy::route_table! {
             .delete(ProjectMember, server_routes::delete)
     )
     .route("/v2.1/servers/{server_id}/action", post(ProjectMember, server_actions::action))
+    // `os-volumes_boot`: Nova's legacy alias of `/servers` (clients that
+    // booted from volume before block device mappings joined `/servers`).
+    .route(
+        "/v2.1/os-volumes_boot",
+        get(ProjectReader, server_routes::list)
+            .post(ProjectMember, server_routes::create)
+    )
+    .route("/v2.1/os-volumes_boot/detail", get(ProjectReader, server_routes::list_detail))
+    .route(
+        "/v2.1/os-volumes_boot/{server_id}",
+        get(ProjectReader, server_routes::show)
+            .put(ProjectMember, server_routes::update)
+            .delete(ProjectMember, server_routes::delete)
+    )
     .route(
         "/v2.1/servers/{server_id}/metadata",
         get(ProjectReader, server_actions::metadata_list)
@@ -245,6 +259,31 @@ ferrostack_policy::route_table! {
         get(ProjectReader, server_tags::password)
             .delete(ProjectMember, server_tags::clear_password)
     )
+    // Volume proxies (to 2.35): the caller's project's volumes and
+    // snapshots; readers see, members change (Nova's defaults), and the
+    // volume service applies its own rules to the caller.
+    .route(
+        "/v2.1/os-volumes",
+        get(ProjectReader, volume_proxy::list_volumes)
+            .post(ProjectMember, volume_proxy::create_volume)
+    )
+    .route("/v2.1/os-volumes/detail", get(ProjectReader, volume_proxy::list_volumes))
+    .route(
+        "/v2.1/os-volumes/{volume_id}",
+        get(ProjectReader, volume_proxy::show_volume)
+            .delete(ProjectMember, volume_proxy::delete_volume)
+    )
+    .route(
+        "/v2.1/os-snapshots",
+        get(ProjectReader, volume_proxy::list_snapshots)
+            .post(ProjectMember, volume_proxy::create_snapshot)
+    )
+    .route("/v2.1/os-snapshots/detail", get(ProjectReader, volume_proxy::list_snapshots))
+    .route(
+        "/v2.1/os-snapshots/{snapshot_id}",
+        get(ProjectReader, volume_proxy::show_snapshot)
+            .delete(ProjectMember, volume_proxy::delete_snapshot)
+    )
     // ---- Not built yet: 501 after authentication.
     // Servers.
     .route("/v2.1/servers/{server_id}/ips/{network_label}", get(A, unbuilt))
@@ -267,13 +306,7 @@ ferrostack_policy::route_table! {
     .route("/v2.1/os-assisted-volume-snapshots/{snapshot_id}", delete(A, unbuilt))
     .route("/v2.1/extensions", get(A, unbuilt))
     .route("/v2.1/extensions/{alias}", get(A, unbuilt))
-    // Volume and network proxies (to 2.35).
-    .route("/v2.1/os-volumes", get(A, unbuilt).post(A, unbuilt))
-    .route("/v2.1/os-volumes/detail", get(A, unbuilt))
-    .route("/v2.1/os-volumes/{volume_id}", get(A, unbuilt).delete(A, unbuilt))
-    .route("/v2.1/os-snapshots", get(A, unbuilt).post(A, unbuilt))
-    .route("/v2.1/os-snapshots/detail", get(A, unbuilt))
-    .route("/v2.1/os-snapshots/{snapshot_id}", get(A, unbuilt).delete(A, unbuilt))
+    // Network proxies (to 2.35).
     .route("/v2.1/os-floating-ips", get(A, unbuilt).post(A, unbuilt))
     .route("/v2.1/os-floating-ips/{floating_ip_id}", get(A, unbuilt).delete(A, unbuilt))
     .route("/v2.1/os-floating-ip-pools", get(A, unbuilt))
