@@ -252,6 +252,13 @@ fn parse_create(
         None => flavor.root_gb,
     };
     let image = bootable_image(state, caller, &image_ref, flavor.memory_mb, root_gb)?;
+    if crate::servers::volume_image::is_volume_image(&image) {
+        return Err(ComputeError::BadRequest(format!(
+            "Block Device Mapping is Invalid: image {image_ref} is a snapshot of a volume-backed \
+             server; booting from its volume snapshots is not served by ferrostack yet (create a \
+             volume from the snapshot and boot from that volume)."
+        )));
+    }
     let key = match server.key_name()? {
         None => None,
         Some(k) => Some(

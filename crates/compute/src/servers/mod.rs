@@ -28,6 +28,7 @@ pub mod resize;
 pub mod resize_steps;
 pub mod snapshot;
 pub mod views;
+pub mod volume_image;
 pub mod volumes;
 
 use crate::error::{ComputeError, ComputeResult};

@@ -44,7 +44,11 @@ pub async fn create_image(
     super::actions::check_lock(caller, i)?;
     let name = args.name()?;
     let extra = args.metadata()?;
-    let image_id = snapshot(state, caller, i, request_id, name, extra, None)?;
+    let image_id = if doc(i)?.boots_from_volume() {
+        super::volume_image::create(state, caller, i, request_id, name, extra)?
+    } else {
+        snapshot(state, caller, i, request_id, name, extra, None)?
+    };
     Ok(answer(state, v, &image_id, true))
 }
 
@@ -154,11 +158,9 @@ fn snapshot(
     }
     let d = doc(i)?;
     if d.boots_from_volume() {
-        return Err(ComputeError::BadRequest(
-            "Snapshots of volume-backed servers (an image of volume snapshots) are not served \
-             by ferrostack yet; snapshot the volume with the block storage API."
-                .into(),
-        ));
+        return Err(ComputeError::BadRequest(format!(
+            "{action} of a volume-backed server is not a disk snapshot."
+        )));
     }
     let source = state.images.get_image(&d.image_id)?;
     let image_id = ferrostack_common::ids::new_uuid();
