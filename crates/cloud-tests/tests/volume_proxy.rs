@@ -3,7 +3,7 @@
 //! in-memory volume service: Nova's shapes, the caller's project only,
 //! 404 from 2.36, refusals that create nothing; a volume-backed server's
 //! image is an empty image naming a snapshot of each of its volumes, and
-//! booting from it is refused (not served yet) without creating a server.
+//! booting from it boots from a new volume made from that snapshot.
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 struct World {
     c: Compute,
+    admin: String,
     member: String,
     outsider: String,
     image: String,
@@ -40,6 +41,7 @@ async fn world() -> World {
     c.start_fake_agent("host-1", None);
     World {
         c,
+        admin: p.admin,
         member: p.member,
         outsider: p.outsider,
         image,
@@ -249,6 +251,32 @@ async fn a_volume_backed_servers_image_names_snapshots_of_its_volumes() {
         assert!(Instant::now() < deadline, "never ACTIVE: {}", r.body);
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    // A swap (PUT) finds the server and the attached volume, then is 501.
+    let vols = w
+        .call(
+            Method::GET,
+            &format!("/servers/{id}/os-volume_attachments"),
+            &w.member,
+            "2.96",
+            None,
+        )
+        .await;
+    let root_id = vols.body["volumeAttachments"][0]["volumeId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let swap = json!({"volumeAttachment": {"volumeId": root_id}});
+    for (token, volume, status) in [
+        (&w.admin, uuid::Uuid::new_v4().to_string(), 404),
+        (&w.admin, root_id.clone(), 501),
+        (&w.member, root_id.clone(), 403),
+    ] {
+        let path = format!("/servers/{id}/os-volume_attachments/{volume}");
+        let r = w
+            .call(Method::PUT, &path, token, "2.96", Some(swap.clone()))
+            .await;
+        assert_eq!(r.status, status, "{}", r.body);
+    }
     let action = json!({"createImage": {"name": "snap", "metadata": {"k": "v"}}});
     let r = w
         .call(
@@ -280,17 +308,58 @@ async fn a_volume_backed_servers_image_names_snapshots_of_its_volumes() {
         ),
         (json!(0), json!(size))
     );
-    // Booting from it is refused, and no server is made.
-    let before = w
-        .call(Method::GET, "/servers", &w.member, "2.96", None)
-        .await;
+    // Booting from it makes a volume from the snapshot, holding the
+    // first server's image, as its root.
     let body = json!({"server": {"name": "again", "imageRef": image_id, "flavorRef": "1", "networks": "none"}});
     let r = w
         .call(Method::POST, "/servers", &w.member, "2.96", Some(body))
         .await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    let after = w
-        .call(Method::GET, "/servers", &w.member, "2.96", None)
+    assert_eq!(r.status, 202, "{}", r.body);
+    let again = r.body["server"]["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let s = loop {
+        let r = w
+            .call(
+                Method::GET,
+                &format!("/servers/{again}"),
+                &w.member,
+                "2.96",
+                None,
+            )
+            .await;
+        if r.body["server"]["status"] == "ACTIVE" {
+            break r.body["server"].clone();
+        }
+        assert!(Instant::now() < deadline, "never ACTIVE: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    let attached = s["os-extended-volumes:volumes_attached"]
+        .as_array()
+        .unwrap();
+    assert_eq!(attached.len(), 1, "{s}");
+    let root = w.c.volumes.get(attached[0]["id"].as_str().unwrap());
+    assert_eq!(
+        (root.size_gib, root.image_id.as_deref()),
+        (*size, Some(w.image.as_str()))
+    );
+    // An image naming a snapshot the caller cannot see is refused, and
+    // no server or volume is made.
+    let mut other = image.clone();
+    other.id = uuid::Uuid::new_v4().to_string();
+    let missing = uuid::Uuid::new_v4().to_string();
+    other.properties.insert(
+        "block_device_mapping".into(),
+        json!([{"source_type": "snapshot", "destination_type": "volume",
+                "snapshot_id": missing, "boot_index": 0, "volume_size": 1}])
+        .to_string(),
+    );
+    assert!(w.c.s.store.create_image(&other).unwrap());
+    let list = || w.call(Method::GET, "/servers", &w.member, "2.96", None);
+    let before = (list().await.body, w.c.volumes.live());
+    let body = json!({"server": {"name": "bad", "imageRef": other.id, "flavorRef": "1", "networks": "none"}});
+    let r = w
+        .call(Method::POST, "/servers", &w.member, "2.96", Some(body))
         .await;
-    assert_eq!(before.body, after.body);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(before, (list().await.body, w.c.volumes.live()));
 }

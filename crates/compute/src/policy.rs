@@ -190,6 +190,7 @@ ferrostack_policy::route_table! {
     .route(
         "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}",
         get(ProjectReader, volume_attachments::show)
+            .put(Admin, volume_attachments::update)
             .delete(ProjectMember, volume_attachments::delete)
     )
     .route(
@@ -287,7 +288,6 @@ ferrostack_policy::route_table! {
     // ---- Not built yet: 501 after authentication.
     // Servers.
     .route("/v2.1/servers/{server_id}/ips/{network_label}", get(A, unbuilt))
-    .route("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", put(A, unbuilt))
     .route("/v2.1/servers/{server_id}/os-security-groups", get(A, unbuilt))
     .route("/v2.1/servers/{server_id}/remote-consoles", post(A, unbuilt))
     .route(

@@ -16,6 +16,7 @@
 //! document names; releasing is idempotent.
 
 use crate::error::{ComputeError, ComputeResult};
+pub use ferrostack_compute_types::server::BootVolumeSource;
 pub use ferrostack_compute_types::volume_proxy::{SnapshotCreate, VolumeCreate};
 use ferrostack_host_contract::block::{Connection, IoLimits, VolumeSpec};
 use ferrostack_policy::AuthContext;
@@ -63,15 +64,16 @@ pub trait ServerVolumes: Send + Sync {
     /// attachments are not an error.
     fn release(&self, attachment_id: &str) -> ComputeResult<()>;
 
-    /// Create volume `volume_id` for `project_id` (`image_id`'s data, or
-    /// empty when `None`) and return once it is available; a failure
-    /// leaves no volume. Booting from a volume waits for it, as Nova's
-    /// compute does.
+    /// Create volume `volume_id` for `project_id` from `source` (an
+    /// image's data, a volume snapshot's, or empty; never an existing
+    /// volume) and return once it is available; a failure leaves no
+    /// volume. `size_gib` 0 takes the source's size. Booting from a
+    /// volume waits for it, as Nova's compute does.
     fn create_volume(
         &self,
         project_id: &str,
         volume_id: &str,
-        image_id: Option<&str>,
+        source: &BootVolumeSource,
         size_gib: u64,
         volume_type: Option<&str>,
     ) -> ComputeResult<()>;

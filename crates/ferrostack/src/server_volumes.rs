@@ -25,7 +25,8 @@ use axum::http::StatusCode;
 use ferrostack_compute::error::ComputeError;
 use ferrostack_compute::hostlink::HostLink;
 use ferrostack_compute::volumes::{
-    ProxySnapshot, ProxyVolume, ServerVolumes, SnapshotCreate, VolumeConnection, VolumeCreate,
+    BootVolumeSource, ProxySnapshot, ProxyVolume, ServerVolumes, SnapshotCreate, VolumeConnection,
+    VolumeCreate,
 };
 use ferrostack_host_contract::block::Connection;
 use ferrostack_host_contract::{Kind, ObjectPhase, ObservedObject};
@@ -189,10 +190,15 @@ impl ServerVolumes for CinderForNova {
         &self,
         project_id: &str,
         volume_id: &str,
-        image_id: Option<&str>,
+        source: &BootVolumeSource,
         size_gib: u64,
         volume_type: Option<&str>,
     ) -> Result<(), ComputeError> {
+        let (image_id, snapshot_id) = match source {
+            BootVolumeSource::Image(id) => (Some(id.clone()), None),
+            BootVolumeSource::Snapshot(id) => (None, Some(id.clone())),
+            BootVolumeSource::Blank | BootVolumeSource::Volume(_) => (None, None),
+        };
         let owner = Caller {
             project_id: project_id.to_string(),
             user_id: "compute".into(),
@@ -202,8 +208,9 @@ impl ServerVolumes for CinderForNova {
             if self.state.volume(&owner, volume_id).is_err() {
                 let req = NewVolume {
                     id: Some(volume_id.to_string()),
-                    size_gib: Some(size_gib),
-                    image_id: image_id.map(str::to_string),
+                    size_gib: (size_gib > 0).then_some(size_gib),
+                    image_id,
+                    snapshot_id,
                     volume_type: volume_type.map(str::to_string),
                     ..NewVolume::default()
                 };

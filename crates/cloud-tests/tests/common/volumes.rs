@@ -6,7 +6,8 @@
 
 use ferrostack_compute::error::ComputeError;
 use ferrostack_compute::volumes::{
-    ProxySnapshot, ProxyVolume, ServerVolumes, SnapshotCreate, VolumeConnection, VolumeCreate,
+    BootVolumeSource, ProxySnapshot, ProxyVolume, ServerVolumes, SnapshotCreate, VolumeConnection,
+    VolumeCreate,
 };
 use ferrostack_host_contract::block::Connection;
 use ferrostack_policy::AuthContext;
@@ -192,10 +193,19 @@ impl ServerVolumes for FakeVolumes {
         &self,
         project_id: &str,
         volume_id: &str,
-        image_id: Option<&str>,
+        source: &BootVolumeSource,
         size_gib: u64,
         _volume_type: Option<&str>,
     ) -> Result<(), ComputeError> {
+        let (image_id, size_gib) = match source {
+            BootVolumeSource::Image(id) => (Some(id.clone()), size_gib),
+            BootVolumeSource::Snapshot(sid) => {
+                let (vol, _, size) = self.snapshots.lock().unwrap()[sid].clone();
+                let image = self.volumes.lock().unwrap()[&vol].image_id.clone();
+                (image, if size_gib == 0 { size } else { size_gib })
+            }
+            _ => (None, size_gib),
+        };
         self.volumes.lock().unwrap().insert(
             volume_id.into(),
             FakeVolume {
@@ -204,7 +214,7 @@ impl ServerVolumes for FakeVolumes {
                 size_gib,
                 attachments: BTreeMap::new(),
                 deleted: false,
-                image_id: image_id.map(str::to_string),
+                image_id,
             },
         );
         Ok(())

@@ -13,15 +13,17 @@
 //! part way (a volume in the wrong state) deletes the snapshots already
 //! taken, so a refused request leaves neither image nor snapshots.
 //!
-//! Booting from such an image (volumes made from its snapshots) is not
-//! served yet: the create path refuses it with a 400 ([`is_volume_image`]).
+//! Booting from such an image boots from new volumes made from its
+//! snapshots: the create path takes the image's mappings as the boot's
+//! ([`mappings`]), as Nova merges an image's block device mappings.
 
 use super::lifecycle::start_action;
 use super::{conflict_state, doc, vm};
 use crate::error::{ComputeError, ComputeResult};
-use crate::volumes::{ServerVolumes, SnapshotCreate};
+use crate::volumes::{BootVolumeSource, ServerVolumes, SnapshotCreate};
 use crate::ComputeState;
 use ferrostack_common::time::now_micros;
+use ferrostack_compute_types::server::BootVolume;
 use ferrostack_policy::AuthContext;
 use ferrostack_store::image::Image;
 use ferrostack_store::server::Instance;
@@ -48,6 +50,48 @@ const NOT_INHERITED: &[&str] = &[
 /// volume snapshots named by `block_device_mapping`).
 pub fn is_volume_image(image: &Image) -> bool {
     image.properties.contains_key("block_device_mapping")
+}
+
+/// The volumes a boot from `image` makes: one from each snapshot its
+/// `block_device_mapping` names (an image without one: none). Anything
+/// else in it is a 400, as Nova refuses mappings it cannot honour.
+pub fn mappings(image: &Image) -> ComputeResult<Vec<BootVolume>> {
+    let Some(raw) = image.properties.get("block_device_mapping") else {
+        return Ok(Vec::new());
+    };
+    let invalid = |why: &str| {
+        ComputeError::BadRequest(format!(
+            "Block Device Mapping is Invalid: image {}'s block_device_mapping {why}.",
+            image.id
+        ))
+    };
+    let list: Vec<Value> = serde_json::from_str(raw).map_err(|_| invalid("is not a JSON list"))?;
+    let mut out = Vec::new();
+    for m in &list {
+        let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default();
+        if text("source_type") != "snapshot" || text("destination_type") != "volume" {
+            return Err(invalid("has a mapping other than a volume from a snapshot"));
+        }
+        let snapshot_id = text("snapshot_id");
+        if uuid::Uuid::parse_str(snapshot_id).is_err() {
+            return Err(invalid("names no snapshot"));
+        }
+        out.push(BootVolume {
+            source: BootVolumeSource::Snapshot(snapshot_id.to_string()),
+            size_gib: m.get("volume_size").and_then(Value::as_u64).unwrap_or(0),
+            boot_index: m
+                .get("boot_index")
+                .and_then(Value::as_u64)
+                .and_then(|i| u32::try_from(i).ok()),
+            delete_on_termination: m
+                .get("delete_on_termination")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            volume_type: None,
+            tag: None,
+        });
+    }
+    Ok(out)
 }
 
 /// Snapshot the server's volumes and create the image; its id.
