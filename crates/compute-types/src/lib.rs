@@ -12,6 +12,7 @@
 
 pub mod aggregate;
 pub mod body;
+pub mod create_backup;
 pub mod fault;
 pub mod flavor;
 pub mod flavor_body;
