@@ -10,6 +10,9 @@ against a real allinone (QEMU guests under TCG, the local volume backend):
   a running guest hold what the guest wrote before them, not after;
 - an attached volume extended (3.42) grows in the running guest;
 - a server boots from a volume made from its image;
+- `openstack server image create` of that server snapshots its volume
+  (an empty image naming the snapshot in `block_device_mapping`), and a
+  server booted from that image boots from a volume made from the snapshot;
 - over quota is 413 with Cinder's words and nothing is made; another
   project's volume is 404 to an attach;
 - kill -9 of the whole cloud right after an attach leaves the volume and
@@ -23,6 +26,7 @@ asked. Needs root and QEMU; skips loudly otherwise.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -268,6 +272,45 @@ def test_a_server_boots_from_a_volume_made_from_its_image(stack, guest_image):
     s.openstack("server", "delete", "--wait", "bfv")
     # Not deleted with the server (the CLI does not ask for it): available.
     wait_volume(s, root["id"], "available")
+
+
+def test_an_image_of_a_volume_backed_server_is_a_snapshot_of_its_volume(stack, guest_image):
+    s = stack
+    prepare(s, guest_image)
+    server = s.openstack_json(
+        "server", "create", "--image", "guest", "--boot-from-volume", "1", "--flavor", "tiny",
+        "--nic", "none", "--wait", "bfv-snap-src")
+    assert server["status"] == "ACTIVE", server
+    wait_console(s, "bfv-snap-src", r"ferrostack-guest: ready")
+    [root] = s.openstack_json("server", "show", "bfv-snap-src")["volumes_attached"]
+    s.openstack("server", "image", "create", "--name", "bfv-image", "--wait", "bfv-snap-src")
+    image = s.openstack_json("image", "show", "bfv-image")
+    assert image["status"] == "active" and image["size"] == 0, image
+    props = image["properties"]
+    assert props["bdm_v2"] in ("True", True), props
+    bdms = props["block_device_mapping"]
+    bdms = json.loads(bdms) if isinstance(bdms, str) else bdms
+    [bdm] = bdms
+    assert (bdm["source_type"], bdm["destination_type"], bdm["boot_index"]) == (
+        "snapshot", "volume", 0), bdm
+    deadline = time.monotonic() + 120
+    while True:
+        snap = s.openstack_json("volume", "snapshot", "show", bdm["snapshot_id"])
+        if snap["status"] == "available":
+            break
+        assert snap["status"] != "error" and time.monotonic() < deadline, snap
+        time.sleep(0.5)
+    assert snap["volume_id"] == root["id"], snap
+    # Booting the image boots a new volume made from that snapshot.
+    again = s.openstack_json("server", "create", "--image", "bfv-image", "--flavor", "tiny",
+                             "--nic", "none", "--wait", "bfv-from-image")
+    assert again["status"] == "ACTIVE", again
+    wait_console(s, "bfv-from-image", r"ferrostack-guest: ready")
+    [new_root] = s.openstack_json("server", "show", "bfv-from-image")["volumes_attached"]
+    made = wait_volume(s, new_root["id"], "in-use")
+    assert made["snapshot_id"] == bdm["snapshot_id"], made
+    for vm in ("bfv-from-image", "bfv-snap-src"):
+        s.openstack("server", "delete", "--wait", vm)
 
 
 def test_a_kill_during_an_attach_leaves_volume_and_server_consistent(stack, guest_image,

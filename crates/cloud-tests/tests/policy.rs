@@ -107,12 +107,12 @@ async fn no_token_is_401_in_keystones_shape() {
 async fn unbuilt_apis_are_501_after_authentication() {
     let c = Compute::start().await;
     let member = c.s.user_token("m", &c.project, "member").await;
-    let r = c.s.get(&c.url("/os-volumes"), &member).await;
+    let r = c.s.get(&c.url("/os-security-groups"), &member).await;
     assert_fault(&r, 501, "notImplemented");
     assert_eq!(r.header("x-openstack-nova-api-version"), Some("2.1"));
-    assert_eq!(c.s.get(&c.url("/os-volumes"), "").await.status, 401);
+    assert_eq!(c.s.get(&c.url("/os-security-groups"), "").await.status, 401);
     let volume =
-        c.s.call(c.s.req(Method::DELETE, &c.url("/os-volumes/42"), &member))
+        c.s.call(c.s.req(Method::DELETE, &c.url("/os-floating-ips/42"), &member))
             .await;
     assert_fault(&volume, 501, "notImplemented");
 }

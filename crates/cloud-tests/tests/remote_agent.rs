@@ -532,3 +532,66 @@ async fn metadata_answers_only_signed_requests_for_the_hosts_own_servers() {
     assert_eq!(r.status(), 404);
     let _ = w.c.stop.send(true);
 }
+
+impl World {
+    /// The image's status once the snapshot settled (`active`, or gone).
+    async fn settled(&self, image_id: &str) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let image = self.c.s.store.get_image(image_id).unwrap();
+            match image.as_ref().map(|i| i.status.as_str()) {
+                Some("queued" | "saving") => {}
+                other => return other.map(str::to_string),
+            }
+            assert!(Instant::now() < deadline, "{image_id} never settled");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn backup(&self, id: &str, name: &str, rotation: u64) -> String {
+        let body =
+            json!({"createBackup": {"name": name, "backup_type": "daily", "rotation": rotation}});
+        let r = self.act(id, body).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let image_id = r.body["image_id"].as_str().unwrap().to_string();
+        self.wait_status(id, "ACTIVE").await;
+        image_id
+    }
+}
+
+#[tokio::test]
+async fn backups_are_snapshots_rotated_once_imported() {
+    let w = World::start().await;
+    let id = w.boot().await;
+    let first = w.backup(&id, "b1", 2).await;
+    assert_eq!(w.settled(&first).await.as_deref(), Some("active"));
+    let image = w.c.s.store.get_image(&first).unwrap().unwrap();
+    assert_eq!(image.properties["image_type"], "backup");
+    assert_eq!(image.properties["backup_type"], "daily");
+    assert_eq!(image.properties["instance_uuid"], id);
+    let second = w.backup(&id, "b2", 2).await;
+    assert_eq!(w.settled(&second).await.as_deref(), Some("active"));
+    assert!(w.c.s.store.get_image(&first).unwrap().is_some());
+    // A third with rotation 2: the oldest goes once the new one is in.
+    let third = w.backup(&id, "b3", 2).await;
+    assert_eq!(w.settled(&third).await.as_deref(), Some("active"));
+    assert!(w.c.s.store.get_image(&first).unwrap().is_none());
+    assert!(w.c.s.store.get_image(&second).unwrap().is_some());
+    // Rotation 0 keeps none of that type, the new one included.
+    let last = w.backup(&id, "b4", 0).await;
+    assert_eq!(w.settled(&last).await, None);
+    for gone in [&second, &third] {
+        assert!(w.c.s.store.get_image(gone).unwrap().is_none());
+    }
+    // Bad arguments create nothing.
+    let before = w.c.s.store.list_images().unwrap().len();
+    for bad in [
+        json!({"createBackup": {"name": "x", "backup_type": "daily"}}),
+        json!({"createBackup": {"name": "x", "backup_type": "daily", "rotation": -1}}),
+        json!({"createBackup": {"name": "x", "backup_type": "daily", "rotation": 1, "x": 1}}),
+    ] {
+        let r = w.act(&id, bad).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+    }
+    assert_eq!(w.c.s.store.list_images().unwrap().len(), before);
+}

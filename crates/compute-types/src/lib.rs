@@ -12,6 +12,7 @@
 
 pub mod aggregate;
 pub mod body;
+pub mod create_backup;
 pub mod fault;
 pub mod flavor;
 pub mod flavor_body;
@@ -25,6 +26,7 @@ pub mod server_metadata;
 pub mod service;
 pub mod version;
 pub mod volume_attachment;
+pub mod volume_proxy;
 
 pub use body::BodyError;
 pub use fault::Fault;

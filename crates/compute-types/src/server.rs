@@ -165,6 +165,8 @@ pub enum BootVolumeSource {
     Blank,
     /// An existing volume.
     Volume(String),
+    /// A new volume made from this volume snapshot.
+    Snapshot(String),
 }
 
 /// A volume of a boot (`destination_type: volume`), checked.
@@ -221,13 +223,7 @@ impl BlockDeviceMapping {
             Some("image") => BootVolumeSource::Image(uuid),
             Some("blank") => BootVolumeSource::Blank,
             Some("volume") => BootVolumeSource::Volume(uuid),
-            Some("snapshot") => {
-                return Err(BodyError::BadRequest(
-                    "Block Device Mapping is Invalid: booting from a volume snapshot is not \
-                     served by ferrostack yet."
-                        .into(),
-                ))
-            }
+            Some("snapshot") => BootVolumeSource::Snapshot(uuid),
             _ => {
                 return Err(BodyError::BadRequest(
                     "Block Device Mapping is Invalid: Boot sequence for the instance and \
@@ -243,12 +239,18 @@ impl BlockDeviceMapping {
                     .into(),
             ));
         }
-        if let BootVolumeSource::Volume(id) = &source {
-            if uuid::Uuid::parse_str(id).is_err() {
+        match &source {
+            BootVolumeSource::Volume(id) if uuid::Uuid::parse_str(id).is_err() => {
                 return Err(BodyError::BadRequest(format!(
                     "Block Device Mapping is Invalid: failed to get volume {id}."
                 )));
             }
+            BootVolumeSource::Snapshot(id) if uuid::Uuid::parse_str(id).is_err() => {
+                return Err(BodyError::BadRequest(format!(
+                    "Block Device Mapping is Invalid: failed to get snapshot {id}."
+                )));
+            }
+            _ => {}
         }
         Ok(Some(BootVolume {
             source,

@@ -13,6 +13,7 @@
 //! they always have been here.
 
 use crate::body::{self, present, BodyError};
+pub use crate::create_backup::{create_backup, CreateBackup};
 use crate::ApiVersion;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -50,6 +51,8 @@ pub enum ServerAction {
     ConsoleOutput(ConsoleOutput),
     /// `createImage`.
     CreateImage(CreateImage),
+    /// `createBackup`: the arguments as sent (see [`create_backup`]).
+    CreateBackup(Value),
     /// `resize`.
     Resize(Resize),
     /// `confirmResize`.
@@ -121,6 +124,7 @@ impl ActionBody {
             "unlock" => ServerAction::Unlock,
             "os-getConsoleOutput" => ServerAction::ConsoleOutput(body::read(args)),
             "createImage" => ServerAction::CreateImage(body::read(args)),
+            "createBackup" => ServerAction::CreateBackup(args.clone()),
             "resize" => ServerAction::Resize(body::read(args)),
             "confirmResize" => ServerAction::ConfirmResize,
             "revertResize" => ServerAction::RevertResize,

@@ -78,6 +78,16 @@ pub trait SnapshotImporter: Send + Sync {
     fn import<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, Result<(), String>>;
     /// The snapshot failed: the image is killed and any file removed.
     fn discard<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, ()>;
+    /// A backup of `server` was imported: delete its oldest backups of
+    /// `backup_type` beyond `rotation` (chosen by
+    /// [`crate::servers::snapshot::backups_beyond`]), records and data, as
+    /// an image-service delete does. Returns the ids deleted.
+    fn rotate_backups<'a>(
+        &'a self,
+        server: &'a str,
+        backup_type: &'a str,
+        rotation: u64,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>>;
 }
 
 /// A host link with nothing behind consoles and snapshots (control-plane
@@ -104,6 +114,14 @@ impl SnapshotImporter for NoHostServices {
     }
     fn discard<'a>(&'a self, _image_id: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async {})
+    }
+    fn rotate_backups<'a>(
+        &'a self,
+        _server: &'a str,
+        _backup_type: &'a str,
+        _rotation: u64,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>> {
+        Box::pin(async { Err("snapshots are not wired in this deployment".to_string()) })
     }
 }
 
@@ -492,12 +510,25 @@ impl HostLink {
             self.snapshots.discard(&pending.image_id).await;
         } else {
             tracing::info!(server = %uuid, image = %pending.image_id, "snapshot imported");
+            if let Some(b) = &pending.backup {
+                match self
+                    .snapshots
+                    .rotate_backups(&uuid, &b.backup_type, b.rotation)
+                    .await
+                {
+                    Ok(gone) => tracing::info!(server = %uuid, deleted = ?gone, "backups rotated"),
+                    Err(e) => tracing::error!(server = %uuid, error = %e, "backup rotation failed"),
+                }
+            }
         }
         self.servers.modify_instance(&uuid, &mut |i| {
             let mut d = doc(i).map_err(to_store)?;
             if d.pending_snapshot.as_ref() == Some(&pending) {
                 d.pending_snapshot = None;
-                if i.task_state.as_deref() == Some(task::IMAGE_SNAPSHOT) {
+                if matches!(
+                    i.task_state.as_deref(),
+                    Some(task::IMAGE_SNAPSHOT | task::IMAGE_BACKUP)
+                ) {
                     i.task_state = None;
                 }
             }

@@ -19,7 +19,7 @@ use crate::routes::{
     flavors, floating_ips, hosts, hypervisors, images, instance_actions, interfaces, keypairs,
     limits, migrations, network_proxies, quota_classes, quota_sets, security_groups,
     server_actions, server_groups, server_tags, servers as server_routes, services, usage,
-    versions, volume_attachments,
+    versions, volume_attachments, volume_proxy,
 };
 use crate::ComputeState;
 use ferrostack_policy::Rule;
@@ -109,6 +109,20 @@ ferrostack_policy::route_table! {
             .delete(ProjectMember, server_routes::delete)
     )
     .route("/v2.1/servers/{server_id}/action", post(ProjectMember, server_actions::action))
+    // `os-volumes_boot`: Nova's legacy alias of `/servers` (clients that
+    // booted from volume before block device mappings joined `/servers`).
+    .route(
+        "/v2.1/os-volumes_boot",
+        get(ProjectReader, server_routes::list)
+            .post(ProjectMember, server_routes::create)
+    )
+    .route("/v2.1/os-volumes_boot/detail", get(ProjectReader, server_routes::list_detail))
+    .route(
+        "/v2.1/os-volumes_boot/{server_id}",
+        get(ProjectReader, server_routes::show)
+            .put(ProjectMember, server_routes::update)
+            .delete(ProjectMember, server_routes::delete)
+    )
     .route(
         "/v2.1/servers/{server_id}/metadata",
         get(ProjectReader, server_actions::metadata_list)
@@ -181,6 +195,7 @@ ferrostack_policy::route_table! {
     .route(
         "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}",
         get(ProjectReader, volume_attachments::show)
+            .put(Admin, volume_attachments::update)
             .delete(ProjectMember, volume_attachments::delete)
     )
     .route(
@@ -307,9 +322,33 @@ ferrostack_policy::route_table! {
         get(ProjectReader, network_proxies::tenant_show)
             .delete(ProjectMember, network_proxies::removed)
     )
+    // Volume proxies (to 2.35): the caller's project's volumes and
+    // snapshots; readers see, members change (Nova's defaults), and the
+    // volume service applies its own rules to the caller.
+    .route(
+        "/v2.1/os-volumes",
+        get(ProjectReader, volume_proxy::list_volumes)
+            .post(ProjectMember, volume_proxy::create_volume)
+    )
+    .route("/v2.1/os-volumes/detail", get(ProjectReader, volume_proxy::list_volumes))
+    .route(
+        "/v2.1/os-volumes/{volume_id}",
+        get(ProjectReader, volume_proxy::show_volume)
+            .delete(ProjectMember, volume_proxy::delete_volume)
+    )
+    .route(
+        "/v2.1/os-snapshots",
+        get(ProjectReader, volume_proxy::list_snapshots)
+            .post(ProjectMember, volume_proxy::create_snapshot)
+    )
+    .route("/v2.1/os-snapshots/detail", get(ProjectReader, volume_proxy::list_snapshots))
+    .route(
+        "/v2.1/os-snapshots/{snapshot_id}",
+        get(ProjectReader, volume_proxy::show_snapshot)
+            .delete(ProjectMember, volume_proxy::delete_snapshot)
+    )
     // ---- Not built yet: 501 after authentication.
     // Servers.
-    .route("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", put(A, unbuilt))
     .route("/v2.1/servers/{server_id}/remote-consoles", post(A, unbuilt))
     .route(
         "/v2.1/servers/{server_id}/migrations/{migration_id}",
@@ -327,13 +366,6 @@ ferrostack_policy::route_table! {
     .route("/v2.1/os-assisted-volume-snapshots/{snapshot_id}", delete(A, unbuilt))
     .route("/v2.1/extensions", get(A, unbuilt))
     .route("/v2.1/extensions/{alias}", get(A, unbuilt))
-    // Volume and network proxies (to 2.35).
-    .route("/v2.1/os-volumes", get(A, unbuilt).post(A, unbuilt))
-    .route("/v2.1/os-volumes/detail", get(A, unbuilt))
-    .route("/v2.1/os-volumes/{volume_id}", get(A, unbuilt).delete(A, unbuilt))
-    .route("/v2.1/os-snapshots", get(A, unbuilt).post(A, unbuilt))
-    .route("/v2.1/os-snapshots/detail", get(A, unbuilt))
-    .route("/v2.1/os-snapshots/{snapshot_id}", get(A, unbuilt).delete(A, unbuilt))
 }
 
 #[cfg(test)]

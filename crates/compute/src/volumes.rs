@@ -15,10 +15,13 @@
 //! found by the server's delete, which releases every attachment the
 //! document names; releasing is idempotent.
 
-use crate::error::ComputeResult;
+use crate::error::{ComputeError, ComputeResult};
+pub use ferrostack_compute_types::server::BootVolumeSource;
+pub use ferrostack_compute_types::volume_proxy::{SnapshotCreate, VolumeCreate};
 use ferrostack_host_contract::block::{Connection, IoLimits, VolumeSpec};
 use ferrostack_policy::AuthContext;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How a host reaches a reserved volume, and what the disk must be.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,15 +64,16 @@ pub trait ServerVolumes: Send + Sync {
     /// attachments are not an error.
     fn release(&self, attachment_id: &str) -> ComputeResult<()>;
 
-    /// Create volume `volume_id` for `project_id` (`image_id`'s data, or
-    /// empty when `None`) and return once it is available; a failure
-    /// leaves no volume. Booting from a volume waits for it, as Nova's
-    /// compute does.
+    /// Create volume `volume_id` for `project_id` from `source` (an
+    /// image's data, a volume snapshot's, or empty; never an existing
+    /// volume) and return once it is available; a failure leaves no
+    /// volume. `size_gib` 0 takes the source's size. Booting from a
+    /// volume waits for it, as Nova's compute does.
     fn create_volume(
         &self,
         project_id: &str,
         volume_id: &str,
-        image_id: Option<&str>,
+        source: &BootVolumeSource,
         size_gib: u64,
         volume_type: Option<&str>,
     ) -> ComputeResult<()>;
@@ -82,6 +86,118 @@ pub trait ServerVolumes: Send + Sync {
     /// Delete a volume the server's boot created with
     /// `delete_on_termination` (its attachment already released).
     fn delete_volume(&self, volume_id: &str) -> ComputeResult<()>;
+
+    // The proxies (`os-volumes`, `os-snapshots`), as the caller: Nova
+    // calls Cinder with the user's token, so the volume service's own
+    // rules apply. A service without them answers 501.
+
+    /// The caller's project's volumes.
+    fn list_volumes(&self, caller: &AuthContext) -> ComputeResult<Vec<ProxyVolume>> {
+        let _ = caller;
+        Err(no_proxy())
+    }
+
+    /// One volume the caller may see (404 otherwise).
+    fn show_volume(&self, caller: &AuthContext, volume_id: &str) -> ComputeResult<ProxyVolume> {
+        let _ = (caller, volume_id);
+        Err(no_proxy())
+    }
+
+    /// Create a volume in the caller's project (`creating` on return).
+    fn create_proxy_volume(
+        &self,
+        caller: &AuthContext,
+        req: &VolumeCreate,
+    ) -> ComputeResult<ProxyVolume> {
+        let _ = (caller, req);
+        Err(no_proxy())
+    }
+
+    /// Delete a volume the caller may see.
+    fn delete_proxy_volume(&self, caller: &AuthContext, volume_id: &str) -> ComputeResult<()> {
+        let _ = (caller, volume_id);
+        Err(no_proxy())
+    }
+
+    /// The caller's project's volume snapshots.
+    fn list_snapshots(&self, caller: &AuthContext) -> ComputeResult<Vec<ProxySnapshot>> {
+        let _ = caller;
+        Err(no_proxy())
+    }
+
+    /// One snapshot the caller may see (404 otherwise).
+    fn show_snapshot(&self, caller: &AuthContext, id: &str) -> ComputeResult<ProxySnapshot> {
+        let _ = (caller, id);
+        Err(no_proxy())
+    }
+
+    /// Snapshot a volume the caller may see (`creating` on return).
+    fn create_snapshot(
+        &self,
+        caller: &AuthContext,
+        req: &SnapshotCreate,
+    ) -> ComputeResult<ProxySnapshot> {
+        let _ = (caller, req);
+        Err(no_proxy())
+    }
+
+    /// Delete a snapshot the caller may see.
+    fn delete_snapshot(&self, caller: &AuthContext, id: &str) -> ComputeResult<()> {
+        let _ = (caller, id);
+        Err(no_proxy())
+    }
+}
+
+fn no_proxy() -> ComputeError {
+    ComputeError::NotImplemented(
+        "This cloud's block storage service does not serve Nova's volume proxies.".into(),
+    )
+}
+
+/// A volume as Nova's `os-volumes` shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyVolume {
+    /// The volume.
+    pub id: String,
+    /// Cinder's status.
+    pub status: String,
+    /// GiB.
+    pub size_gib: u64,
+    /// Availability zone.
+    pub availability_zone: String,
+    /// µs since the epoch.
+    pub created_at: i64,
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// The type's name.
+    pub volume_type: Option<String>,
+    /// The snapshot it was made from.
+    pub snapshot_id: Option<String>,
+    /// User metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// The server it is attached to and the device, when attached.
+    pub attachment: Option<(String, Option<String>)>,
+}
+
+/// A volume snapshot as Nova's `os-snapshots` shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxySnapshot {
+    /// The snapshot.
+    pub id: String,
+    /// Its volume.
+    pub volume_id: String,
+    /// Cinder's status.
+    pub status: String,
+    /// The volume's size, GiB.
+    pub size_gib: u64,
+    /// µs since the epoch.
+    pub created_at: i64,
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
 }
 
 /// A volume attached to a server (Nova's block device mapping), kept in

@@ -88,6 +88,38 @@ impl SnapshotImporter for LocalSnapshots {
             ferrostack_image::import::kill(self.images.as_ref(), image_id);
         })
     }
+
+    fn rotate_backups<'a>(
+        &'a self,
+        server: &'a str,
+        backup_type: &'a str,
+        rotation: u64,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>> {
+        Box::pin(async move {
+            let all = self.images.list_images().map_err(|e| e.to_string())?;
+            let doomed = ferrostack_compute::servers::snapshot::backups_beyond(
+                &all,
+                server,
+                backup_type,
+                rotation,
+            );
+            let mut deleted = Vec::new();
+            for id in doomed {
+                // A protected backup stays, as Glance refuses its delete.
+                if all.iter().any(|i| i.id == id && i.protected) {
+                    tracing::warn!(image_id = %id, "a protected backup is not rotated");
+                    continue;
+                }
+                if self.images.delete_image(&id).map_err(|e| e.to_string())? {
+                    if let Err(e) = self.data.delete(&id).await {
+                        tracing::warn!(image_id = %id, error = %e, "image data not removed");
+                    }
+                    deleted.push(id);
+                }
+            }
+            Ok(deleted)
+        })
+    }
 }
 
 /// What `allinone` needs to build the host.

@@ -24,12 +24,15 @@
 use axum::http::StatusCode;
 use ferrostack_compute::error::ComputeError;
 use ferrostack_compute::hostlink::HostLink;
-use ferrostack_compute::volumes::{ServerVolumes, VolumeConnection};
+use ferrostack_compute::volumes::{
+    BootVolumeSource, ProxySnapshot, ProxyVolume, ServerVolumes, SnapshotCreate, VolumeConnection,
+    VolumeCreate,
+};
 use ferrostack_host_contract::block::Connection;
 use ferrostack_host_contract::{Kind, ObjectPhase, ObservedObject};
 use ferrostack_policy::AuthContext;
 use ferrostack_store::host_objects::HostObjectStore;
-use ferrostack_store::volume::VolumeStore;
+use ferrostack_store::volume::{Snapshot, Volume, VolumeStore};
 use ferrostack_store::SqliteStore;
 use ferrostack_volume::error::VolumeError;
 use ferrostack_volume::hooks::AttachedVolumeEvents;
@@ -187,10 +190,15 @@ impl ServerVolumes for CinderForNova {
         &self,
         project_id: &str,
         volume_id: &str,
-        image_id: Option<&str>,
+        source: &BootVolumeSource,
         size_gib: u64,
         volume_type: Option<&str>,
     ) -> Result<(), ComputeError> {
+        let (image_id, snapshot_id) = match source {
+            BootVolumeSource::Image(id) => (Some(id.clone()), None),
+            BootVolumeSource::Snapshot(id) => (None, Some(id.clone())),
+            BootVolumeSource::Blank | BootVolumeSource::Volume(_) => (None, None),
+        };
         let owner = Caller {
             project_id: project_id.to_string(),
             user_id: "compute".into(),
@@ -200,8 +208,9 @@ impl ServerVolumes for CinderForNova {
             if self.state.volume(&owner, volume_id).is_err() {
                 let req = NewVolume {
                     id: Some(volume_id.to_string()),
-                    size_gib: Some(size_gib),
-                    image_id: image_id.map(str::to_string),
+                    size_gib: (size_gib > 0).then_some(size_gib),
+                    image_id,
+                    snapshot_id,
                     volume_type: volume_type.map(str::to_string),
                     ..NewVolume::default()
                 };
@@ -237,6 +246,130 @@ impl ServerVolumes for CinderForNova {
             Err(e) if e.status() == StatusCode::NOT_FOUND => Ok(()),
             Err(e) => Err(nova(e)),
         }
+    }
+
+    fn list_volumes(&self, caller: &AuthContext) -> Result<Vec<ProxyVolume>, ComputeError> {
+        let project = caller.project_id().unwrap_or_default();
+        let volumes = self
+            .state
+            .store
+            .list_volumes(Some(project))
+            .map_err(store_err)?;
+        volumes.iter().map(|v| self.proxy_view(v)).collect()
+    }
+
+    fn show_volume(&self, caller: &AuthContext, id: &str) -> Result<ProxyVolume, ComputeError> {
+        let v = self.state.volume(&Caller::of(caller), id).map_err(nova)?;
+        self.proxy_view(&v)
+    }
+
+    fn create_proxy_volume(
+        &self,
+        caller: &AuthContext,
+        req: &VolumeCreate,
+    ) -> Result<ProxyVolume, ComputeError> {
+        let new = NewVolume {
+            size_gib: Some(req.size_gib),
+            name: req.name.clone(),
+            description: req.description.clone(),
+            metadata: req.metadata.clone(),
+            volume_type: req.volume_type.clone(),
+            availability_zone: req.availability_zone.clone(),
+            snapshot_id: req.snapshot_id.clone(),
+            ..NewVolume::default()
+        };
+        let v = wait(self.state.create_volume(&Caller::of(caller), new)).map_err(nova)?;
+        self.proxy_view(&v)
+    }
+
+    fn delete_proxy_volume(&self, caller: &AuthContext, id: &str) -> Result<(), ComputeError> {
+        self.state
+            .delete_volume(&Caller::of(caller), id, false, false)
+            .map_err(nova)
+    }
+
+    fn list_snapshots(&self, caller: &AuthContext) -> Result<Vec<ProxySnapshot>, ComputeError> {
+        let project = caller.project_id().unwrap_or_default();
+        let snapshots = self
+            .state
+            .store
+            .list_snapshots(Some(project))
+            .map_err(store_err)?;
+        Ok(snapshots.iter().map(snapshot_view).collect())
+    }
+
+    fn show_snapshot(&self, caller: &AuthContext, id: &str) -> Result<ProxySnapshot, ComputeError> {
+        let s = self.state.snapshot(&Caller::of(caller), id).map_err(nova)?;
+        Ok(snapshot_view(&s))
+    }
+
+    fn create_snapshot(
+        &self,
+        caller: &AuthContext,
+        req: &SnapshotCreate,
+    ) -> Result<ProxySnapshot, ComputeError> {
+        let s = self
+            .state
+            .create_snapshot(
+                &Caller::of(caller),
+                &req.volume_id,
+                req.name.clone(),
+                req.description.clone(),
+                Default::default(),
+                req.force,
+            )
+            .map_err(nova)?;
+        Ok(snapshot_view(&s))
+    }
+
+    fn delete_snapshot(&self, caller: &AuthContext, id: &str) -> Result<(), ComputeError> {
+        self.state
+            .delete_snapshot(&Caller::of(caller), id, false)
+            .map_err(nova)
+    }
+}
+
+fn store_err(e: ferrostack_store::StoreError) -> ComputeError {
+    ComputeError::Internal(e.to_string())
+}
+
+fn snapshot_view(s: &Snapshot) -> ProxySnapshot {
+    ProxySnapshot {
+        id: s.id.clone(),
+        volume_id: s.volume_id.clone(),
+        status: s.status.clone(),
+        size_gib: s.size_gib,
+        created_at: s.created_at,
+        name: s.name.clone(),
+        description: s.description.clone(),
+    }
+}
+
+impl CinderForNova {
+    /// A volume as Nova's proxy shows it: its type's name, and the server
+    /// it is attached to when an attachment is complete.
+    fn proxy_view(&self, v: &Volume) -> Result<ProxyVolume, ComputeError> {
+        let store = &self.state.store;
+        let volume_type = store.get_type(&v.volume_type_id).map_err(store_err)?;
+        let attachment = store
+            .volume_attachments(&v.id)
+            .map_err(store_err)?
+            .into_iter()
+            .find(|a| a.attach_status == "attached")
+            .map(|a| (a.instance_uuid, a.mountpoint));
+        Ok(ProxyVolume {
+            id: v.id.clone(),
+            status: v.status.clone(),
+            size_gib: v.size_gib,
+            availability_zone: v.availability_zone.clone(),
+            created_at: v.created_at,
+            name: v.name.clone(),
+            description: v.description.clone(),
+            volume_type: volume_type.map(|t| t.name),
+            snapshot_id: v.snapshot_id.clone(),
+            metadata: v.metadata.clone(),
+            attachment,
+        })
     }
 }
 

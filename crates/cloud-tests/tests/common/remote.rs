@@ -88,6 +88,27 @@ impl SnapshotImporter for TestSnapshots {
                 .transition_status(image_id, &["queued", "saving"], "killed", now);
         })
     }
+
+    fn rotate_backups<'a>(
+        &'a self,
+        server: &'a str,
+        backup_type: &'a str,
+        rotation: u64,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>> {
+        Box::pin(async move {
+            let all = self.images.list_images().map_err(|e| e.to_string())?;
+            let doomed = ferrostack_compute::servers::snapshot::backups_beyond(
+                &all,
+                server,
+                backup_type,
+                rotation,
+            );
+            for id in &doomed {
+                self.images.delete_image(id).map_err(|e| e.to_string())?;
+            }
+            Ok(doomed)
+        })
+    }
 }
 
 impl Compute {

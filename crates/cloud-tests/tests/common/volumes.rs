@@ -5,7 +5,10 @@
 //! would against the real volume service.
 
 use ferrostack_compute::error::ComputeError;
-use ferrostack_compute::volumes::{ServerVolumes, VolumeConnection};
+use ferrostack_compute::volumes::{
+    BootVolumeSource, ProxySnapshot, ProxyVolume, ServerVolumes, SnapshotCreate, VolumeConnection,
+    VolumeCreate,
+};
 use ferrostack_host_contract::block::Connection;
 use ferrostack_policy::AuthContext;
 use std::collections::BTreeMap;
@@ -35,6 +38,31 @@ pub struct FakeVolumes {
     volumes: Mutex<BTreeMap<String, FakeVolume>>,
     /// Connects still to fail.
     pub fail_connects: AtomicU32,
+    /// Snapshots: id -> (volume id, project, size).
+    pub snapshots: Mutex<BTreeMap<String, (String, String, u64)>>,
+}
+
+fn sees(caller: &AuthContext, project: &str) -> bool {
+    caller.is_admin() || caller.project_id() == Some(project)
+}
+
+fn proxy_view(id: &str, v: &FakeVolume) -> ProxyVolume {
+    ProxyVolume {
+        id: id.into(),
+        status: v.status.clone(),
+        size_gib: v.size_gib,
+        availability_zone: "nova".into(),
+        attachment: v
+            .attachments
+            .values()
+            .next()
+            .map(|server| (server.clone(), Some("/dev/vdb".into()))),
+        ..ProxyVolume::default()
+    }
+}
+
+fn not_found(kind: &str, id: &str) -> ComputeError {
+    ComputeError::NotFound(format!("{kind} {id} could not be found."))
 }
 
 impl FakeVolumes {
@@ -165,10 +193,19 @@ impl ServerVolumes for FakeVolumes {
         &self,
         project_id: &str,
         volume_id: &str,
-        image_id: Option<&str>,
+        source: &BootVolumeSource,
         size_gib: u64,
         _volume_type: Option<&str>,
     ) -> Result<(), ComputeError> {
+        let (image_id, size_gib) = match source {
+            BootVolumeSource::Image(id) => (Some(id.clone()), size_gib),
+            BootVolumeSource::Snapshot(sid) => {
+                let (vol, _, size) = self.snapshots.lock().unwrap()[sid].clone();
+                let image = self.volumes.lock().unwrap()[&vol].image_id.clone();
+                (image, if size_gib == 0 { size } else { size_gib })
+            }
+            _ => (None, size_gib),
+        };
         self.volumes.lock().unwrap().insert(
             volume_id.into(),
             FakeVolume {
@@ -177,7 +214,7 @@ impl ServerVolumes for FakeVolumes {
                 size_gib,
                 attachments: BTreeMap::new(),
                 deleted: false,
-                image_id: image_id.map(str::to_string),
+                image_id,
             },
         );
         Ok(())
@@ -204,5 +241,116 @@ impl ServerVolumes for FakeVolumes {
             v.status = "deleted".into();
         }
         Ok(())
+    }
+
+    fn list_volumes(&self, caller: &AuthContext) -> Result<Vec<ProxyVolume>, ComputeError> {
+        let all = self.volumes.lock().unwrap();
+        Ok(all
+            .iter()
+            .filter(|(_, v)| !v.deleted && caller.project_id() == Some(&v.project_id))
+            .map(|(id, v)| proxy_view(id, v))
+            .collect())
+    }
+
+    fn show_volume(&self, caller: &AuthContext, id: &str) -> Result<ProxyVolume, ComputeError> {
+        let all = self.volumes.lock().unwrap();
+        all.get(id)
+            .filter(|v| !v.deleted && sees(caller, &v.project_id))
+            .map(|v| proxy_view(id, v))
+            .ok_or_else(|| not_found("Volume", id))
+    }
+
+    fn create_proxy_volume(
+        &self,
+        caller: &AuthContext,
+        req: &VolumeCreate,
+    ) -> Result<ProxyVolume, ComputeError> {
+        let id = self.volume(caller.project_id().unwrap(), req.size_gib);
+        let mut view = self.show_volume(caller, &id)?;
+        view.name = req.name.clone();
+        view.metadata = req.metadata.clone();
+        Ok(view)
+    }
+
+    fn delete_proxy_volume(&self, caller: &AuthContext, id: &str) -> Result<(), ComputeError> {
+        let mut all = self.volumes.lock().unwrap();
+        let v = all
+            .get_mut(id)
+            .filter(|v| !v.deleted && sees(caller, &v.project_id))
+            .ok_or_else(|| not_found("Volume", id))?;
+        if v.status != "available" {
+            return Err(ComputeError::BadRequest(format!(
+                "Invalid volume: Volume status must be available, but it is {}.",
+                v.status
+            )));
+        }
+        v.deleted = true;
+        v.status = "deleted".into();
+        Ok(())
+    }
+
+    fn list_snapshots(&self, caller: &AuthContext) -> Result<Vec<ProxySnapshot>, ComputeError> {
+        let all = self.snapshots.lock().unwrap();
+        Ok(all
+            .iter()
+            .filter(|(_, (_, p, _))| caller.project_id() == Some(p))
+            .map(|(id, (vol, _, size))| snap_view(id, vol, *size))
+            .collect())
+    }
+
+    fn show_snapshot(&self, caller: &AuthContext, id: &str) -> Result<ProxySnapshot, ComputeError> {
+        let all = self.snapshots.lock().unwrap();
+        all.get(id)
+            .filter(|(_, p, _)| sees(caller, p))
+            .map(|(vol, _, size)| snap_view(id, vol, *size))
+            .ok_or_else(|| not_found("Snapshot", id))
+    }
+
+    fn create_snapshot(
+        &self,
+        caller: &AuthContext,
+        req: &SnapshotCreate,
+    ) -> Result<ProxySnapshot, ComputeError> {
+        let v = self
+            .volumes
+            .lock()
+            .unwrap()
+            .get(&req.volume_id)
+            .filter(|v| !v.deleted && sees(caller, &v.project_id))
+            .cloned()
+            .ok_or_else(|| not_found("Volume", &req.volume_id))?;
+        if v.status != "available" && !(v.status == "in-use" && req.force) {
+            return Err(ComputeError::BadRequest(format!(
+                "Invalid volume: Volume {} status must be available, but current status is: {}.",
+                req.volume_id, v.status
+            )));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        self.snapshots.lock().unwrap().insert(
+            id.clone(),
+            (req.volume_id.clone(), v.project_id.clone(), v.size_gib),
+        );
+        Ok(snap_view(&id, &req.volume_id, v.size_gib))
+    }
+
+    fn delete_snapshot(&self, caller: &AuthContext, id: &str) -> Result<(), ComputeError> {
+        let mut all = self.snapshots.lock().unwrap();
+        match all.get(id) {
+            Some((_, p, _)) if sees(caller, p) => {
+                all.remove(id);
+                Ok(())
+            }
+            _ => Err(not_found("Snapshot", id)),
+        }
+    }
+}
+
+fn snap_view(id: &str, volume_id: &str, size_gib: u64) -> ProxySnapshot {
+    ProxySnapshot {
+        id: id.into(),
+        volume_id: volume_id.into(),
+        status: "available".into(),
+        size_gib,
+        ..ProxySnapshot::default()
     }
 }

@@ -67,7 +67,7 @@ fn client() -> &'static reqwest::Client {
     CLIENT.get_or_init(reqwest::Client::new)
 }
 
-fn gone_at(v: ApiVersion) -> ComputeResult<()> {
+pub(crate) fn gone_at(v: ApiVersion) -> ComputeResult<()> {
     if v.at_least(36) {
         return Err(ComputeError::NotFound(
             "The resource could not be found.".into(),

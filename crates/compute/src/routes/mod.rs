@@ -31,6 +31,7 @@ pub mod services;
 pub mod usage;
 pub mod versions;
 pub mod volume_attachments;
+pub mod volume_proxy;
 
 use crate::error::{ComputeError, ComputeResult};
 use crate::ComputeState;
@@ -124,6 +125,16 @@ pub fn bad_count(name: &str, raw: &str) -> ComputeError {
     ComputeError::BadRequest(format!(
         "Invalid input for query parameters {name}. Value: {raw}. '{raw}' does not match '^[0-9]*$'"
     ))
+}
+
+/// A `limit` or `offset` as Nova's `non_negative_integer` takes it.
+pub fn non_negative(q: &QueryPairs, name: &str) -> ComputeResult<Option<usize>> {
+    q.get(name)
+        .map(|raw| {
+            ferrostack_common::page::parse_count(raw, CountSyntax::Digits)
+                .ok_or_else(|| bad_count(name, raw))
+        })
+        .transpose()
 }
 
 /// `limit` and `marker` as Nova's paging reads them.

@@ -49,6 +49,10 @@ pub async fn action(
         ServerAction::Unlock => actions::set_lock(s, c, &i, r, false, None).map(|_| accepted()),
         ServerAction::ConsoleOutput(args) => console_output(s, &i, &args).await,
         ServerAction::CreateImage(args) => snapshot::create_image(s, c, v, &i, r, &args).await,
+        ServerAction::CreateBackup(args) => {
+            let args = ferrostack_compute_types::server_action::create_backup(&args)?;
+            snapshot::create_backup(s, c, v, &i, r, &args).await
+        }
         ServerAction::Resize(args) => resize::resize(s, c, &i, r, &args).map(|_| accepted()),
         ServerAction::ConfirmResize => {
             resize::confirm_resize(s, c, &i, r).map(|_| StatusCode::NO_CONTENT.into_response())

@@ -21,7 +21,6 @@ use crate::microversion::Version;
 use crate::ComputeState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use ferrostack_common::page::{parse_count, CountSyntax};
 use ferrostack_compute_types::server_group::CreateServerGroupBody;
 use ferrostack_compute_types::ApiVersion;
 use ferrostack_policy::AuthContext;
@@ -72,13 +71,6 @@ fn view(state: &ComputeState, v: ApiVersion, g: &ServerGroup) -> ComputeResult<V
     Ok(Value::Object(m))
 }
 
-/// A `limit` or `offset` as Nova's `non_negative_integer` takes it.
-fn non_negative(q: &QueryPairs, name: &str) -> ComputeResult<Option<usize>> {
-    q.get(name)
-        .map(|raw| parse_count(raw, CountSyntax::Digits).ok_or_else(|| bad_count(name, raw)))
-        .transpose()
-}
-
 /// The group `id` if the caller may see it (its project's, or an admin).
 fn visible(state: &ComputeState, caller: &AuthContext, id: &str) -> ComputeResult<ServerGroup> {
     let g = state.servers.get_group(id)?.ok_or_else(|| not_found(id))?;
@@ -101,7 +93,7 @@ pub async fn list(
     let limit = super::PAGING
         .read(q.get("limit"), None, |raw| bad_count("limit", raw))?
         .limit;
-    let offset = non_negative(&q, "offset")?.unwrap_or(0);
+    let offset = super::non_negative(&q, "offset")?.unwrap_or(0);
     let groups = if q.get("all_projects").is_some() && caller.is_admin() {
         state.servers.list_groups(None)?
     } else {

@@ -206,6 +206,18 @@ fn boot_image_ref(
             })?;
             service.boot_image(caller, id)
         }
+        BootVolumeSource::Snapshot(id) => {
+            let service = state.link.volumes().ok_or_else(|| {
+                ComputeError::BadRequest("This cloud has no block storage service.".into())
+            })?;
+            let snapshot = service.show_snapshot(caller, id).map_err(|e| match e {
+                ComputeError::NotFound(_) => ComputeError::BadRequest(format!(
+                    "Block Device Mapping is Invalid: failed to get snapshot {id}."
+                )),
+                other => other,
+            })?;
+            service.boot_image(caller, &snapshot.volume_id)
+        }
         BootVolumeSource::Blank => Err(ComputeError::BadRequest(
             "Block Device Mapping is Invalid: a blank volume cannot be the boot disk.".into(),
         )),
@@ -225,6 +237,14 @@ fn parse_create(
     let name = server.name()?;
     let network_request = networks_request(state, v, server, sent)?;
     let mut volumes = boot_volumes(server, server.image_id())?;
+    if volumes.is_empty() && !server.image_id().is_empty() {
+        // An image of a volume-backed server: its mappings are the boot's.
+        if let Some(image) = state.images.get_image(server.image_id())? {
+            if image.status != "deleted" && image_visible(&image, caller, state)? {
+                volumes = crate::servers::volume_image::mappings(&image)?;
+            }
+        }
+    }
     if !volumes.is_empty() && state.link.volumes().is_none() {
         return Err(ComputeError::BadRequest(
             "Block Device Mapping is Invalid: this cloud has no block storage service.".into(),
@@ -252,6 +272,13 @@ fn parse_create(
         None => flavor.root_gb,
     };
     let image = bootable_image(state, caller, &image_ref, flavor.memory_mb, root_gb)?;
+    if crate::servers::volume_image::is_volume_image(&image) {
+        // Its own mappings were taken above; as a root disk it has no data.
+        return Err(ComputeError::BadRequest(format!(
+            "Block Device Mapping is Invalid: image {image_ref} holds no disk (it names volume \
+             snapshots) and cannot be a root disk."
+        )));
+    }
     let key = match server.key_name()? {
         None => None,
         Some(k) => Some(

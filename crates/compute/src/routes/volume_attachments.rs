@@ -9,7 +9,8 @@
 //! `delete_on_termination` from 2.79, `attachment_id` and `bdm_uuid`
 //! from 2.89 (where `id` goes). A volume being detached is listed until
 //! the guest has let go, as Nova keeps its mapping until then. Swapping
-//! a volume (`PUT`) is not built and answers 501.
+//! a volume (`PUT`, admins) is not built: 404 for a server or volume not
+//! found, else 501.
 
 use super::Caller;
 use crate::error::{ComputeResult, Json};
@@ -112,4 +113,23 @@ pub async fn delete(
     let i = servers::find(&state, &caller, &id, false)?;
     volumes::detach(&state, &caller, &i, &request_id, &volume_id)?;
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// `PUT /servers/{id}/os-volume_attachments/{volume_id}` (admins): the
+/// server and the attached volume are looked up as Nova does (404 when
+/// either is missing), then the swap (or the 2.85 attachment update),
+/// which is not built, answers 501.
+pub async fn update(
+    State(state): State<Arc<ComputeState>>,
+    Caller(caller): Caller,
+    Path((id, volume_id)): Path<(String, String)>,
+) -> ComputeResult<Response> {
+    let i = servers::find(&state, &caller, &id, false)?;
+    let d = servers::doc(&i)?;
+    if !d.volumes.iter().any(|vol| vol.volume_id == volume_id) {
+        return Err(volumes::not_attached(&i.uuid, &volume_id));
+    }
+    Err(crate::error::ComputeError::NotImplemented(
+        "Swapping or updating a volume attachment is not implemented by ferrostack yet.".into(),
+    ))
 }

@@ -585,15 +585,11 @@ fn connect_volumes(state: &ComputeState, b: Boot<'_>, op: &mut CreateOp) -> Comp
             let ids = op.volume_ids.get(&server).cloned().unwrap_or_default();
             let mut attached: Vec<ServerVolume> = Vec::new();
             for (want, (volume_id, attachment_id)) in op.volumes.iter().zip(ids) {
-                let image = match &want.source {
-                    BootVolumeSource::Image(id) => Some(id.as_str()),
-                    _ => None,
-                };
                 if !matches!(want.source, BootVolumeSource::Volume(_)) {
                     service.create_volume(
                         &op.project_id,
                         &volume_id,
-                        image,
+                        &want.source,
                         want.size_gib,
                         want.volume_type.as_deref(),
                     )?;

@@ -28,6 +28,7 @@ pub mod resize;
 pub mod resize_steps;
 pub mod snapshot;
 pub mod views;
+pub mod volume_image;
 pub mod volumes;
 
 use crate::error::{ComputeError, ComputeResult};
@@ -83,6 +84,8 @@ pub mod task {
     pub const RESUMING: &str = "resuming";
     /// Taking a snapshot.
     pub const IMAGE_SNAPSHOT: &str = "image_snapshot";
+    /// `createBackup` running.
+    pub const IMAGE_BACKUP: &str = "image_backup";
     /// Resizing.
     pub const RESIZE_PREP: &str = "resize_prep";
     /// Reverting a resize.
@@ -175,6 +178,18 @@ pub struct PendingSnapshot {
     pub request_id: String,
     /// The image that receives the data.
     pub image_id: String,
+    /// A `createBackup`: the rotation to apply once it is imported.
+    #[serde(default)]
+    pub backup: Option<BackupRotation>,
+}
+
+/// What a backup's rotation keeps.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupRotation {
+    /// The `backup_type` property shared by the backups rotated together.
+    pub backup_type: String,
+    /// How many of them to keep.
+    pub rotation: u64,
 }
 
 /// A port an interface attach is creating (`created`) or binding.
