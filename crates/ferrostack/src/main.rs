@@ -16,6 +16,7 @@ mod ml2_settings;
 mod net_cmd;
 mod paths;
 mod rcfile;
+mod security_compliance;
 mod server_networks;
 mod server_volumes;
 mod volume_images;

@@ -17,6 +17,7 @@
 
 pub mod bootstrap;
 pub mod catalog;
+pub mod compliance;
 pub mod credentials;
 pub mod ec2_signature;
 pub mod error;

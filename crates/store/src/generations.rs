@@ -120,6 +120,7 @@ pub const UNCACHED: &[&str] = &[
     "credentials",
     "policies",
     "oauth1_consumers",
+    "user_login_failures",
     "domain_configs",
     "volume_backups",
     "qos_specs",

@@ -990,6 +990,23 @@ CREATE TABLE oauth1_consumers (
 );
 "#,
     )],
+    // N: Keystone's [security_compliance]: user options, password expiry,
+    // who set the password, the password history (hashes), and failed
+    // logins in their own table (uncached, so a failed login does not
+    // empty the token cache; counted by one upsert per failure).
+    &[Both(
+        r#"
+ALTER TABLE users ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE users ADD COLUMN password_expires_at INTEGER;
+ALTER TABLE users ADD COLUMN password_self_service INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN password_history TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE user_login_failures (
+    user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    count   INTEGER NOT NULL,
+    last_at INTEGER NOT NULL
+);
+"#,
+    )],
 ];
 
 /// Bring the schema up to date. Safe to call on every start.
