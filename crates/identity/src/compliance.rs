@@ -68,6 +68,17 @@ impl SecurityCompliance {
         fancy_regex::Regex::new(&format!(r"\A(?:{pattern})")).map_err(|e| e.to_string())
     }
 
+    /// The regex as the operator wrote it (what Keystone's domain
+    /// configuration API shows).
+    pub fn password_regex_pattern(&self) -> Option<&str> {
+        self.password_regex.as_ref().map(|re| {
+            let s = re.as_str();
+            s.strip_prefix(r"\A(?:")
+                .and_then(|s| s.strip_suffix(')'))
+                .unwrap_or(s)
+        })
+    }
+
     /// Refuse a new password that does not match the regex (400, Keystone's
     /// `PasswordRequirementsValidationError`).
     pub fn validate_new_password(&self, pw: &str) -> IdResult<()> {

@@ -108,6 +108,17 @@ async fn refused_password_changes_leave_the_old_password_working() {
     })
     .await;
     let u = s.user("carol");
+    // Any user may read the rule, as clients do to explain a refusal.
+    let token = s.login(&u.id, USER_PASSWORD, None).await;
+    let (st, body) = s
+        .get("/v3/domains/default/config/security_compliance", &token)
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        body["config"]["security_compliance"],
+        json!({"password_regex": r"^(?=.*\d).{8,}$",
+               "password_regex_description": "at least 8 characters with a digit"})
+    );
     let (st, body) = change_own(&s, &u.id, USER_PASSWORD, "short1").await;
     assert_eq!(st, 400);
     assert_eq!(
