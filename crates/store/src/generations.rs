@@ -121,6 +121,8 @@ pub const UNCACHED: &[&str] = &[
     "policies",
     "oauth1_consumers",
     "user_login_failures",
+    "registered_limits",
+    "limits",
     "domain_configs",
     "volume_backups",
     "qos_specs",

@@ -294,6 +294,7 @@ pub trait IdentityStore:
     + crate::access_rule::AccessRuleStore
     + crate::endpoint_filter::EndpointFilterStore
     + crate::token_key::TokenKeyStore
+    + crate::unified_limit::UnifiedLimitStore
 {
     /// The generation of a kind of derived data: grows after every committed
     /// write that can change it, and only then (see [`crate::generations`]).

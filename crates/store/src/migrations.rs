@@ -1007,6 +1007,33 @@ CREATE TABLE user_login_failures (
 );
 "#,
     )],
+    // N: Keystone's unified limits (unified_limit.rs): registered limits
+    // (unique per service, region, resource) and project or domain limits
+    // pointing at one (unique per registered limit and project or domain).
+    &[Both(
+        r#"
+CREATE TABLE registered_limits (
+    id            TEXT PRIMARY KEY,
+    service_id    TEXT NOT NULL,
+    region_id     TEXT,
+    resource_name TEXT NOT NULL,
+    default_limit INTEGER NOT NULL,
+    description   TEXT
+);
+CREATE UNIQUE INDEX registered_limits_unique
+    ON registered_limits(service_id, coalesce(region_id, ''), resource_name);
+CREATE TABLE limits (
+    id                  TEXT PRIMARY KEY,
+    registered_limit_id TEXT NOT NULL REFERENCES registered_limits(id),
+    project_id          TEXT REFERENCES projects(id) ON DELETE CASCADE,
+    domain_id           TEXT REFERENCES domains(id) ON DELETE CASCADE,
+    resource_limit      INTEGER NOT NULL,
+    description         TEXT
+);
+CREATE UNIQUE INDEX limits_unique
+    ON limits(registered_limit_id, coalesce(project_id, ''), coalesce(domain_id, ''));
+"#,
+    )],
 ];
 
 /// Bring the schema up to date. Safe to call on every start.
