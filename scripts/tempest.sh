@@ -164,10 +164,16 @@ for i in "${!LISTENERS[@]}"; do
 done
 IDENTITY_URL=http://127.0.0.1:$FIRST_PORT/v3
 
+# The password policy an operator turning on Keystone's [security_compliance]
+# would set, matching tempest.conf's [identity] user_* values below (Tempest's
+# defaults): lockout after 2 failures for 5 s, the last 2 passwords unique.
+SECURITY_ARGS=(--lockout-failure-attempts 2 --lockout-duration 5 --unique-last-password-count 2)
+
 step "ferrostack allinone (ports $FIRST_PORT-$((FIRST_PORT + 7)), data in $WORK)"
 (cd "$DATA" && exec env NO_COLOR=1 "$BIN" allinone --data-dir "$DATA" --bind 127.0.0.1 \
     --public-host 127.0.0.1 --instances-dir "$INSTANCES" --hypervisor qemu --fake-network \
     --host-name tempest-host --admin-password "$ADMIN_PASSWORD" "${PORT_ARGS[@]}" \
+    "${SECURITY_ARGS[@]}" \
     > "$WORK/allinone.log" 2>&1 < /dev/null) &
 ALLINONE_PID=$!
 for _ in $(seq 1 300); do
@@ -212,10 +218,17 @@ admin_domain_name = Default
 uri_v3 = $IDENTITY_URL
 auth_version = v3
 region = RegionOne
+# The cloud's password policy (SECURITY_ARGS above).
+user_lockout_failure_attempts = 2
+user_lockout_duration = 5
+user_unique_last_password_count = 2
+user_minimum_password_age = 0
 
 [identity-feature-enabled]
-# Keystone's own defaults: security compliance and domain-specific drivers are
-# off in an unconfigured Keystone too.
+# Offered and configured (SECURITY_ARGS): Keystone's [security_compliance].
+security_compliance = true
+# Keystone's own default: domain-specific drivers are off in an
+# unconfigured Keystone too.
 api_v2 = false
 # Offered: OS-TRUST.
 trust = true

@@ -92,3 +92,35 @@ def test_clouds_yaml_authenticates(stack):
     env.update(OS_CLIENT_CONFIG_FILE=str(stack.data_dir / "clouds.yaml"), OS_CLOUD="ferrostack")
     proc = run(env, "openstack", "token", "issue", "-f", "value", "-c", "id")
     assert proc.stdout.strip()
+
+
+def test_unified_limits(stack):
+    """Keystone's unified limits through the CLI: a registered default, a
+    project's own limit, and the registered limit kept while it is in use."""
+    project = stack.openstack_json("project", "create", "limited")
+    registered = stack.openstack_json(
+        "registered", "limit", "create", "--service", "nova", "--default-limit", "10",
+        "--description", "vCPUs", "cores")
+    assert registered["default_limit"] == 10
+    assert registered["resource_name"] == "cores"
+    limit = stack.openstack_json(
+        "limit", "create", "--project", "limited", "--service", "nova",
+        "--resource-limit", "4", "cores")
+    assert limit["project_id"] == project["id"]
+    assert limit["resource_limit"] == 4
+    # A limit needs a registered limit: refused, nothing created.
+    refused = stack.openstack(
+        "limit", "create", "--project", "limited", "--service", "nova",
+        "--resource-limit", "4", "ram", check=False)
+    assert refused.returncode != 0
+    listed = stack.openstack_json("limit", "list")
+    assert [l["ID"] for l in listed] == [limit["id"]]
+    # In use: the registered limit stays.
+    assert stack.openstack("registered", "limit", "delete", registered["id"],
+                           check=False).returncode != 0
+    assert stack.openstack_json("registered", "limit", "show", registered["id"])["id"]
+    stack.openstack("limit", "set", "--resource-limit", "6", limit["id"])
+    assert stack.openstack_json("limit", "show", limit["id"])["resource_limit"] == 6
+    stack.openstack("limit", "delete", limit["id"])
+    stack.openstack("registered", "limit", "delete", registered["id"])
+    assert stack.openstack_json("registered", "limit", "list") == []

@@ -162,6 +162,9 @@ pub struct AllinoneArgs {
     /// The host data plane (tunnel, VXLAN group, physical networks).
     #[command(flatten)]
     net: crate::host_network::HostNetArgs,
+    /// The password policy (Keystone's [security_compliance]).
+    #[command(flatten)]
+    security: Box<crate::security_compliance::SecurityComplianceArgs>,
 }
 
 struct Listeners {
@@ -338,6 +341,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         IdentityConfig {
             token_ttl_secs: args.token_ttl,
             public_url: identity_url.clone(),
+            security: args.security.policy()?,
         },
     )?);
 

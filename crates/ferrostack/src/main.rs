@@ -18,6 +18,7 @@ mod nova_floating;
 mod nova_proxies;
 mod paths;
 mod rcfile;
+mod security_compliance;
 mod server_networks;
 mod server_volumes;
 mod volume_images;

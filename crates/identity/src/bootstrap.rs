@@ -260,6 +260,7 @@ impl Identity {
                     email: None,
                     extra: Map::new(),
                     password_changed_at: Some(ferrostack_common::time::now_micros()),
+                    security: Default::default(),
                 };
                 store.create_user(&user)?;
                 // Only once stored: a controller that lost the race to

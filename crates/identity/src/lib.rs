@@ -17,6 +17,7 @@
 
 pub mod bootstrap;
 pub mod catalog;
+pub mod compliance;
 pub mod credentials;
 pub mod ec2_signature;
 pub mod error;
@@ -87,7 +88,7 @@ pub mod policy {
     use crate::routes::roles::by_route;
     use crate::routes::{
         access_rules, app_credentials, auth, credentials, discovery, domain_config, domains, ec2,
-        endpoint_filter, endpoints, groups, implied_roles, oauth1, policies, project_tags,
+        endpoint_filter, endpoints, groups, implied_roles, limits, oauth1, policies, project_tags,
         projects, regions, role_assignments, roles as role_routes, services, system_roles, trusts,
         users, v2,
     };
@@ -338,6 +339,24 @@ pub mod policy {
             get(Admin, oauth1::show)
                 .patch(Admin, oauth1::update)
                 .delete(Admin, oauth1::delete)
+        )
+        .route(
+            "/v3/registered_limits",
+            get(Authenticated, limits::list_registered).post(Admin, limits::create_registered)
+        )
+        .route(
+            "/v3/registered_limits/{registered_limit_id}",
+            get(Authenticated, limits::show_registered)
+                .patch(Admin, limits::update_registered)
+                .delete(Admin, limits::delete_registered)
+        )
+        .route("/v3/limits/model", get(Authenticated, limits::model))
+        .route("/v3/limits", get(Authenticated, limits::list).post(Admin, limits::create))
+        .route(
+            "/v3/limits/{limit_id}",
+            get(Authenticated, limits::show)
+                .patch(Admin, limits::update)
+                .delete(Admin, limits::delete)
         )
         .route("/v3/policies", get(Admin, policies::list).post(Admin, policies::create))
         .route(

@@ -57,6 +57,14 @@ const VALIDATION_CACHE_LIMIT: usize = 100_000;
 /// revocation events and token keys.
 type ContextStamp = (u64, u64, u64);
 
+/// Why [`Identity::open`] refused a token that was sealed by us but has
+/// expired, and one that was revoked: Keystone answers these 404 when they
+/// are presented to the `token` auth method (a token it cannot find),
+/// unlike a malformed one.
+pub const TOKEN_EXPIRED: &str = "token expired";
+/// See [`TOKEN_EXPIRED`].
+pub const TOKEN_REVOKED: &str = "token revoked";
+
 /// Settings of the identity service.
 #[derive(Clone, Debug)]
 pub struct IdentityConfig {
@@ -64,6 +72,8 @@ pub struct IdentityConfig {
     pub token_ttl_secs: i64,
     /// Public base URL of the identity listener, e.g. `http://10.0.0.1:5000`.
     pub public_url: String,
+    /// The password policy (Keystone's `[security_compliance]`; all off by default).
+    pub security: crate::compliance::SecurityCompliance,
 }
 
 /// The identity service: store, keys, revocation list and caches.
@@ -312,13 +322,13 @@ impl Identity {
         }
         .map_err(|e| ValidateError::Invalid(format!("token rejected: {e}")))?;
         if payload.expires_at <= now_micros() {
-            return Err(ValidateError::Invalid("token expired".into()));
+            return Err(ValidateError::Invalid(TOKEN_EXPIRED.into()));
         }
         let events = self
             .revocation_events()
             .map_err(|e| ValidateError::Unavailable(e.to_string()))?;
         if events.iter().any(|e| revokes(e, &payload)) {
-            return Err(ValidateError::Invalid("token revoked".into()));
+            return Err(ValidateError::Invalid(TOKEN_REVOKED.into()));
         }
         Ok(payload)
     }

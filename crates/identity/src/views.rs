@@ -87,6 +87,11 @@ pub fn domain(base: &str, d: &Domain) -> Value {
     )
 }
 
+/// Keystone's `password_expires_at`: microseconds, no zone.
+fn password_time(micros: i64) -> String {
+    ferrostack_common::time::nova_time(micros)
+}
+
 /// A user. There is no password field to render.
 pub fn user(base: &str, u: &User) -> Value {
     let mut m = obj(json!({
@@ -94,8 +99,8 @@ pub fn user(base: &str, u: &User) -> Value {
         "name": u.name,
         "domain_id": u.domain_id,
         "enabled": u.enabled,
-        "password_expires_at": null,
-        "options": {},
+        "password_expires_at": u.security.password_expires_at.map(password_time),
+        "options": u.security.options,
         "links": {"self": format!("{base}/v3/users/{}", u.id)},
     }));
     if let Some(p) = &u.default_project_id {

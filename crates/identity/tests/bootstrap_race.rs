@@ -41,6 +41,7 @@ fn controller(dir: &std::path::Path) -> Arc<Identity> {
             IdentityConfig {
                 token_ttl_secs: 3600,
                 public_url: "http://lb.example:5000".into(),
+                security: Default::default(),
             },
         )
         .expect("identity"),

@@ -46,6 +46,7 @@ fn fixture() -> Fixture {
         IdentityConfig {
             token_ttl_secs: 3600,
             public_url: "http://127.0.0.1:5000".into(),
+            security: Default::default(),
         },
     )
     .expect("identity");
@@ -82,6 +83,7 @@ fn fixture() -> Fixture {
         email: None,
         extra: Default::default(),
         password_changed_at: None,
+        security: Default::default(),
     };
     store.create_user(&user).expect("store write");
     store

@@ -43,6 +43,7 @@ use ferrostack_store::identity::{
 use ferrostack_store::oauth1::Consumer;
 use ferrostack_store::policies::PolicyDoc;
 use ferrostack_store::trust::Trust;
+use ferrostack_store::unified_limit::{Limit, RegisteredLimit};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -175,6 +176,11 @@ fn narrowed(r: &RoutePolicy, p: Persona) -> Option<Expect> {
             | "/v3/domains/{domain_id}/config/{group}/{option}",
             _,
         ) => Some(Expect::Status(403)),
+        // A limit is read by its project's members (the fixture's is on
+        // project A) and the admin.
+        ("GET", "/v3/limits/{limit_id}", Persona::NoRole | Persona::OtherMember) => {
+            Some(Expect::Status(404))
+        }
         // An unscoped token has no catalog.
         ("GET", "/v3/auth/catalog", Persona::NoRole) => Some(Expect::Status(403)),
         // Only an admin lists every trust; only the trustor (here the admin,
@@ -357,6 +363,22 @@ fn build(w: &World, r: &RoutePolicy, persona: Persona, acting_user: &str) -> Cal
                 credentials::store_new(&s.identity, c, "fixture")
                     .unwrap()
                     .id
+            }
+            "registered_limit_id" => registered_limit(w).id,
+            "limit_id" => {
+                let r = registered_limit(w);
+                let l = Limit {
+                    id: new_hex_id(),
+                    service_id: r.service_id,
+                    region_id: None,
+                    resource_name: r.resource_name,
+                    project_id: Some(w.project_a.clone()),
+                    domain_id: None,
+                    resource_limit: 1,
+                    description: None,
+                };
+                store.create_limits(std::slice::from_ref(&l)).unwrap();
+                l.id
             }
             "policy_id" => {
                 let p = PolicyDoc {
@@ -559,6 +581,23 @@ fn fresh_service(w: &World) -> String {
 }
 
 /// A plausible body for writes.
+/// A registered limit of a fresh service.
+fn registered_limit(w: &World) -> RegisteredLimit {
+    let r = RegisteredLimit {
+        id: new_hex_id(),
+        service_id: fresh_service(w),
+        region_id: None,
+        resource_name: unique("res"),
+        default_limit: 10,
+        description: None,
+    };
+    w.s.identity
+        .store
+        .create_registered_limits(std::slice::from_ref(&r))
+        .unwrap();
+    r
+}
+
 fn body_for(w: &World, r: &RoutePolicy) -> Option<Value> {
     let s = &w.s;
     let body = match (r.method, r.path) {
@@ -622,6 +661,20 @@ fn body_for(w: &World, r: &RoutePolicy) -> Option<Value> {
             json!({"tenant_id": w.project_a})
         }
         ("POST", "/v3/ec2tokens") => signed_ec2tokens_body(w),
+        ("POST", "/v3/registered_limits") => json!({"registered_limits": [{
+            "service_id": fresh_service(w), "resource_name": unique("res"), "default_limit": 1,
+        }]}),
+        ("PATCH", "/v3/registered_limits/{registered_limit_id}") => {
+            json!({"registered_limit": {"default_limit": 2}})
+        }
+        ("POST", "/v3/limits") => {
+            let reg = registered_limit(w);
+            json!({"limits": [{
+                "service_id": reg.service_id, "resource_name": reg.resource_name,
+                "project_id": w.project_a, "resource_limit": 3,
+            }]})
+        }
+        ("PATCH", "/v3/limits/{limit_id}") => json!({"limit": {"resource_limit": 4}}),
         ("POST", "/v3/policies") => json!({"policy": {"blob": "{}", "type": "application/json"}}),
         ("PATCH", "/v3/policies/{policy_id}") => json!({"policy": {"blob": "{\"a\": 1}"}}),
         ("POST", "/v3/OS-OAUTH1/consumers") => json!({"consumer": {"description": "app"}}),

@@ -28,6 +28,7 @@ fn controller(url: &str, master: &Path) -> Result<Identity, KeyStoreError> {
         IdentityConfig {
             token_ttl_secs: 3600,
             public_url: "http://127.0.0.1:5000".into(),
+            security: Default::default(),
         },
     )
 }

@@ -27,6 +27,7 @@ fn validation_speed() {
         IdentityConfig {
             token_ttl_secs: 3600,
             public_url: "http://127.0.0.1:5000".into(),
+            security: Default::default(),
         },
     )
     .unwrap();

@@ -71,6 +71,37 @@ pub struct User {
     pub extra: Extra,
     /// When the password was last set (µs since epoch).
     pub password_changed_at: Option<i64>,
+    /// Password policy state (Keystone's `[security_compliance]`).
+    pub security: UserSecurity,
+}
+
+/// What Keystone's `[security_compliance]` keeps about a user besides the
+/// password hash. Failed logins are not here: they are counted by
+/// [`IdentityStore::record_login_failure`], outside the user record, so a
+/// concurrent update of the user never loses a count.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UserSecurity {
+    /// Keystone's user options (`ignore_lockout_failure_attempts`,
+    /// `ignore_password_expiry`, `ignore_change_password_upon_first_use`,
+    /// `lock_password`, `multi_factor_auth_*`).
+    pub options: Extra,
+    /// When the current password expires (µs since epoch); `None`: never.
+    pub password_expires_at: Option<i64>,
+    /// The current password was set by the user (self-service change),
+    /// not by an administrator: only then does the minimum age apply.
+    pub password_self_service: bool,
+    /// Hashes of earlier passwords, oldest first (never the plaintext),
+    /// kept only as far back as the history policy looks.
+    pub password_history: Vec<String>,
+}
+
+/// Consecutive failed password logins of a user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoginFailures {
+    /// How many since the last success.
+    pub count: i64,
+    /// When the last one happened (µs since epoch).
+    pub last_at: i64,
 }
 
 /// A group of users.
@@ -263,6 +294,7 @@ pub trait IdentityStore:
     + crate::access_rule::AccessRuleStore
     + crate::endpoint_filter::EndpointFilterStore
     + crate::token_key::TokenKeyStore
+    + crate::unified_limit::UnifiedLimitStore
 {
     /// The generation of a kind of derived data: grows after every committed
     /// write that can change it, and only then (see [`crate::generations`]).
@@ -314,6 +346,14 @@ pub trait IdentityStore:
     fn update_user(&self, u: &User) -> StoreResult<()>;
     /// Delete a user, its memberships, assignments and application credentials.
     fn delete_user(&self, id: &str) -> StoreResult<()>;
+    /// Count one more failed password login of `user_id` at `at`, in one
+    /// statement (concurrent failures on several controllers all count).
+    fn record_login_failure(&self, user_id: &str, at: i64) -> StoreResult<()>;
+    /// The consecutive failed logins of `user_id` (`None`: none).
+    fn login_failures(&self, user_id: &str) -> StoreResult<Option<LoginFailures>>;
+    /// Forget `user_id`'s failed logins (a success, an expired lockout, an
+    /// administrator enabling the user). Writes nothing when there are none.
+    fn clear_login_failures(&self, user_id: &str) -> StoreResult<()>;
 
     // --- groups
     /// Insert a group; `Conflict` on a duplicate name in the domain.

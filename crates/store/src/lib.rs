@@ -54,6 +54,7 @@ pub mod sqlite;
 pub mod testing;
 pub mod token_key;
 pub mod trust;
+pub mod unified_limit;
 pub mod volume;
 pub mod volume_exports;
 pub mod volume_extras;

@@ -1021,6 +1021,50 @@ CREATE TABLE image_tasks (
 CREATE INDEX image_tasks_image ON image_tasks(image_id);
 "#,
     )],
+    // 27: Keystone's [security_compliance]: user options, password expiry,
+    // who set the password, the password history (hashes), and failed
+    // logins in their own table (uncached, so a failed login does not
+    // empty the token cache; counted by one upsert per failure).
+    &[Both(
+        r#"
+ALTER TABLE users ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE users ADD COLUMN password_expires_at INTEGER;
+ALTER TABLE users ADD COLUMN password_self_service INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN password_history TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE user_login_failures (
+    user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    count   INTEGER NOT NULL,
+    last_at INTEGER NOT NULL
+);
+"#,
+    )],
+    // 28: Keystone's unified limits (unified_limit.rs): registered limits
+    // (unique per service, region, resource) and project or domain limits
+    // pointing at one (unique per registered limit and project or domain).
+    &[Both(
+        r#"
+CREATE TABLE registered_limits (
+    id            TEXT PRIMARY KEY,
+    service_id    TEXT NOT NULL,
+    region_id     TEXT,
+    resource_name TEXT NOT NULL,
+    default_limit INTEGER NOT NULL,
+    description   TEXT
+);
+CREATE UNIQUE INDEX registered_limits_unique
+    ON registered_limits(service_id, coalesce(region_id, ''), resource_name);
+CREATE TABLE limits (
+    id                  TEXT PRIMARY KEY,
+    registered_limit_id TEXT NOT NULL REFERENCES registered_limits(id),
+    project_id          TEXT REFERENCES projects(id) ON DELETE CASCADE,
+    domain_id           TEXT REFERENCES domains(id) ON DELETE CASCADE,
+    resource_limit      INTEGER NOT NULL,
+    description         TEXT
+);
+CREATE UNIQUE INDEX limits_unique
+    ON limits(registered_limit_id, coalesce(project_id, ''), coalesce(domain_id, ''));
+"#,
+    )],
 ];
 
 /// Bring the schema up to date. Safe to call on every start.

@@ -30,6 +30,7 @@ mod router;
 mod security_group;
 mod server;
 mod token_key;
+mod unified_limit;
 mod volume;
 mod volume_exports;
 mod volume_extras;

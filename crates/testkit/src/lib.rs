@@ -123,6 +123,7 @@ impl Stack {
                 IdentityConfig {
                     token_ttl_secs: 3600,
                     public_url: identity_url.clone(),
+                    security: Default::default(),
                 },
             )
             .expect("identity"),
@@ -217,6 +218,7 @@ impl Stack {
             email: None,
             extra: Map::new(),
             password_changed_at: None,
+            security: Default::default(),
         };
         self.identity.store.create_user(&user).expect("user");
         user.id

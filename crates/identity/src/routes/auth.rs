@@ -2,6 +2,7 @@
 //! caller can scope to; the catalog.
 
 use super::Caller;
+use crate::compliance;
 use crate::error::{IdResult, IdentityError, Json};
 use crate::password;
 use crate::roles;
@@ -186,17 +187,7 @@ pub fn authenticate(id: &Identity, req: &AuthRequest) -> IdResult<(String, AuthC
                     }
                     Err(e) => return Err(e),
                 };
-                let ok = match user.password_hash.as_deref() {
-                    Some(h) => password::verify(secret, h),
-                    None => {
-                        password::verify_nothing(secret);
-                        false
-                    }
-                };
-                if !ok || !user.enabled {
-                    tracing::info!(user_id = %user.id, "password authentication refused");
-                    return Err(unauthorized());
-                }
+                compliance::check_password(id, &user, secret, true)?;
                 bits |= methods::PASSWORD;
                 agree(user.id)?;
             }
@@ -208,6 +199,14 @@ pub fn authenticate(id: &Identity, req: &AuthRequest) -> IdResult<(String, AuthC
                     )
                 })?;
                 let payload = id.open(&t.id).map_err(|e| match e {
+                    // Keystone's TokenNotFound for a token it issued that
+                    // is no longer valid.
+                    ValidateError::Invalid(m)
+                        if m == crate::service::TOKEN_EXPIRED
+                            || m == crate::service::TOKEN_REVOKED =>
+                    {
+                        IdentityError::NotFound("Failed to validate token".into())
+                    }
                     ValidateError::Invalid(_) => unauthorized(),
                     ValidateError::Unavailable(m) => IdentityError::Internal(m),
                 })?;

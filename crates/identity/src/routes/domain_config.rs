@@ -15,7 +15,8 @@
 //! The `security_compliance` group is read-only and answers, for the
 //! default domain only, the password regex and its description, which any
 //! authenticated user may read (clients show them when a password change
-//! is refused); ferrostack sets neither, so both are null.
+//! is refused): the cloud's `[security_compliance]` settings, null when
+//! unset.
 
 use super::Caller;
 use crate::error::{IdResult, IdentityError, Json};
@@ -279,12 +280,14 @@ fn security_compliance(
             "Reading security compliance information for any domain other than the default domain is not allowed or supported",
         ));
     }
-    // ferrostack has no password-strength rule yet: both are unset, as in
-    // a Keystone whose `[security_compliance]` sets neither.
-    let _ = id;
+    // The cloud's own password policy (null when unset, as in Keystone).
+    let policy = &id.config.security;
     let values = [
-        ("password_regex", Value::Null),
-        ("password_regex_description", Value::Null),
+        ("password_regex", json!(policy.password_regex_pattern())),
+        (
+            "password_regex_description",
+            json!(policy.password_regex_description),
+        ),
     ];
     match option {
         Some(o) => values

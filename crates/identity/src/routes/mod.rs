@@ -13,6 +13,7 @@ pub mod endpoint_filter;
 pub mod endpoints;
 pub mod groups;
 pub mod implied_roles;
+pub mod limits;
 pub mod oauth1;
 pub mod policies;
 pub mod project_tags;

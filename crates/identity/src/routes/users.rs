@@ -3,6 +3,7 @@
 
 use super::{list_filter, require_name, Caller};
 use crate::bootstrap::DEFAULT_DOMAIN_ID;
+use crate::compliance;
 use crate::error::{IdResult, IdentityError, Json};
 use crate::password;
 use crate::roles;
@@ -57,22 +58,28 @@ pub async fn create(
             )));
         }
     }
-    let password_hash = match f.password {
-        Some(pw) => Some(hash_password(pw).await?),
-        None => None,
-    };
-    let user = User {
+    let mut user = User {
         id: new_hex_id(),
         name,
         domain_id,
         enabled: f.enabled.unwrap_or(true),
-        password_changed_at: password_hash.as_ref().map(|_| now_micros()),
-        password_hash,
+        password_changed_at: None,
+        password_hash: None,
         default_project_id: f.default_project_id,
         description: f.description.unwrap_or_default(),
         email: f.email,
         extra: f.extra,
+        security: Default::default(),
     };
+    if let Some(options) = f.options {
+        compliance::merge_options(&mut user.security.options, options)?;
+    }
+    if let Some(pw) = f.password {
+        let policy = &id.config.security;
+        policy.validate_new_password(&pw)?;
+        let hash = hash_password(pw).await?;
+        policy.set_password(&mut user, hash, false, now_micros());
+    }
     id.store.create_user(&user)?;
     tracing::info!(user_id = %user.id, name = %user.name, "user created");
     Ok((
@@ -130,10 +137,17 @@ pub async fn update(
     if f.name.is_some() {
         user.name = require_name("user", f.name.as_ref())?;
     }
+    if let Some(options) = f.options {
+        compliance::merge_options(&mut user.security.options, options)?;
+    }
     let mut revoke = false;
     if let Some(pw) = f.password {
-        user.password_hash = Some(hash_password(pw).await?);
-        user.password_changed_at = Some(now_micros());
+        // An administrator's reset: the regex applies, the history and
+        // the minimum age do not (as in Keystone).
+        let policy = &id.config.security;
+        policy.validate_new_password(&pw)?;
+        let hash = hash_password(pw).await?;
+        policy.set_password(&mut user, hash, false, now_micros());
         revoke = true;
     }
     if let Some(e) = f.enabled {
@@ -158,6 +172,10 @@ pub async fn update(
         user.extra.insert(k, v);
     }
     id.store.update_user(&user)?;
+    if f.enabled == Some(true) {
+        // Enabling a user lifts a lockout, as in Keystone.
+        id.store.clear_login_failures(&user.id)?;
+    }
     if revoke {
         id.revoke_user_tokens(&user.id)?;
     }
@@ -178,7 +196,10 @@ pub async fn delete(
 }
 
 /// `POST /v3/users/{user_id}/password`: a user changes their own password.
-/// Needs the current password, not a token, as in Keystone.
+/// Needs the current password, not a token, as in Keystone; an expired
+/// current password still works here (that is how it gets replaced), a
+/// locked account does not. The password policy applies
+/// ([`compliance`]): `lock_password`, minimum age, regex, history.
 pub async fn change_password(
     State(id): State<Arc<Identity>>,
     Path(user_id): Path<String>,
@@ -188,18 +209,31 @@ pub async fn change_password(
         .store
         .get_user(&user_id)
         .map_err(|_| IdentityError::auth_required())?;
-    let original = body.user.original_password;
-    let stored = user.password_hash.clone().unwrap_or_default();
-    let ok = tokio::task::spawn_blocking(move || password::verify(&original, &stored))
-        .await
-        .map_err(|e| IdentityError::internal(&e))?;
-    if !ok || !user.enabled {
-        return Err(IdentityError::auth_required());
+    let new = body.user.password;
+    if new.is_empty() || new.len() > MAX_PASSWORD_LEN {
+        return Err(IdentityError::BadRequest(format!(
+            "Invalid input for field 'password': 1 to {MAX_PASSWORD_LEN} characters."
+        )));
     }
-    user.password_hash = Some(hash_password(body.user.password).await?);
-    user.password_changed_at = Some(now_micros());
-    id.store.update_user(&user)?;
-    id.revoke_user_tokens(&user.id)?;
+    let worker = id.clone();
+    let changed = tokio::task::spawn_blocking(move || -> IdResult<String> {
+        let original = body.user.original_password;
+        compliance::check_password(&worker, &user, &original, false)?;
+        let policy = &worker.config.security;
+        if compliance::option(&user.security, "lock_password") {
+            return Err(compliance::self_service_disabled());
+        }
+        policy.check_minimum_age(&user, now_micros())?;
+        policy.validate_new_password(&new)?;
+        policy.check_history(&user, &new)?;
+        let hash = password::hash(&new).map_err(|e| IdentityError::Internal(e.to_string()))?;
+        policy.set_password(&mut user, hash, true, now_micros());
+        worker.store.update_user(&user)?;
+        Ok(user.id)
+    })
+    .await
+    .map_err(|e| IdentityError::internal(&e))??;
+    id.revoke_user_tokens(&changed)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -65,6 +65,13 @@ impl Server {
 
     /// Start a bootstrapped server.
     pub async fn start() -> Server {
+        Self::start_with(Default::default()).await
+    }
+
+    /// Start a bootstrapped server with a password policy.
+    pub async fn start_with(
+        security: ferrostack_identity::compliance::SecurityCompliance,
+    ) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -78,6 +85,7 @@ impl Server {
                 IdentityConfig {
                     token_ttl_secs: 3600,
                     public_url: base.clone(),
+                    security,
                 },
             )
             .expect("identity"),
@@ -239,6 +247,7 @@ impl Server {
             email: None,
             extra: Map::new(),
             password_changed_at: None,
+            security: Default::default(),
         };
         self.identity.store.create_user(&user).expect("user");
         user

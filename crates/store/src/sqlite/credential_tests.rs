@@ -42,6 +42,7 @@ fn store() -> (crate::testing::Keep, SqliteStore) {
         email: None,
         extra: Map::new(),
         password_changed_at: None,
+        security: Default::default(),
     })
     .unwrap();
     (keep, s)

@@ -7,6 +7,7 @@ use crate::sql::{params, Conn, OptionalExtension};
 use crate::{StoreError, StoreResult};
 use ferrostack_common::time::now_micros;
 
+mod login;
 mod rows;
 #[cfg(test)]
 mod tests;
@@ -212,9 +213,9 @@ impl IdentityStore for SqliteStore {
     fn create_user(&self, u: &User) -> StoreResult<()> {
         self.db().write(|tx| {
             tx.execute(
-                "INSERT INTO users(id, name, domain_id, enabled, password_hash, default_project_id, description, email, extra, password_changed_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![u.id, u.name, u.domain_id, u.enabled, u.password_hash, u.default_project_id, u.description, u.email, to_json(&u.extra), u.password_changed_at, now_micros()],
+                "INSERT INTO users(id, name, domain_id, enabled, password_hash, default_project_id, description, email, extra, password_changed_at, created_at, options, password_expires_at, password_self_service, password_history)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                params![u.id, u.name, u.domain_id, u.enabled, u.password_hash, u.default_project_id, u.description, u.email, to_json(&u.extra), u.password_changed_at, now_micros(), to_json(&u.security.options), u.security.password_expires_at, u.security.password_self_service, to_json(&u.security.password_history)],
             )
             .map_err(|e| conflict_on_unique(e, || format!("Conflict occurred attempting to store user - Duplicate entry found with name {} at domain ID {}.", u.name, u.domain_id)))?;
             Ok(())
@@ -251,8 +252,8 @@ impl IdentityStore for SqliteStore {
         self.db().write(|tx| {
             let n = tx
                 .execute(
-                    "UPDATE users SET name=?2, enabled=?3, password_hash=?4, default_project_id=?5, description=?6, email=?7, extra=?8, password_changed_at=?9 WHERE id=?1",
-                    params![u.id, u.name, u.enabled, u.password_hash, u.default_project_id, u.description, u.email, to_json(&u.extra), u.password_changed_at],
+                    "UPDATE users SET name=?2, enabled=?3, password_hash=?4, default_project_id=?5, description=?6, email=?7, extra=?8, password_changed_at=?9, options=?10, password_expires_at=?11, password_self_service=?12, password_history=?13 WHERE id=?1",
+                    params![u.id, u.name, u.enabled, u.password_hash, u.default_project_id, u.description, u.email, to_json(&u.extra), u.password_changed_at, to_json(&u.security.options), u.security.password_expires_at, u.security.password_self_service, to_json(&u.security.password_history)],
                 )
                 .map_err(|e| conflict_on_unique(e, || format!("Conflict occurred attempting to store user - Duplicate entry found with name {} at domain ID {}.", u.name, u.domain_id)))?;
             changed(n, "user", &u.id)
@@ -268,6 +269,18 @@ impl IdentityStore for SqliteStore {
             let n = tx.execute("DELETE FROM users WHERE id=?1", [id])?;
             changed(n, "user", id)
         })
+    }
+
+    fn record_login_failure(&self, user_id: &str, at: i64) -> StoreResult<()> {
+        login::record_failure(self.db(), user_id, at)
+    }
+
+    fn login_failures(&self, user_id: &str) -> StoreResult<Option<LoginFailures>> {
+        login::failures(self.db(), user_id)
+    }
+
+    fn clear_login_failures(&self, user_id: &str) -> StoreResult<()> {
+        login::clear(self.db(), user_id)
     }
 
     fn create_group(&self, g: &Group) -> StoreResult<()> {

@@ -121,6 +121,12 @@ pub(super) fn user_row(r: &Row) -> crate::sql::Result<User> {
         email: r.get("email")?,
         extra: json_col(r, "extra")?,
         password_changed_at: r.get("password_changed_at")?,
+        security: UserSecurity {
+            options: json_col(r, "options")?,
+            password_expires_at: r.get("password_expires_at")?,
+            password_self_service: r.get("password_self_service")?,
+            password_history: json_col(r, "password_history")?,
+        },
     })
 }
 

@@ -72,6 +72,7 @@ fn deleting_a_project_removes_its_assignments_and_credentials() {
         email: None,
         extra: Map::new(),
         password_changed_at: None,
+        security: Default::default(),
     })
     .unwrap();
     s.create_role(&Role {
@@ -142,6 +143,7 @@ fn deleting_a_domain_takes_its_projects_users_groups_and_grants() {
         email: None,
         extra: Map::new(),
         password_changed_at: None,
+        security: Default::default(),
     })
     .unwrap();
     s.create_group(&Group {
@@ -207,6 +209,7 @@ fn bob(s: &SqliteStore) {
         email: None,
         extra: Map::new(),
         password_changed_at: None,
+        security: Default::default(),
     })
     .unwrap();
 }
@@ -309,4 +312,54 @@ fn access_rules_are_shared_per_user_and_kept_while_in_use() {
         s.delete_access_rule("u1", "r1"),
         Err(StoreError::NotFound { .. })
     ));
+}
+
+#[test]
+fn password_policy_state_round_trips_and_failures_count_concurrently() {
+    let (_d, s) = store();
+    domain(&s);
+    let mut u = User {
+        id: "u1".into(),
+        name: "bob".into(),
+        domain_id: "default".into(),
+        enabled: true,
+        password_hash: Some("h3".into()),
+        default_project_id: None,
+        description: String::new(),
+        email: None,
+        extra: Map::new(),
+        password_changed_at: Some(5),
+        security: UserSecurity {
+            options: serde_json::from_str(r#"{"lock_password": true}"#).unwrap(),
+            password_expires_at: Some(99),
+            password_self_service: true,
+            password_history: vec!["h1".into(), "h2".into()],
+        },
+    };
+    s.create_user(&u).unwrap();
+    assert_eq!(s.get_user("u1").unwrap(), u);
+    u.security.password_history.remove(0);
+    u.security.password_expires_at = None;
+    s.update_user(&u).unwrap();
+    assert_eq!(s.get_user("u1").unwrap(), u);
+
+    assert_eq!(s.login_failures("u1").unwrap(), None);
+    std::thread::scope(|scope| {
+        for i in 0..8 {
+            let s = &s;
+            scope.spawn(move || s.record_login_failure("u1", 100 + i).unwrap());
+        }
+    });
+    let f = s.login_failures("u1").unwrap().unwrap();
+    assert_eq!(f.count, 8, "every concurrent failure counted");
+    // Updating the user record does not touch the count.
+    s.update_user(&u).unwrap();
+    assert_eq!(s.login_failures("u1").unwrap().unwrap().count, 8);
+    s.clear_login_failures("u1").unwrap();
+    assert_eq!(s.login_failures("u1").unwrap(), None);
+    s.clear_login_failures("u1").unwrap();
+    // Deleting the user drops its failures.
+    s.record_login_failure("u1", 200).unwrap();
+    s.delete_user("u1").unwrap();
+    assert_eq!(s.login_failures("u1").unwrap(), None);
 }
