@@ -5,6 +5,7 @@
 pub mod aggregates;
 pub mod availability_zones;
 pub mod diagnostics;
+pub mod extensions;
 pub mod external_events;
 pub mod extra_specs;
 pub mod flavor_access;
@@ -14,6 +15,7 @@ pub mod hypervisors;
 pub mod images;
 pub mod instance_actions;
 pub mod interfaces;
+pub mod keypair_x509;
 pub mod keypairs;
 pub mod limits;
 pub mod migrations;
