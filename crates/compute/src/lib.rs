@@ -44,6 +44,7 @@ use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_quota::{ProjectDirectory, QuotaEngine};
 use ferrostack_store::aggregate::AggregateStore;
 use ferrostack_store::compute::ComputeStore;
+use ferrostack_store::controller::ControllerStore;
 use ferrostack_store::image::ImageStore;
 use ferrostack_store::operation::OperationStore;
 use ferrostack_store::placement::PlacementStore;
@@ -83,6 +84,8 @@ pub struct ComputeConfig {
     pub operations: Arc<dyn OperationStore>,
     /// Host aggregates (and the zones they make).
     pub aggregates: Arc<dyn AggregateStore>,
+    /// The controllers (shown as `nova-scheduler` and `nova-conductor` services).
+    pub controllers: Arc<dyn ControllerStore>,
 }
 
 /// What handlers share.
@@ -111,6 +114,8 @@ pub struct ComputeState {
     pub operations: ferrostack_operations::Runner,
     /// Host aggregates.
     pub aggregates: Arc<dyn AggregateStore>,
+    /// The controllers.
+    pub controllers: Arc<dyn ControllerStore>,
 }
 
 impl ComputeState {
@@ -129,6 +134,7 @@ impl ComputeState {
             link: config.link,
             operations: ferrostack_operations::Runner::new(config.operations),
             aggregates: config.aggregates,
+            controllers: config.controllers,
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod aggregates;
 pub mod availability_zones;
+pub mod controller_services;
 pub mod diagnostics;
 pub mod extensions;
 pub mod external_events;
