@@ -48,6 +48,12 @@ pub struct Capabilities {
     pub local_disk_gib: u64,
     /// The CPU architecture (`x86_64`).
     pub cpu_arch: String,
+    /// When the host booted (µs since the epoch, by the host's clock:
+    /// now less `/proc/uptime`), from which the controller tells the
+    /// hypervisor's uptime. Absent from older agents and hosts that cannot
+    /// tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booted_at: Option<i64>,
 }
 
 /// The on-disk format of a base image, as the image service verified it.

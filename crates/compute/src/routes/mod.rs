@@ -12,6 +12,7 @@ pub mod extra_specs;
 pub mod flavor_access;
 pub mod flavors;
 pub mod hosts;
+pub mod hypervisor_uptime;
 pub mod hypervisors;
 pub mod images;
 pub mod instance_actions;
