@@ -62,6 +62,10 @@ pub enum ServerAction {
     SecurityGroup(SecurityGroupArgs),
     /// `os-resetState` (admin): the `state` argument as sent.
     ResetState(Value),
+    /// `injectNetworkInfo` (admin).
+    InjectNetworkInfo,
+    /// `resetNetwork`: removed from Nova (410).
+    ResetNetwork,
     /// Any other action (not served by ferrostack).
     Other,
 }
@@ -128,6 +132,8 @@ impl ActionBody {
                 ServerAction::SecurityGroup(body::read(args))
             }
             "os-resetState" => ServerAction::ResetState(args.clone()),
+            "injectNetworkInfo" => ServerAction::InjectNetworkInfo,
+            "resetNetwork" => ServerAction::ResetNetwork,
             _ => ServerAction::Other,
         };
         Ok((name, action))
