@@ -118,7 +118,7 @@ pub(super) fn booted_at() -> Option<i64> {
 /// The first field of `/proc/uptime` ("12345.67 54321.00"), in µs.
 fn parse_proc_uptime(text: &str) -> Option<i64> {
     let secs: f64 = text.split_whitespace().next()?.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| (secs * 1_000_000.0) as i64)
+    (secs.is_finite() && secs >= 0.0).then_some((secs * 1_000_000.0) as i64)
 }
 
 #[cfg(test)]
