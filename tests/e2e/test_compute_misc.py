@@ -1,7 +1,8 @@
 """Small compute APIs through the clients: generated x509 key pairs (over
 HTTP: the `openstack` client generates keys itself and imports them), the
 controller as scheduler and
-conductor services (`openstack compute service list`), Nova's extension
+conductor services (`openstack compute service list`), the host's uptime
+(`openstack hypervisor show`), Nova's extension
 list (`openstack extension list --compute`) and per-user quotas
 (`nova quota-update --user`, `nova quota-show --user`)."""
 
@@ -35,6 +36,16 @@ def test_the_controller_is_listed_as_scheduler_and_conductor(stack):
     assert ("nova-scheduler", "internal", "up") in seen, rows
     assert ("nova-conductor", "internal", "up") in seen, rows
     assert any(r["Binary"] == "nova-compute" for r in rows), rows
+
+
+def test_hypervisor_show_parses_the_hosts_uptime(stack):
+    hypervisor = stack.openstack_json("hypervisor", "list")[0]
+    shown = stack.openstack_json("hypervisor", "show", str(hypervisor["ID"]))
+    # The client parses `uptime`'s line into these four fields.
+    assert shown["host_time"].count(":") == 2, shown
+    assert shown["users"].isdigit(), shown
+    assert len(shown["load_average"].split(",")) == 3, shown
+    assert shown["uptime"], shown
 
 
 def test_extension_list_has_novas_entries(stack):

@@ -460,6 +460,29 @@ async fn searching_paging_statistics_and_uptime() {
     );
     let line = h["uptime"].as_str().unwrap();
     assert!(line.ends_with(" up 2 days,  3:04"), "{line}");
+    // With the users and load its agent reports at each heartbeat, the
+    // whole line `uptime` prints (what `openstack hypervisor show` parses).
+    c.s.store
+        .modify_service(&one.uuid, &mut |s| {
+            s.capabilities["users"] = 1.into();
+            s.capabilities["load_average"] = "0.33 0.36 0.34".into();
+            Ok(())
+        })
+        .unwrap();
+    let r = c
+        .at(
+            Method::GET,
+            &format!("/os-hypervisors/{}/uptime", one.id),
+            &admin,
+            "",
+            None,
+        )
+        .await;
+    let line = r.body["hypervisor"]["uptime"].as_str().unwrap();
+    assert!(
+        line.ends_with(" up 2 days,  3:04,  1 user,  load average: 0.33, 0.36, 0.34"),
+        "{line}"
+    );
     let r = c
         .at(
             Method::GET,

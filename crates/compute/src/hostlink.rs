@@ -810,6 +810,10 @@ fn service_capabilities(
     if let Some(booted) = caps.booted_at {
         capabilities["booted_at"] = booted.into();
     }
+    if let Some(load) = &caps.load {
+        capabilities["users"] = load.users.into();
+        capabilities["load_average"] = load.load_average.as_str().into();
+    }
     capabilities
 }
 
@@ -826,6 +830,7 @@ mod capability_tests {
             local_disk_gib: 10,
             cpu_arch: "x86_64".into(),
             booted_at: None,
+            load: None,
         }
     }
 

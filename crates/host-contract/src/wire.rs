@@ -181,6 +181,7 @@ mod tests {
                 local_disk_gib: 10,
                 cpu_arch: "x86_64".into(),
                 booted_at: None,
+                load: None,
             })
             .unwrap(),
             "console_url": "https://10.0.0.2:8780",

@@ -49,6 +49,7 @@ impl Default for FakeConfig {
                 local_disk_gib: 10 * 1024,
                 cpu_arch: "x86_64".into(),
                 booted_at: None,
+                load: None,
             },
             deadline: Duration::from_secs(30),
         }

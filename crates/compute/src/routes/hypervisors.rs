@@ -23,7 +23,7 @@
 //! usage fields and `cpu_info` are gone, `uptime` joins the detailed
 //! view, and `/statistics` and `/{id}/uptime` are 404. The uptime is the
 //! line the host's `uptime` would print (see `hypervisor_uptime`), from
-//! the boot time its agent reports: `/{id}/uptime` (to 2.87) is 400 while
+//! the boot time, users and load its agent reports: `/{id}/uptime` (to 2.87) is 400 while
 //! the service is down, and, for an agent that reports no boot time, 501
 //! as Nova answers for a virt driver without uptime (`uptime` is then null
 //! from 2.88).

@@ -804,6 +804,7 @@ impl QemuHypervisor {
             local_disk_gib,
             cpu_arch: std::env::consts::ARCH.into(),
             booted_at: booted_at(),
+            load: crate::host_facts::host_load(),
         })
     }
 
