@@ -10,6 +10,7 @@ mod common;
 
 use common::fixtures::VM;
 use common::{assert_fault, keys, Compute};
+use ferrostack_store::server::ServerStore;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -432,6 +433,73 @@ async fn searching_paging_statistics_and_uptime() {
         )
         .await;
     assert_fault(&r, 501, "notImplemented");
+    // Once the agent reports when the host booted, the uptime is served,
+    // to 2.87 on its own and from 2.88 in the show.
+    let booted =
+        ferrostack_common::time::now_micros() - (2 * 86_400 + 3 * 3600 + 4 * 60) * 1_000_000;
+    c.s.store
+        .modify_service(&one.uuid, &mut |s| {
+            s.capabilities["booted_at"] = booted.into();
+            Ok(())
+        })
+        .unwrap();
+    let r = c
+        .at(
+            Method::GET,
+            &format!("/os-hypervisors/{}/uptime", one.id),
+            &admin,
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let h = &r.body["hypervisor"];
+    assert_eq!(
+        keys(h),
+        ["hypervisor_hostname", "id", "state", "status", "uptime"]
+    );
+    let line = h["uptime"].as_str().unwrap();
+    assert!(line.ends_with(" up 2 days,  3:04"), "{line}");
+    // With the users and load its agent reports at each heartbeat, the
+    // whole line `uptime` prints (what `openstack hypervisor show` parses).
+    c.s.store
+        .modify_service(&one.uuid, &mut |s| {
+            s.capabilities["users"] = 1.into();
+            s.capabilities["load_average"] = "0.33 0.36 0.34".into();
+            Ok(())
+        })
+        .unwrap();
+    let r = c
+        .at(
+            Method::GET,
+            &format!("/os-hypervisors/{}/uptime", one.id),
+            &admin,
+            "",
+            None,
+        )
+        .await;
+    let line = r.body["hypervisor"]["uptime"].as_str().unwrap();
+    assert!(
+        line.ends_with(" up 2 days,  3:04,  1 user,  load average: 0.33, 0.36, 0.34"),
+        "{line}"
+    );
+    let r = c
+        .at(
+            Method::GET,
+            &format!("/os-hypervisors/{}", one.uuid),
+            &admin,
+            "2.88",
+            None,
+        )
+        .await;
+    assert!(
+        r.body["hypervisor"]["uptime"]
+            .as_str()
+            .unwrap()
+            .contains(" up 2 days"),
+        "{}",
+        r.body
+    );
     let down = c.service("other", "nova", 300);
     let r = c
         .at(

@@ -330,24 +330,3 @@ async fn a_limit_below_usage_is_refused_unless_forced() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(c.quota_set(&admin, &c.project).await["cores"], 4);
 }
-
-#[tokio::test]
-async fn per_user_quota_changes_are_not_implemented() {
-    let c = Compute::start().await;
-    let admin = c.s.admin_token().await;
-    let r =
-        c.s.send(
-            Method::PUT,
-            &c.url("/os-quota-sets/myproject?user_id=someone"),
-            &admin,
-            json!({"quota_set": {"cores": 3}}),
-        )
-        .await;
-    assert_fault(&r, 501, "notImplemented");
-    assert_eq!(c.quota_set(&admin, &c.project).await["cores"], 20);
-    // Reading a user's quota reads the project's.
-    let r =
-        c.s.get(&c.url("/os-quota-sets/myproject?user_id=someone"), &admin)
-            .await;
-    assert_eq!(r.body["quota_set"]["cores"], 20);
-}

@@ -69,6 +69,8 @@ pub enum ServerAction {
     FloatingIp(Value),
     /// `injectNetworkInfo` (admin).
     InjectNetworkInfo,
+    /// `resetNetwork`: removed from Nova (410).
+    ResetNetwork,
     /// Any other action (not served by ferrostack).
     Other,
 }
@@ -138,6 +140,7 @@ impl ActionBody {
             "os-resetState" => ServerAction::ResetState(args.clone()),
             "addFloatingIp" | "removeFloatingIp" => ServerAction::FloatingIp(args.clone()),
             "injectNetworkInfo" => ServerAction::InjectNetworkInfo,
+            "resetNetwork" => ServerAction::ResetNetwork,
             _ => ServerAction::Other,
         };
         Ok((name, action))

@@ -83,6 +83,13 @@ impl From<QuotaError> for ComputeError {
             } => ComputeError::BadRequest(format!(
                 "Quota limit {limit} for {resource} must be greater than or equal to already used and reserved {in_use}."
             )),
+            QuotaError::AboveProject {
+                resource,
+                limit,
+                maximum,
+            } => ComputeError::BadRequest(format!(
+                "Quota limit {limit} for {resource} must be less than or equal to {maximum}."
+            )),
             QuotaError::OverQuota(overages) => {
                 let names: Vec<_> = overages.iter().map(|o| o.resource.as_str()).collect();
                 ComputeError::Status(

@@ -838,6 +838,13 @@ fn service_capabilities(
     if let Some(ip) = tunnel_ip {
         capabilities["tunnel_ip"] = ip.into();
     }
+    if let Some(booted) = caps.booted_at {
+        capabilities["booted_at"] = booted.into();
+    }
+    if let Some(load) = &caps.load {
+        capabilities["users"] = load.users.into();
+        capabilities["load_average"] = load.load_average.as_str().into();
+    }
     capabilities
 }
 
@@ -853,6 +860,8 @@ mod capability_tests {
             memory_mib: 2048,
             local_disk_gib: 10,
             cpu_arch: "x86_64".into(),
+            booted_at: None,
+            load: None,
         }
     }
 
@@ -873,5 +882,18 @@ mod capability_tests {
         assert!(service_capabilities(&caps(), None, None)
             .get("tunnel_ip")
             .is_none());
+    }
+
+    #[test]
+    fn a_reported_boot_time_is_kept_and_none_leaves_no_key() {
+        assert!(service_capabilities(&caps(), None, None)
+            .get("booted_at")
+            .is_none());
+        let booted = Capabilities {
+            booted_at: Some(1_700_000_000_000_000),
+            ..caps()
+        };
+        let kept = service_capabilities(&booted, None, None);
+        assert_eq!(kept["booted_at"], 1_700_000_000_000_000_i64);
     }
 }

@@ -47,6 +47,7 @@ use ferrostack_policy::{PolicyState, TokenValidator};
 use ferrostack_quota::{ProjectDirectory, QuotaEngine};
 use ferrostack_store::aggregate::AggregateStore;
 use ferrostack_store::compute::ComputeStore;
+use ferrostack_store::controller::ControllerStore;
 use ferrostack_store::image::ImageStore;
 use ferrostack_store::operation::OperationStore;
 use ferrostack_store::placement::PlacementStore;
@@ -86,6 +87,8 @@ pub struct ComputeConfig {
     pub operations: Arc<dyn OperationStore>,
     /// Host aggregates (and the zones they make).
     pub aggregates: Arc<dyn AggregateStore>,
+    /// The controllers (shown as `nova-scheduler` and `nova-conductor` services).
+    pub controllers: Arc<dyn ControllerStore>,
 }
 
 /// What handlers share.
@@ -114,6 +117,8 @@ pub struct ComputeState {
     pub operations: ferrostack_operations::Runner,
     /// Host aggregates.
     pub aggregates: Arc<dyn AggregateStore>,
+    /// The controllers.
+    pub controllers: Arc<dyn ControllerStore>,
 }
 
 impl ComputeState {
@@ -132,6 +137,7 @@ impl ComputeState {
             link: config.link,
             operations: ferrostack_operations::Runner::new(config.operations),
             aggregates: config.aggregates,
+            controllers: config.controllers,
         }
     }
 

@@ -15,11 +15,11 @@
 
 use crate::error::ComputeError;
 use crate::routes::{
-    aggregates, availability_zones, diagnostics, external_events, extra_specs, flavor_access,
-    flavors, floating_ips, hosts, hypervisors, images, instance_actions, interfaces, keypairs,
-    limits, migrations, network_proxies, quota_classes, quota_sets, security_groups,
-    server_actions, server_groups, server_tags, servers as server_routes, services, usage,
-    versions, volume_attachments, volume_proxy,
+    aggregates, availability_zones, diagnostics, extensions, external_events, extra_specs,
+    flavor_access, flavors, floating_ips, hosts, hypervisors, images, instance_actions,
+    interfaces, keypairs, limits, migrations, network_proxies, quota_classes, quota_sets,
+    security_groups, server_actions, server_groups, server_tags, servers as server_routes,
+    services, usage, versions, volume_attachments, volume_proxy,
 };
 use crate::ComputeState;
 use ferrostack_policy::Rule;
@@ -212,6 +212,9 @@ ferrostack_policy::route_table! {
             .delete(Admin, aggregates::delete)
     )
     .route("/v2.1/os-aggregates/{aggregate_id}/action", post(Admin, aggregates::action))
+    // Nova's fixed extension list: anyone with a token.
+    .route("/v2.1/extensions", get(A, extensions::list))
+    .route("/v2.1/extensions/{alias}", get(A, extensions::show))
     // os-hosts (to 2.42): admins only.
     .route("/v2.1/os-hosts", get(Admin, hosts::list))
     .route("/v2.1/os-hosts/{host_name}", get(Admin, hosts::show).put(Admin, hosts::update))
@@ -364,8 +367,6 @@ ferrostack_policy::route_table! {
     .route("/v2.1/os-console-auth-tokens/{console_token}", get(A, unbuilt))
     .route("/v2.1/os-assisted-volume-snapshots", post(A, unbuilt))
     .route("/v2.1/os-assisted-volume-snapshots/{snapshot_id}", delete(A, unbuilt))
-    .route("/v2.1/extensions", get(A, unbuilt))
-    .route("/v2.1/extensions/{alias}", get(A, unbuilt))
 }
 
 #[cfg(test)]

@@ -211,8 +211,10 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(HEARTBEAT);
             tick.tick().await;
+            let mut caps = caps;
             loop {
                 tick.tick().await;
+                ferrostack_hypervisor::host_facts::refresh_load(&mut caps);
                 if let Err(e) = plane.register(&zone, &caps, &url, console_cert).await {
                     tracing::warn!(error = %error_chain(&e), "heartbeat to the controller failed");
                 }

@@ -589,6 +589,7 @@ pub async fn run(mut args: AllinoneArgs) -> anyhow::Result<()> {
         link: link.clone(),
         operations: Arc::new(store.clone()),
         aggregates: Arc::new(store.clone()),
+        controllers: Arc::new(store.clone()),
     };
     let interrupted = ferrostack_compute::recover(&compute_config)
         .map_err(|e| anyhow::anyhow!("cannot recover interrupted server builds: {e:?}"))?;

@@ -228,7 +228,7 @@ pub async fn run(
         ..AgentConfig::default()
     };
     let heartbeat = {
-        let (link, name, caps, mut stop) =
+        let (link, name, mut caps, mut stop) =
             (link.clone(), plan.name.clone(), caps.clone(), stop.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(10));
@@ -236,6 +236,7 @@ pub async fn run(
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
+                        ferrostack_hypervisor::host_facts::refresh_load(&mut caps);
                         if let Err(e) = link.register_host_at(&name, "nova", &caps, &inventory, tunnel_ip.as_deref()) {
                             tracing::warn!(error = %e, "compute host heartbeat failed");
                         }

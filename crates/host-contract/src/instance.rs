@@ -48,6 +48,27 @@ pub struct Capabilities {
     pub local_disk_gib: u64,
     /// The CPU architecture (`x86_64`).
     pub cpu_arch: String,
+    /// When the host booted (µs since the epoch, by the host's clock:
+    /// now less `/proc/uptime`), from which the controller tells the
+    /// hypervisor's uptime. Absent from older agents and hosts that cannot
+    /// tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booted_at: Option<i64>,
+    /// The rest of what `uptime` prints (logged-in users, load
+    /// averages), as of the agent's last report: read again at each
+    /// heartbeat. Absent from older agents and fake hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<HostLoad>,
+}
+
+/// Logged-in users and load averages, as `uptime` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostLoad {
+    /// User sessions (`USER_PROCESS` records in utmp).
+    pub users: u32,
+    /// The 1, 5 and 15 minute load averages as `/proc/loadavg` writes
+    /// them (`0.33 0.36 0.34`).
+    pub load_average: String,
 }
 
 /// The on-disk format of a base image, as the image service verified it.

@@ -180,6 +180,8 @@ mod tests {
                 memory_mib: 2048,
                 local_disk_gib: 10,
                 cpu_arch: "x86_64".into(),
+                booted_at: None,
+                load: None,
             })
             .unwrap(),
             "console_url": "https://10.0.0.2:8780",

@@ -48,6 +48,8 @@ impl Default for FakeConfig {
                 memory_mib: 256 * 1024,
                 local_disk_gib: 10 * 1024,
                 cpu_arch: "x86_64".into(),
+                booted_at: None,
+                load: None,
             },
             deadline: Duration::from_secs(30),
         }

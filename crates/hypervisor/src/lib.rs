@@ -96,6 +96,7 @@
 pub mod exports;
 pub mod fake;
 mod fake_qcow2;
+pub mod host_facts;
 mod nics;
 pub mod qemu;
 pub mod qmp;

@@ -259,6 +259,16 @@ impl From<QuotaError> for NetworkError {
                     "Change would make usage less than 0 for the following resources: {resource} (limit {limit}, in use {in_use})."
                 ),
             ),
+            // Neutron has no per-user quotas; kept for completeness.
+            QuotaError::AboveProject {
+                resource,
+                limit,
+                maximum,
+            } => NetworkError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidQuotaValue",
+                format!("Quota limit {limit} for {resource} must be at most {maximum}."),
+            ),
             QuotaError::OverQuota(overages) => {
                 // Neutron formats the sorted Python list: `['port']`.
                 let mut names: Vec<String> = overages

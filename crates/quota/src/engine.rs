@@ -55,6 +55,17 @@ pub enum QuotaError {
         /// Usage now.
         in_use: i64,
     },
+    /// A user's limit above what the project leaves the user (see
+    /// `user_quotas`), and not forced.
+    #[error("quota limit {limit} for {resource} must be at most {maximum}")]
+    AboveProject {
+        /// Resource name.
+        resource: String,
+        /// The limit asked for (`-1`: unlimited).
+        limit: i64,
+        /// The most the project leaves the user.
+        maximum: i64,
+    },
     /// A reservation would exceed one or more limits; nothing was recorded.
     #[error("quota exceeded for {}", overage_names(.0))]
     OverQuota(Vec<Overage>),
@@ -96,6 +107,10 @@ impl QuotaEngine {
     /// An engine over `store`.
     pub fn new(store: Arc<dyn QuotaStore>) -> Self {
         QuotaEngine { store }
+    }
+
+    pub(crate) fn store(&self) -> &dyn QuotaStore {
+        self.store.as_ref()
     }
 
     /// Default limits of every resource: stored default, else built-in.
@@ -391,9 +406,12 @@ impl QuotaEngine {
         Ok(self.store.usage(&user_key(service), user_id)?)
     }
 
-    /// Give back everything `consumer_id` holds in `service`.
+    /// Give back everything `consumer_id` holds in `service`, its
+    /// user's share included (see [`QuotaEngine::reserve_as`]).
     pub fn release(&self, service: &Service, consumer_id: &str) -> QuotaResult<()> {
-        Ok(self.store.release(service.name, consumer_id)?)
+        self.store.release(service.name, consumer_id)?;
+        let per_user = crate::user_quotas::project_user_key(service);
+        Ok(self.store.release(&per_user, consumer_id)?)
     }
 }
 
@@ -424,7 +442,7 @@ fn layer(service: &Service, layers: &[&ResourceMap]) -> ResourceMap {
         .collect()
 }
 
-fn check_values(service: &Service, changes: &ResourceMap) -> QuotaResult<()> {
+pub(crate) fn check_values(service: &Service, changes: &ResourceMap) -> QuotaResult<()> {
     for (resource, &value) in changes {
         if !service.has(resource) {
             return Err(QuotaError::UnknownResource {

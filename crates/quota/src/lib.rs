@@ -28,6 +28,7 @@
 pub mod engine;
 pub mod projects;
 pub mod resources;
+pub mod user_quotas;
 
 pub use engine::{QuotaDetail, QuotaEngine, QuotaError, QuotaResult, DEFAULT_CLASS, MAX_LIMIT};
 pub use ferrostack_store::quota::{Overage, QuotaStore, ResourceMap};

@@ -84,6 +84,14 @@ impl From<QuotaError> for VolumeError {
             } => VolumeError::BadRequest(format!(
                 "Quota {resource} limit must be equal or greater than existing resources. Current usage is {in_use} and the requested limit is {limit}."
             )),
+            // Cinder's quota API here has no per-user quotas; kept for completeness.
+            QuotaError::AboveProject {
+                resource,
+                limit,
+                maximum,
+            } => VolumeError::BadRequest(format!(
+                "Invalid input received: {resource} limit {limit} must be at most {maximum}."
+            )),
             QuotaError::OverQuota(overages) => {
                 let names: Vec<_> = overages.iter().map(|o| o.resource.as_str()).collect();
                 VolumeError::Status(

@@ -163,6 +163,7 @@ impl Compute {
                     link: config_link,
                     operations,
                     aggregates: compute.clone(),
+                    controllers: compute.clone(),
                 };
                 *slot.lock().unwrap() = Some(config.clone());
                 ferrostack_compute::router(config)

@@ -8,8 +8,9 @@
 //! available. There is no configured zone list: with no service at all
 //! the list is empty, as Nova's is (Nova does not invent its default
 //! `nova` zone before a compute service reports in it). The `internal`
-//! zone of non-compute services is hidden from the plain list and shown
-//! in the detail, as Nova does. The views are the same at every
+//! zone of non-compute services (the controllers' `nova-scheduler` and
+//! `nova-conductor`) is hidden from the plain list and shown in the
+//! detail, as Nova does. The views are the same at every
 //! microversion.
 
 use super::services::{is_up, time_or_null, zone};
@@ -71,7 +72,7 @@ pub async fn detail(
     State(state): State<Arc<ComputeState>>,
     Caller(_): Caller,
 ) -> ComputeResult<axum::Json<Value>> {
-    let services = super::aggregates::zoned_services(&state)?;
+    let services = super::services::all_services(&state)?;
     let (available, unavailable) = zones(&services);
     let now = now_micros();
     let mut info = Vec::new();

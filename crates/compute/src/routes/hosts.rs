@@ -8,8 +8,9 @@
 //! placement usage plus what its servers' flavors add up to per project.
 //!
 //! `PUT` with `status` enables or disables the host's compute service, as
-//! the operator would with `os-services`. The rest is what Nova's libvirt
-//! driver answers too: `maintenance_mode` and the `startup`, `shutdown`
+//! the operator would with `os-services`. The list includes the
+//! controllers' `scheduler` and `conductor` services (zone `internal`).
+//! The rest is what Nova's libvirt driver answers too: `maintenance_mode` and the `startup`, `shutdown`
 //! and `reboot` actions are 501 (after the host is found), since this
 //! control plane never powers hosts off.
 
@@ -55,7 +56,7 @@ pub async fn list(
 ) -> ComputeResult<axum::Json<Value>> {
     gone_at(v)?;
     let zone = q.get("zone").filter(|z| !z.is_empty());
-    let hosts: Vec<Value> = super::aggregates::zoned_services(&state)?
+    let hosts: Vec<Value> = super::services::all_services(&state)?
         .iter()
         .filter(|s| !s.disabled)
         .map(|s| (s, super::services::zone(s)))

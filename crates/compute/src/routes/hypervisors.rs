@@ -21,11 +21,14 @@
 //! from 2.53, replacing `/{pattern}/search` and `/{pattern}/servers`
 //! (served to 2.52); an empty `servers` list from 2.75; from 2.88 the
 //! usage fields and `cpu_info` are gone, `uptime` joins the detailed
-//! view, and `/statistics` and `/{id}/uptime` are 404. The host's uptime
-//! is not known to ferrostack (the agent does not report it): `uptime` is
-//! null from 2.88, and `/{id}/uptime` answers what Nova answers for a
-//! virt driver without it, 501 (or 400 while the service is down).
+//! view, and `/statistics` and `/{id}/uptime` are 404. The uptime is the
+//! line the host's `uptime` would print (see `hypervisor_uptime`), from
+//! the boot time, users and load its agent reports: `/{id}/uptime` (to 2.87) is 400 while
+//! the service is down, and, for an agent that reports no boot time, 501
+//! as Nova answers for a virt driver without uptime (`uptime` is then null
+//! from 2.88).
 
+use super::hypervisor_uptime::uptime as uptime_of;
 use super::services::{is_up, is_uuid, state_word, status_word, COMPUTE_BINARY};
 use super::{Caller, QueryPairs};
 use crate::error::{ComputeError, ComputeResult};
@@ -192,7 +195,7 @@ fn detail(
         json!({"id": id_value(v, s), "host": s.host, "disabled_reason": s.disabled_reason}),
     );
     if v.at_least(88) {
-        m.insert("uptime".into(), Value::Null);
+        m.insert("uptime".into(), json!(uptime_of(s, now)));
         return Ok(m);
     }
     let r = resources(state, s)?;
@@ -410,15 +413,19 @@ pub async fn uptime(
         return Err(version_not_found());
     }
     let s = find(&state, v, &id)?;
-    if !is_up(&s, now_micros()) {
+    let now = now_micros();
+    if !is_up(&s, now) {
         return Err(ComputeError::BadRequest(format!(
             "Compute service of {} is unavailable at this time.",
             s.host
         )));
     }
-    Err(ComputeError::NotImplemented(
-        "The requested functionality is not supported.".into(),
-    ))
+    let line = uptime_of(&s, now).ok_or_else(|| {
+        ComputeError::NotImplemented("The requested functionality is not supported.".into())
+    })?;
+    let mut m = summary(v, &s, now);
+    m.insert("uptime".into(), json!(line));
+    Ok(axum::Json(json!({ "hypervisor": m })))
 }
 
 /// `GET /v2.1/os-hypervisors/{pattern}/search` (to 2.52).

@@ -13,8 +13,8 @@
 //! fingerprint of the DER. Generated keys (before 2.92, when no
 //! `public_key` is sent) are Ed25519 where Nova makes RSA-2048: quicker to
 //! make and accepted by every current SSH server and cloud-init; the
-//! private key is returned once and never stored. Generating x509
-//! certificates is not implemented (501).
+//! private key is returned once and never stored. Generated x509
+//! certificates are made in [`super::keypair_x509`].
 
 use super::{next_link, paging, Caller, QueryPairs};
 use crate::error::{ComputeError, ComputeResult, Json};
@@ -273,9 +273,8 @@ pub async fn create(
             (pk.clone(), fp, None)
         }
         None if req.key_type == "x509" => {
-            return Err(ComputeError::NotImplemented(
-                "Generating x509 key pairs is not implemented by ferrostack; import a certificate with public_key.".into(),
-            ))
+            let (private, cert, fp) = super::keypair_x509::generate(&user)?;
+            (cert, fp, Some(private))
         }
         None => {
             let (private, public, fp) = generate()?;

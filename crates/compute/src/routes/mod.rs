@@ -4,17 +4,21 @@
 
 pub mod aggregates;
 pub mod availability_zones;
+pub mod controller_services;
 pub mod diagnostics;
+pub mod extensions;
 pub mod external_events;
 pub mod extra_specs;
 pub mod flavor_access;
 pub mod flavors;
 pub mod floating_ips;
 pub mod hosts;
+pub mod hypervisor_uptime;
 pub mod hypervisors;
 pub mod images;
 pub mod instance_actions;
 pub mod interfaces;
+pub mod keypair_x509;
 pub mod keypairs;
 pub mod limits;
 pub mod migrations;

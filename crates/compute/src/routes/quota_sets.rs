@@ -1,10 +1,14 @@
 //! `/v2.1/os-quota-sets/{project_id}`: show, detail, defaults, update, reset.
 //!
-//! Per-user quotas (`?user_id=`) are read as the project's (no user
-//! overrides can exist) and refused with 501 on writes.
+//! With `?user_id=` each of show, detail, update and reset is about that
+//! user's quota within the project, as Nova's: the user's own limits over
+//! the project's, bounded by what the project leaves the user (see
+//! `ferrostack_quota::user_quotas`), and enforced on server create and
+//! resize beside the project's. The user is taken as given, as Nova does
+//! (it does not ask Keystone whether the user exists).
 
 use super::{defaults_project, readable_project, resolve_admin, Caller, IfUnknown, QueryPairs};
-use crate::error::{ComputeError, ComputeResult, Json};
+use crate::error::{ComputeResult, Json};
 use crate::microversion::Version;
 use crate::ComputeState;
 use axum::extract::{Path, State};
@@ -37,14 +41,9 @@ fn limits_view(v: ApiVersion, id: Option<&str>, limits: ResourceMap) -> Value {
     quota_set(v, id, limits.into_iter().map(|(k, n)| (k, json!(n))))
 }
 
-fn no_user_quotas(q: &QueryPairs) -> ComputeResult<()> {
-    if q.get("user_id").is_some() {
-        return Err(ComputeError::NotImplemented(
-            "Per-user quotas are not implemented by ferrostack; set the project's quota instead."
-                .into(),
-        ));
-    }
-    Ok(())
+/// The `user_id` a request names (an empty one names none).
+fn user_of(q: &QueryPairs) -> Option<&str> {
+    q.get("user_id").filter(|u| !u.is_empty())
 }
 
 /// `GET /v2.1/os-quota-sets/{project_id}`.
@@ -57,7 +56,10 @@ pub async fn show(
 ) -> ComputeResult<axum::Json<Value>> {
     q.check_known(v, KNOWN_QUERY)?;
     let project_id = readable_project(&state, &caller, &raw)?;
-    let limits = state.quotas.limits(&COMPUTE, &project_id)?;
+    let limits = match user_of(&q) {
+        Some(user) => state.quotas.user_limits(&COMPUTE, &project_id, user)?,
+        None => state.quotas.limits(&COMPUTE, &project_id)?,
+    };
     Ok(axum::Json(limits_view(v, Some(&project_id), limits)))
 }
 
@@ -71,7 +73,10 @@ pub async fn detail(
 ) -> ComputeResult<axum::Json<Value>> {
     q.check_known(v, KNOWN_QUERY)?;
     let project_id = readable_project(&state, &caller, &raw)?;
-    let detail = state.quotas.detail(&COMPUTE, &project_id)?;
+    let detail = match user_of(&q) {
+        Some(user) => state.quotas.user_detail(&COMPUTE, &project_id, user)?,
+        None => state.quotas.detail(&COMPUTE, &project_id)?,
+    };
     let values = detail.into_iter().map(|(name, d)| {
         (
             name,
@@ -102,17 +107,22 @@ pub async fn update(
     Json(body): Json<UpdateQuotaSetBody>,
 ) -> ComputeResult<axum::Json<Value>> {
     q.check_known(v, KNOWN_QUERY)?;
-    no_user_quotas(&q)?;
     let (changes, force) = body.checked(v, |k| COMPUTE.has(k))?;
     let project_id = resolve_admin(&state, &raw, IfUnknown::Refuse)?;
-    let limits = state
-        .quotas
-        .set_limits(&COMPUTE, &project_id, &changes, force)?;
+    let limits = match user_of(&q) {
+        Some(user) => state
+            .quotas
+            .set_user_limits(&COMPUTE, &project_id, user, &changes, force)?,
+        None => state
+            .quotas
+            .set_limits(&COMPUTE, &project_id, &changes, force)?,
+    };
     // Nova leaves `id` out of the update response.
     Ok(axum::Json(limits_view(v, None, limits)))
 }
 
-/// `DELETE /v2.1/os-quota-sets/{project_id}`: back to the defaults (202, as Nova).
+/// `DELETE /v2.1/os-quota-sets/{project_id}`: back to the defaults (202,
+/// as Nova); with `user_id`, the user back to the project's limits.
 ///
 /// Like Nova this does not require the project to exist, which also lets
 /// an admin clear the overrides a deleted project left behind.
@@ -123,9 +133,11 @@ pub async fn delete(
     q: QueryPairs,
 ) -> ComputeResult<Response> {
     q.check_known(v, KNOWN_QUERY)?;
-    no_user_quotas(&q)?;
     let project_id = resolve_admin(&state, &raw, IfUnknown::UseAsGiven)?;
-    state.quotas.reset(&COMPUTE, &project_id)?;
+    match user_of(&q) {
+        Some(user) => state.quotas.reset_user(&COMPUTE, &project_id, user)?,
+        None => state.quotas.reset(&COMPUTE, &project_id)?,
+    }
     Ok(StatusCode::ACCEPTED.into_response())
 }
 

@@ -79,13 +79,18 @@ pub async fn action(
         ServerAction::FloatingIp(args) => {
             super::floating_ips::server_action(s, c, v, &i, &args, name == "addFloatingIp")
         }
-        ServerAction::InjectNetworkInfo => {
-            actions::inject_network_info(s, c, &i).map(|()| accepted())
-        }
         ServerAction::ResetState(args) => {
             let to = ferrostack_compute_types::server_action::reset_state(&args)?;
             actions::reset_state(s, c, &i, to).map(|_| accepted())
         }
+        ServerAction::InjectNetworkInfo => {
+            crate::servers::admin_actions::inject_network_info(s, c, &i).map(|_| accepted())
+        }
+        // Nova removed it with nova-network and answers 410 since.
+        ServerAction::ResetNetwork => Err(ComputeError::Status(
+            StatusCode::GONE,
+            "The resetNetwork action was removed from the compute API.".into(),
+        )),
         ServerAction::Other => Err(ComputeError::NotImplemented(format!(
             "The server action {name} is not implemented by ferrostack yet."
         ))),

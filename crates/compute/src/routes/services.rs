@@ -3,7 +3,9 @@
 //! Services are registered and refreshed by the host agent wiring (one
 //! `nova-compute` per host, its heartbeat stamped on each report); this
 //! API only reads them and lets an operator disable, force down or delete
-//! one. A service is `up` while its last heartbeat is at most
+//! one. Each controller is listed too, as `nova-scheduler` and
+//! `nova-conductor` (see `controller_services`), which, as in Nova,
+//! cannot be updated. A service is `up` while its last heartbeat is at most
 //! [`DOWN_AFTER_MICROS`] old and it is not forced down, as Nova's database
 //! service group driver decides with its default `service_down_time`.
 //!
@@ -16,6 +18,7 @@
 //! Listing and deleting work at every microversion (numeric ids before
 //! 2.53, uuids from 2.53).
 
+use super::controller_services::{controller_services, is_controller_service};
 use super::{Caller, QueryPairs};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
@@ -120,13 +123,21 @@ pub async fn list(
     let host = q.get("host").filter(|h| !h.is_empty());
     let binary = q.get("binary").filter(|b| !b.is_empty());
     let now = now_micros();
-    let services: Vec<Value> = super::aggregates::zoned_services(&state)?
+    let services: Vec<Value> = all_services(&state)?
         .iter()
         .filter(|s| host.is_none_or(|h| s.host == h))
         .filter(|s| binary.is_none_or(|b| s.binary == b))
         .map(|s| view(v, s, now))
         .collect();
     Ok(axum::Json(json!({ "services": services })))
+}
+
+/// The compute services (zones as aggregates make them), then the
+/// controllers' scheduler and conductor services.
+pub fn all_services(state: &ComputeState) -> ComputeResult<Vec<ComputeService>> {
+    let mut all = super::aggregates::zoned_services(state)?;
+    all.extend(controller_services(state)?);
+    Ok(all)
 }
 
 /// The legacy (before 2.53) update actions, not served.
@@ -153,9 +164,7 @@ pub async fn update(
     if !is_uuid(&id) {
         return Err(ComputeError::BadRequest(format!("Invalid uuid {id}")));
     }
-    let service = state
-        .servers
-        .list_services()?
+    let service = all_services(&state)?
         .into_iter()
         .find(|s| s.uuid == id)
         .ok_or_else(|| ComputeError::NotFound(format!("Service {id} could not be found.")))?;
@@ -213,7 +222,7 @@ pub async fn delete(
     Version(v): Version,
     Path(id): Path<String>,
 ) -> ComputeResult<Response> {
-    let services = state.servers.list_services()?;
+    let services = all_services(&state)?;
     let found = if v.at_least(53) {
         if !is_uuid(&id) {
             return Err(ComputeError::BadRequest(format!("Invalid uuid {id}")));
@@ -227,6 +236,12 @@ pub async fn delete(
     };
     let service =
         found.ok_or_else(|| ComputeError::NotFound(format!("Service {id} not found.")))?;
+    if is_controller_service(&service) {
+        return Err(ComputeError::Conflict(format!(
+            "The {} service on {} is a ferrostack controller; it cannot be deleted through this API.",
+            service.binary, service.host
+        )));
+    }
     if service.binary == COMPUTE_BINARY {
         let hosted = state.servers.list_instances(&InstanceFilter {
             host: Some(service.host.clone()),

@@ -102,27 +102,6 @@ pub fn security_group(
     service.change_security_group(c, &i.uuid, group, add)
 }
 
-/// `injectNetworkInfo` (admin): with Neutron, Nova only re-sends the
-/// server's network info to its host; here the host is told to converge
-/// again on its document, which holds the server's NICs. A server not on
-/// a host yet is 409.
-pub fn inject_network_info(s: &ComputeState, c: &AuthContext, i: &Instance) -> ComputeResult<()> {
-    if !c.is_admin() {
-        return Err(ComputeError::Forbidden(
-            "Policy doesn't allow os_compute_api:os-admin-actions:inject_network_info to be performed."
-                .into(),
-        ));
-    }
-    if i.host.is_none() {
-        return Err(ComputeError::Conflict(format!(
-            "Instance {} is not ready yet: it has no host.",
-            i.uuid
-        )));
-    }
-    s.link.kick();
-    Ok(())
-}
-
 /// `os-stop`.
 pub fn stop(s: &ComputeState, c: &AuthContext, i: &Instance, r: &str) -> ComputeResult<Instance> {
     transition(

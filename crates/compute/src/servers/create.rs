@@ -76,6 +76,10 @@ pub const STEPS: [&str; 7] = [
 pub struct CreateOp {
     /// The owning project.
     pub project_id: String,
+    /// The user creating, whose per-user quota also counts (empty in
+    /// records written before per-user quotas: the project's alone).
+    #[serde(default)]
+    pub user_id: String,
     /// Nova's reservation id (also the record's subject).
     pub reservation_id: String,
     /// The servers, in launch order: all drawn ids at first, then those
@@ -122,6 +126,7 @@ impl CreateOp {
     pub fn new(project_id: &str, req: &BootRequest) -> Self {
         CreateOp {
             project_id: project_id.to_string(),
+            user_id: String::new(),
             reservation_id: format!("r-{}", &ferrostack_common::ids::new_hex_id()[..8]),
             servers: (0..req.max_count)
                 .map(|_| ferrostack_common::ids::new_uuid())
@@ -383,10 +388,12 @@ fn reserve_quota(state: &ComputeState, b: Boot<'_>, op: &mut CreateOp) -> Comput
     let mut taken = 0;
     let mut refusal = None;
     for uuid in &op.servers {
-        match state
-            .quotas
-            .reserve(&COMPUTE, &op.project_id, uuid, &per_server)
-        {
+        let reserved = if op.user_id.is_empty() {
+            (state.quotas).reserve(&COMPUTE, &op.project_id, uuid, &per_server)
+        } else {
+            (state.quotas).reserve_as(&COMPUTE, &op.project_id, &op.user_id, uuid, &per_server)
+        };
+        match reserved {
             Ok(()) => taken += 1,
             Err(e) => {
                 refusal = Some(e);

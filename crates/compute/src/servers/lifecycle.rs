@@ -460,7 +460,8 @@ pub fn create(
         .to_string();
     base_format(&req.image)?;
     let flavor = FlavorSnapshot::from(&req.flavor);
-    let op = create::CreateOp::new(&project_id, req);
+    let mut op = create::CreateOp::new(&project_id, req);
+    op.user_id = caller.user_id.clone();
     let subject = op.reservation_id.clone();
     let out = std::cell::RefCell::new(Vec::new());
     let boot = create::Boot {

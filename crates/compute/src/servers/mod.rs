@@ -21,6 +21,7 @@
 //!   the step/undo runner.
 
 pub mod actions;
+pub mod admin_actions;
 pub mod create;
 pub mod interfaces;
 pub mod lifecycle;

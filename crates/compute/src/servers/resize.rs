@@ -82,6 +82,7 @@ pub fn resize(
     let op = ResizeOp {
         server: i.uuid.clone(),
         project_id: i.project_id.clone(),
+        user_id: i.user_id.clone(),
         host,
         request_id: request_id.to_string(),
         quota: resize_delta(&old, &new),
@@ -227,10 +228,13 @@ pub fn confirm_resize(
     let consumer = resize_consumer(&i.uuid);
     state.quotas.release(&COMPUTE, &consumer)?;
     state.quotas.release(&COMPUTE, &i.uuid)?;
-    if let Err(e) = state
-        .quotas
-        .reserve(&COMPUTE, &i.project_id, &i.uuid, &quota_of(&d.flavor))
-    {
+    if let Err(e) = state.quotas.reserve_as(
+        &COMPUTE,
+        &i.project_id,
+        &i.user_id,
+        &i.uuid,
+        &quota_of(&d.flavor),
+    ) {
         tracing::warn!(server = %i.uuid, error = %e, "re-taking quota after a resize confirm failed");
     }
     if let Some(host) = &updated.host {

@@ -50,6 +50,10 @@ pub struct ResizeOp {
     pub server: String,
     /// Its project, which the extra quota is counted against.
     pub project_id: String,
+    /// Its user, whose per-user quota also counts (empty in records
+    /// written before per-user quotas: the project's alone).
+    #[serde(default)]
+    pub user_id: String,
     /// Its host, where the extra room is claimed.
     pub host: String,
     /// The API request (the `resize` action's id).
@@ -124,18 +128,21 @@ fn reserve_quota(state: &ComputeState, op: &ResizeOp) -> ComputeResult<()> {
         return Ok(());
     }
     let consumer = resize_consumer(&op.server);
-    (state.quotas)
-        .reserve(&COMPUTE, &op.project_id, &consumer, &op.quota)
-        .map_err(|e| match e {
-            QuotaError::OverQuota(o) => ComputeError::Forbidden(format!(
-                "Quota exceeded for {}: the new flavor needs more than is left.",
-                o.iter()
-                    .map(|o| o.resource.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-            other => other.into(),
-        })
+    let taken = if op.user_id.is_empty() {
+        (state.quotas).reserve(&COMPUTE, &op.project_id, &consumer, &op.quota)
+    } else {
+        (state.quotas).reserve_as(&COMPUTE, &op.project_id, &op.user_id, &consumer, &op.quota)
+    };
+    taken.map_err(|e| match e {
+        QuotaError::OverQuota(o) => ComputeError::Forbidden(format!(
+            "Quota exceeded for {}: the new flavor needs more than is left.",
+            o.iter()
+                .map(|o| o.resource.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        other => other.into(),
+    })
 }
 
 fn claim(state: &ComputeState, op: &ResizeOp) -> ComputeResult<()> {

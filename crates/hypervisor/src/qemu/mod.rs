@@ -73,7 +73,7 @@ pub(crate) use nbd::write_private_file;
 
 pub use volumes::{group_limits, volume_group, ROOT_GROUP};
 
-use probe::probe_kvm;
+use probe::{booted_at, probe_kvm};
 
 /// The longest unix socket path (`sun_path` is 108 bytes with the NUL).
 const MAX_SOCKET_PATH: usize = 107;
@@ -803,6 +803,8 @@ impl QemuHypervisor {
             memory_mib,
             local_disk_gib,
             cpu_arch: std::env::consts::ARCH.into(),
+            booted_at: booted_at(),
+            load: crate::host_facts::host_load(),
         })
     }
 

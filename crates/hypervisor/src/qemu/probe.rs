@@ -1,4 +1,5 @@
-//! The KVM probe: is KVM really usable here, or only present?
+//! The KVM probe: is KVM really usable here, or only present? And when
+//! the host booted, for the hypervisor's uptime.
 //!
 //! See the module doc of [`super`] for why opening `/dev/kvm` is not
 //! enough and what the probe checks.
@@ -100,4 +101,49 @@ async fn probe_kvm_in(config: &QemuConfig, dir: &Path) -> bool {
         tracing::info!(qmp_ok, executed, "KVM probe VM did not run; using TCG");
     }
     qmp_ok && executed
+}
+
+/// When this host booted (µs since the epoch): now less the seconds
+/// since boot that `/proc/uptime` gives first. None where it cannot be read.
+pub(super) fn booted_at() -> Option<i64> {
+    let text = std::fs::read_to_string("/proc/uptime").ok()?;
+    let since_boot = parse_proc_uptime(&text)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_micros();
+    i64::try_from(now).ok().map(|n| n - since_boot)
+}
+
+/// The first field of `/proc/uptime` ("12345.67 54321.00"), in µs.
+fn parse_proc_uptime(text: &str) -> Option<i64> {
+    let secs: f64 = text.split_whitespace().next()?.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then_some((secs * 1_000_000.0) as i64)
+}
+
+#[cfg(test)]
+mod uptime_tests {
+    use super::*;
+
+    #[test]
+    fn proc_uptime_gives_the_seconds_since_boot() {
+        assert_eq!(
+            parse_proc_uptime("350735.47 234388.90\n"),
+            Some(350_735_470_000)
+        );
+        assert_eq!(parse_proc_uptime("12 3"), Some(12_000_000));
+        for bad in ["", "x 1", "-1 2", "NaN 1"] {
+            assert_eq!(parse_proc_uptime(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn this_host_booted_in_the_past() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64;
+        let booted = booted_at().expect("/proc/uptime is readable on Linux");
+        assert!(booted > 0 && booted <= now);
+    }
 }
