@@ -16,10 +16,10 @@
 use crate::error::ComputeError;
 use crate::routes::{
     aggregates, availability_zones, diagnostics, extensions, external_events, extra_specs,
-    flavor_access, flavors, floating_ips, hosts, hypervisors, images, instance_actions,
-    interfaces, keypairs, limits, migrations, network_proxies, quota_classes, quota_sets,
-    security_groups, server_actions, server_groups, server_tags, servers as server_routes,
-    services, usage, versions, volume_attachments, volume_proxy,
+    flavor_access, flavors, floating_ips, hosts, hypervisors, images, instance_actions, interfaces,
+    keypairs, limits, migrations, network_proxies, quota_classes, quota_sets, security_groups,
+    server_actions, server_groups, server_tags, servers as server_routes, services, usage,
+    versions, volume_attachments, volume_proxy,
 };
 use crate::ComputeState;
 use ferrostack_policy::Rule;
