@@ -99,6 +99,8 @@ mod tests {
             started_at: 1,
             lease_until: 1_000_000_000,
             live,
+            peer_url: None,
+            volume_dir: None,
         }
     }
 
