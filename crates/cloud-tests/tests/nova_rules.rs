@@ -320,6 +320,48 @@ async fn update_and_rebuild_answer_novas_smaller_view_before_2_75() {
     assert_eq!(s["user_data"], "ZWNobw==");
     assert!(s.get("OS-EXT-STS:vm_state").is_none(), "{s}");
     assert!(s["adminPass"].is_string());
+
+    // From 2.75 an admin's rebuild shows the extended attributes, the user
+    // data as `user_data` only (Nova's rebuild view leaves out
+    // `OS-EXT-SRV-ATTR:user_data`, and clients' schemas refuse it).
+    wait_active(&c, &p.member, &id).await;
+    let r = c
+        .at(
+            Method::POST,
+            &format!("/servers/{id}/action"),
+            &p.admin,
+            "2.75",
+            Some(json!({"rebuild": {"imageRef": image, "user_data": "ZWNobw=="}})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let s = &r.body["server"];
+    assert_eq!(s["user_data"], "ZWNobw==");
+    assert!(s.get("OS-EXT-SRV-ATTR:user_data").is_none(), "{s}");
+    assert!(s.get("OS-EXT-SRV-ATTR:host").is_some(), "{s}");
+
+    // Deferred delete: a server that is not soft-deleted (and with
+    // immediate deletes none is) cannot be restored or force-deleted.
+    wait_active(&c, &p.member, &id).await;
+    for action in ["restore", "forceDelete"] {
+        let r = c
+            .at(
+                Method::POST,
+                &format!("/servers/{id}/action"),
+                &p.member,
+                "2.1",
+                Some(json!({ action: null })),
+            )
+            .await;
+        assert_eq!(r.status, 409, "{}", r.body);
+        let message = r.body["conflictingRequest"]["message"].as_str().unwrap();
+        assert_eq!(
+            message,
+            format!("Cannot '{action}' instance {id} while it is in vm_state active")
+        );
+    }
+    let r = call(&c, Method::GET, &format!("/servers/{id}"), &p.member, None).await;
+    assert_eq!(r.body["server"]["status"], "ACTIVE", "{}", r.body);
 }
 
 #[tokio::test]

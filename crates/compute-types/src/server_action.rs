@@ -71,6 +71,10 @@ pub enum ServerAction {
     InjectNetworkInfo,
     /// `resetNetwork`: removed from Nova (410).
     ResetNetwork,
+    /// `restore` / `forceDelete` (Nova's deferred delete): only for a
+    /// `SOFT_DELETED` server, which ferrostack never has (deletes are
+    /// immediate, as Nova's with `reclaim_instance_interval = 0`).
+    DeferredDelete,
     /// Any other action (not served by ferrostack).
     Other,
 }
@@ -141,6 +145,7 @@ impl ActionBody {
             "addFloatingIp" | "removeFloatingIp" => ServerAction::FloatingIp(args.clone()),
             "injectNetworkInfo" => ServerAction::InjectNetworkInfo,
             "resetNetwork" => ServerAction::ResetNetwork,
+            "restore" | "forceDelete" => ServerAction::DeferredDelete,
             _ => ServerAction::Other,
         };
         Ok((name, action))

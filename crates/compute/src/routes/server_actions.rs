@@ -91,6 +91,12 @@ pub async fn action(
             StatusCode::GONE,
             "The resetNetwork action was removed from the compute API.".into(),
         )),
+        // Nova's answer for a server that is not soft-deleted; ferrostack
+        // deletes at once, so no server ever is.
+        ServerAction::DeferredDelete => Err(ComputeError::Conflict(format!(
+            "Cannot '{name}' instance {} while it is in vm_state {}",
+            i.uuid, i.vm_state
+        ))),
         ServerAction::Other => Err(ComputeError::NotImplemented(format!(
             "The server action {name} is not implemented by ferrostack yet."
         ))),

@@ -286,6 +286,12 @@ pub fn action_view(
         }
     }
     if answer == ChangeAnswer::Rebuild && v.at_least(57) {
+        // Nova's rebuild shows the user data as `user_data` only: its
+        // view leaves out `OS-EXT-SRV-ATTR:user_data` (2.75+ shows the
+        // other extended attributes).
+        if let Value::Object(m) = &mut view {
+            m.remove("OS-EXT-SRV-ATTR:user_data");
+        }
         view["user_data"] = json!(doc(i)?.user_data);
     }
     Ok(view)
