@@ -115,16 +115,6 @@ pub fn floating_ip_view(f: &ProxyFloatingIp) -> Value {
     })
 }
 
-/// 404 from 2.36, where Nova removed the proxies.
-pub fn gone_at(v: ferrostack_compute_types::ApiVersion) -> ComputeResult<()> {
-    if v.at_least(36) {
-        return Err(ComputeError::NotFound(
-            "The resource could not be found.".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// Nova's `validate_id`: Neutron ids are UUIDs.
 pub fn validate_id(id: &str) -> ComputeResult<()> {
     uuid::Uuid::parse_str(id)

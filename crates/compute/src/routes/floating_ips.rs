@@ -8,7 +8,7 @@ use super::security_groups::service;
 use super::Caller;
 use crate::error::{ComputeError, ComputeResult};
 use crate::microversion::Version;
-use crate::network_proxy::{floating_ip_view, gone_at};
+use crate::network_proxy::floating_ip_view;
 use crate::servers;
 use crate::ComputeState;
 use axum::extract::{Path, State};
@@ -30,7 +30,7 @@ pub async fn list(
     Caller(caller): Caller,
     Version(v): Version,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let fips = service(&state)?.proxy_floating_ips(&caller)?;
     let views: Vec<Value> = fips.iter().map(floating_ip_view).collect();
     Ok(axum::Json(json!({ "floating_ips": views })))
@@ -43,7 +43,7 @@ pub async fn show(
     Version(v): Version,
     Path(id): Path<String>,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let fips = service(&state)?.proxy_floating_ips(&caller)?;
     let f = fips
         .iter()
@@ -59,7 +59,7 @@ pub async fn create(
     Version(v): Version,
     body: axum::body::Bytes,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     // The body is optional (no pool: the default one).
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
@@ -87,7 +87,7 @@ pub async fn delete(
     Version(v): Version,
     Path(id): Path<String>,
 ) -> ComputeResult<Response> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     service(&state)?.proxy_release_floating_ip(&caller, &id)?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
@@ -98,7 +98,7 @@ pub async fn pools(
     Caller(caller): Caller,
     Version(v): Version,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let names = service(&state)?.proxy_floating_ip_pools(&caller)?;
     let views: Vec<Value> = names.iter().map(|n| json!({ "name": n })).collect();
     Ok(axum::Json(json!({ "floating_ip_pools": views })))

@@ -23,20 +23,10 @@ use crate::servers::doc;
 use crate::ComputeState;
 use axum::extract::{Path, State};
 use ferrostack_compute_types::body::{python_repr, unexpected_message};
-use ferrostack_compute_types::ApiVersion;
 use ferrostack_store::server::{ComputeService, InstanceFilter};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-fn gone_at(v: ApiVersion) -> ComputeResult<()> {
-    if v.at_least(43) {
-        return Err(ComputeError::NotFound(
-            "The resource could not be found.".into(),
-        ));
-    }
-    Ok(())
-}
 
 fn compute_service(state: &ComputeState, host: &str) -> ComputeResult<ComputeService> {
     state
@@ -54,7 +44,7 @@ pub async fn list(
     Version(v): Version,
     q: QueryPairs,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 43)?;
     let zone = q.get("zone").filter(|z| !z.is_empty());
     let hosts: Vec<Value> = super::services::all_services(&state)?
         .iter()
@@ -90,7 +80,7 @@ pub async fn show(
     Version(v): Version,
     Path(host): Path<String>,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 43)?;
     let s = compute_service(&state, &host)?;
     let r = resources(&state, &s)?;
     let mut per_project: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
@@ -146,7 +136,7 @@ pub async fn update(
     Path(host): Path<String>,
     Json(body): Json<Value>,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 43)?;
     let Value::Object(m) = &body else {
         return Err(ComputeError::BadRequest(format!(
             "Invalid input for field/attribute body. Value: {}. {} is not of type 'object'",
@@ -196,7 +186,7 @@ pub async fn power_action(
     Version(v): Version,
     Path(host): Path<String>,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 43)?;
     compute_service(&state, &host)?;
     Err(ComputeError::NotImplemented(
         "This cloud does not power its hosts on or off through the API.".into(),

@@ -23,7 +23,6 @@ use crate::ComputeState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrostack_compute_types::body::{self, python_repr};
-use ferrostack_compute_types::ApiVersion;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -65,15 +64,6 @@ const MAX_METADATA: usize = 128;
 fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(reqwest::Client::new)
-}
-
-pub(crate) fn gone_at(v: ApiVersion) -> ComputeResult<()> {
-    if v.at_least(36) {
-        return Err(ComputeError::NotFound(
-            "The resource could not be found.".into(),
-        ));
-    }
-    Ok(())
 }
 
 fn image_not_found() -> ComputeError {
@@ -331,7 +321,7 @@ pub async fn list(
     headers: HeaderMap,
     q: QueryPairs,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     list_impl(&state, &headers, &q, false).await
 }
 
@@ -343,7 +333,7 @@ pub async fn list_detail(
     headers: HeaderMap,
     q: QueryPairs,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     list_impl(&state, &headers, &q, true).await
 }
 
@@ -355,7 +345,7 @@ pub async fn show(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let img = get_image(&state, &headers, &id).await?;
     Ok(axum::Json(json!({ "image": view(&state, &img, true) })))
 }
@@ -368,7 +358,7 @@ pub async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ComputeResult<Response> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(image_not_found());
     }
@@ -455,7 +445,7 @@ pub async fn metadata_list(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let img = get_image(&state, &headers, &id).await?;
     Ok(axum::Json(json!({ "metadata": properties(&img) })))
 }
@@ -469,7 +459,7 @@ pub async fn metadata_replace(
     Path(id): Path<String>,
     Json(sent): Json<Value>,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let new = read_metadata(&sent, "metadata")?;
     let img = get_image(&state, &headers, &id).await?;
     let out = write_properties(&state, &headers, &id, &properties(&img), &new).await?;
@@ -485,7 +475,7 @@ pub async fn metadata_merge(
     Path(id): Path<String>,
     Json(sent): Json<Value>,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let new = read_metadata(&sent, "metadata")?;
     let img = get_image(&state, &headers, &id).await?;
     let before = properties(&img);
@@ -503,7 +493,7 @@ pub async fn metadata_show(
     headers: HeaderMap,
     Path((id, key)): Path<(String, String)>,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let img = get_image(&state, &headers, &id).await?;
     let props = properties(&img);
     let value = props
@@ -521,7 +511,7 @@ pub async fn metadata_put(
     Path((id, key)): Path<(String, String)>,
     Json(sent): Json<Value>,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let meta = read_metadata(&sent, "meta")?;
     if meta.len() > 1 {
         return Err(ComputeError::BadRequest(
@@ -549,7 +539,7 @@ pub async fn metadata_delete(
     headers: HeaderMap,
     Path((id, key)): Path<(String, String)>,
 ) -> ComputeResult<Response> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let img = get_image(&state, &headers, &id).await?;
     let before = properties(&img);
     if !before.contains_key(&key) {

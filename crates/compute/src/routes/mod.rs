@@ -141,6 +141,25 @@ pub fn non_negative(q: &QueryPairs, name: &str) -> ComputeResult<Option<usize>> 
         .transpose()
 }
 
+/// Nova's `common.limited`: `offset` then `limit` (at most [`MAX_PAGE`])
+/// over a whole list, for the APIs that page by offset (the proxies).
+pub fn offset_limited<T>(items: Vec<T>, q: &QueryPairs) -> ComputeResult<Vec<T>> {
+    let offset = non_negative(q, "offset")?.unwrap_or(0);
+    let limit = non_negative(q, "limit")?.unwrap_or(MAX_PAGE).min(MAX_PAGE);
+    Ok(items.into_iter().skip(offset).take(limit).collect())
+}
+
+/// 404 from `minor` on, for an API Nova removed at 2.`minor` (the
+/// proxies at 2.36, `os-hosts` at 2.43).
+pub fn removed_at(v: ferrostack_compute_types::ApiVersion, minor: u32) -> ComputeResult<()> {
+    if v.at_least(minor) {
+        return Err(ComputeError::NotFound(
+            "The resource could not be found.".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// `limit` and `marker` as Nova's paging reads them.
 pub fn paging(q: &QueryPairs) -> ComputeResult<Page> {
     PAGING.read(q.get("limit"), q.get("marker"), |raw| {

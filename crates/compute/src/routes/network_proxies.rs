@@ -10,7 +10,7 @@ use super::security_groups::service;
 use super::Caller;
 use crate::error::{ComputeError, ComputeResult};
 use crate::microversion::Version;
-use crate::network_proxy::{gone_at, ProxyNetwork};
+use crate::network_proxy::ProxyNetwork;
 use crate::ComputeState;
 use axum::extract::{Path, State};
 use http::StatusCode;
@@ -99,7 +99,7 @@ pub async fn list(
     Caller(caller): Caller,
     Version(v): Version,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let admin = caller.is_admin();
     let networks = service(&state)?.proxy_networks(&caller)?;
     let views: Vec<Value> = networks.iter().map(|n| network_view(n, admin)).collect();
@@ -113,7 +113,7 @@ pub async fn show(
     Version(v): Version,
     Path(id): Path<String>,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let n = find(&state, &caller, &id)?;
     Ok(axum::Json(
         json!({ "network": network_view(&n, caller.is_admin()) }),
@@ -126,7 +126,7 @@ pub async fn tenant_list(
     Caller(caller): Caller,
     Version(v): Version,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let networks = service(&state)?.proxy_networks(&caller)?;
     let views: Vec<Value> = networks.iter().map(tenant_view).collect();
     Ok(axum::Json(json!({ "networks": views })))
@@ -139,14 +139,14 @@ pub async fn tenant_show(
     Version(v): Version,
     Path(id): Path<String>,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let n = find(&state, &caller, &id)?;
     Ok(axum::Json(json!({ "network": tenant_view(&n) })))
 }
 
 /// The nova-network-only actions: 410 Gone (404 from 2.36).
 pub async fn removed(Version(v): Version) -> ComputeError {
-    if let Err(e) = gone_at(v) {
+    if let Err(e) = super::removed_at(v, 36) {
         return e;
     }
     ComputeError::Status(StatusCode::GONE, "Gone".into())

@@ -26,24 +26,6 @@ pub fn service(state: &ComputeState) -> ComputeResult<&Arc<dyn ServerNetworks>> 
     })
 }
 
-/// Nova's `common.limited`: `offset` then `limit` over a whole list.
-fn limited<T>(items: Vec<T>, q: &QueryPairs) -> ComputeResult<Vec<T>> {
-    let count = |name: &str| -> ComputeResult<Option<usize>> {
-        match q.get(name) {
-            None => Ok(None),
-            Some(raw) => raw
-                .parse::<usize>()
-                .map(Some)
-                .map_err(|_| super::bad_count(name, raw)),
-        }
-    };
-    let offset = count("offset")?.unwrap_or(0);
-    let limit = count("limit")?
-        .unwrap_or(super::MAX_PAGE)
-        .min(super::MAX_PAGE);
-    Ok(items.into_iter().skip(offset).take(limit).collect())
-}
-
 /// `GET /os-security-groups` (`all_tenants` for admins).
 pub async fn list(
     State(state): State<Arc<ComputeState>>,
@@ -51,10 +33,10 @@ pub async fn list(
     Version(v): Version,
     q: QueryPairs,
 ) -> ComputeResult<axum::Json<Value>> {
-    proxy::gone_at(v)?;
+    super::removed_at(v, 36)?;
     let all = caller.is_admin() && q.get("all_tenants").is_some();
     let groups = service(&state)?.proxy_groups(&caller, all)?;
-    Ok(axum::Json(groups_view(limited(groups, &q)?)))
+    Ok(axum::Json(groups_view(super::offset_limited(groups, &q)?)))
 }
 
 /// `GET /os-security-groups/{id}`.
@@ -64,7 +46,7 @@ pub async fn show(
     Version(v): Version,
     Path(id): Path<String>,
 ) -> ComputeResult<axum::Json<Value>> {
-    proxy::gone_at(v)?;
+    super::removed_at(v, 36)?;
     proxy::validate_id(&id)?;
     let group = service(&state)?.proxy_group(&caller, &id)?;
     Ok(axum::Json(json!({"security_group": group_view(&group)})))
@@ -77,7 +59,7 @@ pub async fn create(
     Version(v): Version,
     Json(body): Json<Value>,
 ) -> ComputeResult<axum::Json<Value>> {
-    proxy::gone_at(v)?;
+    super::removed_at(v, 36)?;
     let group = proxy::from_body(&body, "security_group")?;
     let name = proxy::group_text(group, "name")?;
     let description = proxy::group_text(group, "description")?;
@@ -93,7 +75,7 @@ pub async fn update(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> ComputeResult<axum::Json<Value>> {
-    proxy::gone_at(v)?;
+    super::removed_at(v, 36)?;
     proxy::validate_id(&id)?;
     let networks = service(&state)?;
     networks.proxy_group(&caller, &id)?;
@@ -111,7 +93,7 @@ pub async fn delete(
     Version(v): Version,
     Path(id): Path<String>,
 ) -> ComputeResult<Response> {
-    proxy::gone_at(v)?;
+    super::removed_at(v, 36)?;
     proxy::validate_id(&id)?;
     service(&state)?.proxy_delete_group(&caller, &id)?;
     Ok(StatusCode::ACCEPTED.into_response())
@@ -125,7 +107,7 @@ pub async fn create_rule(
     Version(v): Version,
     Json(body): Json<Value>,
 ) -> ComputeResult<axum::Json<Value>> {
-    proxy::gone_at(v)?;
+    super::removed_at(v, 36)?;
     let networks = service(&state)?;
     let body = RuleBody::parse(&body)?;
     let parent = networks.proxy_group(&caller, &body.parent_group_id)?;
@@ -160,7 +142,7 @@ pub async fn delete_rule(
     Version(v): Version,
     Path(id): Path<String>,
 ) -> ComputeResult<Response> {
-    proxy::gone_at(v)?;
+    super::removed_at(v, 36)?;
     proxy::validate_id(&id)?;
     service(&state)?.proxy_delete_rule(&caller, &id)?;
     Ok(StatusCode::ACCEPTED.into_response())

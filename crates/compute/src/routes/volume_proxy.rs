@@ -10,8 +10,7 @@
 //! are the same, as in Nova. Bodies are checked in
 //! [`ferrostack_compute_types::volume_proxy`].
 
-use super::images::gone_at;
-use super::{non_negative, Caller, QueryPairs, MAX_PAGE};
+use super::{Caller, QueryPairs};
 use crate::error::{ComputeError, ComputeResult, Json};
 use crate::microversion::Version;
 use crate::volumes::{ProxySnapshot, ProxyVolume, ServerVolumes};
@@ -66,13 +65,6 @@ pub fn snapshot_view(s: &ProxySnapshot) -> Value {
     })
 }
 
-/// `offset` and `limit` (at most [`MAX_PAGE`]) over `items`.
-fn limited<T>(q: &QueryPairs, mut items: Vec<T>) -> ComputeResult<Vec<T>> {
-    let offset = non_negative(q, "offset")?.unwrap_or(0);
-    let limit = non_negative(q, "limit")?.unwrap_or(MAX_PAGE).min(MAX_PAGE);
-    Ok(items.drain(..).skip(offset).take(limit).collect())
-}
-
 fn created(location: String, body: Value) -> Response {
     let mut resp = (StatusCode::OK, axum::Json(body)).into_response();
     if let Ok(h) = http::HeaderValue::from_str(&location) {
@@ -88,10 +80,13 @@ pub async fn list_volumes(
     Version(v): Version,
     q: QueryPairs,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let mut all = service(&state)?.list_volumes(&caller)?;
     all.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
-    let views: Vec<Value> = limited(&q, all)?.iter().map(volume_view).collect();
+    let views: Vec<Value> = super::offset_limited(all, &q)?
+        .iter()
+        .map(volume_view)
+        .collect();
     Ok(axum::Json(json!({ "volumes": views })))
 }
 
@@ -102,7 +97,7 @@ pub async fn show_volume(
     Version(v): Version,
     Path(id): Path<String>,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let vol = service(&state)?.show_volume(&caller, &id)?;
     Ok(axum::Json(json!({ "volume": volume_view(&vol) })))
 }
@@ -114,7 +109,7 @@ pub async fn create_volume(
     Version(v): Version,
     Json(body): Json<Value>,
 ) -> ComputeResult<Response> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let req = volume_create(&body)?;
     let vol = service(&state)?.create_proxy_volume(&caller, &req)?;
     tracing::info!(volume_id = %vol.id, "volume created through the compute proxy");
@@ -129,7 +124,7 @@ pub async fn delete_volume(
     Version(v): Version,
     Path(id): Path<String>,
 ) -> ComputeResult<StatusCode> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     service(&state)?.delete_proxy_volume(&caller, &id)?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -141,10 +136,13 @@ pub async fn list_snapshots(
     Version(v): Version,
     q: QueryPairs,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let mut all = service(&state)?.list_snapshots(&caller)?;
     all.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
-    let views: Vec<Value> = limited(&q, all)?.iter().map(snapshot_view).collect();
+    let views: Vec<Value> = super::offset_limited(all, &q)?
+        .iter()
+        .map(snapshot_view)
+        .collect();
     Ok(axum::Json(json!({ "snapshots": views })))
 }
 
@@ -155,7 +153,7 @@ pub async fn show_snapshot(
     Version(v): Version,
     Path(id): Path<String>,
 ) -> ComputeResult<axum::Json<Value>> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let s = service(&state)?.show_snapshot(&caller, &id)?;
     Ok(axum::Json(json!({ "snapshot": snapshot_view(&s) })))
 }
@@ -167,7 +165,7 @@ pub async fn create_snapshot(
     Version(v): Version,
     Json(body): Json<Value>,
 ) -> ComputeResult<Response> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     let req = snapshot_create(&body)?;
     let s = service(&state)?.create_snapshot(&caller, &req)?;
     tracing::info!(snapshot_id = %s.id, "volume snapshot created through the compute proxy");
@@ -182,7 +180,7 @@ pub async fn delete_snapshot(
     Version(v): Version,
     Path(id): Path<String>,
 ) -> ComputeResult<StatusCode> {
-    gone_at(v)?;
+    super::removed_at(v, 36)?;
     service(&state)?.delete_snapshot(&caller, &id)?;
     Ok(StatusCode::ACCEPTED)
 }
