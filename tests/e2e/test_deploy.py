@@ -139,8 +139,11 @@ def test_deploy_three_hosts_then_rerun_changes_nothing(hosts, tmp_path):
     env = base_env() | parse_rc(rc)
     assert env["OS_AUTH_URL"].startswith(f"http://{CONTROLLER}:5000"), env["OS_AUTH_URL"]
     services = run_json(env, "openstack", "compute", "service", "list")
-    up = sorted(s["Host"] for s in services if s["State"] == "up")
+    up = sorted(s["Host"] for s in services if s["State"] == "up" and s["Binary"] == "nova-compute")
     assert up == ["fsd-h2", "fsd-h3"], services
+    # The controller does the scheduling and conducting, and is listed so.
+    control = sorted((s["Binary"], s["Host"], s["State"]) for s in services if s["Binary"] != "nova-compute")
+    assert control == [("nova-conductor", "fsd-h1", "up"), ("nova-scheduler", "fsd-h1", "up")], services
     hypervisors = run_json(env, "openstack", "hypervisor", "list")
     assert sorted(h["Hypervisor Hostname"] for h in hypervisors) == ["fsd-h2", "fsd-h3"], hypervisors
 
