@@ -21,7 +21,7 @@ use axum::response::IntoResponse;
 use axum::Extension;
 use ferrostack_policy::AuthContext;
 use ferrostack_quota::NETWORK;
-use ferrostack_store::network::{HostRoute, Network, Pool, Subnet};
+use ferrostack_store::network::{HostRoute, Pool, Subnet};
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -112,16 +112,7 @@ pub fn view(s: &Subnet) -> Value {
     Value::Object(v)
 }
 
-/// Whether the subnets of `n` are visible to a caller who does not own
-/// them: only through a shared network. An external network is visible
-/// to every project (to pick a gateway or a floating IP pool) but, as in
-/// Neutron, its subnets are not unless it is also shared.
-fn through_network(caller: &AuthContext, n: &Network) -> bool {
-    n.shared || attrs::can_read(caller, &n.project_id)
-}
-
-/// The subnet `id` if the caller may see it (its own, or through a
-/// shared network).
+/// The subnet `id` if the caller may see it (through its network).
 pub fn load(state: &NetworkState, caller: &AuthContext, id: &str) -> NetworkResult<Subnet> {
     let missing = || attrs::not_found("SubnetNotFound", "Subnet", id);
     let s = state.store.get_subnet(id)?.ok_or_else(missing)?;
@@ -129,7 +120,7 @@ pub fn load(state: &NetworkState, caller: &AuthContext, id: &str) -> NetworkResu
         return Ok(s);
     }
     match state.store.get_network(&s.network_id)? {
-        Some(n) if through_network(caller, &n) => Ok(s),
+        Some(n) if networks::visible(caller, &n) => Ok(s),
         _ => Err(missing()),
     }
 }
@@ -444,7 +435,7 @@ pub async fn list(
         .store
         .list_networks()?
         .into_iter()
-        .filter(|n| through_network(&caller, n))
+        .filter(|n| networks::visible(&caller, n))
         .map(|n| n.id)
         .collect();
     let views = state

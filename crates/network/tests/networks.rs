@@ -206,34 +206,6 @@ async fn admin_provider_networks_and_their_errors() {
         n.s.get(&n.url("/networks?router:external=true"), &p.admin)
             .await;
     assert_eq!(ids(&r, "networks").len(), 1);
-    // Its subnets are not, unless it is also shared (Neutron's rule).
-    let flat_id = flat["id"].as_str().unwrap();
-    let subnet = create(
-        &n,
-        &admin,
-        "subnet",
-        json!({"network_id": flat_id, "cidr": "172.24.4.0/24", "ip_version": 4}),
-    )
-    .await;
-    let subnet_url = n.url(&format!("/subnets/{}", subnet["id"].as_str().unwrap()));
-    let of_flat = n.url(&format!("/subnets?network_id={flat_id}"));
-    assert!(ids(&n.s.get(&of_flat, &p.outsider).await, "subnets").is_empty());
-    assert_eq!(n.s.get(&subnet_url, &p.outsider).await.status, 404);
-    assert_eq!(ids(&n.s.get(&of_flat, &admin).await, "subnets").len(), 1);
-    let r =
-        n.s.send(
-            Method::PUT,
-            &n.url(&format!("/networks/{flat_id}")),
-            &admin,
-            json!({"network": {"shared": true}}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(
-        ids(&n.s.get(&of_flat, &p.outsider).await, "subnets").len(),
-        1
-    );
-    assert_eq!(n.s.get(&subnet_url, &p.outsider).await.status, 200);
 }
 
 #[tokio::test]
